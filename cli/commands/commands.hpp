@@ -1,0 +1,11 @@
+#pragma once
+// Each subcommand adds itself to the app and sets `exit_code` when it runs. Commands are thin:
+// they parse options, call the library, and format the result.
+
+#include <CLI/CLI.hpp>
+
+namespace chipref::cli {
+
+void add_demo_command(CLI::App& app, int& exit_code);
+
+}  // namespace chipref::cli

@@ -1,0 +1,77 @@
+#pragma once
+// Rounding: the one implementation of every rounding step in chipref. Requantization, quantization
+// of floats and the fixed-point primitives below are all built from these two functions.
+// Spec and worked examples (negative ties included): docs/numerics.md §2.
+
+#include <cassert>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace chipref {
+
+enum class RoundingMode {
+  half_even,    // ties to the even neighbour (IEEE default; ONNX, ONNX Runtime)
+  half_away,    // ties away from zero (C round(); gemmlowp RoundingDivideByPOT; NVDLA)
+  half_up,      // ties toward +inf: floor(x + 1/2) (ARM VQRDMULH; TFLite single rounding)
+  floor,        // toward -inf: arithmetic shift right, no rounding logic in hardware
+  toward_zero,  // truncation: C integer division
+};
+
+inline constexpr RoundingMode kAllRoundingModes[] = {RoundingMode::half_even, RoundingMode::half_away,
+                                                     RoundingMode::half_up, RoundingMode::floor,
+                                                     RoundingMode::toward_zero};
+
+std::string_view to_string(RoundingMode mode);
+// Throws InputError listing the valid names.
+RoundingMode parse_rounding_mode(std::string_view name);
+
+// round(x / 2^shift) in `mode`, exactly, for every int64 x and 0 <= shift <= 62.
+// Never overflows: for shift >= 1 the floor quotient has magnitude <= 2^62, so adding 1 is safe.
+// Hardware: an arithmetic right shift plus a rounding increment decided from the shifted-out bits.
+constexpr int64_t rounding_shift_right(int64_t x, int shift, RoundingMode mode) {
+  assert(shift >= 0 && shift <= 62);
+  if (shift == 0) return x;
+  const int64_t floor_q = x >> shift;  // arithmetic shift (defined as such by GCC and Clang)
+  const int64_t rem = static_cast<int64_t>(static_cast<uint64_t>(x) & ((uint64_t{1} << shift) - 1));
+  const int64_t half = int64_t{1} << (shift - 1);  // rem/2^shift compared against 1/2
+  switch (mode) {
+    case RoundingMode::floor: return floor_q;
+    case RoundingMode::toward_zero: return floor_q + (x < 0 && rem != 0);
+    case RoundingMode::half_up: return floor_q + (rem >= half);
+    case RoundingMode::half_away: return floor_q + (x < 0 ? rem > half : rem >= half);
+    case RoundingMode::half_even: return floor_q + (rem > half || (rem == half && (floor_q & 1)));
+  }
+  return floor_q;
+}
+
+// x rounded to an integer value in `mode` (x finite). Exact: x - floor(x) is exact in binary floating point.
+inline double round_to_integer(double x, RoundingMode mode) {
+  const double fl = std::floor(x);
+  const double frac = x - fl;  // in [0, 1)
+  switch (mode) {
+    case RoundingMode::floor: return fl;
+    case RoundingMode::toward_zero: return (x < 0 && frac != 0) ? fl + 1 : fl;
+    case RoundingMode::half_up: return frac >= 0.5 ? fl + 1 : fl;
+    case RoundingMode::half_away: return (x < 0 ? frac > 0.5 : frac >= 0.5) ? fl + 1 : fl;
+    case RoundingMode::half_even:
+      return (frac > 0.5 || (frac == 0.5 && std::fmod(fl, 2.0) != 0)) ? fl + 1 : fl;
+  }
+  return fl;
+}
+
+// gemmlowp's SaturatingRoundingDoublingHighMul (ARM VQRDMULH): round_half_up(a·b / 2^31), saturated to
+// int32. The only saturating input pair is (INT32_MIN, INT32_MIN), whose exact result is 2^31.
+constexpr int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
+  const int64_t r = rounding_shift_right(int64_t{a} * int64_t{b}, 31, RoundingMode::half_up);
+  return r > INT32_MAX ? INT32_MAX : static_cast<int32_t>(r);
+}
+
+// gemmlowp's RoundingDivideByPOT: round_half_away(x / 2^exponent), 0 <= exponent <= 31. Never saturates.
+constexpr int32_t rounding_divide_by_pot(int32_t x, int exponent) {
+  assert(exponent >= 0 && exponent <= 31);
+  return static_cast<int32_t>(rounding_shift_right(x, exponent, RoundingMode::half_away));
+}
+
+}  // namespace chipref

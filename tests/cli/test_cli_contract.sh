@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The CLI contract of docs/architecture.md, checked through the binary: --version and --help exit 0,
+# usage errors exit 2 with exactly one line on stderr, `demo` exits 0 and reports PASS.
+set -u
+chipref=${1:?usage: test_cli_contract.sh PATH_TO_CHIPREF}
+failures=0
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+expect() {  # expect NAME EXIT_CODE STDERR_LINES(-1 = any) STDOUT_PATTERN -- ARGS...
+  local name=$1 code=$2 lines=$3 pattern=$4; shift 5
+  "$chipref" "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  local n; n=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne "$code" ]; then echo "FAIL $name: exit $rc, expected $code"; cat "$tmp/err"; failures=$((failures+1)); return; fi
+  if [ "$lines" -ge 0 ] && [ "$n" -ne "$lines" ]; then echo "FAIL $name: $n stderr lines, expected $lines"; cat "$tmp/err"; failures=$((failures+1)); return; fi
+  if [ -n "$pattern" ] && ! grep -qE -e "$pattern" "$tmp/out" "$tmp/err"; then echo "FAIL $name: output lacks /$pattern/"; failures=$((failures+1)); return; fi
+  echo "ok   $name"
+}
+
+version=$(sed -n 's/^project(chipref VERSION \([0-9.]*\).*/\1/p' "$(dirname "$0")/../../CMakeLists.txt")
+expect version           0 0  "^chipref $version\$"            -- --version
+expect help              0 0  "demo"                           -- --help
+expect demo-help         0 0  "--multiplier-bits"              -- demo --help
+expect no-subcommand     2 1  "subcommand is required"         -- 
+expect unknown-option    2 1  "--frobnicate"                   -- --frobnicate
+expect unknown-command   2 1  "frobnicate"                     -- frobnicate
+expect bad-value         2 1  "multiplier-bits"                -- demo --multiplier-bits 40
+expect demo              0 0  "PASS"                           -- demo
+expect demo-narrow       0 0  "PASS"                           -- demo --multiplier-bits 8
+# --help lists only implemented subcommands
+if "$chipref" --help | grep -qE '^\s+(inspect|eval|quantize|run|vectors|cosim|sweep)\b'; then
+  echo "FAIL help-lists-only-implemented"; failures=$((failures+1)); else echo "ok   help-lists-only-implemented"; fi
+
+echo "$failures failed"
+[ "$failures" -eq 0 ]
