@@ -142,7 +142,7 @@ TEST_CASE("Requant/float flavour matches ONNX Runtime's scalar requantization", 
       if (i % 4 == 0) {
         const int k = 1 + static_cast<int>(rng() % 12);
         ch = make_requant_channel(std::ldexp(1.0, -k), 31);
-        acc = static_cast<int32_t>((2 * static_cast<int64_t>(rng() % 512) - 511) << (k - 1));
+        acc = static_cast<int32_t>((2 * static_cast<int64_t>(rng() % 512) - 511) * (int64_t{1} << (k - 1)));
         ++ties;
       } else {
         ch = make_requant_channel(std::exp2(log2_scale(rng)), 31);
