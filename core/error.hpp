@@ -14,6 +14,13 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Valid input that chipref does not implement (an ONNX op configuration, an element type). Distinct
+// from a malformed input so that callers (the conformance test, reports) can tell the two apart.
+class Unsupported : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // A checked result differs from its golden reference (vectors verify, cosim).
 class VerificationMismatch : public std::runtime_error {
  public:

@@ -1,0 +1,50 @@
+#pragma once
+// The float reference executor: runs any imported Graph node by node, following the ONNX operator
+// specification (float32 arithmetic; the quantized ONNX ops produce exact integers, round half to even,
+// saturating). It is the reference the integer network is compared against, not a fast engine.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/graph.hpp"
+
+namespace chipref {
+
+using TensorMap = std::map<std::string, Tensor>;
+
+// What one op implementation sees: its node, the graph's opset, the inputs (nullptr where an optional
+// input is omitted), and the outputs to fill (one per node output).
+struct OpContext {
+  const Node& node;
+  int64_t opset;
+  std::vector<const Tensor*> inputs;
+  std::vector<Tensor> outputs;
+
+  size_t input_count() const { return inputs.size(); }
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const Tensor& input(size_t i) const;  // InputError naming the node if missing
+  [[noreturn]] void fail(const std::string& what) const;  // InputError "node 'n' (Op): what"
+  [[noreturn]] void unsupported(const std::string& what) const;  // Unsupported, same form
+};
+
+using OpFunction = void (*)(OpContext&);
+
+bool is_supported_op(const std::string& domain, const std::string& op_type);
+// "Conv", "qonnx.custom_op.general::Quant", ... sorted.
+std::vector<std::string> supported_ops();
+
+class FloatExecutor {
+ public:
+  explicit FloatExecutor(const Graph& graph);
+  // Runs the graph on `inputs` (by graph input name); returns the graph outputs, or every tensor
+  // computed when `keep_intermediates` is set.
+  TensorMap run(const TensorMap& inputs, bool keep_intermediates = false) const;
+
+ private:
+  const Graph& graph_;
+  std::vector<OpFunction> kernels_;  // one per node
+  std::map<std::string, size_t> last_use_;  // tensor name → index of the last node that reads it
+};
+
+}  // namespace chipref

@@ -1,0 +1,230 @@
+#include "model/onnx_import.hpp"
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "model/executor.hpp"
+
+namespace chipref {
+
+namespace {
+
+// ONNX's messages span lines; chipref's errors are one line.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open file: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+DType dtype_from_onnx(int32_t t, const std::string& context) {
+  using TP = onnx::TensorProto;
+  switch (t) {
+    case TP::FLOAT: return DType::float32;
+    case TP::INT8: return DType::int8;
+    case TP::UINT8: return DType::uint8;
+    case TP::INT16: return DType::int16;
+    case TP::UINT16: return DType::uint16;
+    case TP::INT32: return DType::int32;
+    case TP::INT64: return DType::int64;
+    case TP::BOOL: return DType::boolean;
+    default:
+      throw Unsupported(context + ": element type " + TP::DataType_Name(static_cast<TP::DataType>(t)) +
+                        " is not supported; expected float, int8/16/32/64, uint8/16 or bool");
+  }
+}
+
+template <class T>
+std::vector<T> from_raw(const std::string& raw, int64_t n, const std::string& context) {
+  if (raw.size() != static_cast<size_t>(n) * sizeof(T))
+    throw InputError(context + ": raw data holds " + std::to_string(raw.size()) + " bytes; expected " +
+                     std::to_string(n * static_cast<int64_t>(sizeof(T))) + " for its shape");
+  std::vector<T> v(static_cast<size_t>(n));
+  if (n) std::memcpy(v.data(), raw.data(), raw.size());  // ONNX raw data is little-endian, as is the host
+  return v;
+}
+
+template <class T, class Field>
+std::vector<T> from_field(const Field& field, int64_t n, const std::string& context) {
+  if (field.size() != n)
+    throw InputError(context + ": holds " + std::to_string(field.size()) + " values; expected " +
+                     std::to_string(n) + " for its shape");
+  return std::vector<T>(field.begin(), field.end());
+}
+
+Shape shape_of(const onnx::TypeProto& type, std::vector<std::string>* dim_names) {
+  Shape shape;
+  if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return shape;
+  for (const auto& d : type.tensor_type().shape().dim()) {
+    shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
+    if (dim_names) dim_names->push_back(d.has_dim_param() ? d.dim_param() : "");
+  }
+  return shape;
+}
+
+ValueInfo value_info_from(const onnx::ValueInfoProto& v, const std::string& context) {
+  ValueInfo info;
+  info.name = v.name();
+  if (!v.type().has_tensor_type())
+    throw Unsupported(context + ": value '" + v.name() + "' is not a tensor (sequence, map or optional types are not supported)");
+  {
+    info.dtype = dtype_from_onnx(v.type().tensor_type().elem_type(), context + " value '" + v.name() + "'");
+    info.shape = shape_of(v.type(), &info.dim_names);
+  }
+  return info;
+}
+
+AttributeValue attribute_from(const onnx::AttributeProto& a, const std::string& context) {
+  using AP = onnx::AttributeProto;
+  switch (a.type()) {
+    case AP::INT: return a.i();
+    case AP::FLOAT: return a.f();
+    case AP::STRING: return a.s();
+    case AP::INTS: return std::vector<int64_t>(a.ints().begin(), a.ints().end());
+    case AP::FLOATS: return std::vector<float>(a.floats().begin(), a.floats().end());
+    case AP::STRINGS: return std::vector<std::string>(a.strings().begin(), a.strings().end());
+    case AP::TENSOR: return tensor_from_proto(a.t(), context + " attribute '" + a.name() + "'");
+    default:
+      throw Unsupported(context + ": attribute '" + a.name() + "' has type " + AP::AttributeType_Name(a.type()) +
+                       ", which chipref does not support");
+  }
+}
+
+int64_t default_domain_opset(const onnx::ModelProto& model, const std::string& source) {
+  int64_t opset = -1;
+  for (const auto& o : model.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
+  if (opset < 0) throw InputError(source + ": the model imports no default ONNX opset");
+  if (opset < kMinOnnxOpset || opset > kMaxOnnxOpset)
+    throw Unsupported(source + ": opset " + std::to_string(opset) + " is not supported; expected " +
+                     std::to_string(kMinOnnxOpset) + ".." + std::to_string(kMaxOnnxOpset));
+  return opset;
+}
+
+Graph convert(onnx::ModelProto& model, const std::string& source) {
+  if (!model.has_graph() || model.graph().node_size() == 0)
+    throw InputError(source + ": not an ONNX model (no graph with nodes)");
+  const int64_t opset = default_domain_opset(model, source);
+  for (const auto& o : model.opset_import())
+    if (!o.domain().empty() && o.domain() != "ai.onnx" && o.domain() != kQonnxDomain && o.domain() != "ai.onnx.ml")
+      throw Unsupported(source + ": operator domain '" + o.domain() + "' is not supported; expected the default ONNX domain or " +
+                       kQonnxDomain);
+
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    throw InputError(source + ": invalid ONNX model: " + one_line(e.what()));
+  }
+  try {
+    // Strict: a node whose inputs contradict its inferred shapes is an error, not a silent guess.
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(true, 1, true));
+  } catch (const std::exception& e) {
+    throw InputError(source + ": inconsistent shapes or types: " + one_line(e.what()));
+  }
+
+  const auto& g = model.graph();
+  Graph graph;
+  graph.name = g.name();
+  graph.source = source;
+  graph.opset = opset;
+  for (const auto& init : g.initializer())
+    graph.initializers.emplace(init.name(), tensor_from_proto(init, source + ": initializer '" + init.name() + "'"));
+  for (const auto& v : g.input())
+    if (!graph.initializers.count(v.name())) graph.inputs.push_back(value_info_from(v, source));
+  for (const auto& v : g.output()) graph.outputs.push_back(value_info_from(v, source));
+  for (const auto& v : g.value_info())
+    if (v.type().has_tensor_type()) graph.value_info.emplace(v.name(), value_info_from(v, source));
+
+  std::set<std::string> defined;
+  for (const auto& v : graph.inputs) defined.insert(v.name);
+  for (const auto& [name, t] : graph.initializers) defined.insert(name);
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    Node node;
+    node.name = n.name().empty() ? n.op_type() + "_" + std::to_string(i) : n.name();
+    node.op_type = n.op_type();
+    node.domain = n.domain() == "ai.onnx" ? "" : n.domain();
+    node.inputs.assign(n.input().begin(), n.input().end());
+    node.outputs.assign(n.output().begin(), n.output().end());
+    const std::string context = source + ": " + node.describe();
+    if (!is_supported_op(node.domain, node.op_type))
+      throw Unsupported(context + ": operator " + (node.domain.empty() ? "" : node.domain + "::") + node.op_type +
+                       " is not supported; see 'docs/ops.md' for the supported list");
+    for (const auto& a : n.attribute()) node.attributes.emplace(a.name(), attribute_from(a, context));
+    for (const auto& in : node.inputs)
+      if (!in.empty() && !defined.count(in))
+        throw InputError(context + ": input '" + in + "' is neither a graph input, an initializer nor an earlier node's output");
+    for (const auto& out : node.outputs)
+      if (!out.empty()) defined.insert(out);
+    graph.nodes.push_back(std::move(node));
+  }
+  for (const auto& v : graph.outputs)
+    if (!defined.count(v.name)) throw InputError(source + ": graph output '" + v.name + "' is produced by no node");
+  return graph;
+}
+
+}  // namespace
+
+Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context) {
+  using TP = onnx::TensorProto;
+  if (p.data_location() == TP::EXTERNAL)
+    throw Unsupported(context + ": external tensor data is not supported; save the model with the data embedded");
+  const DType dtype = dtype_from_onnx(p.data_type(), context);
+  Shape shape(p.dims().begin(), p.dims().end());
+  for (int64_t d : shape)
+    if (d < 0) throw InputError(context + ": negative dimension in shape " + shape_to_string(shape));
+  const int64_t n = element_count(shape);
+  constexpr int64_t kMaxElements = int64_t{1} << 31;
+  if (n > kMaxElements)
+    throw InputError(context + ": " + std::to_string(n) + " elements exceed the limit of 2^31 per tensor");
+  const bool raw = p.has_raw_data();
+  const std::string& bytes = p.raw_data();
+  auto widen = [&](auto narrow) { return std::vector<int64_t>(narrow.begin(), narrow.end()); };
+  switch (p.data_type()) {
+    case TP::FLOAT:
+      return Tensor::of_floats(shape, raw ? from_raw<float>(bytes, n, context) : from_field<float>(p.float_data(), n, context));
+    case TP::INT64:
+      return Tensor::of_ints(dtype, shape, raw ? from_raw<int64_t>(bytes, n, context) : from_field<int64_t>(p.int64_data(), n, context));
+    case TP::INT8: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<int8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::UINT8: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<uint8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::BOOL: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<uint8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::INT16: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<int16_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::UINT16: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<uint16_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::INT32: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<int32_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+  }
+  throw InputError(context + ": unsupported element type");
+}
+
+Tensor read_tensor_pb(const std::string& path) {
+  onnx::TensorProto proto;
+  const std::string bytes = read_file(path);
+  if (!proto.ParseFromString(bytes)) throw InputError(path + ": not a valid ONNX TensorProto");
+  return tensor_from_proto(proto, path);
+}
+
+Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name) {
+  onnx::ModelProto model;
+  if (bytes.empty()) throw InputError(source_name + ": empty file; expected an ONNX model");
+  if (!model.ParseFromString(bytes))
+    throw InputError(source_name + ": not an ONNX model (the protobuf is truncated or corrupt)");
+  return convert(model, source_name);
+}
+
+Graph import_onnx(const std::string& path) { return import_onnx_bytes(read_file(path), path); }
+
+}  // namespace chipref

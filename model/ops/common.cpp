@@ -1,0 +1,127 @@
+#include <algorithm>
+#include <cmath>
+
+#include "model/ops/ops.hpp"
+
+namespace chipref::ops {
+
+Shape broadcast_shapes(const OpContext& ctx, const Shape& a, const Shape& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      ctx.fail("shapes " + shape_to_string(a) + " and " + shape_to_string(b) + " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<int64_t> strides_of(const Shape& shape) {
+  std::vector<int64_t> s(shape.size());
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    s[i] = stride;
+    stride *= shape[i];
+  }
+  return s;
+}
+
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  std::vector<int64_t> s(out.size(), 0);
+  const auto own = strides_of(in);
+  const size_t offset = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i) s[offset + i] = in[i] == 1 ? 0 : own[i];
+  return s;
+}
+
+void for_each_broadcast(const Shape& out, const std::vector<std::vector<int64_t>>& strides,
+                        const std::function<void(int64_t, const int64_t*)>& f) {
+  const int64_t n = element_count(out);
+  const size_t k = strides.size(), rank = out.size();
+  std::vector<int64_t> index(rank, 0), offsets(k, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    f(i, offsets.data());
+    for (size_t d = rank; d-- > 0;) {  // odometer step, updating each input's offset incrementally
+      if (++index[d] < out[d]) {
+        for (size_t j = 0; j < k; ++j) offsets[j] += strides[j][d];
+        break;
+      }
+      for (size_t j = 0; j < k; ++j) offsets[j] -= strides[j][d] * (out[d] - 1);
+      index[d] = 0;
+    }
+  }
+}
+
+int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+int64_t spatial_rank(const OpContext& ctx, const Tensor& x) {
+  const int64_t r = x.rank() - 2;
+  if (r != 1 && r != 2)
+    ctx.unsupported("input of shape " + shape_to_string(x.shape) + " has " + std::to_string(r) +
+                    " spatial dimensions, which is not supported; expected 1 or 2");
+  return r;
+}
+
+Window2d window_geometry(const OpContext& ctx, const Shape& shape, int64_t kh, int64_t kw, bool ceil_mode) {
+  const Node& n = ctx.node;
+  const bool one_d = shape.size() == 3;
+  const int64_t spatial = one_d ? 1 : 2;
+  auto per_axis = [&](const char* attr, int64_t fallback) {
+    std::vector<int64_t> v = n.get_ints(attr, std::vector<int64_t>(spatial, fallback));
+    if (static_cast<int64_t>(v.size()) != spatial)
+      ctx.fail(std::string("attribute '") + attr + "' has " + std::to_string(v.size()) + " values; expected " +
+               std::to_string(spatial));
+    if (one_d) v.insert(v.begin(), 1);
+    return v;
+  };
+  const auto strides = per_axis("strides", 1), dilations = per_axis("dilations", 1);
+  Window2d w{};
+  w.kh = kh, w.kw = kw, w.sh = strides[0], w.sw = strides[1], w.dh = dilations[0], w.dw = dilations[1];
+  w.in_h = one_d ? 1 : shape[2];
+  w.in_w = one_d ? shape[2] : shape[3];
+  if (w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1 || kh < 1 || kw < 1) ctx.fail("strides, dilations and kernel must be >= 1");
+  const std::string auto_pad = n.get_string("auto_pad", std::string("NOTSET"));
+  const int64_t eff_h = (kh - 1) * w.dh + 1, eff_w = (kw - 1) * w.dw + 1;
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    auto same = [&](int64_t in, int64_t stride, int64_t eff, int64_t& begin, int64_t& end, int64_t& out) {
+      out = (in + stride - 1) / stride;
+      const int64_t total = std::max<int64_t>(0, (out - 1) * stride + eff - in);
+      begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      end = total - begin;
+    };
+    same(w.in_h, w.sh, eff_h, w.pad_top, w.pad_bottom, w.out_h);
+    same(w.in_w, w.sw, eff_w, w.pad_left, w.pad_right, w.out_w);
+    return w;
+  }
+  if (auto_pad != "NOTSET" && auto_pad != "VALID")
+    ctx.fail("auto_pad '" + auto_pad + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
+  if (auto_pad == "NOTSET") {
+    std::vector<int64_t> pads = n.get_ints("pads", std::vector<int64_t>(2 * spatial, 0));
+    if (static_cast<int64_t>(pads.size()) != 2 * spatial)
+      ctx.fail("attribute 'pads' has " + std::to_string(pads.size()) + " values; expected " + std::to_string(2 * spatial));
+    if (one_d) pads = {0, pads[0], 0, pads[1]};
+    w.pad_top = pads[0], w.pad_left = pads[1], w.pad_bottom = pads[2], w.pad_right = pads[3];
+  }
+  auto out_size = [&](int64_t in, int64_t pad_begin, int64_t pad_end, int64_t eff, int64_t stride) {
+    const int64_t span = in + pad_begin + pad_end - eff;
+    if (span < 0)
+      ctx.fail("kernel of extent " + std::to_string(eff) + " is larger than the padded input " +
+               std::to_string(in + pad_begin + pad_end));
+    int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    // With ceil_mode, a last window that would start inside the end padding is dropped (PyTorch and
+    // ONNX Runtime do the same).
+    if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;
+    return out;
+  };
+  w.out_h = out_size(w.in_h, w.pad_top, w.pad_bottom, eff_h, w.sh);
+  w.out_w = out_size(w.in_w, w.pad_left, w.pad_right, eff_w, w.sw);
+  return w;
+}
+
+}  // namespace chipref::ops

@@ -1,0 +1,191 @@
+// Elementwise ops: numpy-broadcast binary arithmetic, Where, and the unary activations.
+
+#include <algorithm>
+#include <cmath>
+
+#include "model/ops/ops.hpp"
+
+namespace chipref::ops {
+
+namespace {
+
+template <class FloatFn, class IntFn>
+void binary(OpContext& ctx, FloatFn float_fn, IntFn int_fn) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  if (a.dtype != b.dtype)
+    ctx.fail("operand types differ: " + std::string(to_string(a.dtype)) + " and " + std::string(to_string(b.dtype)));
+  const Shape out_shape = broadcast_shapes(ctx, a.shape, b.shape);
+  Tensor out = Tensor::zeros(a.dtype, out_shape);
+  const std::vector<std::vector<int64_t>> strides = {broadcast_strides(a.shape, out_shape),
+                                                     broadcast_strides(b.shape, out_shape)};
+  if (a.is_float()) {
+    for_each_broadcast(out_shape, strides, [&](int64_t i, const int64_t* off) {
+      out.floats[i] = float_fn(a.floats[off[0]], b.floats[off[1]]);
+    });
+  } else {
+    for_each_broadcast(out_shape, strides, [&](int64_t i, const int64_t* off) {
+      out.ints[i] = int_fn(ctx, a.ints[off[0]], b.ints[off[1]]);
+    });
+  }
+  ctx.outputs[0] = std::move(out);
+}
+
+int64_t int_unsupported(const OpContext& ctx, int64_t, int64_t) {
+  ctx.unsupported("integer operands are not supported");
+}
+
+template <class FloatFn>
+void unary_float(OpContext& ctx, FloatFn fn) {
+  const Tensor& x = ctx.input(0);
+  if (!x.is_float()) ctx.fail("expects a float32 input, got " + std::string(to_string(x.dtype)));
+  Tensor y = x;
+  for (float& v : y.floats) v = fn(v);
+  ctx.outputs[0] = std::move(y);
+}
+
+void add(OpContext& ctx) {
+  binary(ctx, [](float a, float b) { return a + b; }, [](const OpContext&, int64_t a, int64_t b) { return a + b; });
+}
+void sub(OpContext& ctx) {
+  binary(ctx, [](float a, float b) { return a - b; }, [](const OpContext&, int64_t a, int64_t b) { return a - b; });
+}
+void mul(OpContext& ctx) {
+  binary(ctx, [](float a, float b) { return a * b; }, [](const OpContext&, int64_t a, int64_t b) { return a * b; });
+}
+void div(OpContext& ctx) {
+  binary(ctx, [](float a, float b) { return a / b; },
+         [](const OpContext& c, int64_t a, int64_t b) {
+           if (b == 0) c.fail("integer division by zero");
+           return a / b;  // truncation, as the ONNX reference's integer Div
+         });
+}
+void pow(OpContext& ctx) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  if (!a.is_float() && b.is_float()) {  // integer base, float exponent: the result keeps the base's type
+    const Shape out_shape = broadcast_shapes(ctx, a.shape, b.shape);
+    Tensor out = Tensor::zeros(a.dtype, out_shape);
+    for_each_broadcast(out_shape, {broadcast_strides(a.shape, out_shape), broadcast_strides(b.shape, out_shape)},
+                       [&](int64_t i, const int64_t* off) {
+                         const double v = std::pow(static_cast<double>(a.ints[off[0]]), static_cast<double>(b.floats[off[1]]));
+                         if (!std::isfinite(v) || std::fabs(v) > 9.2e18) ctx.fail("integer power overflows");
+                         out.ints[i] = static_cast<int64_t>(v);  // truncation, as numpy's cast back to the base type
+                       });
+    ctx.outputs[0] = std::move(out);
+    return;
+  }
+  if (ctx.input(0).is_float() && !b.is_float()) {  // float base, integer exponent: allowed by the spec
+    Tensor exponent = Tensor::of_floats(b.shape, std::vector<float>(b.ints.begin(), b.ints.end()));
+    ctx.inputs[1] = &exponent;
+    binary(ctx, [](float x, float e) { return std::pow(x, e); }, int_unsupported);
+    return;
+  }
+  binary(ctx, [](float x, float e) { return std::pow(x, e); }, int_unsupported);
+}
+
+void where(OpContext& ctx) {
+  const Tensor& cond = ctx.input(0);
+  const Tensor& x = ctx.input(1);
+  const Tensor& y = ctx.input(2);
+  if (x.dtype != y.dtype) ctx.fail("X and Y types differ");
+  const Shape out_shape = broadcast_shapes(ctx, broadcast_shapes(ctx, cond.shape, x.shape), y.shape);
+  Tensor out = Tensor::zeros(x.dtype, out_shape);
+  const std::vector<std::vector<int64_t>> strides = {broadcast_strides(cond.shape, out_shape),
+                                                     broadcast_strides(x.shape, out_shape),
+                                                     broadcast_strides(y.shape, out_shape)};
+  for_each_broadcast(out_shape, strides, [&](int64_t i, const int64_t* off) {
+    const bool c = cond.int_value(off[0]) != 0;
+    if (x.is_float())
+      out.floats[i] = c ? x.floats[off[1]] : y.floats[off[2]];
+    else
+      out.ints[i] = c ? x.ints[off[1]] : y.ints[off[2]];
+  });
+  ctx.outputs[0] = std::move(out);
+}
+
+void relu(OpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor y = x;
+  if (x.is_float())
+    for (float& v : y.floats) v = std::max(v, 0.0f);
+  else
+    for (int64_t& v : y.ints) v = std::max<int64_t>(v, 0);
+  ctx.outputs[0] = std::move(y);
+}
+
+void clip(OpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor y = x;
+  if (ctx.opset < 11) ctx.unsupported("Clip before opset 11 is not supported");
+  if (x.is_float()) {
+    const float lo = ctx.has_input(1) ? ctx.input(1).floats.at(0) : -INFINITY;
+    const float hi = ctx.has_input(2) ? ctx.input(2).floats.at(0) : INFINITY;
+    for (float& v : y.floats) v = std::min(std::max(v, lo), hi);
+  } else {
+    const int64_t lo = ctx.has_input(1) ? ctx.input(1).ints.at(0) : INT64_MIN;
+    const int64_t hi = ctx.has_input(2) ? ctx.input(2).ints.at(0) : INT64_MAX;
+    for (int64_t& v : y.ints) v = std::min(std::max(v, lo), hi);
+  }
+  ctx.outputs[0] = std::move(y);
+}
+
+void identity(OpContext& ctx) { ctx.outputs[0] = ctx.input(0); }
+
+// Inference-mode Dropout: the identity, and an all-true mask if asked for.
+void dropout(OpContext& ctx) {
+  if (ctx.has_input(2) && ctx.input(2).int_value(0) != 0)
+    ctx.unsupported("training_mode = true is not supported; chipref runs inference only");
+  ctx.outputs[0] = ctx.input(0);
+  if (ctx.outputs.size() > 1)
+    ctx.outputs[1] = Tensor::of_ints(DType::boolean, ctx.input(0).shape,
+                                     std::vector<int64_t>(static_cast<size_t>(ctx.input(0).numel()), 1));
+}
+
+void sigmoid(OpContext& ctx) {
+  unary_float(ctx, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
+}
+void tanh_op(OpContext& ctx) {
+  unary_float(ctx, [](float v) { return std::tanh(v); });
+}
+void erf_op(OpContext& ctx) {
+  unary_float(ctx, [](float v) { return std::erf(v); });
+}
+void sqrt_op(OpContext& ctx) {
+  unary_float(ctx, [](float v) { return std::sqrt(v); });
+}
+void leaky_relu(OpContext& ctx) {
+  const float alpha = ctx.node.get_float("alpha", 0.01f);
+  unary_float(ctx, [alpha](float v) { return v < 0 ? alpha * v : v; });
+}
+void hard_sigmoid(OpContext& ctx) {
+  const float alpha = ctx.node.get_float("alpha", 0.2f), beta = ctx.node.get_float("beta", 0.5f);
+  unary_float(ctx, [=](float v) { return std::max(0.0f, std::min(1.0f, alpha * v + beta)); });
+}
+void hard_swish(OpContext& ctx) {
+  unary_float(ctx, [](float v) { return v * std::max(0.0f, std::min(1.0f, v / 6.0f + 0.5f)); });
+}
+
+}  // namespace
+
+void register_elementwise(OpTable& t) {
+  t["Add"] = add;
+  t["Sub"] = sub;
+  t["Mul"] = mul;
+  t["Div"] = div;
+  t["Pow"] = pow;
+  t["Where"] = where;
+  t["Relu"] = relu;
+  t["Clip"] = clip;
+  t["Identity"] = identity;
+  t["Dropout"] = dropout;
+  t["Sigmoid"] = sigmoid;
+  t["Tanh"] = tanh_op;
+  t["Erf"] = erf_op;
+  t["Sqrt"] = sqrt_op;
+  t["LeakyRelu"] = leaky_relu;
+  t["HardSigmoid"] = hard_sigmoid;
+  t["HardSwish"] = hard_swish;
+}
+
+}  // namespace chipref::ops

@@ -1,0 +1,44 @@
+#pragma once
+// Registration of the float executor's op implementations, one file per family, plus the helpers
+// they share (numpy broadcasting, axis normalisation, window geometry for convolution and pooling).
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "model/executor.hpp"
+
+namespace chipref::ops {
+
+using OpTable = std::map<std::string, OpFunction>;  // key: "Op" or "domain::Op"
+
+void register_elementwise(OpTable& table);
+void register_linear(OpTable& table);
+void register_pool_norm(OpTable& table);
+void register_shape(OpTable& table);
+void register_quantize(OpTable& table);
+
+// numpy-style broadcast of shapes; throws (via ctx) on incompatible shapes.
+Shape broadcast_shapes(const OpContext& ctx, const Shape& a, const Shape& b);
+// Strides of `in` laid over `out` (right-aligned), 0 along broadcast dimensions.
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+// Calls f(out_index, offsets) for every element of `out`, with offsets[k] the element of input k.
+void for_each_broadcast(const Shape& out, const std::vector<std::vector<int64_t>>& strides,
+                        const std::function<void(int64_t, const int64_t*)>& f);
+// Axis in [-rank, rank) → [0, rank); InputError naming the node otherwise.
+int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank);
+// Row-major strides of a shape.
+std::vector<int64_t> strides_of(const Shape& shape);
+
+// 2-D sliding-window geometry shared by Conv, ConvInteger, QLinearConv, MaxPool and AveragePool.
+// 1-D ops run as 2-D with a height of 1.
+struct Window2d {
+  int64_t kh, kw, sh, sw, dh, dw;
+  int64_t pad_top, pad_left, pad_bottom, pad_right;
+  int64_t in_h, in_w, out_h, out_w;
+};
+Window2d window_geometry(const OpContext& ctx, const Shape& input_shape, int64_t kh, int64_t kw, bool ceil_mode);
+// Spatial rank of an NC... input; 1 and 2 are supported.
+int64_t spatial_rank(const OpContext& ctx, const Tensor& x);
+
+}  // namespace chipref::ops

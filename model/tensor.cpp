@@ -1,0 +1,88 @@
+#include "model/tensor.hpp"
+
+#include <limits>
+
+#include "core/error.hpp"
+
+namespace chipref {
+
+std::string_view to_string(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "float32";
+    case DType::int8: return "int8";
+    case DType::uint8: return "uint8";
+    case DType::int16: return "int16";
+    case DType::uint16: return "uint16";
+    case DType::int32: return "int32";
+    case DType::int64: return "int64";
+    case DType::boolean: return "bool";
+  }
+  return "?";
+}
+
+bool is_integer(DType dtype) { return dtype != DType::float32; }
+
+int64_t dtype_min(DType dtype) {
+  switch (dtype) {
+    case DType::int8: return -128;
+    case DType::int16: return -32768;
+    case DType::int32: return std::numeric_limits<int32_t>::min();
+    case DType::int64: return std::numeric_limits<int64_t>::min();
+    default: return 0;
+  }
+}
+
+int64_t dtype_max(DType dtype) {
+  switch (dtype) {
+    case DType::int8: return 127;
+    case DType::uint8: return 255;
+    case DType::int16: return 32767;
+    case DType::uint16: return 65535;
+    case DType::int32: return std::numeric_limits<int32_t>::max();
+    case DType::int64: return std::numeric_limits<int64_t>::max();
+    case DType::boolean: return 1;
+    default: return 0;
+  }
+}
+
+int64_t element_count(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_to_string(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+Tensor Tensor::of_floats(Shape shape, std::vector<float> data) {
+  Tensor t;
+  t.dtype = DType::float32;
+  t.shape = std::move(shape);
+  t.floats = std::move(data);
+  return t;
+}
+
+Tensor Tensor::of_ints(DType dtype, Shape shape, std::vector<int64_t> data) {
+  Tensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.ints = std::move(data);
+  return t;
+}
+
+Tensor Tensor::zeros(DType dtype, Shape shape) {
+  const auto n = static_cast<size_t>(element_count(shape));
+  return dtype == DType::float32 ? of_floats(std::move(shape), std::vector<float>(n))
+                                 : of_ints(dtype, std::move(shape), std::vector<int64_t>(n));
+}
+
+std::vector<int64_t> Tensor::to_int_vector() const {
+  std::vector<int64_t> v(static_cast<size_t>(numel()));
+  for (int64_t i = 0; i < numel(); ++i) v[i] = int_value(i);
+  return v;
+}
+
+}  // namespace chipref
