@@ -41,6 +41,14 @@ std::vector<std::string> supported_ops() {
   return names;
 }
 
+std::vector<Tensor> run_node(const Node& node, int64_t opset, const std::vector<const Tensor*>& inputs) {
+  const auto it = op_table().find(op_key(node.domain, node.op_type));
+  if (it == op_table().end()) throw Unsupported(node.describe() + ": operator is not supported by the executor");
+  OpContext ctx{node, opset, inputs, std::vector<Tensor>(node.outputs.size())};
+  it->second(ctx);
+  return std::move(ctx.outputs);
+}
+
 FloatExecutor::FloatExecutor(const Graph& graph) : graph_(graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& node = graph.nodes[i];

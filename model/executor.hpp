@@ -34,6 +34,9 @@ bool is_supported_op(const std::string& domain, const std::string& op_type);
 // "Conv", "qonnx.custom_op.general::Quant", ... sorted.
 std::vector<std::string> supported_ops();
 
+// Runs one node on the given inputs (nullptr for omitted optional inputs); returns its outputs.
+std::vector<Tensor> run_node(const Node& node, int64_t opset, const std::vector<const Tensor*>& inputs);
+
 class FloatExecutor {
  public:
   explicit FloatExecutor(const Graph& graph);

@@ -42,7 +42,8 @@ struct ValueInfo {
   std::string name;
   DType dtype = DType::float32;
   Shape shape;
-  std::vector<std::string> dim_names;  // symbolic names of the unknown dimensions ("batch"), else ""
+  std::vector<std::string> dim_names;  // per dimension: its symbolic name ("batch") if it has one, else ""
+  bool shape_known = false;            // false when the model gives no shape at all (not even the rank)
 };
 
 struct Graph {

@@ -84,6 +84,7 @@ ValueInfo value_info_from(const onnx::ValueInfoProto& v, const std::string& cont
   {
     info.dtype = dtype_from_onnx(v.type().tensor_type().elem_type(), context + " value '" + v.name() + "'");
     info.shape = shape_of(v.type(), &info.dim_names);
+    info.shape_known = v.type().tensor_type().has_shape();
   }
   return info;
 }
@@ -115,15 +116,72 @@ int64_t default_domain_opset(const onnx::ModelProto& model, const std::string& s
   return opset;
 }
 
-Graph convert(onnx::ModelProto& model, const std::string& source) {
+void fix_batch_dimension(onnx::ModelProto& model, int64_t batch) {
+  std::set<std::string> initializers;
+  for (const auto& init : model.graph().initializer()) initializers.insert(init.name());
+  for (auto& input : *model.mutable_graph()->mutable_input()) {
+    if (initializers.count(input.name()) || !input.type().has_tensor_type() || !input.type().tensor_type().has_shape()) continue;
+    auto* shape = input.mutable_type()->mutable_tensor_type()->mutable_shape();
+    if (shape->dim_size() > 0 && !shape->dim(0).has_dim_value()) shape->mutable_dim(0)->set_dim_value(batch);
+  }
+  // Inferred shapes stored in the file were computed with the symbolic batch; infer them afresh.
+  model.mutable_graph()->clear_value_info();
+}
+
+// Checks that ONNX 1.12's shape inference leaves out (Gemm does not compare inner dimensions, Conv does
+// not compare channels): the contraction dimensions of every product op whose operand shapes are known.
+void check_contractions(const Graph& g) {
+  auto shape = [&](const Node& n, size_t i) -> const Shape* {
+    if (!n.has_input(i)) return nullptr;
+    if (auto it = g.initializers.find(n.inputs[i]); it != g.initializers.end()) return &it->second.shape;
+    const ValueInfo* v = g.find_value(n.inputs[i]);
+    return v && v->shape_known ? &v->shape : nullptr;
+  };
+  auto known = [](int64_t d) { return d >= 0; };
+  for (const Node& n : g.nodes) {
+    const std::string where = g.source + ": inconsistent shapes: " + n.describe() + ": ";
+    if (n.op_type == "Gemm" || n.op_type == "MatMul" || n.op_type == "MatMulInteger" || n.op_type == "QLinearMatMul") {
+      const bool qlinear = n.op_type == "QLinearMatMul";
+      const Shape* a = shape(n, 0);
+      const Shape* b = shape(n, qlinear ? 3 : 1);
+      if (!a || !b || a->empty() || b->empty()) continue;
+      const bool gemm = n.op_type == "Gemm";
+      const int64_t ka = gemm && n.get_int("transA", 0) ? a->front() : a->back();
+      const int64_t kb = b->size() == 1 ? b->front() : (gemm && n.get_int("transB", 0) ? b->back() : (*b)[b->size() - 2]);
+      if (known(ka) && known(kb) && ka != kb)
+        throw InputError(where + "inner dimensions differ: " + shape_to_string(*a) + " x " + shape_to_string(*b));
+    }
+    if (n.op_type == "Conv" || n.op_type == "ConvInteger" || n.op_type == "QLinearConv") {
+      const Shape* x = shape(n, 0);
+      const Shape* w = shape(n, n.op_type == "QLinearConv" ? 3 : 1);
+      if (!x || !w || x->size() < 2 || w->size() < 2) continue;
+      const int64_t group = n.get_int("group", 1);
+      if (known((*x)[1]) && known((*w)[1]) && (*x)[1] != (*w)[1] * group)
+        throw InputError(where + "input has " + std::to_string((*x)[1]) + " channels; weight " + shape_to_string(*w) +
+                         " with group " + std::to_string(group) + " expects " + std::to_string((*w)[1] * group));
+    }
+  }
+}
+
+Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOptions& options) {
   if (!model.has_graph() || model.graph().node_size() == 0)
     throw InputError(source + ": not an ONNX model (no graph with nodes)");
+  if (options.batch_size > 0) fix_batch_dimension(model, options.batch_size);
   const int64_t opset = default_domain_opset(model, source);
   for (const auto& o : model.opset_import())
     if (!o.domain().empty() && o.domain() != "ai.onnx" && o.domain() != kQonnxDomain && o.domain() != "ai.onnx.ml")
       throw Unsupported(source + ": operator domain '" + o.domain() + "' is not supported; expected the default ONNX domain or " +
                        kQonnxDomain);
 
+  // Unsupported ops first: ONNX's checker would reject a custom op without naming the node.
+  for (int i = 0; i < model.graph().node_size(); ++i) {
+    const auto& n = model.graph().node(i);
+    const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
+    if (!is_supported_op(domain, n.op_type()))
+      throw Unsupported(source + ": node '" + (n.name().empty() ? n.op_type() + "_" + std::to_string(i) : n.name()) + "' (" +
+                        n.op_type() + "): operator " + (domain.empty() ? "" : domain + "::") + n.op_type() +
+                        " is not supported; see docs/ops.md for the supported list");
+  }
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {
@@ -162,9 +220,6 @@ Graph convert(onnx::ModelProto& model, const std::string& source) {
     node.inputs.assign(n.input().begin(), n.input().end());
     node.outputs.assign(n.output().begin(), n.output().end());
     const std::string context = source + ": " + node.describe();
-    if (!is_supported_op(node.domain, node.op_type))
-      throw Unsupported(context + ": operator " + (node.domain.empty() ? "" : node.domain + "::") + node.op_type +
-                       " is not supported; see 'docs/ops.md' for the supported list");
     for (const auto& a : n.attribute()) node.attributes.emplace(a.name(), attribute_from(a, context));
     for (const auto& in : node.inputs)
       if (!in.empty() && !defined.count(in))
@@ -175,6 +230,7 @@ Graph convert(onnx::ModelProto& model, const std::string& source) {
   }
   for (const auto& v : graph.outputs)
     if (!defined.count(v.name)) throw InputError(source + ": graph output '" + v.name + "' is produced by no node");
+  check_contractions(graph);
   return graph;
 }
 
@@ -217,14 +273,16 @@ Tensor read_tensor_pb(const std::string& path) {
   return tensor_from_proto(proto, path);
 }
 
-Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name) {
+Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& options) {
   onnx::ModelProto model;
   if (bytes.empty()) throw InputError(source_name + ": empty file; expected an ONNX model");
   if (!model.ParseFromString(bytes))
     throw InputError(source_name + ": not an ONNX model (the protobuf is truncated or corrupt)");
-  return convert(model, source_name);
+  return convert(model, source_name, options);
 }
 
-Graph import_onnx(const std::string& path) { return import_onnx_bytes(read_file(path), path); }
+Graph import_onnx(const std::string& path, const ImportOptions& options) {
+  return import_onnx_bytes(read_file(path), path, options);
+}
 
 }  // namespace chipref

@@ -17,8 +17,14 @@ inline constexpr int64_t kMaxOnnxOpset = 17;
 // QONNX's custom-op domain (Brevitas / FINN exports); its `Quant` node is kept as a quantizer node.
 inline constexpr const char* kQonnxDomain = "qonnx.custom_op.general";
 
-Graph import_onnx(const std::string& path);
-Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name);
+struct ImportOptions {
+  // Fix a symbolic (dynamic) first dimension of every graph input to this size before shape inference,
+  // so that every shape becomes static (inspect, constant folding). 0 keeps it dynamic.
+  int64_t batch_size = 0;
+};
+
+Graph import_onnx(const std::string& path, const ImportOptions& options = {});
+Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& options = {});
 
 // A TensorProto (initializer, Constant attribute, or a backend-test .pb file) as a Tensor.
 Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& context);

@@ -26,8 +26,16 @@ expect unknown-command   2 1  "frobnicate"                     -- frobnicate
 expect bad-value         2 1  "multiplier-bits"                -- demo --multiplier-bits 40
 expect demo              0 0  "PASS"                           -- demo
 expect demo-narrow       0 0  "PASS"                           -- demo --multiplier-bits 8
+model="$(dirname "$0")/../../examples/fmnist_cnn.onnx"
+printf 'not a model\n' >"$tmp/text.onnx"
+expect inspect-not-onnx  1 1  "text.onnx: not an ONNX model"   -- inspect "$tmp/text.onnx"
+expect inspect-missing   2 1  "nonexistent.onnx"               -- inspect "$tmp/nonexistent.onnx"
+expect eval-mean-no-std  2 1  "requires --std"                 -- eval "$model" --mean 0.5
+expect eval-bad-data     2 1  "--data"                         -- eval "$model" --data imagenet
+expect inspect-json      0 0  '"total_macs": 1951072'          -- inspect "$model" --json
+expect eval-json         0 0  '^\{"correct":[0-9]+,"count":20,"top1":' -- eval "$model" --limit 20 --json
 # --help lists only implemented subcommands
-if "$chipref" --help | grep -qE '^\s+(inspect|eval|quantize|run|vectors|cosim|sweep)\b'; then
+if "$chipref" --help | grep -qE '^\s+(quantize|run|vectors|cosim|sweep)\b'; then
   echo "FAIL help-lists-only-implemented"; failures=$((failures+1)); else echo "ok   help-lists-only-implemented"; fi
 
 echo "$failures failed"

@@ -1,0 +1,63 @@
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands/commands.hpp"
+#include "model/evaluate.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+
+namespace chipref::cli {
+
+namespace {
+struct EvalOptions {
+  std::string model;
+  std::string data = "fashion-mnist";
+  std::optional<float> mean, std;
+  int64_t limit = 0;
+  int64_t batch = 100;
+  bool json = false;
+};
+
+int run_eval(const EvalOptions& o) {
+  Normalisation norm;
+  std::string norm_source = "none";
+  if (o.mean) {
+    norm = {*o.mean, *o.std};
+    norm_source = "flags";
+  } else if (auto sidecar = read_sidecar_normalisation(o.model)) {
+    norm = *sidecar;
+    norm_source = sidecar_path(o.model);
+  }
+  const Graph graph = import_onnx(o.model);
+  const LabelledImages data = load_fashion_mnist("t10k", o.limit, norm);
+  const Top1Result r = evaluate_top1(graph, data, o.batch);
+  if (o.json) {
+    fmt::print("{}\n", nlohmann::json{{"top1", r.top1()}, {"count", r.count}, {"correct", r.correct}}.dump());
+  } else {
+    fmt::print("{}: top-1 {:.2f}% ({} of {} Fashion-MNIST test images); normalisation mean {} std {} (from {})\n", o.model,
+               100.0 * r.top1(), r.correct, r.count, norm.mean, norm.std, norm_source);
+  }
+  return 0;
+}
+}  // namespace
+
+void add_eval_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<EvalOptions>();
+  auto* cmd = app.add_subcommand("eval", "Top-1 accuracy of a model on the Fashion-MNIST test set (float reference executor)");
+  cmd->add_option("MODEL", o->model, "ONNX model")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--data", o->data, "Dataset")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
+  auto* mean = cmd->add_option("--mean", o->mean, "Subtract after scaling pixels to [0,1] (default: the model's sidecar YAML, else 0)");
+  auto* std = cmd->add_option("--std", o->std, "Divide by this after subtracting the mean (default: sidecar, else 1)")
+                  ->check(CLI::PositiveNumber);
+  mean->needs(std);
+  std->needs(mean);
+  cmd->add_option("--limit", o->limit, "Evaluate only the first N test images (0: all 10000)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch", o->batch, "Images per executor run (for models with a dynamic batch)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}))
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print one JSON object {\"top1\", \"count\", \"correct\"}");
+  cmd->callback([&exit_code, o] { exit_code = run_eval(*o); });
+}
+
+}  // namespace chipref::cli

@@ -1,0 +1,75 @@
+#include "model/fold.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "model/executor.hpp"
+
+namespace chipref {
+
+namespace {
+// A fully static shape for `name`, from the graph inputs, inferred value info or initializers.
+const Shape* static_shape(const Graph& g, const std::string& name) {
+  if (auto it = g.initializers.find(name); it != g.initializers.end()) return &it->second.shape;
+  const ValueInfo* v = g.find_value(name);
+  if (!v || !v->shape_known) return nullptr;
+  for (int64_t d : v->shape)
+    if (d < 0) return nullptr;
+  return &v->shape;
+}
+}  // namespace
+
+FoldResult fold_constants(Graph& graph) {
+  FoldResult result;
+  std::set<std::string> graph_outputs;
+  for (const auto& o : graph.outputs) graph_outputs.insert(o.name);
+  std::vector<Node> kept;
+  for (const Node& node : graph.nodes) {
+    const bool produces_graph_output =
+        std::any_of(node.outputs.begin(), node.outputs.end(), [&](const std::string& o) { return graph_outputs.count(o) != 0; });
+    std::vector<const Tensor*> inputs;
+    bool constant = !produces_graph_output;
+    for (const auto& in : node.inputs) {
+      if (in.empty()) {
+        inputs.push_back(nullptr);
+        continue;
+      }
+      const auto it = graph.initializers.find(in);
+      constant = constant && it != graph.initializers.end();
+      inputs.push_back(it == graph.initializers.end() ? nullptr : &it->second);
+    }
+    if (!produces_graph_output && node.op_type == "Shape" && node.domain.empty() && !constant) {
+      if (const Shape* shape = static_shape(graph, node.inputs.at(0))) {
+        Tensor shaped;  // Shape reads only the shape, never the data
+        shaped.shape = *shape;
+        const std::vector<Tensor> out = run_node(node, graph.opset, {&shaped});
+        graph.initializers[node.outputs[0]] = out[0];
+        ++result.nodes_folded;
+        continue;
+      }
+    }
+    if (constant && !node.inputs.empty()) {
+      std::vector<Tensor> out = run_node(node, graph.opset, inputs);
+      for (size_t i = 0; i < node.outputs.size(); ++i)
+        if (!node.outputs[i].empty()) graph.initializers[node.outputs[i]] = std::move(out[i]);
+      ++result.nodes_folded;
+      continue;
+    }
+    if (node.op_type == "Constant" && node.domain.empty() && !produces_graph_output) {
+      graph.initializers[node.outputs[0]] = run_node(node, graph.opset, {})[0];
+      ++result.nodes_folded;
+      continue;
+    }
+    kept.push_back(node);
+  }
+  graph.nodes = std::move(kept);
+  // Drop initializers that only fed folded nodes.
+  std::set<std::string> used;
+  for (const auto& n : graph.nodes) used.insert(n.inputs.begin(), n.inputs.end());
+  used.insert(graph_outputs.begin(), graph_outputs.end());
+  for (auto it = graph.initializers.begin(); it != graph.initializers.end();)
+    it = used.count(it->first) ? std::next(it) : graph.initializers.erase(it);
+  return result;
+}
+
+}  // namespace chipref

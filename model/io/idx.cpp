@@ -1,0 +1,80 @@
+#include "model/io/idx.hpp"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <memory>
+
+#include "core/error.hpp"
+
+namespace chipref {
+
+namespace {
+// gzread reads gzip and plain files alike.
+std::string read_gz(const std::string& path) {
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> f(gzopen(path.c_str(), "rb"), gzclose);
+  if (!f) throw InputError(path + ": cannot open file: " + std::strerror(errno));
+  std::string data;
+  char buf[1 << 16];
+  for (;;) {
+    const int n = gzread(f.get(), buf, sizeof buf);
+    if (n < 0) {
+      int code = 0;
+      throw InputError(path + ": corrupt gzip data: " + gzerror(f.get(), &code));
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > (size_t{1} << 32)) throw InputError(path + ": more than 4 GiB of data; not an IDX file chipref can load");
+  }
+  return data;
+}
+
+uint32_t big_endian_u32(const std::string& d, size_t at) {
+  return (uint32_t(uint8_t(d[at])) << 24) | (uint32_t(uint8_t(d[at + 1])) << 16) | (uint32_t(uint8_t(d[at + 2])) << 8) |
+         uint32_t(uint8_t(d[at + 3]));
+}
+}  // namespace
+
+Tensor read_idx(const std::string& path) {
+  const std::string d = read_gz(path);
+  if (d.size() < 4 || d[0] != 0 || d[1] != 0)
+    throw InputError(path + ": not an IDX file (expected the magic bytes 00 00 <type> <rank>)");
+  if (uint8_t(d[2]) != 0x08) throw InputError(path + ": IDX element type 0x" + std::to_string(uint8_t(d[2])) + " is not supported; expected 0x08 (unsigned byte)");
+  const size_t rank = uint8_t(d[3]);
+  if (rank == 0 || rank > 4) throw InputError(path + ": IDX rank " + std::to_string(rank) + " is not supported; expected 1..4");
+  if (d.size() < 4 + 4 * rank) throw InputError(path + ": truncated IDX header");
+  Shape shape;
+  uint64_t count = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    shape.push_back(big_endian_u32(d, 4 + 4 * i));
+    count *= static_cast<uint64_t>(shape.back());
+    if (count > (uint64_t{1} << 32)) throw InputError(path + ": IDX header declares more than 2^32 elements");
+  }
+  const size_t header = 4 + 4 * rank;
+  if (d.size() - header != count)
+    throw InputError(path + ": IDX data holds " + std::to_string(d.size() - header) + " bytes; the header " +
+                     shape_to_string(shape) + " declares " + std::to_string(count));
+  std::vector<int64_t> values(d.begin() + static_cast<std::ptrdiff_t>(header), d.end());
+  for (auto& v : values) v &= 0xFF;  // char may be signed
+  return Tensor::of_ints(DType::uint8, shape, std::move(values));
+}
+
+LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Normalisation& norm, const std::string& dir) {
+  if (split != "train" && split != "t10k") throw InputError("Fashion-MNIST split '" + split + "' is unknown; expected train or t10k");
+  if (!(norm.std > 0)) throw InputError("normalisation std must be > 0");
+  const Tensor images = read_idx(dir + "/" + split + "-images-idx3-ubyte.gz");
+  const Tensor labels = read_idx(dir + "/" + split + "-labels-idx1-ubyte.gz");
+  if (images.rank() != 3 || labels.rank() != 1 || images.shape[0] != labels.shape[0])
+    throw InputError(dir + ": " + split + " images " + shape_to_string(images.shape) + " and labels " +
+                     shape_to_string(labels.shape) + " do not form a labelled image set");
+  const int64_t n = limit > 0 ? std::min(limit, images.shape[0]) : images.shape[0];
+  const int64_t h = images.shape[1], w = images.shape[2];
+  LabelledImages out;
+  out.images = Tensor::zeros(DType::float32, {n, 1, h, w});
+  for (int64_t i = 0; i < n * h * w; ++i)
+    out.images.floats[i] = (static_cast<float>(images.ints[i]) / 255.0f - norm.mean) / norm.std;
+  out.labels.assign(labels.ints.begin(), labels.ints.begin() + n);
+  return out;
+}
+
+}  // namespace chipref

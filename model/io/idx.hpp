@@ -1,0 +1,29 @@
+#pragma once
+// Fashion-MNIST (and MNIST) IDX files, gzip-compressed or plain, read with zlib.
+
+#include <string>
+
+#include "model/tensor.hpp"
+
+namespace chipref {
+
+// An IDX file as a uint8 tensor (the only element type the MNIST family uses). Errors name the file
+// and what is wrong (bad magic, truncated data, a size that does not match the header).
+Tensor read_idx(const std::string& path);
+
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+struct LabelledImages {
+  Tensor images;  // float32 [N, 1, 28, 28], pixels scaled to [0, 1] then normalised
+  std::vector<int64_t> labels;
+};
+
+struct Normalisation {
+  float mean = 0.0f, std = 1.0f;
+};
+
+// `split` is "train" or "t10k"; `limit` 0 means all. `dir` defaults to Debian's dataset-fashion-mnist.
+LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Normalisation& norm,
+                                  const std::string& dir = kFashionMnistDir);
+
+}  // namespace chipref

@@ -1,0 +1,40 @@
+#include "model/sidecar.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "core/error.hpp"
+
+namespace chipref {
+
+std::string sidecar_path(const std::string& model_path) {
+  return std::filesystem::path(model_path).replace_extension(".yaml").string();
+}
+
+std::optional<Normalisation> read_sidecar_normalisation(const std::string& model_path) {
+  const std::string path = sidecar_path(model_path);
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  auto number = [&](const char* key) {
+    const YAML::Node n = root[key];
+    if (!n) throw InputError(path + ": key '" + key + "' is missing; expected a number");
+    try {
+      return n.as<float>();
+    } catch (const YAML::Exception&) {
+      throw InputError(path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) + ": '" + key +
+                       "' must be a number");
+    }
+  };
+  if (!root.IsMap()) throw InputError(path + ": expected a YAML mapping with 'mean' and 'std'");
+  Normalisation n{number("mean"), number("std")};
+  if (!(n.std > 0)) throw InputError(path + ": 'std' must be > 0");
+  return n;
+}
+
+}  // namespace chipref
