@@ -17,10 +17,9 @@ const Shape* static_shape(const Graph& g, const std::string& name) {
     if (d < 0) return nullptr;
   return &v->shape;
 }
-}  // namespace
 
-FoldResult fold_constants(Graph& graph) {
-  FoldResult result;
+int fold_pass(Graph& graph) {
+  int folded = 0;
   std::set<std::string> graph_outputs;
   for (const auto& o : graph.outputs) graph_outputs.insert(o.name);
   std::vector<Node> kept;
@@ -44,7 +43,7 @@ FoldResult fold_constants(Graph& graph) {
         shaped.shape = *shape;
         const std::vector<Tensor> out = run_node(node, graph.opset, {&shaped});
         graph.initializers[node.outputs[0]] = out[0];
-        ++result.nodes_folded;
+        ++folded;
         continue;
       }
     }
@@ -52,12 +51,12 @@ FoldResult fold_constants(Graph& graph) {
       std::vector<Tensor> out = run_node(node, graph.opset, inputs);
       for (size_t i = 0; i < node.outputs.size(); ++i)
         if (!node.outputs[i].empty()) graph.initializers[node.outputs[i]] = std::move(out[i]);
-      ++result.nodes_folded;
+      ++folded;
       continue;
     }
     if (node.op_type == "Constant" && node.domain.empty() && !produces_graph_output) {
       graph.initializers[node.outputs[0]] = run_node(node, graph.opset, {})[0];
-      ++result.nodes_folded;
+      ++folded;
       continue;
     }
     kept.push_back(node);
@@ -69,6 +68,59 @@ FoldResult fold_constants(Graph& graph) {
   used.insert(graph_outputs.begin(), graph_outputs.end());
   for (auto it = graph.initializers.begin(); it != graph.initializers.end();)
     it = used.count(it->first) ? std::next(it) : graph.initializers.erase(it);
+  return folded;
+}
+
+bool inputs_static(const Graph& graph) {
+  for (const auto& in : graph.inputs)
+    for (int64_t d : in.shape)
+      if (d < 0) return false;
+  return true;
+}
+}  // namespace
+
+FoldResult fold_constants(Graph& graph) {
+  FoldResult result;
+  for (;;) {
+    const int folded = fold_pass(graph);
+    result.nodes_folded += folded;
+    if (folded == 0 || !inputs_static(graph) || !result.measure_error.empty()) break;
+    const MeasuredShapes measured = measure_unknown_shapes(graph);
+    result.shapes_measured += measured.filled;
+    result.measure_error = measured.error;
+    if (measured.filled == 0) break;
+  }
+  return result;
+}
+
+MeasuredShapes measure_unknown_shapes(Graph& graph) {
+  MeasuredShapes result;
+  TensorMap zeros;
+  for (const auto& in : graph.inputs) {
+    for (int64_t d : in.shape)
+      if (d < 0) return {0, "graph input '" + in.name + "' has a dynamic shape " + shape_to_string(in.shape)};
+    zeros[in.name] = Tensor::zeros(in.dtype, in.shape);
+  }
+  TensorMap values;
+  try {
+    values = FloatExecutor(graph).run(zeros, true);
+  } catch (const InputError& e) {
+    return {0, e.what()};
+  }
+  for (const auto& [name, tensor] : values) {
+    ValueInfo* known = nullptr;
+    for (auto& o : graph.outputs)
+      if (o.name == name) known = &o;
+    if (!known) known = &graph.value_info[name];
+    bool complete = known->shape_known;
+    for (int64_t d : known->shape) complete = complete && d >= 0;
+    if (complete) continue;
+    known->name = name;
+    known->dtype = tensor.dtype;
+    known->shape = tensor.shape;
+    known->shape_known = true;
+    ++result.filled;
+  }
   return result;
 }
 

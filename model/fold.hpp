@@ -4,14 +4,29 @@
 // chain is constant. Folding evaluates each node whose inputs are all constant, and each Shape node
 // whose input shape is fully known, with the float executor, and replaces it by an initializer.
 
+#include <string>
+
 #include "model/graph.hpp"
 
 namespace chipref {
 
 struct FoldResult {
   int nodes_folded = 0;
+  int shapes_measured = 0;    // by measure_unknown_shapes, between folding passes
+  std::string measure_error;  // why shapes could not be measured ("" if they could or needed not)
 };
 
+// Folds to a fixpoint: after each pass that folded something, shapes that ONNX's inference left unknown
+// are measured (when every graph input shape is static), which can make more Shape nodes constant.
 FoldResult fold_constants(Graph& graph);
+
+// Shapes that ONNX's shape inference left unknown (behind shape arithmetic it cannot follow), measured by
+// running the float executor once on all-zero inputs; needs static graph input shapes. Returns how
+// many value shapes it filled in; on an executor error it fills none and returns the error text.
+struct MeasuredShapes {
+  int filled = 0;
+  std::string error;
+};
+MeasuredShapes measure_unknown_shapes(Graph& graph);
 
 }  // namespace chipref

@@ -1,6 +1,7 @@
 #include "model/io/npy.hpp"
 
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <regex>
