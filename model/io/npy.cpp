@@ -4,7 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <regex>
+#include <optional>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -20,6 +20,23 @@ struct NpyType {
 constexpr NpyType kTypes[] = {{"<f4", DType::float32, 4}, {"|i1", DType::int8, 1},  {"|u1", DType::uint8, 1},
                               {"<i2", DType::int16, 2},   {"<u2", DType::uint16, 2}, {"<i4", DType::int32, 4},
                               {"<i8", DType::int64, 8},   {"|b1", DType::boolean, 1}};
+
+// The value text after `'key':` in the header's Python dict literal, up to (not including) `end_char`.
+std::optional<std::string> header_value(const std::string& header, const std::string& key, char open_char, char end_char) {
+  const size_t k = header.find("'" + key + "'");
+  if (k == std::string::npos) return std::nullopt;
+  size_t p = header.find(':', k);
+  if (p == std::string::npos) return std::nullopt;
+  p = header.find_first_not_of(" \t", p + 1);
+  if (p == std::string::npos) return std::nullopt;
+  if (open_char) {
+    if (header[p] != open_char) return std::nullopt;
+    ++p;
+  }
+  const size_t e = header.find(end_char, p);
+  if (e == std::string::npos) return std::nullopt;
+  return header.substr(p, e - p);
+}
 
 template <class T>
 void widen(const char* p, int64_t n, std::vector<int64_t>& out) {
@@ -56,16 +73,17 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
   }
   if (b.size() < header_start + header_len) throw InputError(src + ": truncated .npy header");
   const std::string header = b.substr(header_start, header_len);
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'")))
-    throw InputError(src + ": .npy header has no 'descr'");
-  const std::string descr = m[1];
-  if (!std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)")))
-    throw InputError(src + ": .npy header has no 'fortran_order'");
-  if (m[1] == "True") throw InputError(src + ": Fortran-ordered .npy arrays are not supported; save with C order");
-  if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)"))) throw InputError(src + ": .npy header has no 'shape'");
+  const auto descr_value = header_value(header, "descr", '\'', '\'');
+  if (!descr_value) throw InputError(src + ": .npy header has no 'descr'");
+  const std::string descr = *descr_value;
+  const auto fortran = header_value(header, "fortran_order", 0, ',');
+  if (!fortran || (fortran->rfind("False", 0) != 0 && fortran->rfind("True", 0) != 0))
+    throw InputError(src + ": .npy header has no 'fortran_order' True/False");
+  if (fortran->rfind("True", 0) == 0) throw InputError(src + ": Fortran-ordered .npy arrays are not supported; save with C order");
+  const auto shape_text = header_value(header, "shape", '(', ')');
+  if (!shape_text) throw InputError(src + ": .npy header has no 'shape'");
   Shape shape;
-  std::stringstream dims(m[1].str());
+  std::stringstream dims(*shape_text);
   for (std::string item; std::getline(dims, item, ',');) {
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \tL") + 1);
