@@ -60,6 +60,11 @@ int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
+double checked_scale(const OpContext& ctx, double scale, const char* what) {
+  if (!(std::isfinite(scale) && scale > 0)) ctx.fail(std::string(what) + " " + std::to_string(scale) + " is invalid; expected a finite value > 0");
+  return scale;
+}
+
 int64_t spatial_rank(const OpContext& ctx, const Tensor& x) {
   const int64_t r = x.rank() - 2;
   if (r != 1 && r != 2)

@@ -151,8 +151,10 @@ void qlinear_conv(OpContext& ctx) {
   const Tensor& w = ctx.input(3);
   const ConvSetup s = conv_setup(ctx, x, w);
   const int64_t m = w.shape[0];
-  const float x_scale = ctx.input(1).floats.at(0), y_scale = ctx.input(6).floats.at(0);
+  const float x_scale = static_cast<float>(checked_scale(ctx, ctx.input(1).floats.at(0), "x_scale"));
+  const float y_scale = static_cast<float>(checked_scale(ctx, ctx.input(6).floats.at(0), "y_scale"));
   const auto w_scale = per_channel(ctx, ctx.input(4), m, "w_scale", get_double_at);
+  for (double s : w_scale) checked_scale(ctx, s, "w_scale");
   const auto w_zp = per_channel(ctx, ctx.input(5), m, "w_zero_point", get_int_at);
   std::vector<int64_t> acc = integer_conv(x, ctx.input(2).int_value(0), w, w_zp, s);
   const int64_t plane = s.window.out_h * s.window.out_w;
@@ -237,7 +239,9 @@ void qlinear_matmul(OpContext& ctx) {
     ctx.unsupported("per-row / per-column scales are not supported; expected scalar scales");
   Shape out;
   std::vector<int64_t> acc = integer_matmul(ctx, a, &ctx.input(2), b, &ctx.input(5), out);
-  const float scale = ctx.input(1).floats[0] * ctx.input(4).floats[0] / ctx.input(6).floats[0];
+  const float scale = static_cast<float>(checked_scale(ctx, ctx.input(1).floats[0], "a_scale")) *
+                      static_cast<float>(checked_scale(ctx, ctx.input(4).floats[0], "b_scale")) /
+                      static_cast<float>(checked_scale(ctx, ctx.input(6).floats[0], "y_scale"));
   for (int64_t& v : acc) v = qlinear_output(v, scale, y_zp.ints.at(0), y_zp.dtype);
   ctx.outputs[0] = Tensor::of_ints(y_zp.dtype, out, std::move(acc));
 }

@@ -27,6 +27,8 @@ void for_each_broadcast(const Shape& out, const std::vector<std::vector<int64_t>
                         const std::function<void(int64_t, const int64_t*)>& f);
 // Axis in [-rank, rank) → [0, rank); InputError naming the node otherwise.
 int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank);
+// A quantization scale must be finite and > 0 (ONNX requires positive scales); InputError otherwise.
+double checked_scale(const OpContext& ctx, double scale, const char* what);
 // Row-major strides of a shape.
 std::vector<int64_t> strides_of(const Shape& shape);
 

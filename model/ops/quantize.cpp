@@ -40,10 +40,12 @@ void quantize_linear(OpContext& ctx) {
   const Tensor zp = ctx.has_input(2) ? ctx.input(2) : Tensor::of_ints(DType::uint8, {}, {0});
   const AxisParams p = axis_params(ctx, x, scale);
   if (zp.numel() != scale.numel()) ctx.fail("zero point and scale have different lengths");
+  for (float s : scale.floats) checked_scale(ctx, s, "y_scale");
   Tensor y = Tensor::zeros(zp.dtype, x.shape);
   for (int64_t e = 0; e < x.numel(); ++e) {
     const int64_t k = p.index(e);
     const float q = x.floats[e] / scale.floats[k];  // division in float32, as the spec
+    if (std::isnan(q)) ctx.fail("input element " + std::to_string(e) + " is NaN; it has no quantized value");
     const double r = round_to_integer(q, RoundingMode::half_even) + static_cast<double>(zp.ints[k]);
     y.ints[e] = static_cast<int64_t>(std::clamp<double>(r, static_cast<double>(dtype_min(zp.dtype)), static_cast<double>(dtype_max(zp.dtype))));
   }
@@ -70,7 +72,10 @@ void dynamic_quantize_linear(OpContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (!x.is_float()) ctx.fail("input must be float32");
   float lo = 0.0f, hi = 0.0f;
-  for (float v : x.floats) lo = std::min(lo, v), hi = std::max(hi, v);
+  for (float v : x.floats) {
+    if (!std::isfinite(v)) ctx.fail("input holds a non-finite value; its quantization range is undefined");
+    lo = std::min(lo, v), hi = std::max(hi, v);
+  }
   const float scale = (hi - lo) / 255.0f;
   const float zp_real = scale == 0.0f ? 0.0f : 0.0f - lo / scale;
   const int64_t zp = static_cast<int64_t>(std::clamp(round_to_integer(zp_real, RoundingMode::half_even), 0.0, 255.0));
@@ -110,7 +115,8 @@ void qonnx_quant(OpContext& ctx) {
   Tensor y = x;
   for_each_broadcast(out_shape, {broadcast_strides(scale.shape, out_shape), broadcast_strides(zeropt.shape, out_shape)},
                      [&](int64_t e, const int64_t* off) {
-                       const double s = scale.floats[off[0]], z = zeropt.floats[off[1]];
+                       const double s = checked_scale(ctx, scale.floats[off[0]], "scale"), z = zeropt.floats[off[1]];
+                       if (std::isnan(x.floats[e])) ctx.fail("input element " + std::to_string(e) + " is NaN");
                        const double q = std::clamp(round_to_integer(static_cast<float>(x.floats[e] / s) + z, it->second), qmin, qmax);
                        y.floats[e] = static_cast<float>((q - z) * s);
                      });

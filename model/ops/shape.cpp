@@ -305,9 +305,10 @@ void cast(OpContext& ctx) {
       out.ints[i] = static_cast<int64_t>(x.floats[i]);  // truncation toward zero, as C and numpy
     } else {
       out.ints[i] = x.ints[i];  // same or wider integer types; narrowing keeps the value modulo 2^bits
-      const int64_t span = dtype_max(dtype) - dtype_min(dtype) + 1;
-      if (dtype != DType::int64 && (out.ints[i] < dtype_min(dtype) || out.ints[i] > dtype_max(dtype)))
+      if (dtype != DType::int64 && (out.ints[i] < dtype_min(dtype) || out.ints[i] > dtype_max(dtype))) {
+        const int64_t span = dtype_max(dtype) - dtype_min(dtype) + 1;  // at most 2^32: no overflow
         out.ints[i] = ((out.ints[i] - dtype_min(dtype)) % span + span) % span + dtype_min(dtype);
+      }
     }
   }
   ctx.outputs[0] = std::move(out);

@@ -80,3 +80,16 @@ TEST_CASE("Ops/QONNX Quant follows its definition", "[model][ops][qonnx]") {
   CHECK_THROWS_AS(run_node("Quant", d, {{"rounding_mode", std::string("STOCHASTIC")}}, {x, s, z, b4}), Unsupported);
   CHECK_THROWS_WITH(run_node("Quant", d, {}, {x, s, z, scalar(2.5f)}), Catch::Contains("bit width"));
 }
+
+TEST_CASE("Ops/quantizers reject invalid scales and NaN inputs instead of converting NaN", "[model][ops]") {
+  const Tensor x = floats({1.0f, 2.0f});
+  const Tensor zp = Tensor::of_ints(DType::uint8, {}, {0});
+  CHECK_THROWS_WITH(run_node("QuantizeLinear", "", {}, {x, scalar(0.0f), zp}), Catch::Contains("y_scale 0") && Catch::Contains("> 0"));
+  CHECK_THROWS_WITH(run_node("QuantizeLinear", "", {}, {x, scalar(-1.0f), zp}), Catch::Contains("expected a finite value > 0"));
+  CHECK_THROWS_WITH(run_node("QuantizeLinear", "", {}, {floats({NAN}), scalar(1.0f), zp}), Catch::Contains("NaN"));
+  CHECK_THROWS_WITH(run_node("DynamicQuantizeLinear", "", {}, {floats({1.0f, INFINITY})}), Catch::Contains("non-finite"));
+  CHECK_THROWS_WITH(run_node("Quant", kQonnxDomain, {}, {x, scalar(0.0f), scalar(0.0f), scalar(8.0f)}), Catch::Contains("scale"));
+  // int64 → int64 is the identity (no modular reduction, no overflow in computing the range)
+  const Tensor big = Tensor::of_ints(DType::int64, {2}, {INT64_MIN, INT64_MAX});
+  CHECK(run_node("Cast", "", {{"to", int64_t{7}}}, {big}).ints == big.ints);
+}
