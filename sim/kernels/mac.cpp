@@ -1,0 +1,69 @@
+#include "sim/kernels/mac.hpp"
+
+namespace chipref::kernels {
+
+namespace {
+// The MAC kernels hand int32 accumulators to MulShift; a wider accumulator has to be narrowed by a
+// documented step first, which does not exist yet.
+void require_int32_accumulator(const AccumulatorSpec& acc) {
+  if (acc.bits() > 32)
+    throw InputError("accumulator width " + std::to_string(acc.bits()) + " is not supported by the MAC kernels yet; expected <= 32");
+}
+void require_valid(const ConvGeometry& g) {
+  if (!g.valid()) throw InputError("invalid convolution geometry (kernel larger than the padded input, or inconsistent groups)");
+}
+}  // namespace
+
+bool ConvGeometry::valid() const {
+  for (int64_t v : {batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, groups})
+    if (v < 1) return false;
+  if (pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0) return false;
+  if (in_channels % groups || out_channels % groups) return false;
+  return in_h + pad_top + pad_bottom >= (kernel_h - 1) * dilation_h + 1 && in_w + pad_left + pad_right >= (kernel_w - 1) * dilation_w + 1;
+}
+
+void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
+  require_int32_accumulator(acc);
+  require_valid(g);
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t m = 0; m < g.out_channels; ++m) {
+      const int64_t group = m / m_per_group;
+      const int32_t* wm = w + m * c_per_group * g.kernel_h * g.kernel_w;
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          int64_t sum = bias.empty() ? 0 : acc.add(0, bias[m], overflow);
+          for (int64_t c = 0; c < c_per_group; ++c) {
+            const int32_t* plane = x + ((n * g.in_channels) + group * c_per_group + c) * g.in_h * g.in_w;
+            for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+              const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+              for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+                const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+                const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+                const int64_t xv = (inside ? plane[iy * g.in_w + ix] : x_zero_point) - int64_t{x_zero_point};
+                sum = acc.add(sum, xv * wm[(c * g.kernel_h + ky) * g.kernel_w + kx], overflow);
+              }
+            }
+          }
+          out[((n * g.out_channels + m) * oh + oy) * ow + ox] = static_cast<int32_t>(sum);
+        }
+    }
+}
+
+void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
+                const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
+                OverflowCounter& overflow, int32_t* out) {
+  require_int32_accumulator(acc);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out_features; ++o) {
+      int64_t sum = bias.empty() ? 0 : acc.add(0, bias[o], overflow);
+      const int32_t* ar = a + r * in_features;
+      const int32_t* wo = w + o * in_features;
+      for (int64_t k = 0; k < in_features; ++k) sum = acc.add(sum, (int64_t{ar[k]} - a_zero_point) * wo[k], overflow);
+      out[r * out_features + o] = static_cast<int32_t>(sum);
+    }
+}
+
+}  // namespace chipref::kernels

@@ -1,0 +1,45 @@
+#pragma once
+// MAC kernels: the one implementation of convolution and matrix products on integers (spec:
+// docs/numerics.md §5). Inputs are integer codes with a zero point; weights are symmetric codes (zero
+// point 0, the form chipref quantizes to); every product is exact and accumulates through an
+// AccumulatorSpec, one addition at a time, in the documented reduction order, so that `saturate`
+// and the overflow counters mean what a MAC array would do.
+
+#include <cstdint>
+#include <vector>
+
+#include "quant/numerics/accumulator.hpp"
+
+namespace chipref::kernels {
+
+// NCHW convolution geometry (1-D convolutions use height 1).
+struct ConvGeometry {
+  int64_t batch = 1, in_channels = 1, in_h = 1, in_w = 1;
+  int64_t out_channels = 1, kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t groups = 1;
+  int64_t out_h() const { return (in_h + pad_top + pad_bottom - (kernel_h - 1) * dilation_h - 1) / stride_h + 1; }
+  int64_t out_w() const { return (in_w + pad_left + pad_right - (kernel_w - 1) * dilation_w - 1) / stride_w + 1; }
+  int64_t reduction_length() const { return in_channels / groups * kernel_h * kernel_w; }
+  // Every extent >= 1, groups dividing both channel counts, and the dilated kernel within the padded input.
+  bool valid() const;
+};
+
+// acc[n][m][oy][ox] = bias[m] + Σ_{c, ky, kx} (x[n][g·C/G + c][iy][ix] − x_zero_point) · w[m][c][ky][kx]
+// Reduction order: the bias first, then c, ky, kx ascending. A padded position holds x_zero_point, so
+// it contributes exactly 0. `bias` may be empty (no bias). Output: [N, M, OH, OW] int32 accumulators
+// (the accumulator width is at most 32 bits wherever a MulShift follows; wider widths keep int64 in
+// `conv_mac_wide` later).
+void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow,
+              int32_t* out);
+
+// Fully connected / matmul with constant weights: acc[r][n] = bias[n] + Σ_k (a[r][k] − a_zero_point) · w[n][k]
+// for r < rows, n < out_features, k ascending. Weights are stored [out_features, in_features] (the
+// Gemm transB layout PyTorch exports).
+void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
+                const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
+                OverflowCounter& overflow, int32_t* out);
+
+}  // namespace chipref::kernels

@@ -1,0 +1,27 @@
+#include "sim/kernels/requant.hpp"
+
+#include <algorithm>
+
+namespace chipref::kernels {
+
+void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int64_t inner, int32_t* y) {
+  const bool per_channel = p.channels.size() > 1;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c) {
+      const RequantChannel& ch = p.channels[per_channel ? c : 0];
+      const int64_t base = (o * channels + c) * inner;
+      for (int64_t i = 0; i < inner; ++i)
+        y[base + i] = static_cast<int32_t>(std::clamp(p.requantizer.apply(x[base + i], ch), p.clamp_lo, p.clamp_hi));
+    }
+}
+
+void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
+  const Requantizer& rq = p.requantizer;
+  for (int64_t i = 0; i < count; ++i) {
+    // (a − zp_a) fits int32 for every format of at most 31 bits
+    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) + rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
+    y[i] = static_cast<int32_t>(std::clamp(rq.output_format().saturate(sum), p.clamp_lo, p.clamp_hi));
+  }
+}
+
+}  // namespace chipref::kernels

@@ -1,0 +1,178 @@
+// Integer kernels against independent implementations: the float executor's ConvInteger, MatMulInteger
+// and MaxPool (im2col + Eigen, themselves checked against ONNX's node-test data) on seeded random
+// tensors and geometries; MulShift / Add against exact arithmetic within the documented bounds;
+// accumulator order effects against hand-derived sums.
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "model/executor.hpp"
+#include "sim/kernels/mac.hpp"
+#include "sim/kernels/pool.hpp"
+#include "sim/kernels/requant.hpp"
+
+using namespace chipref;
+using namespace chipref::kernels;
+
+namespace {
+Tensor run_op(const std::string& op, std::map<std::string, AttributeValue> attrs, const std::vector<Tensor>& inputs) {
+  Node n;
+  n.name = "n";
+  n.op_type = op;
+  n.attributes = std::move(attrs);
+  std::vector<const Tensor*> ptrs;
+  for (const auto& t : inputs) {
+    n.inputs.push_back("i" + std::to_string(ptrs.size()));
+    ptrs.push_back(&t);
+  }
+  n.outputs = {"y"};
+  return run_node(n, 17, ptrs)[0];
+}
+
+std::vector<int32_t> random_codes(std::mt19937_64& rng, size_t n, int lo, int hi) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<int32_t> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+Tensor as_tensor(DType dtype, Shape shape, const std::vector<int32_t>& v) {
+  return Tensor::of_ints(dtype, std::move(shape), std::vector<int64_t>(v.begin(), v.end()));
+}
+
+const AccumulatorSpec kWide = AccumulatorSpec::make(32, OverflowPolicy::error);
+}  // namespace
+
+TEST_CASE("Kernels/conv_mac equals ConvInteger on random geometries", "[sim][kernels]") {
+  std::mt19937_64 rng(21);
+  for (int trial = 0; trial < 60; ++trial) {
+    ConvGeometry g;
+    g.groups = trial % 3 == 0 ? 1 : (trial % 3 == 1 ? 2 : 4);
+    g.in_channels = g.groups * (1 + static_cast<int64_t>(rng() % 3));
+    g.out_channels = g.groups * (1 + static_cast<int64_t>(rng() % 3));
+    if (trial % 5 == 0) g.groups = g.in_channels = g.out_channels = 4;  // depthwise
+    g.batch = 1 + static_cast<int64_t>(rng() % 2);
+    g.in_h = 3 + static_cast<int64_t>(rng() % 6), g.in_w = 3 + static_cast<int64_t>(rng() % 6);
+    g.kernel_h = 1 + static_cast<int64_t>(rng() % 3), g.kernel_w = 1 + static_cast<int64_t>(rng() % 3);
+    g.stride_h = 1 + static_cast<int64_t>(rng() % 2), g.stride_w = 1 + static_cast<int64_t>(rng() % 2);
+    g.dilation_h = 1 + static_cast<int64_t>(rng() % 2), g.dilation_w = 1;
+    g.pad_top = rng() % 2, g.pad_left = rng() % 2, g.pad_bottom = rng() % 2, g.pad_right = rng() % 2;
+    if (!g.valid()) continue;  // kernel larger than the padded input
+    const int32_t zp = static_cast<int32_t>(rng() % 256);
+    const auto x = random_codes(rng, g.batch * g.in_channels * g.in_h * g.in_w, 0, 255);
+    const auto w = random_codes(rng, g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w, -128, 127);
+    const auto bias = random_codes(rng, g.out_channels, -5000, 5000);
+    std::vector<int32_t> got(g.batch * g.out_channels * g.out_h() * g.out_w());
+    OverflowCounter overflow;
+    conv_mac(g, x.data(), zp, w.data(), bias, kWide, overflow, got.data());
+
+    const Tensor y = run_op("ConvInteger",
+                            {{"group", g.groups}, {"strides", std::vector<int64_t>{g.stride_h, g.stride_w}},
+                             {"dilations", std::vector<int64_t>{g.dilation_h, g.dilation_w}},
+                             {"pads", std::vector<int64_t>{g.pad_top, g.pad_left, g.pad_bottom, g.pad_right}}},
+                            {as_tensor(DType::uint8, {g.batch, g.in_channels, g.in_h, g.in_w}, x),
+                             as_tensor(DType::int8, {g.out_channels, g.in_channels / g.groups, g.kernel_h, g.kernel_w}, w),
+                             Tensor::of_ints(DType::uint8, {}, {zp})});
+    long mismatches = 0;
+    const int64_t plane = g.out_h() * g.out_w();
+    for (size_t i = 0; i < got.size(); ++i) mismatches += got[i] != y.ints[i] + bias[(i / plane) % g.out_channels];
+    INFO("trial " << trial);
+    CHECK(mismatches == 0);
+    CHECK(overflow.events == 0);
+  }
+}
+
+TEST_CASE("Kernels/linear_mac equals MatMulInteger", "[sim][kernels]") {
+  std::mt19937_64 rng(22);
+  const int64_t rows = 3, k = 37, n = 11;
+  const auto a = random_codes(rng, rows * k, -128, 127);
+  const auto w = random_codes(rng, n * k, -128, 127);  // [n, k]
+  std::vector<int32_t> wt(k * n);                       // [k, n] for MatMulInteger
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j) wt[j * n + i] = w[i * k + j];
+  std::vector<int32_t> got(rows * n);
+  OverflowCounter overflow;
+  linear_mac(rows, k, n, a.data(), -3, w.data(), {}, kWide, overflow, got.data());
+  const Tensor y = run_op("MatMulInteger", {}, {as_tensor(DType::int8, {rows, k}, a), as_tensor(DType::int8, {k, n}, wt),
+                                                Tensor::of_ints(DType::int8, {}, {-3})});
+  CHECK(std::vector<int64_t>(got.begin(), got.end()) == y.ints);
+}
+
+TEST_CASE("Kernels/accumulation order decides saturation (hand-derived)", "[sim][kernels]") {
+  // One output, three products 100·1, 100·1, −100·1 after a bias of 0, in an 8-bit accumulator:
+  // wrap: 100, 200→−56, −156→100 (the exact sum); saturate: 100, 127, 27; error: stops at the second add.
+  const std::vector<int32_t> a = {100, 100, -100}, w = {1, 1, 1};
+  int32_t out = 0;
+  OverflowCounter c;
+  linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(8, OverflowPolicy::wrap), c, &out);
+  CHECK(out == 100);
+  linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(8, OverflowPolicy::saturate), c, &out);
+  CHECK(out == 27);
+  CHECK(c.events == 3);  // wrap: 200 and −156 leave the range; saturate: 200 does
+  CHECK_THROWS_AS(linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(8, OverflowPolicy::error), c, &out),
+                  AccumulatorOverflow);
+  CHECK_THROWS_WITH(linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(40, OverflowPolicy::wrap), c, &out),
+                    Catch::Contains("expected <= 32"));
+  ConvGeometry too_small;
+  too_small.in_h = too_small.in_w = 2;
+  too_small.kernel_h = too_small.kernel_w = 3;
+  CHECK_THROWS_WITH(conv_mac(too_small, a.data(), 0, w.data(), {}, AccumulatorSpec::make(32, OverflowPolicy::wrap), c, &out),
+                    Catch::Contains("invalid convolution geometry"));
+}
+
+TEST_CASE("Kernels/mulshift applies per-channel scales and the fused clamp", "[sim][kernels]") {
+  const auto out = IntFormat::int_bits(8);
+  const MulShift p{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out, -10),
+                   make_requant_channels({0.5, 0.25}, 31), -10, 127};  // ReLU: nothing below the zero point
+  const std::vector<int32_t> acc = {4, -40, 1000, 8, -40, 2};  // [1, 2, 3]: channel 0 then channel 1
+  std::vector<int32_t> y(6);
+  mulshift(p, acc.data(), 1, 2, 3, y.data());
+  // channel 0 (×0.5): −10+2 = −8; −10−20 = −30 → clamp −10; −10+500 → 127. channel 1 (×0.25): −8; −20 → −10; −10+0.5 → −10 (tie to even)
+  CHECK(y == std::vector<int32_t>{-8, -10, 127, -8, -10, -10});
+}
+
+TEST_CASE("Kernels/add_requant is within one LSB of the exact sum", "[sim][kernels]") {
+  std::mt19937_64 rng(23);
+  std::uniform_real_distribution<double> scale(0.2, 1.5);
+  const auto out = IntFormat::int_bits(8);
+  long violations = 0, exact = 0, total = 0;
+  for (int t = 0; t < 200; ++t) {
+    const double sa = scale(rng), sb = scale(rng);
+    const AddRequant p{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out, 3), make_requant_channel(sa, 31),
+                       make_requant_channel(sb, 31), 5, -7, -128, 127};
+    const auto a = random_codes(rng, 100, -128, 127), b = random_codes(rng, 100, -128, 127);
+    std::vector<int32_t> y(100);
+    add_requant(p, a.data(), b.data(), 100, y.data());
+    for (int i = 0; i < 100; ++i, ++total) {
+      const double real = std::clamp(3 + (a[i] - 5) * sa + (b[i] + 7) * sb, -128.0, 127.0);
+      const double err = std::fabs(y[i] - real);
+      violations += err > 1.0 + 1e-6;  // two roundings of at most 1/2 each, plus 2^-31 relative multiplier error
+      exact += std::fabs(y[i] - std::nearbyint(real)) == 0;
+    }
+  }
+  INFO(exact << " of " << total << " equal the correctly rounded sum");
+  CHECK(violations == 0);
+}
+
+TEST_CASE("Kernels/window_sum and window_max equal AveragePool·count and MaxPool", "[sim][kernels]") {
+  std::mt19937_64 rng(24);
+  ConvGeometry g;
+  g.batch = 2, g.in_channels = g.out_channels = g.groups = 3, g.in_h = 7, g.in_w = 6;
+  g.kernel_h = g.kernel_w = 2, g.stride_h = g.stride_w = 2;
+  const auto x = random_codes(rng, 2 * 3 * 7 * 6, -128, 127);
+  std::vector<int32_t> sums(2 * 3 * g.out_h() * g.out_w()), maxes(sums.size());
+  window_sum(g, x.data(), 9, sums.data());
+  window_max(g, x.data(), maxes.data());
+  std::vector<float> shifted(x.size());
+  for (size_t i = 0; i < x.size(); ++i) shifted[i] = static_cast<float>(x[i] - 9);
+  const std::map<std::string, AttributeValue> attrs = {{"kernel_shape", std::vector<int64_t>{2, 2}}, {"strides", std::vector<int64_t>{2, 2}}};
+  const Tensor avg = run_op("AveragePool", attrs, {Tensor::of_floats({2, 3, 7, 6}, shifted)});
+  const Tensor mx = run_op("MaxPool", attrs, {as_tensor(DType::int8, {2, 3, 7, 6}, x)});
+  long mismatches = 0;
+  for (size_t i = 0; i < sums.size(); ++i) {
+    mismatches += sums[i] != static_cast<int32_t>(std::lround(avg.floats[i] * 4.0f));
+    mismatches += maxes[i] != mx.ints[i];
+  }
+  CHECK(mismatches == 0);
+}
