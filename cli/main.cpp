@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   chipref::cli::add_demo_command(app, exit_code);
   chipref::cli::add_eval_command(app, exit_code);
   chipref::cli::add_inspect_command(app, exit_code);
+  chipref::cli::add_quantize_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

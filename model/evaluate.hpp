@@ -2,6 +2,7 @@
 // Top-1 classification accuracy of a graph on labelled images, with the float reference executor.
 
 #include <cstdint>
+#include <functional>
 
 #include "model/graph.hpp"
 #include "model/io/idx.hpp"
@@ -13,8 +14,14 @@ struct Top1Result {
   double top1() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
 };
 
-// Runs batches of `batch_size` images (1 when the graph's input has a static batch of 1); the first
-// graph output must be [N, classes] logits. Shows a progress bar on a terminal.
+// Runs a batch of images [B, ...] to logits [B, classes].
+using BatchRunner = std::function<Tensor(const Tensor& images)>;
+
+// Feeds `data` in batches of `batch_size` to `run` and counts first-maximum argmax hits. `what` names
+// the model in messages. Shows a progress bar on a terminal.
+Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int64_t batch_size, const std::string& what);
+
+// The float reference executor on an imported graph (a static batch dimension overrides batch_size).
 Top1Result evaluate_top1(const Graph& graph, const LabelledImages& data, int64_t batch_size = 100);
 
 }  // namespace chipref

@@ -9,5 +9,6 @@ namespace chipref::cli {
 void add_demo_command(CLI::App& app, int& exit_code);
 void add_eval_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
+void add_quantize_command(CLI::App& app, int& exit_code);
 
 }  // namespace chipref::cli

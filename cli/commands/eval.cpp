@@ -6,6 +6,7 @@
 #include "model/evaluate.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "sim/direct_engine.hpp"
 
 namespace chipref::cli {
 
@@ -22,16 +23,28 @@ struct EvalOptions {
 int run_eval(const EvalOptions& o) {
   Normalisation norm;
   std::string norm_source = "none";
-  if (o.mean) {
+  const bool integer = is_int_graph_dir(o.model);
+  std::optional<IntGraph> int_graph;
+  if (integer) {
+    if (o.mean) throw InputError(o.model + ": an IntGraph records its input normalisation; --mean/--std do not apply");
+    int_graph = load_int_graph(o.model);
+    norm = int_graph->preprocess;
+    norm_source = "the IntGraph";
+  } else if (o.mean) {
     norm = {*o.mean, *o.std};
     norm_source = "flags";
   } else if (auto sidecar = read_sidecar_normalisation(o.model)) {
     norm = *sidecar;
     norm_source = sidecar_path(o.model);
   }
-  const Graph graph = import_onnx(o.model);
   const LabelledImages data = load_fashion_mnist("t10k", o.limit, norm);
-  const Top1Result r = evaluate_top1(graph, data, o.batch);
+  Top1Result r;
+  if (integer) {
+    const DirectEngine engine(*int_graph);
+    r = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, o.batch, o.model);
+  } else {
+    r = evaluate_top1(import_onnx(o.model), data, o.batch);
+  }
   if (o.json) {
     fmt::print("{}\n", nlohmann::json{{"top1", r.top1()}, {"count", r.count}, {"correct", r.correct}}.dump());
   } else {
@@ -44,8 +57,8 @@ int run_eval(const EvalOptions& o) {
 
 void add_eval_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<EvalOptions>();
-  auto* cmd = app.add_subcommand("eval", "Top-1 accuracy of a model on the Fashion-MNIST test set (float reference executor)");
-  cmd->add_option("MODEL", o->model, "ONNX model")->required()->check(CLI::ExistingFile);
+  auto* cmd = app.add_subcommand("eval", "Top-1 accuracy on the Fashion-MNIST test set: an ONNX model (float reference executor) or an IntGraph directory (DirectEngine)");
+  cmd->add_option("MODEL", o->model, "ONNX model, or an IntGraph directory written by quantize")->required()->check(CLI::ExistingPath);
   cmd->add_option("--data", o->data, "Dataset")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
   auto* mean = cmd->add_option("--mean", o->mean, "Subtract after scaling pixels to [0,1] (default: the model's sidecar YAML, else 0)");
   auto* std = cmd->add_option("--std", o->std, "Divide by this after subtracting the mean (default: sidecar, else 1)")

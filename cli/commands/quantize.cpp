@@ -1,0 +1,59 @@
+#include <fmt/format.h>
+
+#include "cli/commands/commands.hpp"
+#include "model/io/npy.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/quantize.hpp"
+
+namespace chipref::cli {
+
+namespace {
+struct QuantizeOptions {
+  std::string model, config, calib = "fashion-mnist", output;
+  std::optional<float> mean, std;
+  int64_t calib_count = 0;
+};
+
+int run_quantize(const QuantizeOptions& o) {
+  const QuantConfig config = load_quant_config(o.config);
+  Normalisation norm;
+  if (o.mean) norm = {*o.mean, *o.std};
+  else if (auto sidecar = read_sidecar_normalisation(o.model)) norm = *sidecar;
+  const Graph graph = import_onnx(o.model);
+  const int64_t count = o.calib_count > 0 ? o.calib_count : config.calibration_images;
+  Tensor calibration;
+  if (o.calib == "fashion-mnist") {
+    calibration = load_fashion_mnist("train", count, norm).images;
+  } else {
+    calibration = read_npy(o.calib);  // already preprocessed, as the model expects
+    if (!calibration.is_float()) throw InputError(o.calib + ": calibration tensor must be float32, got " + std::string(to_string(calibration.dtype)));
+  }
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, o.model, norm});
+  save_int_graph(q, o.output);
+  int64_t macs = 0, mulshifts = 0;
+  for (const Node& op : q.ops) macs += op.op_type == "conv_mac" || op.op_type == "linear_mac", mulshifts += op.op_type == "mulshift";
+  fmt::print("{}: quantized with {} on {} calibration images -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model,
+             o.config, calibration.shape.at(0), o.output, q.ops.size(), macs, mulshifts);
+  return 0;
+}
+}  // namespace
+
+void add_quantize_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<QuantizeOptions>();
+  auto* cmd = app.add_subcommand("quantize", "Quantize an ONNX model into an integer-only IntGraph directory");
+  cmd->add_option("MODEL", o->model, "Float ONNX model")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--config", o->config, "Quantization config (YAML, see docs/config.md)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--calib", o->calib, "Calibration data: fashion-mnist (the first N training images) or a float32 .npy of model inputs")
+      ->capture_default_str();
+  cmd->add_option("--calib-count", o->calib_count, "Calibration images (default: the config's calibration.images)")
+      ->check(CLI::Range(int64_t{1}, int64_t{60000}));
+  auto* mean = cmd->add_option("--mean", o->mean, "Input normalisation mean (default: the model's sidecar YAML, else 0)");
+  auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")->check(CLI::PositiveNumber);
+  mean->needs(std);
+  std->needs(mean);
+  cmd->add_option("-o,--output", o->output, "Output IntGraph directory (graph.json + tensors/)")->required();
+  cmd->callback([&exit_code, o] { exit_code = run_quantize(*o); });
+}
+
+}  // namespace chipref::cli

@@ -1,0 +1,208 @@
+#include "model/int_graph.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/version.hpp"
+#include "model/io/npy.hpp"
+
+namespace chipref {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+namespace {
+const std::set<std::string> kIntegerOps = {"conv_mac", "linear_mac", "mulshift", "add", "window_sum", "window_max", "reshape"};
+
+ordered_json attribute_to_json(const AttributeValue& v) {
+  return std::visit(
+      [](const auto& x) -> ordered_json {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, int64_t>) return {{"int", x}};
+        else if constexpr (std::is_same_v<T, float>) return {{"float", static_cast<double>(x)}};
+        else if constexpr (std::is_same_v<T, std::string>) return {{"string", x}};
+        else if constexpr (std::is_same_v<T, std::vector<int64_t>>) return {{"ints", x}};
+        else if constexpr (std::is_same_v<T, std::vector<float>>) return {{"floats", std::vector<double>(x.begin(), x.end())}};
+        else if constexpr (std::is_same_v<T, std::vector<std::string>>) return {{"strings", x}};
+        else throw InputError("tensor-valued attributes are not stored in an IntGraph; use a constant");
+      },
+      v);
+}
+
+AttributeValue attribute_from_json(const ordered_json& j, const std::string& where) {
+  if (!j.is_object() || j.size() != 1) throw InputError(where + ": an attribute must be an object with one type key");
+  const auto entry = j.begin();
+  const std::string type = entry.key();
+  const ordered_json& value = entry.value();
+  if (type == "int") return value.get<int64_t>();
+  if (type == "float") return static_cast<float>(value.get<double>());
+  if (type == "string") return value.get<std::string>();
+  if (type == "ints") return value.get<std::vector<int64_t>>();
+  if (type == "floats") {
+    const auto d = value.get<std::vector<double>>();
+    return std::vector<float>(d.begin(), d.end());
+  }
+  if (type == "strings") return value.get<std::vector<std::string>>();
+  throw InputError(where + ": unknown attribute type '" + type + "'; expected int, float, string, ints, floats or strings");
+}
+
+// A file name for a constant: its index in sorted order plus its name with anything unsafe replaced.
+std::string constant_file(size_t index, const std::string& name) {
+  std::string safe;
+  for (char c : name) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "%04zu_", index);
+  return std::string("tensors/") + prefix + safe.substr(0, 80) + ".npy";
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw InputError(path.string() + ": cannot write file: " + std::strerror(errno));
+  out << text;
+  if (!out) throw InputError(path.string() + ": write failed: " + std::strerror(errno));
+}
+}  // namespace
+
+void check_integer_only(const IntGraph& g) {
+  std::vector<std::string> offences;
+  std::set<std::string> defined = {g.input_name};
+  for (const auto& [name, t] : g.constants) {
+    if (t.is_float()) offences.push_back("constant '" + name + "' is float32");
+    defined.insert(name);
+  }
+  bool seen_quantize = false;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const Node& op = g.ops[i];
+    const bool first = i == 0, last = i + 1 == g.ops.size();
+    if (op.op_type == "quantize") {
+      if (!first || seen_quantize) offences.push_back(op.describe() + " is not the single first op");
+      seen_quantize = true;
+    } else if (op.op_type == "dequantize") {
+      if (!last) offences.push_back(op.describe() + " is not the last op");
+    } else if (!kIntegerOps.count(op.op_type)) {
+      offences.push_back(op.describe() + " is not an integer op");
+    }
+    for (const auto& in : op.inputs)
+      if (!defined.count(in)) offences.push_back(op.describe() + " reads '" + in + "', which nothing defines");
+    for (const auto& out : op.outputs) {
+      defined.insert(out);
+      if (op.op_type != "dequantize" && !g.values.count(out)) offences.push_back(op.describe() + " writes '" + out + "', which is not an integer value");
+    }
+    for (const auto& [key, value] : op.attributes)
+      if (std::holds_alternative<float>(value) || std::holds_alternative<std::vector<float>>(value))
+        if (op.op_type != "quantize" && op.op_type != "dequantize")
+          offences.push_back(op.describe() + " has the float attribute '" + key + "'");
+  }
+  if (!seen_quantize) offences.push_back("no quantize op at the input");
+  if (g.ops.empty() || g.ops.back().op_type != "dequantize") offences.push_back("no dequantize op at the output");
+  if (!offences.empty()) {
+    std::string message = "IntGraph is not integer-only: " + std::to_string(offences.size()) + " problem(s): ";
+    for (size_t i = 0; i < offences.size(); ++i) message += (i ? "; " : "") + offences[i];
+    throw InputError(message);
+  }
+}
+
+void save_int_graph(const IntGraph& g, const std::string& dir) {
+  ordered_json j;
+  j["format"] = "chipref-intgraph";
+  j["version"] = kIntGraphVersion;
+  j["tool_version"] = kVersion;
+  j["source_model"] = g.source_model;
+  j["config"] = g.config_name;
+  j["input"] = {{"name", g.input_name}, {"shape", g.input_shape}};
+  j["preprocess"] = {{"mean", static_cast<double>(g.preprocess.mean)}, {"std", static_cast<double>(g.preprocess.std)}};
+  j["output"] = {{"name", g.output_name}, {"shape", g.output_shape}};
+  ordered_json values = ordered_json::object();
+  for (const auto& [name, v] : g.values)
+    values[name] = {{"shape", v.shape}, {"bits", v.quant.format.bits()}, {"signed", v.quant.format.is_signed()},
+                    {"zero_point", v.quant.zero_point}, {"scale", v.quant.scale}};
+  j["values"] = values;
+  ordered_json constants = ordered_json::object();
+  size_t index = 0;
+  for (const auto& [name, t] : g.constants)
+    constants[name] = {{"file", constant_file(index++, name)}, {"dtype", std::string(to_string(t.dtype))}, {"shape", t.shape}};
+  j["constants"] = constants;
+  ordered_json ops = ordered_json::array();
+  for (const Node& op : g.ops) {
+    ordered_json attrs = ordered_json::object();
+    for (const auto& [key, value] : op.attributes) attrs[key] = attribute_to_json(value);  // std::map: sorted
+    ops.push_back({{"name", op.name}, {"op", op.op_type}, {"inputs", op.inputs}, {"outputs", op.outputs}, {"attributes", attrs}});
+  }
+  j["ops"] = ops;
+
+  // Build beside the target, then swap it in: a reader never sees a half-written IntGraph.
+  const fs::path target(dir);
+  const fs::path staging = target.string() + ".partial";
+  fs::remove_all(staging);
+  fs::create_directories(staging / "tensors");
+  index = 0;
+  for (const auto& [name, t] : g.constants) write_npy((staging / constant_file(index++, name)).string(), t);
+  write_text(staging / "graph.json", j.dump(2) + "\n");
+  if (fs::exists(target)) {
+    if (!is_int_graph_dir(target.string()))
+      throw InputError(target.string() + ": exists and is not an IntGraph directory; refusing to replace it");
+    fs::remove_all(target);
+  }
+  fs::rename(staging, target);
+}
+
+bool is_int_graph_dir(const std::string& path) { return fs::is_regular_file(fs::path(path) / "graph.json"); }
+
+IntGraph load_int_graph(const std::string& dir) {
+  const fs::path json_path = fs::path(dir) / "graph.json";
+  std::ifstream in(json_path);
+  if (!in) throw InputError(json_path.string() + ": cannot open file: " + std::strerror(errno));
+  ordered_json j;
+  try {
+    j = ordered_json::parse(in);
+    if (j.value("format", "") != "chipref-intgraph") throw InputError(json_path.string() + ": not a chipref IntGraph (format key)");
+    if (j.at("version").get<int>() != kIntGraphVersion)
+      throw InputError(json_path.string() + ": IntGraph version " + j.at("version").dump() + " is not supported; expected " +
+                       std::to_string(kIntGraphVersion));
+    IntGraph g;
+    g.source_model = j.at("source_model").get<std::string>();
+    g.config_name = j.at("config").get<std::string>();
+    g.input_name = j.at("input").at("name").get<std::string>();
+    g.input_shape = j.at("input").at("shape").get<Shape>();
+    g.preprocess.mean = static_cast<float>(j.at("preprocess").at("mean").get<double>());
+    g.preprocess.std = static_cast<float>(j.at("preprocess").at("std").get<double>());
+    g.output_name = j.at("output").at("name").get<std::string>();
+    g.output_shape = j.at("output").at("shape").get<Shape>();
+    for (const auto& [name, v] : j.at("values").items())
+      g.values[name] = IntValue{v.at("shape").get<Shape>(),
+                                QuantParams{IntFormat::make(v.at("bits").get<int>(), v.at("signed").get<bool>()),
+                                            v.at("zero_point").get<int64_t>(), v.at("scale").get<double>()}};
+    for (const auto& [name, c] : j.at("constants").items()) {
+      const std::string file = c.at("file").get<std::string>();
+      if (file.find("..") != std::string::npos || file.empty() || file[0] == '/')
+        throw InputError(json_path.string() + ": constant '" + name + "' points outside the IntGraph directory");
+      Tensor t = read_npy((fs::path(dir) / file).string());
+      if (t.shape != c.at("shape").get<Shape>() || std::string(to_string(t.dtype)) != c.at("dtype").get<std::string>())
+        throw InputError((fs::path(dir) / file).string() + ": holds " + std::string(to_string(t.dtype)) + shape_to_string(t.shape) +
+                         "; graph.json declares " + c.at("dtype").get<std::string>() + shape_to_string(c.at("shape").get<Shape>()));
+      g.constants[name] = std::move(t);
+    }
+    for (const auto& o : j.at("ops")) {
+      Node n;
+      n.name = o.at("name").get<std::string>();
+      n.op_type = o.at("op").get<std::string>();
+      n.domain = kIntDomain;
+      n.inputs = o.at("inputs").get<std::vector<std::string>>();
+      n.outputs = o.at("outputs").get<std::vector<std::string>>();
+      for (const auto& [key, value] : o.at("attributes").items())
+        n.attributes[key] = attribute_from_json(value, json_path.string() + ": op '" + n.name + "' attribute '" + key + "'");
+      g.ops.push_back(std::move(n));
+    }
+    check_integer_only(g);
+    return g;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(json_path.string() + ": malformed IntGraph: " + e.what());
+  }
+}
+
+}  // namespace chipref

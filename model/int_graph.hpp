@@ -1,0 +1,67 @@
+#pragma once
+// The IntGraph: the integer-only fused network hardware runs. Between one `quantize` op at the graph
+// input and one `dequantize` op at the output, every tensor is an integer code tensor and every op is
+// one of the integer kernels of sim/kernels (docs/numerics.md §5). Saved as a directory: graph.json
+// (the ops, values and attributes; schema in docs/intgraph.md) plus one .npy per constant tensor.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/graph.hpp"
+#include "model/io/idx.hpp"
+#include "quant/numerics/int_format.hpp"
+
+namespace chipref {
+
+inline constexpr int kIntGraphVersion = 1;
+
+// real = scale · (code − zero_point). Accumulator values carry a per-channel scale and set scale 0.
+struct QuantParams {
+  IntFormat format = IntFormat::int_bits(8);
+  int64_t zero_point = 0;
+  double scale = 0.0;
+};
+
+// An integer tensor between the boundaries. shape[0] is the batch (-1: any).
+struct IntValue {
+  Shape shape;
+  QuantParams quant;
+};
+
+// Op types (Node::op_type, domain "chipref"):
+//   quantize     float input → codes: sat(round_half_even(x / scale) + zero_point), scale in float32
+//   conv_mac     codes, weights, [bias] → int32 accumulators (attrs: strides, pads, dilations, group,
+//                acc_bits, overflow)
+//   linear_mac   codes [rows, in], weights [out, in], [bias] → accumulators [rows, out]
+//   mulshift     accumulators, multipliers, shifts → codes (attrs: flavour, rounding, multiplier_bits,
+//                clamp_lo, clamp_hi; output format and zero point from the output value)
+//   add          codes a, codes b → codes (attrs: multiplier_a, shift_a, multiplier_b, shift_b, ...)
+//   window_sum   codes → int32 window sums (attrs: kernel, strides, pads); `global` sums all positions
+//   window_max   codes → codes
+//   reshape      codes → codes (attr shape, 0 = copy, -1 = infer)
+//   dequantize   codes → float output: scale · (code − zero_point), scale in float32
+inline constexpr const char* kIntDomain = "chipref";
+
+struct IntGraph {
+  std::string source_model;  // the ONNX model it was built from
+  std::string config_name;   // the quantization config it was built with
+  std::string input_name, output_name;  // the float boundary tensors
+  Normalisation preprocess;             // applied to pixels in [0, 1] before the input quantize
+  Shape input_shape, output_shape;  // float boundary shapes, batch -1
+  std::map<std::string, IntValue> values;
+  std::map<std::string, Tensor> constants;  // integer tensors: weights, biases, multipliers, shifts
+  std::vector<Node> ops;                    // topological order
+};
+
+// Fails (InputError listing every offence) if a float tensor or a non-integer op lies between the
+// boundaries, or if an op reads a tensor nobody defines.
+void check_integer_only(const IntGraph& graph);
+
+// Writes DIR/graph.json and DIR/tensors/*.npy, deterministically (sorted keys, fixed formatting), so
+// that save → load → save is byte-identical. Files appear complete or not at all.
+void save_int_graph(const IntGraph& graph, const std::string& dir);
+IntGraph load_int_graph(const std::string& dir);
+bool is_int_graph_dir(const std::string& path);
+
+}  // namespace chipref

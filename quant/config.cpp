@@ -1,0 +1,184 @@
+#include "quant/config.hpp"
+
+#include <fnmatch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace chipref {
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  std::string at(const YAML::Node& n) const {
+    const YAML::Mark m = n.Mark();
+    return source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+  }
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const { throw InputError(at(n) + ": " + what); }
+
+  void expect_map(const YAML::Node& n, const std::string& what, const std::vector<std::string>& keys) const {
+    if (!n.IsMap()) fail(n, what + " must be a mapping with keys: " + join(keys));
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      if (std::find(keys.begin(), keys.end(), key) == keys.end())
+        fail(kv.first, "unknown key '" + key + "' in " + what + "; expected one of: " + join(keys));
+    }
+  }
+  int integer(const YAML::Node& n, const std::string& key, int lo, int hi) const {
+    int v = 0;
+    try {
+      v = n.as<int>();
+    } catch (const YAML::Exception&) {
+      fail(n, "'" + key + "' must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    if (v < lo || v > hi) fail(n, "'" + key + "' is " + std::to_string(v) + "; expected " + std::to_string(lo) + ".." + std::to_string(hi));
+    return v;
+  }
+  bool boolean(const YAML::Node& n, const std::string& key) const {
+    try {
+      return n.as<bool>();
+    } catch (const YAML::Exception&) {
+      fail(n, "'" + key + "' must be true or false");
+    }
+  }
+  std::string choice(const YAML::Node& n, const std::string& key, const std::vector<std::string>& choices) const {
+    std::string v;
+    try {
+      v = n.as<std::string>();
+    } catch (const YAML::Exception&) {
+      fail(n, "'" + key + "' must be one of: " + join(choices));
+    }
+    if (std::find(choices.begin(), choices.end(), v) == choices.end())
+      fail(n, "'" + key + "' is '" + v + "'; expected one of: " + join(choices));
+    return v;
+  }
+  static std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  }
+
+ private:
+  std::string source_;
+};
+
+const std::vector<std::string> kCalibrators = {"minmax"};
+const std::vector<std::string> kFlavours = {"gemmlowp", "single"};
+const std::vector<std::string> kRoundings = {"half_even", "half_away", "half_up", "floor", "toward_zero"};
+const std::vector<std::string> kPolicies = {"wrap", "saturate", "error"};
+
+// Applies the sections present in `n` (defaults or one override) to `c`, recording the keys it sets.
+void apply_sections(const Reader& r, const YAML::Node& n, LayerQuantConfig& c, std::vector<std::string>& keys_set) {
+  auto note = [&](const std::string& key) { keys_set.push_back(key); };
+  if (const YAML::Node w = n["weights"]) {
+    r.expect_map(w, "weights", {"bits", "granularity", "calibrator"});
+    if (w["bits"]) c.weight_bits = r.integer(w["bits"], "bits", 2, 16), note("weights.bits");
+    if (w["granularity"]) c.weight_per_channel = r.choice(w["granularity"], "granularity", {"per_channel", "per_tensor"}) == "per_channel", note("weights.granularity");
+    if (w["calibrator"]) c.weight_calibrator = r.choice(w["calibrator"], "calibrator", kCalibrators), note("weights.calibrator");
+  }
+  if (const YAML::Node a = n["activations"]) {
+    r.expect_map(a, "activations", {"bits", "signed", "symmetric", "calibrator"});
+    if (a["bits"]) c.activation_bits = r.integer(a["bits"], "bits", 2, 16), note("activations.bits");
+    if (a["signed"]) c.activation_signed = r.boolean(a["signed"], "signed"), note("activations.signed");
+    if (a["symmetric"]) c.activation_symmetric = r.boolean(a["symmetric"], "symmetric"), note("activations.symmetric");
+    if (a["calibrator"]) c.activation_calibrator = r.choice(a["calibrator"], "calibrator", kCalibrators), note("activations.calibrator");
+  }
+  if (const YAML::Node q = n["requant"]) {
+    r.expect_map(q, "requant", {"flavour", "rounding", "multiplier_bits"});
+    if (q["flavour"]) c.requant_flavour = parse_requant_flavour(r.choice(q["flavour"], "flavour", kFlavours)), note("requant.flavour");
+    if (q["rounding"]) c.requant_rounding = parse_rounding_mode(r.choice(q["rounding"], "rounding", kRoundings)), note("requant.rounding");
+    if (q["multiplier_bits"]) c.multiplier_bits = r.integer(q["multiplier_bits"], "multiplier_bits", kMinMultiplierBits, kMaxMultiplierBits), note("requant.multiplier_bits");
+  }
+  if (const YAML::Node b = n["bias"]) {
+    r.expect_map(b, "bias", {"bits"});
+    if (b["bits"]) c.bias_bits = r.integer(b["bits"], "bits", 8, 32), note("bias.bits");
+  }
+  if (const YAML::Node acc = n["accumulator"]) {
+    r.expect_map(acc, "accumulator", {"bits", "overflow"});
+    if (acc["bits"]) c.accumulator_bits = r.integer(acc["bits"], "bits", AccumulatorSpec::kMinBits, 32), note("accumulator.bits");
+    if (acc["overflow"]) c.accumulator_overflow = parse_overflow_policy(r.choice(acc["overflow"], "overflow", kPolicies)), note("accumulator.overflow");
+  }
+}
+
+const std::vector<std::string> kSectionKeys = {"weights", "activations", "requant", "bias", "accumulator"};
+
+}  // namespace
+
+LayerQuantConfig QuantConfig::for_node(const std::string& node_name) const {
+  LayerQuantConfig c = defaults;
+  for (const auto& o : overrides)
+    if (fnmatch(o.pattern.c_str(), node_name.c_str(), 0) == 0) {
+      // Re-apply only what the override sets, on top of what is already there.
+      const LayerQuantConfig& v = o.config;
+      for (const auto& key : o.keys_set) {
+        if (key == "weights.bits") c.weight_bits = v.weight_bits;
+        else if (key == "weights.granularity") c.weight_per_channel = v.weight_per_channel;
+        else if (key == "weights.calibrator") c.weight_calibrator = v.weight_calibrator;
+        else if (key == "activations.bits") c.activation_bits = v.activation_bits;
+        else if (key == "activations.signed") c.activation_signed = v.activation_signed;
+        else if (key == "activations.symmetric") c.activation_symmetric = v.activation_symmetric;
+        else if (key == "activations.calibrator") c.activation_calibrator = v.activation_calibrator;
+        else if (key == "requant.flavour") c.requant_flavour = v.requant_flavour;
+        else if (key == "requant.rounding") c.requant_rounding = v.requant_rounding;
+        else if (key == "requant.multiplier_bits") c.multiplier_bits = v.multiplier_bits;
+        else if (key == "bias.bits") c.bias_bits = v.bias_bits;
+        else if (key == "accumulator.bits") c.accumulator_bits = v.accumulator_bits;
+        else if (key == "accumulator.overflow") c.accumulator_overflow = v.accumulator_overflow;
+      }
+    }
+  return c;
+}
+
+QuantConfig parse_quant_config(const std::string& text, const std::string& source) {
+  const Reader r(source);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  QuantConfig config;
+  config.source = source;
+  if (!root || root.IsNull()) throw InputError(source + ": empty config; expected a mapping with 'defaults' (see docs/config.md)");
+  r.expect_map(root, "the config", {"defaults", "layers", "calibration"});
+  if (const YAML::Node d = root["defaults"]) {
+    r.expect_map(d, "defaults", kSectionKeys);
+    std::vector<std::string> ignored;
+    apply_sections(r, d, config.defaults, ignored);
+  }
+  if (const YAML::Node cal = root["calibration"]) {
+    r.expect_map(cal, "calibration", {"images"});
+    if (cal["images"]) config.calibration_images = r.integer(cal["images"], "images", 1, 60000);
+  }
+  if (const YAML::Node layers = root["layers"]) {
+    if (!layers.IsSequence()) r.fail(layers, "'layers' must be a list of overrides, each with 'match' and sections");
+    for (const auto& entry : layers) {
+      std::vector<std::string> keys = kSectionKeys;
+      keys.insert(keys.begin(), "match");
+      r.expect_map(entry, "a layer override", keys);
+      if (!entry["match"]) r.fail(entry, "a layer override needs 'match: GLOB' (a node-name pattern)");
+      LayerOverride o;
+      o.pattern = entry["match"].as<std::string>();
+      o.where = r.at(entry["match"]);
+      o.config = config.defaults;
+      apply_sections(r, entry, o.config, o.keys_set);
+      config.overrides.push_back(std::move(o));
+    }
+  }
+  return config;
+}
+
+QuantConfig load_quant_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open config");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_quant_config(ss.str(), path);
+}
+
+}  // namespace chipref

@@ -1,0 +1,51 @@
+#pragma once
+// The quantization config: global defaults plus per-layer overrides selected by node-name glob.
+// Parsed from YAML (yaml-cpp stays inside config.cpp); every key is documented in docs/config.md.
+// Validation happens here, at the boundary: a bad key, type or value is an InputError naming
+// file:line:column and the valid choices.
+
+#include <string>
+#include <vector>
+
+#include "quant/numerics/accumulator.hpp"
+#include "quant/numerics/requant.hpp"
+
+namespace chipref {
+
+struct LayerQuantConfig {
+  int weight_bits = 8;
+  bool weight_per_channel = true;  // weights are symmetric, signed, narrow range [−(2^(b−1)−1), 2^(b−1)−1]
+  std::string weight_calibrator = "minmax";
+  int activation_bits = 8;
+  bool activation_signed = false;
+  bool activation_symmetric = false;
+  std::string activation_calibrator = "minmax";
+  RequantFlavour requant_flavour = RequantFlavour::single;
+  RoundingMode requant_rounding = RoundingMode::half_even;
+  int multiplier_bits = 31;
+  int bias_bits = 32;
+  int accumulator_bits = 32;
+  OverflowPolicy accumulator_overflow = OverflowPolicy::wrap;
+};
+
+struct LayerOverride {
+  std::string pattern;  // glob over node names (fnmatch), e.g. "/head/*"
+  std::string where;    // file:line:column of the pattern, for warnings
+  LayerQuantConfig config;
+  std::vector<std::string> keys_set;  // which keys the override sets (the rest come from the defaults)
+};
+
+struct QuantConfig {
+  std::string source;  // the file it was read from
+  LayerQuantConfig defaults;
+  std::vector<LayerOverride> overrides;  // later overrides win
+  int calibration_images = 1000;
+
+  // The config for one node: defaults, then every matching override in order.
+  LayerQuantConfig for_node(const std::string& node_name) const;
+};
+
+QuantConfig load_quant_config(const std::string& path);
+QuantConfig parse_quant_config(const std::string& yaml_text, const std::string& source_name);
+
+}  // namespace chipref

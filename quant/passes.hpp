@@ -1,0 +1,17 @@
+#pragma once
+// Float-graph passes run before quantization, each its own tested unit.
+
+#include "model/graph.hpp"
+
+namespace chipref {
+
+// Conv → BatchNormalization (the Conv's only consumer, constant parameters) becomes one Conv with
+// w' = w·γ/√(σ²+ε) and b' = (b − μ)·γ/√(σ²+ε) + β per output channel (docs/numerics.md §6), computed
+// in double and rounded to float32 once. Returns how many BNs were folded.
+int fold_batch_norm(Graph& graph);
+
+// Removes nodes that compute the identity at inference: Identity, Dropout, and Pad whose pads are all
+// zero. Returns how many were removed.
+int remove_identities(Graph& graph);
+
+}  // namespace chipref

@@ -1,0 +1,376 @@
+#include "quant/quantize.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "core/progress.hpp"
+#include "model/executor.hpp"
+#include "model/fold.hpp"
+#include "quant/passes.hpp"
+
+namespace chipref {
+
+QuantParams activation_params(double lo, double hi, int bits, bool is_signed, bool symmetric) {
+  lo = std::min(lo, 0.0), hi = std::max(hi, 0.0);
+  if (symmetric) {
+    const IntFormat f = IntFormat::make(bits, true);  // symmetric activations are signed, zero point 0
+    const double m = std::max(-lo, hi);
+    return QuantParams{f, 0, m > 0 ? m / static_cast<double>(f.max()) : 1.0};
+  }
+  const IntFormat f = IntFormat::make(bits, is_signed);
+  const double scale = hi > lo ? (hi - lo) / static_cast<double>(f.max() - f.min()) : 1.0;
+  const double zp = round_to_integer(static_cast<double>(f.min()) - lo / scale, RoundingMode::half_even);
+  return QuantParams{f, static_cast<int64_t>(std::clamp(zp, static_cast<double>(f.min()), static_cast<double>(f.max()))), scale};
+}
+
+namespace {
+
+struct Range {
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+};
+
+std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images) {
+  const FloatExecutor exec(g);
+  std::map<std::string, Range> ranges;
+  const int64_t n = images.shape.at(0), per = images.numel() / std::max<int64_t>(n, 1), batch = 100;
+  ProgressBar progress("calibrate", n);
+  for (int64_t start = 0; start < n; start += batch) {
+    const int64_t b = std::min(batch, n - start);
+    Shape shape = images.shape;
+    shape[0] = b;
+    Tensor x = Tensor::of_floats(shape, std::vector<float>(images.floats.begin() + start * per, images.floats.begin() + (start + b) * per));
+    TensorMap values = exec.run({{g.inputs.at(0).name, x}}, true);
+    values[g.inputs[0].name] = std::move(x);
+    for (const auto& [name, t] : values) {
+      if (!t.is_float() || t.floats.empty()) continue;
+      const auto [mn, mx] = std::minmax_element(t.floats.begin(), t.floats.end());
+      Range& r = ranges[name];
+      r.lo = std::min<double>(r.lo, *mn), r.hi = std::max<double>(r.hi, *mx);
+    }
+    progress.update(start + b);
+  }
+  return ranges;
+}
+
+class Lowering {
+ public:
+  Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges, IntGraph& out)
+      : g_(g), cfg_(cfg), ranges_(std::move(ranges)), out_(out) {
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      for (const auto& in : g.nodes[i].inputs) consumers_[in].push_back(i);
+  }
+
+  void run() {
+    const ValueInfo& input = g_.inputs.at(0);
+    const QuantParams in_q = params_for(input.name, cfg_.defaults);
+    add_value(input.name, in_q);
+    Node q = op("quantize", "input_quantize", {out_.input_name}, {input.name});
+    q.attributes["scale"] = static_cast<float>(in_q.scale);
+    out_.ops.push_back(q);
+    consumed_.assign(g_.nodes.size(), false);
+    for (size_t i = 0; i < g_.nodes.size(); ++i)
+      if (!consumed_[i]) lower(i);
+    const std::string result = g_.outputs.at(0).name;
+    require_quantized(result, g_.nodes.back());
+    Node dq = op("dequantize", "output_dequantize", {result}, {out_.output_name});
+    dq.attributes["scale"] = static_cast<float>(out_.values.at(result).quant.scale);
+    out_.ops.push_back(dq);
+  }
+
+ private:
+  static Node op(const std::string& type, const std::string& name, std::vector<std::string> ins, std::vector<std::string> outs) {
+    Node n;
+    n.name = name, n.op_type = type, n.domain = kIntDomain, n.inputs = std::move(ins), n.outputs = std::move(outs);
+    return n;
+  }
+
+  [[noreturn]] void cannot(const Node& n, const std::string& why) const {
+    throw InputError(g_.source + ": " + n.describe() + ": cannot be lowered to integer ops: " + why);
+  }
+
+  Shape shape_of(const std::string& name) const {
+    const ValueInfo* v = g_.find_value(name);
+    return v && v->shape_known ? v->shape : Shape{};
+  }
+
+  QuantParams params_for(const std::string& tensor, const LayerQuantConfig& c) const {
+    const auto it = ranges_.find(tensor);
+    if (it == ranges_.end()) throw InputError(g_.source + ": tensor '" + tensor + "' was never computed during calibration");
+    return activation_params(it->second.lo, it->second.hi, c.activation_bits, c.activation_signed, c.activation_symmetric);
+  }
+
+  void add_value(const std::string& name, const QuantParams& q) { out_.values[name] = IntValue{shape_of(name), q}; }
+
+  void require_quantized(const std::string& name, const Node& n) const {
+    if (!out_.values.count(name)) cannot(n, "its input '" + name + "' is not an integer value (produced by an op that was not lowered)");
+  }
+
+  const Tensor& initializer(const Node& n, size_t i) const {
+    const auto it = n.has_input(i) ? g_.initializers.find(n.inputs[i]) : g_.initializers.end();
+    if (it == g_.initializers.end() || !it->second.is_float()) cannot(n, "input " + std::to_string(i) + " must be a constant float tensor");
+    return it->second;
+  }
+
+  // A Relu or Clip that is the only reader of `tensor`: fused into the preceding op's clamp.
+  const Node* fusable_activation(const std::string& tensor) {
+    const auto it = consumers_.find(tensor);
+    if (it == consumers_.end() || it->second.size() != 1) return nullptr;
+    const Node& n = g_.nodes[it->second[0]];
+    if (!n.domain.empty() || (n.op_type != "Relu" && n.op_type != "Clip")) return nullptr;
+    for (const auto& o : g_.outputs)
+      if (o.name == tensor) return nullptr;
+    consumed_[it->second[0]] = true;
+    return &n;
+  }
+
+  // [lo, hi] codes of the output format that the activation allows.
+  std::pair<int64_t, int64_t> clamp_for(const Node* act, const QuantParams& q) const {
+    int64_t lo = q.format.min(), hi = q.format.max();
+    if (!act) return {lo, hi};
+    auto code = [&](double real) {
+      return q.format.saturate(q.zero_point + static_cast<int64_t>(round_to_integer(real / q.scale, RoundingMode::half_even)));
+    };
+    if (act->op_type == "Relu") return {std::max(lo, q.zero_point), hi};
+    const double mn = act->has_input(1) ? initializer(*act, 1).floats.at(0) : -std::numeric_limits<double>::infinity();
+    const double mx = act->has_input(2) ? initializer(*act, 2).floats.at(0) : std::numeric_limits<double>::infinity();
+    if (std::isfinite(mn)) lo = std::max(lo, code(mn));
+    if (std::isfinite(mx)) hi = std::min(hi, code(mx));
+    return {lo, hi};
+  }
+
+  void add_constant(const std::string& name, Tensor t) { out_.constants[name] = std::move(t); }
+
+  // Symmetric narrow-range weight codes, per output channel (or per tensor); returns the scales.
+  std::vector<double> quantize_weights(const Node& n, const Tensor& w, const LayerQuantConfig& c, const std::string& name) {
+    const int64_t channels = w.shape.at(0), per = w.numel() / channels;
+    const int64_t qmax = (int64_t{1} << (c.weight_bits - 1)) - 1;
+    std::vector<double> scales(static_cast<size_t>(channels));
+    double tensor_max = 0;
+    for (float v : w.floats) tensor_max = std::max(tensor_max, std::fabs(static_cast<double>(v)));
+    DType dtype = c.weight_bits <= 8 ? DType::int8 : DType::int16;
+    Tensor q = Tensor::zeros(dtype, w.shape);
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      double m = 0;
+      for (int64_t k = 0; k < per; ++k) m = std::max(m, std::fabs(static_cast<double>(w.floats[ch * per + k])));
+      if (!c.weight_per_channel) m = tensor_max;
+      scales[ch] = m > 0 ? m / static_cast<double>(qmax) : 1.0;
+      for (int64_t k = 0; k < per; ++k) {
+        const double r = round_to_integer(w.floats[ch * per + k] / scales[ch], RoundingMode::half_even);
+        q.ints[ch * per + k] = std::clamp<int64_t>(static_cast<int64_t>(r), -qmax, qmax);
+      }
+    }
+    (void)n;
+    add_constant(name, std::move(q));
+    return scales;
+  }
+
+  // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits.
+  void quantize_bias(const Node& n, const Tensor* b, double s_x, const std::vector<double>& s_w, const LayerQuantConfig& c,
+                     const std::string& name) {
+    if (!b) return;
+    const IntFormat f = IntFormat::make(c.bias_bits, true);
+    Tensor q = Tensor::zeros(DType::int32, {static_cast<int64_t>(s_w.size())});
+    for (size_t ch = 0; ch < s_w.size(); ++ch) {
+      const double r = round_to_integer(b->floats.at(ch) / (s_x * s_w[ch]), RoundingMode::half_even);
+      if (r < static_cast<double>(f.min()) || r > static_cast<double>(f.max()))
+        cannot(n, "bias of channel " + std::to_string(ch) + " needs more than " + std::to_string(c.bias_bits) + " bits");
+      q.ints[ch] = static_cast<int64_t>(r);
+    }
+    add_constant(name, std::move(q));
+  }
+
+  void add_mulshift(const std::string& name, const std::string& acc, const std::string& out, const std::vector<double>& scales,
+                    const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp) {
+    Tensor m = Tensor::zeros(DType::int32, {static_cast<int64_t>(scales.size())}), s = m;
+    for (size_t i = 0; i < scales.size(); ++i) {
+      const FixedMultiplier f = derive_multiplier(scales[i], c.multiplier_bits);
+      m.ints[i] = f.multiplier, s.ints[i] = f.shift;
+    }
+    add_constant(name + ".multiplier", std::move(m));
+    add_constant(name + ".shift", std::move(s));
+    Node ms = op("mulshift", name, {acc, name + ".multiplier", name + ".shift"}, {out});
+    set_requant_attrs(ms, c);
+    ms.attributes["clamp_lo"] = clamp.first;
+    ms.attributes["clamp_hi"] = clamp.second;
+    out_.ops.push_back(std::move(ms));
+  }
+
+  static void set_requant_attrs(Node& n, const LayerQuantConfig& c) {
+    n.attributes["flavour"] = std::string(to_string(c.requant_flavour));
+    n.attributes["rounding"] = std::string(to_string(c.requant_rounding));
+    n.attributes["multiplier_bits"] = int64_t{c.multiplier_bits};
+  }
+
+  void add_accumulator(const std::string& name, const std::string& like, const LayerQuantConfig& c) {
+    out_.values[name] = IntValue{shape_of(like), QuantParams{IntFormat::make(c.accumulator_bits, true), 0, 0.0}};
+  }
+
+  static void set_accumulator_attrs(Node& n, const LayerQuantConfig& c) {
+    n.attributes["acc_bits"] = int64_t{c.accumulator_bits};
+    n.attributes["overflow"] = std::string(to_string(c.accumulator_overflow));
+  }
+
+  void lower_mac(const Node& n, bool conv) {
+    const LayerQuantConfig c = cfg_.for_node(n.name);
+    const std::string x = n.inputs.at(0);
+    require_quantized(x, n);
+    const Tensor& w_float = initializer(n, 1);
+    Tensor w = w_float;
+    if (!conv) {  // Gemm: weights must end up [out, in]
+      if (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f || n.get_float("beta", 1.0f) != 1.0f)
+        cannot(n, "only Gemm with transA = 0, alpha = beta = 1 is supported");
+      if (n.get_int("transB", 0) == 0) {  // [in, out] → [out, in]
+        w = Tensor::zeros(DType::float32, {w_float.shape.at(1), w_float.shape.at(0)});
+        for (int64_t i = 0; i < w_float.shape[0]; ++i)
+          for (int64_t o = 0; o < w_float.shape[1]; ++o) w.floats[o * w_float.shape[0] + i] = w_float.floats[i * w_float.shape[1] + o];
+      }
+    } else {
+      if (w.rank() != 4) cannot(n, "only 2-D convolutions are supported");
+      if (n.get_string("auto_pad", std::string("NOTSET")) != "NOTSET") cannot(n, "auto_pad is not supported; export with explicit pads");
+    }
+    const Tensor* bias = n.has_input(2) ? &initializer(n, 2) : nullptr;
+    const Node* act = fusable_activation(n.outputs[0]);
+    const std::string y = act ? act->outputs[0] : n.outputs[0];
+    const QuantParams yq = params_for(y, c);
+    add_value(y, yq);
+    const double s_x = out_.values.at(x).quant.scale;
+    const std::vector<double> s_w = quantize_weights(n, w, c, n.name + ".weight");
+    quantize_bias(n, bias, s_x, s_w, c, n.name + ".bias");
+    const std::string acc = n.name + ".acc";
+    add_accumulator(acc, n.outputs[0], c);
+    Node mac = op(conv ? "conv_mac" : "linear_mac", n.name + ".mac", {x, n.name + ".weight"}, {acc});
+    if (bias) mac.inputs.push_back(n.name + ".bias");
+    if (conv) {
+      mac.attributes["strides"] = n.get_ints("strides", std::vector<int64_t>{1, 1});
+      mac.attributes["pads"] = n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0});
+      mac.attributes["dilations"] = n.get_ints("dilations", std::vector<int64_t>{1, 1});
+      mac.attributes["group"] = n.get_int("group", 1);
+    }
+    set_accumulator_attrs(mac, c);
+    out_.ops.push_back(std::move(mac));
+    std::vector<double> scales(s_w.size());
+    for (size_t i = 0; i < s_w.size(); ++i) scales[i] = s_x * s_w[i] / yq.scale;
+    add_mulshift(n.name + ".requant", acc, y, scales, c, clamp_for(act, yq));
+  }
+
+  void lower_add(const Node& n) {
+    const LayerQuantConfig c = cfg_.for_node(n.name);
+    const std::string a = n.inputs.at(0), b = n.inputs.at(1);
+    require_quantized(a, n);
+    require_quantized(b, n);
+    if (shape_of(a) != shape_of(b)) cannot(n, "only same-shape residual adds are supported");
+    const Node* act = fusable_activation(n.outputs[0]);
+    const std::string y = act ? act->outputs[0] : n.outputs[0];
+    const QuantParams yq = params_for(y, c);
+    add_value(y, yq);
+    const FixedMultiplier ma = derive_multiplier(out_.values.at(a).quant.scale / yq.scale, c.multiplier_bits);
+    const FixedMultiplier mb = derive_multiplier(out_.values.at(b).quant.scale / yq.scale, c.multiplier_bits);
+    Node add = op("add", n.name, {a, b}, {y});
+    set_requant_attrs(add, c);
+    add.attributes["multiplier_a"] = int64_t{ma.multiplier}, add.attributes["shift_a"] = int64_t{ma.shift};
+    add.attributes["multiplier_b"] = int64_t{mb.multiplier}, add.attributes["shift_b"] = int64_t{mb.shift};
+    const auto clamp = clamp_for(act, yq);
+    add.attributes["clamp_lo"] = clamp.first, add.attributes["clamp_hi"] = clamp.second;
+    out_.ops.push_back(std::move(add));
+  }
+
+  void lower_average_pool(const Node& n, bool global) {
+    const LayerQuantConfig c = cfg_.for_node(n.name);
+    const std::string x = n.inputs.at(0), y = n.outputs.at(0);
+    require_quantized(x, n);
+    const Shape xs = shape_of(x);
+    if (xs.size() != 4 || xs[2] < 0 || xs[3] < 0) cannot(n, "needs a 2-D input with static spatial size");
+    Node sum = op("window_sum", n.name + ".sum", {x}, {n.name + ".sum"});
+    int64_t count = xs[2] * xs[3];
+    if (global) {
+      sum.attributes["global"] = int64_t{1};
+    } else {
+      const auto pads = n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0});
+      if (std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; }) || n.get_int("ceil_mode", 0) != 0)
+        cannot(n, "padding and ceil_mode change the window count per position; not supported yet");
+      const auto k = n.get_ints("kernel_shape");
+      count = k.at(0) * k.at(1);
+      sum.attributes["kernel"] = k;
+      sum.attributes["strides"] = n.get_ints("strides", std::vector<int64_t>{1, 1});
+    }
+    out_.values[n.name + ".sum"] = IntValue{shape_of(y), QuantParams{IntFormat::int_bits(32), 0, 0.0}};
+    out_.ops.push_back(std::move(sum));
+    const QuantParams yq = params_for(y, c);
+    add_value(y, yq);
+    add_mulshift(n.name + ".requant", n.name + ".sum", y, {out_.values.at(x).quant.scale / (static_cast<double>(count) * yq.scale)}, c,
+                 clamp_for(nullptr, yq));
+  }
+
+  // Ops that move codes without changing them: the output keeps the input's quantization.
+  void lower_data_movement(const Node& n, const std::string& type, std::map<std::string, AttributeValue> attrs) {
+    require_quantized(n.inputs.at(0), n);
+    out_.values[n.outputs[0]] = IntValue{shape_of(n.outputs[0]), out_.values.at(n.inputs[0]).quant};
+    Node m = op(type, n.name, {n.inputs[0]}, {n.outputs[0]});
+    m.attributes = std::move(attrs);
+    out_.ops.push_back(std::move(m));
+  }
+
+  void lower(size_t i) {
+    const Node& n = g_.nodes[i];
+    if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered yet (pre-quantized QONNX models come later)");
+    const std::string& t = n.op_type;
+    if (t == "Conv") return lower_mac(n, true);
+    if (t == "Gemm") return lower_mac(n, false);
+    if (t == "Add") return lower_add(n);
+    if (t == "AveragePool") return lower_average_pool(n, false);
+    if (t == "GlobalAveragePool") return lower_average_pool(n, true);
+    if (t == "MaxPool") {
+      if (n.get_int("ceil_mode", 0) != 0) cannot(n, "ceil_mode is not supported yet");
+      return lower_data_movement(n, "window_max", {{"kernel", n.get_ints("kernel_shape")}, {"strides", n.get_ints("strides", std::vector<int64_t>{1, 1})},
+                                                   {"pads", n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0})},
+                                                   {"dilations", n.get_ints("dilations", std::vector<int64_t>{1, 1})}});
+    }
+    if (t == "Flatten") {
+      if (n.get_int("axis", 1) != 1) cannot(n, "only Flatten with axis 1 is supported");
+      return lower_data_movement(n, "reshape", {{"shape", std::vector<int64_t>{0, -1}}});
+    }
+    if (t == "Reshape") {
+      const auto it = g_.initializers.find(n.inputs.at(1));
+      if (it == g_.initializers.end()) cannot(n, "the target shape must be constant (fix the batch size when importing)");
+      return lower_data_movement(n, "reshape", {{"shape", it->second.ints}});
+    }
+    cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, Add, Relu/Clip fused, AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape)");
+  }
+
+  const Graph& g_;
+  const QuantConfig& cfg_;
+  std::map<std::string, Range> ranges_;
+  IntGraph& out_;
+  std::map<std::string, std::vector<size_t>> consumers_;
+  std::vector<bool> consumed_;
+};
+
+}  // namespace
+
+IntGraph quantize(const QuantizeInputs& in) {
+  if (!in.graph || !in.config || !in.calibration) throw InputError("quantize: graph, config and calibration data are required");
+  Graph g = *in.graph;
+  if (g.inputs.size() != 1 || g.outputs.size() != 1)
+    throw InputError(g.source + ": quantization supports one graph input and one output, found " + std::to_string(g.inputs.size()) +
+                     " and " + std::to_string(g.outputs.size()));
+  fold_constants(g);  // first: Constant nodes (e.g. a Pad's pads) become initializers the next passes read
+  remove_identities(g);
+  fold_batch_norm(g);
+  IntGraph out;
+  out.source_model = in.model_name;
+  out.config_name = in.config->source;
+  // The float boundary tensors get their own names; the integer codes keep the float graph's names.
+  out.input_name = g.inputs[0].name + ":float";
+  out.output_name = g.outputs[0].name + ":float";
+  out.preprocess = in.preprocess;
+  out.input_shape = g.inputs[0].shape;
+  out.output_shape = g.outputs[0].shape;
+  Lowering(g, *in.config, calibrate(g, *in.calibration), out).run();
+  check_integer_only(out);
+  return out;
+}
+
+}  // namespace chipref

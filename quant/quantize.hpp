@@ -1,0 +1,34 @@
+#pragma once
+// Quantization: a float Graph + a QuantConfig + calibration inputs → an IntGraph (integer-only).
+// Passes: BN folding, identity removal, constant folding; min-max calibration with the float executor;
+// then each fusable pattern is lowered to integer ops (docs/numerics.md §6):
+//   Conv [+ Relu | Clip]          → conv_mac + mulshift (the clamp absorbs the activation)
+//   Gemm (transB, constant B) [+ Relu | Clip] → linear_mac + mulshift
+//   Add [+ Relu]                  → add (each input rescaled by its own multiplier)
+//   AveragePool / GlobalAveragePool → window_sum + mulshift (1/count folded into the scale)
+//   MaxPool                       → window_max;   Flatten / Reshape → reshape
+// Anything else is an InputError naming the node that cannot be lowered.
+
+#include <string>
+
+#include "model/graph.hpp"
+#include "model/int_graph.hpp"
+#include "quant/config.hpp"
+
+namespace chipref {
+
+struct QuantizeInputs {
+  const Graph* graph = nullptr;     // imported with a dynamic or fixed batch; not modified
+  const QuantConfig* config = nullptr;
+  const Tensor* calibration = nullptr;  // float inputs, already normalised as the model expects
+  std::string model_name;
+  Normalisation preprocess;  // recorded in the IntGraph so that eval/run need no flags
+};
+
+IntGraph quantize(const QuantizeInputs& in);
+
+// real range [lo, hi] → quantization parameters of an activation (the range is widened to include 0 so
+// that zero is exact; a degenerate range gets scale 1).
+QuantParams activation_params(double lo, double hi, int bits, bool is_signed, bool symmetric);
+
+}  // namespace chipref

@@ -1,0 +1,222 @@
+#include "sim/direct_engine.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "quant/numerics/requant.hpp"
+#include "quant/numerics/rounding.hpp"
+#include "sim/kernels/mac.hpp"
+#include "sim/kernels/pool.hpp"
+#include "sim/kernels/requant.hpp"
+
+namespace chipref {
+
+namespace {
+
+std::vector<int32_t> as_int32(const Tensor& t) { return std::vector<int32_t>(t.ints.begin(), t.ints.end()); }
+
+const CodeTensor& get(std::map<std::string, CodeTensor>& env, const Node& op, size_t i) {
+  const auto it = env.find(op.inputs.at(i));
+  if (it == env.end()) throw InputError(op.describe() + ": input '" + op.inputs[i] + "' has not been computed");
+  return it->second;
+}
+
+const Tensor& constant(const IntGraph& g, const Node& op, size_t i) {
+  const auto it = g.constants.find(op.inputs.at(i));
+  if (it == g.constants.end()) throw InputError(op.describe() + ": constant '" + op.inputs[i] + "' is missing");
+  return it->second;
+}
+
+const IntValue& value(const IntGraph& g, const std::string& name, const Node& op) {
+  const auto it = g.values.find(name);
+  if (it == g.values.end()) throw InputError(op.describe() + ": value '" + name + "' has no integer format");
+  return it->second;
+}
+
+std::vector<int64_t> pair_attr(const Node& op, const char* key, std::vector<int64_t> fallback) {
+  return op.get_ints(key, std::move(fallback));
+}
+
+kernels::ConvGeometry geometry(const Node& op, const Shape& x, int64_t out_channels, int64_t kh, int64_t kw) {
+  if (x.size() != 4) throw InputError(op.describe() + ": expects an NCHW input, got " + shape_to_string(x));
+  kernels::ConvGeometry g;
+  g.batch = x[0], g.in_channels = x[1], g.in_h = x[2], g.in_w = x[3];
+  g.out_channels = out_channels, g.kernel_h = kh, g.kernel_w = kw;
+  const auto strides = pair_attr(op, "strides", {1, 1}), dilations = pair_attr(op, "dilations", {1, 1});
+  const auto pads = pair_attr(op, "pads", {0, 0, 0, 0});
+  g.stride_h = strides.at(0), g.stride_w = strides.at(1), g.dilation_h = dilations.at(0), g.dilation_w = dilations.at(1);
+  g.pad_top = pads.at(0), g.pad_left = pads.at(1), g.pad_bottom = pads.at(2), g.pad_right = pads.at(3);
+  g.groups = op.get_int("group", 1);
+  if (!g.valid()) throw InputError(op.describe() + ": invalid geometry for input " + shape_to_string(x));
+  return g;
+}
+
+Requantizer requantizer_of(const Node& op, const IntValue& out) {
+  return Requantizer::make(parse_requant_flavour(op.get_string("flavour")), parse_rounding_mode(op.get_string("rounding")),
+                           out.quant.format, out.quant.zero_point);
+}
+
+RequantChannel channel(int64_t multiplier, int64_t shift, int bits) {
+  return RequantChannel{FixedMultiplier{static_cast<int32_t>(multiplier), static_cast<int>(shift), bits}, 0.0f};
+}
+
+AccumulatorSpec accumulator_of(const Node& op) {
+  return AccumulatorSpec::make(static_cast<int>(op.get_int("acc_bits")), parse_overflow_policy(op.get_string("overflow")));
+}
+
+void record(RunTrace* trace, const std::string& name, const CodeTensor& t) {
+  if (trace) trace->values[name] = t;
+}
+
+}  // namespace
+
+DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
+  check_integer_only(graph);
+  const IntGraph& g = graph_;
+  for (const Node& op : g.ops) {
+    const std::string out_name = op.outputs.at(0);
+    if (op.op_type == "quantize" || op.op_type == "dequantize") continue;  // boundary ops run in run()
+    if (op.op_type == "conv_mac") {
+      const Tensor& w = constant(g, op, 1);
+      auto weights = std::make_shared<std::vector<int32_t>>(as_int32(w));
+      auto bias = std::make_shared<std::vector<int32_t>>(op.inputs.size() > 2 ? as_int32(constant(g, op, 2)) : std::vector<int32_t>{});
+      const AccumulatorSpec acc = accumulator_of(op);
+      const int32_t zp = static_cast<int32_t>(value(g, op.inputs[0], op).quant.zero_point);
+      const Shape w_shape = w.shape;
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          const kernels::ConvGeometry geo = geometry(op, x.shape, w_shape[0], w_shape[2], w_shape[3]);
+                          CodeTensor y{{geo.batch, geo.out_channels, geo.out_h(), geo.out_w()}, {}};
+                          y.data.resize(static_cast<size_t>(element_count(y.shape)));
+                          OverflowCounter overflow;
+                          kernels::conv_mac(geo, x.data.data(), zp, weights->data(), *bias, acc, overflow, y.data.data());
+                          if (trace) trace->overflows[op.name].events += overflow.events;
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "linear_mac") {
+      const Tensor& w = constant(g, op, 1);
+      auto weights = std::make_shared<std::vector<int32_t>>(as_int32(w));
+      auto bias = std::make_shared<std::vector<int32_t>>(op.inputs.size() > 2 ? as_int32(constant(g, op, 2)) : std::vector<int32_t>{});
+      const AccumulatorSpec acc = accumulator_of(op);
+      const int32_t zp = static_cast<int32_t>(value(g, op.inputs[0], op).quant.zero_point);
+      const int64_t out_features = w.shape.at(0), in_features = w.shape.at(1);
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& a = get(env, op, 0);
+                          if (a.shape.empty() || a.shape.back() != in_features)
+                            throw InputError(op.describe() + ": input " + shape_to_string(a.shape) + " does not end in " + std::to_string(in_features));
+                          const int64_t rows = static_cast<int64_t>(a.data.size()) / in_features;
+                          CodeTensor y{a.shape, std::vector<int32_t>(static_cast<size_t>(rows * out_features))};
+                          y.shape.back() = out_features;
+                          OverflowCounter overflow;
+                          kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, weights->data(), *bias, acc, overflow, y.data.data());
+                          if (trace) trace->overflows[op.name].events += overflow.events;
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "mulshift") {
+      const IntValue& out = value(g, out_name, op);
+      const Tensor& m = constant(g, op, 1);
+      const Tensor& s = constant(g, op, 2);
+      const int bits = static_cast<int>(op.get_int("multiplier_bits"));
+      std::vector<RequantChannel> channels;
+      for (int64_t c = 0; c < m.numel(); ++c) channels.push_back(channel(m.ints[c], s.ints[c], bits));
+      auto params = std::make_shared<kernels::MulShift>(kernels::MulShift{requantizer_of(op, out), channels, op.get_int("clamp_lo"), op.get_int("clamp_hi")});
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          const int64_t outer = x.shape.at(0), c = x.shape.size() > 1 ? x.shape[1] : 1;
+                          const int64_t inner = static_cast<int64_t>(x.data.size()) / std::max<int64_t>(outer * c, 1);
+                          if (params->channels.size() != 1 && static_cast<int64_t>(params->channels.size()) != c)
+                            throw InputError(op.describe() + ": " + std::to_string(params->channels.size()) + " multipliers for " + std::to_string(c) + " channels");
+                          CodeTensor y{x.shape, std::vector<int32_t>(x.data.size())};
+                          kernels::mulshift(*params, x.data.data(), outer, c, inner, y.data.data());
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "add") {
+      const IntValue& out = value(g, out_name, op);
+      const int bits = static_cast<int>(op.get_int("multiplier_bits"));
+      auto params = std::make_shared<kernels::AddRequant>(kernels::AddRequant{
+          requantizer_of(op, out), channel(op.get_int("multiplier_a"), op.get_int("shift_a"), bits),
+          channel(op.get_int("multiplier_b"), op.get_int("shift_b"), bits),
+          static_cast<int32_t>(value(g, op.inputs.at(0), op).quant.zero_point),
+          static_cast<int32_t>(value(g, op.inputs.at(1), op).quant.zero_point), op.get_int("clamp_lo"), op.get_int("clamp_hi")});
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& a = get(env, op, 0);
+                          const CodeTensor& b = get(env, op, 1);
+                          if (a.shape != b.shape) throw InputError(op.describe() + ": operand shapes differ: " + shape_to_string(a.shape) + " and " + shape_to_string(b.shape));
+                          CodeTensor y{a.shape, std::vector<int32_t>(a.data.size())};
+                          kernels::add_requant(*params, a.data.data(), b.data.data(), static_cast<int64_t>(a.data.size()), y.data.data());
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "window_sum" || op.op_type == "window_max") {
+      const bool sum = op.op_type == "window_sum";
+      const bool global = op.get_int("global", 0) != 0;
+      const int32_t zp = static_cast<int32_t>(value(g, op.inputs.at(0), op).quant.zero_point);
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          const auto kernel = global ? std::vector<int64_t>{x.shape.at(2), x.shape.at(3)} : op.get_ints("kernel");
+                          const kernels::ConvGeometry geo = geometry(op, x.shape, x.shape.at(1), kernel.at(0), kernel.at(1));
+                          CodeTensor y{{geo.batch, geo.in_channels, geo.out_h(), geo.out_w()}, {}};
+                          y.data.resize(static_cast<size_t>(element_count(y.shape)));
+                          if (sum) kernels::window_sum(geo, x.data.data(), zp, y.data.data());
+                          else kernels::window_max(geo, x.data.data(), y.data.data());
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "reshape") {
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          CodeTensor y = get(env, op, 0);
+                          Shape shape = op.get_ints("shape");
+                          int64_t known = 1, infer = -1;
+                          for (size_t d = 0; d < shape.size(); ++d) {
+                            if (shape[d] == 0) shape[d] = y.shape.at(d);
+                            if (shape[d] == -1) infer = static_cast<int64_t>(d);
+                            else known *= shape[d];
+                          }
+                          if (infer >= 0) shape[infer] = static_cast<int64_t>(y.data.size()) / std::max<int64_t>(known, 1);
+                          if (element_count(shape) != static_cast<int64_t>(y.data.size()))
+                            throw InputError(op.describe() + ": cannot reshape " + shape_to_string(y.shape) + " to " + shape_to_string(shape));
+                          y.shape = shape;
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else {
+      throw InputError(op.describe() + ": the DirectEngine has no kernel for this op");
+    }
+  }
+}
+
+Tensor DirectEngine::run(const Tensor& input, RunTrace* trace) const {
+  const Node& q = graph_.ops.front();
+  const Node& dq = graph_.ops.back();
+  if (!input.is_float() || input.rank() != static_cast<int64_t>(graph_.input_shape.size()))
+    throw InputError("input is " + std::string(to_string(input.dtype)) + shape_to_string(input.shape) + "; the IntGraph expects float32" +
+                     shape_to_string(graph_.input_shape));
+  // Input boundary: sat(round_half_even(x / scale) + zp), the division in float32 as ONNX QuantizeLinear.
+  const IntValue& in_value = graph_.values.at(q.outputs.at(0));
+  const float in_scale = q.get_float("scale");
+  CodeTensor codes{input.shape, std::vector<int32_t>(input.floats.size())};
+  for (size_t i = 0; i < input.floats.size(); ++i) {
+    const float v = input.floats[i] / in_scale;
+    if (std::isnan(v)) throw InputError("input element " + std::to_string(i) + " is NaN");
+    const double r = std::clamp(round_to_integer(v, RoundingMode::half_even) + static_cast<double>(in_value.quant.zero_point),
+                                static_cast<double>(in_value.quant.format.min()), static_cast<double>(in_value.quant.format.max()));
+    codes.data[i] = static_cast<int32_t>(r);
+  }
+  Env env;
+  record(trace, q.outputs[0], codes);
+  env[q.outputs[0]] = std::move(codes);
+  for (const Step& s : steps_) s.run(env, trace);
+  // Output boundary: scale · (code − zp) in float32.
+  const CodeTensor& out = env.at(dq.inputs.at(0));
+  const IntValue& out_value = graph_.values.at(dq.inputs[0]);
+  const float out_scale = dq.get_float("scale");
+  Tensor y = Tensor::zeros(DType::float32, out.shape);
+  for (size_t i = 0; i < out.data.size(); ++i)
+    y.floats[i] = static_cast<float>(out.data[i] - out_value.quant.zero_point) * out_scale;
+  return y;
+}
+
+}  // namespace chipref

@@ -1,0 +1,43 @@
+#pragma once
+// The DirectEngine runs an IntGraph with the sim/kernels functions, in plain C++. Parameters (weights
+// as int32, per-channel multipliers) are prepared once; a run touches no float between the input
+// quantize and the output dequantize.
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/int_graph.hpp"
+#include "quant/numerics/accumulator.hpp"
+
+namespace chipref {
+
+// An integer tensor at run time: codes (or accumulators) in int32.
+struct CodeTensor {
+  Shape shape;
+  std::vector<int32_t> data;
+};
+
+struct RunTrace {
+  std::map<std::string, CodeTensor> values;            // every integer tensor of the run
+  std::map<std::string, OverflowCounter> overflows;   // per MAC op
+};
+
+class DirectEngine {
+ public:
+  explicit DirectEngine(const IntGraph& graph);
+  // input: float [N, ...] as the graph's input shape; returns the float output of the dequantize op.
+  Tensor run(const Tensor& input, RunTrace* trace = nullptr) const;
+
+ private:
+  using Env = std::map<std::string, CodeTensor>;
+  struct Step {
+    std::string name;
+    std::function<void(Env&, RunTrace*)> run;
+  };
+  const IntGraph& graph_;
+  std::vector<Step> steps_;
+};
+
+}  // namespace chipref
