@@ -1,0 +1,80 @@
+// The quantization config: the shipped configs parse; per-layer overrides apply in order on top of the
+// defaults; a corpus of bad configs each gives its documented error with file:line:column.
+
+#include <catch2/catch.hpp>
+
+#include "quant/config.hpp"
+
+using namespace chipref;
+
+TEST_CASE("Config/shipped configs parse", "[quant][config]") {
+  for (const char* name : {"w8a8.yaml", "w4a8.yaml", "mixed.yaml"}) {
+    INFO(name);
+    CHECK_NOTHROW(load_quant_config(std::string(CHIPREF_SOURCE_DIR "/configs/") + name));
+  }
+  const QuantConfig c = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
+  CHECK(c.defaults.weight_bits == 8);
+  CHECK(c.defaults.requant_flavour == RequantFlavour::single);
+  CHECK(c.for_node("/head/Gemm").activation_bits == 16);
+  CHECK(c.for_node("/stem/stem.0/Conv").activation_bits == 8);
+}
+
+TEST_CASE("Config/overrides apply in order and only the keys they set", "[quant][config]") {
+  const QuantConfig c = parse_quant_config(R"(
+defaults:
+  weights: {bits: 8}
+  accumulator: {bits: 24, overflow: saturate}
+layers:
+  - match: "/conv*"
+    weights: {bits: 4}
+  - match: "/conv2*"
+    weights: {bits: 2}
+    requant: {rounding: floor}
+)", "inline.yaml");
+  CHECK(c.for_node("/other").weight_bits == 8);
+  CHECK(c.for_node("/conv1/Conv").weight_bits == 4);
+  CHECK(c.for_node("/conv2/Conv").weight_bits == 2);
+  CHECK(c.for_node("/conv2/Conv").requant_rounding == RoundingMode::floor);
+  CHECK(c.for_node("/conv1/Conv").requant_rounding == RoundingMode::half_even);
+  CHECK(c.for_node("/conv1/Conv").accumulator_bits == 24);  // not set by the override: the default stays
+  CHECK(c.for_node("/conv1/Conv").accumulator_overflow == OverflowPolicy::saturate);
+}
+
+TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[quant][config]") {
+  struct Bad {
+    const char* yaml;
+    std::vector<std::string> message;
+  };
+  const std::vector<Bad> corpus = {
+      {"defaults:\n  weights: {bitz: 8}\n", {"bad.yaml:2:", "unknown key 'bitz' in weights", "expected one of: bits, granularity, calibrator"}},
+      {"defaults:\n  weights: {bits: 1}\n", {"bad.yaml:2:", "'bits' is 1; expected 2..16"}},
+      {"defaults:\n  weights: {bits: eight}\n", {"bad.yaml:2:", "'bits' must be an integer in 2..16"}},
+      {"defaults:\n  activations: {bits: 17}\n", {"'bits' is 17; expected 2..16"}},
+      {"defaults:\n  activations: {signed: maybe}\n", {"'signed' must be true or false"}},
+      {"defaults:\n  requant: {flavour: double}\n", {"'flavour' is 'double'; expected one of: gemmlowp, single"}},
+      {"defaults:\n  requant: {rounding: nearest}\n", {"expected one of: half_even, half_away, half_up, floor, toward_zero"}},
+      {"defaults:\n  requant: {multiplier_bits: 40}\n", {"expected 8..31"}},
+      {"defaults:\n  accumulator: {bits: 48}\n", {"'bits' is 48; expected 8..32"}},
+      {"defaults:\n  accumulator: {overflow: clip}\n", {"expected one of: wrap, saturate, error"}},
+      {"defaults:\n  weights: {granularity: per_row}\n", {"expected one of: per_channel, per_tensor"}},
+      {"defaults:\n  weights: {calibrator: entropy}\n", {"'calibrator' is 'entropy'; expected one of: minmax"}},
+      {"default:\n  weights: {bits: 8}\n", {"bad.yaml:1:1", "unknown key 'default'", "defaults, layers, calibration"}},
+      {"layers:\n  match: x\n", {"bad.yaml:2:", "'layers' must be a list"}},
+      {"layers:\n  - weights: {bits: 4}\n", {"bad.yaml:2:", "needs 'match: GLOB'"}},
+      {"defaults: [1, 2]\n", {"defaults must be a mapping"}},
+      {"defaults:\n  weights: {bits: 8\n", {"bad.yaml:"}},  // YAML syntax error
+      {"", {"bad.yaml: empty config"}},
+      {"calibration: {images: 0}\n", {"'images' is 0; expected 1..60000"}},
+  };
+  for (const Bad& b : corpus) {
+    std::string message = "no error";
+    try {
+      parse_quant_config(b.yaml, "bad.yaml");
+    } catch (const InputError& e) {
+      message = e.what();
+    }
+    INFO("config:\n" << b.yaml << "message: " << message);
+    for (const auto& part : b.message) CHECK(message.find(part) != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+  }
+}

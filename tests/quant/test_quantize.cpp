@@ -1,0 +1,134 @@
+// The quantization pipeline on the shipped CNN: BN folding preserves the float function; activation
+// parameters follow their formulas; quantize produces an integer-only IntGraph for every shipped config,
+// deterministically, whose save → load → save is byte-identical; the checker rejects float leftovers;
+// integer accuracy stays close to float.
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "model/evaluate.hpp"
+#include "model/executor.hpp"
+#include "model/fold.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/passes.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+
+using namespace chipref;
+namespace fs = std::filesystem;
+
+namespace {
+const char* kCnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+
+Normalisation cnn_norm() { return *read_sidecar_normalisation(kCnn); }
+
+IntGraph quantize_cnn(const std::string& config_name, int64_t calibration_images) {
+  static const Graph graph = import_onnx(kCnn);
+  const QuantConfig config = load_quant_config(std::string(CHIPREF_SOURCE_DIR "/configs/") + config_name);
+  const Tensor calibration = load_fashion_mnist("train", calibration_images, cnn_norm()).images;
+  return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
+}
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::map<std::string, std::string> directory_bytes(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = read_all(e.path());
+  return files;
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("chipref_test_quantize_" + name);
+  fs::remove_all(p);
+  return p;
+}
+}  // namespace
+
+TEST_CASE("Quantize/activation parameters follow their formulas", "[quant][quantize]") {
+  const QuantParams a = activation_params(0.0, 2.55, 8, false, false);  // scale 2.55/255 = 0.01, zero at code 0
+  CHECK(a.scale == Approx(0.01).epsilon(1e-12));
+  CHECK(a.zero_point == 0);
+  const QuantParams b = activation_params(-1.0, 1.0, 8, false, false);  // zp = round_half_even(127.5) = 128
+  CHECK(b.zero_point == 128);
+  const QuantParams c = activation_params(-2.0, 1.0, 8, false, true);  // symmetric: signed, 2/127
+  CHECK(c.format == IntFormat::int_bits(8));
+  CHECK(c.zero_point == 0);
+  CHECK(c.scale == Approx(2.0 / 127).epsilon(1e-12));
+  const QuantParams d = activation_params(0.5, 3.0, 4, true, false);  // range widened to include 0: [0, 3]
+  CHECK(d.scale == Approx(3.0 / 15).epsilon(1e-12));
+  CHECK(d.zero_point == -8);
+  CHECK(activation_params(0.0, 0.0, 8, false, false).scale == 1.0);  // degenerate range
+}
+
+TEST_CASE("Quantize/BN folding and identity removal keep the float function", "[quant][passes]") {
+  const Graph original = import_onnx(kCnn);
+  Graph g = original;
+  fold_constants(g);
+  CHECK(remove_identities(g) == 1);  // the all-zero Pad before the average pooling
+  CHECK(fold_batch_norm(g) == 5);
+  for (const Node& n : g.nodes) CHECK(n.op_type != "BatchNormalization");
+  const Tensor x = load_fashion_mnist("t10k", 20, cnn_norm()).images;
+  const Tensor a = FloatExecutor(original).run({{"input", x}}).at("logits");
+  const Tensor b = FloatExecutor(g).run({{"input", x}}).at("logits");
+  double worst = 0;
+  for (size_t i = 0; i < a.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]) / (1 + std::fabs(a.floats[i])));
+  INFO("worst relative difference " << worst);
+  CHECK(worst < 1e-4);  // float32 reassociation of the BN scale into the weights only
+}
+
+TEST_CASE("Quantize/every shipped config gives an integer-only IntGraph", "[quant][quantize]") {
+  for (const char* config : {"w8a8.yaml", "w4a8.yaml", "mixed.yaml"}) {
+    INFO(config);
+    const IntGraph q = quantize_cnn(config, 100);
+    CHECK_NOTHROW(check_integer_only(q));
+    for (const auto& [name, t] : q.constants) CHECK(!t.is_float());
+  }
+}
+
+TEST_CASE("Quantize/IntGraph files are deterministic and round-trip byte for byte", "[quant][intgraph]") {
+  const fs::path a = scratch("a"), b = scratch("b"), c = scratch("c");
+  save_int_graph(quantize_cnn("w8a8.yaml", 100), a.string());
+  save_int_graph(quantize_cnn("w8a8.yaml", 100), b.string());
+  save_int_graph(load_int_graph(a.string()), c.string());
+  const auto files = directory_bytes(a);
+  CHECK(files.size() > 10);
+  CHECK(files == directory_bytes(b));  // two runs: identical
+  CHECK(files == directory_bytes(c));  // save → load → save: identical
+  fs::remove_all(a), fs::remove_all(b), fs::remove_all(c);
+}
+
+TEST_CASE("Quantize/the checker rejects float ops and tensors between the boundaries", "[quant][intgraph]") {
+  const IntGraph good = quantize_cnn("w8a8.yaml", 50);
+  IntGraph float_op = good;
+  float_op.ops[3].op_type = "Relu";
+  CHECK_THROWS_WITH(check_integer_only(float_op), Catch::Contains("is not an integer op"));
+  IntGraph float_constant = good;
+  float_constant.constants.begin()->second = Tensor::of_floats({1}, {0.5f});
+  CHECK_THROWS_WITH(check_integer_only(float_constant), Catch::Contains("is float32"));
+  IntGraph float_attr = good;
+  float_attr.ops[2].attributes["scale"] = 0.5f;
+  CHECK_THROWS_WITH(check_integer_only(float_attr), Catch::Contains("float attribute 'scale'"));
+  IntGraph dangling = good;
+  dangling.ops[2].inputs[0] = "nowhere";
+  CHECK_THROWS_WITH(check_integer_only(dangling), Catch::Contains("reads 'nowhere'"));
+}
+
+TEST_CASE("Quantize/w8a8 integer accuracy stays within 1.5 % of float on 1000 test images", "[quant][quantize]") {
+  const IntGraph q = quantize_cnn("w8a8.yaml", 500);
+  const LabelledImages data = load_fashion_mnist("t10k", 1000, cnn_norm());
+  const DirectEngine engine(q);
+  const Top1Result integer = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, 100, "int");
+  const Top1Result fp32 = evaluate_top1(import_onnx(kCnn), data);
+  INFO("float " << fp32.top1() << ", integer " << integer.top1());
+  CHECK(std::fabs(integer.top1() - fp32.top1()) <= 0.015);
+}
