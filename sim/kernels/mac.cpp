@@ -1,5 +1,8 @@
 #include "sim/kernels/mac.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+
 namespace chipref::kernels {
 
 namespace {
@@ -9,6 +12,22 @@ void require_int32_accumulator(const AccumulatorSpec& acc) {
   if (acc.bits() > 32)
     throw InputError("accumulator width " + std::to_string(acc.bits()) + " is not supported by the MAC kernels yet; expected <= 32");
 }
+// Largest |x − zp| in the input: with Σ|w| per output it bounds every partial sum.
+int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
+  int64_t m = 0;
+  for (int64_t i = 0; i < n; ++i) m = std::max<int64_t>(m, std::abs(int64_t{x[i]} - zp));
+  return m;
+}
+
+// True when no partial sum of output `o` can leave the accumulator: |b| + max|x − zp| · Σ|w| fits. Then
+// an unchecked int64 sum is exactly what the checked one computes, with no overflow events.
+bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, const int32_t* w, int64_t k) {
+  int64_t abs_sum = 0;
+  for (int64_t i = 0; i < k; ++i) abs_sum += std::abs(int64_t{w[i]});
+  const int64_t bound = std::abs(bias) + max_abs_x * abs_sum;  // < 2^62 for 16-bit codes and K < 2^28
+  return bound <= acc.max() && -bound >= acc.min();
+}
+
 void require_valid(const ConvGeometry& g) {
   if (!g.valid()) throw InputError("invalid convolution geometry (kernel larger than the padded input, or inconsistent groups)");
 }
@@ -28,12 +47,33 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   require_valid(g);
   const int64_t oh = g.out_h(), ow = g.out_w();
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
+  const int64_t k = c_per_group * g.kernel_h * g.kernel_w;
+  const int64_t max_abs_x = max_abs_offset(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point);
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t m = 0; m < g.out_channels; ++m) {
       const int64_t group = m / m_per_group;
-      const int32_t* wm = w + m * c_per_group * g.kernel_h * g.kernel_w;
+      const int32_t* wm = w + m * k;
+      const bool unchecked = provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, wm, k);
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
+          if (unchecked) {
+            int64_t sum = bias.empty() ? 0 : bias[m];
+            for (int64_t c = 0; c < c_per_group; ++c) {
+              const int32_t* plane = x + ((n * g.in_channels) + group * c_per_group + c) * g.in_h * g.in_w;
+              for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+                const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+                if (iy < 0 || iy >= g.in_h) continue;  // padded rows contribute exactly 0
+                const int32_t* row = plane + iy * g.in_w;
+                const int32_t* wk = wm + (c * g.kernel_h + ky) * g.kernel_w;
+                for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+                  const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+                  if (ix >= 0 && ix < g.in_w) sum += (int64_t{row[ix]} - x_zero_point) * wk[kx];
+                }
+              }
+            }
+            out[((n * g.out_channels + m) * oh + oy) * ow + ox] = static_cast<int32_t>(sum);
+            continue;
+          }
           int64_t sum = bias.empty() ? 0 : acc.add(0, bias[m], overflow);
           for (int64_t c = 0; c < c_per_group; ++c) {
             const int32_t* plane = x + ((n * g.in_channels) + group * c_per_group + c) * g.in_h * g.in_w;
@@ -56,14 +96,23 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
                 const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
                 OverflowCounter& overflow, int32_t* out) {
   require_int32_accumulator(acc);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t o = 0; o < out_features; ++o) {
-      int64_t sum = bias.empty() ? 0 : acc.add(0, bias[o], overflow);
+  const int64_t max_abs_a = max_abs_offset(a, rows * in_features, a_zero_point);
+  for (int64_t o = 0; o < out_features; ++o) {
+    const int32_t* wo = w + o * in_features;
+    const bool unchecked = provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, wo, in_features);
+    for (int64_t r = 0; r < rows; ++r) {
       const int32_t* ar = a + r * in_features;
-      const int32_t* wo = w + o * in_features;
-      for (int64_t k = 0; k < in_features; ++k) sum = acc.add(sum, (int64_t{ar[k]} - a_zero_point) * wo[k], overflow);
+      int64_t sum;
+      if (unchecked) {
+        sum = bias.empty() ? 0 : bias[o];
+        for (int64_t k = 0; k < in_features; ++k) sum += (int64_t{ar[k]} - a_zero_point) * wo[k];
+      } else {
+        sum = bias.empty() ? 0 : acc.add(0, bias[o], overflow);
+        for (int64_t k = 0; k < in_features; ++k) sum = acc.add(sum, (int64_t{ar[k]} - a_zero_point) * wo[k], overflow);
+      }
       out[r * out_features + o] = static_cast<int32_t>(sum);
     }
+  }
 }
 
 }  // namespace chipref::kernels
