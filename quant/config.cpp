@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -171,6 +172,15 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& sourc
     }
   }
   return config;
+}
+
+std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config, const std::vector<std::string>& node_names) {
+  std::vector<const LayerOverride*> unmatched;
+  for (const auto& o : config.overrides)
+    if (std::none_of(node_names.begin(), node_names.end(),
+                     [&](const std::string& n) { return fnmatch(o.pattern.c_str(), n.c_str(), 0) == 0; }))
+      unmatched.push_back(&o);
+  return unmatched;
 }
 
 QuantConfig load_quant_config(const std::string& path) {

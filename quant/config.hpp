@@ -45,6 +45,9 @@ struct QuantConfig {
   LayerQuantConfig for_node(const std::string& node_name) const;
 };
 
+// The overrides whose pattern matches none of `node_names` (a typo in a config is otherwise silent).
+std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config, const std::vector<std::string>& node_names);
+
 QuantConfig load_quant_config(const std::string& path);
 QuantConfig parse_quant_config(const std::string& yaml_text, const std::string& source_name);
 

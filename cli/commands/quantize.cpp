@@ -13,6 +13,7 @@ struct QuantizeOptions {
   std::string model, config, calib = "fashion-mnist", output;
   std::optional<float> mean, std;
   int64_t calib_count = 0;
+  bool strict = false;
 };
 
 int run_quantize(const QuantizeOptions& o) {
@@ -21,6 +22,15 @@ int run_quantize(const QuantizeOptions& o) {
   if (o.mean) norm = {*o.mean, *o.std};
   else if (auto sidecar = read_sidecar_normalisation(o.model)) norm = *sidecar;
   const Graph graph = import_onnx(o.model);
+  std::vector<std::string> names;
+  for (const Node& n : graph.nodes) names.push_back(n.name);
+  const auto unmatched = unmatched_overrides(config, names);
+  if (!unmatched.empty()) {
+    std::string list;
+    for (const LayerOverride* u : unmatched) list += (list.empty() ? "" : ", ") + ("'" + u->pattern + "' (" + u->where + ")");
+    if (o.strict) throw InputError("layer patterns match no node of " + o.model + ": " + list);
+    fmt::print(stderr, "chipref: warning: layer patterns match no node of {}: {}\n", o.model, list);
+  }
   const int64_t count = o.calib_count > 0 ? o.calib_count : config.calibration_images;
   Tensor calibration;
   if (o.calib == "fashion-mnist") {
@@ -52,6 +62,7 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")->check(CLI::PositiveNumber);
   mean->needs(std);
   std->needs(mean);
+  cmd->add_flag("--strict", o->strict, "Make a layer pattern that matches no node an error instead of a warning");
   cmd->add_option("-o,--output", o->output, "Output IntGraph directory (graph.json + tensors/)")->required();
   cmd->callback([&exit_code, o] { exit_code = run_quantize(*o); });
 }

@@ -34,8 +34,19 @@ expect eval-mean-no-std  2 1  "requires --std"                 -- eval "$model" 
 expect eval-bad-data     2 1  "--data"                         -- eval "$model" --data imagenet
 expect inspect-json      0 0  '"total_macs": 1951072'          -- inspect "$model" --json
 expect eval-json         0 0  '^\{"correct":[0-9]+,"count":20,"top1":' -- eval "$model" --limit 20 --json
+configs="$(dirname "$0")/../../configs"
+printf 'defaults:\n  weights: {bits: 99}\n' >"$tmp/bad.yaml"
+printf 'layers:\n  - match: "/nothing/*"\n' >"$tmp/typo.yaml"
+expect quantize-bad-config 1 1 "bad.yaml:2:.*'bits' is 99; expected 2..16" -- quantize "$model" --config "$tmp/bad.yaml" -o "$tmp/q"
+expect quantize-strict     1 1 "match no node.*/nothing/\*"  -- quantize "$model" --config "$tmp/typo.yaml" --strict --calib-count 10 -o "$tmp/q"
+expect quantize-warning    0 1 "warning: layer patterns match no node" -- quantize "$model" --config "$tmp/typo.yaml" --calib-count 10 -o "$tmp/q"
+expect quantize-w8a8       0 0 "integer-only check passed"     -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 100 -o "$tmp/q"
+expect eval-intgraph       0 0 '"count":50'                    -- eval "$tmp/q" --limit 50 --json
+expect eval-intgraph-flags 1 1 "records its input normalisation" -- eval "$tmp/q" --limit 5 --mean 0.5 --std 0.5
+printf 'not json' >"$tmp/q/graph.json"
+expect eval-broken-intgraph 1 1 "graph.json: malformed IntGraph" -- eval "$tmp/q" --limit 5
 # --help lists only implemented subcommands
-if "$chipref" --help | grep -qE '^\s+(quantize|run|vectors|cosim|sweep)\b'; then
+if "$chipref" --help | grep -qE '^\s+(run|vectors|cosim|sweep)\b'; then
   echo "FAIL help-lists-only-implemented"; failures=$((failures+1)); else echo "ok   help-lists-only-implemented"; fi
 
 echo "$failures failed"

@@ -78,3 +78,11 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
     CHECK(message.find('\n') == std::string::npos);
   }
 }
+
+TEST_CASE("Config/patterns that match no node are reported with their location", "[quant][config]") {
+  const QuantConfig c = parse_quant_config("layers:\n  - match: \"/head/*\"\n  - match: \"/haed/*\"\n", "typo.yaml");
+  const auto unmatched = unmatched_overrides(c, {"/stem/Conv", "/head/Gemm"});
+  REQUIRE(unmatched.size() == 1);
+  CHECK(unmatched[0]->pattern == "/haed/*");
+  CHECK(unmatched[0]->where == "typo.yaml:3:12");
+}
