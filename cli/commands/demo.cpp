@@ -1,49 +1,101 @@
 #include <fmt/format.h>
 
+#include <chrono>
 #include <string>
 
 #include "cli/commands/commands.hpp"
+#include "model/evaluate.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/quantize.hpp"
 #include "quant/selfcheck.hpp"
+#include "sim/direct_engine.hpp"
+
+#ifndef CHIPREF_SOURCE_DIR
+#error "CHIPREF_SOURCE_DIR must point at the source tree (examples/, configs/)"
+#endif
 
 namespace chipref::cli {
 
 namespace {
-int run_demo(int multiplier_bits) {
-  const SelfCheckReport report = run_numerics_self_check(multiplier_bits);
-  fmt::print("chipref demo: numerics self-check (requantization in every flavour and rounding mode)\n");
-  fmt::print("each result is checked against zero_point + acc*scale within its bound (docs/numerics.md §3.2);\n");
-  fmt::print("a '!' marks a result outside its bound\n");
+struct DemoOptions {
+  int multiplier_bits = 31;
+  int64_t limit = 0;
+  bool show_numerics = false;
+  std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+  std::string config = CHIPREF_SOURCE_DIR "/configs/w8a8.yaml";
+};
 
+void print_numerics_table(const SelfCheckReport& report) {
   std::string last_label;
   for (const SelfCheckCase& c : report.cases) {
     if (c.label != last_label) {
       last_label = c.label;
-      fmt::print("\n{}: scale {:.10g} -> multiplier {} ({} bits), shift {:+d} (represents {:.12g}); output {} zp {}\n",
-                 c.label, c.scale, c.multiplier.multiplier, c.multiplier.bits, c.multiplier.shift,
-                 c.multiplier.value(), c.out.name(), c.zero_point);
+      fmt::print("\n{}: scale {:.10g} -> multiplier {} ({} bits), shift {:+d} (represents {:.12g}); output {} zp {}\n", c.label,
+                 c.scale, c.multiplier.multiplier, c.multiplier.bits, c.multiplier.shift, c.multiplier.value(), c.out.name(),
+                 c.zero_point);
       fmt::print("{:>12} {:>16}", "acc", "exact");
       for (const std::string& name : report.column_names) fmt::print(" {:>17}", name);
       fmt::print("\n");
     }
     fmt::print("{:>12} {:>16.6f}", c.acc, c.exact);
-    for (size_t i = 0; i < c.results.size(); ++i)
-      fmt::print(" {:>16}{}", c.results[i], c.within_bound[i] ? ' ' : '!');
+    for (size_t i = 0; i < c.results.size(); ++i) fmt::print(" {:>16}{}", c.results[i], c.within_bound[i] ? ' ' : '!');
     fmt::print("\n");
   }
+  fmt::print("\n");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int run_demo(const DemoOptions& o) {
+  // 1. The arithmetic: sample accumulators requantized in every flavour and rounding mode.
+  const SelfCheckReport report = run_numerics_self_check(o.multiplier_bits);
   const size_t checks = report.cases.size() * report.column_names.size();
-  fmt::print("\n{} of {} results within their error bound: {}\n", checks - report.failures, checks,
-             report.failures == 0 ? "PASS" : "FAIL");
-  return report.failures == 0 ? 0 : 1;
+  fmt::print("[1/3] numerics self-check: {} of {} requantized samples within their error bound (docs/numerics.md §3.2): {}\n",
+             checks - report.failures, checks, report.failures == 0 ? "PASS" : "FAIL");
+  if (o.show_numerics || report.failures) print_numerics_table(report);
+  if (report.failures) return 1;
+
+  // 2. Quantize the shipped CNN into an integer-only network.
+  auto t0 = std::chrono::steady_clock::now();
+  const QuantConfig config = load_quant_config(o.config);
+  const Normalisation norm = read_sidecar_normalisation(o.model).value_or(Normalisation{});
+  const Graph graph = import_onnx(o.model);
+  const Tensor calibration = load_fashion_mnist("train", config.calibration_images, norm).images;
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, o.model, norm});
+  fmt::print("[2/3] quantized {} with {} ({} calibration images): {} integer ops, integer-only check passed ({:.1f} s)\n", o.model,
+             o.config, calibration.shape[0], q.ops.size(), seconds_since(t0));
+
+  // 3. Accuracy, float reference against the bit-accurate integer network.
+  const LabelledImages test = load_fashion_mnist("t10k", o.limit, norm);
+  t0 = std::chrono::steady_clock::now();
+  const Top1Result fp32 = evaluate_top1(graph, test);
+  const double fp32_s = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  const DirectEngine engine(q);
+  const Top1Result integer = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, test, 100, "IntGraph");
+  const double int_s = seconds_since(t0);
+  fmt::print("[3/3] Fashion-MNIST test set, {} images:\n", test.labels.size());
+  fmt::print("      FP32 (float executor)       top-1 {:6.2f}%  ({:.1f} s)\n", 100 * fp32.top1(), fp32_s);
+  fmt::print("      integer (DirectEngine)      top-1 {:6.2f}%  ({:.1f} s)\n", 100 * integer.top1(), int_s);
+  fmt::print("      difference                  {:+.2f} % points\n", 100 * (integer.top1() - fp32.top1()));
+  return 0;
 }
 }  // namespace
 
 void add_demo_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("demo", "Run the main job on the shipped example (for now: the numerics self-check)");
-  auto multiplier_bits = std::make_shared<int>(31);
-  cmd->add_option("--multiplier-bits", *multiplier_bits, "Width of the requantization multiplier")
+  auto o = std::make_shared<DemoOptions>();
+  auto* cmd = app.add_subcommand(
+      "demo", "The main job end to end: numerics self-check, quantize the shipped CNN with configs/w8a8.yaml, FP32 vs integer accuracy");
+  cmd->add_option("--multiplier-bits", o->multiplier_bits, "Multiplier width for the numerics self-check")
       ->check(CLI::Range(8, 31))
       ->capture_default_str();
-  cmd->callback([&exit_code, multiplier_bits] { exit_code = run_demo(*multiplier_bits); });
+  cmd->add_option("--limit", o->limit, "Evaluate only the first N test images (0: all 10000)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--config", o->config, "Quantization config")->check(CLI::ExistingFile)->capture_default_str();
+  cmd->add_flag("--show-numerics", o->show_numerics, "Print the self-check table (every sample, flavour and rounding mode)");
+  cmd->callback([&exit_code, o] { exit_code = run_demo(*o); });
 }
 
 }  // namespace chipref::cli

@@ -24,8 +24,8 @@ expect no-subcommand     2 1  "subcommand is required"         --
 expect unknown-option    2 1  "--frobnicate"                   -- --frobnicate
 expect unknown-command   2 1  "frobnicate"                     -- frobnicate
 expect bad-value         2 1  "multiplier-bits"                -- demo --multiplier-bits 40
-expect demo              0 0  "PASS"                           -- demo
-expect demo-narrow       0 0  "PASS"                           -- demo --multiplier-bits 8
+expect demo              0 0  "integer \(DirectEngine\) +top-1"  -- demo --limit 200
+expect demo-narrow       0 0  "PASS"                           -- demo --multiplier-bits 8 --limit 100 --show-numerics
 model="$(dirname "$0")/../../examples/fmnist_cnn.onnx"
 printf 'not a model\n' >"$tmp/text.onnx"
 expect inspect-not-onnx  1 1  "text.onnx: not an ONNX model"   -- inspect "$tmp/text.onnx"
