@@ -6,6 +6,7 @@
 #include "cli/commands/commands.hpp"
 #include "model/fold.hpp"
 #include "model/inspect.hpp"
+#include "model/int_graph.hpp"
 #include "model/onnx_import.hpp"
 
 namespace chipref::cli {
@@ -23,7 +24,51 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
+// An IntGraph: its ops with value formats, constants and MACs (from the accumulator shapes at batch 1).
+int inspect_int_graph(const InspectOptions& o) {
+  const IntGraph g = load_int_graph(o.model);
+  auto describe = [&](const std::string& name) {
+    if (auto it = g.values.find(name); it != g.values.end())
+      return it->second.quant.format.name() + shape_to_string(it->second.shape) + (it->second.quant.zero_point ? " zp " + std::to_string(it->second.quant.zero_point) : "");
+    if (auto it = g.constants.find(name); it != g.constants.end()) return std::string(to_string(it->second.dtype)) + shape_to_string(it->second.shape);
+    return std::string("float");
+  };
+  nlohmann::json ops = nlohmann::json::array();
+  int64_t total_macs = 0, total_params = 0;
+  for (const Node& op : g.ops) {
+    int64_t macs = 0, params = 0;
+    if ((op.op_type == "conv_mac" || op.op_type == "linear_mac") && g.values.count(op.outputs[0])) {
+      Shape out = g.values.at(op.outputs[0]).shape;
+      if (!out.empty() && out[0] < 0) out[0] = o.batch;
+      const Tensor& w = g.constants.at(op.inputs.at(1));
+      macs = element_count(out) * (w.numel() / w.shape.at(0));
+    }
+    for (const auto& in : op.inputs)
+      if (auto it = g.constants.find(in); it != g.constants.end() && in.find(".weight") != std::string::npos) params += it->second.numel();
+    total_macs += macs, total_params += params;
+    std::vector<std::string> ins, outs;
+    for (const auto& in : op.inputs) ins.push_back(describe(in));
+    for (const auto& out : op.outputs) outs.push_back(describe(out));
+    ops.push_back({{"name", op.name}, {"op", op.op_type}, {"inputs", ins}, {"outputs", outs}, {"weights", params}, {"macs", macs}});
+  }
+  if (o.json) {
+    fmt::print("{}\n", nlohmann::json{{"model", o.model}, {"intgraph", true}, {"source_model", g.source_model}, {"config", g.config_name},
+                                      {"ops", ops}, {"total_weights", total_params}, {"total_macs", total_macs}}.dump(2));
+    return 0;
+  }
+  fmt::print("{}: IntGraph from {} with {}; {} ops, integer-only\n", o.model, g.source_model, g.config_name, g.ops.size());
+  for (const auto& op : ops) {
+    fmt::print("{:<32} {:<11} {} -> {}", op["name"].get<std::string>(), op["op"].get<std::string>(),
+               join(op["inputs"].get<std::vector<std::string>>()), join(op["outputs"].get<std::vector<std::string>>()));
+    if (op["macs"].get<int64_t>()) fmt::print("  ({} MACs)", op["macs"].get<int64_t>());
+    fmt::print("\n");
+  }
+  fmt::print("total: {} weights, {} MACs per batch of {}\n", total_params, total_macs, o.batch);
+  return 0;
+}
+
 int run_inspect(const InspectOptions& o) {
+  if (is_int_graph_dir(o.model)) return inspect_int_graph(o);
   Graph graph = import_onnx(o.model, ImportOptions{o.batch});
   const size_t imported_nodes = graph.nodes.size();
   const FoldResult folded = fold_constants(graph);
@@ -62,8 +107,8 @@ int run_inspect(const InspectOptions& o) {
 
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<InspectOptions>();
-  auto* cmd = app.add_subcommand("inspect", "Nodes, shapes, parameters and MACs of an ONNX model");
-  cmd->add_option("MODEL", o->model, "ONNX model")->required()->check(CLI::ExistingFile);
+  auto* cmd = app.add_subcommand("inspect", "Nodes, shapes, parameters and MACs of an ONNX model or an IntGraph directory");
+  cmd->add_option("MODEL", o->model, "ONNX model or IntGraph directory")->required()->check(CLI::ExistingPath);
   cmd->add_option("--batch", o->batch, "Size given to a dynamic batch dimension")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();

@@ -43,10 +43,14 @@ expect quantize-warning    0 1 "warning: layer patterns match no node" -- quanti
 expect quantize-w8a8       0 0 "integer-only check passed"     -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 100 -o "$tmp/q"
 expect eval-intgraph       0 0 '"count":50'                    -- eval "$tmp/q" --limit 50 --json
 expect eval-intgraph-flags 1 1 "records its input normalisation" -- eval "$tmp/q" --limit 5 --mean 0.5 --std 0.5
+expect inspect-intgraph    0 0 "integer-only"                  -- inspect "$tmp/q"
+expect inspect-intgraph-json 0 0 '"total_macs": 1951072'       -- inspect "$tmp/q" --json
+expect run-bad-input       1 1 "not a .npy file"               -- run "$tmp/q" --input "$tmp/text.onnx" -o "$tmp/y.npy"
+expect run-not-intgraph    1 1 "not an IntGraph directory"     -- run "$tmp" --input "$tmp/text.onnx" -o "$tmp/y.npy"
 printf 'not json' >"$tmp/q/graph.json"
 expect eval-broken-intgraph 1 1 "graph.json: malformed IntGraph" -- eval "$tmp/q" --limit 5
 # --help lists only implemented subcommands
-if "$chipref" --help | grep -qE '^\s+(run|vectors|cosim|sweep)\b'; then
+if "$chipref" --help | grep -qE '^\s+(vectors|cosim|sweep)\b'; then
   echo "FAIL help-lists-only-implemented"; failures=$((failures+1)); else echo "ok   help-lists-only-implemented"; fi
 
 echo "$failures failed"
