@@ -61,7 +61,7 @@ FloatExecutor::FloatExecutor(const Graph& graph) : graph_(graph) {
   for (const auto& out : graph.outputs) last_use_[out.name] = graph.nodes.size();
 }
 
-TensorMap FloatExecutor::run(const TensorMap& inputs, bool keep_intermediates) const {
+TensorMap FloatExecutor::run(const TensorMap& inputs, bool keep_intermediates, const OutputHook& hook) const {
   TensorMap computed;
   auto lookup = [&](const std::string& name) -> const Tensor* {
     if (auto it = computed.find(name); it != computed.end()) return &it->second;
@@ -92,7 +92,10 @@ TensorMap FloatExecutor::run(const TensorMap& inputs, bool keep_intermediates) c
       throw InputError(graph_.source + ": " + e.what());
     }
     for (size_t o = 0; o < node.outputs.size(); ++o)
-      if (!node.outputs[o].empty()) computed[node.outputs[o]] = std::move(ctx.outputs[o]);
+      if (!node.outputs[o].empty()) {
+        if (hook) hook(node.outputs[o], ctx.outputs[o]);
+        computed[node.outputs[o]] = std::move(ctx.outputs[o]);
+      }
     if (!keep_intermediates)  // free what no later node reads
       for (const auto& name : node.inputs)
         if (auto it = last_use_.find(name); it != last_use_.end() && it->second == i) computed.erase(name);

@@ -3,6 +3,7 @@
 // specification (float32 arithmetic; the quantized ONNX ops produce exact integers, round half to even,
 // saturating). It is the reference the integer network is compared against, not a fast engine.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,12 +38,16 @@ std::vector<std::string> supported_ops();
 // Runs one node on the given inputs (nullptr for omitted optional inputs); returns its outputs.
 std::vector<Tensor> run_node(const Node& node, int64_t opset, const std::vector<const Tensor*>& inputs);
 
+// Called with each tensor a node produces, before any later node reads it; may change it in place
+// (the fake-quantization of the dual-path check does).
+using OutputHook = std::function<void(const std::string& name, Tensor& value)>;
+
 class FloatExecutor {
  public:
   explicit FloatExecutor(const Graph& graph);
   // Runs the graph on `inputs` (by graph input name); returns the graph outputs, or every tensor
   // computed when `keep_intermediates` is set.
-  TensorMap run(const TensorMap& inputs, bool keep_intermediates = false) const;
+  TensorMap run(const TensorMap& inputs, bool keep_intermediates = false, const OutputHook& hook = nullptr) const;
 
  private:
   const Graph& graph_;

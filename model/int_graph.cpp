@@ -127,6 +127,9 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   for (const auto& [name, t] : g.constants)
     constants[name] = {{"file", constant_file(index++, name)}, {"dtype", std::string(to_string(t.dtype))}, {"shape", t.shape}};
   j["constants"] = constants;
+  ordered_json weight_scales = ordered_json::object();
+  for (const auto& [name, scales] : g.weight_scales) weight_scales[name] = scales;
+  j["weight_scales"] = weight_scales;
   ordered_json ops = ordered_json::array();
   for (const Node& op : g.ops) {
     ordered_json attrs = ordered_json::object();
@@ -187,6 +190,7 @@ IntGraph load_int_graph(const std::string& dir) {
                          "; graph.json declares " + c.at("dtype").get<std::string>() + shape_to_string(c.at("shape").get<Shape>()));
       g.constants[name] = std::move(t);
     }
+    for (const auto& [name, scales] : j.at("weight_scales").items()) g.weight_scales[name] = scales.get<std::vector<double>>();
     for (const auto& o : j.at("ops")) {
       Node n;
       n.name = o.at("name").get<std::string>();

@@ -51,6 +51,9 @@ struct IntGraph {
   Shape input_shape, output_shape;  // float boundary shapes, batch -1
   std::map<std::string, IntValue> values;
   std::map<std::string, Tensor> constants;  // integer tensors: weights, biases, multipliers, shifts
+  // Real scale of each weight constant's codes, per output channel: metadata for reports and the
+  // dual-path check (the engine never reads it).
+  std::map<std::string, std::vector<double>> weight_scales;
   std::vector<Node> ops;                    // topological order
 };
 

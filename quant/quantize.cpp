@@ -164,6 +164,7 @@ class Lowering {
     }
     (void)n;
     add_constant(name, std::move(q));
+    out_.weight_scales[name] = scales;
     return scales;
   }
 
@@ -350,15 +351,20 @@ class Lowering {
 
 }  // namespace
 
-IntGraph quantize(const QuantizeInputs& in) {
-  if (!in.graph || !in.config || !in.calibration) throw InputError("quantize: graph, config and calibration data are required");
-  Graph g = *in.graph;
+Graph prepare_for_quantization(const Graph& graph) {
+  Graph g = graph;
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
     throw InputError(g.source + ": quantization supports one graph input and one output, found " + std::to_string(g.inputs.size()) +
                      " and " + std::to_string(g.outputs.size()));
   fold_constants(g);  // first: Constant nodes (e.g. a Pad's pads) become initializers the next passes read
   remove_identities(g);
   fold_batch_norm(g);
+  return g;
+}
+
+IntGraph quantize(const QuantizeInputs& in) {
+  if (!in.graph || !in.config || !in.calibration) throw InputError("quantize: graph, config and calibration data are required");
+  const Graph g = prepare_for_quantization(*in.graph);
   IntGraph out;
   out.source_model = in.model_name;
   out.config_name = in.config->source;

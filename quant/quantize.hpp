@@ -27,6 +27,10 @@ struct QuantizeInputs {
 
 IntGraph quantize(const QuantizeInputs& in);
 
+// The float passes quantize() runs first (constant folding, identity removal, BN folding): the float
+// graph the IntGraph's value names refer to.
+Graph prepare_for_quantization(const Graph& graph);
+
 // real range [lo, hi] → quantization parameters of an activation (the range is widened to include 0 so
 // that zero is exact; a degenerate range gets scale 1).
 QuantParams activation_params(double lo, double hi, int bits, bool is_signed, bool symmetric);

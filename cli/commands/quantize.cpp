@@ -1,9 +1,14 @@
 #include <fmt/format.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
 #include "cli/commands/commands.hpp"
 #include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "quant/dual_path.hpp"
 #include "quant/quantize.hpp"
 
 namespace chipref::cli {
@@ -14,7 +19,19 @@ struct QuantizeOptions {
   std::optional<float> mean, std;
   int64_t calib_count = 0;
   bool strict = false;
+  std::string report;
+  int64_t report_images = 1000;
 };
+
+void write_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) throw InputError(path + ": cannot write the report");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(path + ": cannot write the report");
+}
 
 int run_quantize(const QuantizeOptions& o) {
   const QuantConfig config = load_quant_config(o.config);
@@ -45,6 +62,18 @@ int run_quantize(const QuantizeOptions& o) {
   for (const Node& op : q.ops) macs += op.op_type == "conv_mac" || op.op_type == "linear_mac", mulshifts += op.op_type == "mulshift";
   fmt::print("{}: quantized with {} on {} calibration images -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model,
              o.config, calibration.shape.at(0), o.output, q.ops.size(), macs, mulshifts);
+  if (!o.report.empty()) {
+    const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm));
+    const std::string json_path = std::filesystem::path(o.report).replace_extension(".json").string();
+    write_file(o.report, report_markdown(r));
+    write_file(json_path, report_json(r));
+    int64_t elements = 0, within_one = 0, exact = 0;
+    for (const auto& l : r.layers) elements += l.elements, within_one += l.within_one, exact += l.elements - l.differing;
+    fmt::print("report: {} and {}: top-1 FP32 {:.2f}%, fake-quant {:.2f}%, integer {:.2f}% on {} test images; integer vs fake-quant "
+               "codes: {:.3f}% exact, {:.4f}% within 1 LSB over {} layers\n",
+               o.report, json_path, 100 * r.fp32.top1(), 100 * r.fake_quant.top1(), 100 * r.integer.top1(), r.integer.count,
+               100.0 * exact / std::max<int64_t>(elements, 1), 100.0 * within_one / std::max<int64_t>(elements, 1), r.layers.size());
+  }
   return 0;
 }
 }  // namespace
@@ -62,6 +91,8 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")->check(CLI::PositiveNumber);
   mean->needs(std);
   std->needs(mean);
+  cmd->add_option("--report", o->report, "Write the dual-path report here (Markdown) and beside it as .json");
+  cmd->add_option("--report-images", o->report_images, "Test images the report evaluates")->check(CLI::Range(int64_t{1}, int64_t{10000}))->capture_default_str();
   cmd->add_flag("--strict", o->strict, "Make a layer pattern that matches no node an error instead of a warning");
   cmd->add_option("-o,--output", o->output, "Output IntGraph directory (graph.json + tensors/)")->required();
   cmd->callback([&exit_code, o] { exit_code = run_quantize(*o); });

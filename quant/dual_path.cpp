@@ -1,0 +1,204 @@
+#include "quant/dual_path.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/progress.hpp"
+#include "model/executor.hpp"
+#include "quant/numerics/rounding.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+
+namespace chipref {
+
+double LayerComparison::sqnr_db() const { return noise > 0 ? 10.0 * std::log10(signal / noise) : INFINITY; }
+
+int AccumulatorUse::bits_used() const {
+  int bits = 1;
+  while (bits < 63 && (min < -(int64_t{1} << (bits - 1)) || max > (int64_t{1} << (bits - 1)) - 1)) ++bits;
+  return bits;
+}
+
+namespace {
+
+int64_t code_of(double real, const QuantParams& q) {
+  const double r = round_to_integer(real / q.scale, RoundingMode::half_even) + static_cast<double>(q.zero_point);
+  return static_cast<int64_t>(std::clamp(r, static_cast<double>(q.format.min()), static_cast<double>(q.format.max())));
+}
+
+// The float graph of the fake-quant path: BN folded, weights and biases replaced by their dequantized codes.
+Graph fake_quant_graph(const Graph& float_graph, const IntGraph& q) {
+  Graph g = prepare_for_quantization(float_graph);
+  for (const Node& op : q.ops) {
+    if (op.op_type != "conv_mac" && op.op_type != "linear_mac") continue;
+    const std::string node_name = op.name.substr(0, op.name.size() - 4);  // "<node>.mac"
+    const auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
+    if (node == g.nodes.end()) throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
+    const Tensor& codes = q.constants.at(op.inputs[1]);
+    const std::vector<double>& s_w = q.weight_scales.at(op.inputs[1]);
+    const int64_t channels = codes.shape.at(0), per = codes.numel() / channels;
+    Tensor w = Tensor::zeros(DType::float32, codes.shape);
+    for (int64_t i = 0; i < codes.numel(); ++i) w.floats[i] = static_cast<float>(static_cast<double>(codes.ints[i]) * s_w[i / per]);
+    if (node->op_type == "Gemm" && node->get_int("transB", 0) == 0) {  // back to the float graph's [in, out]
+      Tensor t = Tensor::zeros(DType::float32, {codes.shape[1], codes.shape[0]});
+      for (int64_t o = 0; o < channels; ++o)
+        for (int64_t i = 0; i < per; ++i) t.floats[i * channels + o] = w.floats[o * per + i];
+      w = std::move(t);
+    }
+    g.initializers[node->inputs[1] + ".fake_quant"] = std::move(w);
+    node->inputs[1] += ".fake_quant";
+    if (op.inputs.size() > 2) {
+      const Tensor& b_codes = q.constants.at(op.inputs[2]);
+      const double s_x = q.values.at(op.inputs[0]).quant.scale;
+      Tensor b = Tensor::zeros(DType::float32, {channels});
+      for (int64_t c = 0; c < channels; ++c) b.floats[c] = static_cast<float>(static_cast<double>(b_codes.ints[c]) * s_x * s_w[c]);
+      g.initializers[node->inputs[2] + ".fake_quant"] = std::move(b);
+      node->inputs[2] += ".fake_quant";
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data, int64_t batch_size) {
+  DualPathReport r;
+  r.model = q.source_model, r.config = q.config_name;
+  const Graph fp32_graph = prepare_for_quantization(float_graph);
+  const Graph fake_graph = fake_quant_graph(float_graph, q);
+  const FloatExecutor fp32(fp32_graph), fake(fake_graph);
+  const DirectEngine engine(q);
+  const std::string input = fp32_graph.inputs.at(0).name, output = fp32_graph.outputs.at(0).name;
+
+  // Activation values (scale > 0) in execution order, and the accumulators of the MAC ops.
+  std::map<std::string, size_t> layer_index, acc_index;
+  for (const Node& op : q.ops)
+    for (const auto& out : op.outputs) {
+      const auto v = q.values.find(out);
+      if (v == q.values.end()) continue;
+      if (v->second.quant.scale > 0) {
+        layer_index[out] = r.layers.size();
+        r.layers.push_back(LayerComparison{out, op.name, v->second.quant.format.name()});
+      } else if (op.op_type == "conv_mac" || op.op_type == "linear_mac") {
+        acc_index[out] = r.accumulators.size();
+        r.accumulators.push_back(AccumulatorUse{out, op.name, static_cast<int>(op.get_int("acc_bits")), INT64_MAX, INT64_MIN, 0});
+      }
+    }
+
+  const int64_t n = data.images.shape.at(0), per = data.images.numel() / std::max<int64_t>(n, 1);
+  ProgressBar progress("dual path", n);
+  auto argmax_hits = [&](const Tensor& logits, int64_t start, Top1Result& t) {
+    const int64_t classes = logits.shape.at(1);
+    for (int64_t i = 0; i < logits.shape[0]; ++i) {
+      const float* row = logits.floats.data() + i * classes;
+      t.correct += (std::max_element(row, row + classes) - row) == data.labels[start + i];
+      ++t.count;
+    }
+  };
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t b = std::min(batch_size, n - start);
+    Shape shape = data.images.shape;
+    shape[0] = b;
+    const Tensor x = Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * per, data.images.floats.begin() + (start + b) * per));
+
+    RunTrace trace;
+    argmax_hits(engine.run(x, &trace), start, r.integer);
+    TensorMap fp32_values = fp32.run({{input, x}}, true);
+    fp32_values[input] = x;
+    argmax_hits(fp32_values.at(output), start, r.fp32);
+
+    // Fake-quant path for accuracy: the input and every quantized tensor rounded to its codes and back.
+    auto fake_quantize = [&](const std::string& name, Tensor& t) {
+      const auto v = q.values.find(name);
+      if (v == q.values.end() || v->second.quant.scale <= 0 || !t.is_float()) return;
+      for (float& f : t.floats)
+        f = static_cast<float>(v->second.quant.scale * static_cast<double>(code_of(f, v->second.quant) - v->second.quant.zero_point));
+    };
+    Tensor fake_input = x;
+    fake_quantize(input, fake_input);
+    argmax_hits(fake.run({{input, fake_input}}, false, fake_quantize).at(output), start, r.fake_quant);
+
+    // Per-layer comparison in isolation: each layer of the fake-quant path computes from exactly the
+    // integer path's input codes (dequantized), so a difference is that layer's own, not one inherited.
+    std::map<std::string, std::vector<int64_t>> fake_codes;
+    auto force_integer_inputs = [&](const std::string& name, Tensor& t) {
+      const auto v = q.values.find(name);
+      if (v == q.values.end() || v->second.quant.scale <= 0 || !t.is_float()) return;
+      const QuantParams& qp = v->second.quant;
+      const auto& ints = trace.values.at(name).data;
+      std::vector<int64_t>& codes = fake_codes[name];
+      codes.resize(t.floats.size());
+      for (size_t i = 0; i < t.floats.size(); ++i) {
+        codes[i] = code_of(t.floats[i], qp);
+        t.floats[i] = static_cast<float>(qp.scale * static_cast<double>(ints[i] - qp.zero_point));
+      }
+    };
+    Tensor forced_input = x;
+    force_integer_inputs(input, forced_input);
+    fake.run({{input, forced_input}}, false, force_integer_inputs);
+
+    for (auto& layer : r.layers) {
+      const auto& ints = trace.values.at(layer.value).data;
+      const auto& fakes = fake_codes.at(layer.value);
+      const Tensor& reference = fp32_values.at(layer.value);
+      const QuantParams& qp = q.values.at(layer.value).quant;
+      for (size_t i = 0; i < ints.size(); ++i) {
+        const int64_t d = std::abs(int64_t{ints[i]} - fakes[i]);
+        layer.differing += d != 0, layer.within_one += d <= 1, layer.max_abs_lsb = std::max(layer.max_abs_lsb, d);
+        const double real = qp.scale * static_cast<double>(ints[i] - qp.zero_point), ref = reference.floats[i];
+        layer.signal += ref * ref, layer.noise += (ref - real) * (ref - real);
+      }
+      layer.elements += static_cast<int64_t>(ints.size());
+    }
+    for (auto& acc : r.accumulators) {
+      for (int32_t v : trace.values.at(acc.value).data) acc.min = std::min<int64_t>(acc.min, v), acc.max = std::max<int64_t>(acc.max, v);
+      acc.overflow_events += trace.overflows[acc.producer].events;
+    }
+    progress.update(start + b);
+  }
+  return r;
+}
+
+std::string report_markdown(const DualPathReport& r) {
+  std::ostringstream md;
+  auto pct = [](double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
+  md << "# chipref quantization report\n\nModel `" << r.model << "`, config `" << r.config << "`, " << r.integer.count
+     << " Fashion-MNIST test images.\n\n";
+  md << "| path | top-1 |\n|---|---|\n";
+  md << "| FP32 (float executor) | " << pct(r.fp32.correct, r.fp32.count) << " % |\n";
+  md << "| fake-quant (float simulation of the quantized network) | " << pct(r.fake_quant.correct, r.fake_quant.count) << " % |\n";
+  md << "| integer (DirectEngine, bit-accurate) | " << pct(r.integer.correct, r.integer.count) << " % |\n\n";
+  md << "## Integer vs fake-quant, per layer (in output LSBs), and SQNR vs FP32\n\n"
+        "Each layer is compared in isolation: its fake-quant computation starts from the integer path's input codes. "
+        "SQNR compares the integer tensor (dequantized) with the FP32 network's, errors propagated.\n\n";
+  md << "| value | produced by | format | elements | differing | within 1 LSB | max \\|diff\\| LSB | SQNR dB |\n|---|---|---|---|---|---|---|---|\n";
+  for (const auto& l : r.layers)
+    md << "| `" << l.value << "` | `" << l.producer << "` | " << l.format << " | " << l.elements << " | " << pct(l.differing, l.elements)
+       << " % | " << pct(l.within_one, l.elements) << " % | " << l.max_abs_lsb << " | " << l.sqnr_db() << " |\n";
+  md << "\n## Accumulators\n\n| accumulator | produced by | configured bits | observed range | bits used | overflow events |\n|---|---|---|---|---|---|\n";
+  for (const auto& a : r.accumulators)
+    md << "| `" << a.value << "` | `" << a.producer << "` | " << a.configured_bits << " | [" << a.min << ", " << a.max << "] | "
+       << a.bits_used() << " | " << a.overflow_events << " |\n";
+  md << "\nDifferences between the integer and fake-quant paths come from the multiplier's relative error, the two roundings of a "
+        "residual add, and float32 rounding in the fake-quant path (docs/numerics.md §6).\n";
+  return md.str();
+}
+
+std::string report_json(const DualPathReport& r) {
+  nlohmann::ordered_json j;
+  j["model"] = r.model, j["config"] = r.config, j["images"] = r.integer.count;
+  j["top1"] = {{"fp32", r.fp32.top1()}, {"fake_quant", r.fake_quant.top1()}, {"integer", r.integer.top1()}};
+  for (const auto& l : r.layers)
+    j["layers"].push_back({{"value", l.value}, {"producer", l.producer}, {"format", l.format}, {"elements", l.elements},
+                           {"differing", l.differing}, {"within_one_lsb", l.within_one}, {"max_abs_lsb", l.max_abs_lsb},
+                           {"sqnr_db", std::isfinite(l.sqnr_db()) ? nlohmann::ordered_json(l.sqnr_db()) : nlohmann::ordered_json(nullptr)}});
+  for (const auto& a : r.accumulators)
+    j["accumulators"].push_back({{"value", a.value}, {"producer", a.producer}, {"configured_bits", a.configured_bits}, {"min", a.min},
+                                 {"max", a.max}, {"bits_used", a.bits_used()}, {"overflow_events", a.overflow_events}});
+  return j.dump(2) + "\n";
+}
+
+}  // namespace chipref
