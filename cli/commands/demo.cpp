@@ -7,6 +7,7 @@
 #include "model/evaluate.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "quant/dual_path.hpp"
 #include "quant/quantize.hpp"
 #include "quant/selfcheck.hpp"
 #include "sim/direct_engine.hpp"
@@ -81,6 +82,15 @@ int run_demo(const DemoOptions& o) {
   fmt::print("      FP32 (float executor)       top-1 {:6.2f}%  ({:.1f} s)\n", 100 * fp32.top1(), fp32_s);
   fmt::print("      integer (DirectEngine)      top-1 {:6.2f}%  ({:.1f} s)\n", 100 * integer.top1(), int_s);
   fmt::print("      difference                  {:+.2f} % points\n", 100 * (integer.top1() - fp32.top1()));
+
+  // The dual-path summary on the first images: each integer layer against its float fake-quant twin.
+  const int64_t report_images = std::min<int64_t>(200, static_cast<int64_t>(test.labels.size()));
+  const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", report_images, norm));
+  fmt::print("dual path on {} images (each layer in isolation; `chipref quantize --report` writes the full report):\n", report_images);
+  fmt::print("      {:<40} {:>8} {:>10} {:>10} {:>9}\n", "layer output", "format", "exact", "<= 1 LSB", "SQNR dB");
+  for (const auto& l : r.layers)
+    fmt::print("      {:<40} {:>8} {:>9.3f}% {:>9.3f}% {:>9.1f}\n", l.value.size() > 40 ? "..." + l.value.substr(l.value.size() - 37) : l.value,
+               l.format, 100.0 * (l.elements - l.differing) / l.elements, 100.0 * l.within_one / l.elements, l.sqnr_db());
   return 0;
 }
 }  // namespace
