@@ -1,5 +1,7 @@
 #include "quant/config.hpp"
 
+#include "quant/calibrators.hpp"
+
 #include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
@@ -68,7 +70,12 @@ class Reader {
   std::string source_;
 };
 
-const std::vector<std::string> kCalibrators = {"minmax"};
+template <class Registry>
+std::vector<std::string> names_of(const Registry& r) {
+  std::vector<std::string> names;
+  for (const auto& entry : r) names.push_back(entry.first);
+  return names;
+}
 const std::vector<std::string> kFlavours = {"gemmlowp", "single"};
 const std::vector<std::string> kRoundings = {"half_even", "half_away", "half_up", "floor", "toward_zero"};
 const std::vector<std::string> kPolicies = {"wrap", "saturate", "error"};
@@ -80,14 +87,14 @@ void apply_sections(const Reader& r, const YAML::Node& n, LayerQuantConfig& c, s
     r.expect_map(w, "weights", {"bits", "granularity", "calibrator"});
     if (w["bits"]) c.weight_bits = r.integer(w["bits"], "bits", 2, 16), note("weights.bits");
     if (w["granularity"]) c.weight_per_channel = r.choice(w["granularity"], "granularity", {"per_channel", "per_tensor"}) == "per_channel", note("weights.granularity");
-    if (w["calibrator"]) c.weight_calibrator = r.choice(w["calibrator"], "calibrator", kCalibrators), note("weights.calibrator");
+    if (w["calibrator"]) c.weight_calibrator = r.choice(w["calibrator"], "calibrator", names_of(weight_calibrators())), note("weights.calibrator");
   }
   if (const YAML::Node a = n["activations"]) {
     r.expect_map(a, "activations", {"bits", "signed", "symmetric", "calibrator"});
     if (a["bits"]) c.activation_bits = r.integer(a["bits"], "bits", 2, 16), note("activations.bits");
     if (a["signed"]) c.activation_signed = r.boolean(a["signed"], "signed"), note("activations.signed");
     if (a["symmetric"]) c.activation_symmetric = r.boolean(a["symmetric"], "symmetric"), note("activations.symmetric");
-    if (a["calibrator"]) c.activation_calibrator = r.choice(a["calibrator"], "calibrator", kCalibrators), note("activations.calibrator");
+    if (a["calibrator"]) c.activation_calibrator = r.choice(a["calibrator"], "calibrator", names_of(activation_calibrators())), note("activations.calibrator");
   }
   if (const YAML::Node q = n["requant"]) {
     r.expect_map(q, "requant", {"flavour", "rounding", "multiplier_bits"});

@@ -9,6 +9,7 @@
 #include "core/progress.hpp"
 #include "model/executor.hpp"
 #include "model/fold.hpp"
+#include "quant/calibrators.hpp"
 #include "quant/passes.hpp"
 
 namespace chipref {
@@ -30,13 +31,17 @@ namespace {
 
 struct Range {
   double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  std::shared_ptr<Histogram> histogram;  // when a histogram calibrator is configured anywhere
 };
 
-std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images) {
+constexpr size_t kHistogramBins = 2048;
+
+// Runs the float graph over the calibration images, calling `visit(name, tensor)` for every float tensor.
+template <class Visit>
+void for_each_calibration_tensor(const Graph& g, const Tensor& images, const char* label, Visit visit) {
   const FloatExecutor exec(g);
-  std::map<std::string, Range> ranges;
   const int64_t n = images.shape.at(0), per = images.numel() / std::max<int64_t>(n, 1), batch = 100;
-  ProgressBar progress("calibrate", n);
+  ProgressBar progress(label, n);
   for (int64_t start = 0; start < n; start += batch) {
     const int64_t b = std::min(batch, n - start);
     Shape shape = images.shape;
@@ -44,14 +49,33 @@ std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images) {
     Tensor x = Tensor::of_floats(shape, std::vector<float>(images.floats.begin() + start * per, images.floats.begin() + (start + b) * per));
     TensorMap values = exec.run({{g.inputs.at(0).name, x}}, true);
     values[g.inputs[0].name] = std::move(x);
-    for (const auto& [name, t] : values) {
-      if (!t.is_float() || t.floats.empty()) continue;
-      const auto [mn, mx] = std::minmax_element(t.floats.begin(), t.floats.end());
-      Range& r = ranges[name];
-      r.lo = std::min<double>(r.lo, *mn), r.hi = std::max<double>(r.hi, *mx);
-    }
+    for (const auto& [name, t] : values)
+      if (t.is_float() && !t.floats.empty()) visit(name, t);
     progress.update(start + b);
   }
+}
+
+bool any_histogram_calibrator(const QuantConfig& c) {
+  if (activation_calibrator(c.defaults.activation_calibrator).needs_histogram()) return true;
+  for (const auto& o : c.overrides)
+    if (activation_calibrator(o.config.activation_calibrator).needs_histogram()) return true;
+  return false;
+}
+
+// Pass 1: the range of every tensor. Pass 2, only if a configured calibrator needs one: histograms over
+// those ranges.
+std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images, const QuantConfig& config) {
+  std::map<std::string, Range> ranges;
+  for_each_calibration_tensor(g, images, "calibrate", [&](const std::string& name, const Tensor& t) {
+    const auto [mn, mx] = std::minmax_element(t.floats.begin(), t.floats.end());
+    Range& r = ranges[name];
+    r.lo = std::min<double>(r.lo, *mn), r.hi = std::max<double>(r.hi, *mx);
+  });
+  if (!any_histogram_calibrator(config)) return ranges;
+  for (auto& [name, r] : ranges) r.histogram = std::make_shared<Histogram>(r.lo, r.hi, kHistogramBins);
+  for_each_calibration_tensor(g, images, "histograms", [&](const std::string& name, const Tensor& t) {
+    ranges.at(name).histogram->add(t.floats.data(), t.floats.size());
+  });
   return ranges;
 }
 
@@ -99,7 +123,9 @@ class Lowering {
   QuantParams params_for(const std::string& tensor, const LayerQuantConfig& c) const {
     const auto it = ranges_.find(tensor);
     if (it == ranges_.end()) throw InputError(g_.source + ": tensor '" + tensor + "' was never computed during calibration");
-    return activation_params(it->second.lo, it->second.hi, c.activation_bits, c.activation_signed, c.activation_symmetric);
+    const ActivationFormat f{c.activation_bits, c.activation_signed, c.activation_symmetric};
+    const auto [lo, hi] = activation_calibrator(c.activation_calibrator).choose(it->second.lo, it->second.hi, it->second.histogram.get(), f);
+    return activation_params(lo, hi, f.bits, f.is_signed, f.symmetric);
   }
 
   void add_value(const std::string& name, const QuantParams& q) { out_.values[name] = IntValue{shape_of(name), q}; }
@@ -148,14 +174,12 @@ class Lowering {
     const int64_t channels = w.shape.at(0), per = w.numel() / channels;
     const int64_t qmax = (int64_t{1} << (c.weight_bits - 1)) - 1;
     std::vector<double> scales(static_cast<size_t>(channels));
-    double tensor_max = 0;
-    for (float v : w.floats) tensor_max = std::max(tensor_max, std::fabs(static_cast<double>(v)));
+    const WeightCalibrator& calibrator = weight_calibrator(c.weight_calibrator);
+    const double tensor_clip = c.weight_per_channel ? 0.0 : calibrator.clip(w.floats.data(), w.numel(), c.weight_bits);
     DType dtype = c.weight_bits <= 8 ? DType::int8 : DType::int16;
     Tensor q = Tensor::zeros(dtype, w.shape);
     for (int64_t ch = 0; ch < channels; ++ch) {
-      double m = 0;
-      for (int64_t k = 0; k < per; ++k) m = std::max(m, std::fabs(static_cast<double>(w.floats[ch * per + k])));
-      if (!c.weight_per_channel) m = tensor_max;
+      const double m = c.weight_per_channel ? calibrator.clip(w.floats.data() + ch * per, per, c.weight_bits) : tensor_clip;
       scales[ch] = m > 0 ? m / static_cast<double>(qmax) : 1.0;
       for (int64_t k = 0; k < per; ++k) {
         const double r = round_to_integer(w.floats[ch * per + k] / scales[ch], RoundingMode::half_even);
@@ -374,7 +398,7 @@ IntGraph quantize(const QuantizeInputs& in) {
   out.preprocess = in.preprocess;
   out.input_shape = g.inputs[0].shape;
   out.output_shape = g.outputs[0].shape;
-  Lowering(g, *in.config, calibrate(g, *in.calibration), out).run();
+  Lowering(g, *in.config, calibrate(g, *in.calibration, *in.config), out).run();
   check_integer_only(out);
   return out;
 }

@@ -57,7 +57,7 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
       {"defaults:\n  accumulator: {bits: 48}\n", {"'bits' is 48; expected 8..32"}},
       {"defaults:\n  accumulator: {overflow: clip}\n", {"expected one of: wrap, saturate, error"}},
       {"defaults:\n  weights: {granularity: per_row}\n", {"expected one of: per_channel, per_tensor"}},
-      {"defaults:\n  weights: {calibrator: entropy}\n", {"'calibrator' is 'entropy'; expected one of: minmax"}},
+      {"defaults:\n  weights: {calibrator: entropy}\n", {"'calibrator' is 'entropy'; expected one of: minmax, mse, sawb"}},
       {"default:\n  weights: {bits: 8}\n", {"bad.yaml:1:1", "unknown key 'default'", "defaults, layers, calibration"}},
       {"layers:\n  match: x\n", {"bad.yaml:2:", "'layers' must be a list"}},
       {"layers:\n  - weights: {bits: 4}\n", {"bad.yaml:2:", "needs 'match: GLOB'"}},
