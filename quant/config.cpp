@@ -80,36 +80,38 @@ const std::vector<std::string> kFlavours = {"gemmlowp", "single"};
 const std::vector<std::string> kRoundings = {"half_even", "half_away", "half_up", "floor", "toward_zero"};
 const std::vector<std::string> kPolicies = {"wrap", "saturate", "error"};
 
-// Applies the sections present in `n` (defaults or one override) to `c`, recording the keys it sets.
-void apply_sections(const Reader& r, const YAML::Node& n, LayerQuantConfig& c, std::vector<std::string>& keys_set) {
-  auto note = [&](const std::string& key) { keys_set.push_back(key); };
+using Setter = std::function<void(LayerQuantConfig&)>;
+
+// Reads the sections present in `n` (the defaults or one override) into one setter per key.
+void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& setters) {
+  auto set = [&](auto member, auto value) { setters.push_back([member, value](LayerQuantConfig& c) { c.*member = value; }); };
   if (const YAML::Node w = n["weights"]) {
     r.expect_map(w, "weights", {"bits", "granularity", "calibrator"});
-    if (w["bits"]) c.weight_bits = r.integer(w["bits"], "bits", 2, 16), note("weights.bits");
-    if (w["granularity"]) c.weight_per_channel = r.choice(w["granularity"], "granularity", {"per_channel", "per_tensor"}) == "per_channel", note("weights.granularity");
-    if (w["calibrator"]) c.weight_calibrator = r.choice(w["calibrator"], "calibrator", names_of(weight_calibrators())), note("weights.calibrator");
+    if (w["bits"]) set(&LayerQuantConfig::weight_bits, r.integer(w["bits"], "bits", 2, 16));
+    if (w["granularity"]) set(&LayerQuantConfig::weight_per_channel, r.choice(w["granularity"], "granularity", {"per_channel", "per_tensor"}) == "per_channel");
+    if (w["calibrator"]) set(&LayerQuantConfig::weight_calibrator, r.choice(w["calibrator"], "calibrator", names_of(weight_calibrators())));
   }
   if (const YAML::Node a = n["activations"]) {
     r.expect_map(a, "activations", {"bits", "signed", "symmetric", "calibrator"});
-    if (a["bits"]) c.activation_bits = r.integer(a["bits"], "bits", 2, 16), note("activations.bits");
-    if (a["signed"]) c.activation_signed = r.boolean(a["signed"], "signed"), note("activations.signed");
-    if (a["symmetric"]) c.activation_symmetric = r.boolean(a["symmetric"], "symmetric"), note("activations.symmetric");
-    if (a["calibrator"]) c.activation_calibrator = r.choice(a["calibrator"], "calibrator", names_of(activation_calibrators())), note("activations.calibrator");
+    if (a["bits"]) set(&LayerQuantConfig::activation_bits, r.integer(a["bits"], "bits", 2, 16));
+    if (a["signed"]) set(&LayerQuantConfig::activation_signed, r.boolean(a["signed"], "signed"));
+    if (a["symmetric"]) set(&LayerQuantConfig::activation_symmetric, r.boolean(a["symmetric"], "symmetric"));
+    if (a["calibrator"]) set(&LayerQuantConfig::activation_calibrator, r.choice(a["calibrator"], "calibrator", names_of(activation_calibrators())));
   }
   if (const YAML::Node q = n["requant"]) {
     r.expect_map(q, "requant", {"flavour", "rounding", "multiplier_bits"});
-    if (q["flavour"]) c.requant_flavour = parse_requant_flavour(r.choice(q["flavour"], "flavour", kFlavours)), note("requant.flavour");
-    if (q["rounding"]) c.requant_rounding = parse_rounding_mode(r.choice(q["rounding"], "rounding", kRoundings)), note("requant.rounding");
-    if (q["multiplier_bits"]) c.multiplier_bits = r.integer(q["multiplier_bits"], "multiplier_bits", kMinMultiplierBits, kMaxMultiplierBits), note("requant.multiplier_bits");
+    if (q["flavour"]) set(&LayerQuantConfig::requant_flavour, parse_requant_flavour(r.choice(q["flavour"], "flavour", kFlavours)));
+    if (q["rounding"]) set(&LayerQuantConfig::requant_rounding, parse_rounding_mode(r.choice(q["rounding"], "rounding", kRoundings)));
+    if (q["multiplier_bits"]) set(&LayerQuantConfig::multiplier_bits, r.integer(q["multiplier_bits"], "multiplier_bits", kMinMultiplierBits, kMaxMultiplierBits));
   }
   if (const YAML::Node b = n["bias"]) {
     r.expect_map(b, "bias", {"bits"});
-    if (b["bits"]) c.bias_bits = r.integer(b["bits"], "bits", 8, 32), note("bias.bits");
+    if (b["bits"]) set(&LayerQuantConfig::bias_bits, r.integer(b["bits"], "bits", 8, 32));
   }
   if (const YAML::Node acc = n["accumulator"]) {
     r.expect_map(acc, "accumulator", {"bits", "overflow"});
-    if (acc["bits"]) c.accumulator_bits = r.integer(acc["bits"], "bits", AccumulatorSpec::kMinBits, 32), note("accumulator.bits");
-    if (acc["overflow"]) c.accumulator_overflow = parse_overflow_policy(r.choice(acc["overflow"], "overflow", kPolicies)), note("accumulator.overflow");
+    if (acc["bits"]) set(&LayerQuantConfig::accumulator_bits, r.integer(acc["bits"], "bits", AccumulatorSpec::kMinBits, 32));
+    if (acc["overflow"]) set(&LayerQuantConfig::accumulator_overflow, parse_overflow_policy(r.choice(acc["overflow"], "overflow", kPolicies)));
   }
 }
 
@@ -120,25 +122,8 @@ const std::vector<std::string> kSectionKeys = {"weights", "activations", "requan
 LayerQuantConfig QuantConfig::for_node(const std::string& node_name) const {
   LayerQuantConfig c = defaults;
   for (const auto& o : overrides)
-    if (fnmatch(o.pattern.c_str(), node_name.c_str(), 0) == 0) {
-      // Re-apply only what the override sets, on top of what is already there.
-      const LayerQuantConfig& v = o.config;
-      for (const auto& key : o.keys_set) {
-        if (key == "weights.bits") c.weight_bits = v.weight_bits;
-        else if (key == "weights.granularity") c.weight_per_channel = v.weight_per_channel;
-        else if (key == "weights.calibrator") c.weight_calibrator = v.weight_calibrator;
-        else if (key == "activations.bits") c.activation_bits = v.activation_bits;
-        else if (key == "activations.signed") c.activation_signed = v.activation_signed;
-        else if (key == "activations.symmetric") c.activation_symmetric = v.activation_symmetric;
-        else if (key == "activations.calibrator") c.activation_calibrator = v.activation_calibrator;
-        else if (key == "requant.flavour") c.requant_flavour = v.requant_flavour;
-        else if (key == "requant.rounding") c.requant_rounding = v.requant_rounding;
-        else if (key == "requant.multiplier_bits") c.multiplier_bits = v.multiplier_bits;
-        else if (key == "bias.bits") c.bias_bits = v.bias_bits;
-        else if (key == "accumulator.bits") c.accumulator_bits = v.accumulator_bits;
-        else if (key == "accumulator.overflow") c.accumulator_overflow = v.accumulator_overflow;
-      }
-    }
+    if (fnmatch(o.pattern.c_str(), node_name.c_str(), 0) == 0)
+      for (const auto& set : o.setters) set(c);
   return c;
 }
 
@@ -156,8 +141,9 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& sourc
   r.expect_map(root, "the config", {"defaults", "layers", "calibration"});
   if (const YAML::Node d = root["defaults"]) {
     r.expect_map(d, "defaults", kSectionKeys);
-    std::vector<std::string> ignored;
-    apply_sections(r, d, config.defaults, ignored);
+    std::vector<Setter> setters;
+    read_sections(r, d, setters);
+    for (const auto& set : setters) set(config.defaults);
   }
   if (const YAML::Node cal = root["calibration"]) {
     r.expect_map(cal, "calibration", {"images"});
@@ -173,8 +159,9 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& sourc
       LayerOverride o;
       o.pattern = entry["match"].as<std::string>();
       o.where = r.at(entry["match"]);
+      read_sections(r, entry, o.setters);
       o.config = config.defaults;
-      apply_sections(r, entry, o.config, o.keys_set);
+      for (const auto& set : o.setters) set(o.config);
       config.overrides.push_back(std::move(o));
     }
   }

@@ -4,6 +4,7 @@
 // Validation happens here, at the boundary: a bad key, type or value is an InputError naming
 // file:line:column and the valid choices.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,9 @@ struct LayerQuantConfig {
 struct LayerOverride {
   std::string pattern;  // glob over node names (fnmatch), e.g. "/head/*"
   std::string where;    // file:line:column of the pattern, for warnings
-  LayerQuantConfig config;
-  std::vector<std::string> keys_set;  // which keys the override sets (the rest come from the defaults)
+  // One setter per key the override names; the keys it does not name keep what earlier entries gave.
+  std::vector<std::function<void(LayerQuantConfig&)>> setters;
+  LayerQuantConfig config;  // the defaults with this override's setters applied (for validation)
 };
 
 struct QuantConfig {

@@ -34,7 +34,7 @@ Graph fake_quant_graph(const Graph& float_graph, const IntGraph& q) {
   Graph g = prepare_for_quantization(float_graph);
   for (const Node& op : q.ops) {
     if (op.op_type != "conv_mac" && op.op_type != "linear_mac") continue;
-    const std::string node_name = op.name.substr(0, op.name.size() - 4);  // "<node>.mac"
+    const std::string node_name = op.get_string("source");
     const auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
     if (node == g.nodes.end()) throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
     const Tensor& codes = q.constants.at(op.inputs[1]);

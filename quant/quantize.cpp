@@ -170,7 +170,7 @@ class Lowering {
   void add_constant(const std::string& name, Tensor t) { out_.constants[name] = std::move(t); }
 
   // Symmetric narrow-range weight codes, per output channel (or per tensor); returns the scales.
-  std::vector<double> quantize_weights(const Node& n, const Tensor& w, const LayerQuantConfig& c, const std::string& name) {
+  std::vector<double> quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name) {
     const int64_t channels = w.shape.at(0), per = w.numel() / channels;
     const int64_t qmax = (int64_t{1} << (c.weight_bits - 1)) - 1;
     std::vector<double> scales(static_cast<size_t>(channels));
@@ -186,7 +186,6 @@ class Lowering {
         q.ints[ch * per + k] = std::clamp<int64_t>(static_cast<int64_t>(r), -qmax, qmax);
       }
     }
-    (void)n;
     add_constant(name, std::move(q));
     out_.weight_scales[name] = scales;
     return scales;
@@ -262,11 +261,12 @@ class Lowering {
     const QuantParams yq = params_for(y, c);
     add_value(y, yq);
     const double s_x = out_.values.at(x).quant.scale;
-    const std::vector<double> s_w = quantize_weights(n, w, c, n.name + ".weight");
+    const std::vector<double> s_w = quantize_weights(w, c, n.name + ".weight");
     quantize_bias(n, bias, s_x, s_w, c, n.name + ".bias");
     const std::string acc = n.name + ".acc";
     add_accumulator(acc, n.outputs[0], c);
     Node mac = op(conv ? "conv_mac" : "linear_mac", n.name + ".mac", {x, n.name + ".weight"}, {acc});
+    mac.attributes["source"] = n.name;  // the float node it lowers (reports, the dual-path check)
     if (bias) mac.inputs.push_back(n.name + ".bias");
     if (conv) {
       mac.attributes["strides"] = n.get_ints("strides", std::vector<int64_t>{1, 1});

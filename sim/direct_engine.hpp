@@ -26,6 +26,7 @@ struct RunTrace {
 
 class DirectEngine {
  public:
+  // Checks the graph (integer-only) and prepares every op; the graph must outlive the engine.
   explicit DirectEngine(const IntGraph& graph);
   // input: float [N, ...] as the graph's input shape; returns the float output of the dequantize op.
   Tensor run(const Tensor& input, RunTrace* trace = nullptr) const;

@@ -44,7 +44,7 @@ int inspect_int_graph(const InspectOptions& o) {
       macs = element_count(out) * (w.numel() / w.shape.at(0));
     }
     for (const auto& in : op.inputs)
-      if (auto it = g.constants.find(in); it != g.constants.end() && in.find(".weight") != std::string::npos) params += it->second.numel();
+      if (g.weight_scales.count(in)) params += g.constants.at(in).numel();
     total_macs += macs, total_params += params;
     std::vector<std::string> ins, outs;
     for (const auto& in : op.inputs) ins.push_back(describe(in));
