@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/files.hpp"
 #include "core/version.hpp"
 #include "model/io/npy.hpp"
 
@@ -60,12 +61,6 @@ std::string constant_file(size_t index, const std::string& name) {
   return std::string("tensors/") + prefix + safe.substr(0, 80) + ".npy";
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw InputError(path.string() + ": cannot write file: " + std::strerror(errno));
-  out << text;
-  if (!out) throw InputError(path.string() + ": write failed: " + std::strerror(errno));
-}
 }  // namespace
 
 void check_integer_only(const IntGraph& g) {
@@ -145,7 +140,7 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   fs::create_directories(staging / "tensors");
   index = 0;
   for (const auto& [name, t] : g.constants) write_npy((staging / constant_file(index++, name)).string(), t);
-  write_text(staging / "graph.json", j.dump(2) + "\n");
+  write_file_atomically((staging / "graph.json").string(), j.dump(2) + "\n");
   if (fs::exists(target)) {
     if (!is_int_graph_dir(target.string()))
       throw InputError(target.string() + ": exists and is not an IntGraph directory; refusing to replace it");

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/files.hpp"
 #include "model/executor.hpp"
 
 namespace chipref {
@@ -22,14 +23,6 @@ std::string one_line(std::string s) {
     if (c == '\n' || c == '\r') c = ' ';
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open file: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 DType dtype_from_onnx(int32_t t, const std::string& context) {
@@ -269,7 +262,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context)
 
 Tensor read_tensor_pb(const std::string& path) {
   onnx::TensorProto proto;
-  const std::string bytes = read_file(path);
+  const std::string bytes = read_file_bytes(path);
   if (!proto.ParseFromString(bytes)) throw InputError(path + ": not a valid ONNX TensorProto");
   return tensor_from_proto(proto, path);
 }
@@ -283,7 +276,7 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name
 }
 
 Graph import_onnx(const std::string& path, const ImportOptions& options) {
-  return import_onnx_bytes(read_file(path), path, options);
+  return import_onnx_bytes(read_file_bytes(path), path, options);
 }
 
 }  // namespace chipref

@@ -1,10 +1,9 @@
 #include <fmt/format.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "cli/commands/commands.hpp"
+#include "core/files.hpp"
 #include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
@@ -23,15 +22,6 @@ struct QuantizeOptions {
   int64_t report_images = 1000;
 };
 
-void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw InputError(path + ": cannot write the report");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(path + ": cannot write the report");
-}
 
 int run_quantize(const QuantizeOptions& o) {
   const QuantConfig config = load_quant_config(o.config);
@@ -65,8 +55,8 @@ int run_quantize(const QuantizeOptions& o) {
   if (!o.report.empty()) {
     const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm));
     const std::string json_path = std::filesystem::path(o.report).replace_extension(".json").string();
-    write_file(o.report, report_markdown(r));
-    write_file(json_path, report_json(r));
+    write_file_atomically(o.report, report_markdown(r));
+    write_file_atomically(json_path, report_json(r));
     int64_t elements = 0, within_one = 0, exact = 0;
     for (const auto& l : r.layers) elements += l.elements, within_one += l.within_one, exact += l.elements - l.differing;
     fmt::print("report: {} and {}: top-1 FP32 {:.2f}%, fake-quant {:.2f}%, integer {:.2f}% on {} test images; integer vs fake-quant "

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 
 namespace chipref {
 
@@ -126,13 +127,7 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
   return t;
 }
 
-Tensor read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open file: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_npy(ss.str(), path);
-}
+Tensor read_npy(const std::string& path) { return parse_npy(read_file_bytes(path), path); }
 
 std::string serialize_npy(const Tensor& t) {
   const NpyType* type = nullptr;
@@ -166,16 +161,6 @@ std::string serialize_npy(const Tensor& t) {
   return out;
 }
 
-void write_npy(const std::string& path, const Tensor& tensor) {
-  const std::string bytes = serialize_npy(tensor);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(path + ": cannot write file: " + std::strerror(errno));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw InputError(path + ": write failed: " + std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(path + ": cannot rename into place: " + std::strerror(errno));
-}
+void write_npy(const std::string& path, const Tensor& tensor) { write_file_atomically(path, serialize_npy(tensor)); }
 
 }  // namespace chipref

@@ -11,18 +11,14 @@
 
 #include "model/executor.hpp"
 #include "model/onnx_import.hpp"
+#include "core/files.hpp"
 
 using namespace chipref;
 
 namespace {
 const char* kModel = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
 
-std::string good_bytes() {
-  std::ifstream in(kModel, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string good_bytes() { return read_file_bytes(kModel); }
 
 std::string mutated(const std::function<void(onnx::ModelProto&)>& mutate) {
   onnx::ModelProto m;

@@ -16,6 +16,7 @@
 #include "model/io/idx.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "core/files.hpp"
 
 using namespace chipref;
 
@@ -23,9 +24,8 @@ namespace {
 const char* kModel = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
 
 onnx::ModelProto load_cnn() {
-  std::ifstream in(kModel, std::ios::binary);
   onnx::ModelProto m;
-  REQUIRE(m.ParseFromIstream(&in));
+  REQUIRE(m.ParseFromString(read_file_bytes(kModel)));
   return m;
 }
 

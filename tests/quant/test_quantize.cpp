@@ -18,6 +18,7 @@
 #include "quant/passes.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
+#include "core/files.hpp"
 
 using namespace chipref;
 namespace fs = std::filesystem;
@@ -34,17 +35,10 @@ IntGraph quantize_cnn(const std::string& config_name, int64_t calibration_images
   return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
 }
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::map<std::string, std::string> directory_bytes(const fs::path& dir) {
   std::map<std::string, std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = read_all(e.path());
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = read_file_bytes(e.path().string());
   return files;
 }
 
