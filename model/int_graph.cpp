@@ -185,7 +185,8 @@ IntGraph load_int_graph(const std::string& dir) {
                          "; graph.json declares " + c.at("dtype").get<std::string>() + shape_to_string(c.at("shape").get<Shape>()));
       g.constants[name] = std::move(t);
     }
-    for (const auto& [name, scales] : j.at("weight_scales").items()) g.weight_scales[name] = scales.get<std::vector<double>>();
+    if (j.contains("weight_scales"))  // report metadata only: the engine runs without it
+      for (const auto& [name, scales] : j.at("weight_scales").items()) g.weight_scales[name] = scales.get<std::vector<double>>();
     for (const auto& o : j.at("ops")) {
       Node n;
       n.name = o.at("name").get<std::string>();

@@ -38,7 +38,10 @@ Graph fake_quant_graph(const Graph& float_graph, const IntGraph& q) {
     const auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
     if (node == g.nodes.end()) throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
     const Tensor& codes = q.constants.at(op.inputs[1]);
-    const std::vector<double>& s_w = q.weight_scales.at(op.inputs[1]);
+    const auto scales = q.weight_scales.find(op.inputs[1]);
+    if (scales == q.weight_scales.end())
+      throw InputError(q.source_model + ": the IntGraph records no weight scales for '" + op.inputs[1] + "'; re-run quantize");
+    const std::vector<double>& s_w = scales->second;
     const int64_t channels = codes.shape.at(0), per = codes.numel() / channels;
     Tensor w = Tensor::zeros(DType::float32, codes.shape);
     for (int64_t i = 0; i < codes.numel(); ++i) w.floats[i] = static_cast<float>(static_cast<double>(codes.ints[i]) * s_w[i / per]);

@@ -362,6 +362,8 @@ class Lowering {
       if (it == g_.initializers.end()) cannot(n, "the target shape must be constant (fix the batch size when importing)");
       return lower_data_movement(n, "reshape", {{"shape", it->second.ints}});
     }
+    if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
+      cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
     cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, Add, Relu/Clip fused, AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape)");
   }
 
