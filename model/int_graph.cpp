@@ -134,7 +134,9 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   j["ops"] = ops;
 
   // Build beside the target, then swap it in: a reader never sees a half-written IntGraph.
-  const fs::path target(dir);
+  fs::path target = fs::path(dir).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();  // "q/" names the directory q
+  if (target.empty()) throw InputError("'" + dir + "' is not a directory name an IntGraph can be written to");
   const fs::path staging = target.string() + ".partial";
   fs::remove_all(staging);
   fs::create_directories(staging / "tensors");

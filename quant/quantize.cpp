@@ -210,7 +210,12 @@ class Lowering {
                     const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp) {
     Tensor m = Tensor::zeros(DType::int32, {static_cast<int64_t>(scales.size())}), s = m;
     for (size_t i = 0; i < scales.size(); ++i) {
-      const FixedMultiplier f = derive_multiplier(scales[i], c.multiplier_bits);
+      FixedMultiplier f;
+      try {
+        f = derive_multiplier(scales[i], c.multiplier_bits);
+      } catch (const InputError& e) {
+        throw InputError(g_.source + ": " + name + " (channel " + std::to_string(i) + "): " + e.what());
+      }
       m.ints[i] = f.multiplier, s.ints[i] = f.shift;
     }
     add_constant(name + ".multiplier", std::move(m));

@@ -42,6 +42,9 @@ expect quantize-strict     1 1 "match no node.*/nothing/\*"  -- quantize "$model
 expect quantize-warning    0 1 "warning: layer patterns match no node" -- quantize "$model" --config "$tmp/typo.yaml" --calib-count 10 -o "$tmp/q"
 expect quantize-w8a8       0 0 "integer-only check passed"     -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 100 -o "$tmp/q"
 expect eval-intgraph       0 0 '"count":50'                    -- eval "$tmp/q" --limit 50 --json
+expect quantize-slash      0 0 "integer-only check passed"     -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
+expect quantize-slash-again 0 0 "integer-only check passed"    -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
+expect eval-slash          0 0 '"count":10'                    -- eval "$tmp/q2" --limit 10 --json
 expect eval-intgraph-flags 1 1 "records its input normalisation" -- eval "$tmp/q" --limit 5 --mean 0.5 --std 0.5
 expect inspect-intgraph    0 0 "integer-only"                  -- inspect "$tmp/q"
 expect inspect-intgraph-json 0 0 '"total_macs": 1951072'       -- inspect "$tmp/q" --json
