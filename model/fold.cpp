@@ -8,14 +8,13 @@
 namespace chipref {
 
 namespace {
-// A fully static shape for `name`, from the graph inputs, inferred value info or initializers.
+// A fully static shape for `name`, or nullptr.
 const Shape* static_shape(const Graph& g, const std::string& name) {
-  if (auto it = g.initializers.find(name); it != g.initializers.end()) return &it->second.shape;
-  const ValueInfo* v = g.find_value(name);
-  if (!v || !v->shape_known) return nullptr;
-  for (int64_t d : v->shape)
+  const Shape* s = g.known_shape(name);
+  if (!s) return nullptr;
+  for (int64_t d : *s)
     if (d < 0) return nullptr;
-  return &v->shape;
+  return s;
 }
 
 int fold_pass(Graph& graph) {

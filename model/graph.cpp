@@ -50,4 +50,10 @@ const ValueInfo* Graph::find_value(const std::string& name) const {
   return it == value_info.end() ? nullptr : &it->second;
 }
 
+const Shape* Graph::known_shape(const std::string& name) const {
+  if (auto it = initializers.find(name); it != initializers.end()) return &it->second.shape;
+  const ValueInfo* v = find_value(name);
+  return v && v->shape_known ? &v->shape : nullptr;
+}
+
 }  // namespace chipref

@@ -57,6 +57,9 @@ struct Graph {
   std::vector<Node> nodes;  // topological order
 
   const ValueInfo* find_value(const std::string& name) const;
+  // The shape of a tensor as far as it is known: an initializer's, or the inferred one (dimensions
+  // may be -1); nullptr when not even the rank is known.
+  const Shape* known_shape(const std::string& name) const;
 };
 
 }  // namespace chipref

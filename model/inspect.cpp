@@ -3,12 +3,6 @@
 namespace chipref {
 
 namespace {
-const Shape* known_shape(const Graph& g, const std::string& name) {
-  if (auto it = g.initializers.find(name); it != g.initializers.end()) return &it->second.shape;
-  const ValueInfo* v = g.find_value(name);
-  return v && v->shape_known ? &v->shape : nullptr;
-}
-
 bool is_static(const Shape* s) {
   if (!s) return false;
   for (int64_t d : *s)
@@ -27,19 +21,19 @@ std::string describe_shape(const Shape* s) {
 int64_t reduction_length(const Graph& g, const Node& n) {
   const auto& op = n.op_type;
   if (op == "Conv" || op == "ConvInteger" || op == "QLinearConv") {
-    const Shape* w = known_shape(g, n.inputs.at(op == "QLinearConv" ? 3 : 1));
+    const Shape* w = g.known_shape(n.inputs.at(op == "QLinearConv" ? 3 : 1));
     if (!is_static(w) || w->size() < 2) return 0;
     int64_t k = 1;
     for (size_t d = 1; d < w->size(); ++d) k *= (*w)[d];  // C/group · kernel positions
     return k;
   }
   if (op == "Gemm") {
-    const Shape* a = known_shape(g, n.inputs.at(0));
+    const Shape* a = g.known_shape(n.inputs.at(0));
     if (!is_static(a) || a->size() != 2) return 0;
     return n.get_int("transA", 0) ? (*a)[0] : (*a)[1];
   }
   if (op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul") {
-    const Shape* a = known_shape(g, n.inputs.at(0));
+    const Shape* a = g.known_shape(n.inputs.at(0));
     return is_static(a) && !a->empty() ? a->back() : 0;
   }
   return 0;
@@ -52,16 +46,16 @@ GraphSummary summarize(const Graph& graph) {
     NodeSummary s{n.name, n.domain.empty() ? n.op_type : n.domain + "::" + n.op_type, {}, {}, 0, 0};
     for (const auto& in : n.inputs) {
       if (in.empty()) continue;
-      s.input_shapes.push_back(describe_shape(known_shape(graph, in)));
+      s.input_shapes.push_back(describe_shape(graph.known_shape(in)));
       // Parameters are the float tensors a node learns (weights, biases, norm statistics), not scalar
       // bounds or integer shape arguments.
       if (auto it = graph.initializers.find(in); it != graph.initializers.end() && it->second.is_float() && it->second.rank() >= 1)
         s.params += it->second.numel();
     }
     for (const auto& out : n.outputs)
-      if (!out.empty()) s.output_shapes.push_back(describe_shape(known_shape(graph, out)));
+      if (!out.empty()) s.output_shapes.push_back(describe_shape(graph.known_shape(out)));
     const int64_t k = reduction_length(graph, n);
-    const Shape* out = n.outputs.empty() ? nullptr : known_shape(graph, n.outputs[0]);
+    const Shape* out = n.outputs.empty() ? nullptr : graph.known_shape(n.outputs[0]);
     if (k > 0 && is_static(out)) s.macs = element_count(*out) * k;
     summary.total_params += s.params;
     summary.total_macs += s.macs;

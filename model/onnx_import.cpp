@@ -125,12 +125,7 @@ void fix_batch_dimension(onnx::ModelProto& model, int64_t batch) {
 // Checks that ONNX 1.12's shape inference leaves out (Gemm does not compare inner dimensions, Conv does
 // not compare channels): the contraction dimensions of every product op whose operand shapes are known.
 void check_contractions(const Graph& g) {
-  auto shape = [&](const Node& n, size_t i) -> const Shape* {
-    if (!n.has_input(i)) return nullptr;
-    if (auto it = g.initializers.find(n.inputs[i]); it != g.initializers.end()) return &it->second.shape;
-    const ValueInfo* v = g.find_value(n.inputs[i]);
-    return v && v->shape_known ? &v->shape : nullptr;
-  };
+  auto shape = [&](const Node& n, size_t i) { return n.has_input(i) ? g.known_shape(n.inputs[i]) : nullptr; };
   auto known = [](int64_t d) { return d >= 0; };
   for (const Node& n : g.nodes) {
     const std::string where = g.source + ": inconsistent shapes: " + n.describe() + ": ";

@@ -29,9 +29,10 @@ int64_t code_of(double real, const QuantParams& q) {
   return static_cast<int64_t>(std::clamp(r, static_cast<double>(q.format.min()), static_cast<double>(q.format.max())));
 }
 
-// The float graph of the fake-quant path: BN folded, weights and biases replaced by their dequantized codes.
-Graph fake_quant_graph(const Graph& float_graph, const IntGraph& q) {
-  Graph g = prepare_for_quantization(float_graph);
+// The float graph of the fake-quant path: the prepared (BN-folded) graph with weights and biases
+// replaced by their dequantized codes.
+Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
+  Graph g = prepared;
   for (const Node& op : q.ops) {
     if (op.op_type != "conv_mac" && op.op_type != "linear_mac") continue;
     const std::string node_name = op.get_string("source");
@@ -71,7 +72,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   DualPathReport r;
   r.model = q.source_model, r.config = q.config_name;
   const Graph fp32_graph = prepare_for_quantization(float_graph);
-  const Graph fake_graph = fake_quant_graph(float_graph, q);
+  const Graph fake_graph = fake_quant_graph(fp32_graph, q);
   const FloatExecutor fp32(fp32_graph), fake(fake_graph);
   const DirectEngine engine(q);
   const std::string input = fp32_graph.inputs.at(0).name, output = fp32_graph.outputs.at(0).name;

@@ -116,8 +116,8 @@ class Lowering {
   }
 
   Shape shape_of(const std::string& name) const {
-    const ValueInfo* v = g_.find_value(name);
-    return v && v->shape_known ? v->shape : Shape{};
+    const Shape* s = g_.known_shape(name);
+    return s ? *s : Shape{};
   }
 
   QuantParams params_for(const std::string& tensor, const LayerQuantConfig& c) const {
