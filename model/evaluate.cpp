@@ -7,6 +7,19 @@
 
 namespace chipref {
 
+void count_top1(const Tensor& logits, int64_t rows, const std::vector<int64_t>& labels, int64_t first, const std::string& what,
+                Top1Result& result) {
+  if (logits.rank() != 2 || logits.shape[0] != rows || !logits.is_float())
+    throw InputError(what + ": output is " + shape_to_string(logits.shape) + "; expected float logits [" + std::to_string(rows) + ", classes]");
+  const int64_t classes = logits.shape[1];
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = logits.floats.data() + i * classes;
+    const int64_t predicted = std::max_element(row, row + classes) - row;  // first maximum on ties
+    result.correct += predicted == labels.at(first + i);
+    ++result.count;
+  }
+}
+
 Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int64_t batch_size, const std::string& what) {
   const int64_t n = data.images.shape.at(0);
   const int64_t image_size = data.images.numel() / std::max<int64_t>(n, 1);
@@ -19,15 +32,7 @@ Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int
     shape[0] = b;
     const Tensor logits = run(Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * image_size,
                                                                        data.images.floats.begin() + (start + b) * image_size)));
-    if (logits.rank() != 2 || logits.shape[0] != b || !logits.is_float())
-      throw InputError(what + ": output is " + shape_to_string(logits.shape) + "; expected float logits [" + std::to_string(b) + ", classes]");
-    const int64_t classes = logits.shape[1];
-    for (int64_t i = 0; i < b; ++i) {
-      const float* row = logits.floats.data() + i * classes;
-      const int64_t predicted = std::max_element(row, row + classes) - row;  // first maximum on ties
-      result.correct += predicted == data.labels[start + i];
-      ++result.count;
-    }
+    count_top1(logits, b, data.labels, start, what, result);
     progress.update(start + b);
   }
   return result;

@@ -14,6 +14,11 @@ struct Top1Result {
   double top1() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
 };
 
+// Adds to `result` the rows of float logits [B, classes] whose first maximum is labels[first + row].
+// InputError naming `what` if the logits are not [B, classes] float.
+void count_top1(const Tensor& logits, int64_t rows, const std::vector<int64_t>& labels, int64_t first, const std::string& what,
+                Top1Result& result);
+
 // Runs a batch of images [B, ...] to logits [B, classes].
 using BatchRunner = std::function<Tensor(const Tensor& images)>;
 

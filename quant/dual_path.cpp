@@ -94,14 +94,6 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
 
   const int64_t n = data.images.shape.at(0), per = data.images.numel() / std::max<int64_t>(n, 1);
   ProgressBar progress("dual path", n);
-  auto argmax_hits = [&](const Tensor& logits, int64_t start, Top1Result& t) {
-    const int64_t classes = logits.shape.at(1);
-    for (int64_t i = 0; i < logits.shape[0]; ++i) {
-      const float* row = logits.floats.data() + i * classes;
-      t.correct += (std::max_element(row, row + classes) - row) == data.labels[start + i];
-      ++t.count;
-    }
-  };
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t b = std::min(batch_size, n - start);
     Shape shape = data.images.shape;
@@ -109,10 +101,10 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     const Tensor x = Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * per, data.images.floats.begin() + (start + b) * per));
 
     RunTrace trace;
-    argmax_hits(engine.run(x, &trace), start, r.integer);
+    count_top1(engine.run(x, &trace), b, data.labels, start, q.source_model, r.integer);
     TensorMap fp32_values = fp32.run({{input, x}}, true);
     fp32_values[input] = x;
-    argmax_hits(fp32_values.at(output), start, r.fp32);
+    count_top1(fp32_values.at(output), b, data.labels, start, fp32_graph.source, r.fp32);
 
     // Fake-quant path for accuracy: the input and every quantized tensor rounded to its codes and back.
     auto fake_quantize = [&](const std::string& name, Tensor& t) {
@@ -123,7 +115,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     };
     Tensor fake_input = x;
     fake_quantize(input, fake_input);
-    argmax_hits(fake.run({{input, fake_input}}, false, fake_quantize).at(output), start, r.fake_quant);
+    count_top1(fake.run({{input, fake_input}}, false, fake_quantize).at(output), b, data.labels, start, fake_graph.source, r.fake_quant);
 
     // Per-layer comparison in isolation: each layer of the fake-quant path computes from exactly the
     // integer path's input codes (dequantized), so a difference is that layer's own, not one inherited.

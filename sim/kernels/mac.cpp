@@ -50,16 +50,16 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
   const int64_t k = c_per_group * g.kernel_h * g.kernel_w, pixels = oh * ow;
   const int64_t max_abs_x = max_abs_offset(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point);
-  std::vector<bool> unchecked(static_cast<size_t>(g.out_channels));
-  for (int64_t m = 0; m < g.out_channels; ++m) unchecked[m] = provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, w + m * k, k);
 
   // Fast path for groups whose every channel is provably in range: im2col of (x − zp), then an int32
   // GEMM. Every partial sum, in any order the GEMM chooses, is bounded by Σ|terms| <= the proven bound
-  // <= 2^31 − 1, so int32 arithmetic is exact and equals the ordered per-addition sum.
+  // <= 2^31 − 1, so int32 arithmetic is exact and equals the ordered per-addition sum. Other groups take
+  // the per-addition path below.
   using IntMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   IntMatrix col(k, pixels);
-  std::vector<bool> group_fast(static_cast<size_t>(g.groups), acc.bits() <= 32);
-  for (int64_t m = 0; m < g.out_channels; ++m) group_fast[m / m_per_group] = group_fast[m / m_per_group] && unchecked[m];
+  std::vector<bool> group_fast(static_cast<size_t>(g.groups), true);
+  for (int64_t m = 0; m < g.out_channels; ++m)
+    if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, w + m * k, k)) group_fast[m / m_per_group] = false;
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       if (!group_fast[grp]) continue;
@@ -92,24 +92,6 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
       const int32_t* wm = w + m * k;
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
-          if (unchecked[m]) {
-            int64_t sum = bias.empty() ? 0 : bias[m];
-            for (int64_t c = 0; c < c_per_group; ++c) {
-              const int32_t* plane = x + ((n * g.in_channels) + group * c_per_group + c) * g.in_h * g.in_w;
-              for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-                const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-                if (iy < 0 || iy >= g.in_h) continue;  // padded rows contribute exactly 0
-                const int32_t* row = plane + iy * g.in_w;
-                const int32_t* wk = wm + (c * g.kernel_h + ky) * g.kernel_w;
-                for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-                  const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-                  if (ix >= 0 && ix < g.in_w) sum += (int64_t{row[ix]} - x_zero_point) * wk[kx];
-                }
-              }
-            }
-            out[((n * g.out_channels + m) * oh + oy) * ow + ox] = static_cast<int32_t>(sum);
-            continue;
-          }
           int64_t sum = bias.empty() ? 0 : acc.add(0, bias[m], overflow);
           for (int64_t c = 0; c < c_per_group; ++c) {
             const int32_t* plane = x + ((n * g.in_channels) + group * c_per_group + c) * g.in_h * g.in_w;
