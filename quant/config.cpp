@@ -3,6 +3,7 @@
 #include "quant/calibrators.hpp"
 
 #include <fnmatch.h>
+#include <regex.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -117,12 +118,32 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
 
 const std::vector<std::string> kSectionKeys = {"weights", "activations", "requant", "bias", "accumulator"};
 
+// Anchored so that the pattern names whole node names, like a glob does.
+std::shared_ptr<const void> compile_node_regex(const Reader& r, const YAML::Node& at, const std::string& pattern) {
+  auto re = std::make_unique<regex_t>();
+  const int status = regcomp(re.get(), ("^(" + pattern + ")$").c_str(), REG_EXTENDED | REG_NOSUB);
+  if (status != 0) {  // nothing was compiled, so there is nothing to regfree
+    char message[256];
+    regerror(status, re.get(), message, sizeof message);
+    r.fail(at, "invalid regular expression '" + pattern + "': " + message + " (POSIX extended syntax)");
+  }
+  return std::shared_ptr<const regex_t>(re.release(), [](const regex_t* p) {
+    regfree(const_cast<regex_t*>(p));
+    delete p;
+  });
+}
+
 }  // namespace
+
+bool LayerOverride::matches(const std::string& node_name) const {
+  if (regex) return regexec(static_cast<const regex_t*>(regex.get()), node_name.c_str(), 0, nullptr, 0) == 0;
+  return fnmatch(pattern.c_str(), node_name.c_str(), 0) == 0;
+}
 
 LayerQuantConfig QuantConfig::for_node(const std::string& node_name) const {
   LayerQuantConfig c = defaults;
   for (const auto& o : overrides)
-    if (fnmatch(o.pattern.c_str(), node_name.c_str(), 0) == 0)
+    if (o.matches(node_name))
       for (const auto& set : o.setters) set(c);
   return c;
 }
@@ -153,12 +174,16 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& sourc
     if (!layers.IsSequence()) r.fail(layers, "'layers' must be a list of overrides, each with 'match' and sections");
     for (const auto& entry : layers) {
       std::vector<std::string> keys = kSectionKeys;
-      keys.insert(keys.begin(), "match");
+      keys.insert(keys.begin(), {"match", "match_regex"});
       r.expect_map(entry, "a layer override", keys);
-      if (!entry["match"]) r.fail(entry, "a layer override needs 'match: GLOB' (a node-name pattern)");
+      if (!entry["match"] == !entry["match_regex"])
+        r.fail(entry, "a layer override needs exactly one of 'match: GLOB' or 'match_regex: REGEX' (a node-name pattern)");
       LayerOverride o;
-      o.pattern = entry["match"].as<std::string>();
-      o.where = r.at(entry["match"]);
+      const YAML::Node pattern = entry["match"] ? entry["match"] : entry["match_regex"];
+      if (!pattern.IsScalar()) r.fail(pattern, "the node-name pattern must be a string");
+      o.pattern = pattern.as<std::string>();
+      o.where = r.at(pattern);
+      if (entry["match_regex"]) o.regex = compile_node_regex(r, pattern, o.pattern);
       read_sections(r, entry, o.setters);
       o.config = config.defaults;
       for (const auto& set : o.setters) set(o.config);
@@ -172,7 +197,7 @@ std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config,
   std::vector<const LayerOverride*> unmatched;
   for (const auto& o : config.overrides)
     if (std::none_of(node_names.begin(), node_names.end(),
-                     [&](const std::string& n) { return fnmatch(o.pattern.c_str(), n.c_str(), 0) == 0; }))
+                     [&](const std::string& n) { return o.matches(n); }))
       unmatched.push_back(&o);
   return unmatched;
 }

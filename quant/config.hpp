@@ -1,10 +1,11 @@
 #pragma once
-// The quantization config: global defaults plus per-layer overrides selected by node-name glob.
+// The quantization config: global defaults plus per-layer overrides selected by node-name glob or regex.
 // Parsed from YAML (yaml-cpp stays inside config.cpp); every key is documented in docs/config.md.
 // Validation happens here, at the boundary: a bad key, type or value is an InputError naming
 // file:line:column and the valid choices.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,11 +31,15 @@ struct LayerQuantConfig {
 };
 
 struct LayerOverride {
-  std::string pattern;  // glob over node names (fnmatch), e.g. "/head/*"
+  std::string pattern;  // glob over node names (fnmatch), e.g. "/head/*", or a POSIX extended regex
+  std::shared_ptr<const void> regex;  // the compiled regex (regex_t, kept opaque here), null for a glob
   std::string where;    // file:line:column of the pattern, for warnings
   // One setter per key the override names; the keys it does not name keep what earlier entries gave.
   std::vector<std::function<void(LayerQuantConfig&)>> setters;
   LayerQuantConfig config;  // the defaults with this override's setters applied (for validation)
+
+  // A glob matches as fnmatch does; a regex must match the whole node name.
+  bool matches(const std::string& node_name) const;
 };
 
 struct QuantConfig {

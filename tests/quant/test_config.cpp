@@ -60,7 +60,10 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
       {"defaults:\n  weights: {calibrator: entropy}\n", {"'calibrator' is 'entropy'; expected one of: minmax, mse, sawb"}},
       {"default:\n  weights: {bits: 8}\n", {"bad.yaml:1:1", "unknown key 'default'", "defaults, layers, calibration"}},
       {"layers:\n  match: x\n", {"bad.yaml:2:", "'layers' must be a list"}},
-      {"layers:\n  - weights: {bits: 4}\n", {"bad.yaml:2:", "needs 'match: GLOB'"}},
+      {"layers:\n  - weights: {bits: 4}\n", {"bad.yaml:2:", "needs exactly one of 'match: GLOB'"}},
+      {"layers:\n  - {match: a, match_regex: b}\n", {"bad.yaml:2:", "exactly one of 'match: GLOB' or 'match_regex: REGEX'"}},
+      {"layers:\n  - match_regex: \"/conv(\"\n", {"bad.yaml:2:18", "invalid regular expression '/conv('", "POSIX extended"}},
+      {"layers:\n  - match: [a]\n", {"bad.yaml:2:", "pattern must be a string"}},
       {"defaults: [1, 2]\n", {"defaults must be a mapping"}},
       {"defaults:\n  weights: {bits: 8\n", {"bad.yaml:"}},  // YAML syntax error
       {"", {"bad.yaml: empty config"}},
@@ -85,4 +88,25 @@ TEST_CASE("Config/patterns that match no node are reported with their location",
   REQUIRE(unmatched.size() == 1);
   CHECK(unmatched[0]->pattern == "/haed/*");
   CHECK(unmatched[0]->where == "typo.yaml:3:12");
+}
+
+TEST_CASE("Config/regex patterns match whole node names; globs and regexes mix in order", "[quant][config]") {
+  const QuantConfig c = parse_quant_config(R"(
+layers:
+  - match_regex: "/(stem|down)/.*Conv"
+    weights: {bits: 4}
+  - match: "/down/*"
+    weights: {bits: 6}
+  - match_regex: "Conv"
+    weights: {bits: 2}
+)", "mixed.yaml");
+  CHECK(c.for_node("/stem/stem.0/Conv").weight_bits == 4);
+  CHECK(c.for_node("/down/down.0/Conv").weight_bits == 6);  // the later glob wins
+  CHECK(c.for_node("/stemx/Conv").weight_bits == 8);        // not /stem/
+  CHECK(c.for_node("Conv").weight_bits == 2);               // anchored: only the whole name "Conv"
+  CHECK(c.for_node("/pw/Conv").weight_bits == 8);
+  const auto unmatched = unmatched_overrides(c, {"/stem/stem.0/Conv", "/down/down.0/Conv"});
+  REQUIRE(unmatched.size() == 1);
+  CHECK(unmatched[0]->pattern == "Conv");
+  CHECK(unmatched[0]->where == "mixed.yaml:7:18");
 }
