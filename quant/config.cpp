@@ -77,7 +77,7 @@ std::vector<std::string> names_of(const Registry& r) {
   for (const auto& entry : r) names.push_back(entry.first);
   return names;
 }
-const std::vector<std::string> kFlavours = {"gemmlowp", "single"};
+const std::vector<std::string> kFlavours = {"gemmlowp", "single", "float"};
 const std::vector<std::string> kRoundings = {"half_even", "half_away", "half_up", "floor", "toward_zero"};
 const std::vector<std::string> kPolicies = {"wrap", "saturate", "error"};
 

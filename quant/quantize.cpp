@@ -206,16 +206,23 @@ class Lowering {
     add_constant(name, std::move(q));
   }
 
+  // The (multiplier, shift) a layer stores for a real scale. The float flavour multiplies by the float32
+  // nearest the scale, as ONNX Runtime does, and stores it exactly as a 24-bit multiplier.
+  FixedMultiplier stored_multiplier(double scale, const LayerQuantConfig& c, const std::string& where) const {
+    const int bits = stored_multiplier_bits(c.requant_flavour, c.multiplier_bits);
+    const double s = c.requant_flavour == RequantFlavour::float32 ? static_cast<double>(static_cast<float>(scale)) : scale;
+    try {
+      return derive_multiplier(s, bits);
+    } catch (const InputError& e) {
+      throw InputError(g_.source + ": " + where + ": " + e.what());
+    }
+  }
+
   void add_mulshift(const std::string& name, const std::string& acc, const std::string& out, const std::vector<double>& scales,
                     const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp) {
     Tensor m = Tensor::zeros(DType::int32, {static_cast<int64_t>(scales.size())}), s = m;
     for (size_t i = 0; i < scales.size(); ++i) {
-      FixedMultiplier f;
-      try {
-        f = derive_multiplier(scales[i], c.multiplier_bits);
-      } catch (const InputError& e) {
-        throw InputError(g_.source + ": " + name + " (channel " + std::to_string(i) + "): " + e.what());
-      }
+      const FixedMultiplier f = stored_multiplier(scales[i], c, name + " (channel " + std::to_string(i) + ")");
       m.ints[i] = f.multiplier, s.ints[i] = f.shift;
     }
     add_constant(name + ".multiplier", std::move(m));
@@ -230,7 +237,7 @@ class Lowering {
   static void set_requant_attrs(Node& n, const LayerQuantConfig& c) {
     n.attributes["flavour"] = std::string(to_string(c.requant_flavour));
     n.attributes["rounding"] = std::string(to_string(c.requant_rounding));
-    n.attributes["multiplier_bits"] = int64_t{c.multiplier_bits};
+    n.attributes["multiplier_bits"] = int64_t{stored_multiplier_bits(c.requant_flavour, c.multiplier_bits)};
   }
 
   void add_accumulator(const std::string& name, const std::string& like, const LayerQuantConfig& c) {
@@ -296,8 +303,8 @@ class Lowering {
     const std::string y = act ? act->outputs[0] : n.outputs[0];
     const QuantParams yq = params_for(y, c);
     add_value(y, yq);
-    const FixedMultiplier ma = derive_multiplier(out_.values.at(a).quant.scale / yq.scale, c.multiplier_bits);
-    const FixedMultiplier mb = derive_multiplier(out_.values.at(b).quant.scale / yq.scale, c.multiplier_bits);
+    const FixedMultiplier ma = stored_multiplier(out_.values.at(a).quant.scale / yq.scale, c, n.name + " (input a)");
+    const FixedMultiplier mb = stored_multiplier(out_.values.at(b).quant.scale / yq.scale, c, n.name + " (input b)");
     Node add = op("add", n.name, {a, b}, {y});
     set_requant_attrs(add, c);
     add.attributes["multiplier_a"] = int64_t{ma.multiplier}, add.attributes["shift_a"] = int64_t{ma.shift};

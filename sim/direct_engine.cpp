@@ -56,8 +56,13 @@ Requantizer requantizer_of(const Node& op, const IntValue& out) {
                            out.quant.format, out.quant.zero_point);
 }
 
-RequantChannel channel(int64_t multiplier, int64_t shift, int bits) {
-  return RequantChannel{FixedMultiplier{static_cast<int32_t>(multiplier), static_cast<int>(shift), bits}, 0.0f};
+RequantChannel channel(const Node& op, int64_t multiplier, int64_t shift) {
+  const FixedMultiplier fixed{static_cast<int32_t>(multiplier), static_cast<int>(shift), static_cast<int>(op.get_int("multiplier_bits"))};
+  try {
+    return requant_channel_of(fixed, parse_requant_flavour(op.get_string("flavour")));
+  } catch (const InputError& e) {
+    throw InputError(op.describe() + ": " + e.what());
+  }
 }
 
 AccumulatorSpec accumulator_of(const Node& op) {
@@ -118,9 +123,8 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
       const IntValue& out = value(g, out_name, op);
       const Tensor& m = constant(g, op, 1);
       const Tensor& s = constant(g, op, 2);
-      const int bits = static_cast<int>(op.get_int("multiplier_bits"));
       std::vector<RequantChannel> channels;
-      for (int64_t c = 0; c < m.numel(); ++c) channels.push_back(channel(m.ints[c], s.ints[c], bits));
+      for (int64_t c = 0; c < m.numel(); ++c) channels.push_back(channel(op, m.ints[c], s.ints[c]));
       auto params = std::make_shared<kernels::MulShift>(kernels::MulShift{requantizer_of(op, out), channels, op.get_int("clamp_lo"), op.get_int("clamp_hi")});
       steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
                           const CodeTensor& x = get(env, op, 0);
@@ -135,10 +139,9 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                         }});
     } else if (op.op_type == "add") {
       const IntValue& out = value(g, out_name, op);
-      const int bits = static_cast<int>(op.get_int("multiplier_bits"));
       auto params = std::make_shared<kernels::AddRequant>(kernels::AddRequant{
-          requantizer_of(op, out), channel(op.get_int("multiplier_a"), op.get_int("shift_a"), bits),
-          channel(op.get_int("multiplier_b"), op.get_int("shift_b"), bits),
+          requantizer_of(op, out), channel(op, op.get_int("multiplier_a"), op.get_int("shift_a")),
+          channel(op, op.get_int("multiplier_b"), op.get_int("shift_b")),
           static_cast<int32_t>(value(g, op.inputs.at(0), op).quant.zero_point),
           static_cast<int32_t>(value(g, op.inputs.at(1), op).quant.zero_point), op.get_int("clamp_lo"), op.get_int("clamp_hi")});
       steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {

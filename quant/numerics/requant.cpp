@@ -54,6 +54,17 @@ RequantChannel make_requant_channel(double scale, int multiplier_bits) {
   return RequantChannel{derive_multiplier(scale, multiplier_bits), static_cast<float>(scale)};
 }
 
+int stored_multiplier_bits(RequantFlavour flavour, int configured_bits) {
+  return flavour == RequantFlavour::float32 ? kFloat32MultiplierBits : configured_bits;
+}
+
+RequantChannel requant_channel_of(const FixedMultiplier& fixed, RequantFlavour flavour) {
+  if (flavour != RequantFlavour::float32) return RequantChannel{fixed, static_cast<float>(fixed.value())};
+  if (fixed.bits != kFloat32MultiplierBits)
+    throw InputError("the float requant flavour stores its float32 scale as a 24-bit multiplier; got " + std::to_string(fixed.bits) + " bits");
+  return RequantChannel{fixed, static_cast<float>(fixed.value())};  // exact: 24 significant bits, exponent in float range
+}
+
 std::vector<RequantChannel> make_requant_channels(const std::vector<double>& scales, int multiplier_bits) {
   std::vector<RequantChannel> channels;
   channels.reserve(scales.size());

@@ -51,6 +51,16 @@ struct RequantChannel {
   float scale_f32 = 0.0f;
 };
 RequantChannel make_requant_channel(double scale, int multiplier_bits);
+
+// Every positive normal float32 is exactly M·2^e with a 24-bit M whose top bit is set, so a 24-bit
+// FixedMultiplier carries the `float32` flavour's scale without loss: an IntGraph stores only integers
+// for every flavour, and the `float32` flavour's channel is rebuilt from them bit for bit.
+inline constexpr int kFloat32MultiplierBits = 24;
+// The multiplier width a flavour stores: the configured one, or 24 for `float32`.
+int stored_multiplier_bits(RequantFlavour flavour, int configured_bits);
+// The channel an IntGraph's (multiplier, shift) pair stands for under `flavour`. Throws InputError for a
+// `float32` pair that is not 24 bits wide (it would not be a float32 scale).
+RequantChannel requant_channel_of(const FixedMultiplier& fixed, RequantFlavour flavour);
 std::vector<RequantChannel> make_requant_channels(const std::vector<double>& scales, int multiplier_bits);
 
 // The output stage after the accumulator: flavour, rounding (used by `single` only; `gemmlowp` has its

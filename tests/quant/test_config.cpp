@@ -51,7 +51,7 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
       {"defaults:\n  weights: {bits: eight}\n", {"bad.yaml:2:", "'bits' must be an integer in 2..16"}},
       {"defaults:\n  activations: {bits: 17}\n", {"'bits' is 17; expected 2..16"}},
       {"defaults:\n  activations: {signed: maybe}\n", {"'signed' must be true or false"}},
-      {"defaults:\n  requant: {flavour: double}\n", {"'flavour' is 'double'; expected one of: gemmlowp, single"}},
+      {"defaults:\n  requant: {flavour: double}\n", {"'flavour' is 'double'; expected one of: gemmlowp, single, float"}},
       {"defaults:\n  requant: {rounding: nearest}\n", {"expected one of: half_even, half_away, half_up, floor, toward_zero"}},
       {"defaults:\n  requant: {multiplier_bits: 40}\n", {"expected 8..31"}},
       {"defaults:\n  accumulator: {bits: 48}\n", {"'bits' is 48; expected 8..32"}},

@@ -28,11 +28,13 @@ const char* kCnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
 
 Normalisation cnn_norm() { return *read_sidecar_normalisation(kCnn); }
 
-IntGraph quantize_cnn(const std::string& config_name, int64_t calibration_images) {
+IntGraph quantize_cnn(const QuantConfig& config, int64_t calibration_images) {
   static const Graph graph = import_onnx(kCnn);
-  const QuantConfig config = load_quant_config(std::string(CHIPREF_SOURCE_DIR "/configs/") + config_name);
   const Tensor calibration = load_fashion_mnist("train", calibration_images, cnn_norm()).images;
   return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
+}
+IntGraph quantize_cnn(const std::string& config_name, int64_t calibration_images) {
+  return quantize_cnn(load_quant_config(std::string(CHIPREF_SOURCE_DIR "/configs/") + config_name), calibration_images);
 }
 
 std::map<std::string, std::string> directory_bytes(const fs::path& dir) {
@@ -88,6 +90,39 @@ TEST_CASE("Quantize/every shipped config gives an integer-only IntGraph", "[quan
     CHECK_NOTHROW(check_integer_only(q));
     for (const auto& [name, t] : q.constants) CHECK(!t.is_float());
   }
+}
+
+// The float flavour stores its scale as a 24-bit multiplier; the oracle here rebuilds each MAC layer's
+// scale from the recorded real scales (s_x · s_w[c] / s_y, rounded once to float32, as ONNX Runtime's
+// requant takes it) and applies ORT's formula to the engine's own accumulators.
+TEST_CASE("Quantize/float flavour: each MAC output is round_half_even(float32(acc) * float32 scale)", "[quant][quantize]") {
+  const IntGraph q = quantize_cnn(parse_quant_config("defaults:\n  requant: {flavour: float}\n", "float.yaml"), 100);
+  const DirectEngine engine(q);
+  RunTrace trace;
+  engine.run(load_fashion_mnist("t10k", 8, cnn_norm()).images, &trace);
+  int checked_layers = 0;
+  for (const Node& mac : q.ops) {
+    if (mac.op_type != "conv_mac" && mac.op_type != "linear_mac") continue;
+    const Node& rq = *std::find_if(q.ops.begin(), q.ops.end(), [&](const Node& n) { return n.op_type == "mulshift" && n.inputs[0] == mac.outputs[0]; });
+    CHECK(rq.get_int("multiplier_bits") == 24);
+    const std::vector<double>& s_w = q.weight_scales.at(mac.inputs[1]);
+    const QuantParams& x = q.values.at(mac.inputs[0]).quant;
+    const QuantParams& y = q.values.at(rq.outputs[0]).quant;
+    const CodeTensor& acc = trace.values.at(mac.outputs[0]);
+    const CodeTensor& out = trace.values.at(rq.outputs[0]);
+    const int64_t channels = acc.shape.at(1), inner = element_count(acc.shape) / (acc.shape[0] * channels);
+    int64_t mismatches = 0;
+    for (size_t i = 0; i < acc.data.size(); ++i) {
+      const float scale = static_cast<float>(x.scale * s_w.at((i / inner) % channels) / y.scale);
+      const double r = std::nearbyint(static_cast<float>(acc.data[i]) * scale) + static_cast<double>(y.zero_point);
+      const int64_t expected = std::clamp<int64_t>(static_cast<int64_t>(std::clamp(r, -1e9, 1e9)), rq.get_int("clamp_lo"), rq.get_int("clamp_hi"));
+      mismatches += expected != out.data[i];
+    }
+    INFO(mac.name);
+    CHECK(mismatches == 0);
+    ++checked_layers;
+  }
+  CHECK(checked_layers == 6);
 }
 
 TEST_CASE("Quantize/IntGraph files are deterministic and round-trip byte for byte", "[quant][intgraph]") {

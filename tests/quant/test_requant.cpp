@@ -180,3 +180,22 @@ TEST_CASE("Requant/flavour names round-trip", "[quant][requant]") {
   CHECK(to_string(RequantFlavour::float32) == "float");
   CHECK_THROWS_WITH(parse_requant_flavour("double"), Catch::Contains("gemmlowp, single, float"));
 }
+
+TEST_CASE("Requant/float flavour: a 24-bit multiplier carries every float32 scale exactly", "[quant][requant]") {
+  // Every float32 in [2^-32, 2^31): all 2^23 significands at 3 exponents, and 10^6 random values across the range.
+  auto round_trip = [](float scale) {
+    const RequantChannel ch = requant_channel_of(derive_multiplier(scale, kFloat32MultiplierBits), RequantFlavour::float32);
+    return std::memcmp(&ch.scale_f32, &scale, sizeof scale) == 0;
+  };
+  int64_t failures = 0;
+  for (int exponent : {-32, 0, 30})
+    for (uint32_t m = 0; m < (1u << 23); ++m) failures += !round_trip(std::ldexp(1.0f + static_cast<float>(m) / 8388608.0f, exponent));
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> log2_scale(-32.0, 31.0);
+  for (int i = 0; i < 1000000; ++i) {
+    const float s = static_cast<float>(std::exp2(log2_scale(rng)));
+    if (s >= 0x1p-32f && s < 0x1p31f) failures += !round_trip(s);
+  }
+  CHECK(failures == 0);
+  CHECK_THROWS_WITH(requant_channel_of(derive_multiplier(0.3, 31), RequantFlavour::float32), Catch::Contains("24-bit multiplier"));
+}
