@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   chipref::cli::add_demo_command(app, exit_code);
   chipref::cli::add_eval_command(app, exit_code);
+  chipref::cli::add_export_command(app, exit_code);
   chipref::cli::add_inspect_command(app, exit_code);
   chipref::cli::add_quantize_command(app, exit_code);
   chipref::cli::add_run_command(app, exit_code);

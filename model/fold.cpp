@@ -17,7 +17,7 @@ const Shape* static_shape(const Graph& g, const std::string& name) {
   return s;
 }
 
-int fold_pass(Graph& graph) {
+int fold_pass(Graph& graph, const std::function<bool(const Node&)>& keep) {
   int folded = 0;
   std::set<std::string> graph_outputs;
   for (const auto& o : graph.outputs) graph_outputs.insert(o.name);
@@ -25,6 +25,10 @@ int fold_pass(Graph& graph) {
   for (const Node& node : graph.nodes) {
     const bool produces_graph_output =
         std::any_of(node.outputs.begin(), node.outputs.end(), [&](const std::string& o) { return graph_outputs.count(o) != 0; });
+    if (keep && keep(node)) {
+      kept.push_back(node);
+      continue;
+    }
     std::vector<const Tensor*> inputs;
     bool constant = !produces_graph_output;
     for (const auto& in : node.inputs) {
@@ -78,10 +82,10 @@ bool inputs_static(const Graph& graph) {
 }
 }  // namespace
 
-FoldResult fold_constants(Graph& graph) {
+FoldResult fold_constants(Graph& graph, const std::function<bool(const Node&)>& keep) {
   FoldResult result;
   for (;;) {
-    const int folded = fold_pass(graph);
+    const int folded = fold_pass(graph, keep);
     result.nodes_folded += folded;
     if (folded == 0 || !inputs_static(graph) || !result.measure_error.empty()) break;
     const MeasuredShapes measured = measure_unknown_shapes(graph);

@@ -4,6 +4,7 @@
 // chain is constant. Folding evaluates each node whose inputs are all constant, and each Shape node
 // whose input shape is fully known, with the float executor, and replaces it by an initializer.
 
+#include <functional>
 #include <string>
 
 #include "model/graph.hpp"
@@ -18,7 +19,9 @@ struct FoldResult {
 
 // Folds to a fixpoint: after each pass that folded something, shapes that ONNX's inference left unknown
 // are measured (when every graph input shape is static), which can make more Shape nodes constant.
-FoldResult fold_constants(Graph& graph);
+// Nodes for which `keep` returns true are never folded (a pre-quantized model keeps its
+// DequantizeLinear of integer weights: the codes are what the integer network needs).
+FoldResult fold_constants(Graph& graph, const std::function<bool(const Node&)>& keep = {});
 
 // Shapes that ONNX's shape inference left unknown (behind shape arithmetic it cannot follow), measured by
 // running the float executor once on all-zero inputs; needs static graph input shapes. Returns how

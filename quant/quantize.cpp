@@ -11,6 +11,7 @@
 #include "model/fold.hpp"
 #include "quant/calibrators.hpp"
 #include "quant/passes.hpp"
+#include "quant/prequantized.hpp"
 
 namespace chipref {
 
@@ -79,10 +80,12 @@ std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images, con
   return ranges;
 }
 
+// Lowers the prepared float graph. Quantization parameters come from calibrated ranges, or, for a
+// pre-quantized model, from its quantizers (`pre`), taken as they are.
 class Lowering {
  public:
-  Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges, IntGraph& out)
-      : g_(g), cfg_(cfg), ranges_(std::move(ranges)), out_(out) {
+  Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges, const PrequantizedModel* pre, IntGraph& out)
+      : g_(g), cfg_(cfg), ranges_(std::move(ranges)), pre_(pre), out_(out) {
     for (size_t i = 0; i < g.nodes.size(); ++i)
       for (const auto& in : g.nodes[i].inputs) consumers_[in].push_back(i);
   }
@@ -121,6 +124,13 @@ class Lowering {
   }
 
   QuantParams params_for(const std::string& tensor, const LayerQuantConfig& c) const {
+    if (pre_) {
+      const auto it = pre_->activations.find(tensor);
+      if (it == pre_->activations.end())
+        throw InputError(g_.source + ": tensor '" + tensor + "' is not quantized: in a pre-quantized model every tensor the integer network "
+                         "computes needs a QuantizeLinear / DequantizeLinear pair (or a QONNX Quant)");
+      return it->second;
+    }
     const auto it = ranges_.find(tensor);
     if (it == ranges_.end()) throw InputError(g_.source + ": tensor '" + tensor + "' was never computed during calibration");
     const ActivationFormat f{c.activation_bits, c.activation_signed, c.activation_symmetric};
@@ -169,6 +179,31 @@ class Lowering {
 
   void add_constant(const std::string& name, Tensor t) { out_.constants[name] = std::move(t); }
 
+  // A constant's codes from a pre-quantized model, or nullptr.
+  const QuantizedConstant* given_codes(const Node& n, size_t i) const {
+    if (!pre_ || !n.has_input(i)) return nullptr;
+    const auto it = pre_->constants.find(n.inputs[i]);
+    return it == pre_->constants.end() ? nullptr : &it->second;
+  }
+
+  // A pre-quantized weight as it is: symmetric codes (zero point 0) with one scale per tensor or per
+  // output channel. `codes` is already laid out [out, ...]; returns the per-channel scales.
+  std::vector<double> take_weights(const Node& n, const QuantizedConstant& given, Tensor codes, bool out_axis_ok, const std::string& name) {
+    const int64_t channels = codes.shape.at(0);
+    for (int64_t z : given.zero_points)
+      if (z != 0) cannot(n, "its weights (" + given.producer + ") have zero point " + std::to_string(z) + "; the MAC array takes symmetric weights (zero point 0)");
+    if (given.scales.size() != 1 && (!out_axis_ok || static_cast<int64_t>(given.scales.size()) != channels))
+      cannot(n, "its weights (" + given.producer + ") must be quantized per tensor or per output channel");
+    std::vector<double> scales(static_cast<size_t>(channels), given.scales[0]);
+    if (given.scales.size() != 1) scales = given.scales;
+    codes.dtype = codes.dtype == DType::uint8 || codes.dtype == DType::int8 ? DType::int8 : DType::int16;
+    for (int64_t v : codes.ints)
+      if (v < dtype_min(codes.dtype) || v > dtype_max(codes.dtype)) cannot(n, "its weights (" + given.producer + ") are unsigned codes above the signed range");
+    add_constant(name, std::move(codes));
+    out_.weight_scales[name] = scales;
+    return scales;
+  }
+
   // Symmetric narrow-range weight codes, per output channel (or per tensor); returns the scales.
   std::vector<double> quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name) {
     const int64_t channels = w.shape.at(0), per = w.numel() / channels;
@@ -191,10 +226,23 @@ class Lowering {
     return scales;
   }
 
-  // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits.
+  // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits. A
+  // pre-quantized bias keeps its codes when its scale is s_x·s_w[c] (as float32, ONNX Runtime's rule).
   void quantize_bias(const Node& n, const Tensor* b, double s_x, const std::vector<double>& s_w, const LayerQuantConfig& c,
                      const std::string& name) {
     if (!b) return;
+    if (const QuantizedConstant* given = given_codes(n, 2)) {
+      for (size_t ch = 0; ch < s_w.size(); ++ch) {
+        const double expected = static_cast<float>(static_cast<float>(s_x) * static_cast<float>(s_w[ch]));
+        const double got = given->scales[given->scales.size() == 1 ? 0 : ch];
+        if (std::fabs(got - expected) > 1e-6 * expected || given->zero_points[given->scales.size() == 1 ? 0 : ch] != 0)
+          cannot(n, "its bias (" + given->producer + ") is not quantized at x_scale·w_scale with zero point 0 (channel " + std::to_string(ch) + ")");
+      }
+      Tensor q = given->codes;
+      q.dtype = DType::int32;
+      add_constant(name, std::move(q));
+      return;
+    }
     const IntFormat f = IntFormat::make(c.bias_bits, true);
     Tensor q = Tensor::zeros(DType::int32, {static_cast<int64_t>(s_w.size())});
     for (size_t ch = 0; ch < s_w.size(); ++ch) {
@@ -249,20 +297,38 @@ class Lowering {
     n.attributes["overflow"] = std::string(to_string(c.accumulator_overflow));
   }
 
+  // A 2-D tensor transposed (float or integer).
+  static Tensor transposed(const Tensor& t) {
+    const int64_t rows = t.shape.at(0), cols = t.shape.at(1);
+    Tensor r = Tensor::zeros(t.dtype, {cols, rows});
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t o = 0; o < cols; ++o) {
+        if (t.is_float()) r.floats[o * rows + i] = t.floats[i * cols + o];
+        else r.ints[o * rows + i] = t.ints[i * cols + o];
+      }
+    return r;
+  }
+
+  // S = s_x·s_w / s_y. For a pre-quantized model in the float flavour, in float32 and in ONNX Runtime's
+  // order, fl(fl(s_x·s_w) / s_y), so that the result equals ORT's QLinearConv bit for bit.
+  double mac_scale(double s_x, double s_w, double s_y, const LayerQuantConfig& c) const {
+    if (pre_ && c.requant_flavour == RequantFlavour::float32)
+      return static_cast<float>(static_cast<float>(static_cast<float>(s_x) * static_cast<float>(s_w)) / static_cast<float>(s_y));
+    return s_x * s_w / s_y;
+  }
+
   void lower_mac(const Node& n, bool conv) {
     const LayerQuantConfig c = cfg_.for_node(n.name);
     const std::string x = n.inputs.at(0);
     require_quantized(x, n);
-    const Tensor& w_float = initializer(n, 1);
-    Tensor w = w_float;
+    const QuantizedConstant* given_w = given_codes(n, 1);
+    Tensor w = given_w ? given_w->codes : initializer(n, 1);
+    int64_t out_axis = 0;  // the weight axis that indexes output channels
     if (!conv) {  // Gemm: weights must end up [out, in]
       if (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f || n.get_float("beta", 1.0f) != 1.0f)
         cannot(n, "only Gemm with transA = 0, alpha = beta = 1 is supported");
-      if (n.get_int("transB", 0) == 0) {  // [in, out] → [out, in]
-        w = Tensor::zeros(DType::float32, {w_float.shape.at(1), w_float.shape.at(0)});
-        for (int64_t i = 0; i < w_float.shape[0]; ++i)
-          for (int64_t o = 0; o < w_float.shape[1]; ++o) w.floats[o * w_float.shape[0] + i] = w_float.floats[i * w_float.shape[1] + o];
-      }
+      if (w.rank() != 2) cannot(n, "its weights must be 2-D");
+      if (n.get_int("transB", 0) == 0) w = transposed(w), out_axis = 1;  // [in, out] → [out, in]
     } else {
       if (w.rank() != 4) cannot(n, "only 2-D convolutions are supported");
       if (n.get_string("auto_pad", std::string("NOTSET")) != "NOTSET") cannot(n, "auto_pad is not supported; export with explicit pads");
@@ -273,7 +339,8 @@ class Lowering {
     const QuantParams yq = params_for(y, c);
     add_value(y, yq);
     const double s_x = out_.values.at(x).quant.scale;
-    const std::vector<double> s_w = quantize_weights(w, c, n.name + ".weight");
+    const std::vector<double> s_w = given_w ? take_weights(n, *given_w, w, given_w->axis == out_axis, n.name + ".weight")
+                                            : quantize_weights(w, c, n.name + ".weight");
     quantize_bias(n, bias, s_x, s_w, c, n.name + ".bias");
     const std::string acc = n.name + ".acc";
     add_accumulator(acc, n.outputs[0], c);
@@ -289,7 +356,7 @@ class Lowering {
     set_accumulator_attrs(mac, c);
     out_.ops.push_back(std::move(mac));
     std::vector<double> scales(s_w.size());
-    for (size_t i = 0; i < s_w.size(); ++i) scales[i] = s_x * s_w[i] / yq.scale;
+    for (size_t i = 0; i < s_w.size(); ++i) scales[i] = mac_scale(s_x, s_w[i], yq.scale, c);
     add_mulshift(n.name + ".requant", acc, y, scales, c, clamp_for(act, yq));
   }
 
@@ -344,7 +411,14 @@ class Lowering {
   // Ops that move codes without changing them: the output keeps the input's quantization.
   void lower_data_movement(const Node& n, const std::string& type, std::map<std::string, AttributeValue> attrs) {
     require_quantized(n.inputs.at(0), n);
-    out_.values[n.outputs[0]] = IntValue{shape_of(n.outputs[0]), out_.values.at(n.inputs[0]).quant};
+    const QuantParams& in_q = out_.values.at(n.inputs[0]).quant;
+    if (pre_) {
+      const auto given = pre_->activations.find(n.outputs[0]);
+      if (given != pre_->activations.end() &&
+          (given->second.scale != in_q.scale || given->second.zero_point != in_q.zero_point || !(given->second.format == in_q.format)))
+        cannot(n, "it moves data, but the model quantizes its output with other parameters than its input (a requantizing " + n.op_type + " is not supported)");
+    }
+    out_.values[n.outputs[0]] = IntValue{shape_of(n.outputs[0]), in_q};
     Node m = op(type, n.name, {n.inputs[0]}, {n.outputs[0]});
     m.attributes = std::move(attrs);
     out_.ops.push_back(std::move(m));
@@ -352,7 +426,7 @@ class Lowering {
 
   void lower(size_t i) {
     const Node& n = g_.nodes[i];
-    if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered yet (pre-quantized QONNX models come later)");
+    if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops are not supported)");
     const std::string& t = n.op_type;
     if (t == "Conv") return lower_mac(n, true);
     if (t == "Gemm") return lower_mac(n, false);
@@ -382,6 +456,7 @@ class Lowering {
   const Graph& g_;
   const QuantConfig& cfg_;
   std::map<std::string, Range> ranges_;
+  const PrequantizedModel* pre_;
   IntGraph& out_;
   std::map<std::string, std::vector<size_t>> consumers_;
   std::vector<bool> consumed_;
@@ -389,20 +464,33 @@ class Lowering {
 
 }  // namespace
 
-Graph prepare_for_quantization(const Graph& graph) {
+namespace {
+Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   Graph g = graph;
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
     throw InputError(g.source + ": quantization supports one graph input and one output, found " + std::to_string(g.inputs.size()) +
                      " and " + std::to_string(g.outputs.size()));
-  fold_constants(g);  // first: Constant nodes (e.g. a Pad's pads) become initializers the next passes read
+  // Constant nodes (e.g. a Pad's pads) become initializers the next passes read; a pre-quantized model
+  // keeps its quantizers, whose integer side is the point.
+  fold_constants(g, is_prequantized(g) ? is_quantizer_node : std::function<bool(const Node&)>{});
   remove_identities(g);
   fold_batch_norm(g);
+  if (is_prequantized(g)) {
+    PrequantizedModel extracted = extract_prequantized(g);
+    if (pre) *pre = std::move(extracted);
+  }
   return g;
 }
+}  // namespace
+
+Graph prepare_for_quantization(const Graph& graph) { return prepare(graph, nullptr); }
 
 IntGraph quantize(const QuantizeInputs& in) {
-  if (!in.graph || !in.config || !in.calibration) throw InputError("quantize: graph, config and calibration data are required");
-  const Graph g = prepare_for_quantization(*in.graph);
+  if (!in.graph || !in.config) throw InputError("quantize: a graph and a config are required");
+  const bool given_params = is_prequantized(*in.graph);
+  if (!given_params && !in.calibration) throw InputError(in.graph->source + ": a float model needs calibration data");
+  PrequantizedModel pre;
+  const Graph g = prepare(*in.graph, &pre);
   IntGraph out;
   out.source_model = in.model_name;
   out.config_name = in.config->source;
@@ -412,7 +500,9 @@ IntGraph quantize(const QuantizeInputs& in) {
   out.preprocess = in.preprocess;
   out.input_shape = g.inputs[0].shape;
   out.output_shape = g.outputs[0].shape;
-  Lowering(g, *in.config, calibrate(g, *in.calibration, *in.config), out).run();
+  Lowering(g, *in.config, given_params ? std::map<std::string, Range>{} : calibrate(g, *in.calibration, *in.config),
+           given_params ? &pre : nullptr, out)
+      .run();
   check_integer_only(out);
   return out;
 }

@@ -7,7 +7,8 @@
 //   Add [+ Relu]                  → add (each input rescaled by its own multiplier)
 //   AveragePool / GlobalAveragePool → window_sum + mulshift (1/count folded into the scale)
 //   MaxPool                       → window_max;   Flatten / Reshape → reshape
-// Anything else is an InputError naming the node that cannot be lowered.
+// Anything else is an InputError naming the node that cannot be lowered. A pre-quantized model (QDQ or
+// QONNX, quant/prequantized.hpp) is lowered the same way with its own parameters, without calibration.
 
 #include <string>
 
@@ -20,7 +21,8 @@ namespace chipref {
 struct QuantizeInputs {
   const Graph* graph = nullptr;     // imported with a dynamic or fixed batch; not modified
   const QuantConfig* config = nullptr;
-  const Tensor* calibration = nullptr;  // float inputs, already normalised as the model expects
+  const Tensor* calibration = nullptr;  // float inputs, already normalised as the model expects; unused (may be
+                                        // null) for a pre-quantized model, whose quantizers give every parameter
   std::string model_name;
   Normalisation preprocess;  // recorded in the IntGraph so that eval/run need no flags
 };

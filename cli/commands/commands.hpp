@@ -8,6 +8,7 @@ namespace chipref::cli {
 
 void add_demo_command(CLI::App& app, int& exit_code);
 void add_eval_command(CLI::App& app, int& exit_code);
+void add_export_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
 void add_quantize_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);

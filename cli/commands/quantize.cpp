@@ -8,6 +8,7 @@
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "quant/dual_path.hpp"
+#include "quant/prequantized.hpp"
 #include "quant/quantize.hpp"
 
 namespace chipref::cli {
@@ -17,7 +18,7 @@ struct QuantizeOptions {
   std::string model, config, calib = "fashion-mnist", output;
   std::optional<float> mean, std;
   int64_t calib_count = 0;
-  bool strict = false;
+  bool strict = false, calib_given = false;
   std::string report;
   int64_t report_images = 1000;
 };
@@ -38,9 +39,14 @@ int run_quantize(const QuantizeOptions& o) {
     if (o.strict) throw InputError("layer patterns match no node of " + o.model + ": " + list);
     fmt::print(stderr, "chipref: warning: layer patterns match no node of {}: {}\n", o.model, list);
   }
+  const bool given_params = is_prequantized(graph);
+  if (given_params && (o.calib_given || o.calib_count > 0))
+    fmt::print(stderr, "chipref: warning: {} is already quantized (QDQ / QONNX); its own parameters are used and --calib is ignored\n", o.model);
   const int64_t count = o.calib_count > 0 ? o.calib_count : config.calibration_images;
   Tensor calibration;
-  if (o.calib == "fashion-mnist") {
+  if (given_params) {
+    // no calibration: the model's quantizers give every scale and zero point
+  } else if (o.calib == "fashion-mnist") {
     calibration = load_fashion_mnist("train", count, norm).images;
   } else {
     calibration = read_npy(o.calib);  // already preprocessed, as the model expects
@@ -50,8 +56,10 @@ int run_quantize(const QuantizeOptions& o) {
   save_int_graph(q, o.output);
   int64_t macs = 0, mulshifts = 0;
   for (const Node& op : q.ops) macs += op.op_type == "conv_mac" || op.op_type == "linear_mac", mulshifts += op.op_type == "mulshift";
-  fmt::print("{}: quantized with {} on {} calibration images -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model,
-             o.config, calibration.shape.at(0), o.output, q.ops.size(), macs, mulshifts);
+  const std::string source = given_params ? std::string("its own QDQ/QONNX parameters (no calibration)")
+                                           : fmt::format("{} calibration images", calibration.shape.at(0));
+  fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model, o.config, source,
+             o.output, q.ops.size(), macs, mulshifts);
   if (!o.report.empty()) {
     const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm));
     const std::string json_path = std::filesystem::path(o.report).replace_extension(".json").string();
@@ -71,10 +79,11 @@ int run_quantize(const QuantizeOptions& o) {
 void add_quantize_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<QuantizeOptions>();
   auto* cmd = app.add_subcommand("quantize", "Quantize an ONNX model into an integer-only IntGraph directory");
-  cmd->add_option("MODEL", o->model, "Float ONNX model")->required()->check(CLI::ExistingFile);
+  cmd->add_option("MODEL", o->model, "ONNX model: float (calibrated here) or already quantized (QDQ or QONNX: its parameters are kept)")
+      ->required()->check(CLI::ExistingFile);
   cmd->add_option("--config", o->config, "Quantization config (YAML, see docs/config.md)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--calib", o->calib, "Calibration data: fashion-mnist (the first N training images) or a float32 .npy of model inputs")
-      ->capture_default_str();
+  auto* calib = cmd->add_option("--calib", o->calib, "Calibration data: fashion-mnist (the first N training images) or a float32 .npy of model inputs")
+                    ->capture_default_str();
   cmd->add_option("--calib-count", o->calib_count, "Calibration images (default: the config's calibration.images)")
       ->check(CLI::Range(int64_t{1}, int64_t{60000}));
   auto* mean = cmd->add_option("--mean", o->mean, "Input normalisation mean (default: the model's sidecar YAML, else 0)");
@@ -85,7 +94,10 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--report-images", o->report_images, "Test images the report evaluates")->check(CLI::Range(int64_t{1}, int64_t{10000}))->capture_default_str();
   cmd->add_flag("--strict", o->strict, "Make a layer pattern that matches no node an error instead of a warning");
   cmd->add_option("-o,--output", o->output, "Output IntGraph directory (graph.json + tensors/)")->required();
-  cmd->callback([&exit_code, o] { exit_code = run_quantize(*o); });
+  cmd->callback([&exit_code, o, calib] {
+    o->calib_given = calib->count() > 0;
+    exit_code = run_quantize(*o);
+  });
 }
 
 }  // namespace chipref::cli

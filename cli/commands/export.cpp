@@ -1,0 +1,37 @@
+#include <fmt/format.h>
+
+#include "cli/commands/commands.hpp"
+#include "core/files.hpp"
+#include "model/qdq_export.hpp"
+#include "model/sidecar.hpp"
+
+namespace chipref::cli {
+
+namespace {
+struct ExportOptions {
+  std::string model, output;
+};
+
+int run_export(const ExportOptions& o) {
+  if (!is_int_graph_dir(o.model)) throw InputError(o.model + ": not an IntGraph directory (no graph.json); export takes the output of quantize");
+  const IntGraph graph = load_int_graph(o.model);
+  write_file_atomically(o.output, export_qdq_onnx(graph));
+  // The input normalisation travels in the sidecar, as for every model chipref reads.
+  const std::string sidecar = sidecar_path(o.output);
+  write_file_atomically(sidecar, fmt::format("# Written by chipref export from {}; read by chipref eval for the input normalisation.\n"
+                                             "model: {}\nmean: {}\nstd: {}\n",
+                                             o.model, o.output, graph.preprocess.mean, graph.preprocess.std));
+  fmt::print("{}: QDQ ONNX (opset 13) -> {} (input normalisation in {})\n", o.model, o.output, sidecar);
+  return 0;
+}
+}  // namespace
+
+void add_export_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ExportOptions>();
+  auto* cmd = app.add_subcommand("export", "Write an IntGraph as an ONNX QDQ model (QuantizeLinear/DequantizeLinear around float ops), e.g. for ONNX Runtime");
+  cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("-o,--output", o->output, "Output ONNX file (a sidecar OUT.yaml with the input normalisation is written beside it)")->required();
+  cmd->callback([&exit_code, o] { exit_code = run_export(*o); });
+}
+
+}  // namespace chipref::cli

@@ -1,0 +1,247 @@
+#include "model/qdq_export.hpp"
+
+#include <onnx/onnx_pb.h>
+
+#include <cstring>
+#include <set>
+
+#include "core/version.hpp"
+
+namespace chipref {
+
+namespace {
+
+// Names in the exported model. An activation value V of the IntGraph is computed by a float op into V,
+// quantized into V_q and dequantized into V_dq, which its readers read. The graph output is the
+// dequantized last value, under the IntGraph's output name without its ":float" suffix; the float op
+// that computes it writes V_float instead (an importer renames it back to V).
+std::string strip_float_suffix(const std::string& name) {
+  const std::string suffix = ":float";
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0
+             ? name.substr(0, name.size() - suffix.size())
+             : name;
+}
+
+class Exporter {
+ public:
+  explicit Exporter(const IntGraph& g) : g_(g) {
+    const Node& dq = g.ops.back();
+    output_value_ = dq.inputs.at(0);
+    output_name_ = strip_float_suffix(g.output_name);
+    input_name_ = g.ops.front().outputs.at(0);
+  }
+
+  std::string run() {
+    onnx::ModelProto model;
+    model.set_ir_version(7);
+    model.set_producer_name("chipref");
+    model.set_producer_version(kVersion);
+    model.add_opset_import()->set_version(13);
+    graph_ = model.mutable_graph();
+    graph_->set_name("chipref_qdq");
+    add_io(graph_->add_input(), input_name_, g_.input_shape);
+    add_io(graph_->add_output(), output_name_, g_.output_shape);
+    quantize_pair(input_name_, input_name_);
+    for (size_t i = 1; i + 1 < g_.ops.size(); ++i) export_op(i);
+    std::string bytes;
+    model.SerializeToString(&bytes);
+    return bytes;
+  }
+
+ private:
+  [[noreturn]] void fail(const Node& op, const std::string& why) const {
+    throw InputError("QDQ export: " + op.describe() + ": " + why);
+  }
+
+  // Where readers find value V (its dequantized form), and where its float producer writes.
+  static std::string read_name(const std::string& v) { return v + "_dq"; }
+  std::string write_name(const std::string& v) const { return v == output_value_ ? v + "_float" : v; }
+
+  const QuantParams& quant(const std::string& v) const { return g_.values.at(v).quant; }
+
+  static void add_io(onnx::ValueInfoProto* io, const std::string& name, const Shape& shape) {
+    io->set_name(name);
+    auto* t = io->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : shape) {
+      auto* dim = t->mutable_shape()->add_dim();
+      if (d < 0) dim->set_dim_param("batch");
+      else dim->set_dim_value(d);
+    }
+  }
+
+  template <class T>
+  void add_initializer(const std::string& name, int type, const Shape& dims, const std::vector<T>& values) {
+    onnx::TensorProto* t = graph_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(type);
+    for (int64_t d : dims) t->add_dims(d);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T)));
+  }
+
+  onnx::NodeProto* add_node(const std::string& type, const std::string& name, std::vector<std::string> ins, std::vector<std::string> outs) {
+    onnx::NodeProto* n = graph_->add_node();
+    n->set_op_type(type);
+    n->set_name(name);
+    for (const auto& i : ins) n->add_input(i);
+    for (const auto& o : outs) n->add_output(o);
+    return n;
+  }
+  static void set_ints(onnx::NodeProto* n, const std::string& key, const std::vector<int64_t>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  }
+  static void set_int(onnx::NodeProto* n, const std::string& key, int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+
+  // QuantizeLinear → DequantizeLinear for activation value V (its float form is `float_name`).
+  void quantize_pair(const std::string& v, const std::string& float_name) {
+    const QuantParams& q = quant(v);
+    if (q.format.bits() != 8) throw InputError("QDQ export: value '" + v + "' is " + q.format.name() + "; ONNX opset 13 QuantizeLinear carries 8-bit codes only");
+    const int type = q.format.is_signed() ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+    add_initializer(v + "_scale", onnx::TensorProto::FLOAT, {}, std::vector<float>{static_cast<float>(q.scale)});
+    if (q.format.is_signed()) add_initializer(v + "_zero_point", type, {}, std::vector<int8_t>{static_cast<int8_t>(q.zero_point)});
+    else add_initializer(v + "_zero_point", type, {}, std::vector<uint8_t>{static_cast<uint8_t>(q.zero_point)});
+    add_node("QuantizeLinear", v + "_QuantizeLinear", {float_name, v + "_scale", v + "_zero_point"}, {v + "_q"});
+    add_node("DequantizeLinear", v + "_DequantizeLinear", {v + "_q", v + "_scale", v + "_zero_point"},
+             {v == output_value_ ? output_name_ : read_name(v)});
+  }
+
+  // The fused activation a clamp stands for, between the float op (writing `pre`) and the quantizer.
+  void clamp_activation(const Node& rq, const std::string& name, const std::string& pre, const std::string& v) {
+    const QuantParams& q = quant(v);
+    const int64_t lo = rq.get_int("clamp_lo"), hi = rq.get_int("clamp_hi");
+    if (lo == q.format.min() && hi == q.format.max()) return;
+    if (lo == q.zero_point && hi == q.format.max()) {
+      add_node("Relu", name + "_Relu", {pre}, {write_name(v)});
+      return;
+    }
+    add_initializer(name + "_clip_min", onnx::TensorProto::FLOAT, {}, std::vector<float>{static_cast<float>(static_cast<double>(lo - q.zero_point) * q.scale)});
+    add_initializer(name + "_clip_max", onnx::TensorProto::FLOAT, {}, std::vector<float>{static_cast<float>(static_cast<double>(hi - q.zero_point) * q.scale)});
+    add_node("Clip", name + "_Clip", {pre, name + "_clip_min", name + "_clip_max"}, {write_name(v)});
+  }
+  bool clamps(const Node& rq, const std::string& v) const {
+    const QuantParams& q = quant(v);
+    return rq.get_int("clamp_lo") != q.format.min() || rq.get_int("clamp_hi") != q.format.max();
+  }
+
+  const Node& reader_of(const std::string& v, const char* type) const {
+    for (const Node& op : g_.ops)
+      if (op.op_type == type && !op.inputs.empty() && op.inputs[0] == v) return op;
+    throw InputError("QDQ export: no " + std::string(type) + " reads '" + v + "'");
+  }
+
+  // "<source>.requant" → "<source>": mulshift ops are named after the float node they lower.
+  static std::string source_of(const Node& rq) {
+    const std::string suffix = ".requant";
+    return rq.name.size() > suffix.size() && rq.name.compare(rq.name.size() - suffix.size(), suffix.size(), suffix) == 0
+               ? rq.name.substr(0, rq.name.size() - suffix.size())
+               : rq.name;
+  }
+
+  void export_mac(const Node& mac) {
+    const bool conv = mac.op_type == "conv_mac";
+    const Node& rq = reader_of(mac.outputs.at(0), "mulshift");
+    const std::string src = mac.get_string("source"), v = rq.outputs.at(0), x = mac.inputs.at(0);
+    const Tensor& w = g_.constants.at(mac.inputs.at(1));
+    const auto scales_it = g_.weight_scales.find(mac.inputs[1]);
+    if (scales_it == g_.weight_scales.end()) fail(mac, "the IntGraph has no weight scales for '" + mac.inputs[1] + "' (quantize it again)");
+    const std::vector<double>& s_w = scales_it->second;
+    for (int64_t code : w.ints)
+      if (code < -128 || code > 127) fail(mac, "its weights are wider than 8 bits; opset 13 DequantizeLinear carries int8 weights only");
+    std::vector<int8_t> codes(w.ints.begin(), w.ints.end());
+    std::vector<float> scales(s_w.begin(), s_w.end());
+    const std::string wq = src + "_weight";
+    add_initializer(wq + "_q", onnx::TensorProto::INT8, w.shape, codes);
+    add_initializer(wq + "_scale", onnx::TensorProto::FLOAT, {static_cast<int64_t>(scales.size())}, scales);
+    add_initializer(wq + "_zero_point", onnx::TensorProto::INT8, {static_cast<int64_t>(scales.size())}, std::vector<int8_t>(scales.size(), 0));
+    set_int(add_node("DequantizeLinear", wq + "_DequantizeLinear", {wq + "_q", wq + "_scale", wq + "_zero_point"}, {wq}), "axis", 0);
+    std::vector<std::string> inputs = {read_name(x), wq};
+    if (mac.inputs.size() > 2) {
+      // ONNX Runtime's rule: the bias scale is the float32 product x_scale · w_scale.
+      const Tensor& b = g_.constants.at(mac.inputs[2]);
+      const std::string bq = src + "_bias";
+      std::vector<float> b_scales(scales.size());
+      for (size_t c = 0; c < scales.size(); ++c) b_scales[c] = static_cast<float>(quant(x).scale) * scales[c];
+      add_initializer(bq + "_q", onnx::TensorProto::INT32, b.shape, std::vector<int32_t>(b.ints.begin(), b.ints.end()));
+      add_initializer(bq + "_scale", onnx::TensorProto::FLOAT, {static_cast<int64_t>(b_scales.size())}, b_scales);
+      add_initializer(bq + "_zero_point", onnx::TensorProto::INT32, {static_cast<int64_t>(b_scales.size())}, std::vector<int32_t>(b_scales.size(), 0));
+      set_int(add_node("DequantizeLinear", bq + "_DequantizeLinear", {bq + "_q", bq + "_scale", bq + "_zero_point"}, {bq}), "axis", 0);
+      inputs.push_back(bq);
+    }
+    const std::string pre = clamps(rq, v) ? src + "_output" : write_name(v);
+    onnx::NodeProto* n = add_node(conv ? "Conv" : "Gemm", src, inputs, {pre});
+    if (conv) {
+      set_ints(n, "strides", mac.get_ints("strides"));
+      set_ints(n, "pads", mac.get_ints("pads"));
+      set_ints(n, "dilations", mac.get_ints("dilations"));
+      set_int(n, "group", mac.get_int("group"));
+      set_ints(n, "kernel_shape", {w.shape.at(2), w.shape.at(3)});
+    } else {
+      set_int(n, "transB", 1);
+    }
+    clamp_activation(rq, src, pre, v);
+    quantize_pair(v, write_name(v));
+  }
+
+  void export_pool(const Node& sum) {
+    const Node& rq = reader_of(sum.outputs.at(0), "mulshift");
+    const std::string src = source_of(rq), v = rq.outputs.at(0);
+    const std::string pre = clamps(rq, v) ? src + "_output" : write_name(v);
+    if (sum.get_int("global", 0) != 0) {
+      add_node("GlobalAveragePool", src, {read_name(sum.inputs.at(0))}, {pre});
+    } else {
+      onnx::NodeProto* n = add_node("AveragePool", src, {read_name(sum.inputs.at(0))}, {pre});
+      set_ints(n, "kernel_shape", sum.get_ints("kernel"));
+      set_ints(n, "strides", sum.get_ints("strides"));
+    }
+    clamp_activation(rq, src, pre, v);
+    quantize_pair(v, write_name(v));
+  }
+
+  void export_op(size_t i) {
+    const Node& op = g_.ops[i];
+    const std::string& t = op.op_type;
+    if (t == "conv_mac" || t == "linear_mac") return export_mac(op);
+    if (t == "window_sum") return export_pool(op);
+    if (t == "mulshift") return;  // exported with the op that feeds it
+    const std::string v = op.outputs.at(0);
+    if (t == "add") {
+      const std::string pre = clamps(op, v) ? op.name + "_output" : write_name(v);
+      add_node("Add", op.name, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
+      clamp_activation(op, op.name, pre, v);
+    } else if (t == "window_max") {
+      onnx::NodeProto* n = add_node("MaxPool", op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
+      set_ints(n, "kernel_shape", op.get_ints("kernel"));
+      set_ints(n, "strides", op.get_ints("strides"));
+      set_ints(n, "pads", op.get_ints("pads"));
+      set_ints(n, "dilations", op.get_ints("dilations"));
+    } else if (t == "reshape") {
+      const std::vector<int64_t> shape = op.get_ints("shape");
+      add_initializer(op.name + "_shape", onnx::TensorProto::INT64, {static_cast<int64_t>(shape.size())}, shape);
+      add_node("Reshape", op.name, {read_name(op.inputs.at(0)), op.name + "_shape"}, {write_name(v)});
+    } else {
+      fail(op, "has no QDQ form");
+    }
+    quantize_pair(v, write_name(v));
+  }
+
+  const IntGraph& g_;
+  onnx::GraphProto* graph_ = nullptr;
+  std::string input_name_, output_name_, output_value_;
+};
+
+}  // namespace
+
+std::string export_qdq_onnx(const IntGraph& graph) {
+  check_integer_only(graph);
+  return Exporter(graph).run();
+}
+
+}  // namespace chipref
