@@ -1,7 +1,11 @@
 // The DirectEngine (bit-accurate integer network) against the float reference executor on the shipped
 // CNN quantized with configs/w8a8.yaml: images/s, single thread, same inputs, in one process. The float
 // executor at batch 100 is the 1.0 baseline.
-//   bench_engines [--images N]
+//   bench_engines [--images N] [--qdq DIR]
+// With --qdq it also exports the CNN as a QDQ model (float requant flavour) to DIR/model.onnx with the
+// test images in DIR/images.npy, re-imports that model through the pre-quantized path and prints the
+// DirectEngine's images/s on it as "qdq_direct_bN <images/s>" lines, for bench/bench_vs_ort.sh to set
+// against ONNX Runtime on the same file and inputs.
 
 #include <fmt/format.h>
 
@@ -9,7 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/files.hpp"
 #include "model/executor.hpp"
+#include "model/io/npy.hpp"
+#include "model/qdq_export.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
@@ -30,8 +37,11 @@ double images_per_second(const Tensor& images, int64_t batch, Run run) {
 
 int main(int argc, char** argv) {
   int64_t images = 2000;
-  for (int i = 1; i + 1 < argc; i += 2)
+  std::string qdq_dir;
+  for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--images")) images = std::atoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--qdq")) qdq_dir = argv[i + 1];
+  }
   const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
   const Normalisation norm = read_sidecar_normalisation(model).value_or(Normalisation{});
   const Graph graph = import_onnx(model);
@@ -51,5 +61,16 @@ int main(int argc, char** argv) {
   fmt::print("{:<28} {:>10.0f} {:>10.2f}\n", "float executor, batch 1", fp32_b1, fp32_b1 / base);
   fmt::print("{:<28} {:>10.0f} {:>10.2f}\n", "DirectEngine, batch 100", int_b100, int_b100 / base);
   fmt::print("{:<28} {:>10.0f} {:>10.2f}\n", "DirectEngine, batch 1", int_b1, int_b1 / base);
+  if (qdq_dir.empty()) return 0;
+  const QuantConfig float_flavour = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
+  const std::string bytes = export_qdq_onnx(quantize(QuantizeInputs{&graph, &float_flavour, &calibration, model, norm}));
+  write_file_atomically(qdq_dir + "/model.onnx", bytes);
+  write_npy(qdq_dir + "/images.npy", test);
+  const Graph qdq_graph = import_onnx_bytes(bytes, qdq_dir + "/model.onnx");
+  const IntGraph qdq = quantize(QuantizeInputs{&qdq_graph, &float_flavour, nullptr, "model.onnx", norm});
+  const DirectEngine qdq_engine(qdq);
+  fmt::print("qdq_direct_b100 {:.1f}\n", images_per_second(test, 100, [&](const Tensor& x) { qdq_engine.run(x); }));
+  fmt::print("qdq_direct_b1 {:.1f}\n", images_per_second(test, 1, [&](const Tensor& x) { qdq_engine.run(x); }));
+  fmt::print("float_executor_b100 {:.1f}\n", base);
   return 0;
 }

@@ -1,11 +1,14 @@
 #include "model/onnx_import.hpp"
 
 #include <onnx/checker.h>
+#include <onnx/defs/schema.h>
+#include <onnx/defs/shape_inference.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -152,7 +155,34 @@ void check_contractions(const Graph& g) {
   }
 }
 
+// QONNX's Quant has no schema in ONNX. Registering one (the output has the type and shape of input X)
+// lets ONNX's checker and shape inference go through Quant nodes instead of losing every shape behind
+// the first one.
+void register_qonnx_schemas() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto& ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance();
+    if (!ranges.Map().count(kQonnxDomain)) ranges.AddDomainToVersion(kQonnxDomain, 1, 1000);
+    onnx::OpSchema quant;
+    quant.SetName("Quant")
+        .SetDomain(kQonnxDomain)
+        .SinceVersion(1)
+        .Input(0, "X", "input", "T")
+        .Input(1, "scale", "scale", "T")
+        .Input(2, "zeropt", "zero point", "T")
+        .Input(3, "bitwidth", "bit width", "T")
+        .Output(0, "Y", "fake-quantized output", "T")
+        .TypeConstraint("T", {"tensor(float)"}, "QONNX's quantizer inputs are float")
+        .Attr("signed", "signed codes", onnx::AttributeProto::INT, int64_t{1})
+        .Attr("narrow", "narrow range", onnx::AttributeProto::INT, int64_t{0})
+        .Attr("rounding_mode", "rounding", onnx::AttributeProto::STRING, std::string("ROUND"))
+        .TypeAndShapeInferenceFunction(onnx::propagateShapeAndTypeFromFirstInput);
+    onnx::RegisterSchema(quant);
+  });
+}
+
 Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOptions& options) {
+  register_qonnx_schemas();
   if (!model.has_graph() || model.graph().node_size() == 0)
     throw InputError(source + ": not an ONNX model (no graph with nodes)");
   if (options.batch_size > 0) fix_batch_dimension(model, options.batch_size);

@@ -126,7 +126,8 @@ class Extractor {
     if (!(params.scale > 0) || !std::isfinite(params.scale)) fail(q, "scale " + std::to_string(params.scale) + " is not a positive finite number");
     const auto readers = consumers_.find(q.outputs.at(0));
     if (readers == consumers_.end() || graph_outputs_.count(q.outputs[0]))
-      fail(q, "its integer output must be read by DequantizeLinear nodes only (the integer network's boundary is chipref's own)");
+      fail(q, "its integer output must be read by DequantizeLinear nodes (it is " +
+                  std::string(graph_outputs_.count(q.outputs[0]) ? "a graph output: the integer network's boundary is chipref's own)" : "read by nothing)"));
     for (const Node* dq : readers->second) {
       if (!is_op(*dq, "DequantizeLinear")) fail(q, "its output is read by " + dq->describe() + "; expected DequantizeLinear nodes only");
       const Tensor& dq_scale = constant(*dq, 1, "x_scale");

@@ -1,0 +1,265 @@
+// Pre-quantized models (quant/prequantized.hpp) and the QDQ export (model/qdq_export.hpp), without ONNX
+// Runtime (tests/ort/ has the ORT oracle):
+// - IntGraph → QDQ → IntGraph keeps the network: same ops, same weight and bias codes, same formats and
+//   zero points; scales become their float32 values (all that ONNX stores), multipliers follow them.
+// - The same model written as QONNX (Quant nodes, built here from the QDQ model by hand) lowers to the
+//   same IntGraph as the QDQ form: two independent encodings, one network.
+// - What the pre-quantized path cannot take exactly is an error naming the node and the reason.
+
+#include <onnx/onnx_pb.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+
+#include "model/onnx_import.hpp"
+#include "model/qdq_export.hpp"
+#include "model/sidecar.hpp"
+#include "quant/prequantized.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+
+using namespace chipref;
+
+namespace {
+const char* kCnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+Normalisation cnn_norm() { return *read_sidecar_normalisation(kCnn); }
+
+const IntGraph& calibrated(const std::string& flavour) {
+  static std::map<std::string, IntGraph> cache;
+  if (!cache.count(flavour)) {
+    const Graph graph = import_onnx(kCnn);
+    const QuantConfig config = parse_quant_config("defaults:\n  requant: {flavour: " + flavour + "}\n", flavour + ".yaml");
+    const Tensor calibration = load_fashion_mnist("train", 200, cnn_norm()).images;
+    cache[flavour] = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
+  }
+  return cache.at(flavour);
+}
+
+IntGraph lower_prequantized(const std::string& bytes, const std::string& flavour) {
+  const Graph g = import_onnx_bytes(bytes, "prequantized.onnx");
+  REQUIRE(is_prequantized(g));
+  const QuantConfig config = parse_quant_config("defaults:\n  requant: {flavour: " + flavour + "}\n", flavour + ".yaml");
+  return quantize(QuantizeInputs{&g, &config, nullptr, "prequantized.onnx", cnn_norm()});
+}
+
+std::string lowering_error(const onnx::ModelProto& m) {
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  try {
+    lower_prequantized(bytes, "single");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+onnx::ModelProto exported_model() {
+  onnx::ModelProto m;
+  REQUIRE(m.ParseFromString(export_qdq_onnx(calibrated("single"))));
+  return m;
+}
+
+onnx::TensorProto* find_initializer(onnx::ModelProto& m, const std::string& name) {
+  for (auto& t : *m.mutable_graph()->mutable_initializer())
+    if (t.name() == name) return &t;
+  FAIL("no initializer " << name);
+  return nullptr;
+}
+
+onnx::NodeProto* find_node(onnx::ModelProto& m, const std::string& name) {
+  for (auto& n : *m.mutable_graph()->mutable_node())
+    if (n.name() == name) return &n;
+  FAIL("no node " << name);
+  return nullptr;
+}
+
+template <class T>
+std::vector<T> values_of(const onnx::TensorProto& t) {
+  std::vector<T> v(t.raw_data().size() / sizeof(T));
+  std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+  return v;
+}
+template <class T>
+void set_values(onnx::TensorProto* t, const std::vector<T>& v) {
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)));
+}
+
+// The QDQ model rewritten in QONNX's encoding: each activation QuantizeLinear → DequantizeLinear pair
+// becomes one Quant node; each weight DequantizeLinear becomes a Quant of float weights (the dequantized
+// codes, per-channel scale shaped [C, 1, ...], narrow range); biases stay float (QONNX leaves them so).
+onnx::ModelProto as_qonnx(onnx::ModelProto qdq) {
+  onnx::ModelProto m = qdq;
+  auto* g = m.mutable_graph();
+  g->clear_node();
+  auto* opset = m.add_opset_import();
+  opset->set_domain(kQonnxDomain);
+  opset->set_version(1);
+  auto add_float = [&](const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& v) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    set_values(t, v);
+  };
+  auto add_quant = [&](const std::string& name, const std::string& x, const std::string& y, bool is_signed, bool narrow) {
+    onnx::NodeProto* n = g->add_node();
+    n->set_name(name);
+    n->set_op_type("Quant");
+    n->set_domain(kQonnxDomain);
+    for (const std::string& in : {x, name + "_scale", name + "_zeropt", name + "_bitwidth"}) n->add_input(in);
+    n->add_output(y);
+    for (const auto& [key, value] : std::vector<std::pair<std::string, int64_t>>{{"signed", is_signed}, {"narrow", narrow}}) {
+      auto* a = n->add_attribute();
+      a->set_name(key);
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(value);
+    }
+    add_float(name + "_bitwidth", {}, {8.0f});
+  };
+  const auto& nodes = qdq.graph().node();
+  for (int i = 0; i < nodes.size(); ++i) {
+    const onnx::NodeProto& n = nodes[i];
+    if (n.op_type() == "QuantizeLinear") {
+      const onnx::TensorProto& zp = *find_initializer(qdq, n.input(2));
+      const bool is_signed = zp.data_type() == onnx::TensorProto::INT8;
+      const float z = is_signed ? static_cast<float>(values_of<int8_t>(zp)[0]) : static_cast<float>(values_of<uint8_t>(zp)[0]);
+      const onnx::NodeProto& dq = nodes[i + 1];  // the exporter writes each pair adjacently
+      REQUIRE(dq.input(0) == n.output(0));
+      add_quant(n.name(), n.input(0), dq.output(0), is_signed, false);
+      add_float(n.name() + "_scale", {}, values_of<float>(*find_initializer(qdq, n.input(1))));
+      add_float(n.name() + "_zeropt", {}, {z});
+      ++i;
+    } else if (n.op_type() == "DequantizeLinear" && find_initializer(qdq, n.input(0))->data_type() == onnx::TensorProto::INT8) {
+      const onnx::TensorProto& codes = *find_initializer(qdq, n.input(0));
+      const std::vector<float> scales = values_of<float>(*find_initializer(qdq, n.input(1)));
+      const std::vector<int8_t> q = values_of<int8_t>(codes);
+      const int64_t per = static_cast<int64_t>(q.size() / scales.size());
+      std::vector<float> w(q.size());
+      for (size_t e = 0; e < q.size(); ++e) w[e] = static_cast<float>(q[e]) * scales[e / per];
+      std::vector<int64_t> dims(codes.dims().begin(), codes.dims().end()), scale_dims(dims.size(), 1);
+      scale_dims[0] = dims[0];
+      add_float(n.name() + "_float", dims, w);
+      add_quant(n.name(), n.name() + "_float", n.output(0), true, true);
+      add_float(n.name() + "_scale", scale_dims, scales);
+      add_float(n.name() + "_zeropt", {}, {0.0f});
+    } else if (n.op_type() == "DequantizeLinear") {  // int32 bias: float values
+      const std::vector<int32_t> q = values_of<int32_t>(*find_initializer(qdq, n.input(0)));
+      const std::vector<float> scales = values_of<float>(*find_initializer(qdq, n.input(1)));
+      std::vector<float> b(q.size());
+      for (size_t c = 0; c < q.size(); ++c) b[c] = static_cast<float>(q[c]) * scales[c];
+      add_float(n.output(0), {static_cast<int64_t>(b.size())}, b);
+    } else {
+      *g->add_node() = n;
+    }
+  }
+  return m;
+}
+}  // namespace
+
+TEST_CASE("Prequantized/IntGraph -> QDQ -> IntGraph keeps ops, codes, formats; scales become float32", "[quant][prequantized]") {
+  for (const char* flavour : {"single", "float"}) {
+    INFO(flavour);
+    const IntGraph& a = calibrated(flavour);
+    const IntGraph b = lower_prequantized(export_qdq_onnx(a), flavour);
+    REQUIRE(a.ops.size() == b.ops.size());
+    for (size_t i = 0; i < a.ops.size(); ++i) {
+      CHECK(a.ops[i].name == b.ops[i].name);
+      CHECK(a.ops[i].op_type == b.ops[i].op_type);
+      CHECK(a.ops[i].inputs == b.ops[i].inputs);
+    }
+    REQUIRE(a.values.size() == b.values.size());
+    for (const auto& [name, v] : a.values) {
+      INFO(name);
+      const IntValue& w = b.values.at(name);
+      CHECK(v.shape == w.shape);
+      CHECK(v.quant.format == w.quant.format);
+      CHECK(v.quant.zero_point == w.quant.zero_point);
+      CHECK(w.quant.scale == static_cast<double>(static_cast<float>(v.quant.scale)));
+    }
+    for (const auto& [name, t] : a.constants) {
+      if (name.find(".weight") == std::string::npos && name.find(".bias") == std::string::npos) continue;
+      INFO(name);
+      CHECK(t.ints == b.constants.at(name).ints);  // the codes themselves travel unchanged
+    }
+    // The multipliers follow the float32 scales: the networks agree on nearly every image.
+    const LabelledImages data = load_fashion_mnist("t10k", 300, cnn_norm());
+    const Tensor ya = DirectEngine(a).run(data.images), yb = DirectEngine(b).run(data.images);
+    int64_t same_top1 = 0;
+    for (int64_t i = 0; i < 300; ++i)
+      same_top1 += std::max_element(ya.floats.begin() + i * 10, ya.floats.begin() + i * 10 + 10) - ya.floats.begin() ==
+                   std::max_element(yb.floats.begin() + i * 10, yb.floats.begin() + i * 10 + 10) - yb.floats.begin();
+    CHECK(same_top1 >= 297);
+  }
+}
+
+TEST_CASE("Prequantized/the same network as QONNX lowers to the IntGraph of its QDQ form", "[quant][prequantized][qonnx]") {
+  const onnx::ModelProto qdq = exported_model();
+  std::string qdq_bytes, qonnx_bytes;
+  qdq.SerializeToString(&qdq_bytes);
+  as_qonnx(qdq).SerializeToString(&qonnx_bytes);
+  const IntGraph a = lower_prequantized(qdq_bytes, "single"), b = lower_prequantized(qonnx_bytes, "single");
+  REQUIRE(a.ops.size() == b.ops.size());
+  for (size_t i = 0; i < a.ops.size(); ++i) CHECK(a.ops[i].op_type == b.ops[i].op_type);
+  REQUIRE(a.constants.size() == b.constants.size());
+  for (const auto& [name, t] : a.constants) {
+    INFO(name);
+    CHECK(t.ints == b.constants.at(name).ints);  // weights, biases, multipliers, shifts
+  }
+  for (const auto& [name, v] : a.values) {
+    INFO(name);
+    CHECK(v.quant.scale == b.values.at(name).quant.scale);
+    CHECK(v.quant.zero_point == b.values.at(name).quant.zero_point);
+  }
+}
+
+TEST_CASE("Prequantized/what cannot be taken exactly is an error naming the node", "[quant][prequantized]") {
+  {
+    onnx::ModelProto m = exported_model();  // asymmetric weights
+    onnx::TensorProto* zp = find_initializer(m, "/stem/stem.0/Conv_weight_zero_point");
+    std::vector<int8_t> z = values_of<int8_t>(*zp);
+    z[3] = 5;
+    set_values(zp, z);
+    const std::string e = lowering_error(m);
+    CHECK_THAT(e, Catch::Contains("node '/stem/stem.0/Conv' (Conv)") && Catch::Contains("zero point 5") && Catch::Contains("symmetric weights"));
+  }
+  {
+    onnx::ModelProto m = exported_model();  // a DequantizeLinear with other parameters than its QuantizeLinear
+    const std::string v = find_node(m, "/stem/stem.0/Conv")->output(0);
+    find_node(m, v + "_DequantizeLinear")->set_input(1, "input_scale");
+    CHECK_THAT(lowering_error(m), Catch::Contains(v + "_DequantizeLinear") && Catch::Contains("dequantizes with other parameters"));
+  }
+  {
+    onnx::ModelProto m = exported_model();  // an activation without its Q/DQ pair: the residual Add's output
+    const std::string y = find_node(m, "/Add")->output(0);
+    auto* nodes = m.mutable_graph()->mutable_node();
+    for (int i = nodes->size() - 1; i >= 0; --i)
+      if (nodes->Get(i).name() == y + "_QuantizeLinear" || nodes->Get(i).name() == y + "_DequantizeLinear") nodes->DeleteSubrange(i, 1);
+    for (auto& n : *nodes)
+      for (auto& in : *n.mutable_input())
+        if (in == y + "_dq") in = y;
+    CHECK_THAT(lowering_error(m), Catch::Contains("tensor '" + y + "' is not quantized"));
+  }
+  {
+    onnx::ModelProto m = exported_model();  // a DequantizeLinear of integer codes that no QuantizeLinear made
+    auto* nodes = m.mutable_graph()->mutable_node();
+    onnx::NodeProto* cast = nodes->Add();
+    cast->set_name("to_uint8");
+    cast->set_op_type("Cast");
+    cast->add_input("input");
+    cast->add_output("input_cast");
+    auto* to = cast->add_attribute();
+    to->set_name("to");
+    to->set_type(onnx::AttributeProto::INT);
+    to->set_i(onnx::TensorProto::UINT8);
+    std::rotate(nodes->begin(), nodes->end() - 1, nodes->end());
+    find_node(m, "input_DequantizeLinear")->set_input(0, "input_cast");
+    find_node(m, "input_QuantizeLinear")->set_output(0, "input_q_unused");
+    CHECK_THAT(lowering_error(m), Catch::Contains("node 'input_QuantizeLinear' (QuantizeLinear): its integer output must be read by "
+                                                  "DequantizeLinear nodes (it is read by nothing)"));
+    for (int i = 0; i < nodes->size(); ++i)
+      if (nodes->Get(i).name() == "input_QuantizeLinear") nodes->DeleteSubrange(i, 1);
+    CHECK_THAT(lowering_error(m), Catch::Contains("node 'input_DequantizeLinear' (DequantizeLinear): reads 'input_cast', which is neither an "
+                                                  "integer constant nor the output of a QuantizeLinear"));
+  }
+}
