@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "sim/kernels/avx2.hpp"
+#include "sim/kernels/simd.hpp"
+
 namespace chipref::kernels {
 
 namespace {
@@ -15,9 +18,14 @@ void require_int32_accumulator(const AccumulatorSpec& acc) {
 }
 // Largest |x − zp| in the input: with Σ|w| per output it bounds every partial sum.
 int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
-  int64_t m = 0;
-  for (int64_t i = 0; i < n; ++i) m = std::max<int64_t>(m, std::abs(int64_t{x[i]} - zp));
-  return m;
+  if (n == 0) return 0;
+  int32_t lo = x[0], hi = x[0];
+  if (simd_level() == SimdLevel::avx2) {
+    avx2::min_max(x, n, lo, hi);
+  } else {
+    for (int64_t i = 0; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+  }
+  return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
 }
 
 // True when no partial sum of output `o` can leave the accumulator: |b| + max|x − zp| · Σ|w| fits. Then
@@ -28,6 +36,99 @@ bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs
   const int64_t bound = std::abs(bias) + max_abs_x * abs_sum;  // < 2^62 for 16-bit codes and K < 2^28
   return bound <= acc.max() && -bound >= acc.min();
 }
+
+// The im2col rows of (x − zp) for image n, group grp: row (c, ky, kx), column (oy, ox), into `col` with
+// `row_stride` elements per row; a padded position holds zp and contributes 0. Columns past the image's
+// pixels and rows past K are left as they are (the caller zeroes them once).
+template <class T>
+void fill_columns(const ConvGeometry& g, const int32_t* x, int32_t zp, int64_t n, int64_t grp, T* col, int64_t row_stride) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), c_per_group = g.in_channels / g.groups;
+  for (int64_t c = 0; c < c_per_group; ++c) {
+    const int32_t* plane = x + ((n * g.in_channels) + grp * c_per_group + c) * g.in_h * g.in_w;
+    for (int64_t ky = 0; ky < g.kernel_h; ++ky)
+      for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+        T* row = col + ((c * g.kernel_h + ky) * g.kernel_w + kx) * row_stride;
+        // ix = ox·stride + offset lies inside [0, in_w) exactly for ox in [ox_lo, ox_hi)
+        const int64_t offset = kx * g.dilation_w - g.pad_left;
+        const int64_t ox_lo = std::min(ow, offset >= 0 ? 0 : (-offset + g.stride_w - 1) / g.stride_w);
+        const int64_t ox_hi = std::max(ox_lo, std::min(ow, g.in_w - offset <= 0 ? 0 : (g.in_w - offset + g.stride_w - 1) / g.stride_w));
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          T* out = row + oy * ow;
+          const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+          if (iy < 0 || iy >= g.in_h) {
+            std::fill(out, out + ow, T{0});
+            continue;
+          }
+          const int32_t* src = plane + iy * g.in_w + offset;
+          std::fill(out, out + ox_lo, T{0});
+          if (g.stride_w == 1)
+            for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] = static_cast<T>(src[ox] - zp);
+          else
+            for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] = static_cast<T>(src[ox * g.stride_w] - zp);
+          std::fill(out + ox_hi, out + ow, T{0});
+        }
+      }
+  }
+}
+
+bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
+
+// The avx2 tier's B operand without im2col. A group's input channels, offset by zp, are laid out as
+// int16 planes with their padding, split into stride phases (phase (a, b) holds padded rows a, a + sh,
+// ... and columns b, b + sw, ...). Then for outputs numbered q = oy·SW + ox, the reduction row
+// (c, ky, kx) is one contiguous slice of one phase plane, starting at (ky·dh / sh)·SW + kx·dw / sw.
+// Columns ox >= OW are computed from whatever lies there and dropped.
+class PhasePlanes {
+ public:
+  explicit PhasePlanes(const ConvGeometry& g)
+      : g_(g), c_(g.in_channels / g.groups), sh_(g.stride_h), sw_(g.stride_w),
+        sub_h_((g.in_h + g.pad_top + g.pad_bottom + sh_ - 1) / sh_), sub_w_((g.in_w + g.pad_left + g.pad_right + sw_ - 1) / sw_),
+        np_((g.out_h() * sub_w_ + 15) / 16 * 16) {
+    const int64_t max_offset = ((g.kernel_h - 1) * g.dilation_h / sh_) * sub_w_ + (g.kernel_w - 1) * g.dilation_w / sw_;
+    plane_ = std::max(sub_h_ * sub_w_, max_offset + np_) + 16;
+    data_.assign(static_cast<size_t>(c_ * sh_ * sw_ * plane_), 0);  // padding stays 0 (= zp − zp) for every image
+    zeros_.assign(static_cast<size_t>(np_), 0);
+  }
+  int64_t columns() const { return np_; }
+  int64_t row_width() const { return sub_w_; }
+
+  void fill(const int32_t* x, int32_t zp, int64_t n, int64_t grp) {
+    for (int64_t c = 0; c < c_; ++c) {
+      const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
+      for (int64_t iy = 0; iy < g_.in_h; ++iy, src += g_.in_w) {
+        const int64_t py = iy + g_.pad_top;
+        int16_t* row = phase(c, py % sh_, 0) + (py / sh_) * sub_w_;
+        if (sw_ == 1) {
+          avx2::offset_to_int16(src, zp, g_.in_w, row + g_.pad_left);
+          continue;
+        }
+        for (int64_t ix = 0; ix < g_.in_w; ++ix) {
+          const int64_t px = ix + g_.pad_left;
+          phase(c, py % sh_, px % sw_)[(py / sh_) * sub_w_ + px / sw_] = static_cast<int16_t>(src[ix] - zp);
+        }
+      }
+    }
+  }
+
+  // kp row pointers: (c, ky, kx) in the reduction order, then zero rows up to kp.
+  std::vector<const int16_t*> rows(int64_t kp) {
+    std::vector<const int16_t*> r;
+    for (int64_t c = 0; c < c_; ++c)
+      for (int64_t ky = 0; ky < g_.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < g_.kernel_w; ++kx) {
+          const int64_t ry = ky * g_.dilation_h, rx = kx * g_.dilation_w;
+          r.push_back(phase(c, ry % sh_, rx % sw_) + (ry / sh_) * sub_w_ + rx / sw_);
+        }
+    while (static_cast<int64_t>(r.size()) < kp) r.push_back(zeros_.data());
+    return r;
+  }
+
+ private:
+  int16_t* phase(int64_t c, int64_t a, int64_t b) { return data_.data() + ((c * sh_ + a) * sw_ + b) * plane_; }
+  const ConvGeometry& g_;
+  int64_t c_, sh_, sw_, sub_h_, sub_w_, np_, plane_ = 0;
+  std::vector<int16_t> data_, zeros_;
+};
 
 void require_valid(const ConvGeometry& g) {
   if (!g.valid()) throw InputError("invalid convolution geometry (kernel larger than the padded input, or inconsistent groups)");
@@ -51,39 +152,51 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   const int64_t k = c_per_group * g.kernel_h * g.kernel_w, pixels = oh * ow;
   const int64_t max_abs_x = max_abs_offset(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point);
 
-  // Fast path for groups whose every channel is provably in range: im2col of (x − zp), then an int32
-  // GEMM. Every partial sum, in any order the GEMM chooses, is bounded by Σ|terms| <= the proven bound
-  // <= 2^31 − 1, so int32 arithmetic is exact and equals the ordered per-addition sum. Other groups take
-  // the per-addition path below.
-  using IntMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  IntMatrix col(k, pixels);
-  std::vector<bool> group_fast(static_cast<size_t>(g.groups), true);
-  for (int64_t m = 0; m < g.out_channels; ++m)
+  // Fast paths for groups whose every channel is provably in range: every partial sum, in any order,
+  // is bounded by Σ|terms| <= the proven bound <= 2^31 − 1, so int32 arithmetic in any order is exact and
+  // equals the ordered per-addition sum (with no overflow events). Other groups take the per-addition
+  // path below. `portable`: im2col of (x − zp), then an int32 GEMM. `avx2`, when x − zp and the weights
+  // fit int16 (then no pair of products reaches 2^31): im2col in int16, then vpmaddwd (avx2.hpp).
+  const SimdLevel level = simd_level();
+  std::vector<bool> group_fast(static_cast<size_t>(g.groups), level != SimdLevel::per_addition);
+  int64_t max_abs_w = 0;
+  for (int64_t m = 0; m < g.out_channels; ++m) {
     if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, w + m * k, k)) group_fast[m / m_per_group] = false;
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      if (!group_fast[grp]) continue;
-      for (int64_t c = 0; c < c_per_group; ++c) {
-        const int32_t* plane = x + ((n * g.in_channels) + grp * c_per_group + c) * g.in_h * g.in_w;
-        for (int64_t ky = 0; ky < g.kernel_h; ++ky)
-          for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-            int32_t* row = col.data() + ((c * g.kernel_h + ky) * g.kernel_w + kx) * pixels;
-            for (int64_t oy = 0; oy < oh; ++oy) {
-              const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-              for (int64_t ox = 0; ox < ow; ++ox) {
-                const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-                const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
-                row[oy * ow + ox] = inside ? plane[iy * g.in_w + ix] - x_zero_point : 0;  // padding holds zp: contributes 0
-              }
-            }
-          }
+    for (int64_t i = 0; i < k; ++i) max_abs_w = std::max<int64_t>(max_abs_w, std::abs(int64_t{w[m * k + i]}));
+  }
+  if (level == SimdLevel::avx2 && fits_int16(max_abs_x) && fits_int16(max_abs_w)) {
+    const int64_t kp = (k + 1) / 2 * 2;
+    std::vector<int16_t> a(static_cast<size_t>(g.out_channels * kp), 0);
+    for (int64_t m = 0; m < g.out_channels; ++m)
+      for (int64_t i = 0; i < k; ++i) a[m * kp + i] = static_cast<int16_t>(w[m * k + i]);
+    PhasePlanes planes(g);
+    const std::vector<const int16_t*> rows = planes.rows(kp);
+    const int64_t np = planes.columns(), sub_w = planes.row_width();
+    std::vector<int32_t> c(static_cast<size_t>(m_per_group * np));
+    for (int64_t n = 0; n < g.batch; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        if (!group_fast[grp]) continue;
+        planes.fill(x, x_zero_point, n, grp);
+        avx2::gemm_s16(a.data() + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
+                       bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
+        for (int64_t m = 0; m < m_per_group; ++m)
+          for (int64_t oy = 0; oy < oh; ++oy)
+            std::copy_n(c.data() + m * np + oy * sub_w, ow, out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
       }
-      Eigen::Map<const IntMatrix> wg(w + grp * m_per_group * k, m_per_group, k);
-      Eigen::Map<IntMatrix> yg(out + (n * g.out_channels + grp * m_per_group) * pixels, m_per_group, pixels);
-      yg.noalias() = wg * col;
-      if (!bias.empty())
-        for (int64_t m = 0; m < m_per_group; ++m) yg.row(m).array() += bias[grp * m_per_group + m];
-    }
+  } else if (level != SimdLevel::per_addition) {
+    using IntMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    IntMatrix col(k, pixels);
+    for (int64_t n = 0; n < g.batch; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        if (!group_fast[grp]) continue;
+        fill_columns(g, x, x_zero_point, n, grp, col.data(), pixels);
+        Eigen::Map<const IntMatrix> wg(w + grp * m_per_group * k, m_per_group, k);
+        Eigen::Map<IntMatrix> yg(out + (n * g.out_channels + grp * m_per_group) * pixels, m_per_group, pixels);
+        yg.noalias() = wg * col;
+        if (!bias.empty())
+          for (int64_t m = 0; m < m_per_group; ++m) yg.row(m).array() += bias[grp * m_per_group + m];
+      }
+  }
 
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t m = 0; m < g.out_channels; ++m) {
@@ -117,7 +230,7 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
   const int64_t max_abs_a = max_abs_offset(a, rows * in_features, a_zero_point);
   for (int64_t o = 0; o < out_features; ++o) {
     const int32_t* wo = w + o * in_features;
-    const bool unchecked = provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, wo, in_features);
+    const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, wo, in_features);
     for (int64_t r = 0; r < rows; ++r) {
       const int32_t* ar = a + r * in_features;
       int64_t sum;

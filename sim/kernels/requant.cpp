@@ -2,20 +2,25 @@
 
 #include <algorithm>
 
+#include "sim/kernels/avx2.hpp"
+#include "sim/kernels/simd.hpp"
+
 namespace chipref::kernels {
 
 void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int64_t inner, int32_t* y) {
-  const bool per_channel = p.channels.size() > 1;
+  const bool per_channel = p.channels.size() > 1, vector = simd_level() == SimdLevel::avx2;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
       const RequantChannel& ch = p.channels[per_channel ? c : 0];
       const int64_t base = (o * channels + c) * inner;
+      if (vector && avx2::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x + base, inner, y + base)) continue;
       for (int64_t i = 0; i < inner; ++i)
         y[base + i] = static_cast<int32_t>(std::clamp(p.requantizer.apply(x[base + i], ch), p.clamp_lo, p.clamp_hi));
     }
 }
 
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
+  if (simd_level() == SimdLevel::avx2 && avx2::add_requant(p, a, b, count, y)) return;
   const Requantizer& rq = p.requantizer;
   for (int64_t i = 0; i < count; ++i) {
     // (a − zp_a) fits int32 for every format of at most 31 bits

@@ -1,0 +1,22 @@
+#pragma once
+// Which implementation of the integer kernels runs. All of them compute the same integers (the spec is
+// the per-addition path: docs/numerics.md §5); the faster ones are used only where they provably do,
+// and tests/sim/test_simd.cpp cross-checks each against it.
+//   per_addition  every MAC through AccumulatorSpec::add, one by one; scalar requantization
+//   portable      int32 GEMM (Eigen) for channels provably within the accumulator; scalar requantization
+//   avx2          int16 pair-product GEMM (vpmaddwd) for those channels, and 8-lane requantization
+// The default is the best the CPU has; CHIPREF_SIMD=per_addition|portable|avx2 overrides it (a level
+// the CPU lacks is an InputError).
+
+#include <string_view>
+
+namespace chipref::kernels {
+
+enum class SimdLevel { per_addition, portable, avx2 };
+
+std::string_view to_string(SimdLevel level);
+bool cpu_supports(SimdLevel level);
+SimdLevel simd_level();                 // the active level
+void set_simd_level(SimdLevel level);   // throws InputError if the CPU lacks it (tests and benchmarks)
+
+}  // namespace chipref::kernels

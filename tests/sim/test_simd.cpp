@@ -1,0 +1,133 @@
+// The kernel levels (sim/kernels/simd.hpp) against the spec: the per_addition level accumulates every
+// product through AccumulatorSpec::add in the documented order and requantizes with the scalar
+// Requantizer; `portable` and `avx2` must give the same integers and the same overflow counts on every
+// input. Seeded random geometries (strides, dilations, padding, groups incl. depthwise, odd K, images
+// narrower than a vector), codes of 8, 9 and 16 bits, accumulators wide and narrow; requantization over
+// every flavour and rounding mode, scales below and above 1, accumulator extremes and clamps.
+
+#include <catch2/catch.hpp>
+#include <climits>
+#include <random>
+
+#include "sim/kernels/mac.hpp"
+#include "sim/kernels/requant.hpp"
+#include "sim/kernels/simd.hpp"
+
+using namespace chipref;
+using namespace chipref::kernels;
+
+namespace {
+// Runs `f` at each level the CPU has and returns its results, per_addition first.
+template <class F>
+auto at_each_level(F f) {
+  std::vector<std::pair<SimdLevel, decltype(f())>> results;
+  const SimdLevel saved = simd_level();
+  for (SimdLevel l : {SimdLevel::per_addition, SimdLevel::portable, SimdLevel::avx2}) {
+    if (!cpu_supports(l)) continue;
+    set_simd_level(l);
+    results.emplace_back(l, f());
+  }
+  set_simd_level(saved);
+  return results;
+}
+
+std::vector<int32_t> random_codes(std::mt19937_64& rng, size_t n, int64_t lo, int64_t hi) {
+  std::uniform_int_distribution<int64_t> d(lo, hi);
+  std::vector<int32_t> v(n);
+  for (auto& x : v) x = static_cast<int32_t>(d(rng));
+  return v;
+}
+
+struct MacResult {
+  std::vector<int32_t> out;
+  int64_t overflows;
+  bool operator==(const MacResult& o) const { return out == o.out && overflows == o.overflows; }
+};
+}  // namespace
+
+TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overflow counts", "[sim][simd]") {
+  INFO("levels on this CPU: avx2 " << cpu_supports(SimdLevel::avx2));
+  std::mt19937_64 rng(2026);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  int compared = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    ConvGeometry g;
+    g.batch = 1 + pick(rng) % 2;
+    g.groups = std::vector<int64_t>{1, 1, 2, 4}[pick(rng) % 4];
+    const bool depthwise = pick(rng) % 4 == 0;
+    g.in_channels = depthwise ? 3 + pick(rng) % 6 : g.groups * (1 + pick(rng) % 5);
+    if (depthwise) g.groups = g.in_channels;
+    g.out_channels = g.groups * (1 + pick(rng) % 6);
+    g.in_h = 1 + pick(rng) % 13, g.in_w = 1 + pick(rng) % 21;
+    g.kernel_h = 1 + pick(rng) % 3, g.kernel_w = 1 + pick(rng) % 3;
+    g.stride_h = 1 + pick(rng) % 3, g.stride_w = 1 + pick(rng) % 3;
+    g.dilation_h = 1 + pick(rng) % 2, g.dilation_w = 1 + pick(rng) % 2;
+    g.pad_top = pick(rng) % 3, g.pad_left = pick(rng) % 3, g.pad_bottom = pick(rng) % 3, g.pad_right = pick(rng) % 3;
+    if (!g.valid()) continue;
+    // Codes: uint8 (with a zero point), 9-bit signed, or 16-bit; weights int8 or int16.
+    const int kind = pick(rng) % 3;
+    const int64_t x_lo = kind == 0 ? 0 : kind == 1 ? -256 : -32768, x_hi = kind == 0 ? 255 : kind == 1 ? 255 : 32767;
+    const int32_t zp = static_cast<int32_t>(kind == 0 ? pick(rng) % 256 : 0);
+    const int64_t w_max = pick(rng) % 3 == 0 ? 32767 : 127;
+    const auto x = random_codes(rng, static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w), x_lo, x_hi);
+    const auto w = random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()), -w_max, w_max);
+    std::vector<int32_t> bias;
+    if (pick(rng) % 2) bias = random_codes(rng, static_cast<size_t>(g.out_channels), -100000, 100000);
+    // Wide accumulators take the fast paths; 16..24-bit ones make some channels fall back, with events.
+    const int acc_bits = pick(rng) % 3 == 0 ? 16 + pick(rng) % 9 : 32;
+    const AccumulatorSpec acc = AccumulatorSpec::make(acc_bits, pick(rng) % 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
+    const auto results = at_each_level([&] {
+      MacResult r{std::vector<int32_t>(static_cast<size_t>(g.batch * g.out_channels * g.out_h() * g.out_w())), 0};
+      OverflowCounter counter;
+      conv_mac(g, x.data(), zp, w.data(), bias, acc, counter, r.out.data());
+      r.overflows = counter.events;
+      return r;
+    });
+    for (size_t i = 1; i < results.size(); ++i) {
+      INFO("trial " << trial << ", level " << to_string(results[i].first) << ", kind " << kind << ", acc " << acc_bits << " bits, geometry "
+                    << g.in_channels << "x" << g.in_h << "x" << g.in_w << " -> " << g.out_channels << " k" << g.kernel_h << "x" << g.kernel_w
+                    << " s" << g.stride_h << "," << g.stride_w << " d" << g.dilation_h << "," << g.dilation_w << " groups " << g.groups);
+      CHECK(results[i].second == results[0].second);
+    }
+    ++compared;
+  }
+  CHECK(compared > 150);
+}
+
+TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantizer's integers", "[sim][simd]") {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> log2_scale(-20.0, 3.0);
+  std::vector<int32_t> acc = random_codes(rng, 1000, INT32_MIN, INT32_MAX);
+  const auto small = random_codes(rng, 1000, -70000, 70000);
+  acc.insert(acc.end(), small.begin(), small.end());
+  for (int32_t edge : {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX}) acc.push_back(edge);
+  const auto a = random_codes(rng, acc.size(), 0, 255), b = random_codes(rng, acc.size(), -128, 127);
+  int compared = 0;
+  for (RequantFlavour flavour : kAllRequantFlavours)
+    for (RoundingMode mode : {RoundingMode::half_even, RoundingMode::half_away, RoundingMode::half_up, RoundingMode::floor, RoundingMode::toward_zero})
+      for (int trial = 0; trial < 40; ++trial) {
+        const IntFormat out = IntFormat::make(trial % 2 ? 8 : 16, trial % 3 != 0);
+        const int64_t zp = out.is_signed() ? 0 : 37;
+        const int bits = flavour == RequantFlavour::float32 ? kFloat32MultiplierBits : 8 + trial % 24;
+        const double scale = std::exp2(log2_scale(rng));  // scales above 1 give a left shift in `single`
+        const RequantChannel ch = requant_channel_of(derive_multiplier(scale, bits), flavour);
+        const RequantChannel ch2 = requant_channel_of(derive_multiplier(scale * 0.7, bits), flavour);
+        const Requantizer rq = Requantizer::make(flavour, mode, out, zp);
+        const int64_t lo = trial % 4 == 0 ? zp : out.min(), hi = trial % 5 == 0 ? out.max() / 2 : out.max();
+        const MulShift ms{rq, {ch, ch2}, lo, hi};
+        const AddRequant add{rq, ch, ch2, 100, -3, lo, hi};
+        const auto results = at_each_level([&] {
+          std::vector<int32_t> y(acc.size()), z(acc.size());
+          mulshift(ms, acc.data(), 1, 2, static_cast<int64_t>(acc.size() / 2), y.data());
+          add_requant(add, a.data(), b.data(), static_cast<int64_t>(a.size()), z.data());
+          return std::make_pair(y, z);
+        });
+        for (size_t i = 1; i < results.size(); ++i) {
+          INFO(to_string(flavour) << " " << to_string(mode) << " scale " << scale << " bits " << bits << " level " << to_string(results[i].first));
+          CHECK(results[i].second.first == results[0].second.first);
+          CHECK(results[i].second.second == results[0].second.second);
+        }
+        ++compared;
+      }
+  CHECK(compared == 3 * 5 * 40);
+}
