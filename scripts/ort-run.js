@@ -2,7 +2,7 @@
 // Runs an ONNX model with ONNX Runtime (onnxruntime-node, installed by scripts/setup-ort) on a float32
 // .npy input, single-threaded, all graph optimizations on (QDQ groups fuse into QLinearConv etc.).
 //   ort-run.js run   MODEL.onnx IN.npy OUT.npy     the model's first output, as float32 .npy
-//   ort-run.js bench MODEL.onnx IN.npy BATCH       prints "images_per_second N" over all of IN in batches
+//   ort-run.js bench MODEL.onnx IN.npy BATCH       prints "images_per_second N", the best of 3 passes over IN
 // ORT is found in $CHIPREF_ORT_MODULE, else in .cache/ort beside this script's project.
 'use strict';
 const fs = require('fs');
@@ -65,11 +65,14 @@ async function main() {
   }
   const batch = Number(last);
   await runBatch(0, Math.min(batch, n));  // warm-up: first-run allocations out of the timing
-  const t0 = process.hrtime.bigint();
-  let done = 0;
-  for (let s = 0; s + batch <= n; s += batch, done += batch) await runBatch(s, batch);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  process.stdout.write(`images_per_second ${(done / seconds).toFixed(1)}\n`);
+  let best = 0;  // the best of three passes: the machine's noise only ever slows a pass down
+  for (let pass = 0; pass < 3; ++pass) {
+    const t0 = process.hrtime.bigint();
+    let done = 0;
+    for (let s = 0; s + batch <= n; s += batch, done += batch) await runBatch(s, batch);
+    best = Math.max(best, done / (Number(process.hrtime.bigint() - t0) / 1e9));
+  }
+  process.stdout.write(`images_per_second ${best.toFixed(1)}\n`);
 }
 
 main().catch((e) => fail(e.message || String(e)));

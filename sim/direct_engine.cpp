@@ -69,6 +69,32 @@ AccumulatorSpec accumulator_of(const Node& op) {
   return AccumulatorSpec::make(static_cast<int>(op.get_int("acc_bits")), parse_overflow_policy(op.get_string("overflow")));
 }
 
+// Output buffers come from a per-thread pool and go back to it when a run ends: a network's tensors are
+// the same sizes run after run, so after the first run no op allocates (or page-faults) any more.
+std::vector<std::vector<int32_t>>& buffer_pool() {
+  thread_local std::vector<std::vector<int32_t>> pool;
+  return pool;
+}
+
+// A tensor of `shape` with every element to be written by the op (the contents are not cleared).
+CodeTensor output_tensor(Shape shape) {
+  auto& pool = buffer_pool();
+  std::vector<int32_t> data;
+  if (!pool.empty()) {
+    data = std::move(pool.back());
+    pool.pop_back();
+  }
+  data.resize(static_cast<size_t>(element_count(shape)));
+  return CodeTensor{std::move(shape), std::move(data)};
+}
+
+void return_buffers(std::map<std::string, CodeTensor>& env) {
+  auto& pool = buffer_pool();
+  for (auto& [name, t] : env)
+    if (pool.size() < 256) pool.push_back(std::move(t.data));
+  env.clear();
+}
+
 void record(RunTrace* trace, const std::string& name, const CodeTensor& t) {
   if (trace) trace->values[name] = t;
 }
@@ -83,18 +109,19 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
     if (op.op_type == "quantize" || op.op_type == "dequantize") continue;  // boundary ops run in run()
     if (op.op_type == "conv_mac") {
       const Tensor& w = constant(g, op, 1);
-      auto weights = std::make_shared<std::vector<int32_t>>(as_int32(w));
+      auto codes = std::make_shared<std::vector<int32_t>>(as_int32(w));
+      if (w.rank() != 4) throw InputError(op.describe() + ": weights must be [M, C/G, KH, KW], got " + shape_to_string(w.shape));
+      auto weights = std::make_shared<kernels::MacWeights>(kernels::MacWeights::prepare(codes->data(), w.shape[0], w.numel() / std::max<int64_t>(w.shape[0], 1)));
       auto bias = std::make_shared<std::vector<int32_t>>(op.inputs.size() > 2 ? as_int32(constant(g, op, 2)) : std::vector<int32_t>{});
       const AccumulatorSpec acc = accumulator_of(op);
       const int32_t zp = static_cast<int32_t>(value(g, op.inputs[0], op).quant.zero_point);
       const Shape w_shape = w.shape;
-      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+      steps_.push_back({op.name, [=, &op, codes = codes](Env& env, RunTrace* trace) {
                           const CodeTensor& x = get(env, op, 0);
                           const kernels::ConvGeometry geo = geometry(op, x.shape, w_shape[0], w_shape[2], w_shape[3]);
-                          CodeTensor y{{geo.batch, geo.out_channels, geo.out_h(), geo.out_w()}, {}};
-                          y.data.resize(static_cast<size_t>(element_count(y.shape)));
+                          CodeTensor y = output_tensor({geo.batch, geo.out_channels, geo.out_h(), geo.out_w()});
                           OverflowCounter overflow;
-                          kernels::conv_mac(geo, x.data.data(), zp, weights->data(), *bias, acc, overflow, y.data.data());
+                          kernels::conv_mac(geo, x.data.data(), zp, *weights, *bias, acc, overflow, y.data.data());
                           if (trace) trace->overflows[op.name].events += overflow.events;
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
@@ -111,8 +138,9 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           if (a.shape.empty() || a.shape.back() != in_features)
                             throw InputError(op.describe() + ": input " + shape_to_string(a.shape) + " does not end in " + std::to_string(in_features));
                           const int64_t rows = static_cast<int64_t>(a.data.size()) / in_features;
-                          CodeTensor y{a.shape, std::vector<int32_t>(static_cast<size_t>(rows * out_features))};
-                          y.shape.back() = out_features;
+                          Shape shape = a.shape;
+                          shape.back() = out_features;
+                          CodeTensor y = output_tensor(shape);
                           OverflowCounter overflow;
                           kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, weights->data(), *bias, acc, overflow, y.data.data());
                           if (trace) trace->overflows[op.name].events += overflow.events;
@@ -132,7 +160,7 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           const int64_t inner = static_cast<int64_t>(x.data.size()) / std::max<int64_t>(outer * c, 1);
                           if (params->channels.size() != 1 && static_cast<int64_t>(params->channels.size()) != c)
                             throw InputError(op.describe() + ": " + std::to_string(params->channels.size()) + " multipliers for " + std::to_string(c) + " channels");
-                          CodeTensor y{x.shape, std::vector<int32_t>(x.data.size())};
+                          CodeTensor y = output_tensor(x.shape);
                           kernels::mulshift(*params, x.data.data(), outer, c, inner, y.data.data());
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
@@ -148,7 +176,7 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           const CodeTensor& a = get(env, op, 0);
                           const CodeTensor& b = get(env, op, 1);
                           if (a.shape != b.shape) throw InputError(op.describe() + ": operand shapes differ: " + shape_to_string(a.shape) + " and " + shape_to_string(b.shape));
-                          CodeTensor y{a.shape, std::vector<int32_t>(a.data.size())};
+                          CodeTensor y = output_tensor(a.shape);
                           kernels::add_requant(*params, a.data.data(), b.data.data(), static_cast<int64_t>(a.data.size()), y.data.data());
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
@@ -161,14 +189,15 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           const CodeTensor& x = get(env, op, 0);
                           const auto kernel = global ? std::vector<int64_t>{x.shape.at(2), x.shape.at(3)} : op.get_ints("kernel");
                           const kernels::ConvGeometry geo = geometry(op, x.shape, x.shape.at(1), kernel.at(0), kernel.at(1));
-                          CodeTensor y{{geo.batch, geo.in_channels, geo.out_h(), geo.out_w()}, {}};
-                          y.data.resize(static_cast<size_t>(element_count(y.shape)));
+                          CodeTensor y = output_tensor({geo.batch, geo.in_channels, geo.out_h(), geo.out_w()});
                           if (sum) kernels::window_sum(geo, x.data.data(), zp, y.data.data());
                           else kernels::window_max(geo, x.data.data(), y.data.data());
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
                         }});
     } else if (op.op_type == "reshape") {
+      const std::vector<int64_t> target = op.get_ints("shape");
+      if (target.empty() || target[0] != 0) images_independent_ = false;
       steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
                           CodeTensor y = get(env, op, 0);
                           Shape shape = op.get_ints("shape");
@@ -192,6 +221,27 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
 }
 
 Tensor DirectEngine::run(const Tensor& input, RunTrace* trace) const {
+  const int64_t n = input.rank() > 0 ? input.shape[0] : 0;
+  if (trace || !images_independent_ || n <= kChunk || !input.is_float()) return run_whole(input, trace);
+  const int64_t per = input.numel() / n;
+  Tensor out;
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t count = std::min(kChunk, n - start);
+    Shape shape = input.shape;
+    shape[0] = count;
+    const Tensor y = run_whole(Tensor::of_floats(shape, std::vector<float>(input.floats.begin() + start * per, input.floats.begin() + (start + count) * per)), nullptr);
+    if (start == 0) {
+      out = y;
+      out.shape[0] = n;
+      out.floats.reserve(static_cast<size_t>(y.numel() / count * n));
+    } else {
+      out.floats.insert(out.floats.end(), y.floats.begin(), y.floats.end());
+    }
+  }
+  return out;
+}
+
+Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace) const {
   const Node& q = graph_.ops.front();
   const Node& dq = graph_.ops.back();
   if (!input.is_float() || input.rank() != static_cast<int64_t>(graph_.input_shape.size()))
@@ -200,7 +250,7 @@ Tensor DirectEngine::run(const Tensor& input, RunTrace* trace) const {
   // Input boundary: sat(round_half_even(x / scale) + zp), the division in float32 as ONNX QuantizeLinear.
   const IntValue& in_value = graph_.values.at(q.outputs.at(0));
   const float in_scale = q.get_float("scale");
-  CodeTensor codes{input.shape, std::vector<int32_t>(input.floats.size())};
+  CodeTensor codes = output_tensor(input.shape);
   for (size_t i = 0; i < input.floats.size(); ++i) {
     const float v = input.floats[i] / in_scale;
     if (std::isnan(v)) throw InputError("input element " + std::to_string(i) + " is NaN");
@@ -219,6 +269,7 @@ Tensor DirectEngine::run(const Tensor& input, RunTrace* trace) const {
   Tensor y = Tensor::zeros(DType::float32, out.shape);
   for (size_t i = 0; i < out.data.size(); ++i)
     y.floats[i] = static_cast<float>(out.data[i] - out_value.quant.zero_point) * out_scale;
+  return_buffers(env);
   return y;
 }
 

@@ -29,9 +29,13 @@ class DirectEngine {
   // Checks the graph (integer-only) and prepares every op; the graph must outlive the engine.
   explicit DirectEngine(const IntGraph& graph);
   // input: float [N, ...] as the graph's input shape; returns the float output of the dequantize op.
+  // Without a trace, a large batch runs in chunks of kChunk images (same integers: every op treats the
+  // images of a batch independently), so that a layer's output is still in cache when the next reads it.
   Tensor run(const Tensor& input, RunTrace* trace = nullptr) const;
+  static constexpr int64_t kChunk = 8;
 
  private:
+  Tensor run_whole(const Tensor& input, RunTrace* trace) const;
   using Env = std::map<std::string, CodeTensor>;
   struct Step {
     std::string name;
@@ -39,6 +43,7 @@ class DirectEngine {
   };
   const IntGraph& graph_;
   std::vector<Step> steps_;
+  bool images_independent_ = true;  // false if a reshape may mix the batch dimension with others
 };
 
 }  // namespace chipref

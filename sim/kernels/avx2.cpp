@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace chipref::kernels::avx2 {
@@ -99,7 +100,7 @@ class SingleScaler {
 };
 
 // zp + s clamped to [lo, hi] (which lies inside the output format), packed back to 8 int32 lanes.
-__m256i clamp_pack(Scaled s, __m256i zp, __m256i lo, __m256i hi) {
+inline __attribute__((always_inline)) __m256i clamp_pack(Scaled s, __m256i zp, __m256i lo, __m256i hi) {
   auto clamp = [&](__m256i v) {
     v = _mm256_add_epi64(v, zp);
     v = _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
@@ -111,7 +112,7 @@ __m256i clamp_pack(Scaled s, __m256i zp, __m256i lo, __m256i hi) {
 // The float32 flavour: fl(fl(x) · s), clamped to [lo − zp, hi − zp] in float (integer bounds: clamping
 // before or after rounding gives the same integer), rounded half to even by the conversion (MXCSR's
 // default), plus zp.
-__m256i float32_lanes(__m256i x, __m256 scale, __m256 lo, __m256 hi, __m256i zp) {
+inline __attribute__((always_inline)) __m256i float32_lanes(__m256i x, __m256 scale, __m256 lo, __m256 hi, __m256i zp) {
   __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(x), scale);
   v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
   return _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
@@ -188,19 +189,38 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
 
 bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
   const Requantizer& rq = p.requantizer;
-  if (rq.flavour() != RequantFlavour::single) return false;  // float32 rounds each input: no shared vector form here yet
-  const SingleScaler sa(rq, p.scale_a), sb(rq, p.scale_b);
-  if (!sa.ok() || !sb.ok()) return false;
   const int64_t lo = std::max(p.clamp_lo, rq.output_format().min()), hi = std::min(p.clamp_hi, rq.output_format().max());
-  const __m256i zp_v = _mm256_set1_epi64x(rq.zero_point()), lo_v = _mm256_set1_epi64x(lo), hi_v = _mm256_set1_epi64x(hi);
   const __m256i zpa = _mm256_set1_epi32(p.zero_point_a), zpb = _mm256_set1_epi32(p.zero_point_b);
   const int64_t vec_end = n / 8 * 8;
-  for (int64_t i = 0; i < vec_end; i += 8) {
-    // (a − zp_a) fits int32 for every format of at most 31 bits, as in the scalar kernel
-    const Scaled ra = sa(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), zpa));
-    const Scaled rb = sb(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)), zpb));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
-                        clamp_pack(Scaled{_mm256_add_epi64(ra.even, rb.even), _mm256_add_epi64(ra.odd, rb.odd)}, zp_v, lo_v, hi_v));
+  if (rq.flavour() == RequantFlavour::float32) {
+    // Each input's R(x·S) is round_half_even(fl(fl(x)·S)); converted in int32 lanes, which holds it when
+    // |x| < 2^17 (codes of at most 16 bits) and S < 2^13, so that |x·S| < 2^30 and the sum fits too.
+    if (!(p.scale_a.scale_f32 < 8192.0f) || !(p.scale_b.scale_f32 < 8192.0f) || rq.output_format().bits() > 16) return false;
+    for (int64_t i = 0; i < n; ++i)
+      if (std::abs(int64_t{a[i]} - p.zero_point_a) >= (1 << 17) || std::abs(int64_t{b[i]} - p.zero_point_b) >= (1 << 17)) return false;
+    const __m256 sa = _mm256_set1_ps(p.scale_a.scale_f32), sb = _mm256_set1_ps(p.scale_b.scale_f32);
+    const __m256i zp = _mm256_set1_epi32(static_cast<int32_t>(rq.zero_point()));
+    const __m256i lo_v = _mm256_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm256_set1_epi32(static_cast<int32_t>(hi));
+    for (int64_t i = 0; i < vec_end; i += 8) {
+      const __m256i xa = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), zpa);
+      const __m256i xb = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)), zpb);
+      const __m256i ra = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(xa), sa));
+      const __m256i rb = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(xb), sb));
+      const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(ra, rb), zp);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm256_min_epi32(_mm256_max_epi32(sum, lo_v), hi_v));
+    }
+  } else {
+    if (rq.flavour() != RequantFlavour::single) return false;
+    const SingleScaler sa(rq, p.scale_a), sb(rq, p.scale_b);
+    if (!sa.ok() || !sb.ok()) return false;
+    const __m256i zp_v = _mm256_set1_epi64x(rq.zero_point()), lo_v = _mm256_set1_epi64x(lo), hi_v = _mm256_set1_epi64x(hi);
+    for (int64_t i = 0; i < vec_end; i += 8) {
+      // (a − zp_a) fits int32 for every format of at most 31 bits, as in the scalar kernel
+      const Scaled ra = sa(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), zpa));
+      const Scaled rb = sb(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)), zpb));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                          clamp_pack(Scaled{_mm256_add_epi64(ra.even, rb.even), _mm256_add_epi64(ra.odd, rb.odd)}, zp_v, lo_v, hi_v));
+    }
   }
   for (int64_t i = vec_end; i < n; ++i) {
     const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) + rq.scale_only(b[i] - p.zero_point_b, p.scale_b);

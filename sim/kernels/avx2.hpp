@@ -29,7 +29,8 @@ void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi);
 // flavour, and `single` with a left shift (scale >= 2^bits / 2^bits, i.e. bits − shift < 0).
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x, int64_t n, int32_t* y);
 
-// add_requant over n elements, 8 lanes at a time; false where mulshift_channel would be.
+// add_requant over n elements, 8 lanes at a time; false (writing nothing) for gemmlowp, a `single` left
+// shift, and a `float` add whose terms could leave int32 lanes (a scale >= 2^13, codes wider than 16 bits).
 bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y);
 
 }  // namespace chipref::kernels::avx2

@@ -2,7 +2,9 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <map>
 
 #include "sim/kernels/avx2.hpp"
 #include "sim/kernels/simd.hpp"
@@ -16,6 +18,8 @@ void require_int32_accumulator(const AccumulatorSpec& acc) {
   if (acc.bits() > 32)
     throw InputError("accumulator width " + std::to_string(acc.bits()) + " is not supported by the MAC kernels yet; expected <= 32");
 }
+bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
+
 // Largest |x − zp| in the input: with Σ|w| per output it bounds every partial sum.
 int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
   if (n == 0) return 0;
@@ -30,9 +34,7 @@ int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
 
 // True when no partial sum of output `o` can leave the accumulator: |b| + max|x − zp| · Σ|w| fits. Then
 // an unchecked int64 sum is exactly what the checked one computes, with no overflow events.
-bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, const int32_t* w, int64_t k) {
-  int64_t abs_sum = 0;
-  for (int64_t i = 0; i < k; ++i) abs_sum += std::abs(int64_t{w[i]});
+bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, int64_t abs_sum) {
   const int64_t bound = std::abs(bias) + max_abs_x * abs_sum;  // < 2^62 for 16-bit codes and K < 2^28
   return bound <= acc.max() && -bound >= acc.min();
 }
@@ -71,8 +73,6 @@ void fill_columns(const ConvGeometry& g, const int32_t* x, int32_t zp, int64_t n
   }
 }
 
-bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
-
 // The avx2 tier's B operand without im2col. A group's input channels, offset by zp, are laid out as
 // int16 planes with their padding, split into stride phases (phase (a, b) holds padded rows a, a + sh,
 // ... and columns b, b + sw, ...). Then for outputs numbered q = oy·SW + ox, the reduction row
@@ -86,7 +86,7 @@ class PhasePlanes {
         np_((g.out_h() * sub_w_ + 15) / 16 * 16) {
     const int64_t max_offset = ((g.kernel_h - 1) * g.dilation_h / sh_) * sub_w_ + (g.kernel_w - 1) * g.dilation_w / sw_;
     plane_ = std::max(sub_h_ * sub_w_, max_offset + np_) + 16;
-    data_.assign(static_cast<size_t>(c_ * sh_ * sw_ * plane_), 0);  // padding stays 0 (= zp − zp) for every image
+    data_ = &scratch(g, static_cast<size_t>(c_ * sh_ * sw_ * plane_));
     zeros_.assign(static_cast<size_t>(np_), 0);
   }
   int64_t columns() const { return np_; }
@@ -102,9 +102,10 @@ class PhasePlanes {
           avx2::offset_to_int16(src, zp, g_.in_w, row + g_.pad_left);
           continue;
         }
-        for (int64_t ix = 0; ix < g_.in_w; ++ix) {
-          const int64_t px = ix + g_.pad_left;
-          phase(c, py % sh_, px % sw_)[(py / sh_) * sub_w_ + px / sw_] = static_cast<int16_t>(src[ix] - zp);
+        for (int64_t b = 0; b < sw_; ++b) {  // the columns of phase b: ix ≡ b − pad_left (mod sw)
+          const int64_t ix0 = ((b - g_.pad_left) % sw_ + sw_) % sw_;
+          int16_t* dst = phase(c, py % sh_, b) + (py / sh_) * sub_w_ + (ix0 + g_.pad_left) / sw_;
+          for (int64_t ix = ix0; ix < g_.in_w; ix += sw_) *dst++ = static_cast<int16_t>(src[ix] - zp);
         }
       }
     }
@@ -124,16 +125,49 @@ class PhasePlanes {
   }
 
  private:
-  int16_t* phase(int64_t c, int64_t a, int64_t b) { return data_.data() + ((c * sh_ + a) * sw_ + b) * plane_; }
+  int16_t* phase(int64_t c, int64_t a, int64_t b) { return data_->data() + ((c * sh_ + a) * sw_ + b) * plane_; }
+
+  // Planes outlive the call, per thread and per input geometry: fill() writes the same positions for
+  // every image of that geometry, so the padding, zeroed when the planes were made, stays zero.
+  static std::vector<int16_t>& scratch(const ConvGeometry& g, size_t size) {
+    using Key = std::array<int64_t, 13>;
+    const Key key{g.in_channels / g.groups, g.in_h, g.in_w, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
+                  g.dilation_h, g.dilation_w, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right};
+    thread_local std::map<Key, std::vector<int16_t>> planes;
+    if (planes.size() > 64) planes.clear();  // bounded: a network has a few dozen distinct input geometries
+    std::vector<int16_t>& p = planes[key];
+    if (p.size() != size) p.assign(size, 0);
+    return p;
+  }
+
   const ConvGeometry& g_;
   int64_t c_, sh_, sw_, sub_h_, sub_w_, np_, plane_ = 0;
-  std::vector<int16_t> data_, zeros_;
+  std::vector<int16_t>* data_ = nullptr;
+  std::vector<int16_t> zeros_;
 };
 
 void require_valid(const ConvGeometry& g) {
   if (!g.valid()) throw InputError("invalid convolution geometry (kernel larger than the padded input, or inconsistent groups)");
 }
 }  // namespace
+
+MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64_t k) {
+  MacWeights w;
+  w.codes = codes, w.out_channels = out_channels, w.k = k, w.kp = (k + 1) / 2 * 2;
+  w.abs_sum.assign(static_cast<size_t>(out_channels), 0);
+  int64_t max_abs = 0;
+  for (int64_t m = 0; m < out_channels; ++m)
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t a = std::abs(int64_t{codes[m * k + i]});
+      w.abs_sum[m] += a, max_abs = std::max(max_abs, a);
+    }
+  if (fits_int16(max_abs)) {
+    w.packed.assign(static_cast<size_t>(out_channels * w.kp), 0);
+    for (int64_t m = 0; m < out_channels; ++m)
+      for (int64_t i = 0; i < k; ++i) w.packed[m * w.kp + i] = static_cast<int16_t>(codes[m * k + i]);
+  }
+  return w;
+}
 
 bool ConvGeometry::valid() const {
   for (int64_t v : {batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, groups})
@@ -145,11 +179,21 @@ bool ConvGeometry::valid() const {
 
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
+  require_valid(g);
+  conv_mac(g, x, x_zero_point, MacWeights::prepare(w, g.out_channels, g.reduction_length()), bias, acc, overflow, out);
+}
+
+void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& weights,
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
   require_int32_accumulator(acc);
   require_valid(g);
   const int64_t oh = g.out_h(), ow = g.out_w();
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
   const int64_t k = c_per_group * g.kernel_h * g.kernel_w, pixels = oh * ow;
+  if (weights.out_channels != g.out_channels || weights.k != k)
+    throw InputError("conv_mac: weights are [" + std::to_string(weights.out_channels) + ", " + std::to_string(weights.k) + "]; the geometry needs [" +
+                     std::to_string(g.out_channels) + ", " + std::to_string(k) + "]");
+  const int32_t* w = weights.codes;
   const int64_t max_abs_x = max_abs_offset(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point);
 
   // Fast paths for groups whose every channel is provably in range: every partial sum, in any order,
@@ -159,16 +203,11 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   // fit int16 (then no pair of products reaches 2^31): im2col in int16, then vpmaddwd (avx2.hpp).
   const SimdLevel level = simd_level();
   std::vector<bool> group_fast(static_cast<size_t>(g.groups), level != SimdLevel::per_addition);
-  int64_t max_abs_w = 0;
-  for (int64_t m = 0; m < g.out_channels; ++m) {
-    if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, w + m * k, k)) group_fast[m / m_per_group] = false;
-    for (int64_t i = 0; i < k; ++i) max_abs_w = std::max<int64_t>(max_abs_w, std::abs(int64_t{w[m * k + i]}));
-  }
-  if (level == SimdLevel::avx2 && fits_int16(max_abs_x) && fits_int16(max_abs_w)) {
-    const int64_t kp = (k + 1) / 2 * 2;
-    std::vector<int16_t> a(static_cast<size_t>(g.out_channels * kp), 0);
-    for (int64_t m = 0; m < g.out_channels; ++m)
-      for (int64_t i = 0; i < k; ++i) a[m * kp + i] = static_cast<int16_t>(w[m * k + i]);
+  for (int64_t m = 0; m < g.out_channels; ++m)
+    if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, weights.abs_sum[m])) group_fast[m / m_per_group] = false;
+  if (level == SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
+    const int64_t kp = weights.kp;
+    const int16_t* a = weights.packed.data();
     PhasePlanes planes(g);
     const std::vector<const int16_t*> rows = planes.rows(kp);
     const int64_t np = planes.columns(), sub_w = planes.row_width();
@@ -177,7 +216,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
         planes.fill(x, x_zero_point, n, grp);
-        avx2::gemm_s16(a.data() + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
+        avx2::gemm_s16(a + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
                        bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
         for (int64_t m = 0; m < m_per_group; ++m)
           for (int64_t oy = 0; oy < oh; ++oy)
@@ -230,7 +269,9 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
   const int64_t max_abs_a = max_abs_offset(a, rows * in_features, a_zero_point);
   for (int64_t o = 0; o < out_features; ++o) {
     const int32_t* wo = w + o * in_features;
-    const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, wo, in_features);
+    int64_t abs_sum = 0;
+    for (int64_t k = 0; k < in_features; ++k) abs_sum += std::abs(int64_t{wo[k]});
+    const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, abs_sum);
     for (int64_t r = 0; r < rows; ++r) {
       const int32_t* ar = a + r * in_features;
       int64_t sum;

@@ -26,11 +26,26 @@ struct ConvGeometry {
   bool valid() const;
 };
 
+// Constant weights [out_channels, k] with what every call would otherwise recompute from them: Σ|w| per
+// output (the overflow proof) and, when every code fits int16, the int16 copy the avx2 level multiplies
+// (rows padded to an even length). Prepared once per layer; `codes` must outlive it.
+struct MacWeights {
+  const int32_t* codes = nullptr;
+  int64_t out_channels = 0, k = 0, kp = 0;
+  std::vector<int64_t> abs_sum;
+  std::vector<int16_t> packed;  // [out_channels][kp], empty when some |w| > 32767
+  static MacWeights prepare(const int32_t* codes, int64_t out_channels, int64_t k);
+};
+
 // acc[n][m][oy][ox] = bias[m] + Σ_{c, ky, kx} (x[n][g·C/G + c][iy][ix] − x_zero_point) · w[m][c][ky][kx]
 // Reduction order: the bias first, then c, ky, kx ascending. A padded position holds x_zero_point, so
 // it contributes exactly 0. `bias` may be empty (no bias). Output: [N, M, OH, OW] int32 accumulators
 // (the accumulator width is at most 32 bits wherever a MulShift follows; wider widths keep int64 in
 // `conv_mac_wide` later).
+void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& w,
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow,
+              int32_t* out);
+// The same, preparing the weights [out_channels, reduction_length] for this one call.
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow,
               int32_t* out);

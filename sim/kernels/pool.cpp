@@ -6,9 +6,8 @@
 namespace chipref::kernels {
 
 namespace {
-template <class Reduce>
+template <bool kPadded, class Reduce>
 void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, int64_t init, Reduce reduce) {
-  if (!g.valid()) throw InputError("invalid pooling geometry (window larger than the padded input)");
   const int64_t oh = g.out_h(), ow = g.out_w();
   for (int64_t p = 0; p < g.batch * g.in_channels; ++p) {
     const int32_t* plane = x + p * g.in_h * g.in_w;
@@ -19,12 +18,19 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, int6
           const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
           for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
             const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-            if (iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w) v = reduce(v, plane[iy * g.in_w + ix]);
+            // without padding every window position of a valid geometry lies inside the input
+            if (!kPadded || (iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w)) v = reduce(v, plane[iy * g.in_w + ix]);
           }
         }
         out[(p * oh + oy) * ow + ox] = static_cast<int32_t>(v);
       }
   }
+}
+template <class Reduce>
+void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, int64_t init, Reduce reduce) {
+  if (!g.valid()) throw InputError("invalid pooling geometry (window larger than the padded input)");
+  if (g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0) for_each_window<false>(g, x, out, init, reduce);
+  else for_each_window<true>(g, x, out, init, reduce);
 }
 }  // namespace
 
