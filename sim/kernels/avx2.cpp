@@ -133,6 +133,23 @@ void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst) {
   for (; i < n; ++i) dst[i] = static_cast<int16_t>(src[i] - zp);
 }
 
+void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd) {
+  const __m256i zp_v = _mm256_set1_epi32(zp);
+  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // evens to the low half, odds to the high half
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), split);
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8)), split);
+    const __m256i evens = _mm256_sub_epi32(_mm256_permute2x128_si256(a, b, 0x20), zp_v);
+    const __m256i odds = _mm256_sub_epi32(_mm256_permute2x128_si256(a, b, 0x31), zp_v);
+    // packs gives (e0..3 o0..3 | e4..7 o4..7) as int16; the permute gathers e0..7 in the low 128 bits, o0..7 in the high
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(evens, odds), 0xD8);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i / 2), _mm256_castsi256_si128(packed));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i / 2), _mm256_extracti128_si256(packed, 1));
+  }
+  for (; i < n; ++i) (i % 2 ? odd : even)[i / 2] = static_cast<int16_t>(src[i] - zp);
+}
+
 void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
   __m256i vlo = _mm256_set1_epi32(x[0]), vhi = vlo;
   int64_t i = 0;
@@ -235,6 +252,7 @@ bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
 
 namespace chipref::kernels::avx2 {
 void offset_to_int16(const int32_t*, int32_t, int64_t, int16_t*) {}
+void deinterleave_to_int16(const int32_t*, int32_t, int64_t, int16_t*, int16_t*) {}
 void min_max(const int32_t*, int64_t, int32_t&, int32_t&) {}
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) { return false; }

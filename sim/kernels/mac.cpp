@@ -88,6 +88,10 @@ class PhasePlanes {
     plane_ = std::max(sub_h_ * sub_w_, max_offset + np_) + 16;
     data_ = &scratch(g, static_cast<size_t>(c_ * sh_ * sw_ * plane_));
     zeros_.assign(static_cast<size_t>(np_), 0);
+    for (int64_t b = 0; b < sw_; ++b) {  // input column ix lies in phase (ix + pad_left) mod sw at (ix + pad_left) / sw
+      first_ix_.push_back(((b - g.pad_left) % sw_ + sw_) % sw_);
+      first_j_.push_back((first_ix_.back() + g.pad_left) / sw_);
+    }
   }
   int64_t columns() const { return np_; }
   int64_t row_width() const { return sub_w_; }
@@ -95,18 +99,22 @@ class PhasePlanes {
   void fill(const int32_t* x, int32_t zp, int64_t n, int64_t grp) {
     for (int64_t c = 0; c < c_; ++c) {
       const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
+      // padded row py = iy + pad_top lies in phase py mod sh at sub-row py / sh (kept incrementally: no division per row)
+      int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
       for (int64_t iy = 0; iy < g_.in_h; ++iy, src += g_.in_w) {
-        const int64_t py = iy + g_.pad_top;
-        int16_t* row = phase(c, py % sh_, 0) + (py / sh_) * sub_w_;
         if (sw_ == 1) {
-          avx2::offset_to_int16(src, zp, g_.in_w, row + g_.pad_left);
-          continue;
+          avx2::offset_to_int16(src, zp, g_.in_w, phase(c, a, 0) + i * sub_w_ + g_.pad_left);
+        } else if (sw_ == 2) {
+          const int64_t even_phase = first_ix_[0] == 0 ? 0 : 1;  // the phase whose first input column is ix = 0
+          avx2::deinterleave_to_int16(src, zp, g_.in_w, phase(c, a, even_phase) + i * sub_w_ + first_j_[even_phase],
+                                      phase(c, a, 1 - even_phase) + i * sub_w_ + first_j_[1 - even_phase]);
+        } else {
+          for (int64_t b = 0; b < sw_; ++b) {  // the columns of phase b: ix = first_ix[b], + sw, ...
+            int16_t* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
+            for (int64_t ix = first_ix_[b]; ix < g_.in_w; ix += sw_) *dst++ = static_cast<int16_t>(src[ix] - zp);
+          }
         }
-        for (int64_t b = 0; b < sw_; ++b) {  // the columns of phase b: ix ≡ b − pad_left (mod sw)
-          const int64_t ix0 = ((b - g_.pad_left) % sw_ + sw_) % sw_;
-          int16_t* dst = phase(c, py % sh_, b) + (py / sh_) * sub_w_ + (ix0 + g_.pad_left) / sw_;
-          for (int64_t ix = ix0; ix < g_.in_w; ix += sw_) *dst++ = static_cast<int16_t>(src[ix] - zp);
-        }
+        if (++a == sh_) a = 0, ++i;
       }
     }
   }
@@ -144,6 +152,7 @@ class PhasePlanes {
   int64_t c_, sh_, sw_, sub_h_, sub_w_, np_, plane_ = 0;
   std::vector<int16_t>* data_ = nullptr;
   std::vector<int16_t> zeros_;
+  std::vector<int64_t> first_ix_, first_j_;  // per column phase b: the first input column in it, and its sub-column
 };
 
 void require_valid(const ConvGeometry& g) {
