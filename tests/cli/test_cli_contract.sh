@@ -50,6 +50,17 @@ expect inspect-intgraph    0 0 "integer-only"                  -- inspect "$tmp/
 expect inspect-intgraph-json 0 0 '"total_macs": 1951072'       -- inspect "$tmp/q" --json
 expect run-bad-input       1 1 "not a .npy file"               -- run "$tmp/q" --input "$tmp/text.onnx" -o "$tmp/y.npy"
 expect run-not-intgraph    1 1 "not an IntGraph directory"     -- run "$tmp" --input "$tmp/text.onnx" -o "$tmp/y.npy"
+"$chipref" quantize "$model" --config "$configs/qdq-ort.yaml" --calib-count 20 -o "$tmp/q8" >/dev/null 2>&1
+expect export-qdq         0 0 "QDQ ONNX \(opset 13\)"           -- export "$tmp/q8" -o "$tmp/q.onnx"
+expect eval-qdq           0 0 '"count":20'                     -- eval "$tmp/q.onnx" --limit 20 --json
+expect quantize-qdq       0 0 "its own QDQ/QONNX parameters"   -- quantize "$tmp/q.onnx" --config "$configs/qdq-ort.yaml" -o "$tmp/q3"
+expect quantize-qdq-calib 0 1 "already quantized.*--calib is ignored" -- quantize "$tmp/q.onnx" --config "$configs/qdq-ort.yaml" --calib-count 5 -o "$tmp/q3"
+expect eval-qdq-intgraph  0 0 '"count":20'                     -- eval "$tmp/q3" --limit 20 --json
+expect export-not-intgraph 1 1 "not an IntGraph directory"     -- export "$tmp" -o "$tmp/x.onnx"
+printf 'defaults:\n  activations: {bits: 16}\n' >"$tmp/a16.yaml"
+"$chipref" quantize "$model" --config "$tmp/a16.yaml" --calib-count 10 -o "$tmp/q16" >/dev/null 2>&1
+expect export-16bit       1 1 "ONNX opset 13 QuantizeLinear carries 8-bit codes only" -- export "$tmp/q16" -o "$tmp/x.onnx"
+expect export-w8a8-int16-logits 1 1 "value 'logits' is int16" -- export "$tmp/q" -o "$tmp/x.onnx"
 printf 'not json' >"$tmp/q/graph.json"
 expect eval-broken-intgraph 1 1 "graph.json: malformed IntGraph" -- eval "$tmp/q" --limit 5
 # --help lists only implemented subcommands

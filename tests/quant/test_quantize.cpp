@@ -84,7 +84,7 @@ TEST_CASE("Quantize/BN folding and identity removal keep the float function", "[
 }
 
 TEST_CASE("Quantize/every shipped config gives an integer-only IntGraph", "[quant][quantize]") {
-  for (const char* config : {"w8a8.yaml", "w4a8.yaml", "mixed.yaml"}) {
+  for (const char* config : {"w8a8.yaml", "w4a8.yaml", "mixed.yaml", "qdq-ort.yaml"}) {
     INFO(config);
     const IntGraph q = quantize_cnn(config, 100);
     CHECK_NOTHROW(check_integer_only(q));
