@@ -35,11 +35,12 @@ struct IntValue {
 //                acc_bits, overflow)
 //   linear_mac   codes [rows, in], weights [out, in], [bias] → accumulators [rows, out]
 //   mulshift     accumulators, multipliers, shifts → codes (attrs: flavour, rounding, multiplier_bits,
-//                clamp_lo, clamp_hi; output format and zero point from the output value)
+//                clamp_lo, clamp_hi, [axis]; output format and zero point from the output value)
 //   add          codes a, codes b → codes (attrs: multiplier_a, shift_a, multiplier_b, shift_b, ...)
 //   window_sum   codes → int32 window sums (attrs: kernel, strides, pads); `global` sums all positions
 //   window_max   codes → codes
 //   reshape      codes → codes (attr shape, 0 = copy, -1 = infer)
+//   transpose    codes → codes (attr perm);  concat  codes... → codes (attr axis, one quantization)
 //   dequantize   codes → float output: scale · (code − zero_point), scale in float32
 inline constexpr const char* kIntDomain = "chipref";
 

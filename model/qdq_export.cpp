@@ -155,13 +155,22 @@ class Exporter {
     const std::vector<double>& s_w = scales_it->second;
     for (int64_t code : w.ints)
       if (code < -128 || code > 127) fail(mac, "its weights are wider than 8 bits; opset 13 DequantizeLinear carries int8 weights only");
+    // A product of an input of rank > 2 is a MatMul (weights [in, out], per-channel along axis 1); else Gemm / Conv.
+    const bool matmul = !conv && g_.values.at(x).shape.size() > 2;
     std::vector<int8_t> codes(w.ints.begin(), w.ints.end());
+    Shape w_shape = w.shape;
+    if (matmul) {
+      const int64_t out = w.shape.at(0), in = w.shape.at(1);
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t i = 0; i < in; ++i) codes[i * out + o] = static_cast<int8_t>(w.ints[o * in + i]);
+      w_shape = {in, out};
+    }
     std::vector<float> scales(s_w.begin(), s_w.end());
     const std::string wq = src + "_weight";
-    add_initializer(wq + "_q", onnx::TensorProto::INT8, w.shape, codes);
+    add_initializer(wq + "_q", onnx::TensorProto::INT8, w_shape, codes);
     add_initializer(wq + "_scale", onnx::TensorProto::FLOAT, {static_cast<int64_t>(scales.size())}, scales);
     add_initializer(wq + "_zero_point", onnx::TensorProto::INT8, {static_cast<int64_t>(scales.size())}, std::vector<int8_t>(scales.size(), 0));
-    set_int(add_node("DequantizeLinear", wq + "_DequantizeLinear", {wq + "_q", wq + "_scale", wq + "_zero_point"}, {wq}), "axis", 0);
+    set_int(add_node("DequantizeLinear", wq + "_DequantizeLinear", {wq + "_q", wq + "_scale", wq + "_zero_point"}, {wq}), "axis", matmul ? 1 : 0);
     std::vector<std::string> inputs = {read_name(x), wq};
     if (mac.inputs.size() > 2) {
       // ONNX Runtime's rule: the bias scale is the float32 product x_scale · w_scale.
@@ -176,6 +185,14 @@ class Exporter {
       inputs.push_back(bq);
     }
     const std::string pre = clamps(rq, v) ? src + "_output" : write_name(v);
+    if (matmul) {
+      const std::string product = inputs.size() > 2 ? src + "_product" : pre;
+      add_node("MatMul", src, {inputs[0], inputs[1]}, {product});
+      if (inputs.size() > 2) add_node("Add", mac.get_string("bias_source", src + "_bias_add"), {product, inputs[2]}, {pre});
+      clamp_activation(rq, src, pre, v);
+      quantize_pair(v, write_name(v));
+      return;
+    }
     onnx::NodeProto* n = add_node(conv ? "Conv" : "Gemm", src, inputs, {pre});
     if (conv) {
       set_ints(n, "strides", mac.get_ints("strides"));
@@ -222,6 +239,12 @@ class Exporter {
       set_ints(n, "strides", op.get_ints("strides"));
       set_ints(n, "pads", op.get_ints("pads"));
       set_ints(n, "dilations", op.get_ints("dilations"));
+    } else if (t == "transpose") {
+      set_ints(add_node("Transpose", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "perm", op.get_ints("perm"));
+    } else if (t == "concat") {
+      std::vector<std::string> inputs;
+      for (const auto& in : op.inputs) inputs.push_back(read_name(in));
+      set_int(add_node("Concat", op.name, inputs, {write_name(v)}), "axis", op.get_int("axis"));
     } else if (t == "reshape") {
       const std::vector<int64_t> shape = op.get_ints("shape");
       add_initializer(op.name + "_shape", onnx::TensorProto::INT64, {static_cast<int64_t>(shape.size())}, shape);

@@ -46,7 +46,7 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
     const int64_t channels = codes.shape.at(0), per = codes.numel() / channels;
     Tensor w = Tensor::zeros(DType::float32, codes.shape);
     for (int64_t i = 0; i < codes.numel(); ++i) w.floats[i] = static_cast<float>(static_cast<double>(codes.ints[i]) * s_w[i / per]);
-    if (node->op_type == "Gemm" && node->get_int("transB", 0) == 0) {  // back to the float graph's [in, out]
+    if ((node->op_type == "Gemm" && node->get_int("transB", 0) == 0) || node->op_type == "MatMul") {  // back to the float graph's [in, out]
       Tensor t = Tensor::zeros(DType::float32, {codes.shape[1], codes.shape[0]});
       for (int64_t o = 0; o < channels; ++o)
         for (int64_t i = 0; i < per; ++i) t.floats[i * channels + o] = w.floats[o * per + i];
@@ -59,8 +59,18 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
       const double s_x = q.values.at(op.inputs[0]).quant.scale;
       Tensor b = Tensor::zeros(DType::float32, {channels});
       for (int64_t c = 0; c < channels; ++c) b.floats[c] = static_cast<float>(static_cast<double>(b_codes.ints[c]) * s_x * s_w[c]);
-      g.initializers[node->inputs[2] + ".fake_quant"] = std::move(b);
-      node->inputs[2] += ".fake_quant";
+      // The bias input: a Conv's / Gemm's third input, or the constant input of a MatMul's Add.
+      Node* holder = &*node;
+      size_t index = 2;
+      if (op.has("bias_source")) {
+        const std::string add_name = op.get_string("bias_source");
+        const auto add = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == add_name; });
+        if (add == g.nodes.end()) throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + add_name + "'");
+        holder = &*add;
+        index = g.initializers.count(add->inputs.at(1)) ? 1 : 0;
+      }
+      g.initializers[holder->inputs.at(index) + ".fake_quant"] = std::move(b);
+      holder->inputs[index] += ".fake_quant";
     }
   }
   return g;

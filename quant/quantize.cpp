@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "core/progress.hpp"
 #include "model/executor.hpp"
@@ -228,10 +229,10 @@ class Lowering {
 
   // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits. A
   // pre-quantized bias keeps its codes when its scale is s_x·s_w[c] (as float32, ONNX Runtime's rule).
-  void quantize_bias(const Node& n, const Tensor* b, double s_x, const std::vector<double>& s_w, const LayerQuantConfig& c,
+  void quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w, const LayerQuantConfig& c,
                      const std::string& name) {
     if (!b) return;
-    if (const QuantizedConstant* given = given_codes(n, 2)) {
+    if (const QuantizedConstant* given = given_codes(n, input)) {
       for (size_t ch = 0; ch < s_w.size(); ++ch) {
         const double expected = static_cast<float>(static_cast<float>(s_x) * static_cast<float>(s_w[ch]));
         const double got = given->scales[given->scales.size() == 1 ? 0 : ch];
@@ -267,7 +268,7 @@ class Lowering {
   }
 
   void add_mulshift(const std::string& name, const std::string& acc, const std::string& out, const std::vector<double>& scales,
-                    const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp) {
+                    const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp, int64_t channel_axis = 1) {
     Tensor m = Tensor::zeros(DType::int32, {static_cast<int64_t>(scales.size())}), s = m;
     for (size_t i = 0; i < scales.size(); ++i) {
       const FixedMultiplier f = stored_multiplier(scales[i], c, name + " (channel " + std::to_string(i) + ")");
@@ -279,6 +280,7 @@ class Lowering {
     set_requant_attrs(ms, c);
     ms.attributes["clamp_lo"] = clamp.first;
     ms.attributes["clamp_hi"] = clamp.second;
+    if (channel_axis != 1) ms.attributes["axis"] = channel_axis;
     out_.ops.push_back(std::move(ms));
   }
 
@@ -317,14 +319,38 @@ class Lowering {
     return s_x * s_w / s_y;
   }
 
-  void lower_mac(const Node& n, bool conv) {
+  // A MatMul's bias: an Add that is the MatMul output's only reader and adds a constant [N] vector
+  // (how PyTorch exports nn.Linear on inputs of rank > 2). Returns the Add and the bias input index.
+  std::pair<const Node*, size_t> matmul_bias(const Node& matmul, int64_t out_features) {
+    const auto it = consumers_.find(matmul.outputs[0]);
+    if (it == consumers_.end() || it->second.size() != 1) return {nullptr, 0};
+    const Node& add = g_.nodes[it->second[0]];
+    if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2) return {nullptr, 0};
+    for (const auto& o : g_.outputs)
+      if (o.name == matmul.outputs[0]) return {nullptr, 0};
+    const size_t i = add.inputs[0] == matmul.outputs[0] ? 1 : 0;
+    const auto b = g_.initializers.find(add.inputs[i]);
+    if (b == g_.initializers.end() || !b->second.is_float() || b->second.numel() != out_features || b->second.rank() != 1) return {nullptr, 0};
+    consumed_[it->second[0]] = true;
+    return {&add, i};
+  }
+
+  enum class MacKind { conv, gemm, matmul };
+
+  void lower_mac(const Node& n, MacKind kind) {
+    const bool conv = kind == MacKind::conv;
     const LayerQuantConfig c = cfg_.for_node(n.name);
     const std::string x = n.inputs.at(0);
     require_quantized(x, n);
     const QuantizedConstant* given_w = given_codes(n, 1);
+    if (!given_w && (!n.has_input(1) || !g_.initializers.count(n.inputs[1])))
+      cannot(n, "its second input must be constant weights (a product of two activations is not lowered yet)");
     Tensor w = given_w ? given_w->codes : initializer(n, 1);
     int64_t out_axis = 0;  // the weight axis that indexes output channels
-    if (!conv) {  // Gemm: weights must end up [out, in]
+    if (kind == MacKind::matmul) {  // [in, out] → [out, in]
+      if (w.rank() != 2) cannot(n, "its weights must be 2-D");
+      w = transposed(w), out_axis = 1;
+    } else if (!conv) {  // Gemm: weights must end up [out, in]
       if (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f || n.get_float("beta", 1.0f) != 1.0f)
         cannot(n, "only Gemm with transA = 0, alpha = beta = 1 is supported");
       if (w.rank() != 2) cannot(n, "its weights must be 2-D");
@@ -334,18 +360,27 @@ class Lowering {
       if (n.get_string("auto_pad", std::string("NOTSET")) != "NOTSET") cannot(n, "auto_pad is not supported; export with explicit pads");
     }
     const Tensor* bias = n.has_input(2) ? &initializer(n, 2) : nullptr;
-    const Node* act = fusable_activation(n.outputs[0]);
-    const std::string y = act ? act->outputs[0] : n.outputs[0];
+    const Node* bias_add = nullptr;
+    std::string mac_output = n.outputs[0];
+    const Node* bias_node = &n;  // the node whose input holds the bias (given codes are looked up there)
+    size_t bias_input = 2;
+    if (kind == MacKind::matmul) {
+      std::tie(bias_add, bias_input) = matmul_bias(n, w.shape.at(0));
+      if (bias_add) bias = &initializer(*bias_add, bias_input), mac_output = bias_add->outputs[0], bias_node = bias_add;
+    }
+    const Node* act = fusable_activation(mac_output);
+    const std::string y = act ? act->outputs[0] : mac_output;
     const QuantParams yq = params_for(y, c);
     add_value(y, yq);
     const double s_x = out_.values.at(x).quant.scale;
     const std::vector<double> s_w = given_w ? take_weights(n, *given_w, w, given_w->axis == out_axis, n.name + ".weight")
                                             : quantize_weights(w, c, n.name + ".weight");
-    quantize_bias(n, bias, s_x, s_w, c, n.name + ".bias");
+    quantize_bias(*bias_node, bias_input, bias, s_x, s_w, c, n.name + ".bias");
     const std::string acc = n.name + ".acc";
     add_accumulator(acc, n.outputs[0], c);
     Node mac = op(conv ? "conv_mac" : "linear_mac", n.name + ".mac", {x, n.name + ".weight"}, {acc});
     mac.attributes["source"] = n.name;  // the float node it lowers (reports, the dual-path check)
+    if (bias_add) mac.attributes["bias_source"] = bias_add->name;  // the Add that holds a MatMul's bias
     if (bias) mac.inputs.push_back(n.name + ".bias");
     if (conv) {
       mac.attributes["strides"] = n.get_ints("strides", std::vector<int64_t>{1, 1});
@@ -357,7 +392,9 @@ class Lowering {
     out_.ops.push_back(std::move(mac));
     std::vector<double> scales(s_w.size());
     for (size_t i = 0; i < s_w.size(); ++i) scales[i] = mac_scale(s_x, s_w[i], yq.scale, c);
-    add_mulshift(n.name + ".requant", acc, y, scales, c, clamp_for(act, yq));
+    // Output channels: axis 1 of a convolution, the last axis of a matrix product.
+    const int64_t channel_axis = conv ? 1 : std::max<int64_t>(1, static_cast<int64_t>(shape_of(n.outputs[0]).size()) - 1);
+    add_mulshift(n.name + ".requant", acc, y, scales, c, clamp_for(act, yq), channel_axis);
   }
 
   void lower_add(const Node& n) {
@@ -424,12 +461,36 @@ class Lowering {
     out_.ops.push_back(std::move(m));
   }
 
+  // Concatenation moves codes when every input already has the output's quantization (one scale and
+  // zero point for all); anything else would need a requantization per input, not lowered yet.
+  void lower_concat(const Node& n) {
+    for (const auto& in : n.inputs) require_quantized(in, n);
+    const QuantParams& q0 = out_.values.at(n.inputs[0]).quant;
+    for (const auto& in : n.inputs) {
+      const QuantParams& q = out_.values.at(in).quant;
+      if (q.scale != q0.scale || q.zero_point != q0.zero_point || !(q.format == q0.format))
+        cannot(n, "its inputs '" + n.inputs[0] + "' and '" + in + "' have different quantization; a requantizing Concat is not lowered yet");
+    }
+    if (pre_) {
+      const auto given = pre_->activations.find(n.outputs[0]);
+      if (given != pre_->activations.end() && (given->second.scale != q0.scale || given->second.zero_point != q0.zero_point))
+        cannot(n, "the model quantizes its output with other parameters than its inputs (a requantizing Concat is not supported)");
+    }
+    out_.values[n.outputs[0]] = IntValue{shape_of(n.outputs[0]), q0};
+    Node m = op("concat", n.name, n.inputs, {n.outputs[0]});
+    m.attributes["axis"] = n.get_int("axis");
+    out_.ops.push_back(std::move(m));
+  }
+
   void lower(size_t i) {
     const Node& n = g_.nodes[i];
     if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops are not supported)");
     const std::string& t = n.op_type;
-    if (t == "Conv") return lower_mac(n, true);
-    if (t == "Gemm") return lower_mac(n, false);
+    if (t == "Conv") return lower_mac(n, MacKind::conv);
+    if (t == "Gemm") return lower_mac(n, MacKind::gemm);
+    if (t == "MatMul") return lower_mac(n, MacKind::matmul);
+    if (t == "Transpose") return lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}});
+    if (t == "Concat") return lower_concat(n);
     if (t == "Add") return lower_add(n);
     if (t == "AveragePool") return lower_average_pool(n, false);
     if (t == "GlobalAveragePool") return lower_average_pool(n, true);
@@ -450,7 +511,8 @@ class Lowering {
     }
     if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
-    cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, Add, Relu/Clip fused, AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape)");
+    cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul with constant weights [+ Add bias], Add, Relu/Clip fused, "
+              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat)");
   }
 
   const Graph& g_;

@@ -4,9 +4,11 @@
 // then each fusable pattern is lowered to integer ops (docs/numerics.md §6):
 //   Conv [+ Relu | Clip]          → conv_mac + mulshift (the clamp absorbs the activation)
 //   Gemm (transB, constant B) [+ Relu | Clip] → linear_mac + mulshift
+//   MatMul (constant B) [+ Add bias] [+ Relu | Clip] → linear_mac + mulshift (channels on the last axis)
 //   Add [+ Relu]                  → add (each input rescaled by its own multiplier)
 //   AveragePool / GlobalAveragePool → window_sum + mulshift (1/count folded into the scale)
 //   MaxPool                       → window_max;   Flatten / Reshape → reshape
+//   Transpose → transpose;  Concat (inputs sharing one quantization) → concat
 // Anything else is an InputError naming the node that cannot be lowered. A pre-quantized model (QDQ or
 // QONNX, quant/prequantized.hpp) is lowered the same way with its own parameters, without calibration.
 

@@ -6,6 +6,7 @@
 #include "quant/numerics/requant.hpp"
 #include "quant/numerics/rounding.hpp"
 #include "sim/kernels/mac.hpp"
+#include "sim/kernels/movement.hpp"
 #include "sim/kernels/pool.hpp"
 #include "sim/kernels/requant.hpp"
 
@@ -154,10 +155,16 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
       std::vector<RequantChannel> channels;
       for (int64_t c = 0; c < m.numel(); ++c) channels.push_back(channel(op, m.ints[c], s.ints[c]));
       auto params = std::make_shared<kernels::MulShift>(kernels::MulShift{requantizer_of(op, out), channels, op.get_int("clamp_lo"), op.get_int("clamp_hi")});
+      const int64_t axis = op.get_int("axis", 1);  // the channel axis: 1 (NCHW), or the last for a matrix product
       steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
                           const CodeTensor& x = get(env, op, 0);
-                          const int64_t outer = x.shape.at(0), c = x.shape.size() > 1 ? x.shape[1] : 1;
-                          const int64_t inner = static_cast<int64_t>(x.data.size()) / std::max<int64_t>(outer * c, 1);
+                          const int64_t rank = static_cast<int64_t>(x.shape.size());
+                          if (axis < 0 || axis >= std::max<int64_t>(rank, 2))
+                            throw InputError(op.describe() + ": channel axis " + std::to_string(axis) + " is outside " + shape_to_string(x.shape));
+                          int64_t outer = 1, inner = 1;
+                          for (int64_t d = 0; d < axis; ++d) outer *= x.shape[d];
+                          for (int64_t d = axis + 1; d < rank; ++d) inner *= x.shape[d];
+                          const int64_t c = axis < rank ? x.shape[axis] : 1;
                           if (params->channels.size() != 1 && static_cast<int64_t>(params->channels.size()) != c)
                             throw InputError(op.describe() + ": " + std::to_string(params->channels.size()) + " multipliers for " + std::to_string(c) + " channels");
                           CodeTensor y = output_tensor(x.shape);
@@ -192,6 +199,31 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           CodeTensor y = output_tensor({geo.batch, geo.in_channels, geo.out_h(), geo.out_w()});
                           if (sum) kernels::window_sum(geo, x.data.data(), zp, y.data.data());
                           else kernels::window_max(geo, x.data.data(), y.data.data());
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "transpose") {
+      const std::vector<int64_t> perm = op.get_ints("perm");
+      if (perm.empty() || perm[0] != 0) images_independent_ = false;
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          CodeTensor y = output_tensor({});
+                          kernels::transpose(x.shape, x.data.data(), perm, y.shape, y.data);
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "concat") {
+      const int64_t axis = op.get_int("axis");
+      if (axis <= 0) images_independent_ = false;  // axis 0, or a negative axis that might be it
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          std::vector<const Shape*> shapes;
+                          std::vector<const int32_t*> inputs;
+                          for (size_t i = 0; i < op.inputs.size(); ++i) {
+                            const CodeTensor& x = get(env, op, i);
+                            shapes.push_back(&x.shape), inputs.push_back(x.data.data());
+                          }
+                          CodeTensor y = output_tensor({});
+                          kernels::concat(shapes, inputs, axis, y.shape, y.data);
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
                         }});

@@ -1,0 +1,179 @@
+// Lowering of the matrix-product and data-movement patterns on a small model built here (the shipped CNN
+// has none of them): Transpose → MatMul + Add bias + Relu → Concat → MatMul + Add → Flatten.
+// Oracles: the float model (every integer output within a few LSB of it, an error bound that a wrong
+// axis, order or transposition would exceed by far); the transposed and concatenated codes against the
+// codes they move, element by element; and the QDQ export, which must re-import as the same network.
+
+#include <onnx/onnx_pb.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "model/executor.hpp"
+#include "model/onnx_import.hpp"
+#include "model/qdq_export.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+
+using namespace chipref;
+
+namespace {
+void add_float(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims, std::mt19937_64& rng) {
+  onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  int64_t n = 1;
+  for (int64_t d : dims) t->add_dims(d), n *= d;
+  std::normal_distribution<float> normal(0.0f, 0.5f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = normal(rng);
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+}
+
+onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& type, const std::string& name, std::vector<std::string> ins, std::string out) {
+  onnx::NodeProto* n = g->add_node();
+  n->set_op_type(type);
+  n->set_name(name);
+  for (const auto& i : ins) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+void set_attr(onnx::NodeProto* n, const std::string& key, std::vector<int64_t> ints, bool single = false) {
+  auto* a = n->add_attribute();
+  a->set_name(key);
+  if (single) {
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(ints.at(0));
+  } else {
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t v : ints) a->add_ints(v);
+  }
+}
+
+void add_io(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) {
+    auto* dim = t->mutable_shape()->add_dim();
+    if (d < 0) dim->set_dim_param("batch");
+    else dim->set_dim_value(d);
+  }
+}
+
+std::string token_model() {
+  std::mt19937_64 rng(5);
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("tokens");
+  add_io(g->add_input(), "x", {-1, 4, 6});
+  add_io(g->add_output(), "y", {-1, 36});
+  add_float(g, "w1", {4, 5}, rng);
+  add_float(g, "b1", {5}, rng);
+  add_float(g, "w2", {5, 3}, rng);
+  add_float(g, "b2", {3}, rng);
+  set_attr(add_node(g, "Transpose", "/t", {"x"}, "xt"), "perm", {0, 2, 1});
+  add_node(g, "MatMul", "/fc1/MatMul", {"xt", "w1"}, "h0");
+  add_node(g, "Add", "/fc1/Add", {"h0", "b1"}, "h1");
+  add_node(g, "Relu", "/relu", {"h1"}, "h2");
+  set_attr(add_node(g, "Concat", "/cat", {"h2", "h2"}, "h3"), "axis", {1}, true);
+  add_node(g, "MatMul", "/fc2/MatMul", {"h3", "w2"}, "h4");
+  add_node(g, "Add", "/fc2/Add", {"b2", "h4"}, "h5");  // bias first: either operand order is a bias
+  set_attr(add_node(g, "Flatten", "/flatten", {"h5"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  return bytes;
+}
+
+Tensor random_inputs(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Tensor t = Tensor::zeros(DType::float32, {n, 4, 6});
+  for (float& v : t.floats) v = normal(rng);
+  return t;
+}
+}  // namespace
+
+TEST_CASE("Lowering/Transpose, MatMul + Add bias + Relu, Concat and Flatten lower and run", "[quant][lowering]") {
+  const Graph g = import_onnx_bytes(token_model(), "tokens.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(300, 1);
+  const IntGraph q = quantize(QuantizeInputs{&g, &config, &calibration, "tokens.onnx", {}});
+  std::vector<std::string> types;
+  for (const Node& op : q.ops) types.push_back(op.op_type);
+  CHECK(types == std::vector<std::string>{"quantize", "transpose", "linear_mac", "mulshift", "concat", "linear_mac", "mulshift", "reshape", "dequantize"});
+  for (const Node& op : q.ops)
+    if (op.op_type == "mulshift") CHECK(op.get_int("axis") == 2);  // per output feature: the last axis of [N, T, F]
+
+  const Tensor x = random_inputs(100, 2);
+  RunTrace trace;
+  const Tensor y = DirectEngine(q).run(x, &trace);
+  const Tensor ref = FloatExecutor(g).run({{"x", x}}).at("y");
+  REQUIRE(y.shape == ref.shape);
+  const double out_scale = q.values.at("y").quant.scale;
+  double worst = 0;
+  for (size_t i = 0; i < y.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / out_scale);
+  INFO("worst |integer − float| = " << worst << " output LSB");
+  CHECK(worst <= 4.0);
+
+  // Data movement moves codes exactly.
+  const CodeTensor& in = trace.values.at("x"), &t = trace.values.at("xt");
+  REQUIRE(t.shape == Shape{100, 6, 4});
+  int64_t wrong = 0;
+  for (int64_t n = 0; n < 100; ++n)
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t j = 0; j < 6; ++j) wrong += t.data[(n * 6 + j) * 4 + i] != in.data[(n * 4 + i) * 6 + j];
+  const CodeTensor& h = trace.values.at("h2"), &cat = trace.values.at("h3");
+  REQUIRE(cat.shape == Shape{100, 12, 5});
+  for (int64_t n = 0; n < 100; ++n)
+    for (int64_t k = 0; k < 30; ++k) wrong += cat.data[n * 60 + k] != h.data[n * 30 + k] || cat.data[n * 60 + 30 + k] != h.data[n * 30 + k];
+  CHECK(wrong == 0);
+
+  // The QDQ export (MatMul + Add for products of rank-3 inputs, Transpose, Concat) re-imports as this network.
+  const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "tokens_qdq.onnx");
+  const IntGraph back = quantize(QuantizeInputs{&exported, &config, nullptr, "tokens_qdq.onnx", {}});
+  REQUIRE(back.ops.size() == q.ops.size());
+  for (size_t i = 0; i < q.ops.size(); ++i) CHECK(back.ops[i].op_type == q.ops[i].op_type);
+  for (const auto& [name, c] : q.constants)
+    if (name.find(".weight") != std::string::npos || name.find(".bias") != std::string::npos) CHECK(back.constants.at(name).ints == c.ints);
+}
+
+TEST_CASE("Lowering/a product of two activations and a requantizing Concat are errors naming the node", "[quant][lowering]") {
+  onnx::ModelProto m;  // x · xᵀ: no constant weights
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto* graph = m.mutable_graph();
+  graph->set_name("gram");
+  add_io(graph->add_input(), "x", {-1, 4, 6});
+  add_io(graph->add_output(), "y", {-1, 16});
+  set_attr(add_node(graph, "Transpose", "/t", {"x"}, "xt"), "perm", {0, 2, 1});
+  add_node(graph, "MatMul", "/fc1/MatMul", {"x", "xt"}, "gram");
+  set_attr(add_node(graph, "Flatten", "/flatten", {"gram"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph g = import_onnx_bytes(bytes, "act_x_act.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(20, 1);
+  CHECK_THROWS_WITH(quantize(QuantizeInputs{&g, &config, &calibration, "act_x_act.onnx", {}}),
+                    Catch::Contains("node '/fc1/MatMul' (MatMul)") && Catch::Contains("constant weights"));
+
+  onnx::ModelProto c;  // Concat(xt, Relu(xt · w1 + b1)): the input's quantization and the Relu's
+  REQUIRE(c.ParseFromString(token_model()));
+  auto* nodes = c.mutable_graph()->mutable_node();
+  nodes->DeleteSubrange(5, 3);  // drop fc2 and flatten
+  onnx::NodeProto* cat = c.mutable_graph()->mutable_node(4);
+  cat->set_input(0, "xt");
+  cat->set_output(0, "y_cat");
+  set_attr(cat, "axis", {2}, true);
+  cat->mutable_attribute()->DeleteSubrange(0, 1);  // the original axis 1
+  set_attr(add_node(c.mutable_graph(), "Flatten", "/flatten", {"y_cat"}, "y"), "axis", {1}, true);
+  c.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(54);
+  c.SerializeToString(&bytes);
+  const Graph g2 = import_onnx_bytes(bytes, "cat.onnx");
+  CHECK_THROWS_WITH(quantize(QuantizeInputs{&g2, &config, &calibration, "cat.onnx", {}}),
+                    Catch::Contains("node '/cat' (Concat)") && Catch::Contains("different quantization"));
+}
