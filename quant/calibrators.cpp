@@ -44,13 +44,12 @@ class MinMax final : public ActivationCalibrator {
   std::pair<double, double> choose(double lo, double hi, const Histogram*, const ActivationFormat&) const override { return {lo, hi}; }
 };
 
-// The central 99.99 % of the observed values (0.005 % cut from each tail).
+// The central p % of the observed values ((100 − p) / 2 % cut from each tail; p = 99.99 by default).
 class Percentile final : public ActivationCalibrator {
  public:
-  static constexpr double kKeep = 99.99;
   bool needs_histogram() const override { return true; }
-  std::pair<double, double> choose(double lo, double hi, const Histogram* h, const ActivationFormat&) const override {
-    const double cut = static_cast<double>(h->total()) * (100.0 - kKeep) / 200.0;
+  std::pair<double, double> choose(double lo, double hi, const Histogram* h, const ActivationFormat& f) const override {
+    const double cut = static_cast<double>(h->total()) * (100.0 - f.percentile) / 200.0;
     double seen = 0, new_lo = lo, new_hi = hi;
     for (size_t i = 0; i < h->counts.size(); ++i) {
       seen += static_cast<double>(h->counts[i]);

@@ -26,9 +26,12 @@ struct Histogram {
   uint64_t total() const;
 };
 
+// What an activation calibrator is told about the tensor's target: its integer format, and the share of
+// values the `percentile` calibrator keeps (`activations.percentile`).
 struct ActivationFormat {
   int bits;
   bool is_signed, symmetric;
+  double percentile = 99.99;
 };
 
 class ActivationCalibrator {

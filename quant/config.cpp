@@ -43,6 +43,22 @@ class Reader {
     if (v < lo || v > hi) fail(n, "'" + key + "' is " + std::to_string(v) + "; expected " + std::to_string(lo) + ".." + std::to_string(hi));
     return v;
   }
+  double number(const YAML::Node& n, const std::string& key, double lo, double hi) const {
+    double v = 0;
+    const std::string range = fmt_number(lo) + ".." + fmt_number(hi);
+    try {
+      v = n.as<double>();
+    } catch (const YAML::Exception&) {
+      fail(n, "'" + key + "' must be a number in " + range);
+    }
+    if (!(v >= lo && v <= hi)) fail(n, "'" + key + "' is " + fmt_number(v) + "; expected " + range);
+    return v;
+  }
+  static std::string fmt_number(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+  }
   bool boolean(const YAML::Node& n, const std::string& key) const {
     try {
       return n.as<bool>();
@@ -93,11 +109,12 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
     if (w["calibrator"]) set(&LayerQuantConfig::weight_calibrator, r.choice(w["calibrator"], "calibrator", names_of(weight_calibrators())));
   }
   if (const YAML::Node a = n["activations"]) {
-    r.expect_map(a, "activations", {"bits", "signed", "symmetric", "calibrator"});
+    r.expect_map(a, "activations", {"bits", "signed", "symmetric", "calibrator", "percentile"});
     if (a["bits"]) set(&LayerQuantConfig::activation_bits, r.integer(a["bits"], "bits", 2, 16));
     if (a["signed"]) set(&LayerQuantConfig::activation_signed, r.boolean(a["signed"], "signed"));
     if (a["symmetric"]) set(&LayerQuantConfig::activation_symmetric, r.boolean(a["symmetric"], "symmetric"));
     if (a["calibrator"]) set(&LayerQuantConfig::activation_calibrator, r.choice(a["calibrator"], "calibrator", names_of(activation_calibrators())));
+    if (a["percentile"]) set(&LayerQuantConfig::activation_percentile, r.number(a["percentile"], "percentile", 50.0, 100.0));
   }
   if (const YAML::Node q = n["requant"]) {
     r.expect_map(q, "requant", {"flavour", "rounding", "multiplier_bits"});

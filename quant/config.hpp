@@ -22,6 +22,7 @@ struct LayerQuantConfig {
   bool activation_signed = false;
   bool activation_symmetric = false;
   std::string activation_calibrator = "minmax";
+  double activation_percentile = 99.99;  // the share the `percentile` calibrator keeps
   RequantFlavour requant_flavour = RequantFlavour::single;
   RoundingMode requant_rounding = RoundingMode::half_even;
   int multiplier_bits = 31;

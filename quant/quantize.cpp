@@ -134,7 +134,7 @@ class Lowering {
     }
     const auto it = ranges_.find(tensor);
     if (it == ranges_.end()) throw InputError(g_.source + ": tensor '" + tensor + "' was never computed during calibration");
-    const ActivationFormat f{c.activation_bits, c.activation_signed, c.activation_symmetric};
+    const ActivationFormat f{c.activation_bits, c.activation_signed, c.activation_symmetric, c.activation_percentile};
     const auto [lo, hi] = activation_calibrator(c.activation_calibrator).choose(it->second.lo, it->second.hi, it->second.histogram.get(), f);
     return activation_params(lo, hi, f.bits, f.is_signed, f.symmetric);
   }

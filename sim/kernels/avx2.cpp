@@ -147,7 +147,11 @@ void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* e
     _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i / 2), _mm256_castsi256_si128(packed));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i / 2), _mm256_extracti128_si256(packed, 1));
   }
-  for (; i < n; ++i) (i % 2 ? odd : even)[i / 2] = static_cast<int16_t>(src[i] - zp);
+  for (; i + 1 < n; i += 2) {
+    even[i / 2] = static_cast<int16_t>(src[i] - zp);
+    odd[i / 2] = static_cast<int16_t>(src[i + 1] - zp);
+  }
+  if (i < n) even[i / 2] = static_cast<int16_t>(src[i] - zp);
 }
 
 void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {

@@ -66,6 +66,21 @@ TEST_CASE("Calibrators/percentile cuts a rare outlier", "[quant][calibrators]") 
   CHECK(hi < 1.05);
 }
 
+TEST_CASE("Calibrators/percentile keeps the configured share", "[quant][calibrators]") {
+  // 10^5 values uniform over [0, 100): keeping p % cuts (100 − p)/2 % from each end, to within a bin
+  // (100/2048 ≈ 0.049); p = 100 keeps everything.
+  std::vector<float> v(100000);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) / 1000.0f;
+  Histogram h(0.0, 100.0, 2048);
+  h.add(v.data(), v.size());
+  for (double p : {100.0, 99.0, 90.0, 60.0}) {
+    INFO("percentile " << p);
+    const auto [lo, hi] = activation_calibrator("percentile").choose(0.0, 100.0, &h, {8, false, false, p});
+    CHECK(lo == Approx((100.0 - p) / 2).margin(0.05));
+    CHECK(hi == Approx(100.0 - (100.0 - p) / 2).margin(0.05));
+  }
+}
+
 TEST_CASE("Calibrators/MSE clips a long tail and keeps a uniform range", "[quant][calibrators]") {
   std::vector<float> uniform(100000);
   for (size_t i = 0; i < uniform.size(); ++i) uniform[i] = static_cast<float>(i) / static_cast<float>(uniform.size());

@@ -38,6 +38,7 @@ layers:
   CHECK(c.for_node("/conv1/Conv").requant_rounding == RoundingMode::half_even);
   CHECK(c.for_node("/conv1/Conv").accumulator_bits == 24);  // not set by the override: the default stays
   CHECK(c.for_node("/conv1/Conv").accumulator_overflow == OverflowPolicy::saturate);
+  CHECK(parse_quant_config("defaults:\n  activations: {calibrator: percentile, percentile: 99.9}\n", "p.yaml").defaults.activation_percentile == 99.9);
 }
 
 TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[quant][config]") {
@@ -64,6 +65,8 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
       {"layers:\n  - {match: a, match_regex: b}\n", {"bad.yaml:2:", "exactly one of 'match: GLOB' or 'match_regex: REGEX'"}},
       {"layers:\n  - match_regex: \"/conv(\"\n", {"bad.yaml:2:18", "invalid regular expression '/conv('", "POSIX extended"}},
       {"layers:\n  - match: [a]\n", {"bad.yaml:2:", "pattern must be a string"}},
+      {"defaults:\n  activations: {percentile: 101}\n", {"bad.yaml:2:", "'percentile' is 101; expected 50..100"}},
+      {"defaults:\n  activations: {percentile: most}\n", {"'percentile' must be a number in 50..100"}},
       {"defaults: [1, 2]\n", {"defaults must be a mapping"}},
       {"defaults:\n  weights: {bits: 8\n", {"bad.yaml:"}},  // YAML syntax error
       {"", {"bad.yaml: empty config"}},
