@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands/commands.hpp"
@@ -35,7 +36,9 @@ int inspect_int_graph(const InspectOptions& o) {
   };
   nlohmann::json ops = nlohmann::json::array();
   int64_t total_macs = 0, total_params = 0;
+  std::map<std::string, int> flavours;  // requantization stages per flavour
   for (const Node& op : g.ops) {
+    if (op.has("flavour")) ++flavours[op.get_string("flavour")];
     int64_t macs = 0, params = 0;
     if ((op.op_type == "conv_mac" || op.op_type == "linear_mac") && g.values.count(op.outputs[0])) {
       Shape out = g.values.at(op.outputs[0]).shape;
@@ -53,10 +56,15 @@ int inspect_int_graph(const InspectOptions& o) {
   }
   if (o.json) {
     fmt::print("{}\n", nlohmann::json{{"model", o.model}, {"intgraph", true}, {"source_model", g.source_model}, {"config", g.config_name},
-                                      {"ops", ops}, {"total_weights", total_params}, {"total_macs", total_macs}}.dump(2));
+                                      {"ops", ops}, {"requant_flavours", flavours}, {"total_weights", total_params}, {"total_macs", total_macs}}.dump(2));
     return 0;
   }
-  fmt::print("{}: IntGraph from {} with {}; {} ops, integer-only\n", o.model, g.source_model, g.config_name, g.ops.size());
+  std::string requant;
+  for (const auto& [flavour, count] : flavours)
+    requant += (requant.empty() ? "" : ", ") + fmt::format("{} × {}", count, flavour) +
+               (flavour == "float" ? " (a float32 multiply, as ONNX Runtime: not integer-only hardware)" : "");
+  fmt::print("{}: IntGraph from {} with {}; {} ops, integer tensors only; requantization: {}\n", o.model, g.source_model, g.config_name,
+             g.ops.size(), requant.empty() ? "none" : requant);
   for (const auto& op : ops) {
     fmt::print("{:<32} {:<11} {} -> {}", op["name"].get<std::string>(), op["op"].get<std::string>(),
                join(op["inputs"].get<std::vector<std::string>>()), join(op["outputs"].get<std::vector<std::string>>()));

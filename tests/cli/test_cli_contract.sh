@@ -46,13 +46,14 @@ expect quantize-slash      0 0 "integer-only check passed"     -- quantize "$mod
 expect quantize-slash-again 0 0 "integer-only check passed"    -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
 expect eval-slash          0 0 '"count":10'                    -- eval "$tmp/q2" --limit 10 --json
 expect eval-intgraph-flags 1 1 "records its input normalisation" -- eval "$tmp/q" --limit 5 --mean 0.5 --std 0.5
-expect inspect-intgraph    0 0 "integer-only"                  -- inspect "$tmp/q"
+expect inspect-intgraph    0 0 "integer tensors only; requantization: 9 × single$"  -- inspect "$tmp/q"
 expect inspect-intgraph-json 0 0 '"total_macs": 1951072'       -- inspect "$tmp/q" --json
 expect run-bad-input       1 1 "not a .npy file"               -- run "$tmp/q" --input "$tmp/text.onnx" -o "$tmp/y.npy"
 expect run-not-intgraph    1 1 "not an IntGraph directory"     -- run "$tmp" --input "$tmp/text.onnx" -o "$tmp/y.npy"
 "$chipref" quantize "$model" --config "$configs/qdq-ort.yaml" --calib-count 20 -o "$tmp/q8" >/dev/null 2>&1
 expect export-qdq         0 0 "QDQ ONNX \(opset 13\)"           -- export "$tmp/q8" -o "$tmp/q.onnx"
 expect eval-qdq           0 0 '"count":20'                     -- eval "$tmp/q.onnx" --limit 20 --json
+expect inspect-float-flavour 0 0 "9 × float \(a float32 multiply, as ONNX Runtime: not integer-only hardware\)" -- inspect "$tmp/q8"
 expect quantize-qdq       0 0 "its own QDQ/QONNX parameters"   -- quantize "$tmp/q.onnx" --config "$configs/qdq-ort.yaml" -o "$tmp/q3"
 expect quantize-qdq-calib 0 1 "already quantized.*--calib is ignored" -- quantize "$tmp/q.onnx" --config "$configs/qdq-ort.yaml" --calib-count 5 -o "$tmp/q3"
 expect eval-qdq-intgraph  0 0 '"count":20'                     -- eval "$tmp/q3" --limit 20 --json
