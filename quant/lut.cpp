@@ -1,0 +1,138 @@
+#include "quant/lut.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "quant/numerics/enum_names.hpp"
+#include "quant/numerics/rounding.hpp"
+
+namespace chipref {
+
+namespace {
+constexpr enum_names::Entry<NonLinear> kNames[] = {
+    {NonLinear::relu, "relu"}, {NonLinear::gelu_erf, "gelu_erf"}, {NonLinear::gelu_tanh, "gelu_tanh"},
+    {NonLinear::sigmoid, "sigmoid"}, {NonLinear::silu, "silu"}, {NonLinear::tanh, "tanh"},
+    {NonLinear::exp, "exp"}, {NonLinear::reciprocal, "reciprocal"}, {NonLinear::rsqrt, "rsqrt"}};
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kSqrt2 = 1.4142135623730951, kSqrt2OverPi = 0.7978845608028654;
+
+// max |f'| and max |f''| over [a, b] (a <= b): global maxima for the bounded ones (derived in
+// docs/numerics.md §8), monotone end values for the others.
+double max_abs_derivative(NonLinear f, double a, double b) {
+  const double near0 = (a <= 0 && b >= 0) ? 0.0 : std::min(std::fabs(a), std::fabs(b));
+  switch (f) {
+    case NonLinear::relu: return 1.0;
+    case NonLinear::gelu_erf: return 1.1289;   // Φ(x) + x·φ(x), largest at x = √2
+    case NonLinear::gelu_tanh: return 1.1290;  // within 1e-4 of the erf form's
+    case NonLinear::sigmoid: return 0.25;
+    case NonLinear::silu: return 1.0999;       // σ(x)(1 + x(1 − σ(x))), largest near x = 2.4
+    case NonLinear::tanh: return 1.0;
+    case NonLinear::exp: return std::exp(b);
+    case NonLinear::reciprocal: return near0 == 0 ? kInf : 1.0 / (near0 * near0);
+    case NonLinear::rsqrt: return a <= 0 ? kInf : 0.5 * std::pow(a, -1.5);
+  }
+  return kInf;
+}
+double max_abs_second_derivative(NonLinear f, double a, double b) {
+  const double near0 = (a <= 0 && b >= 0) ? 0.0 : std::min(std::fabs(a), std::fabs(b));
+  switch (f) {
+    case NonLinear::relu: return (a < 0 && b > 0) ? kInf : 0.0;  // a kink at 0
+    case NonLinear::gelu_erf: return 0.7979;  // φ(x)(2 − x²), largest at 0: 2φ(0)
+    case NonLinear::gelu_tanh: return 0.7979;
+    case NonLinear::sigmoid: return 0.0963;   // σ'(x)(1 − 2σ(x)), largest at x = ±1.317
+    case NonLinear::silu: return 0.5;         // largest at 0
+    case NonLinear::tanh: return 0.7699;      // 2 tanh(x)(1 − tanh²(x)), largest at x = ±0.658
+    case NonLinear::exp: return std::exp(b);
+    case NonLinear::reciprocal: return near0 == 0 ? kInf : 2.0 / (near0 * near0 * near0);
+    case NonLinear::rsqrt: return a <= 0 ? kInf : 0.75 * std::pow(a, -2.5);
+  }
+  return kInf;
+}
+}  // namespace
+
+std::string_view to_string(NonLinear f) { return enum_names::name_of(f, kNames); }
+NonLinear parse_nonlinear(std::string_view name) { return enum_names::parse("non-linear function", name, kNames); }
+
+double evaluate(NonLinear f, double x) {
+  switch (f) {
+    case NonLinear::relu: return x > 0 ? x : 0.0;
+    case NonLinear::gelu_erf: return 0.5 * x * (1.0 + std::erf(x / kSqrt2));
+    case NonLinear::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+    case NonLinear::sigmoid: return 1.0 / (1.0 + std::exp(-x));
+    case NonLinear::silu: return x / (1.0 + std::exp(-x));
+    case NonLinear::tanh: return std::tanh(x);
+    case NonLinear::exp: return std::exp(x);
+    case NonLinear::reciprocal: return x == 0 ? kInf : 1.0 / x;
+    case NonLinear::rsqrt: return x <= 0 ? kInf : 1.0 / std::sqrt(x);
+  }
+  return 0.0;
+}
+
+kernels::Lut build_lut(const LutSpec& spec) {
+  const int in_bits = spec.in.format.bits();
+  if (in_bits > 16) throw InputError("a lookup table takes inputs of at most 16 bits, got " + spec.in.format.name());
+  if (spec.table_bits < 0 || spec.table_bits > in_bits)
+    throw InputError("table_bits " + std::to_string(spec.table_bits) + " is out of range; expected 0 (one entry per code) .. " + std::to_string(in_bits));
+  if (!(spec.in.scale > 0) || !(spec.out.scale > 0)) throw InputError("a lookup table needs positive input and output scales");
+  kernels::Lut t;
+  t.in_min = spec.in.format.min();
+  t.shift = spec.table_bits == 0 ? 0 : in_bits - spec.table_bits;
+  t.interpolate = spec.interpolate && t.shift > 0;
+  t.out = spec.out.format;
+  const int64_t entries = t.shift == 0 ? (int64_t{1} << in_bits) : (int64_t{1} << spec.table_bits) + 1;
+  t.table.resize(static_cast<size_t>(entries));
+  for (int64_t i = 0; i < entries; ++i) {
+    const double x = spec.in.scale * static_cast<double>(t.in_min + (i << t.shift) - spec.in.zero_point);
+    const double y = evaluate(spec.function, x) / spec.out.scale;
+    const double code = std::isinf(y) ? (y > 0 ? 1e18 : -1e18) : round_to_integer(y, RoundingMode::half_even) + static_cast<double>(spec.out.zero_point);
+    t.table[i] = static_cast<int32_t>(std::clamp(code, static_cast<double>(t.out.min()), static_cast<double>(t.out.max())));
+  }
+  return t;
+}
+
+LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
+  LutError e;
+  const IntFormat& fi = spec.in.format;
+  const double s_x = spec.in.scale, s_y = spec.out.scale;
+  const double y_lo = s_y * static_cast<double>(spec.out.format.min() - spec.out.zero_point);
+  const double y_hi = s_y * static_cast<double>(spec.out.format.max() - spec.out.zero_point);
+  auto representable = [&](double y) { return y >= y_lo && y <= y_hi; };
+  auto real_of = [&](int64_t code) { return s_x * static_cast<double>(code - spec.in.zero_point); };
+  const int64_t step = int64_t{1} << t.shift;
+  double sum = 0;
+  for (int64_t q = fi.min(); q <= fi.max(); ++q) {
+    ++e.codes;
+    const double x = real_of(q), fx = evaluate(spec.function, x);
+    // The entries this code's output comes from, and the documented bound for it.
+    const int64_t offset = q - t.in_min, i = offset >> t.shift;
+    int64_t lo_code = t.in_min + (i << t.shift), hi_code = lo_code + step;
+    if (t.shift > 0 && !t.interpolate) lo_code = hi_code = t.in_min + std::min<int64_t>((offset + step / 2) >> t.shift, static_cast<int64_t>(t.table.size()) - 1) * step;
+    if (t.shift == 0) hi_code = lo_code;
+    const double f_lo = evaluate(spec.function, real_of(lo_code)), f_hi = evaluate(spec.function, real_of(hi_code));
+    if (!representable(fx) || !representable(f_lo) || !representable(f_hi)) {
+      ++e.saturated;
+      continue;
+    }
+    const double a = std::min({x, real_of(lo_code), real_of(hi_code)}), b = std::max({x, real_of(lo_code), real_of(hi_code)});
+    double bound = 0.5 * s_y;  // the output rounding of a table entry
+    if (t.shift > 0 && !t.interpolate) bound += max_abs_derivative(spec.function, a, b) * std::fabs(x - real_of(lo_code));
+    if (t.interpolate) {
+      // interpolation rounding, then the chord's distance from f: h²/8·max|f''|, or h/2·max|f'| (a kink)
+      const double h = s_x * static_cast<double>(step);
+      bound += 0.5 * s_y + std::min(h * h / 8.0 * max_abs_second_derivative(spec.function, a, b), h / 2.0 * max_abs_derivative(spec.function, a, b));
+    }
+    int32_t code_in = static_cast<int32_t>(q), code_out = 0;
+    kernels::lut(t, &code_in, 1, &code_out);
+    const double err = std::fabs(s_y * static_cast<double>(code_out - spec.out.zero_point) - fx);
+    e.max_abs = std::max(e.max_abs, err);
+    e.worst_bound_ratio = std::max(e.worst_bound_ratio, err / (bound * (1 + 1e-9) + 1e-300));
+    sum += err;
+  }
+  const int64_t counted = e.codes - e.saturated;
+  e.mean_abs = counted > 0 ? sum / static_cast<double>(counted) : 0.0;
+  return e;
+}
+
+}  // namespace chipref

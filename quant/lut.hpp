@@ -1,0 +1,44 @@
+#pragma once
+// Lookup tables for elementwise non-linears (docs/numerics.md §8): how a float function becomes a
+// kernels::Lut between two quantizations, its documented error bound, and the exhaustive measurement of
+// its error over every input code.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/int_graph.hpp"
+#include "sim/kernels/lut.hpp"
+
+namespace chipref {
+
+enum class NonLinear { relu, gelu_erf, gelu_tanh, sigmoid, silu, tanh, exp, reciprocal, rsqrt };
+inline constexpr NonLinear kAllNonLinears[] = {NonLinear::relu,     NonLinear::gelu_erf, NonLinear::gelu_tanh,  NonLinear::sigmoid, NonLinear::silu,
+                                               NonLinear::tanh,     NonLinear::exp,      NonLinear::reciprocal, NonLinear::rsqrt};
+std::string_view to_string(NonLinear f);
+NonLinear parse_nonlinear(std::string_view name);  // InputError listing the names
+
+// The reference, in double. reciprocal(0) and rsqrt(x <= 0) are +inf (the table saturates there).
+double evaluate(NonLinear f, double x);
+
+struct LutSpec {
+  NonLinear function = NonLinear::relu;
+  QuantParams in, out;    // input codes (at most 16 bits) and output codes
+  int table_bits = 0;     // 0: one entry per input code; else 2^table_bits + 1 entries (<= input bits)
+  bool interpolate = false;
+};
+
+// T[i] = sat_out(z_out + round_half_even(f(s_in · (c_i − z_in)) / s_out)), c_i = min_in + i · 2^shift.
+kernels::Lut build_lut(const LutSpec& spec);
+
+// The error of the table against f over every input code x, in real units |ŷ(x) − f(x)|, except where
+// the output saturates (f(x), or a table entry x's output uses, outside the output range): those are
+// counted. `bound` is the documented worst case for the unsaturated codes (§8), `worst_bound_ratio` the
+// largest measured error / its per-code bound (<= 1 when the bound holds everywhere).
+struct LutError {
+  double max_abs = 0, mean_abs = 0, worst_bound_ratio = 0;
+  int64_t codes = 0, saturated = 0;
+};
+LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& table);
+
+}  // namespace chipref
