@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
+#include <tuple>
 
 #include "quant/lut.hpp"
 
@@ -108,4 +110,19 @@ TEST_CASE("LUT/inputs outside the table and bad specs are errors", "[quant][lut]
   s.table_bits = 9;
   CHECK_THROWS_WITH(build_lut(s), Catch::Contains("table_bits 9 is out of range; expected 0 (one entry per code) .. 8"));
   CHECK_THROWS_WITH(parse_nonlinear("softplus"), Catch::Contains("relu, gelu_erf, gelu_tanh, sigmoid, silu, tanh, exp, reciprocal, rsqrt"));
+}
+
+// Not a check: prints the error table of docs/numerics.md §8 (run with `test_quant "[.lut-table]"`).
+TEST_CASE("LUT/error table for the docs", "[.lut-table]") {
+  std::printf("| function | domain | table | max error (LSB) | mean error (LSB) | saturated codes |\n|---|---|---|---|---|---|\n");
+  for (NonLinear f : kAllNonLinears) {
+    const auto [lo, hi] = domain(f);
+    for (const auto& [in_bits, table_bits, interpolate] : std::vector<std::tuple<int, int, bool>>{{8, 0, false}, {16, 0, false}, {16, 8, true}, {16, 8, false}}) {
+      const LutSpec s = spec_for(f, in_bits, in_bits, table_bits, interpolate);
+      const LutError e = measure_lut_error(s, build_lut(s));
+      const std::string table = table_bits == 0 ? std::to_string(in_bits) + "-bit in/out, direct" : "16-bit, 2^8+1 entries, " + std::string(interpolate ? "interpolated" : "nearest");
+      std::printf("| %s | [%g, %g] | %s | %.3f | %.3f | %lld of %lld |\n", std::string(to_string(f)).c_str(), lo, hi, table.c_str(), e.max_abs / s.out.scale,
+                  e.mean_abs / s.out.scale, static_cast<long long>(e.saturated), static_cast<long long>(e.codes));
+    }
+  }
 }
