@@ -41,6 +41,7 @@ struct IntValue {
 //   window_max   codes → codes
 //   reshape      codes → codes (attr shape, 0 = copy, -1 = infer)
 //   transpose    codes → codes (attr perm);  concat  codes... → codes (attr axis, one quantization)
+//   lut          codes, table → codes (attrs function, in_min, shift, interpolate)
 //   dequantize   codes → float output: scale · (code − zero_point), scale in float32
 inline constexpr const char* kIntDomain = "chipref";
 

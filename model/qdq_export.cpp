@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "core/version.hpp"
@@ -239,6 +240,12 @@ class Exporter {
       set_ints(n, "strides", op.get_ints("strides"));
       set_ints(n, "pads", op.get_ints("pads"));
       set_ints(n, "dilations", op.get_ints("dilations"));
+    } else if (t == "lut") {
+      static const std::map<std::string, std::string> kOnnxOp = {
+          {"relu", "Relu"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"exp", "Exp"}, {"reciprocal", "Reciprocal"}};
+      const auto it = kOnnxOp.find(op.get_string("function"));
+      if (it == kOnnxOp.end()) fail(op, "the non-linear '" + op.get_string("function") + "' has no single ONNX op at opset 13");
+      add_node(it->second, op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
     } else if (t == "transpose") {
       set_ints(add_node("Transpose", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "perm", op.get_ints("perm"));
     } else if (t == "concat") {

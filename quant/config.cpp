@@ -126,6 +126,11 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
     r.expect_map(b, "bias", {"bits"});
     if (b["bits"]) set(&LayerQuantConfig::bias_bits, r.integer(b["bits"], "bits", 8, 32));
   }
+  if (const YAML::Node nl = n["nonlinear"]) {
+    r.expect_map(nl, "nonlinear", {"table_bits", "interpolate"});
+    if (nl["table_bits"]) set(&LayerQuantConfig::lut_table_bits, r.integer(nl["table_bits"], "table_bits", 0, 16));
+    if (nl["interpolate"]) set(&LayerQuantConfig::lut_interpolate, r.boolean(nl["interpolate"], "interpolate"));
+  }
   if (const YAML::Node acc = n["accumulator"]) {
     r.expect_map(acc, "accumulator", {"bits", "overflow"});
     if (acc["bits"]) set(&LayerQuantConfig::accumulator_bits, r.integer(acc["bits"], "bits", AccumulatorSpec::kMinBits, 32));
@@ -133,7 +138,7 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
   }
 }
 
-const std::vector<std::string> kSectionKeys = {"weights", "activations", "requant", "bias", "accumulator"};
+const std::vector<std::string> kSectionKeys = {"weights", "activations", "requant", "bias", "accumulator", "nonlinear"};
 
 // Anchored so that the pattern names whole node names, like a glob does.
 std::shared_ptr<const void> compile_node_regex(const Reader& r, const YAML::Node& at, const std::string& pattern) {

@@ -29,6 +29,8 @@ struct LayerQuantConfig {
   int bias_bits = 32;
   int accumulator_bits = 32;
   OverflowPolicy accumulator_overflow = OverflowPolicy::wrap;
+  int lut_table_bits = 0;       // elementwise non-linears: 0 = one table entry per input code
+  bool lut_interpolate = false;  // with a reduced table: interpolate between entries (else the nearest)
 };
 
 struct LayerOverride {

@@ -11,6 +11,7 @@
 #include "model/executor.hpp"
 #include "model/fold.hpp"
 #include "quant/calibrators.hpp"
+#include "quant/lut.hpp"
 #include "quant/passes.hpp"
 #include "quant/prequantized.hpp"
 
@@ -482,6 +483,27 @@ class Lowering {
     out_.ops.push_back(std::move(m));
   }
 
+  // An elementwise non-linear as a lookup table from the input's codes to the output's (§8).
+  void lower_lut(const Node& n, NonLinear f) {
+    const LayerQuantConfig c = cfg_.for_node(n.name);
+    const std::string x = n.inputs.at(0), y = n.outputs.at(0);
+    require_quantized(x, n);
+    LutSpec spec;
+    spec.function = f, spec.in = out_.values.at(x).quant, spec.out = params_for(y, c);
+    spec.table_bits = std::min(c.lut_table_bits, spec.in.format.bits()), spec.interpolate = c.lut_interpolate;
+    if (spec.in.format.bits() > 16) cannot(n, "its input is " + spec.in.format.name() + "; a lookup table takes at most 16 bits");
+    const kernels::Lut table = build_lut(spec);
+    add_value(y, spec.out);
+    add_constant(n.name + ".table", Tensor::of_ints(DType::int32, {static_cast<int64_t>(table.table.size())},
+                                                    std::vector<int64_t>(table.table.begin(), table.table.end())));
+    Node l = op("lut", n.name, {x, n.name + ".table"}, {y});
+    l.attributes["function"] = std::string(to_string(f));
+    l.attributes["in_min"] = table.in_min;
+    l.attributes["shift"] = int64_t{table.shift};
+    l.attributes["interpolate"] = int64_t{table.interpolate};
+    out_.ops.push_back(std::move(l));
+  }
+
   void lower(size_t i) {
     const Node& n = g_.nodes[i];
     if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops are not supported)");
@@ -489,6 +511,11 @@ class Lowering {
     if (t == "Conv") return lower_mac(n, MacKind::conv);
     if (t == "Gemm") return lower_mac(n, MacKind::gemm);
     if (t == "MatMul") return lower_mac(n, MacKind::matmul);
+    if (t == "Relu") return lower_lut(n, NonLinear::relu);  // a ReLU no MAC or Add absorbed (its input has other readers)
+    if (t == "Sigmoid") return lower_lut(n, NonLinear::sigmoid);
+    if (t == "Tanh") return lower_lut(n, NonLinear::tanh);
+    if (t == "Exp") return lower_lut(n, NonLinear::exp);
+    if (t == "Reciprocal") return lower_lut(n, NonLinear::reciprocal);
     if (t == "Transpose") return lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}});
     if (t == "Concat") return lower_concat(n);
     if (t == "Add") return lower_add(n);
@@ -512,7 +539,7 @@ class Lowering {
     if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
     cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul with constant weights [+ Add bias], Add, Relu/Clip fused, "
-              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat)");
+              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal as lookup tables)");
   }
 
   const Graph& g_;

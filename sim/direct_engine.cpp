@@ -5,6 +5,7 @@
 
 #include "quant/numerics/requant.hpp"
 #include "quant/numerics/rounding.hpp"
+#include "sim/kernels/lut.hpp"
 #include "sim/kernels/mac.hpp"
 #include "sim/kernels/movement.hpp"
 #include "sim/kernels/pool.hpp"
@@ -199,6 +200,24 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           CodeTensor y = output_tensor({geo.batch, geo.in_channels, geo.out_h(), geo.out_w()});
                           if (sum) kernels::window_sum(geo, x.data.data(), zp, y.data.data());
                           else kernels::window_max(geo, x.data.data(), y.data.data());
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "lut") {
+      const Tensor& table = constant(g, op, 1);
+      auto params = std::make_shared<kernels::Lut>();
+      params->table.assign(table.ints.begin(), table.ints.end());
+      params->in_min = op.get_int("in_min");
+      params->shift = static_cast<int>(op.get_int("shift"));
+      params->interpolate = op.get_int("interpolate") != 0;
+      params->out = value(g, out_name, op).quant.format;
+      const int64_t needed = (value(g, op.inputs[0], op).quant.format.max() - params->in_min) >> params->shift;
+      if (params->shift < 0 || params->shift > 16 || static_cast<int64_t>(params->table.size()) < needed + 1)
+        throw InputError(op.describe() + ": the table has " + std::to_string(params->table.size()) + " entries; its input format needs " + std::to_string(needed + 1));
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          CodeTensor y = output_tensor(x.shape);
+                          kernels::lut(*params, x.data.data(), static_cast<int64_t>(x.data.size()), y.data.data());
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
                         }});

@@ -177,3 +177,67 @@ TEST_CASE("Lowering/a product of two activations and a requantizing Concat are e
   CHECK_THROWS_WITH(quantize(QuantizeInputs{&g2, &config, &calibration, "cat.onnx", {}}),
                     Catch::Contains("node '/cat' (Concat)") && Catch::Contains("different quantization"));
 }
+
+TEST_CASE("Lowering/Tanh and Sigmoid become lookup tables (direct and interpolated by config)", "[quant][lowering][lut]") {
+  std::mt19937_64 rng(9);
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("mlp");
+  add_io(g->add_input(), "x", {-1, 4, 6});
+  add_io(g->add_output(), "y", {-1, 12});
+  add_float(g, "w1", {6, 5}, rng);
+  add_float(g, "b1", {5}, rng);
+  add_float(g, "w2", {5, 3}, rng);
+  add_float(g, "b2", {3}, rng);
+  add_node(g, "MatMul", "/fc1/MatMul", {"x", "w1"}, "h0");
+  add_node(g, "Add", "/fc1/Add", {"h0", "b1"}, "h1");
+  add_node(g, "Tanh", "/tanh", {"h1"}, "h2");
+  add_node(g, "MatMul", "/fc2/MatMul", {"h2", "w2"}, "h3");
+  add_node(g, "Add", "/fc2/Add", {"h3", "b2"}, "h4");
+  add_node(g, "Sigmoid", "/sigmoid", {"h4"}, "h5");
+  set_attr(add_node(g, "Flatten", "/flatten", {"h5"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "mlp.onnx");
+  const QuantConfig config = parse_quant_config(R"(
+defaults:
+  activations: {bits: 8, signed: true}
+layers:
+  - match: "/sigmoid"
+    activations: {bits: 8, signed: false}
+    nonlinear: {table_bits: 6, interpolate: true}
+)", "lut.yaml");
+  const Tensor calibration = random_inputs(300, 3);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "mlp.onnx", {}});
+  const Node& tanh = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.name == "/tanh"; });
+  const Node& sigmoid = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.name == "/sigmoid"; });
+  CHECK(tanh.op_type == "lut");
+  CHECK(tanh.get_int("shift") == 0);                            // direct: one entry per int8 code
+  CHECK(q.constants.at("/tanh.table").numel() == 256);
+  CHECK(sigmoid.get_int("shift") == 8 - 6);                    // int8 input, 2^6 + 1 entries
+  CHECK(sigmoid.get_int("interpolate") == 1);
+  CHECK(q.constants.at("/sigmoid.table").numel() == 65);
+
+  const Tensor x = random_inputs(50, 4);
+  RunTrace trace;
+  const Tensor y = DirectEngine(q).run(x, &trace);
+  // The direct table against the function itself, on every element the network produced.
+  const QuantParams& in = q.values.at("h1").quant, &out = q.values.at("h2").quant;
+  int64_t wrong = 0;
+  const CodeTensor& a = trace.values.at("h1"), &b = trace.values.at("h2");
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    const double expected = std::nearbyint(std::tanh(in.scale * static_cast<double>(a.data[i] - in.zero_point)) / out.scale) + static_cast<double>(out.zero_point);
+    wrong += b.data[i] != static_cast<int64_t>(std::clamp(expected, static_cast<double>(out.format.min()), static_cast<double>(out.format.max())));
+  }
+  CHECK(wrong == 0);
+  const Tensor ref = FloatExecutor(graph).run({{"x", x}}).at("y");
+  double worst = 0;
+  for (size_t i = 0; i < y.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]));
+  INFO("worst |integer − float| = " << worst);
+  CHECK(worst < 0.05);  // a sanity bound on outputs in [0, 1] (int8 stages compound); a wrong table or axis is off by > 0.2
+  // The QDQ export carries the tables back as Tanh / Sigmoid.
+  const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "mlp_qdq.onnx");
+  CHECK(std::count_if(exported.nodes.begin(), exported.nodes.end(), [](const Node& n) { return n.op_type == "Tanh" || n.op_type == "Sigmoid"; }) == 2);
+}
