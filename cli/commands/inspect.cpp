@@ -16,13 +16,33 @@ namespace {
 struct InspectOptions {
   std::string model;
   int64_t batch = 1;
-  bool json = false;
+  bool json = false, tables = false;
 };
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
   return s;
+}
+
+// Each lookup table: what it computes, between which quantizations, and every entry with the input
+// code it sits at and both real values.
+void print_tables(const IntGraph& g) {
+  for (const Node& op : g.ops) {
+    if (op.op_type != "lut") continue;
+    const QuantParams& in = g.values.at(op.inputs.at(0)).quant, &out = g.values.at(op.outputs.at(0)).quant;
+    const Tensor& t = g.constants.at(op.inputs.at(1));
+    const int64_t in_min = op.get_int("in_min"), shift = op.get_int("shift");
+    fmt::print("\ntable {}: {} from {} (scale {:.6g}, zp {}) to {} (scale {:.6g}, zp {}); {} entries every {} codes{}\n", op.name,
+               op.get_string("function"), in.format.name(), in.scale, in.zero_point, out.format.name(), out.scale, out.zero_point, t.numel(),
+               int64_t{1} << shift, op.get_int("interpolate") ? ", interpolated" : "");
+    fmt::print("{:>8} {:>12} {:>8} {:>12}\n", "in code", "x", "out code", "y");
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const int64_t c = in_min + (i << shift);
+      fmt::print("{:>8} {:>12.6g} {:>8} {:>12.6g}\n", c, in.scale * static_cast<double>(c - in.zero_point), t.ints[i],
+                 out.scale * static_cast<double>(t.ints[i] - out.zero_point));
+    }
+  }
 }
 
 // An IntGraph: its ops with value formats, constants and MACs (from the accumulator shapes at batch 1).
@@ -72,6 +92,7 @@ int inspect_int_graph(const InspectOptions& o) {
     fmt::print("\n");
   }
   fmt::print("total: {} weights, {} MACs per batch of {}\n", total_params, total_macs, o.batch);
+  if (o.tables) print_tables(g);
   return 0;
 }
 
@@ -121,6 +142,7 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object instead of the table");
+  cmd->add_flag("--tables", o->tables, "An IntGraph: also print every lookup table, entry by entry");
   cmd->callback([&exit_code, o] { exit_code = run_inspect(*o); });
 }
 
