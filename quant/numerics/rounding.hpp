@@ -46,6 +46,24 @@ constexpr int64_t rounding_shift_right(int64_t x, int shift, RoundingMode mode) 
   return floor_q;
 }
 
+// round(a / b) in `mode`, exactly, for every int64 a and b > 0 (an integer divider with a rounding
+// step): the floor quotient q and remainder r in [0, b) decide it as above, r compared with b − r.
+constexpr int64_t rounding_divide(int64_t a, int64_t b, RoundingMode mode) {
+  assert(b > 0);
+  int64_t q = a / b, r = a % b;  // C truncates toward zero
+  if (r < 0) q -= 1, r += b;     // floor quotient, 0 <= r < b
+  if (r == 0) return q;
+  const int64_t rest = b - r;    // r/b > 1/2 exactly when r > rest
+  switch (mode) {
+    case RoundingMode::floor: return q;
+    case RoundingMode::toward_zero: return q + (a < 0);
+    case RoundingMode::half_up: return q + (r >= rest);
+    case RoundingMode::half_away: return q + (a < 0 ? r > rest : r >= rest);
+    case RoundingMode::half_even: return q + (r > rest || (r == rest && (q & 1)));
+  }
+  return q;
+}
+
 // x rounded to an integer value in `mode` (x finite). Exact: x - floor(x) is exact in binary floating point.
 inline double round_to_integer(double x, RoundingMode mode) {
   const double fl = std::floor(x);

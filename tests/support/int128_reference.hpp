@@ -1,5 +1,5 @@
 #pragma once
-// Independent reference for rounding x / 2^shift: written with C's truncating division and the
+// Independent reference for rounding x / d (and x / 2^shift): written with C's truncating division and the
 // remainder's magnitude (|r| compared against d/2), not with the floor-and-mask scheme the library uses.
 
 #include <cstdint>
@@ -8,8 +8,8 @@
 
 namespace chipref::testing {
 
-inline __int128 reference_round_div_pow2(__int128 x, int shift, RoundingMode mode) {
-  const __int128 d = static_cast<__int128>(1) << shift;
+// round(x / d) for d > 0.
+inline __int128 reference_round_div(__int128 x, __int128 d, RoundingMode mode) {
   const __int128 q = x / d;  // truncated toward zero
   const __int128 r = x % d;  // same sign as x, |r| < d
   const __int128 twice_abs_r = 2 * (r < 0 ? -r : r);
@@ -27,6 +27,10 @@ inline __int128 reference_round_div_pow2(__int128 x, int shift, RoundingMode mod
       return twice_abs_r > d ? q + away : q;
   }
   return q;
+}
+
+inline __int128 reference_round_div_pow2(__int128 x, int shift, RoundingMode mode) {
+  return reference_round_div(x, static_cast<__int128>(1) << shift, mode);
 }
 
 }  // namespace chipref::testing
