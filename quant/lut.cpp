@@ -135,4 +135,20 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
   return e;
 }
 
+kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits) {
+  if (in_bits < 2 || in_bits > 16) throw InputError("softmax takes inputs of 2..16 bits, got " + std::to_string(in_bits));
+  if (exp_bits < 8 || exp_bits > 30) throw InputError("softmax exp_bits " + std::to_string(exp_bits) + " is out of range; expected 8..30");
+  if (out_bits < 2 || out_bits > 16) throw InputError("softmax output of " + std::to_string(out_bits) + " bits; expected 2..16");
+  if (!(in_scale > 0)) throw InputError("softmax needs a positive input scale");
+  kernels::Softmax s;
+  for (int64_t d = 0; d < (int64_t{1} << in_bits); ++d) {
+    const double t = round_to_integer(std::ldexp(std::exp(-in_scale * static_cast<double>(d)), exp_bits), RoundingMode::half_even);
+    if (t == 0) break;  // exp only decreases: every later entry is 0 too
+    s.exp_table.push_back(static_cast<int32_t>(t));
+  }
+  s.one_over_scale = int64_t{1} << out_bits;
+  s.out = IntFormat::make(out_bits, false);
+  return s;
+}
+
 }  // namespace chipref

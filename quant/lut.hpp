@@ -9,6 +9,7 @@
 
 #include "model/int_graph.hpp"
 #include "sim/kernels/lut.hpp"
+#include "sim/kernels/softmax.hpp"
 
 namespace chipref {
 
@@ -40,5 +41,10 @@ struct LutError {
   int64_t codes = 0, saturated = 0;
 };
 LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& table);
+
+// Integer softmax (docs/numerics.md §9) for inputs of scale in_scale and `in_bits` bits: the exp table
+// T[d] = round_half_even(2^exp_bits · exp(−in_scale · d)) for d = 0 .. 2^in_bits − 1 (trailing zeros
+// dropped), output codes of `out_bits` unsigned bits at scale 2^−out_bits.
+kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits);
 
 }  // namespace chipref

@@ -1,0 +1,91 @@
+// Integer softmax (sim/kernels/softmax.hpp, docs/numerics.md §9):
+// - every output equals the spec's integers computed here independently (std::exp, ties-to-even
+//   rounding of T, the int128 reference rounding of T·M / S);
+// - every unsaturated output is within s_y/2 + (1 + n)/2^(E+1) of the exact softmax of the real inputs;
+// - every row without saturation sums to M (the code of 1.0) within ±n/2.
+// Exhaustively over all pairs of int8 codes, and on random rows of 3..256 elements of 8- and 16-bit codes.
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "quant/lut.hpp"
+#include "support/int128_reference.hpp"
+
+using namespace chipref;
+
+namespace {
+struct RowCheck {
+  int64_t wrong = 0, over_bound = 0, bad_sums = 0, saturated = 0, rows = 0;
+};
+
+void check_rows(const std::vector<int32_t>& x, int64_t rows, int64_t n, double s_x, int in_bits, int exp_bits, int out_bits, RowCheck& c) {
+  const kernels::Softmax p = build_softmax(s_x, in_bits, exp_bits, out_bits);
+  std::vector<int32_t> y(x.size());
+  kernels::softmax(p, x.data(), rows, n, y.data());
+  const int64_t M = int64_t{1} << out_bits, max_code = M - 1;
+  const double bound = 0.5 / static_cast<double>(M) + static_cast<double>(1 + n) / std::ldexp(1.0, exp_bits + 1);
+  for (int64_t r = 0; r < rows; ++r, ++c.rows) {
+    const int32_t* row = x.data() + r * n;
+    const int32_t m = *std::max_element(row, row + n);
+    std::vector<int64_t> t(static_cast<size_t>(n));
+    int64_t sum = 0;
+    double exact_sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      t[i] = static_cast<int64_t>(std::nearbyint(std::ldexp(std::exp(-s_x * (m - row[i])), exp_bits)));
+      sum += t[i];
+      exact_sum += std::exp(-s_x * (m - row[i]));
+    }
+    bool row_saturated = false;
+    int64_t code_sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t expected = std::min<int64_t>(max_code, static_cast<int64_t>(testing::reference_round_div(static_cast<__int128>(t[i]) * M, sum, RoundingMode::half_even)));
+      const int64_t got = y[r * n + i];
+      c.wrong += got != expected;
+      code_sum += got;
+      const double exact = std::exp(-s_x * (m - row[i])) / exact_sum;
+      if (exact * static_cast<double>(M) > static_cast<double>(max_code) + 0.5) {
+        row_saturated = true;
+        continue;
+      }
+      c.over_bound += std::fabs(static_cast<double>(got) / static_cast<double>(M) - exact) > bound;
+    }
+    c.saturated += row_saturated;
+    if (!row_saturated) c.bad_sums += std::llabs(code_sum - M) * 2 > n;
+  }
+}
+}  // namespace
+
+TEST_CASE("Softmax/every pair of int8 codes: exact integers, within the bound, rows sum to 1", "[quant][softmax]") {
+  std::vector<int32_t> x;
+  for (int a = -128; a <= 127; ++a)
+    for (int b = -128; b <= 127; ++b) x.push_back(a), x.push_back(b);
+  for (double s_x : {0.01, 0.05, 0.25}) {
+    RowCheck c;
+    check_rows(x, 65536, 2, s_x, 8, 15, 8, c);
+    INFO("s_x " << s_x << ": " << c.saturated << " rows with a saturated element");
+    CHECK(c.wrong == 0);
+    CHECK(c.over_bound == 0);
+    CHECK(c.bad_sums == 0);
+  }
+}
+
+TEST_CASE("Softmax/random rows of 3..256 elements, 8- and 16-bit codes", "[quant][softmax]") {
+  std::mt19937_64 rng(17);
+  for (int in_bits : {8, 16})
+    for (int64_t n : {3, 10, 49, 197, 256})
+      for (int out_bits : {8, 16}) {
+        const int64_t lo = -(int64_t{1} << (in_bits - 1)), hi = (int64_t{1} << (in_bits - 1)) - 1;
+        const double s_x = in_bits == 8 ? 0.06 : 0.0004;  // a range of about ±8 either way
+        std::uniform_int_distribution<int64_t> code(lo, hi);
+        const int64_t rows = 200;
+        std::vector<int32_t> x(static_cast<size_t>(rows * n));
+        for (auto& v : x) v = static_cast<int32_t>(code(rng));
+        RowCheck c;
+        check_rows(x, rows, n, s_x, in_bits, 15, out_bits, c);
+        INFO(in_bits << "-bit inputs, rows of " << n << ", " << out_bits << "-bit outputs");
+        CHECK(c.wrong == 0);
+        CHECK(c.over_bound == 0);
+        CHECK(c.bad_sums == 0);
+      }
+}
