@@ -89,3 +89,21 @@ TEST_CASE("Softmax/random rows of 3..256 elements, 8- and 16-bit codes", "[quant
         CHECK(c.bad_sums == 0);
       }
 }
+
+TEST_CASE("Softmax/ties round to even (hand-derived)", "[quant][softmax]") {
+  // 512 equal codes: every T is 2^15, S = 2^24, T·256/S = 1/2 exactly: half to even gives 0 (the row sum
+  // 0 is at the edge of the ±n/2 bound). 256 equal codes: exactly 1 each. 3 equal codes: 85.33 → 85.
+  const kernels::Softmax p = build_softmax(0.05, 8, 15, 8);
+  for (const auto& [n, expected] : std::vector<std::pair<int64_t, int32_t>>{{512, 0}, {256, 1}, {3, 85}}) {
+    std::vector<int32_t> x(static_cast<size_t>(n), 17), y(static_cast<size_t>(n), -1);
+    kernels::softmax(p, x.data(), 1, n, y.data());
+    INFO("row of " << n);
+    CHECK(std::all_of(y.begin(), y.end(), [&](int32_t v) { return v == expected; }));
+  }
+  // A tie between two values: T = (2^15, 2^15·e^(−0.05·d)) never ties exactly; a three-element row
+  // [m, m, m−k] with T3 = 0 (k past the table) gives 2^15·256 / 2^16 = 128, exact.
+  std::vector<int32_t> x = {100, 100, -128}, y(3);
+  const kernels::Softmax q = build_softmax(1.0, 8, 15, 8);  // exp(−228) underflows to 0
+  kernels::softmax(q, x.data(), 1, 3, y.data());
+  CHECK(y == std::vector<int32_t>{128, 128, 0});
+}
