@@ -42,6 +42,7 @@ struct IntValue {
 //   reshape      codes → codes (attr shape, 0 = copy, -1 = infer)
 //   transpose    codes → codes (attr perm);  concat  codes... → codes (attr axis, one quantization)
 //   lut          codes, table → codes (attrs function, in_min, shift, interpolate)
+//   softmax      codes, exp table → codes over the last axis (attr one_over_scale)
 //   dequantize   codes → float output: scale · (code − zero_point), scale in float32
 inline constexpr const char* kIntDomain = "chipref";
 

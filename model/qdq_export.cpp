@@ -246,6 +246,8 @@ class Exporter {
       const auto it = kOnnxOp.find(op.get_string("function"));
       if (it == kOnnxOp.end()) fail(op, "the non-linear '" + op.get_string("function") + "' has no single ONNX op at opset 13");
       add_node(it->second, op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
+    } else if (t == "softmax") {
+      set_int(add_node("Softmax", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "axis", -1);
     } else if (t == "transpose") {
       set_ints(add_node("Transpose", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "perm", op.get_ints("perm"));
     } else if (t == "concat") {

@@ -504,6 +504,37 @@ class Lowering {
     out_.ops.push_back(std::move(l));
   }
 
+  // Softmax over the last axis (§9): output codes at scale 1/M for an integer M — 2^bits when calibrated,
+  // the model's own when pre-quantized (which must then be 1/M).
+  void lower_softmax(const Node& n) {
+    const LayerQuantConfig c = cfg_.for_node(n.name);
+    const std::string x = n.inputs.at(0), y = n.outputs.at(0);
+    require_quantized(x, n);
+    const int64_t rank = static_cast<int64_t>(shape_of(x).size());
+    const int64_t axis = n.get_int("axis", -1);
+    if (rank == 0 || (axis != -1 && axis != rank - 1)) cannot(n, "only a softmax over the last axis is lowered");
+    const QuantParams& in = out_.values.at(x).quant;
+    if (in.format.bits() > 16) cannot(n, "its input is " + in.format.name() + "; the exp table takes at most 16 bits");
+    QuantParams out;
+    if (pre_) {
+      out = params_for(y, c);
+    } else {
+      const int bits = std::min(c.activation_bits, 16);
+      out = QuantParams{IntFormat::make(bits, false), 0, std::ldexp(1.0, -bits)};
+    }
+    const double m = 1.0 / out.scale;
+    const int64_t one = static_cast<int64_t>(std::llround(m));
+    if (one < 2 || std::fabs(m - static_cast<double>(one)) > 1e-6 * m)
+      cannot(n, "its output scale " + std::to_string(out.scale) + " is not 1/M for an integer M; integer softmax writes probabilities in units of 1/M");
+    kernels::Softmax k = build_softmax(in.scale, in.format.bits(), 15, out.format.bits());
+    add_value(y, out);
+    add_constant(n.name + ".exp_table", Tensor::of_ints(DType::int32, {static_cast<int64_t>(k.exp_table.size())},
+                                                        std::vector<int64_t>(k.exp_table.begin(), k.exp_table.end())));
+    Node sm = op("softmax", n.name, {x, n.name + ".exp_table"}, {y});
+    sm.attributes["one_over_scale"] = one;
+    out_.ops.push_back(std::move(sm));
+  }
+
   void lower(size_t i) {
     const Node& n = g_.nodes[i];
     if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops are not supported)");
@@ -516,6 +547,7 @@ class Lowering {
     if (t == "Tanh") return lower_lut(n, NonLinear::tanh);
     if (t == "Exp") return lower_lut(n, NonLinear::exp);
     if (t == "Reciprocal") return lower_lut(n, NonLinear::reciprocal);
+    if (t == "Softmax") return lower_softmax(n);
     if (t == "Transpose") return lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}});
     if (t == "Concat") return lower_concat(n);
     if (t == "Add") return lower_add(n);
@@ -539,7 +571,7 @@ class Lowering {
     if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
     cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul with constant weights [+ Add bias], Add, Relu/Clip fused, "
-              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal as lookup tables)");
+              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal as lookup tables; Softmax over the last axis)");
   }
 
   const Graph& g_;

@@ -9,7 +9,7 @@
 //   AveragePool / GlobalAveragePool → window_sum + mulshift (1/count folded into the scale)
 //   MaxPool                       → window_max;   Flatten / Reshape → reshape
 //   Transpose → transpose;  Concat (inputs sharing one quantization) → concat
-//   Relu (standalone), Sigmoid, Tanh, Exp, Reciprocal → lut (quant/lut.hpp)
+//   Relu (standalone), Sigmoid, Tanh, Exp, Reciprocal → lut (quant/lut.hpp);  Softmax (last axis) → softmax
 // Anything else is an InputError naming the node that cannot be lowered. A pre-quantized model (QDQ or
 // QONNX, quant/prequantized.hpp) is lowered the same way with its own parameters, without calibration.
 

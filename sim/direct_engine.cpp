@@ -9,6 +9,7 @@
 #include "sim/kernels/mac.hpp"
 #include "sim/kernels/movement.hpp"
 #include "sim/kernels/pool.hpp"
+#include "sim/kernels/softmax.hpp"
 #include "sim/kernels/requant.hpp"
 
 namespace chipref {
@@ -218,6 +219,23 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           const CodeTensor& x = get(env, op, 0);
                           CodeTensor y = output_tensor(x.shape);
                           kernels::lut(*params, x.data.data(), static_cast<int64_t>(x.data.size()), y.data.data());
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "softmax") {
+      const Tensor& table = constant(g, op, 1);
+      auto params = std::make_shared<kernels::Softmax>();
+      params->exp_table.assign(table.ints.begin(), table.ints.end());
+      params->one_over_scale = op.get_int("one_over_scale");
+      const IntValue& out = value(g, out_name, op);
+      params->zero_point = out.quant.zero_point;
+      params->out = out.quant.format;
+      if (params->exp_table.empty() || params->one_over_scale < 1) throw InputError(op.describe() + ": empty exp table or output scale");
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          const int64_t cols = x.shape.empty() ? 1 : x.shape.back();
+                          CodeTensor y = output_tensor(x.shape);
+                          kernels::softmax(*params, x.data.data(), static_cast<int64_t>(x.data.size()) / std::max<int64_t>(cols, 1), cols, y.data.data());
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
                         }});

@@ -241,3 +241,52 @@ layers:
   const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "mlp_qdq.onnx");
   CHECK(std::count_if(exported.nodes.begin(), exported.nodes.end(), [](const Node& n) { return n.op_type == "Tanh" || n.op_type == "Sigmoid"; }) == 2);
 }
+
+TEST_CASE("Lowering/Softmax over the last axis: within §9's bound of the exact softmax of its input codes", "[quant][lowering][softmax]") {
+  std::mt19937_64 rng(21);
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("attention_weights");
+  add_io(g->add_input(), "x", {-1, 4, 6});
+  add_io(g->add_output(), "y", {-1, 4, 7});
+  add_float(g, "w", {6, 7}, rng);
+  add_float(g, "b", {7}, rng);
+  add_node(g, "MatMul", "/scores/MatMul", {"x", "w"}, "s0");
+  add_node(g, "Add", "/scores/Add", {"s0", "b"}, "s1");
+  set_attr(add_node(g, "Softmax", "/softmax", {"s1"}, "y"), "axis", {-1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "softmax.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8, signed: true}\n", "s8.yaml");
+  const Tensor calibration = random_inputs(200, 5);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "softmax.onnx", {}});
+  const QuantParams& out = q.values.at("y").quant;
+  CHECK(out.format == IntFormat::make(8, false));
+  CHECK(out.scale == 1.0 / 256);
+  RunTrace trace;
+  DirectEngine(q).run(random_inputs(100, 6), &trace);
+  const CodeTensor& s = trace.values.at("s1"), &p = trace.values.at("y");
+  const double s_x = q.values.at("s1").quant.scale, bound = 0.5 / 256 + 8.0 / std::ldexp(1.0, 16);
+  int64_t over = 0, rows = 0;
+  for (int64_t r = 0; r < 400; ++r, ++rows) {
+    double denominator = 0;
+    for (int c = 0; c < 7; ++c) denominator += std::exp(s_x * s.data[r * 7 + c]);
+    for (int c = 0; c < 7; ++c) {
+      const double exact = std::exp(s_x * s.data[r * 7 + c]) / denominator;
+      if (exact * 256 > 255.5) continue;  // not representable in uint8 at 1/256: saturates
+      over += std::fabs(p.data[r * 7 + c] / 256.0 - exact) > bound;
+    }
+  }
+  CHECK(rows == 400);
+  CHECK(over == 0);
+  // Its QDQ export re-imports as the same network: the output scale 1/256 is taken as given; the exp
+  // table is rebuilt from the input scale's float32 value, so an entry may move by one unit.
+  const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "softmax_qdq.onnx");
+  const IntGraph back = quantize(QuantizeInputs{&exported, &config, nullptr, "softmax_qdq.onnx", {}});
+  const auto& a = q.constants.at("/softmax.exp_table").ints, &b2 = back.constants.at("/softmax.exp_table").ints;
+  REQUIRE(a.size() == b2.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(std::llabs(a[i] - b2[i]) <= 1);
+  CHECK(std::find_if(back.ops.begin(), back.ops.end(), [](const Node& op) { return op.op_type == "softmax"; })->get_int("one_over_scale") == 256);
+}
