@@ -97,4 +97,103 @@ int remove_identities(Graph& g) {
   return removed;
 }
 
+namespace {
+// Matches the decomposed LayerNorm whose first ReduceMean is node `start`; fills the nodes to erase,
+// the LayerNormalization to insert and returns true when it is one.
+class LayerNormMatcher {
+ public:
+  explicit LayerNormMatcher(const Graph& g) : g_(g), counts_(consumer_counts(g)) {
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      for (const auto& in : g.nodes[i].inputs) readers_[in].push_back(i);
+  }
+
+  bool match(size_t start, std::vector<size_t>& nodes, Node& fused) const {
+    const Node& mean = g_.nodes[start];
+    if (!is(mean, "ReduceMean") || !last_axis(mean)) return false;
+    const std::string x = mean.inputs.at(0);
+    const Node* sub = only_reader(mean.outputs[0], "Sub");
+    if (!sub || sub->inputs.at(0) != x || sub->inputs.at(1) != mean.outputs[0]) return false;
+    const std::string d = sub->outputs[0];
+    const Node* pow = reader(d, "Pow"), *div = reader(d, "Div");
+    if (!pow || !div || count(d) != 2 || div->inputs.at(0) != d) return false;
+    const Tensor* two = float_initializer(g_, pow->inputs.at(1));
+    if (!two || two->numel() != 1 || two->floats[0] != 2.0f) return false;
+    const Node* var = only_reader(pow->outputs[0], "ReduceMean");
+    if (!var || !last_axis(*var)) return false;
+    const Node* add_eps = only_reader(var->outputs[0], "Add");
+    if (!add_eps) return false;
+    const Tensor* eps = constant_operand(*add_eps, var->outputs[0]);
+    if (!eps || eps->numel() != 1) return false;
+    const Node* sqrt = only_reader(add_eps->outputs[0], "Sqrt");
+    if (!sqrt || div->inputs.at(1) != sqrt->outputs[0] || count(sqrt->outputs[0]) != 1) return false;
+    const Node* mul = only_reader(div->outputs[0], "Mul");
+    if (!mul) return false;
+    const Tensor* gamma = constant_operand(*mul, div->outputs[0]);
+    const Node* add = only_reader(mul->outputs[0], "Add");
+    if (!gamma || !add) return false;
+    const Tensor* beta = constant_operand(*add, mul->outputs[0]);
+    if (!beta || gamma->rank() != 1 || beta->rank() != 1) return false;
+    for (const Node* n : {&mean, sub, pow, var, add_eps, sqrt, div, mul, add}) nodes.push_back(index(*n));
+    fused = Node{};
+    fused.name = mean.name + "/LayerNormalization";
+    fused.op_type = "LayerNormalization";
+    fused.inputs = {x, operand_name(*mul, div->outputs[0]), operand_name(*add, mul->outputs[0])};
+    fused.outputs = {add->outputs[0]};
+    fused.attributes["axis"] = int64_t{-1};
+    fused.attributes["epsilon"] = eps->floats[0];
+    return true;
+  }
+
+ private:
+  static bool is(const Node& n, const char* type) { return n.op_type == type && n.domain.empty(); }
+  bool last_axis(const Node& n) const {
+    const auto axes = n.get_ints("axes", std::vector<int64_t>{});
+    const Shape* shape = g_.known_shape(n.inputs.at(0));
+    return axes.size() == 1 && n.get_int("keepdims", 1) == 1 && (axes[0] == -1 || (shape && axes[0] == static_cast<int64_t>(shape->size()) - 1));
+  }
+  int count(const std::string& t) const {
+    const auto it = counts_.find(t);
+    return it == counts_.end() ? 0 : it->second;
+  }
+  const Node* reader(const std::string& t, const char* type) const {
+    const auto it = readers_.find(t);
+    if (it == readers_.end()) return nullptr;
+    for (size_t i : it->second)
+      if (is(g_.nodes[i], type)) return &g_.nodes[i];
+    return nullptr;
+  }
+  const Node* only_reader(const std::string& t, const char* type) const { return count(t) == 1 ? reader(t, type) : nullptr; }
+  std::string operand_name(const Node& n, const std::string& other) const { return n.inputs.at(n.inputs.at(0) == other ? 1 : 0); }
+  const Tensor* constant_operand(const Node& n, const std::string& other) const {
+    if (n.inputs.size() != 2 || (n.inputs[0] != other && n.inputs[1] != other)) return nullptr;
+    return float_initializer(g_, operand_name(n, other));
+  }
+  size_t index(const Node& n) const { return static_cast<size_t>(&n - g_.nodes.data()); }
+
+  const Graph& g_;
+  std::map<std::string, int> counts_;
+  std::map<std::string, std::vector<size_t>> readers_;
+};
+}  // namespace
+
+int fuse_layer_norm(Graph& g) {
+  const LayerNormMatcher matcher(g);
+  std::vector<bool> erase(g.nodes.size(), false);
+  std::map<size_t, Node> insert_at;  // the fused node takes the place of the pattern's last node
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    std::vector<size_t> nodes;
+    Node fused;
+    if (erase[i] || !matcher.match(i, nodes, fused)) continue;
+    for (size_t k : nodes) erase[k] = true;
+    insert_at[*std::max_element(nodes.begin(), nodes.end())] = fused;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!erase[i]) kept.push_back(g.nodes[i]);
+    else if (insert_at.count(i)) kept.push_back(insert_at.at(i));
+  }
+  g.nodes = std::move(kept);
+  return static_cast<int>(insert_at.size());
+}
+
 }  // namespace chipref

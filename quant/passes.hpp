@@ -14,4 +14,10 @@ int fold_batch_norm(Graph& graph);
 // zero. Returns how many were removed.
 int remove_identities(Graph& graph);
 
+// The LayerNorm that PyTorch exports below opset 17, decomposed over the last axis,
+//   m = ReduceMean(x); d = x − m; v = ReduceMean(d^2); y = d / Sqrt(v + ε) · γ + β
+// (γ, β, ε constant; every intermediate read only inside the pattern), becomes one
+// LayerNormalization(x, γ, β, axis −1, epsilon ε). Returns how many were fused.
+int fuse_layer_norm(Graph& graph);
+
 }  // namespace chipref

@@ -596,6 +596,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   fold_constants(g, is_prequantized(g) ? is_quantizer_node : std::function<bool(const Node&)>{});
   remove_identities(g);
   fold_batch_norm(g);
+  fuse_layer_norm(g);
   if (is_prequantized(g)) {
     PrequantizedModel extracted = extract_prequantized(g);
     if (pre) *pre = std::move(extracted);

@@ -83,6 +83,26 @@ TEST_CASE("Quantize/BN folding and identity removal keep the float function", "[
   CHECK(worst < 1e-4);  // float32 reassociation of the BN scale into the weights only
 }
 
+TEST_CASE("Quantize/the ViT's decomposed LayerNorms fuse and keep the float function", "[quant][passes]") {
+  const char* vit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
+  const Graph original = import_onnx(vit, ImportOptions{20});
+  Graph g = original;
+  fold_constants(g);
+  CHECK(fuse_layer_norm(g) == 5);  // 2 encoder layers × 2, and the final norm
+  int reduce_means = 0, layer_norms = 0;
+  for (const Node& n : g.nodes) reduce_means += n.op_type == "ReduceMean", layer_norms += n.op_type == "LayerNormalization";
+  CHECK(reduce_means == 0);
+  CHECK(layer_norms == 5);
+  CHECK(fuse_layer_norm(g) == 0);  // nothing left to fuse
+  const Tensor x = load_fashion_mnist("t10k", 20, *read_sidecar_normalisation(vit)).images;
+  const Tensor a = FloatExecutor(original).run({{original.inputs[0].name, x}}).at(original.outputs[0].name);
+  const Tensor b = FloatExecutor(g).run({{g.inputs[0].name, x}}).at(g.outputs[0].name);
+  double worst = 0;
+  for (size_t i = 0; i < a.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]) / (1 + std::fabs(a.floats[i])));
+  INFO("worst relative difference " << worst);
+  CHECK(worst < 1e-5);  // the fused op sums in double, the decomposed chain in float32
+}
+
 TEST_CASE("Quantize/every shipped config gives an integer-only IntGraph", "[quant][quantize]") {
   for (const char* config : {"w8a8.yaml", "w4a8.yaml", "mixed.yaml", "qdq-ort.yaml"}) {
     INFO(config);
