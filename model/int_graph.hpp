@@ -43,6 +43,7 @@ struct IntValue {
 //   transpose    codes → codes (attr perm);  concat  codes... → codes (attr axis, one quantization)
 //   lut          codes, table → codes (attrs function, in_min, shift, interpolate)
 //   softmax      codes, exp table → codes over the last axis (attr one_over_scale)
+//   layernorm    codes, γ multipliers, γ shifts, γ signs, β codes → codes over the last axis
 //   dequantize   codes → float output: scale · (code − zero_point), scale in float32
 inline constexpr const char* kIntDomain = "chipref";
 

@@ -12,6 +12,7 @@
 #include "model/fold.hpp"
 #include "quant/calibrators.hpp"
 #include "quant/lut.hpp"
+#include "quant/normalization.hpp"
 #include "quant/passes.hpp"
 #include "quant/prequantized.hpp"
 
@@ -535,6 +536,39 @@ class Lowering {
     out_.ops.push_back(std::move(sm));
   }
 
+  // LayerNormalization over the last axis (§10), its γ and β constant.
+  void lower_layer_norm(const Node& n) {
+    const LayerQuantConfig c = cfg_.for_node(n.name);
+    const std::string x = n.inputs.at(0), y = n.outputs.at(0);
+    require_quantized(x, n);
+    const Shape shape = shape_of(x);
+    const int64_t axis = n.get_int("axis", -1);
+    if (shape.empty() || (axis != -1 && axis != static_cast<int64_t>(shape.size()) - 1)) cannot(n, "only a LayerNorm over the last axis is lowered");
+    const Tensor& gamma = initializer(n, 1);
+    const Tensor beta = n.has_input(2) ? initializer(n, 2) : Tensor::of_floats({gamma.numel()}, std::vector<float>(static_cast<size_t>(gamma.numel()), 0.0f));
+    if (gamma.rank() != 1 || beta.numel() != gamma.numel() || (shape.back() >= 0 && shape.back() != gamma.numel()))
+      cannot(n, "its scale and bias must be vectors over the last axis");
+    const QuantParams yq = params_for(y, c);
+    add_value(y, yq);
+    kernels::LayerNorm k;
+    try {
+      k = build_layernorm(out_.values.at(x).quant, gamma.floats, beta.floats, n.get_float("epsilon", 1e-5f), yq, c.multiplier_bits);
+    } catch (const InputError& e) {
+      cannot(n, e.what());
+    }
+    const int64_t len = gamma.numel();
+    Tensor m = Tensor::zeros(DType::int32, {len}), sh = m, neg = m, b = m;
+    for (int64_t j = 0; j < len; ++j)
+      m.ints[j] = k.gamma[j].fixed.multiplier, sh.ints[j] = k.gamma[j].fixed.shift, neg.ints[j] = k.gamma_negative[j], b.ints[j] = k.beta[j];
+    for (auto& [suffix, t] : std::vector<std::pair<std::string, Tensor*>>{{".gamma_multiplier", &m}, {".gamma_shift", &sh}, {".gamma_negative", &neg}, {".beta", &b}})
+      add_constant(n.name + suffix, std::move(*t));
+    Node ln = op("layernorm", n.name, {x, n.name + ".gamma_multiplier", n.name + ".gamma_shift", n.name + ".gamma_negative", n.name + ".beta"}, {y});
+    ln.attributes["epsilon_units"] = static_cast<int64_t>(std::min<uint64_t>(k.epsilon, INT64_MAX));
+    ln.attributes["extra_bits"] = int64_t{k.extra_bits};
+    ln.attributes["multiplier_bits"] = int64_t{c.multiplier_bits};
+    out_.ops.push_back(std::move(ln));
+  }
+
   void lower(size_t i) {
     const Node& n = g_.nodes[i];
     if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops are not supported)");
@@ -548,6 +582,7 @@ class Lowering {
     if (t == "Exp") return lower_lut(n, NonLinear::exp);
     if (t == "Reciprocal") return lower_lut(n, NonLinear::reciprocal);
     if (t == "Softmax") return lower_softmax(n);
+    if (t == "LayerNormalization") return lower_layer_norm(n);
     if (t == "Transpose") return lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}});
     if (t == "Concat") return lower_concat(n);
     if (t == "Add") return lower_add(n);
@@ -571,7 +606,7 @@ class Lowering {
     if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
     cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul with constant weights [+ Add bias], Add, Relu/Clip fused, "
-              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal as lookup tables; Softmax over the last axis)");
+              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal as lookup tables; Softmax and LayerNormalization over the last axis)");
   }
 
   const Graph& g_;

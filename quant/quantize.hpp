@@ -9,7 +9,8 @@
 //   AveragePool / GlobalAveragePool → window_sum + mulshift (1/count folded into the scale)
 //   MaxPool                       → window_max;   Flatten / Reshape → reshape
 //   Transpose → transpose;  Concat (inputs sharing one quantization) → concat
-//   Relu (standalone), Sigmoid, Tanh, Exp, Reciprocal → lut (quant/lut.hpp);  Softmax (last axis) → softmax
+//   Relu (standalone), Sigmoid, Tanh, Exp, Reciprocal → lut (quant/lut.hpp);  Softmax (last axis) → softmax;
+//   LayerNormalization (last axis; the decomposed form fused first) → layernorm
 // Anything else is an InputError naming the node that cannot be lowered. A pre-quantized model (QDQ or
 // QONNX, quant/prequantized.hpp) is lowered the same way with its own parameters, without calibration.
 

@@ -5,6 +5,7 @@
 
 #include "quant/numerics/requant.hpp"
 #include "quant/numerics/rounding.hpp"
+#include "sim/kernels/layernorm.hpp"
 #include "sim/kernels/lut.hpp"
 #include "sim/kernels/mac.hpp"
 #include "sim/kernels/movement.hpp"
@@ -219,6 +220,29 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           const CodeTensor& x = get(env, op, 0);
                           CodeTensor y = output_tensor(x.shape);
                           kernels::lut(*params, x.data.data(), static_cast<int64_t>(x.data.size()), y.data.data());
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "layernorm") {
+      const IntValue& out = value(g, out_name, op);
+      auto params = std::make_shared<kernels::LayerNorm>();
+      params->in_zero_point = value(g, op.inputs.at(0), op).quant.zero_point;
+      params->extra_bits = static_cast<int>(op.get_int("extra_bits"));
+      params->epsilon = static_cast<uint64_t>(op.get_int("epsilon_units"));
+      params->requantizer = Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out.quant.format, out.quant.zero_point);
+      const Tensor& m = constant(g, op, 1), &sh = constant(g, op, 2), &neg = constant(g, op, 3), &b = constant(g, op, 4);
+      const int bits = static_cast<int>(op.get_int("multiplier_bits"));
+      for (int64_t j = 0; j < m.numel(); ++j) {
+        params->gamma.push_back(RequantChannel{FixedMultiplier{static_cast<int32_t>(m.ints[j]), static_cast<int>(sh.ints.at(j)), bits}, 0.0f});
+        params->gamma_negative.push_back(neg.ints.at(j) != 0);
+        params->beta.push_back(b.ints.at(j));
+      }
+      if (params->extra_bits < 0 || params->extra_bits > 16) throw InputError(op.describe() + ": extra_bits must be 0..16");
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          const int64_t n = x.shape.empty() ? 1 : x.shape.back();
+                          CodeTensor y = output_tensor(x.shape);
+                          kernels::layernorm(*params, x.data.data(), static_cast<int64_t>(x.data.size()) / std::max<int64_t>(n, 1), n, y.data.data());
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
                         }});

@@ -290,3 +290,51 @@ TEST_CASE("Lowering/Softmax over the last axis: within §9's bound of the exact 
   for (size_t i = 0; i < a.size(); ++i) CHECK(std::llabs(a[i] - b2[i]) <= 1);
   CHECK(std::find_if(back.ops.begin(), back.ops.end(), [](const Node& op) { return op.op_type == "softmax"; })->get_int("one_over_scale") == 256);
 }
+
+TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerNorm of its input codes", "[quant][lowering][layernorm]") {
+  std::mt19937_64 rng(33);
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("norm");
+  add_io(g->add_input(), "x", {-1, 4, 6});
+  add_io(g->add_output(), "y", {-1, 4, 16});
+  add_float(g, "w", {6, 16}, rng);
+  add_float(g, "b", {16}, rng);
+  add_float(g, "gamma", {16}, rng);
+  add_float(g, "beta", {16}, rng);
+  add_node(g, "MatMul", "/fc/MatMul", {"x", "w"}, "h0");
+  add_node(g, "Add", "/fc/Add", {"h0", "b"}, "h1");
+  set_attr(add_node(g, "LayerNormalization", "/norm", {"h1", "gamma", "beta"}, "y"), "axis", {-1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "norm.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8, signed: true}\n", "s8.yaml");
+  const Tensor calibration = random_inputs(300, 7);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "norm.onnx", {}});
+  RunTrace trace;
+  DirectEngine(q).run(random_inputs(100, 8), &trace);
+  const CodeTensor& h = trace.values.at("h1"), &y = trace.values.at("y");
+  const QuantParams& in = q.values.at("h1").quant, &out = q.values.at("y").quant;
+  const Tensor& gamma = graph.initializers.at("gamma"), &beta = graph.initializers.at("beta");
+  int64_t over = 0, checked = 0;
+  for (int64_t r = 0; r < 400; ++r) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < 16; ++i) mean += in.scale * (h.data[r * 16 + i] - in.zero_point);
+    mean /= 16;
+    for (int i = 0; i < 16; ++i) var += std::pow(in.scale * (h.data[r * 16 + i] - in.zero_point) - mean, 2);
+    var /= 16;
+    for (int i = 0; i < 16; ++i) {
+      const double z = (in.scale * (h.data[r * 16 + i] - in.zero_point) - mean) / std::sqrt(var + 1e-5);
+      const double ref = gamma.floats[i] * z + beta.floats[i];
+      if (ref < out.scale * (out.format.min() - out.zero_point) || ref > out.scale * (out.format.max() - out.zero_point)) continue;
+      const double bound = out.scale * (1 + 1e-6) + std::fabs(gamma.floats[i]) * (std::ldexp(1.0, -16) + std::fabs(z) * std::ldexp(1.0, -15));
+      over += std::fabs(out.scale * (y.data[r * 16 + i] - out.zero_point) - ref) > bound;
+      ++checked;
+    }
+  }
+  CHECK(checked > 5000);
+  CHECK(over == 0);
+  CHECK_THROWS_WITH(export_qdq_onnx(q), Catch::Contains("node '/norm' (layernorm)") && Catch::Contains("has no QDQ form"));
+}
