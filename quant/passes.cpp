@@ -196,4 +196,58 @@ int fuse_layer_norm(Graph& g) {
   return static_cast<int>(insert_at.size());
 }
 
+int fuse_gelu(Graph& g) {
+  const auto counts = consumer_counts(g);
+  std::map<std::string, size_t> reader;  // tensor → its reader, for tensors with exactly one
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& in : g.nodes[i].inputs)
+      if (counts.count(in) && counts.at(in) == 1) reader[in] = i;
+  auto next = [&](const std::string& t, const char* type) -> const Node* {
+    const auto it = reader.find(t);
+    if (it == reader.end() || g.nodes[it->second].op_type != type || !g.nodes[it->second].domain.empty()) return nullptr;
+    return &g.nodes[it->second];
+  };
+  auto scalar = [&](const Node& n, const std::string& other, double value) {
+    if (n.inputs.size() != 2) return false;
+    const Tensor* c = float_initializer(g, n.inputs[0] == other ? n.inputs[1] : n.inputs[0]);
+    return c && c->numel() == 1 && std::fabs(c->floats[0] - value) <= 1e-6 * std::fabs(value);
+  };
+  std::vector<bool> erase(g.nodes.size(), false);
+  std::map<size_t, Node> replace;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& div = g.nodes[i];
+    if (div.op_type != "Div" || !div.domain.empty() || div.inputs.size() != 2) continue;
+    const std::string x = div.inputs[0];
+    const Tensor* root2 = float_initializer(g, div.inputs[1]);
+    if (!root2 || root2->numel() != 1 || std::fabs(root2->floats[0] - 1.4142135623730951) > 1e-6) continue;
+    const Node* erf = next(div.outputs[0], "Erf");
+    const Node* add = erf ? next(erf->outputs[0], "Add") : nullptr;
+    if (!add || !scalar(*add, erf->outputs[0], 1.0)) continue;
+    const Node* mul_x = next(add->outputs[0], "Mul");
+    if (!mul_x || mul_x->inputs.size() != 2 || (mul_x->inputs[0] != x && mul_x->inputs[1] != x)) continue;
+    const Node* half = next(mul_x->outputs[0], "Mul");
+    if (!half || !scalar(*half, mul_x->outputs[0], 0.5)) continue;
+    const std::vector<const Node*> pattern = {&div, erf, add, mul_x, half};
+    size_t last = 0;
+    for (const Node* n : pattern) {
+      const size_t k = static_cast<size_t>(n - g.nodes.data());
+      erase[k] = true, last = std::max(last, k);
+    }
+    Node gelu;
+    gelu.name = div.name + "/Gelu";
+    gelu.op_type = "Gelu";
+    gelu.inputs = {x};
+    gelu.outputs = {half->outputs[0]};
+    gelu.attributes["approximate"] = std::string("none");
+    replace[last] = gelu;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!erase[i]) kept.push_back(g.nodes[i]);
+    else if (replace.count(i)) kept.push_back(replace.at(i));
+  }
+  g.nodes = std::move(kept);
+  return static_cast<int>(replace.size());
+}
+
 }  // namespace chipref

@@ -20,4 +20,9 @@ int remove_identities(Graph& graph);
 // LayerNormalization(x, γ, β, axis −1, epsilon ε). Returns how many were fused.
 int fuse_layer_norm(Graph& graph);
 
+// The erf GELU as PyTorch exports it, x · (1 + erf(x / √2)) · 0.5 (Div by the constant √2, Erf, Add of
+// 1, Mul by x, Mul by 0.5; either operand order; intermediates read only inside the pattern), becomes
+// one Gelu(x) node (approximate "none"). Returns how many were fused.
+int fuse_gelu(Graph& graph);
+
 }  // namespace chipref

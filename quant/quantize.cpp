@@ -578,6 +578,7 @@ class Lowering {
     if (t == "MatMul") return lower_mac(n, MacKind::matmul);
     if (t == "Relu") return lower_lut(n, NonLinear::relu);  // a ReLU no MAC or Add absorbed (its input has other readers)
     if (t == "Sigmoid") return lower_lut(n, NonLinear::sigmoid);
+    if (t == "Gelu") return lower_lut(n, n.get_string("approximate", std::string("none")) == "tanh" ? NonLinear::gelu_tanh : NonLinear::gelu_erf);
     if (t == "Tanh") return lower_lut(n, NonLinear::tanh);
     if (t == "Exp") return lower_lut(n, NonLinear::exp);
     if (t == "Reciprocal") return lower_lut(n, NonLinear::reciprocal);
@@ -606,7 +607,7 @@ class Lowering {
     if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
     cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul with constant weights [+ Add bias], Add, Relu/Clip fused, "
-              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal as lookup tables; Softmax and LayerNormalization over the last axis)");
+              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal, Gelu (the erf form fused first) as lookup tables; Softmax and LayerNormalization over the last axis)");
   }
 
   const Graph& g_;
@@ -632,6 +633,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   remove_identities(g);
   fold_batch_norm(g);
   fuse_layer_norm(g);
+  fuse_gelu(g);
   if (is_prequantized(g)) {
     PrequantizedModel extracted = extract_prequantized(g);
     if (pre) *pre = std::move(extracted);

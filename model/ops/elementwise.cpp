@@ -166,6 +166,20 @@ void hard_swish(OpContext& ctx) {
   unary_float(ctx, [](float v) { return v * std::max(0.0f, std::min(1.0f, v / 6.0f + 0.5f)); });
 }
 
+// ONNX Gelu (opset 20; here also the node chipref's GELU fusion creates): approximate "none" is
+// x·Φ(x) = x/2·(1 + erf(x/√2)), "tanh" the tanh form; evaluated in double, rounded to float32 once.
+void gelu(OpContext& ctx) {
+  const std::string approximate = ctx.node.get_string("approximate", std::string("none"));
+  if (approximate != "none" && approximate != "tanh") ctx.fail("approximate must be 'none' or 'tanh', got '" + approximate + "'");
+  if (approximate == "none")
+    unary_float(ctx, [](float v) { return static_cast<float>(0.5 * v * (1.0 + std::erf(v / 1.4142135623730951))); });
+  else
+    unary_float(ctx, [](float v) {
+      const double x = v;
+      return static_cast<float>(0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+    });
+}
+
 }  // namespace
 
 void register_elementwise(OpTable& t) {
@@ -186,6 +200,7 @@ void register_elementwise(OpTable& t) {
   t["LeakyRelu"] = leaky_relu;
   t["HardSigmoid"] = hard_sigmoid;
   t["HardSwish"] = hard_swish;
+  t["Gelu"] = gelu;
 }
 
 }  // namespace chipref::ops

@@ -338,3 +338,50 @@ TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerN
   CHECK(over == 0);
   CHECK_THROWS_WITH(export_qdq_onnx(q), Catch::Contains("node '/norm' (layernorm)") && Catch::Contains("has no QDQ form"));
 }
+
+TEST_CASE("Lowering/the decomposed erf GELU fuses and becomes a gelu_erf table", "[quant][lowering][lut]") {
+  std::mt19937_64 rng(44);
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("gelu");
+  add_io(g->add_input(), "x", {-1, 4, 6});
+  add_io(g->add_output(), "y", {-1, 4, 5});
+  add_float(g, "w", {6, 5}, rng);
+  add_float(g, "b", {5}, rng);
+  auto scalar = [&](const std::string& name, float v) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(&v), sizeof v));
+  };
+  scalar("root2", 1.4142135f), scalar("one", 1.0f), scalar("half", 0.5f);
+  add_node(g, "MatMul", "/fc/MatMul", {"x", "w"}, "h0");
+  add_node(g, "Add", "/fc/Add", {"h0", "b"}, "h");
+  add_node(g, "Div", "/act/Div", {"h", "root2"}, "d");
+  add_node(g, "Erf", "/act/Erf", {"d"}, "e");
+  add_node(g, "Add", "/act/Add", {"e", "one"}, "a");
+  add_node(g, "Mul", "/act/Mul", {"h", "a"}, "p");
+  add_node(g, "Mul", "/act/Mul_1", {"p", "half"}, "y");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "gelu.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8, signed: true}\n", "s8.yaml");
+  const Tensor calibration = random_inputs(200, 9);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "gelu.onnx", {}});
+  const Node& gelu = q.ops.at(3);
+  REQUIRE(gelu.op_type == "lut");
+  CHECK(gelu.get_string("function") == "gelu_erf");
+  RunTrace trace;
+  DirectEngine(q).run(random_inputs(50, 10), &trace);
+  const CodeTensor& h = trace.values.at("h"), &y = trace.values.at("y");
+  const QuantParams& in = q.values.at("h").quant, &out = q.values.at("y").quant;
+  int64_t wrong = 0;
+  for (size_t i = 0; i < h.data.size(); ++i) {
+    const double xv = in.scale * (h.data[i] - in.zero_point);
+    const double expected = std::nearbyint(0.5 * xv * (1 + std::erf(xv / std::sqrt(2.0))) / out.scale) + out.zero_point;
+    wrong += y.data[i] != static_cast<int64_t>(std::clamp(expected, static_cast<double>(out.format.min()), static_cast<double>(out.format.max())));
+  }
+  CHECK(wrong == 0);
+}

@@ -83,7 +83,7 @@ TEST_CASE("Quantize/BN folding and identity removal keep the float function", "[
   CHECK(worst < 1e-4);  // float32 reassociation of the BN scale into the weights only
 }
 
-TEST_CASE("Quantize/the ViT's decomposed LayerNorms fuse and keep the float function", "[quant][passes]") {
+TEST_CASE("Quantize/the ViT's decomposed LayerNorms and GELUs fuse and keep the float function", "[quant][passes]") {
   const char* vit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
   const Graph original = import_onnx(vit, ImportOptions{20});
   Graph g = original;
@@ -94,13 +94,15 @@ TEST_CASE("Quantize/the ViT's decomposed LayerNorms fuse and keep the float func
   CHECK(reduce_means == 0);
   CHECK(layer_norms == 5);
   CHECK(fuse_layer_norm(g) == 0);  // nothing left to fuse
+  CHECK(fuse_gelu(g) == 2);        // the two MLP GELUs
+  CHECK(std::none_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op_type == "Erf"; }));
   const Tensor x = load_fashion_mnist("t10k", 20, *read_sidecar_normalisation(vit)).images;
   const Tensor a = FloatExecutor(original).run({{original.inputs[0].name, x}}).at(original.outputs[0].name);
   const Tensor b = FloatExecutor(g).run({{g.inputs[0].name, x}}).at(g.outputs[0].name);
   double worst = 0;
   for (size_t i = 0; i < a.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]) / (1 + std::fabs(a.floats[i])));
   INFO("worst relative difference " << worst);
-  CHECK(worst < 1e-5);  // the fused op sums in double, the decomposed chain in float32
+  CHECK(worst < 1e-5);  // the fused ops compute in double, the decomposed chains in float32
 }
 
 TEST_CASE("Quantize/every shipped config gives an integer-only IntGraph", "[quant][quantize]") {
