@@ -93,3 +93,27 @@ TEST_CASE("Ops/quantizers reject invalid scales and NaN inputs instead of conver
   const Tensor big = Tensor::of_ints(DType::int64, {2}, {INT64_MIN, INT64_MAX});
   CHECK(run_node("Cast", "", {{"to", int64_t{7}}}, {big}).ints == big.ints);
 }
+
+// Debian's ONNX node tests predate Gelu (opset 20); the oracle here is the executor's own Div, Erf, Add
+// and Mul nodes composed as PyTorch exports GELU, and, for the tanh form, its known distance from erf's.
+TEST_CASE("Ops/Gelu equals the composed erf form and stays near it in the tanh form", "[model][ops]") {
+  std::vector<float> v;
+  for (int i = -4000; i <= 4000; ++i) v.push_back(static_cast<float>(i) / 400.0f);  // [-10, 10]
+  const Tensor x = floats(v);
+  const Tensor erf_form = run_node("Gelu", "", {}, {x});
+  const Tensor tanh_form = run_node("Gelu", "", {{"approximate", std::string("tanh")}}, {x});
+  const Tensor e = run_node("Erf", "", {}, {run_node("Div", "", {}, {x, scalar(1.4142135f)})});
+  const Tensor composed = run_node("Mul", "", {}, {run_node("Mul", "", {}, {x, run_node("Add", "", {}, {e, scalar(1.0f)})}), scalar(0.5f)});
+  double worst_composed = 0, worst_tanh = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    // the composed chain rounds 1 + erf(x/√2) to float32: an absolute error up to ~2^-23 that x/2 scales
+    // (it cancels badly in the negative tail), then a few relative roundings
+    const double allowed = 4 * 0x1p-24 * std::fabs(composed.floats[i]) + 0x1p-23 * std::fabs(v[i]);
+    worst_composed = std::max(worst_composed, std::fabs(static_cast<double>(erf_form.floats[i]) - composed.floats[i]) / allowed);
+    worst_tanh = std::max(worst_tanh, std::fabs(static_cast<double>(tanh_form.floats[i]) - erf_form.floats[i]));
+  }
+  CHECK(worst_composed <= 1.0);  // within the composed chain's float32 rounding
+  CHECK(worst_tanh < 5e-4);      // the tanh approximation's largest deviation is about 4.7e-4 (near |x| = 2)
+  CHECK(worst_tanh > 1e-4);      // and it is a different function
+  CHECK_THROWS_WITH(run_node("Gelu", "", {{"approximate", std::string("fast")}}, {x}), Catch::Contains("approximate must be 'none' or 'tanh'"));
+}
