@@ -34,6 +34,7 @@ struct IntValue {
 //   conv_mac     codes, weights, [bias] → int32 accumulators (attrs: strides, pads, dilations, group,
 //                acc_bits, overflow)
 //   linear_mac   codes [rows, in], weights [out, in], [bias] → accumulators [rows, out]
+//   matmul_mac   codes a [.., m, k], codes b [.., k, n] → accumulators [.., m, n] (a product of activations)
 //   mulshift     accumulators, multipliers, shifts → codes (attrs: flavour, rounding, multiplier_bits,
 //                clamp_lo, clamp_hi, [axis]; output format and zero point from the output value)
 //   add          codes a, codes b → codes (attrs: multiplier_a, shift_a, multiplier_b, shift_b, ...)

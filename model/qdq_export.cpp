@@ -228,6 +228,14 @@ class Exporter {
     const std::string& t = op.op_type;
     if (t == "conv_mac" || t == "linear_mac") return export_mac(op);
     if (t == "window_sum") return export_pool(op);
+    if (t == "matmul_mac") {
+      const Node& rq = reader_of(op.outputs.at(0), "mulshift");
+      const std::string src = op.get_string("source"), v = rq.outputs.at(0);
+      const std::string pre = clamps(rq, v) ? src + "_output" : write_name(v);
+      add_node("MatMul", src, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
+      clamp_activation(rq, src, pre, v);
+      return quantize_pair(v, write_name(v));
+    }
     if (t == "mulshift") return;  // exported with the op that feeds it
     const std::string v = op.outputs.at(0);
     if (t == "add") {

@@ -96,7 +96,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
       if (v->second.quant.scale > 0) {
         layer_index[out] = r.layers.size();
         r.layers.push_back(LayerComparison{out, op.name, v->second.quant.format.name()});
-      } else if (op.op_type == "conv_mac" || op.op_type == "linear_mac") {
+      } else if (op.op_type == "conv_mac" || op.op_type == "linear_mac" || op.op_type == "matmul_mac") {
         acc_index[out] = r.accumulators.size();
         r.accumulators.push_back(AccumulatorUse{out, op.name, static_cast<int>(op.get_int("acc_bits")), INT64_MAX, INT64_MIN, 0});
       }

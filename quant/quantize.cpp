@@ -301,6 +301,31 @@ class Lowering {
     n.attributes["overflow"] = std::string(to_string(c.accumulator_overflow));
   }
 
+  // A product of two activations (attention): matmul_mac of both codes, then a per-tensor MulShift with
+  // S = s_a · s_b / s_y (a scaling such as 1/√d folded into the operands' scales by the float graph).
+  void lower_matmul_activations(const Node& n) {
+    const LayerQuantConfig c = cfg_.for_node(n.name);
+    const std::string a = n.inputs.at(0), b = n.inputs.at(1);
+    require_quantized(a, n);
+    require_quantized(b, n);
+    const Shape sa = shape_of(a), sb = shape_of(b);
+    if (sa.size() < 2 || sa.size() != sb.size()) cannot(n, "both operands must be matrices (or stacks of them) of the same rank");
+    for (size_t d = 0; d + 2 < sa.size(); ++d)
+      if (sa[d] != sb[d]) cannot(n, "operand shapes " + shape_to_string(sa) + " and " + shape_to_string(sb) + " differ outside the last two axes (no broadcasting)");
+    const Node* act = fusable_activation(n.outputs[0]);
+    const std::string y = act ? act->outputs[0] : n.outputs[0];
+    const QuantParams yq = params_for(y, c);
+    add_value(y, yq);
+    const std::string acc = n.name + ".acc";
+    add_accumulator(acc, n.outputs[0], c);
+    Node mac = op("matmul_mac", n.name + ".mac", {a, b}, {acc});
+    mac.attributes["source"] = n.name;
+    set_accumulator_attrs(mac, c);
+    out_.ops.push_back(std::move(mac));
+    const double scale = mac_scale(out_.values.at(a).quant.scale, out_.values.at(b).quant.scale, yq.scale, c);
+    add_mulshift(n.name + ".requant", acc, y, {scale}, c, clamp_for(act, yq));
+  }
+
   // A 2-D tensor transposed (float or integer).
   static Tensor transposed(const Tensor& t) {
     const int64_t rows = t.shape.at(0), cols = t.shape.at(1);
@@ -346,7 +371,7 @@ class Lowering {
     require_quantized(x, n);
     const QuantizedConstant* given_w = given_codes(n, 1);
     if (!given_w && (!n.has_input(1) || !g_.initializers.count(n.inputs[1])))
-      cannot(n, "its second input must be constant weights (a product of two activations is not lowered yet)");
+      cannot(n, "its second input must be constant weights");
     Tensor w = given_w ? given_w->codes : initializer(n, 1);
     int64_t out_axis = 0;  // the weight axis that indexes output channels
     if (kind == MacKind::matmul) {  // [in, out] → [out, in]
@@ -575,7 +600,7 @@ class Lowering {
     const std::string& t = n.op_type;
     if (t == "Conv") return lower_mac(n, MacKind::conv);
     if (t == "Gemm") return lower_mac(n, MacKind::gemm);
-    if (t == "MatMul") return lower_mac(n, MacKind::matmul);
+    if (t == "MatMul") return given_codes(n, 1) || g_.initializers.count(n.inputs.at(1)) ? lower_mac(n, MacKind::matmul) : lower_matmul_activations(n);
     if (t == "Relu") return lower_lut(n, NonLinear::relu);  // a ReLU no MAC or Add absorbed (its input has other readers)
     if (t == "Sigmoid") return lower_lut(n, NonLinear::sigmoid);
     if (t == "Gelu") return lower_lut(n, n.get_string("approximate", std::string("none")) == "tanh" ? NonLinear::gelu_tanh : NonLinear::gelu_erf);
@@ -606,7 +631,7 @@ class Lowering {
     }
     if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
-    cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul with constant weights [+ Add bias], Add, Relu/Clip fused, "
+    cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul (constant weights [+ Add bias], or two activations), Add, Relu/Clip fused, "
               "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal, Gelu (the erf form fused first) as lookup tables; Softmax and LayerNormalization over the last axis)");
   }
 

@@ -5,6 +5,7 @@
 //   Conv [+ Relu | Clip]          → conv_mac + mulshift (the clamp absorbs the activation)
 //   Gemm (transB, constant B) [+ Relu | Clip] → linear_mac + mulshift
 //   MatMul (constant B) [+ Add bias] [+ Relu | Clip] → linear_mac + mulshift (channels on the last axis)
+//   MatMul of two activations [+ Relu | Clip] → matmul_mac + mulshift (per tensor)
 //   Add [+ Relu]                  → add (each input rescaled by its own multiplier)
 //   AveragePool / GlobalAveragePool → window_sum + mulshift (1/count folded into the scale)
 //   MaxPool                       → window_max;   Flatten / Reshape → reshape

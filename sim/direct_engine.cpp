@@ -151,6 +151,28 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
                         }});
+    } else if (op.op_type == "matmul_mac") {
+      const AccumulatorSpec acc = accumulator_of(op);
+      const int32_t za = static_cast<int32_t>(value(g, op.inputs.at(0), op).quant.zero_point);
+      const int32_t zb = static_cast<int32_t>(value(g, op.inputs.at(1), op).quant.zero_point);
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& a = get(env, op, 0);
+                          const CodeTensor& b = get(env, op, 1);
+                          const size_t rank = a.shape.size();
+                          bool ok = rank >= 2 && b.shape.size() == rank && a.shape[rank - 1] == b.shape[rank - 2];
+                          for (size_t d = 0; ok && d + 2 < rank; ++d) ok = a.shape[d] == b.shape[d];
+                          if (!ok) throw InputError(op.describe() + ": cannot multiply " + shape_to_string(a.shape) + " by " + shape_to_string(b.shape));
+                          const int64_t m = a.shape[rank - 2], k = a.shape[rank - 1], n = b.shape[rank - 1];
+                          const int64_t batch = static_cast<int64_t>(a.data.size()) / std::max<int64_t>(m * k, 1);
+                          Shape shape = a.shape;
+                          shape[rank - 1] = n;
+                          CodeTensor y = output_tensor(shape);
+                          OverflowCounter overflow;
+                          kernels::matmul_mac(batch, m, k, n, a.data.data(), za, b.data.data(), zb, acc, overflow, y.data.data());
+                          if (trace) trace->overflows[op.name].events += overflow.events;
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
     } else if (op.op_type == "mulshift") {
       const IntValue& out = value(g, out_name, op);
       const Tensor& m = constant(g, op, 1);

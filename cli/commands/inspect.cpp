@@ -66,6 +66,11 @@ int inspect_int_graph(const InspectOptions& o) {
       const Tensor& w = g.constants.at(op.inputs.at(1));
       macs = element_count(out) * (w.numel() / w.shape.at(0));
     }
+    if (op.op_type == "matmul_mac" && g.values.count(op.outputs[0]) && g.values.count(op.inputs.at(0))) {
+      Shape out = g.values.at(op.outputs[0]).shape;
+      if (!out.empty() && out[0] < 0) out[0] = o.batch;
+      macs = element_count(out) * g.values.at(op.inputs[0]).shape.back();
+    }
     for (const auto& in : op.inputs)
       if (g.weight_scales.count(in)) params += g.constants.at(in).numel();
     total_macs += macs, total_params += params;

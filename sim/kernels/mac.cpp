@@ -296,4 +296,30 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
   }
 }
 
+void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point, const int32_t* c,
+                int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
+  require_int32_accumulator(acc);
+  const int64_t max_a = max_abs_offset(a, batch * m * k, a_zero_point), max_c = max_abs_offset(c, batch * k * n, c_zero_point);
+  // every partial sum is bounded by k · max|a − za| · max|c − zc| (< 2^62 for 16-bit codes and k < 2^28)
+  const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, 0, max_a, k * max_c);
+  std::vector<int64_t> column(static_cast<size_t>(k));
+  for (int64_t b = 0; b < batch; ++b) {
+    const int32_t* ab = a + b * m * k;
+    const int32_t* cb = c + b * k * n;
+    int32_t* ob = out + b * m * n;
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t t = 0; t < k; ++t) column[t] = int64_t{cb[t * n + j]} - c_zero_point;
+      for (int64_t i = 0; i < m; ++i) {
+        const int32_t* row = ab + i * k;
+        int64_t sum = 0;
+        if (unchecked)
+          for (int64_t t = 0; t < k; ++t) sum += (int64_t{row[t]} - a_zero_point) * column[t];
+        else
+          for (int64_t t = 0; t < k; ++t) sum = acc.add(sum, (int64_t{row[t]} - a_zero_point) * column[t], overflow);
+        ob[i * n + j] = static_cast<int32_t>(sum);
+      }
+    }
+  }
+}
+
 }  // namespace chipref::kernels

@@ -57,4 +57,11 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
                 const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
                 OverflowCounter& overflow, int32_t* out);
 
+// Product of two activations (attention's Q·Kᵀ and weights·V): for each of `batch` matrices,
+// acc[b][i][j] = Σ_k (a[b][i][k] − a_zero_point) · (c[b][k][j] − c_zero_point), k ascending, a [batch, m, k],
+// c [batch, k, n], through the accumulator like the other MACs (an unchecked int64 sum where every
+// partial sum provably fits).
+void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point, const int32_t* c,
+                int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);
+
 }  // namespace chipref::kernels

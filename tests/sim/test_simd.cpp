@@ -131,3 +131,27 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
       }
   CHECK(compared == 3 * 5 * 40);
 }
+
+TEST_CASE("SIMD/matmul_mac: the unchecked sum equals the per-addition one, wide and narrow accumulators", "[sim][simd]") {
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> pick(1, 9);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t batch = pick(rng) % 3 + 1, m = pick(rng), k = pick(rng) * 3, n = pick(rng);
+    const bool wide_codes = trial % 3 == 0;
+    const auto a = random_codes(rng, static_cast<size_t>(batch * m * k), wide_codes ? -32768 : 0, wide_codes ? 32767 : 255);
+    const auto c = random_codes(rng, static_cast<size_t>(batch * k * n), -128, 127);
+    const int32_t za = wide_codes ? 0 : 100, zc = 3;
+    const AccumulatorSpec acc = AccumulatorSpec::make(trial % 2 ? 32 : 18, trial % 4 < 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
+    const auto results = at_each_level([&] {
+      MacResult r{std::vector<int32_t>(static_cast<size_t>(batch * m * n)), 0};
+      OverflowCounter counter;
+      matmul_mac(batch, m, k, n, a.data(), za, c.data(), zc, acc, counter, r.out.data());
+      r.overflows = counter.events;
+      return r;
+    });
+    for (size_t i = 1; i < results.size(); ++i) {
+      INFO("trial " << trial << " level " << to_string(results[i].first));
+      CHECK(results[i].second == results[0].second);
+    }
+  }
+}
