@@ -98,6 +98,18 @@ int remove_identities(Graph& g) {
 }
 
 namespace {
+// Rebuilds the node list without the erased nodes; each replacement takes the place of the erased node
+// at its index (a fused pattern's last node, so that the graph stays topologically sorted).
+int replace_patterns(Graph& g, const std::vector<bool>& erase, const std::map<size_t, Node>& replacements) {
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!erase[i]) kept.push_back(g.nodes[i]);
+    else if (const auto it = replacements.find(i); it != replacements.end()) kept.push_back(it->second);
+  }
+  g.nodes = std::move(kept);
+  return static_cast<int>(replacements.size());
+}
+
 // Matches the decomposed LayerNorm whose first ReduceMean is node `start`; fills the nodes to erase,
 // the LayerNormalization to insert and returns true when it is one.
 class LayerNormMatcher {
@@ -187,13 +199,7 @@ int fuse_layer_norm(Graph& g) {
     for (size_t k : nodes) erase[k] = true;
     insert_at[*std::max_element(nodes.begin(), nodes.end())] = fused;
   }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!erase[i]) kept.push_back(g.nodes[i]);
-    else if (insert_at.count(i)) kept.push_back(insert_at.at(i));
-  }
-  g.nodes = std::move(kept);
-  return static_cast<int>(insert_at.size());
+  return replace_patterns(g, erase, insert_at);
 }
 
 int fuse_gelu(Graph& g) {
@@ -241,13 +247,7 @@ int fuse_gelu(Graph& g) {
     gelu.attributes["approximate"] = std::string("none");
     replace[last] = gelu;
   }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!erase[i]) kept.push_back(g.nodes[i]);
-    else if (replace.count(i)) kept.push_back(replace.at(i));
-  }
-  g.nodes = std::move(kept);
-  return static_cast<int>(replace.size());
+  return replace_patterns(g, erase, replace);
 }
 
 }  // namespace chipref

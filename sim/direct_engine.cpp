@@ -103,6 +103,19 @@ void record(RunTrace* trace, const std::string& name, const CodeTensor& t) {
   if (trace) trace->values[name] = t;
 }
 
+// A step running kernel(x, rows, cols, y) over the rows of x's last axis (softmax, LayerNorm).
+template <class Kernel>
+std::function<void(std::map<std::string, CodeTensor>&, RunTrace*)> last_axis_step(const Node& op, std::string out_name, Kernel kernel) {
+  return [&op, out_name, kernel](std::map<std::string, CodeTensor>& env, RunTrace* trace) {
+    const CodeTensor& x = get(env, op, 0);
+    const int64_t cols = x.shape.empty() ? 1 : x.shape.back();
+    CodeTensor y = output_tensor(x.shape);
+    kernel(x.data.data(), static_cast<int64_t>(x.data.size()) / std::max<int64_t>(cols, 1), cols, y.data.data());
+    record(trace, out_name, y);
+    env[out_name] = std::move(y);
+  };
+}
+
 }  // namespace
 
 DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
@@ -260,14 +273,9 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
         params->beta.push_back(b.ints.at(j));
       }
       if (params->extra_bits < 0 || params->extra_bits > 16) throw InputError(op.describe() + ": extra_bits must be 0..16");
-      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
-                          const CodeTensor& x = get(env, op, 0);
-                          const int64_t n = x.shape.empty() ? 1 : x.shape.back();
-                          CodeTensor y = output_tensor(x.shape);
-                          kernels::layernorm(*params, x.data.data(), static_cast<int64_t>(x.data.size()) / std::max<int64_t>(n, 1), n, y.data.data());
-                          record(trace, out_name, y);
-                          env[out_name] = std::move(y);
-                        }});
+      steps_.push_back({op.name, last_axis_step(op, out_name, [params](const int32_t* x, int64_t rows, int64_t cols, int32_t* y) {
+                          kernels::layernorm(*params, x, rows, cols, y);
+                        })});
     } else if (op.op_type == "softmax") {
       const Tensor& table = constant(g, op, 1);
       auto params = std::make_shared<kernels::Softmax>();
@@ -277,14 +285,9 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
       params->zero_point = out.quant.zero_point;
       params->out = out.quant.format;
       if (params->exp_table.empty() || params->one_over_scale < 1) throw InputError(op.describe() + ": empty exp table or output scale");
-      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
-                          const CodeTensor& x = get(env, op, 0);
-                          const int64_t cols = x.shape.empty() ? 1 : x.shape.back();
-                          CodeTensor y = output_tensor(x.shape);
-                          kernels::softmax(*params, x.data.data(), static_cast<int64_t>(x.data.size()) / std::max<int64_t>(cols, 1), cols, y.data.data());
-                          record(trace, out_name, y);
-                          env[out_name] = std::move(y);
-                        }});
+      steps_.push_back({op.name, last_axis_step(op, out_name, [params](const int32_t* x, int64_t rows, int64_t cols, int32_t* y) {
+                          kernels::softmax(*params, x, rows, cols, y);
+                        })});
     } else if (op.op_type == "transpose") {
       const std::vector<int64_t> perm = op.get_ints("perm");
       if (perm.empty() || perm[0] != 0) images_independent_ = false;

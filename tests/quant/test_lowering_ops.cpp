@@ -63,15 +63,21 @@ void add_io(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_
   }
 }
 
+// A model at `opset` with graph input x [batch, 4, 6] and output y of `out_dims`; returns its graph.
+onnx::GraphProto* start_model(onnx::ModelProto& m, const std::string& name, std::vector<int64_t> out_dims, int opset = 13) {
+  m.set_ir_version(opset >= 17 ? 8 : 7);
+  m.add_opset_import()->set_version(opset);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name(name);
+  add_io(g->add_input(), "x", {-1, 4, 6});
+  add_io(g->add_output(), "y", std::move(out_dims));
+  return g;
+}
+
 std::string token_model() {
   std::mt19937_64 rng(5);
   onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("tokens");
-  add_io(g->add_input(), "x", {-1, 4, 6});
-  add_io(g->add_output(), "y", {-1, 36});
+  onnx::GraphProto* g = start_model(m, "tokens", {-1, 36}, 13);
   add_float(g, "w1", {4, 5}, rng);
   add_float(g, "b1", {5}, rng);
   add_float(g, "w2", {5, 3}, rng);
@@ -144,12 +150,7 @@ TEST_CASE("Lowering/Transpose, MatMul + Add bias + Relu, Concat and Flatten lowe
 
 TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding; a requantizing Concat is an error", "[quant][lowering]") {
   onnx::ModelProto m;  // x · xᵀ: no constant weights
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  onnx::GraphProto* graph = m.mutable_graph();
-  graph->set_name("gram");
-  add_io(graph->add_input(), "x", {-1, 4, 6});
-  add_io(graph->add_output(), "y", {-1, 16});
+  onnx::GraphProto* graph = start_model(m, "gram", {-1, 16}, 13);
   set_attr(add_node(graph, "Transpose", "/t", {"x"}, "xt"), "perm", {0, 2, 1});
   add_node(graph, "MatMul", "/fc1/MatMul", {"x", "xt"}, "gram");
   set_attr(add_node(graph, "Flatten", "/flatten", {"gram"}, "y"), "axis", {1}, true);
@@ -199,12 +200,7 @@ TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding; a r
 TEST_CASE("Lowering/Tanh and Sigmoid become lookup tables (direct and interpolated by config)", "[quant][lowering][lut]") {
   std::mt19937_64 rng(9);
   onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("mlp");
-  add_io(g->add_input(), "x", {-1, 4, 6});
-  add_io(g->add_output(), "y", {-1, 12});
+  onnx::GraphProto* g = start_model(m, "mlp", {-1, 12}, 13);
   add_float(g, "w1", {6, 5}, rng);
   add_float(g, "b1", {5}, rng);
   add_float(g, "w2", {5, 3}, rng);
@@ -263,12 +259,7 @@ layers:
 TEST_CASE("Lowering/Softmax over the last axis: within §9's bound of the exact softmax of its input codes", "[quant][lowering][softmax]") {
   std::mt19937_64 rng(21);
   onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("attention_weights");
-  add_io(g->add_input(), "x", {-1, 4, 6});
-  add_io(g->add_output(), "y", {-1, 4, 7});
+  onnx::GraphProto* g = start_model(m, "attention_weights", {-1, 4, 7}, 13);
   add_float(g, "w", {6, 7}, rng);
   add_float(g, "b", {7}, rng);
   add_node(g, "MatMul", "/scores/MatMul", {"x", "w"}, "s0");
@@ -312,12 +303,7 @@ TEST_CASE("Lowering/Softmax over the last axis: within §9's bound of the exact 
 TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerNorm of its input codes", "[quant][lowering][layernorm]") {
   std::mt19937_64 rng(33);
   onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(17);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("norm");
-  add_io(g->add_input(), "x", {-1, 4, 6});
-  add_io(g->add_output(), "y", {-1, 4, 16});
+  onnx::GraphProto* g = start_model(m, "norm", {-1, 4, 16}, 17);
   add_float(g, "w", {6, 16}, rng);
   add_float(g, "b", {16}, rng);
   add_float(g, "gamma", {16}, rng);
@@ -360,12 +346,7 @@ TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerN
 TEST_CASE("Lowering/the decomposed erf GELU fuses and becomes a gelu_erf table", "[quant][lowering][lut]") {
   std::mt19937_64 rng(44);
   onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("gelu");
-  add_io(g->add_input(), "x", {-1, 4, 6});
-  add_io(g->add_output(), "y", {-1, 4, 5});
+  onnx::GraphProto* g = start_model(m, "gelu", {-1, 4, 5}, 13);
   add_float(g, "w", {6, 5}, rng);
   add_float(g, "b", {5}, rng);
   auto scalar = [&](const std::string& name, float v) {
