@@ -42,6 +42,9 @@ struct IntValue {
 //   window_max   codes → codes
 //   reshape      codes → codes (attr shape, 0 = copy, -1 = infer)
 //   transpose    codes → codes (attr perm);  concat  codes... → codes (attr axis, one quantization)
+//   slice        codes → codes (attrs axes, starts, steps, counts: resolved, in range)
+//   gather       codes → codes at constant indices along axis (attrs axis, indices, drop_axis)
+//   batch_broadcast  constant codes [1, ...], like → the codes repeated to like's batch (axis 0)
 //   lut          codes, table → codes (attrs function, in_min, shift, interpolate)
 //   softmax      codes, exp table → codes over the last axis (attr one_over_scale)
 //   layernorm    codes, γ multipliers, γ shifts, γ signs, β codes → codes over the last axis

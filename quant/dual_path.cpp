@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -34,10 +35,20 @@ int64_t code_of(double real, const QuantParams& q) {
 Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
   Graph g = prepared;
   for (const Node& op : q.ops) {
-    if (op.op_type != "conv_mac" && op.op_type != "linear_mac") continue;
+    if (op.op_type != "conv_mac" && op.op_type != "linear_mac" && op.op_type != "batch_broadcast") continue;
     const std::string node_name = op.get_string("source");
     const auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
     if (node == g.nodes.end()) throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
+    if (op.op_type == "batch_broadcast") {  // a constant activation operand (class token, position embedding)
+      const Tensor& codes = q.constants.at(op.inputs[0]);
+      const QuantParams& qp = q.values.at(op.outputs[0]).quant;
+      std::string& name = node->inputs.at(static_cast<size_t>(op.get_int("source_input")));
+      Tensor c = g.initializers.at(name);
+      for (int64_t i = 0; i < c.numel(); ++i) c.floats[i] = static_cast<float>(qp.scale * static_cast<double>(codes.ints[i] - qp.zero_point));
+      g.initializers[name + ".fake_quant"] = std::move(c);
+      name += ".fake_quant";
+      continue;
+    }
     const Tensor& codes = q.constants.at(op.inputs[1]);
     const auto scales = q.weight_scales.find(op.inputs[1]);
     if (scales == q.weight_scales.end())
@@ -89,10 +100,13 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
 
   // Activation values (scale > 0) in execution order, and the accumulators of the MAC ops.
   std::map<std::string, size_t> layer_index, acc_index;
+  std::set<std::string> float_tensors;  // an IntGraph value without a float counterpart (a constant's codes) has no reference
+  for (const Node& n : fp32_graph.nodes) float_tensors.insert(n.outputs.begin(), n.outputs.end());
+  for (const auto& in : fp32_graph.inputs) float_tensors.insert(in.name);
   for (const Node& op : q.ops)
     for (const auto& out : op.outputs) {
       const auto v = q.values.find(out);
-      if (v == q.values.end()) continue;
+      if (v == q.values.end() || (v->second.quant.scale > 0 && !float_tensors.count(out))) continue;
       if (v->second.quant.scale > 0) {
         layer_index[out] = r.layers.size();
         r.layers.push_back(LayerComparison{out, op.name, v->second.quant.format.name()});

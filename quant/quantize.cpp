@@ -4,12 +4,14 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <set>
 #include <tuple>
 
 #include "core/progress.hpp"
 #include "model/executor.hpp"
 #include "model/fold.hpp"
+#include "model/ops/ops.hpp"
 #include "quant/calibrators.hpp"
 #include "quant/lut.hpp"
 #include "quant/normalization.hpp"
@@ -91,6 +93,7 @@ class Lowering {
       : g_(g), cfg_(cfg), ranges_(std::move(ranges)), pre_(pre), out_(out) {
     for (size_t i = 0; i < g.nodes.size(); ++i)
       for (const auto& in : g.nodes[i].inputs) consumers_[in].push_back(i);
+    if (!pre_) share_concat_quantization();
   }
 
   void run() {
@@ -103,6 +106,11 @@ class Lowering {
     consumed_.assign(g_.nodes.size(), false);
     for (size_t i = 0; i < g_.nodes.size(); ++i)
       if (!consumed_[i]) lower(i);
+    // A rescaled tensor has no codes of its own: its readers read the codes it rescales.
+    for (Node& o : out_.ops)
+      for (auto& in : o.inputs)
+        if (const auto a = aliases_.find(in); a != aliases_.end()) in = a->second;
+    for (const auto& [alias, codes] : aliases_) out_.values.erase(alias);
     const std::string result = g_.outputs.at(0).name;
     require_quantized(result, g_.nodes.back());
     Node dq = op("dequantize", "output_dequantize", {result}, {out_.output_name});
@@ -126,7 +134,34 @@ class Lowering {
     return s ? *s : Shape{};
   }
 
-  QuantParams params_for(const std::string& tensor, const LayerQuantConfig& c) const {
+  // Concat moves codes, so its inputs must have its output's quantization: each input, and the chain of
+  // data movement that produced it, is quantized from the output's calibrated range (as TFLite does).
+  void share_concat_quantization() {
+    std::map<std::string, const Node*> producer;
+    for (const Node& n : g_.nodes)
+      for (const auto& o : n.outputs) producer[o] = &n;
+    const std::set<std::string> movement = {"Reshape", "Transpose", "Flatten", "Slice", "Gather"};
+    for (const Node& n : g_.nodes) {
+      if (n.op_type != "Concat" || !n.domain.empty()) continue;
+      for (std::string t : n.inputs)
+        for (;;) {
+          shared_[t] = n.outputs[0];
+          const auto p = producer.find(t);
+          if (p == producer.end() || !p->second->domain.empty() || !movement.count(p->second->op_type)) break;
+          t = p->second->inputs.at(0);
+          if (g_.initializers.count(t)) break;
+        }
+    }
+  }
+
+  // The tensor whose calibrated range quantizes `tensor` (itself unless a Concat shares its own).
+  std::string range_source(std::string tensor) const {
+    for (auto it = shared_.find(tensor); it != shared_.end() && it->second != tensor; it = shared_.find(tensor)) tensor = it->second;
+    return tensor;
+  }
+
+  QuantParams params_for(const std::string& name, const LayerQuantConfig& c) const {
+    const std::string tensor = pre_ ? name : range_source(name);
     if (pre_) {
       const auto it = pre_->activations.find(tensor);
       if (it == pre_->activations.end())
@@ -181,6 +216,121 @@ class Lowering {
   }
 
   void add_constant(const std::string& name, Tensor t) { out_.constants[name] = std::move(t); }
+
+  // A float constant's codes: sat(round_half_even(x / scale) + zero_point), as the quantize op.
+  static Tensor codes_of(const Tensor& t, const QuantParams& q) {
+    Tensor codes = Tensor::zeros(DType::int32, t.shape);
+    for (int64_t i = 0; i < t.numel(); ++i)
+      codes.ints[i] = q.format.saturate(q.zero_point + static_cast<int64_t>(round_to_integer(t.floats[i] / q.scale, RoundingMode::half_even)));
+    return codes;
+  }
+
+  // The BatchBroadcast that dynamic-batch folding left for a constant an export expanded to the batch
+  // (a class token): its codes at its output's quantization, repeated to the batch.
+  void lower_batch_broadcast(const Node& n) {
+    const LayerQuantConfig c = cfg_.for_node(n.name);
+    require_quantized(n.inputs.at(1), n);
+    const QuantParams q = params_for(n.outputs.at(0), c);
+    add_constant(n.name + ".codes", codes_of(initializer(n, 0), q));
+    add_value(n.outputs[0], q);
+    Node b = op("batch_broadcast", n.name, {n.name + ".codes", n.inputs[1]}, {n.outputs[0]});
+    b.attributes["source"] = n.name, b.attributes["source_input"] = int64_t{0};  // the float constant (the dual-path check)
+    out_.ops.push_back(std::move(b));
+  }
+
+  // A constant operand of an Add (a position embedding): its codes at its own per-tensor quantization,
+  // repeated to the batch of the other operand. Returns the name of the repeated codes.
+  std::string constant_operand(const Node& n, size_t i, const std::string& other, const LayerQuantConfig& c) {
+    if (pre_) cannot(n, "adding a constant is lowered for calibrated models only");
+    const Tensor& t = initializer(n, i);
+    const Shape other_shape = out_.values.at(other).shape;
+    Shape padded = t.shape, want = other_shape;
+    while (padded.size() < want.size()) padded.insert(padded.begin(), 1);
+    if (!want.empty()) want[0] = 1;
+    if (padded != want || t.numel() == 0)
+      cannot(n, "its constant operand " + shape_to_string(t.shape) + " must have the shape of the other operand " + shape_to_string(other_shape) +
+                    " with a batch of 1");
+    const auto [lo, hi] = std::minmax_element(t.floats.begin(), t.floats.end());
+    const QuantParams q = activation_params(*lo, *hi, c.activation_bits, c.activation_signed, c.activation_symmetric);
+    Tensor codes = codes_of(t, q);
+    codes.shape = padded;
+    const std::string name = n.name + ".constant";
+    add_constant(name + ".codes", std::move(codes));
+    out_.values[name] = IntValue{other_shape, q};
+    Node b = op("batch_broadcast", name, {name + ".codes", other}, {name});
+    b.attributes["source"] = n.name, b.attributes["source_input"] = static_cast<int64_t>(i);
+    out_.ops.push_back(std::move(b));
+    return name;
+  }
+
+  // Mul or Div by a positive constant scalar (attention's 1/√d): the codes stay and the scale changes, so
+  // the readers read the input's codes and the factor lands in their requantization multiplier.
+  void lower_scaling(const Node& n) {
+    const bool div = n.op_type == "Div";
+    const size_t k = !div && g_.initializers.count(n.inputs.at(0)) ? 0 : 1;
+    const auto it = g_.initializers.find(n.inputs.at(k));
+    if (it == g_.initializers.end() || !it->second.is_float() || it->second.numel() != 1)
+      cannot(n, std::string("only a ") + (div ? "division" : "multiplication") + " by a constant scalar is lowered (an elementwise product of activations is not)");
+    const double factor = it->second.floats[0];
+    if (!(factor > 0) || !std::isfinite(factor)) cannot(n, "its constant " + std::to_string(factor) + " must be positive and finite (it rescales the codes)");
+    const std::string x = n.inputs.at(1 - k), y = n.outputs.at(0);
+    require_quantized(x, n);
+    for (const auto& o : g_.outputs)
+      if (o.name == y) cannot(n, "a rescaling cannot produce the graph output");
+    if (pre_) cannot(n, "rescaling by a constant is lowered for calibrated models only");
+    QuantParams q = out_.values.at(x).quant;
+    q.scale = div ? q.scale / factor : q.scale * factor;
+    out_.values[y] = IntValue{shape_of(y), q};
+    const auto a = aliases_.find(x);
+    aliases_[y] = a == aliases_.end() ? x : a->second;
+  }
+
+  // A constant integer input of n (Slice's starts, Gather's indices).
+  const Tensor& int_constant(const Node& n, size_t i, const char* what) const {
+    const auto it = n.has_input(i) ? g_.initializers.find(n.inputs[i]) : g_.initializers.end();
+    if (it == g_.initializers.end() || it->second.is_float()) cannot(n, std::string("its ") + what + " must be constant integers");
+    return it->second;
+  }
+
+  // A static axis of x for n, normalized to [0, rank).
+  int64_t static_axis(const Node& n, const Shape& xs, int64_t axis) const {
+    const int64_t rank = static_cast<int64_t>(xs.size());
+    const int64_t a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) cannot(n, "axis " + std::to_string(axis) + " is outside its input " + shape_to_string(xs));
+    if (xs[a] < 0) cannot(n, "it indexes axis " + std::to_string(a) + " of " + shape_to_string(xs) + ", whose size is not static (the batch)");
+    return a;
+  }
+
+  void lower_slice(const Node& n) {
+    const Shape xs = shape_of(n.inputs.at(0));
+    const std::vector<int64_t> starts = int_constant(n, 1, "starts").ints, ends = int_constant(n, 2, "ends").ints;
+    std::vector<int64_t> axes(starts.size()), steps(starts.size(), 1), begins, counts;
+    std::iota(axes.begin(), axes.end(), 0);
+    if (n.has_input(3)) axes = int_constant(n, 3, "axes").ints;
+    if (n.has_input(4)) steps = int_constant(n, 4, "steps").ints;
+    if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+      cannot(n, "starts, ends, axes and steps must have the same length");
+    for (size_t i = 0; i < axes.size(); ++i) {
+      axes[i] = static_axis(n, xs, axes[i]);
+      if (steps[i] == 0) cannot(n, "step 0 on axis " + std::to_string(axes[i]));
+      const ops::SliceRange r = ops::slice_range(starts[i], ends[i], steps[i], xs[axes[i]]);
+      begins.push_back(r.begin), counts.push_back(r.count);
+    }
+    lower_data_movement(n, "slice", {{"axes", axes}, {"starts", begins}, {"steps", steps}, {"counts", counts}});
+  }
+
+  void lower_gather(const Node& n) {
+    const Shape xs = shape_of(n.inputs.at(0));
+    const Tensor& idx = int_constant(n, 1, "indices");
+    if (idx.rank() > 1) cannot(n, "only a scalar or a vector of indices is lowered");
+    const int64_t axis = static_axis(n, xs, n.get_int("axis", 0));
+    std::vector<int64_t> indices;
+    for (int64_t j : idx.ints) {
+      if (j < -xs[axis] || j >= xs[axis]) cannot(n, "index " + std::to_string(j) + " is outside axis " + std::to_string(axis) + " of " + shape_to_string(xs));
+      indices.push_back(j < 0 ? j + xs[axis] : j);
+    }
+    lower_data_movement(n, "gather", {{"axis", axis}, {"indices", indices}, {"drop_axis", int64_t{idx.rank() == 0}}});
+  }
 
   // A constant's codes from a pre-quantized model, or nullptr.
   const QuantizedConstant* given_codes(const Node& n, size_t i) const {
@@ -426,10 +576,13 @@ class Lowering {
 
   void lower_add(const Node& n) {
     const LayerQuantConfig c = cfg_.for_node(n.name);
-    const std::string a = n.inputs.at(0), b = n.inputs.at(1);
+    std::string a = n.inputs.at(0), b = n.inputs.at(1);
+    if (g_.initializers.count(a)) a = constant_operand(n, 0, b, c);
+    else if (g_.initializers.count(b)) b = constant_operand(n, 1, a, c);
     require_quantized(a, n);
     require_quantized(b, n);
-    if (shape_of(a) != shape_of(b)) cannot(n, "only same-shape residual adds are supported");
+    if (out_.values.at(a).shape != out_.values.at(b).shape)
+      cannot(n, "only same-shape adds (a residual) and adds of a constant repeated over the batch are supported");
     const Node* act = fusable_activation(n.outputs[0]);
     const std::string y = act ? act->outputs[0] : n.outputs[0];
     const QuantParams yq = params_for(y, c);
@@ -596,6 +749,7 @@ class Lowering {
 
   void lower(size_t i) {
     const Node& n = g_.nodes[i];
+    if (n.domain == kChiprefDomain && n.op_type == kBatchBroadcastOp) return lower_batch_broadcast(n);
     if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops are not supported)");
     const std::string& t = n.op_type;
     if (t == "Conv") return lower_mac(n, MacKind::conv);
@@ -611,6 +765,9 @@ class Lowering {
     if (t == "LayerNormalization") return lower_layer_norm(n);
     if (t == "Transpose") return lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}});
     if (t == "Concat") return lower_concat(n);
+    if (t == "Slice") return lower_slice(n);
+    if (t == "Gather" && g_.initializers.count(n.inputs.at(1))) return lower_gather(n);
+    if (t == "Mul" || t == "Div") return lower_scaling(n);
     if (t == "Add") return lower_add(n);
     if (t == "AveragePool") return lower_average_pool(n, false);
     if (t == "GlobalAveragePool") return lower_average_pool(n, true);
@@ -631,8 +788,9 @@ class Lowering {
     }
     if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
-    cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul (constant weights [+ Add bias], or two activations), Add, Relu/Clip fused, "
-              "AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat; Relu, Sigmoid, Tanh, Exp, Reciprocal, Gelu (the erf form fused first) as lookup tables; Softmax and LayerNormalization over the last axis)");
+    cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul (constant weights [+ Add bias], or two activations), Add (of two activations, or "
+              "of a constant), Mul/Div by a constant scalar, Relu/Clip fused, AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat, "
+              "Slice, Gather (constant indices); Relu, Sigmoid, Tanh, Exp, Reciprocal, Gelu (the erf form fused first) as lookup tables; Softmax and LayerNormalization over the last axis)");
   }
 
   const Graph& g_;
@@ -642,6 +800,8 @@ class Lowering {
   IntGraph& out_;
   std::map<std::string, std::vector<size_t>> consumers_;
   std::vector<bool> consumed_;
+  std::map<std::string, std::string> shared_;   // tensor → the Concat output whose range quantizes it
+  std::map<std::string, std::string> aliases_;  // rescaled tensor → the tensor holding its codes
 };
 
 }  // namespace
@@ -654,7 +814,9 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
                      " and " + std::to_string(g.outputs.size()));
   // Constant nodes (e.g. a Pad's pads) become initializers the next passes read; a pre-quantized model
   // keeps its quantizers, whose integer side is the point.
-  fold_constants(g, is_prequantized(g) ? is_quantizer_node : std::function<bool(const Node&)>{});
+  const std::function<bool(const Node&)> keep = is_prequantized(g) ? is_quantizer_node : std::function<bool(const Node&)>{};
+  fold_constants(g, keep);
+  fold_dynamic_batch(g, keep);
   remove_identities(g);
   fold_batch_norm(g);
   fuse_layer_norm(g);

@@ -313,6 +313,48 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
                         }});
+    } else if (op.op_type == "slice") {
+      const auto axes = op.get_ints("axes"), starts = op.get_ints("starts"), steps = op.get_ints("steps"), counts = op.get_ints("counts");
+      if (std::find(axes.begin(), axes.end(), 0) != axes.end()) images_independent_ = false;
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          CodeTensor y = output_tensor({});
+                          try {
+                            kernels::slice(x.shape, x.data.data(), axes, starts, steps, counts, y.shape, y.data);
+                          } catch (const InputError& e) {
+                            throw InputError(op.describe() + ": " + e.what());
+                          }
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "gather") {
+      const int64_t axis = op.get_int("axis");
+      const auto indices = op.get_ints("indices");
+      const bool drop_axis = op.get_int("drop_axis") != 0;
+      if (axis == 0) images_independent_ = false;
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& x = get(env, op, 0);
+                          CodeTensor y = output_tensor({});
+                          try {
+                            kernels::gather(x.shape, x.data.data(), axis, indices, drop_axis, y.shape, y.data);
+                          } catch (const InputError& e) {
+                            throw InputError(op.describe() + ": " + e.what());
+                          }
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
+    } else if (op.op_type == "batch_broadcast") {
+      const Tensor& c = constant(g, op, 0);
+      auto codes = std::make_shared<std::vector<int32_t>>(as_int32(c));
+      const Shape c_shape = c.shape;
+      if (c_shape.empty() || c_shape[0] != 1) throw InputError(op.describe() + ": its constant must be [1, ...], got " + shape_to_string(c_shape));
+      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+                          const CodeTensor& like = get(env, op, 1);
+                          CodeTensor y = output_tensor({});
+                          kernels::batch_broadcast(c_shape, codes->data(), like.shape.empty() ? 1 : like.shape[0], y.shape, y.data);
+                          record(trace, out_name, y);
+                          env[out_name] = std::move(y);
+                        }});
     } else if (op.op_type == "reshape") {
       const std::vector<int64_t> target = op.get_ints("shape");
       if (target.empty() || target[0] != 0) images_independent_ = false;

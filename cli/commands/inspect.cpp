@@ -9,6 +9,7 @@
 #include "model/inspect.hpp"
 #include "model/int_graph.hpp"
 #include "model/onnx_import.hpp"
+#include "sim/direct_engine.hpp"
 
 namespace chipref::cli {
 
@@ -45,7 +46,7 @@ void print_tables(const IntGraph& g) {
   }
 }
 
-// An IntGraph: its ops with value formats, constants and MACs (from the accumulator shapes at batch 1).
+// An IntGraph: its ops with value formats, constants and MACs.
 int inspect_int_graph(const InspectOptions& o) {
   const IntGraph g = load_int_graph(o.model);
   auto describe = [&](const std::string& name) {
@@ -54,23 +55,24 @@ int inspect_int_graph(const InspectOptions& o) {
     if (auto it = g.constants.find(name); it != g.constants.end()) return std::string(to_string(it->second.dtype)) + shape_to_string(it->second.shape);
     return std::string("float");
   };
+  // MACs from the shapes of a trial run on zeros at the batch asked for: stored value shapes say -1
+  // wherever the batch enters (also [17, -1, 48] or [-1, 17, 12] for 4·batch heads).
+  RunTrace trial;
+  Shape input_shape = g.input_shape;
+  if (!input_shape.empty()) input_shape[0] = o.batch;
+  DirectEngine(g).run(Tensor::zeros(DType::float32, input_shape), &trial);
+  auto traced = [&](const std::string& name) -> const Shape& { return trial.values.at(name).shape; };
   nlohmann::json ops = nlohmann::json::array();
   int64_t total_macs = 0, total_params = 0;
   std::map<std::string, int> flavours;  // requantization stages per flavour
   for (const Node& op : g.ops) {
     if (op.has("flavour")) ++flavours[op.get_string("flavour")];
     int64_t macs = 0, params = 0;
-    if ((op.op_type == "conv_mac" || op.op_type == "linear_mac") && g.values.count(op.outputs[0])) {
-      Shape out = g.values.at(op.outputs[0]).shape;
-      if (!out.empty() && out[0] < 0) out[0] = o.batch;
+    if (op.op_type == "conv_mac" || op.op_type == "linear_mac") {
       const Tensor& w = g.constants.at(op.inputs.at(1));
-      macs = element_count(out) * (w.numel() / w.shape.at(0));
+      macs = element_count(traced(op.outputs[0])) * (w.numel() / w.shape.at(0));
     }
-    if (op.op_type == "matmul_mac" && g.values.count(op.outputs[0]) && g.values.count(op.inputs.at(0))) {
-      Shape out = g.values.at(op.outputs[0]).shape;
-      if (!out.empty() && out[0] < 0) out[0] = o.batch;
-      macs = element_count(out) * g.values.at(op.inputs[0]).shape.back();
-    }
+    if (op.op_type == "matmul_mac") macs = element_count(traced(op.outputs[0])) * traced(op.inputs.at(0)).back();
     for (const auto& in : op.inputs)
       if (g.weight_scales.count(in)) params += g.constants.at(in).numel();
     total_macs += macs, total_params += params;

@@ -29,6 +29,12 @@ void for_each_broadcast(const Shape& out, const std::vector<std::vector<int64_t>
 int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank);
 // A quantization scale must be finite and > 0 (ONNX requires positive scales); InputError otherwise.
 double checked_scale(const OpContext& ctx, double scale, const char* what);
+// Slice of an axis of size dim by ONNX's rules (negative from the end, clamped): the first index taken
+// and how many are taken with `step` (≠ 0). Shared by the Slice op and its integer lowering.
+struct SliceRange {
+  int64_t begin, count;
+};
+SliceRange slice_range(int64_t start, int64_t end, int64_t step, int64_t dim);
 // Row-major strides of a shape.
 std::vector<int64_t> strides_of(const Shape& shape);
 

@@ -138,17 +138,8 @@ void slice(OpContext& ctx) {
   for (size_t i = 0; i < starts.size(); ++i) {
     const int64_t a = normalize_axis(ctx, axes[i], x.rank()), dim = x.shape[a], s = steps[i];
     if (s == 0) ctx.fail("step 0 on axis " + std::to_string(a));
-    if (dim == 0) {
-      out_shape[a] = 0;
-      continue;
-    }
-    // ONNX: negative indices count from the end; starts clamp to [0, dim] (step > 0) or [0, dim-1]
-    // (step < 0); ends clamp to [0, dim] or [-1, dim-1].
-    auto from_end = [dim](int64_t v) { return v < 0 ? v + dim : v; };
-    const int64_t b = s > 0 ? std::clamp<int64_t>(from_end(starts[i]), 0, dim) : std::clamp<int64_t>(from_end(starts[i]), 0, dim - 1);
-    const int64_t e = s > 0 ? std::clamp<int64_t>(from_end(ends[i]), 0, dim) : std::clamp<int64_t>(from_end(ends[i]), -1, dim - 1);
-    const int64_t count = s > 0 ? std::max<int64_t>(0, (e - b + s - 1) / s) : std::max<int64_t>(0, (b - e - s - 1) / (-s));
-    begin[a] = b, step[a] = s, out_shape[a] = count;
+    const SliceRange r = slice_range(starts[i], ends[i], s, dim);
+    begin[a] = r.begin, step[a] = s, out_shape[a] = r.count;
   }
   const auto in_strides = strides_of(x.shape);
   int64_t base = 0;
@@ -156,6 +147,21 @@ void slice(OpContext& ctx) {
   for (size_t d = 0; d < x.shape.size(); ++d) base += begin[d] * in_strides[d], strides[d] = step[d] * in_strides[d];
   ctx.outputs[0] = pick(x, out_shape, element_count(out_shape) ? strided_offsets(out_shape, strides, base) : std::vector<int64_t>{});
 }
+
+}  // namespace
+
+// ONNX: negative indices count from the end; starts clamp to [0, dim] (step > 0) or [0, dim-1]
+// (step < 0); ends clamp to [0, dim] or [-1, dim-1].
+SliceRange slice_range(int64_t start, int64_t end, int64_t step, int64_t dim) {
+  if (dim == 0) return {0, 0};
+  auto from_end = [dim](int64_t v) { return v < 0 ? v + dim : v; };
+  const int64_t b = step > 0 ? std::clamp<int64_t>(from_end(start), 0, dim) : std::clamp<int64_t>(from_end(start), 0, dim - 1);
+  const int64_t e = step > 0 ? std::clamp<int64_t>(from_end(end), 0, dim) : std::clamp<int64_t>(from_end(end), -1, dim - 1);
+  const int64_t count = step > 0 ? std::max<int64_t>(0, (e - b + step - 1) / step) : std::max<int64_t>(0, (b - e - step - 1) / (-step));
+  return {b, count};
+}
+
+namespace {
 
 void gather(OpContext& ctx) {
   const Tensor& data = ctx.input(0);
@@ -260,6 +266,17 @@ void expand(OpContext& ctx) {
   ctx.outputs[0] = pick(x, out_shape, strided_offsets(out_shape, broadcast_strides(x.shape, out_shape)));
 }
 
+// chipref's own (domain "chipref"): x [1, ...] repeated along axis 0 to the batch of `like` (axis 0).
+// Dynamic-batch folding (model/fold.hpp) leaves it where an export expanded a constant to the batch.
+void batch_broadcast(OpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& like = ctx.input(1);
+  if (x.rank() == 0 || x.shape[0] != 1 || like.rank() == 0) ctx.fail("expects x of shape [1, ...] and a batched `like`");
+  Shape out_shape = x.shape;
+  out_shape[0] = like.shape[0];
+  ctx.outputs[0] = pick(x, out_shape, strided_offsets(out_shape, broadcast_strides(x.shape, out_shape)));
+}
+
 void pad(OpContext& ctx) {
   const Tensor& x = ctx.input(0);
   const std::string mode = ctx.node.get_string("mode", std::string("constant"));
@@ -341,6 +358,7 @@ void register_shape(OpTable& t) {
   t["ConstantOfShape"] = constant_of_shape;
   t["Expand"] = expand;
   t["Pad"] = pad;
+  t[std::string(kBatchBroadcastKey)] = batch_broadcast;
   t["Cast"] = cast;
   t["Equal"] = equal;
 }
