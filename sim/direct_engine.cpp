@@ -145,12 +145,13 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                         }});
     } else if (op.op_type == "linear_mac") {
       const Tensor& w = constant(g, op, 1);
-      auto weights = std::make_shared<std::vector<int32_t>>(as_int32(w));
+      auto codes = std::make_shared<std::vector<int32_t>>(as_int32(w));
+      const int64_t out_features = w.shape.at(0), in_features = w.shape.at(1);
+      auto weights = std::make_shared<kernels::MacWeights>(kernels::MacWeights::prepare(codes->data(), out_features, in_features));
       auto bias = std::make_shared<std::vector<int32_t>>(op.inputs.size() > 2 ? as_int32(constant(g, op, 2)) : std::vector<int32_t>{});
       const AccumulatorSpec acc = accumulator_of(op);
       const int32_t zp = static_cast<int32_t>(value(g, op.inputs[0], op).quant.zero_point);
-      const int64_t out_features = w.shape.at(0), in_features = w.shape.at(1);
-      steps_.push_back({op.name, [=, &op](Env& env, RunTrace* trace) {
+      steps_.push_back({op.name, [=, &op, codes = codes](Env& env, RunTrace* trace) {
                           const CodeTensor& a = get(env, op, 0);
                           if (a.shape.empty() || a.shape.back() != in_features)
                             throw InputError(op.describe() + ": input " + shape_to_string(a.shape) + " does not end in " + std::to_string(in_features));
@@ -159,7 +160,7 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           shape.back() = out_features;
                           CodeTensor y = output_tensor(shape);
                           OverflowCounter overflow;
-                          kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, weights->data(), *bias, acc, overflow, y.data.data());
+                          kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, *weights, *bias, acc, overflow, y.data.data());
                           if (trace) trace->overflows[op.name].events += overflow.events;
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);

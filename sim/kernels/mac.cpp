@@ -274,17 +274,47 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
                 const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
                 OverflowCounter& overflow, int32_t* out) {
+  linear_mac(rows, in_features, out_features, a, a_zero_point, MacWeights::prepare(w, out_features, in_features), bias, acc, overflow, out);
+}
+
+void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
+                const MacWeights& weights, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
+                OverflowCounter& overflow, int32_t* out) {
   require_int32_accumulator(acc);
+  if (weights.out_channels != out_features || weights.k != in_features)
+    throw InputError("linear_mac: weights are [" + std::to_string(weights.out_channels) + ", " + std::to_string(weights.k) + "]; expected [" +
+                     std::to_string(out_features) + ", " + std::to_string(in_features) + "]");
+  const SimdLevel level = simd_level();
   const int64_t max_abs_a = max_abs_offset(a, rows * in_features, a_zero_point);
+  std::vector<bool> unchecked(static_cast<size_t>(out_features));
+  bool all_unchecked = true;
   for (int64_t o = 0; o < out_features; ++o) {
-    const int32_t* wo = w + o * in_features;
-    int64_t abs_sum = 0;
-    for (int64_t k = 0; k < in_features; ++k) abs_sum += std::abs(int64_t{wo[k]});
-    const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, abs_sum);
+    unchecked[o] = level != SimdLevel::per_addition && provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, weights.abs_sum[o]);
+    all_unchecked = all_unchecked && unchecked[o];
+  }
+  // Every output provably in range and both operands in int16: the int16 GEMM of conv_mac (exact in any
+  // order, see there) on the weights × the activations transposed, [out][rows], transposed back.
+  if (level == SimdLevel::avx2 && all_unchecked && fits_int16(max_abs_a) && !weights.packed.empty() && rows > 0) {
+    const int64_t kp = weights.kp, np = (rows + 15) / 16 * 16;
+    thread_local std::vector<int16_t> columns;
+    thread_local std::vector<int32_t> c;
+    columns.assign(static_cast<size_t>(kp * np), 0);
+    c.resize(static_cast<size_t>(out_features * np));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < in_features; ++k) columns[k * np + r] = static_cast<int16_t>(a[r * in_features + k] - a_zero_point);
+    std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
+    for (int64_t k = 0; k < kp; ++k) b_rows[k] = columns.data() + k * np;
+    avx2::gemm_s16(weights.packed.data(), b_rows.data(), out_features, kp, np, bias.empty() ? nullptr : bias.data(), c.data(), np);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out_features; ++o) out[r * out_features + o] = c[o * np + r];
+    return;
+  }
+  for (int64_t o = 0; o < out_features; ++o) {
+    const int32_t* wo = weights.codes + o * in_features;
     for (int64_t r = 0; r < rows; ++r) {
       const int32_t* ar = a + r * in_features;
       int64_t sum;
-      if (unchecked) {
+      if (unchecked[o]) {
         sum = bias.empty() ? 0 : bias[o];
         for (int64_t k = 0; k < in_features; ++k) sum += (int64_t{ar[k]} - a_zero_point) * wo[k];
       } else {

@@ -54,6 +54,10 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
 // for r < rows, n < out_features, k ascending. Weights are stored [out_features, in_features] (the
 // Gemm transB layout PyTorch exports).
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
+                const MacWeights& w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
+                OverflowCounter& overflow, int32_t* out);
+// The same, preparing the weights for this one call.
+void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
                 const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
                 OverflowCounter& overflow, int32_t* out);
 

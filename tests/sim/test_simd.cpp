@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <climits>
 #include <random>
+#include <tuple>
 
 #include "sim/kernels/mac.hpp"
 #include "sim/kernels/requant.hpp"
@@ -115,21 +116,50 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
         const Requantizer rq = Requantizer::make(flavour, mode, out, zp);
         const int64_t lo = trial % 4 == 0 ? zp : out.min(), hi = trial % 5 == 0 ? out.max() / 2 : out.max();
         const MulShift ms{rq, {ch, ch2}, lo, hi};
+        // channels on the last axis (a matrix product's output), the third one a scale above 1
+        const MulShift last_axis{rq, {ch2, ch, requant_channel_of(derive_multiplier(scale * 5.3, bits), flavour)}, lo, hi};
         const AddRequant add{rq, ch, ch2, 100, -3, lo, hi};
         const auto results = at_each_level([&] {
-          std::vector<int32_t> y(acc.size()), z(acc.size());
+          std::vector<int32_t> y(acc.size()), z(acc.size()), w(acc.size() / 3 * 3);
           mulshift(ms, acc.data(), 1, 2, static_cast<int64_t>(acc.size() / 2), y.data());
           add_requant(add, a.data(), b.data(), static_cast<int64_t>(a.size()), z.data());
-          return std::make_pair(y, z);
+          mulshift(last_axis, acc.data(), static_cast<int64_t>(acc.size() / 3), 3, 1, w.data());
+          return std::make_tuple(y, z, w);
         });
         for (size_t i = 1; i < results.size(); ++i) {
           INFO(to_string(flavour) << " " << to_string(mode) << " scale " << scale << " bits " << bits << " level " << to_string(results[i].first));
-          CHECK(results[i].second.first == results[0].second.first);
-          CHECK(results[i].second.second == results[0].second.second);
+          CHECK(std::get<0>(results[i].second) == std::get<0>(results[0].second));
+          CHECK(std::get<1>(results[i].second) == std::get<1>(results[0].second));
+          CHECK(std::get<2>(results[i].second) == std::get<2>(results[0].second));
         }
         ++compared;
       }
   CHECK(compared == 3 * 5 * 40);
+}
+
+TEST_CASE("SIMD/linear_mac: every level gives the per-addition integers and overflow counts", "[sim][simd]") {
+  std::mt19937_64 rng(17);
+  std::uniform_int_distribution<int> pick(1, 1 << 20);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t rows = 1 + pick(rng) % 40, in = 1 + pick(rng) % 70, out = 1 + pick(rng) % 20;
+    const bool wide_codes = trial % 3 == 0, wide_weights = trial % 7 == 0;
+    const auto a = random_codes(rng, static_cast<size_t>(rows * in), wide_codes ? -32768 : 0, wide_codes ? 32767 : 255);
+    const auto w = random_codes(rng, static_cast<size_t>(out * in), wide_weights ? -40000 : -127, wide_weights ? 40000 : 127);
+    const auto bias = random_codes(rng, static_cast<size_t>(out), -5000, 5000);
+    const int32_t za = wide_codes ? 0 : 100;
+    const AccumulatorSpec acc = AccumulatorSpec::make(trial % 2 ? 32 : 20, trial % 4 < 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
+    const auto results = at_each_level([&] {
+      MacResult r{std::vector<int32_t>(static_cast<size_t>(rows * out)), 0};
+      OverflowCounter counter;
+      linear_mac(rows, in, out, a.data(), za, w.data(), trial % 5 ? bias : std::vector<int32_t>{}, acc, counter, r.out.data());
+      r.overflows = counter.events;
+      return r;
+    });
+    for (size_t i = 1; i < results.size(); ++i) {
+      INFO("trial " << trial << " rows " << rows << " in " << in << " out " << out << " level " << to_string(results[i].first));
+      CHECK(results[i].second == results[0].second);
+    }
+  }
 }
 
 TEST_CASE("SIMD/matmul_mac: the unchecked sum equals the per-addition one, wide and narrow accumulators", "[sim][simd]") {
