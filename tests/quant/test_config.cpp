@@ -93,7 +93,7 @@ TEST_CASE("Config/patterns that match no node are reported with their location",
   CHECK(unmatched[0]->where == "typo.yaml:3:12");
 }
 
-TEST_CASE("Config/regex patterns match whole node names; globs and regexes mix in order", "[quant][config]") {
+TEST_CASE("Config/regex patterns match whole node names, globs and regexes mix in order", "[quant][config]") {
   const QuantConfig c = parse_quant_config(R"(
 layers:
   - match_regex: "/(stem|down)/.*Conv"

@@ -148,7 +148,7 @@ TEST_CASE("Lowering/Transpose, MatMul + Add bias + Relu, Concat and Flatten lowe
     if (name.find(".weight") != std::string::npos || name.find(".bias") != std::string::npos) CHECK(back.constants.at(name).ints == c.ints);
 }
 
-TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding; a requantizing Concat is an error", "[quant][lowering]") {
+TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding, Concat inputs share its quantization", "[quant][lowering]") {
   onnx::ModelProto m;  // x · xᵀ: no constant weights
   onnx::GraphProto* graph = start_model(m, "gram", {-1, 16}, 13);
   set_attr(add_node(graph, "Transpose", "/t", {"x"}, "xt"), "perm", {0, 2, 1});
@@ -193,7 +193,21 @@ TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding; a r
   c.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(54);
   c.SerializeToString(&bytes);
   const Graph g2 = import_onnx_bytes(bytes, "cat.onnx");
-  CHECK_THROWS_WITH(quantize(QuantizeInputs{&g2, &config, &calibration, "cat.onnx", {}}),
+  // Calibrated, both inputs (and the Transpose and input quantize behind xt) take the Concat output's
+  // range, so the Concat moves codes: its output is exactly its inputs' codes.
+  const IntGraph shared = quantize(QuantizeInputs{&g2, &config, &calibration, "cat.onnx", {}});
+  CHECK(shared.values.at("xt").quant.scale == shared.values.at("h2").quant.scale);
+  RunTrace cat_trace;
+  DirectEngine(shared).run(random_inputs(20, 3), &cat_trace);
+  const CodeTensor& xt = cat_trace.values.at("xt"), &h2 = cat_trace.values.at("h2"), &joined = cat_trace.values.at("y_cat");
+  REQUIRE(joined.shape == Shape{20, 6, 9});
+  int64_t moved_wrong = 0;
+  for (int64_t r = 0; r < 20 * 6; ++r)
+    for (int64_t k = 0; k < 9; ++k) moved_wrong += joined.data[r * 9 + k] != (k < 4 ? xt.data[r * 4 + k] : h2.data[r * 5 + k - 4]);
+  CHECK(moved_wrong == 0);
+  // With another activation width on one input, only a requantizing Concat could join them: an error.
+  const QuantConfig narrow = parse_quant_config("defaults:\n  activations: {bits: 8}\nlayers:\n  - match: \"/fc1/*\"\n    activations: {bits: 6}\n", "a8-fc1-a6.yaml");
+  CHECK_THROWS_WITH(quantize(QuantizeInputs{&g2, &narrow, &calibration, "cat.onnx", {}}),
                     Catch::Contains("node '/cat' (Concat)") && Catch::Contains("different quantization"));
 }
 

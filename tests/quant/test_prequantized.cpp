@@ -157,7 +157,7 @@ onnx::ModelProto as_qonnx(onnx::ModelProto qdq) {
 }
 }  // namespace
 
-TEST_CASE("Prequantized/IntGraph -> QDQ -> IntGraph keeps ops, codes, formats; scales become float32", "[quant][prequantized]") {
+TEST_CASE("Prequantized/IntGraph -> QDQ -> IntGraph keeps ops, codes, formats, scales become float32", "[quant][prequantized]") {
   for (const char* flavour : {"single", "float"}) {
     INFO(flavour);
     const IntGraph& a = calibrated(flavour);
