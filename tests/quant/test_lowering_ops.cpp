@@ -398,3 +398,105 @@ TEST_CASE("Lowering/the decomposed erf GELU fuses and becomes a gelu_erf table",
   }
   CHECK(wrong == 0);
 }
+
+namespace {
+void add_ints(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& values, bool scalar = false) {
+  onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::INT64);
+  if (!scalar) t->add_dims(static_cast<int64_t>(values.size()));
+  for (int64_t v : values) t->add_int64_data(v);
+}
+
+// What PyTorch exports for a ViT's token handling and attention scores, at a dynamic batch B:
+// cls [1,1,6] expanded to [B,1,6] by shape arithmetic, concatenated before x [B,4,6], plus a position
+// embedding [1,5,6]; q and k sliced from the last axis, q divided by √3, scores q·kᵀ [B,5,5]; the first
+// row gathered [B,5] and reshaped by a target built from Shape (batch entry + -1).
+std::string attention_scores_model(bool adds_the_batch_size = false) {
+  std::mt19937_64 rng(9);
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "scores", {-1, 5}, 13);
+  add_float(g, "cls", {1, 1, 6}, rng);
+  add_float(g, "pos", {1, 5, 6}, rng);
+  add_ints(g, "zero", {0}, true);
+  add_ints(g, "axes0", {0});
+  add_ints(g, "one_six", {1, 6});
+  add_ints(g, "minus_one", {-1});
+  add_ints(g, "q_start", {0}), add_ints(g, "q_end", {3}), add_ints(g, "k_start", {3}), add_ints(g, "k_end", {6}), add_ints(g, "last", {2});
+  onnx::TensorProto* root = g->add_initializer();
+  root->set_name("sqrt3");
+  root->set_data_type(onnx::TensorProto::FLOAT);
+  root->add_float_data(1.7320508f);
+  add_node(g, "Shape", "/Shape", {"x"}, "x_shape");
+  set_attr(add_node(g, "Gather", "/Gather", {"x_shape", "zero"}, "batch"), "axis", {0}, true);
+  add_node(g, "Unsqueeze", "/Unsqueeze", {"batch", "axes0"}, "batch_1d");
+  set_attr(add_node(g, "Concat", "/expand_shape", {"batch_1d", "one_six"}, "cls_shape"), "axis", {0}, true);
+  add_node(g, "Expand", "/Expand", {"cls", "cls_shape"}, "cls_b");
+  set_attr(add_node(g, "Concat", "/tokens", {"cls_b", "x"}, "tokens"), "axis", {1}, true);
+  add_node(g, "Add", "/pos_add", {"tokens", "pos"}, "t");
+  add_node(g, "Slice", "/q", {"t", "q_start", "q_end", "last"}, "q");
+  add_node(g, "Slice", "/k", {"t", "k_start", "k_end", "last"}, "k");
+  add_node(g, "Div", "/scale", {"q", "sqrt3"}, "q_scaled");
+  set_attr(add_node(g, "Transpose", "/kt", {"k"}, "kt"), "perm", {0, 2, 1});
+  add_node(g, "MatMul", "/scores", {"q_scaled", "kt"}, "scores");
+  set_attr(add_node(g, "Gather", "/first_row", {"scores", "zero"}, "row"), "axis", {1}, true);
+  add_node(g, "Shape", "/Shape_1", {"row"}, "row_shape");
+  set_attr(add_node(g, "Gather", "/Gather_1", {"row_shape", "zero"}, "rows"), "axis", {0}, true);
+  add_node(g, "Unsqueeze", "/Unsqueeze_1", {"rows", "axes0"}, "rows_1d");
+  set_attr(add_node(g, "Concat", "/target", {"rows_1d", "minus_one"}, "target"), "axis", {0}, true);
+  if (adds_the_batch_size) {  // row + float(B): a constant that depends on the batch in no expressible way
+    set_attr(add_node(g, "Cast", "/Cast", {"rows_1d"}, "rows_f"), "to", {onnx::TensorProto::FLOAT}, true);
+    add_node(g, "Add", "/add_batch", {"row", "rows_f"}, "row_plus");
+    add_node(g, "Reshape", "/Reshape", {"row_plus", "target"}, "y");
+  } else {
+    add_node(g, "Reshape", "/Reshape", {"row", "target"}, "y");
+  }
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  return bytes;
+}
+}  // namespace
+
+TEST_CASE("Lowering/dynamic-batch shape arithmetic, class token, position embedding, Slice, 1/sqrt(d) and Gather", "[quant][lowering]") {
+  const Graph g = import_onnx_bytes(attention_scores_model(), "scores.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(300, 1);
+  const IntGraph q = quantize(QuantizeInputs{&g, &config, &calibration, "scores.onnx", {}});
+  std::vector<std::string> types;
+  for (const Node& op : q.ops) types.push_back(op.op_type);
+  CHECK(types == std::vector<std::string>{"quantize", "batch_broadcast", "concat", "batch_broadcast", "add", "slice", "slice", "transpose",
+                                          "matmul_mac", "mulshift", "gather", "reshape", "dequantize"});
+  // The division by √3 has no op: the product reads q's codes and its multiplier carries the 1/√3.
+  CHECK(q.values.count("q_scaled") == 0);
+  const Node& mac = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& n) { return n.op_type == "matmul_mac"; });
+  CHECK(mac.inputs == std::vector<std::string>{"q", "kt"});
+  // Batch-dependent Reshape target [B, -1] → [0, -1] (copy the batch, infer the rest).
+  CHECK(q.ops.at(11).get_ints("shape") == std::vector<int64_t>{0, -1});
+
+  // Against the float model at batches 1 and 37: every output within 3 LSB of it. A wrong slice, a lost
+  // scaling (√3 ≈ 1.7× off) or a misplaced class token would exceed this by far.
+  const DirectEngine engine(q);
+  const double lsb = q.values.at("y").quant.scale;
+  for (int64_t batch : {1, 37}) {
+    const Tensor x = random_inputs(batch, 2 + static_cast<uint64_t>(batch));
+    const Tensor y = engine.run(x), ref = FloatExecutor(g).run({{"x", x}}).at("y");
+    REQUIRE(y.shape == ref.shape);
+    double worst = 0;
+    for (size_t i = 0; i < y.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / lsb);
+    INFO("batch " << batch << ": worst |integer − float| = " << worst << " output LSB");
+    CHECK(worst <= 3.0);
+  }
+  // Each image's result does not depend on the batch it runs in.
+  const Tensor many = random_inputs(9, 4);
+  const Tensor together = engine.run(many);
+  for (int64_t n = 0; n < 9; ++n) {
+    const Tensor alone = engine.run(Tensor::of_floats({1, 4, 6}, std::vector<float>(many.floats.begin() + n * 24, many.floats.begin() + (n + 1) * 24)));
+    CHECK(std::equal(alone.floats.begin(), alone.floats.end(), together.floats.begin() + n * 5));
+  }
+
+  // A folded constant that depends on the batch otherwise than a Reshape target or a repeated slice has
+  // no batch-free form: an error naming the node that reads it.
+  const Graph bad = import_onnx_bytes(attention_scores_model(true), "scores2.onnx");
+  CHECK_THROWS_WITH(quantize(QuantizeInputs{&bad, &config, &calibration, "scores2.onnx", {}}),
+                    Catch::Contains("node '/add_batch' (Add) reads 'rows_f'") && Catch::Contains("export with a fixed batch size"));
+}

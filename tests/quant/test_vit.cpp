@@ -1,0 +1,66 @@
+// The shipped ViT (examples/fmnist_vit.onnx, PyTorch nn.TransformerEncoderLayer export with a dynamic
+// batch) through quantize → DirectEngine with configs/w8a8.yaml: integer-only, top-1 within 1.5 % of the
+// float model on the same images (the issue's target; the full 10 000-image figure is in the issue note),
+// and every layer of the dual-path check within 1 LSB of its fake-quant computation.
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <set>
+
+#include "model/evaluate.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/dual_path.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+
+using namespace chipref;
+
+namespace {
+const char* kVit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
+
+Normalisation vit_norm() { return *read_sidecar_normalisation(kVit); }
+
+const IntGraph& quantized_vit() {
+  static const IntGraph q = [] {
+    const Graph graph = import_onnx(kVit);
+    const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
+    const Tensor calibration = load_fashion_mnist("train", 500, vit_norm()).images;
+    return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_vit.onnx", vit_norm()});
+  }();
+  return q;
+}
+}  // namespace
+
+TEST_CASE("ViT/w8a8 is integer-only, with attention, softmax, LayerNorm and GELU as integer ops", "[quant][vit]") {
+  const IntGraph& q = quantized_vit();
+  CHECK_NOTHROW(check_integer_only(q));
+  std::multiset<std::string> types;
+  for (const Node& op : q.ops) types.insert(op.op_type);
+  CHECK(types.count("matmul_mac") == 4);  // Q·Kᵀ and weights·V in each of the two layers
+  CHECK(types.count("softmax") == 2);
+  CHECK(types.count("layernorm") == 5);
+  CHECK(types.count("lut") == 2);  // the two GELUs
+  CHECK(types.count("batch_broadcast") == 2);  // the class token and the position embedding
+}
+
+TEST_CASE("ViT/w8a8 integer accuracy stays within 1.5 % of float on 1000 test images", "[quant][vit]") {
+  const LabelledImages data = load_fashion_mnist("t10k", 1000, vit_norm());
+  const DirectEngine engine(quantized_vit());
+  const Top1Result integer = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, 100, "int");
+  const Top1Result fp32 = evaluate_top1(import_onnx(kVit), data);
+  INFO("float " << fp32.top1() << ", integer " << integer.top1());
+  CHECK(std::fabs(integer.top1() - fp32.top1()) <= 0.015);
+}
+
+TEST_CASE("ViT/dual path: every layer within 1 LSB of fake-quant, SQNR reported per layer", "[quant][vit][dual_path]") {
+  const DualPathReport r = compare_paths(import_onnx(kVit), quantized_vit(), load_fashion_mnist("t10k", 100, vit_norm()));
+  CHECK(r.layers.size() >= 60);
+  for (const auto& l : r.layers) {
+    INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ, max " << l.max_abs_lsb << " LSB");
+    CHECK(l.max_abs_lsb <= 1);
+    CHECK(l.noise > 0);  // an SQNR exists for every layer (the report's last column)
+  }
+  for (const auto& a : r.accumulators) CHECK(a.overflow_events == 0);
+  CHECK(std::abs(r.integer.correct - r.fake_quant.correct) <= 3);
+}
