@@ -1,7 +1,8 @@
 // The DirectEngine (bit-accurate integer network) against the float reference executor on the shipped
-// CNN quantized with configs/w8a8.yaml: images/s, single thread, same inputs, in one process. The float
-// executor at batch 100 is the 1.0 baseline. Each figure is the best of three passes.
-//   bench_engines [--images N] [--qdq DIR]
+// CNN and ViT, each quantized with configs/w8a8.yaml: images/s, single thread, same inputs, in one
+// process. Per model, the float executor at batch 100 is the 1.0 baseline. Each figure is the best of
+// three passes.
+//   bench_engines [--images N] [--qdq DIR] [--model cnn|vit|both]
 // With --qdq it also exports the CNN as a QDQ model (float requant flavour) to DIR/model.onnx with the
 // test images in DIR/images.npy, re-imports that model through the pre-quantized path and prints the
 // DirectEngine's images/s on it as "qdq_direct_bN <images/s>" lines, for bench/bench_vs_ort.sh to set
@@ -40,29 +41,18 @@ double images_per_second(const Tensor& images, int64_t batch, Run run) {
   }
   return best;
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-  int64_t images = 2000;
-  std::string qdq_dir;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--images")) images = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--qdq")) qdq_dir = argv[i + 1];
-  }
-  const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = read_sidecar_normalisation(model).value_or(Normalisation{});
-  const Graph graph = import_onnx(model);
-  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
-  const Tensor calibration = load_fashion_mnist("train", 500, norm).images;
-  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
-  const Tensor test = load_fashion_mnist("t10k", images, norm).images;
+// One model's table: float executor and DirectEngine at batch 100 and 1, and the DirectEngine at the
+// slower kernel levels. Returns the float executor's batch-100 images/s.
+double bench_model(const std::string& name, const Graph& graph, const IntGraph& q, const Tensor& test) {
   const FloatExecutor fp32(graph);
   const DirectEngine engine(q);
-  const double base = images_per_second(test, 100, [&](const Tensor& x) { fp32.run({{"input", x}}); });
-  const double fp32_b1 = images_per_second(test, 1, [&](const Tensor& x) { fp32.run({{"input", x}}); });
+  const std::string input = graph.inputs.at(0).name;
+  const double base = images_per_second(test, 100, [&](const Tensor& x) { fp32.run({{input, x}}); });
+  const double fp32_b1 = images_per_second(test, 1, [&](const Tensor& x) { fp32.run({{input, x}}); });
   const double int_b100 = images_per_second(test, 100, [&](const Tensor& x) { engine.run(x); });
   const double int_b1 = images_per_second(test, 1, [&](const Tensor& x) { engine.run(x); });
-  fmt::print("fmnist_cnn, w8a8, 1 thread, {} test images per run\n", images);
+  fmt::print("{}, w8a8, 1 thread, {} test images per run\n", name, test.shape[0]);
   fmt::print("{:<28} {:>10} {:>10}\n", "engine", "images/s", "vs float/b100");
   fmt::print("{:<28} {:>10.0f} {:>10.2f}\n", "float executor, batch 100", base, 1.0);
   fmt::print("{:<28} {:>10.0f} {:>10.2f}\n", "float executor, batch 1", fp32_b1, fp32_b1 / base);
@@ -76,6 +66,38 @@ int main(int argc, char** argv) {
     kernels::set_simd_level(saved);
     fmt::print("{:<28} {:>10.0f} {:>10.2f}\n", fmt::format("  kernels {}, batch 100", kernels::to_string(level)), v, v / base);
   }
+  return base;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t images = 2000;
+  std::string qdq_dir, which = "both";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--images")) images = std::atoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--qdq")) qdq_dir = argv[i + 1];
+    if (!std::strcmp(argv[i], "--model")) which = argv[i + 1];
+  }
+  if (which != "cnn" && which != "vit" && which != "both") {
+    fmt::print(stderr, "bench_engines: --model must be cnn, vit or both\n");
+    return 2;
+  }
+  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
+  if (which != "cnn") {
+    const std::string vit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
+    const Normalisation norm = read_sidecar_normalisation(vit).value_or(Normalisation{});
+    const Graph graph = import_onnx(vit);
+    const Tensor calibration = load_fashion_mnist("train", 500, norm).images;
+    bench_model("fmnist_vit", graph, quantize(QuantizeInputs{&graph, &config, &calibration, vit, norm}), load_fashion_mnist("t10k", images, norm).images);
+    if (which == "vit") return 0;
+  }
+  const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+  const Normalisation norm = read_sidecar_normalisation(model).value_or(Normalisation{});
+  const Graph graph = import_onnx(model);
+  const Tensor calibration = load_fashion_mnist("train", 500, norm).images;
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
+  const Tensor test = load_fashion_mnist("t10k", images, norm).images;
+  const double base = bench_model("fmnist_cnn", graph, q, test);
   if (qdq_dir.empty()) return 0;
   const QuantConfig float_flavour = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
   const std::string bytes = export_qdq_onnx(quantize(QuantizeInputs{&graph, &float_flavour, &calibration, model, norm}));

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
+#include <set>
 #include <string>
 
 #include "cli/commands/commands.hpp"
@@ -23,7 +25,7 @@ struct DemoOptions {
   int multiplier_bits = 31;
   int64_t limit = 0;
   bool show_numerics = false;
-  std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+  std::string which = "both";  // the shipped models to run: cnn, vit or both
   std::string config = CHIPREF_SOURCE_DIR "/configs/w8a8.yaml";
 };
 
@@ -50,26 +52,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-int run_demo(const DemoOptions& o) {
-  // 1. The arithmetic: sample accumulators requantized in every flavour and rounding mode.
-  const SelfCheckReport report = run_numerics_self_check(o.multiplier_bits);
-  const size_t checks = report.cases.size() * report.column_names.size();
-  fmt::print("[1/3] numerics self-check: {} of {} requantized samples within their error bound (docs/numerics.md §3.2): {}\n",
-             checks - report.failures, checks, report.failures == 0 ? "PASS" : "FAIL");
-  if (o.show_numerics || report.failures) print_numerics_table(report);
-  if (report.failures) return 1;
-
-  // 2. Quantize the shipped CNN into an integer-only network.
+// Quantize one shipped model, compare FP32 and integer top-1, and summarise the dual-path check.
+void demo_model(const DemoOptions& o, const std::string& model, int step, int steps) {
   auto t0 = std::chrono::steady_clock::now();
   const QuantConfig config = load_quant_config(o.config);
-  const Normalisation norm = read_sidecar_normalisation(o.model).value_or(Normalisation{});
-  const Graph graph = import_onnx(o.model);
+  const Normalisation norm = read_sidecar_normalisation(model).value_or(Normalisation{});
+  const Graph graph = import_onnx(model);
   const Tensor calibration = load_fashion_mnist("train", config.calibration_images, norm).images;
-  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, o.model, norm});
-  fmt::print("[2/3] quantized {} with {} ({} calibration images): {} integer ops, integer-only check passed ({:.1f} s)\n", o.model,
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
+  fmt::print("[{}/{}] quantized {} with {} ({} calibration images): {} integer ops, integer-only check passed ({:.1f} s)\n", step, steps, model,
              o.config, calibration.shape[0], q.ops.size(), seconds_since(t0));
 
-  // 3. Accuracy, float reference against the bit-accurate integer network.
+  // Accuracy, float reference against the bit-accurate integer network.
   const LabelledImages test = load_fashion_mnist("t10k", o.limit, norm);
   t0 = std::chrono::steady_clock::now();
   const Top1Result fp32 = evaluate_top1(graph, test);
@@ -78,19 +72,42 @@ int run_demo(const DemoOptions& o) {
   const DirectEngine engine(q);
   const Top1Result integer = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, test, 100, "IntGraph");
   const double int_s = seconds_since(t0);
-  fmt::print("[3/3] Fashion-MNIST test set, {} images:\n", test.labels.size());
+  fmt::print("      Fashion-MNIST test set, {} images:\n", test.labels.size());
   fmt::print("      FP32 (float executor)       top-1 {:6.2f}%  ({:.1f} s)\n", 100 * fp32.top1(), fp32_s);
   fmt::print("      integer (DirectEngine)      top-1 {:6.2f}%  ({:.1f} s)\n", 100 * integer.top1(), int_s);
   fmt::print("      difference                  {:+.2f} % points\n", 100 * (integer.top1() - fp32.top1()));
 
-  // The dual-path summary on the first images: each integer layer against its float fake-quant twin.
+  // The dual-path summary on the first images: each computing layer against its float fake-quant twin
+  // (data movement, which copies codes, is left out of the table).
+  std::map<std::string, std::string> op_type;
+  for (const Node& op : q.ops) op_type[op.name] = op.op_type;
+  const std::set<std::string> movement = {"reshape", "transpose", "concat", "slice", "gather", "batch_broadcast"};
   const int64_t report_images = std::min<int64_t>(200, static_cast<int64_t>(test.labels.size()));
   const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", report_images, norm));
-  fmt::print("dual path on {} images (each layer in isolation; `chipref quantize --report` writes the full report):\n", report_images);
-  fmt::print("      {:<40} {:>8} {:>10} {:>10} {:>9}\n", "layer output", "format", "exact", "<= 1 LSB", "SQNR dB");
-  for (const auto& l : r.layers)
-    fmt::print("      {:<40} {:>8} {:>9.3f}% {:>9.3f}% {:>9.1f}\n", l.value.size() > 40 ? "..." + l.value.substr(l.value.size() - 37) : l.value,
-               l.format, 100.0 * (l.elements - l.differing) / l.elements, 100.0 * l.within_one / l.elements, l.sqnr_db());
+  fmt::print("      dual path on {} images (each layer in isolation; `chipref quantize --report` writes the full report):\n", report_images);
+  fmt::print("      {:<40} {:>9} {:>8} {:>10} {:>10} {:>9}\n", "layer output", "op", "format", "exact", "<= 1 LSB", "SQNR dB");
+  for (const auto& l : r.layers) {
+    const std::string type = op_type.count(l.producer) ? op_type.at(l.producer) : "";
+    if (movement.count(type)) continue;
+    fmt::print("      {:<40} {:>9} {:>8} {:>9.3f}% {:>9.3f}% {:>9.1f}\n", l.value.size() > 40 ? "..." + l.value.substr(l.value.size() - 37) : l.value,
+               type, l.format, 100.0 * (l.elements - l.differing) / l.elements, 100.0 * l.within_one / l.elements, l.sqnr_db());
+  }
+}
+
+int run_demo(const DemoOptions& o) {
+  std::vector<std::string> models;
+  if (o.which != "vit") models.push_back(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
+  if (o.which != "cnn") models.push_back(CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx");
+  const int steps = 1 + static_cast<int>(models.size());
+  // 1. The arithmetic: sample accumulators requantized in every flavour and rounding mode.
+  const SelfCheckReport report = run_numerics_self_check(o.multiplier_bits);
+  const size_t checks = report.cases.size() * report.column_names.size();
+  fmt::print("[1/{}] numerics self-check: {} of {} requantized samples within their error bound (docs/numerics.md §3.2): {}\n", steps,
+             checks - report.failures, checks, report.failures == 0 ? "PASS" : "FAIL");
+  if (o.show_numerics || report.failures) print_numerics_table(report);
+  if (report.failures) return 1;
+  // 2.. Each shipped model quantized into an integer-only network, FP32 against integer.
+  for (size_t i = 0; i < models.size(); ++i) demo_model(o, models[i], static_cast<int>(i) + 2, steps);
   return 0;
 }
 }  // namespace
@@ -98,11 +115,14 @@ int run_demo(const DemoOptions& o) {
 void add_demo_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand(
-      "demo", "The main job end to end: numerics self-check, quantize the shipped CNN with configs/w8a8.yaml, FP32 vs integer accuracy");
+      "demo",
+      "The main job end to end: numerics self-check, then the shipped CNN and ViT quantized with configs/w8a8.yaml, FP32 vs integer "
+      "accuracy, and the dual-path check per layer");
   cmd->add_option("--multiplier-bits", o->multiplier_bits, "Multiplier width for the numerics self-check")
       ->check(CLI::Range(8, 31))
       ->capture_default_str();
   cmd->add_option("--limit", o->limit, "Evaluate only the first N test images (0: all 10000)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--model", o->which, "Which shipped model: cnn, vit or both")->check(CLI::IsMember({"cnn", "vit", "both"}))->capture_default_str();
   cmd->add_option("--config", o->config, "Quantization config")->check(CLI::ExistingFile)->capture_default_str();
   cmd->add_flag("--show-numerics", o->show_numerics, "Print the self-check table (every sample, flavour and rounding mode)");
   cmd->callback([&exit_code, o] { exit_code = run_demo(*o); });
