@@ -1,5 +1,5 @@
 // Integer kernels against independent implementations: the float executor's ConvInteger, MatMulInteger
-// and MaxPool (im2col + Eigen, themselves checked against ONNX's node-test data) on seeded random
+// MaxPool, Slice, Gather and Expand (themselves checked against ONNX's node-test data) on seeded random
 // tensors and geometries; MulShift / Add against exact arithmetic within the documented bounds;
 // accumulator order effects against hand-derived sums.
 
@@ -8,7 +8,9 @@
 #include <random>
 
 #include "model/executor.hpp"
+#include "model/ops/ops.hpp"
 #include "sim/kernels/mac.hpp"
+#include "sim/kernels/movement.hpp"
 #include "sim/kernels/pool.hpp"
 #include "sim/kernels/requant.hpp"
 
@@ -195,4 +197,55 @@ TEST_CASE("Kernels/the checked path (narrow wrapping accumulator) equals the exa
   CHECK(mismatches == 0);
   CHECK(narrow_events.events > 0);  // the narrow accumulator did overflow along the way
   CHECK(wide_events.events == 0);
+}
+
+TEST_CASE("Kernels/slice, gather and batch_broadcast equal the float executor's Slice, Gather and Expand", "[sim][kernels]") {
+  std::mt19937_64 rng(31);
+  std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t rank = 1 + pick(rng) % 4;
+    Shape shape;
+    for (int64_t d = 0; d < rank; ++d) shape.push_back(1 + pick(rng) % 6);
+    const auto x = random_codes(rng, static_cast<size_t>(element_count(shape)), -300, 300);
+    const Tensor xt = as_tensor(DType::int32, shape, x);
+    // Slice: random axes, starts/ends beyond the ends and negative, steps ±1..3; resolved as the lowering does.
+    std::vector<int64_t> axes, starts, ends, steps, begins, counts;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (pick(rng) % 2) continue;
+      const int64_t dim = shape[d], step = (pick(rng) % 2 ? 1 : -1) * (1 + pick(rng) % 3);
+      axes.push_back(d), steps.push_back(step);
+      starts.push_back(static_cast<int64_t>(pick(rng) % (2 * dim + 5)) - dim - 2), ends.push_back(static_cast<int64_t>(pick(rng) % (2 * dim + 5)) - dim - 2);
+      const ops::SliceRange r = ops::slice_range(starts.back(), ends.back(), step, dim);
+      begins.push_back(r.begin), counts.push_back(r.count);
+    }
+    const auto ints = [](const std::vector<int64_t>& v) { return Tensor::of_ints(DType::int64, {static_cast<int64_t>(v.size())}, v); };
+    const Tensor expected = run_op("Slice", {}, {xt, ints(starts), ints(ends), ints(axes), ints(steps)});
+    Shape y_shape;
+    std::vector<int32_t> y;
+    slice(shape, x.data(), axes, begins, steps, counts, y_shape, y);
+    INFO("trial " << trial << " shape " << shape_to_string(shape));
+    CHECK(y_shape == expected.shape);
+    CHECK(std::vector<int64_t>(y.begin(), y.end()) == expected.ints);
+    // Gather: a scalar index (drops the axis) or a vector of indices, some repeated.
+    const int64_t axis = pick(rng) % rank;
+    const bool scalar = pick(rng) % 2;
+    std::vector<int64_t> indices;
+    for (int64_t i = 0, n = scalar ? 1 : 1 + pick(rng) % 5; i < n; ++i) indices.push_back(pick(rng) % shape[axis]);
+    const Tensor idx = scalar ? Tensor::of_ints(DType::int64, {}, indices) : ints(indices);
+    const Tensor gathered = run_op("Gather", {{"axis", axis}}, {xt, idx});
+    gather(shape, x.data(), axis, indices, scalar, y_shape, y);
+    CHECK(y_shape == gathered.shape);
+    CHECK(std::vector<int64_t>(y.begin(), y.end()) == gathered.ints);
+  }
+  // batch_broadcast: Expand of [1, 2, 3] to [4, 2, 3].
+  const auto c = random_codes(rng, 6, -5, 5);
+  Shape y_shape;
+  std::vector<int32_t> y;
+  batch_broadcast({1, 2, 3}, c.data(), 4, y_shape, y);
+  const Tensor expanded = run_op("Expand", {}, {as_tensor(DType::int32, {1, 2, 3}, c), Tensor::of_ints(DType::int64, {3}, {4, 2, 3})});
+  CHECK(y_shape == expanded.shape);
+  CHECK(std::vector<int64_t>(y.begin(), y.end()) == expanded.ints);
+  // Out-of-range requests are errors, not reads outside the input.
+  CHECK_THROWS_AS(slice({4}, c.data(), {0}, {2}, {1}, {3}, y_shape, y), InputError);
+  CHECK_THROWS_AS(gather({4}, c.data(), 0, {4}, false, y_shape, y), InputError);
 }
