@@ -127,8 +127,9 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
     if (b["bits"]) set(&LayerQuantConfig::bias_bits, r.integer(b["bits"], "bits", 8, 32));
   }
   if (const YAML::Node nl = n["nonlinear"]) {
-    r.expect_map(nl, "nonlinear", {"table_bits", "interpolate"});
+    r.expect_map(nl, "nonlinear", {"table_bits", "interpolate", "method"});
     if (nl["table_bits"]) set(&LayerQuantConfig::lut_table_bits, r.integer(nl["table_bits"], "table_bits", 0, 16));
+    if (nl["method"]) set(&LayerQuantConfig::nonlinear_method, parse_nonlinear_method(r.choice(nl["method"], "method", {"lut", "poly"})));
     if (nl["interpolate"]) set(&LayerQuantConfig::lut_interpolate, r.boolean(nl["interpolate"], "interpolate"));
   }
   if (const YAML::Node acc = n["accumulator"]) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "quant/lut.hpp"
 #include "quant/numerics/accumulator.hpp"
 #include "quant/numerics/requant.hpp"
 
@@ -31,6 +32,7 @@ struct LayerQuantConfig {
   OverflowPolicy accumulator_overflow = OverflowPolicy::wrap;
   int lut_table_bits = 0;       // elementwise non-linears: 0 = one table entry per input code
   bool lut_interpolate = false;  // with a reduced table: interpolate between entries (else the nearest)
+  NonLinearMethod nonlinear_method = NonLinearMethod::lut;  // GELU and softmax's exp: table or I-BERT polynomial
 };
 
 struct LayerOverride {

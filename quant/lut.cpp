@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "quant/numerics/enum_names.hpp"
+#include "quant/numerics/polynomial.hpp"
+#include "quant/numerics/requant.hpp"
 #include "quant/numerics/rounding.hpp"
 
 namespace chipref {
@@ -15,7 +18,64 @@ constexpr enum_names::Entry<NonLinear> kNames[] = {
     {NonLinear::sigmoid, "sigmoid"}, {NonLinear::silu, "silu"}, {NonLinear::tanh, "tanh"},
     {NonLinear::exp, "exp"}, {NonLinear::reciprocal, "reciprocal"}, {NonLinear::rsqrt, "rsqrt"}};
 
+constexpr enum_names::Entry<NonLinearMethod> kMethodNames[] = {{NonLinearMethod::lut, "lut"}, {NonLinearMethod::poly, "poly"}};
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Codes from an integer polynomial's values v (real = scale · v): v shifted right by k bits (floor) so
+// that every |v| of the domain fits int32, then the `single` MulShift, half to even, with the 31-bit
+// multiplier of |scale| · 2^k / s_y (negated first when scale < 0).
+class PolynomialOutput {
+ public:
+  PolynomialOutput(double scale, int64_t max_abs_v, const QuantParams& out)
+      : negate_(scale < 0), rq_(Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out.format, out.zero_point)) {
+    while ((max_abs_v >> k_) > (int64_t{1} << 30)) ++k_;
+    channel_ = make_requant_channel(std::fabs(scale) * std::ldexp(1.0, k_) / out.scale, kMaxMultiplierBits);
+  }
+  int32_t operator()(int64_t v) const {
+    const int64_t shifted = rounding_shift_right(negate_ ? -v : v, k_, RoundingMode::floor);
+    return static_cast<int32_t>(rq_.apply(static_cast<int32_t>(shifted), channel_));
+  }
+  int pre_shift() const { return k_; }
+
+ private:
+  bool negate_;
+  int k_ = 0;
+  Requantizer rq_;
+  RequantChannel channel_;
+};
+
+// I-BERT's erf approximation at u, in double: sign(u) · (a · (min(|u|, −b) + b)² + 1).
+double ibert_erf(double u) {
+  const double m = std::min(std::fabs(u), -IntGelu::kB);
+  return u == 0 ? 0.0 : std::copysign(IntGelu::kA * (m + IntGelu::kB) * (m + IntGelu::kB) + 1.0, u);
+}
+
+// i-GELU over every input code of spec: the polynomial, its values and their output stage.
+struct PolyGelu {
+  IntGelu gelu;
+  std::vector<int64_t> values;  // per input code, from the format's minimum
+  PolynomialOutput to_codes;
+};
+PolyGelu poly_gelu(const LutSpec& spec) {
+  const IntGelu g = IntGelu::make(spec.in.scale);
+  std::vector<int64_t> values;
+  int64_t max_abs = 0;
+  for (int64_t x = spec.in.format.min(); x <= spec.in.format.max(); ++x) {
+    values.push_back(g(x - spec.in.zero_point));
+    max_abs = std::max(max_abs, std::abs(values.back()));
+  }
+  return PolyGelu{g, std::move(values), PolynomialOutput(g.scale, max_abs, spec.out)};
+}
+
+// The documented bound of i-GELU at x (docs/numerics.md §12): the polynomial's own error, the floors of
+// its integer constants and of the 2^14 shift, the pre-shift and the output rounding.
+double poly_gelu_bound(const IntGelu& g, double x, int pre_shift, double s_y) {
+  const double delta = std::fabs(IntGelu::kA) * g.s_prime * g.s_prime * (4 * std::fabs(IntGelu::kB) / g.s_prime + 6) + 2 * std::fabs(g.s_erf);
+  const double half_x = std::fabs(x) / 2;
+  return half_x * std::fabs(ibert_erf(x / IntGelu::kK) - std::erf(x / std::sqrt(2.0))) + half_x * delta + 0.5 * s_y +
+         std::fabs(g.scale) * std::ldexp(1.0, pre_shift) + std::fabs(evaluate(NonLinear::gelu_erf, x)) * std::ldexp(1.0, -30);
+}
 constexpr double kSqrt2 = 1.4142135623730951, kSqrt2OverPi = 0.7978845608028654;
 
 // max |f'| and max |f''| over [a, b] (a <= b): global maxima for the bounded ones (derived in
@@ -53,6 +113,8 @@ double max_abs_second_derivative(NonLinear f, double a, double b) {
 }  // namespace
 
 std::string_view to_string(NonLinear f) { return enum_names::name_of(f, kNames); }
+std::string_view to_string(NonLinearMethod m) { return enum_names::name_of(m, kMethodNames); }
+NonLinearMethod parse_nonlinear_method(std::string_view name) { return enum_names::parse("non-linear method", name, kMethodNames); }
 NonLinear parse_nonlinear(std::string_view name) { return enum_names::parse("non-linear function", name, kNames); }
 
 double evaluate(NonLinear f, double x) {
@@ -76,6 +138,15 @@ kernels::Lut build_lut(const LutSpec& spec) {
   if (spec.table_bits < 0 || spec.table_bits > in_bits)
     throw InputError("table_bits " + std::to_string(spec.table_bits) + " is out of range; expected 0 (one entry per code) .. " + std::to_string(in_bits));
   if (!(spec.in.scale > 0) || !(spec.out.scale > 0)) throw InputError("a lookup table needs positive input and output scales");
+  if (spec.method == NonLinearMethod::poly) {
+    if (spec.function != NonLinear::gelu_erf)
+      throw InputError(std::string("no integer polynomial for ") + std::string(to_string(spec.function)) + "; method poly covers gelu_erf (and softmax's exp)");
+    const PolyGelu p = poly_gelu(spec);
+    kernels::Lut t;
+    t.in_min = spec.in.format.min(), t.out = spec.out.format;
+    for (int64_t value : p.values) t.table.push_back(p.to_codes(value));
+    return t;
+  }
   kernels::Lut t;
   t.in_min = spec.in.format.min();
   t.shift = spec.table_bits == 0 ? 0 : in_bits - spec.table_bits;
@@ -101,6 +172,8 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
   auto representable = [&](double y) { return y >= y_lo && y <= y_hi; };
   auto real_of = [&](int64_t code) { return s_x * static_cast<double>(code - spec.in.zero_point); };
   const int64_t step = int64_t{1} << t.shift;
+  std::optional<PolyGelu> poly;
+  if (spec.method == NonLinearMethod::poly) poly = poly_gelu(spec);
   double sum = 0;
   for (int64_t q = fi.min(); q <= fi.max(); ++q) {
     ++e.codes;
@@ -117,6 +190,7 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
     }
     const double a = std::min({x, real_of(lo_code), real_of(hi_code)}), b = std::max({x, real_of(lo_code), real_of(hi_code)});
     double bound = 0.5 * s_y;  // the output rounding of a table entry
+    if (poly) bound = poly_gelu_bound(poly->gelu, x, poly->to_codes.pre_shift(), s_y);
     if (t.shift > 0 && !t.interpolate) bound += max_abs_derivative(spec.function, a, b) * std::fabs(x - real_of(lo_code));
     if (t.interpolate) {
       // interpolation rounding, then the chord's distance from f: h²/8·max|f''|, or h/2·max|f'| (a kink)
@@ -135,16 +209,27 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
   return e;
 }
 
-kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits) {
+kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits, NonLinearMethod method) {
   if (in_bits < 2 || in_bits > 16) throw InputError("softmax takes inputs of 2..16 bits, got " + std::to_string(in_bits));
   if (exp_bits < 8 || exp_bits > 30) throw InputError("softmax exp_bits " + std::to_string(exp_bits) + " is out of range; expected 8..30");
   if (out_bits < 2 || out_bits > 16) throw InputError("softmax output of " + std::to_string(out_bits) + " bits; expected 2..16");
   if (!(in_scale > 0)) throw InputError("softmax needs a positive input scale");
   kernels::Softmax s;
-  for (int64_t d = 0; d < (int64_t{1} << in_bits); ++d) {
-    const double t = round_to_integer(std::ldexp(std::exp(-in_scale * static_cast<double>(d)), exp_bits), RoundingMode::half_even);
-    if (t == 0) break;  // exp only decreases: every later entry is 0 too
-    s.exp_table.push_back(static_cast<int32_t>(t));
+  const int64_t span = int64_t{1} << in_bits;
+  if (method == NonLinearMethod::poly) {
+    const IntExp e = IntExp::make(in_scale);
+    const PolynomialOutput to_units(e.scale, e(0), QuantParams{IntFormat::make(exp_bits + 2, false), 0, std::ldexp(1.0, -exp_bits)});
+    for (int64_t d = 0; d < span; ++d) {
+      const int32_t t = to_units(e(-d));
+      if (t == 0) break;  // i-exp does not increase with d: every later entry is 0 too
+      s.exp_table.push_back(t);
+    }
+  } else {
+    for (int64_t d = 0; d < span; ++d) {
+      const double t = round_to_integer(std::ldexp(std::exp(-in_scale * static_cast<double>(d)), exp_bits), RoundingMode::half_even);
+      if (t == 0) break;  // exp only decreases: every later entry is 0 too
+      s.exp_table.push_back(static_cast<int32_t>(t));
+    }
   }
   s.one_over_scale = int64_t{1} << out_bits;
   s.out = IntFormat::make(out_bits, false);

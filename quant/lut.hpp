@@ -22,14 +22,24 @@ NonLinear parse_nonlinear(std::string_view name);  // InputError listing the nam
 // The reference, in double. reciprocal(0) and rsqrt(x <= 0) are +inf (the table saturates there).
 double evaluate(NonLinear f, double x);
 
+// How a non-linear is computed: a table from the float function (§8), or I-BERT's integer polynomial
+// (§12; GELU and softmax's exp), tabulated over every input code — the same integers a polynomial unit
+// computes per element.
+enum class NonLinearMethod { lut, poly };
+std::string_view to_string(NonLinearMethod m);
+NonLinearMethod parse_nonlinear_method(std::string_view name);  // InputError listing the names
+
 struct LutSpec {
   NonLinear function = NonLinear::relu;
   QuantParams in, out;    // input codes (at most 16 bits) and output codes
   int table_bits = 0;     // 0: one entry per input code; else 2^table_bits + 1 entries (<= input bits)
   bool interpolate = false;
+  NonLinearMethod method = NonLinearMethod::lut;  // poly: one entry per code (table_bits is ignored)
 };
 
-// T[i] = sat_out(z_out + round_half_even(f(s_in · (c_i − z_in)) / s_out)), c_i = min_in + i · 2^shift.
+// lut: T[i] = sat_out(z_out + round_half_even(f(s_in · (c_i − z_in)) / s_out)), c_i = min_in + i · 2^shift.
+// poly: T[x − min_in] = the i-GELU of x − z_in, requantized to the output (§12); InputError for a
+// function without a polynomial form.
 kernels::Lut build_lut(const LutSpec& spec);
 
 // The error of the table against f over every input code x, in real units |ŷ(x) − f(x)|, except where
@@ -45,6 +55,7 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& table);
 // Integer softmax (docs/numerics.md §9) for inputs of scale in_scale and `in_bits` bits: the exp table
 // T[d] = round_half_even(2^exp_bits · exp(−in_scale · d)) for d = 0 .. 2^in_bits − 1 (trailing zeros
 // dropped), output codes of `out_bits` unsigned bits at scale 2^−out_bits.
-kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits);
+// With NonLinearMethod::poly the entries are I-BERT's i-exp of −d, requantized to 2^−exp_bits units (§12).
+kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits, NonLinearMethod method = NonLinearMethod::lut);
 
 }  // namespace chipref

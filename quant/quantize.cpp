@@ -669,9 +669,14 @@ class Lowering {
     require_quantized(x, n);
     LutSpec spec;
     spec.function = f, spec.in = out_.values.at(x).quant, spec.out = params_for(y, c);
-    spec.table_bits = std::min(c.lut_table_bits, spec.in.format.bits()), spec.interpolate = c.lut_interpolate;
+    spec.table_bits = std::min(c.lut_table_bits, spec.in.format.bits()), spec.interpolate = c.lut_interpolate, spec.method = c.nonlinear_method;
     if (spec.in.format.bits() > 16) cannot(n, "its input is " + spec.in.format.name() + "; a lookup table takes at most 16 bits");
-    const kernels::Lut table = build_lut(spec);
+    kernels::Lut table;
+    try {
+      table = build_lut(spec);
+    } catch (const InputError& e) {
+      cannot(n, e.what());
+    }
     add_value(y, spec.out);
     add_constant(n.name + ".table", Tensor::of_ints(DType::int32, {static_cast<int64_t>(table.table.size())},
                                                     std::vector<int64_t>(table.table.begin(), table.table.end())));
@@ -680,6 +685,7 @@ class Lowering {
     l.attributes["in_min"] = table.in_min;
     l.attributes["shift"] = int64_t{table.shift};
     l.attributes["interpolate"] = int64_t{table.interpolate};
+    l.attributes["method"] = std::string(to_string(spec.method));  // how the entries were made (reports)
     out_.ops.push_back(std::move(l));
   }
 
@@ -705,12 +711,18 @@ class Lowering {
     const int64_t one = static_cast<int64_t>(std::llround(m));
     if (one < 2 || std::fabs(m - static_cast<double>(one)) > 1e-6 * m)
       cannot(n, "its output scale " + std::to_string(out.scale) + " is not 1/M for an integer M; integer softmax writes probabilities in units of 1/M");
-    kernels::Softmax k = build_softmax(in.scale, in.format.bits(), 15, out.format.bits());
+    kernels::Softmax k;
+    try {
+      k = build_softmax(in.scale, in.format.bits(), 15, out.format.bits(), c.nonlinear_method);
+    } catch (const InputError& e) {
+      cannot(n, e.what());
+    }
     add_value(y, out);
     add_constant(n.name + ".exp_table", Tensor::of_ints(DType::int32, {static_cast<int64_t>(k.exp_table.size())},
                                                         std::vector<int64_t>(k.exp_table.begin(), k.exp_table.end())));
     Node sm = op("softmax", n.name, {x, n.name + ".exp_table"}, {y});
     sm.attributes["one_over_scale"] = one;
+    sm.attributes["method"] = std::string(to_string(c.nonlinear_method));
     out_.ops.push_back(std::move(sm));
   }
 

@@ -80,6 +80,7 @@ int inspect_int_graph(const InspectOptions& o) {
     for (const auto& in : op.inputs) ins.push_back(describe(in));
     for (const auto& out : op.outputs) outs.push_back(describe(out));
     ops.push_back({{"name", op.name}, {"op", op.op_type}, {"inputs", ins}, {"outputs", outs}, {"weights", params}, {"macs", macs}});
+    if (op.has("method")) ops.back()["method"] = op.get_string("method");  // a non-linear's table: lut or I-BERT poly
   }
   if (o.json) {
     fmt::print("{}\n", nlohmann::json{{"model", o.model}, {"intgraph", true}, {"source_model", g.source_model}, {"config", g.config_name},
@@ -96,6 +97,7 @@ int inspect_int_graph(const InspectOptions& o) {
     fmt::print("{:<32} {:<11} {} -> {}", op["name"].get<std::string>(), op["op"].get<std::string>(),
                join(op["inputs"].get<std::vector<std::string>>()), join(op["outputs"].get<std::vector<std::string>>()));
     if (op["macs"].get<int64_t>()) fmt::print("  ({} MACs)", op["macs"].get<int64_t>());
+    if (op.contains("method") && op["method"] == "poly") fmt::print("  (I-BERT integer polynomial)");
     fmt::print("\n");
   }
   fmt::print("total: {} weights, {} MACs per batch of {}\n", total_params, total_macs, o.batch);

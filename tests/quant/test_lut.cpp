@@ -102,6 +102,34 @@ TEST_CASE("LUT/reduced tables follow the interpolation formula and stay within t
       }
 }
 
+// I-BERT's i-GELU (method poly), exhaustively: every code of 8- and 16-bit inputs, asymmetric and
+// symmetric, within the bound of docs/numerics.md §12, and close to GELU overall (I-BERT reports its erf
+// polynomial good to about 1e-2; the outputs here stay within a few percent of the output range).
+TEST_CASE("LUT/i-GELU polynomial stays within its documented bound on every input code", "[quant][lut][poly]") {
+  for (int bits : {8, 16})
+    for (bool asymmetric : {false, true}) {
+      LutSpec s = spec_for(NonLinear::gelu_erf, bits, bits, 0, false);
+      s.method = NonLinearMethod::poly;
+      if (asymmetric) {  // what calibration gives a GELU input: unsigned, zero point inside
+        s.in.format = IntFormat::make(bits, false);
+        s.in.scale = 12.0 / static_cast<double>(s.in.format.max());
+        s.in.zero_point = s.in.format.max() / 3;
+      }
+      const kernels::Lut t = build_lut(s);
+      REQUIRE(static_cast<int64_t>(t.table.size()) == (int64_t{1} << bits));
+      const LutError e = measure_lut_error(s, t);
+      INFO(bits << " bits" << (asymmetric ? ", asymmetric" : "") << ": max " << e.max_abs / s.out.scale << " LSB, mean " << e.mean_abs / s.out.scale
+                << " LSB, saturated " << e.saturated << " of " << e.codes);
+      CHECK(e.worst_bound_ratio <= 1.0);
+      CHECK(e.max_abs <= 0.03 * s.out.scale * static_cast<double>(s.out.format.max()));
+
+      CHECK(e.saturated < e.codes / 4);
+    }
+  LutSpec sigmoid = spec_for(NonLinear::sigmoid, 8, 8, 0, false);
+  sigmoid.method = NonLinearMethod::poly;
+  CHECK_THROWS_WITH(build_lut(sigmoid), Catch::Contains("no integer polynomial for sigmoid"));
+}
+
 TEST_CASE("LUT/inputs outside the table and bad specs are errors", "[quant][lut]") {
   LutSpec s = spec_for(NonLinear::sigmoid, 8, 8, 0, false);
   const kernels::Lut t = build_lut(s);
@@ -124,5 +152,14 @@ TEST_CASE("LUT/error table for the docs", "[.lut-table]") {
       std::printf("| %s | [%g, %g] | %s | %.3f | %.3f | %lld of %lld |\n", std::string(to_string(f)).c_str(), lo, hi, table.c_str(), e.max_abs / s.out.scale,
                   e.mean_abs / s.out.scale, static_cast<long long>(e.saturated), static_cast<long long>(e.codes));
     }
+  }
+  std::printf("\n| function | domain | in/out | poly max (LSB) | poly mean (LSB) | table max (LSB) | table mean (LSB) |\n|---|---|---|---|---|---|---|\n");
+  for (int bits : {8, 16}) {  // docs/numerics.md §12
+    LutSpec s = spec_for(NonLinear::gelu_erf, bits, bits, 0, false);
+    const LutError table = measure_lut_error(s, build_lut(s));
+    s.method = NonLinearMethod::poly;
+    const LutError poly = measure_lut_error(s, build_lut(s));
+    std::printf("| gelu_erf | [-8, 8] | %d-bit | %.3f | %.3f | %.3f | %.3f |\n", bits, poly.max_abs / s.out.scale, poly.mean_abs / s.out.scale,
+                table.max_abs / s.out.scale, table.mean_abs / s.out.scale);
   }
 }

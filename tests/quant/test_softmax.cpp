@@ -10,6 +10,7 @@
 #include <random>
 
 #include "quant/lut.hpp"
+#include "quant/numerics/polynomial.hpp"
 #include "support/int128_reference.hpp"
 
 using namespace chipref;
@@ -106,4 +107,57 @@ TEST_CASE("Softmax/ties round to even (hand-derived)", "[quant][softmax]") {
   const kernels::Softmax q = build_softmax(1.0, 8, 15, 8);  // exp(−228) underflows to 0
   kernels::softmax(q, x.data(), 1, 3, y.data());
   CHECK(y == std::vector<int32_t>{128, 128, 0});
+}
+
+// The `poly` method: exp entries from I-BERT's i-exp (quant/numerics/polynomial.hpp), docs/numerics.md
+// §12. Each entry against 2^E · exp(−s_x · d) within 2^E · exp(−s_x·d) · ρ(z) + 1, where z = ⌊d·s_x / ln 2⌋ + 1
+// bounds the halvings used and ρ(z) = (1 + 0.0034 + S') · exp(z · (S' + 5e-5)) − 1 (the quadratic's
+// relative error on (−ln 2, 0] is 0.00331, measured on a 1e-6 grid; qx0 · S' is within S' of x0, and x0
+// within 5e-5 of −ln 2). Every row still sums to M within ±n/2, and each probability is within the §9
+// bound plus 2·ρ·p of the exact softmax.
+TEST_CASE("Softmax/i-exp entries (method poly) stay within their bound, rows still sum to 1", "[quant][softmax][poly]") {
+  std::mt19937_64 rng(23);
+  for (const auto& [s_x, in_bits] : std::vector<std::pair<double, int>>{{0.01, 8}, {0.06, 8}, {0.25, 8}, {0.0004, 16}}) {
+    const int exp_bits = 15, out_bits = 8;
+    const kernels::Softmax p = build_softmax(s_x, in_bits, exp_bits, out_bits, NonLinearMethod::poly);
+    const IntExp e = IntExp::make(s_x);
+    auto rho = [&](int64_t d) {
+      const double z = std::floor(static_cast<double>(d) * s_x / std::log(2.0)) + 1;
+      return (1 + 0.0034 + e.s_prime) * std::exp(z * (e.s_prime + 5e-5)) - 1;
+    };
+    int64_t over = 0;
+    const int64_t span = int64_t{1} << in_bits;
+    for (int64_t d = 0; d < span; ++d) {
+      const double exact = std::ldexp(std::exp(-s_x * static_cast<double>(d)), exp_bits);
+      const double got = d < static_cast<int64_t>(p.exp_table.size()) ? p.exp_table[d] : 0.0;
+      over += std::fabs(got - exact) > exact * rho(d) + 1.0;
+    }
+    INFO("s_x " << s_x << ": " << p.exp_table.size() << " entries, first " << p.exp_table.at(0));
+    CHECK(over == 0);
+
+    const int64_t M = int64_t{1} << out_bits, n = 49, rows = 300;
+    std::uniform_int_distribution<int64_t> code(-(int64_t{1} << (in_bits - 1)), (int64_t{1} << (in_bits - 1)) - 1);
+    std::vector<int32_t> x(static_cast<size_t>(rows * n)), y(x.size());
+    for (auto& v : x) v = static_cast<int32_t>(code(rng));
+    kernels::softmax(p, x.data(), rows, n, y.data());
+    int64_t bad_sums = 0, over_bound = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t* row = x.data() + r * n;
+      const int32_t m = *std::max_element(row, row + n);
+      double exact_sum = 0, worst_rho = 0;
+      for (int64_t i = 0; i < n; ++i) exact_sum += std::exp(-s_x * (m - row[i])), worst_rho = std::max(worst_rho, rho(m - row[i]));
+      int64_t code_sum = 0;
+      bool saturated = false;
+      for (int64_t i = 0; i < n; ++i) {
+        const double exact = std::exp(-s_x * (m - row[i])) / exact_sum;
+        code_sum += y[r * n + i];
+        saturated = saturated || exact * static_cast<double>(M) > static_cast<double>(M - 1) + 0.5;
+        const double bound = 0.5 / static_cast<double>(M) + static_cast<double>(1 + n) / std::ldexp(1.0, exp_bits + 1) + 2.2 * worst_rho * exact;
+        over_bound += std::fabs(static_cast<double>(y[r * n + i]) / static_cast<double>(M) - exact) > bound;
+      }
+      if (!saturated) bad_sums += std::llabs(code_sum - M) * 2 > n;
+    }
+    CHECK(bad_sums == 0);
+    CHECK(over_bound == 0);
+  }
 }

@@ -21,13 +21,15 @@ const char* kVit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
 
 Normalisation vit_norm() { return *read_sidecar_normalisation(kVit); }
 
+IntGraph quantize_vit(const std::string& config_name) {
+  const Graph graph = import_onnx(kVit);
+  const QuantConfig config = load_quant_config(std::string(CHIPREF_SOURCE_DIR "/configs/") + config_name);
+  const Tensor calibration = load_fashion_mnist("train", 500, vit_norm()).images;
+  return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_vit.onnx", vit_norm()});
+}
+
 const IntGraph& quantized_vit() {
-  static const IntGraph q = [] {
-    const Graph graph = import_onnx(kVit);
-    const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
-    const Tensor calibration = load_fashion_mnist("train", 500, vit_norm()).images;
-    return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_vit.onnx", vit_norm()});
-  }();
+  static const IntGraph q = quantize_vit("w8a8.yaml");
   return q;
 }
 }  // namespace
@@ -44,13 +46,19 @@ TEST_CASE("ViT/w8a8 is integer-only, with attention, softmax, LayerNorm and GELU
   CHECK(types.count("batch_broadcast") == 2);  // the class token and the position embedding
 }
 
-TEST_CASE("ViT/w8a8 integer accuracy stays within 1.5 % of float on 1000 test images", "[quant][vit]") {
+TEST_CASE("ViT/w8a8 integer accuracy stays within 1.5 % of float on 1000 test images, tables and polynomials", "[quant][vit]") {
   const LabelledImages data = load_fashion_mnist("t10k", 1000, vit_norm());
-  const DirectEngine engine(quantized_vit());
-  const Top1Result integer = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, 100, "int");
   const Top1Result fp32 = evaluate_top1(import_onnx(kVit), data);
-  INFO("float " << fp32.top1() << ", integer " << integer.top1());
-  CHECK(std::fabs(integer.top1() - fp32.top1()) <= 0.015);
+  const IntGraph poly = quantize_vit("w8a8-poly.yaml");
+  int poly_ops = 0;
+  for (const Node& op : poly.ops) poly_ops += op.has("method") && op.get_string("method") == "poly";
+  CHECK(poly_ops == 4);  // the two GELUs and the two softmaxes
+  for (const IntGraph* q : {&quantized_vit(), &poly}) {
+    const DirectEngine engine(*q);
+    const Top1Result integer = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, 100, "int");
+    INFO(q->config_name << ": float " << fp32.top1() << ", integer " << integer.top1());
+    CHECK(std::fabs(integer.top1() - fp32.top1()) <= 0.015);
+  }
 }
 
 TEST_CASE("ViT/dual path: every layer within 1 LSB of fake-quant, SQNR reported per layer", "[quant][vit][dual_path]") {

@@ -1,4 +1,4 @@
-// Integer kernels against independent implementations: the float executor's ConvInteger, MatMulInteger
+// Integer kernels against independent implementations: the float executor's ConvInteger, MatMulInteger,
 // MaxPool, Slice, Gather and Expand (themselves checked against ONNX's node-test data) on seeded random
 // tensors and geometries; MulShift / Add against exact arithmetic within the documented bounds;
 // accumulator order effects against hand-derived sums.
