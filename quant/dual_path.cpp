@@ -116,6 +116,13 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
       }
     }
 
+  for (const Node& op : q.ops)
+    if (op.has("error_max_micro_lsb"))
+      r.nonlinears.push_back(NonLinearError{op.name, op.op_type == "softmax" ? "exp (softmax)" : op.get_string("function"),
+                                            op.get_string("method", std::string("lut")), 1e-6 * static_cast<double>(op.get_int("error_max_micro_lsb")),
+                                            1e-6 * static_cast<double>(op.get_int("error_mean_micro_lsb")),
+                                            op.get_int("error_codes"), op.get_int("error_saturated_codes"), op.get_int("error_within_bound") != 0});
+
   const int64_t n = data.images.shape.at(0), per = data.images.numel() / std::max<int64_t>(n, 1);
   ProgressBar progress("dual path", n);
   for (int64_t start = 0; start < n; start += batch_size) {
@@ -198,6 +205,15 @@ std::string report_markdown(const DualPathReport& r) {
   for (const auto& l : r.layers)
     md << "| `" << l.value << "` | `" << l.producer << "` | " << l.format << " | " << l.elements << " | " << pct(l.differing, l.elements)
        << " % | " << pct(l.within_one, l.elements) << " % | " << l.max_abs_lsb << " | " << l.sqnr_db() << " |\n";
+  if (!r.nonlinears.empty()) {
+    md << "\n## Non-linear approximations, over every input code\n\n"
+          "Each table against its float function (docs/numerics.md §8; `poly`: I-BERT's integer polynomial, §12), in output LSBs "
+          "(softmax: its exp table, in units of 2^-15), codes whose output saturates excluded.\n\n"
+          "| op | function | method | max error LSB | mean error LSB | saturated codes | within documented bound |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& nl : r.nonlinears)
+      md << "| `" << nl.op << "` | " << nl.function << " | " << nl.method << " | " << nl.max_lsb << " | " << nl.mean_lsb << " | " << nl.saturated
+         << " of " << nl.codes << " | " << (nl.within_bound ? "yes" : "**no**") << " |\n";
+  }
   md << "\n## Accumulators\n\n| accumulator | produced by | configured bits | observed range | bits used | overflow events |\n|---|---|---|---|---|---|\n";
   for (const auto& a : r.accumulators)
     md << "| `" << a.value << "` | `" << a.producer << "` | " << a.configured_bits << " | [" << a.min << ", " << a.max << "] | "
@@ -215,6 +231,9 @@ std::string report_json(const DualPathReport& r) {
     j["layers"].push_back({{"value", l.value}, {"producer", l.producer}, {"format", l.format}, {"elements", l.elements},
                            {"differing", l.differing}, {"within_one_lsb", l.within_one}, {"max_abs_lsb", l.max_abs_lsb},
                            {"sqnr_db", std::isfinite(l.sqnr_db()) ? nlohmann::ordered_json(l.sqnr_db()) : nlohmann::ordered_json(nullptr)}});
+  for (const auto& nl : r.nonlinears)
+    j["nonlinears"].push_back({{"op", nl.op}, {"function", nl.function}, {"method", nl.method}, {"max_error_lsb", nl.max_lsb},
+                               {"mean_error_lsb", nl.mean_lsb}, {"codes", nl.codes}, {"saturated_codes", nl.saturated}, {"within_bound", nl.within_bound}});
   for (const auto& a : r.accumulators)
     j["accumulators"].push_back({{"value", a.value}, {"producer", a.producer}, {"configured_bits", a.configured_bits}, {"min", a.min},
                                  {"max", a.max}, {"bits_used", a.bits_used()}, {"overflow_events", a.overflow_events}});

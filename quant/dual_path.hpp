@@ -34,9 +34,19 @@ struct AccumulatorUse {
   int bits_used() const;  // signed bits needed for [min, max]
 };
 
+// A non-linear's table against its float function over every input code, as quantize measured it
+// (docs/numerics.md §8, §12): the lut and softmax ops' error attributes.
+struct NonLinearError {
+  std::string op, function, method;  // softmax: function "exp" (its exp table, in units of 2^-15)
+  double max_lsb = 0, mean_lsb = 0;
+  int64_t codes = 0, saturated = 0;
+  bool within_bound = true;
+};
+
 struct DualPathReport {
   std::string model, config;
   std::vector<LayerComparison> layers;
+  std::vector<NonLinearError> nonlinears;
   std::vector<AccumulatorUse> accumulators;
   Top1Result fp32, fake_quant, integer;
 };

@@ -236,4 +236,27 @@ kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int o
   return s;
 }
 
+LutError measure_softmax_exp_error(double in_scale, int in_bits, int exp_bits, NonLinearMethod method, const std::vector<int32_t>& exp_table) {
+  LutError e;
+  const double unit = std::ldexp(1.0, exp_bits);
+  const double s_prime = method == NonLinearMethod::poly ? IntExp::make(in_scale).s_prime : 0.0;
+  double sum = 0;
+  for (int64_t d = 0; d < (int64_t{1} << in_bits); ++d) {
+    ++e.codes;
+    const double exact = unit * std::exp(-in_scale * static_cast<double>(d));
+    const double got = d < static_cast<int64_t>(exp_table.size()) ? exp_table[d] : 0.0;
+    double bound = 0.5;
+    if (method == NonLinearMethod::poly) {
+      const double z = std::floor(static_cast<double>(d) * in_scale / std::log(2.0)) + 1;
+      bound = exact * ((1.0034 + s_prime) * std::exp(z * (s_prime + 5e-5)) - 1) + 1;
+    }
+    const double err = std::fabs(got - exact);
+    e.max_abs = std::max(e.max_abs, err / unit);
+    e.worst_bound_ratio = std::max(e.worst_bound_ratio, err / (bound * (1 + 1e-9)));
+    sum += err / unit;
+  }
+  e.mean_abs = sum / static_cast<double>(e.codes);
+  return e;
+}
+
 }  // namespace chipref

@@ -55,6 +55,11 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& table);
 // Integer softmax (docs/numerics.md §9) for inputs of scale in_scale and `in_bits` bits: the exp table
 // T[d] = round_half_even(2^exp_bits · exp(−in_scale · d)) for d = 0 .. 2^in_bits − 1 (trailing zeros
 // dropped), output codes of `out_bits` unsigned bits at scale 2^−out_bits.
+// The error of a softmax exp table against 2^exp_bits · exp(−in_scale · d) for every d of `in_bits`-bit
+// inputs, in real units (the table's value / 2^exp_bits), with the bound ratio: 1/2 unit for a table
+// from exp, 2^e·exp(−S·d)·ρ(z) + 1 units for i-exp (§12). Entries past the table's end count as 0.
+LutError measure_softmax_exp_error(double in_scale, int in_bits, int exp_bits, NonLinearMethod method, const std::vector<int32_t>& exp_table);
+
 // With NonLinearMethod::poly the entries are I-BERT's i-exp of −d, requantized to 2^−exp_bits units (§12).
 kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits, NonLinearMethod method = NonLinearMethod::lut);
 

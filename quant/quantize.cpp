@@ -662,6 +662,18 @@ class Lowering {
     out_.ops.push_back(std::move(m));
   }
 
+  // The error of a non-linear's table against its float function over every input code, measured once
+  // here (where the table's input scale is known, also behind a folded rescaling) for reports: in units
+  // of `lsb` (the output LSB; softmax: its exp table's 2^-15), as integers of 10^-6 LSB (an IntGraph op
+  // carries no float attribute).
+  static void set_error_attrs(Node& n, const LutError& e, double lsb) {
+    n.attributes["error_max_micro_lsb"] = static_cast<int64_t>(std::llround(e.max_abs / lsb * 1e6));
+    n.attributes["error_mean_micro_lsb"] = static_cast<int64_t>(std::llround(e.mean_abs / lsb * 1e6));
+    n.attributes["error_codes"] = e.codes;
+    n.attributes["error_saturated_codes"] = e.saturated;
+    n.attributes["error_within_bound"] = int64_t{e.worst_bound_ratio <= 1.0};
+  }
+
   // An elementwise non-linear as a lookup table from the input's codes to the output's (§8).
   void lower_lut(const Node& n, NonLinear f) {
     const LayerQuantConfig c = cfg_.for_node(n.name);
@@ -686,6 +698,7 @@ class Lowering {
     l.attributes["shift"] = int64_t{table.shift};
     l.attributes["interpolate"] = int64_t{table.interpolate};
     l.attributes["method"] = std::string(to_string(spec.method));  // how the entries were made (reports)
+    set_error_attrs(l, measure_lut_error(spec, table), spec.out.scale);
     out_.ops.push_back(std::move(l));
   }
 
@@ -723,6 +736,7 @@ class Lowering {
     Node sm = op("softmax", n.name, {x, n.name + ".exp_table"}, {y});
     sm.attributes["one_over_scale"] = one;
     sm.attributes["method"] = std::string(to_string(c.nonlinear_method));
+    set_error_attrs(sm, measure_softmax_exp_error(in.scale, in.format.bits(), 15, c.nonlinear_method, k.exp_table), std::ldexp(1.0, -15));
     out_.ops.push_back(std::move(sm));
   }
 

@@ -71,4 +71,14 @@ TEST_CASE("ViT/dual path: every layer within 1 LSB of fake-quant, SQNR reported 
   }
   for (const auto& a : r.accumulators) CHECK(a.overflow_events == 0);
   CHECK(std::abs(r.integer.correct - r.fake_quant.correct) <= 3);
+  // The non-linear section: both GELU tables and both softmax exp tables, measured over every input
+  // code at quantize time, each within its documented bound (direct tables: 1/2 LSB).
+  REQUIRE(r.nonlinears.size() == 4);
+  for (const auto& nl : r.nonlinears) {
+    INFO(nl.op << " " << nl.function << ": max " << nl.max_lsb << " LSB");
+    CHECK(nl.within_bound);
+    CHECK(nl.max_lsb <= 0.5);
+    CHECK(nl.codes == 256);
+  }
+  CHECK(report_markdown(r).find("## Non-linear approximations") != std::string::npos);
 }
