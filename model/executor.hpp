@@ -15,10 +15,12 @@ namespace chipref {
 using TensorMap = std::map<std::string, Tensor>;
 
 // Float-graph ops of chipref's own, created by its passes (never read from a file): BatchBroadcast(x,
-// like) repeats x [1, ...] along axis 0 to like's batch.
+// like) repeats x [1, ...] along axis 0 to like's batch; Silu(x) = x / (1 + e^−x).
 inline constexpr const char* kChiprefDomain = "chipref";
 inline constexpr const char* kBatchBroadcastOp = "BatchBroadcast";
 inline constexpr const char* kBatchBroadcastKey = "chipref::BatchBroadcast";
+inline constexpr const char* kSiluOp = "Silu";
+inline constexpr const char* kSiluKey = "chipref::Silu";
 
 // What one op implementation sees: its node, the graph's opset, the inputs (nullptr where an optional
 // input is omitted), and the outputs to fill (one per node output).

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
+
+#include "model/executor.hpp"
 
 namespace chipref {
 
@@ -246,6 +249,37 @@ int fuse_gelu(Graph& g) {
     gelu.outputs = {half->outputs[0]};
     gelu.attributes["approximate"] = std::string("none");
     replace[last] = gelu;
+  }
+  return replace_patterns(g, erase, replace);
+}
+
+int fuse_silu(Graph& g) {
+  const auto counts = consumer_counts(g);
+  std::map<std::string, size_t> reader;  // tensor → its reader, for tensors with exactly one
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& in : g.nodes[i].inputs)
+      if (counts.count(in) && counts.at(in) == 1) reader[in] = i;
+  std::set<std::string> graph_outputs;
+  for (const auto& o : g.outputs) graph_outputs.insert(o.name);
+  std::vector<bool> erase(g.nodes.size(), false);
+  std::map<size_t, Node> replace;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& sigmoid = g.nodes[i];
+    if (sigmoid.op_type != "Sigmoid" || !sigmoid.domain.empty() || graph_outputs.count(sigmoid.outputs.at(0))) continue;
+    const auto r = reader.find(sigmoid.outputs[0]);
+    if (r == reader.end()) continue;
+    const Node& mul = g.nodes[r->second];
+    const std::string x = sigmoid.inputs.at(0);
+    if (mul.op_type != "Mul" || !mul.domain.empty() || mul.inputs.size() != 2) continue;
+    if (!((mul.inputs[0] == x && mul.inputs[1] == sigmoid.outputs[0]) || (mul.inputs[1] == x && mul.inputs[0] == sigmoid.outputs[0]))) continue;
+    erase[i] = erase[r->second] = true;
+    Node silu;
+    silu.name = sigmoid.name + "/Silu";
+    silu.op_type = kSiluOp;
+    silu.domain = kChiprefDomain;
+    silu.inputs = {x};
+    silu.outputs = {mul.outputs[0]};
+    replace[std::max(i, r->second)] = silu;
   }
   return replace_patterns(g, erase, replace);
 }

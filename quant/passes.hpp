@@ -25,4 +25,9 @@ int fuse_layer_norm(Graph& graph);
 // one Gelu(x) node (approximate "none"). Returns how many were fused.
 int fuse_gelu(Graph& graph);
 
+// SiLU (Swish) as PyTorch exports nn.SiLU, x · Sigmoid(x) (the Sigmoid read only by the Mul, either
+// operand order), becomes one chipref-domain Silu(x) node (float executor: x / (1 + e^−x) in double),
+// lowered to a silu lookup table. Returns how many were fused.
+int fuse_silu(Graph& graph);
+
 }  // namespace chipref

@@ -776,6 +776,7 @@ class Lowering {
   void lower(size_t i) {
     const Node& n = g_.nodes[i];
     if (n.domain == kChiprefDomain && n.op_type == kBatchBroadcastOp) return lower_batch_broadcast(n);
+    if (n.domain == kChiprefDomain && n.op_type == kSiluOp) return lower_lut(n, NonLinear::silu);
     if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops are not supported)");
     const std::string& t = n.op_type;
     if (t == "Conv") return lower_mac(n, MacKind::conv);
@@ -816,7 +817,7 @@ class Lowering {
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
     cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul (constant weights [+ Add bias], or two activations), Add (of two activations, or "
               "of a constant), Mul/Div by a constant scalar, Relu/Clip fused, AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat, "
-              "Slice, Gather (constant indices); Relu, Sigmoid, Tanh, Exp, Reciprocal, Gelu (the erf form fused first) as lookup tables; Softmax and LayerNormalization over the last axis)");
+              "Slice, Gather (constant indices); Relu, Sigmoid, Tanh, Exp, Reciprocal, Gelu (the erf form fused first), SiLU (x·Sigmoid(x), fused first) as lookup tables; Softmax and LayerNormalization over the last axis)");
   }
 
   const Graph& g_;
@@ -847,6 +848,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   fold_batch_norm(g);
   fuse_layer_norm(g);
   fuse_gelu(g);
+  fuse_silu(g);
   if (is_prequantized(g)) {
     PrequantizedModel extracted = extract_prequantized(g);
     if (pre) *pre = std::move(extracted);

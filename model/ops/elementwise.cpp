@@ -180,6 +180,12 @@ void gelu(OpContext& ctx) {
     });
 }
 
+// chipref's own Silu (the node its SiLU fusion creates): x·σ(x) = x / (1 + e^−x), in double, rounded to
+// float32 once.
+void silu(OpContext& ctx) {
+  unary_float(ctx, [](float v) { return static_cast<float>(static_cast<double>(v) / (1.0 + std::exp(-static_cast<double>(v)))); });
+}
+
 }  // namespace
 
 void register_elementwise(OpTable& t) {
@@ -201,6 +207,7 @@ void register_elementwise(OpTable& t) {
   t["HardSigmoid"] = hard_sigmoid;
   t["HardSwish"] = hard_swish;
   t["Gelu"] = gelu;
+  t[kSiluKey] = silu;
 }
 
 }  // namespace chipref::ops

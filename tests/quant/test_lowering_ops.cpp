@@ -13,6 +13,7 @@
 #include "model/executor.hpp"
 #include "model/onnx_import.hpp"
 #include "model/qdq_export.hpp"
+#include "quant/passes.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 
@@ -499,4 +500,48 @@ TEST_CASE("Lowering/dynamic-batch shape arithmetic, class token, position embedd
   const Graph bad = import_onnx_bytes(attention_scores_model(true), "scores2.onnx");
   CHECK_THROWS_WITH(quantize(QuantizeInputs{&bad, &config, &calibration, "scores2.onnx", {}}),
                     Catch::Contains("node '/add_batch' (Add) reads 'rows_f'") && Catch::Contains("export with a fixed batch size"));
+}
+
+TEST_CASE("Lowering/SiLU as PyTorch exports it (x * Sigmoid(x)) fuses and becomes a silu table", "[quant][lowering][lut]") {
+  std::mt19937_64 rng(13);
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "silu", {-1, 20}, 13);
+  add_float(g, "w", {6, 5}, rng);
+  add_node(g, "MatMul", "/fc/MatMul", {"x", "w"}, "h0");
+  add_node(g, "Sigmoid", "/act/Sigmoid", {"h0"}, "s");
+  add_node(g, "Mul", "/act/Mul", {"s", "h0"}, "h1");  // the Sigmoid first: either order is SiLU
+  set_attr(add_node(g, "Flatten", "/flatten", {"h1"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "silu.onnx");
+  Graph fused = graph;
+  CHECK(fuse_silu(fused) == 1);
+  CHECK(fuse_silu(fused) == 0);
+  const Tensor x = random_inputs(40, 6);
+  const Tensor a = FloatExecutor(graph).run({{"x", x}}).at("y"), b = FloatExecutor(fused).run({{"x", x}}).at("y");
+  double float_worst = 0;
+  for (size_t i = 0; i < a.floats.size(); ++i) float_worst = std::max(float_worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]));
+  CHECK(float_worst < 1e-5);  // the fused op in double, the pair in float32
+
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8, signed: true}\n", "s8.yaml");
+  const Tensor calibration = random_inputs(300, 7);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "silu.onnx", {}});
+  const auto lut = std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "lut"; });
+  REQUIRE(lut != q.ops.end());
+  CHECK(lut->get_string("function") == "silu");
+  CHECK(lut->get_int("error_within_bound") == 1);
+  // Every element against x·σ(x) of its input codes: the direct table's 1/2 LSB.
+  RunTrace trace;
+  DirectEngine(q).run(x, &trace);
+  const QuantParams& in = q.values.at("h0").quant, &out = q.values.at("h1").quant;
+  const CodeTensor& codes_in = trace.values.at("h0"), &codes_out = trace.values.at("h1");
+  int64_t over = 0;
+  for (size_t i = 0; i < codes_in.data.size(); ++i) {
+    const double v = in.scale * static_cast<double>(codes_in.data[i] - in.zero_point), f = v / (1 + std::exp(-v));
+    const double got = out.scale * static_cast<double>(codes_out.data[i] - out.zero_point);
+    const double hi = out.scale * static_cast<double>(out.format.max() - out.zero_point), lo = out.scale * static_cast<double>(out.format.min() - out.zero_point);
+    if (f > hi || f < lo) continue;
+    over += std::fabs(got - f) > 0.5 * out.scale * (1 + 1e-9);
+  }
+  CHECK(over == 0);
 }
