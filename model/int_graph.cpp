@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
 namespace {
-const std::set<std::string> kIntegerOps = {"conv_mac", "linear_mac", "matmul_mac", "mulshift", "add", "window_sum", "window_max", "reshape", "transpose", "concat", "slice", "gather", "batch_broadcast", "lut", "softmax", "layernorm"};
+const std::set<std::string> kIntegerOps = {"conv_mac", "linear_mac", "matmul_mac", "mulshift", "add", "window_sum", "window_max", "reshape", "transpose", "concat", "slice", "gather", "batch_broadcast", "sparse_decode", "lut", "softmax", "layernorm"};
 
 ordered_json attribute_to_json(const AttributeValue& v) {
   return std::visit(

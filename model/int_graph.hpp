@@ -45,6 +45,7 @@ struct IntValue {
 //   slice        codes → codes (attrs axes, starts, steps, counts: resolved, in range)
 //   gather       codes → codes at constant indices along axis (attrs axis, indices, drop_axis)
 //   batch_broadcast  constant codes [1, ...], like → the codes repeated to like's batch (axis 0)
+//   sparse_decode    kept values, packed indices → dense weight codes (attrs n, m, shape; docs/numerics.md §13)
 //   lut          codes, table → codes (attrs function, in_min, shift, interpolate)
 //   softmax      codes, exp table → codes over the last axis (attr one_over_scale)
 //   layernorm    codes, γ multipliers, γ shifts, γ signs, β codes → codes over the last axis

@@ -1,6 +1,7 @@
 #include "quant/config.hpp"
 
 #include "quant/calibrators.hpp"
+#include "quant/sparsity.hpp"
 
 #include <fnmatch.h>
 #include <regex.h>
@@ -65,6 +66,10 @@ class Reader {
     } catch (const YAML::Exception&) {
       fail(n, "'" + key + "' must be true or false");
     }
+  }
+  std::string text(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsScalar()) fail(n, "'" + key + "' must be a string");
+    return n.as<std::string>();
   }
   std::string choice(const YAML::Node& n, const std::string& key, const std::vector<std::string>& choices) const {
     std::string v;
@@ -132,6 +137,22 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
     if (nl["method"]) set(&LayerQuantConfig::nonlinear_method, parse_nonlinear_method(r.choice(nl["method"], "method", {"lut", "poly"})));
     if (nl["interpolate"]) set(&LayerQuantConfig::lut_interpolate, r.boolean(nl["interpolate"], "interpolate"));
   }
+  if (const YAML::Node sp = n["sparsity"]) {
+    r.expect_map(sp, "sparsity", {"pattern", "stage"});
+    if (sp["pattern"]) {
+      const std::string text = r.text(sp["pattern"], "pattern");
+      kernels::NmPattern p{0, 0};
+      if (text != "dense") {
+        try {
+          p = parse_nm_pattern(text);
+        } catch (const InputError& e) {
+          r.fail(sp["pattern"], e.what());
+        }
+      }
+      set(&LayerQuantConfig::sparsity, p);
+    }
+    if (sp["stage"]) set(&LayerQuantConfig::sparsity_on_codes, r.choice(sp["stage"], "stage", {"float", "codes"}) == "codes");
+  }
   if (const YAML::Node acc = n["accumulator"]) {
     r.expect_map(acc, "accumulator", {"bits", "overflow"});
     if (acc["bits"]) set(&LayerQuantConfig::accumulator_bits, r.integer(acc["bits"], "bits", AccumulatorSpec::kMinBits, 32));
@@ -139,7 +160,7 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
   }
 }
 
-const std::vector<std::string> kSectionKeys = {"weights", "activations", "requant", "bias", "accumulator", "nonlinear"};
+const std::vector<std::string> kSectionKeys = {"weights", "activations", "requant", "bias", "accumulator", "nonlinear", "sparsity"};
 
 // Anchored so that the pattern names whole node names, like a glob does.
 std::shared_ptr<const void> compile_node_regex(const Reader& r, const YAML::Node& at, const std::string& pattern) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "quant/lut.hpp"
+#include "sim/kernels/sparse.hpp"
 #include "quant/numerics/accumulator.hpp"
 #include "quant/numerics/requant.hpp"
 
@@ -33,6 +34,8 @@ struct LayerQuantConfig {
   int lut_table_bits = 0;       // elementwise non-linears: 0 = one table entry per input code
   bool lut_interpolate = false;  // with a reduced table: interpolate between entries (else the nearest)
   NonLinearMethod nonlinear_method = NonLinearMethod::lut;  // GELU and softmax's exp: table or I-BERT polynomial
+  kernels::NmPattern sparsity{0, 0};  // N:M weight pruning of a MAC layer; m = 0: dense
+  bool sparsity_on_codes = false;     // prune the integer codes after quantization, not the float weights before
 };
 
 struct LayerOverride {

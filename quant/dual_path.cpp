@@ -49,7 +49,7 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
       name += ".fake_quant";
       continue;
     }
-    const Tensor& codes = q.constants.at(op.inputs[1]);
+    const Tensor codes = mac_weight_codes(q, op.inputs[1]);  // N:M-compressed weights decoded
     const auto scales = q.weight_scales.find(op.inputs[1]);
     if (scales == q.weight_scales.end())
       throw InputError(q.source_model + ": the IntGraph records no weight scales for '" + op.inputs[1] + "'; re-run quantize");

@@ -17,6 +17,7 @@
 #include "quant/normalization.hpp"
 #include "quant/passes.hpp"
 #include "quant/prequantized.hpp"
+#include "quant/sparsity.hpp"
 
 namespace chipref {
 
@@ -436,6 +437,30 @@ class Lowering {
     out_.ops.push_back(std::move(ms));
   }
 
+  // The layer's weight codes N:M-compressed (§13): the kept values and the packed indices replace the
+  // dense constant, and a sparse_decode op rebuilds it in front of the MAC. Pruned here first when the
+  // config prunes codes. `bits` 0: the codes' dtype width (pre-quantized weights).
+  void compress_weights(const Node& n, const std::string& name, const LayerQuantConfig& c, int bits) {
+    Tensor codes = std::move(out_.constants.at(name));
+    out_.constants.erase(name);
+    if (c.sparsity_on_codes) prune_nm(codes, c.sparsity);
+    const int64_t rows = codes.shape.at(0), k = codes.numel() / rows;
+    kernels::NmWeights nm;
+    try {
+      nm = kernels::compress_nm(c.sparsity, rows, k, std::vector<int32_t>(codes.ints.begin(), codes.ints.end()), n.describe());
+    } catch (const InputError& e) {
+      cannot(n, e.what());
+    }
+    add_constant(name + ".values", Tensor::of_ints(codes.dtype, {rows, nm.groups() * c.sparsity.n}, std::vector<int64_t>(nm.values.begin(), nm.values.end())));
+    add_constant(name + ".indices", Tensor::of_ints(DType::int64, {nm.words()}, std::vector<int64_t>(nm.index_words.begin(), nm.index_words.end())));
+    out_.values[name] = IntValue{codes.shape, QuantParams{IntFormat::make(bits > 0 ? bits : (codes.dtype == DType::int8 ? 8 : 16), true), 0, 0.0}};
+    Node decode = op("sparse_decode", name + ".decode", {name + ".values", name + ".indices"}, {name});
+    decode.attributes["n"] = int64_t{c.sparsity.n}, decode.attributes["m"] = int64_t{c.sparsity.m};
+    decode.attributes["shape"] = codes.shape;
+    decode.attributes["stage"] = std::string(c.sparsity_on_codes ? "codes" : "float");  // where it was pruned (reports)
+    out_.ops.push_back(std::move(decode));
+  }
+
   static void set_requant_attrs(Node& n, const LayerQuantConfig& c) {
     n.attributes["flavour"] = std::string(to_string(c.requant_flavour));
     n.attributes["rounding"] = std::string(to_string(c.requant_rounding));
@@ -550,9 +575,14 @@ class Lowering {
     const QuantParams yq = params_for(y, c);
     add_value(y, yq);
     const double s_x = out_.values.at(x).quant.scale;
+    if (c.sparsity.m > 0 && !c.sparsity_on_codes) {
+      if (given_w) cannot(n, "its weights are pre-quantized codes: prune them with sparsity.stage: codes");
+      prune_nm(w, c.sparsity);  // before quantization: the per-channel scales come from the kept weights
+    }
     const std::vector<double> s_w = given_w ? take_weights(n, *given_w, w, given_w->axis == out_axis, n.name + ".weight")
                                             : quantize_weights(w, c, n.name + ".weight");
     quantize_bias(*bias_node, bias_input, bias, s_x, s_w, c, n.name + ".bias");
+    if (c.sparsity.m > 0) compress_weights(n, n.name + ".weight", c, given_w ? 0 : c.weight_bits);
     const std::string acc = n.name + ".acc";
     add_accumulator(acc, n.outputs[0], c);
     Node mac = op(conv ? "conv_mac" : "linear_mac", n.name + ".mac", {x, n.name + ".weight"}, {acc});

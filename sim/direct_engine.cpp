@@ -118,14 +118,59 @@ std::function<void(std::map<std::string, CodeTensor>&, RunTrace*)> last_axis_ste
 
 }  // namespace
 
-DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
+kernels::NmWeights nm_weights_of(const IntGraph& g, const Node& op) {
+  const Tensor& values = constant(g, op, 0);
+  const Tensor& words = constant(g, op, 1);
+  const Shape shape = op.get_ints("shape");
+  kernels::NmWeights w;
+  w.pattern = kernels::NmPattern{static_cast<int>(op.get_int("n")), static_cast<int>(op.get_int("m"))};
+  if (shape.empty() || shape[0] < 1 || element_count(shape) % shape[0] != 0) throw InputError(op.describe() + ": invalid dense shape " + shape_to_string(shape));
+  w.rows = shape[0], w.k = element_count(shape) / shape[0];
+  w.values = as_int32(values);
+  for (int64_t v : words.ints) {
+    if (v < 0 || v > 0xFFFFFFFFLL) throw InputError(op.describe() + ": index word " + std::to_string(v) + " is not a 32-bit word");
+    w.index_words.push_back(static_cast<uint32_t>(v));
+  }
+  kernels::validate_nm(w, op.describe());
+  return w;
+}
+
+Tensor mac_weight_codes(const IntGraph& g, const std::string& name) {
+  if (const auto it = g.constants.find(name); it != g.constants.end()) return it->second;
+  for (const Node& op : g.ops)
+    if (op.op_type == "sparse_decode" && op.outputs.at(0) == name) {
+      const kernels::NmWeights w = nm_weights_of(g, op);
+      const std::vector<int32_t> dense = kernels::decode_nm(w, op.describe());
+      return Tensor::of_ints(constant(g, op, 0).dtype, op.get_ints("shape"), std::vector<int64_t>(dense.begin(), dense.end()));
+    }
+  throw InputError("weights '" + name + "' are neither a constant nor decoded by a sparse_decode op");
+}
+
+DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(graph) {
   check_integer_only(graph);
   const IntGraph& g = graph_;
+  // A MAC's weights: a constant, or decoded once from an N:M-compressed pair.
+  auto weights_of = [&](const Node& op) -> const Tensor& {
+    const auto it = decoded_.find(op.inputs.at(1));
+    return it != decoded_.end() ? it->second : constant(g, op, 1);
+  };
+  auto skip_zero = [&](const Node& op) -> std::shared_ptr<const kernels::NmWeights> {
+    const auto it = compressed_.find(op.inputs.at(1));
+    return sparse == SparseKernel::skip_zero && it != compressed_.end() ? it->second : nullptr;
+  };
   for (const Node& op : g.ops) {
     const std::string out_name = op.outputs.at(0);
     if (op.op_type == "quantize" || op.op_type == "dequantize") continue;  // boundary ops run in run()
+    if (op.op_type == "sparse_decode") {  // constant: decoded here once, no step
+      auto w = std::make_shared<const kernels::NmWeights>(nm_weights_of(g, op));
+      const std::vector<int32_t> dense = kernels::decode_nm(*w, op.describe());
+      decoded_[out_name] = Tensor::of_ints(DType::int32, op.get_ints("shape"), std::vector<int64_t>(dense.begin(), dense.end()));
+      compressed_[out_name] = std::move(w);
+      continue;
+    }
     if (op.op_type == "conv_mac") {
-      const Tensor& w = constant(g, op, 1);
+      const Tensor& w = weights_of(op);
+      const auto nm = skip_zero(op);
       auto codes = std::make_shared<std::vector<int32_t>>(as_int32(w));
       if (w.rank() != 4) throw InputError(op.describe() + ": weights must be [M, C/G, KH, KW], got " + shape_to_string(w.shape));
       auto weights = std::make_shared<kernels::MacWeights>(kernels::MacWeights::prepare(codes->data(), w.shape[0], w.numel() / std::max<int64_t>(w.shape[0], 1)));
@@ -138,13 +183,15 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           const kernels::ConvGeometry geo = geometry(op, x.shape, w_shape[0], w_shape[2], w_shape[3]);
                           CodeTensor y = output_tensor({geo.batch, geo.out_channels, geo.out_h(), geo.out_w()});
                           OverflowCounter overflow;
-                          kernels::conv_mac(geo, x.data.data(), zp, *weights, *bias, acc, overflow, y.data.data());
+                          if (nm) kernels::conv_mac_skip_zero(geo, x.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
+                          else kernels::conv_mac(geo, x.data.data(), zp, *weights, *bias, acc, overflow, y.data.data());
                           if (trace) trace->overflows[op.name].events += overflow.events;
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);
                         }});
     } else if (op.op_type == "linear_mac") {
-      const Tensor& w = constant(g, op, 1);
+      const Tensor& w = weights_of(op);
+      const auto nm = skip_zero(op);
       auto codes = std::make_shared<std::vector<int32_t>>(as_int32(w));
       const int64_t out_features = w.shape.at(0), in_features = w.shape.at(1);
       auto weights = std::make_shared<kernels::MacWeights>(kernels::MacWeights::prepare(codes->data(), out_features, in_features));
@@ -160,7 +207,8 @@ DirectEngine::DirectEngine(const IntGraph& graph) : graph_(graph) {
                           shape.back() = out_features;
                           CodeTensor y = output_tensor(shape);
                           OverflowCounter overflow;
-                          kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, *weights, *bias, acc, overflow, y.data.data());
+                          if (nm) kernels::linear_mac_skip_zero(rows, a.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
+                          else kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, *weights, *bias, acc, overflow, y.data.data());
                           if (trace) trace->overflows[op.name].events += overflow.events;
                           record(trace, out_name, y);
                           env[out_name] = std::move(y);

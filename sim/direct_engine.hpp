@@ -5,11 +5,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "model/int_graph.hpp"
 #include "quant/numerics/accumulator.hpp"
+#include "sim/kernels/sparse.hpp"
 
 namespace chipref {
 
@@ -24,10 +26,20 @@ struct RunTrace {
   std::map<std::string, OverflowCounter> overflows;   // per MAC op
 };
 
+// How a MAC with N:M-compressed weights (a sparse_decode op in front of it) computes: on the weights
+// decoded once (the dense kernels, every level), or from the kept values only (kernels/sparse.hpp).
+// Both give the same integers and overflow counts.
+enum class SparseKernel { decode, skip_zero };
+
+// The compressed weights a sparse_decode op reads, checked (InputError naming the op, row and group).
+kernels::NmWeights nm_weights_of(const IntGraph& graph, const Node& sparse_decode);
+// A MAC's weight codes by name: the constant, or what the sparse_decode op producing it decodes.
+Tensor mac_weight_codes(const IntGraph& graph, const std::string& name);
+
 class DirectEngine {
  public:
   // Checks the graph (integer-only) and prepares every op; the graph must outlive the engine.
-  explicit DirectEngine(const IntGraph& graph);
+  explicit DirectEngine(const IntGraph& graph, SparseKernel sparse = SparseKernel::decode);
   // input: float [N, ...] as the graph's input shape; returns the float output of the dequantize op.
   // Without a trace, a large batch runs in chunks of kChunk images (same integers: every op treats the
   // images of a batch independently), so that a layer's output is still in cache when the next reads it.
@@ -43,6 +55,8 @@ class DirectEngine {
   };
   const IntGraph& graph_;
   std::vector<Step> steps_;
+  std::map<std::string, Tensor> decoded_;  // sparse_decode outputs, decoded once
+  std::map<std::string, std::shared_ptr<const kernels::NmWeights>> compressed_;
   bool images_independent_ = true;  // false if a reshape may mix the batch dimension with others
 };
 

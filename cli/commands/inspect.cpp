@@ -69,12 +69,12 @@ int inspect_int_graph(const InspectOptions& o) {
     if (op.has("flavour")) ++flavours[op.get_string("flavour")];
     int64_t macs = 0, params = 0;
     if (op.op_type == "conv_mac" || op.op_type == "linear_mac") {
-      const Tensor& w = g.constants.at(op.inputs.at(1));
+      const Tensor w = mac_weight_codes(g, op.inputs.at(1));
       macs = element_count(traced(op.outputs[0])) * (w.numel() / w.shape.at(0));
     }
     if (op.op_type == "matmul_mac") macs = element_count(traced(op.outputs[0])) * traced(op.inputs.at(0)).back();
     for (const auto& in : op.inputs)
-      if (g.weight_scales.count(in)) params += g.constants.at(in).numel();
+      if (g.weight_scales.count(in)) params += element_count(mac_weight_codes(g, in).shape);
     total_macs += macs, total_params += params;
     std::vector<std::string> ins, outs;
     for (const auto& in : op.inputs) ins.push_back(describe(in));

@@ -19,8 +19,8 @@ void require_int32_accumulator(const AccumulatorSpec& acc) {
     throw InputError("accumulator width " + std::to_string(acc.bits()) + " is not supported by the MAC kernels yet; expected <= 32");
 }
 bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
+}  // namespace
 
-// Largest |x − zp| in the input: with Σ|w| per output it bounds every partial sum.
 int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
   if (n == 0) return 0;
   int32_t lo = x[0], hi = x[0];
@@ -32,12 +32,12 @@ int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
   return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
 }
 
-// True when no partial sum of output `o` can leave the accumulator: |b| + max|x − zp| · Σ|w| fits. Then
-// an unchecked int64 sum is exactly what the checked one computes, with no overflow events.
 bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, int64_t abs_sum) {
   const int64_t bound = std::abs(bias) + max_abs_x * abs_sum;  // < 2^62 for 16-bit codes and K < 2^28
   return bound <= acc.max() && -bound >= acc.min();
 }
+
+namespace {
 
 // The im2col rows of (x − zp) for image n, group grp: row (c, ky, kx), column (oy, ox), into `col` with
 // `row_stride` elements per row; a padded position holds zp and contributes 0. Columns past the image's

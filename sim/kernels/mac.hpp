@@ -26,6 +26,12 @@ struct ConvGeometry {
   bool valid() const;
 };
 
+// Largest |x − zp| over n codes: with Σ|w| per output it bounds every partial sum of a MAC.
+int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp);
+// True when no partial sum of an output can leave the accumulator: |b| + max|x − zp| · Σ|w| fits. Then
+// an unchecked int64 sum in any order is exactly what the checked one computes, with no overflow events.
+bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, int64_t abs_sum);
+
 // Constant weights [out_channels, k] with what every call would otherwise recompute from them: Σ|w| per
 // output (the overflow proof) and, when every code fits int16, the int16 copy the avx2 level multiplies
 // (rows padded to an even length). Prepared once per layer; `codes` must outlive it.
