@@ -89,7 +89,7 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
 
 }  // namespace
 
-DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data, int64_t batch_size) {
+DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data, int64_t batch_size, const IntGraph* dense) {
   DualPathReport r;
   r.model = q.source_model, r.config = q.config_name;
   const Graph fp32_graph = prepare_for_quantization(float_graph);
@@ -123,6 +123,23 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
                                             1e-6 * static_cast<double>(op.get_int("error_mean_micro_lsb")),
                                             op.get_int("error_codes"), op.get_int("error_saturated_codes"), op.get_int("error_within_bound") != 0});
 
+  for (const Node& op : q.ops) {
+    if (op.op_type != "sparse_decode") continue;
+    const kernels::NmWeights w = nm_weights_of(q, op);
+    SparseLayer s;
+    for (const Node& mac : q.ops)
+      if (mac.inputs.size() > 1 && mac.inputs[1] == op.outputs.at(0)) s.layer = mac.name;
+    s.pattern = std::to_string(w.pattern.n) + ":" + std::to_string(w.pattern.m), s.stage = op.get_string("stage", std::string("float"));
+    const int64_t bits = q.values.at(op.outputs[0]).quant.format.bits();
+    s.weights = w.rows * w.k;
+    for (int32_t v : w.values) s.nonzero += v != 0;
+    s.dense_bits = s.weights * bits;
+    s.compressed_bits = w.index_count() * (bits + w.pattern.index_bits());
+    r.sparse_layers.push_back(s);
+  }
+  std::optional<DirectEngine> dense_engine;
+  if (dense) dense_engine.emplace(*dense), r.dense_integer = Top1Result{};
+
   const int64_t n = data.images.shape.at(0), per = data.images.numel() / std::max<int64_t>(n, 1);
   ProgressBar progress("dual path", n);
   for (int64_t start = 0; start < n; start += batch_size) {
@@ -133,6 +150,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
 
     RunTrace trace;
     count_top1(engine.run(x, &trace), b, data.labels, start, q.source_model, r.integer);
+    if (dense_engine) count_top1(dense_engine->run(x), b, data.labels, start, q.source_model, *r.dense_integer);
     TensorMap fp32_values = fp32.run({{input, x}}, true);
     fp32_values[input] = x;
     count_top1(fp32_values.at(output), b, data.labels, start, fp32_graph.source, r.fp32);
@@ -197,7 +215,18 @@ std::string report_markdown(const DualPathReport& r) {
   md << "| path | top-1 |\n|---|---|\n";
   md << "| FP32 (float executor) | " << pct(r.fp32.correct, r.fp32.count) << " % |\n";
   md << "| fake-quant (float simulation of the quantized network) | " << pct(r.fake_quant.correct, r.fake_quant.count) << " % |\n";
-  md << "| integer (DirectEngine, bit-accurate) | " << pct(r.integer.correct, r.integer.count) << " % |\n\n";
+  md << "| integer (DirectEngine, bit-accurate) | " << pct(r.integer.correct, r.integer.count) << " % |\n";
+  if (r.dense_integer) md << "| integer, the same config without sparsity | " << pct(r.dense_integer->correct, r.dense_integer->count) << " % |\n";
+  md << "\n";
+  if (!r.sparse_layers.empty()) {
+    md << "## N:M sparse layers\n\nWeights pruned by magnitude along the reduction axis and stored compressed (docs/numerics.md §13): kept values plus "
+          "⌈log2 M⌉-bit indices; sizes in bits, metadata included.\n\n"
+          "| layer | pattern | pruned on | weights | non-zero | density | dense bits | compressed bits | ratio |\n|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& sl : r.sparse_layers)
+      md << "| `" << sl.layer << "` | " << sl.pattern << " | " << sl.stage << " | " << sl.weights << " | " << sl.nonzero << " | " << 100.0 * sl.density()
+         << " % | " << sl.dense_bits << " | " << sl.compressed_bits << " | " << static_cast<double>(sl.compressed_bits) / static_cast<double>(std::max<int64_t>(sl.dense_bits, 1)) << " |\n";
+    md << "\n";
+  }
   md << "## Integer vs fake-quant, per layer (in output LSBs), and SQNR vs FP32\n\n"
         "Each layer is compared in isolation: its fake-quant computation starts from the integer path's input codes. "
         "SQNR compares the integer tensor (dequantized) with the FP32 network's, errors propagated.\n\n";
@@ -231,6 +260,10 @@ std::string report_json(const DualPathReport& r) {
     j["layers"].push_back({{"value", l.value}, {"producer", l.producer}, {"format", l.format}, {"elements", l.elements},
                            {"differing", l.differing}, {"within_one_lsb", l.within_one}, {"max_abs_lsb", l.max_abs_lsb},
                            {"sqnr_db", std::isfinite(l.sqnr_db()) ? nlohmann::ordered_json(l.sqnr_db()) : nlohmann::ordered_json(nullptr)}});
+  if (r.dense_integer) j["top1"]["integer_without_sparsity"] = r.dense_integer->top1();
+  for (const auto& sl : r.sparse_layers)
+    j["sparse_layers"].push_back({{"layer", sl.layer}, {"pattern", sl.pattern}, {"stage", sl.stage}, {"weights", sl.weights}, {"nonzero", sl.nonzero},
+                                  {"density", sl.density()}, {"dense_bits", sl.dense_bits}, {"compressed_bits", sl.compressed_bits}});
   for (const auto& nl : r.nonlinears)
     j["nonlinears"].push_back({{"op", nl.op}, {"function", nl.function}, {"method", nl.method}, {"max_error_lsb", nl.max_lsb},
                                {"mean_error_lsb", nl.mean_lsb}, {"codes", nl.codes}, {"saturated_codes", nl.saturated}, {"within_bound", nl.within_bound}});

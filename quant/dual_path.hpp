@@ -7,6 +7,7 @@
 // against their configured widths; and top-1 accuracy of all three paths.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,16 +44,28 @@ struct NonLinearError {
   bool within_bound = true;
 };
 
+// A MAC layer with N:M-compressed weights (docs/numerics.md §13).
+struct SparseLayer {
+  std::string layer, pattern, stage;  // the MAC op; "2:4"; pruned on the float weights or the codes
+  int64_t weights = 0, nonzero = 0;   // dense weight count, non-zero kept values
+  int64_t dense_bits = 0, compressed_bits = 0;  // weights × width; kept values × width + indices × ⌈log2 M⌉
+  double density() const { return weights > 0 ? static_cast<double>(nonzero) / static_cast<double>(weights) : 0.0; }
+};
+
 struct DualPathReport {
   std::string model, config;
   std::vector<LayerComparison> layers;
   std::vector<NonLinearError> nonlinears;
+  std::vector<SparseLayer> sparse_layers;
+  std::optional<Top1Result> dense_integer;  // the same config without sparsity (when given)
   std::vector<AccumulatorUse> accumulators;
   Top1Result fp32, fake_quant, integer;
 };
 
 // `float_graph` is the imported model the IntGraph was built from.
-DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data, int64_t batch_size = 100);
+// `dense`: the same network quantized without sparsity, whose integer top-1 the report sets beside.
+DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data, int64_t batch_size = 100,
+                             const IntGraph* dense = nullptr);
 
 std::string report_markdown(const DualPathReport& r);
 std::string report_json(const DualPathReport& r);

@@ -90,8 +90,9 @@ std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images, con
 // pre-quantized model, from its quantizers (`pre`), taken as they are.
 class Lowering {
  public:
-  Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges, const PrequantizedModel* pre, IntGraph& out)
-      : g_(g), cfg_(cfg), ranges_(std::move(ranges)), pre_(pre), out_(out) {
+  Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges, const PrequantizedModel* pre, IntGraph& out,
+           bool ignore_sparsity)
+      : g_(g), cfg_(cfg), ranges_(std::move(ranges)), pre_(pre), out_(out), ignore_sparsity_(ignore_sparsity) {
     for (size_t i = 0; i < g.nodes.size(); ++i)
       for (const auto& in : g.nodes[i].inputs) consumers_[in].push_back(i);
     if (!pre_) share_concat_quantization();
@@ -541,7 +542,8 @@ class Lowering {
 
   void lower_mac(const Node& n, MacKind kind) {
     const bool conv = kind == MacKind::conv;
-    const LayerQuantConfig c = cfg_.for_node(n.name);
+    LayerQuantConfig c = cfg_.for_node(n.name);
+    if (ignore_sparsity_) c.sparsity = kernels::NmPattern{0, 0};
     const std::string x = n.inputs.at(0);
     require_quantized(x, n);
     const QuantizedConstant* given_w = given_codes(n, 1);
@@ -859,6 +861,7 @@ class Lowering {
   std::vector<bool> consumed_;
   std::map<std::string, std::string> shared_;   // tensor → the Concat output whose range quantizes it
   std::map<std::string, std::string> aliases_;  // rescaled tensor → the tensor holding its codes
+  bool ignore_sparsity_;
 };
 
 }  // namespace
@@ -889,12 +892,42 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
 
 Graph prepare_for_quantization(const Graph& graph) { return prepare(graph, nullptr); }
 
+namespace {
+// N:M pruning of the float weights of every MAC layer configured for it (stage float), before
+// calibration, so that the activation ranges are those of the pruned network. The reduction axis is a
+// row of [out, ...] weights: Conv and Gemm with transB as stored, [in, out] MatMul / Gemm weights
+// transposed for the pruning and back.
+void prune_float_weights(Graph& g, const QuantConfig& config) {
+  for (const Node& n : g.nodes) {
+    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul") || n.inputs.size() < 2) continue;
+    const LayerQuantConfig c = config.for_node(n.name);
+    const auto w = g.initializers.find(n.inputs[1]);
+    if (c.sparsity.m == 0 || c.sparsity_on_codes || w == g.initializers.end() || !w->second.is_float()) continue;
+    const bool in_out = n.op_type == "MatMul" || (n.op_type == "Gemm" && n.get_int("transB", 0) == 0);
+    if (!in_out) {
+      prune_nm(w->second, c.sparsity);
+      continue;
+    }
+    Tensor& t = w->second;
+    if (t.rank() != 2) continue;  // the lowering reports it
+    const int64_t rows = t.shape[0], cols = t.shape[1];
+    Tensor rows_out = Tensor::zeros(DType::float32, {cols, rows});
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t o = 0; o < cols; ++o) rows_out.floats[o * rows + i] = t.floats[i * cols + o];
+    prune_nm(rows_out, c.sparsity);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t o = 0; o < cols; ++o) t.floats[i * cols + o] = rows_out.floats[o * rows + i];
+  }
+}
+}  // namespace
+
 IntGraph quantize(const QuantizeInputs& in) {
   if (!in.graph || !in.config) throw InputError("quantize: a graph and a config are required");
   const bool given_params = is_prequantized(*in.graph);
   if (!given_params && !in.calibration) throw InputError(in.graph->source + ": a float model needs calibration data");
   PrequantizedModel pre;
-  const Graph g = prepare(*in.graph, &pre);
+  Graph g = prepare(*in.graph, &pre);
+  if (!in.ignore_sparsity && !given_params) prune_float_weights(g, *in.config);
   IntGraph out;
   out.source_model = in.model_name;
   out.config_name = in.config->source;
@@ -905,7 +938,7 @@ IntGraph quantize(const QuantizeInputs& in) {
   out.input_shape = g.inputs[0].shape;
   out.output_shape = g.outputs[0].shape;
   Lowering(g, *in.config, given_params ? std::map<std::string, Range>{} : calibrate(g, *in.calibration, *in.config),
-           given_params ? &pre : nullptr, out)
+           given_params ? &pre : nullptr, out, in.ignore_sparsity)
       .run();
   check_integer_only(out);
   return out;

@@ -30,6 +30,7 @@ struct QuantizeInputs {
                                         // null) for a pre-quantized model, whose quantizers give every parameter
   std::string model_name;
   Normalisation preprocess;  // recorded in the IntGraph so that eval/run need no flags
+  bool ignore_sparsity = false;  // quantize every layer dense (the sparse network's baseline in reports)
 };
 
 IntGraph quantize(const QuantizeInputs& in);

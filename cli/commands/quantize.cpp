@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "cli/commands/commands.hpp"
 #include "core/files.hpp"
@@ -61,7 +63,15 @@ int run_quantize(const QuantizeOptions& o) {
   fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model, o.config, source,
              o.output, q.ops.size(), macs, mulshifts);
   if (!o.report.empty()) {
-    const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm));
+    // A network with N:M-sparse layers is reported beside its dense twin (same config, no pruning).
+    const bool sparse = std::any_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "sparse_decode"; });
+    std::optional<IntGraph> dense;
+    if (sparse) {
+      QuantizeInputs without = QuantizeInputs{&graph, &config, &calibration, o.model, norm};
+      without.ignore_sparsity = true;
+      dense = quantize(without);
+    }
+    const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm), 100, dense ? &*dense : nullptr);
     const std::string json_path = std::filesystem::path(o.report).replace_extension(".json").string();
     write_file_atomically(o.report, report_markdown(r));
     write_file_atomically(json_path, report_json(r));
@@ -71,6 +81,8 @@ int run_quantize(const QuantizeOptions& o) {
                "codes: {:.3f}% exact, {:.4f}% within 1 LSB over {} layers\n",
                o.report, json_path, 100 * r.fp32.top1(), 100 * r.fake_quant.top1(), 100 * r.integer.top1(), r.integer.count,
                100.0 * exact / std::max<int64_t>(elements, 1), 100.0 * within_one / std::max<int64_t>(elements, 1), r.layers.size());
+    if (r.dense_integer) fmt::print("sparsity: {} N:M layers; integer top-1 {:.2f}% sparse vs {:.2f}% with the same config dense\n", r.sparse_layers.size(),
+                                    100 * r.integer.top1(), 100 * r.dense_integer->top1());
   }
   return 0;
 }
