@@ -18,6 +18,7 @@ struct EvalOptions {
   int64_t limit = 0;
   int64_t batch = 100;
   bool json = false;
+  std::optional<std::string> sparse_kernel;  // decode (default) or skip-zero; an IntGraph only
 };
 
 int run_eval(const EvalOptions& o) {
@@ -27,6 +28,10 @@ int run_eval(const EvalOptions& o) {
   std::optional<IntGraph> int_graph;
   if (integer) {
     if (o.mean) throw InputError(o.model + ": an IntGraph records its input normalisation; --mean/--std do not apply");
+  } else if (o.sparse_kernel) {
+    throw InputError(o.model + ": --sparse-kernel chooses how an IntGraph's N:M-sparse layers compute; an ONNX model runs on the float executor");
+  }
+  if (integer) {
     int_graph = load_int_graph(o.model);
     norm = int_graph->preprocess;
     norm_source = "the IntGraph";
@@ -40,7 +45,7 @@ int run_eval(const EvalOptions& o) {
   const LabelledImages data = load_fashion_mnist("t10k", o.limit, norm);
   Top1Result r;
   if (integer) {
-    const DirectEngine engine(*int_graph);
+    const DirectEngine engine(*int_graph, o.sparse_kernel == std::string("skip-zero") ? SparseKernel::skip_zero : SparseKernel::decode);
     r = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, o.batch, o.model);
   } else {
     r = evaluate_top1(import_onnx(o.model), data, o.batch);
@@ -69,6 +74,10 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--batch", o->batch, "Images per executor run (for models with a dynamic batch)")
       ->check(CLI::Range(int64_t{1}, int64_t{10000}))
       ->capture_default_str();
+  cmd->add_option("--sparse-kernel", o->sparse_kernel,
+                  "An IntGraph's N:M-sparse layers: decode the weights once and run the dense kernels, or compute from the kept values only "
+                  "(the same integers); default decode")
+      ->check(CLI::IsMember({"decode", "skip-zero"}));
   cmd->add_flag("--json", o->json, "Print one JSON object {\"top1\", \"count\", \"correct\"}");
   cmd->callback([&exit_code, o] { exit_code = run_eval(*o); });
 }

@@ -159,8 +159,31 @@ void conv_mac_skip_zero(const ConvGeometry& g, const int32_t* x, int32_t x_zero_
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t m = 0; m < g.out_channels; ++m) {
       const int64_t b = bias.empty() ? 0 : bias[m];
-      const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, b, max_abs_x, rows[m].abs_sum);
+      const KeptRow& row = rows[m];
       const int32_t* group_input = x + (n * g.in_channels + (m / m_per_group) * c_per_group) * g.in_h * g.in_w;
+      int32_t* plane = out + (n * g.out_channels + m) * oh * ow;
+      if (simd_level() != SimdLevel::per_addition && provably_in_range(acc, b, max_abs_x, row.abs_sum)) {
+        // Weight-stationary: each kept weight adds value · (x − zp) of its shifted input window to the
+        // whole output plane. Every partial sum is within the proven bound (< 2^31): int32 is exact, in
+        // any order.
+        std::fill(plane, plane + oh * ow, static_cast<int32_t>(b));
+        for (size_t i = 0; i < row.positions.size(); ++i) {
+          const int64_t c = row.positions[i] / kernel, ky = row.positions[i] % kernel / g.kernel_w, kx = row.positions[i] % g.kernel_w;
+          const int32_t value = static_cast<int32_t>(row.values[i]);
+          // the output columns whose input column is inside the image: ix = ox·sw − pl + kx·dw in [0, in_w)
+          const int64_t shift = kx * g.dilation_w - g.pad_left;
+          const int64_t ox_lo = shift >= 0 ? 0 : (-shift + g.stride_w - 1) / g.stride_w;
+          const int64_t ox_hi = std::min<int64_t>(ow, shift >= g.in_w ? 0 : (g.in_w - 1 - shift) / g.stride_w + 1);
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+            if (iy < 0 || iy >= g.in_h) continue;  // zero-point padding contributes 0
+            const int32_t* in_row = group_input + (c * g.in_h + iy) * g.in_w + shift;
+            int32_t* out_row = plane + oy * ow;
+            for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out_row[ox] += value * (in_row[ox * g.stride_w] - x_zero_point);
+          }
+        }
+        continue;
+      }
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
           auto input_at = [&](int64_t position) -> int64_t {  // position = (c · KH + ky) · KW + kx
@@ -169,7 +192,7 @@ void conv_mac_skip_zero(const ConvGeometry& g, const int32_t* x, int32_t x_zero_
             if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) return 0;  // zero-point padding contributes 0
             return int64_t{group_input[(c * g.in_h + iy) * g.in_w + ix]} - x_zero_point;
           };
-          out[((n * g.out_channels + m) * oh + oy) * ow + ox] = static_cast<int32_t>(kept_sum(rows[m], b, unchecked, acc, overflow, input_at));
+          plane[oy * ow + ox] = static_cast<int32_t>(kept_sum(row, b, false, acc, overflow, input_at));
         }
     }
 }

@@ -1,9 +1,9 @@
 // N:M-compressed weights (sim/kernels/sparse.hpp, docs/numerics.md §13):
 // - decode(compress(w)) == w on random N:M-sparse weights for every pattern, rows and reduction lengths
 //   that M does and does not divide; the index stream read back equals the indices written, bit by bit
-//   against an independent packing here;
+//   against an independent reading of the stream here;
 // - the skip-zero MACs equal the dense MACs on the decoded weights (outputs and overflow counts), for
-//   convolutions (groups, depthwise with K = 9, strides, padding) and linear layers, wide and narrow
+//   convolutions (groups, depthwise with K = 9, strides, dilations, padding) and linear layers, wide and narrow
 //   accumulators, at every kernel level;
 // - invalid metadata (an index outside [0, M), a repeated or descending index, a kept padding position
 //   holding a value, wrong lengths) is an error naming the row and the group.
@@ -92,7 +92,9 @@ TEST_CASE("Sparse/skip-zero MACs equal the dense MACs on the decoded weights, ou
     g.in_h = 4 + pick(rng) % 5, g.in_w = 4 + pick(rng) % 5;
     g.kernel_h = g.kernel_w = depthwise ? 3 : 1 + pick(rng) % 3;
     g.stride_h = g.stride_w = 1 + pick(rng) % 2;
-    g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = pick(rng) % 2;
+    g.pad_top = g.pad_bottom = pick(rng) % 2, g.pad_left = pick(rng) % 3, g.pad_right = pick(rng) % 2;
+    g.dilation_h = 1 + pick(rng) % 2, g.dilation_w = 1 + pick(rng) % 2;
+    if (!g.valid()) g.dilation_h = g.dilation_w = 1;
     const int64_t k = g.reduction_length();
     const std::vector<int32_t> w = random_sparse(rng, p, g.out_channels, k, -127, 127);
     const NmWeights nm = compress_nm(p, g.out_channels, k, w, "conv");
