@@ -81,6 +81,12 @@ int inspect_int_graph(const InspectOptions& o) {
     for (const auto& out : op.outputs) outs.push_back(describe(out));
     ops.push_back({{"name", op.name}, {"op", op.op_type}, {"inputs", ins}, {"outputs", outs}, {"weights", params}, {"macs", macs}});
     if (op.has("method")) ops.back()["method"] = op.get_string("method");  // a non-linear's table: lut or I-BERT poly
+    if (op.op_type == "sparse_decode") {
+      const kernels::NmWeights nm = nm_weights_of(g, op);
+      ops.back()["sparsity"] = {{"pattern", std::to_string(nm.pattern.n) + ":" + std::to_string(nm.pattern.m)},
+                                {"nonzero", std::count_if(nm.values.begin(), nm.values.end(), [](int32_t v) { return v != 0; })},
+                                {"weights", nm.rows * nm.k}};
+    }
   }
   if (o.json) {
     fmt::print("{}\n", nlohmann::json{{"model", o.model}, {"intgraph", true}, {"source_model", g.source_model}, {"config", g.config_name},
@@ -98,6 +104,9 @@ int inspect_int_graph(const InspectOptions& o) {
                join(op["inputs"].get<std::vector<std::string>>()), join(op["outputs"].get<std::vector<std::string>>()));
     if (op["macs"].get<int64_t>()) fmt::print("  ({} MACs)", op["macs"].get<int64_t>());
     if (op.contains("method") && op["method"] == "poly") fmt::print("  (I-BERT integer polynomial)");
+    if (op.contains("sparsity"))
+      fmt::print("  ({} sparse: {} of {} weights non-zero)", op["sparsity"]["pattern"].get<std::string>(), op["sparsity"]["nonzero"].get<int64_t>(),
+                 op["sparsity"]["weights"].get<int64_t>());
     fmt::print("\n");
   }
   fmt::print("total: {} weights, {} MACs per batch of {}\n", total_params, total_macs, o.batch);

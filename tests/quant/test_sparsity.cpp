@@ -8,6 +8,7 @@
 //   skip-zero engines give the same outputs, every layer within 1 LSB of its fake-quant twin.
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -101,10 +102,24 @@ TEST_CASE("Sparsity/the CNN with 2:4 pointwise and linear layers: compressed in 
     const Tensor a = DirectEngine(loaded, SparseKernel::decode).run(test.images);
     const Tensor b = DirectEngine(loaded, SparseKernel::skip_zero).run(test.images);
     CHECK(a.floats == b.floats);
-    const DualPathReport r = compare_paths(graph, q, test);
+    QuantizeInputs dense_inputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm};
+    dense_inputs.ignore_sparsity = true;
+    const IntGraph dense = quantize(dense_inputs);
+    CHECK(std::none_of(dense.ops.begin(), dense.ops.end(), [](const Node& op) { return op.op_type == "sparse_decode"; }));
+    const DualPathReport r = compare_paths(graph, q, test, 100, &dense);
     for (const auto& l : r.layers) {
       INFO(l.value << ": max " << l.max_abs_lsb << " LSB");
       CHECK(l.max_abs_lsb <= 1);
     }
+    // Sizes by the format's arithmetic: the pointwise conv is 32 rows × 8 groups × 2 kept × (8 + 2) bits.
+    REQUIRE(r.sparse_layers.size() == 2);
+    CHECK(r.sparse_layers[0].layer == "/pw/pw.0/Conv.mac");
+    CHECK(r.sparse_layers[0].dense_bits == 32 * 32 * 8);
+    CHECK(r.sparse_layers[0].compressed_bits == 32 * 8 * 2 * (8 + 2));
+    CHECK(r.sparse_layers[0].density() <= 0.5);
+    CHECK(r.sparse_layers[1].compressed_bits == 10 * 12 * 2 * (8 + 2));  // the head: 48 inputs, 12 groups
+    REQUIRE(r.dense_integer.has_value());
+    CHECK(r.dense_integer->count == 200);
+    CHECK(report_markdown(r).find("## N:M sparse layers") != std::string::npos);
   }
 }

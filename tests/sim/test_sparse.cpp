@@ -72,6 +72,10 @@ TEST_CASE("Sparse/decode(compress(w)) == w for every pattern, the stream holds t
           CHECK(nonzero <= p.n);
         }
     }
+  // The docs' example (docs/numerics.md §13): 2:4 groups keeping {0, 2} and {1, 3} pack as 11 01 10 00.
+  const NmWeights example = compress_nm({2, 4}, 1, 8, {5, 0, 6, 0, 0, 7, 0, 8}, "example");
+  CHECK(example.index_words == std::vector<uint32_t>{0xD8u});
+  CHECK(example.values == std::vector<int32_t>{5, 6, 7, 8});
   // A dense row is not 2:4: the error names the row and the group.
   CHECK_THROWS_WITH(compress_nm({2, 4}, 1, 4, {1, 2, 3, 0}, "layer 'fc'"), Catch::Contains("layer 'fc': row 0, group 0 has 3 non-zero weights; 2:4 allows 2"));
 }
