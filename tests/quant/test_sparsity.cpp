@@ -99,6 +99,13 @@ TEST_CASE("Sparsity/the CNN with 2:4 pointwise and linear layers: compressed in 
     const IntGraph loaded = load_int_graph(dir.string());
     for (const auto& [name, t] : q.constants) CHECK(loaded.constants.at(name).ints == t.ints);
     std::filesystem::remove_all(dir);
+    // A corrupted file: an index word whose first index repeats in its group → the engine names the
+    // decoder op, the row and the group.
+    IntGraph corrupted = loaded;
+    Tensor& words = corrupted.constants.at("/pw/pw.0/Conv.weight.indices");
+    words.ints[0] = (words.ints[0] & ~int64_t{0xF}) | 0x5;  // group 0 of row 0: indices 1, 1
+    CHECK_THROWS_WITH(DirectEngine(corrupted), Catch::Contains("node '/pw/pw.0/Conv.weight.decode' (sparse_decode)") &&
+                                                  Catch::Contains("row 0, group 0: indices must ascend strictly; 1 repeats"));
     const Tensor a = DirectEngine(loaded, SparseKernel::decode).run(test.images);
     const Tensor b = DirectEngine(loaded, SparseKernel::skip_zero).run(test.images);
     CHECK(a.floats == b.floats);
