@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   chipref::cli::add_inspect_command(app, exit_code);
   chipref::cli::add_quantize_command(app, exit_code);
   chipref::cli::add_run_command(app, exit_code);
+  chipref::cli::add_vectors_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

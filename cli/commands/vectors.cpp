@@ -1,0 +1,87 @@
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <optional>
+#include <sstream>
+
+#include "cli/commands/commands.hpp"
+#include "model/io/idx.hpp"
+#include "model/io/npy.hpp"
+#include "vectors/vectors.hpp"
+
+namespace chipref::cli {
+
+namespace {
+struct VectorsOptions {
+  std::string model, output, input, data, formats = "mem", layers = "*", verify_dir;
+  int64_t count = 0;
+  bool no_accumulators = false;
+};
+
+std::vector<vectors::Format> parse_formats(const std::string& list) {
+  std::vector<vectors::Format> formats;
+  std::stringstream s(list);
+  for (std::string name; std::getline(s, name, ',');) {
+    const vectors::Format f = vectors::parse_format(name);
+    if (std::find(formats.begin(), formats.end(), f) == formats.end()) formats.push_back(f);
+  }
+  if (formats.empty()) throw InputError("--format: give at least one of mem, bin, npy");
+  return formats;
+}
+
+int run_vectors(const VectorsOptions& o) {
+  if (!is_int_graph_dir(o.model)) throw InputError(o.model + ": not an IntGraph directory (no graph.json); vectors takes the output of quantize");
+  if (o.input.empty() == o.data.empty()) throw InputError("vectors: give exactly one of --input X.npy and --data fashion-mnist");
+  const IntGraph graph = load_int_graph(o.model);
+  vectors::InputSource source;
+  Tensor inputs;
+  if (!o.data.empty()) {
+    if (o.count < 1) throw InputError("vectors: --data needs --count N (N >= 1)");
+    source = {"fashion-mnist", "", o.count};
+    inputs = load_fashion_mnist("t10k", o.count, graph.preprocess).images;
+  } else {
+    source = {"npy", std::filesystem::absolute(o.input).string(), 0};
+    inputs = read_npy(o.input);
+    source.count = inputs.rank() > 0 ? inputs.shape[0] : 0;
+  }
+  vectors::Options options;
+  options.formats = parse_formats(o.formats), options.layers = o.layers, options.accumulators = !o.no_accumulators;
+  const vectors::Manifest m = vectors::write_vectors(graph, std::filesystem::absolute(o.model).string(), inputs, source, o.output, options);
+  std::set<std::string> files;
+  int64_t bytes = 0;
+  for (const auto& e : m.entries)
+    if (files.insert(e.file).second) bytes += e.bytes;
+  fmt::print("{}: {} inputs -> {}: {} files ({} bytes), {} manifest entries; manifest.json written last\n", o.model, source.count, o.output, files.size(),
+             bytes, m.entries.size());
+  return 0;
+}
+
+int run_verify(const std::string& dir) {
+  const int64_t files = vectors::verify_vectors(dir);
+  fmt::print("{}: {} files match manifest.json (sizes and SHA-256)\n", dir, files);
+  return 0;
+}
+}  // namespace
+
+void add_vectors_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<VectorsOptions>();
+  auto* cmd = app.add_subcommand("vectors", "Golden vectors for RTL testbenches: every op's integer inputs, constants and outputs, with manifest.json");
+  cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")->check(CLI::ExistingDirectory);
+  cmd->add_option("--input", o->input, "Inputs: a float32 .npy [N, ...], already normalised")->check(CLI::ExistingFile);
+  cmd->add_option("--data", o->data, "Inputs: the first --count Fashion-MNIST test images")->check(CLI::IsMember({"fashion-mnist"}));
+  cmd->add_option("--count", o->count, "How many test images with --data")->check(CLI::Range(int64_t{1}, int64_t{10000}));
+  cmd->add_option("--format", o->formats, "Comma-separated: mem ($readmemh hex), bin (little-endian), npy")->capture_default_str();
+  cmd->add_option("--layers", o->layers, "Glob over op names: which ops get files")->capture_default_str();
+  cmd->add_flag("--no-accumulators", o->no_accumulators, "Leave out the MAC accumulators before requantization");
+  cmd->add_option("-o,--output", o->output, "Output directory");
+  auto* verify = cmd->add_subcommand("verify", "Re-hash every file of a vectors directory against manifest.json (exit 3 on a difference)");
+  verify->add_option("DIR", o->verify_dir, "Directory written by chipref vectors")->required()->check(CLI::ExistingDirectory);
+  verify->callback([&exit_code, o] { exit_code = run_verify(o->verify_dir); });
+  cmd->callback([&exit_code, o, cmd, verify] {
+    if (verify->parsed()) return;
+    if (o->model.empty() || o->output.empty()) throw CLI::ValidationError("vectors", "QMODEL and -o DIR are required (or: vectors verify DIR)");
+    exit_code = run_vectors(*o);
+  });
+}
+
+}  // namespace chipref::cli

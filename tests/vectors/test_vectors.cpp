@@ -1,0 +1,123 @@
+// Golden vectors (vectors/, docs/vectors.md):
+// - each format's bytes for hand-derived values (two's complement hex lines with a trailing newline,
+//   little-endian at the smallest byte width, NumPy dtypes), and decode(encode(v)) == v for widths 1..64,
+//   signed and unsigned, extremes included; malformed files are errors naming the line;
+// - the shipped CNN (dense and with 2:4 layers) over 3 images in every format: every manifest entry reads
+//   back as exactly the integers the DirectEngine computed (its own trace, an independent run), two runs
+//   give byte-identical directories, `verify` passes, and a flipped byte is caught with the file and the
+//   first differing element.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <random>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+#include "vectors/vectors.hpp"
+
+using namespace chipref;
+using namespace chipref::vectors;
+namespace fs = std::filesystem;
+
+TEST_CASE("Vectors/encodings: hand-derived bytes, round trips at every width, malformed files named", "[vectors]") {
+  CHECK(encode({-1, 5, -128, 127}, {4}, {8, true}, Format::mem, "t") == "ff\n05\n80\n7f\n");
+  CHECK(encode({-1, 5}, {2}, {12, true}, Format::mem, "t") == "fff\n005\n");
+  CHECK(encode({-1, 5}, {2}, {12, true}, Format::bin, "t") == std::string("\xff\xff\x05\x00", 4));
+  CHECK(encode({0xD8}, {1}, {32, false}, Format::bin, "t") == std::string("\xd8\x00\x00\x00", 4));
+  CHECK(encode({3}, {1}, {4, false}, Format::mem, "t") == "3\n");
+  CHECK_THROWS_WITH(encode({128}, {1}, {8, true}, Format::mem, "w.mem"), Catch::Contains("w.mem: element 0 = 128 does not fit 8-bit signed"));
+  std::mt19937_64 rng(61);
+  for (int bits : {1, 4, 8, 9, 12, 16, 17, 31, 32, 33, 63, 64})
+    for (bool is_signed : {true, false}) {
+      if (!is_signed && bits == 64) continue;  // values are int64
+      const ElementType t{bits, is_signed};
+      std::uniform_int_distribution<int64_t> d(t.min(), t.max());
+      std::vector<int64_t> v = {t.min(), t.max(), 0};
+      for (int i = 0; i < 50; ++i) v.push_back(d(rng));
+      for (Format f : kAllFormats) {
+        INFO(bits << (is_signed ? " signed " : " unsigned ") << to_string(f));
+        CHECK(decode(encode(v, {static_cast<int64_t>(v.size())}, t, f, "t"), t, f, static_cast<int64_t>(v.size()), "t") == v);
+      }
+    }
+  CHECK_THROWS_WITH(decode("ff\n0g\n", {8, true}, Format::mem, 2, "a.mem"), Catch::Contains("a.mem: line 2 has 'g'"));
+  CHECK_THROWS_WITH(decode("ff\n05", {8, true}, Format::mem, 2, "a.mem"), Catch::Contains("a.mem: 5 bytes; 2 lines of 3 expected"));
+  CHECK_THROWS_WITH(decode("3ff\n", {9, true}, Format::mem, 1, "a.mem"), Catch::Contains("line 1 exceeds 9 bits"));
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2's example
+}
+
+namespace {
+std::map<std::string, std::string> directory_bytes(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = read_file_bytes(e.path().string());
+  return files;
+}
+}  // namespace
+
+TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, verify catches a flipped byte", "[vectors]") {
+  const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+  const Normalisation norm = *read_sidecar_normalisation(cnn);
+  const Graph graph = import_onnx(cnn);
+  const Tensor calibration = load_fashion_mnist("train", 200, norm).images;
+  const fs::path root = fs::temp_directory_path() / "chipref_test_vectors";
+  fs::remove_all(root);
+  for (const char* yaml : {"defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n",
+                           "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\nlayers:\n  - match: \"/pw/*\"\n    sparsity: {pattern: \"2:4\"}\n"}) {
+    const bool sparse = std::string(yaml).find("sparsity") != std::string::npos;
+    INFO((sparse ? "2:4 pointwise layer" : "dense"));
+    const QuantConfig config = parse_quant_config(yaml, "v.yaml");
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm});
+    const fs::path model = root / "model";
+    save_int_graph(q, model.string());
+    const Tensor images = load_fashion_mnist("t10k", 3, norm).images;
+    Options options;
+    options.formats = {Format::mem, Format::bin, Format::npy};
+    const InputSource source{"fashion-mnist", "", 3};
+    const Manifest m = write_vectors(q, model.string(), images, source, (root / "a").string(), options);
+    write_vectors(q, model.string(), images, source, (root / "b").string(), options);
+    CHECK(directory_bytes(root / "a") == directory_bytes(root / "b"));
+
+    // Every entry against an independent run's trace (or the constant itself).
+    std::vector<RunTrace> traces(3);
+    const DirectEngine engine(q);
+    for (int64_t i = 0; i < 3; ++i)
+      engine.run(Tensor::of_floats({1, 1, 28, 28}, std::vector<float>(images.floats.begin() + i * 784, images.floats.begin() + (i + 1) * 784)), &traces[i]);
+    int64_t wrong = 0, activations = 0, constants = 0, sparse_files = 0;
+    for (const Entry& e : m.entries) {
+      const std::vector<int64_t> got = read_vector((root / "a").string(), e);
+      if (e.input >= 0) {
+        const auto& t = traces[e.input].values.at(e.tensor);
+        wrong += got != std::vector<int64_t>(t.data.begin(), t.data.end()) || e.shape != t.shape;
+        ++activations;
+      } else {
+        const Tensor c = q.constants.count(e.tensor) ? q.constants.at(e.tensor) : mac_weight_codes(q, e.tensor);
+        wrong += got != c.ints;
+        ++constants;
+        sparse_files += e.role == "values" || e.role == "indices" || e.role == "weight_dense";
+      }
+    }
+    CHECK(wrong == 0);
+    CHECK(activations > 0);
+    CHECK(constants > 0);
+    CHECK(sparse_files == (sparse ? 3 * 3 : 0));  // the decoder's values and indices and the dense weights it outputs, in 3 formats
+    CHECK(verify_vectors((root / "a").string()) > 0);
+
+    // A flipped byte in the middle of an accumulator file: the file and the element are named.
+    const auto acc = std::find_if(m.entries.begin(), m.entries.end(), [](const Entry& e) { return e.role == "accumulator" && e.format == Format::bin; });
+    REQUIRE(acc != m.entries.end());
+    const fs::path victim = root / "a" / acc->file;
+    std::string bytes = read_file_bytes(victim.string());
+    const size_t at = bytes.size() / 2 / 4 * 4;  // the low byte of an element: it always changes the value
+    bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
+    write_file_atomically(victim.string(), bytes);
+    CHECK_THROWS_AS(verify_vectors((root / "a").string()), VerificationMismatch);
+    CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file) && Catch::Contains("first differing element " + std::to_string(at / 4)));
+    fs::remove(victim);
+    CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file + ": missing"));
+    fs::remove_all(root);
+  }
+}

@@ -1,0 +1,296 @@
+#include "vectors/vectors.hpp"
+
+#include <fnmatch.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/progress.hpp"
+#include "core/version.hpp"
+#include "model/io/idx.hpp"
+#include "model/io/npy.hpp"
+#include "sim/direct_engine.hpp"
+
+namespace chipref::vectors {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+namespace {
+
+const std::set<std::string> kMacOps = {"conv_mac", "linear_mac", "matmul_mac"};
+
+// A file-system-safe name for a tensor: its index among the tensors written (first use in op order),
+// then its name with anything unsafe replaced.
+std::string safe_name(size_t index, const std::string& name) {
+  std::string safe;
+  for (char c : name) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') ? c : '_';
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "%04zu_", index);
+  return prefix + safe.substr(0, 100);
+}
+
+// What a constant is to the op reading it, from its name's last dotted part (L.weight → weight).
+std::string constant_role(const std::string& name) {
+  const size_t dot = name.rfind('.');
+  return dot == std::string::npos ? "constant" : name.substr(dot + 1);
+}
+
+ElementType constant_type(const std::string& name, const Tensor& t) {
+  if (constant_role(name) == "indices") return {32, false};  // packed N:M index words
+  switch (t.dtype) {
+    case DType::int8: return {8, true};
+    case DType::uint8: return {8, false};
+    case DType::int16: return {16, true};
+    case DType::uint16: return {16, false};
+    case DType::int32: return {32, true};
+    default: return {64, true};
+  }
+}
+
+// Every file of a run, path → bytes, and the manifest entries pointing at them, in a fixed order.
+struct Rendering {
+  std::map<std::string, std::string> files;
+  std::vector<Entry> entries;
+};
+
+Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options) {
+  Rendering r;
+  std::map<std::string, size_t> tensor_index;  // first use order, for file names
+  auto index_of = [&](const std::string& tensor) {
+    const auto it = tensor_index.find(tensor);
+    if (it != tensor_index.end()) return it->second;
+    const size_t i = tensor_index.size();
+    tensor_index[tensor] = i;
+    return i;
+  };
+  std::map<std::string, std::string> producer_type;
+  for (const Node& op : g.ops)
+    for (const auto& o : op.outputs) producer_type[o] = op.op_type;
+  auto add = [&](Entry e, const std::vector<int64_t>& values) {
+    for (Format f : options.formats) {
+      Entry copy = e;
+      copy.format = f;
+      copy.file += "." + std::string(to_string(f));
+      auto it = r.files.find(copy.file);
+      if (it == r.files.end()) it = r.files.emplace(copy.file, encode(values, copy.shape, copy.type, f, copy.file)).first;
+      copy.bytes = static_cast<int64_t>(it->second.size());
+      copy.sha256 = sha256_hex(it->second);
+      r.entries.push_back(std::move(copy));
+    }
+  };
+
+  // Constants and decoded sparse weights: once, under constants/.
+  const DirectEngine engine(g);
+  const int64_t n = inputs.rank() > 0 ? inputs.shape[0] : 0, per = n > 0 ? inputs.numel() / n : 0;
+  std::vector<RunTrace> traces(static_cast<size_t>(n));
+  {
+    ProgressBar progress("vectors", n);
+    for (int64_t i = 0; i < n; ++i) {
+      Shape shape = inputs.shape;
+      shape[0] = 1;
+      engine.run(Tensor::of_floats(shape, std::vector<float>(inputs.floats.begin() + i * per, inputs.floats.begin() + (i + 1) * per)), &traces[i]);
+      progress.update(i + 1);
+    }
+  }
+  for (const Node& op : g.ops) {
+    if (fnmatch(options.layers.c_str(), op.name.c_str(), 0) != 0) continue;
+    std::vector<std::pair<std::string, std::string>> tensors;  // (role, tensor)
+    auto is_constant = [&](const std::string& t) { return g.constants.count(t) != 0 || producer_type[t] == "sparse_decode"; };
+    int activation_inputs = 0;
+    for (const auto& in : op.inputs) activation_inputs += g.values.count(in) && !is_constant(in);
+    int a = 0;
+    for (const auto& in : op.inputs) {
+      if (is_constant(in)) tensors.emplace_back(constant_role(in), in);
+      else if (g.values.count(in)) tensors.emplace_back(activation_inputs > 1 ? "input" + std::to_string(a++) : "input", in);
+    }
+    for (const auto& out : op.outputs) {
+      if (!g.values.count(out)) continue;  // the float output of dequantize
+      const bool accumulator = kMacOps.count(op.op_type) != 0;
+      if (accumulator && !options.accumulators) continue;
+      tensors.emplace_back(op.op_type == "sparse_decode" ? "weight_dense" : accumulator ? "accumulator" : "output", out);
+    }
+    for (const auto& [role, tensor] : tensors) {
+      Entry e;
+      e.op = op.name, e.role = role, e.tensor = tensor;
+      if (is_constant(tensor)) {
+        const Tensor t = g.constants.count(tensor) ? g.constants.at(tensor) : mac_weight_codes(g, tensor);
+        e.file = "constants/" + safe_name(index_of(tensor), tensor);
+        e.shape = t.shape, e.elements = t.numel(), e.layout = "row-major";
+        e.type = g.constants.count(tensor) ? constant_type(tensor, t) : ElementType{g.values.at(tensor).quant.format.bits(), true};
+        add(e, t.ints);
+        continue;
+      }
+      const IntValue& v = g.values.at(tensor);
+      e.type = ElementType{v.quant.format.bits(), v.quant.format.is_signed()};
+      e.scale = v.quant.scale, e.zero_point = v.quant.zero_point;
+      for (int64_t i = 0; i < n; ++i) {
+        const auto it = traces[i].values.find(tensor);
+        if (it == traces[i].values.end()) throw InputError(op.describe() + ": the run produced no '" + tensor + "'");
+        Entry ei = e;
+        char dir[32];
+        std::snprintf(dir, sizeof dir, "input_%04lld/", static_cast<long long>(i));
+        ei.file = dir + safe_name(index_of(tensor), tensor);
+        ei.input = i, ei.shape = it->second.shape, ei.elements = static_cast<int64_t>(it->second.data.size());
+        ei.layout = ei.shape.size() == 4 ? "NCHW" : "row-major";
+        add(ei, std::vector<int64_t>(it->second.data.begin(), it->second.data.end()));
+      }
+    }
+  }
+  return r;
+}
+
+ordered_json entry_json(const Entry& e) {
+  return {{"file", e.file},           {"op", e.op},          {"role", e.role},         {"tensor", e.tensor},   {"input", e.input},
+          {"shape", e.shape},         {"bits", e.type.bits}, {"signed", e.type.is_signed}, {"format", to_string(e.format)},
+          {"layout", e.layout},       {"scale", e.scale},    {"zero_point", e.zero_point}, {"elements", e.elements}, {"bytes", e.bytes},
+          {"sha256", e.sha256}};
+}
+
+std::string manifest_text(const Manifest& m) {
+  ordered_json j;
+  j["format"] = "chipref-vectors";
+  j["version"] = m.version;
+  j["tool_version"] = m.tool_version;
+  j["model"] = m.model;
+  j["model_sha256"] = m.model_sha256;
+  j["config"] = m.config;
+  j["inputs"] = {{"kind", m.inputs.kind}, {"path", m.inputs.path}, {"count", m.inputs.count}};
+  std::vector<std::string> formats;
+  for (Format f : m.options.formats) formats.emplace_back(to_string(f));
+  j["options"] = {{"formats", formats}, {"layers", m.options.layers}, {"accumulators", m.options.accumulators}};
+  j["entries"] = ordered_json::array();
+  for (const Entry& e : m.entries) j["entries"].push_back(entry_json(e));
+  return j.dump(1) + "\n";
+}
+
+std::string graph_hash(const std::string& model_dir) { return sha256_hex(read_file_bytes((fs::path(model_dir) / "graph.json").string())); }
+
+Tensor load_inputs(const InputSource& s, const Normalisation& norm) {
+  if (s.kind == "fashion-mnist") return load_fashion_mnist("t10k", s.count, norm).images;
+  if (s.kind == "npy") return read_npy(s.path);
+  throw InputError("vectors: unknown input source '" + s.kind + "'");
+}
+}  // namespace
+
+Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Tensor& inputs, const InputSource& source, const std::string& dir,
+                       const Options& options) {
+  if (options.formats.empty()) throw InputError("vectors: at least one format is needed");
+  if (!inputs.is_float()) throw InputError("vectors: inputs must be float32, got " + std::string(to_string(inputs.dtype)));
+  Manifest m;
+  m.tool_version = kVersion, m.model = model_dir, m.model_sha256 = graph_hash(model_dir), m.config = g.config_name;
+  m.inputs = source, m.options = options;
+  Rendering r = render(g, inputs, options);
+  m.entries = std::move(r.entries);
+  const fs::path root(dir);
+  fs::create_directories(root);
+  fs::remove(root / "manifest.json");  // a run that stops below leaves no manifest claiming old files
+  for (const auto& [file, bytes] : r.files) {
+    fs::create_directories((root / file).parent_path());
+    write_file_atomically((root / file).string(), bytes);
+  }
+  write_file_atomically((root / "manifest.json").string(), manifest_text(m));
+  return m;
+}
+
+Manifest read_manifest(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "manifest.json").string();
+  ordered_json j;
+  try {
+    j = ordered_json::parse(read_file_bytes(path));
+  } catch (const ordered_json::exception& e) {
+    throw InputError(path + ": not valid JSON: " + e.what());
+  }
+  try {
+    if (j.at("format") != "chipref-vectors") throw InputError(path + ": not a chipref vectors manifest");
+    Manifest m;
+    m.version = j.at("version").get<int>();
+    if (m.version != kManifestVersion)
+      throw InputError(path + ": manifest version " + std::to_string(m.version) + "; this chipref reads version " + std::to_string(kManifestVersion));
+    m.tool_version = j.at("tool_version"), m.model = j.at("model"), m.model_sha256 = j.at("model_sha256"), m.config = j.at("config");
+    m.inputs = InputSource{j.at("inputs").at("kind"), j.at("inputs").at("path"), j.at("inputs").at("count")};
+    m.options.formats.clear();
+    for (const auto& f : j.at("options").at("formats")) m.options.formats.push_back(parse_format(f.get<std::string>()));
+    m.options.layers = j.at("options").at("layers"), m.options.accumulators = j.at("options").at("accumulators");
+    for (const auto& e : j.at("entries")) {
+      Entry x;
+      x.file = e.at("file"), x.op = e.at("op"), x.role = e.at("role"), x.tensor = e.at("tensor"), x.input = e.at("input");
+      x.shape = e.at("shape").get<Shape>();
+      x.type = ElementType{e.at("bits").get<int>(), e.at("signed").get<bool>()};
+      x.format = parse_format(e.at("format").get<std::string>());
+      x.layout = e.at("layout"), x.scale = e.at("scale"), x.zero_point = e.at("zero_point"), x.elements = e.at("elements"), x.bytes = e.at("bytes");
+      x.sha256 = e.at("sha256");
+      if (x.file.find("..") != std::string::npos || (!x.file.empty() && x.file[0] == '/')) throw InputError(path + ": entry file '" + x.file + "' leaves the directory");
+      m.entries.push_back(std::move(x));
+    }
+    return m;
+  } catch (const ordered_json::exception& e) {
+    throw InputError(path + ": malformed manifest: " + e.what());
+  }
+}
+
+std::vector<int64_t> read_vector(const std::string& dir, const Entry& e) {
+  const std::string path = (fs::path(dir) / e.file).string();
+  const std::string bytes = read_file_bytes(path);
+  if (sha256_hex(bytes) != e.sha256) throw VerificationMismatch(path + ": SHA-256 differs from the manifest's");
+  return decode(bytes, e.type, e.format, e.elements, path);
+}
+
+int64_t verify_vectors(const std::string& dir) {
+  const Manifest m = read_manifest(dir);
+  std::set<std::string> checked;
+  std::vector<const Entry*> bad;
+  std::map<const Entry*, std::string> why;
+  for (const Entry& e : m.entries) {
+    if (!checked.insert(e.file).second) continue;
+    const fs::path path = fs::path(dir) / e.file;
+    if (!fs::exists(path)) {
+      bad.push_back(&e), why[&e] = "missing";
+      continue;
+    }
+    const std::string bytes = read_file_bytes(path.string());
+    const int64_t expected_size = e.format == Format::mem ? e.elements * (e.type.hex_digits() + 1)
+                                  : e.format == Format::bin ? e.elements * e.type.bin_bytes()
+                                                            : e.bytes;
+    if (static_cast<int64_t>(bytes.size()) != expected_size || static_cast<int64_t>(bytes.size()) != e.bytes) {
+      bad.push_back(&e), why[&e] = std::to_string(bytes.size()) + " bytes; its shape and format need " + std::to_string(expected_size);
+    } else if (sha256_hex(bytes) != e.sha256) {
+      bad.push_back(&e), why[&e] = "SHA-256 differs from the manifest's";
+    }
+  }
+  if (bad.empty()) return static_cast<int64_t>(checked.size());
+  const Entry& first = *bad.front();
+  std::string message = (fs::path(dir) / first.file).string() + ": " + why[&first];
+  // Point at the first differing element by regenerating the file from the model and inputs.
+  try {
+    const IntGraph g = load_int_graph(m.model);
+    if (graph_hash(m.model) != m.model_sha256) throw InputError("the model changed since the vectors were written");
+    const Rendering r = render(g, load_inputs(m.inputs, g.preprocess), m.options);
+    const auto expected = r.files.find(first.file);
+    if (expected != r.files.end() && fs::exists(fs::path(dir) / first.file)) {
+      const std::string got = read_file_bytes((fs::path(dir) / first.file).string());
+      std::vector<int64_t> want = decode(expected->second, first.type, first.format, first.elements, first.file);
+      std::vector<int64_t> have;
+      try {
+        have = decode(got, first.type, first.format, first.elements, first.file);
+      } catch (const InputError& e) {
+        message += std::string("; ") + e.what();
+      }
+      for (size_t i = 0; i < std::min(want.size(), have.size()); ++i)
+        if (want[i] != have[i]) {
+          message += "; first differing element " + std::to_string(i) + ": " + std::to_string(have[i]) + ", expected " + std::to_string(want[i]);
+          break;
+        }
+    }
+  } catch (const InputError& e) {
+    message += std::string(" (cannot regenerate it to locate the difference: ") + e.what() + ")";
+  }
+  if (bad.size() > 1) message += "; " + std::to_string(bad.size() - 1) + " more file(s) differ";
+  throw VerificationMismatch(message);
+}
+
+}  // namespace chipref::vectors

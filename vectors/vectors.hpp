@@ -1,0 +1,69 @@
+#pragma once
+// Golden vectors (docs/vectors.md): for every op of an IntGraph and every input, the integer tensors it
+// reads and writes — activations, weights (dense and, for N:M layers, the compressed values and index
+// words), biases, requantization multipliers and shifts, tables, accumulators before requantization,
+// outputs — as files testbenches load, described by manifest.json. Deterministic: the same IntGraph,
+// inputs and options give a byte-identical directory. Every file is written to a temporary name and
+// renamed, the manifest last, so an interrupted run leaves no file the manifest claims incomplete.
+
+#include <string>
+#include <vector>
+
+#include "model/int_graph.hpp"
+#include "vectors/encoding.hpp"
+
+namespace chipref::vectors {
+
+inline constexpr int kManifestVersion = 1;
+
+struct Options {
+  std::vector<Format> formats = {Format::mem};
+  std::string layers = "*";   // glob (fnmatch) over op names: which ops get files
+  bool accumulators = true;   // the MAC accumulators before requantization
+};
+
+// Where the inputs came from: recorded so that `verify` can regenerate every file.
+struct InputSource {
+  std::string kind;  // "fashion-mnist" (the first `count` test images) or "npy" (`path`)
+  std::string path;
+  int64_t count = 0;
+};
+
+struct Entry {
+  std::string file;               // relative to the vectors directory
+  std::string op, role, tensor;   // the IntGraph op, what the tensor is to it, the tensor's name
+  int64_t input = -1;             // the input (image) it belongs to; -1 for a constant
+  Shape shape;
+  ElementType type;
+  Format format = Format::mem;
+  std::string layout;             // "NCHW" for 4-D activations, else "row-major"
+  double scale = 0;               // real = scale · (code − zero_point); 0 for accumulators and constants
+  int64_t zero_point = 0;
+  int64_t elements = 0, bytes = 0;
+  std::string sha256;
+};
+
+struct Manifest {
+  int version = kManifestVersion;
+  std::string tool_version, model, model_sha256, config;
+  InputSource inputs;
+  Options options;
+  std::vector<Entry> entries;  // per op (execution order), per input, per tensor; files may be shared
+};
+
+// `model_dir` is the IntGraph's directory (hashed into the manifest); `inputs` float [N, ...] as the
+// graph's input, already normalised.
+Manifest write_vectors(const IntGraph& graph, const std::string& model_dir, const Tensor& inputs, const InputSource& source,
+                       const std::string& dir, const Options& options);
+
+Manifest read_manifest(const std::string& dir);
+
+// One entry's values (its file decoded); VerificationMismatch if the file's hash differs from the manifest.
+std::vector<int64_t> read_vector(const std::string& dir, const Entry& entry);
+
+// Re-hashes every file and checks its size against its shape; where a file differs, regenerates it
+// from the model and inputs the manifest names to point at the first differing element. Throws
+// VerificationMismatch naming the file (and element) on any difference; returns the files checked.
+int64_t verify_vectors(const std::string& dir);
+
+}  // namespace chipref::vectors
