@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
+#include <optional>
 #include <map>
 #include <set>
 #include <string>
@@ -13,6 +15,7 @@
 #include "quant/quantize.hpp"
 #include "quant/selfcheck.hpp"
 #include "sim/direct_engine.hpp"
+#include "vectors/vectors.hpp"
 
 #ifndef CHIPREF_SOURCE_DIR
 #error "CHIPREF_SOURCE_DIR must point at the source tree (examples/, configs/)"
@@ -26,6 +29,7 @@ struct DemoOptions {
   int64_t limit = 0;
   bool show_numerics = false;
   std::string which = "both";  // the shipped models to run: cnn, vit or both
+  std::string vectors_dir = (std::filesystem::temp_directory_path() / "chipref-demo").string();
   std::string config = CHIPREF_SOURCE_DIR "/configs/w8a8.yaml";
 };
 
@@ -53,7 +57,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // Quantize one shipped model, compare FP32 and integer top-1, and summarise the dual-path check.
-void demo_model(const DemoOptions& o, const std::string& model, int step, int steps) {
+IntGraph demo_model(const DemoOptions& o, const std::string& model, int step, int steps) {
   auto t0 = std::chrono::steady_clock::now();
   const QuantConfig config = load_quant_config(o.config);
   const Normalisation norm = read_sidecar_normalisation(model).value_or(Normalisation{});
@@ -92,13 +96,29 @@ void demo_model(const DemoOptions& o, const std::string& model, int step, int st
     fmt::print("      {:<40} {:>9} {:>8} {:>9.3f}% {:>9.3f}% {:>9.1f}\n", l.value.size() > 40 ? "..." + l.value.substr(l.value.size() - 37) : l.value,
                type, l.format, 100.0 * (l.elements - l.differing) / l.elements, 100.0 * l.within_one / l.elements, l.sqnr_db());
   }
+  return q;
+}
+
+// Golden vectors of the first model's IntGraph for a few test images, written and verified.
+void demo_vectors(const IntGraph& q, const std::string& dir, int step, int steps) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string model_dir = (std::filesystem::path(dir) / "intgraph").string(), vectors_dir = (std::filesystem::path(dir) / "vectors").string();
+  save_int_graph(q, model_dir);
+  vectors::Options options;
+  options.formats = {vectors::Format::mem, vectors::Format::bin, vectors::Format::npy};
+  const int64_t images = 3;
+  const vectors::Manifest m = vectors::write_vectors(q, model_dir, load_fashion_mnist("t10k", images, q.preprocess).images,
+                                                     vectors::InputSource{"fashion-mnist", "", images}, vectors_dir, options);
+  const int64_t files = vectors::verify_vectors(vectors_dir);
+  fmt::print("[{}/{}] golden vectors of {} for {} test images (mem, bin, npy): {} files, {} manifest entries -> {}; verify: all match ({:.1f} s)\n",
+             step, steps, q.source_model, images, files, m.entries.size(), vectors_dir, seconds_since(t0));
 }
 
 int run_demo(const DemoOptions& o) {
   std::vector<std::string> models;
   if (o.which != "vit") models.push_back(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
   if (o.which != "cnn") models.push_back(CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx");
-  const int steps = 1 + static_cast<int>(models.size());
+  const int steps = 2 + static_cast<int>(models.size());
   // 1. The arithmetic: sample accumulators requantized in every flavour and rounding mode.
   const SelfCheckReport report = run_numerics_self_check(o.multiplier_bits);
   const size_t checks = report.cases.size() * report.column_names.size();
@@ -107,7 +127,12 @@ int run_demo(const DemoOptions& o) {
   if (o.show_numerics || report.failures) print_numerics_table(report);
   if (report.failures) return 1;
   // 2.. Each shipped model quantized into an integer-only network, FP32 against integer.
-  for (size_t i = 0; i < models.size(); ++i) demo_model(o, models[i], static_cast<int>(i) + 2, steps);
+  std::optional<IntGraph> first;
+  for (size_t i = 0; i < models.size(); ++i) {
+    IntGraph q = demo_model(o, models[i], static_cast<int>(i) + 2, steps);
+    if (!first) first = std::move(q);
+  }
+  demo_vectors(*first, o.vectors_dir, steps, steps);
   return 0;
 }
 }  // namespace
@@ -117,12 +142,13 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "demo",
       "The main job end to end: numerics self-check, then the shipped CNN and ViT quantized with configs/w8a8.yaml, FP32 vs integer "
-      "accuracy, and the dual-path check per layer");
+      "accuracy, the dual-path check per layer, and golden vectors of the first model written and verified");
   cmd->add_option("--multiplier-bits", o->multiplier_bits, "Multiplier width for the numerics self-check")
       ->check(CLI::Range(8, 31))
       ->capture_default_str();
   cmd->add_option("--limit", o->limit, "Evaluate only the first N test images (0: all 10000)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--model", o->which, "Which shipped model: cnn, vit or both")->check(CLI::IsMember({"cnn", "vit", "both"}))->capture_default_str();
+  cmd->add_option("--vectors-dir", o->vectors_dir, "Where the golden vectors (and the IntGraph they come from) go")->capture_default_str();
   cmd->add_option("--config", o->config, "Quantization config")->check(CLI::ExistingFile)->capture_default_str();
   cmd->add_flag("--show-numerics", o->show_numerics, "Print the self-check table (every sample, flavour and rounding mode)");
   cmd->callback([&exit_code, o] { exit_code = run_demo(*o); });
