@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <cctype>
+#include <cstring>
+
 #include "core/error.hpp"
 #include "model/io/npy.hpp"
 #include "quant/numerics/enum_names.hpp"
@@ -9,7 +12,13 @@
 namespace chipref::vectors {
 
 namespace {
-constexpr enum_names::Entry<Format> kNames[] = {{Format::mem, "mem"}, {Format::bin, "bin"}, {Format::npy, "npy"}};
+constexpr enum_names::Entry<Format> kNames[] = {{Format::mem, "mem"}, {Format::bin, "bin"}, {Format::npy, "npy"}, {Format::h, "h"}};
+
+// The <stdint.h> type a header declares for an element type.
+std::string c_type(ElementType t) {
+  const int width = t.bin_bytes() * 8;
+  return (t.is_signed ? "int" : "uint") + std::to_string(width) + "_t";
+}
 
 DType npy_dtype(ElementType t) {
   if (t.bits <= 8) return t.is_signed ? DType::int8 : DType::uint8;
@@ -70,8 +79,31 @@ std::string encode(const std::vector<int64_t>& values, const Shape& shape, Eleme
       break;
     }
     case Format::npy: out = serialize_npy(Tensor::of_ints(npy_dtype(type), shape, values)); break;
+    case Format::h: {
+      std::string dims;
+      for (size_t d = 0; d < shape.size(); ++d) dims += (d ? "," : "") + std::to_string(shape[d]);
+      out = "// chipref golden vector " + what + ": " + std::to_string(type.bits) + "-bit " + (type.is_signed ? "signed" : "unsigned") + " [" + dims +
+            "], row-major (docs/vectors.md)\n#pragma once\n#include <stdint.h>\nstatic const " + c_type(type) + " " + c_identifier(what) + "[" +
+            std::to_string(std::max<size_t>(values.size(), 1)) + "] = {";
+      for (size_t i = 0; i < values.size(); ++i) {
+        out += i % 16 == 0 ? "\n  " : " ";
+        // the most negative int64 has no literal: write it as an expression
+        out += values[i] == INT64_MIN ? "(-9223372036854775807LL - 1)" : std::to_string(values[i]) + (type.bin_bytes() == 8 ? (type.is_signed ? "LL" : "ULL") : "");
+        out += ",";
+      }
+      out += "\n};\n";
+      break;
+    }
   }
   return out;
+}
+
+std::string c_identifier(const std::string& path) {
+  std::string stem = path.substr(path.find_last_of('/') + 1);
+  stem = stem.substr(0, stem.find_last_of('.'));
+  std::string id = "v_";
+  for (char c : stem) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return id;
 }
 
 std::vector<int64_t> decode(const std::string& bytes, ElementType type, Format format, int64_t count, const std::string& what) {
@@ -107,6 +139,33 @@ std::vector<int64_t> decode(const std::string& bytes, ElementType type, Format f
         if (v < type.min() || v > type.max()) throw InputError(what + ": element " + std::to_string(i) + " = " + std::to_string(v) + " is outside the element type");
         values.push_back(v);
       }
+      break;
+    }
+    case Format::h: {
+      const size_t open = bytes.find('{'), close = bytes.rfind('}');
+      if (open == std::string::npos || close == std::string::npos || close < open) throw InputError(what + ": no array initializer { ... }");
+      std::string body = bytes.substr(open + 1, close - open - 1);
+      for (const char* literal : {"(-9223372036854775807LL - 1)"})
+        for (size_t at = body.find(literal); at != std::string::npos; at = body.find(literal)) body.replace(at, std::strlen(literal), "-9223372036854775808");
+      for (size_t at = 0; at < body.size();) {
+        while (at < body.size() && (std::isspace(static_cast<unsigned char>(body[at])) || body[at] == ',')) ++at;
+        if (at >= body.size()) break;
+        size_t end = at;
+        while (end < body.size() && body[end] != ',' && !std::isspace(static_cast<unsigned char>(body[end]))) ++end;
+        std::string token = body.substr(at, end - at);
+        while (!token.empty() && (token.back() == 'L' || token.back() == 'U')) token.pop_back();
+        try {
+          size_t used = 0;
+          const int64_t v = token[0] == '-' ? std::stoll(token, &used) : static_cast<int64_t>(std::stoull(token, &used));
+          if (used != token.size()) throw std::invalid_argument(token);
+          values.push_back(v);
+        } catch (const std::exception&) {
+          throw InputError(what + ": element " + std::to_string(values.size()) + " is '" + token + "', not an integer literal");
+        }
+        at = end;
+      }
+      if (static_cast<int64_t>(values.size()) != count)
+        throw InputError(what + ": " + std::to_string(values.size()) + " elements; " + std::to_string(count) + " expected");
       break;
     }
     case Format::npy: {

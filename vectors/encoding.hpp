@@ -5,6 +5,7 @@
 //   bin  each element in the smallest of 1, 2, 4, 8 bytes that holds `bits`, little-endian two's
 //        complement at that width (sign-extended), no header
 //   npy  NumPy's format with the matching integer dtype (int8/uint8/int16/uint16/int32/int64)
+//   h    a C header: one static const array of the matching <stdint.h> type, 16 decimal literals a line
 
 #include <cstdint>
 #include <string>
@@ -15,8 +16,8 @@
 
 namespace chipref::vectors {
 
-enum class Format { mem, bin, npy };
-inline constexpr Format kAllFormats[] = {Format::mem, Format::bin, Format::npy};
+enum class Format { mem, bin, npy, h };
+inline constexpr Format kAllFormats[] = {Format::mem, Format::bin, Format::npy, Format::h};
 std::string_view to_string(Format f);  // also the file extension
 Format parse_format(std::string_view name);  // InputError listing the names
 
@@ -30,12 +31,16 @@ struct ElementType {
   int hex_digits() const;  // ⌈bits / 4⌉
 };
 
-// InputError naming `what` if a value does not fit the element type.
+// InputError naming `what` if a value does not fit the element type. A header's array is named after
+// `what`'s file name (c_identifier).
 std::string encode(const std::vector<int64_t>& values, const Shape& shape, ElementType type, Format format, const std::string& what);
 
 // The values of a file of `count` elements; InputError naming `what` and the element for malformed
 // content (a bad hex digit, a value outside the type, a wrong length).
 std::vector<int64_t> decode(const std::string& bytes, ElementType type, Format format, int64_t count, const std::string& what);
+
+// "v_" + the file name of `path` without its extension, every character outside [A-Za-z0-9_] as '_'.
+std::string c_identifier(const std::string& path);
 
 // SHA-256 of bytes, lowercase hex.
 std::string sha256_hex(const std::string& bytes);

@@ -25,7 +25,7 @@ std::vector<vectors::Format> parse_formats(const std::string& list) {
     const vectors::Format f = vectors::parse_format(name);
     if (std::find(formats.begin(), formats.end(), f) == formats.end()) formats.push_back(f);
   }
-  if (formats.empty()) throw InputError("--format: give at least one of mem, bin, npy");
+  if (formats.empty()) throw InputError("--format: give at least one of mem, bin, npy, h");
   return formats;
 }
 
@@ -70,7 +70,7 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--input", o->input, "Inputs: a float32 .npy [N, ...], already normalised")->check(CLI::ExistingFile);
   cmd->add_option("--data", o->data, "Inputs: the first --count Fashion-MNIST test images")->check(CLI::IsMember({"fashion-mnist"}));
   cmd->add_option("--count", o->count, "How many test images with --data")->check(CLI::Range(int64_t{1}, int64_t{10000}));
-  cmd->add_option("--format", o->formats, "Comma-separated: mem ($readmemh hex), bin (little-endian), npy")->capture_default_str();
+  cmd->add_option("--format", o->formats, "Comma-separated: mem ($readmemh hex), bin (little-endian), npy, h (C header)")->capture_default_str();
   cmd->add_option("--layers", o->layers, "Glob over op names: which ops get files")->capture_default_str();
   cmd->add_flag("--no-accumulators", o->no_accumulators, "Leave out the MAC accumulators before requantization");
   cmd->add_option("-o,--output", o->output, "Output directory");

@@ -29,6 +29,9 @@ TEST_CASE("Vectors/encodings: hand-derived bytes, round trips at every width, ma
   CHECK(encode({-1, 5}, {2}, {12, true}, Format::bin, "t") == std::string("\xff\xff\x05\x00", 4));
   CHECK(encode({0xD8}, {1}, {32, false}, Format::bin, "t") == std::string("\xd8\x00\x00\x00", 4));
   CHECK(encode({3}, {1}, {4, false}, Format::mem, "t") == "3\n");
+  CHECK(encode({-1, 5}, {2}, {12, true}, Format::h, "input_0000/0003_a.b.h") ==
+        "// chipref golden vector input_0000/0003_a.b.h: 12-bit signed [2], row-major (docs/vectors.md)\n#pragma once\n#include <stdint.h>\n"
+        "static const int16_t v_0003_a_b[2] = {\n  -1, 5,\n};\n");
   CHECK_THROWS_WITH(encode({128}, {1}, {8, true}, Format::mem, "w.mem"), Catch::Contains("w.mem: element 0 = 128 does not fit 8-bit signed"));
   std::mt19937_64 rng(61);
   for (int bits : {1, 4, 8, 9, 12, 16, 17, 31, 32, 33, 63, 64})
@@ -44,6 +47,7 @@ TEST_CASE("Vectors/encodings: hand-derived bytes, round trips at every width, ma
       }
     }
   CHECK_THROWS_WITH(decode("ff\n0g\n", {8, true}, Format::mem, 2, "a.mem"), Catch::Contains("a.mem: line 2 has 'g'"));
+  CHECK_THROWS_WITH(decode("x[2] = {1, two};", {8, true}, Format::h, 2, "a.h"), Catch::Contains("a.h: element 1 is 'two'"));
   CHECK_THROWS_WITH(decode("ff\n05", {8, true}, Format::mem, 2, "a.mem"), Catch::Contains("a.mem: 5 bytes; 2 lines of 3 expected"));
   CHECK_THROWS_WITH(decode("3ff\n", {9, true}, Format::mem, 1, "a.mem"), Catch::Contains("line 1 exceeds 9 bits"));
   CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2's example
@@ -75,7 +79,7 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     save_int_graph(q, model.string());
     const Tensor images = load_fashion_mnist("t10k", 3, norm).images;
     Options options;
-    options.formats = {Format::mem, Format::bin, Format::npy};
+    options.formats = {Format::mem, Format::bin, Format::npy, Format::h};
     const InputSource source{"fashion-mnist", "", 3};
     const Manifest m = write_vectors(q, model.string(), images, source, (root / "a").string(), options);
     write_vectors(q, model.string(), images, source, (root / "b").string(), options);
@@ -103,7 +107,7 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     CHECK(wrong == 0);
     CHECK(activations > 0);
     CHECK(constants > 0);
-    CHECK(sparse_files == (sparse ? 3 * 3 : 0));  // the decoder's values and indices and the dense weights it outputs, in 3 formats
+    CHECK(sparse_files == (sparse ? 3 * 4 : 0));  // the decoder's values and indices and the dense weights it outputs, in 4 formats
     CHECK(verify_vectors((root / "a").string()) > 0);
 
     // A flipped byte in the middle of an accumulator file: the file and the element are named.
@@ -120,4 +124,33 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file + ": missing"));
     fs::remove_all(root);
   }
+}
+
+// A C header of a MB-sized tensor compiles (the system C compiler, as a testbench's C side would) and
+// holds exactly the values: a program built from it prints the same checksum as computed here.
+TEST_CASE("Vectors/a 1M-element C header compiles and holds the values", "[vectors]") {
+  const fs::path dir = fs::temp_directory_path() / "chipref_test_header";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::mt19937_64 rng(73);
+  std::uniform_int_distribution<int64_t> d(-128, 127);
+  std::vector<int64_t> values(1 << 20);
+  for (auto& v : values) v = d(rng);
+  values[0] = -128, values[1] = 127;
+  int64_t expected = 0;
+  for (size_t i = 0; i < values.size(); ++i) expected += values[i] * static_cast<int64_t>(i % 7 + 1);
+  write_file_atomically((dir / "big.h").string(), encode(values, {1 << 20}, {8, true}, Format::h, "big.h"));
+  write_file_atomically((dir / "main.c").string(),
+                        "#include <stdio.h>\n#include \"big.h\"\nint main(void) { long long s = 0; for (long i = 0; i < (1 << 20); ++i) s += v_big[i] * (i % 7 + 1);"
+                        " printf(\"%lld\\n\", s); return 0; }\n");
+  const std::string command = "cd " + dir.string() + " && cc -O0 -o main main.c && ./main";
+  FILE* p = popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char line[64] = {0};
+  const bool read = fgets(line, sizeof line, p) != nullptr;
+  const int status = pclose(p);
+  REQUIRE(status == 0);
+  REQUIRE(read);
+  CHECK(std::stoll(line) == expected);
+  fs::remove_all(dir);
 }
