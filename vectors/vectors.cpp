@@ -71,13 +71,19 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   std::map<std::string, std::string> producer_type;
   for (const Node& op : g.ops)
     for (const auto& o : op.outputs) producer_type[o] = op.op_type;
+  if (options.word_bits < 0 || options.word_bits > 64) throw InputError("vectors: word_bits " + std::to_string(options.word_bits) + " is outside 0..64");
   auto add = [&](Entry e, const std::vector<int64_t>& values) {
+    e.spec = options.layout, e.layout = layout_name(options.layout, e.shape);
+    e.spec.per_word = options.word_bits > 0 ? std::max(1, options.word_bits / e.type.bits) : 1;
+    const std::vector<int64_t> words = pack(e.spec, e.type, to_stored(e.spec, e.shape, values));
+    e.stored = stored_count(e.spec, e.shape), e.words = static_cast<int64_t>(words.size());
+    const ElementType word = word_type(e.spec, e.type);
     for (Format f : options.formats) {
       Entry copy = e;
       copy.format = f;
       copy.file += "." + std::string(to_string(f));
       auto it = r.files.find(copy.file);
-      if (it == r.files.end()) it = r.files.emplace(copy.file, encode(values, copy.shape, copy.type, f, copy.file)).first;
+      if (it == r.files.end()) it = r.files.emplace(copy.file, encode(words, {copy.words}, word, f, copy.file)).first;
       copy.bytes = static_cast<int64_t>(it->second.size());
       copy.sha256 = sha256_hex(it->second);
       r.entries.push_back(std::move(copy));
@@ -120,7 +126,7 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
       if (is_constant(tensor)) {
         const Tensor t = g.constants.count(tensor) ? g.constants.at(tensor) : mac_weight_codes(g, tensor);
         e.file = "constants/" + safe_name(index_of(tensor), tensor);
-        e.shape = t.shape, e.elements = t.numel(), e.layout = "row-major";
+        e.shape = t.shape, e.elements = t.numel();
         e.type = g.constants.count(tensor) ? constant_type(tensor, t) : ElementType{g.values.at(tensor).quant.format.bits(), true};
         add(e, t.ints);
         continue;
@@ -136,7 +142,6 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
         std::snprintf(dir, sizeof dir, "input_%04lld/", static_cast<long long>(i));
         ei.file = dir + safe_name(index_of(tensor), tensor);
         ei.input = i, ei.shape = it->second.shape, ei.elements = static_cast<int64_t>(it->second.data.size());
-        ei.layout = ei.shape.size() == 4 ? "NCHW" : "row-major";
         add(ei, std::vector<int64_t>(it->second.data.begin(), it->second.data.end()));
       }
     }
@@ -144,10 +149,29 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   return r;
 }
 
+const char* kind_name(Layout::Kind k) { return k == Layout::Kind::nhwc ? "nhwc" : k == Layout::Kind::tiled ? "tiled" : "nchw"; }
+
 ordered_json entry_json(const Entry& e) {
-  return {{"file", e.file},           {"op", e.op},          {"role", e.role},         {"tensor", e.tensor},   {"input", e.input},
-          {"shape", e.shape},         {"bits", e.type.bits}, {"signed", e.type.is_signed}, {"format", to_string(e.format)},
-          {"layout", e.layout},       {"scale", e.scale},    {"zero_point", e.zero_point}, {"elements", e.elements}, {"bytes", e.bytes},
+  return {{"file", e.file},
+          {"op", e.op},
+          {"role", e.role},
+          {"tensor", e.tensor},
+          {"input", e.input},
+          {"shape", e.shape},
+          {"bits", e.type.bits},
+          {"signed", e.type.is_signed},
+          {"format", to_string(e.format)},
+          {"layout", e.layout},
+          {"layout_kind", kind_name(e.spec.kind)},
+          {"tile", std::vector<int64_t>{e.spec.tile_rows, e.spec.tile_cols}},
+          {"elements_per_word", e.spec.per_word},
+          {"bit_order", e.spec.msb_first ? "msb-first" : "lsb-first"},
+          {"scale", e.scale},
+          {"zero_point", e.zero_point},
+          {"elements", e.elements},
+          {"stored_elements", e.stored},
+          {"words", e.words},
+          {"bytes", e.bytes},
           {"sha256", e.sha256}};
 }
 
@@ -162,7 +186,13 @@ std::string manifest_text(const Manifest& m) {
   j["inputs"] = {{"kind", m.inputs.kind}, {"path", m.inputs.path}, {"count", m.inputs.count}};
   std::vector<std::string> formats;
   for (Format f : m.options.formats) formats.emplace_back(to_string(f));
-  j["options"] = {{"formats", formats}, {"layers", m.options.layers}, {"accumulators", m.options.accumulators}};
+  const Layout& l = m.options.layout;
+  j["options"] = {{"formats", formats},
+                  {"layers", m.options.layers},
+                  {"accumulators", m.options.accumulators},
+                  {"layout", l.kind == Layout::Kind::tiled ? "tiled:" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols) : kind_name(l.kind)},
+                  {"word_bits", m.options.word_bits},
+                  {"bit_order", l.msb_first ? "msb-first" : "lsb-first"}};
   j["entries"] = ordered_json::array();
   for (const Entry& e : m.entries) j["entries"].push_back(entry_json(e));
   return j.dump(1) + "\n";
@@ -216,6 +246,14 @@ Manifest read_manifest(const std::string& dir) {
     m.options.formats.clear();
     for (const auto& f : j.at("options").at("formats")) m.options.formats.push_back(parse_format(f.get<std::string>()));
     m.options.layers = j.at("options").at("layers"), m.options.accumulators = j.at("options").at("accumulators");
+    auto bit_order = [&](const ordered_json& v) {
+      const std::string o = v.get<std::string>();
+      if (o != "lsb-first" && o != "msb-first") throw InputError(path + ": bit_order '" + o + "'; expected lsb-first or msb-first");
+      return o == "msb-first";
+    };
+    m.options.layout = parse_layout(j.at("options").at("layout").get<std::string>());
+    m.options.word_bits = j.at("options").at("word_bits").get<int>();
+    m.options.layout.msb_first = bit_order(j.at("options").at("bit_order"));
     for (const auto& e : j.at("entries")) {
       Entry x;
       x.file = e.at("file"), x.op = e.at("op"), x.role = e.at("role"), x.tensor = e.at("tensor"), x.input = e.at("input");
@@ -223,6 +261,14 @@ Manifest read_manifest(const std::string& dir) {
       x.type = ElementType{e.at("bits").get<int>(), e.at("signed").get<bool>()};
       x.format = parse_format(e.at("format").get<std::string>());
       x.layout = e.at("layout"), x.scale = e.at("scale"), x.zero_point = e.at("zero_point"), x.elements = e.at("elements"), x.bytes = e.at("bytes");
+      const std::string kind = e.at("layout_kind");
+      const auto tile = e.at("tile").get<std::vector<int64_t>>();
+      x.spec = parse_layout(kind == "tiled" ? "tiled:" + std::to_string(tile.at(0)) + "x" + std::to_string(tile.at(1)) : kind);
+      x.spec.per_word = e.at("elements_per_word").get<int>(), x.spec.msb_first = bit_order(e.at("bit_order"));
+      x.stored = e.at("stored_elements"), x.words = e.at("words");
+      if (element_count(x.shape) != x.elements || stored_count(x.spec, x.shape) != x.stored ||
+          x.words != (x.stored + x.spec.per_word - 1) / std::max(x.spec.per_word, 1))
+        throw InputError(path + ": entry '" + x.file + "': shape, elements, stored elements and words disagree");
       x.sha256 = e.at("sha256");
       if (x.file.find("..") != std::string::npos || (!x.file.empty() && x.file[0] == '/')) throw InputError(path + ": entry file '" + x.file + "' leaves the directory");
       m.entries.push_back(std::move(x));
@@ -233,11 +279,15 @@ Manifest read_manifest(const std::string& dir) {
   }
 }
 
+std::vector<int64_t> logical_values(const Entry& e, const std::vector<int64_t>& words) {
+  return from_stored(e.spec, e.shape, unpack(e.spec, e.type, words, e.stored));
+}
+
 std::vector<int64_t> read_vector(const std::string& dir, const Entry& e) {
   const std::string path = (fs::path(dir) / e.file).string();
   const std::string bytes = read_file_bytes(path);
   if (sha256_hex(bytes) != e.sha256) throw VerificationMismatch(path + ": SHA-256 differs from the manifest's");
-  return decode(bytes, e.type, e.format, e.elements, path);
+  return logical_values(e, decode(bytes, word_type(e.spec, e.type), e.format, e.words, path));
 }
 
 int64_t verify_vectors(const std::string& dir) {
@@ -253,9 +303,8 @@ int64_t verify_vectors(const std::string& dir) {
       continue;
     }
     const std::string bytes = read_file_bytes(path.string());
-    const int64_t expected_size = e.format == Format::mem ? e.elements * (e.type.hex_digits() + 1)
-                                  : e.format == Format::bin ? e.elements * e.type.bin_bytes()
-                                                            : e.bytes;
+    const ElementType word = word_type(e.spec, e.type);
+    const int64_t expected_size = e.format == Format::mem ? e.words * (word.hex_digits() + 1) : e.format == Format::bin ? e.words * word.bin_bytes() : e.bytes;
     if (static_cast<int64_t>(bytes.size()) != expected_size || static_cast<int64_t>(bytes.size()) != e.bytes) {
       bad.push_back(&e), why[&e] = std::to_string(bytes.size()) + " bytes; its shape and format need " + std::to_string(expected_size);
     } else if (sha256_hex(bytes) != e.sha256) {
@@ -273,16 +322,17 @@ int64_t verify_vectors(const std::string& dir) {
     const auto expected = r.files.find(first.file);
     if (expected != r.files.end() && fs::exists(fs::path(dir) / first.file)) {
       const std::string got = read_file_bytes((fs::path(dir) / first.file).string());
-      std::vector<int64_t> want = decode(expected->second, first.type, first.format, first.elements, first.file);
+      const ElementType word = word_type(first.spec, first.type);
+      std::vector<int64_t> want = decode(expected->second, word, first.format, first.words, first.file);
       std::vector<int64_t> have;
       try {
-        have = decode(got, first.type, first.format, first.elements, first.file);
+        have = decode(got, word, first.format, first.words, first.file);
       } catch (const InputError& e) {
         message += std::string("; ") + e.what();
       }
       for (size_t i = 0; i < std::min(want.size(), have.size()); ++i)
         if (want[i] != have[i]) {
-          message += "; first differing element " + std::to_string(i) + ": " + std::to_string(have[i]) + ", expected " + std::to_string(want[i]);
+          message += std::string("; first differing ") + (first.spec.per_word > 1 ? "word " : "element ") + std::to_string(i) + ": " + std::to_string(have[i]) + ", expected " + std::to_string(want[i]);
           break;
         }
     }

@@ -11,6 +11,7 @@
 
 #include "model/int_graph.hpp"
 #include "vectors/encoding.hpp"
+#include "vectors/layout.hpp"
 
 namespace chipref::vectors {
 
@@ -20,6 +21,8 @@ struct Options {
   std::vector<Format> formats = {Format::mem};
   std::string layers = "*";   // glob (fnmatch) over op names: which ops get files
   bool accumulators = true;   // the MAC accumulators before requantization
+  Layout layout;              // element order and bit order of every file (docs/vectors.md)
+  int word_bits = 0;          // bus width: each file packs ⌊word_bits / element bits⌋ elements a word (0: one)
 };
 
 // Where the inputs came from: recorded so that `verify` can regenerate every file.
@@ -33,10 +36,13 @@ struct Entry {
   std::string file;               // relative to the vectors directory
   std::string op, role, tensor;   // the IntGraph op, what the tensor is to it, the tensor's name
   int64_t input = -1;             // the input (image) it belongs to; -1 for a constant
-  Shape shape;
-  ElementType type;
+  Shape shape;                    // the tensor's (logical) shape
+  ElementType type;               // of one element
   Format format = Format::mem;
-  std::string layout;             // "NCHW" for 4-D activations, else "row-major"
+  std::string layout;             // "NCHW", "NHWC", "row-major", "tiled RxC over [A, B]"
+  Layout spec;                    // the same, to decode with
+  int64_t stored = 0;             // elements in the file's order, tile padding included
+  int64_t words = 0;              // words written (stored / per_word, rounded up)
   double scale = 0;               // real = scale · (code − zero_point); 0 for accumulators and constants
   int64_t zero_point = 0;
   int64_t elements = 0, bytes = 0;
@@ -58,8 +64,11 @@ Manifest write_vectors(const IntGraph& graph, const std::string& model_dir, cons
 
 Manifest read_manifest(const std::string& dir);
 
-// One entry's values (its file decoded); VerificationMismatch if the file's hash differs from the manifest.
+// One entry's values in the tensor's row-major order (its file decoded, unpacked and reordered);
+// VerificationMismatch if the file's hash differs from the manifest.
 std::vector<int64_t> read_vector(const std::string& dir, const Entry& entry);
+// The words of an entry's file (decoded) as the tensor's row-major values.
+std::vector<int64_t> logical_values(const Entry& entry, const std::vector<int64_t>& words);
 
 // Re-hashes every file and checks its size against its shape; where a file differs, regenerates it
 // from the model and inputs the manifest names to point at the first differing element. Throws

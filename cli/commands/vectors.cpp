@@ -13,8 +13,9 @@ namespace chipref::cli {
 
 namespace {
 struct VectorsOptions {
-  std::string model, output, input, data, formats = "mem", layers = "*", verify_dir;
+  std::string model, output, input, data, formats = "mem", layers = "*", verify_dir, layout = "nchw", bit_order = "lsb-first";
   int64_t count = 0;
+  int word_bits = 0;
   bool no_accumulators = false;
 };
 
@@ -46,6 +47,9 @@ int run_vectors(const VectorsOptions& o) {
   }
   vectors::Options options;
   options.formats = parse_formats(o.formats), options.layers = o.layers, options.accumulators = !o.no_accumulators;
+  options.layout = vectors::parse_layout(o.layout);
+  options.layout.msb_first = o.bit_order == "msb-first";
+  options.word_bits = o.word_bits;
   const vectors::Manifest m = vectors::write_vectors(graph, std::filesystem::absolute(o.model).string(), inputs, source, o.output, options);
   std::set<std::string> files;
   int64_t bytes = 0;
@@ -72,6 +76,14 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--count", o->count, "How many test images with --data")->check(CLI::Range(int64_t{1}, int64_t{10000}));
   cmd->add_option("--format", o->formats, "Comma-separated: mem ($readmemh hex), bin (little-endian), npy, h (C header)")->capture_default_str();
   cmd->add_option("--layers", o->layers, "Glob over op names: which ops get files")->capture_default_str();
+  cmd->add_option("--layout", o->layout, "Element order: nchw (as computed), nhwc (4-D tensors), tiled:RxC (R×C tiles of the matrix view)")
+      ->capture_default_str();
+  cmd->add_option("--word-bits", o->word_bits, "Bus width: pack floor(word_bits / element bits) elements a word (0: one element a word)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  cmd->add_option("--bit-order", o->bit_order, "Element 0 of a packed word in its low bits (lsb-first) or its high bits (msb-first)")
+      ->check(CLI::IsMember({"lsb-first", "msb-first"}))
+      ->capture_default_str();
   cmd->add_flag("--no-accumulators", o->no_accumulators, "Leave out the MAC accumulators before requantization");
   cmd->add_option("-o,--output", o->output, "Output directory");
   auto* verify = cmd->add_subcommand("verify", "Re-hash every file of a vectors directory against manifest.json (exit 3 on a difference)");

@@ -154,3 +154,68 @@ TEST_CASE("Vectors/a 1M-element C header compiles and holds the values", "[vecto
   CHECK(std::stoll(line) == expected);
   fs::remove_all(dir);
 }
+
+TEST_CASE("Vectors/layouts and packing: hand-derived orders and words", "[vectors]") {
+  // NHWC of [1, 2, 2, 2] holding 0..7 in NCHW order.
+  CHECK(to_stored(parse_layout("nhwc"), {1, 2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7}) == std::vector<int64_t>{0, 4, 1, 5, 2, 6, 3, 7});
+  // 2×2 tiles of a 3×3 matrix 0..8: tiles row-major over the grid, zero-padded.
+  const std::vector<int64_t> tiled = to_stored(parse_layout("tiled:2x2"), {3, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK(tiled == std::vector<int64_t>{0, 1, 3, 4, 2, 0, 5, 0, 6, 7, 0, 0, 8, 0, 0, 0});
+  CHECK(from_stored(parse_layout("tiled:2x2"), {3, 3}, tiled) == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8});
+  // Two int8 elements a 16-bit word: lsb-first puts element 0 low.
+  Layout two = parse_layout("nchw");
+  two.per_word = 2;
+  CHECK(pack(two, {8, true}, {-1, 5, 7}) == std::vector<int64_t>{0x05ff, 0x0007});
+  two.msb_first = true;
+  CHECK(pack(two, {8, true}, {-1, 5, 7}) == std::vector<int64_t>{0xff05, 0x0700});
+  CHECK(unpack(two, {8, true}, {0xff05, 0x0700}, 3) == std::vector<int64_t>{-1, 5, 7});
+  CHECK_THROWS_WITH(parse_layout("tiled:0x4"), Catch::Contains("'tiled:0x4' is not one of: nchw, nhwc, tiled:RxC"));
+  Layout wide = parse_layout("nchw");
+  wide.per_word = 3;
+  CHECK_THROWS_WITH(word_type(wide, {32, true}), Catch::Contains("3 elements of 32 bits make a 96-bit word"));
+}
+
+TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engine's integers", "[vectors]") {
+  const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+  const Normalisation norm = *read_sidecar_normalisation(cnn);
+  const Graph graph = import_onnx(cnn);
+  const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
+  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n", "v.yaml");
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm});
+  const fs::path root = fs::temp_directory_path() / "chipref_test_vector_layouts";
+  fs::remove_all(root);
+  save_int_graph(q, (root / "model").string());
+  const Tensor image = load_fashion_mnist("t10k", 1, norm).images;
+  RunTrace trace;
+  DirectEngine(q).run(image, &trace);
+  struct Case {
+    const char* layout;
+    int word_bits;
+    bool msb_first;
+  };
+  for (const Case& c : {Case{"nchw", 0, false}, Case{"nhwc", 64, true}, Case{"tiled:4x8", 32, false}, Case{"tiled:3x5", 0, false}, Case{"nchw", 24, true}}) {
+    INFO(c.layout << ", " << c.word_bits << "-bit words, " << (c.msb_first ? "msb" : "lsb") << "-first");
+    Options options;
+    options.formats = {Format::mem, Format::bin, Format::npy, Format::h};
+    options.layout = parse_layout(c.layout), options.layout.msb_first = c.msb_first, options.word_bits = c.word_bits;
+    const fs::path dir = root / "v";
+    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1}, dir.string(), options);
+    CHECK(read_manifest(dir.string()).entries.size() == m.entries.size());
+    int64_t wrong = 0, packed = 0;
+    for (const Entry& e : m.entries) {
+      const std::vector<int64_t> got = read_vector(dir.string(), e);
+      if (e.input >= 0) {
+        const auto& t = trace.values.at(e.tensor);
+        wrong += got != std::vector<int64_t>(t.data.begin(), t.data.end());
+      } else {
+        wrong += got != q.constants.at(e.tensor).ints;
+      }
+      packed += e.spec.per_word > 1;
+    }
+    CHECK(wrong == 0);
+    CHECK((packed > 0) == (c.word_bits > 0));
+    CHECK(verify_vectors(dir.string()) > 0);
+    fs::remove_all(dir);
+  }
+  fs::remove_all(root);
+}
