@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 #include <set>
 
 #include "core/error.hpp"
@@ -58,6 +59,20 @@ struct Rendering {
   std::vector<Entry> entries;
 };
 
+// "tiled16x16_w64_msb": a layout in a file name.
+std::string layout_tag(const Layout& l, int word_bits) {
+  std::string tag = l.kind == Layout::Kind::tiled ? "tiled" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols)
+                                                  : (l.kind == Layout::Kind::nhwc ? "nhwc" : "nchw");
+  if (word_bits > 0) tag += "_w" + std::to_string(word_bits);
+  if (l.msb_first) tag += "_msb";
+  return tag;
+}
+
+std::string layout_text(const Layout& l) {
+  return l.kind == Layout::Kind::tiled ? "tiled:" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols)
+                                       : (l.kind == Layout::Kind::nhwc ? "nhwc" : "nchw");
+}
+
 Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options) {
   Rendering r;
   std::map<std::string, size_t> tensor_index;  // first use order, for file names
@@ -73,8 +88,17 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     for (const auto& o : op.outputs) producer_type[o] = op.op_type;
   if (options.word_bits < 0 || options.word_bits > 64) throw InputError("vectors: word_bits " + std::to_string(options.word_bits) + " is outside 0..64");
   auto add = [&](Entry e, const std::vector<int64_t>& values) {
-    e.spec = options.layout, e.layout = layout_name(options.layout, e.shape);
-    e.spec.per_word = options.word_bits > 0 ? std::max(1, options.word_bits / e.type.bits) : 1;
+    Layout layout = options.layout;
+    int word_bits = options.word_bits;
+    std::string tag;  // a file in another layout than the run's gets its own name
+    for (const LayerLayout& ll : options.layer_layouts)
+      if (fnmatch(ll.pattern.c_str(), e.op.c_str(), 0) == 0) layout = ll.layout, word_bits = ll.word_bits;
+    if (layout.kind != options.layout.kind || layout.tile_rows != options.layout.tile_rows || layout.tile_cols != options.layout.tile_cols ||
+        layout.msb_first != options.layout.msb_first || word_bits != options.word_bits)
+      tag = "." + layout_tag(layout, word_bits);
+    e.file += tag;
+    e.spec = layout, e.layout = layout_name(layout, e.shape);
+    e.spec.per_word = word_bits > 0 ? std::max(1, word_bits / e.type.bits) : 1;
     const std::vector<int64_t> words = pack(e.spec, e.type, to_stored(e.spec, e.shape, values));
     e.stored = stored_count(e.spec, e.shape), e.words = static_cast<int64_t>(words.size());
     const ElementType word = word_type(e.spec, e.type);
@@ -187,12 +211,17 @@ std::string manifest_text(const Manifest& m) {
   std::vector<std::string> formats;
   for (Format f : m.options.formats) formats.emplace_back(to_string(f));
   const Layout& l = m.options.layout;
+  ordered_json per_layer = ordered_json::array();
+  for (const LayerLayout& ll : m.options.layer_layouts)
+    per_layer.push_back({{"match", ll.pattern}, {"layout", layout_text(ll.layout)}, {"word_bits", ll.word_bits},
+                         {"bit_order", ll.layout.msb_first ? "msb-first" : "lsb-first"}});
   j["options"] = {{"formats", formats},
                   {"layers", m.options.layers},
                   {"accumulators", m.options.accumulators},
-                  {"layout", l.kind == Layout::Kind::tiled ? "tiled:" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols) : kind_name(l.kind)},
+                  {"layout", layout_text(l)},
                   {"word_bits", m.options.word_bits},
-                  {"bit_order", l.msb_first ? "msb-first" : "lsb-first"}};
+                  {"bit_order", l.msb_first ? "msb-first" : "lsb-first"},
+                  {"layer_layouts", per_layer}};
   j["entries"] = ordered_json::array();
   for (const Entry& e : m.entries) j["entries"].push_back(entry_json(e));
   return j.dump(1) + "\n";
@@ -254,6 +283,11 @@ Manifest read_manifest(const std::string& dir) {
     m.options.layout = parse_layout(j.at("options").at("layout").get<std::string>());
     m.options.word_bits = j.at("options").at("word_bits").get<int>();
     m.options.layout.msb_first = bit_order(j.at("options").at("bit_order"));
+    for (const auto& ll : j.at("options").at("layer_layouts")) {
+      LayerLayout x{ll.at("match").get<std::string>(), parse_layout(ll.at("layout").get<std::string>()), ll.at("word_bits").get<int>()};
+      x.layout.msb_first = bit_order(ll.at("bit_order"));
+      m.options.layer_layouts.push_back(std::move(x));
+    }
     for (const auto& e : j.at("entries")) {
       Entry x;
       x.file = e.at("file"), x.op = e.at("op"), x.role = e.at("role"), x.tensor = e.at("tensor"), x.input = e.at("input");
@@ -341,6 +375,54 @@ int64_t verify_vectors(const std::string& dir) {
   }
   if (bad.size() > 1) message += "; " + std::to_string(bad.size() - 1) + " more file(s) differ";
   throw VerificationMismatch(message);
+}
+
+std::vector<LayerLayout> load_layer_layouts(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw InputError(path + ": cannot open the layout file");
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  auto at = [&](const YAML::Node& n) { return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1); };
+  if (!root.IsMap() || !root["layers"] || !root["layers"].IsSequence()) throw InputError(path + ": expected a mapping with a 'layers:' list");
+  for (const auto& kv : root)
+    if (kv.first.as<std::string>() != "layers") throw InputError(at(kv.first) + ": unknown key '" + kv.first.as<std::string>() + "'; expected layers");
+  std::vector<LayerLayout> layouts;
+  for (const YAML::Node& entry : root["layers"]) {
+    if (!entry.IsMap() || !entry["match"]) throw InputError(at(entry) + ": each entry needs match: \"GLOB\" and at least one of layout, word_bits, bit_order");
+    LayerLayout ll;
+    for (const auto& kv : entry) {
+      const std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      try {
+        if (key == "match") {
+          ll.pattern = v.as<std::string>();
+        } else if (key == "layout") {
+          const bool msb = ll.layout.msb_first;
+          ll.layout = parse_layout(v.as<std::string>());
+          ll.layout.msb_first = msb;
+        } else if (key == "word_bits") {
+          ll.word_bits = v.as<int>();
+          if (ll.word_bits < 0 || ll.word_bits > 64) throw InputError("word_bits " + std::to_string(ll.word_bits) + " is outside 0..64");
+        } else if (key == "bit_order") {
+          const std::string o = v.as<std::string>();
+          if (o != "lsb-first" && o != "msb-first") throw InputError("bit_order '" + o + "'; expected lsb-first or msb-first");
+          ll.layout.msb_first = o == "msb-first";
+        } else {
+          throw InputError("unknown key '" + key + "'; expected match, layout, word_bits, bit_order");
+        }
+      } catch (const YAML::Exception&) {
+        throw InputError(at(v) + ": '" + key + "' has the wrong type");
+      } catch (const InputError& e) {
+        throw InputError(at(v) + ": " + e.what());
+      }
+    }
+    layouts.push_back(std::move(ll));
+  }
+  return layouts;
 }
 
 }  // namespace chipref::vectors

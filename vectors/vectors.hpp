@@ -17,13 +17,25 @@ namespace chipref::vectors {
 
 inline constexpr int kManifestVersion = 1;
 
+// A layout for the ops whose names match `pattern` (fnmatch glob), instead of the run's.
+struct LayerLayout {
+  std::string pattern;
+  Layout layout;
+  int word_bits = 0;
+};
+
 struct Options {
   std::vector<Format> formats = {Format::mem};
   std::string layers = "*";   // glob (fnmatch) over op names: which ops get files
   bool accumulators = true;   // the MAC accumulators before requantization
   Layout layout;              // element order and bit order of every file (docs/vectors.md)
   int word_bits = 0;          // bus width: each file packs ⌊word_bits / element bits⌋ elements a word (0: one)
+  std::vector<LayerLayout> layer_layouts;  // per op, the last matching entry wins; its files get a layout tag
 };
+
+// The `layers:` list of a layout YAML file (docs/vectors.md): entries {match, layout, word_bits,
+// bit_order}; InputError naming the file, line and column of a bad entry.
+std::vector<LayerLayout> load_layer_layouts(const std::string& path);
 
 // Where the inputs came from: recorded so that `verify` can regenerate every file.
 struct InputSource {

@@ -13,7 +13,7 @@ namespace chipref::cli {
 
 namespace {
 struct VectorsOptions {
-  std::string model, output, input, data, formats = "mem", layers = "*", verify_dir, layout = "nchw", bit_order = "lsb-first";
+  std::string model, output, input, data, formats = "mem", layers = "*", verify_dir, layout = "nchw", bit_order = "lsb-first", layout_config;
   int64_t count = 0;
   int word_bits = 0;
   bool no_accumulators = false;
@@ -50,6 +50,7 @@ int run_vectors(const VectorsOptions& o) {
   options.layout = vectors::parse_layout(o.layout);
   options.layout.msb_first = o.bit_order == "msb-first";
   options.word_bits = o.word_bits;
+  if (!o.layout_config.empty()) options.layer_layouts = vectors::load_layer_layouts(o.layout_config);
   const vectors::Manifest m = vectors::write_vectors(graph, std::filesystem::absolute(o.model).string(), inputs, source, o.output, options);
   std::set<std::string> files;
   int64_t bytes = 0;
@@ -84,6 +85,8 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--bit-order", o->bit_order, "Element 0 of a packed word in its low bits (lsb-first) or its high bits (msb-first)")
       ->check(CLI::IsMember({"lsb-first", "msb-first"}))
       ->capture_default_str();
+  cmd->add_option("--layout-config", o->layout_config, "YAML with per-op layouts (layers: [{match, layout, word_bits, bit_order}]), docs/vectors.md")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--no-accumulators", o->no_accumulators, "Leave out the MAC accumulators before requantization");
   cmd->add_option("-o,--output", o->output, "Output directory");
   auto* verify = cmd->add_subcommand("verify", "Re-hash every file of a vectors directory against manifest.json (exit 3 on a difference)");

@@ -219,3 +219,45 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
   }
   fs::remove_all(root);
 }
+
+TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, errors with file:line", "[vectors]") {
+  const fs::path root = fs::temp_directory_path() / "chipref_test_layer_layouts";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  write_file_atomically((root / "layouts.yaml").string(),
+                        "layers:\n  - match: \"/pw/*\"\n    layout: tiled:4x4\n    word_bits: 64\n    bit_order: msb-first\n");
+  Options options;
+  options.formats = {Format::mem, Format::bin};
+  options.layer_layouts = load_layer_layouts((root / "layouts.yaml").string());
+  REQUIRE(options.layer_layouts.size() == 1);
+  const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+  const Normalisation norm = *read_sidecar_normalisation(cnn);
+  const Graph graph = import_onnx(cnn);
+  const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
+  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n", "v.yaml");
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm});
+  save_int_graph(q, (root / "model").string());
+  const Tensor image = load_fashion_mnist("t10k", 1, norm).images;
+  RunTrace trace;
+  DirectEngine(q).run(image, &trace);
+  const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1}, (root / "v").string(), options);
+  int64_t tagged = 0, wrong = 0;
+  for (const Entry& e : m.entries) {
+    const bool pw = e.op.rfind("/pw/", 0) == 0;
+    const bool has_tag = e.file.find(".tiled4x4_w64_msb.") != std::string::npos;
+    wrong += pw != has_tag;
+    tagged += has_tag;
+    const std::vector<int64_t> got = read_vector((root / "v").string(), e);
+    wrong += e.input >= 0 ? got != std::vector<int64_t>(trace.values.at(e.tensor).data.begin(), trace.values.at(e.tensor).data.end())
+                          : got != q.constants.at(e.tensor).ints;
+  }
+  CHECK(tagged > 0);
+  CHECK(wrong == 0);
+  CHECK(verify_vectors((root / "v").string()) > 0);  // the manifest carries the per-layer layouts for regeneration
+  CHECK(read_manifest((root / "v").string()).options.layer_layouts.size() == 1);
+  write_file_atomically((root / "bad.yaml").string(), "layers:\n  - match: \"/pw/*\"\n    word_bits: 99\n");
+  CHECK_THROWS_WITH(load_layer_layouts((root / "bad.yaml").string()), Catch::Contains("bad.yaml:3:16: word_bits 99 is outside 0..64"));
+  write_file_atomically((root / "bad2.yaml").string(), "layers:\n  - match: \"/pw/*\"\n    tile: 4\n");
+  CHECK_THROWS_WITH(load_layer_layouts((root / "bad2.yaml").string()), Catch::Contains("bad2.yaml:3:11: unknown key 'tile'"));
+  fs::remove_all(root);
+}
