@@ -207,6 +207,7 @@ std::string manifest_text(const Manifest& m) {
   j["model"] = m.model;
   j["model_sha256"] = m.model_sha256;
   j["config"] = m.config;
+  j["config_sha256"] = m.config_sha256;
   j["inputs"] = {{"kind", m.inputs.kind}, {"path", m.inputs.path}, {"count", m.inputs.count}};
   std::vector<std::string> formats;
   for (Format f : m.options.formats) formats.emplace_back(to_string(f));
@@ -242,6 +243,7 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
   if (!inputs.is_float()) throw InputError("vectors: inputs must be float32, got " + std::string(to_string(inputs.dtype)));
   Manifest m;
   m.tool_version = kVersion, m.model = model_dir, m.model_sha256 = graph_hash(model_dir), m.config = g.config_name;
+  if (!g.config_name.empty() && fs::is_regular_file(g.config_name)) m.config_sha256 = sha256_hex(read_file_bytes(g.config_name));
   m.inputs = source, m.options = options;
   Rendering r = render(g, inputs, options);
   m.entries = std::move(r.entries);
@@ -271,6 +273,7 @@ Manifest read_manifest(const std::string& dir) {
     if (m.version != kManifestVersion)
       throw InputError(path + ": manifest version " + std::to_string(m.version) + "; this chipref reads version " + std::to_string(kManifestVersion));
     m.tool_version = j.at("tool_version"), m.model = j.at("model"), m.model_sha256 = j.at("model_sha256"), m.config = j.at("config");
+    m.config_sha256 = j.at("config_sha256");
     m.inputs = InputSource{j.at("inputs").at("kind"), j.at("inputs").at("path"), j.at("inputs").at("count")};
     m.options.formats.clear();
     for (const auto& f : j.at("options").at("formats")) m.options.formats.push_back(parse_format(f.get<std::string>()));

@@ -64,6 +64,7 @@ struct Entry {
 struct Manifest {
   int version = kManifestVersion;
   std::string tool_version, model, model_sha256, config;
+  std::string config_sha256;  // of the config file the IntGraph names, where it can be read (else empty)
   InputSource inputs;
   Options options;
   std::vector<Entry> entries;  // per op (execution order), per input, per tensor; files may be shared
