@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   for (int pass = 0; pass < 3; ++pass) {
     fs::remove_all(root / "v");
     const auto t0 = std::chrono::steady_clock::now();
-    vectors::write_vectors(q, (root / "model").string(), inputs, vectors::InputSource{"fashion-mnist", "", images}, (root / "v").string(), options);
+    vectors::write_vectors(q, (root / "model").string(), inputs, vectors::InputSource{"fashion-mnist", "", images, ""}, (root / "v").string(), options);
     write_best = std::min(write_best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   for (const auto& e : fs::recursive_directory_iterator(root / "v"))

@@ -208,7 +208,7 @@ std::string manifest_text(const Manifest& m) {
   j["model_sha256"] = m.model_sha256;
   j["config"] = m.config;
   j["config_sha256"] = m.config_sha256;
-  j["inputs"] = {{"kind", m.inputs.kind}, {"path", m.inputs.path}, {"count", m.inputs.count}};
+  j["inputs"] = {{"kind", m.inputs.kind}, {"path", m.inputs.path}, {"count", m.inputs.count}, {"sha256", m.inputs.sha256}};
   std::vector<std::string> formats;
   for (Format f : m.options.formats) formats.emplace_back(to_string(f));
   const Layout& l = m.options.layout;
@@ -230,6 +230,10 @@ std::string manifest_text(const Manifest& m) {
 
 std::string graph_hash(const std::string& model_dir) { return sha256_hex(read_file_bytes((fs::path(model_dir) / "graph.json").string())); }
 
+std::string inputs_hash(const Tensor& inputs) {
+  return sha256_hex(std::string(reinterpret_cast<const char*>(inputs.floats.data()), inputs.floats.size() * sizeof(float)));
+}
+
 Tensor load_inputs(const InputSource& s, const Normalisation& norm) {
   if (s.kind == "fashion-mnist") return load_fashion_mnist("t10k", s.count, norm).images;
   if (s.kind == "npy") return read_npy(s.path);
@@ -245,6 +249,7 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
   m.tool_version = kVersion, m.model = model_dir, m.model_sha256 = graph_hash(model_dir), m.config = g.config_name;
   if (!g.config_name.empty() && fs::is_regular_file(g.config_name)) m.config_sha256 = sha256_hex(read_file_bytes(g.config_name));
   m.inputs = source, m.options = options;
+  m.inputs.sha256 = inputs_hash(inputs);
   Rendering r = render(g, inputs, options);
   m.entries = std::move(r.entries);
   const fs::path root(dir);
@@ -274,7 +279,7 @@ Manifest read_manifest(const std::string& dir) {
       throw InputError(path + ": manifest version " + std::to_string(m.version) + "; this chipref reads version " + std::to_string(kManifestVersion));
     m.tool_version = j.at("tool_version"), m.model = j.at("model"), m.model_sha256 = j.at("model_sha256"), m.config = j.at("config");
     m.config_sha256 = j.at("config_sha256");
-    m.inputs = InputSource{j.at("inputs").at("kind"), j.at("inputs").at("path"), j.at("inputs").at("count")};
+    m.inputs = InputSource{j.at("inputs").at("kind"), j.at("inputs").at("path"), j.at("inputs").at("count"), j.at("inputs").at("sha256")};
     m.options.formats.clear();
     for (const auto& f : j.at("options").at("formats")) m.options.formats.push_back(parse_format(f.get<std::string>()));
     m.options.layers = j.at("options").at("layers"), m.options.accumulators = j.at("options").at("accumulators");
@@ -355,7 +360,9 @@ int64_t verify_vectors(const std::string& dir) {
   try {
     const IntGraph g = load_int_graph(m.model);
     if (graph_hash(m.model) != m.model_sha256) throw InputError("the model changed since the vectors were written");
-    const Rendering r = render(g, load_inputs(m.inputs, g.preprocess), m.options);
+    const Tensor inputs = load_inputs(m.inputs, g.preprocess);
+    if (inputs_hash(inputs) != m.inputs.sha256) throw InputError("the inputs changed since the vectors were written");
+    const Rendering r = render(g, inputs, m.options);
     const auto expected = r.files.find(first.file);
     if (expected != r.files.end() && fs::exists(fs::path(dir) / first.file)) {
       const std::string got = read_file_bytes((fs::path(dir) / first.file).string());

@@ -42,6 +42,7 @@ struct InputSource {
   std::string kind;  // "fashion-mnist" (the first `count` test images) or "npy" (`path`)
   std::string path;
   int64_t count = 0;
+  std::string sha256;  // of the float32 input values (both kinds): verify regenerates only from the same inputs
 };
 
 struct Entry {

@@ -108,7 +108,7 @@ void demo_vectors(const IntGraph& q, const std::string& dir, int step, int steps
   options.formats = {vectors::Format::mem, vectors::Format::bin, vectors::Format::npy, vectors::Format::h};
   const int64_t images = 3;
   const vectors::Manifest m = vectors::write_vectors(q, model_dir, load_fashion_mnist("t10k", images, q.preprocess).images,
-                                                     vectors::InputSource{"fashion-mnist", "", images}, vectors_dir, options);
+                                                     vectors::InputSource{"fashion-mnist", "", images, ""}, vectors_dir, options);
   const int64_t files = vectors::verify_vectors(vectors_dir);
   fmt::print("[{}/{}] golden vectors of {} for {} test images (mem, bin, npy, h): {} files, {} manifest entries -> {}; verify: all match ({:.1f} s)\n",
              step, steps, q.source_model, images, files, m.entries.size(), vectors_dir, seconds_since(t0));

@@ -38,10 +38,10 @@ int run_vectors(const VectorsOptions& o) {
   Tensor inputs;
   if (!o.data.empty()) {
     if (o.count < 1) throw InputError("vectors: --data needs --count N (N >= 1)");
-    source = {"fashion-mnist", "", o.count};
+    source = {"fashion-mnist", "", o.count, ""};
     inputs = load_fashion_mnist("t10k", o.count, graph.preprocess).images;
   } else {
-    source = {"npy", std::filesystem::absolute(o.input).string(), 0};
+    source = {"npy", std::filesystem::absolute(o.input).string(), 0, ""};
     inputs = read_npy(o.input);
     source.count = inputs.rank() > 0 ? inputs.shape[0] : 0;
   }

@@ -80,7 +80,7 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     const Tensor images = load_fashion_mnist("t10k", 3, norm).images;
     Options options;
     options.formats = {Format::mem, Format::bin, Format::npy, Format::h};
-    const InputSource source{"fashion-mnist", "", 3};
+    const InputSource source{"fashion-mnist", "", 3, ""};
     const Manifest m = write_vectors(q, model.string(), images, source, (root / "a").string(), options);
     write_vectors(q, model.string(), images, source, (root / "b").string(), options);
     CHECK(directory_bytes(root / "a") == directory_bytes(root / "b"));
@@ -120,6 +120,11 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     write_file_atomically(victim.string(), bytes);
     CHECK_THROWS_AS(verify_vectors((root / "a").string()), VerificationMismatch);
     CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file) && Catch::Contains("first differing element " + std::to_string(at / 4)));
+    // With the model changed, verify still names the file but does not guess the element.
+    IntGraph other = q;
+    other.config_name += " (edited)";
+    save_int_graph(other, model.string());
+    CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file) && Catch::Contains("the model changed"));
     fs::remove(victim);
     CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file + ": missing"));
     fs::remove_all(root);
@@ -199,7 +204,7 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
     options.formats = {Format::mem, Format::bin, Format::npy, Format::h};
     options.layout = parse_layout(c.layout), options.layout.msb_first = c.msb_first, options.word_bits = c.word_bits;
     const fs::path dir = root / "v";
-    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1}, dir.string(), options);
+    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""}, dir.string(), options);
     CHECK(read_manifest(dir.string()).entries.size() == m.entries.size());
     int64_t wrong = 0, packed = 0;
     for (const Entry& e : m.entries) {
@@ -240,7 +245,7 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
   const Tensor image = load_fashion_mnist("t10k", 1, norm).images;
   RunTrace trace;
   DirectEngine(q).run(image, &trace);
-  const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1}, (root / "v").string(), options);
+  const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""}, (root / "v").string(), options);
   int64_t tagged = 0, wrong = 0;
   for (const Entry& e : m.entries) {
     const bool pw = e.op.rfind("/pw/", 0) == 0;
