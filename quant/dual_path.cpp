@@ -25,11 +25,6 @@ int AccumulatorUse::bits_used() const {
 
 namespace {
 
-int64_t code_of(double real, const QuantParams& q) {
-  const double r = round_to_integer(real / q.scale, RoundingMode::half_even) + static_cast<double>(q.zero_point);
-  return static_cast<int64_t>(std::clamp(r, static_cast<double>(q.format.min()), static_cast<double>(q.format.max())));
-}
-
 // The float graph of the fake-quant path: the prepared (BN-folded) graph with weights and biases
 // replaced by their dequantized codes.
 Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {

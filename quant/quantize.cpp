@@ -21,6 +21,11 @@
 
 namespace chipref {
 
+int64_t code_of(double real, const QuantParams& q) {
+  const double r = round_to_integer(real / q.scale, RoundingMode::half_even) + static_cast<double>(q.zero_point);
+  return static_cast<int64_t>(std::clamp(r, static_cast<double>(q.format.min()), static_cast<double>(q.format.max())));
+}
+
 QuantParams activation_params(double lo, double hi, int bits, bool is_signed, bool symmetric) {
   lo = std::min(lo, 0.0), hi = std::max(hi, 0.0);
   if (symmetric) {
@@ -219,11 +224,10 @@ class Lowering {
 
   void add_constant(const std::string& name, Tensor t) { out_.constants[name] = std::move(t); }
 
-  // A float constant's codes: sat(round_half_even(x / scale) + zero_point), as the quantize op.
+  // A float constant's codes (code_of each element).
   static Tensor codes_of(const Tensor& t, const QuantParams& q) {
     Tensor codes = Tensor::zeros(DType::int32, t.shape);
-    for (int64_t i = 0; i < t.numel(); ++i)
-      codes.ints[i] = q.format.saturate(q.zero_point + static_cast<int64_t>(round_to_integer(t.floats[i] / q.scale, RoundingMode::half_even)));
+    for (int64_t i = 0; i < t.numel(); ++i) codes.ints[i] = code_of(t.floats[i], q);
     return codes;
   }
 

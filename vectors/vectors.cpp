@@ -59,18 +59,20 @@ struct Rendering {
   std::vector<Entry> entries;
 };
 
+const char* kind_name(Layout::Kind k) { return k == Layout::Kind::nhwc ? "nhwc" : k == Layout::Kind::tiled ? "tiled" : "nchw"; }
+
 // "tiled16x16_w64_msb": a layout in a file name.
 std::string layout_tag(const Layout& l, int word_bits) {
-  std::string tag = l.kind == Layout::Kind::tiled ? "tiled" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols)
-                                                  : (l.kind == Layout::Kind::nhwc ? "nhwc" : "nchw");
+  std::string tag = kind_name(l.kind);
+  if (l.kind == Layout::Kind::tiled) tag += std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols);
   if (word_bits > 0) tag += "_w" + std::to_string(word_bits);
   if (l.msb_first) tag += "_msb";
   return tag;
 }
 
+// The --layout text of a layout: parse_layout's inverse.
 std::string layout_text(const Layout& l) {
-  return l.kind == Layout::Kind::tiled ? "tiled:" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols)
-                                       : (l.kind == Layout::Kind::nhwc ? "nhwc" : "nchw");
+  return l.kind == Layout::Kind::tiled ? "tiled:" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols) : kind_name(l.kind);
 }
 
 Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options) {
@@ -172,8 +174,6 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   }
   return r;
 }
-
-const char* kind_name(Layout::Kind k) { return k == Layout::Kind::nhwc ? "nhwc" : k == Layout::Kind::tiled ? "tiled" : "nchw"; }
 
 ordered_json entry_json(const Entry& e) {
   return {{"file", e.file},
