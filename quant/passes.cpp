@@ -205,12 +205,20 @@ int fuse_layer_norm(Graph& g) {
   return replace_patterns(g, erase, insert_at);
 }
 
-int fuse_gelu(Graph& g) {
+namespace {
+// Tensor → the index of its reader, for the tensors exactly one node reads.
+std::map<std::string, size_t> single_readers(const Graph& g) {
   const auto counts = consumer_counts(g);
-  std::map<std::string, size_t> reader;  // tensor → its reader, for tensors with exactly one
+  std::map<std::string, size_t> reader;
   for (size_t i = 0; i < g.nodes.size(); ++i)
     for (const auto& in : g.nodes[i].inputs)
       if (counts.count(in) && counts.at(in) == 1) reader[in] = i;
+  return reader;
+}
+}  // namespace
+
+int fuse_gelu(Graph& g) {
+  const std::map<std::string, size_t> reader = single_readers(g);
   auto next = [&](const std::string& t, const char* type) -> const Node* {
     const auto it = reader.find(t);
     if (it == reader.end() || g.nodes[it->second].op_type != type || !g.nodes[it->second].domain.empty()) return nullptr;
@@ -254,11 +262,7 @@ int fuse_gelu(Graph& g) {
 }
 
 int fuse_silu(Graph& g) {
-  const auto counts = consumer_counts(g);
-  std::map<std::string, size_t> reader;  // tensor → its reader, for tensors with exactly one
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (const auto& in : g.nodes[i].inputs)
-      if (counts.count(in) && counts.at(in) == 1) reader[in] = i;
+  const std::map<std::string, size_t> reader = single_readers(g);
   std::set<std::string> graph_outputs;
   for (const auto& o : g.outputs) graph_outputs.insert(o.name);
   std::vector<bool> erase(g.nodes.size(), false);

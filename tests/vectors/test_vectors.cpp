@@ -160,6 +160,18 @@ TEST_CASE("Vectors/a 1M-element C header compiles and holds the values", "[vecto
   fs::remove_all(dir);
 }
 
+namespace {
+Normalisation cnn_norm() { return *read_sidecar_normalisation(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx"); }
+
+// The shipped CNN, 8-bit weights and activations, calibrated on 100 training images.
+IntGraph quantized_cnn() {
+  const Graph graph = import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
+  const Tensor calibration = load_fashion_mnist("train", 100, cnn_norm()).images;
+  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n", "v.yaml");
+  return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
+}
+}  // namespace
+
 TEST_CASE("Vectors/layouts and packing: hand-derived orders and words", "[vectors]") {
   // NHWC of [1, 2, 2, 2] holding 0..7 in NCHW order.
   CHECK(to_stored(parse_layout("nhwc"), {1, 2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7}) == std::vector<int64_t>{0, 4, 1, 5, 2, 6, 3, 7});
@@ -181,12 +193,8 @@ TEST_CASE("Vectors/layouts and packing: hand-derived orders and words", "[vector
 }
 
 TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engine's integers", "[vectors]") {
-  const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = *read_sidecar_normalisation(cnn);
-  const Graph graph = import_onnx(cnn);
-  const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
-  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n", "v.yaml");
-  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm});
+  const Normalisation norm = cnn_norm();
+  const IntGraph q = quantized_cnn();
   const fs::path root = fs::temp_directory_path() / "chipref_test_vector_layouts";
   fs::remove_all(root);
   save_int_graph(q, (root / "model").string());
@@ -235,12 +243,8 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
   options.formats = {Format::mem, Format::bin};
   options.layer_layouts = load_layer_layouts((root / "layouts.yaml").string());
   REQUIRE(options.layer_layouts.size() == 1);
-  const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = *read_sidecar_normalisation(cnn);
-  const Graph graph = import_onnx(cnn);
-  const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
-  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n", "v.yaml");
-  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm});
+  const Normalisation norm = cnn_norm();
+  const IntGraph q = quantized_cnn();
   save_int_graph(q, (root / "model").string());
   const Tensor image = load_fashion_mnist("t10k", 1, norm).images;
   RunTrace trace;
