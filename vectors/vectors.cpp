@@ -55,7 +55,10 @@ ElementType constant_type(const std::string& name, const Tensor& t) {
 
 // Every file of a run, path → bytes, and the manifest entries pointing at them, in a fixed order.
 struct Rendering {
-  std::map<std::string, std::string> files;
+  struct File {
+    std::string bytes, sha256;
+  };
+  std::map<std::string, File> files;
   std::vector<Entry> entries;
 };
 
@@ -101,17 +104,22 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     e.file += tag;
     e.spec = layout, e.layout = layout_name(layout, e.shape);
     e.spec.per_word = word_bits > 0 ? std::max(1, word_bits / e.type.bits) : 1;
-    const std::vector<int64_t> words = pack(e.spec, e.type, to_stored(e.spec, e.shape, values));
-    e.stored = stored_count(e.spec, e.shape), e.words = static_cast<int64_t>(words.size());
+    e.stored = stored_count(e.spec, e.shape), e.words = (e.stored + e.spec.per_word - 1) / e.spec.per_word;
     const ElementType word = word_type(e.spec, e.type);
+    std::vector<int64_t> words;  // laid out and packed once, and only for a file not yet rendered
     for (Format f : options.formats) {
       Entry copy = e;
       copy.format = f;
       copy.file += "." + std::string(to_string(f));
       auto it = r.files.find(copy.file);
-      if (it == r.files.end()) it = r.files.emplace(copy.file, encode(words, {copy.words}, word, f, copy.file)).first;
-      copy.bytes = static_cast<int64_t>(it->second.size());
-      copy.sha256 = sha256_hex(it->second);
+      if (it == r.files.end()) {
+        if (words.empty()) words = pack(e.spec, e.type, to_stored(e.spec, e.shape, values));
+        std::string bytes = encode(words, {copy.words}, word, f, copy.file);
+        std::string sha = sha256_hex(bytes);
+        it = r.files.emplace(copy.file, Rendering::File{std::move(bytes), std::move(sha)}).first;
+      }
+      copy.bytes = static_cast<int64_t>(it->second.bytes.size());
+      copy.sha256 = it->second.sha256;
       r.entries.push_back(std::move(copy));
     }
   };
@@ -255,9 +263,9 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
   const fs::path root(dir);
   fs::create_directories(root);
   fs::remove(root / "manifest.json");  // a run that stops below leaves no manifest claiming old files
-  for (const auto& [file, bytes] : r.files) {
+  for (const auto& [file, content] : r.files) {
     fs::create_directories((root / file).parent_path());
-    write_file_atomically((root / file).string(), bytes);
+    write_file_atomically((root / file).string(), content.bytes);
   }
   write_file_atomically((root / "manifest.json").string(), manifest_text(m));
   return m;
@@ -367,7 +375,7 @@ int64_t verify_vectors(const std::string& dir) {
     if (expected != r.files.end() && fs::exists(fs::path(dir) / first.file)) {
       const std::string got = read_file_bytes((fs::path(dir) / first.file).string());
       const ElementType word = word_type(first.spec, first.type);
-      std::vector<int64_t> want = decode(expected->second, word, first.format, first.words, first.file);
+      std::vector<int64_t> want = decode(expected->second.bytes, word, first.format, first.words, first.file);
       std::vector<int64_t> have;
       try {
         have = decode(got, word, first.format, first.words, first.file);
