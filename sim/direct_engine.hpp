@@ -11,15 +11,9 @@
 
 #include "model/int_graph.hpp"
 #include "quant/numerics/accumulator.hpp"
-#include "sim/kernels/sparse.hpp"
+#include "sim/int_ops.hpp"
 
 namespace chipref {
-
-// An integer tensor at run time: codes (or accumulators) in int32.
-struct CodeTensor {
-  Shape shape;
-  std::vector<int32_t> data;
-};
 
 struct RunTrace {
   std::map<std::string, CodeTensor> values;            // every integer tensor of the run
@@ -30,11 +24,6 @@ struct RunTrace {
 // decoded once (the dense kernels, every level), or from the kept values only (kernels/sparse.hpp).
 // Both give the same integers and overflow counts.
 enum class SparseKernel { decode, skip_zero };
-
-// The compressed weights a sparse_decode op reads, checked (InputError naming the op, row and group).
-kernels::NmWeights nm_weights_of(const IntGraph& graph, const Node& sparse_decode);
-// A MAC's weight codes by name: the constant, or what the sparse_decode op producing it decodes.
-Tensor mac_weight_codes(const IntGraph& graph, const std::string& name);
 
 class DirectEngine {
  public:
@@ -48,16 +37,10 @@ class DirectEngine {
 
  private:
   Tensor run_whole(const Tensor& input, RunTrace* trace) const;
-  using Env = std::map<std::string, CodeTensor>;
-  struct Step {
-    std::string name;
-    std::function<void(Env&, RunTrace*)> run;
-  };
   const IntGraph& graph_;
-  std::vector<Step> steps_;
+  std::vector<PreparedOp> steps_;
   std::map<std::string, Tensor> decoded_;  // sparse_decode outputs, decoded once
-  std::map<std::string, std::shared_ptr<const kernels::NmWeights>> compressed_;
-  bool images_independent_ = true;  // false if a reshape may mix the batch dimension with others
+  bool images_independent_ = true;         // false if some op may mix the images of a batch
 };
 
 }  // namespace chipref
