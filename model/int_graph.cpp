@@ -102,6 +102,14 @@ void check_integer_only(const IntGraph& g) {
   }
 }
 
+const char* to_string(Dataflow d) { return d == Dataflow::weight_stationary ? "weight_stationary" : "output_stationary"; }
+
+Dataflow parse_dataflow(const std::string& text) {
+  if (text == "weight_stationary") return Dataflow::weight_stationary;
+  if (text == "output_stationary") return Dataflow::output_stationary;
+  throw InputError("unknown dataflow '" + text + "'; expected weight_stationary or output_stationary");
+}
+
 void save_int_graph(const IntGraph& g, const std::string& dir) {
   ordered_json j;
   j["format"] = "chipref-intgraph";
@@ -125,6 +133,8 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   ordered_json weight_scales = ordered_json::object();
   for (const auto& [name, scales] : g.weight_scales) weight_scales[name] = scales;
   j["weight_scales"] = weight_scales;
+  j["hardware"] = {{"mac_rows", g.hardware.mac_rows}, {"mac_cols", g.hardware.mac_cols},
+                   {"dataflow", to_string(g.hardware.dataflow)}, {"fifo_depth", g.hardware.fifo_depth}};
   ordered_json ops = ordered_json::array();
   for (const Node& op : g.ops) {
     ordered_json attrs = ordered_json::object();
@@ -186,6 +196,17 @@ IntGraph load_int_graph(const std::string& dir) {
         throw InputError((fs::path(dir) / file).string() + ": holds " + std::string(to_string(t.dtype)) + shape_to_string(t.shape) +
                          "; graph.json declares " + c.at("dtype").get<std::string>() + shape_to_string(c.at("shape").get<Shape>()));
       g.constants[name] = std::move(t);
+    }
+    if (j.contains("hardware")) {  // graphs written before the SystemC engine have the defaults
+      const auto& h = j.at("hardware");
+      g.hardware.mac_rows = h.at("mac_rows").get<int64_t>();
+      g.hardware.mac_cols = h.at("mac_cols").get<int64_t>();
+      try {
+        g.hardware.dataflow = parse_dataflow(h.at("dataflow").get<std::string>());
+      } catch (const InputError& e) {
+        throw InputError(json_path.string() + ": hardware: " + e.what());
+      }
+      g.hardware.fifo_depth = h.at("fifo_depth").get<int64_t>();
     }
     if (j.contains("weight_scales"))  // report metadata only: the engine runs without it
       for (const auto& [name, scales] : j.at("weight_scales").items()) g.weight_scales[name] = scales.get<std::vector<double>>();

@@ -52,6 +52,18 @@ struct IntValue {
 //   dequantize   codes → float output: scale · (code − zero_point), scale in float32
 inline constexpr const char* kIntDomain = "chipref";
 
+// The accelerator the SystemC engine models (docs/systemc.md): a MAC array of `mac_rows` × `mac_cols`
+// processing elements (rows take the reduction axis, columns the output channels) with a dataflow,
+// and the depth of the FIFOs between modules, in transactions. Set by the config's `hardware:` section.
+enum class Dataflow { weight_stationary, output_stationary };
+const char* to_string(Dataflow d);
+Dataflow parse_dataflow(const std::string& text);  // InputError listing the choices
+struct HardwareConfig {
+  int64_t mac_rows = 16, mac_cols = 16;
+  Dataflow dataflow = Dataflow::weight_stationary;
+  int64_t fifo_depth = 2;
+};
+
 struct IntGraph {
   std::string source_model;  // the ONNX model it was built from
   std::string config_name;   // the quantization config it was built with
@@ -64,6 +76,7 @@ struct IntGraph {
   // dual-path check (the engine never reads it).
   std::map<std::string, std::vector<double>> weight_scales;
   std::vector<Node> ops;                    // topological order
+  HardwareConfig hardware;                  // what the SystemC engine models (the DirectEngine ignores it)
 };
 
 // Fails (InputError listing every offence) if a float tensor or a non-integer op lies between the

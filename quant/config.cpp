@@ -203,7 +203,7 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& sourc
   QuantConfig config;
   config.source = source;
   if (!root || root.IsNull()) throw InputError(source + ": empty config; expected a mapping with 'defaults' (see docs/config.md)");
-  r.expect_map(root, "the config", {"defaults", "layers", "calibration"});
+  r.expect_map(root, "the config", {"defaults", "layers", "calibration", "hardware"});
   if (const YAML::Node d = root["defaults"]) {
     r.expect_map(d, "defaults", kSectionKeys);
     std::vector<Setter> setters;
@@ -213,6 +213,22 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& sourc
   if (const YAML::Node cal = root["calibration"]) {
     r.expect_map(cal, "calibration", {"images"});
     if (cal["images"]) config.calibration_images = r.integer(cal["images"], "images", 1, 60000);
+  }
+  if (const YAML::Node hw = root["hardware"]) {
+    r.expect_map(hw, "hardware", {"mac_array", "fifo_depth"});
+    if (const YAML::Node array = hw["mac_array"]) {
+      r.expect_map(array, "hardware.mac_array", {"rows", "cols", "dataflow"});
+      if (array["rows"]) config.hardware.mac_rows = r.integer(array["rows"], "rows", 1, 4096);
+      if (array["cols"]) config.hardware.mac_cols = r.integer(array["cols"], "cols", 1, 4096);
+      if (const YAML::Node d = array["dataflow"]) {
+        try {
+          config.hardware.dataflow = parse_dataflow(d.as<std::string>());
+        } catch (const std::exception& e) {
+          r.fail(d, e.what());
+        }
+      }
+    }
+    if (hw["fifo_depth"]) config.hardware.fifo_depth = r.integer(hw["fifo_depth"], "fifo_depth", 1, 1024);
   }
   if (const YAML::Node layers = root["layers"]) {
     if (!layers.IsSequence()) r.fail(layers, "'layers' must be a list of overrides, each with 'match' and sections");

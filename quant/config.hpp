@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/int_graph.hpp"
 #include "quant/lut.hpp"
 #include "sim/kernels/sparse.hpp"
 #include "quant/numerics/accumulator.hpp"
@@ -55,6 +56,7 @@ struct QuantConfig {
   LayerQuantConfig defaults;
   std::vector<LayerOverride> overrides;  // later overrides win
   int calibration_images = 1000;
+  HardwareConfig hardware;  // the `hardware:` section: what the SystemC engine models
 
   // The config for one node: defaults, then every matching override in order.
   LayerQuantConfig for_node(const std::string& node_name) const;

@@ -935,6 +935,7 @@ IntGraph quantize(const QuantizeInputs& in) {
   IntGraph out;
   out.source_model = in.model_name;
   out.config_name = in.config->source;
+  out.hardware = in.config->hardware;
   // The float boundary tensors get their own names; the integer codes keep the float graph's names.
   out.input_name = g.inputs[0].name + ":float";
   out.output_name = g.outputs[0].name + ":float";

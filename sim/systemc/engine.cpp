@@ -1,0 +1,206 @@
+#include "sim/systemc/engine.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#include "sim/systemc/modules.hpp"
+
+namespace chipref {
+
+namespace {
+
+// Makes `context` SystemC's current simulation context for a scope. Every engine elaborates and runs in
+// its own context: SystemC allows one elaboration per context, and an engine is built per model.
+class ContextScope {
+ public:
+  explicit ContextScope(sc_core::sc_simcontext* context) : current_(sc_core::sc_curr_simcontext), global_(sc_core::sc_default_global_context) {
+    sc_core::sc_curr_simcontext = context;
+    sc_core::sc_default_global_context = context;
+  }
+  ~ContextScope() {
+    sc_core::sc_curr_simcontext = current_;
+    sc_core::sc_default_global_context = global_;
+  }
+  ContextScope(const ContextScope&) = delete;
+  ContextScope& operator=(const ContextScope&) = delete;
+
+ private:
+  sc_core::sc_simcontext* current_;
+  sc_core::sc_simcontext* global_;
+};
+
+sc_core::sc_simcontext* new_context() {
+  setenv("SYSC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);  // its banner would go to stdout, into --json output
+  return new sc_core::sc_simcontext();
+}
+
+}  // namespace
+
+struct SystemCEngine::Impl {
+  Impl(const IntGraph& g, const HardwareConfig& h) : graph(g), hw(h), context(new_context()) {}
+  const IntGraph& graph;
+  HardwareConfig hw;
+  sc_core::sc_simcontext* context;
+  systemc::NetlistContext shared;
+  std::vector<std::unique_ptr<sc_core::sc_fifo<systemc::Packet>>> fifos;
+  std::unique_ptr<systemc::Source> source;
+  std::unique_ptr<systemc::Sink> sink;
+  std::vector<std::unique_ptr<systemc::SparseDecoder>> decoders;
+  std::vector<std::unique_ptr<systemc::IntOpModule>> modules;
+  std::vector<const ModuleStats*> order;  // every module's monitors, in graph order
+  bool images_independent = true;
+  bool failed = false;
+
+  void build();
+  sc_core::sc_fifo<systemc::Packet>& new_fifo() {
+    fifos.push_back(std::make_unique<sc_core::sc_fifo<systemc::Packet>>(("fifo_" + std::to_string(fifos.size())).c_str(), static_cast<int>(hw.fifo_depth)));
+    return *fifos.back();
+  }
+};
+
+void SystemCEngine::Impl::build() {
+  check_integer_only(graph);
+  if (hw.fifo_depth < 1) throw InputError("hardware.fifo_depth is " + std::to_string(hw.fifo_depth) + "; expected at least 1");
+  const Node& q = graph.ops.front();
+  const Node& dq = graph.ops.back();
+  source = std::make_unique<systemc::Source>("source");
+  // Who writes each activation value: the source, or a module's output port.
+  std::map<std::string, systemc::PacketOut*> writer{{q.outputs.at(0), &source->out}};
+  std::map<std::string, systemc::SparseDecoder*> decoder_of;
+  for (size_t index = 0; index < graph.ops.size(); ++index) {
+    const Node& op = graph.ops[index];
+    if (op.op_type == "quantize" || op.op_type == "dequantize") continue;
+    const std::string name = "op_" + std::to_string(index);
+    if (op.op_type == "sparse_decode") {
+      decoders.push_back(std::make_unique<systemc::SparseDecoder>(name.c_str(), graph, op, shared));
+      decoder_of[op.outputs.at(0)] = decoders.back().get();
+      order.push_back(&decoders.back()->stats());
+      continue;
+    }
+    const std::string kind = systemc::module_kind(op.op_type);
+    std::unique_ptr<systemc::IntOpModule> m;
+    if (kind == "MacArray") {
+      const bool sparse_fed = op.op_type != "matmul_mac" && op.inputs.size() > 1 && decoder_of.count(op.inputs[1]);
+      auto array = std::make_unique<systemc::MacArray>(name.c_str(), graph, op, hw, sparse_fed, shared);
+      if (sparse_fed) {
+        auto& fifo = new_fifo();
+        decoder_of.at(op.inputs[1])->out.bind(fifo);
+        array->weights_in.bind(fifo);
+      }
+      m = std::move(array);
+    } else {
+      m = std::make_unique<systemc::IntOpModule>(name.c_str(), graph, op, kind, shared);
+    }
+    m->prepare();
+    // Activation inputs, in input order: the values some module or the source writes (constants and
+    // decoded weights are not streamed through `in`).
+    for (const std::string& input : op.inputs) {
+      const auto it = writer.find(input);
+      if (it == writer.end()) continue;
+      auto& fifo = new_fifo();
+      it->second->bind(fifo);
+      m->in.bind(fifo);
+    }
+    images_independent = images_independent && m->images_independent();
+    writer[op.outputs.at(0)] = &m->out;
+    order.push_back(&m->stats());
+    modules.push_back(std::move(m));
+  }
+  sink = std::make_unique<systemc::Sink>("sink");
+  const auto it = writer.find(dq.inputs.at(0));
+  if (it == writer.end()) throw InputError(dq.describe() + ": reads '" + dq.inputs[0] + "', which no op computes");
+  auto& fifo = new_fifo();
+  it->second->bind(fifo);
+  sink->in.bind(fifo);
+}
+
+SystemCEngine::SystemCEngine(const IntGraph& graph) : SystemCEngine(graph, graph.hardware) {}
+
+SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware) : impl_(std::make_unique<Impl>(graph, hardware)) {
+  ContextScope scope(impl_->context);
+  try {
+    impl_->build();
+  } catch (...) {
+    impl_->failed = true;
+    throw;  // the destructor tears down what was built
+  }
+}
+
+SystemCEngine::~SystemCEngine() {
+  ContextScope scope(impl_->context);
+  impl_->modules.clear();
+  impl_->decoders.clear();
+  impl_->sink.reset();
+  impl_->source.reset();
+  impl_->fifos.clear();
+  delete impl_->context;
+}
+
+Tensor SystemCEngine::run(const Tensor& input, RunTrace* trace) {
+  Impl& d = *impl_;
+  if (d.failed) throw InputError("the SystemC engine stopped after an earlier error; build a new engine");
+  CodeTensor codes = quantize_input(d.graph, input);
+  const int64_t n = input.rank() > 0 ? input.shape[0] : 0;
+  for (size_t i = 1; i < d.graph.input_shape.size(); ++i)
+    if (d.graph.input_shape[i] > 0 && input.shape[i] != d.graph.input_shape[i])
+      throw InputError("input is " + shape_to_string(input.shape) + "; the IntGraph expects " + shape_to_string(d.graph.input_shape));
+  std::vector<std::shared_ptr<const CodeTensor>> chunks;
+  if (trace || !d.images_independent || n <= DirectEngine::kChunk) {
+    if (trace) trace->values[d.graph.ops.front().outputs.at(0)] = codes;
+    chunks.push_back(std::make_shared<const CodeTensor>(std::move(codes)));
+  } else {
+    const int64_t per = static_cast<int64_t>(codes.data.size()) / n;
+    for (int64_t start = 0; start < n; start += DirectEngine::kChunk) {
+      const int64_t count = std::min(DirectEngine::kChunk, n - start);
+      auto chunk = std::make_shared<CodeTensor>();
+      chunk->shape = codes.shape;
+      chunk->shape[0] = count;
+      chunk->data.assign(codes.data.begin() + start * per, codes.data.begin() + (start + count) * per);
+      chunks.push_back(std::move(chunk));
+    }
+  }
+  const size_t expected = chunks.size();
+  ContextScope scope(d.context);
+  d.shared.trace = trace;
+  d.sink->received.clear();
+  d.source->queue(std::move(chunks));
+  sc_core::sc_start();
+  d.shared.trace = nullptr;
+  if (d.shared.error) {
+    d.failed = true;
+    std::rethrow_exception(d.shared.error);
+  }
+  if (d.sink->received.size() != expected) {
+    d.failed = true;
+    throw InputError("the SystemC netlist stalled: " + std::to_string(d.sink->received.size()) + " of " + std::to_string(expected) +
+                     " transactions reached the output");
+  }
+  CodeTensor out;
+  for (const auto& t : d.sink->received) {
+    if (out.shape.empty()) out.shape = t->shape;
+    else out.shape[0] += t->shape.at(0);
+    out.data.insert(out.data.end(), t->data.begin(), t->data.end());
+  }
+  d.sink->received.clear();
+  return dequantize_output(d.graph, out);
+}
+
+std::vector<ModuleStats> SystemCEngine::stats() const {
+  std::vector<ModuleStats> all;
+  for (const ModuleStats* s : impl_->order) all.push_back(*s);
+  return all;
+}
+
+const HardwareConfig& SystemCEngine::hardware() const { return impl_->hw; }
+size_t SystemCEngine::module_count() const { return impl_->modules.size() + impl_->decoders.size(); }
+
+}  // namespace chipref
+
+// libsystemc.so defines main() and references sc_main; chipref's programs have their own main() and run
+// SystemC through SystemCEngine, so this is never called. It resolves the library's reference, here in
+// the file every SystemC user links (a separate object in the static library would not be pulled in).
+int sc_main(int, char*[]) {
+  std::fprintf(stderr, "chipref: sc_main is not an entry point\n");
+  return 1;
+}

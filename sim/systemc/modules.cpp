@@ -1,0 +1,235 @@
+#include "sim/systemc/modules.hpp"
+
+#include <ostream>
+
+#include "sim/kernels/sparse.hpp"
+
+namespace chipref {
+
+namespace {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+}  // namespace
+
+namespace systemc {
+int storage_bits(DType t) {
+  switch (t) {
+    case DType::int8:
+    case DType::uint8: return 8;
+    case DType::int16:
+    case DType::uint16: return 16;
+    case DType::int32: return 32;
+    default: return 64;
+  }
+}
+}  // namespace systemc
+
+MacTileSchedule mac_tile_schedule(const HardwareConfig& hw, int64_t groups, int64_t positions, int64_t reduction, int64_t channels) {
+  MacTileSchedule s;
+  const int64_t rows = hw.mac_rows, cols = hw.mac_cols;
+  s.macs = groups * positions * reduction * channels;
+  if (hw.dataflow == Dataflow::weight_stationary) {
+    s.tiles = groups * ceil_div(reduction, rows) * ceil_div(channels, cols);
+    s.weight_elements = groups * reduction * channels;                              // each tile loaded once
+    s.activation_elements = groups * ceil_div(channels, cols) * positions * reduction;  // re-streamed per column tile
+    s.pe_slots = s.tiles * positions * rows * cols;
+  } else {
+    s.tiles = groups * ceil_div(positions, rows) * ceil_div(channels, cols);
+    s.weight_elements = groups * ceil_div(positions, rows) * reduction * channels;  // re-streamed per row tile
+    s.activation_elements = groups * ceil_div(channels, cols) * positions * reduction;
+    s.pe_slots = s.tiles * reduction * rows * cols;
+  }
+  return s;
+}
+
+namespace systemc {
+
+std::ostream& operator<<(std::ostream& os, const Packet& p) {
+  return os << "Packet" << (p.tensor ? shape_to_string(p.tensor->shape) : std::string("[]"));
+}
+
+std::string module_kind(const std::string& op_type) {
+  if (op_type == "conv_mac" || op_type == "linear_mac" || op_type == "matmul_mac") return "MacArray";
+  if (op_type == "mulshift") return "MulShift";
+  if (op_type == "lut") return "Lut";
+  if (op_type == "sparse_decode") return "SparseDecoder";
+  if (op_type == "add") return "Add";
+  if (op_type == "window_sum" || op_type == "window_max") return "Pool";
+  if (op_type == "softmax") return "Softmax";
+  if (op_type == "layernorm") return "LayerNorm";
+  return "Movement";  // reshape, transpose, concat, slice, gather, batch_broadcast
+}
+
+namespace {
+void count(PortCount& port, int64_t elements, int bits) {
+  port.transactions += 1;
+  port.elements += elements;
+  port.bits += elements * bits;
+}
+}  // namespace
+
+IntOpModule::IntOpModule(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, std::string kind, NetlistContext& context)
+    : sc_core::sc_module(name), in("in"), out("out"), graph_(graph), op_(op), context_(context) {
+  stats_.name = op.name;
+  stats_.kind = std::move(kind);
+  stats_.op_type = op.op_type;
+  SC_THREAD(process);
+}
+
+void IntOpModule::prepare() { prepared_ = prepare_int_op(graph_, op_); }
+
+int IntOpModule::bits_of(const std::string& value) const {
+  const auto it = graph_.values.find(value);
+  return it != graph_.values.end() ? it->second.quant.format.bits() : 32;
+}
+
+void IntOpModule::account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) {
+  for (size_t i = 0; i < inputs.size(); ++i) count(stats_.in, static_cast<int64_t>(inputs[i]->data.size()), bits_of(prepared_.inputs[i]));
+  count(stats_.out, static_cast<int64_t>(output.data.size()), bits_of(op_.outputs.at(0)));
+}
+
+std::shared_ptr<CodeTensor> IntOpModule::output_buffer() {
+  for (auto& b : buffers_)
+    if (b.use_count() == 1) return b;  // no FIFO or reader holds it any more
+  buffers_.push_back(std::make_shared<CodeTensor>());
+  return buffers_.back();
+}
+
+void IntOpModule::process() {
+  try {
+    start();
+    if (static_cast<size_t>(in.size()) != prepared_.inputs.size())
+      throw InputError(op_.describe() + ": the netlist bound " + std::to_string(in.size()) + " inputs; the op reads " + std::to_string(prepared_.inputs.size()));
+    std::vector<Packet> packets(prepared_.inputs.size());
+    std::vector<const CodeTensor*> inputs(prepared_.inputs.size());
+    for (;;) {
+      for (size_t i = 0; i < packets.size(); ++i) {
+        packets[i] = in[static_cast<int>(i)]->read();
+        inputs[i] = packets[i].tensor.get();
+      }
+      std::shared_ptr<CodeTensor> y = output_buffer();
+      OverflowCounter overflow;
+      prepared_.run(inputs, *y, overflow);
+      stats_.overflow_events += overflow.events;
+      account(inputs, *y);
+      if (context_.trace) {
+        if (stats_.kind == "MacArray") context_.trace->overflows[op_.name].events += overflow.events;
+        context_.trace->values[op_.outputs.at(0)] = *y;
+      }
+      for (auto& p : packets) p.tensor.reset();
+      for (int i = 0; i < out.size(); ++i) out[i]->write(Packet{y});
+    }
+  } catch (const InputError&) {
+    if (!context_.error) context_.error = std::current_exception();
+  } catch (const std::exception& e) {  // not an input's fault: say which module it was
+    if (!context_.error) context_.error = std::make_exception_ptr(std::logic_error(op_.describe() + " in the SystemC netlist: " + e.what()));
+  }
+}
+
+MacArray::MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, const HardwareConfig& hw, bool sparse_fed,
+                   NetlistContext& context)
+    : IntOpModule(name, graph, op, "MacArray", context), weights_in("weights_in"), hw_(hw), sparse_fed_(sparse_fed) {
+  if (hw.mac_rows < 1 || hw.mac_cols < 1)
+    throw InputError(op.describe() + ": a " + std::to_string(hw.mac_rows) + " x " + std::to_string(hw.mac_cols) +
+                     " MAC array cannot map this layer; rows and cols must be at least 1 (hardware.mac_array)");
+  if (op.op_type == "matmul_mac") {
+    weight_bits_ = bits_of(op.inputs.at(1));
+  } else if (const auto it = graph.constants.find(op.inputs.at(1)); it != graph.constants.end()) {
+    weight_bits_ = storage_bits(it->second.dtype);
+  } else {  // decoded by a SparseDecoder: the kept values' type
+    for (const Node& d : graph.ops)
+      if (d.op_type == "sparse_decode" && d.outputs.at(0) == op.inputs[1]) weight_bits_ = storage_bits(graph.constants.at(d.inputs.at(0)).dtype);
+  }
+}
+
+void MacArray::prepare() {
+  if (!sparse_fed_) IntOpModule::prepare();
+}
+
+void MacArray::start() {
+  if (!sparse_fed_) return;
+  const Packet w = weights_in->read();  // the SparseDecoder's dense weights, once
+  decoded_ = Tensor::of_ints(DType::int32, w.tensor->shape, std::vector<int64_t>(w.tensor->data.begin(), w.tensor->data.end()));
+  MacWeightSource source;
+  source.dense = &decoded_;
+  prepared_ = prepare_int_op(graph_, op_, source);
+}
+
+void MacArray::account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) {
+  IntOpModule::account(inputs, output);
+  int64_t groups = 1, positions = 0, reduction = 0, channels = 0;
+  const Shape& x = inputs[0]->shape;
+  const Shape& y = output.shape;
+  if (op_.op_type == "conv_mac") {
+    groups = op_.get_int("group", 1);
+    positions = y[0] * y[2] * y[3];
+    channels = y[1] / groups;
+    const Tensor& w = sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1));
+    reduction = w.shape.at(1) * w.shape.at(2) * w.shape.at(3);
+  } else if (op_.op_type == "linear_mac") {
+    channels = y.back();
+    reduction = x.back();
+    positions = static_cast<int64_t>(output.data.size()) / std::max<int64_t>(channels, 1);
+  } else {  // matmul_mac: batch matrices [m, k] × [k, n]
+    const size_t r = x.size();
+    reduction = x[r - 1], channels = y[r - 1], positions = x[r - 2];
+    groups = static_cast<int64_t>(output.data.size()) / std::max<int64_t>(positions * channels, 1);
+  }
+  const MacTileSchedule s = mac_tile_schedule(hw_, groups, positions, reduction, channels);
+  stats_.weights.transactions += s.tiles;
+  stats_.weights.elements += s.weight_elements;
+  stats_.weights.bits += s.weight_elements * weight_bits_;
+  stats_.activation_elements += s.activation_elements;
+  stats_.macs += s.macs;
+  stats_.pe_slots += s.pe_slots;
+}
+
+SparseDecoder::SparseDecoder(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, NetlistContext& context)
+    : sc_core::sc_module(name), out("out"), graph_(graph), op_(op), context_(context) {
+  stats_.name = op.name;
+  stats_.kind = "SparseDecoder";
+  stats_.op_type = op.op_type;
+  SC_THREAD(process);
+}
+
+void SparseDecoder::process() {
+  try {
+    const kernels::NmWeights w = nm_weights_of(graph_, op_);
+    auto dense = std::make_shared<CodeTensor>();
+    dense->shape = op_.get_ints("shape");
+    dense->data = kernels::decode_nm(w, op_.describe());
+    const int value_bits = storage_bits(graph_.constants.at(op_.inputs.at(0)).dtype);
+    count(stats_.in, static_cast<int64_t>(w.values.size()), value_bits);
+    count(stats_.in, static_cast<int64_t>(w.index_words.size()), 32);
+    count(stats_.out, static_cast<int64_t>(dense->data.size()), value_bits);
+    for (int i = 0; i < out.size(); ++i) out[i]->write(Packet{dense});
+  } catch (...) {
+    if (!context_.error) context_.error = std::current_exception();
+  }
+}
+
+Source::Source(const sc_core::sc_module_name& name) : sc_core::sc_module(name), out("out") { SC_THREAD(process); }
+
+void Source::queue(std::vector<std::shared_ptr<const CodeTensor>> chunks) {
+  pending_ = std::move(chunks);
+  start_.notify(sc_core::SC_ZERO_TIME);
+}
+
+void Source::process() {
+  for (;;) {
+    // At the first sc_start the process starts after run() queued (a notification before elaboration
+    // is not seen); later runs wake it through start_.
+    if (pending_.empty()) sc_core::wait(start_);
+    for (auto& chunk : pending_)
+      for (int i = 0; i < out.size(); ++i) out[i]->write(Packet{chunk});
+    pending_.clear();
+  }
+}
+
+Sink::Sink(const sc_core::sc_module_name& name) : sc_core::sc_module(name), in("in") { SC_THREAD(process); }
+
+void Sink::process() {
+  for (;;) received.push_back(in[0]->read().tensor);
+}
+
+}  // namespace systemc
+}  // namespace chipref

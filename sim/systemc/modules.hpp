@@ -1,0 +1,134 @@
+#pragma once
+// The SystemC modules of the netlist (docs/systemc.md). One module per IntGraph op; a transaction is a
+// whole tensor for one chunk of images, shared (never copied) between the readers of a FIFO fan-out.
+
+#include <systemc>
+
+#include <exception>
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/int_ops.hpp"
+#include "sim/systemc/engine.hpp"
+
+namespace chipref::systemc {
+
+struct Packet {
+  std::shared_ptr<const CodeTensor> tensor;
+};
+std::ostream& operator<<(std::ostream& os, const Packet& p);  // for sc_fifo's print/dump
+
+using PacketIn = sc_core::sc_port<sc_core::sc_fifo_in_if<Packet>, 0>;
+using PacketOut = sc_core::sc_port<sc_core::sc_fifo_out_if<Packet>, 0, sc_core::SC_ZERO_OR_MORE_BOUND>;
+
+// What every module of a netlist shares: the first error a process hit (a SystemC process must not
+// throw; the engine rethrows it after the simulation returns), and the trace being recorded, if any.
+struct NetlistContext {
+  std::exception_ptr error;
+  RunTrace* trace = nullptr;
+};
+
+// An IntGraph op as a module: reads one transaction from each input port, computes it with the op's
+// prepared kernel, writes the result to every reader. Monitors count both sides.
+class IntOpModule : public sc_core::sc_module {
+ public:
+  PacketIn in;    // bound in the order of PreparedOp::inputs
+  PacketOut out;  // one binding per reader
+  SC_HAS_PROCESS(IntOpModule);
+  IntOpModule(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, std::string kind, NetlistContext& context);
+  const ModuleStats& stats() const { return stats_; }
+  const Node& node() const { return op_; }
+  bool images_independent() const { return prepared_.node == nullptr || prepared_.images_independent; }
+  // Reads and checks the op's parameters (at elaboration, so that bad parameters fail there).
+  virtual void prepare();
+
+ protected:
+  virtual void start() {}  // inside the process, before the first transaction
+  virtual void account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output);
+  int bits_of(const std::string& value) const;
+  const IntGraph& graph_;
+  const Node& op_;
+  NetlistContext& context_;
+  PreparedOp prepared_;
+  ModuleStats stats_;
+
+ private:
+  void process();
+  std::shared_ptr<CodeTensor> output_buffer();
+  std::vector<std::shared_ptr<CodeTensor>> buffers_;  // recycled once no reader holds them
+};
+
+// A MAC array of hw.mac_rows × hw.mac_cols PEs running conv_mac, linear_mac or matmul_mac. The weights
+// are stationary constants, or arrive once from a SparseDecoder on `weights_in`.
+class MacArray : public IntOpModule {
+ public:
+  sc_core::sc_port<sc_core::sc_fifo_in_if<Packet>, 1, sc_core::SC_ZERO_OR_MORE_BOUND> weights_in;
+  MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, const HardwareConfig& hw, bool sparse_fed,
+           NetlistContext& context);
+  void prepare() override;
+
+ protected:
+  void start() override;
+  void account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) override;
+
+ private:
+  HardwareConfig hw_;
+  bool sparse_fed_;
+  Tensor decoded_;  // weights from the SparseDecoder
+  int weight_bits_ = 32;
+};
+
+// The N:M decoder in front of a MacArray: decodes the compressed weights (kernels::decode_nm) once and
+// sends the dense matrix to the array.
+class SparseDecoder : public sc_core::sc_module {
+ public:
+  PacketOut out;
+  SC_HAS_PROCESS(SparseDecoder);
+  SparseDecoder(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, NetlistContext& context);
+  const ModuleStats& stats() const { return stats_; }
+
+ private:
+  void process();
+  const IntGraph& graph_;
+  const Node& op_;
+  NetlistContext& context_;
+  ModuleStats stats_;
+};
+
+// The input boundary: sends the chunks run() queued, on `start`.
+class Source : public sc_core::sc_module {
+ public:
+  PacketOut out;
+  SC_HAS_PROCESS(Source);
+  explicit Source(const sc_core::sc_module_name& name);
+  void queue(std::vector<std::shared_ptr<const CodeTensor>> chunks);
+
+ private:
+  void process();
+  sc_core::sc_event start_;
+  std::vector<std::shared_ptr<const CodeTensor>> pending_;
+};
+
+// The output boundary: collects every transaction that reaches it.
+class Sink : public sc_core::sc_module {
+ public:
+  PacketIn in;
+  SC_HAS_PROCESS(Sink);
+  explicit Sink(const sc_core::sc_module_name& name);
+  std::vector<std::shared_ptr<const CodeTensor>> received;
+
+ private:
+  void process();
+};
+
+// Bits per element of a constant's storage type.
+int storage_bits(DType t);
+
+// The module kind of an op type (MacArray, MulShift, ...).
+std::string module_kind(const std::string& op_type);
+
+}  // namespace chipref::systemc
