@@ -6,7 +6,7 @@
 #include "model/evaluate.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "sim/direct_engine.hpp"
+#include "cli/commands/engine.hpp"
 
 namespace chipref::cli {
 
@@ -19,6 +19,7 @@ struct EvalOptions {
   int64_t batch = 100;
   bool json = false;
   std::optional<std::string> sparse_kernel;  // decode (default) or skip-zero; an IntGraph only
+  EngineChoice engine;
 };
 
 int run_eval(const EvalOptions& o) {
@@ -30,6 +31,8 @@ int run_eval(const EvalOptions& o) {
     if (o.mean) throw InputError(o.model + ": an IntGraph records its input normalisation; --mean/--std do not apply");
   } else if (o.sparse_kernel) {
     throw InputError(o.model + ": --sparse-kernel chooses how an IntGraph's N:M-sparse layers compute; an ONNX model runs on the float executor");
+  } else if (o.engine.engine != "direct") {
+    throw InputError(o.model + ": --engine chooses what runs an IntGraph; an ONNX model runs on the float executor");
   }
   if (integer) {
     int_graph = load_int_graph(o.model);
@@ -45,16 +48,18 @@ int run_eval(const EvalOptions& o) {
   const LabelledImages data = load_fashion_mnist("t10k", o.limit, norm);
   Top1Result r;
   if (integer) {
-    const DirectEngine engine(*int_graph, o.sparse_kernel == std::string("skip-zero") ? SparseKernel::skip_zero : SparseKernel::decode);
-    r = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, o.batch, o.model);
+    const auto run = make_runner(*int_graph, o.engine, o.sparse_kernel == std::string("skip-zero") ? SparseKernel::skip_zero : SparseKernel::decode);
+    r = evaluate_top1(run, data, o.batch, o.model);
   } else {
     r = evaluate_top1(import_onnx(o.model), data, o.batch);
   }
   if (o.json) {
-    fmt::print("{}\n", nlohmann::json{{"top1", r.top1()}, {"count", r.count}, {"correct", r.correct}}.dump());
+    nlohmann::json j{{"top1", r.top1()}, {"count", r.count}, {"correct", r.correct}};
+    if (integer) j["engine"] = o.engine.engine;
+    fmt::print("{}\n", j.dump());
   } else {
-    fmt::print("{}: top-1 {:.2f}% ({} of {} Fashion-MNIST test images); normalisation mean {} std {} (from {})\n", o.model,
-               100.0 * r.top1(), r.correct, r.count, norm.mean, norm.std, norm_source);
+    fmt::print("{}: top-1 {:.2f}% ({} of {} Fashion-MNIST test images{}); normalisation mean {} std {} (from {})\n", o.model,
+               100.0 * r.top1(), r.correct, r.count, integer ? ", " + o.engine.engine + " engine" : std::string(), norm.mean, norm.std, norm_source);
   }
   return 0;
 }
@@ -62,7 +67,7 @@ int run_eval(const EvalOptions& o) {
 
 void add_eval_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<EvalOptions>();
-  auto* cmd = app.add_subcommand("eval", "Top-1 accuracy on the Fashion-MNIST test set: an ONNX model (float reference executor) or an IntGraph directory (DirectEngine)");
+  auto* cmd = app.add_subcommand("eval", "Top-1 accuracy on the Fashion-MNIST test set: an ONNX model (float reference executor) or an IntGraph directory (DirectEngine or SystemC engine)");
   cmd->add_option("MODEL", o->model, "ONNX model, or an IntGraph directory written by quantize")->required()->check(CLI::ExistingPath);
   cmd->add_option("--data", o->data, "Dataset")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
   auto* mean = cmd->add_option("--mean", o->mean, "Subtract after scaling pixels to [0,1] (default: the model's sidecar YAML, else 0)");
@@ -78,7 +83,8 @@ void add_eval_command(CLI::App& app, int& exit_code) {
                   "An IntGraph's N:M-sparse layers: decode the weights once and run the dense kernels, or compute from the kept values only "
                   "(the same integers); default decode")
       ->check(CLI::IsMember({"decode", "skip-zero"}));
-  cmd->add_flag("--json", o->json, "Print one JSON object {\"top1\", \"count\", \"correct\"}");
+  add_engine_option(*cmd, o->engine);
+  cmd->add_flag("--json", o->json, "Print one JSON object {\"top1\", \"count\", \"correct\"} (and \"engine\" for an IntGraph)");
   cmd->callback([&exit_code, o] { exit_code = run_eval(*o); });
 }
 

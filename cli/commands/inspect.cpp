@@ -9,7 +9,7 @@
 #include "model/inspect.hpp"
 #include "model/int_graph.hpp"
 #include "model/onnx_import.hpp"
-#include "sim/direct_engine.hpp"
+#include "cli/commands/engine.hpp"
 
 namespace chipref::cli {
 
@@ -18,7 +18,40 @@ struct InspectOptions {
   std::string model;
   int64_t batch = 1;
   bool json = false, tables = false;
+  EngineChoice engine;
 };
+
+nlohmann::json port_json(const PortCount& p) { return {{"transactions", p.transactions}, {"elements", p.elements}, {"bytes", p.bits / 8.0}}; }
+
+// The SystemC engine's boundary monitors after the trial run, one entry per module.
+nlohmann::json modules_json(const SystemCEngine& engine) {
+  nlohmann::json modules = nlohmann::json::array();
+  for (const ModuleStats& s : engine.stats()) {
+    nlohmann::json m = {{"name", s.name}, {"kind", s.kind}, {"op", s.op_type}, {"in", port_json(s.in)}, {"out", port_json(s.out)}};
+    if (s.kind == "MacArray")
+      m.update({{"weights", port_json(s.weights)}, {"weight_tiles", s.weights.transactions}, {"macs", s.macs}, {"pe_slots", s.pe_slots},
+                {"utilisation", s.pe_slots ? static_cast<double>(s.macs) / static_cast<double>(s.pe_slots) : 0.0},
+                {"activation_elements_streamed", s.activation_elements}, {"overflow_events", s.overflow_events}});
+    modules.push_back(m);
+  }
+  return modules;
+}
+
+void print_modules(const SystemCEngine& engine, int64_t batch) {
+  const HardwareConfig& hw = engine.hardware();
+  fmt::print("\nSystemC netlist: {} modules; MAC array {} x {}, {}, FIFOs {} deep; boundary monitors for one run of batch {}:\n", engine.module_count(),
+             hw.mac_rows, hw.mac_cols, to_string(hw.dataflow), hw.fifo_depth, batch);
+  fmt::print("{:<32} {:<13} {:>6} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}\n", "module", "kind", "trans", "bytes in", "bytes out", "tiles",
+             "weight bytes", "MACs", "util");
+  for (const ModuleStats& s : engine.stats()) {
+    fmt::print("{:<32} {:<13} {:>6} {:>12} {:>12}", s.name.size() > 32 ? "..." + s.name.substr(s.name.size() - 29) : s.name, s.kind,
+               s.out.transactions, s.in.bits / 8, s.out.bits / 8);
+    if (s.kind == "MacArray")
+      fmt::print(" {:>7} {:>12} {:>12} {:>6.1f}%", s.weights.transactions, s.weights.bits / 8, s.macs,
+                 s.pe_slots ? 100.0 * static_cast<double>(s.macs) / static_cast<double>(s.pe_slots) : 0.0);
+    fmt::print("\n");
+  }
+}
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -60,7 +93,13 @@ int inspect_int_graph(const InspectOptions& o) {
   RunTrace trial;
   Shape input_shape = g.input_shape;
   if (!input_shape.empty()) input_shape[0] = o.batch;
-  DirectEngine(g).run(Tensor::zeros(DType::float32, input_shape), &trial);
+  std::unique_ptr<SystemCEngine> systemc;
+  if (o.engine.engine == "systemc") {
+    systemc = std::make_unique<SystemCEngine>(g);
+    systemc->run(Tensor::zeros(DType::float32, input_shape), &trial);
+  } else {
+    DirectEngine(g).run(Tensor::zeros(DType::float32, input_shape), &trial);
+  }
   auto traced = [&](const std::string& name) -> const Shape& { return trial.values.at(name).shape; };
   nlohmann::json ops = nlohmann::json::array();
   int64_t total_macs = 0, total_params = 0;
@@ -89,8 +128,10 @@ int inspect_int_graph(const InspectOptions& o) {
     }
   }
   if (o.json) {
-    fmt::print("{}\n", nlohmann::json{{"model", o.model}, {"intgraph", true}, {"source_model", g.source_model}, {"config", g.config_name},
-                                      {"ops", ops}, {"requant_flavours", flavours}, {"total_weights", total_params}, {"total_macs", total_macs}}.dump(2));
+    nlohmann::json j{{"model", o.model}, {"intgraph", true}, {"source_model", g.source_model}, {"config", g.config_name},
+                     {"ops", ops}, {"requant_flavours", flavours}, {"total_weights", total_params}, {"total_macs", total_macs}};
+    if (systemc) j["systemc_modules"] = modules_json(*systemc);
+    fmt::print("{}\n", j.dump(2));
     return 0;
   }
   std::string requant;
@@ -110,12 +151,14 @@ int inspect_int_graph(const InspectOptions& o) {
     fmt::print("\n");
   }
   fmt::print("total: {} weights, {} MACs per batch of {}\n", total_params, total_macs, o.batch);
+  if (systemc) print_modules(*systemc, o.batch);
   if (o.tables) print_tables(g);
   return 0;
 }
 
 int run_inspect(const InspectOptions& o) {
   if (is_int_graph_dir(o.model)) return inspect_int_graph(o);
+  if (o.engine.engine != "direct") throw InputError(o.model + ": --engine applies to an IntGraph; an ONNX model is inspected as a float graph");
   Graph graph = import_onnx(o.model, ImportOptions{o.batch});
   const size_t imported_nodes = graph.nodes.size();
   const FoldResult folded = fold_constants(graph);
@@ -161,6 +204,7 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object instead of the table");
   cmd->add_flag("--tables", o->tables, "An IntGraph: also print every lookup table, entry by entry");
+  add_engine_option(*cmd, o->engine);
   cmd->callback([&exit_code, o] { exit_code = run_inspect(*o); });
 }
 

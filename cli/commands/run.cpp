@@ -2,20 +2,21 @@
 
 #include "cli/commands/commands.hpp"
 #include "model/io/npy.hpp"
-#include "sim/direct_engine.hpp"
+#include "cli/commands/engine.hpp"
 
 namespace chipref::cli {
 
 namespace {
 struct RunOptions {
   std::string model, input, output;
+  EngineChoice engine;
 };
 
 int run_run(const RunOptions& o) {
   if (!is_int_graph_dir(o.model)) throw InputError(o.model + ": not an IntGraph directory (no graph.json); run takes the output of quantize");
   const IntGraph graph = load_int_graph(o.model);
   const Tensor x = read_npy(o.input);
-  const Tensor y = DirectEngine(graph).run(x);
+  const Tensor y = make_runner(graph, o.engine)(x);
   write_npy(o.output, y);
   fmt::print("{}: {} {} -> {} {}\n", o.model, o.input, shape_to_string(x.shape), o.output, shape_to_string(y.shape));
   return 0;
@@ -24,10 +25,11 @@ int run_run(const RunOptions& o) {
 
 void add_run_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
-  auto* cmd = app.add_subcommand("run", "Run an IntGraph on a float32 .npy input (already normalised) with the DirectEngine");
+  auto* cmd = app.add_subcommand("run", "Run an IntGraph on a float32 .npy input (already normalised) with the DirectEngine or the SystemC engine");
   cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--input", o->input, "Input tensor (.npy, float32, the model's input shape)")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", o->output, "Output tensor (.npy, float32)")->required();
+  add_engine_option(*cmd, o->engine);
   cmd->callback([&exit_code, o] { exit_code = run_run(*o); });
 }
 
