@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 #include <set>
@@ -14,6 +15,7 @@
 #include "core/version.hpp"
 #include "model/io/idx.hpp"
 #include "model/io/npy.hpp"
+#include "sim/systemc/engine.hpp"
 #include "sim/direct_engine.hpp"
 
 namespace chipref::vectors {
@@ -125,7 +127,12 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   };
 
   // Constants and decoded sparse weights: once, under constants/.
-  const DirectEngine engine(g);
+  if (options.engine != "direct" && options.engine != "systemc")
+    throw InputError("vectors: engine '" + options.engine + "'; expected direct or systemc");
+  std::optional<DirectEngine> direct;
+  std::optional<SystemCEngine> systemc;
+  if (options.engine == "systemc") systemc.emplace(g);
+  else direct.emplace(g);
   const int64_t n = inputs.rank() > 0 ? inputs.shape[0] : 0, per = n > 0 ? inputs.numel() / n : 0;
   std::vector<RunTrace> traces(static_cast<size_t>(n));
   {
@@ -133,7 +140,9 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     for (int64_t i = 0; i < n; ++i) {
       Shape shape = inputs.shape;
       shape[0] = 1;
-      engine.run(Tensor::of_floats(shape, std::vector<float>(inputs.floats.begin() + i * per, inputs.floats.begin() + (i + 1) * per)), &traces[i]);
+      const Tensor x = Tensor::of_floats(shape, std::vector<float>(inputs.floats.begin() + i * per, inputs.floats.begin() + (i + 1) * per));
+      if (systemc) systemc->run(x, &traces[i]);
+      else direct->run(x, &traces[i]);
       progress.update(i + 1);
     }
   }
@@ -230,7 +239,8 @@ std::string manifest_text(const Manifest& m) {
                   {"layout", layout_text(l)},
                   {"word_bits", m.options.word_bits},
                   {"bit_order", l.msb_first ? "msb-first" : "lsb-first"},
-                  {"layer_layouts", per_layer}};
+                  {"layer_layouts", per_layer},
+                  {"engine", m.options.engine}};
   j["entries"] = ordered_json::array();
   for (const Entry& e : m.entries) j["entries"].push_back(entry_json(e));
   return j.dump(1) + "\n";
@@ -298,6 +308,7 @@ Manifest read_manifest(const std::string& dir) {
     };
     m.options.layout = parse_layout(j.at("options").at("layout").get<std::string>());
     m.options.word_bits = j.at("options").at("word_bits").get<int>();
+    m.options.engine = j.at("options").value("engine", std::string("direct"));  // manifests before the SystemC engine
     m.options.layout.msb_first = bit_order(j.at("options").at("bit_order"));
     for (const auto& ll : j.at("options").at("layer_layouts")) {
       LayerLayout x{ll.at("match").get<std::string>(), parse_layout(ll.at("layout").get<std::string>()), ll.at("word_bits").get<int>()};

@@ -31,6 +31,9 @@ struct Options {
   Layout layout;              // element order and bit order of every file (docs/vectors.md)
   int word_bits = 0;          // bus width: each file packs ⌊word_bits / element bits⌋ elements a word (0: one)
   std::vector<LayerLayout> layer_layouts;  // per op, the last matching entry wins; its files get a layout tag
+  // Which engine computes the tensors: "direct" or "systemc" (every module's output stream, from the
+  // netlist's run; the same bytes, since both engines give the same integers).
+  std::string engine = "direct";
 };
 
 // The `layers:` list of a layout YAML file (docs/vectors.md): entries {match, layout, word_bits,

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/commands/commands.hpp"
+#include "cli/commands/engine.hpp"
 #include "model/io/idx.hpp"
 #include "model/io/npy.hpp"
 #include "vectors/vectors.hpp"
@@ -17,6 +18,7 @@ struct VectorsOptions {
   int64_t count = 0;
   int word_bits = 0;
   bool no_accumulators = false;
+  EngineChoice engine;
 };
 
 std::vector<vectors::Format> parse_formats(const std::string& list) {
@@ -50,6 +52,7 @@ int run_vectors(const VectorsOptions& o) {
   options.layout = vectors::parse_layout(o.layout);
   options.layout.msb_first = o.bit_order == "msb-first";
   options.word_bits = o.word_bits;
+  options.engine = o.engine.engine;
   if (!o.layout_config.empty()) options.layer_layouts = vectors::load_layer_layouts(o.layout_config);
   const vectors::Manifest m = vectors::write_vectors(graph, std::filesystem::absolute(o.model).string(), inputs, source, o.output, options);
   std::set<std::string> files;
@@ -89,6 +92,7 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-accumulators", o->no_accumulators, "Leave out the MAC accumulators before requantization");
   cmd->add_option("-o,--output", o->output, "Output directory");
+  add_engine_option(*cmd, o->engine);
   auto* verify = cmd->add_subcommand("verify", "Re-hash every file of a vectors directory against manifest.json (exit 3 on a difference)");
   verify->add_option("DIR", o->verify_dir, "Directory written by chipref vectors")->required()->check(CLI::ExistingDirectory);
   verify->callback([&exit_code, o] { exit_code = run_verify(o->verify_dir); });

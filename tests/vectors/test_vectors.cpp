@@ -270,3 +270,31 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
   CHECK_THROWS_WITH(load_layer_layouts((root / "bad2.yaml").string()), Catch::Contains("bad2.yaml:3:11: unknown key 'tile'"));
   fs::remove_all(root);
 }
+
+TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level tensor as the DirectEngine", "[vectors][systemc]") {
+  const IntGraph q = quantized_cnn();
+  const fs::path root = fs::temp_directory_path() / "chipref_test_vectors_systemc";
+  fs::remove_all(root);
+  save_int_graph(q, (root / "model").string());
+  const Tensor images = load_fashion_mnist("t10k", 3, cnn_norm()).images;
+  Options options;
+  options.formats = {Format::mem, Format::bin};
+  const Manifest direct = write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "direct").string(), options);
+  options.engine = "systemc";
+  const Manifest systemc = write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "systemc").string(), options);
+  REQUIRE(systemc.entries.size() == direct.entries.size());
+  int64_t per_input = 0;
+  for (size_t i = 0; i < direct.entries.size(); ++i) {
+    INFO(direct.entries[i].file);
+    REQUIRE(systemc.entries[i].file == direct.entries[i].file);
+    CHECK(read_file_bytes((root / "systemc" / systemc.entries[i].file).string()) == read_file_bytes((root / "direct" / direct.entries[i].file).string()));
+    per_input += direct.entries[i].input >= 0;
+  }
+  CHECK(per_input > 100);  // activations, accumulators and outputs of 3 inputs, not only constants
+  CHECK(read_manifest((root / "systemc").string()).options.engine == "systemc");
+  CHECK(verify_vectors((root / "systemc").string()) > 0);  // regenerated through the SystemC engine
+  options.engine = "rtl";
+  CHECK_THROWS_WITH(write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "x").string(), options),
+                    Catch::Contains("expected direct or systemc"));
+  fs::remove_all(root);
+}
