@@ -24,7 +24,7 @@ expect no-subcommand     2 1  "subcommand is required"         --
 expect unknown-option    2 1  "--frobnicate"                   -- --frobnicate
 expect unknown-command   2 1  "frobnicate"                     -- frobnicate
 expect bad-value         2 1  "multiplier-bits"                -- demo --multiplier-bits 40
-expect demo              0 0  "integer \(DirectEngine\) +top-1"  -- demo --limit 200
+expect demo              0 0  "SystemC vs DirectEngine +identical: 2000 of 2000 output values"  -- demo --limit 200
 expect demo-narrow       0 0  "PASS"                           -- demo --multiplier-bits 8 --limit 100 --show-numerics
 model="$(dirname "$0")/../../examples/fmnist_cnn.onnx"
 printf 'not a model\n' >"$tmp/text.onnx"
@@ -42,6 +42,12 @@ expect quantize-strict     1 1 "match no node.*/nothing/\*"  -- quantize "$model
 expect quantize-warning    0 1 "warning: layer patterns match no node" -- quantize "$model" --config "$tmp/typo.yaml" --calib-count 10 -o "$tmp/q"
 expect quantize-w8a8       0 0 "integer-only check passed"     -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 100 -o "$tmp/q"
 expect eval-intgraph       0 0 '"count":50'                    -- eval "$tmp/q" --limit 50 --json
+expect eval-systemc        0 0 '"engine":"systemc"'            -- eval "$tmp/q" --limit 50 --json --engine systemc
+expect eval-bad-engine     2 1 "--engine"                      -- eval "$tmp/q" --limit 5 --engine verilog
+expect eval-onnx-systemc   1 1 "--engine chooses what runs an IntGraph" -- eval "$model" --limit 5 --engine systemc
+expect eval-systemc-skip-zero 1 1 "skip-zero applies to the direct engine" -- eval "$tmp/q" --limit 5 --engine systemc --sparse-kernel skip-zero
+expect inspect-systemc     0 0 "SystemC netlist: 18 modules; MAC array 16 x 16, weight_stationary" -- inspect "$tmp/q" --engine systemc
+expect inspect-systemc-json 0 0 '"utilisation"'                -- inspect "$tmp/q" --engine systemc --json
 expect quantize-slash      0 0 "integer-only check passed"     -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
 expect quantize-slash-again 0 0 "integer-only check passed"    -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
 expect eval-slash          0 0 '"count":10'                    -- eval "$tmp/q2" --limit 10 --json
