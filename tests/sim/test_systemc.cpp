@@ -167,7 +167,7 @@ TEST_CASE("SystemC/boundary monitors count what the DirectEngine's tensors hold"
   }
 }
 
-TEST_CASE("SystemC/errors: a geometry that cannot map a layer names it; several engines live side by side", "[sim][systemc]") {
+TEST_CASE("SystemC/errors: a geometry that cannot map a layer names it, and several engines live side by side", "[sim][systemc]") {
   const IntGraph q = quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml");
   HardwareConfig hw;
   hw.mac_rows = 0;
