@@ -128,9 +128,7 @@ void IntOpModule::process() {
 MacArray::MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, const HardwareConfig& hw, bool sparse_fed,
                    NetlistContext& context)
     : IntOpModule(name, graph, op, "MacArray", context), weights_in("weights_in"), hw_(hw), sparse_fed_(sparse_fed) {
-  if (hw.mac_rows < 1 || hw.mac_cols < 1)
-    throw InputError(op.describe() + ": a " + std::to_string(hw.mac_rows) + " x " + std::to_string(hw.mac_cols) +
-                     " MAC array cannot map this layer; rows and cols must be at least 1 (hardware.mac_array)");
+  check_geometry(op, hw);
   if (op.op_type == "matmul_mac") {
     weight_bits_ = bits_of(op.inputs.at(1));
   } else if (const auto it = graph.constants.find(op.inputs.at(1)); it != graph.constants.end()) {
@@ -139,6 +137,12 @@ MacArray::MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, c
     for (const Node& d : graph.ops)
       if (d.op_type == "sparse_decode" && d.outputs.at(0) == op.inputs[1]) weight_bits_ = storage_bits(graph.constants.at(d.inputs.at(0)).dtype);
   }
+}
+
+void MacArray::check_geometry(const Node& op, const HardwareConfig& hw) {
+  if (hw.mac_rows < 1 || hw.mac_cols < 1)
+    throw InputError(op.describe() + ": a " + std::to_string(hw.mac_rows) + " x " + std::to_string(hw.mac_cols) +
+                     " MAC array cannot map this layer; rows and cols must be at least 1 (hardware.mac_array)");
 }
 
 void MacArray::prepare() {

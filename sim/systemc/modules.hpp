@@ -70,6 +70,8 @@ class MacArray : public IntOpModule {
   MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, const HardwareConfig& hw, bool sparse_fed,
            NetlistContext& context);
   void prepare() override;
+  // InputError naming the layer if the array cannot map it.
+  static void check_geometry(const Node& op, const HardwareConfig& hw);
 
  protected:
   void start() override;
