@@ -15,9 +15,16 @@
 
 namespace chipref {
 
+// A MAC array's interface streams for one transaction, in its tile order (docs/systemc.md): the
+// weight tiles, the activation vectors fed to each tile, and the accumulators drained from it.
+struct TileStreams {
+  CodeTensor weights, activations, accumulators;
+};
+
 struct RunTrace {
   std::map<std::string, CodeTensor> values;            // every integer tensor of the run
   std::map<std::string, OverflowCounter> overflows;   // per MAC op
+  std::map<std::string, TileStreams> tile_streams;    // per MAC op; the SystemC engine's MacArrays only
 };
 
 // How a MAC with N:M-compressed weights (a sparse_decode op in front of it) computes: on the weights

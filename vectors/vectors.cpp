@@ -90,6 +90,7 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     tensor_index[tensor] = i;
     return i;
   };
+  std::map<std::string, size_t> stream_index;  // MacArrays with tile streams, numbered apart (the tensors' names stay as without)
   std::map<std::string, std::string> producer_type;
   for (const Node& op : g.ops)
     for (const auto& o : op.outputs) producer_type[o] = op.op_type;
@@ -100,6 +101,9 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     std::string tag;  // a file in another layout than the run's gets its own name
     for (const LayerLayout& ll : options.layer_layouts)
       if (fnmatch(ll.pattern.c_str(), e.op.c_str(), 0) == 0) layout = ll.layout, word_bits = ll.word_bits;
+    if (e.role.rfind("tiles_", 0) == 0) {  // a MacArray's stream is already in the array's order: only packed
+      layout.kind = Layout::Kind::nchw, layout.tile_rows = layout.tile_cols = 0;
+    }
     if (layout.kind != options.layout.kind || layout.tile_rows != options.layout.tile_rows || layout.tile_cols != options.layout.tile_cols ||
         layout.msb_first != options.layout.msb_first || word_bits != options.word_bits)
       tag = "." + layout_tag(layout, word_bits);
@@ -186,6 +190,34 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
         ei.file = dir + safe_name(index_of(tensor), tensor);
         ei.input = i, ei.shape = it->second.shape, ei.elements = static_cast<int64_t>(it->second.data.size());
         add(ei, std::vector<int64_t>(it->second.data.begin(), it->second.data.end()));
+      }
+    }
+    // The SystemC engine's MacArrays also give their interface streams in tile order (docs/systemc.md).
+    if (!systemc || !kMacOps.count(op.op_type)) continue;
+    const ElementType weight_type = op.op_type == "matmul_mac"
+                                        ? ElementType{g.values.at(op.inputs.at(1)).quant.format.bits(), g.values.at(op.inputs[1]).quant.format.is_signed()}
+                                        : g.constants.count(op.inputs.at(1)) ? constant_type(op.inputs[1], g.constants.at(op.inputs[1]))
+                                                                             : ElementType{g.values.at(op.inputs[1]).quant.format.bits(), true};
+    const IntValue& in = g.values.at(op.inputs.at(0));
+    const IntValue& acc = g.values.at(op.outputs.at(0));
+    const std::string tag = ".tiles_" + std::to_string(systemc->hardware().mac_rows) + "x" + std::to_string(systemc->hardware().mac_cols) + "_" +
+                            (systemc->hardware().dataflow == Dataflow::weight_stationary ? "ws" : "os");
+    for (int64_t i = 0; i < n; ++i) {
+      const auto it = traces[i].tile_streams.find(op.name);
+      if (it == traces[i].tile_streams.end()) throw InputError(op.describe() + ": the SystemC run produced no tile streams");
+      const std::pair<const char*, std::pair<const CodeTensor*, ElementType>> parts[] = {
+          {"weights", {&it->second.weights, weight_type}},
+          {"activations", {&it->second.activations, ElementType{in.quant.format.bits(), in.quant.format.is_signed()}}},
+          {"accumulators", {&it->second.accumulators, ElementType{acc.quant.format.bits(), acc.quant.format.is_signed()}}}};
+      for (const auto& [part, stream] : parts) {
+        Entry e;
+        e.op = op.name, e.role = std::string("tiles_") + part, e.tensor = op.outputs[0], e.input = i;
+        char dir[32];
+        std::snprintf(dir, sizeof dir, "input_%04lld/", static_cast<long long>(i));
+        e.file = std::string(dir) + "tiles/" + safe_name(stream_index.emplace(op.name, stream_index.size()).first->second, op.name + tag) + "." + part;
+        e.shape = stream.first->shape, e.elements = static_cast<int64_t>(stream.first->data.size()), e.type = stream.second;
+        if (std::string(part) == "activations") e.scale = in.quant.scale, e.zero_point = in.quant.zero_point;
+        add(e, std::vector<int64_t>(stream.first->data.begin(), stream.first->data.end()));
       }
     }
   }

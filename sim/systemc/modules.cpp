@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "sim/kernels/sparse.hpp"
+#include "sim/systemc/tile_streams.hpp"
 
 namespace chipref {
 
@@ -114,6 +115,7 @@ void IntOpModule::process() {
       if (context_.trace) {
         if (stats_.kind == "MacArray") context_.trace->overflows[op_.name].events += overflow.events;
         context_.trace->values[op_.outputs.at(0)] = *y;
+        traced(inputs, *y);
       }
       for (auto& p : packets) p.tensor.reset();
       for (int i = 0; i < out.size(); ++i) out[i]->write(Packet{y});
@@ -185,6 +187,21 @@ void MacArray::account(const std::vector<const CodeTensor*>& inputs, const CodeT
   stats_.activation_elements += s.activation_elements;
   stats_.macs += s.macs;
   stats_.pe_slots += s.pe_slots;
+}
+
+void MacArray::traced(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) {
+  const int32_t zx = static_cast<int32_t>(graph_.values.at(op_.inputs.at(0)).quant.zero_point);
+  if (op_.op_type == "matmul_mac") {
+    const int32_t zw = static_cast<int32_t>(graph_.values.at(op_.inputs.at(1)).quant.zero_point);
+    context_.trace->tile_streams[op_.name] = mac_tile_streams(op_, hw_, *inputs[0], zx, *inputs[1], zw, output);
+    return;
+  }
+  if (weight_codes_.data.empty()) {
+    const Tensor& w = sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1));
+    weight_codes_.shape = w.shape;
+    weight_codes_.data.assign(w.ints.begin(), w.ints.end());
+  }
+  context_.trace->tile_streams[op_.name] = mac_tile_streams(op_, hw_, *inputs[0], zx, weight_codes_, 0, output);
 }
 
 SparseDecoder::SparseDecoder(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, NetlistContext& context)

@@ -49,6 +49,8 @@ class IntOpModule : public sc_core::sc_module {
  protected:
   virtual void start() {}  // inside the process, before the first transaction
   virtual void account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output);
+  // While a trace is recorded: what the module adds to it beyond its output tensor.
+  virtual void traced(const std::vector<const CodeTensor*>&, const CodeTensor&) {}
   int bits_of(const std::string& value) const;
   const IntGraph& graph_;
   const Node& op_;
@@ -76,11 +78,13 @@ class MacArray : public IntOpModule {
  protected:
   void start() override;
   void account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) override;
+  void traced(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) override;  // its tile streams
 
  private:
   HardwareConfig hw_;
   bool sparse_fed_;
   Tensor decoded_;  // weights from the SparseDecoder
+  CodeTensor weight_codes_;  // conv / linear weights as the tile streams read them (made on first use)
   int weight_bits_ = 32;
 };
 

@@ -5,6 +5,7 @@
 // the DirectEngine computes; errors naming the layer.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -15,6 +16,7 @@
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 #include "sim/systemc/engine.hpp"
+#include "sim/systemc/modules.hpp"
 
 using namespace chipref;
 
@@ -33,6 +35,8 @@ std::string shipped_config(const std::string& name) {
   std::ifstream in(std::string(CHIPREF_SOURCE_DIR "/configs/") + name);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
+
+std::string systemc_kind(const Node& op) { return systemc::module_kind(op.op_type); }
 
 Tensor test_images(const IntGraph& q, int64_t count) { return load_fashion_mnist("t10k", count, q.preprocess).images; }
 
@@ -197,4 +201,125 @@ TEST_CASE("SystemC/the config's hardware section: read, saved with the IntGraph,
   CHECK_THROWS_WITH(parse_quant_config("hardware:\n  mac_array: {dataflow: row_stationary}\n", "hw.yaml"),
                     Catch::Contains("hw.yaml:2:") && Catch::Contains("expected weight_stationary or output_stationary"));
   CHECK_THROWS_WITH(parse_quant_config("hardware:\n  pe: 3\n", "hw.yaml"), Catch::Contains("unknown key 'pe'"));
+}
+
+namespace {
+
+// A MAC array reduced to its definition, fed only a MacArray's tile streams: for every drained
+// accumulator, bias + Σ (a − za)·(w − zw) over the tiles and PE rows that feed it. Returns how many
+// accumulators it compared; each must equal the drained value. Positions past P and channels past M
+// (the padding of partial tiles) are skipped.
+int64_t check_streams_drive_an_array(const Node& op, const HardwareConfig& hw, const TileStreams& s, const std::vector<int64_t>& bias, int32_t za,
+                                     int32_t zw, int64_t groups, int64_t positions, int64_t channels) {
+  const int64_t R = hw.mac_rows, C = hw.mac_cols;
+  const auto& w = s.weights.data;
+  const auto& a = s.activations.data;
+  const auto& y = s.accumulators.data;
+  int64_t compared = 0, wrong = 0, beyond_groups = 0;
+  std::string first;
+  auto expect = [&](int64_t g, int64_t p, int64_t m, int64_t sum, int32_t drained) {
+    if (g >= groups) ++beyond_groups;  // more tiles than the layer's products need
+    if (g >= groups || p >= positions || m >= channels) return;
+    const int64_t b = bias.empty() ? 0 : bias.at(static_cast<size_t>(g * channels + m));
+    const int32_t computed = static_cast<int32_t>(static_cast<uint32_t>(b + sum));
+    if (computed != drained && wrong++ == 0)
+      first = op.name + " group " + std::to_string(g) + " position " + std::to_string(p) + " channel " + std::to_string(m) + ": computed " +
+              std::to_string(computed) + ", drained " + std::to_string(drained);
+    ++compared;
+  };
+  if (hw.dataflow == Dataflow::weight_stationary) {
+    const int64_t tiles = s.weights.shape[0], KT = tiles / (s.accumulators.shape[0]), P = s.activations.shape[1];
+    for (int64_t gc = 0; gc < s.accumulators.shape[0]; ++gc) {
+      const int64_t CT = (channels + C - 1) / C, g = gc / CT, ct = gc % CT;
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t c = 0; c < C; ++c) {
+          int64_t sum = 0;
+          for (int64_t kt = 0; kt < KT; ++kt)
+            for (int64_t r = 0; r < R; ++r)
+              sum += int64_t{a[((gc * KT + kt) * P + p) * R + r] - za} * (w[((gc * KT + kt) * R + r) * C + c] - zw);
+          expect(g, p, ct * C + c, sum, y[(gc * P + p) * C + c]);
+        }
+    }
+  } else {
+    const int64_t tiles = s.weights.shape[0], K = s.weights.shape[1];
+    const int64_t CT = (channels + C - 1) / C, PT = (positions + R - 1) / R;
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t g = t / (PT * CT), pt = t / CT % PT, ct = t % CT;
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          int64_t sum = 0;
+          for (int64_t k = 0; k < K; ++k) sum += int64_t{a[(t * K + k) * R + r] - za} * (w[(t * K + k) * C + c] - zw);
+          expect(g, pt * R + r, ct * C + c, sum, y[(t * R + r) * C + c]);
+        }
+    }
+  }
+  INFO(first);
+  CHECK(wrong == 0);
+  CHECK(beyond_groups == 0);
+  return compared;
+}
+
+// The drained accumulators are the layer's: the same values as the DirectEngine's tensor, plus one zero
+// per padding slot (a mapping-free comparison of the sorted values).
+void check_drained_values(const TileStreams& s, const CodeTensor& direct_accumulators) {
+  std::vector<int32_t> drained = s.accumulators.data, want = direct_accumulators.data;
+  REQUIRE(drained.size() >= want.size());
+  want.resize(drained.size(), 0);
+  std::sort(drained.begin(), drained.end());
+  std::sort(want.begin(), want.end());
+  CHECK(drained == want);
+}
+
+void check_tile_streams(const IntGraph& q, const HardwareConfig& hw, int64_t images) {
+  SystemCEngine engine(q, hw);
+  const Tensor x = test_images(q, images);
+  RunTrace want, got;
+  DirectEngine(q).run(x, &want);
+  engine.run(x, &got);
+  int64_t layers = 0, compared = 0;
+  for (const Node& op : q.ops) {
+    if (systemc_kind(op) != "MacArray") continue;
+    INFO(op.name << " on a " << hw.mac_rows << " x " << hw.mac_cols << " " << to_string(hw.dataflow) << " array");
+    REQUIRE(got.tile_streams.count(op.name));
+    const TileStreams& s = got.tile_streams.at(op.name);
+    const CodeTensor& acc = want.values.at(op.outputs[0]);
+    check_drained_values(s, acc);
+    const int32_t za = static_cast<int32_t>(q.values.at(op.inputs[0]).quant.zero_point);
+    int64_t groups = 1, positions = 0, channels = 0;
+    int32_t zw = 0;
+    std::vector<int64_t> bias;
+    if (op.op_type == "conv_mac") {
+      groups = op.get_int("group", 1), positions = acc.shape[0] * acc.shape[2] * acc.shape[3], channels = acc.shape[1] / groups;
+    } else if (op.op_type == "linear_mac") {
+      channels = acc.shape.back(), positions = static_cast<int64_t>(acc.data.size()) / channels;
+    } else {
+      const size_t r = acc.shape.size();
+      positions = acc.shape[r - 2], channels = acc.shape[r - 1], groups = static_cast<int64_t>(acc.data.size()) / (positions * channels);
+      zw = static_cast<int32_t>(q.values.at(op.inputs[1]).quant.zero_point);
+    }
+    if (op.op_type != "matmul_mac" && op.inputs.size() > 2) bias = q.constants.at(op.inputs[2]).ints;
+    compared += check_streams_drive_an_array(op, hw, s, bias, za, zw, groups, positions, channels);
+    CHECK(s.weights.data.size() == static_cast<size_t>(element_count(s.weights.shape)));
+    CHECK(s.activations.data.size() == static_cast<size_t>(element_count(s.activations.shape)));
+    ++layers;
+  }
+  CHECK(layers > 0);
+  int64_t accumulators = 0;
+  for (const Node& op : q.ops)
+    if (systemc_kind(op) == "MacArray") accumulators += static_cast<int64_t>(want.values.at(op.outputs[0]).data.size());
+  CHECK(compared == accumulators);  // every accumulator of every MAC layer recomputed from the streams
+}
+
+}  // namespace
+
+TEST_CASE("SystemC/tile streams drive a plain MAC array to the DirectEngine's accumulators", "[sim][systemc][streams]") {
+  const IntGraph cnn = quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml");
+  const IntGraph vit = quantize_example("fmnist_vit.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml");
+  for (Dataflow d : {Dataflow::weight_stationary, Dataflow::output_stationary})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{16, 16}, {3, 5}}) {
+      HardwareConfig hw;
+      hw.mac_rows = rows, hw.mac_cols = cols, hw.dataflow = d;
+      check_tile_streams(cnn, hw, 2);  // stem, strided, depthwise, pointwise, 3x3 convs and the linear head
+      check_tile_streams(vit, hw, 2);  // patch conv, linear layers and the attention matmuls
+    }
 }

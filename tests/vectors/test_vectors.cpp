@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "core/error.hpp"
@@ -17,6 +18,7 @@
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
+#include "sim/systemc/engine.hpp"
 #include "vectors/vectors.hpp"
 
 using namespace chipref;
@@ -282,14 +284,34 @@ TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level 
   const Manifest direct = write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "direct").string(), options);
   options.engine = "systemc";
   const Manifest systemc = write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "systemc").string(), options);
-  REQUIRE(systemc.entries.size() == direct.entries.size());
+  std::map<std::string, const Entry*> by_file;
+  for (const Entry& e : systemc.entries) by_file[e.file] = &e;
   int64_t per_input = 0;
-  for (size_t i = 0; i < direct.entries.size(); ++i) {
-    INFO(direct.entries[i].file);
-    REQUIRE(systemc.entries[i].file == direct.entries[i].file);
-    CHECK(read_file_bytes((root / "systemc" / systemc.entries[i].file).string()) == read_file_bytes((root / "direct" / direct.entries[i].file).string()));
-    per_input += direct.entries[i].input >= 0;
+  for (const Entry& e : direct.entries) {
+    INFO(e.file);
+    REQUIRE(by_file.count(e.file));
+    CHECK(read_file_bytes((root / "systemc" / e.file).string()) == read_file_bytes((root / "direct" / e.file).string()));
+    per_input += e.input >= 0;
   }
+  // Beyond them: each MacArray's weight, activation and accumulator streams in tile order, per input and
+  // format, read back as the SystemC engine's streams of that input.
+  int64_t mac_ops = 0;
+  for (const Node& op : q.ops) mac_ops += op.op_type == "conv_mac" || op.op_type == "linear_mac";
+  REQUIRE(systemc.entries.size() == direct.entries.size() + static_cast<size_t>(mac_ops * 3 * 3 * 2));
+  SystemCEngine engine(q);
+  RunTrace trace;
+  engine.run(load_fashion_mnist("t10k", 1, cnn_norm()).images, &trace);
+  int64_t streams = 0;
+  for (const Entry& e : systemc.entries) {
+    if (e.role.rfind("tiles_", 0) != 0 || e.input != 0) continue;
+    INFO(e.file);
+    const TileStreams& s = trace.tile_streams.at(e.op);
+    const CodeTensor& want = e.role == "tiles_weights" ? s.weights : e.role == "tiles_activations" ? s.activations : s.accumulators;
+    CHECK(e.shape == want.shape);
+    CHECK(read_vector((root / "systemc").string(), e) == std::vector<int64_t>(want.data.begin(), want.data.end()));
+    ++streams;
+  }
+  CHECK(streams == mac_ops * 3 * 2);
   CHECK(per_input > 100);  // activations, accumulators and outputs of 3 inputs, not only constants
   CHECK(read_manifest((root / "systemc").string()).options.engine == "systemc");
   CHECK(verify_vectors((root / "systemc").string()) > 0);  // regenerated through the SystemC engine
