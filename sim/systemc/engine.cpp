@@ -1,6 +1,10 @@
 #include "sim/systemc/engine.hpp"
 
+#include <condition_variable>
 #include <cstdlib>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <set>
 
 #include "sim/systemc/modules.hpp"
@@ -34,13 +38,96 @@ sc_core::sc_simcontext* new_context() {
   return new sc_core::sc_simcontext();
 }
 
+// SystemC's current context is a process-wide global: one engine touches SystemC at a time.
+std::mutex& systemc_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Every SystemC call of an engine runs on a thread of the engine's own. SystemC switches between its
+// processes' stacks (QuickThreads) without telling AddressSanitizer, which then misjudges the stack of
+// the thread that did it: an exception thrown later on that thread is reported as a stack overflow
+// (google/sanitizers#189). So the simulation never runs on the caller's thread, and the work done on
+// this one throws nothing once a simulation has run (errors come back as values and are thrown by the
+// caller).
+class SimulationThread {
+ public:
+  SimulationThread() : thread_([this] { loop(); }) {}
+  ~SimulationThread() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  SimulationThread(const SimulationThread&) = delete;
+  SimulationThread& operator=(const SimulationThread&) = delete;
+
+  // Runs `f` there, holding the SystemC lock, and waits; what `f` throws is rethrown on the caller.
+  void call(const std::function<void()>& f) {
+    std::exception_ptr error;
+    std::unique_lock<std::mutex> lock(mutex_);
+    task_ = [&] {
+      try {
+        std::lock_guard<std::mutex> systemc(systemc_mutex());
+        f();
+      } catch (...) {
+        error = std::current_exception();
+      }
+    };
+    pending_ = true;
+    wake_.notify_all();
+    done_.wait(lock, [&] { return !pending_; });
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stop_ || pending_; });
+      if (pending_) {
+        const std::function<void()> task = std::move(task_);
+        lock.unlock();
+        task();
+        lock.lock();
+        pending_ = false;
+        done_.notify_all();
+      } else if (stop_) {
+        return;
+      }
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::function<void()> task_;
+  bool pending_ = false, stop_ = false;
+  std::thread thread_;  // last: started once the members it uses exist
+};
+
 }  // namespace
 
 struct SystemCEngine::Impl {
-  Impl(const IntGraph& g, const HardwareConfig& h) : graph(g), hw(h), context(new_context()) {}
+  Impl(const IntGraph& g, const HardwareConfig& h) : graph(g), hw(h) {
+    thread.call([this] { context = new_context(); });
+  }
+  ~Impl() {
+    thread.call([this] {
+      ContextScope scope(context);
+      modules.clear();
+      decoders.clear();
+      sink.reset();
+      source.reset();
+      fifos.clear();
+      delete context;
+    });
+  }
   const IntGraph& graph;
   HardwareConfig hw;
-  sc_core::sc_simcontext* context;
+  SimulationThread thread;
+  sc_core::sc_simcontext* context = nullptr;
   systemc::NetlistContext shared;
   std::vector<std::unique_ptr<sc_core::sc_fifo<systemc::Packet>>> fifos;
   std::unique_ptr<systemc::Source> source;
@@ -60,8 +147,7 @@ struct SystemCEngine::Impl {
 
 void SystemCEngine::Impl::build() {
   check_integer_only(graph);
-  // The hardware is checked before any SystemC object exists: an exception thrown through a
-  // half-built netlist is legal, but it is where ASan loses track of SystemC's coroutine stacks.
+  // The hardware first: a geometry that cannot map a layer fails before anything is built.
   if (hw.fifo_depth < 1) throw InputError("hardware.fifo_depth is " + std::to_string(hw.fifo_depth) + "; expected at least 1");
   for (const Node& op : graph.ops)
     if (systemc::module_kind(op.op_type) == "MacArray") systemc::MacArray::check_geometry(op, hw);
@@ -121,24 +207,15 @@ void SystemCEngine::Impl::build() {
 SystemCEngine::SystemCEngine(const IntGraph& graph) : SystemCEngine(graph, graph.hardware) {}
 
 SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware) : impl_(std::make_unique<Impl>(graph, hardware)) {
-  ContextScope scope(impl_->context);
-  try {
+  // Before any simulation: a throw from here is on a thread that has not switched stacks yet. If it
+  // throws, ~Impl tears down what was built.
+  impl_->thread.call([this] {
+    ContextScope scope(impl_->context);
     impl_->build();
-  } catch (...) {
-    impl_->failed = true;
-    throw;  // the destructor tears down what was built
-  }
+  });
 }
 
-SystemCEngine::~SystemCEngine() {
-  ContextScope scope(impl_->context);
-  impl_->modules.clear();
-  impl_->decoders.clear();
-  impl_->sink.reset();
-  impl_->source.reset();
-  impl_->fifos.clear();
-  delete impl_->context;
-}
+SystemCEngine::~SystemCEngine() = default;
 
 Tensor SystemCEngine::run(const Tensor& input, RunTrace* trace) {
   Impl& d = *impl_;
@@ -164,12 +241,14 @@ Tensor SystemCEngine::run(const Tensor& input, RunTrace* trace) {
     }
   }
   const size_t expected = chunks.size();
-  ContextScope scope(d.context);
-  d.shared.trace = trace;
-  d.sink->received.clear();
-  d.source->queue(std::move(chunks));
-  sc_core::sc_start();
-  d.shared.trace = nullptr;
+  d.thread.call([&] {  // throws nothing: a module's error is kept in d.shared.error
+    ContextScope scope(d.context);
+    d.shared.trace = trace;
+    d.sink->received.clear();
+    d.source->queue(std::move(chunks));
+    sc_core::sc_start();
+    d.shared.trace = nullptr;
+  });
   if (d.shared.error) {
     d.failed = true;
     std::rethrow_exception(d.shared.error);

@@ -100,25 +100,28 @@ void IntOpModule::process() {
     start();
     if (static_cast<size_t>(in.size()) != prepared_.inputs.size())
       throw InputError(op_.describe() + ": the netlist bound " + std::to_string(in.size()) + " inputs; the op reads " + std::to_string(prepared_.inputs.size()));
-    std::vector<Packet> packets(prepared_.inputs.size());
-    std::vector<const CodeTensor*> inputs(prepared_.inputs.size());
+    // What a process holds while it waits lives in members: SystemC never unwinds a waiting process's
+    // stack, so locals owning memory there would leak when the netlist is destroyed.
+    packets_.assign(prepared_.inputs.size(), Packet{});
+    inputs_.assign(prepared_.inputs.size(), nullptr);
     for (;;) {
-      for (size_t i = 0; i < packets.size(); ++i) {
-        packets[i] = in[static_cast<int>(i)]->read();
-        inputs[i] = packets[i].tensor.get();
+      for (size_t i = 0; i < packets_.size(); ++i) {
+        packets_[i] = in[static_cast<int>(i)]->read();
+        inputs_[i] = packets_[i].tensor.get();
       }
-      std::shared_ptr<CodeTensor> y = output_buffer();
+      current_ = output_buffer();
       OverflowCounter overflow;
-      prepared_.run(inputs, *y, overflow);
+      prepared_.run(inputs_, *current_, overflow);
       stats_.overflow_events += overflow.events;
-      account(inputs, *y);
+      account(inputs_, *current_);
       if (context_.trace) {
         if (stats_.kind == "MacArray") context_.trace->overflows[op_.name].events += overflow.events;
-        context_.trace->values[op_.outputs.at(0)] = *y;
-        traced(inputs, *y);
+        context_.trace->values[op_.outputs.at(0)] = *current_;
+        traced(inputs_, *current_);
       }
-      for (auto& p : packets) p.tensor.reset();
-      for (int i = 0; i < out.size(); ++i) out[i]->write(Packet{y});
+      for (auto& p : packets_) p.tensor.reset();
+      for (int i = 0; i < out.size(); ++i) out[i]->write(Packet{current_});
+      current_.reset();
     }
   } catch (const InputError&) {
     if (!context_.error) context_.error = std::current_exception();

@@ -62,6 +62,9 @@ class IntOpModule : public sc_core::sc_module {
   void process();
   std::shared_ptr<CodeTensor> output_buffer();
   std::vector<std::shared_ptr<CodeTensor>> buffers_;  // recycled once no reader holds them
+  std::vector<Packet> packets_;                       // the transaction being computed
+  std::vector<const CodeTensor*> inputs_;
+  std::shared_ptr<CodeTensor> current_;
 };
 
 // A MAC array of hw.mac_rows × hw.mac_cols PEs running conv_mac, linear_mac or matmul_mac. The weights
