@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   app.footer("Exit codes: 0 ok, 1 input error, 2 usage error, 3 verification mismatch.\n");
 
   int exit_code = 0;
+  chipref::cli::add_cosim_command(app, exit_code);
   chipref::cli::add_demo_command(app, exit_code);
   chipref::cli::add_eval_command(app, exit_code);
   chipref::cli::add_export_command(app, exit_code);
