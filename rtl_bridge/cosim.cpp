@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "model/int_graph.hpp"
+#include "sim/systemc/tile_streams.hpp"
 #include "vectors/vectors.hpp"
 
 namespace chipref::cosim {
@@ -18,6 +19,18 @@ Shape coordinates_of(const Shape& shape, int64_t index) {
     index /= extent;
   }
   return c;
+}
+
+void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
+  ++r.compared;
+  if (got == expected) return;
+  if (!r.has_mismatch) r.has_mismatch = true, r.first = FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected};
+  ++r.mismatches;
+}
+
+std::string Watchdog::describe(int64_t cycle, const std::string& progress) const {
+  return "no handshake for " + std::to_string(limit_) + " cycles at cycle " + std::to_string(cycle) + " (" + progress + "; last handshake: " + last_ +
+         " at cycle " + std::to_string(last_cycle_) + ")";
 }
 
 std::string format_report(const CosimResult& r) {
@@ -93,6 +106,59 @@ std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const st
     s.zero_point = static_cast<int32_t>(out.quant.zero_point);
     s.out_min = static_cast<int32_t>(out.quant.format.min()), s.out_max = static_cast<int32_t>(out.quant.format.max());
     s.clamp_lo = static_cast<int32_t>(op.get_int("clamp_lo")), s.clamp_hi = static_cast<int32_t>(op.get_int("clamp_hi"));
+    all.push_back(std::move(s));
+  }
+  return all;
+}
+
+std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows, int64_t cols) {
+  const vectors::Manifest m = vectors::read_manifest(dir);
+  const IntGraph g = load_int_graph(m.model);
+  const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& op) { return op.name == layer; });
+  if (it == g.ops.end() || (it->op_type != "conv_mac" && it->op_type != "linear_mac")) {
+    std::string names;
+    for (const Node& op : g.ops)
+      if (op.op_type == "conv_mac" || op.op_type == "linear_mac") names += (names.empty() ? "" : ", ") + op.name;
+    throw InputError(dir + ": " + (it == g.ops.end() ? "no op '" + layer + "'" : it->describe() + " is not a conv_mac or linear_mac op") +
+                     " in the IntGraph of the vectors; its MAC layers: " + names);
+  }
+  const Node& op = *it;
+  if (op.get_int("acc_bits") != 32 || op.get_string("overflow") != "wrap")
+    throw InputError(op.describe() + ": the reference MAC array has 32-bit wrapping accumulators; this layer uses " +
+                     std::to_string(op.get_int("acc_bits")) + " bits, " + op.get_string("overflow"));
+  if (!g.constants.count(op.inputs.at(1))) throw InputError(op.describe() + ": N:M-sparse weights are not supported by the reference MAC array yet");
+  const IntValue& in = g.values.at(op.inputs.at(0));
+  if (in.quant.format.min() < -32768 || in.quant.format.max() > 32767)
+    throw InputError(op.describe() + ": its " + in.quant.format.name() + " activation codes do not fit the array's 16-bit signed lanes");
+  const vectors::Entry& w_entry = entry_for(m, dir, op, op.inputs[1], -1);
+  CodeTensor weights{w_entry.shape, as_int32(vectors::read_vector(dir, w_entry))};
+  std::vector<int64_t> bias_values;
+  if (op.inputs.size() > 2) bias_values = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs[2], -1));
+  HardwareConfig hw;
+  hw.mac_rows = rows, hw.mac_cols = cols, hw.dataflow = Dataflow::output_stationary;
+  std::vector<MacArrayStimulus> all;
+  for (int64_t input = 0; input < m.inputs.count; ++input) {
+    const vectors::Entry& x_entry = entry_for(m, dir, op, op.inputs[0], input);
+    const vectors::Entry& a_entry = entry_for(m, dir, op, op.outputs.at(0), input);
+    const CodeTensor x{x_entry.shape, as_int32(vectors::read_vector(dir, x_entry))};
+    const CodeTensor acc{a_entry.shape, as_int32(vectors::read_vector(dir, a_entry))};
+    MacArrayStimulus s;
+    s.layer = op.name, s.tensor = op.outputs[0], s.input = input, s.rows = rows, s.cols = cols, s.shape = acc.shape;
+    s.act_zero_point = static_cast<int32_t>(in.quant.zero_point);
+    const TileStreams t = mac_tile_streams(op, hw, x, s.act_zero_point, weights, 0, acc, &s.index);
+    s.tiles = t.weights.shape.at(0), s.reduction = t.weights.shape.at(1);
+    s.activations = t.activations.data, s.weights = t.weights.data, s.expected = t.accumulators.data;
+    // The bias of each tile's columns: tiles run (group, position tile, channel tile), channel tile fastest.
+    const int64_t groups = op.op_type == "conv_mac" ? op.get_int("group", 1) : 1;
+    const int64_t channels = (op.op_type == "conv_mac" ? acc.shape.at(1) : acc.shape.back()) / groups;
+    const int64_t channel_tiles = (channels + cols - 1) / cols;
+    for (int64_t tile = 0; tile < s.tiles; ++tile) {
+      const int64_t per_group = s.tiles / groups, grp = tile / per_group, ct = tile % channel_tiles;
+      for (int64_t c = 0; c < cols; ++c) {
+        const int64_t m_in_group = ct * cols + c;
+        s.bias.push_back(m_in_group < channels && !bias_values.empty() ? static_cast<int32_t>(bias_values.at(static_cast<size_t>(grp * channels + m_in_group))) : 0);
+      }
+    }
     all.push_back(std::move(s));
   }
   return all;

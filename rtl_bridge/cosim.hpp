@@ -29,6 +29,39 @@ struct CosimResult {
   bool passed() const { return !hung && mismatches == 0; }
 };
 
+// Scores one output value against the golden one: counts it, and keeps the first mismatch.
+void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected);
+
+// A driver loop's watchdog: ends the run after `limit` cycles without a handshake.
+class Watchdog {
+ public:
+  Watchdog(int64_t limit, int64_t cycle) : limit_(limit), last_cycle_(cycle) {}
+  void saw(int64_t cycle, std::string what) { last_cycle_ = cycle, last_ = std::move(what); }
+  bool expired(int64_t cycle) const { return cycle - last_cycle_ > limit_; }
+  // "no handshake for N cycles at cycle C (<progress>; last handshake: <what> at cycle L)"
+  std::string describe(int64_t cycle, const std::string& progress) const;
+
+ private:
+  int64_t limit_, last_cycle_;
+  std::string last_ = "none";
+};
+
+// Two cycles of synchronous reset with no input offered and the output always accepted.
+template <class Unit>
+void reset_block(Unit& unit, CosimResult& r) {
+  unit.in_valid = 0;
+  unit.out_ready = 1;
+  unit.rst_n = 0;
+  for (int i = 0; i < 2; ++i) {
+    unit.clk = 0;
+    unit.eval();
+    unit.clk = 1;
+    unit.eval();
+    ++r.cycles;
+  }
+  unit.rst_n = 1;
+}
+
 // The report printed by `chipref cosim`: PASS with the values compared, or the first mismatch / hang.
 std::string format_report(const CosimResult& r);
 
@@ -50,6 +83,25 @@ struct MulShiftStimulus {
 // `single` flavour with half_even or half_up rounding (what the reference unit implements), or its
 // vectors are missing (write them with accumulators and without --layers excluding it).
 std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const std::string& layer);
+
+// A conv_mac or linear_mac layer's stimulus for one input on an output-stationary array of rows × cols
+// (rtl/mac_array.sv): per tile its K beats of activations [rows] and weights [cols], the tile's bias
+// [cols], and the expected accumulators [rows][cols] with each slot's row-major index in the layer's
+// accumulator tensor (−1 for the padding of a partial tile, not compared). The streams are the SystemC
+// MacArray's tile streams (docs/systemc.md), made from the layer's golden input, weights and
+// accumulators.
+struct MacArrayStimulus {
+  std::string layer, tensor;
+  int64_t input = 0, rows = 0, cols = 0, tiles = 0, reduction = 0;
+  Shape shape;  // of the accumulator tensor
+  std::vector<int32_t> activations, weights, bias, expected;
+  std::vector<int64_t> index;
+  int32_t act_zero_point = 0, weight_zero_point = 0;
+};
+
+// InputError if `layer` is not a conv_mac / linear_mac with constant (dense) weights and 32-bit wrapping
+// accumulators, or its codes do not fit the array's 16-bit lanes.
+std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows, int64_t cols);
 
 // Row-major coordinates of element `index` of `shape`.
 Shape coordinates_of(const Shape& shape, int64_t index);

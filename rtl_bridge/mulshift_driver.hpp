@@ -13,13 +13,6 @@ namespace chipref::cosim {
 template <class Unit>
 void drive_mulshift(Unit& unit, const MulShiftStimulus& s, CosimResult& r, int64_t watchdog_cycles) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto tick = [&] {
-    unit.clk = 0;
-    unit.eval();
-    unit.clk = 1;
-    unit.eval();
-    ++r.cycles;
-  };
   unit.cfg_multiplier_bits = static_cast<uint8_t>(s.multiplier_bits & 31);
   unit.cfg_round_half_up = s.round_half_up;
   unit.cfg_zero_point = static_cast<uint32_t>(s.zero_point);
@@ -27,16 +20,10 @@ void drive_mulshift(Unit& unit, const MulShiftStimulus& s, CosimResult& r, int64
   unit.cfg_out_max = static_cast<uint32_t>(s.out_max);
   unit.cfg_clamp_lo = static_cast<uint32_t>(s.clamp_lo);
   unit.cfg_clamp_hi = static_cast<uint32_t>(s.clamp_hi);
-  unit.in_valid = 0;
-  unit.out_ready = 1;
-  unit.rst_n = 0;
-  tick();
-  tick();
-  unit.rst_n = 1;
+  reset_block(unit, r);
   const size_t n = s.accumulators.size();
   size_t sent = 0, received = 0;
-  int64_t last_handshake = r.cycles;
-  std::string last = "none";
+  Watchdog watchdog(watchdog_cycles, r.cycles);
   while (received < n) {
     unit.in_valid = sent < n;
     if (sent < n) {
@@ -48,27 +35,17 @@ void drive_mulshift(Unit& unit, const MulShiftStimulus& s, CosimResult& r, int64
     unit.eval();  // the handshakes of this cycle, sampled before its rising edge
     const bool in_fire = unit.in_valid && unit.in_ready, out_fire = unit.out_valid && unit.out_ready;
     if (out_fire) {
-      const int32_t got = static_cast<int32_t>(unit.out_code), want = s.expected[received];
-      ++r.compared;
-      if (got != want) {
-        if (!r.has_mismatch) {
-          r.has_mismatch = true;
-          r.first = FirstMismatch{s.input, static_cast<int64_t>(received), r.cycles, coordinates_of(s.shape, static_cast<int64_t>(received)), got, want};
-        }
-        ++r.mismatches;
-      }
-      ++received;
-      last_handshake = r.cycles, last = "output element " + std::to_string(received - 1);
+      score(r, s.input, static_cast<int64_t>(received), s.shape, static_cast<int32_t>(unit.out_code), s.expected[received]);
+      watchdog.saw(r.cycles, "output element " + std::to_string(received++));
     }
-    if (in_fire) ++sent, last_handshake = r.cycles, last = "input element " + std::to_string(sent - 1);
+    if (in_fire) watchdog.saw(r.cycles, "input element " + std::to_string(sent++));
     unit.clk = 1;
     unit.eval();
     ++r.cycles;
-    if (r.cycles - last_handshake > watchdog_cycles) {
+    if (watchdog.expired(r.cycles)) {
       r.hung = true;
-      r.hang = "no handshake for " + std::to_string(watchdog_cycles) + " cycles at cycle " + std::to_string(r.cycles) + " (input " + std::to_string(s.input) +
-               "; " + std::to_string(sent) + " of " + std::to_string(n) + " elements sent, " + std::to_string(received) + " received; last handshake: " + last +
-               " at cycle " + std::to_string(last_handshake) + ")";
+      r.hang = watchdog.describe(r.cycles, "input " + std::to_string(s.input) + "; " + std::to_string(sent) + " of " + std::to_string(n) +
+                                               " elements sent, " + std::to_string(received) + " received");
       break;
     }
   }

@@ -15,6 +15,7 @@
 #include "quant/quantize.hpp"
 #include "quant/selfcheck.hpp"
 #include "sim/direct_engine.hpp"
+#include "rtl_bridge/reference_blocks.hpp"
 #include "sim/systemc/engine.hpp"
 #include "vectors/vectors.hpp"
 
@@ -133,11 +134,36 @@ void demo_vectors(const IntGraph& q, const std::string& dir, int step, int steps
              step, steps, q.source_model, images, files, m.entries.size(), vectors_dir, seconds_since(t0));
 }
 
+// One real layer of the first model through the Verilated reference RTL: its MAC array (the first MAC
+// layer with dense weights) and the MulShift unit that requantizes it, on the golden vectors just written.
+int demo_cosim(const IntGraph& q, const std::string& dir, int step, int steps) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string vectors_dir = (std::filesystem::path(dir) / "vectors").string();
+  const Node* mac = nullptr;
+  const Node* requant = nullptr;
+  for (const Node& op : q.ops)
+    if (!mac && (op.op_type == "conv_mac" || op.op_type == "linear_mac") && q.constants.count(op.inputs.at(1))) mac = &op;
+  for (const Node& op : q.ops)
+    if (mac && op.op_type == "mulshift" && op.inputs.at(0) == mac->outputs.at(0)) requant = &op;
+  if (!mac || !requant) throw InputError("demo: " + q.source_model + " has no MAC layer with dense weights followed by a MulShift");
+  std::string line;
+  bool passed = true;
+  for (const auto& [block, layer] : {std::pair<std::string, const Node*>{"mac_array", mac}, {"mulshift", requant}}) {
+    const cosim::CosimResult r = cosim::cosim_reference_block(block, vectors_dir, layer->name, 1000);
+    if (!r.passed()) fmt::print("{}", cosim::format_report(r));
+    passed = passed && r.passed();
+    line += fmt::format("{}{} {}: {} ({} values compared, {} cycles)", line.empty() ? "" : "; ", block, layer->name, r.passed() ? "PASS" : "FAIL", r.compared,
+                        r.cycles);
+  }
+  fmt::print("[{}/{}] cosim on Verilated reference RTL (rtl_bridge/rtl, docs/cosim.md): {} ({:.1f} s)\n", step, steps, line, seconds_since(t0));
+  return passed ? 0 : 3;
+}
+
 int run_demo(const DemoOptions& o) {
   std::vector<std::string> models;
   if (o.which != "vit") models.push_back(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
   if (o.which != "cnn") models.push_back(CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx");
-  const int steps = 2 + static_cast<int>(models.size());
+  const int steps = 3 + static_cast<int>(models.size());
   // 1. The arithmetic: sample accumulators requantized in every flavour and rounding mode.
   const SelfCheckReport report = run_numerics_self_check(o.multiplier_bits);
   const size_t checks = report.cases.size() * report.column_names.size();
@@ -151,8 +177,8 @@ int run_demo(const DemoOptions& o) {
     IntGraph q = demo_model(o, models[i], static_cast<int>(i) + 2, steps);
     if (!first) first = std::move(q);
   }
-  demo_vectors(*first, o.vectors_dir, steps, steps);
-  return 0;
+  demo_vectors(*first, o.vectors_dir, steps - 1, steps);
+  return demo_cosim(*first, o.vectors_dir, steps, steps);
 }
 }  // namespace
 
@@ -161,7 +187,8 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "demo",
       "The main job end to end: numerics self-check, then the shipped CNN and ViT quantized with configs/w8a8.yaml, FP32 vs integer "
-      "accuracy, the dual-path check per layer, and golden vectors of the first model written and verified");
+      "accuracy, the dual-path check per layer, golden vectors of the first model written and verified, and one of its layers co-simulated "
+      "on the reference RTL");
   cmd->add_option("--multiplier-bits", o->multiplier_bits, "Multiplier width for the numerics self-check")
       ->check(CLI::Range(8, 31))
       ->capture_default_str();

@@ -12,6 +12,7 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 struct MacView {
   int64_t groups = 1, positions = 0, reduction = 0, channels = 0;
   std::function<int32_t(int64_t, int64_t, int64_t)> x, w, a;
+  std::function<int64_t(int64_t, int64_t, int64_t)> a_index;  // A(g, p, m)'s index in the accumulator tensor
 };
 
 MacView view_of(const Node& op, const CodeTensor& input, int32_t zx, const CodeTensor& second, const CodeTensor& acc) {
@@ -36,37 +37,41 @@ MacView view_of(const Node& op, const CodeTensor& input, int32_t zx, const CodeT
     };
     const int64_t k_total = cg * kh * kw;
     v.w = [=](int64_t g, int64_t m, int64_t k) { return sd[(g * mg + m) * k_total + k]; };
-    v.a = [=](int64_t g, int64_t p, int64_t m) {
+    v.a_index = [=](int64_t g, int64_t p, int64_t m) {
       const int64_t n = p / (oh * ow), q = p % (oh * ow);
-      return ad[(n * m_total + g * mg + m) * oh * ow + q];
+      return (n * m_total + g * mg + m) * oh * ow + q;
     };
   } else if (op.op_type == "linear_mac") {
     const int64_t k = input.shape.back(), m = acc.shape.back();
     v.positions = static_cast<int64_t>(acc.data.size()) / m, v.reduction = k, v.channels = m;
     v.x = [=](int64_t, int64_t p, int64_t i) { return xd[p * k + i]; };
     v.w = [=](int64_t, int64_t o, int64_t i) { return sd[o * k + i]; };
-    v.a = [=](int64_t, int64_t p, int64_t o) { return ad[p * m + o]; };
+    v.a_index = [=](int64_t, int64_t p, int64_t o) { return p * m + o; };
   } else {  // matmul_mac: [.., p, k] × [.., k, n]
     const size_t r = input.shape.size();
     const int64_t p = input.shape.at(r - 2), k = input.shape.at(r - 1), n = acc.shape.at(r - 1);
     v.groups = static_cast<int64_t>(acc.data.size()) / (p * n), v.positions = p, v.reduction = k, v.channels = n;
     v.x = [=](int64_t g, int64_t i, int64_t j) { return xd[(g * p + i) * k + j]; };
     v.w = [=](int64_t g, int64_t o, int64_t j) { return sd[(g * k + j) * n + o]; };
-    v.a = [=](int64_t g, int64_t i, int64_t o) { return ad[(g * p + i) * n + o]; };
+    v.a_index = [=](int64_t g, int64_t i, int64_t o) { return (g * p + i) * n + o; };
   }
+  v.a = [ad, index = v.a_index](int64_t g, int64_t p, int64_t m) { return ad[index(g, p, m)]; };
   return v;
 }
 
 }  // namespace
 
 TileStreams mac_tile_streams(const Node& op, const HardwareConfig& hw, const CodeTensor& input, int32_t zx, const CodeTensor& second,
-                             int32_t zw, const CodeTensor& acc) {
+                             int32_t zw, const CodeTensor& acc, std::vector<int64_t>* accumulator_index) {
   const MacView v = view_of(op, input, zx, second, acc);
   const int64_t R = hw.mac_rows, C = hw.mac_cols, G = v.groups, P = v.positions, K = v.reduction, M = v.channels;
   const int64_t KT = ceil_div(K, R), CT = ceil_div(M, C), PT = ceil_div(P, R);
   auto x = [&](int64_t g, int64_t p, int64_t k) { return p < P && k < K ? v.x(g, p, k) : zx; };
   auto w = [&](int64_t g, int64_t m, int64_t k) { return m < M && k < K ? v.w(g, m, k) : zw; };
-  auto a = [&](int64_t g, int64_t p, int64_t m) { return p < P && m < M ? v.a(g, p, m) : 0; };
+  auto a = [&](int64_t g, int64_t p, int64_t m) {
+    if (accumulator_index) accumulator_index->push_back(p < P && m < M ? v.a_index(g, p, m) : -1);
+    return p < P && m < M ? v.a(g, p, m) : 0;
+  };
   TileStreams s;
   std::vector<int32_t>& ws = s.weights.data;
   std::vector<int32_t>& as = s.activations.data;

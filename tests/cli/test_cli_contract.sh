@@ -24,7 +24,7 @@ expect no-subcommand     2 1  "subcommand is required"         --
 expect unknown-option    2 1  "--frobnicate"                   -- --frobnicate
 expect unknown-command   2 1  "frobnicate"                     -- frobnicate
 expect bad-value         2 1  "multiplier-bits"                -- demo --multiplier-bits 40
-expect demo              0 0  "SystemC vs DirectEngine +identical: 2000 of 2000 output values"  -- demo --limit 200
+expect demo              0 0  "mulshift /stem/stem.0/Conv.requant: PASS \(37632 values compared"  -- demo --limit 200
 expect demo-narrow       0 0  "PASS"                           -- demo --multiplier-bits 8 --limit 100 --show-numerics
 model="$(dirname "$0")/../../examples/fmnist_cnn.onnx"
 printf 'not a model\n' >"$tmp/text.onnx"
@@ -73,6 +73,7 @@ expect vectors-two-inputs 1 1 "exactly one of --input"         -- vectors "$tmp/
 expect vectors-write      0 0 "manifest.json written last"     -- vectors "$tmp/q" --data fashion-mnist --count 1 --format mem,bin -o "$tmp/vec"
 expect vectors-verify     0 0 "files match manifest.json"      -- vectors verify "$tmp/vec"
 expect cosim-mulshift     0 0 "^PASS: mulshift on layer /stem/stem.0/Conv.requant: 12544 values" -- cosim --block mulshift --vectors "$tmp/vec" --layer /stem/stem.0/Conv.requant
+expect cosim-mac-array    0 0 "^PASS: mac_array on layer /head/Gemm.mac: 10 values" -- cosim --block mac_array --vectors "$tmp/vec" --layer /head/Gemm.mac
 expect cosim-not-mulshift 1 1 "is not a mulshift op"           -- cosim --block mulshift --vectors "$tmp/vec" --layer /Add
 expect cosim-bad-block    2 1 "--block"                        -- cosim --block fpu --vectors "$tmp/vec" --layer /Add
 victim=$(ls "$tmp"/vec/input_0000/*.mem | head -1)  # its first hex digit changed: element 0 differs

@@ -1,11 +1,14 @@
-// Cosim of the reference MulShift unit (rtl_bridge/rtl/mulshift_unit.sv, Verilated) against golden
-// vectors of the shipped CNN: the RTL is lint-clean, passes on every mulshift layer (half_even and
-// half_up configs), and each deliberately broken variant is caught where chipref's own numerics predict
-// it must differ: the same number of mismatching elements, the same first element, the same wrong value.
-// The predictions come from quant/numerics' Requantizer (floor rounding for the truncating variant, no
-// saturation for the unsaturated one, an even accumulator for the dropped bit), not from the RTL.
+// Cosim of the reference RTL (rtl_bridge/rtl/, Verilated) against golden vectors of the shipped CNN: the
+// RTL is lint-clean; the MulShift unit passes on every mulshift layer (half_even and half_up configs) and
+// the MAC array on every conv/linear layer (16 x 16, and 4 x 5 with partial tiles); each deliberately
+// broken variant is caught where an independent prediction says it must differ: the same number of
+// mismatching elements, the same first element, the same wrong value. MulShift predictions come from
+// quant/numerics' Requantizer (floor rounding, no saturation, an even accumulator); MAC array predictions
+// from the golden accumulators, weights and bias (+ z_a·Σw without the zero point, the sum wrapped to 16
+// bits, the sum without the bias).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -15,8 +18,14 @@
 #include "quant/numerics/requant.hpp"
 #include "quant/quantize.hpp"
 #include "rtl_bridge/cosim.hpp"
+#include "rtl_bridge/mac_array_driver.hpp"
 #include "rtl_bridge/mulshift_driver.hpp"
 #include "vectors/vectors.hpp"
+#include "Vmac_array_16x16.h"
+#include "Vmac_array_4x5_m0.h"
+#include "Vmac_array_4x5_m1.h"
+#include "Vmac_array_4x5_m2.h"
+#include "Vmac_array_4x5_m3.h"
 #include "Vmulshift_unit_m0.h"
 #include "Vmulshift_unit_m1.h"
 #include "Vmulshift_unit_m2.h"
@@ -50,6 +59,23 @@ std::vector<std::string> mulshift_layers(const std::string& dir) {
   for (const Node& op : load_int_graph(vectors::read_manifest(dir).model).ops)
     if (op.op_type == "mulshift") layers.push_back(op.name);
   return layers;
+}
+
+// The report of a broken block against the independent prediction: the same count of mismatches and,
+// if any, the same first one (input, element, wrong value, golden value), reported at the right layer.
+bool matches_prediction(const cosim::CosimResult& r, int64_t want_mismatches, bool first_found, const cosim::FirstMismatch& want_first) {
+  CHECK(!r.hung);
+  CHECK(r.mismatches == want_mismatches);
+  CHECK(r.has_mismatch == first_found);
+  if (!first_found || !r.has_mismatch) return false;
+  CHECK(r.first.input == want_first.input);
+  CHECK(r.first.index == want_first.index);
+  CHECK(r.first.got == want_first.got);
+  CHECK(r.first.expected == want_first.expected);
+  CHECK(cosim::format_report(r).find("MISMATCH: " + r.block + " on layer " + r.layer) == 0);
+  std::cout << r.block << " mutation: detected on " << r.layer << ", first at input " << r.first.input << " element " << r.first.index << ", "
+            << r.mismatches << " of " << r.compared << " values differ\n";
+  return true;
 }
 
 template <class Unit>
@@ -91,24 +117,11 @@ int64_t check_mutation(int mutation, const std::string& dir) {
         const int32_t p = predicted(mutation, s, i);
         if (p == s.expected[i]) continue;
         ++want_mismatches;
-        if (!first_found) first_found = true, want_first.input = s.input, want_first.index = static_cast<int64_t>(i), want_first.got = p;
+        if (!first_found) first_found = true, want_first = cosim::FirstMismatch{s.input, static_cast<int64_t>(i), 0, {}, p, s.expected[i]};
       }
     const cosim::CosimResult r = run_block<Unit>(inputs);
     INFO("mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
-    CHECK(!r.hung);
-    CHECK(r.mismatches == want_mismatches);
-    CHECK(r.has_mismatch == first_found);
-    if (first_found && r.has_mismatch) {
-      CHECK(r.first.input == want_first.input);
-      CHECK(r.first.index == want_first.index);
-      CHECK(r.first.got == want_first.got);
-      CHECK(r.first.expected == inputs[static_cast<size_t>(want_first.input)].expected[static_cast<size_t>(want_first.index)]);
-      CHECK(cosim::format_report(r).find("MISMATCH: mulshift on layer " + layer) == 0);
-      ++detected_layers;
-      std::cout << "mutation " << mutation << ": detected on " << layer << ", first at input " << r.first.input << " element " << r.first.index
-                << ", " << r.mismatches << " of " << r.compared << " values differ\n";
-      if (detected_layers == 1) std::cout << cosim::format_report(r);  // the report a user sees, once per mutation
-    }
+    if (matches_prediction(r, want_mismatches, first_found, want_first) && detected_layers++ == 0) std::cout << cosim::format_report(r);
   }
   return detected_layers;
 }
@@ -153,6 +166,105 @@ TEST_CASE("Cosim/every broken MulShift variant is caught at the element chipref'
   CHECK(check_mutation<Vmulshift_unit_m1>(1, dir) > 0);  // truncation instead of rounding
   CHECK(check_mutation<Vmulshift_unit_m2>(2, dir) > 0);  // no saturation or clamp
   CHECK(check_mutation<Vmulshift_unit_m3>(3, dir) > 0);  // accumulator bit 0 dropped
+}
+
+namespace {
+
+std::vector<std::string> mac_layers(const std::string& dir) {
+  std::vector<std::string> layers;
+  for (const Node& op : load_int_graph(vectors::read_manifest(dir).model).ops)
+    if (op.op_type == "conv_mac" || op.op_type == "linear_mac") layers.push_back(op.name);
+  return layers;
+}
+
+template <class Unit>
+cosim::CosimResult run_array(const std::vector<cosim::MacArrayStimulus>& inputs) {
+  cosim::CosimResult r;
+  r.block = "mac_array", r.layer = inputs.at(0).layer, r.tensor = inputs[0].tensor;
+  for (const auto& s : inputs) {
+    Unit unit;
+    cosim::drive_mac_array(unit, s, r, 1000);
+    ++r.inputs;
+  }
+  return r;
+}
+
+// The output channel of accumulator `index`: axis 1 of a conv's NCHW accumulators, the last axis of a linear's.
+int64_t channel_of(const Node& op, const Shape& shape, int64_t index) {
+  if (op.op_type == "linear_mac") return index % shape.back();
+  return index / (shape[2] * shape[3]) % shape[1];
+}
+
+// What a broken array drains for accumulator `index` of the layer, whose golden value is `golden`.
+int32_t predicted_array(int mutation, const IntGraph& g, const Node& op, const Shape& shape, int64_t index, int32_t golden, int32_t za) {
+  const int64_t m = channel_of(op, shape, index);
+  if (mutation == 1) {  // Σ a·w = Σ (a − z_a)·w + z_a·Σ w: padded taps carry z_a, so every tap counts
+    const Tensor& w = g.constants.at(op.inputs.at(1));
+    const int64_t k = w.numel() / w.shape[0];
+    int64_t sum = 0;
+    for (int64_t i = 0; i < k; ++i) sum += w.ints[static_cast<size_t>(m * k + i)];
+    return static_cast<int32_t>(static_cast<uint32_t>(int64_t{golden} + int64_t{za} * sum));
+  }
+  if (mutation == 2) {  // wrapping is a ring homomorphism: 16 bits kept each step = the sum mod 2^16
+    const int32_t low = golden & 0xFFFF;
+    return (low ^ 0x8000) - 0x8000;
+  }
+  const int64_t bias = op.inputs.size() > 2 ? g.constants.at(op.inputs[2]).ints.at(static_cast<size_t>(m)) : 0;
+  return static_cast<int32_t>(static_cast<uint32_t>(int64_t{golden} - bias));
+}
+
+template <class Unit>
+int64_t check_array_mutation(int mutation, const std::string& dir) {
+  const IntGraph g = load_int_graph(vectors::read_manifest(dir).model);
+  int64_t detected_layers = 0;
+  for (const std::string& layer : mac_layers(dir)) {
+    const Node& op = *std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& n) { return n.name == layer; });
+    const auto inputs = cosim::mac_array_stimulus(dir, layer, 4, 5);
+    int64_t want_mismatches = 0;
+    bool first_found = false;
+    cosim::FirstMismatch want_first;
+    for (const auto& s : inputs)
+      for (size_t slot = 0; slot < s.index.size(); ++slot) {  // slots in drain order
+        if (s.index[slot] < 0) continue;
+        const int32_t p = predicted_array(mutation, g, op, s.shape, s.index[slot], s.expected[slot], s.act_zero_point);
+        if (p == s.expected[slot]) continue;
+        ++want_mismatches;
+        if (!first_found) first_found = true, want_first = cosim::FirstMismatch{s.input, s.index[slot], 0, {}, p, s.expected[slot]};
+      }
+    const cosim::CosimResult r = run_array<Unit>(inputs);
+    INFO("mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
+    if (!matches_prediction(r, want_mismatches, first_found, want_first)) continue;
+    CHECK(r.first.coordinates == cosim::coordinates_of(inputs[0].shape, want_first.index));
+    if (detected_layers++ == 0) std::cout << cosim::format_report(r);
+  }
+  return detected_layers;
+}
+
+}  // namespace
+
+TEST_CASE("Cosim/the reference MAC array matches every conv and linear layer of the CNN, 16 x 16 and 4 x 5", "[rtl][cosim]") {
+  const std::string dir = write_cnn_vectors("mac_array", "");
+  int64_t layers = 0;
+  for (const std::string& layer : mac_layers(dir)) {
+    for (int geometry = 0; geometry < 2; ++geometry) {
+      const auto inputs = geometry == 0 ? cosim::mac_array_stimulus(dir, layer, 16, 16) : cosim::mac_array_stimulus(dir, layer, 4, 5);
+      const cosim::CosimResult r = geometry == 0 ? run_array<Vmac_array_16x16>(inputs) : run_array<Vmac_array_4x5_m0>(inputs);
+      INFO(cosim::format_report(r));
+      CHECK(r.passed());
+      int64_t elements = 0;
+      for (const auto& s : inputs) elements += element_count(s.shape);
+      CHECK(r.compared == elements);  // every accumulator of the layer, no padding slot
+    }
+    ++layers;
+  }
+  CHECK(layers == 6);
+}
+
+TEST_CASE("Cosim/every broken MAC array variant is caught at the element the golden tensors predict", "[rtl][cosim][mutation]") {
+  const std::string dir = write_cnn_vectors("mac_array_mutations", "");
+  CHECK(check_array_mutation<Vmac_array_4x5_m1>(1, dir) > 0);  // activation zero point ignored
+  CHECK(check_array_mutation<Vmac_array_4x5_m2>(2, dir) > 0);  // 16-bit accumulators
+  CHECK(check_array_mutation<Vmac_array_4x5_m3>(3, dir) > 0);  // no bias
 }
 
 TEST_CASE("Cosim/a hung block ends at the watchdog with the cycle and last handshake", "[rtl][cosim]") {

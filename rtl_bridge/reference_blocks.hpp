@@ -1,0 +1,18 @@
+#pragma once
+// The reference blocks as chipref runs them: `chipref cosim --block` and `chipref demo`.
+
+#include <cstdint>
+#include <string>
+
+#include "rtl_bridge/cosim.hpp"
+
+namespace chipref::cosim {
+
+// The geometry the reference MAC array is Verilated with (rtl_bridge/CMakeLists.txt).
+inline constexpr int64_t kReferenceArrayRows = 16, kReferenceArrayCols = 16;
+
+// Every input of `layer` in the vectors at `vectors_dir` through the Verilated reference `block`
+// (mulshift: rtl/mulshift_unit.sv; mac_array: rtl/mac_array.sv, 16 x 16 output-stationary).
+CosimResult cosim_reference_block(const std::string& block, const std::string& vectors_dir, const std::string& layer, int64_t watchdog_cycles);
+
+}  // namespace chipref::cosim
