@@ -27,6 +27,17 @@ void set_lane(Bus& bus, int64_t i, int width, int32_t value) {
     word = static_cast<uint32_t>((word & ~(mask << shift)) | ((static_cast<uint64_t>(static_cast<uint32_t>(value)) & mask) << shift));
   }
 }
+// Lanes 0..n−1 of 16 bits: two a word where the bus has 32-bit words (the per-beat hot path).
+template <class Bus>
+void set_lanes16(Bus& bus, const int32_t* values, int64_t n) {
+  if constexpr (std::is_integral_v<Bus>) {
+    for (int64_t i = 0; i < n; ++i) set_lane(bus, i, 16, values[i]);
+  } else {
+    for (int64_t i = 0; i + 1 < n; i += 2)
+      bus[static_cast<size_t>(i / 2)] = (static_cast<uint32_t>(values[i]) & 0xFFFFu) | (static_cast<uint32_t>(values[i + 1]) << 16);
+    if (n % 2) set_lane(bus, n - 1, 16, values[n - 1]);
+  }
+}
 }  // namespace detail
 
 template <class Unit>
@@ -44,9 +55,10 @@ void drive_mac_array(Unit& unit, const MacArrayStimulus& s, CosimResult& r, int6
       const int64_t tile = sent / K, k = sent % K;
       unit.in_first = k == 0;
       unit.in_last = k == K - 1;
-      for (int64_t i = 0; i < R; ++i) detail::set_lane(unit.in_act, i, 16, s.activations[static_cast<size_t>(sent * R + i)]);
-      for (int64_t c = 0; c < C; ++c) detail::set_lane(unit.in_weight, c, 16, s.weights[static_cast<size_t>(sent * C + c)]);
-      for (int64_t c = 0; c < C; ++c) detail::set_lane(unit.in_bias, c, 32, s.bias[static_cast<size_t>(tile * C + c)]);
+      detail::set_lanes16(unit.in_act, &s.activations[static_cast<size_t>(sent * R)], R);
+      detail::set_lanes16(unit.in_weight, &s.weights[static_cast<size_t>(sent * C)], C);
+      if (k == 0)  // the array reads the bias on a tile's first beat only
+        for (int64_t c = 0; c < C; ++c) detail::set_lane(unit.in_bias, c, 32, s.bias[static_cast<size_t>(tile * C + c)]);
     }
     unit.clk = 0;
     unit.eval();

@@ -1,0 +1,140 @@
+// Cosim throughput on the 16 x 16 reference MAC array (rtl/mac_array.sv, Verilated -O3): chipref's
+// harness (stimulus → valid/ready driver → scoreboard, rtl_bridge/mac_array_driver.hpp) against a bare
+// Verilator loop that feeds the same beats, pre-packed into the bus words, and only toggles the clock
+// and collects the outputs. Same binary, same flags, same run; best of three passes each. Layer: the
+// shipped CNN's conv3 (K = 288, 48 channels, 49 positions) for 4 test images, configs/w8a8.yaml.
+//   bench_cosim
+// Issue 10's target: harness time / bare time <= 1.15.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <type_traits>
+#include <filesystem>
+
+#include "Vmac_array_16x16.h"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/quantize.hpp"
+#include "rtl_bridge/mac_array_driver.hpp"
+#include "vectors/vectors.hpp"
+
+using namespace chipref;
+
+namespace {
+double seconds(std::chrono::steady_clock::time_point t0) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+
+// The bare loop's inputs: every beat's buses, packed once before timing.
+using ActBus = std::remove_reference_t<decltype(Vmac_array_16x16::in_act)>;
+using WeightBus = std::remove_reference_t<decltype(Vmac_array_16x16::in_weight)>;
+using BiasBus = std::remove_reference_t<decltype(Vmac_array_16x16::in_bias)>;
+template <class Bus>
+Bus zeroed() {
+  Bus b;
+  std::memset(static_cast<void*>(&b), 0, sizeof b);
+  return b;
+}
+
+struct PackedBeats {
+  std::vector<ActBus> act;
+  std::vector<WeightBus> weight;
+  std::vector<BiasBus> bias;
+  std::vector<uint8_t> first, last;
+};
+
+PackedBeats pack(const cosim::MacArrayStimulus& s) {
+  PackedBeats p;
+  const int64_t K = s.reduction;
+  for (int64_t beat = 0; beat < s.tiles * K; ++beat) {
+    ActBus act = zeroed<ActBus>();
+    WeightBus weight = zeroed<WeightBus>();
+    BiasBus bias = zeroed<BiasBus>();
+    for (int64_t i = 0; i < s.rows; ++i) cosim::detail::set_lane(act, i, 16, s.activations[static_cast<size_t>(beat * s.rows + i)]);
+    for (int64_t c = 0; c < s.cols; ++c) cosim::detail::set_lane(weight, c, 16, s.weights[static_cast<size_t>(beat * s.cols + c)]);
+    for (int64_t c = 0; c < s.cols; ++c) cosim::detail::set_lane(bias, c, 32, s.bias[static_cast<size_t>(beat / K * s.cols + c)]);
+    p.act.push_back(act), p.weight.push_back(weight), p.bias.push_back(bias);
+    p.first.push_back(beat % K == 0), p.last.push_back(beat % K == K - 1);
+  }
+  return p;
+}
+
+// Feeds every beat and drains every row; returns the cycles and a checksum (so nothing is optimised away).
+std::pair<int64_t, uint64_t> bare_loop(const PackedBeats& p, const cosim::MacArrayStimulus& s) {
+  Vmac_array_16x16 unit;
+  unit.cfg_act_zero_point = static_cast<uint16_t>(s.act_zero_point);
+  unit.out_ready = 1;
+  unit.rst_n = 0;
+  for (int i = 0; i < 2; ++i) unit.clk = 0, unit.eval(), unit.clk = 1, unit.eval();
+  unit.rst_n = 1;
+  const size_t beats = p.act.size();
+  const int64_t rows_out = s.tiles * s.rows;
+  size_t sent = 0;
+  int64_t drained = 0, cycles = 0;
+  uint64_t sum = 0;
+  while (drained < rows_out) {
+    unit.in_valid = sent < beats;
+    if (sent < beats) {
+      unit.in_act = p.act[sent], unit.in_weight = p.weight[sent], unit.in_bias = p.bias[sent];
+      unit.in_first = p.first[sent], unit.in_last = p.last[sent];
+    }
+    unit.clk = 0;
+    unit.eval();
+    const bool in_fire = unit.in_valid && unit.in_ready;
+    if (unit.out_valid) sum += unit.out_acc[0], ++drained;
+    if (in_fire) ++sent;
+    unit.clk = 1;
+    unit.eval();
+    ++cycles;
+  }
+  return {cycles, sum};
+}
+}  // namespace
+
+int main() {
+  const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
+  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Graph graph = import_onnx(model);
+  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
+  const Tensor calibration = load_fashion_mnist("train", 200, norm).images;
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm});
+  const std::filesystem::path root = std::filesystem::temp_directory_path() / "chipref_bench_cosim";
+  std::filesystem::remove_all(root);
+  save_int_graph(q, (root / "model").string());
+  vectors::Options options;
+  options.layers = "/conv3/*";
+  vectors::write_vectors(q, (root / "model").string(), load_fashion_mnist("t10k", 4, norm).images, vectors::InputSource{"fashion-mnist", "", 4, ""},
+                         (root / "vectors").string(), options);
+  const auto inputs = cosim::mac_array_stimulus((root / "vectors").string(), "/conv3/conv3.0/Conv.mac", 16, 16);
+  std::vector<PackedBeats> packed;
+  for (const auto& s : inputs) packed.push_back(pack(s));
+
+  double bare = 1e30, harness = 1e30;
+  int64_t bare_cycles = 0, harness_cycles = 0, compared = 0;
+  uint64_t checksum = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    auto t0 = std::chrono::steady_clock::now();
+    int64_t cycles = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const auto [c, sum] = bare_loop(packed[i], inputs[i]);
+      cycles += c, checksum += sum;
+    }
+    bare = std::min(bare, seconds(t0)), bare_cycles = cycles;
+    t0 = std::chrono::steady_clock::now();
+    cosim::CosimResult r;
+    for (const auto& s : inputs) {
+      Vmac_array_16x16 unit;
+      cosim::drive_mac_array(unit, s, r, 1000);
+    }
+    harness = std::min(harness, seconds(t0)), harness_cycles = r.cycles, compared = r.compared;
+    if (!r.passed()) return fmt::print("{}", cosim::format_report(r)), 3;
+  }
+  fmt::print("16 x 16 reference MAC array, /conv3/conv3.0/Conv.mac of the CNN, {} images, best of 3 (checksum {})\n", inputs.size(), checksum % 1000);
+  fmt::print("{:<40} {:>10} {:>14} {:>8}\n", "loop", "cycles", "cycles/s", "ratio");
+  fmt::print("{:<40} {:>10} {:>14.3g} {:>8.2f}\n", "bare Verilator loop (pre-packed beats)", bare_cycles, bare_cycles / bare, 1.0);
+  fmt::print("{:<40} {:>10} {:>14.3g} {:>8.2f}   (target <= 1.15; {} values scoreboarded)\n", "chipref harness (pack + drive + score)", harness_cycles,
+             harness_cycles / harness, harness / bare, compared);
+  std::filesystem::remove_all(root);
+  return 0;
+}
