@@ -62,20 +62,51 @@ const vectors::Entry& entry_for(const vectors::Manifest& m, const std::string& d
 
 std::vector<int32_t> as_int32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
+// The op `layer` of the IntGraph behind the vectors, which must be of one of `types`; else an InputError
+// listing the layers that are.
+const Node& layer_of(const IntGraph& g, const std::string& dir, const std::string& layer, const std::vector<std::string>& types, const std::string& what) {
+  auto is_type = [&](const Node& op) { return std::find(types.begin(), types.end(), op.op_type) != types.end(); };
+  const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& op) { return op.name == layer; });
+  if (it != g.ops.end() && is_type(*it)) return *it;
+  std::string names;
+  for (const Node& op : g.ops)
+    if (is_type(op)) names += (names.empty() ? "" : ", ") + op.name;
+  throw InputError(dir + ": " + (it == g.ops.end() ? "no op '" + layer + "'" : it->describe() + " is not a " + what + " op") +
+                   " in the IntGraph of the vectors; its " + what + " layers: " + (names.empty() ? "none" : names));
+}
+
 }  // namespace
+
+std::vector<LutStimulus> lut_stimulus(const std::string& dir, const std::string& layer, int64_t max_entries) {
+  const vectors::Manifest m = vectors::read_manifest(dir);
+  const IntGraph g = load_int_graph(m.model);
+  const Node& op = layer_of(g, dir, layer, {"lut"}, "lut");
+  const std::vector<int64_t> table = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(1), -1));
+  if (static_cast<int64_t>(table.size()) >= max_entries)  // one more entry: the zero after the table
+    throw InputError(op.describe() + ": its table has " + std::to_string(table.size()) + " entries; the reference LUT unit holds " + std::to_string(max_entries));
+  const IntValue& out = g.values.at(op.outputs.at(0));
+  std::vector<LutStimulus> all;
+  for (int64_t input = 0; input < m.inputs.count; ++input) {
+    LutStimulus s;
+    s.layer = op.name, s.tensor = op.outputs[0], s.input = input;
+    const vectors::Entry& x = entry_for(m, dir, op, op.inputs[0], input);
+    s.shape = x.shape;
+    s.codes = as_int32(vectors::read_vector(dir, x));
+    s.expected = as_int32(vectors::read_vector(dir, entry_for(m, dir, op, op.outputs[0], input)));
+    s.table = as_int32(table);
+    s.in_min = static_cast<int32_t>(op.get_int("in_min"));
+    s.shift = static_cast<int>(op.get_int("shift"));
+    s.interpolate = op.get_int("interpolate") != 0;
+    s.out_min = static_cast<int32_t>(out.quant.format.min()), s.out_max = static_cast<int32_t>(out.quant.format.max());
+    all.push_back(std::move(s));
+  }
+  return all;
+}
 
 std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const std::string& layer) {
   const vectors::Manifest m = vectors::read_manifest(dir);
   const IntGraph g = load_int_graph(m.model);
-  const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& op) { return op.name == layer; });
-  if (it == g.ops.end() || it->op_type != "mulshift") {
-    std::string names;
-    for (const Node& op : g.ops)
-      if (op.op_type == "mulshift") names += (names.empty() ? "" : ", ") + op.name;
-    throw InputError(dir + ": " + (it == g.ops.end() ? "no op '" + layer + "'" : it->describe() + " is not a mulshift op") +
-                     " in the IntGraph of the vectors; its mulshift layers: " + names);
-  }
-  const Node& op = *it;
+  const Node& op = layer_of(g, dir, layer, {"mulshift"}, "mulshift");
   const std::string flavour = op.get_string("flavour"), rounding = op.get_string("rounding");
   if (flavour != "single" || (rounding != "half_even" && rounding != "half_up"))
     throw InputError(op.describe() + ": the reference MulShift unit implements the single flavour with half_even or half_up rounding; this layer uses " +
@@ -114,15 +145,7 @@ std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const st
 std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows, int64_t cols) {
   const vectors::Manifest m = vectors::read_manifest(dir);
   const IntGraph g = load_int_graph(m.model);
-  const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& op) { return op.name == layer; });
-  if (it == g.ops.end() || (it->op_type != "conv_mac" && it->op_type != "linear_mac")) {
-    std::string names;
-    for (const Node& op : g.ops)
-      if (op.op_type == "conv_mac" || op.op_type == "linear_mac") names += (names.empty() ? "" : ", ") + op.name;
-    throw InputError(dir + ": " + (it == g.ops.end() ? "no op '" + layer + "'" : it->describe() + " is not a conv_mac or linear_mac op") +
-                     " in the IntGraph of the vectors; its MAC layers: " + names);
-  }
-  const Node& op = *it;
+  const Node& op = layer_of(g, dir, layer, {"conv_mac", "linear_mac"}, "conv_mac or linear_mac");
   if (op.get_int("acc_bits") != 32 || op.get_string("overflow") != "wrap")
     throw InputError(op.describe() + ": the reference MAC array has 32-bit wrapping accumulators; this layer uses " +
                      std::to_string(op.get_int("acc_bits")) + " bits, " + op.get_string("overflow"));

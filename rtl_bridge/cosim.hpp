@@ -84,6 +84,21 @@ struct MulShiftStimulus {
 // vectors are missing (write them with accumulators and without --layers excluding it).
 std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const std::string& layer);
 
+// A lut layer's stimulus for one input: its input codes in row-major order, the table, and the golden
+// output codes (rtl/lut_unit.sv).
+struct LutStimulus {
+  std::string layer, tensor;
+  int64_t input = 0;
+  Shape shape;
+  std::vector<int32_t> codes, table, expected;
+  int32_t in_min = 0, out_min = 0, out_max = 0;
+  int shift = 0;
+  bool interpolate = false;
+};
+
+// InputError if `layer` is not a lut op or its table exceeds `max_entries` (the unit's DEPTH).
+std::vector<LutStimulus> lut_stimulus(const std::string& dir, const std::string& layer, int64_t max_entries);
+
 // A conv_mac or linear_mac layer's stimulus for one input on an output-stationary array of rows × cols
 // (rtl/mac_array.sv): per tile its K beats of activations [rows] and weights [cols], the tile's bias
 // [cols], and the expected accumulators [rows][cols] with each slot's row-major index in the layer's

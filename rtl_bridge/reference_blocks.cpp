@@ -1,10 +1,11 @@
 #include "rtl_bridge/reference_blocks.hpp"
 
+#include "Vlut_unit_m0.h"
 #include "Vmac_array_16x16.h"
 #include "Vmulshift_unit_m0.h"
 #include "core/error.hpp"
 #include "rtl_bridge/mac_array_driver.hpp"
-#include "rtl_bridge/mulshift_driver.hpp"
+#include "rtl_bridge/elementwise_drivers.hpp"
 
 namespace chipref::cosim {
 
@@ -27,8 +28,16 @@ CosimResult cosim_reference_block(const std::string& block, const std::string& v
       ++r.inputs;
       if (r.hung) break;
     }
+  } else if (block == "lut") {
+    for (const LutStimulus& s : lut_stimulus(vectors_dir, layer, kReferenceLutDepth)) {
+      Vlut_unit_m0 unit;
+      r.tensor = s.tensor;
+      drive_lut(unit, s, r, watchdog_cycles);
+      ++r.inputs;
+      if (r.hung) break;
+    }
   } else {
-    throw InputError("cosim: unknown block '" + block + "'; expected mulshift or mac_array");
+    throw InputError("cosim: unknown block '" + block + "'; expected mulshift, mac_array or lut");
   }
   return r;
 }

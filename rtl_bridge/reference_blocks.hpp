@@ -10,9 +10,11 @@ namespace chipref::cosim {
 
 // The geometry the reference MAC array is Verilated with (rtl_bridge/CMakeLists.txt).
 inline constexpr int64_t kReferenceArrayRows = 16, kReferenceArrayCols = 16;
+inline constexpr int64_t kReferenceLutDepth = 4096;  // rtl/lut_unit.sv's DEPTH
 
 // Every input of `layer` in the vectors at `vectors_dir` through the Verilated reference `block`
-// (mulshift: rtl/mulshift_unit.sv; mac_array: rtl/mac_array.sv, 16 x 16 output-stationary).
+// (mulshift: rtl/mulshift_unit.sv; mac_array: rtl/mac_array.sv, 16 x 16 output-stationary; lut:
+// rtl/lut_unit.sv).
 CosimResult cosim_reference_block(const std::string& block, const std::string& vectors_dir, const std::string& layer, int64_t watchdog_cycles);
 
 }  // namespace chipref::cosim

@@ -24,9 +24,9 @@ void add_cosim_command(CLI::App& app, int& exit_code) {
                                           "(docs/cosim.md); exit 0 pass, 3 mismatch or hang");
   cmd->add_option("--block", o->block,
                   "Reference block: mulshift (rtl/mulshift_unit.sv) for a mulshift layer, mac_array (rtl/mac_array.sv, 16 x 16 output-stationary) "
-                  "for a conv_mac or linear_mac layer")
+                  "for a conv_mac or linear_mac layer, lut (rtl/lut_unit.sv) for a lut layer")
       ->required()
-      ->check(CLI::IsMember({"mulshift", "mac_array"}));
+      ->check(CLI::IsMember({"mulshift", "mac_array", "lut"}));
   cmd->add_option("--vectors", o->vectors_dir, "Directory written by chipref vectors (accumulators included)")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--layer", o->layer, "The IntGraph op to check, as chipref inspect names it")->required();
   cmd->add_option("--watchdog", o->watchdog, "End the run when no handshake happened for this many cycles")

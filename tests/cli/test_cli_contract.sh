@@ -74,6 +74,7 @@ expect vectors-write      0 0 "manifest.json written last"     -- vectors "$tmp/
 expect vectors-verify     0 0 "files match manifest.json"      -- vectors verify "$tmp/vec"
 expect cosim-mulshift     0 0 "^PASS: mulshift on layer /stem/stem.0/Conv.requant: 12544 values" -- cosim --block mulshift --vectors "$tmp/vec" --layer /stem/stem.0/Conv.requant
 expect cosim-mac-array    0 0 "^PASS: mac_array on layer /head/Gemm.mac: 10 values" -- cosim --block mac_array --vectors "$tmp/vec" --layer /head/Gemm.mac
+expect cosim-lut-none      1 1 "its lut layers: none"          -- cosim --block lut --vectors "$tmp/vec" --layer /Add
 expect cosim-not-mulshift 1 1 "is not a mulshift op"           -- cosim --block mulshift --vectors "$tmp/vec" --layer /Add
 expect cosim-bad-block    2 1 "--block"                        -- cosim --block fpu --vectors "$tmp/vec" --layer /Add
 victim=$(ls "$tmp"/vec/input_0000/*.mem | head -1)  # its first hex digit changed: element 0 differs

@@ -19,8 +19,10 @@
 #include "quant/quantize.hpp"
 #include "rtl_bridge/cosim.hpp"
 #include "rtl_bridge/mac_array_driver.hpp"
-#include "rtl_bridge/mulshift_driver.hpp"
+#include "rtl_bridge/elementwise_drivers.hpp"
 #include "vectors/vectors.hpp"
+#include "Vlut_unit_m0.h"
+#include "Vlut_unit_m1.h"
 #include "Vmac_array_16x16.h"
 #include "Vmac_array_4x5_m0.h"
 #include "Vmac_array_4x5_m1.h"
@@ -265,6 +267,87 @@ TEST_CASE("Cosim/every broken MAC array variant is caught at the element the gol
   CHECK(check_array_mutation<Vmac_array_4x5_m1>(1, dir) > 0);  // activation zero point ignored
   CHECK(check_array_mutation<Vmac_array_4x5_m2>(2, dir) > 0);  // 16-bit accumulators
   CHECK(check_array_mutation<Vmac_array_4x5_m3>(3, dir) > 0);  // no bias
+}
+
+namespace {
+
+// The shipped ViT quantized with `nonlinear_line` in its defaults; golden vectors of 2 test images.
+std::string write_vit_vectors(const std::string& name, const std::string& nonlinear_line) {
+  const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
+  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Graph graph = import_onnx(model);
+  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n" + nonlinear_line, name + ".yaml");
+  const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_vit.onnx", norm});
+  const fs::path root = fs::temp_directory_path() / ("chipref_test_cosim_" + name);
+  fs::remove_all(root);
+  save_int_graph(q, (root / "model").string());
+  vectors::write_vectors(q, (root / "model").string(), load_fashion_mnist("t10k", 2, norm).images, vectors::InputSource{"fashion-mnist", "", 2, ""},
+                         (root / "vectors").string(), vectors::Options{});
+  return (root / "vectors").string();
+}
+
+std::vector<std::string> lut_layers(const std::string& dir) {
+  std::vector<std::string> layers;
+  for (const Node& op : load_int_graph(vectors::read_manifest(dir).model).ops)
+    if (op.op_type == "lut") layers.push_back(op.name);
+  return layers;
+}
+
+template <class Unit>
+cosim::CosimResult run_lut(const std::vector<cosim::LutStimulus>& inputs) {
+  cosim::CosimResult r;
+  r.block = "lut", r.layer = inputs.at(0).layer, r.tensor = inputs[0].tensor;
+  for (const auto& s : inputs) {
+    Unit unit;
+    cosim::drive_lut(unit, s, r, 1000);
+    ++r.inputs;
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("Cosim/the reference LUT unit matches every lut layer of the ViT: direct, nearest-entry and interpolated tables", "[rtl][cosim]") {
+  for (const auto& [name, nonlinear] : {std::pair<std::string, std::string>{"lut_direct", ""},
+                                        {"lut_nearest", "  nonlinear: {table_bits: 5, interpolate: false}\n"},
+                                        {"lut_interpolated", "  nonlinear: {table_bits: 5, interpolate: true}\n"}}) {
+    const std::string dir = write_vit_vectors(name, nonlinear);
+    const auto layers = lut_layers(dir);
+    CHECK(layers.size() == 2);  // the two GELUs
+    for (const std::string& layer : layers) {
+      const auto inputs = cosim::lut_stimulus(dir, layer, 4096);
+      CHECK((inputs[0].shift > 0) == (name != "lut_direct"));  // the config reached the table: every mode is exercised
+      CHECK(inputs[0].interpolate == (name == "lut_interpolated"));
+      const cosim::CosimResult r = run_lut<Vlut_unit_m0>(inputs);
+      INFO(name << ": " << cosim::format_report(r));
+      CHECK(r.passed());
+      CHECK(r.compared == static_cast<int64_t>(inputs[0].codes.size() + inputs[1].codes.size()));
+    }
+  }
+}
+
+TEST_CASE("Cosim/an off-by-one LUT address is caught at the element the table predicts", "[rtl][cosim][mutation]") {
+  const std::string dir = write_vit_vectors("lut_mutation", "");
+  int64_t detected = 0;
+  for (const std::string& layer : lut_layers(dir)) {
+    const auto inputs = cosim::lut_stimulus(dir, layer, 4096);
+    int64_t want_mismatches = 0;
+    bool first_found = false;
+    cosim::FirstMismatch want_first;
+    for (const auto& s : inputs)
+      for (size_t i = 0; i < s.codes.size(); ++i) {  // direct tables: the broken unit reads T[offset + 1], 0 past the end
+        const size_t next = static_cast<size_t>(s.codes[i] - s.in_min) + 1;
+        const int32_t p = std::clamp(next < s.table.size() ? s.table[next] : 0, s.out_min, s.out_max);
+        if (p == s.expected[i]) continue;
+        ++want_mismatches;
+        if (!first_found) first_found = true, want_first = cosim::FirstMismatch{s.input, static_cast<int64_t>(i), 0, {}, p, s.expected[i]};
+      }
+    const cosim::CosimResult r = run_lut<Vlut_unit_m1>(inputs);
+    INFO(layer << "\n" << cosim::format_report(r));
+    if (matches_prediction(r, want_mismatches, first_found, want_first)) ++detected;
+  }
+  CHECK(detected == 2);
 }
 
 TEST_CASE("Cosim/a hung block ends at the watchdog with the cycle and last handshake", "[rtl][cosim]") {
