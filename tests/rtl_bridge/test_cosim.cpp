@@ -65,7 +65,7 @@ std::vector<std::string> mulshift_layers(const std::string& dir) {
 
 // The report of a broken block against the independent prediction: the same count of mismatches and,
 // if any, the same first one (input, element, wrong value, golden value), reported at the right layer.
-bool matches_prediction(const cosim::CosimResult& r, int64_t want_mismatches, bool first_found, const cosim::FirstMismatch& want_first) {
+bool matches_prediction(int mutation, const cosim::CosimResult& r, int64_t want_mismatches, bool first_found, const cosim::FirstMismatch& want_first) {
   CHECK(!r.hung);
   CHECK(r.mismatches == want_mismatches);
   CHECK(r.has_mismatch == first_found);
@@ -75,7 +75,7 @@ bool matches_prediction(const cosim::CosimResult& r, int64_t want_mismatches, bo
   CHECK(r.first.got == want_first.got);
   CHECK(r.first.expected == want_first.expected);
   CHECK(cosim::format_report(r).find("MISMATCH: " + r.block + " on layer " + r.layer) == 0);
-  std::cout << r.block << " mutation: detected on " << r.layer << ", first at input " << r.first.input << " element " << r.first.index << ", "
+  std::cout << r.block << " mutation " << mutation << ": detected on " << r.layer << ", first at input " << r.first.input << " element " << r.first.index << ", "
             << r.mismatches << " of " << r.compared << " values differ\n";
   return true;
 }
@@ -123,7 +123,7 @@ int64_t check_mutation(int mutation, const std::string& dir) {
       }
     const cosim::CosimResult r = run_block<Unit>(inputs);
     INFO("mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
-    if (matches_prediction(r, want_mismatches, first_found, want_first) && detected_layers++ == 0) std::cout << cosim::format_report(r);
+    if (matches_prediction(mutation, r, want_mismatches, first_found, want_first) && detected_layers++ == 0) std::cout << cosim::format_report(r);
   }
   return detected_layers;
 }
@@ -235,7 +235,7 @@ int64_t check_array_mutation(int mutation, const std::string& dir) {
       }
     const cosim::CosimResult r = run_array<Unit>(inputs);
     INFO("mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
-    if (!matches_prediction(r, want_mismatches, first_found, want_first)) continue;
+    if (!matches_prediction(mutation, r, want_mismatches, first_found, want_first)) continue;
     CHECK(r.first.coordinates == cosim::coordinates_of(inputs[0].shape, want_first.index));
     if (detected_layers++ == 0) std::cout << cosim::format_report(r);
   }
@@ -345,7 +345,7 @@ TEST_CASE("Cosim/an off-by-one LUT address is caught at the element the table pr
       }
     const cosim::CosimResult r = run_lut<Vlut_unit_m1>(inputs);
     INFO(layer << "\n" << cosim::format_report(r));
-    if (matches_prediction(r, want_mismatches, first_found, want_first)) ++detected;
+    if (matches_prediction(1, r, want_mismatches, first_found, want_first)) ++detected;
   }
   CHECK(detected == 2);
 }
