@@ -172,8 +172,8 @@ std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const s
     s.tiles = t.weights.shape.at(0), s.reduction = t.weights.shape.at(1);
     s.activations = t.activations.data, s.weights = t.weights.data, s.expected = t.accumulators.data;
     // The bias of each tile's columns: tiles run (group, position tile, channel tile), channel tile fastest.
-    const int64_t groups = op.op_type == "conv_mac" ? op.get_int("group", 1) : 1;
-    const int64_t channels = (op.op_type == "conv_mac" ? acc.shape.at(1) : acc.shape.back()) / groups;
+    const MacProducts products = mac_products(op, x.shape, weights.shape, acc.shape);
+    const int64_t groups = products.groups, channels = products.channels;
     const int64_t channel_tiles = (channels + cols - 1) / cols;
     for (int64_t tile = 0; tile < s.tiles; ++tile) {
       const int64_t per_group = s.tiles / groups, grp = tile / per_group, ct = tile % channel_tiles;

@@ -37,6 +37,13 @@ std::string safe_name(size_t index, const std::string& name) {
   return prefix + safe.substr(0, 100);
 }
 
+// The directory of input i's files.
+std::string input_dir(int64_t i) {
+  char dir[32];
+  std::snprintf(dir, sizeof dir, "input_%04lld/", static_cast<long long>(i));
+  return dir;
+}
+
 // What a constant is to the op reading it, from its name's last dotted part (L.weight → weight).
 std::string constant_role(const std::string& name) {
   const size_t dot = name.rfind('.');
@@ -95,6 +102,11 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   for (const Node& op : g.ops)
     for (const auto& o : op.outputs) producer_type[o] = op.op_type;
   if (options.word_bits < 0 || options.word_bits > 64) throw InputError("vectors: word_bits " + std::to_string(options.word_bits) + " is outside 0..64");
+  // A constant's element type, or that of weights a sparse_decode op produces (signed, the value's bits).
+  auto stored_type = [&](const std::string& tensor) {
+    const auto c = g.constants.find(tensor);
+    return c != g.constants.end() ? constant_type(tensor, c->second) : ElementType{g.values.at(tensor).quant.format.bits(), true};
+  };
   auto add = [&](Entry e, const std::vector<int64_t>& values) {
     Layout layout = options.layout;
     int word_bits = options.word_bits;
@@ -174,7 +186,7 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
         const Tensor t = g.constants.count(tensor) ? g.constants.at(tensor) : mac_weight_codes(g, tensor);
         e.file = "constants/" + safe_name(index_of(tensor), tensor);
         e.shape = t.shape, e.elements = t.numel();
-        e.type = g.constants.count(tensor) ? constant_type(tensor, t) : ElementType{g.values.at(tensor).quant.format.bits(), true};
+        e.type = stored_type(tensor);
         add(e, t.ints);
         continue;
       }
@@ -185,19 +197,16 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
         const auto it = traces[i].values.find(tensor);
         if (it == traces[i].values.end()) throw InputError(op.describe() + ": the run produced no '" + tensor + "'");
         Entry ei = e;
-        char dir[32];
-        std::snprintf(dir, sizeof dir, "input_%04lld/", static_cast<long long>(i));
-        ei.file = dir + safe_name(index_of(tensor), tensor);
+        ei.file = input_dir(i) + safe_name(index_of(tensor), tensor);
         ei.input = i, ei.shape = it->second.shape, ei.elements = static_cast<int64_t>(it->second.data.size());
         add(ei, std::vector<int64_t>(it->second.data.begin(), it->second.data.end()));
       }
     }
     // The SystemC engine's MacArrays also give their interface streams in tile order (docs/systemc.md).
     if (!systemc || !kMacOps.count(op.op_type)) continue;
-    const ElementType weight_type = op.op_type == "matmul_mac"
-                                        ? ElementType{g.values.at(op.inputs.at(1)).quant.format.bits(), g.values.at(op.inputs[1]).quant.format.is_signed()}
-                                        : g.constants.count(op.inputs.at(1)) ? constant_type(op.inputs[1], g.constants.at(op.inputs[1]))
-                                                                             : ElementType{g.values.at(op.inputs[1]).quant.format.bits(), true};
+    const IntValue* second = op.op_type == "matmul_mac" ? &g.values.at(op.inputs.at(1)) : nullptr;  // an activation, not weights
+    const ElementType stream_weight_type =
+        second ? ElementType{second->quant.format.bits(), second->quant.format.is_signed()} : stored_type(op.inputs.at(1));
     const IntValue& in = g.values.at(op.inputs.at(0));
     const IntValue& acc = g.values.at(op.outputs.at(0));
     const std::string tag = ".tiles_" + std::to_string(systemc->hardware().mac_rows) + "x" + std::to_string(systemc->hardware().mac_cols) + "_" +
@@ -206,15 +215,13 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
       const auto it = traces[i].tile_streams.find(op.name);
       if (it == traces[i].tile_streams.end()) throw InputError(op.describe() + ": the SystemC run produced no tile streams");
       const std::pair<const char*, std::pair<const CodeTensor*, ElementType>> parts[] = {
-          {"weights", {&it->second.weights, weight_type}},
+          {"weights", {&it->second.weights, stream_weight_type}},
           {"activations", {&it->second.activations, ElementType{in.quant.format.bits(), in.quant.format.is_signed()}}},
           {"accumulators", {&it->second.accumulators, ElementType{acc.quant.format.bits(), acc.quant.format.is_signed()}}}};
       for (const auto& [part, stream] : parts) {
         Entry e;
         e.op = op.name, e.role = std::string("tiles_") + part, e.tensor = op.outputs[0], e.input = i;
-        char dir[32];
-        std::snprintf(dir, sizeof dir, "input_%04lld/", static_cast<long long>(i));
-        e.file = std::string(dir) + "tiles/" + safe_name(stream_index.emplace(op.name, stream_index.size()).first->second, op.name + tag) + "." + part;
+        e.file = input_dir(i) + "tiles/" + safe_name(stream_index.emplace(op.name, stream_index.size()).first->second, op.name + tag) + "." + part;
         e.shape = stream.first->shape, e.elements = static_cast<int64_t>(stream.first->data.size()), e.type = stream.second;
         if (std::string(part) == "activations") e.scale = in.quant.scale, e.zero_point = in.quant.zero_point;
         add(e, std::vector<int64_t>(stream.first->data.begin(), stream.first->data.end()));

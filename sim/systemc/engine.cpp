@@ -5,7 +5,6 @@
 #include <functional>
 #include <mutex>
 #include <thread>
-#include <set>
 
 #include "sim/systemc/modules.hpp"
 

@@ -165,25 +165,9 @@ void MacArray::start() {
 
 void MacArray::account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) {
   IntOpModule::account(inputs, output);
-  int64_t groups = 1, positions = 0, reduction = 0, channels = 0;
-  const Shape& x = inputs[0]->shape;
-  const Shape& y = output.shape;
-  if (op_.op_type == "conv_mac") {
-    groups = op_.get_int("group", 1);
-    positions = y[0] * y[2] * y[3];
-    channels = y[1] / groups;
-    const Tensor& w = sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1));
-    reduction = w.shape.at(1) * w.shape.at(2) * w.shape.at(3);
-  } else if (op_.op_type == "linear_mac") {
-    channels = y.back();
-    reduction = x.back();
-    positions = static_cast<int64_t>(output.data.size()) / std::max<int64_t>(channels, 1);
-  } else {  // matmul_mac: batch matrices [m, k] × [k, n]
-    const size_t r = x.size();
-    reduction = x[r - 1], channels = y[r - 1], positions = x[r - 2];
-    groups = static_cast<int64_t>(output.data.size()) / std::max<int64_t>(positions * channels, 1);
-  }
-  const MacTileSchedule s = mac_tile_schedule(hw_, groups, positions, reduction, channels);
+  const Shape& second = op_.op_type == "matmul_mac" ? inputs[1]->shape : (sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1))).shape;
+  const MacProducts p = mac_products(op_, inputs[0]->shape, second, output.shape);
+  const MacTileSchedule s = mac_tile_schedule(hw_, p.groups, p.positions, p.reduction, p.channels);
   stats_.weights.transactions += s.tiles;
   stats_.weights.elements += s.weight_elements;
   stats_.weights.bits += s.weight_elements * weight_bits_;

@@ -9,14 +9,14 @@ namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // The layer as G products: X(g, p, k), W(g, m, k), A(g, p, m) over [P, K], [M, K], [P, M].
-struct MacView {
-  int64_t groups = 1, positions = 0, reduction = 0, channels = 0;
+struct MacView : MacProducts {
   std::function<int32_t(int64_t, int64_t, int64_t)> x, w, a;
   std::function<int64_t(int64_t, int64_t, int64_t)> a_index;  // A(g, p, m)'s index in the accumulator tensor
 };
 
 MacView view_of(const Node& op, const CodeTensor& input, int32_t zx, const CodeTensor& second, const CodeTensor& acc) {
   MacView v;
+  static_cast<MacProducts&>(v) = mac_products(op, input.shape, second.shape, acc.shape);
   const int32_t* xd = input.data.data();
   const int32_t* sd = second.data.data();
   const int32_t* ad = acc.data.data();
@@ -28,7 +28,6 @@ MacView view_of(const Node& op, const CodeTensor& input, int32_t zx, const CodeT
     const int64_t kh = ws.at(2), kw = ws.at(3), oh = ys.at(2), ow = ys.at(3), h = xs.at(2), wd = xs.at(3), c_total = xs.at(1), m_total = ys.at(1);
     const auto strides = op.get_ints("strides", std::vector<int64_t>{1, 1}), dil = op.get_ints("dilations", std::vector<int64_t>{1, 1});
     const auto pads = op.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0});
-    v.groups = groups, v.positions = ys.at(0) * oh * ow, v.reduction = cg * kh * kw, v.channels = mg;
     v.x = [=](int64_t g, int64_t p, int64_t k) {
       const int64_t n = p / (oh * ow), oy = p / ow % oh, ox = p % ow, c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
       const int64_t iy = oy * strides[0] - pads[0] + ky * dil[0], ix = ox * strides[1] - pads[1] + kx * dil[1];
@@ -43,14 +42,12 @@ MacView view_of(const Node& op, const CodeTensor& input, int32_t zx, const CodeT
     };
   } else if (op.op_type == "linear_mac") {
     const int64_t k = input.shape.back(), m = acc.shape.back();
-    v.positions = static_cast<int64_t>(acc.data.size()) / m, v.reduction = k, v.channels = m;
     v.x = [=](int64_t, int64_t p, int64_t i) { return xd[p * k + i]; };
     v.w = [=](int64_t, int64_t o, int64_t i) { return sd[o * k + i]; };
     v.a_index = [=](int64_t, int64_t p, int64_t o) { return p * m + o; };
   } else {  // matmul_mac: [.., p, k] × [.., k, n]
     const size_t r = input.shape.size();
     const int64_t p = input.shape.at(r - 2), k = input.shape.at(r - 1), n = acc.shape.at(r - 1);
-    v.groups = static_cast<int64_t>(acc.data.size()) / (p * n), v.positions = p, v.reduction = k, v.channels = n;
     v.x = [=](int64_t g, int64_t i, int64_t j) { return xd[(g * p + i) * k + j]; };
     v.w = [=](int64_t g, int64_t o, int64_t j) { return sd[(g * k + j) * n + o]; };
     v.a_index = [=](int64_t g, int64_t i, int64_t o) { return (g * p + i) * n + o; };
@@ -60,6 +57,24 @@ MacView view_of(const Node& op, const CodeTensor& input, int32_t zx, const CodeT
 }
 
 }  // namespace
+
+MacProducts mac_products(const Node& op, const Shape& x, const Shape& second, const Shape& y) {
+  MacProducts m;
+  if (op.op_type == "conv_mac") {  // x [N, C, H, W], weights [M, C/G, KH, KW], y [N, M, OH, OW]
+    m.groups = op.get_int("group", 1);
+    m.positions = y.at(0) * y.at(2) * y.at(3);
+    m.reduction = second.at(1) * second.at(2) * second.at(3);
+    m.channels = y.at(1) / m.groups;
+  } else if (op.op_type == "linear_mac") {  // x [.., K], y [.., M]
+    m.reduction = x.back(), m.channels = y.back();
+    m.positions = element_count(y) / std::max<int64_t>(m.channels, 1);
+  } else {  // matmul_mac: x [.., P, K], y [.., P, N]
+    const size_t r = x.size();
+    m.positions = x.at(r - 2), m.reduction = x.at(r - 1), m.channels = y.at(r - 1);
+    m.groups = element_count(y) / std::max<int64_t>(m.positions * m.channels, 1);
+  }
+  return m;
+}
 
 TileStreams mac_tile_streams(const Node& op, const HardwareConfig& hw, const CodeTensor& input, int32_t zx, const CodeTensor& second,
                              int32_t zw, const CodeTensor& acc, std::vector<int64_t>* accumulator_index) {

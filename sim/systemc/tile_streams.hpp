@@ -20,6 +20,13 @@
 
 namespace chipref {
 
+// A MAC layer as G products of P positions × K reduction × M channels (per group), from the shapes of
+// one transaction: its input, its weights (conv, linear) or second operand (matmul), its accumulators.
+struct MacProducts {
+  int64_t groups = 1, positions = 0, reduction = 0, channels = 0;
+};
+MacProducts mac_products(const Node& op, const Shape& input, const Shape& second, const Shape& accumulators);
+
 // `input` and `accumulators` are the op's tensors for one transaction; `second` the second operand
 // (matmul) or the dense weight codes (conv, linear). With `accumulator_index`, also each accumulator
 // slot's row-major index in `accumulators` (−1 for padding), for reports in the tensor's coordinates.
