@@ -46,20 +46,41 @@ class Watchdog {
   std::string last_ = "none";
 };
 
+// One clock cycle with the inputs as they are: a falling then a rising edge.
+template <class Unit>
+void clock_cycle(Unit& unit, CosimResult& r) {
+  unit.clk = 0;
+  unit.eval();
+  unit.clk = 1;
+  unit.eval();
+  ++r.cycles;
+}
+
 // Two cycles of synchronous reset with no input offered and the output always accepted.
 template <class Unit>
 void reset_block(Unit& unit, CosimResult& r) {
   unit.in_valid = 0;
   unit.out_ready = 1;
   unit.rst_n = 0;
-  for (int i = 0; i < 2; ++i) {
-    unit.clk = 0;
-    unit.eval();
-    unit.clk = 1;
-    unit.eval();
-    ++r.cycles;
-  }
+  clock_cycle(unit, r);
+  clock_cycle(unit, r);
   unit.rst_n = 1;
+}
+
+// Every input of a layer through a fresh block (out of reset) of type Unit, `drive(unit, stimulus, r,
+// watchdog_cycles)` each, until one hangs.
+template <class Unit, class Stimulus, class Drive>
+CosimResult cosim_inputs(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs, int64_t watchdog_cycles, Drive drive) {
+  CosimResult r;
+  r.block = block, r.layer = layer;
+  for (const Stimulus& s : inputs) {
+    Unit unit;
+    r.tensor = s.tensor;
+    drive(unit, s, r, watchdog_cycles);
+    ++r.inputs;
+    if (r.hung) break;
+  }
+  return r;
 }
 
 // The report printed by `chipref cosim`: PASS with the values compared, or the first mismatch / hang.

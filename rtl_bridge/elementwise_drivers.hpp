@@ -78,11 +78,7 @@ void drive_lut(Unit& unit, const LutStimulus& s, CosimResult& r, int64_t watchdo
     unit.tbl_we = 1;
     unit.tbl_addr = static_cast<uint16_t>(a);
     unit.tbl_data = a < s.table.size() ? static_cast<uint32_t>(s.table[a]) : 0u;
-    unit.clk = 0;
-    unit.eval();
-    unit.clk = 1;
-    unit.eval();
-    ++r.cycles;
+    clock_cycle(unit, r);
   }
   unit.tbl_we = 0;
   stream_elements(unit, r, s.input, s.shape, s.expected, watchdog_cycles,

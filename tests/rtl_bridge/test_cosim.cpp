@@ -83,15 +83,7 @@ bool matches_prediction(int mutation, const cosim::CosimResult& r, int64_t want_
 
 template <class Unit>
 cosim::CosimResult run_block(const std::vector<cosim::MulShiftStimulus>& inputs, int64_t watchdog = 1000) {
-  cosim::CosimResult r;
-  r.block = "mulshift", r.layer = inputs.at(0).layer, r.tensor = inputs[0].tensor;
-  for (const auto& s : inputs) {
-    Unit unit;
-    cosim::drive_mulshift(unit, s, r, watchdog);
-    ++r.inputs;
-    if (r.hung) break;
-  }
-  return r;
+  return cosim::cosim_inputs<Unit>("mulshift", inputs.at(0).layer, inputs, watchdog, cosim::drive_mulshift<Unit>);
 }
 
 // What a broken unit outputs for element i, from chipref's numerics.
@@ -182,14 +174,7 @@ std::vector<std::string> mac_layers(const std::string& dir) {
 
 template <class Unit>
 cosim::CosimResult run_array(const std::vector<cosim::MacArrayStimulus>& inputs) {
-  cosim::CosimResult r;
-  r.block = "mac_array", r.layer = inputs.at(0).layer, r.tensor = inputs[0].tensor;
-  for (const auto& s : inputs) {
-    Unit unit;
-    cosim::drive_mac_array(unit, s, r, 1000);
-    ++r.inputs;
-  }
-  return r;
+  return cosim::cosim_inputs<Unit>("mac_array", inputs.at(0).layer, inputs, 1000, cosim::drive_mac_array<Unit>);
 }
 
 // The output channel of accumulator `index`: axis 1 of a conv's NCHW accumulators, the last axis of a linear's.
@@ -285,14 +270,7 @@ std::vector<std::string> lut_layers(const std::string& dir) {
 
 template <class Unit>
 cosim::CosimResult run_lut(const std::vector<cosim::LutStimulus>& inputs) {
-  cosim::CosimResult r;
-  r.block = "lut", r.layer = inputs.at(0).layer, r.tensor = inputs[0].tensor;
-  for (const auto& s : inputs) {
-    Unit unit;
-    cosim::drive_lut(unit, s, r, 1000);
-    ++r.inputs;
-  }
-  return r;
+  return cosim::cosim_inputs<Unit>("lut", inputs.at(0).layer, inputs, 1000, cosim::drive_lut<Unit>);
 }
 
 }  // namespace
