@@ -2,6 +2,7 @@
 
 #include "quant/calibrators.hpp"
 #include "quant/sparsity.hpp"
+#include "core/yaml_reader.hpp"
 
 #include <fnmatch.h>
 #include <regex.h>
@@ -16,81 +17,7 @@ namespace chipref {
 
 namespace {
 
-class Reader {
- public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
-
-  std::string at(const YAML::Node& n) const {
-    const YAML::Mark m = n.Mark();
-    return source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
-  }
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const { throw InputError(at(n) + ": " + what); }
-
-  void expect_map(const YAML::Node& n, const std::string& what, const std::vector<std::string>& keys) const {
-    if (!n.IsMap()) fail(n, what + " must be a mapping with keys: " + join(keys));
-    for (const auto& kv : n) {
-      const std::string key = kv.first.as<std::string>();
-      if (std::find(keys.begin(), keys.end(), key) == keys.end())
-        fail(kv.first, "unknown key '" + key + "' in " + what + "; expected one of: " + join(keys));
-    }
-  }
-  int integer(const YAML::Node& n, const std::string& key, int lo, int hi) const {
-    int v = 0;
-    try {
-      v = n.as<int>();
-    } catch (const YAML::Exception&) {
-      fail(n, "'" + key + "' must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    if (v < lo || v > hi) fail(n, "'" + key + "' is " + std::to_string(v) + "; expected " + std::to_string(lo) + ".." + std::to_string(hi));
-    return v;
-  }
-  double number(const YAML::Node& n, const std::string& key, double lo, double hi) const {
-    double v = 0;
-    const std::string range = fmt_number(lo) + ".." + fmt_number(hi);
-    try {
-      v = n.as<double>();
-    } catch (const YAML::Exception&) {
-      fail(n, "'" + key + "' must be a number in " + range);
-    }
-    if (!(v >= lo && v <= hi)) fail(n, "'" + key + "' is " + fmt_number(v) + "; expected " + range);
-    return v;
-  }
-  static std::string fmt_number(double v) {
-    std::ostringstream s;
-    s << v;
-    return s.str();
-  }
-  bool boolean(const YAML::Node& n, const std::string& key) const {
-    try {
-      return n.as<bool>();
-    } catch (const YAML::Exception&) {
-      fail(n, "'" + key + "' must be true or false");
-    }
-  }
-  std::string text(const YAML::Node& n, const std::string& key) const {
-    if (!n.IsScalar()) fail(n, "'" + key + "' must be a string");
-    return n.as<std::string>();
-  }
-  std::string choice(const YAML::Node& n, const std::string& key, const std::vector<std::string>& choices) const {
-    std::string v;
-    try {
-      v = n.as<std::string>();
-    } catch (const YAML::Exception&) {
-      fail(n, "'" + key + "' must be one of: " + join(choices));
-    }
-    if (std::find(choices.begin(), choices.end(), v) == choices.end())
-      fail(n, "'" + key + "' is '" + v + "'; expected one of: " + join(choices));
-    return v;
-  }
-  static std::string join(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-  }
-
- private:
-  std::string source_;
-};
+using Reader = YamlReader;
 
 template <class Registry>
 std::vector<std::string> names_of(const Registry& r) {

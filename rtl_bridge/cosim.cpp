@@ -24,7 +24,7 @@ Shape coordinates_of(const Shape& shape, int64_t index) {
 void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
   ++r.compared;
   if (got == expected) return;
-  if (!r.has_mismatch) r.has_mismatch = true, r.first = FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected};
+  if (!r.has_mismatch) r.has_mismatch = true, r.first = FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected, r.input_start_cycle};
   ++r.mismatches;
 }
 
@@ -34,9 +34,11 @@ std::string Watchdog::describe(int64_t cycle, const std::string& progress) const
 }
 
 std::string format_report(const CosimResult& r) {
+  const std::string waveform = r.trace.empty() ? "" : "  waveform: " + r.trace + "\n";
   if (r.hung)
     return fmt::format("HUNG: {} on layer {}: the watchdog ended the run: {}; {} values compared before, {} mismatching\n", r.block, r.layer, r.hang,
-                       r.compared, r.mismatches);
+                       r.compared, r.mismatches) +
+           waveform;
   const double rate = r.seconds > 0 ? static_cast<double>(r.cycles) / r.seconds : 0;
   if (r.passed())
     return fmt::format("PASS: {} on layer {}: {} values of '{}' compared over {} input(s), all equal ({} cycles, {:.3g} cycles/s)\n", r.block, r.layer,
@@ -48,7 +50,7 @@ std::string format_report(const CosimResult& r) {
       "MISMATCH: {} on layer {}: {} of {} values differ\n"
       "  first: tensor '{}', input {}, element {} at [{}], cycle {}: got {} (0x{:08x}), expected {} (0x{:08x})\n",
       r.block, r.layer, r.mismatches, r.compared, r.tensor, f.input, f.index, coords, f.cycle, f.got, static_cast<uint32_t>(f.got), f.expected,
-      static_cast<uint32_t>(f.expected));
+      static_cast<uint32_t>(f.expected)) + waveform;
 }
 
 namespace {

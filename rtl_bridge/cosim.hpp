@@ -16,6 +16,7 @@ struct FirstMismatch {
   int64_t input = 0, index = 0, cycle = 0;
   Shape coordinates;
   int64_t got = 0, expected = 0;
+  int64_t input_start_cycle = 0;  // the cycle its input started at (a waveform of it replays from there)
 };
 
 struct CosimResult {
@@ -26,6 +27,8 @@ struct CosimResult {
   FirstMismatch first;
   bool hung = false;
   std::string hang;  // what the watchdog saw: cycle, last handshake
+  int64_t input_start_cycle = 0;  // of the input being driven
+  std::string trace;  // the FST waveform written around the first mismatch or the hang, if asked for
   bool passed() const { return !hung && mismatches == 0; }
 };
 
@@ -67,20 +70,30 @@ void reset_block(Unit& unit, CosimResult& r) {
   unit.rst_n = 1;
 }
 
-// Every input of a layer through a fresh block (out of reset) of type Unit, `drive(unit, stimulus, r,
-// watchdog_cycles)` each, until one hangs.
-template <class Unit, class Stimulus, class Drive>
-CosimResult cosim_inputs(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs, int64_t watchdog_cycles, Drive drive) {
+// Every input of a layer, `run(stimulus, r)` each (which drives it through a fresh block out of reset),
+// until one hangs.
+template <class Stimulus, class Run>
+CosimResult cosim_each_input(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs, Run run) {
   CosimResult r;
   r.block = block, r.layer = layer;
   for (const Stimulus& s : inputs) {
-    Unit unit;
     r.tensor = s.tensor;
-    drive(unit, s, r, watchdog_cycles);
+    r.input_start_cycle = r.cycles;
+    run(s, r);
     ++r.inputs;
     if (r.hung) break;
   }
   return r;
+}
+
+// The same through a default-constructed Verilated block of type Unit, `drive(unit, stimulus, r,
+// watchdog_cycles)` each.
+template <class Unit, class Stimulus, class Drive>
+CosimResult cosim_inputs(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs, int64_t watchdog_cycles, Drive drive) {
+  return cosim_each_input(block, layer, inputs, [&](const Stimulus& s, CosimResult& r) {
+    Unit unit;
+    drive(unit, s, r, watchdog_cycles);
+  });
 }
 
 // The report printed by `chipref cosim`: PASS with the values compared, or the first mismatch / hang.

@@ -1,0 +1,204 @@
+#include "rtl_bridge/dut_adapter.hpp"
+
+#include <algorithm>
+
+#include "core/yaml_reader.hpp"
+
+namespace chipref::cosim {
+
+namespace {
+
+enum class Lanes { one, rows, cols };
+
+struct RoleSpec {
+  const char* name;
+  bool input;
+  Lanes lanes;
+  bool is_signed;
+  bool required;
+};
+
+// The roles of each block: the reference block's data and configuration ports (rtl/*.sv).
+const std::map<std::string, std::vector<RoleSpec>>& block_roles() {
+  static const std::map<std::string, std::vector<RoleSpec>> roles = {
+      {"mulshift",
+       {{"in_acc", true, Lanes::one, true, true},
+        {"in_multiplier", true, Lanes::one, false, true},
+        {"in_shift", true, Lanes::one, true, true},
+        {"cfg_multiplier_bits", true, Lanes::one, false, false},
+        {"cfg_round_half_up", true, Lanes::one, false, false},
+        {"cfg_zero_point", true, Lanes::one, true, false},
+        {"cfg_out_min", true, Lanes::one, true, false},
+        {"cfg_out_max", true, Lanes::one, true, false},
+        {"cfg_clamp_lo", true, Lanes::one, true, false},
+        {"cfg_clamp_hi", true, Lanes::one, true, false},
+        {"out_code", false, Lanes::one, true, true}}},
+      {"lut",
+       {{"in_code", true, Lanes::one, true, true},
+        {"tbl_we", true, Lanes::one, false, false},
+        {"tbl_addr", true, Lanes::one, false, false},
+        {"tbl_data", true, Lanes::one, true, false},
+        {"cfg_entries", true, Lanes::one, false, false},
+        {"cfg_in_min", true, Lanes::one, true, false},
+        {"cfg_shift", true, Lanes::one, false, false},
+        {"cfg_interpolate", true, Lanes::one, false, false},
+        {"cfg_out_min", true, Lanes::one, true, false},
+        {"cfg_out_max", true, Lanes::one, true, false},
+        {"out_code", false, Lanes::one, true, true}}},
+      {"mac_array",
+       {{"in_act", true, Lanes::rows, true, true},
+        {"in_weight", true, Lanes::cols, true, true},
+        {"in_bias", true, Lanes::cols, true, false},
+        {"in_first", true, Lanes::one, false, false},
+        {"in_last", true, Lanes::one, false, true},
+        {"cfg_act_zero_point", true, Lanes::one, true, false},
+        {"cfg_weight_zero_point", true, Lanes::one, true, false},
+        {"out_acc", false, Lanes::cols, true, true}}},
+  };
+  return roles;
+}
+
+// The handshake roles of each protocol.
+std::vector<RoleSpec> handshake_roles(DutProtocol p, bool has_latency) {
+  switch (p) {
+    case DutProtocol::fixed_latency:
+      return {{"in_valid", true, Lanes::one, false, true}, {"out_valid", false, Lanes::one, false, !has_latency}};
+    case DutProtocol::valid_ready:
+    case DutProtocol::matrix_tiles:
+      break;
+  }
+  return {{"in_valid", true, Lanes::one, false, true},
+          {"in_ready", false, Lanes::one, false, false},
+          {"out_valid", false, Lanes::one, false, true},
+          {"out_ready", true, Lanes::one, false, false}};
+}
+
+const std::map<std::string, std::vector<std::string>> kBlockProtocols = {
+    {"mulshift", {"valid_ready", "fixed_latency"}}, {"lut", {"valid_ready", "fixed_latency"}}, {"mac_array", {"matrix_tiles"}}};
+
+DutProtocol parse_protocol(const std::string& p) {
+  return p == "fixed_latency" ? DutProtocol::fixed_latency : p == "matrix_tiles" ? DutProtocol::matrix_tiles : DutProtocol::valid_ready;
+}
+
+std::vector<RoleSpec> roles_of(const DutAdapter& a) {
+  std::vector<RoleSpec> all = block_roles().at(a.block);
+  for (const RoleSpec& h : handshake_roles(a.protocol, a.latency > 0)) all.push_back(h);
+  return all;
+}
+
+std::string role_names(const std::vector<RoleSpec>& specs) {
+  std::string s;
+  for (const RoleSpec& r : specs) s += (s.empty() ? "" : ", ") + std::string(r.name);
+  return s;
+}
+
+}  // namespace
+
+DutAdapter load_dut_adapter(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw InputError(path + ": cannot open the adapter file");
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  const YamlReader r(path);
+  r.expect_map(root, "the adapter", {"block", "protocol", "rows", "cols", "latency", "clock", "reset", "parameters", "ports"});
+  for (const char* key : {"block", "protocol", "clock", "ports"})
+    if (!root[key]) throw InputError(path + ": the adapter needs '" + key + "' (docs/cosim.md, Bring your own DUT)");
+  DutAdapter a;
+  a.path = path;
+  a.block = r.choice(root["block"], "block", {"mulshift", "lut", "mac_array"});
+  a.protocol = parse_protocol(r.choice(root["protocol"], "protocol", kBlockProtocols.at(a.block)));
+  if (a.protocol == DutProtocol::matrix_tiles) {
+    for (const char* key : {"rows", "cols"})
+      if (!root[key]) throw InputError(path + ": the matrix_tiles protocol needs '" + key + "' (the array's size)");
+    a.rows = r.integer(root["rows"], "rows", 1, 4096), a.cols = r.integer(root["cols"], "cols", 1, 4096);
+  } else {
+    for (const char* key : {"rows", "cols"})
+      if (root[key]) r.fail(root[key], std::string("'") + key + "' is for the matrix_tiles protocol only");
+  }
+  if (root["latency"]) {
+    if (a.protocol != DutProtocol::fixed_latency) r.fail(root["latency"], "'latency' is for the fixed_latency protocol only");
+    a.latency = r.integer(root["latency"], "latency", 1, 1 << 20);
+  }
+  a.clock = r.text(root["clock"], "clock");
+  a.where_clock = r.at(root["clock"]);
+  if (const YAML::Node reset = root["reset"]) {
+    r.expect_map(reset, "reset", {"port", "active", "cycles"});
+    if (!reset["port"]) r.fail(reset, "reset needs 'port'");
+    a.reset = r.text(reset["port"], "port");
+    if (reset["active"]) a.reset_active_high = r.choice(reset["active"], "active", {"high", "low"}) == "high";
+    if (reset["cycles"]) a.reset_cycles = r.integer(reset["cycles"], "cycles", 1, 1 << 20);
+  }
+  if (const YAML::Node params = root["parameters"]) {
+    if (!params.IsMap()) r.fail(params, "'parameters' must map parameter names to values");
+    for (const auto& kv : params) a.parameters[r.text(kv.first, "parameter")] = r.text(kv.second, kv.first.as<std::string>());
+  }
+
+  const std::vector<RoleSpec> specs = roles_of(a);
+  const YAML::Node ports = root["ports"];
+  if (!ports.IsMap()) r.fail(ports, "'ports' must map roles to the design's ports; the roles of " + a.block + " here: " + role_names(specs));
+  for (const auto& kv : ports) {
+    const std::string role = kv.first.as<std::string>();
+    const auto spec = std::find_if(specs.begin(), specs.end(), [&](const RoleSpec& s) { return role == s.name; });
+    if (spec == specs.end()) r.fail(kv.first, "unknown role '" + role + "' for a " + a.block + " block on this protocol; expected one of: " + role_names(specs));
+    RoleBinding b;
+    b.role = role, b.where = r.at(kv.second), b.is_signed = spec->is_signed;
+    b.lanes = spec->lanes == Lanes::rows ? a.rows : spec->lanes == Lanes::cols ? a.cols : 1;
+    if (kv.second.IsScalar()) {
+      b.port = kv.second.as<std::string>();
+    } else {
+      r.expect_map(kv.second, "role " + role, {"port", "width", "signed"});
+      if (!kv.second["port"]) r.fail(kv.second, "role " + role + " needs 'port'");
+      b.port = r.text(kv.second["port"], "port");
+      if (kv.second["width"]) b.lane_width = r.integer(kv.second["width"], "width", 1, 64);
+      if (kv.second["signed"]) b.is_signed = r.boolean(kv.second["signed"], "signed");
+    }
+    a.roles[role] = b;
+  }
+  for (const RoleSpec& s : specs)
+    if (s.required && !a.has(s.name))
+      r.fail(ports, std::string("role ") + s.name + " is required for a " + a.block + " block on this protocol" +
+                        (std::string(s.name) == "out_valid" && a.protocol == DutProtocol::fixed_latency ? " (or give 'latency')" : ""));
+  const int tables = a.has("tbl_we") + a.has("tbl_addr") + a.has("tbl_data");
+  if (tables != 0 && tables != 3) r.fail(ports, "the table write roles tbl_we, tbl_addr and tbl_data go together");
+  return a;
+}
+
+void bind_dut_ports(DutAdapter& a, const std::vector<DutPort>& ports) {
+  auto find = [&](const std::string& name, const std::string& where, const std::string& role) -> const DutPort& {
+    const auto it = std::find_if(ports.begin(), ports.end(), [&](const DutPort& p) { return p.name == name; });
+    if (it != ports.end()) return *it;
+    std::string names;
+    for (const DutPort& p : ports) names += (names.empty() ? "" : ", ") + p.name;
+    throw InputError(where + ": " + role + " names port '" + name + "', which the design does not have; its ports: " + names);
+  };
+  auto one_bit_input = [&](const std::string& name, const std::string& where, const std::string& what) {
+    const DutPort& p = find(name, where, what);
+    if (!p.input) throw InputError(where + ": " + what + " port '" + name + "' is an output of the design");
+  };
+  one_bit_input(a.clock, a.where_clock, "the clock");
+  if (!a.reset.empty()) one_bit_input(a.reset, a.path, "the reset");
+  const std::vector<RoleSpec> specs = roles_of(a);
+  for (auto& [role, b] : a.roles) {
+    const DutPort& p = find(b.port, b.where, "role " + role);
+    const RoleSpec& spec = *std::find_if(specs.begin(), specs.end(), [&](const RoleSpec& s) { return role == s.name; });
+    if (spec.input != p.input)
+      throw InputError(b.where + ": role " + role + " is an " + (spec.input ? "input" : "output") + " of the block, but port '" + b.port + "' is an " +
+                       (p.input ? "input" : "output") + " of the design");
+    if (b.lane_width == 0) {
+      if (p.width() % b.lanes != 0)
+        throw InputError(b.where + ": port '" + b.port + "' has " + std::to_string(p.width()) + " bits, not a multiple of the " + std::to_string(b.lanes) +
+                         " lanes of role " + role + "; give its lane 'width'");
+      b.lane_width = static_cast<int>(p.width() / b.lanes);
+    }
+    if (b.lane_width > 64) throw InputError(b.where + ": role " + role + " has lanes of " + std::to_string(b.lane_width) + " bits; at most 64 are supported");
+    if (b.lane_width * b.lanes > p.width())
+      throw InputError(b.where + ": role " + role + " needs " + std::to_string(b.lanes) + " lane(s) of " + std::to_string(b.lane_width) + " bits, but port '" +
+                       b.port + "' has " + std::to_string(p.width()));
+  }
+}
+
+}  // namespace chipref::cosim

@@ -1,0 +1,51 @@
+#pragma once
+// The YAML adapter of `chipref cosim --dut` (docs/cosim.md "Bring your own DUT"): which of chipref's
+// blocks a user's design implements, the protocol it speaks, its clock and reset, and which of its
+// ports plays each role. Roles are the reference blocks' own port names (in_acc, out_code, in_act,
+// cfg_zero_point, ...), so a design can be described as "the reference block, with these names".
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "rtl_bridge/dut_build.hpp"
+
+namespace chipref::cosim {
+
+enum class DutProtocol { valid_ready, fixed_latency, matrix_tiles };
+
+// One role bound to a port: lanes of `lane_width` bits (one lane unless the role is a vector of the
+// array's rows or columns), read or written signed or not.
+struct RoleBinding {
+  std::string role, port, where;  // `where`: FILE:LINE:COLUMN of the binding in the adapter
+  int lane_width = 0;
+  int64_t lanes = 1;
+  bool is_signed = true;
+};
+
+struct DutAdapter {
+  std::string path;
+  std::string block;  // mulshift | lut | mac_array
+  DutProtocol protocol = DutProtocol::valid_ready;
+  int64_t rows = 0, cols = 0;  // matrix_tiles: the array's size
+  int64_t latency = 0;         // fixed_latency without out_valid: cycles from the in_valid pulse to the output
+  std::string clock, where_clock;
+  std::string reset;  // empty: no reset port
+  bool reset_active_high = false;
+  int64_t reset_cycles = 2;
+  std::map<std::string, std::string> parameters;  // top-level parameters (Verilator -G), part of the build
+  std::map<std::string, RoleBinding> roles;
+  bool has(const std::string& role) const { return roles.count(role) != 0; }
+};
+
+// Reads and checks an adapter file: every error names FILE:LINE:COLUMN, the key and what was expected
+// (the roles of the block and protocol, the protocols of the block, ...).
+DutAdapter load_dut_adapter(const std::string& path);
+
+// Checks the adapter against the design's ports (each bound port exists, has the role's direction, and
+// its width holds the lanes; clock and reset are 1-bit inputs) and fills in lane widths the adapter left
+// out (the port's width over the lanes). InputError at the binding's line otherwise.
+void bind_dut_ports(DutAdapter& adapter, const std::vector<DutPort>& ports);
+
+}  // namespace chipref::cosim

@@ -1,0 +1,92 @@
+#include "rtl_bridge/dut_runtime.hpp"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.hpp"
+
+namespace chipref::cosim {
+
+namespace {
+using Window = unsigned __int128;  // a lane of ≤ 64 bits at any bit offset spans at most 9 bytes
+
+// The bytes [first, first + count) of a port's storage as an integer, clipped to its size.
+Window load(const uint8_t* data, int bytes, int64_t first, int64_t count) {
+  Window w = 0;
+  for (int64_t i = std::min<int64_t>(first + count, bytes) - 1; i >= first; --i) w = (w << 8) | data[i];
+  return w;
+}
+void store(uint8_t* data, int bytes, int64_t first, int64_t count, Window w) {
+  for (int64_t i = first; i < std::min<int64_t>(first + count, bytes); ++i, w >>= 8) data[i] = static_cast<uint8_t>(w);
+}
+}  // namespace
+
+void Pin::set_lane(int64_t lane, int width, int64_t value) const {
+  const int64_t bit = lane * width, first = bit / 8, shift = bit % 8;
+  const Window mask = ((Window{1} << width) - 1) << shift;
+  Window w = load(data_, port_->bytes, first, 9);
+  w = (w & ~mask) | ((static_cast<Window>(static_cast<uint64_t>(value)) << shift) & mask);
+  store(data_, port_->bytes, first, 9, w);
+}
+
+int64_t Pin::lane(int64_t lane, int width, bool is_signed) const {
+  const int64_t bit = lane * width, first = bit / 8, shift = bit % 8;
+  const uint64_t raw = static_cast<uint64_t>((load(data_, port_->bytes, first, 9) >> shift) & ((Window{1} << width) - 1));
+  if (is_signed && width < 64 && (raw >> (width - 1)) & 1) return static_cast<int64_t>(raw | (~uint64_t{0} << width));
+  return static_cast<int64_t>(raw);
+}
+
+DutLibrary::DutLibrary(const BuiltDut& built) : built_(built) {
+  // RTLD_LOCAL: the design's copy of the Verilator runtime stays its own (the library is linked
+  // -Bsymbolic with hidden symbols), apart from the one chipref's reference blocks use.
+  handle_ = dlopen(built_.library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle_) throw InputError(built_.library + ": cannot load the built design: " + dlerror());
+  auto symbol = [&](auto& fn, const char* name) {
+    void* s = dlsym(handle_, name);
+    if (!s) throw InputError(built_.library + ": not a chipref DUT library (no " + name + "); delete " + built_.directory + " to rebuild it");
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(s);
+  };
+  int (*abi)() = nullptr;
+  symbol(abi, "chipref_dut_abi");
+  if (abi() != kDutAbiVersion)
+    throw InputError(built_.library + ": built for DUT interface " + std::to_string(abi()) + ", this chipref loads " + std::to_string(kDutAbiVersion) +
+                     "; delete " + built_.directory + " to rebuild it");
+  symbol(create_, "chipref_dut_create");
+  symbol(destroy_, "chipref_dut_destroy");
+  symbol(eval_, "chipref_dut_eval");
+  symbol(trace_open_, "chipref_dut_trace_open");
+  symbol(trace_dump_, "chipref_dut_trace_dump");
+  symbol(port_, "chipref_dut_port");
+}
+
+DutLibrary::~DutLibrary() {
+  if (handle_) dlclose(handle_);
+}
+
+DutInstance::DutInstance(std::shared_ptr<const DutLibrary> library, bool traced) : library_(std::move(library)) {
+  handle_ = library_->create_(traced ? 1 : 0);
+}
+
+DutInstance::~DutInstance() { library_->destroy_(handle_); }
+
+Pin DutInstance::pin(const std::string& port_name) const {
+  const std::vector<DutPort>& ports = library_->ports();
+  for (size_t i = 0; i < ports.size(); ++i)
+    if (ports[i].name == port_name) return Pin(&ports[i], static_cast<uint8_t*>(library_->port_(handle_, static_cast<int>(i))));
+  throw InputError("the design has no port '" + port_name + "'");
+}
+
+void DutInstance::eval() { library_->eval_(handle_); }
+
+void DutInstance::open_trace(const std::string& path) {
+  if (!library_->trace_open_(handle_, path.c_str())) throw InputError(path + ": cannot write the FST trace");
+  tracing_ = true;
+}
+
+void DutInstance::dump(uint64_t time) {
+  if (tracing_) library_->trace_dump_(handle_, time);
+}
+
+}  // namespace chipref::cosim

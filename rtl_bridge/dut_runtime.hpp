@@ -1,0 +1,83 @@
+#pragma once
+// A user's design loaded at run time (built by dut_build.hpp): the shared library's C interface, one
+// simulation instance of it, and its ports as pins that chipref's protocol drivers write and read by
+// name, in lanes of any width, signed or not.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rtl_bridge/dut_build.hpp"
+
+namespace chipref::cosim {
+
+// Bumped whenever the generated wrapper's C interface changes (it is part of the build cache's hash).
+inline constexpr int kDutAbiVersion = 1;
+
+// A port's storage inside the Verilated model: a little-endian bit field of `port.width()` bits in
+// `port.bytes` bytes (Verilator's CData/SData/IData/QData integers and VlWide word arrays alike, on
+// the little-endian hosts chipref runs on).
+class Pin {
+ public:
+  Pin() = default;
+  Pin(const DutPort* port, uint8_t* data) : port_(port), data_(data) {}
+  explicit operator bool() const { return data_ != nullptr; }
+  const DutPort& port() const { return *port_; }
+
+  // Bits [lane·width, (lane+1)·width) of the port, width ≤ 64.
+  void set_lane(int64_t lane, int width, int64_t value) const;  // a handle: writes the model, not the Pin
+  int64_t lane(int64_t lane, int width, bool is_signed) const;
+  void set(int64_t value) const { set_lane(0, port_->width() < 64 ? port_->width() : 64, value); }
+  bool high() const { return lane(0, 1, false) != 0; }
+
+ private:
+  const DutPort* port_ = nullptr;
+  uint8_t* data_ = nullptr;
+};
+
+class DutLibrary;
+
+// One instance of the design: its own Verilator context, so instances never share state.
+class DutInstance {
+ public:
+  DutInstance(std::shared_ptr<const DutLibrary> library, bool traced);
+  ~DutInstance();
+  DutInstance(const DutInstance&) = delete;
+  DutInstance& operator=(const DutInstance&) = delete;
+
+  Pin pin(const std::string& port_name) const;  // InputError if the design has no such port
+  void eval();
+  // Writes an FST waveform from now on to `path` (the instance must have been created traced).
+  void open_trace(const std::string& path);
+  void dump(uint64_t time);
+
+ private:
+  std::shared_ptr<const DutLibrary> library_;
+  void* handle_ = nullptr;
+  bool tracing_ = false;
+};
+
+// The loaded shared library of a built design.
+class DutLibrary {
+ public:
+  explicit DutLibrary(const BuiltDut& built);
+  ~DutLibrary();
+  DutLibrary(const DutLibrary&) = delete;
+  DutLibrary& operator=(const DutLibrary&) = delete;
+  const std::vector<DutPort>& ports() const { return built_.ports; }
+  const BuiltDut& built() const { return built_; }
+
+ private:
+  friend class DutInstance;
+  BuiltDut built_;
+  void* handle_ = nullptr;
+  void* (*create_)(int) = nullptr;
+  void (*destroy_)(void*) = nullptr;
+  void (*eval_)(void*) = nullptr;
+  int (*trace_open_)(void*, const char*) = nullptr;
+  void (*trace_dump_)(void*, uint64_t) = nullptr;
+  void* (*port_)(void*, int) = nullptr;
+};
+
+}  // namespace chipref::cosim
