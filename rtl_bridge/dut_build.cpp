@@ -198,6 +198,7 @@ BuiltDut build_dut(const DutDesign& design, const std::string& cache_root) {
     return built;
   }
 
+  std::fprintf(stderr, "cosim: building design %s with Verilator and %s (once per version of the design) ...\n", design.top.c_str(), compiler().c_str());
   std::error_code ec;
   fs::create_directories(cache_root, ec);
   if (ec) throw InputError(cache_root + ": cannot create the DUT build cache: " + ec.message());

@@ -233,10 +233,11 @@ CosimResult run_inputs(const std::shared_ptr<const DutLibrary>& library, const D
   if (o.trace.empty() || r.passed()) return r;
   const int64_t failed_input = r.hung ? r.inputs - 1 : r.first.input;
   const int64_t around = r.hung ? r.cycles : r.first.cycle;
+  const int64_t start = r.hung ? r.input_start_cycle : r.first.input_start_cycle;
   CosimResult replay;
-  replay.cycles = r.hung ? r.input_start_cycle : r.first.input_start_cycle;
+  replay.cycles = start;
   run_one(inputs.at(static_cast<size_t>(failed_input)), replay, o.trace, around - o.trace_window, around + o.trace_window);
-  r.trace = fmt::format("{} (cycles {}..{} of input {})", o.trace, std::max(replay.input_start_cycle, around - o.trace_window), around + o.trace_window,
+  r.trace = fmt::format("{} (cycles {}..{} of input {})", o.trace, std::max(start, around - o.trace_window), std::min(replay.cycles, around + o.trace_window),
                         failed_input);
   return r;
 }
@@ -247,9 +248,8 @@ CosimResult cosim_dut(const DutCosimOptions& o) {
   DutAdapter adapter = load_dut_adapter(o.adapter);
   DutDesign design{o.sources, o.top, adapter.parameters};
   const std::string root = o.build_dir.empty() ? default_dut_cache_root() : o.build_dir;
-  std::fprintf(stderr, "cosim: building %s with Verilator (cached under %s) ...\n", o.top.c_str(), root.c_str());
   const BuiltDut built = build_dut(design, root);
-  std::fprintf(stderr, "cosim: %s %s\n", built.from_cache ? "using the cached build" : "built", built.directory.c_str());
+  std::fprintf(stderr, "cosim: design %s %s %s\n", o.top.c_str(), built.from_cache ? "from the build cache" : "built into", built.directory.c_str());
   bind_dut_ports(adapter, built.ports);
   const auto library = std::make_shared<const DutLibrary>(built);
   const int64_t watchdog = o.watchdog;

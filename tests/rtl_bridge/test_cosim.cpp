@@ -18,6 +18,7 @@
 #include "quant/numerics/requant.hpp"
 #include "quant/quantize.hpp"
 #include "rtl_bridge/cosim.hpp"
+#include "tests/rtl_bridge/example_vectors.hpp"
 #include "rtl_bridge/mac_array_driver.hpp"
 #include "rtl_bridge/elementwise_drivers.hpp"
 #include "vectors/vectors.hpp"
@@ -39,22 +40,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A shipped model (examples/MODEL) quantized with 8-bit weights and activations plus `extra_lines` in
-// its defaults; golden vectors of 2 test images.
-std::string write_example_vectors(const std::string& model_file, const std::string& name, const std::string& extra_lines) {
-  const std::string model = std::string(CHIPREF_SOURCE_DIR "/examples/") + model_file;
-  const Normalisation norm = *read_sidecar_normalisation(model);
-  const Graph graph = import_onnx(model);
-  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n" + extra_lines, name + ".yaml");
-  const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
-  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model_file, norm});
-  const fs::path root = fs::temp_directory_path() / ("chipref_test_cosim_" + name);
-  fs::remove_all(root);
-  save_int_graph(q, (root / "model").string());
-  vectors::write_vectors(q, (root / "model").string(), load_fashion_mnist("t10k", 2, norm).images, vectors::InputSource{"fashion-mnist", "", 2, ""},
-                         (root / "vectors").string(), vectors::Options{});
-  return (root / "vectors").string();
-}
 std::string write_cnn_vectors(const std::string& name, const std::string& requant_line) { return write_example_vectors("fmnist_cnn.onnx", name, requant_line); }
 
 std::vector<std::string> mulshift_layers(const std::string& dir) {

@@ -1,0 +1,310 @@
+// Cosim of a user's own design (`chipref cosim --dut`, docs/cosim.md "Bring your own DUT"): designs are
+// Verilated and compiled at run time into a shared build cache, loaded, and driven through their YAML
+// adapter. Proven here: port lanes are written and read bit-exactly (against a bit-by-bit oracle, every
+// lane width at odd offsets); adapter errors point at the line; the reference blocks built this way pass
+// and their broken variants report exactly what the linked-in variants report; the tutorial's systolic
+// array (examples/cosim) passes every MAC layer of the CNN and its BUG is reported at exactly the
+// elements of PE (1, 2) with the value the weights predict; the fixed_latency protocol (latency and done
+// flag) passes and takes the cycles it defines; hangs, waveforms, the cache and Verilator errors.
+#include <catch2/catch.hpp>
+
+#include <dlfcn.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "core/error.hpp"
+#include "model/int_graph.hpp"
+#include "rtl_bridge/dut_adapter.hpp"
+#include "rtl_bridge/dut_cosim.hpp"
+#include "rtl_bridge/dut_runtime.hpp"
+#include "rtl_bridge/elementwise_drivers.hpp"
+#include "tests/rtl_bridge/example_vectors.hpp"
+#include "Vmulshift_unit_m1.h"
+
+using namespace chipref;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kSource = CHIPREF_SOURCE_DIR;
+
+std::string cache_dir() { return (fs::temp_directory_path() / "chipref_test_dut_cache").string(); }
+
+std::string write_text(const std::string& name, const std::string& text) {
+  const fs::path dir = fs::temp_directory_path() / "chipref_test_dut_files";
+  fs::create_directories(dir);
+  std::ofstream(dir / name) << text;
+  return (dir / name).string();
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// An adapter file: `base` (a shipped adapter's path) with `extra` YAML lines appended.
+std::string adapter_with(const std::string& name, const std::string& base, const std::string& extra) { return write_text(name, read_text(base) + extra); }
+
+cosim::CosimResult run_dut(const std::vector<std::string>& sources, const std::string& top, const std::string& adapter, const std::string& vectors,
+                           const std::string& layer, int64_t watchdog = 1000, const std::string& trace = "") {
+  cosim::DutCosimOptions o;
+  o.sources = sources, o.top = top, o.adapter = adapter, o.vectors_dir = vectors, o.layer = layer, o.build_dir = cache_dir();
+  o.watchdog = watchdog, o.trace = trace;
+  return cosim::cosim_dut(o);
+}
+
+std::vector<std::string> layers_of(const std::string& vectors, const std::vector<std::string>& types) {
+  std::vector<std::string> layers;
+  for (const Node& op : load_int_graph(vectors::read_manifest(vectors).model).ops)
+    if (std::find(types.begin(), types.end(), op.op_type) != types.end()) layers.push_back(op.name);
+  return layers;
+}
+
+void check_same_report(const cosim::CosimResult& dut, const cosim::CosimResult& linked) {
+  CHECK(dut.compared == linked.compared);
+  CHECK(dut.mismatches == linked.mismatches);
+  CHECK(dut.has_mismatch == linked.has_mismatch);
+  CHECK(dut.first.input == linked.first.input);
+  CHECK(dut.first.index == linked.first.index);
+  CHECK(dut.first.got == linked.first.got);
+  CHECK(dut.first.expected == linked.first.expected);
+}
+
+const std::string& cnn_vectors() {
+  static const std::string dir = write_example_vectors("fmnist_cnn.onnx", "dut", "");
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("DutCosim/port lanes are written and read bit-exactly at every width and offset", "[rtl][cosim][dut]") {
+  std::mt19937_64 rng(7);
+  // Port widths and the storage Verilator gives them: 1, 2, 4, 8 bytes, or 32-bit words.
+  for (const int width : {1, 5, 8, 9, 13, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 257}) {
+    const int bytes = width <= 8 ? 1 : width <= 16 ? 2 : width <= 32 ? 4 : width <= 64 ? 8 : 4 * ((width + 31) / 32);
+    cosim::DutPort port{"p", true, width - 1, 0, bytes};
+    for (int lane_width = 1; lane_width <= std::min(width, 64); ++lane_width) {
+      std::vector<uint8_t> storage(static_cast<size_t>(bytes));
+      for (auto& b : storage) b = static_cast<uint8_t>(rng());
+      std::vector<bool> oracle(static_cast<size_t>(bytes) * 8);
+      for (size_t i = 0; i < oracle.size(); ++i) oracle[i] = (storage[i / 8] >> (i % 8)) & 1;
+      const cosim::Pin pin(&port, storage.data());
+      const int64_t lanes = width / lane_width;
+      for (int64_t lane = 0; lane < lanes; ++lane) {
+        const auto value = static_cast<int64_t>(rng());
+        pin.set_lane(lane, lane_width, value);
+        for (int b = 0; b < lane_width; ++b) oracle[static_cast<size_t>(lane * lane_width + b)] = (static_cast<uint64_t>(value) >> b) & 1;
+      }
+      for (size_t i = 0; i < oracle.size(); ++i) REQUIRE(((storage[i / 8] >> (i % 8)) & 1) == oracle[i]);  // other bits untouched
+      for (int64_t lane = 0; lane < lanes; ++lane) {
+        uint64_t raw = 0;
+        for (int b = lane_width - 1; b >= 0; --b) raw = (raw << 1) | oracle[static_cast<size_t>(lane * lane_width + b)];
+        const bool negative = lane_width < 64 && ((raw >> (lane_width - 1)) & 1);
+        const int64_t as_signed = negative ? static_cast<int64_t>(raw) - (int64_t{1} << (lane_width - 1)) * 2 : static_cast<int64_t>(raw);
+        INFO("port width " << width << ", lane width " << lane_width << ", lane " << lane);
+        REQUIRE(pin.lane(lane, lane_width, false) == static_cast<int64_t>(raw));
+        REQUIRE(pin.lane(lane, lane_width, true) == as_signed);
+      }
+    }
+  }
+}
+
+TEST_CASE("DutCosim/adapter errors name the file, line and what was expected", "[rtl][cosim][dut]") {
+  struct Case {
+    std::string yaml, line, message;
+  };
+  const std::string head = "block: mulshift\nprotocol: valid_ready\nclock: clk\n";
+  const std::string ports = "ports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n  out_code: c\n  in_valid: v\n  out_valid: ov\n";
+  const std::vector<Case> cases = {
+      {"block: conv\nprotocol: valid_ready\nclock: clk\nports: {}\n", ":1:8:", "'block' is 'conv'; expected one of: mulshift, lut, mac_array"},
+      {"block: mulshift\nprotocol: matrix_tiles\nclock: clk\nports: {}\n", ":2:11:", "expected one of: valid_ready, fixed_latency"},
+      {head + ports + "  in_bias: b\n", ":11:3:", "unknown role 'in_bias' for a mulshift block"},
+      {head + "ports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n  in_valid: v\n  out_valid: ov\n", ":5:3:", "role out_code is required"},
+      {head + ports + "rows: 4\n", ":11:7:", "'rows' is for the matrix_tiles protocol only"},
+      {head + ports + "  tbl_we: w\n", "", "unknown role 'tbl_we'"},
+      {"block: mac_array\nprotocol: matrix_tiles\nclock: clk\nports: {}\n", "", "the matrix_tiles protocol needs 'rows'"},
+      {"block: mulshift\nprotocol: fixed_latency\nclock: clk\nports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n  out_code: c\n  in_valid: v\n",
+       ":5:3:", "role out_valid is required for a mulshift block on this protocol (or give 'latency')"},
+      {head + ports + "reset: {port: r, active: sideways}\n", ":11:26:", "'active' is 'sideways'; expected one of: high, low"},
+      {head + "ports:\n  in_acc: {port: a, width: 99}\n", ":5:28:", "'width' is 99; expected 1..64"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string path = write_text("bad_adapter_" + std::to_string(i) + ".yaml", cases[i].yaml);
+    INFO(cases[i].yaml);
+    try {
+      cosim::load_dut_adapter(path);
+      FAIL("no error");
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      CHECK(what.rfind(path + cases[i].line, 0) == 0);
+      CHECK(what.find(cases[i].message) != std::string::npos);
+    }
+  }
+  // Against the design's ports: a missing port, a wrong direction, lanes that do not divide the width.
+  const std::vector<cosim::DutPort> design = {{"clk", true, 0, 0, 1}, {"a", true, 31, 0, 4}, {"m", true, 31, 0, 4}, {"s", true, 7, 0, 1},
+                                              {"c", false, 31, 0, 4}, {"v", true, 0, 0, 1},  {"ov", false, 0, 0, 1}};
+  auto bind_error = [&](const std::string& yaml) {
+    cosim::DutAdapter a = cosim::load_dut_adapter(write_text("bind.yaml", yaml));
+    try {
+      cosim::bind_dut_ports(a, design);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(bind_error(head + ports).find("no error") == 0);
+  CHECK(bind_error(head + ports + "  in_ready: rdy\n").find(":11:13: role in_ready names port 'rdy', which the design does not have; its ports: clk, a, m, s, c, v, ov") !=
+        std::string::npos);
+  const std::string swapped = head + "ports:\n  in_acc: c\n  in_multiplier: m\n  in_shift: s\n  out_code: a\n  in_valid: v\n  out_valid: ov\n";
+  CHECK(bind_error(swapped).find(":5:11: role in_acc is an input of the block, but port 'c' is an output of the design") != std::string::npos);
+  const std::string wide = head + "ports:\n  in_acc: {port: a, width: 33}\n  in_multiplier: m\n  in_shift: s\n  out_code: c\n  in_valid: v\n  out_valid: ov\n";
+  CHECK(bind_error(wide).find("role in_acc needs 1 lane(s) of 33 bits, but port 'a' has 32") != std::string::npos);
+}
+
+TEST_CASE("DutCosim/the reference blocks built as user designs pass, and a broken one reports what its linked-in variant reports", "[rtl][cosim][dut]") {
+  const std::string& dir = cnn_vectors();
+  const std::string mulshift_sv = cosim::reference_rtl_path("mulshift"), mulshift_yaml = cosim::reference_adapter_path("mulshift");
+  for (const std::string& layer : layers_of(dir, {"mulshift"})) {
+    const cosim::CosimResult r = run_dut({mulshift_sv}, "mulshift_unit", mulshift_yaml, dir, layer);
+    INFO(cosim::format_report(r));
+    CHECK(r.passed());
+    CHECK(r.compared > 0);
+  }
+  for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
+    const cosim::CosimResult r = run_dut({cosim::reference_rtl_path("mac_array")}, "mac_array", cosim::reference_adapter_path("mac_array"), dir, layer);
+    INFO(cosim::format_report(r));
+    CHECK(r.passed());
+    CHECK(r.compared > 0);
+  }
+  const std::string layer = layers_of(dir, {"mulshift"}).at(0);
+  const auto stimulus = cosim::mulshift_stimulus(dir, layer);
+  const cosim::CosimResult linked = cosim::cosim_inputs<Vmulshift_unit_m1>("mulshift", layer, stimulus, 1000, cosim::drive_mulshift<Vmulshift_unit_m1>);
+  REQUIRE(linked.mismatches > 0);
+  const cosim::CosimResult built = run_dut({mulshift_sv}, "mulshift_unit", adapter_with("mulshift_m1.yaml", mulshift_yaml, "parameters: {MUTATION: 1}\n"), dir, layer);
+  check_same_report(built, linked);
+  std::cout << "built as a design, MulShift MUTATION 1: " << cosim::format_report(built);
+
+  // A hung design ends at the harness's watchdog with its last handshake.
+  const cosim::CosimResult hung = run_dut({mulshift_sv}, "mulshift_unit", adapter_with("mulshift_m4.yaml", mulshift_yaml, "parameters: {MUTATION: 4}\n"), dir, layer, 40);
+  CHECK(hung.hung);
+  CHECK(hung.hang == "no handshake for 40 cycles at cycle 43 (input 0; 0 of 12544 elements sent, 0 received; last handshake: none at cycle 2)");
+}
+
+TEST_CASE("DutCosim/the tutorial's systolic array passes every MAC layer, and its BUG is reported at PE (1, 2)'s elements", "[rtl][cosim][dut][mutation]") {
+  const std::string& dir = cnn_vectors();
+  const std::string sv = kSource + "/examples/cosim/systolic_os.sv", yaml = kSource + "/examples/cosim/systolic_os.yaml";
+  for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
+    const cosim::CosimResult r = run_dut({sv}, "systolic_os", yaml, dir, layer);
+    INFO(cosim::format_report(r));
+    CHECK(r.passed());
+    CHECK(r.compared > 0);
+  }
+  // BUG = 1: PE (1, 2) computes a · b instead of (a − z_a) · b, so on the stem conv (one group, 4 x 4
+  // tiles of positions x channels) every output at position p ≡ 1 and channel m ≡ 2 (mod 4) is off by
+  // z_a · Σ_k w[m][k] (the padding's codes are z_a too), wrapped to 32 bits; nothing else differs.
+  const std::string layer = "/stem/stem.0/Conv.mac";
+  const vectors::Manifest m = vectors::read_manifest(dir);
+  const IntGraph g = load_int_graph(m.model);
+  const Node& op = *std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& n) { return n.name == layer; });
+  const int64_t za = g.values.at(op.inputs[0]).quant.zero_point;
+  const vectors::Entry* w_entry = nullptr;
+  for (const vectors::Entry& e : m.entries)
+    if (e.op == layer && e.tensor == op.inputs[1]) w_entry = &e;
+  REQUIRE(w_entry);
+  const std::vector<int64_t> w = vectors::read_vector(dir, *w_entry);
+  const int64_t channels = w_entry->shape[0], taps = static_cast<int64_t>(w.size()) / channels;
+  const cosim::CosimResult r = run_dut({sv}, "systolic_os", adapter_with("systolic_bug.yaml", yaml, "parameters: {BUG: 1}\n"), dir, layer);
+  const auto stimulus = cosim::mac_array_stimulus(dir, layer, 4, 4);
+  int64_t want = 0;
+  bool first_found = false;
+  cosim::FirstMismatch want_first;
+  for (const auto& s : stimulus) {
+    const int64_t positions = s.shape[2] * s.shape[3];
+    for (size_t slot = 0; slot < s.index.size(); ++slot) {  // drain order: tile by tile, row by row
+      const int64_t index = s.index[slot];
+      if (index < 0) continue;
+      const int64_t channel = index / positions, position = index % positions;
+      if (position % 4 != 1 || channel % 4 != 2) continue;
+      int64_t sum = 0;
+      for (int64_t k = 0; k < taps; ++k) sum += w[static_cast<size_t>(channel * taps + k)];
+      const auto offset = static_cast<uint32_t>(za * sum);
+      if (offset == 0) continue;
+      ++want;
+      const auto expected = static_cast<int32_t>(static_cast<uint32_t>(s.expected[slot]) - static_cast<uint32_t>(s.bias[slot / 16 * 4 + slot % 4]));
+      if (!first_found) first_found = true, want_first = cosim::FirstMismatch{s.input, index, 0, {}, static_cast<int32_t>(static_cast<uint32_t>(expected) + offset), expected};
+    }
+  }
+  INFO(cosim::format_report(r));
+  REQUIRE(first_found);
+  CHECK(r.mismatches == want);
+  CHECK(r.first.input == want_first.input);
+  CHECK(r.first.index == want_first.index);
+  CHECK(r.first.got == want_first.got);
+  CHECK(r.first.expected == want_first.expected);
+  CHECK(r.first.coordinates == Shape{0, 2, 0, 1});
+  std::cout << "tutorial systolic array, BUG 1: " << cosim::format_report(r);
+}
+
+TEST_CASE("DutCosim/fixed_latency: a pipelined MulShift passes by latency and by done flag, in the cycles the protocol defines", "[rtl][cosim][dut]") {
+  const std::string& dir = cnn_vectors();
+  const std::string layer = layers_of(dir, {"mulshift"}).at(0);
+  const std::vector<std::string> sources = {kSource + "/tests/rtl_bridge/designs/requant_pipe.sv", cosim::reference_rtl_path("mulshift")};
+  const std::string common =
+      "block: mulshift\nprotocol: fixed_latency\nclock: clock\nreset: {port: reset_n, active: low, cycles: 3}\n"
+      "ports:\n  in_acc: acc\n  in_multiplier: {port: mult, signed: false}\n  in_shift: sh\n  cfg_zero_point: zp\n  cfg_out_min: lo\n"
+      "  cfg_out_max: hi\n  out_code: result\n  in_valid: go\n";
+  const auto stimulus = cosim::mulshift_stimulus(dir, layer);
+  const int64_t elements = static_cast<int64_t>(stimulus.at(0).expected.size());
+  const cosim::CosimResult by_latency = run_dut(sources, "requant_pipe", write_text("pipe_latency.yaml", common + "latency: 3\n"), dir, layer);
+  INFO(cosim::format_report(by_latency));
+  CHECK(by_latency.passed());
+  CHECK(by_latency.compared == 2 * elements);
+  CHECK(by_latency.cycles == 2 * (3 + 3 * elements));  // per input: 3 reset cycles, then 3 a element
+  const cosim::CosimResult by_flag = run_dut(sources, "requant_pipe", write_text("pipe_flag.yaml", common + "  out_valid: done\n"), dir, layer);
+  INFO(cosim::format_report(by_flag));
+  CHECK(by_flag.passed());
+  CHECK(by_flag.cycles == by_latency.cycles);
+  // A latency one short reads the previous element's code: caught.
+  const cosim::CosimResult early = run_dut(sources, "requant_pipe", write_text("pipe_early.yaml", common + "latency: 2\n"), dir, layer);
+  CHECK(early.mismatches > 0);
+  // The unit's MUTATION through the wrapper: the same report as the linked-in variant.
+  const cosim::CosimResult linked = cosim::cosim_inputs<Vmulshift_unit_m1>("mulshift", layer, stimulus, 1000, cosim::drive_mulshift<Vmulshift_unit_m1>);
+  const cosim::CosimResult broken =
+      run_dut(sources, "requant_pipe", write_text("pipe_m1.yaml", common + "latency: 3\nparameters: {MUTATION: 1}\n"), dir, layer);
+  check_same_report(broken, linked);
+}
+
+TEST_CASE("DutCosim/a waveform around the first mismatch, the build cache, and Verilator's own errors", "[rtl][cosim][dut]") {
+  const std::string& dir = cnn_vectors();
+  const std::string sv = kSource + "/examples/cosim/systolic_os.sv";
+  const std::string trace = (fs::temp_directory_path() / "chipref_test_dut_bug.fst").string();
+  fs::remove(trace);
+  const cosim::CosimResult r = run_dut({sv}, "systolic_os", adapter_with("systolic_bug.yaml", kSource + "/examples/cosim/systolic_os.yaml", "parameters: {BUG: 1}\n"),
+                                       dir, "/stem/stem.0/Conv.mac", 1000, trace);
+  REQUIRE(r.has_mismatch);
+  CHECK(r.trace == trace + " (cycles 0.." + std::to_string(r.first.cycle + 100) + " of input 0)");
+  CHECK(cosim::format_report(r).find("  waveform: " + r.trace) != std::string::npos);
+  const std::string fst = read_text(trace);
+  REQUIRE(fst.size() > 100);
+  CHECK(fst[0] == 0);  // an FST file opens with its header block (type 0)
+
+  const cosim::BuiltDut again = cosim::build_dut(cosim::DutDesign{{sv}, "systolic_os", {}}, cache_dir());
+  CHECK(again.from_cache);
+  std::vector<std::string> names;
+  for (const cosim::DutPort& p : again.ports) names.push_back(p.name);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"a_zero", "i_clk", "i_rst", "m_c", "m_valid", "s_a", "s_b", "s_last", "s_ready", "s_valid"});  // as declared
+  const std::string broken = write_text("broken.sv", "module broken(input logic clk);\n  logic x;\n  assign x = ;\nendmodule\n");
+  try {
+    cosim::build_dut(cosim::DutDesign{{broken}, "broken", {}}, cache_dir());
+    FAIL("no error");
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("Verilator rejected the design (top 'broken')") != std::string::npos);
+    CHECK(what.find("%Error: " + broken + ":3:") != std::string::npos);
+    CHECK(what.find("full log: ") != std::string::npos);
+  }
+}
