@@ -77,6 +77,9 @@ expect cosim-mac-array    0 0 "^PASS: mac_array on layer /head/Gemm.mac: 10 valu
 expect cosim-lut-none      1 1 "its lut layers: none"          -- cosim --block lut --vectors "$tmp/vec" --layer /Add
 expect cosim-not-mulshift 1 1 "is not a mulshift op"           -- cosim --block mulshift --vectors "$tmp/vec" --layer /Add
 expect cosim-bad-block    2 1 "--block"                        -- cosim --block fpu --vectors "$tmp/vec" --layer /Add
+expect cosim-no-design    1 1 "give either --block"            -- cosim --vectors "$tmp/vec" --layer /Add
+expect cosim-dut-no-top   1 1 "needs --top"                    -- cosim --dut "$(dirname "$0")/../../examples/cosim/systolic_os.sv" --vectors "$tmp/vec" --layer /Add
+expect cosim-dut-missing  2 1 "--dut"                          -- cosim --dut "$tmp/none.sv" --top t --adapter "$(dirname "$0")/../../examples/cosim/systolic_os.yaml" --vectors "$tmp/vec" --layer /Add
 victim=$(ls "$tmp"/vec/input_0000/*.mem | head -1)  # its first hex digit changed: element 0 differs
 if [ "$(head -c1 "$victim")" = "1" ]; then digit=2; else digit=1; fi
 printf '%s' "$digit" | dd of="$victim" bs=1 seek=0 conv=notrunc 2>/dev/null
