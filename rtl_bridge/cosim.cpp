@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "model/int_graph.hpp"
+#include "sim/kernels/sparse.hpp"
 #include "sim/systemc/tile_streams.hpp"
 #include "vectors/vectors.hpp"
 
@@ -187,6 +188,41 @@ std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const s
     all.push_back(std::move(s));
   }
   return all;
+}
+
+std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::string& layer, int n, int m) {
+  const vectors::Manifest manifest = vectors::read_manifest(dir);
+  const IntGraph g = load_int_graph(manifest.model);
+  const Node& op = layer_of(g, dir, layer, {"sparse_decode"}, "sparse_decode");
+  kernels::NmWeights w;
+  w.pattern = kernels::NmPattern{static_cast<int>(op.get_int("n")), static_cast<int>(op.get_int("m"))};
+  if (w.pattern.n != n || w.pattern.m != m)
+    throw InputError(op.describe() + ": the reference sparse decoder is built for " + std::to_string(n) + ":" + std::to_string(m) + "; this layer is " +
+                     std::to_string(w.pattern.n) + ":" + std::to_string(w.pattern.m));
+  const vectors::Entry& dense = entry_for(manifest, dir, op, op.outputs.at(0), -1);
+  w.rows = dense.shape.at(0), w.k = element_count(dense.shape) / w.rows;
+  w.values = as_int32(vectors::read_vector(dir, entry_for(manifest, dir, op, op.inputs.at(0), -1)));
+  for (int64_t word : vectors::read_vector(dir, entry_for(manifest, dir, op, op.inputs.at(1), -1))) w.index_words.push_back(static_cast<uint32_t>(word));
+  kernels::validate_nm(w, op.describe());
+  const std::vector<int64_t> golden = vectors::read_vector(dir, dense);
+  SparseStimulus s;
+  s.layer = op.name, s.tensor = op.outputs[0], s.n = n, s.m = m, s.shape = dense.shape;
+  for (int64_t row = 0; row < w.rows; ++row)
+    for (int64_t group = 0; group < w.groups(); ++group) {
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t t = (row * w.groups() + group) * n + j;
+        const int32_t v = w.values.at(static_cast<size_t>(t));
+        if (v < -32768 || v > 32767) throw InputError(op.describe() + ": weight " + std::to_string(v) + " does not fit the decoder's 16-bit lanes");
+        s.values.push_back(v);
+        s.positions.push_back(static_cast<int32_t>(w.index(t)));
+      }
+      for (int64_t p = 0; p < m; ++p) {
+        const int64_t column = group * m + p;
+        s.index.push_back(column < w.k ? row * w.k + column : -1);
+        s.expected.push_back(column < w.k ? static_cast<int32_t>(golden.at(static_cast<size_t>(row * w.k + column))) : 0);
+      }
+    }
+  return {s};
 }
 
 }  // namespace chipref::cosim

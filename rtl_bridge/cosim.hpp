@@ -152,6 +152,23 @@ struct MacArrayStimulus {
 // accumulators, or its codes do not fit the array's 16-bit lanes.
 std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows, int64_t cols);
 
+// A sparse_decode layer's stimulus (rtl/sparse_decoder.sv): per (row, group) of the N:M weights, in the
+// order of the compressed format (docs/numerics.md §13), its N kept values and their positions in the
+// group (unpacked from the index stream), and the M golden dense weights with each one's row-major index
+// in the dense tensor (−1 for padding past a row's end, not compared). Weights are constants: one
+// "input".
+struct SparseStimulus {
+  std::string layer, tensor;  // the op and its dense output
+  int64_t input = 0, n = 0, m = 0;
+  Shape shape;  // of the dense weights
+  std::vector<int32_t> values, positions, expected;
+  std::vector<int64_t> index;
+};
+
+// InputError if `layer` is not a sparse_decode op, or its pattern is not the reference decoder's (2:4)
+// or its values do not fit 16-bit lanes.
+std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::string& layer, int n, int m);
+
 // Row-major coordinates of element `index` of `shape`.
 Shape coordinates_of(const Shape& shape, int64_t index);
 

@@ -8,15 +8,14 @@
 #include <vector>
 
 #include "rtl_bridge/cosim.hpp"
+#include "rtl_bridge/mac_array_driver.hpp"
 
 namespace chipref::cosim {
 
-// Streams elements 0..n−1 (`set_input(unit, i)` puts element i on the input ports) through a block with
-// in_valid/in_ready and out_code/out_valid/out_ready, and scores each output against `expected`.
-template <class Unit, class SetInput>
-void stream_elements(Unit& unit, CosimResult& r, int64_t input, const Shape& shape, const std::vector<int32_t>& expected, int64_t watchdog_cycles,
-                     SetInput set_input) {
-  const size_t n = expected.size();
+// Streams items 0..n−1 (`set_input(unit, i)` puts item i on the input ports) through a block with
+// in_valid/in_ready and out_valid/out_ready; `score_output(unit, i)` scores the i-th output.
+template <class Unit, class SetInput, class ScoreOutput>
+void stream_items(Unit& unit, CosimResult& r, int64_t input, size_t n, int64_t watchdog_cycles, SetInput set_input, ScoreOutput score_output) {
   size_t sent = 0, received = 0;
   Watchdog watchdog(watchdog_cycles, r.cycles);
   while (received < n) {
@@ -26,7 +25,7 @@ void stream_elements(Unit& unit, CosimResult& r, int64_t input, const Shape& sha
     unit.eval();  // the handshakes of this cycle, sampled before its rising edge
     const bool in_fire = unit.in_valid && unit.in_ready, out_fire = unit.out_valid && unit.out_ready;
     if (out_fire) {
-      score(r, input, static_cast<int64_t>(received), shape, static_cast<int32_t>(unit.out_code), expected[received]);
+      score_output(unit, received);
       watchdog.saw(r.cycles, "output element " + std::to_string(received++));
     }
     if (in_fire) watchdog.saw(r.cycles, "input element " + std::to_string(sent++));
@@ -40,6 +39,15 @@ void stream_elements(Unit& unit, CosimResult& r, int64_t input, const Shape& sha
       break;
     }
   }
+}
+
+// Elements 0..n−1 with one code out each (out_code), scored against `expected`.
+template <class Unit, class SetInput>
+void stream_elements(Unit& unit, CosimResult& r, int64_t input, const Shape& shape, const std::vector<int32_t>& expected, int64_t watchdog_cycles,
+                     SetInput set_input) {
+  stream_items(unit, r, input, expected.size(), watchdog_cycles, set_input, [&](Unit& u, size_t i) {
+    score(r, input, static_cast<int64_t>(i), shape, static_cast<int32_t>(u.out_code), expected[i]);
+  });
 }
 
 template <class Unit>
@@ -83,6 +91,32 @@ void drive_lut(Unit& unit, const LutStimulus& s, CosimResult& r, int64_t watchdo
   unit.tbl_we = 0;
   stream_elements(unit, r, s.input, s.shape, s.expected, watchdog_cycles,
                   [&s](Unit& u, size_t i) { u.in_code = static_cast<uint32_t>(s.codes[i]); });
+  r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// One N:M group a handshake (rtl/sparse_decoder.sv): N values and positions in, M dense lanes out,
+// each lane that is not padding scored against the golden dense weights.
+template <class Unit>
+void drive_sparse(Unit& unit, const SparseStimulus& s, CosimResult& r, int64_t watchdog_cycles) {
+  const auto t0 = std::chrono::steady_clock::now();
+  reset_block(unit, r);
+  const auto N = static_cast<size_t>(s.n), M = static_cast<size_t>(s.m);
+  stream_items(
+      unit, r, s.input, s.index.size() / M, watchdog_cycles,
+      [&](Unit& u, size_t group) {
+        for (size_t j = 0; j < N; ++j) {
+          detail::set_lane(u.in_values, static_cast<int64_t>(j), 16, s.values[group * N + j]);
+          detail::set_lane(u.in_index, static_cast<int64_t>(j), 8, s.positions[group * N + j]);
+        }
+      },
+      [&](Unit& u, size_t group) {
+        for (size_t p = 0; p < M; ++p) {
+          const size_t lane = group * M + p;
+          if (s.index[lane] < 0) continue;  // padding past the row's end
+          const auto got = static_cast<int16_t>(static_cast<uint16_t>(u.out_dense >> (16 * p)));
+          score(r, s.input, s.index[lane], s.shape, got, s.expected[lane]);
+        }
+      });
   r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

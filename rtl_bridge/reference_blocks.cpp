@@ -3,6 +3,7 @@
 #include "Vlut_unit_m0.h"
 #include "Vmac_array_16x16.h"
 #include "Vmulshift_unit_m0.h"
+#include "Vsparse_decoder_m0.h"
 #include "core/error.hpp"
 #include "rtl_bridge/mac_array_driver.hpp"
 #include "rtl_bridge/elementwise_drivers.hpp"
@@ -17,7 +18,10 @@ CosimResult cosim_reference_block(const std::string& block, const std::string& v
                                           drive_mac_array<Vmac_array_16x16>);
   if (block == "lut")
     return cosim_inputs<Vlut_unit_m0>(block, layer, lut_stimulus(vectors_dir, layer, kReferenceLutDepth), watchdog_cycles, drive_lut<Vlut_unit_m0>);
-  throw InputError("cosim: unknown block '" + block + "'; expected mulshift, mac_array or lut");
+  if (block == "sparse")
+    return cosim_inputs<Vsparse_decoder_m0>(block, layer, sparse_stimulus(vectors_dir, layer, kReferenceSparseN, kReferenceSparseM), watchdog_cycles,
+                                            drive_sparse<Vsparse_decoder_m0>);
+  throw InputError("cosim: unknown block '" + block + "'; expected mulshift, mac_array, lut or sparse");
 }
 
 }  // namespace chipref::cosim

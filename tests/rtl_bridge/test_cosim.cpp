@@ -34,6 +34,8 @@
 #include "Vmulshift_unit_m2.h"
 #include "Vmulshift_unit_m3.h"
 #include "Vmulshift_unit_m4.h"
+#include "Vsparse_decoder_m0.h"
+#include "Vsparse_decoder_m1.h"
 
 using namespace chipref;
 namespace fs = std::filesystem;
@@ -300,6 +302,59 @@ TEST_CASE("Cosim/an off-by-one LUT address is caught at the element the table pr
     if (matches_prediction(1, r, want_mismatches, first_found, want_first)) ++detected;
   }
   CHECK(detected == 2);
+}
+
+namespace {
+std::vector<std::string> sparse_layers(const std::string& dir) {
+  std::vector<std::string> layers;
+  for (const Node& op : load_int_graph(vectors::read_manifest(dir).model).ops)
+    if (op.op_type == "sparse_decode") layers.push_back(op.name);
+  return layers;
+}
+template <class Unit>
+cosim::CosimResult run_sparse(const std::vector<cosim::SparseStimulus>& inputs) {
+  return cosim::cosim_inputs<Unit>("sparse", inputs.at(0).layer, inputs, 1000, cosim::drive_sparse<Unit>);
+}
+}  // namespace
+
+TEST_CASE("Cosim/the reference sparse decoder rebuilds every 2:4 layer's dense weights, and swapped index bits are caught where predicted",
+          "[rtl][cosim][mutation]") {
+  // Every MAC layer 2:4-sparse: the 3 x 3 convs of one input channel (k = 9) end their rows in padding.
+  const std::string dir = write_cnn_vectors("sparse", "  sparsity: {pattern: \"2:4\"}\n");
+  const std::vector<std::string> layers = sparse_layers(dir);
+  REQUIRE(layers.size() == 6);
+  int64_t detected = 0, padded = 0;
+  for (const std::string& layer : layers) {
+    const auto inputs = cosim::sparse_stimulus(dir, layer, 2, 4);
+    const cosim::CosimResult good = run_sparse<Vsparse_decoder_m0>(inputs);
+    INFO(layer << "\n" << cosim::format_report(good));
+    CHECK(good.passed());
+    CHECK(good.compared == element_count(inputs[0].shape));
+    if (std::count(inputs[0].index.begin(), inputs[0].index.end(), -1) > 0) ++padded;
+    // The broken decoder puts each kept value at its position with the two index bits swapped (1 <-> 2).
+    int64_t want_mismatches = 0;
+    bool first_found = false;
+    cosim::FirstMismatch want_first;
+    for (const auto& st : inputs)
+      for (size_t group = 0; group * 4 < st.index.size(); ++group) {
+        int32_t dense[4] = {0, 0, 0, 0};
+        for (size_t j = 0; j < 2; ++j) {
+          const int32_t p = st.positions[group * 2 + j];
+          dense[((p & 1) << 1) | ((p >> 1) & 1)] = st.values[group * 2 + j];
+        }
+        for (size_t p = 0; p < 4; ++p) {
+          const size_t lane = group * 4 + p;
+          if (st.index[lane] < 0 || dense[p] == st.expected[lane]) continue;
+          ++want_mismatches;
+          if (!first_found) first_found = true, want_first = cosim::FirstMismatch{st.input, st.index[lane], 0, {}, dense[p], st.expected[lane]};
+        }
+      }
+    const cosim::CosimResult r = run_sparse<Vsparse_decoder_m1>(inputs);
+    INFO(cosim::format_report(r));
+    if (matches_prediction(1, r, want_mismatches, first_found, want_first)) ++detected;
+  }
+  CHECK(padded >= 2);  // the stem and depthwise convs
+  CHECK(detected == 6);
 }
 
 TEST_CASE("Cosim/a hung block ends at the watchdog with the cycle and last handshake", "[rtl][cosim]") {
