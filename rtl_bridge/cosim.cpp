@@ -106,18 +106,41 @@ std::vector<LutStimulus> lut_stimulus(const std::string& dir, const std::string&
   return all;
 }
 
-std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const std::string& layer) {
-  const vectors::Manifest m = vectors::read_manifest(dir);
-  const IntGraph g = load_int_graph(m.model);
-  const Node& op = layer_of(g, dir, layer, {"mulshift"}, "mulshift");
+MulShiftSettings mulshift_settings(const IntGraph& g, const Node& op) {
   const std::string flavour = op.get_string("flavour"), rounding = op.get_string("rounding");
   if (flavour != "single" || (rounding != "half_even" && rounding != "half_up"))
     throw InputError(op.describe() + ": the reference MulShift unit implements the single flavour with half_even or half_up rounding; this layer uses " +
                      flavour + " with " + rounding);
   const IntValue& out = g.values.at(op.outputs.at(0));
+  MulShiftSettings s;
+  s.multiplier_bits = static_cast<int>(op.get_int("multiplier_bits"));
+  s.round_half_up = rounding == "half_up";
+  s.zero_point = static_cast<int32_t>(out.quant.zero_point);
+  s.out_min = static_cast<int32_t>(out.quant.format.min()), s.out_max = static_cast<int32_t>(out.quant.format.max());
+  s.clamp_lo = static_cast<int32_t>(op.get_int("clamp_lo")), s.clamp_hi = static_cast<int32_t>(op.get_int("clamp_hi"));
+  s.axis = op.get_int("axis", 1);
+  return s;
+}
+
+std::vector<size_t> channel_of_elements(const Node& op, const Shape& shape, int64_t axis, size_t count) {
+  int64_t inner = 1;
+  const int64_t channels = static_cast<int64_t>(shape.size()) > axis ? shape[static_cast<size_t>(axis)] : 1;
+  for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  if (count != 1 && static_cast<int64_t>(count) != channels)
+    throw InputError(op.describe() + ": " + std::to_string(count) + " multipliers for " + std::to_string(channels) + " channels");
+  std::vector<size_t> channel(static_cast<size_t>(element_count(shape)), 0);
+  if (count != 1)
+    for (size_t i = 0; i < channel.size(); ++i) channel[i] = static_cast<size_t>(static_cast<int64_t>(i) / inner % channels);
+  return channel;
+}
+
+std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const std::string& layer) {
+  const vectors::Manifest m = vectors::read_manifest(dir);
+  const IntGraph g = load_int_graph(m.model);
+  const Node& op = layer_of(g, dir, layer, {"mulshift"}, "mulshift");
+  const MulShiftSettings settings = mulshift_settings(g, op);
   const std::vector<int64_t> multipliers = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(1), -1));
   const std::vector<int64_t> shifts = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(2), -1));
-  const int64_t axis = op.get_int("axis", 1);
   std::vector<MulShiftStimulus> all;
   for (int64_t input = 0; input < m.inputs.count; ++input) {
     MulShiftStimulus s;
@@ -126,20 +149,14 @@ std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const st
     s.shape = acc.shape;
     s.accumulators = as_int32(vectors::read_vector(dir, acc));
     s.expected = as_int32(vectors::read_vector(dir, entry_for(m, dir, op, op.outputs[0], input)));
-    int64_t inner = 1, channels = static_cast<int64_t>(s.shape.size()) > axis ? s.shape[axis] : 1;
-    for (size_t d = static_cast<size_t>(axis) + 1; d < s.shape.size(); ++d) inner *= s.shape[d];
-    if (multipliers.size() != 1 && static_cast<int64_t>(multipliers.size()) != channels)
-      throw InputError(op.describe() + ": " + std::to_string(multipliers.size()) + " multipliers for " + std::to_string(channels) + " channels");
-    for (size_t i = 0; i < s.accumulators.size(); ++i) {
-      const size_t c = multipliers.size() == 1 ? 0 : static_cast<size_t>(static_cast<int64_t>(i) / inner % channels);
+    for (const size_t c : channel_of_elements(op, s.shape, settings.axis, multipliers.size())) {
       s.multipliers.push_back(static_cast<int32_t>(multipliers[c]));
       s.shifts.push_back(static_cast<int8_t>(shifts[c]));
     }
-    s.multiplier_bits = static_cast<int>(op.get_int("multiplier_bits"));
-    s.round_half_up = rounding == "half_up";
-    s.zero_point = static_cast<int32_t>(out.quant.zero_point);
-    s.out_min = static_cast<int32_t>(out.quant.format.min()), s.out_max = static_cast<int32_t>(out.quant.format.max());
-    s.clamp_lo = static_cast<int32_t>(op.get_int("clamp_lo")), s.clamp_hi = static_cast<int32_t>(op.get_int("clamp_hi"));
+    s.multiplier_bits = settings.multiplier_bits;
+    s.round_half_up = settings.round_half_up;
+    s.zero_point = settings.zero_point, s.out_min = settings.out_min, s.out_max = settings.out_max;
+    s.clamp_lo = settings.clamp_lo, s.clamp_hi = settings.clamp_hi;
     all.push_back(std::move(s));
   }
   return all;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/int_graph.hpp"
 #include "model/tensor.hpp"
 
 namespace chipref::cosim {
@@ -111,6 +112,20 @@ struct MulShiftStimulus {
   bool round_half_up = false;
   int32_t zero_point = 0, out_min = 0, out_max = 0, clamp_lo = 0, clamp_hi = 0;
 };
+
+// A mulshift op's constants as the reference unit takes them, and where its channel axis is. InputError
+// unless the op is of the `single` flavour with half_even or half_up rounding (what the unit implements).
+struct MulShiftSettings {
+  int multiplier_bits = 31;
+  bool round_half_up = false;
+  int32_t zero_point = 0, out_min = 0, out_max = 0, clamp_lo = 0, clamp_hi = 0;
+  int64_t axis = 1;
+};
+MulShiftSettings mulshift_settings(const IntGraph& graph, const Node& op);
+
+// The multiplier / shift index of each element of a tensor of `shape`: its channel along `axis`, or 0
+// when there is one per tensor. InputError naming `op` if `count` is neither 1 nor the channels.
+std::vector<size_t> channel_of_elements(const Node& op, const Shape& shape, int64_t axis, size_t count);
 
 // Every input's stimulus for the mulshift op `layer` of the vectors in `dir` (the IntGraph the
 // manifest names gives the op's attributes). InputError if the layer is not a mulshift op of the

@@ -125,6 +125,7 @@ struct SystemCEngine::Impl {
   }
   const IntGraph& graph;
   HardwareConfig hw;
+  std::shared_ptr<const systemc::ModuleFactory> replace;
   SimulationThread thread;
   sc_core::sc_simcontext* context = nullptr;
   systemc::NetlistContext shared;
@@ -178,7 +179,8 @@ void SystemCEngine::Impl::build() {
       }
       m = std::move(array);
     } else {
-      m = std::make_unique<systemc::IntOpModule>(name.c_str(), graph, op, kind, shared);
+      if (replace) m = replace->make(name, graph, op, shared);
+      if (!m) m = std::make_unique<systemc::IntOpModule>(name.c_str(), graph, op, kind, shared);
     }
     m->prepare();
     // Activation inputs, in input order: the values some module or the source writes (constants and
@@ -205,7 +207,11 @@ void SystemCEngine::Impl::build() {
 
 SystemCEngine::SystemCEngine(const IntGraph& graph) : SystemCEngine(graph, graph.hardware) {}
 
-SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware) : impl_(std::make_unique<Impl>(graph, hardware)) {
+SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware) : SystemCEngine(graph, hardware, nullptr) {}
+
+SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware, std::shared_ptr<const systemc::ModuleFactory> replace)
+    : impl_(std::make_unique<Impl>(graph, hardware)) {
+  impl_->replace = std::move(replace);
   // Before any simulation: a throw from here is on a thread that has not switched stacks yet. If it
   // throws, ~Impl tears down what was built.
   impl_->thread.call([this] {

@@ -44,6 +44,10 @@ struct MacTileSchedule {
 };
 MacTileSchedule mac_tile_schedule(const HardwareConfig& hw, int64_t groups, int64_t positions, int64_t reduction, int64_t channels);
 
+namespace systemc {
+class ModuleFactory;  // sim/systemc/modules.hpp
+}
+
 class SystemCEngine {
  public:
   // Checks the graph, builds and elaborates the netlist (in its own SystemC simulation context, so that
@@ -52,6 +56,9 @@ class SystemCEngine {
   // SparseDecoder feeds the array dense weights).
   explicit SystemCEngine(const IntGraph& graph);
   explicit SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware);
+  // With `replace`, ops it builds a module for (RTL blocks behind adapters) use that module instead of
+  // the model's; the factory must outlive the engine.
+  SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware, std::shared_ptr<const systemc::ModuleFactory> replace);
   ~SystemCEngine();
   SystemCEngine(const SystemCEngine&) = delete;
   SystemCEngine& operator=(const SystemCEngine&) = delete;

@@ -111,7 +111,7 @@ void IntOpModule::process() {
       }
       current_ = output_buffer();
       OverflowCounter overflow;
-      prepared_.run(inputs_, *current_, overflow);
+      compute(inputs_, *current_, overflow);
       stats_.overflow_events += overflow.events;
       account(inputs_, *current_);
       if (context_.trace) {

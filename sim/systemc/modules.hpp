@@ -48,6 +48,11 @@ class IntOpModule : public sc_core::sc_module {
 
  protected:
   virtual void start() {}  // inside the process, before the first transaction
+  // Computes one transaction: the op's prepared kernel, or (an RTL block behind an adapter) whatever
+  // the subclass drives; it may wait() on SystemC time.
+  virtual void compute(const std::vector<const CodeTensor*>& inputs, CodeTensor& output, OverflowCounter& overflow) {
+    prepared_.run(inputs, output, overflow);
+  }
   virtual void account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output);
   // While a trace is recorded: what the module adds to it beyond its output tensor.
   virtual void traced(const std::vector<const CodeTensor*>&, const CodeTensor&) {}
@@ -132,6 +137,14 @@ class Sink : public sc_core::sc_module {
 
  private:
   void process();
+};
+
+// Builds the module of an op in place of the model module, or returns null to keep the model (an RTL
+// block behind an adapter: rtl_bridge/systemc_blocks.hpp). Called inside the netlist's SystemC context.
+class ModuleFactory {
+ public:
+  virtual ~ModuleFactory() = default;
+  virtual std::unique_ptr<IntOpModule> make(const std::string& name, const IntGraph& graph, const Node& op, NetlistContext& context) const = 0;
 };
 
 // Bits per element of a constant's storage type.

@@ -21,6 +21,9 @@
 #include "tests/rtl_bridge/example_vectors.hpp"
 #include "rtl_bridge/mac_array_driver.hpp"
 #include "rtl_bridge/elementwise_drivers.hpp"
+#include "rtl_bridge/systemc_blocks.hpp"
+#include "sim/direct_engine.hpp"
+#include "sim/systemc/engine.hpp"
 #include "vectors/vectors.hpp"
 #include "Vlut_unit_m0.h"
 #include "Vlut_unit_m1.h"
@@ -355,6 +358,32 @@ TEST_CASE("Cosim/the reference sparse decoder rebuilds every 2:4 layer's dense w
   }
   CHECK(padded >= 2);  // the stem and depthwise convs
   CHECK(detected == 6);
+}
+
+TEST_CASE("Cosim/the Verilated MulShift unit inside the SystemC netlist: every tensor identical to the DirectEngine's", "[rtl][cosim][systemc]") {
+  // The 8 MulShift modules of the CNN replaced by rtl/mulshift_unit.sv (Verilated in SystemC mode) behind
+  // the transaction <-> pin adapter; both half_even and half_up.
+  for (const char* rounding : {"half_even", "half_up"}) {
+    const std::string dir = write_cnn_vectors(std::string("systemc_rtl_") + rounding, std::string("  requant: {rounding: ") + rounding + "}\n");
+    const IntGraph q = load_int_graph(vectors::read_manifest(dir).model);
+    SystemCEngine engine(q, q.hardware, cosim::rtl_module_factory({"mulshift"}));
+    int64_t rtl_modules = 0;
+    for (const ModuleStats& m : engine.stats()) rtl_modules += m.kind == "MulShift (RTL)";
+    CHECK(rtl_modules == 8);
+    const Tensor x = load_fashion_mnist("t10k", 12, q.preprocess).images;
+    RunTrace want, got;
+    const Tensor y_direct = DirectEngine(q).run(x, &want);
+    CHECK(engine.run(x, &got).floats == y_direct.floats);
+    REQUIRE(got.values.size() == want.values.size());
+    for (const auto& [name, t] : want.values) {
+      INFO(rounding << ": " << name);
+      REQUIRE(got.values.count(name));
+      CHECK(got.values.at(name).data == t.data);
+    }
+    CHECK(engine.run(x).floats == y_direct.floats);  // chunked transactions through the pipeline
+    std::cout << "RTL MulShift in the SystemC netlist (" << rounding << "): " << want.values.size() << " tensors of 12 images identical to the DirectEngine\n";
+  }
+  CHECK_THROWS_WITH(cosim::rtl_module_factory({"fpu"}), Catch::Contains("available: mulshift"));
 }
 
 TEST_CASE("Cosim/a hung block ends at the watchdog with the cycle and last handshake", "[rtl][cosim]") {
