@@ -1,11 +1,13 @@
 #pragma once
-// The --engine option of run, eval and inspect: which engine runs an IntGraph.
+// The --engine option of run, eval, inspect and vectors: which engine runs an IntGraph (and --rtl: which
+// blocks of the SystemC netlist are Verilated RTL).
 
 #include <CLI/CLI.hpp>
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/int_graph.hpp"
 #include "sim/direct_engine.hpp"
@@ -15,9 +17,14 @@ namespace chipref::cli {
 
 struct EngineChoice {
   std::string engine = "direct";  // direct | systemc
+  std::vector<std::string> rtl;   // systemc: blocks run as Verilated RTL inside the netlist
 };
 
-void add_engine_option(CLI::App& cmd, EngineChoice& choice);
+// --engine, and with `rtl_option` also --rtl.
+void add_engine_option(CLI::App& cmd, EngineChoice& choice, bool rtl_option = true);
+
+// The SystemC engine of `choice` (its --rtl blocks swapped in) over `graph`, which must outlive it.
+std::unique_ptr<SystemCEngine> make_systemc_engine(const IntGraph& graph, const EngineChoice& choice);
 
 // A runner over `graph` (which must outlive it). skip_zero applies to the DirectEngine only; the
 // SystemC engine models the SparseDecoder in front of the array, so asking it for skip-zero is an error.

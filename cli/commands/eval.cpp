@@ -56,6 +56,7 @@ int run_eval(const EvalOptions& o) {
   if (o.json) {
     nlohmann::json j{{"top1", r.top1()}, {"count", r.count}, {"correct", r.correct}};
     if (integer) j["engine"] = o.engine.engine;
+    if (integer && !o.engine.rtl.empty()) j["rtl"] = o.engine.rtl;
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print("{}: top-1 {:.2f}% ({} of {} Fashion-MNIST test images{}); normalisation mean {} std {} (from {})\n", o.model,

@@ -94,8 +94,9 @@ int inspect_int_graph(const InspectOptions& o) {
   Shape input_shape = g.input_shape;
   if (!input_shape.empty()) input_shape[0] = o.batch;
   std::unique_ptr<SystemCEngine> systemc;
+  if (!o.engine.rtl.empty() && o.engine.engine != "systemc") throw InputError("--rtl runs blocks inside the SystemC netlist: add --engine systemc");
   if (o.engine.engine == "systemc") {
-    systemc = std::make_unique<SystemCEngine>(g);
+    systemc = make_systemc_engine(g, o.engine);
     systemc->run(Tensor::zeros(DType::float32, input_shape), &trial);
   } else {
     DirectEngine(g).run(Tensor::zeros(DType::float32, input_shape), &trial);

@@ -92,7 +92,7 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-accumulators", o->no_accumulators, "Leave out the MAC accumulators before requantization");
   cmd->add_option("-o,--output", o->output, "Output directory");
-  add_engine_option(*cmd, o->engine);
+  add_engine_option(*cmd, o->engine, false);
   auto* verify = cmd->add_subcommand("verify", "Re-hash every file of a vectors directory against manifest.json (exit 3 on a difference)");
   verify->add_option("DIR", o->verify_dir, "Directory written by chipref vectors")->required()->check(CLI::ExistingDirectory);
   verify->callback([&exit_code, o] { exit_code = run_verify(o->verify_dir); });

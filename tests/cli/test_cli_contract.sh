@@ -78,6 +78,9 @@ expect cosim-lut-none      1 1 "its lut layers: none"          -- cosim --block 
 expect cosim-not-mulshift 1 1 "is not a mulshift op"           -- cosim --block mulshift --vectors "$tmp/vec" --layer /Add
 expect cosim-bad-block    2 1 "--block"                        -- cosim --block fpu --vectors "$tmp/vec" --layer /Add
 expect cosim-sparse-none   1 1 "its sparse_decode layers: none" -- cosim --block sparse --vectors "$tmp/vec" --layer /Add
+expect rtl-needs-systemc  1 1 "add --engine systemc"           -- eval "$tmp/q" --limit 5 --rtl mulshift
+expect eval-systemc-rtl   0 0 '"rtl":\["mulshift"\]'          -- eval "$tmp/q" --limit 20 --json --engine systemc --rtl mulshift
+expect rtl-unknown-block  2 1 "--rtl"                          -- eval "$tmp/q" --engine systemc --rtl fpu
 expect cosim-no-design    1 1 "give either --block"            -- cosim --vectors "$tmp/vec" --layer /Add
 expect cosim-dut-no-top   1 1 "needs --top"                    -- cosim --dut "$(dirname "$0")/../../examples/cosim/systolic_os.sv" --vectors "$tmp/vec" --layer /Add
 expect cosim-dut-missing  2 1 "--dut"                          -- cosim --dut "$tmp/none.sv" --top t --adapter "$(dirname "$0")/../../examples/cosim/systolic_os.yaml" --vectors "$tmp/vec" --layer /Add
