@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/yaml_reader.hpp"
+#include "rtl_bridge/dut_protocol.hpp"
 
 namespace chipref::cosim {
 
@@ -11,7 +12,7 @@ namespace {
 enum class Lanes { one, rows, cols };
 
 struct RoleSpec {
-  const char* name;
+  std::string name;
   bool input;
   Lanes lanes;
   bool is_signed;
@@ -58,37 +59,25 @@ const std::map<std::string, std::vector<RoleSpec>>& block_roles() {
   return roles;
 }
 
-// The handshake roles of each protocol.
-std::vector<RoleSpec> handshake_roles(DutProtocol p, bool has_latency) {
-  switch (p) {
-    case DutProtocol::fixed_latency:
-      return {{"in_valid", true, Lanes::one, false, true}, {"out_valid", false, Lanes::one, false, !has_latency}};
-    case DutProtocol::valid_ready:
-    case DutProtocol::matrix_tiles:
-      break;
+// The protocols that drive `block`, in dut_protocols() order.
+std::vector<std::string> protocols_for(const std::string& block) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : dut_protocols()) {
+    const std::vector<std::string> blocks = p->blocks();
+    if (std::find(blocks.begin(), blocks.end(), block) != blocks.end()) names.push_back(name);
   }
-  return {{"in_valid", true, Lanes::one, false, true},
-          {"in_ready", false, Lanes::one, false, false},
-          {"out_valid", false, Lanes::one, false, true},
-          {"out_ready", true, Lanes::one, false, false}};
-}
-
-const std::map<std::string, std::vector<std::string>> kBlockProtocols = {
-    {"mulshift", {"valid_ready", "fixed_latency"}}, {"lut", {"valid_ready", "fixed_latency"}}, {"mac_array", {"matrix_tiles"}}};
-
-DutProtocol parse_protocol(const std::string& p) {
-  return p == "fixed_latency" ? DutProtocol::fixed_latency : p == "matrix_tiles" ? DutProtocol::matrix_tiles : DutProtocol::valid_ready;
+  return names;
 }
 
 std::vector<RoleSpec> roles_of(const DutAdapter& a) {
   std::vector<RoleSpec> all = block_roles().at(a.block);
-  for (const RoleSpec& h : handshake_roles(a.protocol, a.latency > 0)) all.push_back(h);
+  for (const HandshakeRole& h : find_dut_protocol(a.protocol)->handshake_roles(a)) all.push_back(RoleSpec{h.name, h.input, Lanes::one, false, h.required});
   return all;
 }
 
 std::string role_names(const std::vector<RoleSpec>& specs) {
   std::string s;
-  for (const RoleSpec& r : specs) s += (s.empty() ? "" : ", ") + std::string(r.name);
+  for (const RoleSpec& r : specs) s += (s.empty() ? "" : ", ") + r.name;
   return s;
 }
 
@@ -110,17 +99,17 @@ DutAdapter load_dut_adapter(const std::string& path) {
   DutAdapter a;
   a.path = path;
   a.block = r.choice(root["block"], "block", {"mulshift", "lut", "mac_array"});
-  a.protocol = parse_protocol(r.choice(root["protocol"], "protocol", kBlockProtocols.at(a.block)));
-  if (a.protocol == DutProtocol::matrix_tiles) {
+  a.protocol = r.choice(root["protocol"], "protocol", protocols_for(a.block));
+  if (a.block == "mac_array") {
     for (const char* key : {"rows", "cols"})
-      if (!root[key]) throw InputError(path + ": the matrix_tiles protocol needs '" + key + "' (the array's size)");
+      if (!root[key]) throw InputError(path + ": a mac_array block needs '" + key + "' (the array's size: the tiles chipref feeds)");
     a.rows = r.integer(root["rows"], "rows", 1, 4096), a.cols = r.integer(root["cols"], "cols", 1, 4096);
   } else {
     for (const char* key : {"rows", "cols"})
-      if (root[key]) r.fail(root[key], std::string("'") + key + "' is for the matrix_tiles protocol only");
+      if (root[key]) r.fail(root[key], std::string("'") + key + "' is for a mac_array block only");
   }
   if (root["latency"]) {
-    if (a.protocol != DutProtocol::fixed_latency) r.fail(root["latency"], "'latency' is for the fixed_latency protocol only");
+    if (!find_dut_protocol(a.protocol)->takes_latency()) r.fail(root["latency"], "'latency' is not a key of the " + a.protocol + " protocol");
     a.latency = r.integer(root["latency"], "latency", 1, 1 << 20);
   }
   a.clock = r.text(root["clock"], "clock");
@@ -161,7 +150,7 @@ DutAdapter load_dut_adapter(const std::string& path) {
   for (const RoleSpec& s : specs)
     if (s.required && !a.has(s.name))
       r.fail(ports, std::string("role ") + s.name + " is required for a " + a.block + " block on this protocol" +
-                        (std::string(s.name) == "out_valid" && a.protocol == DutProtocol::fixed_latency ? " (or give 'latency')" : ""));
+                        (s.name == "out_valid" && find_dut_protocol(a.protocol)->takes_latency() ? " (or give 'latency')" : ""));
   const int tables = a.has("tbl_we") + a.has("tbl_addr") + a.has("tbl_data");
   if (tables != 0 && tables != 3) r.fail(ports, "the table write roles tbl_we, tbl_addr and tbl_data go together");
   return a;

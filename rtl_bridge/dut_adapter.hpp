@@ -13,8 +13,6 @@
 
 namespace chipref::cosim {
 
-enum class DutProtocol { valid_ready, fixed_latency, matrix_tiles };
-
 // One role bound to a port: lanes of `lane_width` bits (one lane unless the role is a vector of the
 // array's rows or columns), read or written signed or not.
 struct RoleBinding {
@@ -27,9 +25,9 @@ struct RoleBinding {
 struct DutAdapter {
   std::string path;
   std::string block;  // mulshift | lut | mac_array
-  DutProtocol protocol = DutProtocol::valid_ready;
+  std::string protocol;         // a name in dut_protocols() (rtl_bridge/dut_protocol.hpp)
   int64_t rows = 0, cols = 0;  // matrix_tiles: the array's size
-  int64_t latency = 0;         // fixed_latency without out_valid: cycles from the in_valid pulse to the output
+  int64_t latency = 0;         // protocols that take it (fixed_latency): rising edges from the in_valid pulse to the output
   std::string clock, where_clock;
   std::string reset;  // empty: no reset port
   bool reset_active_high = false;

@@ -1,0 +1,228 @@
+#include "rtl_bridge/dut_protocol.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/error.hpp"
+
+namespace chipref::cosim {
+
+Harness::Harness(std::shared_ptr<const DutLibrary> library, const DutAdapter& adapter, const std::string& layer, bool traced)
+    : adapter_(adapter), layer_(layer), dut_(std::move(library), traced) {
+  clock_ = dut_.pin(adapter.clock);
+  if (!adapter.reset.empty()) reset_ = dut_.pin(adapter.reset);
+  for (const auto& [role, binding] : adapter.roles) pins_.emplace(role, Bound{dut_.pin(binding.port), &binding});
+}
+
+void Harness::put(const std::string& role, int64_t value, int64_t lane) {
+  const Bound& b = pins_.at(role);
+  const int w = b.binding->lane_width;
+  const int64_t lo = b.binding->is_signed ? -(int64_t{1} << (w - 1)) : 0, hi = b.binding->is_signed ? (int64_t{1} << (w - 1)) - 1 : (int64_t{1} << w) - 1;
+  if (w < 64 && (value < lo || value > hi))
+    throw InputError(fmt::format("{}: layer {}: role {} must carry {}, which does not fit port '{}' ({}-bit {} lanes, range {}..{})", b.binding->where, layer_, role,
+                                 value, b.binding->port, w, b.binding->is_signed ? "signed" : "unsigned", lo, hi));
+  b.pin.set_lane(lane, w, value);
+}
+
+int64_t Harness::get(const std::string& role, int64_t lane) const {
+  const Bound& b = pins_.at(role);
+  return b.pin.lane(lane, b.binding->lane_width, b.binding->is_signed);
+}
+
+bool Harness::high(const std::string& role) const { return pins_.at(role).pin.high(); }
+
+void Harness::falling(CosimResult& r) {
+  clock_.set(0);
+  dut_.eval();
+  dump(2 * static_cast<uint64_t>(r.cycles), r.cycles);
+}
+
+void Harness::rising(CosimResult& r) {
+  clock_.set(1);
+  dut_.eval();
+  dump(2 * static_cast<uint64_t>(r.cycles) + 1, r.cycles);
+  ++r.cycles;
+}
+
+void Harness::reset(CosimResult& r) {
+  put_if("in_valid", 0);
+  put_if("out_ready", 1);
+  if (!reset_) return;
+  reset_.set(adapter_.reset_active_high ? 1 : 0);
+  for (int64_t i = 0; i < adapter_.reset_cycles; ++i) cycle(r);
+  reset_.set(adapter_.reset_active_high ? 0 : 1);
+}
+
+void Harness::trace(const std::string& path, int64_t from, int64_t to) {
+  dut_.open_trace(path);
+  trace_from_ = from, trace_to_ = to;
+}
+
+void Harness::dump(uint64_t time, int64_t cycle) {
+  if (cycle >= trace_from_ && cycle <= trace_to_) dut_.dump(time);
+}
+
+void hang(CosimResult& r, const Watchdog& watchdog, const std::string& progress) {
+  r.hung = true;
+  r.hang = watchdog.describe(r.cycles, progress);
+}
+
+void DutProtocol::elements(Harness& h, const ElementStream&, CosimResult&, int64_t) const {
+  throw InputError(h.adapter().path + ": this protocol does not drive element-wise blocks");
+}
+
+void DutProtocol::tiles(Harness& h, const MacArrayStimulus&, CosimResult&, int64_t) const {
+  throw InputError(h.adapter().path + ": this protocol does not drive a MAC array");
+}
+
+namespace {
+
+// What every element-wise protocol does first: the layer's constants, the reset, the table.
+void start_elements(Harness& h, const ElementStream& s, CosimResult& r) {
+  for (const auto& [role, value] : s.config) h.put_if(role, value);
+  h.put_if("tbl_we", 0);
+  h.reset(r);
+  if (s.table && h.has("tbl_we")) {
+    for (size_t i = 0; i < s.table->size(); ++i) {
+      h.put("tbl_we", 1), h.put("tbl_addr", static_cast<int64_t>(i)), h.put("tbl_data", (*s.table)[i]);
+      h.cycle(r);
+    }
+    h.put("tbl_we", 0);
+  }
+}
+
+void put_element(Harness& h, const ElementStream& s, size_t i) {
+  for (const auto& [role, values] : s.inputs) h.put(role, (*values)[i]);
+}
+
+std::string element_progress(const ElementStream& s, size_t sent, size_t received) {
+  return fmt::format("input {}; {} of {} elements sent, {} received", s.input, sent, s.expected->size(), received);
+}
+
+const std::vector<HandshakeRole> kStreamHandshake = {{"in_valid", true, true}, {"in_ready", false, false}, {"out_valid", false, true}, {"out_ready", true, false}};
+
+// One element a handshake in (in_valid && in_ready at a rising edge), one code a handshake out.
+class ValidReady : public DutProtocol {
+ public:
+  std::vector<std::string> blocks() const override { return {"mulshift", "lut"}; }
+  std::vector<HandshakeRole> handshake_roles(const DutAdapter&) const override { return kStreamHandshake; }
+  void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
+    start_elements(h, s, r);
+    const std::vector<int32_t>& expected = *s.expected;
+    const size_t n = expected.size();
+    size_t sent = 0, received = 0;
+    Watchdog watchdog(watchdog_cycles, r.cycles);
+    while (received < n) {
+      h.put("in_valid", sent < n);
+      if (sent < n) put_element(h, s, sent);
+      h.falling(r);
+      const bool in_fire = sent < n && (!h.has("in_ready") || h.high("in_ready")), out_fire = h.high("out_valid");
+      if (out_fire) {
+        score(r, s.input, static_cast<int64_t>(received), s.shape, static_cast<int32_t>(h.get("out_code")), expected[received]);
+        watchdog.saw(r.cycles, "output element " + std::to_string(received++));
+      }
+      if (in_fire) watchdog.saw(r.cycles, "input element " + std::to_string(sent++));
+      h.rising(r);
+      if (watchdog.expired(r.cycles)) return hang(r, watchdog, element_progress(s, sent, received));
+    }
+  }
+};
+
+// One element at a time: its inputs with a one-cycle in_valid pulse, then the output after `latency`
+// rising edges (the pulse's own edge counts) or on the first edge after which out_valid is high.
+class FixedLatency : public DutProtocol {
+ public:
+  std::vector<std::string> blocks() const override { return {"mulshift", "lut"}; }
+  std::vector<HandshakeRole> handshake_roles(const DutAdapter& a) const override {
+    return {{"in_valid", true, true}, {"out_valid", false, a.latency == 0}};
+  }
+  bool takes_latency() const override { return true; }
+  void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
+    start_elements(h, s, r);
+    const int64_t latency = h.adapter().latency;
+    Watchdog watchdog(watchdog_cycles, r.cycles);
+    for (size_t i = 0; i < s.expected->size(); ++i) {
+      put_element(h, s, i);
+      h.put("in_valid", 1);
+      h.cycle(r);
+      h.put("in_valid", 0);
+      watchdog.saw(r.cycles - 1, "in_valid pulse of element " + std::to_string(i));
+      for (int64_t edges = 1; latency > 0 ? edges < latency : !h.high("out_valid"); ++edges) {
+        h.cycle(r);
+        if (watchdog.expired(r.cycles)) return hang(r, watchdog, element_progress(s, i + 1, i) + "; out_valid never rose");
+      }
+      score(r, s.input, static_cast<int64_t>(i), s.shape, static_cast<int32_t>(h.get("out_code")), (*s.expected)[i]);
+    }
+  }
+};
+
+// Output-stationary tiles: per tile K beats of in_act [rows] and in_weight [cols] with in_first /
+// in_last, then `rows` output beats of out_acc [cols], row 0 first. What the design leaves out, chipref
+// does: without cfg_*_zero_point it sends codes minus the zero point; without in_bias it expects the
+// accumulators minus the bias.
+class MatrixTiles : public DutProtocol {
+ public:
+  std::vector<std::string> blocks() const override { return {"mac_array"}; }
+  std::vector<HandshakeRole> handshake_roles(const DutAdapter&) const override { return kStreamHandshake; }
+  void tiles(Harness& h, const MacArrayStimulus& s, CosimResult& r, int64_t watchdog_cycles) const override {
+    const int64_t R = s.rows, C = s.cols, K = s.reduction, beats = s.tiles * K, rows_out = s.tiles * R;
+    const bool act_zp = h.has("cfg_act_zero_point"), weight_zp = h.has("cfg_weight_zero_point"), bias = h.has("in_bias");
+    h.put_if("cfg_act_zero_point", s.act_zero_point);
+    h.put_if("cfg_weight_zero_point", s.weight_zero_point);
+    h.reset(r);
+    int64_t sent = 0, drained = 0;
+    Watchdog watchdog(watchdog_cycles, r.cycles);
+    while (drained < rows_out) {
+      h.put("in_valid", sent < beats);
+      if (sent < beats) {
+        const int64_t tile = sent / K, k = sent % K;
+        h.put_if("in_first", k == 0);
+        h.put("in_last", k == K - 1);
+        for (int64_t i = 0; i < R; ++i) h.put("in_act", s.activations[static_cast<size_t>(sent * R + i)] - (act_zp ? 0 : s.act_zero_point), i);
+        for (int64_t c = 0; c < C; ++c) h.put("in_weight", s.weights[static_cast<size_t>(sent * C + c)] - (weight_zp ? 0 : s.weight_zero_point), c);
+        if (bias && k == 0)
+          for (int64_t c = 0; c < C; ++c) h.put("in_bias", s.bias[static_cast<size_t>(tile * C + c)], c);
+      }
+      h.falling(r);
+      const bool in_fire = sent < beats && (!h.has("in_ready") || h.high("in_ready")), out_fire = h.high("out_valid");
+      if (out_fire) {
+        const int64_t tile = drained / R;
+        for (int64_t c = 0; c < C; ++c) {
+          const size_t slot = static_cast<size_t>(drained * C + c);
+          if (s.index[slot] < 0) continue;  // padding of a partial tile
+          const int32_t offset = bias ? 0 : s.bias[static_cast<size_t>(tile * C + c)];
+          const auto expected = static_cast<int32_t>(static_cast<uint32_t>(s.expected[slot]) - static_cast<uint32_t>(offset));
+          score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(h.get("out_acc", c)), expected);
+        }
+        watchdog.saw(r.cycles, "output row " + std::to_string(drained++));
+      }
+      if (in_fire) watchdog.saw(r.cycles, "input beat " + std::to_string(sent++));
+      h.rising(r);
+      if (watchdog.expired(r.cycles))
+        return hang(r, watchdog, fmt::format("input {}; {} of {} beats sent, {} of {} rows drained", s.input, sent, beats, drained, rows_out));
+    }
+  }
+};
+
+}  // namespace
+
+const std::vector<std::pair<std::string, std::unique_ptr<DutProtocol>>>& dut_protocols() {
+  static const auto protocols = [] {
+    std::vector<std::pair<std::string, std::unique_ptr<DutProtocol>>> p;
+    p.emplace_back("valid_ready", std::make_unique<ValidReady>());
+    p.emplace_back("fixed_latency", std::make_unique<FixedLatency>());
+    p.emplace_back("matrix_tiles", std::make_unique<MatrixTiles>());
+    // Your own: p.emplace_back("my_protocol", std::make_unique<MyProtocol>());
+    return p;
+  }();
+  return protocols;
+}
+
+const DutProtocol* find_dut_protocol(const std::string& name) {
+  for (const auto& [n, p] : dut_protocols())
+    if (n == name) return p.get();
+  return nullptr;
+}
+
+}  // namespace chipref::cosim
