@@ -9,7 +9,7 @@ namespace chipref::cosim {
 
 namespace {
 
-enum class Lanes { one, rows, cols };
+enum class Lanes { one, rows, cols, kept, group };  // kept: N of an N:M pattern, group: M
 
 struct RoleSpec {
   std::string name;
@@ -55,6 +55,10 @@ const std::map<std::string, std::vector<RoleSpec>>& block_roles() {
         {"cfg_act_zero_point", true, Lanes::one, true, false},
         {"cfg_weight_zero_point", true, Lanes::one, true, false},
         {"out_acc", false, Lanes::cols, true, true}}},
+      {"sparse",
+       {{"in_values", true, Lanes::kept, true, true},
+        {"in_index", true, Lanes::kept, false, true},
+        {"out_dense", false, Lanes::group, true, true}}},
   };
   return roles;
 }
@@ -93,12 +97,12 @@ DutAdapter load_dut_adapter(const std::string& path) {
     throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   const YamlReader r(path);
-  r.expect_map(root, "the adapter", {"block", "protocol", "rows", "cols", "latency", "clock", "reset", "parameters", "ports"});
+  r.expect_map(root, "the adapter", {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports"});
   for (const char* key : {"block", "protocol", "clock", "ports"})
     if (!root[key]) throw InputError(path + ": the adapter needs '" + key + "' (docs/cosim.md, Bring your own DUT)");
   DutAdapter a;
   a.path = path;
-  a.block = r.choice(root["block"], "block", {"mulshift", "lut", "mac_array"});
+  a.block = r.choice(root["block"], "block", {"mulshift", "lut", "mac_array", "sparse"});
   a.protocol = r.choice(root["protocol"], "protocol", protocols_for(a.block));
   if (a.block == "mac_array") {
     for (const char* key : {"rows", "cols"})
@@ -107,6 +111,19 @@ DutAdapter load_dut_adapter(const std::string& path) {
   } else {
     for (const char* key : {"rows", "cols"})
       if (root[key]) r.fail(root[key], std::string("'") + key + "' is for a mac_array block only");
+  }
+  if (a.block == "sparse") {
+    if (!root["pattern"]) throw InputError(path + ": a sparse block needs 'pattern' (\"N:M\", the lanes of its groups)");
+    const std::string pattern = r.text(root["pattern"], "pattern");
+    const size_t colon = pattern.find(':');
+    try {
+      a.n = std::stoi(pattern.substr(0, colon)), a.m = std::stoi(pattern.substr(colon + 1));
+    } catch (const std::exception&) {
+      a.n = a.m = 0;
+    }
+    if (colon == std::string::npos || a.n < 1 || a.m < 2 || a.n > a.m || a.m > 256) r.fail(root["pattern"], "'pattern' is '" + pattern + "'; expected \"N:M\" with 1 <= N <= M, 2 <= M <= 256");
+  } else if (root["pattern"]) {
+    r.fail(root["pattern"], "'pattern' is for a sparse block only");
   }
   if (root["latency"]) {
     if (!find_dut_protocol(a.protocol)->takes_latency()) r.fail(root["latency"], "'latency' is not a key of the " + a.protocol + " protocol");
@@ -135,7 +152,7 @@ DutAdapter load_dut_adapter(const std::string& path) {
     if (spec == specs.end()) r.fail(kv.first, "unknown role '" + role + "' for a " + a.block + " block on this protocol; expected one of: " + role_names(specs));
     RoleBinding b;
     b.role = role, b.where = r.at(kv.second), b.is_signed = spec->is_signed;
-    b.lanes = spec->lanes == Lanes::rows ? a.rows : spec->lanes == Lanes::cols ? a.cols : 1;
+    b.lanes = spec->lanes == Lanes::rows ? a.rows : spec->lanes == Lanes::cols ? a.cols : spec->lanes == Lanes::kept ? a.n : spec->lanes == Lanes::group ? a.m : 1;
     if (kv.second.IsScalar()) {
       b.port = kv.second.as<std::string>();
     } else {

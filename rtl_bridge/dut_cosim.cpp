@@ -75,11 +75,16 @@ CosimResult cosim_dut(const DutCosimOptions& o) {
   if (adapter.block == "lut")
     return run_inputs(library, adapter, o, lut_stimulus(o.vectors_dir, o.layer, int64_t{1} << 30),
                       [&](Harness& h, const LutStimulus& s, CosimResult& r) { protocol.elements(h, element_stream(s), r, watchdog); });
+  if (adapter.block == "sparse")
+    return run_inputs(library, adapter, o, sparse_stimulus(o.vectors_dir, o.layer, static_cast<int>(adapter.n), static_cast<int>(adapter.m)),
+                      [&](Harness& h, const SparseStimulus& s, CosimResult& r) { protocol.groups(h, s, r, watchdog); });
   return run_inputs(library, adapter, o, mac_array_stimulus(o.vectors_dir, o.layer, adapter.rows, adapter.cols),
                     [&](Harness& h, const MacArrayStimulus& s, CosimResult& r) { protocol.tiles(h, s, r, watchdog); });
 }
 
-std::string reference_top(const std::string& block) { return block == "mulshift" ? "mulshift_unit" : block == "lut" ? "lut_unit" : block; }
+std::string reference_top(const std::string& block) {
+  return block == "mulshift" ? "mulshift_unit" : block == "lut" ? "lut_unit" : block == "sparse" ? "sparse_decoder" : block;
+}
 std::string reference_rtl_path(const std::string& block) { return std::string(CHIPREF_SOURCE_DIR) + "/rtl_bridge/rtl/" + reference_top(block) + ".sv"; }
 std::string reference_adapter_path(const std::string& block) { return std::string(CHIPREF_SOURCE_DIR) + "/rtl_bridge/adapters/" + block + ".yaml"; }
 

@@ -76,6 +76,10 @@ void DutProtocol::tiles(Harness& h, const MacArrayStimulus&, CosimResult&, int64
   throw InputError(h.adapter().path + ": this protocol does not drive a MAC array");
 }
 
+void DutProtocol::groups(Harness& h, const SparseStimulus&, CosimResult&, int64_t) const {
+  throw InputError(h.adapter().path + ": this protocol does not drive a sparse decoder");
+}
+
 namespace {
 
 // What every element-wise protocol does first: the layer's constants, the reset, the table.
@@ -102,30 +106,53 @@ std::string element_progress(const ElementStream& s, size_t sent, size_t receive
 
 const std::vector<HandshakeRole> kStreamHandshake = {{"in_valid", true, true}, {"in_ready", false, false}, {"out_valid", false, true}, {"out_ready", true, false}};
 
-// One element a handshake in (in_valid && in_ready at a rising edge), one code a handshake out.
+// Items 0..n−1 through in_valid/in_ready (`put_item(i)` sets item i's inputs) and out_valid (out_ready
+// held high), `score_item(i)` for the i-th output; an item moves when valid and ready are high at a
+// rising edge.
+template <class PutItem, class ScoreItem>
+void stream(Harness& h, CosimResult& r, int64_t input, size_t n, const char* what, int64_t watchdog_cycles, PutItem put_item, ScoreItem score_item) {
+  size_t sent = 0, received = 0;
+  Watchdog watchdog(watchdog_cycles, r.cycles);
+  while (received < n) {
+    h.put("in_valid", sent < n);
+    if (sent < n) put_item(sent);
+    h.falling(r);
+    const bool in_fire = sent < n && (!h.has("in_ready") || h.high("in_ready")), out_fire = h.high("out_valid");
+    if (out_fire) {
+      score_item(received);
+      watchdog.saw(r.cycles, fmt::format("output {} {}", what, received++));
+    }
+    if (in_fire) watchdog.saw(r.cycles, fmt::format("input {} {}", what, sent++));
+    h.rising(r);
+    if (watchdog.expired(r.cycles))
+      return hang(r, watchdog, fmt::format("input {}; {} of {} {}s sent, {} received", input, sent, n, what, received));
+  }
+}
+
+// One element (sparse: one N:M group) a handshake in, its code (dense group) a handshake out.
 class ValidReady : public DutProtocol {
  public:
-  std::vector<std::string> blocks() const override { return {"mulshift", "lut"}; }
+  std::vector<std::string> blocks() const override { return {"mulshift", "lut", "sparse"}; }
   std::vector<HandshakeRole> handshake_roles(const DutAdapter&) const override { return kStreamHandshake; }
   void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
     start_elements(h, s, r);
-    const std::vector<int32_t>& expected = *s.expected;
-    const size_t n = expected.size();
-    size_t sent = 0, received = 0;
-    Watchdog watchdog(watchdog_cycles, r.cycles);
-    while (received < n) {
-      h.put("in_valid", sent < n);
-      if (sent < n) put_element(h, s, sent);
-      h.falling(r);
-      const bool in_fire = sent < n && (!h.has("in_ready") || h.high("in_ready")), out_fire = h.high("out_valid");
-      if (out_fire) {
-        score(r, s.input, static_cast<int64_t>(received), s.shape, static_cast<int32_t>(h.get("out_code")), expected[received]);
-        watchdog.saw(r.cycles, "output element " + std::to_string(received++));
-      }
-      if (in_fire) watchdog.saw(r.cycles, "input element " + std::to_string(sent++));
-      h.rising(r);
-      if (watchdog.expired(r.cycles)) return hang(r, watchdog, element_progress(s, sent, received));
-    }
+    stream(
+        h, r, s.input, s.expected->size(), "element", watchdog_cycles, [&](size_t i) { put_element(h, s, i); },
+        [&](size_t i) { score(r, s.input, static_cast<int64_t>(i), s.shape, static_cast<int32_t>(h.get("out_code")), (*s.expected)[i]); });
+  }
+  void groups(Harness& h, const SparseStimulus& s, CosimResult& r, int64_t watchdog_cycles) const override {
+    h.reset(r);
+    const auto N = static_cast<size_t>(s.n), M = static_cast<size_t>(s.m);
+    stream(
+        h, r, s.input, s.index.size() / M, "group", watchdog_cycles,
+        [&](size_t g) {
+          for (size_t j = 0; j < N; ++j) h.put("in_values", s.values[g * N + j], static_cast<int64_t>(j)), h.put("in_index", s.positions[g * N + j], static_cast<int64_t>(j));
+        },
+        [&](size_t g) {
+          for (size_t p = 0; p < M; ++p)
+            if (s.index[g * M + p] >= 0)  // else padding past the row's end
+              score(r, s.input, s.index[g * M + p], s.shape, static_cast<int32_t>(h.get("out_dense", static_cast<int64_t>(p))), s.expected[g * M + p]);
+        });
   }
 };
 

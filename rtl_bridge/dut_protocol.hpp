@@ -75,13 +75,15 @@ struct HandshakeRole {
 class DutProtocol {
  public:
   virtual ~DutProtocol() = default;
-  // The blocks it can drive: mulshift and lut through elements(), mac_array through tiles().
+  // The blocks it can drive: mulshift and lut through elements(), mac_array through tiles(), sparse
+  // through groups().
   virtual std::vector<std::string> blocks() const = 0;
   virtual std::vector<HandshakeRole> handshake_roles(const DutAdapter& adapter) const = 0;
   virtual bool takes_latency() const { return false; }  // the adapter's `latency` key
   // One input from reset on; score() every output; on a stall, mark r hung (see hang()).
   virtual void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const;
   virtual void tiles(Harness& h, const MacArrayStimulus& s, CosimResult& r, int64_t watchdog_cycles) const;
+  virtual void groups(Harness& h, const SparseStimulus& s, CosimResult& r, int64_t watchdog_cycles) const;  // sparse
 };
 
 // Ends a run at the watchdog: r.hung with what it saw.

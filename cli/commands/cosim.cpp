@@ -21,7 +21,6 @@ int run_cosim(CosimOptions o) {
   if (!o.dut.sources.empty()) {
     r = cosim::cosim_dut(o.dut);
   } else if (!o.dut.trace.empty()) {
-    if (o.block == "sparse") throw InputError("cosim: --trace is not available for the sparse decoder yet (it has no identity adapter)");
     // The reference blocks linked into chipref carry no tracing: build the same RTL as a design with its
     // identity adapter, which does.
     o.dut.sources = {cosim::reference_rtl_path(o.block)};

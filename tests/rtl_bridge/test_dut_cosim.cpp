@@ -23,6 +23,7 @@
 #include "rtl_bridge/elementwise_drivers.hpp"
 #include "tests/rtl_bridge/example_vectors.hpp"
 #include "Vmulshift_unit_m1.h"
+#include "Vsparse_decoder_m1.h"
 
 using namespace chipref;
 namespace fs = std::filesystem;
@@ -187,6 +188,21 @@ TEST_CASE("DutCosim/the reference blocks built as user designs pass, and a broke
   const cosim::CosimResult built = run_dut({mulshift_sv}, "mulshift_unit", adapter_with("mulshift_m1.yaml", mulshift_yaml, "parameters: {MUTATION: 1}\n"), dir, layer);
   check_same_report(built, linked);
   std::cout << "built as a design, MulShift MUTATION 1: " << cosim::format_report(built);
+
+  // The sparse decoder on the all-2:4 CNN: passes every layer; swapped index bits report as linked in.
+  const std::string sparse_dir = write_example_vectors("fmnist_cnn.onnx", "dut_sparse", "  sparsity: {pattern: \"2:4\"}\n");
+  const std::string sparse_sv = cosim::reference_rtl_path("sparse"), sparse_yaml = cosim::reference_adapter_path("sparse");
+  const std::string sparse_m1 = adapter_with("sparse_m1.yaml", sparse_yaml, "parameters: {MUTATION: 1}\n");
+  for (const std::string& decode : layers_of(sparse_dir, {"sparse_decode"})) {
+    const cosim::CosimResult good = run_dut({sparse_sv}, "sparse_decoder", sparse_yaml, sparse_dir, decode);
+    INFO(cosim::format_report(good));
+    CHECK(good.passed());
+    CHECK(good.compared > 0);
+    const auto groups = cosim::sparse_stimulus(sparse_dir, decode, 2, 4);
+    const cosim::CosimResult linked_sparse = cosim::cosim_inputs<Vsparse_decoder_m1>("sparse", decode, groups, 1000, cosim::drive_sparse<Vsparse_decoder_m1>);
+    REQUIRE(linked_sparse.mismatches > 0);
+    check_same_report(run_dut({sparse_sv}, "sparse_decoder", sparse_m1, sparse_dir, decode), linked_sparse);
+  }
 
   // A hung design ends at the harness's watchdog with its last handshake.
   const cosim::CosimResult hung = run_dut({mulshift_sv}, "mulshift_unit", adapter_with("mulshift_m4.yaml", mulshift_yaml, "parameters: {MUTATION: 4}\n"), dir, layer, 40);
