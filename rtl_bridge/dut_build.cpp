@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -153,16 +152,30 @@ CHIPREF_API void* chipref_dut_port(void* p, int index) {{
 }  // namespace
 
 std::vector<DutPort> parse_model_ports(const std::string& header_text) {
-  static const std::regex declaration(R"(VL_(IN|OUT|INOUT)(8|16|64|W)?\(&(\w+),(\d+),(\d+)(?:,(\d+))?\);)");
+  // Declarations such as VL_IN8(&clk,0,0); VL_OUT(&out_code,31,0); VL_INW(&in_act,255,0,8);
+  // (std::regex is avoided: GCC 12 warns inside it under -O1 with the sanitizers.)
   std::vector<DutPort> ports;
-  for (auto it = std::sregex_iterator(header_text.begin(), header_text.end(), declaration); it != std::sregex_iterator(); ++it) {
-    const std::smatch& m = *it;
+  std::istringstream in(header_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t start = line.find("VL_"), open = line.find("(&"), close = line.find(");");
+    if (start == std::string::npos || open == std::string::npos || close == std::string::npos || open < start || close < open) continue;
+    const std::string macro = line.substr(start + 3, open - start - 3);  // IN8, OUT, INOUTW, ...
+    std::string kind;
+    if (macro.rfind("INOUT", 0) == 0) kind = macro.substr(5);
+    else if (macro.rfind("OUT", 0) == 0) kind = macro.substr(3);
+    else if (macro.rfind("IN", 0) == 0) kind = macro.substr(2);
+    else continue;
+    if (kind != "" && kind != "8" && kind != "16" && kind != "64" && kind != "W") continue;
+    std::vector<std::string> fields;
+    std::istringstream args(line.substr(open + 2, close - open - 2));
+    for (std::string f; std::getline(args, f, ',');) fields.push_back(f);
+    if (fields.size() < 3 || (kind == "W" && fields.size() < 4)) continue;
     DutPort p;
-    p.name = m[3];
-    p.input = m[1] != "OUT";
-    p.msb = std::stoi(m[4]), p.lsb = std::stoi(m[5]);
-    const std::string kind = m[2];
-    p.bytes = kind == "8" ? 1 : kind == "16" ? 2 : kind == "64" ? 8 : kind == "W" ? 4 * std::stoi(m[6]) : 4;
+    p.name = fields[0];
+    p.input = macro.rfind("OUT", 0) != 0;
+    p.msb = std::stoi(fields[1]), p.lsb = std::stoi(fields[2]);
+    p.bytes = kind == "8" ? 1 : kind == "16" ? 2 : kind == "64" ? 8 : kind == "W" ? 4 * std::stoi(fields[3]) : 4;
     ports.push_back(p);
   }
   return ports;
