@@ -104,7 +104,8 @@ TEST_CASE("DutCosim/port lanes are written and read bit-exactly at every width a
         uint64_t raw = 0;
         for (int b = lane_width - 1; b >= 0; --b) raw = (raw << 1) | oracle[static_cast<size_t>(lane * lane_width + b)];
         const bool negative = lane_width < 64 && ((raw >> (lane_width - 1)) & 1);
-        const int64_t as_signed = negative ? static_cast<int64_t>(raw) - (int64_t{1} << (lane_width - 1)) * 2 : static_cast<int64_t>(raw);
+        // Two's complement by definition: raw − 2^width when the sign bit is set (exact in 128 bits).
+        const auto as_signed = static_cast<int64_t>(negative ? static_cast<__int128>(raw) - (static_cast<__int128>(1) << lane_width) : static_cast<__int128>(raw));
         INFO("port width " << width << ", lane width " << lane_width << ", lane " << lane);
         REQUIRE(pin.lane(lane, lane_width, false) == static_cast<int64_t>(raw));
         REQUIRE(pin.lane(lane, lane_width, true) == as_signed);
