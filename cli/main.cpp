@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   chipref::cli::add_inspect_command(app, exit_code);
   chipref::cli::add_quantize_command(app, exit_code);
   chipref::cli::add_run_command(app, exit_code);
+  chipref::cli::add_sweep_command(app, exit_code);
   chipref::cli::add_vectors_command(app, exit_code);
 
   try {

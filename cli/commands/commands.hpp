@@ -13,6 +13,7 @@ void add_export_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
 void add_quantize_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
+void add_sweep_command(CLI::App& app, int& exit_code);
 void add_vectors_command(CLI::App& app, int& exit_code);
 
 }  // namespace chipref::cli

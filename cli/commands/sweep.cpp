@@ -1,0 +1,66 @@
+#include <fmt/format.h>
+
+#include "cli/commands/commands.hpp"
+#include "core/error.hpp"
+#include "sweep/report.hpp"
+#include "sweep/run.hpp"
+
+namespace chipref::cli {
+
+namespace {
+struct SweepOptions {
+  std::string sweep_file, output, shard;
+  int jobs = 1;
+  std::vector<std::string> merge_dirs;
+  std::string merge_output;
+};
+
+int run_sweep_command(const SweepOptions& o) {
+  const sweep::SweepSpec spec = sweep::load_sweep(o.sweep_file);
+  sweep::RunOptions run;
+  run.jobs = o.jobs;
+  if (!o.shard.empty()) {
+    const size_t slash = o.shard.find('/');
+    try {
+      if (slash == std::string::npos) throw std::invalid_argument("no slash");
+      run.shard = std::stoll(o.shard.substr(0, slash)), run.shards = std::stoll(o.shard.substr(slash + 1));
+    } catch (const std::exception&) {
+      throw InputError("--shard '" + o.shard + "': expected i/N, e.g. 0/4");
+    }
+  }
+  const sweep::RunSummary s = sweep::run_sweep(spec, o.output, run);
+  sweep::write_outputs(spec, s.results, o.output);
+  fmt::print("{}: {} points{} ({} computed, {} cached, {} failed) -> {}/results.csv, report.md, report.html\n", o.sweep_file, s.results.size(),
+             run.shards > 1 ? fmt::format(" of shard {}/{}", run.shard, run.shards) : "", s.computed, s.cached, s.failed, o.output);
+  return 0;
+}
+
+int run_merge(const SweepOptions& o) {
+  const sweep::MergeSummary m = sweep::merge_sweeps(o.merge_dirs, o.merge_output);
+  sweep::write_outputs(m.spec, m.results, o.merge_output);
+  fmt::print("{} directories: {} points merged{} -> {}/results.csv, report.md, report.html\n", o.merge_dirs.size(), m.results.size(),
+             m.missing ? fmt::format(", {} of the sweep's points in none of them", m.missing) : "", o.merge_output);
+  return 0;
+}
+}  // namespace
+
+void add_sweep_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<SweepOptions>();
+  auto* cmd = app.add_subcommand("sweep", "Quantize and evaluate every point of a sweep file (bit widths, sparsity, non-linears...) and report accuracy "
+                                          "against cost with the Pareto front (docs/sweep.md)");
+  cmd->add_option("SWEEP", o->sweep_file, "Sweep file (YAML: model, base, axes, sampling)")->check(CLI::ExistingFile);
+  cmd->add_option("-o,--output", o->output, "Output directory (results.csv, results.json, plots, report.md/html; points/ caches finished points)");
+  cmd->add_option("-j,--jobs", o->jobs, "Points evaluated in parallel")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--shard", o->shard, "Run only the points whose index is i modulo N (i/N), e.g. one task of a Slurm array; combine with 'sweep merge'");
+  auto* merge = cmd->add_subcommand("merge", "Combine the run directories of one sweep (shards, other machines) into one with all outputs");
+  merge->add_option("DIRS", o->merge_dirs, "Run directories of the same sweep file")->required()->check(CLI::ExistingDirectory);
+  merge->add_option("-o,--output", o->merge_output, "Output directory")->required();
+  merge->callback([&exit_code, o] { exit_code = run_merge(*o); });
+  cmd->callback([&exit_code, o, merge] {
+    if (merge->parsed()) return;
+    if (o->sweep_file.empty() || o->output.empty()) throw CLI::ValidationError("sweep", "SWEEP and -o DIR are required (or: sweep merge DIR... -o DIR)");
+    exit_code = run_sweep_command(*o);
+  });
+}
+
+}  // namespace chipref::cli

@@ -1,0 +1,224 @@
+#include "sweep/report.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace chipref::sweep {
+
+namespace {
+
+std::string db(double v) { return std::isfinite(v) ? fmt::format("{:.1f}", v) : "inf"; }
+
+// A document written once as Markdown and once as HTML.
+class Report {
+ public:
+  void heading(const std::string& text) {
+    md_ += "\n## " + text + "\n\n";
+    html_ += "<h2>" + escape(text) + "</h2>\n";
+  }
+  void paragraph(const std::string& text) {
+    md_ += text + "\n\n";
+    html_ += "<p>" + escape(text) + "</p>\n";
+  }
+  void image(const std::string& file, const std::string& alt) {
+    md_ += "![" + alt + "](" + file + ")\n\n";
+    html_ += "<p><img src=\"" + file + "\" alt=\"" + escape(alt) + "\"></p>\n";
+  }
+  void table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+    auto md_row = [](const std::vector<std::string>& cells) {
+      std::string s = "|";
+      for (const auto& c : cells) s += " " + c + " |";
+      return s + "\n";
+    };
+    md_ += md_row(header) + md_row(std::vector<std::string>(header.size(), "---"));
+    html_ += "<table>\n<tr>";
+    for (const auto& h : header) html_ += "<th>" + escape(h) + "</th>";
+    html_ += "</tr>\n";
+    for (const auto& r : rows) {
+      md_ += md_row(r);
+      html_ += "<tr>";
+      for (const auto& c : r) html_ += "<td>" + escape(c) + "</td>";
+      html_ += "</tr>\n";
+    }
+    md_ += "\n";
+    html_ += "</table>\n";
+  }
+  std::string markdown(const std::string& title) const { return "# " + title + "\n" + md_; }
+  std::string html(const std::string& title) const {
+    return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + escape(title) +
+           "</title>\n<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
+           "td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}img{max-width:100%}</style></head><body>\n<h1>" +
+           escape(title) + "</h1>\n" + html_ + "</body></html>\n";
+  }
+
+ private:
+  static std::string escape(const std::string& s) {
+    std::string out;
+    for (char c : s) out += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '"' ? "&quot;" : std::string(1, c);
+    return out;
+  }
+  std::string md_, html_;
+};
+
+bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+// Runs a gnuplot script twice, once per terminal: NAME.png and NAME.svg in `dir`.
+bool plot(const std::string& dir, const std::string& name, const std::string& body) {
+  bool ok = true;
+  for (const auto& [terminal, ext] : {std::pair<std::string, std::string>{"pngcairo size 900,600", "png"}, {"svg size 900,600", "svg"}}) {
+    const std::string script = (fs::path(dir) / (name + "." + ext + ".gp")).string();
+    write_file_atomically(script, "set terminal " + terminal + "\nset output '" + name + "." + ext + "'\n" + body);
+    ok = ok && std::system(("cd '" + dir + "' && gnuplot '" + fs::path(script).filename().string() + "' 2>/dev/null").c_str()) == 0;
+    fs::remove(script);
+  }
+  return ok;
+}
+
+}  // namespace
+
+std::vector<size_t> pareto_front(const std::vector<PointResult>& results) {
+  std::vector<size_t> front;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].error.empty()) continue;
+    bool dominated = false;
+    for (size_t j = 0; j < results.size() && !dominated; ++j) {
+      if (j == i || !results[j].error.empty()) continue;
+      const bool no_worse = results[j].cost <= results[i].cost && results[j].top1() >= results[i].top1();
+      const bool better = results[j].cost < results[i].cost || results[j].top1() > results[i].top1();
+      dominated = no_worse && better;
+    }
+    if (!dominated) front.push_back(i);
+  }
+  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return std::tie(results[a].cost, results[a].index) < std::tie(results[b].cost, results[b].index); });
+  return front;
+}
+
+std::string results_csv(const SweepSpec& spec, const std::vector<PointResult>& results) {
+  const std::vector<size_t> front = pareto_front(results);
+  std::string csv = "index,id";
+  for (const Axis& a : spec.axes) csv += "," + a.name;
+  csv += ",top1,correct,count,cost,macs,weight_memory_bits,overflow_events,min_sqnr_db,pareto,error\n";
+  for (size_t i = 0; i < results.size(); ++i) {
+    const PointResult& r = results[i];
+    csv += fmt::format("{},{}", r.index, r.id);
+    for (const std::string& v : r.values) csv += "," + v;
+    std::string error = r.error;
+    std::replace(error.begin(), error.end(), '"', '\'');
+    csv += fmt::format(",{:.4f},{},{},{:.0f},{},{},{},{},{},\"{}\"\n", r.top1(), r.correct, r.count, r.cost, r.macs, r.weight_memory_bits, r.overflow_events,
+                       db(r.min_sqnr_db), std::count(front.begin(), front.end(), i) ? 1 : 0, error);
+  }
+  return csv;
+}
+
+void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, const std::string& dir) {
+  std::sort(results.begin(), results.end(), [](const PointResult& a, const PointResult& b) { return a.index < b.index; });
+  fs::create_directories(dir);
+  write_file_atomically((fs::path(dir) / "results.csv").string(), results_csv(spec, results));
+  nlohmann::json all = nlohmann::json::array();
+  for (const PointResult& r : results) all.push_back(nlohmann::json::parse(result_json(r)));
+  nlohmann::json axes = nlohmann::json::array();
+  for (const Axis& a : spec.axes) axes.push_back({{"name", a.name}, {"key", a.key}, {"layers", a.layers}, {"values", a.values}});
+  write_file_atomically((fs::path(dir) / "results.json").string(),
+                        nlohmann::json{{"sweep", spec.path}, {"model", spec.model}, {"base", spec.base}, {"axes", axes}, {"points", all}}.dump(1) + "\n");
+
+  const std::vector<size_t> front = pareto_front(results);
+  Report report;
+  const std::string title = "Sweep " + fs::path(spec.path).filename().string();
+  report.paragraph(fmt::format("Model `{}`, base config `{}`, {} points ({} sampling), {} evaluation images each; per-layer SQNR on the first {}. "
+                               "Cost = Σ over MAC layers of MACs × weight bits × activation bits, per image (docs/sweep.md).",
+                               spec.model, spec.base, results.size(), spec.sampling, spec.eval_images, spec.detail_images));
+  const bool plots = have_gnuplot();
+  if (!plots) report.paragraph("No plots: gnuplot is not on PATH (scripts/setup installs gnuplot-nox).");
+  std::string data;  // cost top1 pareto axis values...
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].error.empty()) continue;
+    data += fmt::format("{} {:.6f} {}", results[i].cost, results[i].top1(), std::count(front.begin(), front.end(), i) ? 1 : 0);
+    for (size_t a = 0; a < results[i].values.size(); ++a)  // numbers as numbers (plotted), anything else one quoted column
+      data += spec.axes[a].numeric() ? " " + results[i].values[a] : " \"" + results[i].values[a] + "\"";
+    data += "\n";
+  }
+  std::string front_data;
+  for (size_t i : front) front_data += fmt::format("{} {:.6f}\n", results[i].cost, results[i].top1());
+  write_file_atomically((fs::path(dir) / "points.dat").string(), data);
+  write_file_atomically((fs::path(dir) / "pareto.dat").string(), front_data);
+  if (plots) {
+    plot(dir, "accuracy_vs_cost",
+         "set xlabel 'cost (MACs x weight bits x activation bits per image)'\nset ylabel 'top-1'\nset logscale x\nset key bottom right\nset grid\n"
+         "plot 'points.dat' using 1:2 with points pt 7 ps 0.8 title 'points', 'pareto.dat' using 1:2 with linespoints lw 2 pt 6 ps 1.5 title 'Pareto front'\n");
+    report.heading("Accuracy against cost");
+    report.image("accuracy_vs_cost.png", "accuracy against cost with the Pareto front");
+    for (size_t a = 0; a < spec.axes.size(); ++a) {
+      if (!spec.axes[a].numeric()) continue;
+      const std::string name = "accuracy_vs_" + spec.axes[a].name;
+      plot(dir, name,
+           fmt::format("set xlabel '{} ({}{})'\nset ylabel 'top-1'\nset grid\nset key bottom right\n"
+                       "plot 'points.dat' using {}:2 with points pt 7 ps 0.8 title 'points', '' using {}:2 smooth unique with lines lw 2 title 'mean per value'\n",
+                       spec.axes[a].name, spec.axes[a].key, spec.axes[a].layers.empty() ? "" : " of " + spec.axes[a].layers, 4 + a, 4 + a));
+      report.image(name + ".png", "accuracy against " + spec.axes[a].name);
+    }
+  }
+  report.heading("Pareto front");
+  std::vector<std::string> header = {"point"};
+  for (const Axis& a : spec.axes) header.push_back(a.name);
+  for (const char* h : {"top-1", "cost", "weight memory (bits)", "overflow events", "min SQNR (dB)"}) header.push_back(h);
+  auto row = [&](const PointResult& r) {
+    std::vector<std::string> cells = {std::to_string(r.index)};
+    for (const std::string& v : r.values) cells.push_back(v);
+    cells.push_back(fmt::format("{:.4f}", r.top1()));
+    cells.push_back(fmt::format("{:.3g}", r.cost));
+    cells.push_back(std::to_string(r.weight_memory_bits));
+    cells.push_back(std::to_string(r.overflow_events));
+    cells.push_back(db(r.min_sqnr_db));
+    return cells;
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i : front) rows.push_back(row(results[i]));
+  report.table(header, rows);
+
+  // The most accurate point's layers: SQNR and the accumulator analysis.
+  const auto best = std::max_element(results.begin(), results.end(), [](const PointResult& a, const PointResult& b) {
+    return std::make_tuple(a.error.empty(), a.top1(), -a.cost) < std::make_tuple(b.error.empty(), b.top1(), -b.cost);
+  });
+  if (best != results.end() && best->error.empty()) {
+    report.heading(fmt::format("Layers of the most accurate point ({})", best->index));
+    if (plots) {
+      std::string layer_data;
+      for (size_t l = 0; l < best->layers.size(); ++l)
+        layer_data += fmt::format("{} \"{}\" {}\n", l, best->layers[l].layer, std::isfinite(best->layers[l].sqnr_db) ? best->layers[l].sqnr_db : 99.0);
+      write_file_atomically((fs::path(dir) / "layers.dat").string(), layer_data);
+      plot(dir, "layer_sqnr",
+           "set ylabel 'SQNR (dB) against FP32'\nset style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\nunset key\n"
+           "set bmargin 8\nplot 'layers.dat' using 1:3:xtic(2) with boxes\n");
+      report.image("layer_sqnr.png", "per-layer SQNR");
+    }
+    std::vector<std::vector<std::string>> layer_rows;
+    for (const LayerResult& l : best->layers)
+      layer_rows.push_back({l.layer, std::to_string(l.weight_bits), std::to_string(l.act_bits), std::to_string(l.macs), db(l.sqnr_db), std::to_string(l.acc_bits),
+                            std::to_string(l.acc_worst_bits), std::to_string(l.acc_observed_bits), std::to_string(l.overflow_events),
+                            l.acc_worst_bits > l.acc_bits ? "can overflow" : ""});
+    report.table({"layer", "weight bits", "act bits", "MACs", "SQNR (dB)", "acc bits", "worst-case bits", "observed bits", "overflows", ""}, layer_rows);
+  }
+  report.heading("All points");
+  rows.clear();
+  for (const PointResult& r : results) {
+    std::vector<std::string> cells = row(r);
+    if (!r.error.empty()) cells.back() = "failed: " + r.error;
+    rows.push_back(cells);
+  }
+  report.table(header, rows);
+  report.paragraph("Data: results.csv, results.json (per-layer details).");
+  write_file_atomically((fs::path(dir) / "report.md").string(), report.markdown(title));
+  write_file_atomically((fs::path(dir) / "report.html").string(), report.html(title));
+}
+
+}  // namespace chipref::sweep

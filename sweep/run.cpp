@@ -1,0 +1,326 @@
+#include "sweep/run.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/progress.hpp"
+#include "core/version.hpp"
+#include "model/evaluate.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+#include "sim/int_ops.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace chipref::sweep {
+
+namespace {
+
+constexpr int64_t kBatch = 100;
+
+// The narrowest signed width holding [lo, hi].
+int signed_bits(int64_t lo, int64_t hi) {
+  int b = 1;
+  while (b < 64 && (lo < -(int64_t{1} << (b - 1)) || hi > (int64_t{1} << (b - 1)) - 1)) ++b;
+  return b;
+}
+
+Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
+  Shape shape = t.shape;
+  const int64_t per = t.numel() / std::max<int64_t>(shape.at(0), 1);
+  shape[0] = count;
+  return Tensor::of_floats(shape, std::vector<float>(t.floats.begin() + first * per, t.floats.begin() + (first + count) * per));
+}
+
+// What evaluate_point gathers per MAC op before the run.
+struct MacLayer {
+  const Node* op = nullptr;
+  LayerResult result;
+  std::string output;  // the requantized value its SQNR is measured on (empty: none)
+  int64_t reduction = 0;
+  int64_t acc_min = std::numeric_limits<int64_t>::max(), acc_max = std::numeric_limits<int64_t>::min();
+  double signal = 0, noise = 0;
+};
+
+void static_layer_facts(const IntGraph& q, MacLayer& m) {
+  const Node& op = *m.op;
+  LayerResult& r = m.result;
+  r.layer = op.name;
+  r.acc_bits = static_cast<int>(op.get_int("acc_bits"));
+  const QuantParams& in = q.values.at(op.inputs.at(0)).quant;
+  r.act_bits = in.format.bits();
+  const int64_t max_x = std::max(in.zero_point - in.format.min(), in.format.max() - in.zero_point);
+  for (const Node& n : q.ops)
+    if (n.op_type == "mulshift" && n.inputs.at(0) == op.outputs.at(0)) m.output = n.outputs.at(0);
+  if (op.op_type == "matmul_mac") {  // two activations: no weights to store
+    const QuantParams& y = q.values.at(op.inputs.at(1)).quant;
+    const int64_t max_y = std::max(y.zero_point - y.format.min(), y.format.max() - y.zero_point);
+    const Shape& xs = q.values.at(op.inputs[0]).shape;
+    m.reduction = xs.empty() ? 1 : xs.back();
+    r.acc_worst_bits = signed_bits(-m.reduction * max_x * max_y, m.reduction * max_x * max_y);
+    return;
+  }
+  const Tensor w = mac_weight_codes(q, op.inputs.at(1));
+  const int64_t channels = w.shape.at(0), k = w.numel() / channels;
+  m.reduction = k;
+  int64_t w_lo = 0, w_hi = 0, worst = 0;
+  std::vector<int64_t> bias(static_cast<size_t>(channels), 0);
+  if (op.inputs.size() > 2 && q.constants.count(op.inputs[2])) bias = q.constants.at(op.inputs[2]).ints;
+  for (int64_t c = 0; c < channels; ++c) {
+    int64_t sum = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t v = w.ints[static_cast<size_t>(c * k + i)];
+      w_lo = std::min(w_lo, v), w_hi = std::max(w_hi, v), sum += std::abs(v);
+    }
+    worst = std::max(worst, sum * max_x + std::abs(bias.at(static_cast<size_t>(c))));
+  }
+  r.weight_bits = signed_bits(w_lo, w_hi);
+  r.acc_worst_bits = signed_bits(-worst, worst);
+  r.weight_memory_bits = w.numel() * r.weight_bits;
+  for (const Node& d : q.ops)  // N:M weights: the kept values and their index metadata
+    if (d.op_type == "sparse_decode" && d.outputs.at(0) == op.inputs[1]) {
+      const kernels::NmWeights nm = nm_weights_of(q, d);
+      r.weight_memory_bits = nm.index_count() * (r.weight_bits + nm.pattern.index_bits());
+    }
+}
+
+json layer_json(const LayerResult& l) {
+  return {{"layer", l.layer},
+          {"weight_bits", l.weight_bits},
+          {"act_bits", l.act_bits},
+          {"macs", l.macs},
+          {"weight_memory_bits", l.weight_memory_bits},
+          {"sqnr_db", std::isfinite(l.sqnr_db) ? json(l.sqnr_db) : json("inf")},
+          {"acc_bits", l.acc_bits},
+          {"acc_worst_bits", l.acc_worst_bits},
+          {"acc_observed_bits", l.acc_observed_bits},
+          {"overflow_events", l.overflow_events}};
+}
+
+double db_of(const json& j) { return j.is_string() ? INFINITY : j.get<double>(); }
+
+}  // namespace
+
+SweepData load_sweep_data(const SweepSpec& spec) {
+  SweepData d;
+  d.graph = import_onnx(spec.model);
+  d.norm = read_sidecar_normalisation(spec.model).value_or(Normalisation{});
+  d.calibration = load_fashion_mnist("train", spec.calibration_images, d.norm).images;
+  d.eval = load_fashion_mnist("t10k", spec.eval_images, d.norm);
+  if (spec.detail_images > 0) {
+    const Graph fp32_graph = prepare_for_quantization(d.graph);
+    const FloatExecutor fp32(fp32_graph);
+    const std::string input = fp32_graph.inputs.at(0).name;
+    const Tensor x = rows_of(d.eval.images, 0, spec.detail_images);
+    d.fp32 = fp32.run({{input, x}}, true);
+  }
+  d.salt = sweep_salt(spec);
+  return d;
+}
+
+std::string sweep_salt(const SweepSpec& spec) {
+  return fmt::format("chipref {}; model {:x} {}; data {} {} {}", kVersion, content_hash(read_file_bytes(spec.model)), fs::file_size(spec.model), spec.eval_images,
+                     spec.calibration_images, spec.detail_images);
+}
+
+PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point) {
+  PointResult r;
+  r.id = point.id, r.index = point.index;
+  for (size_t a = 0; a < spec.axes.size(); ++a) r.values.push_back(value_of(spec, point, a));
+  try {
+    const IntGraph q = quantize(QuantizeInputs{&data.graph, &point.config, &data.calibration, spec.model, data.norm});
+    std::vector<MacLayer> macs;
+    for (const Node& op : q.ops)
+      if (op.op_type == "conv_mac" || op.op_type == "linear_mac" || op.op_type == "matmul_mac") {
+        macs.push_back(MacLayer{&op, {}, {}, 0});
+        static_layer_facts(q, macs.back());
+      }
+    const DirectEngine engine(q);
+    const int64_t n = data.eval.images.shape.at(0);
+    Top1Result top1;
+    for (int64_t start = 0; start < n; start += kBatch) {
+      const int64_t b = std::min(kBatch, n - start);
+      RunTrace trace;
+      count_top1(engine.run(rows_of(data.eval.images, start, b), &trace), b, data.eval.labels, start, spec.model, top1);
+      for (MacLayer& m : macs) {
+        const auto& acc = trace.values.at(m.op->outputs.at(0));
+        for (int32_t v : acc.data) m.acc_min = std::min<int64_t>(m.acc_min, v), m.acc_max = std::max<int64_t>(m.acc_max, v);
+        if (start == 0) m.result.macs = static_cast<int64_t>(acc.data.size()) / b * m.reduction;
+        m.result.overflow_events += trace.overflows[m.op->name].events;
+        // SQNR of the requantized output on the detail images (the first rows of the first batches).
+        const auto ref = data.fp32.find(m.output);
+        if (m.output.empty() || ref == data.fp32.end() || start >= spec.detail_images) continue;
+        const QuantParams& qp = q.values.at(m.output).quant;
+        const auto& codes = trace.values.at(m.output).data;
+        const size_t per = codes.size() / static_cast<size_t>(b);
+        const size_t rows = static_cast<size_t>(std::min(b, spec.detail_images - start));
+        for (size_t i = 0; i < rows * per; ++i) {
+          const double real = qp.scale * static_cast<double>(codes[i] - qp.zero_point), want = ref->second.floats[static_cast<size_t>(start) * per + i];
+          m.signal += want * want, m.noise += (want - real) * (want - real);
+        }
+      }
+    }
+    r.correct = top1.correct, r.count = top1.count;
+    r.min_sqnr_db = INFINITY;
+    for (MacLayer& m : macs) {
+      LayerResult& l = m.result;
+      l.acc_observed_bits = m.acc_min <= m.acc_max ? signed_bits(m.acc_min, m.acc_max) : 0;
+      l.sqnr_db = m.noise > 0 ? 10.0 * std::log10(m.signal / m.noise) : INFINITY;
+      if (!m.output.empty() && data.fp32.count(m.output) && spec.detail_images > 0) r.min_sqnr_db = std::min(r.min_sqnr_db, l.sqnr_db);
+      r.macs += l.macs;
+      r.cost += static_cast<double>(l.macs) * l.act_bits * (l.weight_bits ? l.weight_bits : l.act_bits);
+      r.weight_memory_bits += l.weight_memory_bits;
+      r.overflow_events += l.overflow_events;
+      r.layers.push_back(l);
+    }
+  } catch (const InputError& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
+MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir) {
+  if (dirs.empty()) throw InputError("sweep merge: no directories given");
+  std::string sweep_path, sweep_hash;
+  for (const std::string& dir : dirs) {
+    const std::string meta = (fs::path(dir) / "sweep.json").string();
+    if (!fs::is_regular_file(meta)) throw InputError(dir + ": not a sweep run directory (no sweep.json)");
+    json j;
+    try {
+      j = json::parse(read_file_bytes(meta));
+    } catch (const json::exception& e) {
+      throw InputError(meta + ": " + e.what());
+    }
+    const std::string path = j.value("sweep", ""), hash = j.value("sweep_hash", "");
+    if (sweep_path.empty()) sweep_path = path, sweep_hash = hash;
+    if (hash != sweep_hash) throw InputError(dir + " ran " + path + " (hash " + hash + "), but " + dirs[0] + " ran " + sweep_path + " (hash " + sweep_hash + ")");
+  }
+  if (fmt::format("{:016x}", content_hash(read_file_bytes(sweep_path))) != sweep_hash)
+    throw InputError(sweep_path + " changed since the runs being merged; merge needs the sweep file they ran");
+  MergeSummary m;
+  m.spec = load_sweep(sweep_path);
+  fs::create_directories(fs::path(out_dir) / "points");
+  for (const Point& p : make_points(m.spec, sweep_salt(m.spec))) {
+    bool found = false;
+    for (const std::string& dir : dirs) {
+      const fs::path file = fs::path(dir) / "points" / (p.id + ".json");
+      if (!fs::is_regular_file(file)) continue;
+      const std::string text = read_file_bytes(file.string());
+      m.results.push_back(parse_result_json(text, file.string()));
+      write_file_atomically((fs::path(out_dir) / "points" / (p.id + ".json")).string(), text);
+      found = true;
+      break;
+    }
+    m.missing += !found;
+  }
+  write_file_atomically((fs::path(out_dir) / "sweep.json").string(),
+                        json{{"sweep", sweep_path}, {"sweep_hash", sweep_hash}, {"shard", 0}, {"shards", 1}, {"merged_from", dirs}}.dump(1) + "\n");
+  return m;
+}
+
+std::string result_json(const PointResult& r) {
+  json layers = json::array();
+  for (const LayerResult& l : r.layers) layers.push_back(layer_json(l));
+  json j = {{"id", r.id},
+            {"index", r.index},
+            {"values", r.values},
+            {"error", r.error},
+            {"correct", r.correct},
+            {"count", r.count},
+            {"top1", r.top1()},
+            {"macs", r.macs},
+            {"cost", r.cost},
+            {"weight_memory_bits", r.weight_memory_bits},
+            {"overflow_events", r.overflow_events},
+            {"min_sqnr_db", std::isfinite(r.min_sqnr_db) ? json(r.min_sqnr_db) : json("inf")},
+            {"layers", layers}};
+  return j.dump(1) + "\n";
+}
+
+PointResult parse_result_json(const std::string& text, const std::string& source) {
+  try {
+    const json j = json::parse(text);
+    PointResult r;
+    r.id = j.at("id"), r.index = j.at("index"), r.values = j.at("values").get<std::vector<std::string>>(), r.error = j.at("error");
+    r.correct = j.at("correct"), r.count = j.at("count"), r.macs = j.at("macs"), r.cost = j.at("cost");
+    r.weight_memory_bits = j.at("weight_memory_bits"), r.overflow_events = j.at("overflow_events"), r.min_sqnr_db = db_of(j.at("min_sqnr_db"));
+    for (const json& l : j.at("layers"))
+      r.layers.push_back(LayerResult{l.at("layer"), l.at("weight_bits"), l.at("act_bits"), l.at("macs"), l.at("weight_memory_bits"), db_of(l.at("sqnr_db")),
+                                     l.at("acc_bits"), l.at("acc_worst_bits"), l.at("acc_observed_bits"), l.at("overflow_events")});
+    return r;
+  } catch (const json::exception& e) {
+    throw InputError(source + ": not a sweep point result: " + e.what());
+  }
+}
+
+RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const RunOptions& o) {
+  if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) throw InputError(fmt::format("--shard {}/{}: expected i/N with 0 <= i < N", o.shard, o.shards));
+  const SweepData data = load_sweep_data(spec);
+  const std::vector<Point> all = make_points(spec, data.salt);
+  std::vector<const Point*> mine;
+  for (const Point& p : all)
+    if (static_cast<int64_t>(p.index) % o.shards == o.shard) mine.push_back(&p);
+  fs::create_directories(fs::path(out_dir) / "points");
+  write_file_atomically((fs::path(out_dir) / "sweep.json").string(),
+                        json{{"sweep", fs::absolute(spec.path).lexically_normal().string()}, {"sweep_hash", fmt::format("{:016x}", content_hash(read_file_bytes(spec.path)))},
+                             {"shard", o.shard}, {"shards", o.shards}}
+                                .dump(1) +
+                            "\n");
+  RunSummary summary;
+  summary.results.resize(mine.size());
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < mine.size(); ++i) {
+    const std::string cached = (fs::path(out_dir) / "points" / (mine[i]->id + ".json")).string();
+    if (fs::is_regular_file(cached)) {
+      summary.results[i] = parse_result_json(read_file_bytes(cached), cached);
+      ++summary.cached;
+    } else {
+      todo.push_back(i);
+    }
+  }
+  ProgressBar progress(fmt::format("sweep ({} of {} points cached)", summary.cached, mine.size()), static_cast<int64_t>(todo.size()));
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::mutex progress_mutex;
+  std::exception_ptr failure;
+  auto worker = [&] {
+    try {
+      for (size_t t = next++; t < todo.size(); t = next++) {
+        const size_t i = todo[t];
+        PointResult r = evaluate_point(spec, data, *mine[i]);
+        write_file_atomically((fs::path(out_dir) / "points" / (r.id + ".json")).string(), result_json(r));
+        summary.results[i] = std::move(r);
+        const std::lock_guard<std::mutex> lock(progress_mutex);
+        progress.update(++done);
+      }
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(progress_mutex);
+      if (!failure) failure = std::current_exception();
+      next = todo.size();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 1; j < std::max(1, o.jobs); ++j) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  progress.finish();
+  if (failure) std::rethrow_exception(failure);
+  summary.computed = static_cast<int64_t>(todo.size());
+  for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
+  return summary;
+}
+
+}  // namespace chipref::sweep

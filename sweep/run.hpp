@@ -1,0 +1,88 @@
+#pragma once
+// Running a sweep (docs/sweep.md): what every point shares is loaded once (the imported model, the
+// calibration images, the evaluation images and the FP32 reference tensors of the detail images); each
+// point is quantized and run on the DirectEngine; its results are cached as DIR/points/<id>.json, so a
+// re-run, or another shard, skips what is done.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/executor.hpp"
+#include "model/graph.hpp"
+#include "model/io/idx.hpp"
+#include "sweep/spec.hpp"
+
+namespace chipref::sweep {
+
+// One MAC layer of a point.
+struct LayerResult {
+  std::string layer;     // the MAC op
+  int weight_bits = 0;   // the narrowest signed width holding its weight codes (0: activations × activations)
+  int act_bits = 0;      // its input's format
+  int64_t macs = 0;      // per image
+  int64_t weight_memory_bits = 0;  // dense codes, or N:M kept values + index metadata
+  double sqnr_db = 0;    // of the requantized output against FP32, on the detail images (inf: exact)
+  int acc_bits = 0;      // configured
+  int acc_worst_bits = 0;     // what any input could need: Σ|w − z_w| · max|x − z_x| + |bias|, signed
+  int acc_observed_bits = 0;  // what the evaluation images needed, signed
+  int64_t overflow_events = 0;
+};
+
+struct PointResult {
+  std::string id;
+  size_t index = 0;
+  std::vector<std::string> values;  // per axis
+  std::string error;                // non-empty: the point could not be quantized or run
+  int64_t correct = 0, count = 0;
+  int64_t macs = 0;                 // per image
+  double cost = 0;                  // Σ MACs · weight bits · activation bits, per image
+  int64_t weight_memory_bits = 0;
+  int64_t overflow_events = 0;
+  double min_sqnr_db = 0;
+  std::vector<LayerResult> layers;
+  double top1() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
+};
+
+// What every point shares.
+struct SweepData {
+  Graph graph;            // imported
+  Normalisation norm;     // the model's sidecar (else 0 / 1)
+  Tensor calibration;     // the first calibration_images training images
+  LabelledImages eval;    // the first eval_images test images
+  TensorMap fp32;         // every FP32 tensor of the first detail_images test images
+  std::string salt;       // what point ids hash besides the config: model bytes, data settings, version
+};
+SweepData load_sweep_data(const SweepSpec& spec);
+std::string sweep_salt(const SweepSpec& spec);
+
+PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point);
+
+struct RunOptions {
+  int jobs = 1;
+  int64_t shard = 0, shards = 1;  // run the points whose index ≡ shard (mod shards)
+};
+
+struct RunSummary {
+  std::vector<PointResult> results;  // this run's points (this shard), in sweep order
+  int64_t computed = 0, cached = 0, failed = 0;
+};
+
+// Runs (or finds in DIR/points) every point of this shard with `jobs` threads and a progress bar; writes
+// DIR/sweep.json (the spec and the points' ids) and DIR/points/<id>.json.
+RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const RunOptions& options);
+
+// Combines the points of several run directories of one sweep (shards, or runs on other machines) into
+// `out_dir`: InputError if they ran different sweep files. `missing` counts the sweep's points no
+// directory has.
+struct MergeSummary {
+  SweepSpec spec;
+  std::vector<PointResult> results;
+  int64_t missing = 0;
+};
+MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir);
+
+std::string result_json(const PointResult& r);
+PointResult parse_result_json(const std::string& text, const std::string& source);
+
+}  // namespace chipref::sweep

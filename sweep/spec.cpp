@@ -1,0 +1,226 @@
+#include "sweep/spec.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "core/yaml_reader.hpp"
+
+namespace fs = std::filesystem;
+
+namespace chipref::sweep {
+
+namespace {
+
+// The config keys an axis may sweep: each section of docs/config.md and its fields.
+const std::map<std::string, std::vector<std::string>>& sweepable_keys() {
+  static const std::map<std::string, std::vector<std::string>> keys = {
+      {"weights", {"bits", "granularity", "calibrator"}},
+      {"activations", {"bits", "signed", "symmetric", "calibrator", "percentile"}},
+      {"requant", {"flavour", "rounding", "multiplier_bits"}},
+      {"bias", {"bits"}},
+      {"accumulator", {"bits", "overflow"}},
+      {"nonlinear", {"table_bits", "interpolate", "method"}},
+      {"sparsity", {"pattern", "stage"}},
+  };
+  return keys;
+}
+
+std::string all_keys() {
+  std::string s;
+  for (const auto& [section, fields] : sweepable_keys())
+    for (const std::string& f : fields) s += (s.empty() ? "" : ", ") + section + "." + f;
+  return s;
+}
+
+uint64_t fnv1a(uint64_t h, const std::string& bytes) {
+  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+  return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+std::string resolve(const std::string& sweep_path, const std::string& file) {
+  const fs::path p(file);
+  return p.is_absolute() ? file : (fs::path(sweep_path).parent_path() / p).lexically_normal().string();
+}
+
+}  // namespace
+
+bool Axis::numeric() const {
+  return std::all_of(values.begin(), values.end(), [](const std::string& v) {
+    char* end = nullptr;
+    std::strtod(v.c_str(), &end);
+    return !v.empty() && end && *end == '\0';
+  });
+}
+
+SweepSpec load_sweep(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw InputError(path + ": cannot open the sweep file");
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  const YamlReader r(path);
+  r.expect_map(root, "the sweep", {"model", "base", "data", "sampling", "samples", "seed", "axes", "points"});
+  for (const char* key : {"model", "base", "axes"})
+    if (!root[key]) throw InputError(path + ": the sweep needs '" + key + "' (docs/sweep.md)");
+  SweepSpec s;
+  s.path = path;
+  s.model = resolve(path, r.text(root["model"], "model"));
+  s.base = resolve(path, r.text(root["base"], "base"));
+  if (!fs::is_regular_file(s.model)) r.fail(root["model"], "no model file " + s.model);
+  if (!fs::is_regular_file(s.base)) r.fail(root["base"], "no base config " + s.base);
+  if (const YAML::Node data = root["data"]) {
+    r.expect_map(data, "data", {"eval_images", "calibration_images", "detail_images"});
+    if (data["eval_images"]) s.eval_images = r.integer(data["eval_images"], "eval_images", 1, 10000);
+    if (data["calibration_images"]) s.calibration_images = r.integer(data["calibration_images"], "calibration_images", 1, 60000);
+    if (data["detail_images"]) s.detail_images = r.integer(data["detail_images"], "detail_images", 0, 10000);
+  }
+  s.detail_images = std::min(s.detail_images, s.eval_images);
+  if (root["sampling"]) s.sampling = r.choice(root["sampling"], "sampling", {"grid", "list", "random"});
+
+  const YAML::Node axes = root["axes"];
+  if (!axes.IsMap() || axes.size() == 0) r.fail(axes, "'axes' must map axis names to {key, values[, layers]}");
+  for (const auto& kv : axes) {
+    Axis a;
+    a.name = r.text(kv.first, "axis name");
+    const YAML::Node& spec = kv.second;
+    r.expect_map(spec, "axis " + a.name, {"key", "values", "layers"});
+    if (!spec["key"] || !spec["values"]) r.fail(spec, "axis " + a.name + " needs 'key' and 'values'");
+    a.key = r.text(spec["key"], "key");
+    const size_t dot = a.key.find('.');
+    const auto section = sweepable_keys().find(dot == std::string::npos ? a.key : a.key.substr(0, dot));
+    if (section == sweepable_keys().end() || dot == std::string::npos ||
+        std::find(section->second.begin(), section->second.end(), a.key.substr(dot + 1)) == section->second.end())
+      r.fail(spec["key"], "'" + a.key + "' is not a config key a sweep can vary; expected one of: " + all_keys());
+    if (spec["layers"]) a.layers = r.text(spec["layers"], "layers");
+    if (!spec["values"].IsSequence() || spec["values"].size() == 0) r.fail(spec["values"], "'values' must be a non-empty list");
+    for (const YAML::Node& v : spec["values"]) {
+      a.values.push_back(r.text(v, "value"));
+      a.where.push_back(r.at(v));
+    }
+    for (const Axis& other : s.axes)
+      if (other.name == a.name) r.fail(kv.first, "axis '" + a.name + "' appears twice");
+    s.axes.push_back(std::move(a));
+  }
+
+  if (s.sampling == "random") {
+    if (!root["samples"]) r.fail(root["sampling"], "random sampling needs 'samples' (how many points)");
+    s.samples = r.integer(root["samples"], "samples", 1, 1000000);
+    if (root["seed"]) s.seed = static_cast<uint64_t>(r.integer(root["seed"], "seed", 0, 2147483647));
+  } else {
+    for (const char* key : {"samples", "seed"})
+      if (root[key]) r.fail(root[key], std::string("'") + key + "' is for random sampling only");
+  }
+  if (s.sampling == "list") {
+    const YAML::Node points = root["points"];
+    if (!points || !points.IsSequence() || points.size() == 0) r.fail(points ? points : root["sampling"], "list sampling needs 'points': a list of {axis: value}");
+    for (const YAML::Node& p : points) {
+      if (!p.IsMap()) r.fail(p, "each point maps every axis to one of its values");
+      std::vector<size_t> choice;
+      for (const Axis& a : s.axes) {
+        if (!p[a.name]) r.fail(p, "this point gives no value for axis '" + a.name + "'");
+        const std::string v = r.text(p[a.name], a.name);
+        const auto it = std::find(a.values.begin(), a.values.end(), v);
+        if (it == a.values.end()) r.fail(p[a.name], "'" + v + "' is not one of axis " + a.name + "'s values");
+        choice.push_back(static_cast<size_t>(it - a.values.begin()));
+      }
+      for (const auto& kv : p)
+        if (std::none_of(s.axes.begin(), s.axes.end(), [&](const Axis& a) { return a.name == kv.first.as<std::string>(); }))
+          r.fail(kv.first, "no axis '" + kv.first.as<std::string>() + "'");
+      s.listed.push_back(std::move(choice));
+    }
+  } else if (root["points"]) {
+    r.fail(root["points"], "'points' is for list sampling only");
+  }
+  return s;
+}
+
+uint64_t content_hash(const std::string& bytes) { return fnv1a(0xcbf29ce484222325ull, bytes); }
+
+const std::string& value_of(const SweepSpec& spec, const Point& p, size_t axis) { return spec.axes.at(axis).values.at(p.choice.at(axis)); }
+
+std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt) {
+  // The choices, in order: the grid row-major (first axis slowest), the list as written, or a random
+  // subset of the grid (without repeats, in grid order).
+  std::vector<std::vector<size_t>> choices;
+  if (spec.sampling == "list") {
+    choices = spec.listed;
+  } else {
+    size_t grid = 1;
+    for (const Axis& a : spec.axes) grid *= a.values.size();
+    std::vector<size_t> indices(grid);
+    for (size_t i = 0; i < grid; ++i) indices[i] = i;
+    if (spec.sampling == "random" && static_cast<size_t>(spec.samples) < grid) {
+      std::mt19937_64 rng(spec.seed);
+      for (size_t i = 0; i < static_cast<size_t>(spec.samples); ++i) std::swap(indices[i], indices[i + rng() % (grid - i)]);
+      indices.resize(static_cast<size_t>(spec.samples));
+      std::sort(indices.begin(), indices.end());
+    }
+    for (size_t flat : indices) {
+      std::vector<size_t> c(spec.axes.size());
+      for (size_t a = spec.axes.size(); a-- > 0;) c[a] = flat % spec.axes[a].values.size(), flat /= spec.axes[a].values.size();
+      choices.push_back(std::move(c));
+    }
+  }
+  YAML::Node base;
+  try {
+    base = YAML::LoadFile(spec.base);
+  } catch (const YAML::Exception& e) {
+    throw InputError(spec.base + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  // The base config with (axis, value index) pairs written in.
+  auto config_with = [&](const std::vector<std::pair<size_t, size_t>>& values) {
+    YAML::Node config = YAML::Clone(base);
+    for (const auto& [a, v] : values) {
+      const Axis& axis = spec.axes[a];
+      const size_t dot = axis.key.find('.');
+      const std::string section = axis.key.substr(0, dot), field = axis.key.substr(dot + 1);
+      if (axis.layers.empty()) {
+        config["defaults"][section][field] = YAML::Load(axis.values[v]);
+      } else {
+        YAML::Node entry;
+        entry["match"] = axis.layers;
+        entry[section][field] = YAML::Load(axis.values[v]);
+        config["layers"].push_back(entry);
+      }
+    }
+    YAML::Emitter out;
+    out << config;
+    return std::string(out.c_str()) + "\n";
+  };
+  // Each value alone first, so that a bad one is reported at its line in the sweep file.
+  for (size_t a = 0; a < spec.axes.size(); ++a)
+    for (size_t v = 0; v < spec.axes[a].values.size(); ++v) try {
+        parse_quant_config(config_with({{a, v}}), spec.base);
+      } catch (const InputError& e) {
+        throw InputError(spec.axes[a].where[v] + ": axis " + spec.axes[a].name + " value '" + spec.axes[a].values[v] + "' makes an invalid config: " + e.what());
+      }
+  std::vector<Point> points;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    Point p;
+    p.index = i, p.choice = choices[i];
+    std::vector<std::pair<size_t, size_t>> values;
+    std::string described;
+    for (size_t a = 0; a < spec.axes.size(); ++a) {
+      values.emplace_back(a, p.choice[a]);
+      described += (a ? ", " : "") + spec.axes[a].name + "=" + spec.axes[a].values[p.choice[a]];
+    }
+    p.config_yaml = config_with(values);
+    try {
+      p.config = parse_quant_config(p.config_yaml, fmt::format("{} point {}", spec.path, i));
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: sweep point {} ({}) is not a valid config: {}", spec.path, i, described, e.what()));
+    }
+    p.id = fmt::format("{:016x}", fnv1a(fnv1a(0xcbf29ce484222325ull, salt), p.config_yaml));
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
+}  // namespace chipref::sweep

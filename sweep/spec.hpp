@@ -1,0 +1,58 @@
+#pragma once
+// A sweep file (docs/sweep.md): a model, a base quantization config and axes — config keys, globally or
+// for the layers a pattern matches, each with the values to try — sampled as a grid, a list or at
+// random. Every point is the base config with its axis values written in, checked by the config
+// parser before anything runs.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "quant/config.hpp"
+
+namespace chipref::sweep {
+
+struct Axis {
+  std::string name;    // as the sweep file names it (a CSV column)
+  std::string key;     // section.field of the quantization config, e.g. weights.bits
+  std::string layers;  // empty: the defaults; else an override for this node pattern
+  std::vector<std::string> values;  // as written (YAML scalars)
+  std::vector<std::string> where;   // FILE:LINE:COLUMN of each value
+  bool numeric() const;             // every value is a number (plots use it as an x axis)
+};
+
+struct SweepSpec {
+  std::string path;             // the sweep file
+  std::string model, base;      // resolved against the sweep file's directory
+  int64_t eval_images = 1000, calibration_images = 200, detail_images = 100;
+  std::string sampling = "grid";  // grid | list | random
+  int64_t samples = 0;
+  uint64_t seed = 1;
+  std::vector<Axis> axes;
+  std::vector<std::vector<size_t>> listed;  // sampling list: per point, the index of its value on each axis
+};
+
+// One point: a value index per axis, the config it makes and its identity.
+struct Point {
+  size_t index = 0;                 // position in the sweep's order
+  std::vector<size_t> choice;       // per axis, the index of its value
+  std::string config_yaml;          // the base config with the point's values written in
+  QuantConfig config;
+  std::string id;                   // 16 hex digits: a hash of everything that determines its results
+};
+
+// InputError with FILE:LINE:COLUMN for anything malformed: unknown keys, a missing model, an axis key
+// the config does not have, a sampling that does not fit the axes.
+SweepSpec load_sweep(const std::string& path);
+
+// Every point in sweep order, each config parsed (an invalid value is an InputError at its line in the
+// sweep file). `salt` joins the id hash (the model's bytes, the data settings, the tool version).
+std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt);
+
+// A stable 64-bit hash of bytes (FNV-1a): the same on every machine, so shards agree on point ids.
+uint64_t content_hash(const std::string& bytes);
+
+// The axis value of a point, as written.
+const std::string& value_of(const SweepSpec& spec, const Point& p, size_t axis);
+
+}  // namespace chipref::sweep
