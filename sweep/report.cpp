@@ -208,6 +208,17 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
                             l.acc_worst_bits > l.acc_bits ? "can overflow" : ""});
     report.table({"layer", "weight bits", "act bits", "MACs", "SQNR (dB)", "acc bits", "worst-case bits", "observed bits", "overflows", ""}, layer_rows);
   }
+  // Accumulator analysis over every point: layers whose configured width is below what some input
+  // could need (worst case), with what the evaluation images needed and the overflows they caused.
+  std::vector<std::vector<std::string>> risky;
+  for (const PointResult& r : results)
+    for (const LayerResult& l : r.layers)
+      if (l.acc_worst_bits > l.acc_bits)
+        risky.push_back({std::to_string(r.index), l.layer, std::to_string(l.acc_bits), std::to_string(l.acc_worst_bits), std::to_string(l.acc_observed_bits),
+                         std::to_string(l.overflow_events), l.acc_observed_bits > l.acc_bits ? "overflowed on the data" : "can overflow"});
+  report.heading("Accumulators that can overflow");
+  if (risky.empty()) report.paragraph("None: in every point every MAC layer's accumulator holds its worst case.");
+  else report.table({"point", "layer", "acc bits", "worst-case bits", "observed bits", "overflow events", ""}, risky);
   report.heading("All points");
   rows.clear();
   for (const PointResult& r : results) {

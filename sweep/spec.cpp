@@ -197,9 +197,16 @@ std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt) {
   // Each value alone first, so that a bad one is reported at its line in the sweep file.
   for (size_t a = 0; a < spec.axes.size(); ++a)
     for (size_t v = 0; v < spec.axes[a].values.size(); ++v) try {
-        parse_quant_config(config_with({{a, v}}), spec.base);
+        parse_quant_config(config_with({{a, v}}), "@");
       } catch (const InputError& e) {
-        throw InputError(spec.axes[a].where[v] + ": axis " + spec.axes[a].name + " value '" + spec.axes[a].values[v] + "' makes an invalid config: " + e.what());
+        // The parser's FILE:LINE:COLUMN points into the generated text: keep only what it says.
+        std::string what = e.what();
+        if (what.rfind("@:", 0) == 0) {
+          size_t cut = 0;
+          for (int colons = 0; colons < 3 && cut != std::string::npos; ++colons) cut = what.find(':', cut + 1);
+          if (cut != std::string::npos) what = what.substr(cut + 2);
+        }
+        throw InputError(spec.axes[a].where[v] + ": axis " + spec.axes[a].name + " value '" + spec.axes[a].values[v] + "' makes an invalid config: " + what);
       }
   std::vector<Point> points;
   for (size_t i = 0; i < choices.size(); ++i) {

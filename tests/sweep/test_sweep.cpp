@@ -1,0 +1,236 @@
+// Sweeps (sweep/, docs/sweep.md): bad sweep files are errors at their line; grid, list and random
+// sampling give the points they define; a point's accuracy, weight memory and cost equal what an
+// independent quantize + DirectEngine run and the float model's own weight counts give; merged shards,
+// a parallel run and a cached re-run all equal the single run, file for file; the Pareto front of a
+// hand-made set; the accumulator analysis flags a narrow saturating accumulator that overflows.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "model/evaluate.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+#include "sweep/report.hpp"
+#include "sweep/run.hpp"
+#include "sweep/spec.hpp"
+
+using namespace chipref;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kSource = CHIPREF_SOURCE_DIR;
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("chipref_test_sweep_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// A sweep file in `dir` over the shipped CNN and a base config written beside it.
+std::string write_sweep(const fs::path& dir, const std::string& body, const std::string& base = "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n") {
+  std::ofstream(dir / "base.yaml") << base;
+  std::ofstream(dir / "sweep.yaml") << "model: " << kSource << "/examples/fmnist_cnn.onnx\nbase: base.yaml\n" << body;
+  return (dir / "sweep.yaml").string();
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    const sweep::SweepSpec spec = sweep::load_sweep(path);
+    sweep::make_points(spec, "salt");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+const std::string kSmallData = "data: {eval_images: 200, calibration_images: 100, detail_images: 50}\n";
+
+}  // namespace
+
+TEST_CASE("Sweep/bad sweep files are errors at their line", "[sweep]") {
+  const fs::path dir = scratch("errors");
+  const std::string axes = "axes:\n  wb: {key: weights.bits, values: [4, 8]}\n";
+  struct Case {
+    std::string body, where, message;
+  };
+  const std::vector<Case> cases = {
+      {"colour: red\n" + axes, ":3:1:", "unknown key 'colour' in the sweep"},
+      {"axes:\n  wb: {key: weights.width, values: [4]}\n", ":4:13:", "'weights.width' is not a config key a sweep can vary"},
+      {"axes:\n  wb: {key: weights.bits, values: [4, 99]}\n", ":4:39:", "axis wb value '99' makes an invalid config: 'bits' is 99; expected 2..16"},
+      {"axes:\n  wb: {key: weights.bits, values: []}\n", ":4:35:", "'values' must be a non-empty list"},
+      {"sampling: random\n" + axes, ":3:11:", "random sampling needs 'samples'"},
+      {"sampling: list\n" + axes + "points:\n  - {ab: 4}\n", ":7:5:", "this point gives no value for axis 'wb'"},
+      {"sampling: list\n" + axes + "points:\n  - {wb: 5}\n", ":7:10:", "'5' is not one of axis wb's values"},
+      {"samples: 3\n" + axes, ":3:10:", "'samples' is for random sampling only"},
+      {"data: {eval_images: 0}\n" + axes, ":3:21:", "'eval_images' is 0; expected 1..10000"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = write_sweep(dir, c.body);
+    const std::string what = error_of(path);
+    INFO(c.body << "\n" << what);
+    CHECK(what.rfind(path + c.where, 0) == 0);
+    CHECK(what.find(c.message) != std::string::npos);
+  }
+  std::ofstream(dir / "nomodel.yaml") << "model: missing.onnx\nbase: base.yaml\n" << axes;
+  CHECK(error_of((dir / "nomodel.yaml").string()).find("nomodel.yaml:1:8: no model file") != std::string::npos);
+}
+
+TEST_CASE("Sweep/grid, list and random sampling give the points they define", "[sweep]") {
+  const fs::path dir = scratch("sampling");
+  const std::string axes = "axes:\n  wb: {key: weights.bits, values: [2, 4, 8]}\n  ab: {key: activations.bits, values: [6, 8]}\n"
+                           "  head: {key: weights.bits, layers: \"/head/*\", values: [4, 8]}\n";
+  const auto grid = sweep::make_points(sweep::load_sweep(write_sweep(dir, axes)), "salt");
+  REQUIRE(grid.size() == 12);
+  // Row-major, first axis slowest: point 7 is wb=4 (index 1), ab=8 (1), head=8 (1).
+  CHECK(grid[7].choice == std::vector<size_t>{1, 1, 1});
+  CHECK(grid[7].config.defaults.weight_bits == 4);
+  CHECK(grid[7].config.defaults.activation_bits == 8);
+  CHECK(grid[7].config.for_node("/head/Gemm").weight_bits == 8);
+  CHECK(grid[6].config.for_node("/head/Gemm").weight_bits == 4);
+  CHECK(grid[6].config.for_node("/stem/stem.0/Conv").weight_bits == 4);
+  std::set<std::string> ids;
+  for (const auto& p : grid) ids.insert(p.id);
+  CHECK(ids.size() == 12);
+
+  const auto listed = sweep::make_points(sweep::load_sweep(write_sweep(dir, "sampling: list\n" + axes + "points:\n  - {wb: 8, ab: 6, head: 4}\n  - {wb: 2, ab: 8, head: 8}\n")), "salt");
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].choice == std::vector<size_t>{2, 0, 0});
+  CHECK(listed[1].id == grid[3].id);  // the same config is the same point
+
+  const std::string random = "sampling: random\nsamples: 5\nseed: 7\n" + axes;
+  const auto a = sweep::make_points(sweep::load_sweep(write_sweep(dir, random)), "salt");
+  const auto b = sweep::make_points(sweep::load_sweep(write_sweep(dir, random)), "salt");
+  REQUIRE(a.size() == 5);
+  std::set<std::string> picked;
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].id == b[i].id);  // deterministic
+    picked.insert(a[i].id);
+    CHECK(ids.count(a[i].id));  // from the grid
+  }
+  CHECK(picked.size() == 5);  // no repeats
+}
+
+TEST_CASE("Sweep/a point's accuracy, weight memory and cost equal an independent evaluation", "[sweep]") {
+  const fs::path dir = scratch("independent");
+  const sweep::SweepSpec spec = sweep::load_sweep(write_sweep(dir, kSmallData + "axes:\n  wb: {key: weights.bits, values: [4]}\n"));
+  const sweep::SweepData data = sweep::load_sweep_data(spec);
+  const auto points = sweep::make_points(spec, data.salt);
+  const sweep::PointResult r = sweep::evaluate_point(spec, data, points.at(0));
+  REQUIRE(r.error.empty());
+
+  // The same network, built here without the sweep: 4-bit weights, 8-bit activations.
+  const std::string model = kSource + "/examples/fmnist_cnn.onnx";
+  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Graph graph = import_onnx(model);
+  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 4}\n  activations: {bits: 8}\n", "w4a8");
+  const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
+  const LabelledImages test = load_fashion_mnist("t10k", 200, norm);
+  Top1Result top1;
+  count_top1(DirectEngine(q).run(test.images), 200, test.labels, 0, "w4a8", top1);
+  CHECK(r.correct == top1.correct);
+  CHECK(r.count == 200);
+
+  // Weight memory: every MAC weight of the float model at 4 bits; cost: each layer's MACs (output
+  // elements × reduction, from the float shapes) × 4 × 8 (every MAC input is 8-bit here).
+  int64_t weights = 0;
+  for (const Node& n : graph.nodes)
+    if (n.op_type == "Conv" || n.op_type == "Gemm") weights += graph.initializers.at(n.inputs.at(1)).numel();
+  CHECK(r.weight_memory_bits == weights * 4);
+  CHECK(r.macs == 1951072);  // chipref inspect's total, and 28·28·16·9 + 14·14·32·144 + 14·14·32·9 + 14·14·32·32 + 7·7·48·288 + 10·48
+  CHECK(r.macs == 28 * 28 * 16 * 9 + 14 * 14 * 32 * 144 + 14 * 14 * 32 * 9 + 14 * 14 * 32 * 32 + 7 * 7 * 48 * 288 + 10 * 48);
+  CHECK(r.cost == Approx(static_cast<double>(r.macs) * 4 * 8));
+  for (const sweep::LayerResult& l : r.layers) {
+    INFO(l.layer);
+    CHECK(l.weight_bits == 4);
+    CHECK(l.act_bits == 8);
+    CHECK(l.acc_observed_bits <= l.acc_worst_bits);  // the data cannot need more than any input could
+    CHECK(l.overflow_events == 0);
+    CHECK(l.sqnr_db > 0);
+  }
+}
+
+TEST_CASE("Sweep/merged shards, a parallel run and a cached re-run equal the single run", "[sweep]") {
+  const fs::path dir = scratch("shards");
+  const std::string path = write_sweep(dir, kSmallData + "axes:\n  wb: {key: weights.bits, values: [3, 5, 8]}\n  ab: {key: activations.bits, values: [6, 8]}\n");
+  const sweep::SweepSpec spec = sweep::load_sweep(path);
+  auto run = [&](const std::string& out, sweep::RunOptions o) {
+    const sweep::RunSummary s = sweep::run_sweep(spec, (dir / out).string(), o);
+    sweep::write_outputs(spec, s.results, (dir / out).string());
+    return s;
+  };
+  const sweep::RunSummary single = run("single", {});
+  CHECK(single.computed == 6);
+  const std::string want = read_file_bytes((dir / "single" / "results.csv").string());
+
+  std::vector<std::string> shard_dirs;
+  for (int i = 0; i < 3; ++i) {
+    const sweep::RunSummary s = run("shard" + std::to_string(i), sweep::RunOptions{1, i, 3});
+    CHECK(s.results.size() == 2);
+    shard_dirs.push_back((dir / ("shard" + std::to_string(i))).string());
+  }
+  const sweep::MergeSummary merged = sweep::merge_sweeps(shard_dirs, (dir / "merged").string());
+  CHECK(merged.missing == 0);
+  sweep::write_outputs(merged.spec, merged.results, (dir / "merged").string());
+  CHECK(read_file_bytes((dir / "merged" / "results.csv").string()) == want);
+  CHECK(read_file_bytes((dir / "merged" / "results.json").string()) == read_file_bytes((dir / "single" / "results.json").string()));
+
+  // Two shards only: the third's points are reported missing.
+  CHECK(sweep::merge_sweeps({shard_dirs[0], shard_dirs[1]}, (dir / "partial").string()).missing == 2);
+
+  run("parallel", sweep::RunOptions{2, 0, 1});
+  CHECK(read_file_bytes((dir / "parallel" / "results.csv").string()) == want);
+
+  const sweep::RunSummary again = run("single", {});
+  CHECK(again.computed == 0);
+  CHECK(again.cached == 6);
+  CHECK(read_file_bytes((dir / "single" / "results.csv").string()) == want);
+  for (const char* f : {"report.md", "report.html", "results.json"}) CHECK(fs::is_regular_file(dir / "single" / f));
+}
+
+TEST_CASE("Sweep/the Pareto front of a hand-made set", "[sweep]") {
+  // (cost, top-1): B is beaten by A (cheaper, better), D by C (same cost, better), E by C (same top-1,
+  // cheaper); F failed; A and C remain, cheapest first.
+  auto point = [](size_t index, double cost, int64_t correct, const std::string& error = "") {
+    sweep::PointResult r;
+    r.index = index, r.cost = cost, r.correct = correct, r.count = 100, r.error = error;
+    return r;
+  };
+  const std::vector<sweep::PointResult> set = {point(0, 3, 90), point(1, 2, 40), point(2, 1, 50), point(3, 3, 80), point(4, 4, 90), point(5, 0.5, 99, "failed")};
+  CHECK(sweep::pareto_front(set) == std::vector<size_t>{2, 0});
+}
+
+TEST_CASE("Sweep/the accumulator analysis flags a narrow saturating accumulator that overflows", "[sweep]") {
+  const fs::path dir = scratch("accumulators");
+  const std::string path = write_sweep(dir, kSmallData + "axes:\n  acc: {key: accumulator.bits, values: [16, 32]}\n",
+                                       "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n  accumulator: {overflow: saturate}\n");
+  const sweep::SweepSpec spec = sweep::load_sweep(path);
+  const sweep::RunSummary s = sweep::run_sweep(spec, (dir / "out").string(), {});
+  REQUIRE(s.results.size() == 2);
+  const sweep::PointResult& narrow = s.results[0];
+  const sweep::PointResult& wide = s.results[1];
+  CHECK(wide.overflow_events == 0);
+  CHECK(narrow.overflow_events > 0);
+  int64_t flagged = 0;
+  for (size_t l = 0; l < narrow.layers.size(); ++l) {
+    const sweep::LayerResult& n = narrow.layers[l];
+    CHECK(n.acc_bits == 16);
+    // A layer whose data needed more than 16 bits must have overflowed there, and its worst case says so.
+    if (wide.layers[l].acc_observed_bits > 16) {
+      CHECK(n.overflow_events > 0);
+      CHECK(n.acc_worst_bits > 16);
+    }
+    flagged += n.acc_worst_bits > n.acc_bits;
+  }
+  CHECK(flagged > 0);
+  sweep::write_outputs(spec, s.results, (dir / "out").string());
+  CHECK(read_file_bytes((dir / "out" / "report.md").string()).find("can overflow") != std::string::npos);
+}
