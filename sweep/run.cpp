@@ -268,8 +268,7 @@ PointResult parse_result_json(const std::string& text, const std::string& source
 
 RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const RunOptions& o) {
   if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) throw InputError(fmt::format("--shard {}/{}: expected i/N with 0 <= i < N", o.shard, o.shards));
-  const SweepData data = load_sweep_data(spec);
-  const std::vector<Point> all = make_points(spec, data.salt);
+  const std::vector<Point> all = make_points(spec, sweep_salt(spec));
   std::vector<const Point*> mine;
   for (const Point& p : all)
     if (static_cast<int64_t>(p.index) % o.shards == o.shard) mine.push_back(&p);
@@ -291,6 +290,11 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
       todo.push_back(i);
     }
   }
+  if (todo.empty()) {  // all cached: the model and the images are not even loaded
+    for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
+    return summary;
+  }
+  const SweepData data = load_sweep_data(spec);
   ProgressBar progress(fmt::format("sweep ({} of {} points cached)", summary.cached, mine.size()), static_cast<int64_t>(todo.size()));
   std::atomic<size_t> next{0};
   std::atomic<int64_t> done{0};
