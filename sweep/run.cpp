@@ -114,18 +114,50 @@ double db_of(const json& j) { return j.is_string() ? INFINITY : j.get<double>();
 
 }  // namespace
 
-SweepData load_sweep_data(const SweepSpec& spec) {
+SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
   SweepData d;
   d.graph = import_onnx(spec.model);
   d.norm = read_sidecar_normalisation(spec.model).value_or(Normalisation{});
   d.calibration = load_fashion_mnist("train", spec.calibration_images, d.norm).images;
   d.eval = load_fashion_mnist("t10k", spec.eval_images, d.norm);
   if (spec.detail_images > 0) {
+    // The FP32 reference of the detail images (the serial part of a sweep) on `jobs` threads, in slices
+    // of a fixed size whatever `jobs` is: the float kernels' rounding may depend on the batch size, and
+    // the results must not depend on -j.
+    constexpr int64_t kSlice = 25;
     const Graph fp32_graph = prepare_for_quantization(d.graph);
     const FloatExecutor fp32(fp32_graph);
     const std::string input = fp32_graph.inputs.at(0).name;
-    const Tensor x = rows_of(d.eval.images, 0, spec.detail_images);
-    d.fp32 = fp32.run({{input, x}}, true);
+    const int64_t slices = (spec.detail_images + kSlice - 1) / kSlice;
+    std::vector<TensorMap> parts(static_cast<size_t>(slices));
+    std::vector<std::thread> threads;
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    std::atomic<int64_t> next_slice{0};
+    for (int64_t t = 0; t < std::max<int64_t>(1, std::min<int64_t>(jobs, slices)); ++t)
+      threads.emplace_back([&] {
+        try {
+          for (int64_t i = next_slice++; i < slices; i = next_slice++) {
+            const int64_t first = i * kSlice, count = std::min(kSlice, spec.detail_images - first);
+            parts[static_cast<size_t>(i)] = fp32.run({{input, rows_of(d.eval.images, first, count)}}, true);
+          }
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(failure_mutex);
+          if (!failure) failure = std::current_exception();
+        }
+      });
+    for (std::thread& t : threads) t.join();
+    if (failure) std::rethrow_exception(failure);
+    for (const auto& [name, first] : parts[0]) {
+      if (!first.is_float() || first.shape.empty()) continue;
+      Tensor joined = first;
+      for (size_t i = 1; i < parts.size(); ++i) {
+        const Tensor& more = parts[i].at(name);
+        joined.floats.insert(joined.floats.end(), more.floats.begin(), more.floats.end());
+        joined.shape[0] += more.shape.at(0);
+      }
+      d.fp32[name] = std::move(joined);
+    }
   }
   d.salt = sweep_salt(spec);
   return d;
@@ -294,7 +326,7 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
     for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
     return summary;
   }
-  const SweepData data = load_sweep_data(spec);
+  const SweepData data = load_sweep_data(spec, o.jobs);
   ProgressBar progress(fmt::format("sweep ({} of {} points cached)", summary.cached, mine.size()), static_cast<int64_t>(todo.size()));
   std::atomic<size_t> next{0};
   std::atomic<int64_t> done{0};

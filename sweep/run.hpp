@@ -53,7 +53,8 @@ struct SweepData {
   TensorMap fp32;         // every FP32 tensor of the first detail_images test images
   std::string salt;       // what point ids hash besides the config: model bytes, data settings, version
 };
-SweepData load_sweep_data(const SweepSpec& spec);
+// `jobs` threads compute the FP32 references.
+SweepData load_sweep_data(const SweepSpec& spec, int jobs = 1);
 std::string sweep_salt(const SweepSpec& spec);
 
 PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point);

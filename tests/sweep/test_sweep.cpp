@@ -186,8 +186,9 @@ TEST_CASE("Sweep/merged shards, a parallel run and a cached re-run equal the sin
   // Two shards only: the third's points are reported missing.
   CHECK(sweep::merge_sweeps({shard_dirs[0], shard_dirs[1]}, (dir / "partial").string()).missing == 2);
 
-  run("parallel", sweep::RunOptions{2, 0, 1});
+  run("parallel", sweep::RunOptions{2, 0, 1});  // also the FP32 references in two slices
   CHECK(read_file_bytes((dir / "parallel" / "results.csv").string()) == want);
+  CHECK(read_file_bytes((dir / "parallel" / "results.json").string()) == read_file_bytes((dir / "single" / "results.json").string()));
 
   const sweep::RunSummary again = run("single", {});
   CHECK(again.computed == 0);
