@@ -66,9 +66,11 @@ SweepSpec load_sweep(const std::string& path) {
     throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   const YamlReader r(path);
-  r.expect_map(root, "the sweep", {"model", "base", "data", "sampling", "samples", "seed", "axes", "points"});
-  for (const char* key : {"model", "base", "axes"})
+  r.expect_map(root, "the sweep", {"model", "base", "data", "sampling", "samples", "seed", "axes", "points", "sensitivity", "search"});
+  for (const char* key : {"model", "base"})
     if (!root[key]) throw InputError(path + ": the sweep needs '" + key + "' (docs/sweep.md)");
+  if (!root["axes"] && !root["sensitivity"] && !root["search"])
+    throw InputError(path + ": the sweep needs 'axes', 'sensitivity' or 'search' (docs/sweep.md)");
   SweepSpec s;
   s.path = path;
   s.model = resolve(path, r.text(root["model"], "model"));
@@ -84,20 +86,39 @@ SweepSpec load_sweep(const std::string& path) {
   s.detail_images = std::min(s.detail_images, s.eval_images);
   if (root["sampling"]) s.sampling = r.choice(root["sampling"], "sampling", {"grid", "list", "random"});
 
+  auto check_key = [&](const YAML::Node& node) {
+    const std::string key = r.text(node, "key");
+    const size_t dot = key.find('.');
+    const auto section = sweepable_keys().find(dot == std::string::npos ? key : key.substr(0, dot));
+    if (section == sweepable_keys().end() || dot == std::string::npos ||
+        std::find(section->second.begin(), section->second.end(), key.substr(dot + 1)) == section->second.end())
+      r.fail(node, "'" + key + "' is not a config key a sweep can vary; expected one of: " + all_keys());
+    return key;
+  };
+  if (const YAML::Node sens = root["sensitivity"]) {
+    r.expect_map(sens, "sensitivity", {"key", "value"});
+    if (!sens["key"] || !sens["value"]) r.fail(sens, "sensitivity needs 'key' and 'value' (each MAC layer alone at that value)");
+    s.sensitivity = Sensitivity{check_key(sens["key"]), r.text(sens["value"], "value")};
+  }
+  if (const YAML::Node search = root["search"]) {
+    r.expect_map(search, "search", {"key", "values", "target_top1"});
+    if (!search["key"] || !search["values"] || !search["target_top1"]) r.fail(search, "search needs 'key', 'values' (highest first) and 'target_top1'");
+    Search x;
+    x.key = check_key(search["key"]);
+    if (!search["values"].IsSequence() || search["values"].size() < 2) r.fail(search["values"], "'values' must list at least two values, highest first");
+    for (const YAML::Node& v : search["values"]) x.values.push_back(r.text(v, "value"));
+    x.target_top1 = r.number(search["target_top1"], "target_top1", 0.0, 1.0);
+    s.search = x;
+  }
   const YAML::Node axes = root["axes"];
-  if (!axes.IsMap() || axes.size() == 0) r.fail(axes, "'axes' must map axis names to {key, values[, layers]}");
-  for (const auto& kv : axes) {
+  if (axes && (!axes.IsMap() || axes.size() == 0)) r.fail(axes, "'axes' must map axis names to {key, values[, layers]}");
+  for (const auto& kv : axes ? axes : YAML::Node(YAML::NodeType::Map)) {
     Axis a;
     a.name = r.text(kv.first, "axis name");
     const YAML::Node& spec = kv.second;
     r.expect_map(spec, "axis " + a.name, {"key", "values", "layers"});
     if (!spec["key"] || !spec["values"]) r.fail(spec, "axis " + a.name + " needs 'key' and 'values'");
-    a.key = r.text(spec["key"], "key");
-    const size_t dot = a.key.find('.');
-    const auto section = sweepable_keys().find(dot == std::string::npos ? a.key : a.key.substr(0, dot));
-    if (section == sweepable_keys().end() || dot == std::string::npos ||
-        std::find(section->second.begin(), section->second.end(), a.key.substr(dot + 1)) == section->second.end())
-      r.fail(spec["key"], "'" + a.key + "' is not a config key a sweep can vary; expected one of: " + all_keys());
+    a.key = check_key(spec["key"]);
     if (spec["layers"]) a.layers = r.text(spec["layers"], "layers");
     if (!spec["values"].IsSequence() || spec["values"].size() == 0) r.fail(spec["values"], "'values' must be a non-empty list");
     for (const YAML::Node& v : spec["values"]) {
@@ -145,7 +166,79 @@ uint64_t content_hash(const std::string& bytes) { return fnv1a(0xcbf29ce48422232
 
 const std::string& value_of(const SweepSpec& spec, const Point& p, size_t axis) { return spec.axes.at(axis).values.at(p.choice.at(axis)); }
 
+namespace {
+
+YAML::Node load_base(const SweepSpec& spec) {
+  try {
+    return YAML::LoadFile(spec.base);
+  } catch (const YAML::Exception& e) {
+    throw InputError(spec.base + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+}
+
+// The base config with `assignments` written in, as YAML text.
+std::string config_text(const YAML::Node& base, const std::vector<Assignment>& assignments) {
+  YAML::Node config = YAML::Clone(base);
+  for (const Assignment& as : assignments) {
+    const size_t dot = as.key.find('.');
+    const std::string section = as.key.substr(0, dot), field = as.key.substr(dot + 1);
+    if (as.layers.empty()) {
+      config["defaults"][section][field] = YAML::Load(as.value);
+    } else {
+      YAML::Node entry;
+      entry["match"] = as.layers;
+      entry[section][field] = YAML::Load(as.value);
+      config["layers"].push_back(entry);
+    }
+  }
+  YAML::Emitter out;
+  out << config;
+  return std::string(out.c_str()) + "\n";
+}
+
+// What the config parser says about generated text, without its FILE:LINE:COLUMN (which points into it).
+std::string parser_complaint(const std::string& text) {
+  try {
+    parse_quant_config(text, "@");
+  } catch (const InputError& e) {
+    std::string what = e.what();
+    if (what.rfind("@:", 0) == 0) {
+      size_t cut = 0;
+      for (int colons = 0; colons < 3 && cut != std::string::npos; ++colons) cut = what.find(':', cut + 1);
+      if (cut != std::string::npos) what = what.substr(cut + 2);
+    }
+    return what;
+  }
+  return "";
+}
+
+Point finish_point(std::string config_yaml, const std::string& salt, size_t index, const std::string& name, const std::string& what) {
+  Point p;
+  p.index = index;
+  p.config_yaml = std::move(config_yaml);
+  try {
+    p.config = parse_quant_config(p.config_yaml, name);
+  } catch (const InputError& e) {
+    throw InputError(what + " is not a valid config: " + e.what());
+  }
+  p.id = fmt::format("{:016x}", fnv1a(fnv1a(0xcbf29ce484222325ull, salt), p.config_yaml));
+  return p;
+}
+
+}  // namespace
+
+std::string exact_pattern(const std::string& node_name) {
+  std::string p;
+  for (char c : node_name) p += std::string(c == '*' || c == '?' || c == '[' || c == '\\' ? 1 : 0, '\\') + c;
+  return p;
+}
+
+Point make_point(const SweepSpec& spec, const std::string& salt, const std::vector<Assignment>& assignments, size_t index, const std::string& what) {
+  return finish_point(config_text(load_base(spec), assignments), salt, index, fmt::format("{} {}", spec.path, what), spec.path + ": " + what);
+}
+
 std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt) {
+  if (spec.axes.empty()) return {};
   // The choices, in order: the grid row-major (first axis slowest), the list as written, or a random
   // subset of the grid (without repeats, in grid order).
   std::vector<std::vector<size_t>> choices;
@@ -168,63 +261,26 @@ std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt) {
       choices.push_back(std::move(c));
     }
   }
-  YAML::Node base;
-  try {
-    base = YAML::LoadFile(spec.base);
-  } catch (const YAML::Exception& e) {
-    throw InputError(spec.base + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
-  // The base config with (axis, value index) pairs written in.
-  auto config_with = [&](const std::vector<std::pair<size_t, size_t>>& values) {
-    YAML::Node config = YAML::Clone(base);
-    for (const auto& [a, v] : values) {
-      const Axis& axis = spec.axes[a];
-      const size_t dot = axis.key.find('.');
-      const std::string section = axis.key.substr(0, dot), field = axis.key.substr(dot + 1);
-      if (axis.layers.empty()) {
-        config["defaults"][section][field] = YAML::Load(axis.values[v]);
-      } else {
-        YAML::Node entry;
-        entry["match"] = axis.layers;
-        entry[section][field] = YAML::Load(axis.values[v]);
-        config["layers"].push_back(entry);
-      }
-    }
-    YAML::Emitter out;
-    out << config;
-    return std::string(out.c_str()) + "\n";
-  };
+  const YAML::Node base = load_base(spec);
+  auto assignment = [&](size_t a, size_t v) { return Assignment{spec.axes[a].key, spec.axes[a].layers, spec.axes[a].values[v]}; };
   // Each value alone first, so that a bad one is reported at its line in the sweep file.
   for (size_t a = 0; a < spec.axes.size(); ++a)
-    for (size_t v = 0; v < spec.axes[a].values.size(); ++v) try {
-        parse_quant_config(config_with({{a, v}}), "@");
-      } catch (const InputError& e) {
-        // The parser's FILE:LINE:COLUMN points into the generated text: keep only what it says.
-        std::string what = e.what();
-        if (what.rfind("@:", 0) == 0) {
-          size_t cut = 0;
-          for (int colons = 0; colons < 3 && cut != std::string::npos; ++colons) cut = what.find(':', cut + 1);
-          if (cut != std::string::npos) what = what.substr(cut + 2);
-        }
-        throw InputError(spec.axes[a].where[v] + ": axis " + spec.axes[a].name + " value '" + spec.axes[a].values[v] + "' makes an invalid config: " + what);
-      }
+    for (size_t v = 0; v < spec.axes[a].values.size(); ++v) {
+      const std::string complaint = parser_complaint(config_text(base, {assignment(a, v)}));
+      if (!complaint.empty())
+        throw InputError(spec.axes[a].where[v] + ": axis " + spec.axes[a].name + " value '" + spec.axes[a].values[v] + "' makes an invalid config: " + complaint);
+    }
   std::vector<Point> points;
   for (size_t i = 0; i < choices.size(); ++i) {
-    Point p;
-    p.index = i, p.choice = choices[i];
-    std::vector<std::pair<size_t, size_t>> values;
+    std::vector<Assignment> values;
     std::string described;
     for (size_t a = 0; a < spec.axes.size(); ++a) {
-      values.emplace_back(a, p.choice[a]);
-      described += (a ? ", " : "") + spec.axes[a].name + "=" + spec.axes[a].values[p.choice[a]];
+      values.push_back(assignment(a, choices[i][a]));
+      described += (a ? ", " : "") + spec.axes[a].name + "=" + spec.axes[a].values[choices[i][a]];
     }
-    p.config_yaml = config_with(values);
-    try {
-      p.config = parse_quant_config(p.config_yaml, fmt::format("{} point {}", spec.path, i));
-    } catch (const InputError& e) {
-      throw InputError(fmt::format("{}: sweep point {} ({}) is not a valid config: {}", spec.path, i, described, e.what()));
-    }
-    p.id = fmt::format("{:016x}", fnv1a(fnv1a(0xcbf29ce484222325ull, salt), p.config_yaml));
+    Point p = finish_point(config_text(base, values), salt, i, fmt::format("{} point {}", spec.path, i),
+                           fmt::format("{}: sweep point {} ({})", spec.path, i, described));
+    p.choice = choices[i];
     points.push_back(std::move(p));
   }
   return points;

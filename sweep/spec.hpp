@@ -5,6 +5,7 @@
 // parser before anything runs.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,19 @@ struct Axis {
   bool numeric() const;             // every value is a number (plots use it as an x axis)
 };
 
+// Lower one MAC layer at a time to `value` of `key`, the others at the base config.
+struct Sensitivity {
+  std::string key, value;
+};
+
+// Greedy mixed precision: every MAC layer starts at values[0] of `key`; each round lowers the one layer
+// by one step that saves the most cost per accuracy lost, while top-1 stays at or above the target.
+struct Search {
+  std::string key;
+  std::vector<std::string> values;
+  double target_top1 = 0;
+};
+
 struct SweepSpec {
   std::string path;             // the sweep file
   std::string model, base;      // resolved against the sweep file's directory
@@ -30,6 +44,13 @@ struct SweepSpec {
   uint64_t seed = 1;
   std::vector<Axis> axes;
   std::vector<std::vector<size_t>> listed;  // sampling list: per point, the index of its value on each axis
+  std::optional<Sensitivity> sensitivity;
+  std::optional<Search> search;
+};
+
+// One config key set to a value, in the defaults (layers empty) or for the nodes a pattern matches.
+struct Assignment {
+  std::string key, layers, value;
 };
 
 // One point: a value index per axis, the config it makes and its identity.
@@ -51,6 +72,13 @@ std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt);
 
 // A stable 64-bit hash of bytes (FNV-1a): the same on every machine, so shards agree on point ids.
 uint64_t content_hash(const std::string& bytes);
+
+// A point outside the grid: the base config with `assignments` written in, in order. InputError naming
+// `what` if the result is not a valid config.
+Point make_point(const SweepSpec& spec, const std::string& salt, const std::vector<Assignment>& assignments, size_t index, const std::string& what);
+
+// A glob matching exactly `node_name` (fnmatch metacharacters escaped).
+std::string exact_pattern(const std::string& node_name);
 
 // The axis value of a point, as written.
 const std::string& value_of(const SweepSpec& spec, const Point& p, size_t axis);
