@@ -120,7 +120,7 @@ std::string results_csv(const SweepSpec& spec, const std::vector<PointResult>& r
   return csv;
 }
 
-void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, const std::string& dir) {
+void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, const std::string& dir, const Analyses& analyses) {
   std::sort(results.begin(), results.end(), [](const PointResult& a, const PointResult& b) { return a.index < b.index; });
   fs::create_directories(dir);
   write_file_atomically((fs::path(dir) / "results.csv").string(), results_csv(spec, results));
@@ -219,6 +219,58 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
   report.heading("Accumulators that can overflow");
   if (risky.empty()) report.paragraph("None: in every point every MAC layer's accumulator holds its worst case.");
   else report.table({"point", "layer", "acc bits", "worst-case bits", "observed bits", "overflow events", ""}, risky);
+  if (const auto& sens = analyses.sensitivity) {
+    report.heading(fmt::format("Sensitivity: each MAC layer alone at {} = {}", sens->key, sens->value));
+    std::string csv = "layer,top1,drop,cost,cost_saved,error\n", bars;
+    std::vector<std::vector<std::string>> rows_s;
+    for (size_t l = 0; l < sens->layers.size(); ++l) {
+      const auto& [layer, r] = sens->layers[l];
+      const double drop = sens->baseline.top1() - r.top1();
+      csv += fmt::format("{},{:.4f},{:.4f},{:.0f},{:.0f},\"{}\"\n", layer, r.top1(), drop, r.cost, sens->baseline.cost - r.cost, r.error);
+      bars += fmt::format("{} \"{}\" {:.4f}\n", l, layer, drop);
+      rows_s.push_back({layer, fmt::format("{:.4f}", r.top1()), fmt::format("{:+.4f}", -drop), fmt::format("{:.3g}", sens->baseline.cost - r.cost),
+                        r.error.empty() ? "" : "failed: " + r.error});
+    }
+    write_file_atomically((fs::path(dir) / "sensitivity.csv").string(), csv);
+    report.paragraph(fmt::format("Baseline (the base config): top-1 {:.4f}, cost {:.3g}.", sens->baseline.top1(), sens->baseline.cost));
+    if (plots) {
+      write_file_atomically((fs::path(dir) / "sensitivity.dat").string(), bars);
+      plot(dir, "sensitivity",
+           fmt::format("set ylabel 'top-1 lost with {} = {}'\nset style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\n"
+                       "unset key\nset bmargin 8\nplot 'sensitivity.dat' using 1:3:xtic(2) with boxes\n",
+                       sens->key, sens->value));
+      report.image("sensitivity.png", "accuracy lost per layer");
+    }
+    report.table({"layer", "top-1", "change", "cost saved", ""}, rows_s);
+  }
+  if (const auto& search = analyses.search) {
+    report.heading(fmt::format("Mixed-precision search: {} down to top-1 >= {}", search->key, search->target_top1));
+    std::string csv = "step,layer,value,top1,cost\n";
+    csv += fmt::format("0,,,{:.4f},{:.0f}\n", search->start.top1(), search->start.cost);
+    std::vector<std::vector<std::string>> rows_q = {{"0", "(start: every layer at " + spec.search->values.front() + ")", "", fmt::format("{:.4f}", search->start.top1()),
+                                                    fmt::format("{:.3g}", search->start.cost)}};
+    for (size_t i = 0; i < search->steps.size(); ++i) {
+      const auto& st = search->steps[i];
+      csv += fmt::format("{},{},{},{:.4f},{:.0f}\n", i + 1, st.layer, st.value, st.result.top1(), st.result.cost);
+      rows_q.push_back({std::to_string(i + 1), st.layer, st.value, fmt::format("{:.4f}", st.result.top1()), fmt::format("{:.3g}", st.result.cost)});
+    }
+    write_file_atomically((fs::path(dir) / "search.csv").string(), csv);
+    if (!search->reached) {
+      report.paragraph(fmt::format("The target is not reached even with every layer at {}: top-1 {:.4f}.", spec.search->values.front(), search->start.top1()));
+    } else {
+      write_file_atomically((fs::path(dir) / "search_config.yaml").string(),
+                            fmt::format("# chipref sweep {}: the mixed-precision search's result, top-1 {:.4f} >= {} at cost {:.3g}\n", spec.path,
+                                        search->steps.empty() ? search->start.top1() : search->steps.back().result.top1(), search->target_top1,
+                                        search->steps.empty() ? search->start.cost : search->steps.back().result.cost) +
+                                search->config_yaml);
+      report.paragraph(fmt::format("{} candidate points evaluated; the result is search_config.yaml (chipref quantize --config search_config.yaml).",
+                                   search->evaluated));
+    }
+    report.table({"step", "layer lowered", "to", "top-1", "cost"}, rows_q);
+    std::vector<std::vector<std::string>> finals;
+    for (size_t l = 0; l < search->layers.size(); ++l) finals.push_back({search->layers[l], search->final_values[l]});
+    report.table({"layer", search->key}, finals);
+  }
   report.heading("All points");
   rows.clear();
   for (const PointResult& r : results) {

@@ -19,6 +19,8 @@ std::string results_csv(const SweepSpec& spec, const std::vector<PointResult>& r
 
 // Writes every output into `dir` (points sorted by index). Plots need gnuplot on PATH; without it they
 // are skipped and the report says so.
-void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, const std::string& dir);
+// With `analyses`: sensitivity.csv + sensitivity.{png,svg}, search.csv + search_config.yaml, and their
+// report sections.
+void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, const std::string& dir, const Analyses& analyses = {});
 
 }  // namespace chipref::sweep

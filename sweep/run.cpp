@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "core/error.hpp"
@@ -298,9 +300,153 @@ PointResult parse_result_json(const std::string& text, const std::string& source
   }
 }
 
+namespace {
+
+// Evaluates points with the cache in DIR/points and `jobs` threads; the shared data is loaded on first
+// need (a run whose points are all cached never loads it).
+class Evaluator {
+ public:
+  Evaluator(const SweepSpec& spec, std::string out_dir, int jobs) : spec_(spec), out_dir_(std::move(out_dir)), jobs_(std::max(1, jobs)) {}
+  int64_t computed = 0, cached = 0;
+
+  std::vector<PointResult> run(const std::vector<const Point*>& points, const std::string& label) {
+    std::vector<PointResult> results(points.size());
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const std::string file = (fs::path(out_dir_) / "points" / (points[i]->id + ".json")).string();
+      if (fs::is_regular_file(file)) {
+        results[i] = parse_result_json(read_file_bytes(file), file);
+        results[i].index = points[i]->index;  // the same config may be another point of another analysis
+        ++cached;
+      } else {
+        todo.push_back(i);
+      }
+    }
+    if (todo.empty()) return results;
+    if (!data_) data_ = load_sweep_data(spec_, jobs_);
+    ProgressBar progress(fmt::format("{} ({} of {} points cached)", label, points.size() - todo.size(), points.size()), static_cast<int64_t>(todo.size()));
+    std::atomic<size_t> next{0};
+    std::atomic<int64_t> done{0};
+    std::mutex mutex;
+    std::exception_ptr failure;
+    auto worker = [&] {
+      try {
+        for (size_t t = next++; t < todo.size(); t = next++) {
+          const size_t i = todo[t];
+          PointResult r = evaluate_point(spec_, *data_, *points[i]);
+          write_file_atomically((fs::path(out_dir_) / "points" / (r.id + ".json")).string(), result_json(r));
+          results[i] = std::move(r);
+          const std::lock_guard<std::mutex> lock(mutex);
+          progress.update(++done);
+        }
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = std::current_exception();
+        next = todo.size();
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int j = 1; j < jobs_; ++j) threads.emplace_back(worker);
+    worker();
+    for (std::thread& t : threads) t.join();
+    progress.finish();
+    if (failure) std::rethrow_exception(failure);
+    computed += static_cast<int64_t>(todo.size());
+    return results;
+  }
+
+ private:
+  const SweepSpec& spec_;
+  std::string out_dir_;
+  int jobs_;
+  std::optional<SweepData> data_;
+};
+
+SensitivityResult run_sensitivity(const SweepSpec& spec, const std::string& salt, Evaluator& evaluator) {
+  const Sensitivity& sens = *spec.sensitivity;
+  SensitivityResult out;
+  out.key = sens.key, out.value = sens.value;
+  const std::vector<std::string> layers = mac_layer_names(spec);
+  std::vector<Point> points = {make_point(spec, salt, {}, 0, "the sensitivity baseline")};
+  for (size_t l = 0; l < layers.size(); ++l)
+    points.push_back(make_point(spec, salt, {{sens.key, exact_pattern(layers[l]), sens.value}}, l + 1, "sensitivity of " + layers[l]));
+  std::vector<const Point*> refs;
+  for (const Point& p : points) refs.push_back(&p);
+  const std::vector<PointResult> results = evaluator.run(refs, "sensitivity");
+  out.baseline = results[0];
+  for (size_t l = 0; l < layers.size(); ++l) out.layers.emplace_back(layers[l], results[l + 1]);
+  return out;
+}
+
+SearchResult run_search(const SweepSpec& spec, const std::string& salt, Evaluator& evaluator) {
+  const Search& search = *spec.search;
+  SearchResult out;
+  out.key = search.key, out.target_top1 = search.target_top1;
+  out.layers = mac_layer_names(spec);
+  std::vector<size_t> level(out.layers.size(), 0);
+  auto point_of = [&](const std::vector<size_t>& levels, size_t index, const std::string& what) {
+    std::vector<Assignment> assignments;
+    for (size_t l = 0; l < out.layers.size(); ++l) assignments.push_back({search.key, exact_pattern(out.layers[l]), search.values[levels[l]]});
+    return make_point(spec, salt, assignments, index, what);
+  };
+  Point current_point = point_of(level, 0, "the search's start");
+  PointResult current = evaluator.run({&current_point}, "search start").at(0);
+  out.start = current;
+  out.reached = current.error.empty() && current.top1() >= search.target_top1;
+  ++out.evaluated;
+  for (size_t round = 1; out.reached; ++round) {
+    // Every layer one value lower, all at once; keep the candidate meeting the target that saves the
+    // most cost per accuracy lost (a loss under one image counts as one image).
+    std::vector<Point> candidates;
+    std::vector<size_t> lowered;
+    for (size_t l = 0; l < out.layers.size(); ++l) {
+      if (level[l] + 1 >= search.values.size()) continue;
+      std::vector<size_t> next = level;
+      ++next[l];
+      candidates.push_back(point_of(next, round * 1000 + l, "search round " + std::to_string(round)));
+      lowered.push_back(l);
+    }
+    if (candidates.empty()) break;
+    std::vector<const Point*> refs;
+    for (const Point& p : candidates) refs.push_back(&p);
+    const std::vector<PointResult> results = evaluator.run(refs, fmt::format("search round {}", round));
+    out.evaluated += static_cast<int64_t>(results.size());
+    std::optional<size_t> best;
+    double best_score = 0;
+    for (size_t c = 0; c < results.size(); ++c) {
+      const PointResult& r = results[c];
+      if (!r.error.empty() || r.top1() < search.target_top1) continue;
+      const double loss = std::max(current.top1() - r.top1(), 1.0 / static_cast<double>(std::max<int64_t>(r.count, 1)));
+      const double score = (current.cost - r.cost) / loss;
+      if (!best || score > best_score) best = c, best_score = score;
+    }
+    if (!best) break;
+    ++level[lowered[*best]];
+    current = results[*best];
+    out.steps.push_back({out.layers[lowered[*best]], search.values[level[lowered[*best]]], current});
+    current_point = candidates[*best];
+  }
+  for (size_t l = 0; l < out.layers.size(); ++l) out.final_values.push_back(search.values[level[l]]);
+  out.config_yaml = current_point.config_yaml;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> mac_layer_names(const SweepSpec& spec) {
+  const Graph g = prepare_for_quantization(import_onnx(spec.model));
+  std::set<std::string> constants;
+  for (const auto& [name, t] : g.initializers) constants.insert(name);
+  std::vector<std::string> names;
+  for (const Node& n : g.nodes)
+    if ((n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 && constants.count(n.inputs[1])) names.push_back(n.name);
+  return names;
+}
+
 RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const RunOptions& o) {
   if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) throw InputError(fmt::format("--shard {}/{}: expected i/N with 0 <= i < N", o.shard, o.shards));
-  const std::vector<Point> all = make_points(spec, sweep_salt(spec));
+  const std::string salt = sweep_salt(spec);
+  const std::vector<Point> all = make_points(spec, salt);
   std::vector<const Point*> mine;
   for (const Point& p : all)
     if (static_cast<int64_t>(p.index) % o.shards == o.shard) mine.push_back(&p);
@@ -310,51 +456,12 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
                              {"shard", o.shard}, {"shards", o.shards}}
                                 .dump(1) +
                             "\n");
+  Evaluator evaluator(spec, out_dir, o.jobs);
   RunSummary summary;
-  summary.results.resize(mine.size());
-  std::vector<size_t> todo;
-  for (size_t i = 0; i < mine.size(); ++i) {
-    const std::string cached = (fs::path(out_dir) / "points" / (mine[i]->id + ".json")).string();
-    if (fs::is_regular_file(cached)) {
-      summary.results[i] = parse_result_json(read_file_bytes(cached), cached);
-      ++summary.cached;
-    } else {
-      todo.push_back(i);
-    }
-  }
-  if (todo.empty()) {  // all cached: the model and the images are not even loaded
-    for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
-    return summary;
-  }
-  const SweepData data = load_sweep_data(spec, o.jobs);
-  ProgressBar progress(fmt::format("sweep ({} of {} points cached)", summary.cached, mine.size()), static_cast<int64_t>(todo.size()));
-  std::atomic<size_t> next{0};
-  std::atomic<int64_t> done{0};
-  std::mutex progress_mutex;
-  std::exception_ptr failure;
-  auto worker = [&] {
-    try {
-      for (size_t t = next++; t < todo.size(); t = next++) {
-        const size_t i = todo[t];
-        PointResult r = evaluate_point(spec, data, *mine[i]);
-        write_file_atomically((fs::path(out_dir) / "points" / (r.id + ".json")).string(), result_json(r));
-        summary.results[i] = std::move(r);
-        const std::lock_guard<std::mutex> lock(progress_mutex);
-        progress.update(++done);
-      }
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(progress_mutex);
-      if (!failure) failure = std::current_exception();
-      next = todo.size();
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 1; j < std::max(1, o.jobs); ++j) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
-  progress.finish();
-  if (failure) std::rethrow_exception(failure);
-  summary.computed = static_cast<int64_t>(todo.size());
+  summary.results = evaluator.run(mine, "sweep");
+  if (o.shard == 0 && spec.sensitivity) summary.analyses.sensitivity = run_sensitivity(spec, salt, evaluator);
+  if (o.shard == 0 && spec.search) summary.analyses.search = run_search(spec, salt, evaluator);
+  summary.computed = evaluator.computed, summary.cached = evaluator.cached;
   for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
   return summary;
 }

@@ -5,6 +5,7 @@
 // re-run, or another shard, skips what is done.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,10 +65,45 @@ struct RunOptions {
   int64_t shard = 0, shards = 1;  // run the points whose index ≡ shard (mod shards)
 };
 
+// The sweep file's `sensitivity`: the base config, then each MAC layer alone at the value.
+struct SensitivityResult {
+  std::string key, value;
+  PointResult baseline;
+  std::vector<std::pair<std::string, PointResult>> layers;  // float node name → its point
+};
+
+// The sweep file's `search`: each step lowers one layer one value; `config_yaml` is the final point's
+// config (base + one override per MAC layer), `reached` whether the start met the target at all.
+struct SearchResult {
+  std::string key;
+  double target_top1 = 0;
+  std::vector<std::string> layers;  // float node names
+  PointResult start;
+  struct Step {
+    std::string layer, value;
+    PointResult result;
+  };
+  std::vector<Step> steps;
+  std::vector<std::string> final_values;  // per layer
+  std::string config_yaml;
+  bool reached = false;
+  int64_t evaluated = 0;  // candidate points tried
+};
+
+struct Analyses {
+  std::optional<SensitivityResult> sensitivity;
+  std::optional<SearchResult> search;
+};
+
 struct RunSummary {
   std::vector<PointResult> results;  // this run's points (this shard), in sweep order
   int64_t computed = 0, cached = 0, failed = 0;
+  Analyses analyses;  // run by shard 0 only
 };
+
+// The MAC layers a sensitivity or search varies: the float model's Conv, Gemm and MatMul nodes with
+// constant weights (after BN folding), in graph order.
+std::vector<std::string> mac_layer_names(const SweepSpec& spec);
 
 // Runs (or finds in DIR/points) every point of this shard with `jobs` threads and a progress bar; writes
 // DIR/sweep.json (the spec and the points' ids) and DIR/points/<id>.json.

@@ -29,9 +29,17 @@ int run_sweep_command(const SweepOptions& o) {
     }
   }
   const sweep::RunSummary s = sweep::run_sweep(spec, o.output, run);
-  sweep::write_outputs(spec, s.results, o.output);
-  fmt::print("{}: {} points{} ({} computed, {} cached, {} failed) -> {}/results.csv, report.md, report.html\n", o.sweep_file, s.results.size(),
-             run.shards > 1 ? fmt::format(" of shard {}/{}", run.shard, run.shards) : "", s.computed, s.cached, s.failed, o.output);
+  sweep::write_outputs(spec, s.results, o.output, s.analyses);
+  fmt::print("{}: {} grid points{} ({} failed); {} points computed, {} cached -> {}/results.csv, report.md, report.html\n", o.sweep_file, s.results.size(),
+             run.shards > 1 ? fmt::format(" of shard {}/{}", run.shard, run.shards) : "", s.failed, s.computed, s.cached, o.output);
+  if (const auto& sens = s.analyses.sensitivity) fmt::print("sensitivity: {} layers at {} = {} -> {}/sensitivity.csv\n", sens->layers.size(), sens->key, sens->value, o.output);
+  if (const auto& search = s.analyses.search) {
+    if (search->reached)
+      fmt::print("search: {} steps, top-1 {:.4f} (target {}) -> {}/search_config.yaml\n", search->steps.size(),
+                 search->steps.empty() ? search->start.top1() : search->steps.back().result.top1(), search->target_top1, o.output);
+    else
+      fmt::print("search: the target top-1 {} is not reached even at the start ({:.4f})\n", search->target_top1, search->start.top1());
+  }
   return 0;
 }
 

@@ -101,8 +101,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)  # sweep files resolve paths against t
 printf 'model: %s\nbase: %s\naxes:\n  wb: {key: weights.bitz, values: [4]}\n' "$root/examples/fmnist_cnn.onnx" "$root/configs/w8a8.yaml" >"$tmp/bad_sweep.yaml"
 expect sweep-bad-key     1 1 "bad_sweep.yaml:4:13: 'weights.bitz' is not a config key" -- sweep "$tmp/bad_sweep.yaml" -o "$tmp/sw"
 printf 'model: %s\nbase: %s\ndata: {eval_images: 20, calibration_images: 20, detail_images: 5}\naxes:\n  wb: {key: weights.bits, values: [6]}\n' "$root/examples/fmnist_cnn.onnx" "$root/configs/w8a8.yaml" >"$tmp/one_point.yaml"
-expect sweep-one-point   0 0 "1 points \(1 computed, 0 cached, 0 failed\)" -- sweep "$tmp/one_point.yaml" -o "$tmp/sw"
-expect sweep-cached      0 0 "1 points \(0 computed, 1 cached, 0 failed\)" -- sweep "$tmp/one_point.yaml" -o "$tmp/sw"
+expect sweep-one-point   0 0 "1 grid points \(0 failed\); 1 points computed, 0 cached" -- sweep "$tmp/one_point.yaml" -o "$tmp/sw"
+expect sweep-cached      0 0 "1 grid points \(0 failed\); 0 points computed, 1 cached" -- sweep "$tmp/one_point.yaml" -o "$tmp/sw"
 expect sweep-merge       0 0 "1 directories: 1 points merged"    -- sweep merge "$tmp/sw" -o "$tmp/sw_merged"
 
 echo "$failures failed"

@@ -235,3 +235,59 @@ TEST_CASE("Sweep/the accumulator analysis flags a narrow saturating accumulator 
   sweep::write_outputs(spec, s.results, (dir / "out").string());
   CHECK(read_file_bytes((dir / "out" / "report.md").string()).find("can overflow") != std::string::npos);
 }
+
+TEST_CASE("Sweep/sensitivity lowers one layer at a time; the search's config meets its target when quantized on its own", "[sweep]") {
+  const fs::path dir = scratch("search");
+  const std::string path = write_sweep(dir, kSmallData + "sensitivity: {key: weights.bits, value: 3}\n"
+                                                          "search: {key: weights.bits, values: [8, 5, 3], target_top1: 0.8}\n");
+  const sweep::SweepSpec spec = sweep::load_sweep(path);
+  const sweep::RunSummary s = sweep::run_sweep(spec, (dir / "out").string(), {2, 0, 1});
+  sweep::write_outputs(spec, s.results, (dir / "out").string(), s.analyses);
+  CHECK(s.results.empty());  // no axes: no grid
+
+  const std::vector<std::string> layers = sweep::mac_layer_names(spec);
+  REQUIRE(layers == std::vector<std::string>{"/stem/stem.0/Conv", "/down/down.0/Conv", "/dw/dw.0/Conv", "/pw/pw.0/Conv", "/conv3/conv3.0/Conv", "/head/Gemm"});
+  REQUIRE(s.analyses.sensitivity);
+  const auto& sens = *s.analyses.sensitivity;
+  for (const sweep::LayerResult& l : sens.baseline.layers) CHECK(l.weight_bits == 8);
+  REQUIRE(sens.layers.size() == layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    INFO(layers[i]);
+    const sweep::PointResult& r = sens.layers[i].second;
+    REQUIRE(r.layers.size() == layers.size());
+    for (size_t l = 0; l < layers.size(); ++l) CHECK(r.layers[l].weight_bits == (l == i ? 3 : 8));  // read from the codes
+  }
+
+  REQUIRE(s.analyses.search);
+  const auto& search = *s.analyses.search;
+  REQUIRE(search.reached);
+  // Each step lowers one layer by one value, keeps the target and costs less than the one before.
+  double cost = search.start.cost;
+  std::map<std::string, std::string> value;
+  for (const std::string& l : layers) value[l] = "8";
+  for (const auto& step : search.steps) {
+    CHECK(step.result.top1() >= 0.8);
+    CHECK(step.result.cost < cost);
+    cost = step.result.cost;
+    CHECK(step.value == (value[step.layer] == "8" ? "5" : "3"));
+    value[step.layer] = step.value;
+  }
+  for (size_t l = 0; l < layers.size(); ++l) CHECK(search.final_values[l] == value[layers[l]]);
+  // The written config, quantized and evaluated here: the top-1 the search reported, and every layer at
+  // the bits it chose.
+  const std::string written = read_file_bytes((dir / "out" / "search_config.yaml").string());
+  const QuantConfig config = parse_quant_config(written, "search_config.yaml");
+  const std::string model = kSource + "/examples/fmnist_cnn.onnx";
+  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Graph graph = import_onnx(model);
+  const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
+  const LabelledImages test = load_fashion_mnist("t10k", 200, norm);
+  Top1Result top1;
+  count_top1(DirectEngine(q).run(test.images), 200, test.labels, 0, "search", top1);
+  const sweep::PointResult& last = search.steps.empty() ? search.start : search.steps.back().result;
+  CHECK(top1.correct == last.correct);
+  CHECK(top1.top1() >= 0.8);
+  for (size_t l = 0; l < layers.size(); ++l) CHECK(config.for_node(layers[l]).weight_bits == std::stoi(search.final_values[l]));
+  for (const char* f : {"sensitivity.csv", "search.csv", "report.md"}) CHECK(fs::is_regular_file(dir / "out" / f));
+}
