@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
+#include <future>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "core/progress.hpp"
@@ -48,23 +52,44 @@ struct Range {
 
 constexpr size_t kHistogramBins = 2048;
 
-// Runs the float graph over the calibration images, calling `visit(name, tensor)` for every float tensor.
+// Runs the float graph over the calibration images in batches of 100, calling `visit(name, tensor)` for
+// every float tensor of every batch. With `threads` > 1 the batches run concurrently and the visits are
+// serialized; the batches are the same either way, and what calibration gathers from them (minima, maxima,
+// histogram counts) does not depend on their order, so the results are identical.
 template <class Visit>
-void for_each_calibration_tensor(const Graph& g, const Tensor& images, const char* label, Visit visit) {
+void for_each_calibration_tensor(const Graph& g, const Tensor& images, const char* label, int threads, Visit visit) {
   const FloatExecutor exec(g);
   const int64_t n = images.shape.at(0), per = images.numel() / std::max<int64_t>(n, 1), batch = 100;
+  const int64_t batches = (n + batch - 1) / batch;
   ProgressBar progress(label, n);
-  for (int64_t start = 0; start < n; start += batch) {
-    const int64_t b = std::min(batch, n - start);
-    Shape shape = images.shape;
-    shape[0] = b;
-    Tensor x = Tensor::of_floats(shape, std::vector<float>(images.floats.begin() + start * per, images.floats.begin() + (start + b) * per));
-    TensorMap values = exec.run({{g.inputs.at(0).name, x}}, true);
-    values[g.inputs[0].name] = std::move(x);
-    for (const auto& [name, t] : values)
-      if (t.is_float() && !t.floats.empty()) visit(name, t);
-    progress.update(start + b);
-  }
+  std::mutex mutex;
+  std::atomic<int64_t> next{0}, done{0};
+  std::exception_ptr failure;
+  auto worker = [&] {
+    try {
+      for (int64_t i = next++; i < batches; i = next++) {
+        const int64_t start = i * batch, b = std::min(batch, n - start);
+        Shape shape = images.shape;
+        shape[0] = b;
+        Tensor x = Tensor::of_floats(shape, std::vector<float>(images.floats.begin() + start * per, images.floats.begin() + (start + b) * per));
+        TensorMap values = exec.run({{g.inputs.at(0).name, x}}, true);
+        values[g.inputs[0].name] = std::move(x);
+        const std::lock_guard<std::mutex> lock(mutex);
+        for (const auto& [name, t] : values)
+          if (t.is_float() && !t.floats.empty()) visit(name, t);
+        progress.update(done += b);
+      }
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(mutex);
+      if (!failure) failure = std::current_exception();
+      next = batches;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::min<int64_t>(threads, batches); ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 bool any_histogram_calibrator(const QuantConfig& c) {
@@ -76,16 +101,16 @@ bool any_histogram_calibrator(const QuantConfig& c) {
 
 // Pass 1: the range of every tensor. Pass 2, only if a configured calibrator needs one: histograms over
 // those ranges.
-std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images, const QuantConfig& config) {
+std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images, const QuantConfig& config, int threads) {
   std::map<std::string, Range> ranges;
-  for_each_calibration_tensor(g, images, "calibrate", [&](const std::string& name, const Tensor& t) {
+  for_each_calibration_tensor(g, images, "calibrate", threads, [&](const std::string& name, const Tensor& t) {
     const auto [mn, mx] = std::minmax_element(t.floats.begin(), t.floats.end());
     Range& r = ranges[name];
     r.lo = std::min<double>(r.lo, *mn), r.hi = std::max<double>(r.hi, *mx);
   });
   if (!any_histogram_calibrator(config)) return ranges;
   for (auto& [name, r] : ranges) r.histogram = std::make_shared<Histogram>(r.lo, r.hi, kHistogramBins);
-  for_each_calibration_tensor(g, images, "histograms", [&](const std::string& name, const Tensor& t) {
+  for_each_calibration_tensor(g, images, "histograms", threads, [&](const std::string& name, const Tensor& t) {
     ranges.at(name).histogram->add(t.floats.data(), t.floats.size());
   });
   return ranges;
@@ -925,6 +950,58 @@ void prune_float_weights(Graph& g, const QuantConfig& config) {
 }
 }  // namespace
 
+struct CalibrationCache::Impl {
+  std::mutex mutex;
+  std::map<std::string, std::shared_future<std::map<std::string, Range>>> entries;
+  int64_t computed = 0;
+};
+CalibrationCache::CalibrationCache() : impl(std::make_unique<Impl>()) {}
+CalibrationCache::~CalibrationCache() = default;
+int64_t CalibrationCache::computed() const {
+  const std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->computed;
+}
+
+namespace {
+// What calibration's results depend on besides the (fixed) images: every float weight of the graph as
+// calibrated, and whether histograms are collected. The bytes themselves, not a hash: equal keys must
+// mean equal calibrations.
+std::string calibration_key(const Graph& g, const QuantConfig& config) {
+  std::string bytes = any_histogram_calibrator(config) ? "histograms;" : "ranges;";
+  for (const auto& [name, t] : g.initializers) {
+    bytes += name + ":";
+    if (t.is_float()) bytes.append(reinterpret_cast<const char*>(t.floats.data()), t.floats.size() * sizeof(float));
+  }
+  return bytes;
+}
+
+std::map<std::string, Range> cached_calibration(const Graph& g, const Tensor& images, const QuantConfig& config, CalibrationCache* cache, int threads) {
+  if (!cache) return calibrate(g, images, config, threads);
+  const std::string key = calibration_key(g, config);
+  std::promise<std::map<std::string, Range>> promise;
+  std::shared_future<std::map<std::string, Range>> future;
+  bool mine = false;
+  {
+    const std::lock_guard<std::mutex> lock(cache->impl->mutex);
+    auto it = cache->impl->entries.find(key);
+    if (it == cache->impl->entries.end()) {
+      it = cache->impl->entries.emplace(key, promise.get_future().share()).first;
+      mine = true;
+      ++cache->impl->computed;
+    }
+    future = it->second;
+  }
+  if (mine) {
+    try {
+      promise.set_value(calibrate(g, images, config, threads));
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+    }
+  }
+  return future.get();
+}
+}  // namespace
+
 IntGraph quantize(const QuantizeInputs& in) {
   if (!in.graph || !in.config) throw InputError("quantize: a graph and a config are required");
   const bool given_params = is_prequantized(*in.graph);
@@ -942,7 +1019,7 @@ IntGraph quantize(const QuantizeInputs& in) {
   out.preprocess = in.preprocess;
   out.input_shape = g.inputs[0].shape;
   out.output_shape = g.outputs[0].shape;
-  Lowering(g, *in.config, given_params ? std::map<std::string, Range>{} : calibrate(g, *in.calibration, *in.config),
+  Lowering(g, *in.config, given_params ? std::map<std::string, Range>{} : cached_calibration(g, *in.calibration, *in.config, in.calibration_cache, in.calibration_threads),
            given_params ? &pre : nullptr, out, in.ignore_sparsity)
       .run();
   check_integer_only(out);

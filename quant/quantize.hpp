@@ -15,6 +15,8 @@
 // Anything else is an InputError naming the node that cannot be lowered. A pre-quantized model (QDQ or
 // QONNX, quant/prequantized.hpp) is lowered the same way with its own parameters, without calibration.
 
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "model/graph.hpp"
@@ -22,6 +24,23 @@
 #include "quant/config.hpp"
 
 namespace chipref {
+
+// Calibration results shared by several quantize() calls on one model and one calibration tensor (the
+// points of a sweep): a call reuses the ranges (and histograms) of an earlier one whenever its float
+// graph after pruning — every weight bit for bit — and its need for histograms are the same, because then
+// calibration would compute exactly the same numbers. Thread-safe; concurrent calls with the same key
+// wait for the one computing it.
+class CalibrationCache {
+ public:
+  CalibrationCache();
+  ~CalibrationCache();
+  CalibrationCache(const CalibrationCache&) = delete;
+  CalibrationCache& operator=(const CalibrationCache&) = delete;
+  int64_t computed() const;  // calibrations run (the rest were shared)
+
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
 
 struct QuantizeInputs {
   const Graph* graph = nullptr;     // imported with a dynamic or fixed batch; not modified
@@ -31,6 +50,8 @@ struct QuantizeInputs {
   std::string model_name;
   Normalisation preprocess;  // recorded in the IntGraph so that eval/run need no flags
   bool ignore_sparsity = false;  // quantize every layer dense (the sparse network's baseline in reports)
+  CalibrationCache* calibration_cache = nullptr;  // shared with other calls on the same model and images
+  int calibration_threads = 1;  // batches of calibration images run concurrently (identical results)
 };
 
 IntGraph quantize(const QuantizeInputs& in);

@@ -162,6 +162,8 @@ SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
     }
   }
   d.salt = sweep_salt(spec);
+  d.calibrations = std::make_shared<CalibrationCache>();
+  d.jobs = std::max(1, jobs);
   return d;
 }
 
@@ -175,7 +177,10 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
   r.id = point.id, r.index = point.index;
   for (size_t a = 0; a < spec.axes.size(); ++a) r.values.push_back(value_of(spec, point, a));
   try {
-    const IntGraph q = quantize(QuantizeInputs{&data.graph, &point.config, &data.calibration, spec.model, data.norm});
+    QuantizeInputs inputs{&data.graph, &point.config, &data.calibration, spec.model, data.norm};
+    inputs.calibration_cache = data.calibrations.get();
+    inputs.calibration_threads = data.jobs;  // one point calibrates while the others wait for it
+    const IntGraph q = quantize(inputs);
     std::vector<MacLayer> macs;
     for (const Node& op : q.ops)
       if (op.op_type == "conv_mac" || op.op_type == "linear_mac" || op.op_type == "matmul_mac") {

@@ -12,6 +12,7 @@
 #include "model/executor.hpp"
 #include "model/graph.hpp"
 #include "model/io/idx.hpp"
+#include "quant/quantize.hpp"
 #include "sweep/spec.hpp"
 
 namespace chipref::sweep {
@@ -53,6 +54,8 @@ struct SweepData {
   LabelledImages eval;    // the first eval_images test images
   TensorMap fp32;         // every FP32 tensor of the first detail_images test images
   std::string salt;       // what point ids hash besides the config: model bytes, data settings, version
+  std::shared_ptr<CalibrationCache> calibrations;  // shared by points whose calibration is the same
+  int jobs = 1;
 };
 // `jobs` threads compute the FP32 references.
 SweepData load_sweep_data(const SweepSpec& spec, int jobs = 1);

@@ -236,7 +236,7 @@ TEST_CASE("Sweep/the accumulator analysis flags a narrow saturating accumulator 
   CHECK(read_file_bytes((dir / "out" / "report.md").string()).find("can overflow") != std::string::npos);
 }
 
-TEST_CASE("Sweep/sensitivity lowers one layer at a time; the search's config meets its target when quantized on its own", "[sweep]") {
+TEST_CASE("Sweep/sensitivity lowers one layer at a time, and the search's config meets its target when quantized on its own", "[sweep]") {
   const fs::path dir = scratch("search");
   const std::string path = write_sweep(dir, kSmallData + "sensitivity: {key: weights.bits, value: 3}\n"
                                                           "search: {key: weights.bits, values: [8, 5, 3], target_top1: 0.8}\n");
