@@ -11,9 +11,13 @@
 
 namespace chipref {
 
+// Set on a worker thread whose own progress bar would fight its caller's (a sweep's points each
+// quantize and evaluate; only the sweep's bar is drawn).
+inline thread_local bool progress_bars_silenced = false;
+
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int64_t total) : label_(std::move(label)), total_(total), enabled_(isatty(2) != 0) {}
+  ProgressBar(std::string label, int64_t total) : label_(std::move(label)), total_(total), enabled_(isatty(2) != 0 && !progress_bars_silenced) {}
   ~ProgressBar() { finish(); }
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;

@@ -1,8 +1,8 @@
 #include "quant/quantize.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <future>
 #include <limits>
 #include <map>

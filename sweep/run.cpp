@@ -335,6 +335,8 @@ class Evaluator {
     std::mutex mutex;
     std::exception_ptr failure;
     auto worker = [&] {
+      const bool was_silenced = progress_bars_silenced;
+      progress_bars_silenced = true;  // the points' own calibration bars would garble this one
       try {
         for (size_t t = next++; t < todo.size(); t = next++) {
           const size_t i = todo[t];
@@ -349,6 +351,7 @@ class Evaluator {
         if (!failure) failure = std::current_exception();
         next = todo.size();
       }
+      progress_bars_silenced = was_silenced;
     };
     std::vector<std::thread> threads;
     for (int j = 1; j < jobs_; ++j) threads.emplace_back(worker);
