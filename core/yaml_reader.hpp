@@ -13,6 +13,18 @@
 
 namespace chipref {
 
+// The YAML file at `path`, or an InputError: "PATH: cannot open the WHAT" when it cannot be read,
+// "PATH:LINE:COLUMN: <yaml-cpp's reason>" when it does not parse.
+inline YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw InputError(path + ": cannot open the " + what);
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+}
+
 class YamlReader {
  public:
   explicit YamlReader(std::string source) : source_(std::move(source)) {}

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/yaml_reader.hpp"
 
 namespace chipref {
 
@@ -15,12 +16,7 @@ std::string sidecar_path(const std::string& model_path) {
 std::optional<Normalisation> read_sidecar_normalisation(const std::string& model_path) {
   const std::string path = sidecar_path(model_path);
   if (!std::filesystem::exists(path)) return std::nullopt;
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root = load_yaml_file(path, "sidecar file");
   auto number = [&](const char* key) {
     const YAML::Node n = root[key];
     if (!n) throw InputError(path + ": key '" + key + "' is missing; expected a number");

@@ -88,14 +88,7 @@ std::string role_names(const std::vector<RoleSpec>& specs) {
 }  // namespace
 
 DutAdapter load_dut_adapter(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw InputError(path + ": cannot open the adapter file");
-  } catch (const YAML::Exception& e) {
-    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root = load_yaml_file(path, "adapter file");
   const YamlReader r(path);
   r.expect_map(root, "the adapter", {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports"});
   for (const char* key : {"block", "protocol", "clock", "ports"})

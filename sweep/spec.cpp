@@ -57,14 +57,7 @@ bool Axis::numeric() const {
 }
 
 SweepSpec load_sweep(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw InputError(path + ": cannot open the sweep file");
-  } catch (const YAML::Exception& e) {
-    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root = load_yaml_file(path, "sweep file");
   const YamlReader r(path);
   r.expect_map(root, "the sweep", {"model", "base", "data", "sampling", "samples", "seed", "axes", "points", "sensitivity", "search"});
   for (const char* key : {"model", "base"})
@@ -168,13 +161,7 @@ const std::string& value_of(const SweepSpec& spec, const Point& p, size_t axis) 
 
 namespace {
 
-YAML::Node load_base(const SweepSpec& spec) {
-  try {
-    return YAML::LoadFile(spec.base);
-  } catch (const YAML::Exception& e) {
-    throw InputError(spec.base + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
-}
+YAML::Node load_base(const SweepSpec& spec) { return load_yaml_file(spec.base, "base config"); }
 
 // The base config with `assignments` written in, as YAML text.
 std::string config_text(const YAML::Node& base, const std::vector<Assignment>& assignments) {

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/yaml_reader.hpp"
 #include "core/progress.hpp"
 #include "core/version.hpp"
 #include "model/io/idx.hpp"
@@ -446,14 +447,7 @@ int64_t verify_vectors(const std::string& dir) {
 }
 
 std::vector<LayerLayout> load_layer_layouts(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw InputError(path + ": cannot open the layout file");
-  } catch (const YAML::Exception& e) {
-    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root = load_yaml_file(path, "layout file");
   auto at = [&](const YAML::Node& n) { return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1); };
   if (!root.IsMap() || !root["layers"] || !root["layers"].IsSequence()) throw InputError(path + ": expected a mapping with a 'layers:' list");
   for (const auto& kv : root)
