@@ -153,10 +153,7 @@ std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const st
       s.multipliers.push_back(static_cast<int32_t>(multipliers[c]));
       s.shifts.push_back(static_cast<int8_t>(shifts[c]));
     }
-    s.multiplier_bits = settings.multiplier_bits;
-    s.round_half_up = settings.round_half_up;
-    s.zero_point = settings.zero_point, s.out_min = settings.out_min, s.out_max = settings.out_max;
-    s.clamp_lo = settings.clamp_lo, s.clamp_hi = settings.clamp_hi;
+    s.settings = settings;
     all.push_back(std::move(s));
   }
   return all;

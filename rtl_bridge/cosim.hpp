@@ -100,19 +100,6 @@ CosimResult cosim_inputs(const std::string& block, const std::string& layer, con
 // The report printed by `chipref cosim`: PASS with the values compared, or the first mismatch / hang.
 std::string format_report(const CosimResult& r);
 
-// A MulShift layer's stimulus for one input (docs/cosim.md): per element of the accumulator tensor its
-// channel's multiplier and shift, and the golden output code.
-struct MulShiftStimulus {
-  std::string layer, tensor;  // the op and its output tensor
-  int64_t input = 0;
-  Shape shape;
-  std::vector<int32_t> accumulators, multipliers, expected;
-  std::vector<int8_t> shifts;
-  int multiplier_bits = 31;
-  bool round_half_up = false;
-  int32_t zero_point = 0, out_min = 0, out_max = 0, clamp_lo = 0, clamp_hi = 0;
-};
-
 // A mulshift op's constants as the reference unit takes them, and where its channel axis is. InputError
 // unless the op is of the `single` flavour with half_even or half_up rounding (what the unit implements).
 struct MulShiftSettings {
@@ -122,6 +109,18 @@ struct MulShiftSettings {
   int64_t axis = 1;
 };
 MulShiftSettings mulshift_settings(const IntGraph& graph, const Node& op);
+
+// A MulShift layer's stimulus for one input (docs/cosim.md): per element of the accumulator tensor its
+// channel's multiplier and shift, and the golden output code.
+struct MulShiftStimulus {
+  std::string layer, tensor;  // the op and its output tensor
+  int64_t input = 0;
+  Shape shape;
+  std::vector<int32_t> accumulators, multipliers, expected;
+  std::vector<int8_t> shifts;
+  MulShiftSettings settings;  // the layer's constants
+};
+
 
 // The multiplier / shift index of each element of a tensor of `shape`: its channel along `axis`, or 0
 // when there is one per tensor. InputError naming `op` if `count` is neither 1 nor the channels.

@@ -18,8 +18,9 @@ namespace {
 ElementStream element_stream(const MulShiftStimulus& s, std::vector<int32_t>& shifts) {
   shifts.assign(s.shifts.begin(), s.shifts.end());
   ElementStream e{s.input, s.shape, {{"in_acc", &s.accumulators}, {"in_multiplier", &s.multipliers}, {"in_shift", &shifts}}, {}, nullptr, &s.expected};
-  e.config = {{"cfg_multiplier_bits", s.multiplier_bits}, {"cfg_round_half_up", s.round_half_up}, {"cfg_zero_point", s.zero_point}, {"cfg_out_min", s.out_min},
-              {"cfg_out_max", s.out_max}, {"cfg_clamp_lo", s.clamp_lo}, {"cfg_clamp_hi", s.clamp_hi}};
+  const MulShiftSettings& c = s.settings;
+  e.config = {{"cfg_multiplier_bits", c.multiplier_bits}, {"cfg_round_half_up", c.round_half_up}, {"cfg_zero_point", c.zero_point}, {"cfg_out_min", c.out_min},
+              {"cfg_out_max", c.out_max}, {"cfg_clamp_lo", c.clamp_lo}, {"cfg_clamp_hi", c.clamp_hi}};
   return e;
 }
 

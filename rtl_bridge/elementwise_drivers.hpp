@@ -53,13 +53,13 @@ void stream_elements(Unit& unit, CosimResult& r, int64_t input, const Shape& sha
 template <class Unit>
 void drive_mulshift(Unit& unit, const MulShiftStimulus& s, CosimResult& r, int64_t watchdog_cycles) {
   const auto t0 = std::chrono::steady_clock::now();
-  unit.cfg_multiplier_bits = static_cast<uint8_t>(s.multiplier_bits & 31);
-  unit.cfg_round_half_up = s.round_half_up;
-  unit.cfg_zero_point = static_cast<uint32_t>(s.zero_point);
-  unit.cfg_out_min = static_cast<uint32_t>(s.out_min);
-  unit.cfg_out_max = static_cast<uint32_t>(s.out_max);
-  unit.cfg_clamp_lo = static_cast<uint32_t>(s.clamp_lo);
-  unit.cfg_clamp_hi = static_cast<uint32_t>(s.clamp_hi);
+  unit.cfg_multiplier_bits = static_cast<uint8_t>(s.settings.multiplier_bits & 31);
+  unit.cfg_round_half_up = s.settings.round_half_up;
+  unit.cfg_zero_point = static_cast<uint32_t>(s.settings.zero_point);
+  unit.cfg_out_min = static_cast<uint32_t>(s.settings.out_min);
+  unit.cfg_out_max = static_cast<uint32_t>(s.settings.out_max);
+  unit.cfg_clamp_lo = static_cast<uint32_t>(s.settings.clamp_lo);
+  unit.cfg_clamp_hi = static_cast<uint32_t>(s.settings.clamp_hi);
   reset_block(unit, r);
   stream_elements(unit, r, s.input, s.shape, s.expected, watchdog_cycles, [&s](Unit& u, size_t i) {
     u.in_acc = static_cast<uint32_t>(s.accumulators[i]);

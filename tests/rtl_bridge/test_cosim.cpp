@@ -78,15 +78,15 @@ cosim::CosimResult run_block(const std::vector<cosim::MulShiftStimulus>& inputs,
 
 // What a broken unit outputs for element i, from chipref's numerics.
 int32_t predicted(int mutation, const cosim::MulShiftStimulus& s, size_t i) {
-  const FixedMultiplier fixed{s.multipliers[i], s.shifts[i], s.multiplier_bits};
+  const FixedMultiplier fixed{s.multipliers[i], s.shifts[i], s.settings.multiplier_bits};
   const RequantChannel ch = requant_channel_of(fixed, RequantFlavour::single);
   const IntFormat any = IntFormat::make(32, true);
-  const RoundingMode mode = mutation == 1 ? RoundingMode::floor : s.round_half_up ? RoundingMode::half_up : RoundingMode::half_even;
+  const RoundingMode mode = mutation == 1 ? RoundingMode::floor : s.settings.round_half_up ? RoundingMode::half_up : RoundingMode::half_even;
   const Requantizer rq = Requantizer::make(RequantFlavour::single, mode, any, 0);
   const int32_t acc = mutation == 3 ? (s.accumulators[i] & ~1) : s.accumulators[i];
-  const int64_t raw = s.zero_point + rq.scale_only(acc, ch);
+  const int64_t raw = s.settings.zero_point + rq.scale_only(acc, ch);
   if (mutation == 2) return static_cast<int32_t>(raw);
-  return static_cast<int32_t>(std::clamp<int64_t>(std::clamp<int64_t>(raw, s.out_min, s.out_max), s.clamp_lo, s.clamp_hi));
+  return static_cast<int32_t>(std::clamp<int64_t>(std::clamp<int64_t>(raw, s.settings.out_min, s.settings.out_max), s.settings.clamp_lo, s.settings.clamp_hi));
 }
 
 template <class Unit>
