@@ -57,15 +57,23 @@ DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(
 }
 
 Tensor DirectEngine::run(const Tensor& input, RunTrace* trace) const {
+  if (trace) return run_whole(input, trace);
+  return run_chunked(input, nullptr);
+}
+
+Tensor DirectEngine::run(const Tensor& input, const OpObserver& observe) const { return run_chunked(input, &observe); }
+
+Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe) const {
   const int64_t n = input.rank() > 0 ? input.shape[0] : 0;
-  if (trace || !images_independent_ || n <= kChunk || !input.is_float()) return run_whole(input, trace);
+  if (!images_independent_ || n <= kChunk || !input.is_float()) return run_whole(input, nullptr, observe, 0);
   const int64_t per = input.numel() / n;
   Tensor out;
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t count = std::min(kChunk, n - start);
     Shape shape = input.shape;
     shape[0] = count;
-    const Tensor y = run_whole(Tensor::of_floats(shape, std::vector<float>(input.floats.begin() + start * per, input.floats.begin() + (start + count) * per)), nullptr);
+    const Tensor y = run_whole(Tensor::of_floats(shape, std::vector<float>(input.floats.begin() + start * per, input.floats.begin() + (start + count) * per)), nullptr,
+                               observe, start);
     if (start == 0) {
       out = y;
       out.shape[0] = n;
@@ -77,11 +85,13 @@ Tensor DirectEngine::run(const Tensor& input, RunTrace* trace) const {
   return out;
 }
 
-Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace) const {
+Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObserver* observe, int64_t first_image) const {
   std::map<std::string, CodeTensor> env;
+  const int64_t images = input.rank() > 0 ? input.shape[0] : 1;
   const std::string& input_codes = graph_.ops.front().outputs.at(0);
   env[input_codes] = quantize_input(graph_, input);
   if (trace) trace->values[input_codes] = env[input_codes];
+  if (observe) (*observe)(graph_.ops.front(), env[input_codes], OverflowCounter{}, first_image, images);
   std::vector<const CodeTensor*> inputs;
   for (const PreparedOp& step : steps_) {
     const Node& op = *step.node;
@@ -98,6 +108,7 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace) const {
       if (is_mac(op)) trace->overflows[op.name].events += overflow.events;
       trace->values[op.outputs.at(0)] = y;
     }
+    if (observe) (*observe)(op, y, overflow, first_image, images);
     env[op.outputs.at(0)] = std::move(y);
   }
   const Tensor y = dequantize_output(graph_, env.at(graph_.ops.back().inputs.at(0)));

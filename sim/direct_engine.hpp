@@ -40,10 +40,18 @@ class DirectEngine {
   // Without a trace, a large batch runs in chunks of kChunk images (same integers: every op treats the
   // images of a batch independently), so that a layer's output is still in cache when the next reads it.
   Tensor run(const Tensor& input, RunTrace* trace = nullptr) const;
+  // The same run, chunked as without a trace, calling `observe` with each op's output as it is computed
+  // (the input quantize op included) instead of keeping copies: for statistics over many images, where
+  // a trace of every tensor of a whole batch would cost more than the run itself. The output holds
+  // images [first_image, first_image + images) of the batch.
+  using OpObserver =
+      std::function<void(const Node& op, const CodeTensor& output, const OverflowCounter& overflow, int64_t first_image, int64_t images)>;
+  Tensor run(const Tensor& input, const OpObserver& observe) const;
   static constexpr int64_t kChunk = 8;
 
  private:
-  Tensor run_whole(const Tensor& input, RunTrace* trace) const;
+  Tensor run_chunked(const Tensor& input, const OpObserver* observe) const;
+  Tensor run_whole(const Tensor& input, RunTrace* trace, const OpObserver* observe = nullptr, int64_t first_image = 0) const;
   const IntGraph& graph_;
   std::vector<PreparedOp> steps_;
   std::map<std::string, Tensor> decoded_;  // sparse_decode outputs, decoded once

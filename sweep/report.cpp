@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "core/files.hpp"
 
@@ -72,17 +73,42 @@ class Report {
 
 bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
-// Runs a gnuplot script twice, once per terminal: NAME.png and NAME.svg in `dir`.
-bool plot(const std::string& dir, const std::string& name, const std::string& body) {
-  bool ok = true;
-  for (const auto& [terminal, ext] : {std::pair<std::string, std::string>{"pngcairo size 900,600", "png"}, {"svg size 900,600", "svg"}}) {
-    const std::string script = (fs::path(dir) / (name + "." + ext + ".gp")).string();
-    write_file_atomically(script, "set terminal " + terminal + "\nset output '" + name + "." + ext + "'\n" + body);
-    ok = ok && std::system(("cd '" + dir + "' && gnuplot '" + fs::path(script).filename().string() + "' 2>/dev/null").c_str()) == 0;
-    fs::remove(script);
+// The report's plots, each drawn as NAME.png and NAME.svg. They are drawn together at the end: one
+// gnuplot process per terminal, side by side, each running every plot's script in turn (a script starts
+// with `reset`, so no setting leaks from one plot into the next).
+class Plots {
+ public:
+  explicit Plots(std::string dir) : dir_(std::move(dir)) {}
+  void add(const std::string& name, const std::string& body) { plots_.emplace_back(name, body); }
+
+  // gnuplot's messages go to DIR/gnuplot.EXT.log, kept (and named in a warning) only when it fails.
+  void draw() const {
+    if (plots_.empty()) return;
+    const std::vector<std::pair<std::string, std::string>> terminals = {{"pngcairo size 900,600", "png"}, {"svg size 900,600", "svg"}};
+    std::vector<std::thread> processes;
+    std::vector<int> status(terminals.size(), 0);
+    for (size_t t = 0; t < terminals.size(); ++t) {
+      const auto& [terminal, ext] = terminals[t];
+      std::string script;
+      for (const auto& [name, body] : plots_) script += "reset\nset terminal " + terminal + "\nset output '" + name + "." + ext + "'\n" + body + "unset output\n";
+      write_file_atomically((fs::path(dir_) / ("plots." + ext + ".gp")).string(), script);
+      processes.emplace_back([this, ext = ext, &result = status[t]] {
+        result = std::system(("cd '" + dir_ + "' && gnuplot plots." + ext + ".gp >gnuplot." + ext + ".log 2>&1").c_str());
+      });
+    }
+    for (std::thread& p : processes) p.join();
+    for (size_t t = 0; t < terminals.size(); ++t) {
+      const std::string ext = terminals[t].second, log = (fs::path(dir_) / ("gnuplot." + ext + ".log")).string();
+      fs::remove(fs::path(dir_) / ("plots." + ext + ".gp"));
+      if (status[t] == 0) fs::remove(log);
+      else fmt::print(stderr, "chipref: warning: gnuplot failed drawing the {} plots of {}; its messages are in {}\n", ext, dir_, log);
+    }
   }
-  return ok;
-}
+
+ private:
+  std::string dir_;
+  std::vector<std::pair<std::string, std::string>> plots_;
+};
 
 }  // namespace
 
@@ -138,6 +164,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
                                "Cost = Σ over MAC layers of MACs × weight bits × activation bits, per image (docs/sweep.md).",
                                spec.model, spec.base, results.size(), spec.sampling, spec.eval_images, spec.detail_images));
   const bool plots = have_gnuplot();
+  Plots plotter(dir);
   if (!plots) report.paragraph("No plots: gnuplot is not on PATH (scripts/setup installs gnuplot-nox).");
   std::string data;  // cost top1 pareto axis values...
   for (size_t i = 0; i < results.size(); ++i) {
@@ -152,7 +179,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
   write_file_atomically((fs::path(dir) / "points.dat").string(), data);
   write_file_atomically((fs::path(dir) / "pareto.dat").string(), front_data);
   if (plots) {
-    plot(dir, "accuracy_vs_cost",
+    plotter.add("accuracy_vs_cost",
          "set xlabel 'cost (MACs x weight bits x activation bits per image)'\nset ylabel 'top-1'\nset logscale x\nset key bottom right\nset grid\n"
          "plot 'points.dat' using 1:2 with points pt 7 ps 0.8 title 'points', 'pareto.dat' using 1:2 with linespoints lw 2 pt 6 ps 1.5 title 'Pareto front'\n");
     report.heading("Accuracy against cost");
@@ -160,7 +187,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
     for (size_t a = 0; a < spec.axes.size(); ++a) {
       if (!spec.axes[a].numeric()) continue;
       const std::string name = "accuracy_vs_" + spec.axes[a].name;
-      plot(dir, name,
+      plotter.add(name,
            fmt::format("set xlabel '{} ({}{})'\nset ylabel 'top-1'\nset grid\nset key bottom right\n"
                        "plot 'points.dat' using {}:2 with points pt 7 ps 0.8 title 'points', '' using {}:2 smooth unique with lines lw 2 title 'mean per value'\n",
                        spec.axes[a].name, spec.axes[a].key, spec.axes[a].layers.empty() ? "" : " of " + spec.axes[a].layers, 4 + a, 4 + a));
@@ -196,7 +223,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
       for (size_t l = 0; l < best->layers.size(); ++l)
         layer_data += fmt::format("{} \"{}\" {}\n", l, best->layers[l].layer, std::isfinite(best->layers[l].sqnr_db) ? best->layers[l].sqnr_db : 99.0);
       write_file_atomically((fs::path(dir) / "layers.dat").string(), layer_data);
-      plot(dir, "layer_sqnr",
+      plotter.add("layer_sqnr",
            "set ylabel 'SQNR (dB) against FP32'\nset style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\nunset key\n"
            "set bmargin 8\nplot 'layers.dat' using 1:3:xtic(2) with boxes\n");
       report.image("layer_sqnr.png", "per-layer SQNR");
@@ -235,7 +262,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
     report.paragraph(fmt::format("Baseline (the base config): top-1 {:.4f}, cost {:.3g}.", sens->baseline.top1(), sens->baseline.cost));
     if (plots) {
       write_file_atomically((fs::path(dir) / "sensitivity.dat").string(), bars);
-      plot(dir, "sensitivity",
+      plotter.add("sensitivity",
            fmt::format("set ylabel 'top-1 lost with {} = {}'\nset style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\n"
                        "unset key\nset bmargin 8\nplot 'sensitivity.dat' using 1:3:xtic(2) with boxes\n",
                        sens->key, sens->value));
@@ -280,6 +307,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
   }
   report.table(header, rows);
   report.paragraph("Data: results.csv, results.json (per-layer details).");
+  plotter.draw();
   write_file_atomically((fs::path(dir) / "report.md").string(), report.markdown(title));
   write_file_atomically((fs::path(dir) / "report.html").string(), report.html(title));
 }

@@ -23,6 +23,7 @@
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 #include "sim/int_ops.hpp"
+#include "sim/kernels/mac.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -30,8 +31,6 @@ using nlohmann::json;
 namespace chipref::sweep {
 
 namespace {
-
-constexpr int64_t kBatch = 100;
 
 // The narrowest signed width holding [lo, hi].
 int signed_bits(int64_t lo, int64_t hi) {
@@ -187,31 +186,42 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
         macs.push_back(MacLayer{&op, {}, {}, 0});
         static_layer_facts(q, macs.back());
       }
-    const DirectEngine engine(q);
-    const int64_t n = data.eval.images.shape.at(0);
-    Top1Result top1;
-    for (int64_t start = 0; start < n; start += kBatch) {
-      const int64_t b = std::min(kBatch, n - start);
-      RunTrace trace;
-      count_top1(engine.run(rows_of(data.eval.images, start, b), &trace), b, data.eval.labels, start, spec.model, top1);
-      for (MacLayer& m : macs) {
-        const auto& acc = trace.values.at(m.op->outputs.at(0));
-        for (int32_t v : acc.data) m.acc_min = std::min<int64_t>(m.acc_min, v), m.acc_max = std::max<int64_t>(m.acc_max, v);
-        if (start == 0) m.result.macs = static_cast<int64_t>(acc.data.size()) / b * m.reduction;
-        m.result.overflow_events += trace.overflows[m.op->name].events;
-        // SQNR of the requantized output on the detail images (the first rows of the first batches).
-        const auto ref = data.fp32.find(m.output);
-        if (m.output.empty() || ref == data.fp32.end() || start >= spec.detail_images) continue;
-        const QuantParams& qp = q.values.at(m.output).quant;
-        const auto& codes = trace.values.at(m.output).data;
-        const size_t per = codes.size() / static_cast<size_t>(b);
-        const size_t rows = static_cast<size_t>(std::min(b, spec.detail_images - start));
-        for (size_t i = 0; i < rows * per; ++i) {
-          const double real = qp.scale * static_cast<double>(codes[i] - qp.zero_point), want = ref->second.floats[static_cast<size_t>(start) * per + i];
-          m.signal += want * want, m.noise += (want - real) * (want - real);
-        }
-      }
+    // One run over every evaluation image, chunked by the engine; the statistics are gathered from each
+    // op's output as it is computed (in image order, so the sums do not depend on the chunking).
+    std::map<const Node*, MacLayer*> layer_of_mac;
+    std::map<std::string, MacLayer*> layer_of_output;
+    for (MacLayer& m : macs) {
+      layer_of_mac[m.op] = &m;
+      if (!m.output.empty() && data.fp32.count(m.output)) layer_of_output[m.output] = &m;
     }
+    auto observe = [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first, int64_t images) {
+      if (const auto mac = layer_of_mac.find(&op); mac != layer_of_mac.end()) {
+        MacLayer& m = *mac->second;
+        if (!y.data.empty()) {
+          int32_t lo = 0, hi = 0;
+          kernels::min_max(y.data.data(), static_cast<int64_t>(y.data.size()), lo, hi);
+          m.acc_min = std::min<int64_t>(m.acc_min, lo), m.acc_max = std::max<int64_t>(m.acc_max, hi);
+        }
+        if (first == 0) m.result.macs = static_cast<int64_t>(y.data.size()) / images * m.reduction;
+        m.result.overflow_events += overflow.events;
+        return;
+      }
+      // SQNR of a MAC layer's requantized output on the detail images (the first images of the run).
+      const auto requant = layer_of_output.find(op.outputs.at(0));
+      if (requant == layer_of_output.end() || first >= spec.detail_images) return;
+      MacLayer& m = *requant->second;
+      const QuantParams& qp = q.values.at(m.output).quant;
+      const std::vector<float>& want = data.fp32.at(m.output).floats;
+      const size_t per = y.data.size() / static_cast<size_t>(images);
+      const size_t rows = static_cast<size_t>(std::min(images, spec.detail_images - first)), offset = static_cast<size_t>(first) * per;
+      for (size_t i = 0; i < rows * per; ++i) {
+        const double real = qp.scale * static_cast<double>(y.data[i] - qp.zero_point), ref = want[offset + i];
+        m.signal += ref * ref, m.noise += (ref - real) * (ref - real);
+      }
+    };
+    const DirectEngine engine(q);
+    Top1Result top1;
+    count_top1(engine.run(data.eval.images, observe), data.eval.images.shape.at(0), data.eval.labels, 0, spec.model, top1);
     r.correct = top1.correct, r.count = top1.count;
     r.min_sqnr_db = INFINITY;
     for (MacLayer& m : macs) {

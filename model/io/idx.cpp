@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -12,23 +13,31 @@ namespace chipref {
 
 namespace {
 // gzread reads gzip and plain files alike.
-std::string read_gz(const std::string& path) {
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> f(gzopen(path.c_str(), "rb"), gzclose);
-  if (!f) throw InputError(path + ": cannot open file: " + std::strerror(errno));
-  std::string data;
-  char buf[1 << 16];
-  for (;;) {
-    const int n = gzread(f.get(), buf, sizeof buf);
-    if (n < 0) {
-      int code = 0;
-      throw InputError(path + ": corrupt gzip data: " + gzerror(f.get(), &code));
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > (size_t{1} << 32)) throw InputError(path + ": more than 4 GiB of data; not an IDX file chipref can load");
+class GzReader {
+ public:
+  explicit GzReader(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb"), gzclose) {
+    if (!file_) throw InputError(path + ": cannot open file: " + std::strerror(errno));
   }
-  return data;
-}
+  // The next `n` bytes, fewer only where the data ends.
+  std::string read(size_t n) {
+    std::string data;
+    char buf[1 << 16];
+    while (data.size() < n) {
+      const int got = gzread(file_.get(), buf, static_cast<unsigned>(std::min(sizeof buf, n - data.size())));
+      if (got < 0) {
+        int code = 0;
+        throw InputError(path_ + ": corrupt gzip data: " + gzerror(file_.get(), &code));
+      }
+      if (got == 0) break;
+      data.append(buf, static_cast<size_t>(got));
+    }
+    return data;
+  }
+
+ private:
+  std::string path_;
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> file_;
+};
 
 uint32_t big_endian_u32(const std::string& d, size_t at) {
   return (uint32_t(uint8_t(d[at])) << 24) | (uint32_t(uint8_t(d[at + 1])) << 16) | (uint32_t(uint8_t(d[at + 2])) << 8) |
@@ -36,26 +45,34 @@ uint32_t big_endian_u32(const std::string& d, size_t at) {
 }
 }  // namespace
 
-Tensor read_idx(const std::string& path) {
-  const std::string d = read_gz(path);
-  if (d.size() < 4 || d[0] != 0 || d[1] != 0)
+Tensor read_idx(const std::string& path, int64_t max_records) {
+  GzReader file(path);
+  const std::string magic = file.read(4);
+  if (magic.size() < 4 || magic[0] != 0 || magic[1] != 0)
     throw InputError(path + ": not an IDX file (expected the magic bytes 00 00 <type> <rank>)");
-  if (uint8_t(d[2]) != 0x08) throw InputError(path + ": IDX element type 0x" + std::to_string(uint8_t(d[2])) + " is not supported; expected 0x08 (unsigned byte)");
-  const size_t rank = uint8_t(d[3]);
+  if (uint8_t(magic[2]) != 0x08)
+    throw InputError(path + ": IDX element type 0x" + std::to_string(uint8_t(magic[2])) + " is not supported; expected 0x08 (unsigned byte)");
+  const size_t rank = uint8_t(magic[3]);
   if (rank == 0 || rank > 4) throw InputError(path + ": IDX rank " + std::to_string(rank) + " is not supported; expected 1..4");
-  if (d.size() < 4 + 4 * rank) throw InputError(path + ": truncated IDX header");
+  const std::string dims = file.read(4 * rank);
+  if (dims.size() < 4 * rank) throw InputError(path + ": truncated IDX header");
   Shape shape;
   uint64_t count = 1;
   for (size_t i = 0; i < rank; ++i) {
-    shape.push_back(big_endian_u32(d, 4 + 4 * i));
+    shape.push_back(big_endian_u32(dims, 4 * i));
     count *= static_cast<uint64_t>(shape.back());
     if (count > (uint64_t{1} << 32)) throw InputError(path + ": IDX header declares more than 2^32 elements");
   }
-  const size_t header = 4 + 4 * rank;
-  if (d.size() - header != count)
-    throw InputError(path + ": IDX data holds " + std::to_string(d.size() - header) + " bytes; the header " +
-                     shape_to_string(shape) + " declares " + std::to_string(count));
-  std::vector<int64_t> values(d.begin() + static_cast<std::ptrdiff_t>(header), d.end());
+  const bool whole = max_records <= 0 || max_records >= shape[0];
+  const uint64_t per_record = shape[0] > 0 ? count / static_cast<uint64_t>(shape[0]) : 0;
+  const uint64_t wanted = whole ? count : per_record * static_cast<uint64_t>(max_records);
+  std::string d = file.read(wanted);
+  if (whole) d += file.read(1);  // a whole file must end where its header says
+  if (d.size() != wanted)
+    throw InputError(path + ": IDX data holds " + (d.size() > wanted ? "more than " + std::to_string(wanted) : std::to_string(d.size())) +
+                     " bytes; the header " + shape_to_string(shape) + " declares " + std::to_string(count));
+  if (!whole) shape[0] = max_records;
+  std::vector<int64_t> values(d.begin(), d.end());
   for (auto& v : values) v &= 0xFF;  // char may be signed
   return Tensor::of_ints(DType::uint8, shape, std::move(values));
 }
@@ -63,8 +80,8 @@ Tensor read_idx(const std::string& path) {
 LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Normalisation& norm, const std::string& dir) {
   if (split != "train" && split != "t10k") throw InputError("Fashion-MNIST split '" + split + "' is unknown; expected train or t10k");
   if (!(norm.std > 0)) throw InputError("normalisation std must be > 0");
-  const Tensor images = read_idx(dir + "/" + split + "-images-idx3-ubyte.gz");
-  const Tensor labels = read_idx(dir + "/" + split + "-labels-idx1-ubyte.gz");
+  const Tensor images = read_idx(dir + "/" + split + "-images-idx3-ubyte.gz", limit);
+  const Tensor labels = read_idx(dir + "/" + split + "-labels-idx1-ubyte.gz", limit);
   if (images.rank() != 3 || labels.rank() != 1 || images.shape[0] != labels.shape[0])
     throw InputError(dir + ": " + split + " images " + shape_to_string(images.shape) + " and labels " +
                      shape_to_string(labels.shape) + " do not form a labelled image set");

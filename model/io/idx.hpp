@@ -8,8 +8,10 @@
 namespace chipref {
 
 // An IDX file as a uint8 tensor (the only element type the MNIST family uses). Errors name the file
-// and what is wrong (bad magic, truncated data, a size that does not match the header).
-Tensor read_idx(const std::string& path);
+// and what is wrong (bad magic, truncated data, a size that does not match the header). With
+// `max_records` > 0 only the first that many records (rows of the first dimension) are decompressed
+// and returned, and only they must be present: 200 training images cost 200 images, not 60000.
+Tensor read_idx(const std::string& path, int64_t max_records = 0);
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 

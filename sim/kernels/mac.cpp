@@ -21,14 +21,19 @@ void require_int32_accumulator(const AccumulatorSpec& acc) {
 bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
 }  // namespace
 
-int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
-  if (n == 0) return 0;
-  int32_t lo = x[0], hi = x[0];
+void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
+  lo = x[0], hi = x[0];
   if (simd_level() == SimdLevel::avx2) {
     avx2::min_max(x, n, lo, hi);
   } else {
     for (int64_t i = 0; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
   }
+}
+
+int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
+  if (n == 0) return 0;
+  int32_t lo = 0, hi = 0;
+  min_max(x, n, lo, hi);
   return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
 }
 

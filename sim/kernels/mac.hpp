@@ -26,6 +26,8 @@ struct ConvGeometry {
   bool valid() const;
 };
 
+// The smallest and largest of n >= 1 codes.
+void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi);
 // Largest |x − zp| over n codes: with Σ|w| per output it bounds every partial sum of a MAC.
 int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp);
 // True when no partial sum of an output can leave the accumulator: |b| + max|x − zp| · Σ|w| fits. Then

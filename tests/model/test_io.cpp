@@ -24,6 +24,10 @@ std::string temp_file(const std::string& name, const std::string& bytes) {
 TEST_CASE("Io/Fashion-MNIST IDX files have the documented sizes", "[model][io]") {
   const Tensor train = read_idx(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz");
   CHECK(train.shape == Shape{60000, 28, 28});
+  // A limited read decompresses only a prefix: it must be exactly the first records of the whole read.
+  const Tensor first = read_idx(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz", 200);
+  CHECK(first.shape == Shape{200, 28, 28});
+  CHECK(first.ints == std::vector<int64_t>(train.ints.begin(), train.ints.begin() + 200 * 28 * 28));
   const Tensor labels = read_idx(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz");
   CHECK(labels.shape == Shape{10000});
   std::vector<int64_t> per_class(10, 0);
@@ -47,6 +51,15 @@ TEST_CASE("Io/malformed IDX files are clear errors", "[model][io]") {
                     Catch::Contains("holds 2 bytes") && Catch::Contains("declares 5"));
   CHECK_THROWS_WITH(read_idx(temp_file("type", std::string("\x00\x00\x0D\x01\x00\x00\x00\x01\x00\x00\x00\x00", 12))),
                     Catch::Contains("element type"));
+  // Records of 2 bytes, 3 declared: the limit reads and checks only what it returns.
+  const std::string two_records = temp_file("two_of_three", std::string("\x00\x00\x08\x02\x00\x00\x00\x03\x00\x00\x00\x02\x07\x08\x09\xff", 16));
+  const Tensor prefix = read_idx(two_records, 2);
+  CHECK(prefix.shape == Shape{2, 2});
+  CHECK(prefix.ints == std::vector<int64_t>{7, 8, 9, 255});
+  CHECK_THROWS_WITH(read_idx(two_records, 3), Catch::Contains("holds 4 bytes") && Catch::Contains("declares 6"));
+  CHECK_THROWS_WITH(read_idx(two_records), Catch::Contains("holds 4 bytes"));
+  CHECK_THROWS_WITH(read_idx(temp_file("long", std::string("\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02\x03", 11))),
+                    Catch::Contains("holds more than 2 bytes") && Catch::Contains("declares 2"));
 }
 
 TEST_CASE("Io/npy reads the NumPy format written by hand", "[model][io]") {
