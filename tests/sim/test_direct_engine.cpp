@@ -1,0 +1,97 @@
+// The DirectEngine's observed runs (an OpObserver per op, chunked) against its traced run of the whole
+// batch at once, the path with no chunking: every op's output seen chunk by chunk, put back together,
+// must be the traced tensor, and the overflow counts must add up to the traced ones.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/config.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
+
+using namespace chipref;
+
+namespace {
+
+std::string shipped_config(const std::string& name) {
+  std::ifstream in(std::string(CHIPREF_SOURCE_DIR "/configs/") + name);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+IntGraph quantize_example(const std::string& model, const std::string& config_text) {
+  const std::string path = std::string(CHIPREF_SOURCE_DIR "/examples/") + model;
+  const Normalisation norm = *read_sidecar_normalisation(path);
+  const Graph graph = import_onnx(path);
+  const QuantConfig config = parse_quant_config(config_text, model + " config");
+  const Tensor calibration = load_fashion_mnist("train", 200, norm).images;
+  return quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
+}
+
+struct Observed {
+  std::map<std::string, CodeTensor> joined;       // each op's output, chunks appended in order
+  std::map<std::string, uint64_t> overflows;       // per op
+  std::vector<std::pair<int64_t, int64_t>> chunks;  // (first image, images) as seen by the first op
+};
+
+void require_observed_equals_traced(const IntGraph& q, int64_t images, const std::vector<std::pair<int64_t, int64_t>>& expected_chunks) {
+  const DirectEngine engine(q);
+  const Tensor x = load_fashion_mnist("t10k", images, q.preprocess).images;
+  RunTrace trace;
+  const Tensor y_traced = engine.run(x, &trace);
+  Observed seen;
+  const Tensor y_observed = engine.run(x, [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first, int64_t count) {
+    if (&op == &q.ops.front()) seen.chunks.emplace_back(first, count);
+    CodeTensor& joined = seen.joined[op.outputs.at(0)];
+    if (first == 0) {
+      joined = y;
+    } else {
+      REQUIRE(joined.shape.at(0) == first);  // chunks come in image order, none missed
+      joined.data.insert(joined.data.end(), y.data.begin(), y.data.end());
+      joined.shape[0] += y.shape.at(0);
+    }
+    seen.overflows[op.name] += overflow.events;
+  });
+  CHECK(seen.chunks == expected_chunks);
+  CHECK(y_observed.floats == y_traced.floats);
+  REQUIRE(seen.joined.size() == trace.values.size());
+  for (const auto& [name, t] : trace.values) {
+    INFO(name);
+    REQUIRE(seen.joined.count(name));
+    CHECK(seen.joined.at(name).shape == t.shape);
+    CHECK(seen.joined.at(name).data == t.data);
+  }
+  for (const auto& [name, o] : trace.overflows) {
+    INFO(name);
+    CHECK(seen.overflows.at(name) == o.events);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("DirectEngine/an observed run is the traced run, chunk by chunk", "[sim]") {
+  SECTION("CNN w8a8: 20 images in chunks of 8, 8 and 4") {
+    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml")), 20, {{0, 8}, {8, 8}, {16, 4}});
+  }
+  SECTION("CNN with 14-bit saturating accumulators: the overflow events of each chunk add up") {
+    const std::string config = std::regex_replace(shipped_config("w8a8.yaml"), std::regex("accumulator: \\{bits: 32, overflow: wrap\\}"),
+                                                  "accumulator: {bits: 14, overflow: saturate}");
+    REQUIRE(config != shipped_config("w8a8.yaml"));
+    const IntGraph q = quantize_example("fmnist_cnn.onnx", config);
+    RunTrace trace;
+    DirectEngine(q).run(load_fashion_mnist("t10k", 20, q.preprocess).images, &trace);
+    uint64_t events = 0;
+    for (const auto& [name, o] : trace.overflows) events += o.events;
+    REQUIRE(events > 0);  // otherwise this section would prove nothing about the counts
+    require_observed_equals_traced(q, 20, {{0, 8}, {8, 8}, {16, 4}});
+  }
+  SECTION("CNN 2:4 sparse") {
+    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8-2of4.yaml")), 17, {{0, 8}, {8, 8}, {16, 1}});
+  }
+  SECTION("ViT: an op mixes the images of a batch, so the batch is one chunk") {
+    require_observed_equals_traced(quantize_example("fmnist_vit.onnx", shipped_config("w8a8.yaml")), 12, {{0, 12}});
+  }
+}
