@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/process.hpp"
 #include "rtl_bridge/dut_runtime.hpp"
 
 namespace fs = std::filesystem;
@@ -18,30 +19,6 @@ namespace fs = std::filesystem;
 namespace chipref::cosim {
 
 namespace {
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-struct CommandResult {
-  int status = 0;
-  std::string output;
-};
-
-// Runs `command` through the shell with stderr folded into stdout, and returns both.
-CommandResult run_command(const std::string& command) {
-  CommandResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) throw InputError("cannot run `" + command + "`");
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
-}
 
 std::string compiler() {
   const char* cxx = std::getenv("CXX");

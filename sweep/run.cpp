@@ -166,6 +166,8 @@ SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
   return d;
 }
 
+std::string sweep_file_hash(const SweepSpec& spec) { return fmt::format("{:016x}", content_hash(read_file_bytes(spec.path))); }
+
 std::string sweep_salt(const SweepSpec& spec) {
   return fmt::format("chipref {}; model {:x} {}; data {} {} {}", kVersion, content_hash(read_file_bytes(spec.model)), fs::file_size(spec.model), spec.eval_images,
                      spec.calibration_images, spec.detail_images);
@@ -469,8 +471,9 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
   for (const Point& p : all)
     if (static_cast<int64_t>(p.index) % o.shards == o.shard) mine.push_back(&p);
   fs::create_directories(fs::path(out_dir) / "points");
+  fs::remove(fs::path(out_dir) / "finished.json");  // until this run ends, whatever an earlier one wrote
   write_file_atomically((fs::path(out_dir) / "sweep.json").string(),
-                        json{{"sweep", fs::absolute(spec.path).lexically_normal().string()}, {"sweep_hash", fmt::format("{:016x}", content_hash(read_file_bytes(spec.path)))},
+                        json{{"sweep", fs::absolute(spec.path).lexically_normal().string()}, {"sweep_hash", sweep_file_hash(spec)},
                              {"shard", o.shard}, {"shards", o.shards}}
                                 .dump(1) +
                             "\n");
@@ -481,6 +484,13 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
   if (o.shard == 0 && spec.search) summary.analyses.search = run_search(spec, salt, evaluator);
   summary.computed = evaluator.computed, summary.cached = evaluator.cached;
   for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
+  write_file_atomically((fs::path(out_dir) / "finished.json").string(), json{{"sweep_hash", sweep_file_hash(spec)},
+                                                                             {"shard", o.shard},
+                                                                             {"shards", o.shards},
+                                                                             {"points", summary.results.size()},
+                                                                             {"failed", summary.failed}}
+                                                                            .dump(1) +
+                                                                        "\n");
   return summary;
 }
 

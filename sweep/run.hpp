@@ -60,6 +60,8 @@ struct SweepData {
 // `jobs` threads compute the FP32 references.
 SweepData load_sweep_data(const SweepSpec& spec, int jobs = 1);
 std::string sweep_salt(const SweepSpec& spec);
+// The sweep file's content hash as 16 hex digits: what ties run directories (shards) to one sweep file.
+std::string sweep_file_hash(const SweepSpec& spec);
 
 PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point);
 
@@ -110,6 +112,8 @@ std::vector<std::string> mac_layer_names(const SweepSpec& spec);
 
 // Runs (or finds in DIR/points) every point of this shard with `jobs` threads and a progress bar; writes
 // DIR/sweep.json (the spec and the points' ids) and DIR/points/<id>.json.
+// Writes OUT/sweep.json first and OUT/finished.json (the sweep hash, shard i/N, points, failed) last,
+// when every point of the shard (and shard 0's analyses) is in OUT/points.
 RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const RunOptions& options);
 
 // Combines the points of several run directories of one sweep (shards, or runs on other machines) into

@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "sweep/report.hpp"
 #include "sweep/run.hpp"
+#include "sweep/slurm.hpp"
 
 namespace chipref::cli {
 
@@ -13,10 +14,43 @@ struct SweepOptions {
   int jobs = 1;
   std::vector<std::string> merge_dirs;
   std::string merge_output;
+  bool slurm = false, no_submit = false;
+  sweep::SlurmOptions cluster;
 };
+
+int run_slurm_command(const SweepOptions& o, const sweep::SweepSpec& spec) {
+  sweep::SlurmOptions cluster = o.cluster;
+  cluster.submit = !o.no_submit;
+  const sweep::SlurmSummary s = sweep::run_on_slurm(spec, o.output, cluster);
+  if (!s.failures.empty()) {
+    fmt::print(stderr, "chipref: error: {} of {} shards did not finish; nothing merged. Run the same command again to submit only them.\n", s.failures.size(),
+               s.shards);
+    for (const sweep::ShardFailure& f : s.failures) fmt::print(stderr, "  shard {}: {} (log {})\n", f.shard, f.reason, f.log);
+    return 1;
+  }
+  if (!s.merged) {
+    fmt::print("wrote {} for {} of {} shards; submit it with: sbatch {}\nthen run this command again without --no-submit to wait and merge\n", s.script,
+               s.submitted.size(), s.shards, s.script);
+    return 0;
+  }
+  int64_t failed = 0;
+  for (const sweep::PointResult& r : s.merge.results) failed += !r.error.empty();
+  sweep::write_outputs(s.merge.spec, s.merge.results, o.output);
+  fmt::print("{}: {} grid points ({} failed) from {} shards{} -> {}/results.csv, report.md, report.html\n", o.sweep_file, s.merge.results.size(), failed,
+             s.shards,
+             !s.submitted.empty()       ? fmt::format(", {} run by job {}", s.submitted.size(), s.job_id)
+             : !s.attached_job.empty() ? fmt::format(", waited for job {}", s.attached_job)
+                                       : ", all finished before",
+             o.output);
+  return 0;
+}
 
 int run_sweep_command(const SweepOptions& o) {
   const sweep::SweepSpec spec = sweep::load_sweep(o.sweep_file);
+  if (o.slurm) {
+    if (!o.shard.empty()) throw InputError("--shard and --slurm: --slurm runs every shard as a task of a job array; give one of them");
+    return run_slurm_command(o, spec);
+  }
   sweep::RunOptions run;
   run.jobs = o.jobs;
   if (!o.shard.empty()) {
@@ -60,6 +94,21 @@ void add_sweep_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-o,--output", o->output, "Output directory (results.csv, results.json, plots, report.md/html; points/ caches finished points)");
   cmd->add_option("-j,--jobs", o->jobs, "Points evaluated in parallel")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("--shard", o->shard, "Run only the points whose index is i modulo N (i/N), e.g. one task of a Slurm array; combine with 'sweep merge'");
+  auto* slurm = cmd->add_flag("--slurm", o->slurm,
+                               "Run the shards as a Slurm job array (sbatch), wait for them and merge; a re-run submits only the shards that did not "
+                               "finish (docs/cluster.md)");
+  const std::string group = "Slurm (with --slurm)";
+  cmd->add_option("--shards", o->cluster.shards, "Shards (array tasks); default one per 4 points, at most 100")->check(CLI::Range(1, 100000))->group(group);
+  cmd->add_option("--cpus", o->cluster.cpus, "CPUs per task, also its -j")->check(CLI::Range(1, 256))->capture_default_str()->group(group);
+  cmd->add_option("--partition", o->cluster.partition, "Slurm partition (default: the cluster's)")->group(group);
+  cmd->add_option("--time", o->cluster.time_limit, "Time limit per task, in Slurm's format, e.g. 30 or 1:00:00 (default: the partition's)")->group(group);
+  cmd->add_option("--array-max", o->cluster.array_max, "At most this many tasks running at once (sbatch --array=...%K)")->check(CLI::Range(1, 100000))->group(group);
+  cmd->add_option("--poll", o->cluster.poll_seconds, "Seconds between looks at the shards' files and the queue")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str()
+      ->group(group);
+  cmd->add_flag("--no-submit", o->no_submit, "Only write OUT/slurm/sweep.sbatch (for the shards not finished) to submit by hand")->group(group);
+  for (const char* needs_slurm : {"--shards", "--cpus", "--partition", "--time", "--array-max", "--poll", "--no-submit"}) cmd->get_option(needs_slurm)->needs(slurm);
   auto* merge = cmd->add_subcommand("merge", "Combine the run directories of one sweep (shards, other machines) into one with all outputs");
   merge->add_option("DIRS", o->merge_dirs, "Run directories of the same sweep file")->required()->check(CLI::ExistingDirectory);
   merge->add_option("-o,--output", o->merge_output, "Output directory")->required();

@@ -104,6 +104,11 @@ printf 'model: %s\nbase: %s\ndata: {eval_images: 20, calibration_images: 20, det
 expect sweep-one-point   0 0 "1 grid points \(0 failed\); 1 points computed, 0 cached" -- sweep "$tmp/one_point.yaml" -o "$tmp/sw"
 expect sweep-cached      0 0 "1 grid points \(0 failed\); 0 points computed, 1 cached" -- sweep "$tmp/one_point.yaml" -o "$tmp/sw"
 expect sweep-merge       0 0 "1 directories: 1 points merged"    -- sweep merge "$tmp/sw" -o "$tmp/sw_merged"
+expect sweep-needs-slurm 2 1 "--no-submit requires --slurm"      -- sweep "$tmp/one_point.yaml" -o "$tmp/sw" --no-submit
+expect sweep-slurm-shard 1 1 "--shard and --slurm"               -- sweep "$tmp/one_point.yaml" -o "$tmp/sw" --slurm --shard 0/2
+expect sweep-slurm-space 1 1 "may not contain spaces"            -- sweep "$tmp/one_point.yaml" -o "$tmp/with space" --slurm --no-submit
+expect sweep-slurm-many  1 1 "--shards 5: the sweep has only 1 points" -- sweep "$tmp/one_point.yaml" -o "$tmp/sl" --slurm --no-submit --shards 5
+expect sweep-no-submit   0 0 "wrote .*/sl/slurm/sweep.sbatch for 1 of 1 shards" -- sweep "$tmp/one_point.yaml" -o "$tmp/sl" --slurm --no-submit
 
 echo "$failures failed"
 [ "$failures" -eq 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# scripts/sweep.sbatch as Slurm would run it (two array tasks, their environment set by hand) and the
-# GNU parallel command of docs/sweep.md (three shards), each merged: results.csv equal to the unsharded
-# run's.
+# scripts/sweep.sbatch as Slurm would run it (two array tasks, their environment set by hand), the GNU
+# parallel command of docs/sweep.md (three shards), and the script `chipref sweep --slurm --no-submit`
+# writes (its tasks run by hand; written again, it holds only the task not run), each merged:
+# results.csv equal to the unsharded run's. (tests/sweep/slurm/live.sh does it on a live Slurm.)
 # Usage: shards.sh SOURCE_DIR BIN_DIR
 set -euo pipefail
 src=$1 bin=$2
@@ -22,8 +23,16 @@ done
 chipref sweep merge "$work"/slurm/shard-* -o "$work/slurm/all" >/dev/null
 parallel --will-cite chipref sweep "$work/sweep.yaml" -o "$work/par/{}" --shard {}/3 ::: 0 1 2 >/dev/null
 chipref sweep merge "$work"/par/* -o "$work/par_all" >/dev/null
+chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --shards 2 --no-submit >/dev/null
+grep -q '^#SBATCH --array=0-1$' "$work/gen/slurm/sweep.sbatch" || { echo "FAIL the script's array is not 0-1"; exit 1; }
+SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_JOB_ID=1 bash "$work/gen/slurm/sweep.sbatch" >/dev/null
+chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --no-submit >/dev/null
+grep -q '^#SBATCH --array=0$' "$work/gen/slurm/sweep.sbatch" && echo "ok   written again, the script holds only the task not run" ||
+  { echo "FAIL written again, the script's array is not 0:"; grep array "$work/gen/slurm/sweep.sbatch"; exit 1; }
+SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_JOB_ID=1 bash "$work/gen/slurm/sweep.sbatch" >/dev/null
+chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --no-submit | grep -q "from 2 shards, all finished before" || { echo "FAIL no merge"; exit 1; }
 status=0
-for merged in slurm/all par_all; do
+for merged in slurm/all par_all gen; do
   if cmp -s "$work/single/results.csv" "$work/$merged/results.csv"; then echo "ok   $merged/results.csv equals the single run's"
   else echo "FAIL $merged/results.csv differs:"; diff "$work/single/results.csv" "$work/$merged/results.csv" || true; status=1; fi
 done

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Follows a walk-through in the docs literally: runs the ```sh blocks between the document's
+# <!-- tutorial --> markers in order, in one shell, from the source tree, with chipref on PATH and a
+# fresh TMPDIR, and requires every line of its ```text blocks in the output (stdout). Masked on both
+# sides: a cycles/s rate (a speed), Slurm job numbers, and the fresh TMPDIR (shown as /tmp).
+# With --last-block-always, the last sh block (a cleanup: stopping daemons) also runs when an earlier
+# one fails.
+# Usage: tutorial.sh DOC SOURCE_DIR BIN_DIR [--last-block-always]
+set -euo pipefail
+doc=$1 src=$2 bin=$3 always=${4:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+awk -v out="$work" '
+  /<!-- tutorial -->/ { on = 1; next }
+  /<!-- \/tutorial -->/ { on = 0 }
+  on && /^```sh$/ { kind = "sh"; block++; next }
+  on && /^```text$/ { kind = "text"; next }
+  on && /^```$/ { kind = ""; next }
+  on && kind == "sh" { print > (out "/tutorial.sh"); print > (out "/block" block ".sh") }
+  on && kind == "text" { print > (out "/expected.txt") }
+' "$src/$doc"
+[[ -s $work/tutorial.sh && -s $work/expected.txt ]] || { echo "no tutorial blocks found in $src/$doc"; exit 1; }
+if [[ $always == --last-block-always ]]; then
+  last=$(ls "$work"/block*.sh | sort -V | tail -1)
+  { echo "trap 'source $last' EXIT"; cat "$work/tutorial.sh"; } >"$work/with_cleanup.sh"
+  mv "$work/with_cleanup.sh" "$work/tutorial.sh"
+fi
+mkdir "$work/tmp"
+# The DUT build cache is content-addressed: sharing the tests' cache only saves rebuilding identical designs.
+(cd "$src" && PATH="$bin:$PATH" TMPDIR="$work/tmp" CHIPREF_CACHE_DIR="${TMPDIR:-/tmp}/chipref_test_dut_cache" bash -e "$work/tutorial.sh") >"$work/output.txt" 2>"$work/stderr.txt" || {
+  echo "the walk-through's commands failed:"; cat "$work/output.txt" "$work/stderr.txt"; exit 1; }
+mask() { sed -E -e 's/, [0-9.e+-]+ cycles\/s\)/, RATE cycles\/s)/' -e 's/job [0-9]+/job N/g' -e "s|$work/tmp|/tmp|g"; }
+missing=0
+while IFS= read -r line; do
+  if ! mask <"$work/output.txt" | grep -qxF -- "$(printf '%s\n' "$line" | mask)"; then
+    echo "expected in the output, not found: $line"; missing=1
+  fi
+done <"$work/expected.txt"
+if (( missing )); then echo "--- output:"; cat "$work/output.txt"; echo "--- stderr:"; cat "$work/stderr.txt"; exit 1; fi
+echo "$doc: $(grep -c . "$work/expected.txt") expected lines found; $(grep -c '^chipref' "$work/tutorial.sh") chipref commands run"
