@@ -1,6 +1,7 @@
 #include "sweep/slurm.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "core/error.hpp"
@@ -179,11 +181,21 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
       if (std::binary_search(waiting.begin(), waiting.end(), static_cast<int64_t>(p.index) % summary.shards))
         expected.emplace_back(shard_dir(out, static_cast<int64_t>(p.index) % summary.shards) / "points" / (p.id + ".json"), p.id);
     ProgressBar progress(label, static_cast<int64_t>(expected.size()));
+    // Without a terminal (a log, nohup) there is no bar: a line per shard that finishes instead.
+    const bool log_lines = isatty(2) == 0;
+    std::set<int64_t> reported;
     bool warned = false;
     for (;;) {
       int64_t done = 0;
       for (const auto& [file, id] : expected) done += fs::exists(file);
       progress.update(done);
+      if (log_lines)
+        for (int64_t s : waiting)
+          if (!reported.count(s) && shard_finished(shard_dir(out, s).string(), hash, s, summary.shards)) {
+            reported.insert(s);
+            fmt::print("shard {} finished ({} of {} shards waited for)\n", s, reported.size(), waiting.size());
+            std::fflush(stdout);
+          }
       std::string error;
       const std::optional<std::string> queued = queued_tasks(name, error);
       if (queued && queued->find_first_not_of(" \n") == std::string::npos) break;
@@ -200,7 +212,11 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
   const std::optional<std::string> already = queued_tasks(name, error);
   if (!already && o.submit) throw InputError("squeue failed: " + first_line(error) + " (is this a Slurm submit host? SLURM_CONF?)");
   bool attached = false;
-  if (already && already->find_first_not_of(" \n") != std::string::npos && o.submit) {
+  const bool queued = already && already->find_first_not_of(" \n") != std::string::npos;
+  if (queued && !o.submit)
+    fmt::print(stderr, "chipref: warning: a job of {} is still queued ({}); submitting the script now would run its shards twice\n", out.string(),
+               first_line(*already));
+  if (queued && o.submit) {
     fmt::print("{}: a job of this output directory is still queued ({}); waiting for it instead of submitting its shards again\n", out.string(),
                first_line(*already));
     std::fflush(stdout);
@@ -218,7 +234,13 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
     for (int64_t s : todo) fs::remove(status_file(out, s));  // the statuses of the earlier attempt
     const CommandResult r = run_command("sbatch --parsable " + shell_quote(summary.script));
     if (r.status != 0) throw InputError("sbatch " + summary.script + " failed: " + r.output);
-    summary.job_id = first_line(r.output).substr(0, first_line(r.output).find(';'));
+    // --parsable prints "JOBID[;CLUSTER]"; warnings may come before it (stderr is folded in).
+    std::istringstream lines(r.output);
+    for (std::string line; std::getline(lines, line);) {
+      const std::string id = line.substr(0, line.find(';'));
+      if (!id.empty() && id.find_first_not_of("0123456789") == std::string::npos) summary.job_id = id;
+    }
+    if (summary.job_id.empty()) throw InputError("sbatch " + summary.script + " printed no job id: " + r.output);
     fmt::print("submitted job {}: {} of {} shards (array {}), script {}; progress from {}/shards\n", summary.job_id, todo.size(), summary.shards, array_list(todo),
                summary.script, out.string());
     std::fflush(stdout);

@@ -23,14 +23,19 @@ done
 chipref sweep merge "$work"/slurm/shard-* -o "$work/slurm/all" >/dev/null
 parallel --will-cite chipref sweep "$work/sweep.yaml" -o "$work/par/{}" --shard {}/3 ::: 0 1 2 >/dev/null
 chipref sweep merge "$work"/par/* -o "$work/par_all" >/dev/null
-chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --shards 2 --no-submit >/dev/null
-grep -q '^#SBATCH --array=0-1$' "$work/gen/slurm/sweep.sbatch" || { echo "FAIL the script's array is not 0-1"; exit 1; }
-SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_JOB_ID=1 bash "$work/gen/slurm/sweep.sbatch" >/dev/null
-chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --no-submit >/dev/null
-grep -q '^#SBATCH --array=0$' "$work/gen/slurm/sweep.sbatch" && echo "ok   written again, the script holds only the task not run" ||
-  { echo "FAIL written again, the script's array is not 0:"; grep array "$work/gen/slurm/sweep.sbatch"; exit 1; }
-SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_JOB_ID=1 bash "$work/gen/slurm/sweep.sbatch" >/dev/null
-chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --no-submit | grep -q "from 2 shards, all finished before" || { echo "FAIL no merge"; exit 1; }
+chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --shards 3 --no-submit >/dev/null
+array_is() {  # the array list the script holds now
+  grep -q "^#SBATCH --array=$1\$" "$work/gen/slurm/sweep.sbatch" && echo "ok   the script's array is $1" ||
+    { echo "FAIL the script's array is not $1:"; grep array "$work/gen/slurm/sweep.sbatch"; exit 1; }
+}
+array_is 0-2
+for task in 1 0; do
+  SLURM_ARRAY_TASK_ID=$task SLURM_ARRAY_JOB_ID=1 bash "$work/gen/slurm/sweep.sbatch" >/dev/null
+  chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --no-submit >/dev/null
+  [ $task = 1 ] && array_is 0,2 || array_is 2
+done
+SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_JOB_ID=1 bash "$work/gen/slurm/sweep.sbatch" >/dev/null
+chipref sweep "$work/sweep.yaml" -o "$work/gen" --slurm --no-submit | grep -q "from 3 shards, all finished before" || { echo "FAIL no merge"; exit 1; }
 status=0
 for merged in slurm/all par_all gen; do
   if cmp -s "$work/single/results.csv" "$work/$merged/results.csv"; then echo "ok   $merged/results.csv equals the single run's"
