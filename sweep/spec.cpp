@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 
 #include "core/yaml_reader.hpp"
 
@@ -131,6 +132,9 @@ SweepSpec load_sweep(const std::string& path) {
     for (const char* key : {"samples", "seed"})
       if (root[key]) r.fail(root[key], std::string("'") + key + "' is for random sampling only");
   }
+  if (s.sampling == "grid" && grid_size(s) > kMaxPoints)
+    r.fail(axes, (grid_size(s) == SIZE_MAX ? std::string("the grid has 2^64 points or more") : fmt::format("the grid has {} points", grid_size(s))) +
+                     fmt::format(", more than the {} a sweep may have: sample it (sampling: random, samples: N)", kMaxPoints));
   if (s.sampling == "list") {
     const YAML::Node points = root["points"];
     if (!points || !points.IsSequence() || points.size() == 0) r.fail(points ? points : root["sampling"], "list sampling needs 'points': a list of {axis: value}");
@@ -153,6 +157,19 @@ SweepSpec load_sweep(const std::string& path) {
     r.fail(root["points"], "'points' is for list sampling only");
   }
   return s;
+}
+
+size_t grid_size(const SweepSpec& spec) {
+  size_t grid = 1;
+  for (const Axis& a : spec.axes) grid = a.values.size() != 0 && grid > SIZE_MAX / a.values.size() ? SIZE_MAX : grid * a.values.size();
+  return grid;
+}
+
+size_t point_count(const SweepSpec& spec) {
+  if (spec.axes.empty()) return 0;
+  if (spec.sampling == "list") return spec.listed.size();
+  if (spec.sampling == "random") return std::min(grid_size(spec), static_cast<size_t>(spec.samples));
+  return grid_size(spec);
 }
 
 uint64_t content_hash(const std::string& bytes) { return fnv1a(0xcbf29ce484222325ull, bytes); }
@@ -232,15 +249,22 @@ std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt) {
   if (spec.sampling == "list") {
     choices = spec.listed;
   } else {
-    size_t grid = 1;
-    for (const Axis& a : spec.axes) grid *= a.values.size();
-    std::vector<size_t> indices(grid);
-    for (size_t i = 0; i < grid; ++i) indices[i] = i;
-    if (spec.sampling == "random" && static_cast<size_t>(spec.samples) < grid) {
+    const size_t grid = grid_size(spec);
+    std::vector<size_t> indices;
+    if (grid <= kMaxPoints) {
+      indices.resize(grid);
+      for (size_t i = 0; i < grid; ++i) indices[i] = i;
+      if (spec.sampling == "random" && static_cast<size_t>(spec.samples) < grid) {
+        std::mt19937_64 rng(spec.seed);
+        for (size_t i = 0; i < static_cast<size_t>(spec.samples); ++i) std::swap(indices[i], indices[i + rng() % (grid - i)]);
+        indices.resize(static_cast<size_t>(spec.samples));
+        std::sort(indices.begin(), indices.end());
+      }
+    } else {  // random sampling of a grid too large to list (load_sweep refuses such a grid otherwise)
       std::mt19937_64 rng(spec.seed);
-      for (size_t i = 0; i < static_cast<size_t>(spec.samples); ++i) std::swap(indices[i], indices[i + rng() % (grid - i)]);
-      indices.resize(static_cast<size_t>(spec.samples));
-      std::sort(indices.begin(), indices.end());
+      std::set<size_t> drawn;
+      while (drawn.size() < static_cast<size_t>(spec.samples)) drawn.insert(grid == SIZE_MAX ? static_cast<size_t>(rng()) : static_cast<size_t>(rng() % grid));
+      indices.assign(drawn.begin(), drawn.end());
     }
     for (size_t flat : indices) {
       std::vector<size_t> c(spec.axes.size());

@@ -66,6 +66,12 @@ struct Point {
 // the config does not have, a sampling that does not fit the axes.
 SweepSpec load_sweep(const std::string& path);
 
+// At most this many points in a sweep: a larger grid must be sampled (sampling: random).
+inline constexpr size_t kMaxPoints = 1000000;
+// The product of the axes' sizes, saturating at SIZE_MAX; and how many points make_points returns.
+size_t grid_size(const SweepSpec& spec);
+size_t point_count(const SweepSpec& spec);
+
 // Every point in sweep order, each config parsed (an invalid value is an InputError at its line in the
 // sweep file). `salt` joins the id hash (the model's bytes, the data settings, the tool version).
 std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt);

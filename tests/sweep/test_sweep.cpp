@@ -79,6 +79,27 @@ TEST_CASE("Sweep/bad sweep files are errors at their line", "[sweep]") {
     CHECK(what.rfind(path + c.where, 0) == 0);
     CHECK(what.find(c.message) != std::string::npos);
   }
+  // 7 axes of 8 values: 2^21 grid points, over the limit, refused before any point is made; 40 axes of
+  // 8 values overflow 64 bits and say so too.
+  auto many_axes = [](int n) {
+    std::string text = "axes:\n";
+    for (int i = 0; i < n; ++i) text += "  a" + std::to_string(i) + ": {key: weights.bits, layers: \"/l" + std::to_string(i) + "/*\", values: [2, 3, 4, 5, 6, 7, 8, 9]}\n";
+    return text;
+  };
+  for (const auto& [n, says] : {std::pair<int, std::string>{7, "the grid has 2097152 points, more than the 1000000"}, {40, "the grid has 2^64 points or more, more than the 1000000"}}) {
+    const std::string what = error_of(write_sweep(dir, many_axes(n)));
+    INFO(what);
+    CHECK(what.find("sweep.yaml:4:3: " + says) != std::string::npos);
+  }
+  {  // sampled, such a grid is fine: distinct points drawn without listing the grid
+    const sweep::SweepSpec big = sweep::load_sweep(write_sweep(dir, "sampling: random\nsamples: 6\nseed: 3\n" + many_axes(40)));
+    CHECK(sweep::grid_size(big) == SIZE_MAX);
+    const auto points = sweep::make_points(big, "salt");
+    REQUIRE(points.size() == 6);
+    std::set<std::vector<size_t>> distinct;
+    for (const auto& p : points) distinct.insert(p.choice);
+    CHECK(distinct.size() == 6);
+  }
   std::ofstream(dir / "nomodel.yaml") << "model: missing.onnx\nbase: base.yaml\n" << axes;
   CHECK(error_of((dir / "nomodel.yaml").string()).find("nomodel.yaml:1:8: no model file") != std::string::npos);
 }
