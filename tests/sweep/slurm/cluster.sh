@@ -15,7 +15,12 @@ case $action in
       fi
     done
     rm -rf "$dir"
-    "$local_slurm" start "$dir"
+    if ! "$local_slurm" start "$dir"; then
+      if grep -qs "Unable to resolve" "$dir/log/slurmd.log"; then
+        echo "cluster.sh: this machine's name '$(hostname -s)' does not resolve (no /etc/hosts entry): scripts/setup installs libnss-myhostname for it" >&2
+      fi
+      exit 1
+    fi
     ;;
   stop)
     if [ -f "$dir/slurm.conf" ]; then
