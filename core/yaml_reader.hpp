@@ -25,6 +25,24 @@ inline YAML::Node load_yaml_file(const std::string& path, const std::string& wha
   }
 }
 
+// "SOURCE:LINE:COLUMN: " for a node's mark, "SOURCE: " where yaml-cpp has none.
+inline std::string yaml_mark_text(const std::string& source, const YAML::Mark& m) {
+  if (m.is_null()) return source + ": ";
+  return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": ";
+}
+
+// Runs a reader of a user's YAML document: a yaml-cpp exception it lets through (a node converted to
+// what it is not, say a mapping used as a key) becomes an InputError at the node, like every other
+// complaint, instead of escaping as an internal error.
+template <class Read>
+auto read_yaml_document(const std::string& source, Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const YAML::Exception& e) {
+    throw InputError(yaml_mark_text(source, e.mark) + e.msg);
+  }
+}
+
 class YamlReader {
  public:
   explicit YamlReader(std::string source) : source_(std::move(source)) {}
@@ -38,6 +56,7 @@ class YamlReader {
   void expect_map(const YAML::Node& n, const std::string& what, const std::vector<std::string>& keys) const {
     if (!n.IsMap()) fail(n, what + " must be a mapping with keys: " + join(keys));
     for (const auto& kv : n) {
+      if (!kv.first.IsScalar()) fail(kv.first, "the keys of " + what + " are names; expected one of: " + join(keys));
       const std::string key = kv.first.as<std::string>();
       if (std::find(keys.begin(), keys.end(), key) == keys.end())
         fail(kv.first, "unknown key '" + key + "' in " + what + "; expected one of: " + join(keys));

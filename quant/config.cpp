@@ -119,7 +119,8 @@ LayerQuantConfig QuantConfig::for_node(const std::string& node_name) const {
   return c;
 }
 
-QuantConfig parse_quant_config(const std::string& text, const std::string& source) {
+namespace {
+QuantConfig parse_config_document(const std::string& text, const std::string& source) {
   const Reader r(source);
   YAML::Node root;
   try {
@@ -179,6 +180,7 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& sourc
   }
   return config;
 }
+}  // namespace
 
 std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config, const std::vector<std::string>& node_names) {
   std::vector<const LayerOverride*> unmatched;
@@ -187,6 +189,10 @@ std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config,
                      [&](const std::string& n) { return o.matches(n); }))
       unmatched.push_back(&o);
   return unmatched;
+}
+
+QuantConfig parse_quant_config(const std::string& text, const std::string& source) {
+  return read_yaml_document(source, [&] { return parse_config_document(text, source); });
 }
 
 QuantConfig load_quant_config(const std::string& path) {

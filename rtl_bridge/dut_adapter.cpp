@@ -87,7 +87,8 @@ std::string role_names(const std::vector<RoleSpec>& specs) {
 
 }  // namespace
 
-DutAdapter load_dut_adapter(const std::string& path) {
+namespace {
+DutAdapter read_adapter_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "adapter file");
   const YamlReader r(path);
   r.expect_map(root, "the adapter", {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports"});
@@ -133,14 +134,17 @@ DutAdapter load_dut_adapter(const std::string& path) {
   }
   if (const YAML::Node params = root["parameters"]) {
     if (!params.IsMap()) r.fail(params, "'parameters' must map parameter names to values");
-    for (const auto& kv : params) a.parameters[r.text(kv.first, "parameter")] = r.text(kv.second, kv.first.as<std::string>());
+    for (const auto& kv : params) {
+      const std::string name = r.text(kv.first, "parameter");
+      a.parameters[name] = r.text(kv.second, name);
+    }
   }
 
   const std::vector<RoleSpec> specs = roles_of(a);
   const YAML::Node ports = root["ports"];
   if (!ports.IsMap()) r.fail(ports, "'ports' must map roles to the design's ports; the roles of " + a.block + " here: " + role_names(specs));
   for (const auto& kv : ports) {
-    const std::string role = kv.first.as<std::string>();
+    const std::string role = r.text(kv.first, "role");
     const auto spec = std::find_if(specs.begin(), specs.end(), [&](const RoleSpec& s) { return role == s.name; });
     if (spec == specs.end()) r.fail(kv.first, "unknown role '" + role + "' for a " + a.block + " block on this protocol; expected one of: " + role_names(specs));
     RoleBinding b;
@@ -166,6 +170,12 @@ DutAdapter load_dut_adapter(const std::string& path) {
   return a;
 }
 
+}  // namespace
+
+DutAdapter load_dut_adapter(const std::string& path) {
+  return read_yaml_document(path, [&] { return read_adapter_document(path); });
+}
+
 void bind_dut_ports(DutAdapter& a, const std::vector<DutPort>& ports) {
   auto find = [&](const std::string& name, const std::string& where, const std::string& role) -> const DutPort& {
     const auto it = std::find_if(ports.begin(), ports.end(), [&](const DutPort& p) { return p.name == name; });
@@ -183,7 +193,8 @@ void bind_dut_ports(DutAdapter& a, const std::vector<DutPort>& ports) {
   const std::vector<RoleSpec> specs = roles_of(a);
   for (auto& [role, b] : a.roles) {
     const DutPort& p = find(b.port, b.where, "role " + role);
-    const RoleSpec& spec = *std::find_if(specs.begin(), specs.end(), [&](const RoleSpec& s) { return role == s.name; });
+    const std::string& name = role;  // C++17 lambdas cannot capture a structured binding
+    const RoleSpec& spec = *std::find_if(specs.begin(), specs.end(), [&](const RoleSpec& s) { return name == s.name; });
     if (spec.input != p.input)
       throw InputError(b.where + ": role " + role + " is an " + (spec.input ? "input" : "output") + " of the block, but port '" + b.port + "' is an " +
                        (p.input ? "input" : "output") + " of the design");

@@ -57,7 +57,8 @@ bool Axis::numeric() const {
   });
 }
 
-SweepSpec load_sweep(const std::string& path) {
+namespace {
+SweepSpec read_sweep_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "sweep file");
   const YamlReader r(path);
   r.expect_map(root, "the sweep", {"model", "base", "data", "sampling", "samples", "seed", "axes", "points", "sensitivity", "search"});
@@ -149,14 +150,19 @@ SweepSpec load_sweep(const std::string& path) {
         choice.push_back(static_cast<size_t>(it - a.values.begin()));
       }
       for (const auto& kv : p)
-        if (std::none_of(s.axes.begin(), s.axes.end(), [&](const Axis& a) { return a.name == kv.first.as<std::string>(); }))
-          r.fail(kv.first, "no axis '" + kv.first.as<std::string>() + "'");
+        if (const std::string name = r.text(kv.first, "axis name"); std::none_of(s.axes.begin(), s.axes.end(), [&](const Axis& a) { return a.name == name; }))
+          r.fail(kv.first, "no axis '" + name + "'");
       s.listed.push_back(std::move(choice));
     }
   } else if (root["points"]) {
     r.fail(root["points"], "'points' is for list sampling only");
   }
   return s;
+}
+}  // namespace
+
+SweepSpec load_sweep(const std::string& path) {
+  return read_yaml_document(path, [&] { return read_sweep_document(path); });
 }
 
 size_t grid_size(const SweepSpec& spec) {

@@ -446,7 +446,8 @@ int64_t verify_vectors(const std::string& dir) {
   throw VerificationMismatch(message);
 }
 
-std::vector<LayerLayout> load_layer_layouts(const std::string& path) {
+namespace {
+std::vector<LayerLayout> read_layouts_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "layout file");
   auto at = [&](const YAML::Node& n) { return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1); };
   if (!root.IsMap() || !root["layers"] || !root["layers"].IsSequence()) throw InputError(path + ": expected a mapping with a 'layers:' list");
@@ -485,6 +486,11 @@ std::vector<LayerLayout> load_layer_layouts(const std::string& path) {
     layouts.push_back(std::move(ll));
   }
   return layouts;
+}
+}  // namespace
+
+std::vector<LayerLayout> load_layer_layouts(const std::string& path) {
+  return read_yaml_document(path, [&] { return read_layouts_document(path); });
 }
 
 }  // namespace chipref::vectors
