@@ -1,0 +1,25 @@
+// The IntGraph directory: graph.json from the input, beside the tensors/ of a real quantized CNN (so that
+// inputs naming its constants load them), read and prepared for the DirectEngine (the integer-only
+// check and every op's parameters): an IntGraph and an engine, or an InputError.
+#include <cstdlib>
+
+#include "fuzz/harness.hpp"
+#include "model/int_graph.hpp"
+#include "sim/direct_engine.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  namespace fs = std::filesystem;
+  static const fs::path dir = [] {
+    const char* graph = std::getenv("CHIPREF_FUZZ_INTGRAPH");  // fuzz/run.sh quantizes one
+    const fs::path d = chipref::fuzz::scratch_dir() / "graph";
+    fs::create_directories(d / "tensors");
+    if (graph && fs::is_directory(fs::path(graph) / "tensors"))
+      fs::copy(fs::path(graph) / "tensors", d / "tensors", fs::copy_options::overwrite_existing | fs::copy_options::recursive);
+    return d;
+  }();
+  chipref::fuzz::write_scratch("graph/graph.json", chipref::fuzz::bytes_of(data, size));
+  return chipref::fuzz::only_chipref_errors([&] {
+    const chipref::IntGraph graph = chipref::load_int_graph(dir.string());
+    const chipref::DirectEngine engine(graph);
+  });
+}

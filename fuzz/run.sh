@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer harness of fuzz/ for a bounded time from its seeds, and fails on the first crash
+# (an ASan/UBSan report, an escaped exception, a timeout or an out-of-memory), leaving the reproducer.
+#   fuzz/run.sh FUZZ_BIN_DIR CHIPREF SECONDS [NAME...]
+# FUZZ_BIN_DIR holds fuzz_<name> (cmake --preset fuzz && cmake --build --preset fuzz: build/fuzz/bin);
+# CHIPREF is a chipref binary (any build) used to make seeds from the shipped models: a quantized graph,
+# golden vectors. Seeds: fuzz/corpus/<name>/ (committed, small, with every crash's reproducer) plus the
+# shipped files of that kind; libFuzzer grows a scratch copy, the committed corpus is not touched.
+# Prints per harness: runs, runs/s, coverage (edges, "cov") and features ("ft") at the end.
+# Env: FUZZ_WORK (default: a fresh temporary directory, removed unless a harness crashed).
+set -euo pipefail
+bin=$(cd "$1" && pwd) chipref=$(realpath "$2") seconds=$3; shift 3
+src=$(cd "$(dirname "$0")/.." && pwd)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(onnx quant_config sweep dut_adapter int_graph manifest vector_files idx)
+work=${FUZZ_WORK:-$(mktemp -d /tmp/chipref-fuzz.XXXXXX)}
+mkdir -p "$work"
+crashed=0
+cleanup() { if [ $crashed = 0 ] && [ -z "${FUZZ_WORK:-}" ]; then rm -rf "$work"; fi; }
+trap cleanup EXIT
+
+# Seeds made from the shipped models and configs.
+seeds=$work/seeds
+mkdir -p "$seeds"/{onnx,quant_config,sweep,dut_adapter,int_graph,manifest,vector_files,idx}
+cp "$src"/examples/*.onnx "$seeds/onnx/"
+for d in /usr/share/libonnx-testdata/data/node/test_{relu,conv_with_strides_padding,gemm_default_single_elem_vector_bias,matmul_2d,maxpool_2d_default,averagepool_2d_default,softmax_axis_1,reshape_reordered_all_dims,transpose_default,add,gelu_default_1,layer_normalization_2d_axis0,quantizelinear,dequantizelinear,qlinearmatmul_2D_uint8_float32}; do
+  [ -f "$d/model.onnx" ] && cp "$d/model.onnx" "$seeds/onnx/$(basename "$d").onnx"
+done
+cp "$src"/configs/*.yaml "$seeds/quant_config/"
+rm -f "$seeds/quant_config/sweep_cnn.yaml"
+sed -e 's|^model: .*|model: model.onnx|' -e 's|^base: .*|base: base.yaml|' "$src/configs/sweep_cnn.yaml" >"$seeds/sweep/sweep_cnn.yaml"
+cp "$src"/rtl_bridge/adapters/*.yaml "$src"/examples/cosim/*.yaml "$seeds/dut_adapter/" 2>/dev/null || true
+"$chipref" quantize "$src/examples/fmnist_cnn.onnx" --config "$src/configs/w8a8-2of4.yaml" --calib-count 20 -o "$work/graph" >/dev/null
+cp "$work/graph/graph.json" "$seeds/int_graph/cnn_2of4.json"
+"$chipref" vectors "$work/graph" --data fashion-mnist --count 1 -o "$work/vectors" --format mem,bin,npy >/dev/null
+cp "$work/vectors/manifest.json" "$seeds/manifest/cnn.json"
+i=0
+for f in $(find "$work/vectors" -name '*.mem' | sort | head -3) $(find "$work/vectors" -name '*.npy' | sort | head -3); do
+  # the harness's 4-byte prefix: format (0 mem, 1 bin, 2 npy), bits, signed, count
+  case $f in *.mem) fmt='\x00' ;; *.npy) fmt='\x02' ;; esac
+  { printf "$fmt"'\x08\x01\x40'; head -c 4096 "$f"; } >"$seeds/vector_files/seed$i"; i=$((i + 1))
+done
+fm=/usr/share/datasets/fashion-mnist
+{ zcat "$fm/t10k-images-idx3-ubyte.gz" || true; } 2>/dev/null | head -c $((16 + 3 * 784)) >"$seeds/idx/images_prefix"
+{ zcat "$fm/t10k-labels-idx1-ubyte.gz" || true; } 2>/dev/null | head -c 64 >"$seeds/idx/labels_prefix"
+
+export CHIPREF_FUZZ_INTGRAPH=$work/graph
+printf '%-14s %10s %8s %7s %7s  %s\n' harness runs runs/s cov ft result
+for name in "${names[@]}"; do
+  corpus=$work/corpus/$name
+  mkdir -p "$corpus" "$work/artifacts"
+  [ -d "$src/fuzz/corpus/$name" ] && cp -r "$src/fuzz/corpus/$name/." "$corpus/"
+  log=$work/$name.log
+  set +e
+  (cd "$work" && "$bin/fuzz_$name" "$corpus" "$seeds/$name" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 -rss_limit_mb=2560 \
+    -artifact_prefix="$work/artifacts/$name-" -close_fd_mask=1) >"$log" 2>&1
+  code=$?
+  set -e
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+  ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+  if [ $code = 0 ]; then result=ok; else result="CRASH (exit $code): $(ls "$work"/artifacts/"$name"-* 2>/dev/null | head -1)"; crashed=1; fi
+  printf '%-14s %10s %8s %7s %7s  %s\n' "$name" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result"
+  if [ $code != 0 ]; then grep -E "ERROR|runtime error|terminate|SUMMARY|==[0-9]+==" "$log" | head -15; echo "log: $log"; fi
+done
+[ $crashed = 0 ] || { echo "fuzz: a harness crashed; reproducers in $work/artifacts (add each to fuzz/corpus/<name>/ once fixed)"; exit 1; }
