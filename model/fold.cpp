@@ -17,6 +17,17 @@ const Shape* static_shape(const Graph& g, const std::string& name) {
   return s;
 }
 
+// run_node on a constant node, its errors naming the model and the node (op errors name the node already).
+std::vector<Tensor> fold_node(const Graph& graph, const Node& node, const std::vector<const Tensor*>& inputs) {
+  try {
+    return run_node(node, graph.opset, inputs);
+  } catch (const InputError& e) {
+    std::string what = e.what();
+    if (what.rfind(node.describe(), 0) != 0) what = node.describe() + ": " + what;
+    throw InputError(graph.source + ": " + what);
+  }
+}
+
 int fold_pass(Graph& graph, const std::function<bool(const Node&)>& keep) {
   int folded = 0;
   std::set<std::string> graph_outputs;
@@ -44,21 +55,21 @@ int fold_pass(Graph& graph, const std::function<bool(const Node&)>& keep) {
       if (const Shape* shape = static_shape(graph, node.inputs.at(0))) {
         Tensor shaped;  // Shape reads only the shape, never the data
         shaped.shape = *shape;
-        const std::vector<Tensor> out = run_node(node, graph.opset, {&shaped});
+        const std::vector<Tensor> out = fold_node(graph, node, {&shaped});
         graph.initializers[node.outputs[0]] = out[0];
         ++folded;
         continue;
       }
     }
     if (constant && !node.inputs.empty()) {
-      std::vector<Tensor> out = run_node(node, graph.opset, inputs);
+      std::vector<Tensor> out = fold_node(graph, node, inputs);
       for (size_t i = 0; i < node.outputs.size(); ++i)
         if (!node.outputs[i].empty()) graph.initializers[node.outputs[i]] = std::move(out[i]);
       ++folded;
       continue;
     }
     if (node.op_type == "Constant" && node.domain.empty() && !produces_graph_output) {
-      graph.initializers[node.outputs[0]] = run_node(node, graph.opset, {})[0];
+      graph.initializers[node.outputs[0]] = fold_node(graph, node, {})[0];
       ++folded;
       continue;
     }
@@ -234,6 +245,7 @@ MeasuredShapes measure_unknown_shapes(Graph& graph) {
   for (const auto& in : graph.inputs) {
     for (int64_t d : in.shape)
       if (d < 0) return {0, "graph input '" + in.name + "' has a dynamic shape " + shape_to_string(in.shape)};
+    checked_element_count(in.shape, graph.source + ": graph input '" + in.name + "'");
     zeros[in.name] = Tensor::zeros(in.dtype, in.shape);
   }
   TensorMap values;

@@ -51,6 +51,17 @@ int64_t element_count(const Shape& shape) {
   return n;
 }
 
+int64_t checked_element_count(const Shape& shape, const std::string& what) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw InputError(what + " has shape " + shape_to_string(shape) + ": a negative dimension");
+    if (d != 0 && n > kMaxTensorElements / d)
+      throw InputError(what + " has shape " + shape_to_string(shape) + ": more than the 2^30 elements a tensor may have in chipref");
+    n *= d;
+  }
+  return n;
+}
+
 std::string shape_to_string(const Shape& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
@@ -74,7 +85,7 @@ Tensor Tensor::of_ints(DType dtype, Shape shape, std::vector<int64_t> data) {
 }
 
 Tensor Tensor::zeros(DType dtype, Shape shape) {
-  const auto n = static_cast<size_t>(element_count(shape));
+  const auto n = static_cast<size_t>(checked_element_count(shape, "a tensor"));
   return dtype == DType::float32 ? of_floats(std::move(shape), std::vector<float>(n))
                                  : of_ints(dtype, std::move(shape), std::vector<int64_t>(n));
 }

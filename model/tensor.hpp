@@ -20,6 +20,12 @@ int64_t dtype_max(DType dtype);
 
 using Shape = std::vector<int64_t>;
 int64_t element_count(const Shape& shape);
+// The most elements a tensor chipref creates may have (4 GiB of float32): a model or file declaring
+// more (an absurd or corrupt shape) is refused before anything is allocated.
+inline constexpr int64_t kMaxTensorElements = int64_t{1} << 30;
+// element_count, or an InputError for a negative dimension or more than kMaxTensorElements elements
+// (overflow included); `what` names the tensor in the message.
+int64_t checked_element_count(const Shape& shape, const std::string& what);
 std::string shape_to_string(const Shape& shape);
 
 struct Tensor {
@@ -30,7 +36,7 @@ struct Tensor {
 
   static Tensor of_floats(Shape shape, std::vector<float> data);
   static Tensor of_ints(DType dtype, Shape shape, std::vector<int64_t> data);
-  static Tensor zeros(DType dtype, Shape shape);
+  static Tensor zeros(DType dtype, Shape shape);  // checked_element_count first
 
   bool is_float() const { return dtype == DType::float32; }
   int64_t numel() const { return element_count(shape); }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "model/executor.hpp"
+#include "model/fold.hpp"
 #include "model/onnx_import.hpp"
 #include "core/files.hpp"
 
@@ -99,4 +100,49 @@ TEST_CASE("BrokenModels/a wrong input at run time names the graph input", "[mode
   CHECK_THROWS_WITH(exec.run({{"input", Tensor::zeros(DType::float32, {1, 1, 27, 28})}}),
                     Catch::Contains("graph input 'input'") && Catch::Contains("[-1,1,28,28]"));
   CHECK_THROWS_WITH(exec.run({}), Catch::Contains("no data given for graph input 'input'"));
+}
+
+TEST_CASE("BrokenModels/absurd shapes are refused before anything is allocated", "[model][onnx][errors]") {
+  // x [1] + ConstantOfShape([100000, 100000, 100]): folding would allocate 10^12 floats.
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto& g = *m.mutable_graph();
+  g.set_name("huge");
+  auto add_value = [](onnx::ValueInfoProto* v, const std::string& name, const std::vector<int64_t>& dims) {
+    v->set_name(name);
+    v->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  add_value(g.add_input(), "x", {1});
+  add_value(g.add_output(), "y", {100000, 100000, 100});
+  onnx::TensorProto& shape = *g.add_initializer();
+  shape.set_name("shape"), shape.set_data_type(onnx::TensorProto::INT64), shape.add_dims(3);
+  for (int64_t d : {100000, 100000, 100}) shape.add_int64_data(d);
+  onnx::NodeProto& fill = *g.add_node();
+  fill.set_name("fill"), fill.set_op_type("ConstantOfShape"), fill.add_input("shape"), fill.add_output("big");
+  onnx::NodeProto& add = *g.add_node();
+  add.set_name("add"), add.set_op_type("Add"), add.add_input("x"), add.add_input("big"), add.add_output("y");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  Graph graph = import_onnx_bytes(bytes, "huge.onnx");
+  CHECK_THROWS_WITH(fold_constants(graph), Catch::Contains("huge.onnx: node 'fill' (ConstantOfShape)") && Catch::Contains("[100000,100000,100]") &&
+                                               Catch::Contains("more than the 2^30 elements"));
+
+  // A graph input of [1, 1, 10^8, 10^8]: the trial run on zeros would allocate 10^16 floats.
+  onnx::ModelProto wide;
+  wide.set_ir_version(8);
+  wide.add_opset_import()->set_version(13);
+  wide.mutable_graph()->set_name("wide");
+  add_value(wide.mutable_graph()->add_input(), "x", {1, 1, 100000000, 100000000});
+  add_value(wide.mutable_graph()->add_output(), "y", {1, 1, 100000000, 100000000});
+  onnx::NodeProto& relu = *wide.mutable_graph()->add_node();
+  relu.set_name("relu"), relu.set_op_type("Relu"), relu.add_input("x"), relu.add_output("y");
+  wide.SerializeToString(&bytes);
+  Graph wide_graph = import_onnx_bytes(bytes, "wide.onnx");
+  CHECK_THROWS_WITH(measure_unknown_shapes(wide_graph), Catch::Contains("wide.onnx: graph input 'x' has shape [1,1,100000000,100000000]: more than the 2^30"));
+  // A negative or overflowing shape never reaches an allocation either.
+  CHECK_THROWS_WITH(Tensor::zeros(DType::float32, {4, -1}), Catch::Contains("negative dimension"));
+  CHECK_THROWS_WITH(Tensor::zeros(DType::int64, {int64_t{1} << 40, int64_t{1} << 40}), Catch::Contains("more than the 2^30 elements"));
+  CHECK(Tensor::zeros(DType::float32, {1024, 1024}).numel() == 1 << 20);
 }
