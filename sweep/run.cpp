@@ -32,6 +32,8 @@ namespace chipref::sweep {
 
 namespace {
 
+constexpr int64_t kBatch = 100;
+
 // The narrowest signed width holding [lo, hi].
 int signed_bits(int64_t lo, int64_t hi) {
   int b = 1;
@@ -188,15 +190,17 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
         macs.push_back(MacLayer{&op, {}, {}, 0});
         static_layer_facts(q, macs.back());
       }
-    // One run over every evaluation image, chunked by the engine; the statistics are gathered from each
-    // op's output as it is computed (in image order, so the sums do not depend on the chunking).
+    // The statistics are gathered from each op's output as the engine computes it, chunk by chunk (in
+    // image order, so the sums do not depend on the chunking), instead of tracing every tensor.
     std::map<const Node*, MacLayer*> layer_of_mac;
     std::map<std::string, MacLayer*> layer_of_output;
     for (MacLayer& m : macs) {
       layer_of_mac[m.op] = &m;
       if (!m.output.empty() && data.fp32.count(m.output)) layer_of_output[m.output] = &m;
     }
-    auto observe = [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first, int64_t images) {
+    int64_t batch_start = 0;
+    auto observe = [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first_in_batch, int64_t images) {
+      const int64_t first = batch_start + first_in_batch;
       if (const auto mac = layer_of_mac.find(&op); mac != layer_of_mac.end()) {
         MacLayer& m = *mac->second;
         if (!y.data.empty()) {
@@ -222,8 +226,14 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
       }
     };
     const DirectEngine engine(q);
+    const int64_t n = data.eval.images.shape.at(0);
     Top1Result top1;
-    count_top1(engine.run(data.eval.images, observe), data.eval.images.shape.at(0), data.eval.labels, 0, spec.model, top1);
+    // Batches bound the memory of a model whose ops mix the images of a batch (the ViT runs each batch
+    // whole); the engine chunks the others further.
+    for (batch_start = 0; batch_start < n; batch_start += kBatch) {
+      const int64_t b = std::min(kBatch, n - batch_start);
+      count_top1(engine.run(rows_of(data.eval.images, batch_start, b), observe), b, data.eval.labels, batch_start, spec.model, top1);
+    }
     r.correct = top1.correct, r.count = top1.count;
     r.min_sqnr_db = INFINITY;
     for (MacLayer& m : macs) {
