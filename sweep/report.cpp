@@ -178,7 +178,9 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
   for (size_t i : front) front_data += fmt::format("{} {:.6f}\n", results[i].cost, results[i].top1());
   write_file_atomically((fs::path(dir) / "points.dat").string(), data);
   write_file_atomically((fs::path(dir) / "pareto.dat").string(), front_data);
-  if (plots) {
+  // Without a successful point (a sweep of only sensitivity / search) there is nothing to plot against
+  // cost; gnuplot would stop at the empty data, and every plot after it in its script with it.
+  if (plots && !data.empty()) {
     plotter.add("accuracy_vs_cost",
          "set xlabel 'cost (MACs x weight bits x activation bits per image)'\nset ylabel 'top-1'\nset logscale x\nset key bottom right\nset grid\n"
          "plot 'points.dat' using 1:2 with points pt 7 ps 0.8 title 'points', 'pareto.dat' using 1:2 with linespoints lw 2 pt 6 ps 1.5 title 'Pareto front'\n");

@@ -265,6 +265,9 @@ TEST_CASE("Sweep/sensitivity lowers one layer at a time, and the search's config
   const sweep::RunSummary s = sweep::run_sweep(spec, (dir / "out").string(), {2, 0, 1});
   sweep::write_outputs(spec, s.results, (dir / "out").string(), s.analyses);
   CHECK(s.results.empty());  // no axes: no grid
+  // Nothing to plot against cost, but the sensitivity bars are drawn, and gnuplot failed nowhere.
+  for (const char* file : {"sensitivity.png", "sensitivity.svg"}) CHECK(fs::file_size(dir / "out" / file) > 1000);
+  for (const char* log : {"gnuplot.png.log", "gnuplot.svg.log"}) CHECK(!fs::exists(dir / "out" / log));
 
   const std::vector<std::string> layers = sweep::mac_layer_names(spec);
   REQUIRE(layers == std::vector<std::string>{"/stem/stem.0/Conv", "/down/down.0/Conv", "/dw/dw.0/Conv", "/pw/pw.0/Conv", "/conv3/conv3.0/Conv", "/head/Gemm"});
