@@ -158,7 +158,8 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
       throw InputError(fmt::format("{} holds shards of this sweep run {} ways; --shards {} would start over (use --shards {}, or another -o)", out.string(),
                                    recorded, summary.shards, recorded));
   }
-  if (summary.shards > static_cast<int64_t>(points.size()))
+  // A sweep of only sensitivity / search has no grid points: one shard (shard 0 runs those).
+  if (summary.shards > std::max<int64_t>(1, static_cast<int64_t>(points.size())))
     throw InputError(fmt::format("--shards {}: the sweep has only {} points", summary.shards, points.size()));
   fs::create_directories(out / "slurm");
   fs::create_directories(out / "shards");
