@@ -13,6 +13,12 @@
 
 namespace chipref {
 
+// "SOURCE:LINE:COLUMN: " for a node's mark, "SOURCE: " where yaml-cpp has none.
+inline std::string yaml_mark_text(const std::string& source, const YAML::Mark& m) {
+  if (m.is_null()) return source + ": ";
+  return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": ";
+}
+
 // The YAML file at `path`, or an InputError: "PATH: cannot open the WHAT" when it cannot be read,
 // "PATH:LINE:COLUMN: <yaml-cpp's reason>" when it does not parse.
 inline YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
@@ -21,14 +27,8 @@ inline YAML::Node load_yaml_file(const std::string& path, const std::string& wha
   } catch (const YAML::BadFile&) {
     throw InputError(path + ": cannot open the " + what);
   } catch (const YAML::Exception& e) {
-    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+    throw InputError(yaml_mark_text(path, e.mark) + e.msg);
   }
-}
-
-// "SOURCE:LINE:COLUMN: " for a node's mark, "SOURCE: " where yaml-cpp has none.
-inline std::string yaml_mark_text(const std::string& source, const YAML::Mark& m) {
-  if (m.is_null()) return source + ": ";
-  return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": ";
 }
 
 // Runs a reader of a user's YAML document: a yaml-cpp exception it lets through (a node converted to

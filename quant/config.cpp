@@ -122,12 +122,7 @@ LayerQuantConfig QuantConfig::for_node(const std::string& node_name) const {
 namespace {
 QuantConfig parse_config_document(const std::string& text, const std::string& source) {
   const Reader r(source);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root = YAML::Load(text);  // a syntax error reaches read_yaml_document at its mark
   QuantConfig config;
   config.source = source;
   if (!root || root.IsNull()) throw InputError(source + ": empty config; expected a mapping with 'defaults' (see docs/config.md)");
