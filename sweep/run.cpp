@@ -168,7 +168,7 @@ SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
   return d;
 }
 
-std::string sweep_file_hash(const SweepSpec& spec) { return fmt::format("{:016x}", content_hash(read_file_bytes(spec.path))); }
+std::string sweep_file_hash(const std::string& path) { return fmt::format("{:016x}", content_hash(read_file_bytes(path))); }
 
 std::string sweep_salt(const SweepSpec& spec) {
   return fmt::format("chipref {}; model {:x} {}; data {} {} {}", kVersion, content_hash(read_file_bytes(spec.model)), fs::file_size(spec.model), spec.eval_images,
@@ -269,7 +269,7 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
     if (sweep_path.empty()) sweep_path = path, sweep_hash = hash;
     if (hash != sweep_hash) throw InputError(dir + " ran " + path + " (hash " + hash + "), but " + dirs[0] + " ran " + sweep_path + " (hash " + sweep_hash + ")");
   }
-  if (fmt::format("{:016x}", content_hash(read_file_bytes(sweep_path))) != sweep_hash)
+  if (sweep_file_hash(sweep_path) != sweep_hash)
     throw InputError(sweep_path + " changed since the runs being merged; merge needs the sweep file they ran");
   MergeSummary m;
   m.spec = load_sweep(sweep_path);
@@ -482,8 +482,9 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
     if (static_cast<int64_t>(p.index) % o.shards == o.shard) mine.push_back(&p);
   fs::create_directories(fs::path(out_dir) / "points");
   fs::remove(fs::path(out_dir) / "finished.json");  // until this run ends, whatever an earlier one wrote
+  const std::string sweep_hash = sweep_file_hash(spec.path);  // the file this run read, in both records
   write_file_atomically((fs::path(out_dir) / "sweep.json").string(),
-                        json{{"sweep", fs::absolute(spec.path).lexically_normal().string()}, {"sweep_hash", sweep_file_hash(spec)},
+                        json{{"sweep", fs::absolute(spec.path).lexically_normal().string()}, {"sweep_hash", sweep_hash},
                              {"shard", o.shard}, {"shards", o.shards}}
                                 .dump(1) +
                             "\n");
@@ -494,7 +495,7 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
   if (o.shard == 0 && spec.search) summary.analyses.search = run_search(spec, salt, evaluator);
   summary.computed = evaluator.computed, summary.cached = evaluator.cached;
   for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
-  write_file_atomically((fs::path(out_dir) / "finished.json").string(), json{{"sweep_hash", sweep_file_hash(spec)},
+  write_file_atomically((fs::path(out_dir) / "finished.json").string(), json{{"sweep_hash", sweep_hash},
                                                                              {"shard", o.shard},
                                                                              {"shards", o.shards},
                                                                              {"points", summary.results.size()},

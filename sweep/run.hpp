@@ -61,7 +61,7 @@ struct SweepData {
 SweepData load_sweep_data(const SweepSpec& spec, int jobs = 1);
 std::string sweep_salt(const SweepSpec& spec);
 // The sweep file's content hash as 16 hex digits: what ties run directories (shards) to one sweep file.
-std::string sweep_file_hash(const SweepSpec& spec);
+std::string sweep_file_hash(const std::string& sweep_path);
 
 PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point);
 

@@ -99,13 +99,18 @@ std::optional<std::string> queued_tasks(const std::string& name, std::string& er
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// The first line of task i's status file; empty if the task never wrote one.
+std::string status_of(const fs::path& out, int64_t shard) {
+  const fs::path status = status_file(out, shard);
+  return fs::is_regular_file(status) ? first_line(read_file_bytes(status.string())) : "";
+}
+
 // Each unfinished shard's reason, from its status file.
 ShardFailure failure_of(const fs::path& out, int64_t shard) {
   ShardFailure f;
   f.shard = shard;
   f.log = task_log(out, shard).string();
-  const fs::path status = status_file(out, shard);
-  const std::string text = fs::is_regular_file(status) ? first_line(read_file_bytes(status.string())) : "";
+  const std::string text = status_of(out, shard);
   if (text.empty()) f.reason = "never started (cancelled while pending, or not part of the job)";
   else if (text.rfind("running", 0) == 0) f.reason = "left the queue while " + text + " (node failure or SIGKILL)";
   else if (text == "finished") f.reason = "exited 0 but wrote no finished.json (a different sweep file or shard count?)";
@@ -135,7 +140,7 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
   for (const auto& [what, value] : {std::pair<std::string, std::string>{"--partition", o.partition}, {"--time", o.time_limit}})
     if (value.find_first_of(" \t\n'\"") != std::string::npos) throw InputError(what + " '" + value + "': expected one word");
   if (o.cpus < 1) throw InputError("--cpus " + std::to_string(o.cpus) + ": expected >= 1");
-  const std::string hash = sweep_file_hash(spec);
+  const std::string hash = sweep_file_hash(spec.path);
   const std::vector<Point> points = make_points(spec, sweep_salt(spec));
 
   // The shard count stays what the directory was started with, for the same sweep file.
@@ -252,9 +257,8 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
   for (int look = 0; look < 10; ++look) {
     bool in_doubt = false;
     for (int64_t s : unfinished()) {
-      const fs::path status = status_file(out, s);
-      const std::string text = fs::is_regular_file(status) ? read_file_bytes(status.string()) : "";
-      in_doubt = in_doubt || text.rfind("finished", 0) == 0 || text.rfind("running", 0) == 0;
+      const std::string text = status_of(out, s);
+      in_doubt = in_doubt || text == "finished" || text.rfind("running", 0) == 0;
     }
     if (!in_doubt) break;
     std::this_thread::sleep_for(std::chrono::duration<double>(std::min(o.poll_seconds, 1.0)));
