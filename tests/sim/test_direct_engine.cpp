@@ -3,32 +3,16 @@
 // must be the traced tensor, and the overflow counts must add up to the traced ones.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <map>
 
-#include "model/onnx_import.hpp"
-#include "model/sidecar.hpp"
-#include "quant/config.hpp"
-#include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
+#include "support/shipped_examples.hpp"
 
 using namespace chipref;
+using chipref::testing::quantize_example;
+using chipref::testing::shipped_config;
 
 namespace {
-
-std::string shipped_config(const std::string& name) {
-  std::ifstream in(std::string(CHIPREF_SOURCE_DIR "/configs/") + name);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-IntGraph quantize_example(const std::string& model, const std::string& config_text) {
-  const std::string path = std::string(CHIPREF_SOURCE_DIR "/examples/") + model;
-  const Normalisation norm = *read_sidecar_normalisation(path);
-  const Graph graph = import_onnx(path);
-  const QuantConfig config = parse_quant_config(config_text, model + " config");
-  const Tensor calibration = load_fashion_mnist("train", 200, norm).images;
-  return quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
-}
 
 struct Observed {
   std::map<std::string, CodeTensor> joined;       // each op's output, chunks appended in order
@@ -56,13 +40,7 @@ void require_observed_equals_traced(const IntGraph& q, int64_t images, const std
   });
   CHECK(seen.chunks == expected_chunks);
   CHECK(y_observed.floats == y_traced.floats);
-  REQUIRE(seen.joined.size() == trace.values.size());
-  for (const auto& [name, t] : trace.values) {
-    INFO(name);
-    REQUIRE(seen.joined.count(name));
-    CHECK(seen.joined.at(name).shape == t.shape);
-    CHECK(seen.joined.at(name).data == t.data);
-  }
+  testing::check_same_tensors(trace.values, seen.joined);
   for (const auto& [name, o] : trace.overflows) {
     INFO(name);
     CHECK(seen.overflows.at(name) == o.events);
@@ -73,7 +51,7 @@ void require_observed_equals_traced(const IntGraph& q, int64_t images, const std
 
 TEST_CASE("DirectEngine/an observed run is the traced run, chunk by chunk", "[sim]") {
   SECTION("CNN w8a8: 20 images in chunks of 8, 8 and 4") {
-    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml")), 20, {{0, 8}, {8, 8}, {16, 4}});
+    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml"), 20, {{0, 8}, {8, 8}, {16, 4}});
   }
   SECTION("CNN with 14-bit saturating accumulators: the overflow events of each chunk add up") {
     std::string config = shipped_config("w8a8.yaml");
@@ -81,7 +59,7 @@ TEST_CASE("DirectEngine/an observed run is the traced run, chunk by chunk", "[si
     const size_t at = config.find(wide);
     REQUIRE(at != std::string::npos);
     config.replace(at, wide.size(), "accumulator: {bits: 14, overflow: saturate}");
-    const IntGraph q = quantize_example("fmnist_cnn.onnx", config);
+    const IntGraph q = quantize_example("fmnist_cnn.onnx", config, "w8a8 with 14-bit accumulators");
     RunTrace trace;
     DirectEngine(q).run(load_fashion_mnist("t10k", 20, q.preprocess).images, &trace);
     uint64_t events = 0;
@@ -90,9 +68,9 @@ TEST_CASE("DirectEngine/an observed run is the traced run, chunk by chunk", "[si
     require_observed_equals_traced(q, 20, {{0, 8}, {8, 8}, {16, 4}});
   }
   SECTION("CNN 2:4 sparse") {
-    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8-2of4.yaml")), 17, {{0, 8}, {8, 8}, {16, 1}});
+    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8-2of4.yaml"), "w8a8-2of4.yaml"), 17, {{0, 8}, {8, 8}, {16, 1}});
   }
   SECTION("ViT: an op mixes the images of a batch, so the batch is one chunk") {
-    require_observed_equals_traced(quantize_example("fmnist_vit.onnx", shipped_config("w8a8.yaml")), 12, {{0, 12}});
+    require_observed_equals_traced(quantize_example("fmnist_vit.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml"), 12, {{0, 12}});
   }
 }

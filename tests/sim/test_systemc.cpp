@@ -6,35 +6,20 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <set>
 
-#include "model/onnx_import.hpp"
-#include "model/sidecar.hpp"
 #include "quant/config.hpp"
-#include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 #include "sim/systemc/engine.hpp"
 #include "sim/systemc/modules.hpp"
+#include "support/shipped_examples.hpp"
 
 using namespace chipref;
+using chipref::testing::quantize_example;
+using chipref::testing::shipped_config;
 
 namespace {
-
-IntGraph quantize_example(const std::string& model, const std::string& config_text, const std::string& config_name) {
-  const std::string path = std::string(CHIPREF_SOURCE_DIR "/examples/") + model;
-  const Normalisation norm = *read_sidecar_normalisation(path);
-  const Graph graph = import_onnx(path);
-  const QuantConfig config = parse_quant_config(config_text, config_name);
-  const Tensor calibration = load_fashion_mnist("train", 200, norm).images;
-  return quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
-}
-
-std::string shipped_config(const std::string& name) {
-  std::ifstream in(std::string(CHIPREF_SOURCE_DIR "/configs/") + name);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string systemc_kind(const Node& op) { return systemc::module_kind(op.op_type); }
 
@@ -49,13 +34,7 @@ void require_same_as_direct(const IntGraph& q, SystemCEngine& systemc, int64_t i
   const Tensor y_systemc = systemc.run(x, &got);
   REQUIRE(y_systemc.shape == y_direct.shape);
   CHECK(y_systemc.floats == y_direct.floats);
-  REQUIRE(got.values.size() == want.values.size());
-  for (const auto& [name, t] : want.values) {
-    INFO(name);
-    REQUIRE(got.values.count(name));
-    CHECK(got.values.at(name).shape == t.shape);
-    CHECK(got.values.at(name).data == t.data);
-  }
+  testing::check_same_tensors(want.values, got.values);
   for (const auto& [name, o] : want.overflows) {
     INFO(name);
     CHECK(got.overflows[name].events == o.events);
