@@ -9,6 +9,7 @@
 
 #include "cli/commands/commands.hpp"
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/version.hpp"
 
 int main(int argc, char** argv) {
@@ -51,6 +52,9 @@ int main(int argc, char** argv) {
     return 3;
   } catch (const chipref::InputError& e) {
     fmt::print(stderr, "chipref: error: {}\n", e.what());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {  // an output path the system refused: the user's to fix
+    fmt::print(stderr, "chipref: error: {}\n", chipref::describe_filesystem_error(e));
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "chipref: internal error: {}\n", e.what());

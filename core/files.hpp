@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -38,6 +39,21 @@ inline void write_file_atomically(const std::string& path, const std::string& by
     std::remove(tmp.c_str());
     throw InputError(path + ": cannot move into place: " + std::strerror(errno));
   }
+}
+
+// A path the system refused (not a directory, no permission, a full disk) as one line for the user,
+// "PATH: what was tried: the reason" (libstdc++ says "filesystem error: what: reason [PATH]").
+inline std::string describe_filesystem_error(const std::filesystem::filesystem_error& e) {
+  std::string text = e.what();
+  const std::string prefix = "filesystem error: ";
+  if (text.rfind(prefix, 0) == 0) text.erase(0, prefix.size());
+  for (const std::filesystem::path& p : {e.path2(), e.path1()}) {
+    const std::string bracketed = " [" + p.string() + "]";
+    if (!p.empty() && text.size() >= bracketed.size() && text.compare(text.size() - bracketed.size(), bracketed.size(), bracketed) == 0)
+      text.erase(text.size() - bracketed.size());
+  }
+  if (!e.path2().empty()) text += " (" + e.path2().string() + ")";
+  return e.path1().empty() ? text : e.path1().string() + ": " + text;
 }
 
 }  // namespace chipref

@@ -147,17 +147,29 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   fs::path target = fs::path(dir).lexically_normal();
   if (!target.has_filename()) target = target.parent_path();  // "q/" names the directory q
   if (target.empty()) throw InputError("'" + dir + "' is not a directory name an IntGraph can be written to");
+  if (fs::exists(target) && !is_int_graph_dir(target.string()))
+    throw InputError(target.string() + ": exists and is not an IntGraph directory; refusing to replace it");
   const fs::path staging = target.string() + ".partial";
-  fs::remove_all(staging);
-  fs::create_directories(staging / "tensors");
-  index = 0;
-  for (const auto& [name, t] : g.constants) write_npy((staging / constant_file(index++, name)).string(), t);
-  write_file_atomically((staging / "graph.json").string(), j.dump(2) + "\n");
-  if (fs::exists(target)) {
-    if (!is_int_graph_dir(target.string()))
-      throw InputError(target.string() + ": exists and is not an IntGraph directory; refusing to replace it");
-    fs::remove_all(target);
+  // A full disk, a file size limit, a path under a regular file: leave nothing behind, not even the
+  // staging directory, and name the file as the user asked for it.
+  const auto fail = [&](std::string message) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    if (const size_t at = message.find(staging.string()); at != std::string::npos) message.replace(at, staging.string().size(), target.string());
+    throw InputError(message);
+  };
+  try {
+    fs::remove_all(staging);
+    fs::create_directories(staging / "tensors");
+    index = 0;
+    for (const auto& [name, t] : g.constants) write_npy((staging / constant_file(index++, name)).string(), t);
+    write_file_atomically((staging / "graph.json").string(), j.dump(2) + "\n");
+  } catch (const fs::filesystem_error& e) {
+    fail(describe_filesystem_error(e));
+  } catch (const InputError& e) {
+    fail(e.what());
   }
+  if (fs::exists(target)) fs::remove_all(target);
   fs::rename(staging, target);
 }
 
@@ -183,10 +195,15 @@ IntGraph load_int_graph(const std::string& dir) {
     g.preprocess.std = static_cast<float>(j.at("preprocess").at("std").get<double>());
     g.output_name = j.at("output").at("name").get<std::string>();
     g.output_shape = j.at("output").at("shape").get<Shape>();
-    for (const auto& [name, v] : j.at("values").items())
-      g.values[name] = IntValue{v.at("shape").get<Shape>(),
-                                QuantParams{IntFormat::make(v.at("bits").get<int>(), v.at("signed").get<bool>()),
-                                            v.at("zero_point").get<int64_t>(), v.at("scale").get<double>()}};
+    for (const auto& [name, v] : j.at("values").items()) {
+      try {
+        g.values[name] = IntValue{v.at("shape").get<Shape>(),
+                                  QuantParams{IntFormat::make(v.at("bits").get<int>(), v.at("signed").get<bool>()),
+                                              v.at("zero_point").get<int64_t>(), v.at("scale").get<double>()}};
+      } catch (const InputError& e) {
+        throw InputError(json_path.string() + ": value '" + name + "': " + e.what());
+      }
+    }
     for (const auto& [name, c] : j.at("constants").items()) {
       const std::string file = c.at("file").get<std::string>();
       if (file.find("..") != std::string::npos || file.empty() || file[0] == '/')
@@ -221,7 +238,11 @@ IntGraph load_int_graph(const std::string& dir) {
         n.attributes[key] = attribute_from_json(value, json_path.string() + ": op '" + n.name + "' attribute '" + key + "'");
       g.ops.push_back(std::move(n));
     }
-    check_integer_only(g);
+    try {
+      check_integer_only(g);
+    } catch (const InputError& e) {
+      throw InputError(json_path.string() + ": " + e.what());
+    }
     return g;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(json_path.string() + ": malformed IntGraph: " + e.what());
