@@ -41,6 +41,14 @@ inline void write_file_atomically(const std::string& path, const std::string& by
   }
 }
 
+// Whether PATH names a regular file, for paths read from a file (a sweep's model, a manifest's entries):
+// one the system cannot even look at (a name too long, a symlink loop) is not one, rather than an
+// exception without the file and line that named it.
+inline bool is_existing_file(const std::filesystem::path& path) {
+  std::error_code error;
+  return std::filesystem::is_regular_file(path, error);
+}
+
 // A path the system refused (not a directory, no permission, a full disk) as one line for the user,
 // "PATH: what was tried: the reason" (libstdc++ says "filesystem error: what: reason [PATH]").
 inline std::string describe_filesystem_error(const std::filesystem::filesystem_error& e) {

@@ -155,6 +155,24 @@ void check_contractions(const Graph& g) {
   }
 }
 
+// ONNX 1.12's shape inference for LayerNormalization writes out of bounds when 'axis' is outside the
+// input's rank (a rank-0 input with the default axis -1 is enough; fixed upstream in onnx/onnx#8466):
+// the axis is checked first, so such a model is an inconsistent-shapes error instead of a crash (found
+// by fuzz_onnx, reproducer in fuzz/corpus/onnx). The registered schema is ONNX's own mutable global.
+void guard_layer_normalization_inference() {
+  auto* schema = const_cast<onnx::OpSchema*>(onnx::OpSchemaRegistry::Schema("LayerNormalization"));
+  if (!schema) return;
+  const onnx::InferenceFunction onnx_inference = schema->GetTypeAndShapeInferenceFunction();
+  schema->TypeAndShapeInferenceFunction([onnx_inference](onnx::InferenceContext& ctx) {
+    if (onnx::hasInputShape(ctx, 0)) {
+      const int64_t rank = ctx.getInputType(0)->tensor_type().shape().dim_size();
+      const int64_t axis = onnx::getAttribute(ctx, "axis", int64_t{-1});
+      if (axis < -rank || axis >= rank) fail_shape_inference("LayerNormalization: axis ", axis, " is outside the input's rank ", rank);
+    }
+    if (onnx_inference) onnx_inference(ctx);
+  });
+}
+
 // QONNX's Quant has no schema in ONNX. Registering one (the output has the type and shape of input X)
 // lets ONNX's checker and shape inference go through Quant nodes instead of losing every shape behind
 // the first one.
@@ -178,6 +196,7 @@ void register_qonnx_schemas() {
         .Attr("rounding_mode", "rounding", onnx::AttributeProto::STRING, std::string("ROUND"))
         .TypeAndShapeInferenceFunction(onnx::propagateShapeAndTypeFromFirstInput);
     onnx::RegisterSchema(quant);
+    guard_layer_normalization_inference();
   });
 }
 

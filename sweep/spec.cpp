@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "core/files.hpp"
 #include "core/yaml_reader.hpp"
 
 namespace fs = std::filesystem;
@@ -70,8 +71,8 @@ SweepSpec read_sweep_document(const std::string& path) {
   s.path = path;
   s.model = resolve(path, r.text(root["model"], "model"));
   s.base = resolve(path, r.text(root["base"], "base"));
-  if (!fs::is_regular_file(s.model)) r.fail(root["model"], "no model file " + s.model);
-  if (!fs::is_regular_file(s.base)) r.fail(root["base"], "no base config " + s.base);
+  if (!is_existing_file(s.model)) r.fail(root["model"], "no model file " + s.model);
+  if (!is_existing_file(s.base)) r.fail(root["base"], "no base config " + s.base);
   if (const YAML::Node data = root["data"]) {
     r.expect_map(data, "data", {"eval_images", "calibration_images", "detail_images"});
     if (data["eval_images"]) s.eval_images = r.integer(data["eval_images"], "eval_images", 1, 10000);

@@ -305,7 +305,7 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
   if (!inputs.is_float()) throw InputError("vectors: inputs must be float32, got " + std::string(to_string(inputs.dtype)));
   Manifest m;
   m.tool_version = kVersion, m.model = model_dir, m.model_sha256 = graph_hash(model_dir), m.config = g.config_name;
-  if (!g.config_name.empty() && fs::is_regular_file(g.config_name)) m.config_sha256 = sha256_hex(read_file_bytes(g.config_name));
+  if (!g.config_name.empty() && is_existing_file(g.config_name)) m.config_sha256 = sha256_hex(read_file_bytes(g.config_name));
   m.inputs = source, m.options = options;
   m.inputs.sha256 = inputs_hash(inputs);
   Rendering r = render(g, inputs, options);
@@ -399,7 +399,7 @@ int64_t verify_vectors(const std::string& dir) {
   for (const Entry& e : m.entries) {
     if (!checked.insert(e.file).second) continue;
     const fs::path path = fs::path(dir) / e.file;
-    if (!fs::exists(path)) {
+    if (!is_existing_file(path)) {
       bad.push_back(&e), why[&e] = "missing";
       continue;
     }
@@ -423,7 +423,7 @@ int64_t verify_vectors(const std::string& dir) {
     if (inputs_hash(inputs) != m.inputs.sha256) throw InputError("the inputs changed since the vectors were written");
     const Rendering r = render(g, inputs, m.options);
     const auto expected = r.files.find(first.file);
-    if (expected != r.files.end() && fs::exists(fs::path(dir) / first.file)) {
+    if (expected != r.files.end() && is_existing_file(fs::path(dir) / first.file)) {
       const std::string got = read_file_bytes((fs::path(dir) / first.file).string());
       const ElementType word = word_type(first.spec, first.type);
       std::vector<int64_t> want = decode(expected->second.bytes, word, first.format, first.words, first.file);
