@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -155,22 +156,33 @@ void check_contractions(const Graph& g) {
   }
 }
 
-// ONNX 1.12's shape inference for LayerNormalization writes out of bounds when 'axis' is outside the
-// input's rank (a rank-0 input with the default axis -1 is enough; fixed upstream in onnx/onnx#8466):
-// the axis is checked first, so such a model is an inconsistent-shapes error instead of a crash (found
-// by fuzz_onnx, reproducer in fuzz/corpus/onnx). The registered schema is ONNX's own mutable global.
-void guard_layer_normalization_inference() {
-  auto* schema = const_cast<onnx::OpSchema*>(onnx::OpSchemaRegistry::Schema("LayerNormalization"));
-  if (!schema) return;
-  const onnx::InferenceFunction onnx_inference = schema->GetTypeAndShapeInferenceFunction();
-  schema->TypeAndShapeInferenceFunction([onnx_inference](onnx::InferenceContext& ctx) {
-    if (onnx::hasInputShape(ctx, 0)) {
-      const int64_t rank = ctx.getInputType(0)->tensor_type().shape().dim_size();
-      const int64_t axis = onnx::getAttribute(ctx, "axis", int64_t{-1});
-      if (axis < -rank || axis >= rank) fail_shape_inference("LayerNormalization: axis ", axis, " is outside the input's rank ", rank);
-    }
-    if (onnx_inference) onnx_inference(ctx);
+// ONNX 1.12's shape inference reads or writes out of bounds on some malformed nodes (fixed upstream
+// later): a LayerNormalization whose 'axis' is outside its input's rank (onnx/onnx#8466; found by
+// fuzz_onnx, reproducer in fuzz/corpus/onnx), a convolution whose weight has another rank than its input
+// (onnx/onnx#6180). These are checked first, so such a model is an inconsistent-shapes error instead of
+// a crash. The registered schemas are ONNX's own mutable globals; each keeps its inference after the check.
+void guard_onnx_shape_inference() {
+  const auto rank_of = [](onnx::InferenceContext& ctx, size_t input) -> int64_t {
+    return input < ctx.getNumInputs() && onnx::hasInputShape(ctx, input) ? ctx.getInputType(input)->tensor_type().shape().dim_size() : -1;
+  };
+  const auto guard = [](const char* op, std::function<void(onnx::InferenceContext&)> check) {
+    auto* schema = const_cast<onnx::OpSchema*>(onnx::OpSchemaRegistry::Schema(op));
+    if (!schema) return;
+    const onnx::InferenceFunction onnx_inference = schema->GetTypeAndShapeInferenceFunction();
+    schema->TypeAndShapeInferenceFunction([check, onnx_inference](onnx::InferenceContext& ctx) {
+      check(ctx);
+      if (onnx_inference) onnx_inference(ctx);
+    });
+  };
+  guard("LayerNormalization", [rank_of](onnx::InferenceContext& ctx) {
+    const int64_t rank = rank_of(ctx, 0), axis = onnx::getAttribute(ctx, "axis", int64_t{-1});
+    if (rank >= 0 && (axis < -rank || axis >= rank)) fail_shape_inference("LayerNormalization: axis ", axis, " is outside the input's rank ", rank);
   });
+  for (const auto& [op, weight] : {std::pair<const char*, size_t>{"Conv", 1}, {"ConvInteger", 1}, {"QLinearConv", 3}})
+    guard(op, [rank_of, op = std::string(op), weight = weight](onnx::InferenceContext& ctx) {
+      const int64_t x = rank_of(ctx, 0), w = rank_of(ctx, weight);
+      if (x >= 0 && w >= 0 && x != w) fail_shape_inference(op, ": the weight has rank ", w, ", the input rank ", x, "; they must be equal");
+    });
 }
 
 // QONNX's Quant has no schema in ONNX. Registering one (the output has the type and shape of input X)
@@ -196,7 +208,7 @@ void register_qonnx_schemas() {
         .Attr("rounding_mode", "rounding", onnx::AttributeProto::STRING, std::string("ROUND"))
         .TypeAndShapeInferenceFunction(onnx::propagateShapeAndTypeFromFirstInput);
     onnx::RegisterSchema(quant);
-    guard_layer_normalization_inference();
+    guard_onnx_shape_inference();
   });
 }
 
