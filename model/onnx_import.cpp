@@ -185,10 +185,11 @@ void guard_onnx_shape_inference() {
     });
 }
 
-// QONNX's Quant has no schema in ONNX. Registering one (the output has the type and shape of input X)
-// lets ONNX's checker and shape inference go through Quant nodes instead of losing every shape behind
-// the first one.
-void register_qonnx_schemas() {
+// Once per process, before the first model: QONNX's Quant has no schema in ONNX. Registering one
+// (the output has the type and shape of input X) lets ONNX's checker and shape inference go through
+// Quant nodes instead of losing every shape behind the first one. And the guards above go in front of
+// the inference functions ONNX 1.12 would crash in.
+void prepare_onnx_schemas() {
   static std::once_flag once;
   std::call_once(once, [] {
     auto& ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance();
@@ -213,7 +214,7 @@ void register_qonnx_schemas() {
 }
 
 Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOptions& options) {
-  register_qonnx_schemas();
+  prepare_onnx_schemas();
   if (!model.has_graph() || model.graph().node_size() == 0)
     throw InputError(source + ": not an ONNX model (no graph with nodes)");
   if (options.batch_size > 0) fix_batch_dimension(model, options.batch_size);

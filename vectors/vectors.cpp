@@ -346,12 +346,20 @@ Manifest read_manifest(const std::string& dir) {
       if (o != "lsb-first" && o != "msb-first") throw InputError(path + ": bit_order '" + o + "'; expected lsb-first or msb-first");
       return o == "msb-first";
     };
-    m.options.layout = parse_layout(j.at("options").at("layout").get<std::string>());
+    // A layout error from the manifest names the manifest, not only the layout text.
+    auto layout_in_manifest = [&](const std::string& text) {
+      try {
+        return parse_layout(text);
+      } catch (const InputError& e) {
+        throw InputError(path + ": " + e.what());
+      }
+    };
+    m.options.layout = layout_in_manifest(j.at("options").at("layout").get<std::string>());
     m.options.word_bits = j.at("options").at("word_bits").get<int>();
     m.options.engine = j.at("options").value("engine", std::string("direct"));  // manifests before the SystemC engine
     m.options.layout.msb_first = bit_order(j.at("options").at("bit_order"));
     for (const auto& ll : j.at("options").at("layer_layouts")) {
-      LayerLayout x{ll.at("match").get<std::string>(), parse_layout(ll.at("layout").get<std::string>()), ll.at("word_bits").get<int>()};
+      LayerLayout x{ll.at("match").get<std::string>(), layout_in_manifest(ll.at("layout").get<std::string>()), ll.at("word_bits").get<int>()};
       x.layout.msb_first = bit_order(ll.at("bit_order"));
       m.options.layer_layouts.push_back(std::move(x));
     }
@@ -364,7 +372,9 @@ Manifest read_manifest(const std::string& dir) {
       x.layout = e.at("layout"), x.scale = e.at("scale"), x.zero_point = e.at("zero_point"), x.elements = e.at("elements"), x.bytes = e.at("bytes");
       const std::string kind = e.at("layout_kind");
       const auto tile = e.at("tile").get<std::vector<int64_t>>();
-      x.spec = parse_layout(kind == "tiled" ? "tiled:" + std::to_string(tile.at(0)) + "x" + std::to_string(tile.at(1)) : kind);
+      if (kind == "tiled" && tile.size() != 2)
+        throw InputError(path + ": entry '" + x.file + "': a tiled layout's tile holds " + std::to_string(tile.size()) + " numbers; expected 2 (rows, columns)");
+      x.spec = layout_in_manifest(kind == "tiled" ? "tiled:" + std::to_string(tile[0]) + "x" + std::to_string(tile[1]) : kind);
       x.spec.per_word = e.at("elements_per_word").get<int>(), x.spec.msb_first = bit_order(e.at("bit_order"));
       x.stored = e.at("stored_elements"), x.words = e.at("words");
       if (element_count(x.shape) != x.elements || stored_count(x.spec, x.shape) != x.stored ||

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -230,6 +231,21 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
     CHECK(wrong == 0);
     CHECK((packed > 0) == (c.word_bits > 0));
     CHECK(verify_vectors(dir.string()) > 0);
+    if (c.layout == std::string("tiled:4x8")) {
+      // A manifest whose tiled entry lost a tile dimension, or names a tile outside 1..4096, or whose
+      // default layout is unknown: an InputError naming the manifest (the fuzzer's first find was
+      // the short tile, which escaped as std::out_of_range).
+      const std::string manifest = (dir / "manifest.json").string(), original = read_file_bytes(manifest);
+      for (const auto& [from, to, says] : {std::tuple<std::string, std::string, std::string>{"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4]", "tile holds 1 numbers; expected 2"},
+                                           {"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4, 0]", "layout 'tiled:4x0' is not one of"},
+                                           {"\"layout\": \"tiled:4x8\"", "\"layout\": \"diagonal\"", "layout 'diagonal' is not one of"}}) {
+        const size_t at = original.find(from);
+        REQUIRE(at != std::string::npos);
+        write_file_atomically(manifest, std::string(original).replace(at, from.size(), to));
+        CHECK_THROWS_AS(read_manifest(dir.string()), InputError);
+        CHECK_THROWS_WITH(read_manifest(dir.string()), Catch::StartsWith(manifest + ": ") && Catch::Contains(says));
+      }
+    }
     fs::remove_all(dir);
   }
   fs::remove_all(root);
