@@ -2,8 +2,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -18,7 +20,16 @@ namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
 namespace {
-const std::set<std::string> kIntegerOps = {"conv_mac", "linear_mac", "matmul_mac", "mulshift", "add", "window_sum", "window_max", "reshape", "transpose", "concat", "slice", "gather", "batch_broadcast", "sparse_decode", "lut", "softmax", "layernorm"};
+// Each op's inputs (fewest, most) as docs/intgraph.md lists them; every op has one output. A graph.json
+// edited by hand (or a fuzzer) may hold other counts: refused here, before an engine indexes them.
+struct InputCount {
+  size_t least, most;
+};
+const std::map<std::string, InputCount> kOpInputs = {
+    {"conv_mac", {2, 3}}, {"linear_mac", {2, 3}}, {"matmul_mac", {2, 2}}, {"mulshift", {3, 3}}, {"add", {2, 2}},
+    {"window_sum", {1, 1}}, {"window_max", {1, 1}}, {"reshape", {1, 1}}, {"transpose", {1, 1}}, {"concat", {1, SIZE_MAX}},
+    {"slice", {1, 1}}, {"gather", {1, 1}}, {"batch_broadcast", {2, 2}}, {"sparse_decode", {2, 2}}, {"lut", {2, 2}},
+    {"softmax", {2, 2}}, {"layernorm", {5, 5}}, {"quantize", {1, 1}}, {"dequantize", {1, 1}}};
 
 ordered_json attribute_to_json(const AttributeValue& v) {
   return std::visit(
@@ -79,8 +90,12 @@ void check_integer_only(const IntGraph& g) {
       seen_quantize = true;
     } else if (op.op_type == "dequantize") {
       if (!last) offences.push_back(op.describe() + " is not the last op");
-    } else if (!kIntegerOps.count(op.op_type)) {
+    }
+    if (const auto it = kOpInputs.find(op.op_type); it == kOpInputs.end()) {
       offences.push_back(op.describe() + " is not an integer op");
+    } else if (const InputCount n = it->second; op.inputs.size() < n.least || op.inputs.size() > n.most || op.outputs.size() != 1) {
+      const std::string expected = n.least == n.most ? std::to_string(n.least) : n.most == SIZE_MAX ? std::to_string(n.least) + " or more" : std::to_string(n.least) + " or " + std::to_string(n.most);
+      offences.push_back(op.describe() + " has " + std::to_string(op.inputs.size()) + " inputs and " + std::to_string(op.outputs.size()) + " outputs; expected " + expected + " inputs and 1 output");
     }
     for (const auto& in : op.inputs)
       if (!defined.count(in)) offences.push_back(op.describe() + " reads '" + in + "', which nothing defines");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <optional>
 
 #include "quant/numerics/requant.hpp"
 #include "quant/numerics/rounding.hpp"
@@ -33,6 +35,24 @@ const IntValue& value(const IntGraph& g, const std::string& name, const Node& op
   return it->second;
 }
 
+// Per-channel constants read side by side (multipliers and shifts, γ and β): a graph.json edited by
+// hand may give them different lengths.
+void check_same_length(const IntGraph& g, const Node& op, std::initializer_list<size_t> inputs) {
+  const int64_t n = constant(g, op, *inputs.begin()).numel();
+  for (size_t i : inputs)
+    if (constant(g, op, i).numel() != n)
+      throw InputError(op.describe() + ": constants '" + op.inputs[*inputs.begin()] + "' and '" + op.inputs[i] + "' are read per channel side by side but hold " +
+                       std::to_string(n) + " and " + std::to_string(constant(g, op, i).numel()) + " elements");
+}
+
+// A list attribute of a fixed length (strides, pads, a window's kernel).
+std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, size_t length, std::optional<std::vector<int64_t>> fallback = std::nullopt) {
+  std::vector<int64_t> v = op.get_ints(attr, std::move(fallback));
+  if (v.size() != length)
+    throw InputError(op.describe() + ": attribute '" + attr + "' holds " + std::to_string(v.size()) + " numbers; expected " + std::to_string(length));
+  return v;
+}
+
 void shape_output(CodeTensor& y, Shape shape) {
   y.data.resize(static_cast<size_t>(element_count(shape)));
   y.shape = std::move(shape);
@@ -43,10 +63,10 @@ kernels::ConvGeometry geometry(const Node& op, const Shape& x, int64_t out_chann
   kernels::ConvGeometry g;
   g.batch = x[0], g.in_channels = x[1], g.in_h = x[2], g.in_w = x[3];
   g.out_channels = out_channels, g.kernel_h = kh, g.kernel_w = kw;
-  const auto strides = op.get_ints("strides", std::vector<int64_t>{1, 1}), dilations = op.get_ints("dilations", std::vector<int64_t>{1, 1});
-  const auto pads = op.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0});
-  g.stride_h = strides.at(0), g.stride_w = strides.at(1), g.dilation_h = dilations.at(0), g.dilation_w = dilations.at(1);
-  g.pad_top = pads.at(0), g.pad_left = pads.at(1), g.pad_bottom = pads.at(2), g.pad_right = pads.at(3);
+  const auto strides = ints_of_length(op, "strides", 2, std::vector<int64_t>{1, 1}), dilations = ints_of_length(op, "dilations", 2, std::vector<int64_t>{1, 1});
+  const auto pads = ints_of_length(op, "pads", 4, std::vector<int64_t>{0, 0, 0, 0});
+  g.stride_h = strides[0], g.stride_w = strides[1], g.dilation_h = dilations[0], g.dilation_w = dilations[1];
+  g.pad_top = pads[0], g.pad_left = pads[1], g.pad_bottom = pads[2], g.pad_right = pads[3];
   g.groups = op.get_int("group", 1);
   if (!g.valid()) throw InputError(op.describe() + ": invalid geometry for input " + shape_to_string(x));
   return g;
@@ -211,8 +231,9 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     const IntValue& out = value(g, out_name, op);
     const Tensor& m = constant(g, op, 1);
     const Tensor& s = constant(g, op, 2);
+    check_same_length(g, op, {1, 2});
     std::vector<RequantChannel> channels;
-    for (int64_t c = 0; c < m.numel(); ++c) channels.push_back(channel(op, m.ints[c], s.ints.at(c)));
+    for (int64_t c = 0; c < m.numel(); ++c) channels.push_back(channel(op, m.ints[c], s.ints[c]));
     const auto params = std::make_shared<const kernels::MulShift>(kernels::MulShift{requantizer_of(op, out), channels, op.get_int("clamp_lo"), op.get_int("clamp_hi")});
     const int64_t axis = op.get_int("axis", 1);  // the channel axis: 1 (NCHW), or the last for a matrix product
     p.run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter&) {
@@ -247,12 +268,12 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     reads({0});
     const bool sum = op.op_type == "window_sum";
     const bool global = op.get_int("global", 0) != 0;
+    const auto kernel = global ? std::vector<int64_t>{} : ints_of_length(op, "kernel", 2);
     const int32_t zp = static_cast<int32_t>(value(g, op.inputs.at(0), op).quant.zero_point);
     p.run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter&) {
       const CodeTensor& x = *in[0];
       if (x.shape.size() != 4) throw InputError(op.describe() + ": expects an NCHW input, got " + shape_to_string(x.shape));
-      const auto kernel = global ? std::vector<int64_t>{x.shape[2], x.shape[3]} : op.get_ints("kernel");
-      const kernels::ConvGeometry geo = geometry(op, x.shape, x.shape[1], kernel.at(0), kernel.at(1));
+      const kernels::ConvGeometry geo = global ? geometry(op, x.shape, x.shape[1], x.shape[2], x.shape[3]) : geometry(op, x.shape, x.shape[1], kernel[0], kernel[1]);
       shape_output(y, {geo.batch, geo.in_channels, geo.out_h(), geo.out_w()});
       if (sum) kernels::window_sum(geo, x.data.data(), zp, y.data.data());
       else kernels::window_max(geo, x.data.data(), y.data.data());
@@ -284,10 +305,11 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     params->requantizer = Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out.quant.format, out.quant.zero_point);
     const Tensor& m = constant(g, op, 1), &sh = constant(g, op, 2), &neg = constant(g, op, 3), &b = constant(g, op, 4);
     const int bits = static_cast<int>(op.get_int("multiplier_bits"));
+    check_same_length(g, op, {1, 2, 3, 4});
     for (int64_t j = 0; j < m.numel(); ++j) {
-      params->gamma.push_back(RequantChannel{FixedMultiplier{static_cast<int32_t>(m.ints[j]), static_cast<int>(sh.ints.at(j)), bits}, 0.0f});
-      params->gamma_negative.push_back(neg.ints.at(j) != 0);
-      params->beta.push_back(b.ints.at(j));
+      params->gamma.push_back(RequantChannel{FixedMultiplier{static_cast<int32_t>(m.ints[j]), static_cast<int>(sh.ints[j]), bits}, 0.0f});
+      params->gamma_negative.push_back(neg.ints[j] != 0);
+      params->beta.push_back(b.ints[j]);
     }
     if (params->extra_bits < 0 || params->extra_bits > 16) throw InputError(op.describe() + ": extra_bits must be 0..16");
     p.run = last_axis([params](const int32_t* x, int64_t rows, int64_t cols, int32_t* y) { kernels::layernorm(*params, x, rows, cols, y); });

@@ -3,11 +3,13 @@
 // deterministically, whose save → load → save is byte-identical; the checker rejects float leftovers;
 // integer accuracy stays close to float.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "model/evaluate.hpp"
 #include "model/executor.hpp"
@@ -173,6 +175,51 @@ TEST_CASE("Quantize/the checker rejects float ops and tensors between the bounda
   IntGraph dangling = good;
   dangling.ops[2].inputs[0] = "nowhere";
   CHECK_THROWS_WITH(check_integer_only(dangling), Catch::Contains("reads 'nowhere'"));
+}
+
+// What a graph.json edited by hand (or fuzz_int_graph) can hold beyond the checker's rules above: each is
+// an InputError naming the op, not an index past the end of a list (the fuzzer's find was the second).
+TEST_CASE("Quantize/malformed ops: input counts, per-channel lengths and list attributes are refused by name", "[quant][intgraph]") {
+  const IntGraph good = quantize_cnn("w8a8.yaml", 50);
+  const auto first = [&](IntGraph& g, const std::string& type) -> Node& {
+    const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& n) { return n.op_type == type; });
+    REQUIRE(it != g.ops.end());
+    return *it;
+  };
+  const Tensor image = load_fashion_mnist("t10k", 1, cnn_norm()).images;
+  REQUIRE_NOTHROW(DirectEngine(good).run(image));
+  {
+    IntGraph g = good;
+    Node& mulshift = first(g, "mulshift");
+    mulshift.inputs.pop_back();
+    CHECK_THROWS_WITH(check_integer_only(g), Catch::Contains(mulshift.describe() + " has 2 inputs and 1 outputs; expected 3 inputs and 1 output"));
+  }
+  {
+    IntGraph g = good;
+    Node& conv = first(g, "conv_mac");
+    conv.inputs.push_back(conv.inputs[0]), conv.inputs.push_back(conv.inputs[0]);
+    CHECK_THROWS_WITH(check_integer_only(g), Catch::Contains(conv.describe() + " has 5 inputs and 1 outputs; expected 2 or 3 inputs"));
+  }
+  {
+    IntGraph g = good;
+    Node& mulshift = first(g, "mulshift");
+    Tensor& shifts = g.constants.at(mulshift.inputs[2]);
+    const int64_t channels = shifts.numel();
+    shifts = Tensor::of_ints(shifts.dtype, {channels - 1}, std::vector<int64_t>(shifts.ints.begin(), shifts.ints.end() - 1));
+    CHECK_THROWS_AS(DirectEngine(g), InputError);
+    CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(mulshift.describe()) &&
+                                           Catch::Contains("hold " + std::to_string(channels) + " and " + std::to_string(channels - 1) + " elements"));
+  }
+  for (const auto& [type, attr, bad] : {std::tuple<std::string, std::string, std::vector<int64_t>>{"conv_mac", "strides", {1}},
+                                        {"conv_mac", "pads", {0, 0}}, {"window_sum", "kernel", {2}}}) {
+    INFO(type << " " << attr);
+    IntGraph g = good;
+    Node& op = first(g, type);
+    if (type == "window_sum") op.attributes.erase("global");
+    op.attributes[attr] = bad;
+    CHECK_THROWS_AS(DirectEngine(g).run(image), InputError);
+    CHECK_THROWS_WITH(DirectEngine(g).run(image), Catch::Contains(op.describe() + ": attribute '" + attr + "' holds " + std::to_string(bad.size()) + " numbers"));
+  }
 }
 
 TEST_CASE("Quantize/w8a8 integer accuracy stays within 1.5 % of float on 1000 test images", "[quant][quantize]") {
