@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
 
@@ -77,13 +78,22 @@ Requantizer requantizer_of(const Node& op, const IntValue& out) {
                            out.quant.format, out.quant.zero_point);
 }
 
-RequantChannel channel(const Node& op, int64_t multiplier, int64_t shift) {
-  const FixedMultiplier fixed{static_cast<int32_t>(multiplier), static_cast<int>(shift), static_cast<int>(op.get_int("multiplier_bits"))};
+// A (multiplier, shift) pair as a graph.json stores it: 64-bit integers, checked before they narrow.
+RequantChannel channel_of(const Node& op, int64_t multiplier, int64_t shift, int64_t bits, RequantFlavour flavour) {
+  const auto narrow = [&](int64_t v, const char* what) {
+    if (v < INT32_MIN || v > INT32_MAX) throw InputError(op.describe() + ": " + what + " " + std::to_string(v) + " is outside int32");
+    return static_cast<int32_t>(v);
+  };
+  const FixedMultiplier fixed{narrow(multiplier, "multiplier"), narrow(shift, "shift"), narrow(bits, "multiplier width")};
   try {
-    return requant_channel_of(fixed, parse_requant_flavour(op.get_string("flavour")));
+    return requant_channel_of(fixed, flavour);
   } catch (const InputError& e) {
     throw InputError(op.describe() + ": " + e.what());
   }
+}
+
+RequantChannel channel(const Node& op, int64_t multiplier, int64_t shift) {
+  return channel_of(op, multiplier, shift, op.get_int("multiplier_bits"), parse_requant_flavour(op.get_string("flavour")));
 }
 
 AccumulatorSpec accumulator_of(const Node& op) {
@@ -304,11 +314,12 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     params->epsilon = static_cast<uint64_t>(op.get_int("epsilon_units"));
     params->requantizer = Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out.quant.format, out.quant.zero_point);
     const Tensor& m = constant(g, op, 1), &sh = constant(g, op, 2), &neg = constant(g, op, 3), &b = constant(g, op, 4);
-    const int bits = static_cast<int>(op.get_int("multiplier_bits"));
+    const int64_t bits = op.get_int("multiplier_bits");
     check_same_length(g, op, {1, 2, 3, 4});
     for (int64_t j = 0; j < m.numel(); ++j) {
-      params->gamma.push_back(RequantChannel{FixedMultiplier{static_cast<int32_t>(m.ints[j]), static_cast<int>(sh.ints[j]), bits}, 0.0f});
+      params->gamma.push_back(channel_of(op, m.ints[j], sh.ints[j], bits, RequantFlavour::single));
       params->gamma_negative.push_back(neg.ints[j] != 0);
+      if (b.ints[j] < INT32_MIN || b.ints[j] > INT32_MAX) throw InputError(op.describe() + ": β code " + std::to_string(b.ints[j]) + " is outside int32");
       params->beta.push_back(b.ints[j]);
     }
     if (params->extra_bits < 0 || params->extra_bits > 16) throw InputError(op.describe() + ": extra_bits must be 0..16");

@@ -59,6 +59,18 @@ int stored_multiplier_bits(RequantFlavour flavour, int configured_bits) {
 }
 
 RequantChannel requant_channel_of(const FixedMultiplier& fixed, RequantFlavour flavour) {
+  // What derive_multiplier can produce, and so what the kernels' shifts are bounded by (a right shift of
+  // at most 62 in `single`, 31 in `gemmlowp`): a pair read from a file is held to it.
+  if (fixed.bits < kMinMultiplierBits || fixed.bits > kMaxMultiplierBits)
+    throw InputError("multiplier width " + std::to_string(fixed.bits) + " is out of range; expected " + std::to_string(kMinMultiplierBits) + ".." +
+                     std::to_string(kMaxMultiplierBits) + " bits");
+  const bool zero = fixed.multiplier == 0 && fixed.shift == 0;
+  if (!zero && (fixed.multiplier < (int64_t{1} << (fixed.bits - 1)) || fixed.multiplier >= (int64_t{1} << fixed.bits)))
+    throw InputError("multiplier " + std::to_string(fixed.multiplier) + " is not a normalised " + std::to_string(fixed.bits) + "-bit multiplier in [2^" +
+                     std::to_string(fixed.bits - 1) + ", 2^" + std::to_string(fixed.bits) + "), nor 0 with shift 0");
+  if (fixed.shift < kMinScaleExponent || fixed.shift > kMaxScaleExponent)
+    throw InputError("shift " + std::to_string(fixed.shift) + " is out of range; expected " + std::to_string(kMinScaleExponent) + ".." +
+                     std::to_string(kMaxScaleExponent));
   if (flavour != RequantFlavour::float32) return RequantChannel{fixed, static_cast<float>(fixed.value())};
   if (fixed.bits != kFloat32MultiplierBits)
     throw InputError("the float requant flavour stores its float32 scale as a 24-bit multiplier; got " + std::to_string(fixed.bits) + " bits");

@@ -59,7 +59,9 @@ inline constexpr int kFloat32MultiplierBits = 24;
 // The multiplier width a flavour stores: the configured one, or 24 for `float32`.
 int stored_multiplier_bits(RequantFlavour flavour, int configured_bits);
 // The channel an IntGraph's (multiplier, shift) pair stands for under `flavour`. Throws InputError for a
-// `float32` pair that is not 24 bits wide (it would not be a float32 scale).
+// pair derive_multiplier would not give (bits outside 8..31, a multiplier not normalised, a shift outside
+// [kMinScaleExponent, kMaxScaleExponent]) and for a `float32` pair that is not 24 bits wide (it would
+// not be a float32 scale).
 RequantChannel requant_channel_of(const FixedMultiplier& fixed, RequantFlavour flavour);
 std::vector<RequantChannel> make_requant_channels(const std::vector<double>& scales, int multiplier_bits);
 

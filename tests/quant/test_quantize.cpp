@@ -210,6 +210,13 @@ TEST_CASE("Quantize/malformed ops: input counts, per-channel lengths and list at
     CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(mulshift.describe()) &&
                                            Catch::Contains("hold " + std::to_string(channels) + " and " + std::to_string(channels - 1) + " elements"));
   }
+  for (const auto& [attr, bad, says] : {std::tuple<std::string, int64_t, std::string>{"multiplier_bits", 72, "multiplier width 72 is out of range"},
+                                        {"multiplier_bits", int64_t{1} << 32 | 31, "multiplier width 4294967327 is outside int32"}}) {
+    IntGraph g = good;  // the fuzzer's second find: a width past the kernels' shifts (an assertion, or UB without it)
+    Node& mulshift = first(g, "mulshift");
+    mulshift.attributes[attr] = bad;
+    CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(mulshift.describe() + ": " + says));
+  }
   for (const auto& [type, attr, bad] : {std::tuple<std::string, std::string, std::vector<int64_t>>{"conv_mac", "strides", {1}},
                                         {"conv_mac", "pads", {0, 0}}, {"window_sum", "kernel", {2}}}) {
     INFO(type << " " << attr);

@@ -199,3 +199,46 @@ TEST_CASE("Requant/float flavour: a 24-bit multiplier carries every float32 scal
   CHECK(failures == 0);
   CHECK_THROWS_WITH(requant_channel_of(derive_multiplier(0.3, 31), RequantFlavour::float32), Catch::Contains("24-bit multiplier"));
 }
+
+TEST_CASE("Requant/a stored pair is held to the range derive_multiplier gives, and every pair it gives passes", "[quant][requant]") {
+  // What an IntGraph on disk may claim: the boundaries of the documented ranges (bits 8..31, a multiplier
+  // in [2^(bits-1), 2^bits) or the zero pair, shift -31..31), each side of each.
+  int64_t wrong = 0;
+  const auto accepted = [](int32_t m, int shift, int bits, RequantFlavour f) {
+    try {
+      requant_channel_of(FixedMultiplier{m, shift, bits}, f);
+      return true;
+    } catch (const InputError&) {
+      return false;
+    }
+  };
+  for (RequantFlavour f : {RequantFlavour::gemmlowp, RequantFlavour::single}) {
+    for (int bits = kMinMultiplierBits; bits <= kMaxMultiplierBits; ++bits) {
+      const int32_t low = static_cast<int32_t>(int64_t{1} << (bits - 1)), high = static_cast<int32_t>((int64_t{1} << bits) - 1);
+      for (int shift : {kMinScaleExponent, 0, kMaxScaleExponent}) {
+        wrong += !accepted(low, shift, bits, f) + !accepted(high, shift, bits, f);
+        wrong += accepted(low - 1, shift, bits, f) + (bits < 31 && accepted(high + 1, shift, bits, f)) + accepted(-low, shift, bits, f);
+      }
+      wrong += accepted(low, kMinScaleExponent - 1, bits, f) + accepted(low, kMaxScaleExponent + 1, bits, f);
+      wrong += !accepted(0, 0, bits, f) + accepted(0, 5, bits, f);
+    }
+    wrong += accepted(1 << 6, 0, kMinMultiplierBits - 1, f) + accepted(1 << 30, 0, kMaxMultiplierBits + 1, f);
+  }
+  CHECK(wrong == 0);
+  // Every pair quantize can write passes, at every width, across the whole scale range.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> log2_scale(-32.0, 31.0);
+  int64_t refused = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const double s = std::exp2(log2_scale(rng));
+    const int bits = kMinMultiplierBits + i % (kMaxMultiplierBits - kMinMultiplierBits + 1);
+    FixedMultiplier fixed;
+    try {
+      fixed = derive_multiplier(s, bits);
+    } catch (const InputError&) {
+      continue;  // just below 2^31, rounded up to it at this width: derive_multiplier refuses it itself
+    }
+    refused += !accepted(fixed.multiplier, fixed.shift, bits, RequantFlavour::single);
+  }
+  CHECK(refused == 0);
+}
