@@ -212,9 +212,12 @@ IntGraph load_int_graph(const std::string& dir) {
     g.output_shape = j.at("output").at("shape").get<Shape>();
     for (const auto& [name, v] : j.at("values").items()) {
       try {
-        g.values[name] = IntValue{v.at("shape").get<Shape>(),
-                                  QuantParams{IntFormat::make(v.at("bits").get<int>(), v.at("signed").get<bool>()),
-                                              v.at("zero_point").get<int64_t>(), v.at("scale").get<double>()}};
+        const IntFormat format = IntFormat::make(v.at("bits").get<int>(), v.at("signed").get<bool>());
+        const int64_t zero_point = v.at("zero_point").get<int64_t>();
+        if (!format.contains(zero_point))  // the kernels take zero points as int32 codes of the value's format
+          throw InputError("zero point " + std::to_string(zero_point) + " is outside " + format.name() + " [" + std::to_string(format.min()) + ", " +
+                           std::to_string(format.max()) + "]");
+        g.values[name] = IntValue{v.at("shape").get<Shape>(), QuantParams{format, zero_point, v.at("scale").get<double>()}};
       } catch (const InputError& e) {
         throw InputError(json_path.string() + ": value '" + name + "': " + e.what());
       }
