@@ -78,13 +78,17 @@ Requantizer requantizer_of(const Node& op, const IntValue& out) {
                            out.quant.format, out.quant.zero_point);
 }
 
+// graph.json stores integers in 64 bits; the kernels hold widths, shifts and multipliers in 32, and a
+// value past int32 must not narrow into a plausible one (2^32 + 8 into 8).
+int32_t narrow_to_int32(const Node& op, const std::string& what, int64_t v) {
+  if (v < INT32_MIN || v > INT32_MAX) throw InputError(op.describe() + ": " + what + " " + std::to_string(v) + " is outside int32");
+  return static_cast<int32_t>(v);
+}
+int int_attribute(const Node& op, const std::string& attr) { return narrow_to_int32(op, "attribute '" + attr + "'", op.get_int(attr)); }
+
 // A (multiplier, shift) pair as a graph.json stores it: 64-bit integers, checked before they narrow.
 RequantChannel channel_of(const Node& op, int64_t multiplier, int64_t shift, int64_t bits, RequantFlavour flavour) {
-  const auto narrow = [&](int64_t v, const char* what) {
-    if (v < INT32_MIN || v > INT32_MAX) throw InputError(op.describe() + ": " + what + " " + std::to_string(v) + " is outside int32");
-    return static_cast<int32_t>(v);
-  };
-  const FixedMultiplier fixed{narrow(multiplier, "multiplier"), narrow(shift, "shift"), narrow(bits, "multiplier width")};
+  const FixedMultiplier fixed{narrow_to_int32(op, "multiplier", multiplier), narrow_to_int32(op, "shift", shift), narrow_to_int32(op, "multiplier width", bits)};
   try {
     return requant_channel_of(fixed, flavour);
   } catch (const InputError& e) {
@@ -97,7 +101,7 @@ RequantChannel channel(const Node& op, int64_t multiplier, int64_t shift) {
 }
 
 AccumulatorSpec accumulator_of(const Node& op) {
-  return AccumulatorSpec::make(static_cast<int>(op.get_int("acc_bits")), parse_overflow_policy(op.get_string("overflow")));
+  return AccumulatorSpec::make(int_attribute(op, "acc_bits"), parse_overflow_policy(op.get_string("overflow")));
 }
 
 // kernel(x, rows, cols, y) over the rows of x's last axis (softmax, LayerNorm).
@@ -149,7 +153,7 @@ kernels::NmWeights nm_weights_of(const IntGraph& g, const Node& op) {
   const Tensor& words = constant(g, op, 1);
   const Shape shape = op.get_ints("shape");
   kernels::NmWeights w;
-  w.pattern = kernels::NmPattern{static_cast<int>(op.get_int("n")), static_cast<int>(op.get_int("m"))};
+  w.pattern = kernels::NmPattern{int_attribute(op, "n"), int_attribute(op, "m")};
   if (shape.empty() || shape[0] < 1 || element_count(shape) % shape[0] != 0) throw InputError(op.describe() + ": invalid dense shape " + shape_to_string(shape));
   w.rows = shape[0], w.k = element_count(shape) / shape[0];
   w.values = as_int32(values);
@@ -294,7 +298,7 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     auto params = std::make_shared<kernels::Lut>();
     params->table.assign(table.ints.begin(), table.ints.end());
     params->in_min = op.get_int("in_min");
-    params->shift = static_cast<int>(op.get_int("shift"));
+    params->shift = int_attribute(op, "shift");
     params->interpolate = op.get_int("interpolate") != 0;
     params->out = value(g, out_name, op).quant.format;
     const int64_t needed = (value(g, op.inputs[0], op).quant.format.max() - params->in_min) >> std::clamp(params->shift, 0, 16);
@@ -310,7 +314,7 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     const IntValue& out = value(g, out_name, op);
     auto params = std::make_shared<kernels::LayerNorm>();
     params->in_zero_point = value(g, op.inputs.at(0), op).quant.zero_point;
-    params->extra_bits = static_cast<int>(op.get_int("extra_bits"));
+    params->extra_bits = int_attribute(op, "extra_bits");
     params->epsilon = static_cast<uint64_t>(op.get_int("epsilon_units"));
     params->requantizer = Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out.quant.format, out.quant.zero_point);
     const Tensor& m = constant(g, op, 1), &sh = constant(g, op, 2), &neg = constant(g, op, 3), &b = constant(g, op, 4);

@@ -210,12 +210,15 @@ TEST_CASE("Quantize/malformed ops: input counts, per-channel lengths and list at
     CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(mulshift.describe()) &&
                                            Catch::Contains("hold " + std::to_string(channels) + " and " + std::to_string(channels - 1) + " elements"));
   }
-  for (const auto& [attr, bad, says] : {std::tuple<std::string, int64_t, std::string>{"multiplier_bits", 72, "multiplier width 72 is out of range"},
-                                        {"multiplier_bits", int64_t{1} << 32 | 31, "multiplier width 4294967327 is outside int32"}}) {
-    IntGraph g = good;  // the fuzzer's second find: a width past the kernels' shifts (an assertion, or UB without it)
-    Node& mulshift = first(g, "mulshift");
-    mulshift.attributes[attr] = bad;
-    CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(mulshift.describe() + ": " + says));
+  // The fuzzer's second find: a width past the kernels' shifts (an assertion, or UB without it); and
+  // 64-bit attributes that would narrow into plausible 32-bit ones.
+  for (const auto& [type, attr, bad, says] : {std::tuple<std::string, std::string, int64_t, std::string>{"mulshift", "multiplier_bits", 72, "multiplier width 72 is out of range"},
+                                              {"mulshift", "multiplier_bits", int64_t{1} << 32 | 31, "multiplier width 4294967327 is outside int32"},
+                                              {"conv_mac", "acc_bits", int64_t{1} << 32 | 32, "attribute 'acc_bits' 4294967328 is outside int32"}}) {
+    IntGraph g = good;
+    Node& op = first(g, type);
+    op.attributes[attr] = bad;
+    CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(op.describe() + ": " + says));
   }
   for (const auto& [type, attr, bad] : {std::tuple<std::string, std::string, std::vector<int64_t>>{"conv_mac", "strides", {1}},
                                         {"conv_mac", "pads", {0, 0}}, {"window_sum", "kernel", {2}}}) {
