@@ -50,6 +50,7 @@ fm=/usr/share/datasets/fashion-mnist
 { zcat "$fm/t10k-labels-idx1-ubyte.gz" || true; } 2>/dev/null | head -c 64 >"$seeds/idx/labels_prefix"
 
 export CHIPREF_FUZZ_INTGRAPH=$work/graph
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}  # a UBSan report names the call site
 printf '%-14s %10s %8s %7s %7s  %s\n' harness runs runs/s cov ft result
 for name in "${names[@]}"; do
   corpus=$work/corpus/$name

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "core/json_integers.hpp"
 #include "core/version.hpp"
 #include "model/io/npy.hpp"
 
@@ -51,10 +52,10 @@ AttributeValue attribute_from_json(const ordered_json& j, const std::string& whe
   const auto entry = j.begin();
   const std::string type = entry.key();
   const ordered_json& value = entry.value();
-  if (type == "int") return value.get<int64_t>();
+  if (type == "int") return json_integer(value, where);
   if (type == "float") return static_cast<float>(value.get<double>());
   if (type == "string") return value.get<std::string>();
-  if (type == "ints") return value.get<std::vector<int64_t>>();
+  if (type == "ints") return json_integers(value, where);
   if (type == "floats") {
     const auto d = value.get<std::vector<double>>();
     return std::vector<float>(d.begin(), d.end());
@@ -198,26 +199,26 @@ IntGraph load_int_graph(const std::string& dir) {
   try {
     j = ordered_json::parse(in);
     if (j.value("format", "") != "chipref-intgraph") throw InputError(json_path.string() + ": not a chipref IntGraph (format key)");
-    if (j.at("version").get<int>() != kIntGraphVersion)
+    if (json_integer<int>(j.at("version"), json_path.string() + ": version") != kIntGraphVersion)
       throw InputError(json_path.string() + ": IntGraph version " + j.at("version").dump() + " is not supported; expected " +
                        std::to_string(kIntGraphVersion));
     IntGraph g;
     g.source_model = j.at("source_model").get<std::string>();
     g.config_name = j.at("config").get<std::string>();
     g.input_name = j.at("input").at("name").get<std::string>();
-    g.input_shape = j.at("input").at("shape").get<Shape>();
+    g.input_shape = json_integers(j.at("input").at("shape"), json_path.string() + ": input: shape");
     g.preprocess.mean = static_cast<float>(j.at("preprocess").at("mean").get<double>());
     g.preprocess.std = static_cast<float>(j.at("preprocess").at("std").get<double>());
     g.output_name = j.at("output").at("name").get<std::string>();
-    g.output_shape = j.at("output").at("shape").get<Shape>();
+    g.output_shape = json_integers(j.at("output").at("shape"), json_path.string() + ": output: shape");
     for (const auto& [name, v] : j.at("values").items()) {
       try {
-        const IntFormat format = IntFormat::make(v.at("bits").get<int>(), v.at("signed").get<bool>());
-        const int64_t zero_point = v.at("zero_point").get<int64_t>();
+        const IntFormat format = IntFormat::make(json_integer<int>(v.at("bits"), "bits"), v.at("signed").get<bool>());
+        const int64_t zero_point = json_integer(v.at("zero_point"), "zero point");
         if (!format.contains(zero_point))  // the kernels take zero points as int32 codes of the value's format
           throw InputError("zero point " + std::to_string(zero_point) + " is outside " + format.name() + " [" + std::to_string(format.min()) + ", " +
                            std::to_string(format.max()) + "]");
-        g.values[name] = IntValue{v.at("shape").get<Shape>(), QuantParams{format, zero_point, v.at("scale").get<double>()}};
+        g.values[name] = IntValue{json_integers(v.at("shape"), "shape"), QuantParams{format, zero_point, v.at("scale").get<double>()}};
       } catch (const InputError& e) {
         throw InputError(json_path.string() + ": value '" + name + "': " + e.what());
       }
@@ -227,21 +228,22 @@ IntGraph load_int_graph(const std::string& dir) {
       if (file.find("..") != std::string::npos || file.empty() || file[0] == '/')
         throw InputError(json_path.string() + ": constant '" + name + "' points outside the IntGraph directory");
       Tensor t = read_npy((fs::path(dir) / file).string());
-      if (t.shape != c.at("shape").get<Shape>() || std::string(to_string(t.dtype)) != c.at("dtype").get<std::string>())
+      const Shape declared = json_integers(c.at("shape"), json_path.string() + ": constant '" + name + "': shape");
+      if (t.shape != declared || std::string(to_string(t.dtype)) != c.at("dtype").get<std::string>())
         throw InputError((fs::path(dir) / file).string() + ": holds " + std::string(to_string(t.dtype)) + shape_to_string(t.shape) +
-                         "; graph.json declares " + c.at("dtype").get<std::string>() + shape_to_string(c.at("shape").get<Shape>()));
+                         "; graph.json declares " + c.at("dtype").get<std::string>() + shape_to_string(declared));
       g.constants[name] = std::move(t);
     }
     if (j.contains("hardware")) {  // graphs written before the SystemC engine have the defaults
       const auto& h = j.at("hardware");
-      g.hardware.mac_rows = h.at("mac_rows").get<int64_t>();
-      g.hardware.mac_cols = h.at("mac_cols").get<int64_t>();
+      g.hardware.mac_rows = json_integer(h.at("mac_rows"), json_path.string() + ": hardware: mac_rows");
+      g.hardware.mac_cols = json_integer(h.at("mac_cols"), json_path.string() + ": hardware: mac_cols");
       try {
         g.hardware.dataflow = parse_dataflow(h.at("dataflow").get<std::string>());
       } catch (const InputError& e) {
         throw InputError(json_path.string() + ": hardware: " + e.what());
       }
-      g.hardware.fifo_depth = h.at("fifo_depth").get<int64_t>();
+      g.hardware.fifo_depth = json_integer(h.at("fifo_depth"), json_path.string() + ": hardware: fifo_depth");
     }
     if (j.contains("weight_scales"))  // report metadata only: the engine runs without it
       for (const auto& [name, scales] : j.at("weight_scales").items()) g.weight_scales[name] = scales.get<std::vector<double>>();

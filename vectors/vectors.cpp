@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_integers.hpp"
 #include "core/yaml_reader.hpp"
 #include "core/progress.hpp"
 #include "core/version.hpp"
@@ -332,12 +333,13 @@ Manifest read_manifest(const std::string& dir) {
   try {
     if (j.at("format") != "chipref-vectors") throw InputError(path + ": not a chipref vectors manifest");
     Manifest m;
-    m.version = j.at("version").get<int>();
+    m.version = json_integer<int>(j.at("version"), path + ": version");
     if (m.version != kManifestVersion)
       throw InputError(path + ": manifest version " + std::to_string(m.version) + "; this chipref reads version " + std::to_string(kManifestVersion));
     m.tool_version = j.at("tool_version"), m.model = j.at("model"), m.model_sha256 = j.at("model_sha256"), m.config = j.at("config");
     m.config_sha256 = j.at("config_sha256");
-    m.inputs = InputSource{j.at("inputs").at("kind"), j.at("inputs").at("path"), j.at("inputs").at("count"), j.at("inputs").at("sha256")};
+    m.inputs = InputSource{j.at("inputs").at("kind"), j.at("inputs").at("path"), json_integer(j.at("inputs").at("count"), path + ": inputs: count"),
+                           j.at("inputs").at("sha256")};
     m.options.formats.clear();
     for (const auto& f : j.at("options").at("formats")) m.options.formats.push_back(parse_format(f.get<std::string>()));
     m.options.layers = j.at("options").at("layers"), m.options.accumulators = j.at("options").at("accumulators");
@@ -355,31 +357,34 @@ Manifest read_manifest(const std::string& dir) {
       }
     };
     m.options.layout = layout_in_manifest(j.at("options").at("layout").get<std::string>());
-    m.options.word_bits = j.at("options").at("word_bits").get<int>();
+    m.options.word_bits = json_integer<int>(j.at("options").at("word_bits"), path + ": options: word_bits");
     m.options.engine = j.at("options").value("engine", std::string("direct"));  // manifests before the SystemC engine
     m.options.layout.msb_first = bit_order(j.at("options").at("bit_order"));
     for (const auto& ll : j.at("options").at("layer_layouts")) {
-      LayerLayout x{ll.at("match").get<std::string>(), layout_in_manifest(ll.at("layout").get<std::string>()), ll.at("word_bits").get<int>()};
+      LayerLayout x{ll.at("match").get<std::string>(), layout_in_manifest(ll.at("layout").get<std::string>()), json_integer<int>(ll.at("word_bits"), path + ": layer_layouts: word_bits")};
       x.layout.msb_first = bit_order(ll.at("bit_order"));
       m.options.layer_layouts.push_back(std::move(x));
     }
     for (const auto& e : j.at("entries")) {
       Entry x;
-      x.file = e.at("file"), x.op = e.at("op"), x.role = e.at("role"), x.tensor = e.at("tensor"), x.input = e.at("input");
-      x.shape = e.at("shape").get<Shape>();
-      x.type = ElementType{e.at("bits").get<int>(), e.at("signed").get<bool>()};
+      x.file = e.at("file"), x.op = e.at("op"), x.role = e.at("role"), x.tensor = e.at("tensor");
+      const std::string where = path + ": entry '" + x.file + "'";
+      const auto integer = [&](const char* key) { return json_integer(e.at(key), where + ": " + key); };
+      x.input = integer("input");
+      x.shape = json_integers(e.at("shape"), where + ": shape");
+      x.type = ElementType{json_integer<int>(e.at("bits"), where + ": bits"), e.at("signed").get<bool>()};
       x.format = parse_format(e.at("format").get<std::string>());
-      x.layout = e.at("layout"), x.scale = e.at("scale"), x.zero_point = e.at("zero_point"), x.elements = e.at("elements"), x.bytes = e.at("bytes");
+      x.layout = e.at("layout"), x.scale = e.at("scale"), x.zero_point = integer("zero_point"), x.elements = integer("elements"), x.bytes = integer("bytes");
       const std::string kind = e.at("layout_kind");
-      const auto tile = e.at("tile").get<std::vector<int64_t>>();
+      const auto tile = json_integers(e.at("tile"), where + ": tile");
       if (kind == "tiled" && tile.size() != 2)
-        throw InputError(path + ": entry '" + x.file + "': a tiled layout's tile holds " + std::to_string(tile.size()) + " numbers; expected 2 (rows, columns)");
+        throw InputError(where + ": a tiled layout's tile holds " + std::to_string(tile.size()) + " numbers; expected 2 (rows, columns)");
       x.spec = layout_in_manifest(kind == "tiled" ? "tiled:" + std::to_string(tile[0]) + "x" + std::to_string(tile[1]) : kind);
-      x.spec.per_word = e.at("elements_per_word").get<int>(), x.spec.msb_first = bit_order(e.at("bit_order"));
-      x.stored = e.at("stored_elements"), x.words = e.at("words");
+      x.spec.per_word = json_integer<int>(e.at("elements_per_word"), where + ": elements_per_word"), x.spec.msb_first = bit_order(e.at("bit_order"));
+      x.stored = integer("stored_elements"), x.words = integer("words");
       if (element_count(x.shape) != x.elements || stored_count(x.spec, x.shape) != x.stored ||
           x.words != (x.stored + x.spec.per_word - 1) / std::max(x.spec.per_word, 1))
-        throw InputError(path + ": entry '" + x.file + "': shape, elements, stored elements and words disagree");
+        throw InputError(where + ": shape, elements, stored elements and words disagree");
       x.sha256 = e.at("sha256");
       if (x.file.find("..") != std::string::npos || (!x.file.empty() && x.file[0] == '/')) throw InputError(path + ": entry file '" + x.file + "' leaves the directory");
       m.entries.push_back(std::move(x));

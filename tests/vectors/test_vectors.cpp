@@ -238,7 +238,10 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
       const std::string manifest = (dir / "manifest.json").string(), original = read_file_bytes(manifest);
       for (const auto& [from, to, says] : {std::tuple<std::string, std::string, std::string>{"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4]", "tile holds 1 numbers; expected 2"},
                                            {"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4, 0]", "layout 'tiled:4x0' is not one of"},
-                                           {"\"layout\": \"tiled:4x8\"", "\"layout\": \"diagonal\"", "layout 'diagonal' is not one of"}}) {
+                                           {"\"layout\": \"tiled:4x8\"", "\"layout\": \"diagonal\"", "layout 'diagonal' is not one of"},
+                                           {"\"bits\": 8,", "\"bits\": 8.5,", "bits: 8.5 is not an integer"},
+                                           {"\"bits\": 8,", "\"bits\": 1e300,", "bits: 1e+300 is not an integer"},
+                                           {"\"words\": ", "\"words\": 18446744073709551615, \"x\": ", "words: 18446744073709551615 is not an integer"}}) {
         const size_t at = original.find(from);
         REQUIRE(at != std::string::npos);
         write_file_atomically(manifest, std::string(original).replace(at, from.size(), to));
