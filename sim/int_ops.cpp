@@ -86,6 +86,14 @@ int32_t narrow_to_int32(const Node& op, const std::string& what, int64_t v) {
 }
 int int_attribute(const Node& op, const std::string& attr) { return narrow_to_int32(op, "attribute '" + attr + "'", op.get_int(attr)); }
 
+// A table constant (a LUT's, softmax's exponentials) as the kernel holds it, every entry in [lo, hi].
+std::vector<int32_t> table_of(const Node& op, const Tensor& t, int64_t lo, int64_t hi) {
+  for (int64_t v : t.ints)
+    if (v < lo || v > hi)
+      throw InputError(op.describe() + ": table entry " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return as_int32(t);
+}
+
 // A (multiplier, shift) pair as a graph.json stores it: 64-bit integers, checked before they narrow.
 RequantChannel channel_of(const Node& op, int64_t multiplier, int64_t shift, int64_t bits, RequantFlavour flavour) {
   const FixedMultiplier fixed{narrow_to_int32(op, "multiplier", multiplier), narrow_to_int32(op, "shift", shift), narrow_to_int32(op, "multiplier width", bits)};
@@ -296,12 +304,16 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     reads({0});
     const Tensor& table = constant(g, op, 1);
     auto params = std::make_shared<kernels::Lut>();
-    params->table.assign(table.ints.begin(), table.ints.end());
+    params->table = table_of(op, table, INT32_MIN, INT32_MAX);
     params->in_min = op.get_int("in_min");
     params->shift = int_attribute(op, "shift");
     params->interpolate = op.get_int("interpolate") != 0;
     params->out = value(g, out_name, op).quant.format;
-    const int64_t needed = (value(g, op.inputs[0], op).quant.format.max() - params->in_min) >> std::clamp(params->shift, 0, 16);
+    const IntFormat in_format = value(g, op.inputs[0], op).quant.format;
+    if (!in_format.contains(params->in_min))  // quantize writes the input format's minimum
+      throw InputError(op.describe() + ": in_min " + std::to_string(params->in_min) + " is outside the input's " + in_format.name() + " [" +
+                       std::to_string(in_format.min()) + ", " + std::to_string(in_format.max()) + "]");
+    const int64_t needed = (in_format.max() - params->in_min) >> std::clamp(params->shift, 0, 16);
     if (params->shift < 0 || params->shift > 16 || static_cast<int64_t>(params->table.size()) < needed + 1)
       throw InputError(op.describe() + ": the table has " + std::to_string(params->table.size()) + " entries; its input format needs " + std::to_string(needed + 1));
     p.run = [params](const Inputs& in, CodeTensor& y, OverflowCounter&) {
@@ -313,8 +325,13 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     reads({0});
     const IntValue& out = value(g, out_name, op);
     auto params = std::make_shared<kernels::LayerNorm>();
-    params->in_zero_point = value(g, op.inputs.at(0), op).quant.zero_point;
+    const QuantParams& in = value(g, op.inputs.at(0), op).quant;
+    // docs/numerics.md §10's bound |c| < 2n·2^17 (c shifted left by up to 31 bits inside int64) holds for
+    // input codes of at most 16 bits.
+    if (in.format.bits() > 16) throw InputError(op.describe() + ": its input is " + in.format.name() + "; the integer LayerNorm takes codes of at most 16 bits");
+    params->in_zero_point = in.zero_point;
     params->extra_bits = int_attribute(op, "extra_bits");
+    if (op.get_int("epsilon_units") < 0) throw InputError(op.describe() + ": epsilon_units " + std::to_string(op.get_int("epsilon_units")) + " is negative");
     params->epsilon = static_cast<uint64_t>(op.get_int("epsilon_units"));
     params->requantizer = Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out.quant.format, out.quant.zero_point);
     const Tensor& m = constant(g, op, 1), &sh = constant(g, op, 2), &neg = constant(g, op, 3), &b = constant(g, op, 4);
@@ -332,12 +349,15 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     reads({0});
     const Tensor& table = constant(g, op, 1);
     auto params = std::make_shared<kernels::Softmax>();
-    params->exp_table.assign(table.ints.begin(), table.ints.end());
+    // docs/numerics.md §9: E[0] = 2^e >= 1 (so a row's sum is never 0) and no entry above it; e <= 30 and
+    // M <= 2^32 keep T·M inside int64.
+    params->exp_table = table_of(op, table, 0, int64_t{1} << 30);
     params->one_over_scale = op.get_int("one_over_scale");
     const IntValue& out = value(g, out_name, op);
     params->zero_point = out.quant.zero_point;
     params->out = out.quant.format;
-    if (params->exp_table.empty() || params->one_over_scale < 1) throw InputError(op.describe() + ": empty exp table or output scale");
+    if (params->exp_table.empty() || params->exp_table[0] < 1 || params->one_over_scale < 1 || params->one_over_scale > (int64_t{1} << 32))
+      throw InputError(op.describe() + ": an exp table must start with a positive entry and one_over_scale be 1..2^32");
     p.run = last_axis([params](const int32_t* x, int64_t rows, int64_t cols, int32_t* y) { kernels::softmax(*params, x, rows, cols, y); });
   } else if (op.op_type == "transpose") {
     reads({0});

@@ -5,7 +5,10 @@
 // exported at opsets 14 and 17 (tests/data/, examples/export_vit_opsets.py) lower as well.
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <set>
 
 #include "model/evaluate.hpp"
@@ -110,5 +113,41 @@ TEST_CASE("ViT/the opset 14 and 17 exports of the same weights lower to integer 
     const Top1Result fp32 = evaluate_top1(graph, data);
     INFO("float " << fp32.top1() << ", integer " << integer.top1());
     CHECK(std::fabs(integer.top1() - fp32.top1()) <= 0.015);
+  }
+}
+
+// The non-linear ops' tables and parameters as a graph.json edited by hand may hold them: each refused
+// by name where the kernel would divide by zero, overflow or read outside its table (docs/numerics.md
+// §8, §9, §10 give the ranges a quantize run writes).
+TEST_CASE("ViT/malformed softmax, LUT and LayerNorm parameters are refused by name", "[quant][vit]") {
+  const auto first = [](IntGraph& g, const std::string& type) -> Node& {
+    const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& n) { return n.op_type == type; });
+    REQUIRE(it != g.ops.end());
+    return *it;
+  };
+  REQUIRE_NOTHROW(DirectEngine(quantized_vit()));
+  struct Case {
+    const char* op;
+    std::function<void(IntGraph&, Node&)> edit;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {"softmax", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[0] = 0; }, "an exp table must start with a positive entry"},
+      {"softmax", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[1] = -5; }, "table entry -5 is outside [0, 1073741824]"},
+      {"softmax", [](IntGraph&, Node& op) { op.attributes["one_over_scale"] = int64_t{1} << 40; }, "one_over_scale be 1..2^32"},
+      {"lut", [](IntGraph&, Node& op) { op.attributes["in_min"] = INT64_MIN; }, "in_min -9223372036854775808 is outside the input's"},
+      {"lut", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[0] = int64_t{1} << 33; }, "table entry 8589934592 is outside"},
+      {"layernorm", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[4]).ints[0] = int64_t{1} << 40; }, "code 1099511627776 is outside int32"},
+      {"layernorm", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[2]).ints[0] = -40; }, "shift -40 is out of range"},
+      {"layernorm", [](IntGraph& g, Node& op) { g.values.at(op.inputs[0]).quant.format = IntFormat::make(24, true); }, "its input is int24"},
+      {"layernorm", [](IntGraph&, Node& op) { op.attributes["epsilon_units"] = int64_t{-1}; }, "epsilon_units -1 is negative"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.op << ": " << c.says);
+    IntGraph g = quantized_vit();
+    Node& op = first(g, c.op);
+    c.edit(g, op);
+    CHECK_THROWS_AS(DirectEngine(g), InputError);
+    CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(op.describe()) && Catch::Contains(c.says));
   }
 }
