@@ -55,7 +55,7 @@ std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, siz
 }
 
 void shape_output(CodeTensor& y, Shape shape) {
-  y.data.resize(static_cast<size_t>(element_count(shape)));
+  y.data.resize(static_cast<size_t>(checked_element_count(shape, "an op's output")));
   y.shape = std::move(shape);
 }
 
@@ -70,6 +70,7 @@ kernels::ConvGeometry geometry(const Node& op, const Shape& x, int64_t out_chann
   g.pad_top = pads[0], g.pad_left = pads[1], g.pad_bottom = pads[2], g.pad_right = pads[3];
   g.groups = op.get_int("group", 1);
   if (!g.valid()) throw InputError(op.describe() + ": invalid geometry for input " + shape_to_string(x));
+  checked_element_count({g.batch, std::max(g.in_channels, g.out_channels), g.out_h(), g.out_w()}, op.describe() + "'s output");
   return g;
 }
 

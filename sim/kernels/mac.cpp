@@ -187,6 +187,8 @@ bool ConvGeometry::valid() const {
   for (int64_t v : {batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, groups})
     if (v < 1) return false;
   if (pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0) return false;
+  for (int64_t v : {kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right})
+    if (v > kMaxWindowExtent) return false;
   if (in_channels % groups || out_channels % groups) return false;
   return in_h + pad_top + pad_bottom >= (kernel_h - 1) * dilation_h + 1 && in_w + pad_left + pad_right >= (kernel_w - 1) * dilation_w + 1;
 }

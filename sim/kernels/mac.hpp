@@ -12,6 +12,8 @@
 
 namespace chipref::kernels {
 
+inline constexpr int64_t kMaxWindowExtent = int64_t{1} << 20;
+
 // NCHW convolution geometry (1-D convolutions use height 1).
 struct ConvGeometry {
   int64_t batch = 1, in_channels = 1, in_h = 1, in_w = 1;
@@ -22,7 +24,9 @@ struct ConvGeometry {
   int64_t out_h() const { return (in_h + pad_top + pad_bottom - (kernel_h - 1) * dilation_h - 1) / stride_h + 1; }
   int64_t out_w() const { return (in_w + pad_left + pad_right - (kernel_w - 1) * dilation_w - 1) / stride_w + 1; }
   int64_t reduction_length() const { return in_channels / groups * kernel_h * kernel_w; }
-  // Every extent >= 1, groups dividing both channel counts, and the dilated kernel within the padded input.
+  // Every extent >= 1, kernel, stride, dilation and padding at most kMaxWindowExtent (so that the
+  // arithmetic above stays far inside int64), groups dividing both channel counts, and the dilated
+  // kernel within the padded input.
   bool valid() const;
 };
 

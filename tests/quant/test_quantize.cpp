@@ -230,6 +230,13 @@ TEST_CASE("Quantize/malformed ops: input counts, per-channel lengths and list at
     CHECK_THROWS_AS(DirectEngine(g).run(image), InputError);
     CHECK_THROWS_WITH(DirectEngine(g).run(image), Catch::Contains(op.describe() + ": attribute '" + attr + "' holds " + std::to_string(bad.size()) + " numbers"));
   }
+  for (const std::vector<int64_t>& pads : {std::vector<int64_t>{0, 0, int64_t{1} << 40, 0}, std::vector<int64_t>{1 << 20, 1 << 20, 1 << 20, 1 << 20}}) {
+    IntGraph g = good;  // padding whose arithmetic would overflow, or whose output would take 2^42 elements
+    Node& conv = first(g, "conv_mac");
+    conv.attributes["pads"] = pads;
+    CHECK_THROWS_AS(DirectEngine(g).run(image), InputError);
+    CHECK_THROWS_WITH(DirectEngine(g).run(image), Catch::Contains(conv.describe()));
+  }
 }
 
 TEST_CASE("Quantize/w8a8 integer accuracy stays within 1.5 % of float on 1000 test images", "[quant][quantize]") {
