@@ -382,7 +382,7 @@ Manifest read_manifest(const std::string& dir) {
       x.spec = layout_in_manifest(kind == "tiled" ? "tiled:" + std::to_string(tile[0]) + "x" + std::to_string(tile[1]) : kind);
       x.spec.per_word = json_integer<int>(e.at("elements_per_word"), where + ": elements_per_word"), x.spec.msb_first = bit_order(e.at("bit_order"));
       x.stored = integer("stored_elements"), x.words = integer("words");
-      if (element_count(x.shape) != x.elements || stored_count(x.spec, x.shape) != x.stored ||
+      if (checked_element_count(x.shape, where) != x.elements || stored_count(x.spec, x.shape) != x.stored ||
           x.words != (x.stored + x.spec.per_word - 1) / std::max(x.spec.per_word, 1))
         throw InputError(where + ": shape, elements, stored elements and words disagree");
       x.sha256 = e.at("sha256");

@@ -240,6 +240,7 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
                                            {"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4, 0]", "layout 'tiled:4x0' is not one of"},
                                            {"\"layout\": \"tiled:4x8\"", "\"layout\": \"diagonal\"", "layout 'diagonal' is not one of"},
                                            {"\"bits\": 8,", "\"bits\": 8.5,", "bits: 8.5 is not an integer"},
+                                           {"\"shape\": [", "\"shape\": [1099511627776, 1099511627776, ", "more than the 2^30 elements"},
                                            {"\"bits\": 8,", "\"bits\": 1e300,", "bits: 1e+300 is not an integer"},
                                            {"\"words\": ", "\"words\": 18446744073709551615, \"x\": ", "words: 18446744073709551615 is not an integer"}}) {
         const size_t at = original.find(from);
