@@ -341,8 +341,7 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
     for (int64_t j = 0; j < m.numel(); ++j) {
       params->gamma.push_back(channel_of(op, m.ints[j], sh.ints[j], bits, RequantFlavour::single));
       params->gamma_negative.push_back(neg.ints[j] != 0);
-      if (b.ints[j] < INT32_MIN || b.ints[j] > INT32_MAX) throw InputError(op.describe() + ": β code " + std::to_string(b.ints[j]) + " is outside int32");
-      params->beta.push_back(b.ints[j]);
+      params->beta.push_back(narrow_to_int32(op, "β code", b.ints[j]));
     }
     if (params->extra_bits < 0 || params->extra_bits > 16) throw InputError(op.describe() + ": extra_bits must be 0..16");
     p.run = last_axis([params](const int32_t* x, int64_t rows, int64_t cols, int32_t* y) { kernels::layernorm(*params, x, rows, cols, y); });
