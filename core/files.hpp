@@ -1,7 +1,8 @@
 #pragma once
 // Whole-file reads and atomic writes: every file chipref writes appears complete or not at all (written
-// to NAME.tmp, then renamed over NAME). Errors are InputErrors naming the path and the system's reason.
+// under a temporary name, then renamed over NAME). Errors are InputErrors naming the path and the system's reason.
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/staged_output.hpp"
 
 namespace chipref {
 
@@ -23,22 +25,38 @@ inline std::string read_file_bytes(const std::string& path) {
   return ss.str();
 }
 
+// The bytes go to a temporary name of this process beside PATH (short whatever PATH's length, so a
+// legal 255-byte name still works), then one rename puts them in place: a reader, a crash or a second
+// writer never sees a half-written PATH. For a top-level output use write_output_file (it also locks).
 inline void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
+  static std::atomic<unsigned> counter{0};
+  const std::filesystem::path target(path);
+  const std::filesystem::path tmp = target.parent_path() / (staged_detail::stem_of(target) + "tmp-" + std::to_string(::getpid()) + "-" +
+                                                            std::to_string(counter++));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw InputError(path + ": cannot write file: " + std::strerror(errno));
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
+    out.close();  // a full disk may only show when the last block is written
     if (!out) {
+      const std::string reason = std::strerror(errno);
       std::remove(tmp.c_str());
-      throw InputError(path + ": write failed: " + std::strerror(errno));
+      throw InputError(path + ": write failed: " + reason);
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw InputError(path + ": cannot move into place: " + std::strerror(errno));
+    throw InputError(path + ": cannot move into place: " + reason);
   }
+}
+
+// A file that is a command's output (export's ONNX, a report): locked against a second writer, what a
+// dead run left is deleted, then written atomically.
+inline void write_output_file(const std::string& path, const std::string& bytes) {
+  StagedOutput staged(output_target(path), StagedOutput::Kind::file);
+  write_file_atomically(staged.staging().string(), bytes);
+  staged.commit();
 }
 
 // Whether PATH names a regular file, for paths read from a file (a sweep's model, a manifest's entries):

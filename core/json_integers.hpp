@@ -3,6 +3,7 @@
 // type's range, a silent truncation inside it: 8.5 bits would read as 8) and wraps an unsigned number past
 // int64. The integers of the JSON files chipref reads back (graph.json, manifest.json) go through these
 // instead: an integer of the JSON type that fits T, or an InputError saying where.
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -34,6 +35,18 @@ std::vector<int64_t> json_integers(const Json& v, const std::string& where) {
   out.reserve(v.size());
   for (const auto& x : v) out.push_back(json_integer(x, where));
   return out;
+}
+
+// A finite number (JSON has no NaN or infinity: nlohmann writes them as null, and a hand edit may put
+// anything there), or an InputError saying where.
+template <class Json>
+double json_finite(const Json& v, const std::string& where) {
+  if (!v.is_number()) {
+    std::string text = v.dump();
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    throw InputError(where + ": " + text + " is not a finite number");
+  }
+  return v.template get<double>();
 }
 
 }  // namespace chipref

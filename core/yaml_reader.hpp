@@ -19,16 +19,55 @@ inline std::string yaml_mark_text(const std::string& source, const YAML::Mark& m
   return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": ";
 }
 
-// The YAML file at `path`, or an InputError: "PATH: cannot open the WHAT" when it cannot be read,
-// "PATH:LINE:COLUMN: <yaml-cpp's reason>" when it does not parse.
-inline YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
+// yaml-cpp keeps both entries of a key written twice in one mapping and its lookups return the first,
+// so a repeated key would silently lose a value: refused at the second occurrence, in every mapping of
+// the document (a key is compared as written, after YAML's scalar parsing).
+inline void reject_duplicate_keys(const YAML::Node& node, const std::string& source, int depth = 0) {
+  if (depth > 256) throw InputError(yaml_mark_text(source, node.Mark()) + "nested more than 256 levels deep");
+  if (node.IsSequence()) {
+    for (const YAML::Node& item : node) reject_duplicate_keys(item, source, depth + 1);
+  } else if (node.IsMap()) {
+    std::vector<std::pair<std::string, YAML::Mark>> seen;
+    for (const auto& kv : node) {
+      if (kv.first.IsScalar()) {
+        const std::string key = kv.first.Scalar();
+        for (const auto& [earlier, mark] : seen)
+          if (earlier == key)
+            throw InputError(yaml_mark_text(source, kv.first.Mark()) + "duplicate key '" + key + "' (first at line " + std::to_string(mark.line + 1) +
+                             "); a key may appear once in a mapping");
+        seen.emplace_back(key, kv.first.Mark());
+      }
+      reject_duplicate_keys(kv.second, source, depth + 1);
+    }
+  }
+}
+
+// The YAML document TEXT read from SOURCE, or an InputError "SOURCE:LINE:COLUMN: <reason>" when it does
+// not parse or repeats a key.
+inline YAML::Node parse_yaml_text(const std::string& text, const std::string& source) {
+  YAML::Node root;
   try {
-    return YAML::LoadFile(path);
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(yaml_mark_text(source, e.mark) + e.msg);
+  }
+  reject_duplicate_keys(root, source);
+  return root;
+}
+
+// The YAML file at `path`, or an InputError: "PATH: cannot open the WHAT" when it cannot be read,
+// "PATH:LINE:COLUMN: <reason>" when it does not parse or repeats a key.
+inline YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {
     throw InputError(path + ": cannot open the " + what);
   } catch (const YAML::Exception& e) {
     throw InputError(yaml_mark_text(path, e.mark) + e.msg);
   }
+  reject_duplicate_keys(root, path);
+  return root;
 }
 
 // Runs a reader of a user's YAML document: a yaml-cpp exception it lets through (a node converted to

@@ -1,6 +1,7 @@
 #include "model/int_graph.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <cstdint>
 #include <filesystem>
@@ -16,6 +17,10 @@
 #include "model/io/npy.hpp"
 
 namespace chipref {
+
+namespace {
+std::string fmt_normalisation(const Normalisation& n) { return "mean " + std::to_string(n.mean) + ", std " + std::to_string(n.std); }
+}  // namespace
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
@@ -159,34 +164,29 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   }
   j["ops"] = ops;
 
-  // Build beside the target, then swap it in: a reader never sees a half-written IntGraph.
-  fs::path target = fs::path(dir).lexically_normal();
-  if (!target.has_filename()) target = target.parent_path();  // "q/" names the directory q
-  if (target.empty()) throw InputError("'" + dir + "' is not a directory name an IntGraph can be written to");
+  // What load_int_graph would refuse is never written (JSON cannot even hold NaN or infinity).
+  if (!std::isfinite(g.preprocess.mean) || !std::isfinite(g.preprocess.std) || !(g.preprocess.std > 0))
+    throw InputError(fmt_normalisation(g.preprocess) + ": the input normalisation must be finite, with std > 0");
+  for (const auto& [name, v] : g.values)
+    if (!std::isfinite(v.quant.scale)) throw InputError("value '" + name + "' has a scale of " + std::to_string(v.quant.scale) + "; scales must be finite");
+  // Built beside the target, then swapped in (core/staged_output.hpp): a reader, a crash or a second
+  // writer never sees a half-written IntGraph, and the old one stays until the new one is complete.
+  const fs::path target = output_target(dir);
   if (fs::exists(target) && !is_int_graph_dir(target.string()))
     throw InputError(target.string() + ": exists and is not an IntGraph directory; refusing to replace it");
-  const fs::path staging = target.string() + ".partial";
-  // A full disk, a file size limit, a path under a regular file: leave nothing behind, not even the
-  // staging directory, and name the file as the user asked for it.
-  const auto fail = [&](std::string message) {
-    std::error_code ignored;
-    fs::remove_all(staging, ignored);
-    if (const size_t at = message.find(staging.string()); at != std::string::npos) message.replace(at, staging.string().size(), target.string());
-    throw InputError(message);
-  };
+  StagedOutput staged(target, StagedOutput::Kind::directory);
+  const fs::path& staging = staged.staging();
   try {
-    fs::remove_all(staging);
     fs::create_directories(staging / "tensors");
     index = 0;
     for (const auto& [name, t] : g.constants) write_npy((staging / constant_file(index++, name)).string(), t);
     write_file_atomically((staging / "graph.json").string(), j.dump(2) + "\n");
-  } catch (const fs::filesystem_error& e) {
-    fail(describe_filesystem_error(e));
+  } catch (const fs::filesystem_error& e) {  // a full disk, a file size limit: named as the user asked for it
+    throw InputError(staged.as_target(describe_filesystem_error(e)));
   } catch (const InputError& e) {
-    fail(e.what());
+    throw InputError(staged.as_target(e.what()));
   }
-  if (fs::exists(target)) fs::remove_all(target);
-  fs::rename(staging, target);
+  staged.commit();
 }
 
 bool is_int_graph_dir(const std::string& path) { return fs::is_regular_file(fs::path(path) / "graph.json"); }
@@ -207,8 +207,9 @@ IntGraph load_int_graph(const std::string& dir) {
     g.config_name = j.at("config").get<std::string>();
     g.input_name = j.at("input").at("name").get<std::string>();
     g.input_shape = json_integers(j.at("input").at("shape"), json_path.string() + ": input: shape");
-    g.preprocess.mean = static_cast<float>(j.at("preprocess").at("mean").get<double>());
-    g.preprocess.std = static_cast<float>(j.at("preprocess").at("std").get<double>());
+    g.preprocess.mean = static_cast<float>(json_finite(j.at("preprocess").at("mean"), json_path.string() + ": preprocess: mean"));
+    g.preprocess.std = static_cast<float>(json_finite(j.at("preprocess").at("std"), json_path.string() + ": preprocess: std"));
+    if (!(g.preprocess.std > 0)) throw InputError(json_path.string() + ": preprocess: std is " + std::to_string(g.preprocess.std) + "; expected > 0");
     g.output_name = j.at("output").at("name").get<std::string>();
     g.output_shape = json_integers(j.at("output").at("shape"), json_path.string() + ": output: shape");
     for (const auto& [name, v] : j.at("values").items()) {
@@ -218,7 +219,7 @@ IntGraph load_int_graph(const std::string& dir) {
         if (!format.contains(zero_point))  // the kernels take zero points as int32 codes of the value's format
           throw InputError("zero point " + std::to_string(zero_point) + " is outside " + format.name() + " [" + std::to_string(format.min()) + ", " +
                            std::to_string(format.max()) + "]");
-        g.values[name] = IntValue{json_integers(v.at("shape"), "shape"), QuantParams{format, zero_point, v.at("scale").get<double>()}};
+        g.values[name] = IntValue{json_integers(v.at("shape"), "shape"), QuantParams{format, zero_point, json_finite(v.at("scale"), "scale")}};
       } catch (const InputError& e) {
         throw InputError(json_path.string() + ": value '" + name + "': " + e.what());
       }
@@ -246,7 +247,10 @@ IntGraph load_int_graph(const std::string& dir) {
       g.hardware.fifo_depth = json_integer(h.at("fifo_depth"), json_path.string() + ": hardware: fifo_depth");
     }
     if (j.contains("weight_scales"))  // report metadata only: the engine runs without it
-      for (const auto& [name, scales] : j.at("weight_scales").items()) g.weight_scales[name] = scales.get<std::vector<double>>();
+      for (const auto& [name, scales] : j.at("weight_scales").items()) {
+        if (!scales.is_array()) throw InputError(json_path.string() + ": weight_scales: '" + name + "': expected a list of numbers");
+        for (const auto& x : scales) g.weight_scales[name].push_back(json_finite(x, json_path.string() + ": weight_scales: '" + name + "'"));
+      }
     for (const auto& o : j.at("ops")) {
       Node n;
       n.name = o.at("name").get<std::string>();

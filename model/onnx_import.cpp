@@ -7,6 +7,8 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <cerrno>
+#include <cmath>
+#include <map>
 #include <cstring>
 #include <mutex>
 #include <fstream>
@@ -124,6 +126,30 @@ void fix_batch_dimension(onnx::ModelProto& model, int64_t batch) {
   }
   // Inferred shapes stored in the file were computed with the symbolic batch; infer them afresh.
   model.mutable_graph()->clear_value_info();
+}
+
+// A NaN in any constant, or an infinity among the weights, biases, normalisation parameters or
+// quantization scales of a model, is a broken export, never a value to compute with (an infinite
+// constant elsewhere, an attention mask's −inf, is legitimate): refused, naming the tensor and element.
+void check_finite_parameters(const Graph& g) {
+  static const std::set<std::string> kParameterReaders = {"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "LayerNormalization",
+                                                          "InstanceNormalization", "QuantizeLinear", "DequantizeLinear", "PRelu"};
+  std::map<std::string, std::string> parameter_of;  // initializer → the node reading it as a parameter
+  for (const Node& n : g.nodes)
+    if (kParameterReaders.count(n.op_type))
+      for (size_t i = 0; i < n.inputs.size(); ++i)
+        if (g.initializers.count(n.inputs[i]) && (i > 0 || n.op_type == "MatMul")) parameter_of.emplace(n.inputs[i], n.describe());
+  for (const auto& [name, t] : g.initializers) {
+    if (!t.is_float()) continue;
+    for (size_t i = 0; i < t.floats.size(); ++i) {
+      const float v = t.floats[i];
+      const auto reader = parameter_of.find(name);
+      if (std::isnan(v) || (std::isinf(v) && reader != parameter_of.end()))
+        throw InputError(g.source + ": initializer '" + name + "'" + (reader != parameter_of.end() ? " (a parameter of " + reader->second + ")" : "") +
+                         ": element " + std::to_string(i) + " " + index_to_string(t.shape, static_cast<int64_t>(i)) + " is " +
+                         (std::isnan(v) ? "NaN" : "infinite") + "; a model's weights, biases and scales must be finite numbers");
+    }
+  }
 }
 
 // Checks that ONNX 1.12's shape inference leaves out (Gemm does not compare inner dimensions, Conv does
@@ -282,6 +308,7 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOp
   for (const auto& v : graph.outputs)
     if (!defined.count(v.name)) throw InputError(source + ": graph output '" + v.name + "' is produced by no node");
   check_contractions(graph);
+  check_finite_parameters(graph);
   return graph;
 }
 

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.hpp"
@@ -29,7 +30,8 @@ std::optional<Normalisation> read_sidecar_normalisation(const std::string& model
   };
   if (!root.IsMap()) throw InputError(path + ": expected a YAML mapping with 'mean' and 'std'");
   Normalisation n{number("mean"), number("std")};
-  if (!(n.std > 0)) throw InputError(path + ": 'std' must be > 0");
+  if (!std::isfinite(n.mean)) throw InputError(path + ": 'mean' must be a finite number");
+  if (!std::isfinite(n.std) || !(n.std > 0)) throw InputError(path + ": 'std' must be a finite number > 0");
   return n;
 }
 

@@ -1,5 +1,7 @@
 #include "model/tensor.hpp"
 
+#include <cmath>
+
 #include <limits>
 
 #include "core/error.hpp"
@@ -60,6 +62,23 @@ int64_t checked_element_count(const Shape& shape, const std::string& what) {
     n *= d;
   }
   return n;
+}
+
+void require_finite(const Tensor& t, const std::string& what) {
+  if (!t.is_float()) return;
+  for (size_t i = 0; i < t.floats.size(); ++i)
+    if (!std::isfinite(t.floats[i]))
+      throw InputError(what + ": element " + std::to_string(i) + " " + index_to_string(t.shape, static_cast<int64_t>(i)) + " is " +
+                       (std::isnan(t.floats[i]) ? "NaN" : t.floats[i] > 0 ? "+infinity" : "-infinity") + "; expected finite numbers");
+}
+
+std::string index_to_string(const Shape& shape, int64_t flat) {
+  Shape at(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    at[d] = shape[d] > 0 ? flat % shape[d] : 0;
+    flat = shape[d] > 0 ? flat / shape[d] : 0;
+  }
+  return shape_to_string(at);
 }
 
 std::string shape_to_string(const Shape& shape) {

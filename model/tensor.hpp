@@ -27,6 +27,12 @@ inline constexpr int64_t kMaxTensorElements = int64_t{1} << 30;
 // (overflow included); `what` names the tensor in the message.
 int64_t checked_element_count(const Shape& shape, const std::string& what);
 std::string shape_to_string(const Shape& shape);
+// InputError naming `what`, the first non-finite element and its coordinates, for a float32 tensor
+// holding a NaN or an infinity (data entering chipref: calibration and run inputs, weights).
+struct Tensor;
+void require_finite(const Tensor& t, const std::string& what);
+// The coordinates of row-major element `flat` of a tensor of `shape`, as "[n,c,h,w]".
+std::string index_to_string(const Shape& shape, int64_t flat);
 
 struct Tensor {
   DType dtype = DType::float32;

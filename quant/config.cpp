@@ -122,7 +122,7 @@ LayerQuantConfig QuantConfig::for_node(const std::string& node_name) const {
 namespace {
 QuantConfig parse_config_document(const std::string& text, const std::string& source) {
   const Reader r(source);
-  const YAML::Node root = YAML::Load(text);  // a syntax error reaches read_yaml_document at its mark
+  const YAML::Node root = parse_yaml_text(text, source);
   QuantConfig config;
   config.source = source;
   if (!root || root.IsNull()) throw InputError(source + ": empty config; expected a mapping with 'defaults' (see docs/config.md)");

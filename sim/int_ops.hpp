@@ -52,7 +52,9 @@ Tensor mac_weight_codes(const IntGraph& graph, const std::string& name);
 PreparedOp prepare_int_op(const IntGraph& graph, const Node& op, const MacWeightSource& weights = {});
 
 // The float boundaries. Input: sat(round_half_even(x / scale) + zp), the division in float32 as ONNX
-// QuantizeLinear; `input` must match the graph's input rank. Output: scale · (code − zp) in float32.
+// QuantizeLinear; `input` must be float32 of the graph's input shape (any batch size) and finite, else
+// an InputError (check_input: the one check of every engine). Output: scale · (code − zp) in float32.
+void check_input(const IntGraph& graph, const Tensor& input);
 CodeTensor quantize_input(const IntGraph& graph, const Tensor& input);
 Tensor dequantize_output(const IntGraph& graph, const CodeTensor& codes);
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "core/files.hpp"
@@ -81,10 +82,13 @@ class Plots {
   explicit Plots(std::string dir) : dir_(std::move(dir)) {}
   void add(const std::string& name, const std::string& body) { plots_.emplace_back(name, body); }
 
-  // gnuplot's messages go to DIR/gnuplot.EXT.log, kept (and named in a warning) only when it fails.
+  // Labels are printed literally (noenhanced: "weight_bits" is not "weight" with a subscript b). A
+  // plot that gnuplot could not draw completely (its exit status, an empty file, an SVG without its
+  // closing tag: a full disk) is an InputError naming the file, with gnuplot's first message: the
+  // report is then not complete, and no completion marker may follow it.
   void draw() const {
     if (plots_.empty()) return;
-    const std::vector<std::pair<std::string, std::string>> terminals = {{"pngcairo size 900,600", "png"}, {"svg size 900,600", "svg"}};
+    const std::vector<std::pair<std::string, std::string>> terminals = {{"pngcairo noenhanced size 900,600", "png"}, {"svg noenhanced size 900,600", "svg"}};
     std::vector<std::thread> processes;
     std::vector<int> status(terminals.size(), 0);
     for (size_t t = 0; t < terminals.size(); ++t) {
@@ -97,12 +101,31 @@ class Plots {
       });
     }
     for (std::thread& p : processes) p.join();
+    std::string failure;
     for (size_t t = 0; t < terminals.size(); ++t) {
-      const std::string ext = terminals[t].second, log = (fs::path(dir_) / ("gnuplot." + ext + ".log")).string();
-      fs::remove(fs::path(dir_) / ("plots." + ext + ".gp"));
-      if (status[t] == 0) fs::remove(log);
-      else fmt::print(stderr, "chipref: warning: gnuplot failed drawing the {} plots of {}; its messages are in {}\n", ext, dir_, log);
+      const std::string ext = terminals[t].second;
+      const fs::path log = fs::path(dir_) / ("gnuplot." + ext + ".log");
+      std::error_code error;
+      std::string first_message;
+      if (is_existing_file(log)) {
+        std::istringstream lines(read_file_bytes(log.string()));
+        for (std::string line; first_message.empty() && std::getline(lines, line);)
+          if (line.find_first_not_of(" \t^") != std::string::npos) first_message = line;
+      }
+      fs::remove(fs::path(dir_) / ("plots." + ext + ".gp"), error);
+      fs::remove(log, error);
+      for (const auto& [name, body] : plots_) {
+        const fs::path file = fs::path(dir_) / (name + "." + ext);
+        const std::string problem = !is_existing_file(file)       ? "not written"
+                                    : fs::file_size(file, error) == 0 ? "empty"
+                                    : ext == "svg" && read_file_bytes(file.string()).find("</svg>") == std::string::npos ? "truncated (no closing </svg>)"
+                                                                                                                          : "";
+        if (failure.empty() && (!problem.empty() || status[t] != 0))
+          failure = fmt::format("{}: gnuplot {}{}{}", file.string(), problem.empty() ? "failed" : "left it " + problem,
+                                status[t] != 0 ? fmt::format(" (exit status {})", status[t]) : "", first_message.empty() ? "" : ": " + first_message);
+      }
     }
+    if (!failure.empty()) throw InputError(failure);
   }
 
  private:
@@ -226,7 +249,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
         layer_data += fmt::format("{} \"{}\" {}\n", l, best->layers[l].layer, std::isfinite(best->layers[l].sqnr_db) ? best->layers[l].sqnr_db : 99.0);
       write_file_atomically((fs::path(dir) / "layers.dat").string(), layer_data);
       plotter.add("layer_sqnr",
-           "set ylabel 'SQNR (dB) against FP32'\nset style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\nunset key\n"
+           "set ylabel 'SQNR (dB) against FP32'\nset yrange [*<0:*]\nset style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\nunset key\n"
            "set bmargin 8\nplot 'layers.dat' using 1:3:xtic(2) with boxes\n");
       report.image("layer_sqnr.png", "per-layer SQNR");
     }
@@ -265,7 +288,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
     if (plots) {
       write_file_atomically((fs::path(dir) / "sensitivity.dat").string(), bars);
       plotter.add("sensitivity",
-           fmt::format("set ylabel 'top-1 lost with {} = {}'\nset style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\n"
+           fmt::format("set ylabel 'top-1 lost with {} = {}'\nset yrange [*<0:*]\nset style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\n"
                        "unset key\nset bmargin 8\nplot 'sensitivity.dat' using 1:3:xtic(2) with boxes\n",
                        sens->key, sens->value));
       report.image("sensitivity.png", "accuracy lost per layer");

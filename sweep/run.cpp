@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -24,6 +25,7 @@
 #include "sim/direct_engine.hpp"
 #include "sim/int_ops.hpp"
 #include "sim/kernels/mac.hpp"
+#include "sweep/report.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -253,7 +255,31 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
   return r;
 }
 
-MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir) {
+namespace {
+// An existing OUT that is not a sweep's output is never replaced (it may be the user's own directory).
+void refuse_foreign_directory(const fs::path& target) {
+  std::error_code error;
+  if (fs::exists(target, error) && !fs::is_directory(target, error)) throw InputError(target.string() + ": exists and is not a directory");
+  if (fs::is_directory(target, error) && !fs::is_empty(target, error) && !is_existing_file(target / "sweep.json"))
+    throw InputError(target.string() + ": exists and is not a sweep output directory (no sweep.json); refusing to replace it");
+}
+
+// The finished points of OUT and of what dead runs left beside it: a rerun starts from them.
+std::map<std::string, std::string> cached_points_of(const fs::path& dir) {
+  std::map<std::string, std::string> points;
+  std::error_code error;
+  for (fs::directory_iterator it(dir / "points", error), end; !error && it != end; it.increment(error))
+    if (it->path().extension() == ".json" && it->path().filename().string()[0] != '.') points[it->path().filename().string()] = read_file_bytes(it->path().string());
+  return points;
+}
+
+void write_cached_points(const fs::path& dir, const std::map<std::string, std::string>& points) {
+  fs::create_directories(dir / "points");
+  for (const auto& [file, text] : points) write_file_atomically((dir / "points" / file).string(), text);
+}
+}  // namespace
+
+MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir, MergeInto into) {
   if (dirs.empty()) throw InputError("sweep merge: no directories given");
   std::string sweep_path, sweep_hash;
   for (const std::string& dir : dirs) {
@@ -273,22 +299,36 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
     throw InputError(sweep_path + " changed since the runs being merged; merge needs the sweep file they ran");
   MergeSummary m;
   m.spec = load_sweep(sweep_path);
-  fs::create_directories(fs::path(out_dir) / "points");
+  // A new directory is built beside OUT and swapped in; a Slurm run's OUT, which holds the shards being
+  // merged, is written in place (each file atomically, the report last).
+  std::optional<StagedOutput> staged;
+  if (into == MergeInto::new_directory) {
+    refuse_foreign_directory(output_target(out_dir));
+    staged.emplace(output_target(out_dir), StagedOutput::Kind::directory);
+  }
+  const fs::path dir = staged ? staged->staging() : fs::path(out_dir);
+  fs::create_directories(dir / "points");
   for (const Point& p : make_points(m.spec, sweep_salt(m.spec))) {
     bool found = false;
-    for (const std::string& dir : dirs) {
-      const fs::path file = fs::path(dir) / "points" / (p.id + ".json");
+    for (const std::string& source : dirs) {
+      const fs::path file = fs::path(source) / "points" / (p.id + ".json");
       if (!fs::is_regular_file(file)) continue;
       const std::string text = read_file_bytes(file.string());
       m.results.push_back(parse_result_json(text, file.string()));
-      write_file_atomically((fs::path(out_dir) / "points" / (p.id + ".json")).string(), text);
+      write_file_atomically((dir / "points" / (p.id + ".json")).string(), text);
       found = true;
       break;
     }
     m.missing += !found;
   }
-  write_file_atomically((fs::path(out_dir) / "sweep.json").string(),
+  write_file_atomically((dir / "sweep.json").string(),
                         json{{"sweep", sweep_path}, {"sweep_hash", sweep_hash}, {"shard", 0}, {"shards", 1}, {"merged_from", dirs}}.dump(1) + "\n");
+  try {
+    write_outputs(m.spec, m.results, dir.string());
+  } catch (const InputError& e) {
+    throw InputError(staged ? staged->as_target(e.what()) : std::string(e.what()));
+  }
+  if (staged) staged->commit();
   return m;
 }
 
@@ -480,28 +520,46 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
   std::vector<const Point*> mine;
   for (const Point& p : all)
     if (static_cast<int64_t>(p.index) % o.shards == o.shard) mine.push_back(&p);
-  fs::create_directories(fs::path(out_dir) / "points");
-  fs::remove(fs::path(out_dir) / "finished.json");  // until this run ends, whatever an earlier one wrote
-  const std::string sweep_hash = sweep_file_hash(spec.path);  // the file this run read, in both records
-  write_file_atomically((fs::path(out_dir) / "sweep.json").string(),
-                        json{{"sweep", fs::absolute(spec.path).lexically_normal().string()}, {"sweep_hash", sweep_hash},
-                             {"shard", o.shard}, {"shards", o.shards}}
-                                .dump(1) +
-                            "\n");
-  Evaluator evaluator(spec, out_dir, o.jobs);
+  // The run builds a new OUT beside the old one and swaps it in at the end (core/staged_output.hpp):
+  // until then OUT is the earlier run's complete output, and a run that dies leaves its finished points
+  // for the next one.
+  const fs::path target = output_target(out_dir);
+  refuse_foreign_directory(target);
+  std::map<std::string, std::string> cache;
+  StagedOutput staged(target, StagedOutput::Kind::directory, [&](const fs::path& left) { cache.merge(cached_points_of(left)); });
+  cache.merge(cached_points_of(target));
+  const fs::path dir = staged.staging();
   RunSummary summary;
-  summary.results = evaluator.run(mine, "sweep");
-  if (o.shard == 0 && spec.sensitivity) summary.analyses.sensitivity = run_sensitivity(spec, salt, evaluator);
-  if (o.shard == 0 && spec.search) summary.analyses.search = run_search(spec, salt, evaluator);
-  summary.computed = evaluator.computed, summary.cached = evaluator.cached;
-  for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
-  write_file_atomically((fs::path(out_dir) / "finished.json").string(), json{{"sweep_hash", sweep_hash},
-                                                                             {"shard", o.shard},
-                                                                             {"shards", o.shards},
-                                                                             {"points", summary.results.size()},
-                                                                             {"failed", summary.failed}}
-                                                                            .dump(1) +
-                                                                        "\n");
+  try {
+    write_cached_points(dir, cache);
+    const std::string sweep_hash = sweep_file_hash(spec.path);  // the file this run read, in both records
+    write_file_atomically((dir / "sweep.json").string(), json{{"sweep", fs::absolute(spec.path).lexically_normal().string()},
+                                                              {"sweep_hash", sweep_hash},
+                                                              {"shard", o.shard},
+                                                              {"shards", o.shards}}
+                                                                 .dump(1) +
+                                                             "\n");
+    Evaluator evaluator(spec, dir.string(), o.jobs);
+    summary.results = evaluator.run(mine, "sweep");
+    if (o.shard == 0 && spec.sensitivity) summary.analyses.sensitivity = run_sensitivity(spec, salt, evaluator);
+    if (o.shard == 0 && spec.search) summary.analyses.search = run_search(spec, salt, evaluator);
+    summary.computed = evaluator.computed, summary.cached = evaluator.cached;
+    for (const PointResult& r : summary.results) summary.failed += !r.error.empty();
+    write_outputs(spec, summary.results, dir.string(), summary.analyses);
+    // The completion marker is the last file: a failed write above leaves none (and no swap).
+    write_file_atomically((dir / "finished.json").string(), json{{"sweep_hash", sweep_hash},
+                                                                 {"shard", o.shard},
+                                                                 {"shards", o.shards},
+                                                                 {"points", summary.results.size()},
+                                                                 {"failed", summary.failed}}
+                                                                    .dump(1) +
+                                                                "\n");
+  } catch (const fs::filesystem_error& e) {
+    throw InputError(staged.as_target(describe_filesystem_error(e)));
+  } catch (const InputError& e) {
+    throw InputError(staged.as_target(e.what()));
+  }
+  staged.commit();
   return summary;
 }
 

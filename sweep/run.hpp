@@ -110,10 +110,11 @@ struct RunSummary {
 // constant weights (after BN folding), in graph order.
 std::vector<std::string> mac_layer_names(const SweepSpec& spec);
 
-// Runs (or finds in DIR/points) every point of this shard with `jobs` threads and a progress bar; writes
-// DIR/sweep.json (the spec and the points' ids) and DIR/points/<id>.json.
-// Writes OUT/sweep.json first and OUT/finished.json (the sweep hash, shard i/N, points, failed) last,
-// when every point of the shard (and shard 0's analyses) is in OUT/points.
+// Runs (or finds in OUT/points) every point of this shard with `jobs` threads and a progress bar, and
+// writes OUT: sweep.json (the sweep file and its hash), points/<id>.json, the report (write_outputs) and
+// finished.json (the sweep hash, shard i/N, points, failed) last. OUT is built beside the old one and
+// swapped in at the end (core/staged_output.hpp): a crash or a failed write leaves the old OUT whole
+// and no finished.json claiming the new run; the points a dead run finished are the next run's cache.
 RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const RunOptions& options);
 
 // Combines the points of several run directories of one sweep (shards, or runs on other machines) into
@@ -124,7 +125,10 @@ struct MergeSummary {
   std::vector<PointResult> results;
   int64_t missing = 0;
 };
-MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir);
+// Writes OUT's points, sweep.json and the report (write_outputs). new_directory: OUT is built beside and
+// swapped in, as run_sweep does; in_place: OUT is a --slurm run's directory, holding the shards merged.
+enum class MergeInto { new_directory, in_place };
+MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir, MergeInto into = MergeInto::new_directory);
 
 std::string result_json(const PointResult& r);
 PointResult parse_result_json(const std::string& text, const std::string& source);

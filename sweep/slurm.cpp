@@ -267,7 +267,7 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
   if (!summary.failures.empty()) return summary;
   std::vector<std::string> dirs;
   for (int64_t s = 0; s < summary.shards; ++s) dirs.push_back(shard_dir(out, s).string());
-  summary.merge = merge_sweeps(dirs, out.string());
+  summary.merge = merge_sweeps(dirs, out.string(), MergeInto::in_place);
   summary.merged = true;
   return summary;
 }

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 #include <set>
@@ -123,7 +125,11 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
       tag = "." + layout_tag(layout, word_bits);
     e.file += tag;
     e.spec = layout, e.layout = layout_name(layout, e.shape);
-    e.spec.per_word = word_bits > 0 ? std::max(1, word_bits / e.type.bits) : 1;
+    if (word_bits > 0 && word_bits < e.type.bits)
+      throw InputError(fmt::format("vectors: a word of {} bits is narrower than the {}-bit elements of '{}' ({} of op '{}'); a word holds at least "
+                                   "one element (--word-bits 0 writes one element a word at its own width)",
+                                   word_bits, e.type.bits, e.tensor, e.role, e.op));
+    e.spec.per_word = word_bits > 0 ? word_bits / e.type.bits : 1;
     e.stored = stored_count(e.spec, e.shape), e.words = (e.stored + e.spec.per_word - 1) / e.spec.per_word;
     const ElementType word = word_type(e.spec, e.type);
     std::vector<int64_t> words;  // laid out and packed once, and only for a file not yet rendered
@@ -311,14 +317,27 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
   m.inputs.sha256 = inputs_hash(inputs);
   Rendering r = render(g, inputs, options);
   m.entries = std::move(r.entries);
-  const fs::path root(dir);
-  fs::create_directories(root);
-  fs::remove(root / "manifest.json");  // a run that stops below leaves no manifest claiming old files
-  for (const auto& [file, content] : r.files) {
-    fs::create_directories((root / file).parent_path());
-    write_file_atomically((root / file).string(), content.bytes);
+  // Written whole beside DIR and swapped in (core/staged_output.hpp): the old vectors stay valid until
+  // the new ones are complete, and no file of an earlier run survives beside the new manifest.
+  const fs::path target = output_target(dir);
+  std::error_code error;
+  if (fs::is_directory(target, error) && !fs::is_empty(target, error) && !is_existing_file(target / "manifest.json"))
+    throw InputError(target.string() + ": exists and is not a vectors directory (no manifest.json); refusing to replace it");
+  if (fs::exists(target, error) && !fs::is_directory(target, error)) throw InputError(target.string() + ": exists and is not a directory");
+  StagedOutput staged(target, StagedOutput::Kind::directory);
+  const fs::path& root = staged.staging();
+  try {
+    for (const auto& [file, content] : r.files) {
+      fs::create_directories((root / file).parent_path());
+      write_file_atomically((root / file).string(), content.bytes);
+    }
+    write_file_atomically((root / "manifest.json").string(), manifest_text(m));
+  } catch (const fs::filesystem_error& e) {
+    throw InputError(staged.as_target(describe_filesystem_error(e)));
+  } catch (const InputError& e) {
+    throw InputError(staged.as_target(e.what()));
   }
-  write_file_atomically((root / "manifest.json").string(), manifest_text(m));
+  staged.commit();
   return m;
 }
 
@@ -406,8 +425,50 @@ std::vector<int64_t> read_vector(const std::string& dir, const Entry& e) {
   return logical_values(e, decode(bytes, word_type(e.spec, e.type), e.format, e.words, path));
 }
 
+namespace {
+// "; first differing element 37 [0, 2, 3, 1]: got 0xfd (-3), expected 0x02 (2)": the index and coordinates
+// in the tensor's row-major order, whatever the file's layout and packing; the codes in the element
+// type's two's complement hex and in decimal.
+std::string first_difference(const Entry& e, const std::vector<int64_t>& have, const std::vector<int64_t>& want) {
+  const auto code = [&](int64_t v) {
+    const uint64_t mask = e.type.bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << e.type.bits) - 1;
+    return fmt::format("0x{:0{}x} ({})", static_cast<uint64_t>(v) & mask, e.type.hex_digits(), v);
+  };
+  for (size_t i = 0; i < std::min(want.size(), have.size()); ++i) {
+    if (want[i] == have[i]) continue;
+    std::vector<int64_t> at(e.shape.size());
+    int64_t rest = static_cast<int64_t>(i);
+    for (size_t d = e.shape.size(); d-- > 0;) {
+      at[d] = e.shape[d] > 0 ? rest % e.shape[d] : 0;
+      rest = e.shape[d] > 0 ? rest / e.shape[d] : 0;
+    }
+    return fmt::format("; first differing element {} [{}]: got {}, expected {}", i, fmt::join(at, ", "), code(have[i]), code(want[i]));
+  }
+  return "";
+}
+
+// Files under DIR that no entry names (the manifest itself aside), in sorted order.
+std::vector<std::string> unlisted_files(const std::string& dir, const Manifest& m) {
+  std::set<std::string> listed = {"manifest.json"};
+  for (const Entry& e : m.entries) listed.insert(fs::path(e.file).lexically_normal().generic_string());
+  std::vector<std::string> extra;
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(dir, error), end; !error && it != end; it.increment(error))
+    if (!it->is_directory(error)) {
+      const std::string relative = fs::relative(it->path(), dir, error).generic_string();
+      if (!listed.count(relative)) extra.push_back(relative);
+    }
+  std::sort(extra.begin(), extra.end());
+  return extra;
+}
+}  // namespace
+
 int64_t verify_vectors(const std::string& dir) {
   const Manifest m = read_manifest(dir);
+  if (const std::vector<std::string> extra = unlisted_files(dir, m); !extra.empty())
+    throw VerificationMismatch(fmt::format("{}: {} file(s) the manifest does not list, first {}; a vectors directory holds only what its "
+                                           "manifest.json lists",
+                                           dir, extra.size(), (fs::path(dir) / extra.front()).string()));
   std::set<std::string> checked;
   std::vector<const Entry*> bad;
   std::map<const Entry*, std::string> why;
@@ -448,11 +509,7 @@ int64_t verify_vectors(const std::string& dir) {
       } catch (const InputError& e) {
         message += std::string("; ") + e.what();
       }
-      for (size_t i = 0; i < std::min(want.size(), have.size()); ++i)
-        if (want[i] != have[i]) {
-          message += std::string("; first differing ") + (first.spec.per_word > 1 ? "word " : "element ") + std::to_string(i) + ": " + std::to_string(have[i]) + ", expected " + std::to_string(want[i]);
-          break;
-        }
+      if (have.size() == want.size()) message += first_difference(first, logical_values(first, have), logical_values(first, want));
     }
   } catch (const InputError& e) {
     message += std::string(" (cannot regenerate it to locate the difference: ") + e.what() + ")";

@@ -4,7 +4,25 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+#include <string>
+
 namespace chipref::cli {
+
+// CLI11 reads "nan" and "inf" as numbers: an option that must be a finite number checks it.
+inline CLI::Validator finite_number() {
+  return CLI::Validator(
+      [](std::string& text) {
+        try {
+          size_t used = 0;
+          const double v = std::stod(text, &used);
+          if (used == text.size() && std::isfinite(v)) return std::string();
+        } catch (const std::exception&) {
+        }
+        return "'" + text + "' is not a finite number";
+      },
+      "FINITE");
+}
 
 void add_cosim_command(CLI::App& app, int& exit_code);
 void add_demo_command(CLI::App& app, int& exit_code);

@@ -71,9 +71,10 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("eval", "Top-1 accuracy on the Fashion-MNIST test set: an ONNX model (float reference executor) or an IntGraph directory (DirectEngine or SystemC engine)");
   cmd->add_option("MODEL", o->model, "ONNX model, or an IntGraph directory written by quantize")->required()->check(CLI::ExistingPath);
   cmd->add_option("--data", o->data, "Dataset")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
-  auto* mean = cmd->add_option("--mean", o->mean, "Subtract after scaling pixels to [0,1] (default: the model's sidecar YAML, else 0)");
+  auto* mean = cmd->add_option("--mean", o->mean, "Subtract after scaling pixels to [0,1] (default: the model's sidecar YAML, else 0)")
+                   ->check(finite_number());
   auto* std = cmd->add_option("--std", o->std, "Divide by this after subtracting the mean (default: sidecar, else 1)")
-                  ->check(CLI::PositiveNumber);
+                  ->check(finite_number() & CLI::PositiveNumber);
   mean->needs(std);
   std->needs(mean);
   cmd->add_option("--limit", o->limit, "Evaluate only the first N test images (0: all 10000)")->check(CLI::NonNegativeNumber);

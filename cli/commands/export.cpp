@@ -15,10 +15,10 @@ struct ExportOptions {
 int run_export(const ExportOptions& o) {
   if (!is_int_graph_dir(o.model)) throw InputError(o.model + ": not an IntGraph directory (no graph.json); export takes the output of quantize");
   const IntGraph graph = load_int_graph(o.model);
-  write_file_atomically(o.output, export_qdq_onnx(graph));
+  write_output_file(o.output, export_qdq_onnx(graph));
   // The input normalisation travels in the sidecar, as for every model chipref reads.
   const std::string sidecar = sidecar_path(o.output);
-  write_file_atomically(sidecar, fmt::format("# Written by chipref export from {}; read by chipref eval for the input normalisation.\n"
+  write_output_file(sidecar, fmt::format("# Written by chipref export from {}; read by chipref eval for the input normalisation.\n"
                                              "model: {}\nmean: {}\nstd: {}\n",
                                              o.model, o.output, graph.preprocess.mean, graph.preprocess.std));
   fmt::print("{}: QDQ ONNX (opset 13) -> {} (input normalisation in {})\n", o.model, o.output, sidecar);

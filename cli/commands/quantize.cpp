@@ -52,7 +52,17 @@ int run_quantize(const QuantizeOptions& o) {
     calibration = load_fashion_mnist("train", count, norm).images;
   } else {
     calibration = read_npy(o.calib);  // already preprocessed, as the model expects
-    if (!calibration.is_float()) throw InputError(o.calib + ": calibration tensor must be float32, got " + std::string(to_string(calibration.dtype)));
+    if (!calibration.is_float() || calibration.rank() < 1)
+      throw InputError(o.calib + ": calibration tensor must be float32 [N, ...], got " + std::string(to_string(calibration.dtype)) +
+                       shape_to_string(calibration.shape));
+    const int64_t held = calibration.shape[0];
+    if (o.calib_count > held)
+      throw InputError(fmt::format("--calib-count {}: {} holds only {} calibration inputs", o.calib_count, o.calib, held));
+    if (count < held) {  // the first `count` inputs, as from Fashion-MNIST
+      calibration.shape[0] = count;
+      calibration.floats.resize(static_cast<size_t>(element_count(calibration.shape)));
+    }
+    require_finite(calibration, o.calib);
   }
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, o.model, norm});
   save_int_graph(q, o.output);
@@ -73,8 +83,8 @@ int run_quantize(const QuantizeOptions& o) {
     }
     const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm), 100, dense ? &*dense : nullptr);
     const std::string json_path = std::filesystem::path(o.report).replace_extension(".json").string();
-    write_file_atomically(o.report, report_markdown(r));
-    write_file_atomically(json_path, report_json(r));
+    write_output_file(o.report, report_markdown(r));
+    write_output_file(json_path, report_json(r));
     int64_t elements = 0, within_one = 0, exact = 0;
     for (const auto& l : r.layers) elements += l.elements, within_one += l.within_one, exact += l.elements - l.differing;
     fmt::print("report: {} and {}: top-1 FP32 {:.2f}%, fake-quant {:.2f}%, integer {:.2f}% on {} test images; integer vs fake-quant "
@@ -96,10 +106,10 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", o->config, "Quantization config (YAML, see docs/config.md)")->required()->check(CLI::ExistingFile);
   auto* calib = cmd->add_option("--calib", o->calib, "Calibration data: fashion-mnist (the first N training images) or a float32 .npy of model inputs")
                     ->capture_default_str();
-  cmd->add_option("--calib-count", o->calib_count, "Calibration images (default: the config's calibration.images)")
+  cmd->add_option("--calib-count", o->calib_count, "Calibration inputs: the first N of --calib, Fashion-MNIST or a .npy (default: the config's calibration.images, or all of a smaller .npy)")
       ->check(CLI::Range(int64_t{1}, int64_t{60000}));
-  auto* mean = cmd->add_option("--mean", o->mean, "Input normalisation mean (default: the model's sidecar YAML, else 0)");
-  auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")->check(CLI::PositiveNumber);
+  auto* mean = cmd->add_option("--mean", o->mean, "Input normalisation mean (default: the model's sidecar YAML, else 0)")->check(finite_number());
+  auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")->check(finite_number() & CLI::PositiveNumber);
   mean->needs(std);
   std->needs(mean);
   cmd->add_option("--report", o->report, "Write the dual-path report here (Markdown) and beside it as .json");

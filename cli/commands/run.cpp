@@ -16,6 +16,7 @@ int run_run(const RunOptions& o) {
   if (!is_int_graph_dir(o.model)) throw InputError(o.model + ": not an IntGraph directory (no graph.json); run takes the output of quantize");
   const IntGraph graph = load_int_graph(o.model);
   const Tensor x = read_npy(o.input);
+  require_finite(x, o.input);
   const Tensor y = make_runner(graph, o.engine)(x);
   write_npy(o.output, y);
   fmt::print("{}: {} {} -> {} {}\n", o.model, o.input, shape_to_string(x.shape), o.output, shape_to_string(y.shape));

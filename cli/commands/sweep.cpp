@@ -35,7 +35,6 @@ int run_slurm_command(const SweepOptions& o, const sweep::SweepSpec& spec) {
   }
   int64_t failed = 0;
   for (const sweep::PointResult& r : s.merge.results) failed += !r.error.empty();
-  sweep::write_outputs(s.merge.spec, s.merge.results, o.output);
   fmt::print("{}: {} grid points ({} failed) from {} shards{} -> {}/results.csv, report.md, report.html\n", o.sweep_file, s.merge.results.size(), failed,
              s.shards,
              !s.submitted.empty()       ? fmt::format(", {} run by job {}", s.submitted.size(), s.job_id)
@@ -63,7 +62,6 @@ int run_sweep_command(const SweepOptions& o) {
     }
   }
   const sweep::RunSummary s = sweep::run_sweep(spec, o.output, run);
-  sweep::write_outputs(spec, s.results, o.output, s.analyses);
   fmt::print("{}: {} grid points{} ({} failed); {} points computed, {} cached -> {}/results.csv, report.md, report.html\n", o.sweep_file, s.results.size(),
              run.shards > 1 ? fmt::format(" of shard {}/{}", run.shard, run.shards) : "", s.failed, s.computed, s.cached, o.output);
   if (const auto& sens = s.analyses.sensitivity) fmt::print("sensitivity: {} layers at {} = {} -> {}/sensitivity.csv\n", sens->layers.size(), sens->key, sens->value, o.output);
@@ -79,7 +77,6 @@ int run_sweep_command(const SweepOptions& o) {
 
 int run_merge(const SweepOptions& o) {
   const sweep::MergeSummary m = sweep::merge_sweeps(o.merge_dirs, o.merge_output);
-  sweep::write_outputs(m.spec, m.results, o.merge_output);
   fmt::print("{} directories: {} points merged{} -> {}/results.csv, report.md, report.html\n", o.merge_dirs.size(), m.results.size(),
              m.missing ? fmt::format(", {} of the sweep's points in none of them", m.missing) : "", o.merge_output);
   return 0;

@@ -43,8 +43,10 @@ int run_vectors(const VectorsOptions& o) {
     source = {"fashion-mnist", "", o.count, ""};
     inputs = load_fashion_mnist("t10k", o.count, graph.preprocess).images;
   } else {
+    if (o.count > 0) throw InputError("vectors: --count applies to --data; with --input every input of " + o.input + " is written");
     source = {"npy", std::filesystem::absolute(o.input).string(), 0, ""};
     inputs = read_npy(o.input);
+    require_finite(inputs, o.input);
     source.count = inputs.rank() > 0 ? inputs.shape[0] : 0;
   }
   vectors::Options options;
@@ -82,7 +84,7 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--layers", o->layers, "Glob over op names: which ops get files")->capture_default_str();
   cmd->add_option("--layout", o->layout, "Element order: nchw (as computed), nhwc (4-D tensors), tiled:RxC (R×C tiles of the matrix view)")
       ->capture_default_str();
-  cmd->add_option("--word-bits", o->word_bits, "Bus width: pack floor(word_bits / element bits) elements a word (0: one element a word)")
+  cmd->add_option("--word-bits", o->word_bits, "Bus width: pack floor(word_bits / element bits) elements a word (0: one element a word; a width below a written tensor's element bits is an error)")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
   cmd->add_option("--bit-order", o->bit_order, "Element 0 of a packed word in its low bits (lsb-first) or its high bits (msb-first)")

@@ -227,9 +227,6 @@ Tensor SystemCEngine::run(const Tensor& input, RunTrace* trace) {
   if (d.failed) throw InputError("the SystemC engine stopped after an earlier error; build a new engine");
   CodeTensor codes = quantize_input(d.graph, input);
   const int64_t n = input.rank() > 0 ? input.shape[0] : 0;
-  for (size_t i = 1; i < d.graph.input_shape.size(); ++i)
-    if (d.graph.input_shape[i] > 0 && input.shape[i] != d.graph.input_shape[i])
-      throw InputError("input is " + shape_to_string(input.shape) + "; the IntGraph expects " + shape_to_string(d.graph.input_shape));
   std::vector<std::shared_ptr<const CodeTensor>> chunks;
   if (trace || !d.images_independent || n <= DirectEngine::kChunk) {
     if (trace) trace->values[d.graph.ops.front().outputs.at(0)] = codes;

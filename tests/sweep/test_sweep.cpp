@@ -185,7 +185,6 @@ TEST_CASE("Sweep/merged shards, a parallel run and a cached re-run equal the sin
   const sweep::SweepSpec spec = sweep::load_sweep(path);
   auto run = [&](const std::string& out, sweep::RunOptions o) {
     const sweep::RunSummary s = sweep::run_sweep(spec, (dir / out).string(), o);
-    sweep::write_outputs(spec, s.results, (dir / out).string());
     return s;
   };
   const sweep::RunSummary single = run("single", {});
@@ -200,7 +199,6 @@ TEST_CASE("Sweep/merged shards, a parallel run and a cached re-run equal the sin
   }
   const sweep::MergeSummary merged = sweep::merge_sweeps(shard_dirs, (dir / "merged").string());
   CHECK(merged.missing == 0);
-  sweep::write_outputs(merged.spec, merged.results, (dir / "merged").string());
   CHECK(read_file_bytes((dir / "merged" / "results.csv").string()) == want);
   CHECK(read_file_bytes((dir / "merged" / "results.json").string()) == read_file_bytes((dir / "single" / "results.json").string()));
 
@@ -253,7 +251,6 @@ TEST_CASE("Sweep/the accumulator analysis flags a narrow saturating accumulator 
     flagged += n.acc_worst_bits > n.acc_bits;
   }
   CHECK(flagged > 0);
-  sweep::write_outputs(spec, s.results, (dir / "out").string());
   CHECK(read_file_bytes((dir / "out" / "report.md").string()).find("can overflow") != std::string::npos);
 }
 
@@ -263,7 +260,6 @@ TEST_CASE("Sweep/sensitivity lowers one layer at a time, and the search's config
                                                           "search: {key: weights.bits, values: [8, 5, 3], target_top1: 0.8}\n");
   const sweep::SweepSpec spec = sweep::load_sweep(path);
   const sweep::RunSummary s = sweep::run_sweep(spec, (dir / "out").string(), {2, 0, 1});
-  sweep::write_outputs(spec, s.results, (dir / "out").string(), s.analyses);
   CHECK(s.results.empty());  // no axes: no grid
   // Nothing to plot against cost, but the sensitivity bars are drawn, and gnuplot failed nowhere.
   for (const char* file : {"sensitivity.png", "sensitivity.svg"}) CHECK(fs::file_size(dir / "out" / file) > 1000);
