@@ -34,7 +34,7 @@ inline void reject_duplicate_keys(const YAML::Node& node, const std::string& sou
         for (const auto& [earlier, mark] : seen)
           if (earlier == key)
             throw InputError(yaml_mark_text(source, kv.first.Mark()) + "duplicate key '" + key + "' (first at line " + std::to_string(mark.line + 1) +
-                             "); a key may appear once in a mapping");
+                             ", column " + std::to_string(mark.column + 1) + "); a key may appear once in a mapping");
         seen.emplace_back(key, kv.first.Mark());
       }
       reject_duplicate_keys(kv.second, source, depth + 1);

@@ -3,7 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 #include "core/error.hpp"
 #include "core/yaml_reader.hpp"
@@ -33,6 +35,19 @@ std::optional<Normalisation> read_sidecar_normalisation(const std::string& model
   if (!std::isfinite(n.mean)) throw InputError(path + ": 'mean' must be a finite number");
   if (!std::isfinite(n.std) || !(n.std > 0)) throw InputError(path + ": 'std' must be a finite number > 0");
   return n;
+}
+
+NormalisationChoice choose_normalisation(const std::string& model_path, const std::optional<Normalisation>& given, const std::string& given_source) {
+  if (given) return {*given, given_source};
+  if (const std::optional<Normalisation> sidecar = read_sidecar_normalisation(model_path)) return {*sidecar, sidecar_path(model_path)};
+  static std::once_flag warned;
+  std::call_once(warned, [&] {
+    std::fprintf(stderr,
+                 "chipref: warning: %s has no input normalisation (no --mean/--std, no sidecar %s): inputs go in as pixels scaled to [0, 1]; "
+                 "a model trained on normalised inputs scores near chance this way\n",
+                 model_path.c_str(), sidecar_path(model_path).c_str());
+  });
+  return {Normalisation{}, "none"};
 }
 
 }  // namespace chipref

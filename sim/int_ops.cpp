@@ -433,9 +433,11 @@ PreparedOp prepare_int_op(const IntGraph& g, const Node& op, const MacWeightSour
 void check_input(const IntGraph& graph, const Tensor& input) {
   bool fits = input.is_float() && input.rank() == static_cast<int64_t>(graph.input_shape.size());
   for (size_t i = 1; fits && i < graph.input_shape.size(); ++i) fits = graph.input_shape[i] <= 0 || input.shape[i] == graph.input_shape[i];
-  if (!fits)
-    throw InputError("input is " + std::string(to_string(input.dtype)) + shape_to_string(input.shape) + "; the IntGraph expects float32" +
-                     shape_to_string(graph.input_shape) + " (any batch size)");
+  if (!fits) {
+    std::string expected = "[";
+    for (size_t i = 0; i < graph.input_shape.size(); ++i) expected += (i ? "," : "") + (i == 0 ? "N" : std::to_string(graph.input_shape[i]));
+    throw InputError("input is " + std::string(to_string(input.dtype)) + shape_to_string(input.shape) + "; the IntGraph expects float32" + expected + "]");
+  }
 }
 
 CodeTensor quantize_input(const IntGraph& graph, const Tensor& input) {

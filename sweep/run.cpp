@@ -122,7 +122,7 @@ double db_of(const json& j) { return j.is_string() ? INFINITY : j.get<double>();
 SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
   SweepData d;
   d.graph = import_onnx(spec.model);
-  d.norm = read_sidecar_normalisation(spec.model).value_or(Normalisation{});
+  d.norm = choose_normalisation(spec.model, spec.normalisation, spec.path).norm;
   d.calibration = load_fashion_mnist("train", spec.calibration_images, d.norm).images;
   d.eval = load_fashion_mnist("t10k", spec.eval_images, d.norm);
   if (spec.detail_images > 0) {
@@ -173,8 +173,9 @@ SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
 std::string sweep_file_hash(const std::string& path) { return fmt::format("{:016x}", content_hash(read_file_bytes(path))); }
 
 std::string sweep_salt(const SweepSpec& spec) {
-  return fmt::format("chipref {}; model {:x} {}; data {} {} {}", kVersion, content_hash(read_file_bytes(spec.model)), fs::file_size(spec.model), spec.eval_images,
-                     spec.calibration_images, spec.detail_images);
+  const Normalisation norm = choose_normalisation(spec.model, spec.normalisation, spec.path).norm;
+  return fmt::format("chipref {}; model {:x} {}; data {} {} {}; normalisation {} {}", kVersion, content_hash(read_file_bytes(spec.model)),
+                     fs::file_size(spec.model), spec.eval_images, spec.calibration_images, spec.detail_images, norm.mean, norm.std);
 }
 
 PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point) {

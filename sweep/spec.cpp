@@ -74,7 +74,13 @@ SweepSpec read_sweep_document(const std::string& path) {
   if (!is_existing_file(s.model)) r.fail(root["model"], "no model file " + s.model);
   if (!is_existing_file(s.base)) r.fail(root["base"], "no base config " + s.base);
   if (const YAML::Node data = root["data"]) {
-    r.expect_map(data, "data", {"eval_images", "calibration_images", "detail_images"});
+    r.expect_map(data, "data", {"eval_images", "calibration_images", "detail_images", "mean", "std"});
+    if (static_cast<bool>(data["mean"]) != static_cast<bool>(data["std"])) r.fail(data, "'mean' and 'std' go together (the input normalisation)");
+    if (data["mean"]) {
+      const double huge = 1e30;
+      s.normalisation = Normalisation{static_cast<float>(r.number(data["mean"], "mean", -huge, huge)),
+                                      static_cast<float>(r.number(data["std"], "std", 1e-30, huge))};
+    }
     if (data["eval_images"]) s.eval_images = r.integer(data["eval_images"], "eval_images", 1, 10000);
     if (data["calibration_images"]) s.calibration_images = r.integer(data["calibration_images"], "calibration_images", 1, 60000);
     if (data["detail_images"]) s.detail_images = r.integer(data["detail_images"], "detail_images", 0, 10000);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/io/idx.hpp"
 #include "quant/config.hpp"
 
 namespace chipref::sweep {
@@ -39,6 +40,9 @@ struct SweepSpec {
   std::string path;             // the sweep file
   std::string model, base;      // resolved against the sweep file's directory
   int64_t eval_images = 1000, calibration_images = 200, detail_images = 100;
+  // data: {mean, std}: the model's input normalisation; else its sidecar, else none (a warning). The
+  // one in effect is part of every point's identity (sweep_salt): a cached point never mixes them.
+  std::optional<Normalisation> normalisation;
   std::string sampling = "grid";  // grid | list | random
   int64_t samples = 0;
   uint64_t seed = 1;

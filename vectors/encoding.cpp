@@ -48,7 +48,8 @@ int64_t ElementType::max() const {
 int ElementType::bin_bytes() const { return bits <= 8 ? 1 : bits <= 16 ? 2 : bits <= 32 ? 4 : 8; }
 int ElementType::hex_digits() const { return (bits + 3) / 4; }
 
-std::string encode(const std::vector<int64_t>& values, const Shape& shape, ElementType type, Format format, const std::string& what) {
+std::string encode(const std::vector<int64_t>& values, const Shape& shape, ElementType type, Format format, const std::string& what,
+                   const std::string& order) {
   if (type.bits < 1 || type.bits > 64) throw InputError(what + ": element width " + std::to_string(type.bits) + " is outside 1..64");
   for (size_t i = 0; i < values.size(); ++i)
     if (values[i] < type.min() || values[i] > type.max())
@@ -83,7 +84,7 @@ std::string encode(const std::vector<int64_t>& values, const Shape& shape, Eleme
       std::string dims;
       for (size_t d = 0; d < shape.size(); ++d) dims += (d ? "," : "") + std::to_string(shape[d]);
       out = "// chipref golden vector " + what + ": " + std::to_string(type.bits) + "-bit " + (type.is_signed ? "signed" : "unsigned") + " [" + dims +
-            "], row-major (docs/vectors.md)\n#pragma once\n#include <stdint.h>\nstatic const " + c_type(type) + " " + c_identifier(what) + "[" +
+            "], " + order + " (docs/vectors.md)\n#pragma once\n#include <stdint.h>\nstatic const " + c_type(type) + " " + c_identifier(what) + "[" +
             std::to_string(std::max<size_t>(values.size(), 1)) + "] = {";
       for (size_t i = 0; i < values.size(); ++i) {
         out += i % 16 == 0 ? "\n  " : " ";

@@ -33,7 +33,9 @@ struct ElementType {
 
 // InputError naming `what` if a value does not fit the element type. A header's array is named after
 // `what`'s file name (c_identifier).
-std::string encode(const std::vector<int64_t>& values, const Shape& shape, ElementType type, Format format, const std::string& what);
+// `order` says, in a C header's comment, how the values are arranged (a layout, a packing).
+std::string encode(const std::vector<int64_t>& values, const Shape& shape, ElementType type, Format format, const std::string& what,
+                   const std::string& order = "row-major");
 
 // The values of a file of `count` elements; InputError naming `what` and the element for malformed
 // content (a bad hex digit, a value outside the type, a wrong length).

@@ -6,7 +6,6 @@
 #include <map>
 #include <optional>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 #include <set>
@@ -140,7 +139,11 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
       auto it = r.files.find(copy.file);
       if (it == r.files.end()) {
         if (words.empty()) words = pack(e.spec, e.type, to_stored(e.spec, e.shape, values));
-        std::string bytes = encode(words, {copy.words}, word, f, copy.file);
+        const std::string order =
+            e.spec.per_word > 1 ? fmt::format("words of {} {}-bit elements ({}) of the tensor {} in the layout {}", e.spec.per_word, e.type.bits,
+                                              e.spec.msb_first ? "element 0 in the high bits" : "element 0 in the low bits", shape_to_string(e.shape), e.layout)
+                                : fmt::format("the tensor {} in the layout {}", shape_to_string(e.shape), e.layout);
+        std::string bytes = encode(words, {copy.words}, word, f, copy.file, order);
         std::string sha = sha256_hex(bytes);
         it = r.files.emplace(copy.file, Rendering::File{std::move(bytes), std::move(sha)}).first;
       }
@@ -434,16 +437,10 @@ std::string first_difference(const Entry& e, const std::vector<int64_t>& have, c
     const uint64_t mask = e.type.bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << e.type.bits) - 1;
     return fmt::format("0x{:0{}x} ({})", static_cast<uint64_t>(v) & mask, e.type.hex_digits(), v);
   };
-  for (size_t i = 0; i < std::min(want.size(), have.size()); ++i) {
-    if (want[i] == have[i]) continue;
-    std::vector<int64_t> at(e.shape.size());
-    int64_t rest = static_cast<int64_t>(i);
-    for (size_t d = e.shape.size(); d-- > 0;) {
-      at[d] = e.shape[d] > 0 ? rest % e.shape[d] : 0;
-      rest = e.shape[d] > 0 ? rest / e.shape[d] : 0;
-    }
-    return fmt::format("; first differing element {} [{}]: got {}, expected {}", i, fmt::join(at, ", "), code(have[i]), code(want[i]));
-  }
+  for (size_t i = 0; i < std::min(want.size(), have.size()); ++i)
+    if (want[i] != have[i])
+      return fmt::format("; first differing element {} {}: got {}, expected {}", i, index_to_string(e.shape, static_cast<int64_t>(i)), code(have[i]),
+                         code(want[i]));
   return "";
 }
 

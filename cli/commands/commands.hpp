@@ -9,19 +9,20 @@
 
 namespace chipref::cli {
 
-// CLI11 reads "nan" and "inf" as numbers: an option that must be a finite number checks it.
-inline CLI::Validator finite_number() {
+// CLI11 reads "nan" and "inf" as numbers: an option that must be a finite number (and, if `positive`,
+// one > 0) checks it.
+inline CLI::Validator finite_number(bool positive = false) {
   return CLI::Validator(
-      [](std::string& text) {
+      [positive](std::string& text) {
         try {
           size_t used = 0;
           const double v = std::stod(text, &used);
-          if (used == text.size() && std::isfinite(v)) return std::string();
+          if (used == text.size() && std::isfinite(v) && (!positive || v > 0)) return std::string();
         } catch (const std::exception&) {
         }
-        return "'" + text + "' is not a finite number";
+        return "'" + text + "' is not a finite number" + (positive ? " > 0" : "");
       },
-      "FINITE");
+      positive ? "FINITE > 0" : "FINITE");
 }
 
 void add_cosim_command(CLI::App& app, int& exit_code);

@@ -27,6 +27,7 @@ int run_eval(const EvalOptions& o) {
   std::string norm_source = "none";
   const bool integer = is_int_graph_dir(o.model);
   std::optional<IntGraph> int_graph;
+  std::optional<Graph> float_graph;
   if (integer) {
     if (o.mean) throw InputError(o.model + ": an IntGraph records its input normalisation; --mean/--std do not apply");
   } else if (o.sparse_kernel) {
@@ -38,12 +39,12 @@ int run_eval(const EvalOptions& o) {
     int_graph = load_int_graph(o.model);
     norm = int_graph->preprocess;
     norm_source = "the IntGraph";
-  } else if (o.mean) {
-    norm = {*o.mean, *o.std};
-    norm_source = "flags";
-  } else if (auto sidecar = read_sidecar_normalisation(o.model)) {
-    norm = *sidecar;
-    norm_source = sidecar_path(o.model);
+  } else {
+    float_graph = import_onnx(o.model);  // a broken model is named before anything about its data
+    const NormalisationChoice choice =
+        choose_normalisation(o.model, o.mean ? std::optional<Normalisation>(Normalisation{*o.mean, *o.std}) : std::nullopt, "flags");
+    norm = choice.norm;
+    norm_source = choice.source;
   }
   const LabelledImages data = load_fashion_mnist("t10k", o.limit, norm);
   Top1Result r;
@@ -51,7 +52,7 @@ int run_eval(const EvalOptions& o) {
     const auto run = make_runner(*int_graph, o.engine, o.sparse_kernel == std::string("skip-zero") ? SparseKernel::skip_zero : SparseKernel::decode);
     r = evaluate_top1(run, data, o.batch, o.model);
   } else {
-    r = evaluate_top1(import_onnx(o.model), data, o.batch);
+    r = evaluate_top1(*float_graph, data, o.batch);
   }
   if (o.json) {
     nlohmann::json j{{"top1", r.top1()}, {"count", r.count}, {"correct", r.correct}};
@@ -74,7 +75,7 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   auto* mean = cmd->add_option("--mean", o->mean, "Subtract after scaling pixels to [0,1] (default: the model's sidecar YAML, else 0)")
                    ->check(finite_number());
   auto* std = cmd->add_option("--std", o->std, "Divide by this after subtracting the mean (default: sidecar, else 1)")
-                  ->check(finite_number() & CLI::PositiveNumber);
+                  ->check(finite_number(true));
   mean->needs(std);
   std->needs(mean);
   cmd->add_option("--limit", o->limit, "Evaluate only the first N test images (0: all 10000)")->check(CLI::NonNegativeNumber);

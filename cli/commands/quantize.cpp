@@ -28,10 +28,9 @@ struct QuantizeOptions {
 
 int run_quantize(const QuantizeOptions& o) {
   const QuantConfig config = load_quant_config(o.config);
-  Normalisation norm;
-  if (o.mean) norm = {*o.mean, *o.std};
-  else if (auto sidecar = read_sidecar_normalisation(o.model)) norm = *sidecar;
   const Graph graph = import_onnx(o.model);
+  const Normalisation norm =
+      choose_normalisation(o.model, o.mean ? std::optional<Normalisation>(Normalisation{*o.mean, *o.std}) : std::nullopt, "flags").norm;
   std::vector<std::string> names;
   for (const Node& n : graph.nodes) names.push_back(n.name);
   const auto unmatched = unmatched_overrides(config, names);
@@ -109,7 +108,7 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--calib-count", o->calib_count, "Calibration inputs: the first N of --calib, Fashion-MNIST or a .npy (default: the config's calibration.images, or all of a smaller .npy)")
       ->check(CLI::Range(int64_t{1}, int64_t{60000}));
   auto* mean = cmd->add_option("--mean", o->mean, "Input normalisation mean (default: the model's sidecar YAML, else 0)")->check(finite_number());
-  auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")->check(finite_number() & CLI::PositiveNumber);
+  auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")->check(finite_number(true));
   mean->needs(std);
   std->needs(mean);
   cmd->add_option("--report", o->report, "Write the dual-path report here (Markdown) and beside it as .json");

@@ -1,5 +1,8 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "cli/commands/commands.hpp"
 #include "core/error.hpp"
 #include "sweep/report.hpp"
@@ -9,6 +12,16 @@
 namespace chipref::cli {
 
 namespace {
+// 1 when the sweep had points and none succeeded (its outputs are still written, the failures in them),
+// with the first failure on stderr; else 0.
+int status_of(const std::vector<sweep::PointResult>& results) {
+  const auto ok = std::find_if(results.begin(), results.end(), [](const sweep::PointResult& r) { return r.error.empty(); });
+  if (results.empty() || ok != results.end()) return 0;
+  std::fflush(stdout);  // the summary line first
+  fmt::print(stderr, "chipref: error: every one of the {} points failed; the first (point {}): {}\n", results.size(), results.front().id, results.front().error);
+  return 1;
+}
+
 struct SweepOptions {
   std::string sweep_file, output, shard;
   int jobs = 1;
@@ -41,7 +54,7 @@ int run_slurm_command(const SweepOptions& o, const sweep::SweepSpec& spec) {
              : !s.attached_job.empty() ? fmt::format(", waited for job {}", s.attached_job)
                                        : ", all finished before",
              o.output);
-  return 0;
+  return status_of(s.merge.results);
 }
 
 int run_sweep_command(const SweepOptions& o) {
@@ -72,14 +85,14 @@ int run_sweep_command(const SweepOptions& o) {
     else
       fmt::print("search: the target top-1 {} is not reached even at the start ({:.4f})\n", search->target_top1, search->start.top1());
   }
-  return 0;
+  return status_of(s.results);
 }
 
 int run_merge(const SweepOptions& o) {
   const sweep::MergeSummary m = sweep::merge_sweeps(o.merge_dirs, o.merge_output);
   fmt::print("{} directories: {} points merged{} -> {}/results.csv, report.md, report.html\n", o.merge_dirs.size(), m.results.size(),
              m.missing ? fmt::format(", {} of the sweep's points in none of them", m.missing) : "", o.merge_output);
-  return 0;
+  return status_of(m.results);
 }
 }  // namespace
 
