@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/files.hpp"
+#include "core/process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -97,7 +98,7 @@ class Plots {
       for (const auto& [name, body] : plots_) script += "reset\nset terminal " + terminal + "\nset output '" + name + "." + ext + "'\n" + body + "unset output\n";
       write_file_atomically((fs::path(dir_) / ("plots." + ext + ".gp")).string(), script);
       processes.emplace_back([this, ext = ext, &result = status[t]] {
-        result = std::system(("cd '" + dir_ + "' && gnuplot plots." + ext + ".gp >gnuplot." + ext + ".log 2>&1").c_str());
+        result = run_shell_tied_to_caller("cd " + shell_quote(dir_) + " && exec gnuplot plots." + ext + ".gp >gnuplot." + ext + ".log 2>&1");
       });
     }
     for (std::thread& p : processes) p.join();
