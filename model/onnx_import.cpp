@@ -235,6 +235,42 @@ void prepare_onnx_schemas() {
         .Attr("rounding_mode", "rounding", onnx::AttributeProto::STRING, std::string("ROUND"))
         .TypeAndShapeInferenceFunction(onnx::propagateShapeAndTypeFromFirstInput);
     onnx::RegisterSchema(quant);
+    // com.microsoft QuantizeLinear / DequantizeLinear: ONNX's own, with 16-bit codes as well.
+    if (!ranges.Map().count(kMicrosoftDomain)) ranges.AddDomainToVersion(kMicrosoftDomain, 1, 1);
+    const std::vector<std::string> codes = {"tensor(int8)", "tensor(uint8)", "tensor(int16)", "tensor(uint16)", "tensor(int32)"};
+    onnx::OpSchema quantize_linear;
+    quantize_linear.SetName("QuantizeLinear")
+        .SetDomain(kMicrosoftDomain)
+        .SinceVersion(1)
+        .Input(0, "x", "input", "T1")
+        .Input(1, "y_scale", "scale", "T1")
+        .Input(2, "y_zero_point", "zero point", "T2", onnx::OpSchema::Optional)
+        .Output(0, "y", "codes", "T2")
+        .TypeConstraint("T1", {"tensor(float)"}, "real values")
+        .TypeConstraint("T2", codes, "codes")
+        .Attr("axis", "the per-axis parameters' axis", onnx::AttributeProto::INT, int64_t{1})
+        .TypeAndShapeInferenceFunction([](onnx::InferenceContext& ctx) {
+          if (ctx.getNumInputs() > 2 && ctx.getInputType(2)) onnx::propagateElemTypeFromInputToOutput(ctx, 2, 0);
+          else ctx.getOutputType(0)->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
+          if (onnx::hasInputShape(ctx, 0)) onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
+        });
+    onnx::RegisterSchema(quantize_linear);
+    onnx::OpSchema dequantize_linear;
+    dequantize_linear.SetName("DequantizeLinear")
+        .SetDomain(kMicrosoftDomain)
+        .SinceVersion(1)
+        .Input(0, "x", "codes", "T1")
+        .Input(1, "x_scale", "scale", "T2")
+        .Input(2, "x_zero_point", "zero point", "T1", onnx::OpSchema::Optional)
+        .Output(0, "y", "real values", "T2")
+        .TypeConstraint("T1", codes, "codes")
+        .TypeConstraint("T2", {"tensor(float)"}, "real values")
+        .Attr("axis", "the per-axis parameters' axis", onnx::AttributeProto::INT, int64_t{1})
+        .TypeAndShapeInferenceFunction([](onnx::InferenceContext& ctx) {
+          ctx.getOutputType(0)->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+          if (onnx::hasInputShape(ctx, 0)) onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
+        });
+    onnx::RegisterSchema(dequantize_linear);
     guard_onnx_shape_inference();
   });
 }
@@ -246,9 +282,9 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOp
   if (options.batch_size > 0) fix_batch_dimension(model, options.batch_size);
   const int64_t opset = default_domain_opset(model, source);
   for (const auto& o : model.opset_import())
-    if (!o.domain().empty() && o.domain() != "ai.onnx" && o.domain() != kQonnxDomain && o.domain() != "ai.onnx.ml")
-      throw Unsupported(source + ": operator domain '" + o.domain() + "' is not supported; expected the default ONNX domain or " +
-                       kQonnxDomain);
+    if (!o.domain().empty() && o.domain() != "ai.onnx" && o.domain() != kQonnxDomain && o.domain() != kMicrosoftDomain && o.domain() != "ai.onnx.ml")
+      throw Unsupported(source + ": operator domain '" + o.domain() + "' is not supported; expected the default ONNX domain, " + kQonnxDomain +
+                        " or " + kMicrosoftDomain + " (its QuantizeLinear / DequantizeLinear)");
 
   // Unsupported ops first: ONNX's checker would reject a custom op without naming the node.
   for (int i = 0; i < model.graph().node_size(); ++i) {

@@ -16,6 +16,9 @@ inline constexpr int64_t kMinOnnxOpset = 11;
 inline constexpr int64_t kMaxOnnxOpset = 17;
 // QONNX's custom-op domain (Brevitas / FINN exports); its `Quant` node is kept as a quantizer node.
 inline constexpr const char* kQonnxDomain = "qonnx.custom_op.general";
+// ONNX Runtime's contrib domain. Its QuantizeLinear / DequantizeLinear carry 16-bit codes before opset 21
+// (ORT's own quantizer writes 16-bit QDQ models this way; chipref export does too).
+inline constexpr const char* kMicrosoftDomain = "com.microsoft";
 
 struct ImportOptions {
   // Fix a symbolic (dynamic) first dimension of every graph input to this size before shape inference,

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/version.hpp"
+#include "model/onnx_import.hpp"
 
 namespace chipref {
 
@@ -38,6 +39,7 @@ class Exporter {
     model.set_producer_name("chipref");
     model.set_producer_version(kVersion);
     model.add_opset_import()->set_version(13);
+    model_ = &model;
     graph_ = model.mutable_graph();
     graph_->set_name("chipref_qdq");
     add_io(graph_->add_input(), input_name_, g_.input_shape);
@@ -102,16 +104,33 @@ class Exporter {
   }
 
   // QuantizeLinear → DequantizeLinear for activation value V (its float form is `float_name`).
+  // 8-bit codes: ONNX's QuantizeLinear / DequantizeLinear. 16-bit codes (a wider value, say int16
+  // logits): ONNX Runtime's com.microsoft ones, as ORT's own quantizer writes them before opset 21. A
+  // value of another width has no QDQ form: it is refused, naming it.
   void quantize_pair(const std::string& v, const std::string& float_name) {
     const QuantParams& q = quant(v);
-    if (q.format.bits() != 8) throw InputError("QDQ export: value '" + v + "' is " + q.format.name() + "; ONNX opset 13 QuantizeLinear carries 8-bit codes only");
-    const int type = q.format.is_signed() ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+    const int bits = q.format.bits();
+    if (bits != 8 && bits != 16)
+      throw InputError("QDQ export: value '" + v + "' is " + q.format.name() +
+                       "; QDQ carries 8-bit codes (ONNX QuantizeLinear, opset 13) and 16-bit codes (com.microsoft QuantizeLinear) only");
+    const bool wide = bits == 16;
+    if (wide && !microsoft_domain_) {
+      auto* opset = model_->add_opset_import();
+      opset->set_domain(kMicrosoftDomain);
+      opset->set_version(1);
+      microsoft_domain_ = true;
+    }
+    const int type = q.format.is_signed() ? (wide ? onnx::TensorProto::INT16 : onnx::TensorProto::INT8)
+                                          : (wide ? onnx::TensorProto::UINT16 : onnx::TensorProto::UINT8);
     add_initializer(v + "_scale", onnx::TensorProto::FLOAT, {}, std::vector<float>{static_cast<float>(q.scale)});
-    if (q.format.is_signed()) add_initializer(v + "_zero_point", type, {}, std::vector<int8_t>{static_cast<int8_t>(q.zero_point)});
+    if (wide && q.format.is_signed()) add_initializer(v + "_zero_point", type, {}, std::vector<int16_t>{static_cast<int16_t>(q.zero_point)});
+    else if (wide) add_initializer(v + "_zero_point", type, {}, std::vector<uint16_t>{static_cast<uint16_t>(q.zero_point)});
+    else if (q.format.is_signed()) add_initializer(v + "_zero_point", type, {}, std::vector<int8_t>{static_cast<int8_t>(q.zero_point)});
     else add_initializer(v + "_zero_point", type, {}, std::vector<uint8_t>{static_cast<uint8_t>(q.zero_point)});
-    add_node("QuantizeLinear", v + "_QuantizeLinear", {float_name, v + "_scale", v + "_zero_point"}, {v + "_q"});
-    add_node("DequantizeLinear", v + "_DequantizeLinear", {v + "_q", v + "_scale", v + "_zero_point"},
-             {v == output_value_ ? output_name_ : read_name(v)});
+    onnx::NodeProto* quantize = add_node("QuantizeLinear", v + "_QuantizeLinear", {float_name, v + "_scale", v + "_zero_point"}, {v + "_q"});
+    onnx::NodeProto* dequantize = add_node("DequantizeLinear", v + "_DequantizeLinear", {v + "_q", v + "_scale", v + "_zero_point"},
+                                           {v == output_value_ ? output_name_ : read_name(v)});
+    if (wide) quantize->set_domain(kMicrosoftDomain), dequantize->set_domain(kMicrosoftDomain);
   }
 
   // The fused activation a clamp stands for, between the float op (writing `pre`) and the quantizer.
@@ -273,7 +292,9 @@ class Exporter {
   }
 
   const IntGraph& g_;
+  onnx::ModelProto* model_ = nullptr;
   onnx::GraphProto* graph_ = nullptr;
+  bool microsoft_domain_ = false;
   std::string input_name_, output_name_, output_value_;
 };
 

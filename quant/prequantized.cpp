@@ -12,6 +12,8 @@ namespace chipref {
 namespace {
 
 bool is_op(const Node& n, const char* type, const char* domain = "") { return n.op_type == type && n.domain == domain; }
+// ONNX's QuantizeLinear / DequantizeLinear, or ONNX Runtime's com.microsoft ones (16-bit codes).
+bool is_qdq(const Node& n, const char* type) { return is_op(n, type) || is_op(n, type, kMicrosoftDomain); }
 bool is_qonnx_quant(const Node& n) { return is_op(n, "Quant", kQonnxDomain); }
 
 class Extractor {
@@ -26,8 +28,8 @@ class Extractor {
     }
     for (const Node& n : g_.nodes) {
       if (removed_.count(&n)) continue;
-      if (is_op(n, "DequantizeLinear")) take_dequantize(n);
-      else if (is_op(n, "QuantizeLinear")) take_quantize(n);
+      if (is_qdq(n, "DequantizeLinear")) take_dequantize(n);
+      else if (is_qdq(n, "QuantizeLinear")) take_quantize(n);
       else if (is_qonnx_quant(n)) take_qonnx_quant(n);
     }
     std::vector<Node> kept;
@@ -129,7 +131,7 @@ class Extractor {
       fail(q, "its integer output must be read by DequantizeLinear nodes (it is " +
                   std::string(graph_outputs_.count(q.outputs[0]) ? "a graph output: the integer network's boundary is chipref's own)" : "read by nothing)"));
     for (const Node* dq : readers->second) {
-      if (!is_op(*dq, "DequantizeLinear")) fail(q, "its output is read by " + dq->describe() + "; expected DequantizeLinear nodes only");
+      if (!is_qdq(*dq, "DequantizeLinear")) fail(q, "its output is read by " + dq->describe() + "; expected DequantizeLinear nodes only");
       const Tensor& dq_scale = constant(*dq, 1, "x_scale");
       const int64_t dq_zp = dq->has_input(2) ? constant(*dq, 2, "x_zero_point").ints.at(0) : 0;
       if (dq_scale.numel() != 1 || dq_scale.floats[0] != scale.floats[0] || dq_zp != params.zero_point)
@@ -200,7 +202,7 @@ class Extractor {
 
 }  // namespace
 
-bool is_quantizer_node(const Node& n) { return is_op(n, "QuantizeLinear") || is_op(n, "DequantizeLinear") || is_qonnx_quant(n); }
+bool is_quantizer_node(const Node& n) { return is_qdq(n, "QuantizeLinear") || is_qdq(n, "DequantizeLinear") || is_qonnx_quant(n); }
 
 bool is_prequantized(const Graph& graph) {
   return std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const Node& n) { return is_quantizer_node(n); });

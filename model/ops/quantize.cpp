@@ -129,6 +129,8 @@ void register_quantize(OpTable& t) {
   t["QuantizeLinear"] = quantize_linear;
   t["DequantizeLinear"] = dequantize_linear;
   t["DynamicQuantizeLinear"] = dynamic_quantize_linear;
+  t[std::string(kMicrosoftDomain) + "::QuantizeLinear"] = quantize_linear;  // the same ops, 16-bit codes too
+  t[std::string(kMicrosoftDomain) + "::DequantizeLinear"] = dequantize_linear;
   t[std::string(kQonnxDomain) + "::Quant"] = qonnx_quant;
 }
 

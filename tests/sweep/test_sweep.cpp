@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
+#include <sstream>
 #include <set>
 
 #include "core/error.hpp"
@@ -310,4 +312,34 @@ TEST_CASE("Sweep/sensitivity lowers one layer at a time, and the search's config
   CHECK(top1.top1() >= 0.8);
   for (size_t l = 0; l < layers.size(); ++l) CHECK(config.for_node(layers[l]).weight_bits == std::stoi(search.final_values[l]));
   for (const char* f : {"sensitivity.csv", "search.csv", "report.md"}) CHECK(fs::is_regular_file(dir / "out" / f));
+}
+
+TEST_CASE("Sweep/the input normalisation comes from the sweep file or the model's sidecar and is part of every point's identity", "[sweep]") {
+  const fs::path dir = scratch("normalisation");
+  const std::string axes = "axes:\n  wb: {key: weights.bits, values: [4, 8]}\n";
+  auto ids = [&](const std::string& sweep_path) {
+    const sweep::SweepSpec spec = sweep::load_sweep(sweep_path);
+    std::vector<std::string> out;
+    for (const sweep::Point& p : sweep::make_points(spec, sweep::sweep_salt(spec))) out.push_back(p.id);
+    return out;
+  };
+  // The shipped CNN with its sidecar (mean 0.2860, std 0.3530), the same values written into the sweep
+  // file, and other values: only the last changes what the points compute, and so their identity.
+  const std::vector<std::string> from_sidecar = ids(write_sweep(dir, axes));
+  const Normalisation sidecar = *read_sidecar_normalisation(kSource + "/examples/fmnist_cnn.onnx");
+  const std::vector<std::string> same =
+      ids(write_sweep(dir, (std::ostringstream() << std::setprecision(9) << "data: {mean: " << sidecar.mean << ", std: " << sidecar.std << "}\n").str() + axes));
+  const std::vector<std::string> other = ids(write_sweep(dir, "data: {mean: 0.5, std: 0.25}\n" + axes));
+  CHECK(same == from_sidecar);
+  CHECK(other[0] != from_sidecar[0]);
+  CHECK(other[1] != from_sidecar[1]);
+  // The model without its sidecar: no normalisation (a warning), and other points than with it.
+  fs::copy_file(kSource + "/examples/fmnist_cnn.onnx", dir / "bare.onnx");
+  std::ofstream(dir / "bare_sweep.yaml") << "model: bare.onnx\nbase: base.yaml\n" << axes;
+  const std::vector<std::string> bare = ids((dir / "bare_sweep.yaml").string());
+  CHECK(bare[0] != from_sidecar[0]);
+  std::ofstream(dir / "bare.yaml") << "mean: 0.5\nstd: 0.25\n";  // a sidecar added later: the cache does not answer for it
+  CHECK(ids((dir / "bare_sweep.yaml").string()) != bare);
+  CHECK(error_of(write_sweep(dir, "data: {mean: 0.5}\n" + axes)).find("'mean' and 'std' go together") != std::string::npos);
+  CHECK(error_of(write_sweep(dir, "data: {mean: 0.5, std: 0}\n" + axes)).find("'std' is 0") != std::string::npos);
 }
