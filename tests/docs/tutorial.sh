@@ -4,10 +4,20 @@
 # fresh TMPDIR, and requires every line of its ```text blocks in the output (stdout). Masked on both
 # sides: a cycles/s rate (a speed), Slurm job numbers, and the fresh TMPDIR (shown as /tmp).
 # With --last-block-always, the last sh block (a cleanup: stopping daemons) also runs when an earlier
-# one fails.
-# Usage: tutorial.sh DOC SOURCE_DIR BIN_DIR [--last-block-always]
+# one fails. With --in-scratch, the blocks run in a scratch directory holding links to the source tree's
+# examples/ and configs/ (for a walk-through that writes its outputs into the current directory, as
+# README.md's does).
+# Usage: tutorial.sh DOC SOURCE_DIR BIN_DIR [--last-block-always] [--in-scratch]
 set -euo pipefail
-doc=$1 src=$2 bin=$3 always=${4:-}
+doc=$1 src=$2 bin=$3
+always= scratch=
+for option in "${@:4}"; do
+  case $option in
+    --last-block-always) always=$option ;;
+    --in-scratch) scratch=$option ;;
+    *) echo "tutorial.sh: unknown option $option"; exit 2 ;;
+  esac
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 awk -v out="$work" '
@@ -27,7 +37,12 @@ if [[ $always == --last-block-always ]]; then
 fi
 mkdir "$work/tmp"
 # The DUT build cache is content-addressed: sharing the tests' cache only saves rebuilding identical designs.
-(cd "$src" && PATH="$bin:$PATH" TMPDIR="$work/tmp" CHIPREF_CACHE_DIR="${TMPDIR:-/tmp}/chipref_test_dut_cache" bash -e "$work/tutorial.sh") >"$work/output.txt" 2>"$work/stderr.txt" || {
+run_dir=$src
+if [[ $scratch == --in-scratch ]]; then
+  run_dir=$work/run
+  mkdir "$run_dir" && ln -s "$src/examples" "$run_dir/examples" && ln -s "$src/configs" "$run_dir/configs"
+fi
+(cd "$run_dir" && PATH="$bin:$PATH" TMPDIR="$work/tmp" CHIPREF_CACHE_DIR="${TMPDIR:-/tmp}/chipref_test_dut_cache" bash -e "$work/tutorial.sh") >"$work/output.txt" 2>"$work/stderr.txt" || {
   echo "the walk-through's commands failed:"; cat "$work/output.txt" "$work/stderr.txt"; exit 1; }
 mask() { sed -E -e 's/, [0-9.e+-]+ cycles\/s\)/, RATE cycles\/s)/' -e 's/job [0-9]+/job N/g' -e "s|$work/tmp|/tmp|g"; }
 # Masked once into a file: grep -q stops reading at its first match, and under pipefail a mask still
