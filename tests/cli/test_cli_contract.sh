@@ -66,8 +66,13 @@ expect eval-qdq-intgraph  0 0 '"count":20'                     -- eval "$tmp/q3"
 expect export-not-intgraph 1 1 "not an IntGraph directory"     -- export "$tmp" -o "$tmp/x.onnx"
 printf 'defaults:\n  activations: {bits: 16}\n' >"$tmp/a16.yaml"
 "$chipref" quantize "$model" --config "$tmp/a16.yaml" --calib-count 10 -o "$tmp/q16" >/dev/null 2>&1
-expect export-16bit       1 1 "ONNX opset 13 QuantizeLinear carries 8-bit codes only" -- export "$tmp/q16" -o "$tmp/x.onnx"
-expect export-w8a8-int16-logits 1 1 "value 'logits' is int16" -- export "$tmp/q" -o "$tmp/x.onnx"
+# 16-bit values export as ONNX Runtime's com.microsoft QDQ; other widths have no QDQ form.
+expect export-16bit       0 0 "QDQ ONNX"                       -- export "$tmp/q16" -o "$tmp/q16.onnx"
+expect eval-16bit-qdq     0 0 '"count":20'                     -- eval "$tmp/q16.onnx" --limit 20 --json
+expect export-w8a8-int16-logits 0 0 "QDQ ONNX"                 -- export "$tmp/q" -o "$tmp/w8a8.onnx"
+printf 'defaults:\n  activations: {bits: 12}\n' >"$tmp/a12.yaml"
+"$chipref" quantize "$model" --config "$tmp/a12.yaml" --calib-count 10 -o "$tmp/q12" >/dev/null 2>&1
+expect export-12bit       1 1 "is uint12; QDQ carries 8-bit codes .* and 16-bit codes .* only" -- export "$tmp/q12" -o "$tmp/x.onnx"
 expect vectors-usage      2 1 "QMODEL and -o DIR are required" -- vectors
 expect vectors-two-inputs 1 1 "exactly one of --input"         -- vectors "$tmp/q" -o "$tmp/vec"
 expect vectors-write      0 0 "manifest.json written last"     -- vectors "$tmp/q" --data fashion-mnist --count 1 --format mem,bin -o "$tmp/vec"

@@ -231,6 +231,16 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
     CHECK(wrong == 0);
     CHECK((packed > 0) == (c.word_bits > 0));
     CHECK(verify_vectors(dir.string()) > 0);
+    // A C header says how its values are arranged: the layout (and packing) of its file, not "row-major".
+    for (const Entry& e : m.entries) {
+      if (e.format != Format::h) continue;
+      INFO(e.file);
+      const std::string bytes = read_file_bytes((dir / e.file).string());
+      const std::string first_line = bytes.substr(0, bytes.find('\n'));
+      CHECK(first_line.find("in the layout " + e.layout) != std::string::npos);
+      CHECK((first_line.find("elements (element 0 in the") != std::string::npos) == (e.spec.per_word > 1));
+      if (e.layout.rfind("tiled", 0) == 0) CHECK(first_line.find("row-major") == std::string::npos);
+    }
     if (c.layout == std::string("tiled:4x8")) {
       // A manifest whose tiled entry lost a tile dimension, or names a tile outside 1..4096, or whose
       // default layout is unknown: an InputError naming the manifest (the fuzzer's first find was
