@@ -61,7 +61,7 @@ int run_vectors(const VectorsOptions& o) {
   int64_t bytes = 0;
   for (const auto& e : m.entries)
     if (files.insert(e.file).second) bytes += e.bytes;
-  fmt::print("{}: {} inputs -> {}: {} files ({} bytes), {} manifest entries; manifest.json written last\n", o.model, source.count, o.output, files.size(),
+  fmt::print("{}: {} inputs -> {}: {} files ({} bytes), {} manifest entries\n", o.model, source.count, o.output, files.size(),
              bytes, m.entries.size());
   return 0;
 }
