@@ -54,6 +54,17 @@ std::string lowering_error(const onnx::ModelProto& m) {
   return "no error";
 }
 
+// On how many of the first 300 test images two networks of the CNN pick the same class.
+int64_t same_top1_on_300_images(const IntGraph& a, const IntGraph& b) {
+  const LabelledImages data = load_fashion_mnist("t10k", 300, cnn_norm());
+  const Tensor ya = DirectEngine(a).run(data.images), yb = DirectEngine(b).run(data.images);
+  int64_t same = 0;
+  for (int64_t i = 0; i < 300; ++i)
+    same += std::max_element(ya.floats.begin() + i * 10, ya.floats.begin() + i * 10 + 10) - ya.floats.begin() ==
+            std::max_element(yb.floats.begin() + i * 10, yb.floats.begin() + i * 10 + 10) - yb.floats.begin();
+  return same;
+}
+
 onnx::ModelProto exported_model() {
   onnx::ModelProto m;
   REQUIRE(m.ParseFromString(export_qdq_onnx(calibrated("single"))));
@@ -183,13 +194,7 @@ TEST_CASE("Prequantized/IntGraph -> QDQ -> IntGraph keeps ops, codes, formats, s
       CHECK(t.ints == b.constants.at(name).ints);  // the codes themselves travel unchanged
     }
     // The multipliers follow the float32 scales: the networks agree on nearly every image.
-    const LabelledImages data = load_fashion_mnist("t10k", 300, cnn_norm());
-    const Tensor ya = DirectEngine(a).run(data.images), yb = DirectEngine(b).run(data.images);
-    int64_t same_top1 = 0;
-    for (int64_t i = 0; i < 300; ++i)
-      same_top1 += std::max_element(ya.floats.begin() + i * 10, ya.floats.begin() + i * 10 + 10) - ya.floats.begin() ==
-                   std::max_element(yb.floats.begin() + i * 10, yb.floats.begin() + i * 10 + 10) - yb.floats.begin();
-    CHECK(same_top1 >= 297);
+    CHECK(same_top1_on_300_images(a, b) >= 297);
   }
 }
 
@@ -287,11 +292,5 @@ TEST_CASE("Prequantized/an IntGraph with 16-bit logits (configs/w8a8.yaml) expor
     if (name.find(".weight") != std::string::npos || name.find(".bias") != std::string::npos) CHECK(t.ints == b.constants.at(name).ints);
   // The lowered network computes what the original does: its multipliers follow float32 scales, so
   // top-1 agrees on nearly every image (as for 8-bit logits above).
-  const LabelledImages data = load_fashion_mnist("t10k", 300, cnn_norm());
-  const Tensor ya = DirectEngine(a).run(data.images), yb = DirectEngine(b).run(data.images);
-  int64_t same_top1 = 0;
-  for (int64_t i = 0; i < 300; ++i)
-    same_top1 += std::max_element(ya.floats.begin() + i * 10, ya.floats.begin() + i * 10 + 10) - ya.floats.begin() ==
-                 std::max_element(yb.floats.begin() + i * 10, yb.floats.begin() + i * 10 + 10) - yb.floats.begin();
-  CHECK(same_top1 >= 297);
+  CHECK(same_top1_on_300_images(a, b) >= 297);
 }
