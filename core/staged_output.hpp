@@ -6,6 +6,7 @@
 // Names beside TARGET (one stem per target, at most ~100 bytes whatever TARGET's own length):
 //   .NAME.HASH.chipref-tmp-PID-N   a run's staging area; after the swap it holds the old output, deleted
 //   .NAME.HASH.chipref-lock        held (flock) while a run writes TARGET; deleted when it is done
+//   .NAME.HASH.chipref-old         the old output, moved aside on a file system without RENAME_EXCHANGE
 // NAME is TARGET's file name cut to 48 bytes, HASH 8 hex digits of the whole name. A leftover staging
 // area is a run that died (kill -9, power): the next run for the same TARGET, holding the lock, deletes
 // it (a sweep first takes its finished points as cache). A second writer waits for the lock, saying so.
@@ -62,8 +63,8 @@ inline std::filesystem::path output_target(const std::string& spelled) {
   return target;
 }
 
-// The staging areas runs that died left for TARGET (none while another live run holds the lock are
-// counted as left: call it under the lock, or only to read).
+// The staging areas named for TARGET: what dead runs left, when called under TARGET's lock (a live
+// run's staging area matches too, so without the lock only read what this returns).
 inline std::vector<std::filesystem::path> staged_output_leftovers(const std::filesystem::path& target) {
   namespace fs = std::filesystem;
   std::vector<fs::path> found;
@@ -96,19 +97,24 @@ class StagedOutput {
     }
     const std::string stem = staged_detail::stem_of(target_);
     lock(parent / (stem + "lock"));
-    for (const fs::path& left : staged_output_leftovers(target_)) {
-      if (harvest && fs::is_directory(left)) harvest(left);
-      fs::remove_all(left, error);
+    try {
+      for (const fs::path& left : staged_output_leftovers(target_)) {
+        if (harvest && fs::is_directory(left)) harvest(left);
+        fs::remove_all(left, error);
+      }
+      // A run that died between moving the old output aside and renaming the new one in (file systems
+      // without RENAME_EXCHANGE): put the old one back.
+      const fs::path aside = parent / (stem + "old");
+      if (fs::exists(fs::symlink_status(aside)) && !fs::exists(fs::symlink_status(target_))) fs::rename(aside, target_, error);
+      fs::remove_all(aside, error);
+      static std::atomic<unsigned> counter{0};
+      staging_ = parent / (stem + "tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+      if (kind_ == Kind::directory && !fs::create_directory(staging_, error))
+        throw InputError(staging_.string() + ": cannot create the staging directory for " + target_.string() + ": " + error.message());
+    } catch (...) {  // no destructor runs for a constructor that throws
+      unlock();
+      throw;
     }
-    // A run that died between moving the old output aside and renaming the new one in (file systems
-    // without RENAME_EXCHANGE): put the old one back.
-    const fs::path aside = parent / (stem + "old");
-    if (fs::exists(fs::symlink_status(aside)) && !fs::exists(fs::symlink_status(target_))) fs::rename(aside, target_, error);
-    fs::remove_all(aside, error);
-    static std::atomic<unsigned> counter{0};
-    staging_ = parent / (stem + "tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    if (kind_ == Kind::directory && !fs::create_directory(staging_, error))
-      throw InputError(staging_.string() + ": cannot create the staging directory for " + target_.string() + ": " + error.message());
   }
   StagedOutput(const StagedOutput&) = delete;
   StagedOutput& operator=(const StagedOutput&) = delete;
