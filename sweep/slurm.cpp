@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -192,8 +193,17 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
     std::set<int64_t> reported;
     bool warned = false;
     for (;;) {
+      // A shard's run writes its points into a staging directory beside the shard's and swaps it in
+      // when it finishes (core/staged_output.hpp): the points found there count too.
       int64_t done = 0;
-      for (const auto& [file, id] : expected) done += fs::exists(file);
+      std::map<fs::path, std::vector<fs::path>> staging_of;
+      for (const auto& [file, id] : expected) {
+        const fs::path shard = file.parent_path().parent_path();
+        if (!staging_of.count(shard)) staging_of[shard] = staged_output_leftovers(shard);
+        bool found = fs::exists(file);
+        for (const fs::path& staging : staging_of[shard]) found = found || fs::exists(staging / "points" / file.filename());
+        done += found;
+      }
       progress.update(done);
       if (log_lines)
         for (int64_t s : waiting)

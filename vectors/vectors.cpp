@@ -429,7 +429,7 @@ std::vector<int64_t> read_vector(const std::string& dir, const Entry& e) {
 }
 
 namespace {
-// "; first differing element 37 [0, 2, 3, 1]: got 0xfd (-3), expected 0x02 (2)": the index and coordinates
+// "; first differing element 37 [0,2,3,1]: got 0xfd (-3), expected 0x02 (2)": the index and coordinates
 // in the tensor's row-major order, whatever the file's layout and packing; the codes in the element
 // type's two's complement hex and in decimal.
 std::string first_difference(const Entry& e, const std::vector<int64_t>& have, const std::vector<int64_t>& want) {

@@ -3,8 +3,9 @@
 // reads and writes — activations, weights (dense and, for N:M layers, the compressed values and index
 // words), biases, requantization multipliers and shifts, tables, accumulators before requantization,
 // outputs — as files testbenches load, described by manifest.json. Deterministic: the same IntGraph,
-// inputs and options give a byte-identical directory. Every file is written to a temporary name and
-// renamed, the manifest last, so an interrupted run leaves no file the manifest claims incomplete.
+// inputs and options give a byte-identical directory. The directory is written whole beside its target
+// and swapped in as the last step (core/staged_output.hpp): an interrupted run leaves the earlier
+// vectors as they were, and no file of an earlier run survives beside a new manifest.
 
 #include <string>
 #include <vector>
@@ -87,9 +88,10 @@ std::vector<int64_t> read_vector(const std::string& dir, const Entry& entry);
 // The words of an entry's file (decoded) as the tensor's row-major values.
 std::vector<int64_t> logical_values(const Entry& entry, const std::vector<int64_t>& words);
 
-// Re-hashes every file and checks its size against its shape; where a file differs, regenerates it
-// from the model and inputs the manifest names to point at the first differing element. Throws
-// VerificationMismatch naming the file (and element) on any difference; returns the files checked.
+// Checks that DIR holds no file the manifest does not list, re-hashes every file and checks its size
+// against its shape; where a file differs, regenerates it from the model and inputs the manifest names
+// to point at the first differing element (index, coordinates, got/expected in hex and decimal).
+// Throws VerificationMismatch naming the file (and element) on any difference; returns the files checked.
 int64_t verify_vectors(const std::string& dir);
 
 }  // namespace chipref::vectors
