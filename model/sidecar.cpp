@@ -43,7 +43,7 @@ NormalisationChoice choose_normalisation(const std::string& model_path, const st
   static std::once_flag warned;
   std::call_once(warned, [&] {
     std::fprintf(stderr,
-                 "chipref: warning: %s has no input normalisation (no --mean/--std, no sidecar %s): inputs go in as pixels scaled to [0, 1]; "
+                 "chipref: warning: %s has no input normalisation (none given, and no sidecar %s): inputs go in as pixels scaled to [0, 1]; "
                  "a model trained on normalised inputs scores near chance this way\n",
                  model_path.c_str(), sidecar_path(model_path).c_str());
   });
