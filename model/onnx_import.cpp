@@ -141,9 +141,9 @@ void check_finite_parameters(const Graph& g) {
         if (g.initializers.count(n.inputs[i]) && (i > 0 || n.op_type == "MatMul")) parameter_of.emplace(n.inputs[i], n.describe());
   for (const auto& [name, t] : g.initializers) {
     if (!t.is_float()) continue;
+    const auto reader = parameter_of.find(name);
     for (size_t i = 0; i < t.floats.size(); ++i) {
       const float v = t.floats[i];
-      const auto reader = parameter_of.find(name);
       if (std::isnan(v) || (std::isinf(v) && reader != parameter_of.end()))
         throw InputError(g.source + ": initializer '" + name + "'" + (reader != parameter_of.end() ? " (a parameter of " + reader->second + ")" : "") +
                          ": element " + std::to_string(i) + " " + index_to_string(t.shape, static_cast<int64_t>(i)) + " is " +
