@@ -23,7 +23,7 @@
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
-#include "sim/kernels/simd.hpp"
+#include "kernels/simd.hpp"
 
 using namespace chipref;
 

@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include "quant/numerics/requant.hpp"
+#include "numerics/requant.hpp"
 
 using namespace chipref;
 

@@ -14,9 +14,9 @@
 #include <random>
 
 #include "quant/sparsity.hpp"
-#include "sim/kernels/mac.hpp"
-#include "sim/kernels/simd.hpp"
-#include "sim/kernels/sparse.hpp"
+#include "kernels/mac.hpp"
+#include "kernels/simd.hpp"
+#include "kernels/sparse.hpp"
 
 using namespace chipref;
 using namespace chipref::kernels;

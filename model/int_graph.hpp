@@ -1,7 +1,7 @@
 #pragma once
 // The IntGraph: the integer-only fused network hardware runs. Between one `quantize` op at the graph
 // input and one `dequantize` op at the output, every tensor is an integer code tensor and every op is
-// one of the integer kernels of sim/kernels (docs/numerics.md §5). Saved as a directory: graph.json
+// one of the integer kernels of kernels/ (docs/numerics.md §5). Saved as a directory: graph.json
 // (the ops, values and attributes; schema in docs/intgraph.md) plus one .npy per constant tensor.
 
 #include <map>
@@ -10,7 +10,7 @@
 
 #include "model/graph.hpp"
 #include "model/io/idx.hpp"
-#include "quant/numerics/int_format.hpp"
+#include "numerics/int_format.hpp"
 
 namespace chipref {
 

@@ -47,44 +47,12 @@ int64_t dtype_max(DType dtype) {
   }
 }
 
-int64_t element_count(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-int64_t checked_element_count(const Shape& shape, const std::string& what) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0) throw InputError(what + " has shape " + shape_to_string(shape) + ": a negative dimension");
-    if (d != 0 && n > kMaxTensorElements / d)
-      throw InputError(what + " has shape " + shape_to_string(shape) + ": more than the 2^30 elements a tensor may have in chipref");
-    n *= d;
-  }
-  return n;
-}
-
 void require_finite(const Tensor& t, const std::string& what) {
   if (!t.is_float()) return;
   for (size_t i = 0; i < t.floats.size(); ++i)
     if (!std::isfinite(t.floats[i]))
       throw InputError(what + ": element " + std::to_string(i) + " " + index_to_string(t.shape, static_cast<int64_t>(i)) + " is " +
                        (std::isnan(t.floats[i]) ? "NaN" : t.floats[i] > 0 ? "+infinity" : "-infinity") + "; expected finite numbers");
-}
-
-std::string index_to_string(const Shape& shape, int64_t flat) {
-  Shape at(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    at[d] = shape[d] > 0 ? flat % shape[d] : 0;
-    flat = shape[d] > 0 ? flat / shape[d] : 0;
-  }
-  return shape_to_string(at);
-}
-
-std::string shape_to_string(const Shape& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 Tensor Tensor::of_floats(Shape shape, std::vector<float> data) {

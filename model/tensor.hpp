@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/shape.hpp"
+
 namespace chipref {
 
 enum class DType { float32, int8, uint8, int16, uint16, int32, int64, boolean };
@@ -18,21 +20,10 @@ bool is_integer(DType dtype);  // every type but float32 (bool counts as integer
 int64_t dtype_min(DType dtype);
 int64_t dtype_max(DType dtype);
 
-using Shape = std::vector<int64_t>;
-int64_t element_count(const Shape& shape);
-// The most elements a tensor chipref creates may have (4 GiB of float32): a model or file declaring
-// more (an absurd or corrupt shape) is refused before anything is allocated.
-inline constexpr int64_t kMaxTensorElements = int64_t{1} << 30;
-// element_count, or an InputError for a negative dimension or more than kMaxTensorElements elements
-// (overflow included); `what` names the tensor in the message.
-int64_t checked_element_count(const Shape& shape, const std::string& what);
-std::string shape_to_string(const Shape& shape);
 // InputError naming `what`, the first non-finite element and its coordinates, for a float32 tensor
 // holding a NaN or an infinity (data entering chipref: calibration and run inputs, weights).
 struct Tensor;
 void require_finite(const Tensor& t, const std::string& what);
-// The coordinates of row-major element `flat` of a tensor of `shape`, as "[n,c,h,w]".
-std::string index_to_string(const Shape& shape, int64_t flat);
 
 struct Tensor {
   DType dtype = DType::float32;

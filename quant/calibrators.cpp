@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "quant/numerics/rounding.hpp"
+#include "numerics/rounding.hpp"
 #include "quant/quantize.hpp"
 
 namespace chipref {

@@ -11,9 +11,9 @@
 
 #include "model/int_graph.hpp"
 #include "quant/lut.hpp"
-#include "sim/kernels/sparse.hpp"
-#include "quant/numerics/accumulator.hpp"
-#include "quant/numerics/requant.hpp"
+#include "kernels/sparse.hpp"
+#include "numerics/accumulator.hpp"
+#include "numerics/requant.hpp"
 
 namespace chipref {
 

@@ -5,10 +5,10 @@
 #include <limits>
 #include <optional>
 
-#include "quant/numerics/enum_names.hpp"
-#include "quant/numerics/polynomial.hpp"
-#include "quant/numerics/requant.hpp"
-#include "quant/numerics/rounding.hpp"
+#include "numerics/enum_names.hpp"
+#include "numerics/polynomial.hpp"
+#include "numerics/requant.hpp"
+#include "numerics/rounding.hpp"
 
 namespace chipref {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "model/int_graph.hpp"
-#include "sim/kernels/lut.hpp"
-#include "sim/kernels/softmax.hpp"
+#include "kernels/lut.hpp"
+#include "kernels/softmax.hpp"
 
 namespace chipref {
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "quant/numerics/rounding.hpp"
+#include "numerics/rounding.hpp"
 
 namespace chipref {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "model/int_graph.hpp"
-#include "sim/kernels/layernorm.hpp"
+#include "kernels/layernorm.hpp"
 
 namespace chipref {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "quant/numerics/error_bounds.hpp"
+#include "numerics/error_bounds.hpp"
 
 namespace chipref {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "quant/numerics/requant.hpp"
+#include "numerics/requant.hpp"
 
 namespace chipref {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "model/tensor.hpp"
-#include "sim/kernels/sparse.hpp"
+#include "kernels/sparse.hpp"
 
 namespace chipref {
 

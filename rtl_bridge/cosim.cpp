@@ -6,7 +6,7 @@
 
 #include "core/error.hpp"
 #include "model/int_graph.hpp"
-#include "sim/kernels/sparse.hpp"
+#include "kernels/sparse.hpp"
 #include "sim/systemc/tile_streams.hpp"
 #include "vectors/vectors.hpp"
 

@@ -1,5 +1,5 @@
 #pragma once
-// The DirectEngine runs an IntGraph with the sim/kernels functions, in plain C++. Parameters (weights
+// The DirectEngine runs an IntGraph with the kernels/ functions, in plain C++. Parameters (weights
 // as int32, per-channel multipliers) are prepared once; a run touches no float between the input
 // quantize and the output dequantize.
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "model/int_graph.hpp"
-#include "quant/numerics/accumulator.hpp"
+#include "numerics/accumulator.hpp"
 #include "sim/int_ops.hpp"
 
 namespace chipref {

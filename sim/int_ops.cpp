@@ -6,15 +6,15 @@
 #include <initializer_list>
 #include <optional>
 
-#include "quant/numerics/requant.hpp"
-#include "quant/numerics/rounding.hpp"
-#include "sim/kernels/layernorm.hpp"
-#include "sim/kernels/lut.hpp"
-#include "sim/kernels/mac.hpp"
-#include "sim/kernels/movement.hpp"
-#include "sim/kernels/pool.hpp"
-#include "sim/kernels/requant.hpp"
-#include "sim/kernels/softmax.hpp"
+#include "numerics/requant.hpp"
+#include "numerics/rounding.hpp"
+#include "kernels/layernorm.hpp"
+#include "kernels/lut.hpp"
+#include "kernels/mac.hpp"
+#include "kernels/movement.hpp"
+#include "kernels/pool.hpp"
+#include "kernels/requant.hpp"
+#include "kernels/softmax.hpp"
 
 namespace chipref {
 

@@ -1,6 +1,6 @@
 #pragma once
 // One IntGraph op made ready to run: its parameters read from the graph and checked once, and a call
-// that applies the op's kernel (sim/kernels/) to its run-time inputs. Both engines run ops through
+// that applies the op's kernel (kernels/) to its run-time inputs. Both engines run ops through
 // this, the DirectEngine in a loop and the SystemC engine inside its modules, so the two cannot differ
 // in any integer: there is one preparation and one kernel per op.
 
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "model/int_graph.hpp"
-#include "quant/numerics/accumulator.hpp"
-#include "sim/kernels/sparse.hpp"
+#include "numerics/accumulator.hpp"
+#include "kernels/sparse.hpp"
 
 namespace chipref {
 

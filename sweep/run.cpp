@@ -24,7 +24,7 @@
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 #include "sim/int_ops.hpp"
-#include "sim/kernels/mac.hpp"
+#include "kernels/mac.hpp"
 #include "sweep/report.hpp"
 
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 
 #include "core/error.hpp"
 #include "model/io/npy.hpp"
-#include "quant/numerics/enum_names.hpp"
+#include "numerics/enum_names.hpp"
 
 namespace chipref::vectors {
 

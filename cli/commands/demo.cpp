@@ -11,7 +11,7 @@
 #include "model/evaluate.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "quant/dual_path.hpp"
+#include "analysis/dual_path.hpp"
 #include "quant/quantize.hpp"
 #include "quant/selfcheck.hpp"
 #include "sim/direct_engine.hpp"

@@ -9,7 +9,7 @@
 #include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "quant/dual_path.hpp"
+#include "analysis/dual_path.hpp"
 #include "quant/prequantized.hpp"
 #include "quant/quantize.hpp"
 

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "model/ops/ops.hpp"
-#include "quant/numerics/rounding.hpp"
+#include "numerics/rounding.hpp"
 
 namespace chipref::ops {
 

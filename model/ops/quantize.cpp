@@ -7,7 +7,7 @@
 
 #include "model/onnx_import.hpp"
 #include "model/ops/ops.hpp"
-#include "quant/numerics/rounding.hpp"
+#include "numerics/rounding.hpp"
 
 namespace chipref::ops {
 

@@ -2,7 +2,7 @@
 
 #include <ostream>
 
-#include "sim/kernels/sparse.hpp"
+#include "kernels/sparse.hpp"
 #include "sim/systemc/tile_streams.hpp"
 
 namespace chipref {

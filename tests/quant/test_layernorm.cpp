@@ -1,4 +1,4 @@
-// Integer LayerNorm (sim/kernels/layernorm.hpp, quant/normalization.hpp, docs/numerics.md §10):
+// Integer LayerNorm (kernels/layernorm.hpp, quant/normalization.hpp, docs/numerics.md §10):
 // - integer_sqrt is the exact floor square root (every v < 2^22, and random 128-bit values checked by
 //   x² <= v < (x + 1)² in 128-bit arithmetic);
 // - every output is within §10's bound of LayerNorm computed in double on the dequantized input codes,

@@ -1,4 +1,4 @@
-// Lookup-table non-linears (quant/lut.hpp, sim/kernels/lut.hpp), exhaustively over every input code:
+// Lookup-table non-linears (quant/lut.hpp, kernels/lut.hpp), exhaustively over every input code:
 // - a direct table (one entry per code) equals round_half_even(f(x) / s_y) + z_y, saturated, computed
 //   here independently from the function, for every code of 8- and 16-bit inputs;
 // - an interpolated or nearest-entry table equals the integer formula of docs/numerics.md §8 evaluated

@@ -1,4 +1,4 @@
-// Integer softmax (sim/kernels/softmax.hpp, docs/numerics.md §9):
+// Integer softmax (kernels/softmax.hpp, docs/numerics.md §9):
 // - every output equals the spec's integers computed here independently (std::exp, ties-to-even
 //   rounding of T, the int128 reference rounding of T·M / S);
 // - every unsaturated output is within s_y/2 + (1 + n)/2^(E+1) of the exact softmax of the real inputs;
@@ -10,7 +10,7 @@
 #include <random>
 
 #include "quant/lut.hpp"
-#include "quant/numerics/polynomial.hpp"
+#include "numerics/polynomial.hpp"
 #include "support/int128_reference.hpp"
 
 using namespace chipref;
@@ -109,7 +109,7 @@ TEST_CASE("Softmax/ties round to even (hand-derived)", "[quant][softmax]") {
   CHECK(y == std::vector<int32_t>{128, 128, 0});
 }
 
-// The `poly` method: exp entries from I-BERT's i-exp (quant/numerics/polynomial.hpp), docs/numerics.md
+// The `poly` method: exp entries from I-BERT's i-exp (numerics/polynomial.hpp), docs/numerics.md
 // §12. Each entry against 2^E · exp(−s_x · d) within 2^E · exp(−s_x·d) · ρ(z) + 1, where z = ⌊d·s_x / ln 2⌋ + 1
 // bounds the halvings used and ρ(z) = (1 + 0.0034 + S') · exp(z · (S' + 5e-5)) − 1 (the quadratic's
 // relative error on (−ln 2, 0] is 0.00331, measured on a 1e-6 grid; qx0 · S' is within S' of x0, and x0

@@ -16,7 +16,7 @@
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "quant/config.hpp"
-#include "quant/dual_path.hpp"
+#include "analysis/dual_path.hpp"
 #include "quant/quantize.hpp"
 #include "quant/sparsity.hpp"
 #include "sim/direct_engine.hpp"

@@ -15,7 +15,7 @@
 #include "model/executor.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "quant/dual_path.hpp"
+#include "analysis/dual_path.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 

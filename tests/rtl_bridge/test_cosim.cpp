@@ -3,7 +3,7 @@
 // the MAC array on every conv/linear layer (16 x 16, and 4 x 5 with partial tiles); each deliberately
 // broken variant is caught where an independent prediction says it must differ: the same number of
 // mismatching elements, the same first element, the same wrong value. MulShift predictions come from
-// quant/numerics' Requantizer (floor rounding, no saturation, an even accumulator); MAC array predictions
+// numerics' Requantizer (floor rounding, no saturation, an even accumulator); MAC array predictions
 // from the golden accumulators, weights and bias (+ z_a·Σw without the zero point, the sum wrapped to 16
 // bits, the sum without the bias).
 #include <catch2/catch.hpp>
@@ -15,7 +15,7 @@
 
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "quant/numerics/requant.hpp"
+#include "numerics/requant.hpp"
 #include "quant/quantize.hpp"
 #include "rtl_bridge/cosim.hpp"
 #include "tests/rtl_bridge/example_vectors.hpp"

@@ -9,10 +9,10 @@
 
 #include "model/executor.hpp"
 #include "model/ops/ops.hpp"
-#include "sim/kernels/mac.hpp"
-#include "sim/kernels/movement.hpp"
-#include "sim/kernels/pool.hpp"
-#include "sim/kernels/requant.hpp"
+#include "kernels/mac.hpp"
+#include "kernels/movement.hpp"
+#include "kernels/pool.hpp"
+#include "kernels/requant.hpp"
 
 using namespace chipref;
 using namespace chipref::kernels;

@@ -1,4 +1,4 @@
-// The kernel levels (sim/kernels/simd.hpp) against the spec: the per_addition level accumulates every
+// The kernel levels (kernels/simd.hpp) against the spec: the per_addition level accumulates every
 // product through AccumulatorSpec::add in the documented order and requantizes with the scalar
 // Requantizer; `portable` and `avx2` must give the same integers and the same overflow counts on every
 // input. Seeded random geometries (strides, dilations, padding, groups incl. depthwise, odd K, images
@@ -10,9 +10,9 @@
 #include <random>
 #include <tuple>
 
-#include "sim/kernels/mac.hpp"
-#include "sim/kernels/requant.hpp"
-#include "sim/kernels/simd.hpp"
+#include "kernels/mac.hpp"
+#include "kernels/requant.hpp"
+#include "kernels/simd.hpp"
 
 using namespace chipref;
 using namespace chipref::kernels;

@@ -1,4 +1,4 @@
-// N:M-compressed weights (sim/kernels/sparse.hpp, docs/numerics.md §13):
+// N:M-compressed weights (kernels/sparse.hpp, docs/numerics.md §13):
 // - decode(compress(w)) == w on random N:M-sparse weights for every pattern, rows and reduction lengths
 //   that M does and does not divide; the index stream read back equals the indices written, bit by bit
 //   against an independent reading of the stream here;
@@ -12,9 +12,9 @@
 #include <random>
 
 #include "core/error.hpp"
-#include "sim/kernels/mac.hpp"
-#include "sim/kernels/simd.hpp"
-#include "sim/kernels/sparse.hpp"
+#include "kernels/mac.hpp"
+#include "kernels/simd.hpp"
+#include "kernels/sparse.hpp"
 
 using namespace chipref;
 using namespace chipref::kernels;

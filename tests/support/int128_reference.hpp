@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "quant/numerics/rounding.hpp"
+#include "numerics/rounding.hpp"
 
 namespace chipref::testing {
 

@@ -1,0 +1,266 @@
+#include "kernels/avx2.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace chipref::kernels::avx2 {
+
+namespace {
+
+// ROWS output channels × 16 pixels. B rows k and k+1 are interleaved on the fly (unpack), which puts
+// pixels {0–3, 8–11} in the first accumulator and {4–7, 12–15} in the second; the store undoes it.
+template <int ROWS>
+void block(const int16_t* a, const int16_t* const* b_rows, int64_t p0, int64_t kp, const int32_t* bias, int32_t* c, int64_t ldc) {
+  __m256i acc[ROWS][2];
+  for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = _mm256_set1_epi32(bias ? bias[r] : 0);
+  for (int64_t k = 0; k < kp; k += 2) {
+    const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b_rows[k] + p0));
+    const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b_rows[k + 1] + p0));
+    const __m256i lo = _mm256_unpacklo_epi16(r0, r1), hi = _mm256_unpackhi_epi16(r0, r1);
+    for (int r = 0; r < ROWS; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, a + r * kp + k, sizeof pair);  // A[r][k] in the low half, A[r][k+1] in the high half
+      const __m256i w = _mm256_set1_epi32(pair);
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(lo, w));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(hi, w));
+    }
+  }
+  for (int r = 0; r < ROWS; ++r) {
+    const __m256i first = _mm256_permute2x128_si256(acc[r][0], acc[r][1], 0x20);   // pixels 0–7
+    const __m256i second = _mm256_permute2x128_si256(acc[r][0], acc[r][1], 0x31);  // pixels 8–15
+    int32_t* out = c + r * ldc + p0;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), first);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), second);
+  }
+}
+
+// Round-shift of 4 int64 lanes p (|p| < 2^62) right by r in [1, 62] in `mode`. AVX2 has no 64-bit
+// arithmetic shift: p + 2^62 is non-negative, so a logical shift and a subtraction give floor(p / 2^r);
+// the remainder decides the rounding as in rounding_shift_right (docs/numerics.md §2.1).
+struct ShiftConstants {
+  __m256i offset, offset_shifted, mask, half, one, zero;
+  __m128i count;
+  RoundingMode mode;
+};
+
+ShiftConstants shift_constants(int r, RoundingMode mode) {
+  const int64_t offset = int64_t{1} << 62;
+  return ShiftConstants{_mm256_set1_epi64x(offset), _mm256_set1_epi64x(offset >> r), _mm256_set1_epi64x((int64_t{1} << r) - 1),
+                        _mm256_set1_epi64x(int64_t{1} << (r - 1)), _mm256_set1_epi64x(1), _mm256_setzero_si256(),
+                        _mm_cvtsi64_si128(r), mode};
+}
+
+inline __attribute__((always_inline)) __m256i round_shift(__m256i p, const ShiftConstants& k) {
+  const __m256i biased = _mm256_add_epi64(p, k.offset);
+  const __m256i q = _mm256_sub_epi64(_mm256_srl_epi64(biased, k.count), k.offset_shifted);
+  const __m256i rem = _mm256_and_si256(biased, k.mask);
+  const __m256i above = _mm256_cmpgt_epi64(rem, k.half), tie = _mm256_cmpeq_epi64(rem, k.half);
+  __m256i up = _mm256_setzero_si256();  // all-ones where q must go up by one
+  switch (k.mode) {
+    case RoundingMode::half_even:
+      up = _mm256_or_si256(above, _mm256_and_si256(tie, _mm256_cmpeq_epi64(_mm256_and_si256(q, k.one), k.one)));
+      break;
+    case RoundingMode::half_away:
+      up = _mm256_or_si256(above, _mm256_andnot_si256(_mm256_cmpgt_epi64(k.zero, p), tie));
+      break;
+    case RoundingMode::half_up: up = _mm256_or_si256(above, tie); break;
+    case RoundingMode::floor: break;
+    case RoundingMode::toward_zero:
+      up = _mm256_andnot_si256(_mm256_cmpeq_epi64(rem, k.zero), _mm256_cmpgt_epi64(k.zero, p));
+      break;
+  }
+  return _mm256_sub_epi64(q, up);
+}
+
+// R(x · S) for 8 int32 lanes, as two vectors of 4 int64: lanes 0,2,4,6 and lanes 1,3,5,7.
+struct Scaled {
+  __m256i even, odd;
+};
+
+class SingleScaler {
+ public:
+  SingleScaler(const Requantizer& rq, const RequantChannel& ch)
+      : right_(ch.fixed.bits - ch.fixed.shift), multiplier_(_mm256_set1_epi32(ch.fixed.multiplier)),
+        k_(right_ > 0 && right_ <= 62 ? shift_constants(right_, rq.rounding()) : ShiftConstants{}) {}
+  bool ok() const { return right_ >= 0 && right_ <= 62; }
+  __attribute__((always_inline)) Scaled operator()(__m256i x) const {
+    Scaled s{_mm256_mul_epi32(x, multiplier_), _mm256_mul_epi32(_mm256_srli_epi64(x, 32), multiplier_)};  // |x·M| < 2^62
+    if (right_ > 0) s.even = round_shift(s.even, k_), s.odd = round_shift(s.odd, k_);
+    return s;
+  }
+
+ private:
+  int right_;
+  __m256i multiplier_;
+  ShiftConstants k_;
+};
+
+// zp + s clamped to [lo, hi] (which lies inside the output format), packed back to 8 int32 lanes.
+inline __attribute__((always_inline)) __m256i clamp_pack(Scaled s, __m256i zp, __m256i lo, __m256i hi) {
+  auto clamp = [&](__m256i v) {
+    v = _mm256_add_epi64(v, zp);
+    v = _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
+    return _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
+  };
+  return _mm256_blend_epi32(clamp(s.even), _mm256_slli_epi64(clamp(s.odd), 32), 0xAA);
+}
+
+// The float32 flavour: fl(fl(x) · s), clamped to [lo − zp, hi − zp] in float (integer bounds: clamping
+// before or after rounding gives the same integer), rounded half to even by the conversion (MXCSR's
+// default), plus zp.
+inline __attribute__((always_inline)) __m256i float32_lanes(__m256i x, __m256 scale, __m256 lo, __m256 hi, __m256i zp) {
+  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(x), scale);
+  v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+  return _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
+}
+
+}  // namespace
+
+void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst) {
+  const __m256i zp_v = _mm256_set1_epi32(zp);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8));
+    // packs interleaves 128-bit lanes (a0 b0 a1 b1); the permute puts them back in order
+    const __m256i packed = _mm256_packs_epi32(_mm256_sub_epi32(a, zp_v), _mm256_sub_epi32(b, zp_v));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_permute4x64_epi64(packed, 0xD8));
+  }
+  for (; i < n; ++i) dst[i] = static_cast<int16_t>(src[i] - zp);
+}
+
+void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd) {
+  const __m256i zp_v = _mm256_set1_epi32(zp);
+  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // evens to the low half, odds to the high half
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), split);
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8)), split);
+    const __m256i evens = _mm256_sub_epi32(_mm256_permute2x128_si256(a, b, 0x20), zp_v);
+    const __m256i odds = _mm256_sub_epi32(_mm256_permute2x128_si256(a, b, 0x31), zp_v);
+    // packs gives (e0..3 o0..3 | e4..7 o4..7) as int16; the permute gathers e0..7 in the low 128 bits, o0..7 in the high
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(evens, odds), 0xD8);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i / 2), _mm256_castsi256_si128(packed));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i / 2), _mm256_extracti128_si256(packed, 1));
+  }
+  for (; i + 1 < n; i += 2) {
+    even[i / 2] = static_cast<int16_t>(src[i] - zp);
+    odd[i / 2] = static_cast<int16_t>(src[i + 1] - zp);
+  }
+  if (i < n) even[i / 2] = static_cast<int16_t>(src[i] - zp);
+}
+
+void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
+  __m256i vlo = _mm256_set1_epi32(x[0]), vhi = vlo;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    vlo = _mm256_min_epi32(vlo, v), vhi = _mm256_max_epi32(vhi, v);
+  }
+  alignas(32) int32_t l[8], h[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(l), vlo);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(h), vhi);
+  lo = *std::min_element(l, l + 8), hi = *std::max_element(h, h + 8);
+  for (; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+}
+
+void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias, int32_t* c,
+              int64_t ldc) {
+  for (int64_t p0 = 0; p0 < np; p0 += 16)  // the 16-column panel of B stays in L1 across the row blocks
+    for (int64_t m = 0; m < rows; m += 4) {
+      const int32_t* bm = bias ? bias + m : nullptr;
+      const int16_t* am = a + m * kp;
+      int32_t* cm = c + m * ldc;
+      switch (std::min<int64_t>(4, rows - m)) {
+        case 4: block<4>(am, b_rows, p0, kp, bm, cm, ldc); break;
+        case 3: block<3>(am, b_rows, p0, kp, bm, cm, ldc); break;
+        case 2: block<2>(am, b_rows, p0, kp, bm, cm, ldc); break;
+        default: block<1>(am, b_rows, p0, kp, bm, cm, ldc); break;
+      }
+    }
+}
+
+bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x, int64_t n, int32_t* y) {
+  const int64_t zp = rq.zero_point();
+  lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
+  const int64_t vec_end = n / 8 * 8;
+  if (rq.flavour() == RequantFlavour::float32) {
+    const __m256 scale = _mm256_set1_ps(ch.scale_f32);
+    const __m256 lo_f = _mm256_set1_ps(static_cast<float>(lo - zp)), hi_f = _mm256_set1_ps(static_cast<float>(hi - zp));
+    const __m256i zp_v = _mm256_set1_epi32(static_cast<int32_t>(zp));
+    for (int64_t i = 0; i < vec_end; i += 8)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                          float32_lanes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), scale, lo_f, hi_f, zp_v));
+  } else {
+    if (rq.flavour() != RequantFlavour::single) return false;
+    const SingleScaler scaler(rq, ch);
+    if (!scaler.ok()) return false;
+    const __m256i zp_v = _mm256_set1_epi64x(zp), lo_v = _mm256_set1_epi64x(lo), hi_v = _mm256_set1_epi64x(hi);
+    for (int64_t i = 0; i < vec_end; i += 8)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                          clamp_pack(scaler(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))), zp_v, lo_v, hi_v));
+  }
+  for (int64_t i = vec_end; i < n; ++i) y[i] = static_cast<int32_t>(std::clamp(rq.apply(x[i], ch), lo, hi));
+  return true;
+}
+
+bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
+  const Requantizer& rq = p.requantizer;
+  const int64_t lo = std::max(p.clamp_lo, rq.output_format().min()), hi = std::min(p.clamp_hi, rq.output_format().max());
+  const __m256i zpa = _mm256_set1_epi32(p.zero_point_a), zpb = _mm256_set1_epi32(p.zero_point_b);
+  const int64_t vec_end = n / 8 * 8;
+  if (rq.flavour() == RequantFlavour::float32) {
+    // Each input's R(x·S) is round_half_even(fl(fl(x)·S)); converted in int32 lanes, which holds it when
+    // |x| < 2^17 (codes of at most 16 bits) and S < 2^13, so that |x·S| < 2^30 and the sum fits too.
+    if (!(p.scale_a.scale_f32 < 8192.0f) || !(p.scale_b.scale_f32 < 8192.0f) || rq.output_format().bits() > 16) return false;
+    for (int64_t i = 0; i < n; ++i)
+      if (std::abs(int64_t{a[i]} - p.zero_point_a) >= (1 << 17) || std::abs(int64_t{b[i]} - p.zero_point_b) >= (1 << 17)) return false;
+    const __m256 sa = _mm256_set1_ps(p.scale_a.scale_f32), sb = _mm256_set1_ps(p.scale_b.scale_f32);
+    const __m256i zp = _mm256_set1_epi32(static_cast<int32_t>(rq.zero_point()));
+    const __m256i lo_v = _mm256_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm256_set1_epi32(static_cast<int32_t>(hi));
+    for (int64_t i = 0; i < vec_end; i += 8) {
+      const __m256i xa = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), zpa);
+      const __m256i xb = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)), zpb);
+      const __m256i ra = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(xa), sa));
+      const __m256i rb = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(xb), sb));
+      const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(ra, rb), zp);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm256_min_epi32(_mm256_max_epi32(sum, lo_v), hi_v));
+    }
+  } else {
+    if (rq.flavour() != RequantFlavour::single) return false;
+    const SingleScaler sa(rq, p.scale_a), sb(rq, p.scale_b);
+    if (!sa.ok() || !sb.ok()) return false;
+    const __m256i zp_v = _mm256_set1_epi64x(rq.zero_point()), lo_v = _mm256_set1_epi64x(lo), hi_v = _mm256_set1_epi64x(hi);
+    for (int64_t i = 0; i < vec_end; i += 8) {
+      // (a − zp_a) fits int32 for every format of at most 31 bits, as in the scalar kernel
+      const Scaled ra = sa(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), zpa));
+      const Scaled rb = sb(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)), zpb));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                          clamp_pack(Scaled{_mm256_add_epi64(ra.even, rb.even), _mm256_add_epi64(ra.odd, rb.odd)}, zp_v, lo_v, hi_v));
+    }
+  }
+  for (int64_t i = vec_end; i < n; ++i) {
+    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) + rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
+    y[i] = static_cast<int32_t>(std::clamp(rq.output_format().saturate(sum), p.clamp_lo, p.clamp_hi));
+  }
+  return true;
+}
+
+}  // namespace chipref::kernels::avx2
+
+#else  // not x86-64: never called (cpu_supports(avx2) is false)
+
+namespace chipref::kernels::avx2 {
+void offset_to_int16(const int32_t*, int32_t, int64_t, int16_t*) {}
+void deinterleave_to_int16(const int32_t*, int32_t, int64_t, int16_t*, int16_t*) {}
+void min_max(const int32_t*, int64_t, int32_t&, int32_t&) {}
+void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
+bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) { return false; }
+bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }
+}  // namespace chipref::kernels::avx2
+
+#endif

@@ -1,0 +1,362 @@
+#include "kernels/mac.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <map>
+
+#include "kernels/avx2.hpp"
+#include "kernels/simd.hpp"
+
+namespace chipref::kernels {
+
+namespace {
+// The MAC kernels hand int32 accumulators to MulShift; a wider accumulator has to be narrowed by a
+// documented step first, which does not exist yet.
+void require_int32_accumulator(const AccumulatorSpec& acc) {
+  if (acc.bits() > 32)
+    throw InputError("accumulator width " + std::to_string(acc.bits()) + " is not supported by the MAC kernels yet; expected <= 32");
+}
+bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
+}  // namespace
+
+void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
+  lo = x[0], hi = x[0];
+  if (simd_level() == SimdLevel::avx2) {
+    avx2::min_max(x, n, lo, hi);
+  } else {
+    for (int64_t i = 0; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+  }
+}
+
+int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
+  if (n == 0) return 0;
+  int32_t lo = 0, hi = 0;
+  min_max(x, n, lo, hi);
+  return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
+}
+
+bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, int64_t abs_sum) {
+  const int64_t bound = std::abs(bias) + max_abs_x * abs_sum;  // < 2^62 for 16-bit codes and K < 2^28
+  return bound <= acc.max() && -bound >= acc.min();
+}
+
+namespace {
+
+// The im2col rows of (x − zp) for image n, group grp: row (c, ky, kx), column (oy, ox), into `col` with
+// `row_stride` elements per row; a padded position holds zp and contributes 0. Columns past the image's
+// pixels and rows past K are left as they are (the caller zeroes them once).
+template <class T>
+void fill_columns(const ConvGeometry& g, const int32_t* x, int32_t zp, int64_t n, int64_t grp, T* col, int64_t row_stride) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), c_per_group = g.in_channels / g.groups;
+  for (int64_t c = 0; c < c_per_group; ++c) {
+    const int32_t* plane = x + ((n * g.in_channels) + grp * c_per_group + c) * g.in_h * g.in_w;
+    for (int64_t ky = 0; ky < g.kernel_h; ++ky)
+      for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+        T* row = col + ((c * g.kernel_h + ky) * g.kernel_w + kx) * row_stride;
+        // ix = ox·stride + offset lies inside [0, in_w) exactly for ox in [ox_lo, ox_hi)
+        const int64_t offset = kx * g.dilation_w - g.pad_left;
+        const int64_t ox_lo = std::min(ow, offset >= 0 ? 0 : (-offset + g.stride_w - 1) / g.stride_w);
+        const int64_t ox_hi = std::max(ox_lo, std::min(ow, g.in_w - offset <= 0 ? 0 : (g.in_w - offset + g.stride_w - 1) / g.stride_w));
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          T* out = row + oy * ow;
+          const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+          if (iy < 0 || iy >= g.in_h) {
+            std::fill(out, out + ow, T{0});
+            continue;
+          }
+          const int32_t* src = plane + iy * g.in_w + offset;
+          std::fill(out, out + ox_lo, T{0});
+          if (g.stride_w == 1)
+            for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] = static_cast<T>(src[ox] - zp);
+          else
+            for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] = static_cast<T>(src[ox * g.stride_w] - zp);
+          std::fill(out + ox_hi, out + ow, T{0});
+        }
+      }
+  }
+}
+
+// The avx2 tier's B operand without im2col. A group's input channels, offset by zp, are laid out as
+// int16 planes with their padding, split into stride phases (phase (a, b) holds padded rows a, a + sh,
+// ... and columns b, b + sw, ...). Then for outputs numbered q = oy·SW + ox, the reduction row
+// (c, ky, kx) is one contiguous slice of one phase plane, starting at (ky·dh / sh)·SW + kx·dw / sw.
+// Columns ox >= OW are computed from whatever lies there and dropped.
+class PhasePlanes {
+ public:
+  explicit PhasePlanes(const ConvGeometry& g)
+      : g_(g), c_(g.in_channels / g.groups), sh_(g.stride_h), sw_(g.stride_w),
+        sub_h_((g.in_h + g.pad_top + g.pad_bottom + sh_ - 1) / sh_), sub_w_((g.in_w + g.pad_left + g.pad_right + sw_ - 1) / sw_),
+        np_((g.out_h() * sub_w_ + 15) / 16 * 16) {
+    const int64_t max_offset = ((g.kernel_h - 1) * g.dilation_h / sh_) * sub_w_ + (g.kernel_w - 1) * g.dilation_w / sw_;
+    plane_ = std::max(sub_h_ * sub_w_, max_offset + np_) + 16;
+    data_ = &scratch(g, static_cast<size_t>(c_ * sh_ * sw_ * plane_));
+    zeros_.assign(static_cast<size_t>(np_), 0);
+    for (int64_t b = 0; b < sw_; ++b) {  // input column ix lies in phase (ix + pad_left) mod sw at (ix + pad_left) / sw
+      first_ix_.push_back(((b - g.pad_left) % sw_ + sw_) % sw_);
+      first_j_.push_back((first_ix_.back() + g.pad_left) / sw_);
+    }
+  }
+  int64_t columns() const { return np_; }
+  int64_t row_width() const { return sub_w_; }
+
+  void fill(const int32_t* x, int32_t zp, int64_t n, int64_t grp) {
+    for (int64_t c = 0; c < c_; ++c) {
+      const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
+      // padded row py = iy + pad_top lies in phase py mod sh at sub-row py / sh (kept incrementally: no division per row)
+      int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
+      for (int64_t iy = 0; iy < g_.in_h; ++iy, src += g_.in_w) {
+        if (sw_ == 1) {
+          avx2::offset_to_int16(src, zp, g_.in_w, phase(c, a, 0) + i * sub_w_ + g_.pad_left);
+        } else if (sw_ == 2) {
+          const int64_t even_phase = first_ix_[0] == 0 ? 0 : 1;  // the phase whose first input column is ix = 0
+          avx2::deinterleave_to_int16(src, zp, g_.in_w, phase(c, a, even_phase) + i * sub_w_ + first_j_[even_phase],
+                                      phase(c, a, 1 - even_phase) + i * sub_w_ + first_j_[1 - even_phase]);
+        } else {
+          for (int64_t b = 0; b < sw_; ++b) {  // the columns of phase b: ix = first_ix[b], + sw, ...
+            int16_t* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
+            for (int64_t ix = first_ix_[b]; ix < g_.in_w; ix += sw_) *dst++ = static_cast<int16_t>(src[ix] - zp);
+          }
+        }
+        if (++a == sh_) a = 0, ++i;
+      }
+    }
+  }
+
+  // kp row pointers: (c, ky, kx) in the reduction order, then zero rows up to kp.
+  std::vector<const int16_t*> rows(int64_t kp) {
+    std::vector<const int16_t*> r;
+    for (int64_t c = 0; c < c_; ++c)
+      for (int64_t ky = 0; ky < g_.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < g_.kernel_w; ++kx) {
+          const int64_t ry = ky * g_.dilation_h, rx = kx * g_.dilation_w;
+          r.push_back(phase(c, ry % sh_, rx % sw_) + (ry / sh_) * sub_w_ + rx / sw_);
+        }
+    while (static_cast<int64_t>(r.size()) < kp) r.push_back(zeros_.data());
+    return r;
+  }
+
+ private:
+  int16_t* phase(int64_t c, int64_t a, int64_t b) { return data_->data() + ((c * sh_ + a) * sw_ + b) * plane_; }
+
+  // Planes outlive the call, per thread and per input geometry: fill() writes the same positions for
+  // every image of that geometry, so the padding, zeroed when the planes were made, stays zero.
+  static std::vector<int16_t>& scratch(const ConvGeometry& g, size_t size) {
+    using Key = std::array<int64_t, 13>;
+    const Key key{g.in_channels / g.groups, g.in_h, g.in_w, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
+                  g.dilation_h, g.dilation_w, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right};
+    thread_local std::map<Key, std::vector<int16_t>> planes;
+    if (planes.size() > 64) planes.clear();  // bounded: a network has a few dozen distinct input geometries
+    std::vector<int16_t>& p = planes[key];
+    if (p.size() != size) p.assign(size, 0);
+    return p;
+  }
+
+  const ConvGeometry& g_;
+  int64_t c_, sh_, sw_, sub_h_, sub_w_, np_, plane_ = 0;
+  std::vector<int16_t>* data_ = nullptr;
+  std::vector<int16_t> zeros_;
+  std::vector<int64_t> first_ix_, first_j_;  // per column phase b: the first input column in it, and its sub-column
+};
+
+void require_valid(const ConvGeometry& g) {
+  if (!g.valid()) throw InputError("invalid convolution geometry (kernel larger than the padded input, or inconsistent groups)");
+}
+}  // namespace
+
+MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64_t k) {
+  MacWeights w;
+  w.codes = codes, w.out_channels = out_channels, w.k = k, w.kp = (k + 1) / 2 * 2;
+  w.abs_sum.assign(static_cast<size_t>(out_channels), 0);
+  int64_t max_abs = 0;
+  for (int64_t m = 0; m < out_channels; ++m)
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t a = std::abs(int64_t{codes[m * k + i]});
+      w.abs_sum[m] += a, max_abs = std::max(max_abs, a);
+    }
+  if (fits_int16(max_abs)) {
+    w.packed.assign(static_cast<size_t>(out_channels * w.kp), 0);
+    for (int64_t m = 0; m < out_channels; ++m)
+      for (int64_t i = 0; i < k; ++i) w.packed[m * w.kp + i] = static_cast<int16_t>(codes[m * k + i]);
+  }
+  return w;
+}
+
+bool ConvGeometry::valid() const {
+  for (int64_t v : {batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, groups})
+    if (v < 1) return false;
+  if (pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0) return false;
+  for (int64_t v : {kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right})
+    if (v > kMaxWindowExtent) return false;
+  if (in_channels % groups || out_channels % groups) return false;
+  return in_h + pad_top + pad_bottom >= (kernel_h - 1) * dilation_h + 1 && in_w + pad_left + pad_right >= (kernel_w - 1) * dilation_w + 1;
+}
+
+void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
+  require_valid(g);
+  conv_mac(g, x, x_zero_point, MacWeights::prepare(w, g.out_channels, g.reduction_length()), bias, acc, overflow, out);
+}
+
+void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& weights,
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
+  require_int32_accumulator(acc);
+  require_valid(g);
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
+  const int64_t k = c_per_group * g.kernel_h * g.kernel_w, pixels = oh * ow;
+  if (weights.out_channels != g.out_channels || weights.k != k)
+    throw InputError("conv_mac: weights are [" + std::to_string(weights.out_channels) + ", " + std::to_string(weights.k) + "]; the geometry needs [" +
+                     std::to_string(g.out_channels) + ", " + std::to_string(k) + "]");
+  const int32_t* w = weights.codes;
+  const int64_t max_abs_x = max_abs_offset(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point);
+
+  // Fast paths for groups whose every channel is provably in range: every partial sum, in any order,
+  // is bounded by Σ|terms| <= the proven bound <= 2^31 − 1, so int32 arithmetic in any order is exact and
+  // equals the ordered per-addition sum (with no overflow events). Other groups take the per-addition
+  // path below. `portable`: im2col of (x − zp), then an int32 GEMM. `avx2`, when x − zp and the weights
+  // fit int16 (then no pair of products reaches 2^31): im2col in int16, then vpmaddwd (avx2.hpp).
+  const SimdLevel level = simd_level();
+  std::vector<bool> group_fast(static_cast<size_t>(g.groups), level != SimdLevel::per_addition);
+  for (int64_t m = 0; m < g.out_channels; ++m)
+    if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, weights.abs_sum[m])) group_fast[m / m_per_group] = false;
+  if (level == SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
+    const int64_t kp = weights.kp;
+    const int16_t* a = weights.packed.data();
+    PhasePlanes planes(g);
+    const std::vector<const int16_t*> rows = planes.rows(kp);
+    const int64_t np = planes.columns(), sub_w = planes.row_width();
+    std::vector<int32_t> c(static_cast<size_t>(m_per_group * np));
+    for (int64_t n = 0; n < g.batch; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        if (!group_fast[grp]) continue;
+        planes.fill(x, x_zero_point, n, grp);
+        avx2::gemm_s16(a + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
+                       bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
+        for (int64_t m = 0; m < m_per_group; ++m)
+          for (int64_t oy = 0; oy < oh; ++oy)
+            std::copy_n(c.data() + m * np + oy * sub_w, ow, out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
+      }
+  } else if (level != SimdLevel::per_addition) {
+    using IntMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    IntMatrix col(k, pixels);
+    for (int64_t n = 0; n < g.batch; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        if (!group_fast[grp]) continue;
+        fill_columns(g, x, x_zero_point, n, grp, col.data(), pixels);
+        Eigen::Map<const IntMatrix> wg(w + grp * m_per_group * k, m_per_group, k);
+        Eigen::Map<IntMatrix> yg(out + (n * g.out_channels + grp * m_per_group) * pixels, m_per_group, pixels);
+        yg.noalias() = wg * col;
+        if (!bias.empty())
+          for (int64_t m = 0; m < m_per_group; ++m) yg.row(m).array() += bias[grp * m_per_group + m];
+      }
+  }
+
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t m = 0; m < g.out_channels; ++m) {
+      const int64_t group = m / m_per_group;
+      if (group_fast[group]) continue;
+      const int32_t* wm = w + m * k;
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          int64_t sum = bias.empty() ? 0 : acc.add(0, bias[m], overflow);
+          for (int64_t c = 0; c < c_per_group; ++c) {
+            const int32_t* plane = x + ((n * g.in_channels) + group * c_per_group + c) * g.in_h * g.in_w;
+            for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+              const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+              for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+                const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+                const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+                const int64_t xv = (inside ? plane[iy * g.in_w + ix] : x_zero_point) - int64_t{x_zero_point};
+                sum = acc.add(sum, xv * wm[(c * g.kernel_h + ky) * g.kernel_w + kx], overflow);
+              }
+            }
+          }
+          out[((n * g.out_channels + m) * oh + oy) * ow + ox] = static_cast<int32_t>(sum);
+        }
+    }
+}
+
+void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
+                const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
+                OverflowCounter& overflow, int32_t* out) {
+  linear_mac(rows, in_features, out_features, a, a_zero_point, MacWeights::prepare(w, out_features, in_features), bias, acc, overflow, out);
+}
+
+void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
+                const MacWeights& weights, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
+                OverflowCounter& overflow, int32_t* out) {
+  require_int32_accumulator(acc);
+  if (weights.out_channels != out_features || weights.k != in_features)
+    throw InputError("linear_mac: weights are [" + std::to_string(weights.out_channels) + ", " + std::to_string(weights.k) + "]; expected [" +
+                     std::to_string(out_features) + ", " + std::to_string(in_features) + "]");
+  const SimdLevel level = simd_level();
+  const int64_t max_abs_a = max_abs_offset(a, rows * in_features, a_zero_point);
+  std::vector<bool> unchecked(static_cast<size_t>(out_features));
+  bool all_unchecked = true;
+  for (int64_t o = 0; o < out_features; ++o) {
+    unchecked[o] = level != SimdLevel::per_addition && provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, weights.abs_sum[o]);
+    all_unchecked = all_unchecked && unchecked[o];
+  }
+  // Every output provably in range and both operands in int16: the int16 GEMM of conv_mac (exact in any
+  // order, see there) on the weights × the activations transposed, [out][rows], transposed back.
+  if (level == SimdLevel::avx2 && all_unchecked && fits_int16(max_abs_a) && !weights.packed.empty() && rows > 0) {
+    const int64_t kp = weights.kp, np = (rows + 15) / 16 * 16;
+    thread_local std::vector<int16_t> columns;
+    thread_local std::vector<int32_t> c;
+    columns.assign(static_cast<size_t>(kp * np), 0);
+    c.resize(static_cast<size_t>(out_features * np));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < in_features; ++k) columns[k * np + r] = static_cast<int16_t>(a[r * in_features + k] - a_zero_point);
+    std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
+    for (int64_t k = 0; k < kp; ++k) b_rows[k] = columns.data() + k * np;
+    avx2::gemm_s16(weights.packed.data(), b_rows.data(), out_features, kp, np, bias.empty() ? nullptr : bias.data(), c.data(), np);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out_features; ++o) out[r * out_features + o] = c[o * np + r];
+    return;
+  }
+  for (int64_t o = 0; o < out_features; ++o) {
+    const int32_t* wo = weights.codes + o * in_features;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t* ar = a + r * in_features;
+      int64_t sum;
+      if (unchecked[o]) {
+        sum = bias.empty() ? 0 : bias[o];
+        for (int64_t k = 0; k < in_features; ++k) sum += (int64_t{ar[k]} - a_zero_point) * wo[k];
+      } else {
+        sum = bias.empty() ? 0 : acc.add(0, bias[o], overflow);
+        for (int64_t k = 0; k < in_features; ++k) sum = acc.add(sum, (int64_t{ar[k]} - a_zero_point) * wo[k], overflow);
+      }
+      out[r * out_features + o] = static_cast<int32_t>(sum);
+    }
+  }
+}
+
+void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point, const int32_t* c,
+                int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
+  require_int32_accumulator(acc);
+  const int64_t max_a = max_abs_offset(a, batch * m * k, a_zero_point), max_c = max_abs_offset(c, batch * k * n, c_zero_point);
+  // every partial sum is bounded by k · max|a − za| · max|c − zc| (< 2^62 for 16-bit codes and k < 2^28)
+  const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, 0, max_a, k * max_c);
+  std::vector<int64_t> column(static_cast<size_t>(k));
+  for (int64_t b = 0; b < batch; ++b) {
+    const int32_t* ab = a + b * m * k;
+    const int32_t* cb = c + b * k * n;
+    int32_t* ob = out + b * m * n;
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t t = 0; t < k; ++t) column[t] = int64_t{cb[t * n + j]} - c_zero_point;
+      for (int64_t i = 0; i < m; ++i) {
+        const int32_t* row = ab + i * k;
+        int64_t sum = 0;
+        if (unchecked)
+          for (int64_t t = 0; t < k; ++t) sum += (int64_t{row[t]} - a_zero_point) * column[t];
+        else
+          for (int64_t t = 0; t < k; ++t) sum = acc.add(sum, (int64_t{row[t]} - a_zero_point) * column[t], overflow);
+        ob[i * n + j] = static_cast<int32_t>(sum);
+      }
+    }
+  }
+}
+
+}  // namespace chipref::kernels

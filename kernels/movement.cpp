@@ -1,0 +1,128 @@
+#include "kernels/movement.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace chipref::kernels {
+
+void transpose(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& perm_in, Shape& y_shape, std::vector<int32_t>& y) {
+  const int64_t rank = static_cast<int64_t>(x_shape.size());
+  std::vector<int64_t> perm = perm_in;
+  if (perm.empty()) {
+    perm.resize(static_cast<size_t>(rank));
+    std::iota(perm.rbegin(), perm.rend(), 0);
+  }
+  std::vector<int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < static_cast<int64_t>(sorted.size()); ++i)
+    if (sorted[i] != i || static_cast<int64_t>(perm.size()) != rank)
+      throw InputError("transpose: perm is not a permutation of the " + std::to_string(rank) + " axes of " + shape_to_string(x_shape));
+  y_shape.assign(perm.size(), 0);
+  for (int64_t i = 0; i < rank; ++i) y_shape[i] = x_shape[perm[i]];
+  std::vector<int64_t> x_strides(static_cast<size_t>(rank), 1);
+  for (int64_t d = rank - 2; d >= 0; --d) x_strides[d] = x_strides[d + 1] * x_shape[d + 1];
+  y.resize(static_cast<size_t>(element_count(y_shape)));
+  // Walk y in order with an odometer over its index, keeping the matching x offset.
+  std::vector<int64_t> index(static_cast<size_t>(rank), 0);
+  int64_t offset = 0;
+  for (size_t e = 0; e < y.size(); ++e) {
+    y[e] = x[offset];
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      offset += x_strides[perm[d]];
+      if (++index[d] < y_shape[d]) break;
+      offset -= x_strides[perm[d]] * y_shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void concat(const std::vector<const Shape*>& shapes, const std::vector<const int32_t*>& inputs, int64_t axis, Shape& y_shape,
+            std::vector<int32_t>& y) {
+  const Shape& first = *shapes.at(0);
+  const int64_t rank = static_cast<int64_t>(first.size());
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) throw InputError("concat: axis out of range for " + shape_to_string(first));
+  y_shape = first;
+  y_shape[axis] = 0;
+  for (const Shape* s : shapes) {
+    for (int64_t d = 0; d < rank; ++d)
+      if (static_cast<int64_t>(s->size()) != rank || (d != axis && (*s)[d] != first[d]))
+        throw InputError("concat: input " + shape_to_string(*s) + " does not match " + shape_to_string(first) + " outside axis " + std::to_string(axis));
+    y_shape[axis] += (*s)[axis];
+  }
+  const int64_t outer = std::accumulate(first.begin(), first.begin() + axis, int64_t{1}, std::multiplies<>());
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= first[d];
+  y.resize(static_cast<size_t>(element_count(y_shape)));
+  int32_t* out = y.data();
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const int64_t block = (*shapes[i])[axis] * inner;
+      out = std::copy_n(inputs[i] + o * block, block, out);
+    }
+}
+
+void slice(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& axes, const std::vector<int64_t>& starts,
+           const std::vector<int64_t>& steps, const std::vector<int64_t>& counts, Shape& y_shape, std::vector<int32_t>& y) {
+  const int64_t rank = static_cast<int64_t>(x_shape.size());
+  if (starts.size() != axes.size() || steps.size() != axes.size() || counts.size() != axes.size())
+    throw InputError("slice: axes, starts, steps and counts differ in length");
+  std::vector<int64_t> begin(static_cast<size_t>(rank), 0), step(static_cast<size_t>(rank), 1);
+  y_shape = x_shape;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const int64_t a = axes[i], last = starts[i] + (counts[i] - 1) * steps[i];
+    if (a < 0 || a >= rank || counts[i] < 0 || steps[i] == 0 ||
+        (counts[i] > 0 && (starts[i] < 0 || starts[i] >= x_shape[a] || last < 0 || last >= x_shape[a])))
+      throw InputError("slice: axis " + std::to_string(a) + " start " + std::to_string(starts[i]) + " step " + std::to_string(steps[i]) + " count " +
+                       std::to_string(counts[i]) + " does not fit " + shape_to_string(x_shape));
+    begin[a] = starts[i], step[a] = steps[i], y_shape[a] = counts[i];
+  }
+  std::vector<int64_t> x_strides(static_cast<size_t>(rank), 1);
+  for (int64_t d = rank - 2; d >= 0; --d) x_strides[d] = x_strides[d + 1] * x_shape[d + 1];
+  int64_t base = 0;
+  for (int64_t d = 0; d < rank; ++d) base += begin[d] * x_strides[d];
+  y.resize(static_cast<size_t>(element_count(y_shape)));
+  std::vector<int64_t> index(static_cast<size_t>(rank), 0);
+  int64_t offset = base;
+  for (size_t e = 0; e < y.size(); ++e) {
+    y[e] = x[offset];
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      offset += step[d] * x_strides[d];
+      if (++index[d] < y_shape[d]) break;
+      offset -= step[d] * x_strides[d] * y_shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void gather(const Shape& x_shape, const int32_t* x, int64_t axis, const std::vector<int64_t>& indices, bool drop_axis, Shape& y_shape,
+            std::vector<int32_t>& y) {
+  const int64_t rank = static_cast<int64_t>(x_shape.size());
+  if (axis < 0 || axis >= rank || (drop_axis && indices.size() != 1)) throw InputError("gather: axis " + std::to_string(axis) + " invalid for " + shape_to_string(x_shape));
+  const int64_t dim = x_shape[axis];
+  const int64_t outer = std::accumulate(x_shape.begin(), x_shape.begin() + axis, int64_t{1}, std::multiplies<>());
+  const int64_t inner = std::accumulate(x_shape.begin() + axis + 1, x_shape.end(), int64_t{1}, std::multiplies<>());
+  for (int64_t j : indices)
+    if (j < 0 || j >= dim) throw InputError("gather: index " + std::to_string(j) + " is outside axis " + std::to_string(axis) + " of " + shape_to_string(x_shape));
+  y_shape = x_shape;
+  if (drop_axis) y_shape.erase(y_shape.begin() + axis);
+  else y_shape[axis] = static_cast<int64_t>(indices.size());
+  y.resize(static_cast<size_t>(outer * static_cast<int64_t>(indices.size()) * inner));
+  int32_t* out = y.data();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j : indices) out = std::copy_n(x + (o * dim + j) * inner, inner, out);
+}
+
+void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shape& y_shape, std::vector<int32_t>& y) {
+  if (x_shape.empty() || x_shape[0] != 1 || batch < 0) throw InputError("batch_broadcast: expects [1, ...], got " + shape_to_string(x_shape));
+  const int64_t per = element_count(x_shape);
+  y_shape = x_shape;
+  y_shape[0] = batch;
+  y.resize(static_cast<size_t>(per * batch));
+  for (int64_t b = 0; b < batch; ++b) std::copy_n(x, per, y.data() + b * per);
+}
+
+}  // namespace chipref::kernels

@@ -1,0 +1,17 @@
+#pragma once
+// Pooling on integer codes. Average pooling is a window sum of (x − zp) here, followed by a MulShift
+// whose scale carries 1/count; max pooling is pure comparison (monotone in the code, so exact).
+
+#include <cstdint>
+
+#include "kernels/mac.hpp"
+
+namespace chipref::kernels {
+
+// sum[n][c][oy][ox] = Σ over the window positions inside the input of (x − zp). Geometry as for a
+// depthwise conv with in_channels == out_channels == groups; padded positions contribute nothing.
+void window_sum(const ConvGeometry& g, const int32_t* x, int32_t zero_point, int32_t* out);
+// max over the window positions inside the input (padding excluded).
+void window_max(const ConvGeometry& g, const int32_t* x, int32_t* out);
+
+}  // namespace chipref::kernels

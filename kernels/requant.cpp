@@ -1,0 +1,52 @@
+#include "kernels/requant.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/avx2.hpp"
+#include "kernels/simd.hpp"
+
+namespace chipref::kernels {
+
+namespace {
+// Channels on the last axis (a matrix product's output): one vector pass per channel over a transposed
+// copy, [channels][outer], instead of a one-element pass per (row, channel). False if a channel has no
+// vector form (then nothing in y was written).
+bool mulshift_last_axis(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int32_t* y) {
+  thread_local std::vector<int32_t> xt, yt;
+  xt.resize(static_cast<size_t>(outer * channels)), yt.resize(xt.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c) xt[c * outer + o] = x[o * channels + c];
+  for (int64_t c = 0; c < channels; ++c)
+    if (!avx2::mulshift_channel(p.requantizer, p.channels[c], p.clamp_lo, p.clamp_hi, xt.data() + c * outer, outer, yt.data() + c * outer))
+      return false;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c) y[o * channels + c] = yt[c * outer + o];
+  return true;
+}
+}  // namespace
+
+void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int64_t inner, int32_t* y) {
+  const bool per_channel = p.channels.size() > 1, vector = simd_level() == SimdLevel::avx2;
+  if (vector && per_channel && inner == 1 && outer >= 8 && mulshift_last_axis(p, x, outer, channels, y)) return;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c) {
+      const RequantChannel& ch = p.channels[per_channel ? c : 0];
+      const int64_t base = (o * channels + c) * inner;
+      if (vector && avx2::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x + base, inner, y + base)) continue;
+      for (int64_t i = 0; i < inner; ++i)
+        y[base + i] = static_cast<int32_t>(std::clamp(p.requantizer.apply(x[base + i], ch), p.clamp_lo, p.clamp_hi));
+    }
+}
+
+void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
+  if (simd_level() == SimdLevel::avx2 && avx2::add_requant(p, a, b, count, y)) return;
+  const Requantizer& rq = p.requantizer;
+  for (int64_t i = 0; i < count; ++i) {
+    // (a − zp_a) fits int32 for every format of at most 31 bits
+    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) + rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
+    y[i] = static_cast<int32_t>(std::clamp(rq.output_format().saturate(sum), p.clamp_lo, p.clamp_hi));
+  }
+}
+
+}  // namespace chipref::kernels

@@ -1,0 +1,33 @@
+#pragma once
+// MulShift and the integer ops built on it: the output stage of every MAC, residual Add, and average
+// pooling. Spec: docs/numerics.md §5. All arithmetic is numerics' Requantizer; these kernels only
+// walk tensors and apply the fused activation clamp.
+
+#include <cstdint>
+#include <vector>
+
+#include "numerics/requant.hpp"
+
+namespace chipref::kernels {
+
+// y = clamp(sat_out(zp_out + R(x · S_c)), lo, hi), channel c along axis 1 of an [outer, channels, inner]
+// tensor; [lo, hi] lies inside the output format and carries a fused ReLU / ReLU6 / Clip.
+struct MulShift {
+  Requantizer requantizer;
+  std::vector<RequantChannel> channels;  // 1 (per-tensor) or one per channel
+  int64_t clamp_lo, clamp_hi;
+};
+void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int64_t inner, int32_t* y);
+
+// Residual add of two quantized tensors of the same shape, each rescaled to the output scale by its own
+// multiplier: y = clamp(sat_out(zp_y + R((a − zp_a)·S_a) + R((b − zp_b)·S_b)), lo, hi).
+// `requantizer` gives the flavour, rounding, output format and zp_y.
+struct AddRequant {
+  Requantizer requantizer;
+  RequantChannel scale_a, scale_b;
+  int32_t zero_point_a, zero_point_b;
+  int64_t clamp_lo, clamp_hi;
+};
+void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y);
+
+}  // namespace chipref::kernels
