@@ -49,6 +49,9 @@ inline std::string stem_of(const fs::path& target) {
   return "." + name.substr(0, 48) + "." + tag + ".chipref-";
 }
 
+// The directory TARGET lies in ("." for a bare name): its staging areas, lock and leftovers go there.
+inline fs::path parent_of(const fs::path& target) { return target.has_parent_path() ? target.parent_path() : fs::path("."); }
+
 inline std::string system_error(const std::string& what, const fs::path& path) {
   return path.string() + ": " + what + ": " + std::strerror(errno);
 }
@@ -68,7 +71,7 @@ inline std::filesystem::path output_target(const std::string& spelled) {
 inline std::vector<std::filesystem::path> staged_output_leftovers(const std::filesystem::path& target) {
   namespace fs = std::filesystem;
   std::vector<fs::path> found;
-  const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const fs::path parent = staged_detail::parent_of(target);
   const std::string prefix = staged_detail::stem_of(target) + "tmp-";
   std::error_code error;
   for (fs::directory_iterator it(parent, error), end; !error && it != end; it.increment(error))
@@ -87,9 +90,11 @@ class StagedOutput {
   // it is deleted.
   StagedOutput(const std::filesystem::path& target, Kind kind,
                const std::function<void(const std::filesystem::path&)>& harvest = {})
-      : target_(target), kind_(kind) {
+      : target_(target),
+        aside_(staged_detail::parent_of(target) / (staged_detail::stem_of(target) + "old")),
+        kind_(kind) {
     namespace fs = std::filesystem;
-    const fs::path parent = target_.has_parent_path() ? target_.parent_path() : fs::path(".");
+    const fs::path parent = staged_detail::parent_of(target_);
     std::error_code error;
     if (!fs::is_directory(parent, error)) {
       fs::create_directories(parent, error);
@@ -104,9 +109,8 @@ class StagedOutput {
       }
       // A run that died between moving the old output aside and renaming the new one in (file systems
       // without RENAME_EXCHANGE): put the old one back.
-      const fs::path aside = parent / (stem + "old");
-      if (fs::exists(fs::symlink_status(aside)) && !fs::exists(fs::symlink_status(target_))) fs::rename(aside, target_, error);
-      fs::remove_all(aside, error);
+      if (fs::exists(fs::symlink_status(aside_)) && !fs::exists(fs::symlink_status(target_))) fs::rename(aside_, target_, error);
+      fs::remove_all(aside_, error);
       static std::atomic<unsigned> counter{0};
       staging_ = parent / (stem + "tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
       if (kind_ == Kind::directory && !fs::create_directory(staging_, error))
@@ -143,17 +147,15 @@ class StagedOutput {
     } else if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
       if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
         throw InputError(staged_detail::system_error("cannot swap the new output into place", target_));
-      const fs::path aside = target_.parent_path().empty() ? fs::path(staged_detail::stem_of(target_) + "old")
-                                                           : target_.parent_path() / (staged_detail::stem_of(target_) + "old");
-      if (std::rename(target_.c_str(), aside.c_str()) != 0)
+      if (std::rename(target_.c_str(), aside_.c_str()) != 0)
         throw InputError(staged_detail::system_error("cannot move the old output aside", target_));
       if (std::rename(staging_.c_str(), target_.c_str()) != 0) {
         const std::string message = staged_detail::system_error("cannot move the new output into place", target_);
-        std::rename(aside.c_str(), target_.c_str());
+        std::rename(aside_.c_str(), target_.c_str());
         throw InputError(message);
       }
       std::error_code ignored;
-      fs::remove_all(aside, ignored);
+      fs::remove_all(aside_, ignored);
     }
     committed_ = true;
     std::error_code ignored;
@@ -192,7 +194,7 @@ class StagedOutput {
     lock_fd_ = -1;
   }
 
-  std::filesystem::path target_, staging_, lock_path_;
+  std::filesystem::path target_, aside_, staging_, lock_path_;
   Kind kind_;
   int lock_fd_ = -1;
   bool committed_ = false;
