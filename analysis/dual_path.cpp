@@ -10,6 +10,8 @@
 #include "core/progress.hpp"
 #include "model/executor.hpp"
 #include "numerics/rounding.hpp"
+#include "ops/op_def.hpp"
+#include "ops/sparse_decode.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 
@@ -30,12 +32,13 @@ namespace {
 Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
   Graph g = prepared;
   for (const Node& op : q.ops) {
-    if (op.op_type != "conv_mac" && op.op_type != "linear_mac" && op.op_type != "batch_broadcast") continue;
+    const ops::OpDef& def = ops::op_def(op);
+    if (def.mac != ops::MacOperand::weights && def.constant_codes_input < 0) continue;
     const std::string node_name = op.get_string("source");
     const auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
     if (node == g.nodes.end()) throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
-    if (op.op_type == "batch_broadcast") {  // a constant activation operand (class token, position embedding)
-      const Tensor& codes = q.constants.at(op.inputs[0]);
+    if (def.constant_codes_input >= 0) {  // a constant activation operand (class token, position embedding)
+      const Tensor& codes = q.constants.at(op.inputs.at(static_cast<size_t>(def.constant_codes_input)));
       const QuantParams& qp = q.values.at(op.outputs[0]).quant;
       std::string& name = node->inputs.at(static_cast<size_t>(op.get_int("source_input")));
       Tensor c = g.initializers.at(name);
@@ -105,7 +108,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
       if (v->second.quant.scale > 0) {
         layer_index[out] = r.layers.size();
         r.layers.push_back(LayerComparison{out, op.name, v->second.quant.format.name()});
-      } else if (op.op_type == "conv_mac" || op.op_type == "linear_mac" || op.op_type == "matmul_mac") {
+      } else if (ops::is_mac(op)) {
         acc_index[out] = r.accumulators.size();
         r.accumulators.push_back(AccumulatorUse{out, op.name, static_cast<int>(op.get_int("acc_bits")), INT64_MAX, INT64_MIN, 0});
       }
@@ -113,13 +116,13 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
 
   for (const Node& op : q.ops)
     if (op.has("error_max_micro_lsb"))
-      r.nonlinears.push_back(NonLinearError{op.name, op.op_type == "softmax" ? "exp (softmax)" : op.get_string("function"),
+      r.nonlinears.push_back(NonLinearError{op.name, ops::op_def(op).approximates ? ops::op_def(op).approximates(op) : op.name,
                                             op.get_string("method", std::string("lut")), 1e-6 * static_cast<double>(op.get_int("error_max_micro_lsb")),
                                             1e-6 * static_cast<double>(op.get_int("error_mean_micro_lsb")),
                                             op.get_int("error_codes"), op.get_int("error_saturated_codes"), op.get_int("error_within_bound") != 0});
 
   for (const Node& op : q.ops) {
-    if (op.op_type != "sparse_decode") continue;
+    if (!ops::has_role(op, ops::OpRole::constant)) continue;
     const kernels::NmWeights w = nm_weights_of(q, op);
     SparseLayer s;
     for (const Node& mac : q.ops)

@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "fuzz/harness.hpp"
-#include "model/int_graph.hpp"
+#include "ops/op_def.hpp"
 #include "sim/direct_engine.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

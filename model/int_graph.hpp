@@ -29,27 +29,8 @@ struct IntValue {
   QuantParams quant;
 };
 
-// Op types (Node::op_type, domain "chipref"):
-//   quantize     float input → codes: sat(round_half_even(x / scale) + zero_point), scale in float32
-//   conv_mac     codes, weights, [bias] → int32 accumulators (attrs: strides, pads, dilations, group,
-//                acc_bits, overflow)
-//   linear_mac   codes [rows, in], weights [out, in], [bias] → accumulators [rows, out]
-//   matmul_mac   codes a [.., m, k], codes b [.., k, n] → accumulators [.., m, n] (a product of activations)
-//   mulshift     accumulators, multipliers, shifts → codes (attrs: flavour, rounding, multiplier_bits,
-//                clamp_lo, clamp_hi, [axis]; output format and zero point from the output value)
-//   add          codes a, codes b → codes (attrs: multiplier_a, shift_a, multiplier_b, shift_b, ...)
-//   window_sum   codes → int32 window sums (attrs: kernel, strides, pads); `global` sums all positions
-//   window_max   codes → codes
-//   reshape      codes → codes (attr shape, 0 = copy, -1 = infer)
-//   transpose    codes → codes (attr perm);  concat  codes... → codes (attr axis, one quantization)
-//   slice        codes → codes (attrs axes, starts, steps, counts: resolved, in range)
-//   gather       codes → codes at constant indices along axis (attrs axis, indices, drop_axis)
-//   batch_broadcast  constant codes [1, ...], like → the codes repeated to like's batch (axis 0)
-//   sparse_decode    kept values, packed indices → dense weight codes (attrs n, m, shape; docs/numerics.md §13)
-//   lut          codes, table → codes (attrs function, in_min, shift, interpolate)
-//   softmax      codes, exp table → codes over the last axis (attr one_over_scale)
-//   layernorm    codes, γ multipliers, γ shifts, γ signs, β codes → codes over the last axis
-//   dequantize   codes → float output: scale · (code − zero_point), scale in float32
+// Op types (Node::op_type, domain "chipref"): the definitions in ops/, one file each; docs/intgraph.md
+// lists them with their inputs and attributes.
 inline constexpr const char* kIntDomain = "chipref";
 
 // The accelerator the SystemC engine models (docs/systemc.md): a MAC array of `mac_rows` × `mac_cols`
@@ -79,14 +60,13 @@ struct IntGraph {
   HardwareConfig hardware;                  // what the SystemC engine models (the DirectEngine ignores it)
 };
 
-// Fails (InputError listing every offence) if a float tensor or a non-integer op lies between the
-// boundaries, or if an op reads a tensor nobody defines.
-void check_integer_only(const IntGraph& graph);
-
 // Writes DIR/graph.json and DIR/tensors/*.npy, deterministically (sorted keys, fixed formatting), so
 // that save → load → save is byte-identical. Files appear complete or not at all.
 void save_int_graph(const IntGraph& graph, const std::string& dir);
-IntGraph load_int_graph(const std::string& dir);
+// Reads DIR without checking its ops against their definitions; load_int_graph (ops/op_def.hpp) reads
+// and checks.
+IntGraph read_int_graph(const std::string& dir);
+std::string int_graph_json_path(const std::string& dir);
 bool is_int_graph_dir(const std::string& path);
 
 }  // namespace chipref

@@ -16,6 +16,7 @@
 #include "model/executor.hpp"
 #include "model/fold.hpp"
 #include "model/ops/ops.hpp"
+#include "ops/op_def.hpp"
 #include "quant/calibrators.hpp"
 #include "quant/lut.hpp"
 #include "quant/normalization.hpp"
@@ -702,6 +703,16 @@ class Lowering {
     out_.ops.push_back(std::move(m));
   }
 
+  // A ReLU or Clip that no requantization absorbed (its input has other readers, or its producer has no
+  // requantization): a clamp of the codes, its output keeping the input's quantization, so that clamping
+  // codes clamps reals exactly (the bounds rounded to codes as a fused clamp rounds them).
+  void lower_clamp(const Node& n) {
+    require_quantized(n.inputs.at(0), n);
+    const auto [lo, hi] = clamp_for(&n, out_.values.at(n.inputs[0]).quant);
+    if (lo > hi) cannot(n, "its bounds leave no code of the input's format (min above max after rounding to codes)");
+    lower_data_movement(n, "clamp", {{"clamp_lo", lo}, {"clamp_hi", hi}});
+  }
+
   // Concatenation moves codes when every input already has the output's quantization (one scale and
   // zero point for all); anything else would need a requantization per input, not lowered yet.
   void lower_concat(const Node& n) {
@@ -843,7 +854,7 @@ class Lowering {
     if (t == "Conv") return lower_mac(n, MacKind::conv);
     if (t == "Gemm") return lower_mac(n, MacKind::gemm);
     if (t == "MatMul") return given_codes(n, 1) || g_.initializers.count(n.inputs.at(1)) ? lower_mac(n, MacKind::matmul) : lower_matmul_activations(n);
-    if (t == "Relu") return lower_lut(n, NonLinear::relu);  // a ReLU no MAC or Add absorbed (its input has other readers)
+    if (t == "Relu" || t == "Clip") return lower_clamp(n);  // an activation no MAC or Add absorbed
     if (t == "Sigmoid") return lower_lut(n, NonLinear::sigmoid);
     if (t == "Gelu") return lower_lut(n, n.get_string("approximate", std::string("none")) == "tanh" ? NonLinear::gelu_tanh : NonLinear::gelu_erf);
     if (t == "Tanh") return lower_lut(n, NonLinear::tanh);
@@ -877,8 +888,8 @@ class Lowering {
     if (t == "Shape" || t == "Gather" || t == "Unsqueeze" || t == "Concat" || t == "ConstantOfShape" || t == "Expand")
       cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
     cannot(n, "no integer lowering for " + t + " yet (supported: Conv, Gemm, MatMul (constant weights [+ Add bias], or two activations), Add (of two activations, or "
-              "of a constant), Mul/Div by a constant scalar, Relu/Clip fused, AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat, "
-              "Slice, Gather (constant indices); Relu, Sigmoid, Tanh, Exp, Reciprocal, Gelu (the erf form fused first), SiLU (x·Sigmoid(x), fused first) as lookup tables; Softmax and LayerNormalization over the last axis)");
+              "of a constant), Mul/Div by a constant scalar, Relu/Clip (fused into the requantization before them, else a clamp of the codes), AveragePool, GlobalAveragePool, MaxPool, Flatten, Reshape, Transpose, Concat, "
+              "Slice, Gather (constant indices); Sigmoid, Tanh, Exp, Reciprocal, Gelu (the erf form fused first), SiLU (x·Sigmoid(x), fused first) as lookup tables; Softmax and LayerNormalization over the last axis)");
   }
 
   const Graph& g_;

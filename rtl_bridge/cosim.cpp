@@ -7,7 +7,11 @@
 #include "core/error.hpp"
 #include "model/int_graph.hpp"
 #include "kernels/sparse.hpp"
-#include "sim/systemc/tile_streams.hpp"
+#include "ops/lut.hpp"
+#include "ops/mac.hpp"
+#include "ops/mulshift.hpp"
+#include "ops/sparse_decode.hpp"
+#include "sim/tile_streams.hpp"
 #include "vectors/vectors.hpp"
 
 namespace chipref::cosim {
@@ -67,8 +71,10 @@ std::vector<int32_t> as_int32(const std::vector<int64_t>& v) { return std::vecto
 
 // The op `layer` of the IntGraph behind the vectors, which must be of one of `types`; else an InputError
 // listing the layers that are.
-const Node& layer_of(const IntGraph& g, const std::string& dir, const std::string& layer, const std::vector<std::string>& types, const std::string& what) {
-  auto is_type = [&](const Node& op) { return std::find(types.begin(), types.end(), op.op_type) != types.end(); };
+const Node& layer_of(const IntGraph& g, const std::string& dir, const std::string& layer, const std::vector<const ops::OpDef*>& types) {
+  auto is_type = [&](const Node& op) { return std::find(types.begin(), types.end(), ops::find_op_def(op.op_type)) != types.end(); };
+  std::string what;
+  for (const ops::OpDef* t : types) what += (what.empty() ? "" : " or ") + t->name;
   const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& op) { return op.name == layer; });
   if (it != g.ops.end() && is_type(*it)) return *it;
   std::string names;
@@ -83,7 +89,8 @@ const Node& layer_of(const IntGraph& g, const std::string& dir, const std::strin
 std::vector<LutStimulus> lut_stimulus(const std::string& dir, const std::string& layer, int64_t max_entries) {
   const vectors::Manifest m = vectors::read_manifest(dir);
   const IntGraph g = load_int_graph(m.model);
-  const Node& op = layer_of(g, dir, layer, {"lut"}, "lut");
+  const Node& op = layer_of(g, dir, layer, {&ops::lut_op_def()});
+  const kernels::Lut lut = ops::read_lut(g, op);
   const std::vector<int64_t> table = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(1), -1));
   if (static_cast<int64_t>(table.size()) >= max_entries)  // one more entry: the zero after the table
     throw InputError(op.describe() + ": its table has " + std::to_string(table.size()) + " entries; the reference LUT unit holds " + std::to_string(max_entries));
@@ -97,9 +104,9 @@ std::vector<LutStimulus> lut_stimulus(const std::string& dir, const std::string&
     s.codes = as_int32(vectors::read_vector(dir, x));
     s.expected = as_int32(vectors::read_vector(dir, entry_for(m, dir, op, op.outputs[0], input)));
     s.table = as_int32(table);
-    s.in_min = static_cast<int32_t>(op.get_int("in_min"));
-    s.shift = static_cast<int>(op.get_int("shift"));
-    s.interpolate = op.get_int("interpolate") != 0;
+    s.in_min = static_cast<int32_t>(lut.in_min);
+    s.shift = lut.shift;
+    s.interpolate = lut.interpolate;
     s.out_min = static_cast<int32_t>(out.quant.format.min()), s.out_max = static_cast<int32_t>(out.quant.format.max());
     all.push_back(std::move(s));
   }
@@ -107,37 +114,33 @@ std::vector<LutStimulus> lut_stimulus(const std::string& dir, const std::string&
 }
 
 MulShiftSettings mulshift_settings(const IntGraph& g, const Node& op) {
-  const std::string flavour = op.get_string("flavour"), rounding = op.get_string("rounding");
-  if (flavour != "single" || (rounding != "half_even" && rounding != "half_up"))
+  const ops::MulShiftParams p = ops::read_mulshift(g, op);  // checked as the engines check it
+  const Requantizer& rq = p.kernel.requantizer;
+  if (rq.flavour() != RequantFlavour::single || (rq.rounding() != RoundingMode::half_even && rq.rounding() != RoundingMode::half_up))
     throw InputError(op.describe() + ": the reference MulShift unit implements the single flavour with half_even or half_up rounding; this layer uses " +
-                     flavour + " with " + rounding);
-  const IntValue& out = g.values.at(op.outputs.at(0));
+                     std::string(to_string(rq.flavour())) + " with " + std::string(to_string(rq.rounding())));
   MulShiftSettings s;
-  s.multiplier_bits = static_cast<int>(op.get_int("multiplier_bits"));
-  s.round_half_up = rounding == "half_up";
-  s.zero_point = static_cast<int32_t>(out.quant.zero_point);
-  s.out_min = static_cast<int32_t>(out.quant.format.min()), s.out_max = static_cast<int32_t>(out.quant.format.max());
-  s.clamp_lo = static_cast<int32_t>(op.get_int("clamp_lo")), s.clamp_hi = static_cast<int32_t>(op.get_int("clamp_hi"));
-  s.axis = op.get_int("axis", 1);
+  s.multiplier_bits = p.multiplier_bits;
+  s.round_half_up = rq.rounding() == RoundingMode::half_up;
+  s.zero_point = static_cast<int32_t>(rq.zero_point());
+  s.out_min = static_cast<int32_t>(rq.output_format().min()), s.out_max = static_cast<int32_t>(rq.output_format().max());
+  s.clamp_lo = static_cast<int32_t>(p.kernel.clamp_lo), s.clamp_hi = static_cast<int32_t>(p.kernel.clamp_hi);
+  s.axis = p.axis;
   return s;
 }
 
 std::vector<size_t> channel_of_elements(const Node& op, const Shape& shape, int64_t axis, size_t count) {
-  int64_t inner = 1;
-  const int64_t channels = static_cast<int64_t>(shape.size()) > axis ? shape[static_cast<size_t>(axis)] : 1;
-  for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
-  if (count != 1 && static_cast<int64_t>(count) != channels)
-    throw InputError(op.describe() + ": " + std::to_string(count) + " multipliers for " + std::to_string(channels) + " channels");
+  const ops::ChannelLayout l = ops::channel_layout(op, shape, axis, count);
   std::vector<size_t> channel(static_cast<size_t>(element_count(shape)), 0);
   if (count != 1)
-    for (size_t i = 0; i < channel.size(); ++i) channel[i] = static_cast<size_t>(static_cast<int64_t>(i) / inner % channels);
+    for (size_t i = 0; i < channel.size(); ++i) channel[i] = static_cast<size_t>(static_cast<int64_t>(i) / l.inner % l.channels);
   return channel;
 }
 
 std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const std::string& layer) {
   const vectors::Manifest m = vectors::read_manifest(dir);
   const IntGraph g = load_int_graph(m.model);
-  const Node& op = layer_of(g, dir, layer, {"mulshift"}, "mulshift");
+  const Node& op = layer_of(g, dir, layer, {&ops::mulshift_op_def()});
   const MulShiftSettings settings = mulshift_settings(g, op);
   const std::vector<int64_t> multipliers = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(1), -1));
   const std::vector<int64_t> shifts = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(2), -1));
@@ -162,7 +165,7 @@ std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const st
 std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows, int64_t cols) {
   const vectors::Manifest m = vectors::read_manifest(dir);
   const IntGraph g = load_int_graph(m.model);
-  const Node& op = layer_of(g, dir, layer, {"conv_mac", "linear_mac"}, "conv_mac or linear_mac");
+  const Node& op = layer_of(g, dir, layer, {&ops::conv_mac_op_def(), &ops::linear_mac_op_def()});
   if (op.get_int("acc_bits") != 32 || op.get_string("overflow") != "wrap")
     throw InputError(op.describe() + ": the reference MAC array has 32-bit wrapping accumulators; this layer uses " +
                      std::to_string(op.get_int("acc_bits")) + " bits, " + op.get_string("overflow"));
@@ -189,7 +192,7 @@ std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const s
     s.tiles = t.weights.shape.at(0), s.reduction = t.weights.shape.at(1);
     s.activations = t.activations.data, s.weights = t.weights.data, s.expected = t.accumulators.data;
     // The bias of each tile's columns: tiles run (group, position tile, channel tile), channel tile fastest.
-    const MacProducts products = mac_products(op, x.shape, weights.shape, acc.shape);
+    const ops::MacMatrixView products = ops::mac_matrix_view(op, x.shape, weights.shape, acc.shape);
     const int64_t groups = products.groups, channels = products.channels;
     const int64_t channel_tiles = (channels + cols - 1) / cols;
     for (int64_t tile = 0; tile < s.tiles; ++tile) {
@@ -207,9 +210,9 @@ std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const s
 std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::string& layer, int n, int m) {
   const vectors::Manifest manifest = vectors::read_manifest(dir);
   const IntGraph g = load_int_graph(manifest.model);
-  const Node& op = layer_of(g, dir, layer, {"sparse_decode"}, "sparse_decode");
+  const Node& op = layer_of(g, dir, layer, {&ops::sparse_decode_op_def()});
   kernels::NmWeights w;
-  w.pattern = kernels::NmPattern{static_cast<int>(op.get_int("n")), static_cast<int>(op.get_int("m"))};
+  w.pattern = nm_weights_of(g, op).pattern;  // the IntGraph's own weights, checked as the engines check them
   if (w.pattern.n != n || w.pattern.m != m)
     throw InputError(op.describe() + ": the reference sparse decoder is built for " + std::to_string(n) + ":" + std::to_string(m) + "; this layer is " +
                      std::to_string(w.pattern.n) + ":" + std::to_string(w.pattern.m));

@@ -4,6 +4,7 @@
 
 #include "Vmulshift_unit_sc.h"
 #include "core/error.hpp"
+#include "ops/mulshift.hpp"
 #include "rtl_bridge/cosim.hpp"
 #include "sim/systemc/modules.hpp"
 
@@ -98,7 +99,7 @@ class RtlFactory : public systemc::ModuleFactory {
  public:
   RtlFactory(std::vector<std::string> blocks, int64_t watchdog_cycles) : blocks_(std::move(blocks)), watchdog_cycles_(watchdog_cycles) {}
   std::unique_ptr<systemc::IntOpModule> make(const std::string& name, const IntGraph& graph, const Node& op, systemc::NetlistContext& context) const override {
-    if (op.op_type == "mulshift" && std::count(blocks_.begin(), blocks_.end(), "mulshift"))
+    if (&ops::op_def(op) == &ops::mulshift_op_def() && std::count(blocks_.begin(), blocks_.end(), "mulshift"))
       return std::make_unique<RtlMulShift>(sc_core::sc_module_name(name.c_str()), graph, op, context, watchdog_cycles_);
     return nullptr;
   }

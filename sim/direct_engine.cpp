@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "ops/boundaries.hpp"
+#include "ops/sparse_decode.hpp"
+
 namespace chipref {
 
 namespace {
@@ -30,24 +33,21 @@ void return_buffers(std::map<std::string, CodeTensor>& env) {
   env.clear();
 }
 
-bool is_mac(const Node& op) { return op.op_type == "conv_mac" || op.op_type == "linear_mac" || op.op_type == "matmul_mac"; }
-
 }  // namespace
 
 DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(graph) {
   check_integer_only(graph);
   std::map<std::string, std::shared_ptr<const kernels::NmWeights>> compressed;
   for (const Node& op : graph.ops) {
-    if (op.op_type == "quantize" || op.op_type == "dequantize") continue;  // boundary ops run in run()
-    if (op.op_type == "sparse_decode") {  // constant: decoded here once, no step
-      auto w = std::make_shared<const kernels::NmWeights>(nm_weights_of(graph, op));
-      const std::vector<int32_t> dense = kernels::decode_nm(*w, op.describe());
-      decoded_[op.outputs.at(0)] = Tensor::of_ints(DType::int32, op.get_ints("shape"), std::vector<int64_t>(dense.begin(), dense.end()));
-      compressed[op.outputs.at(0)] = std::move(w);
+    const ops::OpDef& def = ops::op_def(op);
+    if (def.role == ops::OpRole::input_boundary || def.role == ops::OpRole::output_boundary) continue;  // run in run()
+    if (def.role == ops::OpRole::constant) {  // N:M weights: decoded here once, no step
+      decoded_[op.outputs.at(0)] = decoded_weights(graph, op);
+      compressed[op.outputs.at(0)] = std::make_shared<const kernels::NmWeights>(nm_weights_of(graph, op));
       continue;
     }
     MacWeightSource weights;
-    if ((op.op_type == "conv_mac" || op.op_type == "linear_mac") && op.inputs.size() > 1) {
+    if (def.mac == ops::MacOperand::weights) {
       if (const auto it = decoded_.find(op.inputs[1]); it != decoded_.end()) weights.dense = &it->second;
       if (const auto it = compressed.find(op.inputs[1]); sparse == SparseKernel::skip_zero && it != compressed.end()) weights.skip_zero = it->second;
     }
@@ -105,7 +105,7 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
     OverflowCounter overflow;
     step.run(inputs, y, overflow);
     if (trace) {
-      if (is_mac(op)) trace->overflows[op.name].events += overflow.events;
+      if (ops::is_mac(op)) trace->overflows[op.name].events += overflow.events;
       trace->values[op.outputs.at(0)] = y;
     }
     if (observe) (*observe)(op, y, overflow, first_image, images);

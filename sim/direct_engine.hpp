@@ -11,7 +11,7 @@
 
 #include "model/int_graph.hpp"
 #include "numerics/accumulator.hpp"
-#include "sim/int_ops.hpp"
+#include "ops/op_def.hpp"
 
 namespace chipref {
 

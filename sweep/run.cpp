@@ -23,7 +23,8 @@
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
-#include "sim/int_ops.hpp"
+#include "ops/op_def.hpp"
+#include "ops/sparse_decode.hpp"
 #include "kernels/mac.hpp"
 #include "sweep/report.hpp"
 
@@ -69,8 +70,8 @@ void static_layer_facts(const IntGraph& q, MacLayer& m) {
   r.act_bits = in.format.bits();
   const int64_t max_x = std::max(in.zero_point - in.format.min(), in.format.max() - in.zero_point);
   for (const Node& n : q.ops)
-    if (n.op_type == "mulshift" && n.inputs.at(0) == op.outputs.at(0)) m.output = n.outputs.at(0);
-  if (op.op_type == "matmul_mac") {  // two activations: no weights to store
+    if (ops::op_def(n).requantizes_accumulators && n.inputs.at(0) == op.outputs.at(0)) m.output = n.outputs.at(0);
+  if (ops::op_def(op).mac == ops::MacOperand::activation) {  // two activations: no weights to store
     const QuantParams& y = q.values.at(op.inputs.at(1)).quant;
     const int64_t max_y = std::max(y.zero_point - y.format.min(), y.format.max() - y.zero_point);
     const Shape& xs = q.values.at(op.inputs[0]).shape;
@@ -95,11 +96,10 @@ void static_layer_facts(const IntGraph& q, MacLayer& m) {
   r.weight_bits = signed_bits(w_lo, w_hi);
   r.acc_worst_bits = signed_bits(-worst, worst);
   r.weight_memory_bits = w.numel() * r.weight_bits;
-  for (const Node& d : q.ops)  // N:M weights: the kept values and their index metadata
-    if (d.op_type == "sparse_decode" && d.outputs.at(0) == op.inputs[1]) {
-      const kernels::NmWeights nm = nm_weights_of(q, d);
-      r.weight_memory_bits = nm.index_count() * (r.weight_bits + nm.pattern.index_bits());
-    }
+  if (const Node* decoder = sparse_decoder_of(q, op.inputs[1])) {  // N:M weights: the kept values and their index metadata
+    const kernels::NmWeights nm = nm_weights_of(q, *decoder);
+    r.weight_memory_bits = nm.index_count() * (r.weight_bits + nm.pattern.index_bits());
+  }
 }
 
 json layer_json(const LayerResult& l) {
@@ -189,7 +189,7 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
     const IntGraph q = quantize(inputs);
     std::vector<MacLayer> macs;
     for (const Node& op : q.ops)
-      if (op.op_type == "conv_mac" || op.op_type == "linear_mac" || op.op_type == "matmul_mac") {
+      if (ops::is_mac(op)) {
         macs.push_back(MacLayer{&op, {}, {}, 0});
         static_layer_facts(q, macs.back());
       }

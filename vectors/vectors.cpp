@@ -18,6 +18,8 @@
 #include "core/version.hpp"
 #include "model/io/idx.hpp"
 #include "model/io/npy.hpp"
+#include "ops/op_def.hpp"
+#include "ops/sparse_decode.hpp"
 #include "sim/systemc/engine.hpp"
 #include "sim/direct_engine.hpp"
 
@@ -28,7 +30,6 @@ using nlohmann::ordered_json;
 
 namespace {
 
-const std::set<std::string> kMacOps = {"conv_mac", "linear_mac", "matmul_mac"};
 
 // A file-system-safe name for a tensor: its index among the tensors written (first use in op order),
 // then its name with anything unsafe replaced.
@@ -101,9 +102,9 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     return i;
   };
   std::map<std::string, size_t> stream_index;  // MacArrays with tile streams, numbered apart (the tensors' names stay as without)
-  std::map<std::string, std::string> producer_type;
+  std::set<std::string> decoded;  // tensors a constant op (sparse_decode) computes: constants too
   for (const Node& op : g.ops)
-    for (const auto& o : op.outputs) producer_type[o] = op.op_type;
+    if (ops::has_role(op, ops::OpRole::constant)) decoded.insert(op.outputs.begin(), op.outputs.end());
   if (options.word_bits < 0 || options.word_bits > 64) throw InputError("vectors: word_bits " + std::to_string(options.word_bits) + " is outside 0..64");
   // A constant's element type, or that of weights a sparse_decode op produces (signed, the value's bits).
   auto stored_type = [&](const std::string& tensor) {
@@ -176,7 +177,7 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   for (const Node& op : g.ops) {
     if (fnmatch(options.layers.c_str(), op.name.c_str(), 0) != 0) continue;
     std::vector<std::pair<std::string, std::string>> tensors;  // (role, tensor)
-    auto is_constant = [&](const std::string& t) { return g.constants.count(t) != 0 || producer_type[t] == "sparse_decode"; };
+    auto is_constant = [&](const std::string& t) { return g.constants.count(t) != 0 || decoded.count(t) != 0; };
     int activation_inputs = 0;
     for (const auto& in : op.inputs) activation_inputs += g.values.count(in) && !is_constant(in);
     int a = 0;
@@ -186,9 +187,9 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     }
     for (const auto& out : op.outputs) {
       if (!g.values.count(out)) continue;  // the float output of dequantize
-      const bool accumulator = kMacOps.count(op.op_type) != 0;
-      if (accumulator && !options.accumulators) continue;
-      tensors.emplace_back(op.op_type == "sparse_decode" ? "weight_dense" : accumulator ? "accumulator" : "output", out);
+      const ops::VectorRole role = ops::op_def(op).vector_role;
+      if (role == ops::VectorRole::accumulator && !options.accumulators) continue;
+      tensors.emplace_back(role == ops::VectorRole::weight_dense ? "weight_dense" : role == ops::VectorRole::accumulator ? "accumulator" : "output", out);
     }
     for (const auto& [role, tensor] : tensors) {
       Entry e;
@@ -214,8 +215,8 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
       }
     }
     // The SystemC engine's MacArrays also give their interface streams in tile order (docs/systemc.md).
-    if (!systemc || !kMacOps.count(op.op_type)) continue;
-    const IntValue* second = op.op_type == "matmul_mac" ? &g.values.at(op.inputs.at(1)) : nullptr;  // an activation, not weights
+    if (!systemc || !ops::is_mac(op)) continue;
+    const IntValue* second = ops::op_def(op).mac == ops::MacOperand::activation ? &g.values.at(op.inputs.at(1)) : nullptr;  // not weights
     const ElementType stream_weight_type =
         second ? ElementType{second->quant.format.bits(), second->quant.format.is_signed()} : stored_type(op.inputs.at(1));
     const IntValue& in = g.values.at(op.inputs.at(0));

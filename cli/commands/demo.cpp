@@ -11,6 +11,7 @@
 #include "model/evaluate.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "ops/op_def.hpp"
 #include "analysis/dual_path.hpp"
 #include "quant/quantize.hpp"
 #include "quant/selfcheck.hpp"
@@ -103,16 +104,16 @@ IntGraph demo_model(const DemoOptions& o, const std::string& model, int step, in
 
   // The dual-path summary on the first images: each computing layer against its float fake-quant twin
   // (data movement, which copies codes, is left out of the table).
-  std::map<std::string, std::string> op_type;
-  for (const Node& op : q.ops) op_type[op.name] = op.op_type;
-  const std::set<std::string> movement = {"reshape", "transpose", "concat", "slice", "gather", "batch_broadcast"};
+  std::map<std::string, const ops::OpDef*> def_of;
+  for (const Node& op : q.ops) def_of[op.name] = &ops::op_def(op);
   const int64_t report_images = std::min<int64_t>(200, static_cast<int64_t>(test.labels.size()));
   const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", report_images, norm));
   fmt::print("      dual path on {} images (each layer in isolation; `chipref quantize --report` writes the full report):\n", report_images);
   fmt::print("      {:<40} {:>9} {:>8} {:>10} {:>10} {:>9}\n", "layer output", "op", "format", "exact", "<= 1 LSB", "SQNR dB");
   for (const auto& l : r.layers) {
-    const std::string type = op_type.count(l.producer) ? op_type.at(l.producer) : "";
-    if (movement.count(type)) continue;
+    const ops::OpDef* def = def_of.count(l.producer) ? def_of.at(l.producer) : nullptr;
+    if (def && def->moves_codes) continue;
+    const std::string type = def ? def->name : "";
     fmt::print("      {:<40} {:>9} {:>8} {:>9.3f}% {:>9.3f}% {:>9.1f}\n", l.value.size() > 40 ? "..." + l.value.substr(l.value.size() - 37) : l.value,
                type, l.format, 100.0 * (l.elements - l.differing) / l.elements, 100.0 * l.within_one / l.elements, l.sqnr_db());
   }
@@ -142,9 +143,9 @@ int demo_cosim(const IntGraph& q, const std::string& dir, int step, int steps) {
   const Node* mac = nullptr;
   const Node* requant = nullptr;
   for (const Node& op : q.ops)
-    if (!mac && (op.op_type == "conv_mac" || op.op_type == "linear_mac") && q.constants.count(op.inputs.at(1))) mac = &op;
+    if (!mac && ops::op_def(op).mac == ops::MacOperand::weights && q.constants.count(op.inputs.at(1))) mac = &op;
   for (const Node& op : q.ops)
-    if (mac && op.op_type == "mulshift" && op.inputs.at(0) == mac->outputs.at(0)) requant = &op;
+    if (mac && ops::op_def(op).requantizes_accumulators && op.inputs.at(0) == mac->outputs.at(0)) requant = &op;
   if (!mac || !requant) throw InputError("demo: " + q.source_model + " has no MAC layer with dense weights followed by a MulShift");
   std::string line;
   bool passed = true;

@@ -2,7 +2,8 @@
 
 #include "cli/commands/commands.hpp"
 #include "core/files.hpp"
-#include "model/qdq_export.hpp"
+#include "ops/op_def.hpp"
+#include "ops/qdq_export.hpp"
 #include "model/sidecar.hpp"
 
 namespace chipref::cli {

@@ -9,6 +9,9 @@
 #include "model/inspect.hpp"
 #include "model/int_graph.hpp"
 #include "model/onnx_import.hpp"
+#include "ops/lut.hpp"
+#include "ops/op_def.hpp"
+#include "ops/sparse_decode.hpp"
 #include "cli/commands/engine.hpp"
 
 namespace chipref::cli {
@@ -63,18 +66,17 @@ std::string join(const std::vector<std::string>& v) {
 // code it sits at and both real values.
 void print_tables(const IntGraph& g) {
   for (const Node& op : g.ops) {
-    if (op.op_type != "lut") continue;
+    if (&ops::op_def(op) != &ops::lut_op_def()) continue;
     const QuantParams& in = g.values.at(op.inputs.at(0)).quant, &out = g.values.at(op.outputs.at(0)).quant;
-    const Tensor& t = g.constants.at(op.inputs.at(1));
-    const int64_t in_min = op.get_int("in_min"), shift = op.get_int("shift");
+    const kernels::Lut t = ops::read_lut(g, op);
     fmt::print("\ntable {}: {} from {} (scale {:.6g}, zp {}) to {} (scale {:.6g}, zp {}); {} entries every {} codes{}\n", op.name,
-               op.get_string("function"), in.format.name(), in.scale, in.zero_point, out.format.name(), out.scale, out.zero_point, t.numel(),
-               int64_t{1} << shift, op.get_int("interpolate") ? ", interpolated" : "");
+               ops::lut_op_def().approximates(op), in.format.name(), in.scale, in.zero_point, out.format.name(), out.scale, out.zero_point, t.table.size(),
+               int64_t{1} << t.shift, t.interpolate ? ", interpolated" : "");
     fmt::print("{:>8} {:>12} {:>8} {:>12}\n", "in code", "x", "out code", "y");
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      const int64_t c = in_min + (i << shift);
-      fmt::print("{:>8} {:>12.6g} {:>8} {:>12.6g}\n", c, in.scale * static_cast<double>(c - in.zero_point), t.ints[i],
-                 out.scale * static_cast<double>(t.ints[i] - out.zero_point));
+    for (size_t i = 0; i < t.table.size(); ++i) {
+      const int64_t c = t.in_min + (static_cast<int64_t>(i) << t.shift);
+      fmt::print("{:>8} {:>12.6g} {:>8} {:>12.6g}\n", c, in.scale * static_cast<double>(c - in.zero_point), t.table[i],
+                 out.scale * static_cast<double>(t.table[i] - out.zero_point));
     }
   }
 }
@@ -108,11 +110,10 @@ int inspect_int_graph(const InspectOptions& o) {
   for (const Node& op : g.ops) {
     if (op.has("flavour")) ++flavours[op.get_string("flavour")];
     int64_t macs = 0, params = 0;
-    if (op.op_type == "conv_mac" || op.op_type == "linear_mac") {
-      const Tensor w = mac_weight_codes(g, op.inputs.at(1));
-      macs = element_count(traced(op.outputs[0])) * (w.numel() / w.shape.at(0));
+    if (const ops::OpDef& def = ops::op_def(op); def.is_mac()) {
+      const Shape second = def.mac == ops::MacOperand::weights ? mac_weight_codes(g, op.inputs.at(1)).shape : traced(op.inputs.at(1));
+      macs = ops::mac_count(op, traced(op.inputs.at(0)), second, traced(op.outputs.at(0)));
     }
-    if (op.op_type == "matmul_mac") macs = element_count(traced(op.outputs[0])) * traced(op.inputs.at(0)).back();
     for (const auto& in : op.inputs)
       if (g.weight_scales.count(in)) params += element_count(mac_weight_codes(g, in).shape);
     total_macs += macs, total_params += params;
@@ -121,7 +122,7 @@ int inspect_int_graph(const InspectOptions& o) {
     for (const auto& out : op.outputs) outs.push_back(describe(out));
     ops.push_back({{"name", op.name}, {"op", op.op_type}, {"inputs", ins}, {"outputs", outs}, {"weights", params}, {"macs", macs}});
     if (op.has("method")) ops.back()["method"] = op.get_string("method");  // a non-linear's table: lut or I-BERT poly
-    if (op.op_type == "sparse_decode") {
+    if (ops::has_role(op, ops::OpRole::constant)) {
       const kernels::NmWeights nm = nm_weights_of(g, op);
       ops.back()["sparsity"] = {{"pattern", std::to_string(nm.pattern.n) + ":" + std::to_string(nm.pattern.m)},
                                 {"nonzero", std::count_if(nm.values.begin(), nm.values.end(), [](int32_t v) { return v != 0; })},

@@ -9,6 +9,7 @@
 #include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "ops/op_def.hpp"
 #include "analysis/dual_path.hpp"
 #include "quant/prequantized.hpp"
 #include "quant/quantize.hpp"
@@ -66,14 +67,14 @@ int run_quantize(const QuantizeOptions& o) {
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, o.model, norm});
   save_int_graph(q, o.output);
   int64_t macs = 0, mulshifts = 0;
-  for (const Node& op : q.ops) macs += op.op_type == "conv_mac" || op.op_type == "linear_mac", mulshifts += op.op_type == "mulshift";
+  for (const Node& op : q.ops) macs += ops::op_def(op).mac == ops::MacOperand::weights, mulshifts += ops::op_def(op).requantizes_accumulators;
   const std::string source = given_params ? std::string("its own QDQ/QONNX parameters (no calibration)")
                                            : fmt::format("{} calibration images", calibration.shape.at(0));
   fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model, o.config, source,
              o.output, q.ops.size(), macs, mulshifts);
   if (!o.report.empty()) {
     // A network with N:M-sparse layers is reported beside its dense twin (same config, no pruning).
-    const bool sparse = std::any_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "sparse_decode"; });
+    const bool sparse = std::any_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return ops::has_role(op, ops::OpRole::constant); });
     std::optional<IntGraph> dense;
     if (sparse) {
       QuantizeInputs without = QuantizeInputs{&graph, &config, &calibration, o.model, norm};

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ops/boundaries.hpp"
 #include "sim/systemc/modules.hpp"
 
 namespace chipref {
@@ -150,7 +151,7 @@ void SystemCEngine::Impl::build() {
   // The hardware first: a geometry that cannot map a layer fails before anything is built.
   if (hw.fifo_depth < 1) throw InputError("hardware.fifo_depth is " + std::to_string(hw.fifo_depth) + "; expected at least 1");
   for (const Node& op : graph.ops)
-    if (systemc::module_kind(op.op_type) == "MacArray") systemc::MacArray::check_geometry(op, hw);
+    if (ops::is_mac(op)) systemc::MacArray::check_geometry(op, hw);
   const Node& q = graph.ops.front();
   const Node& dq = graph.ops.back();
   source = std::make_unique<systemc::Source>("source");
@@ -159,18 +160,18 @@ void SystemCEngine::Impl::build() {
   std::map<std::string, systemc::SparseDecoder*> decoder_of;
   for (size_t index = 0; index < graph.ops.size(); ++index) {
     const Node& op = graph.ops[index];
-    if (op.op_type == "quantize" || op.op_type == "dequantize") continue;
+    const ops::OpDef& def = ops::op_def(op);
+    if (def.role == ops::OpRole::input_boundary || def.role == ops::OpRole::output_boundary) continue;
     const std::string name = "op_" + std::to_string(index);
-    if (op.op_type == "sparse_decode") {
+    if (def.role == ops::OpRole::constant) {
       decoders.push_back(std::make_unique<systemc::SparseDecoder>(name.c_str(), graph, op, shared));
       decoder_of[op.outputs.at(0)] = decoders.back().get();
       order.push_back(&decoders.back()->stats());
       continue;
     }
-    const std::string kind = systemc::module_kind(op.op_type);
     std::unique_ptr<systemc::IntOpModule> m;
-    if (kind == "MacArray") {
-      const bool sparse_fed = op.op_type != "matmul_mac" && op.inputs.size() > 1 && decoder_of.count(op.inputs[1]);
+    if (def.is_mac()) {
+      const bool sparse_fed = def.mac == ops::MacOperand::weights && decoder_of.count(op.inputs.at(1));
       auto array = std::make_unique<systemc::MacArray>(name.c_str(), graph, op, hw, sparse_fed, shared);
       if (sparse_fed) {
         auto& fifo = new_fifo();
@@ -180,7 +181,7 @@ void SystemCEngine::Impl::build() {
       m = std::move(array);
     } else {
       if (replace) m = replace->make(name, graph, op, shared);
-      if (!m) m = std::make_unique<systemc::IntOpModule>(name.c_str(), graph, op, kind, shared);
+      if (!m) m = std::make_unique<systemc::IntOpModule>(name.c_str(), graph, op, def.systemc_module, shared);
     }
     m->prepare();
     // Activation inputs, in input order: the values some module or the source writes (constants and

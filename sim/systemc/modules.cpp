@@ -3,7 +3,8 @@
 #include <ostream>
 
 #include "kernels/sparse.hpp"
-#include "sim/systemc/tile_streams.hpp"
+#include "ops/sparse_decode.hpp"
+#include "sim/tile_streams.hpp"
 
 namespace chipref {
 
@@ -46,18 +47,6 @@ namespace systemc {
 
 std::ostream& operator<<(std::ostream& os, const Packet& p) {
   return os << "Packet" << (p.tensor ? shape_to_string(p.tensor->shape) : std::string("[]"));
-}
-
-std::string module_kind(const std::string& op_type) {
-  if (op_type == "conv_mac" || op_type == "linear_mac" || op_type == "matmul_mac") return "MacArray";
-  if (op_type == "mulshift") return "MulShift";
-  if (op_type == "lut") return "Lut";
-  if (op_type == "sparse_decode") return "SparseDecoder";
-  if (op_type == "add") return "Add";
-  if (op_type == "window_sum" || op_type == "window_max") return "Pool";
-  if (op_type == "softmax") return "Softmax";
-  if (op_type == "layernorm") return "LayerNorm";
-  return "Movement";  // reshape, transpose, concat, slice, gather, batch_broadcast
 }
 
 namespace {
@@ -115,7 +104,7 @@ void IntOpModule::process() {
       stats_.overflow_events += overflow.events;
       account(inputs_, *current_);
       if (context_.trace) {
-        if (stats_.kind == "MacArray") context_.trace->overflows[op_.name].events += overflow.events;
+        if (ops::is_mac(op_)) context_.trace->overflows[op_.name].events += overflow.events;
         context_.trace->values[op_.outputs.at(0)] = *current_;
         traced(inputs_, *current_);
       }
@@ -134,15 +123,16 @@ MacArray::MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, c
                    NetlistContext& context)
     : IntOpModule(name, graph, op, "MacArray", context), weights_in("weights_in"), hw_(hw), sparse_fed_(sparse_fed) {
   check_geometry(op, hw);
-  if (op.op_type == "matmul_mac") {
+  if (second_is_activation()) {
     weight_bits_ = bits_of(op.inputs.at(1));
   } else if (const auto it = graph.constants.find(op.inputs.at(1)); it != graph.constants.end()) {
     weight_bits_ = storage_bits(it->second.dtype);
-  } else {  // decoded by a SparseDecoder: the kept values' type
-    for (const Node& d : graph.ops)
-      if (d.op_type == "sparse_decode" && d.outputs.at(0) == op.inputs[1]) weight_bits_ = storage_bits(graph.constants.at(d.inputs.at(0)).dtype);
+  } else if (const Node* decoder = sparse_decoder_of(graph, op.inputs[1])) {  // the kept values' type
+    weight_bits_ = storage_bits(graph.constants.at(decoder->inputs.at(0)).dtype);
   }
 }
+
+bool MacArray::second_is_activation() const { return ops::op_def(op_).mac == ops::MacOperand::activation; }
 
 void MacArray::check_geometry(const Node& op, const HardwareConfig& hw) {
   if (hw.mac_rows < 1 || hw.mac_cols < 1)
@@ -165,8 +155,8 @@ void MacArray::start() {
 
 void MacArray::account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) {
   IntOpModule::account(inputs, output);
-  const Shape& second = op_.op_type == "matmul_mac" ? inputs[1]->shape : (sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1))).shape;
-  const MacProducts p = mac_products(op_, inputs[0]->shape, second, output.shape);
+  const Shape& second = second_is_activation() ? inputs[1]->shape : (sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1))).shape;
+  const ops::MacMatrixView p = ops::mac_matrix_view(op_, inputs[0]->shape, second, output.shape);
   const MacTileSchedule s = mac_tile_schedule(hw_, p.groups, p.positions, p.reduction, p.channels);
   stats_.weights.transactions += s.tiles;
   stats_.weights.elements += s.weight_elements;
@@ -178,7 +168,7 @@ void MacArray::account(const std::vector<const CodeTensor*>& inputs, const CodeT
 
 void MacArray::traced(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) {
   const int32_t zx = static_cast<int32_t>(graph_.values.at(op_.inputs.at(0)).quant.zero_point);
-  if (op_.op_type == "matmul_mac") {
+  if (second_is_activation()) {
     const int32_t zw = static_cast<int32_t>(graph_.values.at(op_.inputs.at(1)).quant.zero_point);
     context_.trace->tile_streams[op_.name] = mac_tile_streams(op_, hw_, *inputs[0], zx, *inputs[1], zw, output);
     return;

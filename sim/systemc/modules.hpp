@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/int_ops.hpp"
+#include "ops/op_def.hpp"
 #include "sim/systemc/engine.hpp"
 
 namespace chipref::systemc {
@@ -89,6 +89,7 @@ class MacArray : public IntOpModule {
   void traced(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) override;  // its tile streams
 
  private:
+  bool second_is_activation() const;  // matmul_mac: both operands stream in
   HardwareConfig hw_;
   bool sparse_fed_;
   Tensor decoded_;  // weights from the SparseDecoder
@@ -149,8 +150,5 @@ class ModuleFactory {
 
 // Bits per element of a constant's storage type.
 int storage_bits(DType t);
-
-// The module kind of an op type (MacArray, MulShift, ...).
-std::string module_kind(const std::string& op_type);
 
 }  // namespace chipref::systemc

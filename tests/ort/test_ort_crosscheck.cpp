@@ -17,7 +17,7 @@
 #include "core/files.hpp"
 #include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
-#include "model/qdq_export.hpp"
+#include "ops/qdq_export.hpp"
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"

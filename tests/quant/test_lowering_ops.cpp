@@ -12,7 +12,8 @@
 
 #include "model/executor.hpp"
 #include "model/onnx_import.hpp"
-#include "model/qdq_export.hpp"
+#include "ops/op_def.hpp"
+#include "ops/qdq_export.hpp"
 #include "quant/passes.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
@@ -544,4 +545,105 @@ TEST_CASE("Lowering/SiLU as PyTorch exports it (x * Sigmoid(x)) fuses and become
     over += std::fabs(got - f) > 0.5 * out.scale * (1 + 1e-9);
   }
   CHECK(over == 0);
+}
+
+namespace {
+// A graph of one clamp op between the boundaries, on codes of `format` (zero point `zp`).
+IntGraph clamp_graph(IntFormat format, int64_t zp, int64_t lo, int64_t hi) {
+  IntGraph g;
+  g.input_name = "x", g.output_name = "y";
+  g.input_shape = g.output_shape = {-1, 4};
+  g.values["x.codes"] = IntValue{{-1, 4}, QuantParams{format, zp, 0.25}};
+  g.values["y.codes"] = g.values["x.codes"];
+  g.ops.push_back(Node{"q", "quantize", kIntDomain, {"x"}, {"x.codes"}, {{"scale", 0.25f}}});
+  g.ops.push_back(Node{"c", "clamp", kIntDomain, {"x.codes"}, {"y.codes"}, {{"clamp_lo", lo}, {"clamp_hi", hi}}});
+  g.ops.push_back(Node{"dq", "dequantize", kIntDomain, {"y.codes"}, {"y"}, {{"scale", 0.25f}}});
+  return g;
+}
+
+// Every code of `format` through the clamp op, against std::clamp.
+int64_t clamp_mismatches(IntFormat format, int64_t lo, int64_t hi) {
+  const IntGraph g = clamp_graph(format, 0, lo, hi);
+  check_integer_only(g);
+  const PreparedOp p = prepare_int_op(g, g.ops[1]);
+  CodeTensor x{{format.max() - format.min() + 1}, {}}, y;
+  for (int64_t c = format.min(); c <= format.max(); ++c) x.data.push_back(static_cast<int32_t>(c));
+  OverflowCounter overflow;
+  p.run({&x}, y, overflow);
+  int64_t wrong = y.shape != x.shape;
+  for (size_t i = 0; i < x.data.size(); ++i) wrong += y.data[i] != std::clamp<int64_t>(x.data[i], lo, hi);
+  return wrong;
+}
+}  // namespace
+
+TEST_CASE("Lowering/clamp: every code against std::clamp, and the bounds and quantizations it refuses", "[quant][lowering][clamp]") {
+  const IntFormat int4 = IntFormat::int_bits(4);
+  int64_t wrong = 0, pairs = 0;
+  for (int64_t lo = int4.min(); lo <= int4.max(); ++lo)
+    for (int64_t hi = lo; hi <= int4.max(); ++hi) wrong += clamp_mismatches(int4, lo, hi), ++pairs;
+  CHECK(pairs == 136);
+  wrong += clamp_mismatches(IntFormat::int_bits(8), 0, 127) + clamp_mismatches(IntFormat::int_bits(8), -20, 37);
+  wrong += clamp_mismatches(IntFormat::uint_bits(8), 3, 200) + clamp_mismatches(IntFormat::uint_bits(8), 0, 255);
+  CHECK(wrong == 0);
+
+  IntGraph reversed = clamp_graph(int4, 0, 3, 2);
+  CHECK_THROWS_WITH(prepare_int_op(reversed, reversed.ops[1]), Catch::Contains("clamp [3, 2] is not an interval of its int4 codes [-8, 7]"));
+  IntGraph outside = clamp_graph(int4, 0, -9, 2);
+  CHECK_THROWS_WITH(prepare_int_op(outside, outside.ops[1]), Catch::Contains("clamp [-9, 2] is not an interval"));
+  IntGraph requantizing = clamp_graph(int4, 0, 0, 7);
+  requantizing.values["y.codes"].quant.zero_point = 1;
+  CHECK_THROWS_WITH(prepare_int_op(requantizing, requantizing.ops[1]), Catch::Contains("its input and output are quantized differently"));
+  IntGraph extra_input = clamp_graph(int4, 0, 0, 7);
+  extra_input.ops[1].inputs.push_back("x.codes");
+  CHECK_THROWS_WITH(check_integer_only(extra_input), Catch::Contains("has 2 inputs and 1 outputs; expected 1 inputs and 1 output"));
+}
+
+TEST_CASE("Lowering/a Relu or Clip that no requantization absorbs is a clamp of the codes, within s/2 of the float model", "[quant][lowering][clamp]") {
+  onnx::ModelProto m;  // Relu and Clip straight on the input (no MAC or Add before them), joined by a Concat
+  onnx::GraphProto* graph = start_model(m, "clamps", {-1, 48}, 13);
+  for (const auto& [name, v] : std::vector<std::pair<std::string, float>>{{"lo", -0.5f}, {"hi", 0.7f}}) {
+    onnx::TensorProto* t = graph->add_initializer();
+    t->set_name(name), t->set_data_type(onnx::TensorProto::FLOAT), t->add_float_data(v);
+  }
+  add_node(graph, "Relu", "/relu", {"x"}, "xr");
+  add_node(graph, "Clip", "/clip", {"x", "lo", "hi"}, "xc");
+  set_attr(add_node(graph, "Concat", "/cat", {"xr", "xc"}, "h"), "axis", {1}, true);
+  set_attr(add_node(graph, "Flatten", "/flatten", {"h"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph g = import_onnx_bytes(bytes, "clamps.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(300, 1);
+  const IntGraph q = quantize(QuantizeInputs{&g, &config, &calibration, "clamps.onnx", {}});
+  std::vector<std::string> types;
+  for (const Node& op : q.ops) types.push_back(op.op_type);
+  CHECK(types == std::vector<std::string>{"quantize", "clamp", "clamp", "concat", "reshape", "dequantize"});
+
+  // Against the float model: within half an LSB wherever the input lies inside the format's range.
+  const Tensor x = random_inputs(200, 2);
+  const Tensor y = DirectEngine(q).run(x);
+  const Tensor ref = FloatExecutor(g).run({{"x", x}}).at("y");
+  REQUIRE(y.shape == ref.shape);
+  const QuantParams& qx = q.values.at("x").quant;
+  const double lo = qx.scale * static_cast<double>(qx.format.min() - qx.zero_point), hi = qx.scale * static_cast<double>(qx.format.max() - qx.zero_point);
+  int64_t checked = 0, over = 0;
+  for (int64_t n = 0; n < 200; ++n)
+    for (int64_t k = 0; k < 48; ++k) {
+      const float in = x.floats[static_cast<size_t>(n * 24 + k % 24)];
+      if (in < lo || in > hi) continue;
+      const size_t i = static_cast<size_t>(n * 48 + k);
+      over += std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) > 0.5 * qx.scale * (1 + 1e-6);
+      ++checked;
+    }
+  CHECK(checked > 9000);
+  CHECK(over == 0);
+
+  // The QDQ export writes Relu and Clip between identical quantizations, and re-imports as the same ops.
+  const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "clamps_qdq.onnx");
+  const IntGraph back = quantize(QuantizeInputs{&exported, &config, nullptr, "clamps_qdq.onnx", {}});
+  std::vector<std::string> back_types;
+  for (const Node& op : back.ops) back_types.push_back(op.op_type);
+  CHECK(back_types == types);
+  for (size_t i = 1; i < 3; ++i)
+    CHECK((back.ops[i].get_int("clamp_lo") == q.ops[i].get_int("clamp_lo") && back.ops[i].get_int("clamp_hi") == q.ops[i].get_int("clamp_hi")));
 }

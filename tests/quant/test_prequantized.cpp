@@ -1,4 +1,4 @@
-// Pre-quantized models (quant/prequantized.hpp) and the QDQ export (model/qdq_export.hpp), without ONNX
+// Pre-quantized models (quant/prequantized.hpp) and the QDQ export (ops/qdq_export.hpp), without ONNX
 // Runtime (tests/ort/ has the ORT oracle):
 // - IntGraph → QDQ → IntGraph keeps the network: same ops, same weight and bias codes, same formats and
 //   zero points; scales become their float32 values (all that ONNX stores), multipliers follow them.
@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "model/onnx_import.hpp"
-#include "model/qdq_export.hpp"
+#include "ops/qdq_export.hpp"
 #include "model/sidecar.hpp"
 #include "quant/prequantized.hpp"
 #include "quant/quantize.hpp"

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <random>
 
+#include "ops/sparse_decode.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "quant/config.hpp"

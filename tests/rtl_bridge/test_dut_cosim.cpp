@@ -15,6 +15,7 @@
 #include <iostream>
 #include <random>
 
+#include "ops/op_def.hpp"
 #include "core/error.hpp"
 #include "model/int_graph.hpp"
 #include "rtl_bridge/dut_adapter.hpp"

@@ -21,7 +21,7 @@ using chipref::testing::shipped_config;
 
 namespace {
 
-std::string systemc_kind(const Node& op) { return systemc::module_kind(op.op_type); }
+std::string systemc_kind(const Node& op) { return ops::op_def(op).systemc_module; }
 
 Tensor test_images(const IntGraph& q, int64_t count) { return load_fashion_mnist("t10k", count, q.preprocess).images; }
 

@@ -13,6 +13,7 @@
 #include <random>
 #include <tuple>
 
+#include "ops/sparse_decode.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "model/onnx_import.hpp"

@@ -1,8 +1,7 @@
 #pragma once
 // A MacArray's boundary streams in its tile order (docs/systemc.md, "Tile streams"). A MAC layer is
-// G matrix products X_g [P, K] · W_gᵀ [K, M] → A_g [P, M] (conv: X_g is the im2col view of the input
-// codes, a padded position holding the input zero point; linear: the input rows; matmul: one product
-// per leading index, W_g = the second operand transposed). With R = rows, C = cols:
+// G matrix products X_g [P, K] · W_gᵀ [K, M] → A_g [P, M] (the op definition's MacMatrixView,
+// ops/op_def.hpp; a padded conv position holds the input zero point). With R = rows, C = cols:
 //   weight-stationary, tiles t = (g, ct, kt) for ct < ⌈M/C⌉, kt < ⌈K/R⌉ (kt fastest):
 //     weights      [tiles, R, C]   w[r][c] = W_g[ct·C + c][kt·R + r]
 //     activations  [tiles, P, R]   a[p][r] = X_g[p][kt·R + r]
@@ -19,13 +18,6 @@
 #include "sim/direct_engine.hpp"
 
 namespace chipref {
-
-// A MAC layer as G products of P positions × K reduction × M channels (per group), from the shapes of
-// one transaction: its input, its weights (conv, linear) or second operand (matmul), its accumulators.
-struct MacProducts {
-  int64_t groups = 1, positions = 0, reduction = 0, channels = 0;
-};
-MacProducts mac_products(const Node& op, const Shape& input, const Shape& second, const Shape& accumulators);
 
 // `input` and `accumulators` are the op's tensors for one transaction; `second` the second operand
 // (matmul) or the dense weight codes (conv, linear). With `accumulator_index`, also each accumulator

@@ -1,4 +1,4 @@
-#include "model/qdq_export.hpp"
+#include "ops/qdq_export.hpp"
 
 #include <onnx/onnx_pb.h>
 
@@ -8,6 +8,8 @@
 
 #include "core/version.hpp"
 #include "model/onnx_import.hpp"
+#include "ops/mac.hpp"
+#include "ops/op_def.hpp"
 
 namespace chipref {
 
@@ -151,10 +153,11 @@ class Exporter {
     return rq.get_int("clamp_lo") != q.format.min() || rq.get_int("clamp_hi") != q.format.max();
   }
 
-  const Node& reader_of(const std::string& v, const char* type) const {
+  // The requantization of accumulators `v` (the mulshift after a MAC or window sum).
+  const Node& requantization_of(const std::string& v) const {
     for (const Node& op : g_.ops)
-      if (op.op_type == type && !op.inputs.empty() && op.inputs[0] == v) return op;
-    throw InputError("QDQ export: no " + std::string(type) + " reads '" + v + "'");
+      if (ops::op_def(op).requantizes_accumulators && !op.inputs.empty() && op.inputs[0] == v) return op;
+    throw InputError("QDQ export: no mulshift reads '" + v + "'");
   }
 
   // "<source>.requant" → "<source>": mulshift ops are named after the float node they lower.
@@ -166,8 +169,8 @@ class Exporter {
   }
 
   void export_mac(const Node& mac) {
-    const bool conv = mac.op_type == "conv_mac";
-    const Node& rq = reader_of(mac.outputs.at(0), "mulshift");
+    const bool conv = &ops::op_def(mac) == &ops::conv_mac_op_def();
+    const Node& rq = requantization_of(mac.outputs.at(0));
     const std::string src = mac.get_string("source"), v = rq.outputs.at(0), x = mac.inputs.at(0);
     const Tensor& w = g_.constants.at(mac.inputs.at(1));
     const auto scales_it = g_.weight_scales.find(mac.inputs[1]);
@@ -228,7 +231,7 @@ class Exporter {
   }
 
   void export_pool(const Node& sum) {
-    const Node& rq = reader_of(sum.outputs.at(0), "mulshift");
+    const Node& rq = requantization_of(sum.outputs.at(0));
     const std::string src = source_of(rq), v = rq.outputs.at(0);
     const std::string pre = clamps(rq, v) ? src + "_output" : write_name(v);
     if (sum.get_int("global", 0) != 0) {
@@ -244,49 +247,63 @@ class Exporter {
 
   void export_op(size_t i) {
     const Node& op = g_.ops[i];
-    const std::string& t = op.op_type;
-    if (t == "conv_mac" || t == "linear_mac") return export_mac(op);
-    if (t == "window_sum") return export_pool(op);
-    if (t == "matmul_mac") {
-      const Node& rq = reader_of(op.outputs.at(0), "mulshift");
+    const ops::QdqForm form = ops::op_def(op).qdq;
+    if (form == ops::QdqForm::mac) return export_mac(op);
+    if (form == ops::QdqForm::average_pool) return export_pool(op);
+    if (form == ops::QdqForm::activation_mac) {
+      const Node& rq = requantization_of(op.outputs.at(0));
       const std::string src = op.get_string("source"), v = rq.outputs.at(0);
       const std::string pre = clamps(rq, v) ? src + "_output" : write_name(v);
       add_node("MatMul", src, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
       clamp_activation(rq, src, pre, v);
       return quantize_pair(v, write_name(v));
     }
-    if (t == "mulshift") return;  // exported with the op that feeds it
+    if (form == ops::QdqForm::with_producer) return;
     const std::string v = op.outputs.at(0);
-    if (t == "add") {
-      const std::string pre = clamps(op, v) ? op.name + "_output" : write_name(v);
-      add_node("Add", op.name, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
-      clamp_activation(op, op.name, pre, v);
-    } else if (t == "window_max") {
-      onnx::NodeProto* n = add_node("MaxPool", op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
-      set_ints(n, "kernel_shape", op.get_ints("kernel"));
-      set_ints(n, "strides", op.get_ints("strides"));
-      set_ints(n, "pads", op.get_ints("pads"));
-      set_ints(n, "dilations", op.get_ints("dilations"));
-    } else if (t == "lut") {
-      static const std::map<std::string, std::string> kOnnxOp = {
-          {"relu", "Relu"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"exp", "Exp"}, {"reciprocal", "Reciprocal"}};
-      const auto it = kOnnxOp.find(op.get_string("function"));
-      if (it == kOnnxOp.end()) fail(op, "the non-linear '" + op.get_string("function") + "' has no single ONNX op at opset 13");
-      add_node(it->second, op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
-    } else if (t == "softmax") {
-      set_int(add_node("Softmax", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "axis", -1);
-    } else if (t == "transpose") {
-      set_ints(add_node("Transpose", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "perm", op.get_ints("perm"));
-    } else if (t == "concat") {
-      std::vector<std::string> inputs;
-      for (const auto& in : op.inputs) inputs.push_back(read_name(in));
-      set_int(add_node("Concat", op.name, inputs, {write_name(v)}), "axis", op.get_int("axis"));
-    } else if (t == "reshape") {
-      const std::vector<int64_t> shape = op.get_ints("shape");
-      add_initializer(op.name + "_shape", onnx::TensorProto::INT64, {static_cast<int64_t>(shape.size())}, shape);
-      add_node("Reshape", op.name, {read_name(op.inputs.at(0)), op.name + "_shape"}, {write_name(v)});
-    } else {
-      fail(op, "has no QDQ form");
+    switch (form) {
+      case ops::QdqForm::add: {
+        const std::string pre = clamps(op, v) ? op.name + "_output" : write_name(v);
+        add_node("Add", op.name, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
+        clamp_activation(op, op.name, pre, v);
+        break;
+      }
+      case ops::QdqForm::clamp:  // a Relu or Clip between two identical quantizations
+        clamp_activation(op, op.name, read_name(op.inputs.at(0)), v);
+        if (!clamps(op, v)) add_node("Identity", op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
+        break;
+      case ops::QdqForm::max_pool: {
+        onnx::NodeProto* n = add_node("MaxPool", op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
+        set_ints(n, "kernel_shape", op.get_ints("kernel"));
+        set_ints(n, "strides", op.get_ints("strides"));
+        set_ints(n, "pads", op.get_ints("pads"));
+        set_ints(n, "dilations", op.get_ints("dilations"));
+        break;
+      }
+      case ops::QdqForm::lookup_table: {
+        static const std::map<std::string, std::string> kOnnxOp = {
+            {"relu", "Relu"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"exp", "Exp"}, {"reciprocal", "Reciprocal"}};
+        const auto it = kOnnxOp.find(op.get_string("function"));
+        if (it == kOnnxOp.end()) fail(op, "the non-linear '" + op.get_string("function") + "' has no single ONNX op at opset 13");
+        add_node(it->second, op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
+        break;
+      }
+      case ops::QdqForm::softmax: set_int(add_node("Softmax", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "axis", -1); break;
+      case ops::QdqForm::transpose:
+        set_ints(add_node("Transpose", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "perm", op.get_ints("perm"));
+        break;
+      case ops::QdqForm::concat: {
+        std::vector<std::string> inputs;
+        for (const auto& in : op.inputs) inputs.push_back(read_name(in));
+        set_int(add_node("Concat", op.name, inputs, {write_name(v)}), "axis", op.get_int("axis"));
+        break;
+      }
+      case ops::QdqForm::reshape: {
+        const std::vector<int64_t> shape = op.get_ints("shape");
+        add_initializer(op.name + "_shape", onnx::TensorProto::INT64, {static_cast<int64_t>(shape.size())}, shape);
+        add_node("Reshape", op.name, {read_name(op.inputs.at(0)), op.name + "_shape"}, {write_name(v)});
+        break;
+      }
+      default: fail(op, "has no QDQ form");
     }
     quantize_pair(v, write_name(v));
   }

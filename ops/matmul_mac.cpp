@@ -1,0 +1,60 @@
+// matmul_mac: codes a [.., m, k], codes b [.., k, n] → int32 accumulators [.., m, n]: the product of two
+// activations (attention), docs/numerics.md §4. Attributes: acc_bits, overflow.
+#include "ops/common.hpp"
+#include "ops/mac.hpp"
+
+namespace chipref::ops {
+
+namespace {
+PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
+  PreparedOp p;
+  p.inputs = {op.inputs.at(0), op.inputs.at(1)};
+  const AccumulatorSpec acc = accumulator_of(op);
+  const int32_t za = input_zero_point(g, op, 0), zb = input_zero_point(g, op, 1);
+  p.run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter& overflow) {
+    const CodeTensor& a = *in[0];
+    const CodeTensor& b = *in[1];
+    const size_t rank = a.shape.size();
+    bool ok = rank >= 2 && b.shape.size() == rank && a.shape[rank - 1] == b.shape[rank - 2];
+    for (size_t d = 0; ok && d + 2 < rank; ++d) ok = a.shape[d] == b.shape[d];
+    if (!ok) throw InputError(op.describe() + ": cannot multiply " + shape_to_string(a.shape) + " by " + shape_to_string(b.shape));
+    const int64_t m = a.shape[rank - 2], k = a.shape[rank - 1], n = b.shape[rank - 1];
+    const int64_t batch = static_cast<int64_t>(a.data.size()) / std::max<int64_t>(m * k, 1);
+    Shape shape = a.shape;
+    shape[rank - 1] = n;
+    shape_output(y, shape);
+    kernels::matmul_mac(batch, m, k, n, a.data.data(), za, b.data.data(), zb, acc, overflow, y.data.data());
+  };
+  return p;
+}
+
+// One product per leading index g: X_g = a[g] [P, K], W_g[n][k] = b[g][k][n], A_g = y[g] [P, N].
+MacMatrixView matrix_view(const Node& op, const Shape& a, const Shape&, const Shape& y) {
+  const size_t r = a.size();
+  if (r < 2 || y.size() != r) throw InputError(op.describe() + ": cannot view " + shape_to_string(a) + " → " + shape_to_string(y) + " as matrix products");
+  MacMatrixView v;
+  const int64_t p = a[r - 2], k = a[r - 1], n = y[r - 1];
+  v.positions = p, v.reduction = k, v.channels = n;
+  v.groups = element_count(y) / std::max<int64_t>(p * n, 1);
+  v.input_index = [=](int64_t g, int64_t i, int64_t j) { return (g * p + i) * k + j; };
+  v.second_index = [=](int64_t g, int64_t o, int64_t j) { return (g * k + j) * n + o; };
+  v.accumulator_index = [=](int64_t g, int64_t i, int64_t o) { return (g * p + i) * n + o; };
+  return v;
+}
+
+}  // namespace
+
+const OpDef& matmul_mac_op_def() {
+  return define_op([](OpDef& d) {
+    d.name = "matmul_mac";
+    d.least_inputs = 2, d.most_inputs = 2;
+    d.mac = MacOperand::activation;
+    d.systemc_module = "MacArray";
+    d.vector_role = VectorRole::accumulator;
+    d.qdq = QdqForm::activation_mac;
+    d.prepare = prepare;
+    d.matrix_view = matrix_view;
+  });
+}
+
+}  // namespace chipref::ops
