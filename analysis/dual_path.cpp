@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "analysis/metrics.hpp"
 #include "core/progress.hpp"
 #include "model/executor.hpp"
 #include "numerics/rounding.hpp"
@@ -17,13 +18,7 @@
 
 namespace chipref {
 
-double LayerComparison::sqnr_db() const { return noise > 0 ? 10.0 * std::log10(signal / noise) : INFINITY; }
-
-int AccumulatorUse::bits_used() const {
-  int bits = 1;
-  while (bits < 63 && (min < -(int64_t{1} << (bits - 1)) || max > (int64_t{1} << (bits - 1)) - 1)) ++bits;
-  return bits;
-}
+int AccumulatorUse::bits_used() const { return signed_bits(min, max); }
 
 namespace {
 
@@ -192,7 +187,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
         const int64_t d = std::abs(int64_t{ints[i]} - fakes[i]);
         layer.differing += d != 0, layer.within_one += d <= 1, layer.max_abs_lsb = std::max(layer.max_abs_lsb, d);
         const double real = qp.scale * static_cast<double>(ints[i] - qp.zero_point), ref = reference.floats[i];
-        layer.signal += ref * ref, layer.noise += (ref - real) * (ref - real);
+        layer.sqnr.add(ref, real);
       }
       layer.elements += static_cast<int64_t>(ints.size());
     }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/metrics.hpp"
 #include "model/evaluate.hpp"
 #include "model/graph.hpp"
 #include "model/int_graph.hpp"
@@ -23,8 +24,8 @@ struct LayerComparison {
   int64_t differing = 0;     // integer code != fake-quant code
   int64_t within_one = 0;    // |difference| <= 1 LSB
   int64_t max_abs_lsb = 0;
-  double signal = 0, noise = 0;  // Σ fp32², Σ (fp32 − dequantized integer)²
-  double sqnr_db() const;
+  SqnrSum sqnr = {};  // of the dequantized integer values against fp32
+  double sqnr_db() const { return sqnr.db(); }
 };
 
 struct AccumulatorUse {

@@ -37,8 +37,10 @@ int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
   return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
 }
 
+int64_t accumulator_bound(int64_t bias, int64_t max_abs_x, int64_t abs_sum) { return std::abs(bias) + max_abs_x * abs_sum; }
+
 bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, int64_t abs_sum) {
-  const int64_t bound = std::abs(bias) + max_abs_x * abs_sum;  // < 2^62 for 16-bit codes and K < 2^28
+  const int64_t bound = accumulator_bound(bias, max_abs_x, abs_sum);
   return bound <= acc.max() && -bound >= acc.min();
 }
 

@@ -34,7 +34,10 @@ struct ConvGeometry {
 void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi);
 // Largest |x − zp| over n codes: with Σ|w| per output it bounds every partial sum of a MAC.
 int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp);
-// True when no partial sum of an output can leave the accumulator: |b| + max|x − zp| · Σ|w| fits. Then
+// The worst |partial sum| of a MAC output: |b| + max|x − zp| · Σ|w| (< 2^62 for 16-bit codes and a
+// reduction below 2^28). The one formula of the bound; sweeps report its bits.
+int64_t accumulator_bound(int64_t bias, int64_t max_abs_x, int64_t abs_sum);
+// True when no partial sum of an output can leave the accumulator: accumulator_bound fits. Then
 // an unchecked int64 sum in any order is exactly what the checked one computes, with no overflow events.
 bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, int64_t abs_sum);
 

@@ -23,6 +23,8 @@
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
+#include "analysis/metrics.hpp"
+#include "kernels/mac.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
 #include "kernels/mac.hpp"
@@ -36,13 +38,6 @@ namespace chipref::sweep {
 namespace {
 
 constexpr int64_t kBatch = 100;
-
-// The narrowest signed width holding [lo, hi].
-int signed_bits(int64_t lo, int64_t hi) {
-  int b = 1;
-  while (b < 64 && (lo < -(int64_t{1} << (b - 1)) || hi > (int64_t{1} << (b - 1)) - 1)) ++b;
-  return b;
-}
 
 Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
   Shape shape = t.shape;
@@ -58,7 +53,7 @@ struct MacLayer {
   std::string output;  // the requantized value its SQNR is measured on (empty: none)
   int64_t reduction = 0;
   int64_t acc_min = std::numeric_limits<int64_t>::max(), acc_max = std::numeric_limits<int64_t>::min();
-  double signal = 0, noise = 0;
+  SqnrSum sqnr = {};
 };
 
 void static_layer_facts(const IntGraph& q, MacLayer& m) {
@@ -68,12 +63,12 @@ void static_layer_facts(const IntGraph& q, MacLayer& m) {
   r.acc_bits = static_cast<int>(op.get_int("acc_bits"));
   const QuantParams& in = q.values.at(op.inputs.at(0)).quant;
   r.act_bits = in.format.bits();
-  const int64_t max_x = std::max(in.zero_point - in.format.min(), in.format.max() - in.zero_point);
+  const int64_t max_x = max_abs_offset(in.format, in.zero_point);
   for (const Node& n : q.ops)
     if (ops::op_def(n).requantizes_accumulators && n.inputs.at(0) == op.outputs.at(0)) m.output = n.outputs.at(0);
   if (ops::op_def(op).mac == ops::MacOperand::activation) {  // two activations: no weights to store
     const QuantParams& y = q.values.at(op.inputs.at(1)).quant;
-    const int64_t max_y = std::max(y.zero_point - y.format.min(), y.format.max() - y.zero_point);
+    const int64_t max_y = max_abs_offset(y.format, y.zero_point);
     const Shape& xs = q.values.at(op.inputs[0]).shape;
     m.reduction = xs.empty() ? 1 : xs.back();
     r.acc_worst_bits = signed_bits(-m.reduction * max_x * max_y, m.reduction * max_x * max_y);
@@ -91,7 +86,7 @@ void static_layer_facts(const IntGraph& q, MacLayer& m) {
       const int64_t v = w.ints[static_cast<size_t>(c * k + i)];
       w_lo = std::min(w_lo, v), w_hi = std::max(w_hi, v), sum += std::abs(v);
     }
-    worst = std::max(worst, sum * max_x + std::abs(bias.at(static_cast<size_t>(c))));
+    worst = std::max(worst, kernels::accumulator_bound(bias.at(static_cast<size_t>(c)), max_x, sum));
   }
   r.weight_bits = signed_bits(w_lo, w_hi);
   r.acc_worst_bits = signed_bits(-worst, worst);
@@ -225,7 +220,7 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
       const size_t rows = static_cast<size_t>(std::min(images, spec.detail_images - first)), offset = static_cast<size_t>(first) * per;
       for (size_t i = 0; i < rows * per; ++i) {
         const double real = qp.scale * static_cast<double>(y.data[i] - qp.zero_point), ref = want[offset + i];
-        m.signal += ref * ref, m.noise += (ref - real) * (ref - real);
+        m.sqnr.add(ref, real);
       }
     };
     const DirectEngine engine(q);
@@ -242,7 +237,7 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
     for (MacLayer& m : macs) {
       LayerResult& l = m.result;
       l.acc_observed_bits = m.acc_min <= m.acc_max ? signed_bits(m.acc_min, m.acc_max) : 0;
-      l.sqnr_db = m.noise > 0 ? 10.0 * std::log10(m.signal / m.noise) : INFINITY;
+      l.sqnr_db = m.sqnr.db();
       if (!m.output.empty() && data.fp32.count(m.output) && spec.detail_images > 0) r.min_sqnr_db = std::min(r.min_sqnr_db, l.sqnr_db);
       r.macs += l.macs;
       r.cost += static_cast<double>(l.macs) * l.act_bits * (l.weight_bits ? l.weight_bits : l.act_bits);

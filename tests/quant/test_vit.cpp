@@ -72,7 +72,7 @@ TEST_CASE("ViT/dual path: every layer within 1 LSB of fake-quant, SQNR reported 
   for (const auto& l : r.layers) {
     INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ, max " << l.max_abs_lsb << " LSB");
     CHECK(l.max_abs_lsb <= 1);
-    CHECK(l.noise > 0);  // an SQNR exists for every layer (the report's last column)
+    CHECK(l.sqnr.noise > 0);  // an SQNR exists for every layer (the report's last column)
   }
   for (const auto& a : r.accumulators) CHECK(a.overflow_events == 0);
   CHECK(std::abs(r.integer.correct - r.fake_quant.correct) <= 3);
