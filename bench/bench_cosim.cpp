@@ -19,6 +19,7 @@
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
 #include "rtl_bridge/mac_array_driver.hpp"
+#include "sim/direct_engine.hpp"
 #include "vectors/vectors.hpp"
 
 using namespace chipref;
@@ -104,8 +105,9 @@ int main() {
   save_int_graph(q, (root / "model").string());
   vectors::Options options;
   options.layers = "/conv3/*";
+  DirectEngine engine(q);
   vectors::write_vectors(q, (root / "model").string(), load_fashion_mnist("t10k", 4, norm).images, vectors::InputSource{"fashion-mnist", "", 4, ""},
-                         (root / "vectors").string(), options);
+                         (root / "vectors").string(), options, engine);
   const auto inputs = cosim::mac_array_stimulus((root / "vectors").string(), "/conv3/conv3.0/Conv.mac", 16, 16);
   std::vector<PackedBeats> packed;
   for (const auto& s : inputs) packed.push_back(pack(s));

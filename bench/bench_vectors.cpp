@@ -17,6 +17,7 @@
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
 #include "vectors/vectors.hpp"
 
 using namespace chipref;
@@ -41,10 +42,11 @@ int main(int argc, char** argv) {
 
   double write_best = 1e300, fwrite_best = 1e300;
   std::map<std::string, std::string> files;
+  DirectEngine engine(q);
   for (int pass = 0; pass < 3; ++pass) {
     fs::remove_all(root / "v");
     const auto t0 = std::chrono::steady_clock::now();
-    vectors::write_vectors(q, (root / "model").string(), inputs, vectors::InputSource{"fashion-mnist", "", images, ""}, (root / "v").string(), options);
+    vectors::write_vectors(q, (root / "model").string(), inputs, vectors::InputSource{"fashion-mnist", "", images, ""}, (root / "v").string(), options, engine);
     write_best = std::min(write_best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   for (const auto& e : fs::recursive_directory_iterator(root / "v"))

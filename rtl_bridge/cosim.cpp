@@ -12,7 +12,7 @@
 #include "ops/mulshift.hpp"
 #include "ops/sparse_decode.hpp"
 #include "sim/tile_streams.hpp"
-#include "vectors/vectors.hpp"
+#include "vectors/manifest.hpp"
 
 namespace chipref::cosim {
 

@@ -7,32 +7,22 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/int_graph.hpp"
 #include "numerics/accumulator.hpp"
 #include "ops/op_def.hpp"
+#include "sim/engine.hpp"
 
 namespace chipref {
-
-// A MAC array's interface streams for one transaction, in its tile order (docs/systemc.md): the
-// weight tiles, the activation vectors fed to each tile, and the accumulators drained from it.
-struct TileStreams {
-  CodeTensor weights, activations, accumulators;
-};
-
-struct RunTrace {
-  std::map<std::string, CodeTensor> values;            // every integer tensor of the run
-  std::map<std::string, OverflowCounter> overflows;   // per MAC op
-  std::map<std::string, TileStreams> tile_streams;    // per MAC op; the SystemC engine's MacArrays only
-};
 
 // How a MAC with N:M-compressed weights (a sparse_decode op in front of it) computes: on the weights
 // decoded once (the dense kernels, every level), or from the kept values only (kernels/sparse.hpp).
 // Both give the same integers and overflow counts.
 enum class SparseKernel { decode, skip_zero };
 
-class DirectEngine {
+class DirectEngine : public Engine {
  public:
   // Checks the graph (integer-only) and prepares every op; the graph must outlive the engine.
   explicit DirectEngine(const IntGraph& graph, SparseKernel sparse = SparseKernel::decode);
@@ -47,6 +37,8 @@ class DirectEngine {
   using OpObserver =
       std::function<void(const Node& op, const CodeTensor& output, const OverflowCounter& overflow, int64_t first_image, int64_t images)>;
   Tensor run(const Tensor& input, const OpObserver& observe) const;
+  Tensor run(const Tensor& input, RunTrace* trace) override { return std::as_const(*this).run(input, trace); }
+  std::string name() const override { return "direct"; }
   static constexpr int64_t kChunk = 8;
 
  private:

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands/commands.hpp"
+#include "cli/commands/engine.hpp"
 #include "model/evaluate.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
@@ -128,9 +129,10 @@ void demo_vectors(const IntGraph& q, const std::string& dir, int step, int steps
   vectors::Options options;
   options.formats = {vectors::Format::mem, vectors::Format::bin, vectors::Format::npy, vectors::Format::h};
   const int64_t images = 3;
+  DirectEngine engine(q);
   const vectors::Manifest m = vectors::write_vectors(q, model_dir, load_fashion_mnist("t10k", images, q.preprocess).images,
-                                                     vectors::InputSource{"fashion-mnist", "", images, ""}, vectors_dir, options);
-  const int64_t files = vectors::verify_vectors(vectors_dir);
+                                                     vectors::InputSource{"fashion-mnist", "", images, ""}, vectors_dir, options, engine);
+  const int64_t files = vectors::verify_vectors(vectors_dir, make_engine_by_name);
   fmt::print("[{}/{}] golden vectors of {} for {} test images (mem, bin, npy, h): {} files, {} manifest entries -> {}; verify: all match ({:.1f} s)\n",
              step, steps, q.source_model, images, files, m.entries.size(), vectors_dir, seconds_since(t0));
 }

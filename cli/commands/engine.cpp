@@ -23,16 +23,21 @@ std::unique_ptr<SystemCEngine> make_systemc_engine(const IntGraph& graph, const 
   return std::make_unique<SystemCEngine>(graph, graph.hardware, cosim::rtl_module_factory(choice.rtl));
 }
 
-std::function<Tensor(const Tensor&)> make_runner(const IntGraph& graph, const EngineChoice& choice, SparseKernel sparse) {
+std::unique_ptr<Engine> make_engine(const IntGraph& graph, const EngineChoice& choice, SparseKernel sparse) {
   if (!choice.rtl.empty() && choice.engine != "systemc") throw InputError("--rtl runs blocks inside the SystemC netlist: add --engine systemc");
   if (choice.engine == "systemc") {
     if (sparse == SparseKernel::skip_zero)
       throw InputError("--sparse-kernel skip-zero applies to the direct engine; the SystemC engine's SparseDecoder feeds the MAC array dense weights");
-    std::shared_ptr<SystemCEngine> engine = make_systemc_engine(graph, choice);
-    return [engine](const Tensor& x) { return engine->run(x); };
+    return make_systemc_engine(graph, choice);
   }
-  auto engine = std::make_shared<DirectEngine>(graph, sparse);
+  return std::make_unique<DirectEngine>(graph, sparse);
+}
+
+std::function<Tensor(const Tensor&)> make_runner(const IntGraph& graph, const EngineChoice& choice, SparseKernel sparse) {
+  std::shared_ptr<Engine> engine = make_engine(graph, choice, sparse);
   return [engine](const Tensor& x) { return engine->run(x); };
 }
+
+
 
 }  // namespace chipref::cli

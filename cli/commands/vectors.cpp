@@ -54,9 +54,9 @@ int run_vectors(const VectorsOptions& o) {
   options.layout = vectors::parse_layout(o.layout);
   options.layout.msb_first = o.bit_order == "msb-first";
   options.word_bits = o.word_bits;
-  options.engine = o.engine.engine;
   if (!o.layout_config.empty()) options.layer_layouts = vectors::load_layer_layouts(o.layout_config);
-  const vectors::Manifest m = vectors::write_vectors(graph, std::filesystem::absolute(o.model).string(), inputs, source, o.output, options);
+  const std::unique_ptr<Engine> engine = make_engine(graph, o.engine);
+  const vectors::Manifest m = vectors::write_vectors(graph, std::filesystem::absolute(o.model).string(), inputs, source, o.output, options, *engine);
   std::set<std::string> files;
   int64_t bytes = 0;
   for (const auto& e : m.entries)
@@ -67,7 +67,7 @@ int run_vectors(const VectorsOptions& o) {
 }
 
 int run_verify(const std::string& dir) {
-  const int64_t files = vectors::verify_vectors(dir);
+  const int64_t files = vectors::verify_vectors(dir, make_engine_by_name);
   fmt::print("{}: {} files match manifest.json (sizes and SHA-256)\n", dir, files);
   return 0;
 }

@@ -280,5 +280,10 @@ std::vector<ModuleStats> SystemCEngine::stats() const {
 const HardwareConfig& SystemCEngine::hardware() const { return impl_->hw; }
 size_t SystemCEngine::module_count() const { return impl_->modules.size() + impl_->decoders.size(); }
 
-}  // namespace chipref
+std::unique_ptr<Engine> make_engine_by_name(const IntGraph& graph, const std::string& name) {
+  if (name == "direct") return std::make_unique<DirectEngine>(graph);
+  if (name == "systemc") return std::make_unique<SystemCEngine>(graph);
+  throw InputError("engine '" + name + "'; expected direct or systemc");
+}
 
+}  // namespace chipref

@@ -48,7 +48,7 @@ namespace systemc {
 class ModuleFactory;  // sim/systemc/modules.hpp
 }
 
-class SystemCEngine {
+class SystemCEngine : public Engine {
  public:
   // Checks the graph, builds and elaborates the netlist (in its own SystemC simulation context, so that
   // several engines may exist in one process). The graph must outlive the engine. InputError naming the
@@ -65,7 +65,10 @@ class SystemCEngine {
 
   // As DirectEngine::run: float [N, ...] in, the dequantized output out; with a trace, every module's
   // output tensor (the whole batch) and the MACs' overflow counts. Not const: the simulation advances.
-  Tensor run(const Tensor& input, RunTrace* trace = nullptr);
+  Tensor run(const Tensor& input, RunTrace* trace) override;
+  using Engine::run;
+  std::string name() const override { return "systemc"; }
+  const HardwareConfig* tile_streams_hardware() const override { return &hardware(); }
   // Boundary monitors, one per module in netlist order, summed over every run so far.
   std::vector<ModuleStats> stats() const;
   const HardwareConfig& hardware() const;
@@ -75,5 +78,10 @@ class SystemCEngine {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The engine of a name over `graph` (which must outlive it): "direct" (DirectEngine) or "systemc"
+// (SystemCEngine with the graph's hardware section); InputError for another name. What `vectors verify`
+// regenerates a manifest's vectors with.
+std::unique_ptr<Engine> make_engine_by_name(const IntGraph& graph, const std::string& name);
 
 }  // namespace chipref

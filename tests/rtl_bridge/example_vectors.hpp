@@ -7,6 +7,7 @@
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
 #include "vectors/vectors.hpp"
 
 namespace chipref {
@@ -23,8 +24,9 @@ inline std::string write_example_vectors(const std::string& model_file, const st
   const std::filesystem::path root = std::filesystem::temp_directory_path() / ("chipref_test_cosim_" + name);
   std::filesystem::remove_all(root);
   save_int_graph(q, (root / "model").string());
+  DirectEngine engine(q);
   vectors::write_vectors(q, (root / "model").string(), load_fashion_mnist("t10k", 2, norm).images, vectors::InputSource{"fashion-mnist", "", 2, ""},
-                         (root / "vectors").string(), vectors::Options{});
+                         (root / "vectors").string(), vectors::Options{}, engine);
   return (root / "vectors").string();
 }
 

@@ -85,8 +85,8 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     Options options;
     options.formats = {Format::mem, Format::bin, Format::npy, Format::h};
     const InputSource source{"fashion-mnist", "", 3, ""};
-    const Manifest m = write_vectors(q, model.string(), images, source, (root / "a").string(), options);
-    write_vectors(q, model.string(), images, source, (root / "b").string(), options);
+    const Manifest m = write_vectors(q, model.string(), images, source, (root / "a").string(), options, *make_engine_by_name(q, "direct"));
+    write_vectors(q, model.string(), images, source, (root / "b").string(), options, *make_engine_by_name(q, "direct"));
     CHECK(directory_bytes(root / "a") == directory_bytes(root / "b"));
 
     // Every entry against an independent run's trace (or the constant itself).
@@ -112,7 +112,7 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     CHECK(activations > 0);
     CHECK(constants > 0);
     CHECK(sparse_files == (sparse ? 3 * 4 : 0));  // the decoder's values and indices and the dense weights it outputs, in 4 formats
-    CHECK(verify_vectors((root / "a").string()) > 0);
+    CHECK(verify_vectors((root / "a").string(), make_engine_by_name) > 0);
 
     // A flipped byte in the middle of an accumulator file: the file and the element are named.
     const auto acc = std::find_if(m.entries.begin(), m.entries.end(), [](const Entry& e) { return e.role == "accumulator" && e.format == Format::bin; });
@@ -122,15 +122,15 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     const size_t at = bytes.size() / 2 / 4 * 4;  // the low byte of an element: it always changes the value
     bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
     write_file_atomically(victim.string(), bytes);
-    CHECK_THROWS_AS(verify_vectors((root / "a").string()), VerificationMismatch);
-    CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file) && Catch::Contains("first differing element " + std::to_string(at / 4)));
+    CHECK_THROWS_AS(verify_vectors((root / "a").string(), make_engine_by_name), VerificationMismatch);
+    CHECK_THROWS_WITH(verify_vectors((root / "a").string(), make_engine_by_name), Catch::Contains(acc->file) && Catch::Contains("first differing element " + std::to_string(at / 4)));
     // With the model changed, verify still names the file but does not guess the element.
     IntGraph other = q;
     other.config_name += " (edited)";
     save_int_graph(other, model.string());
-    CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file) && Catch::Contains("the model changed"));
+    CHECK_THROWS_WITH(verify_vectors((root / "a").string(), make_engine_by_name), Catch::Contains(acc->file) && Catch::Contains("the model changed"));
     fs::remove(victim);
-    CHECK_THROWS_WITH(verify_vectors((root / "a").string()), Catch::Contains(acc->file + ": missing"));
+    CHECK_THROWS_WITH(verify_vectors((root / "a").string(), make_engine_by_name), Catch::Contains(acc->file + ": missing"));
     fs::remove_all(root);
   }
 }
@@ -216,7 +216,7 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
     options.formats = {Format::mem, Format::bin, Format::npy, Format::h};
     options.layout = parse_layout(c.layout), options.layout.msb_first = c.msb_first, options.word_bits = c.word_bits;
     const fs::path dir = root / "v";
-    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""}, dir.string(), options);
+    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""}, dir.string(), options, *make_engine_by_name(q, "direct"));
     CHECK(read_manifest(dir.string()).entries.size() == m.entries.size());
     int64_t wrong = 0, packed = 0;
     for (const Entry& e : m.entries) {
@@ -231,7 +231,7 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
     }
     CHECK(wrong == 0);
     CHECK((packed > 0) == (c.word_bits > 0));
-    CHECK(verify_vectors(dir.string()) > 0);
+    CHECK(verify_vectors(dir.string(), make_engine_by_name) > 0);
     // A C header says how its values are arranged: the layout (and packing) of its file, not "row-major".
     for (const Entry& e : m.entries) {
       if (e.format != Format::h) continue;
@@ -282,7 +282,7 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
   const Tensor image = load_fashion_mnist("t10k", 1, norm).images;
   RunTrace trace;
   DirectEngine(q).run(image, &trace);
-  const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""}, (root / "v").string(), options);
+  const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""}, (root / "v").string(), options, *make_engine_by_name(q, "direct"));
   int64_t tagged = 0, wrong = 0;
   for (const Entry& e : m.entries) {
     const bool pw = e.op.rfind("/pw/", 0) == 0;
@@ -295,7 +295,7 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
   }
   CHECK(tagged > 0);
   CHECK(wrong == 0);
-  CHECK(verify_vectors((root / "v").string()) > 0);  // the manifest carries the per-layer layouts for regeneration
+  CHECK(verify_vectors((root / "v").string(), make_engine_by_name) > 0);  // the manifest carries the per-layer layouts for regeneration
   CHECK(read_manifest((root / "v").string()).options.layer_layouts.size() == 1);
   write_file_atomically((root / "bad.yaml").string(), "layers:\n  - match: \"/pw/*\"\n    word_bits: 99\n");
   CHECK_THROWS_WITH(load_layer_layouts((root / "bad.yaml").string()), Catch::Contains("bad.yaml:3:16: word_bits 99 is outside 0..64"));
@@ -312,9 +312,12 @@ TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level 
   const Tensor images = load_fashion_mnist("t10k", 3, cnn_norm()).images;
   Options options;
   options.formats = {Format::mem, Format::bin};
-  const Manifest direct = write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "direct").string(), options);
-  options.engine = "systemc";
-  const Manifest systemc = write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "systemc").string(), options);
+  DirectEngine direct_engine(q);
+  const Manifest direct =
+      write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "direct").string(), options, direct_engine);
+  SystemCEngine systemc_engine(q);
+  const Manifest systemc =
+      write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "systemc").string(), options, systemc_engine);
   std::map<std::string, const Entry*> by_file;
   for (const Entry& e : systemc.entries) by_file[e.file] = &e;
   int64_t per_input = 0;
@@ -345,9 +348,7 @@ TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level 
   CHECK(streams == mac_ops * 3 * 2);
   CHECK(per_input > 100);  // activations, accumulators and outputs of 3 inputs, not only constants
   CHECK(read_manifest((root / "systemc").string()).options.engine == "systemc");
-  CHECK(verify_vectors((root / "systemc").string()) > 0);  // regenerated through the SystemC engine
-  options.engine = "rtl";
-  CHECK_THROWS_WITH(write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "x").string(), options),
-                    Catch::Contains("expected direct or systemc"));
+  CHECK(verify_vectors((root / "systemc").string(), make_engine_by_name) > 0);  // regenerated through the SystemC engine
+  CHECK_THROWS_WITH(make_engine_by_name(q, "rtl"), Catch::Contains("expected direct or systemc"));
   fs::remove_all(root);
 }

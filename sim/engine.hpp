@@ -1,0 +1,40 @@
+#pragma once
+// What every engine that runs an IntGraph offers: a run on float inputs, optionally traced. The
+// DirectEngine and the SystemC engine implement it; golden-vector generation and the CLI's --engine take
+// any Engine, so that nothing above sim/ picks an engine by name.
+
+#include <map>
+#include <string>
+
+#include "numerics/accumulator.hpp"
+#include "ops/op_def.hpp"
+
+namespace chipref {
+
+// A MAC array's interface streams for one transaction, in its tile order (docs/systemc.md): the
+// weight tiles, the activation vectors fed to each tile, and the accumulators drained from it.
+struct TileStreams {
+  CodeTensor weights, activations, accumulators;
+};
+
+struct RunTrace {
+  std::map<std::string, CodeTensor> values;            // every integer tensor of the run
+  std::map<std::string, OverflowCounter> overflows;   // per MAC op
+  std::map<std::string, TileStreams> tile_streams;    // per MAC op, from engines that model MAC arrays
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // input: float [N, ...] as the graph's input shape (already normalised); returns the float output of
+  // the dequantize op. With a trace, every integer tensor of the run and the MACs' overflow counts.
+  // Not const: an engine may advance a simulation.
+  virtual Tensor run(const Tensor& input, RunTrace* trace) = 0;
+  Tensor run(const Tensor& input) { return run(input, nullptr); }
+  // How manifests and reports name it ("direct", "systemc").
+  virtual std::string name() const = 0;
+  // The MAC array whose tile streams a trace holds, or null for an engine without one.
+  virtual const HardwareConfig* tile_streams_hardware() const { return nullptr; }
+};
+
+}  // namespace chipref
