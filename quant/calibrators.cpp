@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "numerics/rounding.hpp"
+#include "quant/config_keys.hpp"
 #include "quant/quantize.hpp"
 
 namespace chipref {
@@ -22,10 +24,7 @@ uint64_t Histogram::total() const {
   return t;
 }
 
-int64_t UniformQuantizer::quantize(double x) const {
-  const double r = round_to_integer(x / params.scale, RoundingMode::half_even) + static_cast<double>(params.zero_point);
-  return static_cast<int64_t>(std::clamp(r, static_cast<double>(params.format.min()), static_cast<double>(params.format.max())));
-}
+int64_t UniformQuantizer::quantize(double x) const { return code_of(x, params); }
 
 double UniformQuantizer::fake_quantize(double x) const {
   const double s = params.scale;
@@ -174,5 +173,35 @@ const ActivationCalibrator& activation_calibrator(const std::string& name) {
   return find_named(activation_calibrators(), name, "activation calibrator");
 }
 const WeightCalibrator& weight_calibrator(const std::string& name) { return find_named(weight_calibrators(), name, "weight calibrator"); }
+
+std::vector<ConfigKey> calibrator_config_keys() {
+  using C = LayerQuantConfig;
+  auto names = [](const auto& registry) {
+    return [&registry] {
+      std::vector<std::string> n;
+      for (const auto& entry : registry()) n.push_back(entry.first);
+      return n;
+    };
+  };
+  ConfigKey percentile{"activations", "percentile", ConfigKey::Kind::number, 50.0, 100.0, {}, "", "the share of values the `percentile` calibrator keeps", {}, {}};
+  percentile.set = [](C& c, const ConfigValue& v) { c.activation_percentile = v.number; };
+  percentile.show = [](const C& c) {
+    std::ostringstream s;
+    s << c.activation_percentile;
+    return s.str();
+  };
+  return {
+      choice_key("weights", "calibrator", names(weight_calibrators), [](C& c, const std::string& v) { c.weight_calibrator = v; },
+                 [](const C& c) { return c.weight_calibrator; },
+                 "the clip c per channel (or tensor), scale = c / (2^(b−1)−1): `minmax` c = max\\|w\\|; `mse` the c = k/100·max\\|w\\| minimising "
+                 "Σ(w − fake_quant(w))²; `sawb` c = c1·√E[w²] − c2·E\\|w\\| (Choi et al. 2018; 2, 4, 5 bits only)"),
+      choice_key("activations", "calibrator", names(activation_calibrators), [](C& c, const std::string& v) { c.activation_calibrator = v; },
+                 [](const C& c) { return c.activation_calibrator; },
+                 "`minmax` the observed [min, max]; `percentile` the central `activations.percentile` % ((100 − p)/2 % cut per tail, 2048-bin "
+                 "histogram); `mse` the range f·[min, max], f = k/128, minimising the histogram's quantization MSE. Every range is then widened to "
+                 "include 0"),
+      percentile,
+  };
+}
 
 }  // namespace chipref

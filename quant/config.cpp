@@ -1,7 +1,6 @@
 #include "quant/config.hpp"
 
-#include "quant/calibrators.hpp"
-#include "quant/sparsity.hpp"
+#include "quant/config_keys.hpp"
 #include "core/yaml_reader.hpp"
 
 #include <fnmatch.h>
@@ -19,75 +18,36 @@ namespace {
 
 using Reader = YamlReader;
 
-template <class Registry>
-std::vector<std::string> names_of(const Registry& r) {
-  std::vector<std::string> names;
-  for (const auto& entry : r) names.push_back(entry.first);
-  return names;
-}
-const std::vector<std::string> kFlavours = {"gemmlowp", "single", "float"};
-const std::vector<std::string> kRoundings = {"half_even", "half_away", "half_up", "floor", "toward_zero"};
-const std::vector<std::string> kPolicies = {"wrap", "saturate", "error"};
-
 using Setter = std::function<void(LayerQuantConfig&)>;
 
-// Reads the sections present in `n` (the defaults or one override) into one setter per key.
+// Reads the sections present in `n` (the defaults or one override) into one setter per key, each key as
+// its declaration says (quant/config_keys.hpp).
 void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& setters) {
-  auto set = [&](auto member, auto value) { setters.push_back([member, value](LayerQuantConfig& c) { c.*member = value; }); };
-  if (const YAML::Node w = n["weights"]) {
-    r.expect_map(w, "weights", {"bits", "granularity", "calibrator"});
-    if (w["bits"]) set(&LayerQuantConfig::weight_bits, r.integer(w["bits"], "bits", 2, 16));
-    if (w["granularity"]) set(&LayerQuantConfig::weight_per_channel, r.choice(w["granularity"], "granularity", {"per_channel", "per_tensor"}) == "per_channel");
-    if (w["calibrator"]) set(&LayerQuantConfig::weight_calibrator, r.choice(w["calibrator"], "calibrator", names_of(weight_calibrators())));
-  }
-  if (const YAML::Node a = n["activations"]) {
-    r.expect_map(a, "activations", {"bits", "signed", "symmetric", "calibrator", "percentile"});
-    if (a["bits"]) set(&LayerQuantConfig::activation_bits, r.integer(a["bits"], "bits", 2, 16));
-    if (a["signed"]) set(&LayerQuantConfig::activation_signed, r.boolean(a["signed"], "signed"));
-    if (a["symmetric"]) set(&LayerQuantConfig::activation_symmetric, r.boolean(a["symmetric"], "symmetric"));
-    if (a["calibrator"]) set(&LayerQuantConfig::activation_calibrator, r.choice(a["calibrator"], "calibrator", names_of(activation_calibrators())));
-    if (a["percentile"]) set(&LayerQuantConfig::activation_percentile, r.number(a["percentile"], "percentile", 50.0, 100.0));
-  }
-  if (const YAML::Node q = n["requant"]) {
-    r.expect_map(q, "requant", {"flavour", "rounding", "multiplier_bits"});
-    if (q["flavour"]) set(&LayerQuantConfig::requant_flavour, parse_requant_flavour(r.choice(q["flavour"], "flavour", kFlavours)));
-    if (q["rounding"]) set(&LayerQuantConfig::requant_rounding, parse_rounding_mode(r.choice(q["rounding"], "rounding", kRoundings)));
-    if (q["multiplier_bits"]) set(&LayerQuantConfig::multiplier_bits, r.integer(q["multiplier_bits"], "multiplier_bits", kMinMultiplierBits, kMaxMultiplierBits));
-  }
-  if (const YAML::Node b = n["bias"]) {
-    r.expect_map(b, "bias", {"bits"});
-    if (b["bits"]) set(&LayerQuantConfig::bias_bits, r.integer(b["bits"], "bits", 8, 32));
-  }
-  if (const YAML::Node nl = n["nonlinear"]) {
-    r.expect_map(nl, "nonlinear", {"table_bits", "interpolate", "method"});
-    if (nl["table_bits"]) set(&LayerQuantConfig::lut_table_bits, r.integer(nl["table_bits"], "table_bits", 0, 16));
-    if (nl["method"]) set(&LayerQuantConfig::nonlinear_method, parse_nonlinear_method(r.choice(nl["method"], "method", {"lut", "poly"})));
-    if (nl["interpolate"]) set(&LayerQuantConfig::lut_interpolate, r.boolean(nl["interpolate"], "interpolate"));
-  }
-  if (const YAML::Node sp = n["sparsity"]) {
-    r.expect_map(sp, "sparsity", {"pattern", "stage"});
-    if (sp["pattern"]) {
-      const std::string text = r.text(sp["pattern"], "pattern");
-      kernels::NmPattern p{0, 0};
-      if (text != "dense") {
-        try {
-          p = parse_nm_pattern(text);
-        } catch (const InputError& e) {
-          r.fail(sp["pattern"], e.what());
-        }
+  for (const std::string& section : config_sections()) {
+    const YAML::Node s = n[section];
+    if (!s) continue;
+    r.expect_map(s, section, config_fields(section));
+    for (const ConfigKey& key : config_keys()) {
+      if (key.section != section || !s[key.field]) continue;
+      const YAML::Node at = s[key.field];
+      ConfigValue v;
+      switch (key.kind) {
+        case ConfigKey::Kind::integer: v.integer = r.integer(at, key.field, static_cast<int>(key.min), static_cast<int>(key.max)); break;
+        case ConfigKey::Kind::number: v.number = r.number(at, key.field, key.min, key.max); break;
+        case ConfigKey::Kind::boolean: v.boolean = r.boolean(at, key.field); break;
+        case ConfigKey::Kind::choice: v.text = r.choice(at, key.field, key.choices()); break;
+        case ConfigKey::Kind::text: v.text = r.text(at, key.field); break;
       }
-      set(&LayerQuantConfig::sparsity, p);
+      try {  // a value the declaration's setter refuses (an N:M pattern it cannot parse) is refused here, at its position
+        LayerQuantConfig probe;
+        key.set(probe, v);
+      } catch (const InputError& e) {
+        r.fail(at, e.what());
+      }
+      setters.push_back([set = key.set, v](LayerQuantConfig& c) { set(c, v); });
     }
-    if (sp["stage"]) set(&LayerQuantConfig::sparsity_on_codes, r.choice(sp["stage"], "stage", {"float", "codes"}) == "codes");
-  }
-  if (const YAML::Node acc = n["accumulator"]) {
-    r.expect_map(acc, "accumulator", {"bits", "overflow"});
-    if (acc["bits"]) set(&LayerQuantConfig::accumulator_bits, r.integer(acc["bits"], "bits", AccumulatorSpec::kMinBits, 32));
-    if (acc["overflow"]) set(&LayerQuantConfig::accumulator_overflow, parse_overflow_policy(r.choice(acc["overflow"], "overflow", kPolicies)));
   }
 }
-
-const std::vector<std::string> kSectionKeys = {"weights", "activations", "requant", "bias", "accumulator", "nonlinear", "sparsity"};
 
 // Anchored so that the pattern names whole node names, like a glob does.
 std::shared_ptr<const void> compile_node_regex(const Reader& r, const YAML::Node& at, const std::string& pattern) {
@@ -128,7 +88,7 @@ QuantConfig parse_config_document(const std::string& text, const std::string& so
   if (!root || root.IsNull()) throw InputError(source + ": empty config; expected a mapping with 'defaults' (see docs/config.md)");
   r.expect_map(root, "the config", {"defaults", "layers", "calibration", "hardware"});
   if (const YAML::Node d = root["defaults"]) {
-    r.expect_map(d, "defaults", kSectionKeys);
+    r.expect_map(d, "defaults", config_sections());
     std::vector<Setter> setters;
     read_sections(r, d, setters);
     for (const auto& set : setters) set(config.defaults);
@@ -156,7 +116,7 @@ QuantConfig parse_config_document(const std::string& text, const std::string& so
   if (const YAML::Node layers = root["layers"]) {
     if (!layers.IsSequence()) r.fail(layers, "'layers' must be a list of overrides, each with 'match' and sections");
     for (const auto& entry : layers) {
-      std::vector<std::string> keys = kSectionKeys;
+      std::vector<std::string> keys = config_sections();
       keys.insert(keys.begin(), {"match", "match_regex"});
       r.expect_map(entry, "a layer override", keys);
       if (!entry["match"] == !entry["match_regex"])

@@ -9,6 +9,7 @@
 #include "numerics/polynomial.hpp"
 #include "numerics/requant.hpp"
 #include "numerics/rounding.hpp"
+#include "quant/config_keys.hpp"
 
 namespace chipref {
 
@@ -257,6 +258,20 @@ LutError measure_softmax_exp_error(double in_scale, int in_bits, int exp_bits, N
   }
   e.mean_abs = sum / static_cast<double>(e.codes);
   return e;
+}
+
+std::vector<ConfigKey> nonlinear_config_keys() {
+  using C = LayerQuantConfig;
+  return {
+      integer_key("nonlinear", "table_bits", 0, 16, &C::lut_table_bits,
+                  "lookup tables of Sigmoid, Tanh, Exp, Reciprocal, Gelu: 0 = one entry per input code; t = 2^t + 1 entries (capped at the input's "
+                  "bits), docs/numerics.md §8"),
+      boolean_key("nonlinear", "interpolate", &C::lut_interpolate, "with a reduced table: interpolate linearly between entries, else take the nearest"),
+      choice_key("nonlinear", "method", fixed_choices({"lut", "poly"}), [](C& c, const std::string& v) { c.nonlinear_method = parse_nonlinear_method(v); },
+                 [](const C& c) { return std::string(to_string(c.nonlinear_method)); },
+                 "`poly`: I-BERT's integer polynomial instead of a table from the float function, for Gelu (i-GELU) and Softmax's exp (i-exp), "
+                 "docs/numerics.md §12; a layer with another non-linear and `poly` is an error naming the node"),
+  };
 }
 
 }  // namespace chipref

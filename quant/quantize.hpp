@@ -10,9 +10,11 @@
 //   AveragePool / GlobalAveragePool → window_sum + mulshift (1/count folded into the scale)
 //   MaxPool                       → window_max;   Flatten / Reshape → reshape
 //   Transpose → transpose;  Concat (inputs sharing one quantization) → concat
-//   Relu (standalone), Sigmoid, Tanh, Exp, Reciprocal → lut (quant/lut.hpp);  Softmax (last axis) → softmax;
+//   Relu / Clip that nothing absorbed → clamp;  Sigmoid, Tanh, Exp, Reciprocal → lut (quant/lut.hpp);
+//   Softmax (last axis) → softmax;
 //   LayerNormalization (last axis; the decomposed form fused first) → layernorm
-// Anything else is an InputError naming the node that cannot be lowered. A pre-quantized model (QDQ or
+// Each pattern is a rule of quant/lowering/ registered for its ONNX op type. Anything else is an
+// InputError naming the node that cannot be lowered. A pre-quantized model (QDQ or
 // QONNX, quant/prequantized.hpp) is lowered the same way with its own parameters, without calibration.
 
 #include <cstdint>

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/error.hpp"
+#include "quant/config_keys.hpp"
 
 namespace chipref {
 
@@ -62,6 +63,21 @@ bool is_nm_sparse(const Tensor& w, kernels::NmPattern p) {
       if (kept > p.n) return false;
     }
   return true;
+}
+
+std::vector<ConfigKey> sparsity_config_keys() {
+  using C = LayerQuantConfig;
+  ConfigKey pattern{"sparsity", "pattern", ConfigKey::Kind::text, 0, 0, {}, "`\"N:M\"` (1 ≤ N ≤ M, 2 ≤ M ≤ 256) or `dense`",
+                    "prune a Conv / Gemm / MatMul's weights to N:M along the reduction axis and store them compressed, docs/numerics.md §13 (quote "
+                    "it: `\"2:4\"`)", {}, {}};
+  pattern.set = [](C& c, const ConfigValue& v) { c.sparsity = v.text == "dense" ? kernels::NmPattern{0, 0} : parse_nm_pattern(v.text); };
+  pattern.show = [](const C& c) { return c.sparsity.m == 0 ? std::string("dense") : to_string(c.sparsity); };
+  return {
+      pattern,
+      choice_key("sparsity", "stage", fixed_choices({"float", "codes"}), [](C& c, const std::string& v) { c.sparsity_on_codes = v == "codes"; },
+                 [](const C& c) { return std::string(c.sparsity_on_codes ? "codes" : "float"); },
+                 "prune the float weights before calibration, or the integer codes after quantization (the only choice for pre-quantized weights)"),
+  };
 }
 
 }  // namespace chipref

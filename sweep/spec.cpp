@@ -10,6 +10,7 @@
 
 #include "core/files.hpp"
 #include "core/yaml_reader.hpp"
+#include "quant/config_keys.hpp"
 
 namespace fs = std::filesystem;
 
@@ -17,17 +18,13 @@ namespace chipref::sweep {
 
 namespace {
 
-// The config keys an axis may sweep: each section of docs/config.md and its fields.
+// The config keys an axis may sweep: every key the components declare (quant/config_keys.hpp), by section.
 const std::map<std::string, std::vector<std::string>>& sweepable_keys() {
-  static const std::map<std::string, std::vector<std::string>> keys = {
-      {"weights", {"bits", "granularity", "calibrator"}},
-      {"activations", {"bits", "signed", "symmetric", "calibrator", "percentile"}},
-      {"requant", {"flavour", "rounding", "multiplier_bits"}},
-      {"bias", {"bits"}},
-      {"accumulator", {"bits", "overflow"}},
-      {"nonlinear", {"table_bits", "interpolate", "method"}},
-      {"sparsity", {"pattern", "stage"}},
-  };
+  static const std::map<std::string, std::vector<std::string>> keys = [] {
+    std::map<std::string, std::vector<std::string>> k;
+    for (const std::string& section : config_sections()) k[section] = config_fields(section);
+    return k;
+  }();
   return keys;
 }
 

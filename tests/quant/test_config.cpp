@@ -2,8 +2,11 @@
 // defaults; a corpus of bad configs each gives its documented error with file:line:column.
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 
+#include "core/files.hpp"
 #include "quant/config.hpp"
+#include "quant/config_keys.hpp"
 
 using namespace chipref;
 
@@ -115,4 +118,44 @@ layers:
   REQUIRE(unmatched.size() == 1);
   CHECK(unmatched[0]->pattern == "Conv");
   CHECK(unmatched[0]->where == "mixed.yaml:7:18");
+}
+
+TEST_CASE("Config/docs/config.md's table of section keys is the components' declarations", "[quant][config][docs]") {
+  const std::string path = std::string(CHIPREF_SOURCE_DIR) + "/docs/config.md";
+  std::string doc = read_file_bytes(path);
+  const std::string begin = "<!-- config keys: generated", end = "<!-- end of config keys -->";
+  const size_t a = doc.find(begin), b = doc.find(end);
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  const size_t body = doc.find('\n', a) + 1;
+  const std::string table = config_keys_markdown();
+  if (std::getenv("CHIPREF_WRITE_DOCS") && doc.substr(body, b - body) != table)
+    write_file_atomically(path, doc = doc.substr(0, body) + table + doc.substr(b));
+  INFO("expected between the markers:\n" << table);
+  CHECK(doc.substr(body, doc.find(end) - body) == table);
+}
+
+TEST_CASE("Config/every declared key is read into the config: a value other than its default comes back as written", "[quant][config]") {
+  const LayerQuantConfig defaults;
+  for (const ConfigKey& k : config_keys()) {
+    std::string value;
+    switch (k.kind) {
+      case ConfigKey::Kind::integer: value = std::to_string(static_cast<int64_t>(k.show(defaults) == std::to_string(static_cast<int64_t>(k.max)) ? k.min : k.max)); break;
+      case ConfigKey::Kind::number: value = "50"; break;
+      case ConfigKey::Kind::boolean: value = k.show(defaults) == "true" ? "false" : "true"; break;
+      case ConfigKey::Kind::choice:
+        for (const std::string& c : k.choices())
+          if (c != k.show(defaults)) value = c;
+        break;
+      case ConfigKey::Kind::text: value = "3:8"; break;
+    }
+    INFO(k.name() << ": " << value);
+    REQUIRE(value != k.show(defaults));
+    const std::string yaml = "defaults:\n  " + k.section + ":\n    " + k.field + ": \"" + value + "\"\n";
+    const QuantConfig c = parse_quant_config(yaml, "one_key.yaml");
+    CHECK(k.show(c.defaults) == value);
+    // and nothing else changed
+    for (const ConfigKey& other : config_keys())
+      if (other.name() != k.name()) CHECK(other.show(c.defaults) == other.show(defaults));
+  }
 }

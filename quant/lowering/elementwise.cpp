@@ -1,0 +1,86 @@
+// Elementwise ops: Add of two activations or of a constant (add, each operand rescaled), Mul/Div by a
+// constant scalar (folded into the readers' scales), and a Relu/Clip no requantization absorbed (clamp).
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "model/executor.hpp"
+#include "quant/lowering/lowering.hpp"
+#include "quant/lut.hpp"
+#include "quant/normalization.hpp"
+#include "quant/quantize.hpp"
+#include "quant/sparsity.hpp"
+
+namespace chipref {
+
+namespace {
+
+// Mul or Div by a positive constant scalar (attention's 1/√d): the codes stay and the scale changes, so
+// the readers read the input's codes and the factor lands in their requantization multiplier.
+void lower_scaling(Lowering& cx, const Node& n) {
+  const bool div = n.op_type == "Div";
+  const size_t k = !div && cx.graph.initializers.count(n.inputs.at(0)) ? 0 : 1;
+  const auto it = cx.graph.initializers.find(n.inputs.at(k));
+  if (it == cx.graph.initializers.end() || !it->second.is_float() || it->second.numel() != 1)
+    cx.cannot(n, std::string("only a ") + (div ? "division" : "multiplication") + " by a constant scalar is lowered (an elementwise product of activations is not)");
+  const double factor = it->second.floats[0];
+  if (!(factor > 0) || !std::isfinite(factor)) cx.cannot(n, "its constant " + std::to_string(factor) + " must be positive and finite (it rescales the codes)");
+  const std::string x = n.inputs.at(1 - k), y = n.outputs.at(0);
+  cx.require_quantized(x, n);
+  for (const auto& o : cx.graph.outputs)
+    if (o.name == y) cx.cannot(n, "a rescaling cannot produce the graph output");
+  if (cx.prequantized) cx.cannot(n, "rescaling by a constant is lowered for calibrated models only");
+  QuantParams q = cx.int_graph.values.at(x).quant;
+  q.scale = div ? q.scale / factor : q.scale * factor;
+  cx.int_graph.values[y] = IntValue{cx.shape_of(y), q};
+  const auto a = cx.aliases.find(x);
+  cx.aliases[y] = a == cx.aliases.end() ? x : a->second;
+}
+
+void lower_add(Lowering& cx, const Node& n) {
+  const LayerQuantConfig c = cx.config.for_node(n.name);
+  std::string a = n.inputs.at(0), b = n.inputs.at(1);
+  if (cx.graph.initializers.count(a)) a = cx.constant_operand(n, 0, b, c);
+  else if (cx.graph.initializers.count(b)) b = cx.constant_operand(n, 1, a, c);
+  cx.require_quantized(a, n);
+  cx.require_quantized(b, n);
+  if (cx.int_graph.values.at(a).shape != cx.int_graph.values.at(b).shape)
+    cx.cannot(n, "only same-shape adds (a residual) and adds of a constant repeated over the batch are supported");
+  const Node* act = cx.fusable_activation(n.outputs[0]);
+  const std::string y = act ? act->outputs[0] : n.outputs[0];
+  const QuantParams yq = cx.params_for(y, c);
+  cx.add_value(y, yq);
+  const FixedMultiplier ma = cx.stored_multiplier(cx.int_graph.values.at(a).quant.scale / yq.scale, c, n.name + " (input a)");
+  const FixedMultiplier mb = cx.stored_multiplier(cx.int_graph.values.at(b).quant.scale / yq.scale, c, n.name + " (input b)");
+  Node add = cx.op("add", n.name, {a, b}, {y});
+  cx.set_requant_attrs(add, c);
+  add.attributes["multiplier_a"] = int64_t{ma.multiplier}, add.attributes["shift_a"] = int64_t{ma.shift};
+  add.attributes["multiplier_b"] = int64_t{mb.multiplier}, add.attributes["shift_b"] = int64_t{mb.shift};
+  const auto clamp = cx.clamp_for(act, yq);
+  add.attributes["clamp_lo"] = clamp.first, add.attributes["clamp_hi"] = clamp.second;
+  cx.int_graph.ops.push_back(std::move(add));
+}
+
+// A ReLU or Clip that no requantization absorbed (its input has other readers, or its producer has no
+// requantization): a clamp of the codes, its output keeping the input's quantization, so that clamping
+// codes clamps reals exactly (the bounds rounded to codes as a fused clamp rounds them).
+void lower_clamp(Lowering& cx, const Node& n) {
+  cx.require_quantized(n.inputs.at(0), n);
+  const auto [lo, hi] = cx.clamp_for(&n, cx.int_graph.values.at(n.inputs[0]).quant);
+  if (lo > hi) cx.cannot(n, "its bounds leave no code of the input's format (min above max after rounding to codes)");
+  cx.lower_data_movement(n, "clamp", {{"clamp_lo", lo}, {"clamp_hi", hi}});
+}
+
+}  // namespace
+
+std::vector<LoweringRule> elementwise_lowering_rules() {
+  return {
+      {"", "Add", lower_add},
+      {"", "Mul", lower_scaling},
+      {"", "Div", lower_scaling},
+      {"", "Relu", lower_clamp},  // an activation no MAC or Add absorbed
+      {"", "Clip", lower_clamp},
+  };
+}
+
+}  // namespace chipref

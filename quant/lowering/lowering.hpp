@@ -1,0 +1,120 @@
+#pragma once
+// Lowering a prepared float graph to an IntGraph (docs/numerics.md §6). `Lowering` holds what every rule
+// shares: the graph, the config, the calibrated ranges (or a pre-quantized model's parameters), the
+// IntGraph being built, and the helpers that choose quantization parameters, quantize weights and biases
+// and add requantizations. The rules are one file per op family (quant/lowering/<family>.cpp), each
+// registering the ONNX op types it lowers (`LoweringRule`); quant/CMakeLists.txt lists the families.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/graph.hpp"
+#include "model/int_graph.hpp"
+#include "quant/calibrators.hpp"
+#include "quant/config.hpp"
+#include "quant/prequantized.hpp"
+
+namespace chipref {
+
+// A float tensor's calibrated range (and histogram, when a histogram calibrator is configured anywhere).
+struct Range {
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  std::shared_ptr<Histogram> histogram;  // when a histogram calibrator is configured anywhere
+};
+
+// Lowers the prepared float graph. Quantization parameters come from calibrated ranges, or, for a
+// pre-quantized model, from its quantizers (`pre`), taken as they are.
+class Lowering {
+ public:
+  Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges, const PrequantizedModel* pre, IntGraph& out,
+           bool ignore_sparsity);
+  // Lowers every node (in order, each once: a rule may consume the activation after it), then the
+  // boundaries.
+  void run();
+  static Node op(const std::string& type, const std::string& name, std::vector<std::string> ins, std::vector<std::string> outs);
+  [[noreturn]] void cannot(const Node& n, const std::string& why) const;
+  Shape shape_of(const std::string& name) const;
+  // Concat moves codes, so its inputs must have its output's quantization: each input, and the chain of
+  // data movement that produced it, is quantized from the output's calibrated range (as TFLite does).
+  void share_concat_quantization();
+  // The tensor whose calibrated range quantizes `tensor` (itself unless a Concat shares its own).
+  std::string range_source(std::string tensor) const;
+  QuantParams params_for(const std::string& name, const LayerQuantConfig& c) const;
+  void add_value(const std::string& name, const QuantParams& q);
+  void require_quantized(const std::string& name, const Node& n) const;
+  const Tensor& initializer(const Node& n, size_t i) const;
+  // A Relu or Clip that is the only reader of `tensor`: fused into the preceding op's clamp.
+  const Node* fusable_activation(const std::string& tensor);
+  // [lo, hi] codes of the output format that the activation allows.
+  std::pair<int64_t, int64_t> clamp_for(const Node* act, const QuantParams& q) const;
+  void add_constant(const std::string& name, Tensor t);
+  // A float constant's codes (code_of each element).
+  static Tensor codes_of(const Tensor& t, const QuantParams& q);
+  // A constant operand of an Add (a position embedding): its codes at its own per-tensor quantization,
+  // repeated to the batch of the other operand. Returns the name of the repeated codes.
+  std::string constant_operand(const Node& n, size_t i, const std::string& other, const LayerQuantConfig& c);
+  // A constant integer input of n (Slice's starts, Gather's indices).
+  const Tensor& int_constant(const Node& n, size_t i, const char* what) const;
+  // A static axis of x for n, normalized to [0, rank).
+  int64_t static_axis(const Node& n, const Shape& xs, int64_t axis) const;
+  // A constant's codes from a pre-quantized model, or nullptr.
+  const QuantizedConstant* given_codes(const Node& n, size_t i) const;
+  // A pre-quantized weight as it is: symmetric codes (zero point 0) with one scale per tensor or per
+  // output channel. `codes` is already laid out [out, ...]; returns the per-channel scales.
+  std::vector<double> take_weights(const Node& n, const QuantizedConstant& given, Tensor codes, bool out_axis_ok, const std::string& name);
+  // Symmetric narrow-range weight codes, per output channel (or per tensor); returns the scales.
+  std::vector<double> quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name);
+  // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits. A
+  // pre-quantized bias keeps its codes when its scale is s_x·s_w[c] (as float32, ONNX Runtime's rule).
+  void quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w, const LayerQuantConfig& c,
+                     const std::string& name);
+  // The (multiplier, shift) a layer stores for a real scale. The float flavour multiplies by the float32
+  // nearest the scale, as ONNX Runtime does, and stores it exactly as a 24-bit multiplier.
+  FixedMultiplier stored_multiplier(double scale, const LayerQuantConfig& c, const std::string& where) const;
+  void add_mulshift(const std::string& name, const std::string& acc, const std::string& out, const std::vector<double>& scales,
+                    const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp, int64_t channel_axis = 1);
+  // The layer's weight codes N:M-compressed (§13): the kept values and the packed indices replace the
+  // dense constant, and a sparse_decode op rebuilds it in front of the MAC. Pruned here first when the
+  // config prunes codes. `bits` 0: the codes' dtype width (pre-quantized weights).
+  void compress_weights(const Node& n, const std::string& name, const LayerQuantConfig& c, int bits);
+  static void set_requant_attrs(Node& n, const LayerQuantConfig& c);
+  void add_accumulator(const std::string& name, const std::string& like, const LayerQuantConfig& c);
+  static void set_accumulator_attrs(Node& n, const LayerQuantConfig& c);
+  // S = s_x·s_w / s_y. For a pre-quantized model in the float flavour, in float32 and in ONNX Runtime's
+  // order, fl(fl(s_x·s_w) / s_y), so that the result equals ORT's QLinearConv bit for bit.
+  double mac_scale(double s_x, double s_w, double s_y, const LayerQuantConfig& c) const;
+  // Ops that move codes without changing them: the output keeps the input's quantization.
+  void lower_data_movement(const Node& n, const std::string& type, std::map<std::string, AttributeValue> attrs);
+  // Lowers `n` with the rule registered for its op type; InputError naming it if there is none.
+  void lower(const Node& n);
+
+  const Graph& graph;
+  const QuantConfig& config;
+  std::map<std::string, Range> ranges;
+  const PrequantizedModel* prequantized;
+  IntGraph& int_graph;
+  std::map<std::string, std::vector<size_t>> consumers;
+  std::vector<bool> consumed;
+  std::map<std::string, std::string> concat_range_of;  // tensor → the Concat output whose range quantizes it
+  std::map<std::string, std::string> aliases;          // rescaled tensor → the tensor holding its codes
+  bool ignore_sparsity;
+};
+
+// How one ONNX op type (of `domain`; "" is ONNX's own) lowers. `lower` may refuse with Lowering::cannot.
+// `refusal`: registered only to explain why the op is not lowered (it is then not listed as supported).
+struct LoweringRule {
+  std::string domain, op_type;
+  std::function<void(Lowering&, const Node&)> lower;
+  bool refusal = false;
+};
+
+// Every rule of every family, in the order quant/CMakeLists.txt lists the families; null if none lowers
+// (domain, op_type).
+const std::vector<LoweringRule>& lowering_rules();
+const LoweringRule* find_lowering_rule(const std::string& domain, const std::string& op_type);
+
+}  // namespace chipref

@@ -1,0 +1,153 @@
+// MAC layers: Conv, Gemm and MatMul with constant weights (conv_mac / linear_mac + mulshift, the activation
+// after them fused into the clamp), and MatMul of two activations (matmul_mac + mulshift).
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "model/executor.hpp"
+#include "quant/lowering/lowering.hpp"
+#include "quant/lut.hpp"
+#include "quant/normalization.hpp"
+#include "quant/quantize.hpp"
+#include "quant/sparsity.hpp"
+
+namespace chipref {
+
+namespace {
+
+// A product of two activations (attention): matmul_mac of both codes, then a per-tensor MulShift with
+// S = s_a · s_b / s_y (a scaling such as 1/√d folded into the operands' scales by the float graph).
+void lower_matmul_activations(Lowering& cx, const Node& n) {
+  const LayerQuantConfig c = cx.config.for_node(n.name);
+  const std::string a = n.inputs.at(0), b = n.inputs.at(1);
+  cx.require_quantized(a, n);
+  cx.require_quantized(b, n);
+  const Shape sa = cx.shape_of(a), sb = cx.shape_of(b);
+  if (sa.size() < 2 || sa.size() != sb.size()) cx.cannot(n, "both operands must be matrices (or stacks of them) of the same rank");
+  for (size_t d = 0; d + 2 < sa.size(); ++d)
+    if (sa[d] != sb[d]) cx.cannot(n, "operand shapes " + shape_to_string(sa) + " and " + shape_to_string(sb) + " differ outside the last two axes (no broadcasting)");
+  const Node* act = cx.fusable_activation(n.outputs[0]);
+  const std::string y = act ? act->outputs[0] : n.outputs[0];
+  const QuantParams yq = cx.params_for(y, c);
+  cx.add_value(y, yq);
+  const std::string acc = n.name + ".acc";
+  cx.add_accumulator(acc, n.outputs[0], c);
+  Node mac = cx.op("matmul_mac", n.name + ".mac", {a, b}, {acc});
+  mac.attributes["source"] = n.name;
+  cx.set_accumulator_attrs(mac, c);
+  cx.int_graph.ops.push_back(std::move(mac));
+  const double scale = cx.mac_scale(cx.int_graph.values.at(a).quant.scale, cx.int_graph.values.at(b).quant.scale, yq.scale, c);
+  cx.add_mulshift(n.name + ".requant", acc, y, {scale}, c, cx.clamp_for(act, yq));
+}
+
+// A 2-D tensor transposed (float or integer).
+Tensor transposed(const Tensor& t) {
+  const int64_t rows = t.shape.at(0), cols = t.shape.at(1);
+  Tensor r = Tensor::zeros(t.dtype, {cols, rows});
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t o = 0; o < cols; ++o) {
+      if (t.is_float()) r.floats[o * rows + i] = t.floats[i * cols + o];
+      else r.ints[o * rows + i] = t.ints[i * cols + o];
+    }
+  return r;
+}
+
+// A MatMul's bias: an Add that is the MatMul output's only reader and adds a constant [N] vector
+// (how PyTorch exports nn.Linear on inputs of rank > 2). Returns the Add and the bias input index.
+std::pair<const Node*, size_t> matmul_bias(Lowering& cx, const Node& matmul, int64_t out_features) {
+  const auto it = cx.consumers.find(matmul.outputs[0]);
+  if (it == cx.consumers.end() || it->second.size() != 1) return {nullptr, 0};
+  const Node& add = cx.graph.nodes[it->second[0]];
+  if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2) return {nullptr, 0};
+  for (const auto& o : cx.graph.outputs)
+    if (o.name == matmul.outputs[0]) return {nullptr, 0};
+  const size_t i = add.inputs[0] == matmul.outputs[0] ? 1 : 0;
+  const auto b = cx.graph.initializers.find(add.inputs[i]);
+  if (b == cx.graph.initializers.end() || !b->second.is_float() || b->second.numel() != out_features || b->second.rank() != 1) return {nullptr, 0};
+  cx.consumed[it->second[0]] = true;
+  return {&add, i};
+}
+
+enum class MacKind { conv, gemm, matmul };
+
+void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
+  const bool conv = kind == MacKind::conv;
+  LayerQuantConfig c = cx.config.for_node(n.name);
+  if (cx.ignore_sparsity) c.sparsity = kernels::NmPattern{0, 0};
+  const std::string x = n.inputs.at(0);
+  cx.require_quantized(x, n);
+  const QuantizedConstant* given_w = cx.given_codes(n, 1);
+  if (!given_w && (!n.has_input(1) || !cx.graph.initializers.count(n.inputs[1])))
+    cx.cannot(n, "its second input must be constant weights");
+  Tensor w = given_w ? given_w->codes : cx.initializer(n, 1);
+  int64_t out_axis = 0;  // the weight axis that indexes output channels
+  if (kind == MacKind::matmul) {  // [in, out] → [out, in]
+    if (w.rank() != 2) cx.cannot(n, "its weights must be 2-D");
+    w = transposed(w), out_axis = 1;
+  } else if (!conv) {  // Gemm: weights must end up [out, in]
+    if (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f || n.get_float("beta", 1.0f) != 1.0f)
+      cx.cannot(n, "only Gemm with transA = 0, alpha = beta = 1 is supported");
+    if (w.rank() != 2) cx.cannot(n, "its weights must be 2-D");
+    if (n.get_int("transB", 0) == 0) w = transposed(w), out_axis = 1;  // [in, out] → [out, in]
+  } else {
+    if (w.rank() != 4) cx.cannot(n, "only 2-D convolutions are supported");
+    if (n.get_string("auto_pad", std::string("NOTSET")) != "NOTSET") cx.cannot(n, "auto_pad is not supported; export with explicit pads");
+  }
+  const Tensor* bias = n.has_input(2) ? &cx.initializer(n, 2) : nullptr;
+  const Node* bias_add = nullptr;
+  std::string mac_output = n.outputs[0];
+  const Node* bias_node = &n;  // the node whose input holds the bias (given codes are looked up there)
+  size_t bias_input = 2;
+  if (kind == MacKind::matmul) {
+    std::tie(bias_add, bias_input) = matmul_bias(cx, n, w.shape.at(0));
+    if (bias_add) bias = &cx.initializer(*bias_add, bias_input), mac_output = bias_add->outputs[0], bias_node = bias_add;
+  }
+  const Node* act = cx.fusable_activation(mac_output);
+  const std::string y = act ? act->outputs[0] : mac_output;
+  const QuantParams yq = cx.params_for(y, c);
+  cx.add_value(y, yq);
+  const double s_x = cx.int_graph.values.at(x).quant.scale;
+  if (c.sparsity.m > 0 && !c.sparsity_on_codes) {
+    if (given_w) cx.cannot(n, "its weights are pre-quantized codes: prune them with sparsity.stage: codes");
+    prune_nm(w, c.sparsity);  // before quantization: the per-channel scales come from the kept weights
+  }
+  const std::vector<double> s_w = given_w ? cx.take_weights(n, *given_w, w, given_w->axis == out_axis, n.name + ".weight")
+                                          : cx.quantize_weights(w, c, n.name + ".weight");
+  cx.quantize_bias(*bias_node, bias_input, bias, s_x, s_w, c, n.name + ".bias");
+  if (c.sparsity.m > 0) cx.compress_weights(n, n.name + ".weight", c, given_w ? 0 : c.weight_bits);
+  const std::string acc = n.name + ".acc";
+  cx.add_accumulator(acc, n.outputs[0], c);
+  Node mac = cx.op(conv ? "conv_mac" : "linear_mac", n.name + ".mac", {x, n.name + ".weight"}, {acc});
+  mac.attributes["source"] = n.name;  // the float node it lowers (reports, the dual-path check)
+  if (bias_add) mac.attributes["bias_source"] = bias_add->name;  // the Add that holds a MatMul's bias
+  if (bias) mac.inputs.push_back(n.name + ".bias");
+  if (conv) {
+    mac.attributes["strides"] = n.get_ints("strides", std::vector<int64_t>{1, 1});
+    mac.attributes["pads"] = n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0});
+    mac.attributes["dilations"] = n.get_ints("dilations", std::vector<int64_t>{1, 1});
+    mac.attributes["group"] = n.get_int("group", 1);
+  }
+  cx.set_accumulator_attrs(mac, c);
+  cx.int_graph.ops.push_back(std::move(mac));
+  std::vector<double> scales(s_w.size());
+  for (size_t i = 0; i < s_w.size(); ++i) scales[i] = cx.mac_scale(s_x, s_w[i], yq.scale, c);
+  // Output channels: axis 1 of a convolution, the last axis of a matrix product.
+  const int64_t channel_axis = conv ? 1 : std::max<int64_t>(1, static_cast<int64_t>(cx.shape_of(n.outputs[0]).size()) - 1);
+  cx.add_mulshift(n.name + ".requant", acc, y, scales, c, cx.clamp_for(act, yq), channel_axis);
+}
+
+}  // namespace
+
+std::vector<LoweringRule> mac_lowering_rules() {
+  return {
+      {"", "Conv", [](Lowering& cx, const Node& n) { lower_mac(cx, n, MacKind::conv); }},
+      {"", "Gemm", [](Lowering& cx, const Node& n) { lower_mac(cx, n, MacKind::gemm); }},
+      {"", "MatMul",
+       [](Lowering& cx, const Node& n) {
+         if (cx.given_codes(n, 1) || cx.graph.initializers.count(n.inputs.at(1))) lower_mac(cx, n, MacKind::matmul);
+         else lower_matmul_activations(cx, n);
+       }},
+  };
+}
+
+}  // namespace chipref

@@ -1,0 +1,120 @@
+// Data movement, which keeps codes: Transpose, Concat, Slice, Gather (constant indices), Flatten, Reshape
+// (constant shape), chipref's BatchBroadcast; and the shape arithmetic that is refused.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "model/executor.hpp"
+#include "model/ops/ops.hpp"
+#include "quant/lowering/lowering.hpp"
+#include "quant/lut.hpp"
+#include "quant/normalization.hpp"
+#include "quant/quantize.hpp"
+#include "quant/sparsity.hpp"
+
+namespace chipref {
+
+namespace {
+
+// The BatchBroadcast that dynamic-batch folding left for a constant an export expanded to the batch
+// (a class token): its codes at its output's quantization, repeated to the batch.
+void lower_batch_broadcast(Lowering& cx, const Node& n) {
+  const LayerQuantConfig c = cx.config.for_node(n.name);
+  cx.require_quantized(n.inputs.at(1), n);
+  const QuantParams q = cx.params_for(n.outputs.at(0), c);
+  cx.add_constant(n.name + ".codes", cx.codes_of(cx.initializer(n, 0), q));
+  cx.add_value(n.outputs[0], q);
+  Node b = cx.op("batch_broadcast", n.name, {n.name + ".codes", n.inputs[1]}, {n.outputs[0]});
+  b.attributes["source"] = n.name, b.attributes["source_input"] = int64_t{0};  // the float constant (the dual-path check)
+  cx.int_graph.ops.push_back(std::move(b));
+}
+
+void lower_slice(Lowering& cx, const Node& n) {
+  const Shape xs = cx.shape_of(n.inputs.at(0));
+  const std::vector<int64_t> starts = cx.int_constant(n, 1, "starts").ints, ends = cx.int_constant(n, 2, "ends").ints;
+  std::vector<int64_t> axes(starts.size()), steps(starts.size(), 1), begins, counts;
+  std::iota(axes.begin(), axes.end(), 0);
+  if (n.has_input(3)) axes = cx.int_constant(n, 3, "axes").ints;
+  if (n.has_input(4)) steps = cx.int_constant(n, 4, "steps").ints;
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    cx.cannot(n, "starts, ends, axes and steps must have the same length");
+  for (size_t i = 0; i < axes.size(); ++i) {
+    axes[i] = cx.static_axis(n, xs, axes[i]);
+    if (steps[i] == 0) cx.cannot(n, "step 0 on axis " + std::to_string(axes[i]));
+    const ops::SliceRange r = ops::slice_range(starts[i], ends[i], steps[i], xs[axes[i]]);
+    begins.push_back(r.begin), counts.push_back(r.count);
+  }
+  cx.lower_data_movement(n, "slice", {{"axes", axes}, {"starts", begins}, {"steps", steps}, {"counts", counts}});
+}
+
+void lower_gather(Lowering& cx, const Node& n) {
+  const Shape xs = cx.shape_of(n.inputs.at(0));
+  const Tensor& idx = cx.int_constant(n, 1, "indices");
+  if (idx.rank() > 1) cx.cannot(n, "only a scalar or a vector of indices is lowered");
+  const int64_t axis = cx.static_axis(n, xs, n.get_int("axis", 0));
+  std::vector<int64_t> indices;
+  for (int64_t j : idx.ints) {
+    if (j < -xs[axis] || j >= xs[axis]) cx.cannot(n, "index " + std::to_string(j) + " is outside axis " + std::to_string(axis) + " of " + shape_to_string(xs));
+    indices.push_back(j < 0 ? j + xs[axis] : j);
+  }
+  cx.lower_data_movement(n, "gather", {{"axis", axis}, {"indices", indices}, {"drop_axis", int64_t{idx.rank() == 0}}});
+}
+
+// Concatenation moves codes when every input already has the output's quantization (one scale and
+// zero point for all); anything else would need a requantization per input, not lowered yet.
+void lower_concat(Lowering& cx, const Node& n) {
+  for (const auto& in : n.inputs) cx.require_quantized(in, n);
+  const QuantParams& q0 = cx.int_graph.values.at(n.inputs[0]).quant;
+  for (const auto& in : n.inputs) {
+    const QuantParams& q = cx.int_graph.values.at(in).quant;
+    if (q.scale != q0.scale || q.zero_point != q0.zero_point || !(q.format == q0.format))
+      cx.cannot(n, "its inputs '" + n.inputs[0] + "' and '" + in + "' have different quantization; a requantizing Concat is not lowered yet");
+  }
+  if (cx.prequantized) {
+    const auto given = cx.prequantized->activations.find(n.outputs[0]);
+    if (given != cx.prequantized->activations.end() && (given->second.scale != q0.scale || given->second.zero_point != q0.zero_point))
+      cx.cannot(n, "the model quantizes its output with other parameters than its inputs (a requantizing Concat is not supported)");
+  }
+  cx.int_graph.values[n.outputs[0]] = IntValue{cx.shape_of(n.outputs[0]), q0};
+  Node m = cx.op("concat", n.name, n.inputs, {n.outputs[0]});
+  m.attributes["axis"] = n.get_int("axis");
+  cx.int_graph.ops.push_back(std::move(m));
+}
+
+}  // namespace
+
+// The model computes shapes at run time (a dynamic batch's shape arithmetic that folding left).
+void refuse_shape_arithmetic(Lowering& cx, const Node& n) {
+  cx.cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
+}
+
+std::vector<LoweringRule> movement_lowering_rules() {
+  return {
+      {"", "Transpose", [](Lowering& cx, const Node& n) { cx.lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}}); }},
+      {"", "Concat", lower_concat},
+      {"", "Slice", lower_slice},
+      {"", "Gather",
+       [](Lowering& cx, const Node& n) {
+         if (cx.graph.initializers.count(n.inputs.at(1))) lower_gather(cx, n);
+         else refuse_shape_arithmetic(cx, n);
+       }},
+      {"", "Flatten",
+       [](Lowering& cx, const Node& n) {
+         if (n.get_int("axis", 1) != 1) cx.cannot(n, "only Flatten with axis 1 is supported");
+         cx.lower_data_movement(n, "reshape", {{"shape", std::vector<int64_t>{0, -1}}});
+       }},
+      {"", "Reshape",
+       [](Lowering& cx, const Node& n) {
+         const auto it = cx.graph.initializers.find(n.inputs.at(1));
+         if (it == cx.graph.initializers.end()) cx.cannot(n, "the target shape must be constant (fix the batch size when importing)");
+         cx.lower_data_movement(n, "reshape", {{"shape", it->second.ints}});
+       }},
+      {kChiprefDomain, kBatchBroadcastOp, lower_batch_broadcast},
+      {"", "Shape", refuse_shape_arithmetic, true},
+      {"", "Unsqueeze", refuse_shape_arithmetic, true},
+      {"", "ConstantOfShape", refuse_shape_arithmetic, true},
+      {"", "Expand", refuse_shape_arithmetic, true},
+  };
+}
+
+}  // namespace chipref
