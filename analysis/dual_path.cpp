@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "analysis/metrics.hpp"
@@ -31,13 +31,15 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
     if (def.mac != ops::MacOperand::weights && def.constant_codes_input < 0) continue;
     const std::string node_name = op.get_string("source");
     const auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
-    if (node == g.nodes.end()) throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
+    if (node == g.nodes.end())
+      throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
     if (def.constant_codes_input >= 0) {  // a constant activation operand (class token, position embedding)
       const Tensor& codes = q.constants.at(op.inputs.at(static_cast<size_t>(def.constant_codes_input)));
       const QuantParams& qp = q.values.at(op.outputs[0]).quant;
       std::string& name = node->inputs.at(static_cast<size_t>(op.get_int("source_input")));
       Tensor c = g.initializers.at(name);
-      for (int64_t i = 0; i < c.numel(); ++i) c.floats[i] = static_cast<float>(qp.scale * static_cast<double>(codes.ints[i] - qp.zero_point));
+      for (int64_t i = 0; i < c.numel(); ++i)
+        c.floats[i] = static_cast<float>(qp.scale * static_cast<double>(codes.ints[i] - qp.zero_point));
       g.initializers[name + ".fake_quant"] = std::move(c);
       name += ".fake_quant";
       continue;
@@ -45,12 +47,15 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
     const Tensor codes = mac_weight_codes(q, op.inputs[1]);  // N:M-compressed weights decoded
     const auto scales = q.weight_scales.find(op.inputs[1]);
     if (scales == q.weight_scales.end())
-      throw InputError(q.source_model + ": the IntGraph records no weight scales for '" + op.inputs[1] + "'; re-run quantize");
+      throw InputError(q.source_model + ": the IntGraph records no weight scales for '" + op.inputs[1] +
+                       "'; re-run quantize");
     const std::vector<double>& s_w = scales->second;
     const int64_t channels = codes.shape.at(0), per = codes.numel() / channels;
     Tensor w = Tensor::zeros(DType::float32, codes.shape);
-    for (int64_t i = 0; i < codes.numel(); ++i) w.floats[i] = static_cast<float>(static_cast<double>(codes.ints[i]) * s_w[i / per]);
-    if ((node->op_type == "Gemm" && node->get_int("transB", 0) == 0) || node->op_type == "MatMul") {  // back to the float graph's [in, out]
+    for (int64_t i = 0; i < codes.numel(); ++i)
+      w.floats[i] = static_cast<float>(static_cast<double>(codes.ints[i]) * s_w[i / per]);
+    if ((node->op_type == "Gemm" && node->get_int("transB", 0) == 0) ||
+        node->op_type == "MatMul") {  // back to the float graph's [in, out]
       Tensor t = Tensor::zeros(DType::float32, {codes.shape[1], codes.shape[0]});
       for (int64_t o = 0; o < channels; ++o)
         for (int64_t i = 0; i < per; ++i) t.floats[i * channels + o] = w.floats[o * per + i];
@@ -62,14 +67,17 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
       const Tensor& b_codes = q.constants.at(op.inputs[2]);
       const double s_x = q.values.at(op.inputs[0]).quant.scale;
       Tensor b = Tensor::zeros(DType::float32, {channels});
-      for (int64_t c = 0; c < channels; ++c) b.floats[c] = static_cast<float>(static_cast<double>(b_codes.ints[c]) * s_x * s_w[c]);
+      for (int64_t c = 0; c < channels; ++c)
+        b.floats[c] = static_cast<float>(static_cast<double>(b_codes.ints[c]) * s_x * s_w[c]);
       // The bias input: a Conv's / Gemm's third input, or the constant input of a MatMul's Add.
       Node* holder = &*node;
       size_t index = 2;
       if (op.has("bias_source")) {
         const std::string add_name = op.get_string("bias_source");
-        const auto add = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == add_name; });
-        if (add == g.nodes.end()) throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + add_name + "'");
+        const auto add =
+            std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == add_name; });
+        if (add == g.nodes.end())
+          throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + add_name + "'");
         holder = &*add;
         index = g.initializers.count(add->inputs.at(1)) ? 1 : 0;
       }
@@ -82,7 +90,8 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
 
 }  // namespace
 
-DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data, int64_t batch_size, const IntGraph* dense) {
+DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data,
+                             int64_t batch_size, const IntGraph* dense) {
   DualPathReport r;
   r.model = q.source_model, r.config = q.config_name;
   const Graph fp32_graph = prepare_for_quantization(float_graph);
@@ -93,7 +102,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
 
   // Activation values (scale > 0) in execution order, and the accumulators of the MAC ops.
   std::map<std::string, size_t> layer_index, acc_index;
-  std::set<std::string> float_tensors;  // an IntGraph value without a float counterpart (a constant's codes) has no reference
+  std::set<std::string>
+      float_tensors;  // an IntGraph value without a float counterpart (a constant's codes) has no reference
   for (const Node& n : fp32_graph.nodes) float_tensors.insert(n.outputs.begin(), n.outputs.end());
   for (const auto& in : fp32_graph.inputs) float_tensors.insert(in.name);
   for (const Node& op : q.ops)
@@ -105,16 +115,18 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
         r.layers.push_back(LayerComparison{out, op.name, v->second.quant.format.name()});
       } else if (ops::is_mac(op)) {
         acc_index[out] = r.accumulators.size();
-        r.accumulators.push_back(AccumulatorUse{out, op.name, static_cast<int>(op.get_int("acc_bits")), INT64_MAX, INT64_MIN, 0});
+        r.accumulators.push_back(
+            AccumulatorUse{out, op.name, static_cast<int>(op.get_int("acc_bits")), INT64_MAX, INT64_MIN, 0});
       }
     }
 
   for (const Node& op : q.ops)
     if (op.has("error_max_micro_lsb"))
-      r.nonlinears.push_back(NonLinearError{op.name, ops::op_def(op).approximates ? ops::op_def(op).approximates(op) : op.name,
-                                            op.get_string("method", std::string("lut")), 1e-6 * static_cast<double>(op.get_int("error_max_micro_lsb")),
-                                            1e-6 * static_cast<double>(op.get_int("error_mean_micro_lsb")),
-                                            op.get_int("error_codes"), op.get_int("error_saturated_codes"), op.get_int("error_within_bound") != 0});
+      r.nonlinears.push_back(NonLinearError{
+          op.name, ops::op_def(op).approximates ? ops::op_def(op).approximates(op) : op.name,
+          op.get_string("method", std::string("lut")), 1e-6 * static_cast<double>(op.get_int("error_max_micro_lsb")),
+          1e-6 * static_cast<double>(op.get_int("error_mean_micro_lsb")), op.get_int("error_codes"),
+          op.get_int("error_saturated_codes"), op.get_int("error_within_bound") != 0});
 
   for (const Node& op : q.ops) {
     if (!ops::has_role(op, ops::OpRole::constant)) continue;
@@ -122,7 +134,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     SparseLayer s;
     for (const Node& mac : q.ops)
       if (mac.inputs.size() > 1 && mac.inputs[1] == op.outputs.at(0)) s.layer = mac.name;
-    s.pattern = std::to_string(w.pattern.n) + ":" + std::to_string(w.pattern.m), s.stage = op.get_string("stage", std::string("float"));
+    s.pattern = std::to_string(w.pattern.n) + ":" + std::to_string(w.pattern.m),
+    s.stage = op.get_string("stage", std::string("float"));
     const int64_t bits = q.values.at(op.outputs[0]).quant.format.bits();
     s.weights = w.rows * w.k;
     for (int32_t v : w.values) s.nonzero += v != 0;
@@ -139,7 +152,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     const int64_t b = std::min(batch_size, n - start);
     Shape shape = data.images.shape;
     shape[0] = b;
-    const Tensor x = Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * per, data.images.floats.begin() + (start + b) * per));
+    const Tensor x = Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * per,
+                                                                 data.images.floats.begin() + (start + b) * per));
 
     RunTrace trace;
     count_top1(engine.run(x, &trace), b, data.labels, start, q.source_model, r.integer);
@@ -153,11 +167,13 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
       const auto v = q.values.find(name);
       if (v == q.values.end() || v->second.quant.scale <= 0 || !t.is_float()) return;
       for (float& f : t.floats)
-        f = static_cast<float>(v->second.quant.scale * static_cast<double>(code_of(f, v->second.quant) - v->second.quant.zero_point));
+        f = static_cast<float>(v->second.quant.scale *
+                               static_cast<double>(code_of(f, v->second.quant) - v->second.quant.zero_point));
     };
     Tensor fake_input = x;
     fake_quantize(input, fake_input);
-    count_top1(fake.run({{input, fake_input}}, false, fake_quantize).at(output), b, data.labels, start, fake_graph.source, r.fake_quant);
+    count_top1(fake.run({{input, fake_input}}, false, fake_quantize).at(output), b, data.labels, start,
+               fake_graph.source, r.fake_quant);
 
     // Per-layer comparison in isolation: each layer of the fake-quant path computes from exactly the
     // integer path's input codes (dequantized), so a difference is that layer's own, not one inherited.
@@ -192,7 +208,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
       layer.elements += static_cast<int64_t>(ints.size());
     }
     for (auto& acc : r.accumulators) {
-      for (int32_t v : trace.values.at(acc.value).data) acc.min = std::min<int64_t>(acc.min, v), acc.max = std::max<int64_t>(acc.max, v);
+      for (int32_t v : trace.values.at(acc.value).data)
+        acc.min = std::min<int64_t>(acc.min, v), acc.max = std::max<int64_t>(acc.max, v);
       acc.overflow_events += trace.overflows[acc.producer].events;
     }
     progress.update(start + b);
@@ -207,40 +224,53 @@ std::string report_markdown(const DualPathReport& r) {
      << " Fashion-MNIST test images.\n\n";
   md << "| path | top-1 |\n|---|---|\n";
   md << "| FP32 (float executor) | " << pct(r.fp32.correct, r.fp32.count) << " % |\n";
-  md << "| fake-quant (float simulation of the quantized network) | " << pct(r.fake_quant.correct, r.fake_quant.count) << " % |\n";
+  md << "| fake-quant (float simulation of the quantized network) | " << pct(r.fake_quant.correct, r.fake_quant.count)
+     << " % |\n";
   md << "| integer (DirectEngine, bit-accurate) | " << pct(r.integer.correct, r.integer.count) << " % |\n";
-  if (r.dense_integer) md << "| integer, the same config without sparsity | " << pct(r.dense_integer->correct, r.dense_integer->count) << " % |\n";
+  if (r.dense_integer)
+    md << "| integer, the same config without sparsity | " << pct(r.dense_integer->correct, r.dense_integer->count)
+       << " % |\n";
   md << "\n";
   if (!r.sparse_layers.empty()) {
-    md << "## N:M sparse layers\n\nWeights pruned by magnitude along the reduction axis and stored compressed (docs/numerics.md §13): kept values plus "
+    md << "## N:M sparse layers\n\nWeights pruned by magnitude along the reduction axis and stored compressed "
+          "(docs/numerics.md §13): kept values plus "
           "⌈log2 M⌉-bit indices; sizes in bits, metadata included.\n\n"
-          "| layer | pattern | pruned on | weights | non-zero | density | dense bits | compressed bits | ratio |\n|---|---|---|---|---|---|---|---|---|\n";
+          "| layer | pattern | pruned on | weights | non-zero | density | dense bits | compressed bits | ratio "
+          "|\n|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& sl : r.sparse_layers)
-      md << "| `" << sl.layer << "` | " << sl.pattern << " | " << sl.stage << " | " << sl.weights << " | " << sl.nonzero << " | " << 100.0 * sl.density()
-         << " % | " << sl.dense_bits << " | " << sl.compressed_bits << " | " << static_cast<double>(sl.compressed_bits) / static_cast<double>(std::max<int64_t>(sl.dense_bits, 1)) << " |\n";
+      md << "| `" << sl.layer << "` | " << sl.pattern << " | " << sl.stage << " | " << sl.weights << " | " << sl.nonzero
+         << " | " << 100.0 * sl.density() << " % | " << sl.dense_bits << " | " << sl.compressed_bits << " | "
+         << static_cast<double>(sl.compressed_bits) / static_cast<double>(std::max<int64_t>(sl.dense_bits, 1))
+         << " |\n";
     md << "\n";
   }
   md << "## Integer vs fake-quant, per layer (in output LSBs), and SQNR vs FP32\n\n"
         "Each layer is compared in isolation: its fake-quant computation starts from the integer path's input codes. "
         "SQNR compares the integer tensor (dequantized) with the FP32 network's, errors propagated.\n\n";
-  md << "| value | produced by | format | elements | differing | within 1 LSB | max \\|diff\\| LSB | SQNR dB |\n|---|---|---|---|---|---|---|---|\n";
+  md << "| value | produced by | format | elements | differing | within 1 LSB | max \\|diff\\| LSB | SQNR dB "
+        "|\n|---|---|---|---|---|---|---|---|\n";
   for (const auto& l : r.layers)
-    md << "| `" << l.value << "` | `" << l.producer << "` | " << l.format << " | " << l.elements << " | " << pct(l.differing, l.elements)
-       << " % | " << pct(l.within_one, l.elements) << " % | " << l.max_abs_lsb << " | " << l.sqnr_db() << " |\n";
+    md << "| `" << l.value << "` | `" << l.producer << "` | " << l.format << " | " << l.elements << " | "
+       << pct(l.differing, l.elements) << " % | " << pct(l.within_one, l.elements) << " % | " << l.max_abs_lsb << " | "
+       << l.sqnr_db() << " |\n";
   if (!r.nonlinears.empty()) {
     md << "\n## Non-linear approximations, over every input code\n\n"
-          "Each table against its float function (docs/numerics.md §8; `poly`: I-BERT's integer polynomial, §12), in output LSBs "
+          "Each table against its float function (docs/numerics.md §8; `poly`: I-BERT's integer polynomial, §12), in "
+          "output LSBs "
           "(softmax: its exp table, in units of 2^-15), codes whose output saturates excluded.\n\n"
-          "| op | function | method | max error LSB | mean error LSB | saturated codes | within documented bound |\n|---|---|---|---|---|---|---|\n";
+          "| op | function | method | max error LSB | mean error LSB | saturated codes | within documented bound "
+          "|\n|---|---|---|---|---|---|---|\n";
     for (const auto& nl : r.nonlinears)
-      md << "| `" << nl.op << "` | " << nl.function << " | " << nl.method << " | " << nl.max_lsb << " | " << nl.mean_lsb << " | " << nl.saturated
-         << " of " << nl.codes << " | " << (nl.within_bound ? "yes" : "**no**") << " |\n";
+      md << "| `" << nl.op << "` | " << nl.function << " | " << nl.method << " | " << nl.max_lsb << " | " << nl.mean_lsb
+         << " | " << nl.saturated << " of " << nl.codes << " | " << (nl.within_bound ? "yes" : "**no**") << " |\n";
   }
-  md << "\n## Accumulators\n\n| accumulator | produced by | configured bits | observed range | bits used | overflow events |\n|---|---|---|---|---|---|\n";
+  md << "\n## Accumulators\n\n| accumulator | produced by | configured bits | observed range | bits used | overflow "
+        "events |\n|---|---|---|---|---|---|\n";
   for (const auto& a : r.accumulators)
-    md << "| `" << a.value << "` | `" << a.producer << "` | " << a.configured_bits << " | [" << a.min << ", " << a.max << "] | "
-       << a.bits_used() << " | " << a.overflow_events << " |\n";
-  md << "\nDifferences between the integer and fake-quant paths come from the multiplier's relative error, the two roundings of a "
+    md << "| `" << a.value << "` | `" << a.producer << "` | " << a.configured_bits << " | [" << a.min << ", " << a.max
+       << "] | " << a.bits_used() << " | " << a.overflow_events << " |\n";
+  md << "\nDifferences between the integer and fake-quant paths come from the multiplier's relative error, the two "
+        "roundings of a "
         "residual add, and float32 rounding in the fake-quant path (docs/numerics.md §6).\n";
   return md.str();
 }
@@ -250,19 +280,42 @@ std::string report_json(const DualPathReport& r) {
   j["model"] = r.model, j["config"] = r.config, j["images"] = r.integer.count;
   j["top1"] = {{"fp32", r.fp32.top1()}, {"fake_quant", r.fake_quant.top1()}, {"integer", r.integer.top1()}};
   for (const auto& l : r.layers)
-    j["layers"].push_back({{"value", l.value}, {"producer", l.producer}, {"format", l.format}, {"elements", l.elements},
-                           {"differing", l.differing}, {"within_one_lsb", l.within_one}, {"max_abs_lsb", l.max_abs_lsb},
-                           {"sqnr_db", std::isfinite(l.sqnr_db()) ? nlohmann::ordered_json(l.sqnr_db()) : nlohmann::ordered_json(nullptr)}});
+    j["layers"].push_back({{"value", l.value},
+                           {"producer", l.producer},
+                           {"format", l.format},
+                           {"elements", l.elements},
+                           {"differing", l.differing},
+                           {"within_one_lsb", l.within_one},
+                           {"max_abs_lsb", l.max_abs_lsb},
+                           {"sqnr_db", std::isfinite(l.sqnr_db()) ? nlohmann::ordered_json(l.sqnr_db())
+                                                                  : nlohmann::ordered_json(nullptr)}});
   if (r.dense_integer) j["top1"]["integer_without_sparsity"] = r.dense_integer->top1();
   for (const auto& sl : r.sparse_layers)
-    j["sparse_layers"].push_back({{"layer", sl.layer}, {"pattern", sl.pattern}, {"stage", sl.stage}, {"weights", sl.weights}, {"nonzero", sl.nonzero},
-                                  {"density", sl.density()}, {"dense_bits", sl.dense_bits}, {"compressed_bits", sl.compressed_bits}});
+    j["sparse_layers"].push_back({{"layer", sl.layer},
+                                  {"pattern", sl.pattern},
+                                  {"stage", sl.stage},
+                                  {"weights", sl.weights},
+                                  {"nonzero", sl.nonzero},
+                                  {"density", sl.density()},
+                                  {"dense_bits", sl.dense_bits},
+                                  {"compressed_bits", sl.compressed_bits}});
   for (const auto& nl : r.nonlinears)
-    j["nonlinears"].push_back({{"op", nl.op}, {"function", nl.function}, {"method", nl.method}, {"max_error_lsb", nl.max_lsb},
-                               {"mean_error_lsb", nl.mean_lsb}, {"codes", nl.codes}, {"saturated_codes", nl.saturated}, {"within_bound", nl.within_bound}});
+    j["nonlinears"].push_back({{"op", nl.op},
+                               {"function", nl.function},
+                               {"method", nl.method},
+                               {"max_error_lsb", nl.max_lsb},
+                               {"mean_error_lsb", nl.mean_lsb},
+                               {"codes", nl.codes},
+                               {"saturated_codes", nl.saturated},
+                               {"within_bound", nl.within_bound}});
   for (const auto& a : r.accumulators)
-    j["accumulators"].push_back({{"value", a.value}, {"producer", a.producer}, {"configured_bits", a.configured_bits}, {"min", a.min},
-                                 {"max", a.max}, {"bits_used", a.bits_used()}, {"overflow_events", a.overflow_events}});
+    j["accumulators"].push_back({{"value", a.value},
+                                 {"producer", a.producer},
+                                 {"configured_bits", a.configured_bits},
+                                 {"min", a.min},
+                                 {"max", a.max},
+                                 {"bits_used", a.bits_used()},
+                                 {"overflow_events", a.overflow_events}});
   return j.dump(2) + "\n";
 }
 

@@ -21,8 +21,8 @@ namespace chipref {
 struct LayerComparison {
   std::string value, producer, format;
   int64_t elements = 0;
-  int64_t differing = 0;     // integer code != fake-quant code
-  int64_t within_one = 0;    // |difference| <= 1 LSB
+  int64_t differing = 0;   // integer code != fake-quant code
+  int64_t within_one = 0;  // |difference| <= 1 LSB
   int64_t max_abs_lsb = 0;
   SqnrSum sqnr = {};  // of the dequantized integer values against fp32
   double sqnr_db() const { return sqnr.db(); }
@@ -47,8 +47,8 @@ struct NonLinearError {
 
 // A MAC layer with N:M-compressed weights (docs/numerics.md §13).
 struct SparseLayer {
-  std::string layer, pattern, stage;  // the MAC op; "2:4"; pruned on the float weights or the codes
-  int64_t weights = 0, nonzero = 0;   // dense weight count, non-zero kept values
+  std::string layer, pattern, stage;            // the MAC op; "2:4"; pruned on the float weights or the codes
+  int64_t weights = 0, nonzero = 0;             // dense weight count, non-zero kept values
   int64_t dense_bits = 0, compressed_bits = 0;  // weights × width; kept values × width + indices × ⌈log2 M⌉
   double density() const { return weights > 0 ? static_cast<double>(nonzero) / static_cast<double>(weights) : 0.0; }
 };
@@ -65,8 +65,8 @@ struct DualPathReport {
 
 // `float_graph` is the imported model the IntGraph was built from.
 // `dense`: the same network quantized without sparsity, whose integer top-1 the report sets beside.
-DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data, int64_t batch_size = 100,
-                             const IntGraph* dense = nullptr);
+DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const LabelledImages& data,
+                             int64_t batch_size = 100, const IntGraph* dense = nullptr);
 
 std::string report_markdown(const DualPathReport& r);
 std::string report_json(const DualPathReport& r);

@@ -13,6 +13,8 @@ int signed_bits(int64_t lo, int64_t hi) {
   return b;
 }
 
-int64_t max_abs_offset(IntFormat format, int64_t zero_point) { return std::max(zero_point - format.min(), format.max() - zero_point); }
+int64_t max_abs_offset(IntFormat format, int64_t zero_point) {
+  return std::max(zero_point - format.min(), format.max() - zero_point);
+}
 
 }  // namespace chipref

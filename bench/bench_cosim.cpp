@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <type_traits>
 #include <filesystem>
+#include <type_traits>
 
 #include "Vmac_array_16x16.h"
 #include "model/onnx_import.hpp"
@@ -25,7 +25,9 @@
 using namespace chipref;
 
 namespace {
-double seconds(std::chrono::steady_clock::time_point t0) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+double seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 // The bare loop's inputs: every beat's buses, packed once before timing.
 using ActBus = std::remove_reference_t<decltype(Vmac_array_16x16::in_act)>;
@@ -52,9 +54,12 @@ PackedBeats pack(const cosim::MacArrayStimulus& s) {
     ActBus act = zeroed<ActBus>();
     WeightBus weight = zeroed<WeightBus>();
     BiasBus bias = zeroed<BiasBus>();
-    for (int64_t i = 0; i < s.rows; ++i) cosim::detail::set_lane(act, i, 16, s.activations[static_cast<size_t>(beat * s.rows + i)]);
-    for (int64_t c = 0; c < s.cols; ++c) cosim::detail::set_lane(weight, c, 16, s.weights[static_cast<size_t>(beat * s.cols + c)]);
-    for (int64_t c = 0; c < s.cols; ++c) cosim::detail::set_lane(bias, c, 32, s.bias[static_cast<size_t>(beat / K * s.cols + c)]);
+    for (int64_t i = 0; i < s.rows; ++i)
+      cosim::detail::set_lane(act, i, 16, s.activations[static_cast<size_t>(beat * s.rows + i)]);
+    for (int64_t c = 0; c < s.cols; ++c)
+      cosim::detail::set_lane(weight, c, 16, s.weights[static_cast<size_t>(beat * s.cols + c)]);
+    for (int64_t c = 0; c < s.cols; ++c)
+      cosim::detail::set_lane(bias, c, 32, s.bias[static_cast<size_t>(beat / K * s.cols + c)]);
     p.act.push_back(act), p.weight.push_back(weight), p.bias.push_back(bias);
     p.first.push_back(beat % K == 0), p.last.push_back(beat % K == K - 1);
   }
@@ -106,8 +111,9 @@ int main() {
   vectors::Options options;
   options.layers = "/conv3/*";
   DirectEngine engine(q);
-  vectors::write_vectors(q, (root / "model").string(), load_fashion_mnist("t10k", 4, norm).images, vectors::InputSource{"fashion-mnist", "", 4, ""},
-                         (root / "vectors").string(), options, engine);
+  vectors::write_vectors(q, (root / "model").string(), load_fashion_mnist("t10k", 4, norm).images,
+                         vectors::InputSource{"fashion-mnist", "", 4, ""}, (root / "vectors").string(), options,
+                         engine);
   const auto inputs = cosim::mac_array_stimulus((root / "vectors").string(), "/conv3/conv3.0/Conv.mac", 16, 16);
   std::vector<PackedBeats> packed;
   for (const auto& s : inputs) packed.push_back(pack(s));
@@ -132,11 +138,14 @@ int main() {
     harness = std::min(harness, seconds(t0)), harness_cycles = r.cycles, compared = r.compared;
     if (!r.passed()) return fmt::print("{}", cosim::format_report(r)), 3;
   }
-  fmt::print("16 x 16 reference MAC array, /conv3/conv3.0/Conv.mac of the CNN, {} images, best of 3 (checksum {})\n", inputs.size(), checksum % 1000);
+  fmt::print("16 x 16 reference MAC array, /conv3/conv3.0/Conv.mac of the CNN, {} images, best of 3 (checksum {})\n",
+             inputs.size(), checksum % 1000);
   fmt::print("{:<40} {:>10} {:>14} {:>8}\n", "loop", "cycles", "cycles/s", "ratio");
-  fmt::print("{:<40} {:>10} {:>14.3g} {:>8.2f}\n", "bare Verilator loop (pre-packed beats)", bare_cycles, bare_cycles / bare, 1.0);
-  fmt::print("{:<40} {:>10} {:>14.3g} {:>8.2f}   (target <= 1.15; {} values scoreboarded)\n", "chipref harness (pack + drive + score)", harness_cycles,
-             harness_cycles / harness, harness / bare, compared);
+  fmt::print("{:<40} {:>10} {:>14.3g} {:>8.2f}\n", "bare Verilator loop (pre-packed beats)", bare_cycles,
+             bare_cycles / bare, 1.0);
+  fmt::print("{:<40} {:>10} {:>14.3g} {:>8.2f}   (target <= 1.15; {} values scoreboarded)\n",
+             "chipref harness (pack + drive + score)", harness_cycles, harness_cycles / harness, harness / bare,
+             compared);
   std::filesystem::remove_all(root);
   return 0;
 }

@@ -16,14 +16,14 @@
 #include <cstring>
 
 #include "core/files.hpp"
+#include "kernels/simd.hpp"
 #include "model/executor.hpp"
 #include "model/io/npy.hpp"
-#include "ops/qdq_export.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "ops/qdq_export.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
-#include "kernels/simd.hpp"
 
 using namespace chipref;
 
@@ -36,8 +36,10 @@ double images_per_second(const Tensor& images, int64_t batch, Run run) {
   for (int pass = 0; pass < 3; ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t s = 0; s + batch <= n; s += batch)
-      run(Tensor::of_floats({batch, 1, 28, 28}, std::vector<float>(images.floats.begin() + s * per, images.floats.begin() + (s + batch) * per)));
-    best = std::max(best, static_cast<double>(n / batch * batch) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      run(Tensor::of_floats({batch, 1, 28, 28}, std::vector<float>(images.floats.begin() + s * per,
+                                                                   images.floats.begin() + (s + batch) * per)));
+    best = std::max(best, static_cast<double>(n / batch * batch) /
+                              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
@@ -64,7 +66,8 @@ double bench_model(const std::string& name, const Graph& graph, const IntGraph& 
     kernels::set_simd_level(level);
     const double v = images_per_second(test, 100, [&](const Tensor& x) { engine.run(x); });
     kernels::set_simd_level(saved);
-    fmt::print("{:<28} {:>10.0f} {:>10.2f}\n", fmt::format("  kernels {}, batch 100", kernels::to_string(level)), v, v / base);
+    fmt::print("{:<28} {:>10.0f} {:>10.2f}\n", fmt::format("  kernels {}, batch 100", kernels::to_string(level)), v,
+               v / base);
   }
   return base;
 }
@@ -88,7 +91,8 @@ int main(int argc, char** argv) {
     const Normalisation norm = read_sidecar_normalisation(vit).value_or(Normalisation{});
     const Graph graph = import_onnx(vit);
     const Tensor calibration = load_fashion_mnist("train", 500, norm).images;
-    bench_model("fmnist_vit", graph, quantize(QuantizeInputs{&graph, &config, &calibration, vit, norm}), load_fashion_mnist("t10k", images, norm).images);
+    bench_model("fmnist_vit", graph, quantize(QuantizeInputs{&graph, &config, &calibration, vit, norm}),
+                load_fashion_mnist("t10k", images, norm).images);
     if (which == "vit") return 0;
   }
   const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
@@ -100,7 +104,8 @@ int main(int argc, char** argv) {
   const double base = bench_model("fmnist_cnn", graph, q, test);
   if (qdq_dir.empty()) return 0;
   const QuantConfig float_flavour = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
-  const std::string bytes = export_qdq_onnx(quantize(QuantizeInputs{&graph, &float_flavour, &calibration, model, norm}));
+  const std::string bytes =
+      export_qdq_onnx(quantize(QuantizeInputs{&graph, &float_flavour, &calibration, model, norm}));
   write_file_atomically(qdq_dir + "/model.onnx", bytes);
   write_npy(qdq_dir + "/images.npy", test);
   const Graph qdq_graph = import_onnx_bytes(bytes, qdq_dir + "/model.onnx");

@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
   size_t values = 4u << 20;
   int repeats = 7;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--values")) values = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--repeats")) repeats = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--values"))
+      values = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--repeats"))
+      repeats = std::atoi(argv[i + 1]);
   }
   std::mt19937_64 rng(5);
   std::vector<int32_t> accs(values);
@@ -55,15 +57,20 @@ int main(int argc, char** argv) {
   const auto channels = make_requant_channels(scales, 31);
   const auto out = IntFormat::int_bits(8);
 
-  const Result baseline = measure("single/half_even", Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out, -3),
-                                  accs, channels, repeats);
+  const Result baseline =
+      measure("single/half_even", Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out, -3), accs,
+              channels, repeats);
   std::vector<Result> results = {
       baseline,
-      measure("single/floor", Requantizer::make(RequantFlavour::single, RoundingMode::floor, out, -3), accs, channels, repeats),
-      measure("gemmlowp", Requantizer::make(RequantFlavour::gemmlowp, RoundingMode::half_away, out, -3), accs, channels, repeats),
-      measure("float", Requantizer::make(RequantFlavour::float32, RoundingMode::half_even, out, -3), accs, channels, repeats),
+      measure("single/floor", Requantizer::make(RequantFlavour::single, RoundingMode::floor, out, -3), accs, channels,
+              repeats),
+      measure("gemmlowp", Requantizer::make(RequantFlavour::gemmlowp, RoundingMode::half_away, out, -3), accs, channels,
+              repeats),
+      measure("float", Requantizer::make(RequantFlavour::float32, RoundingMode::half_even, out, -3), accs, channels,
+              repeats),
   };
-  fmt::print("requant throughput: {} int32 accumulators -> int8, 64 channels, best of {} passes, 1 thread\n", values, repeats);
+  fmt::print("requant throughput: {} int32 accumulators -> int8, 64 channels, best of {} passes, 1 thread\n", values,
+             repeats);
   fmt::print("{:<18} {:>14} {:>10}   {}\n", "flavour", "Mvalues/s", "vs single", "checksum");
   for (const Result& r : results)
     fmt::print("{:<18} {:>14.1f} {:>10.2f}   {}\n", r.name, r.values_per_second / 1e6,

@@ -13,10 +13,10 @@
 #include <cstring>
 #include <random>
 
-#include "quant/sparsity.hpp"
 #include "kernels/mac.hpp"
 #include "kernels/simd.hpp"
 #include "kernels/sparse.hpp"
+#include "quant/sparsity.hpp"
 
 using namespace chipref;
 using namespace chipref::kernels;
@@ -42,7 +42,8 @@ std::vector<int32_t> pruned_weights(std::mt19937_64& rng, int64_t rows, int64_t 
 }
 
 void row(const char* kernel, double seconds, double base, int64_t macs) {
-  fmt::print("{:<40} {:>10.3f} {:>12.2f} {:>8.2f}\n", kernel, 1e3 * seconds, static_cast<double>(macs) / seconds / 1e9, base / seconds);
+  fmt::print("{:<40} {:>10.3f} {:>12.2f} {:>8.2f}\n", kernel, 1e3 * seconds, static_cast<double>(macs) / seconds / 1e9,
+             base / seconds);
 }
 }  // namespace
 
@@ -63,10 +64,12 @@ int main(int argc, char** argv) {
   g.batch = 8, g.in_channels = 128, g.out_channels = 128, g.in_h = g.in_w = 14;
   const std::vector<int32_t> cw = pruned_weights(rng, g.out_channels, g.reduction_length(), p);
   const NmWeights cnm = compress_nm(p, g.out_channels, g.reduction_length(), cw, "conv");
-  std::vector<int32_t> x(static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w)), bias(static_cast<size_t>(g.out_channels), 0);
+  std::vector<int32_t> x(static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w)),
+      bias(static_cast<size_t>(g.out_channels), 0);
   for (auto& v : x) v = code(rng);
   const MacWeights prepared = MacWeights::prepare(cw.data(), g.out_channels, g.reduction_length());
-  std::vector<int32_t> dense(static_cast<size_t>(g.batch * g.out_channels * g.out_h() * g.out_w())), sparse(dense.size());
+  std::vector<int32_t> dense(static_cast<size_t>(g.batch * g.out_channels * g.out_h() * g.out_w())),
+      sparse(dense.size());
   OverflowCounter events;
   const int64_t conv_macs = static_cast<int64_t>(dense.size()) * g.reduction_length() * repeats;
 
@@ -74,21 +77,28 @@ int main(int argc, char** argv) {
   const std::vector<int32_t> lw = pruned_weights(rng, out, k, p);
   const NmWeights lnm = compress_nm(p, out, k, lw, "linear");
   const MacWeights lprepared = MacWeights::prepare(lw.data(), out, k);
-  std::vector<int32_t> a(static_cast<size_t>(rows * k)), lbias(static_cast<size_t>(out), 0), ldense(static_cast<size_t>(rows * out)), lsparse(ldense.size());
+  std::vector<int32_t> a(static_cast<size_t>(rows * k)), lbias(static_cast<size_t>(out), 0),
+      ldense(static_cast<size_t>(rows * out)), lsparse(ldense.size());
   for (auto& v : a) v = code(rng);
   const int64_t linear_macs = rows * k * out * repeats;
 
-  fmt::print("{} weights, 1 thread, {} repeats; GMAC/s counts the dense MACs; vs dense = dense time / time\n", to_string(p), repeats);
+  fmt::print("{} weights, 1 thread, {} repeats; GMAC/s counts the dense MACs; vs dense = dense time / time\n",
+             to_string(p), repeats);
   fmt::print("{:<40} {:>10} {:>12} {:>8}\n", "kernel", "ms", "GMAC/s", "vs dense");
-  for (const auto& [name, macs] : {std::pair<const char*, int64_t>{"conv 1x1 128->128, 14x14, batch 8", conv_macs}, {"linear 512->512, 256 rows", linear_macs}}) {
+  for (const auto& [name, macs] : {std::pair<const char*, int64_t>{"conv 1x1 128->128, 14x14, batch 8", conv_macs},
+                                   {"linear 512->512, 256 rows", linear_macs}}) {
     const bool conv = macs == conv_macs;
     auto run_dense = [&] {
-      if (conv) conv_mac(g, x.data(), 100, prepared, bias, acc, events, dense.data());
-      else linear_mac(rows, k, out, a.data(), 100, lprepared, lbias, acc, events, ldense.data());
+      if (conv)
+        conv_mac(g, x.data(), 100, prepared, bias, acc, events, dense.data());
+      else
+        linear_mac(rows, k, out, a.data(), 100, lprepared, lbias, acc, events, ldense.data());
     };
     auto run_sparse = [&] {
-      if (conv) conv_mac_skip_zero(g, x.data(), 100, cnm, bias, acc, events, sparse.data());
-      else linear_mac_skip_zero(rows, a.data(), 100, lnm, lbias, acc, events, lsparse.data());
+      if (conv)
+        conv_mac_skip_zero(g, x.data(), 100, cnm, bias, acc, events, sparse.data());
+      else
+        linear_mac_skip_zero(rows, a.data(), 100, lnm, lbias, acc, events, lsparse.data());
     };
     const double base = best_seconds(repeats, run_dense);
     set_simd_level(SimdLevel::per_addition);

@@ -19,7 +19,9 @@ using namespace chipref;
 namespace fs = std::filesystem;
 
 namespace {
-double seconds(std::chrono::steady_clock::time_point t0) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+double seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -27,8 +29,10 @@ int main(int argc, char** argv) {
   const fs::path dir = fs::temp_directory_path() / "chipref_bench_sweep";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  std::ofstream(dir / "sweep.yaml") << "model: " CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx\nbase: " CHIPREF_SOURCE_DIR "/configs/w8a8.yaml\n"
-                                    << "data: {eval_images: " << eval_images << ", calibration_images: 200, detail_images: 100}\n"
+  std::ofstream(dir / "sweep.yaml") << "model: " CHIPREF_SOURCE_DIR
+                                       "/examples/fmnist_cnn.onnx\nbase: " CHIPREF_SOURCE_DIR "/configs/w8a8.yaml\n"
+                                    << "data: {eval_images: " << eval_images
+                                    << ", calibration_images: 200, detail_images: 100}\n"
                                     << "axes:\n  weight_bits: {key: weights.bits, values: [3, 4, 5, 6, 7, 8]}\n"
                                     << "  act_bits: {key: activations.bits, values: [5, 6, 7, 8]}\n";
   const sweep::SweepSpec spec = sweep::load_sweep((dir / "sweep.yaml").string());
@@ -52,8 +56,12 @@ int main(int argc, char** argv) {
     if (t2 < two) two = t2, s2 = r2;
   }
   const auto [cached, s3] = run("j2", 2);
-  fmt::print("bench_sweep: 24 points, {} evaluation images each, {} hardware threads\n", eval_images, std::thread::hardware_concurrency());
-  fmt::print("  -j 1: {:.1f} s ({} computed; the faster of two runs)\n  -j 2: {:.1f} s ({} computed)  speed-up {:.2f}x (target >= 1.7)\n", one, s1.computed, two, s2.computed, one / two);
+  fmt::print("bench_sweep: 24 points, {} evaluation images each, {} hardware threads\n", eval_images,
+             std::thread::hardware_concurrency());
+  fmt::print(
+      "  -j 1: {:.1f} s ({} computed; the faster of two runs)\n  -j 2: {:.1f} s ({} computed)  speed-up {:.2f}x "
+      "(target >= 1.7)\n",
+      one, s1.computed, two, s2.computed, one / two);
   fmt::print("  of which serial: loading the shared data {:.2f} s (FP32 references on 2 threads)\n", data_seconds);
   fmt::print("  re-run, all cached: {:.2f} s ({} cached; target < 2 s)\n", cached, s3.cached);
   fs::remove_all(dir);

@@ -20,7 +20,9 @@ using namespace chipref;
 
 namespace {
 
-double seconds(std::chrono::steady_clock::time_point t0) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+double seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 template <class Run>
 double best_seconds(const Tensor& images, Run run) {
@@ -30,7 +32,8 @@ double best_seconds(const Tensor& images, Run run) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t s = 0; s < n; s += batch) {
       const int64_t b = std::min(batch, n - s);
-      run(Tensor::of_floats({b, 1, 28, 28}, std::vector<float>(images.floats.begin() + s * per, images.floats.begin() + (s + b) * per)));
+      run(Tensor::of_floats(
+          {b, 1, 28, 28}, std::vector<float>(images.floats.begin() + s * per, images.floats.begin() + (s + b) * per)));
     }
     best = std::min(best, seconds(t0));
   }
@@ -50,7 +53,8 @@ IntGraph synthetic_chain(int pairs) {
   g.ops.push_back(q);
   const FixedMultiplier m = derive_multiplier(1.0 / 900, 31);
   for (int i = 0; i < pairs; ++i) {
-    const std::string x = "x" + std::to_string(i), a = "acc" + std::to_string(i), y = "x" + std::to_string(i + 1), l = "layer" + std::to_string(i);
+    const std::string x = "x" + std::to_string(i), a = "acc" + std::to_string(i), y = "x" + std::to_string(i + 1),
+                      l = "layer" + std::to_string(i);
     std::vector<int64_t> w(64 * 64);
     for (size_t j = 0; j < w.size(); ++j) w[j] = static_cast<int64_t>((j * 37 + i * 11) % 255) - 127;
     g.constants[l + ".w"] = Tensor::of_ints(DType::int8, {64, 64}, w);
@@ -99,7 +103,8 @@ int main(int argc, char** argv) {
   fmt::print("fmnist_cnn, w8a8, {} test images at batch 100, 1 thread, best of 3\n", test.shape[0]);
   fmt::print("{:<34} {:>9} {:>10}\n", "engine", "seconds", "vs direct");
   fmt::print("{:<34} {:>9.3f} {:>10.2f}\n", "DirectEngine", direct_s, 1.0);
-  fmt::print("{:<34} {:>9.3f} {:>10.2f}   (target <= 1.5)\n", "SystemC engine (18 modules)", systemc_s, systemc_s / direct_s);
+  fmt::print("{:<34} {:>9.3f} {:>10.2f}   (target <= 1.5)\n", "SystemC engine (18 modules)", systemc_s,
+             systemc_s / direct_s);
 
   const IntGraph chain = synthetic_chain(50);
   double build_s = 1e30;
@@ -111,7 +116,9 @@ int main(int argc, char** argv) {
     build_s = std::min(build_s, seconds(t0));
     modules = e.module_count();
   }
-  fmt::print("netlist of a synthetic {}-op IntGraph built, elaborated and run on 2 inputs: {:.3f} s, {} modules (target < 1 s)\n",
-             chain.ops.size() - 2, build_s, modules);
+  fmt::print(
+      "netlist of a synthetic {}-op IntGraph built, elaborated and run on 2 inputs: {:.3f} s, {} modules (target < 1 "
+      "s)\n",
+      chain.ops.size() - 2, build_s, modules);
   return 0;
 }

@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
   for (int pass = 0; pass < 3; ++pass) {
     fs::remove_all(root / "v");
     const auto t0 = std::chrono::steady_clock::now();
-    vectors::write_vectors(q, (root / "model").string(), inputs, vectors::InputSource{"fashion-mnist", "", images, ""}, (root / "v").string(), options, engine);
+    vectors::write_vectors(q, (root / "model").string(), inputs, vectors::InputSource{"fashion-mnist", "", images, ""},
+                           (root / "v").string(), options, engine);
     write_best = std::min(write_best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   for (const auto& e : fs::recursive_directory_iterator(root / "v"))
@@ -68,10 +69,12 @@ int main(int argc, char** argv) {
     fwrite_best = std::min(fwrite_best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   fs::remove_all(root);
-  fmt::print("fmnist_cnn w8a8, {} images, formats mem+bin+npy+h: {} files, {:.1f} MB\n", images, files.size(), bytes / 1e6);
+  fmt::print("fmnist_cnn w8a8, {} images, formats mem+bin+npy+h: {} files, {:.1f} MB\n", images, files.size(),
+             bytes / 1e6);
   fmt::print("{:<52} {:>8} {:>10} {:>8}\n", "writer", "s", "MB/s", "vs fwrite");
-  fmt::print("{:<52} {:>8.3f} {:>10.1f} {:>8.2f}\n", "fwrite of the same bytes (baseline)", fwrite_best, bytes / 1e6 / fwrite_best, 1.0);
-  fmt::print("{:<52} {:>8.3f} {:>10.1f} {:>8.2f}\n", "write_vectors (engine, encode, SHA-256, atomic files)", write_best, bytes / 1e6 / write_best,
-             fwrite_best / write_best);
+  fmt::print("{:<52} {:>8.3f} {:>10.1f} {:>8.2f}\n", "fwrite of the same bytes (baseline)", fwrite_best,
+             bytes / 1e6 / fwrite_best, 1.0);
+  fmt::print("{:<52} {:>8.3f} {:>10.1f} {:>8.2f}\n", "write_vectors (engine, encode, SHA-256, atomic files)",
+             write_best, bytes / 1e6 / write_best, fwrite_best / write_best);
   return 0;
 }

@@ -31,8 +31,9 @@ inline std::string read_file_bytes(const std::string& path) {
 inline void write_file_atomically(const std::string& path, const std::string& bytes) {
   static std::atomic<unsigned> counter{0};
   const std::filesystem::path target(path);
-  const std::filesystem::path tmp = target.parent_path() / (staged_detail::stem_of(target) + "tmp-" + std::to_string(::getpid()) + "-" +
-                                                            std::to_string(counter++));
+  const std::filesystem::path tmp =
+      target.parent_path() /
+      (staged_detail::stem_of(target) + "tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw InputError(path + ": cannot write file: " + std::strerror(errno));
@@ -75,7 +76,8 @@ inline std::string describe_filesystem_error(const std::filesystem::filesystem_e
   if (text.rfind(prefix, 0) == 0) text.erase(0, prefix.size());
   for (const std::filesystem::path& p : {e.path2(), e.path1()}) {
     const std::string bracketed = " [" + p.string() + "]";
-    if (!p.empty() && text.size() >= bracketed.size() && text.compare(text.size() - bracketed.size(), bracketed.size(), bracketed) == 0)
+    if (!p.empty() && text.size() >= bracketed.size() &&
+        text.compare(text.size() - bracketed.size(), bracketed.size(), bracketed) == 0)
       text.erase(text.size() - bracketed.size());
   }
   if (!e.path2().empty()) text += " (" + e.path2().string() + ")";

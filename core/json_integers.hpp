@@ -18,12 +18,16 @@ T json_integer(const Json& v, const std::string& where) {
   constexpr int64_t lo = std::numeric_limits<T>::min();
   constexpr uint64_t hi = static_cast<uint64_t>(std::numeric_limits<T>::max());
   bool fits = false;
-  if (v.is_number_unsigned()) fits = v.template get<uint64_t>() <= hi;
-  else if (v.is_number_integer()) fits = v.template get<int64_t>() >= lo && (v.template get<int64_t>() < 0 || static_cast<uint64_t>(v.template get<int64_t>()) <= hi);
+  if (v.is_number_unsigned())
+    fits = v.template get<uint64_t>() <= hi;
+  else if (v.is_number_integer())
+    fits = v.template get<int64_t>() >= lo &&
+           (v.template get<int64_t>() < 0 || static_cast<uint64_t>(v.template get<int64_t>()) <= hi);
   if (!fits) {
     std::string text = v.dump();
     if (text.size() > 40) text = text.substr(0, 37) + "...";
-    throw InputError(where + ": " + text + " is not an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    throw InputError(where + ": " + text + " is not an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                     "]");
   }
   return static_cast<T>(v.template get<int64_t>());
 }

@@ -17,7 +17,8 @@ inline thread_local bool progress_bars_silenced = false;
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int64_t total) : label_(std::move(label)), total_(total), enabled_(isatty(2) != 0 && !progress_bars_silenced) {}
+  ProgressBar(std::string label, int64_t total)
+      : label_(std::move(label)), total_(total), enabled_(isatty(2) != 0 && !progress_bars_silenced) {}
   ~ProgressBar() { finish(); }
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
@@ -45,9 +46,9 @@ class ProgressBar {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
     const int filled = static_cast<int>(frac * kWidth);
-    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld  %.0fs elapsed, ETA %.0fs ", label_.c_str(), std::string(filled, '#').c_str(),
-                 std::string(kWidth - filled, '.').c_str(), static_cast<long long>(done_), static_cast<long long>(total_),
-                 elapsed, eta);
+    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld  %.0fs elapsed, ETA %.0fs ", label_.c_str(),
+                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
+                 static_cast<long long>(done_), static_cast<long long>(total_), elapsed, eta);
     std::fflush(stderr);
   }
   std::string label_;

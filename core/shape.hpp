@@ -46,7 +46,8 @@ inline int64_t checked_element_count(const Shape& shape, const std::string& what
   for (int64_t d : shape) {
     if (d < 0) throw InputError(what + " has shape " + shape_to_string(shape) + ": a negative dimension");
     if (d != 0 && n > kMaxTensorElements / d)
-      throw InputError(what + " has shape " + shape_to_string(shape) + ": more than the 2^30 elements a tensor may have in chipref");
+      throw InputError(what + " has shape " + shape_to_string(shape) +
+                       ": more than the 2^30 elements a tensor may have in chipref");
     n *= d;
   }
   return n;

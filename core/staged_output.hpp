@@ -50,7 +50,9 @@ inline std::string stem_of(const fs::path& target) {
 }
 
 // The directory TARGET lies in ("." for a bare name): its staging areas, lock and leftovers go there.
-inline fs::path parent_of(const fs::path& target) { return target.has_parent_path() ? target.parent_path() : fs::path("."); }
+inline fs::path parent_of(const fs::path& target) {
+  return target.has_parent_path() ? target.parent_path() : fs::path(".");
+}
 
 inline std::string system_error(const std::string& what, const fs::path& path) {
   return path.string() + ": " + what + ": " + std::strerror(errno);
@@ -62,7 +64,8 @@ inline std::string system_error(const std::string& what, const fs::path& path) {
 inline std::filesystem::path output_target(const std::string& spelled) {
   std::filesystem::path target = std::filesystem::path(spelled).lexically_normal();
   if (!target.has_filename()) target = target.parent_path();
-  if (target.empty() || target == "." || target == "..") throw InputError("'" + spelled + "' is not a name an output can be written to");
+  if (target.empty() || target == "." || target == "..")
+    throw InputError("'" + spelled + "' is not a name an output can be written to");
   return target;
 }
 
@@ -109,12 +112,14 @@ class StagedOutput {
       }
       // A run that died between moving the old output aside and renaming the new one in (file systems
       // without RENAME_EXCHANGE): put the old one back.
-      if (fs::exists(fs::symlink_status(aside_)) && !fs::exists(fs::symlink_status(target_))) fs::rename(aside_, target_, error);
+      if (fs::exists(fs::symlink_status(aside_)) && !fs::exists(fs::symlink_status(target_)))
+        fs::rename(aside_, target_, error);
       fs::remove_all(aside_, error);
       static std::atomic<unsigned> counter{0};
       staging_ = parent / (stem + "tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
       if (kind_ == Kind::directory && !fs::create_directory(staging_, error))
-        throw InputError(staging_.string() + ": cannot create the staging directory for " + target_.string() + ": " + error.message());
+        throw InputError(staging_.string() + ": cannot create the staging directory for " + target_.string() + ": " +
+                         error.message());
     } catch (...) {  // no destructor runs for a constructor that throws
       unlock();
       throw;
@@ -133,7 +138,8 @@ class StagedOutput {
   const std::filesystem::path& staging() const { return staging_; }
   // An error message about a file being staged, naming it where the user will find it.
   std::string as_target(std::string message) const {
-    for (size_t at; (at = message.find(staging_.string())) != std::string::npos;) message.replace(at, staging_.string().size(), target_.string());
+    for (size_t at; (at = message.find(staging_.string())) != std::string::npos;)
+      message.replace(at, staging_.string().size(), target_.string());
     return message;
   }
 
@@ -159,7 +165,8 @@ class StagedOutput {
     }
     committed_ = true;
     std::error_code ignored;
-    if (had_old && kind_ == Kind::directory) fs::remove_all(staging_, ignored);  // the old output, now under the staging name
+    if (had_old && kind_ == Kind::directory)
+      fs::remove_all(staging_, ignored);  // the old output, now under the staging name
   }
 
  private:
@@ -173,13 +180,16 @@ class StagedOutput {
       if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK) throw InputError(staged_detail::system_error("cannot lock", path));
         if (!told) {
-          std::fprintf(stderr, "chipref: waiting for another chipref that is writing %s (lock %s)\n", target_.c_str(), path.c_str());
+          std::fprintf(stderr, "chipref: waiting for another chipref that is writing %s (lock %s)\n", target_.c_str(),
+                       path.c_str());
           told = true;
         }
         if (::flock(lock_fd_, LOCK_EX) != 0) throw InputError(staged_detail::system_error("cannot lock", path));
       }
-      struct stat held {}, named {};
-      if (::fstat(lock_fd_, &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_ino == named.st_ino && held.st_dev == named.st_dev) {
+      struct stat held {
+      }, named{};
+      if (::fstat(lock_fd_, &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+          held.st_dev == named.st_dev) {
         lock_path_ = path;
         return;
       }

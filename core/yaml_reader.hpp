@@ -33,8 +33,9 @@ inline void reject_duplicate_keys(const YAML::Node& node, const std::string& sou
         const std::string key = kv.first.Scalar();
         for (const auto& [earlier, mark] : seen)
           if (earlier == key)
-            throw InputError(yaml_mark_text(source, kv.first.Mark()) + "duplicate key '" + key + "' (first at line " + std::to_string(mark.line + 1) +
-                             ", column " + std::to_string(mark.column + 1) + "); a key may appear once in a mapping");
+            throw InputError(yaml_mark_text(source, kv.first.Mark()) + "duplicate key '" + key + "' (first at line " +
+                             std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1) +
+                             "); a key may appear once in a mapping");
         seen.emplace_back(key, kv.first.Mark());
       }
       reject_duplicate_keys(kv.second, source, depth + 1);
@@ -108,7 +109,8 @@ class YamlReader {
     } catch (const YAML::Exception&) {
       fail(n, "'" + key + "' must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
     }
-    if (v < lo || v > hi) fail(n, "'" + key + "' is " + std::to_string(v) + "; expected " + std::to_string(lo) + ".." + std::to_string(hi));
+    if (v < lo || v > hi)
+      fail(n, "'" + key + "' is " + std::to_string(v) + "; expected " + std::to_string(lo) + ".." + std::to_string(hi));
     return v;
   }
   double number(const YAML::Node& n, const std::string& key, double lo, double hi) const {

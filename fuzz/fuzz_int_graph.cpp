@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const fs::path d = chipref::fuzz::scratch_dir() / "graph";
     fs::create_directories(d / "tensors");
     if (graph && fs::is_directory(fs::path(graph) / "tensors"))
-      fs::copy(fs::path(graph) / "tensors", d / "tensors", fs::copy_options::overwrite_existing | fs::copy_options::recursive);
+      fs::copy(fs::path(graph) / "tensors", d / "tensors",
+               fs::copy_options::overwrite_existing | fs::copy_options::recursive);
     return d;
   }();
   chipref::fuzz::write_scratch("graph/graph.json", chipref::fuzz::bytes_of(data, size));
@@ -25,8 +26,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const chipref::DirectEngine engine(graph);
     chipref::Shape shape = graph.input_shape;
     for (int64_t& d : shape) d = d < 0 ? 1 : d;  // the batch
-    if (shape.empty() || shape.size() > 6 || std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 1 || d > 4096; }) || chipref::element_count(shape) > (1 << 16))
+    if (shape.empty() || shape.size() > 6 ||
+        std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 1 || d > 4096; }) ||
+        chipref::element_count(shape) > (1 << 16))
       return;  // the run's cost is the graph's, not a reader's: a large input only slows the fuzzer
-    engine.run(chipref::Tensor::of_floats(shape, std::vector<float>(static_cast<size_t>(chipref::element_count(shape)), 0.0f)));
+    engine.run(chipref::Tensor::of_floats(
+        shape, std::vector<float>(static_cast<size_t>(chipref::element_count(shape)), 0.0f)));
   });
 }

@@ -7,8 +7,10 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fs = std::filesystem;
   static const bool prepared = [] {
-    fs::copy_file(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx", chipref::fuzz::scratch_dir() / "model.onnx", fs::copy_options::overwrite_existing);
-    fs::copy_file(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml", chipref::fuzz::scratch_dir() / "base.yaml", fs::copy_options::overwrite_existing);
+    fs::copy_file(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx", chipref::fuzz::scratch_dir() / "model.onnx",
+                  fs::copy_options::overwrite_existing);
+    fs::copy_file(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml", chipref::fuzz::scratch_dir() / "base.yaml",
+                  fs::copy_options::overwrite_existing);
     return true;
   }();
   (void)prepared;

@@ -14,7 +14,8 @@ namespace {
 // ROWS output channels × 16 pixels. B rows k and k+1 are interleaved on the fly (unpack), which puts
 // pixels {0–3, 8–11} in the first accumulator and {4–7, 12–15} in the second; the store undoes it.
 template <int ROWS>
-void block(const int16_t* a, const int16_t* const* b_rows, int64_t p0, int64_t kp, const int32_t* bias, int32_t* c, int64_t ldc) {
+void block(const int16_t* a, const int16_t* const* b_rows, int64_t p0, int64_t kp, const int32_t* bias, int32_t* c,
+           int64_t ldc) {
   __m256i acc[ROWS][2];
   for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = _mm256_set1_epi32(bias ? bias[r] : 0);
   for (int64_t k = 0; k < kp; k += 2) {
@@ -49,9 +50,14 @@ struct ShiftConstants {
 
 ShiftConstants shift_constants(int r, RoundingMode mode) {
   const int64_t offset = int64_t{1} << 62;
-  return ShiftConstants{_mm256_set1_epi64x(offset), _mm256_set1_epi64x(offset >> r), _mm256_set1_epi64x((int64_t{1} << r) - 1),
-                        _mm256_set1_epi64x(int64_t{1} << (r - 1)), _mm256_set1_epi64x(1), _mm256_setzero_si256(),
-                        _mm_cvtsi64_si128(r), mode};
+  return ShiftConstants{_mm256_set1_epi64x(offset),
+                        _mm256_set1_epi64x(offset >> r),
+                        _mm256_set1_epi64x((int64_t{1} << r) - 1),
+                        _mm256_set1_epi64x(int64_t{1} << (r - 1)),
+                        _mm256_set1_epi64x(1),
+                        _mm256_setzero_si256(),
+                        _mm_cvtsi64_si128(r),
+                        mode};
 }
 
 inline __attribute__((always_inline)) __m256i round_shift(__m256i p, const ShiftConstants& k) {
@@ -67,8 +73,11 @@ inline __attribute__((always_inline)) __m256i round_shift(__m256i p, const Shift
     case RoundingMode::half_away:
       up = _mm256_or_si256(above, _mm256_andnot_si256(_mm256_cmpgt_epi64(k.zero, p), tie));
       break;
-    case RoundingMode::half_up: up = _mm256_or_si256(above, tie); break;
-    case RoundingMode::floor: break;
+    case RoundingMode::half_up:
+      up = _mm256_or_si256(above, tie);
+      break;
+    case RoundingMode::floor:
+      break;
     case RoundingMode::toward_zero:
       up = _mm256_andnot_si256(_mm256_cmpeq_epi64(rem, k.zero), _mm256_cmpgt_epi64(k.zero, p));
       break;
@@ -84,11 +93,13 @@ struct Scaled {
 class SingleScaler {
  public:
   SingleScaler(const Requantizer& rq, const RequantChannel& ch)
-      : right_(ch.fixed.bits - ch.fixed.shift), multiplier_(_mm256_set1_epi32(ch.fixed.multiplier)),
+      : right_(ch.fixed.bits - ch.fixed.shift),
+        multiplier_(_mm256_set1_epi32(ch.fixed.multiplier)),
         k_(right_ > 0 && right_ <= 62 ? shift_constants(right_, rq.rounding()) : ShiftConstants{}) {}
   bool ok() const { return right_ >= 0 && right_ <= 62; }
   __attribute__((always_inline)) Scaled operator()(__m256i x) const {
-    Scaled s{_mm256_mul_epi32(x, multiplier_), _mm256_mul_epi32(_mm256_srli_epi64(x, 32), multiplier_)};  // |x·M| < 2^62
+    Scaled s{_mm256_mul_epi32(x, multiplier_),
+             _mm256_mul_epi32(_mm256_srli_epi64(x, 32), multiplier_)};  // |x·M| < 2^62
     if (right_ > 0) s.even = round_shift(s.even, k_), s.odd = round_shift(s.odd, k_);
     return s;
   }
@@ -139,10 +150,12 @@ void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* e
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m256i a = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), split);
-    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8)), split);
+    const __m256i b =
+        _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8)), split);
     const __m256i evens = _mm256_sub_epi32(_mm256_permute2x128_si256(a, b, 0x20), zp_v);
     const __m256i odds = _mm256_sub_epi32(_mm256_permute2x128_si256(a, b, 0x31), zp_v);
-    // packs gives (e0..3 o0..3 | e4..7 o4..7) as int16; the permute gathers e0..7 in the low 128 bits, o0..7 in the high
+    // packs gives (e0..3 o0..3 | e4..7 o4..7) as int16; the permute gathers e0..7 in the low 128 bits, o0..7 in the
+    // high
     const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(evens, odds), 0xD8);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i / 2), _mm256_castsi256_si128(packed));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i / 2), _mm256_extracti128_si256(packed, 1));
@@ -168,23 +181,32 @@ void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
   for (; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
 }
 
-void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias, int32_t* c,
-              int64_t ldc) {
+void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
+              int32_t* c, int64_t ldc) {
   for (int64_t p0 = 0; p0 < np; p0 += 16)  // the 16-column panel of B stays in L1 across the row blocks
     for (int64_t m = 0; m < rows; m += 4) {
       const int32_t* bm = bias ? bias + m : nullptr;
       const int16_t* am = a + m * kp;
       int32_t* cm = c + m * ldc;
       switch (std::min<int64_t>(4, rows - m)) {
-        case 4: block<4>(am, b_rows, p0, kp, bm, cm, ldc); break;
-        case 3: block<3>(am, b_rows, p0, kp, bm, cm, ldc); break;
-        case 2: block<2>(am, b_rows, p0, kp, bm, cm, ldc); break;
-        default: block<1>(am, b_rows, p0, kp, bm, cm, ldc); break;
+        case 4:
+          block<4>(am, b_rows, p0, kp, bm, cm, ldc);
+          break;
+        case 3:
+          block<3>(am, b_rows, p0, kp, bm, cm, ldc);
+          break;
+        case 2:
+          block<2>(am, b_rows, p0, kp, bm, cm, ldc);
+          break;
+        default:
+          block<1>(am, b_rows, p0, kp, bm, cm, ldc);
+          break;
       }
     }
 }
 
-bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x, int64_t n, int32_t* y) {
+bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
+                      int64_t n, int32_t* y) {
   const int64_t zp = rq.zero_point();
   lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
   const int64_t vec_end = n / 8 * 8;
@@ -193,16 +215,18 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
     const __m256 lo_f = _mm256_set1_ps(static_cast<float>(lo - zp)), hi_f = _mm256_set1_ps(static_cast<float>(hi - zp));
     const __m256i zp_v = _mm256_set1_epi32(static_cast<int32_t>(zp));
     for (int64_t i = 0; i < vec_end; i += 8)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
-                          float32_lanes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), scale, lo_f, hi_f, zp_v));
+      _mm256_storeu_si256(
+          reinterpret_cast<__m256i*>(y + i),
+          float32_lanes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), scale, lo_f, hi_f, zp_v));
   } else {
     if (rq.flavour() != RequantFlavour::single) return false;
     const SingleScaler scaler(rq, ch);
     if (!scaler.ok()) return false;
     const __m256i zp_v = _mm256_set1_epi64x(zp), lo_v = _mm256_set1_epi64x(lo), hi_v = _mm256_set1_epi64x(hi);
     for (int64_t i = 0; i < vec_end; i += 8)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
-                          clamp_pack(scaler(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))), zp_v, lo_v, hi_v));
+      _mm256_storeu_si256(
+          reinterpret_cast<__m256i*>(y + i),
+          clamp_pack(scaler(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))), zp_v, lo_v, hi_v));
   }
   for (int64_t i = vec_end; i < n; ++i) y[i] = static_cast<int32_t>(std::clamp(rq.apply(x[i], ch), lo, hi));
   return true;
@@ -210,18 +234,23 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
 
 bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
   const Requantizer& rq = p.requantizer;
-  const int64_t lo = std::max(p.clamp_lo, rq.output_format().min()), hi = std::min(p.clamp_hi, rq.output_format().max());
+  const int64_t lo = std::max(p.clamp_lo, rq.output_format().min()),
+                hi = std::min(p.clamp_hi, rq.output_format().max());
   const __m256i zpa = _mm256_set1_epi32(p.zero_point_a), zpb = _mm256_set1_epi32(p.zero_point_b);
   const int64_t vec_end = n / 8 * 8;
   if (rq.flavour() == RequantFlavour::float32) {
     // Each input's R(x·S) is round_half_even(fl(fl(x)·S)); converted in int32 lanes, which holds it when
     // |x| < 2^17 (codes of at most 16 bits) and S < 2^13, so that |x·S| < 2^30 and the sum fits too.
-    if (!(p.scale_a.scale_f32 < 8192.0f) || !(p.scale_b.scale_f32 < 8192.0f) || rq.output_format().bits() > 16) return false;
+    if (!(p.scale_a.scale_f32 < 8192.0f) || !(p.scale_b.scale_f32 < 8192.0f) || rq.output_format().bits() > 16)
+      return false;
     for (int64_t i = 0; i < n; ++i)
-      if (std::abs(int64_t{a[i]} - p.zero_point_a) >= (1 << 17) || std::abs(int64_t{b[i]} - p.zero_point_b) >= (1 << 17)) return false;
+      if (std::abs(int64_t{a[i]} - p.zero_point_a) >= (1 << 17) ||
+          std::abs(int64_t{b[i]} - p.zero_point_b) >= (1 << 17))
+        return false;
     const __m256 sa = _mm256_set1_ps(p.scale_a.scale_f32), sb = _mm256_set1_ps(p.scale_b.scale_f32);
     const __m256i zp = _mm256_set1_epi32(static_cast<int32_t>(rq.zero_point()));
-    const __m256i lo_v = _mm256_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm256_set1_epi32(static_cast<int32_t>(hi));
+    const __m256i lo_v = _mm256_set1_epi32(static_cast<int32_t>(lo)),
+                  hi_v = _mm256_set1_epi32(static_cast<int32_t>(hi));
     for (int64_t i = 0; i < vec_end; i += 8) {
       const __m256i xa = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), zpa);
       const __m256i xb = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)), zpb);
@@ -234,17 +263,20 @@ bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
     if (rq.flavour() != RequantFlavour::single) return false;
     const SingleScaler sa(rq, p.scale_a), sb(rq, p.scale_b);
     if (!sa.ok() || !sb.ok()) return false;
-    const __m256i zp_v = _mm256_set1_epi64x(rq.zero_point()), lo_v = _mm256_set1_epi64x(lo), hi_v = _mm256_set1_epi64x(hi);
+    const __m256i zp_v = _mm256_set1_epi64x(rq.zero_point()), lo_v = _mm256_set1_epi64x(lo),
+                  hi_v = _mm256_set1_epi64x(hi);
     for (int64_t i = 0; i < vec_end; i += 8) {
       // (a − zp_a) fits int32 for every format of at most 31 bits, as in the scalar kernel
       const Scaled ra = sa(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), zpa));
       const Scaled rb = sb(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)), zpb));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
-                          clamp_pack(Scaled{_mm256_add_epi64(ra.even, rb.even), _mm256_add_epi64(ra.odd, rb.odd)}, zp_v, lo_v, hi_v));
+      _mm256_storeu_si256(
+          reinterpret_cast<__m256i*>(y + i),
+          clamp_pack(Scaled{_mm256_add_epi64(ra.even, rb.even), _mm256_add_epi64(ra.odd, rb.odd)}, zp_v, lo_v, hi_v));
     }
   }
   for (int64_t i = vec_end; i < n; ++i) {
-    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) + rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
+    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) +
+                        rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
     y[i] = static_cast<int32_t>(std::clamp(rq.output_format().saturate(sum), p.clamp_lo, p.clamp_hi));
   }
   return true;
@@ -259,7 +291,9 @@ void offset_to_int16(const int32_t*, int32_t, int64_t, int16_t*) {}
 void deinterleave_to_int16(const int32_t*, int32_t, int64_t, int16_t*, int16_t*) {}
 void min_max(const int32_t*, int64_t, int32_t&, int32_t&) {}
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
-bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) { return false; }
+bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
+  return false;
+}
 bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }
 }  // namespace chipref::kernels::avx2
 

@@ -15,8 +15,8 @@ namespace chipref::kernels::avx2 {
 // b_rows[k], np readable int16 values each (np a multiple of 16; rows past the real K point at zeros).
 // C has row stride ldc >= np. Exact when every partial sum, in any order, fits int32 and no pair is
 // (−2^15)·(−2^15) twice: the caller proves both. bias may be null.
-void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias, int32_t* c,
-              int64_t ldc);
+void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
+              int32_t* c, int64_t ldc);
 
 // dst[i] = src[i] − zp as int16; the caller proves that every value fits.
 void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst);
@@ -31,7 +31,8 @@ void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi);
 // y[i] = clamp(sat_out(zp + R(x[i] · S)), lo, hi) for one channel, 8 lanes at a time; the same integers
 // as Requantizer::apply. Returns false (and writes nothing) where there is no vector form: the gemmlowp
 // flavour, and `single` with a left shift (scale >= 2^bits / 2^bits, i.e. bits − shift < 0).
-bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x, int64_t n, int32_t* y);
+bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
+                      int64_t n, int32_t* y);
 
 // add_requant over n elements, 8 lanes at a time; false (writing nothing) for gemmlowp, a `single` left
 // shift, and a `float` add whose terms could leave int32 lanes (a scale >= 2^13, codes wider than 16 bits).

@@ -13,8 +13,8 @@ void lut(const Lut& p, const int32_t* x, int64_t n, int32_t* y) {
   for (int64_t e = 0; e < n; ++e) {
     const int64_t offset = int64_t{x[e]} - p.in_min;
     if (offset < 0 || offset > span)
-      throw InputError("lut: input code " + std::to_string(x[e]) + " is outside the table's domain [" + std::to_string(p.in_min) + ", " +
-                       std::to_string(p.in_min + span) + "]");
+      throw InputError("lut: input code " + std::to_string(x[e]) + " is outside the table's domain [" +
+                       std::to_string(p.in_min) + ", " + std::to_string(p.in_min + span) + "]");
     int64_t v;
     if (p.shift == 0) {
       v = p.table[offset];
@@ -23,7 +23,8 @@ void lut(const Lut& p, const int32_t* x, int64_t n, int32_t* y) {
     } else {
       const int64_t i = offset >> p.shift, r = offset & ((int64_t{1} << p.shift) - 1);
       v = p.table[i];
-      if (r != 0) v += rounding_shift_right((int64_t{p.table[i + 1]} - p.table[i]) * r, p.shift, RoundingMode::half_even);
+      if (r != 0)
+        v += rounding_shift_right((int64_t{p.table[i + 1]} - p.table[i]) * r, p.shift, RoundingMode::half_even);
     }
     y[e] = static_cast<int32_t>(p.out.saturate(v));
   }

@@ -16,7 +16,8 @@ namespace {
 // documented step first, which does not exist yet.
 void require_int32_accumulator(const AccumulatorSpec& acc) {
   if (acc.bits() > 32)
-    throw InputError("accumulator width " + std::to_string(acc.bits()) + " is not supported by the MAC kernels yet; expected <= 32");
+    throw InputError("accumulator width " + std::to_string(acc.bits()) +
+                     " is not supported by the MAC kernels yet; expected <= 32");
 }
 bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
 }  // namespace
@@ -37,7 +38,9 @@ int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
   return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
 }
 
-int64_t accumulator_bound(int64_t bias, int64_t max_abs_x, int64_t abs_sum) { return std::abs(bias) + max_abs_x * abs_sum; }
+int64_t accumulator_bound(int64_t bias, int64_t max_abs_x, int64_t abs_sum) {
+  return std::abs(bias) + max_abs_x * abs_sum;
+}
 
 bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, int64_t abs_sum) {
   const int64_t bound = accumulator_bound(bias, max_abs_x, abs_sum);
@@ -50,7 +53,8 @@ namespace {
 // `row_stride` elements per row; a padded position holds zp and contributes 0. Columns past the image's
 // pixels and rows past K are left as they are (the caller zeroes them once).
 template <class T>
-void fill_columns(const ConvGeometry& g, const int32_t* x, int32_t zp, int64_t n, int64_t grp, T* col, int64_t row_stride) {
+void fill_columns(const ConvGeometry& g, const int32_t* x, int32_t zp, int64_t n, int64_t grp, T* col,
+                  int64_t row_stride) {
   const int64_t oh = g.out_h(), ow = g.out_w(), c_per_group = g.in_channels / g.groups;
   for (int64_t c = 0; c < c_per_group; ++c) {
     const int32_t* plane = x + ((n * g.in_channels) + grp * c_per_group + c) * g.in_h * g.in_w;
@@ -60,7 +64,8 @@ void fill_columns(const ConvGeometry& g, const int32_t* x, int32_t zp, int64_t n
         // ix = ox·stride + offset lies inside [0, in_w) exactly for ox in [ox_lo, ox_hi)
         const int64_t offset = kx * g.dilation_w - g.pad_left;
         const int64_t ox_lo = std::min(ow, offset >= 0 ? 0 : (-offset + g.stride_w - 1) / g.stride_w);
-        const int64_t ox_hi = std::max(ox_lo, std::min(ow, g.in_w - offset <= 0 ? 0 : (g.in_w - offset + g.stride_w - 1) / g.stride_w));
+        const int64_t ox_hi =
+            std::max(ox_lo, std::min(ow, g.in_w - offset <= 0 ? 0 : (g.in_w - offset + g.stride_w - 1) / g.stride_w));
         for (int64_t oy = 0; oy < oh; ++oy) {
           T* out = row + oy * ow;
           const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
@@ -88,8 +93,12 @@ void fill_columns(const ConvGeometry& g, const int32_t* x, int32_t zp, int64_t n
 class PhasePlanes {
  public:
   explicit PhasePlanes(const ConvGeometry& g)
-      : g_(g), c_(g.in_channels / g.groups), sh_(g.stride_h), sw_(g.stride_w),
-        sub_h_((g.in_h + g.pad_top + g.pad_bottom + sh_ - 1) / sh_), sub_w_((g.in_w + g.pad_left + g.pad_right + sw_ - 1) / sw_),
+      : g_(g),
+        c_(g.in_channels / g.groups),
+        sh_(g.stride_h),
+        sw_(g.stride_w),
+        sub_h_((g.in_h + g.pad_top + g.pad_bottom + sh_ - 1) / sh_),
+        sub_w_((g.in_w + g.pad_left + g.pad_right + sw_ - 1) / sw_),
         np_((g.out_h() * sub_w_ + 15) / 16 * 16) {
     const int64_t max_offset = ((g.kernel_h - 1) * g.dilation_h / sh_) * sub_w_ + (g.kernel_w - 1) * g.dilation_w / sw_;
     plane_ = std::max(sub_h_ * sub_w_, max_offset + np_) + 16;
@@ -106,7 +115,8 @@ class PhasePlanes {
   void fill(const int32_t* x, int32_t zp, int64_t n, int64_t grp) {
     for (int64_t c = 0; c < c_; ++c) {
       const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
-      // padded row py = iy + pad_top lies in phase py mod sh at sub-row py / sh (kept incrementally: no division per row)
+      // padded row py = iy + pad_top lies in phase py mod sh at sub-row py / sh (kept incrementally: no division per
+      // row)
       int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
       for (int64_t iy = 0; iy < g_.in_h; ++iy, src += g_.in_w) {
         if (sw_ == 1) {
@@ -146,8 +156,19 @@ class PhasePlanes {
   // every image of that geometry, so the padding, zeroed when the planes were made, stays zero.
   static std::vector<int16_t>& scratch(const ConvGeometry& g, size_t size) {
     using Key = std::array<int64_t, 13>;
-    const Key key{g.in_channels / g.groups, g.in_h, g.in_w, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
-                  g.dilation_h, g.dilation_w, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right};
+    const Key key{g.in_channels / g.groups,
+                  g.in_h,
+                  g.in_w,
+                  g.kernel_h,
+                  g.kernel_w,
+                  g.stride_h,
+                  g.stride_w,
+                  g.dilation_h,
+                  g.dilation_w,
+                  g.pad_top,
+                  g.pad_left,
+                  g.pad_bottom,
+                  g.pad_right};
     thread_local std::map<Key, std::vector<int16_t>> planes;
     if (planes.size() > 64) planes.clear();  // bounded: a network has a few dozen distinct input geometries
     std::vector<int16_t>& p = planes[key];
@@ -163,7 +184,8 @@ class PhasePlanes {
 };
 
 void require_valid(const ConvGeometry& g) {
-  if (!g.valid()) throw InputError("invalid convolution geometry (kernel larger than the padded input, or inconsistent groups)");
+  if (!g.valid())
+    throw InputError("invalid convolution geometry (kernel larger than the padded input, or inconsistent groups)");
 }
 }  // namespace
 
@@ -186,13 +208,16 @@ MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64
 }
 
 bool ConvGeometry::valid() const {
-  for (int64_t v : {batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, groups})
+  for (int64_t v : {batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
+                    dilation_w, groups})
     if (v < 1) return false;
   if (pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0) return false;
-  for (int64_t v : {kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right})
+  for (int64_t v :
+       {kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right})
     if (v > kMaxWindowExtent) return false;
   if (in_channels % groups || out_channels % groups) return false;
-  return in_h + pad_top + pad_bottom >= (kernel_h - 1) * dilation_h + 1 && in_w + pad_left + pad_right >= (kernel_w - 1) * dilation_w + 1;
+  return in_h + pad_top + pad_bottom >= (kernel_h - 1) * dilation_h + 1 &&
+         in_w + pad_left + pad_right >= (kernel_w - 1) * dilation_w + 1;
 }
 
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
@@ -209,8 +234,9 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
   const int64_t k = c_per_group * g.kernel_h * g.kernel_w, pixels = oh * ow;
   if (weights.out_channels != g.out_channels || weights.k != k)
-    throw InputError("conv_mac: weights are [" + std::to_string(weights.out_channels) + ", " + std::to_string(weights.k) + "]; the geometry needs [" +
-                     std::to_string(g.out_channels) + ", " + std::to_string(k) + "]");
+    throw InputError("conv_mac: weights are [" + std::to_string(weights.out_channels) + ", " +
+                     std::to_string(weights.k) + "]; the geometry needs [" + std::to_string(g.out_channels) + ", " +
+                     std::to_string(k) + "]");
   const int32_t* w = weights.codes;
   const int64_t max_abs_x = max_abs_offset(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point);
 
@@ -222,7 +248,8 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   const SimdLevel level = simd_level();
   std::vector<bool> group_fast(static_cast<size_t>(g.groups), level != SimdLevel::per_addition);
   for (int64_t m = 0; m < g.out_channels; ++m)
-    if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, weights.abs_sum[m])) group_fast[m / m_per_group] = false;
+    if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, weights.abs_sum[m]))
+      group_fast[m / m_per_group] = false;
   if (level == SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
     const int64_t kp = weights.kp;
     const int16_t* a = weights.packed.data();
@@ -238,7 +265,8 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
                        bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
         for (int64_t m = 0; m < m_per_group; ++m)
           for (int64_t oy = 0; oy < oh; ++oy)
-            std::copy_n(c.data() + m * np + oy * sub_w, ow, out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
+            std::copy_n(c.data() + m * np + oy * sub_w, ow,
+                        out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
       }
   } else if (level != SimdLevel::per_addition) {
     using IntMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -283,7 +311,8 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
                 const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
                 OverflowCounter& overflow, int32_t* out) {
-  linear_mac(rows, in_features, out_features, a, a_zero_point, MacWeights::prepare(w, out_features, in_features), bias, acc, overflow, out);
+  linear_mac(rows, in_features, out_features, a, a_zero_point, MacWeights::prepare(w, out_features, in_features), bias,
+             acc, overflow, out);
 }
 
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
@@ -291,14 +320,16 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
                 OverflowCounter& overflow, int32_t* out) {
   require_int32_accumulator(acc);
   if (weights.out_channels != out_features || weights.k != in_features)
-    throw InputError("linear_mac: weights are [" + std::to_string(weights.out_channels) + ", " + std::to_string(weights.k) + "]; expected [" +
-                     std::to_string(out_features) + ", " + std::to_string(in_features) + "]");
+    throw InputError("linear_mac: weights are [" + std::to_string(weights.out_channels) + ", " +
+                     std::to_string(weights.k) + "]; expected [" + std::to_string(out_features) + ", " +
+                     std::to_string(in_features) + "]");
   const SimdLevel level = simd_level();
   const int64_t max_abs_a = max_abs_offset(a, rows * in_features, a_zero_point);
   std::vector<bool> unchecked(static_cast<size_t>(out_features));
   bool all_unchecked = true;
   for (int64_t o = 0; o < out_features; ++o) {
-    unchecked[o] = level != SimdLevel::per_addition && provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, weights.abs_sum[o]);
+    unchecked[o] = level != SimdLevel::per_addition &&
+                   provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, weights.abs_sum[o]);
     all_unchecked = all_unchecked && unchecked[o];
   }
   // Every output provably in range and both operands in int16: the int16 GEMM of conv_mac (exact in any
@@ -310,10 +341,12 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
     columns.assign(static_cast<size_t>(kp * np), 0);
     c.resize(static_cast<size_t>(out_features * np));
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t k = 0; k < in_features; ++k) columns[k * np + r] = static_cast<int16_t>(a[r * in_features + k] - a_zero_point);
+      for (int64_t k = 0; k < in_features; ++k)
+        columns[k * np + r] = static_cast<int16_t>(a[r * in_features + k] - a_zero_point);
     std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
     for (int64_t k = 0; k < kp; ++k) b_rows[k] = columns.data() + k * np;
-    avx2::gemm_s16(weights.packed.data(), b_rows.data(), out_features, kp, np, bias.empty() ? nullptr : bias.data(), c.data(), np);
+    avx2::gemm_s16(weights.packed.data(), b_rows.data(), out_features, kp, np, bias.empty() ? nullptr : bias.data(),
+                   c.data(), np);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t o = 0; o < out_features; ++o) out[r * out_features + o] = c[o * np + r];
     return;
@@ -335,10 +368,12 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
   }
 }
 
-void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point, const int32_t* c,
-                int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
+void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point,
+                const int32_t* c, int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow,
+                int32_t* out) {
   require_int32_accumulator(acc);
-  const int64_t max_a = max_abs_offset(a, batch * m * k, a_zero_point), max_c = max_abs_offset(c, batch * k * n, c_zero_point);
+  const int64_t max_a = max_abs_offset(a, batch * m * k, a_zero_point),
+                max_c = max_abs_offset(c, batch * k * n, c_zero_point);
   // every partial sum is bounded by k · max|a − za| · max|c − zc| (< 2^62 for 16-bit codes and k < 2^28)
   const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, 0, max_a, k * max_c);
   std::vector<int64_t> column(static_cast<size_t>(k));

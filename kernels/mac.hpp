@@ -58,12 +58,10 @@ struct MacWeights {
 // (the accumulator width is at most 32 bits wherever a MulShift follows; wider widths keep int64 in
 // `conv_mac_wide` later).
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& w,
-              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow,
-              int32_t* out);
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);
 // The same, preparing the weights [out_channels, reduction_length] for this one call.
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
-              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow,
-              int32_t* out);
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);
 
 // Fully connected / matmul with constant weights: acc[r][n] = bias[n] + Σ_k (a[r][k] − a_zero_point) · w[n][k]
 // for r < rows, n < out_features, k ascending. Weights are stored [out_features, in_features] (the
@@ -80,7 +78,8 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
 // acc[b][i][j] = Σ_k (a[b][i][k] − a_zero_point) · (c[b][k][j] − c_zero_point), k ascending, a [batch, m, k],
 // c [batch, k, n], through the accumulator like the other MACs (an unchecked int64 sum where every
 // partial sum provably fits).
-void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point, const int32_t* c,
-                int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);
+void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point,
+                const int32_t* c, int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow,
+                int32_t* out);
 
 }  // namespace chipref::kernels

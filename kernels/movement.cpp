@@ -8,7 +8,8 @@
 
 namespace chipref::kernels {
 
-void transpose(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& perm_in, Shape& y_shape, std::vector<int32_t>& y) {
+void transpose(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& perm_in, Shape& y_shape,
+               std::vector<int32_t>& y) {
   const int64_t rank = static_cast<int64_t>(x_shape.size());
   std::vector<int64_t> perm = perm_in;
   if (perm.empty()) {
@@ -19,7 +20,8 @@ void transpose(const Shape& x_shape, const int32_t* x, const std::vector<int64_t
   std::sort(sorted.begin(), sorted.end());
   for (int64_t i = 0; i < static_cast<int64_t>(sorted.size()); ++i)
     if (sorted[i] != i || static_cast<int64_t>(perm.size()) != rank)
-      throw InputError("transpose: perm is not a permutation of the " + std::to_string(rank) + " axes of " + shape_to_string(x_shape));
+      throw InputError("transpose: perm is not a permutation of the " + std::to_string(rank) + " axes of " +
+                       shape_to_string(x_shape));
   y_shape.assign(perm.size(), 0);
   for (int64_t i = 0; i < rank; ++i) y_shape[i] = x_shape[perm[i]];
   std::vector<int64_t> x_strides(static_cast<size_t>(rank), 1);
@@ -39,8 +41,8 @@ void transpose(const Shape& x_shape, const int32_t* x, const std::vector<int64_t
   }
 }
 
-void concat(const std::vector<const Shape*>& shapes, const std::vector<const int32_t*>& inputs, int64_t axis, Shape& y_shape,
-            std::vector<int32_t>& y) {
+void concat(const std::vector<const Shape*>& shapes, const std::vector<const int32_t*>& inputs, int64_t axis,
+            Shape& y_shape, std::vector<int32_t>& y) {
   const Shape& first = *shapes.at(0);
   const int64_t rank = static_cast<int64_t>(first.size());
   if (axis < 0) axis += rank;
@@ -50,7 +52,8 @@ void concat(const std::vector<const Shape*>& shapes, const std::vector<const int
   for (const Shape* s : shapes) {
     for (int64_t d = 0; d < rank; ++d)
       if (static_cast<int64_t>(s->size()) != rank || (d != axis && (*s)[d] != first[d]))
-        throw InputError("concat: input " + shape_to_string(*s) + " does not match " + shape_to_string(first) + " outside axis " + std::to_string(axis));
+        throw InputError("concat: input " + shape_to_string(*s) + " does not match " + shape_to_string(first) +
+                         " outside axis " + std::to_string(axis));
     y_shape[axis] += (*s)[axis];
   }
   const int64_t outer = std::accumulate(first.begin(), first.begin() + axis, int64_t{1}, std::multiplies<>());
@@ -66,7 +69,8 @@ void concat(const std::vector<const Shape*>& shapes, const std::vector<const int
 }
 
 void slice(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& axes, const std::vector<int64_t>& starts,
-           const std::vector<int64_t>& steps, const std::vector<int64_t>& counts, Shape& y_shape, std::vector<int32_t>& y) {
+           const std::vector<int64_t>& steps, const std::vector<int64_t>& counts, Shape& y_shape,
+           std::vector<int32_t>& y) {
   const int64_t rank = static_cast<int64_t>(x_shape.size());
   if (starts.size() != axes.size() || steps.size() != axes.size() || counts.size() != axes.size())
     throw InputError("slice: axes, starts, steps and counts differ in length");
@@ -76,8 +80,9 @@ void slice(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& a
     const int64_t a = axes[i], last = starts[i] + (counts[i] - 1) * steps[i];
     if (a < 0 || a >= rank || counts[i] < 0 || steps[i] == 0 ||
         (counts[i] > 0 && (starts[i] < 0 || starts[i] >= x_shape[a] || last < 0 || last >= x_shape[a])))
-      throw InputError("slice: axis " + std::to_string(a) + " start " + std::to_string(starts[i]) + " step " + std::to_string(steps[i]) + " count " +
-                       std::to_string(counts[i]) + " does not fit " + shape_to_string(x_shape));
+      throw InputError("slice: axis " + std::to_string(a) + " start " + std::to_string(starts[i]) + " step " +
+                       std::to_string(steps[i]) + " count " + std::to_string(counts[i]) + " does not fit " +
+                       shape_to_string(x_shape));
     begin[a] = starts[i], step[a] = steps[i], y_shape[a] = counts[i];
   }
   std::vector<int64_t> x_strides(static_cast<size_t>(rank), 1);
@@ -98,18 +103,23 @@ void slice(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& a
   }
 }
 
-void gather(const Shape& x_shape, const int32_t* x, int64_t axis, const std::vector<int64_t>& indices, bool drop_axis, Shape& y_shape,
-            std::vector<int32_t>& y) {
+void gather(const Shape& x_shape, const int32_t* x, int64_t axis, const std::vector<int64_t>& indices, bool drop_axis,
+            Shape& y_shape, std::vector<int32_t>& y) {
   const int64_t rank = static_cast<int64_t>(x_shape.size());
-  if (axis < 0 || axis >= rank || (drop_axis && indices.size() != 1)) throw InputError("gather: axis " + std::to_string(axis) + " invalid for " + shape_to_string(x_shape));
+  if (axis < 0 || axis >= rank || (drop_axis && indices.size() != 1))
+    throw InputError("gather: axis " + std::to_string(axis) + " invalid for " + shape_to_string(x_shape));
   const int64_t dim = x_shape[axis];
   const int64_t outer = std::accumulate(x_shape.begin(), x_shape.begin() + axis, int64_t{1}, std::multiplies<>());
   const int64_t inner = std::accumulate(x_shape.begin() + axis + 1, x_shape.end(), int64_t{1}, std::multiplies<>());
   for (int64_t j : indices)
-    if (j < 0 || j >= dim) throw InputError("gather: index " + std::to_string(j) + " is outside axis " + std::to_string(axis) + " of " + shape_to_string(x_shape));
+    if (j < 0 || j >= dim)
+      throw InputError("gather: index " + std::to_string(j) + " is outside axis " + std::to_string(axis) + " of " +
+                       shape_to_string(x_shape));
   y_shape = x_shape;
-  if (drop_axis) y_shape.erase(y_shape.begin() + axis);
-  else y_shape[axis] = static_cast<int64_t>(indices.size());
+  if (drop_axis)
+    y_shape.erase(y_shape.begin() + axis);
+  else
+    y_shape[axis] = static_cast<int64_t>(indices.size());
   y.resize(static_cast<size_t>(outer * static_cast<int64_t>(indices.size()) * inner));
   int32_t* out = y.data();
   for (int64_t o = 0; o < outer; ++o)
@@ -117,7 +127,8 @@ void gather(const Shape& x_shape, const int32_t* x, int64_t axis, const std::vec
 }
 
 void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shape& y_shape, std::vector<int32_t>& y) {
-  if (x_shape.empty() || x_shape[0] != 1 || batch < 0) throw InputError("batch_broadcast: expects [1, ...], got " + shape_to_string(x_shape));
+  if (x_shape.empty() || x_shape[0] != 1 || batch < 0)
+    throw InputError("batch_broadcast: expects [1, ...], got " + shape_to_string(x_shape));
   const int64_t per = element_count(x_shape);
   y_shape = x_shape;
   y_shape[0] = batch;

@@ -10,20 +10,22 @@
 namespace chipref::kernels {
 
 // y = x with its axes permuted: y.shape[i] = x.shape[perm[i]] (an empty perm reverses the axes, as ONNX).
-void transpose(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& perm, Shape& y_shape, std::vector<int32_t>& y);
+void transpose(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& perm, Shape& y_shape,
+               std::vector<int32_t>& y);
 
 // y = the inputs joined along `axis` (negative counts from the end); every other dimension must agree.
-void concat(const std::vector<const Shape*>& shapes, const std::vector<const int32_t*>& inputs, int64_t axis, Shape& y_shape,
-            std::vector<int32_t>& y);
+void concat(const std::vector<const Shape*>& shapes, const std::vector<const int32_t*>& inputs, int64_t axis,
+            Shape& y_shape, std::vector<int32_t>& y);
 
 // y = x[starts[i] + k·steps[i] for k < counts[i]] along each axes[i] (starts already resolved to
 // indices in range, steps ≠ 0); the other axes whole. Indices outside x are an InputError.
 void slice(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& axes, const std::vector<int64_t>& starts,
-           const std::vector<int64_t>& steps, const std::vector<int64_t>& counts, Shape& y_shape, std::vector<int32_t>& y);
+           const std::vector<int64_t>& steps, const std::vector<int64_t>& counts, Shape& y_shape,
+           std::vector<int32_t>& y);
 
 // y = x at `indices` (each in [0, dim)) along `axis`; `drop_axis` removes the axis (a scalar index).
-void gather(const Shape& x_shape, const int32_t* x, int64_t axis, const std::vector<int64_t>& indices, bool drop_axis, Shape& y_shape,
-            std::vector<int32_t>& y);
+void gather(const Shape& x_shape, const int32_t* x, int64_t axis, const std::vector<int64_t>& indices, bool drop_axis,
+            Shape& y_shape, std::vector<int32_t>& y);
 
 // y = x [1, ...] repeated `batch` times along axis 0.
 void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shape& y_shape, std::vector<int32_t>& y);

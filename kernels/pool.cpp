@@ -29,8 +29,10 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, int6
 template <class Reduce>
 void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, int64_t init, Reduce reduce) {
   if (!g.valid()) throw InputError("invalid pooling geometry (window larger than the padded input)");
-  if (g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0) for_each_window<false>(g, x, out, init, reduce);
-  else for_each_window<true>(g, x, out, init, reduce);
+  if (g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0)
+    for_each_window<false>(g, x, out, init, reduce);
+  else
+    for_each_window<true>(g, x, out, init, reduce);
 }
 }  // namespace
 
@@ -40,7 +42,8 @@ void window_sum(const ConvGeometry& g, const int32_t* x, int32_t zero_point, int
 }
 
 void window_max(const ConvGeometry& g, const int32_t* x, int32_t* out) {
-  for_each_window(g, x, out, std::numeric_limits<int32_t>::min(), [](int64_t m, int32_t v) { return std::max<int64_t>(m, v); });
+  for_each_window(g, x, out, std::numeric_limits<int32_t>::min(),
+                  [](int64_t m, int32_t v) { return std::max<int64_t>(m, v); });
 }
 
 }  // namespace chipref::kernels

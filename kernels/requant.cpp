@@ -18,7 +18,8 @@ bool mulshift_last_axis(const MulShift& p, const int32_t* x, int64_t outer, int6
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) xt[c * outer + o] = x[o * channels + c];
   for (int64_t c = 0; c < channels; ++c)
-    if (!avx2::mulshift_channel(p.requantizer, p.channels[c], p.clamp_lo, p.clamp_hi, xt.data() + c * outer, outer, yt.data() + c * outer))
+    if (!avx2::mulshift_channel(p.requantizer, p.channels[c], p.clamp_lo, p.clamp_hi, xt.data() + c * outer, outer,
+                                yt.data() + c * outer))
       return false;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) y[o * channels + c] = yt[c * outer + o];
@@ -33,7 +34,8 @@ void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channe
     for (int64_t c = 0; c < channels; ++c) {
       const RequantChannel& ch = p.channels[per_channel ? c : 0];
       const int64_t base = (o * channels + c) * inner;
-      if (vector && avx2::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x + base, inner, y + base)) continue;
+      if (vector && avx2::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x + base, inner, y + base))
+        continue;
       for (int64_t i = 0; i < inner; ++i)
         y[base + i] = static_cast<int32_t>(std::clamp(p.requantizer.apply(x[base + i], ch), p.clamp_lo, p.clamp_hi));
     }
@@ -44,7 +46,8 @@ void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
   const Requantizer& rq = p.requantizer;
   for (int64_t i = 0; i < count; ++i) {
     // (a − zp_a) fits int32 for every format of at most 31 bits
-    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) + rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
+    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) +
+                        rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
     y[i] = static_cast<int32_t>(std::clamp(rq.output_format().saturate(sum), p.clamp_lo, p.clamp_hi));
   }
 }

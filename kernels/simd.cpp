@@ -19,7 +19,8 @@ SimdLevel initial_level() {
       if (!cpu_supports(l)) throw InputError("CHIPREF_SIMD=" + std::string(env) + ": this CPU does not support it");
       return l;
     }
-  throw InputError("CHIPREF_SIMD='" + std::string(env) + "' is not a kernel level; expected per_addition, portable or avx2");
+  throw InputError("CHIPREF_SIMD='" + std::string(env) +
+                   "' is not a kernel level; expected per_addition, portable or avx2");
 }
 
 std::atomic<SimdLevel>& active() {
@@ -30,9 +31,12 @@ std::atomic<SimdLevel>& active() {
 
 std::string_view to_string(SimdLevel level) {
   switch (level) {
-    case SimdLevel::per_addition: return "per_addition";
-    case SimdLevel::portable: return "portable";
-    case SimdLevel::avx2: return "avx2";
+    case SimdLevel::per_addition:
+      return "per_addition";
+    case SimdLevel::portable:
+      return "portable";
+    case SimdLevel::avx2:
+      return "avx2";
   }
   return "?";
 }
@@ -49,7 +53,8 @@ bool cpu_supports(SimdLevel level) {
 SimdLevel simd_level() { return active().load(std::memory_order_relaxed); }
 
 void set_simd_level(SimdLevel level) {
-  if (!cpu_supports(level)) throw InputError("kernel level " + std::string(to_string(level)) + " is not supported by this CPU");
+  if (!cpu_supports(level))
+    throw InputError("kernel level " + std::string(to_string(level)) + " is not supported by this CPU");
   active().store(level, std::memory_order_relaxed);
 }
 

@@ -16,7 +16,7 @@ enum class SimdLevel { per_addition, portable, avx2 };
 
 std::string_view to_string(SimdLevel level);
 bool cpu_supports(SimdLevel level);
-SimdLevel simd_level();                 // the active level
-void set_simd_level(SimdLevel level);   // throws InputError if the CPU lacks it (tests and benchmarks)
+SimdLevel simd_level();                // the active level
+void set_simd_level(SimdLevel level);  // throws InputError if the CPU lacks it (tests and benchmarks)
 
 }  // namespace chipref::kernels

@@ -19,7 +19,8 @@ void softmax(const Softmax& p, const int32_t* x, int64_t rows, int64_t cols, int
       sum += t[c];
     }
     for (int64_t c = 0; c < cols; ++c)
-      y[r * cols + c] = static_cast<int32_t>(p.out.saturate(p.zero_point + rounding_divide(t[c] * p.one_over_scale, sum, RoundingMode::half_even)));
+      y[r * cols + c] = static_cast<int32_t>(
+          p.out.saturate(p.zero_point + rounding_divide(t[c] * p.one_over_scale, sum, RoundingMode::half_even)));
   }
 }
 

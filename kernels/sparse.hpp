@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "numerics/accumulator.hpp"
 #include "kernels/mac.hpp"
+#include "numerics/accumulator.hpp"
 
 namespace chipref::kernels {
 
@@ -27,22 +27,24 @@ struct NmPattern {
 
 struct NmWeights {
   NmPattern pattern;
-  int64_t rows = 0, k = 0;             // the dense matrix [rows, k]
-  std::vector<int32_t> values;         // [rows][groups][n]
-  std::vector<uint32_t> index_words;   // the packed index stream
+  int64_t rows = 0, k = 0;            // the dense matrix [rows, k]
+  std::vector<int32_t> values;        // [rows][groups][n]
+  std::vector<uint32_t> index_words;  // the packed index stream
   int64_t groups() const { return (k + pattern.m - 1) / pattern.m; }
   int64_t index_count() const { return rows * groups() * pattern.n; }
   int64_t words() const { return (index_count() * pattern.index_bits() + 31) / 32; }
-  uint32_t index(int64_t t) const;     // the t-th index of the stream
+  uint32_t index(int64_t t) const;  // the t-th index of the stream
 };
 
 // Packs per-(row, group) kept positions (each in [0, m), ascending) and values into the format above.
-NmWeights encode_nm(NmPattern pattern, int64_t rows, int64_t k, const std::vector<int32_t>& values, const std::vector<uint32_t>& indices);
+NmWeights encode_nm(NmPattern pattern, int64_t rows, int64_t k, const std::vector<int32_t>& values,
+                    const std::vector<uint32_t>& indices);
 
 // The compressed form of dense [rows, k] codes that are N:M sparse: per group its non-zero positions,
 // filled up to N with the lowest zero positions (padding included), ascending. InputError naming `what`,
 // the row and the group if a group has more than N non-zeros.
-NmWeights compress_nm(NmPattern pattern, int64_t rows, int64_t k, const std::vector<int32_t>& dense, const std::string& what);
+NmWeights compress_nm(NmPattern pattern, int64_t rows, int64_t k, const std::vector<int32_t>& dense,
+                      const std::string& what);
 
 // Throws InputError naming `what`, the row and the group for invalid metadata: wrong lengths, an index
 // outside [0, M), indices not strictly ascending (a duplicate), a kept position in the padding with a
@@ -54,9 +56,11 @@ std::vector<int32_t> decode_nm(const NmWeights& w, const std::string& what);
 
 // conv_mac / linear_mac (mac.hpp) from the kept values only: per output channel the bias first, then
 // the kept positions of the reduction axis ascending, through the accumulator one addition at a time.
-void conv_mac_skip_zero(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const NmWeights& w, const std::vector<int32_t>& bias,
-                        const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);
-void linear_mac_skip_zero(int64_t rows, const int32_t* a, int32_t a_zero_point, const NmWeights& w, const std::vector<int32_t>& bias,
-                          const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);
+void conv_mac_skip_zero(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const NmWeights& w,
+                        const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow,
+                        int32_t* out);
+void linear_mac_skip_zero(int64_t rows, const int32_t* a, int32_t a_zero_point, const NmWeights& w,
+                          const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow,
+                          int32_t* out);
 
 }  // namespace chipref::kernels

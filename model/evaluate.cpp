@@ -7,10 +7,11 @@
 
 namespace chipref {
 
-void count_top1(const Tensor& logits, int64_t rows, const std::vector<int64_t>& labels, int64_t first, const std::string& what,
-                Top1Result& result) {
+void count_top1(const Tensor& logits, int64_t rows, const std::vector<int64_t>& labels, int64_t first,
+                const std::string& what, Top1Result& result) {
   if (logits.rank() != 2 || logits.shape[0] != rows || !logits.is_float())
-    throw InputError(what + ": output is " + shape_to_string(logits.shape) + "; expected float logits [" + std::to_string(rows) + ", classes]");
+    throw InputError(what + ": output is " + shape_to_string(logits.shape) + "; expected float logits [" +
+                     std::to_string(rows) + ", classes]");
   const int64_t classes = logits.shape[1];
   for (int64_t i = 0; i < rows; ++i) {
     const float* row = logits.floats.data() + i * classes;
@@ -20,7 +21,8 @@ void count_top1(const Tensor& logits, int64_t rows, const std::vector<int64_t>& 
   }
 }
 
-Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int64_t batch_size, const std::string& what) {
+Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int64_t batch_size,
+                         const std::string& what) {
   const int64_t n = data.images.shape.at(0);
   const int64_t image_size = data.images.numel() / std::max<int64_t>(n, 1);
   if (batch_size < 1) throw InputError(what + ": batch size must be >= 1");
@@ -30,8 +32,9 @@ Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int
     const int64_t b = std::min(batch_size, n - start);
     Shape shape = data.images.shape;
     shape[0] = b;
-    const Tensor logits = run(Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * image_size,
-                                                                       data.images.floats.begin() + (start + b) * image_size)));
+    const Tensor logits =
+        run(Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * image_size,
+                                                        data.images.floats.begin() + (start + b) * image_size)));
     count_top1(logits, b, data.labels, start, what, result);
     progress.update(start + b);
   }
@@ -40,23 +43,28 @@ Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int
 
 Top1Result evaluate_top1(const Graph& graph, const LabelledImages& data, int64_t batch_size) {
   if (graph.inputs.size() != 1)
-    throw InputError(graph.source + ": expected one graph input (an image batch), found " + std::to_string(graph.inputs.size()));
+    throw InputError(graph.source + ": expected one graph input (an image batch), found " +
+                     std::to_string(graph.inputs.size()));
   const ValueInfo& in = graph.inputs[0];
   const Shape image_shape(data.images.shape.begin() + 1, data.images.shape.end());
-  if (in.shape.size() != data.images.shape.size() || !std::equal(image_shape.begin(), image_shape.end(), in.shape.begin() + 1,
-                                                                  [](int64_t a, int64_t b) { return b < 0 || a == b; }))
+  if (in.shape.size() != data.images.shape.size() ||
+      !std::equal(image_shape.begin(), image_shape.end(), in.shape.begin() + 1,
+                  [](int64_t a, int64_t b) { return b < 0 || a == b; }))
     throw InputError(graph.source + ": graph input '" + in.name + "' has shape " + shape_to_string(in.shape) +
                      "; the data's images are " + shape_to_string(image_shape));
   if (in.shape[0] > 0) {  // a static batch dimension
     batch_size = in.shape[0];
     if (data.images.shape.at(0) % batch_size)
-      throw InputError(graph.source + ": the model's static batch of " + std::to_string(batch_size) + " does not divide " +
-                       std::to_string(data.images.shape[0]) + " images");
+      throw InputError(graph.source + ": the model's static batch of " + std::to_string(batch_size) +
+                       " does not divide " + std::to_string(data.images.shape[0]) + " images");
   }
   const FloatExecutor exec(graph);
   const std::string output = graph.outputs.at(0).name;
-  return evaluate_top1([&](const Tensor& x) { return exec.run({{in.name, x}}).at(output); }, data,
-                       std::min<int64_t>(batch_size, std::max<int64_t>(data.images.shape.at(0), 1)), graph.source);
+  return evaluate_top1(
+      [&](const Tensor& x) {
+        return exec.run({{in.name, x}}).at(output);
+      },
+      data, std::min<int64_t>(batch_size, std::max<int64_t>(data.images.shape.at(0), 1)), graph.source);
 }
 
 }  // namespace chipref

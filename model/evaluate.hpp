@@ -16,15 +16,16 @@ struct Top1Result {
 
 // Adds to `result` the rows of float logits [B, classes] whose first maximum is labels[first + row].
 // InputError naming `what` if the logits are not [B, classes] float.
-void count_top1(const Tensor& logits, int64_t rows, const std::vector<int64_t>& labels, int64_t first, const std::string& what,
-                Top1Result& result);
+void count_top1(const Tensor& logits, int64_t rows, const std::vector<int64_t>& labels, int64_t first,
+                const std::string& what, Top1Result& result);
 
 // Runs a batch of images [B, ...] to logits [B, classes].
 using BatchRunner = std::function<Tensor(const Tensor& images)>;
 
 // Feeds `data` in batches of `batch_size` to `run` and counts first-maximum argmax hits. `what` names
 // the model in messages. Shows a progress bar on a terminal.
-Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int64_t batch_size, const std::string& what);
+Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int64_t batch_size,
+                         const std::string& what);
 
 // The float reference executor on an imported graph (a static batch dimension overrides batch_size).
 Top1Result evaluate_top1(const Graph& graph, const LabelledImages& data, int64_t batch_size = 100);

@@ -32,8 +32,8 @@ struct OpContext {
 
   size_t input_count() const { return inputs.size(); }
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
-  const Tensor& input(size_t i) const;  // InputError naming the node if missing
-  [[noreturn]] void fail(const std::string& what) const;  // InputError "node 'n' (Op): what"
+  const Tensor& input(size_t i) const;                           // InputError naming the node if missing
+  [[noreturn]] void fail(const std::string& what) const;         // InputError "node 'n' (Op): what"
   [[noreturn]] void unsupported(const std::string& what) const;  // Unsupported, same form
 };
 
@@ -59,7 +59,7 @@ class FloatExecutor {
 
  private:
   const Graph& graph_;
-  std::vector<OpFunction> kernels_;  // one per node
+  std::vector<OpFunction> kernels_;         // one per node
   std::map<std::string, size_t> last_use_;  // tensor name → index of the last node that reads it
 };
 

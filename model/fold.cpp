@@ -34,8 +34,8 @@ int fold_pass(Graph& graph, const std::function<bool(const Node&)>& keep) {
   for (const auto& o : graph.outputs) graph_outputs.insert(o.name);
   std::vector<Node> kept;
   for (const Node& node : graph.nodes) {
-    const bool produces_graph_output =
-        std::any_of(node.outputs.begin(), node.outputs.end(), [&](const std::string& o) { return graph_outputs.count(o) != 0; });
+    const bool produces_graph_output = std::any_of(node.outputs.begin(), node.outputs.end(),
+                                                   [&](const std::string& o) { return graph_outputs.count(o) != 0; });
     if (keep && keep(node)) {
       kept.push_back(node);
       continue;
@@ -111,15 +111,17 @@ namespace {
 
 constexpr int64_t kProbeBatches[2] = {2, 3};
 
-bool same_tensor(const Tensor& a, const Tensor& b) { return a.dtype == b.dtype && a.shape == b.shape && a.floats == b.floats && a.ints == b.ints; }
+bool same_tensor(const Tensor& a, const Tensor& b) {
+  return a.dtype == b.dtype && a.shape == b.shape && a.floats == b.floats && a.ints == b.ints;
+}
 
 Graph folded_at_batch(const Graph& graph, int64_t batch, const std::function<bool(const Node&)>& keep) {
   Graph probe = graph;
   probe.inputs[0].shape[0] = batch;
   const MeasuredShapes measured = measure_unknown_shapes(probe);
   if (!measured.error.empty())
-    throw InputError(graph.source + ": cannot fold the shape arithmetic on the dynamic batch: a trial run at batch " + std::to_string(batch) +
-                     " failed: " + measured.error);
+    throw InputError(graph.source + ": cannot fold the shape arithmetic on the dynamic batch: a trial run at batch " +
+                     std::to_string(batch) + " failed: " + measured.error);
   fold_constants(probe, keep);
   return probe;
 }
@@ -141,7 +143,8 @@ int64_t batch_entry(const Tensor& at_first, const Tensor& at_second) {
   for (int64_t d = 0; d < at_first.numel(); ++d) {
     const int64_t a = at_first.ints[d], b = at_second.ints[d];
     if (a == b) continue;
-    if (found >= 0 || a % kProbeBatches[0] || b % kProbeBatches[1] || a / kProbeBatches[0] != b / kProbeBatches[1]) return -1;
+    if (found >= 0 || a % kProbeBatches[0] || b % kProbeBatches[1] || a / kProbeBatches[0] != b / kProbeBatches[1])
+      return -1;
     found = d;
   }
   return found;
@@ -149,7 +152,9 @@ int64_t batch_entry(const Tensor& at_first, const Tensor& at_second) {
 
 // True if t (at the first probe) and u (at the second) are one slice repeated along axis 0.
 bool repeated_along_batch(const Tensor& t, const Tensor& u) {
-  if (!t.is_float() || !u.is_float() || t.rank() == 0 || t.shape[0] != kProbeBatches[0] || u.shape[0] != kProbeBatches[1]) return false;
+  if (!t.is_float() || !u.is_float() || t.rank() == 0 || t.shape[0] != kProbeBatches[0] ||
+      u.shape[0] != kProbeBatches[1])
+    return false;
   if (!std::equal(t.shape.begin() + 1, t.shape.end(), u.shape.begin() + 1, u.shape.end())) return false;
   const size_t slice = t.floats.size() / static_cast<size_t>(kProbeBatches[0]);
   for (const Tensor* x : {&t, &u})
@@ -161,23 +166,28 @@ bool repeated_along_batch(const Tensor& t, const Tensor& u) {
 }  // namespace
 
 int fold_dynamic_batch(Graph& graph, const std::function<bool(const Node&)>& keep) {
-  if (inputs_static(graph) || std::none_of(graph.nodes.begin(), graph.nodes.end(), [](const Node& n) { return n.op_type == "Shape" && n.domain.empty(); }))
+  if (inputs_static(graph) || std::none_of(graph.nodes.begin(), graph.nodes.end(),
+                                           [](const Node& n) { return n.op_type == "Shape" && n.domain.empty(); }))
     return 0;
   for (size_t i = 0; i < graph.inputs.size(); ++i)
     for (size_t d = 0; d < graph.inputs[i].shape.size(); ++d)
       if (graph.inputs[i].shape[d] < 0 && (i != 0 || d != 0))
-        throw InputError(graph.source + ": input '" + graph.inputs[i].name + "' has a dynamic dimension " + std::to_string(d) +
-                         "; only a dynamic batch (axis 0 of the first input) can be folded");
+        throw InputError(graph.source + ": input '" + graph.inputs[i].name + "' has a dynamic dimension " +
+                         std::to_string(d) + "; only a dynamic batch (axis 0 of the first input) can be folded");
   Graph first = folded_at_batch(graph, kProbeBatches[0], keep);
   const Graph second = folded_at_batch(graph, kProbeBatches[1], keep);
   bool same_nodes = first.nodes.size() == second.nodes.size();
-  for (size_t i = 0; same_nodes && i < first.nodes.size(); ++i) same_nodes = first.nodes[i].name == second.nodes[i].name;
-  if (!same_nodes) throw InputError(graph.source + ": the shape arithmetic folds differently at batch 2 and 3; export with a fixed batch size");
+  for (size_t i = 0; same_nodes && i < first.nodes.size(); ++i)
+    same_nodes = first.nodes[i].name == second.nodes[i].name;
+  if (!same_nodes)
+    throw InputError(graph.source +
+                     ": the shape arithmetic folds differently at batch 2 and 3; export with a fixed batch size");
 
   std::vector<Node> broadcasts;
   for (auto& [name, tensor] : first.initializers) {
     const auto other = second.initializers.find(name);
-    if (other == second.initializers.end()) throw InputError(graph.source + ": constant '" + name + "' exists at batch 2 but not at batch 3");
+    if (other == second.initializers.end())
+      throw InputError(graph.source + ": constant '" + name + "' exists at batch 2 but not at batch 3");
     if (same_tensor(tensor, other->second)) continue;
     const Node* reader = nullptr;
     bool only_reshape_targets = true;
@@ -187,10 +197,14 @@ int fold_dynamic_batch(Graph& graph, const std::function<bool(const Node&)>& kee
           if (!reader) reader = &n;
           only_reshape_targets = only_reshape_targets && n.op_type == "Reshape" && n.domain.empty() && k == 1;
         }
-    const std::string where = graph.source + ": " + (reader ? reader->describe() : std::string("the graph")) + " reads '" + name + "', which";
+    const std::string where =
+        graph.source + ": " + (reader ? reader->describe() : std::string("the graph")) + " reads '" + name + "', which";
     if (only_reshape_targets && !tensor.is_float()) {
       const int64_t d = batch_entry(tensor, other->second);
-      if (d < 0) throw InputError(where + " depends on the batch size in more than one entry (or not in proportion to it); export with a fixed batch size");
+      if (d < 0)
+        throw InputError(where +
+                         " depends on the batch size in more than one entry (or not in proportion to it); export with "
+                         "a fixed batch size");
       // The entry becomes -1 (inferred), or 0 (copied from the input) when the target has a -1 already
       // and every reading Reshape's input has exactly that size there at both probes.
       const bool has_infer = std::count(tensor.ints.begin(), tensor.ints.end(), -1) != 0;
@@ -199,16 +213,21 @@ int fold_dynamic_batch(Graph& graph, const std::function<bool(const Node&)>& kee
         if (n.inputs.size() > 1 && n.inputs[1] == name) {
           const Shape* at_first = first.known_shape(n.inputs[0]);
           const Shape* at_second = second.known_shape(n.inputs[0]);
-          copies = copies && n.get_int("allowzero", 0) == 0 && at_first && at_second && static_cast<int64_t>(at_first->size()) > d &&
-                   static_cast<int64_t>(at_second->size()) > d && (*at_first)[d] == tensor.ints[d] && (*at_second)[d] == other->second.ints[d];
+          copies = copies && n.get_int("allowzero", 0) == 0 && at_first && at_second &&
+                   static_cast<int64_t>(at_first->size()) > d && static_cast<int64_t>(at_second->size()) > d &&
+                   (*at_first)[d] == tensor.ints[d] && (*at_second)[d] == other->second.ints[d];
         }
       if (has_infer && !copies)
-        throw InputError(where + " has a -1 and an entry proportional to the batch that is not the input's size there; export with a fixed batch size");
+        throw InputError(where +
+                         " has a -1 and an entry proportional to the batch that is not the input's size there; export "
+                         "with a fixed batch size");
       tensor.ints[d] = has_infer ? 0 : -1;
       continue;
     }
     if (!repeated_along_batch(tensor, other->second))
-      throw InputError(where + " depends on the batch size in a way folding cannot express (neither a Reshape target nor a constant repeated along the batch); "
+      throw InputError(where +
+                       " depends on the batch size in a way folding cannot express (neither a Reshape target nor a "
+                       "constant repeated along the batch); "
                        "export with a fixed batch size");
     Tensor one = tensor;
     one.shape[0] = 1;
@@ -228,7 +247,8 @@ int fold_dynamic_batch(Graph& graph, const std::function<bool(const Node&)>& kee
     Tensor one = std::move(first.initializers.at(b.outputs[0]));
     first.initializers.erase(b.outputs[0]);
     ValueInfo& info = first.value_info[b.outputs[0]];
-    info.name = b.outputs[0], info.dtype = one.dtype, info.shape = one.shape, info.shape[0] = -1, info.shape_known = true;
+    info.name = b.outputs[0], info.dtype = one.dtype, info.shape = one.shape, info.shape[0] = -1,
+    info.shape_known = true;
     first.initializers[b.inputs[0]] = std::move(one);
   }
   first.nodes.insert(first.nodes.begin(), broadcasts.begin(), broadcasts.end());

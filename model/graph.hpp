@@ -19,7 +19,7 @@ using AttributeValue = std::variant<int64_t, float, std::string, std::vector<int
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;  // "" for the default ONNX domain
+  std::string domain;                // "" for the default ONNX domain
   std::vector<std::string> inputs;   // "" marks an omitted optional input
   std::vector<std::string> outputs;  // "" marks an omitted optional output
   std::map<std::string, AttributeValue> attributes;
@@ -29,7 +29,8 @@ struct Node {
   int64_t get_int(const std::string& attr, std::optional<int64_t> fallback = std::nullopt) const;
   float get_float(const std::string& attr, std::optional<float> fallback = std::nullopt) const;
   std::string get_string(const std::string& attr, std::optional<std::string> fallback = std::nullopt) const;
-  std::vector<int64_t> get_ints(const std::string& attr, std::optional<std::vector<int64_t>> fallback = std::nullopt) const;
+  std::vector<int64_t> get_ints(const std::string& attr,
+                                std::optional<std::vector<int64_t>> fallback = std::nullopt) const;
   std::vector<float> get_floats(const std::string& attr) const;
   const Tensor& get_tensor(const std::string& attr) const;
   // "node 'conv1' (Conv)": how every error message names a node.
@@ -48,13 +49,13 @@ struct ValueInfo {
 
 struct Graph {
   std::string name;
-  std::string source;  // the file it was imported from, for messages
-  int64_t opset = 0;   // of the default domain
-  std::vector<ValueInfo> inputs;   // excluding initializers
+  std::string source;             // the file it was imported from, for messages
+  int64_t opset = 0;              // of the default domain
+  std::vector<ValueInfo> inputs;  // excluding initializers
   std::vector<ValueInfo> outputs;
   std::map<std::string, Tensor> initializers;
   std::map<std::string, ValueInfo> value_info;  // inferred types and shapes of intermediate tensors
-  std::vector<Node> nodes;  // topological order
+  std::vector<Node> nodes;                      // topological order
 
   const ValueInfo* find_value(const std::string& name) const;
   // The shape of a tensor as far as it is known: an initializer's, or the inferred one (dimensions

@@ -13,7 +13,8 @@ bool is_static(const Shape* s) {
 std::string describe_shape(const Shape* s) {
   if (!s) return "?";
   std::string out = "[";
-  for (size_t i = 0; i < s->size(); ++i) out += (i ? "," : "") + ((*s)[i] < 0 ? std::string("?") : std::to_string((*s)[i]));
+  for (size_t i = 0; i < s->size(); ++i)
+    out += (i ? "," : "") + ((*s)[i] < 0 ? std::string("?") : std::to_string((*s)[i]));
   return out + "]";
 }
 
@@ -49,7 +50,8 @@ GraphSummary summarize(const Graph& graph) {
       s.input_shapes.push_back(describe_shape(graph.known_shape(in)));
       // Parameters are the float tensors a node learns (weights, biases, norm statistics), not scalar
       // bounds or integer shape arguments.
-      if (auto it = graph.initializers.find(in); it != graph.initializers.end() && it->second.is_float() && it->second.rank() >= 1)
+      if (auto it = graph.initializers.find(in);
+          it != graph.initializers.end() && it->second.is_float() && it->second.rank() >= 1)
         s.params += it->second.numel();
     }
     for (const auto& out : n.outputs)

@@ -2,8 +2,8 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,7 +19,9 @@
 namespace chipref {
 
 namespace {
-std::string fmt_normalisation(const Normalisation& n) { return "mean " + std::to_string(n.mean) + ", std " + std::to_string(n.std); }
+std::string fmt_normalisation(const Normalisation& n) {
+  return "mean " + std::to_string(n.mean) + ", std " + std::to_string(n.std);
+}
 }  // namespace
 
 namespace fs = std::filesystem;
@@ -30,13 +32,20 @@ ordered_json attribute_to_json(const AttributeValue& v) {
   return std::visit(
       [](const auto& x) -> ordered_json {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, int64_t>) return {{"int", x}};
-        else if constexpr (std::is_same_v<T, float>) return {{"float", static_cast<double>(x)}};
-        else if constexpr (std::is_same_v<T, std::string>) return {{"string", x}};
-        else if constexpr (std::is_same_v<T, std::vector<int64_t>>) return {{"ints", x}};
-        else if constexpr (std::is_same_v<T, std::vector<float>>) return {{"floats", std::vector<double>(x.begin(), x.end())}};
-        else if constexpr (std::is_same_v<T, std::vector<std::string>>) return {{"strings", x}};
-        else throw InputError("tensor-valued attributes are not stored in an IntGraph; use a constant");
+        if constexpr (std::is_same_v<T, int64_t>)
+          return {{"int", x}};
+        else if constexpr (std::is_same_v<T, float>)
+          return {{"float", static_cast<double>(x)}};
+        else if constexpr (std::is_same_v<T, std::string>)
+          return {{"string", x}};
+        else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+          return {{"ints", x}};
+        else if constexpr (std::is_same_v<T, std::vector<float>>)
+          return {{"floats", std::vector<double>(x.begin(), x.end())}};
+        else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+          return {{"strings", x}};
+        else
+          throw InputError("tensor-valued attributes are not stored in an IntGraph; use a constant");
       },
       v);
 }
@@ -55,7 +64,8 @@ AttributeValue attribute_from_json(const ordered_json& j, const std::string& whe
     return std::vector<float>(d.begin(), d.end());
   }
   if (type == "strings") return value.get<std::vector<std::string>>();
-  throw InputError(where + ": unknown attribute type '" + type + "'; expected int, float, string, ints, floats or strings");
+  throw InputError(where + ": unknown attribute type '" + type +
+                   "'; expected int, float, string, ints, floats or strings");
 }
 
 // A file name for a constant: its index in sorted order plus its name with anything unsafe replaced.
@@ -69,8 +79,9 @@ std::string constant_file(size_t index, const std::string& name) {
 
 }  // namespace
 
-
-const char* to_string(Dataflow d) { return d == Dataflow::weight_stationary ? "weight_stationary" : "output_stationary"; }
+const char* to_string(Dataflow d) {
+  return d == Dataflow::weight_stationary ? "weight_stationary" : "output_stationary";
+}
 
 Dataflow parse_dataflow(const std::string& text) {
   if (text == "weight_stationary") return Dataflow::weight_stationary;
@@ -90,24 +101,31 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   j["output"] = {{"name", g.output_name}, {"shape", g.output_shape}};
   ordered_json values = ordered_json::object();
   for (const auto& [name, v] : g.values)
-    values[name] = {{"shape", v.shape}, {"bits", v.quant.format.bits()}, {"signed", v.quant.format.is_signed()},
-                    {"zero_point", v.quant.zero_point}, {"scale", v.quant.scale}};
+    values[name] = {{"shape", v.shape},
+                    {"bits", v.quant.format.bits()},
+                    {"signed", v.quant.format.is_signed()},
+                    {"zero_point", v.quant.zero_point},
+                    {"scale", v.quant.scale}};
   j["values"] = values;
   ordered_json constants = ordered_json::object();
   size_t index = 0;
   for (const auto& [name, t] : g.constants)
-    constants[name] = {{"file", constant_file(index++, name)}, {"dtype", std::string(to_string(t.dtype))}, {"shape", t.shape}};
+    constants[name] = {
+        {"file", constant_file(index++, name)}, {"dtype", std::string(to_string(t.dtype))}, {"shape", t.shape}};
   j["constants"] = constants;
   ordered_json weight_scales = ordered_json::object();
   for (const auto& [name, scales] : g.weight_scales) weight_scales[name] = scales;
   j["weight_scales"] = weight_scales;
-  j["hardware"] = {{"mac_rows", g.hardware.mac_rows}, {"mac_cols", g.hardware.mac_cols},
-                   {"dataflow", to_string(g.hardware.dataflow)}, {"fifo_depth", g.hardware.fifo_depth}};
+  j["hardware"] = {{"mac_rows", g.hardware.mac_rows},
+                   {"mac_cols", g.hardware.mac_cols},
+                   {"dataflow", to_string(g.hardware.dataflow)},
+                   {"fifo_depth", g.hardware.fifo_depth}};
   ordered_json ops = ordered_json::array();
   for (const Node& op : g.ops) {
     ordered_json attrs = ordered_json::object();
     for (const auto& [key, value] : op.attributes) attrs[key] = attribute_to_json(value);  // std::map: sorted
-    ops.push_back({{"name", op.name}, {"op", op.op_type}, {"inputs", op.inputs}, {"outputs", op.outputs}, {"attributes", attrs}});
+    ops.push_back(
+        {{"name", op.name}, {"op", op.op_type}, {"inputs", op.inputs}, {"outputs", op.outputs}, {"attributes", attrs}});
   }
   j["ops"] = ops;
 
@@ -115,7 +133,9 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   if (!std::isfinite(g.preprocess.mean) || !std::isfinite(g.preprocess.std) || !(g.preprocess.std > 0))
     throw InputError(fmt_normalisation(g.preprocess) + ": the input normalisation must be finite, with std > 0");
   for (const auto& [name, v] : g.values)
-    if (!std::isfinite(v.quant.scale)) throw InputError("value '" + name + "' has a scale of " + std::to_string(v.quant.scale) + "; scales must be finite");
+    if (!std::isfinite(v.quant.scale))
+      throw InputError("value '" + name + "' has a scale of " + std::to_string(v.quant.scale) +
+                       "; scales must be finite");
   // Built beside the target, then swapped in (core/staged_output.hpp): a reader, a crash or a second
   // writer never sees a half-written IntGraph, and the old one stays until the new one is complete.
   const fs::path target = output_target(dir);
@@ -147,18 +167,23 @@ IntGraph read_int_graph(const std::string& dir) {
   ordered_json j;
   try {
     j = ordered_json::parse(in);
-    if (j.value("format", "") != "chipref-intgraph") throw InputError(json_path.string() + ": not a chipref IntGraph (format key)");
+    if (j.value("format", "") != "chipref-intgraph")
+      throw InputError(json_path.string() + ": not a chipref IntGraph (format key)");
     if (json_integer<int>(j.at("version"), json_path.string() + ": version") != kIntGraphVersion)
-      throw InputError(json_path.string() + ": IntGraph version " + j.at("version").dump() + " is not supported; expected " +
-                       std::to_string(kIntGraphVersion));
+      throw InputError(json_path.string() + ": IntGraph version " + j.at("version").dump() +
+                       " is not supported; expected " + std::to_string(kIntGraphVersion));
     IntGraph g;
     g.source_model = j.at("source_model").get<std::string>();
     g.config_name = j.at("config").get<std::string>();
     g.input_name = j.at("input").at("name").get<std::string>();
     g.input_shape = json_integers(j.at("input").at("shape"), json_path.string() + ": input: shape");
-    g.preprocess.mean = static_cast<float>(json_finite(j.at("preprocess").at("mean"), json_path.string() + ": preprocess: mean"));
-    g.preprocess.std = static_cast<float>(json_finite(j.at("preprocess").at("std"), json_path.string() + ": preprocess: std"));
-    if (!(g.preprocess.std > 0)) throw InputError(json_path.string() + ": preprocess: std is " + std::to_string(g.preprocess.std) + "; expected > 0");
+    g.preprocess.mean =
+        static_cast<float>(json_finite(j.at("preprocess").at("mean"), json_path.string() + ": preprocess: mean"));
+    g.preprocess.std =
+        static_cast<float>(json_finite(j.at("preprocess").at("std"), json_path.string() + ": preprocess: std"));
+    if (!(g.preprocess.std > 0))
+      throw InputError(json_path.string() + ": preprocess: std is " + std::to_string(g.preprocess.std) +
+                       "; expected > 0");
     g.output_name = j.at("output").at("name").get<std::string>();
     g.output_shape = json_integers(j.at("output").at("shape"), json_path.string() + ": output: shape");
     for (const auto& [name, v] : j.at("values").items()) {
@@ -166,9 +191,10 @@ IntGraph read_int_graph(const std::string& dir) {
         const IntFormat format = IntFormat::make(json_integer<int>(v.at("bits"), "bits"), v.at("signed").get<bool>());
         const int64_t zero_point = json_integer(v.at("zero_point"), "zero point");
         if (!format.contains(zero_point))  // the kernels take zero points as int32 codes of the value's format
-          throw InputError("zero point " + std::to_string(zero_point) + " is outside " + format.name() + " [" + std::to_string(format.min()) + ", " +
-                           std::to_string(format.max()) + "]");
-        g.values[name] = IntValue{json_integers(v.at("shape"), "shape"), QuantParams{format, zero_point, json_finite(v.at("scale"), "scale")}};
+          throw InputError("zero point " + std::to_string(zero_point) + " is outside " + format.name() + " [" +
+                           std::to_string(format.min()) + ", " + std::to_string(format.max()) + "]");
+        g.values[name] = IntValue{json_integers(v.at("shape"), "shape"),
+                                  QuantParams{format, zero_point, json_finite(v.at("scale"), "scale")}};
       } catch (const InputError& e) {
         throw InputError(json_path.string() + ": value '" + name + "': " + e.what());
       }
@@ -180,8 +206,9 @@ IntGraph read_int_graph(const std::string& dir) {
       Tensor t = read_npy((fs::path(dir) / file).string());
       const Shape declared = json_integers(c.at("shape"), json_path.string() + ": constant '" + name + "': shape");
       if (t.shape != declared || std::string(to_string(t.dtype)) != c.at("dtype").get<std::string>())
-        throw InputError((fs::path(dir) / file).string() + ": holds " + std::string(to_string(t.dtype)) + shape_to_string(t.shape) +
-                         "; graph.json declares " + c.at("dtype").get<std::string>() + shape_to_string(declared));
+        throw InputError((fs::path(dir) / file).string() + ": holds " + std::string(to_string(t.dtype)) +
+                         shape_to_string(t.shape) + "; graph.json declares " + c.at("dtype").get<std::string>() +
+                         shape_to_string(declared));
       g.constants[name] = std::move(t);
     }
     if (j.contains("hardware")) {  // graphs written before the SystemC engine have the defaults
@@ -197,8 +224,10 @@ IntGraph read_int_graph(const std::string& dir) {
     }
     if (j.contains("weight_scales"))  // report metadata only: the engine runs without it
       for (const auto& [name, scales] : j.at("weight_scales").items()) {
-        if (!scales.is_array()) throw InputError(json_path.string() + ": weight_scales: '" + name + "': expected a list of numbers");
-        for (const auto& x : scales) g.weight_scales[name].push_back(json_finite(x, json_path.string() + ": weight_scales: '" + name + "'"));
+        if (!scales.is_array())
+          throw InputError(json_path.string() + ": weight_scales: '" + name + "': expected a list of numbers");
+        for (const auto& x : scales)
+          g.weight_scales[name].push_back(json_finite(x, json_path.string() + ": weight_scales: '" + name + "'"));
       }
     for (const auto& o : j.at("ops")) {
       Node n;
@@ -208,7 +237,8 @@ IntGraph read_int_graph(const std::string& dir) {
       n.inputs = o.at("inputs").get<std::vector<std::string>>();
       n.outputs = o.at("outputs").get<std::vector<std::string>>();
       for (const auto& [key, value] : o.at("attributes").items())
-        n.attributes[key] = attribute_from_json(value, json_path.string() + ": op '" + n.name + "' attribute '" + key + "'");
+        n.attributes[key] =
+            attribute_from_json(value, json_path.string() + ": op '" + n.name + "' attribute '" + key + "'");
       g.ops.push_back(std::move(n));
     }
     return g;

@@ -46,18 +46,18 @@ struct HardwareConfig {
 };
 
 struct IntGraph {
-  std::string source_model;  // the ONNX model it was built from
-  std::string config_name;   // the quantization config it was built with
+  std::string source_model;             // the ONNX model it was built from
+  std::string config_name;              // the quantization config it was built with
   std::string input_name, output_name;  // the float boundary tensors
   Normalisation preprocess;             // applied to pixels in [0, 1] before the input quantize
-  Shape input_shape, output_shape;  // float boundary shapes, batch -1
+  Shape input_shape, output_shape;      // float boundary shapes, batch -1
   std::map<std::string, IntValue> values;
   std::map<std::string, Tensor> constants;  // integer tensors: weights, biases, multipliers, shifts
   // Real scale of each weight constant's codes, per output channel: metadata for reports and the
   // dual-path check (the engine never reads it).
   std::map<std::string, std::vector<double>> weight_scales;
-  std::vector<Node> ops;                    // topological order
-  HardwareConfig hardware;                  // what the SystemC engine models (the DirectEngine ignores it)
+  std::vector<Node> ops;    // topological order
+  HardwareConfig hardware;  // what the SystemC engine models (the DirectEngine ignores it)
 };
 
 // Writes DIR/graph.json and DIR/tensors/*.npy, deterministically (sorted keys, fixed formatting), so

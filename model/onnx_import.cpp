@@ -8,11 +8,11 @@
 
 #include <cerrno>
 #include <cmath>
-#include <map>
 #include <cstring>
-#include <mutex>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -34,14 +34,22 @@ std::string one_line(std::string s) {
 DType dtype_from_onnx(int32_t t, const std::string& context) {
   using TP = onnx::TensorProto;
   switch (t) {
-    case TP::FLOAT: return DType::float32;
-    case TP::INT8: return DType::int8;
-    case TP::UINT8: return DType::uint8;
-    case TP::INT16: return DType::int16;
-    case TP::UINT16: return DType::uint16;
-    case TP::INT32: return DType::int32;
-    case TP::INT64: return DType::int64;
-    case TP::BOOL: return DType::boolean;
+    case TP::FLOAT:
+      return DType::float32;
+    case TP::INT8:
+      return DType::int8;
+    case TP::UINT8:
+      return DType::uint8;
+    case TP::INT16:
+      return DType::int16;
+    case TP::UINT16:
+      return DType::uint16;
+    case TP::INT32:
+      return DType::int32;
+    case TP::INT64:
+      return DType::int64;
+    case TP::BOOL:
+      return DType::boolean;
     default:
       throw Unsupported(context + ": element type " + TP::DataType_Name(static_cast<TP::DataType>(t)) +
                         " is not supported; expected float, int8/16/32/64, uint8/16 or bool");
@@ -61,8 +69,8 @@ std::vector<T> from_raw(const std::string& raw, int64_t n, const std::string& co
 template <class T, class Field>
 std::vector<T> from_field(const Field& field, int64_t n, const std::string& context) {
   if (field.size() != n)
-    throw InputError(context + ": holds " + std::to_string(field.size()) + " values; expected " +
-                     std::to_string(n) + " for its shape");
+    throw InputError(context + ": holds " + std::to_string(field.size()) + " values; expected " + std::to_string(n) +
+                     " for its shape");
   return std::vector<T>(field.begin(), field.end());
 }
 
@@ -80,7 +88,8 @@ ValueInfo value_info_from(const onnx::ValueInfoProto& v, const std::string& cont
   ValueInfo info;
   info.name = v.name();
   if (!v.type().has_tensor_type())
-    throw Unsupported(context + ": value '" + v.name() + "' is not a tensor (sequence, map or optional types are not supported)");
+    throw Unsupported(context + ": value '" + v.name() +
+                      "' is not a tensor (sequence, map or optional types are not supported)");
   {
     info.dtype = dtype_from_onnx(v.type().tensor_type().elem_type(), context + " value '" + v.name() + "'");
     info.shape = shape_of(v.type(), &info.dim_names);
@@ -92,16 +101,23 @@ ValueInfo value_info_from(const onnx::ValueInfoProto& v, const std::string& cont
 AttributeValue attribute_from(const onnx::AttributeProto& a, const std::string& context) {
   using AP = onnx::AttributeProto;
   switch (a.type()) {
-    case AP::INT: return a.i();
-    case AP::FLOAT: return a.f();
-    case AP::STRING: return a.s();
-    case AP::INTS: return std::vector<int64_t>(a.ints().begin(), a.ints().end());
-    case AP::FLOATS: return std::vector<float>(a.floats().begin(), a.floats().end());
-    case AP::STRINGS: return std::vector<std::string>(a.strings().begin(), a.strings().end());
-    case AP::TENSOR: return tensor_from_proto(a.t(), context + " attribute '" + a.name() + "'");
+    case AP::INT:
+      return a.i();
+    case AP::FLOAT:
+      return a.f();
+    case AP::STRING:
+      return a.s();
+    case AP::INTS:
+      return std::vector<int64_t>(a.ints().begin(), a.ints().end());
+    case AP::FLOATS:
+      return std::vector<float>(a.floats().begin(), a.floats().end());
+    case AP::STRINGS:
+      return std::vector<std::string>(a.strings().begin(), a.strings().end());
+    case AP::TENSOR:
+      return tensor_from_proto(a.t(), context + " attribute '" + a.name() + "'");
     default:
       throw Unsupported(context + ": attribute '" + a.name() + "' has type " + AP::AttributeType_Name(a.type()) +
-                       ", which chipref does not support");
+                        ", which chipref does not support");
   }
 }
 
@@ -112,7 +128,7 @@ int64_t default_domain_opset(const onnx::ModelProto& model, const std::string& s
   if (opset < 0) throw InputError(source + ": the model imports no default ONNX opset");
   if (opset < kMinOnnxOpset || opset > kMaxOnnxOpset)
     throw Unsupported(source + ": opset " + std::to_string(opset) + " is not supported; expected " +
-                     std::to_string(kMinOnnxOpset) + ".." + std::to_string(kMaxOnnxOpset));
+                      std::to_string(kMinOnnxOpset) + ".." + std::to_string(kMaxOnnxOpset));
   return opset;
 }
 
@@ -120,7 +136,8 @@ void fix_batch_dimension(onnx::ModelProto& model, int64_t batch) {
   std::set<std::string> initializers;
   for (const auto& init : model.graph().initializer()) initializers.insert(init.name());
   for (auto& input : *model.mutable_graph()->mutable_input()) {
-    if (initializers.count(input.name()) || !input.type().has_tensor_type() || !input.type().tensor_type().has_shape()) continue;
+    if (initializers.count(input.name()) || !input.type().has_tensor_type() || !input.type().tensor_type().has_shape())
+      continue;
     auto* shape = input.mutable_type()->mutable_tensor_type()->mutable_shape();
     if (shape->dim_size() > 0 && !shape->dim(0).has_dim_value()) shape->mutable_dim(0)->set_dim_value(batch);
   }
@@ -132,22 +149,33 @@ void fix_batch_dimension(onnx::ModelProto& model, int64_t batch) {
 // quantization scales of a model, is a broken export, never a value to compute with (an infinite
 // constant elsewhere, an attention mask's −inf, is legitimate): refused, naming the tensor and element.
 void check_finite_parameters(const Graph& g) {
-  static const std::set<std::string> kParameterReaders = {"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "LayerNormalization",
-                                                          "InstanceNormalization", "QuantizeLinear", "DequantizeLinear", "PRelu"};
+  static const std::set<std::string> kParameterReaders = {"Conv",
+                                                          "ConvTranspose",
+                                                          "Gemm",
+                                                          "MatMul",
+                                                          "BatchNormalization",
+                                                          "LayerNormalization",
+                                                          "InstanceNormalization",
+                                                          "QuantizeLinear",
+                                                          "DequantizeLinear",
+                                                          "PRelu"};
   std::map<std::string, std::string> parameter_of;  // initializer → the node reading it as a parameter
   for (const Node& n : g.nodes)
     if (kParameterReaders.count(n.op_type))
       for (size_t i = 0; i < n.inputs.size(); ++i)
-        if (g.initializers.count(n.inputs[i]) && (i > 0 || n.op_type == "MatMul")) parameter_of.emplace(n.inputs[i], n.describe());
+        if (g.initializers.count(n.inputs[i]) && (i > 0 || n.op_type == "MatMul"))
+          parameter_of.emplace(n.inputs[i], n.describe());
   for (const auto& [name, t] : g.initializers) {
     if (!t.is_float()) continue;
     const auto reader = parameter_of.find(name);
     for (size_t i = 0; i < t.floats.size(); ++i) {
       const float v = t.floats[i];
       if (std::isnan(v) || (std::isinf(v) && reader != parameter_of.end()))
-        throw InputError(g.source + ": initializer '" + name + "'" + (reader != parameter_of.end() ? " (a parameter of " + reader->second + ")" : "") +
-                         ": element " + std::to_string(i) + " " + index_to_string(t.shape, static_cast<int64_t>(i)) + " is " +
-                         (std::isnan(v) ? "NaN" : "infinite") + "; a model's weights, biases and scales must be finite numbers");
+        throw InputError(g.source + ": initializer '" + name + "'" +
+                         (reader != parameter_of.end() ? " (a parameter of " + reader->second + ")" : "") +
+                         ": element " + std::to_string(i) + " " + index_to_string(t.shape, static_cast<int64_t>(i)) +
+                         " is " + (std::isnan(v) ? "NaN" : "infinite") +
+                         "; a model's weights, biases and scales must be finite numbers");
     }
   }
 }
@@ -166,7 +194,8 @@ void check_contractions(const Graph& g) {
       if (!a || !b || a->empty() || b->empty()) continue;
       const bool gemm = n.op_type == "Gemm";
       const int64_t ka = gemm && n.get_int("transA", 0) ? a->front() : a->back();
-      const int64_t kb = b->size() == 1 ? b->front() : (gemm && n.get_int("transB", 0) ? b->back() : (*b)[b->size() - 2]);
+      const int64_t kb =
+          b->size() == 1 ? b->front() : (gemm && n.get_int("transB", 0) ? b->back() : (*b)[b->size() - 2]);
       if (known(ka) && known(kb) && ka != kb)
         throw InputError(where + "inner dimensions differ: " + shape_to_string(*a) + " x " + shape_to_string(*b));
     }
@@ -189,7 +218,9 @@ void check_contractions(const Graph& g) {
 // a crash. The registered schemas are ONNX's own mutable globals; each keeps its inference after the check.
 void guard_onnx_shape_inference() {
   const auto rank_of = [](onnx::InferenceContext& ctx, size_t input) -> int64_t {
-    return input < ctx.getNumInputs() && onnx::hasInputShape(ctx, input) ? ctx.getInputType(input)->tensor_type().shape().dim_size() : -1;
+    return input < ctx.getNumInputs() && onnx::hasInputShape(ctx, input)
+               ? ctx.getInputType(input)->tensor_type().shape().dim_size()
+               : -1;
   };
   const auto guard = [](const char* op, std::function<void(onnx::InferenceContext&)> check) {
     auto* schema = const_cast<onnx::OpSchema*>(onnx::OpSchemaRegistry::Schema(op));
@@ -202,12 +233,14 @@ void guard_onnx_shape_inference() {
   };
   guard("LayerNormalization", [rank_of](onnx::InferenceContext& ctx) {
     const int64_t rank = rank_of(ctx, 0), axis = onnx::getAttribute(ctx, "axis", int64_t{-1});
-    if (rank >= 0 && (axis < -rank || axis >= rank)) fail_shape_inference("LayerNormalization: axis ", axis, " is outside the input's rank ", rank);
+    if (rank >= 0 && (axis < -rank || axis >= rank))
+      fail_shape_inference("LayerNormalization: axis ", axis, " is outside the input's rank ", rank);
   });
   for (const auto& [op, weight] : {std::pair<const char*, size_t>{"Conv", 1}, {"ConvInteger", 1}, {"QLinearConv", 3}})
     guard(op, [rank_of, op = std::string(op), weight = weight](onnx::InferenceContext& ctx) {
       const int64_t x = rank_of(ctx, 0), w = rank_of(ctx, weight);
-      if (x >= 0 && w >= 0 && x != w) fail_shape_inference(op, ": the weight has rank ", w, ", the input rank ", x, "; they must be equal");
+      if (x >= 0 && w >= 0 && x != w)
+        fail_shape_inference(op, ": the weight has rank ", w, ", the input rank ", x, "; they must be equal");
     });
 }
 
@@ -237,7 +270,8 @@ void prepare_onnx_schemas() {
     onnx::RegisterSchema(quant);
     // com.microsoft QuantizeLinear / DequantizeLinear: ONNX's own, with 16-bit codes as well.
     if (!ranges.Map().count(kMicrosoftDomain)) ranges.AddDomainToVersion(kMicrosoftDomain, 1, 1);
-    const std::vector<std::string> codes = {"tensor(int8)", "tensor(uint8)", "tensor(int16)", "tensor(uint16)", "tensor(int32)"};
+    const std::vector<std::string> codes = {"tensor(int8)", "tensor(uint8)", "tensor(int16)", "tensor(uint16)",
+                                            "tensor(int32)"};
     onnx::OpSchema quantize_linear;
     quantize_linear.SetName("QuantizeLinear")
         .SetDomain(kMicrosoftDomain)
@@ -250,8 +284,10 @@ void prepare_onnx_schemas() {
         .TypeConstraint("T2", codes, "codes")
         .Attr("axis", "the per-axis parameters' axis", onnx::AttributeProto::INT, int64_t{1})
         .TypeAndShapeInferenceFunction([](onnx::InferenceContext& ctx) {
-          if (ctx.getNumInputs() > 2 && ctx.getInputType(2)) onnx::propagateElemTypeFromInputToOutput(ctx, 2, 0);
-          else ctx.getOutputType(0)->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
+          if (ctx.getNumInputs() > 2 && ctx.getInputType(2))
+            onnx::propagateElemTypeFromInputToOutput(ctx, 2, 0);
+          else
+            ctx.getOutputType(0)->mutable_tensor_type()->set_elem_type(onnx::TensorProto::UINT8);
           if (onnx::hasInputShape(ctx, 0)) onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
         });
     onnx::RegisterSchema(quantize_linear);
@@ -282,17 +318,19 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOp
   if (options.batch_size > 0) fix_batch_dimension(model, options.batch_size);
   const int64_t opset = default_domain_opset(model, source);
   for (const auto& o : model.opset_import())
-    if (!o.domain().empty() && o.domain() != "ai.onnx" && o.domain() != kQonnxDomain && o.domain() != kMicrosoftDomain && o.domain() != "ai.onnx.ml")
-      throw Unsupported(source + ": operator domain '" + o.domain() + "' is not supported; expected the default ONNX domain, " + kQonnxDomain +
-                        " or " + kMicrosoftDomain + " (its QuantizeLinear / DequantizeLinear)");
+    if (!o.domain().empty() && o.domain() != "ai.onnx" && o.domain() != kQonnxDomain &&
+        o.domain() != kMicrosoftDomain && o.domain() != "ai.onnx.ml")
+      throw Unsupported(source + ": operator domain '" + o.domain() +
+                        "' is not supported; expected the default ONNX domain, " + kQonnxDomain + " or " +
+                        kMicrosoftDomain + " (its QuantizeLinear / DequantizeLinear)");
 
   // Unsupported ops first: ONNX's checker would reject a custom op without naming the node.
   for (int i = 0; i < model.graph().node_size(); ++i) {
     const auto& n = model.graph().node(i);
     const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
     if (!is_supported_op(domain, n.op_type()))
-      throw Unsupported(source + ": node '" + (n.name().empty() ? n.op_type() + "_" + std::to_string(i) : n.name()) + "' (" +
-                        n.op_type() + "): operator " + (domain.empty() ? "" : domain + "::") + n.op_type() +
+      throw Unsupported(source + ": node '" + (n.name().empty() ? n.op_type() + "_" + std::to_string(i) : n.name()) +
+                        "' (" + n.op_type() + "): operator " + (domain.empty() ? "" : domain + "::") + n.op_type() +
                         " is not supported; see docs/ops.md for the supported list");
   }
   try {
@@ -336,7 +374,8 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOp
     for (const auto& a : n.attribute()) node.attributes.emplace(a.name(), attribute_from(a, context));
     for (const auto& in : node.inputs)
       if (!in.empty() && !defined.count(in))
-        throw InputError(context + ": input '" + in + "' is neither a graph input, an initializer nor an earlier node's output");
+        throw InputError(context + ": input '" + in +
+                         "' is neither a graph input, an initializer nor an earlier node's output");
     for (const auto& out : node.outputs)
       if (!out.empty()) defined.insert(out);
     graph.nodes.push_back(std::move(node));
@@ -367,15 +406,35 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context)
   auto widen = [&](auto narrow) { return std::vector<int64_t>(narrow.begin(), narrow.end()); };
   switch (p.data_type()) {
     case TP::FLOAT:
-      return Tensor::of_floats(shape, raw ? from_raw<float>(bytes, n, context) : from_field<float>(p.float_data(), n, context));
+      return Tensor::of_floats(
+          shape, raw ? from_raw<float>(bytes, n, context) : from_field<float>(p.float_data(), n, context));
     case TP::INT64:
-      return Tensor::of_ints(dtype, shape, raw ? from_raw<int64_t>(bytes, n, context) : from_field<int64_t>(p.int64_data(), n, context));
-    case TP::INT8: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<int8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
-    case TP::UINT8: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<uint8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
-    case TP::BOOL: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<uint8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
-    case TP::INT16: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<int16_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
-    case TP::UINT16: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<uint16_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
-    case TP::INT32: return Tensor::of_ints(dtype, shape, raw ? widen(from_raw<int32_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+      return Tensor::of_ints(
+          dtype, shape, raw ? from_raw<int64_t>(bytes, n, context) : from_field<int64_t>(p.int64_data(), n, context));
+    case TP::INT8:
+      return Tensor::of_ints(
+          dtype, shape,
+          raw ? widen(from_raw<int8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::UINT8:
+      return Tensor::of_ints(
+          dtype, shape,
+          raw ? widen(from_raw<uint8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::BOOL:
+      return Tensor::of_ints(
+          dtype, shape,
+          raw ? widen(from_raw<uint8_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::INT16:
+      return Tensor::of_ints(
+          dtype, shape,
+          raw ? widen(from_raw<int16_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::UINT16:
+      return Tensor::of_ints(
+          dtype, shape,
+          raw ? widen(from_raw<uint16_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
+    case TP::INT32:
+      return Tensor::of_ints(
+          dtype, shape,
+          raw ? widen(from_raw<int32_t>(bytes, n, context)) : from_field<int64_t>(p.int32_data(), n, context));
   }
   throw InputError(context + ": unsupported element type");
 }

@@ -26,8 +26,8 @@ std::optional<Normalisation> read_sidecar_normalisation(const std::string& model
     try {
       return n.as<float>();
     } catch (const YAML::Exception&) {
-      throw InputError(path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) + ": '" + key +
-                       "' must be a number");
+      throw InputError(path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) +
+                       ": '" + key + "' must be a number");
     }
   };
   if (!root.IsMap()) throw InputError(path + ": expected a YAML mapping with 'mean' and 'std'");
@@ -37,13 +37,16 @@ std::optional<Normalisation> read_sidecar_normalisation(const std::string& model
   return n;
 }
 
-NormalisationChoice choose_normalisation(const std::string& model_path, const std::optional<Normalisation>& given, const std::string& given_source) {
+NormalisationChoice choose_normalisation(const std::string& model_path, const std::optional<Normalisation>& given,
+                                         const std::string& given_source) {
   if (given) return {*given, given_source};
-  if (const std::optional<Normalisation> sidecar = read_sidecar_normalisation(model_path)) return {*sidecar, sidecar_path(model_path)};
+  if (const std::optional<Normalisation> sidecar = read_sidecar_normalisation(model_path))
+    return {*sidecar, sidecar_path(model_path)};
   static std::once_flag warned;
   std::call_once(warned, [&] {
     std::fprintf(stderr,
-                 "chipref: warning: %s has no input normalisation (none given, and no sidecar %s): inputs go in as pixels scaled to [0, 1]; "
+                 "chipref: warning: %s has no input normalisation (none given, and no sidecar %s): inputs go in as "
+                 "pixels scaled to [0, 1]; "
                  "a model trained on normalised inputs scores near chance this way\n",
                  model_path.c_str(), sidecar_path(model_path).c_str());
   });

@@ -22,6 +22,7 @@ struct NormalisationChoice {
   Normalisation norm;
   std::string source;  // given_source, the sidecar's path, or "none"
 };
-NormalisationChoice choose_normalisation(const std::string& model_path, const std::optional<Normalisation>& given, const std::string& given_source);
+NormalisationChoice choose_normalisation(const std::string& model_path, const std::optional<Normalisation>& given,
+                                         const std::string& given_source);
 
 }  // namespace chipref

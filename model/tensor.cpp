@@ -10,14 +10,22 @@ namespace chipref {
 
 std::string_view to_string(DType dtype) {
   switch (dtype) {
-    case DType::float32: return "float32";
-    case DType::int8: return "int8";
-    case DType::uint8: return "uint8";
-    case DType::int16: return "int16";
-    case DType::uint16: return "uint16";
-    case DType::int32: return "int32";
-    case DType::int64: return "int64";
-    case DType::boolean: return "bool";
+    case DType::float32:
+      return "float32";
+    case DType::int8:
+      return "int8";
+    case DType::uint8:
+      return "uint8";
+    case DType::int16:
+      return "int16";
+    case DType::uint16:
+      return "uint16";
+    case DType::int32:
+      return "int32";
+    case DType::int64:
+      return "int64";
+    case DType::boolean:
+      return "bool";
   }
   return "?";
 }
@@ -26,24 +34,37 @@ bool is_integer(DType dtype) { return dtype != DType::float32; }
 
 int64_t dtype_min(DType dtype) {
   switch (dtype) {
-    case DType::int8: return -128;
-    case DType::int16: return -32768;
-    case DType::int32: return std::numeric_limits<int32_t>::min();
-    case DType::int64: return std::numeric_limits<int64_t>::min();
-    default: return 0;
+    case DType::int8:
+      return -128;
+    case DType::int16:
+      return -32768;
+    case DType::int32:
+      return std::numeric_limits<int32_t>::min();
+    case DType::int64:
+      return std::numeric_limits<int64_t>::min();
+    default:
+      return 0;
   }
 }
 
 int64_t dtype_max(DType dtype) {
   switch (dtype) {
-    case DType::int8: return 127;
-    case DType::uint8: return 255;
-    case DType::int16: return 32767;
-    case DType::uint16: return 65535;
-    case DType::int32: return std::numeric_limits<int32_t>::max();
-    case DType::int64: return std::numeric_limits<int64_t>::max();
-    case DType::boolean: return 1;
-    default: return 0;
+    case DType::int8:
+      return 127;
+    case DType::uint8:
+      return 255;
+    case DType::int16:
+      return 32767;
+    case DType::uint16:
+      return 65535;
+    case DType::int32:
+      return std::numeric_limits<int32_t>::max();
+    case DType::int64:
+      return std::numeric_limits<int64_t>::max();
+    case DType::boolean:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -51,8 +72,12 @@ void require_finite(const Tensor& t, const std::string& what) {
   if (!t.is_float()) return;
   for (size_t i = 0; i < t.floats.size(); ++i)
     if (!std::isfinite(t.floats[i]))
-      throw InputError(what + ": element " + std::to_string(i) + " " + index_to_string(t.shape, static_cast<int64_t>(i)) + " is " +
-                       (std::isnan(t.floats[i]) ? "NaN" : t.floats[i] > 0 ? "+infinity" : "-infinity") + "; expected finite numbers");
+      throw InputError(what + ": element " + std::to_string(i) + " " +
+                       index_to_string(t.shape, static_cast<int64_t>(i)) + " is " +
+                       (std::isnan(t.floats[i]) ? "NaN"
+                        : t.floats[i] > 0       ? "+infinity"
+                                                : "-infinity") +
+                       "; expected finite numbers");
 }
 
 Tensor Tensor::of_floats(Shape shape, std::vector<float> data) {

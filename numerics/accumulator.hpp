@@ -26,9 +26,8 @@ OverflowPolicy parse_overflow_policy(std::string_view name);  // throws InputErr
 class AccumulatorOverflow : public InputError {
  public:
   AccumulatorOverflow(int bits, int64_t partial_sum, int64_t term)
-      : InputError("int" + std::to_string(bits) + " accumulator overflow: " + std::to_string(partial_sum) +
-                   " + " + std::to_string(term) + " leaves [" +
-                   std::to_string(bits_detail::min_of(bits, true)) + ", " +
+      : InputError("int" + std::to_string(bits) + " accumulator overflow: " + std::to_string(partial_sum) + " + " +
+                   std::to_string(term) + " leaves [" + std::to_string(bits_detail::min_of(bits, true)) + ", " +
                    std::to_string(bits_detail::max_of(bits, true)) + "]") {}
 };
 
@@ -61,12 +60,13 @@ class AccumulatorSpec {
     ++counter.events;
     switch (policy_) {
       case OverflowPolicy::wrap:
-        return bits_detail::wrap(
-            static_cast<int64_t>(static_cast<uint64_t>(acc) + static_cast<uint64_t>(term)), bits_, true);
+        return bits_detail::wrap(static_cast<int64_t>(static_cast<uint64_t>(acc) + static_cast<uint64_t>(term)), bits_,
+                                 true);
       case OverflowPolicy::saturate:
         if (int64_overflow) return term > 0 ? max() : min();
         return sum > max() ? max() : min();
-      case OverflowPolicy::error: throw AccumulatorOverflow(bits_, acc, term);
+      case OverflowPolicy::error:
+        throw AccumulatorOverflow(bits_, acc, term);
     }
     return sum;
   }

@@ -85,7 +85,7 @@ struct IntExp {
 
   int64_t operator()(int64_t q) const {
     int64_t big_q = std::max<int64_t>(q * (int64_t{1} << input_shift), n * qx0);
-    if (big_q > 0) big_q = 0;  // exp is only evaluated at or below the row maximum
+    if (big_q > 0) big_q = 0;       // exp is only evaluated at or below the row maximum
     const int64_t z = big_q / qx0;  // both <= 0, qx0 < 0: a non-negative quotient, truncation = floor
     const int64_t r = big_q - qx0 * z;
     const int64_t p = r * (r + qb) + qc;

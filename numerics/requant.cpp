@@ -8,13 +8,13 @@
 namespace chipref {
 
 namespace {
-constexpr enum_names::Entry<RoundingMode> kRoundingNames[] = {
-    {RoundingMode::half_even, "half_even"}, {RoundingMode::half_away, "half_away"},
-    {RoundingMode::half_up, "half_up"},     {RoundingMode::floor, "floor"},
-    {RoundingMode::toward_zero, "toward_zero"}};
-constexpr enum_names::Entry<RequantFlavour> kFlavourNames[] = {{RequantFlavour::gemmlowp, "gemmlowp"},
-                                                                {RequantFlavour::single, "single"},
-                                                                {RequantFlavour::float32, "float"}};
+constexpr enum_names::Entry<RoundingMode> kRoundingNames[] = {{RoundingMode::half_even, "half_even"},
+                                                              {RoundingMode::half_away, "half_away"},
+                                                              {RoundingMode::half_up, "half_up"},
+                                                              {RoundingMode::floor, "floor"},
+                                                              {RoundingMode::toward_zero, "toward_zero"}};
+constexpr enum_names::Entry<RequantFlavour> kFlavourNames[] = {
+    {RequantFlavour::gemmlowp, "gemmlowp"}, {RequantFlavour::single, "single"}, {RequantFlavour::float32, "float"}};
 }  // namespace
 
 std::string_view to_string(RoundingMode mode) { return enum_names::name_of(mode, kRoundingNames); }
@@ -62,19 +62,22 @@ RequantChannel requant_channel_of(const FixedMultiplier& fixed, RequantFlavour f
   // What derive_multiplier can produce, and so what the kernels' shifts are bounded by (a right shift of
   // at most 62 in `single`, 31 in `gemmlowp`): a pair read from a file is held to it.
   if (fixed.bits < kMinMultiplierBits || fixed.bits > kMaxMultiplierBits)
-    throw InputError("multiplier width " + std::to_string(fixed.bits) + " is out of range; expected " + std::to_string(kMinMultiplierBits) + ".." +
-                     std::to_string(kMaxMultiplierBits) + " bits");
+    throw InputError("multiplier width " + std::to_string(fixed.bits) + " is out of range; expected " +
+                     std::to_string(kMinMultiplierBits) + ".." + std::to_string(kMaxMultiplierBits) + " bits");
   const bool zero = fixed.multiplier == 0 && fixed.shift == 0;
   if (!zero && (fixed.multiplier < (int64_t{1} << (fixed.bits - 1)) || fixed.multiplier >= (int64_t{1} << fixed.bits)))
-    throw InputError("multiplier " + std::to_string(fixed.multiplier) + " is not a normalised " + std::to_string(fixed.bits) + "-bit multiplier in [2^" +
-                     std::to_string(fixed.bits - 1) + ", 2^" + std::to_string(fixed.bits) + "), nor 0 with shift 0");
+    throw InputError("multiplier " + std::to_string(fixed.multiplier) + " is not a normalised " +
+                     std::to_string(fixed.bits) + "-bit multiplier in [2^" + std::to_string(fixed.bits - 1) + ", 2^" +
+                     std::to_string(fixed.bits) + "), nor 0 with shift 0");
   if (fixed.shift < kMinScaleExponent || fixed.shift > kMaxScaleExponent)
-    throw InputError("shift " + std::to_string(fixed.shift) + " is out of range; expected " + std::to_string(kMinScaleExponent) + ".." +
-                     std::to_string(kMaxScaleExponent));
+    throw InputError("shift " + std::to_string(fixed.shift) + " is out of range; expected " +
+                     std::to_string(kMinScaleExponent) + ".." + std::to_string(kMaxScaleExponent));
   if (flavour != RequantFlavour::float32) return RequantChannel{fixed, static_cast<float>(fixed.value())};
   if (fixed.bits != kFloat32MultiplierBits)
-    throw InputError("the float requant flavour stores its float32 scale as a 24-bit multiplier; got " + std::to_string(fixed.bits) + " bits");
-  return RequantChannel{fixed, static_cast<float>(fixed.value())};  // exact: 24 significant bits, exponent in float range
+    throw InputError("the float requant flavour stores its float32 scale as a 24-bit multiplier; got " +
+                     std::to_string(fixed.bits) + " bits");
+  return RequantChannel{fixed,
+                        static_cast<float>(fixed.value())};  // exact: 24 significant bits, exponent in float range
 }
 
 std::vector<RequantChannel> make_requant_channels(const std::vector<double>& scales, int multiplier_bits) {

@@ -20,13 +20,14 @@ enum class RequantFlavour {
 };
 inline constexpr RequantFlavour kAllRequantFlavours[] = {RequantFlavour::gemmlowp, RequantFlavour::single,
                                                          RequantFlavour::float32};
-std::string_view to_string(RequantFlavour flavour);                 // "gemmlowp", "single", "float"
-RequantFlavour parse_requant_flavour(std::string_view name);        // throws InputError
+std::string_view to_string(RequantFlavour flavour);           // "gemmlowp", "single", "float"
+RequantFlavour parse_requant_flavour(std::string_view name);  // throws InputError
 
 // scale ≈ multiplier · 2^(shift − bits), with multiplier in [2^(bits−1), 2^bits) (normalised: its top bit
 // is set) or multiplier = shift = 0 for scale 0. shift > 0 exactly when the represented value is >= 1
-// (a left shift in the gemmlowp flavour; a scale just below 1 may round up to exactly 1). With bits = 31 this is TFLite's (quantized_multiplier, shift) pair.
-// Relative error |multiplier·2^(shift−bits) − scale| / scale <= 2^−bits (docs/numerics.md §3.1).
+// (a left shift in the gemmlowp flavour; a scale just below 1 may round up to exactly 1). With bits = 31 this is
+// TFLite's (quantized_multiplier, shift) pair. Relative error |multiplier·2^(shift−bits) − scale| / scale <= 2^−bits
+// (docs/numerics.md §3.1).
 struct FixedMultiplier {
   int32_t multiplier = 0;
   int shift = 0;
@@ -128,7 +129,8 @@ inline int64_t Requantizer::scale_only(int32_t acc, const RequantChannel& ch) co
       return right >= 0 ? rounding_shift_right(product, right, rounding_)
                         : requant_detail::saturating_shift_left(product, -right);
     }
-    case RequantFlavour::float32: return scale_float32(acc, ch.scale_f32);
+    case RequantFlavour::float32:
+      return scale_float32(acc, ch.scale_f32);
   }
   return 0;
 }

@@ -37,11 +37,16 @@ constexpr int64_t rounding_shift_right(int64_t x, int shift, RoundingMode mode) 
   const int64_t rem = static_cast<int64_t>(static_cast<uint64_t>(x) & ((uint64_t{1} << shift) - 1));
   const int64_t half = int64_t{1} << (shift - 1);  // rem/2^shift compared against 1/2
   switch (mode) {
-    case RoundingMode::floor: return floor_q;
-    case RoundingMode::toward_zero: return floor_q + (x < 0 && rem != 0);
-    case RoundingMode::half_up: return floor_q + (rem >= half);
-    case RoundingMode::half_away: return floor_q + (x < 0 ? rem > half : rem >= half);
-    case RoundingMode::half_even: return floor_q + (rem > half || (rem == half && (floor_q & 1)));
+    case RoundingMode::floor:
+      return floor_q;
+    case RoundingMode::toward_zero:
+      return floor_q + (x < 0 && rem != 0);
+    case RoundingMode::half_up:
+      return floor_q + (rem >= half);
+    case RoundingMode::half_away:
+      return floor_q + (x < 0 ? rem > half : rem >= half);
+    case RoundingMode::half_even:
+      return floor_q + (rem > half || (rem == half && (floor_q & 1)));
   }
   return floor_q;
 }
@@ -53,13 +58,18 @@ constexpr int64_t rounding_divide(int64_t a, int64_t b, RoundingMode mode) {
   int64_t q = a / b, r = a % b;  // C truncates toward zero
   if (r < 0) q -= 1, r += b;     // floor quotient, 0 <= r < b
   if (r == 0) return q;
-  const int64_t rest = b - r;    // r/b > 1/2 exactly when r > rest
+  const int64_t rest = b - r;  // r/b > 1/2 exactly when r > rest
   switch (mode) {
-    case RoundingMode::floor: return q;
-    case RoundingMode::toward_zero: return q + (a < 0);
-    case RoundingMode::half_up: return q + (r >= rest);
-    case RoundingMode::half_away: return q + (a < 0 ? r > rest : r >= rest);
-    case RoundingMode::half_even: return q + (r > rest || (r == rest && (q & 1)));
+    case RoundingMode::floor:
+      return q;
+    case RoundingMode::toward_zero:
+      return q + (a < 0);
+    case RoundingMode::half_up:
+      return q + (r >= rest);
+    case RoundingMode::half_away:
+      return q + (a < 0 ? r > rest : r >= rest);
+    case RoundingMode::half_even:
+      return q + (r > rest || (r == rest && (q & 1)));
   }
   return q;
 }
@@ -69,10 +79,14 @@ inline double round_to_integer(double x, RoundingMode mode) {
   const double fl = std::floor(x);
   const double frac = x - fl;  // in [0, 1)
   switch (mode) {
-    case RoundingMode::floor: return fl;
-    case RoundingMode::toward_zero: return (x < 0 && frac != 0) ? fl + 1 : fl;
-    case RoundingMode::half_up: return frac >= 0.5 ? fl + 1 : fl;
-    case RoundingMode::half_away: return (x < 0 ? frac > 0.5 : frac >= 0.5) ? fl + 1 : fl;
+    case RoundingMode::floor:
+      return fl;
+    case RoundingMode::toward_zero:
+      return (x < 0 && frac != 0) ? fl + 1 : fl;
+    case RoundingMode::half_up:
+      return frac >= 0.5 ? fl + 1 : fl;
+    case RoundingMode::half_away:
+      return (x < 0 ? frac > 0.5 : frac >= 0.5) ? fl + 1 : fl;
     case RoundingMode::half_even:
       return (frac > 0.5 || (frac == 0.5 && std::fmod(fl, 2.0) != 0)) ? fl + 1 : fl;
   }

@@ -11,13 +11,16 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   PreparedOp p;
   p.inputs = {op.inputs.at(0), op.inputs.at(1)};
   const IntValue& out = value(g, op.outputs.at(0), op);
-  const auto params = std::make_shared<const kernels::AddRequant>(kernels::AddRequant{
-      requantizer_of(op, out), channel(op, op.get_int("multiplier_a"), op.get_int("shift_a")), channel(op, op.get_int("multiplier_b"), op.get_int("shift_b")),
-      input_zero_point(g, op, 0), input_zero_point(g, op, 1), op.get_int("clamp_lo"), op.get_int("clamp_hi")});
+  const auto params = std::make_shared<const kernels::AddRequant>(
+      kernels::AddRequant{requantizer_of(op, out), channel(op, op.get_int("multiplier_a"), op.get_int("shift_a")),
+                          channel(op, op.get_int("multiplier_b"), op.get_int("shift_b")), input_zero_point(g, op, 0),
+                          input_zero_point(g, op, 1), op.get_int("clamp_lo"), op.get_int("clamp_hi")});
   p.run = [params, &op](const Inputs& in, CodeTensor& y, OverflowCounter&) {
     const CodeTensor& a = *in[0];
     const CodeTensor& b = *in[1];
-    if (a.shape != b.shape) throw InputError(op.describe() + ": operand shapes differ: " + shape_to_string(a.shape) + " and " + shape_to_string(b.shape));
+    if (a.shape != b.shape)
+      throw InputError(op.describe() + ": operand shapes differ: " + shape_to_string(a.shape) + " and " +
+                       shape_to_string(b.shape));
     shape_output(y, a.shape);
     kernels::add_requant(*params, a.data.data(), b.data.data(), static_cast<int64_t>(a.data.size()), y.data.data());
   };

@@ -11,7 +11,8 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   const Tensor& c = constant(g, op, 0);
   const auto codes = std::make_shared<const std::vector<int32_t>>(as_int32(c));
   const Shape c_shape = c.shape;
-  if (c_shape.empty() || c_shape[0] != 1) throw InputError(op.describe() + ": its constant must be [1, ...], got " + shape_to_string(c_shape));
+  if (c_shape.empty() || c_shape[0] != 1)
+    throw InputError(op.describe() + ": its constant must be [1, ...], got " + shape_to_string(c_shape));
   p.run = [=](const Inputs& in, CodeTensor& y, OverflowCounter&) {
     const CodeTensor& like = *in[0];
     kernels::batch_broadcast(c_shape, codes->data(), like.shape.empty() ? 1 : like.shape[0], y.shape, y.data);

@@ -18,15 +18,19 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   const QuantParams& in = value(g, op.inputs.at(0), op).quant;
   const QuantParams& out = value(g, op.outputs.at(0), op).quant;
   if (in.format != out.format || in.zero_point != out.zero_point || in.scale != out.scale)
-    throw InputError(op.describe() + ": its input and output are quantized differently; a clamp keeps the codes and so needs one quantization");
+    throw InputError(
+        op.describe() +
+        ": its input and output are quantized differently; a clamp keeps the codes and so needs one quantization");
   const int64_t lo = op.get_int("clamp_lo"), hi = op.get_int("clamp_hi");
   if (lo > hi || !out.format.contains(lo) || !out.format.contains(hi))
-    throw InputError(op.describe() + ": clamp [" + std::to_string(lo) + ", " + std::to_string(hi) + "] is not an interval of its " + out.format.name() + " codes [" +
+    throw InputError(op.describe() + ": clamp [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                     "] is not an interval of its " + out.format.name() + " codes [" +
                      std::to_string(out.format.min()) + ", " + std::to_string(out.format.max()) + "]");
   p.run = [lo, hi](const Inputs& in, CodeTensor& y, OverflowCounter&) {
     const CodeTensor& x = *in[0];
     shape_output(y, x.shape);
-    clamp_codes(x.data.data(), static_cast<int64_t>(x.data.size()), static_cast<int32_t>(lo), static_cast<int32_t>(hi), y.data.data());
+    clamp_codes(x.data.data(), static_cast<int64_t>(x.data.size()), static_cast<int32_t>(lo), static_cast<int32_t>(hi),
+                y.data.data());
   };
   return p;
 }

@@ -26,14 +26,17 @@ void check_same_length(const IntGraph& g, const Node& op, std::initializer_list<
   const int64_t n = constant(g, op, *inputs.begin()).numel();
   for (size_t i : inputs)
     if (constant(g, op, i).numel() != n)
-      throw InputError(op.describe() + ": constants '" + op.inputs[*inputs.begin()] + "' and '" + op.inputs[i] + "' are read per channel side by side but hold " +
-                       std::to_string(n) + " and " + std::to_string(constant(g, op, i).numel()) + " elements");
+      throw InputError(op.describe() + ": constants '" + op.inputs[*inputs.begin()] + "' and '" + op.inputs[i] +
+                       "' are read per channel side by side but hold " + std::to_string(n) + " and " +
+                       std::to_string(constant(g, op, i).numel()) + " elements");
 }
 
-std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, size_t length, std::optional<std::vector<int64_t>> fallback) {
+std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, size_t length,
+                                    std::optional<std::vector<int64_t>> fallback) {
   std::vector<int64_t> v = op.get_ints(attr, std::move(fallback));
   if (v.size() != length)
-    throw InputError(op.describe() + ": attribute '" + attr + "' holds " + std::to_string(v.size()) + " numbers; expected " + std::to_string(length));
+    throw InputError(op.describe() + ": attribute '" + attr + "' holds " + std::to_string(v.size()) +
+                     " numbers; expected " + std::to_string(length));
   return v;
 }
 
@@ -43,24 +46,29 @@ void shape_output(CodeTensor& y, Shape shape) {
 }
 
 int32_t narrow_to_int32(const Node& op, const std::string& what, int64_t v) {
-  if (v < INT32_MIN || v > INT32_MAX) throw InputError(op.describe() + ": " + what + " " + std::to_string(v) + " is outside int32");
+  if (v < INT32_MIN || v > INT32_MAX)
+    throw InputError(op.describe() + ": " + what + " " + std::to_string(v) + " is outside int32");
   return static_cast<int32_t>(v);
 }
 
-int int_attribute(const Node& op, const std::string& attr) { return narrow_to_int32(op, "attribute '" + attr + "'", op.get_int(attr)); }
+int int_attribute(const Node& op, const std::string& attr) {
+  return narrow_to_int32(op, "attribute '" + attr + "'", op.get_int(attr));
+}
 
 kernels::ConvGeometry geometry(const Node& op, const Shape& x, int64_t out_channels, int64_t kh, int64_t kw) {
   if (x.size() != 4) throw InputError(op.describe() + ": expects an NCHW input, got " + shape_to_string(x));
   kernels::ConvGeometry g;
   g.batch = x[0], g.in_channels = x[1], g.in_h = x[2], g.in_w = x[3];
   g.out_channels = out_channels, g.kernel_h = kh, g.kernel_w = kw;
-  const auto strides = ints_of_length(op, "strides", 2, std::vector<int64_t>{1, 1}), dilations = ints_of_length(op, "dilations", 2, std::vector<int64_t>{1, 1});
+  const auto strides = ints_of_length(op, "strides", 2, std::vector<int64_t>{1, 1}),
+             dilations = ints_of_length(op, "dilations", 2, std::vector<int64_t>{1, 1});
   const auto pads = ints_of_length(op, "pads", 4, std::vector<int64_t>{0, 0, 0, 0});
   g.stride_h = strides[0], g.stride_w = strides[1], g.dilation_h = dilations[0], g.dilation_w = dilations[1];
   g.pad_top = pads[0], g.pad_left = pads[1], g.pad_bottom = pads[2], g.pad_right = pads[3];
   g.groups = op.get_int("group", 1);
   if (!g.valid()) throw InputError(op.describe() + ": invalid geometry for input " + shape_to_string(x));
-  checked_element_count({g.batch, std::max(g.in_channels, g.out_channels), g.out_h(), g.out_w()}, op.describe() + "'s output");
+  checked_element_count({g.batch, std::max(g.in_channels, g.out_channels), g.out_h(), g.out_w()},
+                        op.describe() + "'s output");
   return g;
 }
 
@@ -74,12 +82,13 @@ kernels::ConvGeometry window_geometry(const Node& op, const Shape& x, const std:
 }
 
 Requantizer requantizer_of(const Node& op, const IntValue& out) {
-  return Requantizer::make(parse_requant_flavour(op.get_string("flavour")), parse_rounding_mode(op.get_string("rounding")),
-                           out.quant.format, out.quant.zero_point);
+  return Requantizer::make(parse_requant_flavour(op.get_string("flavour")),
+                           parse_rounding_mode(op.get_string("rounding")), out.quant.format, out.quant.zero_point);
 }
 
 RequantChannel channel_of(const Node& op, int64_t multiplier, int64_t shift, int64_t bits, RequantFlavour flavour) {
-  const FixedMultiplier fixed{narrow_to_int32(op, "multiplier", multiplier), narrow_to_int32(op, "shift", shift), narrow_to_int32(op, "multiplier width", bits)};
+  const FixedMultiplier fixed{narrow_to_int32(op, "multiplier", multiplier), narrow_to_int32(op, "shift", shift),
+                              narrow_to_int32(op, "multiplier width", bits)};
   try {
     return requant_channel_of(fixed, flavour);
   } catch (const InputError& e) {
@@ -88,7 +97,8 @@ RequantChannel channel_of(const Node& op, int64_t multiplier, int64_t shift, int
 }
 
 RequantChannel channel(const Node& op, int64_t multiplier, int64_t shift) {
-  return channel_of(op, multiplier, shift, op.get_int("multiplier_bits"), parse_requant_flavour(op.get_string("flavour")));
+  return channel_of(op, multiplier, shift, op.get_int("multiplier_bits"),
+                    parse_requant_flavour(op.get_string("flavour")));
 }
 
 AccumulatorSpec accumulator_of(const Node& op) {
@@ -98,7 +108,8 @@ AccumulatorSpec accumulator_of(const Node& op) {
 std::vector<int32_t> table_of(const Node& op, const Tensor& t, int64_t lo, int64_t hi) {
   for (int64_t v : t.ints)
     if (v < lo || v > hi)
-      throw InputError(op.describe() + ": table entry " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      throw InputError(op.describe() + ": table entry " + std::to_string(v) + " is outside [" + std::to_string(lo) +
+                       ", " + std::to_string(hi) + "]");
   return as_int32(t);
 }
 
@@ -110,7 +121,8 @@ std::shared_ptr<const PreparedWeights> prepare_weights(const Tensor& w, int64_t 
 }
 
 std::shared_ptr<const std::vector<int32_t>> bias_of(const IntGraph& g, const Node& op) {
-  return std::make_shared<const std::vector<int32_t>>(op.inputs.size() > 2 ? as_int32(constant(g, op, 2)) : std::vector<int32_t>{});
+  return std::make_shared<const std::vector<int32_t>>(op.inputs.size() > 2 ? as_int32(constant(g, op, 2))
+                                                                           : std::vector<int32_t>{});
 }
 
 const Tensor& dense_weights(const IntGraph& g, const Node& op, const MacWeightSource& source) {

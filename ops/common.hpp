@@ -38,7 +38,8 @@ int32_t input_zero_point(const IntGraph& g, const Node& op, size_t input);
 // hand may give them different lengths.
 void check_same_length(const IntGraph& g, const Node& op, std::initializer_list<size_t> inputs);
 // A list attribute of a fixed length (strides, pads, a window's kernel).
-std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, size_t length, std::optional<std::vector<int64_t>> fallback = std::nullopt);
+std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, size_t length,
+                                    std::optional<std::vector<int64_t>> fallback = std::nullopt);
 void shape_output(CodeTensor& y, Shape shape);
 // graph.json stores integers in 64 bits; the kernels hold widths, shifts and multipliers in 32, and a
 // value past int32 must not narrow into a plausible one (2^32 + 8 into 8).
@@ -47,7 +48,8 @@ int int_attribute(const Node& op, const std::string& attr);
 
 // The window geometry of a conv_mac, window_sum or window_max on input `x` (NCHW): strides, dilations,
 // pads and group from the op's attributes; InputError naming the op if they do not fit `x`.
-kernels::ConvGeometry geometry(const Node& op, const Shape& x, int64_t out_channels, int64_t kernel_h, int64_t kernel_w);
+kernels::ConvGeometry geometry(const Node& op, const Shape& x, int64_t out_channels, int64_t kernel_h,
+                               int64_t kernel_w);
 // A pooling window: the `kernel` attribute [KH, KW], or empty when `global` = 1 (every position).
 std::vector<int64_t> window_of(const Node& op);
 // The geometry of window `kernel` (empty: the whole plane) on input `x` (NCHW), channels kept.

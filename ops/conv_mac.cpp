@@ -15,7 +15,8 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
   PreparedOp p;
   p.inputs = {op.inputs.at(0)};
   const Tensor& w = dense_weights(g, op, source);
-  if (w.rank() != 4) throw InputError(op.describe() + ": weights must be [M, C/G, KH, KW], got " + shape_to_string(w.shape));
+  if (w.rank() != 4)
+    throw InputError(op.describe() + ": weights must be [M, C/G, KH, KW], got " + shape_to_string(w.shape));
   const auto weights = prepare_weights(w, w.shape[0]);
   const auto nm = source.skip_zero;
   const auto bias = bias_of(g, op);
@@ -26,8 +27,10 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
     const CodeTensor& x = *in[0];
     const kernels::ConvGeometry geo = conv_geometry(op, x.shape, w_shape);
     shape_output(y, {geo.batch, geo.out_channels, geo.out_h(), geo.out_w()});
-    if (nm) kernels::conv_mac_skip_zero(geo, x.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
-    else kernels::conv_mac(geo, x.data.data(), zp, weights->mac, *bias, acc, overflow, y.data.data());
+    if (nm)
+      kernels::conv_mac_skip_zero(geo, x.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
+    else
+      kernels::conv_mac(geo, x.data.data(), zp, weights->mac, *bias, acc, overflow, y.data.data());
   };
   return p;
 }
@@ -42,12 +45,15 @@ MacMatrixView matrix_view(const Node& op, const Shape& x, const Shape& w, const 
   v.groups = groups, v.positions = geo.batch * oh * ow, v.reduction = k_total, v.channels = mg;
   v.input_index = [=](int64_t g, int64_t p, int64_t k) -> int64_t {
     const int64_t n = p / (oh * ow), oy = p / ow % oh, ox = p % ow, c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
-    const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h, ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
+    const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h,
+                  ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
     if (iy < 0 || iy >= geo.in_h || ix < 0 || ix >= geo.in_w) return -1;
     return ((n * geo.in_channels + g * cg + c) * geo.in_h + iy) * geo.in_w + ix;
   };
   v.second_index = [=](int64_t g, int64_t m, int64_t k) { return (g * mg + m) * k_total + k; };
-  v.accumulator_index = [=](int64_t g, int64_t p, int64_t m) { return (p / (oh * ow) * geo.out_channels + g * mg + m) * oh * ow + p % (oh * ow); };
+  v.accumulator_index = [=](int64_t g, int64_t p, int64_t m) {
+    return (p / (oh * ow) * geo.out_channels + g * mg + m) * oh * ow + p % (oh * ow);
+  };
   return v;
 }
 

@@ -10,7 +10,8 @@ Tensor dequantize_output(const IntGraph& graph, const CodeTensor& codes) {
   const IntValue& out_value = graph.values.at(dq.inputs.at(0));
   const float out_scale = dq.get_float("scale");
   Tensor y = Tensor::zeros(DType::float32, codes.shape);
-  for (size_t i = 0; i < codes.data.size(); ++i) y.floats[i] = static_cast<float>(codes.data[i] - out_value.quant.zero_point) * out_scale;
+  for (size_t i = 0; i < codes.data.size(); ++i)
+    y.floats[i] = static_cast<float>(codes.data[i] - out_value.quant.zero_point) * out_scale;
   return y;
 }
 

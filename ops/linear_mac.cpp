@@ -20,13 +20,17 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
   p.run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter& overflow) {
     const CodeTensor& a = *in[0];
     if (a.shape.empty() || a.shape.back() != in_features)
-      throw InputError(op.describe() + ": input " + shape_to_string(a.shape) + " does not end in " + std::to_string(in_features));
+      throw InputError(op.describe() + ": input " + shape_to_string(a.shape) + " does not end in " +
+                       std::to_string(in_features));
     const int64_t rows = static_cast<int64_t>(a.data.size()) / in_features;
     Shape shape = a.shape;
     shape.back() = out_features;
     shape_output(y, shape);
-    if (nm) kernels::linear_mac_skip_zero(rows, a.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
-    else kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, weights->mac, *bias, acc, overflow, y.data.data());
+    if (nm)
+      kernels::linear_mac_skip_zero(rows, a.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
+    else
+      kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, weights->mac, *bias, acc, overflow,
+                          y.data.data());
   };
   return p;
 }

@@ -15,11 +15,13 @@ kernels::Lut read_lut(const IntGraph& g, const Node& op) {
   p.out = value(g, op.outputs.at(0), op).quant.format;
   const IntFormat in_format = value(g, op.inputs.at(0), op).quant.format;
   if (!in_format.contains(p.in_min))  // quantize writes the input format's minimum
-    throw InputError(op.describe() + ": in_min " + std::to_string(p.in_min) + " is outside the input's " + in_format.name() + " [" +
-                     std::to_string(in_format.min()) + ", " + std::to_string(in_format.max()) + "]");
+    throw InputError(op.describe() + ": in_min " + std::to_string(p.in_min) + " is outside the input's " +
+                     in_format.name() + " [" + std::to_string(in_format.min()) + ", " +
+                     std::to_string(in_format.max()) + "]");
   const int64_t needed = (in_format.max() - p.in_min) >> std::clamp(p.shift, 0, 16);
   if (p.shift < 0 || p.shift > 16 || static_cast<int64_t>(p.table.size()) < needed + 1)
-    throw InputError(op.describe() + ": the table has " + std::to_string(p.table.size()) + " entries; its input format needs " + std::to_string(needed + 1));
+    throw InputError(op.describe() + ": the table has " + std::to_string(p.table.size()) +
+                     " entries; its input format needs " + std::to_string(needed + 1));
   return p;
 }
 

@@ -17,7 +17,9 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
     const size_t rank = a.shape.size();
     bool ok = rank >= 2 && b.shape.size() == rank && a.shape[rank - 1] == b.shape[rank - 2];
     for (size_t d = 0; ok && d + 2 < rank; ++d) ok = a.shape[d] == b.shape[d];
-    if (!ok) throw InputError(op.describe() + ": cannot multiply " + shape_to_string(a.shape) + " by " + shape_to_string(b.shape));
+    if (!ok)
+      throw InputError(op.describe() + ": cannot multiply " + shape_to_string(a.shape) + " by " +
+                       shape_to_string(b.shape));
     const int64_t m = a.shape[rank - 2], k = a.shape[rank - 1], n = b.shape[rank - 1];
     const int64_t batch = static_cast<int64_t>(a.data.size()) / std::max<int64_t>(m * k, 1);
     Shape shape = a.shape;
@@ -31,7 +33,9 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
 // One product per leading index g: X_g = a[g] [P, K], W_g[n][k] = b[g][k][n], A_g = y[g] [P, N].
 MacMatrixView matrix_view(const Node& op, const Shape& a, const Shape&, const Shape& y) {
   const size_t r = a.size();
-  if (r < 2 || y.size() != r) throw InputError(op.describe() + ": cannot view " + shape_to_string(a) + " → " + shape_to_string(y) + " as matrix products");
+  if (r < 2 || y.size() != r)
+    throw InputError(op.describe() + ": cannot view " + shape_to_string(a) + " → " + shape_to_string(y) +
+                     " as matrix products");
   MacMatrixView v;
   const int64_t p = a[r - 2], k = a[r - 1], n = y[r - 1];
   v.positions = p, v.reduction = k, v.channels = n;

@@ -13,20 +13,23 @@ MulShiftParams read_mulshift(const IntGraph& g, const Node& op) {
   check_same_length(g, op, {1, 2});
   std::vector<RequantChannel> channels;
   for (int64_t c = 0; c < m.numel(); ++c) channels.push_back(channel(op, m.ints[c], s.ints[c]));
-  return MulShiftParams{kernels::MulShift{requantizer_of(op, out), std::move(channels), op.get_int("clamp_lo"), op.get_int("clamp_hi")},
-                        int_attribute(op, "multiplier_bits"), op.get_int("axis", 1)};
+  return MulShiftParams{
+      kernels::MulShift{requantizer_of(op, out), std::move(channels), op.get_int("clamp_lo"), op.get_int("clamp_hi")},
+      int_attribute(op, "multiplier_bits"), op.get_int("axis", 1)};
 }
 
 ChannelLayout channel_layout(const Node& op, const Shape& shape, int64_t axis, size_t count) {
   const int64_t rank = static_cast<int64_t>(shape.size());
   if (axis < 0 || axis >= std::max<int64_t>(rank, 2))
-    throw InputError(op.describe() + ": channel axis " + std::to_string(axis) + " is outside " + shape_to_string(shape));
+    throw InputError(op.describe() + ": channel axis " + std::to_string(axis) + " is outside " +
+                     shape_to_string(shape));
   ChannelLayout l;
   for (int64_t d = 0; d < axis; ++d) l.outer *= shape[d];
   for (int64_t d = axis + 1; d < rank; ++d) l.inner *= shape[d];
   l.channels = axis < rank ? shape[axis] : 1;
   if (count != 1 && static_cast<int64_t>(count) != l.channels)
-    throw InputError(op.describe() + ": " + std::to_string(count) + " multipliers for " + std::to_string(l.channels) + " channels");
+    throw InputError(op.describe() + ": " + std::to_string(count) + " multipliers for " + std::to_string(l.channels) +
+                     " channels");
   return l;
 }
 

@@ -71,7 +71,14 @@ enum class QdqForm {
   mac,             // Conv / Gemm / MatMul with DequantizeLinear weights, then its requantization's clamp
   activation_mac,  // MatMul of two activations
   average_pool,    // AveragePool / GlobalAveragePool, then its requantization's clamp
-  add, max_pool, lookup_table, softmax, transpose, concat, reshape, clamp,
+  add,
+  max_pool,
+  lookup_table,
+  softmax,
+  transpose,
+  concat,
+  reshape,
+  clamp,
 };
 
 // A MAC op as G matrix products X_g [P, K] · W_gᵀ [K, M] → A_g [P, M] over one transaction's row-major
@@ -92,12 +99,12 @@ struct OpDef {
   std::string name;
   size_t least_inputs = 1, most_inputs = 1;  // most = kAnyCount: no upper bound
   OpRole role = OpRole::compute;
-  MacOperand mac = MacOperand::none;  // not none: a MAC array op, whose output is int32 accumulators
+  MacOperand mac = MacOperand::none;      // not none: a MAC array op, whose output is int32 accumulators
   bool requantizes_accumulators = false;  // turns a MAC's (or window sum's) accumulators into codes
   // The input holding the codes of a float constant of the source model (batch_broadcast: a class token
   // or position embedding), which the dual-path check dequantizes; -1 for none.
   int constant_codes_input = -1;
-  bool moves_codes = false;  // only moves or copies codes (reshape, transpose, ...): nothing to measure
+  bool moves_codes = false;    // only moves or copies codes (reshape, transpose, ...): nothing to measure
   std::string systemc_module;  // the SystemC module kind that models it (docs/systemc.md)
   VectorRole vector_role = VectorRole::output;
   QdqForm qdq = QdqForm::none;
@@ -106,7 +113,8 @@ struct OpDef {
   std::function<PreparedOp(const IntGraph&, const Node&, const MacWeightSource&)> prepare;
   // MAC ops: the op as matrix products, given the shapes of one transaction's input, weights (or
   // second activation) and accumulators.
-  std::function<MacMatrixView(const Node&, const Shape& input, const Shape& second, const Shape& accumulators)> matrix_view;
+  std::function<MacMatrixView(const Node&, const Shape& input, const Shape& second, const Shape& accumulators)>
+      matrix_view;
   // Non-linear ops: the function it approximates ("sigmoid", "exp (softmax)"); empty for the others.
   std::function<std::string(const Node&)> approximates;
 

@@ -70,8 +70,10 @@ class Exporter {
     t->set_elem_type(onnx::TensorProto::FLOAT);
     for (int64_t d : shape) {
       auto* dim = t->mutable_shape()->add_dim();
-      if (d < 0) dim->set_dim_param("batch");
-      else dim->set_dim_value(d);
+      if (d < 0)
+        dim->set_dim_param("batch");
+      else
+        dim->set_dim_value(d);
     }
   }
 
@@ -84,7 +86,8 @@ class Exporter {
     t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T)));
   }
 
-  onnx::NodeProto* add_node(const std::string& type, const std::string& name, std::vector<std::string> ins, std::vector<std::string> outs) {
+  onnx::NodeProto* add_node(const std::string& type, const std::string& name, std::vector<std::string> ins,
+                            std::vector<std::string> outs) {
     onnx::NodeProto* n = graph_->add_node();
     n->set_op_type(type);
     n->set_name(name);
@@ -114,7 +117,8 @@ class Exporter {
     const int bits = q.format.bits();
     if (bits != 8 && bits != 16)
       throw InputError("QDQ export: value '" + v + "' is " + q.format.name() +
-                       "; QDQ carries 8-bit codes (ONNX QuantizeLinear, opset 13) and 16-bit codes (com.microsoft QuantizeLinear) only");
+                       "; QDQ carries 8-bit codes (ONNX QuantizeLinear, opset 13) and 16-bit codes (com.microsoft "
+                       "QuantizeLinear) only");
     const bool wide = bits == 16;
     if (wide && !microsoft_domain_) {
       auto* opset = model_->add_opset_import();
@@ -125,13 +129,19 @@ class Exporter {
     const int type = q.format.is_signed() ? (wide ? onnx::TensorProto::INT16 : onnx::TensorProto::INT8)
                                           : (wide ? onnx::TensorProto::UINT16 : onnx::TensorProto::UINT8);
     add_initializer(v + "_scale", onnx::TensorProto::FLOAT, {}, std::vector<float>{static_cast<float>(q.scale)});
-    if (wide && q.format.is_signed()) add_initializer(v + "_zero_point", type, {}, std::vector<int16_t>{static_cast<int16_t>(q.zero_point)});
-    else if (wide) add_initializer(v + "_zero_point", type, {}, std::vector<uint16_t>{static_cast<uint16_t>(q.zero_point)});
-    else if (q.format.is_signed()) add_initializer(v + "_zero_point", type, {}, std::vector<int8_t>{static_cast<int8_t>(q.zero_point)});
-    else add_initializer(v + "_zero_point", type, {}, std::vector<uint8_t>{static_cast<uint8_t>(q.zero_point)});
-    onnx::NodeProto* quantize = add_node("QuantizeLinear", v + "_QuantizeLinear", {float_name, v + "_scale", v + "_zero_point"}, {v + "_q"});
-    onnx::NodeProto* dequantize = add_node("DequantizeLinear", v + "_DequantizeLinear", {v + "_q", v + "_scale", v + "_zero_point"},
-                                           {v == output_value_ ? output_name_ : read_name(v)});
+    if (wide && q.format.is_signed())
+      add_initializer(v + "_zero_point", type, {}, std::vector<int16_t>{static_cast<int16_t>(q.zero_point)});
+    else if (wide)
+      add_initializer(v + "_zero_point", type, {}, std::vector<uint16_t>{static_cast<uint16_t>(q.zero_point)});
+    else if (q.format.is_signed())
+      add_initializer(v + "_zero_point", type, {}, std::vector<int8_t>{static_cast<int8_t>(q.zero_point)});
+    else
+      add_initializer(v + "_zero_point", type, {}, std::vector<uint8_t>{static_cast<uint8_t>(q.zero_point)});
+    onnx::NodeProto* quantize =
+        add_node("QuantizeLinear", v + "_QuantizeLinear", {float_name, v + "_scale", v + "_zero_point"}, {v + "_q"});
+    onnx::NodeProto* dequantize =
+        add_node("DequantizeLinear", v + "_DequantizeLinear", {v + "_q", v + "_scale", v + "_zero_point"},
+                 {v == output_value_ ? output_name_ : read_name(v)});
     if (wide) quantize->set_domain(kMicrosoftDomain), dequantize->set_domain(kMicrosoftDomain);
   }
 
@@ -144,8 +154,10 @@ class Exporter {
       add_node("Relu", name + "_Relu", {pre}, {write_name(v)});
       return;
     }
-    add_initializer(name + "_clip_min", onnx::TensorProto::FLOAT, {}, std::vector<float>{static_cast<float>(static_cast<double>(lo - q.zero_point) * q.scale)});
-    add_initializer(name + "_clip_max", onnx::TensorProto::FLOAT, {}, std::vector<float>{static_cast<float>(static_cast<double>(hi - q.zero_point) * q.scale)});
+    add_initializer(name + "_clip_min", onnx::TensorProto::FLOAT, {},
+                    std::vector<float>{static_cast<float>(static_cast<double>(lo - q.zero_point) * q.scale)});
+    add_initializer(name + "_clip_max", onnx::TensorProto::FLOAT, {},
+                    std::vector<float>{static_cast<float>(static_cast<double>(hi - q.zero_point) * q.scale)});
     add_node("Clip", name + "_Clip", {pre, name + "_clip_min", name + "_clip_max"}, {write_name(v)});
   }
   bool clamps(const Node& rq, const std::string& v) const {
@@ -174,10 +186,12 @@ class Exporter {
     const std::string src = mac.get_string("source"), v = rq.outputs.at(0), x = mac.inputs.at(0);
     const Tensor& w = g_.constants.at(mac.inputs.at(1));
     const auto scales_it = g_.weight_scales.find(mac.inputs[1]);
-    if (scales_it == g_.weight_scales.end()) fail(mac, "the IntGraph has no weight scales for '" + mac.inputs[1] + "' (quantize it again)");
+    if (scales_it == g_.weight_scales.end())
+      fail(mac, "the IntGraph has no weight scales for '" + mac.inputs[1] + "' (quantize it again)");
     const std::vector<double>& s_w = scales_it->second;
     for (int64_t code : w.ints)
-      if (code < -128 || code > 127) fail(mac, "its weights are wider than 8 bits; opset 13 DequantizeLinear carries int8 weights only");
+      if (code < -128 || code > 127)
+        fail(mac, "its weights are wider than 8 bits; opset 13 DequantizeLinear carries int8 weights only");
     // A product of an input of rank > 2 is a MatMul (weights [in, out], per-channel along axis 1); else Gemm / Conv.
     const bool matmul = !conv && g_.values.at(x).shape.size() > 2;
     std::vector<int8_t> codes(w.ints.begin(), w.ints.end());
@@ -192,8 +206,11 @@ class Exporter {
     const std::string wq = src + "_weight";
     add_initializer(wq + "_q", onnx::TensorProto::INT8, w_shape, codes);
     add_initializer(wq + "_scale", onnx::TensorProto::FLOAT, {static_cast<int64_t>(scales.size())}, scales);
-    add_initializer(wq + "_zero_point", onnx::TensorProto::INT8, {static_cast<int64_t>(scales.size())}, std::vector<int8_t>(scales.size(), 0));
-    set_int(add_node("DequantizeLinear", wq + "_DequantizeLinear", {wq + "_q", wq + "_scale", wq + "_zero_point"}, {wq}), "axis", matmul ? 1 : 0);
+    add_initializer(wq + "_zero_point", onnx::TensorProto::INT8, {static_cast<int64_t>(scales.size())},
+                    std::vector<int8_t>(scales.size(), 0));
+    set_int(
+        add_node("DequantizeLinear", wq + "_DequantizeLinear", {wq + "_q", wq + "_scale", wq + "_zero_point"}, {wq}),
+        "axis", matmul ? 1 : 0);
     std::vector<std::string> inputs = {read_name(x), wq};
     if (mac.inputs.size() > 2) {
       // ONNX Runtime's rule: the bias scale is the float32 product x_scale · w_scale.
@@ -203,15 +220,19 @@ class Exporter {
       for (size_t c = 0; c < scales.size(); ++c) b_scales[c] = static_cast<float>(quant(x).scale) * scales[c];
       add_initializer(bq + "_q", onnx::TensorProto::INT32, b.shape, std::vector<int32_t>(b.ints.begin(), b.ints.end()));
       add_initializer(bq + "_scale", onnx::TensorProto::FLOAT, {static_cast<int64_t>(b_scales.size())}, b_scales);
-      add_initializer(bq + "_zero_point", onnx::TensorProto::INT32, {static_cast<int64_t>(b_scales.size())}, std::vector<int32_t>(b_scales.size(), 0));
-      set_int(add_node("DequantizeLinear", bq + "_DequantizeLinear", {bq + "_q", bq + "_scale", bq + "_zero_point"}, {bq}), "axis", 0);
+      add_initializer(bq + "_zero_point", onnx::TensorProto::INT32, {static_cast<int64_t>(b_scales.size())},
+                      std::vector<int32_t>(b_scales.size(), 0));
+      set_int(
+          add_node("DequantizeLinear", bq + "_DequantizeLinear", {bq + "_q", bq + "_scale", bq + "_zero_point"}, {bq}),
+          "axis", 0);
       inputs.push_back(bq);
     }
     const std::string pre = clamps(rq, v) ? src + "_output" : write_name(v);
     if (matmul) {
       const std::string product = inputs.size() > 2 ? src + "_product" : pre;
       add_node("MatMul", src, {inputs[0], inputs[1]}, {product});
-      if (inputs.size() > 2) add_node("Add", mac.get_string("bias_source", src + "_bias_add"), {product, inputs[2]}, {pre});
+      if (inputs.size() > 2)
+        add_node("Add", mac.get_string("bias_source", src + "_bias_add"), {product, inputs[2]}, {pre});
       clamp_activation(rq, src, pre, v);
       quantize_pair(v, write_name(v));
       return;
@@ -283,13 +304,17 @@ class Exporter {
         static const std::map<std::string, std::string> kOnnxOp = {
             {"relu", "Relu"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"exp", "Exp"}, {"reciprocal", "Reciprocal"}};
         const auto it = kOnnxOp.find(op.get_string("function"));
-        if (it == kOnnxOp.end()) fail(op, "the non-linear '" + op.get_string("function") + "' has no single ONNX op at opset 13");
+        if (it == kOnnxOp.end())
+          fail(op, "the non-linear '" + op.get_string("function") + "' has no single ONNX op at opset 13");
         add_node(it->second, op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
         break;
       }
-      case ops::QdqForm::softmax: set_int(add_node("Softmax", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "axis", -1); break;
+      case ops::QdqForm::softmax:
+        set_int(add_node("Softmax", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "axis", -1);
+        break;
       case ops::QdqForm::transpose:
-        set_ints(add_node("Transpose", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "perm", op.get_ints("perm"));
+        set_ints(add_node("Transpose", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "perm",
+                 op.get_ints("perm"));
         break;
       case ops::QdqForm::concat: {
         std::vector<std::string> inputs;
@@ -303,7 +328,8 @@ class Exporter {
         add_node("Reshape", op.name, {read_name(op.inputs.at(0)), op.name + "_shape"}, {write_name(v)});
         break;
       }
-      default: fail(op, "has no QDQ form");
+      default:
+        fail(op, "has no QDQ form");
     }
     quantize_pair(v, write_name(v));
   }

@@ -10,11 +10,14 @@ namespace chipref {
 
 void check_input(const IntGraph& graph, const Tensor& input) {
   bool fits = input.is_float() && input.rank() == static_cast<int64_t>(graph.input_shape.size());
-  for (size_t i = 1; fits && i < graph.input_shape.size(); ++i) fits = graph.input_shape[i] <= 0 || input.shape[i] == graph.input_shape[i];
+  for (size_t i = 1; fits && i < graph.input_shape.size(); ++i)
+    fits = graph.input_shape[i] <= 0 || input.shape[i] == graph.input_shape[i];
   if (!fits) {
     std::string expected = "[";
-    for (size_t i = 0; i < graph.input_shape.size(); ++i) expected += (i ? "," : "") + (i == 0 ? "N" : std::to_string(graph.input_shape[i]));
-    throw InputError("input is " + std::string(to_string(input.dtype)) + shape_to_string(input.shape) + "; the IntGraph expects float32" + expected + "]");
+    for (size_t i = 0; i < graph.input_shape.size(); ++i)
+      expected += (i ? "," : "") + (i == 0 ? "N" : std::to_string(graph.input_shape[i]));
+    throw InputError("input is " + std::string(to_string(input.dtype)) + shape_to_string(input.shape) +
+                     "; the IntGraph expects float32" + expected + "]");
   }
 }
 
@@ -26,11 +29,13 @@ CodeTensor quantize_input(const IntGraph& graph, const Tensor& input) {
   CodeTensor codes{input.shape, std::vector<int32_t>(input.floats.size())};
   for (size_t i = 0; i < input.floats.size(); ++i) {
     if (!std::isfinite(input.floats[i]))
-      throw InputError("input element " + std::to_string(i) + " " + index_to_string(input.shape, static_cast<int64_t>(i)) + " is " +
+      throw InputError("input element " + std::to_string(i) + " " +
+                       index_to_string(input.shape, static_cast<int64_t>(i)) + " is " +
                        (std::isnan(input.floats[i]) ? "NaN" : "infinite") + "; inputs must be finite numbers");
     const float v = input.floats[i] / in_scale;
-    const double r = std::clamp(round_to_integer(v, RoundingMode::half_even) + static_cast<double>(in_value.quant.zero_point),
-                                static_cast<double>(in_value.quant.format.min()), static_cast<double>(in_value.quant.format.max()));
+    const double r =
+        std::clamp(round_to_integer(v, RoundingMode::half_even) + static_cast<double>(in_value.quant.zero_point),
+                   static_cast<double>(in_value.quant.format.min()), static_cast<double>(in_value.quant.format.max()));
     codes.data[i] = static_cast<int32_t>(r);
   }
   return codes;

@@ -61,11 +61,12 @@ void check_integer_only(const IntGraph& g) {
       offences.push_back(op.describe() + " is not an integer op");
     } else if (op.inputs.size() < def->least_inputs || op.inputs.size() > def->most_inputs || op.outputs.size() != 1) {
       const size_t least = def->least_inputs, most = def->most_inputs;
-      const std::string expected = least == most                     ? std::to_string(least)
-                                   : most == ops::OpDef::kAnyCount ? std::to_string(least) + " or more"
-                                                                   : std::to_string(least) + " or " + std::to_string(most);
-      offences.push_back(op.describe() + " has " + std::to_string(op.inputs.size()) + " inputs and " + std::to_string(op.outputs.size()) +
-                         " outputs; expected " + expected + " inputs and 1 output");
+      const std::string expected = least == most ? std::to_string(least)
+                                   : most == ops::OpDef::kAnyCount
+                                       ? std::to_string(least) + " or more"
+                                       : std::to_string(least) + " or " + std::to_string(most);
+      offences.push_back(op.describe() + " has " + std::to_string(op.inputs.size()) + " inputs and " +
+                         std::to_string(op.outputs.size()) + " outputs; expected " + expected + " inputs and 1 output");
     }
     const ops::OpRole role = def ? def->role : ops::OpRole::compute;
     const bool boundary = role == ops::OpRole::input_boundary || role == ops::OpRole::output_boundary;
@@ -80,7 +81,8 @@ void check_integer_only(const IntGraph& g) {
       if (!defined.count(in)) offences.push_back(op.describe() + " reads '" + in + "', which nothing defines");
     for (const auto& out : op.outputs) {
       defined.insert(out);
-      if (role != ops::OpRole::output_boundary && !g.values.count(out)) offences.push_back(op.describe() + " writes '" + out + "', which is not an integer value");
+      if (role != ops::OpRole::output_boundary && !g.values.count(out))
+        offences.push_back(op.describe() + " writes '" + out + "', which is not an integer value");
     }
     for (const auto& [key, value] : op.attributes)
       if ((std::holds_alternative<float>(value) || std::holds_alternative<std::vector<float>>(value)) && !boundary)
@@ -107,7 +109,9 @@ IntGraph load_int_graph(const std::string& dir) {
 
 PreparedOp prepare_int_op(const IntGraph& graph, const Node& op, const MacWeightSource& weights) {
   const ops::OpDef& def = ops::op_def(op);
-  if (!def.prepare) throw InputError(op.describe() + ": a " + def.name + " op is run by the engine around the integer ops, not prepared as one");
+  if (!def.prepare)
+    throw InputError(op.describe() + ": a " + def.name +
+                     " op is run by the engine around the integer ops, not prepared as one");
   PreparedOp p = def.prepare(graph, op, weights);
   p.node = &op;
   return p;

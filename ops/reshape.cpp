@@ -16,15 +16,20 @@ PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
     int64_t known = 1, infer = -1;
     for (size_t d = 0; d < shape.size(); ++d) {
       if (shape[d] == 0) {
-        if (d >= x.shape.size()) throw InputError(op.describe() + ": target dimension " + std::to_string(d) + " copies a dimension " + shape_to_string(x.shape) + " lacks");
+        if (d >= x.shape.size())
+          throw InputError(op.describe() + ": target dimension " + std::to_string(d) + " copies a dimension " +
+                           shape_to_string(x.shape) + " lacks");
         shape[d] = x.shape[d];
       }
-      if (shape[d] == -1) infer = static_cast<int64_t>(d);
-      else known *= shape[d];
+      if (shape[d] == -1)
+        infer = static_cast<int64_t>(d);
+      else
+        known *= shape[d];
     }
     if (infer >= 0) shape[infer] = static_cast<int64_t>(x.data.size()) / std::max<int64_t>(known, 1);
     if (element_count(shape) != static_cast<int64_t>(x.data.size()))
-      throw InputError(op.describe() + ": cannot reshape " + shape_to_string(x.shape) + " to " + shape_to_string(shape));
+      throw InputError(op.describe() + ": cannot reshape " + shape_to_string(x.shape) + " to " +
+                       shape_to_string(shape));
     y.shape = shape;
     y.data.assign(x.data.begin(), x.data.end());
   };

@@ -8,7 +8,8 @@ namespace {
 PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
   PreparedOp p;
   p.inputs = {op.inputs.at(0)};
-  const auto axes = op.get_ints("axes"), starts = op.get_ints("starts"), steps = op.get_ints("steps"), counts = op.get_ints("counts");
+  const auto axes = op.get_ints("axes"), starts = op.get_ints("starts"), steps = op.get_ints("steps"),
+             counts = op.get_ints("counts");
   p.images_independent = std::find(axes.begin(), axes.end(), 0) == axes.end();
   p.run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter&) {
     naming(op, [&] { kernels::slice(in[0]->shape, in[0]->data.data(), axes, starts, steps, counts, y.shape, y.data); });

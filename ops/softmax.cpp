@@ -16,9 +16,12 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   const IntValue& out = value(g, op.outputs.at(0), op);
   params->zero_point = out.quant.zero_point;
   params->out = out.quant.format;
-  if (params->exp_table.empty() || params->exp_table[0] < 1 || params->one_over_scale < 1 || params->one_over_scale > (int64_t{1} << 32))
+  if (params->exp_table.empty() || params->exp_table[0] < 1 || params->one_over_scale < 1 ||
+      params->one_over_scale > (int64_t{1} << 32))
     throw InputError(op.describe() + ": an exp table must start with a positive entry and one_over_scale be 1..2^32");
-  p.run = over_last_axis([params](const int32_t* x, int64_t rows, int64_t cols, int32_t* y) { kernels::softmax(*params, x, rows, cols, y); });
+  p.run = over_last_axis([params](const int32_t* x, int64_t rows, int64_t cols, int32_t* y) {
+    kernels::softmax(*params, x, rows, cols, y);
+  });
   return p;
 }
 }  // namespace

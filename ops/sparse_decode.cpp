@@ -11,11 +11,13 @@ kernels::NmWeights nm_weights_of(const IntGraph& g, const Node& op) {
   const Shape shape = op.get_ints("shape");
   kernels::NmWeights w;
   w.pattern = kernels::NmPattern{ops::int_attribute(op, "n"), ops::int_attribute(op, "m")};
-  if (shape.empty() || shape[0] < 1 || element_count(shape) % shape[0] != 0) throw InputError(op.describe() + ": invalid dense shape " + shape_to_string(shape));
+  if (shape.empty() || shape[0] < 1 || element_count(shape) % shape[0] != 0)
+    throw InputError(op.describe() + ": invalid dense shape " + shape_to_string(shape));
   w.rows = shape[0], w.k = element_count(shape) / shape[0];
   w.values = ops::as_int32(values);
   for (int64_t v : words.ints) {
-    if (v < 0 || v > 0xFFFFFFFFLL) throw InputError(op.describe() + ": index word " + std::to_string(v) + " is not a 32-bit word");
+    if (v < 0 || v > 0xFFFFFFFFLL)
+      throw InputError(op.describe() + ": index word " + std::to_string(v) + " is not a 32-bit word");
     w.index_words.push_back(static_cast<uint32_t>(v));
   }
   kernels::validate_nm(w, op.describe());
@@ -24,7 +26,8 @@ kernels::NmWeights nm_weights_of(const IntGraph& g, const Node& op) {
 
 Tensor decoded_weights(const IntGraph& g, const Node& op) {
   const std::vector<int32_t> dense = kernels::decode_nm(nm_weights_of(g, op), op.describe());
-  return Tensor::of_ints(ops::constant(g, op, 0).dtype, op.get_ints("shape"), std::vector<int64_t>(dense.begin(), dense.end()));
+  return Tensor::of_ints(ops::constant(g, op, 0).dtype, op.get_ints("shape"),
+                         std::vector<int64_t>(dense.begin(), dense.end()));
 }
 
 const Node* sparse_decoder_of(const IntGraph& g, const std::string& weights) {

@@ -10,7 +10,9 @@ PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
   p.inputs = {op.inputs.at(0)};
   const std::vector<int64_t> perm = op.get_ints("perm");
   p.images_independent = !perm.empty() && perm[0] == 0;
-  p.run = [=](const Inputs& in, CodeTensor& y, OverflowCounter&) { kernels::transpose(in[0]->shape, in[0]->data.data(), perm, y.shape, y.data); };
+  p.run = [=](const Inputs& in, CodeTensor& y, OverflowCounter&) {
+    kernels::transpose(in[0]->shape, in[0]->data.data(), perm, y.shape, y.data);
+  };
   return p;
 }
 }  // namespace

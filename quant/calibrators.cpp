@@ -40,7 +40,9 @@ namespace {
 class MinMax final : public ActivationCalibrator {
  public:
   bool needs_histogram() const override { return false; }
-  std::pair<double, double> choose(double lo, double hi, const Histogram*, const ActivationFormat&) const override { return {lo, hi}; }
+  std::pair<double, double> choose(double lo, double hi, const Histogram*, const ActivationFormat&) const override {
+    return {lo, hi};
+  }
 };
 
 // The central p % of the observed values ((100 − p) / 2 % cut from each tail; p = 99.99 by default).
@@ -116,7 +118,8 @@ class WeightMse final : public WeightCalibrator {
       const double c = m * k / 100.0, s = c / static_cast<double>(qmax);
       double error = 0;
       for (int64_t i = 0; i < n; ++i) {
-        const double q = std::clamp(round_to_integer(w[i] / s, RoundingMode::half_even), -static_cast<double>(qmax), static_cast<double>(qmax));
+        const double q = std::clamp(round_to_integer(w[i] / s, RoundingMode::half_even), -static_cast<double>(qmax),
+                                    static_cast<double>(qmax));
         error += (w[i] - q * s) * (w[i] - q * s);
       }
       if (error < best_error) best_error = error, best = c;
@@ -132,22 +135,31 @@ class WeightSawb final : public WeightCalibrator {
   double clip(const float* w, int64_t n, int bits) const override {
     double c1 = 0, c2 = 0;
     switch (bits) {
-      case 2: c1 = 3.212, c2 = 2.178; break;
-      case 4: c1 = 12.68, c2 = 12.80; break;
-      case 5: c1 = 17.74, c2 = 18.64; break;
+      case 2:
+        c1 = 3.212, c2 = 2.178;
+        break;
+      case 4:
+        c1 = 12.68, c2 = 12.80;
+        break;
+      case 5:
+        c1 = 17.74, c2 = 18.64;
+        break;
       default:
-        throw InputError("the sawb calibrator has coefficients for 2, 4 and 5-bit weights only, not " + std::to_string(bits) +
-                         "; choose minmax or mse for this layer");
+        throw InputError("the sawb calibrator has coefficients for 2, 4 and 5-bit weights only, not " +
+                         std::to_string(bits) + "; choose minmax or mse for this layer");
     }
     double sum_abs = 0, sum_sq = 0;
-    for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(w[i])), sum_sq += static_cast<double>(w[i]) * w[i];
-    const double clip = std::fabs(c1 * std::sqrt(sum_sq / static_cast<double>(n)) - c2 * sum_abs / static_cast<double>(n));
+    for (int64_t i = 0; i < n; ++i)
+      sum_abs += std::fabs(static_cast<double>(w[i])), sum_sq += static_cast<double>(w[i]) * w[i];
+    const double clip =
+        std::fabs(c1 * std::sqrt(sum_sq / static_cast<double>(n)) - c2 * sum_abs / static_cast<double>(n));
     return std::min(clip, max_abs(w, n));  // never beyond the largest weight
   }
 };
 
 template <class Map>
-const typename Map::mapped_type::element_type& find_named(const Map& registry, const std::string& name, const char* what) {
+const typename Map::mapped_type::element_type& find_named(const Map& registry, const std::string& name,
+                                                          const char* what) {
   const auto it = registry.find(name);
   if (it != registry.end()) return *it->second;
   std::string names;
@@ -159,20 +171,26 @@ const typename Map::mapped_type::element_type& find_named(const Map& registry, c
 
 const std::map<std::string, std::shared_ptr<const ActivationCalibrator>>& activation_calibrators() {
   static const std::map<std::string, std::shared_ptr<const ActivationCalibrator>> registry = {
-      {"minmax", std::make_shared<MinMax>()}, {"percentile", std::make_shared<Percentile>()}, {"mse", std::make_shared<MseActivation>()}};
+      {"minmax", std::make_shared<MinMax>()},
+      {"percentile", std::make_shared<Percentile>()},
+      {"mse", std::make_shared<MseActivation>()}};
   return registry;
 }
 
 const std::map<std::string, std::shared_ptr<const WeightCalibrator>>& weight_calibrators() {
   static const std::map<std::string, std::shared_ptr<const WeightCalibrator>> registry = {
-      {"minmax", std::make_shared<WeightMinMax>()}, {"mse", std::make_shared<WeightMse>()}, {"sawb", std::make_shared<WeightSawb>()}};
+      {"minmax", std::make_shared<WeightMinMax>()},
+      {"mse", std::make_shared<WeightMse>()},
+      {"sawb", std::make_shared<WeightSawb>()}};
   return registry;
 }
 
 const ActivationCalibrator& activation_calibrator(const std::string& name) {
   return find_named(activation_calibrators(), name, "activation calibrator");
 }
-const WeightCalibrator& weight_calibrator(const std::string& name) { return find_named(weight_calibrators(), name, "weight calibrator"); }
+const WeightCalibrator& weight_calibrator(const std::string& name) {
+  return find_named(weight_calibrators(), name, "weight calibrator");
+}
 
 std::vector<ConfigKey> calibrator_config_keys() {
   using C = LayerQuantConfig;
@@ -183,7 +201,16 @@ std::vector<ConfigKey> calibrator_config_keys() {
       return n;
     };
   };
-  ConfigKey percentile{"activations", "percentile", ConfigKey::Kind::number, 50.0, 100.0, {}, "", "the share of values the `percentile` calibrator keeps", {}, {}};
+  ConfigKey percentile{"activations",
+                       "percentile",
+                       ConfigKey::Kind::number,
+                       50.0,
+                       100.0,
+                       {},
+                       "",
+                       "the share of values the `percentile` calibrator keeps",
+                       {},
+                       {}};
   percentile.set = [](C& c, const ConfigValue& v) { c.activation_percentile = v.number; };
   percentile.show = [](const C& c) {
     std::ostringstream s;
@@ -191,15 +218,21 @@ std::vector<ConfigKey> calibrator_config_keys() {
     return s.str();
   };
   return {
-      choice_key("weights", "calibrator", names(weight_calibrators), [](C& c, const std::string& v) { c.weight_calibrator = v; },
-                 [](const C& c) { return c.weight_calibrator; },
-                 "the clip c per channel (or tensor), scale = c / (2^(b−1)−1): `minmax` c = max\\|w\\|; `mse` the c = k/100·max\\|w\\| minimising "
-                 "Σ(w − fake_quant(w))²; `sawb` c = c1·√E[w²] − c2·E\\|w\\| (Choi et al. 2018; 2, 4, 5 bits only)"),
-      choice_key("activations", "calibrator", names(activation_calibrators), [](C& c, const std::string& v) { c.activation_calibrator = v; },
-                 [](const C& c) { return c.activation_calibrator; },
-                 "`minmax` the observed [min, max]; `percentile` the central `activations.percentile` % ((100 − p)/2 % cut per tail, 2048-bin "
-                 "histogram); `mse` the range f·[min, max], f = k/128, minimising the histogram's quantization MSE. Every range is then widened to "
-                 "include 0"),
+      choice_key(
+          "weights", "calibrator", names(weight_calibrators),
+          [](C& c, const std::string& v) { c.weight_calibrator = v; }, [](const C& c) { return c.weight_calibrator; },
+          "the clip c per channel (or tensor), scale = c / (2^(b−1)−1): `minmax` c = max\\|w\\|; `mse` the c = "
+          "k/100·max\\|w\\| minimising "
+          "Σ(w − fake_quant(w))²; `sawb` c = c1·√E[w²] − c2·E\\|w\\| (Choi et al. 2018; 2, 4, 5 bits only)"),
+      choice_key(
+          "activations", "calibrator", names(activation_calibrators),
+          [](C& c, const std::string& v) { c.activation_calibrator = v; },
+          [](const C& c) { return c.activation_calibrator; },
+          "`minmax` the observed [min, max]; `percentile` the central `activations.percentile` % ((100 − p)/2 % cut "
+          "per tail, 2048-bin "
+          "histogram); `mse` the range f·[min, max], f = k/128, minimising the histogram's quantization MSE. Every "
+          "range is then widened to "
+          "include 0"),
       percentile,
   };
 }

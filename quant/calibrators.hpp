@@ -22,7 +22,9 @@ struct Histogram {
   std::vector<uint64_t> counts;
   Histogram(double lo_, double hi_, size_t bins) : lo(lo_), hi(hi_), counts(bins, 0) {}
   void add(const float* data, size_t n);
-  double bin_center(size_t i) const { return lo + (static_cast<double>(i) + 0.5) * (hi - lo) / static_cast<double>(counts.size()); }
+  double bin_center(size_t i) const {
+    return lo + (static_cast<double>(i) + 0.5) * (hi - lo) / static_cast<double>(counts.size());
+  }
   uint64_t total() const;
 };
 
@@ -39,7 +41,8 @@ class ActivationCalibrator {
   virtual ~ActivationCalibrator() = default;
   virtual bool needs_histogram() const = 0;
   // The clipping range for a tensor whose observed range is [lo, hi] (histogram when asked for).
-  virtual std::pair<double, double> choose(double lo, double hi, const Histogram* histogram, const ActivationFormat& f) const = 0;
+  virtual std::pair<double, double> choose(double lo, double hi, const Histogram* histogram,
+                                           const ActivationFormat& f) const = 0;
 };
 
 class WeightCalibrator {

@@ -1,7 +1,7 @@
 #include "quant/config.hpp"
 
-#include "quant/config_keys.hpp"
 #include "core/yaml_reader.hpp"
+#include "quant/config_keys.hpp"
 
 #include <fnmatch.h>
 #include <regex.h>
@@ -32,13 +32,24 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
       const YAML::Node at = s[key.field];
       ConfigValue v;
       switch (key.kind) {
-        case ConfigKey::Kind::integer: v.integer = r.integer(at, key.field, static_cast<int>(key.min), static_cast<int>(key.max)); break;
-        case ConfigKey::Kind::number: v.number = r.number(at, key.field, key.min, key.max); break;
-        case ConfigKey::Kind::boolean: v.boolean = r.boolean(at, key.field); break;
-        case ConfigKey::Kind::choice: v.text = r.choice(at, key.field, key.choices()); break;
-        case ConfigKey::Kind::text: v.text = r.text(at, key.field); break;
+        case ConfigKey::Kind::integer:
+          v.integer = r.integer(at, key.field, static_cast<int>(key.min), static_cast<int>(key.max));
+          break;
+        case ConfigKey::Kind::number:
+          v.number = r.number(at, key.field, key.min, key.max);
+          break;
+        case ConfigKey::Kind::boolean:
+          v.boolean = r.boolean(at, key.field);
+          break;
+        case ConfigKey::Kind::choice:
+          v.text = r.choice(at, key.field, key.choices());
+          break;
+        case ConfigKey::Kind::text:
+          v.text = r.text(at, key.field);
+          break;
       }
-      try {  // a value the declaration's setter refuses (an N:M pattern it cannot parse) is refused here, at its position
+      try {  // a value the declaration's setter refuses (an N:M pattern it cannot parse) is refused here, at its
+             // position
         LayerQuantConfig probe;
         key.set(probe, v);
       } catch (const InputError& e) {
@@ -85,7 +96,8 @@ QuantConfig parse_config_document(const std::string& text, const std::string& so
   const YAML::Node root = parse_yaml_text(text, source);
   QuantConfig config;
   config.source = source;
-  if (!root || root.IsNull()) throw InputError(source + ": empty config; expected a mapping with 'defaults' (see docs/config.md)");
+  if (!root || root.IsNull())
+    throw InputError(source + ": empty config; expected a mapping with 'defaults' (see docs/config.md)");
   r.expect_map(root, "the config", {"defaults", "layers", "calibration", "hardware"});
   if (const YAML::Node d = root["defaults"]) {
     r.expect_map(d, "defaults", config_sections());
@@ -120,7 +132,8 @@ QuantConfig parse_config_document(const std::string& text, const std::string& so
       keys.insert(keys.begin(), {"match", "match_regex"});
       r.expect_map(entry, "a layer override", keys);
       if (!entry["match"] == !entry["match_regex"])
-        r.fail(entry, "a layer override needs exactly one of 'match: GLOB' or 'match_regex: REGEX' (a node-name pattern)");
+        r.fail(entry,
+               "a layer override needs exactly one of 'match: GLOB' or 'match_regex: REGEX' (a node-name pattern)");
       LayerOverride o;
       const YAML::Node pattern = entry["match"] ? entry["match"] : entry["match_regex"];
       if (!pattern.IsScalar()) r.fail(pattern, "the node-name pattern must be a string");
@@ -137,11 +150,11 @@ QuantConfig parse_config_document(const std::string& text, const std::string& so
 }
 }  // namespace
 
-std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config, const std::vector<std::string>& node_names) {
+std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config,
+                                                      const std::vector<std::string>& node_names) {
   std::vector<const LayerOverride*> unmatched;
   for (const auto& o : config.overrides)
-    if (std::none_of(node_names.begin(), node_names.end(),
-                     [&](const std::string& n) { return o.matches(n); }))
+    if (std::none_of(node_names.begin(), node_names.end(), [&](const std::string& n) { return o.matches(n); }))
       unmatched.push_back(&o);
   return unmatched;
 }

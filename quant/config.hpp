@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "model/int_graph.hpp"
-#include "quant/lut.hpp"
 #include "kernels/sparse.hpp"
+#include "model/int_graph.hpp"
 #include "numerics/accumulator.hpp"
 #include "numerics/requant.hpp"
+#include "quant/lut.hpp"
 
 namespace chipref {
 
@@ -32,17 +32,17 @@ struct LayerQuantConfig {
   int bias_bits = 32;
   int accumulator_bits = 32;
   OverflowPolicy accumulator_overflow = OverflowPolicy::wrap;
-  int lut_table_bits = 0;       // elementwise non-linears: 0 = one table entry per input code
+  int lut_table_bits = 0;        // elementwise non-linears: 0 = one table entry per input code
   bool lut_interpolate = false;  // with a reduced table: interpolate between entries (else the nearest)
   NonLinearMethod nonlinear_method = NonLinearMethod::lut;  // GELU and softmax's exp: table or I-BERT polynomial
-  kernels::NmPattern sparsity{0, 0};  // N:M weight pruning of a MAC layer; m = 0: dense
-  bool sparsity_on_codes = false;     // prune the integer codes after quantization, not the float weights before
+  kernels::NmPattern sparsity{0, 0};                        // N:M weight pruning of a MAC layer; m = 0: dense
+  bool sparsity_on_codes = false;  // prune the integer codes after quantization, not the float weights before
 };
 
 struct LayerOverride {
-  std::string pattern;  // glob over node names (fnmatch), e.g. "/head/*", or a POSIX extended regex
+  std::string pattern;                // glob over node names (fnmatch), e.g. "/head/*", or a POSIX extended regex
   std::shared_ptr<const void> regex;  // the compiled regex (regex_t, kept opaque here), null for a glob
-  std::string where;    // file:line:column of the pattern, for warnings
+  std::string where;                  // file:line:column of the pattern, for warnings
   // One setter per key the override names; the keys it does not name keep what earlier entries gave.
   std::vector<std::function<void(LayerQuantConfig&)>> setters;
   LayerQuantConfig config;  // the defaults with this override's setters applied (for validation)
@@ -63,7 +63,8 @@ struct QuantConfig {
 };
 
 // The overrides whose pattern matches none of `node_names` (a typo in a config is otherwise silent).
-std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config, const std::vector<std::string>& node_names);
+std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config,
+                                                      const std::vector<std::string>& node_names);
 
 QuantConfig load_quant_config(const std::string& path);
 QuantConfig parse_quant_config(const std::string& yaml_text, const std::string& source_name);

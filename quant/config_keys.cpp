@@ -7,8 +7,8 @@
 namespace chipref {
 
 ConfigKey choice_key(const char* section, const char* field, std::function<std::vector<std::string>()> names,
-                     std::function<void(LayerQuantConfig&, const std::string&)> set, std::function<std::string(const LayerQuantConfig&)> show,
-                     const char* meaning) {
+                     std::function<void(LayerQuantConfig&, const std::string&)> set,
+                     std::function<std::string(const LayerQuantConfig&)> show, const char* meaning) {
   ConfigKey k{section, field, ConfigKey::Kind::choice, 0, 0, std::move(names), "", meaning, {}, std::move(show)};
   k.set = [set = std::move(set)](LayerQuantConfig& c, const ConfigValue& v) { set(c, v.text); };
   return k;
@@ -19,7 +19,8 @@ std::function<std::vector<std::string>()> fixed_choices(std::vector<std::string>
 }
 
 const std::vector<std::string>& config_sections() {
-  static const std::vector<std::string> sections = {"weights", "activations", "requant", "bias", "accumulator", "nonlinear", "sparsity"};
+  static const std::vector<std::string> sections = {"weights",     "activations", "requant", "bias",
+                                                    "accumulator", "nonlinear",   "sparsity"};
   return sections;
 }
 
@@ -32,7 +33,8 @@ const std::vector<ConfigKey>& config_keys() {
     for (const std::string& section : config_sections())
       for (const ConfigKey& k : all)
         if (k.section == section) ordered.push_back(k);
-    if (ordered.size() != all.size()) throw std::logic_error("a config key is declared in a section config_sections() does not list");
+    if (ordered.size() != all.size())
+      throw std::logic_error("a config key is declared in a section config_sections() does not list");
     return ordered;
   }();
   return keys;
@@ -61,13 +63,19 @@ std::string config_keys_markdown() {
     const std::string shown = k.show(defaults);
     switch (k.kind) {
       case ConfigKey::Kind::integer:
-      case ConfigKey::Kind::number: values = number_text(k.min) + ".." + number_text(k.max) + " (" + shown + ")"; break;
-      case ConfigKey::Kind::boolean: values = "bool (" + shown + ")"; break;
+      case ConfigKey::Kind::number:
+        values = number_text(k.min) + ".." + number_text(k.max) + " (" + shown + ")";
+        break;
+      case ConfigKey::Kind::boolean:
+        values = "bool (" + shown + ")";
+        break;
       case ConfigKey::Kind::choice:
         for (const std::string& c : k.choices()) values += (values.empty() ? "`" : ", `") + c + "`";
         values += " (`" + shown + "`)";
         break;
-      case ConfigKey::Kind::text: values = k.values + " (" + shown + ")"; break;
+      case ConfigKey::Kind::text:
+        values = k.values + " (" + shown + ")";
+        break;
     }
     table += "| `" + k.name() + "` | " + values + " | " + k.meaning + " |\n";
   }

@@ -26,10 +26,10 @@ struct ConfigKey {
   enum class Kind { integer, number, boolean, choice, text };
   std::string section, field;
   Kind kind = Kind::integer;
-  double min = 0, max = 0;                                  // integer, number: the range
-  std::function<std::vector<std::string>()> choices;       // choice: the names (a registry's, at read time)
-  std::string values;                                       // text: what it takes, as docs/config.md shows it
-  std::string meaning;                                      // docs/config.md's description
+  double min = 0, max = 0;                            // integer, number: the range
+  std::function<std::vector<std::string>()> choices;  // choice: the names (a registry's, at read time)
+  std::string values;                                 // text: what it takes, as docs/config.md shows it
+  std::string meaning;                                // docs/config.md's description
   // Sets the key in a config; may throw InputError, which the reader reports at the value's position.
   std::function<void(LayerQuantConfig&, const ConfigValue&)> set;
   std::function<std::string(const LayerQuantConfig&)> show;  // the value a config holds, as YAML writes it
@@ -47,9 +47,14 @@ std::string config_keys_markdown();
 
 // Declaration shorthands for the components' files.
 template <class Member>
-ConfigKey integer_key(const char* section, const char* field, int64_t lo, int64_t hi, Member member, const char* meaning) {
-  ConfigKey k{section, field, ConfigKey::Kind::integer, static_cast<double>(lo), static_cast<double>(hi), {}, "", meaning, {}, {}};
-  k.set = [member](LayerQuantConfig& c, const ConfigValue& v) { c.*member = static_cast<std::remove_reference_t<decltype(c.*member)>>(v.integer); };
+ConfigKey integer_key(const char* section, const char* field, int64_t lo, int64_t hi, Member member,
+                      const char* meaning) {
+  ConfigKey k{
+      section, field, ConfigKey::Kind::integer, static_cast<double>(lo), static_cast<double>(hi), {}, "", meaning,
+      {},      {}};
+  k.set = [member](LayerQuantConfig& c, const ConfigValue& v) {
+    c.*member = static_cast<std::remove_reference_t<decltype(c.*member)>>(v.integer);
+  };
   k.show = [member](const LayerQuantConfig& c) { return std::to_string(c.*member); };
   return k;
 }
@@ -62,12 +67,13 @@ ConfigKey boolean_key(const char* section, const char* field, Member member, con
 }
 // A choice among `names` (fixed, or a registry's when the config is read).
 ConfigKey choice_key(const char* section, const char* field, std::function<std::vector<std::string>()> names,
-                     std::function<void(LayerQuantConfig&, const std::string&)> set, std::function<std::string(const LayerQuantConfig&)> show,
-                     const char* meaning);
+                     std::function<void(LayerQuantConfig&, const std::string&)> set,
+                     std::function<std::string(const LayerQuantConfig&)> show, const char* meaning);
 std::function<std::vector<std::string>()> fixed_choices(std::vector<std::string> names);
 
 // The declarations, each in the file of the component that uses the keys.
-std::vector<ConfigKey> lowering_config_keys();    // quant/lowering/lowering.cpp: bits, granularity, requant, bias, accumulator
+std::vector<ConfigKey>
+lowering_config_keys();  // quant/lowering/lowering.cpp: bits, granularity, requant, bias, accumulator
 std::vector<ConfigKey> calibrator_config_keys();  // quant/calibrators.cpp: the calibrators and their parameters
 std::vector<ConfigKey> nonlinear_config_keys();   // quant/lut.cpp: tables and polynomials
 std::vector<ConfigKey> sparsity_config_keys();    // quant/sparsity.cpp: N:M pruning

@@ -14,12 +14,18 @@
 namespace chipref {
 
 namespace {
-constexpr enum_names::Entry<NonLinear> kNames[] = {
-    {NonLinear::relu, "relu"}, {NonLinear::gelu_erf, "gelu_erf"}, {NonLinear::gelu_tanh, "gelu_tanh"},
-    {NonLinear::sigmoid, "sigmoid"}, {NonLinear::silu, "silu"}, {NonLinear::tanh, "tanh"},
-    {NonLinear::exp, "exp"}, {NonLinear::reciprocal, "reciprocal"}, {NonLinear::rsqrt, "rsqrt"}};
+constexpr enum_names::Entry<NonLinear> kNames[] = {{NonLinear::relu, "relu"},
+                                                   {NonLinear::gelu_erf, "gelu_erf"},
+                                                   {NonLinear::gelu_tanh, "gelu_tanh"},
+                                                   {NonLinear::sigmoid, "sigmoid"},
+                                                   {NonLinear::silu, "silu"},
+                                                   {NonLinear::tanh, "tanh"},
+                                                   {NonLinear::exp, "exp"},
+                                                   {NonLinear::reciprocal, "reciprocal"},
+                                                   {NonLinear::rsqrt, "rsqrt"}};
 
-constexpr enum_names::Entry<NonLinearMethod> kMethodNames[] = {{NonLinearMethod::lut, "lut"}, {NonLinearMethod::poly, "poly"}};
+constexpr enum_names::Entry<NonLinearMethod> kMethodNames[] = {{NonLinearMethod::lut, "lut"},
+                                                               {NonLinearMethod::poly, "poly"}};
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -29,7 +35,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 class PolynomialOutput {
  public:
   PolynomialOutput(double scale, int64_t max_abs_v, const QuantParams& out)
-      : negate_(scale < 0), rq_(Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out.format, out.zero_point)) {
+      : negate_(scale < 0),
+        rq_(Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out.format, out.zero_point)) {
     while ((max_abs_v >> k_) > (int64_t{1} << 30)) ++k_;
     channel_ = make_requant_channel(std::fabs(scale) * std::ldexp(1.0, k_) / out.scale, kMaxMultiplierBits);
   }
@@ -72,10 +79,12 @@ PolyGelu poly_gelu(const LutSpec& spec) {
 // The documented bound of i-GELU at x (docs/numerics.md §12): the polynomial's own error, the floors of
 // its integer constants and of the 2^14 shift, the pre-shift and the output rounding.
 double poly_gelu_bound(const IntGelu& g, double x, int pre_shift, double s_y) {
-  const double delta = std::fabs(IntGelu::kA) * g.s_prime * g.s_prime * (4 * std::fabs(IntGelu::kB) / g.s_prime + 6) + 2 * std::fabs(g.s_erf);
+  const double delta = std::fabs(IntGelu::kA) * g.s_prime * g.s_prime * (4 * std::fabs(IntGelu::kB) / g.s_prime + 6) +
+                       2 * std::fabs(g.s_erf);
   const double half_x = std::fabs(x) / 2;
   return half_x * std::fabs(ibert_erf(x / IntGelu::kK) - std::erf(x / std::sqrt(2.0))) + half_x * delta + 0.5 * s_y +
-         std::fabs(g.scale) * std::ldexp(1.0, pre_shift) + std::fabs(evaluate(NonLinear::gelu_erf, x)) * std::ldexp(1.0, -30);
+         std::fabs(g.scale) * std::ldexp(1.0, pre_shift) +
+         std::fabs(evaluate(NonLinear::gelu_erf, x)) * std::ldexp(1.0, -30);
 }
 constexpr double kSqrt2 = 1.4142135623730951, kSqrt2OverPi = 0.7978845608028654;
 
@@ -84,30 +93,48 @@ constexpr double kSqrt2 = 1.4142135623730951, kSqrt2OverPi = 0.7978845608028654;
 double max_abs_derivative(NonLinear f, double a, double b) {
   const double near0 = (a <= 0 && b >= 0) ? 0.0 : std::min(std::fabs(a), std::fabs(b));
   switch (f) {
-    case NonLinear::relu: return 1.0;
-    case NonLinear::gelu_erf: return 1.1289;   // Φ(x) + x·φ(x), largest at x = √2
-    case NonLinear::gelu_tanh: return 1.1290;  // within 1e-4 of the erf form's
-    case NonLinear::sigmoid: return 0.25;
-    case NonLinear::silu: return 1.0999;       // σ(x)(1 + x(1 − σ(x))), largest near x = 2.4
-    case NonLinear::tanh: return 1.0;
-    case NonLinear::exp: return std::exp(b);
-    case NonLinear::reciprocal: return near0 == 0 ? kInf : 1.0 / (near0 * near0);
-    case NonLinear::rsqrt: return a <= 0 ? kInf : 0.5 * std::pow(a, -1.5);
+    case NonLinear::relu:
+      return 1.0;
+    case NonLinear::gelu_erf:
+      return 1.1289;  // Φ(x) + x·φ(x), largest at x = √2
+    case NonLinear::gelu_tanh:
+      return 1.1290;  // within 1e-4 of the erf form's
+    case NonLinear::sigmoid:
+      return 0.25;
+    case NonLinear::silu:
+      return 1.0999;  // σ(x)(1 + x(1 − σ(x))), largest near x = 2.4
+    case NonLinear::tanh:
+      return 1.0;
+    case NonLinear::exp:
+      return std::exp(b);
+    case NonLinear::reciprocal:
+      return near0 == 0 ? kInf : 1.0 / (near0 * near0);
+    case NonLinear::rsqrt:
+      return a <= 0 ? kInf : 0.5 * std::pow(a, -1.5);
   }
   return kInf;
 }
 double max_abs_second_derivative(NonLinear f, double a, double b) {
   const double near0 = (a <= 0 && b >= 0) ? 0.0 : std::min(std::fabs(a), std::fabs(b));
   switch (f) {
-    case NonLinear::relu: return (a < 0 && b > 0) ? kInf : 0.0;  // a kink at 0
-    case NonLinear::gelu_erf: return 0.7979;  // φ(x)(2 − x²), largest at 0: 2φ(0)
-    case NonLinear::gelu_tanh: return 0.7979;
-    case NonLinear::sigmoid: return 0.0963;   // σ'(x)(1 − 2σ(x)), largest at x = ±1.317
-    case NonLinear::silu: return 0.5;         // largest at 0
-    case NonLinear::tanh: return 0.7699;      // 2 tanh(x)(1 − tanh²(x)), largest at x = ±0.658
-    case NonLinear::exp: return std::exp(b);
-    case NonLinear::reciprocal: return near0 == 0 ? kInf : 2.0 / (near0 * near0 * near0);
-    case NonLinear::rsqrt: return a <= 0 ? kInf : 0.75 * std::pow(a, -2.5);
+    case NonLinear::relu:
+      return (a < 0 && b > 0) ? kInf : 0.0;  // a kink at 0
+    case NonLinear::gelu_erf:
+      return 0.7979;  // φ(x)(2 − x²), largest at 0: 2φ(0)
+    case NonLinear::gelu_tanh:
+      return 0.7979;
+    case NonLinear::sigmoid:
+      return 0.0963;  // σ'(x)(1 − 2σ(x)), largest at x = ±1.317
+    case NonLinear::silu:
+      return 0.5;  // largest at 0
+    case NonLinear::tanh:
+      return 0.7699;  // 2 tanh(x)(1 − tanh²(x)), largest at x = ±0.658
+    case NonLinear::exp:
+      return std::exp(b);
+    case NonLinear::reciprocal:
+      return near0 == 0 ? kInf : 2.0 / (near0 * near0 * near0);
+    case NonLinear::rsqrt:
+      return a <= 0 ? kInf : 0.75 * std::pow(a, -2.5);
   }
   return kInf;
 }
@@ -115,20 +142,31 @@ double max_abs_second_derivative(NonLinear f, double a, double b) {
 
 std::string_view to_string(NonLinear f) { return enum_names::name_of(f, kNames); }
 std::string_view to_string(NonLinearMethod m) { return enum_names::name_of(m, kMethodNames); }
-NonLinearMethod parse_nonlinear_method(std::string_view name) { return enum_names::parse("non-linear method", name, kMethodNames); }
+NonLinearMethod parse_nonlinear_method(std::string_view name) {
+  return enum_names::parse("non-linear method", name, kMethodNames);
+}
 NonLinear parse_nonlinear(std::string_view name) { return enum_names::parse("non-linear function", name, kNames); }
 
 double evaluate(NonLinear f, double x) {
   switch (f) {
-    case NonLinear::relu: return x > 0 ? x : 0.0;
-    case NonLinear::gelu_erf: return 0.5 * x * (1.0 + std::erf(x / kSqrt2));
-    case NonLinear::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
-    case NonLinear::sigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case NonLinear::silu: return x / (1.0 + std::exp(-x));
-    case NonLinear::tanh: return std::tanh(x);
-    case NonLinear::exp: return std::exp(x);
-    case NonLinear::reciprocal: return x == 0 ? kInf : 1.0 / x;
-    case NonLinear::rsqrt: return x <= 0 ? kInf : 1.0 / std::sqrt(x);
+    case NonLinear::relu:
+      return x > 0 ? x : 0.0;
+    case NonLinear::gelu_erf:
+      return 0.5 * x * (1.0 + std::erf(x / kSqrt2));
+    case NonLinear::gelu_tanh:
+      return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+    case NonLinear::sigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case NonLinear::silu:
+      return x / (1.0 + std::exp(-x));
+    case NonLinear::tanh:
+      return std::tanh(x);
+    case NonLinear::exp:
+      return std::exp(x);
+    case NonLinear::reciprocal:
+      return x == 0 ? kInf : 1.0 / x;
+    case NonLinear::rsqrt:
+      return x <= 0 ? kInf : 1.0 / std::sqrt(x);
   }
   return 0.0;
 }
@@ -137,11 +175,14 @@ kernels::Lut build_lut(const LutSpec& spec) {
   const int in_bits = spec.in.format.bits();
   if (in_bits > 16) throw InputError("a lookup table takes inputs of at most 16 bits, got " + spec.in.format.name());
   if (spec.table_bits < 0 || spec.table_bits > in_bits)
-    throw InputError("table_bits " + std::to_string(spec.table_bits) + " is out of range; expected 0 (one entry per code) .. " + std::to_string(in_bits));
-  if (!(spec.in.scale > 0) || !(spec.out.scale > 0)) throw InputError("a lookup table needs positive input and output scales");
+    throw InputError("table_bits " + std::to_string(spec.table_bits) +
+                     " is out of range; expected 0 (one entry per code) .. " + std::to_string(in_bits));
+  if (!(spec.in.scale > 0) || !(spec.out.scale > 0))
+    throw InputError("a lookup table needs positive input and output scales");
   if (spec.method == NonLinearMethod::poly) {
     if (spec.function != NonLinear::gelu_erf)
-      throw InputError(std::string("no integer polynomial for ") + std::string(to_string(spec.function)) + "; method poly covers gelu_erf (and softmax's exp)");
+      throw InputError(std::string("no integer polynomial for ") + std::string(to_string(spec.function)) +
+                       "; method poly covers gelu_erf (and softmax's exp)");
     const PolyGelu p = poly_gelu(spec);
     kernels::Lut t;
     t.in_min = spec.in.format.min(), t.out = spec.out.format;
@@ -158,8 +199,11 @@ kernels::Lut build_lut(const LutSpec& spec) {
   for (int64_t i = 0; i < entries; ++i) {
     const double x = spec.in.scale * static_cast<double>(t.in_min + (i << t.shift) - spec.in.zero_point);
     const double y = evaluate(spec.function, x) / spec.out.scale;
-    const double code = std::isinf(y) ? (y > 0 ? 1e18 : -1e18) : round_to_integer(y, RoundingMode::half_even) + static_cast<double>(spec.out.zero_point);
-    t.table[i] = static_cast<int32_t>(std::clamp(code, static_cast<double>(t.out.min()), static_cast<double>(t.out.max())));
+    const double code = std::isinf(y)
+                            ? (y > 0 ? 1e18 : -1e18)
+                            : round_to_integer(y, RoundingMode::half_even) + static_cast<double>(spec.out.zero_point);
+    t.table[i] =
+        static_cast<int32_t>(std::clamp(code, static_cast<double>(t.out.min()), static_cast<double>(t.out.max())));
   }
   return t;
 }
@@ -182,21 +226,26 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
     // The entries this code's output comes from, and the documented bound for it.
     const int64_t offset = q - t.in_min, i = offset >> t.shift;
     int64_t lo_code = t.in_min + (i << t.shift), hi_code = lo_code + step;
-    if (t.shift > 0 && !t.interpolate) lo_code = hi_code = t.in_min + std::min<int64_t>((offset + step / 2) >> t.shift, static_cast<int64_t>(t.table.size()) - 1) * step;
+    if (t.shift > 0 && !t.interpolate)
+      lo_code = hi_code =
+          t.in_min + std::min<int64_t>((offset + step / 2) >> t.shift, static_cast<int64_t>(t.table.size()) - 1) * step;
     if (t.shift == 0) hi_code = lo_code;
     const double f_lo = evaluate(spec.function, real_of(lo_code)), f_hi = evaluate(spec.function, real_of(hi_code));
     if (!representable(fx) || !representable(f_lo) || !representable(f_hi)) {
       ++e.saturated;
       continue;
     }
-    const double a = std::min({x, real_of(lo_code), real_of(hi_code)}), b = std::max({x, real_of(lo_code), real_of(hi_code)});
+    const double a = std::min({x, real_of(lo_code), real_of(hi_code)}),
+                 b = std::max({x, real_of(lo_code), real_of(hi_code)});
     double bound = 0.5 * s_y;  // the output rounding of a table entry
     if (poly) bound = poly_gelu_bound(poly->gelu, x, poly->to_codes.pre_shift(), s_y);
-    if (t.shift > 0 && !t.interpolate) bound += max_abs_derivative(spec.function, a, b) * std::fabs(x - real_of(lo_code));
+    if (t.shift > 0 && !t.interpolate)
+      bound += max_abs_derivative(spec.function, a, b) * std::fabs(x - real_of(lo_code));
     if (t.interpolate) {
       // interpolation rounding, then the chord's distance from f: h²/8·max|f''|, or h/2·max|f'| (a kink)
       const double h = s_x * static_cast<double>(step);
-      bound += 0.5 * s_y + std::min(h * h / 8.0 * max_abs_second_derivative(spec.function, a, b), h / 2.0 * max_abs_derivative(spec.function, a, b));
+      bound += 0.5 * s_y + std::min(h * h / 8.0 * max_abs_second_derivative(spec.function, a, b),
+                                    h / 2.0 * max_abs_derivative(spec.function, a, b));
     }
     int32_t code_in = static_cast<int32_t>(q), code_out = 0;
     kernels::lut(t, &code_in, 1, &code_out);
@@ -211,15 +260,19 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
 }
 
 kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits, NonLinearMethod method) {
-  if (in_bits < 2 || in_bits > 16) throw InputError("softmax takes inputs of 2..16 bits, got " + std::to_string(in_bits));
-  if (exp_bits < 8 || exp_bits > 30) throw InputError("softmax exp_bits " + std::to_string(exp_bits) + " is out of range; expected 8..30");
-  if (out_bits < 2 || out_bits > 16) throw InputError("softmax output of " + std::to_string(out_bits) + " bits; expected 2..16");
+  if (in_bits < 2 || in_bits > 16)
+    throw InputError("softmax takes inputs of 2..16 bits, got " + std::to_string(in_bits));
+  if (exp_bits < 8 || exp_bits > 30)
+    throw InputError("softmax exp_bits " + std::to_string(exp_bits) + " is out of range; expected 8..30");
+  if (out_bits < 2 || out_bits > 16)
+    throw InputError("softmax output of " + std::to_string(out_bits) + " bits; expected 2..16");
   if (!(in_scale > 0)) throw InputError("softmax needs a positive input scale");
   kernels::Softmax s;
   const int64_t span = int64_t{1} << in_bits;
   if (method == NonLinearMethod::poly) {
     const IntExp e = IntExp::make(in_scale);
-    const PolynomialOutput to_units(e.scale, e(0), QuantParams{IntFormat::make(exp_bits + 2, false), 0, std::ldexp(1.0, -exp_bits)});
+    const PolynomialOutput to_units(e.scale, e(0),
+                                    QuantParams{IntFormat::make(exp_bits + 2, false), 0, std::ldexp(1.0, -exp_bits)});
     for (int64_t d = 0; d < span; ++d) {
       const int32_t t = to_units(e(-d));
       if (t == 0) break;  // i-exp does not increase with d: every later entry is 0 too
@@ -227,7 +280,8 @@ kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int o
     }
   } else {
     for (int64_t d = 0; d < span; ++d) {
-      const double t = round_to_integer(std::ldexp(std::exp(-in_scale * static_cast<double>(d)), exp_bits), RoundingMode::half_even);
+      const double t =
+          round_to_integer(std::ldexp(std::exp(-in_scale * static_cast<double>(d)), exp_bits), RoundingMode::half_even);
       if (t == 0) break;  // exp only decreases: every later entry is 0 too
       s.exp_table.push_back(static_cast<int32_t>(t));
     }
@@ -237,7 +291,8 @@ kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int o
   return s;
 }
 
-LutError measure_softmax_exp_error(double in_scale, int in_bits, int exp_bits, NonLinearMethod method, const std::vector<int32_t>& exp_table) {
+LutError measure_softmax_exp_error(double in_scale, int in_bits, int exp_bits, NonLinearMethod method,
+                                   const std::vector<int32_t>& exp_table) {
   LutError e;
   const double unit = std::ldexp(1.0, exp_bits);
   const double s_prime = method == NonLinearMethod::poly ? IntExp::make(in_scale).s_prime : 0.0;
@@ -264,13 +319,18 @@ std::vector<ConfigKey> nonlinear_config_keys() {
   using C = LayerQuantConfig;
   return {
       integer_key("nonlinear", "table_bits", 0, 16, &C::lut_table_bits,
-                  "lookup tables of Sigmoid, Tanh, Exp, Reciprocal, Gelu: 0 = one entry per input code; t = 2^t + 1 entries (capped at the input's "
+                  "lookup tables of Sigmoid, Tanh, Exp, Reciprocal, Gelu: 0 = one entry per input code; t = 2^t + 1 "
+                  "entries (capped at the input's "
                   "bits), docs/numerics.md §8"),
-      boolean_key("nonlinear", "interpolate", &C::lut_interpolate, "with a reduced table: interpolate linearly between entries, else take the nearest"),
-      choice_key("nonlinear", "method", fixed_choices({"lut", "poly"}), [](C& c, const std::string& v) { c.nonlinear_method = parse_nonlinear_method(v); },
-                 [](const C& c) { return std::string(to_string(c.nonlinear_method)); },
-                 "`poly`: I-BERT's integer polynomial instead of a table from the float function, for Gelu (i-GELU) and Softmax's exp (i-exp), "
-                 "docs/numerics.md §12; a layer with another non-linear and `poly` is an error naming the node"),
+      boolean_key("nonlinear", "interpolate", &C::lut_interpolate,
+                  "with a reduced table: interpolate linearly between entries, else take the nearest"),
+      choice_key(
+          "nonlinear", "method", fixed_choices({"lut", "poly"}),
+          [](C& c, const std::string& v) { c.nonlinear_method = parse_nonlinear_method(v); },
+          [](const C& c) { return std::string(to_string(c.nonlinear_method)); },
+          "`poly`: I-BERT's integer polynomial instead of a table from the float function, for Gelu (i-GELU) and "
+          "Softmax's exp (i-exp), "
+          "docs/numerics.md §12; a layer with another non-linear and `poly` is an error naming the node"),
   };
 }
 

@@ -7,15 +7,16 @@
 #include <string_view>
 #include <vector>
 
-#include "model/int_graph.hpp"
 #include "kernels/lut.hpp"
 #include "kernels/softmax.hpp"
+#include "model/int_graph.hpp"
 
 namespace chipref {
 
 enum class NonLinear { relu, gelu_erf, gelu_tanh, sigmoid, silu, tanh, exp, reciprocal, rsqrt };
-inline constexpr NonLinear kAllNonLinears[] = {NonLinear::relu,     NonLinear::gelu_erf, NonLinear::gelu_tanh,  NonLinear::sigmoid, NonLinear::silu,
-                                               NonLinear::tanh,     NonLinear::exp,      NonLinear::reciprocal, NonLinear::rsqrt};
+inline constexpr NonLinear kAllNonLinears[] = {NonLinear::relu,    NonLinear::gelu_erf,   NonLinear::gelu_tanh,
+                                               NonLinear::sigmoid, NonLinear::silu,       NonLinear::tanh,
+                                               NonLinear::exp,     NonLinear::reciprocal, NonLinear::rsqrt};
 std::string_view to_string(NonLinear f);
 NonLinear parse_nonlinear(std::string_view name);  // InputError listing the names
 
@@ -31,8 +32,8 @@ NonLinearMethod parse_nonlinear_method(std::string_view name);  // InputError li
 
 struct LutSpec {
   NonLinear function = NonLinear::relu;
-  QuantParams in, out;    // input codes (at most 16 bits) and output codes
-  int table_bits = 0;     // 0: one entry per input code; else 2^table_bits + 1 entries (<= input bits)
+  QuantParams in, out;  // input codes (at most 16 bits) and output codes
+  int table_bits = 0;   // 0: one entry per input code; else 2^table_bits + 1 entries (<= input bits)
   bool interpolate = false;
   NonLinearMethod method = NonLinearMethod::lut;  // poly: one entry per code (table_bits is ignored)
 };
@@ -58,9 +59,11 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& table);
 // The error of a softmax exp table against 2^exp_bits · exp(−in_scale · d) for every d of `in_bits`-bit
 // inputs, in real units (the table's value / 2^exp_bits), with the bound ratio: 1/2 unit for a table
 // from exp, 2^e·exp(−S·d)·ρ(z) + 1 units for i-exp (§12). Entries past the table's end count as 0.
-LutError measure_softmax_exp_error(double in_scale, int in_bits, int exp_bits, NonLinearMethod method, const std::vector<int32_t>& exp_table);
+LutError measure_softmax_exp_error(double in_scale, int in_bits, int exp_bits, NonLinearMethod method,
+                                   const std::vector<int32_t>& exp_table);
 
 // With NonLinearMethod::poly the entries are I-BERT's i-exp of −d, requantized to 2^−exp_bits units (§12).
-kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits, NonLinearMethod method = NonLinearMethod::lut);
+kernels::Softmax build_softmax(double in_scale, int in_bits, int exp_bits, int out_bits,
+                               NonLinearMethod method = NonLinearMethod::lut);
 
 }  // namespace chipref

@@ -57,7 +57,8 @@ int fold_batch_norm(Graph& g) {
     Tensor w_folded = *w;
     Tensor b_folded = Tensor::zeros(DType::float32, {channels});
     for (int64_t c = 0; c < channels; ++c) {
-      const double k = static_cast<double>(gamma->floats.at(c)) / std::sqrt(static_cast<double>(var->floats.at(c)) + eps);
+      const double k =
+          static_cast<double>(gamma->floats.at(c)) / std::sqrt(static_cast<double>(var->floats.at(c)) + eps);
       for (int64_t j = 0; j < per; ++j) w_folded.floats[c * per + j] = static_cast<float>(w->floats[c * per + j] * k);
       const double b = bias ? bias->floats[c] : 0.0;
       b_folded.floats[c] = static_cast<float>((b - mean->floats.at(c)) * k + beta->floats.at(c));
@@ -86,9 +87,11 @@ int remove_identities(Graph& g) {
     bool identity = n.domain.empty() && (n.op_type == "Identity" || n.op_type == "Dropout");
     if (n.domain.empty() && n.op_type == "Pad" && n.get_string("mode", std::string("constant")) == "constant") {
       const auto it = g.initializers.find(n.inputs.at(1));
-      identity = it != g.initializers.end() && std::all_of(it->second.ints.begin(), it->second.ints.end(), [](int64_t p) { return p == 0; });
+      identity = it != g.initializers.end() &&
+                 std::all_of(it->second.ints.begin(), it->second.ints.end(), [](int64_t p) { return p == 0; });
     }
-    const bool graph_output = std::any_of(g.outputs.begin(), g.outputs.end(), [&](const ValueInfo& o) { return o.name == n.outputs[0]; });
+    const bool graph_output =
+        std::any_of(g.outputs.begin(), g.outputs.end(), [&](const ValueInfo& o) { return o.name == n.outputs[0]; });
     if (identity && !graph_output && (n.op_type != "Dropout" || n.outputs.size() == 1 || n.outputs[1].empty())) {
       rename_uses(g, n.outputs[0], n.inputs[0]);
       ++removed;
@@ -106,8 +109,10 @@ namespace {
 int replace_patterns(Graph& g, const std::vector<bool>& erase, const std::map<size_t, Node>& replacements) {
   std::vector<Node> kept;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!erase[i]) kept.push_back(g.nodes[i]);
-    else if (const auto it = replacements.find(i); it != replacements.end()) kept.push_back(it->second);
+    if (!erase[i])
+      kept.push_back(g.nodes[i]);
+    else if (const auto it = replacements.find(i); it != replacements.end())
+      kept.push_back(it->second);
   }
   g.nodes = std::move(kept);
   return static_cast<int>(replacements.size());
@@ -129,7 +134,7 @@ class LayerNormMatcher {
     const Node* sub = only_reader(mean.outputs[0], "Sub");
     if (!sub || sub->inputs.at(0) != x || sub->inputs.at(1) != mean.outputs[0]) return false;
     const std::string d = sub->outputs[0];
-    const Node* pow = reader(d, "Pow"), *div = reader(d, "Div");
+    const Node *pow = reader(d, "Pow"), *div = reader(d, "Div");
     if (!pow || !div || count(d) != 2 || div->inputs.at(0) != d) return false;
     const Tensor* two = float_initializer(g_, pow->inputs.at(1));
     if (!two || two->numel() != 1 || two->floats[0] != 2.0f) return false;
@@ -164,7 +169,8 @@ class LayerNormMatcher {
   bool last_axis(const Node& n) const {
     const auto axes = n.get_ints("axes", std::vector<int64_t>{});
     const Shape* shape = g_.known_shape(n.inputs.at(0));
-    return axes.size() == 1 && n.get_int("keepdims", 1) == 1 && (axes[0] == -1 || (shape && axes[0] == static_cast<int64_t>(shape->size()) - 1));
+    return axes.size() == 1 && n.get_int("keepdims", 1) == 1 &&
+           (axes[0] == -1 || (shape && axes[0] == static_cast<int64_t>(shape->size()) - 1));
   }
   int count(const std::string& t) const {
     const auto it = counts_.find(t);
@@ -177,8 +183,12 @@ class LayerNormMatcher {
       if (is(g_.nodes[i], type)) return &g_.nodes[i];
     return nullptr;
   }
-  const Node* only_reader(const std::string& t, const char* type) const { return count(t) == 1 ? reader(t, type) : nullptr; }
-  std::string operand_name(const Node& n, const std::string& other) const { return n.inputs.at(n.inputs.at(0) == other ? 1 : 0); }
+  const Node* only_reader(const std::string& t, const char* type) const {
+    return count(t) == 1 ? reader(t, type) : nullptr;
+  }
+  std::string operand_name(const Node& n, const std::string& other) const {
+    return n.inputs.at(n.inputs.at(0) == other ? 1 : 0);
+  }
   const Tensor* constant_operand(const Node& n, const std::string& other) const {
     if (n.inputs.size() != 2 || (n.inputs[0] != other && n.inputs[1] != other)) return nullptr;
     return float_initializer(g_, operand_name(n, other));
@@ -221,7 +231,8 @@ int fuse_gelu(Graph& g) {
   const std::map<std::string, size_t> reader = single_readers(g);
   auto next = [&](const std::string& t, const char* type) -> const Node* {
     const auto it = reader.find(t);
-    if (it == reader.end() || g.nodes[it->second].op_type != type || !g.nodes[it->second].domain.empty()) return nullptr;
+    if (it == reader.end() || g.nodes[it->second].op_type != type || !g.nodes[it->second].domain.empty())
+      return nullptr;
     return &g.nodes[it->second];
   };
   auto scalar = [&](const Node& n, const std::string& other, double value) {
@@ -275,7 +286,9 @@ int fuse_silu(Graph& g) {
     const Node& mul = g.nodes[r->second];
     const std::string x = sigmoid.inputs.at(0);
     if (mul.op_type != "Mul" || !mul.domain.empty() || mul.inputs.size() != 2) continue;
-    if (!((mul.inputs[0] == x && mul.inputs[1] == sigmoid.outputs[0]) || (mul.inputs[1] == x && mul.inputs[0] == sigmoid.outputs[0]))) continue;
+    if (!((mul.inputs[0] == x && mul.inputs[1] == sigmoid.outputs[0]) ||
+          (mul.inputs[1] == x && mul.inputs[0] == sigmoid.outputs[0])))
+      continue;
     erase[i] = erase[r->second] = true;
     Node silu;
     silu.name = sigmoid.name + "/Silu";

@@ -28,9 +28,12 @@ class Extractor {
     }
     for (const Node& n : g_.nodes) {
       if (removed_.count(&n)) continue;
-      if (is_qdq(n, "DequantizeLinear")) take_dequantize(n);
-      else if (is_qdq(n, "QuantizeLinear")) take_quantize(n);
-      else if (is_qonnx_quant(n)) take_qonnx_quant(n);
+      if (is_qdq(n, "DequantizeLinear"))
+        take_dequantize(n);
+      else if (is_qdq(n, "QuantizeLinear"))
+        take_quantize(n);
+      else if (is_qonnx_quant(n))
+        take_qonnx_quant(n);
     }
     std::vector<Node> kept;
     for (const Node& n : g_.nodes)
@@ -62,11 +65,17 @@ class Extractor {
 
   static IntFormat format_of(const Node& n, DType dtype, const Graph& g) {
     switch (dtype) {
-      case DType::int8: return IntFormat::make(8, true);
-      case DType::uint8: return IntFormat::make(8, false);
-      case DType::int16: return IntFormat::make(16, true);
-      case DType::uint16: return IntFormat::make(16, false);
-      default: throw InputError(g.source + ": " + n.describe() + ": codes of type " + std::string(to_string(dtype)) + " are not supported; expected int8, uint8, int16 or uint16");
+      case DType::int8:
+        return IntFormat::make(8, true);
+      case DType::uint8:
+        return IntFormat::make(8, false);
+      case DType::int16:
+        return IntFormat::make(16, true);
+      case DType::uint16:
+        return IntFormat::make(16, false);
+      default:
+        throw InputError(g.source + ": " + n.describe() + ": codes of type " + std::string(to_string(dtype)) +
+                         " are not supported; expected int8, uint8, int16 or uint16");
     }
   }
 
@@ -81,7 +90,8 @@ class Extractor {
   void bypass(const Node& quantizer, const std::string& fake, const std::string& real, const QuantParams& q) {
     if (graph_outputs_.count(fake)) {
       const auto producer = producer_.find(real);
-      if (producer == producer_.end() || graph_outputs_.count(real)) fail(quantizer, "a graph output that is a quantized graph input is not supported");
+      if (producer == producer_.end() || graph_outputs_.count(real))
+        fail(quantizer, "a graph output that is a quantized graph input is not supported");
       renamed_outputs_[real] = fake;
       bypass_[real] = fake;
       record_activation(quantizer, fake, q);
@@ -93,8 +103,10 @@ class Extractor {
 
   void record_activation(const Node& quantizer, const std::string& tensor, const QuantParams& q) {
     const auto [it, inserted] = model_.activations.emplace(tensor, q);
-    if (!inserted && (it->second.scale != q.scale || it->second.zero_point != q.zero_point || !(it->second.format == q.format)))
-      fail(quantizer, "tensor '" + tensor + "' is already quantized by " + model_.activation_producers.at(tensor) + " with other parameters");
+    if (!inserted &&
+        (it->second.scale != q.scale || it->second.zero_point != q.zero_point || !(it->second.format == q.format)))
+      fail(quantizer, "tensor '" + tensor + "' is already quantized by " + model_.activation_producers.at(tensor) +
+                          " with other parameters");
     model_.activation_producers.emplace(tensor, quantizer.describe());
   }
 
@@ -125,13 +137,17 @@ class Extractor {
     if (scale.numel() != 1) fail(q, "per-axis quantization of an activation is not supported (one scale per tensor)");
     const Tensor zp = q.has_input(2) ? constant(q, 2, "y_zero_point") : Tensor::of_ints(DType::uint8, {}, {0});
     const QuantParams params{format_of(q, zp.dtype, g_), zp.ints.at(0), static_cast<double>(scale.floats.at(0))};
-    if (!(params.scale > 0) || !std::isfinite(params.scale)) fail(q, "scale " + std::to_string(params.scale) + " is not a positive finite number");
+    if (!(params.scale > 0) || !std::isfinite(params.scale))
+      fail(q, "scale " + std::to_string(params.scale) + " is not a positive finite number");
     const auto readers = consumers_.find(q.outputs.at(0));
     if (readers == consumers_.end() || graph_outputs_.count(q.outputs[0]))
       fail(q, "its integer output must be read by DequantizeLinear nodes (it is " +
-                  std::string(graph_outputs_.count(q.outputs[0]) ? "a graph output: the integer network's boundary is chipref's own)" : "read by nothing)"));
+                  std::string(graph_outputs_.count(q.outputs[0])
+                                  ? "a graph output: the integer network's boundary is chipref's own)"
+                                  : "read by nothing)"));
     for (const Node* dq : readers->second) {
-      if (!is_qdq(*dq, "DequantizeLinear")) fail(q, "its output is read by " + dq->describe() + "; expected DequantizeLinear nodes only");
+      if (!is_qdq(*dq, "DequantizeLinear"))
+        fail(q, "its output is read by " + dq->describe() + "; expected DequantizeLinear nodes only");
       const Tensor& dq_scale = constant(*dq, 1, "x_scale");
       const int64_t dq_zp = dq->has_input(2) ? constant(*dq, 2, "x_zero_point").ints.at(0) : 0;
       if (dq_scale.numel() != 1 || dq_scale.floats[0] != scale.floats[0] || dq_zp != params.zero_point)
@@ -149,19 +165,23 @@ class Extractor {
     const Tensor& bitwidth = constant(n, 3, "bitwidth");
     const double bits = bitwidth.floats.at(0);
     const bool is_signed = n.get_int("signed", 1) != 0, narrow = n.get_int("narrow", 0) != 0;
-    if (bits < 2 || bits > 16 || bits != std::floor(bits)) fail(n, "bit width " + std::to_string(bits) + " is not an integer in 2..16");
+    if (bits < 2 || bits > 16 || bits != std::floor(bits))
+      fail(n, "bit width " + std::to_string(bits) + " is not an integer in 2..16");
     for (float z : zeropt.floats)
       if (z != std::floor(z)) fail(n, "zero point " + std::to_string(z) + " is not an integer");
     const auto init = g_.initializers.find(n.inputs.at(0));
     if (init != g_.initializers.end()) {
-      // Codes from the fake-quantized values: y = (q − z)·s exactly in float32 for |q − z| < 2^23, so q = round(y / s) + z.
+      // Codes from the fake-quantized values: y = (q − z)·s exactly in float32 for |q − z| < 2^23, so q = round(y / s)
+      // + z.
       std::vector<const Tensor*> inputs;
       for (const auto& in : n.inputs) inputs.push_back(&g_.initializers.at(in));
       const Tensor y = run_node(n, g_.opset, inputs).at(0);
       QuantizedConstant c;
       const int64_t per_channel = y.rank() > 0 ? y.shape[0] : 1;
-      if (scale.numel() != 1 && scale.numel() != per_channel) fail(n, "scale must be per tensor or one per output channel (axis 0)");
-      if (zeropt.numel() != 1 && zeropt.numel() != scale.numel()) fail(n, "zero point and scale have different lengths");
+      if (scale.numel() != 1 && scale.numel() != per_channel)
+        fail(n, "scale must be per tensor or one per output channel (axis 0)");
+      if (zeropt.numel() != 1 && zeropt.numel() != scale.numel())
+        fail(n, "zero point and scale have different lengths");
       c.scales.assign(scale.floats.begin(), scale.floats.end());
       for (float z : zeropt.floats) c.zero_points.push_back(static_cast<int64_t>(z));
       if (c.zero_points.size() < c.scales.size()) c.zero_points.resize(c.scales.size(), c.zero_points.at(0));
@@ -179,13 +199,17 @@ class Extractor {
       removed_.insert(&n);
       return;
     }
-    if (scale.numel() != 1 || zeropt.numel() != 1) fail(n, "per-channel quantization of an activation is not supported (one scale per tensor)");
+    if (scale.numel() != 1 || zeropt.numel() != 1)
+      fail(n, "per-channel quantization of an activation is not supported (one scale per tensor)");
     if (narrow) fail(n, "narrow-range activations are not supported (their codes exclude the format's minimum)");
     const std::string mode = n.get_string("rounding_mode", std::string("ROUND"));
     if (mode != "ROUND" && mode != "HALF_EVEN")
-      fail(n, "rounding_mode '" + mode + "' on an activation is not supported; the integer network rounds half to even (ROUND)");
-    const QuantParams params{IntFormat::make(static_cast<int>(bits), is_signed), static_cast<int64_t>(zeropt.floats[0]), static_cast<double>(scale.floats[0])};
-    if (!params.format.contains(params.zero_point)) fail(n, "zero point " + std::to_string(params.zero_point) + " is outside " + params.format.name());
+      fail(n, "rounding_mode '" + mode +
+                  "' on an activation is not supported; the integer network rounds half to even (ROUND)");
+    const QuantParams params{IntFormat::make(static_cast<int>(bits), is_signed), static_cast<int64_t>(zeropt.floats[0]),
+                             static_cast<double>(scale.floats[0])};
+    if (!params.format.contains(params.zero_point))
+      fail(n, "zero point " + std::to_string(params.zero_point) + " is outside " + params.format.name());
     bypass(n, n.outputs.at(0), n.inputs.at(0), params);
     removed_.insert(&n);
   }
@@ -202,7 +226,9 @@ class Extractor {
 
 }  // namespace
 
-bool is_quantizer_node(const Node& n) { return is_qdq(n, "QuantizeLinear") || is_qdq(n, "DequantizeLinear") || is_qonnx_quant(n); }
+bool is_quantizer_node(const Node& n) {
+  return is_qdq(n, "QuantizeLinear") || is_qdq(n, "DequantizeLinear") || is_qonnx_quant(n);
+}
 
 bool is_prequantized(const Graph& graph) {
   return std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const Node& n) { return is_quantizer_node(n); });

@@ -25,9 +25,9 @@ struct QuantizedConstant {
 };
 
 struct PrequantizedModel {
-  std::map<std::string, QuantParams> activations;      // float tensor → the (format, zero point, scale) its quantizer gave
+  std::map<std::string, QuantParams> activations;  // float tensor → the (format, zero point, scale) its quantizer gave
   std::map<std::string, std::string> activation_producers;  // float tensor → its quantizer node, for messages
-  std::map<std::string, QuantizedConstant> constants;  // dequantized constant tensor → its codes
+  std::map<std::string, QuantizedConstant> constants;       // dequantized constant tensor → its codes
 };
 
 // True when the graph holds QuantizeLinear, DequantizeLinear or QONNX Quant nodes.

@@ -42,7 +42,8 @@ QuantParams activation_params(double lo, double hi, int bits, bool is_signed, bo
   const IntFormat f = IntFormat::make(bits, is_signed);
   const double scale = hi > lo ? (hi - lo) / static_cast<double>(f.max() - f.min()) : 1.0;
   const double zp = round_to_integer(static_cast<double>(f.min()) - lo / scale, RoundingMode::half_even);
-  return QuantParams{f, static_cast<int64_t>(std::clamp(zp, static_cast<double>(f.min()), static_cast<double>(f.max()))), scale};
+  return QuantParams{
+      f, static_cast<int64_t>(std::clamp(zp, static_cast<double>(f.min()), static_cast<double>(f.max()))), scale};
 }
 
 namespace {
@@ -68,7 +69,8 @@ void for_each_calibration_tensor(const Graph& g, const Tensor& images, const cha
         const int64_t start = i * batch, b = std::min(batch, n - start);
         Shape shape = images.shape;
         shape[0] = b;
-        Tensor x = Tensor::of_floats(shape, std::vector<float>(images.floats.begin() + start * per, images.floats.begin() + (start + b) * per));
+        Tensor x = Tensor::of_floats(
+            shape, std::vector<float>(images.floats.begin() + start * per, images.floats.begin() + (start + b) * per));
         TensorMap values = exec.run({{g.inputs.at(0).name, x}}, true);
         values[g.inputs[0].name] = std::move(x);
         const std::lock_guard<std::mutex> lock(mutex);
@@ -116,11 +118,12 @@ std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images, con
 Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   Graph g = graph;
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
-    throw InputError(g.source + ": quantization supports one graph input and one output, found " + std::to_string(g.inputs.size()) +
-                     " and " + std::to_string(g.outputs.size()));
+    throw InputError(g.source + ": quantization supports one graph input and one output, found " +
+                     std::to_string(g.inputs.size()) + " and " + std::to_string(g.outputs.size()));
   // Constant nodes (e.g. a Pad's pads) become initializers the next passes read; a pre-quantized model
   // keeps its quantizers, whose integer side is the point.
-  const std::function<bool(const Node&)> keep = is_prequantized(g) ? is_quantizer_node : std::function<bool(const Node&)>{};
+  const std::function<bool(const Node&)> keep =
+      is_prequantized(g) ? is_quantizer_node : std::function<bool(const Node&)>{};
   fold_constants(g, keep);
   fold_dynamic_batch(g, keep);
   remove_identities(g);
@@ -145,7 +148,9 @@ namespace {
 // transposed for the pruning and back.
 void prune_float_weights(Graph& g, const QuantConfig& config) {
   for (const Node& n : g.nodes) {
-    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul") || n.inputs.size() < 2) continue;
+    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul") ||
+        n.inputs.size() < 2)
+      continue;
     const LayerQuantConfig c = config.for_node(n.name);
     const auto w = g.initializers.find(n.inputs[1]);
     if (c.sparsity.m == 0 || c.sparsity_on_codes || w == g.initializers.end() || !w->second.is_float()) continue;
@@ -192,7 +197,8 @@ std::string calibration_key(const Graph& g, const QuantConfig& config) {
   return bytes;
 }
 
-std::map<std::string, Range> cached_calibration(const Graph& g, const Tensor& images, const QuantConfig& config, CalibrationCache* cache, int threads) {
+std::map<std::string, Range> cached_calibration(const Graph& g, const Tensor& images, const QuantConfig& config,
+                                                CalibrationCache* cache, int threads) {
   if (!cache) return calibrate(g, images, config, threads);
   const std::string key = calibration_key(g, config);
   std::promise<std::map<std::string, Range>> promise;
@@ -236,7 +242,10 @@ IntGraph quantize(const QuantizeInputs& in) {
   out.preprocess = in.preprocess;
   out.input_shape = g.inputs[0].shape;
   out.output_shape = g.outputs[0].shape;
-  Lowering(g, *in.config, given_params ? std::map<std::string, Range>{} : cached_calibration(g, *in.calibration, *in.config, in.calibration_cache, in.calibration_threads),
+  Lowering(g, *in.config,
+           given_params
+               ? std::map<std::string, Range>{}
+               : cached_calibration(g, *in.calibration, *in.config, in.calibration_cache, in.calibration_threads),
            given_params ? &pre : nullptr, out, in.ignore_sparsity)
       .run();
   check_integer_only(out);

@@ -38,8 +38,15 @@ SelfCheckReport run_numerics_self_check(int multiplier_bits) {
   for (const SampleGroup& g : sample_groups()) {
     const RequantChannel ch = make_requant_channel(g.scale, multiplier_bits);
     for (int32_t acc : g.accs) {
-      SelfCheckCase c{g.label, g.scale, ch.fixed, g.out, g.zero_point, acc,
-                      static_cast<double>(g.zero_point) + static_cast<double>(acc) * g.scale, {}, {}};
+      SelfCheckCase c{g.label,
+                      g.scale,
+                      ch.fixed,
+                      g.out,
+                      g.zero_point,
+                      acc,
+                      static_cast<double>(g.zero_point) + static_cast<double>(acc) * g.scale,
+                      {},
+                      {}};
       const double clamped_exact =
           std::clamp(c.exact, static_cast<double>(g.out.min()), static_cast<double>(g.out.max()));
       auto check = [&](RequantFlavour flavour, RoundingMode rounding) {

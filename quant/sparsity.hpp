@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "model/tensor.hpp"
 #include "kernels/sparse.hpp"
+#include "model/tensor.hpp"
 
 namespace chipref {
 

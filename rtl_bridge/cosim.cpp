@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "core/error.hpp"
-#include "model/int_graph.hpp"
 #include "kernels/sparse.hpp"
+#include "model/int_graph.hpp"
 #include "ops/lut.hpp"
 #include "ops/mac.hpp"
 #include "ops/mulshift.hpp"
@@ -29,41 +29,49 @@ Shape coordinates_of(const Shape& shape, int64_t index) {
 void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
   ++r.compared;
   if (got == expected) return;
-  if (!r.has_mismatch) r.has_mismatch = true, r.first = FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected, r.input_start_cycle};
+  if (!r.has_mismatch)
+    r.has_mismatch = true,
+    r.first = FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected, r.input_start_cycle};
   ++r.mismatches;
 }
 
 std::string Watchdog::describe(int64_t cycle, const std::string& progress) const {
-  return "no handshake for " + std::to_string(limit_) + " cycles at cycle " + std::to_string(cycle) + " (" + progress + "; last handshake: " + last_ +
-         " at cycle " + std::to_string(last_cycle_) + ")";
+  return "no handshake for " + std::to_string(limit_) + " cycles at cycle " + std::to_string(cycle) + " (" + progress +
+         "; last handshake: " + last_ + " at cycle " + std::to_string(last_cycle_) + ")";
 }
 
 std::string format_report(const CosimResult& r) {
   const std::string waveform = r.trace.empty() ? "" : "  waveform: " + r.trace + "\n";
   if (r.hung)
-    return fmt::format("HUNG: {} on layer {}: the watchdog ended the run: {}; {} values compared before, {} mismatching\n", r.block, r.layer, r.hang,
-                       r.compared, r.mismatches) +
+    return fmt::format(
+               "HUNG: {} on layer {}: the watchdog ended the run: {}; {} values compared before, {} mismatching\n",
+               r.block, r.layer, r.hang, r.compared, r.mismatches) +
            waveform;
   const double rate = r.seconds > 0 ? static_cast<double>(r.cycles) / r.seconds : 0;
   if (r.passed())
-    return fmt::format("PASS: {} on layer {}: {} values of '{}' compared over {} input(s), all equal ({} cycles, {:.3g} cycles/s)\n", r.block, r.layer,
-                       r.compared, r.tensor, r.inputs, r.cycles, rate);
+    return fmt::format(
+        "PASS: {} on layer {}: {} values of '{}' compared over {} input(s), all equal ({} cycles, {:.3g} cycles/s)\n",
+        r.block, r.layer, r.compared, r.tensor, r.inputs, r.cycles, rate);
   const FirstMismatch& f = r.first;
   std::string coords;
   for (size_t d = 0; d < f.coordinates.size(); ++d) coords += (d ? ", " : "") + std::to_string(f.coordinates[d]);
   return fmt::format(
-      "MISMATCH: {} on layer {}: {} of {} values differ\n"
-      "  first: tensor '{}', input {}, element {} at [{}], cycle {}: got {} (0x{:08x}), expected {} (0x{:08x})\n",
-      r.block, r.layer, r.mismatches, r.compared, r.tensor, f.input, f.index, coords, f.cycle, f.got, static_cast<uint32_t>(f.got), f.expected,
-      static_cast<uint32_t>(f.expected)) + waveform;
+             "MISMATCH: {} on layer {}: {} of {} values differ\n"
+             "  first: tensor '{}', input {}, element {} at [{}], cycle {}: got {} (0x{:08x}), expected {} "
+             "(0x{:08x})\n",
+             r.block, r.layer, r.mismatches, r.compared, r.tensor, f.input, f.index, coords, f.cycle, f.got,
+             static_cast<uint32_t>(f.got), f.expected, static_cast<uint32_t>(f.expected)) +
+         waveform;
 }
 
 namespace {
 
-const vectors::Entry& entry_for(const vectors::Manifest& m, const std::string& dir, const Node& op, const std::string& tensor, int64_t input) {
+const vectors::Entry& entry_for(const vectors::Manifest& m, const std::string& dir, const Node& op,
+                                const std::string& tensor, int64_t input) {
   for (const vectors::Entry& e : m.entries)
     if (e.op == op.name && e.tensor == tensor && e.input == input) return e;
-  throw InputError(dir + ": no vectors of '" + tensor + "' for " + op.describe() + (input >= 0 ? ", input " + std::to_string(input) : "") +
+  throw InputError(dir + ": no vectors of '" + tensor + "' for " + op.describe() +
+                   (input >= 0 ? ", input " + std::to_string(input) : "") +
                    " (write them with `chipref vectors` covering this layer, accumulators included)");
 }
 
@@ -71,8 +79,11 @@ std::vector<int32_t> as_int32(const std::vector<int64_t>& v) { return std::vecto
 
 // The op `layer` of the IntGraph behind the vectors, which must be of one of `types`; else an InputError
 // listing the layers that are.
-const Node& layer_of(const IntGraph& g, const std::string& dir, const std::string& layer, const std::vector<const ops::OpDef*>& types) {
-  auto is_type = [&](const Node& op) { return std::find(types.begin(), types.end(), ops::find_op_def(op.op_type)) != types.end(); };
+const Node& layer_of(const IntGraph& g, const std::string& dir, const std::string& layer,
+                     const std::vector<const ops::OpDef*>& types) {
+  auto is_type = [&](const Node& op) {
+    return std::find(types.begin(), types.end(), ops::find_op_def(op.op_type)) != types.end();
+  };
   std::string what;
   for (const ops::OpDef* t : types) what += (what.empty() ? "" : " or ") + t->name;
   const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& op) { return op.name == layer; });
@@ -80,7 +91,8 @@ const Node& layer_of(const IntGraph& g, const std::string& dir, const std::strin
   std::string names;
   for (const Node& op : g.ops)
     if (is_type(op)) names += (names.empty() ? "" : ", ") + op.name;
-  throw InputError(dir + ": " + (it == g.ops.end() ? "no op '" + layer + "'" : it->describe() + " is not a " + what + " op") +
+  throw InputError(dir + ": " +
+                   (it == g.ops.end() ? "no op '" + layer + "'" : it->describe() + " is not a " + what + " op") +
                    " in the IntGraph of the vectors; its " + what + " layers: " + (names.empty() ? "none" : names));
 }
 
@@ -93,7 +105,8 @@ std::vector<LutStimulus> lut_stimulus(const std::string& dir, const std::string&
   const kernels::Lut lut = ops::read_lut(g, op);
   const std::vector<int64_t> table = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(1), -1));
   if (static_cast<int64_t>(table.size()) >= max_entries)  // one more entry: the zero after the table
-    throw InputError(op.describe() + ": its table has " + std::to_string(table.size()) + " entries; the reference LUT unit holds " + std::to_string(max_entries));
+    throw InputError(op.describe() + ": its table has " + std::to_string(table.size()) +
+                     " entries; the reference LUT unit holds " + std::to_string(max_entries));
   const IntValue& out = g.values.at(op.outputs.at(0));
   std::vector<LutStimulus> all;
   for (int64_t input = 0; input < m.inputs.count; ++input) {
@@ -116,14 +129,18 @@ std::vector<LutStimulus> lut_stimulus(const std::string& dir, const std::string&
 MulShiftSettings mulshift_settings(const IntGraph& g, const Node& op) {
   const ops::MulShiftParams p = ops::read_mulshift(g, op);  // checked as the engines check it
   const Requantizer& rq = p.kernel.requantizer;
-  if (rq.flavour() != RequantFlavour::single || (rq.rounding() != RoundingMode::half_even && rq.rounding() != RoundingMode::half_up))
-    throw InputError(op.describe() + ": the reference MulShift unit implements the single flavour with half_even or half_up rounding; this layer uses " +
+  if (rq.flavour() != RequantFlavour::single ||
+      (rq.rounding() != RoundingMode::half_even && rq.rounding() != RoundingMode::half_up))
+    throw InputError(op.describe() +
+                     ": the reference MulShift unit implements the single flavour with half_even or half_up rounding; "
+                     "this layer uses " +
                      std::string(to_string(rq.flavour())) + " with " + std::string(to_string(rq.rounding())));
   MulShiftSettings s;
   s.multiplier_bits = p.multiplier_bits;
   s.round_half_up = rq.rounding() == RoundingMode::half_up;
   s.zero_point = static_cast<int32_t>(rq.zero_point());
-  s.out_min = static_cast<int32_t>(rq.output_format().min()), s.out_max = static_cast<int32_t>(rq.output_format().max());
+  s.out_min = static_cast<int32_t>(rq.output_format().min()),
+  s.out_max = static_cast<int32_t>(rq.output_format().max());
   s.clamp_lo = static_cast<int32_t>(p.kernel.clamp_lo), s.clamp_hi = static_cast<int32_t>(p.kernel.clamp_hi);
   s.axis = p.axis;
   return s;
@@ -133,7 +150,8 @@ std::vector<size_t> channel_of_elements(const Node& op, const Shape& shape, int6
   const ops::ChannelLayout l = ops::channel_layout(op, shape, axis, count);
   std::vector<size_t> channel(static_cast<size_t>(element_count(shape)), 0);
   if (count != 1)
-    for (size_t i = 0; i < channel.size(); ++i) channel[i] = static_cast<size_t>(static_cast<int64_t>(i) / l.inner % l.channels);
+    for (size_t i = 0; i < channel.size(); ++i)
+      channel[i] = static_cast<size_t>(static_cast<int64_t>(i) / l.inner % l.channels);
   return channel;
 }
 
@@ -162,17 +180,20 @@ std::vector<MulShiftStimulus> mulshift_stimulus(const std::string& dir, const st
   return all;
 }
 
-std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows, int64_t cols) {
+std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows,
+                                                 int64_t cols) {
   const vectors::Manifest m = vectors::read_manifest(dir);
   const IntGraph g = load_int_graph(m.model);
   const Node& op = layer_of(g, dir, layer, {&ops::conv_mac_op_def(), &ops::linear_mac_op_def()});
   if (op.get_int("acc_bits") != 32 || op.get_string("overflow") != "wrap")
     throw InputError(op.describe() + ": the reference MAC array has 32-bit wrapping accumulators; this layer uses " +
                      std::to_string(op.get_int("acc_bits")) + " bits, " + op.get_string("overflow"));
-  if (!g.constants.count(op.inputs.at(1))) throw InputError(op.describe() + ": N:M-sparse weights are not supported by the reference MAC array yet");
+  if (!g.constants.count(op.inputs.at(1)))
+    throw InputError(op.describe() + ": N:M-sparse weights are not supported by the reference MAC array yet");
   const IntValue& in = g.values.at(op.inputs.at(0));
   if (in.quant.format.min() < -32768 || in.quant.format.max() > 32767)
-    throw InputError(op.describe() + ": its " + in.quant.format.name() + " activation codes do not fit the array's 16-bit signed lanes");
+    throw InputError(op.describe() + ": its " + in.quant.format.name() +
+                     " activation codes do not fit the array's 16-bit signed lanes");
   const vectors::Entry& w_entry = entry_for(m, dir, op, op.inputs[1], -1);
   CodeTensor weights{w_entry.shape, as_int32(vectors::read_vector(dir, w_entry))};
   std::vector<int64_t> bias_values;
@@ -199,7 +220,9 @@ std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const s
       const int64_t per_group = s.tiles / groups, grp = tile / per_group, ct = tile % channel_tiles;
       for (int64_t c = 0; c < cols; ++c) {
         const int64_t m_in_group = ct * cols + c;
-        s.bias.push_back(m_in_group < channels && !bias_values.empty() ? static_cast<int32_t>(bias_values.at(static_cast<size_t>(grp * channels + m_in_group))) : 0);
+        s.bias.push_back(m_in_group < channels && !bias_values.empty()
+                             ? static_cast<int32_t>(bias_values.at(static_cast<size_t>(grp * channels + m_in_group)))
+                             : 0);
       }
     }
     all.push_back(std::move(s));
@@ -214,12 +237,14 @@ std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::s
   kernels::NmWeights w;
   w.pattern = nm_weights_of(g, op).pattern;  // the IntGraph's own weights, checked as the engines check them
   if (w.pattern.n != n || w.pattern.m != m)
-    throw InputError(op.describe() + ": the reference sparse decoder is built for " + std::to_string(n) + ":" + std::to_string(m) + "; this layer is " +
-                     std::to_string(w.pattern.n) + ":" + std::to_string(w.pattern.m));
+    throw InputError(op.describe() + ": the reference sparse decoder is built for " + std::to_string(n) + ":" +
+                     std::to_string(m) + "; this layer is " + std::to_string(w.pattern.n) + ":" +
+                     std::to_string(w.pattern.m));
   const vectors::Entry& dense = entry_for(manifest, dir, op, op.outputs.at(0), -1);
   w.rows = dense.shape.at(0), w.k = element_count(dense.shape) / w.rows;
   w.values = as_int32(vectors::read_vector(dir, entry_for(manifest, dir, op, op.inputs.at(0), -1)));
-  for (int64_t word : vectors::read_vector(dir, entry_for(manifest, dir, op, op.inputs.at(1), -1))) w.index_words.push_back(static_cast<uint32_t>(word));
+  for (int64_t word : vectors::read_vector(dir, entry_for(manifest, dir, op, op.inputs.at(1), -1)))
+    w.index_words.push_back(static_cast<uint32_t>(word));
   kernels::validate_nm(w, op.describe());
   const std::vector<int64_t> golden = vectors::read_vector(dir, dense);
   SparseStimulus s;
@@ -229,14 +254,17 @@ std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::s
       for (int64_t j = 0; j < n; ++j) {
         const int64_t t = (row * w.groups() + group) * n + j;
         const int32_t v = w.values.at(static_cast<size_t>(t));
-        if (v < -32768 || v > 32767) throw InputError(op.describe() + ": weight " + std::to_string(v) + " does not fit the decoder's 16-bit lanes");
+        if (v < -32768 || v > 32767)
+          throw InputError(op.describe() + ": weight " + std::to_string(v) +
+                           " does not fit the decoder's 16-bit lanes");
         s.values.push_back(v);
         s.positions.push_back(static_cast<int32_t>(w.index(t)));
       }
       for (int64_t p = 0; p < m; ++p) {
         const int64_t column = group * m + p;
         s.index.push_back(column < w.k ? row * w.k + column : -1);
-        s.expected.push_back(column < w.k ? static_cast<int32_t>(golden.at(static_cast<size_t>(row * w.k + column))) : 0);
+        s.expected.push_back(column < w.k ? static_cast<int32_t>(golden.at(static_cast<size_t>(row * w.k + column)))
+                                          : 0);
       }
     }
   return {s};

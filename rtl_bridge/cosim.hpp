@@ -27,9 +27,9 @@ struct CosimResult {
   bool has_mismatch = false;
   FirstMismatch first;
   bool hung = false;
-  std::string hang;  // what the watchdog saw: cycle, last handshake
+  std::string hang;               // what the watchdog saw: cycle, last handshake
   int64_t input_start_cycle = 0;  // of the input being driven
-  std::string trace;  // the FST waveform written around the first mismatch or the hang, if asked for
+  std::string trace;              // the FST waveform written around the first mismatch or the hang, if asked for
   bool passed() const { return !hung && mismatches == 0; }
 };
 
@@ -74,7 +74,8 @@ void reset_block(Unit& unit, CosimResult& r) {
 // Every input of a layer, `run(stimulus, r)` each (which drives it through a fresh block out of reset),
 // until one hangs.
 template <class Stimulus, class Run>
-CosimResult cosim_each_input(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs, Run run) {
+CosimResult cosim_each_input(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs,
+                             Run run) {
   CosimResult r;
   r.block = block, r.layer = layer;
   for (const Stimulus& s : inputs) {
@@ -90,7 +91,8 @@ CosimResult cosim_each_input(const std::string& block, const std::string& layer,
 // The same through a default-constructed Verilated block of type Unit, `drive(unit, stimulus, r,
 // watchdog_cycles)` each.
 template <class Unit, class Stimulus, class Drive>
-CosimResult cosim_inputs(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs, int64_t watchdog_cycles, Drive drive) {
+CosimResult cosim_inputs(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs,
+                         int64_t watchdog_cycles, Drive drive) {
   return cosim_each_input(block, layer, inputs, [&](const Stimulus& s, CosimResult& r) {
     Unit unit;
     drive(unit, s, r, watchdog_cycles);
@@ -120,7 +122,6 @@ struct MulShiftStimulus {
   std::vector<int8_t> shifts;
   MulShiftSettings settings;  // the layer's constants
 };
-
 
 // The multiplier / shift index of each element of a tensor of `shape`: its channel along `axis`, or 0
 // when there is one per tensor. InputError naming `op` if `count` is neither 1 nor the channels.
@@ -164,7 +165,8 @@ struct MacArrayStimulus {
 
 // InputError if `layer` is not a conv_mac / linear_mac with constant (dense) weights and 32-bit wrapping
 // accumulators, or its codes do not fit the array's 16-bit lanes.
-std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows, int64_t cols);
+std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const std::string& layer, int64_t rows,
+                                                 int64_t cols);
 
 // A sparse_decode layer's stimulus (rtl/sparse_decoder.sv): per (row, group) of the N:M weights, in the
 // order of the compressed format (docs/numerics.md §13), its N kept values and their positions in the

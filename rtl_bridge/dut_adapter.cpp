@@ -75,7 +75,8 @@ std::vector<std::string> protocols_for(const std::string& block) {
 
 std::vector<RoleSpec> roles_of(const DutAdapter& a) {
   std::vector<RoleSpec> all = block_roles().at(a.block);
-  for (const HandshakeRole& h : find_dut_protocol(a.protocol)->handshake_roles(a)) all.push_back(RoleSpec{h.name, h.input, Lanes::one, false, h.required});
+  for (const HandshakeRole& h : find_dut_protocol(a.protocol)->handshake_roles(a))
+    all.push_back(RoleSpec{h.name, h.input, Lanes::one, false, h.required});
   return all;
 }
 
@@ -91,7 +92,8 @@ namespace {
 DutAdapter read_adapter_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "adapter file");
   const YamlReader r(path);
-  r.expect_map(root, "the adapter", {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports"});
+  r.expect_map(root, "the adapter",
+               {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports"});
   for (const char* key : {"block", "protocol", "clock", "ports"})
     if (!root[key]) throw InputError(path + ": the adapter needs '" + key + "' (docs/cosim.md, Bring your own DUT)");
   DutAdapter a;
@@ -100,14 +102,16 @@ DutAdapter read_adapter_document(const std::string& path) {
   a.protocol = r.choice(root["protocol"], "protocol", protocols_for(a.block));
   if (a.block == "mac_array") {
     for (const char* key : {"rows", "cols"})
-      if (!root[key]) throw InputError(path + ": a mac_array block needs '" + key + "' (the array's size: the tiles chipref feeds)");
+      if (!root[key])
+        throw InputError(path + ": a mac_array block needs '" + key + "' (the array's size: the tiles chipref feeds)");
     a.rows = r.integer(root["rows"], "rows", 1, 4096), a.cols = r.integer(root["cols"], "cols", 1, 4096);
   } else {
     for (const char* key : {"rows", "cols"})
       if (root[key]) r.fail(root[key], std::string("'") + key + "' is for a mac_array block only");
   }
   if (a.block == "sparse") {
-    if (!root["pattern"]) throw InputError(path + ": a sparse block needs 'pattern' (\"N:M\", the lanes of its groups)");
+    if (!root["pattern"])
+      throw InputError(path + ": a sparse block needs 'pattern' (\"N:M\", the lanes of its groups)");
     const std::string pattern = r.text(root["pattern"], "pattern");
     const size_t colon = pattern.find(':');
     try {
@@ -115,12 +119,14 @@ DutAdapter read_adapter_document(const std::string& path) {
     } catch (const std::exception&) {
       a.n = a.m = 0;
     }
-    if (colon == std::string::npos || a.n < 1 || a.m < 2 || a.n > a.m || a.m > 256) r.fail(root["pattern"], "'pattern' is '" + pattern + "'; expected \"N:M\" with 1 <= N <= M, 2 <= M <= 256");
+    if (colon == std::string::npos || a.n < 1 || a.m < 2 || a.n > a.m || a.m > 256)
+      r.fail(root["pattern"], "'pattern' is '" + pattern + "'; expected \"N:M\" with 1 <= N <= M, 2 <= M <= 256");
   } else if (root["pattern"]) {
     r.fail(root["pattern"], "'pattern' is for a sparse block only");
   }
   if (root["latency"]) {
-    if (!find_dut_protocol(a.protocol)->takes_latency()) r.fail(root["latency"], "'latency' is not a key of the " + a.protocol + " protocol");
+    if (!find_dut_protocol(a.protocol)->takes_latency())
+      r.fail(root["latency"], "'latency' is not a key of the " + a.protocol + " protocol");
     a.latency = r.integer(root["latency"], "latency", 1, 1 << 20);
   }
   a.clock = r.text(root["clock"], "clock");
@@ -142,14 +148,22 @@ DutAdapter read_adapter_document(const std::string& path) {
 
   const std::vector<RoleSpec> specs = roles_of(a);
   const YAML::Node ports = root["ports"];
-  if (!ports.IsMap()) r.fail(ports, "'ports' must map roles to the design's ports; the roles of " + a.block + " here: " + role_names(specs));
+  if (!ports.IsMap())
+    r.fail(ports,
+           "'ports' must map roles to the design's ports; the roles of " + a.block + " here: " + role_names(specs));
   for (const auto& kv : ports) {
     const std::string role = r.text(kv.first, "role");
     const auto spec = std::find_if(specs.begin(), specs.end(), [&](const RoleSpec& s) { return role == s.name; });
-    if (spec == specs.end()) r.fail(kv.first, "unknown role '" + role + "' for a " + a.block + " block on this protocol; expected one of: " + role_names(specs));
+    if (spec == specs.end())
+      r.fail(kv.first, "unknown role '" + role + "' for a " + a.block +
+                           " block on this protocol; expected one of: " + role_names(specs));
     RoleBinding b;
     b.role = role, b.where = r.at(kv.second), b.is_signed = spec->is_signed;
-    b.lanes = spec->lanes == Lanes::rows ? a.rows : spec->lanes == Lanes::cols ? a.cols : spec->lanes == Lanes::kept ? a.n : spec->lanes == Lanes::group ? a.m : 1;
+    b.lanes = spec->lanes == Lanes::rows    ? a.rows
+              : spec->lanes == Lanes::cols  ? a.cols
+              : spec->lanes == Lanes::kept  ? a.n
+              : spec->lanes == Lanes::group ? a.m
+                                            : 1;
     if (kv.second.IsScalar()) {
       b.port = kv.second.as<std::string>();
     } else {
@@ -163,8 +177,10 @@ DutAdapter read_adapter_document(const std::string& path) {
   }
   for (const RoleSpec& s : specs)
     if (s.required && !a.has(s.name))
-      r.fail(ports, std::string("role ") + s.name + " is required for a " + a.block + " block on this protocol" +
-                        (s.name == "out_valid" && find_dut_protocol(a.protocol)->takes_latency() ? " (or give 'latency')" : ""));
+      r.fail(
+          ports,
+          std::string("role ") + s.name + " is required for a " + a.block + " block on this protocol" +
+              (s.name == "out_valid" && find_dut_protocol(a.protocol)->takes_latency() ? " (or give 'latency')" : ""));
   const int tables = a.has("tbl_we") + a.has("tbl_addr") + a.has("tbl_data");
   if (tables != 0 && tables != 3) r.fail(ports, "the table write roles tbl_we, tbl_addr and tbl_data go together");
   return a;
@@ -182,7 +198,8 @@ void bind_dut_ports(DutAdapter& a, const std::vector<DutPort>& ports) {
     if (it != ports.end()) return *it;
     std::string names;
     for (const DutPort& p : ports) names += (names.empty() ? "" : ", ") + p.name;
-    throw InputError(where + ": " + role + " names port '" + name + "', which the design does not have; its ports: " + names);
+    throw InputError(where + ": " + role + " names port '" + name +
+                     "', which the design does not have; its ports: " + names);
   };
   auto one_bit_input = [&](const std::string& name, const std::string& where, const std::string& what) {
     const DutPort& p = find(name, where, what);
@@ -196,18 +213,23 @@ void bind_dut_ports(DutAdapter& a, const std::vector<DutPort>& ports) {
     const std::string& name = role;  // C++17 lambdas cannot capture a structured binding
     const RoleSpec& spec = *std::find_if(specs.begin(), specs.end(), [&](const RoleSpec& s) { return name == s.name; });
     if (spec.input != p.input)
-      throw InputError(b.where + ": role " + role + " is an " + (spec.input ? "input" : "output") + " of the block, but port '" + b.port + "' is an " +
-                       (p.input ? "input" : "output") + " of the design");
+      throw InputError(b.where + ": role " + role + " is an " + (spec.input ? "input" : "output") +
+                       " of the block, but port '" + b.port + "' is an " + (p.input ? "input" : "output") +
+                       " of the design");
     if (b.lane_width == 0) {
       if (p.width() % b.lanes != 0)
-        throw InputError(b.where + ": port '" + b.port + "' has " + std::to_string(p.width()) + " bits, not a multiple of the " + std::to_string(b.lanes) +
-                         " lanes of role " + role + "; give its lane 'width'");
+        throw InputError(b.where + ": port '" + b.port + "' has " + std::to_string(p.width()) +
+                         " bits, not a multiple of the " + std::to_string(b.lanes) + " lanes of role " + role +
+                         "; give its lane 'width'");
       b.lane_width = static_cast<int>(p.width() / b.lanes);
     }
-    if (b.lane_width > 64) throw InputError(b.where + ": role " + role + " has lanes of " + std::to_string(b.lane_width) + " bits; at most 64 are supported");
+    if (b.lane_width > 64)
+      throw InputError(b.where + ": role " + role + " has lanes of " + std::to_string(b.lane_width) +
+                       " bits; at most 64 are supported");
     if (b.lane_width * b.lanes > p.width())
-      throw InputError(b.where + ": role " + role + " needs " + std::to_string(b.lanes) + " lane(s) of " + std::to_string(b.lane_width) + " bits, but port '" +
-                       b.port + "' has " + std::to_string(p.width()));
+      throw InputError(b.where + ": role " + role + " needs " + std::to_string(b.lanes) + " lane(s) of " +
+                       std::to_string(b.lane_width) + " bits, but port '" + b.port + "' has " +
+                       std::to_string(p.width()));
   }
 }
 

@@ -24,11 +24,11 @@ struct RoleBinding {
 
 struct DutAdapter {
   std::string path;
-  std::string block;  // mulshift | lut | mac_array | sparse
-  std::string protocol;         // a name in dut_protocols() (rtl_bridge/dut_protocol.hpp)
+  std::string block;           // mulshift | lut | mac_array | sparse
+  std::string protocol;        // a name in dut_protocols() (rtl_bridge/dut_protocol.hpp)
   int64_t rows = 0, cols = 0;  // mac_array: the array's size
   int64_t n = 0, m = 0;        // sparse: the N:M pattern
-  int64_t latency = 0;         // protocols that take it (fixed_latency): rising edges from the in_valid pulse to the output
+  int64_t latency = 0;  // protocols that take it (fixed_latency): rising edges from the in_valid pulse to the output
   std::string clock, where_clock;
   std::string reset;  // empty: no reset port
   bool reset_active_high = false;

@@ -20,13 +20,13 @@ struct DutPort {
 };
 
 struct DutDesign {
-  std::vector<std::string> sources;  // SystemVerilog / Verilog files, in order
-  std::string top;                   // the top module
+  std::vector<std::string> sources;               // SystemVerilog / Verilog files, in order
+  std::string top;                                // the top module
   std::map<std::string, std::string> parameters;  // top-level parameter overrides (Verilator -G)
 };
 
 struct BuiltDut {
-  std::string library;  // the shared library to load
+  std::string library;    // the shared library to load
   std::string directory;  // its cache entry (build.log, ports.txt, the generated wrapper)
   std::vector<DutPort> ports;
   bool from_cache = false;
@@ -37,9 +37,9 @@ struct BuiltDut {
 std::string default_dut_cache_root();
 
 // Verilates and compiles `design` into `cache_root`/dut-<hash> unless that entry exists. The hash covers
-// the sources' names and contents, the top module and its parameters, the Verilator and compiler versions and the wrapper's
-// interface version. InputError (with Verilator's or the compiler's own messages and the log's path) when
-// a source is missing, the design does not verilate, or the tools are not installed.
+// the sources' names and contents, the top module and its parameters, the Verilator and compiler versions and the
+// wrapper's interface version. InputError (with Verilator's or the compiler's own messages and the log's path) when a
+// source is missing, the design does not verilate, or the tools are not installed.
 BuiltDut build_dut(const DutDesign& design, const std::string& cache_root);
 
 // The ports of a Verilated model's header text (exposed for tests).

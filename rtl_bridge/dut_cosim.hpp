@@ -15,8 +15,8 @@ namespace chipref::cosim {
 struct DutCosimOptions {
   std::vector<std::string> sources;
   std::string top, adapter, vectors_dir, layer;
-  std::string build_dir;  // the build cache's root; empty: default_dut_cache_root()
-  std::string trace;      // write an FST waveform around the first mismatch (or the hang) here; empty: none
+  std::string build_dir;       // the build cache's root; empty: default_dut_cache_root()
+  std::string trace;           // write an FST waveform around the first mismatch (or the hang) here; empty: none
   int64_t trace_window = 100;  // cycles before and after the first mismatch in the waveform
   int64_t watchdog = 1000;
 };

@@ -8,7 +8,8 @@
 
 namespace chipref::cosim {
 
-Harness::Harness(std::shared_ptr<const DutLibrary> library, const DutAdapter& adapter, const std::string& layer, bool traced)
+Harness::Harness(std::shared_ptr<const DutLibrary> library, const DutAdapter& adapter, const std::string& layer,
+                 bool traced)
     : adapter_(adapter), layer_(layer), dut_(std::move(library), traced) {
   clock_ = dut_.pin(adapter.clock);
   if (!adapter.reset.empty()) reset_ = dut_.pin(adapter.reset);
@@ -18,10 +19,13 @@ Harness::Harness(std::shared_ptr<const DutLibrary> library, const DutAdapter& ad
 void Harness::put(const std::string& role, int64_t value, int64_t lane) {
   const Bound& b = pins_.at(role);
   const int w = b.binding->lane_width;
-  const int64_t lo = b.binding->is_signed ? -(int64_t{1} << (w - 1)) : 0, hi = b.binding->is_signed ? (int64_t{1} << (w - 1)) - 1 : (int64_t{1} << w) - 1;
+  const int64_t lo = b.binding->is_signed ? -(int64_t{1} << (w - 1)) : 0,
+                hi = b.binding->is_signed ? (int64_t{1} << (w - 1)) - 1 : (int64_t{1} << w) - 1;
   if (w < 64 && (value < lo || value > hi))
-    throw InputError(fmt::format("{}: layer {}: role {} must carry {}, which does not fit port '{}' ({}-bit {} lanes, range {}..{})", b.binding->where, layer_, role,
-                                 value, b.binding->port, w, b.binding->is_signed ? "signed" : "unsigned", lo, hi));
+    throw InputError(
+        fmt::format("{}: layer {}: role {} must carry {}, which does not fit port '{}' ({}-bit {} lanes, range {}..{})",
+                    b.binding->where, layer_, role, value, b.binding->port, w,
+                    b.binding->is_signed ? "signed" : "unsigned", lo, hi));
   b.pin.set_lane(lane, w, value);
 }
 
@@ -104,13 +108,15 @@ std::string element_progress(const ElementStream& s, size_t sent, size_t receive
   return fmt::format("input {}; {} of {} elements sent, {} received", s.input, sent, s.expected->size(), received);
 }
 
-const std::vector<HandshakeRole> kStreamHandshake = {{"in_valid", true, true}, {"in_ready", false, false}, {"out_valid", false, true}, {"out_ready", true, false}};
+const std::vector<HandshakeRole> kStreamHandshake = {
+    {"in_valid", true, true}, {"in_ready", false, false}, {"out_valid", false, true}, {"out_ready", true, false}};
 
 // Items 0..n−1 through in_valid/in_ready (`put_item(i)` sets item i's inputs) and out_valid (out_ready
 // held high), `score_item(i)` for the i-th output; an item moves when valid and ready are high at a
 // rising edge.
 template <class PutItem, class ScoreItem>
-void stream(Harness& h, CosimResult& r, int64_t input, size_t n, const char* what, int64_t watchdog_cycles, PutItem put_item, ScoreItem score_item) {
+void stream(Harness& h, CosimResult& r, int64_t input, size_t n, const char* what, int64_t watchdog_cycles,
+            PutItem put_item, ScoreItem score_item) {
   size_t sent = 0, received = 0;
   Watchdog watchdog(watchdog_cycles, r.cycles);
   while (received < n) {
@@ -138,7 +144,10 @@ class ValidReady : public DutProtocol {
     start_elements(h, s, r);
     stream(
         h, r, s.input, s.expected->size(), "element", watchdog_cycles, [&](size_t i) { put_element(h, s, i); },
-        [&](size_t i) { score(r, s.input, static_cast<int64_t>(i), s.shape, static_cast<int32_t>(h.get("out_code")), (*s.expected)[i]); });
+        [&](size_t i) {
+          score(r, s.input, static_cast<int64_t>(i), s.shape, static_cast<int32_t>(h.get("out_code")),
+                (*s.expected)[i]);
+        });
   }
   void groups(Harness& h, const SparseStimulus& s, CosimResult& r, int64_t watchdog_cycles) const override {
     h.reset(r);
@@ -146,12 +155,15 @@ class ValidReady : public DutProtocol {
     stream(
         h, r, s.input, s.index.size() / M, "group", watchdog_cycles,
         [&](size_t g) {
-          for (size_t j = 0; j < N; ++j) h.put("in_values", s.values[g * N + j], static_cast<int64_t>(j)), h.put("in_index", s.positions[g * N + j], static_cast<int64_t>(j));
+          for (size_t j = 0; j < N; ++j)
+            h.put("in_values", s.values[g * N + j], static_cast<int64_t>(j)),
+                h.put("in_index", s.positions[g * N + j], static_cast<int64_t>(j));
         },
         [&](size_t g) {
           for (size_t p = 0; p < M; ++p)
             if (s.index[g * M + p] >= 0)  // else padding past the row's end
-              score(r, s.input, s.index[g * M + p], s.shape, static_cast<int32_t>(h.get("out_dense", static_cast<int64_t>(p))), s.expected[g * M + p]);
+              score(r, s.input, s.index[g * M + p], s.shape,
+                    static_cast<int32_t>(h.get("out_dense", static_cast<int64_t>(p))), s.expected[g * M + p]);
         });
   }
 };
@@ -177,7 +189,8 @@ class FixedLatency : public DutProtocol {
       watchdog.saw(r.cycles - 1, "in_valid pulse of element " + std::to_string(i));
       for (int64_t edges = 1; latency > 0 ? edges < latency : !h.high("out_valid"); ++edges) {
         h.cycle(r);
-        if (watchdog.expired(r.cycles)) return hang(r, watchdog, element_progress(s, i + 1, i) + "; out_valid never rose");
+        if (watchdog.expired(r.cycles))
+          return hang(r, watchdog, element_progress(s, i + 1, i) + "; out_valid never rose");
       }
       score(r, s.input, static_cast<int64_t>(i), s.shape, static_cast<int32_t>(h.get("out_code")), (*s.expected)[i]);
     }
@@ -194,7 +207,8 @@ class MatrixTiles : public DutProtocol {
   std::vector<HandshakeRole> handshake_roles(const DutAdapter&) const override { return kStreamHandshake; }
   void tiles(Harness& h, const MacArrayStimulus& s, CosimResult& r, int64_t watchdog_cycles) const override {
     const int64_t R = s.rows, C = s.cols, K = s.reduction, beats = s.tiles * K, rows_out = s.tiles * R;
-    const bool act_zp = h.has("cfg_act_zero_point"), weight_zp = h.has("cfg_weight_zero_point"), bias = h.has("in_bias");
+    const bool act_zp = h.has("cfg_act_zero_point"), weight_zp = h.has("cfg_weight_zero_point"),
+               bias = h.has("in_bias");
     h.put_if("cfg_act_zero_point", s.act_zero_point);
     h.put_if("cfg_weight_zero_point", s.weight_zero_point);
     h.reset(r);
@@ -206,8 +220,10 @@ class MatrixTiles : public DutProtocol {
         const int64_t tile = sent / K, k = sent % K;
         h.put_if("in_first", k == 0);
         h.put("in_last", k == K - 1);
-        for (int64_t i = 0; i < R; ++i) h.put("in_act", s.activations[static_cast<size_t>(sent * R + i)] - (act_zp ? 0 : s.act_zero_point), i);
-        for (int64_t c = 0; c < C; ++c) h.put("in_weight", s.weights[static_cast<size_t>(sent * C + c)] - (weight_zp ? 0 : s.weight_zero_point), c);
+        for (int64_t i = 0; i < R; ++i)
+          h.put("in_act", s.activations[static_cast<size_t>(sent * R + i)] - (act_zp ? 0 : s.act_zero_point), i);
+        for (int64_t c = 0; c < C; ++c)
+          h.put("in_weight", s.weights[static_cast<size_t>(sent * C + c)] - (weight_zp ? 0 : s.weight_zero_point), c);
         if (bias && k == 0)
           for (int64_t c = 0; c < C; ++c) h.put("in_bias", s.bias[static_cast<size_t>(tile * C + c)], c);
       }
@@ -219,7 +235,8 @@ class MatrixTiles : public DutProtocol {
           const size_t slot = static_cast<size_t>(drained * C + c);
           if (s.index[slot] < 0) continue;  // padding of a partial tile
           const int32_t offset = bias ? 0 : s.bias[static_cast<size_t>(tile * C + c)];
-          const auto expected = static_cast<int32_t>(static_cast<uint32_t>(s.expected[slot]) - static_cast<uint32_t>(offset));
+          const auto expected =
+              static_cast<int32_t>(static_cast<uint32_t>(s.expected[slot]) - static_cast<uint32_t>(offset));
           score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(h.get("out_acc", c)), expected);
         }
         watchdog.saw(r.cycles, "output row " + std::to_string(drained++));
@@ -227,7 +244,9 @@ class MatrixTiles : public DutProtocol {
       if (in_fire) watchdog.saw(r.cycles, "input beat " + std::to_string(sent++));
       h.rising(r);
       if (watchdog.expired(r.cycles))
-        return hang(r, watchdog, fmt::format("input {}; {} of {} beats sent, {} of {} rows drained", s.input, sent, beats, drained, rows_out));
+        return hang(r, watchdog,
+                    fmt::format("input {}; {} of {} beats sent, {} of {} rows drained", s.input, sent, beats, drained,
+                                rows_out));
     }
   }
 };

@@ -33,7 +33,8 @@ void Pin::set_lane(int64_t lane, int width, int64_t value) const {
 
 int64_t Pin::lane(int64_t lane, int width, bool is_signed) const {
   const int64_t bit = lane * width, first = bit / 8, shift = bit % 8;
-  const uint64_t raw = static_cast<uint64_t>((load(data_, port_->bytes, first, 9) >> shift) & ((Window{1} << width) - 1));
+  const uint64_t raw =
+      static_cast<uint64_t>((load(data_, port_->bytes, first, 9) >> shift) & ((Window{1} << width) - 1));
   if (is_signed && width < 64 && (raw >> (width - 1)) & 1) return static_cast<int64_t>(raw | (~uint64_t{0} << width));
   return static_cast<int64_t>(raw);
 }
@@ -45,14 +46,16 @@ DutLibrary::DutLibrary(const BuiltDut& built) : built_(built) {
   if (!handle_) throw InputError(built_.library + ": cannot load the built design: " + dlerror());
   auto symbol = [&](auto& fn, const char* name) {
     void* s = dlsym(handle_, name);
-    if (!s) throw InputError(built_.library + ": not a chipref DUT library (no " + name + "); delete " + built_.directory + " to rebuild it");
+    if (!s)
+      throw InputError(built_.library + ": not a chipref DUT library (no " + name + "); delete " + built_.directory +
+                       " to rebuild it");
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(s);
   };
   int (*abi)() = nullptr;
   symbol(abi, "chipref_dut_abi");
   if (abi() != kDutAbiVersion)
-    throw InputError(built_.library + ": built for DUT interface " + std::to_string(abi()) + ", this chipref loads " + std::to_string(kDutAbiVersion) +
-                     "; delete " + built_.directory + " to rebuild it");
+    throw InputError(built_.library + ": built for DUT interface " + std::to_string(abi()) + ", this chipref loads " +
+                     std::to_string(kDutAbiVersion) + "; delete " + built_.directory + " to rebuild it");
   symbol(create_, "chipref_dut_create");
   symbol(destroy_, "chipref_dut_destroy");
   symbol(eval_, "chipref_dut_eval");
@@ -74,7 +77,8 @@ DutInstance::~DutInstance() { library_->destroy_(handle_); }
 Pin DutInstance::pin(const std::string& port_name) const {
   const std::vector<DutPort>& ports = library_->ports();
   for (size_t i = 0; i < ports.size(); ++i)
-    if (ports[i].name == port_name) return Pin(&ports[i], static_cast<uint8_t*>(library_->port_(handle_, static_cast<int>(i))));
+    if (ports[i].name == port_name)
+      return Pin(&ports[i], static_cast<uint8_t*>(library_->port_(handle_, static_cast<int>(i))));
   throw InputError("the design has no port '" + port_name + "'");
 }
 

@@ -15,7 +15,8 @@ namespace chipref::cosim {
 // Streams items 0..n−1 (`set_input(unit, i)` puts item i on the input ports) through a block with
 // in_valid/in_ready and out_valid/out_ready; `score_output(unit, i)` scores the i-th output.
 template <class Unit, class SetInput, class ScoreOutput>
-void stream_items(Unit& unit, CosimResult& r, int64_t input, size_t n, int64_t watchdog_cycles, SetInput set_input, ScoreOutput score_output) {
+void stream_items(Unit& unit, CosimResult& r, int64_t input, size_t n, int64_t watchdog_cycles, SetInput set_input,
+                  ScoreOutput score_output) {
   size_t sent = 0, received = 0;
   Watchdog watchdog(watchdog_cycles, r.cycles);
   while (received < n) {
@@ -34,8 +35,9 @@ void stream_items(Unit& unit, CosimResult& r, int64_t input, size_t n, int64_t w
     ++r.cycles;
     if (watchdog.expired(r.cycles)) {
       r.hung = true;
-      r.hang = watchdog.describe(r.cycles, "input " + std::to_string(input) + "; " + std::to_string(sent) + " of " + std::to_string(n) + " elements sent, " +
-                                               std::to_string(received) + " received");
+      r.hang = watchdog.describe(r.cycles, "input " + std::to_string(input) + "; " + std::to_string(sent) + " of " +
+                                               std::to_string(n) + " elements sent, " + std::to_string(received) +
+                                               " received");
       break;
     }
   }
@@ -43,8 +45,8 @@ void stream_items(Unit& unit, CosimResult& r, int64_t input, size_t n, int64_t w
 
 // Elements 0..n−1 with one code out each (out_code), scored against `expected`.
 template <class Unit, class SetInput>
-void stream_elements(Unit& unit, CosimResult& r, int64_t input, const Shape& shape, const std::vector<int32_t>& expected, int64_t watchdog_cycles,
-                     SetInput set_input) {
+void stream_elements(Unit& unit, CosimResult& r, int64_t input, const Shape& shape,
+                     const std::vector<int32_t>& expected, int64_t watchdog_cycles, SetInput set_input) {
   stream_items(unit, r, input, expected.size(), watchdog_cycles, set_input, [&](Unit& u, size_t i) {
     score(r, input, static_cast<int64_t>(i), shape, static_cast<int32_t>(u.out_code), expected[i]);
   });

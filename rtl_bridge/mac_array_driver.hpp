@@ -20,11 +20,13 @@ void set_lane(Bus& bus, int64_t i, int width, int32_t value) {
   const uint64_t mask = width == 32 ? 0xFFFFFFFFull : ((1ull << width) - 1);
   if constexpr (std::is_integral_v<Bus>) {
     const unsigned shift = static_cast<unsigned>(bit);
-    bus = static_cast<Bus>((static_cast<uint64_t>(bus) & ~(mask << shift)) | ((static_cast<uint64_t>(static_cast<uint32_t>(value)) & mask) << shift));
+    bus = static_cast<Bus>((static_cast<uint64_t>(bus) & ~(mask << shift)) |
+                           ((static_cast<uint64_t>(static_cast<uint32_t>(value)) & mask) << shift));
   } else {
     const unsigned shift = static_cast<unsigned>(bit % 32);
     auto& word = bus[static_cast<size_t>(bit / 32)];
-    word = static_cast<uint32_t>((word & ~(mask << shift)) | ((static_cast<uint64_t>(static_cast<uint32_t>(value)) & mask) << shift));
+    word = static_cast<uint32_t>((word & ~(mask << shift)) |
+                                 ((static_cast<uint64_t>(static_cast<uint32_t>(value)) & mask) << shift));
   }
 }
 // Lanes 0..n−1 of 16 bits: two a word where the bus has 32-bit words (the per-beat hot path).
@@ -34,7 +36,8 @@ void set_lanes16(Bus& bus, const int32_t* values, int64_t n) {
     for (int64_t i = 0; i < n; ++i) set_lane(bus, i, 16, values[i]);
   } else {
     for (int64_t i = 0; i + 1 < n; i += 2)
-      bus[static_cast<size_t>(i / 2)] = (static_cast<uint32_t>(values[i]) & 0xFFFFu) | (static_cast<uint32_t>(values[i + 1]) << 16);
+      bus[static_cast<size_t>(i / 2)] =
+          (static_cast<uint32_t>(values[i]) & 0xFFFFu) | (static_cast<uint32_t>(values[i + 1]) << 16);
     if (n % 2) set_lane(bus, n - 1, 16, values[n - 1]);
   }
 }
@@ -58,7 +61,8 @@ void drive_mac_array(Unit& unit, const MacArrayStimulus& s, CosimResult& r, int6
       detail::set_lanes16(unit.in_act, &s.activations[static_cast<size_t>(sent * R)], R);
       detail::set_lanes16(unit.in_weight, &s.weights[static_cast<size_t>(sent * C)], C);
       if (k == 0)  // the array reads the bias on a tile's first beat only
-        for (int64_t c = 0; c < C; ++c) detail::set_lane(unit.in_bias, c, 32, s.bias[static_cast<size_t>(tile * C + c)]);
+        for (int64_t c = 0; c < C; ++c)
+          detail::set_lane(unit.in_bias, c, 32, s.bias[static_cast<size_t>(tile * C + c)]);
     }
     unit.clk = 0;
     unit.eval();
@@ -67,7 +71,8 @@ void drive_mac_array(Unit& unit, const MacArrayStimulus& s, CosimResult& r, int6
       for (int64_t c = 0; c < C; ++c) {
         const size_t slot = static_cast<size_t>(drained * C + c);
         if (s.index[slot] >= 0)  // else padding of a partial tile
-          score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(unit.out_acc[static_cast<size_t>(c)]), s.expected[slot]);
+          score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(unit.out_acc[static_cast<size_t>(c)]),
+                s.expected[slot]);
       }
       watchdog.saw(r.cycles, "output row " + std::to_string(drained++));
     }
@@ -77,8 +82,9 @@ void drive_mac_array(Unit& unit, const MacArrayStimulus& s, CosimResult& r, int6
     ++r.cycles;
     if (watchdog.expired(r.cycles)) {
       r.hung = true;
-      r.hang = watchdog.describe(r.cycles, "input " + std::to_string(s.input) + "; " + std::to_string(sent) + " of " + std::to_string(beats) + " beats sent, " +
-                                               std::to_string(drained) + " of " + std::to_string(rows_out) + " rows drained");
+      r.hang = watchdog.describe(r.cycles, "input " + std::to_string(s.input) + "; " + std::to_string(sent) + " of " +
+                                               std::to_string(beats) + " beats sent, " + std::to_string(drained) +
+                                               " of " + std::to_string(rows_out) + " rows drained");
       break;
     }
   }

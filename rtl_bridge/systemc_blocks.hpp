@@ -21,6 +21,7 @@ const std::vector<std::string>& systemc_rtl_blocks();
 // RTL behind an adapter. InputError for an unknown kind. An op the block cannot compute (another
 // requantization flavour or rounding) is an InputError naming it when the netlist is built.
 // `watchdog_cycles`: a block that makes no handshake for that long ends the run with an error.
-std::shared_ptr<const systemc::ModuleFactory> rtl_module_factory(const std::vector<std::string>& blocks, int64_t watchdog_cycles = 1000);
+std::shared_ptr<const systemc::ModuleFactory> rtl_module_factory(const std::vector<std::string>& blocks,
+                                                                 int64_t watchdog_cycles = 1000);
 
 }  // namespace chipref::cosim

@@ -49,7 +49,8 @@ DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(
     MacWeightSource weights;
     if (def.mac == ops::MacOperand::weights) {
       if (const auto it = decoded_.find(op.inputs[1]); it != decoded_.end()) weights.dense = &it->second;
-      if (const auto it = compressed.find(op.inputs[1]); sparse == SparseKernel::skip_zero && it != compressed.end()) weights.skip_zero = it->second;
+      if (const auto it = compressed.find(op.inputs[1]); sparse == SparseKernel::skip_zero && it != compressed.end())
+        weights.skip_zero = it->second;
     }
     steps_.push_back(prepare_int_op(graph, op, weights));
     images_independent_ = images_independent_ && steps_.back().images_independent;
@@ -72,8 +73,10 @@ Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe)
     const int64_t count = std::min(kChunk, n - start);
     Shape shape = input.shape;
     shape[0] = count;
-    const Tensor y = run_whole(Tensor::of_floats(shape, std::vector<float>(input.floats.begin() + start * per, input.floats.begin() + (start + count) * per)), nullptr,
-                               observe, start);
+    const Tensor y =
+        run_whole(Tensor::of_floats(shape, std::vector<float>(input.floats.begin() + start * per,
+                                                              input.floats.begin() + (start + count) * per)),
+                  nullptr, observe, start);
     if (start == 0) {
       out = y;
       out.shape[0] = n;
@@ -85,7 +88,8 @@ Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe)
   return out;
 }
 
-Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObserver* observe, int64_t first_image) const {
+Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObserver* observe,
+                               int64_t first_image) const {
   std::map<std::string, CodeTensor> env;
   const int64_t images = input.rank() > 0 ? input.shape[0] : 1;
   const std::string& input_codes = graph_.ops.front().outputs.at(0);

@@ -34,8 +34,8 @@ class DirectEngine : public Engine {
   // (the input quantize op included) instead of keeping copies: for statistics over many images, where
   // a trace of every tensor of a whole batch would cost more than the run itself. The output holds
   // images [first_image, first_image + images) of the batch.
-  using OpObserver =
-      std::function<void(const Node& op, const CodeTensor& output, const OverflowCounter& overflow, int64_t first_image, int64_t images)>;
+  using OpObserver = std::function<void(const Node& op, const CodeTensor& output, const OverflowCounter& overflow,
+                                        int64_t first_image, int64_t images)>;
   Tensor run(const Tensor& input, const OpObserver& observe) const;
   Tensor run(const Tensor& input, RunTrace* trace) override { return std::as_const(*this).run(input, trace); }
   std::string name() const override { return "direct"; }
@@ -43,7 +43,8 @@ class DirectEngine : public Engine {
 
  private:
   Tensor run_chunked(const Tensor& input, const OpObserver* observe) const;
-  Tensor run_whole(const Tensor& input, RunTrace* trace, const OpObserver* observe = nullptr, int64_t first_image = 0) const;
+  Tensor run_whole(const Tensor& input, RunTrace* trace, const OpObserver* observe = nullptr,
+                   int64_t first_image = 0) const;
   const IntGraph& graph_;
   std::vector<PreparedOp> steps_;
   std::map<std::string, Tensor> decoded_;  // sparse_decode outputs, decoded once

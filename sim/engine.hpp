@@ -18,9 +18,9 @@ struct TileStreams {
 };
 
 struct RunTrace {
-  std::map<std::string, CodeTensor> values;            // every integer tensor of the run
-  std::map<std::string, OverflowCounter> overflows;   // per MAC op
-  std::map<std::string, TileStreams> tile_streams;    // per MAC op, from engines that model MAC arrays
+  std::map<std::string, CodeTensor> values;          // every integer tensor of the run
+  std::map<std::string, OverflowCounter> overflows;  // per MAC op
+  std::map<std::string, TileStreams> tile_streams;   // per MAC op, from engines that model MAC arrays
 };
 
 class Engine {

@@ -22,8 +22,8 @@ namespace chipref {
 // `input` and `accumulators` are the op's tensors for one transaction; `second` the second operand
 // (matmul) or the dense weight codes (conv, linear). With `accumulator_index`, also each accumulator
 // slot's row-major index in `accumulators` (−1 for padding), for reports in the tensor's coordinates.
-TileStreams mac_tile_streams(const Node& op, const HardwareConfig& hw, const CodeTensor& input, int32_t input_zero_point,
-                             const CodeTensor& second, int32_t second_zero_point, const CodeTensor& accumulators,
-                             std::vector<int64_t>* accumulator_index = nullptr);
+TileStreams mac_tile_streams(const Node& op, const HardwareConfig& hw, const CodeTensor& input,
+                             int32_t input_zero_point, const CodeTensor& second, int32_t second_zero_point,
+                             const CodeTensor& accumulators, std::vector<int64_t>* accumulator_index = nullptr);
 
 }  // namespace chipref

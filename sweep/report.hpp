@@ -21,6 +21,7 @@ std::string results_csv(const SweepSpec& spec, const std::vector<PointResult>& r
 // are skipped and the report says so.
 // With `analyses`: sensitivity.csv + sensitivity.{png,svg}, search.csv + search_config.yaml, and their
 // report sections.
-void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, const std::string& dir, const Analyses& analyses = {});
+void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, const std::string& dir,
+                   const Analyses& analyses = {});
 
 }  // namespace chipref::sweep

@@ -14,20 +14,19 @@
 #include <set>
 #include <thread>
 
+#include "analysis/metrics.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/progress.hpp"
 #include "core/version.hpp"
+#include "kernels/mac.hpp"
 #include "model/evaluate.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "quant/quantize.hpp"
-#include "sim/direct_engine.hpp"
-#include "analysis/metrics.hpp"
-#include "kernels/mac.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
-#include "kernels/mac.hpp"
+#include "quant/quantize.hpp"
+#include "sim/direct_engine.hpp"
 #include "sweep/report.hpp"
 
 namespace fs = std::filesystem;
@@ -43,7 +42,8 @@ Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
   Shape shape = t.shape;
   const int64_t per = t.numel() / std::max<int64_t>(shape.at(0), 1);
   shape[0] = count;
-  return Tensor::of_floats(shape, std::vector<float>(t.floats.begin() + first * per, t.floats.begin() + (first + count) * per));
+  return Tensor::of_floats(
+      shape, std::vector<float>(t.floats.begin() + first * per, t.floats.begin() + (first + count) * per));
 }
 
 // What evaluate_point gathers per MAC op before the run.
@@ -91,7 +91,8 @@ void static_layer_facts(const IntGraph& q, MacLayer& m) {
   r.weight_bits = signed_bits(w_lo, w_hi);
   r.acc_worst_bits = signed_bits(-worst, worst);
   r.weight_memory_bits = w.numel() * r.weight_bits;
-  if (const Node* decoder = sparse_decoder_of(q, op.inputs[1])) {  // N:M weights: the kept values and their index metadata
+  if (const Node* decoder =
+          sparse_decoder_of(q, op.inputs[1])) {  // N:M weights: the kept values and their index metadata
     const kernels::NmWeights nm = nm_weights_of(q, *decoder);
     r.weight_memory_bits = nm.index_count() * (r.weight_bits + nm.pattern.index_bits());
   }
@@ -165,12 +166,15 @@ SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
   return d;
 }
 
-std::string sweep_file_hash(const std::string& path) { return fmt::format("{:016x}", content_hash(read_file_bytes(path))); }
+std::string sweep_file_hash(const std::string& path) {
+  return fmt::format("{:016x}", content_hash(read_file_bytes(path)));
+}
 
 std::string sweep_salt(const SweepSpec& spec) {
   const Normalisation norm = choose_normalisation(spec.model, spec.normalisation, spec.path).norm;
-  return fmt::format("chipref {}; model {:x} {}; data {} {} {}; normalisation {} {}", kVersion, content_hash(read_file_bytes(spec.model)),
-                     fs::file_size(spec.model), spec.eval_images, spec.calibration_images, spec.detail_images, norm.mean, norm.std);
+  return fmt::format("chipref {}; model {:x} {}; data {} {} {}; normalisation {} {}", kVersion,
+                     content_hash(read_file_bytes(spec.model)), fs::file_size(spec.model), spec.eval_images,
+                     spec.calibration_images, spec.detail_images, norm.mean, norm.std);
 }
 
 PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point) {
@@ -197,7 +201,8 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
       if (!m.output.empty() && data.fp32.count(m.output)) layer_of_output[m.output] = &m;
     }
     int64_t batch_start = 0;
-    auto observe = [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first_in_batch, int64_t images) {
+    auto observe = [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first_in_batch,
+                       int64_t images) {
       const int64_t first = batch_start + first_in_batch;
       if (const auto mac = layer_of_mac.find(&op); mac != layer_of_mac.end()) {
         MacLayer& m = *mac->second;
@@ -217,7 +222,8 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
       const QuantParams& qp = q.values.at(m.output).quant;
       const std::vector<float>& want = data.fp32.at(m.output).floats;
       const size_t per = y.data.size() / static_cast<size_t>(images);
-      const size_t rows = static_cast<size_t>(std::min(images, spec.detail_images - first)), offset = static_cast<size_t>(first) * per;
+      const size_t rows = static_cast<size_t>(std::min(images, spec.detail_images - first)),
+                   offset = static_cast<size_t>(first) * per;
       for (size_t i = 0; i < rows * per; ++i) {
         const double real = qp.scale * static_cast<double>(y.data[i] - qp.zero_point), ref = want[offset + i];
         m.sqnr.add(ref, real);
@@ -230,7 +236,8 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
     // whole); the engine chunks the others further.
     for (batch_start = 0; batch_start < n; batch_start += kBatch) {
       const int64_t b = std::min(kBatch, n - batch_start);
-      count_top1(engine.run(rows_of(data.eval.images, batch_start, b), observe), b, data.eval.labels, batch_start, spec.model, top1);
+      count_top1(engine.run(rows_of(data.eval.images, batch_start, b), observe), b, data.eval.labels, batch_start,
+                 spec.model, top1);
     }
     r.correct = top1.correct, r.count = top1.count;
     r.min_sqnr_db = INFINITY;
@@ -238,7 +245,8 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
       LayerResult& l = m.result;
       l.acc_observed_bits = m.acc_min <= m.acc_max ? signed_bits(m.acc_min, m.acc_max) : 0;
       l.sqnr_db = m.sqnr.db();
-      if (!m.output.empty() && data.fp32.count(m.output) && spec.detail_images > 0) r.min_sqnr_db = std::min(r.min_sqnr_db, l.sqnr_db);
+      if (!m.output.empty() && data.fp32.count(m.output) && spec.detail_images > 0)
+        r.min_sqnr_db = std::min(r.min_sqnr_db, l.sqnr_db);
       r.macs += l.macs;
       r.cost += static_cast<double>(l.macs) * l.act_bits * (l.weight_bits ? l.weight_bits : l.act_bits);
       r.weight_memory_bits += l.weight_memory_bits;
@@ -255,9 +263,11 @@ namespace {
 // An existing OUT that is not a sweep's output is never replaced (it may be the user's own directory).
 void refuse_foreign_directory(const fs::path& target) {
   std::error_code error;
-  if (fs::exists(target, error) && !fs::is_directory(target, error)) throw InputError(target.string() + ": exists and is not a directory");
+  if (fs::exists(target, error) && !fs::is_directory(target, error))
+    throw InputError(target.string() + ": exists and is not a directory");
   if (fs::is_directory(target, error) && !fs::is_empty(target, error) && !is_existing_file(target / "sweep.json"))
-    throw InputError(target.string() + ": exists and is not a sweep output directory (no sweep.json); refusing to replace it");
+    throw InputError(target.string() +
+                     ": exists and is not a sweep output directory (no sweep.json); refusing to replace it");
 }
 
 // The finished points of OUT and of what dead runs left beside it: a rerun starts from them.
@@ -265,7 +275,8 @@ std::map<std::string, std::string> cached_points_of(const fs::path& dir) {
   std::map<std::string, std::string> points;
   std::error_code error;
   for (fs::directory_iterator it(dir / "points", error), end; !error && it != end; it.increment(error))
-    if (it->path().extension() == ".json" && it->path().filename().string()[0] != '.') points[it->path().filename().string()] = read_file_bytes(it->path().string());
+    if (it->path().extension() == ".json" && it->path().filename().string()[0] != '.')
+      points[it->path().filename().string()] = read_file_bytes(it->path().string());
   return points;
 }
 
@@ -289,7 +300,9 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
     }
     const std::string path = j.value("sweep", ""), hash = j.value("sweep_hash", "");
     if (sweep_path.empty()) sweep_path = path, sweep_hash = hash;
-    if (hash != sweep_hash) throw InputError(dir + " ran " + path + " (hash " + hash + "), but " + dirs[0] + " ran " + sweep_path + " (hash " + sweep_hash + ")");
+    if (hash != sweep_hash)
+      throw InputError(dir + " ran " + path + " (hash " + hash + "), but " + dirs[0] + " ran " + sweep_path +
+                       " (hash " + sweep_hash + ")");
   }
   if (sweep_file_hash(sweep_path) != sweep_hash)
     throw InputError(sweep_path + " changed since the runs being merged; merge needs the sweep file they ran");
@@ -317,8 +330,11 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
     }
     m.missing += !found;
   }
-  write_file_atomically((dir / "sweep.json").string(),
-                        json{{"sweep", sweep_path}, {"sweep_hash", sweep_hash}, {"shard", 0}, {"shards", 1}, {"merged_from", dirs}}.dump(1) + "\n");
+  write_file_atomically(
+      (dir / "sweep.json").string(),
+      json{{"sweep", sweep_path}, {"sweep_hash", sweep_hash}, {"shard", 0}, {"shards", 1}, {"merged_from", dirs}}.dump(
+          1) +
+          "\n");
   try {
     write_outputs(m.spec, m.results, dir.string());
   } catch (const InputError& e) {
@@ -351,12 +367,15 @@ PointResult parse_result_json(const std::string& text, const std::string& source
   try {
     const json j = json::parse(text);
     PointResult r;
-    r.id = j.at("id"), r.index = j.at("index"), r.values = j.at("values").get<std::vector<std::string>>(), r.error = j.at("error");
+    r.id = j.at("id"), r.index = j.at("index"), r.values = j.at("values").get<std::vector<std::string>>(),
+    r.error = j.at("error");
     r.correct = j.at("correct"), r.count = j.at("count"), r.macs = j.at("macs"), r.cost = j.at("cost");
-    r.weight_memory_bits = j.at("weight_memory_bits"), r.overflow_events = j.at("overflow_events"), r.min_sqnr_db = db_of(j.at("min_sqnr_db"));
+    r.weight_memory_bits = j.at("weight_memory_bits"), r.overflow_events = j.at("overflow_events"),
+    r.min_sqnr_db = db_of(j.at("min_sqnr_db"));
     for (const json& l : j.at("layers"))
-      r.layers.push_back(LayerResult{l.at("layer"), l.at("weight_bits"), l.at("act_bits"), l.at("macs"), l.at("weight_memory_bits"), db_of(l.at("sqnr_db")),
-                                     l.at("acc_bits"), l.at("acc_worst_bits"), l.at("acc_observed_bits"), l.at("overflow_events")});
+      r.layers.push_back(LayerResult{l.at("layer"), l.at("weight_bits"), l.at("act_bits"), l.at("macs"),
+                                     l.at("weight_memory_bits"), db_of(l.at("sqnr_db")), l.at("acc_bits"),
+                                     l.at("acc_worst_bits"), l.at("acc_observed_bits"), l.at("overflow_events")});
     return r;
   } catch (const json::exception& e) {
     throw InputError(source + ": not a sweep point result: " + e.what());
@@ -369,7 +388,8 @@ namespace {
 // need (a run whose points are all cached never loads it).
 class Evaluator {
  public:
-  Evaluator(const SweepSpec& spec, std::string out_dir, int jobs) : spec_(spec), out_dir_(std::move(out_dir)), jobs_(std::max(1, jobs)) {}
+  Evaluator(const SweepSpec& spec, std::string out_dir, int jobs)
+      : spec_(spec), out_dir_(std::move(out_dir)), jobs_(std::max(1, jobs)) {}
   int64_t computed = 0, cached = 0;
 
   std::vector<PointResult> run(const std::vector<const Point*>& points, const std::string& label) {
@@ -387,7 +407,8 @@ class Evaluator {
     }
     if (todo.empty()) return results;
     if (!data_) data_ = load_sweep_data(spec_, jobs_);
-    ProgressBar progress(fmt::format("{} ({} of {} points cached)", label, points.size() - todo.size(), points.size()), static_cast<int64_t>(todo.size()));
+    ProgressBar progress(fmt::format("{} ({} of {} points cached)", label, points.size() - todo.size(), points.size()),
+                         static_cast<int64_t>(todo.size()));
     std::atomic<size_t> next{0};
     std::atomic<int64_t> done{0};
     std::mutex mutex;
@@ -435,7 +456,8 @@ SensitivityResult run_sensitivity(const SweepSpec& spec, const std::string& salt
   const std::vector<std::string> layers = mac_layer_names(spec);
   std::vector<Point> points = {make_point(spec, salt, {}, 0, "the sensitivity baseline")};
   for (size_t l = 0; l < layers.size(); ++l)
-    points.push_back(make_point(spec, salt, {{sens.key, exact_pattern(layers[l]), sens.value}}, l + 1, "sensitivity of " + layers[l]));
+    points.push_back(make_point(spec, salt, {{sens.key, exact_pattern(layers[l]), sens.value}}, l + 1,
+                                "sensitivity of " + layers[l]));
   std::vector<const Point*> refs;
   for (const Point& p : points) refs.push_back(&p);
   const std::vector<PointResult> results = evaluator.run(refs, "sensitivity");
@@ -452,7 +474,8 @@ SearchResult run_search(const SweepSpec& spec, const std::string& salt, Evaluato
   std::vector<size_t> level(out.layers.size(), 0);
   auto point_of = [&](const std::vector<size_t>& levels, size_t index, const std::string& what) {
     std::vector<Assignment> assignments;
-    for (size_t l = 0; l < out.layers.size(); ++l) assignments.push_back({search.key, exact_pattern(out.layers[l]), search.values[levels[l]]});
+    for (size_t l = 0; l < out.layers.size(); ++l)
+      assignments.push_back({search.key, exact_pattern(out.layers[l]), search.values[levels[l]]});
     return make_point(spec, salt, assignments, index, what);
   };
   Point current_point = point_of(level, 0, "the search's start");
@@ -505,12 +528,15 @@ std::vector<std::string> mac_layer_names(const SweepSpec& spec) {
   for (const auto& [name, t] : g.initializers) constants.insert(name);
   std::vector<std::string> names;
   for (const Node& n : g.nodes)
-    if ((n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 && constants.count(n.inputs[1])) names.push_back(n.name);
+    if ((n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 &&
+        constants.count(n.inputs[1]))
+      names.push_back(n.name);
   return names;
 }
 
 RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const RunOptions& o) {
-  if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) throw InputError(fmt::format("--shard {}/{}: expected i/N with 0 <= i < N", o.shard, o.shards));
+  if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards)
+    throw InputError(fmt::format("--shard {}/{}: expected i/N with 0 <= i < N", o.shard, o.shards));
   const std::string salt = sweep_salt(spec);
   const std::vector<Point> all = make_points(spec, salt);
   std::vector<const Point*> mine;
@@ -522,19 +548,21 @@ RunSummary run_sweep(const SweepSpec& spec, const std::string& out_dir, const Ru
   const fs::path target = output_target(out_dir);
   refuse_foreign_directory(target);
   std::map<std::string, std::string> cache;
-  StagedOutput staged(target, StagedOutput::Kind::directory, [&](const fs::path& left) { cache.merge(cached_points_of(left)); });
+  StagedOutput staged(target, StagedOutput::Kind::directory,
+                      [&](const fs::path& left) { cache.merge(cached_points_of(left)); });
   cache.merge(cached_points_of(target));
   const fs::path dir = staged.staging();
   RunSummary summary;
   try {
     write_cached_points(dir, cache);
     const std::string sweep_hash = sweep_file_hash(spec.path);  // the file this run read, in both records
-    write_file_atomically((dir / "sweep.json").string(), json{{"sweep", fs::absolute(spec.path).lexically_normal().string()},
-                                                              {"sweep_hash", sweep_hash},
-                                                              {"shard", o.shard},
-                                                              {"shards", o.shards}}
-                                                                 .dump(1) +
-                                                             "\n");
+    write_file_atomically((dir / "sweep.json").string(),
+                          json{{"sweep", fs::absolute(spec.path).lexically_normal().string()},
+                               {"sweep_hash", sweep_hash},
+                               {"shard", o.shard},
+                               {"shards", o.shards}}
+                                  .dump(1) +
+                              "\n");
     Evaluator evaluator(spec, dir.string(), o.jobs);
     summary.results = evaluator.run(mine, "sweep");
     if (o.shard == 0 && spec.sensitivity) summary.analyses.sensitivity = run_sensitivity(spec, salt, evaluator);

@@ -19,15 +19,15 @@ namespace chipref::sweep {
 
 // One MAC layer of a point.
 struct LayerResult {
-  std::string layer;     // the MAC op
-  int weight_bits = 0;   // the narrowest signed width holding its weight codes (0: activations × activations)
-  int act_bits = 0;      // its input's format
-  int64_t macs = 0;      // per image
+  std::string layer;    // the MAC op
+  int weight_bits = 0;  // the narrowest signed width holding its weight codes (0: activations × activations)
+  int act_bits = 0;     // its input's format
+  int64_t macs = 0;     // per image
   int64_t weight_memory_bits = 0;  // dense codes, or N:M kept values + index metadata
-  double sqnr_db = 0;    // of the requantized output against FP32, on the detail images (inf: exact)
-  int acc_bits = 0;      // configured
-  int acc_worst_bits = 0;     // what any input could need: Σ|w − z_w| · max|x − z_x| + |bias|, signed
-  int acc_observed_bits = 0;  // what the evaluation images needed, signed
+  double sqnr_db = 0;              // of the requantized output against FP32, on the detail images (inf: exact)
+  int acc_bits = 0;                // configured
+  int acc_worst_bits = 0;          // what any input could need: Σ|w − z_w| · max|x − z_x| + |bias|, signed
+  int acc_observed_bits = 0;       // what the evaluation images needed, signed
   int64_t overflow_events = 0;
 };
 
@@ -37,8 +37,8 @@ struct PointResult {
   std::vector<std::string> values;  // per axis
   std::string error;                // non-empty: the point could not be quantized or run
   int64_t correct = 0, count = 0;
-  int64_t macs = 0;                 // per image
-  double cost = 0;                  // Σ MACs · weight bits · activation bits, per image
+  int64_t macs = 0;  // per image
+  double cost = 0;   // Σ MACs · weight bits · activation bits, per image
   int64_t weight_memory_bits = 0;
   int64_t overflow_events = 0;
   double min_sqnr_db = 0;
@@ -48,12 +48,12 @@ struct PointResult {
 
 // What every point shares.
 struct SweepData {
-  Graph graph;            // imported
-  Normalisation norm;     // the model's sidecar (else 0 / 1)
-  Tensor calibration;     // the first calibration_images training images
-  LabelledImages eval;    // the first eval_images test images
-  TensorMap fp32;         // every FP32 tensor of the first detail_images test images
-  std::string salt;       // what point ids hash besides the config: model bytes, data settings, version
+  Graph graph;          // imported
+  Normalisation norm;   // the model's sidecar (else 0 / 1)
+  Tensor calibration;   // the first calibration_images training images
+  LabelledImages eval;  // the first eval_images test images
+  TensorMap fp32;       // every FP32 tensor of the first detail_images test images
+  std::string salt;     // what point ids hash besides the config: model bytes, data settings, version
   std::shared_ptr<CalibrationCache> calibrations;  // shared by points whose calibration is the same
   int jobs = 1;
 };
@@ -128,7 +128,8 @@ struct MergeSummary {
 // Writes OUT's points, sweep.json and the report (write_outputs). new_directory: OUT is built beside and
 // swapped in, as run_sweep does; in_place: OUT is a --slurm run's directory, holding the shards merged.
 enum class MergeInto { new_directory, in_place };
-MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir, MergeInto into = MergeInto::new_directory);
+MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir,
+                          MergeInto into = MergeInto::new_directory);
 
 std::string result_json(const PointResult& r);
 PointResult parse_result_json(const std::string& text, const std::string& source);

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -31,7 +31,8 @@ std::string array_list(const std::vector<int64_t>& shards) {
   for (size_t i = 0; i < shards.size();) {
     size_t j = i;
     while (j + 1 < shards.size() && shards[j + 1] == shards[j] + 1) ++j;
-    list += (list.empty() ? "" : ",") + (j == i ? std::to_string(shards[i]) : fmt::format("{}-{}", shards[i], shards[j]));
+    list +=
+        (list.empty() ? "" : ",") + (j == i ? std::to_string(shards[i]) : fmt::format("{}-{}", shards[i], shards[j]));
     i = j + 1;
   }
   return list;
@@ -39,7 +40,9 @@ std::string array_list(const std::vector<int64_t>& shards) {
 
 // The job name ties the queue's tasks to one output directory, so that a re-run finds a job still
 // running (and waits for it) instead of submitting its shards a second time.
-std::string job_name(const fs::path& out) { return fmt::format("chipref-sweep-{:08x}", content_hash(out.string()) & 0xffffffffu); }
+std::string job_name(const fs::path& out) {
+  return fmt::format("chipref-sweep-{:08x}", content_hash(out.string()) & 0xffffffffu);
+}
 
 std::string this_binary() {
   std::error_code ec;
@@ -48,12 +51,16 @@ std::string this_binary() {
   return self.string();
 }
 
-fs::path status_file(const fs::path& out, int64_t shard) { return out / "shards" / (std::to_string(shard) + ".status"); }
+fs::path status_file(const fs::path& out, int64_t shard) {
+  return out / "shards" / (std::to_string(shard) + ".status");
+}
 fs::path shard_dir(const fs::path& out, int64_t shard) { return out / "shards" / std::to_string(shard); }
-fs::path task_log(const fs::path& out, int64_t shard) { return out / "slurm" / ("shard-" + std::to_string(shard) + ".out"); }
+fs::path task_log(const fs::path& out, int64_t shard) {
+  return out / "slurm" / ("shard-" + std::to_string(shard) + ".out");
+}
 
-std::string task_script(const SweepSpec& spec, const fs::path& out, const SlurmOptions& o, int64_t shards, const std::vector<int64_t>& todo,
-                        const std::string& chipref) {
+std::string task_script(const SweepSpec& spec, const fs::path& out, const SlurmOptions& o, int64_t shards,
+                        const std::vector<int64_t>& todo, const std::string& chipref) {
   std::string s = "#!/bin/bash\n";
   s += fmt::format(
       "# Written by `chipref sweep --slurm` (docs/cluster.md) for {}:\n"
@@ -74,7 +81,8 @@ std::string task_script(const SweepSpec& spec, const fs::path& out, const SlurmO
       "shard=$SLURM_ARRAY_TASK_ID\n"
       "status={status_dir}/$shard.status\n"
       "echo \"running on $(hostname) since $(date -Is), task ${{SLURM_ARRAY_JOB_ID}}_$shard\" > \"$status\"\n"
-      "trap 'echo \"cancelled: SIGTERM (scancel, the time limit or preemption)\" > \"$status\"; kill -TERM \"$child\" 2>/dev/null; exit 143' TERM\n"
+      "trap 'echo \"cancelled: SIGTERM (scancel, the time limit or preemption)\" > \"$status\"; kill -TERM \"$child\" "
+      "2>/dev/null; exit 143' TERM\n"
       "{chipref} sweep {sweep} -o {shards_dir}/\"$shard\" --shard \"$shard/{n}\" -j {cpus} &\n"
       "child=$!\n"
       "wait \"$child\"\n"
@@ -82,8 +90,8 @@ std::string task_script(const SweepSpec& spec, const fs::path& out, const SlurmO
       "if [ \"$code\" -eq 0 ]; then echo finished > \"$status\"; else echo \"exit status $code\" > \"$status\"; fi\n"
       "exit \"$code\"\n",
       fmt::arg("status_dir", shell_quote((out / "shards").string())), fmt::arg("chipref", shell_quote(chipref)),
-      fmt::arg("sweep", shell_quote(fs::absolute(spec.path).lexically_normal().string())), fmt::arg("shards_dir", shell_quote((out / "shards").string())),
-      fmt::arg("n", shards), fmt::arg("cpus", o.cpus));
+      fmt::arg("sweep", shell_quote(fs::absolute(spec.path).lexically_normal().string())),
+      fmt::arg("shards_dir", shell_quote((out / "shards").string())), fmt::arg("n", shards), fmt::arg("cpus", o.cpus));
   return s;
 }
 
@@ -112,23 +120,30 @@ ShardFailure failure_of(const fs::path& out, int64_t shard) {
   f.shard = shard;
   f.log = task_log(out, shard).string();
   const std::string text = status_of(out, shard);
-  if (text.empty()) f.reason = "never started (cancelled while pending, or not part of the job)";
-  else if (text.rfind("running", 0) == 0) f.reason = "left the queue while " + text + " (node failure or SIGKILL)";
-  else if (text == "finished") f.reason = "exited 0 but wrote no finished.json (a different sweep file or shard count?)";
-  else f.reason = text;
+  if (text.empty())
+    f.reason = "never started (cancelled while pending, or not part of the job)";
+  else if (text.rfind("running", 0) == 0)
+    f.reason = "left the queue while " + text + " (node failure or SIGKILL)";
+  else if (text == "finished")
+    f.reason = "exited 0 but wrote no finished.json (a different sweep file or shard count?)";
+  else
+    f.reason = text;
   return f;
 }
 
 }  // namespace
 
-int64_t default_shard_count(size_t points) { return std::clamp<int64_t>((static_cast<int64_t>(points) + 3) / 4, 1, 100); }
+int64_t default_shard_count(size_t points) {
+  return std::clamp<int64_t>((static_cast<int64_t>(points) + 3) / 4, 1, 100);
+}
 
 bool shard_finished(const std::string& dir, const std::string& sweep_hash, int64_t shard, int64_t shards) {
   const fs::path file = fs::path(dir) / "finished.json";
   if (!fs::is_regular_file(file)) return false;
   try {
     const json j = json::parse(read_file_bytes(file.string()));
-    return j.value("sweep_hash", "") == sweep_hash && j.value("shard", int64_t{-1}) == shard && j.value("shards", int64_t{-1}) == shards;
+    return j.value("sweep_hash", "") == sweep_hash && j.value("shard", int64_t{-1}) == shard &&
+           j.value("shards", int64_t{-1}) == shards;
   } catch (const json::exception&) {
     return false;
   }
@@ -137,9 +152,13 @@ bool shard_finished(const std::string& dir, const std::string& sweep_hash, int64
 SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, const SlurmOptions& o) {
   const fs::path out = fs::absolute(out_dir).lexically_normal();
   if (out.string().find_first_of(" \t\n%") != std::string::npos)
-    throw InputError("-o " + out.string() + ": with --slurm the output directory may not contain spaces or '%' (they would break #SBATCH --output)");
-  for (const auto& [what, value] : {std::pair<std::string, std::string>{"--partition", o.partition}, {"--time", o.time_limit}})
-    if (value.find_first_of(" \t\n'\"") != std::string::npos) throw InputError(what + " '" + value + "': expected one word");
+    throw InputError(
+        "-o " + out.string() +
+        ": with --slurm the output directory may not contain spaces or '%' (they would break #SBATCH --output)");
+  for (const auto& [what, value] :
+       {std::pair<std::string, std::string>{"--partition", o.partition}, {"--time", o.time_limit}})
+    if (value.find_first_of(" \t\n'\"") != std::string::npos)
+      throw InputError(what + " '" + value + "': expected one word");
   if (o.cpus < 1) throw InputError("--cpus " + std::to_string(o.cpus) + ": expected >= 1");
   const std::string hash = sweep_file_hash(spec.path);
   const std::vector<Point> points = make_points(spec, sweep_salt(spec));
@@ -159,17 +178,23 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
   summary.shards = o.shards > 0 ? o.shards : recorded > 0 ? recorded : default_shard_count(points.size());
   if (recorded > 0 && summary.shards != recorded) {
     bool any_finished = false;
-    for (int64_t s = 0; s < recorded; ++s) any_finished = any_finished || shard_finished(shard_dir(out, s).string(), hash, s, recorded);
+    for (int64_t s = 0; s < recorded; ++s)
+      any_finished = any_finished || shard_finished(shard_dir(out, s).string(), hash, s, recorded);
     if (any_finished)
-      throw InputError(fmt::format("{} holds shards of this sweep run {} ways; --shards {} would start over (use --shards {}, or another -o)", out.string(),
-                                   recorded, summary.shards, recorded));
+      throw InputError(fmt::format(
+          "{} holds shards of this sweep run {} ways; --shards {} would start over (use --shards {}, or another -o)",
+          out.string(), recorded, summary.shards, recorded));
   }
   // A sweep of only sensitivity / search has no grid points: one shard (shard 0 runs those).
   if (summary.shards > std::max<int64_t>(1, static_cast<int64_t>(points.size())))
     throw InputError(fmt::format("--shards {}: the sweep has only {} points", summary.shards, points.size()));
   fs::create_directories(out / "slurm");
   fs::create_directories(out / "shards");
-  write_file_atomically(state.string(), json{{"sweep", fs::absolute(spec.path).lexically_normal().string()}, {"sweep_hash", hash}, {"shards", summary.shards}}.dump(1) + "\n");
+  write_file_atomically(state.string(), json{{"sweep", fs::absolute(spec.path).lexically_normal().string()},
+                                             {"sweep_hash", hash},
+                                             {"shards", summary.shards}}
+                                                .dump(1) +
+                                            "\n");
 
   auto unfinished = [&] {
     std::vector<int64_t> left;
@@ -186,7 +211,8 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
     std::vector<std::pair<fs::path, std::string>> expected;  // point files of the shards waited for
     for (const Point& p : points)
       if (std::binary_search(waiting.begin(), waiting.end(), static_cast<int64_t>(p.index) % summary.shards))
-        expected.emplace_back(shard_dir(out, static_cast<int64_t>(p.index) % summary.shards) / "points" / (p.id + ".json"), p.id);
+        expected.emplace_back(
+            shard_dir(out, static_cast<int64_t>(p.index) % summary.shards) / "points" / (p.id + ".json"), p.id);
     ProgressBar progress(label, static_cast<int64_t>(expected.size()));
     // Without a terminal (a log, nohup) there is no bar: a line per shard that finishes instead.
     const bool log_lines = isatty(2) == 0;
@@ -201,7 +227,8 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
         const fs::path shard = file.parent_path().parent_path();
         if (!staging_of.count(shard)) staging_of[shard] = staged_output_leftovers(shard);
         bool found = fs::exists(file);
-        for (const fs::path& staging : staging_of[shard]) found = found || fs::exists(staging / "points" / file.filename());
+        for (const fs::path& staging : staging_of[shard])
+          found = found || fs::exists(staging / "points" / file.filename());
         done += found;
       }
       progress.update(done);
@@ -226,15 +253,20 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
 
   std::string error;
   const std::optional<std::string> already = queued_tasks(name, error);
-  if (!already && o.submit) throw InputError("squeue failed: " + first_line(error) + " (is this a Slurm submit host? SLURM_CONF?)");
+  if (!already && o.submit)
+    throw InputError("squeue failed: " + first_line(error) + " (is this a Slurm submit host? SLURM_CONF?)");
   bool attached = false;
   const bool queued = already && already->find_first_not_of(" \n") != std::string::npos;
   if (queued && !o.submit)
-    fmt::print(stderr, "chipref: warning: a job of {} is still queued ({}); submitting the script now would run its shards twice\n", out.string(),
-               first_line(*already));
+    fmt::print(
+        stderr,
+        "chipref: warning: a job of {} is still queued ({}); submitting the script now would run its shards twice\n",
+        out.string(), first_line(*already));
   if (queued && o.submit) {
-    fmt::print("{}: a job of this output directory is still queued ({}); waiting for it instead of submitting its shards again\n", out.string(),
-               first_line(*already));
+    fmt::print(
+        "{}: a job of this output directory is still queued ({}); waiting for it instead of submitting its shards "
+        "again\n",
+        out.string(), first_line(*already));
     std::fflush(stdout);
     summary.attached_job = first_line(*already).substr(0, first_line(*already).find_first_of("_ "));
     wait_for_queue("slurm job " + summary.attached_job);
@@ -244,7 +276,8 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
   if (!todo.empty() && !attached) {
     summary.script = (out / "slurm" / "sweep.sbatch").string();
     write_file_atomically(summary.script, task_script(spec, out, o, summary.shards, todo, chipref));
-    fs::permissions(summary.script, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+    fs::permissions(summary.script, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                    fs::perm_options::add);
     summary.submitted = todo;
     if (!o.submit) return summary;
     for (int64_t s : todo) fs::remove(status_file(out, s));  // the statuses of the earlier attempt
@@ -257,8 +290,8 @@ SlurmSummary run_on_slurm(const SweepSpec& spec, const std::string& out_dir, con
       if (!id.empty() && id.find_first_not_of("0123456789") == std::string::npos) summary.job_id = id;
     }
     if (summary.job_id.empty()) throw InputError("sbatch " + summary.script + " printed no job id: " + r.output);
-    fmt::print("submitted job {}: {} of {} shards (array {}), script {}; progress from {}/shards\n", summary.job_id, todo.size(), summary.shards, array_list(todo),
-               summary.script, out.string());
+    fmt::print("submitted job {}: {} of {} shards (array {}), script {}; progress from {}/shards\n", summary.job_id,
+               todo.size(), summary.shards, array_list(todo), summary.script, out.string());
     std::fflush(stdout);
     wait_for_queue("slurm job " + summary.job_id);
   }

@@ -59,7 +59,8 @@ namespace {
 SweepSpec read_sweep_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "sweep file");
   const YamlReader r(path);
-  r.expect_map(root, "the sweep", {"model", "base", "data", "sampling", "samples", "seed", "axes", "points", "sensitivity", "search"});
+  r.expect_map(root, "the sweep",
+               {"model", "base", "data", "sampling", "samples", "seed", "axes", "points", "sensitivity", "search"});
   for (const char* key : {"model", "base"})
     if (!root[key]) throw InputError(path + ": the sweep needs '" + key + "' (docs/sweep.md)");
   if (!root["axes"] && !root["sensitivity"] && !root["search"])
@@ -72,14 +73,16 @@ SweepSpec read_sweep_document(const std::string& path) {
   if (!is_existing_file(s.base)) r.fail(root["base"], "no base config " + s.base);
   if (const YAML::Node data = root["data"]) {
     r.expect_map(data, "data", {"eval_images", "calibration_images", "detail_images", "mean", "std"});
-    if (static_cast<bool>(data["mean"]) != static_cast<bool>(data["std"])) r.fail(data, "'mean' and 'std' go together (the input normalisation)");
+    if (static_cast<bool>(data["mean"]) != static_cast<bool>(data["std"]))
+      r.fail(data, "'mean' and 'std' go together (the input normalisation)");
     if (data["mean"]) {
       const double huge = 1e30;
       s.normalisation = Normalisation{static_cast<float>(r.number(data["mean"], "mean", -huge, huge)),
                                       static_cast<float>(r.number(data["std"], "std", 1e-30, huge))};
     }
     if (data["eval_images"]) s.eval_images = r.integer(data["eval_images"], "eval_images", 1, 10000);
-    if (data["calibration_images"]) s.calibration_images = r.integer(data["calibration_images"], "calibration_images", 1, 60000);
+    if (data["calibration_images"])
+      s.calibration_images = r.integer(data["calibration_images"], "calibration_images", 1, 60000);
     if (data["detail_images"]) s.detail_images = r.integer(data["detail_images"], "detail_images", 0, 10000);
   }
   s.detail_images = std::min(s.detail_images, s.eval_images);
@@ -96,21 +99,25 @@ SweepSpec read_sweep_document(const std::string& path) {
   };
   if (const YAML::Node sens = root["sensitivity"]) {
     r.expect_map(sens, "sensitivity", {"key", "value"});
-    if (!sens["key"] || !sens["value"]) r.fail(sens, "sensitivity needs 'key' and 'value' (each MAC layer alone at that value)");
+    if (!sens["key"] || !sens["value"])
+      r.fail(sens, "sensitivity needs 'key' and 'value' (each MAC layer alone at that value)");
     s.sensitivity = Sensitivity{check_key(sens["key"]), r.text(sens["value"], "value")};
   }
   if (const YAML::Node search = root["search"]) {
     r.expect_map(search, "search", {"key", "values", "target_top1"});
-    if (!search["key"] || !search["values"] || !search["target_top1"]) r.fail(search, "search needs 'key', 'values' (highest first) and 'target_top1'");
+    if (!search["key"] || !search["values"] || !search["target_top1"])
+      r.fail(search, "search needs 'key', 'values' (highest first) and 'target_top1'");
     Search x;
     x.key = check_key(search["key"]);
-    if (!search["values"].IsSequence() || search["values"].size() < 2) r.fail(search["values"], "'values' must list at least two values, highest first");
+    if (!search["values"].IsSequence() || search["values"].size() < 2)
+      r.fail(search["values"], "'values' must list at least two values, highest first");
     for (const YAML::Node& v : search["values"]) x.values.push_back(r.text(v, "value"));
     x.target_top1 = r.number(search["target_top1"], "target_top1", 0.0, 1.0);
     s.search = x;
   }
   const YAML::Node axes = root["axes"];
-  if (axes && (!axes.IsMap() || axes.size() == 0)) r.fail(axes, "'axes' must map axis names to {key, values[, layers]}");
+  if (axes && (!axes.IsMap() || axes.size() == 0))
+    r.fail(axes, "'axes' must map axis names to {key, values[, layers]}");
   for (const auto& kv : axes ? axes : YAML::Node(YAML::NodeType::Map)) {
     Axis a;
     a.name = r.text(kv.first, "axis name");
@@ -119,7 +126,8 @@ SweepSpec read_sweep_document(const std::string& path) {
     if (!spec["key"] || !spec["values"]) r.fail(spec, "axis " + a.name + " needs 'key' and 'values'");
     a.key = check_key(spec["key"]);
     if (spec["layers"]) a.layers = r.text(spec["layers"], "layers");
-    if (!spec["values"].IsSequence() || spec["values"].size() == 0) r.fail(spec["values"], "'values' must be a non-empty list");
+    if (!spec["values"].IsSequence() || spec["values"].size() == 0)
+      r.fail(spec["values"], "'values' must be a non-empty list");
     for (const YAML::Node& v : spec["values"]) {
       a.values.push_back(r.text(v, "value"));
       a.where.push_back(r.at(v));
@@ -138,11 +146,14 @@ SweepSpec read_sweep_document(const std::string& path) {
       if (root[key]) r.fail(root[key], std::string("'") + key + "' is for random sampling only");
   }
   if (s.sampling == "grid" && grid_size(s) > kMaxPoints)
-    r.fail(axes, (grid_size(s) == SIZE_MAX ? std::string("the grid has 2^64 points or more") : fmt::format("the grid has {} points", grid_size(s))) +
-                     fmt::format(", more than the {} a sweep may have: sample it (sampling: random, samples: N)", kMaxPoints));
+    r.fail(axes, (grid_size(s) == SIZE_MAX ? std::string("the grid has 2^64 points or more")
+                                           : fmt::format("the grid has {} points", grid_size(s))) +
+                     fmt::format(", more than the {} a sweep may have: sample it (sampling: random, samples: N)",
+                                 kMaxPoints));
   if (s.sampling == "list") {
     const YAML::Node points = root["points"];
-    if (!points || !points.IsSequence() || points.size() == 0) r.fail(points ? points : root["sampling"], "list sampling needs 'points': a list of {axis: value}");
+    if (!points || !points.IsSequence() || points.size() == 0)
+      r.fail(points ? points : root["sampling"], "list sampling needs 'points': a list of {axis: value}");
     for (const YAML::Node& p : points) {
       if (!p.IsMap()) r.fail(p, "each point maps every axis to one of its values");
       std::vector<size_t> choice;
@@ -154,7 +165,8 @@ SweepSpec read_sweep_document(const std::string& path) {
         choice.push_back(static_cast<size_t>(it - a.values.begin()));
       }
       for (const auto& kv : p)
-        if (const std::string name = r.text(kv.first, "axis name"); std::none_of(s.axes.begin(), s.axes.end(), [&](const Axis& a) { return a.name == name; }))
+        if (const std::string name = r.text(kv.first, "axis name");
+            std::none_of(s.axes.begin(), s.axes.end(), [&](const Axis& a) { return a.name == name; }))
           r.fail(kv.first, "no axis '" + name + "'");
       s.listed.push_back(std::move(choice));
     }
@@ -171,7 +183,8 @@ SweepSpec load_sweep(const std::string& path) {
 
 size_t grid_size(const SweepSpec& spec) {
   size_t grid = 1;
-  for (const Axis& a : spec.axes) grid = a.values.size() != 0 && grid > SIZE_MAX / a.values.size() ? SIZE_MAX : grid * a.values.size();
+  for (const Axis& a : spec.axes)
+    grid = a.values.size() != 0 && grid > SIZE_MAX / a.values.size() ? SIZE_MAX : grid * a.values.size();
   return grid;
 }
 
@@ -184,7 +197,9 @@ size_t point_count(const SweepSpec& spec) {
 
 uint64_t content_hash(const std::string& bytes) { return fnv1a(0xcbf29ce484222325ull, bytes); }
 
-const std::string& value_of(const SweepSpec& spec, const Point& p, size_t axis) { return spec.axes.at(axis).values.at(p.choice.at(axis)); }
+const std::string& value_of(const SweepSpec& spec, const Point& p, size_t axis) {
+  return spec.axes.at(axis).values.at(p.choice.at(axis));
+}
 
 namespace {
 
@@ -226,7 +241,8 @@ std::string parser_complaint(const std::string& text) {
   return "";
 }
 
-Point finish_point(std::string config_yaml, const std::string& salt, size_t index, const std::string& name, const std::string& what) {
+Point finish_point(std::string config_yaml, const std::string& salt, size_t index, const std::string& name,
+                   const std::string& what) {
   Point p;
   p.index = index;
   p.config_yaml = std::move(config_yaml);
@@ -247,8 +263,10 @@ std::string exact_pattern(const std::string& node_name) {
   return p;
 }
 
-Point make_point(const SweepSpec& spec, const std::string& salt, const std::vector<Assignment>& assignments, size_t index, const std::string& what) {
-  return finish_point(config_text(load_base(spec), assignments), salt, index, fmt::format("{} {}", spec.path, what), spec.path + ": " + what);
+Point make_point(const SweepSpec& spec, const std::string& salt, const std::vector<Assignment>& assignments,
+                 size_t index, const std::string& what) {
+  return finish_point(config_text(load_base(spec), assignments), salt, index, fmt::format("{} {}", spec.path, what),
+                      spec.path + ": " + what);
 }
 
 std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt) {
@@ -266,30 +284,36 @@ std::vector<Point> make_points(const SweepSpec& spec, const std::string& salt) {
       for (size_t i = 0; i < grid; ++i) indices[i] = i;
       if (spec.sampling == "random" && static_cast<size_t>(spec.samples) < grid) {
         std::mt19937_64 rng(spec.seed);
-        for (size_t i = 0; i < static_cast<size_t>(spec.samples); ++i) std::swap(indices[i], indices[i + rng() % (grid - i)]);
+        for (size_t i = 0; i < static_cast<size_t>(spec.samples); ++i)
+          std::swap(indices[i], indices[i + rng() % (grid - i)]);
         indices.resize(static_cast<size_t>(spec.samples));
         std::sort(indices.begin(), indices.end());
       }
     } else {  // random sampling of a grid too large to list (load_sweep refuses such a grid otherwise)
       std::mt19937_64 rng(spec.seed);
       std::set<size_t> drawn;
-      while (drawn.size() < static_cast<size_t>(spec.samples)) drawn.insert(grid == SIZE_MAX ? static_cast<size_t>(rng()) : static_cast<size_t>(rng() % grid));
+      while (drawn.size() < static_cast<size_t>(spec.samples))
+        drawn.insert(grid == SIZE_MAX ? static_cast<size_t>(rng()) : static_cast<size_t>(rng() % grid));
       indices.assign(drawn.begin(), drawn.end());
     }
     for (size_t flat : indices) {
       std::vector<size_t> c(spec.axes.size());
-      for (size_t a = spec.axes.size(); a-- > 0;) c[a] = flat % spec.axes[a].values.size(), flat /= spec.axes[a].values.size();
+      for (size_t a = spec.axes.size(); a-- > 0;)
+        c[a] = flat % spec.axes[a].values.size(), flat /= spec.axes[a].values.size();
       choices.push_back(std::move(c));
     }
   }
   const YAML::Node base = load_base(spec);
-  auto assignment = [&](size_t a, size_t v) { return Assignment{spec.axes[a].key, spec.axes[a].layers, spec.axes[a].values[v]}; };
+  auto assignment = [&](size_t a, size_t v) {
+    return Assignment{spec.axes[a].key, spec.axes[a].layers, spec.axes[a].values[v]};
+  };
   // Each value alone first, so that a bad one is reported at its line in the sweep file.
   for (size_t a = 0; a < spec.axes.size(); ++a)
     for (size_t v = 0; v < spec.axes[a].values.size(); ++v) {
       const std::string complaint = parser_complaint(config_text(base, {assignment(a, v)}));
       if (!complaint.empty())
-        throw InputError(spec.axes[a].where[v] + ": axis " + spec.axes[a].name + " value '" + spec.axes[a].values[v] + "' makes an invalid config: " + complaint);
+        throw InputError(spec.axes[a].where[v] + ": axis " + spec.axes[a].name + " value '" + spec.axes[a].values[v] +
+                         "' makes an invalid config: " + complaint);
     }
   std::vector<Point> points;
   for (size_t i = 0; i < choices.size(); ++i) {

@@ -15,9 +15,9 @@
 namespace chipref::sweep {
 
 struct Axis {
-  std::string name;    // as the sweep file names it (a CSV column)
-  std::string key;     // section.field of the quantization config, e.g. weights.bits
-  std::string layers;  // empty: the defaults; else an override for this node pattern
+  std::string name;                 // as the sweep file names it (a CSV column)
+  std::string key;                  // section.field of the quantization config, e.g. weights.bits
+  std::string layers;               // empty: the defaults; else an override for this node pattern
   std::vector<std::string> values;  // as written (YAML scalars)
   std::vector<std::string> where;   // FILE:LINE:COLUMN of each value
   bool numeric() const;             // every value is a number (plots use it as an x axis)
@@ -37,8 +37,8 @@ struct Search {
 };
 
 struct SweepSpec {
-  std::string path;             // the sweep file
-  std::string model, base;      // resolved against the sweep file's directory
+  std::string path;         // the sweep file
+  std::string model, base;  // resolved against the sweep file's directory
   int64_t eval_images = 1000, calibration_images = 200, detail_images = 100;
   // data: {mean, std}: the model's input normalisation; else its sidecar, else none (a warning). The
   // one in effect is part of every point's identity (sweep_salt): a cached point never mixes them.
@@ -59,11 +59,11 @@ struct Assignment {
 
 // One point: a value index per axis, the config it makes and its identity.
 struct Point {
-  size_t index = 0;                 // position in the sweep's order
-  std::vector<size_t> choice;       // per axis, the index of its value
-  std::string config_yaml;          // the base config with the point's values written in
+  size_t index = 0;            // position in the sweep's order
+  std::vector<size_t> choice;  // per axis, the index of its value
+  std::string config_yaml;     // the base config with the point's values written in
   QuantConfig config;
-  std::string id;                   // 16 hex digits: a hash of everything that determines its results
+  std::string id;  // 16 hex digits: a hash of everything that determines its results
 };
 
 // InputError with FILE:LINE:COLUMN for anything malformed: unknown keys, a missing model, an axis key
@@ -85,7 +85,8 @@ uint64_t content_hash(const std::string& bytes);
 
 // A point outside the grid: the base config with `assignments` written in, in order. InputError naming
 // `what` if the result is not a valid config.
-Point make_point(const SweepSpec& spec, const std::string& salt, const std::vector<Assignment>& assignments, size_t index, const std::string& what);
+Point make_point(const SweepSpec& spec, const std::string& salt, const std::vector<Assignment>& assignments,
+                 size_t index, const std::string& what);
 
 // A glob matching exactly `node_name` (fnmatch metacharacters escaped).
 std::string exact_pattern(const std::string& node_name);

@@ -18,7 +18,7 @@ namespace chipref::vectors {
 
 enum class Format { mem, bin, npy, h };
 inline constexpr Format kAllFormats[] = {Format::mem, Format::bin, Format::npy, Format::h};
-std::string_view to_string(Format f);  // also the file extension
+std::string_view to_string(Format f);        // also the file extension
 Format parse_format(std::string_view name);  // InputError listing the names
 
 // The element type of a vector: `bits` (1..64) wide, two's complement when signed.
@@ -34,12 +34,13 @@ struct ElementType {
 // InputError naming `what` if a value does not fit the element type. A header's array is named after
 // `what`'s file name (c_identifier).
 // `order` says, in a C header's comment, how the values are arranged (a layout, a packing).
-std::string encode(const std::vector<int64_t>& values, const Shape& shape, ElementType type, Format format, const std::string& what,
-                   const std::string& order = "row-major");
+std::string encode(const std::vector<int64_t>& values, const Shape& shape, ElementType type, Format format,
+                   const std::string& what, const std::string& order = "row-major");
 
 // The values of a file of `count` elements; InputError naming `what` and the element for malformed
 // content (a bad hex digit, a value outside the type, a wrong length).
-std::vector<int64_t> decode(const std::string& bytes, ElementType type, Format format, int64_t count, const std::string& what);
+std::vector<int64_t> decode(const std::string& bytes, ElementType type, Format format, int64_t count,
+                            const std::string& what);
 
 // "v_" + the file name of `path` without its extension, every character outside [A-Za-z0-9_] as '_'.
 std::string c_identifier(const std::string& path);

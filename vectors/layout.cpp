@@ -25,7 +25,8 @@ std::vector<int64_t> stored_index(const Layout& layout, const Shape& shape) {
           for (int64_t x = 0; x < W; ++x) index[((b * C + c) * H + y) * W + x] = ((b * H + y) * W + x) * C + c;
   } else if (layout.kind == Layout::Kind::tiled) {
     const auto [a, b] = matrix_of(shape);
-    const int64_t tiles_per_row = round_up(b, layout.tile_cols) / layout.tile_cols, tile = layout.tile_rows * layout.tile_cols;
+    const int64_t tiles_per_row = round_up(b, layout.tile_cols) / layout.tile_cols,
+                  tile = layout.tile_rows * layout.tile_cols;
     for (int64_t i = 0; i < a; ++i)
       for (int64_t j = 0; j < b; ++j) {
         const int64_t t = (i / layout.tile_rows) * tiles_per_row + j / layout.tile_cols;
@@ -51,7 +52,8 @@ Layout parse_layout(const std::string& text) {
       size_t r_used = 0, c_used = 0;
       l.tile_rows = std::stoll(text.substr(6, x - 6), &r_used);
       l.tile_cols = std::stoll(text.substr(x + 1), &c_used);
-      if (r_used == x - 6 && c_used == text.size() - x - 1 && l.tile_rows >= 1 && l.tile_cols >= 1 && l.tile_rows <= 4096 && l.tile_cols <= 4096) {
+      if (r_used == x - 6 && c_used == text.size() - x - 1 && l.tile_rows >= 1 && l.tile_cols >= 1 &&
+          l.tile_rows <= 4096 && l.tile_cols <= 4096) {
         l.kind = Layout::Kind::tiled;
         return l;
       }
@@ -64,7 +66,8 @@ Layout parse_layout(const std::string& text) {
 std::string layout_name(const Layout& layout, const Shape& shape) {
   if (layout.kind == Layout::Kind::tiled) {
     const auto [a, b] = matrix_of(shape);
-    return "tiled " + std::to_string(layout.tile_rows) + "x" + std::to_string(layout.tile_cols) + " over [" + std::to_string(a) + ", " + std::to_string(b) + "]";
+    return "tiled " + std::to_string(layout.tile_rows) + "x" + std::to_string(layout.tile_cols) + " over [" +
+           std::to_string(a) + ", " + std::to_string(b) + "]";
   }
   if (shape.size() == 4) return layout.kind == Layout::Kind::nhwc ? "NHWC" : "NCHW";
   return "row-major";
@@ -86,7 +89,8 @@ std::vector<int64_t> to_stored(const Layout& layout, const Shape& shape, const s
 std::vector<int64_t> from_stored(const Layout& layout, const Shape& shape, const std::vector<int64_t>& stored) {
   const std::vector<int64_t> index = stored_index(layout, shape);
   if (static_cast<int64_t>(stored.size()) != stored_count(layout, shape))
-    throw InputError("vectors: " + std::to_string(stored.size()) + " stored elements; the layout needs " + std::to_string(stored_count(layout, shape)));
+    throw InputError("vectors: " + std::to_string(stored.size()) + " stored elements; the layout needs " +
+                     std::to_string(stored_count(layout, shape)));
   std::vector<int64_t> values(index.size());
   for (size_t i = 0; i < index.size(); ++i) values[i] = stored[index[i]];
   return values;
@@ -96,8 +100,9 @@ ElementType word_type(const Layout& layout, ElementType element) {
   if (layout.per_word < 1) throw InputError("vectors: elements per word must be >= 1");
   if (layout.per_word == 1) return element;
   const int bits = layout.per_word * element.bits;
-  if (bits > 64) throw InputError("vectors: " + std::to_string(layout.per_word) + " elements of " + std::to_string(element.bits) + " bits make a " +
-                                  std::to_string(bits) + "-bit word; words are at most 64 bits");
+  if (bits > 64)
+    throw InputError("vectors: " + std::to_string(layout.per_word) + " elements of " + std::to_string(element.bits) +
+                     " bits make a " + std::to_string(bits) + "-bit word; words are at most 64 bits");
   return ElementType{bits, bits == 64};  // a 64-bit word is written as its two's complement bit pattern
 }
 
@@ -109,12 +114,14 @@ std::vector<int64_t> pack(const Layout& layout, ElementType element, const std::
   for (size_t i = 0; i < stored.size(); ++i) {
     const int j = static_cast<int>(i % layout.per_word);
     const int shift = layout.msb_first ? word.bits - (j + 1) * element.bits : j * element.bits;
-    words[i / layout.per_word] = static_cast<int64_t>(static_cast<uint64_t>(words[i / layout.per_word]) | (static_cast<uint64_t>(stored[i]) & mask) << shift);
+    words[i / layout.per_word] = static_cast<int64_t>(static_cast<uint64_t>(words[i / layout.per_word]) |
+                                                      (static_cast<uint64_t>(stored[i]) & mask) << shift);
   }
   return words;
 }
 
-std::vector<int64_t> unpack(const Layout& layout, ElementType element, const std::vector<int64_t>& words, int64_t count) {
+std::vector<int64_t> unpack(const Layout& layout, ElementType element, const std::vector<int64_t>& words,
+                            int64_t count) {
   if (layout.per_word == 1) return words;
   const ElementType word = word_type(layout, element);
   const uint64_t mask = (uint64_t{1} << element.bits) - 1;  // element.bits < 64 when packed
@@ -123,7 +130,8 @@ std::vector<int64_t> unpack(const Layout& layout, ElementType element, const std
     const int j = static_cast<int>(i % layout.per_word);
     const int shift = layout.msb_first ? word.bits - (j + 1) * element.bits : j * element.bits;
     const uint64_t u = static_cast<uint64_t>(words.at(static_cast<size_t>(i / layout.per_word))) >> shift & mask;
-    stored[i] = element.is_signed && (u >> (element.bits - 1)) & 1 ? static_cast<int64_t>(u | ~mask) : static_cast<int64_t>(u);
+    stored[i] =
+        element.is_signed && (u >> (element.bits - 1)) & 1 ? static_cast<int64_t>(u | ~mask) : static_cast<int64_t>(u);
   }
   return stored;
 }

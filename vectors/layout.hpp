@@ -40,6 +40,7 @@ int64_t stored_count(const Layout& layout, const Shape& shape);
 // Words of per_word elements, and back (InputError if per_word · bits > 64).
 ElementType word_type(const Layout& layout, ElementType element);
 std::vector<int64_t> pack(const Layout& layout, ElementType element, const std::vector<int64_t>& stored);
-std::vector<int64_t> unpack(const Layout& layout, ElementType element, const std::vector<int64_t>& words, int64_t count);
+std::vector<int64_t> unpack(const Layout& layout, ElementType element, const std::vector<int64_t>& words,
+                            int64_t count);
 
 }  // namespace chipref::vectors

@@ -1,9 +1,9 @@
 #include "vectors/manifest.hpp"
 
-#include <filesystem>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/error.hpp"
@@ -16,13 +16,16 @@ namespace chipref::vectors {
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
-const char* layout_kind_name(Layout::Kind k) { return k == Layout::Kind::nhwc ? "nhwc" : k == Layout::Kind::tiled ? "tiled" : "nchw"; }
+const char* layout_kind_name(Layout::Kind k) {
+  return k == Layout::Kind::nhwc ? "nhwc" : k == Layout::Kind::tiled ? "tiled" : "nchw";
+}
 
 namespace {
 
 // The --layout text of a layout: parse_layout's inverse.
 std::string layout_text(const Layout& l) {
-  return l.kind == Layout::Kind::tiled ? "tiled:" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols) : layout_kind_name(l.kind);
+  return l.kind == Layout::Kind::tiled ? "tiled:" + std::to_string(l.tile_rows) + "x" + std::to_string(l.tile_cols)
+                                       : layout_kind_name(l.kind);
 }
 
 ordered_json entry_json(const Entry& e) {
@@ -60,13 +63,16 @@ std::string manifest_text(const Manifest& m) {
   j["model_sha256"] = m.model_sha256;
   j["config"] = m.config;
   j["config_sha256"] = m.config_sha256;
-  j["inputs"] = {{"kind", m.inputs.kind}, {"path", m.inputs.path}, {"count", m.inputs.count}, {"sha256", m.inputs.sha256}};
+  j["inputs"] = {
+      {"kind", m.inputs.kind}, {"path", m.inputs.path}, {"count", m.inputs.count}, {"sha256", m.inputs.sha256}};
   std::vector<std::string> formats;
   for (Format f : m.options.formats) formats.emplace_back(to_string(f));
   const Layout& l = m.options.layout;
   ordered_json per_layer = ordered_json::array();
   for (const LayerLayout& ll : m.options.layer_layouts)
-    per_layer.push_back({{"match", ll.pattern}, {"layout", layout_text(ll.layout)}, {"word_bits", ll.word_bits},
+    per_layer.push_back({{"match", ll.pattern},
+                         {"layout", layout_text(ll.layout)},
+                         {"word_bits", ll.word_bits},
                          {"bit_order", ll.layout.msb_first ? "msb-first" : "lsb-first"}});
   j["options"] = {{"formats", formats},
                   {"layers", m.options.layers},
@@ -81,10 +87,13 @@ std::string manifest_text(const Manifest& m) {
   return j.dump(1) + "\n";
 }
 
-std::string model_hash(const std::string& model_dir) { return sha256_hex(read_file_bytes((fs::path(model_dir) / "graph.json").string())); }
+std::string model_hash(const std::string& model_dir) {
+  return sha256_hex(read_file_bytes((fs::path(model_dir) / "graph.json").string()));
+}
 
 std::string inputs_hash(const Tensor& inputs) {
-  return sha256_hex(std::string(reinterpret_cast<const char*>(inputs.floats.data()), inputs.floats.size() * sizeof(float)));
+  return sha256_hex(
+      std::string(reinterpret_cast<const char*>(inputs.floats.data()), inputs.floats.size() * sizeof(float)));
 }
 
 Manifest read_manifest(const std::string& dir) {
@@ -100,17 +109,21 @@ Manifest read_manifest(const std::string& dir) {
     Manifest m;
     m.version = json_integer<int>(j.at("version"), path + ": version");
     if (m.version != kManifestVersion)
-      throw InputError(path + ": manifest version " + std::to_string(m.version) + "; this chipref reads version " + std::to_string(kManifestVersion));
-    m.tool_version = j.at("tool_version"), m.model = j.at("model"), m.model_sha256 = j.at("model_sha256"), m.config = j.at("config");
+      throw InputError(path + ": manifest version " + std::to_string(m.version) + "; this chipref reads version " +
+                       std::to_string(kManifestVersion));
+    m.tool_version = j.at("tool_version"), m.model = j.at("model"), m.model_sha256 = j.at("model_sha256"),
+    m.config = j.at("config");
     m.config_sha256 = j.at("config_sha256");
-    m.inputs = InputSource{j.at("inputs").at("kind"), j.at("inputs").at("path"), json_integer(j.at("inputs").at("count"), path + ": inputs: count"),
-                           j.at("inputs").at("sha256")};
+    m.inputs =
+        InputSource{j.at("inputs").at("kind"), j.at("inputs").at("path"),
+                    json_integer(j.at("inputs").at("count"), path + ": inputs: count"), j.at("inputs").at("sha256")};
     m.options.formats.clear();
     for (const auto& f : j.at("options").at("formats")) m.options.formats.push_back(parse_format(f.get<std::string>()));
     m.options.layers = j.at("options").at("layers"), m.options.accumulators = j.at("options").at("accumulators");
     auto bit_order = [&](const ordered_json& v) {
       const std::string o = v.get<std::string>();
-      if (o != "lsb-first" && o != "msb-first") throw InputError(path + ": bit_order '" + o + "'; expected lsb-first or msb-first");
+      if (o != "lsb-first" && o != "msb-first")
+        throw InputError(path + ": bit_order '" + o + "'; expected lsb-first or msb-first");
       return o == "msb-first";
     };
     // A layout error from the manifest names the manifest, not only the layout text.
@@ -126,7 +139,8 @@ Manifest read_manifest(const std::string& dir) {
     m.options.engine = j.at("options").value("engine", std::string("direct"));  // manifests before the SystemC engine
     m.options.layout.msb_first = bit_order(j.at("options").at("bit_order"));
     for (const auto& ll : j.at("options").at("layer_layouts")) {
-      LayerLayout x{ll.at("match").get<std::string>(), layout_in_manifest(ll.at("layout").get<std::string>()), json_integer<int>(ll.at("word_bits"), path + ": layer_layouts: word_bits")};
+      LayerLayout x{ll.at("match").get<std::string>(), layout_in_manifest(ll.at("layout").get<std::string>()),
+                    json_integer<int>(ll.at("word_bits"), path + ": layer_layouts: word_bits")};
       x.layout.msb_first = bit_order(ll.at("bit_order"));
       m.options.layer_layouts.push_back(std::move(x));
     }
@@ -139,19 +153,24 @@ Manifest read_manifest(const std::string& dir) {
       x.shape = json_integers(e.at("shape"), where + ": shape");
       x.type = ElementType{json_integer<int>(e.at("bits"), where + ": bits"), e.at("signed").get<bool>()};
       x.format = parse_format(e.at("format").get<std::string>());
-      x.layout = e.at("layout"), x.scale = e.at("scale"), x.zero_point = integer("zero_point"), x.elements = integer("elements"), x.bytes = integer("bytes");
+      x.layout = e.at("layout"), x.scale = e.at("scale"), x.zero_point = integer("zero_point"),
+      x.elements = integer("elements"), x.bytes = integer("bytes");
       const std::string kind = e.at("layout_kind");
       const auto tile = json_integers(e.at("tile"), where + ": tile");
       if (kind == "tiled" && tile.size() != 2)
-        throw InputError(where + ": a tiled layout's tile holds " + std::to_string(tile.size()) + " numbers; expected 2 (rows, columns)");
-      x.spec = layout_in_manifest(kind == "tiled" ? "tiled:" + std::to_string(tile[0]) + "x" + std::to_string(tile[1]) : kind);
-      x.spec.per_word = json_integer<int>(e.at("elements_per_word"), where + ": elements_per_word"), x.spec.msb_first = bit_order(e.at("bit_order"));
+        throw InputError(where + ": a tiled layout's tile holds " + std::to_string(tile.size()) +
+                         " numbers; expected 2 (rows, columns)");
+      x.spec = layout_in_manifest(kind == "tiled" ? "tiled:" + std::to_string(tile[0]) + "x" + std::to_string(tile[1])
+                                                  : kind);
+      x.spec.per_word = json_integer<int>(e.at("elements_per_word"), where + ": elements_per_word"),
+      x.spec.msb_first = bit_order(e.at("bit_order"));
       x.stored = integer("stored_elements"), x.words = integer("words");
       if (checked_element_count(x.shape, where) != x.elements || stored_count(x.spec, x.shape) != x.stored ||
           x.words != (x.stored + x.spec.per_word - 1) / std::max(x.spec.per_word, 1))
         throw InputError(where + ": shape, elements, stored elements and words disagree");
       x.sha256 = e.at("sha256");
-      if (x.file.find("..") != std::string::npos || (!x.file.empty() && x.file[0] == '/')) throw InputError(path + ": entry file '" + x.file + "' leaves the directory");
+      if (x.file.find("..") != std::string::npos || (!x.file.empty() && x.file[0] == '/'))
+        throw InputError(path + ": entry file '" + x.file + "' leaves the directory");
       m.entries.push_back(std::move(x));
     }
     return m;
@@ -181,11 +200,10 @@ std::string first_difference(const Entry& e, const std::vector<int64_t>& have, c
   };
   for (size_t i = 0; i < std::min(want.size(), have.size()); ++i)
     if (want[i] != have[i])
-      return fmt::format("; first differing element {} {}: got {}, expected {}", i, index_to_string(e.shape, static_cast<int64_t>(i)), code(have[i]),
-                         code(want[i]));
+      return fmt::format("; first differing element {} {}: got {}, expected {}", i,
+                         index_to_string(e.shape, static_cast<int64_t>(i)), code(have[i]), code(want[i]));
   return "";
 }
-
 
 namespace {
 // Files under DIR that no entry names (the manifest itself aside), in sorted order.
@@ -206,9 +224,10 @@ std::vector<std::string> unlisted_files(const std::string& dir, const Manifest& 
 
 FileCheck check_files(const std::string& dir, const Manifest& m) {
   if (const std::vector<std::string> extra = unlisted_files(dir, m); !extra.empty())
-    throw VerificationMismatch(fmt::format("{}: {} file(s) the manifest does not list, first {}; a vectors directory holds only what its "
-                                           "manifest.json lists",
-                                           dir, extra.size(), (fs::path(dir) / extra.front()).string()));
+    throw VerificationMismatch(
+        fmt::format("{}: {} file(s) the manifest does not list, first {}; a vectors directory holds only what its "
+                    "manifest.json lists",
+                    dir, extra.size(), (fs::path(dir) / extra.front()).string()));
   FileCheck c;
   std::set<std::string> checked;
   for (const Entry& e : m.entries) {
@@ -220,9 +239,12 @@ FileCheck check_files(const std::string& dir, const Manifest& m) {
     }
     const std::string bytes = read_file_bytes(path.string());
     const ElementType word = word_type(e.spec, e.type);
-    const int64_t expected_size = e.format == Format::mem ? e.words * (word.hex_digits() + 1) : e.format == Format::bin ? e.words * word.bin_bytes() : e.bytes;
+    const int64_t expected_size = e.format == Format::mem   ? e.words * (word.hex_digits() + 1)
+                                  : e.format == Format::bin ? e.words * word.bin_bytes()
+                                                            : e.bytes;
     if (static_cast<int64_t>(bytes.size()) != expected_size || static_cast<int64_t>(bytes.size()) != e.bytes) {
-      c.bad.push_back({&e, std::to_string(bytes.size()) + " bytes; its shape and format need " + std::to_string(expected_size)});
+      c.bad.push_back(
+          {&e, std::to_string(bytes.size()) + " bytes; its shape and format need " + std::to_string(expected_size)});
     } else if (sha256_hex(bytes) != e.sha256) {
       c.bad.push_back({&e, "SHA-256 differs from the manifest's"});
     }
@@ -234,13 +256,19 @@ FileCheck check_files(const std::string& dir, const Manifest& m) {
 namespace {
 std::vector<LayerLayout> read_layouts_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "layout file");
-  auto at = [&](const YAML::Node& n) { return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1); };
-  if (!root.IsMap() || !root["layers"] || !root["layers"].IsSequence()) throw InputError(path + ": expected a mapping with a 'layers:' list");
+  auto at = [&](const YAML::Node& n) {
+    return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+  };
+  if (!root.IsMap() || !root["layers"] || !root["layers"].IsSequence())
+    throw InputError(path + ": expected a mapping with a 'layers:' list");
   for (const auto& kv : root)
-    if (kv.first.as<std::string>() != "layers") throw InputError(at(kv.first) + ": unknown key '" + kv.first.as<std::string>() + "'; expected layers");
+    if (kv.first.as<std::string>() != "layers")
+      throw InputError(at(kv.first) + ": unknown key '" + kv.first.as<std::string>() + "'; expected layers");
   std::vector<LayerLayout> layouts;
   for (const YAML::Node& entry : root["layers"]) {
-    if (!entry.IsMap() || !entry["match"]) throw InputError(at(entry) + ": each entry needs match: \"GLOB\" and at least one of layout, word_bits, bit_order");
+    if (!entry.IsMap() || !entry["match"])
+      throw InputError(at(entry) +
+                       ": each entry needs match: \"GLOB\" and at least one of layout, word_bits, bit_order");
     LayerLayout ll;
     for (const auto& kv : entry) {
       const std::string key = kv.first.as<std::string>();
@@ -254,10 +282,12 @@ std::vector<LayerLayout> read_layouts_document(const std::string& path) {
           ll.layout.msb_first = msb;
         } else if (key == "word_bits") {
           ll.word_bits = v.as<int>();
-          if (ll.word_bits < 0 || ll.word_bits > 64) throw InputError("word_bits " + std::to_string(ll.word_bits) + " is outside 0..64");
+          if (ll.word_bits < 0 || ll.word_bits > 64)
+            throw InputError("word_bits " + std::to_string(ll.word_bits) + " is outside 0..64");
         } else if (key == "bit_order") {
           const std::string o = v.as<std::string>();
-          if (o != "lsb-first" && o != "msb-first") throw InputError("bit_order '" + o + "'; expected lsb-first or msb-first");
+          if (o != "lsb-first" && o != "msb-first")
+            throw InputError("bit_order '" + o + "'; expected lsb-first or msb-first");
           ll.layout.msb_first = o == "msb-first";
         } else {
           throw InputError("unknown key '" + key + "'; expected match, layout, word_bits, bit_order");

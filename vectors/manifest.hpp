@@ -24,10 +24,10 @@ struct LayerLayout {
 
 struct Options {
   std::vector<Format> formats = {Format::mem};
-  std::string layers = "*";   // glob (fnmatch) over op names: which ops get files
-  bool accumulators = true;   // the MAC accumulators before requantization
-  Layout layout;              // element order and bit order of every file (docs/vectors.md)
-  int word_bits = 0;          // bus width: each file packs ⌊word_bits / element bits⌋ elements a word (0: one)
+  std::string layers = "*";  // glob (fnmatch) over op names: which ops get files
+  bool accumulators = true;  // the MAC accumulators before requantization
+  Layout layout;             // element order and bit order of every file (docs/vectors.md)
+  int word_bits = 0;         // bus width: each file packs ⌊word_bits / element bits⌋ elements a word (0: one)
   std::vector<LayerLayout> layer_layouts;  // per op, the last matching entry wins; its files get a layout tag
   // The engine that computed the tensors (Engine::name: "direct", "systemc"); verify regenerates with
   // the same one. Both give the same integers; an engine with MAC arrays adds their tile streams.
@@ -47,17 +47,17 @@ struct InputSource {
 };
 
 struct Entry {
-  std::string file;               // relative to the vectors directory
-  std::string op, role, tensor;   // the IntGraph op, what the tensor is to it, the tensor's name
-  int64_t input = -1;             // the input (image) it belongs to; -1 for a constant
-  Shape shape;                    // the tensor's (logical) shape
-  ElementType type;               // of one element
+  std::string file;              // relative to the vectors directory
+  std::string op, role, tensor;  // the IntGraph op, what the tensor is to it, the tensor's name
+  int64_t input = -1;            // the input (image) it belongs to; -1 for a constant
+  Shape shape;                   // the tensor's (logical) shape
+  ElementType type;              // of one element
   Format format = Format::mem;
-  std::string layout;             // "NCHW", "NHWC", "row-major", "tiled RxC over [A, B]"
-  Layout spec;                    // the same, to decode with
-  int64_t stored = 0;             // elements in the file's order, tile padding included
-  int64_t words = 0;              // words written (stored / per_word, rounded up)
-  double scale = 0;               // real = scale · (code − zero_point); 0 for accumulators and constants
+  std::string layout;  // "NCHW", "NHWC", "row-major", "tiled RxC over [A, B]"
+  Layout spec;         // the same, to decode with
+  int64_t stored = 0;  // elements in the file's order, tile padding included
+  int64_t words = 0;   // words written (stored / per_word, rounded up)
+  double scale = 0;    // real = scale · (code − zero_point); 0 for accumulators and constants
   int64_t zero_point = 0;
   int64_t elements = 0, bytes = 0;
   std::string sha256;

@@ -2,11 +2,11 @@
 
 #include <fnmatch.h>
 
+#include <fmt/format.h>
 #include <filesystem>
 #include <map>
-#include <optional>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "core/error.hpp"
@@ -25,12 +25,12 @@ using nlohmann::ordered_json;
 
 namespace {
 
-
 // A file-system-safe name for a tensor: its index among the tensors written (first use in op order),
 // then its name with anything unsafe replaced.
 std::string safe_name(size_t index, const std::string& name) {
   std::string safe;
-  for (char c : name) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') ? c : '_';
+  for (char c : name)
+    safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') ? c : '_';
   char prefix[16];
   std::snprintf(prefix, sizeof prefix, "%04zu_", index);
   return prefix + safe.substr(0, 100);
@@ -52,12 +52,18 @@ std::string constant_role(const std::string& name) {
 ElementType constant_type(const std::string& name, const Tensor& t) {
   if (constant_role(name) == "indices") return {32, false};  // packed N:M index words
   switch (t.dtype) {
-    case DType::int8: return {8, true};
-    case DType::uint8: return {8, false};
-    case DType::int16: return {16, true};
-    case DType::uint16: return {16, false};
-    case DType::int32: return {32, true};
-    default: return {64, true};
+    case DType::int8:
+      return {8, true};
+    case DType::uint8:
+      return {8, false};
+    case DType::int16:
+      return {16, true};
+    case DType::uint16:
+      return {16, false};
+    case DType::int32:
+      return {32, true};
+    default:
+      return {64, true};
   }
 }
 
@@ -89,15 +95,18 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     tensor_index[tensor] = i;
     return i;
   };
-  std::map<std::string, size_t> stream_index;  // MacArrays with tile streams, numbered apart (the tensors' names stay as without)
+  std::map<std::string, size_t>
+      stream_index;               // MacArrays with tile streams, numbered apart (the tensors' names stay as without)
   std::set<std::string> decoded;  // tensors a constant op (sparse_decode) computes: constants too
   for (const Node& op : g.ops)
     if (ops::has_role(op, ops::OpRole::constant)) decoded.insert(op.outputs.begin(), op.outputs.end());
-  if (options.word_bits < 0 || options.word_bits > 64) throw InputError("vectors: word_bits " + std::to_string(options.word_bits) + " is outside 0..64");
+  if (options.word_bits < 0 || options.word_bits > 64)
+    throw InputError("vectors: word_bits " + std::to_string(options.word_bits) + " is outside 0..64");
   // A constant's element type, or that of weights a sparse_decode op produces (signed, the value's bits).
   auto stored_type = [&](const std::string& tensor) {
     const auto c = g.constants.find(tensor);
-    return c != g.constants.end() ? constant_type(tensor, c->second) : ElementType{g.values.at(tensor).quant.format.bits(), true};
+    return c != g.constants.end() ? constant_type(tensor, c->second)
+                                  : ElementType{g.values.at(tensor).quant.format.bits(), true};
   };
   auto add = [&](Entry e, const std::vector<int64_t>& values) {
     Layout layout = options.layout;
@@ -108,15 +117,18 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     if (e.role.rfind("tiles_", 0) == 0) {  // a MacArray's stream is already in the array's order: only packed
       layout.kind = Layout::Kind::nchw, layout.tile_rows = layout.tile_cols = 0;
     }
-    if (layout.kind != options.layout.kind || layout.tile_rows != options.layout.tile_rows || layout.tile_cols != options.layout.tile_cols ||
-        layout.msb_first != options.layout.msb_first || word_bits != options.word_bits)
+    if (layout.kind != options.layout.kind || layout.tile_rows != options.layout.tile_rows ||
+        layout.tile_cols != options.layout.tile_cols || layout.msb_first != options.layout.msb_first ||
+        word_bits != options.word_bits)
       tag = "." + layout_tag(layout, word_bits);
     e.file += tag;
     e.spec = layout, e.layout = layout_name(layout, e.shape);
     if (word_bits > 0 && word_bits < e.type.bits)
-      throw InputError(fmt::format("vectors: a word of {} bits is narrower than the {}-bit elements of '{}' ({} of op '{}'); a word holds at least "
-                                   "one element (--word-bits 0 writes one element a word at its own width)",
-                                   word_bits, e.type.bits, e.tensor, e.role, e.op));
+      throw InputError(
+          fmt::format("vectors: a word of {} bits is narrower than the {}-bit elements of '{}' ({} of op '{}'); a word "
+                      "holds at least "
+                      "one element (--word-bits 0 writes one element a word at its own width)",
+                      word_bits, e.type.bits, e.tensor, e.role, e.op));
     e.spec.per_word = word_bits > 0 ? word_bits / e.type.bits : 1;
     e.stored = stored_count(e.spec, e.shape), e.words = (e.stored + e.spec.per_word - 1) / e.spec.per_word;
     const ElementType word = word_type(e.spec, e.type);
@@ -129,9 +141,12 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
       if (it == r.files.end()) {
         if (words.empty()) words = pack(e.spec, e.type, to_stored(e.spec, e.shape, values));
         const std::string order =
-            e.spec.per_word > 1 ? fmt::format("words of {} {}-bit elements ({}) of the tensor {} in the layout {}", e.spec.per_word, e.type.bits,
-                                              e.spec.msb_first ? "element 0 in the high bits" : "element 0 in the low bits", shape_to_string(e.shape), e.layout)
-                                : fmt::format("the tensor {} in the layout {}", shape_to_string(e.shape), e.layout);
+            e.spec.per_word > 1
+                ? fmt::format("words of {} {}-bit elements ({}) of the tensor {} in the layout {}", e.spec.per_word,
+                              e.type.bits,
+                              e.spec.msb_first ? "element 0 in the high bits" : "element 0 in the low bits",
+                              shape_to_string(e.shape), e.layout)
+                : fmt::format("the tensor {} in the layout {}", shape_to_string(e.shape), e.layout);
         std::string bytes = encode(words, {copy.words}, word, f, copy.file, order);
         std::string sha = sha256_hex(bytes);
         it = r.files.emplace(copy.file, Rendering::File{std::move(bytes), std::move(sha)}).first;
@@ -144,7 +159,8 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
 
   // Constants and decoded sparse weights: once, under constants/.
   if (options.engine != engine.name())
-    throw std::logic_error("vectors: the options name the " + options.engine + " engine; rendered with the " + engine.name() + " engine");
+    throw std::logic_error("vectors: the options name the " + options.engine + " engine; rendered with the " +
+                           engine.name() + " engine");
   const HardwareConfig* arrays = engine.tile_streams_hardware();
   const int64_t n = inputs.rank() > 0 ? inputs.shape[0] : 0, per = n > 0 ? inputs.numel() / n : 0;
   std::vector<RunTrace> traces(static_cast<size_t>(n));
@@ -153,7 +169,8 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     for (int64_t i = 0; i < n; ++i) {
       Shape shape = inputs.shape;
       shape[0] = 1;
-      const Tensor x = Tensor::of_floats(shape, std::vector<float>(inputs.floats.begin() + i * per, inputs.floats.begin() + (i + 1) * per));
+      const Tensor x = Tensor::of_floats(
+          shape, std::vector<float>(inputs.floats.begin() + i * per, inputs.floats.begin() + (i + 1) * per));
       engine.run(x, &traces[i]);
       progress.update(i + 1);
     }
@@ -166,14 +183,19 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     for (const auto& in : op.inputs) activation_inputs += g.values.count(in) && !is_constant(in);
     int a = 0;
     for (const auto& in : op.inputs) {
-      if (is_constant(in)) tensors.emplace_back(constant_role(in), in);
-      else if (g.values.count(in)) tensors.emplace_back(activation_inputs > 1 ? "input" + std::to_string(a++) : "input", in);
+      if (is_constant(in))
+        tensors.emplace_back(constant_role(in), in);
+      else if (g.values.count(in))
+        tensors.emplace_back(activation_inputs > 1 ? "input" + std::to_string(a++) : "input", in);
     }
     for (const auto& out : op.outputs) {
       if (!g.values.count(out)) continue;  // the float output of dequantize
       const ops::VectorRole role = ops::op_def(op).vector_role;
       if (role == ops::VectorRole::accumulator && !options.accumulators) continue;
-      tensors.emplace_back(role == ops::VectorRole::weight_dense ? "weight_dense" : role == ops::VectorRole::accumulator ? "accumulator" : "output", out);
+      tensors.emplace_back(role == ops::VectorRole::weight_dense  ? "weight_dense"
+                           : role == ops::VectorRole::accumulator ? "accumulator"
+                                                                  : "output",
+                           out);
     }
     for (const auto& [role, tensor] : tensors) {
       Entry e;
@@ -201,25 +223,32 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     // An engine that models MAC arrays (SystemC's MacArrays) also gives their interface streams in tile
     // order (docs/systemc.md).
     if (!arrays || !ops::is_mac(op)) continue;
-    const IntValue* second = ops::op_def(op).mac == ops::MacOperand::activation ? &g.values.at(op.inputs.at(1)) : nullptr;  // not weights
+    const IntValue* second =
+        ops::op_def(op).mac == ops::MacOperand::activation ? &g.values.at(op.inputs.at(1)) : nullptr;  // not weights
     const ElementType stream_weight_type =
-        second ? ElementType{second->quant.format.bits(), second->quant.format.is_signed()} : stored_type(op.inputs.at(1));
+        second ? ElementType{second->quant.format.bits(), second->quant.format.is_signed()}
+               : stored_type(op.inputs.at(1));
     const IntValue& in = g.values.at(op.inputs.at(0));
     const IntValue& acc = g.values.at(op.outputs.at(0));
-    const std::string tag = ".tiles_" + std::to_string(arrays->mac_rows) + "x" + std::to_string(arrays->mac_cols) + "_" +
-                            (arrays->dataflow == Dataflow::weight_stationary ? "ws" : "os");
+    const std::string tag = ".tiles_" + std::to_string(arrays->mac_rows) + "x" + std::to_string(arrays->mac_cols) +
+                            "_" + (arrays->dataflow == Dataflow::weight_stationary ? "ws" : "os");
     for (int64_t i = 0; i < n; ++i) {
       const auto it = traces[i].tile_streams.find(op.name);
-      if (it == traces[i].tile_streams.end()) throw InputError(op.describe() + ": the SystemC run produced no tile streams");
+      if (it == traces[i].tile_streams.end())
+        throw InputError(op.describe() + ": the SystemC run produced no tile streams");
       const std::pair<const char*, std::pair<const CodeTensor*, ElementType>> parts[] = {
           {"weights", {&it->second.weights, stream_weight_type}},
           {"activations", {&it->second.activations, ElementType{in.quant.format.bits(), in.quant.format.is_signed()}}},
-          {"accumulators", {&it->second.accumulators, ElementType{acc.quant.format.bits(), acc.quant.format.is_signed()}}}};
+          {"accumulators",
+           {&it->second.accumulators, ElementType{acc.quant.format.bits(), acc.quant.format.is_signed()}}}};
       for (const auto& [part, stream] : parts) {
         Entry e;
         e.op = op.name, e.role = std::string("tiles_") + part, e.tensor = op.outputs[0], e.input = i;
-        e.file = input_dir(i) + "tiles/" + safe_name(stream_index.emplace(op.name, stream_index.size()).first->second, op.name + tag) + "." + part;
-        e.shape = stream.first->shape, e.elements = static_cast<int64_t>(stream.first->data.size()), e.type = stream.second;
+        e.file = input_dir(i) + "tiles/" +
+                 safe_name(stream_index.emplace(op.name, stream_index.size()).first->second, op.name + tag) + "." +
+                 part;
+        e.shape = stream.first->shape, e.elements = static_cast<int64_t>(stream.first->data.size()),
+        e.type = stream.second;
         if (std::string(part) == "activations") e.scale = in.quant.scale, e.zero_point = in.quant.zero_point;
         add(e, std::vector<int64_t>(stream.first->data.begin(), stream.first->data.end()));
       }
@@ -235,14 +264,16 @@ Tensor load_inputs(const InputSource& s, const Normalisation& norm) {
 }
 }  // namespace
 
-Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Tensor& inputs, const InputSource& source, const std::string& dir,
-                       Options options, Engine& engine) {
+Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Tensor& inputs, const InputSource& source,
+                       const std::string& dir, Options options, Engine& engine) {
   options.engine = engine.name();
   if (options.formats.empty()) throw InputError("vectors: at least one format is needed");
-  if (!inputs.is_float()) throw InputError("vectors: inputs must be float32, got " + std::string(to_string(inputs.dtype)));
+  if (!inputs.is_float())
+    throw InputError("vectors: inputs must be float32, got " + std::string(to_string(inputs.dtype)));
   Manifest m;
   m.tool_version = kVersion, m.model = model_dir, m.model_sha256 = model_hash(model_dir), m.config = g.config_name;
-  if (!g.config_name.empty() && is_existing_file(g.config_name)) m.config_sha256 = sha256_hex(read_file_bytes(g.config_name));
+  if (!g.config_name.empty() && is_existing_file(g.config_name))
+    m.config_sha256 = sha256_hex(read_file_bytes(g.config_name));
   m.inputs = source, m.options = options;
   m.inputs.sha256 = inputs_hash(inputs);
   Rendering r = render(g, inputs, options, engine);
@@ -252,8 +283,10 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
   const fs::path target = output_target(dir);
   std::error_code error;
   if (fs::is_directory(target, error) && !fs::is_empty(target, error) && !is_existing_file(target / "manifest.json"))
-    throw InputError(target.string() + ": exists and is not a vectors directory (no manifest.json); refusing to replace it");
-  if (fs::exists(target, error) && !fs::is_directory(target, error)) throw InputError(target.string() + ": exists and is not a directory");
+    throw InputError(target.string() +
+                     ": exists and is not a vectors directory (no manifest.json); refusing to replace it");
+  if (fs::exists(target, error) && !fs::is_directory(target, error))
+    throw InputError(target.string() + ": exists and is not a directory");
   StagedOutput staged(target, StagedOutput::Kind::directory);
   const fs::path& root = staged.staging();
   try {
@@ -270,7 +303,6 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
   staged.commit();
   return m;
 }
-
 
 int64_t verify_vectors(const std::string& dir, const EngineMaker& make_engine) {
   const Manifest m = read_manifest(dir);
@@ -297,7 +329,8 @@ int64_t verify_vectors(const std::string& dir, const EngineMaker& make_engine) {
       } catch (const InputError& e) {
         message += std::string("; ") + e.what();
       }
-      if (have.size() == want.size()) message += first_difference(first, logical_values(first, have), logical_values(first, want));
+      if (have.size() == want.size())
+        message += first_difference(first, logical_values(first, have), logical_values(first, want));
     }
   } catch (const InputError& e) {
     message += std::string(" (cannot regenerate it to locate the difference: ") + e.what() + ")";

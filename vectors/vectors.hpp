@@ -21,8 +21,8 @@ namespace chipref::vectors {
 
 // `model_dir` is the IntGraph's directory (hashed into the manifest); `inputs` float [N, ...] as the
 // graph's input, already normalised; `engine` runs `graph` (its name goes into the manifest).
-Manifest write_vectors(const IntGraph& graph, const std::string& model_dir, const Tensor& inputs, const InputSource& source,
-                       const std::string& dir, Options options, Engine& engine);
+Manifest write_vectors(const IntGraph& graph, const std::string& model_dir, const Tensor& inputs,
+                       const InputSource& source, const std::string& dir, Options options, Engine& engine);
 
 // Builds the engine a manifest names ("direct", "systemc") over a graph, to regenerate vectors with.
 using EngineMaker = std::function<std::unique_ptr<Engine>(const IntGraph& graph, const std::string& engine_name)>;

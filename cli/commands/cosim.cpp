@@ -14,9 +14,12 @@ struct CosimOptions {
 };
 
 int run_cosim(CosimOptions o) {
-  if (o.dut.sources.empty() == o.block.empty()) throw InputError("cosim: give either --block (a reference block) or --dut with --top and --adapter (your design)");
-  if (!o.dut.sources.empty() && (o.dut.top.empty() || o.dut.adapter.empty())) throw InputError("cosim --dut needs --top (the top module) and --adapter (a YAML file)");
-  if (o.dut.sources.empty() && (!o.dut.top.empty() || !o.dut.adapter.empty())) throw InputError("cosim: --top and --adapter go with --dut");
+  if (o.dut.sources.empty() == o.block.empty())
+    throw InputError("cosim: give either --block (a reference block) or --dut with --top and --adapter (your design)");
+  if (!o.dut.sources.empty() && (o.dut.top.empty() || o.dut.adapter.empty()))
+    throw InputError("cosim --dut needs --top (the top module) and --adapter (a YAML file)");
+  if (o.dut.sources.empty() && (!o.dut.top.empty() || !o.dut.adapter.empty()))
+    throw InputError("cosim: --top and --adapter go with --dut");
   cosim::CosimResult r;
   if (!o.dut.sources.empty()) {
     r = cosim::cosim_dut(o.dut);
@@ -38,25 +41,38 @@ int run_cosim(CosimOptions o) {
 
 void add_cosim_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<CosimOptions>();
-  auto* cmd = app.add_subcommand("cosim", "Drive a layer's golden vectors through RTL (a reference block, or your own design with a YAML adapter) "
-                                          "and scoreboard every output (docs/cosim.md); exit 0 pass, 3 mismatch or hang");
+  auto* cmd = app.add_subcommand(
+      "cosim",
+      "Drive a layer's golden vectors through RTL (a reference block, or your own design with a YAML adapter) "
+      "and scoreboard every output (docs/cosim.md); exit 0 pass, 3 mismatch or hang");
   cmd->add_option("--block", o->block,
-                  "Reference block: mulshift (rtl/mulshift_unit.sv) for a mulshift layer, mac_array (rtl/mac_array.sv, 16 x 16 output-stationary) "
-                  "for a conv_mac or linear_mac layer, lut (rtl/lut_unit.sv) for a lut layer, sparse (rtl/sparse_decoder.sv, 2:4) for a "
+                  "Reference block: mulshift (rtl/mulshift_unit.sv) for a mulshift layer, mac_array (rtl/mac_array.sv, "
+                  "16 x 16 output-stationary) "
+                  "for a conv_mac or linear_mac layer, lut (rtl/lut_unit.sv) for a lut layer, sparse "
+                  "(rtl/sparse_decoder.sv, 2:4) for a "
                   "sparse_decode layer")
       ->check(CLI::IsMember({"mulshift", "mac_array", "lut", "sparse"}));
-  cmd->add_option("--dut", o->dut.sources, "Your design's SystemVerilog/Verilog source (repeat for several files); needs --top and --adapter")
+  cmd->add_option("--dut", o->dut.sources,
+                  "Your design's SystemVerilog/Verilog source (repeat for several files); needs --top and --adapter")
       ->check(CLI::ExistingFile);
   cmd->add_option("--top", o->dut.top, "The top module of --dut");
-  cmd->add_option("--adapter", o->dut.adapter, "YAML adapter of --dut: block, protocol, clock, reset and port roles (docs/cosim.md)")->check(CLI::ExistingFile);
-  cmd->add_option("--build-dir", o->dut.build_dir, "Cache of built designs (default: $CHIPREF_CACHE_DIR, $XDG_CACHE_HOME/chipref or ~/.cache/chipref)");
-  cmd->add_option("--vectors", o->dut.vectors_dir, "Directory written by chipref vectors (accumulators included)")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--adapter", o->dut.adapter,
+                  "YAML adapter of --dut: block, protocol, clock, reset and port roles (docs/cosim.md)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--build-dir", o->dut.build_dir,
+                  "Cache of built designs (default: $CHIPREF_CACHE_DIR, $XDG_CACHE_HOME/chipref or ~/.cache/chipref)");
+  cmd->add_option("--vectors", o->dut.vectors_dir, "Directory written by chipref vectors (accumulators included)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--layer", o->dut.layer, "The IntGraph op to check, as chipref inspect names it")->required();
   cmd->add_option("--watchdog", o->dut.watchdog, "End the run when no handshake happened for this many cycles")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
-  cmd->add_option("--trace", o->dut.trace, "On a mismatch or hang, write an FST waveform of the cycles around the first one here (gtkwave opens it)");
-  cmd->add_option("--trace-window", o->dut.trace_window, "Cycles before and after the first mismatch in the --trace waveform")
+  cmd->add_option(
+      "--trace", o->dut.trace,
+      "On a mismatch or hang, write an FST waveform of the cycles around the first one here (gtkwave opens it)");
+  cmd->add_option("--trace-window", o->dut.trace_window,
+                  "Cycles before and after the first mismatch in the --trace waveform")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->capture_default_str();
   cmd->callback([&exit_code, o] { exit_code = run_cosim(*o); });

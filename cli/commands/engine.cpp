@@ -6,14 +6,16 @@ namespace chipref::cli {
 
 void add_engine_option(CLI::App& cmd, EngineChoice& choice, bool rtl_option) {
   cmd.add_option("--engine", choice.engine,
-                 "direct: the plain C++ DirectEngine; systemc: the netlist of SystemC modules built from the IntGraph's hardware "
+                 "direct: the plain C++ DirectEngine; systemc: the netlist of SystemC modules built from the "
+                 "IntGraph's hardware "
                  "section (docs/systemc.md). Both give the same integers")
       ->check(CLI::IsMember({"direct", "systemc"}))
       ->capture_default_str();
   if (rtl_option)
-    cmd.add_option("--rtl", choice.rtl,
-                   "With --engine systemc: run these blocks as their Verilated reference RTL inside the netlist (mulshift: "
-                   "rtl/mulshift_unit.sv behind a transaction-to-pin adapter; docs/cosim.md)")
+    cmd.add_option(
+           "--rtl", choice.rtl,
+           "With --engine systemc: run these blocks as their Verilated reference RTL inside the netlist (mulshift: "
+           "rtl/mulshift_unit.sv behind a transaction-to-pin adapter; docs/cosim.md)")
         ->delimiter(',')
         ->check(CLI::IsMember(cosim::systemc_rtl_blocks()));
 }
@@ -24,20 +26,22 @@ std::unique_ptr<SystemCEngine> make_systemc_engine(const IntGraph& graph, const 
 }
 
 std::unique_ptr<Engine> make_engine(const IntGraph& graph, const EngineChoice& choice, SparseKernel sparse) {
-  if (!choice.rtl.empty() && choice.engine != "systemc") throw InputError("--rtl runs blocks inside the SystemC netlist: add --engine systemc");
+  if (!choice.rtl.empty() && choice.engine != "systemc")
+    throw InputError("--rtl runs blocks inside the SystemC netlist: add --engine systemc");
   if (choice.engine == "systemc") {
     if (sparse == SparseKernel::skip_zero)
-      throw InputError("--sparse-kernel skip-zero applies to the direct engine; the SystemC engine's SparseDecoder feeds the MAC array dense weights");
+      throw InputError(
+          "--sparse-kernel skip-zero applies to the direct engine; the SystemC engine's SparseDecoder feeds the MAC "
+          "array dense weights");
     return make_systemc_engine(graph, choice);
   }
   return std::make_unique<DirectEngine>(graph, sparse);
 }
 
-std::function<Tensor(const Tensor&)> make_runner(const IntGraph& graph, const EngineChoice& choice, SparseKernel sparse) {
+std::function<Tensor(const Tensor&)> make_runner(const IntGraph& graph, const EngineChoice& choice,
+                                                 SparseKernel sparse) {
   std::shared_ptr<Engine> engine = make_engine(graph, choice, sparse);
   return [engine](const Tensor& x) { return engine->run(x); };
 }
-
-
 
 }  // namespace chipref::cli

@@ -29,8 +29,10 @@ std::unique_ptr<SystemCEngine> make_systemc_engine(const IntGraph& graph, const 
 // The engine `choice` names over `graph` (which must outlive it). skip_zero applies to the DirectEngine
 // only; the SystemC engine models the SparseDecoder in front of the array, so asking it for skip-zero is
 // an error.
-std::unique_ptr<Engine> make_engine(const IntGraph& graph, const EngineChoice& choice, SparseKernel sparse = SparseKernel::decode);
+std::unique_ptr<Engine> make_engine(const IntGraph& graph, const EngineChoice& choice,
+                                    SparseKernel sparse = SparseKernel::decode);
 // The same as a function of its input (the engine shared by the copies of the function).
-std::function<Tensor(const Tensor&)> make_runner(const IntGraph& graph, const EngineChoice& choice, SparseKernel sparse = SparseKernel::decode);
+std::function<Tensor(const Tensor&)> make_runner(const IntGraph& graph, const EngineChoice& choice,
+                                                 SparseKernel sparse = SparseKernel::decode);
 
 }  // namespace chipref::cli

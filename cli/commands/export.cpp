@@ -2,9 +2,9 @@
 
 #include "cli/commands/commands.hpp"
 #include "core/files.hpp"
+#include "model/sidecar.hpp"
 #include "ops/op_def.hpp"
 #include "ops/qdq_export.hpp"
-#include "model/sidecar.hpp"
 
 namespace chipref::cli {
 
@@ -14,14 +14,16 @@ struct ExportOptions {
 };
 
 int run_export(const ExportOptions& o) {
-  if (!is_int_graph_dir(o.model)) throw InputError(o.model + ": not an IntGraph directory (no graph.json); export takes the output of quantize");
+  if (!is_int_graph_dir(o.model))
+    throw InputError(o.model + ": not an IntGraph directory (no graph.json); export takes the output of quantize");
   const IntGraph graph = load_int_graph(o.model);
   write_output_file(o.output, export_qdq_onnx(graph));
   // The input normalisation travels in the sidecar, as for every model chipref reads.
   const std::string sidecar = sidecar_path(o.output);
-  write_output_file(sidecar, fmt::format("# Written by chipref export from {}; read by chipref eval for the input normalisation.\n"
-                                             "model: {}\nmean: {}\nstd: {}\n",
-                                             o.model, o.output, graph.preprocess.mean, graph.preprocess.std));
+  write_output_file(
+      sidecar, fmt::format("# Written by chipref export from {}; read by chipref eval for the input normalisation.\n"
+                           "model: {}\nmean: {}\nstd: {}\n",
+                           o.model, o.output, graph.preprocess.mean, graph.preprocess.std));
   fmt::print("{}: QDQ ONNX (opset 13) -> {} (input normalisation in {})\n", o.model, o.output, sidecar);
   return 0;
 }
@@ -29,9 +31,15 @@ int run_export(const ExportOptions& o) {
 
 void add_export_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<ExportOptions>();
-  auto* cmd = app.add_subcommand("export", "Write an IntGraph as an ONNX QDQ model (QuantizeLinear/DequantizeLinear around float ops), e.g. for ONNX Runtime");
-  cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("-o,--output", o->output, "Output ONNX file (a sidecar OUT.yaml with the input normalisation is written beside it)")->required();
+  auto* cmd = app.add_subcommand("export",
+                                 "Write an IntGraph as an ONNX QDQ model (QuantizeLinear/DequantizeLinear around float "
+                                 "ops), e.g. for ONNX Runtime");
+  cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("-o,--output", o->output,
+                  "Output ONNX file (a sidecar OUT.yaml with the input normalisation is written beside it)")
+      ->required();
   cmd->callback([&exit_code, o] { exit_code = run_export(*o); });
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands/commands.hpp"
+#include "cli/commands/engine.hpp"
 #include "model/fold.hpp"
 #include "model/inspect.hpp"
 #include "model/int_graph.hpp"
@@ -12,7 +13,6 @@
 #include "ops/lut.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
-#include "cli/commands/engine.hpp"
 
 namespace chipref::cli {
 
@@ -24,17 +24,24 @@ struct InspectOptions {
   EngineChoice engine;
 };
 
-nlohmann::json port_json(const PortCount& p) { return {{"transactions", p.transactions}, {"elements", p.elements}, {"bytes", p.bits / 8.0}}; }
+nlohmann::json port_json(const PortCount& p) {
+  return {{"transactions", p.transactions}, {"elements", p.elements}, {"bytes", p.bits / 8.0}};
+}
 
 // The SystemC engine's boundary monitors after the trial run, one entry per module.
 nlohmann::json modules_json(const SystemCEngine& engine) {
   nlohmann::json modules = nlohmann::json::array();
   for (const ModuleStats& s : engine.stats()) {
-    nlohmann::json m = {{"name", s.name}, {"kind", s.kind}, {"op", s.op_type}, {"in", port_json(s.in)}, {"out", port_json(s.out)}};
+    nlohmann::json m = {
+        {"name", s.name}, {"kind", s.kind}, {"op", s.op_type}, {"in", port_json(s.in)}, {"out", port_json(s.out)}};
     if (s.kind == "MacArray")
-      m.update({{"weights", port_json(s.weights)}, {"weight_tiles", s.weights.transactions}, {"macs", s.macs}, {"pe_slots", s.pe_slots},
+      m.update({{"weights", port_json(s.weights)},
+                {"weight_tiles", s.weights.transactions},
+                {"macs", s.macs},
+                {"pe_slots", s.pe_slots},
                 {"utilisation", s.pe_slots ? static_cast<double>(s.macs) / static_cast<double>(s.pe_slots) : 0.0},
-                {"activation_elements_streamed", s.activation_elements}, {"overflow_events", s.overflow_events}});
+                {"activation_elements_streamed", s.activation_elements},
+                {"overflow_events", s.overflow_events}});
     modules.push_back(m);
   }
   return modules;
@@ -42,13 +49,16 @@ nlohmann::json modules_json(const SystemCEngine& engine) {
 
 void print_modules(const SystemCEngine& engine, int64_t batch) {
   const HardwareConfig& hw = engine.hardware();
-  fmt::print("\nSystemC netlist: {} modules; MAC array {} x {}, {}, FIFOs {} deep; boundary monitors for one run of batch {}:\n", engine.module_count(),
-             hw.mac_rows, hw.mac_cols, to_string(hw.dataflow), hw.fifo_depth, batch);
-  fmt::print("{:<32} {:<13} {:>6} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}\n", "module", "kind", "trans", "bytes in", "bytes out", "tiles",
-             "weight bytes", "MACs", "util");
+  fmt::print(
+      "\nSystemC netlist: {} modules; MAC array {} x {}, {}, FIFOs {} deep; boundary monitors for one run of batch "
+      "{}:\n",
+      engine.module_count(), hw.mac_rows, hw.mac_cols, to_string(hw.dataflow), hw.fifo_depth, batch);
+  fmt::print("{:<32} {:<13} {:>6} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}\n", "module", "kind", "trans", "bytes in",
+             "bytes out", "tiles", "weight bytes", "MACs", "util");
   for (const ModuleStats& s : engine.stats()) {
-    fmt::print("{:<32} {:<13} {:>6} {:>12} {:>12}", s.name.size() > 32 ? "..." + s.name.substr(s.name.size() - 29) : s.name, s.kind,
-               s.out.transactions, s.in.bits / 8, s.out.bits / 8);
+    fmt::print("{:<32} {:<13} {:>6} {:>12} {:>12}",
+               s.name.size() > 32 ? "..." + s.name.substr(s.name.size() - 29) : s.name, s.kind, s.out.transactions,
+               s.in.bits / 8, s.out.bits / 8);
     if (s.kind == "MacArray")
       fmt::print(" {:>7} {:>12} {:>12} {:>6.1f}%", s.weights.transactions, s.weights.bits / 8, s.macs,
                  s.pe_slots ? 100.0 * static_cast<double>(s.macs) / static_cast<double>(s.pe_slots) : 0.0);
@@ -67,11 +77,12 @@ std::string join(const std::vector<std::string>& v) {
 void print_tables(const IntGraph& g) {
   for (const Node& op : g.ops) {
     if (&ops::op_def(op) != &ops::lut_op_def()) continue;
-    const QuantParams& in = g.values.at(op.inputs.at(0)).quant, &out = g.values.at(op.outputs.at(0)).quant;
+    const QuantParams &in = g.values.at(op.inputs.at(0)).quant, &out = g.values.at(op.outputs.at(0)).quant;
     const kernels::Lut t = ops::read_lut(g, op);
-    fmt::print("\ntable {}: {} from {} (scale {:.6g}, zp {}) to {} (scale {:.6g}, zp {}); {} entries every {} codes{}\n", op.name,
-               ops::lut_op_def().approximates(op), in.format.name(), in.scale, in.zero_point, out.format.name(), out.scale, out.zero_point, t.table.size(),
-               int64_t{1} << t.shift, t.interpolate ? ", interpolated" : "");
+    fmt::print(
+        "\ntable {}: {} from {} (scale {:.6g}, zp {}) to {} (scale {:.6g}, zp {}); {} entries every {} codes{}\n",
+        op.name, ops::lut_op_def().approximates(op), in.format.name(), in.scale, in.zero_point, out.format.name(),
+        out.scale, out.zero_point, t.table.size(), int64_t{1} << t.shift, t.interpolate ? ", interpolated" : "");
     fmt::print("{:>8} {:>12} {:>8} {:>12}\n", "in code", "x", "out code", "y");
     for (size_t i = 0; i < t.table.size(); ++i) {
       const int64_t c = t.in_min + (static_cast<int64_t>(i) << t.shift);
@@ -86,8 +97,10 @@ int inspect_int_graph(const InspectOptions& o) {
   const IntGraph g = load_int_graph(o.model);
   auto describe = [&](const std::string& name) {
     if (auto it = g.values.find(name); it != g.values.end())
-      return it->second.quant.format.name() + shape_to_string(it->second.shape) + (it->second.quant.zero_point ? " zp " + std::to_string(it->second.quant.zero_point) : "");
-    if (auto it = g.constants.find(name); it != g.constants.end()) return std::string(to_string(it->second.dtype)) + shape_to_string(it->second.shape);
+      return it->second.quant.format.name() + shape_to_string(it->second.shape) +
+             (it->second.quant.zero_point ? " zp " + std::to_string(it->second.quant.zero_point) : "");
+    if (auto it = g.constants.find(name); it != g.constants.end())
+      return std::string(to_string(it->second.dtype)) + shape_to_string(it->second.shape);
     return std::string("float");
   };
   // MACs from the shapes of a trial run on zeros at the batch asked for: stored value shapes say -1
@@ -96,7 +109,8 @@ int inspect_int_graph(const InspectOptions& o) {
   Shape input_shape = g.input_shape;
   if (!input_shape.empty()) input_shape[0] = o.batch;
   std::unique_ptr<SystemCEngine> systemc;
-  if (!o.engine.rtl.empty() && o.engine.engine != "systemc") throw InputError("--rtl runs blocks inside the SystemC netlist: add --engine systemc");
+  if (!o.engine.rtl.empty() && o.engine.engine != "systemc")
+    throw InputError("--rtl runs blocks inside the SystemC netlist: add --engine systemc");
   if (o.engine.engine == "systemc") {
     systemc = make_systemc_engine(g, o.engine);
     systemc->run(Tensor::zeros(DType::float32, input_shape), &trial);
@@ -111,7 +125,8 @@ int inspect_int_graph(const InspectOptions& o) {
     if (op.has("flavour")) ++flavours[op.get_string("flavour")];
     int64_t macs = 0, params = 0;
     if (const ops::OpDef& def = ops::op_def(op); def.is_mac()) {
-      const Shape second = def.mac == ops::MacOperand::weights ? mac_weight_codes(g, op.inputs.at(1)).shape : traced(op.inputs.at(1));
+      const Shape second =
+          def.mac == ops::MacOperand::weights ? mac_weight_codes(g, op.inputs.at(1)).shape : traced(op.inputs.at(1));
       macs = ops::mac_count(op, traced(op.inputs.at(0)), second, traced(op.outputs.at(0)));
     }
     for (const auto& in : op.inputs)
@@ -120,18 +135,30 @@ int inspect_int_graph(const InspectOptions& o) {
     std::vector<std::string> ins, outs;
     for (const auto& in : op.inputs) ins.push_back(describe(in));
     for (const auto& out : op.outputs) outs.push_back(describe(out));
-    ops.push_back({{"name", op.name}, {"op", op.op_type}, {"inputs", ins}, {"outputs", outs}, {"weights", params}, {"macs", macs}});
+    ops.push_back({{"name", op.name},
+                   {"op", op.op_type},
+                   {"inputs", ins},
+                   {"outputs", outs},
+                   {"weights", params},
+                   {"macs", macs}});
     if (op.has("method")) ops.back()["method"] = op.get_string("method");  // a non-linear's table: lut or I-BERT poly
     if (ops::has_role(op, ops::OpRole::constant)) {
       const kernels::NmWeights nm = nm_weights_of(g, op);
-      ops.back()["sparsity"] = {{"pattern", std::to_string(nm.pattern.n) + ":" + std::to_string(nm.pattern.m)},
-                                {"nonzero", std::count_if(nm.values.begin(), nm.values.end(), [](int32_t v) { return v != 0; })},
-                                {"weights", nm.rows * nm.k}};
+      ops.back()["sparsity"] = {
+          {"pattern", std::to_string(nm.pattern.n) + ":" + std::to_string(nm.pattern.m)},
+          {"nonzero", std::count_if(nm.values.begin(), nm.values.end(), [](int32_t v) { return v != 0; })},
+          {"weights", nm.rows * nm.k}};
     }
   }
   if (o.json) {
-    nlohmann::json j{{"model", o.model}, {"intgraph", true}, {"source_model", g.source_model}, {"config", g.config_name},
-                     {"ops", ops}, {"requant_flavours", flavours}, {"total_weights", total_params}, {"total_macs", total_macs}};
+    nlohmann::json j{{"model", o.model},
+                     {"intgraph", true},
+                     {"source_model", g.source_model},
+                     {"config", g.config_name},
+                     {"ops", ops},
+                     {"requant_flavours", flavours},
+                     {"total_weights", total_params},
+                     {"total_macs", total_macs}};
     if (systemc) j["systemc_modules"] = modules_json(*systemc);
     fmt::print("{}\n", j.dump(2));
     return 0;
@@ -140,16 +167,16 @@ int inspect_int_graph(const InspectOptions& o) {
   for (const auto& [flavour, count] : flavours)
     requant += (requant.empty() ? "" : ", ") + fmt::format("{} × {}", count, flavour) +
                (flavour == "float" ? " (a float32 multiply, as ONNX Runtime: not integer-only hardware)" : "");
-  fmt::print("{}: IntGraph from {} with {}; {} ops, integer tensors only; requantization: {}\n", o.model, g.source_model, g.config_name,
-             g.ops.size(), requant.empty() ? "none" : requant);
+  fmt::print("{}: IntGraph from {} with {}; {} ops, integer tensors only; requantization: {}\n", o.model,
+             g.source_model, g.config_name, g.ops.size(), requant.empty() ? "none" : requant);
   for (const auto& op : ops) {
     fmt::print("{:<32} {:<11} {} -> {}", op["name"].get<std::string>(), op["op"].get<std::string>(),
                join(op["inputs"].get<std::vector<std::string>>()), join(op["outputs"].get<std::vector<std::string>>()));
     if (op["macs"].get<int64_t>()) fmt::print("  ({} MACs)", op["macs"].get<int64_t>());
     if (op.contains("method") && op["method"] == "poly") fmt::print("  (I-BERT integer polynomial)");
     if (op.contains("sparsity"))
-      fmt::print("  ({} sparse: {} of {} weights non-zero)", op["sparsity"]["pattern"].get<std::string>(), op["sparsity"]["nonzero"].get<int64_t>(),
-                 op["sparsity"]["weights"].get<int64_t>());
+      fmt::print("  ({} sparse: {} of {} weights non-zero)", op["sparsity"]["pattern"].get<std::string>(),
+                 op["sparsity"]["nonzero"].get<int64_t>(), op["sparsity"]["weights"].get<int64_t>());
     fmt::print("\n");
   }
   fmt::print("total: {} weights, {} MACs per batch of {}\n", total_params, total_macs, o.batch);
@@ -160,23 +187,34 @@ int inspect_int_graph(const InspectOptions& o) {
 
 int run_inspect(const InspectOptions& o) {
   if (is_int_graph_dir(o.model)) return inspect_int_graph(o);
-  if (o.engine.engine != "direct") throw InputError(o.model + ": --engine applies to an IntGraph; an ONNX model is inspected as a float graph");
+  if (o.engine.engine != "direct")
+    throw InputError(o.model + ": --engine applies to an IntGraph; an ONNX model is inspected as a float graph");
   Graph graph = import_onnx(o.model, ImportOptions{o.batch});
   const size_t imported_nodes = graph.nodes.size();
   const FoldResult folded = fold_constants(graph);
   const MeasuredShapes measured = measure_unknown_shapes(graph);  // what no folding pass needed
   if (!measured.error.empty())
-    fmt::print(stderr, "chipref: note: some shapes stay unknown ('?'): a trial run on zeros failed: {}\n", measured.error);
+    fmt::print(stderr, "chipref: note: some shapes stay unknown ('?'): a trial run on zeros failed: {}\n",
+               measured.error);
   const GraphSummary s = summarize(graph);
   if (o.json) {
     nlohmann::json nodes = nlohmann::json::array();
     for (const auto& n : s.nodes)
-      nodes.push_back({{"name", n.name}, {"op", n.op_type}, {"inputs", n.input_shapes}, {"outputs", n.output_shapes},
-                       {"params", n.params}, {"macs", n.macs}});
-    nlohmann::json j = {{"model", o.model},         {"opset", graph.opset},       {"batch", o.batch},
-                        {"nodes", nodes},           {"imported_nodes", imported_nodes}, {"folded_nodes", folded.nodes_folded},
+      nodes.push_back({{"name", n.name},
+                       {"op", n.op_type},
+                       {"inputs", n.input_shapes},
+                       {"outputs", n.output_shapes},
+                       {"params", n.params},
+                       {"macs", n.macs}});
+    nlohmann::json j = {{"model", o.model},
+                        {"opset", graph.opset},
+                        {"batch", o.batch},
+                        {"nodes", nodes},
+                        {"imported_nodes", imported_nodes},
+                        {"folded_nodes", folded.nodes_folded},
                         {"measured_shapes", folded.shapes_measured + measured.filled},
-                        {"total_params", s.total_params}, {"total_macs", s.total_macs}};
+                        {"total_params", s.total_params},
+                        {"total_macs", s.total_macs}};
     fmt::print("{}\n", j.dump(2));
     return 0;
   }
@@ -185,21 +223,25 @@ int run_inspect(const InspectOptions& o) {
     name_w = std::max(name_w, n.name.size()), op_w = std::max(op_w, n.op_type.size());
     in_w = std::max(in_w, join(n.input_shapes).size()), out_w = std::max(out_w, join(n.output_shapes).size());
   }
-  fmt::print("{}: opset {}, batch {}; {} nodes imported, {} folded (constant shape arithmetic), {} shapes measured by a trial run\n",
-             o.model, graph.opset, o.batch, imported_nodes, folded.nodes_folded, folded.shapes_measured + measured.filled);
-  fmt::print("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>10}  {:>12}\n", "node", name_w, "op", op_w, "inputs", in_w, "outputs", out_w,
-             "params", "MACs");
+  fmt::print(
+      "{}: opset {}, batch {}; {} nodes imported, {} folded (constant shape arithmetic), {} shapes measured by a trial "
+      "run\n",
+      o.model, graph.opset, o.batch, imported_nodes, folded.nodes_folded, folded.shapes_measured + measured.filled);
+  fmt::print("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>10}  {:>12}\n", "node", name_w, "op", op_w, "inputs", in_w, "outputs",
+             out_w, "params", "MACs");
   for (const auto& n : s.nodes)
-    fmt::print("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>10}  {:>12}\n", n.name, name_w, n.op_type, op_w, join(n.input_shapes), in_w,
-               join(n.output_shapes), out_w, n.params, n.macs);
-  fmt::print("total: {} nodes, {} parameters, {} MACs per batch of {}\n", s.nodes.size(), s.total_params, s.total_macs, o.batch);
+    fmt::print("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>10}  {:>12}\n", n.name, name_w, n.op_type, op_w,
+               join(n.input_shapes), in_w, join(n.output_shapes), out_w, n.params, n.macs);
+  fmt::print("total: {} nodes, {} parameters, {} MACs per batch of {}\n", s.nodes.size(), s.total_params, s.total_macs,
+             o.batch);
   return 0;
 }
 }  // namespace
 
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<InspectOptions>();
-  auto* cmd = app.add_subcommand("inspect", "Nodes, shapes, parameters and MACs of an ONNX model or an IntGraph directory");
+  auto* cmd =
+      app.add_subcommand("inspect", "Nodes, shapes, parameters and MACs of an ONNX model or an IntGraph directory");
   cmd->add_option("MODEL", o->model, "ONNX model or IntGraph directory")->required()->check(CLI::ExistingPath);
   cmd->add_option("--batch", o->batch, "Size given to a dynamic batch dimension")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))

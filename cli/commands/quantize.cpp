@@ -4,13 +4,13 @@
 #include <filesystem>
 #include <optional>
 
+#include "analysis/dual_path.hpp"
 #include "cli/commands/commands.hpp"
 #include "core/files.hpp"
 #include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "ops/op_def.hpp"
-#include "analysis/dual_path.hpp"
 #include "quant/prequantized.hpp"
 #include "quant/quantize.hpp"
 
@@ -26,24 +26,29 @@ struct QuantizeOptions {
   int64_t report_images = 1000;
 };
 
-
 int run_quantize(const QuantizeOptions& o) {
   const QuantConfig config = load_quant_config(o.config);
   const Graph graph = import_onnx(o.model);
   const Normalisation norm =
-      choose_normalisation(o.model, o.mean ? std::optional<Normalisation>(Normalisation{*o.mean, *o.std}) : std::nullopt, "flags").norm;
+      choose_normalisation(
+          o.model, o.mean ? std::optional<Normalisation>(Normalisation{*o.mean, *o.std}) : std::nullopt, "flags")
+          .norm;
   std::vector<std::string> names;
   for (const Node& n : graph.nodes) names.push_back(n.name);
   const auto unmatched = unmatched_overrides(config, names);
   if (!unmatched.empty()) {
     std::string list;
-    for (const LayerOverride* u : unmatched) list += (list.empty() ? "" : ", ") + ("'" + u->pattern + "' (" + u->where + ")");
+    for (const LayerOverride* u : unmatched)
+      list += (list.empty() ? "" : ", ") + ("'" + u->pattern + "' (" + u->where + ")");
     if (o.strict) throw InputError("layer patterns match no node of " + o.model + ": " + list);
     fmt::print(stderr, "chipref: warning: layer patterns match no node of {}: {}\n", o.model, list);
   }
   const bool given_params = is_prequantized(graph);
   if (given_params && (o.calib_given || o.calib_count > 0))
-    fmt::print(stderr, "chipref: warning: {} is already quantized (QDQ / QONNX); its own parameters are used and --calib is ignored\n", o.model);
+    fmt::print(
+        stderr,
+        "chipref: warning: {} is already quantized (QDQ / QONNX); its own parameters are used and --calib is ignored\n",
+        o.model);
   const int64_t count = o.calib_count > 0 ? o.calib_count : config.calibration_images;
   Tensor calibration;
   if (given_params) {
@@ -53,11 +58,12 @@ int run_quantize(const QuantizeOptions& o) {
   } else {
     calibration = read_npy(o.calib);  // already preprocessed, as the model expects
     if (!calibration.is_float() || calibration.rank() < 1)
-      throw InputError(o.calib + ": calibration tensor must be float32 [N, ...], got " + std::string(to_string(calibration.dtype)) +
-                       shape_to_string(calibration.shape));
+      throw InputError(o.calib + ": calibration tensor must be float32 [N, ...], got " +
+                       std::string(to_string(calibration.dtype)) + shape_to_string(calibration.shape));
     const int64_t held = calibration.shape[0];
     if (o.calib_count > held)
-      throw InputError(fmt::format("--calib-count {}: {} holds only {} calibration inputs", o.calib_count, o.calib, held));
+      throw InputError(
+          fmt::format("--calib-count {}: {} holds only {} calibration inputs", o.calib_count, o.calib, held));
     if (count < held) {  // the first `count` inputs, as from Fashion-MNIST
       calibration.shape[0] = count;
       calibration.floats.resize(static_cast<size_t>(element_count(calibration.shape)));
@@ -67,32 +73,40 @@ int run_quantize(const QuantizeOptions& o) {
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, o.model, norm});
   save_int_graph(q, o.output);
   int64_t macs = 0, mulshifts = 0;
-  for (const Node& op : q.ops) macs += ops::op_def(op).mac == ops::MacOperand::weights, mulshifts += ops::op_def(op).requantizes_accumulators;
+  for (const Node& op : q.ops)
+    macs += ops::op_def(op).mac == ops::MacOperand::weights, mulshifts += ops::op_def(op).requantizes_accumulators;
   const std::string source = given_params ? std::string("its own QDQ/QONNX parameters (no calibration)")
-                                           : fmt::format("{} calibration images", calibration.shape.at(0));
-  fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model, o.config, source,
-             o.output, q.ops.size(), macs, mulshifts);
+                                          : fmt::format("{} calibration images", calibration.shape.at(0));
+  fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model,
+             o.config, source, o.output, q.ops.size(), macs, mulshifts);
   if (!o.report.empty()) {
     // A network with N:M-sparse layers is reported beside its dense twin (same config, no pruning).
-    const bool sparse = std::any_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return ops::has_role(op, ops::OpRole::constant); });
+    const bool sparse = std::any_of(q.ops.begin(), q.ops.end(),
+                                    [](const Node& op) { return ops::has_role(op, ops::OpRole::constant); });
     std::optional<IntGraph> dense;
     if (sparse) {
       QuantizeInputs without = QuantizeInputs{&graph, &config, &calibration, o.model, norm};
       without.ignore_sparsity = true;
       dense = quantize(without);
     }
-    const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm), 100, dense ? &*dense : nullptr);
+    const DualPathReport r =
+        compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm), 100, dense ? &*dense : nullptr);
     const std::string json_path = std::filesystem::path(o.report).replace_extension(".json").string();
     write_output_file(o.report, report_markdown(r));
     write_output_file(json_path, report_json(r));
     int64_t elements = 0, within_one = 0, exact = 0;
-    for (const auto& l : r.layers) elements += l.elements, within_one += l.within_one, exact += l.elements - l.differing;
-    fmt::print("report: {} and {}: top-1 FP32 {:.2f}%, fake-quant {:.2f}%, integer {:.2f}% on {} test images; integer vs fake-quant "
-               "codes: {:.3f}% exact, {:.4f}% within 1 LSB over {} layers\n",
-               o.report, json_path, 100 * r.fp32.top1(), 100 * r.fake_quant.top1(), 100 * r.integer.top1(), r.integer.count,
-               100.0 * exact / std::max<int64_t>(elements, 1), 100.0 * within_one / std::max<int64_t>(elements, 1), r.layers.size());
-    if (r.dense_integer) fmt::print("sparsity: {} N:M layers; integer top-1 {:.2f}% sparse vs {:.2f}% with the same config dense\n", r.sparse_layers.size(),
-                                    100 * r.integer.top1(), 100 * r.dense_integer->top1());
+    for (const auto& l : r.layers)
+      elements += l.elements, within_one += l.within_one, exact += l.elements - l.differing;
+    fmt::print(
+        "report: {} and {}: top-1 FP32 {:.2f}%, fake-quant {:.2f}%, integer {:.2f}% on {} test images; integer vs "
+        "fake-quant "
+        "codes: {:.3f}% exact, {:.4f}% within 1 LSB over {} layers\n",
+        o.report, json_path, 100 * r.fp32.top1(), 100 * r.fake_quant.top1(), 100 * r.integer.top1(), r.integer.count,
+        100.0 * exact / std::max<int64_t>(elements, 1), 100.0 * within_one / std::max<int64_t>(elements, 1),
+        r.layers.size());
+    if (r.dense_integer)
+      fmt::print("sparsity: {} N:M layers; integer top-1 {:.2f}% sparse vs {:.2f}% with the same config dense\n",
+                 r.sparse_layers.size(), 100 * r.integer.top1(), 100 * r.dense_integer->top1());
   }
   return 0;
 }
@@ -101,19 +115,32 @@ int run_quantize(const QuantizeOptions& o) {
 void add_quantize_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<QuantizeOptions>();
   auto* cmd = app.add_subcommand("quantize", "Quantize an ONNX model into an integer-only IntGraph directory");
-  cmd->add_option("MODEL", o->model, "ONNX model: float (calibrated here) or already quantized (QDQ or QONNX: its parameters are kept)")
-      ->required()->check(CLI::ExistingFile);
-  cmd->add_option("--config", o->config, "Quantization config (YAML, see docs/config.md)")->required()->check(CLI::ExistingFile);
-  auto* calib = cmd->add_option("--calib", o->calib, "Calibration data: fashion-mnist (the first N training images) or a float32 .npy of model inputs")
-                    ->capture_default_str();
-  cmd->add_option("--calib-count", o->calib_count, "Calibration inputs: the first N of --calib, Fashion-MNIST or a .npy (default: the config's calibration.images, or all of a smaller .npy)")
+  cmd->add_option("MODEL", o->model,
+                  "ONNX model: float (calibrated here) or already quantized (QDQ or QONNX: its parameters are kept)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--config", o->config, "Quantization config (YAML, see docs/config.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto* calib =
+      cmd->add_option("--calib", o->calib,
+                      "Calibration data: fashion-mnist (the first N training images) or a float32 .npy of model inputs")
+          ->capture_default_str();
+  cmd->add_option("--calib-count", o->calib_count,
+                  "Calibration inputs: the first N of --calib, Fashion-MNIST or a .npy (default: the config's "
+                  "calibration.images, or all of a smaller .npy)")
       ->check(CLI::Range(int64_t{1}, int64_t{60000}));
-  auto* mean = cmd->add_option("--mean", o->mean, "Input normalisation mean (default: the model's sidecar YAML, else 0)")->check(finite_number());
-  auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")->check(finite_number(true));
+  auto* mean =
+      cmd->add_option("--mean", o->mean, "Input normalisation mean (default: the model's sidecar YAML, else 0)")
+          ->check(finite_number());
+  auto* std = cmd->add_option("--std", o->std, "Input normalisation std (default: sidecar, else 1)")
+                  ->check(finite_number(true));
   mean->needs(std);
   std->needs(mean);
   cmd->add_option("--report", o->report, "Write the dual-path report here (Markdown) and beside it as .json");
-  cmd->add_option("--report-images", o->report_images, "Test images the report evaluates")->check(CLI::Range(int64_t{1}, int64_t{10000}))->capture_default_str();
+  cmd->add_option("--report-images", o->report_images, "Test images the report evaluates")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}))
+      ->capture_default_str();
   cmd->add_flag("--strict", o->strict, "Make a layer pattern that matches no node an error instead of a warning");
   cmd->add_option("-o,--output", o->output, "Output IntGraph directory (graph.json + tensors/)")->required();
   cmd->callback([&exit_code, o, calib] {

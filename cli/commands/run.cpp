@@ -1,8 +1,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands/commands.hpp"
-#include "model/io/npy.hpp"
 #include "cli/commands/engine.hpp"
+#include "model/io/npy.hpp"
 
 namespace chipref::cli {
 
@@ -13,7 +13,8 @@ struct RunOptions {
 };
 
 int run_run(const RunOptions& o) {
-  if (!is_int_graph_dir(o.model)) throw InputError(o.model + ": not an IntGraph directory (no graph.json); run takes the output of quantize");
+  if (!is_int_graph_dir(o.model))
+    throw InputError(o.model + ": not an IntGraph directory (no graph.json); run takes the output of quantize");
   const IntGraph graph = load_int_graph(o.model);
   const Tensor x = read_npy(o.input);
   require_finite(x, o.input);
@@ -26,9 +27,15 @@ int run_run(const RunOptions& o) {
 
 void add_run_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
-  auto* cmd = app.add_subcommand("run", "Run an IntGraph on a float32 .npy input (already normalised) with the DirectEngine or the SystemC engine");
-  cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--input", o->input, "Input tensor (.npy, float32, the model's input shape)")->required()->check(CLI::ExistingFile);
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Run an IntGraph on a float32 .npy input (already normalised) with the DirectEngine or the SystemC engine");
+  cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--input", o->input, "Input tensor (.npy, float32, the model's input shape)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", o->output, "Output tensor (.npy, float32)")->required();
   add_engine_option(*cmd, o->engine);
   cmd->callback([&exit_code, o] { exit_code = run_run(*o); });

@@ -51,9 +51,11 @@ Tensor read_idx(const std::string& path, int64_t max_records) {
   if (magic.size() < 4 || magic[0] != 0 || magic[1] != 0)
     throw InputError(path + ": not an IDX file (expected the magic bytes 00 00 <type> <rank>)");
   if (uint8_t(magic[2]) != 0x08)
-    throw InputError(path + ": IDX element type 0x" + std::to_string(uint8_t(magic[2])) + " is not supported; expected 0x08 (unsigned byte)");
+    throw InputError(path + ": IDX element type 0x" + std::to_string(uint8_t(magic[2])) +
+                     " is not supported; expected 0x08 (unsigned byte)");
   const size_t rank = uint8_t(magic[3]);
-  if (rank == 0 || rank > 4) throw InputError(path + ": IDX rank " + std::to_string(rank) + " is not supported; expected 1..4");
+  if (rank == 0 || rank > 4)
+    throw InputError(path + ": IDX rank " + std::to_string(rank) + " is not supported; expected 1..4");
   const std::string dims = file.read(4 * rank);
   if (dims.size() < 4 * rank) throw InputError(path + ": truncated IDX header");
   Shape shape;
@@ -69,7 +71,8 @@ Tensor read_idx(const std::string& path, int64_t max_records) {
   std::string d = file.read(wanted);
   if (whole) d += file.read(1);  // a whole file must end where its header says
   if (d.size() != wanted)
-    throw InputError(path + ": IDX data holds " + (d.size() > wanted ? "more than " + std::to_string(wanted) : std::to_string(d.size())) +
+    throw InputError(path + ": IDX data holds " +
+                     (d.size() > wanted ? "more than " + std::to_string(wanted) : std::to_string(d.size())) +
                      " bytes; the header " + shape_to_string(shape) + " declares " + std::to_string(count));
   if (!whole) shape[0] = max_records;
   std::vector<int64_t> values(d.begin(), d.end());
@@ -77,8 +80,10 @@ Tensor read_idx(const std::string& path, int64_t max_records) {
   return Tensor::of_ints(DType::uint8, shape, std::move(values));
 }
 
-LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Normalisation& norm, const std::string& dir) {
-  if (split != "train" && split != "t10k") throw InputError("Fashion-MNIST split '" + split + "' is unknown; expected train or t10k");
+LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Normalisation& norm,
+                                  const std::string& dir) {
+  if (split != "train" && split != "t10k")
+    throw InputError("Fashion-MNIST split '" + split + "' is unknown; expected train or t10k");
   if (!(norm.std > 0)) throw InputError("normalisation std must be > 0");
   const Tensor images = read_idx(dir + "/" + split + "-images-idx3-ubyte.gz", limit);
   const Tensor labels = read_idx(dir + "/" + split + "-labels-idx1-ubyte.gz", limit);

@@ -1,7 +1,7 @@
 #include "model/io/npy.hpp"
 
-#include <cstdio>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -18,12 +18,13 @@ struct NpyType {
   DType dtype;
   size_t size;
 };
-constexpr NpyType kTypes[] = {{"<f4", DType::float32, 4}, {"|i1", DType::int8, 1},  {"|u1", DType::uint8, 1},
+constexpr NpyType kTypes[] = {{"<f4", DType::float32, 4}, {"|i1", DType::int8, 1},   {"|u1", DType::uint8, 1},
                               {"<i2", DType::int16, 2},   {"<u2", DType::uint16, 2}, {"<i4", DType::int32, 4},
                               {"<i8", DType::int64, 8},   {"|b1", DType::boolean, 1}};
 
 // The value text after `'key':` in the header's Python dict literal, up to (not including) `end_char`.
-std::optional<std::string> header_value(const std::string& header, const std::string& key, char open_char, char end_char) {
+std::optional<std::string> header_value(const std::string& header, const std::string& key, char open_char,
+                                        char end_char) {
   const size_t k = header.find("'" + key + "'");
   if (k == std::string::npos) return std::nullopt;
   size_t p = header.find(':', k);
@@ -59,7 +60,8 @@ void narrow(const std::vector<int64_t>& in, std::string& out) {
 }  // namespace
 
 Tensor parse_npy(const std::string& b, const std::string& src) {
-  if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0) throw InputError(src + ": not a .npy file (missing the \\x93NUMPY magic)");
+  if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0)
+    throw InputError(src + ": not a .npy file (missing the \\x93NUMPY magic)");
   const int major = static_cast<uint8_t>(b[6]);
   size_t header_len, header_start;
   if (major == 1) {
@@ -67,7 +69,8 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (b.size() < 12) throw InputError(src + ": truncated .npy header");
-    header_len = uint8_t(b[8]) | (size_t(uint8_t(b[9])) << 8) | (size_t(uint8_t(b[10])) << 16) | (size_t(uint8_t(b[11])) << 24);
+    header_len =
+        uint8_t(b[8]) | (size_t(uint8_t(b[9])) << 8) | (size_t(uint8_t(b[10])) << 16) | (size_t(uint8_t(b[11])) << 24);
     header_start = 12;
   } else {
     throw InputError(src + ": .npy format version " + std::to_string(major) + " is not supported; expected 1, 2 or 3");
@@ -80,7 +83,8 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
   const auto fortran = header_value(header, "fortran_order", 0, ',');
   if (!fortran || (fortran->rfind("False", 0) != 0 && fortran->rfind("True", 0) != 0))
     throw InputError(src + ": .npy header has no 'fortran_order' True/False");
-  if (fortran->rfind("True", 0) == 0) throw InputError(src + ": Fortran-ordered .npy arrays are not supported; save with C order");
+  if (fortran->rfind("True", 0) == 0)
+    throw InputError(src + ": Fortran-ordered .npy arrays are not supported; save with C order");
   const auto shape_text = header_value(header, "shape", '(', ')');
   if (!shape_text) throw InputError(src + ": .npy header has no 'shape'");
   Shape shape;
@@ -97,16 +101,19 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
   for (const auto& t : kTypes)
     if (descr == t.descr) type = &t;
   if (!type)
-    throw InputError(src + ": .npy element type '" + descr + "' is not supported; expected <f4, |i1, |u1, <i2, <u2, <i4, <i8 or |b1");
+    throw InputError(src + ": .npy element type '" + descr +
+                     "' is not supported; expected <f4, |i1, |u1, <i2, <u2, <i4, <i8 or |b1");
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d > 0 && n > (int64_t{1} << 40) / d) throw InputError(src + ": .npy shape " + shape_to_string(shape) + " is too large");
+    if (d > 0 && n > (int64_t{1} << 40) / d)
+      throw InputError(src + ": .npy shape " + shape_to_string(shape) + " is too large");
     n *= d;
   }
   const size_t data_start = header_start + header_len;
   if (b.size() - data_start != static_cast<size_t>(n) * type->size)
     throw InputError(src + ": .npy data holds " + std::to_string(b.size() - data_start) + " bytes; shape " +
-                     shape_to_string(shape) + " of " + descr + " needs " + std::to_string(n * static_cast<int64_t>(type->size)));
+                     shape_to_string(shape) + " of " + descr + " needs " +
+                     std::to_string(n * static_cast<int64_t>(type->size)));
   const char* p = b.data() + data_start;
   Tensor t;
   t.dtype = type->dtype;
@@ -116,13 +123,27 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
       t.floats.resize(static_cast<size_t>(n));
       if (n) std::memcpy(t.floats.data(), p, static_cast<size_t>(n) * 4);
       break;
-    case DType::int8: widen<int8_t>(p, n, t.ints); break;
-    case DType::uint8: widen<uint8_t>(p, n, t.ints); break;
-    case DType::boolean: widen<uint8_t>(p, n, t.ints); break;
-    case DType::int16: widen<int16_t>(p, n, t.ints); break;
-    case DType::uint16: widen<uint16_t>(p, n, t.ints); break;
-    case DType::int32: widen<int32_t>(p, n, t.ints); break;
-    case DType::int64: widen<int64_t>(p, n, t.ints); break;
+    case DType::int8:
+      widen<int8_t>(p, n, t.ints);
+      break;
+    case DType::uint8:
+      widen<uint8_t>(p, n, t.ints);
+      break;
+    case DType::boolean:
+      widen<uint8_t>(p, n, t.ints);
+      break;
+    case DType::int16:
+      widen<int16_t>(p, n, t.ints);
+      break;
+    case DType::uint16:
+      widen<uint16_t>(p, n, t.ints);
+      break;
+    case DType::int32:
+      widen<int32_t>(p, n, t.ints);
+      break;
+    case DType::int64:
+      widen<int64_t>(p, n, t.ints);
+      break;
   }
   return t;
 }
@@ -137,7 +158,8 @@ std::string serialize_npy(const Tensor& t) {
   std::string shape = "(";
   for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape[i]);
   shape += t.shape.size() == 1 ? ",)" : ")";
-  std::string header = std::string("{'descr': '") + type->descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::string header =
+      std::string("{'descr': '") + type->descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   // Pad with spaces so that magic + length + header + '\n' is a multiple of 64 bytes (numpy's alignment).
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -149,14 +171,30 @@ std::string serialize_npy(const Tensor& t) {
   out += static_cast<char>((header.size() >> 8) & 0xFF);
   out += header;
   switch (t.dtype) {
-    case DType::float32: out.append(reinterpret_cast<const char*>(t.floats.data()), t.floats.size() * 4); break;
-    case DType::int8: narrow<int8_t>(t.ints, out); break;
-    case DType::uint8: narrow<uint8_t>(t.ints, out); break;
-    case DType::boolean: narrow<uint8_t>(t.ints, out); break;
-    case DType::int16: narrow<int16_t>(t.ints, out); break;
-    case DType::uint16: narrow<uint16_t>(t.ints, out); break;
-    case DType::int32: narrow<int32_t>(t.ints, out); break;
-    case DType::int64: narrow<int64_t>(t.ints, out); break;
+    case DType::float32:
+      out.append(reinterpret_cast<const char*>(t.floats.data()), t.floats.size() * 4);
+      break;
+    case DType::int8:
+      narrow<int8_t>(t.ints, out);
+      break;
+    case DType::uint8:
+      narrow<uint8_t>(t.ints, out);
+      break;
+    case DType::boolean:
+      narrow<uint8_t>(t.ints, out);
+      break;
+    case DType::int16:
+      narrow<int16_t>(t.ints, out);
+      break;
+    case DType::uint16:
+      narrow<uint16_t>(t.ints, out);
+      break;
+    case DType::int32:
+      narrow<int32_t>(t.ints, out);
+      break;
+    case DType::int64:
+      narrow<int64_t>(t.ints, out);
+      break;
   }
   return out;
 }

@@ -61,7 +61,8 @@ int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank) {
 }
 
 double checked_scale(const OpContext& ctx, double scale, const char* what) {
-  if (!(std::isfinite(scale) && scale > 0)) ctx.fail(std::string(what) + " " + std::to_string(scale) + " is invalid; expected a finite value > 0");
+  if (!(std::isfinite(scale) && scale > 0))
+    ctx.fail(std::string(what) + " " + std::to_string(scale) + " is invalid; expected a finite value > 0");
   return scale;
 }
 
@@ -90,7 +91,8 @@ Window2d window_geometry(const OpContext& ctx, const Shape& shape, int64_t kh, i
   w.kh = kh, w.kw = kw, w.sh = strides[0], w.sw = strides[1], w.dh = dilations[0], w.dw = dilations[1];
   w.in_h = one_d ? 1 : shape[2];
   w.in_w = one_d ? shape[2] : shape[3];
-  if (w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1 || kh < 1 || kw < 1) ctx.fail("strides, dilations and kernel must be >= 1");
+  if (w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1 || kh < 1 || kw < 1)
+    ctx.fail("strides, dilations and kernel must be >= 1");
   const std::string auto_pad = n.get_string("auto_pad", std::string("NOTSET"));
   const int64_t eff_h = (kh - 1) * w.dh + 1, eff_w = (kw - 1) * w.dw + 1;
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
@@ -109,7 +111,8 @@ Window2d window_geometry(const OpContext& ctx, const Shape& shape, int64_t kh, i
   if (auto_pad == "NOTSET") {
     std::vector<int64_t> pads = n.get_ints("pads", std::vector<int64_t>(2 * spatial, 0));
     if (static_cast<int64_t>(pads.size()) != 2 * spatial)
-      ctx.fail("attribute 'pads' has " + std::to_string(pads.size()) + " values; expected " + std::to_string(2 * spatial));
+      ctx.fail("attribute 'pads' has " + std::to_string(pads.size()) + " values; expected " +
+               std::to_string(2 * spatial));
     if (one_d) pads = {0, pads[0], 0, pads[1]};
     w.pad_top = pads[0], w.pad_left = pads[1], w.pad_bottom = pads[2], w.pad_right = pads[3];
   }

@@ -45,20 +45,24 @@ void unary_float(OpContext& ctx, FloatFn fn) {
 }
 
 void add(OpContext& ctx) {
-  binary(ctx, [](float a, float b) { return a + b; }, [](const OpContext&, int64_t a, int64_t b) { return a + b; });
+  binary(
+      ctx, [](float a, float b) { return a + b; }, [](const OpContext&, int64_t a, int64_t b) { return a + b; });
 }
 void sub(OpContext& ctx) {
-  binary(ctx, [](float a, float b) { return a - b; }, [](const OpContext&, int64_t a, int64_t b) { return a - b; });
+  binary(
+      ctx, [](float a, float b) { return a - b; }, [](const OpContext&, int64_t a, int64_t b) { return a - b; });
 }
 void mul(OpContext& ctx) {
-  binary(ctx, [](float a, float b) { return a * b; }, [](const OpContext&, int64_t a, int64_t b) { return a * b; });
+  binary(
+      ctx, [](float a, float b) { return a * b; }, [](const OpContext&, int64_t a, int64_t b) { return a * b; });
 }
 void div(OpContext& ctx) {
-  binary(ctx, [](float a, float b) { return a / b; },
-         [](const OpContext& c, int64_t a, int64_t b) {
-           if (b == 0) c.fail("integer division by zero");
-           return a / b;  // truncation, as the ONNX reference's integer Div
-         });
+  binary(
+      ctx, [](float a, float b) { return a / b; },
+      [](const OpContext& c, int64_t a, int64_t b) {
+        if (b == 0) c.fail("integer division by zero");
+        return a / b;  // truncation, as the ONNX reference's integer Div
+      });
 }
 void pow(OpContext& ctx) {
   const Tensor& a = ctx.input(0);
@@ -68,7 +72,8 @@ void pow(OpContext& ctx) {
     Tensor out = Tensor::zeros(a.dtype, out_shape);
     for_each_broadcast(out_shape, {broadcast_strides(a.shape, out_shape), broadcast_strides(b.shape, out_shape)},
                        [&](int64_t i, const int64_t* off) {
-                         const double v = std::pow(static_cast<double>(a.ints[off[0]]), static_cast<double>(b.floats[off[1]]));
+                         const double v =
+                             std::pow(static_cast<double>(a.ints[off[0]]), static_cast<double>(b.floats[off[1]]));
                          if (!std::isfinite(v) || std::fabs(v) > 9.2e18) ctx.fail("integer power overflows");
                          out.ints[i] = static_cast<int64_t>(v);  // truncation, as numpy's cast back to the base type
                        });
@@ -78,10 +83,12 @@ void pow(OpContext& ctx) {
   if (ctx.input(0).is_float() && !b.is_float()) {  // float base, integer exponent: allowed by the spec
     Tensor exponent = Tensor::of_floats(b.shape, std::vector<float>(b.ints.begin(), b.ints.end()));
     ctx.inputs[1] = &exponent;
-    binary(ctx, [](float x, float e) { return std::pow(x, e); }, int_unsupported);
+    binary(
+        ctx, [](float x, float e) { return std::pow(x, e); }, int_unsupported);
     return;
   }
-  binary(ctx, [](float x, float e) { return std::pow(x, e); }, int_unsupported);
+  binary(
+      ctx, [](float x, float e) { return std::pow(x, e); }, int_unsupported);
 }
 
 void where(OpContext& ctx) {
@@ -170,7 +177,8 @@ void hard_swish(OpContext& ctx) {
 // x·Φ(x) = x/2·(1 + erf(x/√2)), "tanh" the tanh form; evaluated in double, rounded to float32 once.
 void gelu(OpContext& ctx) {
   const std::string approximate = ctx.node.get_string("approximate", std::string("none"));
-  if (approximate != "none" && approximate != "tanh") ctx.fail("approximate must be 'none' or 'tanh', got '" + approximate + "'");
+  if (approximate != "none" && approximate != "tanh")
+    ctx.fail("approximate must be 'none' or 'tanh', got '" + approximate + "'");
   if (approximate == "none")
     unary_float(ctx, [](float v) { return static_cast<float>(0.5 * v * (1.0 + std::erf(v / 1.4142135623730951))); });
   else
@@ -183,7 +191,9 @@ void gelu(OpContext& ctx) {
 // chipref's own Silu (the node its SiLU fusion creates): x·σ(x) = x / (1 + e^−x), in double, rounded to
 // float32 once.
 void silu(OpContext& ctx) {
-  unary_float(ctx, [](float v) { return static_cast<float>(static_cast<double>(v) / (1.0 + std::exp(-static_cast<double>(v)))); });
+  unary_float(ctx, [](float v) {
+    return static_cast<float>(static_cast<double>(v) / (1.0 + std::exp(-static_cast<double>(v))));
+  });
 }
 
 }  // namespace

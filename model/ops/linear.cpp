@@ -35,7 +35,8 @@ std::vector<T> conv_core(const std::vector<T>& x, const Shape& xs, const std::ve
               const int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
               for (int64_t ox = 0; ox < g.out_w; ++ox) {
                 const int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
-                row[oy * g.out_w + ox] = (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) ? T(0) : plane[iy * g.in_w + ix];
+                row[oy * g.out_w + ox] =
+                    (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) ? T(0) : plane[iy * g.in_w + ix];
               }
             }
           }
@@ -78,7 +79,8 @@ ConvSetup conv_setup(const OpContext& ctx, const Tensor& x, const Tensor& w) {
 template <class Get>
 auto per_channel(const OpContext& ctx, const Tensor& t, int64_t channels, const char* what, Get get) {
   if (t.numel() != 1 && t.numel() != channels)
-    ctx.fail(std::string(what) + " has " + std::to_string(t.numel()) + " values; expected 1 or " + std::to_string(channels));
+    ctx.fail(std::string(what) + " has " + std::to_string(t.numel()) + " values; expected 1 or " +
+             std::to_string(channels));
   using V = decltype(get(t, 0));
   std::vector<V> v(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) v[c] = get(t, t.numel() == 1 ? 0 : c);
@@ -116,7 +118,8 @@ void conv(OpContext& ctx) {
   std::vector<float> y = conv_core(x.floats, x.shape, w.floats, w.shape, s.group, s.window);
   if (ctx.has_input(2)) {
     const Tensor& b = ctx.input(2);
-    if (b.numel() != w.shape[0]) ctx.fail("bias has " + std::to_string(b.numel()) + " values; expected " + std::to_string(w.shape[0]));
+    if (b.numel() != w.shape[0])
+      ctx.fail("bias has " + std::to_string(b.numel()) + " values; expected " + std::to_string(w.shape[0]));
     const int64_t plane = s.window.out_h * s.window.out_w;
     for (size_t i = 0; i < y.size(); ++i) y[i] += b.floats[(i / plane) % w.shape[0]];
   }
@@ -141,9 +144,10 @@ void conv_integer(OpContext& ctx) {
 // y = saturate(round_half_even(acc · scale) + zp), the ONNX QLinear output stage. The real product is
 // formed in double from the float32 scales, as the ONNX reference implementation does in numpy.
 int64_t qlinear_output(int64_t acc, double scale, int64_t zp, DType out) {
-  const double v = round_to_integer(static_cast<double>(acc) * scale, RoundingMode::half_even) + static_cast<double>(zp);
-  return static_cast<int64_t>(std::min<double>(std::max<double>(v, static_cast<double>(dtype_min(out))),
-                                               static_cast<double>(dtype_max(out))));
+  const double v =
+      round_to_integer(static_cast<double>(acc) * scale, RoundingMode::half_even) + static_cast<double>(zp);
+  return static_cast<int64_t>(
+      std::min<double>(std::max<double>(v, static_cast<double>(dtype_min(out))), static_cast<double>(dtype_max(out))));
 }
 
 void qlinear_conv(OpContext& ctx) {
@@ -159,7 +163,8 @@ void qlinear_conv(OpContext& ctx) {
   std::vector<int64_t> acc = integer_conv(x, ctx.input(2).int_value(0), w, w_zp, s);
   const int64_t plane = s.window.out_h * s.window.out_w;
   const Tensor* bias = ctx.has_input(8) ? &ctx.input(8) : nullptr;
-  if (bias && bias->numel() != m) ctx.fail("bias has " + std::to_string(bias->numel()) + " values; expected " + std::to_string(m));
+  if (bias && bias->numel() != m)
+    ctx.fail("bias has " + std::to_string(bias->numel()) + " values; expected " + std::to_string(m));
   const Tensor& y_zp = ctx.input(7);
   std::vector<float> scale(static_cast<size_t>(m));
   for (int64_t c = 0; c < m; ++c)
@@ -180,12 +185,12 @@ std::vector<T> matmul_core(const OpContext& ctx, const std::vector<T>& a, Shape 
   if (a_vec) as.insert(as.begin(), 1);
   if (b_vec) bs.push_back(1);
   const int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
-  if (bs[bs.size() - 2] != k)
-    ctx.fail("inner dimensions differ: " + shape_to_string(as) + " x " + shape_to_string(bs));
+  if (bs[bs.size() - 2] != k) ctx.fail("inner dimensions differ: " + shape_to_string(as) + " x " + shape_to_string(bs));
   const Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
   const Shape batch = broadcast_shapes(ctx, a_batch, b_batch);
   std::vector<T> y(static_cast<size_t>(element_count(batch) * m * n));
-  const std::vector<std::vector<int64_t>> strides = {broadcast_strides(a_batch, batch), broadcast_strides(b_batch, batch)};
+  const std::vector<std::vector<int64_t>> strides = {broadcast_strides(a_batch, batch),
+                                                     broadcast_strides(b_batch, batch)};
   for_each_broadcast(batch, strides, [&](int64_t i, const int64_t* off) {
     Eigen::Map<const RowMatrix<T>> am(a.data() + off[0] * m * k, m, k);
     Eigen::Map<const RowMatrix<T>> bm(b.data() + off[1] * k * n, k, n);
@@ -250,7 +255,8 @@ void gemm(OpContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   if (!a.is_float() || !b.is_float()) ctx.fail("expects float32 operands");
-  if (a.rank() != 2 || b.rank() != 2) ctx.fail("expects 2-D A and B, got " + shape_to_string(a.shape) + " and " + shape_to_string(b.shape));
+  if (a.rank() != 2 || b.rank() != 2)
+    ctx.fail("expects 2-D A and B, got " + shape_to_string(a.shape) + " and " + shape_to_string(b.shape));
   const bool ta = ctx.node.get_int("transA", 0) != 0, tb = ctx.node.get_int("transB", 0) != 0;
   const float alpha = ctx.node.get_float("alpha", 1.0f), beta = ctx.node.get_float("beta", 1.0f);
   Eigen::Map<const RowMatrix<float>> am(a.floats.data(), a.shape[0], a.shape[1]);
@@ -259,16 +265,21 @@ void gemm(OpContext& ctx) {
   const int64_t kb = tb ? b.shape[1] : b.shape[0], n = tb ? b.shape[0] : b.shape[1];
   if (k != kb) ctx.fail("inner dimensions differ: " + shape_to_string(a.shape) + " x " + shape_to_string(b.shape));
   RowMatrix<float> y(m, n);
-  if (ta && tb) y.noalias() = am.transpose() * bm.transpose();
-  else if (ta) y.noalias() = am.transpose() * bm;
-  else if (tb) y.noalias() = am * bm.transpose();
-  else y.noalias() = am * bm;
+  if (ta && tb)
+    y.noalias() = am.transpose() * bm.transpose();
+  else if (ta)
+    y.noalias() = am.transpose() * bm;
+  else if (tb)
+    y.noalias() = am * bm.transpose();
+  else
+    y.noalias() = am * bm;
   y *= alpha;
   Tensor out = Tensor::of_floats({m, n}, std::vector<float>(y.data(), y.data() + m * n));
   if (ctx.has_input(2)) {
     const Tensor& c = ctx.input(2);
     const Shape shape = broadcast_shapes(ctx, c.shape, out.shape);
-    if (shape != out.shape) ctx.fail("C of shape " + shape_to_string(c.shape) + " does not broadcast to " + shape_to_string(out.shape));
+    if (shape != out.shape)
+      ctx.fail("C of shape " + shape_to_string(c.shape) + " does not broadcast to " + shape_to_string(out.shape));
     for_each_broadcast(out.shape, {broadcast_strides(c.shape, out.shape)},
                        [&](int64_t i, const int64_t* off) { out.floats[i] += beta * c.floats[off[0]]; });
   }

@@ -14,7 +14,8 @@ namespace {
 
 const Tensor& float_input(const OpContext& ctx, size_t i) {
   const Tensor& t = ctx.input(i);
-  if (!t.is_float()) ctx.fail("input " + std::to_string(i) + " must be float32, got " + std::string(to_string(t.dtype)));
+  if (!t.is_float())
+    ctx.fail("input " + std::to_string(i) + " must be float32, got " + std::string(to_string(t.dtype)));
   return t;
 }
 
@@ -24,8 +25,10 @@ void pool(OpContext& ctx, Reduce reduce) {
   if (!x.is_float()) ctx.fail("input must be float32, got " + std::string(to_string(x.dtype)));
   const int64_t spatial = spatial_rank(ctx, x);
   const auto ks = ctx.node.get_ints("kernel_shape");
-  if (static_cast<int64_t>(ks.size()) != spatial) ctx.fail("kernel_shape must have " + std::to_string(spatial) + " values");
-  const Window2d g = window_geometry(ctx, x.shape, spatial == 1 ? 1 : ks[0], ks.back(), ctx.node.get_int("ceil_mode", 0) != 0);
+  if (static_cast<int64_t>(ks.size()) != spatial)
+    ctx.fail("kernel_shape must have " + std::to_string(spatial) + " values");
+  const Window2d g =
+      window_geometry(ctx, x.shape, spatial == 1 ? 1 : ks[0], ks.back(), ctx.node.get_int("ceil_mode", 0) != 0);
   const int64_t planes = x.shape[0] * x.shape[1];
   Shape out_shape = {x.shape[0], x.shape[1]};
   if (spatial == 2) out_shape.push_back(g.out_h);
@@ -34,8 +37,7 @@ void pool(OpContext& ctx, Reduce reduce) {
   for (int64_t p = 0; p < planes; ++p) {
     const float* plane = x.floats.data() + p * g.in_h * g.in_w;
     for (int64_t oy = 0; oy < g.out_h; ++oy)
-      for (int64_t ox = 0; ox < g.out_w; ++ox)
-        y[(p * g.out_h + oy) * g.out_w + ox] = reduce(plane, g, oy, ox);
+      for (int64_t ox = 0; ox < g.out_w; ++ox) y[(p * g.out_h + oy) * g.out_w + ox] = reduce(plane, g, oy, ox);
   }
   ctx.outputs[0] = Tensor::of_floats(out_shape, std::move(y));
   if (ctx.outputs.size() > 1 && !ctx.node.outputs[1].empty()) ctx.unsupported("the Indices output is not supported");
@@ -76,7 +78,8 @@ void average_pool(OpContext& ctx) {
         const int64_t iy = oy * g.sh - g.pad_top + ky * g.dh, ix = ox * g.sw - g.pad_left + kx * g.dw;
         const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
         // count_include_pad counts explicit padding, never the part of a ceil_mode window past it
-        const bool in_padded = iy >= -g.pad_top && iy < g.in_h + g.pad_bottom && ix >= -g.pad_left && ix < g.in_w + g.pad_right;
+        const bool in_padded =
+            iy >= -g.pad_top && iy < g.in_h + g.pad_bottom && ix >= -g.pad_left && ix < g.in_w + g.pad_right;
         if (inside) sum += plane[iy * g.in_w + ix];
         count += include_pad ? in_padded : inside;
       }
@@ -105,13 +108,17 @@ void batch_normalization(OpContext& ctx) {
     ctx.unsupported("training mode is not supported; chipref runs inference only");
   const float eps = ctx.node.get_float("epsilon", 1e-5f);
   const int64_t c = x.rank() > 1 ? x.shape[1] : 1, inner = x.numel() / std::max<int64_t>(x.shape[0] * c, 1);
-  const Tensor &scale = float_input(ctx, 1), &bias = float_input(ctx, 2), &mean = float_input(ctx, 3), &var = float_input(ctx, 4);
+  const Tensor &scale = float_input(ctx, 1), &bias = float_input(ctx, 2), &mean = float_input(ctx, 3),
+               &var = float_input(ctx, 4);
   for (const Tensor* t : {&scale, &bias, &mean, &var})
-    if (t->numel() != c) ctx.fail("parameter of shape " + shape_to_string(t->shape) + " does not match " + std::to_string(c) + " channels");
+    if (t->numel() != c)
+      ctx.fail("parameter of shape " + shape_to_string(t->shape) + " does not match " + std::to_string(c) +
+               " channels");
   Tensor y = x;
   for (int64_t i = 0; i < x.numel(); ++i) {
     const int64_t ch = (i / inner) % c;
-    y.floats[i] = (x.floats[i] - mean.floats[ch]) / std::sqrt(var.floats[ch] + eps) * scale.floats[ch] + bias.floats[ch];
+    y.floats[i] =
+        (x.floats[i] - mean.floats[ch]) / std::sqrt(var.floats[ch] + eps) * scale.floats[ch] + bias.floats[ch];
   }
   ctx.outputs[0] = std::move(y);
 }
@@ -128,10 +135,14 @@ void layer_normalization(OpContext& ctx) {
   const Shape norm_shape(x.shape.begin() + axis, x.shape.end());
   const auto scale_strides = broadcast_strides(scale.shape, norm_shape);
   const auto bias_strides = bias ? broadcast_strides(bias->shape, norm_shape) : std::vector<int64_t>{};
-  if (broadcast_shapes(ctx, scale.shape, norm_shape) != norm_shape) ctx.fail("Scale does not broadcast to the normalised shape");
+  if (broadcast_shapes(ctx, scale.shape, norm_shape) != norm_shape)
+    ctx.fail("Scale does not broadcast to the normalised shape");
   std::vector<float> scale_full(static_cast<size_t>(inner)), bias_full(static_cast<size_t>(inner), 0.0f);
-  for_each_broadcast(norm_shape, {scale_strides}, [&](int64_t i, const int64_t* off) { scale_full[i] = scale.floats[off[0]]; });
-  if (bias) for_each_broadcast(norm_shape, {bias_strides}, [&](int64_t i, const int64_t* off) { bias_full[i] = bias->floats[off[0]]; });
+  for_each_broadcast(norm_shape, {scale_strides},
+                     [&](int64_t i, const int64_t* off) { scale_full[i] = scale.floats[off[0]]; });
+  if (bias)
+    for_each_broadcast(norm_shape, {bias_strides},
+                       [&](int64_t i, const int64_t* off) { bias_full[i] = bias->floats[off[0]]; });
   Tensor y = x;
   Shape stat_shape = x.shape;
   for (int64_t d = axis; d < x.rank(); ++d) stat_shape[d] = 1;

@@ -28,7 +28,8 @@ AxisParams axis_params(const OpContext& ctx, const Tensor& x, const Tensor& scal
   p.axis = normalize_axis(ctx, ctx.node.get_int("axis", 1), x.rank());
   p.axis_len = x.shape[p.axis];
   if (scale.numel() != p.axis_len)
-    ctx.fail("scale has " + std::to_string(scale.numel()) + " values; expected " + std::to_string(p.axis_len) + " for axis " + std::to_string(p.axis));
+    ctx.fail("scale has " + std::to_string(scale.numel()) + " values; expected " + std::to_string(p.axis_len) +
+             " for axis " + std::to_string(p.axis));
   for (int64_t d = p.axis + 1; d < x.rank(); ++d) p.inner *= x.shape[d];
   return p;
 }
@@ -47,7 +48,8 @@ void quantize_linear(OpContext& ctx) {
     const float q = x.floats[e] / scale.floats[k];  // division in float32, as the spec
     if (std::isnan(q)) ctx.fail("input element " + std::to_string(e) + " is NaN; it has no quantized value");
     const double r = round_to_integer(q, RoundingMode::half_even) + static_cast<double>(zp.ints[k]);
-    y.ints[e] = static_cast<int64_t>(std::clamp<double>(r, static_cast<double>(dtype_min(zp.dtype)), static_cast<double>(dtype_max(zp.dtype))));
+    y.ints[e] = static_cast<int64_t>(
+        std::clamp<double>(r, static_cast<double>(dtype_min(zp.dtype)), static_cast<double>(dtype_max(zp.dtype))));
   }
   ctx.outputs[0] = std::move(y);
 }
@@ -82,7 +84,8 @@ void dynamic_quantize_linear(OpContext& ctx) {
   Tensor y = Tensor::zeros(DType::uint8, x.shape);
   for (int64_t e = 0; e < x.numel(); ++e) {
     const float q = scale == 0.0f ? 0.0f : x.floats[e] / scale;
-    y.ints[e] = static_cast<int64_t>(std::clamp(round_to_integer(q, RoundingMode::half_even) + static_cast<double>(zp), 0.0, 255.0));
+    y.ints[e] = static_cast<int64_t>(
+        std::clamp(round_to_integer(q, RoundingMode::half_even) + static_cast<double>(zp), 0.0, 255.0));
   }
   ctx.outputs[0] = std::move(y);
   ctx.outputs[1] = Tensor::of_floats({}, {scale});
@@ -99,14 +102,20 @@ void qonnx_quant(OpContext& ctx) {
   if (!x.is_float() || !scale.is_float() || !zeropt.is_float() || !bitwidth.is_float())
     ctx.fail("inputs must be float32 (QONNX convention)");
   const double bits = bitwidth.floats.at(0);
-  if (bits < 1 || bits > 32 || bits != std::floor(bits)) ctx.fail("bit width " + std::to_string(bits) + " is not an integer in 1..32");
+  if (bits < 1 || bits > 32 || bits != std::floor(bits))
+    ctx.fail("bit width " + std::to_string(bits) + " is not an integer in 1..32");
   const bool is_signed = ctx.node.get_int("signed", 1) != 0, narrow = ctx.node.get_int("narrow", 0) != 0;
   const std::string mode_name = ctx.node.get_string("rounding_mode", std::string("ROUND"));
-  static const std::pair<const char*, RoundingMode> kModes[] = {
-      {"ROUND", RoundingMode::half_even}, {"HALF_EVEN", RoundingMode::half_even}, {"ROUND_TO_ZERO", RoundingMode::toward_zero},
-      {"FLOOR", RoundingMode::floor},     {"HALF_UP", RoundingMode::half_up}};
-  const auto it = std::find_if(std::begin(kModes), std::end(kModes), [&](const auto& m) { return mode_name == m.first; });
-  if (it == std::end(kModes)) ctx.unsupported("rounding_mode '" + mode_name + "' is not supported; expected ROUND, HALF_EVEN, ROUND_TO_ZERO, FLOOR or HALF_UP");
+  static const std::pair<const char*, RoundingMode> kModes[] = {{"ROUND", RoundingMode::half_even},
+                                                                {"HALF_EVEN", RoundingMode::half_even},
+                                                                {"ROUND_TO_ZERO", RoundingMode::toward_zero},
+                                                                {"FLOOR", RoundingMode::floor},
+                                                                {"HALF_UP", RoundingMode::half_up}};
+  const auto it =
+      std::find_if(std::begin(kModes), std::end(kModes), [&](const auto& m) { return mode_name == m.first; });
+  if (it == std::end(kModes))
+    ctx.unsupported("rounding_mode '" + mode_name +
+                    "' is not supported; expected ROUND, HALF_EVEN, ROUND_TO_ZERO, FLOOR or HALF_UP");
   const double b = bits;
   const double qmin = is_signed ? -std::exp2(b - 1) + (narrow ? 1 : 0) : 0;
   const double qmax = is_signed ? std::exp2(b - 1) - 1 : std::exp2(b) - 1 - (narrow ? 1 : 0);
@@ -117,7 +126,8 @@ void qonnx_quant(OpContext& ctx) {
                      [&](int64_t e, const int64_t* off) {
                        const double s = checked_scale(ctx, scale.floats[off[0]], "scale"), z = zeropt.floats[off[1]];
                        if (std::isnan(x.floats[e])) ctx.fail("input element " + std::to_string(e) + " is NaN");
-                       const double q = std::clamp(round_to_integer(static_cast<float>(x.floats[e] / s) + z, it->second), qmin, qmax);
+                       const double q = std::clamp(
+                           round_to_integer(static_cast<float>(x.floats[e] / s) + z, it->second), qmin, qmax);
                        y.floats[e] = static_cast<float>((q - z) * s);
                      });
   ctx.outputs[0] = std::move(y);

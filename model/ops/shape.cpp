@@ -14,8 +14,10 @@ namespace {
 Tensor pick(const Tensor& src, Shape out_shape, const std::vector<int64_t>& offsets) {
   Tensor out = Tensor::zeros(src.dtype, std::move(out_shape));
   for (size_t i = 0; i < offsets.size(); ++i) {
-    if (src.is_float()) out.floats[i] = src.floats[offsets[i]];
-    else out.ints[i] = src.ints[offsets[i]];
+    if (src.is_float())
+      out.floats[i] = src.floats[offsets[i]];
+    else
+      out.ints[i] = src.ints[offsets[i]];
   }
   return out;
 }
@@ -43,7 +45,8 @@ void flatten(OpContext& ctx) {
   const Tensor& x = ctx.input(0);
   const int64_t axis = ctx.node.get_int("axis", 1);
   const int64_t a = axis < 0 ? axis + x.rank() : axis;
-  if (a < 0 || a > x.rank()) ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(x.rank()));
+  if (a < 0 || a > x.rank())
+    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(x.rank()));
   int64_t outer = 1;
   for (int64_t d = 0; d < a; ++d) outer *= x.shape[d];
   ctx.outputs[0] = reshaped(x, {outer, outer ? x.numel() / outer : 0});
@@ -69,7 +72,8 @@ void reshape(OpContext& ctx) {
     }
   }
   if (infer >= 0) {
-    if (known == 0 || x.numel() % known) ctx.fail("cannot infer the -1 in " + shape_to_string(shape) + " for " + shape_to_string(x.shape));
+    if (known == 0 || x.numel() % known)
+      ctx.fail("cannot infer the -1 in " + shape_to_string(shape) + " for " + shape_to_string(x.shape));
     shape[infer] = x.numel() / known;
   }
   if (element_count(shape) != x.numel())
@@ -85,7 +89,8 @@ void transpose(OpContext& ctx) {
   std::vector<int64_t> sorted = perm;
   std::sort(sorted.begin(), sorted.end());
   for (size_t i = 0; i < sorted.size(); ++i)
-    if (sorted.size() != x.shape.size() || sorted[i] != static_cast<int64_t>(i)) ctx.fail("perm is not a permutation of the input's axes");
+    if (sorted.size() != x.shape.size() || sorted[i] != static_cast<int64_t>(i))
+      ctx.fail("perm is not a permutation of the input's axes");
   const auto in_strides = strides_of(x.shape);
   Shape out_shape(perm.size());
   std::vector<int64_t> strides(perm.size());
@@ -102,7 +107,9 @@ void concat(OpContext& ctx) {
     const Tensor& t = ctx.input(k);
     bool ok = t.rank() == first.rank() && t.dtype == first.dtype;
     for (int64_t d = 0; ok && d < t.rank(); ++d) ok = d == axis || t.shape[d] == first.shape[d];
-    if (!ok) ctx.fail("input " + std::to_string(k) + " of shape " + shape_to_string(t.shape) + " does not match " + shape_to_string(first.shape));
+    if (!ok)
+      ctx.fail("input " + std::to_string(k) + " of shape " + shape_to_string(t.shape) + " does not match " +
+               shape_to_string(first.shape));
     out_shape[axis] += t.shape[axis];
   }
   Tensor out = Tensor::zeros(first.dtype, out_shape);
@@ -115,8 +122,10 @@ void concat(OpContext& ctx) {
     const int64_t block = t.numel() / std::max<int64_t>(outer, 1);
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t i = 0; i < block; ++i) {
-        if (t.is_float()) out.floats[o * out_block + offset + i] = t.floats[o * block + i];
-        else out.ints[o * out_block + offset + i] = t.ints[o * block + i];
+        if (t.is_float())
+          out.floats[o * out_block + offset + i] = t.floats[o * block + i];
+        else
+          out.ints[o * out_block + offset + i] = t.ints[o * block + i];
       }
     offset += block;
   }
@@ -145,7 +154,8 @@ void slice(OpContext& ctx) {
   int64_t base = 0;
   std::vector<int64_t> strides(x.shape.size());
   for (size_t d = 0; d < x.shape.size(); ++d) base += begin[d] * in_strides[d], strides[d] = step[d] * in_strides[d];
-  ctx.outputs[0] = pick(x, out_shape, element_count(out_shape) ? strided_offsets(out_shape, strides, base) : std::vector<int64_t>{});
+  ctx.outputs[0] =
+      pick(x, out_shape, element_count(out_shape) ? strided_offsets(out_shape, strides, base) : std::vector<int64_t>{});
 }
 
 }  // namespace
@@ -155,9 +165,12 @@ void slice(OpContext& ctx) {
 SliceRange slice_range(int64_t start, int64_t end, int64_t step, int64_t dim) {
   if (dim == 0) return {0, 0};
   auto from_end = [dim](int64_t v) { return v < 0 ? v + dim : v; };
-  const int64_t b = step > 0 ? std::clamp<int64_t>(from_end(start), 0, dim) : std::clamp<int64_t>(from_end(start), 0, dim - 1);
-  const int64_t e = step > 0 ? std::clamp<int64_t>(from_end(end), 0, dim) : std::clamp<int64_t>(from_end(end), -1, dim - 1);
-  const int64_t count = step > 0 ? std::max<int64_t>(0, (e - b + step - 1) / step) : std::max<int64_t>(0, (b - e - step - 1) / (-step));
+  const int64_t b =
+      step > 0 ? std::clamp<int64_t>(from_end(start), 0, dim) : std::clamp<int64_t>(from_end(start), 0, dim - 1);
+  const int64_t e =
+      step > 0 ? std::clamp<int64_t>(from_end(end), 0, dim) : std::clamp<int64_t>(from_end(end), -1, dim - 1);
+  const int64_t count =
+      step > 0 ? std::max<int64_t>(0, (e - b + step - 1) / step) : std::max<int64_t>(0, (b - e - step - 1) / (-step));
   return {b, count};
 }
 
@@ -180,7 +193,8 @@ void gather(OpContext& ctx) {
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t idx : indices) {
       const int64_t j = idx < 0 ? idx + dim : idx;
-      if (j < 0 || j >= dim) ctx.fail("index " + std::to_string(idx) + " is out of range for axis of size " + std::to_string(dim));
+      if (j < 0 || j >= dim)
+        ctx.fail("index " + std::to_string(idx) + " is out of range for axis of size " + std::to_string(dim));
       for (int64_t i = 0; i < inner; ++i) offsets.push_back((o * dim + j) * inner + i);
     }
   ctx.outputs[0] = pick(data, out_shape, offsets);
@@ -199,7 +213,8 @@ void squeeze(OpContext& ctx) {
     for (size_t d = 0; d < x.shape.size(); ++d) drop[d] = x.shape[d] == 1;
   for (int64_t a : axes) {
     const int64_t d = normalize_axis(ctx, a, x.rank());
-    if (x.shape[d] != 1) ctx.fail("cannot squeeze axis " + std::to_string(a) + " of size " + std::to_string(x.shape[d]));
+    if (x.shape[d] != 1)
+      ctx.fail("cannot squeeze axis " + std::to_string(a) + " of size " + std::to_string(x.shape[d]));
     drop[d] = true;
   }
   Shape out;
@@ -236,16 +251,20 @@ void shape_op(OpContext& ctx) {
 
 void constant(OpContext& ctx) {
   const Node& n = ctx.node;
-  if (n.has("value")) ctx.outputs[0] = n.get_tensor("value");
-  else if (n.has("value_float")) ctx.outputs[0] = Tensor::of_floats({}, {n.get_float("value_float")});
+  if (n.has("value"))
+    ctx.outputs[0] = n.get_tensor("value");
+  else if (n.has("value_float"))
+    ctx.outputs[0] = Tensor::of_floats({}, {n.get_float("value_float")});
   else if (n.has("value_floats")) {
     auto v = n.get_floats("value_floats");
     ctx.outputs[0] = Tensor::of_floats({static_cast<int64_t>(v.size())}, v);
-  } else if (n.has("value_int")) ctx.outputs[0] = Tensor::of_ints(DType::int64, {}, {n.get_int("value_int")});
+  } else if (n.has("value_int"))
+    ctx.outputs[0] = Tensor::of_ints(DType::int64, {}, {n.get_int("value_int")});
   else if (n.has("value_ints")) {
     auto v = n.get_ints("value_ints");
     ctx.outputs[0] = Tensor::of_ints(DType::int64, {static_cast<int64_t>(v.size())}, v);
-  } else ctx.fail("has no value attribute chipref supports (value, value_float(s), value_int(s))");
+  } else
+    ctx.fail("has no value attribute chipref supports (value, value_float(s), value_int(s))");
 }
 
 void constant_of_shape(OpContext& ctx) {
@@ -255,8 +274,10 @@ void constant_of_shape(OpContext& ctx) {
   const Tensor value = ctx.node.has("value") ? ctx.node.get_tensor("value") : Tensor::of_floats({1}, {0.0f});
   if (value.numel() != 1) ctx.fail("value must hold exactly one element");
   Tensor out = Tensor::zeros(value.dtype, shape);
-  if (value.is_float()) std::fill(out.floats.begin(), out.floats.end(), value.floats[0]);
-  else std::fill(out.ints.begin(), out.ints.end(), value.ints[0]);
+  if (value.is_float())
+    std::fill(out.floats.begin(), out.floats.end(), value.floats[0]);
+  else
+    std::fill(out.ints.begin(), out.ints.end(), value.ints[0]);
   ctx.outputs[0] = std::move(out);
 }
 
@@ -271,7 +292,8 @@ void expand(OpContext& ctx) {
 void batch_broadcast(OpContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& like = ctx.input(1);
-  if (x.rank() == 0 || x.shape[0] != 1 || like.rank() == 0) ctx.fail("expects x of shape [1, ...] and a batched `like`");
+  if (x.rank() == 0 || x.shape[0] != 1 || like.rank() == 0)
+    ctx.fail("expects x of shape [1, ...] and a batched `like`");
   Shape out_shape = x.shape;
   out_shape[0] = like.shape[0];
   ctx.outputs[0] = pick(x, out_shape, strided_offsets(out_shape, broadcast_strides(x.shape, out_shape)));
@@ -283,7 +305,8 @@ void pad(OpContext& ctx) {
   if (mode != "constant") ctx.unsupported("mode '" + mode + "' is not supported; expected constant");
   const auto pads = int_input(ctx, 1);
   const size_t r = x.shape.size();
-  if (pads.size() != 2 * r) ctx.fail("pads has " + std::to_string(pads.size()) + " values; expected " + std::to_string(2 * r));
+  if (pads.size() != 2 * r)
+    ctx.fail("pads has " + std::to_string(pads.size()) + " values; expected " + std::to_string(2 * r));
   if (ctx.has_input(3)) ctx.unsupported("the axes input is not supported");
   Shape out_shape = x.shape;
   for (size_t d = 0; d < r; ++d) {
@@ -292,14 +315,18 @@ void pad(OpContext& ctx) {
   }
   const double fill = ctx.has_input(2) && ctx.input(2).numel() ? ctx.input(2).value(0) : 0.0;
   Tensor out = Tensor::zeros(x.dtype, out_shape);
-  if (out.is_float()) std::fill(out.floats.begin(), out.floats.end(), static_cast<float>(fill));
-  else std::fill(out.ints.begin(), out.ints.end(), static_cast<int64_t>(fill));
+  if (out.is_float())
+    std::fill(out.floats.begin(), out.floats.end(), static_cast<float>(fill));
+  else
+    std::fill(out.ints.begin(), out.ints.end(), static_cast<int64_t>(fill));
   const auto out_strides = strides_of(out_shape);
   int64_t base = 0;
   for (size_t d = 0; d < r; ++d) base += pads[d] * out_strides[d];
   for_each_broadcast(x.shape, {out_strides}, [&](int64_t i, const int64_t* off) {
-    if (x.is_float()) out.floats[base + off[0]] = x.floats[i];
-    else out.ints[base + off[0]] = x.ints[i];
+    if (x.is_float())
+      out.floats[base + off[0]] = x.floats[i];
+    else
+      out.ints[base + off[0]] = x.ints[i];
   });
   ctx.outputs[0] = std::move(out);
 }
@@ -315,8 +342,10 @@ void cast(OpContext& ctx) {
   const DType dtype = it->second;
   Tensor out = Tensor::zeros(dtype, x.shape);
   for (int64_t i = 0; i < x.numel(); ++i) {
-    if (dtype == DType::float32) out.floats[i] = x.is_float() ? x.floats[i] : static_cast<float>(x.ints[i]);
-    else if (dtype == DType::boolean) out.ints[i] = x.value(i) != 0;
+    if (dtype == DType::float32)
+      out.floats[i] = x.is_float() ? x.floats[i] : static_cast<float>(x.ints[i]);
+    else if (dtype == DType::boolean)
+      out.ints[i] = x.value(i) != 0;
     else if (x.is_float()) {
       if (!std::isfinite(x.floats[i])) ctx.fail("cannot cast a non-finite float to an integer type");
       out.ints[i] = static_cast<int64_t>(x.floats[i]);  // truncation toward zero, as C and numpy

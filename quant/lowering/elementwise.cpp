@@ -22,9 +22,11 @@ void lower_scaling(Lowering& cx, const Node& n) {
   const size_t k = !div && cx.graph.initializers.count(n.inputs.at(0)) ? 0 : 1;
   const auto it = cx.graph.initializers.find(n.inputs.at(k));
   if (it == cx.graph.initializers.end() || !it->second.is_float() || it->second.numel() != 1)
-    cx.cannot(n, std::string("only a ") + (div ? "division" : "multiplication") + " by a constant scalar is lowered (an elementwise product of activations is not)");
+    cx.cannot(n, std::string("only a ") + (div ? "division" : "multiplication") +
+                     " by a constant scalar is lowered (an elementwise product of activations is not)");
   const double factor = it->second.floats[0];
-  if (!(factor > 0) || !std::isfinite(factor)) cx.cannot(n, "its constant " + std::to_string(factor) + " must be positive and finite (it rescales the codes)");
+  if (!(factor > 0) || !std::isfinite(factor))
+    cx.cannot(n, "its constant " + std::to_string(factor) + " must be positive and finite (it rescales the codes)");
   const std::string x = n.inputs.at(1 - k), y = n.outputs.at(0);
   cx.require_quantized(x, n);
   for (const auto& o : cx.graph.outputs)
@@ -40,8 +42,10 @@ void lower_scaling(Lowering& cx, const Node& n) {
 void lower_add(Lowering& cx, const Node& n) {
   const LayerQuantConfig c = cx.config.for_node(n.name);
   std::string a = n.inputs.at(0), b = n.inputs.at(1);
-  if (cx.graph.initializers.count(a)) a = cx.constant_operand(n, 0, b, c);
-  else if (cx.graph.initializers.count(b)) b = cx.constant_operand(n, 1, a, c);
+  if (cx.graph.initializers.count(a))
+    a = cx.constant_operand(n, 0, b, c);
+  else if (cx.graph.initializers.count(b))
+    b = cx.constant_operand(n, 1, a, c);
   cx.require_quantized(a, n);
   cx.require_quantized(b, n);
   if (cx.int_graph.values.at(a).shape != cx.int_graph.values.at(b).shape)
@@ -50,8 +54,10 @@ void lower_add(Lowering& cx, const Node& n) {
   const std::string y = act ? act->outputs[0] : n.outputs[0];
   const QuantParams yq = cx.params_for(y, c);
   cx.add_value(y, yq);
-  const FixedMultiplier ma = cx.stored_multiplier(cx.int_graph.values.at(a).quant.scale / yq.scale, c, n.name + " (input a)");
-  const FixedMultiplier mb = cx.stored_multiplier(cx.int_graph.values.at(b).quant.scale / yq.scale, c, n.name + " (input b)");
+  const FixedMultiplier ma =
+      cx.stored_multiplier(cx.int_graph.values.at(a).quant.scale / yq.scale, c, n.name + " (input a)");
+  const FixedMultiplier mb =
+      cx.stored_multiplier(cx.int_graph.values.at(b).quant.scale / yq.scale, c, n.name + " (input b)");
   Node add = cx.op("add", n.name, {a, b}, {y});
   cx.set_requant_attrs(add, c);
   add.attributes["multiplier_a"] = int64_t{ma.multiplier}, add.attributes["shift_a"] = int64_t{ma.shift};
@@ -75,10 +81,8 @@ void lower_clamp(Lowering& cx, const Node& n) {
 
 std::vector<LoweringRule> elementwise_lowering_rules() {
   return {
-      {"", "Add", lower_add},
-      {"", "Mul", lower_scaling},
-      {"", "Div", lower_scaling},
-      {"", "Relu", lower_clamp},  // an activation no MAC or Add absorbed
+      {"", "Add", lower_add},     {"", "Mul", lower_scaling},
+      {"", "Div", lower_scaling}, {"", "Relu", lower_clamp},  // an activation no MAC or Add absorbed
       {"", "Clip", lower_clamp},
   };
 }

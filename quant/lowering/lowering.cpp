@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <limits>
+#include <numeric>
 #include <set>
 
 #include "model/executor.hpp"
@@ -13,9 +13,14 @@
 
 namespace chipref {
 
-Lowering::Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges_, const PrequantizedModel* pre, IntGraph& out,
-                   bool ignore_sparsity_)
-    : graph(g), config(cfg), ranges(std::move(ranges_)), prequantized(pre), int_graph(out), ignore_sparsity(ignore_sparsity_) {
+Lowering::Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges_,
+                   const PrequantizedModel* pre, IntGraph& out, bool ignore_sparsity_)
+    : graph(g),
+      config(cfg),
+      ranges(std::move(ranges_)),
+      prequantized(pre),
+      int_graph(out),
+      ignore_sparsity(ignore_sparsity_) {
   for (size_t i = 0; i < g.nodes.size(); ++i)
     for (const auto& in : g.nodes[i].inputs) consumers[in].push_back(i);
   if (!prequantized) share_concat_quantization();
@@ -43,7 +48,8 @@ void Lowering::run() {
   int_graph.ops.push_back(dq);
 }
 
-Node Lowering::op(const std::string& type, const std::string& name, std::vector<std::string> ins, std::vector<std::string> outs) {
+Node Lowering::op(const std::string& type, const std::string& name, std::vector<std::string> ins,
+                  std::vector<std::string> outs) {
   Node n;
   n.name = name, n.op_type = type, n.domain = kIntDomain, n.inputs = std::move(ins), n.outputs = std::move(outs);
   return n;
@@ -77,7 +83,9 @@ void Lowering::share_concat_quantization() {
 }
 
 std::string Lowering::range_source(std::string tensor) const {
-  for (auto it = concat_range_of.find(tensor); it != concat_range_of.end() && it->second != tensor; it = concat_range_of.find(tensor)) tensor = it->second;
+  for (auto it = concat_range_of.find(tensor); it != concat_range_of.end() && it->second != tensor;
+       it = concat_range_of.find(tensor))
+    tensor = it->second;
   return tensor;
 }
 
@@ -86,26 +94,33 @@ QuantParams Lowering::params_for(const std::string& name, const LayerQuantConfig
   if (prequantized) {
     const auto it = prequantized->activations.find(tensor);
     if (it == prequantized->activations.end())
-      throw InputError(graph.source + ": tensor '" + tensor + "' is not quantized: in a pre-quantized model every tensor the integer network "
+      throw InputError(graph.source + ": tensor '" + tensor +
+                       "' is not quantized: in a pre-quantized model every tensor the integer network "
                        "computes needs a QuantizeLinear / DequantizeLinear pair (or a QONNX Quant)");
     return it->second;
   }
   const auto it = ranges.find(tensor);
-  if (it == ranges.end()) throw InputError(graph.source + ": tensor '" + tensor + "' was never computed during calibration");
+  if (it == ranges.end())
+    throw InputError(graph.source + ": tensor '" + tensor + "' was never computed during calibration");
   const ActivationFormat f{c.activation_bits, c.activation_signed, c.activation_symmetric, c.activation_percentile};
-  const auto [lo, hi] = activation_calibrator(c.activation_calibrator).choose(it->second.lo, it->second.hi, it->second.histogram.get(), f);
+  const auto [lo, hi] = activation_calibrator(c.activation_calibrator)
+                            .choose(it->second.lo, it->second.hi, it->second.histogram.get(), f);
   return activation_params(lo, hi, f.bits, f.is_signed, f.symmetric);
 }
 
-void Lowering::add_value(const std::string& name, const QuantParams& q) { int_graph.values[name] = IntValue{shape_of(name), q}; }
+void Lowering::add_value(const std::string& name, const QuantParams& q) {
+  int_graph.values[name] = IntValue{shape_of(name), q};
+}
 
 void Lowering::require_quantized(const std::string& name, const Node& n) const {
-  if (!int_graph.values.count(name)) cannot(n, "its input '" + name + "' is not an integer value (produced by an op that was not lowered)");
+  if (!int_graph.values.count(name))
+    cannot(n, "its input '" + name + "' is not an integer value (produced by an op that was not lowered)");
 }
 
 const Tensor& Lowering::initializer(const Node& n, size_t i) const {
   const auto it = n.has_input(i) ? graph.initializers.find(n.inputs[i]) : graph.initializers.end();
-  if (it == graph.initializers.end() || !it->second.is_float()) cannot(n, "input " + std::to_string(i) + " must be a constant float tensor");
+  if (it == graph.initializers.end() || !it->second.is_float())
+    cannot(n, "input " + std::to_string(i) + " must be a constant float tensor");
   return it->second;
 }
 
@@ -124,7 +139,8 @@ std::pair<int64_t, int64_t> Lowering::clamp_for(const Node* act, const QuantPara
   int64_t lo = q.format.min(), hi = q.format.max();
   if (!act) return {lo, hi};
   auto code = [&](double real) {
-    return q.format.saturate(q.zero_point + static_cast<int64_t>(round_to_integer(real / q.scale, RoundingMode::half_even)));
+    return q.format.saturate(q.zero_point +
+                             static_cast<int64_t>(round_to_integer(real / q.scale, RoundingMode::half_even)));
   };
   if (act->op_type == "Relu") return {std::max(lo, q.zero_point), hi};
   const double mn = act->has_input(1) ? initializer(*act, 1).floats.at(0) : -std::numeric_limits<double>::infinity();
@@ -150,8 +166,8 @@ std::string Lowering::constant_operand(const Node& n, size_t i, const std::strin
   while (padded.size() < want.size()) padded.insert(padded.begin(), 1);
   if (!want.empty()) want[0] = 1;
   if (padded != want || t.numel() == 0)
-    cannot(n, "its constant operand " + shape_to_string(t.shape) + " must have the shape of the other operand " + shape_to_string(other_shape) +
-                  " with a batch of 1");
+    cannot(n, "its constant operand " + shape_to_string(t.shape) + " must have the shape of the other operand " +
+                  shape_to_string(other_shape) + " with a batch of 1");
   const auto [lo, hi] = std::minmax_element(t.floats.begin(), t.floats.end());
   const QuantParams q = activation_params(*lo, *hi, c.activation_bits, c.activation_signed, c.activation_symmetric);
   Tensor codes = codes_of(t, q);
@@ -167,7 +183,8 @@ std::string Lowering::constant_operand(const Node& n, size_t i, const std::strin
 
 const Tensor& Lowering::int_constant(const Node& n, size_t i, const char* what) const {
   const auto it = n.has_input(i) ? graph.initializers.find(n.inputs[i]) : graph.initializers.end();
-  if (it == graph.initializers.end() || it->second.is_float()) cannot(n, std::string("its ") + what + " must be constant integers");
+  if (it == graph.initializers.end() || it->second.is_float())
+    cannot(n, std::string("its ") + what + " must be constant integers");
   return it->second;
 }
 
@@ -175,7 +192,9 @@ int64_t Lowering::static_axis(const Node& n, const Shape& xs, int64_t axis) cons
   const int64_t rank = static_cast<int64_t>(xs.size());
   const int64_t a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) cannot(n, "axis " + std::to_string(axis) + " is outside its input " + shape_to_string(xs));
-  if (xs[a] < 0) cannot(n, "it indexes axis " + std::to_string(a) + " of " + shape_to_string(xs) + ", whose size is not static (the batch)");
+  if (xs[a] < 0)
+    cannot(n, "it indexes axis " + std::to_string(a) + " of " + shape_to_string(xs) +
+                  ", whose size is not static (the batch)");
   return a;
 }
 
@@ -185,17 +204,21 @@ const QuantizedConstant* Lowering::given_codes(const Node& n, size_t i) const {
   return it == prequantized->constants.end() ? nullptr : &it->second;
 }
 
-std::vector<double> Lowering::take_weights(const Node& n, const QuantizedConstant& given, Tensor codes, bool out_axis_ok, const std::string& name) {
+std::vector<double> Lowering::take_weights(const Node& n, const QuantizedConstant& given, Tensor codes,
+                                           bool out_axis_ok, const std::string& name) {
   const int64_t channels = codes.shape.at(0);
   for (int64_t z : given.zero_points)
-    if (z != 0) cannot(n, "its weights (" + given.producer + ") have zero point " + std::to_string(z) + "; the MAC array takes symmetric weights (zero point 0)");
+    if (z != 0)
+      cannot(n, "its weights (" + given.producer + ") have zero point " + std::to_string(z) +
+                    "; the MAC array takes symmetric weights (zero point 0)");
   if (given.scales.size() != 1 && (!out_axis_ok || static_cast<int64_t>(given.scales.size()) != channels))
     cannot(n, "its weights (" + given.producer + ") must be quantized per tensor or per output channel");
   std::vector<double> scales(static_cast<size_t>(channels), given.scales[0]);
   if (given.scales.size() != 1) scales = given.scales;
   codes.dtype = codes.dtype == DType::uint8 || codes.dtype == DType::int8 ? DType::int8 : DType::int16;
   for (int64_t v : codes.ints)
-    if (v < dtype_min(codes.dtype) || v > dtype_max(codes.dtype)) cannot(n, "its weights (" + given.producer + ") are unsigned codes above the signed range");
+    if (v < dtype_min(codes.dtype) || v > dtype_max(codes.dtype))
+      cannot(n, "its weights (" + given.producer + ") are unsigned codes above the signed range");
   add_constant(name, std::move(codes));
   int_graph.weight_scales[name] = scales;
   return scales;
@@ -210,7 +233,8 @@ std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuant
   DType dtype = c.weight_bits <= 8 ? DType::int8 : DType::int16;
   Tensor q = Tensor::zeros(dtype, w.shape);
   for (int64_t ch = 0; ch < channels; ++ch) {
-    const double m = c.weight_per_channel ? calibrator.clip(w.floats.data() + ch * per, per, c.weight_bits) : tensor_clip;
+    const double m =
+        c.weight_per_channel ? calibrator.clip(w.floats.data() + ch * per, per, c.weight_bits) : tensor_clip;
     scales[ch] = m > 0 ? m / static_cast<double>(qmax) : 1.0;
     for (int64_t k = 0; k < per; ++k) {
       const double r = round_to_integer(w.floats[ch * per + k] / scales[ch], RoundingMode::half_even);
@@ -222,15 +246,16 @@ std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuant
   return scales;
 }
 
-void Lowering::quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w, const LayerQuantConfig& c,
-                   const std::string& name) {
+void Lowering::quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w,
+                             const LayerQuantConfig& c, const std::string& name) {
   if (!b) return;
   if (const QuantizedConstant* given = given_codes(n, input)) {
     for (size_t ch = 0; ch < s_w.size(); ++ch) {
       const double expected = static_cast<float>(static_cast<float>(s_x) * static_cast<float>(s_w[ch]));
       const double got = given->scales[given->scales.size() == 1 ? 0 : ch];
       if (std::fabs(got - expected) > 1e-6 * expected || given->zero_points[given->scales.size() == 1 ? 0 : ch] != 0)
-        cannot(n, "its bias (" + given->producer + ") is not quantized at x_scale·w_scale with zero point 0 (channel " + std::to_string(ch) + ")");
+        cannot(n, "its bias (" + given->producer + ") is not quantized at x_scale·w_scale with zero point 0 (channel " +
+                      std::to_string(ch) + ")");
     }
     Tensor q = given->codes;
     q.dtype = DType::int32;
@@ -250,7 +275,8 @@ void Lowering::quantize_bias(const Node& n, size_t input, const Tensor* b, doubl
 
 FixedMultiplier Lowering::stored_multiplier(double scale, const LayerQuantConfig& c, const std::string& where) const {
   const int bits = stored_multiplier_bits(c.requant_flavour, c.multiplier_bits);
-  const double s = c.requant_flavour == RequantFlavour::float32 ? static_cast<double>(static_cast<float>(scale)) : scale;
+  const double s =
+      c.requant_flavour == RequantFlavour::float32 ? static_cast<double>(static_cast<float>(scale)) : scale;
   try {
     return derive_multiplier(s, bits);
   } catch (const InputError& e) {
@@ -258,8 +284,9 @@ FixedMultiplier Lowering::stored_multiplier(double scale, const LayerQuantConfig
   }
 }
 
-void Lowering::add_mulshift(const std::string& name, const std::string& acc, const std::string& out, const std::vector<double>& scales,
-                  const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp, int64_t channel_axis) {
+void Lowering::add_mulshift(const std::string& name, const std::string& acc, const std::string& out,
+                            const std::vector<double>& scales, const LayerQuantConfig& c,
+                            std::pair<int64_t, int64_t> clamp, int64_t channel_axis) {
   Tensor m = Tensor::zeros(DType::int32, {static_cast<int64_t>(scales.size())}), s = m;
   for (size_t i = 0; i < scales.size(); ++i) {
     const FixedMultiplier f = stored_multiplier(scales[i], c, name + " (channel " + std::to_string(i) + ")");
@@ -282,13 +309,17 @@ void Lowering::compress_weights(const Node& n, const std::string& name, const La
   const int64_t rows = codes.shape.at(0), k = codes.numel() / rows;
   kernels::NmWeights nm;
   try {
-    nm = kernels::compress_nm(c.sparsity, rows, k, std::vector<int32_t>(codes.ints.begin(), codes.ints.end()), n.describe());
+    nm = kernels::compress_nm(c.sparsity, rows, k, std::vector<int32_t>(codes.ints.begin(), codes.ints.end()),
+                              n.describe());
   } catch (const InputError& e) {
     cannot(n, e.what());
   }
-  add_constant(name + ".values", Tensor::of_ints(codes.dtype, {rows, nm.groups() * c.sparsity.n}, std::vector<int64_t>(nm.values.begin(), nm.values.end())));
-  add_constant(name + ".indices", Tensor::of_ints(DType::int64, {nm.words()}, std::vector<int64_t>(nm.index_words.begin(), nm.index_words.end())));
-  int_graph.values[name] = IntValue{codes.shape, QuantParams{IntFormat::make(bits > 0 ? bits : (codes.dtype == DType::int8 ? 8 : 16), true), 0, 0.0}};
+  add_constant(name + ".values", Tensor::of_ints(codes.dtype, {rows, nm.groups() * c.sparsity.n},
+                                                 std::vector<int64_t>(nm.values.begin(), nm.values.end())));
+  add_constant(name + ".indices", Tensor::of_ints(DType::int64, {nm.words()},
+                                                  std::vector<int64_t>(nm.index_words.begin(), nm.index_words.end())));
+  int_graph.values[name] = IntValue{
+      codes.shape, QuantParams{IntFormat::make(bits > 0 ? bits : (codes.dtype == DType::int8 ? 8 : 16), true), 0, 0.0}};
   Node decode = op("sparse_decode", name + ".decode", {name + ".values", name + ".indices"}, {name});
   decode.attributes["n"] = int64_t{c.sparsity.n}, decode.attributes["m"] = int64_t{c.sparsity.m};
   decode.attributes["shape"] = codes.shape;
@@ -313,18 +344,23 @@ void Lowering::set_accumulator_attrs(Node& n, const LayerQuantConfig& c) {
 
 double Lowering::mac_scale(double s_x, double s_w, double s_y, const LayerQuantConfig& c) const {
   if (prequantized && c.requant_flavour == RequantFlavour::float32)
-    return static_cast<float>(static_cast<float>(static_cast<float>(s_x) * static_cast<float>(s_w)) / static_cast<float>(s_y));
+    return static_cast<float>(static_cast<float>(static_cast<float>(s_x) * static_cast<float>(s_w)) /
+                              static_cast<float>(s_y));
   return s_x * s_w / s_y;
 }
 
-void Lowering::lower_data_movement(const Node& n, const std::string& type, std::map<std::string, AttributeValue> attrs) {
+void Lowering::lower_data_movement(const Node& n, const std::string& type,
+                                   std::map<std::string, AttributeValue> attrs) {
   require_quantized(n.inputs.at(0), n);
   const QuantParams& in_q = int_graph.values.at(n.inputs[0]).quant;
   if (prequantized) {
     const auto given = prequantized->activations.find(n.outputs[0]);
     if (given != prequantized->activations.end() &&
-        (given->second.scale != in_q.scale || given->second.zero_point != in_q.zero_point || !(given->second.format == in_q.format)))
-      cannot(n, "it moves data, but the model quantizes its output with other parameters than its input (a requantizing " + n.op_type + " is not supported)");
+        (given->second.scale != in_q.scale || given->second.zero_point != in_q.zero_point ||
+         !(given->second.format == in_q.format)))
+      cannot(n,
+             "it moves data, but the model quantizes its output with other parameters than its input (a requantizing " +
+                 n.op_type + " is not supported)");
   }
   int_graph.values[n.outputs[0]] = IntValue{shape_of(n.outputs[0]), in_q};
   Node m = op(type, n.name, {n.inputs[0]}, {n.outputs[0]});
@@ -334,7 +370,10 @@ void Lowering::lower_data_movement(const Node& n, const std::string& type, std::
 
 void Lowering::lower(const Node& n) {
   if (const LoweringRule* rule = find_lowering_rule(n.domain, n.op_type)) return rule->lower(*this, n);
-  if (!n.domain.empty()) cannot(n, "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops are not supported)");
+  if (!n.domain.empty())
+    cannot(n,
+           "custom-domain ops are not lowered (QONNX Quant nodes are read as quantization parameters; other custom ops "
+           "are not supported)");
   std::vector<std::string> lowered;
   for (const LoweringRule& r : lowering_rules())
     if (!r.refusal) lowered.push_back(r.domain.empty() ? r.op_type : r.domain + "::" + r.op_type);
@@ -342,7 +381,8 @@ void Lowering::lower(const Node& n) {
   lowered.erase(std::unique(lowered.begin(), lowered.end()), lowered.end());
   std::string list;
   for (const std::string& t : lowered) list += (list.empty() ? "" : ", ") + t;
-  cannot(n, "no integer lowering for " + n.op_type + " yet (lowered: " + list + "; docs/numerics.md §6 says how each lowers)");
+  cannot(n, "no integer lowering for " + n.op_type + " yet (lowered: " + list +
+                "; docs/numerics.md §6 says how each lowers)");
 }
 
 // Written by quant/CMakeLists.txt from its family list: every family file's rules.
@@ -357,7 +397,8 @@ const LoweringRule* find_lowering_rule(const std::string& domain, const std::str
   static const std::map<std::pair<std::string, std::string>, const LoweringRule*> by_type = [] {
     std::map<std::pair<std::string, std::string>, const LoweringRule*> m;
     for (const LoweringRule& r : lowering_rules())
-      if (!m.emplace(std::make_pair(r.domain, r.op_type), &r).second) throw std::logic_error("two lowering rules for " + r.op_type);
+      if (!m.emplace(std::make_pair(r.domain, r.op_type), &r).second)
+        throw std::logic_error("two lowering rules for " + r.op_type);
     return m;
   }();
   const auto it = by_type.find({domain, op_type});
@@ -367,24 +408,33 @@ const LoweringRule* find_lowering_rule(const std::string& domain, const std::str
 std::vector<ConfigKey> lowering_config_keys() {
   using C = LayerQuantConfig;
   return {
-      integer_key("weights", "bits", 2, 16, &C::weight_bits, "weight codes are symmetric, signed, narrow range [−(2^(b−1)−1), 2^(b−1)−1]"),
+      integer_key("weights", "bits", 2, 16, &C::weight_bits,
+                  "weight codes are symmetric, signed, narrow range [−(2^(b−1)−1), 2^(b−1)−1]"),
       choice_key(
-          "weights", "granularity", fixed_choices({"per_channel", "per_tensor"}), [](C& c, const std::string& v) { c.weight_per_channel = v == "per_channel"; },
-          [](const C& c) { return std::string(c.weight_per_channel ? "per_channel" : "per_tensor"); }, "one scale per output channel, or one per tensor"),
-      integer_key("activations", "bits", 2, 16, &C::activation_bits, "width of the activation codes a layer **outputs**"),
+          "weights", "granularity", fixed_choices({"per_channel", "per_tensor"}),
+          [](C& c, const std::string& v) { c.weight_per_channel = v == "per_channel"; },
+          [](const C& c) { return std::string(c.weight_per_channel ? "per_channel" : "per_tensor"); },
+          "one scale per output channel, or one per tensor"),
+      integer_key("activations", "bits", 2, 16, &C::activation_bits,
+                  "width of the activation codes a layer **outputs**"),
       boolean_key("activations", "signed", &C::activation_signed, "signed or unsigned codes (asymmetric activations)"),
-      boolean_key("activations", "symmetric", &C::activation_symmetric, "symmetric: signed codes, zero point 0, scale = max\\|x\\| / (2^(b−1)−1)"),
+      boolean_key("activations", "symmetric", &C::activation_symmetric,
+                  "symmetric: signed codes, zero point 0, scale = max\\|x\\| / (2^(b−1)−1)"),
       choice_key(
-          "requant", "flavour", fixed_choices({"gemmlowp", "single", "float"}), [](C& c, const std::string& v) { c.requant_flavour = parse_requant_flavour(v); },
+          "requant", "flavour", fixed_choices({"gemmlowp", "single", "float"}),
+          [](C& c, const std::string& v) { c.requant_flavour = parse_requant_flavour(v); },
           [](const C& c) { return std::string(to_string(c.requant_flavour)); },
-          "docs/numerics.md §3.2; `float` is ONNX Runtime's float32 requantization (its scale is stored exactly as a 24-bit multiplier)"),
+          "docs/numerics.md §3.2; `float` is ONNX Runtime's float32 requantization (its scale is stored exactly as a "
+          "24-bit multiplier)"),
       choice_key(
           "requant", "rounding", fixed_choices({"half_even", "half_away", "half_up", "floor", "toward_zero"}),
-          [](C& c, const std::string& v) { c.requant_rounding = parse_rounding_mode(v); }, [](const C& c) { return std::string(to_string(c.requant_rounding)); },
+          [](C& c, const std::string& v) { c.requant_rounding = parse_rounding_mode(v); },
+          [](const C& c) { return std::string(to_string(c.requant_rounding)); },
           "the rounding of the `single` flavour (gemmlowp's is fixed)"),
       integer_key("requant", "multiplier_bits", kMinMultiplierBits, kMaxMultiplierBits, &C::multiplier_bits,
                   "width of the integer multiplier, docs/numerics.md §3.1 (not used by `float`, which stores 24 bits)"),
-      integer_key("bias", "bits", 8, 32, &C::bias_bits, "bias codes at scale s_x·s_w; a bias that does not fit is an error naming the layer"),
+      integer_key("bias", "bits", 8, 32, &C::bias_bits,
+                  "bias codes at scale s_x·s_w; a bias that does not fit is an error naming the layer"),
       integer_key("accumulator", "bits", AccumulatorSpec::kMinBits, 32, &C::accumulator_bits,
                   "MAC accumulator width (wider accumulators come with a narrowing step later)"),
       choice_key(

@@ -30,12 +30,13 @@ struct Range {
 // pre-quantized model, from its quantizers (`pre`), taken as they are.
 class Lowering {
  public:
-  Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges, const PrequantizedModel* pre, IntGraph& out,
-           bool ignore_sparsity);
+  Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string, Range> ranges, const PrequantizedModel* pre,
+           IntGraph& out, bool ignore_sparsity);
   // Lowers every node (in order, each once: a rule may consume the activation after it), then the
   // boundaries.
   void run();
-  static Node op(const std::string& type, const std::string& name, std::vector<std::string> ins, std::vector<std::string> outs);
+  static Node op(const std::string& type, const std::string& name, std::vector<std::string> ins,
+                 std::vector<std::string> outs);
   [[noreturn]] void cannot(const Node& n, const std::string& why) const;
   Shape shape_of(const std::string& name) const;
   // Concat moves codes, so its inputs must have its output's quantization: each input, and the chain of
@@ -65,18 +66,20 @@ class Lowering {
   const QuantizedConstant* given_codes(const Node& n, size_t i) const;
   // A pre-quantized weight as it is: symmetric codes (zero point 0) with one scale per tensor or per
   // output channel. `codes` is already laid out [out, ...]; returns the per-channel scales.
-  std::vector<double> take_weights(const Node& n, const QuantizedConstant& given, Tensor codes, bool out_axis_ok, const std::string& name);
+  std::vector<double> take_weights(const Node& n, const QuantizedConstant& given, Tensor codes, bool out_axis_ok,
+                                   const std::string& name);
   // Symmetric narrow-range weight codes, per output channel (or per tensor); returns the scales.
   std::vector<double> quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name);
   // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits. A
   // pre-quantized bias keeps its codes when its scale is s_x·s_w[c] (as float32, ONNX Runtime's rule).
-  void quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w, const LayerQuantConfig& c,
-                     const std::string& name);
+  void quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w,
+                     const LayerQuantConfig& c, const std::string& name);
   // The (multiplier, shift) a layer stores for a real scale. The float flavour multiplies by the float32
   // nearest the scale, as ONNX Runtime does, and stores it exactly as a 24-bit multiplier.
   FixedMultiplier stored_multiplier(double scale, const LayerQuantConfig& c, const std::string& where) const;
-  void add_mulshift(const std::string& name, const std::string& acc, const std::string& out, const std::vector<double>& scales,
-                    const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp, int64_t channel_axis = 1);
+  void add_mulshift(const std::string& name, const std::string& acc, const std::string& out,
+                    const std::vector<double>& scales, const LayerQuantConfig& c, std::pair<int64_t, int64_t> clamp,
+                    int64_t channel_axis = 1);
   // The layer's weight codes N:M-compressed (§13): the kept values and the packed indices replace the
   // dense constant, and a sparse_decode op rebuilds it in front of the MAC. Pruned here first when the
   // config prunes codes. `bits` 0: the codes' dtype width (pre-quantized weights).

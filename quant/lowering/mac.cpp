@@ -23,9 +23,12 @@ void lower_matmul_activations(Lowering& cx, const Node& n) {
   cx.require_quantized(a, n);
   cx.require_quantized(b, n);
   const Shape sa = cx.shape_of(a), sb = cx.shape_of(b);
-  if (sa.size() < 2 || sa.size() != sb.size()) cx.cannot(n, "both operands must be matrices (or stacks of them) of the same rank");
+  if (sa.size() < 2 || sa.size() != sb.size())
+    cx.cannot(n, "both operands must be matrices (or stacks of them) of the same rank");
   for (size_t d = 0; d + 2 < sa.size(); ++d)
-    if (sa[d] != sb[d]) cx.cannot(n, "operand shapes " + shape_to_string(sa) + " and " + shape_to_string(sb) + " differ outside the last two axes (no broadcasting)");
+    if (sa[d] != sb[d])
+      cx.cannot(n, "operand shapes " + shape_to_string(sa) + " and " + shape_to_string(sb) +
+                       " differ outside the last two axes (no broadcasting)");
   const Node* act = cx.fusable_activation(n.outputs[0]);
   const std::string y = act ? act->outputs[0] : n.outputs[0];
   const QuantParams yq = cx.params_for(y, c);
@@ -36,7 +39,8 @@ void lower_matmul_activations(Lowering& cx, const Node& n) {
   mac.attributes["source"] = n.name;
   cx.set_accumulator_attrs(mac, c);
   cx.int_graph.ops.push_back(std::move(mac));
-  const double scale = cx.mac_scale(cx.int_graph.values.at(a).quant.scale, cx.int_graph.values.at(b).quant.scale, yq.scale, c);
+  const double scale =
+      cx.mac_scale(cx.int_graph.values.at(a).quant.scale, cx.int_graph.values.at(b).quant.scale, yq.scale, c);
   cx.add_mulshift(n.name + ".requant", acc, y, {scale}, c, cx.clamp_for(act, yq));
 }
 
@@ -46,8 +50,10 @@ Tensor transposed(const Tensor& t) {
   Tensor r = Tensor::zeros(t.dtype, {cols, rows});
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t o = 0; o < cols; ++o) {
-      if (t.is_float()) r.floats[o * rows + i] = t.floats[i * cols + o];
-      else r.ints[o * rows + i] = t.ints[i * cols + o];
+      if (t.is_float())
+        r.floats[o * rows + i] = t.floats[i * cols + o];
+      else
+        r.ints[o * rows + i] = t.ints[i * cols + o];
     }
   return r;
 }
@@ -63,7 +69,9 @@ std::pair<const Node*, size_t> matmul_bias(Lowering& cx, const Node& matmul, int
     if (o.name == matmul.outputs[0]) return {nullptr, 0};
   const size_t i = add.inputs[0] == matmul.outputs[0] ? 1 : 0;
   const auto b = cx.graph.initializers.find(add.inputs[i]);
-  if (b == cx.graph.initializers.end() || !b->second.is_float() || b->second.numel() != out_features || b->second.rank() != 1) return {nullptr, 0};
+  if (b == cx.graph.initializers.end() || !b->second.is_float() || b->second.numel() != out_features ||
+      b->second.rank() != 1)
+    return {nullptr, 0};
   cx.consumed[it->second[0]] = true;
   return {&add, i};
 }
@@ -80,7 +88,7 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   if (!given_w && (!n.has_input(1) || !cx.graph.initializers.count(n.inputs[1])))
     cx.cannot(n, "its second input must be constant weights");
   Tensor w = given_w ? given_w->codes : cx.initializer(n, 1);
-  int64_t out_axis = 0;  // the weight axis that indexes output channels
+  int64_t out_axis = 0;           // the weight axis that indexes output channels
   if (kind == MacKind::matmul) {  // [in, out] → [out, in]
     if (w.rank() != 2) cx.cannot(n, "its weights must be 2-D");
     w = transposed(w), out_axis = 1;
@@ -91,7 +99,8 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
     if (n.get_int("transB", 0) == 0) w = transposed(w), out_axis = 1;  // [in, out] → [out, in]
   } else {
     if (w.rank() != 4) cx.cannot(n, "only 2-D convolutions are supported");
-    if (n.get_string("auto_pad", std::string("NOTSET")) != "NOTSET") cx.cannot(n, "auto_pad is not supported; export with explicit pads");
+    if (n.get_string("auto_pad", std::string("NOTSET")) != "NOTSET")
+      cx.cannot(n, "auto_pad is not supported; export with explicit pads");
   }
   const Tensor* bias = n.has_input(2) ? &cx.initializer(n, 2) : nullptr;
   const Node* bias_add = nullptr;
@@ -100,7 +109,8 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   size_t bias_input = 2;
   if (kind == MacKind::matmul) {
     std::tie(bias_add, bias_input) = matmul_bias(cx, n, w.shape.at(0));
-    if (bias_add) bias = &cx.initializer(*bias_add, bias_input), mac_output = bias_add->outputs[0], bias_node = bias_add;
+    if (bias_add)
+      bias = &cx.initializer(*bias_add, bias_input), mac_output = bias_add->outputs[0], bias_node = bias_add;
   }
   const Node* act = cx.fusable_activation(mac_output);
   const std::string y = act ? act->outputs[0] : mac_output;
@@ -111,8 +121,9 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
     if (given_w) cx.cannot(n, "its weights are pre-quantized codes: prune them with sparsity.stage: codes");
     prune_nm(w, c.sparsity);  // before quantization: the per-channel scales come from the kept weights
   }
-  const std::vector<double> s_w = given_w ? cx.take_weights(n, *given_w, w, given_w->axis == out_axis, n.name + ".weight")
-                                          : cx.quantize_weights(w, c, n.name + ".weight");
+  const std::vector<double> s_w = given_w
+                                      ? cx.take_weights(n, *given_w, w, given_w->axis == out_axis, n.name + ".weight")
+                                      : cx.quantize_weights(w, c, n.name + ".weight");
   cx.quantize_bias(*bias_node, bias_input, bias, s_x, s_w, c, n.name + ".bias");
   if (c.sparsity.m > 0) cx.compress_weights(n, n.name + ".weight", c, given_w ? 0 : c.weight_bits);
   const std::string acc = n.name + ".acc";
@@ -132,7 +143,8 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   std::vector<double> scales(s_w.size());
   for (size_t i = 0; i < s_w.size(); ++i) scales[i] = cx.mac_scale(s_x, s_w[i], yq.scale, c);
   // Output channels: axis 1 of a convolution, the last axis of a matrix product.
-  const int64_t channel_axis = conv ? 1 : std::max<int64_t>(1, static_cast<int64_t>(cx.shape_of(n.outputs[0]).size()) - 1);
+  const int64_t channel_axis =
+      conv ? 1 : std::max<int64_t>(1, static_cast<int64_t>(cx.shape_of(n.outputs[0]).size()) - 1);
   cx.add_mulshift(n.name + ".requant", acc, y, scales, c, cx.clamp_for(act, yq), channel_axis);
 }
 
@@ -144,8 +156,10 @@ std::vector<LoweringRule> mac_lowering_rules() {
       {"", "Gemm", [](Lowering& cx, const Node& n) { lower_mac(cx, n, MacKind::gemm); }},
       {"", "MatMul",
        [](Lowering& cx, const Node& n) {
-         if (cx.given_codes(n, 1) || cx.graph.initializers.count(n.inputs.at(1))) lower_mac(cx, n, MacKind::matmul);
-         else lower_matmul_activations(cx, n);
+         if (cx.given_codes(n, 1) || cx.graph.initializers.count(n.inputs.at(1)))
+           lower_mac(cx, n, MacKind::matmul);
+         else
+           lower_matmul_activations(cx, n);
        }},
   };
 }

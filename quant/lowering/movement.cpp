@@ -25,7 +25,8 @@ void lower_batch_broadcast(Lowering& cx, const Node& n) {
   cx.add_constant(n.name + ".codes", cx.codes_of(cx.initializer(n, 0), q));
   cx.add_value(n.outputs[0], q);
   Node b = cx.op("batch_broadcast", n.name, {n.name + ".codes", n.inputs[1]}, {n.outputs[0]});
-  b.attributes["source"] = n.name, b.attributes["source_input"] = int64_t{0};  // the float constant (the dual-path check)
+  b.attributes["source"] = n.name,
+  b.attributes["source_input"] = int64_t{0};  // the float constant (the dual-path check)
   cx.int_graph.ops.push_back(std::move(b));
 }
 
@@ -54,7 +55,9 @@ void lower_gather(Lowering& cx, const Node& n) {
   const int64_t axis = cx.static_axis(n, xs, n.get_int("axis", 0));
   std::vector<int64_t> indices;
   for (int64_t j : idx.ints) {
-    if (j < -xs[axis] || j >= xs[axis]) cx.cannot(n, "index " + std::to_string(j) + " is outside axis " + std::to_string(axis) + " of " + shape_to_string(xs));
+    if (j < -xs[axis] || j >= xs[axis])
+      cx.cannot(
+          n, "index " + std::to_string(j) + " is outside axis " + std::to_string(axis) + " of " + shape_to_string(xs));
     indices.push_back(j < 0 ? j + xs[axis] : j);
   }
   cx.lower_data_movement(n, "gather", {{"axis", axis}, {"indices", indices}, {"drop_axis", int64_t{idx.rank() == 0}}});
@@ -68,12 +71,16 @@ void lower_concat(Lowering& cx, const Node& n) {
   for (const auto& in : n.inputs) {
     const QuantParams& q = cx.int_graph.values.at(in).quant;
     if (q.scale != q0.scale || q.zero_point != q0.zero_point || !(q.format == q0.format))
-      cx.cannot(n, "its inputs '" + n.inputs[0] + "' and '" + in + "' have different quantization; a requantizing Concat is not lowered yet");
+      cx.cannot(n, "its inputs '" + n.inputs[0] + "' and '" + in +
+                       "' have different quantization; a requantizing Concat is not lowered yet");
   }
   if (cx.prequantized) {
     const auto given = cx.prequantized->activations.find(n.outputs[0]);
-    if (given != cx.prequantized->activations.end() && (given->second.scale != q0.scale || given->second.zero_point != q0.zero_point))
-      cx.cannot(n, "the model quantizes its output with other parameters than its inputs (a requantizing Concat is not supported)");
+    if (given != cx.prequantized->activations.end() &&
+        (given->second.scale != q0.scale || given->second.zero_point != q0.zero_point))
+      cx.cannot(n,
+                "the model quantizes its output with other parameters than its inputs (a requantizing Concat is not "
+                "supported)");
   }
   cx.int_graph.values[n.outputs[0]] = IntValue{cx.shape_of(n.outputs[0]), q0};
   Node m = cx.op("concat", n.name, n.inputs, {n.outputs[0]});
@@ -85,18 +92,25 @@ void lower_concat(Lowering& cx, const Node& n) {
 
 // The model computes shapes at run time (a dynamic batch's shape arithmetic that folding left).
 void refuse_shape_arithmetic(Lowering& cx, const Node& n) {
-  cx.cannot(n, "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not lowered yet");
+  cx.cannot(n,
+            "the model computes shapes at run time (shape arithmetic on its dynamic batch dimension), which is not "
+            "lowered yet");
 }
 
 std::vector<LoweringRule> movement_lowering_rules() {
   return {
-      {"", "Transpose", [](Lowering& cx, const Node& n) { cx.lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}}); }},
+      {"", "Transpose",
+       [](Lowering& cx, const Node& n) {
+         cx.lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}});
+       }},
       {"", "Concat", lower_concat},
       {"", "Slice", lower_slice},
       {"", "Gather",
        [](Lowering& cx, const Node& n) {
-         if (cx.graph.initializers.count(n.inputs.at(1))) lower_gather(cx, n);
-         else refuse_shape_arithmetic(cx, n);
+         if (cx.graph.initializers.count(n.inputs.at(1)))
+           lower_gather(cx, n);
+         else
+           refuse_shape_arithmetic(cx, n);
        }},
       {"", "Flatten",
        [](Lowering& cx, const Node& n) {
@@ -106,7 +120,8 @@ std::vector<LoweringRule> movement_lowering_rules() {
       {"", "Reshape",
        [](Lowering& cx, const Node& n) {
          const auto it = cx.graph.initializers.find(n.inputs.at(1));
-         if (it == cx.graph.initializers.end()) cx.cannot(n, "the target shape must be constant (fix the batch size when importing)");
+         if (it == cx.graph.initializers.end())
+           cx.cannot(n, "the target shape must be constant (fix the batch size when importing)");
          cx.lower_data_movement(n, "reshape", {{"shape", it->second.ints}});
        }},
       {kChiprefDomain, kBatchBroadcastOp, lower_batch_broadcast},

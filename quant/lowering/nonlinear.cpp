@@ -34,8 +34,10 @@ void lower_lut(Lowering& cx, const Node& n, NonLinear f) {
   cx.require_quantized(x, n);
   LutSpec spec;
   spec.function = f, spec.in = cx.int_graph.values.at(x).quant, spec.out = cx.params_for(y, c);
-  spec.table_bits = std::min(c.lut_table_bits, spec.in.format.bits()), spec.interpolate = c.lut_interpolate, spec.method = c.nonlinear_method;
-  if (spec.in.format.bits() > 16) cx.cannot(n, "its input is " + spec.in.format.name() + "; a lookup table takes at most 16 bits");
+  spec.table_bits = std::min(c.lut_table_bits, spec.in.format.bits()), spec.interpolate = c.lut_interpolate,
+  spec.method = c.nonlinear_method;
+  if (spec.in.format.bits() > 16)
+    cx.cannot(n, "its input is " + spec.in.format.name() + "; a lookup table takes at most 16 bits");
   kernels::Lut table;
   try {
     table = build_lut(spec);
@@ -44,7 +46,7 @@ void lower_lut(Lowering& cx, const Node& n, NonLinear f) {
   }
   cx.add_value(y, spec.out);
   cx.add_constant(n.name + ".table", Tensor::of_ints(DType::int32, {static_cast<int64_t>(table.table.size())},
-                                                  std::vector<int64_t>(table.table.begin(), table.table.end())));
+                                                     std::vector<int64_t>(table.table.begin(), table.table.end())));
   Node l = cx.op("lut", n.name, {x, n.name + ".table"}, {y});
   l.attributes["function"] = std::string(to_string(f));
   l.attributes["in_min"] = table.in_min;
@@ -76,7 +78,8 @@ void lower_softmax(Lowering& cx, const Node& n) {
   const double m = 1.0 / out.scale;
   const int64_t one = static_cast<int64_t>(std::llround(m));
   if (one < 2 || std::fabs(m - static_cast<double>(one)) > 1e-6 * m)
-    cx.cannot(n, "its output scale " + std::to_string(out.scale) + " is not 1/M for an integer M; integer softmax writes probabilities in units of 1/M");
+    cx.cannot(n, "its output scale " + std::to_string(out.scale) +
+                     " is not 1/M for an integer M; integer softmax writes probabilities in units of 1/M");
   kernels::Softmax k;
   try {
     k = build_softmax(in.scale, in.format.bits(), 15, out.format.bits(), c.nonlinear_method);
@@ -85,11 +88,12 @@ void lower_softmax(Lowering& cx, const Node& n) {
   }
   cx.add_value(y, out);
   cx.add_constant(n.name + ".exp_table", Tensor::of_ints(DType::int32, {static_cast<int64_t>(k.exp_table.size())},
-                                                      std::vector<int64_t>(k.exp_table.begin(), k.exp_table.end())));
+                                                         std::vector<int64_t>(k.exp_table.begin(), k.exp_table.end())));
   Node sm = cx.op("softmax", n.name, {x, n.name + ".exp_table"}, {y});
   sm.attributes["one_over_scale"] = one;
   sm.attributes["method"] = std::string(to_string(c.nonlinear_method));
-  set_error_attrs(sm, measure_softmax_exp_error(in.scale, in.format.bits(), 15, c.nonlinear_method, k.exp_table), std::ldexp(1.0, -15));
+  set_error_attrs(sm, measure_softmax_exp_error(in.scale, in.format.bits(), 15, c.nonlinear_method, k.exp_table),
+                  std::ldexp(1.0, -15));
   cx.int_graph.ops.push_back(std::move(sm));
 }
 
@@ -100,26 +104,34 @@ void lower_layer_norm(Lowering& cx, const Node& n) {
   cx.require_quantized(x, n);
   const Shape shape = cx.shape_of(x);
   const int64_t axis = n.get_int("axis", -1);
-  if (shape.empty() || (axis != -1 && axis != static_cast<int64_t>(shape.size()) - 1)) cx.cannot(n, "only a LayerNorm over the last axis is lowered");
+  if (shape.empty() || (axis != -1 && axis != static_cast<int64_t>(shape.size()) - 1))
+    cx.cannot(n, "only a LayerNorm over the last axis is lowered");
   const Tensor& gamma = cx.initializer(n, 1);
-  const Tensor beta = n.has_input(2) ? cx.initializer(n, 2) : Tensor::of_floats({gamma.numel()}, std::vector<float>(static_cast<size_t>(gamma.numel()), 0.0f));
+  const Tensor beta =
+      n.has_input(2) ? cx.initializer(n, 2)
+                     : Tensor::of_floats({gamma.numel()}, std::vector<float>(static_cast<size_t>(gamma.numel()), 0.0f));
   if (gamma.rank() != 1 || beta.numel() != gamma.numel() || (shape.back() >= 0 && shape.back() != gamma.numel()))
     cx.cannot(n, "its scale and bias must be vectors over the last axis");
   const QuantParams yq = cx.params_for(y, c);
   cx.add_value(y, yq);
   kernels::LayerNorm k;
   try {
-    k = build_layernorm(cx.int_graph.values.at(x).quant, gamma.floats, beta.floats, n.get_float("epsilon", 1e-5f), yq, c.multiplier_bits);
+    k = build_layernorm(cx.int_graph.values.at(x).quant, gamma.floats, beta.floats, n.get_float("epsilon", 1e-5f), yq,
+                        c.multiplier_bits);
   } catch (const InputError& e) {
     cx.cannot(n, e.what());
   }
   const int64_t len = gamma.numel();
   Tensor m = Tensor::zeros(DType::int32, {len}), sh = m, neg = m, b = m;
   for (int64_t j = 0; j < len; ++j)
-    m.ints[j] = k.gamma[j].fixed.multiplier, sh.ints[j] = k.gamma[j].fixed.shift, neg.ints[j] = k.gamma_negative[j], b.ints[j] = k.beta[j];
-  for (auto& [suffix, t] : std::vector<std::pair<std::string, Tensor*>>{{".gamma_multiplier", &m}, {".gamma_shift", &sh}, {".gamma_negative", &neg}, {".beta", &b}})
+    m.ints[j] = k.gamma[j].fixed.multiplier, sh.ints[j] = k.gamma[j].fixed.shift, neg.ints[j] = k.gamma_negative[j],
+    b.ints[j] = k.beta[j];
+  for (auto& [suffix, t] : std::vector<std::pair<std::string, Tensor*>>{
+           {".gamma_multiplier", &m}, {".gamma_shift", &sh}, {".gamma_negative", &neg}, {".beta", &b}})
     cx.add_constant(n.name + suffix, std::move(*t));
-  Node ln = cx.op("layernorm", n.name, {x, n.name + ".gamma_multiplier", n.name + ".gamma_shift", n.name + ".gamma_negative", n.name + ".beta"}, {y});
+  Node ln = cx.op(
+      "layernorm", n.name,
+      {x, n.name + ".gamma_multiplier", n.name + ".gamma_shift", n.name + ".gamma_negative", n.name + ".beta"}, {y});
   ln.attributes["epsilon_units"] = static_cast<int64_t>(std::min<uint64_t>(k.epsilon, INT64_MAX));
   ln.attributes["extra_bits"] = int64_t{k.extra_bits};
   ln.attributes["multiplier_bits"] = int64_t{c.multiplier_bits};
@@ -134,7 +146,9 @@ std::vector<LoweringRule> nonlinear_lowering_rules() {
       {"", "Sigmoid", table(NonLinear::sigmoid)},
       {"", "Gelu",
        [](Lowering& cx, const Node& n) {
-         lower_lut(cx, n, n.get_string("approximate", std::string("none")) == "tanh" ? NonLinear::gelu_tanh : NonLinear::gelu_erf);
+         lower_lut(
+             cx, n,
+             n.get_string("approximate", std::string("none")) == "tanh" ? NonLinear::gelu_tanh : NonLinear::gelu_erf);
        }},
       {"", "Tanh", table(NonLinear::tanh)},
       {"", "Exp", table(NonLinear::exp)},

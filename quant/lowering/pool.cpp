@@ -38,8 +38,9 @@ void lower_average_pool(Lowering& cx, const Node& n, bool global) {
   cx.int_graph.ops.push_back(std::move(sum));
   const QuantParams yq = cx.params_for(y, c);
   cx.add_value(y, yq);
-  cx.add_mulshift(n.name + ".requant", n.name + ".sum", y, {cx.int_graph.values.at(x).quant.scale / (static_cast<double>(count) * yq.scale)}, c,
-               cx.clamp_for(nullptr, yq));
+  cx.add_mulshift(n.name + ".requant", n.name + ".sum", y,
+                  {cx.int_graph.values.at(x).quant.scale / (static_cast<double>(count) * yq.scale)}, c,
+                  cx.clamp_for(nullptr, yq));
 }
 
 }  // namespace
@@ -51,9 +52,11 @@ std::vector<LoweringRule> pool_lowering_rules() {
       {"", "MaxPool",
        [](Lowering& cx, const Node& n) {
          if (n.get_int("ceil_mode", 0) != 0) cx.cannot(n, "ceil_mode is not supported yet");
-         cx.lower_data_movement(n, "window_max", {{"kernel", n.get_ints("kernel_shape")}, {"strides", n.get_ints("strides", std::vector<int64_t>{1, 1})},
-                                                  {"pads", n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0})},
-                                                  {"dilations", n.get_ints("dilations", std::vector<int64_t>{1, 1})}});
+         cx.lower_data_movement(n, "window_max",
+                                {{"kernel", n.get_ints("kernel_shape")},
+                                 {"strides", n.get_ints("strides", std::vector<int64_t>{1, 1})},
+                                 {"pads", n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0})},
+                                 {"dilations", n.get_ints("dilations", std::vector<int64_t>{1, 1})}});
        }},
   };
 }

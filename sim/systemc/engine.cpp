@@ -17,7 +17,8 @@ namespace {
 // its own context: SystemC allows one elaboration per context, and an engine is built per model.
 class ContextScope {
  public:
-  explicit ContextScope(sc_core::sc_simcontext* context) : current_(sc_core::sc_curr_simcontext), global_(sc_core::sc_default_global_context) {
+  explicit ContextScope(sc_core::sc_simcontext* context)
+      : current_(sc_core::sc_curr_simcontext), global_(sc_core::sc_default_global_context) {
     sc_core::sc_curr_simcontext = context;
     sc_core::sc_default_global_context = context;
   }
@@ -141,7 +142,8 @@ struct SystemCEngine::Impl {
 
   void build();
   sc_core::sc_fifo<systemc::Packet>& new_fifo() {
-    fifos.push_back(std::make_unique<sc_core::sc_fifo<systemc::Packet>>(("fifo_" + std::to_string(fifos.size())).c_str(), static_cast<int>(hw.fifo_depth)));
+    fifos.push_back(std::make_unique<sc_core::sc_fifo<systemc::Packet>>(
+        ("fifo_" + std::to_string(fifos.size())).c_str(), static_cast<int>(hw.fifo_depth)));
     return *fifos.back();
   }
 };
@@ -149,7 +151,8 @@ struct SystemCEngine::Impl {
 void SystemCEngine::Impl::build() {
   check_integer_only(graph);
   // The hardware first: a geometry that cannot map a layer fails before anything is built.
-  if (hw.fifo_depth < 1) throw InputError("hardware.fifo_depth is " + std::to_string(hw.fifo_depth) + "; expected at least 1");
+  if (hw.fifo_depth < 1)
+    throw InputError("hardware.fifo_depth is " + std::to_string(hw.fifo_depth) + "; expected at least 1");
   for (const Node& op : graph.ops)
     if (ops::is_mac(op)) systemc::MacArray::check_geometry(op, hw);
   const Node& q = graph.ops.front();
@@ -208,9 +211,11 @@ void SystemCEngine::Impl::build() {
 
 SystemCEngine::SystemCEngine(const IntGraph& graph) : SystemCEngine(graph, graph.hardware) {}
 
-SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware) : SystemCEngine(graph, hardware, nullptr) {}
+SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware)
+    : SystemCEngine(graph, hardware, nullptr) {}
 
-SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware, std::shared_ptr<const systemc::ModuleFactory> replace)
+SystemCEngine::SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware,
+                             std::shared_ptr<const systemc::ModuleFactory> replace)
     : impl_(std::make_unique<Impl>(graph, hardware)) {
   impl_->replace = std::move(replace);
   // Before any simulation: a throw from here is on a thread that has not switched stacks yet. If it
@@ -258,13 +263,15 @@ Tensor SystemCEngine::run(const Tensor& input, RunTrace* trace) {
   }
   if (d.sink->received.size() != expected) {
     d.failed = true;
-    throw InputError("the SystemC netlist stalled: " + std::to_string(d.sink->received.size()) + " of " + std::to_string(expected) +
-                     " transactions reached the output");
+    throw InputError("the SystemC netlist stalled: " + std::to_string(d.sink->received.size()) + " of " +
+                     std::to_string(expected) + " transactions reached the output");
   }
   CodeTensor out;
   for (const auto& t : d.sink->received) {
-    if (out.shape.empty()) out.shape = t->shape;
-    else out.shape[0] += t->shape.at(0);
+    if (out.shape.empty())
+      out.shape = t->shape;
+    else
+      out.shape[0] += t->shape.at(0);
     out.data.insert(out.data.end(), t->data.begin(), t->data.end());
   }
   d.sink->received.clear();

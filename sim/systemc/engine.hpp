@@ -23,13 +23,13 @@ struct PortCount {
 };
 
 struct ModuleStats {
-  std::string name;      // the op's name
-  std::string kind;      // MacArray, MulShift, Lut, SparseDecoder, Add, Pool, Softmax, LayerNorm, Movement
+  std::string name;  // the op's name
+  std::string kind;  // MacArray, MulShift, Lut, SparseDecoder, Add, Pool, Softmax, LayerNorm, Movement
   std::string op_type;
-  PortCount in, out;     // activation inputs (all of them) and the output
-  PortCount weights;     // MacArray: weight tiles loaded into the array (one transaction per tile)
-  int64_t macs = 0;      // MacArray: multiply-accumulates of the layer (no padding, no idle PEs)
-  int64_t pe_slots = 0;  // MacArray: PE-steps the tile schedule occupies (macs / pe_slots = utilisation)
+  PortCount in, out;                // activation inputs (all of them) and the output
+  PortCount weights;                // MacArray: weight tiles loaded into the array (one transaction per tile)
+  int64_t macs = 0;                 // MacArray: multiply-accumulates of the layer (no padding, no idle PEs)
+  int64_t pe_slots = 0;             // MacArray: PE-steps the tile schedule occupies (macs / pe_slots = utilisation)
   int64_t activation_elements = 0;  // MacArray: activation elements streamed into the array (re-reads counted)
   int64_t overflow_events = 0;      // MacArray: accumulator overflow events
 };
@@ -42,7 +42,8 @@ struct ModuleStats {
 struct MacTileSchedule {
   int64_t tiles = 0, weight_elements = 0, activation_elements = 0, macs = 0, pe_slots = 0;
 };
-MacTileSchedule mac_tile_schedule(const HardwareConfig& hw, int64_t groups, int64_t positions, int64_t reduction, int64_t channels);
+MacTileSchedule mac_tile_schedule(const HardwareConfig& hw, int64_t groups, int64_t positions, int64_t reduction,
+                                  int64_t channels);
 
 namespace systemc {
 class ModuleFactory;  // sim/systemc/modules.hpp
@@ -58,7 +59,8 @@ class SystemCEngine : public Engine {
   explicit SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware);
   // With `replace`, ops it builds a module for (RTL blocks behind adapters) use that module instead of
   // the model's; the factory must outlive the engine.
-  SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware, std::shared_ptr<const systemc::ModuleFactory> replace);
+  SystemCEngine(const IntGraph& graph, const HardwareConfig& hardware,
+                std::shared_ptr<const systemc::ModuleFactory> replace);
   ~SystemCEngine();
   SystemCEngine(const SystemCEngine&) = delete;
   SystemCEngine& operator=(const SystemCEngine&) = delete;

@@ -16,22 +16,27 @@ namespace systemc {
 int storage_bits(DType t) {
   switch (t) {
     case DType::int8:
-    case DType::uint8: return 8;
+    case DType::uint8:
+      return 8;
     case DType::int16:
-    case DType::uint16: return 16;
-    case DType::int32: return 32;
-    default: return 64;
+    case DType::uint16:
+      return 16;
+    case DType::int32:
+      return 32;
+    default:
+      return 64;
   }
 }
 }  // namespace systemc
 
-MacTileSchedule mac_tile_schedule(const HardwareConfig& hw, int64_t groups, int64_t positions, int64_t reduction, int64_t channels) {
+MacTileSchedule mac_tile_schedule(const HardwareConfig& hw, int64_t groups, int64_t positions, int64_t reduction,
+                                  int64_t channels) {
   MacTileSchedule s;
   const int64_t rows = hw.mac_rows, cols = hw.mac_cols;
   s.macs = groups * positions * reduction * channels;
   if (hw.dataflow == Dataflow::weight_stationary) {
     s.tiles = groups * ceil_div(reduction, rows) * ceil_div(channels, cols);
-    s.weight_elements = groups * reduction * channels;                              // each tile loaded once
+    s.weight_elements = groups * reduction * channels;                                  // each tile loaded once
     s.activation_elements = groups * ceil_div(channels, cols) * positions * reduction;  // re-streamed per column tile
     s.pe_slots = s.tiles * positions * rows * cols;
   } else {
@@ -57,7 +62,8 @@ void count(PortCount& port, int64_t elements, int bits) {
 }
 }  // namespace
 
-IntOpModule::IntOpModule(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, std::string kind, NetlistContext& context)
+IntOpModule::IntOpModule(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, std::string kind,
+                         NetlistContext& context)
     : sc_core::sc_module(name), in("in"), out("out"), graph_(graph), op_(op), context_(context) {
   stats_.name = op.name;
   stats_.kind = std::move(kind);
@@ -73,7 +79,8 @@ int IntOpModule::bits_of(const std::string& value) const {
 }
 
 void IntOpModule::account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) {
-  for (size_t i = 0; i < inputs.size(); ++i) count(stats_.in, static_cast<int64_t>(inputs[i]->data.size()), bits_of(prepared_.inputs[i]));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    count(stats_.in, static_cast<int64_t>(inputs[i]->data.size()), bits_of(prepared_.inputs[i]));
   count(stats_.out, static_cast<int64_t>(output.data.size()), bits_of(op_.outputs.at(0)));
 }
 
@@ -88,7 +95,8 @@ void IntOpModule::process() {
   try {
     start();
     if (static_cast<size_t>(in.size()) != prepared_.inputs.size())
-      throw InputError(op_.describe() + ": the netlist bound " + std::to_string(in.size()) + " inputs; the op reads " + std::to_string(prepared_.inputs.size()));
+      throw InputError(op_.describe() + ": the netlist bound " + std::to_string(in.size()) + " inputs; the op reads " +
+                       std::to_string(prepared_.inputs.size()));
     // What a process holds while it waits lives in members: SystemC never unwinds a waiting process's
     // stack, so locals owning memory there would leak when the netlist is destroyed.
     packets_.assign(prepared_.inputs.size(), Packet{});
@@ -115,12 +123,14 @@ void IntOpModule::process() {
   } catch (const InputError&) {
     if (!context_.error) context_.error = std::current_exception();
   } catch (const std::exception& e) {  // not an input's fault: say which module it was
-    if (!context_.error) context_.error = std::make_exception_ptr(std::logic_error(op_.describe() + " in the SystemC netlist: " + e.what()));
+    if (!context_.error)
+      context_.error =
+          std::make_exception_ptr(std::logic_error(op_.describe() + " in the SystemC netlist: " + e.what()));
   }
 }
 
-MacArray::MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, const HardwareConfig& hw, bool sparse_fed,
-                   NetlistContext& context)
+MacArray::MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, const HardwareConfig& hw,
+                   bool sparse_fed, NetlistContext& context)
     : IntOpModule(name, graph, op, "MacArray", context), weights_in("weights_in"), hw_(hw), sparse_fed_(sparse_fed) {
   check_geometry(op, hw);
   if (second_is_activation()) {
@@ -147,7 +157,8 @@ void MacArray::prepare() {
 void MacArray::start() {
   if (!sparse_fed_) return;
   const Packet w = weights_in->read();  // the SparseDecoder's dense weights, once
-  decoded_ = Tensor::of_ints(DType::int32, w.tensor->shape, std::vector<int64_t>(w.tensor->data.begin(), w.tensor->data.end()));
+  decoded_ = Tensor::of_ints(DType::int32, w.tensor->shape,
+                             std::vector<int64_t>(w.tensor->data.begin(), w.tensor->data.end()));
   MacWeightSource source;
   source.dense = &decoded_;
   prepared_ = prepare_int_op(graph_, op_, source);
@@ -155,7 +166,8 @@ void MacArray::start() {
 
 void MacArray::account(const std::vector<const CodeTensor*>& inputs, const CodeTensor& output) {
   IntOpModule::account(inputs, output);
-  const Shape& second = second_is_activation() ? inputs[1]->shape : (sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1))).shape;
+  const Shape& second = second_is_activation() ? inputs[1]->shape
+                                               : (sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1))).shape;
   const ops::MacMatrixView p = ops::mac_matrix_view(op_, inputs[0]->shape, second, output.shape);
   const MacTileSchedule s = mac_tile_schedule(hw_, p.groups, p.positions, p.reduction, p.channels);
   stats_.weights.transactions += s.tiles;
@@ -181,7 +193,8 @@ void MacArray::traced(const std::vector<const CodeTensor*>& inputs, const CodeTe
   context_.trace->tile_streams[op_.name] = mac_tile_streams(op_, hw_, *inputs[0], zx, weight_codes_, 0, output);
 }
 
-SparseDecoder::SparseDecoder(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, NetlistContext& context)
+SparseDecoder::SparseDecoder(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op,
+                             NetlistContext& context)
     : sc_core::sc_module(name), out("out"), graph_(graph), op_(op), context_(context) {
   stats_.name = op.name;
   stats_.kind = "SparseDecoder";

@@ -39,7 +39,8 @@ class IntOpModule : public sc_core::sc_module {
   PacketIn in;    // bound in the order of PreparedOp::inputs
   PacketOut out;  // one binding per reader
   SC_HAS_PROCESS(IntOpModule);
-  IntOpModule(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, std::string kind, NetlistContext& context);
+  IntOpModule(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, std::string kind,
+              NetlistContext& context);
   const ModuleStats& stats() const { return stats_; }
   const Node& node() const { return op_; }
   bool images_independent() const { return prepared_.node == nullptr || prepared_.images_independent; }
@@ -77,8 +78,8 @@ class IntOpModule : public sc_core::sc_module {
 class MacArray : public IntOpModule {
  public:
   sc_core::sc_port<sc_core::sc_fifo_in_if<Packet>, 1, sc_core::SC_ZERO_OR_MORE_BOUND> weights_in;
-  MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, const HardwareConfig& hw, bool sparse_fed,
-           NetlistContext& context);
+  MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, const Node& op, const HardwareConfig& hw,
+           bool sparse_fed, NetlistContext& context);
   void prepare() override;
   // InputError naming the layer if the array cannot map it.
   static void check_geometry(const Node& op, const HardwareConfig& hw);
@@ -92,7 +93,7 @@ class MacArray : public IntOpModule {
   bool second_is_activation() const;  // matmul_mac: both operands stream in
   HardwareConfig hw_;
   bool sparse_fed_;
-  Tensor decoded_;  // weights from the SparseDecoder
+  Tensor decoded_;           // weights from the SparseDecoder
   CodeTensor weight_codes_;  // conv / linear weights as the tile streams read them (made on first use)
   int weight_bits_ = 32;
 };
@@ -145,7 +146,8 @@ class Sink : public sc_core::sc_module {
 class ModuleFactory {
  public:
   virtual ~ModuleFactory() = default;
-  virtual std::unique_ptr<IntOpModule> make(const std::string& name, const IntGraph& graph, const Node& op, NetlistContext& context) const = 0;
+  virtual std::unique_ptr<IntOpModule> make(const std::string& name, const IntGraph& graph, const Node& op,
+                                            NetlistContext& context) const = 0;
 };
 
 // Bits per element of a constant's storage type.

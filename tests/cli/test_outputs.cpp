@@ -52,7 +52,8 @@ std::vector<std::string> beside(const fs::path& target, const std::vector<std::s
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(target.parent_path())) {
     const std::string name = entry.path().filename().string();
-    if (name != target.filename().string() && std::find(keep.begin(), keep.end(), name) == keep.end()) names.push_back(name);
+    if (name != target.filename().string() && std::find(keep.begin(), keep.end(), name) == keep.end())
+      names.push_back(name);
   }
   return names;
 }
@@ -107,16 +108,19 @@ std::string write(const fs::path& path, const std::string& text) {
 }
 
 std::string sweep_file(const fs::path& dir, const std::string& name, const std::string& values) {
-  return write(dir / name, "model: " + (kSource / "examples/fmnist_cnn.onnx").string() + "\nbase: " + (kSource / "configs/w8a8.yaml").string() +
-                               "\ndata: {eval_images: 20, calibration_images: 10, detail_images: 5}\naxes:\n  weight_bits: {key: weights.bits, values: " +
+  return write(dir / name, "model: " + (kSource / "examples/fmnist_cnn.onnx").string() +
+                               "\nbase: " + (kSource / "configs/w8a8.yaml").string() +
+                               "\ndata: {eval_images: 20, calibration_images: 10, detail_images: 5}\naxes:\n  "
+                               "weight_bits: {key: weights.bits, values: " +
                                values + "}\n");
 }
 
 // Kills `make_new` (which replaces TARGET's `old` output with `new`) at `trials` seeded instants spread
 // over 1.5 times one run's duration; after each kill checks the target and runs `make_old` to completion (the
 // next run succeeds, cleans up, and restores the old output for the next trial).
-void kill_at_random_instants(const fs::path& target, const std::vector<std::string>& make_old, const std::vector<std::string>& make_new,
-                             const std::vector<std::string>& keep, const std::string& skip, int trials, uint32_t seed) {
+void kill_at_random_instants(const fs::path& target, const std::vector<std::string>& make_old,
+                             const std::vector<std::string>& make_new, const std::vector<std::string>& keep,
+                             const std::string& skip, int trials, uint32_t seed) {
   // Each command once first: a sweep's later runs find their points cached, and the kill instants must
   // spread over a run as long as the trials' runs.
   REQUIRE(run(make_old) == 0);
@@ -152,14 +156,14 @@ void kill_at_random_instants(const fs::path& target, const std::vector<std::stri
   // the instants were drawn against).
   CHECK(old_seen > 0);
   CHECK(killed >= trials / 5);
-  WARN(target.filename().string() << ": " << killed << " of " << trials << " runs killed; the old output after " << old_seen << ", the new after "
-                                  << new_seen);
+  WARN(target.filename().string() << ": " << killed << " of " << trials << " runs killed; the old output after "
+                                  << old_seen << ", the new after " << new_seen);
 }
 
 // Two writers into one TARGET at once, `trials` times: both exit 0, and the target is one of the two
 // complete outputs, with nothing left beside it.
-void two_writers(const fs::path& target, const std::vector<std::string>& a, const std::vector<std::string>& b, const std::vector<std::string>& keep,
-                 const std::vector<std::string>& check, int trials) {
+void two_writers(const fs::path& target, const std::vector<std::string>& a, const std::vector<std::string>& b,
+                 const std::vector<std::string>& keep, const std::vector<std::string>& check, int trials) {
   REQUIRE(run(a) == 0);
   const Snapshot output_a = snapshot(target);
   REQUIRE(run(b) == 0);
@@ -179,26 +183,35 @@ void two_writers(const fs::path& target, const std::vector<std::string>& a, cons
 
 }  // namespace
 
-TEST_CASE("Outputs/quantize killed at 50 random instants over a good IntGraph leaves the old or the new one, and the next run succeeds", "[outputs]") {
+TEST_CASE(
+    "Outputs/quantize killed at 50 random instants over a good IntGraph leaves the old or the new one, and the next "
+    "run succeeds",
+    "[outputs]") {
   const fs::path dir = scratch("kill_quantize");
   const std::string model = (kSource / "examples/fmnist_cnn.onnx").string(), target = (dir / "q").string();
   auto quantize = [&](const char* config) {
-    return std::vector<std::string>{"quantize", model, "--config", (kSource / "configs" / config).string(), "--calib-count", "20", "-o", target};
+    return std::vector<std::string>{"quantize",      model, "--config", (kSource / "configs" / config).string(),
+                                    "--calib-count", "20",  "-o",       target};
   };
   kill_at_random_instants(target, quantize("w8a8.yaml"), quantize("w4a8.yaml"), {}, "", 50, 23);
 }
 
-TEST_CASE("Outputs/vectors killed at 50 random instants over good vectors leaves the old or the new ones, never a stale file", "[outputs]") {
+TEST_CASE(
+    "Outputs/vectors killed at 50 random instants over good vectors leaves the old or the new ones, never a stale file",
+    "[outputs]") {
   const fs::path dir = scratch("kill_vectors");
   const std::string graph = (dir / "q").string(), target = (dir / "out" / "vec").string();
-  REQUIRE(run({"quantize", (kSource / "examples/fmnist_cnn.onnx").string(), "--config", (kSource / "configs/w8a8.yaml").string(), "--calib-count", "20",
-               "-o", graph}) == 0);
+  REQUIRE(run({"quantize", (kSource / "examples/fmnist_cnn.onnx").string(), "--config",
+               (kSource / "configs/w8a8.yaml").string(), "--calib-count", "20", "-o", graph}) == 0);
   fs::create_directories(dir / "out");
-  auto vectors = [&](const char* count) { return std::vector<std::string>{"vectors", graph, "--data", "fashion-mnist", "--count", count, "-o", target}; };
+  auto vectors = [&](const char* count) {
+    return std::vector<std::string>{"vectors", graph, "--data", "fashion-mnist", "--count", count, "-o", target};
+  };
   kill_at_random_instants(target, vectors("3"), vectors("1"), {}, "", 50, 24);
 }
 
-TEST_CASE("Outputs/sweep killed at 50 random instants over a finished sweep leaves its old report or the new one", "[outputs]") {
+TEST_CASE("Outputs/sweep killed at 50 random instants over a finished sweep leaves its old report or the new one",
+          "[outputs]") {
   const fs::path dir = scratch("kill_sweep");
   const std::string a = sweep_file(dir, "a.yaml", "[4, 8]"), b = sweep_file(dir, "b.yaml", "[3, 5]");
   fs::create_directories(dir / "out");
@@ -208,19 +221,24 @@ TEST_CASE("Outputs/sweep killed at 50 random instants over a finished sweep leav
   kill_at_random_instants(target, {"sweep", a, "-o", target}, {"sweep", b, "-o", target}, {}, "points", 50, 25);
 }
 
-TEST_CASE("Outputs/two quantize and two vectors runs into one target, 50 times each: both succeed, one complete output stays", "[outputs]") {
+TEST_CASE(
+    "Outputs/two quantize and two vectors runs into one target, 50 times each: both succeed, one complete output stays",
+    "[outputs]") {
   const fs::path dir = scratch("two_writers");
   const std::string model = (kSource / "examples/fmnist_cnn.onnx").string();
   fs::create_directories(dir / "q_out");
   const std::string q = (dir / "q_out" / "q").string();
   auto quantize = [&](const char* config) {
-    return std::vector<std::string>{"quantize", model, "--config", (kSource / "configs" / config).string(), "--calib-count", "20", "-o", q};
+    return std::vector<std::string>{"quantize",      model, "--config", (kSource / "configs" / config).string(),
+                                    "--calib-count", "20",  "-o",       q};
   };
   two_writers(q, quantize("w8a8.yaml"), quantize("w4a8.yaml"), {}, {"inspect", q}, 50);
 
   REQUIRE(run(quantize("w8a8.yaml")) == 0);
   fs::create_directories(dir / "v_out");
   const std::string v = (dir / "v_out" / "vec").string();
-  auto vectors = [&](const char* count) { return std::vector<std::string>{"vectors", q, "--data", "fashion-mnist", "--count", count, "-o", v}; };
+  auto vectors = [&](const char* count) {
+    return std::vector<std::string>{"vectors", q, "--data", "fashion-mnist", "--count", count, "-o", v};
+  };
   two_writers(v, vectors("2"), vectors("1"), {}, {"vectors", "verify", v}, 50);
 }

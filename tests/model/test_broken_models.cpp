@@ -9,10 +9,10 @@
 #include <functional>
 #include <sstream>
 
+#include "core/files.hpp"
 #include "model/executor.hpp"
 #include "model/fold.hpp"
 #include "model/onnx_import.hpp"
-#include "core/files.hpp"
 
 using namespace chipref;
 
@@ -56,34 +56,64 @@ struct BrokenCase {
 TEST_CASE("BrokenModels/each broken model gives one clear line", "[model][onnx][errors]") {
   const std::vector<BrokenCase> cases = {
       {"empty file", [] { return std::string(); }, {"broken.onnx", "empty file"}},
-      {"not ONNX at all", [] { return std::string("this is a text file, not a protobuf\n"); }, {"broken.onnx", "not an ONNX model"}},
-      {"truncated protobuf", [] { const auto b = good_bytes(); return b.substr(0, b.size() / 2); }, {"broken.onnx", "truncated or corrupt"}},
-      {"corrupt protobuf", [] { auto b = good_bytes(); for (size_t i = 100; i < 200; ++i) b[i] = '\xff'; return b; },
+      {"not ONNX at all",
+       [] { return std::string("this is a text file, not a protobuf\n"); },
+       {"broken.onnx", "not an ONNX model"}},
+      {"truncated protobuf",
+       [] {
+         const auto b = good_bytes();
+         return b.substr(0, b.size() / 2);
+       },
+       {"broken.onnx", "truncated or corrupt"}},
+      {"corrupt protobuf",
+       [] {
+         auto b = good_bytes();
+         for (size_t i = 100; i < 200; ++i) b[i] = '\xff';
+         return b;
+       },
        {"broken.onnx"}},
-      {"unknown op", [] { return mutated([](onnx::ModelProto& m) { node_named(m, "/Relu")->set_op_type("FancyRelu"); }); },
+      {"unknown op",
+       [] { return mutated([](onnx::ModelProto& m) { node_named(m, "/Relu")->set_op_type("FancyRelu"); }); },
        {"broken.onnx", "node '/Relu' (FancyRelu)", "not supported"}},
-      {"missing initializer", [] { return mutated([](onnx::ModelProto& m) {
-         auto* inits = m.mutable_graph()->mutable_initializer();
-         for (int i = 0; i < inits->size(); ++i)
-           if (inits->Get(i).name() == node_named(m, "/pw/pw.0/Conv")->input(1)) { inits->DeleteSubrange(i, 1); break; }
-       }); }, {"broken.onnx", "/pw/pw.0/Conv"}},
-      {"inconsistent shapes", [] { return mutated([](onnx::ModelProto& m) {
-         const std::string w = node_named(m, "/head/Gemm")->input(1);
-         for (auto& init : *m.mutable_graph()->mutable_initializer())
-           if (init.name() == w) {  // a [10, 47] weight (with data to match) where the features are 48
-             init.set_dims(1, 47);
-             init.set_raw_data(init.raw_data().substr(0, 10 * 47 * 4));
-           }
-       }); }, {"broken.onnx", "inconsistent shapes", "Gemm"}},
-      {"opset too old", [] { return mutated([](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(9); }); },
+      {"missing initializer",
+       [] {
+         return mutated([](onnx::ModelProto& m) {
+           auto* inits = m.mutable_graph()->mutable_initializer();
+           for (int i = 0; i < inits->size(); ++i)
+             if (inits->Get(i).name() == node_named(m, "/pw/pw.0/Conv")->input(1)) {
+               inits->DeleteSubrange(i, 1);
+               break;
+             }
+         });
+       },
+       {"broken.onnx", "/pw/pw.0/Conv"}},
+      {"inconsistent shapes",
+       [] {
+         return mutated([](onnx::ModelProto& m) {
+           const std::string w = node_named(m, "/head/Gemm")->input(1);
+           for (auto& init : *m.mutable_graph()->mutable_initializer())
+             if (init.name() == w) {  // a [10, 47] weight (with data to match) where the features are 48
+               init.set_dims(1, 47);
+               init.set_raw_data(init.raw_data().substr(0, 10 * 47 * 4));
+             }
+         });
+       },
+       {"broken.onnx", "inconsistent shapes", "Gemm"}},
+      {"opset too old",
+       [] { return mutated([](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(9); }); },
        {"broken.onnx", "opset 9 is not supported", "11..17"}},
-      {"opset too new", [] { return mutated([](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(18); }); },
+      {"opset too new",
+       [] { return mutated([](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(18); }); },
        {"broken.onnx", "opset 18", "11..17"}},
       {"no graph", [] { return mutated([](onnx::ModelProto& m) { m.clear_graph(); }); }, {"broken.onnx", "no graph"}},
-      {"raw data of the wrong size", [] { return mutated([](onnx::ModelProto& m) {
-         auto& init = *m.mutable_graph()->mutable_initializer(0);
-         init.set_raw_data(init.raw_data().substr(4));
-       }); }, {"broken.onnx", "initializer", "bytes"}},
+      {"raw data of the wrong size",
+       [] {
+         return mutated([](onnx::ModelProto& m) {
+           auto& init = *m.mutable_graph()->mutable_initializer(0);
+           init.set_raw_data(init.raw_data().substr(4));
+         });
+       },
+       {"broken.onnx", "initializer", "bytes"}},
   };
   for (const auto& c : cases) {
     const std::string message = import_error(c.make());
@@ -126,7 +156,8 @@ TEST_CASE("BrokenModels/absurd shapes are refused before anything is allocated",
   std::string bytes;
   m.SerializeToString(&bytes);
   Graph graph = import_onnx_bytes(bytes, "huge.onnx");
-  CHECK_THROWS_WITH(fold_constants(graph), Catch::Contains("huge.onnx: node 'fill' (ConstantOfShape)") && Catch::Contains("[100000,100000,100]") &&
+  CHECK_THROWS_WITH(fold_constants(graph), Catch::Contains("huge.onnx: node 'fill' (ConstantOfShape)") &&
+                                               Catch::Contains("[100000,100000,100]") &&
                                                Catch::Contains("more than the 2^30 elements"));
 
   // A graph input of [1, 1, 10^8, 10^8]: the trial run on zeros would allocate 10^16 floats.
@@ -140,9 +171,12 @@ TEST_CASE("BrokenModels/absurd shapes are refused before anything is allocated",
   relu.set_name("relu"), relu.set_op_type("Relu"), relu.add_input("x"), relu.add_output("y");
   wide.SerializeToString(&bytes);
   Graph wide_graph = import_onnx_bytes(bytes, "wide.onnx");
-  CHECK_THROWS_WITH(measure_unknown_shapes(wide_graph), Catch::Contains("wide.onnx: graph input 'x' has shape [1,1,100000000,100000000]: more than the 2^30"));
+  CHECK_THROWS_WITH(
+      measure_unknown_shapes(wide_graph),
+      Catch::Contains("wide.onnx: graph input 'x' has shape [1,1,100000000,100000000]: more than the 2^30"));
   // A negative or overflowing shape never reaches an allocation either.
   CHECK_THROWS_WITH(Tensor::zeros(DType::float32, {4, -1}), Catch::Contains("negative dimension"));
-  CHECK_THROWS_WITH(Tensor::zeros(DType::int64, {int64_t{1} << 40, int64_t{1} << 40}), Catch::Contains("more than the 2^30 elements"));
+  CHECK_THROWS_WITH(Tensor::zeros(DType::int64, {int64_t{1} << 40, int64_t{1} << 40}),
+                    Catch::Contains("more than the 2^30 elements"));
   CHECK(Tensor::zeros(DType::float32, {1024, 1024}).numel() == 1 << 20);
 }

@@ -54,9 +54,9 @@ TEST_CASE("Examples/CNN MACs equal the hand count", "[model][examples]") {
 
 TEST_CASE("Examples/ViT MACs equal the hand count", "[model][examples]") {
   // By hand, per image: 16 patches + 1 class token = 17 tokens of width 48, 4 heads of 12, MLP 96.
-  const int64_t patch = 4 * 4 * 48 * 49;  // Conv 1→48 7×7 stride 7
-  const int64_t qkv = 17 * 48 * 144;      // in-projection to q, k, v
-  const int64_t scores = 4 * 17 * 17 * 12;  // q·kᵀ per head
+  const int64_t patch = 4 * 4 * 48 * 49;     // Conv 1→48 7×7 stride 7
+  const int64_t qkv = 17 * 48 * 144;         // in-projection to q, k, v
+  const int64_t scores = 4 * 17 * 17 * 12;   // q·kᵀ per head
   const int64_t context = 4 * 17 * 12 * 17;  // attention·v per head
   const int64_t out_proj = 17 * 48 * 48;
   const int64_t mlp = 2 * 17 * 48 * 96;

@@ -1,10 +1,10 @@
 // Data I/O: the IDX loader on Debian's Fashion-MNIST files (sizes from the dataset's documentation) and
 // on malformed files; .npy against byte layouts written by hand from the NumPy format specification.
 
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <unistd.h>
 #include <fstream>
 
 #include "model/io/idx.hpp"
@@ -33,8 +33,10 @@ TEST_CASE("Io/Fashion-MNIST IDX files have the documented sizes", "[model][io]")
   std::vector<int64_t> per_class(10, 0);
   int64_t out_of_range = 0;
   for (int64_t l : labels.ints) {
-    if (l < 0 || l > 9) ++out_of_range;
-    else ++per_class[l];
+    if (l < 0 || l > 9)
+      ++out_of_range;
+    else
+      ++per_class[l];
   }
   CHECK(out_of_range == 0);
   CHECK(per_class == std::vector<int64_t>(10, 1000));  // the test set is balanced: 1000 images per class
@@ -52,7 +54,8 @@ TEST_CASE("Io/malformed IDX files are clear errors", "[model][io]") {
   CHECK_THROWS_WITH(read_idx(temp_file("type", std::string("\x00\x00\x0D\x01\x00\x00\x00\x01\x00\x00\x00\x00", 12))),
                     Catch::Contains("element type"));
   // Records of 2 bytes, 3 declared: the limit reads and checks only what it returns.
-  const std::string two_records = temp_file("two_of_three", std::string("\x00\x00\x08\x02\x00\x00\x00\x03\x00\x00\x00\x02\x07\x08\x09\xff", 16));
+  const std::string two_records =
+      temp_file("two_of_three", std::string("\x00\x00\x08\x02\x00\x00\x00\x03\x00\x00\x00\x02\x07\x08\x09\xff", 16));
   const Tensor prefix = read_idx(two_records, 2);
   CHECK(prefix.shape == Shape{2, 2});
   CHECK(prefix.ints == std::vector<int64_t>{7, 8, 9, 255});
@@ -77,7 +80,8 @@ TEST_CASE("Io/npy reads the NumPy format written by hand", "[model][io]") {
 }
 
 TEST_CASE("Io/npy round trip for every supported type, and bad files", "[model][io]") {
-  const std::vector<DType> types = {DType::int8, DType::uint8, DType::int16, DType::uint16, DType::int32, DType::int64, DType::boolean};
+  const std::vector<DType> types = {DType::int8,  DType::uint8, DType::int16,  DType::uint16,
+                                    DType::int32, DType::int64, DType::boolean};
   for (DType d : types) {
     const Tensor t = Tensor::of_ints(d, {2, 1}, {dtype_min(d) == 0 ? 1 : dtype_min(d), dtype_max(d)});
     const Tensor back = parse_npy(serialize_npy(t), "x.npy");

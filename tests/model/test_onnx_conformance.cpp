@@ -39,7 +39,7 @@ const std::map<std::string, std::string> kCoveredByUnitTests = {
 struct CaseInfo {
   std::set<std::string> ops;  // "Op" or "domain::Op"
   int64_t opset = -1;
-  std::string model_bytes;   // the model, with its opset lifted to kMinOnnxOpset where that is sound
+  std::string model_bytes;  // the model, with its opset lifted to kMinOnnxOpset where that is sound
   bool lifted = false;
 };
 
@@ -69,15 +69,18 @@ CaseInfo read_case_info(const fs::path& model_path) {
         info.lifted = true;
       }
     }
-  for (const auto& n : model.graph().node()) info.ops.insert(n.domain().empty() ? n.op_type() : n.domain() + "::" + n.op_type());
+  for (const auto& n : model.graph().node())
+    info.ops.insert(n.domain().empty() ? n.op_type() : n.domain() + "::" + n.op_type());
   model.SerializeToString(&info.model_bytes);
   return info;
 }
 
 // Empty string when equal; otherwise the first difference.
 std::string compare(const Tensor& got, const Tensor& want) {
-  if (got.shape != want.shape) return "shape " + shape_to_string(got.shape) + " vs expected " + shape_to_string(want.shape);
-  if (got.is_float() != want.is_float()) return "dtype " + std::string(to_string(got.dtype)) + " vs " + std::string(to_string(want.dtype));
+  if (got.shape != want.shape)
+    return "shape " + shape_to_string(got.shape) + " vs expected " + shape_to_string(want.shape);
+  if (got.is_float() != want.is_float())
+    return "dtype " + std::string(to_string(got.dtype)) + " vs " + std::string(to_string(want.dtype));
   for (int64_t i = 0; i < want.numel(); ++i) {
     if (want.is_float()) {
       const double g = got.floats[i], w = want.floats[i];
@@ -89,7 +92,8 @@ std::string compare(const Tensor& got, const Tensor& want) {
         return s.str();
       }
     } else if (got.ints[i] != want.ints[i]) {
-      return "element " + std::to_string(i) + ": " + std::to_string(got.ints[i]) + " vs expected " + std::to_string(want.ints[i]);
+      return "element " + std::to_string(i) + ": " + std::to_string(got.ints[i]) + " vs expected " +
+             std::to_string(want.ints[i]);
     }
   }
   return "";
@@ -107,7 +111,8 @@ std::string run_case(const fs::path& dir, const CaseInfo& info) {
   }
   std::vector<fs::path> sets;
   for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_directory() && entry.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(entry.path());
+    if (entry.is_directory() && entry.path().filename().string().rfind("test_data_set_", 0) == 0)
+      sets.push_back(entry.path());
   if (sets.empty()) return "no test_data_set_* directory";
   const FloatExecutor exec(graph);
   for (const auto& set : sets) {
@@ -144,23 +149,30 @@ TEST_CASE("OnnxConformance/backend node tests of every supported op", "[model][o
   for (const auto& dir : dirs) {
     const CaseInfo info = read_case_info(dir / "model.onnx");
     if (info.ops.empty() || info.opset < kMinOnnxOpset || info.opset > kMaxOnnxOpset) continue;
-    if (!std::all_of(info.ops.begin(), info.ops.end(), [&](const std::string& op) { return supported.count(op); })) continue;
+    if (!std::all_of(info.ops.begin(), info.ops.end(), [&](const std::string& op) { return supported.count(op); }))
+      continue;
     ++cases_run;
     cases_lifted += info.lifted;
     const std::string result = run_case(dir, info);
     const bool is_unsupported = result.rfind("unsupported: ", 0) == 0;
     for (const auto& op : info.ops) {
       OpTally& t = tally[op];
-      if (is_unsupported) ++t.unsupported;
-      else ++t.ran, t.passed += result.empty();
+      if (is_unsupported)
+        ++t.unsupported;
+      else
+        ++t.ran, t.passed += result.empty();
     }
-    if (is_unsupported) unsupported_cases.push_back(dir.filename().string() + ": " + result.substr(13));
-    else if (!result.empty()) failures.push_back(dir.filename().string() + ": " + result);
+    if (is_unsupported)
+      unsupported_cases.push_back(dir.filename().string() + ": " + result.substr(13));
+    else if (!result.empty())
+      failures.push_back(dir.filename().string() + ": " + result);
   }
 
-  std::cout << "ONNX backend node tests (" << kNodeTests << "), opsets " << kMinOnnxOpset << ".." << kMaxOnnxOpset << ":\n";
+  std::cout << "ONNX backend node tests (" << kNodeTests << "), opsets " << kMinOnnxOpset << ".." << kMaxOnnxOpset
+            << ":\n";
   std::cout << std::left << std::setw(24) << "op" << std::right << std::setw(6) << "ran" << std::setw(8) << "passed"
-            << std::setw(13) << "unsupported" << "\n";
+            << std::setw(13) << "unsupported"
+            << "\n";
   int total_ran = 0, total_passed = 0;
   std::vector<std::string> never_run;
   for (const auto& op : supported) {
@@ -172,12 +184,14 @@ TEST_CASE("OnnxConformance/backend node tests of every supported op", "[model][o
   }
   for (const auto& f : failures) std::cout << "FAILED " << f << "\n";
   for (const auto& u : unsupported_cases) std::cout << "not run (unsupported configuration) " << u << "\n";
-  for (const auto& [op, where] : kCoveredByUnitTests) std::cout << "no applicable node test for " << op << "; covered by " << where << "\n";
+  for (const auto& [op, where] : kCoveredByUnitTests)
+    std::cout << "no applicable node test for " << op << "; covered by " << where << "\n";
   total_ran = cases_run - static_cast<int>(unsupported_cases.size());
   total_passed = total_ran - static_cast<int>(failures.size());
   std::cout << "cases: " << cases_run << " with only supported ops; " << total_ran << " ran, " << total_passed
-            << " passed, " << failures.size() << " failed, " << unsupported_cases.size() << " unsupported configurations; "
-            << cases_lifted << " declared an older opset whose op definitions are unchanged at " << kMaxOnnxOpset << "\n";
+            << " passed, " << failures.size() << " failed, " << unsupported_cases.size()
+            << " unsupported configurations; " << cases_lifted
+            << " declared an older opset whose op definitions are unchanged at " << kMaxOnnxOpset << "\n";
   INFO(failures.size() << " failing cases; see the log");
   CHECK(failures.empty());
   INFO("supported ops with no passing case: " << never_run.size());

@@ -49,11 +49,11 @@ TEST_CASE("Ops/Cast float to integer truncates toward zero", "[model][ops]") {
 
 TEST_CASE("Ops/Cast between integer types wraps modulo 2^bits", "[model][ops]") {
   const Tensor x = Tensor::of_ints(DType::int64, {4}, {300, -1, 255, 0});
-  CHECK(run_node("Cast", "", {{"to", int64_t{2}}}, {x}).ints == std::vector<int64_t>{44, 255, 255, 0});    // uint8
-  CHECK(run_node("Cast", "", {{"to", int64_t{3}}}, {x}).ints == std::vector<int64_t>{44, -1, -1, 0});      // int8
-  CHECK(run_node("Cast", "", {{"to", int64_t{4}}}, {x}).ints == std::vector<int64_t>{300, 65535, 255, 0}); // uint16
-  CHECK(run_node("Cast", "", {{"to", int64_t{9}}}, {x}).ints == std::vector<int64_t>{1, 1, 1, 0});         // bool
-  CHECK(run_node("Cast", "", {{"to", int64_t{1}}}, {x}).floats == std::vector<float>{300, -1, 255, 0});    // float
+  CHECK(run_node("Cast", "", {{"to", int64_t{2}}}, {x}).ints == std::vector<int64_t>{44, 255, 255, 0});     // uint8
+  CHECK(run_node("Cast", "", {{"to", int64_t{3}}}, {x}).ints == std::vector<int64_t>{44, -1, -1, 0});       // int8
+  CHECK(run_node("Cast", "", {{"to", int64_t{4}}}, {x}).ints == std::vector<int64_t>{300, 65535, 255, 0});  // uint16
+  CHECK(run_node("Cast", "", {{"to", int64_t{9}}}, {x}).ints == std::vector<int64_t>{1, 1, 1, 0});          // bool
+  CHECK(run_node("Cast", "", {{"to", int64_t{1}}}, {x}).floats == std::vector<float>{300, -1, 255, 0});     // float
 }
 
 TEST_CASE("Ops/Cast rejects unsupported targets and non-finite values", "[model][ops]") {
@@ -84,11 +84,15 @@ TEST_CASE("Ops/QONNX Quant follows its definition", "[model][ops][qonnx]") {
 TEST_CASE("Ops/quantizers reject invalid scales and NaN inputs instead of converting NaN", "[model][ops]") {
   const Tensor x = floats({1.0f, 2.0f});
   const Tensor zp = Tensor::of_ints(DType::uint8, {}, {0});
-  CHECK_THROWS_WITH(run_node("QuantizeLinear", "", {}, {x, scalar(0.0f), zp}), Catch::Contains("y_scale 0") && Catch::Contains("> 0"));
-  CHECK_THROWS_WITH(run_node("QuantizeLinear", "", {}, {x, scalar(-1.0f), zp}), Catch::Contains("expected a finite value > 0"));
+  CHECK_THROWS_WITH(run_node("QuantizeLinear", "", {}, {x, scalar(0.0f), zp}),
+                    Catch::Contains("y_scale 0") && Catch::Contains("> 0"));
+  CHECK_THROWS_WITH(run_node("QuantizeLinear", "", {}, {x, scalar(-1.0f), zp}),
+                    Catch::Contains("expected a finite value > 0"));
   CHECK_THROWS_WITH(run_node("QuantizeLinear", "", {}, {floats({NAN}), scalar(1.0f), zp}), Catch::Contains("NaN"));
-  CHECK_THROWS_WITH(run_node("DynamicQuantizeLinear", "", {}, {floats({1.0f, INFINITY})}), Catch::Contains("non-finite"));
-  CHECK_THROWS_WITH(run_node("Quant", kQonnxDomain, {}, {x, scalar(0.0f), scalar(0.0f), scalar(8.0f)}), Catch::Contains("scale"));
+  CHECK_THROWS_WITH(run_node("DynamicQuantizeLinear", "", {}, {floats({1.0f, INFINITY})}),
+                    Catch::Contains("non-finite"));
+  CHECK_THROWS_WITH(run_node("Quant", kQonnxDomain, {}, {x, scalar(0.0f), scalar(0.0f), scalar(8.0f)}),
+                    Catch::Contains("scale"));
   // int64 → int64 is the identity (no modular reduction, no overflow in computing the range)
   const Tensor big = Tensor::of_ints(DType::int64, {2}, {INT64_MIN, INT64_MAX});
   CHECK(run_node("Cast", "", {{"to", int64_t{7}}}, {big}).ints == big.ints);
@@ -103,17 +107,20 @@ TEST_CASE("Ops/Gelu equals the composed erf form and stays near it in the tanh f
   const Tensor erf_form = run_node("Gelu", "", {}, {x});
   const Tensor tanh_form = run_node("Gelu", "", {{"approximate", std::string("tanh")}}, {x});
   const Tensor e = run_node("Erf", "", {}, {run_node("Div", "", {}, {x, scalar(1.4142135f)})});
-  const Tensor composed = run_node("Mul", "", {}, {run_node("Mul", "", {}, {x, run_node("Add", "", {}, {e, scalar(1.0f)})}), scalar(0.5f)});
+  const Tensor composed =
+      run_node("Mul", "", {}, {run_node("Mul", "", {}, {x, run_node("Add", "", {}, {e, scalar(1.0f)})}), scalar(0.5f)});
   double worst_composed = 0, worst_tanh = 0;
   for (size_t i = 0; i < v.size(); ++i) {
     // the composed chain rounds 1 + erf(x/√2) to float32: an absolute error up to ~2^-23 that x/2 scales
     // (it cancels badly in the negative tail), then a few relative roundings
     const double allowed = 4 * 0x1p-24 * std::fabs(composed.floats[i]) + 0x1p-23 * std::fabs(v[i]);
-    worst_composed = std::max(worst_composed, std::fabs(static_cast<double>(erf_form.floats[i]) - composed.floats[i]) / allowed);
+    worst_composed =
+        std::max(worst_composed, std::fabs(static_cast<double>(erf_form.floats[i]) - composed.floats[i]) / allowed);
     worst_tanh = std::max(worst_tanh, std::fabs(static_cast<double>(tanh_form.floats[i]) - erf_form.floats[i]));
   }
   CHECK(worst_composed <= 1.0);  // within the composed chain's float32 rounding
   CHECK(worst_tanh < 5e-4);      // the tanh approximation's largest deviation is about 4.7e-4 (near |x| = 2)
   CHECK(worst_tanh > 1e-4);      // and it is a different function
-  CHECK_THROWS_WITH(run_node("Gelu", "", {{"approximate", std::string("fast")}}, {x}), Catch::Contains("approximate must be 'none' or 'tanh'"));
+  CHECK_THROWS_WITH(run_node("Gelu", "", {{"approximate", std::string("fast")}}, {x}),
+                    Catch::Contains("approximate must be 'none' or 'tanh'"));
 }

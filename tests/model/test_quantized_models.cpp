@@ -5,18 +5,18 @@
 
 #include <onnx/onnx_pb.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "core/files.hpp"
 #include "model/executor.hpp"
 #include "model/io/idx.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "core/files.hpp"
 
 using namespace chipref;
 
@@ -41,7 +41,8 @@ std::vector<float> floats_of(const onnx::TensorProto& t) {
   return v;
 }
 
-onnx::TensorProto make_tensor(const std::string& name, int type, const std::vector<int64_t>& dims, const std::string& raw) {
+onnx::TensorProto make_tensor(const std::string& name, int type, const std::vector<int64_t>& dims,
+                              const std::string& raw) {
   onnx::TensorProto t;
   t.set_name(name);
   t.set_data_type(type);
@@ -99,7 +100,8 @@ void quantize_conv_weights(onnx::ModelProto& qdq, onnx::ModelProto& reference) {
     *graph->add_node() = dq;
   }
   // DequantizeLinear nodes were appended; move them to the front so the graph stays topologically sorted.
-  std::rotate(graph->mutable_node()->begin(), graph->mutable_node()->begin() + node_count, graph->mutable_node()->end());
+  std::rotate(graph->mutable_node()->begin(), graph->mutable_node()->begin() + node_count,
+              graph->mutable_node()->end());
   // The initializers replaced by codes are no longer read.
   for (int i = graph->initializer_size() - 1; i >= 0; --i)
     if (initializer(qdq, graph->initializer(i).name() + "_q")) graph->mutable_initializer()->DeleteSubrange(i, 1);
@@ -135,7 +137,8 @@ TEST_CASE("QuantizedModels/QONNX Quant nodes import and fake-quantize the input"
   opset->set_domain(kQonnxDomain);
   opset->set_version(1);
   // input → Quant(scale 1/32, zero point 0, 8 bits, signed) → the first Conv
-  for (const auto& [name, value] : std::vector<std::pair<std::string, float>>{{"q_scale", 1.0f / 32}, {"q_zp", 0.0f}, {"q_bits", 8.0f}})
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, float>>{{"q_scale", 1.0f / 32}, {"q_zp", 0.0f}, {"q_bits", 8.0f}})
     *graph->add_initializer() = make_tensor(name, onnx::TensorProto::FLOAT, {}, raw_of(std::vector<float>{value}));
   onnx::NodeProto quant;
   quant.set_name("input_quant");

@@ -53,7 +53,7 @@ TEST_CASE("Accumulator/48-bit with int64-extreme terms", "[quant][accumulator]")
   const auto wrap = AccumulatorSpec::make(48, OverflowPolicy::wrap);
   CHECK(wrap.add(max48, 1, counter) == min48);
   CHECK(wrap.add(1, INT64_MAX, counter) == 0);  // the exact sum 2^63 is 0 mod 2^48
-  CHECK(counter.events == 5);  // three saturations and two wraps; max48 - 1 is in range
+  CHECK(counter.events == 5);                   // three saturations and two wraps; max48 - 1 is in range
   const auto err = AccumulatorSpec::make(48, OverflowPolicy::error);
   CHECK_THROWS_WITH(err.add(max48, 1, counter), Catch::Contains("int48 accumulator overflow"));
 }

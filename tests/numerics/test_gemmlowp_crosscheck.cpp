@@ -37,7 +37,8 @@ int32_t random_int32(std::mt19937_64& rng) {
 int32_t gemmlowp_multiply_by_quantized_multiplier(int32_t x, int32_t q31, int shift) {
   const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
   const int64_t shifted = static_cast<int64_t>(x) * (int64_t{1} << left);
-  const int32_t saturated = shifted > INT32_MAX ? INT32_MAX : (shifted < INT32_MIN ? INT32_MIN : static_cast<int32_t>(shifted));
+  const int32_t saturated =
+      shifted > INT32_MAX ? INT32_MAX : (shifted < INT32_MIN ? INT32_MIN : static_cast<int32_t>(shifted));
   return gemmlowp::RoundingDivideByPOT(gemmlowp::SaturatingRoundingDoublingHighMul(saturated, q31), right);
 }
 }  // namespace
@@ -88,8 +89,8 @@ TEST_CASE("GemmlowpCrosscheck/requantization 10^7 random accumulators and scales
     const RequantChannel ch = make_requant_channel(std::exp2(log2_scale(rng)), 31);
     for (int j = 0; j < 8; ++j, ++cases) {
       const int32_t acc = (j == 0) ? edges[rng() % edges.size()] : random_int32(rng);
-      mismatches += rq.scale_only(acc, ch) !=
-                    gemmlowp_multiply_by_quantized_multiplier(acc, ch.fixed.multiplier, ch.fixed.shift);
+      mismatches +=
+          rq.scale_only(acc, ch) != gemmlowp_multiply_by_quantized_multiplier(acc, ch.fixed.multiplier, ch.fixed.shift);
     }
   }
   INFO(cases << " cases");
@@ -100,7 +101,8 @@ TEST_CASE("GemmlowpCrosscheck/requantization 10^7 random accumulators and scales
 TEST_CASE("GemmlowpCrosscheck/narrow multipliers are gemmlowp on the widened multiplier", "[quant][gemmlowp]") {
   std::mt19937_64 rng(4);
   std::uniform_real_distribution<double> log2_scale(-20.0, 8.0);
-  const Requantizer rq = Requantizer::make(RequantFlavour::gemmlowp, RoundingMode::half_away, IntFormat::int_bits(32), 0);
+  const Requantizer rq =
+      Requantizer::make(RequantFlavour::gemmlowp, RoundingMode::half_away, IntFormat::int_bits(32), 0);
   long mismatches = 0;
   for (int bits = kMinMultiplierBits; bits <= kMaxMultiplierBits; ++bits)
     for (int i = 0; i < 20000; ++i) {

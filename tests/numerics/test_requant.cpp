@@ -148,8 +148,8 @@ TEST_CASE("Requant/float flavour matches ONNX Runtime's scalar requantization", 
         ch = make_requant_channel(std::exp2(log2_scale(rng)), 31);
         acc = static_cast<int32_t>(static_cast<int64_t>(static_cast<int32_t>(rng())) >> (rng() % 32));
       }
-      mismatches += rq.apply(acc, ch) !=
-                    ort_style_requantize(acc, ch.scale_f32, static_cast<int32_t>(out.min()), static_cast<int32_t>(out.max()), zp);
+      mismatches += rq.apply(acc, ch) != ort_style_requantize(acc, ch.scale_f32, static_cast<int32_t>(out.min()),
+                                                              static_cast<int32_t>(out.max()), zp);
     }
   }
   INFO(ties << " exact ties");
@@ -184,12 +184,14 @@ TEST_CASE("Requant/flavour names round-trip", "[quant][requant]") {
 TEST_CASE("Requant/float flavour: a 24-bit multiplier carries every float32 scale exactly", "[quant][requant]") {
   // Every float32 in [2^-32, 2^31): all 2^23 significands at 3 exponents, and 10^6 random values across the range.
   auto round_trip = [](float scale) {
-    const RequantChannel ch = requant_channel_of(derive_multiplier(scale, kFloat32MultiplierBits), RequantFlavour::float32);
+    const RequantChannel ch =
+        requant_channel_of(derive_multiplier(scale, kFloat32MultiplierBits), RequantFlavour::float32);
     return std::memcmp(&ch.scale_f32, &scale, sizeof scale) == 0;
   };
   int64_t failures = 0;
   for (int exponent : {-32, 0, 30})
-    for (uint32_t m = 0; m < (1u << 23); ++m) failures += !round_trip(std::ldexp(1.0f + static_cast<float>(m) / 8388608.0f, exponent));
+    for (uint32_t m = 0; m < (1u << 23); ++m)
+      failures += !round_trip(std::ldexp(1.0f + static_cast<float>(m) / 8388608.0f, exponent));
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> log2_scale(-32.0, 31.0);
   for (int i = 0; i < 1000000; ++i) {
@@ -197,10 +199,12 @@ TEST_CASE("Requant/float flavour: a 24-bit multiplier carries every float32 scal
     if (s >= 0x1p-32f && s < 0x1p31f) failures += !round_trip(s);
   }
   CHECK(failures == 0);
-  CHECK_THROWS_WITH(requant_channel_of(derive_multiplier(0.3, 31), RequantFlavour::float32), Catch::Contains("24-bit multiplier"));
+  CHECK_THROWS_WITH(requant_channel_of(derive_multiplier(0.3, 31), RequantFlavour::float32),
+                    Catch::Contains("24-bit multiplier"));
 }
 
-TEST_CASE("Requant/a stored pair is held to the range derive_multiplier gives, and every pair it gives passes", "[quant][requant]") {
+TEST_CASE("Requant/a stored pair is held to the range derive_multiplier gives, and every pair it gives passes",
+          "[quant][requant]") {
   // What an IntGraph on disk may claim: the boundaries of the documented ranges (bits 8..31, a multiplier
   // in [2^(bits-1), 2^bits) or the zero pair, shift -31..31), each side of each.
   int64_t wrong = 0;
@@ -214,10 +218,12 @@ TEST_CASE("Requant/a stored pair is held to the range derive_multiplier gives, a
   };
   for (RequantFlavour f : {RequantFlavour::gemmlowp, RequantFlavour::single}) {
     for (int bits = kMinMultiplierBits; bits <= kMaxMultiplierBits; ++bits) {
-      const int32_t low = static_cast<int32_t>(int64_t{1} << (bits - 1)), high = static_cast<int32_t>((int64_t{1} << bits) - 1);
+      const int32_t low = static_cast<int32_t>(int64_t{1} << (bits - 1)),
+                    high = static_cast<int32_t>((int64_t{1} << bits) - 1);
       for (int shift : {kMinScaleExponent, 0, kMaxScaleExponent}) {
         wrong += !accepted(low, shift, bits, f) + !accepted(high, shift, bits, f);
-        wrong += accepted(low - 1, shift, bits, f) + (bits < 31 && accepted(high + 1, shift, bits, f)) + accepted(-low, shift, bits, f);
+        wrong += accepted(low - 1, shift, bits, f) + (bits < 31 && accepted(high + 1, shift, bits, f)) +
+                 accepted(-low, shift, bits, f);
       }
       wrong += accepted(low, kMinScaleExponent - 1, bits, f) + accepted(low, kMaxScaleExponent + 1, bits, f);
       wrong += !accepted(0, 0, bits, f) + accepted(0, 5, bits, f);

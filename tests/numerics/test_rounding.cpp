@@ -8,8 +8,8 @@
 #include "numerics/rounding.hpp"
 #include "support/int128_reference.hpp"
 
-using chipref::RoundingMode;
 using chipref::rounding_shift_right;
+using chipref::RoundingMode;
 using chipref::testing::reference_round_div_pow2;
 
 TEST_CASE("Rounding/exhaustive over all 16-bit inputs and shifts 0..62", "[quant][rounding]") {
@@ -92,20 +92,26 @@ TEST_CASE("Rounding/round_to_integer on doubles agrees with the reference", "[qu
 TEST_CASE("Rounding/mode names round-trip and unknown names list the choices", "[quant][rounding]") {
   for (RoundingMode mode : chipref::kAllRoundingModes)
     CHECK(chipref::parse_rounding_mode(chipref::to_string(mode)) == mode);
-  CHECK_THROWS_WITH(chipref::parse_rounding_mode("nearest"),
-                    Catch::Contains("'nearest'") && Catch::Contains("half_even, half_away, half_up, floor, toward_zero"));
+  CHECK_THROWS_WITH(
+      chipref::parse_rounding_mode("nearest"),
+      Catch::Contains("'nearest'") && Catch::Contains("half_even, half_away, half_up, floor, toward_zero"));
 }
 
-TEST_CASE("Rounding/rounding_divide: exhaustive small numerators and divisors, and int64 extremes", "[quant][rounding]") {
+TEST_CASE("Rounding/rounding_divide: exhaustive small numerators and divisors, and int64 extremes",
+          "[quant][rounding]") {
   int64_t failures = 0;
-  for (RoundingMode mode : {RoundingMode::half_even, RoundingMode::half_away, RoundingMode::half_up, RoundingMode::floor, RoundingMode::toward_zero}) {
+  for (RoundingMode mode : {RoundingMode::half_even, RoundingMode::half_away, RoundingMode::half_up,
+                            RoundingMode::floor, RoundingMode::toward_zero}) {
     for (int64_t b = 1; b <= 130; ++b)
-      for (int64_t a = -4000; a <= 4000; ++a) failures += rounding_divide(a, b, mode) != static_cast<int64_t>(chipref::testing::reference_round_div(a, b, mode));
+      for (int64_t a = -4000; a <= 4000; ++a)
+        failures +=
+            rounding_divide(a, b, mode) != static_cast<int64_t>(chipref::testing::reference_round_div(a, b, mode));
     for (int64_t a : {INT64_MIN, INT64_MIN + 1, int64_t{-1}, INT64_MAX - 1, INT64_MAX})
       for (int64_t b : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{1} << 31, INT64_MAX - 1, INT64_MAX})
-        failures += rounding_divide(a, b, mode) != static_cast<int64_t>(chipref::testing::reference_round_div(a, b, mode));
+        failures +=
+            rounding_divide(a, b, mode) != static_cast<int64_t>(chipref::testing::reference_round_div(a, b, mode));
   }
   CHECK(failures == 0);
-  CHECK(rounding_divide(5, 2, RoundingMode::half_even) == 2);   // ties to even
+  CHECK(rounding_divide(5, 2, RoundingMode::half_even) == 2);  // ties to even
   CHECK(rounding_divide(-5, 2, RoundingMode::half_away) == -3);
 }

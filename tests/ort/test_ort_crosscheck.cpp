@@ -17,8 +17,8 @@
 #include "core/files.hpp"
 #include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
-#include "ops/qdq_export.hpp"
 #include "model/sidecar.hpp"
+#include "ops/qdq_export.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 
@@ -37,7 +37,8 @@ Normalisation cnn_norm() { return *read_sidecar_normalisation(kCnn); }
 const IntGraph& calibrated_cnn() {
   static const IntGraph q = [] {
     const Graph graph = import_onnx(kCnn);
-    const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 7}\n  requant: {flavour: float}\n", "w7.yaml");
+    const QuantConfig config =
+        parse_quant_config("defaults:\n  weights: {bits: 7}\n  requant: {flavour: float}\n", "w7.yaml");
     const Tensor calibration = load_fashion_mnist("train", 500, cnn_norm()).images;
     return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
   }();
@@ -81,8 +82,8 @@ Tensor run_ort(const std::string& model_bytes, const Tensor& input, const std::s
   fs::create_directories(dir);
   write_file_atomically((dir / "model.onnx").string(), model_bytes);
   write_npy((dir / "input.npy").string(), input);
-  const std::string command = "node " CHIPREF_SOURCE_DIR "/scripts/ort-run.js run " + (dir / "model.onnx").string() + " " +
-                              (dir / "input.npy").string() + " " + (dir / "output.npy").string();
+  const std::string command = "node " CHIPREF_SOURCE_DIR "/scripts/ort-run.js run " + (dir / "model.onnx").string() +
+                              " " + (dir / "input.npy").string() + " " + (dir / "output.npy").string();
   REQUIRE(std::system(command.c_str()) == 0);
   Tensor y = read_npy((dir / "output.npy").string());
   fs::remove_all(dir);
@@ -112,7 +113,8 @@ std::string output_of(const IntGraph& q, const std::string& op_name) {
 }
 }  // namespace
 
-TEST_CASE("ORT/QDQ convolutions (plain, strided, depthwise + ReLU6, pointwise) equal ONNX Runtime bit for bit", "[ort]") {
+TEST_CASE("ORT/QDQ convolutions (plain, strided, depthwise + ReLU6, pointwise) equal ONNX Runtime bit for bit",
+          "[ort]") {
   const IntGraph& q = calibrated_cnn();
   const std::string bytes = export_qdq_onnx(span(q, "", output_of(q, "/pw/pw.0/Conv.requant")));
   const Tensor images = load_fashion_mnist("t10k", 500, cnn_norm()).images;
@@ -124,7 +126,8 @@ TEST_CASE("ORT/QDQ convolutions (plain, strided, depthwise + ReLU6, pointwise) e
 
 TEST_CASE("ORT/QDQ Gemm equals ONNX Runtime bit for bit", "[ort]") {
   const IntGraph& q = calibrated_cnn();
-  const Node& gemm = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "linear_mac"; });
+  const Node& gemm =
+      *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "linear_mac"; });
   const std::string features = gemm.inputs.at(0);
   const std::string bytes = export_qdq_onnx(span(q, features, q.ops.back().inputs.at(0)));
   // Inputs: the real features the CNN computes for 500 test images (dequantized codes, so quantizing
@@ -134,7 +137,8 @@ TEST_CASE("ORT/QDQ Gemm equals ONNX Runtime bit for bit", "[ort]") {
   const CodeTensor& codes = trace.values.at(features);
   const QuantParams& fq = q.values.at(features).quant;
   Tensor x = Tensor::zeros(DType::float32, codes.shape);
-  for (size_t i = 0; i < codes.data.size(); ++i) x.floats[i] = static_cast<float>(codes.data[i] - fq.zero_point) * static_cast<float>(fq.scale);
+  for (size_t i = 0; i < codes.data.size(); ++i)
+    x.floats[i] = static_cast<float>(codes.data[i] - fq.zero_point) * static_cast<float>(fq.scale);
   const Tensor ours = run_chipref(bytes, x), theirs = run_ort(bytes, x, "gemm");
   CHECK(ours.numel() == 500 * 10);
   CHECK(bitwise_differences(ours, theirs) == 0);
@@ -151,6 +155,7 @@ TEST_CASE("ORT/the whole QDQ CNN: same top-1 on 2000 test images, logits mostly 
     same_top1 += std::max_element(a, a + 10) - a == std::max_element(b, b + 10) - b;
   }
   const int64_t differing = bitwise_differences(ours, theirs);
-  WARN("whole CNN vs ORT: " << differing << " of " << ours.numel() << " logits differ; top-1 agrees on " << same_top1 << " of 2000");
+  WARN("whole CNN vs ORT: " << differing << " of " << ours.numel() << " logits differ; top-1 agrees on " << same_top1
+                            << " of 2000");
   CHECK(same_top1 >= 1980);
 }

@@ -100,7 +100,8 @@ TEST_CASE("Calibrators/weight calibrators: SAWB formula, MSE no worse than min-m
   std::vector<float> w(200000);
   for (auto& x : w) x = normal(rng);
   // SAWB at 4 bits on N(0, 1): 12.68·σ − 12.80·E|w| = 12.68 − 12.80·√(2/π) ≈ 2.467
-  CHECK(weight_calibrator("sawb").clip(w.data(), static_cast<int64_t>(w.size()), 4) == Approx(12.68 - 12.80 * std::sqrt(2.0 / M_PI)).epsilon(0.02));
+  CHECK(weight_calibrator("sawb").clip(w.data(), static_cast<int64_t>(w.size()), 4) ==
+        Approx(12.68 - 12.80 * std::sqrt(2.0 / M_PI)).epsilon(0.02));
   CHECK_THROWS_WITH(weight_calibrator("sawb").clip(w.data(), 10, 8), Catch::Contains("2, 4 and 5-bit"));
   auto mse_of = [&](double clip, int bits) {
     const double qmax = std::ldexp(1.0, bits - 1) - 1, s = clip / qmax;

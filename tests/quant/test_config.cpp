@@ -33,7 +33,8 @@ layers:
   - match: "/conv2*"
     weights: {bits: 2}
     requant: {rounding: floor}
-)", "inline.yaml");
+)",
+                                           "inline.yaml");
   CHECK(c.for_node("/other").weight_bits == 8);
   CHECK(c.for_node("/conv1/Conv").weight_bits == 4);
   CHECK(c.for_node("/conv2/Conv").weight_bits == 2);
@@ -41,7 +42,8 @@ layers:
   CHECK(c.for_node("/conv1/Conv").requant_rounding == RoundingMode::half_even);
   CHECK(c.for_node("/conv1/Conv").accumulator_bits == 24);  // not set by the override: the default stays
   CHECK(c.for_node("/conv1/Conv").accumulator_overflow == OverflowPolicy::saturate);
-  CHECK(parse_quant_config("defaults:\n  activations: {calibrator: percentile, percentile: 99.9}\n", "p.yaml").defaults.activation_percentile == 99.9);
+  CHECK(parse_quant_config("defaults:\n  activations: {calibrator: percentile, percentile: 99.9}\n", "p.yaml")
+            .defaults.activation_percentile == 99.9);
 }
 
 TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[quant][config]") {
@@ -50,7 +52,8 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
     std::vector<std::string> message;
   };
   const std::vector<Bad> corpus = {
-      {"defaults:\n  weights: {bitz: 8}\n", {"bad.yaml:2:", "unknown key 'bitz' in weights", "expected one of: bits, granularity, calibrator"}},
+      {"defaults:\n  weights: {bitz: 8}\n",
+       {"bad.yaml:2:", "unknown key 'bitz' in weights", "expected one of: bits, granularity, calibrator"}},
       // A mapping as a key (found by fuzz_quant_config: it used to escape as yaml-cpp's conversion error).
       {"calibration:\n  ? images: 1000\n", {"bad.yaml:2:5: the keys of calibration are names; expected one of:"}},
       {"? {defaults: 1}\n: 2\n", {"bad.yaml:1:3: the keys of the config are names"}},
@@ -58,18 +61,23 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
       {"defaults:\n  weights: {bits: eight}\n", {"bad.yaml:2:", "'bits' must be an integer in 2..16"}},
       {"defaults:\n  activations: {bits: 17}\n", {"'bits' is 17; expected 2..16"}},
       {"defaults:\n  activations: {signed: maybe}\n", {"'signed' must be true or false"}},
-      {"defaults:\n  requant: {flavour: double}\n", {"'flavour' is 'double'; expected one of: gemmlowp, single, float"}},
-      {"defaults:\n  requant: {rounding: nearest}\n", {"expected one of: half_even, half_away, half_up, floor, toward_zero"}},
+      {"defaults:\n  requant: {flavour: double}\n",
+       {"'flavour' is 'double'; expected one of: gemmlowp, single, float"}},
+      {"defaults:\n  requant: {rounding: nearest}\n",
+       {"expected one of: half_even, half_away, half_up, floor, toward_zero"}},
       {"defaults:\n  requant: {multiplier_bits: 40}\n", {"expected 8..31"}},
       {"defaults:\n  accumulator: {bits: 48}\n", {"'bits' is 48; expected 8..32"}},
       {"defaults:\n  accumulator: {overflow: clip}\n", {"expected one of: wrap, saturate, error"}},
       {"defaults:\n  weights: {granularity: per_row}\n", {"expected one of: per_channel, per_tensor"}},
-      {"defaults:\n  weights: {calibrator: entropy}\n", {"'calibrator' is 'entropy'; expected one of: minmax, mse, sawb"}},
+      {"defaults:\n  weights: {calibrator: entropy}\n",
+       {"'calibrator' is 'entropy'; expected one of: minmax, mse, sawb"}},
       {"default:\n  weights: {bits: 8}\n", {"bad.yaml:1:1", "unknown key 'default'", "defaults, layers, calibration"}},
       {"layers:\n  match: x\n", {"bad.yaml:2:", "'layers' must be a list"}},
       {"layers:\n  - weights: {bits: 4}\n", {"bad.yaml:2:", "needs exactly one of 'match: GLOB'"}},
-      {"layers:\n  - {match: a, match_regex: b}\n", {"bad.yaml:2:", "exactly one of 'match: GLOB' or 'match_regex: REGEX'"}},
-      {"layers:\n  - match_regex: \"/conv(\"\n", {"bad.yaml:2:18", "invalid regular expression '/conv('", "POSIX extended"}},
+      {"layers:\n  - {match: a, match_regex: b}\n",
+       {"bad.yaml:2:", "exactly one of 'match: GLOB' or 'match_regex: REGEX'"}},
+      {"layers:\n  - match_regex: \"/conv(\"\n",
+       {"bad.yaml:2:18", "invalid regular expression '/conv('", "POSIX extended"}},
       {"layers:\n  - match: [a]\n", {"bad.yaml:2:", "pattern must be a string"}},
       {"defaults:\n  activations: {percentile: 101}\n", {"bad.yaml:2:", "'percentile' is 101; expected 50..100"}},
       {"defaults:\n  activations: {percentile: most}\n", {"'percentile' must be a number in 50..100"}},
@@ -108,7 +116,8 @@ layers:
     weights: {bits: 6}
   - match_regex: "Conv"
     weights: {bits: 2}
-)", "mixed.yaml");
+)",
+                                           "mixed.yaml");
   CHECK(c.for_node("/stem/stem.0/Conv").weight_bits == 4);
   CHECK(c.for_node("/down/down.0/Conv").weight_bits == 6);  // the later glob wins
   CHECK(c.for_node("/stemx/Conv").weight_bits == 8);        // not /stem/
@@ -135,19 +144,29 @@ TEST_CASE("Config/docs/config.md's table of section keys is the components' decl
   CHECK(doc.substr(body, doc.find(end) - body) == table);
 }
 
-TEST_CASE("Config/every declared key is read into the config: a value other than its default comes back as written", "[quant][config]") {
+TEST_CASE("Config/every declared key is read into the config: a value other than its default comes back as written",
+          "[quant][config]") {
   const LayerQuantConfig defaults;
   for (const ConfigKey& k : config_keys()) {
     std::string value;
     switch (k.kind) {
-      case ConfigKey::Kind::integer: value = std::to_string(static_cast<int64_t>(k.show(defaults) == std::to_string(static_cast<int64_t>(k.max)) ? k.min : k.max)); break;
-      case ConfigKey::Kind::number: value = "50"; break;
-      case ConfigKey::Kind::boolean: value = k.show(defaults) == "true" ? "false" : "true"; break;
+      case ConfigKey::Kind::integer:
+        value = std::to_string(
+            static_cast<int64_t>(k.show(defaults) == std::to_string(static_cast<int64_t>(k.max)) ? k.min : k.max));
+        break;
+      case ConfigKey::Kind::number:
+        value = "50";
+        break;
+      case ConfigKey::Kind::boolean:
+        value = k.show(defaults) == "true" ? "false" : "true";
+        break;
       case ConfigKey::Kind::choice:
         for (const std::string& c : k.choices())
           if (c != k.show(defaults)) value = c;
         break;
-      case ConfigKey::Kind::text: value = "3:8"; break;
+      case ConfigKey::Kind::text:
+        value = "3:8";
+        break;
     }
     INFO(k.name() << ": " << value);
     REQUIRE(value != k.show(defaults));

@@ -63,9 +63,12 @@ TEST_CASE("LayerNorm/within the bound of the double-precision LayerNorm of the i
         for (int64_t i = 0; i < n; ++i) {
           const double z = (in.scale * (x[r * n + i] - in.zero_point) - mean) / std::sqrt(var + eps);
           const double ref = gamma[i] * z + beta[i];
-          const double lo = out.scale * (out.format.min() - out.zero_point), hi = out.scale * (out.format.max() - out.zero_point);
+          const double lo = out.scale * (out.format.min() - out.zero_point),
+                       hi = out.scale * (out.format.max() - out.zero_point);
           if (ref < lo || ref > hi) continue;  // saturates
-          const double bound = out.scale * (1 + 1e-6) + std::fabs(gamma[i]) * (std::ldexp(1.0, -16) + std::fabs(z) * std::ldexp(1.0, -15));  // §10
+          const double bound =
+              out.scale * (1 + 1e-6) +
+              std::fabs(gamma[i]) * (std::ldexp(1.0, -16) + std::fabs(z) * std::ldexp(1.0, -15));  // §10
           over += std::fabs(out.scale * (y[r * n + i] - out.zero_point) - ref) > bound;
           ++checked;
         }
@@ -90,9 +93,12 @@ TEST_CASE("LayerNorm/γ = 1, β = 0: rows come out with mean 0 and variance var/
     double in_mean = 0, in_var = 0, mean = 0, var = 0;
     for (int64_t i = 0; i < n; ++i) in_mean += in.scale * (x[r * n + i] - 128), mean += out.scale * y[r * n + i];
     in_mean /= n, mean /= n;
-    for (int64_t i = 0; i < n; ++i) in_var += std::pow(in.scale * (x[r * n + i] - 128) - in_mean, 2), var += std::pow(out.scale * y[r * n + i] - mean, 2);
+    for (int64_t i = 0; i < n; ++i)
+      in_var += std::pow(in.scale * (x[r * n + i] - 128) - in_mean, 2),
+          var += std::pow(out.scale * y[r * n + i] - mean, 2);
     in_var /= n, var /= n;
-    // per element |error| <= s_y + 2^-16 + |z|·2^-15 with |z| <= √n: the row's mean and variance move by at most that much
+    // per element |error| <= s_y + 2^-16 + |z|·2^-15 with |z| <= √n: the row's mean and variance move by at most that
+    // much
     const double e = out.scale + std::ldexp(1.0, -16) + std::sqrt(static_cast<double>(n)) * std::ldexp(1.0, -15);
     CHECK(std::fabs(mean) <= e);
     CHECK(std::fabs(var - in_var / (in_var + eps)) <= 2 * e * std::sqrt(static_cast<double>(n)) + e * e);

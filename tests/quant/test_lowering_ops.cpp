@@ -33,7 +33,8 @@ void add_float(onnx::GraphProto* g, const std::string& name, const std::vector<i
   t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
 }
 
-onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& type, const std::string& name, std::vector<std::string> ins, std::string out) {
+onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& type, const std::string& name,
+                          std::vector<std::string> ins, std::string out) {
   onnx::NodeProto* n = g->add_node();
   n->set_op_type(type);
   n->set_name(name);
@@ -60,13 +61,16 @@ void add_io(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_
   t->set_elem_type(onnx::TensorProto::FLOAT);
   for (int64_t d : dims) {
     auto* dim = t->mutable_shape()->add_dim();
-    if (d < 0) dim->set_dim_param("batch");
-    else dim->set_dim_value(d);
+    if (d < 0)
+      dim->set_dim_param("batch");
+    else
+      dim->set_dim_value(d);
   }
 }
 
 // A model at `opset` with graph input x [batch, 4, 6] and output y of `out_dims`; returns its graph.
-onnx::GraphProto* start_model(onnx::ModelProto& m, const std::string& name, std::vector<int64_t> out_dims, int opset = 13) {
+onnx::GraphProto* start_model(onnx::ModelProto& m, const std::string& name, std::vector<int64_t> out_dims,
+                              int opset = 13) {
   m.set_ir_version(opset >= 17 ? 8 : 7);
   m.add_opset_import()->set_version(opset);
   onnx::GraphProto* g = m.mutable_graph();
@@ -113,7 +117,8 @@ TEST_CASE("Lowering/Transpose, MatMul + Add bias + Relu, Concat and Flatten lowe
   const IntGraph q = quantize(QuantizeInputs{&g, &config, &calibration, "tokens.onnx", {}});
   std::vector<std::string> types;
   for (const Node& op : q.ops) types.push_back(op.op_type);
-  CHECK(types == std::vector<std::string>{"quantize", "transpose", "linear_mac", "mulshift", "concat", "linear_mac", "mulshift", "reshape", "dequantize"});
+  CHECK(types == std::vector<std::string>{"quantize", "transpose", "linear_mac", "mulshift", "concat", "linear_mac",
+                                          "mulshift", "reshape", "dequantize"});
   for (const Node& op : q.ops)
     if (op.op_type == "mulshift") CHECK(op.get_int("axis") == 2);  // per output feature: the last axis of [N, T, F]
 
@@ -124,21 +129,23 @@ TEST_CASE("Lowering/Transpose, MatMul + Add bias + Relu, Concat and Flatten lowe
   REQUIRE(y.shape == ref.shape);
   const double out_scale = q.values.at("y").quant.scale;
   double worst = 0;
-  for (size_t i = 0; i < y.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / out_scale);
+  for (size_t i = 0; i < y.floats.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / out_scale);
   INFO("worst |integer − float| = " << worst << " output LSB");
   CHECK(worst <= 4.0);
 
   // Data movement moves codes exactly.
-  const CodeTensor& in = trace.values.at("x"), &t = trace.values.at("xt");
+  const CodeTensor &in = trace.values.at("x"), &t = trace.values.at("xt");
   REQUIRE(t.shape == Shape{100, 6, 4});
   int64_t wrong = 0;
   for (int64_t n = 0; n < 100; ++n)
     for (int64_t i = 0; i < 4; ++i)
       for (int64_t j = 0; j < 6; ++j) wrong += t.data[(n * 6 + j) * 4 + i] != in.data[(n * 4 + i) * 6 + j];
-  const CodeTensor& h = trace.values.at("h2"), &cat = trace.values.at("h3");
+  const CodeTensor &h = trace.values.at("h2"), &cat = trace.values.at("h3");
   REQUIRE(cat.shape == Shape{100, 12, 5});
   for (int64_t n = 0; n < 100; ++n)
-    for (int64_t k = 0; k < 30; ++k) wrong += cat.data[n * 60 + k] != h.data[n * 30 + k] || cat.data[n * 60 + 30 + k] != h.data[n * 30 + k];
+    for (int64_t k = 0; k < 30; ++k)
+      wrong += cat.data[n * 60 + k] != h.data[n * 30 + k] || cat.data[n * 60 + 30 + k] != h.data[n * 30 + k];
   CHECK(wrong == 0);
 
   // The QDQ export (MatMul + Add for products of rank-3 inputs, Transpose, Concat) re-imports as this network.
@@ -147,10 +154,12 @@ TEST_CASE("Lowering/Transpose, MatMul + Add bias + Relu, Concat and Flatten lowe
   REQUIRE(back.ops.size() == q.ops.size());
   for (size_t i = 0; i < q.ops.size(); ++i) CHECK(back.ops[i].op_type == q.ops[i].op_type);
   for (const auto& [name, c] : q.constants)
-    if (name.find(".weight") != std::string::npos || name.find(".bias") != std::string::npos) CHECK(back.constants.at(name).ints == c.ints);
+    if (name.find(".weight") != std::string::npos || name.find(".bias") != std::string::npos)
+      CHECK(back.constants.at(name).ints == c.ints);
 }
 
-TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding, Concat inputs share its quantization", "[quant][lowering]") {
+TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding, Concat inputs share its quantization",
+          "[quant][lowering]") {
   onnx::ModelProto m;  // x · xᵀ: no constant weights
   onnx::GraphProto* graph = start_model(m, "gram", {-1, 16}, 13);
   set_attr(add_node(graph, "Transpose", "/t", {"x"}, "xt"), "perm", {0, 2, 1});
@@ -166,15 +175,16 @@ TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding, Con
   RunTrace trace;
   DirectEngine(q).run(random_inputs(50, 2), &trace);
   // Each output is the exact integer sum, scaled once: within 1/2 LSB (+ the 31-bit multiplier's 2^-31).
-  const CodeTensor& x = trace.values.at("x"), &gram = trace.values.at("gram");
-  const QuantParams& qx = q.values.at("x").quant, &qg = q.values.at("gram").quant;
+  const CodeTensor &x = trace.values.at("x"), &gram = trace.values.at("gram");
+  const QuantParams &qx = q.values.at("x").quant, &qg = q.values.at("gram").quant;
   const double scale = qx.scale * qx.scale / qg.scale;
   int64_t over = 0;
   for (int64_t b = 0; b < 50; ++b)
     for (int64_t i = 0; i < 4; ++i)
       for (int64_t j = 0; j < 4; ++j) {
         int64_t acc = 0;
-        for (int64_t t = 0; t < 6; ++t) acc += (int64_t{x.data[(b * 4 + i) * 6 + t]} - qx.zero_point) * (x.data[(b * 4 + j) * 6 + t] - qx.zero_point);
+        for (int64_t t = 0; t < 6; ++t)
+          acc += (int64_t{x.data[(b * 4 + i) * 6 + t]} - qx.zero_point) * (x.data[(b * 4 + j) * 6 + t] - qx.zero_point);
         const double exact = static_cast<double>(qg.zero_point) + static_cast<double>(acc) * scale;
         const int64_t got = gram.data[(b * 4 + i) * 4 + j];
         if (exact < qg.format.min() || exact > qg.format.max()) continue;
@@ -192,7 +202,13 @@ TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding, Con
   set_attr(cat, "axis", {2}, true);
   cat->mutable_attribute()->DeleteSubrange(0, 1);  // the original axis 1
   set_attr(add_node(c.mutable_graph(), "Flatten", "/flatten", {"y_cat"}, "y"), "axis", {1}, true);
-  c.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(54);
+  c.mutable_graph()
+      ->mutable_output(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
+      ->set_dim_value(54);
   c.SerializeToString(&bytes);
   const Graph g2 = import_onnx_bytes(bytes, "cat.onnx");
   // Calibrated, both inputs (and the Transpose and input quantize behind xt) take the Concat output's
@@ -201,19 +217,24 @@ TEST_CASE("Lowering/a product of two activations: matmul_mac + one rounding, Con
   CHECK(shared.values.at("xt").quant.scale == shared.values.at("h2").quant.scale);
   RunTrace cat_trace;
   DirectEngine(shared).run(random_inputs(20, 3), &cat_trace);
-  const CodeTensor& xt = cat_trace.values.at("xt"), &h2 = cat_trace.values.at("h2"), &joined = cat_trace.values.at("y_cat");
+  const CodeTensor &xt = cat_trace.values.at("xt"), &h2 = cat_trace.values.at("h2"),
+                   &joined = cat_trace.values.at("y_cat");
   REQUIRE(joined.shape == Shape{20, 6, 9});
   int64_t moved_wrong = 0;
   for (int64_t r = 0; r < 20 * 6; ++r)
-    for (int64_t k = 0; k < 9; ++k) moved_wrong += joined.data[r * 9 + k] != (k < 4 ? xt.data[r * 4 + k] : h2.data[r * 5 + k - 4]);
+    for (int64_t k = 0; k < 9; ++k)
+      moved_wrong += joined.data[r * 9 + k] != (k < 4 ? xt.data[r * 4 + k] : h2.data[r * 5 + k - 4]);
   CHECK(moved_wrong == 0);
   // With another activation width on one input, only a requantizing Concat could join them: an error.
-  const QuantConfig narrow = parse_quant_config("defaults:\n  activations: {bits: 8}\nlayers:\n  - match: \"/fc1/*\"\n    activations: {bits: 6}\n", "a8-fc1-a6.yaml");
+  const QuantConfig narrow = parse_quant_config(
+      "defaults:\n  activations: {bits: 8}\nlayers:\n  - match: \"/fc1/*\"\n    activations: {bits: 6}\n",
+      "a8-fc1-a6.yaml");
   CHECK_THROWS_WITH(quantize(QuantizeInputs{&g2, &narrow, &calibration, "cat.onnx", {}}),
                     Catch::Contains("node '/cat' (Concat)") && Catch::Contains("different quantization"));
 }
 
-TEST_CASE("Lowering/Tanh and Sigmoid become lookup tables (direct and interpolated by config)", "[quant][lowering][lut]") {
+TEST_CASE("Lowering/Tanh and Sigmoid become lookup tables (direct and interpolated by config)",
+          "[quant][lowering][lut]") {
   std::mt19937_64 rng(9);
   onnx::ModelProto m;
   onnx::GraphProto* g = start_model(m, "mlp", {-1, 12}, 13);
@@ -238,15 +259,16 @@ layers:
   - match: "/sigmoid"
     activations: {bits: 8, signed: false}
     nonlinear: {table_bits: 6, interpolate: true}
-)", "lut.yaml");
+)",
+                                                "lut.yaml");
   const Tensor calibration = random_inputs(300, 3);
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "mlp.onnx", {}});
   const Node& tanh = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.name == "/tanh"; });
   const Node& sigmoid = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.name == "/sigmoid"; });
   CHECK(tanh.op_type == "lut");
-  CHECK(tanh.get_int("shift") == 0);                            // direct: one entry per int8 code
+  CHECK(tanh.get_int("shift") == 0);  // direct: one entry per int8 code
   CHECK(q.constants.at("/tanh.table").numel() == 256);
-  CHECK(sigmoid.get_int("shift") == 8 - 6);                    // int8 input, 2^6 + 1 entries
+  CHECK(sigmoid.get_int("shift") == 8 - 6);  // int8 input, 2^6 + 1 entries
   CHECK(sigmoid.get_int("interpolate") == 1);
   CHECK(q.constants.at("/sigmoid.table").numel() == 65);
 
@@ -254,25 +276,32 @@ layers:
   RunTrace trace;
   const Tensor y = DirectEngine(q).run(x, &trace);
   // The direct table against the function itself, on every element the network produced.
-  const QuantParams& in = q.values.at("h1").quant, &out = q.values.at("h2").quant;
+  const QuantParams &in = q.values.at("h1").quant, &out = q.values.at("h2").quant;
   int64_t wrong = 0;
-  const CodeTensor& a = trace.values.at("h1"), &b = trace.values.at("h2");
+  const CodeTensor &a = trace.values.at("h1"), &b = trace.values.at("h2");
   for (size_t i = 0; i < a.data.size(); ++i) {
-    const double expected = std::nearbyint(std::tanh(in.scale * static_cast<double>(a.data[i] - in.zero_point)) / out.scale) + static_cast<double>(out.zero_point);
-    wrong += b.data[i] != static_cast<int64_t>(std::clamp(expected, static_cast<double>(out.format.min()), static_cast<double>(out.format.max())));
+    const double expected =
+        std::nearbyint(std::tanh(in.scale * static_cast<double>(a.data[i] - in.zero_point)) / out.scale) +
+        static_cast<double>(out.zero_point);
+    wrong += b.data[i] != static_cast<int64_t>(std::clamp(expected, static_cast<double>(out.format.min()),
+                                                          static_cast<double>(out.format.max())));
   }
   CHECK(wrong == 0);
   const Tensor ref = FloatExecutor(graph).run({{"x", x}}).at("y");
   double worst = 0;
-  for (size_t i = 0; i < y.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]));
+  for (size_t i = 0; i < y.floats.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]));
   INFO("worst |integer − float| = " << worst);
-  CHECK(worst < 0.05);  // a sanity bound on outputs in [0, 1] (int8 stages compound); a wrong table or axis is off by > 0.2
+  CHECK(worst <
+        0.05);  // a sanity bound on outputs in [0, 1] (int8 stages compound); a wrong table or axis is off by > 0.2
   // The QDQ export carries the tables back as Tanh / Sigmoid.
   const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "mlp_qdq.onnx");
-  CHECK(std::count_if(exported.nodes.begin(), exported.nodes.end(), [](const Node& n) { return n.op_type == "Tanh" || n.op_type == "Sigmoid"; }) == 2);
+  CHECK(std::count_if(exported.nodes.begin(), exported.nodes.end(),
+                      [](const Node& n) { return n.op_type == "Tanh" || n.op_type == "Sigmoid"; }) == 2);
 }
 
-TEST_CASE("Lowering/Softmax over the last axis: within §9's bound of the exact softmax of its input codes", "[quant][lowering][softmax]") {
+TEST_CASE("Lowering/Softmax over the last axis: within §9's bound of the exact softmax of its input codes",
+          "[quant][lowering][softmax]") {
   std::mt19937_64 rng(21);
   onnx::ModelProto m;
   onnx::GraphProto* g = start_model(m, "attention_weights", {-1, 4, 7}, 13);
@@ -292,7 +321,7 @@ TEST_CASE("Lowering/Softmax over the last axis: within §9's bound of the exact 
   CHECK(out.scale == 1.0 / 256);
   RunTrace trace;
   DirectEngine(q).run(random_inputs(100, 6), &trace);
-  const CodeTensor& s = trace.values.at("s1"), &p = trace.values.at("y");
+  const CodeTensor &s = trace.values.at("s1"), &p = trace.values.at("y");
   const double s_x = q.values.at("s1").quant.scale, bound = 0.5 / 256 + 8.0 / std::ldexp(1.0, 16);
   int64_t over = 0, rows = 0;
   for (int64_t r = 0; r < 400; ++r, ++rows) {
@@ -310,13 +339,16 @@ TEST_CASE("Lowering/Softmax over the last axis: within §9's bound of the exact 
   // table is rebuilt from the input scale's float32 value, so an entry may move by one unit.
   const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "softmax_qdq.onnx");
   const IntGraph back = quantize(QuantizeInputs{&exported, &config, nullptr, "softmax_qdq.onnx", {}});
-  const auto& a = q.constants.at("/softmax.exp_table").ints, &b2 = back.constants.at("/softmax.exp_table").ints;
+  const auto &a = q.constants.at("/softmax.exp_table").ints, &b2 = back.constants.at("/softmax.exp_table").ints;
   REQUIRE(a.size() == b2.size());
   for (size_t i = 0; i < a.size(); ++i) CHECK(std::llabs(a[i] - b2[i]) <= 1);
-  CHECK(std::find_if(back.ops.begin(), back.ops.end(), [](const Node& op) { return op.op_type == "softmax"; })->get_int("one_over_scale") == 256);
+  CHECK(std::find_if(back.ops.begin(), back.ops.end(), [](const Node& op) {
+          return op.op_type == "softmax";
+        })->get_int("one_over_scale") == 256);
 }
 
-TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerNorm of its input codes", "[quant][lowering][layernorm]") {
+TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerNorm of its input codes",
+          "[quant][lowering][layernorm]") {
   std::mt19937_64 rng(33);
   onnx::ModelProto m;
   onnx::GraphProto* g = start_model(m, "norm", {-1, 4, 16}, 17);
@@ -335,9 +367,9 @@ TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerN
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "norm.onnx", {}});
   RunTrace trace;
   DirectEngine(q).run(random_inputs(100, 8), &trace);
-  const CodeTensor& h = trace.values.at("h1"), &y = trace.values.at("y");
-  const QuantParams& in = q.values.at("h1").quant, &out = q.values.at("y").quant;
-  const Tensor& gamma = graph.initializers.at("gamma"), &beta = graph.initializers.at("beta");
+  const CodeTensor &h = trace.values.at("h1"), &y = trace.values.at("y");
+  const QuantParams &in = q.values.at("h1").quant, &out = q.values.at("y").quant;
+  const Tensor &gamma = graph.initializers.at("gamma"), &beta = graph.initializers.at("beta");
   int64_t over = 0, checked = 0;
   for (int64_t r = 0; r < 400; ++r) {
     double mean = 0, var = 0;
@@ -348,15 +380,19 @@ TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerN
     for (int i = 0; i < 16; ++i) {
       const double z = (in.scale * (h.data[r * 16 + i] - in.zero_point) - mean) / std::sqrt(var + 1e-5);
       const double ref = gamma.floats[i] * z + beta.floats[i];
-      if (ref < out.scale * (out.format.min() - out.zero_point) || ref > out.scale * (out.format.max() - out.zero_point)) continue;
-      const double bound = out.scale * (1 + 1e-6) + std::fabs(gamma.floats[i]) * (std::ldexp(1.0, -16) + std::fabs(z) * std::ldexp(1.0, -15));
+      if (ref < out.scale * (out.format.min() - out.zero_point) ||
+          ref > out.scale * (out.format.max() - out.zero_point))
+        continue;
+      const double bound = out.scale * (1 + 1e-6) +
+                           std::fabs(gamma.floats[i]) * (std::ldexp(1.0, -16) + std::fabs(z) * std::ldexp(1.0, -15));
       over += std::fabs(out.scale * (y.data[r * 16 + i] - out.zero_point) - ref) > bound;
       ++checked;
     }
   }
   CHECK(checked > 5000);
   CHECK(over == 0);
-  CHECK_THROWS_WITH(export_qdq_onnx(q), Catch::Contains("node '/norm' (layernorm)") && Catch::Contains("has no QDQ form"));
+  CHECK_THROWS_WITH(export_qdq_onnx(q),
+                    Catch::Contains("node '/norm' (layernorm)") && Catch::Contains("has no QDQ form"));
 }
 
 TEST_CASE("Lowering/the decomposed erf GELU fuses and becomes a gelu_erf table", "[quant][lowering][lut]") {
@@ -390,13 +426,14 @@ TEST_CASE("Lowering/the decomposed erf GELU fuses and becomes a gelu_erf table",
   CHECK(gelu.get_string("function") == "gelu_erf");
   RunTrace trace;
   DirectEngine(q).run(random_inputs(50, 10), &trace);
-  const CodeTensor& h = trace.values.at("h"), &y = trace.values.at("y");
-  const QuantParams& in = q.values.at("h").quant, &out = q.values.at("y").quant;
+  const CodeTensor &h = trace.values.at("h"), &y = trace.values.at("y");
+  const QuantParams &in = q.values.at("h").quant, &out = q.values.at("y").quant;
   int64_t wrong = 0;
   for (size_t i = 0; i < h.data.size(); ++i) {
     const double xv = in.scale * (h.data[i] - in.zero_point);
     const double expected = std::nearbyint(0.5 * xv * (1 + std::erf(xv / std::sqrt(2.0))) / out.scale) + out.zero_point;
-    wrong += y.data[i] != static_cast<int64_t>(std::clamp(expected, static_cast<double>(out.format.min()), static_cast<double>(out.format.max())));
+    wrong += y.data[i] != static_cast<int64_t>(std::clamp(expected, static_cast<double>(out.format.min()),
+                                                          static_cast<double>(out.format.max())));
   }
   CHECK(wrong == 0);
 }
@@ -424,7 +461,8 @@ std::string attention_scores_model(bool adds_the_batch_size = false) {
   add_ints(g, "axes0", {0});
   add_ints(g, "one_six", {1, 6});
   add_ints(g, "minus_one", {-1});
-  add_ints(g, "q_start", {0}), add_ints(g, "q_end", {3}), add_ints(g, "k_start", {3}), add_ints(g, "k_end", {6}), add_ints(g, "last", {2});
+  add_ints(g, "q_start", {0}), add_ints(g, "q_end", {3}), add_ints(g, "k_start", {3}), add_ints(g, "k_end", {6}),
+      add_ints(g, "last", {2});
   onnx::TensorProto* root = g->add_initializer();
   root->set_name("sqrt3");
   root->set_data_type(onnx::TensorProto::FLOAT);
@@ -459,15 +497,17 @@ std::string attention_scores_model(bool adds_the_batch_size = false) {
 }
 }  // namespace
 
-TEST_CASE("Lowering/dynamic-batch shape arithmetic, class token, position embedding, Slice, 1/sqrt(d) and Gather", "[quant][lowering]") {
+TEST_CASE("Lowering/dynamic-batch shape arithmetic, class token, position embedding, Slice, 1/sqrt(d) and Gather",
+          "[quant][lowering]") {
   const Graph g = import_onnx_bytes(attention_scores_model(), "scores.onnx");
   const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
   const Tensor calibration = random_inputs(300, 1);
   const IntGraph q = quantize(QuantizeInputs{&g, &config, &calibration, "scores.onnx", {}});
   std::vector<std::string> types;
   for (const Node& op : q.ops) types.push_back(op.op_type);
-  CHECK(types == std::vector<std::string>{"quantize", "batch_broadcast", "concat", "batch_broadcast", "add", "slice", "slice", "transpose",
-                                          "matmul_mac", "mulshift", "gather", "reshape", "dequantize"});
+  CHECK(types == std::vector<std::string>{"quantize", "batch_broadcast", "concat", "batch_broadcast", "add", "slice",
+                                          "slice", "transpose", "matmul_mac", "mulshift", "gather", "reshape",
+                                          "dequantize"});
   // The division by √3 has no op: the product reads q's codes and its multiplier carries the 1/√3.
   CHECK(q.values.count("q_scaled") == 0);
   const Node& mac = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& n) { return n.op_type == "matmul_mac"; });
@@ -484,7 +524,8 @@ TEST_CASE("Lowering/dynamic-batch shape arithmetic, class token, position embedd
     const Tensor y = engine.run(x), ref = FloatExecutor(g).run({{"x", x}}).at("y");
     REQUIRE(y.shape == ref.shape);
     double worst = 0;
-    for (size_t i = 0; i < y.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / lsb);
+    for (size_t i = 0; i < y.floats.size(); ++i)
+      worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / lsb);
     INFO("batch " << batch << ": worst |integer − float| = " << worst << " output LSB");
     CHECK(worst <= 3.0);
   }
@@ -492,18 +533,21 @@ TEST_CASE("Lowering/dynamic-batch shape arithmetic, class token, position embedd
   const Tensor many = random_inputs(9, 4);
   const Tensor together = engine.run(many);
   for (int64_t n = 0; n < 9; ++n) {
-    const Tensor alone = engine.run(Tensor::of_floats({1, 4, 6}, std::vector<float>(many.floats.begin() + n * 24, many.floats.begin() + (n + 1) * 24)));
+    const Tensor alone = engine.run(Tensor::of_floats(
+        {1, 4, 6}, std::vector<float>(many.floats.begin() + n * 24, many.floats.begin() + (n + 1) * 24)));
     CHECK(std::equal(alone.floats.begin(), alone.floats.end(), together.floats.begin() + n * 5));
   }
 
   // A folded constant that depends on the batch otherwise than a Reshape target or a repeated slice has
   // no batch-free form: an error naming the node that reads it.
   const Graph bad = import_onnx_bytes(attention_scores_model(true), "scores2.onnx");
-  CHECK_THROWS_WITH(quantize(QuantizeInputs{&bad, &config, &calibration, "scores2.onnx", {}}),
-                    Catch::Contains("node '/add_batch' (Add) reads 'rows_f'") && Catch::Contains("export with a fixed batch size"));
+  CHECK_THROWS_WITH(
+      quantize(QuantizeInputs{&bad, &config, &calibration, "scores2.onnx", {}}),
+      Catch::Contains("node '/add_batch' (Add) reads 'rows_f'") && Catch::Contains("export with a fixed batch size"));
 }
 
-TEST_CASE("Lowering/SiLU as PyTorch exports it (x * Sigmoid(x)) fuses and becomes a silu table", "[quant][lowering][lut]") {
+TEST_CASE("Lowering/SiLU as PyTorch exports it (x * Sigmoid(x)) fuses and becomes a silu table",
+          "[quant][lowering][lut]") {
   std::mt19937_64 rng(13);
   onnx::ModelProto m;
   onnx::GraphProto* g = start_model(m, "silu", {-1, 20}, 13);
@@ -521,7 +565,8 @@ TEST_CASE("Lowering/SiLU as PyTorch exports it (x * Sigmoid(x)) fuses and become
   const Tensor x = random_inputs(40, 6);
   const Tensor a = FloatExecutor(graph).run({{"x", x}}).at("y"), b = FloatExecutor(fused).run({{"x", x}}).at("y");
   double float_worst = 0;
-  for (size_t i = 0; i < a.floats.size(); ++i) float_worst = std::max(float_worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]));
+  for (size_t i = 0; i < a.floats.size(); ++i)
+    float_worst = std::max(float_worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]));
   CHECK(float_worst < 1e-5);  // the fused op in double, the pair in float32
 
   const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8, signed: true}\n", "s8.yaml");
@@ -534,13 +579,14 @@ TEST_CASE("Lowering/SiLU as PyTorch exports it (x * Sigmoid(x)) fuses and become
   // Every element against x·σ(x) of its input codes: the direct table's 1/2 LSB.
   RunTrace trace;
   DirectEngine(q).run(x, &trace);
-  const QuantParams& in = q.values.at("h0").quant, &out = q.values.at("h1").quant;
-  const CodeTensor& codes_in = trace.values.at("h0"), &codes_out = trace.values.at("h1");
+  const QuantParams &in = q.values.at("h0").quant, &out = q.values.at("h1").quant;
+  const CodeTensor &codes_in = trace.values.at("h0"), &codes_out = trace.values.at("h1");
   int64_t over = 0;
   for (size_t i = 0; i < codes_in.data.size(); ++i) {
     const double v = in.scale * static_cast<double>(codes_in.data[i] - in.zero_point), f = v / (1 + std::exp(-v));
     const double got = out.scale * static_cast<double>(codes_out.data[i] - out.zero_point);
-    const double hi = out.scale * static_cast<double>(out.format.max() - out.zero_point), lo = out.scale * static_cast<double>(out.format.min() - out.zero_point);
+    const double hi = out.scale * static_cast<double>(out.format.max() - out.zero_point),
+                 lo = out.scale * static_cast<double>(out.format.min() - out.zero_point);
     if (f > hi || f < lo) continue;
     over += std::fabs(got - f) > 0.5 * out.scale * (1 + 1e-9);
   }
@@ -576,7 +622,8 @@ int64_t clamp_mismatches(IntFormat format, int64_t lo, int64_t hi) {
 }
 }  // namespace
 
-TEST_CASE("Lowering/clamp: every code against std::clamp, and the bounds and quantizations it refuses", "[quant][lowering][clamp]") {
+TEST_CASE("Lowering/clamp: every code against std::clamp, and the bounds and quantizations it refuses",
+          "[quant][lowering][clamp]") {
   const IntFormat int4 = IntFormat::int_bits(4);
   int64_t wrong = 0, pairs = 0;
   for (int64_t lo = int4.min(); lo <= int4.max(); ++lo)
@@ -587,18 +634,23 @@ TEST_CASE("Lowering/clamp: every code against std::clamp, and the bounds and qua
   CHECK(wrong == 0);
 
   IntGraph reversed = clamp_graph(int4, 0, 3, 2);
-  CHECK_THROWS_WITH(prepare_int_op(reversed, reversed.ops[1]), Catch::Contains("clamp [3, 2] is not an interval of its int4 codes [-8, 7]"));
+  CHECK_THROWS_WITH(prepare_int_op(reversed, reversed.ops[1]),
+                    Catch::Contains("clamp [3, 2] is not an interval of its int4 codes [-8, 7]"));
   IntGraph outside = clamp_graph(int4, 0, -9, 2);
   CHECK_THROWS_WITH(prepare_int_op(outside, outside.ops[1]), Catch::Contains("clamp [-9, 2] is not an interval"));
   IntGraph requantizing = clamp_graph(int4, 0, 0, 7);
   requantizing.values["y.codes"].quant.zero_point = 1;
-  CHECK_THROWS_WITH(prepare_int_op(requantizing, requantizing.ops[1]), Catch::Contains("its input and output are quantized differently"));
+  CHECK_THROWS_WITH(prepare_int_op(requantizing, requantizing.ops[1]),
+                    Catch::Contains("its input and output are quantized differently"));
   IntGraph extra_input = clamp_graph(int4, 0, 0, 7);
   extra_input.ops[1].inputs.push_back("x.codes");
-  CHECK_THROWS_WITH(check_integer_only(extra_input), Catch::Contains("has 2 inputs and 1 outputs; expected 1 inputs and 1 output"));
+  CHECK_THROWS_WITH(check_integer_only(extra_input),
+                    Catch::Contains("has 2 inputs and 1 outputs; expected 1 inputs and 1 output"));
 }
 
-TEST_CASE("Lowering/a Relu or Clip that no requantization absorbs is a clamp of the codes, within s/2 of the float model", "[quant][lowering][clamp]") {
+TEST_CASE(
+    "Lowering/a Relu or Clip that no requantization absorbs is a clamp of the codes, within s/2 of the float model",
+    "[quant][lowering][clamp]") {
   onnx::ModelProto m;  // Relu and Clip straight on the input (no MAC or Add before them), joined by a Concat
   onnx::GraphProto* graph = start_model(m, "clamps", {-1, 48}, 13);
   for (const auto& [name, v] : std::vector<std::pair<std::string, float>>{{"lo", -0.5f}, {"hi", 0.7f}}) {
@@ -625,7 +677,8 @@ TEST_CASE("Lowering/a Relu or Clip that no requantization absorbs is a clamp of 
   const Tensor ref = FloatExecutor(g).run({{"x", x}}).at("y");
   REQUIRE(y.shape == ref.shape);
   const QuantParams& qx = q.values.at("x").quant;
-  const double lo = qx.scale * static_cast<double>(qx.format.min() - qx.zero_point), hi = qx.scale * static_cast<double>(qx.format.max() - qx.zero_point);
+  const double lo = qx.scale * static_cast<double>(qx.format.min() - qx.zero_point),
+               hi = qx.scale * static_cast<double>(qx.format.max() - qx.zero_point);
   int64_t checked = 0, over = 0;
   for (int64_t n = 0; n < 200; ++n)
     for (int64_t k = 0; k < 48; ++k) {
@@ -645,5 +698,6 @@ TEST_CASE("Lowering/a Relu or Clip that no requantization absorbs is a clamp of 
   for (const Node& op : back.ops) back_types.push_back(op.op_type);
   CHECK(back_types == types);
   for (size_t i = 1; i < 3; ++i)
-    CHECK((back.ops[i].get_int("clamp_lo") == q.ops[i].get_int("clamp_lo") && back.ops[i].get_int("clamp_hi") == q.ops[i].get_int("clamp_hi")));
+    CHECK((back.ops[i].get_int("clamp_lo") == q.ops[i].get_int("clamp_lo") &&
+           back.ops[i].get_int("clamp_hi") == q.ops[i].get_int("clamp_hi")));
 }

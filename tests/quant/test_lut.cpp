@@ -19,10 +19,14 @@ namespace {
 // rsqrt take the positive sums and variances they are used for).
 std::pair<double, double> domain(NonLinear f) {
   switch (f) {
-    case NonLinear::exp: return {-16.0, 0.0};
-    case NonLinear::reciprocal: return {0.0, 8.0};
-    case NonLinear::rsqrt: return {0.0, 8.0};
-    default: return {-8.0, 8.0};
+    case NonLinear::exp:
+      return {-16.0, 0.0};
+    case NonLinear::reciprocal:
+      return {0.0, 8.0};
+    case NonLinear::rsqrt:
+      return {0.0, 8.0};
+    default:
+      return {-8.0, 8.0};
   }
 }
 
@@ -32,7 +36,8 @@ LutSpec spec_for(NonLinear f, int in_bits, int out_bits, int table_bits, bool in
   s.function = f, s.table_bits = table_bits, s.interpolate = interpolate;
   const bool is_signed = lo < 0;
   s.in.format = IntFormat::make(in_bits, is_signed);
-  s.in.scale = is_signed ? std::max(-lo, hi) / static_cast<double>(s.in.format.max()) : hi / static_cast<double>(s.in.format.max());
+  s.in.scale = is_signed ? std::max(-lo, hi) / static_cast<double>(s.in.format.max())
+                         : hi / static_cast<double>(s.in.format.max());
   s.in.zero_point = 0;
   double y_lo = 0, y_hi = 0;  // the output range: f over the domain, clipped for the unbounded ones
   for (int64_t q = s.in.format.min(); q <= s.in.format.max(); q += 1 + (in_bits > 8 ? 63 : 0)) {
@@ -50,7 +55,8 @@ LutSpec spec_for(NonLinear f, int in_bits, int out_bits, int table_bits, bool in
 int64_t expected_entry(const LutSpec& s, int64_t code) {
   const double y = evaluate(s.function, s.in.scale * static_cast<double>(code - s.in.zero_point)) / s.out.scale;
   if (std::isinf(y)) return y > 0 ? s.out.format.max() : s.out.format.min();
-  return std::clamp<int64_t>(static_cast<int64_t>(std::nearbyint(y)) + s.out.zero_point, s.out.format.min(), s.out.format.max());
+  return std::clamp<int64_t>(static_cast<int64_t>(std::nearbyint(y)) + s.out.zero_point, s.out.format.min(),
+                             s.out.format.max());
 }
 }  // namespace
 
@@ -83,19 +89,24 @@ TEST_CASE("LUT/reduced tables follow the interpolation formula and stay within t
           const int64_t offset = q - s.in.format.min(), i = offset / step, r = offset % step;
           double expected;
           if (interpolate) {
-            const int64_t a = expected_entry(s, s.in.format.min() + i * step), b = expected_entry(s, s.in.format.min() + (i + 1) * step);
-            expected = static_cast<double>(a) + std::nearbyint(static_cast<double>((b - a) * r) / static_cast<double>(step));
+            const int64_t a = expected_entry(s, s.in.format.min() + i * step),
+                          b = expected_entry(s, s.in.format.min() + (i + 1) * step);
+            expected =
+                static_cast<double>(a) + std::nearbyint(static_cast<double>((b - a) * r) / static_cast<double>(step));
           } else {
-            expected = static_cast<double>(expected_entry(s, s.in.format.min() + std::min<int64_t>((offset + step / 2) / step, int64_t{1} << table_bits) * step));
+            expected = static_cast<double>(expected_entry(
+                s, s.in.format.min() + std::min<int64_t>((offset + step / 2) / step, int64_t{1} << table_bits) * step));
           }
-          expected = std::clamp(expected, static_cast<double>(s.out.format.min()), static_cast<double>(s.out.format.max()));
+          expected =
+              std::clamp(expected, static_cast<double>(s.out.format.min()), static_cast<double>(s.out.format.max()));
           int32_t in = static_cast<int32_t>(q), out = 0;
           kernels::lut(t, &in, 1, &out);
           wrong += out != static_cast<int64_t>(expected);
         }
         const LutError e = measure_lut_error(s, t);
-        INFO(to_string(f) << " table_bits " << table_bits << (interpolate ? " interpolated" : " nearest") << ": max " << e.max_abs << ", mean "
-                          << e.mean_abs << ", saturated " << e.saturated << " of " << e.codes);
+        INFO(to_string(f) << " table_bits " << table_bits << (interpolate ? " interpolated" : " nearest") << ": max "
+                          << e.max_abs << ", mean " << e.mean_abs << ", saturated " << e.saturated << " of "
+                          << e.codes);
         CHECK(wrong == 0);
         CHECK(e.worst_bound_ratio <= 1.0);
         CHECK(e.saturated < e.codes / 4);
@@ -118,8 +129,8 @@ TEST_CASE("LUT/i-GELU polynomial stays within its documented bound on every inpu
       const kernels::Lut t = build_lut(s);
       REQUIRE(static_cast<int64_t>(t.table.size()) == (int64_t{1} << bits));
       const LutError e = measure_lut_error(s, t);
-      INFO(bits << " bits" << (asymmetric ? ", asymmetric" : "") << ": max " << e.max_abs / s.out.scale << " LSB, mean " << e.mean_abs / s.out.scale
-                << " LSB, saturated " << e.saturated << " of " << e.codes);
+      INFO(bits << " bits" << (asymmetric ? ", asymmetric" : "") << ": max " << e.max_abs / s.out.scale << " LSB, mean "
+                << e.mean_abs / s.out.scale << " LSB, saturated " << e.saturated << " of " << e.codes);
       CHECK(e.worst_bound_ratio <= 1.0);
       CHECK(e.max_abs <= 0.03 * s.out.scale * static_cast<double>(s.out.format.max()));
 
@@ -136,30 +147,40 @@ TEST_CASE("LUT/inputs outside the table and bad specs are errors", "[quant][lut]
   int32_t x = 300, y = 0;
   CHECK_THROWS_WITH(kernels::lut(t, &x, 1, &y), Catch::Contains("outside the table's domain [-128, 127]"));
   s.table_bits = 9;
-  CHECK_THROWS_WITH(build_lut(s), Catch::Contains("table_bits 9 is out of range; expected 0 (one entry per code) .. 8"));
-  CHECK_THROWS_WITH(parse_nonlinear("softplus"), Catch::Contains("relu, gelu_erf, gelu_tanh, sigmoid, silu, tanh, exp, reciprocal, rsqrt"));
+  CHECK_THROWS_WITH(build_lut(s),
+                    Catch::Contains("table_bits 9 is out of range; expected 0 (one entry per code) .. 8"));
+  CHECK_THROWS_WITH(parse_nonlinear("softplus"),
+                    Catch::Contains("relu, gelu_erf, gelu_tanh, sigmoid, silu, tanh, exp, reciprocal, rsqrt"));
 }
 
 // Not a check: prints the error table of docs/numerics.md §8 (run with `test_quant "[.lut-table]"`).
 TEST_CASE("LUT/error table for the docs", "[.lut-table]") {
-  std::printf("| function | domain | table | max error (LSB) | mean error (LSB) | saturated codes |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "| function | domain | table | max error (LSB) | mean error (LSB) | saturated codes "
+      "|\n|---|---|---|---|---|---|\n");
   for (NonLinear f : kAllNonLinears) {
     const auto [lo, hi] = domain(f);
-    for (const auto& [in_bits, table_bits, interpolate] : std::vector<std::tuple<int, int, bool>>{{8, 0, false}, {16, 0, false}, {16, 8, true}, {16, 8, false}}) {
+    for (const auto& [in_bits, table_bits, interpolate] :
+         std::vector<std::tuple<int, int, bool>>{{8, 0, false}, {16, 0, false}, {16, 8, true}, {16, 8, false}}) {
       const LutSpec s = spec_for(f, in_bits, in_bits, table_bits, interpolate);
       const LutError e = measure_lut_error(s, build_lut(s));
-      const std::string table = table_bits == 0 ? std::to_string(in_bits) + "-bit in/out, direct" : "16-bit, 2^8+1 entries, " + std::string(interpolate ? "interpolated" : "nearest");
-      std::printf("| %s | [%g, %g] | %s | %.3f | %.3f | %lld of %lld |\n", std::string(to_string(f)).c_str(), lo, hi, table.c_str(), e.max_abs / s.out.scale,
-                  e.mean_abs / s.out.scale, static_cast<long long>(e.saturated), static_cast<long long>(e.codes));
+      const std::string table = table_bits == 0
+                                    ? std::to_string(in_bits) + "-bit in/out, direct"
+                                    : "16-bit, 2^8+1 entries, " + std::string(interpolate ? "interpolated" : "nearest");
+      std::printf("| %s | [%g, %g] | %s | %.3f | %.3f | %lld of %lld |\n", std::string(to_string(f)).c_str(), lo, hi,
+                  table.c_str(), e.max_abs / s.out.scale, e.mean_abs / s.out.scale, static_cast<long long>(e.saturated),
+                  static_cast<long long>(e.codes));
     }
   }
-  std::printf("\n| function | domain | in/out | poly max (LSB) | poly mean (LSB) | table max (LSB) | table mean (LSB) |\n|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "\n| function | domain | in/out | poly max (LSB) | poly mean (LSB) | table max (LSB) | table mean (LSB) "
+      "|\n|---|---|---|---|---|---|---|\n");
   for (int bits : {8, 16}) {  // docs/numerics.md §12
     LutSpec s = spec_for(NonLinear::gelu_erf, bits, bits, 0, false);
     const LutError table = measure_lut_error(s, build_lut(s));
     s.method = NonLinearMethod::poly;
     const LutError poly = measure_lut_error(s, build_lut(s));
-    std::printf("| gelu_erf | [-8, 8] | %d-bit | %.3f | %.3f | %.3f | %.3f |\n", bits, poly.max_abs / s.out.scale, poly.mean_abs / s.out.scale,
-                table.max_abs / s.out.scale, table.mean_abs / s.out.scale);
+    std::printf("| gelu_erf | [-8, 8] | %d-bit | %.3f | %.3f | %.3f | %.3f |\n", bits, poly.max_abs / s.out.scale,
+                poly.mean_abs / s.out.scale, table.max_abs / s.out.scale, table.mean_abs / s.out.scale);
   }
 }

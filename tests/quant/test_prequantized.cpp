@@ -13,8 +13,8 @@
 #include <cstring>
 
 #include "model/onnx_import.hpp"
-#include "ops/qdq_export.hpp"
 #include "model/sidecar.hpp"
+#include "ops/qdq_export.hpp"
 #include "quant/prequantized.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
@@ -29,7 +29,8 @@ const IntGraph& calibrated(const std::string& flavour) {
   static std::map<std::string, IntGraph> cache;
   if (!cache.count(flavour)) {
     const Graph graph = import_onnx(kCnn);
-    const QuantConfig config = parse_quant_config("defaults:\n  requant: {flavour: " + flavour + "}\n", flavour + ".yaml");
+    const QuantConfig config =
+        parse_quant_config("defaults:\n  requant: {flavour: " + flavour + "}\n", flavour + ".yaml");
     const Tensor calibration = load_fashion_mnist("train", 200, cnn_norm()).images;
     cache[flavour] = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
   }
@@ -39,7 +40,8 @@ const IntGraph& calibrated(const std::string& flavour) {
 IntGraph lower_prequantized(const std::string& bytes, const std::string& flavour) {
   const Graph g = import_onnx_bytes(bytes, "prequantized.onnx");
   REQUIRE(is_prequantized(g));
-  const QuantConfig config = parse_quant_config("defaults:\n  requant: {flavour: " + flavour + "}\n", flavour + ".yaml");
+  const QuantConfig config =
+      parse_quant_config("defaults:\n  requant: {flavour: " + flavour + "}\n", flavour + ".yaml");
   return quantize(QuantizeInputs{&g, &config, nullptr, "prequantized.onnx", cnn_norm()});
 }
 
@@ -113,14 +115,16 @@ onnx::ModelProto as_qonnx(onnx::ModelProto qdq) {
     for (int64_t d : dims) t->add_dims(d);
     set_values(t, v);
   };
-  auto add_quant = [&](const std::string& name, const std::string& x, const std::string& y, bool is_signed, bool narrow) {
+  auto add_quant = [&](const std::string& name, const std::string& x, const std::string& y, bool is_signed,
+                       bool narrow) {
     onnx::NodeProto* n = g->add_node();
     n->set_name(name);
     n->set_op_type("Quant");
     n->set_domain(kQonnxDomain);
     for (const std::string& in : {x, name + "_scale", name + "_zeropt", name + "_bitwidth"}) n->add_input(in);
     n->add_output(y);
-    for (const auto& [key, value] : std::vector<std::pair<std::string, int64_t>>{{"signed", is_signed}, {"narrow", narrow}}) {
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, int64_t>>{{"signed", is_signed}, {"narrow", narrow}}) {
       auto* a = n->add_attribute();
       a->set_name(key);
       a->set_type(onnx::AttributeProto::INT);
@@ -134,14 +138,16 @@ onnx::ModelProto as_qonnx(onnx::ModelProto qdq) {
     if (n.op_type() == "QuantizeLinear") {
       const onnx::TensorProto& zp = *find_initializer(qdq, n.input(2));
       const bool is_signed = zp.data_type() == onnx::TensorProto::INT8;
-      const float z = is_signed ? static_cast<float>(values_of<int8_t>(zp)[0]) : static_cast<float>(values_of<uint8_t>(zp)[0]);
+      const float z =
+          is_signed ? static_cast<float>(values_of<int8_t>(zp)[0]) : static_cast<float>(values_of<uint8_t>(zp)[0]);
       const onnx::NodeProto& dq = nodes[i + 1];  // the exporter writes each pair adjacently
       REQUIRE(dq.input(0) == n.output(0));
       add_quant(n.name(), n.input(0), dq.output(0), is_signed, false);
       add_float(n.name() + "_scale", {}, values_of<float>(*find_initializer(qdq, n.input(1))));
       add_float(n.name() + "_zeropt", {}, {z});
       ++i;
-    } else if (n.op_type() == "DequantizeLinear" && find_initializer(qdq, n.input(0))->data_type() == onnx::TensorProto::INT8) {
+    } else if (n.op_type() == "DequantizeLinear" &&
+               find_initializer(qdq, n.input(0))->data_type() == onnx::TensorProto::INT8) {
       const onnx::TensorProto& codes = *find_initializer(qdq, n.input(0));
       const std::vector<float> scales = values_of<float>(*find_initializer(qdq, n.input(1)));
       const std::vector<int8_t> q = values_of<int8_t>(codes);
@@ -168,7 +174,8 @@ onnx::ModelProto as_qonnx(onnx::ModelProto qdq) {
 }
 }  // namespace
 
-TEST_CASE("Prequantized/IntGraph -> QDQ -> IntGraph keeps ops, codes, formats, scales become float32", "[quant][prequantized]") {
+TEST_CASE("Prequantized/IntGraph -> QDQ -> IntGraph keeps ops, codes, formats, scales become float32",
+          "[quant][prequantized]") {
   for (const char* flavour : {"single", "float"}) {
     INFO(flavour);
     const IntGraph& a = calibrated(flavour);
@@ -198,7 +205,8 @@ TEST_CASE("Prequantized/IntGraph -> QDQ -> IntGraph keeps ops, codes, formats, s
   }
 }
 
-TEST_CASE("Prequantized/the same network as QONNX lowers to the IntGraph of its QDQ form", "[quant][prequantized][qonnx]") {
+TEST_CASE("Prequantized/the same network as QONNX lowers to the IntGraph of its QDQ form",
+          "[quant][prequantized][qonnx]") {
   const onnx::ModelProto qdq = exported_model();
   std::string qdq_bytes, qonnx_bytes;
   qdq.SerializeToString(&qdq_bytes);
@@ -226,20 +234,23 @@ TEST_CASE("Prequantized/what cannot be taken exactly is an error naming the node
     z[3] = 5;
     set_values(zp, z);
     const std::string e = lowering_error(m);
-    CHECK_THAT(e, Catch::Contains("node '/stem/stem.0/Conv' (Conv)") && Catch::Contains("zero point 5") && Catch::Contains("symmetric weights"));
+    CHECK_THAT(e, Catch::Contains("node '/stem/stem.0/Conv' (Conv)") && Catch::Contains("zero point 5") &&
+                      Catch::Contains("symmetric weights"));
   }
   {
     onnx::ModelProto m = exported_model();  // a DequantizeLinear with other parameters than its QuantizeLinear
     const std::string v = find_node(m, "/stem/stem.0/Conv")->output(0);
     find_node(m, v + "_DequantizeLinear")->set_input(1, "input_scale");
-    CHECK_THAT(lowering_error(m), Catch::Contains(v + "_DequantizeLinear") && Catch::Contains("dequantizes with other parameters"));
+    CHECK_THAT(lowering_error(m),
+               Catch::Contains(v + "_DequantizeLinear") && Catch::Contains("dequantizes with other parameters"));
   }
   {
     onnx::ModelProto m = exported_model();  // an activation without its Q/DQ pair: the residual Add's output
     const std::string y = find_node(m, "/Add")->output(0);
     auto* nodes = m.mutable_graph()->mutable_node();
     for (int i = nodes->size() - 1; i >= 0; --i)
-      if (nodes->Get(i).name() == y + "_QuantizeLinear" || nodes->Get(i).name() == y + "_DequantizeLinear") nodes->DeleteSubrange(i, 1);
+      if (nodes->Get(i).name() == y + "_QuantizeLinear" || nodes->Get(i).name() == y + "_DequantizeLinear")
+        nodes->DeleteSubrange(i, 1);
     for (auto& n : *nodes)
       for (auto& in : *n.mutable_input())
         if (in == y + "_dq") in = y;
@@ -260,16 +271,22 @@ TEST_CASE("Prequantized/what cannot be taken exactly is an error naming the node
     std::rotate(nodes->begin(), nodes->end() - 1, nodes->end());
     find_node(m, "input_DequantizeLinear")->set_input(0, "input_cast");
     find_node(m, "input_QuantizeLinear")->set_output(0, "input_q_unused");
-    CHECK_THAT(lowering_error(m), Catch::Contains("node 'input_QuantizeLinear' (QuantizeLinear): its integer output must be read by "
-                                                  "DequantizeLinear nodes (it is read by nothing)"));
+    CHECK_THAT(lowering_error(m),
+               Catch::Contains("node 'input_QuantizeLinear' (QuantizeLinear): its integer output must be read by "
+                               "DequantizeLinear nodes (it is read by nothing)"));
     for (int i = 0; i < nodes->size(); ++i)
       if (nodes->Get(i).name() == "input_QuantizeLinear") nodes->DeleteSubrange(i, 1);
-    CHECK_THAT(lowering_error(m), Catch::Contains("node 'input_DequantizeLinear' (DequantizeLinear): reads 'input_cast', which is neither an "
-                                                  "integer constant nor the output of a QuantizeLinear"));
+    CHECK_THAT(
+        lowering_error(m),
+        Catch::Contains("node 'input_DequantizeLinear' (DequantizeLinear): reads 'input_cast', which is neither an "
+                        "integer constant nor the output of a QuantizeLinear"));
   }
 }
 
-TEST_CASE("Prequantized/an IntGraph with 16-bit logits (configs/w8a8.yaml) exports as com.microsoft QDQ and lowers back to the same formats and codes", "[quant][prequantized]") {
+TEST_CASE(
+    "Prequantized/an IntGraph with 16-bit logits (configs/w8a8.yaml) exports as com.microsoft QDQ and lowers back to "
+    "the same formats and codes",
+    "[quant][prequantized]") {
   const Graph graph = import_onnx(kCnn);
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
   const Tensor calibration = load_fashion_mnist("train", 100, cnn_norm()).images;
@@ -289,7 +306,8 @@ TEST_CASE("Prequantized/an IntGraph with 16-bit logits (configs/w8a8.yaml) expor
     CHECK(v.quant.zero_point == b.values.at(name).quant.zero_point);
   }
   for (const auto& [name, t] : a.constants)
-    if (name.find(".weight") != std::string::npos || name.find(".bias") != std::string::npos) CHECK(t.ints == b.constants.at(name).ints);
+    if (name.find(".weight") != std::string::npos || name.find(".bias") != std::string::npos)
+      CHECK(t.ints == b.constants.at(name).ints);
   // The lowered network computes what the original does: its multipliers follow float32 scales, so
   // top-1 agrees on nearly every image (as for 8-bit logits above).
   CHECK(same_top1_on_300_images(a, b) >= 297);

@@ -11,16 +11,16 @@
 #include <sstream>
 #include <tuple>
 
+#include "analysis/dual_path.hpp"
+#include "core/files.hpp"
 #include "model/evaluate.hpp"
 #include "model/executor.hpp"
 #include "model/fold.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "analysis/dual_path.hpp"
 #include "quant/passes.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
-#include "core/files.hpp"
 
 using namespace chipref;
 namespace fs = std::filesystem;
@@ -80,7 +80,8 @@ TEST_CASE("Quantize/BN folding and identity removal keep the float function", "[
   const Tensor a = FloatExecutor(original).run({{"input", x}}).at("logits");
   const Tensor b = FloatExecutor(g).run({{"input", x}}).at("logits");
   double worst = 0;
-  for (size_t i = 0; i < a.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]) / (1 + std::fabs(a.floats[i])));
+  for (size_t i = 0; i < a.floats.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]) / (1 + std::fabs(a.floats[i])));
   INFO("worst relative difference " << worst);
   CHECK(worst < 1e-4);  // float32 reassociation of the BN scale into the weights only
 }
@@ -92,7 +93,8 @@ TEST_CASE("Quantize/the ViT's decomposed LayerNorms and GELUs fuse and keep the 
   fold_constants(g);
   CHECK(fuse_layer_norm(g) == 5);  // 2 encoder layers × 2, and the final norm
   int reduce_means = 0, layer_norms = 0;
-  for (const Node& n : g.nodes) reduce_means += n.op_type == "ReduceMean", layer_norms += n.op_type == "LayerNormalization";
+  for (const Node& n : g.nodes)
+    reduce_means += n.op_type == "ReduceMean", layer_norms += n.op_type == "LayerNormalization";
   CHECK(reduce_means == 0);
   CHECK(layer_norms == 5);
   CHECK(fuse_layer_norm(g) == 0);  // nothing left to fuse
@@ -102,7 +104,8 @@ TEST_CASE("Quantize/the ViT's decomposed LayerNorms and GELUs fuse and keep the 
   const Tensor a = FloatExecutor(original).run({{original.inputs[0].name, x}}).at(original.outputs[0].name);
   const Tensor b = FloatExecutor(g).run({{g.inputs[0].name, x}}).at(g.outputs[0].name);
   double worst = 0;
-  for (size_t i = 0; i < a.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]) / (1 + std::fabs(a.floats[i])));
+  for (size_t i = 0; i < a.floats.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(a.floats[i]) - b.floats[i]) / (1 + std::fabs(a.floats[i])));
   INFO("worst relative difference " << worst);
   CHECK(worst < 1e-5);  // the fused ops compute in double, the decomposed chains in float32
 }
@@ -119,7 +122,8 @@ TEST_CASE("Quantize/every shipped config gives an integer-only IntGraph", "[quan
 // The float flavour stores its scale as a 24-bit multiplier; the oracle here rebuilds each MAC layer's
 // scale from the recorded real scales (s_x · s_w[c] / s_y, rounded once to float32, as ONNX Runtime's
 // requant takes it) and applies ORT's formula to the engine's own accumulators.
-TEST_CASE("Quantize/float flavour: each MAC output is round_half_even(float32(acc) * float32 scale)", "[quant][quantize]") {
+TEST_CASE("Quantize/float flavour: each MAC output is round_half_even(float32(acc) * float32 scale)",
+          "[quant][quantize]") {
   const IntGraph q = quantize_cnn(parse_quant_config("defaults:\n  requant: {flavour: float}\n", "float.yaml"), 100);
   const DirectEngine engine(q);
   RunTrace trace;
@@ -127,7 +131,9 @@ TEST_CASE("Quantize/float flavour: each MAC output is round_half_even(float32(ac
   int checked_layers = 0;
   for (const Node& mac : q.ops) {
     if (mac.op_type != "conv_mac" && mac.op_type != "linear_mac") continue;
-    const Node& rq = *std::find_if(q.ops.begin(), q.ops.end(), [&](const Node& n) { return n.op_type == "mulshift" && n.inputs[0] == mac.outputs[0]; });
+    const Node& rq = *std::find_if(q.ops.begin(), q.ops.end(), [&](const Node& n) {
+      return n.op_type == "mulshift" && n.inputs[0] == mac.outputs[0];
+    });
     CHECK(rq.get_int("multiplier_bits") == 24);
     const std::vector<double>& s_w = q.weight_scales.at(mac.inputs[1]);
     const QuantParams& x = q.values.at(mac.inputs[0]).quant;
@@ -139,7 +145,8 @@ TEST_CASE("Quantize/float flavour: each MAC output is round_half_even(float32(ac
     for (size_t i = 0; i < acc.data.size(); ++i) {
       const float scale = static_cast<float>(x.scale * s_w.at((i / inner) % channels) / y.scale);
       const double r = std::nearbyint(static_cast<float>(acc.data[i]) * scale) + static_cast<double>(y.zero_point);
-      const int64_t expected = std::clamp<int64_t>(static_cast<int64_t>(std::clamp(r, -1e9, 1e9)), rq.get_int("clamp_lo"), rq.get_int("clamp_hi"));
+      const int64_t expected = std::clamp<int64_t>(static_cast<int64_t>(std::clamp(r, -1e9, 1e9)),
+                                                   rq.get_int("clamp_lo"), rq.get_int("clamp_hi"));
       mismatches += expected != out.data[i];
     }
     INFO(mac.name);
@@ -179,7 +186,8 @@ TEST_CASE("Quantize/the checker rejects float ops and tensors between the bounda
 
 // What a graph.json edited by hand (or fuzz_int_graph) can hold beyond the checker's rules above: each is
 // an InputError naming the op, not an index past the end of a list (the fuzzer's find was the second).
-TEST_CASE("Quantize/malformed ops: input counts, per-channel lengths and list attributes are refused by name", "[quant][intgraph]") {
+TEST_CASE("Quantize/malformed ops: input counts, per-channel lengths and list attributes are refused by name",
+          "[quant][intgraph]") {
   const IntGraph good = quantize_cnn("w8a8.yaml", 50);
   const auto first = [&](IntGraph& g, const std::string& type) -> Node& {
     const auto it = std::find_if(g.ops.begin(), g.ops.end(), [&](const Node& n) { return n.op_type == type; });
@@ -192,45 +200,56 @@ TEST_CASE("Quantize/malformed ops: input counts, per-channel lengths and list at
     IntGraph g = good;
     Node& mulshift = first(g, "mulshift");
     mulshift.inputs.pop_back();
-    CHECK_THROWS_WITH(check_integer_only(g), Catch::Contains(mulshift.describe() + " has 2 inputs and 1 outputs; expected 3 inputs and 1 output"));
+    CHECK_THROWS_WITH(
+        check_integer_only(g),
+        Catch::Contains(mulshift.describe() + " has 2 inputs and 1 outputs; expected 3 inputs and 1 output"));
   }
   {
     IntGraph g = good;
     Node& conv = first(g, "conv_mac");
     conv.inputs.push_back(conv.inputs[0]), conv.inputs.push_back(conv.inputs[0]);
-    CHECK_THROWS_WITH(check_integer_only(g), Catch::Contains(conv.describe() + " has 5 inputs and 1 outputs; expected 2 or 3 inputs"));
+    CHECK_THROWS_WITH(check_integer_only(g),
+                      Catch::Contains(conv.describe() + " has 5 inputs and 1 outputs; expected 2 or 3 inputs"));
   }
   {
     IntGraph g = good;
     Node& mulshift = first(g, "mulshift");
     Tensor& shifts = g.constants.at(mulshift.inputs[2]);
     const int64_t channels = shifts.numel();
-    shifts = Tensor::of_ints(shifts.dtype, {channels - 1}, std::vector<int64_t>(shifts.ints.begin(), shifts.ints.end() - 1));
+    shifts =
+        Tensor::of_ints(shifts.dtype, {channels - 1}, std::vector<int64_t>(shifts.ints.begin(), shifts.ints.end() - 1));
     CHECK_THROWS_AS(DirectEngine(g), InputError);
     CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(mulshift.describe()) &&
-                                           Catch::Contains("hold " + std::to_string(channels) + " and " + std::to_string(channels - 1) + " elements"));
+                                           Catch::Contains("hold " + std::to_string(channels) + " and " +
+                                                           std::to_string(channels - 1) + " elements"));
   }
   // The fuzzer's second find: a width past the kernels' shifts (an assertion, or UB without it); and
   // 64-bit attributes that would narrow into plausible 32-bit ones.
-  for (const auto& [type, attr, bad, says] : {std::tuple<std::string, std::string, int64_t, std::string>{"mulshift", "multiplier_bits", 72, "multiplier width 72 is out of range"},
-                                              {"mulshift", "multiplier_bits", int64_t{1} << 32 | 31, "multiplier width 4294967327 is outside int32"},
-                                              {"conv_mac", "acc_bits", int64_t{1} << 32 | 32, "attribute 'acc_bits' 4294967328 is outside int32"}}) {
+  for (const auto& [type, attr, bad, says] :
+       {std::tuple<std::string, std::string, int64_t, std::string>{"mulshift", "multiplier_bits", 72,
+                                                                   "multiplier width 72 is out of range"},
+        {"mulshift", "multiplier_bits", int64_t{1} << 32 | 31, "multiplier width 4294967327 is outside int32"},
+        {"conv_mac", "acc_bits", int64_t{1} << 32 | 32, "attribute 'acc_bits' 4294967328 is outside int32"}}) {
     IntGraph g = good;
     Node& op = first(g, type);
     op.attributes[attr] = bad;
     CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(op.describe() + ": " + says));
   }
-  for (const auto& [type, attr, bad] : {std::tuple<std::string, std::string, std::vector<int64_t>>{"conv_mac", "strides", {1}},
-                                        {"conv_mac", "pads", {0, 0}}, {"window_sum", "kernel", {2}}}) {
+  for (const auto& [type, attr, bad] :
+       {std::tuple<std::string, std::string, std::vector<int64_t>>{"conv_mac", "strides", {1}},
+        {"conv_mac", "pads", {0, 0}},
+        {"window_sum", "kernel", {2}}}) {
     INFO(type << " " << attr);
     IntGraph g = good;
     Node& op = first(g, type);
     if (type == "window_sum") op.attributes.erase("global");
     op.attributes[attr] = bad;
     CHECK_THROWS_AS(DirectEngine(g).run(image), InputError);
-    CHECK_THROWS_WITH(DirectEngine(g).run(image), Catch::Contains(op.describe() + ": attribute '" + attr + "' holds " + std::to_string(bad.size()) + " numbers"));
+    CHECK_THROWS_WITH(DirectEngine(g).run(image), Catch::Contains(op.describe() + ": attribute '" + attr + "' holds " +
+                                                                  std::to_string(bad.size()) + " numbers"));
   }
-  for (const std::vector<int64_t>& pads : {std::vector<int64_t>{0, 0, int64_t{1} << 40, 0}, std::vector<int64_t>{1 << 20, 1 << 20, 1 << 20, 1 << 20}}) {
+  for (const std::vector<int64_t>& pads :
+       {std::vector<int64_t>{0, 0, int64_t{1} << 40, 0}, std::vector<int64_t>{1 << 20, 1 << 20, 1 << 20, 1 << 20}}) {
     IntGraph g = good;  // padding whose arithmetic would overflow, or whose output would take 2^42 elements
     Node& conv = first(g, "conv_mac");
     conv.attributes["pads"] = pads;
@@ -249,12 +268,14 @@ TEST_CASE("Quantize/w8a8 integer accuracy stays within 1.5 % of float on 1000 te
   CHECK(std::fabs(integer.top1() - fp32.top1()) <= 0.015);
 }
 
-TEST_CASE("Quantize/dual path: every layer within 1 LSB of fake-quant, exact but for documented causes", "[quant][dual_path]") {
+TEST_CASE("Quantize/dual path: every layer within 1 LSB of fake-quant, exact but for documented causes",
+          "[quant][dual_path]") {
   const IntGraph q = quantize_cnn("w8a8.yaml", 200);
   const DualPathReport r = compare_paths(import_onnx(kCnn), q, load_fashion_mnist("t10k", 200, cnn_norm()));
   REQUIRE(r.layers.size() == 11);
   for (const auto& l : r.layers) {
-    INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ, max " << l.max_abs_lsb << " LSB");
+    INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ, max "
+                 << l.max_abs_lsb << " LSB");
     CHECK(l.max_abs_lsb <= 1);
     CHECK(static_cast<double>(l.within_one) >= 0.999 * static_cast<double>(l.elements));
     // The residual add rounds twice (docs/numerics.md §5); every other op rounds once, as fake-quant does,

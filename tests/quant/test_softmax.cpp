@@ -9,8 +9,8 @@
 #include <cmath>
 #include <random>
 
-#include "quant/lut.hpp"
 #include "numerics/polynomial.hpp"
+#include "quant/lut.hpp"
 #include "support/int128_reference.hpp"
 
 using namespace chipref;
@@ -20,7 +20,8 @@ struct RowCheck {
   int64_t wrong = 0, over_bound = 0, bad_sums = 0, saturated = 0, rows = 0;
 };
 
-void check_rows(const std::vector<int32_t>& x, int64_t rows, int64_t n, double s_x, int in_bits, int exp_bits, int out_bits, RowCheck& c) {
+void check_rows(const std::vector<int32_t>& x, int64_t rows, int64_t n, double s_x, int in_bits, int exp_bits,
+                int out_bits, RowCheck& c) {
   const kernels::Softmax p = build_softmax(s_x, in_bits, exp_bits, out_bits);
   std::vector<int32_t> y(x.size());
   kernels::softmax(p, x.data(), rows, n, y.data());
@@ -40,7 +41,9 @@ void check_rows(const std::vector<int32_t>& x, int64_t rows, int64_t n, double s
     bool row_saturated = false;
     int64_t code_sum = 0;
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t expected = std::min<int64_t>(max_code, static_cast<int64_t>(testing::reference_round_div(static_cast<__int128>(t[i]) * M, sum, RoundingMode::half_even)));
+      const int64_t expected =
+          std::min<int64_t>(max_code, static_cast<int64_t>(testing::reference_round_div(static_cast<__int128>(t[i]) * M,
+                                                                                        sum, RoundingMode::half_even)));
       const int64_t got = y[r * n + i];
       c.wrong += got != expected;
       code_sum += got;
@@ -115,9 +118,11 @@ TEST_CASE("Softmax/ties round to even (hand-derived)", "[quant][softmax]") {
 // relative error on (−ln 2, 0] is 0.00331, measured on a 1e-6 grid; qx0 · S' is within S' of x0, and x0
 // within 5e-5 of −ln 2). Every row still sums to M within ±n/2, and each probability is within the §9
 // bound plus 2·ρ·p of the exact softmax.
-TEST_CASE("Softmax/i-exp entries (method poly) stay within their bound, rows still sum to 1", "[quant][softmax][poly]") {
+TEST_CASE("Softmax/i-exp entries (method poly) stay within their bound, rows still sum to 1",
+          "[quant][softmax][poly]") {
   std::mt19937_64 rng(23);
-  for (const auto& [s_x, in_bits] : std::vector<std::pair<double, int>>{{0.01, 8}, {0.06, 8}, {0.25, 8}, {0.0004, 16}}) {
+  for (const auto& [s_x, in_bits] :
+       std::vector<std::pair<double, int>>{{0.01, 8}, {0.06, 8}, {0.25, 8}, {0.0004, 16}}) {
     const int exp_bits = 15, out_bits = 8;
     const kernels::Softmax p = build_softmax(s_x, in_bits, exp_bits, out_bits, NonLinearMethod::poly);
     const IntExp e = IntExp::make(s_x);
@@ -145,14 +150,16 @@ TEST_CASE("Softmax/i-exp entries (method poly) stay within their bound, rows sti
       const int32_t* row = x.data() + r * n;
       const int32_t m = *std::max_element(row, row + n);
       double exact_sum = 0, worst_rho = 0;
-      for (int64_t i = 0; i < n; ++i) exact_sum += std::exp(-s_x * (m - row[i])), worst_rho = std::max(worst_rho, rho(m - row[i]));
+      for (int64_t i = 0; i < n; ++i)
+        exact_sum += std::exp(-s_x * (m - row[i])), worst_rho = std::max(worst_rho, rho(m - row[i]));
       int64_t code_sum = 0;
       bool saturated = false;
       for (int64_t i = 0; i < n; ++i) {
         const double exact = std::exp(-s_x * (m - row[i])) / exact_sum;
         code_sum += y[r * n + i];
         saturated = saturated || exact * static_cast<double>(M) > static_cast<double>(M - 1) + 0.5;
-        const double bound = 0.5 / static_cast<double>(M) + static_cast<double>(1 + n) / std::ldexp(1.0, exp_bits + 1) + 2.2 * worst_rho * exact;
+        const double bound = 0.5 / static_cast<double>(M) + static_cast<double>(1 + n) / std::ldexp(1.0, exp_bits + 1) +
+                             2.2 * worst_rho * exact;
         over_bound += std::fabs(static_cast<double>(y[r * n + i]) / static_cast<double>(M) - exact) > bound;
       }
       if (!saturated) bad_sums += std::llabs(code_sum - M) * 2 > n;

@@ -7,17 +7,17 @@
 //   indices (and no dense copy) in the IntGraph files, save → load identical, the decoding and the
 //   skip-zero engines give the same outputs, every layer within 1 LSB of its fake-quant twin.
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <random>
 
-#include "ops/sparse_decode.hpp"
+#include "analysis/dual_path.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "ops/sparse_decode.hpp"
 #include "quant/config.hpp"
-#include "analysis/dual_path.hpp"
 #include "quant/quantize.hpp"
 #include "quant/sparsity.hpp"
 #include "sim/direct_engine.hpp"
@@ -69,7 +69,8 @@ TEST_CASE("Sparsity/pruning keeps the N largest magnitudes of every group", "[qu
                     Catch::Contains("bad.yaml:2") && Catch::Contains("expected one of: float, codes"));
 }
 
-TEST_CASE("Sparsity/the CNN with 2:4 pointwise and linear layers: compressed in the file, two engines agree", "[quant][sparsity]") {
+TEST_CASE("Sparsity/the CNN with 2:4 pointwise and linear layers: compressed in the file, two engines agree",
+          "[quant][sparsity]") {
   const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
   const Normalisation norm = *read_sidecar_normalisation(cnn);
   const Graph graph = import_onnx(cnn);
@@ -77,9 +78,11 @@ TEST_CASE("Sparsity/the CNN with 2:4 pointwise and linear layers: compressed in 
   const LabelledImages test = load_fashion_mnist("t10k", 200, norm);
   for (const char* stage : {"float", "codes"}) {
     INFO("pruned at stage " << stage);
-    const QuantConfig config = parse_quant_config(std::string("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\nlayers:\n"
-                                                              "  - match_regex: \"/(pw|head)/.*\"\n    sparsity: {pattern: \"2:4\", stage: ") + stage + "}\n",
-                                                  "sparse.yaml");
+    const QuantConfig config =
+        parse_quant_config(std::string("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\nlayers:\n"
+                                       "  - match_regex: \"/(pw|head)/.*\"\n    sparsity: {pattern: \"2:4\", stage: ") +
+                               stage + "}\n",
+                           "sparse.yaml");
     const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm});
     CHECK_NOTHROW(check_integer_only(q));
     int decoders = 0;
@@ -105,15 +108,17 @@ TEST_CASE("Sparsity/the CNN with 2:4 pointwise and linear layers: compressed in 
     IntGraph corrupted = loaded;
     Tensor& words = corrupted.constants.at("/pw/pw.0/Conv.weight.indices");
     words.ints[0] = (words.ints[0] & ~int64_t{0xF}) | 0x5;  // group 0 of row 0: indices 1, 1
-    CHECK_THROWS_WITH(DirectEngine(corrupted), Catch::Contains("node '/pw/pw.0/Conv.weight.decode' (sparse_decode)") &&
-                                                  Catch::Contains("row 0, group 0: indices must ascend strictly; 1 repeats"));
+    CHECK_THROWS_WITH(DirectEngine(corrupted),
+                      Catch::Contains("node '/pw/pw.0/Conv.weight.decode' (sparse_decode)") &&
+                          Catch::Contains("row 0, group 0: indices must ascend strictly; 1 repeats"));
     const Tensor a = DirectEngine(loaded, SparseKernel::decode).run(test.images);
     const Tensor b = DirectEngine(loaded, SparseKernel::skip_zero).run(test.images);
     CHECK(a.floats == b.floats);
     QuantizeInputs dense_inputs{&graph, &config, &calibration, "fmnist_cnn.onnx", norm};
     dense_inputs.ignore_sparsity = true;
     const IntGraph dense = quantize(dense_inputs);
-    CHECK(std::none_of(dense.ops.begin(), dense.ops.end(), [](const Node& op) { return op.op_type == "sparse_decode"; }));
+    CHECK(
+        std::none_of(dense.ops.begin(), dense.ops.end(), [](const Node& op) { return op.op_type == "sparse_decode"; }));
     const DualPathReport r = compare_paths(graph, q, test, 100, &dense);
     for (const auto& l : r.layers) {
       INFO(l.value << ": max " << l.max_abs_lsb << " LSB");

@@ -4,18 +4,18 @@
 // and every layer of the dual-path check within 1 LSB of its fake-quant computation; the same weights
 // exported at opsets 14 and 17 (tests/data/, examples/export_vit_opsets.py) lower as well.
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <set>
 
+#include "analysis/dual_path.hpp"
 #include "model/evaluate.hpp"
 #include "model/executor.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
-#include "analysis/dual_path.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 
@@ -47,11 +47,12 @@ TEST_CASE("ViT/w8a8 is integer-only, with attention, softmax, LayerNorm and GELU
   CHECK(types.count("matmul_mac") == 4);  // Q·Kᵀ and weights·V in each of the two layers
   CHECK(types.count("softmax") == 2);
   CHECK(types.count("layernorm") == 5);
-  CHECK(types.count("lut") == 2);  // the two GELUs
+  CHECK(types.count("lut") == 2);              // the two GELUs
   CHECK(types.count("batch_broadcast") == 2);  // the class token and the position embedding
 }
 
-TEST_CASE("ViT/w8a8 integer accuracy stays within 1.5 % of float on 1000 test images, tables and polynomials", "[quant][vit]") {
+TEST_CASE("ViT/w8a8 integer accuracy stays within 1.5 % of float on 1000 test images, tables and polynomials",
+          "[quant][vit]") {
   const LabelledImages data = load_fashion_mnist("t10k", 1000, vit_norm());
   const Top1Result fp32 = evaluate_top1(import_onnx(kVit), data);
   const IntGraph poly = quantize_vit("w8a8-poly.yaml");
@@ -67,10 +68,12 @@ TEST_CASE("ViT/w8a8 integer accuracy stays within 1.5 % of float on 1000 test im
 }
 
 TEST_CASE("ViT/dual path: every layer within 1 LSB of fake-quant, SQNR reported per layer", "[quant][vit][dual_path]") {
-  const DualPathReport r = compare_paths(import_onnx(kVit), quantized_vit(), load_fashion_mnist("t10k", 100, vit_norm()));
+  const DualPathReport r =
+      compare_paths(import_onnx(kVit), quantized_vit(), load_fashion_mnist("t10k", 100, vit_norm()));
   CHECK(r.layers.size() >= 60);
   for (const auto& l : r.layers) {
-    INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ, max " << l.max_abs_lsb << " LSB");
+    INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ, max "
+                 << l.max_abs_lsb << " LSB");
     CHECK(l.max_abs_lsb <= 1);
     CHECK(l.sqnr.noise > 0);  // an SQNR exists for every layer (the report's last column)
   }
@@ -94,16 +97,19 @@ TEST_CASE("ViT/dual path: every layer within 1 LSB of fake-quant, SQNR reported 
 TEST_CASE("ViT/the opset 14 and 17 exports of the same weights lower to integer networks as good", "[quant][vit]") {
   const LabelledImages data = load_fashion_mnist("t10k", 500, vit_norm());
   const Graph reference = import_onnx(kVit);
-  const Tensor expected = FloatExecutor(reference).run({{reference.inputs[0].name, data.images}}).at(reference.outputs[0].name);
+  const Tensor expected =
+      FloatExecutor(reference).run({{reference.inputs[0].name, data.images}}).at(reference.outputs[0].name);
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
   const Tensor calibration = load_fashion_mnist("train", 500, vit_norm()).images;
   for (int opset : {14, 17}) {
-    const std::string path = std::string(CHIPREF_SOURCE_DIR "/tests/data/fmnist_vit_opset") + std::to_string(opset) + ".onnx";
+    const std::string path =
+        std::string(CHIPREF_SOURCE_DIR "/tests/data/fmnist_vit_opset") + std::to_string(opset) + ".onnx";
     const Graph graph = import_onnx(path);
     REQUIRE(graph.opset == opset);
     const Tensor logits = FloatExecutor(graph).run({{graph.inputs[0].name, data.images}}).at(graph.outputs[0].name);
     double worst = 0;
-    for (size_t i = 0; i < logits.floats.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(logits.floats[i]) - expected.floats[i]));
+    for (size_t i = 0; i < logits.floats.size(); ++i)
+      worst = std::max(worst, std::fabs(static_cast<double>(logits.floats[i]) - expected.floats[i]));
     INFO("opset " << opset << ": float logits differ from opset 13's by at most " << worst);
     CHECK(worst < 1e-4);
     const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, path, vit_norm()});
@@ -132,15 +138,24 @@ TEST_CASE("ViT/malformed softmax, LUT and LayerNorm parameters are refused by na
     const char* says;
   };
   const std::vector<Case> cases = {
-      {"softmax", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[0] = 0; }, "an exp table must start with a positive entry"},
-      {"softmax", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[1] = -5; }, "table entry -5 is outside [0, 1073741824]"},
-      {"softmax", [](IntGraph&, Node& op) { op.attributes["one_over_scale"] = int64_t{1} << 40; }, "one_over_scale be 1..2^32"},
-      {"lut", [](IntGraph&, Node& op) { op.attributes["in_min"] = INT64_MIN; }, "in_min -9223372036854775808 is outside the input's"},
-      {"lut", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[0] = int64_t{1} << 33; }, "table entry 8589934592 is outside"},
-      {"layernorm", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[4]).ints[0] = int64_t{1} << 40; }, "code 1099511627776 is outside int32"},
-      {"layernorm", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[2]).ints[0] = -40; }, "shift -40 is out of range"},
-      {"layernorm", [](IntGraph& g, Node& op) { g.values.at(op.inputs[0]).quant.format = IntFormat::make(24, true); }, "its input is int24"},
-      {"layernorm", [](IntGraph&, Node& op) { op.attributes["epsilon_units"] = int64_t{-1}; }, "epsilon_units -1 is negative"},
+      {"softmax", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[0] = 0; },
+       "an exp table must start with a positive entry"},
+      {"softmax", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[1] = -5; },
+       "table entry -5 is outside [0, 1073741824]"},
+      {"softmax", [](IntGraph&, Node& op) { op.attributes["one_over_scale"] = int64_t{1} << 40; },
+       "one_over_scale be 1..2^32"},
+      {"lut", [](IntGraph&, Node& op) { op.attributes["in_min"] = INT64_MIN; },
+       "in_min -9223372036854775808 is outside the input's"},
+      {"lut", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[1]).ints[0] = int64_t{1} << 33; },
+       "table entry 8589934592 is outside"},
+      {"layernorm", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[4]).ints[0] = int64_t{1} << 40; },
+       "code 1099511627776 is outside int32"},
+      {"layernorm", [](IntGraph& g, Node& op) { g.constants.at(op.inputs[2]).ints[0] = -40; },
+       "shift -40 is out of range"},
+      {"layernorm", [](IntGraph& g, Node& op) { g.values.at(op.inputs[0]).quant.format = IntFormat::make(24, true); },
+       "its input is int24"},
+      {"layernorm", [](IntGraph&, Node& op) { op.attributes["epsilon_units"] = int64_t{-1}; },
+       "epsilon_units -1 is negative"},
   };
   for (const Case& c : cases) {
     INFO(c.op << ": " << c.says);

@@ -13,18 +13,6 @@
 #include <filesystem>
 #include <iostream>
 
-#include "model/onnx_import.hpp"
-#include "model/sidecar.hpp"
-#include "numerics/requant.hpp"
-#include "quant/quantize.hpp"
-#include "rtl_bridge/cosim.hpp"
-#include "tests/rtl_bridge/example_vectors.hpp"
-#include "rtl_bridge/mac_array_driver.hpp"
-#include "rtl_bridge/elementwise_drivers.hpp"
-#include "rtl_bridge/systemc_blocks.hpp"
-#include "sim/direct_engine.hpp"
-#include "sim/systemc/engine.hpp"
-#include "vectors/vectors.hpp"
 #include "Vlut_unit_m0.h"
 #include "Vlut_unit_m1.h"
 #include "Vmac_array_16x16.h"
@@ -39,13 +27,27 @@
 #include "Vmulshift_unit_m4.h"
 #include "Vsparse_decoder_m0.h"
 #include "Vsparse_decoder_m1.h"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "numerics/requant.hpp"
+#include "quant/quantize.hpp"
+#include "rtl_bridge/cosim.hpp"
+#include "rtl_bridge/elementwise_drivers.hpp"
+#include "rtl_bridge/mac_array_driver.hpp"
+#include "rtl_bridge/systemc_blocks.hpp"
+#include "sim/direct_engine.hpp"
+#include "sim/systemc/engine.hpp"
+#include "tests/rtl_bridge/example_vectors.hpp"
+#include "vectors/vectors.hpp"
 
 using namespace chipref;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string write_cnn_vectors(const std::string& name, const std::string& requant_line) { return write_example_vectors("fmnist_cnn.onnx", name, requant_line); }
+std::string write_cnn_vectors(const std::string& name, const std::string& requant_line) {
+  return write_example_vectors("fmnist_cnn.onnx", name, requant_line);
+}
 
 std::vector<std::string> mulshift_layers(const std::string& dir) {
   std::vector<std::string> layers;
@@ -56,7 +58,8 @@ std::vector<std::string> mulshift_layers(const std::string& dir) {
 
 // The report of a broken block against the independent prediction: the same count of mismatches and,
 // if any, the same first one (input, element, wrong value, golden value), reported at the right layer.
-bool matches_prediction(int mutation, const cosim::CosimResult& r, int64_t want_mismatches, bool first_found, const cosim::FirstMismatch& want_first) {
+bool matches_prediction(int mutation, const cosim::CosimResult& r, int64_t want_mismatches, bool first_found,
+                        const cosim::FirstMismatch& want_first) {
   CHECK(!r.hung);
   CHECK(r.mismatches == want_mismatches);
   CHECK(r.has_mismatch == first_found);
@@ -66,8 +69,9 @@ bool matches_prediction(int mutation, const cosim::CosimResult& r, int64_t want_
   CHECK(r.first.got == want_first.got);
   CHECK(r.first.expected == want_first.expected);
   CHECK(cosim::format_report(r).find("MISMATCH: " + r.block + " on layer " + r.layer) == 0);
-  std::cout << r.block << " mutation " << mutation << ": detected on " << r.layer << ", first at input " << r.first.input << " element " << r.first.index << ", "
-            << r.mismatches << " of " << r.compared << " values differ\n";
+  std::cout << r.block << " mutation " << mutation << ": detected on " << r.layer << ", first at input "
+            << r.first.input << " element " << r.first.index << ", " << r.mismatches << " of " << r.compared
+            << " values differ\n";
   return true;
 }
 
@@ -81,12 +85,15 @@ int32_t predicted(int mutation, const cosim::MulShiftStimulus& s, size_t i) {
   const FixedMultiplier fixed{s.multipliers[i], s.shifts[i], s.settings.multiplier_bits};
   const RequantChannel ch = requant_channel_of(fixed, RequantFlavour::single);
   const IntFormat any = IntFormat::make(32, true);
-  const RoundingMode mode = mutation == 1 ? RoundingMode::floor : s.settings.round_half_up ? RoundingMode::half_up : RoundingMode::half_even;
+  const RoundingMode mode = mutation == 1              ? RoundingMode::floor
+                            : s.settings.round_half_up ? RoundingMode::half_up
+                                                       : RoundingMode::half_even;
   const Requantizer rq = Requantizer::make(RequantFlavour::single, mode, any, 0);
   const int32_t acc = mutation == 3 ? (s.accumulators[i] & ~1) : s.accumulators[i];
   const int64_t raw = s.settings.zero_point + rq.scale_only(acc, ch);
   if (mutation == 2) return static_cast<int32_t>(raw);
-  return static_cast<int32_t>(std::clamp<int64_t>(std::clamp<int64_t>(raw, s.settings.out_min, s.settings.out_max), s.settings.clamp_lo, s.settings.clamp_hi));
+  return static_cast<int32_t>(std::clamp<int64_t>(std::clamp<int64_t>(raw, s.settings.out_min, s.settings.out_max),
+                                                  s.settings.clamp_lo, s.settings.clamp_hi));
 }
 
 template <class Unit>
@@ -102,11 +109,14 @@ int64_t check_mutation(int mutation, const std::string& dir) {
         const int32_t p = predicted(mutation, s, i);
         if (p == s.expected[i]) continue;
         ++want_mismatches;
-        if (!first_found) first_found = true, want_first = cosim::FirstMismatch{s.input, static_cast<int64_t>(i), 0, {}, p, s.expected[i]};
+        if (!first_found)
+          first_found = true,
+          want_first = cosim::FirstMismatch{s.input, static_cast<int64_t>(i), 0, {}, p, s.expected[i]};
       }
     const cosim::CosimResult r = run_block<Unit>(inputs);
     INFO("mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
-    if (matches_prediction(mutation, r, want_mismatches, first_found, want_first) && detected_layers++ == 0) std::cout << cosim::format_report(r);
+    if (matches_prediction(mutation, r, want_mismatches, first_found, want_first) && detected_layers++ == 0)
+      std::cout << cosim::format_report(r);
   }
   return detected_layers;
 }
@@ -117,19 +127,24 @@ TEST_CASE("Cosim/the reference RTL is lint-clean in Verilator (-Wall) and compil
   for (const auto& f : fs::directory_iterator(CHIPREF_SOURCE_DIR "/rtl_bridge/rtl")) {
     if (f.path().extension() != ".sv") continue;
     for (int m = 0; m <= 4; ++m) {
-      const std::string lint = "verilator --lint-only -Wall -GMUTATION=" + std::to_string(m) + " " + f.path().string() + " 2>&1";
+      const std::string lint =
+          "verilator --lint-only -Wall -GMUTATION=" + std::to_string(m) + " " + f.path().string() + " 2>&1";
       INFO(lint);
       CHECK(std::system(lint.c_str()) == 0);
     }
     // Not -o /dev/null: iverilog marks its output executable (chmod), which would break /dev/null.
-    const std::string icarus = "iverilog -g2012 -o " + (fs::temp_directory_path() / "chipref_test_cosim_icarus.vvp").string() + " " + f.path().string() + " >/dev/null 2>&1";
+    const std::string icarus = "iverilog -g2012 -o " +
+                               (fs::temp_directory_path() / "chipref_test_cosim_icarus.vvp").string() + " " +
+                               f.path().string() + " >/dev/null 2>&1";
     INFO(icarus);
     CHECK(std::system(icarus.c_str()) == 0);
   }
 }
 
-TEST_CASE("Cosim/the reference MulShift unit matches every mulshift layer of the CNN, half_even and half_up", "[rtl][cosim]") {
-  for (const auto& [name, requant] : {std::pair<std::string, std::string>{"half_even", ""}, {"half_up", "  requant: {rounding: half_up}\n"}}) {
+TEST_CASE("Cosim/the reference MulShift unit matches every mulshift layer of the CNN, half_even and half_up",
+          "[rtl][cosim]") {
+  for (const auto& [name, requant] :
+       {std::pair<std::string, std::string>{"half_even", ""}, {"half_up", "  requant: {rounding: half_up}\n"}}) {
     const std::string dir = write_cnn_vectors(name, requant);
     int64_t layers = 0;
     for (const std::string& layer : mulshift_layers(dir)) {
@@ -146,7 +161,8 @@ TEST_CASE("Cosim/the reference MulShift unit matches every mulshift layer of the
   }
 }
 
-TEST_CASE("Cosim/every broken MulShift variant is caught at the element chipref's numerics predict", "[rtl][cosim][mutation]") {
+TEST_CASE("Cosim/every broken MulShift variant is caught at the element chipref's numerics predict",
+          "[rtl][cosim][mutation]") {
   const std::string dir = write_cnn_vectors("mutations", "");
   CHECK(check_mutation<Vmulshift_unit_m1>(1, dir) > 0);  // truncation instead of rounding
   CHECK(check_mutation<Vmulshift_unit_m2>(2, dir) > 0);  // no saturation or clamp
@@ -174,7 +190,8 @@ int64_t channel_of(const Node& op, const Shape& shape, int64_t index) {
 }
 
 // What a broken array drains for accumulator `index` of the layer, whose golden value is `golden`.
-int32_t predicted_array(int mutation, const IntGraph& g, const Node& op, const Shape& shape, int64_t index, int32_t golden, int32_t za) {
+int32_t predicted_array(int mutation, const IntGraph& g, const Node& op, const Shape& shape, int64_t index,
+                        int32_t golden, int32_t za) {
   const int64_t m = channel_of(op, shape, index);
   if (mutation == 1) {  // Σ a·w = Σ (a − z_a)·w + z_a·Σ w: padded taps carry z_a, so every tap counts
     const Tensor& w = g.constants.at(op.inputs.at(1));
@@ -207,7 +224,8 @@ int64_t check_array_mutation(int mutation, const std::string& dir) {
         const int32_t p = predicted_array(mutation, g, op, s.shape, s.index[slot], s.expected[slot], s.act_zero_point);
         if (p == s.expected[slot]) continue;
         ++want_mismatches;
-        if (!first_found) first_found = true, want_first = cosim::FirstMismatch{s.input, s.index[slot], 0, {}, p, s.expected[slot]};
+        if (!first_found)
+          first_found = true, want_first = cosim::FirstMismatch{s.input, s.index[slot], 0, {}, p, s.expected[slot]};
       }
     const cosim::CosimResult r = run_array<Unit>(inputs);
     INFO("mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
@@ -220,13 +238,16 @@ int64_t check_array_mutation(int mutation, const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("Cosim/the reference MAC array matches every conv and linear layer of the CNN, 16 x 16 and 4 x 5", "[rtl][cosim]") {
+TEST_CASE("Cosim/the reference MAC array matches every conv and linear layer of the CNN, 16 x 16 and 4 x 5",
+          "[rtl][cosim]") {
   const std::string dir = write_cnn_vectors("mac_array", "");
   int64_t layers = 0;
   for (const std::string& layer : mac_layers(dir)) {
     for (int geometry = 0; geometry < 2; ++geometry) {
-      const auto inputs = geometry == 0 ? cosim::mac_array_stimulus(dir, layer, 16, 16) : cosim::mac_array_stimulus(dir, layer, 4, 5);
-      const cosim::CosimResult r = geometry == 0 ? run_array<Vmac_array_16x16>(inputs) : run_array<Vmac_array_4x5_m0>(inputs);
+      const auto inputs =
+          geometry == 0 ? cosim::mac_array_stimulus(dir, layer, 16, 16) : cosim::mac_array_stimulus(dir, layer, 4, 5);
+      const cosim::CosimResult r =
+          geometry == 0 ? run_array<Vmac_array_16x16>(inputs) : run_array<Vmac_array_4x5_m0>(inputs);
       INFO(cosim::format_report(r));
       CHECK(r.passed());
       int64_t elements = 0;
@@ -238,7 +259,8 @@ TEST_CASE("Cosim/the reference MAC array matches every conv and linear layer of 
   CHECK(layers == 6);
 }
 
-TEST_CASE("Cosim/every broken MAC array variant is caught at the element the golden tensors predict", "[rtl][cosim][mutation]") {
+TEST_CASE("Cosim/every broken MAC array variant is caught at the element the golden tensors predict",
+          "[rtl][cosim][mutation]") {
   const std::string dir = write_cnn_vectors("mac_array_mutations", "");
   CHECK(check_array_mutation<Vmac_array_4x5_m1>(1, dir) > 0);  // activation zero point ignored
   CHECK(check_array_mutation<Vmac_array_4x5_m2>(2, dir) > 0);  // 16-bit accumulators
@@ -265,7 +287,9 @@ cosim::CosimResult run_lut(const std::vector<cosim::LutStimulus>& inputs) {
 
 }  // namespace
 
-TEST_CASE("Cosim/the reference LUT unit matches every lut layer of the ViT: direct, nearest-entry and interpolated tables", "[rtl][cosim]") {
+TEST_CASE(
+    "Cosim/the reference LUT unit matches every lut layer of the ViT: direct, nearest-entry and interpolated tables",
+    "[rtl][cosim]") {
   for (const auto& [name, nonlinear] : {std::pair<std::string, std::string>{"lut_direct", ""},
                                         {"lut_nearest", "  nonlinear: {table_bits: 5, interpolate: false}\n"},
                                         {"lut_interpolated", "  nonlinear: {table_bits: 5, interpolate: true}\n"}}) {
@@ -293,12 +317,15 @@ TEST_CASE("Cosim/an off-by-one LUT address is caught at the element the table pr
     bool first_found = false;
     cosim::FirstMismatch want_first;
     for (const auto& s : inputs)
-      for (size_t i = 0; i < s.codes.size(); ++i) {  // direct tables: the broken unit reads T[offset + 1], 0 past the end
+      for (size_t i = 0; i < s.codes.size();
+           ++i) {  // direct tables: the broken unit reads T[offset + 1], 0 past the end
         const size_t next = static_cast<size_t>(s.codes[i] - s.in_min) + 1;
         const int32_t p = std::clamp(next < s.table.size() ? s.table[next] : 0, s.out_min, s.out_max);
         if (p == s.expected[i]) continue;
         ++want_mismatches;
-        if (!first_found) first_found = true, want_first = cosim::FirstMismatch{s.input, static_cast<int64_t>(i), 0, {}, p, s.expected[i]};
+        if (!first_found)
+          first_found = true,
+          want_first = cosim::FirstMismatch{s.input, static_cast<int64_t>(i), 0, {}, p, s.expected[i]};
       }
     const cosim::CosimResult r = run_lut<Vlut_unit_m1>(inputs);
     INFO(layer << "\n" << cosim::format_report(r));
@@ -320,8 +347,10 @@ cosim::CosimResult run_sparse(const std::vector<cosim::SparseStimulus>& inputs) 
 }
 }  // namespace
 
-TEST_CASE("Cosim/the reference sparse decoder rebuilds every 2:4 layer's dense weights, and swapped index bits are caught where predicted",
-          "[rtl][cosim][mutation]") {
+TEST_CASE(
+    "Cosim/the reference sparse decoder rebuilds every 2:4 layer's dense weights, and swapped index bits are caught "
+    "where predicted",
+    "[rtl][cosim][mutation]") {
   // Every MAC layer 2:4-sparse: the 3 x 3 convs of one input channel (k = 9) end their rows in padding.
   const std::string dir = write_cnn_vectors("sparse", "  sparsity: {pattern: \"2:4\"}\n");
   const std::vector<std::string> layers = sparse_layers(dir);
@@ -349,7 +378,9 @@ TEST_CASE("Cosim/the reference sparse decoder rebuilds every 2:4 layer's dense w
           const size_t lane = group * 4 + p;
           if (st.index[lane] < 0 || dense[p] == st.expected[lane]) continue;
           ++want_mismatches;
-          if (!first_found) first_found = true, want_first = cosim::FirstMismatch{st.input, st.index[lane], 0, {}, dense[p], st.expected[lane]};
+          if (!first_found)
+            first_found = true,
+            want_first = cosim::FirstMismatch{st.input, st.index[lane], 0, {}, dense[p], st.expected[lane]};
         }
       }
     const cosim::CosimResult r = run_sparse<Vsparse_decoder_m1>(inputs);
@@ -360,11 +391,13 @@ TEST_CASE("Cosim/the reference sparse decoder rebuilds every 2:4 layer's dense w
   CHECK(detected == 6);
 }
 
-TEST_CASE("Cosim/the Verilated MulShift unit inside the SystemC netlist: every tensor identical to the DirectEngine's", "[rtl][cosim][systemc]") {
+TEST_CASE("Cosim/the Verilated MulShift unit inside the SystemC netlist: every tensor identical to the DirectEngine's",
+          "[rtl][cosim][systemc]") {
   // The 8 MulShift modules of the CNN replaced by rtl/mulshift_unit.sv (Verilated in SystemC mode) behind
   // the transaction <-> pin adapter; both half_even and half_up.
   for (const char* rounding : {"half_even", "half_up"}) {
-    const std::string dir = write_cnn_vectors(std::string("systemc_rtl_") + rounding, std::string("  requant: {rounding: ") + rounding + "}\n");
+    const std::string dir = write_cnn_vectors(std::string("systemc_rtl_") + rounding,
+                                              std::string("  requant: {rounding: ") + rounding + "}\n");
     const IntGraph q = load_int_graph(vectors::read_manifest(dir).model);
     SystemCEngine engine(q, q.hardware, cosim::rtl_module_factory({"mulshift"}));
     int64_t rtl_modules = 0;
@@ -381,7 +414,8 @@ TEST_CASE("Cosim/the Verilated MulShift unit inside the SystemC netlist: every t
       CHECK(got.values.at(name).data == t.data);
     }
     CHECK(engine.run(x).floats == y_direct.floats);  // chunked transactions through the pipeline
-    std::cout << "RTL MulShift in the SystemC netlist (" << rounding << "): " << want.values.size() << " tensors of 12 images identical to the DirectEngine\n";
+    std::cout << "RTL MulShift in the SystemC netlist (" << rounding << "): " << want.values.size()
+              << " tensors of 12 images identical to the DirectEngine\n";
   }
   CHECK_THROWS_WITH(cosim::rtl_module_factory({"fpu"}), Catch::Contains("available: mulshift"));
 }
@@ -397,5 +431,6 @@ TEST_CASE("Cosim/a hung block ends at the watchdog with the cycle and last hands
   CHECK(report.find("HUNG: mulshift on layer /head/Gemm.requant") == 0);
   CHECK(report.find("no handshake for 50 cycles") != std::string::npos);
   CHECK(report.find("0 of 10 elements sent") != std::string::npos);
-  CHECK_THROWS_WITH(cosim::mulshift_stimulus(dir, "/Add"), Catch::Contains("is not a mulshift op") && Catch::Contains("/head/Gemm.requant"));
+  CHECK_THROWS_WITH(cosim::mulshift_stimulus(dir, "/Add"),
+                    Catch::Contains("is not a mulshift op") && Catch::Contains("/head/Gemm.requant"));
 }

@@ -15,16 +15,16 @@
 #include <iostream>
 #include <random>
 
-#include "ops/op_def.hpp"
+#include "Vmulshift_unit_m1.h"
+#include "Vsparse_decoder_m1.h"
 #include "core/error.hpp"
 #include "model/int_graph.hpp"
+#include "ops/op_def.hpp"
 #include "rtl_bridge/dut_adapter.hpp"
 #include "rtl_bridge/dut_cosim.hpp"
 #include "rtl_bridge/dut_runtime.hpp"
 #include "rtl_bridge/elementwise_drivers.hpp"
 #include "tests/rtl_bridge/example_vectors.hpp"
-#include "Vmulshift_unit_m1.h"
-#include "Vsparse_decoder_m1.h"
 
 using namespace chipref;
 namespace fs = std::filesystem;
@@ -48,12 +48,16 @@ std::string read_text(const std::string& path) {
 }
 
 // An adapter file: `base` (a shipped adapter's path) with `extra` YAML lines appended.
-std::string adapter_with(const std::string& name, const std::string& base, const std::string& extra) { return write_text(name, read_text(base) + extra); }
+std::string adapter_with(const std::string& name, const std::string& base, const std::string& extra) {
+  return write_text(name, read_text(base) + extra);
+}
 
-cosim::CosimResult run_dut(const std::vector<std::string>& sources, const std::string& top, const std::string& adapter, const std::string& vectors,
-                           const std::string& layer, int64_t watchdog = 1000, const std::string& trace = "") {
+cosim::CosimResult run_dut(const std::vector<std::string>& sources, const std::string& top, const std::string& adapter,
+                           const std::string& vectors, const std::string& layer, int64_t watchdog = 1000,
+                           const std::string& trace = "") {
   cosim::DutCosimOptions o;
-  o.sources = sources, o.top = top, o.adapter = adapter, o.vectors_dir = vectors, o.layer = layer, o.build_dir = cache_dir();
+  o.sources = sources, o.top = top, o.adapter = adapter, o.vectors_dir = vectors, o.layer = layer,
+  o.build_dir = cache_dir();
   o.watchdog = watchdog, o.trace = trace;
   return cosim::cosim_dut(o);
 }
@@ -98,15 +102,19 @@ TEST_CASE("DutCosim/port lanes are written and read bit-exactly at every width a
       for (int64_t lane = 0; lane < lanes; ++lane) {
         const auto value = static_cast<int64_t>(rng());
         pin.set_lane(lane, lane_width, value);
-        for (int b = 0; b < lane_width; ++b) oracle[static_cast<size_t>(lane * lane_width + b)] = (static_cast<uint64_t>(value) >> b) & 1;
+        for (int b = 0; b < lane_width; ++b)
+          oracle[static_cast<size_t>(lane * lane_width + b)] = (static_cast<uint64_t>(value) >> b) & 1;
       }
-      for (size_t i = 0; i < oracle.size(); ++i) REQUIRE(((storage[i / 8] >> (i % 8)) & 1) == oracle[i]);  // other bits untouched
+      for (size_t i = 0; i < oracle.size(); ++i)
+        REQUIRE(((storage[i / 8] >> (i % 8)) & 1) == oracle[i]);  // other bits untouched
       for (int64_t lane = 0; lane < lanes; ++lane) {
         uint64_t raw = 0;
         for (int b = lane_width - 1; b >= 0; --b) raw = (raw << 1) | oracle[static_cast<size_t>(lane * lane_width + b)];
         const bool negative = lane_width < 64 && ((raw >> (lane_width - 1)) & 1);
         // Two's complement by definition: raw − 2^width when the sign bit is set (exact in 128 bits).
-        const auto as_signed = static_cast<int64_t>(negative ? static_cast<__int128>(raw) - (static_cast<__int128>(1) << lane_width) : static_cast<__int128>(raw));
+        const auto as_signed =
+            static_cast<int64_t>(negative ? static_cast<__int128>(raw) - (static_cast<__int128>(1) << lane_width)
+                                          : static_cast<__int128>(raw));
         INFO("port width " << width << ", lane width " << lane_width << ", lane " << lane);
         REQUIRE(pin.lane(lane, lane_width, false) == static_cast<int64_t>(raw));
         REQUIRE(pin.lane(lane, lane_width, true) == as_signed);
@@ -120,19 +128,25 @@ TEST_CASE("DutCosim/adapter errors name the file, line and what was expected", "
     std::string yaml, line, message;
   };
   const std::string head = "block: mulshift\nprotocol: valid_ready\nclock: clk\n";
-  const std::string ports = "ports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n  out_code: c\n  in_valid: v\n  out_valid: ov\n";
+  const std::string ports =
+      "ports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n  out_code: c\n  in_valid: v\n  out_valid: ov\n";
   const std::vector<Case> cases = {
-      {"block: conv\nprotocol: valid_ready\nclock: clk\nports: {}\n", ":1:8:", "'block' is 'conv'; expected one of: mulshift, lut, mac_array"},
-      {"block: mulshift\nprotocol: matrix_tiles\nclock: clk\nports: {}\n", ":2:11:", "expected one of: valid_ready, fixed_latency"},
+      {"block: conv\nprotocol: valid_ready\nclock: clk\nports: {}\n",
+       ":1:8:", "'block' is 'conv'; expected one of: mulshift, lut, mac_array"},
+      {"block: mulshift\nprotocol: matrix_tiles\nclock: clk\nports: {}\n",
+       ":2:11:", "expected one of: valid_ready, fixed_latency"},
       {head + ports + "  in_bias: b\n", ":11:3:", "unknown role 'in_bias' for a mulshift block"},
-      {head + "ports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n  in_valid: v\n  out_valid: ov\n", ":5:3:", "role out_code is required"},
+      {head + "ports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n  in_valid: v\n  out_valid: ov\n",
+       ":5:3:", "role out_code is required"},
       {head + ports + "rows: 4\n", ":11:7:", "'rows' is for a mac_array block only"},
       {head + ports + "  tbl_we: w\n", "", "unknown role 'tbl_we'"},
       {"block: mac_array\nprotocol: matrix_tiles\nclock: clk\nports: {}\n", "", "a mac_array block needs 'rows'"},
-      {"block: mulshift\nprotocol: fixed_latency\nclock: clk\nports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n  out_code: c\n  in_valid: v\n",
+      {"block: mulshift\nprotocol: fixed_latency\nclock: clk\nports:\n  in_acc: a\n  in_multiplier: m\n  in_shift: s\n "
+       " out_code: c\n  in_valid: v\n",
        ":5:3:", "role out_valid is required for a mulshift block on this protocol (or give 'latency')"},
       {head + ports + "latency: 3\n", ":11:10:", "'latency' is not a key of the valid_ready protocol"},
-      {head + ports + "reset: {port: r, active: sideways}\n", ":11:26:", "'active' is 'sideways'; expected one of: high, low"},
+      {head + ports + "reset: {port: r, active: sideways}\n",
+       ":11:26:", "'active' is 'sideways'; expected one of: high, low"},
       {head + "ports:\n  in_acc: {port: a, width: 99}\n", ":5:28:", "'width' is 99; expected 1..64"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -148,8 +162,9 @@ TEST_CASE("DutCosim/adapter errors name the file, line and what was expected", "
     }
   }
   // Against the design's ports: a missing port, a wrong direction, lanes that do not divide the width.
-  const std::vector<cosim::DutPort> design = {{"clk", true, 0, 0, 1}, {"a", true, 31, 0, 4}, {"m", true, 31, 0, 4}, {"s", true, 7, 0, 1},
-                                              {"c", false, 31, 0, 4}, {"v", true, 0, 0, 1},  {"ov", false, 0, 0, 1}};
+  const std::vector<cosim::DutPort> design = {{"clk", true, 0, 0, 1}, {"a", true, 31, 0, 4},  {"m", true, 31, 0, 4},
+                                              {"s", true, 7, 0, 1},   {"c", false, 31, 0, 4}, {"v", true, 0, 0, 1},
+                                              {"ov", false, 0, 0, 1}};
   auto bind_error = [&](const std::string& yaml) {
     cosim::DutAdapter a = cosim::load_dut_adapter(write_text("bind.yaml", yaml));
     try {
@@ -160,17 +175,27 @@ TEST_CASE("DutCosim/adapter errors name the file, line and what was expected", "
     return std::string("no error");
   };
   CHECK(bind_error(head + ports).find("no error") == 0);
-  CHECK(bind_error(head + ports + "  in_ready: rdy\n").find(":11:13: role in_ready names port 'rdy', which the design does not have; its ports: clk, a, m, s, c, v, ov") !=
+  CHECK(bind_error(head + ports + "  in_ready: rdy\n")
+            .find(":11:13: role in_ready names port 'rdy', which the design does not have; its ports: clk, a, m, s, c, "
+                  "v, ov") != std::string::npos);
+  const std::string swapped =
+      head + "ports:\n  in_acc: c\n  in_multiplier: m\n  in_shift: s\n  out_code: a\n  in_valid: v\n  out_valid: ov\n";
+  CHECK(bind_error(swapped).find(
+            ":5:11: role in_acc is an input of the block, but port 'c' is an output of the design") !=
         std::string::npos);
-  const std::string swapped = head + "ports:\n  in_acc: c\n  in_multiplier: m\n  in_shift: s\n  out_code: a\n  in_valid: v\n  out_valid: ov\n";
-  CHECK(bind_error(swapped).find(":5:11: role in_acc is an input of the block, but port 'c' is an output of the design") != std::string::npos);
-  const std::string wide = head + "ports:\n  in_acc: {port: a, width: 33}\n  in_multiplier: m\n  in_shift: s\n  out_code: c\n  in_valid: v\n  out_valid: ov\n";
+  const std::string wide = head +
+                           "ports:\n  in_acc: {port: a, width: 33}\n  in_multiplier: m\n  in_shift: s\n  out_code: c\n "
+                           " in_valid: v\n  out_valid: ov\n";
   CHECK(bind_error(wide).find("role in_acc needs 1 lane(s) of 33 bits, but port 'a' has 32") != std::string::npos);
 }
 
-TEST_CASE("DutCosim/the reference blocks built as user designs pass, and a broken one reports what its linked-in variant reports", "[rtl][cosim][dut]") {
+TEST_CASE(
+    "DutCosim/the reference blocks built as user designs pass, and a broken one reports what its linked-in variant "
+    "reports",
+    "[rtl][cosim][dut]") {
   const std::string& dir = cnn_vectors();
-  const std::string mulshift_sv = cosim::reference_rtl_path("mulshift"), mulshift_yaml = cosim::reference_adapter_path("mulshift");
+  const std::string mulshift_sv = cosim::reference_rtl_path("mulshift"),
+                    mulshift_yaml = cosim::reference_adapter_path("mulshift");
   for (const std::string& layer : layers_of(dir, {"mulshift"})) {
     const cosim::CosimResult r = run_dut({mulshift_sv}, "mulshift_unit", mulshift_yaml, dir, layer);
     INFO(cosim::format_report(r));
@@ -178,22 +203,28 @@ TEST_CASE("DutCosim/the reference blocks built as user designs pass, and a broke
     CHECK(r.compared > 0);
   }
   for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
-    const cosim::CosimResult r = run_dut({cosim::reference_rtl_path("mac_array")}, "mac_array", cosim::reference_adapter_path("mac_array"), dir, layer);
+    const cosim::CosimResult r = run_dut({cosim::reference_rtl_path("mac_array")}, "mac_array",
+                                         cosim::reference_adapter_path("mac_array"), dir, layer);
     INFO(cosim::format_report(r));
     CHECK(r.passed());
     CHECK(r.compared > 0);
   }
   const std::string layer = layers_of(dir, {"mulshift"}).at(0);
   const auto stimulus = cosim::mulshift_stimulus(dir, layer);
-  const cosim::CosimResult linked = cosim::cosim_inputs<Vmulshift_unit_m1>("mulshift", layer, stimulus, 1000, cosim::drive_mulshift<Vmulshift_unit_m1>);
+  const cosim::CosimResult linked = cosim::cosim_inputs<Vmulshift_unit_m1>("mulshift", layer, stimulus, 1000,
+                                                                           cosim::drive_mulshift<Vmulshift_unit_m1>);
   REQUIRE(linked.mismatches > 0);
-  const cosim::CosimResult built = run_dut({mulshift_sv}, "mulshift_unit", adapter_with("mulshift_m1.yaml", mulshift_yaml, "parameters: {MUTATION: 1}\n"), dir, layer);
+  const cosim::CosimResult built =
+      run_dut({mulshift_sv}, "mulshift_unit",
+              adapter_with("mulshift_m1.yaml", mulshift_yaml, "parameters: {MUTATION: 1}\n"), dir, layer);
   check_same_report(built, linked);
   std::cout << "built as a design, MulShift MUTATION 1: " << cosim::format_report(built);
 
   // The sparse decoder on the all-2:4 CNN: passes every layer; swapped index bits report as linked in.
-  const std::string sparse_dir = write_example_vectors("fmnist_cnn.onnx", "dut_sparse", "  sparsity: {pattern: \"2:4\"}\n");
-  const std::string sparse_sv = cosim::reference_rtl_path("sparse"), sparse_yaml = cosim::reference_adapter_path("sparse");
+  const std::string sparse_dir =
+      write_example_vectors("fmnist_cnn.onnx", "dut_sparse", "  sparsity: {pattern: \"2:4\"}\n");
+  const std::string sparse_sv = cosim::reference_rtl_path("sparse"),
+                    sparse_yaml = cosim::reference_adapter_path("sparse");
   const std::string sparse_m1 = adapter_with("sparse_m1.yaml", sparse_yaml, "parameters: {MUTATION: 1}\n");
   for (const std::string& decode : layers_of(sparse_dir, {"sparse_decode"})) {
     const cosim::CosimResult good = run_dut({sparse_sv}, "sparse_decoder", sparse_yaml, sparse_dir, decode);
@@ -201,20 +232,28 @@ TEST_CASE("DutCosim/the reference blocks built as user designs pass, and a broke
     CHECK(good.passed());
     CHECK(good.compared > 0);
     const auto groups = cosim::sparse_stimulus(sparse_dir, decode, 2, 4);
-    const cosim::CosimResult linked_sparse = cosim::cosim_inputs<Vsparse_decoder_m1>("sparse", decode, groups, 1000, cosim::drive_sparse<Vsparse_decoder_m1>);
+    const cosim::CosimResult linked_sparse = cosim::cosim_inputs<Vsparse_decoder_m1>(
+        "sparse", decode, groups, 1000, cosim::drive_sparse<Vsparse_decoder_m1>);
     REQUIRE(linked_sparse.mismatches > 0);
     check_same_report(run_dut({sparse_sv}, "sparse_decoder", sparse_m1, sparse_dir, decode), linked_sparse);
   }
 
   // A hung design ends at the harness's watchdog with its last handshake.
-  const cosim::CosimResult hung = run_dut({mulshift_sv}, "mulshift_unit", adapter_with("mulshift_m4.yaml", mulshift_yaml, "parameters: {MUTATION: 4}\n"), dir, layer, 40);
+  const cosim::CosimResult hung =
+      run_dut({mulshift_sv}, "mulshift_unit",
+              adapter_with("mulshift_m4.yaml", mulshift_yaml, "parameters: {MUTATION: 4}\n"), dir, layer, 40);
   CHECK(hung.hung);
-  CHECK(hung.hang == "no handshake for 40 cycles at cycle 43 (input 0; 0 of 12544 elements sent, 0 received; last handshake: none at cycle 2)");
+  CHECK(hung.hang ==
+        "no handshake for 40 cycles at cycle 43 (input 0; 0 of 12544 elements sent, 0 received; last handshake: none "
+        "at cycle 2)");
 }
 
-TEST_CASE("DutCosim/the tutorial's systolic array passes every MAC layer, and its BUG is reported at PE (1, 2)'s elements", "[rtl][cosim][dut][mutation]") {
+TEST_CASE(
+    "DutCosim/the tutorial's systolic array passes every MAC layer, and its BUG is reported at PE (1, 2)'s elements",
+    "[rtl][cosim][dut][mutation]") {
   const std::string& dir = cnn_vectors();
-  const std::string sv = kSource + "/examples/cosim/systolic_os.sv", yaml = kSource + "/examples/cosim/systolic_os.yaml";
+  const std::string sv = kSource + "/examples/cosim/systolic_os.sv",
+                    yaml = kSource + "/examples/cosim/systolic_os.yaml";
   for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
     const cosim::CosimResult r = run_dut({sv}, "systolic_os", yaml, dir, layer);
     INFO(cosim::format_report(r));
@@ -235,7 +274,8 @@ TEST_CASE("DutCosim/the tutorial's systolic array passes every MAC layer, and it
   REQUIRE(w_entry);
   const std::vector<int64_t> w = vectors::read_vector(dir, *w_entry);
   const int64_t channels = w_entry->shape[0], taps = static_cast<int64_t>(w.size()) / channels;
-  const cosim::CosimResult r = run_dut({sv}, "systolic_os", adapter_with("systolic_bug.yaml", yaml, "parameters: {BUG: 1}\n"), dir, layer);
+  const cosim::CosimResult r =
+      run_dut({sv}, "systolic_os", adapter_with("systolic_bug.yaml", yaml, "parameters: {BUG: 1}\n"), dir, layer);
   const auto stimulus = cosim::mac_array_stimulus(dir, layer, 4, 4);
   int64_t want = 0;
   bool first_found = false;
@@ -252,8 +292,12 @@ TEST_CASE("DutCosim/the tutorial's systolic array passes every MAC layer, and it
       const auto offset = static_cast<uint32_t>(za * sum);
       if (offset == 0) continue;
       ++want;
-      const auto expected = static_cast<int32_t>(static_cast<uint32_t>(s.expected[slot]) - static_cast<uint32_t>(s.bias[slot / 16 * 4 + slot % 4]));
-      if (!first_found) first_found = true, want_first = cosim::FirstMismatch{s.input, index, 0, {}, static_cast<int32_t>(static_cast<uint32_t>(expected) + offset), expected};
+      const auto expected = static_cast<int32_t>(static_cast<uint32_t>(s.expected[slot]) -
+                                                 static_cast<uint32_t>(s.bias[slot / 16 * 4 + slot % 4]));
+      if (!first_found)
+        first_found = true,
+        want_first = cosim::FirstMismatch{
+            s.input, index, 0, {}, static_cast<int32_t>(static_cast<uint32_t>(expected) + offset), expected};
     }
   }
   INFO(cosim::format_report(r));
@@ -267,42 +311,55 @@ TEST_CASE("DutCosim/the tutorial's systolic array passes every MAC layer, and it
   std::cout << "tutorial systolic array, BUG 1: " << cosim::format_report(r);
 }
 
-TEST_CASE("DutCosim/fixed_latency: a pipelined MulShift passes by latency and by done flag, in the cycles the protocol defines", "[rtl][cosim][dut]") {
+TEST_CASE(
+    "DutCosim/fixed_latency: a pipelined MulShift passes by latency and by done flag, in the cycles the protocol "
+    "defines",
+    "[rtl][cosim][dut]") {
   const std::string& dir = cnn_vectors();
   const std::string layer = layers_of(dir, {"mulshift"}).at(0);
-  const std::vector<std::string> sources = {kSource + "/tests/rtl_bridge/designs/requant_pipe.sv", cosim::reference_rtl_path("mulshift")};
+  const std::vector<std::string> sources = {kSource + "/tests/rtl_bridge/designs/requant_pipe.sv",
+                                            cosim::reference_rtl_path("mulshift")};
   const std::string common =
       "block: mulshift\nprotocol: fixed_latency\nclock: clock\nreset: {port: reset_n, active: low, cycles: 3}\n"
-      "ports:\n  in_acc: acc\n  in_multiplier: {port: mult, signed: false}\n  in_shift: sh\n  cfg_zero_point: zp\n  cfg_out_min: lo\n"
+      "ports:\n  in_acc: acc\n  in_multiplier: {port: mult, signed: false}\n  in_shift: sh\n  cfg_zero_point: zp\n  "
+      "cfg_out_min: lo\n"
       "  cfg_out_max: hi\n  out_code: result\n  in_valid: go\n";
   const auto stimulus = cosim::mulshift_stimulus(dir, layer);
   const int64_t elements = static_cast<int64_t>(stimulus.at(0).expected.size());
-  const cosim::CosimResult by_latency = run_dut(sources, "requant_pipe", write_text("pipe_latency.yaml", common + "latency: 3\n"), dir, layer);
+  const cosim::CosimResult by_latency =
+      run_dut(sources, "requant_pipe", write_text("pipe_latency.yaml", common + "latency: 3\n"), dir, layer);
   INFO(cosim::format_report(by_latency));
   CHECK(by_latency.passed());
   CHECK(by_latency.compared == 2 * elements);
   CHECK(by_latency.cycles == 2 * (3 + 3 * elements));  // per input: 3 reset cycles, then 3 a element
-  const cosim::CosimResult by_flag = run_dut(sources, "requant_pipe", write_text("pipe_flag.yaml", common + "  out_valid: done\n"), dir, layer);
+  const cosim::CosimResult by_flag =
+      run_dut(sources, "requant_pipe", write_text("pipe_flag.yaml", common + "  out_valid: done\n"), dir, layer);
   INFO(cosim::format_report(by_flag));
   CHECK(by_flag.passed());
   CHECK(by_flag.cycles == by_latency.cycles);
   // A latency one short reads the previous element's code: caught.
-  const cosim::CosimResult early = run_dut(sources, "requant_pipe", write_text("pipe_early.yaml", common + "latency: 2\n"), dir, layer);
+  const cosim::CosimResult early =
+      run_dut(sources, "requant_pipe", write_text("pipe_early.yaml", common + "latency: 2\n"), dir, layer);
   CHECK(early.mismatches > 0);
   // The unit's MUTATION through the wrapper: the same report as the linked-in variant.
-  const cosim::CosimResult linked = cosim::cosim_inputs<Vmulshift_unit_m1>("mulshift", layer, stimulus, 1000, cosim::drive_mulshift<Vmulshift_unit_m1>);
+  const cosim::CosimResult linked = cosim::cosim_inputs<Vmulshift_unit_m1>("mulshift", layer, stimulus, 1000,
+                                                                           cosim::drive_mulshift<Vmulshift_unit_m1>);
   const cosim::CosimResult broken =
-      run_dut(sources, "requant_pipe", write_text("pipe_m1.yaml", common + "latency: 3\nparameters: {MUTATION: 1}\n"), dir, layer);
+      run_dut(sources, "requant_pipe", write_text("pipe_m1.yaml", common + "latency: 3\nparameters: {MUTATION: 1}\n"),
+              dir, layer);
   check_same_report(broken, linked);
 }
 
-TEST_CASE("DutCosim/a waveform around the first mismatch, the build cache, and Verilator's own errors", "[rtl][cosim][dut]") {
+TEST_CASE("DutCosim/a waveform around the first mismatch, the build cache, and Verilator's own errors",
+          "[rtl][cosim][dut]") {
   const std::string& dir = cnn_vectors();
   const std::string sv = kSource + "/examples/cosim/systolic_os.sv";
   const std::string trace = (fs::temp_directory_path() / "chipref_test_dut_bug.fst").string();
   fs::remove(trace);
-  const cosim::CosimResult r = run_dut({sv}, "systolic_os", adapter_with("systolic_bug.yaml", kSource + "/examples/cosim/systolic_os.yaml", "parameters: {BUG: 1}\n"),
-                                       dir, "/stem/stem.0/Conv.mac", 1000, trace);
+  const cosim::CosimResult r =
+      run_dut({sv}, "systolic_os",
+              adapter_with("systolic_bug.yaml", kSource + "/examples/cosim/systolic_os.yaml", "parameters: {BUG: 1}\n"),
+              dir, "/stem/stem.0/Conv.mac", 1000, trace);
   REQUIRE(r.has_mismatch);
   CHECK(r.trace == trace + " (cycles 0.." + std::to_string(r.first.cycle + 100) + " of input 0)");
   CHECK(cosim::format_report(r).find("  waveform: " + r.trace) != std::string::npos);
@@ -316,8 +373,10 @@ TEST_CASE("DutCosim/a waveform around the first mismatch, the build cache, and V
   std::vector<std::string> names;
   for (const cosim::DutPort& p : again.ports) names.push_back(p.name);
   std::sort(names.begin(), names.end());
-  CHECK(names == std::vector<std::string>{"a_zero", "i_clk", "i_rst", "m_c", "m_valid", "s_a", "s_b", "s_last", "s_ready", "s_valid"});  // as declared
-  const std::string broken = write_text("broken.sv", "module broken(input logic clk);\n  logic x;\n  assign x = ;\nendmodule\n");
+  CHECK(names == std::vector<std::string>{"a_zero", "i_clk", "i_rst", "m_c", "m_valid", "s_a", "s_b", "s_last",
+                                          "s_ready", "s_valid"});  // as declared
+  const std::string broken =
+      write_text("broken.sv", "module broken(input logic clk);\n  logic x;\n  assign x = ;\nendmodule\n");
   try {
     cosim::build_dut(cosim::DutDesign{{broken}, "broken", {}}, cache_dir());
     FAIL("no error");

@@ -15,29 +15,31 @@ using chipref::testing::shipped_config;
 namespace {
 
 struct Observed {
-  std::map<std::string, CodeTensor> joined;       // each op's output, chunks appended in order
-  std::map<std::string, uint64_t> overflows;       // per op
+  std::map<std::string, CodeTensor> joined;         // each op's output, chunks appended in order
+  std::map<std::string, uint64_t> overflows;        // per op
   std::vector<std::pair<int64_t, int64_t>> chunks;  // (first image, images) as seen by the first op
 };
 
-void require_observed_equals_traced(const IntGraph& q, int64_t images, const std::vector<std::pair<int64_t, int64_t>>& expected_chunks) {
+void require_observed_equals_traced(const IntGraph& q, int64_t images,
+                                    const std::vector<std::pair<int64_t, int64_t>>& expected_chunks) {
   const DirectEngine engine(q);
   const Tensor x = load_fashion_mnist("t10k", images, q.preprocess).images;
   RunTrace trace;
   const Tensor y_traced = engine.run(x, &trace);
   Observed seen;
-  const Tensor y_observed = engine.run(x, [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first, int64_t count) {
-    if (&op == &q.ops.front()) seen.chunks.emplace_back(first, count);
-    CodeTensor& joined = seen.joined[op.outputs.at(0)];
-    if (first == 0) {
-      joined = y;
-    } else {
-      REQUIRE(joined.shape.at(0) == first);  // chunks come in image order, none missed
-      joined.data.insert(joined.data.end(), y.data.begin(), y.data.end());
-      joined.shape[0] += y.shape.at(0);
-    }
-    seen.overflows[op.name] += overflow.events;
-  });
+  const Tensor y_observed = engine.run(
+      x, [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first, int64_t count) {
+        if (&op == &q.ops.front()) seen.chunks.emplace_back(first, count);
+        CodeTensor& joined = seen.joined[op.outputs.at(0)];
+        if (first == 0) {
+          joined = y;
+        } else {
+          REQUIRE(joined.shape.at(0) == first);  // chunks come in image order, none missed
+          joined.data.insert(joined.data.end(), y.data.begin(), y.data.end());
+          joined.shape[0] += y.shape.at(0);
+        }
+        seen.overflows[op.name] += overflow.events;
+      });
   CHECK(seen.chunks == expected_chunks);
   CHECK(y_observed.floats == y_traced.floats);
   testing::check_same_tensors(trace.values, seen.joined);
@@ -51,7 +53,8 @@ void require_observed_equals_traced(const IntGraph& q, int64_t images, const std
 
 TEST_CASE("DirectEngine/an observed run is the traced run, chunk by chunk", "[sim]") {
   SECTION("CNN w8a8: 20 images in chunks of 8, 8 and 4") {
-    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml"), 20, {{0, 8}, {8, 8}, {16, 4}});
+    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml"), 20,
+                                   {{0, 8}, {8, 8}, {16, 4}});
   }
   SECTION("CNN with 14-bit saturating accumulators: the overflow events of each chunk add up") {
     std::string config = shipped_config("w8a8.yaml");
@@ -68,9 +71,12 @@ TEST_CASE("DirectEngine/an observed run is the traced run, chunk by chunk", "[si
     require_observed_equals_traced(q, 20, {{0, 8}, {8, 8}, {16, 4}});
   }
   SECTION("CNN 2:4 sparse") {
-    require_observed_equals_traced(quantize_example("fmnist_cnn.onnx", shipped_config("w8a8-2of4.yaml"), "w8a8-2of4.yaml"), 17, {{0, 8}, {8, 8}, {16, 1}});
+    require_observed_equals_traced(
+        quantize_example("fmnist_cnn.onnx", shipped_config("w8a8-2of4.yaml"), "w8a8-2of4.yaml"), 17,
+        {{0, 8}, {8, 8}, {16, 1}});
   }
   SECTION("ViT: an op mixes the images of a batch, so the batch is one chunk") {
-    require_observed_equals_traced(quantize_example("fmnist_vit.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml"), 12, {{0, 12}});
+    require_observed_equals_traced(quantize_example("fmnist_vit.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml"), 12,
+                                   {{0, 12}});
   }
 }

@@ -7,12 +7,12 @@
 #include <cmath>
 #include <random>
 
-#include "model/executor.hpp"
-#include "model/ops/ops.hpp"
 #include "kernels/mac.hpp"
 #include "kernels/movement.hpp"
 #include "kernels/pool.hpp"
 #include "kernels/requant.hpp"
+#include "model/executor.hpp"
+#include "model/ops/ops.hpp"
 
 using namespace chipref;
 using namespace chipref::kernels;
@@ -69,13 +69,15 @@ TEST_CASE("Kernels/conv_mac equals ConvInteger on random geometries", "[sim][ker
     OverflowCounter overflow;
     conv_mac(g, x.data(), zp, w.data(), bias, kWide, overflow, got.data());
 
-    const Tensor y = run_op("ConvInteger",
-                            {{"group", g.groups}, {"strides", std::vector<int64_t>{g.stride_h, g.stride_w}},
-                             {"dilations", std::vector<int64_t>{g.dilation_h, g.dilation_w}},
-                             {"pads", std::vector<int64_t>{g.pad_top, g.pad_left, g.pad_bottom, g.pad_right}}},
-                            {as_tensor(DType::uint8, {g.batch, g.in_channels, g.in_h, g.in_w}, x),
-                             as_tensor(DType::int8, {g.out_channels, g.in_channels / g.groups, g.kernel_h, g.kernel_w}, w),
-                             Tensor::of_ints(DType::uint8, {}, {zp})});
+    const Tensor y =
+        run_op("ConvInteger",
+               {{"group", g.groups},
+                {"strides", std::vector<int64_t>{g.stride_h, g.stride_w}},
+                {"dilations", std::vector<int64_t>{g.dilation_h, g.dilation_w}},
+                {"pads", std::vector<int64_t>{g.pad_top, g.pad_left, g.pad_bottom, g.pad_right}}},
+               {as_tensor(DType::uint8, {g.batch, g.in_channels, g.in_h, g.in_w}, x),
+                as_tensor(DType::int8, {g.out_channels, g.in_channels / g.groups, g.kernel_h, g.kernel_w}, w),
+                Tensor::of_ints(DType::uint8, {}, {zp})});
     long mismatches = 0;
     const int64_t plane = g.out_h() * g.out_w();
     for (size_t i = 0; i < got.size(); ++i) mismatches += got[i] != y.ints[i] + bias[(i / plane) % g.out_channels];
@@ -90,14 +92,15 @@ TEST_CASE("Kernels/linear_mac equals MatMulInteger", "[sim][kernels]") {
   const int64_t rows = 3, k = 37, n = 11;
   const auto a = random_codes(rng, rows * k, -128, 127);
   const auto w = random_codes(rng, n * k, -128, 127);  // [n, k]
-  std::vector<int32_t> wt(k * n);                       // [k, n] for MatMulInteger
+  std::vector<int32_t> wt(k * n);                      // [k, n] for MatMulInteger
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < k; ++j) wt[j * n + i] = w[i * k + j];
   std::vector<int32_t> got(rows * n);
   OverflowCounter overflow;
   linear_mac(rows, k, n, a.data(), -3, w.data(), {}, kWide, overflow, got.data());
-  const Tensor y = run_op("MatMulInteger", {}, {as_tensor(DType::int8, {rows, k}, a), as_tensor(DType::int8, {k, n}, wt),
-                                                Tensor::of_ints(DType::int8, {}, {-3})});
+  const Tensor y = run_op("MatMulInteger", {},
+                          {as_tensor(DType::int8, {rows, k}, a), as_tensor(DType::int8, {k, n}, wt),
+                           Tensor::of_ints(DType::int8, {}, {-3})});
   CHECK(std::vector<int64_t>(got.begin(), got.end()) == y.ints);
 }
 
@@ -112,25 +115,29 @@ TEST_CASE("Kernels/accumulation order decides saturation (hand-derived)", "[sim]
   linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(8, OverflowPolicy::saturate), c, &out);
   CHECK(out == 27);
   CHECK(c.events == 3);  // wrap: 200 and −156 leave the range; saturate: 200 does
-  CHECK_THROWS_AS(linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(8, OverflowPolicy::error), c, &out),
-                  AccumulatorOverflow);
-  CHECK_THROWS_WITH(linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(40, OverflowPolicy::wrap), c, &out),
-                    Catch::Contains("expected <= 32"));
+  CHECK_THROWS_AS(
+      linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(8, OverflowPolicy::error), c, &out),
+      AccumulatorOverflow);
+  CHECK_THROWS_WITH(
+      linear_mac(1, 3, 1, a.data(), 0, w.data(), {}, AccumulatorSpec::make(40, OverflowPolicy::wrap), c, &out),
+      Catch::Contains("expected <= 32"));
   ConvGeometry too_small;
   too_small.in_h = too_small.in_w = 2;
   too_small.kernel_h = too_small.kernel_w = 3;
-  CHECK_THROWS_WITH(conv_mac(too_small, a.data(), 0, w.data(), {}, AccumulatorSpec::make(32, OverflowPolicy::wrap), c, &out),
-                    Catch::Contains("invalid convolution geometry"));
+  CHECK_THROWS_WITH(
+      conv_mac(too_small, a.data(), 0, w.data(), {}, AccumulatorSpec::make(32, OverflowPolicy::wrap), c, &out),
+      Catch::Contains("invalid convolution geometry"));
 }
 
 TEST_CASE("Kernels/mulshift applies per-channel scales and the fused clamp", "[sim][kernels]") {
   const auto out = IntFormat::int_bits(8);
   const MulShift p{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out, -10),
                    make_requant_channels({0.5, 0.25}, 31), -10, 127};  // ReLU: nothing below the zero point
-  const std::vector<int32_t> acc = {4, -40, 1000, 8, -40, 2};  // [1, 2, 3]: channel 0 then channel 1
+  const std::vector<int32_t> acc = {4, -40, 1000, 8, -40, 2};          // [1, 2, 3]: channel 0 then channel 1
   std::vector<int32_t> y(6);
   mulshift(p, acc.data(), 1, 2, 3, y.data());
-  // channel 0 (×0.5): −10+2 = −8; −10−20 = −30 → clamp −10; −10+500 → 127. channel 1 (×0.25): −8; −20 → −10; −10+0.5 → −10 (tie to even)
+  // channel 0 (×0.5): −10+2 = −8; −10−20 = −30 → clamp −10; −10+500 → 127. channel 1 (×0.25): −8; −20 → −10; −10+0.5 →
+  // −10 (tie to even)
   CHECK(y == std::vector<int32_t>{-8, -10, 127, -8, -10, -10});
 }
 
@@ -141,8 +148,13 @@ TEST_CASE("Kernels/add_requant is within one LSB of the exact sum", "[sim][kerne
   long violations = 0, exact = 0, total = 0;
   for (int t = 0; t < 200; ++t) {
     const double sa = scale(rng), sb = scale(rng);
-    const AddRequant p{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out, 3), make_requant_channel(sa, 31),
-                       make_requant_channel(sb, 31), 5, -7, -128, 127};
+    const AddRequant p{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out, 3),
+                       make_requant_channel(sa, 31),
+                       make_requant_channel(sb, 31),
+                       5,
+                       -7,
+                       -128,
+                       127};
     const auto a = random_codes(rng, 100, -128, 127), b = random_codes(rng, 100, -128, 127);
     std::vector<int32_t> y(100);
     add_requant(p, a.data(), b.data(), 100, y.data());
@@ -168,7 +180,8 @@ TEST_CASE("Kernels/window_sum and window_max equal AveragePool·count and MaxPoo
   window_max(g, x.data(), maxes.data());
   std::vector<float> shifted(x.size());
   for (size_t i = 0; i < x.size(); ++i) shifted[i] = static_cast<float>(x[i] - 9);
-  const std::map<std::string, AttributeValue> attrs = {{"kernel_shape", std::vector<int64_t>{2, 2}}, {"strides", std::vector<int64_t>{2, 2}}};
+  const std::map<std::string, AttributeValue> attrs = {{"kernel_shape", std::vector<int64_t>{2, 2}},
+                                                       {"strides", std::vector<int64_t>{2, 2}}};
   const Tensor avg = run_op("AveragePool", attrs, {Tensor::of_floats({2, 3, 7, 6}, shifted)});
   const Tensor mx = run_op("MaxPool", attrs, {as_tensor(DType::int8, {2, 3, 7, 6}, x)});
   long mismatches = 0;
@@ -189,7 +202,8 @@ TEST_CASE("Kernels/the checked path (narrow wrapping accumulator) equals the exa
   const auto w = random_codes(rng, 4 * 8 * 9, -128, 127);
   std::vector<int32_t> narrow(4 * g.out_h() * g.out_w()), wide(narrow.size());
   OverflowCounter narrow_events, wide_events;
-  conv_mac(g, x.data(), 128, w.data(), {}, AccumulatorSpec::make(16, OverflowPolicy::wrap), narrow_events, narrow.data());
+  conv_mac(g, x.data(), 128, w.data(), {}, AccumulatorSpec::make(16, OverflowPolicy::wrap), narrow_events,
+           narrow.data());
   conv_mac(g, x.data(), 128, w.data(), {}, kWide, wide_events, wide.data());
   const IntFormat i16 = IntFormat::int_bits(16);
   long mismatches = 0;
@@ -199,7 +213,8 @@ TEST_CASE("Kernels/the checked path (narrow wrapping accumulator) equals the exa
   CHECK(wide_events.events == 0);
 }
 
-TEST_CASE("Kernels/slice, gather and batch_broadcast equal the float executor's Slice, Gather and Expand", "[sim][kernels]") {
+TEST_CASE("Kernels/slice, gather and batch_broadcast equal the float executor's Slice, Gather and Expand",
+          "[sim][kernels]") {
   std::mt19937_64 rng(31);
   std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
   for (int trial = 0; trial < 300; ++trial) {
@@ -214,11 +229,14 @@ TEST_CASE("Kernels/slice, gather and batch_broadcast equal the float executor's 
       if (pick(rng) % 2) continue;
       const int64_t dim = shape[d], step = (pick(rng) % 2 ? 1 : -1) * (1 + pick(rng) % 3);
       axes.push_back(d), steps.push_back(step);
-      starts.push_back(static_cast<int64_t>(pick(rng) % (2 * dim + 5)) - dim - 2), ends.push_back(static_cast<int64_t>(pick(rng) % (2 * dim + 5)) - dim - 2);
+      starts.push_back(static_cast<int64_t>(pick(rng) % (2 * dim + 5)) - dim - 2),
+          ends.push_back(static_cast<int64_t>(pick(rng) % (2 * dim + 5)) - dim - 2);
       const ops::SliceRange r = ops::slice_range(starts.back(), ends.back(), step, dim);
       begins.push_back(r.begin), counts.push_back(r.count);
     }
-    const auto ints = [](const std::vector<int64_t>& v) { return Tensor::of_ints(DType::int64, {static_cast<int64_t>(v.size())}, v); };
+    const auto ints = [](const std::vector<int64_t>& v) {
+      return Tensor::of_ints(DType::int64, {static_cast<int64_t>(v.size())}, v);
+    };
     const Tensor expected = run_op("Slice", {}, {xt, ints(starts), ints(ends), ints(axes), ints(steps)});
     Shape y_shape;
     std::vector<int32_t> y;
@@ -242,7 +260,8 @@ TEST_CASE("Kernels/slice, gather and batch_broadcast equal the float executor's 
   Shape y_shape;
   std::vector<int32_t> y;
   batch_broadcast({1, 2, 3}, c.data(), 4, y_shape, y);
-  const Tensor expanded = run_op("Expand", {}, {as_tensor(DType::int32, {1, 2, 3}, c), Tensor::of_ints(DType::int64, {3}, {4, 2, 3})});
+  const Tensor expanded =
+      run_op("Expand", {}, {as_tensor(DType::int32, {1, 2, 3}, c), Tensor::of_ints(DType::int64, {3}, {4, 2, 3})});
   CHECK(y_shape == expanded.shape);
   CHECK(std::vector<int64_t>(y.begin(), y.end()) == expanded.ints);
   // Out-of-range requests are errors, not reads outside the input.

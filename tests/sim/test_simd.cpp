@@ -76,7 +76,8 @@ TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overfl
     if (pick(rng) % 2) bias = random_codes(rng, static_cast<size_t>(g.out_channels), -100000, 100000);
     // Wide accumulators take the fast paths; 16..24-bit ones make some channels fall back, with events.
     const int acc_bits = pick(rng) % 3 == 0 ? 16 + pick(rng) % 9 : 32;
-    const AccumulatorSpec acc = AccumulatorSpec::make(acc_bits, pick(rng) % 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
+    const AccumulatorSpec acc =
+        AccumulatorSpec::make(acc_bits, pick(rng) % 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
     const auto results = at_each_level([&] {
       MacResult r{std::vector<int32_t>(static_cast<size_t>(g.batch * g.out_channels * g.out_h() * g.out_w())), 0};
       OverflowCounter counter;
@@ -85,9 +86,10 @@ TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overfl
       return r;
     });
     for (size_t i = 1; i < results.size(); ++i) {
-      INFO("trial " << trial << ", level " << to_string(results[i].first) << ", kind " << kind << ", acc " << acc_bits << " bits, geometry "
-                    << g.in_channels << "x" << g.in_h << "x" << g.in_w << " -> " << g.out_channels << " k" << g.kernel_h << "x" << g.kernel_w
-                    << " s" << g.stride_h << "," << g.stride_w << " d" << g.dilation_h << "," << g.dilation_w << " groups " << g.groups);
+      INFO("trial " << trial << ", level " << to_string(results[i].first) << ", kind " << kind << ", acc " << acc_bits
+                    << " bits, geometry " << g.in_channels << "x" << g.in_h << "x" << g.in_w << " -> " << g.out_channels
+                    << " k" << g.kernel_h << "x" << g.kernel_w << " s" << g.stride_h << "," << g.stride_w << " d"
+                    << g.dilation_h << "," << g.dilation_w << " groups " << g.groups);
       CHECK(results[i].second == results[0].second);
     }
     ++compared;
@@ -105,7 +107,8 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
   const auto a = random_codes(rng, acc.size(), 0, 255), b = random_codes(rng, acc.size(), -128, 127);
   int compared = 0;
   for (RequantFlavour flavour : kAllRequantFlavours)
-    for (RoundingMode mode : {RoundingMode::half_even, RoundingMode::half_away, RoundingMode::half_up, RoundingMode::floor, RoundingMode::toward_zero})
+    for (RoundingMode mode : {RoundingMode::half_even, RoundingMode::half_away, RoundingMode::half_up,
+                              RoundingMode::floor, RoundingMode::toward_zero})
       for (int trial = 0; trial < 40; ++trial) {
         const IntFormat out = IntFormat::make(trial % 2 ? 8 : 16, trial % 3 != 0);
         const int64_t zp = out.is_signed() ? 0 : 37;
@@ -117,7 +120,8 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
         const int64_t lo = trial % 4 == 0 ? zp : out.min(), hi = trial % 5 == 0 ? out.max() / 2 : out.max();
         const MulShift ms{rq, {ch, ch2}, lo, hi};
         // channels on the last axis (a matrix product's output), the third one a scale above 1
-        const MulShift last_axis{rq, {ch2, ch, requant_channel_of(derive_multiplier(scale * 5.3, bits), flavour)}, lo, hi};
+        const MulShift last_axis{
+            rq, {ch2, ch, requant_channel_of(derive_multiplier(scale * 5.3, bits), flavour)}, lo, hi};
         const AddRequant add{rq, ch, ch2, 100, -3, lo, hi};
         const auto results = at_each_level([&] {
           std::vector<int32_t> y(acc.size()), z(acc.size()), w(acc.size() / 3 * 3);
@@ -127,7 +131,8 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
           return std::make_tuple(y, z, w);
         });
         for (size_t i = 1; i < results.size(); ++i) {
-          INFO(to_string(flavour) << " " << to_string(mode) << " scale " << scale << " bits " << bits << " level " << to_string(results[i].first));
+          INFO(to_string(flavour) << " " << to_string(mode) << " scale " << scale << " bits " << bits << " level "
+                                  << to_string(results[i].first));
           CHECK(std::get<0>(results[i].second) == std::get<0>(results[0].second));
           CHECK(std::get<1>(results[i].second) == std::get<1>(results[0].second));
           CHECK(std::get<2>(results[i].second) == std::get<2>(results[0].second));
@@ -144,34 +149,41 @@ TEST_CASE("SIMD/linear_mac: every level gives the per-addition integers and over
     const int64_t rows = 1 + pick(rng) % 40, in = 1 + pick(rng) % 70, out = 1 + pick(rng) % 20;
     const bool wide_codes = trial % 3 == 0, wide_weights = trial % 7 == 0;
     const auto a = random_codes(rng, static_cast<size_t>(rows * in), wide_codes ? -32768 : 0, wide_codes ? 32767 : 255);
-    const auto w = random_codes(rng, static_cast<size_t>(out * in), wide_weights ? -40000 : -127, wide_weights ? 40000 : 127);
+    const auto w =
+        random_codes(rng, static_cast<size_t>(out * in), wide_weights ? -40000 : -127, wide_weights ? 40000 : 127);
     const auto bias = random_codes(rng, static_cast<size_t>(out), -5000, 5000);
     const int32_t za = wide_codes ? 0 : 100;
-    const AccumulatorSpec acc = AccumulatorSpec::make(trial % 2 ? 32 : 20, trial % 4 < 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
+    const AccumulatorSpec acc =
+        AccumulatorSpec::make(trial % 2 ? 32 : 20, trial % 4 < 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
     const auto results = at_each_level([&] {
       MacResult r{std::vector<int32_t>(static_cast<size_t>(rows * out)), 0};
       OverflowCounter counter;
-      linear_mac(rows, in, out, a.data(), za, w.data(), trial % 5 ? bias : std::vector<int32_t>{}, acc, counter, r.out.data());
+      linear_mac(rows, in, out, a.data(), za, w.data(), trial % 5 ? bias : std::vector<int32_t>{}, acc, counter,
+                 r.out.data());
       r.overflows = counter.events;
       return r;
     });
     for (size_t i = 1; i < results.size(); ++i) {
-      INFO("trial " << trial << " rows " << rows << " in " << in << " out " << out << " level " << to_string(results[i].first));
+      INFO("trial " << trial << " rows " << rows << " in " << in << " out " << out << " level "
+                    << to_string(results[i].first));
       CHECK(results[i].second == results[0].second);
     }
   }
 }
 
-TEST_CASE("SIMD/matmul_mac: the unchecked sum equals the per-addition one, wide and narrow accumulators", "[sim][simd]") {
+TEST_CASE("SIMD/matmul_mac: the unchecked sum equals the per-addition one, wide and narrow accumulators",
+          "[sim][simd]") {
   std::mt19937_64 rng(5);
   std::uniform_int_distribution<int> pick(1, 9);
   for (int trial = 0; trial < 200; ++trial) {
     const int64_t batch = pick(rng) % 3 + 1, m = pick(rng), k = pick(rng) * 3, n = pick(rng);
     const bool wide_codes = trial % 3 == 0;
-    const auto a = random_codes(rng, static_cast<size_t>(batch * m * k), wide_codes ? -32768 : 0, wide_codes ? 32767 : 255);
+    const auto a =
+        random_codes(rng, static_cast<size_t>(batch * m * k), wide_codes ? -32768 : 0, wide_codes ? 32767 : 255);
     const auto c = random_codes(rng, static_cast<size_t>(batch * k * n), -128, 127);
     const int32_t za = wide_codes ? 0 : 100, zc = 3;
-    const AccumulatorSpec acc = AccumulatorSpec::make(trial % 2 ? 32 : 18, trial % 4 < 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
+    const AccumulatorSpec acc =
+        AccumulatorSpec::make(trial % 2 ? 32 : 18, trial % 4 < 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
     const auto results = at_each_level([&] {
       MacResult r{std::vector<int32_t>(static_cast<size_t>(batch * m * n)), 0};
       OverflowCounter counter;

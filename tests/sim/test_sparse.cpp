@@ -39,7 +39,8 @@ std::vector<int32_t> random_sparse(std::mt19937_64& rng, NmPattern p, int64_t ro
 }
 }  // namespace
 
-TEST_CASE("Sparse/decode(compress(w)) == w for every pattern, the stream holds the indices bit for bit", "[sim][sparse]") {
+TEST_CASE("Sparse/decode(compress(w)) == w for every pattern, the stream holds the indices bit for bit",
+          "[sim][sparse]") {
   std::mt19937_64 rng(41);
   for (const NmPattern& p : kPatterns)
     for (int64_t k : {int64_t{p.m}, int64_t{3 * p.m}, int64_t{3 * p.m + 1}, int64_t{9}, int64_t{50}}) {
@@ -77,10 +78,12 @@ TEST_CASE("Sparse/decode(compress(w)) == w for every pattern, the stream holds t
   CHECK(example.index_words == std::vector<uint32_t>{0xD8u});
   CHECK(example.values == std::vector<int32_t>{5, 6, 7, 8});
   // A dense row is not 2:4: the error names the row and the group.
-  CHECK_THROWS_WITH(compress_nm({2, 4}, 1, 4, {1, 2, 3, 0}, "layer 'fc'"), Catch::Contains("layer 'fc': row 0, group 0 has 3 non-zero weights; 2:4 allows 2"));
+  CHECK_THROWS_WITH(compress_nm({2, 4}, 1, 4, {1, 2, 3, 0}, "layer 'fc'"),
+                    Catch::Contains("layer 'fc': row 0, group 0 has 3 non-zero weights; 2:4 allows 2"));
 }
 
-TEST_CASE("Sparse/skip-zero MACs equal the dense MACs on the decoded weights, outputs and overflow counts", "[sim][sparse]") {
+TEST_CASE("Sparse/skip-zero MACs equal the dense MACs on the decoded weights, outputs and overflow counts",
+          "[sim][sparse]") {
   std::mt19937_64 rng(43);
   std::uniform_int_distribution<int> pick(0, 1 << 20);
   const SimdLevel saved = simd_level();
@@ -107,7 +110,8 @@ TEST_CASE("Sparse/skip-zero MACs equal the dense MACs on the decoded weights, ou
     for (auto& v : x) v = code(rng);
     std::vector<int32_t> bias(static_cast<size_t>(g.out_channels));
     for (auto& b : bias) b = pick(rng) % 2001 - 1000;
-    const AccumulatorSpec acc = AccumulatorSpec::make(trial % 3 == 0 ? 16 : 32, trial % 2 ? OverflowPolicy::saturate : OverflowPolicy::wrap);
+    const AccumulatorSpec acc =
+        AccumulatorSpec::make(trial % 3 == 0 ? 16 : 32, trial % 2 ? OverflowPolicy::saturate : OverflowPolicy::wrap);
     const int64_t outputs = g.batch * g.out_channels * g.out_h() * g.out_w();
     for (SimdLevel level : {SimdLevel::per_addition, SimdLevel::portable, SimdLevel::avx2}) {
       if (!cpu_supports(level)) continue;
@@ -146,9 +150,12 @@ TEST_CASE("Sparse/invalid metadata is an error naming the row and the group", "[
     return encode_nm(good.pattern, good.rows, good.k, good.values, indices);
   };
   // t = (row 1 · 2 groups + group 1) · 2 + 1 = 7: the second index of row 1, group 1.
-  CHECK_THROWS_WITH(decode_nm(with_index(7, 6), "layer 'pw'"), Catch::Contains("layer 'pw': row 1, group 1: index 6 is outside [0, 5)"));
-  CHECK_THROWS_WITH(decode_nm(with_index(7, good.index(6)), "layer 'pw'"), Catch::Contains("row 1, group 1: indices must ascend strictly") && Catch::Contains("repeats"));
-  CHECK_THROWS_WITH(decode_nm(with_index(6, 4), "w"), Catch::Contains("row 1, group 1"));  // 4 then a smaller one: descending
+  CHECK_THROWS_WITH(decode_nm(with_index(7, 6), "layer 'pw'"),
+                    Catch::Contains("layer 'pw': row 1, group 1: index 6 is outside [0, 5)"));
+  CHECK_THROWS_WITH(decode_nm(with_index(7, good.index(6)), "layer 'pw'"),
+                    Catch::Contains("row 1, group 1: indices must ascend strictly") && Catch::Contains("repeats"));
+  CHECK_THROWS_WITH(decode_nm(with_index(6, 4), "w"),
+                    Catch::Contains("row 1, group 1"));  // 4 then a smaller one: descending
   NmWeights short_values = good;
   short_values.values.pop_back();
   CHECK_THROWS_WITH(decode_nm(short_values, "w"), Catch::Contains("kept values") && Catch::Contains("need 12"));
@@ -159,5 +166,6 @@ TEST_CASE("Sparse/invalid metadata is an error naming the row and the group", "[
   NmWeights padded = compress_nm({2, 4}, 1, 9, {1, 2, 0, 0, 3, 0, 4, 0, 5}, "dw");
   REQUIRE(padded.index(5) == 1);  // group 2 keeps position 8 (index 0) and padding index 1
   padded.values[5] = 7;
-  CHECK_THROWS_WITH(decode_nm(padded, "dw"), Catch::Contains("dw: row 0, group 2: index 1 is padding (position 9 >= 9) but holds 7"));
+  CHECK_THROWS_WITH(decode_nm(padded, "dw"),
+                    Catch::Contains("dw: row 0, group 2: index 1 is padding (position 9 >= 9) but holds 7"));
 }

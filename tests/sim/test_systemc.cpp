@@ -53,17 +53,17 @@ TEST_CASE("SystemC/tile schedule: hand-derived counts for both dataflows", "[sim
   hw.dataflow = Dataflow::weight_stationary;
   MacTileSchedule ws = mac_tile_schedule(hw, 1, 100, 27, 8);
   CHECK(ws.macs == 100 * 27 * 8);
-  CHECK(ws.tiles == 7 * 2);                     // ceil(27 / 4) row folds x ceil(8 / 4) column tiles
-  CHECK(ws.weight_elements == 27 * 8);          // each weight loaded once
+  CHECK(ws.tiles == 7 * 2);                       // ceil(27 / 4) row folds x ceil(8 / 4) column tiles
+  CHECK(ws.weight_elements == 27 * 8);            // each weight loaded once
   CHECK(ws.activation_elements == 2 * 100 * 27);  // every input vector once per column tile
   CHECK(ws.pe_slots == 14 * 100 * 16);
   hw.dataflow = Dataflow::output_stationary;
   MacTileSchedule os = mac_tile_schedule(hw, 1, 100, 27, 8);
   CHECK(os.macs == ws.macs);
-  CHECK(os.tiles == 25 * 2);                    // ceil(100 / 4) position tiles x ceil(8 / 4) channel tiles
-  CHECK(os.weight_elements == 25 * 27 * 8);     // the weights stream again for every position tile
+  CHECK(os.tiles == 25 * 2);                 // ceil(100 / 4) position tiles x ceil(8 / 4) channel tiles
+  CHECK(os.weight_elements == 25 * 27 * 8);  // the weights stream again for every position tile
   CHECK(os.activation_elements == 2 * 100 * 27);
-  CHECK(os.pe_slots == os.macs);                // 100 and 8 divide by 4: every PE busy every step
+  CHECK(os.pe_slots == os.macs);  // 100 and 8 divide by 4: every PE busy every step
   // Depthwise: 16 groups of one channel, K = 9; a 1 x 1 array does one MAC per step.
   hw.mac_rows = hw.mac_cols = 1;
   const MacTileSchedule dw = mac_tile_schedule(hw, 16, 49, 9, 1);
@@ -71,7 +71,8 @@ TEST_CASE("SystemC/tile schedule: hand-derived counts for both dataflows", "[sim
   CHECK(dw.pe_slots == dw.macs);
 }
 
-TEST_CASE("SystemC/the CNN with configs/w8a8.yaml: every tensor identical to the DirectEngine, both dataflows", "[sim][systemc]") {
+TEST_CASE("SystemC/the CNN with configs/w8a8.yaml: every tensor identical to the DirectEngine, both dataflows",
+          "[sim][systemc]") {
   const IntGraph q = quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml");
   SECTION("the config's array (16 x 16, weight-stationary)") {
     SystemCEngine engine(q);
@@ -100,7 +101,8 @@ TEST_CASE("SystemC/saturating 18-bit accumulators: the same overflow counts as t
   CHECK(events > 0);  // the comparison above covered real overflows, not only zeros
 }
 
-TEST_CASE("SystemC/the 2:4-sparse CNN: a SparseDecoder feeds each sparse MacArray, outputs identical", "[sim][systemc]") {
+TEST_CASE("SystemC/the 2:4-sparse CNN: a SparseDecoder feeds each sparse MacArray, outputs identical",
+          "[sim][systemc]") {
   const IntGraph q = quantize_example("fmnist_cnn.onnx", shipped_config("w8a8-2of4.yaml"), "w8a8-2of4.yaml");
   SystemCEngine engine(q);
   require_same_as_direct(q, engine, 100);
@@ -119,7 +121,8 @@ TEST_CASE("SystemC/the ViT with configs/w8a8.yaml: every tensor identical to the
   require_same_as_direct(q, engine, 100);
   std::set<std::string> kinds;
   for (const ModuleStats& s : engine.stats()) kinds.insert(s.kind);
-  for (const char* k : {"MacArray", "MulShift", "Lut", "Softmax", "LayerNorm", "Add", "Movement"}) CHECK(kinds.count(k));
+  for (const char* k : {"MacArray", "MulShift", "Lut", "Softmax", "LayerNorm", "Add", "Movement"})
+    CHECK(kinds.count(k));
 }
 
 TEST_CASE("SystemC/boundary monitors count what the DirectEngine's tensors hold", "[sim][systemc]") {
@@ -150,11 +153,13 @@ TEST_CASE("SystemC/boundary monitors count what the DirectEngine's tensors hold"
   }
 }
 
-TEST_CASE("SystemC/errors: a geometry that cannot map a layer names it, and several engines live side by side", "[sim][systemc]") {
+TEST_CASE("SystemC/errors: a geometry that cannot map a layer names it, and several engines live side by side",
+          "[sim][systemc]") {
   const IntGraph q = quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml");
   HardwareConfig hw;
   hw.mac_rows = 0;
-  CHECK_THROWS_WITH(SystemCEngine(q, hw), Catch::Contains("(conv_mac)") && Catch::Contains("0 x 16 MAC array cannot map this layer"));
+  CHECK_THROWS_WITH(SystemCEngine(q, hw),
+                    Catch::Contains("(conv_mac)") && Catch::Contains("0 x 16 MAC array cannot map this layer"));
   hw = HardwareConfig{};
   hw.fifo_depth = 0;
   CHECK_THROWS_WITH(SystemCEngine(q, hw), Catch::Contains("fifo_depth is 0"));
@@ -169,16 +174,21 @@ TEST_CASE("SystemC/errors: a geometry that cannot map a layer names it, and seve
   CHECK_THROWS_WITH(a.run(Tensor::zeros(DType::float32, {2, 1, 27, 28})), Catch::Contains("expects"));
 }
 
-TEST_CASE("SystemC/the config's hardware section: read, saved with the IntGraph, errors with file:line", "[sim][systemc][config]") {
+TEST_CASE("SystemC/the config's hardware section: read, saved with the IntGraph, errors with file:line",
+          "[sim][systemc][config]") {
   const QuantConfig c = parse_quant_config(
-      "defaults:\n  weights: {bits: 8}\nhardware:\n  mac_array: {rows: 8, cols: 32, dataflow: output_stationary}\n  fifo_depth: 4\n", "hw.yaml");
+      "defaults:\n  weights: {bits: 8}\nhardware:\n  mac_array: {rows: 8, cols: 32, dataflow: output_stationary}\n  "
+      "fifo_depth: 4\n",
+      "hw.yaml");
   CHECK(c.hardware.mac_rows == 8);
   CHECK(c.hardware.mac_cols == 32);
   CHECK(c.hardware.dataflow == Dataflow::output_stationary);
   CHECK(c.hardware.fifo_depth == 4);
-  CHECK_THROWS_WITH(parse_quant_config("hardware:\n  mac_array: {rows: 0}\n", "hw.yaml"), Catch::Contains("hw.yaml:2:") && Catch::Contains("'rows' is 0"));
-  CHECK_THROWS_WITH(parse_quant_config("hardware:\n  mac_array: {dataflow: row_stationary}\n", "hw.yaml"),
-                    Catch::Contains("hw.yaml:2:") && Catch::Contains("expected weight_stationary or output_stationary"));
+  CHECK_THROWS_WITH(parse_quant_config("hardware:\n  mac_array: {rows: 0}\n", "hw.yaml"),
+                    Catch::Contains("hw.yaml:2:") && Catch::Contains("'rows' is 0"));
+  CHECK_THROWS_WITH(
+      parse_quant_config("hardware:\n  mac_array: {dataflow: row_stationary}\n", "hw.yaml"),
+      Catch::Contains("hw.yaml:2:") && Catch::Contains("expected weight_stationary or output_stationary"));
   CHECK_THROWS_WITH(parse_quant_config("hardware:\n  pe: 3\n", "hw.yaml"), Catch::Contains("unknown key 'pe'"));
 }
 
@@ -188,8 +198,9 @@ namespace {
 // accumulator, bias + Σ (a − za)·(w − zw) over the tiles and PE rows that feed it. Returns how many
 // accumulators it compared; each must equal the drained value. Positions past P and channels past M
 // (the padding of partial tiles) are skipped.
-int64_t check_streams_drive_an_array(const Node& op, const HardwareConfig& hw, const TileStreams& s, const std::vector<int64_t>& bias, int32_t za,
-                                     int32_t zw, int64_t groups, int64_t positions, int64_t channels) {
+int64_t check_streams_drive_an_array(const Node& op, const HardwareConfig& hw, const TileStreams& s,
+                                     const std::vector<int64_t>& bias, int32_t za, int32_t zw, int64_t groups,
+                                     int64_t positions, int64_t channels) {
   const int64_t R = hw.mac_rows, C = hw.mac_cols;
   const auto& w = s.weights.data;
   const auto& a = s.activations.data;
@@ -202,8 +213,8 @@ int64_t check_streams_drive_an_array(const Node& op, const HardwareConfig& hw, c
     const int64_t b = bias.empty() ? 0 : bias.at(static_cast<size_t>(g * channels + m));
     const int32_t computed = static_cast<int32_t>(static_cast<uint32_t>(b + sum));
     if (computed != drained && wrong++ == 0)
-      first = op.name + " group " + std::to_string(g) + " position " + std::to_string(p) + " channel " + std::to_string(m) + ": computed " +
-              std::to_string(computed) + ", drained " + std::to_string(drained);
+      first = op.name + " group " + std::to_string(g) + " position " + std::to_string(p) + " channel " +
+              std::to_string(m) + ": computed " + std::to_string(computed) + ", drained " + std::to_string(drained);
     ++compared;
   };
   if (hw.dataflow == Dataflow::weight_stationary) {
@@ -268,12 +279,14 @@ void check_tile_streams(const IntGraph& q, const HardwareConfig& hw, int64_t ima
     int32_t zw = 0;
     std::vector<int64_t> bias;
     if (op.op_type == "conv_mac") {
-      groups = op.get_int("group", 1), positions = acc.shape[0] * acc.shape[2] * acc.shape[3], channels = acc.shape[1] / groups;
+      groups = op.get_int("group", 1), positions = acc.shape[0] * acc.shape[2] * acc.shape[3],
+      channels = acc.shape[1] / groups;
     } else if (op.op_type == "linear_mac") {
       channels = acc.shape.back(), positions = static_cast<int64_t>(acc.data.size()) / channels;
     } else {
       const size_t r = acc.shape.size();
-      positions = acc.shape[r - 2], channels = acc.shape[r - 1], groups = static_cast<int64_t>(acc.data.size()) / (positions * channels);
+      positions = acc.shape[r - 2], channels = acc.shape[r - 1],
+      groups = static_cast<int64_t>(acc.data.size()) / (positions * channels);
       zw = static_cast<int32_t>(q.values.at(op.inputs[1]).quant.zero_point);
     }
     if (op.op_type != "matmul_mac" && op.inputs.size() > 2) bias = q.constants.at(op.inputs[2]).ints;
@@ -291,7 +304,8 @@ void check_tile_streams(const IntGraph& q, const HardwareConfig& hw, int64_t ima
 
 }  // namespace
 
-TEST_CASE("SystemC/tile streams drive a plain MAC array to the DirectEngine's accumulators", "[sim][systemc][streams]") {
+TEST_CASE("SystemC/tile streams drive a plain MAC array to the DirectEngine's accumulators",
+          "[sim][systemc][streams]") {
   const IntGraph cnn = quantize_example("fmnist_cnn.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml");
   const IntGraph vit = quantize_example("fmnist_vit.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml");
   for (Dataflow d : {Dataflow::weight_stationary, Dataflow::output_stationary})

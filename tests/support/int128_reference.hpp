@@ -16,12 +16,15 @@ inline __int128 reference_round_div(__int128 x, __int128 d, RoundingMode mode) {
   const int away = r > 0 ? 1 : -1;  // direction of the other neighbour of q
   if (r == 0) return q;
   switch (mode) {
-    case RoundingMode::toward_zero: return q;
-    case RoundingMode::floor: return r < 0 ? q - 1 : q;
+    case RoundingMode::toward_zero:
+      return q;
+    case RoundingMode::floor:
+      return r < 0 ? q - 1 : q;
     case RoundingMode::half_up:
       if (twice_abs_r == d) return r > 0 ? q + 1 : q;  // tie: toward +inf
       return twice_abs_r > d ? q + away : q;
-    case RoundingMode::half_away: return twice_abs_r >= d ? q + away : q;
+    case RoundingMode::half_away:
+      return twice_abs_r >= d ? q + away : q;
     case RoundingMode::half_even:
       if (twice_abs_r == d) return (q % 2 == 0) ? q : q + away;
       return twice_abs_r > d ? q + away : q;

@@ -25,7 +25,8 @@ inline std::string shipped_config(const std::string& name) {
 }
 
 // examples/MODEL quantized with the config text, calibrated on the first 200 training images.
-inline IntGraph quantize_example(const std::string& model, const std::string& config_text, const std::string& config_name) {
+inline IntGraph quantize_example(const std::string& model, const std::string& config_text,
+                                 const std::string& config_name) {
   const std::string path = std::string(CHIPREF_SOURCE_DIR "/examples/") + model;
   const Normalisation norm = *read_sidecar_normalisation(path);
   const Graph graph = import_onnx(path);
@@ -35,7 +36,8 @@ inline IntGraph quantize_example(const std::string& model, const std::string& co
 }
 
 // `got` holds exactly the tensors of `want`, each with the same shape and integers.
-inline void check_same_tensors(const std::map<std::string, CodeTensor>& want, const std::map<std::string, CodeTensor>& got) {
+inline void check_same_tensors(const std::map<std::string, CodeTensor>& want,
+                               const std::map<std::string, CodeTensor>& got) {
   REQUIRE(got.size() == want.size());
   for (const auto& [name, t] : want) {
     INFO(name);

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -37,7 +37,8 @@ fs::path scratch(const std::string& name) {
 }
 
 // A sweep file in `dir` over the shipped CNN and a base config written beside it.
-std::string write_sweep(const fs::path& dir, const std::string& body, const std::string& base = "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n") {
+std::string write_sweep(const fs::path& dir, const std::string& body,
+                        const std::string& base = "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n") {
   std::ofstream(dir / "base.yaml") << base;
   std::ofstream(dir / "sweep.yaml") << "model: " << kSource << "/examples/fmnist_cnn.onnx\nbase: base.yaml\n" << body;
   return (dir / "sweep.yaml").string();
@@ -65,8 +66,10 @@ TEST_CASE("Sweep/bad sweep files are errors at their line", "[sweep]") {
   };
   const std::vector<Case> cases = {
       {"colour: red\n" + axes, ":3:1:", "unknown key 'colour' in the sweep"},
-      {"axes:\n  wb: {key: weights.width, values: [4]}\n", ":4:13:", "'weights.width' is not a config key a sweep can vary"},
-      {"axes:\n  wb: {key: weights.bits, values: [4, 99]}\n", ":4:39:", "axis wb value '99' makes an invalid config: 'bits' is 99; expected 2..16"},
+      {"axes:\n  wb: {key: weights.width, values: [4]}\n",
+       ":4:13:", "'weights.width' is not a config key a sweep can vary"},
+      {"axes:\n  wb: {key: weights.bits, values: [4, 99]}\n",
+       ":4:39:", "axis wb value '99' makes an invalid config: 'bits' is 99; expected 2..16"},
       {"axes:\n  wb: {key: weights.bits, values: []}\n", ":4:35:", "'values' must be a non-empty list"},
       {"sampling: random\n" + axes, ":3:11:", "random sampling needs 'samples'"},
       {"sampling: list\n" + axes + "points:\n  - {ab: 4}\n", ":7:5:", "this point gives no value for axis 'wb'"},
@@ -85,16 +88,20 @@ TEST_CASE("Sweep/bad sweep files are errors at their line", "[sweep]") {
   // 8 values overflow 64 bits and say so too.
   auto many_axes = [](int n) {
     std::string text = "axes:\n";
-    for (int i = 0; i < n; ++i) text += "  a" + std::to_string(i) + ": {key: weights.bits, layers: \"/l" + std::to_string(i) + "/*\", values: [2, 3, 4, 5, 6, 7, 8, 9]}\n";
+    for (int i = 0; i < n; ++i)
+      text += "  a" + std::to_string(i) + ": {key: weights.bits, layers: \"/l" + std::to_string(i) +
+              "/*\", values: [2, 3, 4, 5, 6, 7, 8, 9]}\n";
     return text;
   };
-  for (const auto& [n, says] : {std::pair<int, std::string>{7, "the grid has 2097152 points, more than the 1000000"}, {40, "the grid has 2^64 points or more, more than the 1000000"}}) {
+  for (const auto& [n, says] : {std::pair<int, std::string>{7, "the grid has 2097152 points, more than the 1000000"},
+                                {40, "the grid has 2^64 points or more, more than the 1000000"}}) {
     const std::string what = error_of(write_sweep(dir, many_axes(n)));
     INFO(what);
     CHECK(what.find("sweep.yaml:4:3: " + says) != std::string::npos);
   }
   {  // sampled, such a grid is fine: distinct points drawn without listing the grid
-    const sweep::SweepSpec big = sweep::load_sweep(write_sweep(dir, "sampling: random\nsamples: 6\nseed: 3\n" + many_axes(40)));
+    const sweep::SweepSpec big =
+        sweep::load_sweep(write_sweep(dir, "sampling: random\nsamples: 6\nseed: 3\n" + many_axes(40)));
     CHECK(sweep::grid_size(big) == SIZE_MAX);
     const auto points = sweep::make_points(big, "salt");
     REQUIRE(points.size() == 6);
@@ -108,8 +115,9 @@ TEST_CASE("Sweep/bad sweep files are errors at their line", "[sweep]") {
 
 TEST_CASE("Sweep/grid, list and random sampling give the points they define", "[sweep]") {
   const fs::path dir = scratch("sampling");
-  const std::string axes = "axes:\n  wb: {key: weights.bits, values: [2, 4, 8]}\n  ab: {key: activations.bits, values: [6, 8]}\n"
-                           "  head: {key: weights.bits, layers: \"/head/*\", values: [4, 8]}\n";
+  const std::string axes =
+      "axes:\n  wb: {key: weights.bits, values: [2, 4, 8]}\n  ab: {key: activations.bits, values: [6, 8]}\n"
+      "  head: {key: weights.bits, layers: \"/head/*\", values: [4, 8]}\n";
   const auto grid = sweep::make_points(sweep::load_sweep(write_sweep(dir, axes)), "salt");
   REQUIRE(grid.size() == 12);
   // Row-major, first axis slowest: point 7 is wb=4 (index 1), ab=8 (1), head=8 (1).
@@ -123,7 +131,10 @@ TEST_CASE("Sweep/grid, list and random sampling give the points they define", "[
   for (const auto& p : grid) ids.insert(p.id);
   CHECK(ids.size() == 12);
 
-  const auto listed = sweep::make_points(sweep::load_sweep(write_sweep(dir, "sampling: list\n" + axes + "points:\n  - {wb: 8, ab: 6, head: 4}\n  - {wb: 2, ab: 8, head: 8}\n")), "salt");
+  const auto listed = sweep::make_points(
+      sweep::load_sweep(write_sweep(
+          dir, "sampling: list\n" + axes + "points:\n  - {wb: 8, ab: 6, head: 4}\n  - {wb: 2, ab: 8, head: 8}\n")),
+      "salt");
   REQUIRE(listed.size() == 2);
   CHECK(listed[0].choice == std::vector<size_t>{2, 0, 0});
   CHECK(listed[1].id == grid[3].id);  // the same config is the same point
@@ -143,7 +154,8 @@ TEST_CASE("Sweep/grid, list and random sampling give the points they define", "[
 
 TEST_CASE("Sweep/a point's accuracy, weight memory and cost equal an independent evaluation", "[sweep]") {
   const fs::path dir = scratch("independent");
-  const sweep::SweepSpec spec = sweep::load_sweep(write_sweep(dir, kSmallData + "axes:\n  wb: {key: weights.bits, values: [4]}\n"));
+  const sweep::SweepSpec spec =
+      sweep::load_sweep(write_sweep(dir, kSmallData + "axes:\n  wb: {key: weights.bits, values: [4]}\n"));
   const sweep::SweepData data = sweep::load_sweep_data(spec);
   const auto points = sweep::make_points(spec, data.salt);
   const sweep::PointResult r = sweep::evaluate_point(spec, data, points.at(0));
@@ -168,8 +180,10 @@ TEST_CASE("Sweep/a point's accuracy, weight memory and cost equal an independent
   for (const Node& n : graph.nodes)
     if (n.op_type == "Conv" || n.op_type == "Gemm") weights += graph.initializers.at(n.inputs.at(1)).numel();
   CHECK(r.weight_memory_bits == weights * 4);
-  CHECK(r.macs == 1951072);  // chipref inspect's total, and 28·28·16·9 + 14·14·32·144 + 14·14·32·9 + 14·14·32·32 + 7·7·48·288 + 10·48
-  CHECK(r.macs == 28 * 28 * 16 * 9 + 14 * 14 * 32 * 144 + 14 * 14 * 32 * 9 + 14 * 14 * 32 * 32 + 7 * 7 * 48 * 288 + 10 * 48);
+  CHECK(r.macs == 1951072);  // chipref inspect's total, and 28·28·16·9 + 14·14·32·144 + 14·14·32·9 + 14·14·32·32 +
+                             // 7·7·48·288 + 10·48
+  CHECK(r.macs ==
+        28 * 28 * 16 * 9 + 14 * 14 * 32 * 144 + 14 * 14 * 32 * 9 + 14 * 14 * 32 * 32 + 7 * 7 * 48 * 288 + 10 * 48);
   CHECK(r.cost == Approx(static_cast<double>(r.macs) * 4 * 8));
   for (const sweep::LayerResult& l : r.layers) {
     INFO(l.layer);
@@ -183,7 +197,9 @@ TEST_CASE("Sweep/a point's accuracy, weight memory and cost equal an independent
 
 TEST_CASE("Sweep/merged shards, a parallel run and a cached re-run equal the single run", "[sweep]") {
   const fs::path dir = scratch("shards");
-  const std::string path = write_sweep(dir, kSmallData + "axes:\n  wb: {key: weights.bits, values: [3, 5, 8]}\n  ab: {key: activations.bits, values: [6, 8]}\n");
+  const std::string path = write_sweep(
+      dir, kSmallData +
+               "axes:\n  wb: {key: weights.bits, values: [3, 5, 8]}\n  ab: {key: activations.bits, values: [6, 8]}\n");
   const sweep::SweepSpec spec = sweep::load_sweep(path);
   auto run = [&](const std::string& out, sweep::RunOptions o) {
     const sweep::RunSummary s = sweep::run_sweep(spec, (dir / out).string(), o);
@@ -202,14 +218,16 @@ TEST_CASE("Sweep/merged shards, a parallel run and a cached re-run equal the sin
   const sweep::MergeSummary merged = sweep::merge_sweeps(shard_dirs, (dir / "merged").string());
   CHECK(merged.missing == 0);
   CHECK(read_file_bytes((dir / "merged" / "results.csv").string()) == want);
-  CHECK(read_file_bytes((dir / "merged" / "results.json").string()) == read_file_bytes((dir / "single" / "results.json").string()));
+  CHECK(read_file_bytes((dir / "merged" / "results.json").string()) ==
+        read_file_bytes((dir / "single" / "results.json").string()));
 
   // Two shards only: the third's points are reported missing.
   CHECK(sweep::merge_sweeps({shard_dirs[0], shard_dirs[1]}, (dir / "partial").string()).missing == 2);
 
   run("parallel", sweep::RunOptions{2, 0, 1});  // also the FP32 references in two slices
   CHECK(read_file_bytes((dir / "parallel" / "results.csv").string()) == want);
-  CHECK(read_file_bytes((dir / "parallel" / "results.json").string()) == read_file_bytes((dir / "single" / "results.json").string()));
+  CHECK(read_file_bytes((dir / "parallel" / "results.json").string()) ==
+        read_file_bytes((dir / "single" / "results.json").string()));
 
   const sweep::RunSummary again = run("single", {});
   CHECK(again.computed == 0);
@@ -226,14 +244,16 @@ TEST_CASE("Sweep/the Pareto front of a hand-made set", "[sweep]") {
     r.index = index, r.cost = cost, r.correct = correct, r.count = 100, r.error = error;
     return r;
   };
-  const std::vector<sweep::PointResult> set = {point(0, 3, 90), point(1, 2, 40), point(2, 1, 50), point(3, 3, 80), point(4, 4, 90), point(5, 0.5, 99, "failed")};
+  const std::vector<sweep::PointResult> set = {point(0, 3, 90), point(1, 2, 40), point(2, 1, 50),
+                                               point(3, 3, 80), point(4, 4, 90), point(5, 0.5, 99, "failed")};
   CHECK(sweep::pareto_front(set) == std::vector<size_t>{2, 0});
 }
 
 TEST_CASE("Sweep/the accumulator analysis flags a narrow saturating accumulator that overflows", "[sweep]") {
   const fs::path dir = scratch("accumulators");
-  const std::string path = write_sweep(dir, kSmallData + "axes:\n  acc: {key: accumulator.bits, values: [16, 32]}\n",
-                                       "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n  accumulator: {overflow: saturate}\n");
+  const std::string path =
+      write_sweep(dir, kSmallData + "axes:\n  acc: {key: accumulator.bits, values: [16, 32]}\n",
+                  "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n  accumulator: {overflow: saturate}\n");
   const sweep::SweepSpec spec = sweep::load_sweep(path);
   const sweep::RunSummary s = sweep::run_sweep(spec, (dir / "out").string(), {});
   REQUIRE(s.results.size() == 2);
@@ -256,10 +276,13 @@ TEST_CASE("Sweep/the accumulator analysis flags a narrow saturating accumulator 
   CHECK(read_file_bytes((dir / "out" / "report.md").string()).find("can overflow") != std::string::npos);
 }
 
-TEST_CASE("Sweep/sensitivity lowers one layer at a time, and the search's config meets its target when quantized on its own", "[sweep]") {
+TEST_CASE(
+    "Sweep/sensitivity lowers one layer at a time, and the search's config meets its target when quantized on its own",
+    "[sweep]") {
   const fs::path dir = scratch("search");
-  const std::string path = write_sweep(dir, kSmallData + "sensitivity: {key: weights.bits, value: 3}\n"
-                                                          "search: {key: weights.bits, values: [8, 5, 3], target_top1: 0.8}\n");
+  const std::string path = write_sweep(dir, kSmallData +
+                                                "sensitivity: {key: weights.bits, value: 3}\n"
+                                                "search: {key: weights.bits, values: [8, 5, 3], target_top1: 0.8}\n");
   const sweep::SweepSpec spec = sweep::load_sweep(path);
   const sweep::RunSummary s = sweep::run_sweep(spec, (dir / "out").string(), {2, 0, 1});
   CHECK(s.results.empty());  // no axes: no grid
@@ -268,7 +291,8 @@ TEST_CASE("Sweep/sensitivity lowers one layer at a time, and the search's config
   for (const char* log : {"gnuplot.png.log", "gnuplot.svg.log"}) CHECK(!fs::exists(dir / "out" / log));
 
   const std::vector<std::string> layers = sweep::mac_layer_names(spec);
-  REQUIRE(layers == std::vector<std::string>{"/stem/stem.0/Conv", "/down/down.0/Conv", "/dw/dw.0/Conv", "/pw/pw.0/Conv", "/conv3/conv3.0/Conv", "/head/Gemm"});
+  REQUIRE(layers == std::vector<std::string>{"/stem/stem.0/Conv", "/down/down.0/Conv", "/dw/dw.0/Conv", "/pw/pw.0/Conv",
+                                             "/conv3/conv3.0/Conv", "/head/Gemm"});
   REQUIRE(s.analyses.sensitivity);
   const auto& sens = *s.analyses.sensitivity;
   for (const sweep::LayerResult& l : sens.baseline.layers) CHECK(l.weight_bits == 8);
@@ -277,7 +301,8 @@ TEST_CASE("Sweep/sensitivity lowers one layer at a time, and the search's config
     INFO(layers[i]);
     const sweep::PointResult& r = sens.layers[i].second;
     REQUIRE(r.layers.size() == layers.size());
-    for (size_t l = 0; l < layers.size(); ++l) CHECK(r.layers[l].weight_bits == (l == i ? 3 : 8));  // read from the codes
+    for (size_t l = 0; l < layers.size(); ++l)
+      CHECK(r.layers[l].weight_bits == (l == i ? 3 : 8));  // read from the codes
   }
 
   REQUIRE(s.analyses.search);
@@ -310,11 +335,15 @@ TEST_CASE("Sweep/sensitivity lowers one layer at a time, and the search's config
   const sweep::PointResult& last = search.steps.empty() ? search.start : search.steps.back().result;
   CHECK(top1.correct == last.correct);
   CHECK(top1.top1() >= 0.8);
-  for (size_t l = 0; l < layers.size(); ++l) CHECK(config.for_node(layers[l]).weight_bits == std::stoi(search.final_values[l]));
+  for (size_t l = 0; l < layers.size(); ++l)
+    CHECK(config.for_node(layers[l]).weight_bits == std::stoi(search.final_values[l]));
   for (const char* f : {"sensitivity.csv", "search.csv", "report.md"}) CHECK(fs::is_regular_file(dir / "out" / f));
 }
 
-TEST_CASE("Sweep/the input normalisation comes from the sweep file or the model's sidecar and is part of every point's identity", "[sweep]") {
+TEST_CASE(
+    "Sweep/the input normalisation comes from the sweep file or the model's sidecar and is part of every point's "
+    "identity",
+    "[sweep]") {
   const fs::path dir = scratch("normalisation");
   const std::string axes = "axes:\n  wb: {key: weights.bits, values: [4, 8]}\n";
   auto ids = [&](const std::string& sweep_path) {
@@ -328,7 +357,10 @@ TEST_CASE("Sweep/the input normalisation comes from the sweep file or the model'
   const std::vector<std::string> from_sidecar = ids(write_sweep(dir, axes));
   const Normalisation sidecar = *read_sidecar_normalisation(kSource + "/examples/fmnist_cnn.onnx");
   const std::vector<std::string> same =
-      ids(write_sweep(dir, (std::ostringstream() << std::setprecision(9) << "data: {mean: " << sidecar.mean << ", std: " << sidecar.std << "}\n").str() + axes));
+      ids(write_sweep(dir, (std::ostringstream() << std::setprecision(9) << "data: {mean: " << sidecar.mean
+                                                 << ", std: " << sidecar.std << "}\n")
+                                   .str() +
+                               axes));
   const std::vector<std::string> other = ids(write_sweep(dir, "data: {mean: 0.5, std: 0.25}\n" + axes));
   CHECK(same == from_sidecar);
   CHECK(other[0] != from_sidecar[0]);
@@ -338,8 +370,10 @@ TEST_CASE("Sweep/the input normalisation comes from the sweep file or the model'
   std::ofstream(dir / "bare_sweep.yaml") << "model: bare.onnx\nbase: base.yaml\n" << axes;
   const std::vector<std::string> bare = ids((dir / "bare_sweep.yaml").string());
   CHECK(bare[0] != from_sidecar[0]);
-  std::ofstream(dir / "bare.yaml") << "mean: 0.5\nstd: 0.25\n";  // a sidecar added later: the cache does not answer for it
+  std::ofstream(dir / "bare.yaml")
+      << "mean: 0.5\nstd: 0.25\n";  // a sidecar added later: the cache does not answer for it
   CHECK(ids((dir / "bare_sweep.yaml").string()) != bare);
-  CHECK(error_of(write_sweep(dir, "data: {mean: 0.5}\n" + axes)).find("'mean' and 'std' go together") != std::string::npos);
+  CHECK(error_of(write_sweep(dir, "data: {mean: 0.5}\n" + axes)).find("'mean' and 'std' go together") !=
+        std::string::npos);
   CHECK(error_of(write_sweep(dir, "data: {mean: 0.5, std: 0}\n" + axes)).find("'std' is 0") != std::string::npos);
 }

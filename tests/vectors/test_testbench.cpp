@@ -21,7 +21,8 @@ namespace {
 uint64_t checksum(const std::vector<int64_t>& values, int bits) {
   uint64_t sum = 0;
   const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
-  for (size_t i = 0; i < values.size(); ++i) sum = (sum + (static_cast<uint64_t>(values[i]) & mask) * (i + 1)) % (uint64_t{1} << 32);
+  for (size_t i = 0; i < values.size(); ++i)
+    sum = (sum + (static_cast<uint64_t>(values[i]) & mask) * (i + 1)) % (uint64_t{1} << 32);
   return sum;
 }
 
@@ -45,7 +46,8 @@ uint64_t printed_checksum(const std::string& output) {
 }
 }  // namespace
 
-TEST_CASE("Testbench/$readmemh of chipref .mem files in Verilator and Icarus gives chipref's checksum", "[vectors][testbench]") {
+TEST_CASE("Testbench/$readmemh of chipref .mem files in Verilator and Icarus gives chipref's checksum",
+          "[vectors][testbench]") {
   const fs::path dir = fs::temp_directory_path() / "chipref_test_testbench";
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -57,7 +59,8 @@ TEST_CASE("Testbench/$readmemh of chipref .mem files in Verilator and Icarus giv
     int64_t depth;
     bool verilator;  // Verilator compiles each shape: two cases keep the test short
   };
-  for (const Case& c : {Case{8, true, 1024, true}, Case{32, true, 4096, true}, Case{12, false, 300, false}, Case{1, false, 65, false}}) {
+  for (const Case& c : {Case{8, true, 1024, true}, Case{32, true, 4096, true}, Case{12, false, 300, false},
+                        Case{1, false, 65, false}}) {
     const ElementType type{c.bits, c.is_signed};
     std::uniform_int_distribution<int64_t> d(type.min(), type.max());
     std::vector<int64_t> values = {type.min(), type.max()};
@@ -67,14 +70,16 @@ TEST_CASE("Testbench/$readmemh of chipref .mem files in Verilator and Icarus giv
     write_file_atomically(mem.string(), encode(values, {c.depth}, type, Format::mem, name));
     const uint64_t expected = checksum(values, c.bits);
     INFO(c.bits << "-bit, " << c.depth << " words, expected checksum " << expected);
-    const std::string params = " -P readmem_checksum.DEPTH=" + std::to_string(c.depth) + " -P readmem_checksum.WIDTH=" + std::to_string(c.bits) +
+    const std::string params = " -P readmem_checksum.DEPTH=" + std::to_string(c.depth) +
+                               " -P readmem_checksum.WIDTH=" + std::to_string(c.bits) +
                                " -P 'readmem_checksum.FILE=\"" + mem.string() + "\"'";
     run("iverilog -g2012 -o " + (dir / (name + ".vvp")).string() + params + " " + tb);
     CHECK(printed_checksum(run("vvp -n " + (dir / (name + ".vvp")).string())) == expected);
     if (!c.verilator) continue;
     const fs::path build = dir / ("obj_" + name);
-    run("verilator --binary -O3 -Wno-fatal --top-module readmem_checksum -GDEPTH=" + std::to_string(c.depth) + " -GWIDTH=" + std::to_string(c.bits) +
-        " '-GFILE=\"" + mem.string() + "\"' --Mdir " + build.string() + " -o tb " + tb);
+    run("verilator --binary -O3 -Wno-fatal --top-module readmem_checksum -GDEPTH=" + std::to_string(c.depth) +
+        " -GWIDTH=" + std::to_string(c.bits) + " '-GFILE=\"" + mem.string() + "\"' --Mdir " + build.string() +
+        " -o tb " + tb);
     CHECK(printed_checksum(run((build / "tb").string())) == expected);
   }
   fs::remove_all(dir);

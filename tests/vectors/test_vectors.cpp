@@ -13,11 +13,11 @@
 #include <random>
 #include <tuple>
 
-#include "ops/sparse_decode.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "ops/sparse_decode.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 #include "sim/systemc/engine.hpp"
@@ -34,9 +34,11 @@ TEST_CASE("Vectors/encodings: hand-derived bytes, round trips at every width, ma
   CHECK(encode({0xD8}, {1}, {32, false}, Format::bin, "t") == std::string("\xd8\x00\x00\x00", 4));
   CHECK(encode({3}, {1}, {4, false}, Format::mem, "t") == "3\n");
   CHECK(encode({-1, 5}, {2}, {12, true}, Format::h, "input_0000/0003_a.b.h") ==
-        "// chipref golden vector input_0000/0003_a.b.h: 12-bit signed [2], row-major (docs/vectors.md)\n#pragma once\n#include <stdint.h>\n"
+        "// chipref golden vector input_0000/0003_a.b.h: 12-bit signed [2], row-major (docs/vectors.md)\n#pragma "
+        "once\n#include <stdint.h>\n"
         "static const int16_t v_0003_a_b[2] = {\n  -1, 5,\n};\n");
-  CHECK_THROWS_WITH(encode({128}, {1}, {8, true}, Format::mem, "w.mem"), Catch::Contains("w.mem: element 0 = 128 does not fit 8-bit signed"));
+  CHECK_THROWS_WITH(encode({128}, {1}, {8, true}, Format::mem, "w.mem"),
+                    Catch::Contains("w.mem: element 0 = 128 does not fit 8-bit signed"));
   std::mt19937_64 rng(61);
   for (int bits : {1, 4, 8, 9, 12, 16, 17, 31, 32, 33, 63, 64})
     for (bool is_signed : {true, false}) {
@@ -47,14 +49,18 @@ TEST_CASE("Vectors/encodings: hand-derived bytes, round trips at every width, ma
       for (int i = 0; i < 50; ++i) v.push_back(d(rng));
       for (Format f : kAllFormats) {
         INFO(bits << (is_signed ? " signed " : " unsigned ") << to_string(f));
-        CHECK(decode(encode(v, {static_cast<int64_t>(v.size())}, t, f, "t"), t, f, static_cast<int64_t>(v.size()), "t") == v);
+        CHECK(decode(encode(v, {static_cast<int64_t>(v.size())}, t, f, "t"), t, f, static_cast<int64_t>(v.size()),
+                     "t") == v);
       }
     }
   CHECK_THROWS_WITH(decode("ff\n0g\n", {8, true}, Format::mem, 2, "a.mem"), Catch::Contains("a.mem: line 2 has 'g'"));
-  CHECK_THROWS_WITH(decode("x[2] = {1, two};", {8, true}, Format::h, 2, "a.h"), Catch::Contains("a.h: element 1 is 'two'"));
-  CHECK_THROWS_WITH(decode("ff\n05", {8, true}, Format::mem, 2, "a.mem"), Catch::Contains("a.mem: 5 bytes; 2 lines of 3 expected"));
+  CHECK_THROWS_WITH(decode("x[2] = {1, two};", {8, true}, Format::h, 2, "a.h"),
+                    Catch::Contains("a.h: element 1 is 'two'"));
+  CHECK_THROWS_WITH(decode("ff\n05", {8, true}, Format::mem, 2, "a.mem"),
+                    Catch::Contains("a.mem: 5 bytes; 2 lines of 3 expected"));
   CHECK_THROWS_WITH(decode("3ff\n", {9, true}, Format::mem, 1, "a.mem"), Catch::Contains("line 1 exceeds 9 bits"));
-  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2's example
+  CHECK(sha256_hex("abc") ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2's example
 }
 
 namespace {
@@ -66,7 +72,8 @@ std::map<std::string, std::string> directory_bytes(const fs::path& dir) {
 }
 }  // namespace
 
-TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, verify catches a flipped byte", "[vectors]") {
+TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, verify catches a flipped byte",
+          "[vectors]") {
   const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
   const Normalisation norm = *read_sidecar_normalisation(cnn);
   const Graph graph = import_onnx(cnn);
@@ -74,7 +81,8 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
   const fs::path root = fs::temp_directory_path() / "chipref_test_vectors";
   fs::remove_all(root);
   for (const char* yaml : {"defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n",
-                           "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\nlayers:\n  - match: \"/pw/*\"\n    sparsity: {pattern: \"2:4\"}\n"}) {
+                           "defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\nlayers:\n  - match: \"/pw/*\"\n "
+                           "   sparsity: {pattern: \"2:4\"}\n"}) {
     const bool sparse = std::string(yaml).find("sparsity") != std::string::npos;
     INFO((sparse ? "2:4 pointwise layer" : "dense"));
     const QuantConfig config = parse_quant_config(yaml, "v.yaml");
@@ -85,7 +93,8 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     Options options;
     options.formats = {Format::mem, Format::bin, Format::npy, Format::h};
     const InputSource source{"fashion-mnist", "", 3, ""};
-    const Manifest m = write_vectors(q, model.string(), images, source, (root / "a").string(), options, *make_engine_by_name(q, "direct"));
+    const Manifest m = write_vectors(q, model.string(), images, source, (root / "a").string(), options,
+                                     *make_engine_by_name(q, "direct"));
     write_vectors(q, model.string(), images, source, (root / "b").string(), options, *make_engine_by_name(q, "direct"));
     CHECK(directory_bytes(root / "a") == directory_bytes(root / "b"));
 
@@ -93,7 +102,9 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     std::vector<RunTrace> traces(3);
     const DirectEngine engine(q);
     for (int64_t i = 0; i < 3; ++i)
-      engine.run(Tensor::of_floats({1, 1, 28, 28}, std::vector<float>(images.floats.begin() + i * 784, images.floats.begin() + (i + 1) * 784)), &traces[i]);
+      engine.run(Tensor::of_floats({1, 1, 28, 28}, std::vector<float>(images.floats.begin() + i * 784,
+                                                                      images.floats.begin() + (i + 1) * 784)),
+                 &traces[i]);
     int64_t wrong = 0, activations = 0, constants = 0, sparse_files = 0;
     for (const Entry& e : m.entries) {
       const std::vector<int64_t> got = read_vector((root / "a").string(), e);
@@ -111,11 +122,13 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     CHECK(wrong == 0);
     CHECK(activations > 0);
     CHECK(constants > 0);
-    CHECK(sparse_files == (sparse ? 3 * 4 : 0));  // the decoder's values and indices and the dense weights it outputs, in 4 formats
+    CHECK(sparse_files ==
+          (sparse ? 3 * 4 : 0));  // the decoder's values and indices and the dense weights it outputs, in 4 formats
     CHECK(verify_vectors((root / "a").string(), make_engine_by_name) > 0);
 
     // A flipped byte in the middle of an accumulator file: the file and the element are named.
-    const auto acc = std::find_if(m.entries.begin(), m.entries.end(), [](const Entry& e) { return e.role == "accumulator" && e.format == Format::bin; });
+    const auto acc = std::find_if(m.entries.begin(), m.entries.end(),
+                                  [](const Entry& e) { return e.role == "accumulator" && e.format == Format::bin; });
     REQUIRE(acc != m.entries.end());
     const fs::path victim = root / "a" / acc->file;
     std::string bytes = read_file_bytes(victim.string());
@@ -123,14 +136,18 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
     bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
     write_file_atomically(victim.string(), bytes);
     CHECK_THROWS_AS(verify_vectors((root / "a").string(), make_engine_by_name), VerificationMismatch);
-    CHECK_THROWS_WITH(verify_vectors((root / "a").string(), make_engine_by_name), Catch::Contains(acc->file) && Catch::Contains("first differing element " + std::to_string(at / 4)));
+    CHECK_THROWS_WITH(
+        verify_vectors((root / "a").string(), make_engine_by_name),
+        Catch::Contains(acc->file) && Catch::Contains("first differing element " + std::to_string(at / 4)));
     // With the model changed, verify still names the file but does not guess the element.
     IntGraph other = q;
     other.config_name += " (edited)";
     save_int_graph(other, model.string());
-    CHECK_THROWS_WITH(verify_vectors((root / "a").string(), make_engine_by_name), Catch::Contains(acc->file) && Catch::Contains("the model changed"));
+    CHECK_THROWS_WITH(verify_vectors((root / "a").string(), make_engine_by_name),
+                      Catch::Contains(acc->file) && Catch::Contains("the model changed"));
     fs::remove(victim);
-    CHECK_THROWS_WITH(verify_vectors((root / "a").string(), make_engine_by_name), Catch::Contains(acc->file + ": missing"));
+    CHECK_THROWS_WITH(verify_vectors((root / "a").string(), make_engine_by_name),
+                      Catch::Contains(acc->file + ": missing"));
     fs::remove_all(root);
   }
 }
@@ -150,7 +167,8 @@ TEST_CASE("Vectors/a 1M-element C header compiles and holds the values", "[vecto
   for (size_t i = 0; i < values.size(); ++i) expected += values[i] * static_cast<int64_t>(i % 7 + 1);
   write_file_atomically((dir / "big.h").string(), encode(values, {1 << 20}, {8, true}, Format::h, "big.h"));
   write_file_atomically((dir / "main.c").string(),
-                        "#include <stdio.h>\n#include \"big.h\"\nint main(void) { long long s = 0; for (long i = 0; i < (1 << 20); ++i) s += v_big[i] * (i % 7 + 1);"
+                        "#include <stdio.h>\n#include \"big.h\"\nint main(void) { long long s = 0; for (long i = 0; i "
+                        "< (1 << 20); ++i) s += v_big[i] * (i % 7 + 1);"
                         " printf(\"%lld\\n\", s); return 0; }\n");
   const std::string command = "cd " + dir.string() + " && cc -O0 -o main main.c && ./main";
   FILE* p = popen(command.c_str(), "r");
@@ -171,14 +189,16 @@ Normalisation cnn_norm() { return *read_sidecar_normalisation(CHIPREF_SOURCE_DIR
 IntGraph quantized_cnn() {
   const Graph graph = import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
   const Tensor calibration = load_fashion_mnist("train", 100, cnn_norm()).images;
-  const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n", "v.yaml");
+  const QuantConfig config =
+      parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n", "v.yaml");
   return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
 }
 }  // namespace
 
 TEST_CASE("Vectors/layouts and packing: hand-derived orders and words", "[vectors]") {
   // NHWC of [1, 2, 2, 2] holding 0..7 in NCHW order.
-  CHECK(to_stored(parse_layout("nhwc"), {1, 2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7}) == std::vector<int64_t>{0, 4, 1, 5, 2, 6, 3, 7});
+  CHECK(to_stored(parse_layout("nhwc"), {1, 2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7}) ==
+        std::vector<int64_t>{0, 4, 1, 5, 2, 6, 3, 7});
   // 2×2 tiles of a 3×3 matrix 0..8: tiles row-major over the grid, zero-padded.
   const std::vector<int64_t> tiled = to_stored(parse_layout("tiled:2x2"), {3, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8});
   CHECK(tiled == std::vector<int64_t>{0, 1, 3, 4, 2, 0, 5, 0, 6, 7, 0, 0, 8, 0, 0, 0});
@@ -210,13 +230,15 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
     int word_bits;
     bool msb_first;
   };
-  for (const Case& c : {Case{"nchw", 0, false}, Case{"nhwc", 64, true}, Case{"tiled:4x8", 32, false}, Case{"tiled:3x5", 0, false}, Case{"nchw", 48, true}}) {
+  for (const Case& c : {Case{"nchw", 0, false}, Case{"nhwc", 64, true}, Case{"tiled:4x8", 32, false},
+                        Case{"tiled:3x5", 0, false}, Case{"nchw", 48, true}}) {
     INFO(c.layout << ", " << c.word_bits << "-bit words, " << (c.msb_first ? "msb" : "lsb") << "-first");
     Options options;
     options.formats = {Format::mem, Format::bin, Format::npy, Format::h};
     options.layout = parse_layout(c.layout), options.layout.msb_first = c.msb_first, options.word_bits = c.word_bits;
     const fs::path dir = root / "v";
-    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""}, dir.string(), options, *make_engine_by_name(q, "direct"));
+    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""},
+                                     dir.string(), options, *make_engine_by_name(q, "direct"));
     CHECK(read_manifest(dir.string()).entries.size() == m.entries.size());
     int64_t wrong = 0, packed = 0;
     for (const Entry& e : m.entries) {
@@ -247,13 +269,16 @@ TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engin
       // default layout is unknown: an InputError naming the manifest (the fuzzer's first find was
       // the short tile, which escaped as std::out_of_range).
       const std::string manifest = (dir / "manifest.json").string(), original = read_file_bytes(manifest);
-      for (const auto& [from, to, says] : {std::tuple<std::string, std::string, std::string>{"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4]", "tile holds 1 numbers; expected 2"},
-                                           {"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4, 0]", "layout 'tiled:4x0' is not one of"},
-                                           {"\"layout\": \"tiled:4x8\"", "\"layout\": \"diagonal\"", "layout 'diagonal' is not one of"},
-                                           {"\"bits\": 8,", "\"bits\": 8.5,", "bits: 8.5 is not an integer"},
-                                           {"\"shape\": [", "\"shape\": [1099511627776, 1099511627776, ", "more than the 2^30 elements"},
-                                           {"\"bits\": 8,", "\"bits\": 1e300,", "bits: 1e+300 is not an integer"},
-                                           {"\"words\": ", "\"words\": 18446744073709551615, \"x\": ", "words: 18446744073709551615 is not an integer"}}) {
+      for (const auto& [from, to, says] :
+           {std::tuple<std::string, std::string, std::string>{"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4]",
+                                                              "tile holds 1 numbers; expected 2"},
+            {"\"tile\": [\n    4,\n    8\n   ]", "\"tile\": [4, 0]", "layout 'tiled:4x0' is not one of"},
+            {"\"layout\": \"tiled:4x8\"", "\"layout\": \"diagonal\"", "layout 'diagonal' is not one of"},
+            {"\"bits\": 8,", "\"bits\": 8.5,", "bits: 8.5 is not an integer"},
+            {"\"shape\": [", "\"shape\": [1099511627776, 1099511627776, ", "more than the 2^30 elements"},
+            {"\"bits\": 8,", "\"bits\": 1e300,", "bits: 1e+300 is not an integer"},
+            {"\"words\": ", "\"words\": 18446744073709551615, \"x\": ",
+             "words: 18446744073709551615 is not an integer"}}) {
         const size_t at = original.find(from);
         REQUIRE(at != std::string::npos);
         write_file_atomically(manifest, std::string(original).replace(at, from.size(), to));
@@ -270,8 +295,9 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
   const fs::path root = fs::temp_directory_path() / "chipref_test_layer_layouts";
   fs::remove_all(root);
   fs::create_directories(root);
-  write_file_atomically((root / "layouts.yaml").string(),
-                        "layers:\n  - match: \"/pw/*\"\n    layout: tiled:4x4\n    word_bits: 64\n    bit_order: msb-first\n");
+  write_file_atomically(
+      (root / "layouts.yaml").string(),
+      "layers:\n  - match: \"/pw/*\"\n    layout: tiled:4x4\n    word_bits: 64\n    bit_order: msb-first\n");
   Options options;
   options.formats = {Format::mem, Format::bin};
   options.layer_layouts = load_layer_layouts((root / "layouts.yaml").string());
@@ -282,7 +308,8 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
   const Tensor image = load_fashion_mnist("t10k", 1, norm).images;
   RunTrace trace;
   DirectEngine(q).run(image, &trace);
-  const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""}, (root / "v").string(), options, *make_engine_by_name(q, "direct"));
+  const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""},
+                                   (root / "v").string(), options, *make_engine_by_name(q, "direct"));
   int64_t tagged = 0, wrong = 0;
   for (const Entry& e : m.entries) {
     const bool pw = e.op.rfind("/pw/", 0) == 0;
@@ -290,21 +317,26 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
     wrong += pw != has_tag;
     tagged += has_tag;
     const std::vector<int64_t> got = read_vector((root / "v").string(), e);
-    wrong += e.input >= 0 ? got != std::vector<int64_t>(trace.values.at(e.tensor).data.begin(), trace.values.at(e.tensor).data.end())
+    wrong += e.input >= 0 ? got != std::vector<int64_t>(trace.values.at(e.tensor).data.begin(),
+                                                        trace.values.at(e.tensor).data.end())
                           : got != q.constants.at(e.tensor).ints;
   }
   CHECK(tagged > 0);
   CHECK(wrong == 0);
-  CHECK(verify_vectors((root / "v").string(), make_engine_by_name) > 0);  // the manifest carries the per-layer layouts for regeneration
+  CHECK(verify_vectors((root / "v").string(), make_engine_by_name) >
+        0);  // the manifest carries the per-layer layouts for regeneration
   CHECK(read_manifest((root / "v").string()).options.layer_layouts.size() == 1);
   write_file_atomically((root / "bad.yaml").string(), "layers:\n  - match: \"/pw/*\"\n    word_bits: 99\n");
-  CHECK_THROWS_WITH(load_layer_layouts((root / "bad.yaml").string()), Catch::Contains("bad.yaml:3:16: word_bits 99 is outside 0..64"));
+  CHECK_THROWS_WITH(load_layer_layouts((root / "bad.yaml").string()),
+                    Catch::Contains("bad.yaml:3:16: word_bits 99 is outside 0..64"));
   write_file_atomically((root / "bad2.yaml").string(), "layers:\n  - match: \"/pw/*\"\n    tile: 4\n");
-  CHECK_THROWS_WITH(load_layer_layouts((root / "bad2.yaml").string()), Catch::Contains("bad2.yaml:3:11: unknown key 'tile'"));
+  CHECK_THROWS_WITH(load_layer_layouts((root / "bad2.yaml").string()),
+                    Catch::Contains("bad2.yaml:3:11: unknown key 'tile'"));
   fs::remove_all(root);
 }
 
-TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level tensor as the DirectEngine", "[vectors][systemc]") {
+TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level tensor as the DirectEngine",
+          "[vectors][systemc]") {
   const IntGraph q = quantized_cnn();
   const fs::path root = fs::temp_directory_path() / "chipref_test_vectors_systemc";
   fs::remove_all(root);
@@ -313,18 +345,19 @@ TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level 
   Options options;
   options.formats = {Format::mem, Format::bin};
   DirectEngine direct_engine(q);
-  const Manifest direct =
-      write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "direct").string(), options, direct_engine);
+  const Manifest direct = write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""},
+                                        (root / "direct").string(), options, direct_engine);
   SystemCEngine systemc_engine(q);
-  const Manifest systemc =
-      write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""}, (root / "systemc").string(), options, systemc_engine);
+  const Manifest systemc = write_vectors(q, (root / "model").string(), images, InputSource{"fashion-mnist", "", 3, ""},
+                                         (root / "systemc").string(), options, systemc_engine);
   std::map<std::string, const Entry*> by_file;
   for (const Entry& e : systemc.entries) by_file[e.file] = &e;
   int64_t per_input = 0;
   for (const Entry& e : direct.entries) {
     INFO(e.file);
     REQUIRE(by_file.count(e.file));
-    CHECK(read_file_bytes((root / "systemc" / e.file).string()) == read_file_bytes((root / "direct" / e.file).string()));
+    CHECK(read_file_bytes((root / "systemc" / e.file).string()) ==
+          read_file_bytes((root / "direct" / e.file).string()));
     per_input += e.input >= 0;
   }
   // Beyond them: each MacArray's weight, activation and accumulator streams in tile order, per input and
@@ -340,7 +373,9 @@ TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level 
     if (e.role.rfind("tiles_", 0) != 0 || e.input != 0) continue;
     INFO(e.file);
     const TileStreams& s = trace.tile_streams.at(e.op);
-    const CodeTensor& want = e.role == "tiles_weights" ? s.weights : e.role == "tiles_activations" ? s.activations : s.accumulators;
+    const CodeTensor& want = e.role == "tiles_weights"       ? s.weights
+                             : e.role == "tiles_activations" ? s.activations
+                                                             : s.accumulators;
     CHECK(e.shape == want.shape);
     CHECK(read_vector((root / "systemc").string(), e) == std::vector<int64_t>(want.data.begin(), want.data.end()));
     ++streams;
@@ -348,7 +383,8 @@ TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level 
   CHECK(streams == mac_ops * 3 * 2);
   CHECK(per_input > 100);  // activations, accumulators and outputs of 3 inputs, not only constants
   CHECK(read_manifest((root / "systemc").string()).options.engine == "systemc");
-  CHECK(verify_vectors((root / "systemc").string(), make_engine_by_name) > 0);  // regenerated through the SystemC engine
+  CHECK(verify_vectors((root / "systemc").string(), make_engine_by_name) >
+        0);  // regenerated through the SystemC engine
   CHECK_THROWS_WITH(make_engine_by_name(q, "rtl"), Catch::Contains("expected direct or systemc"));
   fs::remove_all(root);
 }
