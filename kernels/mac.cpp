@@ -7,6 +7,7 @@
 #include <map>
 
 #include "kernels/avx2.hpp"
+#include "kernels/mac_spec.hpp"
 #include "kernels/simd.hpp"
 
 namespace chipref::kernels {
@@ -283,29 +284,10 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
       }
   }
 
+  // The other groups: the spec, one accumulator addition at a time.
   for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t m = 0; m < g.out_channels; ++m) {
-      const int64_t group = m / m_per_group;
-      if (group_fast[group]) continue;
-      const int32_t* wm = w + m * k;
-      for (int64_t oy = 0; oy < oh; ++oy)
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          int64_t sum = bias.empty() ? 0 : acc.add(0, bias[m], overflow);
-          for (int64_t c = 0; c < c_per_group; ++c) {
-            const int32_t* plane = x + ((n * g.in_channels) + group * c_per_group + c) * g.in_h * g.in_w;
-            for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-              const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-              for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-                const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-                const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
-                const int64_t xv = (inside ? plane[iy * g.in_w + ix] : x_zero_point) - int64_t{x_zero_point};
-                sum = acc.add(sum, xv * wm[(c * g.kernel_h + ky) * g.kernel_w + kx], overflow);
-              }
-            }
-          }
-          out[((n * g.out_channels + m) * oh + oy) * ow + ox] = static_cast<int32_t>(sum);
-        }
-    }
+    for (int64_t m = 0; m < g.out_channels; ++m)
+      if (!group_fast[m / m_per_group]) spec::conv_mac_channel(g, x, x_zero_point, w, bias, acc, overflow, n, m, out);
 }
 
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
@@ -360,8 +342,8 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
         sum = bias.empty() ? 0 : bias[o];
         for (int64_t k = 0; k < in_features; ++k) sum += (int64_t{ar[k]} - a_zero_point) * wo[k];
       } else {
-        sum = bias.empty() ? 0 : acc.add(0, bias[o], overflow);
-        for (int64_t k = 0; k < in_features; ++k) sum = acc.add(sum, (int64_t{ar[k]} - a_zero_point) * wo[k], overflow);
+        sum = spec::linear_mac_output(ar, a_zero_point, wo, in_features, bias.empty() ? nullptr : &bias[o], acc,
+                                      overflow);
       }
       out[r * out_features + o] = static_cast<int32_t>(sum);
     }
@@ -389,7 +371,7 @@ void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a
         if (unchecked)
           for (int64_t t = 0; t < k; ++t) sum += (int64_t{row[t]} - a_zero_point) * column[t];
         else
-          for (int64_t t = 0; t < k; ++t) sum = acc.add(sum, (int64_t{row[t]} - a_zero_point) * column[t], overflow);
+          sum = spec::matmul_mac_output(row, a_zero_point, column.data(), k, acc, overflow);
         ob[i * n + j] = static_cast<int32_t>(sum);
       }
     }
