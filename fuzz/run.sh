@@ -8,7 +8,8 @@
 # shipped files of that kind; libFuzzer grows a scratch copy, the committed corpus is not touched.
 # Prints per harness: runs, runs/s, coverage (edges, "cov") and features ("ft") at the end.
 # Env: FUZZ_WORK (default: a fresh temporary directory, removed unless a harness crashed);
-#      FUZZ_RUNS: also stop a harness after this many runs (whichever of the two limits comes first).
+#      FUZZ_RUNS: also stop a harness after this many runs (whichever of the two limits comes first);
+#      FUZZ_JOBS: harnesses run side by side (default: the CPUs, nproc).
 set -euo pipefail
 bin=$(cd "$1" && pwd) chipref=$(realpath "$2") seconds=$3; shift 3
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,23 +52,37 @@ fm=/usr/share/datasets/fashion-mnist
 
 export CHIPREF_FUZZ_INTGRAPH=$work/graph
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}  # a UBSan report names the call site
-printf '%-14s %10s %8s %7s %7s  %s\n' harness runs runs/s cov ft result
-for name in "${names[@]}"; do
-  corpus=$work/corpus/$name
+# One harness: its table line (and, on a crash, the report's first lines) into $work/NAME.result.
+run_harness() {
+  local name=$1 corpus=$work/corpus/$1 log=$work/$1.log code runs rate cov ft result
   mkdir -p "$corpus" "$work/artifacts"
   [ -d "$src/fuzz/corpus/$name" ] && cp -r "$src/fuzz/corpus/$name/." "$corpus/"
-  log=$work/$name.log
   set +e
   (cd "$work" && "$bin/fuzz_$name" "$corpus" "$seeds/$name" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -print_final_stats=1 -timeout=20 -rss_limit_mb=2560 \
     -artifact_prefix="$work/artifacts/$name-" -close_fd_mask=1) >"$log" 2>&1
   code=$?
   set -e
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
-  ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
-  if [ $code = 0 ]; then result=ok; else result="CRASH (exit $code): $(ls "$work"/artifacts/"$name"-* 2>/dev/null | head -1)"; crashed=1; fi
-  printf '%-14s %10s %8s %7s %7s  %s\n' "$name" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result"
-  if [ $code != 0 ]; then grep -E "ERROR|runtime error|terminate|SUMMARY|==[0-9]+==" "$log" | head -15; echo "log: $log"; fi
+  # (a harness that died before its first status line has none of these: "?")
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1 || true)
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
+  ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
+  if [ $code = 0 ]; then result=ok; else result="CRASH (exit $code): $(ls "$work"/artifacts/"$name"-* 2>/dev/null | head -1)"; fi
+  printf '%-14s %10s %8s %7s %7s  %s\n' "$name" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result" >"$work/$name.result"
+  if [ $code != 0 ]; then { grep -E "ERROR|runtime error|terminate|SUMMARY|==[0-9]+==" "$log" | head -15; echo "log: $log"; } >>"$work/$name.result"; fi
+}
+
+# Each harness is single-threaded: FUZZ_JOBS of them (default: one per CPU) run side by side, each for
+# SECONDS, so every harness gets as much CPU time as it would alone.
+jobs=${FUZZ_JOBS:-$(nproc)}
+for name in "${names[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  run_harness "$name" &
+done
+wait
+printf '%-14s %10s %8s %7s %7s  %s\n' harness runs runs/s cov ft result
+for name in "${names[@]}"; do
+  cat "$work/$name.result"
+  if grep -q ' CRASH ' "$work/$name.result"; then crashed=1; fi
 done
 [ $crashed = 0 ] || { echo "fuzz: a harness crashed; reproducers in $work/artifacts (add each to fuzz/corpus/<name>/ once fixed)"; exit 1; }
