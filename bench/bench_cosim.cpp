@@ -1,5 +1,6 @@
 // Cosim throughput on the 16 x 16 reference MAC array (rtl/mac_array.sv, Verilated -O3): chipref's
-// harness (stimulus → valid/ready driver → scoreboard, rtl_bridge/mac_array_driver.hpp) against a bare
+// harness (stimulus → the matrix_tiles protocol through the Harness, as for a user's design → scoreboard;
+// rtl_bridge/design_cosim.hpp, linked_design.hpp) against a bare
 // Verilator loop that feeds the same beats, pre-packed into the bus words, and only toggles the clock
 // and collects the outputs. Same binary, same flags, same run; best of three passes each. Layer: the
 // shipped CNN's conv3 (K = 288, 48 channels, 49 positions) for 4 test images, configs/w8a8.yaml.
@@ -18,7 +19,7 @@
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
-#include "rtl_bridge/mac_array_driver.hpp"
+#include "rtl_bridge/linked_design.hpp"
 #include "sim/direct_engine.hpp"
 #include "vectors/vectors.hpp"
 
@@ -47,6 +48,13 @@ struct PackedBeats {
   std::vector<uint8_t> first, last;
 };
 
+// Lane `i` of `width` bits of a bus (the Harness's own pin writer, on a bus outside the model).
+template <class Bus>
+void set_lane(Bus& bus, int64_t i, int width, int32_t value) {
+  const cosim::DutPort port{"bus", true, static_cast<int>(8 * sizeof(Bus) - 1), 0, static_cast<int>(sizeof(Bus))};
+  cosim::Pin(&port, reinterpret_cast<uint8_t*>(&bus)).set_lane(i, width, value);
+}
+
 PackedBeats pack(const cosim::MacArrayStimulus& s) {
   PackedBeats p;
   const int64_t K = s.reduction;
@@ -54,12 +62,9 @@ PackedBeats pack(const cosim::MacArrayStimulus& s) {
     ActBus act = zeroed<ActBus>();
     WeightBus weight = zeroed<WeightBus>();
     BiasBus bias = zeroed<BiasBus>();
-    for (int64_t i = 0; i < s.rows; ++i)
-      cosim::detail::set_lane(act, i, 16, s.activations[static_cast<size_t>(beat * s.rows + i)]);
-    for (int64_t c = 0; c < s.cols; ++c)
-      cosim::detail::set_lane(weight, c, 16, s.weights[static_cast<size_t>(beat * s.cols + c)]);
-    for (int64_t c = 0; c < s.cols; ++c)
-      cosim::detail::set_lane(bias, c, 32, s.bias[static_cast<size_t>(beat / K * s.cols + c)]);
+    for (int64_t i = 0; i < s.rows; ++i) set_lane(act, i, 16, s.activations[static_cast<size_t>(beat * s.rows + i)]);
+    for (int64_t c = 0; c < s.cols; ++c) set_lane(weight, c, 16, s.weights[static_cast<size_t>(beat * s.cols + c)]);
+    for (int64_t c = 0; c < s.cols; ++c) set_lane(bias, c, 32, s.bias[static_cast<size_t>(beat / K * s.cols + c)]);
     p.act.push_back(act), p.weight.push_back(weight), p.bias.push_back(bias);
     p.first.push_back(beat % K == 0), p.last.push_back(beat % K == K - 1);
   }
@@ -130,11 +135,8 @@ int main() {
     }
     bare = std::min(bare, seconds(t0)), bare_cycles = cycles;
     t0 = std::chrono::steady_clock::now();
-    cosim::CosimResult r;
-    for (const auto& s : inputs) {
-      Vmac_array_16x16 unit;
-      cosim::drive_mac_array(unit, s, r, 1000);
-    }
+    const cosim::CosimResult r = cosim::cosim_design(cosim::linked_mac_array<Vmac_array_16x16>(16, 16), inputs,
+                                                     cosim::DesignRun{"/conv3/conv3.0/Conv.mac"});
     harness = std::min(harness, seconds(t0)), harness_cycles = r.cycles, compared = r.compared;
     if (!r.passed()) return fmt::print("{}", cosim::format_report(r)), 3;
   }

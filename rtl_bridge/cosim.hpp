@@ -1,7 +1,7 @@
 #pragma once
 // Co-simulation of RTL blocks against golden vectors (docs/cosim.md): the stimulus of one layer read
-// from a vectors directory, driven into a Verilated block through its valid/ready interface, every
-// output scoreboarded against the golden one. The report names the first mismatch: layer, tensor,
+// from a vectors directory, driven into a Verilated design through its protocol (design_cosim.hpp),
+// every output scoreboarded against the golden one. The report names the first mismatch: layer, tensor,
 // input, coordinates, element, cycle, got and expected; a watchdog ends a hung block.
 
 #include <cstdint>
@@ -50,27 +50,6 @@ class Watchdog {
   std::string last_ = "none";
 };
 
-// One clock cycle with the inputs as they are: a falling then a rising edge.
-template <class Unit>
-void clock_cycle(Unit& unit, CosimResult& r) {
-  unit.clk = 0;
-  unit.eval();
-  unit.clk = 1;
-  unit.eval();
-  ++r.cycles;
-}
-
-// Two cycles of synchronous reset with no input offered and the output always accepted.
-template <class Unit>
-void reset_block(Unit& unit, CosimResult& r) {
-  unit.in_valid = 0;
-  unit.out_ready = 1;
-  unit.rst_n = 0;
-  clock_cycle(unit, r);
-  clock_cycle(unit, r);
-  unit.rst_n = 1;
-}
-
 // Every input of a layer, `run(stimulus, r)` each (which drives it through a fresh block out of reset),
 // until one hangs.
 template <class Stimulus, class Run>
@@ -86,17 +65,6 @@ CosimResult cosim_each_input(const std::string& block, const std::string& layer,
     if (r.hung) break;
   }
   return r;
-}
-
-// The same through a default-constructed Verilated block of type Unit, `drive(unit, stimulus, r,
-// watchdog_cycles)` each.
-template <class Unit, class Stimulus, class Drive>
-CosimResult cosim_inputs(const std::string& block, const std::string& layer, const std::vector<Stimulus>& inputs,
-                         int64_t watchdog_cycles, Drive drive) {
-  return cosim_each_input(block, layer, inputs, [&](const Stimulus& s, CosimResult& r) {
-    Unit unit;
-    drive(unit, s, r, watchdog_cycles);
-  });
 }
 
 // The report printed by `chipref cosim`: PASS with the values compared, or the first mismatch / hang.

@@ -80,6 +80,18 @@ std::vector<RoleSpec> roles_of(const DutAdapter& a) {
   return all;
 }
 
+// A role's binding before its port is known: signedness and lanes from the block.
+RoleBinding binding_of(const DutAdapter& a, const RoleSpec& spec, const std::string& where) {
+  RoleBinding b;
+  b.role = spec.name, b.where = where, b.is_signed = spec.is_signed;
+  b.lanes = spec.lanes == Lanes::rows    ? a.rows
+            : spec.lanes == Lanes::cols  ? a.cols
+            : spec.lanes == Lanes::kept  ? a.n
+            : spec.lanes == Lanes::group ? a.m
+                                         : 1;
+  return b;
+}
+
 std::string role_names(const std::vector<RoleSpec>& specs) {
   std::string s;
   for (const RoleSpec& r : specs) s += (s.empty() ? "" : ", ") + r.name;
@@ -157,13 +169,7 @@ DutAdapter read_adapter_document(const std::string& path) {
     if (spec == specs.end())
       r.fail(kv.first, "unknown role '" + role + "' for a " + a.block +
                            " block on this protocol; expected one of: " + role_names(specs));
-    RoleBinding b;
-    b.role = role, b.where = r.at(kv.second), b.is_signed = spec->is_signed;
-    b.lanes = spec->lanes == Lanes::rows    ? a.rows
-              : spec->lanes == Lanes::cols  ? a.cols
-              : spec->lanes == Lanes::kept  ? a.n
-              : spec->lanes == Lanes::group ? a.m
-                                            : 1;
+    RoleBinding b = binding_of(a, *spec, r.at(kv.second));
     if (kv.second.IsScalar()) {
       b.port = kv.second.as<std::string>();
     } else {
@@ -190,6 +196,26 @@ DutAdapter read_adapter_document(const std::string& path) {
 
 DutAdapter load_dut_adapter(const std::string& path) {
   return read_yaml_document(path, [&] { return read_adapter_document(path); });
+}
+
+DutAdapter identity_adapter(const std::string& block, const std::vector<DutPort>& ports, int64_t rows, int64_t cols,
+                            int64_t n, int64_t m) {
+  DutAdapter a;
+  a.path = "the reference " + block + " block";
+  a.block = block;
+  a.protocol = protocols_for(block).at(0);
+  a.rows = rows, a.cols = cols, a.n = n, a.m = m;
+  a.clock = "clk", a.where_clock = a.path;
+  a.reset = "rst_n", a.reset_active_high = false, a.reset_cycles = 2;
+  for (const RoleSpec& spec : roles_of(a)) {
+    const bool present = std::any_of(ports.begin(), ports.end(), [&](const DutPort& p) { return p.name == spec.name; });
+    if (!present) continue;
+    RoleBinding b = binding_of(a, spec, a.path);
+    b.port = spec.name;
+    a.roles[spec.name] = b;
+  }
+  bind_dut_ports(a, ports);
+  return a;
 }
 
 void bind_dut_ports(DutAdapter& a, const std::vector<DutPort>& ports) {

@@ -42,6 +42,13 @@ struct DutAdapter {
 // (the roles of the block and protocol, the protocols of the block, ...).
 DutAdapter load_dut_adapter(const std::string& path);
 
+// The adapter of a design whose ports carry the roles' own names (the reference blocks): `block` on its
+// first protocol (valid_ready; matrix_tiles for a mac_array), clock `clk`, reset `rst_n` active low for
+// two cycles, every role of the block and protocol bound to the port of its name where the design has
+// one, then bound as bind_dut_ports does. rtl_bridge/adapters/<block>.yaml says the same in YAML.
+DutAdapter identity_adapter(const std::string& block, const std::vector<DutPort>& ports, int64_t rows = 0,
+                            int64_t cols = 0, int64_t n = 0, int64_t m = 0);
+
 // Checks the adapter against the design's ports (each bound port exists, has the role's direction, and
 // its width holds the lanes; clock and reset are 1-bit inputs) and fills in lane widths the adapter left
 // out (the port's width over the lanes). InputError at the binding's line otherwise.

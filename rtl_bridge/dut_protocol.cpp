@@ -3,48 +3,49 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/error.hpp"
 
 namespace chipref::cosim {
 
-Harness::Harness(std::shared_ptr<const DutLibrary> library, const DutAdapter& adapter, const std::string& layer,
-                 bool traced)
-    : adapter_(adapter), layer_(layer), dut_(std::move(library), traced) {
-  clock_ = dut_.pin(adapter.clock);
-  if (!adapter.reset.empty()) reset_ = dut_.pin(adapter.reset);
-  for (const auto& [role, binding] : adapter.roles) pins_.emplace(role, Bound{dut_.pin(binding.port), &binding});
+Harness::Harness(std::unique_ptr<DesignInstance> design, const DutAdapter& adapter, const std::string& layer)
+    : adapter_(adapter), layer_(layer), design_(std::move(design)) {
+  clock_ = design_->pin(adapter.clock);
+  if (!adapter.reset.empty()) reset_ = design_->pin(adapter.reset);
+  for (const auto& [name, binding] : adapter.roles) {
+    const int w = binding.lane_width;
+    Role r{design_->pin(binding.port), &binding, std::numeric_limits<int64_t>::min(),
+           std::numeric_limits<int64_t>::max()};
+    if (w < 64) {
+      r.lo = binding.is_signed ? -(int64_t{1} << (w - 1)) : 0;
+      r.hi = binding.is_signed ? (int64_t{1} << (w - 1)) - 1 : (int64_t{1} << w) - 1;
+    }
+    roles_.emplace(name, r);
+  }
 }
 
-void Harness::put(const std::string& role, int64_t value, int64_t lane) {
-  const Bound& b = pins_.at(role);
-  const int w = b.binding->lane_width;
-  const int64_t lo = b.binding->is_signed ? -(int64_t{1} << (w - 1)) : 0,
-                hi = b.binding->is_signed ? (int64_t{1} << (w - 1)) - 1 : (int64_t{1} << w) - 1;
-  if (w < 64 && (value < lo || value > hi))
-    throw InputError(
-        fmt::format("{}: layer {}: role {} must carry {}, which does not fit port '{}' ({}-bit {} lanes, range {}..{})",
-                    b.binding->where, layer_, role, value, b.binding->port, w,
-                    b.binding->is_signed ? "signed" : "unsigned", lo, hi));
-  b.pin.set_lane(lane, w, value);
+const Harness::Role* Harness::find(const std::string& name) const {
+  const auto it = roles_.find(name);
+  return it == roles_.end() ? nullptr : &it->second;
 }
 
-int64_t Harness::get(const std::string& role, int64_t lane) const {
-  const Bound& b = pins_.at(role);
-  return b.pin.lane(lane, b.binding->lane_width, b.binding->is_signed);
+void Harness::out_of_range(const Role& role, int64_t value) const {
+  const RoleBinding& b = *role.binding;
+  throw InputError(fmt::format(
+      "{}: layer {}: role {} must carry {}, which does not fit port '{}' ({}-bit {} lanes, range {}..{})", b.where,
+      layer_, b.role, value, b.port, b.lane_width, b.is_signed ? "signed" : "unsigned", role.lo, role.hi));
 }
-
-bool Harness::high(const std::string& role) const { return pins_.at(role).pin.high(); }
 
 void Harness::falling(CosimResult& r) {
   clock_.set(0);
-  dut_.eval();
+  design_->eval();
   dump(2 * static_cast<uint64_t>(r.cycles), r.cycles);
 }
 
 void Harness::rising(CosimResult& r) {
   clock_.set(1);
-  dut_.eval();
+  design_->eval();
   dump(2 * static_cast<uint64_t>(r.cycles) + 1, r.cycles);
   ++r.cycles;
 }
@@ -59,12 +60,12 @@ void Harness::reset(CosimResult& r) {
 }
 
 void Harness::trace(const std::string& path, int64_t from, int64_t to) {
-  dut_.open_trace(path);
+  design_->open_trace(path);
   trace_from_ = from, trace_to_ = to;
 }
 
 void Harness::dump(uint64_t time, int64_t cycle) {
-  if (cycle >= trace_from_ && cycle <= trace_to_) dut_.dump(time);
+  if (cycle >= trace_from_ && cycle <= trace_to_) design_->dump(time);
 }
 
 void hang(CosimResult& r, const Watchdog& watchdog, const std::string& progress) {
@@ -100,8 +101,17 @@ void start_elements(Harness& h, const ElementStream& s, CosimResult& r) {
   }
 }
 
-void put_element(Harness& h, const ElementStream& s, size_t i) {
-  for (const auto& [role, values] : s.inputs) h.put(role, (*values)[i]);
+// The element's input roles, looked up once.
+std::vector<std::pair<const Harness::Role*, const std::vector<int32_t>*>> element_inputs(const Harness& h,
+                                                                                         const ElementStream& s) {
+  std::vector<std::pair<const Harness::Role*, const std::vector<int32_t>*>> inputs;
+  for (const auto& [role, values] : s.inputs) inputs.emplace_back(&h.role(role), values);
+  return inputs;
+}
+
+void put_element(const Harness& h,
+                 const std::vector<std::pair<const Harness::Role*, const std::vector<int32_t>*>>& inputs, size_t i) {
+  for (const auto& [role, values] : inputs) h.put(*role, (*values)[i]);
 }
 
 std::string element_progress(const ElementStream& s, size_t sent, size_t received) {
@@ -118,12 +128,14 @@ template <class PutItem, class ScoreItem>
 void stream(Harness& h, CosimResult& r, int64_t input, size_t n, const char* what, int64_t watchdog_cycles,
             PutItem put_item, ScoreItem score_item) {
   size_t sent = 0, received = 0;
+  const Harness::Role &in_valid = h.role("in_valid"), &out_valid = h.role("out_valid");
+  const Harness::Role* in_ready = h.find("in_ready");
   Watchdog watchdog(watchdog_cycles, r.cycles);
   while (received < n) {
-    h.put("in_valid", sent < n);
+    h.put(in_valid, sent < n);
     if (sent < n) put_item(sent);
     h.falling(r);
-    const bool in_fire = sent < n && (!h.has("in_ready") || h.high("in_ready")), out_fire = h.high("out_valid");
+    const bool in_fire = sent < n && (!in_ready || h.high(*in_ready)), out_fire = h.high(out_valid);
     if (out_fire) {
       score_item(received);
       watchdog.saw(r.cycles, fmt::format("output {} {}", what, received++));
@@ -142,28 +154,30 @@ class ValidReady : public DutProtocol {
   std::vector<HandshakeRole> handshake_roles(const DutAdapter&) const override { return kStreamHandshake; }
   void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
     start_elements(h, s, r);
+    const auto inputs = element_inputs(h, s);
+    const Harness::Role& out_code = h.role("out_code");
     stream(
-        h, r, s.input, s.expected->size(), "element", watchdog_cycles, [&](size_t i) { put_element(h, s, i); },
+        h, r, s.input, s.expected->size(), "element", watchdog_cycles, [&](size_t i) { put_element(h, inputs, i); },
         [&](size_t i) {
-          score(r, s.input, static_cast<int64_t>(i), s.shape, static_cast<int32_t>(h.get("out_code")),
-                (*s.expected)[i]);
+          score(r, s.input, static_cast<int64_t>(i), s.shape, static_cast<int32_t>(h.get(out_code)), (*s.expected)[i]);
         });
   }
   void groups(Harness& h, const SparseStimulus& s, CosimResult& r, int64_t watchdog_cycles) const override {
     h.reset(r);
     const auto N = static_cast<size_t>(s.n), M = static_cast<size_t>(s.m);
+    const Harness::Role &values = h.role("in_values"), &index = h.role("in_index"), &dense = h.role("out_dense");
     stream(
         h, r, s.input, s.index.size() / M, "group", watchdog_cycles,
         [&](size_t g) {
           for (size_t j = 0; j < N; ++j)
-            h.put("in_values", s.values[g * N + j], static_cast<int64_t>(j)),
-                h.put("in_index", s.positions[g * N + j], static_cast<int64_t>(j));
+            h.put(values, s.values[g * N + j], static_cast<int64_t>(j)),
+                h.put(index, s.positions[g * N + j], static_cast<int64_t>(j));
         },
         [&](size_t g) {
           for (size_t p = 0; p < M; ++p)
             if (s.index[g * M + p] >= 0)  // else padding past the row's end
               score(r, s.input, s.index[g * M + p], s.shape,
-                    static_cast<int32_t>(h.get("out_dense", static_cast<int64_t>(p))), s.expected[g * M + p]);
+                    static_cast<int32_t>(h.get(dense, static_cast<int64_t>(p))), s.expected[g * M + p]);
         });
   }
 };
@@ -179,10 +193,11 @@ class FixedLatency : public DutProtocol {
   bool takes_latency() const override { return true; }
   void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
     start_elements(h, s, r);
+    const auto inputs = element_inputs(h, s);
     const int64_t latency = h.adapter().latency;
     Watchdog watchdog(watchdog_cycles, r.cycles);
     for (size_t i = 0; i < s.expected->size(); ++i) {
-      put_element(h, s, i);
+      put_element(h, inputs, i);
       h.put("in_valid", 1);
       h.cycle(r);
       h.put("in_valid", 0);
@@ -212,23 +227,25 @@ class MatrixTiles : public DutProtocol {
     h.put_if("cfg_act_zero_point", s.act_zero_point);
     h.put_if("cfg_weight_zero_point", s.weight_zero_point);
     h.reset(r);
+    const Harness::Role &in_valid = h.role("in_valid"), &in_last = h.role("in_last"), &in_act = h.role("in_act"),
+                        &in_weight = h.role("in_weight"), &out_valid = h.role("out_valid"),
+                        &out_acc = h.role("out_acc");
+    const Harness::Role *in_first = h.find("in_first"), *in_ready = h.find("in_ready"), *in_bias = h.find("in_bias");
+    const int32_t act_offset = act_zp ? 0 : s.act_zero_point, weight_offset = weight_zp ? 0 : s.weight_zero_point;
     int64_t sent = 0, drained = 0;
     Watchdog watchdog(watchdog_cycles, r.cycles);
     while (drained < rows_out) {
-      h.put("in_valid", sent < beats);
+      h.put(in_valid, sent < beats);
       if (sent < beats) {
         const int64_t tile = sent / K, k = sent % K;
-        h.put_if("in_first", k == 0);
-        h.put("in_last", k == K - 1);
-        for (int64_t i = 0; i < R; ++i)
-          h.put("in_act", s.activations[static_cast<size_t>(sent * R + i)] - (act_zp ? 0 : s.act_zero_point), i);
-        for (int64_t c = 0; c < C; ++c)
-          h.put("in_weight", s.weights[static_cast<size_t>(sent * C + c)] - (weight_zp ? 0 : s.weight_zero_point), c);
-        if (bias && k == 0)
-          for (int64_t c = 0; c < C; ++c) h.put("in_bias", s.bias[static_cast<size_t>(tile * C + c)], c);
+        if (in_first) h.put(*in_first, k == 0);
+        h.put(in_last, k == K - 1);
+        h.put_lanes(in_act, &s.activations[static_cast<size_t>(sent * R)], R, act_offset);
+        h.put_lanes(in_weight, &s.weights[static_cast<size_t>(sent * C)], C, weight_offset);
+        if (in_bias && k == 0) h.put_lanes(*in_bias, &s.bias[static_cast<size_t>(tile * C)], C);
       }
       h.falling(r);
-      const bool in_fire = sent < beats && (!h.has("in_ready") || h.high("in_ready")), out_fire = h.high("out_valid");
+      const bool in_fire = sent < beats && (!in_ready || h.high(*in_ready)), out_fire = h.high(out_valid);
       if (out_fire) {
         const int64_t tile = drained / R;
         for (int64_t c = 0; c < C; ++c) {
@@ -237,7 +254,7 @@ class MatrixTiles : public DutProtocol {
           const int32_t offset = bias ? 0 : s.bias[static_cast<size_t>(tile * C + c)];
           const auto expected =
               static_cast<int32_t>(static_cast<uint32_t>(s.expected[slot]) - static_cast<uint32_t>(offset));
-          score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(h.get("out_acc", c)), expected);
+          score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(h.get(out_acc, c)), expected);
         }
         watchdog.saw(r.cycles, "output row " + std::to_string(drained++));
       }

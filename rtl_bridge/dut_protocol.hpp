@@ -16,21 +16,46 @@
 
 namespace chipref::cosim {
 
-// One instance of the design with the adapter's roles bound to pins: values go in and out by role,
-// each range-checked against its lanes, and the clock is driven here (with an optional waveform window).
+// One instance of a design with the adapter's roles bound to pins: values go in and out by role, each
+// range-checked against its lanes, and the clock is driven here (with an optional waveform window).
+// User designs and the linked-in reference blocks run through it alike.
 class Harness {
  public:
-  Harness(std::shared_ptr<const DutLibrary> library, const DutAdapter& adapter, const std::string& layer, bool traced);
+  // A role bound to its pin, looked up once (what a protocol's per-beat loop holds).
+  struct Role {
+    Pin pin;
+    const RoleBinding* binding = nullptr;
+    int64_t lo = 0, hi = 0;  // what a lane can carry
+  };
+
+  Harness(std::unique_ptr<DesignInstance> design, const DutAdapter& adapter, const std::string& layer);
 
   const DutAdapter& adapter() const { return adapter_; }
-  bool has(const std::string& role) const { return pins_.count(role) != 0; }
-  // Lane `lane` of `role` (InputError naming the role, port and range if `value` does not fit).
-  void put(const std::string& role, int64_t value, int64_t lane = 0);
-  void put_if(const std::string& role, int64_t value) {
-    if (has(role)) put(role, value);
+  bool has(const std::string& role) const { return roles_.count(role) != 0; }
+  const Role& role(const std::string& name) const { return roles_.at(name); }
+  const Role* find(const std::string& name) const;  // null if the adapter leaves the role unbound
+  // Lane `lane` of a role (InputError naming the role, port and range if `value` does not fit).
+  void put(const Role& role, int64_t value, int64_t lane = 0) const {
+    if (value < role.lo || value > role.hi) out_of_range(role, value);
+    role.pin.set_lane(lane, role.binding->lane_width, value);
   }
-  int64_t get(const std::string& role, int64_t lane = 0) const;  // sign-extended if the role is signed
-  bool high(const std::string& role) const;
+  void put(const std::string& name, int64_t value, int64_t lane = 0) const { put(role(name), value, lane); }
+  // Lanes 0..n−1 of a role: values[i] − offset each.
+  void put_lanes(const Role& role, const int32_t* values, int64_t n, int64_t offset = 0) const {
+    for (int64_t i = 0; i < n; ++i)
+      if (values[i] - offset < role.lo || values[i] - offset > role.hi) out_of_range(role, values[i] - offset);
+    role.pin.set_lanes(role.binding->lane_width, values, n, offset);
+  }
+  void put_if(const std::string& name, int64_t value) const {
+    if (const Role* r = find(name)) put(*r, value);
+  }
+  // Sign-extended if the role is signed.
+  int64_t get(const Role& role, int64_t lane = 0) const {
+    return role.pin.lane(lane, role.binding->lane_width, role.binding->is_signed);
+  }
+  int64_t get(const std::string& name, int64_t lane = 0) const { return get(role(name), lane); }
+  bool high(const Role& role) const { return role.pin.high(); }
+  bool high(const std::string& name) const { return high(role(name)); }
 
   // The halves of a clock cycle: inputs set before falling() are sampled at the rising edge; between
   // the two, outputs show the state after the previous rising edge (sample handshakes there).
@@ -43,16 +68,13 @@ class Harness {
   void trace(const std::string& path, int64_t from, int64_t to);
 
  private:
+  [[noreturn]] void out_of_range(const Role& role, int64_t value) const;
   void dump(uint64_t time, int64_t cycle);
-  struct Bound {
-    Pin pin;
-    const RoleBinding* binding;
-  };
   const DutAdapter& adapter_;
   std::string layer_;
-  DutInstance dut_;
+  std::unique_ptr<DesignInstance> design_;
   Pin clock_, reset_;
-  std::map<std::string, Bound> pins_;
+  std::map<std::string, Role> roles_;
   int64_t trace_from_ = 1, trace_to_ = 0;
 };
 

@@ -4,6 +4,7 @@
 // name, in lanes of any width, signed or not.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ class Pin {
   // Bits [lane·width, (lane+1)·width) of the port, width ≤ 64.
   void set_lane(int64_t lane, int width, int64_t value) const;  // a handle: writes the model, not the Pin
   int64_t lane(int64_t lane, int width, bool is_signed) const;
+  // Lanes 0..n−1 of `width` bits: values[i] − offset each (a bus's beat in one call).
+  void set_lanes(int width, const int32_t* values, int64_t n, int64_t offset) const;
   void set(int64_t value) const { set_lane(0, port_->width() < 64 ? port_->width() : 64, value); }
   bool high() const { return lane(0, 1, false) != 0; }
 
@@ -36,21 +39,37 @@ class Pin {
   uint8_t* data_ = nullptr;
 };
 
+// One simulation instance of a design, whatever made it: a user's design loaded at run time
+// (DutInstance) or a reference block linked into chipref (linked_design.hpp). The Harness drives both.
+class DesignInstance {
+ public:
+  virtual ~DesignInstance() = default;
+  virtual const std::vector<DutPort>& ports() const = 0;
+  virtual Pin pin(const std::string& port_name) const = 0;  // InputError if the design has no such port
+  virtual void eval() = 0;
+  // Writes an FST waveform from now on to `path` (the instance must have been created traced).
+  virtual void open_trace(const std::string& path) = 0;
+  virtual void dump(uint64_t time) = 0;
+};
+
+// Makes a fresh instance (traced: able to write a waveform).
+using DesignMaker = std::function<std::unique_ptr<DesignInstance>(bool traced)>;
+
 class DutLibrary;
 
-// One instance of the design: its own Verilator context, so instances never share state.
-class DutInstance {
+// One instance of a built design: its own Verilator context, so instances never share state.
+class DutInstance final : public DesignInstance {
  public:
   DutInstance(std::shared_ptr<const DutLibrary> library, bool traced);
-  ~DutInstance();
+  ~DutInstance() override;
   DutInstance(const DutInstance&) = delete;
   DutInstance& operator=(const DutInstance&) = delete;
 
-  Pin pin(const std::string& port_name) const;  // InputError if the design has no such port
-  void eval();
-  // Writes an FST waveform from now on to `path` (the instance must have been created traced).
-  void open_trace(const std::string& path);
-  void dump(uint64_t time);
+  const std::vector<DutPort>& ports() const override;
+  Pin pin(const std::string& port_name) const override;
+  void eval() override;
+  void open_trace(const std::string& path) override;
+  void dump(uint64_t time) override;
 
  private:
   std::shared_ptr<const DutLibrary> library_;

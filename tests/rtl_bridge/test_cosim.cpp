@@ -32,8 +32,8 @@
 #include "numerics/requant.hpp"
 #include "quant/quantize.hpp"
 #include "rtl_bridge/cosim.hpp"
-#include "rtl_bridge/elementwise_drivers.hpp"
-#include "rtl_bridge/mac_array_driver.hpp"
+#include "rtl_bridge/linked_design.hpp"
+#include "rtl_bridge/reference_blocks.hpp"
 #include "rtl_bridge/systemc_blocks.hpp"
 #include "sim/direct_engine.hpp"
 #include "sim/systemc/engine.hpp"
@@ -77,7 +77,7 @@ bool matches_prediction(int mutation, const cosim::CosimResult& r, int64_t want_
 
 template <class Unit>
 cosim::CosimResult run_block(const std::vector<cosim::MulShiftStimulus>& inputs, int64_t watchdog = 1000) {
-  return cosim::cosim_inputs<Unit>("mulshift", inputs.at(0).layer, inputs, watchdog, cosim::drive_mulshift<Unit>);
+  return cosim::cosim_design(cosim::linked_mulshift<Unit>(), inputs, cosim::DesignRun{inputs.at(0).layer, watchdog});
 }
 
 // What a broken unit outputs for element i, from chipref's numerics.
@@ -180,7 +180,8 @@ std::vector<std::string> mac_layers(const std::string& dir) {
 
 template <class Unit>
 cosim::CosimResult run_array(const std::vector<cosim::MacArrayStimulus>& inputs) {
-  return cosim::cosim_inputs<Unit>("mac_array", inputs.at(0).layer, inputs, 1000, cosim::drive_mac_array<Unit>);
+  return cosim::cosim_design(cosim::linked_mac_array<Unit>(inputs.at(0).rows, inputs.at(0).cols), inputs,
+                             cosim::DesignRun{inputs.at(0).layer});
 }
 
 // The output channel of accumulator `index`: axis 1 of a conv's NCHW accumulators, the last axis of a linear's.
@@ -282,7 +283,8 @@ std::vector<std::string> lut_layers(const std::string& dir) {
 
 template <class Unit>
 cosim::CosimResult run_lut(const std::vector<cosim::LutStimulus>& inputs) {
-  return cosim::cosim_inputs<Unit>("lut", inputs.at(0).layer, inputs, 1000, cosim::drive_lut<Unit>);
+  return cosim::cosim_design(cosim::linked_lut<Unit>(cosim::kReferenceLutDepth), inputs,
+                             cosim::DesignRun{inputs.at(0).layer});
 }
 
 }  // namespace
@@ -343,7 +345,8 @@ std::vector<std::string> sparse_layers(const std::string& dir) {
 }
 template <class Unit>
 cosim::CosimResult run_sparse(const std::vector<cosim::SparseStimulus>& inputs) {
-  return cosim::cosim_inputs<Unit>("sparse", inputs.at(0).layer, inputs, 1000, cosim::drive_sparse<Unit>);
+  return cosim::cosim_design(cosim::linked_sparse<Unit>(inputs.at(0).n, inputs.at(0).m), inputs,
+                             cosim::DesignRun{inputs.at(0).layer});
 }
 }  // namespace
 

@@ -15,6 +15,9 @@
 #include <iostream>
 #include <random>
 
+#include "Vlut_unit_m0.h"
+#include "Vmac_array_16x16.h"
+#include "Vmac_array_4x5_m0.h"
 #include "Vmulshift_unit_m1.h"
 #include "Vsparse_decoder_m1.h"
 #include "core/error.hpp"
@@ -23,7 +26,8 @@
 #include "rtl_bridge/dut_adapter.hpp"
 #include "rtl_bridge/dut_cosim.hpp"
 #include "rtl_bridge/dut_runtime.hpp"
-#include "rtl_bridge/elementwise_drivers.hpp"
+#include "rtl_bridge/linked_design.hpp"
+#include "rtl_bridge/reference_blocks.hpp"
 #include "tests/rtl_bridge/example_vectors.hpp"
 
 using namespace chipref;
@@ -119,6 +123,19 @@ TEST_CASE("DutCosim/port lanes are written and read bit-exactly at every width a
         REQUIRE(pin.lane(lane, lane_width, false) == static_cast<int64_t>(raw));
         REQUIRE(pin.lane(lane, lane_width, true) == as_signed);
       }
+      // A whole bus in one call (values − offset each) writes what lane-by-lane writes do.
+      if (lane_width <= 32) {
+        std::vector<int32_t> values(static_cast<size_t>(lanes));
+        for (auto& v : values) v = static_cast<int32_t>(rng());
+        const int64_t offset = static_cast<int32_t>(rng()) / 2;
+        std::vector<uint8_t> by_lane = storage;
+        const cosim::Pin lane_pin(&port, by_lane.data());
+        for (int64_t lane = 0; lane < lanes; ++lane)
+          lane_pin.set_lane(lane, lane_width, values[static_cast<size_t>(lane)] - offset);
+        pin.set_lanes(lane_width, values.data(), lanes, offset);
+        INFO("port width " << width << ", lane width " << lane_width);
+        REQUIRE(storage == by_lane);
+      }
     }
   }
 }
@@ -189,6 +206,65 @@ TEST_CASE("DutCosim/adapter errors name the file, line and what was expected", "
   CHECK(bind_error(wide).find("role in_acc needs 1 lane(s) of 33 bits, but port 'a' has 32") != std::string::npos);
 }
 
+namespace {
+
+// What the linked-in reference blocks declare (rtl_bridge/linked_design.hpp) against an independent
+// source: the ports Verilator itself reports for the same RTL and parameters, and the identity adapters
+// against the shipped YAML adapters read by the user's path.
+void check_linked(const cosim::Design& linked, const std::string& block,
+                  const std::map<std::string, std::string>& params, int64_t rows, int64_t cols) {
+  INFO(block);
+  const cosim::BuiltDut built = cosim::build_dut(
+      cosim::DutDesign{{cosim::reference_rtl_path(block)}, cosim::reference_top(block), params}, cache_dir());
+  const auto instance = linked.make(false);
+  const std::vector<cosim::DutPort>& ports = instance->ports();
+  REQUIRE(ports.size() == built.ports.size());
+  for (const cosim::DutPort& want : built.ports) {
+    const auto it =
+        std::find_if(ports.begin(), ports.end(), [&](const cosim::DutPort& p) { return p.name == want.name; });
+    REQUIRE(it != ports.end());
+    INFO(want.name);
+    CHECK(it->input == want.input);
+    CHECK(it->width() == want.width());
+    CHECK(it->bytes == want.bytes);
+  }
+  cosim::DutAdapter yaml = cosim::load_dut_adapter(cosim::reference_adapter_path(block));
+  if (rows) yaml.rows = rows, yaml.cols = cols;
+  const cosim::DutAdapter& identity = linked.adapter;
+  CHECK(identity.protocol == yaml.protocol);
+  CHECK(identity.clock == yaml.clock);
+  CHECK(identity.reset == yaml.reset);
+  CHECK(identity.reset_active_high == yaml.reset_active_high);
+  CHECK(identity.reset_cycles == yaml.reset_cycles);
+  CHECK(identity.rows == yaml.rows);
+  CHECK(identity.cols == yaml.cols);
+  CHECK(identity.n == yaml.n);
+  CHECK(identity.m == yaml.m);
+  REQUIRE(identity.roles.size() == yaml.roles.size());
+  for (const auto& [role, b] : yaml.roles) {
+    INFO(role);
+    REQUIRE(identity.has(role));
+    CHECK(identity.roles.at(role).port == b.port);
+    CHECK(identity.roles.at(role).is_signed == b.is_signed);
+    // The shipped adapter is 16 x 16; at another size the row and column roles have that many lanes.
+    const int64_t lanes = !rows || b.lanes == 1 ? b.lanes : role == "in_act" ? rows : cols;
+    CHECK(identity.roles.at(role).lanes == lanes);
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "DutCosim/the linked-in reference blocks have the ports Verilator reports and the shipped adapters as identity "
+    "adapters",
+    "[rtl][cosim][dut]") {
+  check_linked(cosim::linked_mulshift<Vmulshift_unit_m1>(), "mulshift", {}, 0, 0);
+  check_linked(cosim::linked_lut<Vlut_unit_m0>(cosim::kReferenceLutDepth), "lut", {}, 0, 0);
+  check_linked(cosim::linked_mac_array<Vmac_array_16x16>(16, 16), "mac_array", {}, 0, 0);
+  check_linked(cosim::linked_mac_array<Vmac_array_4x5_m0>(4, 5), "mac_array", {{"ROWS", "4"}, {"COLS", "5"}}, 4, 5);
+  check_linked(cosim::linked_sparse<Vsparse_decoder_m1>(2, 4), "sparse", {}, 0, 0);
+}
+
 TEST_CASE(
     "DutCosim/the reference blocks built as user designs pass, and a broken one reports what its linked-in variant "
     "reports",
@@ -211,8 +287,8 @@ TEST_CASE(
   }
   const std::string layer = layers_of(dir, {"mulshift"}).at(0);
   const auto stimulus = cosim::mulshift_stimulus(dir, layer);
-  const cosim::CosimResult linked = cosim::cosim_inputs<Vmulshift_unit_m1>("mulshift", layer, stimulus, 1000,
-                                                                           cosim::drive_mulshift<Vmulshift_unit_m1>);
+  const cosim::CosimResult linked =
+      cosim::cosim_design(cosim::linked_mulshift<Vmulshift_unit_m1>(), stimulus, cosim::DesignRun{layer});
   REQUIRE(linked.mismatches > 0);
   const cosim::CosimResult built =
       run_dut({mulshift_sv}, "mulshift_unit",
@@ -232,8 +308,8 @@ TEST_CASE(
     CHECK(good.passed());
     CHECK(good.compared > 0);
     const auto groups = cosim::sparse_stimulus(sparse_dir, decode, 2, 4);
-    const cosim::CosimResult linked_sparse = cosim::cosim_inputs<Vsparse_decoder_m1>(
-        "sparse", decode, groups, 1000, cosim::drive_sparse<Vsparse_decoder_m1>);
+    const cosim::CosimResult linked_sparse =
+        cosim::cosim_design(cosim::linked_sparse<Vsparse_decoder_m1>(2, 4), groups, cosim::DesignRun{decode});
     REQUIRE(linked_sparse.mismatches > 0);
     check_same_report(run_dut({sparse_sv}, "sparse_decoder", sparse_m1, sparse_dir, decode), linked_sparse);
   }
@@ -342,8 +418,8 @@ TEST_CASE(
       run_dut(sources, "requant_pipe", write_text("pipe_early.yaml", common + "latency: 2\n"), dir, layer);
   CHECK(early.mismatches > 0);
   // The unit's MUTATION through the wrapper: the same report as the linked-in variant.
-  const cosim::CosimResult linked = cosim::cosim_inputs<Vmulshift_unit_m1>("mulshift", layer, stimulus, 1000,
-                                                                           cosim::drive_mulshift<Vmulshift_unit_m1>);
+  const cosim::CosimResult linked =
+      cosim::cosim_design(cosim::linked_mulshift<Vmulshift_unit_m1>(), stimulus, cosim::DesignRun{layer});
   const cosim::CosimResult broken =
       run_dut(sources, "requant_pipe", write_text("pipe_m1.yaml", common + "latency: 3\nparameters: {MUTATION: 1}\n"),
               dir, layer);
