@@ -24,15 +24,6 @@ uint64_t Histogram::total() const {
   return t;
 }
 
-int64_t UniformQuantizer::quantize(double x) const { return code_of(x, params); }
-
-double UniformQuantizer::fake_quantize(double x) const {
-  const double s = params.scale;
-  const double lo = s * static_cast<double>(params.format.min() - params.zero_point);
-  const double hi = s * static_cast<double>(params.format.max() - params.zero_point);
-  return std::clamp(s * round_to_integer(x / s, RoundingMode::half_even), lo, hi);
-}
-
 namespace {
 
 // ---- activation calibrators ----

@@ -1,8 +1,8 @@
 #pragma once
 // Calibrators: how a clipping range is chosen. The extension point for user methods: implement one of
 // the two interfaces in its own .cpp and add one line to the registry in calibrators.cpp; YAML names it
-// (`weights.calibrator`, `activations.calibrator`). The quantizer itself is always the uniform affine
-// one (UniformQuantizer), with an integer path and a float (fake-quant) path that are tested to agree.
+// (`weights.calibrator`, `activations.calibrator`). The quantizer itself is the uniform affine one
+// (quant/quantizer.hpp), with an integer path and a float (fake-quant) path that are tested to agree.
 
 #include <cstdint>
 #include <functional>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/int_graph.hpp"
+#include "quant/quantizer.hpp"
 
 namespace chipref {
 
@@ -57,14 +58,5 @@ const std::map<std::string, std::shared_ptr<const ActivationCalibrator>>& activa
 const std::map<std::string, std::shared_ptr<const WeightCalibrator>>& weight_calibrators();
 const ActivationCalibrator& activation_calibrator(const std::string& name);
 const WeightCalibrator& weight_calibrator(const std::string& name);
-
-// The uniform affine quantizer: integer path q = clamp(round_half_even(x / s) + z, min, max), float
-// path clamp(s·round_half_even(x / s), s·(min − z), s·(max − z)). They agree exactly (tested).
-struct UniformQuantizer {
-  QuantParams params;
-  int64_t quantize(double x) const;
-  double dequantize(int64_t q) const { return params.scale * static_cast<double>(q - params.zero_point); }
-  double fake_quantize(double x) const;
-};
 
 }  // namespace chipref

@@ -27,11 +27,6 @@
 
 namespace chipref {
 
-int64_t code_of(double real, const QuantParams& q) {
-  const double r = round_to_integer(real / q.scale, RoundingMode::half_even) + static_cast<double>(q.zero_point);
-  return static_cast<int64_t>(std::clamp(r, static_cast<double>(q.format.min()), static_cast<double>(q.format.max())));
-}
-
 QuantParams activation_params(double lo, double hi, int bits, bool is_signed, bool symmetric) {
   lo = std::min(lo, 0.0), hi = std::max(hi, 0.0);
   if (symmetric) {

@@ -24,6 +24,7 @@
 #include "model/graph.hpp"
 #include "model/int_graph.hpp"
 #include "quant/config.hpp"
+#include "quant/quantizer.hpp"  // code_of
 
 namespace chipref {
 
@@ -61,10 +62,6 @@ IntGraph quantize(const QuantizeInputs& in);
 // The float passes quantize() runs first (constant folding, identity removal, BN folding): the float
 // graph the IntGraph's value names refer to.
 Graph prepare_for_quantization(const Graph& graph);
-
-// The code of a real value: sat(round_half_even(real / scale) + zero_point), in double (constants the
-// lowering quantizes, and the fake-quant path of the dual-path check).
-int64_t code_of(double real, const QuantParams& q);
 
 // real range [lo, hi] → quantization parameters of an activation (the range is widened to include 0 so
 // that zero is exact; a degenerate range gets scale 1).

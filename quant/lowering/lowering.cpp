@@ -1,5 +1,7 @@
 #include "quant/lowering/lowering.hpp"
 
+#include "quant/quantizer.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,6 +11,7 @@
 #include "model/executor.hpp"
 #include "quant/config_keys.hpp"
 #include "quant/quantize.hpp"
+#include "quant/quantizer.hpp"
 #include "quant/sparsity.hpp"
 
 namespace chipref {
@@ -152,11 +155,7 @@ std::pair<int64_t, int64_t> Lowering::clamp_for(const Node* act, const QuantPara
 
 void Lowering::add_constant(const std::string& name, Tensor t) { int_graph.constants[name] = std::move(t); }
 
-Tensor Lowering::codes_of(const Tensor& t, const QuantParams& q) {
-  Tensor codes = Tensor::zeros(DType::int32, t.shape);
-  for (int64_t i = 0; i < t.numel(); ++i) codes.ints[i] = code_of(t.floats[i], q);
-  return codes;
-}
+Tensor Lowering::codes_of(const Tensor& t, const QuantParams& q) { return TensorQuantizer::per_tensor(q).codes(t); }
 
 std::string Lowering::constant_operand(const Node& n, size_t i, const std::string& other, const LayerQuantConfig& c) {
   if (prequantized) cannot(n, "adding a constant is lowered for calibrated models only");
@@ -230,18 +229,18 @@ std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuant
   std::vector<double> scales(static_cast<size_t>(channels));
   const WeightCalibrator& calibrator = weight_calibrator(c.weight_calibrator);
   const double tensor_clip = c.weight_per_channel ? 0.0 : calibrator.clip(w.floats.data(), w.numel(), c.weight_bits);
-  DType dtype = c.weight_bits <= 8 ? DType::int8 : DType::int16;
-  Tensor q = Tensor::zeros(dtype, w.shape);
+  const IntFormat format = IntFormat::make(c.weight_bits, true);
+  std::vector<QuantParams> params;
   for (int64_t ch = 0; ch < channels; ++ch) {
     const double m =
         c.weight_per_channel ? calibrator.clip(w.floats.data() + ch * per, per, c.weight_bits) : tensor_clip;
     scales[ch] = m > 0 ? m / static_cast<double>(qmax) : 1.0;
-    for (int64_t k = 0; k < per; ++k) {
-      const double r = round_to_integer(w.floats[ch * per + k] / scales[ch], RoundingMode::half_even);
-      q.ints[ch * per + k] = std::clamp<int64_t>(static_cast<int64_t>(r), -qmax, qmax);
-    }
+    params.push_back(QuantParams{format, 0, scales[ch]});
   }
-  add_constant(name, std::move(q));
+  // Per channel even when the clip is the tensor's: one scale each, the same value.
+  add_constant(name, TensorQuantizer::per_channel(std::move(params))
+                         .narrow_range()
+                         .codes(w, c.weight_bits <= 8 ? DType::int8 : DType::int16));
   int_graph.weight_scales[name] = scales;
   return scales;
 }
