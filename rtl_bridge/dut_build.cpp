@@ -39,6 +39,40 @@ uint64_t fnv1a(uint64_t h, const std::string& bytes) {
   return (h ^ 0xff) * 0x100000001b3ull;  // a field separator: ("ab","c") and ("a","bc") differ
 }
 
+// Verilator's runtime (its own .cpp files, compiled by every design's make) is the same for every design
+// built with the same Verilator, compiler and flags: the first build leaves its objects in the cache,
+// later builds start from a copy (make sees them newer than their sources and skips them). Saves about
+// 9 s of compilation per design.
+const char* const kRuntimeObjects[] = {"verilated", "verilated_fst_c", "verilated_threads"};
+
+void copy_runtime(const std::string& from, const std::string& to) {
+  for (const char* name : kRuntimeObjects)
+    for (const char* ext : {".o", ".d"})
+      fs::copy_file(from + "/" + name + ext, to + "/" + name + ext, fs::copy_options::overwrite_existing);
+}
+
+void reuse_runtime(const std::string& runtime, const std::string& obj) {
+  std::error_code ec;
+  if (!fs::is_directory(runtime, ec)) return;
+  try {
+    copy_runtime(runtime, obj);
+  } catch (const fs::filesystem_error&) {  // an incomplete entry: make compiles what is missing
+  }
+}
+
+void keep_runtime(const std::string& runtime, const std::string& obj) {
+  std::error_code ec;
+  if (fs::is_directory(runtime, ec)) return;
+  const std::string work = runtime + ".tmp-" + std::to_string(getpid());
+  try {
+    fs::create_directories(work);
+    copy_runtime(obj, work);
+    fs::rename(work, runtime);
+  } catch (const fs::filesystem_error&) {  // not kept (another build kept it first): only slower next time
+    fs::remove_all(work, ec);
+  }
+}
+
 // The lines of a tool's output worth showing a user: Verilator's %Error/%Warning lines and the
 // compiler's error lines, or the output's tail when there are none.
 std::string diagnostics(const std::string& output) {
@@ -182,7 +216,9 @@ BuiltDut build_dut(const DutDesign& design, const std::string& cache_root) {
   const std::string verilator_version = tool_version("verilator"), compiler_version = tool_version(compiler());
   uint64_t h = 0xcbf29ce484222325ull;
   h = fnv1a(h, "chipref-dut-abi-" + std::to_string(kDutAbiVersion));
-  h = fnv1a(h, verilator_version), h = fnv1a(h, compiler_version), h = fnv1a(h, design.top);
+  h = fnv1a(h, verilator_version), h = fnv1a(h, compiler_version);
+  const uint64_t runtime_hash = h;
+  h = fnv1a(h, design.top);
   for (const auto& [name, value] : design.parameters) h = fnv1a(h, name + "=" + value);
   std::vector<std::string> sources;
   for (const std::string& s : design.sources) {
@@ -233,6 +269,8 @@ BuiltDut build_dut(const DutDesign& design, const std::string& cache_root) {
   write_file_atomically(wrapper, wrapper_source(built.ports));
   write_ports(work + "/ports.txt", built.ports);
 
+  const std::string runtime = (fs::absolute(cache_root) / fmt::format("runtime-{:016x}", runtime_hash)).string();
+  reuse_runtime(runtime, work + "/obj");
   const unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   const std::string make = "make -C " + shell_quote(work + "/obj") + " -f Vdut.mk -j " + std::to_string(jobs) +
                            " CXX=" + shell_quote(compiler()) + " OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2";
@@ -240,6 +278,7 @@ BuiltDut build_dut(const DutDesign& design, const std::string& cache_root) {
   log += "$ " + make + "\n" + r.output;
   if (r.status != 0) fail("the Verilated design did not compile", r);
   write_file_atomically(log_path, log);
+  keep_runtime(runtime, work + "/obj");
 
   fs::rename(work, built.directory, ec);
   if (ec) {  // another run built the same design meanwhile: use its entry

@@ -451,6 +451,25 @@ TEST_CASE("DutCosim/a waveform around the first mismatch, the build cache, and V
   std::sort(names.begin(), names.end());
   CHECK(names == std::vector<std::string>{"a_zero", "i_clk", "i_rst", "m_c", "m_valid", "s_a", "s_b", "s_last",
                                           "s_ready", "s_valid"});  // as declared
+  // The Verilator runtime is kept by the first build (here, or an earlier one); a new design starts from
+  // it and compiles only its own model (its build log shows no runtime source compiled). BUG values past
+  // the design's own change nothing: a random one is a design not in the cache.
+  const int64_t unique = std::random_device{}() % 1000000 + 100;
+  cosim::build_dut(cosim::DutDesign{{sv}, "systolic_os", {{"BUG", std::to_string(unique)}}}, cache_dir());
+  bool kept = false;
+  for (const auto& entry : fs::directory_iterator(cache_dir())) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("runtime-", 0) == 0 && name.find(".tmp-") == std::string::npos)
+      kept =
+          fs::is_regular_file(entry.path() / "verilated.o") && fs::is_regular_file(entry.path() / "verilated_fst_c.o");
+  }
+  CHECK(kept);
+  const cosim::BuiltDut fresh =
+      cosim::build_dut(cosim::DutDesign{{sv}, "systolic_os", {{"BUG", std::to_string(unique + 1)}}}, cache_dir());
+  CHECK_FALSE(fresh.from_cache);
+  const std::string log = read_text(fresh.directory + "/build.log");
+  CHECK(log.find("include/verilated.cpp") == std::string::npos);
+  CHECK(log.find("Vdut__ALL") != std::string::npos);  // the design's own code was compiled
   const std::string broken =
       write_text("broken.sv", "module broken(input logic clk);\n  logic x;\n  assign x = ;\nendmodule\n");
   try {
