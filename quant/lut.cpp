@@ -22,7 +22,16 @@ constexpr enum_names::Entry<NonLinear> kNames[] = {{NonLinear::relu, "relu"},
                                                    {NonLinear::tanh, "tanh"},
                                                    {NonLinear::exp, "exp"},
                                                    {NonLinear::reciprocal, "reciprocal"},
-                                                   {NonLinear::rsqrt, "rsqrt"}};
+                                                   {NonLinear::rsqrt, "rsqrt"},
+                                                   {NonLinear::leaky_relu, "leaky_relu"},
+                                                   {NonLinear::hard_sigmoid, "hard_sigmoid"},
+                                                   {NonLinear::hard_swish, "hard_swish"},
+                                                   {NonLinear::elu, "elu"},
+                                                   {NonLinear::selu, "selu"},
+                                                   {NonLinear::celu, "celu"},
+                                                   {NonLinear::softplus, "softplus"},
+                                                   {NonLinear::softsign, "softsign"},
+                                                   {NonLinear::mish, "mish"}};
 
 constexpr enum_names::Entry<NonLinearMethod> kMethodNames[] = {{NonLinearMethod::lut, "lut"},
                                                                {NonLinearMethod::poly, "poly"}};
@@ -89,8 +98,11 @@ double poly_gelu_bound(const IntGelu& g, double x, int pre_shift, double s_y) {
 constexpr double kSqrt2 = 1.4142135623730951, kSqrt2OverPi = 0.7978845608028654;
 
 // max |f'| and max |f''| over [a, b] (a <= b): global maxima for the bounded ones (derived in
-// docs/numerics.md §8), monotone end values for the others.
-double max_abs_derivative(NonLinear f, double a, double b) {
+// docs/numerics.md §8), monotone end values for the others; a kink (a jump of f') inside [a, b] makes
+// max |f''| infinite (the chord bound then falls back to the first derivative's).
+bool spans(double a, double b, double kink) { return a < kink && b > kink; }
+double max_abs_derivative(NonLinear f, const NonLinearParams& params, double a, double b) {
+  const NonLinearParams p = resolved(f, params);
   const double near0 = (a <= 0 && b >= 0) ? 0.0 : std::min(std::fabs(a), std::fabs(b));
   switch (f) {
     case NonLinear::relu:
@@ -111,10 +123,29 @@ double max_abs_derivative(NonLinear f, double a, double b) {
       return near0 == 0 ? kInf : 1.0 / (near0 * near0);
     case NonLinear::rsqrt:
       return a <= 0 ? kInf : 0.5 * std::pow(a, -1.5);
+    case NonLinear::leaky_relu:
+      return std::max(1.0, std::fabs(p.alpha));
+    case NonLinear::hard_sigmoid:
+      return std::fabs(p.alpha);
+    case NonLinear::hard_swish:
+      return 1.5;  // (2x + 3)/6 on [−3, 3], largest at x = 3; 0 or 1 outside
+    case NonLinear::elu:
+      return std::max(1.0, std::fabs(p.alpha));  // α·eˣ below 0
+    case NonLinear::selu:
+      return std::fabs(p.beta) * std::max(1.0, std::fabs(p.alpha));
+    case NonLinear::celu:
+      return 1.0;  // e^(x/α) below 0
+    case NonLinear::softplus:
+      return 1.0;  // σ(x)
+    case NonLinear::softsign:
+      return 1.0;  // 1/(1 + |x|)², largest at 0
+    case NonLinear::mish:
+      return 1.0886;  // largest near x = 1.2 (measured on a 1e-3 grid over [−20, 20]: 1.08850)
   }
   return kInf;
 }
-double max_abs_second_derivative(NonLinear f, double a, double b) {
+double max_abs_second_derivative(NonLinear f, const NonLinearParams& params, double a, double b) {
+  const NonLinearParams p = resolved(f, params);
   const double near0 = (a <= 0 && b >= 0) ? 0.0 : std::min(std::fabs(a), std::fabs(b));
   switch (f) {
     case NonLinear::relu:
@@ -135,6 +166,28 @@ double max_abs_second_derivative(NonLinear f, double a, double b) {
       return near0 == 0 ? kInf : 2.0 / (near0 * near0 * near0);
     case NonLinear::rsqrt:
       return a <= 0 ? kInf : 0.75 * std::pow(a, -2.5);
+    case NonLinear::leaky_relu:
+      return spans(a, b, 0.0) && p.alpha != 1.0 ? kInf : 0.0;
+    case NonLinear::hard_sigmoid:
+      if (p.alpha == 0) return 0.0;
+      return spans(a, b, -p.beta / p.alpha) || spans(a, b, (1.0 - p.beta) / p.alpha) ? kInf : 0.0;
+    case NonLinear::hard_swish:
+      return spans(a, b, -3.0) || spans(a, b, 3.0) ? kInf : (b > -3.0 && a < 3.0 ? 1.0 / 3.0 : 0.0);
+    case NonLinear::elu:  // α·eˣ below 0; a kink at 0 unless α = 1
+      return spans(a, b, 0.0) && p.alpha != 1.0 ? kInf
+                                                : (a < 0 ? std::fabs(p.alpha) * std::exp(std::min(b, 0.0)) : 0.0);
+    case NonLinear::selu:
+      return spans(a, b, 0.0) && p.alpha != 1.0
+                 ? kInf
+                 : (a < 0 ? std::fabs(p.beta * p.alpha) * std::exp(std::min(b, 0.0)) : 0.0);
+    case NonLinear::celu:
+      return a < 0 ? std::exp(std::min(b, 0.0) / p.alpha) / std::fabs(p.alpha) : 0.0;
+    case NonLinear::softplus:
+      return 0.25;  // σ'(x), largest at 0
+    case NonLinear::softsign:
+      return 2.0;  // 2/(1 + |x|)³, largest next to 0
+    case NonLinear::mish:
+      return 0.6443;  // largest at 0 (measured as above: 0.64420)
   }
   return kInf;
 }
@@ -147,7 +200,31 @@ NonLinearMethod parse_nonlinear_method(std::string_view name) {
 }
 NonLinear parse_nonlinear(std::string_view name) { return enum_names::parse("non-linear function", name, kNames); }
 
-double evaluate(NonLinear f, double x) {
+NonLinearParams resolved(NonLinear f, const NonLinearParams& p) {
+  auto or_default = [](double v, double d) { return std::isnan(v) ? d : v; };
+  NonLinearParams r;
+  switch (f) {
+    case NonLinear::leaky_relu:
+      r.alpha = or_default(p.alpha, 0.01);
+      break;
+    case NonLinear::hard_sigmoid:
+      r.alpha = or_default(p.alpha, 0.2), r.beta = or_default(p.beta, 0.5);
+      break;
+    case NonLinear::elu:
+    case NonLinear::celu:
+      r.alpha = or_default(p.alpha, 1.0);
+      break;
+    case NonLinear::selu:  // ONNX's float32 defaults
+      r.alpha = or_default(p.alpha, 1.67326319217681884765625), r.beta = or_default(p.beta, 1.05070102214813232421875);
+      break;
+    default:
+      break;
+  }
+  return r;
+}
+
+double evaluate(NonLinear f, double x, const NonLinearParams& params) {
+  const NonLinearParams p = resolved(f, params);
   switch (f) {
     case NonLinear::relu:
       return x > 0 ? x : 0.0;
@@ -167,6 +244,24 @@ double evaluate(NonLinear f, double x) {
       return x == 0 ? kInf : 1.0 / x;
     case NonLinear::rsqrt:
       return x <= 0 ? kInf : 1.0 / std::sqrt(x);
+    case NonLinear::leaky_relu:
+      return x >= 0 ? x : p.alpha * x;
+    case NonLinear::hard_sigmoid:
+      return std::clamp(p.alpha * x + p.beta, 0.0, 1.0);
+    case NonLinear::hard_swish:  // x · HardSigmoid(x) with alpha 1/6, beta 1/2 (ONNX HardSwish)
+      return x * std::clamp(x / 6.0 + 0.5, 0.0, 1.0);
+    case NonLinear::elu:
+      return x >= 0 ? x : p.alpha * std::expm1(x);
+    case NonLinear::selu:
+      return p.beta * (x > 0 ? x : p.alpha * std::expm1(x));
+    case NonLinear::celu:
+      return std::max(0.0, x) + std::min(0.0, p.alpha * std::expm1(x / p.alpha));
+    case NonLinear::softplus:
+      return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+    case NonLinear::softsign:
+      return x / (1.0 + std::fabs(x));
+    case NonLinear::mish:
+      return x * std::tanh(evaluate(NonLinear::softplus, x));
   }
   return 0.0;
 }
@@ -198,7 +293,7 @@ kernels::Lut build_lut(const LutSpec& spec) {
   t.table.resize(static_cast<size_t>(entries));
   for (int64_t i = 0; i < entries; ++i) {
     const double x = spec.in.scale * static_cast<double>(t.in_min + (i << t.shift) - spec.in.zero_point);
-    const double y = evaluate(spec.function, x) / spec.out.scale;
+    const double y = evaluate(spec.function, x, spec.params) / spec.out.scale;
     const double code = std::isinf(y)
                             ? (y > 0 ? 1e18 : -1e18)
                             : round_to_integer(y, RoundingMode::half_even) + static_cast<double>(spec.out.zero_point);
@@ -222,7 +317,7 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
   double sum = 0;
   for (int64_t q = fi.min(); q <= fi.max(); ++q) {
     ++e.codes;
-    const double x = real_of(q), fx = evaluate(spec.function, x);
+    const double x = real_of(q), fx = evaluate(spec.function, x, spec.params);
     // The entries this code's output comes from, and the documented bound for it.
     const int64_t offset = q - t.in_min, i = offset >> t.shift;
     int64_t lo_code = t.in_min + (i << t.shift), hi_code = lo_code + step;
@@ -230,7 +325,8 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
       lo_code = hi_code =
           t.in_min + std::min<int64_t>((offset + step / 2) >> t.shift, static_cast<int64_t>(t.table.size()) - 1) * step;
     if (t.shift == 0) hi_code = lo_code;
-    const double f_lo = evaluate(spec.function, real_of(lo_code)), f_hi = evaluate(spec.function, real_of(hi_code));
+    const double f_lo = evaluate(spec.function, real_of(lo_code), spec.params),
+                 f_hi = evaluate(spec.function, real_of(hi_code), spec.params);
     if (!representable(fx) || !representable(f_lo) || !representable(f_hi)) {
       ++e.saturated;
       continue;
@@ -240,12 +336,12 @@ LutError measure_lut_error(const LutSpec& spec, const kernels::Lut& t) {
     double bound = 0.5 * s_y;  // the output rounding of a table entry
     if (poly) bound = poly_gelu_bound(poly->gelu, x, poly->to_codes.pre_shift(), s_y);
     if (t.shift > 0 && !t.interpolate)
-      bound += max_abs_derivative(spec.function, a, b) * std::fabs(x - real_of(lo_code));
+      bound += max_abs_derivative(spec.function, spec.params, a, b) * std::fabs(x - real_of(lo_code));
     if (t.interpolate) {
       // interpolation rounding, then the chord's distance from f: h²/8·max|f''|, or h/2·max|f'| (a kink)
       const double h = s_x * static_cast<double>(step);
-      bound += 0.5 * s_y + std::min(h * h / 8.0 * max_abs_second_derivative(spec.function, a, b),
-                                    h / 2.0 * max_abs_derivative(spec.function, a, b));
+      bound += 0.5 * s_y + std::min(h * h / 8.0 * max_abs_second_derivative(spec.function, spec.params, a, b),
+                                    h / 2.0 * max_abs_derivative(spec.function, spec.params, a, b));
     }
     int32_t code_in = static_cast<int32_t>(q), code_out = 0;
     kernels::lut(t, &code_in, 1, &code_out);

@@ -3,6 +3,7 @@
 // kernels::Lut between two quantizations, its documented error bound, and the exhaustive measurement of
 // its error over every input code.
 
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,15 +14,45 @@
 
 namespace chipref {
 
-enum class NonLinear { relu, gelu_erf, gelu_tanh, sigmoid, silu, tanh, exp, reciprocal, rsqrt };
-inline constexpr NonLinear kAllNonLinears[] = {NonLinear::relu,    NonLinear::gelu_erf,   NonLinear::gelu_tanh,
-                                               NonLinear::sigmoid, NonLinear::silu,       NonLinear::tanh,
-                                               NonLinear::exp,     NonLinear::reciprocal, NonLinear::rsqrt};
+enum class NonLinear {
+  relu,
+  gelu_erf,
+  gelu_tanh,
+  sigmoid,
+  silu,
+  tanh,
+  exp,
+  reciprocal,
+  rsqrt,
+  leaky_relu,
+  hard_sigmoid,
+  hard_swish,
+  elu,
+  selu,
+  celu,
+  softplus,
+  softsign,
+  mish,
+};
+inline constexpr NonLinear kAllNonLinears[] = {
+    NonLinear::relu,         NonLinear::gelu_erf,   NonLinear::gelu_tanh,  NonLinear::sigmoid, NonLinear::silu,
+    NonLinear::tanh,         NonLinear::exp,        NonLinear::reciprocal, NonLinear::rsqrt,   NonLinear::leaky_relu,
+    NonLinear::hard_sigmoid, NonLinear::hard_swish, NonLinear::elu,        NonLinear::selu,    NonLinear::celu,
+    NonLinear::softplus,     NonLinear::softsign,   NonLinear::mish};
 std::string_view to_string(NonLinear f);
 NonLinear parse_nonlinear(std::string_view name);  // InputError listing the names
 
+// The parameters of the functions that have them, as ONNX names them; NaN: ONNX's default.
+// leaky_relu: alpha (0.01); hard_sigmoid: alpha (0.2), beta (0.5); elu, celu: alpha (1); selu: alpha
+// (1.67326…), gamma (1.0507…) in `beta`.
+struct NonLinearParams {
+  double alpha = std::numeric_limits<double>::quiet_NaN(), beta = std::numeric_limits<double>::quiet_NaN();
+};
+// The parameters with ONNX's defaults filled in (those a function does not take stay NaN).
+NonLinearParams resolved(NonLinear f, const NonLinearParams& p);
+
 // The reference, in double. reciprocal(0) and rsqrt(x <= 0) are +inf (the table saturates there).
-double evaluate(NonLinear f, double x);
+double evaluate(NonLinear f, double x, const NonLinearParams& params = {});
 
 // How a non-linear is computed: a table from the float function (§8), or I-BERT's integer polynomial
 // (§12; GELU and softmax's exp), tabulated over every input code — the same integers a polynomial unit
@@ -32,6 +63,7 @@ NonLinearMethod parse_nonlinear_method(std::string_view name);  // InputError li
 
 struct LutSpec {
   NonLinear function = NonLinear::relu;
+  NonLinearParams params;
   QuantParams in, out;  // input codes (at most 16 bits) and output codes
   int table_bits = 0;   // 0: one entry per input code; else 2^table_bits + 1 entries (<= input bits)
   bool interpolate = false;

@@ -272,31 +272,64 @@ int fuse_gelu(Graph& g) {
   return replace_patterns(g, erase, replace);
 }
 
-int fuse_silu(Graph& g) {
+int fuse_gated_activations(Graph& g) {
+  // x · gate(x): the gate's chain of ops from x, each read only by the next, and what replaces it.
+  struct Gated {
+    std::vector<std::string> chain;
+    std::string op, domain, suffix;
+    bool (*accepts)(const std::vector<const Node*>& chain);
+  };
+  static const std::vector<Gated> kGated = {
+      {{"Sigmoid"}, kSiluOp, kChiprefDomain, "/Silu", [](const std::vector<const Node*>&) { return true; }},
+      {{"Softplus", "Tanh"}, "Mish", "", "/Mish", [](const std::vector<const Node*>&) { return true; }},
+      {{"HardSigmoid"},
+       "HardSwish",
+       "",
+       "/HardSwish",
+       [](const std::vector<const Node*>& c) {  // HardSwish's own slope and offset, as float32
+         return c[0]->get_float("alpha", 0.2f) == 1.0f / 6.0f && c[0]->get_float("beta", 0.5f) == 0.5f;
+       }},
+  };
   const std::map<std::string, size_t> reader = single_readers(g);
   std::set<std::string> graph_outputs;
   for (const auto& o : g.outputs) graph_outputs.insert(o.name);
   std::vector<bool> erase(g.nodes.size(), false);
   std::map<size_t, Node> replace;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& sigmoid = g.nodes[i];
-    if (sigmoid.op_type != "Sigmoid" || !sigmoid.domain.empty() || graph_outputs.count(sigmoid.outputs.at(0))) continue;
-    const auto r = reader.find(sigmoid.outputs[0]);
-    if (r == reader.end()) continue;
-    const Node& mul = g.nodes[r->second];
-    const std::string x = sigmoid.inputs.at(0);
-    if (mul.op_type != "Mul" || !mul.domain.empty() || mul.inputs.size() != 2) continue;
-    if (!((mul.inputs[0] == x && mul.inputs[1] == sigmoid.outputs[0]) ||
-          (mul.inputs[1] == x && mul.inputs[0] == sigmoid.outputs[0])))
-      continue;
-    erase[i] = erase[r->second] = true;
-    Node silu;
-    silu.name = sigmoid.name + "/Silu";
-    silu.op_type = kSiluOp;
-    silu.domain = kChiprefDomain;
-    silu.inputs = {x};
-    silu.outputs = {mul.outputs[0]};
-    replace[std::max(i, r->second)] = silu;
+    for (const Gated& gated : kGated) {
+      const std::string x = g.nodes[i].inputs.empty() ? "" : g.nodes[i].inputs[0];
+      std::vector<const Node*> chain;
+      std::vector<size_t> indices;
+      size_t k = i;
+      bool ok = true;
+      for (size_t step = 0; step < gated.chain.size() && ok; ++step) {
+        const Node& n = g.nodes[k];
+        ok = n.op_type == gated.chain[step] && n.domain.empty() && !erase[k] && n.outputs.size() == 1 &&
+             !graph_outputs.count(n.outputs[0]) && (step == 0 || n.inputs.at(0) == chain.back()->outputs[0]);
+        if (!ok) break;
+        chain.push_back(&n), indices.push_back(k);
+        const auto r = reader.find(n.outputs[0]);
+        if (r == reader.end())
+          ok = false;
+        else
+          k = r->second;
+      }
+      if (!ok || !gated.accepts(chain)) continue;
+      const Node& mul = g.nodes[k];
+      const std::string gate = chain.back()->outputs[0];
+      if (mul.op_type != "Mul" || !mul.domain.empty() || mul.inputs.size() != 2 || erase[k]) continue;
+      if (!((mul.inputs[0] == x && mul.inputs[1] == gate) || (mul.inputs[1] == x && mul.inputs[0] == gate))) continue;
+      indices.push_back(k);
+      for (size_t j : indices) erase[j] = true;
+      Node fused;
+      fused.name = g.nodes[i].name + gated.suffix;
+      fused.op_type = gated.op;
+      fused.domain = gated.domain;
+      fused.inputs = {x};
+      fused.outputs = {mul.outputs[0]};
+      replace[*std::max_element(indices.begin(), indices.end())] = fused;
+      break;
+    }
   }
   return replace_patterns(g, erase, replace);
 }

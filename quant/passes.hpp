@@ -25,9 +25,11 @@ int fuse_layer_norm(Graph& graph);
 // one Gelu(x) node (approximate "none"). Returns how many were fused.
 int fuse_gelu(Graph& graph);
 
-// SiLU (Swish) as PyTorch exports nn.SiLU, x · Sigmoid(x) (the Sigmoid read only by the Mul, either
-// operand order), becomes one chipref-domain Silu(x) node (float executor: x / (1 + e^−x) in double),
-// lowered to a silu lookup table. Returns how many were fused.
-int fuse_silu(Graph& graph);
+// x times a gate of x, as PyTorch exports these activations, becomes one node (each gate op read only
+// by the next, either Mul operand order), lowered to one lookup table: x · Sigmoid(x) (nn.SiLU) → a
+// chipref-domain Silu(x) (float executor: x / (1 + e^−x) in double); x · Tanh(Softplus(x)) (nn.Mish
+// below opset 18) → Mish(x); x · HardSigmoid(x) with alpha 1/6, beta 1/2 (nn.Hardswish below opset 14)
+// → HardSwish(x). Returns how many were fused.
+int fuse_gated_activations(Graph& graph);
 
 }  // namespace chipref

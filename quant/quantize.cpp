@@ -125,7 +125,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   fold_batch_norm(g);
   fuse_layer_norm(g);
   fuse_gelu(g);
-  fuse_silu(g);
+  fuse_gated_activations(g);
   if (is_prequantized(g)) {
     PrequantizedModel extracted = extract_prequantized(g);
     if (pre) *pre = std::move(extracted);

@@ -173,6 +173,40 @@ void hard_swish(OpContext& ctx) {
   unary_float(ctx, [](float v) { return v * std::max(0.0f, std::min(1.0f, v / 6.0f + 0.5f)); });
 }
 
+// ELU, SELU, CELU, Softplus, Softsign, Mish (ONNX's definitions and attribute defaults): in double,
+// rounded to float32 once.
+template <class Fn>
+void unary_double(OpContext& ctx, Fn fn) {
+  unary_float(ctx, [&](float v) { return static_cast<float>(fn(static_cast<double>(v))); });
+}
+double softplus_of(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+void elu(OpContext& ctx) {
+  const double alpha = ctx.node.get_float("alpha", 1.0f);
+  unary_double(ctx, [alpha](double x) { return x >= 0 ? x : alpha * std::expm1(x); });
+}
+void selu(OpContext& ctx) {
+  const double alpha = ctx.node.get_float("alpha", 1.67326319217681884765625f),
+               gamma = ctx.node.get_float("gamma", 1.05070102214813232421875f);
+  unary_double(ctx, [=](double x) { return gamma * (x > 0 ? x : alpha * std::expm1(x)); });
+}
+void celu(OpContext& ctx) {
+  const double alpha = ctx.node.get_float("alpha", 1.0f);
+  if (alpha == 0) ctx.fail("alpha must not be 0");
+  unary_double(ctx, [alpha](double x) { return std::max(0.0, x) + std::min(0.0, alpha * std::expm1(x / alpha)); });
+}
+void softplus(OpContext& ctx) { unary_double(ctx, softplus_of); }
+void softsign(OpContext& ctx) {
+  unary_double(ctx, [](double x) { return x / (1.0 + std::fabs(x)); });
+}
+void mish(OpContext& ctx) {
+  unary_double(ctx, [](double x) { return x * std::tanh(softplus_of(x)); });
+}
+// PRelu: the slope broadcast to the input (one per channel, or one).
+void prelu(OpContext& ctx) {
+  binary(
+      ctx, [](float x, float slope) { return x < 0 ? slope * x : x; }, int_unsupported);
+}
+
 // ONNX Gelu (opset 20; here also the node chipref's GELU fusion creates): approximate "none" is
 // x·Φ(x) = x/2·(1 + erf(x/√2)), "tanh" the tanh form; evaluated in double, rounded to float32 once.
 void gelu(OpContext& ctx) {
@@ -216,6 +250,13 @@ void register_elementwise(OpTable& t) {
   t["LeakyRelu"] = leaky_relu;
   t["HardSigmoid"] = hard_sigmoid;
   t["HardSwish"] = hard_swish;
+  t["Elu"] = elu;
+  t["Selu"] = selu;
+  t["Celu"] = celu;
+  t["Softplus"] = softplus;
+  t["Softsign"] = softsign;
+  t["Mish"] = mish;
+  t["PRelu"] = prelu;
   t["Gelu"] = gelu;
   t[kSiluKey] = silu;
 }

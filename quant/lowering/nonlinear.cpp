@@ -1,7 +1,10 @@
 // Non-linears: elementwise functions as lookup tables (or I-BERT polynomials), integer Softmax and
 // LayerNormalization over the last axis.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "model/executor.hpp"
@@ -28,12 +31,12 @@ void set_error_attrs(Node& n, const LutError& e, double lsb) {
 }
 
 // An elementwise non-linear as a lookup table from the input's codes to the output's (§8).
-void lower_lut(Lowering& cx, const Node& n, NonLinear f) {
+void lower_lut(Lowering& cx, const Node& n, NonLinear f, const NonLinearParams& params = {}) {
   const LayerQuantConfig c = cx.config.for_node(n.name);
   const std::string x = n.inputs.at(0), y = n.outputs.at(0);
   cx.require_quantized(x, n);
   LutSpec spec;
-  spec.function = f, spec.in = cx.int_graph.values.at(x).quant, spec.out = cx.params_for(y, c);
+  spec.function = f, spec.params = params, spec.in = cx.int_graph.values.at(x).quant, spec.out = cx.params_for(y, c);
   spec.table_bits = std::min(c.lut_table_bits, spec.in.format.bits()), spec.interpolate = c.lut_interpolate,
   spec.method = c.nonlinear_method;
   if (spec.in.format.bits() > 16)
@@ -49,12 +52,29 @@ void lower_lut(Lowering& cx, const Node& n, NonLinear f) {
                                                      std::vector<int64_t>(table.table.begin(), table.table.end())));
   Node l = cx.op("lut", n.name, {x, n.name + ".table"}, {y});
   l.attributes["function"] = std::string(to_string(f));
+  const NonLinearParams p = resolved(f, params);  // for reports: the table holds the function
+  std::string parameters;
+  for (const auto& [name, v] : {std::pair<const char*, double>{"alpha", p.alpha}, {"beta", p.beta}})
+    if (!std::isnan(v)) parameters += (parameters.empty() ? "" : " ") + fmt::format("{}={:g}", name, v);
+  if (!parameters.empty()) l.attributes["function_parameters"] = parameters;
   l.attributes["in_min"] = table.in_min;
   l.attributes["shift"] = int64_t{table.shift};
   l.attributes["interpolate"] = int64_t{table.interpolate};
   l.attributes["method"] = std::string(to_string(spec.method));  // how the entries were made (reports)
   set_error_attrs(l, measure_lut_error(spec, table), spec.out.scale);
   cx.int_graph.ops.push_back(std::move(l));
+}
+
+constexpr double kDefault = std::numeric_limits<double>::quiet_NaN();
+
+// PRelu with one slope for every element is a LeakyRelu table; per-channel slopes would need a table per
+// channel.
+void lower_prelu(Lowering& cx, const Node& n) {
+  const Tensor& slope = cx.initializer(n, 1);
+  if (slope.numel() != 1)
+    cx.cannot(n, "its slope has " + std::to_string(slope.numel()) +
+                     " values; PRelu is lowered with one slope (a LeakyRelu table), not per channel yet");
+  lower_lut(cx, n, NonLinear::leaky_relu, {static_cast<double>(slope.floats.at(0)), kDefault});
 }
 
 // Softmax over the last axis (§9): output codes at scale 1/M for an integer M — 2^bits when calibrated,
@@ -151,6 +171,33 @@ std::vector<LoweringRule> nonlinear_lowering_rules() {
              n.get_string("approximate", std::string("none")) == "tanh" ? NonLinear::gelu_tanh : NonLinear::gelu_erf);
        }},
       {"", "Tanh", table(NonLinear::tanh)},
+      {"", "LeakyRelu",
+       [](Lowering& cx, const Node& n) {
+         lower_lut(cx, n, NonLinear::leaky_relu, {n.get_float("alpha", 0.01f), kDefault});
+       }},
+      {"", "PRelu", lower_prelu},
+      {"", "HardSigmoid",
+       [](Lowering& cx, const Node& n) {
+         lower_lut(cx, n, NonLinear::hard_sigmoid, {n.get_float("alpha", 0.2f), n.get_float("beta", 0.5f)});
+       }},
+      {"", "HardSwish", table(NonLinear::hard_swish)},
+      {"", "Elu",
+       [](Lowering& cx, const Node& n) {
+         lower_lut(cx, n, NonLinear::elu, {n.get_float("alpha", 1.0f), kDefault});
+       }},
+      {"", "Celu",
+       [](Lowering& cx, const Node& n) {
+         lower_lut(cx, n, NonLinear::celu, {n.get_float("alpha", 1.0f), kDefault});
+       }},
+      {"", "Selu",
+       [](Lowering& cx, const Node& n) {
+         lower_lut(
+             cx, n, NonLinear::selu,
+             {n.get_float("alpha", 1.67326319217681884765625f), n.get_float("gamma", 1.05070102214813232421875f)});
+       }},
+      {"", "Softplus", table(NonLinear::softplus)},
+      {"", "Softsign", table(NonLinear::softsign)},
+      {"", "Mish", table(NonLinear::mish)},
       {"", "Exp", table(NonLinear::exp)},
       {"", "Reciprocal", table(NonLinear::reciprocal)},
       {kChiprefDomain, kSiluOp, table(NonLinear::silu)},

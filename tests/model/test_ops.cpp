@@ -100,6 +100,24 @@ TEST_CASE("Ops/quantizers reject invalid scales and NaN inputs instead of conver
 
 // Debian's ONNX node tests predate Gelu (opset 20); the oracle here is the executor's own Div, Erf, Add
 // and Mul nodes composed as PyTorch exports GELU, and, for the tanh form, its known distance from erf's.
+TEST_CASE("Ops/Mish equals the composed x * Tanh(Softplus(x)) it is fused from", "[model][ops]") {
+  std::vector<float> v;
+  for (int i = -4000; i <= 4000; ++i) v.push_back(static_cast<float>(i) / 100.0f);  // [-40, 40]: both tails
+  const Tensor x = floats(v);
+  const Tensor mish = run_node("Mish", "", {}, {x});
+  const Tensor composed = run_node("Mul", "", {}, {x, run_node("Tanh", "", {}, {run_node("Softplus", "", {}, {x})})});
+  double worst = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    // the composed chain rounds softplus and tanh to float32 (a few relative roundings of |x|), the fused
+    // op once; in double: x · tanh(ln(1 + eˣ))
+    const double exact = static_cast<double>(v[i]) * std::tanh(std::log1p(std::exp(static_cast<double>(v[i]))));
+    CHECK(std::fabs(static_cast<double>(mish.floats[i]) - exact) <= 0x1p-24 * std::fabs(exact) + 1e-45);
+    worst = std::max(worst, std::fabs(static_cast<double>(composed.floats[i]) - mish.floats[i]) /
+                                (4 * 0x1p-24 * std::fabs(static_cast<double>(v[i])) + 1e-30));
+  }
+  CHECK(worst <= 1.0);
+}
+
 TEST_CASE("Ops/Gelu equals the composed erf form and stays near it in the tanh form", "[model][ops]") {
   std::vector<float> v;
   for (int i = -4000; i <= 4000; ++i) v.push_back(static_cast<float>(i) / 400.0f);  // [-10, 10]

@@ -560,8 +560,8 @@ TEST_CASE("Lowering/SiLU as PyTorch exports it (x * Sigmoid(x)) fuses and become
   m.SerializeToString(&bytes);
   const Graph graph = import_onnx_bytes(bytes, "silu.onnx");
   Graph fused = graph;
-  CHECK(fuse_silu(fused) == 1);
-  CHECK(fuse_silu(fused) == 0);
+  CHECK(fuse_gated_activations(fused) == 1);
+  CHECK(fuse_gated_activations(fused) == 0);
   const Tensor x = random_inputs(40, 6);
   const Tensor a = FloatExecutor(graph).run({{"x", x}}).at("y"), b = FloatExecutor(fused).run({{"x", x}}).at("y");
   double float_worst = 0;
@@ -700,4 +700,179 @@ TEST_CASE(
   for (size_t i = 1; i < 3; ++i)
     CHECK((back.ops[i].get_int("clamp_lo") == q.ops[i].get_int("clamp_lo") &&
            back.ops[i].get_int("clamp_hi") == q.ops[i].get_int("clamp_hi")));
+}
+
+namespace {
+void set_float_attr(onnx::NodeProto* n, const std::string& key, float v) {
+  auto* a = n->add_attribute();
+  a->set_name(key);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
+// The activations as the ONNX operator documents define them, written here (not quant/lut.cpp's).
+double onnx_activation(const std::string& type, double x, double alpha, double beta) {
+  const double softplus = std::log(std::exp(x) + 1.0);
+  if (type == "LeakyRelu" || type == "PRelu") return x < 0 ? alpha * x : x;
+  if (type == "HardSigmoid") return std::max(0.0, std::min(1.0, alpha * x + beta));
+  if (type == "HardSwish") return x * std::max(0.0, std::min(1.0, x / 6.0 + 0.5));
+  if (type == "Elu") return x < 0 ? alpha * (std::exp(x) - 1.0) : x;
+  if (type == "Selu") return x > 0 ? beta * x : beta * alpha * (std::exp(x) - 1.0);
+  if (type == "Celu") return std::max(0.0, x) + std::min(0.0, alpha * (std::exp(x / alpha) - 1.0));
+  if (type == "Softplus") return softplus;
+  if (type == "Softsign") return x / (1.0 + std::fabs(x));
+  if (type == "Mish") return x * std::tanh(softplus);
+  if (type == "Tanh") return std::tanh(x);
+  if (type == "Sigmoid") return 1.0 / (1.0 + std::exp(-x));
+  FAIL("no reference for " << type);
+  return 0;
+}
+}  // namespace
+
+TEST_CASE(
+    "Lowering/activations anywhere: after a MAC, an Add, a Concat, chained, and the residual Add then Relu then ReLU6 "
+    "pattern",
+    "[quant][lowering][lut][clamp]") {
+  std::mt19937_64 rng(21);
+  struct Activation {
+    std::string type;
+    float alpha = 0, beta = 0;  // 0: ONNX's default (the attribute is not written)
+  };
+  const std::vector<Activation> activations = {
+      {"LeakyRelu", 0.1f}, {"PRelu", 0.25f}, {"HardSigmoid"}, {"HardSigmoid", 0.3f, 0.4f},
+      {"HardSwish"},       {"Elu", 0.5f},    {"Selu"},        {"Celu", 2.0f},
+      {"Softplus"},        {"Softsign"},     {"Sigmoid"},     {"Tanh"}};
+  onnx::ModelProto m;
+  // Every branch is [N, 4, 6]: the activations, the residual, a chain, one after a Concat, Mish and
+  // HardSwish as PyTorch exports them below opsets 18 and 14.
+  onnx::GraphProto* g = start_model(m, "activations", {-1, 24}, 17);
+  for (const char* w : {"w1", "w2", "w3"}) add_float(g, w, {6, 6}, rng);
+  for (const char* b : {"b1", "b2", "b3"}) add_float(g, b, {6}, rng);
+  auto scalar = [&](const std::string& name, float v) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(onnx::TensorProto::FLOAT), t->add_float_data(v);
+  };
+  scalar("zero", 0.0f), scalar("six", 6.0f);
+  // The depthwise residual pattern of issue 25: MAC → ReLU6, MAC → Relu, Add → Relu → Clip(0, 6).
+  add_node(g, "MatMul", "/a/MatMul", {"x", "w1"}, "a0");
+  add_node(g, "Add", "/a/Add", {"a0", "b1"}, "a1");
+  add_node(g, "Clip", "/a/relu6", {"a1", "zero", "six"}, "a");
+  add_node(g, "MatMul", "/b/MatMul", {"x", "w2"}, "b0");
+  add_node(g, "Add", "/b/Add", {"b0", "b2"}, "b1_");
+  add_node(g, "Relu", "/b/relu", {"b1_"}, "b");
+  add_node(g, "Add", "/residual/Add", {"a", "b"}, "s");
+  add_node(g, "Relu", "/residual/relu", {"s"}, "sr");
+  add_node(g, "Clip", "/residual/relu6", {"sr", "zero", "six"}, "residual");
+  // A MAC output with negative values, read by every activation (so none fuses into its requantization).
+  add_node(g, "MatMul", "/c/MatMul", {"x", "w3"}, "c0");
+  add_node(g, "Add", "/c/Add", {"c0", "b3"}, "c");
+  std::vector<std::string> joined = {"residual"};
+  for (size_t i = 0; i < activations.size(); ++i) {
+    const Activation& a = activations[i];
+    const std::string name = "/act" + std::to_string(i) + "/" + a.type, out = "act" + std::to_string(i);
+    std::vector<std::string> ins = {"c"};
+    if (a.type == "PRelu") scalar("slope", a.alpha), ins.push_back("slope");
+    onnx::NodeProto* n = add_node(g, a.type, name, ins, out);
+    if (a.type != "PRelu" && a.alpha != 0) set_float_attr(n, "alpha", a.alpha);
+    if (a.beta != 0) set_float_attr(n, "beta", a.beta);
+    joined.push_back(out);
+  }
+  add_node(g, "Softplus", "/chain/Softplus", {"c"}, "ch1");  // several in a row
+  add_node(g, "Tanh", "/chain/Tanh", {"ch1"}, "ch2");
+  add_node(g, "Elu", "/chain/Elu", {"ch2"}, "chain");
+  joined.push_back("chain");
+  add_node(g, "Softplus", "/mish/Softplus", {"c"}, "mi1");  // nn.Mish at opset 17: x · tanh(softplus(x))
+  add_node(g, "Tanh", "/mish/Tanh", {"mi1"}, "mi2");
+  add_node(g, "Mul", "/mish/Mul", {"c", "mi2"}, "mish");
+  joined.push_back("mish");
+  set_float_attr(add_node(g, "HardSigmoid", "/hswish/HardSigmoid", {"c"}, "hs1"), "alpha", 1.0f / 6.0f);
+  add_node(g, "Mul", "/hswish/Mul", {"hs1", "c"}, "hswish");  // nn.Hardswish at opset 13: x · hard_sigmoid(x)
+  joined.push_back("hswish");
+  set_attr(add_node(g, "Concat", "/cat1", {"a", "c"}, "ac"), "axis", {2}, true);  // [N, 4, 12]
+  add_node(g, "LeakyRelu", "/after_cat/LeakyRelu", {"ac"}, "after_cat");
+  add_float(g, "w4", {12, 6}, rng);
+  add_node(g, "MatMul", "/after_cat/MatMul", {"after_cat", "w4"}, "after_cat6");
+  joined.push_back("after_cat6");
+  // Joined by a tree of Adds (each requantizes its two operands: any quantizations).
+  std::string sum = joined[0];
+  for (size_t i = 1; i < joined.size(); ++i) {
+    const std::string out = "sum" + std::to_string(i);
+    add_node(g, "Add", "/sum" + std::to_string(i), {sum, joined[i]}, out);
+    sum = out;
+  }
+  set_attr(add_node(g, "Flatten", "/flatten", {sum}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "activations.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8, signed: true}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(300, 5);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "activations.onnx", {}});
+
+  auto op_named = [&](const std::string& name) -> const Node& {
+    const auto it = std::find_if(q.ops.begin(), q.ops.end(), [&](const Node& op) { return op.name == name; });
+    REQUIRE(it != q.ops.end());
+    return *it;
+  };
+  // ReLU6 after a MAC and Relu after a MAC and after the Add fuse into their requantization; the Clip
+  // after the Add's fused Relu is a clamp at the codes of 0 and 6.
+  CHECK(std::none_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.name == "/a/relu6"; }));
+  CHECK(std::none_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.name == "/residual/relu"; }));
+  const Node& relu6 = op_named("/residual/relu6");
+  CHECK(relu6.op_type == "clamp");
+  const QuantParams& sq = q.values.at("sr").quant;
+  CHECK(relu6.get_int("clamp_lo") == std::max(sq.format.min(), code_of(0.0, sq)));
+  CHECK(relu6.get_int("clamp_hi") == std::min(sq.format.max(), code_of(6.0, sq)));
+
+  // Every table against the ONNX definition on every element the network produced: exactly the rounded
+  // function of its input code.
+  const Tensor x = random_inputs(60, 6);
+  RunTrace trace;
+  const Tensor y = DirectEngine(q).run(x, &trace);
+  int64_t tables = 0;
+  for (const Node& src : prepare_for_quantization(graph).nodes) {
+    if (src.op_type == "Relu" || src.op_type == "Clip" || src.op_type == "MatMul" || src.op_type == "Add" ||
+        src.op_type == "Concat" || src.op_type == "Flatten")
+      continue;
+    const Node& op = op_named(src.name);
+    INFO(src.name);
+    REQUIRE(op.op_type == "lut");
+    ++tables;
+    double alpha = src.get_float("alpha", src.op_type == "LeakyRelu"     ? 0.01f
+                                          : src.op_type == "HardSigmoid" ? 0.2f
+                                          : src.op_type == "Selu"        ? 1.67326319217681884765625f
+                                                                         : 1.0f);
+    double beta =
+        src.op_type == "Selu" ? src.get_float("gamma", 1.05070102214813232421875f) : src.get_float("beta", 0.5f);
+    if (src.op_type == "PRelu") alpha = graph.initializers.at("slope").floats.at(0);
+    const QuantParams &in = q.values.at(op.inputs[0]).quant, &out = q.values.at(op.outputs[0]).quant;
+    const CodeTensor &a = trace.values.at(op.inputs[0]), &b = trace.values.at(op.outputs[0]);
+    int64_t wrong = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      const double f =
+          onnx_activation(src.op_type, in.scale * static_cast<double>(a.data[i] - in.zero_point), alpha, beta);
+      const double code = std::nearbyint(f / out.scale) + static_cast<double>(out.zero_point);
+      wrong += b.data[i] != static_cast<int64_t>(std::clamp(code, static_cast<double>(out.format.min()),
+                                                            static_cast<double>(out.format.max())));
+    }
+    CHECK(wrong == 0);
+  }
+  CHECK(tables == static_cast<int64_t>(activations.size()) + 6);  // + the chain's 3, after the Concat, Mish, HardSwish
+  CHECK(op_named("/mish/Softplus/Mish").get_string("function") == "mish");
+  CHECK(op_named("/hswish/HardSigmoid/HardSwish").get_string("function") == "hard_swish");
+
+  // The network against the float model: a sanity check (the tables are checked exactly above). Sixteen
+  // chained Adds each round to their own output and int8 stages compound: a few output LSB at worst; a
+  // wrong table or a swapped operand is off by tens.
+  const Tensor ref = FloatExecutor(graph).run({{"x", x}}).at("y");
+  REQUIRE(y.shape == ref.shape);
+  const double lsb = q.values.at("y").quant.scale;
+  double worst = 0, total = 0;
+  for (size_t i = 0; i < y.floats.size(); ++i) {
+    const double e = std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / lsb;
+    worst = std::max(worst, e), total += e;
+  }
+  const double mean = total / static_cast<double>(y.floats.size());
+  INFO("|integer − float|: worst " << worst << ", mean " << mean << " output LSB");
+  CHECK(worst <= 8.0);
+  CHECK(mean <= 1.5);
 }
