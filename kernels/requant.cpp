@@ -52,4 +52,10 @@ void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
   }
 }
 
+void rescale(const Rescale& p, const int32_t* x, int64_t count, int32_t* y) {
+  const Requantizer& rq = p.requantizer;
+  for (int64_t i = 0; i < count; ++i)  // (x − zp_x) fits int32 for every format of at most 31 bits
+    y[i] = static_cast<int32_t>(std::clamp(rq.apply(x[i] - p.zero_point_x, p.scale), p.clamp_lo, p.clamp_hi));
+}
+
 }  // namespace chipref::kernels

@@ -30,4 +30,14 @@ struct AddRequant {
 };
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y);
 
+// One quantized tensor in another quantization (a requantizing Concat's inputs):
+// y = clamp(sat_out(zp_y + R((x − zp_x)·S)), lo, hi), the Add's rounding of one operand.
+struct Rescale {
+  Requantizer requantizer;
+  RequantChannel scale;
+  int32_t zero_point_x;
+  int64_t clamp_lo, clamp_hi;
+};
+void rescale(const Rescale& p, const int32_t* x, int64_t count, int32_t* y);
+
 }  // namespace chipref::kernels

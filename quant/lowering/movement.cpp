@@ -63,27 +63,52 @@ void lower_gather(Lowering& cx, const Node& n) {
   cx.lower_data_movement(n, "gather", {{"axis", axis}, {"indices", indices}, {"drop_axis", int64_t{idx.rank() == 0}}});
 }
 
-// Concatenation moves codes when every input already has the output's quantization (one scale and
-// zero point for all); anything else would need a requantization per input, not lowered yet.
+// Concatenation moves codes. Inputs that arrive in the output's quantization (calibration gives a
+// Concat's producers its range where they requantize anyway) are concatenated as they are; any other
+// input is first rescaled to it (a `rescale` op: the Add's rounding of one operand, §6).
 void lower_concat(Lowering& cx, const Node& n) {
   for (const auto& in : n.inputs) cx.require_quantized(in, n);
   const QuantParams& q0 = cx.int_graph.values.at(n.inputs[0]).quant;
-  for (const auto& in : n.inputs) {
-    const QuantParams& q = cx.int_graph.values.at(in).quant;
-    if (q.scale != q0.scale || q.zero_point != q0.zero_point || !(q.format == q0.format))
-      cx.cannot(n, "its inputs '" + n.inputs[0] + "' and '" + in +
-                       "' have different quantization; a requantizing Concat is not lowered yet");
-  }
-  if (cx.prequantized) {
+  auto same = [](const QuantParams& a, const QuantParams& b) {
+    return a.scale == b.scale && a.zero_point == b.zero_point && a.format == b.format;
+  };
+  const bool uniform = std::all_of(n.inputs.begin(), n.inputs.end(),
+                                   [&](const std::string& in) { return same(cx.int_graph.values.at(in).quant, q0); });
+  QuantParams out = q0;
+  if (cx.prequantized) {  // the model's own quantization: a rescale would be a rounding its graph does not have
     const auto given = cx.prequantized->activations.find(n.outputs[0]);
-    if (given != cx.prequantized->activations.end() &&
-        (given->second.scale != q0.scale || given->second.zero_point != q0.zero_point))
+    const bool given_differs = given != cx.prequantized->activations.end() &&
+                               (given->second.scale != q0.scale || given->second.zero_point != q0.zero_point);
+    if (!uniform || given_differs)
       cx.cannot(n,
-                "the model quantizes its output with other parameters than its inputs (a requantizing Concat is not "
-                "supported)");
+                "the model quantizes its inputs or its output differently; a requantizing Concat is lowered for "
+                "calibrated models only (the model's graph has no rounding there)");
+  } else if (!uniform) {
+    out = cx.params_for(n.outputs[0], cx.config.for_node(n.name));
   }
-  cx.int_graph.values[n.outputs[0]] = IntValue{cx.shape_of(n.outputs[0]), q0};
-  Node m = cx.op("concat", n.name, n.inputs, {n.outputs[0]});
+  std::vector<std::string> inputs;
+  const LayerQuantConfig c = cx.config.for_node(n.name);
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const std::string& in = n.inputs[i];
+    const QuantParams& q = cx.int_graph.values.at(in).quant;
+    if (same(q, out)) {
+      inputs.push_back(in);
+      continue;
+    }
+    const std::string rescaled = n.name + ".input" + std::to_string(i);
+    cx.int_graph.values[rescaled] = IntValue{cx.int_graph.values.at(in).shape, out};
+    const FixedMultiplier m =
+        cx.stored_multiplier(q.scale / out.scale, c, n.name + " (input " + std::to_string(i) + ")");
+    Node r = cx.op("rescale", rescaled, {in}, {rescaled});
+    Lowering::set_requant_attrs(r, c);
+    r.attributes["multiplier"] = int64_t{m.multiplier}, r.attributes["shift"] = int64_t{m.shift};
+    r.attributes["clamp_lo"] = out.format.min(), r.attributes["clamp_hi"] = out.format.max();
+    r.attributes["source"] = n.name;
+    cx.int_graph.ops.push_back(std::move(r));
+    inputs.push_back(rescaled);
+  }
+  cx.int_graph.values[n.outputs[0]] = IntValue{cx.shape_of(n.outputs[0]), out};
+  Node m = cx.op("concat", n.name, inputs, {n.outputs[0]});
   m.attributes["axis"] = n.get_int("axis");
   cx.int_graph.ops.push_back(std::move(m));
 }
