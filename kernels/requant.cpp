@@ -42,12 +42,13 @@ void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channe
 }
 
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
-  if (simd_level() == SimdLevel::avx2 && avx2::add_requant(p, a, b, count, y)) return;
+  if (!p.subtract && simd_level() == SimdLevel::avx2 && avx2::add_requant(p, a, b, count, y)) return;
   const Requantizer& rq = p.requantizer;
   for (int64_t i = 0; i < count; ++i) {
     // (a − zp_a) fits int32 for every format of at most 31 bits
-    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) +
-                        rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
+    const int64_t rescaled_b = rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
+    const int64_t sum =
+        rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) + (p.subtract ? -rescaled_b : rescaled_b);
     y[i] = static_cast<int32_t>(std::clamp(rq.output_format().saturate(sum), p.clamp_lo, p.clamp_hi));
   }
 }

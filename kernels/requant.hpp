@@ -3,6 +3,7 @@
 // pooling. Spec: docs/numerics.md §5. All arithmetic is numerics' Requantizer; these kernels only
 // walk tensors and apply the fused activation clamp.
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -20,13 +21,14 @@ struct MulShift {
 void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int64_t inner, int32_t* y);
 
 // Residual add of two quantized tensors of the same shape, each rescaled to the output scale by its own
-// multiplier: y = clamp(sat_out(zp_y + R((a − zp_a)·S_a) + R((b − zp_b)·S_b)), lo, hi).
+// multiplier: y = clamp(sat_out(zp_y + R((a − zp_a)·S_a) ± R((b − zp_b)·S_b)), lo, hi) (− for a Sub).
 // `requantizer` gives the flavour, rounding, output format and zp_y.
 struct AddRequant {
   Requantizer requantizer;
   RequantChannel scale_a, scale_b;
   int32_t zero_point_a, zero_point_b;
   int64_t clamp_lo, clamp_hi;
+  bool subtract = false;  // a − b: the rescaled b is subtracted (ONNX Sub)
 };
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y);
 
@@ -39,5 +41,19 @@ struct Rescale {
   int64_t clamp_lo, clamp_hi;
 };
 void rescale(const Rescale& p, const int32_t* x, int64_t count, int32_t* y);
+
+// The product of two quantized values (a gate: squeeze-excitation, gating units):
+// y = clamp(sat_out(zp_y + R((a − zp_a)·(b − zp_b)·S)), lo, hi). The product is exact in int32 when the
+// two operands' formats have at most 30 bits together (the op checks).
+struct MulRequant {
+  Requantizer requantizer;
+  RequantChannel scale;
+  int32_t zero_point_a, zero_point_b;
+  int64_t clamp_lo, clamp_hi;
+};
+inline int32_t mul_requant(const MulRequant& p, int32_t a, int32_t b) {
+  const int32_t product = (a - p.zero_point_a) * (b - p.zero_point_b);
+  return static_cast<int32_t>(std::clamp(p.requantizer.apply(product, p.scale), p.clamp_lo, p.clamp_hi));
+}
 
 }  // namespace chipref::kernels

@@ -1,6 +1,6 @@
 // add: codes a, codes b of one shape → codes, each operand rescaled by its own multiplier
-// (docs/numerics.md §6). Attributes: multiplier_a, shift_a, multiplier_b, shift_b, flavour, rounding,
-// multiplier_bits, clamp_lo, clamp_hi.
+// (docs/numerics.md §6); with `subtract` 1, a − b. Attributes: multiplier_a, shift_a, multiplier_b,
+// shift_b, flavour, rounding, multiplier_bits, clamp_lo, clamp_hi, subtract (optional, 0).
 #include "kernels/requant.hpp"
 #include "ops/common.hpp"
 
@@ -11,10 +11,10 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   PreparedOp p;
   p.inputs = {op.inputs.at(0), op.inputs.at(1)};
   const IntValue& out = value(g, op.outputs.at(0), op);
-  const auto params = std::make_shared<const kernels::AddRequant>(
-      kernels::AddRequant{requantizer_of(op, out), channel(op, op.get_int("multiplier_a"), op.get_int("shift_a")),
-                          channel(op, op.get_int("multiplier_b"), op.get_int("shift_b")), input_zero_point(g, op, 0),
-                          input_zero_point(g, op, 1), op.get_int("clamp_lo"), op.get_int("clamp_hi")});
+  const auto params = std::make_shared<const kernels::AddRequant>(kernels::AddRequant{
+      requantizer_of(op, out), channel(op, op.get_int("multiplier_a"), op.get_int("shift_a")),
+      channel(op, op.get_int("multiplier_b"), op.get_int("shift_b")), input_zero_point(g, op, 0),
+      input_zero_point(g, op, 1), op.get_int("clamp_lo"), op.get_int("clamp_hi"), op.get_int("subtract", 0) != 0});
   p.run = [params, &op](const Inputs& in, CodeTensor& y, OverflowCounter&) {
     const CodeTensor& a = *in[0];
     const CodeTensor& b = *in[1];

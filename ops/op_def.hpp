@@ -72,6 +72,7 @@ enum class QdqForm {
   activation_mac,  // MatMul of two activations
   average_pool,    // AveragePool / GlobalAveragePool, then its requantization's clamp
   add,
+  mul,
   max_pool,
   lookup_table,
   softmax,

@@ -282,9 +282,13 @@ class Exporter {
     if (form == ops::QdqForm::with_producer) return;
     const std::string v = op.outputs.at(0);
     switch (form) {
-      case ops::QdqForm::add: {
+      case ops::QdqForm::add:
+      case ops::QdqForm::mul: {
         const std::string pre = clamps(op, v) ? op.name + "_output" : write_name(v);
-        add_node("Add", op.name, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
+        add_node(form == ops::QdqForm::mul   ? "Mul"
+                 : op.get_int("subtract", 0) ? "Sub"
+                                             : "Add",
+                 op.name, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
         clamp_activation(op, op.name, pre, v);
         break;
       }

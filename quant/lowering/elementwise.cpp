@@ -17,13 +17,44 @@ namespace {
 
 // Mul or Div by a positive constant scalar (attention's 1/√d): the codes stay and the scale changes, so
 // the readers read the input's codes and the factor lands in their requantization multiplier.
+// The product of two activations (a gate): y = z_y + R((a − z_a)(b − z_b)·s_a·s_b/s_y), one operand
+// broadcast over the other's axes of size 1 (squeeze-excitation's [N, C, 1, 1]); a ReLU or Clip after
+// it is fused into its clamp.
+void lower_product(Lowering& cx, const Node& n) {
+  const LayerQuantConfig c = cx.config.for_node(n.name);
+  const std::string a = n.inputs.at(0), b = n.inputs.at(1);
+  cx.require_quantized(a, n);
+  cx.require_quantized(b, n);
+  const Shape &sa = cx.int_graph.values.at(a).shape, &sb = cx.int_graph.values.at(b).shape;
+  if (sa.size() != sb.size())
+    cx.cannot(n, "its operands " + shape_to_string(sa) + " and " + shape_to_string(sb) +
+                     " have different ranks; a product of activations broadcasts operands of one rank");
+  const QuantParams &qa = cx.int_graph.values.at(a).quant, &qb = cx.int_graph.values.at(b).quant;
+  if (qa.format.bits() + qb.format.bits() > 30)
+    cx.cannot(n, "its operands are " + qa.format.name() + " and " + qb.format.name() +
+                     "; their product must fit the 32-bit requantizer input (at most 30 bits together)");
+  const Node* act = cx.fusable_activation(n.outputs[0]);
+  const std::string y = act ? act->outputs[0] : n.outputs[0];
+  const QuantParams yq = cx.params_for(y, c);
+  cx.add_value(y, yq);
+  const FixedMultiplier m = cx.stored_multiplier(qa.scale * qb.scale / yq.scale, c, n.name);
+  Node mul = cx.op("mul", n.name, {a, b}, {y});
+  cx.set_requant_attrs(mul, c);
+  mul.attributes["multiplier"] = int64_t{m.multiplier}, mul.attributes["shift"] = int64_t{m.shift};
+  const auto clamp = cx.clamp_for(act, yq);
+  mul.attributes["clamp_lo"] = clamp.first, mul.attributes["clamp_hi"] = clamp.second;
+  cx.int_graph.ops.push_back(std::move(mul));
+}
+
 void lower_scaling(Lowering& cx, const Node& n) {
   const bool div = n.op_type == "Div";
+  if (!div && !cx.graph.initializers.count(n.inputs.at(0)) && !cx.graph.initializers.count(n.inputs.at(1)))
+    return lower_product(cx, n);
   const size_t k = !div && cx.graph.initializers.count(n.inputs.at(0)) ? 0 : 1;
   const auto it = cx.graph.initializers.find(n.inputs.at(k));
   if (it == cx.graph.initializers.end() || !it->second.is_float() || it->second.numel() != 1)
     cx.cannot(n, std::string("only a ") + (div ? "division" : "multiplication") +
-                     " by a constant scalar is lowered (an elementwise product of activations is not)");
+                     " by a constant scalar is lowered (and a product of two activations)");
   const double factor = it->second.floats[0];
   if (!(factor > 0) || !std::isfinite(factor))
     cx.cannot(n, "its constant " + std::to_string(factor) + " must be positive and finite (it rescales the codes)");
@@ -60,6 +91,7 @@ void lower_add(Lowering& cx, const Node& n) {
       cx.stored_multiplier(cx.int_graph.values.at(b).quant.scale / yq.scale, c, n.name + " (input b)");
   Node add = cx.op("add", n.name, {a, b}, {y});
   cx.set_requant_attrs(add, c);
+  if (n.op_type == "Sub") add.attributes["subtract"] = int64_t{1};
   add.attributes["multiplier_a"] = int64_t{ma.multiplier}, add.attributes["shift_a"] = int64_t{ma.shift};
   add.attributes["multiplier_b"] = int64_t{mb.multiplier}, add.attributes["shift_b"] = int64_t{mb.shift};
   const auto clamp = cx.clamp_for(act, yq);
@@ -81,7 +113,7 @@ void lower_clamp(Lowering& cx, const Node& n) {
 
 std::vector<LoweringRule> elementwise_lowering_rules() {
   return {
-      {"", "Add", lower_add},     {"", "Mul", lower_scaling},
+      {"", "Add", lower_add},     {"", "Sub", lower_add},    {"", "Mul", lower_scaling},
       {"", "Div", lower_scaling}, {"", "Relu", lower_clamp},  // an activation no MAC or Add absorbed
       {"", "Clip", lower_clamp},
   };

@@ -897,3 +897,96 @@ TEST_CASE(
   CHECK(worst <= 8.0);
   CHECK(mean <= 1.5);
 }
+
+TEST_CASE(
+    "Lowering/a product of two activations, one broadcast (a squeeze-excitation gate), and a difference: within their "
+    "bounds",
+    "[quant][lowering]") {
+  std::mt19937_64 rng(23);
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "gate", {-1, 24}, 13);
+  add_float(g, "w1", {6, 6}, rng);
+  add_float(g, "b1", {6}, rng);
+  add_float(g, "wg", {6, 1}, rng);
+  add_float(g, "bg", {1}, rng);
+  add_node(g, "MatMul", "/h/MatMul", {"x", "w1"}, "h0");
+  add_node(g, "Add", "/h/Add", {"h0", "b1"}, "h");  // [N, 4, 6]
+  add_node(g, "MatMul", "/gate/MatMul", {"x", "wg"}, "g0");
+  add_node(g, "Add", "/gate/Add", {"g0", "bg"}, "g1");  // [N, 4, 1]
+  add_node(g, "Sigmoid", "/gate/Sigmoid", {"g1"}, "gate");
+  add_node(g, "Mul", "/se/Mul", {"h", "gate"}, "se");     // broadcast over the last axis
+  add_node(g, "Mul", "/square/Mul", {"se", "h"}, "sq");   // two activations of one shape
+  add_node(g, "Relu", "/square/Relu", {"sq"}, "sqr");     // fused into the product's clamp
+  add_node(g, "Sub", "/diff/Sub", {"sqr", "h"}, "diff");  // a − b: the Add with b negated
+  set_attr(add_node(g, "Flatten", "/flatten", {"diff"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "gate.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(300, 7);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "gate.onnx", {}});
+  std::vector<std::string> products;
+  for (const Node& op : q.ops)
+    if (op.op_type == "mul") products.push_back(op.name);
+  CHECK(products == std::vector<std::string>{"/se/Mul", "/square/Mul"});
+  CHECK(std::none_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.name == "/square/Relu"; }));
+
+  // Every element against the real product of its operands' real values: within half an output LSB
+  // (and the stored multiplier's 2^-30 relative error), or clamped by the fused ReLU / the format.
+  RunTrace trace;
+  DirectEngine(q).run(random_inputs(50, 8), &trace);
+  for (const Node& op : q.ops) {
+    if (op.op_type != "mul") continue;
+    INFO(op.name);
+    const QuantParams &qa = q.values.at(op.inputs[0]).quant, &qb = q.values.at(op.inputs[1]).quant,
+                      &qy = q.values.at(op.outputs[0]).quant;
+    const CodeTensor &a = trace.values.at(op.inputs[0]), &b = trace.values.at(op.inputs[1]),
+                     &y = trace.values.at(op.outputs[0]);
+    REQUIRE(y.shape == a.shape);
+    const int64_t inner = a.shape.back(), b_inner = b.shape.back();
+    int64_t off = 0, clamped = 0;
+    for (size_t i = 0; i < y.data.size(); ++i) {
+      const size_t j = b_inner == inner ? i : i / static_cast<size_t>(inner);  // the gate: one per row
+      const double product = qa.scale * static_cast<double>(a.data[i] - qa.zero_point) * qb.scale *
+                             static_cast<double>(b.data[j] - qb.zero_point);
+      const double got = qy.scale * static_cast<double>(y.data[i] - qy.zero_point);
+      const int64_t lo = op.get_int("clamp_lo"), hi = op.get_int("clamp_hi");
+      if (y.data[i] == lo || y.data[i] == hi) {
+        const double lo_real = qy.scale * static_cast<double>(lo - qy.zero_point),
+                     hi_real = qy.scale * static_cast<double>(hi - qy.zero_point);
+        clamped += product <= lo_real + 0.5 * qy.scale || product >= hi_real - 0.5 * qy.scale ? 1 : 0;
+        off += product > lo_real + 0.5 * qy.scale && product < hi_real - 0.5 * qy.scale ? 1 : 0;
+        continue;
+      }
+      off += std::fabs(got - product) > 0.5 * qy.scale * (1 + 1e-6) + std::fabs(product) * 0x1p-30;
+    }
+    CHECK(off == 0);
+    CHECK(clamped < static_cast<int64_t>(y.data.size()));
+  }
+  // The difference: within half an output LSB of the real difference of its operands' values, plus each
+  // operand's own rounding in the Add (R(a·S_a) − R(b·S_b): at most one LSB in all).
+  {
+    const Node& sub = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.name == "/diff/Sub"; });
+    CHECK(sub.op_type == "add");
+    CHECK(sub.get_int("subtract") == 1);
+    const QuantParams &qa = q.values.at(sub.inputs[0]).quant, &qb = q.values.at(sub.inputs[1]).quant,
+                      &qy = q.values.at(sub.outputs[0]).quant;
+    const CodeTensor &a = trace.values.at(sub.inputs[0]), &b = trace.values.at(sub.inputs[1]),
+                     &y = trace.values.at(sub.outputs[0]);
+    int64_t off = 0;
+    for (size_t i = 0; i < y.data.size(); ++i) {
+      const double diff = qa.scale * static_cast<double>(a.data[i] - qa.zero_point) -
+                          qb.scale * static_cast<double>(b.data[i] - qb.zero_point);
+      const bool at_end = y.data[i] == qy.format.min() || y.data[i] == qy.format.max();
+      off += !at_end &&
+             std::fabs(qy.scale * static_cast<double>(y.data[i] - qy.zero_point) - diff) > qy.scale * (1 + 1e-6);
+    }
+    CHECK(off == 0);
+  }
+  // The QDQ export writes both as Mul and re-imports as the same ops.
+  const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "gate_qdq.onnx");
+  CHECK(std::count_if(exported.nodes.begin(), exported.nodes.end(), [](const Node& n) { return n.op_type == "Mul"; }) ==
+        2);
+  CHECK(std::count_if(exported.nodes.begin(), exported.nodes.end(), [](const Node& n) { return n.op_type == "Sub"; }) ==
+        1);
+}
