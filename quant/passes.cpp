@@ -80,6 +80,71 @@ int fold_batch_norm(Graph& g) {
   return folded;
 }
 
+int channel_affine_to_depthwise(Graph& g) {
+  int rewritten = 0;
+  for (Node& n : g.nodes) {
+    if (!n.domain.empty() || n.outputs.size() != 1) continue;
+    const bool bn = n.op_type == "BatchNormalization";
+    if (!bn && n.op_type != "Mul" && n.op_type != "Add" && n.op_type != "Sub" && n.op_type != "Div") continue;
+    if (!bn && n.inputs.size() != 2) continue;
+    // The activation operand and the constant one (Sub and Div: the constant second).
+    const bool constant_first = !bn && (n.op_type == "Mul" || n.op_type == "Add") && float_initializer(g, n.inputs[0]);
+    const std::string x = n.inputs.at(constant_first ? 1 : 0);
+    if (g.initializers.count(x)) continue;
+    const ValueInfo* info = g.find_value(x);
+    if (!info || !info->shape_known || info->shape.size() != 4) continue;  // the lowering's convolutions are 2-D
+    const int64_t channels = info->shape[1];
+    if (channels <= 0) continue;
+    std::vector<double> weight(static_cast<size_t>(channels), 1.0), bias(static_cast<size_t>(channels), 0.0);
+    if (bn) {
+      const Tensor *gamma = float_initializer(g, n.inputs.at(1)), *beta = float_initializer(g, n.inputs.at(2));
+      const Tensor *mean = float_initializer(g, n.inputs.at(3)), *var = float_initializer(g, n.inputs.at(4));
+      if (!gamma || !beta || !mean || !var) continue;
+      const double eps = n.get_float("epsilon", 1e-5f);
+      for (int64_t c = 0; c < channels; ++c) {
+        const auto i = static_cast<size_t>(c);
+        weight[i] = static_cast<double>(gamma->floats.at(i)) / std::sqrt(static_cast<double>(var->floats.at(i)) + eps);
+        bias[i] = static_cast<double>(beta->floats.at(i)) - static_cast<double>(mean->floats.at(i)) * weight[i];
+      }
+    } else {
+      const Tensor* k = float_initializer(g, n.inputs[constant_first ? 0 : 1]);
+      if (!k || k->numel() != channels || channels == 1) continue;  // a scalar stays a rescaling
+      // One value per channel: right-aligned to the input's rank, `channels` on axis 1 and 1 elsewhere.
+      Shape aligned = k->shape;
+      while (aligned.size() < info->shape.size()) aligned.insert(aligned.begin(), 1);
+      bool per_channel = aligned.size() == info->shape.size();
+      for (size_t d = 0; per_channel && d < aligned.size(); ++d) per_channel = aligned[d] == (d == 1 ? channels : 1);
+      if (!per_channel) continue;
+      for (int64_t c = 0; c < channels; ++c) {
+        const double v = k->floats.at(static_cast<size_t>(c));
+        double& w = weight[static_cast<size_t>(c)];
+        double& b = bias[static_cast<size_t>(c)];
+        if (n.op_type == "Mul") w = v;
+        if (n.op_type == "Div") w = 1.0 / v;
+        if (n.op_type == "Add") b = v;
+        if (n.op_type == "Sub") b = -v;
+      }
+    }
+    Tensor w = Tensor::zeros(DType::float32, {channels, 1, 1, 1}), b = Tensor::zeros(DType::float32, {channels});
+    for (int64_t c = 0; c < channels; ++c)
+      w.floats[static_cast<size_t>(c)] = static_cast<float>(weight[static_cast<size_t>(c)]),
+      b.floats[static_cast<size_t>(c)] = static_cast<float>(bias[static_cast<size_t>(c)]);
+    if (std::any_of(w.floats.begin(), w.floats.end(), [](float v) { return !std::isfinite(v); })) continue;
+    const std::string w_name = n.name + ".depthwise_weight", b_name = n.name + ".depthwise_bias";
+    g.initializers[w_name] = std::move(w);
+    g.initializers[b_name] = std::move(b);
+    Node conv;
+    conv.name = n.name, conv.op_type = "Conv";
+    conv.inputs = {x, w_name, b_name};
+    conv.outputs = n.outputs;
+    conv.attributes["group"] = channels;
+    conv.attributes["kernel_shape"] = std::vector<int64_t>{1, 1};
+    n = std::move(conv);
+    ++rewritten;
+  }
+  return rewritten;
+}
+
 int remove_identities(Graph& g) {
   int removed = 0;
   std::vector<Node> kept;

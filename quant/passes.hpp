@@ -32,4 +32,11 @@ int fuse_gelu(Graph& graph);
 // → HardSwish(x). Returns how many were fused.
 int fuse_gated_activations(Graph& graph);
 
+// A per-channel affine map that no Conv absorbed — BatchNormalization after anything but a Conv
+// (DenseNet's pre-activation order, a BN after a Concat), or a Mul, Add, Sub or Div by a constant with
+// one value per channel (ConvNeXt's layer scale, an input normalisation) on an [N, C, H, W] tensor —
+// becomes a depthwise Conv with 1 × 1 kernels (weight w_c, bias b_c, computed in
+// double and rounded to float32 once), lowered like any other Conv. Returns how many were rewritten.
+int channel_affine_to_depthwise(Graph& graph);
+
 }  // namespace chipref

@@ -126,6 +126,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   fuse_layer_norm(g);
   fuse_gelu(g);
   fuse_gated_activations(g);
+  if (!is_prequantized(g)) channel_affine_to_depthwise(g);  // after the fusions, whose patterns hold constants
   if (is_prequantized(g)) {
     PrequantizedModel extracted = extract_prequantized(g);
     if (pre) *pre = std::move(extracted);

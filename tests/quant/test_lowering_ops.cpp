@@ -990,3 +990,93 @@ TEST_CASE(
   CHECK(std::count_if(exported.nodes.begin(), exported.nodes.end(), [](const Node& n) { return n.op_type == "Sub"; }) ==
         1);
 }
+
+TEST_CASE(
+    "Lowering/per-channel constant Mul, Add, Sub, Div and a BatchNormalization after no Conv become depthwise 1x1 "
+    "convolutions",
+    "[quant][lowering]") {
+  std::mt19937_64 rng(29);
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "affine", {-1, 24}, 13);  // x: [N, 4, 6] → [N, C = 4, 2, 3]
+  auto per_channel = [&](const std::string& name, std::vector<int64_t> dims, std::vector<float> v) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    for (float f : v) t->add_float_data(f);
+  };
+  per_channel("scale", {4, 1, 1}, {0.5f, -1.5f, 2.0f, 0.25f});  // a layer scale, one negative
+  per_channel("shift", {1, 4, 1, 1}, {0.1f, -0.2f, 0.3f, 1.0f});
+  per_channel("mean", {4, 1, 1}, {0.0f, 0.5f, -0.5f, 0.2f});
+  per_channel("divisor", {4, 1, 1}, {2.0f, 0.5f, 4.0f, 1.0f});
+  per_channel("gamma", {4}, {1.0f, 0.8f, -1.2f, 2.0f});
+  per_channel("beta", {4}, {0.0f, 0.1f, 0.2f, -0.3f});
+  per_channel("bn_mean", {4}, {0.1f, -0.1f, 0.0f, 0.3f});
+  per_channel("bn_var", {4}, {1.0f, 0.5f, 2.0f, 0.25f});
+  {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name("nchw"), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(4);
+    for (int64_t d : {0, 4, 2, 3}) t->add_int64_data(d);
+  }
+  add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
+  add_node(g, "Mul", "/scale/Mul", {"scale", "x4"}, "s1");  // constant first
+  add_node(g, "Add", "/shift/Add", {"s1", "shift"}, "s2");
+  add_node(g, "Sub", "/center/Sub", {"s2", "mean"}, "s3");
+  add_node(g, "Div", "/norm/Div", {"s3", "divisor"}, "s4");
+  add_node(g, "BatchNormalization", "/bn/BatchNormalization", {"s4", "gamma", "beta", "bn_mean", "bn_var"}, "s5");
+  set_attr(add_node(g, "Flatten", "/flatten", {"s5"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "affine.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(300, 9);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "affine.onnx", {}});
+  int64_t convs = 0;
+  for (const Node& op : q.ops) {
+    if (op.op_type != "conv_mac") continue;
+    ++convs;
+    CHECK(op.get_int("group") == 4);
+  }
+  CHECK(convs == 5);
+
+  // Against the float model, per channel c, by the error each stage adds and the later stages scale: the
+  // input's rounding (s_x/2) and per stage k its output rounding (s_k/2) and its bias code's rounding
+  // (s_(k−1)·|w_k|/127 / 2: the one weight of a channel is ±127 at its own scale), each times the
+  // product of |w_j| over the stages after it; elements at the output format's ends are saturated.
+  const std::vector<std::string> stages = {"x", "s1", "s2", "s3", "s4", "s5"};
+  const double eps = 1e-5;
+  const std::vector<std::vector<double>> w = {{0.5, -1.5, 2.0, 0.25},
+                                              {1, 1, 1, 1},
+                                              {1, 1, 1, 1},
+                                              {0.5, 2.0, 0.25, 1.0},
+                                              {1.0 / std::sqrt(1.0 + eps), 0.8 / std::sqrt(0.5 + eps),
+                                               -1.2 / std::sqrt(2.0 + eps), 2.0 / std::sqrt(0.25 + eps)}};
+  std::vector<double> bound(4);
+  for (size_t c = 0; c < 4; ++c) {
+    double after = 1;  // product of |w_j| over the stages after k, walking backwards
+    for (size_t k = 5; k >= 1; --k) {
+      const double s_k = q.values.at(stages[k]).quant.scale, s_prev = q.values.at(stages[k - 1]).quant.scale;
+      bound[c] += (0.5 * s_k + 0.5 * s_prev * std::fabs(w[k - 1][c]) / 127.0) * after;
+      after *= std::fabs(w[k - 1][c]);
+    }
+    bound[c] += 0.5 * q.values.at("x").quant.scale * after;
+  }
+  const Tensor x = random_inputs(100, 10);
+  const Tensor y = DirectEngine(q).run(x);
+  const Tensor ref = FloatExecutor(graph).run({{"x", x}}).at("y");
+  REQUIRE(y.shape == ref.shape);
+  const QuantParams& out = q.values.at("y").quant;
+  const double y_lo = out.scale * static_cast<double>(out.format.min() - out.zero_point),
+               y_hi = out.scale * static_cast<double>(out.format.max() - out.zero_point);
+  const QuantParams& in = q.values.at("x").quant;
+  const double x_lo = in.scale * static_cast<double>(in.format.min() - in.zero_point),
+               x_hi = in.scale * static_cast<double>(in.format.max() - in.zero_point);
+  int64_t checked = 0, over = 0;
+  for (size_t i = 0; i < y.floats.size(); ++i) {
+    const size_t c = (i % 24) / 6;  // [N, 4, 2, 3] flattened
+    if (x.floats[i] < x_lo || x.floats[i] > x_hi || y.floats[i] <= y_lo || y.floats[i] >= y_hi) continue;
+    ++checked;
+    over += std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) > bound[c] * (1 + 1e-4) + 1e-6;
+  }
+  CHECK(checked > 2000);
+  CHECK(over == 0);
+}
