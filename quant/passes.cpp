@@ -145,6 +145,49 @@ int channel_affine_to_depthwise(Graph& g) {
   return rewritten;
 }
 
+int reduce_mean_to_pool(Graph& g) {
+  int rewritten = 0;
+  std::vector<Node> nodes;
+  for (Node& n : g.nodes) {
+    const ValueInfo* info = n.op_type == "ReduceMean" && n.domain.empty() ? g.find_value(n.inputs.at(0)) : nullptr;
+    if (!info || !info->shape_known || info->shape.size() != 4 || n.inputs.size() != 1 || !n.has("axes")) {
+      nodes.push_back(std::move(n));
+      continue;
+    }
+    std::vector<int64_t> axes = n.get_ints("axes");
+    for (int64_t& a : axes) a = a < 0 ? a + 4 : a;
+    std::sort(axes.begin(), axes.end());
+    if (axes != std::vector<int64_t>{2, 3}) {
+      nodes.push_back(std::move(n));
+      continue;
+    }
+    const bool keepdims = n.get_int("keepdims", 1) != 0;
+    Node pool;
+    pool.name = n.name, pool.op_type = "GlobalAveragePool";
+    pool.inputs = {n.inputs[0]};
+    pool.outputs = {keepdims ? n.outputs[0] : n.name + "/pooled"};
+    if (!keepdims) {  // [N, C, 1, 1] then [N, C]
+      ValueInfo pooled = *info;
+      pooled.name = pool.outputs[0];
+      pooled.shape[2] = pooled.shape[3] = 1;
+      if (pooled.dim_names.size() == 4) pooled.dim_names[2] = pooled.dim_names[3] = "";
+      g.value_info[pooled.name] = pooled;
+    }
+    nodes.push_back(pool);
+    if (!keepdims) {
+      Node flatten;
+      flatten.name = n.name + "/Flatten", flatten.op_type = "Flatten";
+      flatten.inputs = {pool.outputs[0]};
+      flatten.outputs = {n.outputs[0]};
+      flatten.attributes["axis"] = int64_t{1};
+      nodes.push_back(flatten);
+    }
+    ++rewritten;
+  }
+  g.nodes = std::move(nodes);
+  return rewritten;
+}
+
 int remove_identities(Graph& g) {
   int removed = 0;
   std::vector<Node> kept;

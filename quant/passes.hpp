@@ -39,4 +39,9 @@ int fuse_gated_activations(Graph& graph);
 // double and rounded to float32 once), lowered like any other Conv. Returns how many were rewritten.
 int channel_affine_to_depthwise(Graph& graph);
 
+// ReduceMean over the spatial axes of an [N, C, H, W] tensor (squeeze-excitation's pooling as some
+// exports write it) is a GlobalAveragePool (then a Flatten to [N, C] without keepdims). Returns how
+// many were rewritten.
+int reduce_mean_to_pool(Graph& graph);
+
 }  // namespace chipref

@@ -127,6 +127,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   fuse_gelu(g);
   fuse_gated_activations(g);
   if (!is_prequantized(g)) channel_affine_to_depthwise(g);  // after the fusions, whose patterns hold constants
+  reduce_mean_to_pool(g);
   if (is_prequantized(g)) {
     PrequantizedModel extracted = extract_prequantized(g);
     if (pre) *pre = std::move(extracted);

@@ -1080,3 +1080,72 @@ TEST_CASE(
   CHECK(checked > 2000);
   CHECK(over == 0);
 }
+
+TEST_CASE(
+    "Lowering/a squeeze-excitation block: ReduceMean over H and W as a pool, 1x1 convs, HardSigmoid, the gated product",
+    "[quant][lowering]") {
+  for (const bool keepdims : {true, false}) {
+    INFO("keepdims " << keepdims);
+    std::mt19937_64 rng(31);
+    onnx::ModelProto m;
+    onnx::GraphProto* g = start_model(m, "se", {-1, keepdims ? 24 : 4}, 13);
+    {
+      onnx::TensorProto* t = g->add_initializer();
+      t->set_name("nchw"), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(4);
+      for (int64_t d : {0, 4, 2, 3}) t->add_int64_data(d);
+    }
+    add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
+    onnx::NodeProto* mean = add_node(g, "ReduceMean", "/se/ReduceMean", {"x4"}, keepdims ? "pooled" : "y");
+    set_attr(mean, "axes", {2, 3});
+    set_attr(mean, "keepdims", {keepdims ? 1 : 0}, true);
+    if (keepdims) {
+      add_float(g, "w1", {2, 4, 1, 1}, rng);
+      add_float(g, "b1", {2}, rng);
+      add_float(g, "w2", {4, 2, 1, 1}, rng);
+      add_float(g, "b2", {4}, rng);
+      add_node(g, "Conv", "/se/fc1", {"pooled", "w1", "b1"}, "f1");
+      add_node(g, "Relu", "/se/relu", {"f1"}, "f1r");
+      add_node(g, "Conv", "/se/fc2", {"f1r", "w2", "b2"}, "f2");
+      add_node(g, "HardSigmoid", "/se/gate", {"f2"}, "gate");
+      add_node(g, "Mul", "/se/Mul", {"x4", "gate"}, "se");
+      set_attr(add_node(g, "Flatten", "/flatten", {"se"}, "y"), "axis", {1}, true);
+    }
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    const Graph graph = import_onnx_bytes(bytes, "se.onnx");
+    const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+    const Tensor calibration = random_inputs(300, 11);
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "se.onnx", {}});
+    const auto pool =
+        std::find_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "window_sum"; });
+    REQUIRE(pool != q.ops.end());
+    // The mean of every (image, channel) against the mean of its input's real values: within half an
+    // output LSB (plus the multiplier's 2^-30) where not saturated.
+    RunTrace trace;
+    const Tensor x = random_inputs(40, 12);
+    const Tensor y = DirectEngine(q).run(x, &trace);
+    const std::string pooled_name = keepdims ? "pooled" : "y";
+    const QuantParams &qx = q.values.at("x4").quant, &qp = q.values.at(pooled_name).quant;
+    const CodeTensor &codes = trace.values.at("x4"), &means = trace.values.at(pooled_name);
+    REQUIRE(means.data.size() == 40 * 4);
+    int64_t off = 0;
+    for (size_t k = 0; k < means.data.size(); ++k) {
+      double sum = 0;
+      for (size_t j = 0; j < 6; ++j) sum += qx.scale * static_cast<double>(codes.data[k * 6 + j] - qx.zero_point);
+      const bool at_end = means.data[k] == qp.format.min() || means.data[k] == qp.format.max();
+      off += !at_end && std::fabs(qp.scale * static_cast<double>(means.data[k] - qp.zero_point) - sum / 6) >
+                            0.5 * qp.scale * (1 + 1e-6);
+    }
+    CHECK(off == 0);
+    if (keepdims) {
+      CHECK(std::count_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "mul"; }) == 1);
+      const Tensor ref = FloatExecutor(graph).run({{"x", x}}).at("y");
+      double worst = 0;
+      for (size_t i = 0; i < y.floats.size(); ++i)
+        worst =
+            std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / q.values.at("y").quant.scale);
+      INFO("worst |integer − float| = " << worst << " output LSB");
+      CHECK(worst <= 4.0);  // a sanity bound: each product and table is checked exactly in its own test
+    }
+  }
+}
