@@ -43,21 +43,41 @@ void lower_average_pool(Lowering& cx, const Node& n, bool global) {
                   cx.clamp_for(nullptr, yq));
 }
 
+// MaxPool: the largest code of each window (codes order as reals do). ceil_mode's extra last window is
+// the same window over more end padding, which the max skips: the pads grow at the end by what makes
+// the floor formula give ONNX's ceil count (a last window that would start in the end padding is dropped,
+// as ONNX defines).
+void lower_max_pool(Lowering& cx, const Node& n) {
+  const std::vector<int64_t> kernel = n.get_ints("kernel_shape");
+  const std::vector<int64_t> strides = n.get_ints("strides", std::vector<int64_t>(kernel.size(), 1));
+  const std::vector<int64_t> dilations = n.get_ints("dilations", std::vector<int64_t>(kernel.size(), 1));
+  std::vector<int64_t> pads = n.get_ints("pads", std::vector<int64_t>(2 * kernel.size(), 0));
+  if (n.get_int("ceil_mode", 0) != 0) {
+    const Shape xs = cx.shape_of(n.inputs.at(0));
+    const size_t dims = kernel.size();
+    if (xs.size() != dims + 2 || pads.size() != 2 * dims || strides.size() != dims || dilations.size() != dims)
+      cx.cannot(n, "ceil_mode needs the input's spatial size and one kernel, stride, dilation and two pads per axis");
+    for (size_t d = 0; d < dims; ++d) {
+      const int64_t in = xs[d + 2];
+      if (in < 0) cx.cannot(n, "ceil_mode needs a static spatial size");
+      const int64_t span = in + pads[d] + pads[d + dims] - dilations[d] * (kernel[d] - 1) - 1;
+      if (span < 0) continue;  // no window at all: the geometry check names it
+      int64_t out = (span + strides[d] - 1) / strides[d] + 1;
+      if ((out - 1) * strides[d] >= in + pads[d]) --out;  // a last window starting in the end padding
+      pads[d + dims] += std::max<int64_t>(0, (out - 1) * strides[d] - span);
+    }
+  }
+  cx.lower_data_movement(n, "window_max",
+                         {{"kernel", kernel}, {"strides", strides}, {"pads", pads}, {"dilations", dilations}});
+}
+
 }  // namespace
 
 std::vector<LoweringRule> pool_lowering_rules() {
   return {
       {"", "AveragePool", [](Lowering& cx, const Node& n) { lower_average_pool(cx, n, false); }},
       {"", "GlobalAveragePool", [](Lowering& cx, const Node& n) { lower_average_pool(cx, n, true); }},
-      {"", "MaxPool",
-       [](Lowering& cx, const Node& n) {
-         if (n.get_int("ceil_mode", 0) != 0) cx.cannot(n, "ceil_mode is not supported yet");
-         cx.lower_data_movement(n, "window_max",
-                                {{"kernel", n.get_ints("kernel_shape")},
-                                 {"strides", n.get_ints("strides", std::vector<int64_t>{1, 1})},
-                                 {"pads", n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0})},
-                                 {"dilations", n.get_ints("dilations", std::vector<int64_t>{1, 1})}});
-       }},
+      {"", "MaxPool", lower_max_pool},
   };
 }
 

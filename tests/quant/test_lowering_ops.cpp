@@ -1149,3 +1149,61 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE("Lowering/MaxPool with ceil_mode: ONNX's output size, each code the largest of its window",
+          "[quant][lowering]") {
+  for (const bool padded : {false, true}) {
+    INFO("padded " << padded);
+    onnx::ModelProto m;
+    // [N, 1, 4, 6], kernel 3, stride 2: ceil_mode gives 2 × 3 outputs (floor: 1 × 2); with pads of 1,
+    // 3 × 4 (floor: 2 × 3).
+    const int64_t oh = padded ? 3 : 2, ow = padded ? 4 : 3;
+    onnx::GraphProto* g = start_model(m, "pool", {-1, oh * ow}, 13);
+    {
+      onnx::TensorProto* t = g->add_initializer();
+      t->set_name("n1hw"), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(4);
+      for (int64_t d : {0, 1, 4, 6}) t->add_int64_data(d);
+    }
+    add_node(g, "Reshape", "/to_nchw", {"x", "n1hw"}, "x4");
+    onnx::NodeProto* pool = add_node(g, "MaxPool", "/pool", {"x4"}, "p");
+    set_attr(pool, "kernel_shape", {3, 3});
+    set_attr(pool, "strides", {2, 2});
+    set_attr(pool, "ceil_mode", {1}, true);
+    if (padded) set_attr(pool, "pads", {1, 1, 1, 1});
+    set_attr(add_node(g, "Flatten", "/flatten", {"p"}, "y"), "axis", {1}, true);
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    const Graph graph = import_onnx_bytes(bytes, "pool.onnx");
+    const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+    const Tensor calibration = random_inputs(200, 13);
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "pool.onnx", {}});
+    const Tensor x = random_inputs(50, 14);
+    RunTrace trace;
+    const Tensor y = DirectEngine(q).run(x, &trace);
+    const Tensor ref = FloatExecutor(graph).run({{"x", x}}).at("y");
+    REQUIRE(y.shape == ref.shape);
+    REQUIRE(y.shape == Shape{50, oh * ow});
+    // Each output code is the largest input code of its window (windows written out here).
+    const CodeTensor &in = trace.values.at("x4"), &out = trace.values.at("p");
+    const int64_t pad = padded ? 1 : 0;
+    int64_t wrong = 0;
+    for (int64_t n = 0; n < 50; ++n)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          int32_t best = std::numeric_limits<int32_t>::min();
+          for (int64_t ky = 0; ky < 3; ++ky)
+            for (int64_t kx = 0; kx < 3; ++kx) {
+              const int64_t iy = oy * 2 - pad + ky, ix = ox * 2 - pad + kx;
+              if (iy >= 0 && iy < 4 && ix >= 0 && ix < 6) best = std::max(best, in.data[(n * 4 + iy) * 6 + ix]);
+            }
+          wrong += out.data[(n * oh + oy) * ow + ox] != best;
+        }
+    CHECK(wrong == 0);
+    // And the real max within half an LSB where the input lies in the format's range.
+    const QuantParams& qx = q.values.at("x4").quant;
+    double worst = 0;
+    for (size_t i = 0; i < y.floats.size(); ++i)
+      worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / qx.scale);
+    CHECK(worst <= 0.5 + 1e-6);
+  }
+}
