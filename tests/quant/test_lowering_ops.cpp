@@ -17,69 +17,12 @@
 #include "quant/passes.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
+#include "support/onnx_builder.hpp"
 
 using namespace chipref;
+using namespace chipref::testing;
 
 namespace {
-void add_float(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims, std::mt19937_64& rng) {
-  onnx::TensorProto* t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  int64_t n = 1;
-  for (int64_t d : dims) t->add_dims(d), n *= d;
-  std::normal_distribution<float> normal(0.0f, 0.5f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = normal(rng);
-  t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
-}
-
-onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& type, const std::string& name,
-                          std::vector<std::string> ins, std::string out) {
-  onnx::NodeProto* n = g->add_node();
-  n->set_op_type(type);
-  n->set_name(name);
-  for (const auto& i : ins) n->add_input(i);
-  n->add_output(out);
-  return n;
-}
-
-void set_attr(onnx::NodeProto* n, const std::string& key, std::vector<int64_t> ints, bool single = false) {
-  auto* a = n->add_attribute();
-  a->set_name(key);
-  if (single) {
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(ints.at(0));
-  } else {
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t v : ints) a->add_ints(v);
-  }
-}
-
-void add_io(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
-  v->set_name(name);
-  auto* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) {
-    auto* dim = t->mutable_shape()->add_dim();
-    if (d < 0)
-      dim->set_dim_param("batch");
-    else
-      dim->set_dim_value(d);
-  }
-}
-
-// A model at `opset` with graph input x [batch, 4, 6] and output y of `out_dims`; returns its graph.
-onnx::GraphProto* start_model(onnx::ModelProto& m, const std::string& name, std::vector<int64_t> out_dims,
-                              int opset = 13) {
-  m.set_ir_version(opset >= 17 ? 8 : 7);
-  m.add_opset_import()->set_version(opset);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name(name);
-  add_io(g->add_input(), "x", {-1, 4, 6});
-  add_io(g->add_output(), "y", std::move(out_dims));
-  return g;
-}
-
 std::string token_model() {
   std::mt19937_64 rng(5);
   onnx::ModelProto m;
@@ -101,13 +44,6 @@ std::string token_model() {
   return bytes;
 }
 
-Tensor random_inputs(int64_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  Tensor t = Tensor::zeros(DType::float32, {n, 4, 6});
-  for (float& v : t.floats) v = normal(rng);
-  return t;
-}
 }  // namespace
 
 TEST_CASE("Lowering/Transpose, MatMul + Add bias + Relu, Concat and Flatten lower and run", "[quant][lowering]") {
@@ -724,12 +660,6 @@ TEST_CASE(
 }
 
 namespace {
-void set_float_attr(onnx::NodeProto* n, const std::string& key, float v) {
-  auto* a = n->add_attribute();
-  a->set_name(key);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(v);
-}
 
 // The activations as the ONNX operator documents define them, written here (not quant/lut.cpp's).
 double onnx_activation(const std::string& type, double x, double alpha, double beta) {

@@ -9,10 +9,13 @@
 #include <map>
 #include <set>
 
+#include "model/onnx_import.hpp"
 #include "quant/config.hpp"
+#include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 #include "sim/systemc/engine.hpp"
 #include "sim/systemc/modules.hpp"
+#include "support/onnx_builder.hpp"
 #include "support/shipped_examples.hpp"
 
 using namespace chipref;
@@ -85,6 +88,29 @@ TEST_CASE("SystemC/the CNN with configs/w8a8.yaml: every tensor identical to the
     SystemCEngine engine(q, hw);
     require_same_as_direct(q, engine, 100);
   }
+}
+
+TEST_CASE("SystemC/the ops issue 25 added (rescale, mul, subtracting add, new tables, depthwise affine): identical",
+          "[sim][systemc]") {
+  const Graph g = import_onnx_bytes(testing::issue25_ops_model(), "issue25_ops.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = testing::random_inputs(300, 1);
+  const IntGraph q = quantize(QuantizeInputs{&g, &config, &calibration, "issue25_ops.onnx", {}});
+  std::set<std::string> kinds;
+  for (const Node& op : q.ops) kinds.insert(op.op_type);
+  for (const char* kind : {"rescale", "mul", "lut", "clamp", "conv_mac", "window_sum", "add"}) {
+    INFO(kind);
+    CHECK(kinds.count(kind) == 1);
+  }
+  SystemCEngine engine(q);
+  const DirectEngine direct(q);
+  const Tensor x = testing::random_inputs(40, 2);
+  RunTrace want, got;
+  const Tensor y_direct = direct.run(x, &want);
+  const Tensor y_systemc = engine.run(x, &got);
+  CHECK(y_systemc.floats == y_direct.floats);
+  testing::check_same_tensors(want.values, got.values);
+  CHECK(engine.run(x).floats == y_direct.floats);
 }
 
 TEST_CASE("SystemC/saturating 18-bit accumulators: the same overflow counts as the DirectEngine", "[sim][systemc]") {

@@ -1,0 +1,124 @@
+#pragma once
+// Small ONNX models written in C++ for the lowering and engine tests: initializers, nodes, attributes,
+// a model with input x [batch, 4, 6], and inputs for it.
+
+#include <onnx/onnx_pb.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model/tensor.hpp"
+
+namespace chipref::testing {
+
+inline void add_float(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
+                      std::mt19937_64& rng) {
+  onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  int64_t n = 1;
+  for (int64_t d : dims) t->add_dims(d), n *= d;
+  std::normal_distribution<float> normal(0.0f, 0.5f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = normal(rng);
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+}
+
+inline onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& type, const std::string& name,
+                                 std::vector<std::string> ins, std::string out) {
+  onnx::NodeProto* n = g->add_node();
+  n->set_op_type(type);
+  n->set_name(name);
+  for (const auto& i : ins) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+inline void set_attr(onnx::NodeProto* n, const std::string& key, std::vector<int64_t> ints, bool single = false) {
+  auto* a = n->add_attribute();
+  a->set_name(key);
+  if (single) {
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(ints.at(0));
+  } else {
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t v : ints) a->add_ints(v);
+  }
+}
+
+inline void add_io(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) {
+    auto* dim = t->mutable_shape()->add_dim();
+    if (d < 0)
+      dim->set_dim_param("batch");
+    else
+      dim->set_dim_value(d);
+  }
+}
+
+// A model at `opset` with graph input x [batch, 4, 6] and output y of `out_dims`; returns its graph.
+inline onnx::GraphProto* start_model(onnx::ModelProto& m, const std::string& name, std::vector<int64_t> out_dims,
+                                     int opset = 13) {
+  m.set_ir_version(opset >= 17 ? 8 : 7);
+  m.add_opset_import()->set_version(opset);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name(name);
+  add_io(g->add_input(), "x", {-1, 4, 6});
+  add_io(g->add_output(), "y", std::move(out_dims));
+  return g;
+}
+
+inline Tensor random_inputs(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Tensor t = Tensor::zeros(DType::float32, {n, 4, 6});
+  for (float& v : t.floats) v = normal(rng);
+  return t;
+}
+inline void set_float_attr(onnx::NodeProto* n, const std::string& key, float v) {
+  auto* a = n->add_attribute();
+  a->set_name(key);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
+// A network of the ops issue 25 added, for the engines' equality tests: a per-channel constant Mul (a
+// depthwise 1×1 conv), a squeeze-excitation gate (ReduceMean, 1×1 conv, HardSigmoid, broadcast Mul),
+// HardSwish, a standalone Relu (a clamp), a Concat of two quantizations (a rescale), LeakyRelu and a
+// Sub. Input x [N, 4, 6], output y [N, 48].
+inline std::string issue25_ops_model() {
+  std::mt19937_64 rng(41);
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "issue25_ops", {-1, 48}, 14);
+  onnx::TensorProto* shape = g->add_initializer();
+  shape->set_name("nchw"), shape->set_data_type(onnx::TensorProto::INT64), shape->add_dims(4);
+  for (int64_t d : {0, 4, 2, 3}) shape->add_int64_data(d);
+  onnx::TensorProto* scale = g->add_initializer();
+  scale->set_name("scale"), scale->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : {4, 1, 1}) scale->add_dims(d);
+  for (float v : {0.5f, -1.5f, 2.0f, 0.25f}) scale->add_float_data(v);
+  add_float(g, "w_se", {4, 4, 1, 1}, rng);
+  add_float(g, "b_se", {4}, rng);
+  add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
+  add_node(g, "Mul", "/layer_scale", {"x4", "scale"}, "a");
+  onnx::NodeProto* mean = add_node(g, "ReduceMean", "/se/ReduceMean", {"a"}, "pooled");
+  set_attr(mean, "axes", {2, 3});
+  add_node(g, "Conv", "/se/fc", {"pooled", "w_se", "b_se"}, "f");
+  add_node(g, "HardSigmoid", "/se/gate", {"f"}, "gate");
+  add_node(g, "Mul", "/se/Mul", {"a", "gate"}, "se");
+  add_node(g, "HardSwish", "/hswish", {"se"}, "hs");
+  add_node(g, "Relu", "/relu", {"x4"}, "r");
+  set_attr(add_node(g, "Concat", "/cat", {"r", "hs"}, "cat"), "axis", {1}, true);
+  add_node(g, "LeakyRelu", "/leaky", {"cat"}, "lr");
+  add_node(g, "Sub", "/diff", {"lr", "cat"}, "d");
+  set_attr(add_node(g, "Flatten", "/flatten", {"d"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  return bytes;
+}
+
+}  // namespace chipref::testing
