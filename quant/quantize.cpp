@@ -222,6 +222,21 @@ std::map<std::string, Range> cached_calibration(const Graph& g, const Tensor& im
 }
 }  // namespace
 
+std::vector<LoweringOutcome> survey_lowering(const QuantizeInputs& in) {
+  if (!in.graph || !in.config) throw InputError("quantize: a graph and a config are required");
+  const bool given_params = is_prequantized(*in.graph);
+  if (!given_params && !in.calibration) throw InputError(in.graph->source + ": a float model needs calibration data");
+  PrequantizedModel pre;
+  Graph g = prepare(*in.graph, &pre);
+  IntGraph out;
+  out.input_name = g.inputs[0].name + ":float";
+  return Lowering(g, *in.config,
+                  given_params ? std::map<std::string, Range>{}
+                               : calibrate(g, *in.calibration, *in.config, in.calibration_threads),
+                  given_params ? &pre : nullptr, out, in.ignore_sparsity)
+      .survey();
+}
+
 IntGraph quantize(const QuantizeInputs& in) {
   if (!in.graph || !in.config) throw InputError("quantize: a graph and a config are required");
   const bool given_params = is_prequantized(*in.graph);

@@ -24,7 +24,8 @@
 #include "model/graph.hpp"
 #include "model/int_graph.hpp"
 #include "quant/config.hpp"
-#include "quant/quantizer.hpp"  // code_of
+#include "quant/lowering/lowering.hpp"  // LoweringOutcome
+#include "quant/quantizer.hpp"          // code_of
 
 namespace chipref {
 
@@ -58,6 +59,10 @@ struct QuantizeInputs {
 };
 
 IntGraph quantize(const QuantizeInputs& in);
+
+// What every node of the prepared float graph lowers to, or why it does not, without stopping at the
+// first refusal (`chipref inspect --lowering`).
+std::vector<LoweringOutcome> survey_lowering(const QuantizeInputs& in);
 
 // The float passes quantize() runs first (constant folding, identity removal, BN folding): the float
 // graph the IntGraph's value names refer to.

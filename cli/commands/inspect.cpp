@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "cli/commands/commands.hpp"
 #include "cli/commands/engine.hpp"
@@ -13,14 +14,16 @@
 #include "ops/lut.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
+#include "quant/config.hpp"
+#include "quant/quantize.hpp"
 
 namespace chipref::cli {
 
 namespace {
 struct InspectOptions {
-  std::string model;
+  std::string model, config;
   int64_t batch = 1;
-  bool json = false, tables = false;
+  bool json = false, tables = false, lowering = false;
   EngineChoice engine;
 };
 
@@ -185,7 +188,59 @@ int inspect_int_graph(const InspectOptions& o) {
   return 0;
 }
 
+// --lowering: what each node of the model would lower to, or why not, before quantizing. Calibrated on
+// synthetic inputs (standard normal, fixed seed) of the input's shape: the ranges do not change which
+// rules apply, only the parameters.
+int inspect_lowering(const InspectOptions& o) {
+  const Graph graph = import_onnx(o.model);  // as quantize imports it: the batch stays dynamic
+  const QuantConfig config =
+      o.config.empty() ? parse_quant_config("defaults: {}\n", "the default config") : load_quant_config(o.config);
+  Shape shape = graph.inputs.at(0).shape;
+  if (!shape.empty() && shape[0] < 0) shape[0] = 8;
+  for (int64_t d : shape)
+    if (d < 0) throw InputError(o.model + ": the input's shape " + shape_to_string(shape) + " is not static");
+  Tensor calibration = Tensor::zeros(DType::float32, shape);
+  std::mt19937_64 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : calibration.floats) v = normal(rng);
+  const std::vector<LoweringOutcome> rows =
+      survey_lowering(QuantizeInputs{&graph, &config, &calibration, o.model, Normalisation{}});
+  const auto refused =
+      std::count_if(rows.begin(), rows.end(), [](const LoweringOutcome& r) { return !r.refused.empty(); });
+  if (o.json) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const LoweringOutcome& r : rows) {
+      nlohmann::json n = {{"name", r.node}, {"op", r.op_type}, {"lowers", r.refused.empty()}};
+      if (!r.int_ops.empty()) n["int_ops"] = r.int_ops;
+      if (!r.fused_into.empty()) n["fused_into"] = r.fused_into;
+      if (!r.refused.empty()) n["reason"] = r.refused;
+      nodes.push_back(n);
+    }
+    fmt::print("{}\n", nlohmann::json{{"model", o.model}, {"nodes", nodes}, {"refused", refused}}.dump(2));
+    return refused ? 3 : 0;
+  }
+  size_t name_w = 4, op_w = 2;
+  for (const LoweringOutcome& r : rows)
+    name_w = std::max(name_w, r.node.size()), op_w = std::max(op_w, r.op_type.size());
+  fmt::print("{}: what each node of the prepared graph (after folding and fusions) lowers to\n", o.model);
+  fmt::print("{:<{}}  {:<{}}  {}\n", "node", name_w, "op", op_w, "integer ops");
+  for (const LoweringOutcome& r : rows) {
+    const std::string what = !r.refused.empty()      ? "NOT LOWERED: " + r.refused
+                             : !r.fused_into.empty() ? "fused into " + r.fused_into
+                                                     : join(r.int_ops);
+    fmt::print("{:<{}}  {:<{}}  {}\n", r.node, name_w, r.op_type, op_w, what.empty() ? "(no op: a rescaling)" : what);
+  }
+  fmt::print("{} of {} nodes lower{}\n", static_cast<int64_t>(rows.size()) - refused, rows.size(),
+             refused ? fmt::format("; {} do not (exit 3)", refused) : std::string());
+  return refused ? 3 : 0;
+}
+
 int run_inspect(const InspectOptions& o) {
+  if (o.lowering) {
+    if (is_int_graph_dir(o.model)) throw InputError(o.model + ": --lowering inspects an ONNX model, not an IntGraph");
+    return inspect_lowering(o);
+  }
+  if (!o.config.empty()) throw InputError("--config applies with --lowering only");
   if (is_int_graph_dir(o.model)) return inspect_int_graph(o);
   if (o.engine.engine != "direct")
     throw InputError(o.model + ": --engine applies to an IntGraph; an ONNX model is inspected as a float graph");
@@ -248,6 +303,11 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object instead of the table");
   cmd->add_flag("--tables", o->tables, "An IntGraph: also print every lookup table, entry by entry");
+  cmd->add_flag("--lowering", o->lowering,
+                "An ONNX model: what each node would lower to, or why not, before quantizing (calibrated on synthetic "
+                "inputs); exit 3 if any node does not lower");
+  cmd->add_option("--config", o->config, "With --lowering: the quantization config (default: the config defaults)")
+      ->check(CLI::ExistingFile);
   add_engine_option(*cmd, o->engine);
   cmd->callback([&exit_code, o] { exit_code = run_inspect(*o); });
 }

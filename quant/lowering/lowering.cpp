@@ -51,6 +51,41 @@ void Lowering::run() {
   int_graph.ops.push_back(dq);
 }
 
+std::vector<LoweringOutcome> Lowering::survey() {
+  const ValueInfo& input = graph.inputs.at(0);
+  add_value(input.name, params_for(input.name, config.defaults));
+  consumed.assign(graph.nodes.size(), false);
+  std::vector<LoweringOutcome> outcomes(graph.nodes.size());
+  std::map<std::string, std::string> failed_by;  // a tensor no integer op computes → the node that refused
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& n = graph.nodes[i];
+    LoweringOutcome& o = outcomes[i];
+    o.node = n.name, o.op_type = n.domain.empty() ? n.op_type : n.domain + "::" + n.op_type;
+    if (consumed[i]) continue;  // fused_into was set by the node that consumed it
+    const std::vector<bool> before = consumed;
+    const size_t first_op = int_graph.ops.size();
+    std::string blocked;
+    for (const auto& in : n.inputs)
+      if (const auto f = failed_by.find(in); f != failed_by.end() && blocked.empty()) blocked = f->second;
+    try {
+      if (!blocked.empty()) cannot(n, "it reads what '" + blocked + "' computes, which does not lower");
+      lower(n);
+    } catch (const InputError& e) {
+      const std::string what = e.what(), marker = "cannot be lowered to integer ops: ";
+      const size_t at = what.find(marker);
+      o.refused = at == std::string::npos ? what : what.substr(at + marker.size());
+      int_graph.ops.resize(first_op);
+      consumed = before;
+      for (const auto& out : n.outputs) failed_by[out] = blocked.empty() ? n.name : blocked;
+      continue;
+    }
+    for (size_t k = first_op; k < int_graph.ops.size(); ++k) o.int_ops.push_back(int_graph.ops[k].op_type);
+    for (size_t j = 0; j < consumed.size(); ++j)
+      if (consumed[j] && !before[j]) outcomes[j].fused_into = n.name;
+  }
+  return outcomes;
+}
+
 Node Lowering::op(const std::string& type, const std::string& name, std::vector<std::string> ins,
                   std::vector<std::string> outs) {
   Node n;

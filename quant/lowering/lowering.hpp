@@ -26,6 +26,14 @@ struct Range {
   std::shared_ptr<Histogram> histogram;  // when a histogram calibrator is configured anywhere
 };
 
+// What the lowering did with one node of the prepared float graph (`chipref inspect --lowering`).
+struct LoweringOutcome {
+  std::string node, op_type;
+  std::vector<std::string> int_ops;  // the integer ops it became, in order
+  std::string fused_into;            // or: the node whose lowering absorbed it (an activation after a MAC)
+  std::string refused;               // or: why it does not lower (empty when it did)
+};
+
 // Lowers the prepared float graph. Quantization parameters come from calibrated ranges, or, for a
 // pre-quantized model, from its quantizers (`pre`), taken as they are.
 class Lowering {
@@ -35,6 +43,9 @@ class Lowering {
   // Lowers every node (in order, each once: a rule may consume the activation after it), then the
   // boundaries.
   void run();
+  // Every node tried, whatever fails: an outcome per node instead of the first error (a node after one
+  // that does not lower is refused naming it). No boundaries, no checks of the result.
+  std::vector<LoweringOutcome> survey();
   static Node op(const std::string& type, const std::string& name, std::vector<std::string> ins,
                  std::vector<std::string> outs);
   [[noreturn]] void cannot(const Node& n, const std::string& why) const;

@@ -1137,3 +1137,38 @@ TEST_CASE("Lowering/MaxPool with ceil_mode: ONNX's output size, each code the la
     CHECK(worst <= 0.5 + 1e-6);
   }
 }
+
+TEST_CASE("Lowering/the survey (inspect --lowering) goes on past a node that does not lower and names it downstream",
+          "[quant][lowering]") {
+  std::mt19937_64 rng(43);
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "survey", {-1, 24}, 13);
+  add_float(g, "w1", {6, 6}, rng);
+  add_float(g, "b1", {6}, rng);
+  add_float(g, "w2", {6, 6}, rng);
+  add_node(g, "MatMul", "/fc1/MatMul", {"x", "w1"}, "h0");
+  add_node(g, "Add", "/fc1/Add", {"h0", "b1"}, "h1");
+  add_node(g, "Relu", "/fc1/Relu", {"h1"}, "h2");
+  add_node(g, "Erf", "/erf", {"h2"}, "h3");  // no integer lowering (only inside a GELU)
+  add_node(g, "MatMul", "/fc2/MatMul", {"h3", "w2"}, "h4");
+  set_attr(add_node(g, "Flatten", "/flatten", {"h4"}, "y"), "axis", {1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "survey.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(50, 15);
+  CHECK_THROWS_WITH(
+      quantize(QuantizeInputs{&graph, &config, &calibration, "survey.onnx", {}}),
+      Catch::Contains("node '/erf' (Erf): cannot be lowered to integer ops: no integer lowering for Erf"));
+  const std::vector<LoweringOutcome> rows =
+      survey_lowering(QuantizeInputs{&graph, &config, &calibration, "survey.onnx", {}});
+  std::map<std::string, const LoweringOutcome*> by_name;
+  for (const LoweringOutcome& r : rows) by_name[r.node] = &r;
+  REQUIRE(rows.size() == 6);
+  CHECK(by_name.at("/fc1/MatMul")->int_ops == std::vector<std::string>{"linear_mac", "mulshift"});
+  CHECK(by_name.at("/fc1/Add")->fused_into == "/fc1/MatMul");  // the bias
+  CHECK(by_name.at("/fc1/Relu")->fused_into == "/fc1/MatMul");
+  CHECK(by_name.at("/erf")->refused.rfind("no integer lowering for Erf yet (lowered: ", 0) == 0);
+  CHECK(by_name.at("/fc2/MatMul")->refused == "it reads what '/erf' computes, which does not lower");
+  CHECK(by_name.at("/flatten")->refused == "it reads what '/erf' computes, which does not lower");
+}
