@@ -3,6 +3,7 @@
 // y = clamp(sat_out(zp_y + R((a − zp_a)·(b − zp_b)·S)), lo, hi) with S = s_a·s_b/s_y. Attributes:
 // multiplier, shift, flavour, rounding, multiplier_bits, clamp_lo, clamp_hi.
 #include "kernels/requant.hpp"
+#include "model/ops/ops.hpp"  // the float executor's broadcasting walk
 #include "ops/common.hpp"
 
 namespace chipref::ops {
@@ -45,22 +46,11 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
       for (size_t i = 0; i < a.data.size(); ++i) y.data[i] = kernels::mul_requant(*params, a.data[i], b.data[i]);
       return;
     }
-    // Row-major walk of the output with each operand's offset (stride 0 along its broadcast axes).
-    const size_t rank = shape.size();
-    std::vector<int64_t> stride_a(rank), stride_b(rank), index(rank, 0);
-    for (int64_t d = static_cast<int64_t>(rank) - 1, sa = 1, sb = 1; d >= 0; --d) {
-      stride_a[d] = a.shape[d] == 1 ? 0 : sa, stride_b[d] = b.shape[d] == 1 ? 0 : sb;
-      sa *= a.shape[d], sb *= b.shape[d];
-    }
-    int64_t offset_a = 0, offset_b = 0;
-    for (size_t i = 0; i < y.data.size(); ++i) {
-      y.data[i] = kernels::mul_requant(*params, a.data[offset_a], b.data[offset_b]);
-      for (int64_t d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {  // the next index, last axis fastest
-        offset_a += stride_a[d], offset_b += stride_b[d];
-        if (++index[d] < shape[d]) break;
-        offset_a -= stride_a[d] * shape[d], offset_b -= stride_b[d] * shape[d], index[d] = 0;
-      }
-    }
+    for_each_broadcast(shape, {broadcast_strides(a.shape, shape), broadcast_strides(b.shape, shape)},
+                       [&](int64_t i, const int64_t* at) {
+                         y.data[static_cast<size_t>(i)] = kernels::mul_requant(
+                             *params, a.data[static_cast<size_t>(at[0])], b.data[static_cast<size_t>(at[1])]);
+                       });
   };
   return p;
 }

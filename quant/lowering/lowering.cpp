@@ -1,7 +1,5 @@
 #include "quant/lowering/lowering.hpp"
 
-#include "quant/quantizer.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
