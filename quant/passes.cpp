@@ -200,7 +200,13 @@ int remove_identities(Graph& g) {
     }
     const bool graph_output =
         std::any_of(g.outputs.begin(), g.outputs.end(), [&](const ValueInfo& o) { return o.name == n.outputs[0]; });
-    if (identity && !graph_output && (n.op_type != "Dropout" || n.outputs.size() == 1 || n.outputs[1].empty())) {
+    // A Dropout's mask (torch exports one even when nothing reads it) must be unread to drop the node.
+    const bool mask_read =
+        n.op_type == "Dropout" && n.outputs.size() > 1 && !n.outputs[1].empty() &&
+        (std::any_of(g.nodes.begin(), g.nodes.end(),
+                     [&](const Node& r) { return std::count(r.inputs.begin(), r.inputs.end(), n.outputs[1]) > 0; }) ||
+         std::any_of(g.outputs.begin(), g.outputs.end(), [&](const ValueInfo& o) { return o.name == n.outputs[1]; }));
+    if (identity && !graph_output && !mask_read) {
       rename_uses(g, n.outputs[0], n.inputs[0]);
       ++removed;
       continue;

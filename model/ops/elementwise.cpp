@@ -19,7 +19,21 @@ void binary(OpContext& ctx, FloatFn float_fn, IntFn int_fn) {
   Tensor out = Tensor::zeros(a.dtype, out_shape);
   const std::vector<std::vector<int64_t>> strides = {broadcast_strides(a.shape, out_shape),
                                                      broadcast_strides(b.shape, out_shape)};
-  if (a.is_float()) {
+  // An operand of the output's shape, or one that repeats along leading axes only (a scalar, a bias
+  // [C] over [..., C]), is read at i mod its size: the common cases, without the general walk.
+  auto repeats = [&](const Tensor& t) {
+    Shape padded = t.shape;
+    while (padded.size() < out_shape.size()) padded.insert(padded.begin(), 1);
+    size_t d = 0;
+    while (d < padded.size() && padded[d] == 1) ++d;
+    return std::equal(padded.begin() + static_cast<std::ptrdiff_t>(d), padded.end(),
+                      out_shape.begin() + static_cast<std::ptrdiff_t>(d));
+  };
+  if (a.is_float() && out.numel() > 0 && repeats(a) && repeats(b)) {
+    const int64_t n = out.numel(), na = a.numel(), nb = b.numel();
+    for (int64_t i = 0; i < n; ++i)
+      out.floats[i] = float_fn(a.floats[na == n ? i : i % na], b.floats[nb == n ? i : i % nb]);
+  } else if (a.is_float()) {
     for_each_broadcast(out_shape, strides, [&](int64_t i, const int64_t* off) {
       out.floats[i] = float_fn(a.floats[off[0]], b.floats[off[1]]);
     });
@@ -141,8 +155,13 @@ void identity(OpContext& ctx) { ctx.outputs[0] = ctx.input(0); }
 
 // Inference-mode Dropout: the identity, and an all-true mask if asked for.
 void dropout(OpContext& ctx) {
-  if (ctx.has_input(2) && ctx.input(2).int_value(0) != 0)
-    ctx.unsupported("training_mode = true is not supported; chipref runs inference only");
+  // In training mode with a ratio of 0 nothing is dropped (ONNX's definition; torch exports Swin's
+  // attention dropout so even in eval mode).
+  const bool training = ctx.has_input(2) && ctx.input(2).int_value(0) != 0;
+  const double ratio = ctx.has_input(1) ? ctx.input(1).value(0) : 0.5;
+  if (training && ratio != 0)
+    ctx.unsupported("training_mode = true with a ratio of " + std::to_string(ratio) +
+                    " is not supported; chipref runs inference only");
   ctx.outputs[0] = ctx.input(0);
   if (ctx.outputs.size() > 1)
     ctx.outputs[1] = Tensor::of_ints(DType::boolean, ctx.input(0).shape,

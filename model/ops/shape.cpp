@@ -1,5 +1,7 @@
 // Data movement and shape arithmetic: Flatten, Reshape, Transpose, Concat, Slice, Gather, Squeeze,
-// Unsqueeze, Shape, Constant, ConstantOfShape, Expand, Pad, Cast, Equal. Each works on every dtype.
+// Unsqueeze, Shape, Constant, ConstantOfShape, Expand, Pad, Cast, Equal, and the integer arithmetic of
+// shape computations: Mod, Not, Range, ScatterND (Swin's window padding and attention mask). Each works on
+// every dtype it is defined for.
 
 #include <algorithm>
 #include <cmath>
@@ -371,6 +373,109 @@ void equal(OpContext& ctx) {
   ctx.outputs[0] = std::move(out);
 }
 
+// Mod: fmod 0 (integers only) takes the divisor's sign, as Python's %; fmod 1 the dividend's, as C's fmod.
+void mod(OpContext& ctx) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  if (a.dtype != b.dtype) ctx.fail("operand types differ");
+  const bool fmod = ctx.node.get_int("fmod", 0) != 0;
+  if (a.is_float() && !fmod) ctx.fail("Mod of float operands requires fmod = 1");
+  const Shape out_shape = broadcast_shapes(ctx, a.shape, b.shape);
+  Tensor out = Tensor::zeros(a.dtype, out_shape);
+  for_each_broadcast(out_shape, {broadcast_strides(a.shape, out_shape), broadcast_strides(b.shape, out_shape)},
+                     [&](int64_t i, const int64_t* off) {
+                       if (a.is_float()) {
+                         out.floats[i] = std::fmod(a.floats[off[0]], b.floats[off[1]]);
+                         return;
+                       }
+                       const int64_t x = a.ints[off[0]], d = b.ints[off[1]];
+                       if (d == 0) ctx.fail("integer Mod by zero");
+                       int64_t r = d == -1 ? 0 : x % d;  // C's %: the dividend's sign (−1: INT64_MIN % −1 traps)
+                       if (!fmod && r != 0 && ((r < 0) != (d < 0))) r += d;
+                       out.ints[i] = r;
+                     });
+  ctx.outputs[0] = std::move(out);
+}
+
+void not_op(OpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.dtype != DType::boolean) ctx.fail("Not takes a bool tensor, got " + std::string(to_string(x.dtype)));
+  Tensor out = x;
+  for (int64_t& v : out.ints) v = v == 0;
+  ctx.outputs[0] = std::move(out);
+}
+
+// Range: max(ceil((limit − start) / delta), 0) elements start + i·delta, of start's type.
+void range(OpContext& ctx) {
+  const Tensor& start = ctx.input(0);
+  const Tensor& limit = ctx.input(1);
+  const Tensor& delta = ctx.input(2);
+  if (start.numel() != 1 || limit.numel() != 1 || delta.numel() != 1)
+    ctx.fail("start, limit and delta must be scalars");
+  if (start.dtype != limit.dtype || start.dtype != delta.dtype) ctx.fail("start, limit and delta types differ");
+  if (delta.value(0) == 0) ctx.fail("delta is zero");
+  const double count = std::ceil((limit.value(0) - start.value(0)) / delta.value(0));
+  const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  Tensor out = Tensor::zeros(start.dtype, {n});  // checked_element_count: a huge range is an error, not a crash
+  for (int64_t i = 0; i < n; ++i) {
+    if (out.is_float())
+      out.floats[i] = start.floats[0] + static_cast<float>(i) * delta.floats[0];
+    else
+      out.ints[i] = start.ints[0] + i * delta.ints[0];
+  }
+  ctx.outputs[0] = std::move(out);
+}
+
+// ScatterND: a copy of data with the slices that indices [..., k] name replaced by (reduction "none"),
+// added to ("add") or multiplied by ("mul") updates, in the order of the index tuples.
+void scatter_nd(OpContext& ctx) {
+  const Tensor& data = ctx.input(0);
+  const Tensor& indices = ctx.input(1);
+  const Tensor& updates = ctx.input(2);
+  const std::string reduction = ctx.node.get_string("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul")
+    ctx.unsupported("reduction '" + reduction + "' is not supported (none, add, mul are)");
+  if (indices.is_float() || indices.rank() < 1) ctx.fail("indices must be integers of rank >= 1");
+  if (updates.dtype != data.dtype) ctx.fail("updates and data types differ");
+  const int64_t k = indices.shape.back();
+  if (k < 1 || k > data.rank())
+    ctx.fail("the last axis of indices (" + std::to_string(k) + ") must be in [1, rank of data]");
+  Shape want(indices.shape.begin(), indices.shape.end() - 1);
+  want.insert(want.end(), data.shape.begin() + k, data.shape.end());
+  if (updates.shape != want)
+    ctx.fail("updates are " + shape_to_string(updates.shape) + "; expected " + shape_to_string(want));
+  const std::vector<int64_t> strides = strides_of(data.shape);
+  const int64_t slice = k < data.rank() ? strides[static_cast<size_t>(k - 1)] : 1;
+  const int64_t tuples = indices.numel() / k;
+  Tensor out = data;
+  for (int64_t t = 0; t < tuples; ++t) {
+    int64_t base = 0;
+    for (int64_t d = 0; d < k; ++d) {
+      int64_t j = indices.ints[t * k + d];
+      const int64_t dim = data.shape[d];
+      if (j < -dim || j >= dim)
+        ctx.fail("index " + std::to_string(j) + " is outside axis " + std::to_string(d) + " of size " +
+                 std::to_string(dim));
+      base += (j < 0 ? j + dim : j) * strides[d];
+    }
+    for (int64_t e = 0; e < slice; ++e) {
+      const int64_t at = base + e, from = t * slice + e;
+      if (out.is_float()) {
+        float& v = out.floats[at];
+        v = reduction == "add"   ? v + updates.floats[from]
+            : reduction == "mul" ? v * updates.floats[from]
+                                 : updates.floats[from];
+      } else {
+        int64_t& v = out.ints[at];
+        v = reduction == "add"   ? v + updates.ints[from]
+            : reduction == "mul" ? v * updates.ints[from]
+                                 : updates.ints[from];
+      }
+    }
+  }
+  ctx.outputs[0] = std::move(out);
+}
+
 }  // namespace
 
 void register_shape(OpTable& t) {
@@ -390,6 +495,10 @@ void register_shape(OpTable& t) {
   t[std::string(kBatchBroadcastKey)] = batch_broadcast;
   t["Cast"] = cast;
   t["Equal"] = equal;
+  t["Mod"] = mod;
+  t["Not"] = not_op;
+  t["Range"] = range;
+  t["ScatterND"] = scatter_nd;
 }
 
 }  // namespace chipref::ops
