@@ -37,7 +37,9 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
       const Tensor& codes = q.constants.at(op.inputs.at(static_cast<size_t>(def.constant_codes_input)));
       const QuantParams& qp = q.values.at(op.outputs[0]).quant;
       std::string& name = node->inputs.at(static_cast<size_t>(op.get_int("source_input")));
-      Tensor c = g.initializers.at(name);
+      // The codes' shape: the constant as the float graph has it, or written out to the shape of the
+      // operand it is added to (it broadcast there, so the float node computes the same either way).
+      Tensor c = Tensor::zeros(DType::float32, codes.shape);
       for (int64_t i = 0; i < c.numel(); ++i)
         c.floats[i] = static_cast<float>(qp.scale * static_cast<double>(codes.ints[i] - qp.zero_point));
       g.initializers[name + ".fake_quant"] = std::move(c);
@@ -99,6 +101,9 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   const FloatExecutor fp32(fp32_graph), fake(fake_graph);
   const DirectEngine engine(q);
   const std::string input = fp32_graph.inputs.at(0).name, output = fp32_graph.outputs.at(0).name;
+  // A model exported with a fixed batch runs that many inputs at a time: the hooks below index one run's
+  // tensors by the trace of the same inputs.
+  if (const int64_t fixed = fixed_batch(q); fixed > 0) batch_size = fixed;
 
   // Activation values (scale > 0) in execution order, and the accumulators of the MAC ops.
   std::map<std::string, size_t> layer_index, acc_index;
@@ -146,14 +151,11 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   std::optional<DirectEngine> dense_engine;
   if (dense) dense_engine.emplace(*dense), r.dense_integer = Top1Result{};
 
-  const int64_t n = data.images.shape.at(0), per = data.images.numel() / std::max<int64_t>(n, 1);
+  const int64_t n = data.images.shape.at(0);
   ProgressBar progress("dual path", n);
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t b = std::min(batch_size, n - start);
-    Shape shape = data.images.shape;
-    shape[0] = b;
-    const Tensor x = Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * per,
-                                                                 data.images.floats.begin() + (start + b) * per));
+    const Tensor x = rows_of(data.images, start, b);
 
     RunTrace trace;
     count_top1(engine.run(x, &trace), b, data.labels, start, q.source_model, r.integer);

@@ -24,17 +24,12 @@ void count_top1(const Tensor& logits, int64_t rows, const std::vector<int64_t>& 
 Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int64_t batch_size,
                          const std::string& what) {
   const int64_t n = data.images.shape.at(0);
-  const int64_t image_size = data.images.numel() / std::max<int64_t>(n, 1);
   if (batch_size < 1) throw InputError(what + ": batch size must be >= 1");
   Top1Result result;
   ProgressBar progress("eval", n);
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t b = std::min(batch_size, n - start);
-    Shape shape = data.images.shape;
-    shape[0] = b;
-    const Tensor logits =
-        run(Tensor::of_floats(shape, std::vector<float>(data.images.floats.begin() + start * image_size,
-                                                        data.images.floats.begin() + (start + b) * image_size)));
+    const Tensor logits = run(rows_of(data.images, start, b));
     count_top1(logits, b, data.labels, start, what, result);
     progress.update(start + b);
   }

@@ -61,7 +61,41 @@ FloatExecutor::FloatExecutor(const Graph& graph) : graph_(graph) {
   for (const auto& out : graph.outputs) last_use_[out.name] = graph.nodes.size();
 }
 
+int64_t FloatExecutor::fixed_batch_runs(const TensorMap& inputs) const {
+  if (graph_.inputs.size() != 1 || graph_.inputs[0].shape.empty() || graph_.inputs[0].shape[0] <= 0) return 1;
+  const ValueInfo& in = graph_.inputs[0];
+  const auto it = inputs.find(in.name);
+  if (it == inputs.end() || it->second.rank() != static_cast<int64_t>(in.shape.size())) return 1;
+  const int64_t n = it->second.shape[0], batch = in.shape[0];
+  if (n == batch || n == 0) return 1;
+  if (n % batch)
+    throw InputError(graph_.source + ": graph input '" + in.name + "' has a fixed batch of " + std::to_string(batch) +
+                     " (as exported); " + std::to_string(n) + " inputs are not a multiple of it");
+  return n / batch;
+}
+
 TensorMap FloatExecutor::run(const TensorMap& inputs, bool keep_intermediates, const OutputHook& hook) const {
+  const int64_t runs = fixed_batch_runs(inputs);
+  if (runs == 1) return run_batch(inputs, keep_intermediates, hook);
+  const ValueInfo& in = graph_.inputs[0];
+  const Tensor& all = inputs.at(in.name);
+  const int64_t batch = in.shape[0];
+  TensorMap stacked;
+  for (int64_t r = 0; r < runs; ++r) {
+    TensorMap one = inputs;
+    one[in.name] = rows_of(all, r * batch, batch);
+    for (auto& [name, t] : run_batch(one, keep_intermediates, hook)) {
+      if (t.rank() == 0) {  // a scalar of the graph's shape arithmetic: the same in every run
+        stacked.emplace(name, std::move(t));
+        continue;
+      }
+      append_rows(stacked[name], t);
+    }
+  }
+  return stacked;
+}
+
+TensorMap FloatExecutor::run_batch(const TensorMap& inputs, bool keep_intermediates, const OutputHook& hook) const {
   TensorMap computed;
   auto lookup = [&](const std::string& name) -> const Tensor* {
     if (auto it = computed.find(name); it != computed.end()) return &it->second;

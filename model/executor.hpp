@@ -54,10 +54,15 @@ class FloatExecutor {
  public:
   explicit FloatExecutor(const Graph& graph);
   // Runs the graph on `inputs` (by graph input name); returns the graph outputs, or every tensor
-  // computed when `keep_intermediates` is set.
+  // computed when `keep_intermediates` is set. A graph with one input exported with a fixed batch B
+  // (torch.onnx.export's default, B = 1; its constants, a Reshape to [1, -1], hold B) runs N = k·B
+  // inputs as k runs of B: every tensor returned is the k runs' tensors stacked along axis 0 (a scalar
+  // is the first run's). N not a multiple of B is an InputError. `hook` sees each run's tensors.
   TensorMap run(const TensorMap& inputs, bool keep_intermediates = false, const OutputHook& hook = nullptr) const;
 
  private:
+  int64_t fixed_batch_runs(const TensorMap& inputs) const;  // k above, 1 when the inputs fit as they are
+  TensorMap run_batch(const TensorMap& inputs, bool keep_intermediates, const OutputHook& hook) const;
   const Graph& graph_;
   std::vector<OpFunction> kernels_;         // one per node
   std::map<std::string, size_t> last_use_;  // tensor name → index of the last node that reads it

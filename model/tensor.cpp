@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <limits>
+#include <stdexcept>
 
 #include "core/error.hpp"
 
@@ -106,6 +107,35 @@ std::vector<int64_t> Tensor::to_int_vector() const {
   std::vector<int64_t> v(static_cast<size_t>(numel()));
   for (int64_t i = 0; i < numel(); ++i) v[i] = int_value(i);
   return v;
+}
+
+Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
+  if (t.rank() == 0 || first < 0 || count < 0 || first + count > t.shape[0])
+    throw std::logic_error("rows_of: rows [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of " +
+                           shape_to_string(t.shape));
+  const int64_t per = t.shape[0] ? t.numel() / t.shape[0] : 0;
+  Shape shape = t.shape;
+  shape[0] = count;
+  Tensor out;
+  out.dtype = t.dtype, out.shape = std::move(shape);
+  if (t.is_float())
+    out.floats.assign(t.floats.begin() + first * per, t.floats.begin() + (first + count) * per);
+  else
+    out.ints.assign(t.ints.begin() + first * per, t.ints.begin() + (first + count) * per);
+  return out;
+}
+
+void append_rows(Tensor& into, const Tensor& rows) {
+  if (into.shape.empty() && into.floats.empty() && into.ints.empty()) {
+    into = rows;
+    return;
+  }
+  if (into.dtype != rows.dtype || into.rank() == 0 || rows.rank() != into.rank() ||
+      !std::equal(into.shape.begin() + 1, into.shape.end(), rows.shape.begin() + 1))
+    throw std::logic_error("append_rows: " + shape_to_string(rows.shape) + " onto " + shape_to_string(into.shape));
+  into.shape[0] += rows.shape[0];
+  into.floats.insert(into.floats.end(), rows.floats.begin(), rows.floats.end());
+  into.ints.insert(into.ints.end(), rows.ints.begin(), rows.ints.end());
 }
 
 }  // namespace chipref

@@ -44,4 +44,10 @@ struct Tensor {
   std::vector<int64_t> to_int_vector() const;
 };
 
+// Rows [first, first + count) of axis 0 (images of a batch), any dtype.
+Tensor rows_of(const Tensor& t, int64_t first, int64_t count);
+// Appends `rows` to `into` along axis 0: an empty `into` becomes a copy; otherwise the dtypes and the
+// other axes must agree (std::logic_error: callers stack the runs of one graph).
+void append_rows(Tensor& into, const Tensor& rows);
+
 }  // namespace chipref

@@ -52,7 +52,7 @@ constexpr size_t kHistogramBins = 2048;
 template <class Visit>
 void for_each_calibration_tensor(const Graph& g, const Tensor& images, const char* label, int threads, Visit visit) {
   const FloatExecutor exec(g);
-  const int64_t n = images.shape.at(0), per = images.numel() / std::max<int64_t>(n, 1), batch = 100;
+  const int64_t n = images.shape.at(0), batch = 100;
   const int64_t batches = (n + batch - 1) / batch;
   ProgressBar progress(label, n);
   std::mutex mutex;
@@ -62,10 +62,7 @@ void for_each_calibration_tensor(const Graph& g, const Tensor& images, const cha
     try {
       for (int64_t i = next++; i < batches; i = next++) {
         const int64_t start = i * batch, b = std::min(batch, n - start);
-        Shape shape = images.shape;
-        shape[0] = b;
-        Tensor x = Tensor::of_floats(
-            shape, std::vector<float>(images.floats.begin() + start * per, images.floats.begin() + (start + b) * per));
+        Tensor x = rows_of(images, start, b);
         TensorMap values = exec.run({{g.inputs.at(0).name, x}}, true);
         values[g.inputs[0].name] = std::move(x);
         const std::lock_guard<std::mutex> lock(mutex);
@@ -115,6 +112,12 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
     throw InputError(g.source + ": quantization supports one graph input and one output, found " +
                      std::to_string(g.inputs.size()) + " and " + std::to_string(g.outputs.size()));
+  if (g.inputs[0].dtype != DType::float32)
+    throw InputError(g.source + ": graph input '" + g.inputs[0].name + "' is " +
+                     std::string(to_string(g.inputs[0].dtype)) + shape_to_string(g.inputs[0].shape) +
+                     ": quantization takes a float32 input; integer inputs (token ids looked up in an embedding, "
+                     "uint8 images of a QOperator model) are not lowered yet. The nearest supported form: the "
+                     "network from the embedding's output on (or a QDQ export), with a float32 input");
   // Constant nodes (e.g. a Pad's pads) become initializers the next passes read; a pre-quantized model
   // keeps its quantizers, whose integer side is the point.
   const std::function<bool(const Node&)> keep =

@@ -58,6 +58,9 @@ DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(
 }
 
 Tensor DirectEngine::run(const Tensor& input, RunTrace* trace) const {
+  const int64_t fixed = fixed_batch(graph_);
+  if (trace && fixed > 0 && input.rank() > 0 && input.shape[0] != fixed)
+    return run_fixed_batches(graph_, input, trace, [this](const Tensor& x, RunTrace* t) { return run_whole(x, t); });
   if (trace) return run_whole(input, trace);
   return run_chunked(input, nullptr);
 }
@@ -66,11 +69,17 @@ Tensor DirectEngine::run(const Tensor& input, const OpObserver& observe) const {
 
 Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe) const {
   const int64_t n = input.rank() > 0 ? input.shape[0] : 0;
-  if (!images_independent_ || n <= kChunk || !input.is_float()) return run_whole(input, nullptr, observe, 0);
+  // A graph exported with a fixed batch runs that many images at a time (its constants hold the batch).
+  const int64_t fixed = fixed_batch(graph_), chunk = fixed > 0 ? fixed : kChunk;
+  if (fixed > 0 && n % fixed)
+    throw InputError(graph_.source_model + ": the model was exported with a fixed batch of " + std::to_string(fixed) +
+                     "; " + std::to_string(n) + " inputs are not a multiple of it");
+  if ((fixed == 0 && !images_independent_) || n <= chunk || !input.is_float())
+    return run_whole(input, nullptr, observe, 0);
   const int64_t per = input.numel() / n;
   Tensor out;
-  for (int64_t start = 0; start < n; start += kChunk) {
-    const int64_t count = std::min(kChunk, n - start);
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t count = std::min(chunk, n - start);
     Shape shape = input.shape;
     shape[0] = count;
     const Tensor y =

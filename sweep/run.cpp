@@ -38,14 +38,6 @@ namespace {
 
 constexpr int64_t kBatch = 100;
 
-Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
-  Shape shape = t.shape;
-  const int64_t per = t.numel() / std::max<int64_t>(shape.at(0), 1);
-  shape[0] = count;
-  return Tensor::of_floats(
-      shape, std::vector<float>(t.floats.begin() + first * per, t.floats.begin() + (first + count) * per));
-}
-
 // What evaluate_point gathers per MAC op before the run.
 struct MacLayer {
   const Node* op = nullptr;

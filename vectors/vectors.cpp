@@ -162,16 +162,12 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     throw std::logic_error("vectors: the options name the " + options.engine + " engine; rendered with the " +
                            engine.name() + " engine");
   const HardwareConfig* arrays = engine.tile_streams_hardware();
-  const int64_t n = inputs.rank() > 0 ? inputs.shape[0] : 0, per = n > 0 ? inputs.numel() / n : 0;
+  const int64_t n = inputs.rank() > 0 ? inputs.shape[0] : 0;
   std::vector<RunTrace> traces(static_cast<size_t>(n));
   {
     ProgressBar progress("vectors", n);
     for (int64_t i = 0; i < n; ++i) {
-      Shape shape = inputs.shape;
-      shape[0] = 1;
-      const Tensor x = Tensor::of_floats(
-          shape, std::vector<float>(inputs.floats.begin() + i * per, inputs.floats.begin() + (i + 1) * per));
-      engine.run(x, &traces[i]);
+      engine.run(rows_of(inputs, i, 1), &traces[i]);
       progress.update(i + 1);
     }
   }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "model/executor.hpp"
+#include "model/ops/ops.hpp"
 #include "quant/config_keys.hpp"
 #include "quant/quantize.hpp"
 #include "quant/quantizer.hpp"
@@ -197,13 +198,24 @@ std::string Lowering::constant_operand(const Node& n, size_t i, const std::strin
   Shape padded = t.shape, want = other_shape;
   while (padded.size() < want.size()) padded.insert(padded.begin(), 1);
   if (!want.empty()) want[0] = 1;
-  if (padded != want || t.numel() == 0)
-    cannot(n, "its constant operand " + shape_to_string(t.shape) + " must have the shape of the other operand " +
-                  shape_to_string(other_shape) + " with a batch of 1");
-  const auto [lo, hi] = std::minmax_element(t.floats.begin(), t.floats.end());
+  // A constant broadcast over some axes of the other operand (Swin's attention mask, one per window, added
+  // to every head) is written out to its full shape: the add op takes operands of one shape.
+  bool broadcasts = padded.size() == want.size() && t.numel() > 0 && t.is_float();
+  for (size_t d = 0; broadcasts && d < want.size(); ++d) broadcasts = padded[d] == want[d] || padded[d] == 1;
+  if (!broadcasts || std::any_of(want.begin(), want.end(), [](int64_t d) { return d < 0; }))
+    cannot(n, "its constant operand " + shape_to_string(t.shape) +
+                  " must broadcast to the shape of the other operand " + shape_to_string(other_shape) +
+                  " with a batch of 1");
+  Tensor full = t;
+  if (padded != want) {
+    full = Tensor::zeros(DType::float32, want);
+    ops::for_each_broadcast(want, {ops::broadcast_strides(padded, want)},
+                            [&](int64_t e, const int64_t* from) { full.floats[e] = t.floats[from[0]]; });
+  }
+  const auto [lo, hi] = std::minmax_element(full.floats.begin(), full.floats.end());
   const QuantParams q = activation_params(*lo, *hi, c.activation_bits, c.activation_signed, c.activation_symmetric);
-  Tensor codes = codes_of(t, q);
-  codes.shape = padded;
+  Tensor codes = codes_of(full, q);
+  codes.shape = want;
   const std::string name = n.name + ".constant";
   add_constant(name + ".codes", std::move(codes));
   int_graph.values[name] = IntValue{other_shape, q};

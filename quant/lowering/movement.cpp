@@ -65,31 +65,60 @@ void lower_gather(Lowering& cx, const Node& n) {
 
 // Concatenation moves codes. Inputs that arrive in the output's quantization (calibration gives a
 // Concat's producers its range where they requantize anyway) are concatenated as they are; any other
-// input is first rescaled to it (a `rescale` op: the Add's rounding of one operand, §6).
+// input is first rescaled to it (a `rescale` op: the Add's rounding of one operand, §6). A constant input
+// (ViT's class token, exported with a fixed batch of 1) is quantized at the output's parameters, whose
+// calibrated range holds it, and repeated to the batch of the first activation input.
 void lower_concat(Lowering& cx, const Node& n) {
-  for (const auto& in : n.inputs) cx.require_quantized(in, n);
-  const QuantParams& q0 = cx.int_graph.values.at(n.inputs[0]).quant;
+  std::vector<size_t> activations;
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (!cx.graph.initializers.count(n.inputs[i])) activations.push_back(i);
+  if (activations.empty()) cx.cannot(n, "all its inputs are constants (folding should have computed it)");
+  for (const size_t i : activations) cx.require_quantized(n.inputs[i], n);
+  const QuantParams& q0 = cx.int_graph.values.at(n.inputs[activations[0]]).quant;
   auto same = [](const QuantParams& a, const QuantParams& b) {
     return a.scale == b.scale && a.zero_point == b.zero_point && a.format == b.format;
   };
-  const bool uniform = std::all_of(n.inputs.begin(), n.inputs.end(),
-                                   [&](const std::string& in) { return same(cx.int_graph.values.at(in).quant, q0); });
+  const bool uniform = std::all_of(activations.begin(), activations.end(),
+                                   [&](size_t i) { return same(cx.int_graph.values.at(n.inputs[i]).quant, q0); });
+  const bool has_constant = activations.size() != n.inputs.size();
   QuantParams out = q0;
   if (cx.prequantized) {  // the model's own quantization: a rescale would be a rounding its graph does not have
     const auto given = cx.prequantized->activations.find(n.outputs[0]);
     const bool given_differs = given != cx.prequantized->activations.end() &&
                                (given->second.scale != q0.scale || given->second.zero_point != q0.zero_point);
-    if (!uniform || given_differs)
+    if (!uniform || given_differs || has_constant)
       cx.cannot(n,
-                "the model quantizes its inputs or its output differently; a requantizing Concat is lowered for "
-                "calibrated models only (the model's graph has no rounding there)");
+                "the model quantizes its inputs or its output differently, or concatenates a constant; a "
+                "requantizing Concat is lowered for calibrated models only (the model's graph has no rounding "
+                "there)");
   } else if (!uniform) {
     out = cx.params_for(n.outputs[0], cx.config.for_node(n.name));
   }
+  const int64_t axis = n.get_int("axis");
   std::vector<std::string> inputs;
   const LayerQuantConfig c = cx.config.for_node(n.name);
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     const std::string& in = n.inputs[i];
+    if (cx.graph.initializers.count(in)) {
+      const Tensor& t = cx.initializer(n, i);
+      const std::string& like = n.inputs[activations[0]];
+      const Shape& like_shape = cx.int_graph.values.at(like).shape;
+      if (!t.is_float() || t.rank() != static_cast<int64_t>(like_shape.size()) || t.shape.empty() || t.shape[0] != 1 ||
+          axis == 0 || axis == -t.rank())
+        cx.cannot(n, "its constant input " + std::to_string(i) + " " + shape_to_string(t.shape) +
+                         " must be float with a batch of 1 and the rank of its other inputs, joined on an axis "
+                         "other than the batch");
+      const std::string name = n.name + ".input" + std::to_string(i);
+      cx.add_constant(name + ".codes", cx.codes_of(t, out));
+      Shape shape = t.shape;
+      shape[0] = like_shape.empty() ? 1 : like_shape[0];
+      cx.int_graph.values[name] = IntValue{shape, out};
+      Node b = cx.op("batch_broadcast", name, {name + ".codes", like}, {name});
+      b.attributes["source"] = n.name, b.attributes["source_input"] = static_cast<int64_t>(i);
+      cx.int_graph.ops.push_back(std::move(b));
+      inputs.push_back(name);
+      continue;
+    }
     const QuantParams& q = cx.int_graph.values.at(in).quant;
     if (same(q, out)) {
       inputs.push_back(in);
@@ -109,7 +138,7 @@ void lower_concat(Lowering& cx, const Node& n) {
   }
   cx.int_graph.values[n.outputs[0]] = IntValue{cx.shape_of(n.outputs[0]), out};
   Node m = cx.op("concat", n.name, inputs, {n.outputs[0]});
-  m.attributes["axis"] = n.get_int("axis");
+  m.attributes["axis"] = axis;
   cx.int_graph.ops.push_back(std::move(m));
 }
 

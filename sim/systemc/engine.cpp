@@ -231,16 +231,21 @@ SystemCEngine::~SystemCEngine() = default;
 Tensor SystemCEngine::run(const Tensor& input, RunTrace* trace) {
   Impl& d = *impl_;
   if (d.failed) throw InputError("the SystemC engine stopped after an earlier error; build a new engine");
-  CodeTensor codes = quantize_input(d.graph, input);
   const int64_t n = input.rank() > 0 ? input.shape[0] : 0;
+  // A graph exported with a fixed batch runs that many images per transaction (its constants hold it);
+  // a trace is kept per transaction, so a traced run of several is several runs.
+  const int64_t fixed = fixed_batch(d.graph), chunk_size = fixed > 0 ? fixed : DirectEngine::kChunk;
+  if (fixed > 0 && n != fixed && (trace || n % fixed))
+    return run_fixed_batches(d.graph, input, trace, [this](const Tensor& x, RunTrace* t) { return run(x, t); });
+  CodeTensor codes = quantize_input(d.graph, input);
   std::vector<std::shared_ptr<const CodeTensor>> chunks;
-  if (trace || !d.images_independent || n <= DirectEngine::kChunk) {
+  if (trace || (fixed == 0 && !d.images_independent) || n <= chunk_size) {
     if (trace) trace->values[d.graph.ops.front().outputs.at(0)] = codes;
     chunks.push_back(std::make_shared<const CodeTensor>(std::move(codes)));
   } else {
     const int64_t per = static_cast<int64_t>(codes.data.size()) / n;
-    for (int64_t start = 0; start < n; start += DirectEngine::kChunk) {
-      const int64_t count = std::min(DirectEngine::kChunk, n - start);
+    for (int64_t start = 0; start < n; start += chunk_size) {
+      const int64_t count = std::min(chunk_size, n - start);
       auto chunk = std::make_shared<CodeTensor>();
       chunk->shape = codes.shape;
       chunk->shape[0] = count;

@@ -114,7 +114,7 @@ void IntOpModule::process() {
       if (context_.trace) {
         if (ops::is_mac(op_)) context_.trace->overflows[op_.name].events += overflow.events;
         context_.trace->values[op_.outputs.at(0)] = *current_;
-        traced(inputs_, *current_);
+        if (context_.trace->with_tile_streams) traced(inputs_, *current_);
       }
       for (auto& p : packets_) p.tensor.reset();
       for (int i = 0; i < out.size(); ++i) out[i]->write(Packet{current_});
