@@ -149,35 +149,54 @@ int reduce_mean_to_pool(Graph& g) {
   int rewritten = 0;
   std::vector<Node> nodes;
   for (Node& n : g.nodes) {
-    const ValueInfo* info = n.op_type == "ReduceMean" && n.domain.empty() ? g.find_value(n.inputs.at(0)) : nullptr;
-    if (!info || !info->shape_known || info->shape.size() != 4 || n.inputs.size() != 1 || !n.has("axes")) {
-      nodes.push_back(std::move(n));
-      continue;
+    const bool sum = n.op_type == "ReduceSum";
+    const ValueInfo* info =
+        (n.op_type == "ReduceMean" || sum) && n.domain.empty() ? g.find_value(n.inputs.at(0)) : nullptr;
+    // The axes: an attribute, or a constant second input (ReduceSum from opset 13).
+    std::vector<int64_t> axes;
+    if (info && n.has("axes")) axes = n.get_ints("axes");
+    if (info && n.inputs.size() > 1 && !n.inputs[1].empty()) {
+      const auto it = g.initializers.find(n.inputs[1]);
+      if (it != g.initializers.end() && !it->second.is_float()) axes = it->second.ints;
     }
-    std::vector<int64_t> axes = n.get_ints("axes");
     for (int64_t& a : axes) a = a < 0 ? a + 4 : a;
     std::sort(axes.begin(), axes.end());
-    if (axes != std::vector<int64_t>{2, 3}) {
+    if (!info || !info->shape_known || info->shape.size() != 4 || axes != std::vector<int64_t>{2, 3} ||
+        info->shape[2] <= 0 || info->shape[3] <= 0) {
       nodes.push_back(std::move(n));
       continue;
     }
     const bool keepdims = n.get_int("keepdims", 1) != 0;
+    ValueInfo pooled = *info;  // [N, C, 1, 1]
+    pooled.shape[2] = pooled.shape[3] = 1;
+    if (pooled.dim_names.size() == 4) pooled.dim_names[2] = pooled.dim_names[3] = "";
+    auto intermediate = [&](const std::string& name) {
+      pooled.name = name;
+      g.value_info[name] = pooled;
+      return name;
+    };
+    // The mean, times H·W for a sum (a constant scalar Mul: the codes stay, the readers' scales take it),
+    // then [N, C] without keepdims.
+    std::string last = keepdims && !sum ? n.outputs[0] : intermediate(n.name + "/mean");
     Node pool;
     pool.name = n.name, pool.op_type = "GlobalAveragePool";
     pool.inputs = {n.inputs[0]};
-    pool.outputs = {keepdims ? n.outputs[0] : n.name + "/pooled"};
-    if (!keepdims) {  // [N, C, 1, 1] then [N, C]
-      ValueInfo pooled = *info;
-      pooled.name = pool.outputs[0];
-      pooled.shape[2] = pooled.shape[3] = 1;
-      if (pooled.dim_names.size() == 4) pooled.dim_names[2] = pooled.dim_names[3] = "";
-      g.value_info[pooled.name] = pooled;
-    }
+    pool.outputs = {last};
     nodes.push_back(pool);
+    if (sum) {
+      const std::string area = n.name + "/area";
+      g.initializers[area] = Tensor::of_floats({}, {static_cast<float>(info->shape[2] * info->shape[3])});
+      Node times;
+      times.name = n.name + "/times_area", times.op_type = "Mul";
+      times.inputs = {last, area};
+      times.outputs = {keepdims ? n.outputs[0] : intermediate(n.name + "/sum")};
+      last = times.outputs[0];
+      nodes.push_back(times);
+    }
     if (!keepdims) {
       Node flatten;
       flatten.name = n.name + "/Flatten", flatten.op_type = "Flatten";
-      flatten.inputs = {pool.outputs[0]};
+      flatten.inputs = {last};
       flatten.outputs = {n.outputs[0]};
       flatten.attributes["axis"] = int64_t{1};
       nodes.push_back(flatten);

@@ -40,8 +40,8 @@ int fuse_gated_activations(Graph& graph);
 int channel_affine_to_depthwise(Graph& graph);
 
 // ReduceMean over the spatial axes of an [N, C, H, W] tensor (squeeze-excitation's pooling as some
-// exports write it) is a GlobalAveragePool (then a Flatten to [N, C] without keepdims). Returns how
-// many were rewritten.
+// exports write it) is a GlobalAveragePool (then a Flatten to [N, C] without keepdims); a ReduceSum
+// there is that mean times H·W (a Mul by a constant scalar). Returns how many were rewritten.
 int reduce_mean_to_pool(Graph& graph);
 
 }  // namespace chipref

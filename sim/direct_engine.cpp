@@ -71,9 +71,7 @@ Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe)
   const int64_t n = input.rank() > 0 ? input.shape[0] : 0;
   // A graph exported with a fixed batch runs that many images at a time (its constants hold the batch).
   const int64_t fixed = fixed_batch(graph_), chunk = fixed > 0 ? fixed : kChunk;
-  if (fixed > 0 && n % fixed)
-    throw InputError(graph_.source_model + ": the model was exported with a fixed batch of " + std::to_string(fixed) +
-                     "; " + std::to_string(n) + " inputs are not a multiple of it");
+  require_multiple_of_fixed_batch(graph_, n);
   if ((fixed == 0 && !images_independent_) || n <= chunk || !input.is_float())
     return run_whole(input, nullptr, observe, 0);
   const int64_t per = input.numel() / n;

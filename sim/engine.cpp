@@ -24,13 +24,18 @@ int64_t fixed_batch(const IntGraph& graph) {
   return !graph.input_shape.empty() && graph.input_shape[0] > 0 ? graph.input_shape[0] : 0;
 }
 
+void require_multiple_of_fixed_batch(const IntGraph& graph, int64_t inputs) {
+  const int64_t batch = fixed_batch(graph);
+  if (batch > 0 && inputs % batch)
+    throw InputError(graph.source_model + ": the model was exported with a fixed batch of " + std::to_string(batch) +
+                     "; " + std::to_string(inputs) + " inputs are not a multiple of it");
+}
+
 Tensor run_fixed_batches(const IntGraph& graph, const Tensor& input, RunTrace* trace,
                          const std::function<Tensor(const Tensor&, RunTrace*)>& run) {
   const int64_t batch = fixed_batch(graph), n = input.rank() > 0 ? input.shape[0] : 0;
   if (batch <= 0) throw std::logic_error("run_fixed_batches: the graph's batch is not fixed");
-  if (n % batch)
-    throw InputError(graph.source_model + ": the model was exported with a fixed batch of " + std::to_string(batch) +
-                     "; " + std::to_string(n) + " inputs are not a multiple of it");
+  require_multiple_of_fixed_batch(graph, n);
   Tensor output;
   for (int64_t first = 0; first < n; first += batch) {
     RunTrace part;

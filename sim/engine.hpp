@@ -45,6 +45,8 @@ class Engine {
 // The batch an IntGraph was exported with when it is fixed (torch.onnx.export's default is 1), else 0.
 // Such a graph's constants hold that batch (a Reshape to [1, −1]), so that no other batch may run.
 int64_t fixed_batch(const IntGraph& graph);
+// InputError naming that batch when `inputs` is not a multiple of it (nothing when the batch is free).
+void require_multiple_of_fixed_batch(const IntGraph& graph, int64_t inputs);
 
 // Runs `input` [N, ...] as N / B runs of `run` on B images each, for a graph with fixed batch B ≠ N;
 // InputError if N is not a multiple of B. The output and a trace's tensors are the runs' stacked along

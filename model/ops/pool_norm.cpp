@@ -1,5 +1,5 @@
 // Pooling, normalisation and reductions: MaxPool, AveragePool, GlobalAveragePool, BatchNormalization
-// (inference), LayerNormalization, Softmax, ReduceMean. Sums are accumulated in double and rounded to
+// (inference), LayerNormalization, Softmax, ReduceMean, ReduceSum. Sums are accumulated in double and rounded to
 // float32 once, so results sit within float32 rounding of the exact value.
 
 #include <algorithm>
@@ -199,12 +199,20 @@ void softmax(OpContext& ctx) {
   ctx.outputs[0] = std::move(y);
 }
 
-void reduce_mean(OpContext& ctx) {
+// ReduceMean and ReduceSum: axes as an attribute (ReduceMean up to opset 17, ReduceSum up to 12) or an
+// optional input (ReduceSum from 13); no axes reduces every axis, or nothing with noop_with_empty_axes.
+void reduce(OpContext& ctx, bool mean) {
   const Tensor& x = float_input(ctx, 0);
   const bool keep = ctx.node.get_int("keepdims", 1) != 0;
-  std::vector<bool> reduce(x.shape.size(), !ctx.node.has("axes"));
-  if (ctx.node.has("axes"))
-    for (int64_t a : ctx.node.get_ints("axes")) reduce[normalize_axis(ctx, a, x.rank())] = true;
+  std::vector<int64_t> axes;
+  if (ctx.node.has("axes")) axes = ctx.node.get_ints("axes");
+  if (ctx.has_input(1)) axes = ctx.input(1).to_int_vector();
+  if (axes.empty() && ctx.node.get_int("noop_with_empty_axes", 0) != 0) {
+    ctx.outputs[0] = x;
+    return;
+  }
+  std::vector<bool> reduce(x.shape.size(), axes.empty());
+  for (int64_t a : axes) reduce[normalize_axis(ctx, a, x.rank())] = true;
   Shape kept_shape = x.shape, out_shape;
   for (size_t d = 0; d < x.shape.size(); ++d) {
     if (reduce[d]) kept_shape[d] = 1;
@@ -218,9 +226,12 @@ void reduce_mean(OpContext& ctx) {
   for (size_t d = 0; d < x.shape.size(); ++d) as_input[d] = reduce[d] ? 0 : slot_strides[d];
   for_each_broadcast(x.shape, {as_input}, [&](int64_t i, const int64_t* off) { sums[off[0]] += x.floats[i]; });
   std::vector<float> y(sums.size());
-  for (size_t i = 0; i < sums.size(); ++i) y[i] = static_cast<float>(sums[i] / static_cast<double>(count));
+  for (size_t i = 0; i < sums.size(); ++i)
+    y[i] = static_cast<float>(mean ? sums[i] / static_cast<double>(count) : sums[i]);
   ctx.outputs[0] = Tensor::of_floats(out_shape, std::move(y));
 }
+void reduce_mean(OpContext& ctx) { reduce(ctx, true); }
+void reduce_sum(OpContext& ctx) { reduce(ctx, false); }
 
 }  // namespace
 
@@ -232,6 +243,7 @@ void register_pool_norm(OpTable& t) {
   t["LayerNormalization"] = layer_normalization;
   t["Softmax"] = softmax;
   t["ReduceMean"] = reduce_mean;
+  t["ReduceSum"] = reduce_sum;
 }
 
 }  // namespace chipref::ops

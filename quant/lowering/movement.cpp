@@ -91,8 +91,16 @@ void lower_concat(Lowering& cx, const Node& n) {
                 "the model quantizes its inputs or its output differently, or concatenates a constant; a "
                 "requantizing Concat is lowered for calibrated models only (the model's graph has no rounding "
                 "there)");
-  } else if (!uniform) {
-    out = cx.params_for(n.outputs[0], cx.config.for_node(n.name));
+  } else {
+    // A constant outside the shared quantization (its producers did not take the Concat's range) would
+    // saturate: then the output's own calibrated range, which holds it, and the activations rescaled.
+    bool constants_fit = true;
+    for (const auto& in : n.inputs)
+      if (const auto it = cx.graph.initializers.find(in); it != cx.graph.initializers.end() && it->second.is_float())
+        for (const float v : it->second.floats)
+          constants_fit = constants_fit && v >= q0.scale * static_cast<double>(q0.format.min() - q0.zero_point) &&
+                          v <= q0.scale * static_cast<double>(q0.format.max() - q0.zero_point);
+    if (!uniform || !constants_fit) out = cx.params_for(n.outputs[0], cx.config.for_node(n.name));
   }
   const int64_t axis = n.get_int("axis");
   std::vector<std::string> inputs;

@@ -1195,3 +1195,49 @@ TEST_CASE("Lowering/a model with an integer input (token ids into an embedding) 
                     Catch::Contains("tokens.onnx: graph input 'ids' is int64[1,4]") &&
                         Catch::Contains("integer inputs") && Catch::Contains("nearest supported form"));
 }
+
+TEST_CASE("Lowering/ReduceSum over H and W (axes as an input, opset 13) is the pool's mean times H·W",
+          "[quant][lowering]") {
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "sum", {-1, 4}, 13);
+  for (const auto& [name, values] :
+       std::vector<std::pair<std::string, std::vector<int64_t>>>{{"nchw", {0, 4, 2, 3}}, {"axes", {-2, -1}}}) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(static_cast<int64_t>(values.size()));
+    for (int64_t d : values) t->add_int64_data(d);
+  }
+  add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
+  set_attr(add_node(g, "ReduceSum", "/sum", {"x4", "axes"}, "y"), "keepdims", {0}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "sum.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(300, 21);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "sum.onnx", {}});
+  CHECK(std::count_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "window_sum"; }) == 1);
+  // Each sum against the sum of its input's real values: within half an output LSB where not saturated
+  // (the mean's half LSB, times the 6 elements its scale took over).
+  RunTrace trace;
+  const Tensor x = random_inputs(40, 22);
+  DirectEngine(q).run(x, &trace);
+  const QuantParams &qx = q.values.at("x4").quant, &qy = q.values.at("y").quant;
+  const CodeTensor &codes = trace.values.at("x4"), &sums = trace.values.at("y");
+  REQUIRE(sums.data.size() == 40 * 4);
+  int64_t off = 0, saturated = 0;
+  for (size_t k = 0; k < sums.data.size(); ++k) {
+    double sum = 0;
+    for (size_t j = 0; j < 6; ++j) sum += qx.scale * static_cast<double>(codes.data[k * 6 + j] - qx.zero_point);
+    const bool at_end = sums.data[k] == qy.format.min() || sums.data[k] == qy.format.max();
+    saturated += at_end;
+    off += !at_end &&
+           std::fabs(qy.scale * static_cast<double>(sums.data[k] - qy.zero_point) - sum) > 0.5 * qy.scale * (1 + 1e-6);
+  }
+  CHECK(off == 0);
+  CHECK(saturated < 8);
+  // The float executor's ReduceSum (its ONNX backend tests pass) against the mean times 6 it became.
+  const Tensor ref = FloatExecutor(graph).run({{"x", x}}).at("y");
+  const Tensor pooled = FloatExecutor(prepare_for_quantization(graph)).run({{"x", x}}).at("y");
+  REQUIRE(ref.shape == pooled.shape);
+  for (size_t i = 0; i < ref.floats.size(); ++i)
+    CHECK(std::fabs(ref.floats[i] - pooled.floats[i]) <= 1e-5f * (1 + std::fabs(ref.floats[i])));
+}
