@@ -35,6 +35,11 @@ struct SliceRange {
   int64_t begin, count;
 };
 SliceRange slice_range(int64_t start, int64_t end, int64_t step, int64_t dim);
+// Split's part sizes along an axis of size `dim` into `outputs` parts: `given` (the split input or
+// attribute) if not empty, which must have one size per output, each ≥ 0, summing to dim; else equal
+// parts of ⌈dim / outputs⌉ with a smaller last one (opset 18's rule; it is the equal split where the
+// earlier opsets require dim to divide). Empty with *error set when they do not fit.
+std::vector<int64_t> split_sizes(int64_t dim, int64_t outputs, const std::vector<int64_t>& given, std::string* error);
 // Row-major strides of a shape.
 std::vector<int64_t> strides_of(const Shape& shape);
 

@@ -1,4 +1,4 @@
-// Data movement and shape arithmetic: Flatten, Reshape, Transpose, Concat, Slice, Gather, Squeeze,
+// Data movement and shape arithmetic: Flatten, Reshape, Transpose, Concat, Slice, Split, Gather, Squeeze,
 // Unsqueeze, Shape, Constant, ConstantOfShape, Expand, Pad, Cast, Equal, and the integer arithmetic of
 // shape computations: Mod, Not, Range, ScatterND (Swin's window padding and attention mask). Each works on
 // every dtype it is defined for.
@@ -160,7 +160,52 @@ void slice(OpContext& ctx) {
       pick(x, out_shape, element_count(out_shape) ? strided_offsets(out_shape, strides, base) : std::vector<int64_t>{});
 }
 
+// Split: consecutive parts along `axis`, sizes from the `split` input (opset ≥ 13) or attribute.
+void split(OpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const int64_t axis = normalize_axis(ctx, ctx.node.get_int("axis", 0), x.rank());
+  std::vector<int64_t> given;
+  if (ctx.node.has("split")) given = ctx.node.get_ints("split");
+  if (ctx.has_input(1)) given = int_input(ctx, 1);
+  std::string error;
+  const std::vector<int64_t> sizes =
+      split_sizes(x.shape[static_cast<size_t>(axis)], static_cast<int64_t>(ctx.outputs.size()), given, &error);
+  if (!error.empty()) ctx.fail(error);
+  const auto in_strides = strides_of(x.shape);
+  int64_t begin = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    Shape out_shape = x.shape;
+    out_shape[static_cast<size_t>(axis)] = sizes[k];
+    ctx.outputs[k] = pick(x, out_shape,
+                          element_count(out_shape) ? strided_offsets(out_shape, in_strides, begin * in_strides[axis])
+                                                   : std::vector<int64_t>{});
+    begin += sizes[k];
+  }
+}
+
 }  // namespace
+
+std::vector<int64_t> split_sizes(int64_t dim, int64_t outputs, const std::vector<int64_t>& given, std::string* error) {
+  if (outputs < 1) {
+    *error = "Split needs at least one output";
+    return {};
+  }
+  if (given.empty()) {
+    const int64_t part = (dim + outputs - 1) / outputs;
+    std::vector<int64_t> sizes;
+    for (int64_t k = 0, left = dim; k < outputs; ++k, left -= part) sizes.push_back(std::clamp<int64_t>(left, 0, part));
+    return sizes;
+  }
+  int64_t sum = 0;
+  for (int64_t v : given) sum += v;
+  if (static_cast<int64_t>(given.size()) != outputs || sum != dim ||
+      std::any_of(given.begin(), given.end(), [](int64_t v) { return v < 0; })) {
+    *error = "split sizes " + shape_to_string(given) + " do not divide an axis of " + std::to_string(dim) + " into " +
+             std::to_string(outputs) + " parts";
+    return {};
+  }
+  return given;
+}
 
 // ONNX: negative indices count from the end; starts clamp to [0, dim] (step > 0) or [0, dim-1]
 // (step < 0); ends clamp to [0, dim] or [-1, dim-1].
@@ -499,6 +544,7 @@ void register_shape(OpTable& t) {
   t["Not"] = not_op;
   t["Range"] = range;
   t["ScatterND"] = scatter_nd;
+  t["Split"] = split;
 }
 
 }  // namespace chipref::ops

@@ -1,4 +1,4 @@
-// Data movement, which keeps codes: Transpose, Concat, Slice, Gather (constant indices), Flatten, Reshape
+// Data movement, which keeps codes: Transpose, Concat, Slice, Split, Gather (constant indices), Flatten, Reshape
 // (constant shape), chipref's BatchBroadcast; and the shape arithmetic that is refused.
 #include <algorithm>
 #include <cmath>
@@ -46,6 +46,33 @@ void lower_slice(Lowering& cx, const Node& n) {
     begins.push_back(r.begin), counts.push_back(r.count);
   }
   cx.lower_data_movement(n, "slice", {{"axes", axes}, {"starts", begins}, {"steps", steps}, {"counts", counts}});
+}
+
+// Split moves codes: one slice op per part, each output in the input's quantization.
+void lower_split(Lowering& cx, const Node& n) {
+  const Shape xs = cx.shape_of(n.inputs.at(0));
+  const int64_t axis = cx.static_axis(n, xs, n.get_int("axis", 0));
+  std::vector<int64_t> given;
+  if (n.has("split")) given = n.get_ints("split");
+  if (n.has_input(1)) given = cx.int_constant(n, 1, "split sizes").ints;
+  std::string error;
+  const std::vector<int64_t> sizes =
+      ops::split_sizes(xs[static_cast<size_t>(axis)], static_cast<int64_t>(n.outputs.size()), given, &error);
+  if (!error.empty()) cx.cannot(n, error);
+  int64_t begin = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    if (!n.outputs[k].empty()) {
+      Node part = n;  // one output: lower_data_movement's checks, named by the part
+      part.name = n.name + ".part" + std::to_string(k);
+      part.outputs = {n.outputs[k]};
+      cx.lower_data_movement(part, "slice",
+                             {{"axes", std::vector<int64_t>{axis}},
+                              {"starts", std::vector<int64_t>{begin}},
+                              {"steps", std::vector<int64_t>{1}},
+                              {"counts", std::vector<int64_t>{sizes[k]}}});
+    }
+    begin += sizes[k];
+  }
 }
 
 void lower_gather(Lowering& cx, const Node& n) {
@@ -167,6 +194,7 @@ std::vector<LoweringRule> movement_lowering_rules() {
        }},
       {"", "Concat", lower_concat},
       {"", "Slice", lower_slice},
+      {"", "Split", lower_split},
       {"", "Gather",
        [](Lowering& cx, const Node& n) {
          if (cx.graph.initializers.count(n.inputs.at(1)))

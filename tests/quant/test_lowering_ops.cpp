@@ -1241,3 +1241,55 @@ TEST_CASE("Lowering/ReduceSum over H and W (axes as an input, opset 13) is the p
   for (size_t i = 0; i < ref.floats.size(); ++i)
     CHECK(std::fabs(ref.floats[i] - pooled.floats[i]) <= 1e-5f * (1 + std::fabs(ref.floats[i])));
 }
+
+TEST_CASE("Lowering/Split (sizes as an input, and equal parts) moves codes: each part is its slice of the input",
+          "[quant][lowering]") {
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "split", {-1, 4, 6}, 13);
+  onnx::TensorProto* sizes = g->add_initializer();
+  sizes->set_name("sizes"), sizes->set_data_type(onnx::TensorProto::INT64), sizes->add_dims(2);
+  for (int64_t d : {2, 4}) sizes->add_int64_data(d);
+  onnx::NodeProto* by_sizes = add_node(g, "Split", "/split_w", {"x", "sizes"}, "left");
+  by_sizes->add_output("right");
+  set_attr(by_sizes, "axis", {2}, true);
+  onnx::NodeProto* halves = add_node(g, "Split", "/split_c", {"right"}, "top");
+  halves->add_output("bottom");
+  set_attr(halves, "axis", {1}, true);
+  set_attr(add_node(g, "Concat", "/swap_c", {"bottom", "top"}, "swapped"), "axis", {1}, true);
+  set_attr(add_node(g, "Concat", "/swap_w", {"swapped", "left"}, "y"), "axis", {2}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "split.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(100, 31);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "split.onnx", {}});
+  CHECK(std::count_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "slice"; }) == 4);
+  // y[n, c, w] = x[n, (c + 2) mod 4, w + 2] for w < 4, x[n, c, w − 4] after: codes and floats alike.
+  auto source = [](int64_t n, int64_t c, int64_t w) {
+    return w < 4 ? (n * 4 + (c + 2) % 4) * 6 + w + 2 : (n * 4 + c) * 6 + (w - 4);
+  };
+  const Tensor x = random_inputs(5, 32);
+  RunTrace trace;
+  DirectEngine(q).run(x, &trace);
+  const Tensor ref = FloatExecutor(graph).run({{"x", x}}).at("y");
+  const CodeTensor &xc = trace.values.at("x"), &yc = trace.values.at("y");
+  REQUIRE(yc.data.size() == 5 * 24);
+  for (int64_t n = 0; n < 5; ++n)
+    for (int64_t c = 0; c < 4; ++c)
+      for (int64_t w = 0; w < 6; ++w) {
+        const int64_t at = (n * 4 + c) * 6 + w;
+        CHECK(yc.data[at] == xc.data[source(n, c, w)]);
+        CHECK(ref.floats[at] == x.floats[source(n, c, w)]);
+      }
+  // Sizes that do not add up to the axis: import's shape inference says so, and so does the executor
+  // for a node run alone.
+  onnx::ModelProto bad_model = m;
+  bad_model.mutable_graph()->mutable_initializer(0)->set_int64_data(1, 5);
+  std::string bad_bytes;
+  bad_model.SerializeToString(&bad_bytes);
+  CHECK_THROWS_WITH(import_onnx_bytes(bad_bytes, "bad_split.onnx"),
+                    Catch::Contains("bad_split.onnx") && Catch::Contains("sum of 'split' (7)"));
+  const Tensor bad_sizes = Tensor::of_ints(DType::int64, {2}, {2, 5});
+  CHECK_THROWS_WITH(run_node(graph.nodes.at(0), 13, {&x, &bad_sizes}),
+                    Catch::Contains("split sizes [2,5] do not divide an axis of 6 into 2 parts"));
+}
