@@ -136,4 +136,57 @@ void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shap
   for (int64_t b = 0; b < batch; ++b) std::copy_n(x, per, y.data() + b * per);
 }
 
+void pad(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& begins, const std::vector<int64_t>& ends,
+         PadMode mode, int32_t fill, Shape& y_shape, std::vector<int32_t>& y) {
+  const size_t rank = x_shape.size();
+  if (begins.size() != rank || ends.size() != rank)
+    throw InputError("pad: " + std::to_string(begins.size()) + " and " + std::to_string(ends.size()) +
+                     " pads for a tensor of rank " + std::to_string(rank));
+  y_shape = x_shape;
+  for (size_t d = 0; d < rank; ++d) {
+    if (begins[d] < 0 || ends[d] < 0) throw InputError("pad: negative pads on axis " + std::to_string(d));
+    if (mode != PadMode::constant && x_shape[d] == 0 && begins[d] + ends[d] > 0)
+      throw InputError("pad: edge or reflect padding of the empty axis " + std::to_string(d));
+    y_shape[d] += begins[d] + ends[d];
+  }
+  // Along each axis, the x index each y index reads (−1: the fill).
+  std::vector<std::vector<int64_t>> source(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t dim = x_shape[d];
+    for (int64_t i = 0; i < y_shape[d]; ++i) {
+      int64_t j = i - begins[d];
+      if (j < 0 || j >= dim) {
+        if (mode == PadMode::constant) {
+          j = -1;
+        } else if (mode == PadMode::edge || dim == 1) {
+          j = std::clamp<int64_t>(j, 0, dim - 1);
+        } else {  // reflect, repeatedly for pads longer than the axis (period 2·(dim − 1))
+          const int64_t period = 2 * (dim - 1);
+          j = ((j % period) + period) % period;
+          if (j >= dim) j = period - j;
+        }
+      }
+      source[d].push_back(j);
+    }
+  }
+  std::vector<int64_t> x_strides(rank, 1);
+  for (size_t d = rank; d-- > 1;) x_strides[d - 1] = x_strides[d] * x_shape[d];
+  y.resize(static_cast<size_t>(element_count(y_shape)));
+  std::vector<int64_t> index(rank, 0);
+  for (size_t e = 0; e < y.size(); ++e) {
+    int64_t offset = 0;
+    bool inside = true;
+    for (size_t d = 0; d < rank && inside; ++d) {
+      const int64_t j = source[d][static_cast<size_t>(index[d])];
+      inside = j >= 0;
+      offset += j * x_strides[d];
+    }
+    y[e] = inside ? x[offset] : fill;
+    for (size_t d = rank; d-- > 0;) {
+      if (++index[d] < y_shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
 }  // namespace chipref::kernels

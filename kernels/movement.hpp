@@ -27,6 +27,14 @@ void slice(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& a
 void gather(const Shape& x_shape, const int32_t* x, int64_t axis, const std::vector<int64_t>& indices, bool drop_axis,
             Shape& y_shape, std::vector<int32_t>& y);
 
+// How pad fills outside x: with one code, with the nearest edge element, or mirrored about the edge
+// element (numpy's and ONNX's reflect: x[1], x[0] | x[0], x[1], …; an axis of size 1 repeats its element).
+enum class PadMode { constant, edge, reflect };
+
+// y = x with begins[d] elements before and ends[d] after it along each axis d (both ≥ 0).
+void pad(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& begins, const std::vector<int64_t>& ends,
+         PadMode mode, int32_t fill, Shape& y_shape, std::vector<int32_t>& y);
+
 // y = x [1, ...] repeated `batch` times along axis 0.
 void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shape& y_shape, std::vector<int32_t>& y);
 

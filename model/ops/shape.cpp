@@ -346,10 +346,13 @@ void batch_broadcast(OpContext& ctx) {
   ctx.outputs[0] = pick(x, out_shape, strided_offsets(out_shape, broadcast_strides(x.shape, out_shape)));
 }
 
+// Pad: constant (the value input, 0 by default), edge (the nearest element) or reflect (mirrored about
+// the edge element, repeatedly for pads longer than the axis, as numpy.pad; an axis of 1 repeats it).
 void pad(OpContext& ctx) {
   const Tensor& x = ctx.input(0);
   const std::string mode = ctx.node.get_string("mode", std::string("constant"));
-  if (mode != "constant") ctx.unsupported("mode '" + mode + "' is not supported; expected constant");
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    ctx.unsupported("mode '" + mode + "' is not supported; expected constant, edge or reflect");
   const auto pads = int_input(ctx, 1);
   const size_t r = x.shape.size();
   if (pads.size() != 2 * r)
@@ -358,23 +361,39 @@ void pad(OpContext& ctx) {
   Shape out_shape = x.shape;
   for (size_t d = 0; d < r; ++d) {
     if (pads[d] < 0 || pads[d + r] < 0) ctx.unsupported("negative pads (cropping) are not supported");
+    if (mode != "constant" && x.shape[d] == 0 && pads[d] + pads[d + r] > 0)
+      ctx.fail("cannot " + mode + "-pad the empty axis " + std::to_string(d));
     out_shape[d] += pads[d] + pads[d + r];
   }
+  // The input index along axis d that output index i reads; −1 for the constant.
+  auto source = [&](size_t d, int64_t i) -> int64_t {
+    const int64_t dim = x.shape[d], j = i - pads[d];
+    if (j >= 0 && j < dim) return j;
+    if (mode == "constant") return -1;
+    if (mode == "edge" || dim == 1) return j < 0 ? 0 : dim - 1;
+    const int64_t period = 2 * (dim - 1), k = ((j % period) + period) % period;
+    return k < dim ? k : period - k;
+  };
   const double fill = ctx.has_input(2) && ctx.input(2).numel() ? ctx.input(2).value(0) : 0.0;
   Tensor out = Tensor::zeros(x.dtype, out_shape);
-  if (out.is_float())
-    std::fill(out.floats.begin(), out.floats.end(), static_cast<float>(fill));
-  else
-    std::fill(out.ints.begin(), out.ints.end(), static_cast<int64_t>(fill));
-  const auto out_strides = strides_of(out_shape);
-  int64_t base = 0;
-  for (size_t d = 0; d < r; ++d) base += pads[d] * out_strides[d];
-  for_each_broadcast(x.shape, {out_strides}, [&](int64_t i, const int64_t* off) {
-    if (x.is_float())
-      out.floats[base + off[0]] = x.floats[i];
+  const auto in_strides = strides_of(x.shape);
+  std::vector<int64_t> index(r, 0);
+  for (int64_t e = 0; e < out.numel(); ++e) {
+    int64_t offset = 0;
+    bool inside = true;
+    for (size_t d = 0; d < r && inside; ++d) {
+      const int64_t j = source(d, index[d]);
+      inside = j >= 0, offset += j * in_strides[d];
+    }
+    if (out.is_float())
+      out.floats[e] = inside ? x.floats[offset] : static_cast<float>(fill);
     else
-      out.ints[base + off[0]] = x.ints[i];
-  });
+      out.ints[e] = inside ? x.ints[offset] : static_cast<int64_t>(fill);
+    for (size_t d = r; d-- > 0;) {
+      if (++index[d] < out_shape[d]) break;
+      index[d] = 0;
+    }
+  }
   ctx.outputs[0] = std::move(out);
 }
 

@@ -1,4 +1,4 @@
-// Data movement, which keeps codes: Transpose, Concat, Slice, Split, Gather (constant indices), Flatten, Reshape
+// Data movement, which keeps codes: Transpose, Concat, Slice, Split, Pad, Gather (constant indices), Flatten, Reshape
 // (constant shape), chipref's BatchBroadcast; and the shape arithmetic that is refused.
 #include <algorithm>
 #include <cmath>
@@ -10,6 +10,7 @@
 #include "quant/lut.hpp"
 #include "quant/normalization.hpp"
 #include "quant/quantize.hpp"
+#include "quant/quantizer.hpp"
 #include "quant/sparsity.hpp"
 
 namespace chipref {
@@ -73,6 +74,34 @@ void lower_split(Lowering& cx, const Node& n) {
     }
     begin += sizes[k];
   }
+}
+
+// Pad moves codes and fills: constant mode with the constant's code in the input's quantization (the
+// fake-quant path rounds it the same way; 0 is the zero point, exact), edge and reflect with codes.
+void lower_pad(Lowering& cx, const Node& n) {
+  const std::string mode = n.get_string("mode", std::string("constant"));
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    cx.cannot(n, "mode '" + mode + "' is not lowered (constant, edge and reflect are)");
+  if (n.has_input(3)) cx.cannot(n, "the axes input is not lowered (pads for every axis are)");
+  const std::vector<int64_t> pads = cx.int_constant(n, 1, "pads").ints;
+  const Shape xs = cx.shape_of(n.inputs.at(0));
+  if (pads.size() != 2 * xs.size() || std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p < 0; }))
+    cx.cannot(
+        n, "its pads " + shape_to_string(pads) + " must be two non-negative values per axis of " + shape_to_string(xs));
+  if (pads[0] != 0 || pads[xs.size()] != 0) cx.cannot(n, "it pads the batch axis");
+  cx.require_quantized(n.inputs[0], n);
+  int64_t fill = 0;
+  if (mode == "constant") {
+    double value = 0;
+    if (n.has_input(2)) {
+      const auto it = cx.graph.initializers.find(n.inputs[2]);
+      if (it == cx.graph.initializers.end()) cx.cannot(n, "its constant value must be a constant");
+      if (it->second.numel()) value = it->second.value(0);
+    }
+    const QuantParams& q = cx.int_graph.values.at(n.inputs[0]).quant;
+    fill = code_of(value, q);
+  }
+  cx.lower_data_movement(n, "pad", {{"pads", pads}, {"mode", mode}, {"fill", fill}});
 }
 
 void lower_gather(Lowering& cx, const Node& n) {
@@ -195,6 +224,7 @@ std::vector<LoweringRule> movement_lowering_rules() {
       {"", "Concat", lower_concat},
       {"", "Slice", lower_slice},
       {"", "Split", lower_split},
+      {"", "Pad", lower_pad},
       {"", "Gather",
        [](Lowering& cx, const Node& n) {
          if (cx.graph.initializers.count(n.inputs.at(1)))

@@ -1293,3 +1293,51 @@ TEST_CASE("Lowering/Split (sizes as an input, and equal parts) moves codes: each
   CHECK_THROWS_WITH(run_node(graph.nodes.at(0), 13, {&x, &bad_sizes}),
                     Catch::Contains("split sizes [2,5] do not divide an axis of 6 into 2 parts"));
 }
+
+TEST_CASE("Lowering/Pad in constant, edge and reflect modes: every code as the float executor pads the codes",
+          "[quant][lowering]") {
+  // Oracle: the float executor's Pad (every ONNX backend Pad test passes) on the integer path's input
+  // codes; the constant mode's value as its code in the input's quantization.
+  for (const std::string mode : {"constant", "edge", "reflect"}) {
+    INFO(mode);
+    onnx::ModelProto m;
+    onnx::GraphProto* g = start_model(m, "pad", {-1, 4, 5, 6}, 13);
+    for (const auto& [name, values] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
+             {"nchw", {0, 4, 2, 3}}, {"pads", {0, 0, 1, 2, 0, 0, 2, 1}}}) {
+      onnx::TensorProto* t = g->add_initializer();
+      t->set_name(name), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(static_cast<int64_t>(values.size()));
+      for (int64_t d : values) t->add_int64_data(d);
+    }
+    onnx::TensorProto* value = g->add_initializer();
+    value->set_name("value"), value->set_data_type(onnx::TensorProto::FLOAT);
+    value->add_float_data(0.75f);
+    add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
+    onnx::NodeProto* pad = add_node(g, "Pad", "/pad", {"x4", "pads"}, "y");
+    if (mode == "constant") pad->add_input("value");
+    auto* a = pad->add_attribute();
+    a->set_name("mode"), a->set_type(onnx::AttributeProto::STRING), a->set_s(mode);
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    const Graph graph = import_onnx_bytes(bytes, "pad.onnx");
+    const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+    const Tensor calibration = random_inputs(100, 41);
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "pad.onnx", {}});
+    REQUIRE(std::count_if(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "pad"; }) == 1);
+    RunTrace trace;
+    DirectEngine(q).run(random_inputs(3, 42), &trace);
+    const CodeTensor &xc = trace.values.at("x4"), &yc = trace.values.at("y");
+    const QuantParams& qx = q.values.at("x4").quant;
+    CHECK(q.values.at("y").quant.scale == qx.scale);
+    Tensor codes = Tensor::zeros(DType::float32, xc.shape);
+    for (size_t i = 0; i < xc.data.size(); ++i) codes.floats[i] = static_cast<float>(xc.data[i]);
+    const Tensor pads = Tensor::of_ints(DType::int64, {8}, {0, 0, 1, 2, 0, 0, 2, 1});
+    const Tensor fill = Tensor::of_floats({}, {static_cast<float>(code_of(0.75, qx))});
+    const Node& float_pad = graph.nodes.back();
+    std::vector<const Tensor*> inputs = {&codes, &pads};
+    if (mode == "constant") inputs.push_back(&fill);
+    const Tensor expected = run_node(float_pad, 13, inputs).at(0);
+    REQUIRE(expected.shape == yc.shape);
+    REQUIRE(yc.shape == Shape{3, 4, 5, 6});
+    for (size_t i = 0; i < yc.data.size(); ++i) CHECK(yc.data[i] == static_cast<int32_t>(expected.floats[i]));
+  }
+}
