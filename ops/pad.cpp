@@ -11,12 +11,12 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   p.inputs = {op.inputs.at(0)};
   const std::vector<int64_t> pads = op.get_ints("pads");
   const std::string mode_name = op.get_string("mode");
-  const kernels::PadMode mode = mode_name == "constant" ? kernels::PadMode::constant
-                                : mode_name == "edge"   ? kernels::PadMode::edge
-                                : mode_name == "reflect"
-                                    ? kernels::PadMode::reflect
-                                    : throw InputError(op.describe() + ": mode '" + mode_name +
-                                                       "'; expected constant, edge or reflect");
+  const kernels::PadMode mode =
+      mode_name == "constant" ? kernels::PadMode::constant
+      : mode_name == "edge"   ? kernels::PadMode::edge
+      : mode_name == "reflect"
+          ? kernels::PadMode::reflect
+          : throw InputError(op.describe() + ": mode '" + mode_name + "'; expected constant, edge or reflect");
   if (pads.size() % 2) throw InputError(op.describe() + ": pads must hold a begin and an end per axis");
   const std::vector<int64_t> begins(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(pads.size() / 2)),
       ends(pads.begin() + static_cast<std::ptrdiff_t>(pads.size() / 2), pads.end());

@@ -261,6 +261,12 @@ class Exporter {
       onnx::NodeProto* n = add_node("AveragePool", src, {read_name(sum.inputs.at(0))}, {pre});
       set_ints(n, "kernel_shape", sum.get_ints("kernel"));
       set_ints(n, "strides", sum.get_ints("strides"));
+      if (sum.has("pads")) {  // lowered only with the pads counted in the divisor
+        set_ints(n, "pads", sum.get_ints("pads"));
+        auto* count_pads = n->add_attribute();
+        count_pads->set_name("count_include_pad"), count_pads->set_type(onnx::AttributeProto::INT);
+        count_pads->set_i(1);
+      }
     }
     clamp_activation(rq, src, pre, v);
     quantize_pair(v, write_name(v));

@@ -26,13 +26,24 @@ void lower_average_pool(Lowering& cx, const Node& n, bool global) {
   if (global) {
     sum.attributes["global"] = int64_t{1};
   } else {
+    // Padding counted in the divisor (count_include_pad = 1, torch's AvgPool2d default) keeps one divisor,
+    // the kernel's area: the window sum skips the pads, which is adding real zeros. Without it, or with
+    // ceil_mode, the divisor changes per position.
     const auto pads = n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0});
-    if (std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; }) || n.get_int("ceil_mode", 0) != 0)
-      cx.cannot(n, "padding and ceil_mode change the window count per position; not supported yet");
+    const bool padded = std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; });
+    if (n.get_int("ceil_mode", 0) != 0)
+      cx.cannot(n, "ceil_mode changes the window count per position; not supported yet (export with ceil_mode 0)");
+    if (padded && n.get_int("count_include_pad", 0) == 0)
+      cx.cannot(n,
+                "padding without count_include_pad divides each position by its own count; not supported yet "
+                "(the nearest supported form: count_include_pad = 1, torch.nn.AvgPool2d's default)");
+    if (n.has("auto_pad") && n.get_string("auto_pad") != "NOTSET")
+      cx.cannot(n, "auto_pad is not lowered (explicit pads are)");
     const auto k = n.get_ints("kernel_shape");
     count = k.at(0) * k.at(1);
     sum.attributes["kernel"] = k;
     sum.attributes["strides"] = n.get_ints("strides", std::vector<int64_t>{1, 1});
+    if (padded) sum.attributes["pads"] = pads;
   }
   cx.int_graph.values[n.name + ".sum"] = IntValue{cx.shape_of(y), QuantParams{IntFormat::int_bits(32), 0, 0.0}};
   cx.int_graph.ops.push_back(std::move(sum));

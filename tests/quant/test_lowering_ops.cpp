@@ -1341,3 +1341,53 @@ TEST_CASE("Lowering/Pad in constant, edge and reflect modes: every code as the f
     for (size_t i = 0; i < yc.data.size(); ++i) CHECK(yc.data[i] == static_cast<int32_t>(expected.floats[i]));
   }
 }
+
+TEST_CASE("Lowering/AveragePool with pads counted in the divisor: each mean within half an LSB of the window's",
+          "[quant][lowering]") {
+  for (const int64_t count_pads : {1, 0}) {
+    INFO("count_include_pad " << count_pads);
+    onnx::ModelProto m;
+    onnx::GraphProto* g = start_model(m, "avg", {-1, 1, 4, 6}, 13);
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name("nchw"), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(4);
+    for (int64_t d : {0, 1, 4, 6}) t->add_int64_data(d);
+    add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
+    onnx::NodeProto* pool = add_node(g, "AveragePool", "/avg", {"x4"}, "y");
+    set_attr(pool, "kernel_shape", {3, 3});
+    set_attr(pool, "pads", {1, 1, 1, 1});
+    set_attr(pool, "count_include_pad", {count_pads}, true);
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    const Graph graph = import_onnx_bytes(bytes, "avg.onnx");
+    const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+    const Tensor calibration = random_inputs(100, 51);
+    if (count_pads == 0) {
+      CHECK_THROWS_WITH(quantize(QuantizeInputs{&graph, &config, &calibration, "avg.onnx", {}}),
+                        Catch::Contains("node '/avg' (AveragePool)") && Catch::Contains("count_include_pad = 1"));
+      continue;
+    }
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "avg.onnx", {}});
+    RunTrace trace;
+    DirectEngine(q).run(random_inputs(6, 52), &trace);
+    const QuantParams &qx = q.values.at("x4").quant, &qy = q.values.at("y").quant;
+    const CodeTensor &xc = trace.values.at("x4"), &yc = trace.values.at("y");
+    REQUIRE(yc.shape == Shape{6, 1, 4, 6});
+    int64_t off = 0, checked = 0;
+    for (int64_t n = 0; n < 6; ++n)
+      for (int64_t r = 0; r < 4; ++r)
+        for (int64_t c = 0; c < 6; ++c) {
+          double sum = 0;  // the pads are real zeros, and the divisor is always 9
+          for (int64_t dr = -1; dr <= 1; ++dr)
+            for (int64_t dc = -1; dc <= 1; ++dc)
+              if (r + dr >= 0 && r + dr < 4 && c + dc >= 0 && c + dc < 6)
+                sum += qx.scale * static_cast<double>(xc.data[(n * 4 + r + dr) * 6 + c + dc] - qx.zero_point);
+          const int32_t code = yc.data[(n * 4 + r) * 6 + c];
+          if (code == qy.format.min() || code == qy.format.max()) continue;
+          ++checked;
+          off +=
+              std::fabs(qy.scale * static_cast<double>(code - qy.zero_point) - sum / 9) > 0.5 * qy.scale * (1 + 1e-6);
+        }
+    CHECK(checked > 100);
+    CHECK(off == 0);
+  }
+}
