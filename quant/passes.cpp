@@ -467,4 +467,32 @@ int fuse_gated_activations(Graph& g) {
   return replace_patterns(g, erase, replace);
 }
 
+int divisions_to_reciprocals(Graph& g) {
+  int rewritten = 0;
+  std::vector<Node> nodes;
+  for (Node& n : g.nodes) {
+    if (n.op_type != "Div" || !n.domain.empty() || n.inputs.size() != 2 || g.initializers.count(n.inputs[1])) {
+      nodes.push_back(std::move(n));
+      continue;
+    }
+    Node reciprocal;
+    reciprocal.name = n.name + "/Reciprocal", reciprocal.op_type = "Reciprocal";
+    reciprocal.inputs = {n.inputs[1]};
+    reciprocal.outputs = {n.name + "/reciprocal"};
+    if (const ValueInfo* divisor = g.find_value(n.inputs[1])) {
+      ValueInfo info = *divisor;
+      info.name = reciprocal.outputs[0];
+      g.value_info[info.name] = info;
+    }
+    Node times = n;
+    times.op_type = "Mul";
+    times.inputs[1] = reciprocal.outputs[0];
+    nodes.push_back(std::move(reciprocal));
+    nodes.push_back(std::move(times));
+    ++rewritten;
+  }
+  g.nodes = std::move(nodes);
+  return rewritten;
+}
+
 }  // namespace chipref

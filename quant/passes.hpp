@@ -44,4 +44,8 @@ int channel_affine_to_depthwise(Graph& graph);
 // there is that mean times H·W (a Mul by a constant scalar). Returns how many were rewritten.
 int reduce_mean_to_pool(Graph& graph);
 
+// a / b with b an activation (computed at run time, not a constant) is a · Reciprocal(b): the reciprocal a
+// lookup table of b's codes, the product the `mul` of two activations. Returns how many were rewritten.
+int divisions_to_reciprocals(Graph& graph);
+
 }  // namespace chipref

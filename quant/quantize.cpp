@@ -131,6 +131,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   fuse_gated_activations(g);
   if (!is_prequantized(g)) channel_affine_to_depthwise(g);  // after the fusions, whose patterns hold constants
   reduce_mean_to_pool(g);
+  if (!is_prequantized(g)) divisions_to_reciprocals(g);  // after the fusions, whose patterns hold Divs
   if (is_prequantized(g)) {
     PrequantizedModel extracted = extract_prequantized(g);
     if (pre) *pre = std::move(extracted);

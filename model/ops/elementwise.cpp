@@ -171,6 +171,9 @@ void dropout(OpContext& ctx) {
 void sigmoid(OpContext& ctx) {
   unary_float(ctx, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
 }
+void reciprocal(OpContext& ctx) {
+  unary_float(ctx, [](float v) { return 1.0f / v; });
+}
 void tanh_op(OpContext& ctx) {
   unary_float(ctx, [](float v) { return std::tanh(v); });
 }
@@ -264,6 +267,7 @@ void register_elementwise(OpTable& t) {
   t["Dropout"] = dropout;
   t["Sigmoid"] = sigmoid;
   t["Tanh"] = tanh_op;
+  t["Reciprocal"] = reciprocal;
   t["Erf"] = erf_op;
   t["Sqrt"] = sqrt_op;
   t["LeakyRelu"] = leaky_relu;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <random>
 
+#include "analysis/dual_path.hpp"
 #include "model/executor.hpp"
 #include "model/onnx_import.hpp"
 #include "ops/op_def.hpp"
@@ -1390,4 +1391,41 @@ TEST_CASE("Lowering/AveragePool with pads counted in the divisor: each mean with
     CHECK(checked > 100);
     CHECK(off == 0);
   }
+}
+
+TEST_CASE("Lowering/a division by an activation becomes its reciprocal's table times the dividend",
+          "[quant][lowering]") {
+  // y = x / (Sigmoid(x) + 0.5): the divisor is computed at run time, in (0.5, 1.5).
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "div", {-1, 24}, 13);
+  onnx::TensorProto* half = g->add_initializer();
+  half->set_name("half"), half->set_data_type(onnx::TensorProto::FLOAT);
+  half->add_float_data(0.5f);
+  add_node(g, "Sigmoid", "/gate", {"x"}, "s");
+  add_node(g, "Add", "/offset", {"s", "half"}, "d");
+  add_node(g, "Div", "/div", {"x", "d"}, "quotient");
+  set_attr(add_node(g, "Flatten", "/flatten", {"quotient"}, "y"), "axis", {1}, true);  // the check's logits
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "div.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(300, 61);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "div.onnx", {}});
+  std::vector<std::string> types;
+  for (const Node& op : q.ops) types.push_back(op.op_type);
+  CHECK(std::count(types.begin(), types.end(), "mul") == 1);
+  CHECK(std::count(types.begin(), types.end(), "lut") == 2);  // the Sigmoid and the reciprocal
+  // Each layer within 1 LSB of its fake-quant computation, and the result near the float model's.
+  const Tensor x = random_inputs(50, 62);
+  const DualPathReport report = compare_paths(graph, q, LabelledImages{x, std::vector<int64_t>(50, 0)}, 50);
+  for (const LayerComparison& l : report.layers) {
+    INFO(l.value << ": max " << l.max_abs_lsb << " LSB");
+    CHECK(l.max_abs_lsb <= 1);
+  }
+  const Tensor y = DirectEngine(q).run(x), ref = FloatExecutor(graph).run({{"x", x}}).at("y");
+  double worst = 0;
+  for (size_t i = 0; i < y.floats.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(y.floats[i]) - ref.floats[i]) / q.values.at("y").quant.scale);
+  INFO("worst |integer − float| = " << worst << " output LSB");
+  CHECK(worst <= 4.0);  // a sanity bound: the table and the product are each checked exactly in their tests
 }
