@@ -144,10 +144,16 @@ void pad(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& beg
                      " pads for a tensor of rank " + std::to_string(rank));
   y_shape = x_shape;
   for (size_t d = 0; d < rank; ++d) {
-    if (begins[d] < 0 || ends[d] < 0) throw InputError("pad: negative pads on axis " + std::to_string(d));
+    if (begins[d] < 0 || ends[d] < 0 || begins[d] > (int64_t{1} << 30) || ends[d] > (int64_t{1} << 30))
+      throw InputError("pad: pads " + std::to_string(begins[d]) + " and " + std::to_string(ends[d]) + " on axis " +
+                       std::to_string(d) + " are negative or beyond 2^30");
     if (mode != PadMode::constant && x_shape[d] == 0 && begins[d] + ends[d] > 0)
       throw InputError("pad: edge or reflect padding of the empty axis " + std::to_string(d));
     y_shape[d] += begins[d] + ends[d];
+  }
+  if (checked_element_count(y_shape, "pad: the output") == 0) {
+    y.clear();
+    return;
   }
   // Along each axis, the x index each y index reads (−1: the fill).
   std::vector<std::vector<int64_t>> source(rank);
