@@ -471,7 +471,10 @@ int divisions_to_reciprocals(Graph& g) {
   int rewritten = 0;
   std::vector<Node> nodes;
   for (Node& n : g.nodes) {
-    if (n.op_type != "Div" || !n.domain.empty() || n.inputs.size() != 2 || g.initializers.count(n.inputs[1])) {
+    const ValueInfo* divisor = g.find_value(n.inputs.size() == 2 ? n.inputs[1] : std::string());
+    // Integer division (shape arithmetic that folding left) truncates: not a reciprocal's product.
+    if (n.op_type != "Div" || !n.domain.empty() || n.inputs.size() != 2 || g.initializers.count(n.inputs[1]) ||
+        (divisor && divisor->dtype != DType::float32)) {
       nodes.push_back(std::move(n));
       continue;
     }
@@ -479,7 +482,7 @@ int divisions_to_reciprocals(Graph& g) {
     reciprocal.name = n.name + "/Reciprocal", reciprocal.op_type = "Reciprocal";
     reciprocal.inputs = {n.inputs[1]};
     reciprocal.outputs = {n.name + "/reciprocal"};
-    if (const ValueInfo* divisor = g.find_value(n.inputs[1])) {
+    if (divisor) {
       ValueInfo info = *divisor;
       info.name = reciprocal.outputs[0];
       g.value_info[info.name] = info;
