@@ -397,14 +397,6 @@ TEST_CASE("Lowering/the decomposed erf GELU fuses and becomes a gelu_erf table",
 }
 
 namespace {
-void add_ints(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& values, bool scalar = false) {
-  onnx::TensorProto* t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::INT64);
-  if (!scalar) t->add_dims(static_cast<int64_t>(values.size()));
-  for (int64_t v : values) t->add_int64_data(v);
-}
-
 // What PyTorch exports for a ViT's token handling and attention scores, at a dynamic batch B:
 // cls [1,1,6] expanded to [B,1,6] by shape arithmetic, concatenated before x [B,4,6], plus a position
 // embedding [1,5,6]; q and k sliced from the last axis, q divided by √3, scores q·kᵀ [B,5,5]; the first
@@ -943,11 +935,7 @@ TEST_CASE(
   per_channel("beta", {4}, {0.0f, 0.1f, 0.2f, -0.3f});
   per_channel("bn_mean", {4}, {0.1f, -0.1f, 0.0f, 0.3f});
   per_channel("bn_var", {4}, {1.0f, 0.5f, 2.0f, 0.25f});
-  {
-    onnx::TensorProto* t = g->add_initializer();
-    t->set_name("nchw"), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(4);
-    for (int64_t d : {0, 4, 2, 3}) t->add_int64_data(d);
-  }
+  add_ints(g, "nchw", {0, 4, 2, 3});
   add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
   add_node(g, "Mul", "/scale/Mul", {"scale", "x4"}, "s1");  // constant first
   add_node(g, "Add", "/shift/Add", {"s1", "shift"}, "s2");
@@ -1020,11 +1008,7 @@ TEST_CASE(
     std::mt19937_64 rng(31);
     onnx::ModelProto m;
     onnx::GraphProto* g = start_model(m, "se", {-1, keepdims ? 24 : 4}, 13);
-    {
-      onnx::TensorProto* t = g->add_initializer();
-      t->set_name("nchw"), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(4);
-      for (int64_t d : {0, 4, 2, 3}) t->add_int64_data(d);
-    }
+    add_ints(g, "nchw", {0, 4, 2, 3});
     add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
     onnx::NodeProto* mean = add_node(g, "ReduceMean", "/se/ReduceMean", {"x4"}, keepdims ? "pooled" : "y");
     set_attr(mean, "axes", {2, 3});
@@ -1090,11 +1074,7 @@ TEST_CASE("Lowering/MaxPool with ceil_mode: ONNX's output size, each code the la
     // 3 × 4 (floor: 2 × 3).
     const int64_t oh = padded ? 3 : 2, ow = padded ? 4 : 3;
     onnx::GraphProto* g = start_model(m, "pool", {-1, oh * ow}, 13);
-    {
-      onnx::TensorProto* t = g->add_initializer();
-      t->set_name("n1hw"), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(4);
-      for (int64_t d : {0, 1, 4, 6}) t->add_int64_data(d);
-    }
+    add_ints(g, "n1hw", {0, 1, 4, 6});
     add_node(g, "Reshape", "/to_nchw", {"x", "n1hw"}, "x4");
     onnx::NodeProto* pool = add_node(g, "MaxPool", "/pool", {"x4"}, "p");
     set_attr(pool, "kernel_shape", {3, 3});
@@ -1201,12 +1181,8 @@ TEST_CASE("Lowering/ReduceSum over H and W (axes as an input, opset 13) is the p
           "[quant][lowering]") {
   onnx::ModelProto m;
   onnx::GraphProto* g = start_model(m, "sum", {-1, 4}, 13);
-  for (const auto& [name, values] :
-       std::vector<std::pair<std::string, std::vector<int64_t>>>{{"nchw", {0, 4, 2, 3}}, {"axes", {-2, -1}}}) {
-    onnx::TensorProto* t = g->add_initializer();
-    t->set_name(name), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(static_cast<int64_t>(values.size()));
-    for (int64_t d : values) t->add_int64_data(d);
-  }
+  add_ints(g, "nchw", {0, 4, 2, 3});
+  add_ints(g, "axes", {-2, -1});
   add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
   set_attr(add_node(g, "ReduceSum", "/sum", {"x4", "axes"}, "y"), "keepdims", {0}, true);
   std::string bytes;
@@ -1247,9 +1223,7 @@ TEST_CASE("Lowering/Split (sizes as an input, and equal parts) moves codes: each
           "[quant][lowering]") {
   onnx::ModelProto m;
   onnx::GraphProto* g = start_model(m, "split", {-1, 4, 6}, 13);
-  onnx::TensorProto* sizes = g->add_initializer();
-  sizes->set_name("sizes"), sizes->set_data_type(onnx::TensorProto::INT64), sizes->add_dims(2);
-  for (int64_t d : {2, 4}) sizes->add_int64_data(d);
+  add_ints(g, "sizes", {2, 4});
   onnx::NodeProto* by_sizes = add_node(g, "Split", "/split_w", {"x", "sizes"}, "left");
   by_sizes->add_output("right");
   set_attr(by_sizes, "axis", {2}, true);
@@ -1303,12 +1277,8 @@ TEST_CASE("Lowering/Pad in constant, edge and reflect modes: every code as the f
     INFO(mode);
     onnx::ModelProto m;
     onnx::GraphProto* g = start_model(m, "pad", {-1, 4, 5, 6}, 13);
-    for (const auto& [name, values] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
-             {"nchw", {0, 4, 2, 3}}, {"pads", {0, 0, 1, 2, 0, 0, 2, 1}}}) {
-      onnx::TensorProto* t = g->add_initializer();
-      t->set_name(name), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(static_cast<int64_t>(values.size()));
-      for (int64_t d : values) t->add_int64_data(d);
-    }
+    add_ints(g, "nchw", {0, 4, 2, 3});
+    add_ints(g, "pads", {0, 0, 1, 2, 0, 0, 2, 1});
     onnx::TensorProto* value = g->add_initializer();
     value->set_name("value"), value->set_data_type(onnx::TensorProto::FLOAT);
     value->add_float_data(0.75f);
@@ -1349,9 +1319,7 @@ TEST_CASE("Lowering/AveragePool with pads counted in the divisor: each mean with
     INFO("count_include_pad " << count_pads);
     onnx::ModelProto m;
     onnx::GraphProto* g = start_model(m, "avg", {-1, 1, 4, 6}, 13);
-    onnx::TensorProto* t = g->add_initializer();
-    t->set_name("nchw"), t->set_data_type(onnx::TensorProto::INT64), t->add_dims(4);
-    for (int64_t d : {0, 1, 4, 6}) t->add_int64_data(d);
+    add_ints(g, "nchw", {0, 1, 4, 6});
     add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
     onnx::NodeProto* pool = add_node(g, "AveragePool", "/avg", {"x4"}, "y");
     set_attr(pool, "kernel_shape", {3, 3});

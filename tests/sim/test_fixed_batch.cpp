@@ -37,9 +37,7 @@ std::string fixed_batch_model(int64_t batch) {
   add_float(g, "class_token", {1, 1, 6}, rng);
   add_float(g, "row_bias", {1, 1, 6}, rng);
   add_float(g, "w", {6, 3}, rng);
-  onnx::TensorProto* shape = g->add_initializer();
-  shape->set_name("flat"), shape->set_data_type(onnx::TensorProto::INT64), shape->add_dims(2);
-  for (int64_t d : {batch, int64_t{-1}}) shape->add_int64_data(d);
+  add_ints(g, "flat", {batch, -1});
   if (token)
     set_attr(add_node(g, "Concat", "/cat", {"class_token", "x"}, "tokens"), "axis", {1}, true);
   else

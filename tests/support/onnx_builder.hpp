@@ -25,6 +25,16 @@ inline void add_float(onnx::GraphProto* g, const std::string& name, const std::v
   t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
 }
 
+// An int64 initializer: a vector of `values`, or with `scalar` a rank-0 tensor of the one value.
+inline void add_ints(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& values,
+                     bool scalar = false) {
+  onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::INT64);
+  if (!scalar) t->add_dims(static_cast<int64_t>(values.size()));
+  for (int64_t v : values) t->add_int64_data(v);
+}
+
 inline onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& type, const std::string& name,
                                  std::vector<std::string> ins, std::string out) {
   onnx::NodeProto* n = g->add_node();
@@ -94,9 +104,7 @@ inline std::string issue25_ops_model() {
   std::mt19937_64 rng(41);
   onnx::ModelProto m;
   onnx::GraphProto* g = start_model(m, "issue25_ops", {-1, 48}, 14);
-  onnx::TensorProto* shape = g->add_initializer();
-  shape->set_name("nchw"), shape->set_data_type(onnx::TensorProto::INT64), shape->add_dims(4);
-  for (int64_t d : {0, 4, 2, 3}) shape->add_int64_data(d);
+  add_ints(g, "nchw", {0, 4, 2, 3});
   onnx::TensorProto* scale = g->add_initializer();
   scale->set_name("scale"), scale->set_data_type(onnx::TensorProto::FLOAT);
   for (int64_t d : {4, 1, 1}) scale->add_dims(d);
