@@ -106,7 +106,6 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   if (const int64_t fixed = fixed_batch(q); fixed > 0) batch_size = fixed;
 
   // Activation values (scale > 0) in execution order, and the accumulators of the MAC ops.
-  std::map<std::string, size_t> layer_index, acc_index;
   std::set<std::string>
       float_tensors;  // an IntGraph value without a float counterpart (a constant's codes) has no reference
   for (const Node& n : fp32_graph.nodes) float_tensors.insert(n.outputs.begin(), n.outputs.end());
@@ -116,10 +115,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
       const auto v = q.values.find(out);
       if (v == q.values.end() || (v->second.quant.scale > 0 && !float_tensors.count(out))) continue;
       if (v->second.quant.scale > 0) {
-        layer_index[out] = r.layers.size();
         r.layers.push_back(LayerComparison{out, op.name, v->second.quant.format.name()});
       } else if (ops::is_mac(op)) {
-        acc_index[out] = r.accumulators.size();
         r.accumulators.push_back(
             AccumulatorUse{out, op.name, static_cast<int>(op.get_int("acc_bits")), INT64_MAX, INT64_MIN, 0});
       }
@@ -163,6 +160,11 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     TensorMap fp32_values = fp32.run({{input, x}}, true);
     fp32_values[input] = x;
     count_top1(fp32_values.at(output), b, data.labels, start, fp32_graph.source, r.fp32);
+    // Exact integers (token ids, comparisons, masks) are no quantized reals: nothing to compare.
+    if (start == 0)
+      r.layers.erase(std::remove_if(r.layers.begin(), r.layers.end(),
+                                    [&](const LayerComparison& l) { return !fp32_values.at(l.value).is_float(); }),
+                     r.layers.end());
 
     // Fake-quant path for accuracy: the input and every quantized tensor rounded to its codes and back.
     auto fake_quantize = [&](const std::string& name, Tensor& t) {

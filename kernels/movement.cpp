@@ -126,6 +126,55 @@ void gather(const Shape& x_shape, const int32_t* x, int64_t axis, const std::vec
     for (int64_t j : indices) out = std::copy_n(x + (o * dim + j) * inner, inner, out);
 }
 
+void take_rows(const Shape& table_shape, const int32_t* table, const Shape& ids_shape, const int32_t* ids,
+               Shape& y_shape, std::vector<int32_t>& y) {
+  if (table_shape.empty()) throw InputError("take_rows: the table is a scalar; it needs rows");
+  const int64_t rows = table_shape[0], row = element_count(table_shape) / std::max<int64_t>(rows, 1);
+  const int64_t count = element_count(ids_shape);
+  y_shape = ids_shape;
+  y_shape.insert(y_shape.end(), table_shape.begin() + 1, table_shape.end());
+  y.resize(static_cast<size_t>(count * row));
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t id = ids[i] < 0 ? int64_t{ids[i]} + rows : ids[i];
+    if (id < 0 || id >= rows)
+      throw InputError("id " + std::to_string(ids[i]) + " at " + index_to_string(ids_shape, i) +
+                       " is outside the table's " + std::to_string(rows) + " rows (valid: " + std::to_string(-rows) +
+                       " to " + std::to_string(rows - 1) + ")");
+    std::copy_n(table + id * row, row, y.data() + i * row);
+  }
+}
+
+void expand(const Shape& x_shape, const int32_t* x, const Shape& target, Shape& y_shape, std::vector<int32_t>& y) {
+  const size_t rank = std::max(x_shape.size(), target.size());
+  Shape xs = x_shape, ts = target;
+  xs.insert(xs.begin(), rank - xs.size(), 1);
+  ts.insert(ts.begin(), rank - ts.size(), 1);
+  y_shape.assign(rank, 0);
+  for (size_t d = 0; d < rank; ++d) {
+    if (xs[d] != ts[d] && xs[d] != 1 && ts[d] != 1)
+      throw InputError("expand: " + shape_to_string(x_shape) + " does not broadcast to " + shape_to_string(target));
+    y_shape[d] = xs[d] == 1 ? ts[d] : xs[d];
+  }
+  // The offset of x for each output element: axes of x of size 1 have stride 0.
+  std::vector<int64_t> x_strides(rank, 0);
+  for (int64_t d = static_cast<int64_t>(rank) - 1, stride = 1; d >= 0; --d) {
+    x_strides[d] = xs[d] == 1 ? 0 : stride;
+    stride *= xs[d];
+  }
+  y.resize(static_cast<size_t>(element_count(y_shape)));
+  std::vector<int64_t> index(rank, 0);
+  int64_t offset = 0;
+  for (size_t e = 0; e < y.size(); ++e) {
+    y[e] = x[offset];
+    for (int64_t d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {
+      offset += x_strides[d];
+      if (++index[d] < y_shape[d]) break;
+      offset -= x_strides[d] * y_shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
 void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shape& y_shape, std::vector<int32_t>& y) {
   if (x_shape.empty() || x_shape[0] != 1 || batch < 0)
     throw InputError("batch_broadcast: expects [1, ...], got " + shape_to_string(x_shape));

@@ -35,6 +35,16 @@ enum class PadMode { constant, edge, reflect };
 void pad(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& begins, const std::vector<int64_t>& ends,
          PadMode mode, int32_t fill, Shape& y_shape, std::vector<int32_t>& y);
 
+// y = rows of `table` (any rank ≥ 1, rows along axis 0) picked by run-time `ids`: y.shape = ids.shape +
+// table.shape[1:]. An id in [−rows, −1] counts from the end (ONNX Gather); any other id outside the rows
+// is an InputError naming its position.
+void take_rows(const Shape& table_shape, const int32_t* table, const Shape& ids_shape, const int32_t* ids,
+               Shape& y_shape, std::vector<int32_t>& y);
+
+// y = x broadcast to `target` the way ONNX Expand does (numpy rules, both ways): y.shape is the broadcast
+// of x.shape and target; an axis of x of size 1 repeats. Shapes that do not broadcast are an InputError.
+void expand(const Shape& x_shape, const int32_t* x, const Shape& target, Shape& y_shape, std::vector<int32_t>& y);
+
 // y = x [1, ...] repeated `batch` times along axis 0.
 void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shape& y_shape, std::vector<int32_t>& y);
 

@@ -19,6 +19,11 @@ struct Softmax {
   IntFormat out = IntFormat::make(8, false);
 };
 
-void softmax(const Softmax& p, const int32_t* x, int64_t rows, int64_t cols, int32_t* y);
+// With `mask` (codes of x's shape, or null): an element whose mask code is `masked_code` takes no part
+// (exp(−∞) = 0, an attention mask's −∞ added to a score): the max and the sum run over the others, and
+// its output is z_y (probability 0). A row with every element masked outputs z_y throughout (float
+// softmax gives NaN there; docs/numerics.md §9).
+void softmax(const Softmax& p, const int32_t* x, int64_t rows, int64_t cols, int32_t* y, const int32_t* mask = nullptr,
+             int32_t masked_code = 1);
 
 }  // namespace chipref::kernels

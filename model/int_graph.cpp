@@ -97,6 +97,7 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   j["source_model"] = g.source_model;
   j["config"] = g.config_name;
   j["input"] = {{"name", g.input_name}, {"shape", g.input_shape}};
+  if (g.input_dtype != DType::float32) j["input"]["dtype"] = std::string(to_string(g.input_dtype));
   j["preprocess"] = {{"mean", static_cast<double>(g.preprocess.mean)}, {"std", static_cast<double>(g.preprocess.std)}};
   j["output"] = {{"name", g.output_name}, {"shape", g.output_shape}};
   ordered_json values = ordered_json::object();
@@ -177,6 +178,16 @@ IntGraph read_int_graph(const std::string& dir) {
     g.config_name = j.at("config").get<std::string>();
     g.input_name = j.at("input").at("name").get<std::string>();
     g.input_shape = json_integers(j.at("input").at("shape"), json_path.string() + ": input: shape");
+    if (j.at("input").contains("dtype")) {
+      const std::string dtype = j["input"]["dtype"].get<std::string>();
+      bool known = false;
+      for (DType d :
+           {DType::float32, DType::int8, DType::uint8, DType::int16, DType::uint16, DType::int32, DType::int64})
+        if (to_string(d) == dtype) g.input_dtype = d, known = true;
+      if (!known)
+        throw InputError(json_path.string() + ": input: dtype '" + dtype +
+                         "' is not one of float32, int8, uint8, int16, uint16, int32, int64");
+    }
     g.preprocess.mean =
         static_cast<float>(json_finite(j.at("preprocess").at("mean"), json_path.string() + ": preprocess: mean"));
     g.preprocess.std =

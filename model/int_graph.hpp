@@ -50,7 +50,10 @@ struct IntGraph {
   std::string config_name;              // the quantization config it was built with
   std::string input_name, output_name;  // the float boundary tensors
   Normalisation preprocess;             // applied to pixels in [0, 1] before the input quantize
-  Shape input_shape, output_shape;      // float boundary shapes, batch -1
+  Shape input_shape, output_shape;      // boundary shapes, batch -1
+  // float32, or an integer type: the input is exact integers (token ids) whose codes are their values
+  // (scale 1, zero point 0), not quantized.
+  DType input_dtype = DType::float32;
   std::map<std::string, IntValue> values;
   std::map<std::string, Tensor> constants;  // integer tensors: weights, biases, multipliers, shifts
   // Real scale of each weight constant's codes, per output channel: metadata for reports and the

@@ -13,6 +13,7 @@ namespace chipref {
 void Histogram::add(const float* data, size_t n) {
   const double width = (hi - lo) / static_cast<double>(counts.size());
   for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(data[i])) continue;  // an attention mask's −∞: never quantized (docs/numerics.md §9)
     const double b = width > 0 ? (data[i] - lo) / width : 0;
     counts[static_cast<size_t>(std::clamp(b, 0.0, static_cast<double>(counts.size() - 1)))]++;
   }

@@ -217,6 +217,21 @@ int remove_identities(Graph& g) {
       identity = it != g.initializers.end() &&
                  std::all_of(it->second.ints.begin(), it->second.ints.end(), [](int64_t p) { return p == 0; });
     }
+    // x · 1 and x / 1 are x in every float (±∞ and NaN included): torch's attention multiplies its scores
+    // and its additive mask by a scale of 1. The constant must not broadcast x to a higher rank.
+    if (n.domain.empty() && (n.op_type == "Mul" || n.op_type == "Div") && n.inputs.size() == 2) {
+      for (size_t k : {size_t{1}, size_t{0}}) {
+        if (k == 0 && n.op_type == "Div") continue;
+        const auto c = g.initializers.find(n.inputs[k]);
+        const Shape* other = g.known_shape(n.inputs[1 - k]);
+        if (c == g.initializers.end() || g.initializers.count(n.inputs[1 - k]) || c->second.numel() != 1 ||
+            c->second.value(0) != 1.0 || (c->second.rank() > 0 && (!other || other->size() < c->second.shape.size())))
+          continue;
+        if (k == 0) std::swap(n.inputs[0], n.inputs[1]);
+        identity = true;
+        break;
+      }
+    }
     const bool graph_output =
         std::any_of(g.outputs.begin(), g.outputs.end(), [&](const ValueInfo& o) { return o.name == n.outputs[0]; });
     // A Dropout's mask (torch exports one even when nothing reads it) must be unread to drop the node.

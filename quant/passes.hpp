@@ -10,8 +10,8 @@ namespace chipref {
 // in double and rounded to float32 once. Returns how many BNs were folded.
 int fold_batch_norm(Graph& graph);
 
-// Removes nodes that compute the identity at inference: Identity, Dropout, and Pad whose pads are all
-// zero. Returns how many were removed.
+// Removes nodes that compute the identity at inference: Identity, Dropout, Pad whose pads are all zero,
+// and a Mul or Div by a constant 1 that broadcasts nothing. Returns how many were removed.
 int remove_identities(Graph& graph);
 
 // The LayerNorm that PyTorch exports below opset 17, decomposed over the last axis,

@@ -95,14 +95,19 @@ bool any_histogram_calibrator(const QuantConfig& c) {
 std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images, const QuantConfig& config, int threads) {
   std::map<std::string, Range> ranges;
   for_each_calibration_tensor(g, images, "calibrate", threads, [&](const std::string& name, const Tensor& t) {
-    const auto [mn, mx] = std::minmax_element(t.floats.begin(), t.floats.end());
+    // Over the finite values: an additive attention mask holds −∞, which no integer value carries (the
+    // masked softmax takes the mask's codes instead, docs/numerics.md §9).
+    float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+    for (float v : t.floats)
+      if (std::isfinite(v)) mn = std::min(mn, v), mx = std::max(mx, v);
+    if (mn > mx) return;
     Range& r = ranges[name];
-    r.lo = std::min<double>(r.lo, *mn), r.hi = std::max<double>(r.hi, *mx);
+    r.lo = std::min<double>(r.lo, mn), r.hi = std::max<double>(r.hi, mx);
   });
   if (!any_histogram_calibrator(config)) return ranges;
   for (auto& [name, r] : ranges) r.histogram = std::make_shared<Histogram>(r.lo, r.hi, kHistogramBins);
   for_each_calibration_tensor(g, images, "histograms", threads, [&](const std::string& name, const Tensor& t) {
-    ranges.at(name).histogram->add(t.floats.data(), t.floats.size());
+    if (const auto r = ranges.find(name); r != ranges.end()) r->second.histogram->add(t.floats.data(), t.floats.size());
   });
   return ranges;
 }
@@ -112,12 +117,11 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
     throw InputError(g.source + ": quantization supports one graph input and one output, found " +
                      std::to_string(g.inputs.size()) + " and " + std::to_string(g.outputs.size()));
-  if (g.inputs[0].dtype != DType::float32)
-    throw InputError(g.source + ": graph input '" + g.inputs[0].name + "' is " +
-                     std::string(to_string(g.inputs[0].dtype)) + shape_to_string(g.inputs[0].shape) +
-                     ": quantization takes a float32 input; integer inputs (token ids looked up in an embedding, "
-                     "uint8 images of a QOperator model) are not lowered yet. The nearest supported form: the "
-                     "network from the embedding's output on (or a QDQ export), with a float32 input");
+  if (g.inputs[0].dtype == DType::boolean)
+    throw InputError(g.source + ": graph input '" + g.inputs[0].name + "' is bool" +
+                     shape_to_string(g.inputs[0].shape) +
+                     ": quantization takes a float32 input or integers (token ids); the nearest supported form: the "
+                     "same input as uint8 0/1");
   // Constant nodes (e.g. a Pad's pads) become initializers the next passes read; a pre-quantized model
   // keeps its quantizers, whose integer side is the point.
   const std::function<bool(const Node&)> keep =
@@ -141,6 +145,18 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
 }  // namespace
 
 Graph prepare_for_quantization(const Graph& graph) { return prepare(graph, nullptr); }
+
+namespace {
+// Calibration inputs of the graph input's kind: float32 for a float input, integers for token ids.
+void require_calibration_type(const Graph& g, const Tensor* calibration) {
+  const ValueInfo& input = g.inputs.at(0);
+  if (!calibration || calibration->is_float() == (input.dtype == DType::float32)) return;
+  throw InputError(g.source + ": graph input '" + input.name + "' is " + std::string(to_string(input.dtype)) +
+                   shape_to_string(input.shape) + "; the calibration inputs are " +
+                   std::string(to_string(calibration->dtype)) + shape_to_string(calibration->shape) + " (expected " +
+                   (input.dtype == DType::float32 ? "float32" : "integers") + ")");
+}
+}  // namespace
 
 namespace {
 // N:M pruning of the float weights of every MAC layer configured for it (stage float), before
@@ -232,8 +248,10 @@ std::vector<LoweringOutcome> survey_lowering(const QuantizeInputs& in) {
   if (!given_params && !in.calibration) throw InputError(in.graph->source + ": a float model needs calibration data");
   PrequantizedModel pre;
   Graph g = prepare(*in.graph, &pre);
+  require_calibration_type(g, in.calibration);
   IntGraph out;
-  out.input_name = g.inputs[0].name + ":float";
+  out.input_name = g.inputs[0].name + (g.inputs[0].dtype == DType::float32 ? ":float" : ":int");
+  out.input_dtype = g.inputs[0].dtype;
   return Lowering(g, *in.config,
                   given_params ? std::map<std::string, Range>{}
                                : calibrate(g, *in.calibration, *in.config, in.calibration_threads),
@@ -247,13 +265,15 @@ IntGraph quantize(const QuantizeInputs& in) {
   if (!given_params && !in.calibration) throw InputError(in.graph->source + ": a float model needs calibration data");
   PrequantizedModel pre;
   Graph g = prepare(*in.graph, &pre);
+  require_calibration_type(g, in.calibration);
   if (!in.ignore_sparsity && !given_params) prune_float_weights(g, *in.config);
   IntGraph out;
   out.source_model = in.model_name;
   out.config_name = in.config->source;
   out.hardware = in.config->hardware;
   // The float boundary tensors get their own names; the integer codes keep the float graph's names.
-  out.input_name = g.inputs[0].name + ":float";
+  out.input_name = g.inputs[0].name + (g.inputs[0].dtype == DType::float32 ? ":float" : ":int");
+  out.input_dtype = g.inputs[0].dtype;
   out.output_name = g.outputs[0].name + ":float";
   out.preprocess = in.preprocess;
   out.input_shape = g.inputs[0].shape;

@@ -72,26 +72,10 @@ Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe)
   // A graph exported with a fixed batch runs that many images at a time (its constants hold the batch).
   const int64_t fixed = fixed_batch(graph_), chunk = fixed > 0 ? fixed : kChunk;
   require_multiple_of_fixed_batch(graph_, n);
-  if ((fixed == 0 && !images_independent_) || n <= chunk || !input.is_float())
-    return run_whole(input, nullptr, observe, 0);
-  const int64_t per = input.numel() / n;
+  if ((fixed == 0 && !images_independent_) || n <= chunk) return run_whole(input, nullptr, observe, 0);
   Tensor out;
-  for (int64_t start = 0; start < n; start += chunk) {
-    const int64_t count = std::min(chunk, n - start);
-    Shape shape = input.shape;
-    shape[0] = count;
-    const Tensor y =
-        run_whole(Tensor::of_floats(shape, std::vector<float>(input.floats.begin() + start * per,
-                                                              input.floats.begin() + (start + count) * per)),
-                  nullptr, observe, start);
-    if (start == 0) {
-      out = y;
-      out.shape[0] = n;
-      out.floats.reserve(static_cast<size_t>(y.numel() / count * n));
-    } else {
-      out.floats.insert(out.floats.end(), y.floats.begin(), y.floats.end());
-    }
-  }
+  for (int64_t start = 0; start < n; start += chunk)
+    append_rows(out, run_whole(rows_of(input, start, std::min(chunk, n - start)), nullptr, observe, start));
   return out;
 }
 

@@ -92,6 +92,9 @@ std::string model_hash(const std::string& model_dir) {
 }
 
 std::string inputs_hash(const Tensor& inputs) {
+  if (!inputs.is_float())  // integer inputs (token ids) as int64, whatever their file's type
+    return sha256_hex(
+        std::string(reinterpret_cast<const char*>(inputs.ints.data()), inputs.ints.size() * sizeof(int64_t)));
   return sha256_hex(
       std::string(reinterpret_cast<const char*>(inputs.floats.data()), inputs.floats.size() * sizeof(float)));
 }

@@ -15,6 +15,7 @@
 #include "core/version.hpp"
 #include "model/io/idx.hpp"
 #include "model/io/npy.hpp"
+#include "ops/boundaries.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
 
@@ -264,8 +265,11 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
                        const std::string& dir, Options options, Engine& engine) {
   options.engine = engine.name();
   if (options.formats.empty()) throw InputError("vectors: at least one format is needed");
-  if (!inputs.is_float())
-    throw InputError("vectors: inputs must be float32, got " + std::string(to_string(inputs.dtype)));
+  try {
+    check_input(g, inputs);
+  } catch (const InputError& e) {
+    throw InputError(std::string("vectors: ") + e.what());
+  }
   Manifest m;
   m.tool_version = kVersion, m.model = model_dir, m.model_sha256 = model_hash(model_dir), m.config = g.config_name;
   if (!g.config_name.empty() && is_existing_file(g.config_name))

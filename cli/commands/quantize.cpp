@@ -29,10 +29,14 @@ struct QuantizeOptions {
 int run_quantize(const QuantizeOptions& o) {
   const QuantConfig config = load_quant_config(o.config);
   const Graph graph = import_onnx(o.model);
+  // Integers (token ids) are not pixels: no normalisation applies to them.
+  const bool integer_input = !graph.inputs.empty() && graph.inputs[0].dtype != DType::float32;
   const Normalisation norm =
-      choose_normalisation(
-          o.model, o.mean ? std::optional<Normalisation>(Normalisation{*o.mean, *o.std}) : std::nullopt, "flags")
-          .norm;
+      integer_input
+          ? Normalisation{}
+          : choose_normalisation(
+                o.model, o.mean ? std::optional<Normalisation>(Normalisation{*o.mean, *o.std}) : std::nullopt, "flags")
+                .norm;
   std::vector<std::string> names;
   for (const Node& n : graph.nodes) names.push_back(n.name);
   const auto unmatched = unmatched_overrides(config, names);
@@ -54,20 +58,25 @@ int run_quantize(const QuantizeOptions& o) {
   if (given_params) {
     // no calibration: the model's quantizers give every scale and zero point
   } else if (o.calib == "fashion-mnist") {
+    if (integer_input)
+      throw InputError(o.model + ": its input '" + graph.inputs[0].name + "' is " +
+                       std::string(to_string(graph.inputs[0].dtype)) +
+                       " (token ids); calibrate it with --calib IDS.npy holding integer inputs of its shape");
     calibration = load_fashion_mnist("train", count, norm).images;
   } else {
     calibration = read_npy(o.calib);  // already preprocessed, as the model expects
-    if (!calibration.is_float() || calibration.rank() < 1)
-      throw InputError(o.calib + ": calibration tensor must be float32 [N, ...], got " +
-                       std::string(to_string(calibration.dtype)) + shape_to_string(calibration.shape));
+    if (calibration.is_float() == integer_input || calibration.rank() < 1 || calibration.dtype == DType::boolean)
+      throw InputError(o.calib + ": calibration tensor must be " +
+                       (integer_input ? "integers (the model's input '" + graph.inputs[0].name + "' is " +
+                                            std::string(to_string(graph.inputs[0].dtype)) + ")"
+                                      : std::string("float32")) +
+                       " [N, ...], got " + std::string(to_string(calibration.dtype)) +
+                       shape_to_string(calibration.shape));
     const int64_t held = calibration.shape[0];
     if (o.calib_count > held)
       throw InputError(
           fmt::format("--calib-count {}: {} holds only {} calibration inputs", o.calib_count, o.calib, held));
-    if (count < held) {  // the first `count` inputs, as from Fashion-MNIST
-      calibration.shape[0] = count;
-      calibration.floats.resize(static_cast<size_t>(element_count(calibration.shape)));
-    }
+    if (count < held) calibration = rows_of(calibration, 0, count);  // the first `count`, as from Fashion-MNIST
     require_finite(calibration, o.calib);
   }
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, o.model, norm});
@@ -123,8 +132,10 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
       ->required()
       ->check(CLI::ExistingFile);
   auto* calib =
-      cmd->add_option("--calib", o->calib,
-                      "Calibration data: fashion-mnist (the first N training images) or a float32 .npy of model inputs")
+      cmd->add_option(
+             "--calib", o->calib,
+             "Calibration data: fashion-mnist (the first N training images) or a .npy of model inputs (float32; "
+             "integers for a model whose input is token ids)")
           ->capture_default_str();
   cmd->add_option("--calib-count", o->calib_count,
                   "Calibration inputs: the first N of --calib, Fashion-MNIST or a .npy (default: the config's "

@@ -73,6 +73,8 @@ void lower_scaling(Lowering& cx, const Node& n) {
 void lower_add(Lowering& cx, const Node& n) {
   const LayerQuantConfig c = cx.config.for_node(n.name);
   std::string a = n.inputs.at(0), b = n.inputs.at(1);
+  if (n.op_type == "Add" && (cx.additive_masks.count(a) || cx.additive_masks.count(b)))
+    return cx.additive_masks.count(b) ? apply_additive_mask(cx, n, b, a) : apply_additive_mask(cx, n, a, b);
   if (cx.graph.initializers.count(a))
     a = cx.constant_operand(n, 0, b, c);
   else if (cx.graph.initializers.count(b))

@@ -28,10 +28,23 @@ Lowering::Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string,
   if (!prequantized) share_concat_quantization();
 }
 
+QuantParams Lowering::input_params() const {
+  const ValueInfo& input = graph.inputs.at(0);
+  if (input.dtype == DType::float32) return params_for(input.name, config.defaults);
+  // Integers (token ids) are exact: their values are their codes, in the narrowest format of their type
+  // (int64 ids run as int32 codes; an id past int32 is refused at run time, naming it).
+  const bool is_signed = input.dtype != DType::uint8 && input.dtype != DType::uint16;
+  const int bits = input.dtype == DType::int8 || input.dtype == DType::uint8     ? 8
+                   : input.dtype == DType::int16 || input.dtype == DType::uint16 ? 16
+                                                                                 : 32;
+  return QuantParams{IntFormat::make(bits, is_signed), 0, 1.0};
+}
+
 void Lowering::run() {
   const ValueInfo& input = graph.inputs.at(0);
-  const QuantParams in_q = params_for(input.name, config.defaults);
+  const QuantParams in_q = input_params();
   add_value(input.name, in_q);
+  if (input.dtype != DType::float32) exact_integers.insert(input.name);
   Node q = op("quantize", "input_quantize", {int_graph.input_name}, {input.name});
   q.attributes["scale"] = static_cast<float>(in_q.scale);
   int_graph.ops.push_back(q);
@@ -51,8 +64,8 @@ void Lowering::run() {
 }
 
 std::vector<LoweringOutcome> Lowering::survey() {
-  const ValueInfo& input = graph.inputs.at(0);
-  add_value(input.name, params_for(input.name, config.defaults));
+  add_value(graph.inputs.at(0).name, input_params());
+  if (graph.inputs[0].dtype != DType::float32) exact_integers.insert(graph.inputs[0].name);
   consumed.assign(graph.nodes.size(), false);
   std::vector<LoweringOutcome> outcomes(graph.nodes.size());
   std::map<std::string, std::string> failed_by;  // a tensor no integer op computes → the node that refused
@@ -150,6 +163,9 @@ void Lowering::add_value(const std::string& name, const QuantParams& q) {
 }
 
 void Lowering::require_quantized(const std::string& name, const Node& n) const {
+  if (additive_masks.count(name))
+    cannot(n, "its input '" + name +
+                  "' holds an attention mask's −inf; only a Softmax (over the scores the mask was added to) reads it");
   if (!int_graph.values.count(name))
     cannot(n, "its input '" + name + "' is not an integer value (produced by an op that was not lowered)");
 }
@@ -407,6 +423,7 @@ void Lowering::lower_data_movement(const Node& n, const std::string& type,
                  n.op_type + " is not supported)");
   }
   int_graph.values[n.outputs[0]] = IntValue{shape_of(n.outputs[0]), in_q};
+  if (exact_integers.count(n.inputs[0])) exact_integers.insert(n.outputs[0]);
   Node m = op(type, n.name, {n.inputs[0]}, {n.outputs[0]});
   m.attributes = std::move(attrs);
   int_graph.ops.push_back(std::move(m));

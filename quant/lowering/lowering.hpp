@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,8 @@ class Lowering {
   // The tensor whose calibrated range quantizes `tensor` (itself unless a Concat shares its own).
   std::string range_source(std::string tensor) const;
   QuantParams params_for(const std::string& name, const LayerQuantConfig& c) const;
+  // The graph input's: calibrated for a float input; for integers (token ids) their values as codes.
+  QuantParams input_params() const;
   void add_value(const std::string& name, const QuantParams& q);
   void require_quantized(const std::string& name, const Node& n) const;
   const Tensor& initializer(const Node& n, size_t i) const;
@@ -115,6 +118,18 @@ class Lowering {
   std::vector<bool> consumed;
   std::map<std::string, std::string> concat_range_of;  // tensor → the Concat output whose range quantizes it
   std::map<std::string, std::string> aliases;          // rescaled tensor → the tensor holding its codes
+  // Values that are exact integers, not quantized reals (token ids, comparisons, masks, and data moved
+  // from them): scale 1, zero point 0, and the float graph holds integers or bools there.
+  std::set<std::string> exact_integers;
+  // An additive attention mask: a tensor that is −∞ where the mask codes equal `masked_code`, 0 elsewhere
+  // (ONNX Where(mask, −inf, 0)), and the scores such a mask was added to. Neither has codes of its own:
+  // only a Softmax reads them (docs/numerics.md §9).
+  struct AdditiveMask {
+    std::string codes;  // the exact-integer mask value
+    int64_t masked_code = 1;
+    std::string scores;  // for masked scores: the value the mask was added to; empty for the mask itself
+  };
+  std::map<std::string, AdditiveMask> additive_masks;
   bool ignore_sparsity;
 };
 
@@ -125,6 +140,11 @@ struct LoweringRule {
   std::function<void(Lowering&, const Node&)> lower;
   bool refusal = false;
 };
+
+// Rules shared across families: Gather of a constant table by run-time ids (an embedding), and an Add
+// that applies an additive attention mask to scores (recorded for the Softmax that reads it).
+void lower_embedding_lookup(Lowering& cx, const Node& n);
+void apply_additive_mask(Lowering& cx, const Node& n, const std::string& mask, const std::string& scores);
 
 // Every rule of every family, in the order quant/CMakeLists.txt lists the families; null if none lowers
 // (domain, op_type).

@@ -1,5 +1,6 @@
-// Data movement, which keeps codes: Transpose, Concat, Slice, Split, Pad, Gather (constant indices), Flatten, Reshape
-// (constant shape), chipref's BatchBroadcast; and the shape arithmetic that is refused.
+// Data movement, which keeps codes: Transpose, Concat, Slice, Split, Pad, Gather (constant indices; a constant
+// table by run-time ids is an embedding, integers.cpp), Flatten, Reshape and Expand (constant shape),
+// chipref's BatchBroadcast; and the shape arithmetic that is refused.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -229,6 +230,8 @@ std::vector<LoweringRule> movement_lowering_rules() {
        [](Lowering& cx, const Node& n) {
          if (cx.graph.initializers.count(n.inputs.at(1)))
            lower_gather(cx, n);
+         else if (cx.graph.initializers.count(n.inputs.at(0)))
+           lower_embedding_lookup(cx, n);
          else
            refuse_shape_arithmetic(cx, n);
        }},
@@ -248,7 +251,12 @@ std::vector<LoweringRule> movement_lowering_rules() {
       {"", "Shape", refuse_shape_arithmetic, true},
       {"", "Unsqueeze", refuse_shape_arithmetic, true},
       {"", "ConstantOfShape", refuse_shape_arithmetic, true},
-      {"", "Expand", refuse_shape_arithmetic, true},
+      {"", "Expand",
+       [](Lowering& cx, const Node& n) {
+         const auto it = cx.graph.initializers.find(n.inputs.at(1));
+         if (it == cx.graph.initializers.end() || it->second.is_float()) refuse_shape_arithmetic(cx, n);
+         cx.lower_data_movement(n, "expand", {{"shape", it->second.ints}});
+       }},
   };
 }
 

@@ -81,7 +81,11 @@ void lower_prelu(Lowering& cx, const Node& n) {
 // the model's own when pre-quantized (which must then be 1/M).
 void lower_softmax(Lowering& cx, const Node& n) {
   const LayerQuantConfig c = cx.config.for_node(n.name);
-  const std::string x = n.inputs.at(0), y = n.outputs.at(0);
+  // Scores with an additive attention mask: the scores' codes, and the mask's codes beside them.
+  const auto masked = cx.additive_masks.find(n.inputs.at(0));
+  if (masked != cx.additive_masks.end() && masked->second.scores.empty())
+    cx.cannot(n, "it reads an attention mask alone; a mask is lowered when added to scores");
+  const std::string x = masked != cx.additive_masks.end() ? masked->second.scores : n.inputs.at(0), y = n.outputs.at(0);
   cx.require_quantized(x, n);
   const int64_t rank = static_cast<int64_t>(cx.shape_of(x).size());
   const int64_t axis = n.get_int("axis", -1);
@@ -110,6 +114,19 @@ void lower_softmax(Lowering& cx, const Node& n) {
   cx.add_constant(n.name + ".exp_table", Tensor::of_ints(DType::int32, {static_cast<int64_t>(k.exp_table.size())},
                                                          std::vector<int64_t>(k.exp_table.begin(), k.exp_table.end())));
   Node sm = cx.op("softmax", n.name, {x, n.name + ".exp_table"}, {y});
+  if (masked != cx.additive_masks.end()) {
+    // The mask's codes at the scores' shape (it broadcast into them in the float graph).
+    std::string mask = masked->second.codes;
+    if (cx.int_graph.values.at(mask).shape != cx.int_graph.values.at(x).shape) {
+      const std::string widened = n.name + ".mask";
+      cx.int_graph.values[widened] = IntValue{cx.int_graph.values.at(x).shape, cx.int_graph.values.at(mask).quant};
+      cx.exact_integers.insert(widened);
+      cx.int_graph.ops.push_back(cx.op("expand", widened, {mask, x}, {widened}));
+      mask = widened;
+    }
+    sm.inputs.push_back(mask);
+    sm.attributes["masked_code"] = masked->second.masked_code;
+  }
   sm.attributes["one_over_scale"] = one;
   sm.attributes["method"] = std::string(to_string(c.nonlinear_method));
   set_error_attrs(sm, measure_softmax_exp_error(in.scale, in.format.bits(), 15, c.nonlinear_method, k.exp_table),

@@ -1154,29 +1154,6 @@ TEST_CASE("Lowering/the survey (inspect --lowering) goes on past a node that doe
   CHECK(by_name.at("/flatten")->refused == "it reads what '/erf' computes, which does not lower");
 }
 
-TEST_CASE("Lowering/a model with an integer input (token ids into an embedding) is refused before calibration",
-          "[quant][lowering]") {
-  std::mt19937_64 rng(3);
-  onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("tokens");
-  add_io(g->add_input(), "ids", {1, 4});
-  g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
-  add_io(g->add_output(), "y", {1, 4, 6});
-  add_float(g, "table", {10, 6}, rng);
-  add_node(g, "Gather", "/embed", {"table", "ids"}, "y");
-  std::string bytes;
-  m.SerializeToString(&bytes);
-  const Graph graph = import_onnx_bytes(bytes, "tokens.onnx");
-  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
-  const Tensor calibration = Tensor::zeros(DType::float32, {2, 4});
-  CHECK_THROWS_WITH(quantize(QuantizeInputs{&graph, &config, &calibration, "tokens.onnx", {}}),
-                    Catch::Contains("tokens.onnx: graph input 'ids' is int64[1,4]") &&
-                        Catch::Contains("integer inputs") && Catch::Contains("nearest supported form"));
-}
-
 TEST_CASE("Lowering/ReduceSum over H and W (axes as an input, opset 13) is the pool's mean times H·W",
           "[quant][lowering]") {
   onnx::ModelProto m;

@@ -20,20 +20,32 @@ struct RowCheck {
   int64_t wrong = 0, over_bound = 0, bad_sums = 0, saturated = 0, rows = 0;
 };
 
+// With `mask`, the reference is the softmax over the row's elements whose mask code is not `masked`
+// (an additive −∞ mask), every masked output must be exactly 0, and a row with every element masked
+// outputs 0 throughout.
 void check_rows(const std::vector<int32_t>& x, int64_t rows, int64_t n, double s_x, int in_bits, int exp_bits,
-                int out_bits, RowCheck& c) {
+                int out_bits, RowCheck& c, const std::vector<int32_t>* mask = nullptr, int32_t masked = 1) {
   const kernels::Softmax p = build_softmax(s_x, in_bits, exp_bits, out_bits);
   std::vector<int32_t> y(x.size());
-  kernels::softmax(p, x.data(), rows, n, y.data());
+  kernels::softmax(p, x.data(), rows, n, y.data(), mask ? mask->data() : nullptr, masked);
   const int64_t M = int64_t{1} << out_bits, max_code = M - 1;
   const double bound = 0.5 / static_cast<double>(M) + static_cast<double>(1 + n) / std::ldexp(1.0, exp_bits + 1);
   for (int64_t r = 0; r < rows; ++r, ++c.rows) {
     const int32_t* row = x.data() + r * n;
-    const int32_t m = *std::max_element(row, row + n);
+    auto kept = [&](int64_t i) { return !mask || (*mask)[r * n + i] != masked; };
+    std::vector<int32_t> kept_codes;
+    for (int64_t i = 0; i < n; ++i)
+      if (kept(i)) kept_codes.push_back(row[i]);
+    if (kept_codes.empty()) {
+      for (int64_t i = 0; i < n; ++i) c.wrong += y[r * n + i] != 0;
+      continue;
+    }
+    const int32_t m = *std::max_element(kept_codes.begin(), kept_codes.end());
     std::vector<int64_t> t(static_cast<size_t>(n));
     int64_t sum = 0;
     double exact_sum = 0;
     for (int64_t i = 0; i < n; ++i) {
+      if (!kept(i)) continue;
       t[i] = static_cast<int64_t>(std::nearbyint(std::ldexp(std::exp(-s_x * (m - row[i])), exp_bits)));
       sum += t[i];
       exact_sum += std::exp(-s_x * (m - row[i]));
@@ -41,10 +53,14 @@ void check_rows(const std::vector<int32_t>& x, int64_t rows, int64_t n, double s
     bool row_saturated = false;
     int64_t code_sum = 0;
     for (int64_t i = 0; i < n; ++i) {
+      const int64_t got = y[r * n + i];
+      if (!kept(i)) {
+        c.wrong += got != 0;
+        continue;
+      }
       const int64_t expected =
           std::min<int64_t>(max_code, static_cast<int64_t>(testing::reference_round_div(static_cast<__int128>(t[i]) * M,
                                                                                         sum, RoundingMode::half_even)));
-      const int64_t got = y[r * n + i];
       c.wrong += got != expected;
       code_sum += got;
       const double exact = std::exp(-s_x * (m - row[i])) / exact_sum;
@@ -55,7 +71,8 @@ void check_rows(const std::vector<int32_t>& x, int64_t rows, int64_t n, double s
       c.over_bound += std::fabs(static_cast<double>(got) / static_cast<double>(M) - exact) > bound;
     }
     c.saturated += row_saturated;
-    if (!row_saturated) c.bad_sums += std::llabs(code_sum - M) * 2 > n;
+    const int64_t counted = static_cast<int64_t>(kept_codes.size());
+    if (!row_saturated) c.bad_sums += std::llabs(code_sum - M) * 2 > counted;
   }
 }
 }  // namespace
@@ -167,4 +184,31 @@ TEST_CASE("Softmax/i-exp entries (method poly) stay within their bound, rows sti
     CHECK(bad_sums == 0);
     CHECK(over_bound == 0);
   }
+}
+
+TEST_CASE("Softmax/an attention mask: masked elements take no part and output 0, a fully masked row outputs 0",
+          "[quant][softmax]") {
+  std::mt19937_64 rng(29);
+  for (int32_t masked : {1, 0})
+    for (int64_t n : {4, 49, 128}) {
+      const int64_t rows = 300;
+      std::uniform_int_distribution<int32_t> code(-128, 127);
+      std::vector<int32_t> x(static_cast<size_t>(rows * n)), mask(x.size());
+      for (auto& v : x) v = code(rng);
+      // Rows with a masked tail of every length (0 to all of it), as a padding mask gives; the masked
+      // elements hold the largest codes of their rows, which must not set the row's maximum.
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t kept = r % (n + 1);
+        for (int64_t i = 0; i < n; ++i) {
+          mask[r * n + i] = i < kept ? 1 - masked : masked;
+          if (i >= kept) x[r * n + i] = 127;
+        }
+      }
+      RowCheck c;
+      check_rows(x, rows, n, 0.06, 8, 15, 8, c, &mask, masked);
+      INFO("rows of " << n << ", masked code " << masked);
+      CHECK(c.wrong == 0);
+      CHECK(c.over_bound == 0);
+      CHECK(c.bad_sums == 0);
+    }
 }

@@ -4,6 +4,7 @@
 // the MacArray tile schedule against hand-derived counts; the boundary monitors against the tensors
 // the DirectEngine computes; errors naming the layer.
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include <algorithm>
 #include <map>
@@ -111,6 +112,21 @@ TEST_CASE("SystemC/the ops issue 25 added (rescale, mul, subtracting add, new ta
   CHECK(y_systemc.floats == y_direct.floats);
   testing::check_same_tensors(want.values, got.values);
   CHECK(engine.run(x).floats == y_direct.floats);
+}
+
+TEST_CASE("SystemC/token ids: embedding, compare, expand and the masked softmax are identical", "[sim][systemc]") {
+  const Graph g = import_onnx_bytes(testing::token_attention_model(false, -INFINITY), "tokens.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = testing::padded_token_ids(40, 1);
+  const IntGraph q = quantize(QuantizeInputs{&g, &config, &calibration, "tokens.onnx", {}});
+  SystemCEngine engine(q);
+  const DirectEngine direct(q);
+  const Tensor ids = testing::padded_token_ids(14, 2);
+  RunTrace want, got;
+  const Tensor y_direct = direct.run(ids, &want);
+  const Tensor y_systemc = engine.run(ids, &got);
+  CHECK(y_systemc.floats == y_direct.floats);
+  testing::check_same_tensors(want.values, got.values);
 }
 
 TEST_CASE("SystemC/saturating 18-bit accumulators: the same overflow counts as the DirectEngine", "[sim][systemc]") {

@@ -129,4 +129,61 @@ inline std::string issue25_ops_model() {
   return bytes;
 }
 
+inline void add_float_values(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
+                             const std::vector<float>& values) {
+  onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->add_dims(d);
+  for (float v : values) t->add_float_data(v);
+}
+
+// Attention weights over token ids, as torch exports a padded encoder's first steps: ids [1, 6] (int64,
+// 0 is padding) → Gather of a table [10, 4] → scores e·eᵀ [1, 6, 6]; the padding mask Equal(ids, 0) →
+// Reshape [1, 1, 6] (→ Expand [1, 6, 6] with `expand_mask`) → Cast bool → Where(mask, `masked_value`, 0)
+// → Mul by 1 → Add to the scores → Softmax: y [1, 6, 6]. `masked_value` −∞ is the additive mask.
+inline std::string token_attention_model(bool expand_mask, float masked_value) {
+  std::mt19937_64 rng(53);
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("token_attention");
+  add_io(g->add_input(), "ids", {1, 6});
+  g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+  add_io(g->add_output(), "y", {1, 6, 6});
+  add_float(g, "table", {10, 4}, rng);
+  add_ints(g, "pad_id", {0}, true);
+  add_ints(g, "keys_shape", {1, 1, 6});
+  add_ints(g, "scores_shape", {1, 6, 6});
+  add_float_values(g, "masked_value", {}, {masked_value});
+  add_float_values(g, "zero", {}, {0.0f});
+  add_float_values(g, "one", {}, {1.0f});
+  add_node(g, "Gather", "/embed", {"table", "ids"}, "e");
+  set_attr(add_node(g, "Transpose", "/keys", {"e"}, "et"), "perm", {0, 2, 1});
+  add_node(g, "MatMul", "/scores", {"e", "et"}, "s");
+  add_node(g, "Equal", "/padding", {"ids", "pad_id"}, "pad");
+  add_node(g, "Reshape", "/per_key", {"pad", "keys_shape"}, "pad3");
+  std::string mask = "pad3";
+  if (expand_mask) add_node(g, "Expand", "/per_score", {"pad3", "scores_shape"}, "padx"), mask = "padx";
+  set_attr(add_node(g, "Cast", "/as_bool", {mask}, "m"), "to", {onnx::TensorProto::BOOL}, true);
+  add_node(g, "Where", "/additive_mask", {"m", "masked_value", "zero"}, "am");
+  add_node(g, "Mul", "/mask_scale", {"am", "one"}, "am1");
+  add_node(g, "Add", "/masked_scores", {"s", "am1"}, "sm");
+  set_attr(add_node(g, "Softmax", "/softmax", {"sm"}, "y"), "axis", {-1}, true);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  return bytes;
+}
+
+// Token ids [count, 6] in [1, 10), each row padded with 0 after a length of (row mod 7) ids: every padding
+// length from none to all of the row.
+inline Tensor padded_token_ids(int64_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Tensor t = Tensor::zeros(DType::int64, {count, 6});
+  for (int64_t r = 0; r < count; ++r)
+    for (int64_t i = 0; i < r % 7; ++i) t.ints[r * 6 + i] = 1 + static_cast<int64_t>(rng() % 9);
+  return t;
+}
+
 }  // namespace chipref::testing

@@ -36,7 +36,10 @@ namespace {
 
 // Against FP32: 64 inputs at opset 17, the table's figures; 8 at opset 13, whose integer network is the
 // same but for how LayerNorm and GELU were written out (the SQNR target holds for both).
-constexpr int64_t kCalibrationInputs = 8, kDualPathInputs = 1, kSystemcInputs = 2;
+// Calibration: 8 images (8000 logits set the output's range); 64 token sequences for the encoder, whose 2
+// logits per input would otherwise give its output range from 16 values and clip the next input's.
+constexpr int64_t kDualPathInputs = 1, kSystemcInputs = 2;
+int64_t calibration_inputs(const ValueInfo& input) { return input.dtype == DType::float32 ? 8 : 64; }
 int64_t compared_inputs(int opset) { return opset >= 17 ? 64 : 8; }
 
 fs::path zoo_dir() { return CHIPREF_ZOO_DIR; }  // where the fixture Zoo/export wrote the models
@@ -50,6 +53,25 @@ Tensor synthetic_images(const Shape& image, int64_t count, uint32_t seed) {
   std::mt19937 bits(seed);
   for (float& v : t.floats) v = static_cast<float>(bits() % 4096) / 1024.0f - 2.0f;
   return t;
+}
+
+// Token ids for an integer input [1, L]: ids in [1, kVocab) (0 is the padding id, as in export_zoo.py's
+// encoder), each row padded with 0 after a length drawn from [L/8, L], so that the attention mask masks.
+constexpr int64_t kVocab = 1000;
+Tensor synthetic_ids(const Shape& input, int64_t count, uint32_t seed) {
+  const int64_t length = input.at(1);
+  Tensor t = Tensor::zeros(DType::int64, {count, length});
+  std::mt19937 bits(seed);
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t kept = length / 8 + static_cast<int64_t>(bits() % static_cast<uint32_t>(length - length / 8 + 1));
+    for (int64_t i = 0; i < kept; ++i) t.ints[r * length + i] = 1 + static_cast<int64_t>(bits() % (kVocab - 1));
+  }
+  return t;
+}
+
+Tensor synthetic_inputs(const ValueInfo& input, int64_t count, uint32_t seed) {
+  return input.dtype == DType::float32 ? synthetic_images(input.shape, count, seed)
+                                       : synthetic_ids(input.shape, count, seed);
 }
 
 // `run` over the rows of `x` in two halves on two threads (both engines and the float executor are
@@ -112,9 +134,8 @@ void check_zoo_model(const std::string& name, int opset, double sqnr_target_db) 
   REQUIRE(fs::exists(onnx));
   const Graph graph = import_onnx(onnx.string());
   REQUIRE(graph.inputs.size() == 1);
-  const Shape image = graph.inputs[0].shape;
-  const Tensor calibration = synthetic_images(image, kCalibrationInputs, 1);
-  const Tensor compared = synthetic_images(image, compared_inputs(opset), 2);
+  const Tensor calibration = synthetic_inputs(graph.inputs[0], calibration_inputs(graph.inputs[0]), 1);
+  const Tensor compared = synthetic_inputs(graph.inputs[0], compared_inputs(opset), 2);
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
   QuantizeInputs in{&graph, &config, &calibration, onnx.filename().string(), Normalisation{}};
   in.calibration_threads = 2;
@@ -199,3 +220,4 @@ ZOO_MODEL("regnet_x_400mf", 25, "")
 ZOO_MODEL("convnext_tiny", 25, "[big]")
 ZOO_MODEL("vit", 20, "[big]")
 ZOO_MODEL("swin_t", 20, "[big]")
+ZOO_MODEL("bert_encoder", 20, "")
