@@ -320,6 +320,8 @@ class Exporter {
         break;
       }
       case ops::QdqForm::softmax:
+        // An attention mask would be an additive −inf input, which a QDQ graph cannot quantize.
+        if (op.inputs.size() > 2) fail(op, "has an attention mask, which has no QDQ form");
         set_int(add_node("Softmax", op.name, {read_name(op.inputs.at(0))}, {write_name(v)}), "axis", -1);
         break;
       case ops::QdqForm::transpose:

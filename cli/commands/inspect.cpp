@@ -189,8 +189,8 @@ int inspect_int_graph(const InspectOptions& o) {
 }
 
 // --lowering: what each node of the model would lower to, or why not, before quantizing. Calibrated on
-// synthetic inputs (standard normal, fixed seed) of the input's shape: the ranges do not change which
-// rules apply, only the parameters.
+// synthetic inputs (standard normal, fixed seed) of the input's shape, or for integer inputs (token ids)
+// 0 and 1 alternating (rows of any table): the ranges do not change which rules apply, only the parameters.
 int inspect_lowering(const InspectOptions& o) {
   const Graph graph = import_onnx(o.model);  // as quantize imports it: the batch stays dynamic
   const QuantConfig config =
@@ -199,10 +199,12 @@ int inspect_lowering(const InspectOptions& o) {
   if (!shape.empty() && shape[0] < 0) shape[0] = 8;
   for (int64_t d : shape)
     if (d < 0) throw InputError(o.model + ": the input's shape " + shape_to_string(shape) + " is not static");
-  Tensor calibration = Tensor::zeros(DType::float32, shape);
+  const bool ids = graph.inputs[0].dtype != DType::float32;
+  Tensor calibration = Tensor::zeros(ids ? DType::int64 : DType::float32, shape);
   std::mt19937_64 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : calibration.floats) v = normal(rng);
+  for (size_t i = 0; i < calibration.ints.size(); ++i) calibration.ints[i] = static_cast<int64_t>(i % 2);
   const std::vector<LoweringOutcome> rows =
       survey_lowering(QuantizeInputs{&graph, &config, &calibration, o.model, Normalisation{}});
   const auto refused =
@@ -214,6 +216,7 @@ int inspect_lowering(const InspectOptions& o) {
       if (!r.int_ops.empty()) n["int_ops"] = r.int_ops;
       if (!r.fused_into.empty()) n["fused_into"] = r.fused_into;
       if (!r.refused.empty()) n["reason"] = r.refused;
+      if (!r.no_op.empty()) n["no_op"] = r.no_op;
       nodes.push_back(n);
     }
     fmt::print("{}\n", nlohmann::json{{"model", o.model}, {"nodes", nodes}, {"refused", refused}}.dump(2));
@@ -228,7 +231,8 @@ int inspect_lowering(const InspectOptions& o) {
     const std::string what = !r.refused.empty()      ? "NOT LOWERED: " + r.refused
                              : !r.fused_into.empty() ? "fused into " + r.fused_into
                                                      : join(r.int_ops);
-    fmt::print("{:<{}}  {:<{}}  {}\n", r.node, name_w, r.op_type, op_w, what.empty() ? "(no op: a rescaling)" : what);
+    fmt::print("{:<{}}  {:<{}}  {}\n", r.node, name_w, r.op_type, op_w,
+               what.empty() ? "(no op: " + r.no_op + ")" : what);
   }
   fmt::print("{} of {} nodes lower{}\n", static_cast<int64_t>(rows.size()) - refused, rows.size(),
              refused ? fmt::format("; {} do not (exit 3)", refused) : std::string());

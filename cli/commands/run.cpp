@@ -27,13 +27,15 @@ int run_run(const RunOptions& o) {
 
 void add_run_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
-  auto* cmd = app.add_subcommand(
-      "run",
-      "Run an IntGraph on a float32 .npy input (already normalised) with the DirectEngine or the SystemC engine");
+  auto* cmd = app.add_subcommand("run",
+                                 "Run an IntGraph on a .npy input (float32, already normalised; or token ids) with the "
+                                 "DirectEngine or the SystemC engine");
   cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--input", o->input, "Input tensor (.npy, float32, the model's input shape)")
+  cmd->add_option(
+         "--input", o->input,
+         "Input tensor (.npy of the model's input shape: float32, or integers for a model whose input is token ids)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", o->output, "Output tensor (.npy, float32)")->required();

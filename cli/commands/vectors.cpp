@@ -42,6 +42,9 @@ int run_vectors(const VectorsOptions& o) {
   vectors::InputSource source;
   Tensor inputs;
   if (!o.data.empty()) {
+    if (graph.input_dtype != DType::float32)
+      throw InputError("vectors: " + o.model + " takes " + std::string(to_string(graph.input_dtype)) +
+                       " inputs (token ids), not images; give them with --input IDS.npy");
     if (o.count < 1) throw InputError("vectors: --data needs --count N (N >= 1)");
     source = {"fashion-mnist", "", o.count, ""};
     inputs = load_fashion_mnist("t10k", o.count, graph.preprocess).images;
@@ -84,7 +87,10 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
       "vectors",
       "Golden vectors for RTL testbenches: every op's integer inputs, constants and outputs, with manifest.json");
   cmd->add_option("QMODEL", o->model, "IntGraph directory written by quantize")->check(CLI::ExistingDirectory);
-  cmd->add_option("--input", o->input, "Inputs: a float32 .npy [N, ...], already normalised")->check(CLI::ExistingFile);
+  cmd->add_option(
+         "--input", o->input,
+         "Inputs: a .npy [N, ...]: float32, already normalised (integers for a model whose input is token ids)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--data", o->data, "Inputs: the first --count Fashion-MNIST test images")
       ->check(CLI::IsMember({"fashion-mnist"}));
   cmd->add_option("--count", o->count, "How many test images with --data")

@@ -426,14 +426,20 @@ void cast(OpContext& ctx) {
   ctx.outputs[0] = std::move(out);
 }
 
-void equal(OpContext& ctx) {
+// Equal, Less, Greater, LessOrEqual, GreaterOrEqual: bool, numpy broadcasting; integers compared as
+// int64 (exact past 2^53), floats as floats.
+template <class Relation>
+void comparison(OpContext& ctx, Relation holds) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   if (a.dtype != b.dtype) ctx.fail("operand types differ");
   const Shape out_shape = broadcast_shapes(ctx, a.shape, b.shape);
   Tensor out = Tensor::zeros(DType::boolean, out_shape);
   for_each_broadcast(out_shape, {broadcast_strides(a.shape, out_shape), broadcast_strides(b.shape, out_shape)},
-                     [&](int64_t i, const int64_t* off) { out.ints[i] = a.value(off[0]) == b.value(off[1]); });
+                     [&](int64_t i, const int64_t* off) {
+                       out.ints[i] = a.is_float() ? holds(a.floats[off[0]], b.floats[off[1]])
+                                                  : holds(a.ints[off[0]], b.ints[off[1]]);
+                     });
   ctx.outputs[0] = std::move(out);
 }
 
@@ -558,7 +564,11 @@ void register_shape(OpTable& t) {
   t["Pad"] = pad;
   t[std::string(kBatchBroadcastKey)] = batch_broadcast;
   t["Cast"] = cast;
-  t["Equal"] = equal;
+  t["Equal"] = [](OpContext& ctx) { comparison(ctx, [](auto x, auto y) { return x == y; }); };
+  t["Less"] = [](OpContext& ctx) { comparison(ctx, [](auto x, auto y) { return x < y; }); };
+  t["Greater"] = [](OpContext& ctx) { comparison(ctx, [](auto x, auto y) { return x > y; }); };
+  t["LessOrEqual"] = [](OpContext& ctx) { comparison(ctx, [](auto x, auto y) { return x <= y; }); };
+  t["GreaterOrEqual"] = [](OpContext& ctx) { comparison(ctx, [](auto x, auto y) { return x >= y; }); };
   t["Mod"] = mod;
   t["Not"] = not_op;
   t["Range"] = range;

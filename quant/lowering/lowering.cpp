@@ -92,6 +92,12 @@ std::vector<LoweringOutcome> Lowering::survey() {
       continue;
     }
     for (size_t k = first_op; k < int_graph.ops.size(); ++k) o.int_ops.push_back(int_graph.ops[k].op_type);
+    if (o.int_ops.empty() && !n.outputs.empty()) {
+      const auto mask = additive_masks.find(n.outputs[0]);
+      o.no_op = mask == additive_masks.end()  ? "its input's codes, rescaled or recast"
+                : mask->second.scores.empty() ? "an attention mask: the softmax reads its mask codes"
+                                              : "a mask added to scores: the softmax reads both";
+    }
     for (size_t j = 0; j < consumed.size(); ++j)
       if (consumed[j] && !before[j]) outcomes[j].fused_into = n.name;
   }

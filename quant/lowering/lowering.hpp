@@ -33,6 +33,7 @@ struct LoweringOutcome {
   std::vector<std::string> int_ops;  // the integer ops it became, in order
   std::string fused_into;            // or: the node whose lowering absorbed it (an activation after a MAC)
   std::string refused;               // or: why it does not lower (empty when it did)
+  std::string no_op;                 // or: why it lowered to no op (a rescaling, an attention mask)
 };
 
 // Lowers the prepared float graph. Quantization parameters come from calibrated ranges, or, for a
