@@ -106,6 +106,13 @@ void lower_add(Lowering& cx, const Node& n) {
 // codes clamps reals exactly (the bounds rounded to codes as a fused clamp rounds them).
 void lower_clamp(Lowering& cx, const Node& n) {
   cx.require_quantized(n.inputs.at(0), n);
+  // A pre-quantized model that quantizes the output otherwise than the input: its own two roundings,
+  // the QDQ graph's function of each input code as a table (docs/numerics.md §7).
+  if (cx.prequantized) {
+    const QuantParams in = cx.int_graph.values.at(n.inputs[0]).quant,
+                      out = cx.params_for(n.outputs.at(0), cx.config.for_node(n.name));
+    if (!same_quantization(in, out)) return lower_qdq_table(cx, n, in, out, n.op_type == "Relu" ? "relu" : "clip");
+  }
   const auto [lo, hi] = cx.clamp_for(&n, cx.int_graph.values.at(n.inputs[0]).quant);
   if (lo > hi) cx.cannot(n, "its bounds leave no code of the input's format (min above max after rounding to codes)");
   cx.lower_data_movement(n, "clamp", {{"clamp_lo", lo}, {"clamp_hi", hi}});

@@ -190,6 +190,17 @@ const Node* Lowering::fusable_activation(const std::string& tensor) {
   if (!n.domain.empty() || (n.op_type != "Relu" && n.op_type != "Clip")) return nullptr;
   for (const auto& o : graph.outputs)
     if (o.name == tensor) return nullptr;
+  // A pre-quantized model that rounds the producer's output itself (its own QuantizeLinear before the
+  // activation) keeps that rounding, unless rounding once is provably the same: the activation's input
+  // and output share one quantization and its table over every code is a clamp (docs/numerics.md §7).
+  if (prequantized) {
+    const auto in = prequantized->activations.find(tensor), out = prequantized->activations.find(n.outputs.at(0));
+    if (in != prequantized->activations.end()) {
+      if (out == prequantized->activations.end() || !same_quantization(in->second, out->second) ||
+          !as_clamp(qdq_table(n, in->second, in->second), in->second))
+        return nullptr;
+    }
+  }
   consumed[it->second[0]] = true;
   return &n;
 }
@@ -197,6 +208,11 @@ const Node* Lowering::fusable_activation(const std::string& tensor) {
 std::pair<int64_t, int64_t> Lowering::clamp_for(const Node* act, const QuantParams& q) const {
   int64_t lo = q.format.min(), hi = q.format.max();
   if (!act) return {lo, hi};
+  if (prequantized) {
+    const auto bounds = as_clamp(qdq_table(*act, q, q), q);
+    if (!bounds) cannot(*act, "on the codes of its quantization it is no clamp");
+    return *bounds;
+  }
   auto code = [&](double real) {
     return q.format.saturate(q.zero_point +
                              static_cast<int64_t>(round_to_integer(real / q.scale, RoundingMode::half_even)));
@@ -207,6 +223,49 @@ std::pair<int64_t, int64_t> Lowering::clamp_for(const Node* act, const QuantPara
   if (std::isfinite(mn)) lo = std::max(lo, code(mn));
   if (std::isfinite(mx)) hi = std::min(hi, code(mx));
   return {lo, hi};
+}
+
+std::vector<int64_t> Lowering::qdq_table(const Node& n, const QuantParams& in, const QuantParams& out) const {
+  if (in.format.bits() > 16) cannot(n, "its input is " + in.format.name() + "; a table takes at most 16 bits");
+  const int64_t first = in.format.min(), count = in.format.max() - first + 1;
+  Tensor x = Tensor::zeros(DType::float32, {count});
+  for (int64_t i = 0; i < count; ++i)
+    x.floats[i] = static_cast<float>(first + i - in.zero_point) * static_cast<float>(in.scale);
+  std::vector<const Tensor*> inputs{&x};
+  for (size_t i = 1; i < n.inputs.size(); ++i) {
+    if (n.inputs[i].empty()) {
+      inputs.push_back(nullptr);
+      continue;
+    }
+    const auto c = graph.initializers.find(n.inputs[i]);
+    if (c == graph.initializers.end())
+      cannot(n, "input " + std::to_string(i) + " must be a constant (an elementwise op of one activation)");
+    inputs.push_back(&c->second);
+  }
+  Node one = n;
+  one.outputs.resize(1);
+  const Tensor y = run_node(one, graph.opset, inputs).at(0);
+  if (!y.is_float() || y.numel() != count)
+    cannot(n, "it is not elementwise on its input's codes (a table needs one output per code)");
+  std::vector<int64_t> table(static_cast<size_t>(count));
+  const float s = static_cast<float>(out.scale);
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = y.floats[i] / s;
+    if (std::isnan(v))
+      cannot(n, "it gives NaN for input code " + std::to_string(first + i) + ", which QuantizeLinear cannot round");
+    table[i] = out.format.saturate(
+        static_cast<int64_t>(std::clamp(round_to_integer(v, RoundingMode::half_even), -1e15, 1e15)) + out.zero_point);
+  }
+  return table;
+}
+
+std::optional<std::pair<int64_t, int64_t>> Lowering::as_clamp(const std::vector<int64_t>& t, const QuantParams& q) {
+  if (t.empty()) return std::nullopt;
+  const int64_t first = q.format.min(), lo = t.front(), hi = t.back();
+  if (lo > hi) return std::nullopt;
+  for (size_t i = 0; i < t.size(); ++i)
+    if (t[i] != std::clamp(first + static_cast<int64_t>(i), lo, hi)) return std::nullopt;
+  return std::make_pair(lo, hi);
 }
 
 void Lowering::add_constant(const std::string& name, Tensor t) { int_graph.constants[name] = std::move(t); }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -35,6 +36,10 @@ struct LoweringOutcome {
   std::string refused;               // or: why it does not lower (empty when it did)
   std::string no_op;                 // or: why it lowered to no op (a rescaling, an attention mask)
 };
+
+inline bool same_quantization(const QuantParams& a, const QuantParams& b) {
+  return a.scale == b.scale && a.zero_point == b.zero_point && a.format == b.format;
+}
 
 // Lowers the prepared float graph. Quantization parameters come from calibrated ranges, or, for a
 // pre-quantized model, from its quantizers (`pre`), taken as they are.
@@ -65,8 +70,15 @@ class Lowering {
   const Tensor& initializer(const Node& n, size_t i) const;
   // A Relu or Clip that is the only reader of `tensor`: fused into the preceding op's clamp.
   const Node* fusable_activation(const std::string& tensor);
-  // [lo, hi] codes of the output format that the activation allows.
+  // [lo, hi] codes of the output format that the activation allows. In a pre-quantized model, the bounds
+  // of its qdq_table, which must be a clamp.
   std::pair<int64_t, int64_t> clamp_for(const Node* act, const QuantParams& q) const;
+  // Pre-quantized models: elementwise node `n` as the QDQ graph defines it on every code c of `in`:
+  // DequantizeLinear (fl(fl(c − z) · s) in float32), the node in the float executor, QuantizeLinear to
+  // `out` (sat(round_half_even(fl(y / s)) + z)). Entry i is the output code of input code min_in + i.
+  std::vector<int64_t> qdq_table(const Node& n, const QuantParams& in, const QuantParams& out) const;
+  // [lo, hi] when table t (over the codes of q) is the clamp t[c] = min(max(c, lo), hi), else nullopt.
+  static std::optional<std::pair<int64_t, int64_t>> as_clamp(const std::vector<int64_t>& t, const QuantParams& q);
   void add_constant(const std::string& name, Tensor t);
   // A float constant's codes (code_of each element).
   static Tensor codes_of(const Tensor& t, const QuantParams& q);
@@ -145,6 +157,10 @@ struct LoweringRule {
 // Rules shared across families: Gather of a constant table by run-time ids (an embedding), and an Add
 // that applies an additive attention mask to scores (recorded for the Softmax that reads it).
 void lower_embedding_lookup(Lowering& cx, const Node& n);
+// Pre-quantized models: elementwise `n` as a `lut` of its qdq_table from `in` to `out` codes (`function`
+// names it in reports).
+void lower_qdq_table(Lowering& cx, const Node& n, const QuantParams& in, const QuantParams& out,
+                     const std::string& function);
 void apply_additive_mask(Lowering& cx, const Node& n, const std::string& mask, const std::string& scores);
 
 // Every rule of every family, in the order quant/CMakeLists.txt lists the families; null if none lowers

@@ -132,11 +132,8 @@ void lower_concat(Lowering& cx, const Node& n) {
   if (activations.empty()) cx.cannot(n, "all its inputs are constants (folding should have computed it)");
   for (const size_t i : activations) cx.require_quantized(n.inputs[i], n);
   const QuantParams& q0 = cx.int_graph.values.at(n.inputs[activations[0]]).quant;
-  auto same = [](const QuantParams& a, const QuantParams& b) {
-    return a.scale == b.scale && a.zero_point == b.zero_point && a.format == b.format;
-  };
   const bool uniform = std::all_of(activations.begin(), activations.end(),
-                                   [&](size_t i) { return same(cx.int_graph.values.at(n.inputs[i]).quant, q0); });
+                                   [&](size_t i) { return same_quantization(cx.int_graph.values.at(n.inputs[i]).quant, q0); });
   const bool has_constant = activations.size() != n.inputs.size();
   QuantParams out = q0;
   if (cx.prequantized) {  // the model's own quantization: a rescale would be a rounding its graph does not have
@@ -185,7 +182,7 @@ void lower_concat(Lowering& cx, const Node& n) {
       continue;
     }
     const QuantParams& q = cx.int_graph.values.at(in).quant;
-    if (same(q, out)) {
+    if (same_quantization(q, out)) {
       inputs.push_back(in);
       continue;
     }

@@ -35,6 +35,8 @@ void lower_lut(Lowering& cx, const Node& n, NonLinear f, const NonLinearParams& 
   const LayerQuantConfig c = cx.config.for_node(n.name);
   const std::string x = n.inputs.at(0), y = n.outputs.at(0);
   cx.require_quantized(x, n);
+  if (cx.prequantized)
+    return lower_qdq_table(cx, n, cx.int_graph.values.at(x).quant, cx.params_for(y, c), std::string(to_string(f)));
   LutSpec spec;
   spec.function = f, spec.params = params, spec.in = cx.int_graph.values.at(x).quant, spec.out = cx.params_for(y, c);
   spec.table_bits = std::min(c.lut_table_bits, spec.in.format.bits()), spec.interpolate = c.lut_interpolate,
@@ -64,6 +66,25 @@ void lower_lut(Lowering& cx, const Node& n, NonLinear f, const NonLinearParams& 
   set_error_attrs(l, measure_lut_error(spec, table), spec.out.scale);
   cx.int_graph.ops.push_back(std::move(l));
 }
+
+}  // namespace
+
+void lower_qdq_table(Lowering& cx, const Node& n, const QuantParams& in, const QuantParams& out,
+                     const std::string& function) {
+  const std::vector<int64_t> entries = cx.qdq_table(n, in, out);
+  const std::string y = n.outputs.at(0);
+  cx.add_value(y, out);
+  cx.add_constant(n.name + ".table", Tensor::of_ints(DType::int32, {static_cast<int64_t>(entries.size())}, entries));
+  Node l = cx.op("lut", n.name, {n.inputs.at(0), n.name + ".table"}, {y});
+  l.attributes["function"] = function;
+  l.attributes["in_min"] = in.format.min();
+  l.attributes["shift"] = int64_t{0};
+  l.attributes["interpolate"] = int64_t{0};
+  l.attributes["method"] = std::string("qdq");  // the QDQ graph's own function of each code (reports)
+  cx.int_graph.ops.push_back(std::move(l));
+}
+
+namespace {
 
 constexpr double kDefault = std::numeric_limits<double>::quiet_NaN();
 

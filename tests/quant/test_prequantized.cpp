@@ -11,7 +11,10 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <random>
+#include <tuple>
 
+#include "model/executor.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "ops/qdq_export.hpp"
@@ -311,4 +314,97 @@ TEST_CASE(
   // The lowered network computes what the original does: its multipliers follow float32 scales, so
   // top-1 agrees on nearly every image (as for 8-bit logits above).
   CHECK(same_top1_on_300_images(a, b) >= 297);
+}
+
+namespace {
+// A QDQ model as ONNX Runtime's quantizer writes a Conv followed by a ReLU6 with its own Q/DQ pair:
+// x → Q/DQ (1/16, 128) → Conv (int8 weights at 1/64, int32 bias at 1/1024) → Q/DQ (1/8, 100) → Clip(0, 6)
+// → Q/DQ (`y_scale`, `y_zero_point`) → y. Every product and sum of the Conv is a multiple of 2^−10 below
+// 2^14, exact in float32, so the float executor on this graph computes the QDQ definition exactly: the
+// oracle for every output code.
+std::string conv_relu6_qdq(float y_scale, uint8_t y_zero_point) {
+  std::mt19937_64 rng(11);
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("conv_relu6_qdq");
+  auto io = [](onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  io(g->add_input(), "x", {1, 2, 5, 5});
+  io(g->add_output(), "y", {1, 3, 5, 5});
+  auto scalar = [&](const std::string& name, int type, const std::string& raw, std::vector<int64_t> dims = {}) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(type), t->set_raw_data(raw);
+    for (int64_t d : dims) t->add_dims(d);
+  };
+  auto f32 = [](float v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); };
+  auto u8 = [](uint8_t v) { return std::string(1, static_cast<char>(v)); };
+  scalar("x_s", onnx::TensorProto::FLOAT, f32(1.0f / 16)), scalar("x_z", onnx::TensorProto::UINT8, u8(128));
+  scalar("c_s", onnx::TensorProto::FLOAT, f32(1.0f / 8)), scalar("c_z", onnx::TensorProto::UINT8, u8(100));
+  scalar("y_s", onnx::TensorProto::FLOAT, f32(y_scale)), scalar("y_z", onnx::TensorProto::UINT8, u8(y_zero_point));
+  scalar("w_s", onnx::TensorProto::FLOAT, f32(1.0f / 64)), scalar("w_z", onnx::TensorProto::INT8, std::string(1, '\0'));
+  scalar("b_s", onnx::TensorProto::FLOAT, f32(1.0f / 1024)), scalar("b_z", onnx::TensorProto::INT32, std::string(4, '\0'));
+  scalar("lo", onnx::TensorProto::FLOAT, f32(0.0f)), scalar("hi", onnx::TensorProto::FLOAT, f32(6.0f));
+  std::string w, b;
+  for (int i = 0; i < 3 * 2 * 3 * 3; ++i) w += static_cast<char>(static_cast<int8_t>(static_cast<int>(rng() % 255) - 127));
+  for (int i = 0; i < 3; ++i) {
+    const int32_t v = static_cast<int32_t>(rng() % 4001) - 2000;
+    b.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  scalar("w_q", onnx::TensorProto::INT8, w, {3, 2, 3, 3});
+  scalar("b_q", onnx::TensorProto::INT32, b, {3});
+  auto node = [&](const std::string& type, const std::string& name, std::vector<std::string> in, const std::string& out) {
+    onnx::NodeProto* n = g->add_node();
+    n->set_op_type(type), n->set_name(name), n->add_output(out);
+    for (const auto& i : in) n->add_input(i);
+    return n;
+  };
+  node("QuantizeLinear", "x_Q", {"x", "x_s", "x_z"}, "x_q");
+  node("DequantizeLinear", "x_DQ", {"x_q", "x_s", "x_z"}, "x_dq");
+  node("DequantizeLinear", "w_DQ", {"w_q", "w_s", "w_z"}, "w_dq");
+  node("DequantizeLinear", "b_DQ", {"b_q", "b_s", "b_z"}, "b_dq");
+  onnx::NodeProto* conv = node("Conv", "/conv", {"x_dq", "w_dq", "b_dq"}, "c");
+  auto* pads = conv->add_attribute();
+  pads->set_name("pads"), pads->set_type(onnx::AttributeProto::INTS);
+  for (int p : {1, 1, 1, 1}) pads->add_ints(p);
+  node("QuantizeLinear", "c_Q", {"c", "c_s", "c_z"}, "c_q");
+  node("DequantizeLinear", "c_DQ", {"c_q", "c_s", "c_z"}, "c_dq");
+  node("Clip", "/relu6", {"c_dq", "lo", "hi"}, "r");
+  node("QuantizeLinear", "y_Q", {"r", "y_s", "y_z"}, "y_q");
+  node("DequantizeLinear", "y_DQ", {"y_q", "y_s", "y_z"}, "y");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  return bytes;
+}
+}  // namespace
+
+TEST_CASE("Prequantized/a ReLU6 with its own Q/DQ pair keeps both roundings: every code as the QDQ graph defines it",
+          "[quant][prequantized]") {
+  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  Tensor x = Tensor::zeros(DType::float32, {40, 2, 5, 5});
+  for (float& v : x.floats) v = normal(rng);
+  // 6/255: ORT's scale for a [0, 6] output, another quantization than the Conv's (1/8, 100): rounding once
+  // to it would change codes. (1/8, 100): the same quantization, where the clamp is provably the same and
+  // the Clip fuses into the Conv's requantization.
+  for (const auto& [y_scale, y_zero_point, fused] :
+       {std::tuple<float, uint8_t, bool>{6.0f / 255, 0, false}, {1.0f / 8, 100, true}}) {
+    INFO("y scale " << y_scale << ", zero point " << int{y_zero_point});
+    const Graph g = import_onnx_bytes(conv_relu6_qdq(y_scale, y_zero_point), "conv_relu6_qdq.onnx");
+    const IntGraph q = quantize(QuantizeInputs{&g, &config, nullptr, "conv_relu6_qdq.onnx", {}});
+    const bool has_table = std::any_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "lut"; });
+    CHECK(has_table == !fused);
+    const Tensor want = FloatExecutor(g).run({{"x", x}}).at("y");
+    const Tensor got = DirectEngine(q).run(x);
+    REQUIRE(got.shape == want.shape);
+    int64_t differing = 0;
+    for (size_t i = 0; i < got.floats.size(); ++i) differing += got.floats[i] != want.floats[i];
+    CHECK(differing == 0);
+  }
 }
