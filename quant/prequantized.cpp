@@ -113,6 +113,18 @@ class Extractor {
   // A DequantizeLinear of a constant: keep its codes, replace it by its float values.
   void take_dequantize(const Node& dq) {
     const auto init = g_.initializers.find(dq.inputs.at(0));
+    // Integer codes as the graph's input (a QOperator model's uint8 image): the input's quantization.
+    const auto input =
+        std::find_if(g_.inputs.begin(), g_.inputs.end(), [&](const ValueInfo& v) { return v.name == dq.inputs[0]; });
+    if (input != g_.inputs.end() && input->dtype != DType::float32) {
+      const Tensor& scale = constant(dq, 1, "x_scale");
+      if (scale.numel() != 1) fail(dq, "per-axis dequantization of a graph input is not supported (one scale)");
+      const int64_t zp = dq.has_input(2) ? constant(dq, 2, "x_zero_point").ints.at(0) : 0;
+      const QuantParams params{format_of(dq, input->dtype, g_), zp, static_cast<double>(scale.floats.at(0))};
+      bypass(dq, dq.outputs.at(0), input->name, params);
+      removed_.insert(&dq);
+      return;
+    }
     if (init == g_.initializers.end() || init->second.is_float())
       fail(dq, "reads '" + dq.inputs[0] + "', which is neither an integer constant nor the output of a QuantizeLinear");
     const Tensor& codes = init->second;

@@ -23,6 +23,7 @@
 #include "quant/normalization.hpp"
 #include "quant/passes.hpp"
 #include "quant/prequantized.hpp"
+#include "quant/qoperator.hpp"
 #include "quant/sparsity.hpp"
 
 namespace chipref {
@@ -122,6 +123,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
                      shape_to_string(g.inputs[0].shape) +
                      ": quantization takes a float32 input or integers (token ids); the nearest supported form: the "
                      "same input as uint8 0/1");
+  qoperator_to_qdq(g);  // QLinearConv / QLinearMatMul as Q/DQ around float ops: then a pre-quantized model
   // Constant nodes (e.g. a Pad's pads) become initializers the next passes read; a pre-quantized model
   // keeps its quantizers, whose integer side is the point.
   const std::function<bool(const Node&)> keep =

@@ -61,7 +61,7 @@ int run_quantize(const QuantizeOptions& o) {
     if (integer_input)
       throw InputError(o.model + ": its input '" + graph.inputs[0].name + "' is " +
                        std::string(to_string(graph.inputs[0].dtype)) +
-                       " (token ids); calibrate it with --calib IDS.npy holding integer inputs of its shape");
+                       " (token ids or codes): calibrate it with --calib X.npy holding integer inputs of its shape");
     calibration = load_fashion_mnist("train", count, norm).images;
   } else {
     calibration = read_npy(o.calib);  // already preprocessed, as the model expects

@@ -31,6 +31,9 @@ Lowering::Lowering(const Graph& g, const QuantConfig& cfg, std::map<std::string,
 QuantParams Lowering::input_params() const {
   const ValueInfo& input = graph.inputs.at(0);
   if (input.dtype == DType::float32) return params_for(input.name, config.defaults);
+  // Codes of a pre-quantized model (a QOperator model's uint8 image): the quantization its
+  // DequantizeLinear gives them.
+  if (prequantized) return params_for(input.name, config.defaults);
   // Integers (token ids) are exact: their values are their codes, in the narrowest format of their type
   // (int64 ids run as int32 codes; an id past int32 is refused at run time, naming it).
   const bool is_signed = input.dtype != DType::uint8 && input.dtype != DType::uint16;
@@ -44,7 +47,7 @@ void Lowering::run() {
   const ValueInfo& input = graph.inputs.at(0);
   const QuantParams in_q = input_params();
   add_value(input.name, in_q);
-  if (input.dtype != DType::float32) exact_integers.insert(input.name);
+  if (input.dtype != DType::float32 && !prequantized) exact_integers.insert(input.name);
   Node q = op("quantize", "input_quantize", {int_graph.input_name}, {input.name});
   q.attributes["scale"] = static_cast<float>(in_q.scale);
   int_graph.ops.push_back(q);
@@ -65,7 +68,7 @@ void Lowering::run() {
 
 std::vector<LoweringOutcome> Lowering::survey() {
   add_value(graph.inputs.at(0).name, input_params());
-  if (graph.inputs[0].dtype != DType::float32) exact_integers.insert(graph.inputs[0].name);
+  if (graph.inputs[0].dtype != DType::float32 && !prequantized) exact_integers.insert(graph.inputs[0].name);
   consumed.assign(graph.nodes.size(), false);
   std::vector<LoweringOutcome> outcomes(graph.nodes.size());
   std::map<std::string, std::string> failed_by;  // a tensor no integer op computes → the node that refused

@@ -148,6 +148,15 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   cx.add_mulshift(n.name + ".requant", acc, y, scales, c, cx.clamp_for(act, yq), channel_axis);
 }
 
+// MatMulInteger and ConvInteger output raw int32 sums: no output quantization says which codes follow
+// (ONNX Runtime's dynamic quantization scales them in float afterwards, per input).
+void refuse_raw_accumulators(Lowering& cx, const Node& n) {
+  cx.cannot(n,
+            "it outputs raw int32 sums without an output quantization, which an integer network must round to; "
+            "the nearest supported form: QLinearConv / QLinearMatMul, or a QDQ model (QuantizeLinear after the "
+            "float op)");
+}
+
 }  // namespace
 
 std::vector<LoweringRule> mac_lowering_rules() {
@@ -161,6 +170,8 @@ std::vector<LoweringRule> mac_lowering_rules() {
          else
            lower_matmul_activations(cx, n);
        }},
+      {"", "MatMulInteger", refuse_raw_accumulators, true},
+      {"", "ConvInteger", refuse_raw_accumulators, true},
   };
 }
 

@@ -132,8 +132,9 @@ void lower_concat(Lowering& cx, const Node& n) {
   if (activations.empty()) cx.cannot(n, "all its inputs are constants (folding should have computed it)");
   for (const size_t i : activations) cx.require_quantized(n.inputs[i], n);
   const QuantParams& q0 = cx.int_graph.values.at(n.inputs[activations[0]]).quant;
-  const bool uniform = std::all_of(activations.begin(), activations.end(),
-                                   [&](size_t i) { return same_quantization(cx.int_graph.values.at(n.inputs[i]).quant, q0); });
+  const bool uniform = std::all_of(activations.begin(), activations.end(), [&](size_t i) {
+    return same_quantization(cx.int_graph.values.at(n.inputs[i]).quant, q0);
+  });
   const bool has_constant = activations.size() != n.inputs.size();
   QuantParams out = q0;
   if (cx.prequantized) {  // the model's own quantization: a rescale would be a rounding its graph does not have

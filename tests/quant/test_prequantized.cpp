@@ -348,17 +348,20 @@ std::string conv_relu6_qdq(float y_scale, uint8_t y_zero_point) {
   scalar("c_s", onnx::TensorProto::FLOAT, f32(1.0f / 8)), scalar("c_z", onnx::TensorProto::UINT8, u8(100));
   scalar("y_s", onnx::TensorProto::FLOAT, f32(y_scale)), scalar("y_z", onnx::TensorProto::UINT8, u8(y_zero_point));
   scalar("w_s", onnx::TensorProto::FLOAT, f32(1.0f / 64)), scalar("w_z", onnx::TensorProto::INT8, std::string(1, '\0'));
-  scalar("b_s", onnx::TensorProto::FLOAT, f32(1.0f / 1024)), scalar("b_z", onnx::TensorProto::INT32, std::string(4, '\0'));
+  scalar("b_s", onnx::TensorProto::FLOAT, f32(1.0f / 1024)),
+      scalar("b_z", onnx::TensorProto::INT32, std::string(4, '\0'));
   scalar("lo", onnx::TensorProto::FLOAT, f32(0.0f)), scalar("hi", onnx::TensorProto::FLOAT, f32(6.0f));
   std::string w, b;
-  for (int i = 0; i < 3 * 2 * 3 * 3; ++i) w += static_cast<char>(static_cast<int8_t>(static_cast<int>(rng() % 255) - 127));
+  for (int i = 0; i < 3 * 2 * 3 * 3; ++i)
+    w += static_cast<char>(static_cast<int8_t>(static_cast<int>(rng() % 255) - 127));
   for (int i = 0; i < 3; ++i) {
     const int32_t v = static_cast<int32_t>(rng() % 4001) - 2000;
     b.append(reinterpret_cast<const char*>(&v), sizeof v);
   }
   scalar("w_q", onnx::TensorProto::INT8, w, {3, 2, 3, 3});
   scalar("b_q", onnx::TensorProto::INT32, b, {3});
-  auto node = [&](const std::string& type, const std::string& name, std::vector<std::string> in, const std::string& out) {
+  auto node = [&](const std::string& type, const std::string& name, std::vector<std::string> in,
+                  const std::string& out) {
     onnx::NodeProto* n = g->add_node();
     n->set_op_type(type), n->set_name(name), n->add_output(out);
     for (const auto& i : in) n->add_input(i);
@@ -407,4 +410,96 @@ TEST_CASE("Prequantized/a ReLU6 with its own Q/DQ pair keeps both roundings: eve
     for (size_t i = 0; i < got.floats.size(); ++i) differing += got.floats[i] != want.floats[i];
     CHECK(differing == 0);
   }
+}
+
+namespace {
+// A QOperator model as ONNX Runtime's quantizer writes one with quant_format QOperator: a uint8 image
+// [1, 2, 5, 5] (scale 1/16, zero point 128) → QLinearConv with per-channel int8 weights (scales 1/64, 1/32,
+// 1/128) and an int32 bias → uint8 (1/8, 100) → QLinearMatMul over the last axis with int8 weights [5, 4]
+// (1/64) → uint8 (1/4, 120) → DequantizeLinear → y. Power-of-two scales: every requantization scale is
+// exact, so ONNX's reference (the product in double) and chipref's float32 requantization agree by
+// definition, and the float executor running the QOperator graph is the oracle of every code.
+std::string qoperator_model() {
+  std::mt19937_64 rng(23);
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("qoperator");
+  auto io = [](onnx::ValueInfoProto* v, const std::string& name, int type, std::vector<int64_t> dims) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  io(g->add_input(), "x", onnx::TensorProto::UINT8, {1, 2, 5, 5});
+  io(g->add_output(), "y", onnx::TensorProto::FLOAT, {1, 3, 5, 4});
+  auto init = [&](const std::string& name, int type, const std::string& raw, std::vector<int64_t> dims = {}) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(type), t->set_raw_data(raw);
+    for (int64_t d : dims) t->add_dims(d);
+  };
+  auto f32s = [](std::vector<float> v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); };
+  auto u8 = [](uint8_t v) { return std::string(1, static_cast<char>(v)); };
+  auto i8s = [&](int64_t n) {
+    std::string s;
+    for (int64_t i = 0; i < n; ++i) s += static_cast<char>(static_cast<int8_t>(static_cast<int>(rng() % 255) - 127));
+    return s;
+  };
+  init("x_s", onnx::TensorProto::FLOAT, f32s({1.0f / 16})), init("x_z", onnx::TensorProto::UINT8, u8(128));
+  init("w_s", onnx::TensorProto::FLOAT, f32s({1.0f / 64, 1.0f / 32, 1.0f / 128}), {3});
+  init("w_z", onnx::TensorProto::INT8, std::string(3, '\0'), {3});
+  init("w", onnx::TensorProto::INT8, i8s(3 * 2 * 3 * 3), {3, 2, 3, 3});
+  std::string bias;
+  for (int i = 0; i < 3; ++i) {
+    const int32_t v = static_cast<int32_t>(rng() % 4001) - 2000;
+    bias.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  init("b", onnx::TensorProto::INT32, bias, {3});
+  init("c_s", onnx::TensorProto::FLOAT, f32s({1.0f / 8})), init("c_z", onnx::TensorProto::UINT8, u8(100));
+  init("m_s", onnx::TensorProto::FLOAT, f32s({1.0f / 64})), init("m_z", onnx::TensorProto::INT8, std::string(1, '\0'));
+  init("m", onnx::TensorProto::INT8, i8s(5 * 4), {5, 4});
+  init("y_s", onnx::TensorProto::FLOAT, f32s({1.0f / 4})), init("y_z", onnx::TensorProto::UINT8, u8(120));
+  auto node = [&](const std::string& type, const std::string& name, std::vector<std::string> in,
+                  const std::string& out) {
+    onnx::NodeProto* n = g->add_node();
+    n->set_op_type(type), n->set_name(name), n->add_output(out);
+    for (const auto& i : in) n->add_input(i);
+    return n;
+  };
+  onnx::NodeProto* conv = node("QLinearConv", "/conv", {"x", "x_s", "x_z", "w", "w_s", "w_z", "c_s", "c_z", "b"}, "c");
+  auto* pads = conv->add_attribute();
+  pads->set_name("pads"), pads->set_type(onnx::AttributeProto::INTS);
+  for (int p : {1, 1, 1, 1}) pads->add_ints(p);
+  node("QLinearMatMul", "/fc", {"c", "c_s", "c_z", "m", "m_s", "m_z", "y_s", "y_z"}, "y_q");
+  node("DequantizeLinear", "y_DQ", {"y_q", "y_s", "y_z"}, "y");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  return bytes;
+}
+}  // namespace
+
+TEST_CASE("Prequantized/a QOperator model (QLinearConv, QLinearMatMul) on uint8 images: every code as ONNX defines it",
+          "[quant][prequantized]") {
+  const Graph g = import_onnx_bytes(qoperator_model(), "qoperator.onnx");
+  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
+  const IntGraph q = quantize(QuantizeInputs{&g, &config, nullptr, "qoperator.onnx", {}});
+  CHECK(q.input_dtype == DType::uint8);
+  std::map<std::string, int> kinds;
+  for (const Node& op : q.ops) kinds[op.op_type]++;
+  CHECK(kinds["conv_mac"] == 1);
+  CHECK(kinds["linear_mac"] == 1);
+  CHECK(q.values.at(q.ops.front().outputs.at(0)).quant.scale == 1.0 / 16);
+  std::mt19937_64 rng(5);
+  Tensor x = Tensor::zeros(DType::uint8, {30, 2, 5, 5});
+  for (int64_t& v : x.ints) v = static_cast<int64_t>(rng() % 256);
+  const Tensor want = FloatExecutor(g).run({{"x", x}}).at("y");
+  const Tensor got = DirectEngine(q).run(x);
+  REQUIRE(got.shape == want.shape);
+  int64_t differing = 0;
+  for (size_t i = 0; i < got.floats.size(); ++i) differing += got.floats[i] != want.floats[i];
+  CHECK(differing == 0);
+  // A uint8 input outside what the graph takes is an error, not a wrapped code.
+  CHECK_THROWS_WITH(DirectEngine(q).run(Tensor::zeros(DType::float32, {1, 2, 5, 5})),
+                    Catch::Contains("the IntGraph expects uint8[N,2,5,5]"));
 }
