@@ -30,6 +30,10 @@ class Exporter {
  public:
   explicit Exporter(const IntGraph& g) : g_(g) {
     const Node& dq = g.ops.back();
+    if (dq.has("scales"))
+      throw InputError(dq.describe() +
+                       ": the network ends in accumulators dequantized per channel (a float tail), "
+                       "which has no QDQ form here");
     output_value_ = dq.inputs.at(0);
     output_name_ = strip_float_suffix(g.output_name);
     input_name_ = g.ops.front().outputs.at(0);

@@ -60,10 +60,21 @@ void Lowering::run() {
       if (const auto a = aliases.find(in); a != aliases.end()) in = a->second;
   for (const auto& [alias, codes] : aliases) int_graph.values.erase(alias);
   const std::string result = graph.outputs.at(0).name;
+  if (float_tail) {
+    Node dq = op("dequantize", "output_dequantize", {float_tail->accumulators}, {int_graph.output_name});
+    dq.attributes["scales"] = float_tail->scales;
+    dq.attributes["axis"] = float_tail->channel_axis;
+    int_graph.ops.push_back(dq);
+    return;
+  }
   require_quantized(result, graph.nodes.back());
   Node dq = op("dequantize", "output_dequantize", {result}, {int_graph.output_name});
   dq.attributes["scale"] = static_cast<float>(int_graph.values.at(result).quant.scale);
   int_graph.ops.push_back(dq);
+}
+
+bool Lowering::is_graph_output(const std::string& tensor) const {
+  return std::any_of(graph.outputs.begin(), graph.outputs.end(), [&](const ValueInfo& o) { return o.name == tensor; });
 }
 
 std::vector<LoweringOutcome> Lowering::survey() {

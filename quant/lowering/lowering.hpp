@@ -143,6 +143,15 @@ class Lowering {
     std::string scores;  // for masked scores: the value the mask was added to; empty for the mask itself
   };
   std::map<std::string, AdditiveMask> additive_masks;
+  // A pre-quantized model whose last MAC's output stays float (no QuantizeLinear after it: a float tail):
+  // its accumulators end the integer network, dequantized per output channel at s_x·s_w[c].
+  struct FloatTail {
+    std::string accumulators;
+    std::vector<float> scales;
+    int64_t channel_axis = 1;
+  };
+  std::optional<FloatTail> float_tail;
+  bool is_graph_output(const std::string& tensor) const;
   bool ignore_sparsity;
 };
 

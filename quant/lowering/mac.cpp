@@ -112,10 +112,13 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
     if (bias_add)
       bias = &cx.initializer(*bias_add, bias_input), mac_output = bias_add->outputs[0], bias_node = bias_add;
   }
-  const Node* act = cx.fusable_activation(mac_output);
+  // A pre-quantized model that leaves the last MAC's output in float: its accumulators end the network.
+  const bool float_tail =
+      cx.prequantized && cx.is_graph_output(mac_output) && !cx.prequantized->activations.count(mac_output);
+  const Node* act = float_tail ? nullptr : cx.fusable_activation(mac_output);
   const std::string y = act ? act->outputs[0] : mac_output;
-  const QuantParams yq = cx.params_for(y, c);
-  cx.add_value(y, yq);
+  const QuantParams yq = float_tail ? QuantParams{} : cx.params_for(y, c);
+  if (!float_tail) cx.add_value(y, yq);
   const double s_x = cx.int_graph.values.at(x).quant.scale;
   if (c.sparsity.m > 0 && !c.sparsity_on_codes) {
     if (given_w) cx.cannot(n, "its weights are pre-quantized codes: prune them with sparsity.stage: codes");
@@ -140,11 +143,18 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   }
   cx.set_accumulator_attrs(mac, c);
   cx.int_graph.ops.push_back(std::move(mac));
-  std::vector<double> scales(s_w.size());
-  for (size_t i = 0; i < s_w.size(); ++i) scales[i] = cx.mac_scale(s_x, s_w[i], yq.scale, c);
   // Output channels: axis 1 of a convolution, the last axis of a matrix product.
   const int64_t channel_axis =
       conv ? 1 : std::max<int64_t>(1, static_cast<int64_t>(cx.shape_of(n.outputs[0]).size()) - 1);
+  if (float_tail) {
+    // The bias's scale, fl(s_x · s_w[c]) in float32 (ONNX Runtime's): the real value of one accumulator unit.
+    std::vector<float> units(s_w.size());
+    for (size_t i = 0; i < s_w.size(); ++i) units[i] = static_cast<float>(s_x) * static_cast<float>(s_w[i]);
+    cx.float_tail = Lowering::FloatTail{acc, units, channel_axis};
+    return;
+  }
+  std::vector<double> scales(s_w.size());
+  for (size_t i = 0; i < s_w.size(); ++i) scales[i] = cx.mac_scale(s_x, s_w[i], yq.scale, c);
   cx.add_mulshift(n.name + ".requant", acc, y, scales, c, cx.clamp_for(act, yq), channel_axis);
 }
 

@@ -321,8 +321,9 @@ namespace {
 // x → Q/DQ (1/16, 128) → Conv (int8 weights at 1/64, int32 bias at 1/1024) → Q/DQ (1/8, 100) → Clip(0, 6)
 // → Q/DQ (`y_scale`, `y_zero_point`) → y. Every product and sum of the Conv is a multiple of 2^−10 below
 // 2^14, exact in float32, so the float executor on this graph computes the QDQ definition exactly: the
-// oracle for every output code.
-std::string conv_relu6_qdq(float y_scale, uint8_t y_zero_point) {
+// oracle for every output code. With `float_tail` the Conv's float output is the graph output (no
+// QuantizeLinear after it, as ONNX Runtime leaves an op it was told not to quantize).
+std::string conv_relu6_qdq(float y_scale, uint8_t y_zero_point, bool float_tail = false) {
   std::mt19937_64 rng(11);
   onnx::ModelProto m;
   m.set_ir_version(8);
@@ -371,15 +372,17 @@ std::string conv_relu6_qdq(float y_scale, uint8_t y_zero_point) {
   node("DequantizeLinear", "x_DQ", {"x_q", "x_s", "x_z"}, "x_dq");
   node("DequantizeLinear", "w_DQ", {"w_q", "w_s", "w_z"}, "w_dq");
   node("DequantizeLinear", "b_DQ", {"b_q", "b_s", "b_z"}, "b_dq");
-  onnx::NodeProto* conv = node("Conv", "/conv", {"x_dq", "w_dq", "b_dq"}, "c");
+  onnx::NodeProto* conv = node("Conv", "/conv", {"x_dq", "w_dq", "b_dq"}, float_tail ? "y" : "c");
   auto* pads = conv->add_attribute();
   pads->set_name("pads"), pads->set_type(onnx::AttributeProto::INTS);
   for (int p : {1, 1, 1, 1}) pads->add_ints(p);
-  node("QuantizeLinear", "c_Q", {"c", "c_s", "c_z"}, "c_q");
-  node("DequantizeLinear", "c_DQ", {"c_q", "c_s", "c_z"}, "c_dq");
-  node("Clip", "/relu6", {"c_dq", "lo", "hi"}, "r");
-  node("QuantizeLinear", "y_Q", {"r", "y_s", "y_z"}, "y_q");
-  node("DequantizeLinear", "y_DQ", {"y_q", "y_s", "y_z"}, "y");
+  if (!float_tail) {
+    node("QuantizeLinear", "c_Q", {"c", "c_s", "c_z"}, "c_q");
+    node("DequantizeLinear", "c_DQ", {"c_q", "c_s", "c_z"}, "c_dq");
+    node("Clip", "/relu6", {"c_dq", "lo", "hi"}, "r");
+    node("QuantizeLinear", "y_Q", {"r", "y_s", "y_z"}, "y_q");
+    node("DequantizeLinear", "y_DQ", {"y_q", "y_s", "y_z"}, "y");
+  }
   std::string bytes;
   m.SerializeToString(&bytes);
   return bytes;
@@ -502,4 +505,24 @@ TEST_CASE("Prequantized/a QOperator model (QLinearConv, QLinearMatMul) on uint8 
   // A uint8 input outside what the graph takes is an error, not a wrapped code.
   CHECK_THROWS_WITH(DirectEngine(q).run(Tensor::zeros(DType::float32, {1, 2, 5, 5})),
                     Catch::Contains("the IntGraph expects uint8[N,2,5,5]"));
+}
+
+TEST_CASE("Prequantized/a float tail (no QuantizeLinear after the last Conv) ends in its accumulators, dequantized",
+          "[quant][prequantized]") {
+  const Graph g = import_onnx_bytes(conv_relu6_qdq(1.0f, 0, true), "conv_float_tail.onnx");
+  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
+  const IntGraph q = quantize(QuantizeInputs{&g, &config, nullptr, "conv_float_tail.onnx", {}});
+  CHECK(q.ops.back().inputs.at(0) == "/conv.acc");
+  CHECK_THROWS_WITH(export_qdq_onnx(q), Catch::Contains("float tail"));
+  std::mt19937_64 rng(4);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  Tensor x = Tensor::zeros(DType::float32, {20, 2, 5, 5});
+  for (float& v : x.floats) v = normal(rng);
+  // Exact sums: the float executor's Conv on the dequantized values is the QDQ definition here.
+  const Tensor want = FloatExecutor(g).run({{"x", x}}).at("y");
+  const Tensor got = DirectEngine(q).run(x);
+  REQUIRE(got.shape == want.shape);
+  int64_t differing = 0;
+  for (size_t i = 0; i < got.floats.size(); ++i) differing += got.floats[i] != want.floats[i];
+  CHECK(differing == 0);
 }
