@@ -100,6 +100,48 @@ void lower_prelu(Lowering& cx, const Node& n) {
 
 // Softmax over the last axis (§9): output codes at scale 1/M for an integer M — 2^bits when calibrated,
 // the model's own when pre-quantized (which must then be 1/M).
+void lower_softmax(Lowering& cx, const Node& n);
+
+// A softmax over another axis than the last: its axis moved last (a transpose swapping the two, or for
+// opsets before 13 a reshape flattening the axes from `axis` on), the integer softmax over the last axis,
+// and the move undone. Moving codes changes none of them; the softmax sees each row it would see in place.
+void lower_softmax_moved(Lowering& cx, const Node& n, const std::string& x, const Shape& xs, int64_t axis,
+                         bool flattens) {
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  const std::string moved = n.name + ".moved", result = n.name + ".result";
+  Node before = cx.op(flattens ? "reshape" : "transpose", n.name + ".move", {x}, {moved});
+  Node after = cx.op(flattens ? "reshape" : "transpose", n.name + ".move_back", {result}, {n.outputs.at(0)});
+  Shape moved_shape = xs;
+  if (flattens) {
+    int64_t row = 1;
+    for (int64_t d = axis; d < rank; ++d) {
+      if (xs[d] < 0) cx.cannot(n, "it flattens axes of " + shape_to_string(xs) + " whose size is not static");
+      row *= xs[d];
+    }
+    std::vector<int64_t> target(static_cast<size_t>(axis), 0), back(static_cast<size_t>(axis), 0);
+    target.push_back(-1);
+    back.insert(back.end(), xs.begin() + axis, xs.end());
+    moved_shape.resize(static_cast<size_t>(axis)), moved_shape.push_back(row);
+    before.attributes["shape"] = target, after.attributes["shape"] = back;
+  } else {
+    std::vector<int64_t> perm(static_cast<size_t>(rank));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::swap(perm[axis], perm[rank - 1]);
+    std::swap(moved_shape[axis], moved_shape[rank - 1]);
+    before.attributes["perm"] = perm, after.attributes["perm"] = perm;  // a swap undoes itself
+  }
+  cx.int_graph.values[moved] = IntValue{moved_shape, cx.int_graph.values.at(x).quant};
+  cx.int_graph.ops.push_back(std::move(before));
+  Node inner = n;
+  inner.inputs = {moved}, inner.outputs = {result};
+  inner.attributes["axis"] = int64_t{-1};
+  if (flattens) inner.attributes["axis"] = static_cast<int64_t>(moved_shape.size() - 1);
+  lower_softmax(cx, inner);
+  cx.int_graph.values.at(result).shape = moved_shape;
+  cx.int_graph.values[n.outputs[0]] = IntValue{cx.shape_of(n.outputs[0]), cx.int_graph.values.at(result).quant};
+  cx.int_graph.ops.push_back(std::move(after));
+}
+
 void lower_softmax(Lowering& cx, const Node& n) {
   const LayerQuantConfig c = cx.config.for_node(n.name);
   // Scores with an additive attention mask: the scores' codes, and the mask's codes beside them.
@@ -108,9 +150,19 @@ void lower_softmax(Lowering& cx, const Node& n) {
     cx.cannot(n, "it reads an attention mask alone; a mask is lowered when added to scores");
   const std::string x = masked != cx.additive_masks.end() ? masked->second.scores : n.inputs.at(0), y = n.outputs.at(0);
   cx.require_quantized(x, n);
-  const int64_t rank = static_cast<int64_t>(cx.shape_of(x).size());
-  const int64_t axis = n.get_int("axis", -1);
-  if (rank == 0 || (axis != -1 && axis != rank - 1)) cx.cannot(n, "only a softmax over the last axis is lowered");
+  const Shape xs = cx.int_graph.values.at(x).shape;
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  // Opset 13 takes the softmax over one axis (default −1); before, over the input flattened from `axis`
+  // (default 1) on.
+  const bool flattens = cx.graph.opset < 13;
+  int64_t axis = n.get_int("axis", flattens ? 1 : -1);
+  if (axis < 0) axis += rank;
+  if (rank == 0 || axis < 0 || axis >= rank)
+    cx.cannot(n, "axis " + std::to_string(n.get_int("axis", 0)) + " is outside its input " + shape_to_string(xs));
+  if (axis != rank - 1) {
+    if (masked != cx.additive_masks.end()) cx.cannot(n, "a masked softmax is lowered over the last axis only");
+    return lower_softmax_moved(cx, n, x, xs, axis, flattens);
+  }
   const QuantParams& in = cx.int_graph.values.at(x).quant;
   if (in.format.bits() > 16) cx.cannot(n, "its input is " + in.format.name() + "; the exp table takes at most 16 bits");
   QuantParams out;

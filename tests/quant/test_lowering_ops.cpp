@@ -1374,3 +1374,43 @@ TEST_CASE("Lowering/a division by an activation becomes its reciprocal's table t
   INFO("worst |integer − float| = " << worst << " output LSB");
   CHECK(worst <= 4.0);  // a sanity bound: the table and the product are each checked exactly in their tests
 }
+
+TEST_CASE("Lowering/Softmax over a middle axis (opset 13) and flattened from axis 1 (opset 11): within §9's bound",
+          "[quant][lowering][softmax]") {
+  for (const int opset : {13, 11}) {
+    INFO("opset " << opset);
+    onnx::ModelProto m;
+    onnx::GraphProto* g = start_model(m, "softmax_axis", {-1, 4, 6}, opset);
+    onnx::NodeProto* sm = add_node(g, "Softmax", "/softmax", {"x"}, "y");
+    if (opset >= 13) set_attr(sm, "axis", {1}, true);  // opset 11: the default axis 1 flattens [4, 6] into rows of 24
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    const Graph graph = import_onnx_bytes(bytes, "softmax_axis.onnx");
+    const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8, signed: true}\n", "s8.yaml");
+    const Tensor calibration = random_inputs(100, 5);
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "softmax_axis.onnx", {}});
+    RunTrace trace;
+    const Tensor x = random_inputs(50, 6);
+    DirectEngine(q).run(x, &trace);
+    const CodeTensor &s = trace.values.at("x"), &p = trace.values.at("y");
+    REQUIRE(p.shape == Shape{50, 4, 6});
+    const double s_x = q.values.at("x").quant.scale;
+    // Each softmax's elements: along axis 1 (4 of them, stride 6), or all 24 of an image.
+    const int64_t n = opset >= 13 ? 4 : 24, stride = opset >= 13 ? 6 : 1;
+    const double bound = 0.5 / 256 + static_cast<double>(1 + n) / std::ldexp(1.0, 16);
+    int64_t over = 0, rows = 0;
+    for (int64_t image = 0; image < 50; ++image)
+      for (int64_t start = 0; start < (opset >= 13 ? 6 : 1); ++start, ++rows) {
+        const int64_t base = image * 24 + start;
+        double denominator = 0;
+        for (int64_t i = 0; i < n; ++i) denominator += std::exp(s_x * s.data[base + i * stride]);
+        for (int64_t i = 0; i < n; ++i) {
+          const double exact = std::exp(s_x * s.data[base + i * stride]) / denominator;
+          if (exact * 256 > 255.5) continue;
+          over += std::fabs(p.data[base + i * stride] / 256.0 - exact) > bound;
+        }
+      }
+    CHECK(rows == (opset >= 13 ? 300 : 50));
+    CHECK(over == 0);
+  }
+}
