@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "model/ops/ops.hpp"
 
@@ -130,6 +131,82 @@ Window2d window_geometry(const OpContext& ctx, const Shape& shape, int64_t kh, i
   w.out_h = out_size(w.in_h, w.pad_top, w.pad_bottom, eff_h, w.sh);
   w.out_w = out_size(w.in_w, w.pad_left, w.pad_right, eff_w, w.sw);
   return w;
+}
+
+}  // namespace chipref::ops
+
+namespace chipref::ops {
+
+bool ResizeAxis::identity() const {
+  for (size_t i = 0; i < lo.size(); ++i)
+    if (lo[i] != static_cast<int64_t>(i) || weight_hi[i] != 0) return false;
+  return out == in;
+}
+
+std::vector<ResizeAxis> resize_plan(const Node& node, const Shape& in, const std::vector<float>& scales,
+                                    const std::vector<int64_t>& sizes, std::string* unsupported, std::string* error) {
+  const std::string mode = node.get_string("mode", std::string("nearest"));
+  const std::string coordinates = node.get_string("coordinate_transformation_mode", std::string("half_pixel"));
+  const std::string nearest = node.get_string("nearest_mode", std::string("round_prefer_floor"));
+  if (mode != "nearest" && mode != "linear") {
+    *unsupported = "mode '" + mode + "' is not supported; expected nearest or linear";
+    return {};
+  }
+  static const std::set<std::string> transforms = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                                   "tf_half_pixel_for_nn"};
+  if (!transforms.count(coordinates)) {
+    *unsupported = "coordinate_transformation_mode '" + coordinates + "' is not supported";
+    return {};
+  }
+  if (nearest != "round_prefer_floor" && nearest != "round_prefer_ceil" && nearest != "floor" && nearest != "ceil") {
+    *error = "nearest_mode '" + nearest + "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil";
+    return {};
+  }
+  const size_t rank = in.size();
+  if ((scales.empty() == sizes.empty()) || (!scales.empty() && scales.size() != rank) ||
+      (!sizes.empty() && sizes.size() != rank)) {
+    *error = "give exactly one of scales and sizes, one value per axis of " + shape_to_string(in);
+    return {};
+  }
+  std::vector<ResizeAxis> plan(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t n = in[d];
+    ResizeAxis& a = plan[d];
+    a.in = n;
+    const double scale = scales.empty() ? static_cast<double>(sizes[d]) / static_cast<double>(n) : scales[d];
+    a.out = scales.empty() ? sizes[d] : static_cast<int64_t>(std::floor(static_cast<double>(n) * scale));
+    if (!(scale > 0) || n < 1 || a.out < 1) {
+      *error = "axis " + std::to_string(d) + " of " + shape_to_string(in) + " resizes to " + std::to_string(a.out);
+      return {};
+    }
+    // The resized length the coordinate modes divide by: the exact product in·scale, not its floor (the
+    // ONNX reference), or the given size.
+    const double resized = scales.empty() ? static_cast<double>(sizes[d]) : static_cast<double>(n) * scale;
+    for (int64_t i = 0; i < a.out; ++i) {
+      const double x = static_cast<double>(i);
+      double original = 0;
+      if (coordinates == "half_pixel") original = (x + 0.5) / scale - 0.5;
+      if (coordinates == "pytorch_half_pixel") original = resized > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+      if (coordinates == "align_corners")
+        original = resized == 1 ? 0.0 : x * static_cast<double>(n - 1) / (resized - 1);
+      if (coordinates == "asymmetric") original = x / scale;
+      if (coordinates == "tf_half_pixel_for_nn") original = (x + 0.5) / scale;
+      auto clamped = [&](int64_t k) { return std::clamp<int64_t>(k, 0, n - 1); };
+      if (mode == "nearest") {
+        const double f = std::floor(original), frac = original - f;
+        int64_t k = static_cast<int64_t>(f);
+        if (nearest == "ceil") k = static_cast<int64_t>(std::ceil(original));
+        if (nearest == "round_prefer_floor") k += frac > 0.5;
+        if (nearest == "round_prefer_ceil") k += frac >= 0.5;
+        a.lo.push_back(clamped(k)), a.hi.push_back(clamped(k)), a.weight_hi.push_back(0.0);
+      } else {
+        const double f = std::floor(original);
+        const int64_t k = static_cast<int64_t>(f);
+        a.lo.push_back(clamped(k)), a.hi.push_back(clamped(k + 1)), a.weight_hi.push_back(original - f);
+      }
+    }
+  }
+  return plan;
 }
 
 }  // namespace chipref::ops

@@ -40,6 +40,20 @@ SliceRange slice_range(int64_t start, int64_t end, int64_t step, int64_t dim);
 // parts of ⌈dim / outputs⌉ with a smaller last one (opset 18's rule; it is the equal split where the
 // earlier opsets require dim to divide). Empty with *error set when they do not fit.
 std::vector<int64_t> split_sizes(int64_t dim, int64_t outputs, const std::vector<int64_t>& given, std::string* error);
+// Resize along one axis (ONNX Resize, opsets 11–17): for each output index, the input indices it reads
+// (lo, hi) and hi's weight (1 − weight for lo): nearest takes one index (weight 0), linear two. Shared by
+// the Resize op and its integer lowering.
+struct ResizeAxis {
+  int64_t in = 0, out = 0;
+  std::vector<int64_t> lo, hi;
+  std::vector<double> weight_hi;
+  bool identity() const;  // every output index reads its own input index alone
+};
+// The plan of `node` (a Resize: mode, coordinate_transformation_mode, nearest_mode) for an input of
+// shape `in`, given its scales (empty if absent) or sizes (empty if absent). Empty with *unsupported
+// set for what is not supported (cubic, tf_crop_and_resize, other modes), *error for a bad input.
+std::vector<ResizeAxis> resize_plan(const Node& node, const Shape& in, const std::vector<float>& scales,
+                                    const std::vector<int64_t>& sizes, std::string* unsupported, std::string* error);
 // Row-major strides of a shape.
 std::vector<int64_t> strides_of(const Shape& shape);
 

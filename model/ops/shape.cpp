@@ -346,6 +346,51 @@ void batch_broadcast(OpContext& ctx) {
   ctx.outputs[0] = pick(x, out_shape, strided_offsets(out_shape, broadcast_strides(x.shape, out_shape)));
 }
 
+// Resize: nearest and linear (separable: one axis after another), the coordinate modes of opsets 11–17
+// but tf_crop_and_resize; computed in double, rounded to float32 once per axis.
+void resize(OpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  std::vector<float> scales;
+  std::vector<int64_t> sizes;
+  if (ctx.has_input(2) && ctx.input(2).numel() > 0) {
+    if (!ctx.input(2).is_float()) ctx.fail("scales must be float");
+    scales = ctx.input(2).floats;
+  }
+  if (ctx.has_input(3) && ctx.input(3).numel() > 0) sizes = int_input(ctx, 3);
+  std::string unsupported, error;
+  const std::vector<ResizeAxis> plan = resize_plan(ctx.node, x.shape, scales, sizes, &unsupported, &error);
+  if (!unsupported.empty()) ctx.unsupported(unsupported);
+  if (!error.empty()) ctx.fail(error);
+  const bool linear = ctx.node.get_string("mode", std::string("nearest")) == "linear";
+  if (linear && !x.is_float()) ctx.unsupported("linear resize of integer tensors is not supported");
+  Tensor cur = x;
+  for (size_t d = 0; d < plan.size(); ++d) {
+    const ResizeAxis& a = plan[d];
+    if (a.identity()) continue;
+    Shape shape = cur.shape;
+    const int64_t in = shape[d];
+    shape[d] = a.out;
+    int64_t outer = 1, inner = 1;
+    for (size_t k = 0; k < d; ++k) outer *= shape[k];
+    for (size_t k = d + 1; k < shape.size(); ++k) inner *= shape[k];
+    Tensor next = Tensor::zeros(cur.dtype, shape);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < a.out; ++i)
+        for (int64_t j = 0; j < inner; ++j) {
+          const int64_t at = (o * a.out + i) * inner + j, lo = (o * in + a.lo[i]) * inner + j,
+                        hi = (o * in + a.hi[i]) * inner + j;
+          if (!cur.is_float()) {
+            next.ints[at] = cur.ints[lo];
+            continue;
+          }
+          const double w = a.weight_hi[i];
+          next.floats[at] = static_cast<float>(w == 0 ? cur.floats[lo] : (1 - w) * cur.floats[lo] + w * cur.floats[hi]);
+        }
+    cur = std::move(next);
+  }
+  ctx.outputs[0] = std::move(cur);
+}
+
 // Pad: constant (the value input, 0 by default), edge (the nearest element) or reflect (mirrored about
 // the edge element, repeatedly for pads longer than the axis, as numpy.pad; an axis of 1 repeats it).
 void pad(OpContext& ctx) {
@@ -562,6 +607,7 @@ void register_shape(OpTable& t) {
   t["ConstantOfShape"] = constant_of_shape;
   t["Expand"] = expand;
   t["Pad"] = pad;
+  t["Resize"] = resize;
   t[std::string(kBatchBroadcastKey)] = batch_broadcast;
   t["Cast"] = cast;
   t["Equal"] = [](OpContext& ctx) { comparison(ctx, [](auto x, auto y) { return x == y; }); };

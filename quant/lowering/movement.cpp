@@ -120,6 +120,51 @@ void lower_gather(Lowering& cx, const Node& n) {
   cx.lower_data_movement(n, "gather", {{"axis", axis}, {"indices", indices}, {"drop_axis", int64_t{idx.rank() == 0}}});
 }
 
+// Resize with mode nearest moves codes: one gather per resized axis, its indices the ONNX coordinate
+// mode's and nearest mode's choice for each output position (ops::resize_plan, the float op's own). The
+// batch axis is never resized. Linear resizing computes new values: refused.
+void lower_resize(Lowering& cx, const Node& n) {
+  if (n.get_string("mode", std::string("nearest")) != "nearest")
+    cx.cannot(n, "mode '" + n.get_string("mode") +
+                     "' computes new values and is not lowered; the nearest supported form: mode nearest");
+  const Shape xs = cx.shape_of(n.inputs.at(0));
+  std::vector<float> scales;
+  std::vector<int64_t> sizes;
+  if (n.has_input(2)) {
+    const auto it = cx.graph.initializers.find(n.inputs[2]);
+    if (it == cx.graph.initializers.end() || !it->second.is_float()) cx.cannot(n, "its scales must be constant");
+    scales = it->second.floats;
+  }
+  if (n.has_input(3)) sizes = cx.int_constant(n, 3, "sizes").ints;
+  for (size_t d = 1; d < xs.size(); ++d)
+    if (xs[d] < 0)
+      cx.cannot(n, "axis " + std::to_string(d) + " of its input " + shape_to_string(xs) + " is not static");
+  Shape known = xs;
+  if (!known.empty() && known[0] < 0) known[0] = 1;  // the batch: never resized (checked below)
+  std::string unsupported, error;
+  const std::vector<ops::ResizeAxis> plan = ops::resize_plan(n, known, scales, sizes, &unsupported, &error);
+  if (!unsupported.empty() || !error.empty()) cx.cannot(n, unsupported + error);
+  std::vector<size_t> resized;
+  for (size_t d = 0; d < plan.size(); ++d)
+    if (!plan[d].identity()) resized.push_back(d);
+  if (!resized.empty() && resized.front() == 0) cx.cannot(n, "it resizes the batch axis");
+  if (resized.empty()) return cx.lower_data_movement(n, "reshape", {{"shape", std::vector<int64_t>(xs.size(), 0)}});
+  std::string current = n.inputs[0];
+  Shape shape = xs;
+  for (size_t k = 0; k < resized.size(); ++k) {
+    const size_t d = resized[k];
+    Node step = n;
+    step.name = n.name + (resized.size() > 1 ? ".axis" + std::to_string(d) : "");
+    step.inputs = {current};
+    step.outputs = {k + 1 == resized.size() ? n.outputs.at(0) : n.name + ".axis" + std::to_string(d)};
+    cx.lower_data_movement(step, "gather",
+                           {{"axis", static_cast<int64_t>(d)}, {"indices", plan[d].lo}, {"drop_axis", int64_t{0}}});
+    shape[d] = plan[d].out;
+    cx.int_graph.values.at(step.outputs[0]).shape = shape;
+    current = step.outputs[0];
+  }
+}
+
 // Concatenation moves codes. Inputs that arrive in the output's quantization (calibration gives a
 // Concat's producers its range where they requantize anyway) are concatenated as they are; any other
 // input is first rescaled to it (a `rescale` op: the Add's rounding of one operand, §6). A constant input
@@ -221,6 +266,7 @@ std::vector<LoweringRule> movement_lowering_rules() {
          cx.lower_data_movement(n, "transpose", {{"perm", n.get_ints("perm", std::vector<int64_t>{})}});
        }},
       {"", "Concat", lower_concat},
+      {"", "Resize", lower_resize},
       {"", "Slice", lower_slice},
       {"", "Split", lower_split},
       {"", "Pad", lower_pad},

@@ -1414,3 +1414,60 @@ TEST_CASE("Lowering/Softmax over a middle axis (opset 13) and flattened from axi
     CHECK(over == 0);
   }
 }
+
+TEST_CASE(
+    "Lowering/Resize nearest (scales or sizes, several coordinate and nearest modes) moves codes as ONNX picks them",
+    "[quant][lowering]") {
+  struct Case {
+    std::string coordinates, nearest;
+    std::vector<float> scales;
+    std::vector<int64_t> sizes;
+  };
+  const std::vector<Case> cases = {
+      {"asymmetric", "floor", {1.0f, 2.0f, 1.5f}, {}},                // torch's F.interpolate(mode='nearest')
+      {"half_pixel", "round_prefer_floor", {1.0f, 0.75f, 2.5f}, {}},  // ONNX's defaults, down and up
+      {"align_corners", "round_prefer_ceil", {}, {-1, 7, 4}},         // sizes (the batch as given)
+      {"pytorch_half_pixel", "ceil", {1.0f, 1.0f, 3.0f}, {}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.coordinates << " / " << c.nearest);
+    onnx::ModelProto m;
+    onnx::GraphProto* g = start_model(m, "resize", {-1, -1, -1}, 13);
+    onnx::TensorProto* scales = g->add_initializer();
+    scales->set_name("scales"), scales->set_data_type(onnx::TensorProto::FLOAT);
+    if (!c.scales.empty()) scales->add_dims(3);
+    for (float v : c.scales) scales->add_float_data(v);
+    if (c.scales.empty()) scales->add_dims(0);
+    std::vector<std::string> ins = {"x", "", "scales"};
+    if (!c.sizes.empty()) {
+      std::vector<int64_t> sizes = c.sizes;
+      sizes[0] = 1;  // the model's batch of 1; the test runs it image by image (a fixed batch)
+      add_ints(g, "sizes", sizes);
+      ins = {"x", "", "", "sizes"};
+    }
+    onnx::NodeProto* r = add_node(g, "Resize", "/resize", ins, "y");
+    auto* a = r->add_attribute();
+    a->set_name("coordinate_transformation_mode"), a->set_type(onnx::AttributeProto::STRING), a->set_s(c.coordinates);
+    auto* b = r->add_attribute();
+    b->set_name("nearest_mode"), b->set_type(onnx::AttributeProto::STRING), b->set_s(c.nearest);
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    const Graph graph = import_onnx_bytes(bytes, "resize.onnx");
+    const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+    const Tensor calibration = random_inputs(c.sizes.empty() ? 50 : 1, 1);
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "resize.onnx", {}});
+    const Tensor x = random_inputs(c.sizes.empty() ? 20 : 1, 2);
+    RunTrace trace;
+    DirectEngine(q).run(x, &trace);
+    // The oracle: the float executor's Resize (checked by ONNX's node tests) on the input codes as floats.
+    const CodeTensor& codes = trace.values.at("x");
+    Tensor as_floats = Tensor::zeros(DType::float32, codes.shape);
+    for (size_t i = 0; i < codes.data.size(); ++i) as_floats.floats[i] = static_cast<float>(codes.data[i]);
+    const Tensor want = FloatExecutor(graph).run({{"x", as_floats}}).at("y");
+    const CodeTensor& got = trace.values.at("y");
+    REQUIRE(got.shape == want.shape);
+    int64_t differing = 0;
+    for (size_t i = 0; i < got.data.size(); ++i) differing += got.data[i] != static_cast<int32_t>(want.floats[i]);
+    CHECK(differing == 0);
+  }
+}
