@@ -81,16 +81,21 @@ void print_tables(const IntGraph& g) {
   for (const Node& op : g.ops) {
     if (&ops::op_def(op) != &ops::lut_op_def()) continue;
     const QuantParams &in = g.values.at(op.inputs.at(0)).quant, &out = g.values.at(op.outputs.at(0)).quant;
-    const kernels::Lut t = ops::read_lut(g, op);
-    fmt::print(
-        "\ntable {}: {} from {} (scale {:.6g}, zp {}) to {} (scale {:.6g}, zp {}); {} entries every {} codes{}\n",
-        op.name, ops::lut_op_def().approximates(op), in.format.name(), in.scale, in.zero_point, out.format.name(),
-        out.scale, out.zero_point, t.table.size(), int64_t{1} << t.shift, t.interpolate ? ", interpolated" : "");
-    fmt::print("{:>8} {:>12} {:>8} {:>12}\n", "in code", "x", "out code", "y");
-    for (size_t i = 0; i < t.table.size(); ++i) {
-      const int64_t c = t.in_min + (static_cast<int64_t>(i) << t.shift);
-      fmt::print("{:>8} {:>12.6g} {:>8} {:>12.6g}\n", c, in.scale * static_cast<double>(c - in.zero_point), t.table[i],
-                 out.scale * static_cast<double>(t.table[i] - out.zero_point));
+    const int64_t channels = ops::lut_channels(g, op);
+    // A single table is channel −1; a per-channel table prints each row.
+    for (int64_t channel = channels > 1 ? 0 : -1; channel < (channels > 1 ? channels : 0); ++channel) {
+      const kernels::Lut t = ops::read_lut(g, op, channel);
+      fmt::print(
+          "\ntable {}{}: {} from {} (scale {:.6g}, zp {}) to {} (scale {:.6g}, zp {}); {} entries every {} codes{}\n",
+          op.name, channel >= 0 ? fmt::format(" (channel {})", channel) : std::string(),
+          ops::lut_op_def().approximates(op), in.format.name(), in.scale, in.zero_point, out.format.name(), out.scale,
+          out.zero_point, t.table.size(), int64_t{1} << t.shift, t.interpolate ? ", interpolated" : "");
+      fmt::print("{:>8} {:>12} {:>8} {:>12}\n", "in code", "x", "out code", "y");
+      for (size_t i = 0; i < t.table.size(); ++i) {
+        const int64_t c = t.in_min + (static_cast<int64_t>(i) << t.shift);
+        fmt::print("{:>8} {:>12.6g} {:>8} {:>12.6g}\n", c, in.scale * static_cast<double>(c - in.zero_point),
+                   t.table[i], out.scale * static_cast<double>(t.table[i] - out.zero_point));
+      }
     }
   }
 }

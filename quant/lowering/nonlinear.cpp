@@ -88,18 +88,68 @@ namespace {
 
 constexpr double kDefault = std::numeric_limits<double>::quiet_NaN();
 
-// PRelu with one slope for every element is a LeakyRelu table; per-channel slopes would need a table per
-// channel.
+// PRelu with one slope for every element is a LeakyRelu table. With one slope per channel (the slope
+// broadcast along a single axis of the input: [C, 1, 1] on NCHW), one LeakyRelu table per channel, all of
+// one input and output quantization: a `lut` with a table [C, E] along that axis.
 void lower_prelu(Lowering& cx, const Node& n) {
   const Tensor& slope = cx.initializer(n, 1);
-  if (slope.numel() != 1)
-    cx.cannot(n, "its slope has " + std::to_string(slope.numel()) +
-                     " values; PRelu is lowered with one slope (a LeakyRelu table), not per channel yet");
-  lower_lut(cx, n, NonLinear::leaky_relu, {static_cast<double>(slope.floats.at(0)), kDefault});
+  if (slope.numel() == 1)
+    return lower_lut(cx, n, NonLinear::leaky_relu, {static_cast<double>(slope.floats.at(0)), kDefault});
+  const std::string x = n.inputs.at(0), y = n.outputs.at(0);
+  cx.require_quantized(x, n);
+  const Shape xs = cx.int_graph.values.at(x).shape;
+  Shape padded = slope.shape;
+  while (padded.size() < xs.size()) padded.insert(padded.begin(), 1);
+  int64_t axis = -1;
+  for (size_t d = 0; d < padded.size(); ++d)
+    if (padded[d] != 1) axis = axis < 0 ? static_cast<int64_t>(d) : -2;
+  if (padded.size() != xs.size() || axis < 1 || padded[axis] != xs[axis])
+    cx.cannot(n, "its slope " + shape_to_string(slope.shape) +
+                     " must be one value, or one per channel of a single "
+                     "non-batch axis of its input " +
+                     shape_to_string(xs));
+  if (cx.prequantized) cx.cannot(n, "a per-channel PRelu is lowered for calibrated models only");
+  const LayerQuantConfig c = cx.config.for_node(n.name);
+  LutSpec spec;
+  spec.function = NonLinear::leaky_relu, spec.in = cx.int_graph.values.at(x).quant, spec.out = cx.params_for(y, c);
+  spec.table_bits = std::min(c.lut_table_bits, spec.in.format.bits()), spec.interpolate = c.lut_interpolate;
+  if (spec.in.format.bits() > 16)
+    cx.cannot(n, "its input is " + spec.in.format.name() + "; a lookup table takes at most 16 bits");
+  std::vector<int64_t> rows;
+  kernels::Lut first;
+  LutError worst;
+  double mean_sum = 0;
+  for (int64_t ch = 0; ch < slope.numel(); ++ch) {
+    spec.params = {static_cast<double>(slope.floats[ch]), kDefault};
+    kernels::Lut t;
+    try {
+      t = build_lut(spec);
+    } catch (const InputError& e) {
+      cx.cannot(n, e.what());
+    }
+    if (ch == 0) first = t;
+    rows.insert(rows.end(), t.table.begin(), t.table.end());
+    const LutError e = measure_lut_error(spec, t);
+    worst.max_abs = std::max(worst.max_abs, e.max_abs), mean_sum += e.mean_abs;
+    worst.worst_bound_ratio = std::max(worst.worst_bound_ratio, e.worst_bound_ratio);
+    worst.codes += e.codes, worst.saturated += e.saturated;
+  }
+  worst.mean_abs = mean_sum / static_cast<double>(slope.numel());
+  cx.add_value(y, spec.out);
+  cx.add_constant(n.name + ".table",
+                  Tensor::of_ints(DType::int32, {slope.numel(), static_cast<int64_t>(first.table.size())}, rows));
+  Node l = cx.op("lut", n.name, {x, n.name + ".table"}, {y});
+  l.attributes["function"] = std::string(to_string(NonLinear::leaky_relu));
+  l.attributes["function_parameters"] = std::string("alpha per channel");
+  l.attributes["axis"] = axis;
+  l.attributes["in_min"] = first.in_min;
+  l.attributes["shift"] = int64_t{first.shift};
+  l.attributes["interpolate"] = int64_t{first.interpolate};
+  l.attributes["method"] = std::string("lut");
+  set_error_attrs(l, worst, spec.out.scale);
+  cx.int_graph.ops.push_back(std::move(l));
 }
 
-// Softmax over the last axis (§9): output codes at scale 1/M for an integer M — 2^bits when calibrated,
-// the model's own when pre-quantized (which must then be 1/M).
 void lower_softmax(Lowering& cx, const Node& n);
 
 // A softmax over another axis than the last: its axis moved last (a transpose swapping the two, or for
@@ -142,6 +192,8 @@ void lower_softmax_moved(Lowering& cx, const Node& n, const std::string& x, cons
   cx.int_graph.ops.push_back(std::move(after));
 }
 
+// Softmax (§9): output codes at scale 1/M for an integer M — 2^bits when calibrated, the model's own when
+// pre-quantized (which must then be 1/M); over the last axis, any other moved there and back.
 void lower_softmax(Lowering& cx, const Node& n) {
   const LayerQuantConfig c = cx.config.for_node(n.name);
   // Scores with an additive attention mask: the scores' codes, and the mask's codes beside them.

@@ -1471,3 +1471,45 @@ TEST_CASE(
     CHECK(differing == 0);
   }
 }
+
+TEST_CASE("Lowering/PRelu with one slope per channel: one LeakyRelu table per channel, each code as its table gives",
+          "[quant][lowering][lut]") {
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "prelu", {-1, 4, 6}, 13);
+  onnx::TensorProto* slope = g->add_initializer();
+  slope->set_name("slope"), slope->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : {4, 1}) slope->add_dims(d);
+  const std::vector<float> slopes = {0.25f, -0.5f, 0.0f, 1.5f};
+  for (float v : slopes) slope->add_float_data(v);
+  add_node(g, "PRelu", "/prelu", {"x", "slope"}, "y");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "prelu.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8, signed: true}\n", "s8.yaml");
+  const Tensor calibration = random_inputs(100, 5);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "prelu.onnx", {}});
+  REQUIRE(q.constants.at("/prelu.table").shape.size() == 2);
+  RunTrace trace;
+  DirectEngine(q).run(random_inputs(40, 6), &trace);
+  const CodeTensor &x = trace.values.at("x"), &y = trace.values.at("y");
+  const QuantParams &in = q.values.at("x").quant, &out = q.values.at("y").quant;
+  // Each output within half an output LSB of PRelu of its input's real value with the channel's slope
+  // (one rounding of an exact table), or saturated at the output format's end.
+  int64_t over = 0;
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    const double real = in.scale * (x.data[i] - in.zero_point);
+    const double want = real >= 0 ? real : slopes[(i / 6) % 4] * real;
+    const double got = out.scale * (y.data[i] - out.zero_point);
+    const bool saturated = y.data[i] == out.format.min() || y.data[i] == out.format.max();
+    over += !saturated && std::fabs(got - want) > out.scale / 2 + 1e-12;
+  }
+  CHECK(over == 0);
+  // Slopes over two axes are refused, naming the node.
+  slope->clear_dims(), slope->clear_float_data();
+  for (int64_t d : {4, 6}) slope->add_dims(d);
+  for (int i = 0; i < 24; ++i) slope->add_float_data(0.1f * static_cast<float>(i));
+  m.SerializeToString(&bytes);
+  const Graph two_axes = import_onnx_bytes(bytes, "prelu2.onnx");
+  CHECK_THROWS_WITH(quantize(QuantizeInputs{&two_axes, &config, &calibration, "prelu2.onnx", {}}),
+                    Catch::Contains("node '/prelu' (PRelu)") && Catch::Contains("one per channel of a single"));
+}
