@@ -175,6 +175,33 @@ void expand(const Shape& x_shape, const int32_t* x, const Shape& target, Shape& 
   }
 }
 
+void dilate(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& strides, int32_t fill, Shape& y_shape,
+            std::vector<int32_t>& y) {
+  const size_t rank = x_shape.size();
+  if (strides.size() != rank || std::any_of(strides.begin(), strides.end(), [](int64_t s) { return s < 1; }))
+    throw InputError("dilate: " + std::to_string(strides.size()) + " strides (each ≥ 1) for a tensor of rank " +
+                     std::to_string(rank));
+  y_shape = x_shape;
+  for (size_t d = 0; d < rank; ++d) y_shape[d] = x_shape[d] == 0 ? 0 : (x_shape[d] - 1) * strides[d] + 1;
+  y.assign(static_cast<size_t>(element_count(y_shape)), fill);
+  const std::vector<int64_t> y_strides = [&] {
+    std::vector<int64_t> st(rank, 1);
+    for (int64_t d = static_cast<int64_t>(rank) - 2; d >= 0; --d) st[d] = st[d + 1] * y_shape[d + 1];
+    return st;
+  }();
+  std::vector<int64_t> index(rank, 0);
+  const int64_t n = element_count(x_shape);
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t at = 0;
+    for (size_t d = 0; d < rank; ++d) at += index[d] * strides[d] * y_strides[d];
+    y[static_cast<size_t>(at)] = x[e];
+    for (int64_t d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {
+      if (++index[d] < x_shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
 void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shape& y_shape, std::vector<int32_t>& y) {
   if (x_shape.empty() || x_shape[0] != 1 || batch < 0)
     throw InputError("batch_broadcast: expects [1, ...], got " + shape_to_string(x_shape));

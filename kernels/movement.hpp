@@ -45,6 +45,11 @@ void take_rows(const Shape& table_shape, const int32_t* table, const Shape& ids_
 // of x.shape and target; an axis of x of size 1 repeats. Shapes that do not broadcast are an InputError.
 void expand(const Shape& x_shape, const int32_t* x, const Shape& target, Shape& y_shape, std::vector<int32_t>& y);
 
+// y = x with strides[d] − 1 `fill` codes between neighbours along each axis d (strides ≥ 1, one per axis):
+// y.shape[d] = (x.shape[d] − 1)·strides[d] + 1. A transposed convolution's input, zero points between.
+void dilate(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& strides, int32_t fill, Shape& y_shape,
+            std::vector<int32_t>& y);
+
 // y = x [1, ...] repeated `batch` times along axis 0.
 void batch_broadcast(const Shape& x_shape, const int32_t* x, int64_t batch, Shape& y_shape, std::vector<int32_t>& y);
 

@@ -15,12 +15,16 @@ namespace chipref {
 using TensorMap = std::map<std::string, Tensor>;
 
 // Float-graph ops of chipref's own, created by its passes (never read from a file): BatchBroadcast(x,
-// like) repeats x [1, ...] along axis 0 to like's batch; Silu(x) = x / (1 + e^−x).
+// like) repeats x [1, ...] along axis 0 to like's batch; Silu(x) = x / (1 + e^−x); Dilate below.
 inline constexpr const char* kChiprefDomain = "chipref";
 inline constexpr const char* kBatchBroadcastOp = "BatchBroadcast";
 inline constexpr const char* kBatchBroadcastKey = "chipref::BatchBroadcast";
 inline constexpr const char* kSiluOp = "Silu";
 inline constexpr const char* kSiluKey = "chipref::Silu";
+// Dilate(x) (attribute strides, one per axis from 2 on): x with s − 1 zeros between neighbours along each
+// axis; a transposed convolution's input for the convolution that computes it.
+inline constexpr const char* kDilateOp = "Dilate";
+inline constexpr const char* kDilateKey = "chipref::Dilate";
 
 // What one op implementation sees: its node, the graph's opset, the inputs (nullptr where an optional
 // input is omitted), and the outputs to fill (one per node output).

@@ -1,5 +1,7 @@
 #include "quant/passes.hpp"
 
+#include "model/ops/ops.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -510,6 +512,71 @@ int divisions_to_reciprocals(Graph& g) {
     ++rewritten;
   }
   g.nodes = std::move(nodes);
+  return rewritten;
+}
+
+}  // namespace chipref
+
+namespace chipref {
+
+int conv_transposes_to_convs(Graph& g) {
+  int rewritten = 0;
+  std::vector<Node> out;
+  for (const Node& n : g.nodes) {
+    const Tensor* w = n.domain.empty() && n.op_type == "ConvTranspose" && n.inputs.size() > 1
+                          ? float_initializer(g, n.inputs[1])
+                          : nullptr;
+    const Shape* xs = w ? g.known_shape(n.inputs[0]) : nullptr;
+    std::string error;
+    const ops::TransposedConvGeometry geo = xs && xs->size() == 4 && w->rank() == 4
+                                                ? ops::conv_transpose_geometry(n, *xs, w->shape, &error)
+                                                : ops::TransposedConvGeometry{};
+    bool fits = !geo.axes.empty() && error.empty();
+    std::vector<int64_t> pads(4), strides, dilations;
+    for (size_t a = 0; fits && a < 2; ++a) {
+      const ops::TransposedAxis& t = geo.axes[a];
+      pads[a] = t.dilation * (t.kernel - 1) - t.pad_start;
+      pads[a + 2] = t.dilation * (t.kernel - 1) - t.pad_end + t.output_padding;
+      fits = pads[a] >= 0 && pads[a + 2] >= 0;
+      strides.push_back(t.stride), dilations.push_back(t.dilation);
+    }
+    if (!fits) {  // the lowering refuses it, naming it
+      out.push_back(n);
+      continue;
+    }
+    // W [C, M/g, kh, kw] → W' [M, C/g, kh, kw], flipped in space.
+    const int64_t c_in = w->shape[0], m_group = w->shape[1], kh = w->shape[2], kw = w->shape[3];
+    const int64_t c_group = c_in / geo.group;
+    Tensor flipped = Tensor::zeros(DType::float32, {m_group * geo.group, c_group, kh, kw});
+    for (int64_t c = 0; c < c_in; ++c)
+      for (int64_t m = 0; m < m_group; ++m)
+        for (int64_t ky = 0; ky < kh; ++ky)
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            const int64_t grp = c / c_group, o = grp * m_group + m, ci = c % c_group;
+            flipped.floats[((o * c_group + ci) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)] =
+                w->floats[((c * m_group + m) * kh + ky) * kw + kx];
+          }
+    const std::string weights = n.inputs[1] + "/as_conv";
+    g.initializers[weights] = std::move(flipped);
+    std::string x = n.inputs[0];
+    if (strides != std::vector<int64_t>{1, 1}) {
+      Node d;
+      d.name = n.name + "/dilate", d.op_type = kDilateOp, d.domain = kChiprefDomain;
+      d.inputs = {x}, d.outputs = {n.name + "/dilated"};
+      d.attributes["strides"] = strides;
+      x = d.outputs[0];
+      out.push_back(std::move(d));
+    }
+    Node conv;
+    conv.name = n.name, conv.op_type = "Conv", conv.inputs = {x, weights}, conv.outputs = n.outputs;
+    if (n.has_input(2)) conv.inputs.push_back(n.inputs[2]);
+    conv.attributes["pads"] = pads, conv.attributes["dilations"] = dilations;
+    conv.attributes["group"] = geo.group;
+    conv.attributes["kernel_shape"] = std::vector<int64_t>{kh, kw};
+    out.push_back(std::move(conv));
+    ++rewritten;
+  }
+  g.nodes = std::move(out);
   return rewritten;
 }
 

@@ -44,6 +44,12 @@ int channel_affine_to_depthwise(Graph& graph);
 // there is that mean times H·W (a Mul by a constant scalar). Returns how many were rewritten.
 int reduce_mean_to_pool(Graph& graph);
 
+// A 2-D ConvTranspose with constant weights W [C, M/g, kh, kw] becomes the convolution that computes it:
+// chipref's Dilate (s − 1 zeros between the input's neighbours; none for stride 1), then a Conv with W
+// transposed per group and flipped in space, dilation d, stride 1, pads d·(k − 1) − pad (the end's plus
+// output_padding). Where a pad would be negative the node stays (the lowering refuses it). Returns how many.
+int conv_transposes_to_convs(Graph& graph);
+
 // a / b with b an activation (computed at run time, not a constant) is a · Reciprocal(b): the reciprocal a
 // lookup table of b's codes, the product the `mul` of two activations. Returns how many were rewritten.
 int divisions_to_reciprocals(Graph& graph);

@@ -136,6 +136,7 @@ Graph prepare(const Graph& graph, PrequantizedModel* pre) {
   fuse_gelu(g);
   fuse_gated_activations(g);
   if (!is_prequantized(g)) channel_affine_to_depthwise(g);  // after the fusions, whose patterns hold constants
+  conv_transposes_to_convs(g);
   reduce_mean_to_pool(g);
   if (!is_prequantized(g)) divisions_to_reciprocals(g);  // after the fusions, whose patterns hold Divs
   if (is_prequantized(g)) {

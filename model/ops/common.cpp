@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "model/ops/ops.hpp"
@@ -207,6 +208,68 @@ std::vector<ResizeAxis> resize_plan(const Node& node, const Shape& in, const std
     }
   }
   return plan;
+}
+
+}  // namespace chipref::ops
+
+namespace chipref::ops {
+
+TransposedConvGeometry conv_transpose_geometry(const Node& node, const Shape& x, const Shape& w, std::string* error) {
+  const size_t spatial = x.size() >= 2 ? x.size() - 2 : 0;
+  if ((spatial != 1 && spatial != 2) || w.size() != x.size()) {
+    *error = "input " + shape_to_string(x) + " and weight " + shape_to_string(w) + " must be 1-D or 2-D convolutions";
+    return {};
+  }
+  TransposedConvGeometry g;
+  g.group = node.get_int("group", 1);
+  if (g.group < 1 || x[1] != w[0] || x[1] % g.group) {
+    *error = "input channels " + std::to_string(x[1]) + ", weight " + shape_to_string(w) + " and group " +
+             std::to_string(g.group) + " are inconsistent (weight [C, M/group, kH, kW])";
+    return {};
+  }
+  const std::vector<int64_t> ones(spatial, 1), zeros(spatial, 0);
+  const std::vector<int64_t> strides = node.get_ints("strides", ones), dilations = node.get_ints("dilations", ones);
+  const std::vector<int64_t> output_padding = node.get_ints("output_padding", zeros);
+  std::vector<int64_t> pads = node.get_ints("pads", std::vector<int64_t>(2 * spatial, 0));
+  const std::vector<int64_t> output_shape = node.get_ints("output_shape", std::vector<int64_t>{});
+  const std::string auto_pad = node.get_string("auto_pad", std::string("NOTSET"));
+  if (strides.size() != spatial || dilations.size() != spatial || output_padding.size() != spatial ||
+      pads.size() != 2 * spatial || (!output_shape.empty() && output_shape.size() != spatial)) {
+    *error = "strides, dilations, output_padding, pads and output_shape must have one value per spatial axis";
+    return {};
+  }
+  for (size_t a = 0; a < spatial; ++a) {
+    const int64_t in = x[2 + a], k = w[2 + a],
+                  full = strides[a] * (in - 1) + output_padding[a] + (k - 1) * dilations[a] + 1;
+    // The padding that gives the requested size, split as ONNX's reference splits it (floor division: a
+    // negative total, an output larger than the convolution makes, adds output positions no input reaches).
+    std::optional<int64_t> total;
+    if (!output_shape.empty())
+      total = full - output_shape[a];
+    else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")
+      total = full - in * strides[a];
+    else if (auto_pad == "VALID")
+      total = 0;
+    if (total) {
+      const int64_t half = *total >= 0 ? *total / 2 : -((-*total + 1) / 2);
+      const bool upper = auto_pad == "SAME_UPPER";
+      pads[a] = upper ? half : *total - half;
+      pads[a + spatial] = *total - pads[a];
+    }
+  }
+  const bool derived = !output_shape.empty() || auto_pad != "NOTSET";
+  if (spatial == 1) g.axes.push_back(TransposedAxis{1, 1, 1, 1, 0, 0, 0, 1});
+  for (size_t a = 0; a < spatial; ++a) {
+    TransposedAxis t{x[2 + a], w[2 + a], strides[a], dilations[a], pads[a], pads[a + spatial], output_padding[a], 0};
+    t.out = t.stride * (t.in - 1) + t.output_padding + (t.kernel - 1) * t.dilation + 1 - t.pad_start - t.pad_end;
+    if (t.stride < 1 || t.dilation < 1 || (!derived && (t.pad_start < 0 || t.pad_end < 0)) || t.output_padding < 0 ||
+        t.out < 1) {
+      *error = "strides and dilations must be ≥ 1, pads and output_padding ≥ 0, and the output not empty";
+      return {};
+    }
+    g.axes.push_back(t);
+  }
+  return g;
 }
 
 }  // namespace chipref::ops

@@ -286,9 +286,56 @@ void gemm(OpContext& ctx) {
   ctx.outputs[0] = std::move(out);
 }
 
+// ConvTranspose from its definition, as a scatter: each input element adds x · w[c, m, ky, kx] at output
+// position iy·s − pad_start + ky·d (positions outside the output are dropped), then the bias.
+void conv_transpose(OpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  if (!x.is_float() || !w.is_float()) ctx.fail("expects float32 input and weight");
+  spatial_rank(ctx, x);
+  std::string error;
+  const TransposedConvGeometry g = conv_transpose_geometry(ctx.node, x.shape, w.shape, &error);
+  if (!error.empty()) ctx.fail(error);
+  const TransposedAxis &h = g.axes[0], &v = g.axes[1];
+  const int64_t n_batch = x.shape[0], c_in = x.shape[1], c_group = c_in / g.group, m_group = w.shape[1];
+  const int64_t m_out = m_group * g.group;
+  Shape out_shape = {n_batch, m_out};
+  if (x.rank() == 4) out_shape.push_back(h.out);
+  out_shape.push_back(v.out);
+  std::vector<double> y(static_cast<size_t>(n_batch * m_out * h.out * v.out), 0.0);
+  for (int64_t n = 0; n < n_batch; ++n)
+    for (int64_t c = 0; c < c_in; ++c) {
+      const int64_t grp = c / c_group;
+      for (int64_t iy = 0; iy < h.in; ++iy)
+        for (int64_t ix = 0; ix < v.in; ++ix) {
+          const double xv = x.floats[((n * c_in + c) * h.in + iy) * v.in + ix];
+          for (int64_t m = 0; m < m_group; ++m)
+            for (int64_t ky = 0; ky < h.kernel; ++ky) {
+              const int64_t oy = iy * h.stride - h.pad_start + ky * h.dilation;
+              if (oy < 0 || oy >= h.out) continue;
+              for (int64_t kx = 0; kx < v.kernel; ++kx) {
+                const int64_t ox = ix * v.stride - v.pad_start + kx * v.dilation;
+                if (ox < 0 || ox >= v.out) continue;
+                y[((n * m_out + grp * m_group + m) * h.out + oy) * v.out + ox] +=
+                    xv * w.floats[((c * m_group + m) * h.kernel + ky) * v.kernel + kx];
+              }
+            }
+        }
+    }
+  if (ctx.has_input(2)) {
+    const Tensor& b = ctx.input(2);
+    if (b.numel() != m_out)
+      ctx.fail("bias has " + std::to_string(b.numel()) + " values; expected " + std::to_string(m_out));
+    const int64_t plane = h.out * v.out;
+    for (size_t i = 0; i < y.size(); ++i) y[i] += b.floats[(static_cast<int64_t>(i) / plane) % m_out];
+  }
+  ctx.outputs[0] = Tensor::of_floats(out_shape, std::vector<float>(y.begin(), y.end()));
+}
+
 }  // namespace
 
 void register_linear(OpTable& t) {
+  t["ConvTranspose"] = conv_transpose;
   t["Conv"] = conv;
   t["ConvInteger"] = conv_integer;
   t["QLinearConv"] = qlinear_conv;

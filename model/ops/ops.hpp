@@ -54,6 +54,18 @@ struct ResizeAxis {
 // set for what is not supported (cubic, tf_crop_and_resize, other modes), *error for a bad input.
 std::vector<ResizeAxis> resize_plan(const Node& node, const Shape& in, const std::vector<float>& scales,
                                     const std::vector<int64_t>& sizes, std::string* unsupported, std::string* error);
+// ConvTranspose's geometry per spatial axis (1-D as H = 1): kernel, stride, dilation, the pads at the
+// start and end (explicit, or from output_shape / auto_pad as ONNX defines them), and the output size
+// s·(in − 1) + output_padding + (k − 1)·d + 1 − pad_start − pad_end. Shared by the op and its lowering;
+// *error set (and the result empty) for inconsistent attributes.
+struct TransposedAxis {
+  int64_t in, kernel, stride, dilation, pad_start, pad_end, output_padding, out;
+};
+struct TransposedConvGeometry {
+  int64_t group = 1;
+  std::vector<TransposedAxis> axes;  // H then W; H is 1 for a 1-D input
+};
+TransposedConvGeometry conv_transpose_geometry(const Node& node, const Shape& x, const Shape& w, std::string* error);
 // Row-major strides of a shape.
 std::vector<int64_t> strides_of(const Shape& shape);
 

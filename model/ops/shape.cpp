@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/executor.hpp"
 #include "model/ops/ops.hpp"
 
 namespace chipref::ops {
@@ -391,6 +392,37 @@ void resize(OpContext& ctx) {
   ctx.outputs[0] = std::move(cur);
 }
 
+// chipref::Dilate: zeros between neighbours along the axes from 2 on (strides attribute).
+void dilate(OpContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const std::vector<int64_t> strides = ctx.node.get_ints("strides");
+  if (x.rank() < 2 || strides.size() != static_cast<size_t>(x.rank() - 2))
+    ctx.fail("expects one stride per axis from 2 on of " + shape_to_string(x.shape));
+  Shape shape = x.shape;
+  std::vector<int64_t> full(2, 1);
+  full.insert(full.end(), strides.begin(), strides.end());
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (full[d] < 1) ctx.fail("strides must be ≥ 1");
+    shape[d] = x.shape[d] == 0 ? 0 : (x.shape[d] - 1) * full[d] + 1;
+  }
+  Tensor y = Tensor::zeros(x.dtype, shape);
+  const std::vector<int64_t> ys = strides_of(shape);
+  std::vector<int64_t> index(shape.size(), 0);
+  for (int64_t e = 0; e < x.numel(); ++e) {
+    int64_t at = 0;
+    for (size_t d = 0; d < shape.size(); ++d) at += index[d] * full[d] * ys[d];
+    if (x.is_float())
+      y.floats[at] = x.floats[e];
+    else
+      y.ints[at] = x.ints[e];
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+      if (++index[d] < x.shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+}
+
 // Pad: constant (the value input, 0 by default), edge (the nearest element) or reflect (mirrored about
 // the edge element, repeatedly for pads longer than the axis, as numpy.pad; an axis of 1 repeats it).
 void pad(OpContext& ctx) {
@@ -609,6 +641,7 @@ void register_shape(OpTable& t) {
   t["Pad"] = pad;
   t["Resize"] = resize;
   t[std::string(kBatchBroadcastKey)] = batch_broadcast;
+  t[std::string(kDilateKey)] = dilate;
   t["Cast"] = cast;
   t["Equal"] = [](OpContext& ctx) { comparison(ctx, [](auto x, auto y) { return x == y; }); };
   t["Less"] = [](OpContext& ctx) { comparison(ctx, [](auto x, auto y) { return x < y; }); };

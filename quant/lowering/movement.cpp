@@ -292,6 +292,22 @@ std::vector<LoweringRule> movement_lowering_rules() {
          cx.lower_data_movement(n, "reshape", {{"shape", it->second.ints}});
        }},
       {kChiprefDomain, kBatchBroadcastOp, lower_batch_broadcast},
+      {kChiprefDomain, kDilateOp,
+       [](Lowering& cx, const Node& n) {
+         cx.require_quantized(n.inputs.at(0), n);
+         std::vector<int64_t> strides = {1, 1};
+         for (int64_t s : n.get_ints("strides")) strides.push_back(s);
+         // The inserted zeros are the zero point: real 0, contributing nothing to the Conv after it.
+         cx.lower_data_movement(n, "dilate",
+                                {{"strides", strides}, {"fill", cx.int_graph.values.at(n.inputs[0]).quant.zero_point}});
+       }},
+      {"", "ConvTranspose",
+       [](Lowering& cx, const Node& n) {
+         cx.cannot(n,
+                   "only a 2-D ConvTranspose with constant weights and pads at most dilation·(kernel − 1) is "
+                   "lowered (as a Conv over its zero-dilated input)");
+       },
+       true},
       {"", "Shape", refuse_shape_arithmetic, true},
       {"", "Unsqueeze", refuse_shape_arithmetic, true},
       {"", "ConstantOfShape", refuse_shape_arithmetic, true},

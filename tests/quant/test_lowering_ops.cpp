@@ -1513,3 +1513,46 @@ TEST_CASE("Lowering/PRelu with one slope per channel: one LeakyRelu table per ch
   CHECK_THROWS_WITH(quantize(QuantizeInputs{&two_axes, &config, &calibration, "prelu2.onnx", {}}),
                     Catch::Contains("node '/prelu' (PRelu)") && Catch::Contains("one per channel of a single"));
 }
+
+TEST_CASE("Lowering/ConvTranspose: the Conv over its zero-dilated input equals the op's definition, and lowers",
+          "[quant][lowering]") {
+  std::mt19937_64 rng(61);
+  onnx::ModelProto m;
+  onnx::GraphProto* g = start_model(m, "conv_transpose", {-1, 288}, 13);
+  add_ints(g, "nchw", {0, 1, 4, 6});
+  add_float(g, "w", {1, 3, 3, 3}, rng);
+  add_float(g, "b", {3}, rng);
+  add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
+  onnx::NodeProto* ct = add_node(g, "ConvTranspose", "/up", {"x4", "w", "b"}, "up");
+  set_attr(add_node(g, "Flatten", "/flatten", {"up"}, "y"), "axis", {1}, true);  // logits for the dual path
+  set_attr(ct, "strides", {2, 2});
+  set_attr(ct, "pads", {1, 1, 1, 1});
+  set_attr(ct, "output_padding", {1, 1});
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "conv_transpose.onnx");
+  // The rewrite against the float executor's ConvTranspose (its definition as a scatter; ONNX's node tests).
+  const Graph rewritten = prepare_for_quantization(graph);
+  CHECK(std::none_of(rewritten.nodes.begin(), rewritten.nodes.end(),
+                     [](const Node& n) { return n.op_type == "ConvTranspose"; }));
+  const Tensor x = random_inputs(10, 2);
+  const Tensor want = FloatExecutor(graph).run({{"x", x}}, true).at("up");
+  const Tensor got = FloatExecutor(rewritten).run({{"x", x}}, true).at("up");
+  REQUIRE(got.shape == want.shape);
+  REQUIRE(want.shape == Shape{10, 3, 8, 12});
+  double worst = 0;
+  for (size_t i = 0; i < got.floats.size(); ++i)
+    worst = std::max(worst, std::fabs(double{got.floats[i]} - want.floats[i]));
+  CHECK(worst < 1e-5);
+  // The integer network: every layer within 1 LSB of its fake-quant computation.
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(100, 5);
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "conv_transpose.onnx", {}});
+  CHECK(std::any_of(q.ops.begin(), q.ops.end(), [](const Node& op) { return op.op_type == "dilate"; }));
+  const DualPathReport r = compare_paths(graph, q, LabelledImages{x, std::vector<int64_t>(10, 0)}, 10);
+  REQUIRE(!r.layers.empty());
+  for (const LayerComparison& l : r.layers) {
+    INFO(l.value);
+    CHECK(l.within_one == l.elements);
+  }
+}
