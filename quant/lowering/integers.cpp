@@ -28,6 +28,7 @@ void lower_embedding(Lowering& cx, const Node& n) {
   if (table.rank() < 1 || table.numel() == 0)
     cx.cannot(n, "its table " + shape_to_string(table.shape) + " has no rows");
   require_exact_integer(cx, n, n.inputs.at(1), "indices");
+  if (cx.prequantized) cx.cannot(n, "an embedding lookup is lowered for calibrated models only");
   const LayerQuantConfig c = cx.config.for_node(n.name);
   const auto [lo, hi] = std::minmax_element(table.floats.begin(), table.floats.end());
   const QuantParams q = activation_params(*lo, *hi, c.activation_bits, c.activation_signed, c.activation_symmetric);
