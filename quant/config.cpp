@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -60,8 +61,92 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
   }
 }
 
+// glibc's regcomp copies an atom once for every repetition a bound allows, so nested bounds multiply:
+// "((a{100}){100}){100}" compiles to a million states (200 MB) and ".{32767}{32767}" exhausts memory (found by
+// fuzz_quant_config). A node-name pattern never needs that many, so the expansion is bounded before compiling.
+constexpr std::size_t kMaxRegexStates = 10000;
+
+// An upper estimate of the states regcomp builds for POSIX extended `pattern`: one per atom, a group's atoms
+// counted once per repetition its bound allows ({n}: n, {n,}: n + 1, {n,m}: m, '+': 2). Saturates just above
+// kMaxRegexStates; a malformed pattern gets some estimate and is then refused by regcomp itself.
+std::size_t regex_states(const std::string& p) {
+  const std::size_t cap = kMaxRegexStates + 1;
+  std::vector<std::size_t> group_sums{0};  // the open groups, innermost last
+  std::size_t last = 0;                    // the states of the atom a following repetition applies to
+  const auto add_atom = [&](std::size_t states) {
+    last = std::min(states, cap);
+    group_sums.back() = std::min(group_sums.back() + last, cap);
+  };
+  const auto repeat_last = [&](std::size_t copies) {
+    const std::size_t repeated = std::min(last * std::max<std::size_t>(copies, 1), cap);
+    group_sums.back() = std::min(group_sums.back() - last + repeated, cap);
+    last = repeated;
+  };
+  const auto digits = [&](std::size_t& i) {
+    std::size_t value = 0;
+    while (i < p.size() && std::isdigit(static_cast<unsigned char>(p[i])))
+      value = std::min<std::size_t>(value * 10 + static_cast<std::size_t>(p[i++] - '0'), 1u << 20);
+    return value;
+  };
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i;
+      add_atom(1);
+    } else if (c == '[') {  // a bracket expression is one atom: skip to its closing ']'
+      std::size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      while (j < p.size() && p[j] != ']') {
+        if (p[j] == '[' && j + 1 < p.size() && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+          const std::size_t end = p.find(std::string{p[j + 1], ']'}, j + 2);
+          j = end == std::string::npos ? p.size() : end + 1;
+        }
+        ++j;
+      }
+      i = j;
+      add_atom(1);
+    } else if (c == '(') {
+      group_sums.push_back(0);
+      last = 0;
+    } else if (c == ')' && group_sums.size() > 1) {
+      const std::size_t group = group_sums.back() + 1;
+      group_sums.pop_back();
+      add_atom(group);
+    } else if (c == '|') {
+      last = 0;
+    } else if (c == '*' || c == '?') {
+      continue;
+    } else if (c == '+') {
+      repeat_last(2);
+    } else if (c == '{') {
+      std::size_t j = i + 1;
+      const std::size_t low = digits(j);
+      std::size_t copies = low;
+      if (j < p.size() && p[j] == ',') {
+        ++j;
+        copies = j < p.size() && std::isdigit(static_cast<unsigned char>(p[j])) ? digits(j) : low + 1;
+      }
+      if (j < p.size() && p[j] == '}') {
+        repeat_last(copies);
+        i = j;
+      } else {
+        add_atom(1);
+      }
+    } else {
+      add_atom(1);
+    }
+  }
+  std::size_t total = 0;
+  for (const std::size_t s : group_sums) total = std::min(total + s, cap);
+  return total;
+}
+
 // Anchored so that the pattern names whole node names, like a glob does.
 std::shared_ptr<const void> compile_node_regex(const Reader& r, const YAML::Node& at, const std::string& pattern) {
+  if (regex_states(pattern) > kMaxRegexStates)
+    r.fail(at, "regular expression '" + pattern + "' repeats too much: its bounds ({n,m}) would expand past " +
+                   std::to_string(kMaxRegexStates) + " states; a node-name pattern needs far fewer");
   auto re = std::make_unique<regex_t>();
   const int status = regcomp(re.get(), ("^(" + pattern + ")$").c_str(), REG_EXTENDED | REG_NOSUB);
   if (status != 0) {  // nothing was compiled, so there is nothing to regfree

@@ -78,6 +78,10 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
        {"bad.yaml:2:", "exactly one of 'match: GLOB' or 'match_regex: REGEX'"}},
       {"layers:\n  - match_regex: \"/conv(\"\n",
        {"bad.yaml:2:18", "invalid regular expression '/conv('", "POSIX extended"}},
+      // Nested bounds that glibc's regcomp would expand into ~10^9 states (found by fuzz_quant_config: out of memory).
+      {"layers:\n  - match_regex: \".{32767}{32767}\"\n", {"bad.yaml:2:18", "repeats too much", "10000 states"}},
+      {"layers:\n  - match_regex: \"((a{100}){100}){100}\"\n", {"bad.yaml:2:18", "repeats too much"}},
+      {"layers:\n  - match_regex: \"(x|[a-z]+){9999}\"\n", {"bad.yaml:2:18", "repeats too much"}},
       {"layers:\n  - match: [a]\n", {"bad.yaml:2:", "pattern must be a string"}},
       {"defaults:\n  activations: {percentile: 101}\n", {"bad.yaml:2:", "'percentile' is 101; expected 50..100"}},
       {"defaults:\n  activations: {percentile: most}\n", {"'percentile' must be a number in 50..100"}},
@@ -127,6 +131,22 @@ layers:
   REQUIRE(unmatched.size() == 1);
   CHECK(unmatched[0]->pattern == "Conv");
   CHECK(unmatched[0]->where == "mixed.yaml:7:18");
+}
+
+TEST_CASE("Config/regex bounds a node-name pattern needs are accepted and match", "[quant][config]") {
+  const QuantConfig c = parse_quant_config(R"(
+layers:
+  - match_regex: "/block[0-9]{1,3}/(conv|fc){1,2}"
+    weights: {bits: 4}
+  - match_regex: "(x{50}){100}"
+    weights: {bits: 6}
+)",
+                                           "bounds.yaml");
+  CHECK(c.for_node("/block12/convfc").weight_bits == 4);
+  CHECK(c.for_node("/block1234/conv").weight_bits == 8);  // four digits: past {1,3}
+  CHECK(c.for_node("/block7/fcfcfc").weight_bits == 8);   // three repeats: past {1,2}
+  CHECK(c.for_node(std::string(5000, 'x')).weight_bits == 6);
+  CHECK(c.for_node(std::string(4999, 'x')).weight_bits == 8);
 }
 
 TEST_CASE("Config/docs/config.md's table of section keys is the components' declarations", "[quant][config][docs]") {
