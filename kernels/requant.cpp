@@ -1,6 +1,7 @@
 #include "kernels/requant.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "kernels/avx2.hpp"
@@ -50,6 +51,21 @@ void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
     const int64_t sum =
         rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) + (p.subtract ? -rescaled_b : rescaled_b);
     y[i] = static_cast<int32_t>(std::clamp(rq.output_format().saturate(sum), p.clamp_lo, p.clamp_hi));
+  }
+}
+
+void qdq_add(const QdqAdd& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
+  constexpr double kLimit = 4611686018427387904.0;  // 2^62: outside every format, so saturation is unchanged
+  for (int64_t i = 0; i < count; ++i) {
+    // Separate float32 statements: ISO C++ mode contracts no multiply-add, so each step rounds as ONNX's ops.
+    const float da = static_cast<float>(a[i] - p.zero_point_a) * p.scale_a;
+    const float db = static_cast<float>(b[i] - p.zero_point_b) * p.scale_b;
+    const float sum = p.subtract ? da - db : da + db;
+    const float scaled = sum / p.scale_y;
+    const double rounded =
+        round_to_integer(std::fmax(-kLimit, std::fmin(kLimit, static_cast<double>(scaled))), RoundingMode::half_even);
+    const int64_t code = p.output_format.saturate(static_cast<int64_t>(rounded) + p.zero_point_y);
+    y[i] = static_cast<int32_t>(std::clamp(code, p.clamp_lo, p.clamp_hi));
   }
 }
 

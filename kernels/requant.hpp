@@ -32,6 +32,19 @@ struct AddRequant {
 };
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y);
 
+// A pre-quantized QDQ graph's Add (or Sub) as its own float ops compute it, rounded once:
+// y = clamp(sat_out(zp_y + RNE(fl(fl(da ± db) / s_y))), lo, hi) with da = fl(fl(a − zp_a)·s_a) and db likewise,
+// every step in float32 (DequantizeLinear, Add, QuantizeLinear). The Add of two operand roundings above
+// rounds twice and may differ by a code; this is the graph's arithmetic, for the `float32` flavour.
+struct QdqAdd {
+  float scale_a, scale_b, scale_y;
+  int32_t zero_point_a, zero_point_b, zero_point_y;
+  IntFormat output_format;
+  int64_t clamp_lo, clamp_hi;
+  bool subtract = false;
+};
+void qdq_add(const QdqAdd& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y);
+
 // One quantized tensor in another quantization (a requantizing Concat's inputs):
 // y = clamp(sat_out(zp_y + R((x − zp_x)·S)), lo, hi), the Add's rounding of one operand.
 struct Rescale {

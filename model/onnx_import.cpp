@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "model/contrib_quantized.hpp"
 #include "model/executor.hpp"
 
 namespace chipref {
@@ -322,7 +323,9 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOp
         o.domain() != kMicrosoftDomain && o.domain() != "ai.onnx.ml")
       throw Unsupported(source + ": operator domain '" + o.domain() +
                         "' is not supported; expected the default ONNX domain, " + kQonnxDomain + " or " +
-                        kMicrosoftDomain + " (its QuantizeLinear / DequantizeLinear)");
+                        kMicrosoftDomain + " (its quantized operators)");
+  // ONNX Runtime's quantized operators become the DequantizeLinear → float op → QuantizeLinear they are.
+  expand_contrib_quantized_ops(model, source);
 
   // Unsupported ops first: ONNX's checker would reject a custom op without naming the node.
   for (int i = 0; i < model.graph().node_size(); ++i) {

@@ -87,12 +87,21 @@ void lower_add(Lowering& cx, const Node& n) {
   const std::string y = act ? act->outputs[0] : n.outputs[0];
   const QuantParams yq = cx.params_for(y, c);
   cx.add_value(y, yq);
+  // A pre-quantized graph's Add rounds once, after its float32 sum: with the float flavour, the add computes
+  // exactly that from the three scales; the fixed-point flavours round each operand (one code at most apart).
+  const bool round_once = cx.prequantized && c.requant_flavour == RequantFlavour::float32;
+  const double divisor = round_once ? 1.0 : yq.scale;
   const FixedMultiplier ma =
-      cx.stored_multiplier(cx.int_graph.values.at(a).quant.scale / yq.scale, c, n.name + " (input a)");
+      cx.stored_multiplier(cx.int_graph.values.at(a).quant.scale / divisor, c, n.name + " (input a)");
   const FixedMultiplier mb =
-      cx.stored_multiplier(cx.int_graph.values.at(b).quant.scale / yq.scale, c, n.name + " (input b)");
+      cx.stored_multiplier(cx.int_graph.values.at(b).quant.scale / divisor, c, n.name + " (input b)");
   Node add = cx.op("add", n.name, {a, b}, {y});
   cx.set_requant_attrs(add, c);
+  if (round_once) {
+    const FixedMultiplier my = cx.stored_multiplier(yq.scale, c, n.name + " (output)");
+    add.attributes["round_once"] = int64_t{1};
+    add.attributes["multiplier_y"] = int64_t{my.multiplier}, add.attributes["shift_y"] = int64_t{my.shift};
+  }
   if (n.op_type == "Sub") add.attributes["subtract"] = int64_t{1};
   add.attributes["multiplier_a"] = int64_t{ma.multiplier}, add.attributes["shift_a"] = int64_t{ma.shift};
   add.attributes["multiplier_b"] = int64_t{mb.multiplier}, add.attributes["shift_b"] = int64_t{mb.shift};

@@ -182,15 +182,18 @@ void lower_concat(Lowering& cx, const Node& n) {
   });
   const bool has_constant = activations.size() != n.inputs.size();
   QuantParams out = q0;
-  if (cx.prequantized) {  // the model's own quantization: a rescale would be a rounding its graph does not have
+  if (cx.prequantized) {
+    // The model's own quantization. A QuantizeLinear after the Concat rounds each input's values to the
+    // output's: then each input in another quantization takes that rounding (below); without one, a rescale
+    // would be a rounding the graph does not have.
     const auto given = cx.prequantized->activations.find(n.outputs[0]);
-    const bool given_differs = given != cx.prequantized->activations.end() &&
-                               (given->second.scale != q0.scale || given->second.zero_point != q0.zero_point);
-    if (!uniform || given_differs || has_constant)
+    if (has_constant) cx.cannot(n, "it concatenates a constant; a pre-quantized model's Concat joins activations only");
+    if (given != cx.prequantized->activations.end())
+      out = given->second;
+    else if (!uniform)
       cx.cannot(n,
-                "the model quantizes its inputs or its output differently, or concatenates a constant; a "
-                "requantizing Concat is lowered for calibrated models only (the model's graph has no rounding "
-                "there)");
+                "its inputs carry different quantizations and no QuantizeLinear after it says which one its output "
+                "takes");
   } else {
     // A constant outside the shared quantization (its producers did not take the Concat's range) would
     // saturate: then the output's own calibrated range, which holds it, and the activations rescaled.
@@ -233,6 +236,15 @@ void lower_concat(Lowering& cx, const Node& n) {
       continue;
     }
     const std::string rescaled = n.name + ".input" + std::to_string(i);
+    if (cx.prequantized) {  // the graph's QuantizeLinear of each dequantized code: a table, exact by construction
+      Node requantize = n;
+      requantize.op_type = "Identity", requantize.name = rescaled, requantize.inputs = {in};
+      requantize.outputs = {rescaled}, requantize.attributes.clear();
+      lower_qdq_table(cx, requantize, q, out, "requantize");
+      cx.int_graph.values.at(rescaled).shape = cx.int_graph.values.at(in).shape;
+      inputs.push_back(rescaled);
+      continue;
+    }
     cx.int_graph.values[rescaled] = IntValue{cx.int_graph.values.at(in).shape, out};
     const FixedMultiplier m =
         cx.stored_multiplier(q.scale / out.scale, c, n.name + " (input " + std::to_string(i) + ")");

@@ -526,3 +526,173 @@ TEST_CASE("Prequantized/a float tail (no QuantizeLinear after the last Conv) end
   for (size_t i = 0; i < got.floats.size(); ++i) differing += got.floats[i] != want.floats[i];
   CHECK(differing == 0);
 }
+
+namespace {
+// A QOperator network with ONNX Runtime's contrib ops and ops that move uint8 codes, as its QOperator
+// quantizer writes a residual CNN: x uint8 [1, 2, 6, 6] (1/16, 128) → QLinearConv 3×3 (→ 1/8, 100) →
+// QLinearAdd with x (→ 1/4, 110) → MaxPool 2×2 on the codes → QLinearLeakyRelu (α 1/4) → QLinearMul with the
+// pooled codes → QLinearConcat with them (→ 1/4, 128) → QLinearGlobalAveragePool (→ 1/16, 128) → Flatten on
+// the codes → QGemm with per-column int8 weights and an int32 bias (→ 1/8, 128) → DequantizeLinear → y.
+std::string contrib_qoperator_model() {
+  std::mt19937_64 rng(29);
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* ms = m.add_opset_import();
+  ms->set_domain("com.microsoft"), ms->set_version(1);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("contrib_qoperator");
+  auto io = [](onnx::ValueInfoProto* v, const std::string& name, int type, std::vector<int64_t> dims) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  io(g->add_input(), "x", onnx::TensorProto::UINT8, {1, 2, 6, 6});
+  io(g->add_output(), "y", onnx::TensorProto::FLOAT, {1, 3});
+  auto init = [&](const std::string& name, int type, std::vector<int32_t> values, std::vector<int64_t> dims = {}) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(type);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int32_t v : values) t->add_int32_data(v);
+  };
+  auto scale = [&](const std::string& name, std::vector<float> values, std::vector<int64_t> dims = {}) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    for (float v : values) t->add_float_data(v);
+  };
+  auto int8s = [&](int64_t n) {
+    std::vector<int32_t> v;
+    for (int64_t i = 0; i < n; ++i) v.push_back(static_cast<int32_t>(rng() % 255) - 127);
+    return v;
+  };
+  const int u8 = onnx::TensorProto::UINT8, i8 = onnx::TensorProto::INT8;
+  scale("x_s", {1.0f / 16}), init("x_z", u8, {128});
+  init("w", i8, int8s(2 * 2 * 3 * 3), {2, 2, 3, 3}), scale("w_s", {1.0f / 64}), init("w_z", i8, {0});
+  scale("c_s", {1.0f / 8}), init("c_z", u8, {100});
+  scale("s_s", {1.0f / 4}), init("s_z", u8, {110});
+  scale("l_s", {1.0f / 8}), init("l_z", u8, {128});
+  scale("m_s", {1.0f / 2}), init("m_z", u8, {128});
+  scale("k_s", {1.0f / 4}), init("k_z", u8, {128});
+  scale("p_s", {1.0f / 16}), init("p_z", u8, {128});
+  init("fc", i8, int8s(3 * 4), {3, 4}), scale("fc_s", {1.0f / 64, 1.0f / 32, 1.0f / 128}, {3});
+  init("fc_z", i8, {0, 0, 0}, {3}), init("fc_b", onnx::TensorProto::INT32, {500, -900, 60}, {3});
+  scale("y_s", {1.0f / 8}), init("y_z", u8, {128});
+  auto node = [&](const std::string& type, std::vector<std::string> in, const std::string& out,
+                  const std::string& domain = "com.microsoft") {
+    onnx::NodeProto* n = g->add_node();
+    n->set_op_type(type), n->set_name("/" + out), n->set_domain(domain), n->add_output(out);
+    for (const auto& i : in) n->add_input(i);
+    return n;
+  };
+  auto ints = [](onnx::NodeProto* n, const std::string& name, std::vector<int64_t> v) {
+    auto* a = n->add_attribute();
+    a->set_name(name), a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  };
+  auto one = [](onnx::NodeProto* n, const std::string& name, int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(name), a->set_type(onnx::AttributeProto::INT), a->set_i(v);
+  };
+  ints(node("QLinearConv", {"x", "x_s", "x_z", "w", "w_s", "w_z", "c_s", "c_z"}, "c", ""), "pads", {1, 1, 1, 1});
+  node("QLinearAdd", {"c", "c_s", "c_z", "x", "x_s", "x_z", "s_s", "s_z"}, "s");
+  onnx::NodeProto* pool = node("MaxPool", {"s"}, "p", "");
+  ints(pool, "kernel_shape", {2, 2}), ints(pool, "strides", {2, 2});
+  auto* alpha = node("QLinearLeakyRelu", {"p", "s_s", "s_z", "l_s", "l_z"}, "l")->add_attribute();
+  alpha->set_name("alpha"), alpha->set_type(onnx::AttributeProto::FLOAT), alpha->set_f(0.25f);
+  node("QLinearMul", {"l", "l_s", "l_z", "p", "s_s", "s_z", "m_s", "m_z"}, "m");
+  one(node("QLinearConcat", {"k_s", "k_z", "m", "m_s", "m_z", "p", "s_s", "s_z"}, "k"), "axis", 1);
+  node("QLinearGlobalAveragePool", {"k", "k_s", "k_z", "p_s", "p_z"}, "gap");
+  node("Flatten", {"gap"}, "f", "");
+  one(node("QGemm", {"f", "p_s", "p_z", "fc", "fc_s", "fc_z", "fc_b", "y_s", "y_z"}, "y_q"), "transB", 1);
+  node("DequantizeLinear", {"y_q", "y_s", "y_z"}, "y", "");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  return bytes;
+}
+}  // namespace
+
+TEST_CASE("Prequantized/ONNX Runtime contrib QOperator ops and MaxPool on codes: every code as the graph defines it",
+          "[quant][prequantized]") {
+  const Graph g = import_onnx_bytes(contrib_qoperator_model(), "contrib_qoperator.onnx");
+  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
+  const IntGraph q = quantize(QuantizeInputs{&g, &config, nullptr, "contrib_qoperator.onnx", {}});
+  std::map<std::string, int> kinds;
+  for (const Node& op : q.ops) kinds[op.op_type]++;
+  INFO("IntGraph ops: " << [&] {
+    std::string s;
+    for (const auto& [k, n] : kinds) s += k + " x" + std::to_string(n) + ", ";
+    return s;
+  }());
+  CHECK(kinds["conv_mac"] == 1);
+  CHECK(kinds["linear_mac"] == 1);
+  CHECK(kinds["window_max"] == 1);
+  std::mt19937_64 rng(7);
+  Tensor x = Tensor::zeros(DType::uint8, {64, 2, 6, 6});
+  for (int64_t& v : x.ints) v = static_cast<int64_t>(rng() % 256);
+  // The oracle: the float executor on the imported graph, whose contrib ops are their schemas' DequantizeLinear →
+  // float op → QuantizeLinear (tests/model/test_contrib_quantized.cpp checks each against its formula).
+  const Tensor want = FloatExecutor(g).run({{"x", x}}).at("y");
+  const Tensor got = DirectEngine(q).run(x);
+  REQUIRE(got.shape == want.shape);
+  int64_t differing = 0;
+  for (size_t i = 0; i < got.floats.size(); ++i) differing += got.floats[i] != want.floats[i];
+  CHECK(differing == 0);
+}
+
+TEST_CASE("Prequantized/an Add at ONNX Runtime-style scales rounds once, as its graph: every input code",
+          "[quant][prequantized]") {
+  // x (uint8, s 0.0392157, z 128) → QLinearLeakyRelu (α 0.1 → 0.0213, 77) → QLinearAdd with x (→ 0.0517, 121).
+  // Scales as a calibration gives them, not powers of two: rounding each operand (chipref's add of two
+  // roundings) would differ from the graph's one rounding of the float32 sum on some codes.
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* ms = m.add_opset_import();
+  ms->set_domain("com.microsoft"), ms->set_version(1);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("qdq_add");
+  auto io = [](onnx::ValueInfoProto* v, const std::string& name, int type) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    for (int64_t d : {8, 2, 4, 4}) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  io(g->add_input(), "x", onnx::TensorProto::UINT8);
+  io(g->add_output(), "y", onnx::TensorProto::FLOAT);
+  auto scalar = [&](const std::string& name, int type, double v) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(type);
+    if (type == onnx::TensorProto::FLOAT)
+      t->add_float_data(static_cast<float>(v));
+    else
+      t->add_int32_data(static_cast<int32_t>(v));
+  };
+  const int u8 = onnx::TensorProto::UINT8, f32 = onnx::TensorProto::FLOAT;
+  scalar("x_s", f32, 0.0392157), scalar("x_z", u8, 128), scalar("l_s", f32, 0.0213), scalar("l_z", u8, 77);
+  scalar("s_s", f32, 0.0517), scalar("s_z", u8, 121);
+  auto node = [&](const std::string& type, std::vector<std::string> in, const std::string& out, const char* domain) {
+    onnx::NodeProto* n = g->add_node();
+    n->set_op_type(type), n->set_name("/" + out), n->set_domain(domain), n->add_output(out);
+    for (const auto& i : in) n->add_input(i);
+    return n;
+  };
+  auto* alpha = node("QLinearLeakyRelu", {"x", "x_s", "x_z", "l_s", "l_z"}, "l", "com.microsoft")->add_attribute();
+  alpha->set_name("alpha"), alpha->set_type(onnx::AttributeProto::FLOAT), alpha->set_f(0.1f);
+  node("QLinearAdd", {"x", "x_s", "x_z", "l", "l_s", "l_z", "s_s", "s_z"}, "s", "com.microsoft");
+  node("DequantizeLinear", {"s", "s_s", "s_z"}, "y", "");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const Graph graph = import_onnx_bytes(bytes, "qdq_add.onnx");
+  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, nullptr, "qdq_add.onnx", {}});
+  Tensor x = Tensor::zeros(DType::uint8, {8, 2, 4, 4});
+  for (int64_t i = 0; i < 256; ++i) x.ints[i] = i;  // every code once
+  const Tensor want = FloatExecutor(graph).run({{"x", x}}).at("y");
+  const Tensor got = DirectEngine(q).run(x);
+  REQUIRE(got.shape == want.shape);
+  int64_t differing = 0;
+  for (size_t i = 0; i < got.floats.size(); ++i) differing += got.floats[i] != want.floats[i];
+  CHECK(differing == 0);
+}
