@@ -1,5 +1,7 @@
 // mulshift: accumulators, multipliers, shifts → codes. Attributes: flavour, rounding, multiplier_bits,
-// clamp_lo, clamp_hi, [axis]; the output format and zero point come from the output value.
+// clamp_lo, clamp_hi, [axis], [channel_axes]: the channels are the positions of `channel_axes` (default 1)
+// consecutive axes from `axis` (2 for one multiplier per position of a plane: an average pool's divisor
+// that varies at the edges); the output format and zero point come from the output value.
 #include "ops/mulshift.hpp"
 
 #include "ops/common.hpp"
@@ -23,10 +25,14 @@ ChannelLayout channel_layout(const Node& op, const Shape& shape, int64_t axis, s
   if (axis < 0 || axis >= std::max<int64_t>(rank, 2))
     throw InputError(op.describe() + ": channel axis " + std::to_string(axis) + " is outside " +
                      shape_to_string(shape));
+  const int64_t span = op.get_int("channel_axes", 1);
+  if (span < 1 || (axis < rank && axis + span > rank))
+    throw InputError(op.describe() + ": channel_axes " + std::to_string(span) + " from axis " + std::to_string(axis) +
+                     " do not fit " + shape_to_string(shape));
   ChannelLayout l;
   for (int64_t d = 0; d < axis; ++d) l.outer *= shape[d];
-  for (int64_t d = axis + 1; d < rank; ++d) l.inner *= shape[d];
-  l.channels = axis < rank ? shape[axis] : 1;
+  for (int64_t d = axis + span; d < rank; ++d) l.inner *= shape[d];
+  for (int64_t d = axis; d < std::min(axis + span, rank); ++d) l.channels *= shape[d];
   if (count != 1 && static_cast<int64_t>(count) != l.channels)
     throw InputError(op.describe() + ": " + std::to_string(count) + " multipliers for " + std::to_string(l.channels) +
                      " channels");

@@ -17,7 +17,8 @@ struct MulShiftParams {
 // InputError naming the op for constants or attributes that do not fit together.
 MulShiftParams read_mulshift(const IntGraph& graph, const Node& mulshift);
 
-// The multiplier index of each element of a tensor of `shape` (outer × channels × inner around `axis`):
+// The multiplier index of each element of a tensor of `shape` (outer × channels × inner around `axis`, the
+// channels spanning the op's `channel_axes` axes):
 // its channel, or 0 when there is one multiplier. InputError naming the op if `count` is neither 1 nor
 // the channels, or `axis` is outside the shape.
 struct ChannelLayout {

@@ -8,6 +8,7 @@
 
 #include "core/version.hpp"
 #include "model/onnx_import.hpp"
+#include "numerics/requant.hpp"
 #include "ops/mac.hpp"
 #include "ops/op_def.hpp"
 
@@ -110,6 +111,12 @@ class Exporter {
     a->set_name(key);
     a->set_type(onnx::AttributeProto::INT);
     a->set_i(v);
+  }
+  static void set_string(onnx::NodeProto* n, const std::string& key, const std::string& v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
   }
 
   // QuantizeLinear → DequantizeLinear for activation value V (its float form is `float_name`).
@@ -265,12 +272,12 @@ class Exporter {
       onnx::NodeProto* n = add_node("AveragePool", src, {read_name(sum.inputs.at(0))}, {pre});
       set_ints(n, "kernel_shape", sum.get_ints("kernel"));
       set_ints(n, "strides", sum.get_ints("strides"));
-      if (sum.has("pads")) {  // lowered only with the pads counted in the divisor
-        set_ints(n, "pads", sum.get_ints("pads"));
-        auto* count_pads = n->add_attribute();
-        count_pads->set_name("count_include_pad"), count_pads->set_type(onnx::AttributeProto::INT);
-        count_pads->set_i(1);
+      if (sum.has("dilations")) set_ints(n, "dilations", sum.get_ints("dilations"));
+      if (sum.has("pads")) {  // the model's own pads (ceil_mode grew the window sum's at the end) and modes
+        set_ints(n, "pads", sum.has("explicit_pads") ? sum.get_ints("explicit_pads") : sum.get_ints("pads"));
+        set_int(n, "count_include_pad", sum.get_int("count_include_pad", 1));
       }
+      if (sum.get_int("ceil_mode", 0) != 0) set_int(n, "ceil_mode", 1);
     }
     clamp_activation(rq, src, pre, v);
     quantize_pair(v, write_name(v));
@@ -336,6 +343,30 @@ class Exporter {
         std::vector<std::string> inputs;
         for (const auto& in : op.inputs) inputs.push_back(read_name(in));
         set_int(add_node("Concat", op.name, inputs, {write_name(v)}), "axis", op.get_int("axis"));
+        break;
+      }
+      case ops::QdqForm::resize_linear: {
+        // The model's coordinate mode with its scales, or the output size when it gave sizes.
+        std::vector<float> scales;
+        const std::vector<int64_t> multipliers = op.get_ints("scale_multipliers"), shifts = op.get_ints("scale_shifts");
+        for (size_t d = 0; d < multipliers.size() && d < shifts.size(); ++d)
+          scales.push_back(static_cast<float>(
+              FixedMultiplier{static_cast<int32_t>(multipliers[d]), static_cast<int>(shifts[d]), kFloat32MultiplierBits}
+                  .value()));
+        std::vector<std::string> inputs{read_name(op.inputs.at(0)), ""};
+        if (!scales.empty()) {
+          add_initializer(op.name + "_scales", onnx::TensorProto::FLOAT, {static_cast<int64_t>(scales.size())}, scales);
+          inputs.push_back(op.name + "_scales");
+        } else {
+          const Shape& sizes = g_.values.at(v).shape;
+          if (std::any_of(sizes.begin(), sizes.end(), [](int64_t d) { return d < 0; }))
+            fail(op, "its output shape " + shape_to_string(sizes) + " is not static, which Resize's sizes must be");
+          add_initializer(op.name + "_sizes", onnx::TensorProto::INT64, {static_cast<int64_t>(sizes.size())}, sizes);
+          inputs.insert(inputs.end(), {"", op.name + "_sizes"});
+        }
+        onnx::NodeProto* r = add_node("Resize", op.name, inputs, {write_name(v)});
+        set_string(r, "mode", "linear");
+        set_string(r, "coordinate_transformation_mode", op.get_string("coordinate_transformation_mode"));
         break;
       }
       case ops::QdqForm::reshape: {

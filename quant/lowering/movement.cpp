@@ -120,13 +120,62 @@ void lower_gather(Lowering& cx, const Node& n) {
   cx.lower_data_movement(n, "gather", {{"axis", axis}, {"indices", indices}, {"drop_axis", int64_t{idx.rank() == 0}}});
 }
 
+// Resize with mode linear computes new values: a `resize_linear`, whose per-axis tables are the plan's
+// indices with each weight rounded to F fractional bits (half to even), F as large as keeps the blended
+// sum of (x − z) within 31 bits (at most 12); one rounding at the end, to the output's quantization.
+void lower_resize_linear(Lowering& cx, const Node& n, const std::vector<ops::ResizeAxis>& plan,
+                         const std::vector<size_t>& resized, const std::vector<float>& scales) {
+  const LayerQuantConfig c = cx.config.for_node(n.name);
+  const std::string x = n.inputs.at(0), y = n.outputs.at(0);
+  const QuantParams& xq = cx.int_graph.values.at(x).quant;
+  const int k = static_cast<int>(resized.size());
+  const int fraction_bits = std::min(12, (31 - 1 - xq.format.bits()) / k);
+  if (fraction_bits < 4)
+    cx.cannot(n, "its input is " + xq.format.name() + " and it resizes " + std::to_string(k) +
+                     " axes: the blended sums would need more than 32 bits for 4 fraction bits per weight");
+  const double one = std::ldexp(1.0, fraction_bits);
+  Node r = cx.op("resize_linear", n.name, {x}, {y});
+  std::vector<int64_t> axes;
+  for (const size_t d : resized) {
+    const ops::ResizeAxis& a = plan[d];
+    Tensor table = Tensor::zeros(DType::int32, {a.out, 3});
+    for (int64_t i = 0; i < a.out; ++i) {
+      table.ints[3 * i] = a.lo[i], table.ints[3 * i + 1] = a.hi[i];
+      table.ints[3 * i + 2] = static_cast<int64_t>(round_to_integer(a.weight_hi[i] * one, RoundingMode::half_even));
+    }
+    const std::string name = n.name + ".axis" + std::to_string(d);
+    cx.add_constant(name, std::move(table));
+    r.inputs.push_back(name);
+    axes.push_back(static_cast<int64_t>(d));
+  }
+  const QuantParams yq = cx.params_for(y, c);
+  cx.add_value(y, yq);
+  const FixedMultiplier m = cx.stored_multiplier(xq.scale / (std::ldexp(1.0, fraction_bits * k) * yq.scale), c, n.name);
+  cx.set_requant_attrs(r, c);
+  const auto [lo, hi] = cx.clamp_for(nullptr, yq);
+  r.attributes["axes"] = axes, r.attributes["fraction_bits"] = int64_t{fraction_bits};
+  r.attributes["multiplier"] = int64_t{m.multiplier}, r.attributes["shift"] = int64_t{m.shift};
+  r.attributes["clamp_lo"] = lo, r.attributes["clamp_hi"] = hi;
+  r.attributes["coordinate_transformation_mode"] =
+      n.get_string("coordinate_transformation_mode", std::string("half_pixel"));
+  // The model's float32 scales (none when it gave sizes), for the QDQ export: each exactly as a 24-bit
+  // multiplier and shift, as the float flavour stores a float32 scale (an IntGraph holds integers only).
+  std::vector<int64_t> scale_multipliers, scale_shifts;
+  for (const float s : scales) {
+    const FixedMultiplier f = derive_multiplier(static_cast<double>(s), kFloat32MultiplierBits);
+    scale_multipliers.push_back(f.multiplier), scale_shifts.push_back(f.shift);
+  }
+  r.attributes["scale_multipliers"] = scale_multipliers, r.attributes["scale_shifts"] = scale_shifts;
+  cx.int_graph.ops.push_back(std::move(r));
+}
+
 // Resize with mode nearest moves codes: one gather per resized axis, its indices the ONNX coordinate
 // mode's and nearest mode's choice for each output position (ops::resize_plan, the float op's own). The
-// batch axis is never resized. Linear resizing computes new values: refused.
+// batch axis is never resized. Mode linear: lower_resize_linear.
 void lower_resize(Lowering& cx, const Node& n) {
-  if (n.get_string("mode", std::string("nearest")) != "nearest")
-    cx.cannot(n, "mode '" + n.get_string("mode") +
-                     "' computes new values and is not lowered; the nearest supported form: mode nearest");
+  const bool linear = n.get_string("mode", std::string("nearest")) == "linear";
+  if (!linear && n.get_string("mode", std::string("nearest")) != "nearest")
+    cx.cannot(n, "mode '" + n.get_string("mode") + "' is not lowered; the nearest supported forms: nearest, linear");
   const Shape xs = cx.shape_of(n.inputs.at(0));
   std::vector<float> scales;
   std::vector<int64_t> sizes;
@@ -149,6 +198,10 @@ void lower_resize(Lowering& cx, const Node& n) {
     if (!plan[d].identity()) resized.push_back(d);
   if (!resized.empty() && resized.front() == 0) cx.cannot(n, "it resizes the batch axis");
   if (resized.empty()) return cx.lower_data_movement(n, "reshape", {{"shape", std::vector<int64_t>(xs.size(), 0)}});
+  if (linear) {
+    cx.require_quantized(n.inputs[0], n);
+    return lower_resize_linear(cx, n, plan, resized, scales);
+  }
   std::string current = n.inputs[0];
   Shape shape = xs;
   for (size_t k = 0; k < resized.size(); ++k) {

@@ -1290,52 +1290,70 @@ TEST_CASE("Lowering/Pad in constant, edge and reflect modes: every code as the f
   }
 }
 
-TEST_CASE("Lowering/AveragePool with pads counted in the divisor: each mean within half an LSB of the window's",
+TEST_CASE("Lowering/AveragePool with or without the pads counted, with ceil_mode: each mean within half an LSB",
           "[quant][lowering]") {
-  for (const int64_t count_pads : {1, 0}) {
-    INFO("count_include_pad " << count_pads);
-    onnx::ModelProto m;
-    onnx::GraphProto* g = start_model(m, "avg", {-1, 1, 4, 6}, 13);
-    add_ints(g, "nchw", {0, 1, 4, 6});
-    add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
-    onnx::NodeProto* pool = add_node(g, "AveragePool", "/avg", {"x4"}, "y");
-    set_attr(pool, "kernel_shape", {3, 3});
-    set_attr(pool, "pads", {1, 1, 1, 1});
-    set_attr(pool, "count_include_pad", {count_pads}, true);
-    std::string bytes;
-    m.SerializeToString(&bytes);
-    const Graph graph = import_onnx_bytes(bytes, "avg.onnx");
-    const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
-    const Tensor calibration = random_inputs(100, 51);
-    if (count_pads == 0) {
-      CHECK_THROWS_WITH(quantize(QuantizeInputs{&graph, &config, &calibration, "avg.onnx", {}}),
-                        Catch::Contains("node '/avg' (AveragePool)") && Catch::Contains("count_include_pad = 1"));
-      continue;
+  // [N, 1, 4, 6], kernel 3, stride 2, pads 1: floor gives 2 × 3 windows, ceil_mode 3 × 4 (the last ones hang
+  // past the padding). ONNX divides each window by its taps on the input, plus with count_include_pad those
+  // on the explicit padding, never those past it.
+  for (const int64_t count_pads : {1, 0})
+    for (const int64_t ceil_mode : {0, 1}) {
+      INFO("count_include_pad " << count_pads << ", ceil_mode " << ceil_mode);
+      onnx::ModelProto m;
+      const int64_t oh = ceil_mode ? 3 : 2, ow = ceil_mode ? 4 : 3;
+      onnx::GraphProto* g = start_model(m, "avg", {-1, 1, oh, ow}, 13);
+      add_ints(g, "nchw", {0, 1, 4, 6});
+      add_node(g, "Reshape", "/to_nchw", {"x", "nchw"}, "x4");
+      onnx::NodeProto* pool = add_node(g, "AveragePool", "/avg", {"x4"}, "y");
+      set_attr(pool, "kernel_shape", {3, 3});
+      set_attr(pool, "strides", {2, 2});
+      set_attr(pool, "pads", {1, 1, 1, 1});
+      set_attr(pool, "count_include_pad", {count_pads}, true);
+      set_attr(pool, "ceil_mode", {ceil_mode}, true);
+      std::string bytes;
+      m.SerializeToString(&bytes);
+      const Graph graph = import_onnx_bytes(bytes, "avg.onnx");
+      const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+      const Tensor calibration = random_inputs(100, 51);
+      const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "avg.onnx", {}});
+      RunTrace trace;
+      DirectEngine(q).run(random_inputs(12, 52), &trace);
+      const QuantParams &qx = q.values.at("x4").quant, &qy = q.values.at("y").quant;
+      const CodeTensor &xc = trace.values.at("x4"), &yc = trace.values.at("y");
+      REQUIRE(yc.shape == Shape{12, 1, oh, ow});
+      int64_t off = 0, checked = 0;
+      for (int64_t n = 0; n < 12; ++n)
+        for (int64_t r = 0; r < oh; ++r)
+          for (int64_t c = 0; c < ow; ++c) {
+            double sum = 0;  // the pads are real zeros
+            int64_t count = 0;
+            for (int64_t iy = 2 * r - 1; iy <= 2 * r + 1; ++iy)
+              for (int64_t ix = 2 * c - 1; ix <= 2 * c + 1; ++ix) {
+                const bool inside = iy >= 0 && iy < 4 && ix >= 0 && ix < 6;
+                if (inside) sum += qx.scale * static_cast<double>(xc.data[(n * 4 + iy) * 6 + ix] - qx.zero_point);
+                count += count_pads ? (iy >= -1 && iy < 5 && ix >= -1 && ix < 7) : inside;
+              }
+            const int32_t code = yc.data[(n * oh + r) * ow + c];
+            if (code == qy.format.min() || code == qy.format.max()) continue;
+            ++checked;
+            off += std::fabs(qy.scale * static_cast<double>(code - qy.zero_point) - sum / static_cast<double>(count)) >
+                   0.5 * qy.scale * (1 + 1e-6);
+          }
+      CHECK(checked > 50);
+      CHECK(off == 0);
+      // The QDQ export writes the model's pads and modes back: ONNX's AveragePool on the exported graph gives the
+      // same codes but next to a tie (one rounding of the exact mean against the mulshift's).
+      const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "avg_qdq.onnx");
+      const Tensor want = FloatExecutor(exported).run({{"x", random_inputs(12, 52)}}).at("y");
+      const Tensor got = DirectEngine(q).run(random_inputs(12, 52));
+      REQUIRE(got.shape == want.shape);
+      int64_t exact = 0, far = 0;
+      for (size_t e = 0; e < got.floats.size(); ++e) {
+        exact += got.floats[e] == want.floats[e];
+        far += std::fabs(got.floats[e] - want.floats[e]) > 1.0001 * qy.scale;
+      }
+      CHECK(far == 0);
+      CHECK(exact >= static_cast<int64_t>(got.floats.size()) - 2);
     }
-    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "avg.onnx", {}});
-    RunTrace trace;
-    DirectEngine(q).run(random_inputs(6, 52), &trace);
-    const QuantParams &qx = q.values.at("x4").quant, &qy = q.values.at("y").quant;
-    const CodeTensor &xc = trace.values.at("x4"), &yc = trace.values.at("y");
-    REQUIRE(yc.shape == Shape{6, 1, 4, 6});
-    int64_t off = 0, checked = 0;
-    for (int64_t n = 0; n < 6; ++n)
-      for (int64_t r = 0; r < 4; ++r)
-        for (int64_t c = 0; c < 6; ++c) {
-          double sum = 0;  // the pads are real zeros, and the divisor is always 9
-          for (int64_t dr = -1; dr <= 1; ++dr)
-            for (int64_t dc = -1; dc <= 1; ++dc)
-              if (r + dr >= 0 && r + dr < 4 && c + dc >= 0 && c + dc < 6)
-                sum += qx.scale * static_cast<double>(xc.data[(n * 4 + r + dr) * 6 + c + dc] - qx.zero_point);
-          const int32_t code = yc.data[(n * 4 + r) * 6 + c];
-          if (code == qy.format.min() || code == qy.format.max()) continue;
-          ++checked;
-          off +=
-              std::fabs(qy.scale * static_cast<double>(code - qy.zero_point) - sum / 9) > 0.5 * qy.scale * (1 + 1e-6);
-        }
-    CHECK(checked > 100);
-    CHECK(off == 0);
-  }
 }
 
 TEST_CASE("Lowering/a division by an activation becomes its reciprocal's table times the dividend",
@@ -1469,6 +1487,108 @@ TEST_CASE(
     int64_t differing = 0;
     for (size_t i = 0; i < got.data.size(); ++i) differing += got.data[i] != static_cast<int32_t>(want.floats[i]);
     CHECK(differing == 0);
+  }
+}
+
+TEST_CASE("Lowering/Resize linear (coordinate modes, scales or sizes): each value within half an LSB of the blend",
+          "[quant][lowering]") {
+  struct Case {
+    std::string coordinates;
+    std::vector<float> scales;
+    std::vector<int64_t> sizes;
+  };
+  const std::vector<Case> cases = {
+      {"half_pixel", {1.0f, 2.0f, 1.5f}, {}},  // torch's F.interpolate(mode='bilinear', align_corners=False)
+      {"pytorch_half_pixel", {1.0f, 0.75f, 2.5f}, {}},
+      {"align_corners", {}, {1, 7, 4}},  // torch's align_corners=True; sizes
+      {"asymmetric", {1.0f, 1.0f, 3.0f}, {}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.coordinates);
+    onnx::ModelProto m;
+    onnx::GraphProto* g = start_model(m, "resize", {-1, -1, -1}, 13);
+    onnx::TensorProto* scales = g->add_initializer();
+    scales->set_name("scales"), scales->set_data_type(onnx::TensorProto::FLOAT);
+    scales->add_dims(static_cast<int64_t>(c.scales.size()));
+    for (float v : c.scales) scales->add_float_data(v);
+    std::vector<std::string> ins = {"x", "", "scales"};
+    if (!c.sizes.empty()) {
+      add_ints(g, "sizes", c.sizes);
+      ins = {"x", "", "", "sizes"};
+    }
+    onnx::NodeProto* r = add_node(g, "Resize", "/resize", ins, "y");
+    auto* mode = r->add_attribute();
+    mode->set_name("mode"), mode->set_type(onnx::AttributeProto::STRING), mode->set_s("linear");
+    auto* a = r->add_attribute();
+    a->set_name("coordinate_transformation_mode"), a->set_type(onnx::AttributeProto::STRING), a->set_s(c.coordinates);
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    const Graph graph = import_onnx_bytes(bytes, "resize.onnx");
+    const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+    const int64_t images = c.sizes.empty() ? 20 : 1;
+    const Tensor calibration = random_inputs(c.sizes.empty() ? 50 : 1, 1);
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "resize.onnx", {}});
+    const Node& op =
+        *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& o) { return o.op_type == "resize_linear"; });
+    const int64_t fraction_bits = op.get_int("fraction_bits");
+    const Tensor x = random_inputs(images, 2);
+    RunTrace trace;
+    DirectEngine(q).run(x, &trace);
+    const QuantParams &qx = q.values.at("x").quant, &qy = q.values.at("y").quant;
+    const CodeTensor &xc = trace.values.at("x"), &yc = trace.values.at("y");
+    const int64_t oh = yc.shape.at(1), ow = yc.shape.at(2);
+    // ONNX's linear Resize, written out here: each output coordinate mapped back by the coordinate mode,
+    // clamped to the input, the two neighbours blended; rows, then columns.
+    const auto source = [&](int64_t o, int64_t in, int64_t out, double scale) {
+      double v = 0;
+      if (c.coordinates == "align_corners")
+        v = out == 1 ? 0.0 : static_cast<double>(o) * (in - 1) / (out - 1);
+      else if (c.coordinates == "asymmetric")
+        v = o / scale;
+      else if (c.coordinates == "pytorch_half_pixel" && out == 1)
+        v = 0;
+      else
+        v = (o + 0.5) / scale - 0.5;
+      return std::clamp(v, 0.0, static_cast<double>(in - 1));
+    };
+    const double sh = c.scales.empty() ? static_cast<double>(oh) / 4 : c.scales[1],
+                 sw = c.scales.empty() ? static_cast<double>(ow) / 6 : c.scales[2];
+    double lo_real = 1e30, hi_real = -1e30;
+    for (const int32_t v : xc.data) {
+      lo_real = std::min(lo_real, qx.scale * (v - qx.zero_point));
+      hi_real = std::max(hi_real, qx.scale * (v - qx.zero_point));
+    }
+    // Each weight rounded to F fraction bits moves a blend by at most 2^−(F+1) of the inputs' range per axis.
+    const double tolerance =
+        0.5 * qy.scale * (1 + 1e-6) + 2 * std::ldexp(0.5, -static_cast<int>(fraction_bits)) * (hi_real - lo_real);
+    int64_t off = 0, checked = 0;
+    for (int64_t n = 0; n < images; ++n)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          const double ry = source(i, 4, oh, sh), rx = source(j, 6, ow, sw);
+          const int64_t y0 = static_cast<int64_t>(std::floor(ry)), x0 = static_cast<int64_t>(std::floor(rx));
+          const int64_t y1 = std::min<int64_t>(y0 + 1, 3), x1 = std::min<int64_t>(x0 + 1, 5);
+          const double fy = ry - y0, fx = rx - x0;
+          const auto at = [&](int64_t yy, int64_t xx) {
+            return qx.scale * (xc.data[(n * 4 + yy) * 6 + xx] - qx.zero_point);
+          };
+          const double want =
+              (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
+          const int32_t code = yc.data[(n * oh + i) * ow + j];
+          if (code == qy.format.min() || code == qy.format.max()) continue;
+          ++checked;
+          off += std::fabs(qy.scale * (code - qy.zero_point) - want) > tolerance;
+        }
+    CHECK(checked > oh * ow * images / 2);
+    CHECK(off == 0);
+    // The QDQ export writes Resize linear back with the model's coordinate mode and scales or sizes.
+    const Graph exported = import_onnx_bytes(export_qdq_onnx(q), "resize_qdq.onnx");
+    const Tensor ref = FloatExecutor(exported).run({{"x", x}}).at("y");
+    const Tensor got = DirectEngine(q).run(x);
+    REQUIRE(got.shape == ref.shape);
+    int64_t far = 0;
+    for (size_t e = 0; e < got.floats.size(); ++e) far += std::fabs(got.floats[e] - ref.floats[e]) > 1.0001 * qy.scale;
+    CHECK(far == 0);
   }
 }
 
