@@ -10,6 +10,7 @@
 #include "analysis/metrics.hpp"
 #include "core/progress.hpp"
 #include "model/executor.hpp"
+#include "model/io/samples.hpp"
 #include "numerics/rounding.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
@@ -103,7 +104,10 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   const std::string input = fp32_graph.inputs.at(0).name, output = fp32_graph.outputs.at(0).name;
   // A model exported with a fixed batch runs that many inputs at a time: the hooks below index one run's
   // tensors by the trace of the same inputs.
-  if (const int64_t fixed = fixed_batch(q); fixed > 0) batch_size = fixed;
+  if (const int64_t fixed = fixed_batch(q); fixed > 0)
+    batch_size = fixed;
+  else  // a batch's trace and float tensors stay alive together: bounded by the input's size
+    batch_size = rows_per_batch(data.images.shape, data.images.dtype, batch_size);
 
   // Activation values (scale > 0) in execution order, and the accumulators of the MAC ops.
   std::set<std::string>

@@ -46,29 +46,37 @@ namespace {
 
 constexpr size_t kHistogramBins = 2048;
 
-// Runs the float graph over the calibration images in batches of 100, calling `visit(name, tensor)` for
-// every float tensor of every batch. With `threads` > 1 the batches run concurrently and the visits are
-// serialized; the batches are the same either way, and what calibration gathers from them (minima, maxima,
-// histogram counts) does not depend on their order, so the results are identical.
+// Runs the float graph over the calibration images batch by batch, calling `visit(name, tensor)` for every
+// float tensor of every batch as soon as it is computed; the executor frees each tensor after its last
+// reader, so memory does not grow with the number of images. With `threads` > 1 batches run concurrently
+// and the visits are serialized; what calibration gathers (minima, maxima, histogram counts) does not depend
+// on the order of batches or on their size, so the results are identical.
 template <class Visit>
-void for_each_calibration_tensor(const Graph& g, const Tensor& images, const char* label, int threads, Visit visit) {
+void for_each_calibration_tensor(const Graph& g, const SampleSource& images, const char* label, int threads,
+                                 Visit visit) {
   const FloatExecutor exec(g);
-  const int64_t n = images.shape.at(0), batch = 100;
+  const int64_t n = images.count(), batch = rows_per_batch(images.shape(), images.dtype(), 100);
   const int64_t batches = (n + batch - 1) / batch;
   ProgressBar progress(label, n);
   std::mutex mutex;
   std::atomic<int64_t> next{0}, done{0};
   std::exception_ptr failure;
+  const std::string& input = g.inputs.at(0).name;
   auto worker = [&] {
     try {
       for (int64_t i = next++; i < batches; i = next++) {
         const int64_t start = i * batch, b = std::min(batch, n - start);
-        Tensor x = rows_of(images, start, b);
-        TensorMap values = exec.run({{g.inputs.at(0).name, x}}, true);
-        values[g.inputs[0].name] = std::move(x);
-        const std::lock_guard<std::mutex> lock(mutex);
-        for (const auto& [name, t] : values)
+        Tensor x = images.rows(start, b);
+        require_finite(
+            x, images.name() + " (inputs " + std::to_string(start) + " to " + std::to_string(start + b - 1) + ")");
+        {
+          const std::lock_guard<std::mutex> lock(mutex);
+          if (x.is_float() && !x.floats.empty()) visit(input, x);
+        }
+        exec.run({{input, std::move(x)}}, false, [&](const std::string& name, Tensor& t) {
+          const std::lock_guard<std::mutex> lock(mutex);
           if (t.is_float() && !t.floats.empty()) visit(name, t);
+        });
         progress.update(done += b);
       }
     } catch (...) {
@@ -93,7 +101,8 @@ bool any_histogram_calibrator(const QuantConfig& c) {
 
 // Pass 1: the range of every tensor. Pass 2, only if a configured calibrator needs one: histograms over
 // those ranges.
-std::map<std::string, Range> calibrate(const Graph& g, const Tensor& images, const QuantConfig& config, int threads) {
+std::map<std::string, Range> calibrate(const Graph& g, const SampleSource& images, const QuantConfig& config,
+                                       int threads) {
   std::map<std::string, Range> ranges;
   for_each_calibration_tensor(g, images, "calibrate", threads, [&](const std::string& name, const Tensor& t) {
     // Over the finite values: an additive attention mask holds −∞, which no integer value carries (the
@@ -151,13 +160,19 @@ Graph prepare_for_quantization(const Graph& graph) { return prepare(graph, nullp
 
 namespace {
 // Calibration inputs of the graph input's kind: float32 for a float input, integers for token ids.
-void require_calibration_type(const Graph& g, const Tensor* calibration) {
+void require_calibration_type(const Graph& g, const SampleSource* calibration) {
   const ValueInfo& input = g.inputs.at(0);
-  if (!calibration || calibration->is_float() == (input.dtype == DType::float32)) return;
+  if (!calibration || (calibration->dtype() == DType::float32) == (input.dtype == DType::float32)) return;
   throw InputError(g.source + ": graph input '" + input.name + "' is " + std::string(to_string(input.dtype)) +
                    shape_to_string(input.shape) + "; the calibration inputs are " +
-                   std::string(to_string(calibration->dtype)) + shape_to_string(calibration->shape) + " (expected " +
-                   (input.dtype == DType::float32 ? "float32" : "integers") + ")");
+                   std::string(to_string(calibration->dtype())) + shape_to_string(calibration->shape()) +
+                   " (expected " + (input.dtype == DType::float32 ? "float32" : "integers") + ")");
+}
+
+// The streamed calibration inputs, or a view of the tensor given in memory (null for none).
+std::unique_ptr<const SampleSource> calibration_source(const QuantizeInputs& in) {
+  if (in.calibration_samples || !in.calibration) return nullptr;
+  return std::make_unique<TensorSamples>(*in.calibration, "calibration inputs");
 }
 }  // namespace
 
@@ -217,7 +232,7 @@ std::string calibration_key(const Graph& g, const QuantConfig& config) {
   return bytes;
 }
 
-std::map<std::string, Range> cached_calibration(const Graph& g, const Tensor& images, const QuantConfig& config,
+std::map<std::string, Range> cached_calibration(const Graph& g, const SampleSource& images, const QuantConfig& config,
                                                 CalibrationCache* cache, int threads) {
   if (!cache) return calibrate(g, images, config, threads);
   const std::string key = calibration_key(g, config);
@@ -248,27 +263,31 @@ std::map<std::string, Range> cached_calibration(const Graph& g, const Tensor& im
 std::vector<LoweringOutcome> survey_lowering(const QuantizeInputs& in) {
   if (!in.graph || !in.config) throw InputError("quantize: a graph and a config are required");
   const bool given_params = is_prequantized(*in.graph);
-  if (!given_params && !in.calibration) throw InputError(in.graph->source + ": a float model needs calibration data");
+  const std::unique_ptr<const SampleSource> held = calibration_source(in);
+  const SampleSource* images = in.calibration_samples ? in.calibration_samples : held.get();
+  if (!given_params && !images) throw InputError(in.graph->source + ": a float model needs calibration data");
   PrequantizedModel pre;
   Graph g = prepare(*in.graph, &pre);
-  require_calibration_type(g, in.calibration);
+  require_calibration_type(g, images);
   IntGraph out;
   out.input_name = g.inputs[0].name + (g.inputs[0].dtype == DType::float32 ? ":float" : ":int");
   out.input_dtype = g.inputs[0].dtype;
-  return Lowering(g, *in.config,
-                  given_params ? std::map<std::string, Range>{}
-                               : calibrate(g, *in.calibration, *in.config, in.calibration_threads),
-                  given_params ? &pre : nullptr, out, in.ignore_sparsity)
+  return Lowering(
+             g, *in.config,
+             given_params ? std::map<std::string, Range>{} : calibrate(g, *images, *in.config, in.calibration_threads),
+             given_params ? &pre : nullptr, out, in.ignore_sparsity)
       .survey();
 }
 
 IntGraph quantize(const QuantizeInputs& in) {
   if (!in.graph || !in.config) throw InputError("quantize: a graph and a config are required");
   const bool given_params = is_prequantized(*in.graph);
-  if (!given_params && !in.calibration) throw InputError(in.graph->source + ": a float model needs calibration data");
+  const std::unique_ptr<const SampleSource> held = calibration_source(in);
+  const SampleSource* images = in.calibration_samples ? in.calibration_samples : held.get();
+  if (!given_params && !images) throw InputError(in.graph->source + ": a float model needs calibration data");
   PrequantizedModel pre;
   Graph g = prepare(*in.graph, &pre);
-  require_calibration_type(g, in.calibration);
+  require_calibration_type(g, images);
   if (!in.ignore_sparsity && !given_params) prune_float_weights(g, *in.config);
   IntGraph out;
   out.source_model = in.model_name;
@@ -282,9 +301,8 @@ IntGraph quantize(const QuantizeInputs& in) {
   out.input_shape = g.inputs[0].shape;
   out.output_shape = g.outputs[0].shape;
   Lowering(g, *in.config,
-           given_params
-               ? std::map<std::string, Range>{}
-               : cached_calibration(g, *in.calibration, *in.config, in.calibration_cache, in.calibration_threads),
+           given_params ? std::map<std::string, Range>{}
+                        : cached_calibration(g, *images, *in.config, in.calibration_cache, in.calibration_threads),
            given_params ? &pre : nullptr, out, in.ignore_sparsity)
       .run();
   check_integer_only(out);

@@ -23,6 +23,7 @@
 
 #include "model/graph.hpp"
 #include "model/int_graph.hpp"
+#include "model/io/samples.hpp"
 #include "quant/config.hpp"
 #include "quant/lowering/lowering.hpp"  // LoweringOutcome
 #include "quant/quantizer.hpp"          // code_of
@@ -56,6 +57,8 @@ struct QuantizeInputs {
   bool ignore_sparsity = false;  // quantize every layer dense (the sparse network's baseline in reports)
   CalibrationCache* calibration_cache = nullptr;  // shared with other calls on the same model and images
   int calibration_threads = 1;                    // batches of calibration images run concurrently (identical results)
+  const SampleSource* calibration_samples = nullptr;  // the same read batch by batch (a file); wins over
+                                                      // `calibration` when both are given
 };
 
 IntGraph quantize(const QuantizeInputs& in);

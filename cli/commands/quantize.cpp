@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <optional>
 
 #include "analysis/dual_path.hpp"
 #include "cli/commands/commands.hpp"
 #include "core/files.hpp"
 #include "model/io/npy.hpp"
+#include "model/io/samples.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "ops/op_def.hpp"
@@ -54,7 +56,8 @@ int run_quantize(const QuantizeOptions& o) {
         "chipref: warning: {} is already quantized (QDQ / QONNX); its own parameters are used and --calib is ignored\n",
         o.model);
   const int64_t count = o.calib_count > 0 ? o.calib_count : config.calibration_images;
-  Tensor calibration;
+  Tensor fashion_mnist;                         // small: 3 KiB an image
+  std::unique_ptr<const SampleSource> samples;  // what calibrates: read batch by batch
   if (given_params) {
     // no calibration: the model's quantizers give every scale and zero point
   } else if (o.calib == "fashion-mnist") {
@@ -62,30 +65,34 @@ int run_quantize(const QuantizeOptions& o) {
       throw InputError(o.model + ": its input '" + graph.inputs[0].name + "' is " +
                        std::string(to_string(graph.inputs[0].dtype)) +
                        " (token ids or codes): calibrate it with --calib X.npy holding integer inputs of its shape");
-    calibration = load_fashion_mnist("train", count, norm).images;
+    fashion_mnist = load_fashion_mnist("train", count, norm).images;
+    samples = std::make_unique<TensorSamples>(fashion_mnist, "Fashion-MNIST training images");
   } else {
-    calibration = read_npy(o.calib);  // already preprocessed, as the model expects
-    if (calibration.is_float() == integer_input || calibration.rank() < 1 || calibration.dtype == DType::boolean)
+    // already preprocessed, as the model expects; rows are read as calibration reaches them (each batch is
+    // checked for non-finite values then)
+    auto file = std::make_unique<NpySamples>(o.calib, count);
+    const DType dtype = file->dtype();
+    const Shape shape = file->shape();
+    if ((dtype == DType::float32) == integer_input || dtype == DType::boolean)
       throw InputError(o.calib + ": calibration tensor must be " +
                        (integer_input ? "integers (the model's input '" + graph.inputs[0].name + "' is " +
                                             std::string(to_string(graph.inputs[0].dtype)) + ")"
                                       : std::string("float32")) +
-                       " [N, ...], got " + std::string(to_string(calibration.dtype)) +
-                       shape_to_string(calibration.shape));
-    const int64_t held = calibration.shape[0];
-    if (o.calib_count > held)
+                       " [N, ...], got " + std::string(to_string(dtype)) + shape_to_string(shape));
+    if (o.calib_count > file->count())
       throw InputError(
-          fmt::format("--calib-count {}: {} holds only {} calibration inputs", o.calib_count, o.calib, held));
-    if (count < held) calibration = rows_of(calibration, 0, count);  // the first `count`, as from Fashion-MNIST
-    require_finite(calibration, o.calib);
+          fmt::format("--calib-count {}: {} holds only {} calibration inputs", o.calib_count, o.calib, file->count()));
+    samples = std::move(file);  // the first `count`, as from Fashion-MNIST
   }
-  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, o.model, norm});
+  QuantizeInputs inputs{&graph, &config, nullptr, o.model, norm};
+  inputs.calibration_samples = samples.get();
+  const IntGraph q = quantize(inputs);
   save_int_graph(q, o.output);
   int64_t macs = 0, mulshifts = 0;
   for (const Node& op : q.ops)
     macs += ops::op_def(op).mac == ops::MacOperand::weights, mulshifts += ops::op_def(op).requantizes_accumulators;
   const std::string source = given_params ? std::string("its own QDQ/QONNX parameters (no calibration)")
-                                          : fmt::format("{} calibration images", calibration.shape.at(0));
+                                          : fmt::format("{} calibration images", samples->count());
   fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model,
              o.config, source, o.output, q.ops.size(), macs, mulshifts);
   if (!o.report.empty()) {
@@ -94,7 +101,7 @@ int run_quantize(const QuantizeOptions& o) {
                                     [](const Node& op) { return ops::has_role(op, ops::OpRole::constant); });
     std::optional<IntGraph> dense;
     if (sparse) {
-      QuantizeInputs without = QuantizeInputs{&graph, &config, &calibration, o.model, norm};
+      QuantizeInputs without = inputs;
       without.ignore_sparsity = true;
       dense = quantize(without);
     }

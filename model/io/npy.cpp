@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -59,22 +60,37 @@ void narrow(const std::vector<int64_t>& in, std::string& out) {
 }
 }  // namespace
 
-Tensor parse_npy(const std::string& b, const std::string& src) {
+namespace {
+// What the bytes before an array's data say: element type, shape and where the data starts. `b` holds at
+// least the magic, the length fields and the header (a prefix of the file is enough).
+struct NpyLayout {
+  const NpyType* type;
+  Shape shape;
+  size_t data_start;
+  int64_t elements;
+};
+
+// The header's length field: 2 bytes in format 1, 4 in formats 2 and 3 (numpy's format spec).
+size_t header_start_of(const std::string& b, const std::string& src, size_t& header_len) {
   if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0)
     throw InputError(src + ": not a .npy file (missing the \\x93NUMPY magic)");
   const int major = static_cast<uint8_t>(b[6]);
-  size_t header_len, header_start;
   if (major == 1) {
     header_len = uint8_t(b[8]) | (size_t(uint8_t(b[9])) << 8);
-    header_start = 10;
-  } else if (major == 2 || major == 3) {
+    return 10;
+  }
+  if (major == 2 || major == 3) {
     if (b.size() < 12) throw InputError(src + ": truncated .npy header");
     header_len =
         uint8_t(b[8]) | (size_t(uint8_t(b[9])) << 8) | (size_t(uint8_t(b[10])) << 16) | (size_t(uint8_t(b[11])) << 24);
-    header_start = 12;
-  } else {
-    throw InputError(src + ": .npy format version " + std::to_string(major) + " is not supported; expected 1, 2 or 3");
+    return 12;
   }
+  throw InputError(src + ": .npy format version " + std::to_string(major) + " is not supported; expected 1, 2 or 3");
+}
+
+NpyLayout parse_layout(const std::string& b, const std::string& src) {
+  size_t header_len = 0;
+  const size_t header_start = header_start_of(b, src, header_len);
   if (b.size() < header_start + header_len) throw InputError(src + ": truncated .npy header");
   const std::string header = b.substr(header_start, header_len);
   const auto descr_value = header_value(header, "descr", '\'', '\'');
@@ -87,7 +103,7 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
     throw InputError(src + ": Fortran-ordered .npy arrays are not supported; save with C order");
   const auto shape_text = header_value(header, "shape", '(', ')');
   if (!shape_text) throw InputError(src + ": .npy header has no 'shape'");
-  Shape shape;
+  NpyLayout layout{nullptr, {}, header_start + header_len, 1};
   std::stringstream dims(*shape_text);
   for (std::string item; std::getline(dims, item, ',');) {
     item.erase(0, item.find_first_not_of(" \t"));
@@ -95,30 +111,34 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
     if (item.empty()) continue;
     if (item.find_first_not_of("0123456789") != std::string::npos || item.size() > 12)
       throw InputError(src + ": bad dimension '" + item + "' in .npy shape");
-    shape.push_back(std::stoll(item));
+    layout.shape.push_back(std::stoll(item));
   }
-  const NpyType* type = nullptr;
   for (const auto& t : kTypes)
-    if (descr == t.descr) type = &t;
-  if (!type)
+    if (descr == t.descr) layout.type = &t;
+  if (!layout.type)
     throw InputError(src + ": .npy element type '" + descr +
                      "' is not supported; expected <f4, |i1, |u1, <i2, <u2, <i4, <i8 or |b1");
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d > 0 && n > (int64_t{1} << 40) / d)
-      throw InputError(src + ": .npy shape " + shape_to_string(shape) + " is too large");
-    n *= d;
+  for (int64_t d : layout.shape) {
+    if (d > 0 && layout.elements > (int64_t{1} << 40) / d)
+      throw InputError(src + ": .npy shape " + shape_to_string(layout.shape) + " is too large");
+    layout.elements *= d;
   }
-  const size_t data_start = header_start + header_len;
-  if (b.size() - data_start != static_cast<size_t>(n) * type->size)
-    throw InputError(src + ": .npy data holds " + std::to_string(b.size() - data_start) + " bytes; shape " +
-                     shape_to_string(shape) + " of " + descr + " needs " +
-                     std::to_string(n * static_cast<int64_t>(type->size)));
-  const char* p = b.data() + data_start;
+  return layout;
+}
+
+void require_data_size(const NpyLayout& layout, size_t data_bytes, const std::string& src) {
+  if (data_bytes != static_cast<size_t>(layout.elements) * layout.type->size)
+    throw InputError(src + ": .npy data holds " + std::to_string(data_bytes) + " bytes; shape " +
+                     shape_to_string(layout.shape) + " of " + layout.type->descr + " needs " +
+                     std::to_string(layout.elements * static_cast<int64_t>(layout.type->size)));
+}
+
+// n elements of `type` at p into a tensor of `shape`.
+Tensor decode(const NpyType& type, const char* p, int64_t n, Shape shape) {
   Tensor t;
-  t.dtype = type->dtype;
-  t.shape = shape;
-  switch (type->dtype) {
+  t.dtype = type.dtype;
+  t.shape = std::move(shape);
+  switch (type.dtype) {
     case DType::float32:
       t.floats.resize(static_cast<size_t>(n));
       if (n) std::memcpy(t.floats.data(), p, static_cast<size_t>(n) * 4);
@@ -127,8 +147,6 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
       widen<int8_t>(p, n, t.ints);
       break;
     case DType::uint8:
-      widen<uint8_t>(p, n, t.ints);
-      break;
     case DType::boolean:
       widen<uint8_t>(p, n, t.ints);
       break;
@@ -146,6 +164,62 @@ Tensor parse_npy(const std::string& b, const std::string& src) {
       break;
   }
   return t;
+}
+}  // namespace
+
+Tensor parse_npy(const std::string& b, const std::string& src) {
+  const NpyLayout layout = parse_layout(b, src);
+  require_data_size(layout, b.size() - layout.data_start, src);
+  return decode(*layout.type, b.data() + layout.data_start, layout.elements, layout.shape);
+}
+
+struct NpyRows::Layout : NpyLayout {};
+
+NpyRows::NpyRows(const std::string& path) : path_(path), file_(path, std::ios::binary) {
+  if (!file_) throw InputError(path + ": cannot open (" + std::strerror(errno) + ")");
+  // The header is at most 4 GiB by the format, in practice a few hundred bytes: read its length first.
+  std::string prefix(12, '\0');
+  file_.read(prefix.data(), 12);
+  prefix.resize(static_cast<size_t>(file_.gcount()));
+  size_t header_len = 0;
+  const size_t header_start = header_start_of(prefix, path, header_len);
+  if (header_len > (size_t{1} << 20))
+    throw InputError(path + ": .npy header of " + std::to_string(header_len) + " bytes; expected at most 1 MiB");
+  prefix.resize(header_start + header_len);
+  file_.clear();
+  file_.seekg(0);
+  file_.read(prefix.data(), static_cast<std::streamsize>(prefix.size()));
+  prefix.resize(static_cast<size_t>(file_.gcount()));
+  layout_ = std::make_unique<Layout>(Layout{parse_layout(prefix, path)});
+  file_.clear();
+  file_.seekg(0, std::ios::end);
+  require_data_size(*layout_, static_cast<size_t>(file_.tellg()) - layout_->data_start, path);
+  if (layout_->shape.empty()) throw InputError(path + ": a .npy scalar has no rows; expected an array [N, ...]");
+  row_elements_ = layout_->shape[0] ? layout_->elements / layout_->shape[0] : 0;
+}
+
+NpyRows::~NpyRows() = default;
+
+DType NpyRows::dtype() const { return layout_->type->dtype; }
+const Shape& NpyRows::shape() const { return layout_->shape; }
+
+Tensor NpyRows::rows(int64_t first, int64_t count) const {
+  if (first < 0 || count < 0 || first + count > layout_->shape[0])
+    throw std::logic_error("NpyRows::rows: rows [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                           ") of " + std::to_string(layout_->shape[0]));
+  const size_t row_bytes = static_cast<size_t>(row_elements_) * layout_->type->size;
+  std::string bytes(row_bytes * static_cast<size_t>(count), '\0');
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    file_.clear();
+    file_.seekg(static_cast<std::streamoff>(layout_->data_start + row_bytes * static_cast<size_t>(first)));
+    file_.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (static_cast<size_t>(file_.gcount()) != bytes.size())
+      throw InputError(path_ + ": read failed at row " + std::to_string(first) + " (was the file changed?)");
+  }
+  Shape shape = layout_->shape;
+  shape[0] = count;
+  return decode(*layout_->type, bytes.data(), row_elements_ * count, std::move(shape));
 }
 
 Tensor read_npy(const std::string& path) { return parse_npy(read_file_bytes(path), path); }
