@@ -11,17 +11,23 @@ namespace chipref::kernels::avx2 {
 
 namespace {
 
+constexpr int64_t kBlockRows = 6;
+
 // ROWS output channels × 16 pixels. B rows k and k+1 are interleaved on the fly (unpack), which puts
 // pixels {0–3, 8–11} in the first accumulator and {4–7, 12–15} in the second; the store undoes it.
 template <int ROWS>
 void block(const int16_t* a, const int16_t* const* b_rows, int64_t p0, int64_t kp, const int32_t* bias, int32_t* c,
            int64_t ldc) {
+  // Unrolled over the rows so that the 2·ROWS accumulators stay in registers (GCC at -O2 keeps a rolled
+  // loop's array on the stack): 12 accumulators, two B vectors and the broadcast weight fill 15 of AVX2's 16.
   __m256i acc[ROWS][2];
+#pragma GCC unroll 8
   for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = _mm256_set1_epi32(bias ? bias[r] : 0);
   for (int64_t k = 0; k < kp; k += 2) {
     const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b_rows[k] + p0));
     const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b_rows[k + 1] + p0));
     const __m256i lo = _mm256_unpacklo_epi16(r0, r1), hi = _mm256_unpackhi_epi16(r0, r1);
+#pragma GCC unroll 8
     for (int r = 0; r < ROWS; ++r) {
       int32_t pair;
       std::memcpy(&pair, a + r * kp + k, sizeof pair);  // A[r][k] in the low half, A[r][k+1] in the high half
@@ -30,6 +36,7 @@ void block(const int16_t* a, const int16_t* const* b_rows, int64_t p0, int64_t k
       acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(hi, w));
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < ROWS; ++r) {
     const __m256i first = _mm256_permute2x128_si256(acc[r][0], acc[r][1], 0x20);   // pixels 0–7
     const __m256i second = _mm256_permute2x128_si256(acc[r][0], acc[r][1], 0x31);  // pixels 8–15
@@ -184,11 +191,17 @@ void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
               int32_t* c, int64_t ldc) {
   for (int64_t p0 = 0; p0 < np; p0 += 16)  // the 16-column panel of B stays in L1 across the row blocks
-    for (int64_t m = 0; m < rows; m += 4) {
+    for (int64_t m = 0; m < rows; m += kBlockRows) {
       const int32_t* bm = bias ? bias + m : nullptr;
       const int16_t* am = a + m * kp;
       int32_t* cm = c + m * ldc;
-      switch (std::min<int64_t>(4, rows - m)) {
+      switch (std::min<int64_t>(kBlockRows, rows - m)) {
+        case 6:
+          block<6>(am, b_rows, p0, kp, bm, cm, ldc);
+          break;
+        case 5:
+          block<5>(am, b_rows, p0, kp, bm, cm, ldc);
+          break;
         case 4:
           block<4>(am, b_rows, p0, kp, bm, cm, ldc);
           break;

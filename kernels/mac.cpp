@@ -257,7 +257,10 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     PhasePlanes planes(g);
     const std::vector<const int16_t*> rows = planes.rows(kp);
     const int64_t np = planes.columns(), sub_w = planes.row_width();
-    std::vector<int32_t> c(static_cast<size_t>(m_per_group * np));
+    // every element is written by the GEMM before it is read: a per-thread buffer that only grows, not a
+    // zeroed one per call (whose memset and page faults cost as much as the copy out)
+    thread_local std::vector<int32_t> c;
+    if (c.size() < static_cast<size_t>(m_per_group * np)) c.resize(static_cast<size_t>(m_per_group * np));
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
@@ -358,6 +361,29 @@ void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a
                 max_c = max_abs_offset(c, batch * k * n, c_zero_point);
   // every partial sum is bounded by k · max|a − za| · max|c − zc| (< 2^62 for 16-bit codes and k < 2^28)
   const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, 0, max_a, k * max_c);
+  // Both operands in int16 and every output provably in range: the int16 GEMM of conv_mac (exact in any
+  // order, see there), A's rows as the weights and C's rows as the B rows, per matrix of the batch.
+  if (simd_level() == SimdLevel::avx2 && unchecked && fits_int16(max_a) && fits_int16(max_c) && m > 0 && n > 0 &&
+      k > 0) {
+    const int64_t kp = (k + 1) / 2 * 2, np = (n + 15) / 16 * 16;
+    thread_local std::vector<int16_t> a16, c16;
+    thread_local std::vector<int32_t> product;
+    a16.assign(static_cast<size_t>(m * kp), 0);
+    c16.assign(static_cast<size_t>(kp * np), 0);
+    if (product.size() < static_cast<size_t>(m * np)) product.resize(static_cast<size_t>(m * np));
+    std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
+    for (int64_t t = 0; t < kp; ++t) b_rows[t] = c16.data() + t * np;
+    for (int64_t b = 0; b < batch; ++b) {
+      const int32_t* ab = a + b * m * k;
+      const int32_t* cb = c + b * k * n;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t t = 0; t < k; ++t) a16[i * kp + t] = static_cast<int16_t>(ab[i * k + t] - a_zero_point);
+      for (int64_t t = 0; t < k; ++t) avx2::offset_to_int16(cb + t * n, c_zero_point, n, c16.data() + t * np);
+      avx2::gemm_s16(a16.data(), b_rows.data(), m, kp, np, nullptr, product.data(), np);
+      for (int64_t i = 0; i < m; ++i) std::copy_n(product.data() + i * np, n, out + b * m * n + i * n);
+    }
+    return;
+  }
   std::vector<int64_t> column(static_cast<size_t>(k));
   for (int64_t b = 0; b < batch; ++b) {
     const int32_t* ab = a + b * m * k;
