@@ -1,6 +1,7 @@
 #include "sim/direct_engine.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "ops/boundaries.hpp"
 #include "ops/sparse_decode.hpp"
@@ -9,28 +10,49 @@ namespace chipref {
 
 namespace {
 
-// Output buffers come from a per-thread pool and go back to it when a run ends: a network's tensors are
-// the same sizes run after run, so after the first run no op allocates (or page-faults) any more.
+// Output buffers come from a per-thread pool and go back to it as soon as their last reader has run: a
+// network's tensors are the same sizes run after run, so after the first run ops rarely allocate (or
+// page-fault) any more, and a run holds only the tensors still to be read, not all of them.
 std::vector<std::vector<int32_t>>& buffer_pool() {
   thread_local std::vector<std::vector<int32_t>> pool;
   return pool;
 }
 
-CodeTensor pooled_tensor() {
+// The pooled buffer that fits `elements` most tightly (the largest when none holds them): the op's resize
+// then neither reallocates nor zero-fills.
+CodeTensor pooled_tensor(size_t elements) {
   auto& pool = buffer_pool();
   CodeTensor t;
-  if (!pool.empty()) {
-    t.data = std::move(pool.back());
-    pool.pop_back();
+  if (pool.empty()) return t;
+  size_t best = 0;
+  for (size_t i = 1; i < pool.size(); ++i) {
+    const size_t have = pool[i].capacity(), best_have = pool[best].capacity();
+    const bool fits = have >= elements, best_fits = best_have >= elements;
+    if (fits ? (!best_fits || have < best_have) : (!best_fits && have > best_have)) best = i;
   }
+  t.data = std::move(pool[best]);
+  pool[best] = std::move(pool.back());
+  pool.pop_back();
   return t;
 }
 
-void return_buffers(std::map<std::string, CodeTensor>& env) {
+void return_buffer(CodeTensor& t) {
   auto& pool = buffer_pool();
-  for (auto& [name, t] : env)
-    if (pool.size() < 256) pool.push_back(std::move(t.data));
+  if (pool.size() < 256 && t.data.capacity() > 0) pool.push_back(std::move(t.data));
+}
+
+void return_buffers(std::map<std::string, CodeTensor>& env) {
+  for (auto& [name, t] : env) return_buffer(t);
   env.clear();
+}
+
+// Elements of an op's output for `images` images, from the shape the IntGraph records for one batch.
+size_t expected_elements(const IntGraph& graph, const std::string& value, int64_t images) {
+  const auto it = graph.values.find(value);
+  if (it == graph.values.end() || it->second.shape.empty()) return 0;
+  int64_t n = images;
+  for (size_t d = 1; d < it->second.shape.size(); ++d) n *= std::max<int64_t>(it->second.shape[d], 0);
+  return static_cast<size_t>(n);
 }
 
 }  // namespace
@@ -55,6 +77,13 @@ DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(
     steps_.push_back(prepare_int_op(graph, op, weights));
     images_independent_ = images_independent_ && steps_.back().images_independent;
   }
+  // Each tensor is freed after the last step that reads it; the output boundary's input never is.
+  std::map<std::string, size_t> last_reader;
+  for (size_t i = 0; i < steps_.size(); ++i)
+    for (const std::string& name : steps_[i].inputs) last_reader[name] = i;
+  last_reader.erase(graph.ops.back().inputs.at(0));
+  free_after_.resize(steps_.size());
+  for (const auto& [name, step] : last_reader) free_after_[step].push_back(name);
 }
 
 Tensor DirectEngine::run(const Tensor& input, RunTrace* trace) const {
@@ -96,7 +125,7 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
       if (it == env.end()) throw InputError(op.describe() + ": input '" + name + "' has not been computed");
       inputs.push_back(&it->second);
     }
-    CodeTensor y = pooled_tensor();
+    CodeTensor y = pooled_tensor(expected_elements(graph_, op.outputs.at(0), images));
     OverflowCounter overflow;
     step.run(inputs, y, overflow);
     if (trace) {
@@ -105,6 +134,11 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
     }
     if (observe) (*observe)(op, y, overflow, first_image, images);
     env[op.outputs.at(0)] = std::move(y);
+    for (const std::string& name : free_after_[static_cast<size_t>(&step - steps_.data())]) {
+      const auto it = env.find(name);
+      return_buffer(it->second);
+      env.erase(it);
+    }
   }
   const Tensor y = dequantize_output(graph_, env.at(graph_.ops.back().inputs.at(0)));
   return_buffers(env);

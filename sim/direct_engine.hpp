@@ -49,6 +49,7 @@ class DirectEngine : public Engine {
   std::vector<PreparedOp> steps_;
   std::map<std::string, Tensor> decoded_;  // sparse_decode outputs, decoded once
   bool images_independent_ = true;         // false if some op may mix the images of a batch
+  std::vector<std::vector<std::string>> free_after_;  // per step: the tensors no later step reads
 };
 
 }  // namespace chipref
