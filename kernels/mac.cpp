@@ -7,6 +7,7 @@
 #include <map>
 
 #include "kernels/avx2.hpp"
+#include "kernels/avx512.hpp"
 #include "kernels/mac_spec.hpp"
 #include "kernels/simd.hpp"
 
@@ -21,11 +22,20 @@ void require_int32_accumulator(const AccumulatorSpec& acc) {
                      " is not supported by the MAC kernels yet; expected <= 32");
 }
 bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
+
+// The int16 GEMM of the avx2 tier (avx2.hpp), on 512-bit vectors where the level allows.
+void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
+              int32_t* c, int64_t ldc) {
+  if (simd_at_least(SimdLevel::avx512_vnni))
+    avx512::gemm_s16(a, b_rows, rows, kp, np, bias, c, ldc);
+  else
+    avx2::gemm_s16(a, b_rows, rows, kp, np, bias, c, ldc);
+}
 }  // namespace
 
 void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
   lo = x[0], hi = x[0];
-  if (simd_level() == SimdLevel::avx2) {
+  if (simd_at_least(SimdLevel::avx2)) {
     avx2::min_max(x, n, lo, hi);
   } else {
     for (int64_t i = 0; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
@@ -251,7 +261,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   for (int64_t m = 0; m < g.out_channels; ++m)
     if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, weights.abs_sum[m]))
       group_fast[m / m_per_group] = false;
-  if (level == SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
+  if (level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
     const int64_t kp = weights.kp;
     const int16_t* a = weights.packed.data();
     PhasePlanes planes(g);
@@ -265,8 +275,8 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
         planes.fill(x, x_zero_point, n, grp);
-        avx2::gemm_s16(a + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
-                       bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
+        gemm_s16(a + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
+                 bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
         for (int64_t m = 0; m < m_per_group; ++m)
           for (int64_t oy = 0; oy < oh; ++oy)
             std::copy_n(c.data() + m * np + oy * sub_w, ow,
@@ -319,7 +329,7 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
   }
   // Every output provably in range and both operands in int16: the int16 GEMM of conv_mac (exact in any
   // order, see there) on the weights × the activations transposed, [out][rows], transposed back.
-  if (level == SimdLevel::avx2 && all_unchecked && fits_int16(max_abs_a) && !weights.packed.empty() && rows > 0) {
+  if (level >= SimdLevel::avx2 && all_unchecked && fits_int16(max_abs_a) && !weights.packed.empty() && rows > 0) {
     const int64_t kp = weights.kp, np = (rows + 15) / 16 * 16;
     thread_local std::vector<int16_t> columns;
     thread_local std::vector<int32_t> c;
@@ -330,8 +340,8 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
         columns[k * np + r] = static_cast<int16_t>(a[r * in_features + k] - a_zero_point);
     std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
     for (int64_t k = 0; k < kp; ++k) b_rows[k] = columns.data() + k * np;
-    avx2::gemm_s16(weights.packed.data(), b_rows.data(), out_features, kp, np, bias.empty() ? nullptr : bias.data(),
-                   c.data(), np);
+    gemm_s16(weights.packed.data(), b_rows.data(), out_features, kp, np, bias.empty() ? nullptr : bias.data(), c.data(),
+             np);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t o = 0; o < out_features; ++o) out[r * out_features + o] = c[o * np + r];
     return;
@@ -363,7 +373,7 @@ void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a
   const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, 0, max_a, k * max_c);
   // Both operands in int16 and every output provably in range: the int16 GEMM of conv_mac (exact in any
   // order, see there), A's rows as the weights and C's rows as the B rows, per matrix of the batch.
-  if (simd_level() == SimdLevel::avx2 && unchecked && fits_int16(max_a) && fits_int16(max_c) && m > 0 && n > 0 &&
+  if (simd_at_least(SimdLevel::avx2) && unchecked && fits_int16(max_a) && fits_int16(max_c) && m > 0 && n > 0 &&
       k > 0) {
     const int64_t kp = (k + 1) / 2 * 2, np = (n + 15) / 16 * 16;
     thread_local std::vector<int16_t> a16, c16;
@@ -379,7 +389,7 @@ void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a
       for (int64_t i = 0; i < m; ++i)
         for (int64_t t = 0; t < k; ++t) a16[i * kp + t] = static_cast<int16_t>(ab[i * k + t] - a_zero_point);
       for (int64_t t = 0; t < k; ++t) avx2::offset_to_int16(cb + t * n, c_zero_point, n, c16.data() + t * np);
-      avx2::gemm_s16(a16.data(), b_rows.data(), m, kp, np, nullptr, product.data(), np);
+      gemm_s16(a16.data(), b_rows.data(), m, kp, np, nullptr, product.data(), np);
       for (int64_t i = 0; i < m; ++i) std::copy_n(product.data() + i * np, n, out + b * m * n + i * n);
     }
     return;

@@ -29,7 +29,7 @@ bool mulshift_last_axis(const MulShift& p, const int32_t* x, int64_t outer, int6
 }  // namespace
 
 void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int64_t inner, int32_t* y) {
-  const bool per_channel = p.channels.size() > 1, vector = simd_level() == SimdLevel::avx2;
+  const bool per_channel = p.channels.size() > 1, vector = simd_at_least(SimdLevel::avx2);
   if (vector && per_channel && inner == 1 && outer >= 8 && mulshift_last_axis(p, x, outer, channels, y)) return;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
@@ -43,7 +43,7 @@ void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channe
 }
 
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
-  if (!p.subtract && simd_level() == SimdLevel::avx2 && avx2::add_requant(p, a, b, count, y)) return;
+  if (!p.subtract && simd_at_least(SimdLevel::avx2) && avx2::add_requant(p, a, b, count, y)) return;
   const Requantizer& rq = p.requantizer;
   for (int64_t i = 0; i < count; ++i) {
     // (a − zp_a) fits int32 for every format of at most 31 bits

@@ -9,18 +9,22 @@
 namespace chipref::kernels {
 
 namespace {
-SimdLevel best_level() { return cpu_supports(SimdLevel::avx2) ? SimdLevel::avx2 : SimdLevel::portable; }
+SimdLevel best_level() {
+  for (SimdLevel l : {SimdLevel::avx512_vnni, SimdLevel::avx2})
+    if (cpu_supports(l)) return l;
+  return SimdLevel::portable;
+}
 
 SimdLevel initial_level() {
   const char* env = std::getenv("CHIPREF_SIMD");
   if (!env || !*env) return best_level();
-  for (SimdLevel l : {SimdLevel::per_addition, SimdLevel::portable, SimdLevel::avx2})
+  for (SimdLevel l : kSimdLevels)
     if (to_string(l) == env) {
       if (!cpu_supports(l)) throw InputError("CHIPREF_SIMD=" + std::string(env) + ": this CPU does not support it");
       return l;
     }
   throw InputError("CHIPREF_SIMD='" + std::string(env) +
-                   "' is not a kernel level; expected per_addition, portable or avx2");
+                   "' is not a kernel level; expected per_addition, portable, avx2 or avx512_vnni");
 }
 
 std::atomic<SimdLevel>& active() {
@@ -37,14 +41,18 @@ std::string_view to_string(SimdLevel level) {
       return "portable";
     case SimdLevel::avx2:
       return "avx2";
+    case SimdLevel::avx512_vnni:
+      return "avx512_vnni";
   }
   return "?";
 }
 
 bool cpu_supports(SimdLevel level) {
-  if (level != SimdLevel::avx2) return true;
+  if (level < SimdLevel::avx2) return true;
 #if defined(__x86_64__)
-  return __builtin_cpu_supports("avx2");
+  if (level == SimdLevel::avx2) return __builtin_cpu_supports("avx2");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 #else
   return false;
 #endif

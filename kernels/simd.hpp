@@ -5,18 +5,23 @@
 //   per_addition  every MAC through AccumulatorSpec::add, one by one; scalar requantization
 //   portable      int32 GEMM (Eigen) for channels provably within the accumulator; scalar requantization
 //   avx2          int16 pair-product GEMM (vpmaddwd) for those channels, and 8-lane requantization
-// The default is the best the CPU has; CHIPREF_SIMD=per_addition|portable|avx2 overrides it (a level
-// the CPU lacks is an InputError).
+//   avx512_vnni   avx2, with the GEMM on vpdpwssd over 512-bit vectors (the same int16 pair products)
+// The levels are ordered: each uses every fast path of the ones before it. The default is the best the
+// CPU has; CHIPREF_SIMD=per_addition|portable|avx2|avx512_vnni overrides it (a level the CPU lacks is an
+// InputError).
 
 #include <string_view>
 
 namespace chipref::kernels {
 
-enum class SimdLevel { per_addition, portable, avx2 };
+enum class SimdLevel { per_addition, portable, avx2, avx512_vnni };
+inline constexpr SimdLevel kSimdLevels[] = {SimdLevel::per_addition, SimdLevel::portable, SimdLevel::avx2,
+                                            SimdLevel::avx512_vnni};
 
 std::string_view to_string(SimdLevel level);
 bool cpu_supports(SimdLevel level);
-SimdLevel simd_level();                // the active level
+SimdLevel simd_level();  // the active level
+inline bool simd_at_least(SimdLevel level) { return simd_level() >= level; }
 void set_simd_level(SimdLevel level);  // throws InputError if the CPU lacks it (tests and benchmarks)
 
 }  // namespace chipref::kernels

@@ -1,6 +1,10 @@
 #include "sim/direct_engine.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "ops/boundaries.hpp"
@@ -102,9 +106,38 @@ Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe)
   const int64_t fixed = fixed_batch(graph_), chunk = fixed > 0 ? fixed : kChunk;
   require_multiple_of_fixed_batch(graph_, n);
   if ((fixed == 0 && !images_independent_) || n <= chunk) return run_whole(input, nullptr, observe, 0);
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  std::vector<Tensor> outputs(static_cast<size_t>(chunks));
+  auto run_chunk = [&](int64_t i) {
+    const int64_t start = i * chunk;
+    outputs[i] = run_whole(rows_of(input, start, std::min(chunk, n - start)), nullptr, observe, start);
+  };
+  // Chunks on several threads (never with an observer, which sees the ops in order): each chunk's
+  // integers are what one thread computes, and the outputs are stacked in chunk order.
+  const int64_t workers = observe ? 1 : std::min<int64_t>(jobs_, chunks);
+  if (workers <= 1) {
+    for (int64_t i = 0; i < chunks; ++i) run_chunk(i);
+  } else {
+    std::atomic<int64_t> next{0};
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    auto worker = [&] {
+      for (int64_t i = next++; i < chunks; i = next++) try {
+          run_chunk(i);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(failure_mutex);
+          if (!failure) failure = std::current_exception();
+          next = chunks;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int64_t t = 1; t < workers; ++t) pool.emplace_back(worker);
+    worker();
+    for (std::thread& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
+  }
   Tensor out;
-  for (int64_t start = 0; start < n; start += chunk)
-    append_rows(out, run_whole(rows_of(input, start, std::min(chunk, n - start)), nullptr, observe, start));
+  for (Tensor& t : outputs) append_rows(out, t), t = Tensor{};
   return out;
 }
 

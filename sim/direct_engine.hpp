@@ -3,6 +3,7 @@
 // as int32, per-channel multipliers) are prepared once; a run touches no float between the input
 // quantize and the output dequantize.
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -39,6 +40,9 @@ class DirectEngine : public Engine {
   Tensor run(const Tensor& input, const OpObserver& observe) const;
   Tensor run(const Tensor& input, RunTrace* trace) override { return std::as_const(*this).run(input, trace); }
   std::string name() const override { return "direct"; }
+  // Chunks of a batch run on up to `jobs` threads (runs without a trace or an observer); the outputs are
+  // byte-identical to one thread's.
+  void set_jobs(int jobs) { jobs_ = std::max(jobs, 1); }
   static constexpr int64_t kChunk = 8;
 
  private:
@@ -49,7 +53,8 @@ class DirectEngine : public Engine {
   std::vector<PreparedOp> steps_;
   std::map<std::string, Tensor> decoded_;  // sparse_decode outputs, decoded once
   bool images_independent_ = true;         // false if some op may mix the images of a batch
-  std::vector<std::vector<std::string>> free_after_;  // per step: the tensors no later step reads
+  std::vector<std::vector<std::string>> free_after_;
+  int jobs_ = 1;  // per step: the tensors no later step reads
 };
 
 }  // namespace chipref

@@ -4,13 +4,19 @@
 
 namespace chipref::cli {
 
-void add_engine_option(CLI::App& cmd, EngineChoice& choice, bool rtl_option) {
+void add_engine_option(CLI::App& cmd, EngineChoice& choice, bool rtl_option, bool jobs_option) {
   cmd.add_option("--engine", choice.engine,
                  "direct: the plain C++ DirectEngine; systemc: the netlist of SystemC modules built from the "
                  "IntGraph's hardware "
                  "section (docs/systemc.md). Both give the same integers")
       ->check(CLI::IsMember({"direct", "systemc"}))
       ->capture_default_str();
+  if (jobs_option)
+    cmd.add_option("-j,--jobs", choice.jobs,
+                   "Threads for the direct engine: chunks of 8 images (a fixed-batch model's batch) run concurrently; "
+                   "outputs byte-identical to one thread")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
   if (rtl_option)
     cmd.add_option(
            "--rtl", choice.rtl,
@@ -33,9 +39,13 @@ std::unique_ptr<Engine> make_engine(const IntGraph& graph, const EngineChoice& c
       throw InputError(
           "--sparse-kernel skip-zero applies to the direct engine; the SystemC engine's SparseDecoder feeds the MAC "
           "array dense weights");
+    if (choice.jobs > 1)
+      throw InputError("--jobs applies to the direct engine; the SystemC engine runs its netlist on one thread");
     return make_systemc_engine(graph, choice);
   }
-  return std::make_unique<DirectEngine>(graph, sparse);
+  auto engine = std::make_unique<DirectEngine>(graph, sparse);
+  engine->set_jobs(choice.jobs);
+  return engine;
 }
 
 std::function<Tensor(const Tensor&)> make_runner(const IntGraph& graph, const EngineChoice& choice,

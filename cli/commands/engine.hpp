@@ -18,10 +18,12 @@ namespace chipref::cli {
 struct EngineChoice {
   std::string engine = "direct";  // direct | systemc
   std::vector<std::string> rtl;   // systemc: blocks run as Verilated RTL inside the netlist
+  int jobs = 1;                   // direct: threads over the chunks of a batch
 };
 
-// --engine, and with `rtl_option` also --rtl.
-void add_engine_option(CLI::App& cmd, EngineChoice& choice, bool rtl_option = true);
+// --engine, with `rtl_option` also --rtl, with `jobs_option` also -j/--jobs (commands that run batches
+// without a trace).
+void add_engine_option(CLI::App& cmd, EngineChoice& choice, bool rtl_option = true, bool jobs_option = false);
 
 // The SystemC engine of `choice` (its --rtl blocks swapped in) over `graph`, which must outlive it.
 std::unique_ptr<SystemCEngine> make_systemc_engine(const IntGraph& graph, const EngineChoice& choice);

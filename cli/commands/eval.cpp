@@ -98,7 +98,7 @@ void add_eval_command(CLI::App& app, int& exit_code) {
                   "the kept values only "
                   "(the same integers); default decode")
       ->check(CLI::IsMember({"decode", "skip-zero"}));
-  add_engine_option(*cmd, o->engine);
+  add_engine_option(*cmd, o->engine, true, true);
   cmd->add_flag("--json", o->json,
                 "Print one JSON object {\"top1\", \"count\", \"correct\"} (and \"engine\" for an IntGraph)");
   cmd->callback([&exit_code, o] { exit_code = run_eval(*o); });

@@ -39,7 +39,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", o->output, "Output tensor (.npy, float32)")->required();
-  add_engine_option(*cmd, o->engine);
+  add_engine_option(*cmd, o->engine, true, true);
   cmd->callback([&exit_code, o] { exit_code = run_run(*o); });
 }
 

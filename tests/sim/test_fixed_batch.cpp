@@ -130,3 +130,30 @@ TEST_CASE("Fixed batch/inputs that are not a multiple of the exported batch are 
     CHECK(std::equal(part.floats.begin(), part.floats.end(), together.floats.begin() + i * 24));
   }
 }
+
+TEST_CASE("DirectEngine/jobs: chunks on 3 threads give the traced run's outputs bit for bit, dynamic and fixed batch",
+          "[sim][jobs]") {
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "a8.yaml");
+  const Tensor calibration = random_inputs(60, 1);
+  const Graph dynamic = import_onnx_bytes(issue25_ops_model(), "issue25_ops.onnx");
+  const Graph fixed = import_onnx_bytes(fixed_batch_model(1), "fixed1.onnx");
+  for (const Graph* g : {&dynamic, &fixed}) {
+    const IntGraph q = quantize(QuantizeInputs{g, &config, &calibration, g->source, {}});
+    DirectEngine engine(q);
+    const Tensor x = random_inputs(45, 3);  // 6 chunks of 8 (the last of 5), or 45 runs of 1
+    RunTrace trace;                         // a traced run is one whole-batch run, never chunked
+    const Tensor whole = engine.run(x, &trace);
+    const Tensor one_thread = engine.run(x);
+    engine.set_jobs(3);
+    const Tensor three_threads = engine.run(x);
+    INFO(g->source);
+    CHECK(one_thread.shape == whole.shape);
+    CHECK(one_thread.floats == whole.floats);
+    CHECK(three_threads.shape == whole.shape);
+    CHECK(three_threads.floats == whole.floats);
+
+    Tensor bad = x;  // an error in a later chunk reaches the caller, named, whatever thread met it
+    bad.floats.at(40 * 24 + 5) = std::nanf("");
+    CHECK_THROWS_WITH(engine.run(bad), Catch::Contains("NaN"));
+  }
+}

@@ -23,7 +23,7 @@ template <class F>
 auto at_each_level(F f) {
   std::vector<std::pair<SimdLevel, decltype(f())>> results;
   const SimdLevel saved = simd_level();
-  for (SimdLevel l : {SimdLevel::per_addition, SimdLevel::portable, SimdLevel::avx2}) {
+  for (SimdLevel l : kSimdLevels) {
     if (!cpu_supports(l)) continue;
     set_simd_level(l);
     results.emplace_back(l, f());
@@ -47,7 +47,8 @@ struct MacResult {
 }  // namespace
 
 TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overflow counts", "[sim][simd]") {
-  INFO("levels on this CPU: avx2 " << cpu_supports(SimdLevel::avx2));
+  INFO("levels on this CPU: avx2 " << cpu_supports(SimdLevel::avx2) << ", avx512_vnni "
+                                   << cpu_supports(SimdLevel::avx512_vnni));
   std::mt19937_64 rng(2026);
   std::uniform_int_distribution<int> pick(0, 1 << 20);
   int compared = 0;

@@ -113,7 +113,7 @@ TEST_CASE("Sparse/skip-zero MACs equal the dense MACs on the decoded weights, ou
     const AccumulatorSpec acc =
         AccumulatorSpec::make(trial % 3 == 0 ? 16 : 32, trial % 2 ? OverflowPolicy::saturate : OverflowPolicy::wrap);
     const int64_t outputs = g.batch * g.out_channels * g.out_h() * g.out_w();
-    for (SimdLevel level : {SimdLevel::per_addition, SimdLevel::portable, SimdLevel::avx2}) {
+    for (SimdLevel level : kSimdLevels) {
       if (!cpu_supports(level)) continue;
       set_simd_level(level);
       std::vector<int32_t> dense(static_cast<size_t>(outputs)), sparse(dense.size());
