@@ -26,21 +26,21 @@
 using namespace chipref;
 
 namespace {
-// Multiply-accumulates of one op for one run of `images` images, and the kind it is counted under.
-std::pair<std::string, int64_t> mac_kind(const IntGraph& q, const Node& op, const CodeTensor& out) {
-  const int64_t outputs = static_cast<int64_t>(out.data.size());
-  if (op.op_type == "matmul_mac") {
-    const Shape& a = q.values.at(op.inputs.at(0)).shape;
-    return {"matmul (activations)", outputs * a.back()};
-  }
-  const auto w = q.constants.find(op.inputs.at(1));
-  if (w == q.constants.end() || w->second.shape.empty()) return {op.op_type, 0};
-  const Shape& ws = w->second.shape;
-  const int64_t per_output = w->second.numel() / ws[0];
-  if (op.op_type != "conv_mac") return {op.op_type, outputs * per_output};
-  const int64_t groups = op.get_int("group", 1);
-  const bool pointwise = ws.size() == 4 && ws[2] == 1 && ws[3] == 1;
-  return {groups > 1 && groups == ws[0] ? "conv depthwise" : pointwise ? "conv 1x1" : "conv kxk", outputs * per_output};
+// Multiply-accumulates of one MAC op per image (from the shapes the IntGraph records for one batch), and
+// the kind it is counted under.
+std::pair<std::string, int64_t> mac_kind(const IntGraph& q, const Node& op) {
+  auto shape_of = [&](const std::string& name) {
+    if (const auto c = q.constants.find(name); c != q.constants.end()) return c->second.shape;
+    return q.values.at(name).shape;
+  };
+  const Shape input = shape_of(op.inputs.at(0)), second = shape_of(op.inputs.at(1));
+  const Shape out = q.values.at(op.outputs.at(0)).shape;
+  const ops::MacMatrixView view = ops::mac_matrix_view(op, input, second, out);
+  const int64_t per_image = view.products() / std::max<int64_t>(input.empty() ? 1 : input[0], 1);
+  if (ops::op_def(op).mac == ops::MacOperand::activation) return {"matmul (activations)", per_image};
+  if (second.size() != 4) return {"linear", per_image};
+  if (view.groups > 1 && view.channels == 1) return {"conv depthwise", per_image};
+  return {second[2] == 1 && second[3] == 1 ? "conv 1x1" : "conv kxk", per_image};
 }
 }  // namespace
 
@@ -70,13 +70,13 @@ int main(int argc, char** argv) {
     for (int pass = 0; pass < 3; ++pass) {
       std::map<std::string, std::pair<double, int64_t>> pass_kinds;
       auto last = std::chrono::steady_clock::now();
-      const DirectEngine::OpObserver observe = [&](const Node& op, const CodeTensor& out, const OverflowCounter&,
-                                                   int64_t, int64_t) {
+      const DirectEngine::OpObserver observe = [&](const Node& op, const CodeTensor&, const OverflowCounter&, int64_t,
+                                                   int64_t images) {
         const auto now = std::chrono::steady_clock::now();
         if (ops::is_mac(op)) {
-          const auto [kind, macs] = mac_kind(q, op, out);
+          const auto [kind, macs] = mac_kind(q, op);
           auto& k = pass_kinds[kind];
-          k.first += std::chrono::duration<double>(now - last).count(), k.second += macs;
+          k.first += std::chrono::duration<double>(now - last).count(), k.second += macs * images;
         }
         last = std::chrono::steady_clock::now();  // the observer's own time is not the next op's
       };

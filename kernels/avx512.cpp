@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 namespace chipref::kernels::avx512 {
 
@@ -86,7 +87,78 @@ constexpr std::array<BlockFn, sizeof...(R)> blocks16(std::integer_sequence<int, 
   return {&block16<R + 1>...};
 }
 
+// The u8 B operand of one 16-pixel panel repacked for vpdpbusd: for each group of four reduction rows,
+// 16 pixels × their 4 bytes (64 bytes, pixel order, `stride` bytes apart from one group to the next), so
+// that the microkernel loads one vector per group and panel.
+void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride) {
+  for (int64_t k = 0; k < kq; k += 4, out += stride) {
+    const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k] + p0));
+    const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 1] + p0));
+    const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 2] + p0));
+    const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 3] + p0));
+    const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);  // pixels 0–7, 8–15
+    const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi16(lo01, lo23));       // pixels 0–3
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_unpackhi_epi16(lo01, lo23));  // 4–7
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32), _mm_unpacklo_epi16(hi01, hi23));  // 8–11
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 48), _mm_unpackhi_epi16(hi01, hi23));  // 12–15
+  }
+}
+
+// ROWS output channels × PANELS·16 pixels from packed quads (panel j's group q at packed + (q·PANELS + j)·64).
+template <int ROWS, int PANELS>
+void block_u8s8(const int8_t* a, const uint8_t* packed, int64_t kq, const int32_t* bias, int32_t* c, int64_t ldc) {
+  __m512i acc[ROWS][PANELS];
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 2
+    for (int j = 0; j < PANELS; ++j) acc[r][j] = _mm512_set1_epi32(bias ? bias[r] : 0);
+  for (int64_t k = 0; k < kq; k += 4, packed += 64 * PANELS) {
+    __m512i b[PANELS];
+#pragma GCC unroll 2
+    for (int j = 0; j < PANELS; ++j) b[j] = _mm512_loadu_si512(packed + 64 * j);
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r) {
+      int32_t quad;
+      std::memcpy(&quad, a + r * kq + k, sizeof quad);
+      const __m512i w = _mm512_set1_epi32(quad);
+#pragma GCC unroll 2
+      for (int j = 0; j < PANELS; ++j) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], b[j], w);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 2
+    for (int j = 0; j < PANELS; ++j) _mm512_storeu_si512(c + r * ldc + 16 * j, acc[r][j]);
+}
+
+using BlockU8Fn = void (*)(const int8_t*, const uint8_t*, int64_t, const int32_t*, int32_t*, int64_t);
+
+template <int PANELS, int... R>
+constexpr std::array<BlockU8Fn, sizeof...(R)> blocks_u8s8(std::integer_sequence<int, R...>) {
+  return {&block_u8s8<R + 1, PANELS>...};
+}
+
 }  // namespace
+
+void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
+               int32_t* c, int64_t ldc) {
+  static constexpr auto two = blocks_u8s8<2>(std::make_integer_sequence<int, kBlockRows>{});
+  static constexpr auto one = blocks_u8s8<1>(std::make_integer_sequence<int, kBlockRows>{});
+  thread_local std::vector<uint8_t> packed;
+  if (packed.size() < static_cast<size_t>(kq * 32)) packed.resize(static_cast<size_t>(kq * 32));
+  for (int64_t p0 = 0; p0 < np;) {
+    const int panels = p0 + 32 <= np ? 2 : 1;
+    for (int j = 0; j < panels; ++j)  // the panels interleaved per group of four rows
+      pack_quads(b_rows, p0 + 16 * j, kq, packed.data() + 64 * j, 64 * panels);
+    for (int64_t m = 0; m < rows; m += kBlockRows) {
+      const int64_t block_rows = std::min(kBlockRows, rows - m);
+      (panels == 2 ? two : one)[block_rows - 1](a + m * kq, packed.data(), kq, bias ? bias + m : nullptr,
+                                                c + m * ldc + p0, ldc);
+    }
+    p0 += 16 * panels;
+  }
+}
 
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
               int32_t* c, int64_t ldc) {
@@ -109,6 +181,7 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
 
 namespace chipref::kernels::avx512 {
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
+void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 }  // namespace chipref::kernels::avx512
 
 #endif

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdlib>
 #include <map>
+#include <type_traits>
 
 #include "kernels/avx2.hpp"
 #include "kernels/avx512.hpp"
@@ -101,9 +102,12 @@ void fill_columns(const ConvGeometry& g, const int32_t* x, int32_t zp, int64_t n
 // ... and columns b, b + sw, ...). Then for outputs numbered q = oy·SW + ox, the reduction row
 // (c, ky, kx) is one contiguous slice of one phase plane, starting at (ky·dh / sh)·SW + kx·dw / sw.
 // Columns ox >= OW are computed from whatever lies there and dropped.
+// T = int16_t: x − zp, padding 0 (the vpmaddwd GEMM). T = uint8_t: x − base for a base the caller picks so
+// that every value and the padding zp − base fit a byte (the vpdpbusd GEMM, which adds the base back).
+template <class T>
 class PhasePlanes {
  public:
-  explicit PhasePlanes(const ConvGeometry& g)
+  PhasePlanes(const ConvGeometry& g, T padding)
       : g_(g),
         c_(g.in_channels / g.groups),
         sh_(g.stride_h),
@@ -113,8 +117,8 @@ class PhasePlanes {
         np_((g.out_h() * sub_w_ + 15) / 16 * 16) {
     const int64_t max_offset = ((g.kernel_h - 1) * g.dilation_h / sh_) * sub_w_ + (g.kernel_w - 1) * g.dilation_w / sw_;
     plane_ = std::max(sub_h_ * sub_w_, max_offset + np_) + 16;
-    data_ = &scratch(g, static_cast<size_t>(c_ * sh_ * sw_ * plane_));
-    zeros_.assign(static_cast<size_t>(np_), 0);
+    data_ = &scratch(g, static_cast<size_t>(c_ * sh_ * sw_ * plane_), padding);
+    zeros_.assign(static_cast<size_t>(np_) + 64, 0);
     for (int64_t b = 0; b < sw_; ++b) {  // input column ix lies in phase (ix + pad_left) mod sw at (ix + pad_left) / sw
       first_ix_.push_back(((b - g.pad_left) % sw_ + sw_) % sw_);
       first_j_.push_back((first_ix_.back() + g.pad_left) / sw_);
@@ -123,7 +127,29 @@ class PhasePlanes {
   int64_t columns() const { return np_; }
   int64_t row_width() const { return sub_w_; }
 
-  void fill(const int32_t* x, int32_t zp, int64_t n, int64_t grp) {
+  // kp row pointers: (c, ky, kx) in the reduction order, then zero rows up to kp.
+  std::vector<const T*> rows(int64_t kp) {
+    std::vector<const T*> r;
+    for (int64_t c = 0; c < c_; ++c)
+      for (int64_t ky = 0; ky < g_.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < g_.kernel_w; ++kx) {
+          const int64_t ry = ky * g_.dilation_h, rx = kx * g_.dilation_w;
+          r.push_back(phase(c, ry % sh_, rx % sw_) + (ry / sh_) * sub_w_ + rx / sw_);
+        }
+    while (static_cast<int64_t>(r.size()) < kp) r.push_back(zeros_.data());
+    return r;
+  }
+
+  // One image's group of input channels into the planes: x − zp (int16) or x − base (bytes).
+  void fill(const int32_t* x, int32_t offset, int64_t n, int64_t grp) {
+    if constexpr (std::is_same_v<T, uint8_t>)
+      fill_bytes(x, offset, n, grp);
+    else
+      fill_int16(x, offset, n, grp);
+  }
+
+ private:
+  void fill_int16(const int32_t* x, int32_t zp, int64_t n, int64_t grp) {
     for (int64_t c = 0; c < c_; ++c) {
       const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
       // padded row py = iy + pad_top lies in phase py mod sh at sub-row py / sh (kept incrementally: no division per
@@ -147,26 +173,30 @@ class PhasePlanes {
     }
   }
 
-  // kp row pointers: (c, ky, kx) in the reduction order, then zero rows up to kp.
-  std::vector<const int16_t*> rows(int64_t kp) {
-    std::vector<const int16_t*> r;
-    for (int64_t c = 0; c < c_; ++c)
-      for (int64_t ky = 0; ky < g_.kernel_h; ++ky)
-        for (int64_t kx = 0; kx < g_.kernel_w; ++kx) {
-          const int64_t ry = ky * g_.dilation_h, rx = kx * g_.dilation_w;
-          r.push_back(phase(c, ry % sh_, rx % sw_) + (ry / sh_) * sub_w_ + rx / sw_);
+  T* phase(int64_t c, int64_t a, int64_t b) { return data_->data() + ((c * sh_ + a) * sw_ + b) * plane_; }
+
+  // x − base as bytes (the caller proved they fit), each column phase in turn.
+  void fill_bytes(const int32_t* x, int32_t base, int64_t n, int64_t grp) {
+    for (int64_t c = 0; c < c_; ++c) {
+      const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
+      int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
+      for (int64_t iy = 0; iy < g_.in_h; ++iy, src += g_.in_w) {
+        for (int64_t b = 0; b < sw_; ++b) {
+          T* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
+          if (sw_ == 1)
+            for (int64_t ix = 0; ix < g_.in_w; ++ix) dst[ix] = static_cast<T>(src[ix] - base);
+          else
+            for (int64_t ix = first_ix_[b]; ix < g_.in_w; ix += sw_) *dst++ = static_cast<T>(src[ix] - base);
         }
-    while (static_cast<int64_t>(r.size()) < kp) r.push_back(zeros_.data());
-    return r;
+        if (++a == sh_) a = 0, ++i;
+      }
+    }
   }
 
- private:
-  int16_t* phase(int64_t c, int64_t a, int64_t b) { return data_->data() + ((c * sh_ + a) * sw_ + b) * plane_; }
-
-  // Planes outlive the call, per thread and per input geometry: fill() writes the same positions for
-  // every image of that geometry, so the padding, zeroed when the planes were made, stays zero.
-  static std::vector<int16_t>& scratch(const ConvGeometry& g, size_t size) {
-    using Key = std::array<int64_t, 13>;
+  // Planes outlive the call, per thread, per input geometry and padding value: fill() writes the same
+  // positions for every image of that geometry, so the padding, set when the planes were made, stays.
+  static std::vector<T>& scratch(const ConvGeometry& g, size_t size, T padding) {
+    using Key = std::array<int64_t, 14>;
     const Key key{g.in_channels / g.groups,
                   g.in_h,
                   g.in_w,
@@ -179,18 +209,19 @@ class PhasePlanes {
                   g.pad_top,
                   g.pad_left,
                   g.pad_bottom,
-                  g.pad_right};
-    thread_local std::map<Key, std::vector<int16_t>> planes;
+                  g.pad_right,
+                  int64_t{padding}};
+    thread_local std::map<Key, std::vector<T>> planes;
     if (planes.size() > 64) planes.clear();  // bounded: a network has a few dozen distinct input geometries
-    std::vector<int16_t>& p = planes[key];
-    if (p.size() != size) p.assign(size, 0);
+    std::vector<T>& p = planes[key];
+    if (p.size() != size) p.assign(size, padding);
     return p;
   }
 
   const ConvGeometry& g_;
   int64_t c_, sh_, sw_, sub_h_, sub_w_, np_, plane_ = 0;
-  std::vector<int16_t>* data_ = nullptr;
-  std::vector<int16_t> zeros_;
+  std::vector<T>* data_ = nullptr;
+  std::vector<T> zeros_;
   std::vector<int64_t> first_ix_, first_j_;  // per column phase b: the first input column in it, and its sub-column
 };
 
@@ -214,6 +245,15 @@ MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64
     w.packed.assign(static_cast<size_t>(out_channels * w.kp), 0);
     for (int64_t m = 0; m < out_channels; ++m)
       for (int64_t i = 0; i < k; ++i) w.packed[m * w.kp + i] = static_cast<int16_t>(codes[m * k + i]);
+  }
+  w.kq = (k + 3) / 4 * 4;
+  const bool int8 = std::all_of(codes, codes + out_channels * k, [](int32_t v) { return v >= -128 && v <= 127; });
+  if (int8 && cpu_supports(SimdLevel::avx512_vnni)) {
+    w.packed8.assign(static_cast<size_t>(out_channels * w.kq), 0);
+    w.sum.assign(static_cast<size_t>(out_channels), 0);
+    for (int64_t m = 0; m < out_channels; ++m)
+      for (int64_t i = 0; i < k; ++i)
+        w.packed8[m * w.kq + i] = static_cast<int8_t>(codes[m * k + i]), w.sum[m] += codes[m * k + i];
   }
   return w;
 }
@@ -249,7 +289,9 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
                      std::to_string(weights.k) + "]; the geometry needs [" + std::to_string(g.out_channels) + ", " +
                      std::to_string(k) + "]");
   const int32_t* w = weights.codes;
-  const int64_t max_abs_x = max_abs_offset(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point);
+  int32_t x_lo = x_zero_point, x_hi = x_zero_point;
+  if (const int64_t count = g.batch * g.in_channels * g.in_h * g.in_w; count > 0) min_max(x, count, x_lo, x_hi);
+  const int64_t max_abs_x = std::max(std::abs(int64_t{x_lo} - x_zero_point), std::abs(int64_t{x_hi} - x_zero_point));
 
   // Fast paths for groups whose every channel is provably in range: every partial sum, in any order,
   // is bounded by Σ|terms| <= the proven bound <= 2^31 − 1, so int32 arithmetic in any order is exact and
@@ -261,10 +303,36 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   for (int64_t m = 0; m < g.out_channels; ++m)
     if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, weights.abs_sum[m]))
       group_fast[m / m_per_group] = false;
-  if (level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
+  // avx512_vnni with int8 weights and activations spanning at most 256 codes (with the zero point): the
+  // u8 × s8 GEMM on x − base, base = min(x, zp), whose padding zp − base and bias + (base − zp)·Σw make
+  // every sum the same Σ (x − zp)·w (avx512.hpp: exact modulo 2^32, and the sum is proven in range).
+  const int64_t base = std::min<int64_t>(x_lo, x_zero_point), top = std::max<int64_t>(x_hi, x_zero_point);
+  if (level >= SimdLevel::avx512_vnni && !weights.packed8.empty() && top - base <= 255) {
+    const int64_t kq = weights.kq;
+    PhasePlanes<uint8_t> planes(g, static_cast<uint8_t>(x_zero_point - base));
+    const std::vector<const uint8_t*> rows = planes.rows(kq);
+    const int64_t np = planes.columns(), sub_w = planes.row_width();
+    thread_local std::vector<int32_t> c, adjusted_bias;
+    if (c.size() < static_cast<size_t>(m_per_group * np)) c.resize(static_cast<size_t>(m_per_group * np));
+    adjusted_bias.resize(static_cast<size_t>(g.out_channels));
+    for (int64_t m = 0; m < g.out_channels; ++m)  // modulo 2^32, as the GEMM adds
+      adjusted_bias[m] = static_cast<int32_t>(
+          static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[m]}) + (base - x_zero_point) * weights.sum[m]));
+    for (int64_t n = 0; n < g.batch; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        if (!group_fast[grp]) continue;
+        planes.fill(x, static_cast<int32_t>(base), n, grp);
+        avx512::gemm_u8s8(weights.packed8.data() + grp * m_per_group * kq, rows.data(), m_per_group, kq, np,
+                          adjusted_bias.data() + grp * m_per_group, c.data(), np);
+        for (int64_t m = 0; m < m_per_group; ++m)
+          for (int64_t oy = 0; oy < oh; ++oy)
+            std::copy_n(c.data() + m * np + oy * sub_w, ow,
+                        out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
+      }
+  } else if (level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
     const int64_t kp = weights.kp;
     const int16_t* a = weights.packed.data();
-    PhasePlanes planes(g);
+    PhasePlanes<int16_t> planes(g, 0);
     const std::vector<const int16_t*> rows = planes.rows(kp);
     const int64_t np = planes.columns(), sub_w = planes.row_width();
     // every element is written by the GEMM before it is read: a per-thread buffer that only grows, not a

@@ -49,6 +49,9 @@ struct MacWeights {
   int64_t out_channels = 0, k = 0, kp = 0;
   std::vector<int64_t> abs_sum;
   std::vector<int16_t> packed;  // [out_channels][kp], empty when some |w| > 32767
+  int64_t kq = 0;               // k rounded up to a multiple of 4
+  std::vector<int8_t> packed8;  // [out_channels][kq], empty when some w is outside int8
+  std::vector<int64_t> sum;     // Σ_k w[m][k] (the zero-point correction of the u8 × s8 GEMM)
   static MacWeights prepare(const int32_t* codes, int64_t out_channels, int64_t k);
 };
 

@@ -59,20 +59,31 @@ TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overfl
     const bool depthwise = pick(rng) % 4 == 0;
     g.in_channels = depthwise ? 3 + pick(rng) % 6 : g.groups * (1 + pick(rng) % 5);
     if (depthwise) g.groups = g.in_channels;
-    g.out_channels = g.groups * (1 + pick(rng) % 6);
-    g.in_h = 1 + pick(rng) % 13, g.in_w = 1 + pick(rng) % 21;
+    // every fifth trial wide enough for whole GEMM row blocks (12 on avx512_vnni) and 32-pixel panels
+    const bool wide = trial % 5 == 0;
+    g.out_channels = g.groups * (1 + pick(rng) % (wide ? 30 : 6));
+    g.in_h = 1 + pick(rng) % 13, g.in_w = 1 + pick(rng) % (wide ? 45 : 21);
     g.kernel_h = 1 + pick(rng) % 3, g.kernel_w = 1 + pick(rng) % 3;
     g.stride_h = 1 + pick(rng) % 3, g.stride_w = 1 + pick(rng) % 3;
     g.dilation_h = 1 + pick(rng) % 2, g.dilation_w = 1 + pick(rng) % 2;
     g.pad_top = pick(rng) % 3, g.pad_left = pick(rng) % 3, g.pad_bottom = pick(rng) % 3, g.pad_right = pick(rng) % 3;
     if (!g.valid()) continue;
-    // Codes: uint8 (with a zero point), 9-bit signed, or 16-bit; weights int8 or int16.
-    const int kind = pick(rng) % 3;
-    const int64_t x_lo = kind == 0 ? 0 : kind == 1 ? -256 : -32768, x_hi = kind == 0 ? 255 : kind == 1 ? 255 : 32767;
-    const int32_t zp = static_cast<int32_t>(kind == 0 ? pick(rng) % 256 : 0);
+    // Codes: uint8 (with a zero point), 9-bit signed, 16-bit, or int8 (with a zero point); weights int8
+    // (down to −128) or int16.
+    const int kind = pick(rng) % 4;
+    const int64_t x_lo = kind == 0   ? 0
+                         : kind == 1 ? -256
+                         : kind == 2 ? -32768
+                                     : -128,
+                  x_hi = kind == 0   ? 255
+                         : kind == 1 ? 255
+                         : kind == 2 ? 32767
+                                     : 127;
+    const int32_t zp = static_cast<int32_t>(kind == 0 ? pick(rng) % 256 : kind == 3 ? pick(rng) % 256 - 128 : 0);
     const int64_t w_max = pick(rng) % 3 == 0 ? 32767 : 127;
     const auto x = random_codes(rng, static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w), x_lo, x_hi);
-    const auto w = random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()), -w_max, w_max);
+    const auto w = random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()),
+                                w_max == 127 ? -128 : -w_max, w_max);
     std::vector<int32_t> bias;
     if (pick(rng) % 2) bias = random_codes(rng, static_cast<size_t>(g.out_channels), -100000, 100000);
     // Wide accumulators take the fast paths; 16..24-bit ones make some channels fall back, with events.
