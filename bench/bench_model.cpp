@@ -26,8 +26,8 @@
 using namespace chipref;
 
 namespace {
-// Multiply-accumulates of one MAC op per image (from the shapes the IntGraph records for one batch), and
-// the kind it is counted under.
+// Multiply-accumulates of one MAC op per image, from the shapes the IntGraph records, and the kind it is
+// counted under.
 std::pair<std::string, int64_t> mac_kind(const IntGraph& q, const Node& op) {
   auto shape_of = [&](const std::string& name) {
     if (const auto c = q.constants.find(name); c != q.constants.end()) return c->second.shape;
@@ -36,8 +36,11 @@ std::pair<std::string, int64_t> mac_kind(const IntGraph& q, const Node& op) {
   const Shape input = shape_of(op.inputs.at(0)), second = shape_of(op.inputs.at(1));
   const Shape out = q.values.at(op.outputs.at(0)).shape;
   const ops::MacMatrixView view = ops::mac_matrix_view(op, input, second, out);
-  const int64_t per_image = view.products() / std::max<int64_t>(input.empty() ? 1 : input[0], 1);
-  if (ops::op_def(op).mac == ops::MacOperand::activation) return {"matmul (activations)", per_image};
+  // the shapes are those of one run of the graph's batch (1 when dynamic), whatever their axis 0 holds
+  const int64_t recorded_images = std::max<int64_t>(q.input_shape.empty() ? 1 : q.input_shape[0], 1);
+  const int64_t per_image = view.products() / recorded_images;
+  if (ops::op_def(op).mac == ops::MacOperand::activation)  // the view is one matrix of the batch of them
+    return {"matmul (activations)", element_count(out) * input.back() / recorded_images};
   if (second.size() != 4) return {"linear", per_image};
   if (view.groups > 1 && view.channels == 1) return {"conv depthwise", per_image};
   return {second[2] == 1 && second[3] == 1 ? "conv 1x1" : "conv kxk", per_image};

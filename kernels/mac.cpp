@@ -387,13 +387,38 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
                      std::to_string(weights.k) + "]; expected [" + std::to_string(out_features) + ", " +
                      std::to_string(in_features) + "]");
   const SimdLevel level = simd_level();
-  const int64_t max_abs_a = max_abs_offset(a, rows * in_features, a_zero_point);
+  int32_t a_lo = a_zero_point, a_hi = a_zero_point;
+  if (rows * in_features > 0) min_max(a, rows * in_features, a_lo, a_hi);
+  const int64_t max_abs_a = std::max(std::abs(int64_t{a_lo} - a_zero_point), std::abs(int64_t{a_hi} - a_zero_point));
   std::vector<bool> unchecked(static_cast<size_t>(out_features));
   bool all_unchecked = true;
   for (int64_t o = 0; o < out_features; ++o) {
     unchecked[o] = level != SimdLevel::per_addition &&
                    provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, weights.abs_sum[o]);
     all_unchecked = all_unchecked && unchecked[o];
+  }
+  // Every output provably in range, int8 weights and activations spanning at most 256 codes: conv_mac's
+  // u8 × s8 GEMM (exact modulo 2^32, see there) on the weights × (a − base) transposed, transposed back.
+  const int64_t base = std::min<int64_t>(a_lo, a_zero_point), top = std::max<int64_t>(a_hi, a_zero_point);
+  if (level >= SimdLevel::avx512_vnni && all_unchecked && !weights.packed8.empty() && top - base <= 255 && rows > 0) {
+    const int64_t kq = weights.kq, np = (rows + 15) / 16 * 16;
+    thread_local std::vector<uint8_t> columns;
+    thread_local std::vector<int32_t> c, adjusted_bias;
+    columns.assign(static_cast<size_t>(kq * np), 0);  // rows past K meet zero weights
+    if (c.size() < static_cast<size_t>(out_features * np)) c.resize(static_cast<size_t>(out_features * np));
+    adjusted_bias.resize(static_cast<size_t>(out_features));
+    for (int64_t o = 0; o < out_features; ++o)  // modulo 2^32, as the GEMM adds
+      adjusted_bias[o] = static_cast<int32_t>(
+          static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[o]}) + (base - a_zero_point) * weights.sum[o]));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < in_features; ++k)
+        columns[k * np + r] = static_cast<uint8_t>(a[r * in_features + k] - base);
+    std::vector<const uint8_t*> b_rows(static_cast<size_t>(kq));
+    for (int64_t k = 0; k < kq; ++k) b_rows[k] = columns.data() + k * np;
+    avx512::gemm_u8s8(weights.packed8.data(), b_rows.data(), out_features, kq, np, adjusted_bias.data(), c.data(), np);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out_features; ++o) out[r * out_features + o] = c[o * np + r];
+    return;
   }
   // Every output provably in range and both operands in int16: the int16 GEMM of conv_mac (exact in any
   // order, see there) on the weights × the activations transposed, [out][rows], transposed back.

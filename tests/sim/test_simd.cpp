@@ -158,13 +158,20 @@ TEST_CASE("SIMD/linear_mac: every level gives the per-addition integers and over
   std::mt19937_64 rng(17);
   std::uniform_int_distribution<int> pick(1, 1 << 20);
   for (int trial = 0; trial < 300; ++trial) {
-    const int64_t rows = 1 + pick(rng) % 40, in = 1 + pick(rng) % 70, out = 1 + pick(rng) % 20;
-    const bool wide_codes = trial % 3 == 0, wide_weights = trial % 7 == 0;
-    const auto a = random_codes(rng, static_cast<size_t>(rows * in), wide_codes ? -32768 : 0, wide_codes ? 32767 : 255);
+    // out up to 40: whole 12-row blocks of the avx512_vnni GEMM; codes 16-bit, uint8 or int8
+    const int64_t rows = 1 + pick(rng) % 40, in = 1 + pick(rng) % 70, out = 1 + pick(rng) % (trial % 2 ? 40 : 20);
+    const bool wide_codes = trial % 3 == 0, signed_codes = trial % 3 == 1 && trial % 2, wide_weights = trial % 7 == 0;
+    const auto a = random_codes(rng, static_cast<size_t>(rows * in),
+                                wide_codes     ? -32768
+                                : signed_codes ? -128
+                                               : 0,
+                                wide_codes     ? 32767
+                                : signed_codes ? 127
+                                               : 255);
     const auto w =
-        random_codes(rng, static_cast<size_t>(out * in), wide_weights ? -40000 : -127, wide_weights ? 40000 : 127);
+        random_codes(rng, static_cast<size_t>(out * in), wide_weights ? -40000 : -128, wide_weights ? 40000 : 127);
     const auto bias = random_codes(rng, static_cast<size_t>(out), -5000, 5000);
-    const int32_t za = wide_codes ? 0 : 100;
+    const int32_t za = wide_codes ? 0 : signed_codes ? -3 : 100;
     const AccumulatorSpec acc =
         AccumulatorSpec::make(trial % 2 ? 32 : 20, trial % 4 < 2 ? OverflowPolicy::wrap : OverflowPolicy::saturate);
     const auto results = at_each_level([&] {
