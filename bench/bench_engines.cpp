@@ -5,8 +5,8 @@
 //   bench_engines [--images N] [--qdq DIR] [--model cnn|vit|both]
 // With --qdq it also exports the CNN as a QDQ model (float requant flavour) to DIR/model.onnx with the
 // test images in DIR/images.npy, re-imports that model through the pre-quantized path and prints the
-// DirectEngine's images/s on it as "qdq_direct_bN <images/s>" lines, for bench/bench_vs_ort.sh to set
-// against ONNX Runtime on the same file and inputs.
+// DirectEngine's images/s on it as "qdq_direct_bN <images/s>" lines, for comparisons with ONNX Runtime
+// on the same file and inputs.
 
 #include <fmt/format.h>
 

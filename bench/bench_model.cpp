@@ -29,12 +29,13 @@ namespace {
 // Multiply-accumulates of one MAC op per image, from the shapes the IntGraph records, and the kind it is
 // counted under.
 std::pair<std::string, int64_t> mac_kind(const IntGraph& q, const Node& op) {
-  auto shape_of = [&](const std::string& name) {
-    if (const auto c = q.constants.find(name); c != q.constants.end()) return c->second.shape;
-    return q.values.at(name).shape;
+  auto shape_of = [&](const std::string& name) {  // a dynamic batch (−1) counted as one image
+    Shape s = q.constants.count(name) ? q.constants.at(name).shape : q.values.at(name).shape;
+    if (!s.empty() && s[0] < 0) s[0] = 1;
+    return s;
   };
   const Shape input = shape_of(op.inputs.at(0)), second = shape_of(op.inputs.at(1));
-  const Shape out = q.values.at(op.outputs.at(0)).shape;
+  const Shape out = shape_of(op.outputs.at(0));
   const ops::MacMatrixView view = ops::mac_matrix_view(op, input, second, out);
   // the shapes are those of one run of the graph's batch (1 when dynamic), whatever their axis 0 holds
   const int64_t recorded_images = std::max<int64_t>(q.input_shape.empty() ? 1 : q.input_shape[0], 1);
