@@ -67,8 +67,8 @@ void for_each_calibration_tensor(const Graph& g, const SampleSource& images, con
       for (int64_t i = next++; i < batches; i = next++) {
         const int64_t start = i * batch, b = std::min(batch, n - start);
         Tensor x = images.rows(start, b);
-        require_finite(
-            x, images.name() + " (inputs " + std::to_string(start) + " to " + std::to_string(start + b - 1) + ")");
+        require_finite(x, images.name() + " (inputs " + std::to_string(start) + " to " + std::to_string(start + b - 1) +
+                              "; the first coordinate counts from input " + std::to_string(start) + ")");
         {
           const std::lock_guard<std::mutex> lock(mutex);
           if (x.is_float() && !x.floats.empty()) visit(input, x);

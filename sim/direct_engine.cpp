@@ -35,7 +35,7 @@ CodeTensor pooled_tensor(size_t elements) {
     if (fits ? (!best_fits || have < best_have) : (!best_fits && have > best_have)) best = i;
   }
   t.data = std::move(pool[best]);
-  pool[best] = std::move(pool.back());
+  if (best + 1 != pool.size()) pool[best] = std::move(pool.back());
   pool.pop_back();
   return t;
 }

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <new>
 #include <random>
 
@@ -121,6 +122,20 @@ TEST_CASE("Calibration/peak heap of quantize() is the same for 100 and 400 input
   const std::string dir = (std::filesystem::temp_directory_path() / "calibration_memory_held").string();
   save_int_graph(from_memory, dir);
   CHECK(read_file_bytes(int_graph_json_path(dir)) == four_hundred.graph_json);
+}
+
+TEST_CASE("Calibration/a non-finite input in a streamed file names the file and its batch of inputs and the element") {
+  const Graph graph = import_onnx_bytes(conv_model(), "calibration_memory.onnx");
+  const QuantConfig config = parse_quant_config("defaults:\n  activations: {bits: 8}\n", "inline.yaml");
+  Tensor rows = random_rows(150);
+  rows.floats.at(120 * 8 * 32 * 32 + 5) = std::numeric_limits<float>::infinity();
+  const std::string npy = (std::filesystem::temp_directory_path() / "calibration_infinite.npy").string();
+  write_npy(npy, rows);
+  const NpySamples samples(npy, 0);
+  QuantizeInputs in{&graph, &config, nullptr, "calibration_memory", Normalisation{}};
+  in.calibration_samples = &samples;
+  CHECK_THROWS_WITH(quantize(in), Catch::Contains("calibration_infinite.npy (inputs 100 to 149") &&
+                                      Catch::Contains("[20,0,0,5]") && Catch::Contains("+infinity"));
 }
 
 TEST_CASE(
