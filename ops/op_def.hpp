@@ -80,7 +80,7 @@ enum class QdqForm {
   concat,
   reshape,
   clamp,
-  resize_linear,   // Resize, mode linear, with the model's coordinate mode and scales or sizes
+  resize_linear,  // Resize, mode linear, with the model's coordinate mode and scales or sizes
 };
 
 // A MAC op as G matrix products X_g [P, K] · W_gᵀ [K, M] → A_g [P, M] over one transaction's row-major
