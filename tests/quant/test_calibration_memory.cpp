@@ -1,6 +1,7 @@
 // Calibration holds one batch at a time: the peak of live heap bytes during quantize() does not grow with
 // the number of calibration inputs read from an .npy file. Its own executable, because it counts every
-// allocation of the process through a replaced global operator new.
+// allocation of the process: through a replaced global operator new, or AddressSanitizer's allocation
+// hooks in the sanitizer build.
 #include <malloc.h>
 
 #include <atomic>
@@ -22,12 +23,32 @@
 namespace {
 std::atomic<int64_t> live_bytes{0}, peak_bytes{0};
 
+void count_allocation(int64_t n) {
+  const int64_t now = live_bytes += n;
+  for (int64_t peak = peak_bytes.load(); now > peak && !peak_bytes.compare_exchange_weak(peak, now);) {
+  }
+}
+}  // namespace
+
+#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer, whose allocator owns operator new, its allocation hooks count the same bytes
+// (declared here from the sanitizer interface: GCC ships the runtime without its headers).
+extern "C" size_t __sanitizer_get_allocated_size(const volatile void* p);
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
+                                                         void (*free_hook)(const volatile void*));
+namespace {
+void on_malloc(const volatile void*, size_t n) { count_allocation(static_cast<int64_t>(n)); }
+void on_free(const volatile void* p) {
+  if (p) live_bytes -= static_cast<int64_t>(__sanitizer_get_allocated_size(p));
+}
+const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+}  // namespace
+#else
+namespace {
 void* counted_alloc(size_t n) {
   void* p = std::malloc(n ? n : 1);
   if (!p) throw std::bad_alloc();
-  const int64_t now = live_bytes += static_cast<int64_t>(malloc_usable_size(p));
-  for (int64_t peak = peak_bytes.load(); now > peak && !peak_bytes.compare_exchange_weak(peak, now);) {
-  }
+  count_allocation(static_cast<int64_t>(malloc_usable_size(p)));
   return p;
 }
 void counted_free(void* p) {
@@ -43,6 +64,7 @@ void operator delete(void* p) noexcept { counted_free(p); }
 void operator delete[](void* p) noexcept { counted_free(p); }
 void operator delete(void* p, size_t) noexcept { counted_free(p); }
 void operator delete[](void* p, size_t) noexcept { counted_free(p); }
+#endif
 
 namespace chipref {
 namespace {
