@@ -5,6 +5,7 @@
 //   images_per_second N
 //   gmacs <op kind> <GMAC/s> <share of the run's time>   for each MAC op kind (conv_mac: split into
 //       depthwise / 1x1 / kxk), from each op's time between the engine's observer calls
+//   share <op> <share of the run's time>     for every other op kind (the input quantize included)
 //   bench_model MODEL.onnx CONFIG.yaml IN.npy BATCH QDQ.onnx
 
 #include <fmt/format.h>
@@ -70,17 +71,22 @@ int main(int argc, char** argv) {
 
     double best = 0;
     std::map<std::string, std::pair<double, int64_t>> kinds;  // seconds and MACs per kind, of the best pass
+    std::map<std::string, double> others;                     // seconds per other op kind, of the best pass
     double best_total = 0;
     for (int pass = 0; pass < 3; ++pass) {
       std::map<std::string, std::pair<double, int64_t>> pass_kinds;
+      std::map<std::string, double> pass_others;
       auto last = std::chrono::steady_clock::now();
       const DirectEngine::OpObserver observe = [&](const Node& op, const CodeTensor&, const OverflowCounter&, int64_t,
                                                    int64_t images) {
         const auto now = std::chrono::steady_clock::now();
+        const double seconds = std::chrono::duration<double>(now - last).count();
         if (ops::is_mac(op)) {
           const auto [kind, macs] = mac_kind(q, op);
           auto& k = pass_kinds[kind];
-          k.first += std::chrono::duration<double>(now - last).count(), k.second += macs * images;
+          k.first += seconds, k.second += macs * images;
+        } else {
+          pass_others[op.op_type] += seconds;
         }
         last = std::chrono::steady_clock::now();  // the observer's own time is not the next op's
       };
@@ -91,11 +97,12 @@ int main(int argc, char** argv) {
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (static_cast<double>(n) / seconds > best)
-        best = static_cast<double>(n) / seconds, kinds = pass_kinds, best_total = seconds;
+        best = static_cast<double>(n) / seconds, kinds = pass_kinds, others = pass_others, best_total = seconds;
     }
     fmt::print("images_per_second {:.2f}\n", best);
     for (const auto& [kind, k] : kinds)
       fmt::print("gmacs {} {:.1f} {:.3f}\n", kind, static_cast<double>(k.second) / k.first / 1e9, k.first / best_total);
+    for (const auto& [kind, seconds] : others) fmt::print("share {} {:.3f}\n", kind, seconds / best_total);
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_model: {}\n", e.what());

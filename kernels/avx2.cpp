@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace chipref::kernels::avx2 {
 
@@ -245,6 +246,33 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
   return true;
 }
 
+int64_t quantize_floats(const FloatQuantize& p, const float* x, int64_t n, int32_t* y) {
+  // Clamping the quotient to [lo − zp − 1, hi − zp + 1] before rounding changes no code (rounding is monotone
+  // and those bounds are integers that already saturate), and keeps the rounded value exact in int32 lanes.
+  // The bounds must be exact floats: integers below 2^24.
+  const int64_t below = p.lo - p.zero_point - 1, above = p.hi - p.zero_point + 1;
+  constexpr int64_t kExact = int64_t{1} << 24;
+  if (std::max({std::abs(below), std::abs(above), std::abs(p.zero_point), std::abs(p.lo), std::abs(p.hi)}) >= kExact)
+    return 0;
+  const __m256 scale = _mm256_set1_ps(p.scale), below_v = _mm256_set1_ps(static_cast<float>(below)),
+               above_v = _mm256_set1_ps(static_cast<float>(above));
+  const __m256 largest_finite = _mm256_set1_ps(std::numeric_limits<float>::max());
+  const __m256 magnitude_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i zp = _mm256_set1_epi32(static_cast<int32_t>(p.zero_point)),
+                lo = _mm256_set1_epi32(static_cast<int32_t>(p.lo)), hi = _mm256_set1_epi32(static_cast<int32_t>(p.hi));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    // |v| <= FLT_MAX is false for infinities and (ordered compare) NaN
+    if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(v, magnitude_mask), largest_finite, _CMP_LE_OQ)) != 0xff) break;
+    const __m256 q = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(v, scale), below_v), above_v);
+    const __m256i r = _mm256_cvtps_epi32(_mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                        _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zp), lo), hi));
+  }
+  return i;
+}
+
 bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
   const Requantizer& rq = p.requantizer;
   const int64_t lo = std::max(p.clamp_lo, rq.output_format().min()),
@@ -308,6 +336,7 @@ bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_
   return false;
 }
 bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }
+int64_t quantize_floats(const FloatQuantize&, const float*, int64_t, int32_t*) { return 0; }
 }  // namespace chipref::kernels::avx2
 
 #endif

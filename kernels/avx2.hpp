@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/quantize.hpp"
 #include "kernels/requant.hpp"
 
 namespace chipref::kernels::avx2 {
@@ -37,5 +38,10 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
 // add_requant over n elements, 8 lanes at a time; false (writing nothing) for gemmlowp, a `single` left
 // shift, and a `float` add whose terms could leave int32 lanes (a scale >= 2^13, codes wider than 16 bits).
 bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y);
+
+// quantize_floats, 8 lanes at a time, from the start of x: returns how many leading elements it wrote (it
+// stops before the first group of 8 holding a non-finite value, and at the last whole group); 0 when the
+// format's range does not fit float32's exact integers.
+int64_t quantize_floats(const FloatQuantize& p, const float* x, int64_t n, int32_t* y);
 
 }  // namespace chipref::kernels::avx2

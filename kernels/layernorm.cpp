@@ -1,5 +1,6 @@
 #include "kernels/layernorm.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "core/error.hpp"
@@ -39,11 +40,11 @@ void layernorm(const LayerNorm& p, const int32_t* x, int64_t rows, int64_t n, in
     const unsigned __int128 scaled =
         ((v << (2 * p.extra_bits)) + static_cast<unsigned>(n / 2)) / static_cast<unsigned>(n) + p.epsilon;
     const int64_t s = static_cast<int64_t>(integer_sqrt(scaled));
+    // a constant row with ε = 0 has S = 0: every c is 0 too, and so is the normalised value
+    const RoundingDivider by_s(std::max<int64_t>(s, 1));
     for (int64_t i = 0; i < n; ++i) {
-      // a constant row with ε = 0 has S = 0: every c is 0 too, and so is the normalised value
       const int64_t z =
-          s == 0 ? 0
-                 : rounding_divide(c[i] * (int64_t{1} << (kLayerNormZBits + p.extra_bits)), s, RoundingMode::half_even);
+          s == 0 ? 0 : by_s.divide(c[i] * (int64_t{1} << (kLayerNormZBits + p.extra_bits)), RoundingMode::half_even);
       const int64_t scaled_z = p.requantizer.scale_only(static_cast<int32_t>(z), p.gamma[i]);
       const int64_t out = p.requantizer.zero_point() + p.beta[i] + (p.gamma_negative[i] ? -scaled_z : scaled_z);
       y[r * n + i] = static_cast<int32_t>(p.requantizer.output_format().saturate(out));

@@ -24,11 +24,15 @@ void softmax(const Softmax& p, const int32_t* x, int64_t rows, int64_t cols, int
       t[c] = kept(c) && d < table_size ? p.exp_table[d] : 0;
       sum += t[c];
     }
+    int32_t* out = y + r * cols;
+    if (sum == 0) {
+      std::fill(out, out + cols, static_cast<int32_t>(p.out.saturate(p.zero_point)));
+      continue;
+    }
+    const RoundingDivider by_sum(sum);
     for (int64_t c = 0; c < cols; ++c)
-      y[r * cols + c] = static_cast<int32_t>(
-          sum == 0
-              ? p.out.saturate(p.zero_point)
-              : p.out.saturate(p.zero_point + rounding_divide(t[c] * p.one_over_scale, sum, RoundingMode::half_even)));
+      out[c] = static_cast<int32_t>(
+          p.out.saturate(p.zero_point + by_sum.divide(t[c] * p.one_over_scale, RoundingMode::half_even)));
   }
 }
 

@@ -51,28 +51,58 @@ constexpr int64_t rounding_shift_right(int64_t x, int shift, RoundingMode mode) 
   return floor_q;
 }
 
-// round(a / b) in `mode`, exactly, for every int64 a and b > 0 (an integer divider with a rounding
-// step): the floor quotient q and remainder r in [0, b) decide it as above, r compared with b − r.
-constexpr int64_t rounding_divide(int64_t a, int64_t b, RoundingMode mode) {
-  assert(b > 0);
-  int64_t q = a / b, r = a % b;  // C truncates toward zero
-  if (r < 0) q -= 1, r += b;     // floor quotient, 0 <= r < b
+// The rounded quotient from the floor quotient q and remainder r in [0, b) of a / b (a < 0: `negative`):
+// r compared with b − r, as rounding_shift_right compares the shifted-out bits with one half.
+constexpr int64_t round_floor_quotient(int64_t q, int64_t r, int64_t b, bool negative, RoundingMode mode) {
   if (r == 0) return q;
   const int64_t rest = b - r;  // r/b > 1/2 exactly when r > rest
   switch (mode) {
     case RoundingMode::floor:
       return q;
     case RoundingMode::toward_zero:
-      return q + (a < 0);
+      return q + negative;
     case RoundingMode::half_up:
       return q + (r >= rest);
     case RoundingMode::half_away:
-      return q + (a < 0 ? r > rest : r >= rest);
+      return q + (negative ? r > rest : r >= rest);
     case RoundingMode::half_even:
       return q + (r > rest || (r == rest && (q & 1)));
   }
   return q;
 }
+
+// round(a / b) in `mode`, exactly, for every int64 a and b > 0 (an integer divider with a rounding
+// step): the floor quotient q and remainder r in [0, b) decide it as above, r compared with b − r.
+constexpr int64_t rounding_divide(int64_t a, int64_t b, RoundingMode mode) {
+  assert(b > 0);
+  int64_t q = a / b, r = a % b;  // C truncates toward zero
+  if (r < 0) q -= 1, r += b;     // floor quotient, 0 <= r < b
+  return round_floor_quotient(q, r, b, a < 0, mode);
+}
+
+// rounding_divide(a, b, mode) for many a over one b > 0, without an integer division per call (softmax
+// divides each element of a row by the row's sum, LayerNorm by its deviation). The floor quotient is
+// estimated from a double reciprocal and then corrected by its remainder until 0 <= r < b, so the
+// result is exact whatever the estimate; for |a|, b < 2^52 (a exact in double) the estimate's relative
+// error is below 2^-51, so it is off by at most one and one correction step suffices. Beyond that,
+// integer division.
+class RoundingDivider {
+ public:
+  explicit RoundingDivider(int64_t b) : b_(b), inverse_(1.0 / static_cast<double>(b)) { assert(b > 0); }
+  int64_t divide(int64_t a, RoundingMode mode) const {
+    constexpr int64_t kExact = int64_t{1} << 52;
+    if (a >= kExact || a <= -kExact || b_ >= kExact) return rounding_divide(a, b_, mode);
+    int64_t q = static_cast<int64_t>(std::floor(static_cast<double>(a) * inverse_));
+    int64_t r = a - q * b_;  // |q·b| <= |a| + 2b: no overflow
+    while (r < 0) q -= 1, r += b_;
+    while (r >= b_) q += 1, r -= b_;
+    return round_floor_quotient(q, r, b_, a < 0, mode);
+  }
+
+ private:
+  int64_t b_;
+  double inverse_;
+};
 
 // x rounded to an integer value in `mode` (x finite). Exact: x - floor(x) is exact in binary floating point.
 inline double round_to_integer(double x, RoundingMode mode) {
@@ -88,7 +118,9 @@ inline double round_to_integer(double x, RoundingMode mode) {
     case RoundingMode::half_away:
       return (x < 0 ? frac > 0.5 : frac >= 0.5) ? fl + 1 : fl;
     case RoundingMode::half_even:
-      return (frac > 0.5 || (frac == 0.5 && std::fmod(fl, 2.0) != 0)) ? fl + 1 : fl;
+      // fl is odd when halving it leaves a fraction (exact: halving and floor are exact in binary floating
+      // point); cheaper than fmod, which is a loop in libm.
+      return (frac > 0.5 || (frac == 0.5 && std::floor(fl * 0.5) * 2.0 != fl)) ? fl + 1 : fl;
   }
   return fl;
 }

@@ -11,6 +11,8 @@ namespace chipref {
 // (check_input: the one check of every engine). Output: scale · (code − zp) in float32.
 void check_input(const IntGraph& graph, const Tensor& input);
 CodeTensor quantize_input(const IntGraph& graph, const Tensor& input);
+// The same into `codes`, reusing its buffer (an engine's pooled tensor).
+void quantize_input(const IntGraph& graph, const Tensor& input, CodeTensor& codes);
 Tensor dequantize_output(const IntGraph& graph, const CodeTensor& codes);
 
 }  // namespace chipref

@@ -3,7 +3,7 @@
 // ids) is not quantized: its values are its codes (scale 1), each required to fit the output format.
 #include <cmath>
 
-#include "numerics/rounding.hpp"
+#include "kernels/quantize.hpp"
 #include "ops/boundaries.hpp"
 #include "ops/common.hpp"
 
@@ -41,24 +41,26 @@ CodeTensor integer_input_codes(const IntFormat& format, const Tensor& input) {
 }  // namespace
 
 CodeTensor quantize_input(const IntGraph& graph, const Tensor& input) {
+  CodeTensor codes;
+  quantize_input(graph, input, codes);
+  return codes;
+}
+
+void quantize_input(const IntGraph& graph, const Tensor& input, CodeTensor& codes) {
   const Node& q = graph.ops.front();
   check_input(graph, input);
   const IntValue& in_value = graph.values.at(q.outputs.at(0));
-  if (graph.input_dtype != DType::float32) return integer_input_codes(in_value.quant.format, input);
-  const float in_scale = q.get_float("scale");
-  CodeTensor codes{input.shape, std::vector<int32_t>(input.floats.size())};
-  for (size_t i = 0; i < input.floats.size(); ++i) {
-    if (!std::isfinite(input.floats[i]))
-      throw InputError("input element " + std::to_string(i) + " " +
-                       index_to_string(input.shape, static_cast<int64_t>(i)) + " is " +
-                       (std::isnan(input.floats[i]) ? "NaN" : "infinite") + "; inputs must be finite numbers");
-    const float v = input.floats[i] / in_scale;
-    const double r =
-        std::clamp(round_to_integer(v, RoundingMode::half_even) + static_cast<double>(in_value.quant.zero_point),
-                   static_cast<double>(in_value.quant.format.min()), static_cast<double>(in_value.quant.format.max()));
-    codes.data[i] = static_cast<int32_t>(r);
+  if (graph.input_dtype != DType::float32) {
+    codes = integer_input_codes(in_value.quant.format, input);
+    return;
   }
-  return codes;
+  const kernels::FloatQuantize quantize{q.get_float("scale"), in_value.quant.zero_point, in_value.quant.format.min(),
+                                        in_value.quant.format.max()};
+  ops::shape_output(codes, input.shape);
+  const int64_t n = static_cast<int64_t>(input.floats.size());
+  if (const int64_t bad = kernels::quantize_floats(quantize, input.floats.data(), n, codes.data.data()); bad < n)
+    throw InputError("input element " + std::to_string(bad) + " " + index_to_string(input.shape, bad) + " is " +
+                     (std::isnan(input.floats[bad]) ? "NaN" : "infinite") + "; inputs must be finite numbers");
 }
 
 namespace ops {

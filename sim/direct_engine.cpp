@@ -146,7 +146,8 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
   std::map<std::string, CodeTensor> env;
   const int64_t images = input.rank() > 0 ? input.shape[0] : 1;
   const std::string& input_codes = graph_.ops.front().outputs.at(0);
-  env[input_codes] = quantize_input(graph_, input);
+  CodeTensor& codes = env[input_codes] = pooled_tensor(static_cast<size_t>(input.numel()));
+  quantize_input(graph_, input, codes);
   if (trace) trace->values[input_codes] = env[input_codes];
   if (observe) (*observe)(graph_.ops.front(), env[input_codes], OverflowCounter{}, first_image, images);
   std::vector<const CodeTensor*> inputs;

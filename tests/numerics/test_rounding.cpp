@@ -115,3 +115,37 @@ TEST_CASE("Rounding/rounding_divide: exhaustive small numerators and divisors, a
   CHECK(rounding_divide(5, 2, RoundingMode::half_even) == 2);  // ties to even
   CHECK(rounding_divide(-5, 2, RoundingMode::half_away) == -3);
 }
+
+TEST_CASE("Rounding/RoundingDivider equals the 128-bit reference: small, random, near 2^52 and extremes",
+          "[quant][rounding]") {
+  // The reciprocal's estimate is corrected by the remainder; the cases where a double estimate is most
+  // likely off (quotients just below an integer, numerators at the edge of double's exact integers,
+  // divisors that are not powers of two) are all here, and every mode.
+  std::mt19937_64 rng(52);
+  std::vector<std::pair<int64_t, int64_t>> cases;  // (a, b)
+  for (int64_t b = 1; b <= 70; ++b)
+    for (int64_t a = -1500; a <= 1500; ++a) cases.emplace_back(a, b);
+  const int64_t edge = int64_t{1} << 52;
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t b = 1 + static_cast<int64_t>(rng() >> (1 + rng() % 63));
+    const int64_t q = static_cast<int64_t>(rng() >> (33 + rng() % 31)) * (rng() % 2 ? 1 : -1);  // |q·b| < 2^51
+    const int64_t a = q * (b < (int64_t{1} << 20) ? b : 1) + static_cast<int64_t>(rng() % 5) - 2;
+    cases.emplace_back(a, b);
+    cases.emplace_back(static_cast<int64_t>(rng() >> 1) * (rng() % 2 ? 1 : -1), b);
+  }
+  for (int i = 0; i < 20000; ++i) {  // just off a multiple of b, where an estimate may cross the integer
+    const int64_t b = 3 + static_cast<int64_t>(rng() % (int64_t{1} << (2 + rng() % 30)));
+    const int64_t k = (edge - 1) / b - static_cast<int64_t>(rng() % std::max<int64_t>(1, (edge - 1) / b / 2));
+    for (int64_t d : {-1, 1}) cases.emplace_back(k * b + d, b), cases.emplace_back(-(k * b + d), b);
+  }
+  for (int64_t a : {edge - 1, edge, edge + 1, -edge + 1, -edge, -edge - 1, INT64_MIN, INT64_MIN + 1, INT64_MAX})
+    for (int64_t b : {int64_t{1}, int64_t{3}, int64_t{7}, edge - 1, edge, edge + 1, INT64_MAX})
+      cases.emplace_back(a, b);
+  int64_t failures = 0;
+  for (RoundingMode mode : chipref::kAllRoundingModes)
+    for (const auto& [a, b] : cases)
+      failures += chipref::RoundingDivider(b).divide(a, mode) !=
+                  static_cast<int64_t>(chipref::testing::reference_round_div(a, b, mode));
+  CHECK(failures == 0);
+  CHECK(cases.size() > 200000);
+}

@@ -192,6 +192,53 @@ TEST_CASE("Kernels/window_sum and window_max equal AveragePool·count and MaxPoo
   CHECK(mismatches == 0);
 }
 
+TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations equal the float pools",
+          "[sim][kernels]") {
+  // Random geometries, including windows that reach past the input on every side and windows wider than
+  // the stride; the oracle is the float executor's AveragePool (count_include_pad: padding adds zero to
+  // the sum of x − zp) and MaxPool.
+  std::mt19937_64 rng(26);
+  std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
+  long compared = 0, mismatches = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    ConvGeometry g;
+    g.batch = 1 + pick(rng) % 2, g.in_channels = g.out_channels = g.groups = 1 + pick(rng) % 3;
+    g.in_h = 1 + pick(rng) % 9, g.in_w = 1 + pick(rng) % 9;
+    g.kernel_h = 1 + pick(rng) % 3, g.kernel_w = 1 + pick(rng) % 3;
+    g.stride_h = 1 + pick(rng) % 3, g.stride_w = 1 + pick(rng) % 3;
+    const bool dilated = trial % 3 == 0;  // AveragePool has dilations only from opset 19: MaxPool checks them
+    g.dilation_h = dilated ? 1 + pick(rng) % 2 : 1, g.dilation_w = dilated ? 1 + pick(rng) % 2 : 1;
+    g.pad_top = pick(rng) % g.kernel_h, g.pad_bottom = pick(rng) % g.kernel_h;
+    g.pad_left = pick(rng) % g.kernel_w, g.pad_right = pick(rng) % g.kernel_w;
+    if (!g.valid()) continue;
+    const Shape shape = {g.batch, g.in_channels, g.in_h, g.in_w};
+    const auto x = random_codes(rng, static_cast<size_t>(element_count(shape)), -128, 127);
+    const int32_t zp = static_cast<int32_t>(pick(rng) % 20) - 10;
+    std::vector<int32_t> sums(static_cast<size_t>(g.batch * g.in_channels * g.out_h() * g.out_w())), maxes(sums.size());
+    window_sum(g, x.data(), zp, sums.data());
+    window_max(g, x.data(), maxes.data());
+    std::map<std::string, AttributeValue> attrs = {
+        {"kernel_shape", std::vector<int64_t>{g.kernel_h, g.kernel_w}},
+        {"strides", std::vector<int64_t>{g.stride_h, g.stride_w}},
+        {"pads", std::vector<int64_t>{g.pad_top, g.pad_left, g.pad_bottom, g.pad_right}}};
+    std::vector<float> shifted(x.size());
+    for (size_t i = 0; i < x.size(); ++i) shifted[i] = static_cast<float>(x[i] - zp);
+    const float count = static_cast<float>(g.kernel_h * g.kernel_w);
+    if (!dilated) {
+      attrs["count_include_pad"] = int64_t{1};
+      const Tensor avg = run_op("AveragePool", attrs, {Tensor::of_floats(shape, shifted)});
+      for (size_t i = 0; i < sums.size(); ++i) mismatches += sums[i] != std::lround(avg.floats[i] * count);
+      attrs.erase("count_include_pad");
+    }
+    attrs["dilations"] = std::vector<int64_t>{g.dilation_h, g.dilation_w};
+    const Tensor mx = run_op("MaxPool", attrs, {as_tensor(DType::int8, shape, x)});
+    for (size_t i = 0; i < maxes.size(); ++i) mismatches += maxes[i] != mx.ints[i];
+    compared += static_cast<long>(sums.size());
+  }
+  CHECK(compared > 500);
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("Kernels/the checked path (narrow wrapping accumulator) equals the exact sum mod 2^bits", "[sim][kernels]") {
   // With `wrap`, only the final sum matters: acc = wrap16(exact). The bound |b| + max|x−zp|·Σ|w| far
   // exceeds 2^15 here, so the kernel must take its per-addition path; both paths must agree with this.

@@ -5,12 +5,16 @@
 // narrower than a vector), codes of 8, 9 and 16 bits, accumulators wide and narrow; requantization over
 // every flavour and rounding mode, scales below and above 1, accumulator extremes and clamps.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <climits>
+#include <cmath>
+#include <limits>
 #include <random>
 #include <tuple>
 
 #include "kernels/mac.hpp"
+#include "kernels/quantize.hpp"
 #include "kernels/requant.hpp"
 #include "kernels/simd.hpp"
 
@@ -219,4 +223,70 @@ TEST_CASE("SIMD/matmul_mac: the unchecked sum equals the per-addition one, wide 
       CHECK(results[i].second == results[0].second);
     }
   }
+}
+
+TEST_CASE(
+    "SIMD/quantize_floats: every level rounds fl(x / scale) half to even, saturates, and stops at a "
+    "non-finite input",
+    "[sim][simd]") {
+  // Oracle: std::nearbyint in the default rounding mode (ties to even) on the float32 quotient, clamped in
+  // int64 — independent of the kernel's round_to_integer and its vector clamp-before-rounding.
+  std::mt19937_64 rng(77);
+  struct Format {
+    int64_t lo, hi, zero_point;
+  };
+  const Format formats[] = {{-128, 127, 0},
+                            {0, 255, 128},
+                            {-8, 7, -3},
+                            {-32768, 32767, 17},
+                            {0, 65535, 40000},
+                            {-(1 << 23), (1 << 23) - 1, 5},
+                            {-(1 << 30), (1 << 30) - 1, 0}};
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  int compared = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const Format f = formats[trial % std::size(formats)];
+    const float scale = trial % 3 == 0 ? std::ldexp(1.0f, pick(rng) % 9 - 6) : 0.001f + std::abs(unit(rng));
+    const int64_t n = 1 + pick(rng) % 70;
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) {
+      const double span = static_cast<double>(f.hi - f.lo) * scale;
+      switch (pick(rng) % 6) {
+        case 0:  // an exact tie: (k + 1/2)·scale with a power-of-two scale
+          v = static_cast<float>((std::floor(unit(rng) * 200) + 0.5) * scale);
+          break;
+        case 1:  // far outside the format
+          v = unit(rng) * 1e30f;
+          break;
+        case 2:  // tiny and signed zeros
+          v = unit(rng) * 1e-40f;
+          break;
+        default:
+          v = static_cast<float>(unit(rng) * span);
+      }
+    }
+    const bool poisoned = trial % 5 == 4;
+    const int64_t poison_at = poisoned ? pick(rng) % n : n;
+    if (poisoned) x[poison_at] = trial % 2 ? std::numeric_limits<float>::quiet_NaN() : -HUGE_VALF;
+    const FloatQuantize p{scale, f.zero_point, f.lo, f.hi};
+    std::vector<int32_t> expected(static_cast<size_t>(poison_at));
+    for (int64_t i = 0; i < poison_at; ++i)
+      expected[i] = static_cast<int32_t>(std::clamp<int64_t>(
+          static_cast<int64_t>(std::clamp(std::nearbyint(static_cast<double>(x[i] / scale)), -1e18, 1e18)) +
+              f.zero_point,
+          f.lo, f.hi));
+    for (const auto& [level, result] : at_each_level([&] {
+           std::vector<int32_t> y(static_cast<size_t>(n), INT32_MIN);
+           const int64_t stopped = quantize_floats(p, x.data(), n, y.data());
+           y.resize(static_cast<size_t>(std::min(stopped, n)));
+           return std::make_pair(stopped, y);
+         })) {
+      INFO("level " << to_string(level) << ", trial " << trial << ", n " << n);
+      CHECK(result.first == poison_at);
+      CHECK(result.second == expected);
+      ++compared;
+    }
+  }
+  CHECK(compared >= 200 * 2);
 }
