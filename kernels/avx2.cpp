@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace chipref::kernels::avx2 {
 
@@ -47,30 +48,34 @@ void block(const int16_t* a, const int16_t* const* b_rows, int64_t p0, int64_t k
   }
 }
 
-// Round-shift of 4 int64 lanes p (|p| < 2^62) right by r in [1, 62] in `mode`. AVX2 has no 64-bit
+// Round-shift of 4 int64 lanes p (|p| < 2^62) right by r in [0, 62] (per lane) in `mode`. AVX2 has no 64-bit
 // arithmetic shift: p + 2^62 is non-negative, so a logical shift and a subtraction give floor(p / 2^r);
 // the remainder decides the rounding as in rounding_shift_right (docs/numerics.md §2.1).
 struct ShiftConstants {
   __m256i offset, offset_shifted, mask, half, one, zero;
-  __m128i count;
+  __m256i count;  // per lane
   RoundingMode mode;
 };
 
-ShiftConstants shift_constants(int r, RoundingMode mode) {
+// The constants for right shifts r[0..3] in [0, 62], one per lane (r = 0: no shift, no rounding; `half`
+// is then 1 so that the zero remainder is neither above nor a tie).
+ShiftConstants shift_constants(const int (&r)[4], RoundingMode mode) {
   const int64_t offset = int64_t{1} << 62;
+  auto lanes = [&](auto f) { return _mm256_setr_epi64x(f(r[0]), f(r[1]), f(r[2]), f(r[3])); };
   return ShiftConstants{_mm256_set1_epi64x(offset),
-                        _mm256_set1_epi64x(offset >> r),
-                        _mm256_set1_epi64x((int64_t{1} << r) - 1),
-                        _mm256_set1_epi64x(int64_t{1} << (r - 1)),
+                        lanes([&](int s) { return offset >> s; }),
+                        lanes([](int s) { return (int64_t{1} << s) - 1; }),
+                        lanes([](int s) { return s > 0 ? int64_t{1} << (s - 1) : int64_t{1}; }),
                         _mm256_set1_epi64x(1),
                         _mm256_setzero_si256(),
-                        _mm_cvtsi64_si128(r),
+                        lanes([](int s) { return int64_t{s}; }),
                         mode};
 }
+ShiftConstants shift_constants(int r, RoundingMode mode) { return shift_constants({r, r, r, r}, mode); }
 
 inline __attribute__((always_inline)) __m256i round_shift(__m256i p, const ShiftConstants& k) {
   const __m256i biased = _mm256_add_epi64(p, k.offset);
-  const __m256i q = _mm256_sub_epi64(_mm256_srl_epi64(biased, k.count), k.offset_shifted);
+  const __m256i q = _mm256_sub_epi64(_mm256_srlv_epi64(biased, k.count), k.offset_shifted);
   const __m256i rem = _mm256_and_si256(biased, k.mask);
   const __m256i above = _mm256_cmpgt_epi64(rem, k.half), tie = _mm256_cmpeq_epi64(rem, k.half);
   __m256i up = _mm256_setzero_si256();  // all-ones where q must go up by one
@@ -127,6 +132,35 @@ inline __attribute__((always_inline)) __m256i clamp_pack(Scaled s, __m256i zp, _
   };
   return _mm256_blend_epi32(clamp(s.even), _mm256_slli_epi64(clamp(s.odd), 32), 0xAA);
 }
+
+// R(x · S_c) for 8 consecutive channels c, one per int32 lane (the `single` flavour): the multipliers and
+// right shifts vary by lane. ok() is false if a channel shifts left (a scale >= 1 at its width).
+class ChannelScaler {
+ public:
+  ChannelScaler(const Requantizer& rq, const RequantChannel* ch) {
+    int32_t m[8];
+    int even[4], odd[4];
+    for (int l = 0; l < 8; ++l) {
+      const int right = ch[l].fixed.bits - ch[l].fixed.shift;
+      ok_ = ok_ && right >= 0 && right <= 62;
+      m[l] = ch[l].fixed.multiplier;
+      (l % 2 ? odd : even)[l / 2] = std::clamp(right, 0, 62);
+    }
+    multipliers_ = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m));
+    even_ = shift_constants(even, rq.rounding()), odd_ = shift_constants(odd, rq.rounding());
+  }
+  bool ok() const { return ok_; }
+  __attribute__((always_inline)) Scaled operator()(__m256i x) const {
+    const Scaled s{_mm256_mul_epi32(x, multipliers_),  // |x·M| < 2^62
+                   _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(multipliers_, 32))};
+    return Scaled{round_shift(s.even, even_), round_shift(s.odd, odd_)};
+  }
+
+ private:
+  bool ok_ = true;
+  __m256i multipliers_;
+  ShiftConstants even_, odd_;
+};
 
 // The float32 flavour: fl(fl(x) · s), clamped to [lo − zp, hi − zp] in float (integer bounds: clamping
 // before or after rounding gives the same integer), rounded half to even by the conversion (MXCSR's
@@ -246,6 +280,48 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
   return true;
 }
 
+bool mulshift_last_axis(const Requantizer& rq, const RequantChannel* ch, int64_t channels, int64_t lo, int64_t hi,
+                        const int32_t* x, int64_t outer, int32_t* y) {
+  const int64_t zp = rq.zero_point();
+  lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
+  const int64_t groups = channels / 8;
+  if (rq.flavour() == RequantFlavour::float32) {
+    std::vector<float> scales(static_cast<size_t>(channels));
+    for (int64_t c = 0; c < channels; ++c) scales[c] = ch[c].scale_f32;
+    const __m256 lo_f = _mm256_set1_ps(static_cast<float>(lo - zp)), hi_f = _mm256_set1_ps(static_cast<float>(hi - zp));
+    const __m256i zp_v = _mm256_set1_epi32(static_cast<int32_t>(zp));
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t i = o * channels + g * 8;
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                            float32_lanes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)),
+                                          _mm256_loadu_ps(scales.data() + g * 8), lo_f, hi_f, zp_v));
+      }
+  } else {
+    if (rq.flavour() != RequantFlavour::single) return false;
+    std::vector<ChannelScaler> scalers;
+    scalers.reserve(static_cast<size_t>(groups));
+    for (int64_t g = 0; g < groups; ++g) {
+      scalers.emplace_back(rq, ch + g * 8);
+      if (!scalers.back().ok()) return false;
+    }
+    for (int64_t c = groups * 8; c < channels; ++c)  // the scalar tail must not shift left either
+      if (ch[c].fixed.bits - ch[c].fixed.shift < 0) return false;
+    const __m256i zp_v = _mm256_set1_epi64x(zp), lo_v = _mm256_set1_epi64x(lo), hi_v = _mm256_set1_epi64x(hi);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t i = o * channels + g * 8;
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i*>(y + i),
+            clamp_pack(scalers[g](_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))), zp_v, lo_v, hi_v));
+      }
+  }
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = groups * 8; c < channels; ++c)
+      y[o * channels + c] = static_cast<int32_t>(std::clamp(rq.apply(x[o * channels + c], ch[c]), lo, hi));
+  return true;
+}
+
 int64_t quantize_floats(const FloatQuantize& p, const float* x, int64_t n, int32_t* y) {
   // Clamping the quotient to [lo − zp − 1, hi − zp + 1] before rounding changes no code (rounding is monotone
   // and those bounds are integers that already saturate), and keeps the rounded value exact in int32 lanes.
@@ -337,6 +413,10 @@ bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_
 }
 bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }
 int64_t quantize_floats(const FloatQuantize&, const float*, int64_t, int32_t*) { return 0; }
+bool mulshift_last_axis(const Requantizer&, const RequantChannel*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
+                        int32_t*) {
+  return false;
+}
 }  // namespace chipref::kernels::avx2
 
 #endif

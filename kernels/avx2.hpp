@@ -35,6 +35,12 @@ void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi);
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
                       int64_t n, int32_t* y);
 
+// mulshift of an [outer, channels] tensor with one channel per element of the last axis (a matrix
+// product's output), 8 channels per vector with their own multipliers and shifts; the same integers as
+// Requantizer::apply. False (writing nothing) for gemmlowp and for a `single` channel that shifts left.
+bool mulshift_last_axis(const Requantizer& rq, const RequantChannel* ch, int64_t channels, int64_t lo, int64_t hi,
+                        const int32_t* x, int64_t outer, int32_t* y);
+
 // add_requant over n elements, 8 lanes at a time; false (writing nothing) for gemmlowp, a `single` left
 // shift, and a `float` add whose terms could leave int32 lanes (a scale >= 2^13, codes wider than 16 bits).
 bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y);

@@ -27,14 +27,24 @@ void layernorm(const LayerNorm& p, const int32_t* x, int64_t rows, int64_t n, in
   if (static_cast<int64_t>(p.gamma.size()) != n || static_cast<int64_t>(p.beta.size()) != n ||
       static_cast<int64_t>(p.gamma_negative.size()) != n)
     throw InputError("layernorm: " + std::to_string(p.gamma.size()) + " scales for rows of " + std::to_string(n));
-  std::vector<int64_t> c(static_cast<size_t>(n));
+  thread_local std::vector<int64_t> c;
+  c.resize(static_cast<size_t>(n));
+  // locals, not p's members: y may alias nothing of p, but the compiler cannot know it
+  const Requantizer rq = p.requantizer;
+  const IntFormat out_format = rq.output_format();
+  const RequantChannel* gamma = p.gamma.data();
+  const uint8_t* gamma_negative = p.gamma_negative.data();
+  const int64_t* beta = p.beta.data();
+  const int64_t zp_in = p.in_zero_point, zp_out = rq.zero_point();
+  const int64_t z_unit = int64_t{1} << (kLayerNormZBits + p.extra_bits);
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t* row = x + r * n;
+    int32_t* out = y + r * n;
     int64_t sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += int64_t{row[i]} - p.in_zero_point;
+    for (int64_t i = 0; i < n; ++i) sum += int64_t{row[i]} - zp_in;
     unsigned __int128 v = 0;
     for (int64_t i = 0; i < n; ++i) {
-      c[i] = n * (int64_t{row[i]} - p.in_zero_point) - sum;  // |c| < 2n · 2^17
+      c[i] = n * (int64_t{row[i]} - zp_in) - sum;  // |c| < 2n · 2^17
       v += static_cast<unsigned __int128>(static_cast<__int128>(c[i]) * c[i]);
     }
     const unsigned __int128 scaled =
@@ -43,11 +53,9 @@ void layernorm(const LayerNorm& p, const int32_t* x, int64_t rows, int64_t n, in
     // a constant row with ε = 0 has S = 0: every c is 0 too, and so is the normalised value
     const RoundingDivider by_s(std::max<int64_t>(s, 1));
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t z =
-          s == 0 ? 0 : by_s.divide(c[i] * (int64_t{1} << (kLayerNormZBits + p.extra_bits)), RoundingMode::half_even);
-      const int64_t scaled_z = p.requantizer.scale_only(static_cast<int32_t>(z), p.gamma[i]);
-      const int64_t out = p.requantizer.zero_point() + p.beta[i] + (p.gamma_negative[i] ? -scaled_z : scaled_z);
-      y[r * n + i] = static_cast<int32_t>(p.requantizer.output_format().saturate(out));
+      const int64_t z = s == 0 ? 0 : by_s.divide(c[i] * z_unit, RoundingMode::half_even);
+      const int64_t scaled_z = rq.scale_only(static_cast<int32_t>(z), gamma[i]);
+      out[i] = static_cast<int32_t>(out_format.saturate(zp_out + beta[i] + (gamma_negative[i] ? -scaled_z : scaled_z)));
     }
   }
 }

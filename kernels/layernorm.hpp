@@ -23,8 +23,8 @@ struct LayerNorm {
   uint64_t epsilon = 0;  // E = round(ε · n² · 4^g / s_x²), in the units of V·4^g / n
   Requantizer requantizer =
       Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::make(8, true), 0);
-  std::vector<RequantChannel> gamma;  // |G_j|, one per element of the last axis
-  std::vector<bool> gamma_negative;   // the sign of G_j (half-to-even rounding is odd-symmetric: R(−a) = −R(a))
+  std::vector<RequantChannel> gamma;    // |G_j|, one per element of the last axis
+  std::vector<uint8_t> gamma_negative;  // 1: the sign of G_j (half-to-even rounding is odd-symmetric: R(−a) = −R(a))
   std::vector<int64_t> beta;
 };
 

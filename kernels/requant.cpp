@@ -9,28 +9,12 @@
 
 namespace chipref::kernels {
 
-namespace {
-// Channels on the last axis (a matrix product's output): one vector pass per channel over a transposed
-// copy, [channels][outer], instead of a one-element pass per (row, channel). False if a channel has no
-// vector form (then nothing in y was written).
-bool mulshift_last_axis(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int32_t* y) {
-  thread_local std::vector<int32_t> xt, yt;
-  xt.resize(static_cast<size_t>(outer * channels)), yt.resize(xt.size());
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < channels; ++c) xt[c * outer + o] = x[o * channels + c];
-  for (int64_t c = 0; c < channels; ++c)
-    if (!avx2::mulshift_channel(p.requantizer, p.channels[c], p.clamp_lo, p.clamp_hi, xt.data() + c * outer, outer,
-                                yt.data() + c * outer))
-      return false;
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < channels; ++c) y[o * channels + c] = yt[c * outer + o];
-  return true;
-}
-}  // namespace
-
 void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int64_t inner, int32_t* y) {
   const bool per_channel = p.channels.size() > 1, vector = simd_at_least(SimdLevel::avx2);
-  if (vector && per_channel && inner == 1 && outer >= 8 && mulshift_last_axis(p, x, outer, channels, y)) return;
+  // channels on the last axis (a matrix product's output): a vector holds 8 channels
+  if (vector && per_channel && inner == 1 &&
+      avx2::mulshift_last_axis(p.requantizer, p.channels.data(), channels, p.clamp_lo, p.clamp_hi, x, outer, y))
+    return;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
       const RequantChannel& ch = p.channels[per_channel ? c : 0];

@@ -46,7 +46,7 @@ constexpr int64_t rounding_shift_right(int64_t x, int shift, RoundingMode mode) 
     case RoundingMode::half_away:
       return floor_q + (x < 0 ? rem > half : rem >= half);
     case RoundingMode::half_even:
-      return floor_q + (rem > half || (rem == half && (floor_q & 1)));
+      return floor_q + ((rem > half) | ((rem == half) & (floor_q & 1)));  // | and &: no branch to mispredict
   }
   return floor_q;
 }
@@ -66,7 +66,7 @@ constexpr int64_t round_floor_quotient(int64_t q, int64_t r, int64_t b, bool neg
     case RoundingMode::half_away:
       return q + (negative ? r > rest : r >= rest);
     case RoundingMode::half_even:
-      return q + (r > rest || (r == rest && (q & 1)));
+      return q + ((r > rest) | ((r == rest) & (q & 1)));
   }
   return q;
 }
@@ -84,16 +84,21 @@ constexpr int64_t rounding_divide(int64_t a, int64_t b, RoundingMode mode) {
 // divides each element of a row by the row's sum, LayerNorm by its deviation). The floor quotient is
 // estimated from a double reciprocal and then corrected by its remainder until 0 <= r < b, so the
 // result is exact whatever the estimate; for |a|, b < 2^52 (a exact in double) the estimate's relative
-// error is below 2^-51, so it is off by at most one and one correction step suffices. Beyond that,
-// integer division.
+// error is below 2^-51, so the truncated estimate is off by at most one or two and as many correction
+// steps suffice. Beyond that, integer division.
 class RoundingDivider {
  public:
   explicit RoundingDivider(int64_t b) : b_(b), inverse_(1.0 / static_cast<double>(b)) { assert(b > 0); }
   int64_t divide(int64_t a, RoundingMode mode) const {
     constexpr int64_t kExact = int64_t{1} << 52;
     if (a >= kExact || a <= -kExact || b_ >= kExact) return rounding_divide(a, b_, mode);
-    int64_t q = static_cast<int64_t>(std::floor(static_cast<double>(a) * inverse_));
+    // truncated, not floored (std::floor is a libm call without SSE4.1): one more correction below zero
+    int64_t q = static_cast<int64_t>(static_cast<double>(a) * inverse_);
     int64_t r = a - q * b_;  // |q·b| <= |a| + 2b: no overflow
+    // one step without a branch (a negative a's truncation is below its floor half the time: a branch on
+    // it would be mispredicted that often), then, never in practice, more steps
+    const int64_t step = int64_t{r >= b_} - int64_t{r < 0};
+    q += step, r -= step * b_;
     while (r < 0) q -= 1, r += b_;
     while (r >= b_) q += 1, r -= b_;
     return round_floor_quotient(q, r, b_, a < 0, mode);

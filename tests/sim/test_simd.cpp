@@ -138,13 +138,21 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
         // channels on the last axis (a matrix product's output), the third one a scale above 1
         const MulShift last_axis{
             rq, {ch2, ch, requant_channel_of(derive_multiplier(scale * 5.3, bits), flavour)}, lo, hi};
+        // 19 channels on the last axis: two whole vectors of 8 with their own multipliers and shifts, and a
+        // tail; every seventh trial one of them shifts left (no vector form for `single`)
+        std::vector<RequantChannel> nineteen;
+        for (int c = 0; c < 19; ++c)
+          nineteen.push_back(requant_channel_of(
+              derive_multiplier(scale * (trial % 7 == 0 && c == 11 ? 9.0 : std::exp2(-0.15 * c)), bits), flavour));
+        const MulShift many_channels{rq, nineteen, lo, hi};
         const AddRequant add{rq, ch, ch2, 100, -3, lo, hi};
         const auto results = at_each_level([&] {
-          std::vector<int32_t> y(acc.size()), z(acc.size()), w(acc.size() / 3 * 3);
+          std::vector<int32_t> y(acc.size()), z(acc.size()), w(acc.size() / 3 * 3), v(acc.size() / 19 * 19);
           mulshift(ms, acc.data(), 1, 2, static_cast<int64_t>(acc.size() / 2), y.data());
           add_requant(add, a.data(), b.data(), static_cast<int64_t>(a.size()), z.data());
           mulshift(last_axis, acc.data(), static_cast<int64_t>(acc.size() / 3), 3, 1, w.data());
-          return std::make_tuple(y, z, w);
+          mulshift(many_channels, acc.data(), static_cast<int64_t>(acc.size() / 19), 19, 1, v.data());
+          return std::make_tuple(y, z, w, v);
         });
         for (size_t i = 1; i < results.size(); ++i) {
           INFO(to_string(flavour) << " " << to_string(mode) << " scale " << scale << " bits " << bits << " level "
@@ -152,6 +160,7 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
           CHECK(std::get<0>(results[i].second) == std::get<0>(results[0].second));
           CHECK(std::get<1>(results[i].second) == std::get<1>(results[0].second));
           CHECK(std::get<2>(results[i].second) == std::get<2>(results[0].second));
+          CHECK(std::get<3>(results[i].second) == std::get<3>(results[0].second));
         }
         ++compared;
       }
