@@ -278,8 +278,17 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
 }
 
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& weights,
-              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out,
+              const MulShift* output_stage) {
   require_int32_accumulator(acc);
+  if (output_stage && output_stage->channels.size() != 1 &&
+      static_cast<int64_t>(output_stage->channels.size()) != g.out_channels)
+    throw InputError("conv_mac: an output stage of " + std::to_string(output_stage->channels.size()) +
+                     " channels for " + std::to_string(g.out_channels) + " output channels");
+  // output channel m's n values, in place (the GEMM paths: in their buffer, before the copy out)
+  auto requantize = [&](int64_t m, int32_t* values, int64_t n) {
+    if (output_stage) mulshift_row(*output_stage, output_stage->channels.size() > 1 ? m : 0, values, n, values);
+  };
   require_valid(g);
   const int64_t oh = g.out_h(), ow = g.out_w();
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
@@ -324,6 +333,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
         planes.fill(x, static_cast<int32_t>(base), n, grp);
         avx512::gemm_u8s8(weights.packed8.data() + grp * m_per_group * kq, rows.data(), m_per_group, kq, np,
                           adjusted_bias.data() + grp * m_per_group, c.data(), np);
+        for (int64_t m = 0; m < m_per_group; ++m) requantize(grp * m_per_group + m, c.data() + m * np, np);
         for (int64_t m = 0; m < m_per_group; ++m)
           for (int64_t oy = 0; oy < oh; ++oy)
             std::copy_n(c.data() + m * np + oy * sub_w, ow,
@@ -345,6 +355,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
         planes.fill(x, x_zero_point, n, grp);
         gemm_s16(a + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
                  bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
+        for (int64_t m = 0; m < m_per_group; ++m) requantize(grp * m_per_group + m, c.data() + m * np, np);
         for (int64_t m = 0; m < m_per_group; ++m)
           for (int64_t oy = 0; oy < oh; ++oy)
             std::copy_n(c.data() + m * np + oy * sub_w, ow,
@@ -362,13 +373,17 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
         yg.noalias() = wg * col;
         if (!bias.empty())
           for (int64_t m = 0; m < m_per_group; ++m) yg.row(m).array() += bias[grp * m_per_group + m];
+        for (int64_t m = 0; m < m_per_group; ++m) requantize(grp * m_per_group + m, yg.row(m).data(), pixels);
       }
   }
 
   // The other groups: the spec, one accumulator addition at a time.
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t m = 0; m < g.out_channels; ++m)
-      if (!group_fast[m / m_per_group]) spec::conv_mac_channel(g, x, x_zero_point, w, bias, acc, overflow, n, m, out);
+      if (!group_fast[m / m_per_group]) {
+        spec::conv_mac_channel(g, x, x_zero_point, w, bias, acc, overflow, n, m, out);
+        requantize(m, out + (n * g.out_channels + m) * pixels, pixels);
+      }
 }
 
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,

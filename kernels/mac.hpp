@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/requant.hpp"
 #include "numerics/accumulator.hpp"
 
 namespace chipref::kernels {
@@ -60,8 +61,12 @@ struct MacWeights {
 // it contributes exactly 0. `bias` may be empty (no bias). Output: [N, M, OH, OW] int32 accumulators
 // (the accumulator width is at most 32 bits wherever a MulShift follows; wider widths keep int64 in
 // `conv_mac_wide` later).
+// With `output_stage`, out receives mulshift(output_stage, acc) instead, channel m along axis 1 (one
+// multiplier, or one per output channel): the same integers as the two ops one after the other, each
+// row requantized as it leaves the GEMM instead of a second pass over an int32 tensor.
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& w,
-              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out,
+              const MulShift* output_stage = nullptr);
 // The same, preparing the weights [out_channels, reduction_length] for this one call.
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);

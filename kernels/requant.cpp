@@ -17,13 +17,17 @@ void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channe
     return;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
-      const RequantChannel& ch = p.channels[per_channel ? c : 0];
       const int64_t base = (o * channels + c) * inner;
-      if (vector && avx2::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x + base, inner, y + base))
-        continue;
-      for (int64_t i = 0; i < inner; ++i)
-        y[base + i] = static_cast<int32_t>(std::clamp(p.requantizer.apply(x[base + i], ch), p.clamp_lo, p.clamp_hi));
+      mulshift_row(p, per_channel ? c : 0, x + base, inner, y + base);
     }
+}
+
+void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, int32_t* y) {
+  const RequantChannel& ch = p.channels[static_cast<size_t>(channel)];
+  if (simd_at_least(SimdLevel::avx2) && avx2::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x, n, y))
+    return;
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = static_cast<int32_t>(std::clamp(p.requantizer.apply(x[i], ch), p.clamp_lo, p.clamp_hi));
 }
 
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {

@@ -23,15 +23,19 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
   const AccumulatorSpec acc = accumulator_of(op);
   const int32_t zp = input_zero_point(g, op, 0);
   const Shape w_shape = w.shape;
-  p.run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter& overflow) {
+  auto run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter& overflow, const kernels::MulShift* stage) {
     const CodeTensor& x = *in[0];
     const kernels::ConvGeometry geo = conv_geometry(op, x.shape, w_shape);
     shape_output(y, {geo.batch, geo.out_channels, geo.out_h(), geo.out_w()});
     if (nm)
       kernels::conv_mac_skip_zero(geo, x.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
     else
-      kernels::conv_mac(geo, x.data.data(), zp, weights->mac, *bias, acc, overflow, y.data.data());
+      kernels::conv_mac(geo, x.data.data(), zp, weights->mac, *bias, acc, overflow, y.data.data(), stage);
   };
+  p.run = [run](const Inputs& in, CodeTensor& y, OverflowCounter& overflow) { run(in, y, overflow, nullptr); };
+  if (!nm)
+    p.run_requantized = [run](const Inputs& in, CodeTensor& y, OverflowCounter& overflow,
+                              const kernels::MulShift& stage) { run(in, y, overflow, &stage); };
   return p;
 }
 

@@ -50,6 +50,8 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
     shape_output(y, x.shape);
     kernels::mulshift(params->kernel, x.data.data(), l.outer, l.channels, l.inner, y.data.data());
   };
+  if (params->axis == 1 && op.get_int("channel_axes", 1) == 1)
+    p.fusable_stage = std::shared_ptr<const kernels::MulShift>(params, &params->kernel);
   return p;
 }
 }  // namespace

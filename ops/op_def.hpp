@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/requant.hpp"
 #include "kernels/sparse.hpp"
 #include "model/int_graph.hpp"
 #include "numerics/accumulator.hpp"
@@ -45,6 +46,14 @@ struct PreparedOp {
   // Computes the op: sets out.shape and fills out.data (resized here; its old contents are ignored).
   // MAC ops add their accumulator overflow events to `overflow`.
   std::function<void(const std::vector<const CodeTensor*>& inputs, CodeTensor& out, OverflowCounter& overflow)> run;
+  // Engines may run a MAC and the mulshift that alone reads its accumulators as one step, the codes written
+  // as the accumulators leave the kernel (no int32 tensor in between): same integers as run + run.
+  // The MAC side (conv_mac; empty for others): `run` followed by `stage` on the output's axis 1.
+  std::function<void(const std::vector<const CodeTensor*>& inputs, CodeTensor& out, OverflowCounter& overflow,
+                     const kernels::MulShift& stage)>
+      run_requantized;
+  // The mulshift side: its parameters, set when its channels lie on axis 1 (one per conv output channel).
+  std::shared_ptr<const kernels::MulShift> fusable_stage;
 };
 
 namespace ops {

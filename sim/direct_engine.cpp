@@ -45,6 +45,15 @@ void return_buffer(CodeTensor& t) {
   if (pool.size() < 256 && t.data.capacity() > 0) pool.push_back(std::move(t.data));
 }
 
+// The named tensors (those present) back to the pool.
+void release(std::map<std::string, CodeTensor>& env, const std::vector<std::string>& names) {
+  for (const std::string& name : names)
+    if (const auto it = env.find(name); it != env.end()) {
+      return_buffer(it->second);
+      env.erase(it);
+    }
+}
+
 void return_buffers(std::map<std::string, CodeTensor>& env) {
   for (auto& [name, t] : env) return_buffer(t);
   env.clear();
@@ -85,6 +94,19 @@ DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(
   std::map<std::string, size_t> last_reader;
   for (size_t i = 0; i < steps_.size(); ++i)
     for (const std::string& name : steps_[i].inputs) last_reader[name] = i;
+  // A MAC whose accumulators only the next step reads, a mulshift on its output channels, runs with it
+  // as one step in untraced runs (the accumulators are never a tensor). Read counts, not last readers:
+  // the output boundary and a later step must not read the accumulators either.
+  std::map<std::string, int> readers;
+  for (const PreparedOp& step : steps_)
+    for (const std::string& name : step.inputs) ++readers[name];
+  ++readers[graph.ops.back().inputs.at(0)];
+  requantized_by_next_.assign(steps_.size(), false);
+  for (size_t i = 0; i + 1 < steps_.size(); ++i) {
+    const std::string& acc = steps_[i].node->outputs.at(0);
+    requantized_by_next_[i] = steps_[i].run_requantized && steps_[i + 1].fusable_stage &&
+                              steps_[i + 1].inputs == std::vector<std::string>{acc} && readers[acc] == 1;
+  }
   last_reader.erase(graph.ops.back().inputs.at(0));
   free_after_.resize(steps_.size());
   for (const auto& [name, step] : last_reader) free_after_[step].push_back(name);
@@ -151,7 +173,10 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
   if (trace) trace->values[input_codes] = env[input_codes];
   if (observe) (*observe)(graph_.ops.front(), env[input_codes], OverflowCounter{}, first_image, images);
   std::vector<const CodeTensor*> inputs;
-  for (const PreparedOp& step : steps_) {
+  // traced and observed runs see every tensor, so they run each op on its own
+  const bool fuse = !trace && !observe;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const PreparedOp& step = steps_[i];
     const Node& op = *step.node;
     inputs.clear();
     for (const std::string& name : step.inputs) {
@@ -159,8 +184,18 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
       if (it == env.end()) throw InputError(op.describe() + ": input '" + name + "' has not been computed");
       inputs.push_back(&it->second);
     }
-    CodeTensor y = pooled_tensor(expected_elements(graph_, op.outputs.at(0), images));
     OverflowCounter overflow;
+    if (fuse && requantized_by_next_[i]) {  // this MAC and the next step's mulshift: the mulshift's output
+      const Node& requant = *steps_[i + 1].node;
+      CodeTensor y = pooled_tensor(expected_elements(graph_, requant.outputs.at(0), images));
+      step.run_requantized(inputs, y, overflow, *steps_[i + 1].fusable_stage);
+      env[requant.outputs.at(0)] = std::move(y);
+      release(env, free_after_[i]);
+      ++i;  // the accumulators, the mulshift's one input, were never stored
+      release(env, free_after_[i]);
+      continue;
+    }
+    CodeTensor y = pooled_tensor(expected_elements(graph_, op.outputs.at(0), images));
     step.run(inputs, y, overflow);
     if (trace) {
       if (ops::is_mac(op)) trace->overflows[op.name].events += overflow.events;
@@ -168,11 +203,7 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
     }
     if (observe) (*observe)(op, y, overflow, first_image, images);
     env[op.outputs.at(0)] = std::move(y);
-    for (const std::string& name : free_after_[static_cast<size_t>(&step - steps_.data())]) {
-      const auto it = env.find(name);
-      return_buffer(it->second);
-      env.erase(it);
-    }
+    release(env, free_after_[i]);
   }
   const Tensor y = dequantize_output(graph_, env.at(graph_.ops.back().inputs.at(0)));
   return_buffers(env);

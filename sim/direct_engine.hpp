@@ -44,6 +44,10 @@ class DirectEngine : public Engine {
   // byte-identical to one thread's.
   void set_jobs(int jobs) { jobs_ = std::max(jobs, 1); }
   static constexpr int64_t kChunk = 8;
+  // MAC steps that untraced runs compute together with the mulshift after them (one pass, no int32 tensor).
+  int64_t requantized_macs() const {
+    return static_cast<int64_t>(std::count(requantized_by_next_.begin(), requantized_by_next_.end(), true));
+  }
 
  private:
   Tensor run_chunked(const Tensor& input, const OpObserver* observe) const;
@@ -51,10 +55,11 @@ class DirectEngine : public Engine {
                    int64_t first_image = 0) const;
   const IntGraph& graph_;
   std::vector<PreparedOp> steps_;
-  std::map<std::string, Tensor> decoded_;  // sparse_decode outputs, decoded once
-  bool images_independent_ = true;         // false if some op may mix the images of a batch
-  std::vector<std::vector<std::string>> free_after_;
-  int jobs_ = 1;  // per step: the tensors no later step reads
+  std::map<std::string, Tensor> decoded_;             // sparse_decode outputs, decoded once
+  bool images_independent_ = true;                    // false if some op may mix the images of a batch
+  std::vector<std::vector<std::string>> free_after_;  // per step: the tensors no later step reads
+  std::vector<bool> requantized_by_next_;             // per step: a MAC run with the next step's mulshift when untraced
+  int jobs_ = 1;
 };
 
 }  // namespace chipref

@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "kernels/simd.hpp"
 #include "sim/direct_engine.hpp"
 #include "support/shipped_examples.hpp"
 
@@ -79,4 +80,43 @@ TEST_CASE("DirectEngine/an observed run is the traced run, chunk by chunk", "[si
     require_observed_equals_traced(quantize_example("fmnist_vit.onnx", shipped_config("w8a8.yaml"), "w8a8.yaml"), 12,
                                    {{0, 12}});
   }
+}
+
+TEST_CASE("DirectEngine/a conv_mac run with its mulshift gives the separate ops' integers, every flavour and level",
+          "[sim]") {
+  // An untraced run requantizes each conv_mac's accumulators as they leave the kernel; a traced run runs
+  // the two ops one after the other. Every intermediate code feeds the logits, so any difference in a
+  // fused layer shows in the outputs. The 14-bit saturating accumulators put channels on the spec path.
+  const std::string base = shipped_config("w8a8.yaml");
+  auto with = [&](std::string config, const std::string& from, const std::string& to) {
+    const size_t at = config.find(from);
+    REQUIRE(at != std::string::npos);
+    return config.replace(at, from.size(), to);
+  };
+  const std::string flavour = "requant: {flavour: single, rounding: half_even, multiplier_bits: 31}";
+  const std::vector<std::pair<std::string, std::string>> configs = {
+      {"single half_even", base},
+      {"single half_away 16-bit multipliers",
+       with(base, flavour, "requant: {flavour: single, rounding: half_away, multiplier_bits: 16}")},
+      {"gemmlowp", with(base, flavour, "requant: {flavour: gemmlowp, rounding: half_even, multiplier_bits: 31}")},
+      {"float", with(base, flavour, "requant: {flavour: float, rounding: half_even, multiplier_bits: 31}")},
+      {"14-bit saturating accumulators",
+       with(base, "accumulator: {bits: 32, overflow: wrap}", "accumulator: {bits: 14, overflow: saturate}")},
+      {"per-tensor weights", with(base, "granularity: per_channel", "granularity: per_tensor")}};
+  const kernels::SimdLevel saved = kernels::simd_level();
+  for (const auto& [name, config] : configs) {
+    const IntGraph q = quantize_example("fmnist_cnn.onnx", config, name);
+    const Tensor x = load_fashion_mnist("t10k", 20, q.preprocess).images;
+    for (kernels::SimdLevel level : kernels::kSimdLevels) {
+      if (!kernels::cpu_supports(level)) continue;
+      kernels::set_simd_level(level);
+      const DirectEngine engine(q);
+      INFO(name << ", level " << kernels::to_string(level));
+      CHECK(engine.requantized_macs() >= 2);  // both convolutions of the CNN
+      RunTrace trace;
+      const Tensor separate = engine.run(x, &trace);
+      CHECK(engine.run(x).floats == separate.floats);
+    }
+  }
+  kernels::set_simd_level(saved);
 }
