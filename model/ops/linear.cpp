@@ -3,6 +3,7 @@
 // and one batched-broadcast matmul core used by MatMul, MatMulInteger and QLinearMatMul.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 
 #include "model/ops/ops.hpp"
@@ -31,13 +32,21 @@ std::vector<T> conv_core(const std::vector<T>& x, const Shape& xs, const std::ve
         for (int64_t ky = 0; ky < g.kh; ++ky)
           for (int64_t kx = 0; kx < g.kw; ++kx) {
             T* row = col.data() + ((c * g.kh + ky) * g.kw + kx) * out_size;
+            // the outputs whose tap lies inside the input's columns: ox in [ox_lo, ox_hi)
+            const int64_t offset = kx * g.dw - g.pad_left;  // ix = ox·sw + offset
+            const int64_t ox_lo = std::clamp<int64_t>((-offset + g.sw - 1) / g.sw, 0, g.out_w);
+            const int64_t ox_hi = std::clamp<int64_t>((g.in_w - offset + g.sw - 1) / g.sw, ox_lo, g.out_w);
             for (int64_t oy = 0; oy < g.out_h; ++oy) {
               const int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
-              for (int64_t ox = 0; ox < g.out_w; ++ox) {
-                const int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
-                row[oy * g.out_w + ox] =
-                    (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) ? T(0) : plane[iy * g.in_w + ix];
+              T* out = row + oy * g.out_w;
+              if (iy < 0 || iy >= g.in_h) {
+                std::fill(out, out + g.out_w, T(0));
+                continue;
               }
+              std::fill(out, out + ox_lo, T(0));
+              const T* in = plane + iy * g.in_w;
+              for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] = in[ox * g.sw + offset];
+              std::fill(out + ox_hi, out + g.out_w, T(0));
             }
           }
       }
