@@ -173,6 +173,24 @@ inline __attribute__((always_inline)) __m256i float32_lanes(__m256i x, __m256 sc
 
 }  // namespace
 
+void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst) {
+  const __m256i b = _mm256_set1_epi32(base);
+  // the two packs work within 128-bit lanes: dword d of the result holds v[d % 4]'s elements 4·(d / 4)..+3,
+  // and this permutation puts them back in order
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  auto load = [&](int64_t i) {
+    return _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), b);
+  };
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i words01 = _mm256_packs_epi32(load(i), load(i + 8)),
+                  words23 = _mm256_packs_epi32(load(i + 16), load(i + 24));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                        _mm256_permutevar8x32_epi32(_mm256_packus_epi16(words01, words23), order));
+  }
+  for (; i < n; ++i) dst[i] = static_cast<uint8_t>(src[i] - base);
+}
+
 void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst) {
   const __m256i zp_v = _mm256_set1_epi32(zp);
   int64_t i = 0;
@@ -413,6 +431,7 @@ bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_
 }
 bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }
 int64_t quantize_floats(const FloatQuantize&, const float*, int64_t, int32_t*) { return 0; }
+void offset_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*) {}
 bool mulshift_last_axis(const Requantizer&, const RequantChannel*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
                         int32_t*) {
   return false;

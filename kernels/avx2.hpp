@@ -22,6 +22,9 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
 // dst[i] = src[i] − zp as int16; the caller proves that every value fits.
 void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst);
 
+// dst[i] = src[i] − base as a byte; the caller proves that every value lies in [0, 255].
+void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst);
+
 // even[i] = src[2i] − zp and odd[i] = src[2i + 1] − zp as int16, for the n values of src (stride-2
 // convolutions split each input row into its two column phases).
 void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd);

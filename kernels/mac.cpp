@@ -180,13 +180,15 @@ class PhasePlanes {
     for (int64_t c = 0; c < c_; ++c) {
       const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
       int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
-      for (int64_t iy = 0; iy < g_.in_h; ++iy, src += g_.in_w) {
-        for (int64_t b = 0; b < sw_; ++b) {
+      // locals: a byte store may alias anything, so members would be reloaded after every one
+      const int64_t in_w = g_.in_w, sw = sw_;
+      for (int64_t iy = 0; iy < g_.in_h; ++iy, src += in_w) {
+        for (int64_t b = 0; b < sw; ++b) {
           T* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
-          if (sw_ == 1)
-            for (int64_t ix = 0; ix < g_.in_w; ++ix) dst[ix] = static_cast<T>(src[ix] - base);
+          if (sw == 1)
+            avx2::offset_to_uint8(src, base, in_w, dst);
           else
-            for (int64_t ix = first_ix_[b]; ix < g_.in_w; ix += sw_) *dst++ = static_cast<T>(src[ix] - base);
+            for (int64_t ix = first_ix_[b]; ix < in_w; ix += sw) *dst++ = static_cast<T>(src[ix] - base);
         }
         if (++a == sh_) a = 0, ++i;
       }
@@ -316,7 +318,9 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   // u8 × s8 GEMM on x − base, base = min(x, zp), whose padding zp − base and bias + (base − zp)·Σw make
   // every sum the same Σ (x − zp)·w (avx512.hpp: exact modulo 2^32, and the sum is proven in range).
   const int64_t base = std::min<int64_t>(x_lo, x_zero_point), top = std::max<int64_t>(x_hi, x_zero_point);
-  if (level >= SimdLevel::avx512_vnni && !weights.packed8.empty() && top - base <= 255) {
+  // Its B operand is packed in quads of rows per panel, which pays only when several output channels share
+  // it: a depthwise group (one output channel) runs the int16 GEMM, which reads its rows as they lie.
+  if (level >= SimdLevel::avx512_vnni && !weights.packed8.empty() && top - base <= 255 && m_per_group >= 4) {
     const int64_t kq = weights.kq;
     PhasePlanes<uint8_t> planes(g, static_cast<uint8_t>(x_zero_point - base));
     const std::vector<const uint8_t*> rows = planes.rows(kq);
