@@ -40,6 +40,7 @@ class DirectEngine : public Engine {
   Tensor run(const Tensor& input, const OpObserver& observe) const;
   Tensor run(const Tensor& input, RunTrace* trace) override { return std::as_const(*this).run(input, trace); }
   std::string name() const override { return "direct"; }
+  bool runs_concurrently() const override { return true; }
   // Chunks of a batch run on up to `jobs` threads (runs without a trace or an observer); the outputs are
   // byte-identical to one thread's.
   void set_jobs(int jobs) { jobs_ = std::max(jobs, 1); }

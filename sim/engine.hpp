@@ -40,6 +40,8 @@ class Engine {
   virtual std::string name() const = 0;
   // The MAC array whose tile streams a trace holds, or null for an engine without one.
   virtual const HardwareConfig* tile_streams_hardware() const { return nullptr; }
+  // Whether run() may be called from several threads at once (each with its own trace).
+  virtual bool runs_concurrently() const { return false; }
 };
 
 // The batch an IntGraph was exported with when it is fixed (torch.onnx.export's default is 1), else 0.

@@ -3,11 +3,16 @@
 #include <fnmatch.h>
 
 #include <fmt/format.h>
+#include <algorithm>
+#include <atomic>
+#include <exception>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -86,7 +91,7 @@ std::string layout_tag(const Layout& l, int word_bits) {
   return tag;
 }
 
-Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options, Engine& engine) {
+Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options, Engine& engine, int jobs = 1) {
   Rendering r;
   std::map<std::string, size_t> tensor_index;  // first use order, for file names
   auto index_of = [&](const std::string& tensor) {
@@ -167,10 +172,26 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   std::vector<RunTrace> traces(static_cast<size_t>(n));
   {
     ProgressBar progress("vectors", n);
-    for (int64_t i = 0; i < n; ++i) {
-      engine.run(rows_of(inputs, i, 1), &traces[i]);
-      progress.update(i + 1);
-    }
+    const int64_t workers = engine.runs_concurrently() ? std::max<int64_t>(1, std::min<int64_t>(jobs, n)) : 1;
+    std::atomic<int64_t> next{0}, done{0};
+    std::exception_ptr failure;
+    std::mutex mutex;  // the progress bar and the first failure
+    auto worker = [&] {
+      for (int64_t i = next++; i < n; i = next++) try {
+          engine.run(rows_of(inputs, i, 1), &traces[i]);
+          const std::lock_guard<std::mutex> lock(mutex);
+          progress.update(++done);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(mutex);
+          if (!failure) failure = std::current_exception();
+          next = n;
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int64_t t = 1; t < workers; ++t) threads.emplace_back(worker);
+    worker();
+    for (std::thread& t : threads) t.join();
+    if (failure) std::rethrow_exception(failure);
   }
   for (const Node& op : g.ops) {
     if (fnmatch(options.layers.c_str(), op.name.c_str(), 0) != 0) continue;
@@ -262,7 +283,7 @@ Tensor load_inputs(const InputSource& s, const Normalisation& norm) {
 }  // namespace
 
 Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Tensor& inputs, const InputSource& source,
-                       const std::string& dir, Options options, Engine& engine) {
+                       const std::string& dir, Options options, Engine& engine, int jobs) {
   options.engine = engine.name();
   if (options.formats.empty()) throw InputError("vectors: at least one format is needed");
   try {
@@ -276,7 +297,7 @@ Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Te
     m.config_sha256 = sha256_hex(read_file_bytes(g.config_name));
   m.inputs = source, m.options = options;
   m.inputs.sha256 = inputs_hash(inputs);
-  Rendering r = render(g, inputs, options, engine);
+  Rendering r = render(g, inputs, options, engine, jobs);
   m.entries = std::move(r.entries);
   // Written whole beside DIR and swapped in (core/staged_output.hpp): the old vectors stay valid until
   // the new ones are complete, and no file of an earlier run survives beside the new manifest.

@@ -20,9 +20,12 @@
 namespace chipref::vectors {
 
 // `model_dir` is the IntGraph's directory (hashed into the manifest); `inputs` float [N, ...] as the
-// graph's input, already normalised; `engine` runs `graph` (its name goes into the manifest).
+// graph's input, already normalised; `engine` runs `graph` (its name goes into the manifest). With
+// jobs > 1 and an engine that runs concurrently (the DirectEngine), that many inputs run at a time, each
+// traced on its own: the files are byte-identical to one job's.
 Manifest write_vectors(const IntGraph& graph, const std::string& model_dir, const Tensor& inputs,
-                       const InputSource& source, const std::string& dir, Options options, Engine& engine);
+                       const InputSource& source, const std::string& dir, Options options, Engine& engine,
+                       int jobs = 1);
 
 // Builds the engine a manifest names ("direct", "systemc") over a graph, to regenerate vectors with.
 using EngineMaker = std::function<std::unique_ptr<Engine>(const IntGraph& graph, const std::string& engine_name)>;

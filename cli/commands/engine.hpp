@@ -18,7 +18,7 @@ namespace chipref::cli {
 struct EngineChoice {
   std::string engine = "direct";  // direct | systemc
   std::vector<std::string> rtl;   // systemc: blocks run as Verilated RTL inside the netlist
-  int jobs = 1;                   // direct: threads over the chunks of a batch
+  int jobs = 1;                   // direct: threads over the chunks of a batch (vectors: over the inputs)
 };
 
 // --engine, with `rtl_option` also --rtl, with `jobs_option` also -j/--jobs (commands that run batches

@@ -64,7 +64,7 @@ int run_vectors(const VectorsOptions& o) {
   if (!o.layout_config.empty()) options.layer_layouts = vectors::load_layer_layouts(o.layout_config);
   const std::unique_ptr<Engine> engine = make_engine(graph, o.engine);
   const vectors::Manifest m = vectors::write_vectors(graph, std::filesystem::absolute(o.model).string(), inputs, source,
-                                                     o.output, options, *engine);
+                                                     o.output, options, *engine, o.engine.jobs);
   std::set<std::string> files;
   int64_t bytes = 0;
   for (const auto& e : m.entries)
@@ -116,7 +116,7 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-accumulators", o->no_accumulators, "Leave out the MAC accumulators before requantization");
   cmd->add_option("-o,--output", o->output, "Output directory");
-  add_engine_option(*cmd, o->engine, false);
+  add_engine_option(*cmd, o->engine, false, true);
   auto* verify = cmd->add_subcommand(
       "verify", "Re-hash every file of a vectors directory against manifest.json (exit 3 on a difference)");
   verify->add_option("DIR", o->verify_dir, "Directory written by chipref vectors")

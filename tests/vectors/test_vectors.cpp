@@ -97,6 +97,13 @@ TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, veri
                                      *make_engine_by_name(q, "direct"));
     write_vectors(q, model.string(), images, source, (root / "b").string(), options, *make_engine_by_name(q, "direct"));
     CHECK(directory_bytes(root / "a") == directory_bytes(root / "b"));
+    // three inputs on three threads (and more jobs than inputs): the same bytes as one thread
+    for (int jobs : {3, 8}) {
+      fs::remove_all(root / "b");
+      write_vectors(q, model.string(), images, source, (root / "b").string(), options,
+                    *make_engine_by_name(q, "direct"), jobs);
+      CHECK(directory_bytes(root / "a") == directory_bytes(root / "b"));
+    }
 
     // Every entry against an independent run's trace (or the constant itself).
     std::vector<RunTrace> traces(3);
