@@ -6,7 +6,15 @@
 
 #include <cstdint>
 
+#include "numerics/requant.hpp"
+
 namespace chipref::kernels::avx512 {
+
+// avx2::mulshift_channel's contract (the `single` flavour only), 16 lanes at a time with AVX-512's 64-bit
+// arithmetic shift and mask compares: y[i] = clamp(sat_out(zp + R(x[i]·S)), lo, hi), the integers of
+// Requantizer::apply. False (writing nothing) for another flavour or a left shift.
+bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
+                      int64_t n, int32_t* y);
 
 // The same contract as avx2::gemm_s16 (avx2.hpp), computed with vpdpwssd: each instruction adds the
 // exact int32 sum of two int16 products to an int32 lane, wrapping, which is vpmaddwd followed by

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/avx2.hpp"
+#include "kernels/avx512.hpp"
 #include "kernels/simd.hpp"
 
 namespace chipref::kernels {
@@ -24,6 +25,9 @@ void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channe
 
 void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, int32_t* y) {
   const RequantChannel& ch = p.channels[static_cast<size_t>(channel)];
+  if (simd_at_least(SimdLevel::avx512_vnni) &&
+      avx512::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x, n, y))
+    return;
   if (simd_at_least(SimdLevel::avx2) && avx2::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x, n, y))
     return;
   for (int64_t i = 0; i < n; ++i)

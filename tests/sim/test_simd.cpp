@@ -120,6 +120,7 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
   const auto small = random_codes(rng, 1000, -70000, 70000);
   acc.insert(acc.end(), small.begin(), small.end());
   for (int32_t edge : {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX}) acc.push_back(edge);
+  for (int32_t v = -600; v <= 600; ++v) acc.push_back(v);  // every tie of the power-of-two scales, unsaturated
   const auto a = random_codes(rng, acc.size(), 0, 255), b = random_codes(rng, acc.size(), -128, 127);
   int compared = 0;
   for (RequantFlavour flavour : kAllRequantFlavours)
@@ -129,7 +130,9 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
         const IntFormat out = IntFormat::make(trial % 2 ? 8 : 16, trial % 3 != 0);
         const int64_t zp = out.is_signed() ? 0 : 37;
         const int bits = flavour == RequantFlavour::float32 ? kFloat32MultiplierBits : 8 + trial % 24;
-        const double scale = std::exp2(log2_scale(rng));  // scales above 1 give a left shift in `single`
+        // scales above 1 give a left shift in `single`; every eighth trial 2^-1..2^-4 exactly, whose products
+        // land on exact ties (x·2^-k for x an odd multiple of 2^(k-1)), where the rounding modes differ
+        const double scale = trial % 8 == 7 ? std::ldexp(1.0, -(1 + trial / 8 % 4)) : std::exp2(log2_scale(rng));
         const RequantChannel ch = requant_channel_of(derive_multiplier(scale, bits), flavour);
         const RequantChannel ch2 = requant_channel_of(derive_multiplier(scale * 0.7, bits), flavour);
         const Requantizer rq = Requantizer::make(flavour, mode, out, zp);
