@@ -3,7 +3,8 @@
 # alternately in one script so that both see the same machine load: for each model, ROUNDS rounds of
 # {chipref, ORT int8 on chipref's QDQ export of the same IntGraph, ORT FP32 on the float model}, each the
 # best of three passes over the same random inputs; medians over the rounds. Prints images/s, the ratios,
-# chipref's GMAC/s per MAC layer kind (from its last round) and the peak RSS of `chipref run` on 16 inputs
+# chipref's GMAC/s per MAC layer kind and the time share of every other op kind of 1 % or more (from its
+# last round, in a pass that runs each op on its own) and the peak RSS of `chipref run` on 16 inputs
 # against ORT FP32's over the same inputs.
 #   bench/bench_zoo_vs_ort.sh [BUILD_DIR=build/default] [ROUNDS=3]
 # Models: the shipped Fashion-MNIST CNN at batch 100, and ResNet-18, MobileNetV2 and the ViT of the zoo at
@@ -55,6 +56,7 @@ for entry in "fmnist_cnn:$root/examples/fmnist_cnn.onnx:cnn.npy:100" \
   printf '%-14s %6s %12.1f %12s %12.1f %10s %10s %12.0f %12.0f\n' "$name" "$batch" "$c" "$i" "$f" "$(ratio "$c" "$i")" \
     "$(ratio "$c" "$f")" "$((crss / 1024))" "$((frss / 1024))"
   awk '$1 == "gmacs" { $1 = ""; print "    GMAC/s" $0 }' "$work/$name.txt"
+  awk '$1 == "share" && $3 >= 0.01 { printf "    share %s %s\n", $2, $3 }' "$work/$name.txt"
   [ -s "$work/$name.err" ] && sed 's/^/    note: /' "$work/$name.err" | sort -u
 done
 echo "(ratios: chipref / ORT at the same batch; MB: peak RSS of a run over the inputs file; the CPU's best vector" \

@@ -173,6 +173,37 @@ inline __attribute__((always_inline)) __m256i float32_lanes(__m256i x, __m256 sc
 
 }  // namespace
 
+void depthwise_s16(const int16_t* a, const int16_t* const* b_rows, int64_t kp, int32_t bias, int64_t rows,
+                   int64_t row_w, int64_t cols, int32_t* out) {
+  for (int64_t oy = 0; oy < rows; ++oy)
+    for (int64_t ox = 0; ox < cols; ox += 16) {
+      const int64_t p = oy * row_w + ox;
+      __m256i acc0 = _mm256_set1_epi32(bias), acc1 = acc0;
+      for (int64_t k = 0; k < kp; k += 2) {
+        const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b_rows[k] + p));
+        const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b_rows[k + 1] + p));
+        int32_t pair;
+        std::memcpy(&pair, a + k, sizeof pair);  // a[k] in the low half, a[k + 1] in the high half
+        const __m256i w = _mm256_set1_epi32(pair);
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), w));
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), w));
+      }
+      // as in block(): acc0 holds pixels {0–3, 8–11}, acc1 {4–7, 12–15}
+      const __m256i first = _mm256_permute2x128_si256(acc0, acc1, 0x20),
+                    second = _mm256_permute2x128_si256(acc0, acc1, 0x31);
+      int32_t* dst = out + oy * cols + ox;
+      if (ox + 16 <= cols) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), first);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8), second);
+      } else {  // the row's last pixels
+        alignas(32) int32_t sums[16];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums), first);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums + 8), second);
+        std::copy_n(sums, cols - ox, dst);
+      }
+    }
+}
+
 void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst) {
   const __m256i b = _mm256_set1_epi32(base);
   // the two packs work within 128-bit lanes: dword d of the result holds v[d % 4]'s elements 4·(d / 4)..+3,
@@ -432,6 +463,7 @@ bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_
 bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }
 int64_t quantize_floats(const FloatQuantize&, const float*, int64_t, int32_t*) { return 0; }
 void offset_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*) {}
+void depthwise_s16(const int16_t*, const int16_t* const*, int64_t, int32_t, int64_t, int64_t, int64_t, int32_t*) {}
 bool mulshift_last_axis(const Requantizer&, const RequantChannel*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
                         int32_t*) {
   return false;

@@ -19,6 +19,13 @@ namespace chipref::kernels::avx2 {
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
               int32_t* c, int64_t ldc);
 
+// One output channel of a group with a single channel (depthwise): out[oy][ox] = bias + Σ_k a[k]·B_k[oy·row_w + ox]
+// for oy < rows, ox < cols, in gemm_s16's int32 pair sums (the same exactness argument: the caller proves
+// every partial sum fits int32). a holds kp int16 weights (kp even, zero beyond the real K); each B_k is
+// readable for rows·row_w + 16 values past any ox < cols. out is [rows][cols].
+void depthwise_s16(const int16_t* a, const int16_t* const* b_rows, int64_t kp, int32_t bias, int64_t rows,
+                   int64_t row_w, int64_t cols, int32_t* out);
+
 // dst[i] = src[i] − zp as int16; the caller proves that every value fits.
 void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst);
 

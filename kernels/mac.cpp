@@ -357,6 +357,13 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
         planes.fill(x, x_zero_point, n, grp);
+        if (m_per_group == 1) {  // depthwise: one output channel, written straight into its plane
+          const int64_t m = grp;
+          int32_t* plane = out + (n * g.out_channels + m) * pixels;
+          avx2::depthwise_s16(a + m * kp, rows.data(), kp, bias.empty() ? 0 : bias[m], oh, sub_w, ow, plane);
+          requantize(m, plane, pixels);
+          continue;
+        }
         gemm_s16(a + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
                  bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
         for (int64_t m = 0; m < m_per_group; ++m) requantize(grp * m_per_group + m, c.data() + m * np, np);
