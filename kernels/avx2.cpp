@@ -144,7 +144,11 @@ class ChannelScaler {
       const int right = ch[l].fixed.bits - ch[l].fixed.shift;
       ok_ = ok_ && right >= 0 && right <= 62;
       m[l] = ch[l].fixed.multiplier;
-      (l % 2 ? odd : even)[l / 2] = std::clamp(right, 0, 62);
+      // (an if, not a conditional array: GCC 12's sanitizer build misreads the latter as uninitialised)
+      if (l % 2)
+        odd[l / 2] = std::clamp(right, 0, 62);
+      else
+        even[l / 2] = std::clamp(right, 0, 62);
     }
     multipliers_ = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m));
     even_ = shift_constants(even, rq.rounding()), odd_ = shift_constants(odd, rq.rounding());
