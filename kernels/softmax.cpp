@@ -23,7 +23,7 @@ void softmax(const Softmax& p, const int32_t* x, int64_t rows, int64_t cols, int
     bool any = false;
     int32_t m = 0;
     if (!row_mask) {
-      m = *std::max_element(row, row + cols), any = cols > 0;
+      if (cols > 0) m = *std::max_element(row, row + cols), any = true;
     } else {
       for (int64_t c = 0; c < cols; ++c)
         if (kept(c)) m = any ? std::max(m, row[c]) : row[c], any = true;
