@@ -162,8 +162,10 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
 
 // GCC 12 warns inside its own AVX-512 headers, whose unmasked forms pass an undefined vector as the
 // masked-off source (a known false positive of -Wmaybe-uninitialized).
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no such warning (and refuses to ignore an unknown one)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
                       int64_t n, int32_t* y) {
   const int right = ch.fixed.bits - ch.fixed.shift;
@@ -211,7 +213,9 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
   for (; i < n; ++i) y[i] = static_cast<int32_t>(std::clamp(rq.apply(x[i], ch), lo, hi));
   return true;
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
               int32_t* c, int64_t ldc) {
