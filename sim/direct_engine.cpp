@@ -1,12 +1,9 @@
 #include "sim/direct_engine.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
-#include <mutex>
-#include <thread>
 #include <vector>
 
+#include "core/parallel.hpp"
 #include "ops/boundaries.hpp"
 #include "ops/sparse_decode.hpp"
 
@@ -136,28 +133,7 @@ Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe)
   };
   // Chunks on several threads (never with an observer, which sees the ops in order): each chunk's
   // integers are what one thread computes, and the outputs are stacked in chunk order.
-  const int64_t workers = observe ? 1 : std::min<int64_t>(jobs_, chunks);
-  if (workers <= 1) {
-    for (int64_t i = 0; i < chunks; ++i) run_chunk(i);
-  } else {
-    std::atomic<int64_t> next{0};
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-    auto worker = [&] {
-      for (int64_t i = next++; i < chunks; i = next++) try {
-          run_chunk(i);
-        } catch (...) {
-          const std::lock_guard<std::mutex> lock(failure_mutex);
-          if (!failure) failure = std::current_exception();
-          next = chunks;
-        }
-    };
-    std::vector<std::thread> pool;
-    for (int64_t t = 1; t < workers; ++t) pool.emplace_back(worker);
-    worker();
-    for (std::thread& t : pool) t.join();
-    if (failure) std::rethrow_exception(failure);
-  }
+  for_each_index_in_parallel(chunks, observe ? 1 : jobs_, run_chunk);
   Tensor out;
   for (Tensor& t : outputs) append_rows(out, t), t = Tensor{};
   return out;

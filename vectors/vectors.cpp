@@ -3,19 +3,16 @@
 #include <fnmatch.h>
 
 #include <fmt/format.h>
-#include <algorithm>
-#include <atomic>
-#include <exception>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/parallel.hpp"
 #include "core/progress.hpp"
 #include "core/version.hpp"
 #include "model/io/idx.hpp"
@@ -172,26 +169,13 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   std::vector<RunTrace> traces(static_cast<size_t>(n));
   {
     ProgressBar progress("vectors", n);
-    const int64_t workers = engine.runs_concurrently() ? std::max<int64_t>(1, std::min<int64_t>(jobs, n)) : 1;
-    std::atomic<int64_t> next{0}, done{0};
-    std::exception_ptr failure;
-    std::mutex mutex;  // the progress bar and the first failure
-    auto worker = [&] {
-      for (int64_t i = next++; i < n; i = next++) try {
-          engine.run(rows_of(inputs, i, 1), &traces[i]);
-          const std::lock_guard<std::mutex> lock(mutex);
-          progress.update(++done);
-        } catch (...) {
-          const std::lock_guard<std::mutex> lock(mutex);
-          if (!failure) failure = std::current_exception();
-          next = n;
-        }
-    };
-    std::vector<std::thread> threads;
-    for (int64_t t = 1; t < workers; ++t) threads.emplace_back(worker);
-    worker();
-    for (std::thread& t : threads) t.join();
-    if (failure) std::rethrow_exception(failure);
+    int64_t done = 0;
+    std::mutex progress_mutex;
+    for_each_index_in_parallel(n, engine.runs_concurrently() ? jobs : 1, [&](int64_t i) {
+      engine.run(rows_of(inputs, i, 1), &traces[i]);
+      const std::lock_guard<std::mutex> lock(progress_mutex);
+      progress.update(++done);
+    });
   }
   for (const Node& op : g.ops) {
     if (fnmatch(options.layers.c_str(), op.name.c_str(), 0) != 0) continue;
