@@ -11,6 +11,7 @@
 #include "kernels/avx512.hpp"
 #include "kernels/mac_spec.hpp"
 #include "kernels/simd.hpp"
+#include "kernels/threads.hpp"
 
 namespace chipref::kernels {
 
@@ -23,6 +24,10 @@ void require_int32_accumulator(const AccumulatorSpec& acc) {
                      " is not supported by the MAC kernels yet; expected <= 32");
 }
 bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
+
+// Output channels split over threads in multiples of the GEMMs' register blocks (6 rows on avx2, 12 on
+// avx512), so that no thread runs a partial block where one thread would not.
+constexpr int64_t kGemmRowAlignment = 12;
 
 // The int16 GEMM of the avx2 tier (avx2.hpp), on 512-bit vectors where the level allows.
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
@@ -294,6 +299,16 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   require_valid(g);
   const int64_t oh = g.out_h(), ow = g.out_w();
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
+  // The GEMM paths' channels m0..m1−1 of group grp, image n: requantized in the GEMM's buffer c (rows of
+  // np values, output row oy at oy · sub_w) and copied into their planes of out.
+  auto copy_out = [&](int32_t* c, int64_t n, int64_t grp, int64_t m0, int64_t m1, int64_t np, int64_t sub_w) {
+    for (int64_t m = m0; m < m1; ++m) {
+      int32_t* row = c + m * np;
+      requantize(grp * m_per_group + m, row, np);
+      for (int64_t oy = 0; oy < oh; ++oy)
+        std::copy_n(row + oy * sub_w, ow, out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
+    }
+  };
   const int64_t k = c_per_group * g.kernel_h * g.kernel_w, pixels = oh * ow;
   if (weights.out_channels != g.out_channels || weights.k != k)
     throw InputError("conv_mac: weights are [" + std::to_string(weights.out_channels) + ", " +
@@ -331,17 +346,19 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     for (int64_t m = 0; m < g.out_channels; ++m)  // modulo 2^32, as the GEMM adds
       adjusted_bias[m] = static_cast<int32_t>(
           static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[m]}) + (base - x_zero_point) * weights.sum[m]));
+    // this thread's buffers, by address: in a helper thread the names would mean the helper's own
+    int32_t* const buffer = c.data();
+    const int32_t* const bias_u8 = adjusted_bias.data();
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
         planes.fill(x, static_cast<int32_t>(base), n, grp);
-        avx512::gemm_u8s8(weights.packed8.data() + grp * m_per_group * kq, rows.data(), m_per_group, kq, np,
-                          adjusted_bias.data() + grp * m_per_group, c.data(), np);
-        for (int64_t m = 0; m < m_per_group; ++m) requantize(grp * m_per_group + m, c.data() + m * np, np);
-        for (int64_t m = 0; m < m_per_group; ++m)
-          for (int64_t oy = 0; oy < oh; ++oy)
-            std::copy_n(c.data() + m * np + oy * sub_w, ow,
-                        out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
+        split_rows(m_per_group, kq * np, kGemmRowAlignment, [&](int64_t m0, int64_t m1) {
+          const int64_t first = grp * m_per_group + m0;
+          avx512::gemm_u8s8(weights.packed8.data() + first * kq, rows.data(), m1 - m0, kq, np, bias_u8 + first,
+                            buffer + m0 * np, np);
+          copy_out(buffer, n, grp, m0, m1, np, sub_w);
+        });
       }
   } else if (level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
     const int64_t kp = weights.kp;
@@ -353,25 +370,36 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     // zeroed one per call (whose memset and page faults cost as much as the copy out)
     thread_local std::vector<int32_t> c;
     if (c.size() < static_cast<size_t>(m_per_group * np)) c.resize(static_cast<size_t>(m_per_group * np));
-    for (int64_t n = 0; n < g.batch; ++n)
+    int32_t* const buffer = c.data();  // by address: in a helper thread the name would mean the helper's own
+    for (int64_t n = 0; n < g.batch; ++n) {
+      if (m_per_group == 1) {  // depthwise: one output channel a group, written straight into its plane
+        // The groups split over threads, each filling planes of its own. A depthwise MAC costs about
+        // kDepthwiseCost GEMM MACs (its kernel reaches 8–15 GMAC/s, the GEMMs 60–250).
+        constexpr int64_t kDepthwiseCost = 16;
+        split_rows(g.groups, kp * np * kDepthwiseCost, 1, [&](int64_t grp0, int64_t grp1) {
+          PhasePlanes<int16_t> own(g, 0);
+          const std::vector<const int16_t*> own_rows = own.rows(kp);
+          for (int64_t m = grp0; m < grp1; ++m) {
+            if (!group_fast[m]) continue;
+            own.fill(x, x_zero_point, n, m);
+            int32_t* plane = out + (n * g.out_channels + m) * pixels;
+            avx2::depthwise_s16(a + m * kp, own_rows.data(), kp, bias.empty() ? 0 : bias[m], oh, sub_w, ow, plane);
+            requantize(m, plane, pixels);
+          }
+        });
+        continue;
+      }
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
         planes.fill(x, x_zero_point, n, grp);
-        if (m_per_group == 1) {  // depthwise: one output channel, written straight into its plane
-          const int64_t m = grp;
-          int32_t* plane = out + (n * g.out_channels + m) * pixels;
-          avx2::depthwise_s16(a + m * kp, rows.data(), kp, bias.empty() ? 0 : bias[m], oh, sub_w, ow, plane);
-          requantize(m, plane, pixels);
-          continue;
-        }
-        gemm_s16(a + grp * m_per_group * kp, rows.data(), m_per_group, kp, np,
-                 bias.empty() ? nullptr : bias.data() + grp * m_per_group, c.data(), np);
-        for (int64_t m = 0; m < m_per_group; ++m) requantize(grp * m_per_group + m, c.data() + m * np, np);
-        for (int64_t m = 0; m < m_per_group; ++m)
-          for (int64_t oy = 0; oy < oh; ++oy)
-            std::copy_n(c.data() + m * np + oy * sub_w, ow,
-                        out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
+        split_rows(m_per_group, kp * np, kGemmRowAlignment, [&](int64_t m0, int64_t m1) {
+          const int64_t first = grp * m_per_group + m0;
+          gemm_s16(a + first * kp, rows.data(), m1 - m0, kp, np, bias.empty() ? nullptr : bias.data() + first,
+                   buffer + m0 * np, np);
+          copy_out(buffer, n, grp, m0, m1, np, sub_w);
+        });
       }
+    }
   } else if (level != SimdLevel::per_addition) {
     using IntMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     IntMatrix col(k, pixels);
@@ -441,9 +469,14 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
         columns[k * np + r] = static_cast<uint8_t>(a[r * in_features + k] - base);
     std::vector<const uint8_t*> b_rows(static_cast<size_t>(kq));
     for (int64_t k = 0; k < kq; ++k) b_rows[k] = columns.data() + k * np;
-    avx512::gemm_u8s8(weights.packed8.data(), b_rows.data(), out_features, kq, np, adjusted_bias.data(), c.data(), np);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t o = 0; o < out_features; ++o) out[r * out_features + o] = c[o * np + r];
+    int32_t* const buffer = c.data();  // by address: in a helper thread the names would mean the helper's own
+    const int32_t* const bias_u8 = adjusted_bias.data();
+    split_rows(out_features, kq * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
+      avx512::gemm_u8s8(weights.packed8.data() + o0 * kq, b_rows.data(), o1 - o0, kq, np, bias_u8 + o0,
+                        buffer + o0 * np, np);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t o = o0; o < o1; ++o) out[r * out_features + o] = buffer[o * np + r];
+    });
     return;
   }
   // Every output provably in range and both operands in int16: the int16 GEMM of conv_mac (exact in any
@@ -459,10 +492,13 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
         columns[k * np + r] = static_cast<int16_t>(a[r * in_features + k] - a_zero_point);
     std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
     for (int64_t k = 0; k < kp; ++k) b_rows[k] = columns.data() + k * np;
-    gemm_s16(weights.packed.data(), b_rows.data(), out_features, kp, np, bias.empty() ? nullptr : bias.data(), c.data(),
-             np);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t o = 0; o < out_features; ++o) out[r * out_features + o] = c[o * np + r];
+    int32_t* const buffer = c.data();  // by address: in a helper thread the name would mean the helper's own
+    split_rows(out_features, kp * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
+      gemm_s16(weights.packed.data() + o0 * kp, b_rows.data(), o1 - o0, kp, np,
+               bias.empty() ? nullptr : bias.data() + o0, buffer + o0 * np, np);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t o = o0; o < o1; ++o) out[r * out_features + o] = buffer[o * np + r];
+    });
     return;
   }
   for (int64_t o = 0; o < out_features; ++o) {
@@ -495,22 +531,25 @@ void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a
   if (simd_at_least(SimdLevel::avx2) && unchecked && fits_int16(max_a) && fits_int16(max_c) && m > 0 && n > 0 &&
       k > 0) {
     const int64_t kp = (k + 1) / 2 * 2, np = (n + 15) / 16 * 16;
-    thread_local std::vector<int16_t> a16, c16;
-    thread_local std::vector<int32_t> product;
-    a16.assign(static_cast<size_t>(m * kp), 0);
-    c16.assign(static_cast<size_t>(kp * np), 0);
-    if (product.size() < static_cast<size_t>(m * np)) product.resize(static_cast<size_t>(m * np));
-    std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
-    for (int64_t t = 0; t < kp; ++t) b_rows[t] = c16.data() + t * np;
-    for (int64_t b = 0; b < batch; ++b) {
-      const int32_t* ab = a + b * m * k;
-      const int32_t* cb = c + b * k * n;
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t t = 0; t < k; ++t) a16[i * kp + t] = static_cast<int16_t>(ab[i * k + t] - a_zero_point);
-      for (int64_t t = 0; t < k; ++t) avx2::offset_to_int16(cb + t * n, c_zero_point, n, c16.data() + t * np);
-      gemm_s16(a16.data(), b_rows.data(), m, kp, np, nullptr, product.data(), np);
-      for (int64_t i = 0; i < m; ++i) std::copy_n(product.data() + i * np, n, out + b * m * n + i * n);
-    }
+    // the matrices of the batch (attention's heads) split over threads, each with its own buffers
+    split_rows(batch, m * kp * np, 1, [&](int64_t b0, int64_t b1) {
+      thread_local std::vector<int16_t> a16, c16;
+      thread_local std::vector<int32_t> product;
+      a16.assign(static_cast<size_t>(m * kp), 0);
+      c16.assign(static_cast<size_t>(kp * np), 0);
+      if (product.size() < static_cast<size_t>(m * np)) product.resize(static_cast<size_t>(m * np));
+      std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
+      for (int64_t t = 0; t < kp; ++t) b_rows[t] = c16.data() + t * np;
+      for (int64_t b = b0; b < b1; ++b) {
+        const int32_t* ab = a + b * m * k;
+        const int32_t* cb = c + b * k * n;
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t t = 0; t < k; ++t) a16[i * kp + t] = static_cast<int16_t>(ab[i * k + t] - a_zero_point);
+        for (int64_t t = 0; t < k; ++t) avx2::offset_to_int16(cb + t * n, c_zero_point, n, c16.data() + t * np);
+        gemm_s16(a16.data(), b_rows.data(), m, kp, np, nullptr, product.data(), np);
+        for (int64_t i = 0; i < m; ++i) std::copy_n(product.data() + i * np, n, out + b * m * n + i * n);
+      }
+    });
     return;
   }
   std::vector<int64_t> column(static_cast<size_t>(k));

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "kernels/threads.hpp"
 #include "ops/boundaries.hpp"
 #include "ops/sparse_decode.hpp"
 
@@ -124,16 +125,23 @@ Tensor DirectEngine::run_chunked(const Tensor& input, const OpObserver* observe)
   // A graph exported with a fixed batch runs that many images at a time (its constants hold the batch).
   const int64_t fixed = fixed_batch(graph_), chunk = fixed > 0 ? fixed : kChunk;
   require_multiple_of_fixed_batch(graph_, n);
-  if ((fixed == 0 && !images_independent_) || n <= chunk) return run_whole(input, nullptr, observe, 0);
+  // The threads not taken by chunks go inside the ops (kernels/threads.hpp): a batch of one chunk runs
+  // each large layer on all of them. Either way every integer is what one thread computes.
+  const int64_t jobs = observe ? 1 : jobs_;
+  if ((fixed == 0 && !images_independent_) || n <= chunk) {
+    const kernels::IntraOpThreads lend(jobs);
+    return run_whole(input, nullptr, observe, 0);
+  }
   const int64_t chunks = (n + chunk - 1) / chunk;
   std::vector<Tensor> outputs(static_cast<size_t>(chunks));
   auto run_chunk = [&](int64_t i) {
+    const kernels::IntraOpThreads lend(jobs / std::min(chunks, jobs));
     const int64_t start = i * chunk;
     outputs[i] = run_whole(rows_of(input, start, std::min(chunk, n - start)), nullptr, observe, start);
   };
-  // Chunks on several threads (never with an observer, which sees the ops in order): each chunk's
-  // integers are what one thread computes, and the outputs are stacked in chunk order.
-  for_each_index_in_parallel(chunks, observe ? 1 : jobs_, run_chunk);
+  // Chunks on several threads (never with an observer, which sees the ops in order), outputs stacked in
+  // chunk order.
+  for_each_index_in_parallel(chunks, jobs, run_chunk);
   Tensor out;
   for (Tensor& t : outputs) append_rows(out, t), t = Tensor{};
   return out;

@@ -41,8 +41,8 @@ class DirectEngine : public Engine {
   Tensor run(const Tensor& input, RunTrace* trace) override { return std::as_const(*this).run(input, trace); }
   std::string name() const override { return "direct"; }
   bool runs_concurrently() const override { return true; }
-  // Chunks of a batch run on up to `jobs` threads (runs without a trace or an observer); the outputs are
-  // byte-identical to one thread's.
+  // Runs without a trace or an observer use up to `jobs` threads: the chunks of a batch, and inside a
+  // batch of one chunk its large layers' output channels. The outputs are byte-identical to one thread's.
   void set_jobs(int jobs) { jobs_ = std::max(jobs, 1); }
   static constexpr int64_t kChunk = 8;
   // MAC steps that untraced runs compute together with the mulshift after them (one pass, no int32 tensor).

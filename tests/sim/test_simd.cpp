@@ -6,6 +6,7 @@
 // every flavour and rounding mode, scales below and above 1, accumulator extremes and clamps.
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <climits>
 #include <cmath>
@@ -17,6 +18,7 @@
 #include "kernels/quantize.hpp"
 #include "kernels/requant.hpp"
 #include "kernels/simd.hpp"
+#include "kernels/threads.hpp"
 
 using namespace chipref;
 using namespace chipref::kernels;
@@ -301,4 +303,83 @@ TEST_CASE(
     }
   }
   CHECK(compared >= 200 * 2);
+}
+
+TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one thread, every level", "[sim][simd]") {
+  // Layers large enough that split_rows cuts them (kernels/threads.hpp): a 3×3 convolution with a fused
+  // requantization, a stride-2 depthwise one, a linear layer and attention-sized matrix products. The
+  // oracle is the per_addition level on one thread.
+  std::mt19937_64 rng(303);
+  ConvGeometry conv;
+  conv.in_channels = 32, conv.in_h = 30, conv.in_w = 34, conv.out_channels = 70, conv.kernel_h = conv.kernel_w = 3;
+  conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
+  ConvGeometry depthwise = conv;
+  depthwise.in_channels = depthwise.out_channels = depthwise.groups = 96, depthwise.in_h = depthwise.in_w = 96;
+  depthwise.stride_h = depthwise.stride_w = 2;
+  const auto conv_x = random_codes(rng, static_cast<size_t>(32 * 30 * 34), 0, 255);
+  const auto conv_w = random_codes(rng, static_cast<size_t>(70 * conv.reduction_length()), -128, 127);
+  const auto conv_bias = random_codes(rng, 70, -20000, 20000);
+  const auto dw_x = random_codes(rng, static_cast<size_t>(96 * 96 * 96), -128, 127);
+  const auto dw_w = random_codes(rng, static_cast<size_t>(96 * 9), -128, 127);
+  const int64_t rows = 197, in = 384, out = 400, heads = 5, k = 64;
+  const auto lin_a = random_codes(rng, static_cast<size_t>(rows * in), 0, 255);
+  const auto lin_w = random_codes(rng, static_cast<size_t>(out * in), -128, 127);
+  const auto lin_bias = random_codes(rng, static_cast<size_t>(out), -5000, 5000);
+  const auto q = random_codes(rng, static_cast<size_t>(heads * rows * k), -128, 127);
+  const auto kt = random_codes(rng, static_cast<size_t>(heads * k * rows), -128, 127);
+  const AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::saturate);
+  const MulShift stage{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::int_bits(8), 0),
+                       make_requant_channels(std::vector<double>(70, 0.0031), 31), -128, 127};
+  const MacWeights conv_weights = MacWeights::prepare(conv_w.data(), 70, conv.reduction_length());
+
+  auto run_all = [&] {
+    std::vector<std::vector<int32_t>> r(4);
+    OverflowCounter counter;
+    r[0].resize(static_cast<size_t>(70 * conv.out_h() * conv.out_w()));
+    conv_mac(conv, conv_x.data(), 7, conv_weights, conv_bias, acc, counter, r[0].data(), &stage);
+    r[1].resize(static_cast<size_t>(96 * depthwise.out_h() * depthwise.out_w()));
+    conv_mac(depthwise, dw_x.data(), -5, dw_w.data(), {}, acc, counter, r[1].data());
+    r[2].resize(static_cast<size_t>(rows * out));
+    linear_mac(rows, in, out, lin_a.data(), 128, lin_w.data(), lin_bias, acc, counter, r[2].data());
+    r[3].resize(static_cast<size_t>(heads * rows * rows));
+    matmul_mac(heads, rows, k, rows, q.data(), 3, kt.data(), -2, acc, counter, r[3].data());
+    CHECK(counter.events == 0);
+    return r;
+  };
+  const SimdLevel saved = simd_level();
+  set_simd_level(SimdLevel::per_addition);
+  const auto spec = run_all();
+  set_simd_level(saved);
+  const IntraOpThreads three(3);
+  CHECK(IntraOpThreads::current() == 3);
+  for (const auto& [level, result] : at_each_level(run_all)) {
+    INFO("level " << to_string(level));
+    for (size_t i = 0; i < spec.size(); ++i) {
+      INFO("kernel " << i << " (conv+requant, depthwise, linear, matmul)");
+      CHECK(result[i] == spec[i]);
+    }
+  }
+}
+
+TEST_CASE("SIMD/split_rows covers every row once, in aligned blocks, on the threads lent", "[sim][simd]") {
+  for (int64_t threads : {1, 2, 3, 8})
+    for (int64_t rows : {1, 11, 12, 13, 70, 1000})
+      for (int64_t macs_per_row : {int64_t{1}, kMacsPerThread / 5, kMacsPerThread}) {
+        const IntraOpThreads lend(threads);
+        std::vector<int> covered(static_cast<size_t>(rows), 0);
+        std::vector<std::pair<int64_t, int64_t>> blocks(static_cast<size_t>(rows));
+        std::atomic<int> count{0};
+        split_rows(rows, macs_per_row, 12, [&](int64_t begin, int64_t end) {
+          blocks[begin] = {begin, end};
+          ++count;
+          for (int64_t r = begin; r < end; ++r) ++covered[r];
+        });
+        INFO(threads << " threads, " << rows << " rows, " << macs_per_row << " MACs a row");
+        CHECK(std::all_of(covered.begin(), covered.end(), [](int c) { return c == 1; }));
+        // as many blocks as the threads, the 12-row units and the work allow (kMacsPerThread each)
+        const int64_t worth = std::max<int64_t>(1, rows * macs_per_row / kMacsPerThread);
+        CHECK(count == std::min({threads, (rows + 11) / 12, worth}));
+        for (const auto& [begin, end] : blocks)
+          if (end > 0) CHECK((begin % 12 == 0 && (end % 12 == 0 || end == rows)));
+      }
 }

@@ -1,0 +1,36 @@
+#pragma once
+// Threads inside one op. An engine that runs a batch on one thread lends the op its other threads
+// (IntraOpThreads, for the calling thread only); a kernel splits its output channels into blocks of
+// rows with split_rows. Every output integer is computed by exactly one thread with the same
+// arithmetic as without the split, so the results do not depend on the number of threads.
+
+#include <cstdint>
+#include <functional>
+
+namespace chipref::kernels {
+
+// While alive, ops run on this thread may use up to `threads` threads (itself included). Nests: the
+// previous count comes back when it ends. Other threads keep their own count (1 unless set).
+class IntraOpThreads {
+ public:
+  explicit IntraOpThreads(int64_t threads);
+  ~IntraOpThreads();
+  IntraOpThreads(const IntraOpThreads&) = delete;
+  IntraOpThreads& operator=(const IntraOpThreads&) = delete;
+  static int64_t current();
+
+ private:
+  int64_t previous_;
+};
+
+// Below this many multiply-adds a block is not worth handing to another thread (waking one costs a few
+// microseconds; a block of this size takes tens).
+inline constexpr int64_t kMacsPerThread = int64_t{1} << 22;
+
+// Runs f(begin, end) over blocks covering rows 0..rows−1 once, each block a multiple of `align` rows
+// (but the last), at most IntraOpThreads::current() blocks and none below kMacsPerThread when each row
+// costs `macs_per_row`; on the calling thread alone when one block is all there is. Blocks run
+// concurrently: f must write only its own rows.
+void split_rows(int64_t rows, int64_t macs_per_row, int64_t align, const std::function<void(int64_t, int64_t)>& f);
+
+}  // namespace chipref::kernels
