@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <tuple>
 
 #include "analysis/dual_path.hpp"
@@ -21,6 +22,8 @@
 #include "quant/passes.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
+
+#include <unistd.h>
 
 using namespace chipref;
 namespace fs = std::filesystem;
@@ -47,7 +50,7 @@ std::map<std::string, std::string> directory_bytes(const fs::path& dir) {
 }
 
 fs::path scratch(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("chipref_test_quantize_" + name);
+  const fs::path p = fs::temp_directory_path() / ("chipref_test_quantize_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(p);
   return p;
 }

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <string>
 
 #include "analysis/dual_path.hpp"
 #include "model/onnx_import.hpp"
@@ -21,6 +22,8 @@
 #include "quant/quantize.hpp"
 #include "quant/sparsity.hpp"
 #include "sim/direct_engine.hpp"
+
+#include <unistd.h>
 
 using namespace chipref;
 
@@ -97,7 +100,8 @@ TEST_CASE("Sparsity/the CNN with 2:4 pointwise and linear layers: compressed in 
       CHECK(is_nm_sparse(dense, kernels::NmPattern{2, 4}));
     }
     CHECK(decoders == 2);
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() / "chipref_test_sparsity";
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("chipref_test_sparsity_" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     save_int_graph(q, dir.string());
     const IntGraph loaded = load_int_graph(dir.string());
