@@ -1,8 +1,10 @@
 // One ONNX model through chipref's DirectEngine, for bench/bench_zoo_vs_ort.sh to set against ONNX Runtime
 // on the same inputs: quantizes MODEL with CONFIG on the first 8 inputs of IN.npy, writes the IntGraph's QDQ
-// export (what ORT runs as int8) to QDQ.onnx, then times DirectEngine runs over IN.npy at BATCH (the best
-// of three passes, one thread) and prints, one per line:
+// export (what ORT runs as int8) to QDQ.onnx, then times DirectEngine runs over IN.npy at BATCH on one and
+// on two threads (`-j 2`: chunks of a batch, or inside the layers of a batch of one chunk), passes of the
+// two alternating, the best of three each, and prints, one per line:
 //   images_per_second N
+//   images_per_second_2_threads N
 //   gmacs <op kind> <GMAC/s> <share of the run's time>   for each MAC op kind (conv_mac: split into
 //       depthwise / 1x1 / kxk), from each op's time between the engine's observer calls (a pass in
 //       which every op runs on its own: a MAC's requantization is then the mulshift's share)
@@ -67,18 +69,22 @@ int main(int argc, char** argv) {
     } catch (const InputError& e) {
       fmt::print(stderr, "no ORT int8 model: {}\n", e.what());
     }
-    const DirectEngine engine(q);
+    DirectEngine engine(q);
     engine.run(rows_of(images, 0, batch));  // warm-up: first-run allocations out of the timing
 
     // images/s from plain runs (the engine's fused steps included); the split by op kind from one more
     // pass with an observer, which runs every op on its own and times the gap between its calls
-    double best = 0;
-    for (int pass = 0; pass < 3; ++pass) {
+    double best = 0, best_2_threads = 0;
+    for (int pass = 0; pass < 6; ++pass) {
+      const int jobs = 1 + pass % 2;
+      engine.set_jobs(jobs);
       const auto t0 = std::chrono::steady_clock::now();
       for (int64_t s = 0; s < n; s += batch) engine.run(rows_of(images, s, batch));
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      best = std::max(best, static_cast<double>(n) / seconds);
+      double& b = jobs == 1 ? best : best_2_threads;
+      b = std::max(b, static_cast<double>(n) / seconds);
     }
+    engine.set_jobs(1);
     std::map<std::string, std::pair<double, int64_t>> kinds;  // seconds and MACs per MAC kind
     std::map<std::string, double> others;                     // seconds per other op kind
     auto last = std::chrono::steady_clock::now();
@@ -102,7 +108,7 @@ int main(int argc, char** argv) {
       engine.run(x, observe);
     }
     const double best_total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("images_per_second {:.2f}\n", best);
+    fmt::print("images_per_second {:.2f}\nimages_per_second_2_threads {:.2f}\n", best, best_2_threads);
     for (const auto& [kind, k] : kinds)
       fmt::print("gmacs {} {:.1f} {:.3f}\n", kind, static_cast<double>(k.second) / k.first / 1e9, k.first / best_total);
     for (const auto& [kind, seconds] : others) fmt::print("share {} {:.3f}\n", kind, seconds / best_total);
