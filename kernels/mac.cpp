@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <functional>
 #include <map>
+#include <optional>
 #include <type_traits>
 
 #include "kernels/avx2.hpp"
@@ -299,15 +301,25 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   require_valid(g);
   const int64_t oh = g.out_h(), ow = g.out_w();
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
-  // The GEMM paths' channels m0..m1−1 of group grp, image n: requantized in the GEMM's buffer c (rows of
-  // np values, output row oy at oy · sub_w) and copied into their planes of out.
-  auto copy_out = [&](int32_t* c, int64_t n, int64_t grp, int64_t m0, int64_t m1, int64_t np, int64_t sub_w) {
-    for (int64_t m = m0; m < m1; ++m) {
+  // The GEMM paths' columns q0..q1−1 (output position q = oy · sub_w + ox) of group grp's channels, image
+  // n: requantized in the GEMM's buffer c (a row of np values per channel) and copied into their planes
+  // of out. Columns ox >= ow are padding and stay behind.
+  auto copy_out = [&](int32_t* c, int64_t n, int64_t grp, int64_t q0, int64_t q1, int64_t np, int64_t sub_w) {
+    for (int64_t m = 0; m < m_per_group; ++m) {
       int32_t* row = c + m * np;
-      requantize(grp * m_per_group + m, row, np);
-      for (int64_t oy = 0; oy < oh; ++oy)
-        std::copy_n(row + oy * sub_w, ow, out + ((n * g.out_channels + grp * m_per_group + m) * oh + oy) * ow);
+      requantize(grp * m_per_group + m, row + q0, q1 - q0);
+      int32_t* plane = out + (n * g.out_channels + grp * m_per_group + m) * oh * ow;
+      for (int64_t oy = q0 / sub_w; oy < oh && oy * sub_w < q1; ++oy) {
+        const int64_t from = std::max(q0, oy * sub_w), to = std::min(q1, oy * sub_w + ow);
+        if (from < to) std::copy(row + from, row + to, plane + oy * ow + (from - oy * sub_w));
+      }
     }
+  };
+  // f(q0, q1) over column blocks of the GEMMs' B (np columns, a multiple of 16), split over the threads
+  // lent in whole 32-column panels: each thread packs only its own panels of B, and the register blocks
+  // over output channels stay those of one thread.
+  auto split_columns = [](int64_t np, int64_t macs_per_column, const std::function<void(int64_t, int64_t)>& f) {
+    split_range(np / 16, macs_per_column * 16, 2, [&](int64_t u0, int64_t u1) { f(u0 * 16, u1 * 16); });
   };
   const int64_t k = c_per_group * g.kernel_h * g.kernel_w, pixels = oh * ow;
   if (weights.out_channels != g.out_channels || weights.k != k)
@@ -352,12 +364,17 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
-        planes.fill(x, static_cast<int32_t>(base), n, grp);
-        split_rows(m_per_group, kq * np, kGemmRowAlignment, [&](int64_t m0, int64_t m1) {
-          const int64_t first = grp * m_per_group + m0;
-          avx512::gemm_u8s8(weights.packed8.data() + first * kq, rows.data(), m1 - m0, kq, np, bias_u8 + first,
-                            buffer + m0 * np, np);
-          copy_out(buffer, n, grp, m0, m1, np, sub_w);
+        split_columns(np, m_per_group * kq, [&](int64_t q0, int64_t q1) {
+          // a thread given part of the columns fills planes of its own: sharing one thread's planes
+          // made every fill wait for the other core's copies of their cache lines (fill 33 → 79 µs)
+          std::optional<PhasePlanes<uint8_t>> own;
+          PhasePlanes<uint8_t>& p = q1 - q0 == np ? planes : own.emplace(g, static_cast<uint8_t>(x_zero_point - base));
+          p.fill(x, static_cast<int32_t>(base), n, grp);
+          std::vector<const uint8_t*> block = &p == &planes ? rows : p.rows(kq);
+          for (const uint8_t*& r : block) r += q0;
+          avx512::gemm_u8s8(weights.packed8.data() + grp * m_per_group * kq, block.data(), m_per_group, kq, q1 - q0,
+                            bias_u8 + grp * m_per_group, buffer + q0, np);
+          copy_out(buffer, n, grp, q0, q1, np, sub_w);
         });
       }
   } else if (level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
@@ -376,7 +393,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
         // The groups split over threads, each filling planes of its own. A depthwise MAC costs about
         // kDepthwiseCost GEMM MACs (its kernel reaches 8–15 GMAC/s, the GEMMs 60–250).
         constexpr int64_t kDepthwiseCost = 16;
-        split_rows(g.groups, kp * np * kDepthwiseCost, 1, [&](int64_t grp0, int64_t grp1) {
+        split_range(g.groups, kp * np * kDepthwiseCost, 1, [&](int64_t grp0, int64_t grp1) {
           PhasePlanes<int16_t> own(g, 0);
           const std::vector<const int16_t*> own_rows = own.rows(kp);
           for (int64_t m = grp0; m < grp1; ++m) {
@@ -391,12 +408,15 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
       }
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
-        planes.fill(x, x_zero_point, n, grp);
-        split_rows(m_per_group, kp * np, kGemmRowAlignment, [&](int64_t m0, int64_t m1) {
-          const int64_t first = grp * m_per_group + m0;
-          gemm_s16(a + first * kp, rows.data(), m1 - m0, kp, np, bias.empty() ? nullptr : bias.data() + first,
-                   buffer + m0 * np, np);
-          copy_out(buffer, n, grp, m0, m1, np, sub_w);
+        split_columns(np, m_per_group * kp, [&](int64_t q0, int64_t q1) {
+          std::optional<PhasePlanes<int16_t>> own;  // as in the u8 × s8 path
+          PhasePlanes<int16_t>& p = q1 - q0 == np ? planes : own.emplace(g, 0);
+          p.fill(x, x_zero_point, n, grp);
+          std::vector<const int16_t*> block = &p == &planes ? rows : p.rows(kp);
+          for (const int16_t*& r : block) r += q0;
+          gemm_s16(a + grp * m_per_group * kp, block.data(), m_per_group, kp, q1 - q0,
+                   bias.empty() ? nullptr : bias.data() + grp * m_per_group, buffer + q0, np);
+          copy_out(buffer, n, grp, q0, q1, np, sub_w);
         });
       }
     }
@@ -471,7 +491,7 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
     for (int64_t k = 0; k < kq; ++k) b_rows[k] = columns.data() + k * np;
     int32_t* const buffer = c.data();  // by address: in a helper thread the names would mean the helper's own
     const int32_t* const bias_u8 = adjusted_bias.data();
-    split_rows(out_features, kq * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
+    split_range(out_features, kq * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
       avx512::gemm_u8s8(weights.packed8.data() + o0 * kq, b_rows.data(), o1 - o0, kq, np, bias_u8 + o0,
                         buffer + o0 * np, np);
       for (int64_t r = 0; r < rows; ++r)
@@ -493,7 +513,7 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
     std::vector<const int16_t*> b_rows(static_cast<size_t>(kp));
     for (int64_t k = 0; k < kp; ++k) b_rows[k] = columns.data() + k * np;
     int32_t* const buffer = c.data();  // by address: in a helper thread the name would mean the helper's own
-    split_rows(out_features, kp * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
+    split_range(out_features, kp * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
       gemm_s16(weights.packed.data() + o0 * kp, b_rows.data(), o1 - o0, kp, np,
                bias.empty() ? nullptr : bias.data() + o0, buffer + o0 * np, np);
       for (int64_t r = 0; r < rows; ++r)
@@ -532,7 +552,7 @@ void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a
       k > 0) {
     const int64_t kp = (k + 1) / 2 * 2, np = (n + 15) / 16 * 16;
     // the matrices of the batch (attention's heads) split over threads, each with its own buffers
-    split_rows(batch, m * kp * np, 1, [&](int64_t b0, int64_t b1) {
+    split_range(batch, m * kp * np, 1, [&](int64_t b0, int64_t b1) {
       thread_local std::vector<int16_t> a16, c16;
       thread_local std::vector<int32_t> product;
       a16.assign(static_cast<size_t>(m * kp), 0);

@@ -1,8 +1,9 @@
 #pragma once
 // Threads inside one op. An engine that runs a batch on one thread lends the op its other threads
-// (IntraOpThreads, for the calling thread only); a kernel splits its output channels into blocks of
-// rows with split_rows. Every output integer is computed by exactly one thread with the same
-// arithmetic as without the split, so the results do not depend on the number of threads.
+// (IntraOpThreads, for the calling thread only); a kernel splits its outputs (a convolution's output
+// positions, a linear layer's output channels, attention's heads) into blocks with split_range. Every
+// output integer is computed by exactly one thread with the same arithmetic as without the split, so
+// the results do not depend on the number of threads.
 
 #include <cstdint>
 #include <functional>
@@ -25,12 +26,12 @@ class IntraOpThreads {
 
 // Below this many multiply-adds a block is not worth handing to another thread (waking one costs a few
 // microseconds; a block of this size takes tens).
-inline constexpr int64_t kMacsPerThread = int64_t{1} << 22;
+inline constexpr int64_t kMacsPerThread = int64_t{1} << 24;
 
-// Runs f(begin, end) over blocks covering rows 0..rows−1 once, each block a multiple of `align` rows
-// (but the last), at most IntraOpThreads::current() blocks and none below kMacsPerThread when each row
-// costs `macs_per_row`; on the calling thread alone when one block is all there is. Blocks run
-// concurrently: f must write only its own rows.
-void split_rows(int64_t rows, int64_t macs_per_row, int64_t align, const std::function<void(int64_t, int64_t)>& f);
+// Runs f(begin, end) over blocks covering items 0..count−1 once, each block a multiple of `align` items
+// (but the last), at most IntraOpThreads::current() blocks and none below kMacsPerThread when each item
+// costs `macs_per_item`; on the calling thread alone when one block is all there is. Blocks run
+// concurrently: f must write only its own items' outputs.
+void split_range(int64_t count, int64_t macs_per_item, int64_t align, const std::function<void(int64_t, int64_t)>& f);
 
 }  // namespace chipref::kernels

@@ -306,7 +306,7 @@ TEST_CASE(
 }
 
 TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one thread, every level", "[sim][simd]") {
-  // Layers large enough that split_rows cuts them (kernels/threads.hpp): a 3×3 convolution with a fused
+  // Layers large enough that split_range cuts them (kernels/threads.hpp): a 3×3 convolution with a fused
   // requantization, a stride-2 depthwise one, a linear layer and attention-sized matrix products. The
   // oracle is the per_addition level on one thread.
   std::mt19937_64 rng(303);
@@ -361,7 +361,7 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
   }
 }
 
-TEST_CASE("SIMD/split_rows covers every row once, in aligned blocks, on the threads lent", "[sim][simd]") {
+TEST_CASE("SIMD/split_range covers every row once, in aligned blocks, on the threads lent", "[sim][simd]") {
   for (int64_t threads : {1, 2, 3, 8})
     for (int64_t rows : {1, 11, 12, 13, 70, 1000})
       for (int64_t macs_per_row : {int64_t{1}, kMacsPerThread / 5, kMacsPerThread}) {
@@ -369,7 +369,7 @@ TEST_CASE("SIMD/split_rows covers every row once, in aligned blocks, on the thre
         std::vector<int> covered(static_cast<size_t>(rows), 0);
         std::vector<std::pair<int64_t, int64_t>> blocks(static_cast<size_t>(rows));
         std::atomic<int> count{0};
-        split_rows(rows, macs_per_row, 12, [&](int64_t begin, int64_t end) {
+        split_range(rows, macs_per_row, 12, [&](int64_t begin, int64_t end) {
           blocks[begin] = {begin, end};
           ++count;
           for (int64_t r = begin; r < end; ++r) ++covered[r];
