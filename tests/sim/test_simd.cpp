@@ -311,17 +311,17 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
   // oracle is the per_addition level on one thread.
   std::mt19937_64 rng(303);
   ConvGeometry conv;
-  conv.in_channels = 32, conv.in_h = 30, conv.in_w = 34, conv.out_channels = 70, conv.kernel_h = conv.kernel_w = 3;
+  conv.in_channels = 64, conv.in_h = 54, conv.in_w = 58, conv.out_channels = 90, conv.kernel_h = conv.kernel_w = 3;
   conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
   ConvGeometry depthwise = conv;
-  depthwise.in_channels = depthwise.out_channels = depthwise.groups = 96, depthwise.in_h = depthwise.in_w = 96;
+  depthwise.in_channels = depthwise.out_channels = depthwise.groups = 128, depthwise.in_h = depthwise.in_w = 96;
   depthwise.stride_h = depthwise.stride_w = 2;
-  const auto conv_x = random_codes(rng, static_cast<size_t>(32 * 30 * 34), 0, 255);
-  const auto conv_w = random_codes(rng, static_cast<size_t>(70 * conv.reduction_length()), -128, 127);
-  const auto conv_bias = random_codes(rng, 70, -20000, 20000);
-  const auto dw_x = random_codes(rng, static_cast<size_t>(96 * 96 * 96), -128, 127);
-  const auto dw_w = random_codes(rng, static_cast<size_t>(96 * 9), -128, 127);
-  const int64_t rows = 197, in = 384, out = 400, heads = 5, k = 64;
+  const auto conv_x = random_codes(rng, static_cast<size_t>(64 * 54 * 58), 0, 255);
+  const auto conv_w = random_codes(rng, static_cast<size_t>(90 * conv.reduction_length()), -128, 127);
+  const auto conv_bias = random_codes(rng, 90, -20000, 20000);
+  const auto dw_x = random_codes(rng, static_cast<size_t>(128 * 96 * 96), -128, 127);
+  const auto dw_w = random_codes(rng, static_cast<size_t>(128 * 9), -128, 127);
+  const int64_t rows = 197, in = 384, out = 1100, heads = 12, k = 128;
   const auto lin_a = random_codes(rng, static_cast<size_t>(rows * in), 0, 255);
   const auto lin_w = random_codes(rng, static_cast<size_t>(out * in), -128, 127);
   const auto lin_bias = random_codes(rng, static_cast<size_t>(out), -5000, 5000);
@@ -329,15 +329,15 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
   const auto kt = random_codes(rng, static_cast<size_t>(heads * k * rows), -128, 127);
   const AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::saturate);
   const MulShift stage{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::int_bits(8), 0),
-                       make_requant_channels(std::vector<double>(70, 0.0031), 31), -128, 127};
-  const MacWeights conv_weights = MacWeights::prepare(conv_w.data(), 70, conv.reduction_length());
+                       make_requant_channels(std::vector<double>(90, 0.0031), 31), -128, 127};
+  const MacWeights conv_weights = MacWeights::prepare(conv_w.data(), 90, conv.reduction_length());
 
   auto run_all = [&] {
     std::vector<std::vector<int32_t>> r(4);
     OverflowCounter counter;
-    r[0].resize(static_cast<size_t>(70 * conv.out_h() * conv.out_w()));
+    r[0].resize(static_cast<size_t>(90 * conv.out_h() * conv.out_w()));
     conv_mac(conv, conv_x.data(), 7, conv_weights, conv_bias, acc, counter, r[0].data(), &stage);
-    r[1].resize(static_cast<size_t>(96 * depthwise.out_h() * depthwise.out_w()));
+    r[1].resize(static_cast<size_t>(128 * depthwise.out_h() * depthwise.out_w()));
     conv_mac(depthwise, dw_x.data(), -5, dw_w.data(), {}, acc, counter, r[1].data());
     r[2].resize(static_cast<size_t>(rows * out));
     linear_mac(rows, in, out, lin_a.data(), 128, lin_w.data(), lin_bias, acc, counter, r[2].data());
@@ -346,6 +346,11 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
     CHECK(counter.events == 0);
     return r;
   };
+  // each large enough for three blocks (about: the GEMMs' B has padding columns, a depthwise MAC counts 16)
+  CHECK(90 * conv.reduction_length() * conv.out_h() * conv.out_w() >= 3 * kMacsPerThread);
+  CHECK(128 * 9 * depthwise.out_h() * depthwise.out_w() * 16 >= 2 * kMacsPerThread);
+  CHECK(rows * in * out >= 3 * kMacsPerThread);
+  CHECK(heads * rows * k * rows >= 3 * kMacsPerThread);
   const SimdLevel saved = simd_level();
   set_simd_level(SimdLevel::per_addition);
   const auto spec = run_all();
