@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -127,7 +129,12 @@ void kill_at_random_instants(const fs::path& target, const std::vector<std::stri
   REQUIRE(run(make_new) == 0);
   REQUIRE(run(make_old) == 0);
   const Snapshot old_output = snapshot(target, skip);
-  const double duration = seconds_of(make_new);
+  // the median of three runs: one run slowed by a passing hiccup drew every instant past the trials' runs
+  // (4 of 50 killed, once in a full ctest run)
+  std::array<double, 3> durations{};
+  for (double& d : durations) d = seconds_of(make_new);
+  std::sort(durations.begin(), durations.end());
+  const double duration = durations[1];
   const Snapshot new_output = snapshot(target, skip);
   REQUIRE(run(make_old) == 0);
   REQUIRE(snapshot(target, skip) == old_output);  // deterministic, so "old" is one known state
