@@ -394,13 +394,16 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
         // kDepthwiseCost GEMM MACs (its kernel reaches 8–15 GMAC/s, the GEMMs 60–250).
         constexpr int64_t kDepthwiseCost = 16;
         split_range(g.groups, kp * np * kDepthwiseCost, 1, [&](int64_t grp0, int64_t grp1) {
-          PhasePlanes<int16_t> own(g, 0);
-          const std::vector<const int16_t*> own_rows = own.rows(kp);
+          std::optional<PhasePlanes<int16_t>> own;  // as in the GEMM paths: the caller's planes when unsplit
+          const bool whole = grp1 - grp0 == g.groups;
+          PhasePlanes<int16_t>& p = whole ? planes : own.emplace(g, 0);
+          const std::vector<const int16_t*> own_rows = whole ? std::vector<const int16_t*>{} : p.rows(kp);
+          const std::vector<const int16_t*>& block_rows = whole ? rows : own_rows;
           for (int64_t m = grp0; m < grp1; ++m) {
             if (!group_fast[m]) continue;
-            own.fill(x, x_zero_point, n, m);
+            p.fill(x, x_zero_point, n, m);
             int32_t* plane = out + (n * g.out_channels + m) * pixels;
-            avx2::depthwise_s16(a + m * kp, own_rows.data(), kp, bias.empty() ? 0 : bias[m], oh, sub_w, ow, plane);
+            avx2::depthwise_s16(a + m * kp, block_rows.data(), kp, bias.empty() ? 0 : bias[m], oh, sub_w, ow, plane);
             requantize(m, plane, pixels);
           }
         });
