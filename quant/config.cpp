@@ -63,24 +63,65 @@ void read_sections(const Reader& r, const YAML::Node& n, std::vector<Setter>& se
 
 // glibc's regcomp copies an atom once for every repetition a bound allows, so nested bounds multiply:
 // "((a{100}){100}){100}" compiles to a million states (200 MB) and ".{32767}{32767}" exhausts memory (found by
-// fuzz_quant_config). A node-name pattern never needs that many, so the expansion is bounded before compiling.
+// fuzz_quant_config). Copies a bound makes optional cost more than their number, and optional copies of an atom
+// that can match nothing far more: measured with glibc 2.36, "a{3000}" compiles in 2 ms, "a{0,2000}" in 0.18 s,
+// "a?{0,100}" in 36 ms, "a?{0,300}" in 1.8 s and ".?{,2767}" (found by fuzz_quant_config) in over 5 minutes:
+// time grows with the square of the optional copies and the cube of the chain of ones that may match nothing
+// (at both limits below, "a?{0,100}b{0,900}" compiles in 0.3 s).
+// A node-name pattern never needs many of any of them, so all three are bounded before compiling.
 constexpr std::size_t kMaxRegexStates = 10000;
+constexpr std::size_t kMaxRegexOptionalStates = 1000;
+constexpr std::size_t kMaxRegexOptionalEmptyStates = 100;
 
-// An upper estimate of the states regcomp builds for POSIX extended `pattern`: one per atom, a group's atoms
-// counted once per repetition its bound allows ({n}: n, {n,}: n + 1, {n,m}: m, '+': 2). Saturates just above
-// kMaxRegexStates; a malformed pattern gets some estimate and is then refused by regcomp itself.
-std::size_t regex_states(const std::string& p) {
+struct RegexExpansion {
+  std::size_t states = 0;                 // after every bound is expanded
+  std::size_t optional_states = 0;        // of those, the ones in copies a bound makes optional ({n,m}: m - n)
+  std::size_t optional_empty_states = 0;  // of those, the ones in copies of an atom that can match nothing
+  bool can_be_empty = false;
+};
+
+// An upper estimate of what regcomp builds for POSIX extended `pattern`: one state per atom, a group's states
+// counted once per repetition its bound allows ({n}: n, {n,}: n + 1, {n,m}: m, '+': 2); the copies beyond the
+// lower bound counted again as optional, with every optional state inside the repeated atom. Saturates just
+// above kMaxRegexStates; a malformed pattern gets some estimate and is then refused by regcomp itself.
+RegexExpansion regex_expansion(const std::string& p) {
   const std::size_t cap = kMaxRegexStates + 1;
-  std::vector<std::size_t> group_sums{0};  // the open groups, innermost last
-  std::size_t last = 0;                    // the states of the atom a following repetition applies to
-  const auto add_atom = [&](std::size_t states) {
-    last = std::min(states, cap);
-    group_sums.back() = std::min(group_sums.back() + last, cap);
+  const auto add = [cap](std::size_t a, std::size_t b) { return std::min(a + b, cap); };
+  const auto times = [cap](std::size_t a, std::size_t b) { return b != 0 && a > cap / b ? cap : std::min(a * b, cap); };
+  struct Group {
+    RegexExpansion sum;
+    std::size_t atoms_not_empty = 0;  // in the current alternative
+    bool an_alternative_can_be_empty = false;
   };
-  const auto repeat_last = [&](std::size_t copies) {
-    const std::size_t repeated = std::min(last * std::max<std::size_t>(copies, 1), cap);
-    group_sums.back() = std::min(group_sums.back() - last + repeated, cap);
-    last = repeated;
+  std::vector<Group> groups{{}};  // the open groups, innermost last
+  RegexExpansion last;            // the atom a following repetition applies to
+  bool have_last = false;
+  const auto add_atom = [&](RegexExpansion atom) {
+    Group& g = groups.back();
+    g.sum.states = add(g.sum.states, atom.states);
+    g.sum.optional_states = add(g.sum.optional_states, atom.optional_states);
+    g.sum.optional_empty_states = add(g.sum.optional_empty_states, atom.optional_empty_states);
+    g.atoms_not_empty += atom.can_be_empty ? 0 : 1;
+    last = atom;
+    have_last = true;
+  };
+  const auto replace_last = [&](RegexExpansion atom) {
+    if (!have_last) return;
+    Group& g = groups.back();
+    g.sum.states -= std::min(g.sum.states, last.states);
+    g.sum.optional_states -= std::min(g.sum.optional_states, last.optional_states);
+    g.sum.optional_empty_states -= std::min(g.sum.optional_empty_states, last.optional_empty_states);
+    g.atoms_not_empty -= last.can_be_empty ? 0 : 1;
+    add_atom(atom);
+  };
+  // {low,copies}; an unbounded repetition ({n,}, '+') is copies and a loop, so none of its copies is optional.
+  const auto repeat_last = [&](std::size_t low, std::size_t copies, bool unbounded) {
+    copies = std::max({copies, low, std::size_t{1}});
+    const std::size_t optional_copies = unbounded ? 0 : copies - low;
+    replace_last(
+        {times(last.states, copies), add(times(last.optional_states, copies), times(last.states, optional_copies)),
+         add(times(last.optional_empty_states, copies), last.can_be_empty ? times(last.states, optional_copies) : 0),
+         last.can_be_empty || low == 0});
   };
   const auto digits = [&](std::size_t& i) {
     std::size_t value = 0;
@@ -92,7 +133,7 @@ std::size_t regex_states(const std::string& p) {
     const char c = p[i];
     if (c == '\\') {
       ++i;
-      add_atom(1);
+      add_atom({1, 0, 0, false});
     } else if (c == '[') {  // a bracket expression is one atom: skip to its closing ']'
       std::size_t j = i + 1;
       if (j < p.size() && p[j] == '^') ++j;
@@ -105,48 +146,67 @@ std::size_t regex_states(const std::string& p) {
         ++j;
       }
       i = j;
-      add_atom(1);
+      add_atom({1, 0, 0, false});
     } else if (c == '(') {
-      group_sums.push_back(0);
-      last = 0;
-    } else if (c == ')' && group_sums.size() > 1) {
-      const std::size_t group = group_sums.back() + 1;
-      group_sums.pop_back();
-      add_atom(group);
+      groups.push_back({});
+      have_last = false;
+    } else if (c == ')' && groups.size() > 1) {
+      const Group g = groups.back();
+      groups.pop_back();
+      add_atom({add(g.sum.states, 1), g.sum.optional_states, g.sum.optional_empty_states,
+                g.an_alternative_can_be_empty || g.atoms_not_empty == 0});
     } else if (c == '|') {
-      last = 0;
-    } else if (c == '*' || c == '?') {
-      continue;
+      Group& g = groups.back();
+      g.an_alternative_can_be_empty = g.an_alternative_can_be_empty || g.atoms_not_empty == 0;
+      g.atoms_not_empty = 0;
+      have_last = false;
+    } else if (c == '*' || c == '?') {  // a loop or a skip, not copies (a chain of 1000 "a?" compiles in 50 ms)
+      if (have_last && !last.can_be_empty)
+        replace_last({last.states, last.optional_states, last.optional_empty_states, true});
     } else if (c == '+') {
-      repeat_last(2);
+      if (have_last) repeat_last(1, 2, true);
     } else if (c == '{') {
       std::size_t j = i + 1;
       const std::size_t low = digits(j);
       std::size_t copies = low;
+      bool unbounded = false;
       if (j < p.size() && p[j] == ',') {
         ++j;
-        copies = j < p.size() && std::isdigit(static_cast<unsigned char>(p[j])) ? digits(j) : low + 1;
+        unbounded = !(j < p.size() && std::isdigit(static_cast<unsigned char>(p[j])));
+        copies = unbounded ? low + 1 : digits(j);
       }
       if (j < p.size() && p[j] == '}') {
-        repeat_last(copies);
+        if (have_last) repeat_last(low, copies, unbounded);
         i = j;
       } else {
-        add_atom(1);
+        add_atom({1, 0, 0, false});
       }
     } else {
-      add_atom(1);
+      add_atom({1, 0, 0, c == '^' || c == '$'});  // anchors match no character
     }
   }
-  std::size_t total = 0;
-  for (const std::size_t s : group_sums) total = std::min(total + s, cap);
+  RegexExpansion total;
+  for (const Group& g : groups) {
+    total.states = add(total.states, g.sum.states);
+    total.optional_states = add(total.optional_states, g.sum.optional_states);
+    total.optional_empty_states = add(total.optional_empty_states, g.sum.optional_empty_states);
+  }
   return total;
 }
 
 // Anchored so that the pattern names whole node names, like a glob does.
 std::shared_ptr<const void> compile_node_regex(const Reader& r, const YAML::Node& at, const std::string& pattern) {
-  if (regex_states(pattern) > kMaxRegexStates)
+  const RegexExpansion expansion = regex_expansion(pattern);
+  if (expansion.states > kMaxRegexStates)
     r.fail(at, "regular expression '" + pattern + "' repeats too much: its bounds ({n,m}) would expand past " +
                    std::to_string(kMaxRegexStates) + " states; a node-name pattern needs far fewer");
+  if (expansion.optional_states > kMaxRegexOptionalStates ||
+      expansion.optional_empty_states > kMaxRegexOptionalEmptyStates)
+    r.fail(at, "regular expression '" + pattern + "' repeats too much: its bounds make more than " +
+                   std::to_string(kMaxRegexOptionalStates) + " copies optional ({n,m}: the m - n last), or more than " +
+                   std::to_string(kMaxRegexOptionalEmptyStates) +
+                   " of an atom that can match nothing (as in \"a?{0,m}\"); the regex compiler takes time that grows "
+                   "with their square and cube, and a node-name pattern needs far fewer");
   auto re = std::make_unique<regex_t>();
   const int status = regcomp(re.get(), ("^(" + pattern + ")$").c_str(), REG_EXTENDED | REG_NOSUB);
   if (status != 0) {  // nothing was compiled, so there is nothing to regfree
