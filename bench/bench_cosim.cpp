@@ -105,7 +105,7 @@ std::pair<int64_t, uint64_t> bare_loop(const PackedBeats& p, const cosim::MacArr
 
 int main() {
   const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Preprocess norm = *read_sidecar_preprocess(model);
   const Graph graph = import_onnx(model);
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
   const Tensor calibration = load_fashion_mnist("train", 200, norm).images;

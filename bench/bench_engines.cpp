@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
   if (which != "cnn") {
     const std::string vit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
-    const Normalisation norm = read_sidecar_normalisation(vit).value_or(Normalisation{});
+    const Preprocess norm = read_sidecar_preprocess(vit).value_or(Preprocess{});
     const Graph graph = import_onnx(vit);
     const Tensor calibration = load_fashion_mnist("train", 500, norm).images;
     bench_model("fmnist_vit", graph, quantize(QuantizeInputs{&graph, &config, &calibration, vit, norm}),
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
     if (which == "vit") return 0;
   }
   const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = read_sidecar_normalisation(model).value_or(Normalisation{});
+  const Preprocess norm = read_sidecar_preprocess(model).value_or(Preprocess{});
   const Graph graph = import_onnx(model);
   const Tensor calibration = load_fashion_mnist("train", 500, norm).images;
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});

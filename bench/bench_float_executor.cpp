@@ -27,8 +27,7 @@ struct Result {
 Result measure(const std::string& path, const std::string& name, int64_t batch, int64_t images) {
   const Graph g = import_onnx(path);
   const FloatExecutor exec(g);
-  const LabelledImages data =
-      load_fashion_mnist("t10k", images, read_sidecar_normalisation(path).value_or(Normalisation{}));
+  const LabelledImages data = load_fashion_mnist("t10k", images, read_sidecar_preprocess(path).value_or(Preprocess{}));
   const int64_t image_size = 28 * 28;
   exec.run({{"input", Tensor::of_floats({1, 1, 28, 28},
                                         std::vector<float>(data.images.floats.begin(),

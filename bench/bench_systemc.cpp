@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--images") == 0 && i + 1 < argc) images = std::atoll(argv[++i]);
   const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Preprocess norm = *read_sidecar_preprocess(model);
   const Graph graph = import_onnx(model);
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
   const Tensor calibration = load_fashion_mnist("train", 500, norm).images;

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2)
     if (!std::strcmp(argv[i], "--images")) images = std::max<int64_t>(1, std::atoll(argv[i + 1]));
   const std::string model = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = read_sidecar_normalisation(model).value_or(Normalisation{});
+  const Preprocess norm = read_sidecar_preprocess(model).value_or(Preprocess{});
   const Graph graph = import_onnx(model);
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
   const Tensor calibration = load_fashion_mnist("train", 300, norm).images;

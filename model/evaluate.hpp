@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "model/graph.hpp"
+#include "model/io/datasets.hpp"
 #include "model/io/idx.hpp"
 
 namespace chipref {
@@ -29,5 +30,23 @@ Top1Result evaluate_top1(const BatchRunner& run, const LabelledImages& data, int
 
 // The float reference executor on an imported graph (a static batch dimension overrides batch_size).
 Top1Result evaluate_top1(const Graph& graph, const LabelledImages& data, int64_t batch_size = 100);
+
+// Top-1 and top-5 accuracy with per-class counts. A label's rank counts the scores above it, and equal
+// scores at lower indices (the first maximum wins a tie, as for top-1).
+struct ClassificationResult {
+  int64_t count = 0, top1 = 0, top5 = 0;
+  std::vector<int64_t> per_class_count, per_class_top1;  // indexed by label
+  void add(const Tensor& logits, int64_t rows, const std::vector<int64_t>& labels, int64_t first,
+           const std::string& what);
+};
+
+// Feeds `data` (which must have labels) in batches of `batch_size` to `run`. Shows a progress bar with
+// images/s on a terminal.
+ClassificationResult evaluate_classifier(const BatchRunner& run, const Dataset& data, int64_t batch_size,
+                                         const std::string& what);
+
+// A runner of the float reference executor for inputs shaped like `data`'s (InputError when the graph's input
+// does not take them); a static batch dimension of the graph replaces `batch_size`.
+BatchRunner float_graph_runner(const Graph& graph, const SampleSource& data, int64_t& batch_size);
 
 }  // namespace chipref

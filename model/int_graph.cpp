@@ -18,11 +18,7 @@
 
 namespace chipref {
 
-namespace {
-std::string fmt_normalisation(const Normalisation& n) {
-  return "mean " + std::to_string(n.mean) + ", std " + std::to_string(n.std);
-}
-}  // namespace
+namespace {}  // namespace
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
@@ -98,7 +94,7 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   j["config"] = g.config_name;
   j["input"] = {{"name", g.input_name}, {"shape", g.input_shape}};
   if (g.input_dtype != DType::float32) j["input"]["dtype"] = std::string(to_string(g.input_dtype));
-  j["preprocess"] = {{"mean", static_cast<double>(g.preprocess.mean)}, {"std", static_cast<double>(g.preprocess.std)}};
+  j["preprocess"] = ordered_json(preprocess_to_json(g.preprocess));
   j["output"] = {{"name", g.output_name}, {"shape", g.output_shape}};
   ordered_json values = ordered_json::object();
   for (const auto& [name, v] : g.values)
@@ -131,8 +127,7 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   j["ops"] = ops;
 
   // What load_int_graph would refuse is never written (JSON cannot even hold NaN or infinity).
-  if (!std::isfinite(g.preprocess.mean) || !std::isfinite(g.preprocess.std) || !(g.preprocess.std > 0))
-    throw InputError(fmt_normalisation(g.preprocess) + ": the input normalisation must be finite, with std > 0");
+  preprocess_from_json(preprocess_to_json(g.preprocess), "the input preprocessing");  // checks it
   for (const auto& [name, v] : g.values)
     if (!std::isfinite(v.quant.scale))
       throw InputError("value '" + name + "' has a scale of " + std::to_string(v.quant.scale) +
@@ -188,13 +183,7 @@ IntGraph read_int_graph(const std::string& dir) {
         throw InputError(json_path.string() + ": input: dtype '" + dtype +
                          "' is not one of float32, int8, uint8, int16, uint16, int32, int64");
     }
-    g.preprocess.mean =
-        static_cast<float>(json_finite(j.at("preprocess").at("mean"), json_path.string() + ": preprocess: mean"));
-    g.preprocess.std =
-        static_cast<float>(json_finite(j.at("preprocess").at("std"), json_path.string() + ": preprocess: std"));
-    if (!(g.preprocess.std > 0))
-      throw InputError(json_path.string() + ": preprocess: std is " + std::to_string(g.preprocess.std) +
-                       "; expected > 0");
+    g.preprocess = preprocess_from_json(j.at("preprocess"), json_path.string() + ": preprocess");
     g.output_name = j.at("output").at("name").get<std::string>();
     g.output_shape = json_integers(j.at("output").at("shape"), json_path.string() + ": output: shape");
     for (const auto& [name, v] : j.at("values").items()) {

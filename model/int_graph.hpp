@@ -49,7 +49,7 @@ struct IntGraph {
   std::string source_model;             // the ONNX model it was built from
   std::string config_name;              // the quantization config it was built with
   std::string input_name, output_name;  // the float boundary tensors
-  Normalisation preprocess;             // applied to pixels in [0, 1] before the input quantize
+  Preprocess preprocess;                // how images become its float input (before the input quantize)
   Shape input_shape, output_shape;      // boundary shapes, batch -1
   // float32, or an integer type: the input is exact integers (token ids) whose codes are their values
   // (scale 1, zero point 0), not quantized.

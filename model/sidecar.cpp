@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,31 +17,60 @@ std::string sidecar_path(const std::string& model_path) {
   return std::filesystem::path(model_path).replace_extension(".yaml").string();
 }
 
-std::optional<Normalisation> read_sidecar_normalisation(const std::string& model_path) {
+std::optional<Preprocess> read_sidecar_preprocess(const std::string& model_path) {
   const std::string path = sidecar_path(model_path);
   if (!std::filesystem::exists(path)) return std::nullopt;
   const YAML::Node root = load_yaml_file(path, "sidecar file");
-  auto number = [&](const char* key) {
-    const YAML::Node n = root[key];
-    if (!n) throw InputError(path + ": key '" + key + "' is missing; expected a number");
-    try {
-      return n.as<float>();
-    } catch (const YAML::Exception&) {
-      throw InputError(path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) +
-                       ": '" + key + "' must be a number");
-    }
-  };
-  if (!root.IsMap()) throw InputError(path + ": expected a YAML mapping with 'mean' and 'std'");
-  Normalisation n{number("mean"), number("std")};
-  if (!std::isfinite(n.mean)) throw InputError(path + ": 'mean' must be a finite number");
-  if (!std::isfinite(n.std) || !(n.std > 0)) throw InputError(path + ": 'std' must be a finite number > 0");
-  return n;
+  return read_yaml_document(path, [&] {
+    const YamlReader r(path);
+    if (!root.IsMap()) r.fail(root, "expected a YAML mapping with 'mean' and 'std'");
+    YAML::Node keys(YAML::NodeType::Map);  // the preprocessing keys, without the `model` that export writes
+    for (const auto& kv : root)
+      if (!(kv.first.IsScalar() && kv.first.Scalar() == "model")) keys[kv.first] = kv.second;
+    for (const char* key : {"mean", "std"})
+      if (!root[key]) r.fail(root, std::string("key '") + key + "' is missing; expected a number or one per channel");
+    return parse_preprocess(keys, r);
+  });
 }
 
-NormalisationChoice choose_normalisation(const std::string& model_path, const std::optional<Normalisation>& given,
+std::string sidecar_text(const Preprocess& p, const std::string& model, const std::string& comment) {
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "model" << YAML::Value << model;
+  const auto numbers = [&](const char* key, const std::vector<float>& v) {
+    out << YAML::Key << key << YAML::Value;
+    // The shortest text that reads back as the same float (yaml-cpp's emitter would print 9 digits).
+    const auto text = [](float x) {
+      char buffer[32];
+      return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, x).ptr);
+    };
+    if (v.size() == 1) {
+      out << text(v[0]);
+    } else {
+      out << YAML::Flow << YAML::BeginSeq;
+      for (const float x : v) out << text(x);
+      out << YAML::EndSeq;
+    }
+  };
+  numbers("mean", p.mean);
+  numbers("std", p.std);
+  if (p.resize_shorter) out << YAML::Key << "resize" << YAML::Value << p.resize_shorter;
+  if (p.resize_height)
+    out << YAML::Key << "resize" << YAML::Value << YAML::Flow << YAML::BeginSeq << p.resize_height << p.resize_width
+        << YAML::EndSeq;
+  if (p.crop_height)
+    out << YAML::Key << "center_crop" << YAML::Value << YAML::Flow << YAML::BeginSeq << p.crop_height << p.crop_width
+        << YAML::EndSeq;
+  if (!p.scale_to_unit) out << YAML::Key << "scale" << YAML::Value << false;
+  if (p.bgr) out << YAML::Key << "channel_order" << YAML::Value << "bgr";
+  if (p.nhwc) out << YAML::Key << "layout" << YAML::Value << "nhwc";
+  out << YAML::EndMap;
+  return "# " + comment + "\n" + out.c_str() + "\n";
+}
+
+NormalisationChoice choose_normalisation(const std::string& model_path, const std::optional<Preprocess>& given,
                                          const std::string& given_source) {
   if (given) return {*given, given_source};
-  if (const std::optional<Normalisation> sidecar = read_sidecar_normalisation(model_path))
+  if (const std::optional<Preprocess> sidecar = read_sidecar_preprocess(model_path))
     return {*sidecar, sidecar_path(model_path)};
   static std::once_flag warned;
   std::call_once(warned, [&] {
@@ -50,7 +80,7 @@ NormalisationChoice choose_normalisation(const std::string& model_path, const st
                  "a model trained on normalised inputs scores near chance this way\n",
                  model_path.c_str(), sidecar_path(model_path).c_str());
   });
-  return {Normalisation{}, "none"};
+  return {Preprocess{}, "none"};
 }
 
 }  // namespace chipref

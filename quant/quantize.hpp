@@ -53,7 +53,7 @@ struct QuantizeInputs {
   const Tensor* calibration = nullptr;  // float inputs, already normalised as the model expects; unused (may be
                                         // null) for a pre-quantized model, whose quantizers give every parameter
   std::string model_name;
-  Normalisation preprocess;      // recorded in the IntGraph so that eval/run need no flags
+  Preprocess preprocess;         // recorded in the IntGraph so that eval/run need no flags
   bool ignore_sparsity = false;  // quantize every layer dense (the sparse network's baseline in reports)
   CalibrationCache* calibration_cache = nullptr;  // shared with other calls on the same model and images
   int calibration_threads = 1;                    // batches of calibration images run concurrently (identical results)

@@ -163,10 +163,14 @@ std::string sweep_file_hash(const std::string& path) {
 }
 
 std::string sweep_salt(const SweepSpec& spec) {
-  const Normalisation norm = choose_normalisation(spec.model, spec.normalisation, spec.path).norm;
-  return fmt::format("chipref {}; model {:x} {}; data {} {} {}; normalisation {} {}", kVersion,
+  const Preprocess norm = choose_normalisation(spec.model, spec.normalisation, spec.path).norm;
+  // A mean/std pair keeps the text it had before preprocessing pipelines, so existing caches stay valid.
+  const nlohmann::json pipeline = preprocess_to_json(norm);
+  const std::string normalisation =
+      pipeline.size() == 2 ? fmt::format("{} {}", norm.mean[0], norm.std[0]) : pipeline.dump();
+  return fmt::format("chipref {}; model {:x} {}; data {} {} {}; normalisation {}", kVersion,
                      content_hash(read_file_bytes(spec.model)), fs::file_size(spec.model), spec.eval_images,
-                     spec.calibration_images, spec.detail_images, norm.mean, norm.std);
+                     spec.calibration_images, spec.detail_images, normalisation);
 }
 
 PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point) {

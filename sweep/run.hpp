@@ -49,7 +49,7 @@ struct PointResult {
 // What every point shares.
 struct SweepData {
   Graph graph;          // imported
-  Normalisation norm;   // the model's sidecar (else 0 / 1)
+  Preprocess norm;      // the model's sidecar (else 0 / 1)
   Tensor calibration;   // the first calibration_images training images
   LabelledImages eval;  // the first eval_images test images
   TensorMap fp32;       // every FP32 tensor of the first detail_images test images

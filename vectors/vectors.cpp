@@ -259,7 +259,7 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
   return r;
 }
 
-Tensor load_inputs(const InputSource& s, const Normalisation& norm) {
+Tensor load_inputs(const InputSource& s, const Preprocess& norm) {
   if (s.kind == "fashion-mnist") return load_fashion_mnist("t10k", s.count, norm).images;
   if (s.kind == "npy") return read_npy(s.path);
   throw InputError("vectors: unknown input source '" + s.kind + "'");

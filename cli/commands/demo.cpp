@@ -64,7 +64,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 IntGraph demo_model(const DemoOptions& o, const std::string& model, int step, int steps) {
   auto t0 = std::chrono::steady_clock::now();
   const QuantConfig config = load_quant_config(o.config);
-  const Normalisation norm = choose_normalisation(model, std::nullopt, "").norm;
+  const Preprocess norm = choose_normalisation(model, std::nullopt, "").norm;
   const Graph graph = import_onnx(model);
   const Tensor calibration = load_fashion_mnist("train", config.calibration_images, norm).images;
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});

@@ -14,6 +14,7 @@ namespace {
 struct EvalOptions {
   std::string model;
   std::string data = "fashion-mnist";
+  std::string preprocess;  // a --preprocess file
   std::optional<float> mean, std;
   int64_t limit = 0;
   int64_t batch = 100;
@@ -23,13 +24,16 @@ struct EvalOptions {
 };
 
 int run_eval(const EvalOptions& o) {
-  Normalisation norm;
-  std::string norm_source = "none";
+  Preprocess preprocess;
+  std::string preprocess_source = "none";
   const bool integer = is_int_graph_dir(o.model);
   std::optional<IntGraph> int_graph;
   std::optional<Graph> float_graph;
   if (integer) {
-    if (o.mean) throw InputError(o.model + ": an IntGraph records its input normalisation; --mean/--std do not apply");
+    if (o.mean || !o.preprocess.empty())
+      throw InputError(o.model +
+                       ": an IntGraph records its input preprocessing (quantize --preprocess); --preprocess and "
+                       "--mean/--std do not apply");
   } else if (o.sparse_kernel) {
     throw InputError(o.model +
                      ": --sparse-kernel chooses how an IntGraph's N:M-sparse layers compute; an ONNX model runs on the "
@@ -37,36 +41,61 @@ int run_eval(const EvalOptions& o) {
   } else if (o.engine.engine != "direct") {
     throw InputError(o.model + ": --engine chooses what runs an IntGraph; an ONNX model runs on the float executor");
   }
+  if (!o.preprocess.empty() && o.mean) throw InputError("give either --preprocess or --mean/--std, not both");
   if (integer) {
     int_graph = load_int_graph(o.model);
-    norm = int_graph->preprocess;
-    norm_source = "the IntGraph";
+    preprocess = int_graph->preprocess;
+    preprocess_source = "the IntGraph";
   } else {
     float_graph = import_onnx(o.model);  // a broken model is named before anything about its data
-    const NormalisationChoice choice = choose_normalisation(
-        o.model, o.mean ? std::optional<Normalisation>(Normalisation{*o.mean, *o.std}) : std::nullopt, "flags");
-    norm = choice.norm;
-    norm_source = choice.source;
+    std::optional<Preprocess> given;
+    if (!o.preprocess.empty()) given = read_preprocess_file(o.preprocess);
+    if (o.mean) given = Preprocess(Normalisation{*o.mean, *o.std});
+    const NormalisationChoice choice =
+        choose_normalisation(o.model, given, o.preprocess.empty() ? "flags" : o.preprocess);
+    preprocess = choice.norm;
+    preprocess_source = choice.source;
   }
-  const LabelledImages data = load_fashion_mnist("t10k", o.limit, norm);
-  Top1Result r;
+  DataRequest request;
+  request.split = DataSplit::test;
+  request.limit = o.limit;
+  request.preprocess = preprocess;
+  request.threads = o.engine.jobs;
+  const std::unique_ptr<Dataset> data = open_dataset(o.data, request);
+  ClassificationResult r;
   if (integer) {
     const auto run =
         make_runner(*int_graph, o.engine,
                     o.sparse_kernel == std::string("skip-zero") ? SparseKernel::skip_zero : SparseKernel::decode);
-    r = evaluate_top1(run, data, o.batch, o.model);
+    r = evaluate_classifier(run, *data, o.batch, o.model);
   } else {
-    r = evaluate_top1(*float_graph, data, o.batch);
+    int64_t batch = o.batch;
+    const BatchRunner run = float_graph_runner(*float_graph, *data, batch);
+    r = evaluate_classifier(run, *data, std::min<int64_t>(batch, std::max<int64_t>(data->count(), 1)), o.model);
   }
+  const auto ratio = [](int64_t a, int64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
   if (o.json) {
-    nlohmann::json j{{"top1", r.top1()}, {"count", r.count}, {"correct", r.correct}};
+    nlohmann::json per_class = nlohmann::json::array();
+    for (size_t c = 0; c < r.per_class_count.size(); ++c) {
+      nlohmann::json entry{{"label", c}, {"count", r.per_class_count[c]}, {"correct", r.per_class_top1[c]}};
+      if (c < data->class_names().size()) entry["class"] = data->class_names()[c];
+      per_class.push_back(entry);
+    }
+    nlohmann::json j{{"top1", ratio(r.top1, r.count)},
+                     {"top5", ratio(r.top5, r.count)},
+                     {"count", r.count},
+                     {"correct", r.top1},
+                     {"top5_correct", r.top5},
+                     {"per_class", per_class},
+                     {"data", o.data},
+                     {"preprocess", preprocess_to_json(preprocess)}};
     if (integer) j["engine"] = o.engine.engine;
     if (integer && !o.engine.rtl.empty()) j["rtl"] = o.engine.rtl;
     fmt::print("{}\n", j.dump());
   } else {
-    fmt::print("{}: top-1 {:.2f}% ({} of {} Fashion-MNIST test images{}); normalisation mean {} std {} (from {})\n",
-               o.model, 100.0 * r.top1(), r.correct, r.count,
-               integer ? ", " + o.engine.engine + " engine" : std::string(), norm.mean, norm.std, norm_source);
+    fmt::print("{}: top-1 {:.2f}% ({} of {}), top-5 {:.2f}% on {}{}; preprocessing {} (from {})\n", o.model,
+               100.0 * ratio(r.top1, r.count), r.top1, r.count, 100.0 * ratio(r.top5, r.count), data->name(),
+               integer ? ", " + o.engine.engine + " engine" : std::string(), preprocess.describe(), preprocess_source);
   }
   return 0;
 }
@@ -75,12 +104,18 @@ int run_eval(const EvalOptions& o) {
 void add_eval_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<EvalOptions>();
   auto* cmd = app.add_subcommand("eval",
-                                 "Top-1 accuracy on the Fashion-MNIST test set: an ONNX model (float reference "
-                                 "executor) or an IntGraph directory (DirectEngine or SystemC engine)");
+                                 "Top-1 and top-5 accuracy, with per-class counts, on labelled data: an ONNX model "
+                                 "(float reference executor) or an IntGraph directory (DirectEngine or SystemC "
+                                 "engine)");
   cmd->add_option("MODEL", o->model, "ONNX model, or an IntGraph directory written by quantize")
       ->required()
       ->check(CLI::ExistingPath);
-  cmd->add_option("--data", o->data, "Dataset")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
+  cmd->add_option("--data", o->data, std::string("The inputs and their labels (the test split): ") + kDataSpecHelp)
+      ->capture_default_str();
+  cmd->add_option("--preprocess", o->preprocess,
+                  "A YAML preprocessing pipeline (resize, center_crop, scale, mean, std, channel_order, layout; "
+                  "docs/data.md) for an ONNX model's images (default: the model's sidecar YAML)")
+      ->check(CLI::ExistingFile);
   auto* mean = cmd->add_option("--mean", o->mean,
                                "Subtract after scaling pixels to [0,1] (default: the model's sidecar YAML, else 0)")
                    ->check(finite_number());
@@ -88,8 +123,7 @@ void add_eval_command(CLI::App& app, int& exit_code) {
                   ->check(finite_number(true));
   mean->needs(std);
   std->needs(mean);
-  cmd->add_option("--limit", o->limit, "Evaluate only the first N test images (0: all 10000)")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit", o->limit, "Evaluate only the first N inputs (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", o->batch, "Images per executor run (for models with a dynamic batch)")
       ->check(CLI::Range(int64_t{1}, int64_t{10000}))
       ->capture_default_str();
@@ -100,7 +134,9 @@ void add_eval_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"decode", "skip-zero"}));
   add_engine_option(*cmd, o->engine, true, true);
   cmd->add_flag("--json", o->json,
-                "Print one JSON object {\"top1\", \"count\", \"correct\"} (and \"engine\" for an IntGraph)");
+                "Print one JSON object {\"top1\", \"top5\", \"count\", \"correct\", \"top5_correct\", "
+                "\"per_class\": [{\"label\", \"class\", \"count\", \"correct\"}], \"data\", \"preprocess\"} (and "
+                "\"engine\" for an IntGraph)");
   cmd->callback([&exit_code, o] { exit_code = run_eval(*o); });
 }
 

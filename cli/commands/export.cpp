@@ -20,10 +20,9 @@ int run_export(const ExportOptions& o) {
   write_output_file(o.output, export_qdq_onnx(graph));
   // The input normalisation travels in the sidecar, as for every model chipref reads.
   const std::string sidecar = sidecar_path(o.output);
-  write_output_file(
-      sidecar, fmt::format("# Written by chipref export from {}; read by chipref eval for the input normalisation.\n"
-                           "model: {}\nmean: {}\nstd: {}\n",
-                           o.model, o.output, graph.preprocess.mean, graph.preprocess.std));
+  write_output_file(sidecar, sidecar_text(graph.preprocess, o.output,
+                                          "Written by chipref export from " + o.model +
+                                              "; read by chipref eval and quantize for the input preprocessing."));
   fmt::print("{}: QDQ ONNX (opset 13) -> {} (input normalisation in {})\n", o.model, o.output, sidecar);
   return 0;
 }

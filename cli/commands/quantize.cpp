@@ -33,7 +33,7 @@ int run_quantize(const QuantizeOptions& o) {
   const Graph graph = import_onnx(o.model);
   // Integers (token ids) are not pixels: no normalisation applies to them.
   const bool integer_input = !graph.inputs.empty() && graph.inputs[0].dtype != DType::float32;
-  const Normalisation norm =
+  const Preprocess norm =
       integer_input
           ? Normalisation{}
           : choose_normalisation(

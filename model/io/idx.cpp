@@ -80,11 +80,10 @@ Tensor read_idx(const std::string& path, int64_t max_records) {
   return Tensor::of_ints(DType::uint8, shape, std::move(values));
 }
 
-LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Normalisation& norm,
+LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Preprocess& preprocess,
                                   const std::string& dir) {
   if (split != "train" && split != "t10k")
     throw InputError("Fashion-MNIST split '" + split + "' is unknown; expected train or t10k");
-  if (!(norm.std > 0)) throw InputError("normalisation std must be > 0");
   const Tensor images = read_idx(dir + "/" + split + "-images-idx3-ubyte.gz", limit);
   const Tensor labels = read_idx(dir + "/" + split + "-labels-idx1-ubyte.gz", limit);
   if (images.rank() != 3 || labels.rank() != 1 || images.shape[0] != labels.shape[0])
@@ -92,10 +91,17 @@ LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const
                      shape_to_string(labels.shape) + " do not form a labelled image set");
   const int64_t n = limit > 0 ? std::min(limit, images.shape[0]) : images.shape[0];
   const int64_t h = images.shape[1], w = images.shape[2];
+  const Shape one = preprocessed_shape(preprocess, h, w, 1);
+  Shape shape{n};
+  shape.insert(shape.end(), one.begin(), one.end());
   LabelledImages out;
-  out.images = Tensor::zeros(DType::float32, {n, 1, h, w});
-  for (int64_t i = 0; i < n * h * w; ++i)
-    out.images.floats[i] = (static_cast<float>(images.ints[i]) / 255.0f - norm.mean) / norm.std;
+  out.images = Tensor::zeros(DType::float32, shape);
+  const int64_t per_image = element_count(one);
+  Image image{h, w, 1, std::vector<uint8_t>(h * w)};
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < h * w; ++k) image.pixels[k] = static_cast<uint8_t>(images.ints[i * h * w + k]);
+    preprocess_image(image, preprocess, out.images.floats.data() + i * per_image, dir + ": Fashion-MNIST");
+  }
   out.labels.assign(labels.ints.begin(), labels.ints.begin() + n);
   return out;
 }

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "model/io/preprocess.hpp"
 #include "model/tensor.hpp"
 
 namespace chipref {
@@ -16,16 +17,12 @@ Tensor read_idx(const std::string& path, int64_t max_records = 0);
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 struct LabelledImages {
-  Tensor images;  // float32 [N, 1, 28, 28], pixels scaled to [0, 1] then normalised
+  Tensor images;  // float32 [N, 1, 28, 28] (or as the preprocessing makes them)
   std::vector<int64_t> labels;
 };
 
-struct Normalisation {
-  float mean = 0.0f, std = 1.0f;
-};
-
 // `split` is "train" or "t10k"; `limit` 0 means all. `dir` defaults to Debian's dataset-fashion-mnist.
-LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Normalisation& norm,
+LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Preprocess& preprocess,
                                   const std::string& dir = kFashionMnistDir);
 
 }  // namespace chipref

@@ -19,7 +19,7 @@ using namespace chipref;
 namespace {
 void check_accuracy(const std::string& model) {
   const double pytorch_top1 = YAML::LoadFile(sidecar_path(model))["pytorch_test_top1"].as<double>();
-  const auto norm = read_sidecar_normalisation(model);
+  const auto norm = read_sidecar_preprocess(model);
   REQUIRE(norm);
   const Top1Result r = evaluate_top1(import_onnx(model), load_fashion_mnist("t10k", 0, *norm));
   INFO(model << ": chipref " << r.top1() << ", PyTorch " << pytorch_top1);
@@ -78,7 +78,7 @@ TEST_CASE("Examples/ViT shape arithmetic folds away at a fixed batch", "[model][
     CHECK(n.op_type != "Constant");
   }
   // Folding changes nothing computed: same logits on the same batch as the unfolded graph.
-  const auto norm = read_sidecar_normalisation(CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx");
+  const auto norm = read_sidecar_preprocess(CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx");
   const LabelledImages data = load_fashion_mnist("t10k", 4, *norm);
   const auto a = FloatExecutor(dynamic).run({{"input", data.images}}).at("logits");
   const auto b = FloatExecutor(fixed).run({{"input", data.images}}).at("logits");

@@ -40,7 +40,7 @@ TEST_CASE("Io/Fashion-MNIST IDX files have the documented sizes", "[model][io]")
   }
   CHECK(out_of_range == 0);
   CHECK(per_class == std::vector<int64_t>(10, 1000));  // the test set is balanced: 1000 images per class
-  const LabelledImages d = load_fashion_mnist("t10k", 5, {0.5f, 0.25f});
+  const LabelledImages d = load_fashion_mnist("t10k", 5, Normalisation{0.5f, 0.25f});
   CHECK(d.images.shape == Shape{5, 1, 28, 28});
   // pixel 0 of every image is background (0) in Fashion-MNIST: (0/255 - 0.5) / 0.25 = -2
   CHECK(d.images.floats[0] == -2.0f);

@@ -113,7 +113,7 @@ std::string bytes_of(const onnx::ModelProto& m) {
   return s;
 }
 
-LabelledImages sample_images() { return load_fashion_mnist("t10k", 16, *read_sidecar_normalisation(kModel)); }
+LabelledImages sample_images() { return load_fashion_mnist("t10k", 16, *read_sidecar_preprocess(kModel)); }
 }  // namespace
 
 TEST_CASE("QuantizedModels/QDQ weights equal the float model on dequantized weights", "[model][onnx][qdq]") {

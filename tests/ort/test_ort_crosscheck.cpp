@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 namespace {
 const char* kCnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
 
-Normalisation cnn_norm() { return *read_sidecar_normalisation(kCnn); }
+Preprocess cnn_norm() { return *read_sidecar_preprocess(kCnn); }
 
 // Weights of 7 bits (codes in [−63, 63]), as ONNX Runtime's quantizer does with reduce_range: ORT's
 // AVX2 u8×s8 kernel (vpmaddubsw, on machines without VNNI, like this one) adds pairs of products in

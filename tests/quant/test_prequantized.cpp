@@ -26,7 +26,7 @@ using namespace chipref;
 
 namespace {
 const char* kCnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-Normalisation cnn_norm() { return *read_sidecar_normalisation(kCnn); }
+Preprocess cnn_norm() { return *read_sidecar_preprocess(kCnn); }
 
 const IntGraph& calibrated(const std::string& flavour) {
   static std::map<std::string, IntGraph> cache;

@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 const char* kCnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
 
-Normalisation cnn_norm() { return *read_sidecar_normalisation(kCnn); }
+Preprocess cnn_norm() { return *read_sidecar_preprocess(kCnn); }
 
 IntGraph quantize_cnn(const QuantConfig& config, int64_t calibration_images) {
   static const Graph graph = import_onnx(kCnn);
@@ -103,7 +103,7 @@ TEST_CASE("Quantize/the ViT's decomposed LayerNorms and GELUs fuse and keep the 
   CHECK(fuse_layer_norm(g) == 0);  // nothing left to fuse
   CHECK(fuse_gelu(g) == 2);        // the two MLP GELUs
   CHECK(std::none_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op_type == "Erf"; }));
-  const Tensor x = load_fashion_mnist("t10k", 20, *read_sidecar_normalisation(vit)).images;
+  const Tensor x = load_fashion_mnist("t10k", 20, *read_sidecar_preprocess(vit)).images;
   const Tensor a = FloatExecutor(original).run({{original.inputs[0].name, x}}).at(original.outputs[0].name);
   const Tensor b = FloatExecutor(g).run({{g.inputs[0].name, x}}).at(g.outputs[0].name);
   double worst = 0;

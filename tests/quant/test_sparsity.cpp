@@ -75,7 +75,7 @@ TEST_CASE("Sparsity/pruning keeps the N largest magnitudes of every group", "[qu
 TEST_CASE("Sparsity/the CNN with 2:4 pointwise and linear layers: compressed in the file, two engines agree",
           "[quant][sparsity]") {
   const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = *read_sidecar_normalisation(cnn);
+  const Preprocess norm = *read_sidecar_preprocess(cnn);
   const Graph graph = import_onnx(cnn);
   const Tensor calibration = load_fashion_mnist("train", 300, norm).images;
   const LabelledImages test = load_fashion_mnist("t10k", 200, norm);

@@ -24,7 +24,7 @@ using namespace chipref;
 namespace {
 const char* kVit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
 
-Normalisation vit_norm() { return *read_sidecar_normalisation(kVit); }
+Preprocess vit_norm() { return *read_sidecar_preprocess(kVit); }
 
 IntGraph quantize_vit(const std::string& config_name) {
   const Graph graph = import_onnx(kVit);

@@ -17,7 +17,7 @@ namespace chipref {
 inline std::string write_example_vectors(const std::string& model_file, const std::string& name,
                                          const std::string& extra_lines) {
   const std::string model = std::string(CHIPREF_SOURCE_DIR "/examples/") + model_file;
-  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Preprocess norm = *read_sidecar_preprocess(model);
   const Graph graph = import_onnx(model);
   const QuantConfig config =
       parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n" + extra_lines, name + ".yaml");

@@ -28,7 +28,7 @@ inline std::string shipped_config(const std::string& name) {
 inline IntGraph quantize_example(const std::string& model, const std::string& config_text,
                                  const std::string& config_name) {
   const std::string path = std::string(CHIPREF_SOURCE_DIR "/examples/") + model;
-  const Normalisation norm = *read_sidecar_normalisation(path);
+  const Preprocess norm = *read_sidecar_preprocess(path);
   const Graph graph = import_onnx(path);
   const QuantConfig config = parse_quant_config(config_text, config_name);
   const Tensor calibration = load_fashion_mnist("train", 200, norm).images;

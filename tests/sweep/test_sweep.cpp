@@ -163,7 +163,7 @@ TEST_CASE("Sweep/a point's accuracy, weight memory and cost equal an independent
 
   // The same network, built here without the sweep: 4-bit weights, 8-bit activations.
   const std::string model = kSource + "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Preprocess norm = *read_sidecar_preprocess(model);
   const Graph graph = import_onnx(model);
   const QuantConfig config = parse_quant_config("defaults:\n  weights: {bits: 4}\n  activations: {bits: 8}\n", "w4a8");
   const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
@@ -325,7 +325,7 @@ TEST_CASE(
   const std::string written = read_file_bytes((dir / "out" / "search_config.yaml").string());
   const QuantConfig config = parse_quant_config(written, "search_config.yaml");
   const std::string model = kSource + "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = *read_sidecar_normalisation(model);
+  const Preprocess norm = *read_sidecar_preprocess(model);
   const Graph graph = import_onnx(model);
   const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
@@ -355,10 +355,10 @@ TEST_CASE(
   // The shipped CNN with its sidecar (mean 0.2860, std 0.3530), the same values written into the sweep
   // file, and other values: only the last changes what the points compute, and so their identity.
   const std::vector<std::string> from_sidecar = ids(write_sweep(dir, axes));
-  const Normalisation sidecar = *read_sidecar_normalisation(kSource + "/examples/fmnist_cnn.onnx");
+  const Preprocess sidecar = *read_sidecar_preprocess(kSource + "/examples/fmnist_cnn.onnx");
   const std::vector<std::string> same =
-      ids(write_sweep(dir, (std::ostringstream() << std::setprecision(9) << "data: {mean: " << sidecar.mean
-                                                 << ", std: " << sidecar.std << "}\n")
+      ids(write_sweep(dir, (std::ostringstream() << std::setprecision(9) << "data: {mean: " << sidecar.mean.at(0)
+                                                 << ", std: " << sidecar.std.at(0) << "}\n")
                                    .str() +
                                axes));
   const std::vector<std::string> other = ids(write_sweep(dir, "data: {mean: 0.5, std: 0.25}\n" + axes));

@@ -75,7 +75,7 @@ std::map<std::string, std::string> directory_bytes(const fs::path& dir) {
 TEST_CASE("Vectors/the CNN in every format: read back exact, deterministic, verify catches a flipped byte",
           "[vectors]") {
   const char* cnn = CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx";
-  const Normalisation norm = *read_sidecar_normalisation(cnn);
+  const Preprocess norm = *read_sidecar_preprocess(cnn);
   const Graph graph = import_onnx(cnn);
   const Tensor calibration = load_fashion_mnist("train", 200, norm).images;
   const fs::path root = fs::temp_directory_path() / "chipref_test_vectors";
@@ -190,7 +190,7 @@ TEST_CASE("Vectors/a 1M-element C header compiles and holds the values", "[vecto
 }
 
 namespace {
-Normalisation cnn_norm() { return *read_sidecar_normalisation(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx"); }
+Preprocess cnn_norm() { return *read_sidecar_preprocess(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx"); }
 
 // The shipped CNN, 8-bit weights and activations, calibrated on 100 training images.
 IntGraph quantized_cnn() {
@@ -224,7 +224,7 @@ TEST_CASE("Vectors/layouts and packing: hand-derived orders and words", "[vector
 }
 
 TEST_CASE("Vectors/every layout, bus width and bit order reads back as the engine's integers", "[vectors]") {
-  const Normalisation norm = cnn_norm();
+  const Preprocess norm = cnn_norm();
   const IntGraph q = quantized_cnn();
   const fs::path root = fs::temp_directory_path() / "chipref_test_vector_layouts";
   fs::remove_all(root);
@@ -309,7 +309,7 @@ TEST_CASE("Vectors/per-layer layouts from YAML: tagged files, exact read back, e
   options.formats = {Format::mem, Format::bin};
   options.layer_layouts = load_layer_layouts((root / "layouts.yaml").string());
   REQUIRE(options.layer_layouts.size() == 1);
-  const Normalisation norm = cnn_norm();
+  const Preprocess norm = cnn_norm();
   const IntGraph q = quantized_cnn();
   save_int_graph(q, (root / "model").string());
   const Tensor image = load_fashion_mnist("t10k", 1, norm).images;
