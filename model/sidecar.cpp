@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -24,9 +25,12 @@ std::optional<Preprocess> read_sidecar_preprocess(const std::string& model_path)
   return read_yaml_document(path, [&] {
     const YamlReader r(path);
     if (!root.IsMap()) r.fail(root, "expected a YAML mapping with 'mean' and 'std'");
-    YAML::Node keys(YAML::NodeType::Map);  // the preprocessing keys, without the `model` that export writes
+    // The preprocessing keys; the others (model, dataset, a recorded accuracy) are notes for people.
+    YAML::Node keys(YAML::NodeType::Map);
     for (const auto& kv : root)
-      if (!(kv.first.IsScalar() && kv.first.Scalar() == "model")) keys[kv.first] = kv.second;
+      if (kv.first.IsScalar() &&
+          std::find(kPreprocessKeys.begin(), kPreprocessKeys.end(), kv.first.Scalar()) != kPreprocessKeys.end())
+        keys[kv.first] = kv.second;
     for (const char* key : {"mean", "std"})
       if (!root[key]) r.fail(root, std::string("key '") + key + "' is missing; expected a number or one per channel");
     return parse_preprocess(keys, r);

@@ -11,8 +11,8 @@
 namespace chipref {
 
 std::string sidecar_path(const std::string& model_path);  // "dir/name.yaml" for "dir/name.onnx"
-// nullopt when there is no sidecar. A sidecar with a missing or malformed mean/std, or another key that is
-// not a preprocessing key (or `model`), is an InputError naming file:line:column.
+// nullopt when there is no sidecar. A sidecar with a missing or malformed mean/std or other preprocessing
+// key is an InputError naming file:line:column; keys that are not preprocessing keys are notes, ignored.
 std::optional<Preprocess> read_sidecar_preprocess(const std::string& model_path);
 // The sidecar's text for `p` (the keys of a preprocessing file, plus `model`), after a comment line.
 std::string sidecar_text(const Preprocess& p, const std::string& model, const std::string& comment);

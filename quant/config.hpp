@@ -41,7 +41,7 @@ struct LayerQuantConfig {
 
 struct LayerOverride {
   std::string pattern;                // glob over node names (fnmatch), e.g. "/head/*", or a POSIX extended regex
-  std::shared_ptr<const void> regex;  // the compiled regex (regex_t, kept opaque here), null for a glob
+  std::shared_ptr<const void> regex;  // the compiled regex (an RE2, kept opaque here), null for a glob
   std::string where;                  // file:line:column of the pattern, for warnings
   // One setter per key the override names; the keys it does not name keep what earlier entries gave.
   std::vector<std::function<void(LayerQuantConfig&)>> setters;

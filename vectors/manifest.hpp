@@ -40,7 +40,9 @@ std::vector<LayerLayout> load_layer_layouts(const std::string& path);
 
 // Where the inputs came from: recorded so that `verify` can regenerate every file.
 struct InputSource {
-  std::string kind;  // "fashion-mnist" (the first `count` test images) or "npy" (`path`)
+  // "fashion-mnist" (the first `count` test images), "npy" (`path`) or "data" (`path` is a --data SPEC with
+  // absolute paths: its first `count` test inputs, through the IntGraph's preprocessing)
+  std::string kind;
   std::string path;
   int64_t count = 0;
   std::string sha256;  // of the float32 input values (both kinds): verify regenerates only from the same inputs

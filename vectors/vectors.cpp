@@ -15,6 +15,7 @@
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
 #include "core/version.hpp"
+#include "model/io/datasets.hpp"
 #include "model/io/idx.hpp"
 #include "model/io/npy.hpp"
 #include "ops/boundaries.hpp"
@@ -262,6 +263,14 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
 Tensor load_inputs(const InputSource& s, const Preprocess& norm) {
   if (s.kind == "fashion-mnist") return load_fashion_mnist("t10k", s.count, norm).images;
   if (s.kind == "npy") return read_npy(s.path);
+  if (s.kind == "data") {
+    DataRequest request;
+    request.split = DataSplit::test;
+    request.limit = s.count;
+    request.preprocess = norm;
+    const std::unique_ptr<Dataset> data = open_dataset(s.path, request);
+    return data->rows(0, data->count());
+  }
   throw InputError("vectors: unknown input source '" + s.kind + "'");
 }
 }  // namespace

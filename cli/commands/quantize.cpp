@@ -8,8 +8,8 @@
 #include "analysis/dual_path.hpp"
 #include "cli/commands/commands.hpp"
 #include "core/files.hpp"
+#include "model/io/datasets.hpp"
 #include "model/io/npy.hpp"
-#include "model/io/samples.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "ops/op_def.hpp"
@@ -20,7 +20,7 @@ namespace chipref::cli {
 
 namespace {
 struct QuantizeOptions {
-  std::string model, config, calib = "fashion-mnist", output;
+  std::string model, config, calib = "fashion-mnist", output, preprocess, report_data = "fashion-mnist";
   std::optional<float> mean, std;
   int64_t calib_count = 0;
   bool strict = false, calib_given = false;
@@ -33,12 +33,13 @@ int run_quantize(const QuantizeOptions& o) {
   const Graph graph = import_onnx(o.model);
   // Integers (token ids) are not pixels: no normalisation applies to them.
   const bool integer_input = !graph.inputs.empty() && graph.inputs[0].dtype != DType::float32;
+  if (!o.preprocess.empty() && o.mean) throw InputError("give either --preprocess or --mean/--std, not both");
+  std::optional<Preprocess> given;
+  if (!o.preprocess.empty()) given = read_preprocess_file(o.preprocess);
+  if (o.mean) given = Preprocess(Normalisation{*o.mean, *o.std});
   const Preprocess norm =
-      integer_input
-          ? Normalisation{}
-          : choose_normalisation(
-                o.model, o.mean ? std::optional<Normalisation>(Normalisation{*o.mean, *o.std}) : std::nullopt, "flags")
-                .norm;
+      integer_input ? Preprocess{}
+                    : choose_normalisation(o.model, given, o.preprocess.empty() ? "flags" : o.preprocess).norm;
   std::vector<std::string> names;
   for (const Node& n : graph.nodes) names.push_back(n.name);
   const auto unmatched = unmatched_overrides(config, names);
@@ -56,33 +57,25 @@ int run_quantize(const QuantizeOptions& o) {
         "chipref: warning: {} is already quantized (QDQ / QONNX); its own parameters are used and --calib is ignored\n",
         o.model);
   const int64_t count = o.calib_count > 0 ? o.calib_count : config.calibration_images;
-  Tensor fashion_mnist;                         // small: 3 KiB an image
-  std::unique_ptr<const SampleSource> samples;  // what calibrates: read batch by batch
-  if (given_params) {
-    // no calibration: the model's quantizers give every scale and zero point
-  } else if (o.calib == "fashion-mnist") {
-    if (integer_input)
-      throw InputError(o.model + ": its input '" + graph.inputs[0].name + "' is " +
-                       std::string(to_string(graph.inputs[0].dtype)) +
-                       " (token ids or codes): calibrate it with --calib X.npy holding integer inputs of its shape");
-    fashion_mnist = load_fashion_mnist("train", count, norm).images;
-    samples = std::make_unique<TensorSamples>(fashion_mnist, "Fashion-MNIST training images");
-  } else {
-    // already preprocessed, as the model expects; rows are read as calibration reaches them (each batch is
-    // checked for non-finite values then)
-    auto file = std::make_unique<NpySamples>(o.calib, count);
-    const DType dtype = file->dtype();
-    const Shape shape = file->shape();
+  std::unique_ptr<const Dataset> samples;  // what calibrates: read batch by batch
+  if (!given_params) {
+    DataRequest request;
+    request.split = DataSplit::train;
+    request.limit = count;
+    request.preprocess = norm;
+    auto data = open_dataset(o.calib, request);
+    const DType dtype = data->dtype();
     if ((dtype == DType::float32) == integer_input || dtype == DType::boolean)
-      throw InputError(o.calib + ": calibration tensor must be " +
-                       (integer_input ? "integers (the model's input '" + graph.inputs[0].name + "' is " +
-                                            std::string(to_string(graph.inputs[0].dtype)) + ")"
-                                      : std::string("float32")) +
-                       " [N, ...], got " + std::string(to_string(dtype)) + shape_to_string(shape));
-    if (o.calib_count > file->count())
+      throw InputError(data->name() + ": calibration inputs must be " +
+                       (integer_input
+                            ? "integers (the model's input '" + graph.inputs[0].name + "' is " +
+                                  std::string(to_string(graph.inputs[0].dtype)) + ": token ids or codes, in an .npy)"
+                            : std::string("float32 (or images)")) +
+                       " [N, ...], got " + std::string(to_string(dtype)) + shape_to_string(data->shape()));
+    if (o.calib_count > data->count())
       throw InputError(
-          fmt::format("--calib-count {}: {} holds only {} calibration inputs", o.calib_count, o.calib, file->count()));
-    samples = std::move(file);  // the first `count`, as from Fashion-MNIST
+          fmt::format("--calib-count {}: {} holds only {} calibration inputs", o.calib_count, o.calib, data->count()));
+    samples = std::move(data);
   }
   QuantizeInputs inputs{&graph, &config, nullptr, o.model, norm};
   inputs.calibration_samples = samples.get();
@@ -105,8 +98,15 @@ int run_quantize(const QuantizeOptions& o) {
       without.ignore_sparsity = true;
       dense = quantize(without);
     }
-    const DualPathReport r =
-        compare_paths(graph, q, load_fashion_mnist("t10k", o.report_images, norm), 100, dense ? &*dense : nullptr);
+    DataRequest request;
+    request.split = DataSplit::test;
+    request.limit = o.report_images;
+    request.preprocess = norm;
+    const std::unique_ptr<Dataset> report_data = open_dataset(o.report_data, request);
+    if (!report_data->has_labels())
+      throw InputError(report_data->name() + ": the report measures accuracy, so --report-data needs labels");
+    const LabelledImages labelled{report_data->rows(0, report_data->count()), report_data->labels()};
+    const DualPathReport r = compare_paths(graph, q, labelled, 100, dense ? &*dense : nullptr);
     const std::string json_path = std::filesystem::path(o.report).replace_extension(".json").string();
     write_output_file(o.report, report_markdown(r));
     write_output_file(json_path, report_json(r));
@@ -141,12 +141,12 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   auto* calib =
       cmd->add_option(
              "--calib", o->calib,
-             "Calibration data: fashion-mnist (the first N training images) or a .npy of model inputs (float32; "
-             "integers for a model whose input is token ids)")
+             std::string("Calibration data, the first N inputs of its training split: ") + kDataSpecHelp +
+                 ". A .npy holds model inputs as they are (float32; integers for a model whose input is token ids)")
           ->capture_default_str();
   cmd->add_option("--calib-count", o->calib_count,
-                  "Calibration inputs: the first N of --calib, Fashion-MNIST or a .npy (default: the config's "
-                  "calibration.images, or all of a smaller .npy)")
+                  "Calibration inputs: the first N of --calib (default: the config's calibration.images, or all of a "
+                  "smaller source)")
       ->check(CLI::Range(int64_t{1}, int64_t{60000}));
   auto* mean =
       cmd->add_option("--mean", o->mean, "Input normalisation mean (default: the model's sidecar YAML, else 0)")
@@ -155,7 +155,14 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
                   ->check(finite_number(true));
   mean->needs(std);
   std->needs(mean);
+  cmd->add_option("--preprocess", o->preprocess,
+                  "A YAML preprocessing pipeline (docs/data.md) for the model's images, recorded in the IntGraph "
+                  "(default: the model's sidecar YAML)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--report", o->report, "Write the dual-path report here (Markdown) and beside it as .json");
+  cmd->add_option("--report-data", o->report_data,
+                  std::string("Labelled data the report evaluates (its test split): ") + kDataSpecHelp)
+      ->capture_default_str();
   cmd->add_option("--report-images", o->report_images, "Test images the report evaluates")
       ->check(CLI::Range(int64_t{1}, int64_t{10000}))
       ->capture_default_str();

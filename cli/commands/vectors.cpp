@@ -6,6 +6,7 @@
 
 #include "cli/commands/commands.hpp"
 #include "cli/commands/engine.hpp"
+#include "model/io/datasets.hpp"
 #include "model/io/idx.hpp"
 #include "model/io/npy.hpp"
 #include "vectors/vectors.hpp"
@@ -36,18 +37,25 @@ std::vector<vectors::Format> parse_formats(const std::string& list) {
 int run_vectors(const VectorsOptions& o) {
   if (!is_int_graph_dir(o.model))
     throw InputError(o.model + ": not an IntGraph directory (no graph.json); vectors takes the output of quantize");
-  if (o.input.empty() == o.data.empty())
-    throw InputError("vectors: give exactly one of --input X.npy and --data fashion-mnist");
+  if (o.input.empty() == o.data.empty()) throw InputError("vectors: give exactly one of --input X.npy and --data SPEC");
   const IntGraph graph = load_int_graph(o.model);
   vectors::InputSource source;
   Tensor inputs;
   if (!o.data.empty()) {
-    if (graph.input_dtype != DType::float32)
-      throw InputError("vectors: " + o.model + " takes " + std::string(to_string(graph.input_dtype)) +
-                       " inputs (token ids), not images; give them with --input IDS.npy");
     if (o.count < 1) throw InputError("vectors: --data needs --count N (N >= 1)");
-    source = {"fashion-mnist", "", o.count, ""};
-    inputs = load_fashion_mnist("t10k", o.count, graph.preprocess).images;
+    DataRequest request;
+    request.split = DataSplit::test;
+    request.limit = o.count;
+    request.preprocess = graph.preprocess;
+    request.threads = o.engine.jobs;
+    const std::unique_ptr<Dataset> data = open_dataset(o.data, request);
+    if ((data->dtype() == DType::float32) != (graph.input_dtype == DType::float32))
+      throw InputError("vectors: " + o.model + " takes " + std::string(to_string(graph.input_dtype)) + " inputs; " +
+                       data->name() + " holds " + std::string(to_string(data->dtype())));
+    source = o.data == "fashion-mnist" ? vectors::InputSource{"fashion-mnist", "", data->count(), ""}
+                                       : vectors::InputSource{"data", absolute_data_spec(o.data), data->count(), ""};
+    inputs = data->rows(0, data->count());
+    require_finite(inputs, data->name());
   } else {
     if (o.count > 0)
       throw InputError("vectors: --count applies to --data; with --input every input of " + o.input + " is written");
@@ -91,10 +99,11 @@ void add_vectors_command(CLI::App& app, int& exit_code) {
          "--input", o->input,
          "Inputs: a .npy [N, ...]: float32, already normalised (integers for a model whose input is token ids)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--data", o->data, "Inputs: the first --count Fashion-MNIST test images")
-      ->check(CLI::IsMember({"fashion-mnist"}));
-  cmd->add_option("--count", o->count, "How many test images with --data")
-      ->check(CLI::Range(int64_t{1}, int64_t{10000}));
+  cmd->add_option("--data", o->data,
+                  std::string("Inputs: the first --count of this source's test split, made by the IntGraph's "
+                              "preprocessing: ") +
+                      kDataSpecHelp);
+  cmd->add_option("--count", o->count, "How many inputs with --data")->check(CLI::Range(int64_t{1}, int64_t{10000}));
   cmd->add_option("--format", o->formats,
                   "Comma-separated: mem ($readmemh hex), bin (little-endian), npy, h (C header)")
       ->capture_default_str();

@@ -358,6 +358,15 @@ class CifarDataset final : public ImageDataset {
 
 }  // namespace
 
+std::string absolute_data_spec(const std::string& text) {
+  const Spec spec = parse_spec(text);
+  if (spec.kind == "fashion-mnist") return text;
+  std::string out = spec.kind + ":" + fs::absolute(spec.path).string();
+  for (const auto& [key, value] : spec.options)
+    out += "," + key + "=" + (key == "labels" ? fs::absolute(value).string() : value);
+  return out;
+}
+
 std::unique_ptr<Dataset> open_dataset(const std::string& text, const DataRequest& request) {
   const Spec spec = parse_spec(text);
   if (spec.kind == "fashion-mnist") {

@@ -44,6 +44,10 @@ struct DataRequest {
 // InputError for an unknown kind, a missing or wrong file, a label count that does not match the inputs.
 std::unique_ptr<Dataset> open_dataset(const std::string& spec, const DataRequest& request);
 
+// The same SPEC with its paths made absolute (recorded in manifests, so that a later run from elsewhere
+// reads the same files).
+std::string absolute_data_spec(const std::string& spec);
+
 // One line per source kind, for --help.
 inline constexpr const char* kDataSpecHelp =
     "fashion-mnist[:train|t10k], npy:X.npy[,labels=Y.npy] (or X.npy), imagefolder:DIR, "

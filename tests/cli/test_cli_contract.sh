@@ -31,9 +31,9 @@ printf 'not a model\n' >"$tmp/text.onnx"
 expect inspect-not-onnx  1 1  "text.onnx: not an ONNX model"   -- inspect "$tmp/text.onnx"
 expect inspect-missing   2 1  "nonexistent.onnx"               -- inspect "$tmp/nonexistent.onnx"
 expect eval-mean-no-std  2 1  "requires --std"                 -- eval "$model" --mean 0.5
-expect eval-bad-data     2 1  "--data"                         -- eval "$model" --data imagenet
+expect eval-bad-data     1 1  "unknown data source .imagenet." -- eval "$model" --data imagenet
 expect inspect-json      0 0  '"total_macs": 1951072'          -- inspect "$model" --json
-expect eval-json         0 0  '^\{"correct":[0-9]+,"count":20,"top1":' -- eval "$model" --limit 20 --json
+expect eval-json         0 0  '^\{"correct":[0-9]+,"count":20,"data":"fashion-mnist",.*"top1":[0-9.]+,"top5":[0-9.]+,"top5_correct":[0-9]+\}$' -- eval "$model" --limit 20 --json
 configs="$(dirname "$0")/../../configs"
 printf 'defaults:\n  weights: {bits: 99}\n' >"$tmp/bad.yaml"
 printf 'layers:\n  - match: "/nothing/*"\n' >"$tmp/typo.yaml"
@@ -51,7 +51,7 @@ expect inspect-systemc-json 0 0 '"utilisation"'                -- inspect "$tmp/
 expect quantize-slash      0 0 "integer-only check passed"     -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
 expect quantize-slash-again 0 0 "integer-only check passed"    -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
 expect eval-slash          0 0 '"count":10'                    -- eval "$tmp/q2" --limit 10 --json
-expect eval-intgraph-flags 1 1 "records its input normalisation" -- eval "$tmp/q" --limit 5 --mean 0.5 --std 0.5
+expect eval-intgraph-flags 1 1 "records its input preprocessing" -- eval "$tmp/q" --limit 5 --mean 0.5 --std 0.5
 expect inspect-intgraph    0 0 "integer tensors only; requantization: 9 × single$"  -- inspect "$tmp/q"
 expect inspect-intgraph-json 0 0 '"total_macs": 1951072'       -- inspect "$tmp/q" --json
 expect run-bad-input       1 1 "not a .npy file"               -- run "$tmp/q" --input "$tmp/text.onnx" -o "$tmp/y.npy"
