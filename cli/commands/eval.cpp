@@ -1,7 +1,11 @@
 #include <fmt/format.h>
 
+#include <cmath>
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
+#include "analysis/agreement.hpp"
 #include "cli/commands/commands.hpp"
 #include "cli/commands/engine.hpp"
 #include "model/evaluate.hpp"
@@ -20,8 +24,64 @@ struct EvalOptions {
   int64_t batch = 100;
   bool json = false;
   std::optional<std::string> sparse_kernel;  // decode (default) or skip-zero; an IntGraph only
+  std::string against;                       // "float" (the IntGraph's source model) or an ONNX path
+  std::optional<double> tolerance;
   EngineChoice engine;
 };
+
+// eval QDIR --against float|M.onnx: the integer network's outputs against the float model's on the same inputs.
+int run_agreement(const EvalOptions& o, const IntGraph& q, const BatchRunner& integer, const Dataset& data) {
+  const std::string float_path = o.against == "float" ? q.source_model : o.against;
+  if (!std::filesystem::exists(float_path))
+    throw InputError(o.model + ": its float model " + float_path + " is not there; give it with --against M.onnx");
+  const Graph float_graph = import_onnx(float_path);
+  int64_t batch = o.batch;
+  const BatchRunner reference = float_graph_runner(float_graph, data, batch);
+  // Default tolerance: 4 steps of the output's codes (the value its final dequantize reads), past what
+  // rounding alone leaves after a few layers; 0 where the output has no codes.
+  double step = 0;
+  for (const Node& op : q.ops)
+    if (std::find(op.outputs.begin(), op.outputs.end(), q.output_name) != op.outputs.end() && !op.inputs.empty() &&
+        q.values.count(op.inputs[0]))
+      step = q.values.at(op.inputs[0]).quant.scale;
+  const double tolerance = o.tolerance ? *o.tolerance : 4.0 * step;
+  const OutputAgreement a = compare_outputs(
+      reference, integer, data, std::min(batch, std::max<int64_t>(data.count(), 1)), tolerance, q.output_name);
+  const auto at_json = [](const ElementAt& e) {
+    return nlohmann::json{{"input", e.input}, {"index", e.index}, {"float", e.reference}, {"integer", e.measured}};
+  };
+  if (o.json) {
+    nlohmann::json out{{"name", a.name},
+                       {"elements", a.elements},
+                       {"sqnr_db", std::isinf(a.sqnr.db()) ? nlohmann::json("inf") : nlohmann::json(a.sqnr.db())},
+                       {"cosine", a.cosine()},
+                       {"max_abs_error", a.max_abs_error},
+                       {"max_abs_error_at", at_json(a.max_error_at)},
+                       {"top1_agreement", a.top1_agreement()},
+                       {"rows", a.rows},
+                       {"tolerance", a.tolerance},
+                       {"first_difference", a.first_difference ? at_json(*a.first_difference) : nlohmann::json()}};
+    nlohmann::json j{{"against", float_path},
+                     {"count", data.count()},
+                     {"data", o.data},
+                     {"engine", o.engine.engine},
+                     {"outputs", nlohmann::json::array({out})}};
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print(
+        "{} against {} on {} inputs of {}:\n  output '{}': SQNR {:.2f} dB, cosine {:.6f}, max |error| {:.6g} "
+        "(input {}, element {}), top-1 agreement {:.2f}% over {} rows\n",
+        o.model, float_path, data.count(), data.name(), a.name, a.sqnr.db(), a.cosine(), a.max_abs_error,
+        a.max_error_at.input, a.max_error_at.index, 100.0 * a.top1_agreement(), a.rows);
+    if (a.first_difference)
+      fmt::print("  first element beyond the tolerance {:.6g}: input {}, element {}: float {:.6g}, integer {:.6g}\n",
+                 a.tolerance, a.first_difference->input, a.first_difference->index, a.first_difference->reference,
+                 a.first_difference->measured);
+    else
+      fmt::print("  every element within the tolerance {:.6g}\n", a.tolerance);
+  }
+  return 0;
+}
 
 int run_eval(const EvalOptions& o) {
   Preprocess preprocess;
@@ -62,6 +122,15 @@ int run_eval(const EvalOptions& o) {
   request.preprocess = preprocess;
   request.threads = o.engine.jobs;
   const std::unique_ptr<Dataset> data = open_dataset(o.data, request);
+  if (!o.against.empty()) {
+    if (!integer)
+      throw InputError(o.model + ": --against compares an IntGraph with its float model; this is the float model");
+    return run_agreement(
+        o, *int_graph,
+        make_runner(*int_graph, o.engine,
+                    o.sparse_kernel == std::string("skip-zero") ? SparseKernel::skip_zero : SparseKernel::decode),
+        *data);
+  }
   ClassificationResult r;
   if (integer) {
     const auto run =
@@ -132,6 +201,14 @@ void add_eval_command(CLI::App& app, int& exit_code) {
                   "the kept values only "
                   "(the same integers); default decode")
       ->check(CLI::IsMember({"decode", "skip-zero"}));
+  cmd->add_option("--against", o->against,
+                  "Compare an IntGraph's outputs with a float model's on the same inputs instead of measuring "
+                  "accuracy (labels not needed): 'float' for the ONNX model it was quantized from, or an ONNX path. "
+                  "Prints SQNR, cosine, max |error|, top-1 agreement and the first element beyond --tolerance");
+  cmd->add_option("--tolerance", o->tolerance,
+                  "With --against: the absolute error past which an element counts as differing (default: 4 steps of "
+                  "the output's quantization scale)")
+      ->check(CLI::NonNegativeNumber);
   add_engine_option(*cmd, o->engine, true, true);
   cmd->add_flag("--json", o->json,
                 "Print one JSON object {\"top1\", \"top5\", \"count\", \"correct\", \"top5_correct\", "

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "analysis/agreement.hpp"
 #include "analysis/metrics.hpp"
 
 using namespace chipref;
@@ -40,4 +41,29 @@ TEST_CASE("Analysis/max_abs_offset is the largest |code − zero point| of the f
       for (int64_t c = f.min(); c <= f.max(); ++c) want = std::max(want, std::abs(c - zp));
       REQUIRE(max_abs_offset(f, zp) == want);
     }
+}
+
+// Every figure of --against on two small outputs worked out by hand: errors 0, 0.5, 0, 1.
+TEST_CASE("Analysis/output agreement: SQNR, cosine, max error, first difference and top-1 by hand",
+          "[analysis]") {
+  OutputAgreement a;
+  a.name = "y";
+  a.tolerance = 0.4;
+  const Tensor reference = Tensor::of_floats({1, 2}, {1, 2}), measured = Tensor::of_floats({1, 2}, {1, 2.5});
+  a.add(reference, measured, 0);  // two batches of one input each, as compare_outputs feeds them
+  a.add(Tensor::of_floats({1, 2}, {3, 4}), Tensor::of_floats({1, 2}, {3, 3}), 1);
+  CHECK(a.elements == 4);
+  CHECK(a.sqnr.db() == Approx(10 * std::log10(30.0 / 1.25)));
+  CHECK(a.cosine() == Approx(27.0 / std::sqrt(30.0 * 25.25)));
+  CHECK(a.max_abs_error == 1.0);
+  CHECK(a.max_error_at.input == 1);
+  CHECK(a.max_error_at.index == "[1]");
+  REQUIRE(a.first_difference);
+  CHECK(a.first_difference->input == 0);
+  CHECK(a.first_difference->index == "[1]");
+  CHECK(a.first_difference->measured == 2.5);
+  CHECK(a.rows == 2);
+  CHECK(a.top1_agree == 1);  // row 1: the float model's maximum is class 1, the integer's (a tie) class 0
+  OutputAgreement shapes;
+  CHECK_THROWS_AS(shapes.add(reference, Tensor::of_floats({2, 1}, {1, 2}), 0), InputError);
 }

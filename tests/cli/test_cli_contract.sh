@@ -52,6 +52,13 @@ expect quantize-slash      0 0 "integer-only check passed"     -- quantize "$mod
 expect quantize-slash-again 0 0 "integer-only check passed"    -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
 expect eval-slash          0 0 '"count":10'                    -- eval "$tmp/q2" --limit 10 --json
 expect eval-intgraph-flags 1 1 "records its input preprocessing" -- eval "$tmp/q" --limit 5 --mean 0.5 --std 0.5
+expect eval-against      0 0 "SQNR [0-9.]+ dB, cosine 0\.99[0-9]+.*top-1 agreement" -- eval "$tmp/q2" --limit 30 --against float
+expect eval-against-json 0 0 "\"top1_agreement\":0\.9"       -- eval "$tmp/q2" --limit 30 --against float --json
+expect eval-against-float 1 1 "this is the float model"       -- eval "$model" --limit 5 --against float
+# one unlabelled input: a float32 [1, 1, 28, 28] .npy of zeros (header padded to 128 bytes, as NumPy pads it)
+header="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 28, 28), }"
+{ printf '\x93NUMPY\x01\x00\x76\x00%s' "$header"; printf '%*s\n' $((128 - 10 - ${#header} - 1)) ''; head -c 3136 /dev/zero; } >"$tmp/x.npy"
+expect eval-no-labels    1 1 "have no labels"                 -- eval "$model" --data "$tmp/x.npy"
 expect inspect-intgraph    0 0 "integer tensors only; requantization: 9 × single$"  -- inspect "$tmp/q"
 expect inspect-intgraph-json 0 0 '"total_macs": 1951072'       -- inspect "$tmp/q" --json
 expect run-bad-input       1 1 "not a .npy file"               -- run "$tmp/q" --input "$tmp/text.onnx" -o "$tmp/y.npy"
