@@ -44,8 +44,7 @@ TEST_CASE("Analysis/max_abs_offset is the largest |code − zero point| of the f
 }
 
 // Every figure of --against on two small outputs worked out by hand: errors 0, 0.5, 0, 1.
-TEST_CASE("Analysis/output agreement: SQNR, cosine, max error, first difference and top-1 by hand",
-          "[analysis]") {
+TEST_CASE("Analysis/output agreement: SQNR, cosine, max error, first difference and top-1 by hand", "[analysis]") {
   OutputAgreement a;
   a.name = "y";
   a.tolerance = 0.4;
