@@ -46,9 +46,10 @@ class ProgressBar {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
     const int filled = static_cast<int>(frac * kWidth);
-    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld  %.0fs elapsed, ETA %.0fs ", label_.c_str(),
+    const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0;
+    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld  %.1f/s, %.0fs elapsed, ETA %.0fs ", label_.c_str(),
                  std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
-                 static_cast<long long>(done_), static_cast<long long>(total_), elapsed, eta);
+                 static_cast<long long>(done_), static_cast<long long>(total_), rate, elapsed, eta);
     std::fflush(stderr);
   }
   std::string label_;

@@ -111,8 +111,20 @@ SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
   SweepData d;
   d.graph = import_onnx(spec.model);
   d.norm = choose_normalisation(spec.model, spec.normalisation, spec.path).norm;
-  d.calibration = load_fashion_mnist("train", spec.calibration_images, d.norm).images;
-  d.eval = load_fashion_mnist("t10k", spec.eval_images, d.norm);
+  DataRequest request;
+  request.preprocess = d.norm;
+  request.threads = std::max(1, jobs);
+  request.split = DataSplit::train;
+  request.limit = spec.calibration_images;
+  const std::unique_ptr<Dataset> calibration = open_dataset(spec.data_source, request);
+  d.calibration = calibration->rows(0, calibration->count());
+  request.split = DataSplit::test;
+  request.limit = spec.eval_images;
+  const std::unique_ptr<Dataset> eval = open_dataset(spec.data_source, request);
+  if (!eval->has_labels())
+    throw InputError(spec.path + ": data: source " + spec.data_source +
+                     " has no labels; a sweep measures accuracy on labelled inputs");
+  d.eval = LabelledImages{eval->rows(0, eval->count()), eval->labels()};
   if (spec.detail_images > 0) {
     // The FP32 reference of the detail images (the serial part of a sweep) on `jobs` threads, in slices
     // of a fixed size whatever `jobs` is: the float kernels' rounding may depend on the batch size, and
@@ -168,9 +180,11 @@ std::string sweep_salt(const SweepSpec& spec) {
   const nlohmann::json pipeline = preprocess_to_json(norm);
   const std::string normalisation =
       pipeline.size() == 2 ? fmt::format("{} {}", norm.mean[0], norm.std[0]) : pipeline.dump();
-  return fmt::format("chipref {}; model {:x} {}; data {} {} {}; normalisation {}", kVersion,
+  // Fashion-MNIST, the only source sweeps read before `data: source`, adds nothing: its caches stay valid.
+  const std::string source = spec.data_source == "fashion-mnist" ? "" : "; source " + spec.data_source;
+  return fmt::format("chipref {}; model {:x} {}; data {} {} {}; normalisation {}{}", kVersion,
                      content_hash(read_file_bytes(spec.model)), fs::file_size(spec.model), spec.eval_images,
-                     spec.calibration_images, spec.detail_images, normalisation);
+                     spec.calibration_images, spec.detail_images, normalisation, source);
 }
 
 PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point) {

@@ -10,6 +10,7 @@
 
 #include "core/files.hpp"
 #include "core/yaml_reader.hpp"
+#include "model/io/datasets.hpp"
 #include "quant/config_keys.hpp"
 
 namespace fs = std::filesystem;
@@ -72,9 +73,21 @@ SweepSpec read_sweep_document(const std::string& path) {
   if (!is_existing_file(s.model)) r.fail(root["model"], "no model file " + s.model);
   if (!is_existing_file(s.base)) r.fail(root["base"], "no base config " + s.base);
   if (const YAML::Node data = root["data"]) {
-    r.expect_map(data, "data", {"eval_images", "calibration_images", "detail_images", "mean", "std"});
+    r.expect_map(data, "data",
+                 {"source", "eval_images", "calibration_images", "detail_images", "mean", "std", "preprocess"});
     if (static_cast<bool>(data["mean"]) != static_cast<bool>(data["std"]))
       r.fail(data, "'mean' and 'std' go together (the input normalisation)");
+    if (data["preprocess"] && data["mean"])
+      r.fail(data, "give either 'preprocess' (the whole pipeline) or 'mean' and 'std', not both");
+    if (data["preprocess"]) s.normalisation = parse_preprocess(data["preprocess"], r);
+    if (data["source"]) {
+      const std::string source = r.text(data["source"], "source");
+      try {
+        s.data_source = absolute_data_spec(source, fs::path(path).parent_path().string());
+      } catch (const InputError& e) {
+        r.fail(data["source"], e.what());
+      }
+    }
     if (data["mean"]) {
       const double huge = 1e30;
       s.normalisation = Normalisation{static_cast<float>(r.number(data["mean"], "mean", -huge, huge)),

@@ -42,7 +42,10 @@ struct SweepSpec {
   int64_t eval_images = 1000, calibration_images = 200, detail_images = 100;
   // data: {mean, std}: the model's input normalisation; else its sidecar, else none (a warning). The
   // one in effect is part of every point's identity (sweep_salt): a cached point never mixes them.
-  std::optional<Normalisation> normalisation;
+  std::optional<Preprocess> normalisation;
+  // data: {source: SPEC}: calibration reads its training split, evaluation its test split (docs/data.md);
+  // relative paths are taken from the sweep file's folder. Part of every point's identity too.
+  std::string data_source = "fashion-mnist";
   std::string sampling = "grid";  // grid | list | random
   int64_t samples = 0;
   uint64_t seed = 1;

@@ -358,12 +358,17 @@ class CifarDataset final : public ImageDataset {
 
 }  // namespace
 
-std::string absolute_data_spec(const std::string& text) {
+std::string absolute_data_spec(const std::string& text, const std::string& base_dir) {
   const Spec spec = parse_spec(text);
   if (spec.kind == "fashion-mnist") return text;
-  std::string out = spec.kind + ":" + fs::absolute(spec.path).string();
-  for (const auto& [key, value] : spec.options)
-    out += "," + key + "=" + (key == "labels" ? fs::absolute(value).string() : value);
+  if (spec.kind != "npy" && spec.kind != "imagefolder" && spec.kind != "cifar10" && spec.kind != "cifar100" &&
+      spec.kind != "idx")
+    throw InputError("--data " + text + ": unknown data source '" + spec.kind + "'; expected " + kDataSpecHelp);
+  const auto absolute = [&](const std::string& path) {
+    return base_dir.empty() ? fs::absolute(path).string() : fs::absolute(fs::path(base_dir) / path).string();
+  };
+  std::string out = spec.kind + ":" + absolute(spec.path);
+  for (const auto& [key, value] : spec.options) out += "," + key + "=" + (key == "labels" ? absolute(value) : value);
   return out;
 }
 

@@ -44,9 +44,9 @@ struct DataRequest {
 // InputError for an unknown kind, a missing or wrong file, a label count that does not match the inputs.
 std::unique_ptr<Dataset> open_dataset(const std::string& spec, const DataRequest& request);
 
-// The same SPEC with its paths made absolute (recorded in manifests, so that a later run from elsewhere
-// reads the same files).
-std::string absolute_data_spec(const std::string& spec);
+// The same SPEC with its paths made absolute, relative ones taken from `base_dir` (default: the working
+// directory): recorded in manifests and sweep files, so that a run from elsewhere reads the same files.
+std::string absolute_data_spec(const std::string& spec, const std::string& base_dir = "");
 
 // One line per source kind, for --help.
 inline constexpr const char* kDataSpecHelp =

@@ -5,6 +5,8 @@
 // hand-made set; the accumulator analysis flags a narrow saturating accumulator that overflows.
 #include <catch2/catch.hpp>
 
+#include "model/io/idx.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -376,4 +378,14 @@ TEST_CASE(
   CHECK(error_of(write_sweep(dir, "data: {mean: 0.5}\n" + axes)).find("'mean' and 'std' go together") !=
         std::string::npos);
   CHECK(error_of(write_sweep(dir, "data: {mean: 0.5, std: 0}\n" + axes)).find("'std' is 0") != std::string::npos);
+  // The data source: Fashion-MNIST named is the default (the same ids); another source, or the same
+  // normalisation written as a pipeline with a resize, are other points.
+  CHECK(ids(write_sweep(dir, "data: {source: fashion-mnist}\n" + axes)) == from_sidecar);
+  const std::string idx = std::string("idx:") + kFashionMnistDir + "/t10k-images-idx3-ubyte.gz";
+  CHECK(ids(write_sweep(dir, "data: {source: \"" + idx + "\"}\n" + axes))[0] != from_sidecar[0]);
+  CHECK(ids(write_sweep(dir, "data: {preprocess: {resize: 28, mean: 0.5, std: 0.25}}\n" + axes))[0] != other[0]);
+  CHECK(error_of(write_sweep(dir, "data: {preprocess: {mean: 0.5}, mean: 0.5, std: 0.5}\n" + axes))
+            .find("either 'preprocess'") != std::string::npos);
+  CHECK(error_of(write_sweep(dir, "data: {source: \"cifar7:x\"}\n" + axes)).find("unknown data source") !=
+        std::string::npos);
 }
