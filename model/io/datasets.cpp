@@ -258,6 +258,20 @@ class ImageFolderDataset final : public ImageDataset {
         throw InputError(class_dir.string() + ": class folder '" + class_names_[label] +
                          "' holds no .jpg, .jpeg or .png file (torchvision's ImageFolder refuses this too)");
     }
+    // A folder is sorted by class, so its first N inputs would be the first classes only: a limit takes N
+    // spread evenly over the whole folder instead (input k of N is file floor(k * total / N)).
+    const auto total = static_cast<int64_t>(files_.size());
+    if (request.limit > 0 && request.limit < total) {
+      std::vector<std::string> files;
+      std::vector<int64_t> labels;
+      for (int64_t k = 0; k < request.limit; ++k) {
+        const int64_t i = k * total / request.limit;
+        files.push_back(files_[i]);
+        labels.push_back(labels_[i]);
+      }
+      files_ = std::move(files);
+      labels_ = std::move(labels);
+    }
     finish(dir, static_cast<int64_t>(files_.size()), request);
   }
 
