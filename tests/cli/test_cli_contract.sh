@@ -122,5 +122,11 @@ expect sweep-slurm-space 1 1 "may not contain spaces"            -- sweep "$tmp/
 expect sweep-slurm-many  1 1 "--shards 5: the sweep has only 1 points" -- sweep "$tmp/one_point.yaml" -o "$tmp/sl" --slurm --no-submit --shards 5
 expect sweep-no-submit   0 0 "wrote .*/sl/slurm/sweep.sbatch for 1 of 1 shards" -- sweep "$tmp/one_point.yaml" -o "$tmp/sl" --slurm --no-submit
 
+# eval -j: the same JSON, byte for byte, on one thread and on two (an IntGraph, and an image folder decoded
+# on the threads)
+"$chipref" eval "$tmp/q2" --limit 300 --json -j 1 >"$tmp/j1.json" && "$chipref" eval "$tmp/q2" --limit 300 --json -j 2 >"$tmp/j2.json"
+if cmp -s "$tmp/j1.json" "$tmp/j2.json" && grep -q '"count":300' "$tmp/j1.json"; then echo "ok   eval-threads-identical"
+else echo "FAIL eval-threads-identical"; failures=$((failures+1)); fi
+
 echo "$failures failed"
 [ "$failures" -eq 0 ]
