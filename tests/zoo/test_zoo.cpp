@@ -13,14 +13,18 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
 
+#include "analysis/agreement.hpp"
 #include "analysis/dual_path.hpp"
+#include "core/files.hpp"
 #include "model/executor.hpp"
 #include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
@@ -100,34 +104,6 @@ Tensor run_in_two_threads(const Tensor& x, Run run) {
   return first;
 }
 
-struct Agreement {
-  double sqnr_db = 0;
-  int64_t same_top1 = 0, rows = 0;
-};
-
-Agreement compare_logits(const Tensor& fp32, const Tensor& integer) {
-  REQUIRE(fp32.shape == integer.shape);
-  REQUIRE(fp32.rank() == 2);
-  Agreement a;
-  double signal = 0, noise = 0;
-  for (size_t i = 0; i < fp32.floats.size(); ++i) {
-    signal += static_cast<double>(fp32.floats[i]) * fp32.floats[i];
-    const double e = static_cast<double>(fp32.floats[i]) - integer.floats[i];
-    noise += e * e;
-  }
-  INFO("FP32 logits with no energy (an untrained head at zero) say nothing about the integer network");
-  REQUIRE(signal > 0);
-  a.sqnr_db = noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
-  const int64_t classes = fp32.shape[1];
-  a.rows = fp32.shape[0];
-  for (int64_t r = 0; r < a.rows; ++r) {
-    const float* f = fp32.floats.data() + r * classes;
-    const float* q = integer.floats.data() + r * classes;
-    a.same_top1 += std::max_element(f, f + classes) - f == std::max_element(q, q + classes) - q;
-  }
-  return a;
-}
-
 void check_zoo_model(const std::string& name, int opset, double sqnr_target_db) {
   const fs::path onnx = zoo_dir() / (name + "_opset" + std::to_string(opset) + ".onnx");
   INFO(onnx.string());
@@ -148,14 +124,17 @@ void check_zoo_model(const std::string& name, int opset, double sqnr_target_db) 
     return fp32.run({{graph.inputs[0].name, x}}).at(graph.outputs[0].name);
   });
   const DirectEngine direct(q);
-  const Agreement agreement =
-      compare_logits(fp32_logits, run_in_two_threads(compared, [&](const Tensor& x) { return direct.run(x); }));
+  OutputAgreement agreement;
+  agreement.name = graph.outputs[0].name;
+  agreement.add(fp32_logits, run_in_two_threads(compared, [&](const Tensor& x) { return direct.run(x); }), 0);
+  INFO("FP32 logits with no energy (an untrained head at zero) say nothing about the integer network");
+  REQUIRE(agreement.sqnr.signal > 0);
   std::ofstream(zoo_dir() / "results.tsv", std::ios::app)
-      << name << '\t' << opset << '\t' << q.ops.size() << '\t' << agreement.sqnr_db << '\t' << agreement.same_top1
+      << name << '\t' << opset << '\t' << q.ops.size() << '\t' << agreement.sqnr.db() << '\t' << agreement.top1_agree
       << '/' << agreement.rows << '\n';
-  INFO("w8a8 logits SQNR " << agreement.sqnr_db << " dB, top-1 agreement " << agreement.same_top1 << "/"
+  INFO("w8a8 logits SQNR " << agreement.sqnr.db() << " dB, top-1 agreement " << agreement.top1_agree << "/"
                            << agreement.rows);
-  CHECK(agreement.sqnr_db >= sqnr_target_db);
+  CHECK(agreement.sqnr.db() >= sqnr_target_db);
 
   // Dual path: each layer in isolation against its fake-quant computation.
   LabelledImages few{rows_of(compared, 0, kDualPathInputs), std::vector<int64_t>(kDualPathInputs, 0)};
@@ -197,6 +176,18 @@ void check_zoo_model(const std::string& name, int opset, double sqnr_target_db) 
                                                      (root / "vectors").string(), options, vector_engine);
   CHECK(!m.entries.empty());
   CHECK(vectors::verify_vectors((root / "vectors").string(), make_engine_by_name) > 0);
+
+  // chipref eval --against on the same inputs, unlabelled (token ids for the encoder): the CLI's figures
+  // are the library's, up to the float executor's batch-size rounding.
+  write_npy((root / "compared.npy").string(), compared);
+  const std::string command = std::string(CHIPREF_BIN) + " eval " + (root / "model").string() + " --data " +
+                              (root / "compared.npy").string() + " --against " + onnx.string() + " --json > " +
+                              (root / "against.json").string();
+  REQUIRE(std::system(command.c_str()) == 0);
+  const nlohmann::json against = nlohmann::json::parse(read_file_bytes((root / "against.json").string()));
+  CHECK(against.at("count") == compared.shape[0]);
+  CHECK(against.at("outputs").at(0).at("sqnr_db").get<double>() == Approx(agreement.sqnr.db()).epsilon(1e-3));
+  CHECK(against.at("outputs").at(0).at("rows") == agreement.rows);
   fs::remove_all(root);
 }
 
