@@ -14,7 +14,7 @@ set -euo pipefail
 bin=$(cd "$1" && pwd) chipref=$(realpath "$2") seconds=$3; shift 3
 src=$(cd "$(dirname "$0")/.." && pwd)
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(onnx quant_config sweep dut_adapter int_graph manifest vector_files idx)
+[ ${#names[@]} -gt 0 ] || names=(onnx quant_config sweep dut_adapter int_graph manifest vector_files idx image)
 work=${FUZZ_WORK:-$(mktemp -d /tmp/chipref-fuzz.XXXXXX)}
 mkdir -p "$work"
 crashed=0
@@ -23,7 +23,7 @@ trap cleanup EXIT
 
 # Seeds made from the shipped models and configs.
 seeds=$work/seeds
-mkdir -p "$seeds"/{onnx,quant_config,sweep,dut_adapter,int_graph,manifest,vector_files,idx}
+mkdir -p "$seeds"/{onnx,quant_config,sweep,dut_adapter,int_graph,manifest,vector_files,idx,image}
 cp "$src"/examples/*.onnx "$seeds/onnx/"
 for d in /usr/share/libonnx-testdata/data/node/test_{relu,conv_with_strides_padding,gemm_default_single_elem_vector_bias,matmul_2d,maxpool_2d_default,averagepool_2d_default,softmax_axis_1,reshape_reordered_all_dims,transpose_default,add,gelu_default_1,layer_normalization_2d_axis0,quantizelinear,dequantizelinear,qlinearmatmul_2D_uint8_float32}; do
   [ -f "$d/model.onnx" ] && cp "$d/model.onnx" "$seeds/onnx/$(basename "$d").onnx"

@@ -14,6 +14,16 @@ namespace chipref {
 
 namespace {
 
+// A header may claim any size up to 65535 × 65535; decoding is refused past this many pixels (an 11 000 ×
+// 11 000 photo, 360 MB of RGB) before anything that large is allocated.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 27;
+
+void check_size(int64_t height, int64_t width, const std::string& path) {
+  if (height * width > kMaxImagePixels)
+    throw InputError(path + ": " + std::to_string(width) + " x " + std::to_string(height) +
+                     " pixels is more than chipref decodes (" + std::to_string(kMaxImagePixels) + " pixels)");
+}
+
 struct FileCloser {
   void operator()(FILE* f) const { std::fclose(f); }
 };
@@ -53,6 +63,11 @@ Image decode_jpeg(FILE* file, const std::string& path) {
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
     jpeg_destroy_decompress(&cinfo);
     throw InputError(path + ": a CMYK JPEG; chipref decodes greyscale and colour (YCbCr/RGB) JPEGs");
+  }
+  if (static_cast<int64_t>(cinfo.image_width) * cinfo.image_height > kMaxImagePixels) {
+    const int64_t h = cinfo.image_height, w = cinfo.image_width;
+    jpeg_destroy_decompress(&cinfo);
+    check_size(h, w, path);
   }
   cinfo.out_color_space = JCS_RGB;  // greyscale replicated, as PIL's convert("RGB") does
   jpeg_start_decompress(&cinfo);
@@ -97,6 +112,11 @@ Image decode_png(FILE* file, const std::string& path) {
   }
   png_init_io(png, file);
   png_read_info(png, info);
+  if (static_cast<int64_t>(png_get_image_width(png, info)) * png_get_image_height(png, info) > kMaxImagePixels) {
+    const int64_t h = png_get_image_height(png, info), w = png_get_image_width(png, info);
+    png_destroy_read_struct(&png, &info, nullptr);
+    check_size(h, w, path);
+  }
   const int color = png_get_color_type(png, info);
   // PIL opens 16-bit greyscale as 32-bit integers, and convert("RGB") clamps them at 255; every other 16-bit
   // PNG it reads through its high bytes, as png_set_strip_16 does.

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/files.hpp"
 #include "model/io/datasets.hpp"
 #include "model/io/idx.hpp"
 #include "model/io/npy.hpp"
@@ -134,6 +135,14 @@ TEST_CASE("Data/npy inputs with labels, uint8 images through the pipeline, and t
   fails("imagefolder:" + dir.string(), "c.jpg: not a readable JPEG");
   write(dir / "cls" / "c.jpg", "GIF89a");
   fails("imagefolder:" + dir.string(), "c.jpg: neither a JPEG nor a PNG");
+  // A JPEG whose header claims 60000 x 60000 pixels (the fuzz seed's frame header patched): refused before
+  // anything that large is allocated.
+  std::string jpeg = read_file_bytes(CHIPREF_SOURCE_DIR "/fuzz/corpus/image/rgb.jpg");
+  const size_t sof = jpeg.find("\xFF\xC0");
+  REQUIRE(sof != std::string::npos);
+  jpeg.replace(sof + 5, 4, "\xEA\x60\xEA\x60");
+  write(dir / "cls" / "c.jpg", jpeg);
+  fails("imagefolder:" + dir.string(), "60000 x 60000 pixels is more than chipref decodes");
   fails("fashion-mnist:validation", "splits are train and t10k");
   fs::remove_all(dir);
 }
