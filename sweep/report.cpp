@@ -144,6 +144,9 @@ class Plots {
 
 }  // namespace
 
+// "top-1" or "top-5": the sweep's accuracy axis in titles, headings and table heads.
+std::string metric_label(const SweepSpec& spec) { return spec.metric == "top5" ? "top-5" : "top-1"; }
+
 std::vector<size_t> pareto_front(const std::vector<PointResult>& results) {
   std::vector<size_t> front;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -151,8 +154,8 @@ std::vector<size_t> pareto_front(const std::vector<PointResult>& results) {
     bool dominated = false;
     for (size_t j = 0; j < results.size() && !dominated; ++j) {
       if (j == i || !results[j].error.empty()) continue;
-      const bool no_worse = results[j].cost <= results[i].cost && results[j].top1() >= results[i].top1();
-      const bool better = results[j].cost < results[i].cost || results[j].top1() > results[i].top1();
+      const bool no_worse = results[j].cost <= results[i].cost && results[j].accuracy() >= results[i].accuracy();
+      const bool better = results[j].cost < results[i].cost || results[j].accuracy() > results[i].accuracy();
       dominated = no_worse && better;
     }
     if (!dominated) front.push_back(i);
@@ -167,16 +170,16 @@ std::string results_csv(const SweepSpec& spec, const std::vector<PointResult>& r
   const std::vector<size_t> front = pareto_front(results);
   std::string csv = "index,id";
   for (const Axis& a : spec.axes) csv += "," + a.name;
-  csv += ",top1,correct,count,cost,macs,weight_memory_bits,overflow_events,min_sqnr_db,pareto,error\n";
+  csv += "," + spec.metric + ",correct,count,cost,macs,weight_memory_bits,overflow_events,min_sqnr_db,pareto,error\n";
   for (size_t i = 0; i < results.size(); ++i) {
     const PointResult& r = results[i];
     csv += fmt::format("{},{}", r.index, r.id);
     for (const std::string& v : r.values) csv += "," + v;
     std::string error = r.error;
     std::replace(error.begin(), error.end(), '"', '\'');
-    csv += fmt::format(",{:.4f},{},{},{:.0f},{},{},{},{},{},\"{}\"\n", r.top1(), r.correct, r.count, r.cost, r.macs,
-                       r.weight_memory_bits, r.overflow_events, db(r.min_sqnr_db),
-                       std::count(front.begin(), front.end(), i) ? 1 : 0, error);
+    csv += fmt::format(",{:.4f},{},{},{:.0f},{},{},{},{},{},\"{}\"\n", r.accuracy(),
+                       r.metric == "top5" ? r.top5_correct : r.correct, r.count, r.cost, r.macs, r.weight_memory_bits,
+                       r.overflow_events, db(r.min_sqnr_db), std::count(front.begin(), front.end(), i) ? 1 : 0, error);
   }
   return csv;
 }
@@ -212,7 +215,7 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
   std::string data;  // cost top1 pareto axis values...
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].error.empty()) continue;
-    data += fmt::format("{} {:.6f} {}", results[i].cost, results[i].top1(),
+    data += fmt::format("{} {:.6f} {}", results[i].cost, results[i].accuracy(),
                         std::count(front.begin(), front.end(), i) ? 1 : 0);
     for (size_t a = 0; a < results[i].values.size();
          ++a)  // numbers as numbers (plotted), anything else one quoted column
@@ -220,25 +223,28 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
     data += "\n";
   }
   std::string front_data;
-  for (size_t i : front) front_data += fmt::format("{} {:.6f}\n", results[i].cost, results[i].top1());
+  for (size_t i : front) front_data += fmt::format("{} {:.6f}\n", results[i].cost, results[i].accuracy());
   write_file_atomically((fs::path(dir) / "points.dat").string(), data);
   write_file_atomically((fs::path(dir) / "pareto.dat").string(), front_data);
   // Without a successful point (a sweep of only sensitivity / search) there is nothing to plot against
   // cost; gnuplot would stop at the empty data, and every plot after it in its script with it.
   if (plots && !data.empty()) {
     plotter.add("accuracy_vs_cost",
-                "set xlabel 'cost (MACs x weight bits x activation bits per image)'\nset ylabel 'top-1'\nset logscale "
-                "x\nset key bottom right\nset grid\n"
-                "plot 'points.dat' using 1:2 with points pt 7 ps 0.8 title 'points', 'pareto.dat' using 1:2 with "
-                "linespoints lw 2 pt 6 ps 1.5 title 'Pareto front'\n");
+                "set xlabel 'cost (MACs x weight bits x activation bits per image)'\nset ylabel '" +
+                    metric_label(spec) +
+                    "'\nset logscale "
+                    "x\nset key bottom right\nset grid\n"
+                    "plot 'points.dat' using 1:2 with points pt 7 ps 0.8 title 'points', 'pareto.dat' using 1:2 with "
+                    "linespoints lw 2 pt 6 ps 1.5 title 'Pareto front'\n");
     report.heading("Accuracy against cost");
     report.image("accuracy_vs_cost.png", "accuracy against cost with the Pareto front");
     for (size_t a = 0; a < spec.axes.size(); ++a) {
       if (!spec.axes[a].numeric()) continue;
       const std::string name = "accuracy_vs_" + spec.axes[a].name;
-      plotter.add(name, fmt::format("set xlabel '{} ({}{})'\nset ylabel 'top-1'\nset grid\nset key bottom right\n"
-                                    "plot 'points.dat' using {}:2 with points pt 7 ps 0.8 title 'points', '' using "
-                                    "{}:2 smooth unique with lines lw 2 title 'mean per value'\n",
+      plotter.add(name, fmt::format("set xlabel '{} ({}{})'\nset ylabel '" + metric_label(spec) +
+                                        "'\nset grid\nset key bottom right\n"
+                                        "plot 'points.dat' using {}:2 with points pt 7 ps 0.8 title 'points', '' using "
+                                        "{}:2 smooth unique with lines lw 2 title 'mean per value'\n",
                                     spec.axes[a].name, spec.axes[a].key,
                                     spec.axes[a].layers.empty() ? "" : " of " + spec.axes[a].layers, 4 + a, 4 + a));
       report.image(name + ".png", "accuracy against " + spec.axes[a].name);
@@ -247,12 +253,13 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
   report.heading("Pareto front");
   std::vector<std::string> header = {"point"};
   for (const Axis& a : spec.axes) header.push_back(a.name);
-  for (const char* h : {"top-1", "cost", "weight memory (bits)", "overflow events", "min SQNR (dB)"})
+  for (const std::string& h : {metric_label(spec), std::string("cost"), std::string("weight memory (bits)"),
+                               std::string("overflow events"), std::string("min SQNR (dB)")})
     header.push_back(h);
   auto row = [&](const PointResult& r) {
     std::vector<std::string> cells = {std::to_string(r.index)};
     for (const std::string& v : r.values) cells.push_back(v);
-    cells.push_back(fmt::format("{:.4f}", r.top1()));
+    cells.push_back(fmt::format("{:.4f}", r.accuracy()));
     cells.push_back(fmt::format("{:.3g}", r.cost));
     cells.push_back(std::to_string(r.weight_memory_bits));
     cells.push_back(std::to_string(r.overflow_events));
@@ -265,7 +272,8 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
 
   // The most accurate point's layers: SQNR and the accumulator analysis.
   const auto best = std::max_element(results.begin(), results.end(), [](const PointResult& a, const PointResult& b) {
-    return std::make_tuple(a.error.empty(), a.top1(), -a.cost) < std::make_tuple(b.error.empty(), b.top1(), -b.cost);
+    return std::make_tuple(a.error.empty(), a.accuracy(), -a.cost) <
+           std::make_tuple(b.error.empty(), b.accuracy(), -b.cost);
   });
   if (best != results.end() && best->error.empty()) {
     report.heading(fmt::format("Layers of the most accurate point ({})", best->index));
@@ -307,63 +315,67 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
     report.table({"point", "layer", "acc bits", "worst-case bits", "observed bits", "overflow events", ""}, risky);
   if (const auto& sens = analyses.sensitivity) {
     report.heading(fmt::format("Sensitivity: each MAC layer alone at {} = {}", sens->key, sens->value));
-    std::string csv = "layer,top1,drop,cost,cost_saved,error\n", bars;
+    std::string csv = "layer," + spec.metric + ",drop,cost,cost_saved,error\n", bars;
     std::vector<std::vector<std::string>> rows_s;
     for (size_t l = 0; l < sens->layers.size(); ++l) {
       const auto& [layer, r] = sens->layers[l];
-      const double drop = sens->baseline.top1() - r.top1();
-      csv += fmt::format("{},{:.4f},{:.4f},{:.0f},{:.0f},\"{}\"\n", layer, r.top1(), drop, r.cost,
+      const double drop = sens->baseline.accuracy() - r.accuracy();
+      csv += fmt::format("{},{:.4f},{:.4f},{:.0f},{:.0f},\"{}\"\n", layer, r.accuracy(), drop, r.cost,
                          sens->baseline.cost - r.cost, r.error);
       bars += fmt::format("{} \"{}\" {:.4f}\n", l, layer, drop);
-      rows_s.push_back({layer, fmt::format("{:.4f}", r.top1()), fmt::format("{:+.4f}", -drop),
+      rows_s.push_back({layer, fmt::format("{:.4f}", r.accuracy()), fmt::format("{:+.4f}", -drop),
                         fmt::format("{:.3g}", sens->baseline.cost - r.cost),
                         r.error.empty() ? "" : "failed: " + r.error});
     }
     write_file_atomically((fs::path(dir) / "sensitivity.csv").string(), csv);
-    report.paragraph(fmt::format("Baseline (the base config): top-1 {:.4f}, cost {:.3g}.", sens->baseline.top1(),
-                                 sens->baseline.cost));
+    report.paragraph(fmt::format("Baseline (the base config): " + metric_label(spec) + " {:.4f}, cost {:.3g}.",
+                                 sens->baseline.accuracy(), sens->baseline.cost));
     if (plots) {
       write_file_atomically((fs::path(dir) / "sensitivity.dat").string(), bars);
       plotter.add("sensitivity",
-                  fmt::format("set ylabel 'top-1 lost with {} = {}'\nset yrange [*<0:*]\nset style fill solid 0.6\nset "
-                              "boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\n"
-                              "unset key\nset bmargin 8\nplot 'sensitivity.dat' using 1:3:xtic(2) with boxes\n",
+                  fmt::format("set ylabel '" + metric_label(spec) +
+                                  " lost with {} = {}'\nset yrange [*<0:*]\nset style fill solid 0.6\nset "
+                                  "boxwidth 0.7\nset xtics rotate by -30 left\nset grid ytics\n"
+                                  "unset key\nset bmargin 8\nplot 'sensitivity.dat' using 1:3:xtic(2) with boxes\n",
                               sens->key, sens->value));
       report.image("sensitivity.png", "accuracy lost per layer");
     }
-    report.table({"layer", "top-1", "change", "cost saved", ""}, rows_s);
+    report.table({"layer", metric_label(spec), "change", "cost saved", ""}, rows_s);
   }
   if (const auto& search = analyses.search) {
-    report.heading(fmt::format("Mixed-precision search: {} down to top-1 >= {}", search->key, search->target_top1));
-    std::string csv = "step,layer,value,top1,cost\n";
-    csv += fmt::format("0,,,{:.4f},{:.0f}\n", search->start.top1(), search->start.cost);
+    report.heading(fmt::format("Mixed-precision search: {} down to {} >= {}", search->key, metric_label(spec),
+                               search->target_top1));
+    std::string csv = "step,layer,value," + spec.metric + ",cost\n";
+    csv += fmt::format("0,,,{:.4f},{:.0f}\n", search->start.accuracy(), search->start.cost);
     std::vector<std::vector<std::string>> rows_q = {{"0", "(start: every layer at " + spec.search->values.front() + ")",
-                                                     "", fmt::format("{:.4f}", search->start.top1()),
+                                                     "", fmt::format("{:.4f}", search->start.accuracy()),
                                                      fmt::format("{:.3g}", search->start.cost)}};
     for (size_t i = 0; i < search->steps.size(); ++i) {
       const auto& st = search->steps[i];
-      csv += fmt::format("{},{},{},{:.4f},{:.0f}\n", i + 1, st.layer, st.value, st.result.top1(), st.result.cost);
-      rows_q.push_back({std::to_string(i + 1), st.layer, st.value, fmt::format("{:.4f}", st.result.top1()),
+      csv += fmt::format("{},{},{},{:.4f},{:.0f}\n", i + 1, st.layer, st.value, st.result.accuracy(), st.result.cost);
+      rows_q.push_back({std::to_string(i + 1), st.layer, st.value, fmt::format("{:.4f}", st.result.accuracy()),
                         fmt::format("{:.3g}", st.result.cost)});
     }
     write_file_atomically((fs::path(dir) / "search.csv").string(), csv);
     if (!search->reached) {
-      report.paragraph(fmt::format("The target is not reached even with every layer at {}: top-1 {:.4f}.",
-                                   spec.search->values.front(), search->start.top1()));
+      report.paragraph(
+          fmt::format("The target is not reached even with every layer at {}: " + metric_label(spec) + " {:.4f}.",
+                      spec.search->values.front(), search->start.accuracy()));
     } else {
       write_file_atomically(
           (fs::path(dir) / "search_config.yaml").string(),
-          fmt::format("# chipref sweep {}: the mixed-precision search's result, top-1 {:.4f} >= {} at cost {:.3g}\n",
-                      spec.path, search->steps.empty() ? search->start.top1() : search->steps.back().result.top1(),
-                      search->target_top1,
-                      search->steps.empty() ? search->start.cost : search->steps.back().result.cost) +
+          fmt::format(
+              "# chipref sweep {}: the mixed-precision search's result, " + metric_label(spec) +
+                  " {:.4f} >= {} at cost {:.3g}\n",
+              spec.path, search->steps.empty() ? search->start.accuracy() : search->steps.back().result.accuracy(),
+              search->target_top1, search->steps.empty() ? search->start.cost : search->steps.back().result.cost) +
               search->config_yaml);
       report.paragraph(
           fmt::format("{} candidate points evaluated; the result is search_config.yaml (chipref quantize --config "
                       "search_config.yaml).",
                       search->evaluated));
     }
-    report.table({"step", "layer lowered", "to", "top-1", "cost"}, rows_q);
+    report.table({"step", "layer lowered", "to", metric_label(spec), "cost"}, rows_q);
     std::vector<std::vector<std::string>> finals;
     for (size_t l = 0; l < search->layers.size(); ++l) finals.push_back({search->layers[l], search->final_values[l]});
     report.table({"layer", search->key}, finals);

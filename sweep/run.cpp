@@ -181,7 +181,8 @@ std::string sweep_salt(const SweepSpec& spec) {
   const std::string normalisation =
       pipeline.size() == 2 ? fmt::format("{} {}", norm.mean[0], norm.std[0]) : pipeline.dump();
   // Fashion-MNIST, the only source sweeps read before `data: source`, adds nothing: its caches stay valid.
-  const std::string source = spec.data_source == "fashion-mnist" ? "" : "; source " + spec.data_source;
+  const std::string source = (spec.data_source == "fashion-mnist" ? "" : "; source " + spec.data_source) +
+                             (spec.metric == "top1" ? "" : "; metric " + spec.metric);
   return fmt::format("chipref {}; model {:x} {}; data {} {} {}; normalisation {}{}", kVersion,
                      content_hash(read_file_bytes(spec.model)), fs::file_size(spec.model), spec.eval_images,
                      spec.calibration_images, spec.detail_images, normalisation, source);
@@ -189,7 +190,7 @@ std::string sweep_salt(const SweepSpec& spec) {
 
 PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const Point& point) {
   PointResult r;
-  r.id = point.id, r.index = point.index;
+  r.id = point.id, r.index = point.index, r.metric = spec.metric;
   for (size_t a = 0; a < spec.axes.size(); ++a) r.values.push_back(value_of(spec, point, a));
   try {
     QuantizeInputs inputs{&data.graph, &point.config, &data.calibration, spec.model, data.norm};
@@ -241,15 +242,15 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
     };
     const DirectEngine engine(q);
     const int64_t n = data.eval.images.shape.at(0);
-    Top1Result top1;
+    ClassificationResult accuracy;
     // Batches bound the memory of a model whose ops mix the images of a batch (the ViT runs each batch
     // whole); the engine chunks the others further.
     for (batch_start = 0; batch_start < n; batch_start += kBatch) {
       const int64_t b = std::min(kBatch, n - batch_start);
-      count_top1(engine.run(rows_of(data.eval.images, batch_start, b), observe), b, data.eval.labels, batch_start,
-                 spec.model, top1);
+      accuracy.add(engine.run(rows_of(data.eval.images, batch_start, b), observe), b, data.eval.labels, batch_start,
+                   spec.model);
     }
-    r.correct = top1.correct, r.count = top1.count;
+    r.correct = accuracy.top1, r.top5_correct = accuracy.top5, r.count = accuracy.count;
     r.min_sqnr_db = INFINITY;
     for (MacLayer& m : macs) {
       LayerResult& l = m.result;
@@ -364,6 +365,9 @@ std::string result_json(const PointResult& r) {
             {"correct", r.correct},
             {"count", r.count},
             {"top1", r.top1()},
+            {"top5_correct", r.top5_correct},
+            {"top5", r.top5()},
+            {"metric", r.metric},
             {"macs", r.macs},
             {"cost", r.cost},
             {"weight_memory_bits", r.weight_memory_bits},
@@ -380,6 +384,8 @@ PointResult parse_result_json(const std::string& text, const std::string& source
     r.id = j.at("id"), r.index = j.at("index"), r.values = j.at("values").get<std::vector<std::string>>(),
     r.error = j.at("error");
     r.correct = j.at("correct"), r.count = j.at("count"), r.macs = j.at("macs"), r.cost = j.at("cost");
+    // results written before top-5 existed have neither; their sweeps measured top-1
+    r.top5_correct = j.value("top5_correct", int64_t{0}), r.metric = j.value("metric", std::string("top1"));
     r.weight_memory_bits = j.at("weight_memory_bits"), r.overflow_events = j.at("overflow_events"),
     r.min_sqnr_db = db_of(j.at("min_sqnr_db"));
     for (const json& l : j.at("layers"))
@@ -491,7 +497,7 @@ SearchResult run_search(const SweepSpec& spec, const std::string& salt, Evaluato
   Point current_point = point_of(level, 0, "the search's start");
   PointResult current = evaluator.run({&current_point}, "search start").at(0);
   out.start = current;
-  out.reached = current.error.empty() && current.top1() >= search.target_top1;
+  out.reached = current.error.empty() && current.accuracy() >= search.target_top1;
   ++out.evaluated;
   for (size_t round = 1; out.reached; ++round) {
     // Every layer one value lower, all at once; keep the candidate meeting the target that saves the
@@ -514,8 +520,9 @@ SearchResult run_search(const SweepSpec& spec, const std::string& salt, Evaluato
     double best_score = 0;
     for (size_t c = 0; c < results.size(); ++c) {
       const PointResult& r = results[c];
-      if (!r.error.empty() || r.top1() < search.target_top1) continue;
-      const double loss = std::max(current.top1() - r.top1(), 1.0 / static_cast<double>(std::max<int64_t>(r.count, 1)));
+      if (!r.error.empty() || r.accuracy() < search.target_top1) continue;
+      const double loss =
+          std::max(current.accuracy() - r.accuracy(), 1.0 / static_cast<double>(std::max<int64_t>(r.count, 1)));
       const double score = (current.cost - r.cost) / loss;
       if (!best || score > best_score) best = c, best_score = score;
     }

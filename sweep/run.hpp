@@ -36,14 +36,18 @@ struct PointResult {
   size_t index = 0;
   std::vector<std::string> values;  // per axis
   std::string error;                // non-empty: the point could not be quantized or run
-  int64_t correct = 0, count = 0;
-  int64_t macs = 0;  // per image
-  double cost = 0;   // Σ MACs · weight bits · activation bits, per image
+  int64_t correct = 0, count = 0;   // top-1 correct of count
+  int64_t top5_correct = 0;
+  std::string metric = "top1";  // the sweep's accuracy axis (top1 | top5): what accuracy() is
+  int64_t macs = 0;             // per image
+  double cost = 0;              // Σ MACs · weight bits · activation bits, per image
   int64_t weight_memory_bits = 0;
   int64_t overflow_events = 0;
   double min_sqnr_db = 0;
   std::vector<LayerResult> layers;
   double top1() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
+  double top5() const { return count ? static_cast<double>(top5_correct) / static_cast<double>(count) : 0.0; }
+  double accuracy() const { return metric == "top5" ? top5() : top1(); }
 };
 
 // What every point shares.

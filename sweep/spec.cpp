@@ -60,8 +60,9 @@ namespace {
 SweepSpec read_sweep_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "sweep file");
   const YamlReader r(path);
-  r.expect_map(root, "the sweep",
-               {"model", "base", "data", "sampling", "samples", "seed", "axes", "points", "sensitivity", "search"});
+  r.expect_map(
+      root, "the sweep",
+      {"model", "base", "data", "metric", "sampling", "samples", "seed", "axes", "points", "sensitivity", "search"});
   for (const char* key : {"model", "base"})
     if (!root[key]) throw InputError(path + ": the sweep needs '" + key + "' (docs/sweep.md)");
   if (!root["axes"] && !root["sensitivity"] && !root["search"])
@@ -100,6 +101,7 @@ SweepSpec read_sweep_document(const std::string& path) {
   }
   s.detail_images = std::min(s.detail_images, s.eval_images);
   if (root["sampling"]) s.sampling = r.choice(root["sampling"], "sampling", {"grid", "list", "random"});
+  if (root["metric"]) s.metric = r.choice(root["metric"], "metric", {"top1", "top5"});
 
   auto check_key = [&](const YAML::Node& node) {
     const std::string key = r.text(node, "key");

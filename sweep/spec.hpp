@@ -46,6 +46,7 @@ struct SweepSpec {
   // data: {source: SPEC}: calibration reads its training split, evaluation its test split (docs/data.md);
   // relative paths are taken from the sweep file's folder. Part of every point's identity too.
   std::string data_source = "fashion-mnist";
+  std::string metric = "top1";    // the accuracy axis of plots, the Pareto front and the search: top1 | top5
   std::string sampling = "grid";  // grid | list | random
   int64_t samples = 0;
   uint64_t seed = 1;

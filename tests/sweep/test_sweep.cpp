@@ -389,3 +389,27 @@ TEST_CASE(
   CHECK(error_of(write_sweep(dir, "data: {source: \"cifar7:x\"}\n" + axes)).find("unknown data source") !=
         std::string::npos);
 }
+
+TEST_CASE("Sweep/metric: top5 is the accuracy axis of the results, the report and the point ids", "[sweep]") {
+  const fs::path dir = scratch("metric");
+  const std::string axes = "axes:\n  wb: {key: weights.bits, values: [2, 8]}\n";
+  const sweep::SweepSpec top1 = sweep::load_sweep(write_sweep(dir, kSmallData + axes));
+  const sweep::SweepSpec top5 = sweep::load_sweep(write_sweep(dir, "metric: top5\n" + kSmallData + axes));
+  CHECK(top1.metric == "top1");
+  CHECK(top5.metric == "top5");
+  CHECK(sweep::sweep_salt(top1) != sweep::sweep_salt(top5));  // a cached top-1 point never answers for top-5
+  const sweep::RunSummary s = sweep::run_sweep(top5, (dir / "out").string(), {});
+  REQUIRE(s.results.size() == 2);
+  for (const sweep::PointResult& r : s.results) {
+    CHECK(r.metric == "top5");
+    CHECK(r.top5_correct >= r.correct);  // every top-1 hit is a top-5 hit
+    CHECK(r.accuracy() == r.top5());
+  }
+  // 2-bit weights lose top-1 on this CNN far more than they lose top-5
+  CHECK(s.results[0].top5_correct > s.results[0].correct);
+  const std::string csv = read_file_bytes((dir / "out" / "results.csv").string());
+  CHECK(csv.find(",top5,correct,count,") != std::string::npos);
+  CHECK(read_file_bytes((dir / "out" / "report.md").string()).find("top-5") != std::string::npos);
+  CHECK(error_of(write_sweep(dir, "metric: sqnr\n" + axes)).find("'metric' is 'sqnr'; expected one of: top1, top5") !=
+        std::string::npos);
+}
