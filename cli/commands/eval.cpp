@@ -122,6 +122,10 @@ int run_eval(const EvalOptions& o) {
   request.preprocess = preprocess;
   request.threads = o.engine.jobs;
   const std::unique_ptr<Dataset> data = open_dataset(o.data, request);
+  if (!o.preprocess.empty() && !data->preprocessed())
+    fmt::print(stderr,
+               "chipref: warning: {} holds model inputs as they are (not images); --preprocess does not apply\n",
+               data->name());
   if (!o.against.empty()) {
     if (!integer)
       throw InputError(o.model + ": --against compares an IntGraph with its float model; this is the float model");

@@ -64,6 +64,10 @@ int run_quantize(const QuantizeOptions& o) {
     request.limit = count;
     request.preprocess = norm;
     auto data = open_dataset(o.calib, request);
+    if (!o.preprocess.empty() && !data->preprocessed())
+      fmt::print(stderr,
+                 "chipref: warning: {} holds model inputs as they are (not images); --preprocess does not apply\n",
+                 data->name());
     const DType dtype = data->dtype();
     if ((dtype == DType::float32) == integer_input || dtype == DType::boolean)
       throw InputError(data->name() + ": calibration inputs must be " +

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 #include "core/parallel.hpp"
 #include "model/io/idx.hpp"
@@ -56,17 +57,15 @@ Spec parse_spec(const std::string& text) {
     return s;
   }
   s.kind = text.substr(0, colon);
-  std::string rest = text.substr(colon + 1);
-  const size_t comma = rest.find(',');
-  s.path = rest.substr(0, comma);
-  while (comma != std::string::npos && !rest.empty()) {
-    rest = rest.substr(rest.find(',') + 1);
-    const std::string item = rest.substr(0, rest.find(','));
-    const size_t eq = item.find('=');
+  std::vector<std::string> parts;  // PATH, then KEY=VALUE options (so a path cannot hold a comma)
+  std::stringstream rest(text.substr(colon + 1));
+  for (std::string part; std::getline(rest, part, ',');) parts.push_back(part);
+  s.path = parts.empty() ? "" : parts[0];
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const size_t eq = parts[i].find('=');
     if (eq == std::string::npos || eq == 0)
-      throw InputError("--data " + text + ": option '" + item + "' is not KEY=VALUE");
-    s.options[item.substr(0, eq)] = item.substr(eq + 1);
-    if (rest.find(',') == std::string::npos) break;
+      throw InputError("--data " + text + ": option '" + parts[i] + "' is not KEY=VALUE");
+    s.options[parts[i].substr(0, eq)] = parts[i].substr(eq + 1);
   }
   if (s.path.empty()) throw InputError("--data " + text + ": no path after '" + s.kind + ":'");
   return s;
