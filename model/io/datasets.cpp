@@ -311,10 +311,13 @@ class CifarDataset final : public ImageDataset {
       if (fd < 0) throw InputError(p + ": cannot open the CIFAR batch: " + std::strerror(errno));
       files_.push_back({p, fd, 0});
       const off_t size = ::lseek(fd, 0, SEEK_END);
+      const int64_t other_record = (hundred ? 1 : 2) + kPixels;  // the other CIFAR's
       if (size <= 0 || size % record != 0)
         throw InputError(p + ": " + std::to_string(size) + " bytes is not a whole number of " + std::to_string(record) +
                          "-byte " + spec.kind + " records" +
-                         (hundred ? " (is it a CIFAR-10 batch?)" : " (is it a CIFAR-100 file?)"));
+                         (size > 0 && size % other_record == 0 ? (hundred ? " (it is one of CIFAR-10's: cifar10:)"
+                                                                          : " (it is one of CIFAR-100's: cifar100:)")
+                                                               : ""));
       files_.back().records = size / record;
     }
     int64_t total = 0;
