@@ -164,10 +164,7 @@ class IdxDataset final : public ImageDataset {
  private:
   Image load(int64_t i) const override {
     const int64_t h = pixels_.shape[1], w = pixels_.shape[2], c = pixels_.rank() == 4 ? pixels_.shape[3] : 1;
-    Image image{h, w, c, std::vector<uint8_t>(h * w * c)};
-    const int64_t* from = pixels_.ints.data() + i * h * w * c;
-    std::transform(from, from + h * w * c, image.pixels.begin(), [](int64_t v) { return static_cast<uint8_t>(v); });
-    return image;
+    return image_from_codes(pixels_.ints.data() + i * h * w * c, h, w, c);
   }
   std::string item_name(int64_t i) const override { return path_ + ": image " + std::to_string(i); }
 
@@ -189,12 +186,8 @@ class NpyImageDataset final : public ImageDataset {
 
  private:
   Image load(int64_t i) const override {
-    const Tensor row = file_.rows(i, 1);
     const Shape& s = file_.shape();
-    Image image{s[1], s[2], s.size() == 4 ? s[3] : 1, std::vector<uint8_t>(row.ints.size())};
-    std::transform(row.ints.begin(), row.ints.end(), image.pixels.begin(),
-                   [](int64_t v) { return static_cast<uint8_t>(v); });
-    return image;
+    return image_from_codes(file_.rows(i, 1).ints.data(), s[1], s[2], s.size() == 4 ? s[3] : 1);
   }
   std::string item_name(int64_t i) const override { return path_ + ": image " + std::to_string(i); }
 

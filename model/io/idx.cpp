@@ -97,11 +97,9 @@ LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const
   LabelledImages out;
   out.images = Tensor::zeros(DType::float32, shape);
   const int64_t per_image = element_count(one);
-  Image image{h, w, 1, std::vector<uint8_t>(h * w)};
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t k = 0; k < h * w; ++k) image.pixels[k] = static_cast<uint8_t>(images.ints[i * h * w + k]);
-    preprocess_image(image, preprocess, out.images.floats.data() + i * per_image, dir + ": Fashion-MNIST");
-  }
+  for (int64_t i = 0; i < n; ++i)
+    preprocess_image(image_from_codes(images.ints.data() + i * h * w, h, w, 1), preprocess,
+                     out.images.floats.data() + i * per_image, dir + ": Fashion-MNIST");
   out.labels.assign(labels.ints.begin(), labels.ints.begin() + n);
   return out;
 }

@@ -253,20 +253,27 @@ uint8_t clip8(int32_t acc) {  // PIL's clip8: the arithmetic shift's floor, clam
 
 }  // namespace
 
+Image image_from_codes(const int64_t* codes, int64_t height, int64_t width, int64_t channels) {
+  Image image{height, width, channels, std::vector<uint8_t>(height * width * channels)};
+  std::transform(codes, codes + image.pixels.size(), image.pixels.begin(),
+                 [](int64_t v) { return static_cast<uint8_t>(v); });
+  return image;
+}
+
 Image resize_bilinear(const Image& in, int64_t height, int64_t width) {
   if (height < 1 || width < 1) throw InputError("resize to " + std::to_string(height) + "x" + std::to_string(width));
   if (height == in.height && width == in.width) return in;
   const int64_t ch = in.channels;
   const Coefficients horizontal = bilinear_coefficients(in.width, width);
   Coefficients vertical = bilinear_coefficients(in.height, height);
-  Image current = in;
+  const Image* source = &in;  // the vertical pass reads the horizontal pass's result, or the input itself
+  Image across;
   if (width != in.width) {  // PIL's horizontal pass covers only the rows the vertical pass reads
     const int64_t row_first = vertical.first.front();
     const int64_t row_last = vertical.first.back() + vertical.count.back();
     for (int64_t& f : vertical.first) f -= row_first;
-    Image out{row_last - row_first, width, ch, {}};
-    out.pixels.resize(out.height * width * ch);
-    for (int64_t y = 0; y < out.height; ++y) {
+    across = Image{row_last - row_first, width, ch, std::vector<uint8_t>((row_last - row_first) * width * ch)};
+    for (int64_t y = 0; y < across.height; ++y) {
       const uint8_t* row = in.pixels.data() + (y + row_first) * in.width * ch;
       for (int64_t xx = 0; xx < width; ++xx) {
         const int32_t* k = horizontal.weights.data() + xx * horizontal.taps;
@@ -274,28 +281,26 @@ Image resize_bilinear(const Image& in, int64_t height, int64_t width) {
           int32_t acc = 1 << (kPrecisionBits - 1);
           for (int64_t x = 0; x < horizontal.count[xx]; ++x)
             acc += static_cast<int32_t>(row[(x + horizontal.first[xx]) * ch + c]) * k[x];
-          out.pixels[(y * width + xx) * ch + c] = clip8(acc);
+          across.pixels[(y * width + xx) * ch + c] = clip8(acc);
         }
       }
     }
-    current = std::move(out);
+    source = &across;
   }
-  if (height != in.height) {
-    Image out{height, current.width, ch, {}};
-    out.pixels.resize(height * current.width * ch);
-    const int64_t stride = current.width * ch;
-    for (int64_t yy = 0; yy < height; ++yy) {
-      const int32_t* k = vertical.weights.data() + yy * vertical.taps;
-      for (int64_t i = 0; i < stride; ++i) {
-        int32_t acc = 1 << (kPrecisionBits - 1);
-        for (int64_t y = 0; y < vertical.count[yy]; ++y)
-          acc += static_cast<int32_t>(current.pixels[(y + vertical.first[yy]) * stride + i]) * k[y];
-        out.pixels[yy * stride + i] = clip8(acc);
-      }
+  if (height == in.height) return across;  // width differed, so the horizontal pass ran
+  Image out{height, source->width, ch, {}};
+  out.pixels.resize(height * source->width * ch);
+  const int64_t stride = source->width * ch;
+  for (int64_t yy = 0; yy < height; ++yy) {
+    const int32_t* k = vertical.weights.data() + yy * vertical.taps;
+    for (int64_t i = 0; i < stride; ++i) {
+      int32_t acc = 1 << (kPrecisionBits - 1);
+      for (int64_t y = 0; y < vertical.count[yy]; ++y)
+        acc += static_cast<int32_t>(source->pixels[(y + vertical.first[yy]) * stride + i]) * k[y];
+      out.pixels[yy * stride + i] = clip8(acc);
     }
-    current = std::move(out);
   }
-  return current;
+  return out;
 }
 
 std::pair<int64_t, int64_t> resized_size(int64_t height, int64_t width, int64_t shorter) {
@@ -351,18 +356,26 @@ void preprocess_image(const Image& in, const Preprocess& p, float* out, const st
       throw InputError(what + ": the preprocessing's " + (v == &p.mean ? "mean" : "std") + " has " +
                        std::to_string(v->size()) + " values; the image has " + std::to_string(ch) +
                        " channels (give one value, or one per channel)");
-  Image image = in;
+  const Image* image = &in;  // the input itself when no step changes it: no copy per image
+  Image made;
   if (p.resize_shorter) {
-    const auto [h, w] = resized_size(image.height, image.width, p.resize_shorter);
-    image = resize_bilinear(image, h, w);
+    const auto [h, w] = resized_size(in.height, in.width, p.resize_shorter);
+    made = resize_bilinear(in, h, w);
+    image = &made;
   }
-  if (p.resize_height) image = resize_bilinear(image, p.resize_height, p.resize_width);
-  if (p.crop_height) image = center_crop(image, p.crop_height, p.crop_width);
-  const int64_t hw = image.height * image.width;
+  if (p.resize_height) {
+    made = resize_bilinear(*image, p.resize_height, p.resize_width);
+    image = &made;
+  }
+  if (p.crop_height) {
+    made = center_crop(*image, p.crop_height, p.crop_width);
+    image = &made;
+  }
+  const int64_t hw = image->height * image->width;
   for (int64_t i = 0; i < hw; ++i)
     for (int64_t c = 0; c < ch; ++c) {
       const int64_t source = p.bgr ? ch - 1 - c : c;
-      const float v = preprocess_value(image.pixels[i * ch + source], c, p);
+      const float v = preprocess_value(image->pixels[i * ch + source], c, p);
       out[p.nhwc ? i * ch + c : c * hw + i] = v;
     }
 }
