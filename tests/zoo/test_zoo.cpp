@@ -126,7 +126,8 @@ void check_zoo_model(const std::string& name, int opset, double sqnr_target_db) 
   const DirectEngine direct(q);
   OutputAgreement agreement;
   agreement.name = graph.outputs[0].name;
-  agreement.add(fp32_logits, run_in_two_threads(compared, [&](const Tensor& x) { return direct.run(x); }), 0);
+  const Tensor integer_logits = run_in_two_threads(compared, [&](const Tensor& x) { return direct.run(x); });
+  agreement.add(fp32_logits, integer_logits, 0);
   INFO("FP32 logits with no energy (an untrained head at zero) say nothing about the integer network");
   REQUIRE(agreement.sqnr.signal > 0);
   std::ofstream(zoo_dir() / "results.tsv", std::ios::app)
@@ -177,17 +178,21 @@ void check_zoo_model(const std::string& name, int opset, double sqnr_target_db) 
   CHECK(!m.entries.empty());
   CHECK(vectors::verify_vectors((root / "vectors").string(), make_engine_by_name) > 0);
 
-  // chipref eval --against on the same inputs, unlabelled (token ids for the encoder): the CLI's figures
-  // are the library's, up to the float executor's batch-size rounding.
-  write_npy((root / "compared.npy").string(), compared);
+  // chipref eval --against on the first inputs, unlabelled (token ids for the encoder): the CLI's figures
+  // are the library's on the same rows, up to the float executor's batch-size rounding. Eight rows keep the
+  // big models' test time in check; the 64-row figures above are the library's own.
+  const int64_t cli_rows = std::min<int64_t>(8, compared.shape[0]);
+  OutputAgreement cli_expected;
+  cli_expected.add(rows_of(fp32_logits, 0, cli_rows), rows_of(integer_logits, 0, cli_rows), 0);
+  write_npy((root / "compared.npy").string(), rows_of(compared, 0, cli_rows));
   const std::string command = std::string(CHIPREF_BIN) + " eval " + (root / "model").string() + " --data " +
-                              (root / "compared.npy").string() + " --against " + onnx.string() + " --json > " +
+                              (root / "compared.npy").string() + " --against " + onnx.string() + " -j 2 --json > " +
                               (root / "against.json").string();
   REQUIRE(std::system(command.c_str()) == 0);
   const nlohmann::json against = nlohmann::json::parse(read_file_bytes((root / "against.json").string()));
-  CHECK(against.at("count") == compared.shape[0]);
-  CHECK(against.at("outputs").at(0).at("sqnr_db").get<double>() == Approx(agreement.sqnr.db()).epsilon(1e-3));
-  CHECK(against.at("outputs").at(0).at("rows") == agreement.rows);
+  CHECK(against.at("count") == cli_rows);
+  CHECK(against.at("outputs").at(0).at("sqnr_db").get<double>() == Approx(cli_expected.sqnr.db()).epsilon(1e-3));
+  CHECK(against.at("outputs").at(0).at("rows") == cli_expected.rows);
   fs::remove_all(root);
 }
 
