@@ -144,8 +144,8 @@ class Plots {
 
 }  // namespace
 
-// "top-1" or "top-5": the sweep's accuracy axis in titles, headings and table heads.
-std::string metric_label(const SweepSpec& spec) { return spec.metric == "top5" ? "top-5" : "top-1"; }
+// The sweep's accuracy axis in titles, headings and table heads.
+std::string metric_label(const SweepSpec& spec) { return metric_label(spec.metric); }
 
 std::vector<size_t> pareto_front(const std::vector<PointResult>& results) {
   std::vector<size_t> front;
@@ -343,8 +343,8 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
     report.table({"layer", metric_label(spec), "change", "cost saved", ""}, rows_s);
   }
   if (const auto& search = analyses.search) {
-    report.heading(fmt::format("Mixed-precision search: {} down to {} >= {}", search->key, metric_label(spec),
-                               search->target_top1));
+    report.heading(
+        fmt::format("Mixed-precision search: {} down to {} >= {}", search->key, metric_label(spec), search->target));
     std::string csv = "step,layer,value," + spec.metric + ",cost\n";
     csv += fmt::format("0,,,{:.4f},{:.0f}\n", search->start.accuracy(), search->start.cost);
     std::vector<std::vector<std::string>> rows_q = {{"0", "(start: every layer at " + spec.search->values.front() + ")",
@@ -364,11 +364,11 @@ void write_outputs(const SweepSpec& spec, std::vector<PointResult> results, cons
     } else {
       write_file_atomically(
           (fs::path(dir) / "search_config.yaml").string(),
-          fmt::format(
-              "# chipref sweep {}: the mixed-precision search's result, " + metric_label(spec) +
-                  " {:.4f} >= {} at cost {:.3g}\n",
-              spec.path, search->steps.empty() ? search->start.accuracy() : search->steps.back().result.accuracy(),
-              search->target_top1, search->steps.empty() ? search->start.cost : search->steps.back().result.cost) +
+          fmt::format("# chipref sweep {}: the mixed-precision search's result, " + metric_label(spec) +
+                          " {:.4f} >= {} at cost {:.3g}\n",
+                      spec.path,
+                      search->steps.empty() ? search->start.accuracy() : search->steps.back().result.accuracy(),
+                      search->target, search->steps.empty() ? search->start.cost : search->steps.back().result.cost) +
               search->config_yaml);
       report.paragraph(
           fmt::format("{} candidate points evaluated; the result is search_config.yaml (chipref quantize --config "

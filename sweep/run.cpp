@@ -14,9 +14,11 @@
 #include <set>
 #include <thread>
 
+#include "analysis/agreement.hpp"
 #include "analysis/metrics.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/parallel.hpp"
 #include "core/progress.hpp"
 #include "core/version.hpp"
 #include "kernels/mac.hpp"
@@ -90,20 +92,48 @@ void static_layer_facts(const IntGraph& q, MacLayer& m) {
   }
 }
 
+double db_of(const json& j) { return j.is_string() ? INFINITY : j.get<double>(); }
+json db_json(double db) { return std::isfinite(db) ? json(db) : json("inf"); }
+
 json layer_json(const LayerResult& l) {
   return {{"layer", l.layer},
           {"weight_bits", l.weight_bits},
           {"act_bits", l.act_bits},
           {"macs", l.macs},
           {"weight_memory_bits", l.weight_memory_bits},
-          {"sqnr_db", std::isfinite(l.sqnr_db) ? json(l.sqnr_db) : json("inf")},
+          {"sqnr_db", db_json(l.sqnr_db)},
           {"acc_bits", l.acc_bits},
           {"acc_worst_bits", l.acc_worst_bits},
           {"acc_observed_bits", l.acc_observed_bits},
           {"overflow_events", l.overflow_events}};
 }
 
-double db_of(const json& j) { return j.is_string() ? INFINITY : j.get<double>(); }
+// The tensors of `graph` (all of them, or its outputs only) on the first `count` rows of `images`, run in
+// slices of a fixed size on `jobs` threads: the float kernels' rounding may depend on the batch size, and
+// no result may depend on -j.
+TensorMap float_tensors(const Graph& graph, const Tensor& images, int64_t count, int jobs, bool all) {
+  constexpr int64_t kSlice = 25;
+  const FloatExecutor fp32(graph);
+  const std::string input = graph.inputs.at(0).name;
+  const int64_t slices = (count + kSlice - 1) / kSlice;
+  std::vector<TensorMap> parts(static_cast<size_t>(slices));
+  for_each_index_in_parallel(slices, jobs, [&](int64_t i) {
+    const int64_t first = i * kSlice;
+    parts[static_cast<size_t>(i)] = fp32.run({{input, rows_of(images, first, std::min(kSlice, count - first))}}, all);
+  });
+  TensorMap joined;
+  if (parts.empty()) return joined;
+  for (auto& [name, first] : parts[0]) {
+    if (!first.is_float() || first.shape.empty()) continue;
+    Tensor& all_rows = joined[name] = std::move(first);
+    for (size_t i = 1; i < parts.size(); ++i) {
+      const Tensor& more = parts[i].at(name);
+      all_rows.floats.insert(all_rows.floats.end(), more.floats.begin(), more.floats.end());
+      all_rows.shape[0] += more.shape.at(0);
+    }
+  }
+  return joined;
+}
 
 }  // namespace
 
@@ -121,48 +151,18 @@ SweepData load_sweep_data(const SweepSpec& spec, int jobs) {
   request.split = DataSplit::test;
   request.limit = spec.eval_images;
   const std::unique_ptr<Dataset> eval = open_dataset(spec.data_source, request);
-  if (!eval->has_labels())
-    throw InputError(spec.path + ": data: source " + spec.data_source +
-                     " has no labels; a sweep measures accuracy on labelled inputs");
+  if (metric_needs_labels(spec.metric) && !eval->has_labels())
+    throw InputError(spec.path + ": data: source " + spec.data_source + " has no labels; the metric " + spec.metric +
+                     " counts them (metric: sqnr, cosine or agreement compares with the float model instead)");
   d.eval = LabelledImages{eval->rows(0, eval->count()), eval->labels()};
-  if (spec.detail_images > 0) {
-    // The FP32 reference of the detail images (the serial part of a sweep) on `jobs` threads, in slices
-    // of a fixed size whatever `jobs` is: the float kernels' rounding may depend on the batch size, and
-    // the results must not depend on -j.
-    constexpr int64_t kSlice = 25;
-    const Graph fp32_graph = prepare_for_quantization(d.graph);
-    const FloatExecutor fp32(fp32_graph);
-    const std::string input = fp32_graph.inputs.at(0).name;
-    const int64_t slices = (spec.detail_images + kSlice - 1) / kSlice;
-    std::vector<TensorMap> parts(static_cast<size_t>(slices));
-    std::vector<std::thread> threads;
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-    std::atomic<int64_t> next_slice{0};
-    for (int64_t t = 0; t < std::max<int64_t>(1, std::min<int64_t>(jobs, slices)); ++t)
-      threads.emplace_back([&] {
-        try {
-          for (int64_t i = next_slice++; i < slices; i = next_slice++) {
-            const int64_t first = i * kSlice, count = std::min(kSlice, spec.detail_images - first);
-            parts[static_cast<size_t>(i)] = fp32.run({{input, rows_of(d.eval.images, first, count)}}, true);
-          }
-        } catch (...) {
-          const std::lock_guard<std::mutex> lock(failure_mutex);
-          if (!failure) failure = std::current_exception();
-        }
-      });
-    for (std::thread& t : threads) t.join();
-    if (failure) std::rethrow_exception(failure);
-    for (const auto& [name, first] : parts[0]) {
-      if (!first.is_float() || first.shape.empty()) continue;
-      Tensor joined = first;
-      for (size_t i = 1; i < parts.size(); ++i) {
-        const Tensor& more = parts[i].at(name);
-        joined.floats.insert(joined.floats.end(), more.floats.begin(), more.floats.end());
-        joined.shape[0] += more.shape.at(0);
-      }
-      d.fp32[name] = std::move(joined);
-    }
+  // The FP32 references (the serial part of a sweep): every tensor of the detail images, as the prepared
+  // graph names them, and the float model's output on every evaluation image for a metric against it.
+  if (spec.detail_images > 0)
+    d.fp32 = float_tensors(prepare_for_quantization(d.graph), d.eval.images, spec.detail_images, jobs, true);
+  if (!metric_needs_labels(spec.metric)) {
+    if (d.graph.outputs.empty()) throw InputError(spec.model + ": the model has no outputs");
+    d.eval_fp32 =
+        float_tensors(d.graph, d.eval.images, d.eval.images.shape.at(0), jobs, false).at(d.graph.outputs[0].name);
   }
   d.salt = sweep_salt(spec);
   d.calibrations = std::make_shared<CalibrationCache>();
@@ -243,14 +243,22 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
     const DirectEngine engine(q);
     const int64_t n = data.eval.images.shape.at(0);
     ClassificationResult accuracy;
+    OutputAgreement against_float;
     // Batches bound the memory of a model whose ops mix the images of a batch (the ViT runs each batch
     // whole); the engine chunks the others further.
     for (batch_start = 0; batch_start < n; batch_start += kBatch) {
       const int64_t b = std::min(kBatch, n - batch_start);
-      accuracy.add(engine.run(rows_of(data.eval.images, batch_start, b), observe), b, data.eval.labels, batch_start,
-                   spec.model);
+      const Tensor outputs = engine.run(rows_of(data.eval.images, batch_start, b), observe);
+      if (!data.eval.labels.empty()) accuracy.add(outputs, b, data.eval.labels, batch_start, spec.model);
+      if (!data.eval_fp32.shape.empty())
+        against_float.add(rows_of(data.eval_fp32, batch_start, b), outputs, batch_start);
     }
-    r.correct = accuracy.top1, r.top5_correct = accuracy.top5, r.count = accuracy.count;
+    r.correct = accuracy.top1, r.top5_correct = accuracy.top5, r.count = n;
+    if (!data.eval_fp32.shape.empty()) {
+      r.against_float = true;
+      r.output_sqnr_db = against_float.sqnr.db(), r.output_cosine = against_float.cosine();
+      r.output_agreement = against_float.top1_agreement(), r.output_max_abs_error = against_float.max_abs_error;
+    }
     r.min_sqnr_db = INFINITY;
     for (MacLayer& m : macs) {
       LayerResult& l = m.result;
@@ -372,8 +380,14 @@ std::string result_json(const PointResult& r) {
             {"cost", r.cost},
             {"weight_memory_bits", r.weight_memory_bits},
             {"overflow_events", r.overflow_events},
-            {"min_sqnr_db", std::isfinite(r.min_sqnr_db) ? json(r.min_sqnr_db) : json("inf")},
+            {"min_sqnr_db", db_json(r.min_sqnr_db)},
             {"layers", layers}};
+  if (r.against_float) {
+    j["output_sqnr_db"] = db_json(r.output_sqnr_db);
+    j["output_cosine"] = r.output_cosine;
+    j["output_agreement"] = r.output_agreement;
+    j["output_max_abs_error"] = r.output_max_abs_error;
+  }
   return j.dump(1) + "\n";
 }
 
@@ -388,6 +402,11 @@ PointResult parse_result_json(const std::string& text, const std::string& source
     r.top5_correct = j.value("top5_correct", int64_t{0}), r.metric = j.value("metric", std::string("top1"));
     r.weight_memory_bits = j.at("weight_memory_bits"), r.overflow_events = j.at("overflow_events"),
     r.min_sqnr_db = db_of(j.at("min_sqnr_db"));
+    if (j.contains("output_sqnr_db")) {
+      r.against_float = true;
+      r.output_sqnr_db = db_of(j.at("output_sqnr_db")), r.output_cosine = j.at("output_cosine");
+      r.output_agreement = j.at("output_agreement"), r.output_max_abs_error = j.at("output_max_abs_error");
+    }
     for (const json& l : j.at("layers"))
       r.layers.push_back(LayerResult{l.at("layer"), l.at("weight_bits"), l.at("act_bits"), l.at("macs"),
                                      l.at("weight_memory_bits"), db_of(l.at("sqnr_db")), l.at("acc_bits"),
@@ -485,7 +504,7 @@ SensitivityResult run_sensitivity(const SweepSpec& spec, const std::string& salt
 SearchResult run_search(const SweepSpec& spec, const std::string& salt, Evaluator& evaluator) {
   const Search& search = *spec.search;
   SearchResult out;
-  out.key = search.key, out.target_top1 = search.target_top1;
+  out.key = search.key, out.target = search.target;
   out.layers = mac_layer_names(spec);
   std::vector<size_t> level(out.layers.size(), 0);
   auto point_of = [&](const std::vector<size_t>& levels, size_t index, const std::string& what) {
@@ -497,7 +516,7 @@ SearchResult run_search(const SweepSpec& spec, const std::string& salt, Evaluato
   Point current_point = point_of(level, 0, "the search's start");
   PointResult current = evaluator.run({&current_point}, "search start").at(0);
   out.start = current;
-  out.reached = current.error.empty() && current.accuracy() >= search.target_top1;
+  out.reached = current.error.empty() && current.accuracy() >= search.target;
   ++out.evaluated;
   for (size_t round = 1; out.reached; ++round) {
     // Every layer one value lower, all at once; keep the candidate meeting the target that saves the
@@ -520,7 +539,7 @@ SearchResult run_search(const SweepSpec& spec, const std::string& salt, Evaluato
     double best_score = 0;
     for (size_t c = 0; c < results.size(); ++c) {
       const PointResult& r = results[c];
-      if (!r.error.empty() || r.accuracy() < search.target_top1) continue;
+      if (!r.error.empty() || r.accuracy() < search.target) continue;
       const double loss =
           std::max(current.accuracy() - r.accuracy(), 1.0 / static_cast<double>(std::max<int64_t>(r.count, 1)));
       const double score = (current.cost - r.cost) / loss;

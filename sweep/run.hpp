@@ -36,18 +36,28 @@ struct PointResult {
   size_t index = 0;
   std::vector<std::string> values;  // per axis
   std::string error;                // non-empty: the point could not be quantized or run
-  int64_t correct = 0, count = 0;   // top-1 correct of count
+  int64_t correct = 0, count = 0;   // top-1 correct of count (0 when the data has no labels)
   int64_t top5_correct = 0;
-  std::string metric = "top1";  // the sweep's accuracy axis (top1 | top5): what accuracy() is
-  int64_t macs = 0;             // per image
-  double cost = 0;              // Σ MACs · weight bits · activation bits, per image
+  std::string metric = "top1";  // the sweep's accuracy axis (sweep_metrics()): what accuracy() is
+  // The integer network's outputs against the float model's on the evaluation images (as `eval --against
+  // float` measures them): for the metrics sqnr, cosine and agreement only.
+  bool against_float = false;
+  double output_sqnr_db = 0, output_cosine = 0, output_agreement = 0, output_max_abs_error = 0;
+  int64_t macs = 0;  // per image
+  double cost = 0;   // Σ MACs · weight bits · activation bits, per image
   int64_t weight_memory_bits = 0;
   int64_t overflow_events = 0;
   double min_sqnr_db = 0;
   std::vector<LayerResult> layers;
   double top1() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
   double top5() const { return count ? static_cast<double>(top5_correct) / static_cast<double>(count) : 0.0; }
-  double accuracy() const { return metric == "top5" ? top5() : top1(); }
+  double accuracy() const {
+    if (metric == "top5") return top5();
+    if (metric == "sqnr") return output_sqnr_db;
+    if (metric == "cosine") return output_cosine;
+    if (metric == "agreement") return output_agreement;
+    return top1();
+  }
 };
 
 // What every point shares.
@@ -55,7 +65,8 @@ struct SweepData {
   Graph graph;          // imported
   Preprocess norm;      // the model's sidecar (else 0 / 1)
   Tensor calibration;   // the first calibration_images training images
-  LabelledImages eval;  // the first eval_images test images
+  LabelledImages eval;  // the first eval_images test images (no labels when the metric needs none)
+  Tensor eval_fp32;     // the float model's output on them, for a metric that compares with it
   TensorMap fp32;       // every FP32 tensor of the first detail_images test images
   std::string salt;     // what point ids hash besides the config: model bytes, data settings, version
   std::shared_ptr<CalibrationCache> calibrations;  // shared by points whose calibration is the same
@@ -85,7 +96,7 @@ struct SensitivityResult {
 // config (base + one override per MAC layer), `reached` whether the start met the target at all.
 struct SearchResult {
   std::string key;
-  double target_top1 = 0;
+  double target = 0;                // of the sweep's metric
   std::vector<std::string> layers;  // float node names
   PointResult start;
   struct Step {

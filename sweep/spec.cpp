@@ -48,6 +48,14 @@ std::string resolve(const std::string& sweep_path, const std::string& file) {
 
 }  // namespace
 
+std::string metric_label(const std::string& metric) {
+  if (metric == "top5") return "top-5";
+  if (metric == "sqnr") return "output SQNR (dB)";
+  if (metric == "cosine") return "output cosine";
+  if (metric == "agreement") return "top-1 agreement with float";
+  return "top-1";
+}
+
 bool Axis::numeric() const {
   return std::all_of(values.begin(), values.end(), [](const std::string& v) {
     char* end = nullptr;
@@ -101,7 +109,7 @@ SweepSpec read_sweep_document(const std::string& path) {
   }
   s.detail_images = std::min(s.detail_images, s.eval_images);
   if (root["sampling"]) s.sampling = r.choice(root["sampling"], "sampling", {"grid", "list", "random"});
-  if (root["metric"]) s.metric = r.choice(root["metric"], "metric", {"top1", "top5"});
+  if (root["metric"]) s.metric = r.choice(root["metric"], "metric", sweep_metrics());
 
   auto check_key = [&](const YAML::Node& node) {
     const std::string key = r.text(node, "key");
@@ -119,15 +127,22 @@ SweepSpec read_sweep_document(const std::string& path) {
     s.sensitivity = Sensitivity{check_key(sens["key"]), r.text(sens["value"], "value")};
   }
   if (const YAML::Node search = root["search"]) {
-    r.expect_map(search, "search", {"key", "values", "target_top1"});
-    if (!search["key"] || !search["values"] || !search["target_top1"])
-      r.fail(search, "search needs 'key', 'values' (highest first) and 'target_top1'");
+    r.expect_map(search, "search", {"key", "values", "target", "target_top1"});
+    // target_top1, the key of sweeps from before `metric:`, is the target of a top-1 sweep
+    const YAML::Node target = search["target"] ? search["target"] : search["target_top1"];
+    if (!search["key"] || !search["values"] || !target)
+      r.fail(search, "search needs 'key', 'values' (highest first) and 'target' (of the sweep's metric)");
+    if (search["target"] && search["target_top1"])
+      r.fail(search["target_top1"], "give 'target' or 'target_top1', not both");
+    if (search["target_top1"] && s.metric != "top1")
+      r.fail(search["target_top1"],
+             "'target_top1' is a top-1 target; this sweep's metric is " + s.metric + ": write 'target'");
     Search x;
     x.key = check_key(search["key"]);
     if (!search["values"].IsSequence() || search["values"].size() < 2)
       r.fail(search["values"], "'values' must list at least two values, highest first");
     for (const YAML::Node& v : search["values"]) x.values.push_back(r.text(v, "value"));
-    x.target_top1 = r.number(search["target_top1"], "target_top1", 0.0, 1.0);
+    x.target = s.metric == "sqnr" ? r.number(target, "target", -1000.0, 1000.0) : r.number(target, "target", 0.0, 1.0);
     s.search = x;
   }
   const YAML::Node axes = root["axes"];

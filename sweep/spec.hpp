@@ -29,12 +29,25 @@ struct Sensitivity {
 };
 
 // Greedy mixed precision: every MAC layer starts at values[0] of `key`; each round lowers the one layer
-// by one step that saves the most cost per accuracy lost, while top-1 stays at or above the target.
+// by one step that saves the most cost per accuracy lost, while the sweep's metric stays at or above the
+// target (in the metric's unit: a fraction, or dB for sqnr).
 struct Search {
   std::string key;
   std::vector<std::string> values;
-  double target_top1 = 0;
+  double target = 0;
 };
+
+// The accuracy axis a sweep can have (`metric:`). top1 and top5 count labels; the others compare the
+// integer network's outputs with the float model's on the same inputs (eval --against float), so they
+// need no labels: sqnr (dB), cosine, agreement (top-1 agreement along the last axis). Higher is better
+// for each; the largest absolute error, lower-better, is recorded in every such point but is not an axis.
+inline const std::vector<std::string>& sweep_metrics() {
+  static const std::vector<std::string> metrics{"top1", "top5", "sqnr", "cosine", "agreement"};
+  return metrics;
+}
+inline bool metric_needs_labels(const std::string& metric) { return metric == "top1" || metric == "top5"; }
+// How plots, tables and messages name a metric.
+std::string metric_label(const std::string& metric);
 
 struct SweepSpec {
   std::string path;         // the sweep file
@@ -46,7 +59,7 @@ struct SweepSpec {
   // data: {source: SPEC}: calibration reads its training split, evaluation its test split (docs/data.md);
   // relative paths are taken from the sweep file's folder. Part of every point's identity too.
   std::string data_source = "fashion-mnist";
-  std::string metric = "top1";    // the accuracy axis of plots, the Pareto front and the search: top1 | top5
+  std::string metric = "top1";    // the accuracy axis of plots, the Pareto front and the search (sweep_metrics)
   std::string sampling = "grid";  // grid | list | random
   int64_t samples = 0;
   uint64_t seed = 1;

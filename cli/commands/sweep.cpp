@@ -92,12 +92,13 @@ int run_sweep_command(const SweepOptions& o) {
                o.output);
   if (const auto& search = s.analyses.search) {
     if (search->reached)
-      fmt::print("search: {} steps, top-1 {:.4f} (target {}) -> {}/search_config.yaml\n", search->steps.size(),
-                 search->steps.empty() ? search->start.top1() : search->steps.back().result.top1(), search->target_top1,
-                 o.output);
+      fmt::print("search: {} steps, {} {:.4f} (target {}) -> {}/search_config.yaml\n", search->steps.size(),
+                 sweep::metric_label(spec.metric),
+                 search->steps.empty() ? search->start.accuracy() : search->steps.back().result.accuracy(),
+                 search->target, o.output);
     else
-      fmt::print("search: the target top-1 {} is not reached even at the start ({:.4f})\n", search->target_top1,
-                 search->start.top1());
+      fmt::print("search: the target {} {} is not reached even at the start ({:.4f})\n",
+                 sweep::metric_label(spec.metric), search->target, search->start.accuracy());
   }
   return status_of(s.results);
 }

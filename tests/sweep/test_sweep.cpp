@@ -16,6 +16,8 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "model/evaluate.hpp"
+#include "model/executor.hpp"
+#include "model/io/npy.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "quant/quantize.hpp"
@@ -410,6 +412,78 @@ TEST_CASE("Sweep/metric: top5 is the accuracy axis of the results, the report an
   const std::string csv = read_file_bytes((dir / "out" / "results.csv").string());
   CHECK(csv.find(",top5,correct,count,") != std::string::npos);
   CHECK(read_file_bytes((dir / "out" / "report.md").string()).find("top-5") != std::string::npos);
-  CHECK(error_of(write_sweep(dir, "metric: sqnr\n" + axes)).find("'metric' is 'sqnr'; expected one of: top1, top5") !=
-        std::string::npos);
+  CHECK(error_of(write_sweep(dir, "metric: mse\n" + axes))
+            .find("'metric' is 'mse'; expected one of: top1, top5, sqnr, cosine, agreement") != std::string::npos);
+}
+
+// The output SQNR, cosine and top-1 agreement with the float model, computed here from the float
+// executor's and the DirectEngine's outputs by their textbook formulas (not by OutputAgreement).
+TEST_CASE("Sweep/metric: sqnr, cosine and agreement compare with the float model, without labels", "[sweep]") {
+  const fs::path dir = scratch("metric_against_float");
+  const std::string model = kSource + "/examples/fmnist_cnn.onnx";
+  const Preprocess norm = *read_sidecar_preprocess(model);
+  // unlabelled inputs: the first 60 test images as a float .npy of model inputs
+  const Tensor inputs = load_fashion_mnist("t10k", 60, norm).images;
+  write_npy((dir / "inputs.npy").string(), inputs);
+  const std::string data = "data: {source: inputs.npy, eval_images: 60, calibration_images: 60, detail_images: 10}\n";
+  const std::string axes = "axes:\n  wb: {key: weights.bits, values: [3, 8]}\n";
+  CHECK(error_of(write_sweep(dir, data + axes)) == "no error");  // loads; the labels are missing only at run time
+  CHECK_THROWS_WITH(sweep::load_sweep_data(sweep::load_sweep(write_sweep(dir, data + axes))),
+                    Catch::Contains("has no labels; the metric top1 counts them (metric: sqnr, cosine or agreement"));
+
+  const Graph graph = import_onnx(model);
+  const Tensor reference = FloatExecutor(graph).run({{graph.inputs[0].name, inputs}}).at(graph.outputs[0].name);
+  for (const std::string metric : {"sqnr", "cosine", "agreement"}) {
+    INFO(metric);
+    const sweep::SweepSpec spec = sweep::load_sweep(write_sweep(dir, "metric: " + metric + "\n" + data + axes));
+    const sweep::RunSummary s = sweep::run_sweep(spec, (dir / ("out_" + metric)).string(), {});
+    REQUIRE(s.results.size() == 2);
+    for (size_t point = 0; point < 2; ++point) {
+      const sweep::PointResult& r = s.results[point];
+      REQUIRE(r.error.empty());
+      CHECK(r.against_float);
+      CHECK(r.count == 60);
+      CHECK(r.correct == 0);  // nothing to count without labels
+      const int bits = point == 0 ? 3 : 8;
+      const QuantConfig config = parse_quant_config(
+          "defaults:\n  weights: {bits: " + std::to_string(bits) + "}\n  activations: {bits: 8}\n", "config");
+      const IntGraph q = quantize(QuantizeInputs{&graph, &config, &inputs, model, norm});
+      const Tensor integer = DirectEngine(q).run(inputs);
+      REQUIRE(integer.floats.size() == reference.floats.size());
+      double signal = 0, noise = 0, dot = 0, squares = 0;
+      int64_t agree = 0;
+      const int64_t classes = reference.shape.at(1);
+      for (size_t i = 0; i < reference.floats.size(); ++i) {
+        const double a = reference.floats[i], b = integer.floats[i];
+        signal += a * a, noise += (a - b) * (a - b), dot += a * b, squares += b * b;
+      }
+      for (int64_t row = 0; row < 60; ++row) {
+        const float* a = reference.floats.data() + row * classes;
+        const float* b = integer.floats.data() + row * classes;
+        agree += std::max_element(a, a + classes) - a == std::max_element(b, b + classes) - b;
+      }
+      CHECK(r.output_sqnr_db == Approx(10 * std::log10(signal / noise)).epsilon(1e-9));
+      CHECK(r.output_cosine == Approx(dot / std::sqrt(signal * squares)).epsilon(1e-9));
+      CHECK(r.output_agreement == Approx(agree / 60.0).epsilon(1e-12));
+      CHECK(r.accuracy() == (metric == "sqnr"     ? r.output_sqnr_db
+                             : metric == "cosine" ? r.output_cosine
+                                                  : r.output_agreement));
+    }
+    // 3-bit weights are further from the float model than 8-bit ones
+    CHECK(s.results[0].output_sqnr_db < s.results[1].output_sqnr_db - 6);
+    // the figures survive the point cache: a re-run reads them back
+    const sweep::RunSummary again = sweep::run_sweep(spec, (dir / ("out_" + metric)).string(), {});
+    CHECK(again.cached == 2);
+    CHECK(again.results[0].accuracy() == s.results[0].accuracy());
+    CHECK(read_file_bytes((dir / ("out_" + metric) / "results.csv").string()).find("," + metric + ",correct,") !=
+          std::string::npos);
+  }
+  CHECK(error_of(write_sweep(dir, "metric: sqnr\n" + data + axes +
+                                      "search: {key: weights.bits, values: [8, 4], target_top1: 0.9}\n"))
+            .find("'target_top1' is a top-1 target; this sweep's metric is sqnr: write 'target'") != std::string::npos);
+  CHECK(error_of(write_sweep(dir, "metric: sqnr\n" + data + axes +
+                                      "search: {key: weights.bits, values: [8, 4], target: 20}\n")) == "no error");
+  CHECK(error_of(write_sweep(dir, "metric: cosine\n" + data + axes +
+                                      "search: {key: weights.bits, values: [8, 4], target: 20}\n"))
+            .find("'target' is 20; expected 0..1") != std::string::npos);
 }
