@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
+#include "core/parallel.hpp"
 #include "core/progress.hpp"
 
 namespace chipref {
@@ -45,18 +47,22 @@ double OutputAgreement::cosine() const {
 }
 
 OutputAgreement compare_outputs(const BatchRunner& reference, const BatchRunner& measured, const SampleSource& data,
-                                int64_t batch_size, double tolerance, const std::string& output_name) {
+                                int64_t batch_size, double tolerance, const std::string& output_name, int64_t threads) {
   OutputAgreement a;
   a.name = output_name;
   a.tolerance = tolerance;
   const int64_t n = data.count();
   ProgressBar progress("eval", n);
-  for (int64_t start = 0; start < n; start += batch_size) {
-    const int64_t b = std::min(batch_size, n - start);
-    const Tensor x = data.rows(start, b);
-    a.add(reference(x), measured(x), start);
-    progress.update(start + b);
-  }
+  for_each_batch_in_order(
+      n, batch_size, threads,
+      [&](int64_t first, int64_t rows) {
+        const Tensor x = data.rows(first, rows);
+        return std::make_pair(reference(x), measured(x));
+      },
+      [&](int64_t first, int64_t rows, const std::pair<Tensor, Tensor>& outputs) {
+        a.add(outputs.first, outputs.second, first);
+        progress.update(first + rows);
+      });
   return a;
 }
 

@@ -36,9 +36,11 @@ struct OutputAgreement {
   double top1_agreement() const { return rows ? static_cast<double>(top1_agree) / static_cast<double>(rows) : 0.0; }
 };
 
-// Runs both on `data` in batches of `batch_size` (a progress bar on a terminal). InputError when the two
-// outputs' shapes differ.
+// Runs both on `data` in batches of `batch_size`, `threads` batches side by side (both runners must be safe
+// to call from several threads); the batches are added in input order, so every figure is the same for any
+// `threads`. A progress bar on a terminal. InputError when the two outputs' shapes differ.
 OutputAgreement compare_outputs(const BatchRunner& reference, const BatchRunner& measured, const SampleSource& data,
-                                int64_t batch_size, double tolerance, const std::string& output_name);
+                                int64_t batch_size, double tolerance, const std::string& output_name,
+                                int64_t threads = 1);
 
 }  // namespace chipref

@@ -147,4 +147,29 @@ void for_each_index_in_parallel(int64_t count, int64_t workers, F&& f) {
   WorkerPool::shared().run(count, workers, std::function<void(int64_t)>(std::ref(f)));
 }
 
+// The batches [first, first + size) of `batch` items over [0, count): `produce(first, size)` on up to
+// `workers` threads, then `consume(first, size, product)` for each batch in order on the calling thread,
+// `2 * workers` batches at a time (what is alive at once stays bounded). Whatever consume accumulates,
+// floats included, comes out the same for any number of workers. A produce that splits its own work
+// again (an engine's chunks, a kernel's rows) finds the pool busy and runs that work on its own thread.
+template <class Produce, class Consume>
+void for_each_batch_in_order(int64_t count, int64_t batch, int64_t workers, Produce&& produce, Consume&& consume) {
+  using Product = decltype(produce(int64_t{0}, int64_t{0}));
+  const int64_t batches = batch > 0 ? (count + batch - 1) / batch : 0;
+  const int64_t wave = std::max<int64_t>(1, workers) * 2;
+  std::vector<Product> products;
+  for (int64_t first_batch = 0; first_batch < batches; first_batch += wave) {
+    const int64_t in_wave = std::min(wave, batches - first_batch);
+    products.assign(static_cast<size_t>(in_wave), Product{});
+    for_each_index_in_parallel(in_wave, workers, [&](int64_t i) {
+      const int64_t first = (first_batch + i) * batch;
+      products[static_cast<size_t>(i)] = produce(first, std::min(batch, count - first));
+    });
+    for (int64_t i = 0; i < in_wave; ++i) {
+      const int64_t first = (first_batch + i) * batch;
+      consume(first, std::min(batch, count - first), products[static_cast<size_t>(i)]);
+    }
+  }
+}
+
 }  // namespace chipref

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/parallel.hpp"
 #include "core/progress.hpp"
 #include "model/executor.hpp"
 
@@ -89,7 +90,7 @@ void ClassificationResult::add(const Tensor& logits, int64_t rows, const std::ve
 }
 
 ClassificationResult evaluate_classifier(const BatchRunner& run, const Dataset& data, int64_t batch_size,
-                                         const std::string& what) {
+                                         const std::string& what, int64_t threads) {
   if (!data.has_labels())
     throw InputError(data.name() +
                      ": these inputs have no labels, so accuracy cannot be measured (give labels, "
@@ -98,11 +99,12 @@ ClassificationResult evaluate_classifier(const BatchRunner& run, const Dataset& 
   const int64_t n = data.count();
   ClassificationResult result;
   ProgressBar progress("eval", n);
-  for (int64_t start = 0; start < n; start += batch_size) {
-    const int64_t b = std::min(batch_size, n - start);
-    result.add(run(data.rows(start, b)), b, data.labels(), start, what);
-    progress.update(start + b);
-  }
+  for_each_batch_in_order(
+      n, batch_size, threads, [&](int64_t first, int64_t rows) { return run(data.rows(first, rows)); },
+      [&](int64_t first, int64_t rows, const Tensor& scores) {
+        result.add(scores, rows, data.labels(), first, what);
+        progress.update(first + rows);
+      });
   return result;
 }
 

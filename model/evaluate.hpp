@@ -40,10 +40,11 @@ struct ClassificationResult {
            const std::string& what);
 };
 
-// Feeds `data` (which must have labels) in batches of `batch_size` to `run`. Shows a progress bar with
-// images/s on a terminal.
+// Feeds `data` (which must have labels) in batches of `batch_size` to `run`, `threads` batches side by side
+// (reading, running and scoring; `run` must be safe to call from several threads). The counts do not
+// depend on `threads`. Shows a progress bar with images/s on a terminal.
 ClassificationResult evaluate_classifier(const BatchRunner& run, const Dataset& data, int64_t batch_size,
-                                         const std::string& what);
+                                         const std::string& what, int64_t threads = 1);
 
 // A runner of the float reference executor for inputs shaped like `data`'s (InputError when the graph's input
 // does not take them); a static batch dimension of the graph replaces `batch_size`.

@@ -35,7 +35,20 @@ struct DemoOptions {
   std::string which = "both";  // the shipped models to run: cnn, vit or both
   std::string vectors_dir = (std::filesystem::temp_directory_path() / "chipref-demo").string();
   std::string config = CHIPREF_SOURCE_DIR "/configs/w8a8.yaml";
+  // The shipped models read 1x28x28 Fashion-MNIST images; another copy of them (an IDX pair, an .npy with
+  // labels) serves a machine without Debian's dataset-fashion-mnist.
+  std::string data = "fashion-mnist";
 };
+
+// The labelled inputs of `split` (the first `limit`, 0: all) through the model's preprocessing.
+LabelledImages demo_data(const DemoOptions& o, DataSplit split, int64_t limit, const Preprocess& preprocess) {
+  DataRequest request;
+  request.split = split, request.limit = limit, request.preprocess = preprocess;
+  const std::unique_ptr<Dataset> data = open_dataset(o.data, request);
+  if (!data->has_labels())
+    throw InputError("demo --data " + o.data + ": the demo measures accuracy; these inputs have no labels");
+  return LabelledImages{data->rows(0, data->count()), data->labels()};
+}
 
 void print_numerics_table(const SelfCheckReport& report) {
   std::string last_label;
@@ -66,14 +79,14 @@ IntGraph demo_model(const DemoOptions& o, const std::string& model, int step, in
   const QuantConfig config = load_quant_config(o.config);
   const Preprocess norm = choose_normalisation(model, std::nullopt, "").norm;
   const Graph graph = import_onnx(model);
-  const Tensor calibration = load_fashion_mnist("train", config.calibration_images, norm).images;
+  const Tensor calibration = demo_data(o, DataSplit::train, config.calibration_images, norm).images;
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
   fmt::print(
       "[{}/{}] quantized {} with {} ({} calibration images): {} integer ops, integer-only check passed ({:.1f} s)\n",
       step, steps, model, o.config, calibration.shape[0], q.ops.size(), seconds_since(t0));
 
   // Accuracy, float reference against the bit-accurate integer network.
-  const LabelledImages test = load_fashion_mnist("t10k", o.limit, norm);
+  const LabelledImages test = demo_data(o, DataSplit::test, o.limit, norm);
   t0 = std::chrono::steady_clock::now();
   const Top1Result fp32 = evaluate_top1(graph, test);
   const double fp32_s = seconds_since(t0);
@@ -81,7 +94,7 @@ IntGraph demo_model(const DemoOptions& o, const std::string& model, int step, in
   const DirectEngine engine(q);
   const Top1Result integer = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, test, 100, "IntGraph");
   const double int_s = seconds_since(t0);
-  fmt::print("      Fashion-MNIST test set, {} images:\n", test.labels.size());
+  fmt::print("      {} (test inputs), {} images:\n", o.data, test.labels.size());
   fmt::print("      FP32 (float executor)       top-1 {:6.2f}%  ({:.1f} s)\n", 100 * fp32.top1(), fp32_s);
   fmt::print("      integer (DirectEngine)      top-1 {:6.2f}%  ({:.1f} s)\n", 100 * integer.top1(), int_s);
   fmt::print("      difference                  {:+.2f} % points\n", 100 * (integer.top1() - fp32.top1()));
@@ -114,7 +127,10 @@ IntGraph demo_model(const DemoOptions& o, const std::string& model, int step, in
   std::map<std::string, const ops::OpDef*> def_of;
   for (const Node& op : q.ops) def_of[op.name] = &ops::op_def(op);
   const int64_t report_images = std::min<int64_t>(200, static_cast<int64_t>(test.labels.size()));
-  const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", report_images, norm));
+  const DualPathReport r =
+      compare_paths(graph, q,
+                    LabelledImages{rows_of(test.images, 0, report_images),
+                                   std::vector<int64_t>(test.labels.begin(), test.labels.begin() + report_images)});
   fmt::print(
       "      dual path on {} images (each layer in isolation; `chipref quantize --report` writes the full report):\n",
       report_images);
@@ -132,7 +148,7 @@ IntGraph demo_model(const DemoOptions& o, const std::string& model, int step, in
 }
 
 // Golden vectors of the first model's IntGraph for a few test images, written and verified.
-void demo_vectors(const IntGraph& q, const std::string& dir, int step, int steps) {
+void demo_vectors(const DemoOptions& o, const IntGraph& q, const std::string& dir, int step, int steps) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string model_dir = (std::filesystem::path(dir) / "intgraph").string(),
                     vectors_dir = (std::filesystem::path(dir) / "vectors").string();
@@ -141,9 +157,11 @@ void demo_vectors(const IntGraph& q, const std::string& dir, int step, int steps
   options.formats = {vectors::Format::mem, vectors::Format::bin, vectors::Format::npy, vectors::Format::h};
   const int64_t images = 3;
   DirectEngine engine(q);
-  const vectors::Manifest m =
-      vectors::write_vectors(q, model_dir, load_fashion_mnist("t10k", images, q.preprocess).images,
-                             vectors::InputSource{"fashion-mnist", "", images, ""}, vectors_dir, options, engine);
+  const vectors::Manifest m = vectors::write_vectors(
+      q, model_dir, demo_data(o, DataSplit::test, images, q.preprocess).images,
+      o.data == "fashion-mnist" ? vectors::InputSource{"fashion-mnist", "", images, ""}
+                                : vectors::InputSource{"data", absolute_data_spec(o.data), images, ""},
+      vectors_dir, options, engine);
   const int64_t files = vectors::verify_vectors(vectors_dir, make_engine_by_name);
   fmt::print(
       "[{}/{}] golden vectors of {} for {} test images (mem, bin, npy, h): {} files, {} manifest entries -> {}; "
@@ -197,7 +215,7 @@ int run_demo(const DemoOptions& o) {
     IntGraph q = demo_model(o, models[i], static_cast<int>(i) + 2, steps);
     if (!first) first = std::move(q);
   }
-  demo_vectors(*first, o.vectors_dir, steps - 1, steps);
+  demo_vectors(o, *first, o.vectors_dir, steps - 1, steps);
   return demo_cosim(*first, o.vectors_dir, steps, steps);
 }
 }  // namespace
@@ -221,6 +239,11 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--vectors-dir", o->vectors_dir, "Where the golden vectors (and the IntGraph they come from) go")
       ->capture_default_str();
   cmd->add_option("--config", o->config, "Quantization config")->check(CLI::ExistingFile)->capture_default_str();
+  cmd->add_option("--data", o->data,
+                  std::string("Fashion-MNIST as the shipped models read it (1x28x28 images and labels; "
+                              "calibration from its training split, accuracy on its test split), from any source: ") +
+                      kDataSpecHelp)
+      ->capture_default_str();
   cmd->add_flag("--show-numerics", o->show_numerics,
                 "Print the self-check table (every sample, flavour and rounding mode)");
   cmd->callback([&exit_code, o] { exit_code = run_demo(*o); });

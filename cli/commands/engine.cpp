@@ -13,9 +13,9 @@ void add_engine_option(CLI::App& cmd, EngineChoice& choice, bool rtl_option, boo
       ->capture_default_str();
   if (jobs_option)
     cmd.add_option("-j,--jobs", choice.jobs,
-                   "Threads for the direct engine: images run concurrently (run, eval: chunks of 8 images or a "
-                   "fixed-batch model's batch, and a batch of one chunk inside its large layers; vectors: one "
-                   "input each); outputs byte-identical to one thread")
+                   "Threads: images run concurrently (run: chunks of 8 images or a fixed-batch model's batch, and a "
+                   "batch of one chunk inside its large layers; eval: whole batches side by side, read, decoded, "
+                   "run and scored; vectors: one input each); outputs byte-identical to one thread")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
   if (rtl_option)

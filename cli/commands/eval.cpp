@@ -45,8 +45,9 @@ int run_agreement(const EvalOptions& o, const IntGraph& q, const BatchRunner& in
         q.values.count(op.inputs[0]))
       step = q.values.at(op.inputs[0]).quant.scale;
   const double tolerance = o.tolerance ? *o.tolerance : 4.0 * step;
-  const OutputAgreement a = compare_outputs(
-      reference, integer, data, std::min(batch, std::max<int64_t>(data.count(), 1)), tolerance, q.output_name);
+  const OutputAgreement a =
+      compare_outputs(reference, integer, data, std::min(batch, std::max<int64_t>(data.count(), 1)), tolerance,
+                      q.output_name, o.engine.jobs);
   const auto at_json = [](const ElementAt& e) {
     return nlohmann::json{{"input", e.input}, {"index", e.index}, {"float", e.reference}, {"integer", e.measured}};
   };
@@ -140,11 +141,12 @@ int run_eval(const EvalOptions& o) {
     const auto run =
         make_runner(*int_graph, o.engine,
                     o.sparse_kernel == std::string("skip-zero") ? SparseKernel::skip_zero : SparseKernel::decode);
-    r = evaluate_classifier(run, *data, o.batch, o.model);
+    r = evaluate_classifier(run, *data, o.batch, o.model, o.engine.jobs);
   } else {
     int64_t batch = o.batch;
     const BatchRunner run = float_graph_runner(*float_graph, *data, batch);
-    r = evaluate_classifier(run, *data, std::min<int64_t>(batch, std::max<int64_t>(data->count(), 1)), o.model);
+    r = evaluate_classifier(run, *data, std::min<int64_t>(batch, std::max<int64_t>(data->count(), 1)), o.model,
+                            o.engine.jobs);
   }
   const auto ratio = [](int64_t a, int64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
   if (o.json) {

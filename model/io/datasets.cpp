@@ -150,8 +150,8 @@ class IdxDataset final : public ImageDataset {
   IdxDataset(const std::string& images_path, const std::string& labels_path, const std::string& name,
              const DataRequest& request)
       : path_(images_path) {
-    pixels_ = read_idx(images_path, request.limit);
-    if (pixels_.rank() != 3 && pixels_.rank() != 4)
+    pixels_ = read_idx_bytes(images_path, request.limit);
+    if (pixels_.shape.size() != 3 && pixels_.shape.size() != 4)
       throw InputError(images_path + ": IDX images must be [N, H, W] or [N, H, W, C]; found " +
                        shape_to_string(pixels_.shape));
     if (!labels_path.empty()) {
@@ -162,14 +162,11 @@ class IdxDataset final : public ImageDataset {
   }
 
  private:
-  Image load(int64_t i) const override {
-    const int64_t h = pixels_.shape[1], w = pixels_.shape[2], c = pixels_.rank() == 4 ? pixels_.shape[3] : 1;
-    return image_from_codes(pixels_.ints.data() + i * h * w * c, h, w, c);
-  }
+  Image load(int64_t i) const override { return idx_image(pixels_, i); }
   std::string item_name(int64_t i) const override { return path_ + ": image " + std::to_string(i); }
 
   std::string path_;
-  Tensor pixels_;
+  IdxBytes pixels_;
 };
 
 // uint8 images in an .npy, [N, H, W] or [N, H, W, C] as NumPy and PIL hold them.

@@ -45,7 +45,7 @@ uint32_t big_endian_u32(const std::string& d, size_t at) {
 }
 }  // namespace
 
-Tensor read_idx(const std::string& path, int64_t max_records) {
+IdxBytes read_idx_bytes(const std::string& path, int64_t max_records) {
   GzReader file(path);
   const std::string magic = file.read(4);
   if (magic.size() < 4 || magic[0] != 0 || magic[1] != 0)
@@ -75,18 +75,30 @@ Tensor read_idx(const std::string& path, int64_t max_records) {
                      (d.size() > wanted ? "more than " + std::to_string(wanted) : std::to_string(d.size())) +
                      " bytes; the header " + shape_to_string(shape) + " declares " + std::to_string(count));
   if (!whole) shape[0] = max_records;
-  std::vector<int64_t> values(d.begin(), d.end());
-  for (auto& v : values) v &= 0xFF;  // char may be signed
-  return Tensor::of_ints(DType::uint8, shape, std::move(values));
+  return IdxBytes{shape, std::move(d)};
+}
+
+Tensor read_idx(const std::string& path, int64_t max_records) {
+  const IdxBytes idx = read_idx_bytes(path, max_records);
+  std::vector<int64_t> values(idx.bytes.size());
+  std::transform(idx.bytes.begin(), idx.bytes.end(), values.begin(),
+                 [](char v) { return static_cast<int64_t>(static_cast<uint8_t>(v)); });
+  return Tensor::of_ints(DType::uint8, idx.shape, std::move(values));
+}
+
+Image idx_image(const IdxBytes& idx, int64_t i) {
+  const int64_t h = idx.shape.at(1), w = idx.shape.at(2), c = idx.shape.size() == 4 ? idx.shape[3] : 1;
+  const auto* first = reinterpret_cast<const uint8_t*>(idx.bytes.data()) + i * h * w * c;
+  return Image{h, w, c, std::vector<uint8_t>(first, first + h * w * c)};
 }
 
 LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const Preprocess& preprocess,
                                   const std::string& dir) {
   if (split != "train" && split != "t10k")
     throw InputError("Fashion-MNIST split '" + split + "' is unknown; expected train or t10k");
-  const Tensor images = read_idx(dir + "/" + split + "-images-idx3-ubyte.gz", limit);
+  const IdxBytes images = read_idx_bytes(dir + "/" + split + "-images-idx3-ubyte.gz", limit);
   const Tensor labels = read_idx(dir + "/" + split + "-labels-idx1-ubyte.gz", limit);
-  if (images.rank() != 3 || labels.rank() != 1 || images.shape[0] != labels.shape[0])
+  if (images.shape.size() != 3 || labels.rank() != 1 || images.shape[0] != labels.shape[0])
     throw InputError(dir + ": " + split + " images " + shape_to_string(images.shape) + " and labels " +
                      shape_to_string(labels.shape) + " do not form a labelled image set");
   const int64_t n = limit > 0 ? std::min(limit, images.shape[0]) : images.shape[0];
@@ -98,7 +110,7 @@ LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const
   out.images = Tensor::zeros(DType::float32, shape);
   const int64_t per_image = element_count(one);
   for (int64_t i = 0; i < n; ++i)
-    preprocess_image(image_from_codes(images.ints.data() + i * h * w, h, w, 1), preprocess,
+    preprocess_image(idx_image(images, i), preprocess,
                      out.images.floats.data() + i * per_image, dir + ": Fashion-MNIST");
   out.labels.assign(labels.ints.begin(), labels.ints.begin() + n);
   return out;

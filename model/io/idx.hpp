@@ -14,6 +14,17 @@ namespace chipref {
 // and returned, and only they must be present: 200 training images cost 200 images, not 60000.
 Tensor read_idx(const std::string& path, int64_t max_records = 0);
 
+// The same file's bytes as they are (one byte per element, 8 times smaller than a tensor's int64 codes):
+// what image sources keep in memory and turn into images a batch at a time.
+struct IdxBytes {
+  Shape shape;
+  std::string bytes;
+};
+IdxBytes read_idx_bytes(const std::string& path, int64_t max_records = 0);
+
+// Record `i` of an IDX image file [N, H, W] or [N, H, W, C] as an HWC image.
+Image idx_image(const IdxBytes& idx, int64_t i);
+
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 struct LabelledImages {

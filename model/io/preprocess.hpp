@@ -23,7 +23,7 @@ struct Image {
   std::vector<uint8_t> pixels;  // height * width * channels
 };
 
-// One image of a uint8 array held as int64 codes (an IDX or .npy record): height × width × channels values, HWC.
+// One image of a uint8 array held as int64 codes (an .npy record): height × width × channels values, HWC.
 Image image_from_codes(const int64_t* codes, int64_t height, int64_t width, int64_t channels);
 
 struct Normalisation {  // one mean/std for every channel: a model's sidecar YAML, --mean/--std

@@ -26,6 +26,9 @@ expect unknown-command   2 1  "frobnicate"                     -- frobnicate
 expect bad-value         2 1  "multiplier-bits"                -- demo --multiplier-bits 40
 expect demo              0 0  "mulshift /stem/stem.0/Conv.requant: PASS \(37632 values compared"  -- demo --limit 200
 expect demo-narrow       0 0  "PASS"                           -- demo --multiplier-bits 8 --limit 100 --show-numerics
+fmnist=/usr/share/datasets/fashion-mnist
+expect demo-data         0 0  "idx:.*t10k-images.*100 images"  -- demo --model cnn --limit 100 --data "idx:$fmnist/t10k-images-idx3-ubyte.gz,labels=$fmnist/t10k-labels-idx1-ubyte.gz"
+expect demo-data-unlabelled 1 1 "the demo measures accuracy; these inputs have no labels" -- demo --model cnn --limit 100 --data "idx:$fmnist/t10k-images-idx3-ubyte.gz"
 model="$(dirname "$0")/../../examples/fmnist_cnn.onnx"
 printf 'not a model\n' >"$tmp/text.onnx"
 expect inspect-not-onnx  1 1  "text.onnx: not an ONNX model"   -- inspect "$tmp/text.onnx"
@@ -127,6 +130,10 @@ expect sweep-no-submit   0 0 "wrote .*/sl/slurm/sweep.sbatch for 1 of 1 shards" 
 "$chipref" eval "$tmp/q2" --limit 300 --json -j 1 >"$tmp/j1.json" && "$chipref" eval "$tmp/q2" --limit 300 --json -j 2 >"$tmp/j2.json"
 if cmp -s "$tmp/j1.json" "$tmp/j2.json" && grep -q '"count":300' "$tmp/j1.json"; then echo "ok   eval-threads-identical"
 else echo "FAIL eval-threads-identical"; failures=$((failures+1)); fi
+# and --against float, whose float model's batches and the agreement's sums run on the threads too
+"$chipref" eval "$tmp/q2" --limit 250 --against float --json -j 1 >"$tmp/a1.json" && "$chipref" eval "$tmp/q2" --limit 250 --against float --json -j 2 >"$tmp/a2.json"
+if cmp -s "$tmp/a1.json" "$tmp/a2.json" && grep -q '"count":250' "$tmp/a1.json"; then echo "ok   eval-against-threads-identical"
+else echo "FAIL eval-against-threads-identical"; failures=$((failures+1)); fi
 
 echo "$failures failed"
 [ "$failures" -eq 0 ]
