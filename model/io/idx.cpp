@@ -110,8 +110,8 @@ LabelledImages load_fashion_mnist(const std::string& split, int64_t limit, const
   out.images = Tensor::zeros(DType::float32, shape);
   const int64_t per_image = element_count(one);
   for (int64_t i = 0; i < n; ++i)
-    preprocess_image(idx_image(images, i), preprocess,
-                     out.images.floats.data() + i * per_image, dir + ": Fashion-MNIST");
+    preprocess_image(idx_image(images, i), preprocess, out.images.floats.data() + i * per_image,
+                     dir + ": Fashion-MNIST");
   out.labels.assign(labels.ints.begin(), labels.ints.begin() + n);
   return out;
 }
