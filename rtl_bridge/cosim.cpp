@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "core/error.hpp"
 #include "kernels/sparse.hpp"
@@ -29,9 +30,13 @@ Shape coordinates_of(const Shape& shape, int64_t index) {
 void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
   ++r.compared;
   if (got == expected) return;
-  if (!r.has_mismatch)
-    r.has_mismatch = true,
-    r.first = FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected, r.input_start_cycle};
+  const auto mismatch = [&] {
+    return FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected, r.input_start_cycle};
+  };
+  if (!r.has_mismatch) r.first = mismatch();
+  if (!r.has_mismatch || std::make_pair(input, index) < std::make_pair(r.lowest.input, r.lowest.index))
+    r.lowest = mismatch();
+  r.has_mismatch = true;
   ++r.mismatches;
 }
 
@@ -52,16 +57,17 @@ std::string format_report(const CosimResult& r) {
     return fmt::format(
         "PASS: {} on layer {}: {} values of '{}' compared over {} input(s), all equal ({} cycles, {:.3g} cycles/s)\n",
         r.block, r.layer, r.compared, r.tensor, r.inputs, r.cycles, rate);
-  const FirstMismatch& f = r.first;
-  std::string coords;
-  for (size_t d = 0; d < f.coordinates.size(); ++d) coords += (d ? ", " : "") + std::to_string(f.coordinates[d]);
-  return fmt::format(
-             "MISMATCH: {} on layer {}: {} of {} values differ\n"
-             "  first: tensor '{}', input {}, element {} at [{}], cycle {}: got {} (0x{:08x}), expected {} "
-             "(0x{:08x})\n",
-             r.block, r.layer, r.mismatches, r.compared, r.tensor, f.input, f.index, coords, f.cycle, f.got,
-             static_cast<uint32_t>(f.got), f.expected, static_cast<uint32_t>(f.expected)) +
-         waveform;
+  const auto describe = [&](const FirstMismatch& f) {
+    std::string coords;
+    for (size_t d = 0; d < f.coordinates.size(); ++d) coords += (d ? ", " : "") + std::to_string(f.coordinates[d]);
+    return fmt::format("tensor '{}', input {}, element {} at [{}], cycle {}: got {} (0x{:08x}), expected {} (0x{:08x})",
+                       r.tensor, f.input, f.index, coords, f.cycle, f.got, static_cast<uint32_t>(f.got), f.expected,
+                       static_cast<uint32_t>(f.expected));
+  };
+  const bool same = r.first.input == r.lowest.input && r.first.index == r.lowest.index;
+  return fmt::format("MISMATCH: {} on layer {}: {} of {} values differ\n", r.block, r.layer, r.mismatches, r.compared) +
+         "  first in time: " + describe(r.first) + (same ? " (also the lowest index)\n" : "\n") +
+         (same ? "" : "  lowest index:  " + describe(r.lowest) + "\n") + waveform;
 }
 
 namespace {

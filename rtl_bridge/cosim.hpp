@@ -25,7 +25,9 @@ struct CosimResult {
   int64_t inputs = 0, compared = 0, mismatches = 0, cycles = 0;
   double seconds = 0;
   bool has_mismatch = false;
-  FirstMismatch first;
+  FirstMismatch first;   // the earliest in time (its output handshake's cycle)
+  FirstMismatch lowest;  // the lowest (input, row-major index): where a designer reads the tensor from
+
   bool hung = false;
   std::string hang;               // what the watchdog saw: cycle, last handshake
   int64_t input_start_cycle = 0;  // of the input being driven
@@ -33,7 +35,8 @@ struct CosimResult {
   bool passed() const { return !hung && mismatches == 0; }
 };
 
-// Scores one output value against the golden one: counts it, and keeps the first mismatch.
+// Scores one output value against the golden one: counts it, and keeps the first mismatch in time and the
+// one at the lowest (input, index).
 void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected);
 
 // A driver loop's watchdog: ends the run after `limit` cycles without a handshake.

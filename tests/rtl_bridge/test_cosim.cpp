@@ -123,6 +123,31 @@ int64_t check_mutation(int mutation, const std::string& dir) {
 
 }  // namespace
 
+TEST_CASE("Cosim/a report names the first mismatch in time and the one at the lowest index", "[cosim]") {
+  cosim::CosimResult r;
+  r.block = "dut mac_array", r.layer = "L", r.tensor = "T";
+  const Shape shape{1, 2, 3};
+  r.cycles = 10, cosim::score(r, 0, 4, shape, 7, 7);  // equal: counted, not a mismatch
+  r.cycles = 11, cosim::score(r, 0, 5, shape, 1, 2);
+  const std::string same = cosim::format_report(r);
+  CHECK(same.find("  first in time: tensor 'T', input 0, element 5 at [0, 1, 2], cycle 11: got 1 (0x00000001), "
+                  "expected 2 (0x00000002) (also the lowest index)\n") != std::string::npos);
+  CHECK(same.find("lowest index:") == std::string::npos);
+  r.cycles = 12, cosim::score(r, 0, 1, shape, -1, 3);  // later, lower
+  r.cycles = 13, cosim::score(r, 0, 2, shape, 0, 3);   // later, not the lowest
+  CHECK(r.mismatches == 3);
+  CHECK(r.compared == 4);
+  CHECK(r.first.index == 5);
+  CHECK(r.lowest.index == 1);
+  CHECK(r.lowest.cycle == 12);
+  const std::string both = cosim::format_report(r);
+  CHECK(both.find("MISMATCH: dut mac_array on layer L: 3 of 4 values differ\n") == 0);
+  CHECK(both.find("  first in time: tensor 'T', input 0, element 5 at [0, 1, 2], cycle 11: got 1 (0x00000001), "
+                  "expected 2 (0x00000002)\n") != std::string::npos);
+  CHECK(both.find("  lowest index:  tensor 'T', input 0, element 1 at [0, 0, 1], cycle 12: got -1 (0xffffffff), "
+                  "expected 3 (0x00000003)\n") != std::string::npos);
+}
+
 TEST_CASE("Cosim/the reference RTL is lint-clean in Verilator (-Wall) and compiles in Icarus", "[rtl][cosim]") {
   for (const auto& f : fs::directory_iterator(CHIPREF_SOURCE_DIR "/rtl_bridge/rtl")) {
     if (f.path().extension() != ".sv") continue;
@@ -218,20 +243,27 @@ int64_t check_array_mutation(int mutation, const std::string& dir) {
     const auto inputs = cosim::mac_array_stimulus(dir, layer, 4, 5);
     int64_t want_mismatches = 0;
     bool first_found = false;
-    cosim::FirstMismatch want_first;
+    cosim::FirstMismatch want_first, want_lowest;  // in drain order; at the lowest (input, index)
     for (const auto& s : inputs)
       for (size_t slot = 0; slot < s.index.size(); ++slot) {  // slots in drain order
         if (s.index[slot] < 0) continue;
         const int32_t p = predicted_array(mutation, g, op, s.shape, s.index[slot], s.expected[slot], s.act_zero_point);
         if (p == s.expected[slot]) continue;
         ++want_mismatches;
-        if (!first_found)
-          first_found = true, want_first = cosim::FirstMismatch{s.input, s.index[slot], 0, {}, p, s.expected[slot]};
+        const cosim::FirstMismatch here{s.input, s.index[slot], 0, {}, p, s.expected[slot]};
+        if (!first_found ||
+            std::make_pair(here.input, here.index) < std::make_pair(want_lowest.input, want_lowest.index))
+          want_lowest = here;
+        if (!first_found) first_found = true, want_first = here;
       }
     const cosim::CosimResult r = run_array<Unit>(inputs);
     INFO("mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
     if (!matches_prediction(mutation, r, want_mismatches, first_found, want_first)) continue;
     CHECK(r.first.coordinates == cosim::coordinates_of(inputs[0].shape, want_first.index));
+    CHECK(r.lowest.input == want_lowest.input);
+    CHECK(r.lowest.index == want_lowest.index);
+    CHECK(r.lowest.got == want_lowest.got);
+    CHECK(r.lowest.expected == want_lowest.expected);
     if (detected_layers++ == 0) std::cout << cosim::format_report(r);
   }
   return detected_layers;
