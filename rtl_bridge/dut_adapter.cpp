@@ -9,7 +9,8 @@ namespace chipref::cosim {
 
 namespace {
 
-enum class Lanes { one, rows, cols, kept, group };  // kept: N of an N:M pattern, group: M
+// kept: N of an N:M pattern, group: M; fixed: `fixed_lanes` (a protocol's own data roles)
+enum class Lanes { one, rows, cols, kept, group, fixed };
 
 struct RoleSpec {
   std::string name;
@@ -17,6 +18,7 @@ struct RoleSpec {
   Lanes lanes;
   bool is_signed;
   bool required;
+  int64_t fixed_lanes = 0;
 };
 
 // The roles of each block: the reference block's data and configuration ports (rtl/*.sv).
@@ -74,8 +76,12 @@ std::vector<std::string> protocols_for(const std::string& block) {
 }
 
 std::vector<RoleSpec> roles_of(const DutAdapter& a) {
-  std::vector<RoleSpec> all = block_roles().at(a.block);
-  for (const HandshakeRole& h : find_dut_protocol(a.protocol)->handshake_roles(a))
+  const DutProtocol& protocol = *find_dut_protocol(a.protocol);
+  std::vector<RoleSpec> all;
+  for (const DataRole& d : protocol.data_roles(a))
+    all.push_back(RoleSpec{d.name, d.input, Lanes::fixed, d.is_signed, d.required, d.lanes});
+  if (all.empty()) all = block_roles().at(a.block);
+  for (const HandshakeRole& h : protocol.handshake_roles(a))
     all.push_back(RoleSpec{h.name, h.input, Lanes::one, false, h.required});
   return all;
 }
@@ -88,6 +94,7 @@ RoleBinding binding_of(const DutAdapter& a, const RoleSpec& spec, const std::str
             : spec.lanes == Lanes::cols  ? a.cols
             : spec.lanes == Lanes::kept  ? a.n
             : spec.lanes == Lanes::group ? a.m
+            : spec.lanes == Lanes::fixed ? spec.fixed_lanes
                                          : 1;
   return b;
 }
@@ -105,7 +112,8 @@ DutAdapter read_adapter_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "adapter file");
   const YamlReader r(path);
   r.expect_map(root, "the adapter",
-               {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports"});
+               {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports",
+                "depth", "accumulate", "a_offset", "b_offset", "layout"});
   for (const char* key : {"block", "protocol", "clock", "ports"})
     if (!root[key]) throw InputError(path + ": the adapter needs '" + key + "' (docs/cosim.md, Bring your own DUT)");
   DutAdapter a;
@@ -140,6 +148,28 @@ DutAdapter read_adapter_document(const std::string& path) {
     if (!find_dut_protocol(a.protocol)->takes_latency())
       r.fail(root["latency"], "'latency' is not a key of the " + a.protocol + " protocol");
     a.latency = r.integer(root["latency"], "latency", 1, 1 << 20);
+  }
+  if (find_dut_protocol(a.protocol)->takes_matrix_keys()) {
+    if (!root["depth"])
+      throw InputError(path + ": the " + a.protocol +
+                       " protocol needs 'depth' (K of one block: in_a is rows x depth, in_b depth x cols)");
+    a.matrix.depth = r.integer(root["depth"], "depth", 1, 4096);
+    if (root["accumulate"])
+      a.matrix.accumulate_in_dut = r.choice(root["accumulate"], "accumulate", {"harness", "dut"}) == "dut";
+    if (root["a_offset"]) a.matrix.a_offset = r.integer(root["a_offset"], "a_offset", -(1 << 16), 1 << 16);
+    if (root["b_offset"]) a.matrix.b_offset = r.integer(root["b_offset"], "b_offset", -(1 << 16), 1 << 16);
+    if (const YAML::Node layout = root["layout"]) {
+      r.expect_map(layout, "layout", {"in_a", "in_b", "out_c"});
+      const auto order = [&](const char* key, MatrixLayout& out) {
+        if (layout[key])
+          out = r.choice(layout[key], key, {"row_major", "column_major"}) == "row_major" ? MatrixLayout::row_major
+                                                                                         : MatrixLayout::column_major;
+      };
+      order("in_a", a.matrix.a_layout), order("in_b", a.matrix.b_layout), order("out_c", a.matrix.c_layout);
+    }
+  } else {
+    for (const char* key : {"depth", "accumulate", "a_offset", "b_offset", "layout"})
+      if (root[key]) r.fail(root[key], std::string("'") + key + "' is a key of the whole_matrix protocol only");
   }
   a.clock = r.text(root["clock"], "clock");
   a.where_clock = r.at(root["clock"]);

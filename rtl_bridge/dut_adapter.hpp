@@ -22,13 +22,24 @@ struct RoleBinding {
   bool is_signed = true;
 };
 
+// The whole_matrix protocol's keys (a MAC array taking whole matrices; docs/cosim.md).
+enum class MatrixLayout { row_major, column_major };
+struct WholeMatrixKeys {
+  int64_t depth = 0;                   // K of one block: in_a is rows × depth, in_b depth × cols
+  bool accumulate_in_dut = false;      // `accumulate: dut`: the design sums a tile's K chunks (harness: chipref does)
+  int64_t a_offset = 0, b_offset = 0;  // added to every activation / weight code sent (e.g. 128: s8 sent as u8)
+  MatrixLayout a_layout = MatrixLayout::row_major, b_layout = MatrixLayout::row_major,
+               c_layout = MatrixLayout::row_major;
+};
+
 struct DutAdapter {
   std::string path;
   std::string block;           // mulshift | lut | mac_array | sparse
   std::string protocol;        // a name in dut_protocols() (rtl_bridge/dut_protocol.hpp)
   int64_t rows = 0, cols = 0;  // mac_array: the array's size
   int64_t n = 0, m = 0;        // sparse: the N:M pattern
-  int64_t latency = 0;  // protocols that take it (fixed_latency): rising edges from the in_valid pulse to the output
+  int64_t latency = 0;     // protocols that take it (fixed_latency): rising edges from the in_valid pulse to the output
+  WholeMatrixKeys matrix;  // the whole_matrix protocol's
   std::string clock, where_clock;
   std::string reset;  // empty: no reset port
   bool reset_active_high = false;

@@ -94,6 +94,14 @@ struct HandshakeRole {
   bool input = true, required = false;
 };
 
+// A data role of a protocol that moves a block's data its own way (whole matrices instead of beats).
+struct DataRole {
+  std::string name;
+  bool input = true;
+  int64_t lanes = 1;
+  bool is_signed = true, required = true;
+};
+
 class DutProtocol {
  public:
   virtual ~DutProtocol() = default;
@@ -102,6 +110,10 @@ class DutProtocol {
   virtual std::vector<std::string> blocks() const = 0;
   virtual std::vector<HandshakeRole> handshake_roles(const DutAdapter& adapter) const = 0;
   virtual bool takes_latency() const { return false; }  // the adapter's `latency` key
+  // The roles carrying the block's data and configuration; empty: the block's own (the reference
+  // block's ports).
+  virtual std::vector<DataRole> data_roles(const DutAdapter&) const { return {}; }
+  virtual bool takes_matrix_keys() const { return false; }  // the adapter's whole_matrix keys (WholeMatrixKeys)
   // One input from reset on; score() every output; on a stall, mark r hung (see hang()).
   virtual void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const;
   virtual void tiles(Harness& h, const MacArrayStimulus& s, CosimResult& r, int64_t watchdog_cycles) const;

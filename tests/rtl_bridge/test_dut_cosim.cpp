@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <set>
 
 #include "Vlut_unit_m0.h"
 #include "Vmac_array_16x16.h"
@@ -165,6 +166,20 @@ TEST_CASE("DutCosim/adapter errors name the file, line and what was expected", "
       {head + ports + "reset: {port: r, active: sideways}\n",
        ":11:26:", "'active' is 'sideways'; expected one of: high, low"},
       {head + "ports:\n  in_acc: {port: a, width: 99}\n", ":5:28:", "'width' is 99; expected 1..64"},
+      {head + ports + "depth: 16\n", ":11:8:", "'depth' is a key of the whole_matrix protocol only"},
+      {"block: mac_array\nprotocol: whole_matrix\nrows: 4\ncols: 4\nclock: clk\nports: {}\n", "",
+       "the whole_matrix protocol needs 'depth'"},
+      {"block: mac_array\nprotocol: whole_matrix\nrows: 4\ncols: 4\ndepth: 4\nclock: clk\nports:\n  in_a: a\n  "
+       "in_b: b\n  in_valid: v\n  out_valid: d\n  out_c: c\n  in_act: x\n",
+       ":13:3:",
+       "unknown role 'in_act' for a mac_array block on this protocol; expected one of: in_a, in_b, "
+       "in_accumulate, out_c, in_valid, out_valid"},
+      {"block: mac_array\nprotocol: whole_matrix\nrows: 4\ncols: 4\ndepth: 4\naccumulate: dut\nclock: clk\n"
+       "ports:\n  in_a: a\n  in_b: b\n  in_valid: v\n  out_valid: d\n  out_c: c\n",
+       ":9:3:", "role in_accumulate is required for a mac_array block on this protocol"},
+      {"block: mac_array\nprotocol: whole_matrix\nrows: 4\ncols: 4\ndepth: 4\nlayout: {in_a: diagonal}\n"
+       "clock: clk\nports: {}\n",
+       ":6:16:", "'in_a' is 'diagonal'; expected one of: row_major, column_major"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string path = write_text("bad_adapter_" + std::to_string(i) + ".yaml", cases[i].yaml);
@@ -385,6 +400,79 @@ TEST_CASE(
   CHECK(r.first.expected == want_first.expected);
   CHECK(r.first.coordinates == Shape{0, 2, 0, 1});
   std::cout << "tutorial systolic array, BUG 1: " << cosim::format_report(r);
+}
+
+namespace {
+
+// The adapter of tests/rtl_bridge/designs/systolic_mm.sv: whole 16 x 16 uint8 matrices, the CNN's int8
+// weights sent as w + 128.
+const std::string kSystolicAdapter =
+    "block: mac_array\nprotocol: whole_matrix\nrows: 16\ncols: 16\ndepth: 16\nb_offset: 128\nclock: clk\n"
+    "reset: {port: rst, active: high}\n"
+    "ports:\n  in_a: a_in\n  in_b: b_in\n  in_valid: valid_in\n  out_valid: valid_out\n  out_c: c_out\n";
+
+}  // namespace
+
+TEST_CASE(
+    "DutCosim/whole_matrix: a systolic multiplier of whole uint8 matrices passes every MAC layer, summing K chunks "
+    "in chipref or in the design, and its stuck bit is found where the design's arithmetic predicts",
+    "[rtl][cosim][dut][mutation]") {
+  const std::string& dir = cnn_vectors();
+  const std::vector<std::string> sv = {kSource + "/tests/rtl_bridge/designs/systolic_mm.sv"};
+  const std::string harness = write_text("systolic_mm.yaml", kSystolicAdapter),
+                    dut = write_text("systolic_mm_dut.yaml",
+                                     kSystolicAdapter + "  in_accumulate: accumulate\naccumulate: dut\n");
+  for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
+    int64_t elements = 0;
+    for (const auto& s : cosim::mac_array_stimulus(dir, layer, 16, 16)) elements += element_count(s.shape);
+    for (const std::string& adapter : {harness, dut}) {
+      const cosim::CosimResult r = run_dut(sv, "systolic_mm", adapter, dir, layer);
+      INFO(layer << ", " << adapter << "\n" << cosim::format_report(r));
+      CHECK(r.passed());
+      CHECK(r.compared == elements);
+    }
+  }
+
+  // BUG = 1 forces bit 3 of PE (1, 2)'s sum after every step: output position 1 of each 16-position tile,
+  // channel 2 of each 16 channels. Predicted from the stimulus alone, with the design's own order of
+  // additions (its first step adds 0, then one product a·(w + 128) per k, padding products 0) and
+  // chipref's correction; the other PEs are exact.
+  const std::string layer = "/stem/stem.0/Conv.mac";
+  int64_t want = 0;
+  std::set<std::pair<int64_t, int64_t>> want_elements;  // (input, index)
+  for (const auto& s : cosim::mac_array_stimulus(dir, layer, 16, 16)) {
+    const int64_t K = s.reduction, chunks = (K + 15) / 16, A = s.act_zero_point, B = 128 + s.weight_zero_point;
+    for (int64_t tile = 0; tile < s.tiles; ++tile) {
+      const size_t slot = static_cast<size_t>((tile * 16 + 1) * 16 + 2);
+      if (s.index[slot] < 0) continue;
+      int64_t broken = 0, exact = 0, row_sum = 0, col_sum = 0;
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        uint32_t acc = 8;
+        for (int64_t k = chunk * 16; k < std::min(K, chunk * 16 + 16); ++k) {
+          const int64_t a = s.activations[static_cast<size_t>((tile * K + k) * 16 + 1)],
+                        w = s.weights[static_cast<size_t>((tile * K + k) * 16 + 2)] + 128;
+          acc = (acc + static_cast<uint32_t>(a * w)) | 8u;
+          exact += a * w, row_sum += a, col_sum += w;
+        }
+        broken += static_cast<int32_t>(acc);
+      }
+      const auto corrected = [&](int64_t sum) {
+        return static_cast<int32_t>(static_cast<uint32_t>(sum - B * row_sum - A * col_sum + K * A * B +
+                                                          s.bias[static_cast<size_t>(tile * 16 + 2)]));
+      };
+      REQUIRE(corrected(exact) == s.expected[slot]);  // the correction itself, checked on the exact sums
+      if (corrected(broken) != s.expected[slot]) ++want, want_elements.insert({s.input, s.index[slot]});
+    }
+  }
+  REQUIRE(want > 0);
+  const cosim::CosimResult r = run_dut(
+      sv, "systolic_mm", write_text("systolic_mm_bug.yaml", kSystolicAdapter + "parameters: {BUG: 1}\n"), dir, layer);
+  INFO(cosim::format_report(r));
+  CHECK(r.mismatches == want);
+  CHECK(want_elements.count({r.first.input, r.first.index}) == 1);
+  CHECK(want_elements.count({r.lowest.input, r.lowest.index}) == 1);
+  CHECK(*want_elements.begin() == std::make_pair(r.lowest.input, r.lowest.index));
+  std::cout << "whole-matrix systolic multiplier, BUG 1: " << cosim::format_report(r);
 }
 
 TEST_CASE(
