@@ -404,7 +404,7 @@ TEST_CASE(
 
 namespace {
 
-// The adapter of tests/rtl_bridge/designs/systolic_mm.sv: whole 16 x 16 uint8 matrices, the CNN's int8
+// The adapter of examples/cosim/systolic_mm.sv: whole 16 x 16 uint8 matrices, the CNN's int8
 // weights sent as w + 128.
 const std::string kSystolicAdapter =
     "block: mac_array\nprotocol: whole_matrix\nrows: 16\ncols: 16\ndepth: 16\nb_offset: 128\nclock: clk\n"
@@ -418,7 +418,7 @@ TEST_CASE(
     "in chipref or in the design, and its stuck bit is found where the design's arithmetic predicts",
     "[rtl][cosim][dut][mutation]") {
   const std::string& dir = cnn_vectors();
-  const std::vector<std::string> sv = {kSource + "/tests/rtl_bridge/designs/systolic_mm.sv"};
+  const std::vector<std::string> sv = {kSource + "/examples/cosim/systolic_mm.sv"};
   const std::string harness = write_text("systolic_mm.yaml", kSystolicAdapter),
                     dut = write_text("systolic_mm_dut.yaml",
                                      kSystolicAdapter + "  in_accumulate: accumulate\naccumulate: dut\n");

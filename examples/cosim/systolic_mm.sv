@@ -1,6 +1,6 @@
 // A whole-matrix systolic multiplier with the interface common in open-source accelerator prototypes,
-// written for chipref's tests of the whole_matrix protocol (docs/cosim.md): C = A x B for N x N unsigned
-// 8-bit matrices on two packed ports, taken with a one-cycle valid pulse; 32-bit sums on one packed
+// written for chipref's tutorial and tests of the whole_matrix protocol (docs/cosim.md): C = A x B for
+// N x N unsigned 8-bit matrices on two packed ports, taken with a one-cycle valid pulse; 32-bit sums on one packed
 // port, flagged by a one-cycle valid after 3N - 2 cycles of systolic flow; asynchronous active-high reset.
 //   A[i][k] at a_in[(i*N + k)*8 +: 8], B[k][j] at b_in[(k*N + j)*8 +: 8], C[i][j] at c_out[(i*N + j)*32 +: 32]
 // Output-stationary: row i of A enters PE row i from the left i cycles late, column j of B enters PE
