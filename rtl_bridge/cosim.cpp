@@ -55,8 +55,11 @@ std::string format_report(const CosimResult& r) {
   const double rate = r.seconds > 0 ? static_cast<double>(r.cycles) / r.seconds : 0;
   if (r.passed())
     return fmt::format(
-        "PASS: {} on layer {}: {} values of '{}' compared over {} input(s), all equal ({} cycles, {:.3g} cycles/s)\n",
-        r.block, r.layer, r.compared, r.tensor, r.inputs, r.cycles, rate);
+        "PASS: {} on layer {}: {} values of '{}' compared over {} input(s), all equal ({} cycles, {:.3g} cycles/s{})\n",
+        r.block, r.layer, r.compared, r.tensor, r.inputs, r.cycles, rate,
+        r.matrices ? fmt::format("; {} matrices, {:.3g} matrices/s", r.matrices,
+                                 r.seconds > 0 ? static_cast<double>(r.matrices) / r.seconds : 0)
+                   : "");
   const auto describe = [&](const FirstMismatch& f) {
     std::string coords;
     for (size_t d = 0; d < f.coordinates.size(); ++d) coords += (d ? ", " : "") + std::to_string(f.coordinates[d]);

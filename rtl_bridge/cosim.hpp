@@ -23,6 +23,7 @@ struct FirstMismatch {
 struct CosimResult {
   std::string block, layer, tensor;
   int64_t inputs = 0, compared = 0, mismatches = 0, cycles = 0;
+  int64_t matrices = 0;  // MAC array operations done: a tile drained (matrix_tiles), a block multiplied (whole_matrix)
   double seconds = 0;
   bool has_mismatch = false;
   FirstMismatch first;   // the earliest in time (its output handshake's cycle)

@@ -257,6 +257,7 @@ class MatrixTiles : public DutProtocol {
           score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(h.get(out_acc, c)), expected);
         }
         watchdog.saw(r.cycles, "output row " + std::to_string(drained++));
+        if (drained % R == 0) ++r.matrices;  // a whole tile out
       }
       if (in_fire) watchdog.saw(r.cycles, "input beat " + std::to_string(sent++));
       h.rising(r);
@@ -339,6 +340,7 @@ class WholeMatrix : public DutProtocol {
                         fmt::format("input {}; tile {} of {}, K chunk {} of {} sent; out_valid never rose", s.input,
                                     tile, s.tiles, chunk, chunks));
         }
+        ++r.matrices;
         if (m.accumulate_in_dut && chunk + 1 < chunks) continue;  // the design's running sum: read at the end
         for (int64_t i = 0; i < M; ++i)
           for (int64_t c = 0; c < N; ++c) sums[i * N + c] += h.get(out_c, lane(m.c_layout, i, c, M, N));

@@ -2,7 +2,7 @@
 # Follows a walk-through in the docs literally: runs the ```sh blocks between the document's
 # <!-- tutorial --> markers in order, in one shell, from the source tree, with chipref on PATH and a
 # fresh TMPDIR, and requires every line of its ```text blocks in the output (stdout). Masked on both
-# sides: a cycles/s rate (a speed), Slurm job numbers, and the fresh TMPDIR (shown as /tmp).
+# sides: cycles/s and matrices/s rates (speeds), Slurm job numbers, and the fresh TMPDIR (shown as /tmp).
 # With --last-block-always, the last sh block (a cleanup: stopping daemons) also runs when an earlier
 # one fails. With --in-scratch, the blocks run in a scratch directory holding links to the source tree's
 # examples/ and configs/ (for a walk-through that writes its outputs into the current directory, as
@@ -50,7 +50,7 @@ if [[ $scratch == --in-scratch ]]; then
 fi
 (cd "$run_dir" && PATH="$bin:$PATH" TMPDIR="$work/tmp" CHIPREF_CACHE_DIR="${TMPDIR:-/tmp}/chipref_test_dut_cache" bash -e "$work/tutorial.sh") >"$work/output.txt" 2>"$work/stderr.txt" || {
   echo "the walk-through's commands failed:"; cat "$work/output.txt" "$work/stderr.txt"; exit 1; }
-mask() { sed -E -e 's/, [0-9.e+-]+ cycles\/s\)/, RATE cycles\/s)/' -e 's/job [0-9]+/job N/g' -e "s|$work/tmp|/tmp|g"; }
+mask() { sed -E -e 's/, [0-9.e+-]+ cycles\/s/, RATE cycles\/s/' -e 's/, [0-9.e+-]+ matrices\/s\)/, RATE matrices\/s)/' -e 's/job [0-9]+/job N/g' -e "s|$work/tmp|/tmp|g"; }
 # Masked once into a file: grep -q stops reading at its first match, and under pipefail a mask still
 # writing into that pipe would turn a found line into a missing one.
 mask <"$work/output.txt" >"$work/output.masked"
