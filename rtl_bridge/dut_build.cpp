@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -237,6 +238,11 @@ BuiltDut build_dut(const DutDesign& design, const std::string& cache_root) {
 
   std::fprintf(stderr, "cosim: building design %s with Verilator and %s (once per version of the design) ...\n",
                design.top.c_str(), compiler().c_str());
+  // Each step says when it starts and how long it took: a large design spends a minute here.
+  const auto started = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   std::error_code ec;
   fs::create_directories(cache_root, ec);
   if (ec) throw InputError(cache_root + ": cannot create the DUT build cache: " + ec.message());
@@ -260,6 +266,7 @@ BuiltDut build_dut(const DutDesign& design, const std::string& cache_root) {
   for (const auto& [name, value] : design.parameters) verilate += " -G" + shell_quote(name + "=" + value);
   for (const std::string& s : sources) verilate += " " + shell_quote(s);
   verilate += " " + shell_quote(wrapper);
+  std::fprintf(stderr, "cosim:   [1/2] Verilator: %zu source file(s) to C++ ...\n", sources.size());
   CommandResult r = run_command(verilate);
   log += "$ " + verilate + "\n" + r.output;
   if (r.status != 0) fail("Verilator rejected the design", r);
@@ -272,11 +279,16 @@ BuiltDut build_dut(const DutDesign& design, const std::string& cache_root) {
   const std::string runtime = (fs::absolute(cache_root) / fmt::format("runtime-{:016x}", runtime_hash)).string();
   reuse_runtime(runtime, work + "/obj");
   const unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  int64_t cpp_files = 0;
+  for (const auto& f : fs::directory_iterator(work + "/obj", ec)) cpp_files += f.path().extension() == ".cpp";
+  std::fprintf(stderr, "cosim:   [2/2] %s: %lld C++ file(s) on %u job(s) (Verilator done at %.1f s) ...\n",
+               compiler().c_str(), static_cast<long long>(cpp_files), jobs, elapsed());
   const std::string make = "make -C " + shell_quote(work + "/obj") + " -f Vdut.mk -j " + std::to_string(jobs) +
                            " CXX=" + shell_quote(compiler()) + " OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2";
   r = run_command(make);
   log += "$ " + make + "\n" + r.output;
   if (r.status != 0) fail("the Verilated design did not compile", r);
+  std::fprintf(stderr, "cosim:   built in %.1f s\n", elapsed());
   write_file_atomically(log_path, log);
   keep_runtime(runtime, work + "/obj");
 
