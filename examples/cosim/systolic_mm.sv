@@ -7,10 +7,12 @@
 // column j from the top j cycles late, and PE (i, j) adds A[i][k] * B[k][j] at step i + j + k.
 // accumulate high with valid_in keeps the sums and adds this product to them (K chunks summed in the
 // design); low (or unconnected) starts from zero. BUG = 1 sticks bit 3 of PE (1, 2)'s accumulator at 1
-// after every step (the fault the tests inject).
+// after every step (the fault the tests inject). B_COLUMN_MAJOR = 1 takes B transposed on its port:
+// B[k][j] at b_in[(j*N + k)*8 +: 8].
 module systolic_mm #(
     parameter int N = 16,
-    parameter int BUG = 0
+    parameter int BUG = 0,
+    parameter int B_COLUMN_MAJOR = 0
 ) (
     input  logic              clk,
     input  logic              rst,
@@ -37,7 +39,8 @@ module systolic_mm #(
   endfunction
   function automatic logic [7:0] b_edge(int j, logic [STEP_BITS-1:0] t);
     int k = int'(t) - j;
-    return (k >= 0 && k < N) ? b_q[(k*N + j)*8 +: 8] : 8'd0;
+    int lane = B_COLUMN_MAJOR != 0 ? j*N + k : k*N + j;
+    return (k >= 0 && k < N) ? b_q[lane*8 +: 8] : 8'd0;
   endfunction
 
   always_comb begin

@@ -433,6 +433,16 @@ TEST_CASE(
     }
   }
 
+  // B packed transposed on the port (the design's B_COLUMN_MAJOR): passes when the adapter says so, and
+  // the row-major default then reads every weight from the wrong lane.
+  const std::string transposed = kSystolicAdapter + "parameters: {B_COLUMN_MAJOR: 1}\n";
+  const std::string stem = "/stem/stem.0/Conv.mac";
+  const cosim::CosimResult column_major = run_dut(
+      sv, "systolic_mm", write_text("systolic_mm_cm.yaml", transposed + "layout: {in_b: column_major}\n"), dir, stem);
+  INFO(cosim::format_report(column_major));
+  CHECK(column_major.passed());
+  CHECK(run_dut(sv, "systolic_mm", write_text("systolic_mm_rm.yaml", transposed), dir, stem).mismatches > 0);
+
   // BUG = 1 forces bit 3 of PE (1, 2)'s sum after every step: output position 1 of each 16-position tile,
   // channel 2 of each 16 channels. Predicted from the stimulus alone, with the design's own order of
   // additions (its first step adds 0, then one product a·(w + 128) per k, padding products 0) and
