@@ -41,8 +41,9 @@ void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int
 }
 
 std::string Watchdog::describe(int64_t cycle, const std::string& progress) const {
+  const std::string last = event_ ? fmt::format("{} {} {}", event_, noun_, index_) : last_;
   return "no handshake for " + std::to_string(limit_) + " cycles at cycle " + std::to_string(cycle) + " (" + progress +
-         "; last handshake: " + last_ + " at cycle " + std::to_string(last_cycle_) + ")";
+         "; last handshake: " + last + " at cycle " + std::to_string(last_cycle_) + ")";
 }
 
 std::string format_report(const CosimResult& r) {

@@ -44,13 +44,21 @@ void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int
 class Watchdog {
  public:
   Watchdog(int64_t limit, int64_t cycle) : limit_(limit), last_cycle_(cycle) {}
-  void saw(int64_t cycle, std::string what) { last_cycle_ = cycle, last_ = std::move(what); }
+  // A handshake at `cycle`, "<event> <noun> <index>" ("input beat 7"): kept as its parts and formatted only
+  // when the watchdog fires, since a string built every beat costs a good part of the beat itself.
+  void saw(int64_t cycle, const char* event, const char* noun, int64_t index) {
+    last_cycle_ = cycle, event_ = event, noun_ = noun, index_ = index;
+  }
+  void saw(int64_t cycle, std::string what) { last_cycle_ = cycle, event_ = nullptr, last_ = std::move(what); }
   bool expired(int64_t cycle) const { return cycle - last_cycle_ > limit_; }
   // "no handshake for N cycles at cycle C (<progress>; last handshake: <what> at cycle L)"
   std::string describe(int64_t cycle, const std::string& progress) const;
 
  private:
   int64_t limit_, last_cycle_;
+  const char* event_ = nullptr;  // with noun_ and index_, the last handshake; else last_ says it
+  const char* noun_ = "";
+  int64_t index_ = 0;
   std::string last_ = "none";
 };
 

@@ -138,9 +138,9 @@ void stream(Harness& h, CosimResult& r, int64_t input, size_t n, const char* wha
     const bool in_fire = sent < n && (!in_ready || h.high(*in_ready)), out_fire = h.high(out_valid);
     if (out_fire) {
       score_item(received);
-      watchdog.saw(r.cycles, fmt::format("output {} {}", what, received++));
+      watchdog.saw(r.cycles, "output", what, static_cast<int64_t>(received++));
     }
-    if (in_fire) watchdog.saw(r.cycles, fmt::format("input {} {}", what, sent++));
+    if (in_fire) watchdog.saw(r.cycles, "input", what, static_cast<int64_t>(sent++));
     h.rising(r);
     if (watchdog.expired(r.cycles))
       return hang(r, watchdog, fmt::format("input {}; {} of {} {}s sent, {} received", input, sent, n, what, received));
@@ -201,7 +201,7 @@ class FixedLatency : public DutProtocol {
       h.put("in_valid", 1);
       h.cycle(r);
       h.put("in_valid", 0);
-      watchdog.saw(r.cycles - 1, "in_valid pulse of element " + std::to_string(i));
+      watchdog.saw(r.cycles - 1, "in_valid pulse of", "element", static_cast<int64_t>(i));
       for (int64_t edges = 1; latency > 0 ? edges < latency : !h.high("out_valid"); ++edges) {
         h.cycle(r);
         if (watchdog.expired(r.cycles))
@@ -256,10 +256,10 @@ class MatrixTiles : public DutProtocol {
               static_cast<int32_t>(static_cast<uint32_t>(s.expected[slot]) - static_cast<uint32_t>(offset));
           score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(h.get(out_acc, c)), expected);
         }
-        watchdog.saw(r.cycles, "output row " + std::to_string(drained++));
+        watchdog.saw(r.cycles, "output", "row", drained++);
         if (drained % R == 0) ++r.matrices;  // a whole tile out
       }
-      if (in_fire) watchdog.saw(r.cycles, "input beat " + std::to_string(sent++));
+      if (in_fire) watchdog.saw(r.cycles, "input", "beat", sent++);
       h.rising(r);
       if (watchdog.expired(r.cycles))
         return hang(r, watchdog,
