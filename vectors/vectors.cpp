@@ -275,6 +275,11 @@ Tensor load_inputs(const InputSource& s, const Preprocess& norm) {
 }
 }  // namespace
 
+InputSource data_input_source(const std::string& spec, int64_t count) {
+  return spec == "fashion-mnist" ? InputSource{"fashion-mnist", "", count, ""}
+                                 : InputSource{"data", absolute_data_spec(spec), count, ""};
+}
+
 Manifest write_vectors(const IntGraph& g, const std::string& model_dir, const Tensor& inputs, const InputSource& source,
                        const std::string& dir, Options options, Engine& engine, int jobs) {
   options.engine = engine.name();

@@ -19,6 +19,11 @@
 
 namespace chipref::vectors {
 
+// What a manifest records of the first `count` inputs of a --data SPEC: the "fashion-mnist" kind for
+// Debian's set (what manifests said before --data took other sources), else "data" with the spec's paths
+// made absolute, so that verify reads the same files from anywhere.
+InputSource data_input_source(const std::string& spec, int64_t count);
+
 // `model_dir` is the IntGraph's directory (hashed into the manifest); `inputs` float [N, ...] as the
 // graph's input, already normalised; `engine` runs `graph` (its name goes into the manifest). With
 // jobs > 1 and an engine that runs concurrently (the DirectEngine), that many inputs run at a time, each

@@ -157,11 +157,9 @@ void demo_vectors(const DemoOptions& o, const IntGraph& q, const std::string& di
   options.formats = {vectors::Format::mem, vectors::Format::bin, vectors::Format::npy, vectors::Format::h};
   const int64_t images = 3;
   DirectEngine engine(q);
-  const vectors::Manifest m = vectors::write_vectors(
-      q, model_dir, demo_data(o, DataSplit::test, images, q.preprocess).images,
-      o.data == "fashion-mnist" ? vectors::InputSource{"fashion-mnist", "", images, ""}
-                                : vectors::InputSource{"data", absolute_data_spec(o.data), images, ""},
-      vectors_dir, options, engine);
+  const vectors::Manifest m =
+      vectors::write_vectors(q, model_dir, demo_data(o, DataSplit::test, images, q.preprocess).images,
+                             vectors::data_input_source(o.data, images), vectors_dir, options, engine);
   const int64_t files = vectors::verify_vectors(vectors_dir, make_engine_by_name);
   fmt::print(
       "[{}/{}] golden vectors of {} for {} test images (mem, bin, npy, h): {} files, {} manifest entries -> {}; "

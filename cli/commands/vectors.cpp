@@ -52,8 +52,7 @@ int run_vectors(const VectorsOptions& o) {
     if ((data->dtype() == DType::float32) != (graph.input_dtype == DType::float32))
       throw InputError("vectors: " + o.model + " takes " + std::string(to_string(graph.input_dtype)) + " inputs; " +
                        data->name() + " holds " + std::string(to_string(data->dtype())));
-    source = o.data == "fashion-mnist" ? vectors::InputSource{"fashion-mnist", "", data->count(), ""}
-                                       : vectors::InputSource{"data", absolute_data_spec(o.data), data->count(), ""};
+    source = vectors::data_input_source(o.data, data->count());
     inputs = data->rows(0, data->count());
     require_finite(inputs, data->name());
   } else {
