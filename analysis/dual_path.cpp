@@ -48,15 +48,16 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
       continue;
     }
     const Tensor codes = mac_weight_codes(q, op.inputs[1]);  // N:M-compressed weights decoded
-    const auto scales = q.weight_scales.find(op.inputs[1]);
-    if (scales == q.weight_scales.end())
+    const auto record = q.weights.find(op.inputs[1]);
+    if (record == q.weights.end() || record->second.scales.empty())
       throw InputError(q.source_model + ": the IntGraph records no weight scales for '" + op.inputs[1] +
                        "'; re-run quantize");
-    const std::vector<double>& s_w = scales->second;
+    const std::vector<double>& s_w = record->second.scales;
     const int64_t channels = codes.shape.at(0), per = codes.numel() / channels;
     Tensor w = Tensor::zeros(DType::float32, codes.shape);
     for (int64_t i = 0; i < codes.numel(); ++i)
-      w.floats[i] = static_cast<float>(static_cast<double>(codes.ints[i]) * s_w[i / per]);
+      w.floats[i] =
+          static_cast<float>(static_cast<double>(codes.ints[i] - record->second.zero_point(i / per)) * s_w[i / per]);
     if ((node->op_type == "Gemm" && node->get_int("transB", 0) == 0) ||
         node->op_type == "MatMul") {  // back to the float graph's [in, out]
       Tensor t = Tensor::zeros(DType::float32, {codes.shape[1], codes.shape[0]});

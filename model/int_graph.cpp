@@ -110,9 +110,13 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
     constants[name] = {
         {"file", constant_file(index++, name)}, {"dtype", std::string(to_string(t.dtype))}, {"shape", t.shape}};
   j["constants"] = constants;
-  ordered_json weight_scales = ordered_json::object();
-  for (const auto& [name, scales] : g.weight_scales) weight_scales[name] = scales;
-  j["weight_scales"] = weight_scales;
+  ordered_json weights = ordered_json::object();
+  for (const auto& [name, w] : g.weights)
+    weights[name] = {{"bits", w.format.bits()},
+                     {"signed", w.format.is_signed()},
+                     {"zero_points", w.zero_points},
+                     {"scales", w.scales}};
+  j["weights"] = weights;
   j["hardware"] = {{"mac_rows", g.hardware.mac_rows},
                    {"mac_cols", g.hardware.mac_cols},
                    {"dataflow", to_string(g.hardware.dataflow)},
@@ -155,6 +159,25 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
 bool is_int_graph_dir(const std::string& path) { return fs::is_regular_file(fs::path(path) / "graph.json"); }
 
 std::string int_graph_json_path(const std::string& dir) { return (fs::path(dir) / "graph.json").string(); }
+
+namespace {
+WeightQuant weight_quant_from_json(const ordered_json& w, const std::string& name, const fs::path& json_path) {
+  try {
+    WeightQuant q;
+    q.format = IntFormat::make(json_integer<int>(w.at("bits"), "bits"), w.at("signed").get<bool>());
+    q.zero_points = json_integers(w.at("zero_points"), "zero_points");
+    if (q.zero_points.empty()) throw InputError("zero_points: expected one per tensor or one per output channel");
+    for (int64_t z : q.zero_points)
+      if (!q.format.contains(z)) throw InputError("zero point " + std::to_string(z) + " is outside " + q.format.name());
+    for (const auto& x : w.at("scales")) q.scales.push_back(json_finite(x, "scales"));
+    return q;
+  } catch (const InputError& e) {
+    throw InputError(json_path.string() + ": weights: '" + name + "': " + e.what());
+  } catch (const ordered_json::exception& e) {
+    throw InputError(json_path.string() + ": weights: '" + name + "': " + e.what());
+  }
+}
+}  // namespace
 
 IntGraph read_int_graph(const std::string& dir) {
   const fs::path json_path = int_graph_json_path(dir);
@@ -222,12 +245,18 @@ IntGraph read_int_graph(const std::string& dir) {
       }
       g.hardware.fifo_depth = json_integer(h.at("fifo_depth"), json_path.string() + ": hardware: fifo_depth");
     }
-    if (j.contains("weight_scales"))  // report metadata only: the engine runs without it
+    if (j.contains("weights"))
+      for (const auto& [name, w] : j.at("weights").items())
+        g.weights[name] = weight_quant_from_json(w, name, json_path);
+    if (j.contains("weight_scales"))  // graphs written before weight formats: signed symmetric codes of their dtype
       for (const auto& [name, scales] : j.at("weight_scales").items()) {
         if (!scales.is_array())
           throw InputError(json_path.string() + ": weight_scales: '" + name + "': expected a list of numbers");
+        WeightQuant& w = g.weights[name];
+        const auto c = g.constants.find(name);
+        if (c != g.constants.end() && c->second.dtype == DType::int16) w.format = IntFormat::int_bits(16);
         for (const auto& x : scales)
-          g.weight_scales[name].push_back(json_finite(x, json_path.string() + ": weight_scales: '" + name + "'"));
+          w.scales.push_back(json_finite(x, json_path.string() + ": weight_scales: '" + name + "'"));
       }
     for (const auto& o : j.at("ops")) {
       Node n;

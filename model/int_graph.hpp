@@ -23,6 +23,24 @@ struct QuantParams {
   double scale = 0.0;
 };
 
+// A MAC layer's weight codes, per output channel c (axis 0): real = scales[c] · (code − zero_points[c]).
+// `format` is the hardware's element (4-bit weights are kept in int8 tensors but are int4 here: vectors
+// write them 4 bits wide); the engines multiply code − zero point (docs/numerics.md §4); the scales are
+// metadata for reports, QDQ export and the dual-path check. One zero point (per tensor) or one per channel.
+struct WeightQuant {
+  IntFormat format = IntFormat::int_bits(8);
+  std::vector<int64_t> zero_points{0};
+  std::vector<double> scales;
+  int64_t zero_point(int64_t channel) const {
+    return zero_points.size() == 1 ? zero_points[0] : zero_points.at(static_cast<size_t>(channel));
+  }
+  bool symmetric() const {
+    for (int64_t z : zero_points)
+      if (z != 0) return false;
+    return true;
+  }
+};
+
 // An integer tensor between the boundaries. shape[0] is the batch (-1: any).
 struct IntValue {
   Shape shape;
@@ -56,9 +74,8 @@ struct IntGraph {
   DType input_dtype = DType::float32;
   std::map<std::string, IntValue> values;
   std::map<std::string, Tensor> constants;  // integer tensors: weights, biases, multipliers, shifts
-  // Real scale of each weight constant's codes, per output channel: metadata for reports and the
-  // dual-path check (the engine never reads it).
-  std::map<std::string, std::vector<double>> weight_scales;
+  // How each MAC layer's weights are coded (the constant, or the value a sparse_decode op produces).
+  std::map<std::string, WeightQuant> weights;
   std::vector<Node> ops;    // topological order
   HardwareConfig hardware;  // what the SystemC engine models (the DirectEngine ignores it)
 };

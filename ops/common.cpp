@@ -1,5 +1,7 @@
 #include "ops/common.hpp"
 
+#include "ops/mac.hpp"
+
 #include <algorithm>
 
 namespace chipref::ops {
@@ -113,9 +115,39 @@ std::vector<int32_t> table_of(const Node& op, const Tensor& t, int64_t lo, int64
   return as_int32(t);
 }
 
-std::shared_ptr<const PreparedWeights> prepare_weights(const Tensor& w, int64_t out_channels) {
+std::vector<int32_t> weight_zero_points(const IntGraph& g, const Node& mac, const Tensor& codes) {
+  const int64_t channels = codes.shape.empty() ? 1 : codes.shape[0];
+  const auto it = g.weights.find(mac.inputs.at(1));
+  if (it == g.weights.end()) return std::vector<int32_t>(static_cast<size_t>(channels), 0);
+  const WeightQuant& q = it->second;
+  if (q.zero_points.size() != 1 && static_cast<int64_t>(q.zero_points.size()) != channels)
+    throw InputError(mac.describe() + ": its weights '" + it->first + "' have " + std::to_string(q.zero_points.size()) +
+                     " zero points; expected 1 or one per output channel (" + std::to_string(channels) + ")");
+  for (size_t i = 0; i < codes.ints.size(); ++i)
+    if (!q.format.contains(codes.ints[i]))
+      throw InputError(mac.describe() + ": weight code " + std::to_string(codes.ints[i]) + " (element " +
+                       std::to_string(i) + " of '" + it->first + "') is outside its format " + q.format.name());
+  std::vector<int32_t> zero_points(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) zero_points[static_cast<size_t>(c)] = static_cast<int32_t>(q.zero_point(c));
+  return zero_points;
+}
+
+std::vector<int32_t> offset_weights(const IntGraph& g, const Node& mac, const Tensor& codes) {
+  const std::vector<int32_t> zero_points = weight_zero_points(g, mac, codes);
+  std::vector<int32_t> offset = as_int32(codes);
+  const size_t per = offset.size() / std::max<size_t>(zero_points.size(), 1);
+  for (size_t i = 0; i < offset.size(); ++i) offset[i] -= zero_points[i / per];
+  return offset;
+}
+
+std::shared_ptr<const PreparedWeights> prepare_weights(const IntGraph& g, const Node& op, const Tensor& w,
+                                                       int64_t out_channels, bool compressed) {
   auto p = std::make_shared<PreparedWeights>();
-  p->codes = as_int32(w);
+  p->codes = offset_weights(g, op, w);
+  if (compressed && !std::equal(p->codes.begin(), p->codes.end(), w.ints.begin()))
+    throw InputError(op.describe() +
+                     ": its N:M-compressed weights have a nonzero zero point; the sparse kernels "
+                     "skip code 0, which must be the real 0 (quantize with symmetric signed weights)");
   p->mac = kernels::MacWeights::prepare(p->codes.data(), out_channels, w.numel() / std::max<int64_t>(out_channels, 1));
   return p;
 }

@@ -92,7 +92,10 @@ struct PreparedWeights {
   std::vector<int32_t> codes;
   kernels::MacWeights mac;
 };
-std::shared_ptr<const PreparedWeights> prepare_weights(const Tensor& w, int64_t out_channels);
+// `codes` are the weights minus their zero points (offset_weights). `compressed`: the op runs the N:M kernels,
+// which skip code 0, so a nonzero zero point is refused.
+std::shared_ptr<const PreparedWeights> prepare_weights(const IntGraph& g, const Node& op, const Tensor& w,
+                                                       int64_t out_channels, bool compressed);
 std::shared_ptr<const std::vector<int32_t>> bias_of(const IntGraph& g, const Node& op);
 const Tensor& dense_weights(const IntGraph& g, const Node& op, const MacWeightSource& source);
 

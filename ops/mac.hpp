@@ -15,4 +15,11 @@ const OpDef& matmul_mac_op_def();
 // naming the op if they do not fit).
 kernels::ConvGeometry conv_geometry(const Node& conv_mac, const Shape& x, const Shape& weights);
 
+// Per output channel (axis 0 of `codes`), the zero point a conv_mac / linear_mac subtracts from its weight
+// codes: the IntGraph's `weights` record of op input 1, all 0 without one (symmetric codes). InputError naming
+// the op if the record has neither one zero point nor one per channel, or a code lies outside its format.
+std::vector<int32_t> weight_zero_points(const IntGraph& g, const Node& mac, const Tensor& codes);
+// codes − their channel's zero point: what the MAC multiplies (docs/numerics.md §4).
+std::vector<int32_t> offset_weights(const IntGraph& g, const Node& mac, const Tensor& codes);
+
 }  // namespace chipref::ops

@@ -196,29 +196,41 @@ class Exporter {
     const Node& rq = requantization_of(mac.outputs.at(0));
     const std::string src = mac.get_string("source"), v = rq.outputs.at(0), x = mac.inputs.at(0);
     const Tensor& w = g_.constants.at(mac.inputs.at(1));
-    const auto scales_it = g_.weight_scales.find(mac.inputs[1]);
-    if (scales_it == g_.weight_scales.end())
+    const auto record = g_.weights.find(mac.inputs[1]);
+    if (record == g_.weights.end() || record->second.scales.empty())
       fail(mac, "the IntGraph has no weight scales for '" + mac.inputs[1] + "' (quantize it again)");
-    const std::vector<double>& s_w = scales_it->second;
+    const WeightQuant& wq_record = record->second;
+    const std::vector<double>& s_w = wq_record.scales;
+    const bool is_unsigned = !wq_record.format.is_signed();
+    const IntFormat onnx_type = IntFormat::make(8, !is_unsigned);
     for (int64_t code : w.ints)
-      if (code < -128 || code > 127)
-        fail(mac, "its weights are wider than 8 bits; opset 13 DequantizeLinear carries int8 weights only");
+      if (!onnx_type.contains(code))
+        fail(mac, "its weights are wider than 8 bits; opset 13 DequantizeLinear carries 8-bit weights only");
     // A product of an input of rank > 2 is a MatMul (weights [in, out], per-channel along axis 1); else Gemm / Conv.
     const bool matmul = !conv && g_.values.at(x).shape.size() > 2;
-    std::vector<int8_t> codes(w.ints.begin(), w.ints.end());
+    std::vector<int64_t> codes = w.ints;
     Shape w_shape = w.shape;
     if (matmul) {
       const int64_t out = w.shape.at(0), in = w.shape.at(1);
       for (int64_t o = 0; o < out; ++o)
-        for (int64_t i = 0; i < in; ++i) codes[i * out + o] = static_cast<int8_t>(w.ints[o * in + i]);
+        for (int64_t i = 0; i < in; ++i) codes[i * out + o] = w.ints[o * in + i];
       w_shape = {in, out};
     }
     std::vector<float> scales(s_w.begin(), s_w.end());
+    std::vector<int64_t> zero_points(scales.size());
+    for (size_t c = 0; c < scales.size(); ++c) zero_points[c] = wq_record.zero_point(static_cast<int64_t>(c));
     const std::string wq = src + "_weight";
-    add_initializer(wq + "_q", onnx::TensorProto::INT8, w_shape, codes);
-    add_initializer(wq + "_scale", onnx::TensorProto::FLOAT, {static_cast<int64_t>(scales.size())}, scales);
-    add_initializer(wq + "_zero_point", onnx::TensorProto::INT8, {static_cast<int64_t>(scales.size())},
-                    std::vector<int8_t>(scales.size(), 0));
+    const int type = is_unsigned ? onnx::TensorProto::UINT8 : onnx::TensorProto::INT8;
+    const Shape zp_shape = {static_cast<int64_t>(scales.size())};
+    const auto add_codes = [&](const std::string& name, const Shape& shape, const std::vector<int64_t>& v) {
+      if (is_unsigned)
+        add_initializer(name, type, shape, std::vector<uint8_t>(v.begin(), v.end()));
+      else
+        add_initializer(name, type, shape, std::vector<int8_t>(v.begin(), v.end()));
+    };
+    add_codes(wq + "_q", w_shape, codes);
+    add_initializer(wq + "_scale", onnx::TensorProto::FLOAT, zp_shape, scales);
+    add_codes(wq + "_zero_point", zp_shape, zero_points);
     set_int(
         add_node("DequantizeLinear", wq + "_DequantizeLinear", {wq + "_q", wq + "_scale", wq + "_zero_point"}, {wq}),
         "axis", matmul ? 1 : 0);

@@ -19,7 +19,9 @@ namespace chipref {
 
 struct LayerQuantConfig {
   int weight_bits = 8;
-  bool weight_per_channel = true;  // weights are symmetric, signed, narrow range [−(2^(b−1)−1), 2^(b−1)−1]
+  bool weight_per_channel = true;
+  bool weight_signed = true;     // unsigned: codes 0..2^b−1 (a symmetric layer's zero point is 2^(b−1))
+  bool weight_symmetric = true;  // narrow range around the zero point; else a zero point per slice from [min, max]
   std::string weight_calibrator = "minmax";
   int activation_bits = 8;
   bool activation_signed = false;

@@ -131,6 +131,7 @@ class Extractor {
     const Tensor& scale = constant(dq, 1, "x_scale");
     QuantizedConstant c;
     c.codes = codes;
+    c.format = codes.dtype == DType::int32 ? IntFormat::int_bits(32) : format_of(dq, codes.dtype, g_);  // a bias
     c.scales.assign(scale.floats.begin(), scale.floats.end());
     c.zero_points = dq.has_input(2) ? constant(dq, 2, "x_zero_point").ints : std::vector<int64_t>(c.scales.size(), 0);
     c.axis = scale.numel() > 1 ? dq.get_int("axis", 1) : 0;
@@ -198,6 +199,7 @@ class Extractor {
       for (float z : zeropt.floats) c.zero_points.push_back(static_cast<int64_t>(z));
       if (c.zero_points.size() < c.scales.size()) c.zero_points.resize(c.scales.size(), c.zero_points.at(0));
       c.axis = 0;
+      c.format = IntFormat::make(static_cast<int>(bits), is_signed);
       c.codes = Tensor::zeros(bits <= 8 ? DType::int8 : DType::int16, y.shape);
       if (!is_signed) c.codes.dtype = bits <= 8 ? DType::uint8 : DType::uint16;
       const int64_t inner = y.numel() / std::max<int64_t>(per_channel, 1);

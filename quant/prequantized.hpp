@@ -18,7 +18,8 @@ namespace chipref {
 // tensor or one per slice along `axis`.
 struct QuantizedConstant {
   Tensor codes;
-  std::vector<double> scales;  // float32 values, held exactly
+  IntFormat format = IntFormat::int_bits(8);  // the quantizer's (QONNX: its bit width; QDQ: the codes' type)
+  std::vector<double> scales;                 // float32 values, held exactly
   std::vector<int64_t> zero_points;
   int64_t axis = 0;
   std::string producer;  // the quantizer node, for messages

@@ -76,7 +76,7 @@ Tensor TensorQuantizer::codes(const Tensor& reals, DType dtype) const {
                                ? params_[static_cast<size_t>(i / row)]
                                : params_[static_cast<size_t>(i / row * groups_per_channel + (i % row) / group_size_)];
     int64_t c = code_of(reals.floats[static_cast<size_t>(i)], q);
-    if (narrow_) c = std::max(c, -q.format.max());
+    if (narrow_) c = std::max(c, q.format.min() + 1);
     if (c < dtype_min(dtype) || c > dtype_max(dtype))
       throw InputError("code " + std::to_string(c) + " of element " + std::to_string(i) + " does not fit " +
                        std::string(to_string(dtype)));

@@ -35,7 +35,8 @@ class TensorQuantizer {
   // last group of a row may be shorter).
   static TensorQuantizer per_group(std::vector<QuantParams> groups, int64_t group_size);
 
-  // Symmetric narrow range: codes in [−max, max] (weights: negating a code stays in range).
+  // Narrow range: never the format's lowest code, so that symmetric weights (signed around 0, or unsigned around
+  // 2^(b−1)) lie in [z − (2^(b−1)−1), z + 2^(b−1)−1] and negating one stays in range.
   TensorQuantizer& narrow_range() {
     narrow_ = true;
     return *this;

@@ -206,6 +206,8 @@ std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const s
                      " activation codes do not fit the array's 16-bit signed lanes");
   const vectors::Entry& w_entry = entry_for(m, dir, op, op.inputs[1], -1);
   CodeTensor weights{w_entry.shape, as_int32(vectors::read_vector(dir, w_entry))};
+  const std::vector<int32_t> zero_points =
+      ops::weight_zero_points(g, op, Tensor::of_ints(DType::int32, weights.shape, vectors::read_vector(dir, w_entry)));
   std::vector<int64_t> bias_values;
   if (op.inputs.size() > 2) bias_values = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs[2], -1));
   HardwareConfig hw;
@@ -233,6 +235,9 @@ std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const s
         s.bias.push_back(m_in_group < channels && !bias_values.empty()
                              ? static_cast<int32_t>(bias_values.at(static_cast<size_t>(grp * channels + m_in_group)))
                              : 0);
+        // Past the last channel, the group's first channel's zero point: one value for per-tensor weights.
+        s.weight_zero_points.push_back(
+            zero_points.at(static_cast<size_t>(grp * channels + (m_in_group < channels ? m_in_group : 0))));
       }
     }
     all.push_back(std::move(s));

@@ -140,7 +140,10 @@ struct MacArrayStimulus {
   Shape shape;  // of the accumulator tensor
   std::vector<int32_t> activations, weights, bias, expected;
   std::vector<int64_t> index;
-  int32_t act_zero_point = 0, weight_zero_point = 0;
+  int32_t act_zero_point = 0;
+  // The weight codes' zero point of each tile column, like the bias (past the last channel, the group's first
+  // channel's): all the same for weights quantized per tensor.
+  std::vector<int32_t> weight_zero_points;
 };
 
 // InputError if `layer` is not a conv_mac / linear_mac with constant (dense) weights and 32-bit wrapping

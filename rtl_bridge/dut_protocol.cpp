@@ -224,14 +224,21 @@ class MatrixTiles : public DutProtocol {
     const int64_t R = s.rows, C = s.cols, K = s.reduction, beats = s.tiles * K, rows_out = s.tiles * R;
     const bool act_zp = h.has("cfg_act_zero_point"), weight_zp = h.has("cfg_weight_zero_point"),
                bias = h.has("in_bias");
+    const std::vector<int32_t>& zw = s.weight_zero_points;
+    const bool one_weight_zp = std::all_of(zw.begin(), zw.end(), [&](int32_t z) { return z == zw.at(0); });
+    if (weight_zp && !one_weight_zp)
+      throw InputError(s.layer +
+                       ": its weights have a zero point per output channel, and the design takes one on "
+                       "cfg_weight_zero_point (quantize with weights.granularity: per_tensor, or leave the "
+                       "port unbound and chipref sends code − zero point)");
     h.put_if("cfg_act_zero_point", s.act_zero_point);
-    h.put_if("cfg_weight_zero_point", s.weight_zero_point);
+    h.put_if("cfg_weight_zero_point", zw.at(0));
     h.reset(r);
     const Harness::Role &in_valid = h.role("in_valid"), &in_last = h.role("in_last"), &in_act = h.role("in_act"),
                         &in_weight = h.role("in_weight"), &out_valid = h.role("out_valid"),
                         &out_acc = h.role("out_acc");
     const Harness::Role *in_first = h.find("in_first"), *in_ready = h.find("in_ready"), *in_bias = h.find("in_bias");
-    const int32_t act_offset = act_zp ? 0 : s.act_zero_point, weight_offset = weight_zp ? 0 : s.weight_zero_point;
+    const int32_t act_offset = act_zp ? 0 : s.act_zero_point;
     int64_t sent = 0, drained = 0;
     Watchdog watchdog(watchdog_cycles, r.cycles);
     while (drained < rows_out) {
@@ -241,7 +248,11 @@ class MatrixTiles : public DutProtocol {
         if (in_first) h.put(*in_first, k == 0);
         h.put(in_last, k == K - 1);
         h.put_lanes(in_act, &s.activations[static_cast<size_t>(sent * R)], R, act_offset);
-        h.put_lanes(in_weight, &s.weights[static_cast<size_t>(sent * C)], C, weight_offset);
+        const int32_t* weights = &s.weights[static_cast<size_t>(sent * C)];
+        if (weight_zp || one_weight_zp)
+          h.put_lanes(in_weight, weights, C, weight_zp ? 0 : zw[0]);
+        else  // each lane less its own channel's zero point
+          for (int64_t c = 0; c < C; ++c) h.put(in_weight, weights[c] - zw[static_cast<size_t>(tile * C + c)], c);
         if (in_bias && k == 0) h.put_lanes(*in_bias, &s.bias[static_cast<size_t>(tile * C)], C);
       }
       h.falling(r);
@@ -276,7 +287,8 @@ class MatrixTiles : public DutProtocol {
 // chunks (accumulate: harness) or reads the design's sum after the last one (accumulate: dut: in_accumulate
 // is high with every chunk but a tile's first, telling the design to add to its sums instead of starting). The design
 // computes plain products of what it receives: codes plus the adapter's a_offset / b_offset, zeros past the edges.
-// Everything else is chipref's exact correction, with A = a_offset + z_a, B = b_offset + z_w and a, w the codes sent:
+// Everything else is chipref's exact correction, with A = a_offset + z_a, B = b_offset + z_w (the column's channel's
+// weight zero point) and a, w the codes sent:
 //   Σ_k (a − z_a)(w − z_w) = Σ_k a·w − B · Σ_k a − A · Σ_k w + K · A · B      (k over the real K)
 // plus the bias, in 32-bit two's complement like the golden accumulators.
 class WholeMatrix : public DutProtocol {
@@ -305,13 +317,15 @@ class WholeMatrix : public DutProtocol {
     const Harness::Role &in_a = h.role("in_a"), &in_b = h.role("in_b"), &out_c = h.role("out_c"),
                         &in_valid = h.role("in_valid");
     const Harness::Role *in_accumulate = h.find("in_accumulate"), *out_valid = h.find("out_valid");
-    const int64_t A = m.a_offset + s.act_zero_point, B = m.b_offset + s.weight_zero_point;
+    const int64_t A = m.a_offset + s.act_zero_point;
+    std::vector<int64_t> B(static_cast<size_t>(N));  // b_offset + each column's weight zero point
     std::vector<int64_t> sums(static_cast<size_t>(M * N)), row_sums(static_cast<size_t>(M)),
         col_sums(static_cast<size_t>(N));
     Watchdog watchdog(watchdog_cycles, r.cycles);
     for (int64_t tile = 0; tile < s.tiles; ++tile) {
       std::fill(sums.begin(), sums.end(), 0), std::fill(row_sums.begin(), row_sums.end(), 0);
       std::fill(col_sums.begin(), col_sums.end(), 0);
+      for (int64_t c = 0; c < N; ++c) B[c] = m.b_offset + s.weight_zero_points[static_cast<size_t>(tile * N + c)];
       for (int64_t chunk = 0; chunk < chunks; ++chunk) {
         const int64_t k0 = chunk * D, real = std::min(D, K - k0);
         for (int64_t k = 0; k < D; ++k) {
@@ -350,7 +364,7 @@ class WholeMatrix : public DutProtocol {
           const size_t slot = static_cast<size_t>((tile * M + i) * N + c);
           if (s.index[slot] < 0) continue;  // padding of a partial tile
           const int64_t corrected =
-              sums[i * N + c] - B * row_sums[i] - A * col_sums[c] + K * A * B + s.bias[tile * N + c];
+              sums[i * N + c] - B[c] * row_sums[i] - A * col_sums[c] + K * A * B[c] + s.bias[tile * N + c];
           score(r, s.input, s.index[slot], s.shape, static_cast<int32_t>(static_cast<uint32_t>(corrected)),
                 s.expected[slot]);
         }

@@ -29,27 +29,29 @@ std::string layout_text(const Layout& l) {
 }
 
 ordered_json entry_json(const Entry& e) {
-  return {{"file", e.file},
-          {"op", e.op},
-          {"role", e.role},
-          {"tensor", e.tensor},
-          {"input", e.input},
-          {"shape", e.shape},
-          {"bits", e.type.bits},
-          {"signed", e.type.is_signed},
-          {"format", to_string(e.format)},
-          {"layout", e.layout},
-          {"layout_kind", layout_kind_name(e.spec.kind)},
-          {"tile", std::vector<int64_t>{e.spec.tile_rows, e.spec.tile_cols}},
-          {"elements_per_word", e.spec.per_word},
-          {"bit_order", e.spec.msb_first ? "msb-first" : "lsb-first"},
-          {"scale", e.scale},
-          {"zero_point", e.zero_point},
-          {"elements", e.elements},
-          {"stored_elements", e.stored},
-          {"words", e.words},
-          {"bytes", e.bytes},
-          {"sha256", e.sha256}};
+  ordered_json j = {{"file", e.file},
+                    {"op", e.op},
+                    {"role", e.role},
+                    {"tensor", e.tensor},
+                    {"input", e.input},
+                    {"shape", e.shape},
+                    {"bits", e.type.bits},
+                    {"signed", e.type.is_signed},
+                    {"format", to_string(e.format)},
+                    {"layout", e.layout},
+                    {"layout_kind", layout_kind_name(e.spec.kind)},
+                    {"tile", std::vector<int64_t>{e.spec.tile_rows, e.spec.tile_cols}},
+                    {"elements_per_word", e.spec.per_word},
+                    {"bit_order", e.spec.msb_first ? "msb-first" : "lsb-first"},
+                    {"scale", e.scale},
+                    {"zero_point", e.zero_point},
+                    {"elements", e.elements},
+                    {"stored_elements", e.stored},
+                    {"words", e.words},
+                    {"bytes", e.bytes},
+                    {"sha256", e.sha256}};
+  if (!e.zero_points.empty()) j["zero_points"] = e.zero_points;  // weights only
+  return j;
 }
 
 }  // namespace
@@ -172,6 +174,12 @@ Manifest read_manifest(const std::string& dir) {
           x.words != (x.stored + x.spec.per_word - 1) / std::max(x.spec.per_word, 1))
         throw InputError(where + ": shape, elements, stored elements and words disagree");
       x.sha256 = e.at("sha256");
+      if (e.contains("zero_points")) {
+        x.zero_points = json_integers(e.at("zero_points"), where + ": zero_points");
+        for (int64_t z : x.zero_points)
+          if (z < x.type.min() || z > x.type.max())
+            throw InputError(where + ": zero point " + std::to_string(z) + " is outside its elements' range");
+      }
       if (x.file.find("..") != std::string::npos || (!x.file.empty() && x.file[0] == '/'))
         throw InputError(path + ": entry file '" + x.file + "' leaves the directory");
       m.entries.push_back(std::move(x));

@@ -61,6 +61,9 @@ struct Entry {
   int64_t words = 0;   // words written (stored / per_word, rounded up)
   double scale = 0;    // real = scale · (code − zero_point); 0 for accumulators and constants
   int64_t zero_point = 0;
+  // A MAC layer's weights: the zero point of each output channel (axis 0), or one for the tensor
+  // (real = s[c]·(code − zero_points[c])); empty for every other tensor.
+  std::vector<int64_t> zero_points;
   int64_t elements = 0, bytes = 0;
   std::string sha256;
 };

@@ -108,6 +108,12 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     throw InputError("vectors: word_bits " + std::to_string(options.word_bits) + " is outside 0..64");
   // A constant's element type, or that of weights a sparse_decode op produces (signed, the value's bits).
   auto stored_type = [&](const std::string& tensor) {
+    // Weights (or an N:M layer's kept values) at the hardware's element width, not their container's.
+    const std::string suffix = ".values", weights = constant_role(tensor) == "values"
+                                                        ? tensor.substr(0, tensor.size() - suffix.size())
+                                                        : tensor;
+    if (const auto w = g.weights.find(weights); w != g.weights.end())
+      return ElementType{w->second.format.bits(), w->second.format.is_signed()};
     const auto c = g.constants.find(tensor);
     return c != g.constants.end() ? constant_type(tensor, c->second)
                                   : ElementType{g.values.at(tensor).quant.format.bits(), true};
@@ -208,6 +214,7 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
         e.file = "constants/" + safe_name(index_of(tensor), tensor);
         e.shape = t.shape, e.elements = t.numel();
         e.type = stored_type(tensor);
+        if (const auto w = g.weights.find(tensor); w != g.weights.end()) e.zero_points = w->second.zero_points;
         add(e, t.ints);
         continue;
       }
@@ -228,9 +235,14 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     if (!arrays || !ops::is_mac(op)) continue;
     const IntValue* second =
         ops::op_def(op).mac == ops::MacOperand::activation ? &g.values.at(op.inputs.at(1)) : nullptr;  // not weights
+    // Constant weights stream as the array multiplies them, code − zero point: one bit wider and signed when some
+    // zero point is not 0.
+    const auto weights = g.weights.find(op.inputs.at(1));
     const ElementType stream_weight_type =
         second ? ElementType{second->quant.format.bits(), second->quant.format.is_signed()}
-               : stored_type(op.inputs.at(1));
+        : weights != g.weights.end() && !weights->second.symmetric()
+            ? ElementType{weights->second.format.bits() + 1, true}
+            : stored_type(op.inputs.at(1));
     const IntValue& in = g.values.at(op.inputs.at(0));
     const IntValue& acc = g.values.at(op.outputs.at(0));
     const std::string tag = ".tiles_" + std::to_string(arrays->mac_rows) + "x" + std::to_string(arrays->mac_cols) +

@@ -138,7 +138,7 @@ int inspect_int_graph(const InspectOptions& o) {
       macs = ops::mac_count(op, traced(op.inputs.at(0)), second, traced(op.outputs.at(0)));
     }
     for (const auto& in : op.inputs)
-      if (g.weight_scales.count(in)) params += element_count(mac_weight_codes(g, in).shape);
+      if (g.weights.count(in)) params += element_count(mac_weight_codes(g, in).shape);
     total_macs += macs, total_params += params;
     std::vector<std::string> ins, outs;
     for (const auto& in : op.inputs) ins.push_back(describe(in));

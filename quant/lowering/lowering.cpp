@@ -346,43 +346,65 @@ const QuantizedConstant* Lowering::given_codes(const Node& n, size_t i) const {
 std::vector<double> Lowering::take_weights(const Node& n, const QuantizedConstant& given, Tensor codes,
                                            bool out_axis_ok, const std::string& name) {
   const int64_t channels = codes.shape.at(0);
-  for (int64_t z : given.zero_points)
-    if (z != 0)
-      cannot(n, "its weights (" + given.producer + ") have zero point " + std::to_string(z) +
-                    "; the MAC array takes symmetric weights (zero point 0)");
   if (given.scales.size() != 1 && (!out_axis_ok || static_cast<int64_t>(given.scales.size()) != channels))
     cannot(n, "its weights (" + given.producer + ") must be quantized per tensor or per output channel");
-  std::vector<double> scales(static_cast<size_t>(channels), given.scales[0]);
-  if (given.scales.size() != 1) scales = given.scales;
-  codes.dtype = codes.dtype == DType::uint8 || codes.dtype == DType::int8 ? DType::int8 : DType::int16;
+  WeightQuant record;
+  record.format = given.format;
+  record.scales.assign(static_cast<size_t>(channels), given.scales[0]);
+  if (given.scales.size() != 1) record.scales = given.scales;
+  record.zero_points = given.zero_points;
   for (int64_t v : codes.ints)
-    if (v < dtype_min(codes.dtype) || v > dtype_max(codes.dtype))
-      cannot(n, "its weights (" + given.producer + ") are unsigned codes above the signed range");
+    if (!record.format.contains(v))
+      cannot(n, "its weights (" + given.producer + ") hold code " + std::to_string(v) + ", outside " +
+                    record.format.name());
   add_constant(name, std::move(codes));
-  int_graph.weight_scales[name] = scales;
-  return scales;
+  int_graph.weights[name] = record;
+  return record.scales;
 }
 
 std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name) {
   const int64_t channels = w.shape.at(0), per = w.numel() / channels;
-  const int64_t qmax = (int64_t{1} << (c.weight_bits - 1)) - 1;
-  std::vector<double> scales(static_cast<size_t>(channels));
+  const int b = c.weight_bits;
   const WeightCalibrator& calibrator = weight_calibrator(c.weight_calibrator);
-  const double tensor_clip = c.weight_per_channel ? 0.0 : calibrator.clip(w.floats.data(), w.numel(), c.weight_bits);
-  const IntFormat format = IntFormat::make(c.weight_bits, true);
+  const auto min_max = [](const float* x, int64_t n) {
+    const auto [lo, hi] = std::minmax_element(x, x + n);
+    return std::pair<double, double>{*lo, *hi};
+  };
+  // The clip and the range of each slice: the channel's, or the tensor's for every channel.
+  const double tensor_clip = c.weight_per_channel ? 0.0 : calibrator.clip(w.floats.data(), w.numel(), b);
+  const auto tensor_range = min_max(w.floats.data(), w.numel());
+  WeightQuant record;
+  record.format = IntFormat::make(b, c.weight_signed);
+  record.zero_points.clear();
   std::vector<QuantParams> params;
+  bool narrow = false;
   for (int64_t ch = 0; ch < channels; ++ch) {
-    const double m =
-        c.weight_per_channel ? calibrator.clip(w.floats.data() + ch * per, per, c.weight_bits) : tensor_clip;
-    scales[ch] = m > 0 ? m / static_cast<double>(qmax) : 1.0;
-    params.push_back(QuantParams{format, 0, scales[ch]});
+    const float* row = w.floats.data() + ch * per;
+    const double clip = c.weight_per_channel ? calibrator.clip(row, per, b) : tensor_clip;
+    QuantParams q;
+    if (c.weight_symmetric) {
+      // Narrow range [−(2^(b−1)−1), 2^(b−1)−1] around zero point 0, or around 2^(b−1) for unsigned codes (the
+      // signed codes sent as w + 2^(b−1)): negating a weight stays in range either way.
+      const int64_t qmax = (int64_t{1} << (b - 1)) - 1;
+      q = QuantParams{record.format, c.weight_signed ? 0 : qmax + 1, clip > 0 ? clip / static_cast<double>(qmax) : 1.0};
+      narrow = true;
+    } else {
+      // The channel's [min, max] (widened to hold 0, so that 0 is a code), each tail cut at the calibrator's clip.
+      const auto [lo, hi] = c.weight_per_channel ? min_max(row, per) : tensor_range;
+      q = activation_params(std::max(lo, -clip), std::min(hi, clip), b, c.weight_signed, false);
+    }
+    params.push_back(q);
+    record.scales.push_back(q.scale);
+    record.zero_points.push_back(q.zero_point);
   }
-  // Per channel even when the clip is the tensor's: one scale each, the same value.
-  add_constant(name, TensorQuantizer::per_channel(std::move(params))
-                         .narrow_range()
-                         .codes(w, c.weight_bits <= 8 ? DType::int8 : DType::int16));
-  int_graph.weight_scales[name] = scales;
-  return scales;
+  if (!c.weight_per_channel) record.zero_points.resize(1);  // one per tensor: all equal
+  TensorQuantizer quantizer = TensorQuantizer::per_channel(std::move(params));
+  if (narrow) quantizer.narrow_range();
+  const DType container =
+      b <= 8 ? (c.weight_signed ? DType::int8 : DType::uint8) : (c.weight_signed ? DType::int16 : DType::uint16);
+  add_constant(name, quantizer.codes(w, container));
+  int_graph.weights[name] = record;
+  return record.scales;
 }
 
 void Lowering::quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w,
@@ -442,6 +464,11 @@ void Lowering::add_mulshift(const std::string& name, const std::string& acc, con
 }
 
 void Lowering::compress_weights(const Node& n, const std::string& name, const LayerQuantConfig& c, int bits) {
+  const auto record = int_graph.weights.find(name);
+  if (record != int_graph.weights.end() && !record->second.symmetric())
+    cannot(n,
+           "N:M sparsity keeps the nonzero codes, so a pruned weight must be code 0: its weights need zero point 0 "
+           "(weights.signed: true, weights.symmetric: true)");
   Tensor codes = std::move(int_graph.constants.at(name));
   int_graph.constants.erase(name);
   if (c.sparsity_on_codes) prune_nm(codes, c.sparsity);
@@ -548,8 +575,13 @@ const LoweringRule* find_lowering_rule(const std::string& domain, const std::str
 std::vector<ConfigKey> lowering_config_keys() {
   using C = LayerQuantConfig;
   return {
-      integer_key("weights", "bits", 2, 16, &C::weight_bits,
-                  "weight codes are symmetric, signed, narrow range [−(2^(b−1)−1), 2^(b−1)−1]"),
+      integer_key("weights", "bits", 2, 16, &C::weight_bits, "width of the weight codes"),
+      boolean_key("weights", "signed", &C::weight_signed,
+                  "signed codes, or unsigned ones (symmetric: the signed codes + 2^(b−1), zero point 2^(b−1))"),
+      boolean_key("weights", "symmetric", &C::weight_symmetric,
+                  "symmetric: narrow range [−(2^(b−1)−1), 2^(b−1)−1] around the zero point, scale = clip / "
+                  "(2^(b−1)−1); asymmetric: the slice's [min, max] (each tail cut at the clip, 0 included) over the "
+                  "whole format, with a zero point per slice"),
       choice_key(
           "weights", "granularity", fixed_choices({"per_channel", "per_tensor"}),
           [](C& c, const std::string& v) { c.weight_per_channel = v == "per_channel"; },

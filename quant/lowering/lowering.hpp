@@ -91,11 +91,12 @@ class Lowering {
   int64_t static_axis(const Node& n, const Shape& xs, int64_t axis) const;
   // A constant's codes from a pre-quantized model, or nullptr.
   const QuantizedConstant* given_codes(const Node& n, size_t i) const;
-  // A pre-quantized weight as it is: symmetric codes (zero point 0) with one scale per tensor or per
+  // A pre-quantized weight as it is: its codes, format and zero points, one scale (and zero point) per tensor or per
   // output channel. `codes` is already laid out [out, ...]; returns the per-channel scales.
   std::vector<double> take_weights(const Node& n, const QuantizedConstant& given, Tensor codes, bool out_axis_ok,
                                    const std::string& name);
-  // Symmetric narrow-range weight codes, per output channel (or per tensor); returns the scales.
+  // Weight codes as the config says (signed or unsigned, symmetric or with zero points), per output channel or
+  // per tensor; records the IntGraph's WeightQuant and returns the scales.
   std::vector<double> quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name);
   // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits. A
   // pre-quantized bias keeps its codes when its scale is s_x·s_w[c] (as float32, ONNX Runtime's rule).

@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "kernels/sparse.hpp"
+#include "ops/mac.hpp"
 #include "ops/sparse_decode.hpp"
 #include "sim/tile_streams.hpp"
 
@@ -140,6 +141,9 @@ MacArray::MacArray(const sc_core::sc_module_name& name, const IntGraph& graph, c
   } else if (const Node* decoder = sparse_decoder_of(graph, op.inputs[1])) {  // the kept values' type
     weight_bits_ = storage_bits(graph.constants.at(decoder->inputs.at(0)).dtype);
   }
+  // Weights move at their own width (4-bit weights kept in int8 tensors are 4 bits on the wire).
+  if (const auto w = graph.weights.find(op.inputs.at(1)); w != graph.weights.end() && !second_is_activation())
+    weight_bits_ = w->second.format.bits();
 }
 
 bool MacArray::second_is_activation() const { return ops::op_def(op_).mac == ops::MacOperand::activation; }
@@ -185,10 +189,10 @@ void MacArray::traced(const std::vector<const CodeTensor*>& inputs, const CodeTe
     context_.trace->tile_streams[op_.name] = mac_tile_streams(op_, hw_, *inputs[0], zx, *inputs[1], zw, output);
     return;
   }
-  if (weight_codes_.data.empty()) {
+  if (weight_codes_.data.empty()) {  // what the array multiplies: each code minus its channel's zero point
     const Tensor& w = sparse_fed_ ? decoded_ : graph_.constants.at(op_.inputs.at(1));
     weight_codes_.shape = w.shape;
-    weight_codes_.data.assign(w.ints.begin(), w.ints.end());
+    weight_codes_.data = ops::offset_weights(graph_, op_, w);
   }
   context_.trace->tile_streams[op_.name] = mac_tile_streams(op_, hw_, *inputs[0], zx, weight_codes_, 0, output);
 }

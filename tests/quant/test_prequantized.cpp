@@ -231,16 +231,6 @@ TEST_CASE("Prequantized/the same network as QONNX lowers to the IntGraph of its 
 
 TEST_CASE("Prequantized/what cannot be taken exactly is an error naming the node", "[quant][prequantized]") {
   {
-    onnx::ModelProto m = exported_model();  // asymmetric weights
-    onnx::TensorProto* zp = find_initializer(m, "/stem/stem.0/Conv_weight_zero_point");
-    std::vector<int8_t> z = values_of<int8_t>(*zp);
-    z[3] = 5;
-    set_values(zp, z);
-    const std::string e = lowering_error(m);
-    CHECK_THAT(e, Catch::Contains("node '/stem/stem.0/Conv' (Conv)") && Catch::Contains("zero point 5") &&
-                      Catch::Contains("symmetric weights"));
-  }
-  {
     onnx::ModelProto m = exported_model();  // a DequantizeLinear with other parameters than its QuantizeLinear
     const std::string v = find_node(m, "/stem/stem.0/Conv")->output(0);
     find_node(m, v + "_DequantizeLinear")->set_input(1, "input_scale");
@@ -422,7 +412,8 @@ namespace {
 // (1/64) → uint8 (1/4, 120) → DequantizeLinear → y. Power-of-two scales: every requantization scale is
 // exact, so ONNX's reference (the product in double) and chipref's float32 requantization agree by
 // definition, and the float executor running the QOperator graph is the oracle of every code.
-std::string qoperator_model() {
+// uint8_weights: both layers' weights uint8 with zero points (per channel for the conv), as ONNX Runtime's u8u8 form.
+std::string qoperator_model(bool uint8_weights = false) {
   std::mt19937_64 rng(23);
   onnx::ModelProto m;
   m.set_ir_version(8);
@@ -451,8 +442,18 @@ std::string qoperator_model() {
   };
   init("x_s", onnx::TensorProto::FLOAT, f32s({1.0f / 16})), init("x_z", onnx::TensorProto::UINT8, u8(128));
   init("w_s", onnx::TensorProto::FLOAT, f32s({1.0f / 64, 1.0f / 32, 1.0f / 128}), {3});
-  init("w_z", onnx::TensorProto::INT8, std::string(3, '\0'), {3});
-  init("w", onnx::TensorProto::INT8, i8s(3 * 2 * 3 * 3), {3, 2, 3, 3});
+  auto u8s = [&](int64_t n) {
+    std::string s;
+    for (int64_t i = 0; i < n; ++i) s += static_cast<char>(static_cast<uint8_t>(rng() % 256));
+    return s;
+  };
+  if (uint8_weights) {
+    init("w_z", onnx::TensorProto::UINT8, u8(100) + u8(128) + u8(141), {3});
+    init("w", onnx::TensorProto::UINT8, u8s(3 * 2 * 3 * 3), {3, 2, 3, 3});
+  } else {
+    init("w_z", onnx::TensorProto::INT8, std::string(3, '\0'), {3});
+    init("w", onnx::TensorProto::INT8, i8s(3 * 2 * 3 * 3), {3, 2, 3, 3});
+  }
   std::string bias;
   for (int i = 0; i < 3; ++i) {
     const int32_t v = static_cast<int32_t>(rng() % 4001) - 2000;
@@ -460,8 +461,14 @@ std::string qoperator_model() {
   }
   init("b", onnx::TensorProto::INT32, bias, {3});
   init("c_s", onnx::TensorProto::FLOAT, f32s({1.0f / 8})), init("c_z", onnx::TensorProto::UINT8, u8(100));
-  init("m_s", onnx::TensorProto::FLOAT, f32s({1.0f / 64})), init("m_z", onnx::TensorProto::INT8, std::string(1, '\0'));
-  init("m", onnx::TensorProto::INT8, i8s(5 * 4), {5, 4});
+  init("m_s", onnx::TensorProto::FLOAT, f32s({1.0f / 64}));
+  if (uint8_weights) {
+    init("m_z", onnx::TensorProto::UINT8, u8(77));
+    init("m", onnx::TensorProto::UINT8, u8s(5 * 4), {5, 4});
+  } else {
+    init("m_z", onnx::TensorProto::INT8, std::string(1, '\0'));
+    init("m", onnx::TensorProto::INT8, i8s(5 * 4), {5, 4});
+  }
   init("y_s", onnx::TensorProto::FLOAT, f32s({1.0f / 4})), init("y_z", onnx::TensorProto::UINT8, u8(120));
   auto node = [&](const std::string& type, const std::string& name, std::vector<std::string> in,
                   const std::string& out) {
@@ -484,7 +491,9 @@ std::string qoperator_model() {
 
 TEST_CASE("Prequantized/a QOperator model (QLinearConv, QLinearMatMul) on uint8 images: every code as ONNX defines it",
           "[quant][prequantized]") {
-  const Graph g = import_onnx_bytes(qoperator_model(), "qoperator.onnx");
+  const bool uint8_weights = GENERATE(false, true);
+  INFO("uint8 weights with zero points: " << uint8_weights);
+  const Graph g = import_onnx_bytes(qoperator_model(uint8_weights), "qoperator.onnx");
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");
   const IntGraph q = quantize(QuantizeInputs{&g, &config, nullptr, "qoperator.onnx", {}});
   CHECK(q.input_dtype == DType::uint8);
@@ -493,6 +502,14 @@ TEST_CASE("Prequantized/a QOperator model (QLinearConv, QLinearMatMul) on uint8 
   CHECK(kinds["conv_mac"] == 1);
   CHECK(kinds["linear_mac"] == 1);
   CHECK(q.values.at(q.ops.front().outputs.at(0)).quant.scale == 1.0 / 16);
+  for (const Node& op : q.ops)
+    if (op.op_type == "conv_mac" || op.op_type == "linear_mac") {
+      const WeightQuant& w = q.weights.at(op.inputs.at(1));
+      CHECK(w.format == IntFormat::make(8, !uint8_weights));
+      CHECK(w.zero_points == (!uint8_weights                ? std::vector<int64_t>(w.zero_points.size(), 0)
+                              : op.op_type == "conv_mac" ? std::vector<int64_t>{100, 128, 141}
+                                                         : std::vector<int64_t>{77}));
+    }
   std::mt19937_64 rng(5);
   Tensor x = Tensor::zeros(DType::uint8, {30, 2, 5, 5});
   for (int64_t& v : x.ints) v = static_cast<int64_t>(rng() % 256);

@@ -138,7 +138,7 @@ TEST_CASE("Quantize/float flavour: each MAC output is round_half_even(float32(ac
       return n.op_type == "mulshift" && n.inputs[0] == mac.outputs[0];
     });
     CHECK(rq.get_int("multiplier_bits") == 24);
-    const std::vector<double>& s_w = q.weight_scales.at(mac.inputs[1]);
+    const std::vector<double>& s_w = q.weights.at(mac.inputs[1]).scales;
     const QuantParams& x = q.values.at(mac.inputs[0]).quant;
     const QuantParams& y = q.values.at(rq.outputs[0]).quant;
     const CodeTensor& acc = trace.values.at(mac.outputs[0]);
@@ -295,4 +295,118 @@ TEST_CASE("Quantize/dual path: every layer within 1 LSB of fake-quant, exact but
   const std::string md = report_markdown(r), json = report_json(r);
   CHECK(md.find("| integer (DirectEngine, bit-accurate) |") != std::string::npos);
   CHECK(json.find("\"within_one_lsb\"") != std::string::npos);
+}
+
+namespace {
+// bias + Σ (x − z_x)·(w − z_w[m]) in int64, wrapped to 32 bits, computed from the op's attributes with plain
+// loops (the engine's kernels are not used): one conv_mac or linear_mac output tensor of the trace.
+std::vector<int64_t> naive_mac(const IntGraph& q, const Node& mac, const CodeTensor& x, const WeightQuant& wq) {
+  const Tensor& w = q.constants.at(mac.inputs[1]);
+  const int64_t zx = q.values.at(mac.inputs[0]).quant.zero_point;
+  const auto bias = [&](int64_t m) { return mac.inputs.size() > 2 ? q.constants.at(mac.inputs[2]).ints[m] : 0; };
+  const auto wrap32 = [](int64_t v) { return static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(v))); };
+  std::vector<int64_t> out;
+  if (mac.op_type == "linear_mac") {
+    const int64_t in = w.shape[1], outs = w.shape[0], rows = static_cast<int64_t>(x.data.size()) / in;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t m = 0; m < outs; ++m) {
+        int64_t s = bias(m);
+        for (int64_t k = 0; k < in; ++k) s += (x.data[r * in + k] - zx) * (w.ints[m * in + k] - wq.zero_point(m));
+        out.push_back(wrap32(s));
+      }
+    return out;
+  }
+  const auto ints = [&](const char* key) { return mac.get_ints(key); };
+  const auto strides = ints("strides"), pads = ints("pads"), dil = ints("dilations");
+  const int64_t groups = mac.get_int("group"), N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t M = w.shape[0], CG = w.shape[1], KH = w.shape[2], KW = w.shape[3];
+  const int64_t OH = (H + pads[0] + pads[2] - dil[0] * (KH - 1) - 1) / strides[0] + 1;
+  const int64_t OW = (W + pads[1] + pads[3] - dil[1] * (KW - 1) - 1) / strides[1] + 1;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t s = bias(m);
+          for (int64_t c = 0; c < CG; ++c)
+            for (int64_t ky = 0; ky < KH; ++ky)
+              for (int64_t kx = 0; kx < KW; ++kx) {
+                const int64_t iy = oy * strides[0] - pads[0] + ky * dil[0], ix = ox * strides[1] - pads[1] + kx * dil[1];
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;  // padding: x = z_x, product 0
+                const int64_t ch = m / (M / groups) * CG + c;
+                s += (x.data[((n * C + ch) * H + iy) * W + ix] - zx) *
+                     (w.ints[((m * CG + c) * KH + ky) * KW + kx] - wq.zero_point(m));
+              }
+          out.push_back(wrap32(s));
+        }
+  return out;
+}
+}  // namespace
+
+// Each weight coding the config can name. Oracles independent of the lowering: the float weights quantize
+// reads (BN folded) lie within half a step of scale·(code − zero point); codes and zero points lie in the
+// format the config names (symmetric ones in the narrow range around 0, or around 2^(b−1) when unsigned);
+// and every MAC output of the DirectEngine equals bias + Σ (x − z_x)(w − z_w) summed here with plain loops.
+TEST_CASE("Quantize/weights signed or unsigned, symmetric or not: codes within half a step, MACs exact",
+          "[quant][quantize][weights]") {
+  const Graph folded = prepare_for_quantization(import_onnx(kCnn));
+  const Tensor images = load_fashion_mnist("t10k", 3, cnn_norm()).images;
+  for (const bool is_signed : {true, false})
+    for (const bool symmetric : {true, false})
+      for (const char* granularity : {"per_channel", "per_tensor"}) {
+        const std::string text = std::string("defaults:\n  weights: {bits: 8, signed: ") +
+                                 (is_signed ? "true" : "false") + ", symmetric: " + (symmetric ? "true" : "false") +
+                                 ", granularity: " + granularity + "}\n";
+        INFO(text);
+        const IntGraph q = quantize_cnn(parse_quant_config(text, "weights.yaml"), 100);
+        RunTrace trace;
+        DirectEngine(q).run(images, &trace);
+        int layers = 0;
+        for (const Node& mac : q.ops) {
+          if (mac.op_type != "conv_mac" && mac.op_type != "linear_mac") continue;
+          INFO(mac.name);
+          ++layers;
+          const WeightQuant& wq = q.weights.at(mac.inputs[1]);
+          const IntFormat format = IntFormat::make(8, is_signed);
+          CHECK(wq.format == format);
+          CHECK(wq.zero_points.size() == (std::string(granularity) == "per_tensor" ? 1 : wq.scales.size()));
+          const Tensor& codes = q.constants.at(mac.inputs[1]);
+          const int64_t per = codes.numel() / codes.shape[0];
+          // The float weights as quantize saw them: the source node's second input, [out, in] like the codes.
+          const Node& source = *std::find_if(folded.nodes.begin(), folded.nodes.end(),
+                                             [&](const Node& n) { return n.name == mac.get_string("source"); });
+          Tensor real = folded.initializers.at(source.inputs[1]);
+          if (real.shape != codes.shape) {  // a Gemm without transB: [in, out]
+            REQUIRE(real.rank() == 2);
+            Tensor t = Tensor::zeros(DType::float32, {real.shape[1], real.shape[0]});
+            for (int64_t i = 0; i < real.shape[0]; ++i)
+              for (int64_t o = 0; o < real.shape[1]; ++o) t.floats[o * real.shape[0] + i] = real.floats[i * real.shape[1] + o];
+            real = t;
+          }
+          int64_t outside = 0, far = 0;
+          for (int64_t i = 0; i < codes.numel(); ++i) {
+            const int64_t c = i / per, z = wq.zero_point(c), code = codes.ints[i];
+            const double s = wq.scales[c];
+            outside += symmetric ? (code < z - 127 || code > z + 127) : !format.contains(code);
+            far += std::fabs(real.floats[i] - s * static_cast<double>(code - z)) > s * (0.5 + 1e-6);
+          }
+          for (int64_t z : wq.zero_points) {
+            CHECK(format.contains(z));
+            if (symmetric) CHECK(z == (is_signed ? 0 : 128));
+          }
+          CHECK(outside == 0);
+          CHECK(far == 0);
+          CHECK(naive_mac(q, mac, trace.values.at(mac.inputs[0]), wq) ==
+                std::vector<int64_t>(trace.values.at(mac.outputs[0]).data.begin(),
+                                     trace.values.at(mac.outputs[0]).data.end()));
+        }
+        CHECK(layers == 6);
+      }
+}
+
+TEST_CASE("Quantize/N:M sparsity needs weights whose zero is code 0", "[quant][quantize][weights]") {
+  CHECK_THROWS_WITH(quantize_cnn(parse_quant_config("defaults:\n  weights: {signed: false}\n  sparsity: {pattern: "
+                                                    "\"2:4\"}\n",
+                                                    "sparse.yaml"),
+                                 20),
+                    Catch::Contains("zero point 0"));
 }

@@ -451,7 +451,7 @@ TEST_CASE(
   int64_t want = 0;
   std::set<std::pair<int64_t, int64_t>> want_elements;  // (input, index)
   for (const auto& s : cosim::mac_array_stimulus(dir, layer, 16, 16)) {
-    const int64_t K = s.reduction, chunks = (K + 15) / 16, A = s.act_zero_point, B = 128 + s.weight_zero_point;
+    const int64_t K = s.reduction, chunks = (K + 15) / 16, A = s.act_zero_point, B = 128 + s.weight_zero_points.at(0);
     for (int64_t tile = 0; tile < s.tiles; ++tile) {
       const size_t slot = static_cast<size_t>((tile * 16 + 1) * 16 + 2);
       if (s.index[slot] < 0) continue;
