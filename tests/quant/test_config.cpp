@@ -53,7 +53,8 @@ TEST_CASE("Config/bad configs give file:line:column and the valid choices", "[qu
   };
   const std::vector<Bad> corpus = {
       {"defaults:\n  weights: {bitz: 8}\n",
-       {"bad.yaml:2:", "unknown key 'bitz' in weights", "expected one of: bits, signed, symmetric, granularity, calibrator"}},
+       {"bad.yaml:2:", "unknown key 'bitz' in weights",
+        "expected one of: bits, signed, symmetric, granularity, calibrator"}},
       // A mapping as a key (found by fuzz_quant_config: it used to escape as yaml-cpp's conversion error).
       {"calibration:\n  ? images: 1000\n", {"bad.yaml:2:5: the keys of calibration are names; expected one of:"}},
       {"? {defaults: 1}\n: 2\n", {"bad.yaml:1:3: the keys of the config are names"}},

@@ -506,7 +506,7 @@ TEST_CASE("Prequantized/a QOperator model (QLinearConv, QLinearMatMul) on uint8 
     if (op.op_type == "conv_mac" || op.op_type == "linear_mac") {
       const WeightQuant& w = q.weights.at(op.inputs.at(1));
       CHECK(w.format == IntFormat::make(8, !uint8_weights));
-      CHECK(w.zero_points == (!uint8_weights                ? std::vector<int64_t>(w.zero_points.size(), 0)
+      CHECK(w.zero_points == (!uint8_weights             ? std::vector<int64_t>(w.zero_points.size(), 0)
                               : op.op_type == "conv_mac" ? std::vector<int64_t>{100, 128, 141}
                                                          : std::vector<int64_t>{77}));
     }

@@ -330,7 +330,8 @@ std::vector<int64_t> naive_mac(const IntGraph& q, const Node& mac, const CodeTen
           for (int64_t c = 0; c < CG; ++c)
             for (int64_t ky = 0; ky < KH; ++ky)
               for (int64_t kx = 0; kx < KW; ++kx) {
-                const int64_t iy = oy * strides[0] - pads[0] + ky * dil[0], ix = ox * strides[1] - pads[1] + kx * dil[1];
+                const int64_t iy = oy * strides[0] - pads[0] + ky * dil[0],
+                              ix = ox * strides[1] - pads[1] + kx * dil[1];
                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;  // padding: x = z_x, product 0
                 const int64_t ch = m / (M / groups) * CG + c;
                 s += (x.data[((n * C + ch) * H + iy) * W + ix] - zx) *
@@ -379,7 +380,8 @@ TEST_CASE("Quantize/weights signed or unsigned, symmetric or not: codes within h
             REQUIRE(real.rank() == 2);
             Tensor t = Tensor::zeros(DType::float32, {real.shape[1], real.shape[0]});
             for (int64_t i = 0; i < real.shape[0]; ++i)
-              for (int64_t o = 0; o < real.shape[1]; ++o) t.floats[o * real.shape[0] + i] = real.floats[i * real.shape[1] + o];
+              for (int64_t o = 0; o < real.shape[1]; ++o)
+                t.floats[o * real.shape[0] + i] = real.floats[i * real.shape[1] + o];
             real = t;
           }
           int64_t outside = 0, far = 0;
