@@ -12,15 +12,15 @@
 
 namespace chipref {
 
-// A shipped model (examples/MODEL) quantized with 8-bit weights and activations plus `extra_lines` in
-// its defaults; golden vectors of 2 test images.
+// A shipped model (examples/MODEL) quantized with 8-bit activations, weights as `weights` says (8-bit signed
+// symmetric by default) and `extra_lines` in its defaults; golden vectors of 2 test images.
 inline std::string write_example_vectors(const std::string& model_file, const std::string& name,
-                                         const std::string& extra_lines) {
+                                         const std::string& extra_lines, const std::string& weights = "{bits: 8}") {
   const std::string model = std::string(CHIPREF_SOURCE_DIR "/examples/") + model_file;
   const Preprocess norm = *read_sidecar_preprocess(model);
   const Graph graph = import_onnx(model);
-  const QuantConfig config =
-      parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n" + extra_lines, name + ".yaml");
+  const QuantConfig config = parse_quant_config(
+      "defaults:\n  weights: " + weights + "\n  activations: {bits: 8}\n" + extra_lines, name + ".yaml");
   const Tensor calibration = load_fashion_mnist("train", 100, norm).images;
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model_file, norm});
   const std::filesystem::path root = std::filesystem::temp_directory_path() / ("chipref_test_cosim_" + name);

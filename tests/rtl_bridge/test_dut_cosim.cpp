@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <regex>
 #include <set>
 
 #include "Vlut_unit_m0.h"
@@ -431,6 +432,48 @@ TEST_CASE(
       CHECK(r.passed());
       CHECK(r.compared == elements);
     }
+  }
+
+  // uint8 x uint8 as the design is: weights quantized unsigned with a zero point per output channel, sent as they
+  // are (no b_offset); chipref's correction takes each column's zero point.
+  const std::string unsigned_vectors =
+      write_example_vectors("fmnist_cnn.onnx", "dut_uint8", "", "{bits: 8, signed: false, symmetric: false}");
+  const std::string native = std::regex_replace(kSystolicAdapter, std::regex("b_offset: 128\n"), "");
+  REQUIRE(native != kSystolicAdapter);
+  const std::string native_harness = write_text("systolic_mm_uint8.yaml", native),
+                    native_dut = write_text("systolic_mm_uint8_dut.yaml",
+                                            native + "  in_accumulate: accumulate\naccumulate: dut\n");
+  const IntGraph unsigned_graph = load_int_graph(vectors::read_manifest(unsigned_vectors).model);
+  for (const std::string& layer : layers_of(unsigned_vectors, {"conv_mac", "linear_mac"})) {
+    const Node& op = *std::find_if(unsigned_graph.ops.begin(), unsigned_graph.ops.end(),
+                                   [&](const Node& n) { return n.name == layer; });
+    const WeightQuant& w = unsigned_graph.weights.at(op.inputs.at(1));
+    CHECK(w.format == IntFormat::uint_bits(8));
+    CHECK(std::set<int64_t>(w.zero_points.begin(), w.zero_points.end()).size() > 1);  // per channel, not one
+    for (const std::string& adapter : {native_harness, native_dut}) {
+      const cosim::CosimResult r = run_dut(sv, "systolic_mm", adapter, unsigned_vectors, layer);
+      INFO(layer << ", uint8 weights, " << adapter << "\n" << cosim::format_report(r));
+      CHECK(r.passed());
+      CHECK(r.compared > 0);
+    }
+  }
+
+  // A 4-bit weight datapath (B_BITS = 4, 16 x 16 x 4-bit B lanes) on 4-bit vectors: unsigned symmetric 4-bit weights,
+  // zero point 8, written 4 bits wide.
+  const std::string four_bit_vectors =
+      write_example_vectors("fmnist_cnn.onnx", "dut_uint4", "", "{bits: 4, signed: false}");
+  const std::string four_bit = write_text("systolic_mm_uint4.yaml", native + "parameters: {B_BITS: 4}\n");
+  for (const vectors::Entry& e : vectors::read_manifest(four_bit_vectors).entries)
+    if (e.role == "weight") {
+      CHECK(e.type.bits == 4);
+      CHECK(!e.type.is_signed);
+      CHECK(e.zero_points == std::vector<int64_t>(e.zero_points.size(), 8));
+    }
+  for (const std::string& layer : layers_of(four_bit_vectors, {"conv_mac", "linear_mac"})) {
+    const cosim::CosimResult r = run_dut(sv, "systolic_mm", four_bit, four_bit_vectors, layer);
+    INFO(layer << ", 4-bit weights\n" << cosim::format_report(r));
+    CHECK(r.passed());
+    CHECK(r.compared > 0);
   }
 
   // B packed transposed on the port (the design's B_COLUMN_MAJOR): passes when the adapter says so, and

@@ -395,3 +395,50 @@ TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level 
   CHECK_THROWS_WITH(make_engine_by_name(q, "rtl"), Catch::Contains("expected direct or systemc"));
   fs::remove_all(root);
 }
+
+// The element width of a weight file is the hardware's: 4-bit weights (kept in int8 tensors) are 4-bit
+// elements, 8 to a 32-bit word; unsigned asymmetric weights are uint8 with their zero points in the manifest.
+// Each file reads back as the IntGraph's codes; the widths and zero points come from the config, not the code.
+TEST_CASE("Vectors/weights at their own width and coding: 4-bit packed 8 a word, uint8 with zero points",
+          "[vectors][weights]") {
+  const Graph graph = import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
+  const Tensor calibration = load_fashion_mnist("train", 50, cnn_norm()).images;
+  const fs::path root = fs::temp_directory_path() / "chipref_test_vector_weight_widths";
+  fs::remove_all(root);
+  struct Case {
+    const char* yaml;
+    int bits;
+    bool is_signed, symmetric;
+  };
+  for (const Case& c : {Case{"defaults:\n  weights: {bits: 4}\n", 4, true, true},
+                        Case{"defaults:\n  weights: {bits: 3, signed: false}\n", 3, false, true},
+                        Case{"defaults:\n  weights: {bits: 8, signed: false, symmetric: false}\n", 8, false, false}}) {
+    INFO(c.yaml);
+    const QuantConfig config = parse_quant_config(c.yaml, "w.yaml");
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
+    save_int_graph(q, (root / "model").string());
+    Options options;
+    options.formats = {Format::mem};
+    options.word_bits = 32;
+    const Tensor image = load_fashion_mnist("t10k", 1, cnn_norm()).images;
+    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""},
+                                     (root / "v").string(), options, *make_engine_by_name(q, "direct"));
+    int weights = 0;
+    for (const Entry& e : m.entries) {
+      if (e.role != "weight") continue;
+      INFO(e.file);
+      ++weights;
+      CHECK(e.type.bits == c.bits);
+      CHECK(e.type.is_signed == c.is_signed);
+      CHECK(e.spec.per_word == 32 / c.bits);
+      CHECK(e.words == (e.elements + 32 / c.bits - 1) / (32 / c.bits));
+      CHECK(read_vector((root / "v").string(), e) == q.constants.at(e.tensor).ints);
+      CHECK(e.zero_points == q.weights.at(e.tensor).zero_points);
+      const int64_t middle = c.is_signed ? 0 : int64_t{1} << (c.bits - 1);
+      if (c.symmetric) CHECK(e.zero_points == std::vector<int64_t>(e.zero_points.size(), middle));
+    }
+    CHECK(weights == 6);
+    CHECK(read_manifest((root / "v").string()).entries.at(0).zero_points.empty());  // the input has none
+  }
+  fs::remove_all(root);
+}
