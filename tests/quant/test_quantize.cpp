@@ -114,7 +114,8 @@ TEST_CASE("Quantize/the ViT's decomposed LayerNorms and GELUs fuse and keep the 
 }
 
 TEST_CASE("Quantize/every shipped config gives an integer-only IntGraph", "[quant][quantize]") {
-  for (const char* config : {"w8a8.yaml", "w4a8.yaml", "mixed.yaml", "qdq-ort.yaml", "w8a8-poly.yaml"}) {
+  for (const char* config :
+       {"w8a8.yaml", "w4a8.yaml", "mixed.yaml", "qdq-ort.yaml", "w8a8-poly.yaml", "w8a8-uint8.yaml"}) {
     INFO(config);
     const IntGraph q = quantize_cnn(config, 100);
     CHECK_NOTHROW(check_integer_only(q));

@@ -301,6 +301,30 @@ TEST_CASE(
     CHECK(r.passed());
     CHECK(r.compared > 0);
   }
+  // Unsigned weights: one zero point per tensor goes on cfg_weight_zero_point; one per channel cannot, and the
+  // adapter without that port gets each lane less its own channel's zero point.
+  const std::string per_tensor = write_example_vectors(
+      "fmnist_cnn.onnx", "ref_uint8_tensor", "", "{bits: 8, signed: false, symmetric: false, granularity: per_tensor}");
+  const std::string per_channel =
+      write_example_vectors("fmnist_cnn.onnx", "ref_uint8_channel", "", "{bits: 8, signed: false, symmetric: false}");
+  const std::string no_weight_zp =
+      write_text("mac_array_no_weight_zp.yaml",
+                 std::regex_replace(read_text(cosim::reference_adapter_path("mac_array")),
+                                    std::regex("  cfg_weight_zero_point: cfg_weight_zero_point\n"), ""));
+  for (const std::string& layer : layers_of(per_tensor, {"conv_mac", "linear_mac"})) {
+    INFO(layer);
+    const cosim::CosimResult r = run_dut({cosim::reference_rtl_path("mac_array")}, "mac_array",
+                                         cosim::reference_adapter_path("mac_array"), per_tensor, layer);
+    CHECK(r.passed());
+    CHECK(r.compared > 0);
+    CHECK_THROWS_WITH(run_dut({cosim::reference_rtl_path("mac_array")}, "mac_array",
+                              cosim::reference_adapter_path("mac_array"), per_channel, layer),
+                      Catch::Contains(layer) && Catch::Contains("a zero point per output channel"));
+    const cosim::CosimResult lanes =
+        run_dut({cosim::reference_rtl_path("mac_array")}, "mac_array", no_weight_zp, per_channel, layer);
+    CHECK(lanes.passed());
+    CHECK(lanes.compared > 0);
+  }
   const std::string layer = layers_of(dir, {"mulshift"}).at(0);
   const auto stimulus = cosim::mulshift_stimulus(dir, layer);
   const cosim::CosimResult linked =
