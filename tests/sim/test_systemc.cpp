@@ -358,3 +358,16 @@ TEST_CASE("SystemC/tile streams drive a plain MAC array to the DirectEngine's ac
       check_tile_streams(vit, hw, 2);  // patch conv, linear layers and the attention matmuls
     }
 }
+
+// uint8 weights with a zero point per channel: the MacArrays multiply code − zero point as the DirectEngine does,
+// and their tile streams (which carry code − zero point) still drive a plain array to the same accumulators.
+TEST_CASE("SystemC/uint8 weights with zero points: identical tensors, tile streams exact", "[sim][systemc][streams]") {
+  const IntGraph q = quantize_example("fmnist_cnn.onnx", shipped_config("w8a8-uint8.yaml"), "w8a8-uint8.yaml");
+  SystemCEngine engine(q);
+  require_same_as_direct(q, engine, 50);
+  for (Dataflow d : {Dataflow::weight_stationary, Dataflow::output_stationary}) {
+    HardwareConfig hw;
+    hw.mac_rows = 3, hw.mac_cols = 5, hw.dataflow = d;
+    check_tile_streams(q, hw, 1);
+  }
+}
