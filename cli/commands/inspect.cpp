@@ -107,8 +107,16 @@ int inspect_int_graph(const InspectOptions& o) {
     if (auto it = g.values.find(name); it != g.values.end())
       return it->second.quant.format.name() + shape_to_string(it->second.shape) +
              (it->second.quant.zero_point ? " zp " + std::to_string(it->second.quant.zero_point) : "");
-    if (auto it = g.constants.find(name); it != g.constants.end())
-      return std::string(to_string(it->second.dtype)) + shape_to_string(it->second.shape);
+    if (auto it = g.constants.find(name); it != g.constants.end()) {
+      const auto w = g.weights.find(name);  // weights: their own format (int4 in an int8 tensor) and zero points
+      if (w == g.weights.end()) return std::string(to_string(it->second.dtype)) + shape_to_string(it->second.shape);
+      const std::vector<int64_t>& z = w->second.zero_points;
+      const bool one = std::all_of(z.begin(), z.end(), [&](int64_t v) { return v == z[0]; });
+      return w->second.format.name() + shape_to_string(it->second.shape) +
+             (!one        ? " zp per channel"
+              : z[0] != 0 ? " zp " + std::to_string(z[0])
+                          : "");
+    }
     return std::string("float");
   };
   // MACs from the shapes of a trial run on zeros at the batch asked for: stored value shapes say -1
