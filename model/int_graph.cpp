@@ -254,7 +254,9 @@ IntGraph read_int_graph(const std::string& dir) {
           throw InputError(json_path.string() + ": weight_scales: '" + name + "': expected a list of numbers");
         WeightQuant& w = g.weights[name];
         const auto c = g.constants.find(name);
+        const auto v = g.values.find(name);  // N:M weights: the sparse_decode output's format
         if (c != g.constants.end() && c->second.dtype == DType::int16) w.format = IntFormat::int_bits(16);
+        if (v != g.values.end()) w.format = v->second.quant.format;
         for (const auto& x : scales)
           w.scales.push_back(json_finite(x, json_path.string() + ": weight_scales: '" + name + "'"));
       }

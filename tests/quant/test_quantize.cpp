@@ -12,6 +12,8 @@
 #include <string>
 #include <tuple>
 
+#include <nlohmann/json.hpp>
+
 #include "analysis/dual_path.hpp"
 #include "core/files.hpp"
 #include "model/evaluate.hpp"
@@ -412,4 +414,36 @@ TEST_CASE("Quantize/N:M sparsity needs weights whose zero is code 0", "[quant][q
                                                     "sparse.yaml"),
                                  20),
                     Catch::Contains("zero point 0"));
+}
+
+// graph.json written before weight formats held `weight_scales` only (signed symmetric codes): such a graph reads
+// back with each weight's format from its tensor (a dense constant's dtype, an N:M layer's decoded value) and
+// zero point 0, and runs to the same integers.
+TEST_CASE("Quantize/an IntGraph with the older weight_scales reads as signed symmetric weights",
+          "[quant][intgraph][weights]") {
+  for (const char* config : {"w8a8.yaml", "w8a8-2of4.yaml"}) {
+    INFO(config);
+    const IntGraph q = quantize_cnn(config, 50);
+    const fs::path dir = scratch("legacy");
+    save_int_graph(q, dir.string());
+    const std::string path = (dir / "graph.json").string();
+    auto j = nlohmann::ordered_json::parse(read_file_bytes(path));
+    nlohmann::ordered_json legacy = nlohmann::ordered_json::object();
+    for (const auto& [name, w] : j.at("weights").items()) legacy[name] = w.at("scales");
+    j.erase("weights");
+    j["weight_scales"] = legacy;
+    write_file_atomically(path, j.dump(2));
+    const IntGraph back = load_int_graph(dir.string());
+    REQUIRE(back.weights.size() == q.weights.size());
+    for (const auto& [name, w] : q.weights) {
+      INFO(name);
+      const WeightQuant& b = back.weights.at(name);
+      CHECK(b.scales == w.scales);
+      CHECK(b.symmetric());
+      CHECK(b.format == w.format);
+    }
+    const Tensor images = load_fashion_mnist("t10k", 4, cnn_norm()).images;
+    CHECK(DirectEngine(back).run(images).floats == DirectEngine(q).run(images).floats);
+    fs::remove_all(dir);
+  }
 }
