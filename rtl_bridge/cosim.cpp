@@ -205,9 +205,10 @@ std::vector<MacArrayStimulus> mac_array_stimulus(const std::string& dir, const s
     throw InputError(op.describe() + ": its " + in.quant.format.name() +
                      " activation codes do not fit the array's 16-bit signed lanes");
   const vectors::Entry& w_entry = entry_for(m, dir, op, op.inputs[1], -1);
-  CodeTensor weights{w_entry.shape, as_int32(vectors::read_vector(dir, w_entry))};
+  const std::vector<int64_t> weight_codes = vectors::read_vector(dir, w_entry);
+  CodeTensor weights{w_entry.shape, as_int32(weight_codes)};
   const std::vector<int32_t> zero_points =
-      ops::weight_zero_points(g, op, Tensor::of_ints(DType::int32, weights.shape, vectors::read_vector(dir, w_entry)));
+      ops::weight_zero_points(g, op, Tensor::of_ints(DType::int32, weights.shape, weight_codes));
   std::vector<int64_t> bias_values;
   if (op.inputs.size() > 2) bias_values = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs[2], -1));
   HardwareConfig hw;
