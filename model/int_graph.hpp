@@ -34,7 +34,8 @@ struct WeightQuant {
   int64_t zero_point(int64_t channel) const {
     return zero_points.size() == 1 ? zero_points[0] : zero_points.at(static_cast<size_t>(channel));
   }
-  bool symmetric() const {
+  // Every zero point 0 (signed symmetric weights; unsigned symmetric ones have zero point 2^(b−1)).
+  bool zero_is_code_0() const {
     for (int64_t z : zero_points)
       if (z != 0) return false;
     return true;

@@ -240,7 +240,7 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
     const auto weights = g.weights.find(op.inputs.at(1));
     const ElementType stream_weight_type =
         second ? ElementType{second->quant.format.bits(), second->quant.format.is_signed()}
-        : weights != g.weights.end() && !weights->second.symmetric()
+        : weights != g.weights.end() && !weights->second.zero_is_code_0()
             ? ElementType{weights->second.format.bits() + 1, true}
             : stored_type(op.inputs.at(1));
     const IntValue& in = g.values.at(op.inputs.at(0));

@@ -371,8 +371,10 @@ std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuant
     return std::pair<double, double>{*lo, *hi};
   };
   // The clip and the range of each slice: the channel's, or the tensor's for every channel.
-  const double tensor_clip = c.weight_per_channel ? 0.0 : calibrator.clip(w.floats.data(), w.numel(), b);
-  const auto tensor_range = min_max(w.floats.data(), w.numel());
+  const bool one_slice = !c.weight_per_channel;
+  const double tensor_clip = one_slice ? calibrator.clip(w.floats.data(), w.numel(), b) : 0.0;
+  const auto tensor_range =
+      one_slice && !c.weight_symmetric ? min_max(w.floats.data(), w.numel()) : std::pair<double, double>{0, 0};
   WeightQuant record;
   record.format = IntFormat::make(b, c.weight_signed);
   record.zero_points.clear();
@@ -465,7 +467,7 @@ void Lowering::add_mulshift(const std::string& name, const std::string& acc, con
 
 void Lowering::compress_weights(const Node& n, const std::string& name, const LayerQuantConfig& c, int bits) {
   const auto record = int_graph.weights.find(name);
-  if (record != int_graph.weights.end() && !record->second.symmetric())
+  if (record != int_graph.weights.end() && !record->second.zero_is_code_0())
     cannot(n,
            "N:M sparsity keeps the nonzero codes, so a pruned weight must be code 0: its weights need zero point 0 "
            "(weights.signed: true, weights.symmetric: true)");
