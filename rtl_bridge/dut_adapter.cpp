@@ -119,7 +119,11 @@ DutAdapter read_adapter_document(const std::string& path) {
   DutAdapter a;
   a.path = path;
   a.block = r.choice(root["block"], "block", {"mulshift", "lut", "mac_array", "sparse"});
-  a.protocol = r.choice(root["protocol"], "protocol", protocols_for(a.block));
+  const std::vector<std::string> protocols = protocols_for(a.block);
+  if (root["protocol"].IsScalar() && !find_dut_protocol(root["protocol"].Scalar()))
+    r.fail(root["protocol"], "'protocol' is '" + root["protocol"].Scalar() + "'; expected one of: " +
+                                 r.join(protocols) + " (or one of your own: load its plugin with --protocol-plugin)");
+  a.protocol = r.choice(root["protocol"], "protocol", protocols);
   if (a.block == "mac_array") {
     for (const char* key : {"rows", "cols"})
       if (!root[key])

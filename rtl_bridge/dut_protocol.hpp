@@ -1,8 +1,9 @@
 #pragma once
 // The protocols `chipref cosim --dut` speaks to a design (docs/cosim.md, "Bring your own DUT"), as
 // classes: a DutProtocol drives one input's golden stimulus through the Harness — the design with its
-// adapter's roles bound to pins — and scores every output. valid_ready, fixed_latency and matrix_tiles
-// are built in (dut_protocol.cpp); a protocol of your own is a subclass added to dut_protocols().
+// adapter's roles bound to pins — and scores every output. valid_ready, fixed_latency, matrix_tiles
+// (dut_protocol.cpp) and whole_matrix (whole_matrix_protocol.cpp) are built in; a protocol of your own
+// is a subclass in a plugin (protocol_plugin.hpp) loaded by `chipref cosim --protocol-plugin`.
 
 #include <cstdint>
 #include <map>
@@ -123,7 +124,7 @@ class DutProtocol {
 // Ends a run at the watchdog: r.hung with what it saw.
 void hang(CosimResult& r, const Watchdog& watchdog, const std::string& progress);
 
-// Every protocol by name, built-ins first; a protocol of your own goes into this table (dut_protocol.cpp).
+// Every protocol by name: the built-ins, then those of the plugins loaded (load_protocol_plugin).
 const std::vector<std::pair<std::string, std::unique_ptr<DutProtocol>>>& dut_protocols();
 const DutProtocol* find_dut_protocol(const std::string& name);  // null if none
 

@@ -3,6 +3,7 @@
 #include "cli/commands/commands.hpp"
 #include "core/error.hpp"
 #include "rtl_bridge/dut_cosim.hpp"
+#include "rtl_bridge/protocol_plugin.hpp"
 #include "rtl_bridge/reference_blocks.hpp"
 
 namespace chipref::cli {
@@ -10,10 +11,12 @@ namespace chipref::cli {
 namespace {
 struct CosimOptions {
   std::string block;
+  std::vector<std::string> plugins;
   cosim::DutCosimOptions dut;
 };
 
 int run_cosim(CosimOptions o) {
+  for (const std::string& plugin : o.plugins) cosim::load_protocol_plugin(plugin);
   if (o.dut.sources.empty() == o.block.empty())
     throw InputError("cosim: give either --block (a reference block) or --dut with --top and --adapter (your design)");
   if (!o.dut.sources.empty() && (o.dut.top.empty() || o.dut.adapter.empty()))
@@ -58,6 +61,10 @@ void add_cosim_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--top", o->dut.top, "The top module of --dut");
   cmd->add_option("--adapter", o->dut.adapter,
                   "YAML adapter of --dut: block, protocol, clock, reset and port roles (docs/cosim.md)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--protocol-plugin", o->plugins,
+                  "A shared library of your own protocols, built against this chipref's installed headers "
+                  "(docs/cosim.md, \"Protocols as plugins\"); the adapter's protocol: then names them. Repeatable")
       ->check(CLI::ExistingFile);
   cmd->add_option("--build-dir", o->dut.build_dir,
                   "Cache of built designs (default: $CHIPREF_CACHE_DIR, $XDG_CACHE_HOME/chipref or ~/.cache/chipref)");

@@ -29,6 +29,7 @@
 #include "rtl_bridge/dut_cosim.hpp"
 #include "rtl_bridge/dut_runtime.hpp"
 #include "rtl_bridge/linked_design.hpp"
+#include "rtl_bridge/protocol_plugin.hpp"
 #include "rtl_bridge/reference_blocks.hpp"
 #include "tests/rtl_bridge/example_vectors.hpp"
 
@@ -589,6 +590,61 @@ TEST_CASE(
       run_dut(sources, "requant_pipe", write_text("pipe_m1.yaml", common + "latency: 3\nparameters: {MUTATION: 1}\n"),
               dir, layer);
   check_same_report(broken, linked);
+}
+
+TEST_CASE(
+    "DutCosim/protocol plugins: the example plugin loads, drives a pipelined MulShift at its latency and catches a "
+    "late one and a broken one; modules that are not plugins or were built against other headers are refused",
+    "[rtl][cosim][dut][plugin]") {
+  const std::string plugins = CHIPREF_TEST_PLUGIN_DIR;
+  const std::string& dir = cnn_vectors();
+  const std::string layer = layers_of(dir, {"mulshift"}).at(0);
+  const std::string sv = cosim::reference_rtl_path("mulshift");
+  // The reference unit's own roles, minus its handshake (the plugin holds in_valid high and reads the
+  // code `latency` edges later, never looking at in_ready or out_valid).
+  std::string roles;
+  for (const char* role :
+       {"in_acc", "in_multiplier", "in_shift", "cfg_multiplier_bits", "cfg_round_half_up", "cfg_zero_point",
+        "cfg_out_min", "cfg_out_max", "cfg_clamp_lo", "cfg_clamp_hi", "out_code", "in_valid", "out_ready"})
+    roles += std::string("  ") + role + ": " + role + "\n";
+  const std::string head =
+      "block: mulshift\nprotocol: pipelined\nclock: clk\nreset: {port: rst_n, active: low, cycles: 2}\nports:\n" +
+      roles;
+  // Before the plugin is loaded, its protocol is unknown, and the error says where protocols come from.
+  CHECK_THROWS_WITH(cosim::load_dut_adapter(write_text("plugin_early.yaml", head + "latency: 1\n")),
+                    Catch::Contains("'protocol' is 'pipelined'; expected one of: valid_ready, fixed_latency (or one "
+                                    "of your own: load its plugin with --protocol-plugin)"));
+  cosim::load_protocol_plugin(plugins + "/libtest_pipelined_protocol.so");
+  cosim::load_protocol_plugin(plugins + "/libtest_pipelined_protocol.so");  // again: a no-op
+  REQUIRE(cosim::find_dut_protocol("pipelined") != nullptr);
+
+  const auto stimulus = cosim::mulshift_stimulus(dir, layer);
+  const auto elements = static_cast<int64_t>(stimulus.at(0).expected.size());
+  const cosim::CosimResult r =
+      run_dut({sv}, "mulshift_unit", write_text("plugin.yaml", head + "latency: 1\n"), dir, layer);
+  INFO(cosim::format_report(r));
+  CHECK(r.passed());
+  CHECK(r.compared == 2 * elements);
+  CHECK(r.cycles == 2 * (2 + elements + 1));  // per input: the reset, an element a cycle, the last one's latency
+  // One edge late reads the previous element's code: caught (the unit's latency is 1).
+  const cosim::CosimResult late =
+      run_dut({sv}, "mulshift_unit", write_text("plugin_late.yaml", head + "latency: 2\n"), dir, layer);
+  CHECK(late.mismatches > 0);
+  // The broken rounding: what the linked-in variant reports through valid_ready.
+  const cosim::CosimResult broken =
+      run_dut({sv}, "mulshift_unit", write_text("plugin_m1.yaml", head + "latency: 1\nparameters: {MUTATION: 1}\n"),
+              dir, layer);
+  check_same_report(
+      broken, cosim::cosim_design(cosim::linked_mulshift<Vmulshift_unit_m1>(), stimulus, cosim::DesignRun{layer}));
+
+  CHECK_THROWS_WITH(cosim::load_protocol_plugin(plugins + "/libtest_version_plugin.so"),
+                    Catch::Contains("built for plugin interface version 2, this chipref loads version 1: rebuild it"));
+  CHECK_THROWS_WITH(cosim::load_protocol_plugin(plugins + "/libtest_headers_plugin.so"),
+                    Catch::Contains("built against other chipref headers (hash 0123456789abcdef), this chipref's are " +
+                                    std::string(cosim::kPluginHeadersHash).substr(0, 16)));
+  CHECK_THROWS_WITH(cosim::load_protocol_plugin(plugins + "/libtest_none_plugin.so"),
+                    Catch::Contains("not a chipref protocol plugin (it defines no chipref_protocol_plugin_version"));
+  CHECK_THROWS_WITH(cosim::load_protocol_plugin(plugins + "/no_such_plugin.so"), Catch::Contains("no such file"));
 }
 
 TEST_CASE("DutCosim/a waveform around the first mismatch, the build cache, and Verilator's own errors",
