@@ -82,6 +82,9 @@ CosimResult cosim_design(const Design& design, const std::vector<LutStimulus>& i
 }
 
 CosimResult cosim_design(const Design& design, const std::vector<MacArrayStimulus>& inputs, const DesignRun& run) {
+  if (!inputs.empty() && inputs[0].reduction > design.max_reduction)
+    throw InputError(fmt::format("layer {}: its reduction K = {} is longer than the {} steps {} buffers per tile",
+                                 run.layer, inputs[0].reduction, design.max_reduction, design.name));
   return run_inputs(design, run, inputs,
                     [&](const DutProtocol& p, Harness& h, const MacArrayStimulus& s, CosimResult& r) {
                       p.tiles(h, s, r, run.watchdog);

@@ -20,7 +20,8 @@ struct Design {
   std::string name;  // what reports call it: the block ("mulshift"), or "dut mulshift" for a user's design
   DutAdapter adapter;
   DesignMaker make;
-  int64_t lut_depth = int64_t{1} << 30;  // lut: the most table entries the design holds
+  int64_t lut_depth = int64_t{1} << 30;      // lut: the most table entries the design holds
+  int64_t max_reduction = int64_t{1} << 40;  // mac_array: the longest reduction (K) of a tile it holds
 };
 
 struct DesignRun {

@@ -51,10 +51,11 @@ void add_cosim_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--block", o->block,
                   "Reference block: mulshift (rtl/mulshift_unit.sv) for a mulshift layer, mac_array (rtl/mac_array.sv, "
                   "16 x 16 output-stationary) "
-                  "for a conv_mac or linear_mac layer, lut (rtl/lut_unit.sv) for a lut layer, sparse "
+                  "for a conv_mac or linear_mac layer, mac_array_ws (rtl/mac_array_ws.sv, 16 x 16 weight-stationary, "
+                  "16-step chunks, K up to 4096) for the same layers, lut (rtl/lut_unit.sv) for a lut layer, sparse "
                   "(rtl/sparse_decoder.sv, 2:4) for a "
                   "sparse_decode layer")
-      ->check(CLI::IsMember({"mulshift", "mac_array", "lut", "sparse"}));
+      ->check(CLI::IsMember({"mulshift", "mac_array", "mac_array_ws", "lut", "sparse"}));
   cmd->add_option("--dut", o->dut.sources,
                   "Your design's SystemVerilog/Verilog source (repeat for several files); needs --top and --adapter")
       ->check(CLI::ExistingFile);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "Vlut_unit_m0.h"
 #include "Vlut_unit_m1.h"
@@ -20,6 +21,11 @@
 #include "Vmac_array_4x5_m1.h"
 #include "Vmac_array_4x5_m2.h"
 #include "Vmac_array_4x5_m3.h"
+#include "Vmac_array_ws_16x16.h"
+#include "Vmac_array_ws_4x5_m0.h"
+#include "Vmac_array_ws_4x5_m1.h"
+#include "Vmac_array_ws_4x5_m2.h"
+#include "Vmac_array_ws_4x5_m3.h"
 #include "Vmulshift_unit_m0.h"
 #include "Vmulshift_unit_m1.h"
 #include "Vmulshift_unit_m2.h"
@@ -468,4 +474,111 @@ TEST_CASE("Cosim/a hung block ends at the watchdog with the cycle and last hands
   CHECK(report.find("0 of 10 elements sent") != std::string::npos);
   CHECK_THROWS_WITH(cosim::mulshift_stimulus(dir, "/Add"),
                     Catch::Contains("is not a mulshift op") && Catch::Contains("/head/Gemm.requant"));
+}
+
+namespace {
+
+// What the weight-stationary array (rtl/mac_array_ws.sv, 4 x 5 in chunks of 4 steps) drains for every slot
+// of a tile stream, variant `mutation` included, computed from the stimulus alone: the plain sum
+// bias + Σ_k (a − z_a)(w − z_w) over each slot's real K, with each variant's fault applied to its terms.
+// Variant 0 must give every golden accumulator (which checks this model against the golden one).
+std::vector<int32_t> predicted_ws(const cosim::MacArrayStimulus& s, int mutation, int64_t depth) {
+  const int64_t R = s.rows, C = s.cols, K = s.reduction;
+  std::vector<int32_t> out(s.expected.size());
+  for (int64_t tile = 0; tile < s.tiles; ++tile)
+    for (int64_t i = 0; i < R; ++i)
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t zw = s.weight_zero_points[static_cast<size_t>(tile * C + c)];
+        const auto a = [&](int64_t k) {
+          return s.activations[static_cast<size_t>((tile * K + k) * R + i)] - int64_t{s.act_zero_point};
+        };
+        const auto w = [&](int64_t k) { return s.weights[static_cast<size_t>((tile * K + k) * C + c)] - zw; };
+        uint32_t sum = static_cast<uint32_t>(s.bias[static_cast<size_t>(tile * C + c)]);
+        for (int64_t k = 0; k < K; ++k) {
+          const int64_t d = k % depth, chunk = k / depth;
+          int64_t weight = w(k);
+          if (mutation == 1 && d == 1 && c == 2) weight = w(1);  // PE (1, 2) keeps chunk 0's weight
+          // PE (depth−1, 0) drops the sum from above: of a chunk's terms only its own reaches the bottom.
+          if (mutation == 2 && c == 0 && d != depth - 1) weight = 0;
+          if (mutation == 3 && chunk != (K - 1) / depth) weight = 0;  // only the last chunk's products kept
+          sum += static_cast<uint32_t>(a(k) * weight);
+        }
+        out[static_cast<size_t>((tile * R + i) * C + c)] = static_cast<int32_t>(sum);
+      }
+  return out;
+}
+
+template <class Unit>
+void check_ws_variant(int mutation, const std::string& dir, int64_t& detected_layers) {
+  for (const std::string& layer : mac_layers(dir)) {
+    const auto inputs = cosim::mac_array_stimulus(dir, layer, 4, 5);
+    int64_t want_mismatches = 0;
+    std::optional<cosim::FirstMismatch> want_lowest;
+    for (const auto& s : inputs) {
+      const std::vector<int32_t> golden_model = predicted_ws(s, 0, 4), broken = predicted_ws(s, mutation, 4);
+      for (size_t slot = 0; slot < s.index.size(); ++slot) {
+        if (s.index[slot] < 0) continue;
+        REQUIRE(golden_model[slot] == s.expected[slot]);
+        if (broken[slot] == s.expected[slot]) continue;
+        ++want_mismatches;
+        if (!want_lowest ||
+            std::make_pair(s.input, s.index[slot]) < std::make_pair(want_lowest->input, want_lowest->index))
+          want_lowest = cosim::FirstMismatch{s.input, s.index[slot], 0, {}, broken[slot], s.expected[slot]};
+      }
+    }
+    const cosim::CosimResult r =
+        cosim::cosim_design(cosim::linked_mac_array<Unit>(4, 5), inputs, cosim::DesignRun{layer});
+    INFO("weight-stationary mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
+    CHECK(!r.hung);
+    CHECK(r.mismatches == want_mismatches);
+    if (!want_lowest) continue;
+    CHECK(r.lowest.input == want_lowest->input);
+    CHECK(r.lowest.index == want_lowest->index);
+    CHECK(r.lowest.got == want_lowest->got);
+    CHECK(r.lowest.expected == want_lowest->expected);
+    ++detected_layers;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Cosim/the weight-stationary MAC array matches every conv and linear layer of the CNN, 16 x 16 and 4 x 5",
+          "[rtl][cosim]") {
+  const std::string dir = write_cnn_vectors("mac_array_ws", "");
+  for (const std::string& layer : mac_layers(dir)) {
+    for (int geometry = 0; geometry < 2; ++geometry) {
+      const auto inputs =
+          geometry == 0 ? cosim::mac_array_stimulus(dir, layer, 16, 16) : cosim::mac_array_stimulus(dir, layer, 4, 5);
+      const cosim::CosimResult r =
+          geometry == 0 ? run_array<Vmac_array_ws_16x16>(inputs) : run_array<Vmac_array_ws_4x5_m0>(inputs);
+      INFO(cosim::format_report(r));
+      CHECK(r.passed());
+      int64_t elements = 0;
+      for (const auto& s : inputs) elements += element_count(s.shape);
+      CHECK(r.compared == elements);
+    }
+  }
+  // Through chipref cosim --block: the 16 x 16 build, and a reduction longer than its buffer refused.
+  const std::string first = mac_layers(dir).at(0);
+  CHECK(cosim::cosim_reference_block("mac_array_ws", dir, first, 1000).passed());
+  cosim::Design small = cosim::linked_mac_array<Vmac_array_ws_16x16>(16, 16);
+  small.name = "mac_array_ws", small.max_reduction = 8;
+  CHECK_THROWS_WITH(cosim::cosim_design(small, cosim::mac_array_stimulus(dir, first, 16, 16), cosim::DesignRun{first}),
+                    Catch::Contains("its reduction K = 9 is longer than the 8 steps mac_array_ws buffers per tile"));
+}
+
+TEST_CASE("Cosim/every broken weight-stationary variant is caught where a model of its fault predicts",
+          "[rtl][cosim][mutation]") {
+  const std::string dir = write_cnn_vectors("mac_array_ws_mutations", "");
+  int64_t detected = 0;
+  check_ws_variant<Vmac_array_ws_4x5_m0>(0, dir, detected);
+  CHECK(detected == 0);
+  // PE (1, 2) misses the weight preloads: every layer but the depthwise one, whose tiles hold one
+  // channel (column 0 only: a group of its own), so column 2 never carries a product.
+  check_ws_variant<Vmac_array_ws_4x5_m1>(1, dir, detected);
+  CHECK(detected == 5);
+  check_ws_variant<Vmac_array_ws_4x5_m2>(2, dir, detected);  // PE (3, 0) drops the partial sum from above
+  CHECK(detected == 11);
+  check_ws_variant<Vmac_array_ws_4x5_m3>(3, dir, detected);  // the chunks' sums are not accumulated
+  CHECK(detected == 17);
 }

@@ -20,6 +20,7 @@
 #include "Vlut_unit_m0.h"
 #include "Vmac_array_16x16.h"
 #include "Vmac_array_4x5_m0.h"
+#include "Vmac_array_ws_16x16.h"
 #include "Vmulshift_unit_m1.h"
 #include "Vsparse_decoder_m1.h"
 #include "core/error.hpp"
@@ -279,6 +280,7 @@ TEST_CASE(
   check_linked(cosim::linked_lut<Vlut_unit_m0>(cosim::kReferenceLutDepth), "lut", {}, 0, 0);
   check_linked(cosim::linked_mac_array<Vmac_array_16x16>(16, 16), "mac_array", {}, 0, 0);
   check_linked(cosim::linked_mac_array<Vmac_array_4x5_m0>(4, 5), "mac_array", {{"ROWS", "4"}, {"COLS", "5"}}, 4, 5);
+  check_linked(cosim::linked_mac_array<Vmac_array_ws_16x16>(16, 16), "mac_array_ws", {}, 0, 0);
   check_linked(cosim::linked_sparse<Vsparse_decoder_m1>(2, 4), "sparse", {}, 0, 0);
 }
 
