@@ -207,9 +207,19 @@ DutAdapter read_adapter_document(const std::string& path) {
     if (kv.second.IsScalar()) {
       b.port = kv.second.as<std::string>();
     } else {
-      r.expect_map(kv.second, "role " + role, {"port", "width", "signed"});
-      if (!kv.second["port"]) r.fail(kv.second, "role " + role + " needs 'port'");
-      b.port = r.text(kv.second["port"], "port");
+      r.expect_map(kv.second, "role " + role, {"port", "ports", "width", "signed"});
+      if (!kv.second["port"] == !kv.second["ports"])
+        r.fail(kv.second, "role " + role + " needs 'port' (one port) or 'ports' (a list: its lanes split over them)");
+      if (const YAML::Node list = kv.second["ports"]) {
+        if (!list.IsSequence() || list.size() == 0) r.fail(list, "'ports' must be a list of port names");
+        for (const YAML::Node& port : list) b.ports.push_back(r.text(port, "port"));
+        if (b.lanes % static_cast<int64_t>(b.ports.size()) != 0)
+          r.fail(list, "role " + role + " has " + std::to_string(b.lanes) + " lanes, which " +
+                           std::to_string(b.ports.size()) + " ports cannot carry in equal parts");
+        b.port = b.ports.front();
+      } else {
+        b.port = r.text(kv.second["port"], "port");
+      }
       if (kv.second["width"]) b.lane_width = r.integer(kv.second["width"], "width", 1, 64);
       if (kv.second["signed"]) b.is_signed = r.boolean(kv.second["signed"], "signed");
     }
@@ -269,27 +279,30 @@ void bind_dut_ports(DutAdapter& a, const std::vector<DutPort>& ports) {
   if (!a.reset.empty()) one_bit_input(a.reset, a.path, "the reset");
   const std::vector<RoleSpec> specs = roles_of(a);
   for (auto& [role, b] : a.roles) {
-    const DutPort& p = find(b.port, b.where, "role " + role);
     const std::string& name = role;  // C++17 lambdas cannot capture a structured binding
     const RoleSpec& spec = *std::find_if(specs.begin(), specs.end(), [&](const RoleSpec& s) { return name == s.name; });
-    if (spec.input != p.input)
-      throw InputError(b.where + ": role " + role + " is an " + (spec.input ? "input" : "output") +
-                       " of the block, but port '" + b.port + "' is an " + (p.input ? "input" : "output") +
-                       " of the design");
-    if (b.lane_width == 0) {
-      if (p.width() % b.lanes != 0)
-        throw InputError(b.where + ": port '" + b.port + "' has " + std::to_string(p.width()) +
-                         " bits, not a multiple of the " + std::to_string(b.lanes) + " lanes of role " + role +
-                         "; give its lane 'width'");
-      b.lane_width = static_cast<int>(p.width() / b.lanes);
+    const int64_t lanes = b.lanes_per_port();  // on each port
+    for (const std::string& port : b.ports.empty() ? std::vector<std::string>{b.port} : b.ports) {
+      const DutPort& p = find(port, b.where, "role " + role);
+      if (spec.input != p.input)
+        throw InputError(b.where + ": role " + role + " is an " + (spec.input ? "input" : "output") +
+                         " of the block, but port '" + port + "' is an " + (p.input ? "input" : "output") +
+                         " of the design");
+      if (b.lane_width == 0) {
+        if (p.width() % lanes != 0)
+          throw InputError(b.where + ": port '" + port + "' has " + std::to_string(p.width()) +
+                           " bits, not a multiple of the " + std::to_string(lanes) + " lanes of role " + role +
+                           (b.ports.empty() ? "" : " it carries") + "; give its lane 'width'");
+        b.lane_width = static_cast<int>(p.width() / lanes);
+      }
+      if (b.lane_width > 64)
+        throw InputError(b.where + ": role " + role + " has lanes of " + std::to_string(b.lane_width) +
+                         " bits; at most 64 are supported");
+      if (b.lane_width * lanes > p.width())
+        throw InputError(b.where + ": role " + role + " needs " + std::to_string(lanes) + " lane(s) of " +
+                         std::to_string(b.lane_width) + " bits, but port '" + port + "' has " +
+                         std::to_string(p.width()));
     }
-    if (b.lane_width > 64)
-      throw InputError(b.where + ": role " + role + " has lanes of " + std::to_string(b.lane_width) +
-                       " bits; at most 64 are supported");
-    if (b.lane_width * b.lanes > p.width())
-      throw InputError(b.where + ": role " + role + " needs " + std::to_string(b.lanes) + " lane(s) of " +
-                       std::to_string(b.lane_width) + " bits, but port '" + b.port + "' has " +
-                       std::to_string(p.width()));
   }
 }
 

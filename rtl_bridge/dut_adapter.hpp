@@ -17,9 +17,13 @@ namespace chipref::cosim {
 // array's rows or columns), read or written signed or not.
 struct RoleBinding {
   std::string role, port, where;  // `where`: FILE:LINE:COLUMN of the binding in the adapter
+  // `ports: [...]`: the lanes split over several ports in order (a port per row or column of a matrix),
+  // each carrying lanes / ports.size() consecutive lanes; `port` is then the first. Empty: one port.
+  std::vector<std::string> ports;
   int lane_width = 0;
   int64_t lanes = 1;
   bool is_signed = true;
+  int64_t lanes_per_port() const { return ports.empty() ? lanes : lanes / static_cast<int64_t>(ports.size()); }
 };
 
 // The whole_matrix protocol's keys (a MAC array taking whole matrices; docs/cosim.md).

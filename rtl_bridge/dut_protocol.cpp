@@ -1,6 +1,7 @@
 #include "rtl_bridge/dut_protocol.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <dlfcn.h>
 
@@ -25,12 +26,15 @@ Harness::Harness(std::unique_ptr<DesignInstance> design, const DutAdapter& adapt
   if (!adapter.reset.empty()) reset_ = design_->pin(adapter.reset);
   for (const auto& [name, binding] : adapter.roles) {
     const int w = binding.lane_width;
-    Role r{design_->pin(binding.port), &binding, std::numeric_limits<int64_t>::min(),
-           std::numeric_limits<int64_t>::max()};
+    Role r;
+    r.pin = design_->pin(binding.port), r.binding = &binding;
+    r.lo = std::numeric_limits<int64_t>::min(), r.hi = std::numeric_limits<int64_t>::max();
     if (w < 64) {
       r.lo = binding.is_signed ? -(int64_t{1} << (w - 1)) : 0;
       r.hi = binding.is_signed ? (int64_t{1} << (w - 1)) - 1 : (int64_t{1} << w) - 1;
     }
+    for (const std::string& port : binding.ports) r.split.push_back(design_->pin(port));
+    r.per_pin = binding.lanes_per_port();
     roles_.emplace(name, r);
   }
 }
@@ -43,8 +47,9 @@ const Harness::Role* Harness::find(const std::string& name) const {
 void Harness::out_of_range(const Role& role, int64_t value) const {
   const RoleBinding& b = *role.binding;
   throw InputError(fmt::format(
-      "{}: layer {}: role {} must carry {}, which does not fit port '{}' ({}-bit {} lanes, range {}..{})", b.where,
-      layer_, b.role, value, b.port, b.lane_width, b.is_signed ? "signed" : "unsigned", role.lo, role.hi));
+      "{}: layer {}: role {} must carry {}, which does not fit {} ({}-bit {} lanes, range {}..{})", b.where, layer_,
+      b.role, value, b.ports.empty() ? "port '" + b.port + "'" : "ports " + fmt::format("{}", fmt::join(b.ports, ", ")),
+      b.lane_width, b.is_signed ? "signed" : "unsigned", role.lo, role.hi));
 }
 
 void Harness::falling(CosimResult& r) {

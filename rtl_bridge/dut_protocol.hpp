@@ -5,6 +5,7 @@
 // (dut_protocol.cpp) and whole_matrix (whole_matrix_protocol.cpp) are built in; a protocol of your own
 // is a subclass in a plugin (protocol_plugin.hpp) loaded by `chipref cosim --protocol-plugin`.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -27,6 +28,15 @@ class Harness {
     Pin pin;
     const RoleBinding* binding = nullptr;
     int64_t lo = 0, hi = 0;  // what a lane can carry
+    std::vector<Pin> split;  // a role over several ports (binding->ports): lane i on split[i / per_pin]
+    int64_t per_pin = 0;
+    // The pin of `lane`, which becomes the lane's index on it.
+    const Pin& pin_of(int64_t& lane) const {
+      if (split.empty()) return pin;
+      const Pin& p = split[static_cast<size_t>(lane / per_pin)];
+      lane %= per_pin;
+      return p;
+    }
   };
 
   Harness(std::unique_ptr<DesignInstance> design, const DutAdapter& adapter, const std::string& layer);
@@ -38,21 +48,24 @@ class Harness {
   // Lane `lane` of a role (InputError naming the role, port and range if `value` does not fit).
   void put(const Role& role, int64_t value, int64_t lane = 0) const {
     if (value < role.lo || value > role.hi) out_of_range(role, value);
-    role.pin.set_lane(lane, role.binding->lane_width, value);
+    role.pin_of(lane).set_lane(lane, role.binding->lane_width, value);
   }
   void put(const std::string& name, int64_t value, int64_t lane = 0) const { put(role(name), value, lane); }
   // Lanes 0..n−1 of a role: values[i] − offset each.
   void put_lanes(const Role& role, const int32_t* values, int64_t n, int64_t offset = 0) const {
     for (int64_t i = 0; i < n; ++i)
       if (values[i] - offset < role.lo || values[i] - offset > role.hi) out_of_range(role, values[i] - offset);
-    role.pin.set_lanes(role.binding->lane_width, values, n, offset);
+    if (role.split.empty()) return role.pin.set_lanes(role.binding->lane_width, values, n, offset);
+    for (int64_t first = 0; first < n; first += role.per_pin)
+      role.split[static_cast<size_t>(first / role.per_pin)].set_lanes(role.binding->lane_width, values + first,
+                                                                      std::min(role.per_pin, n - first), offset);
   }
   void put_if(const std::string& name, int64_t value) const {
     if (const Role* r = find(name)) put(*r, value);
   }
   // Sign-extended if the role is signed.
   int64_t get(const Role& role, int64_t lane = 0) const {
-    return role.pin.lane(lane, role.binding->lane_width, role.binding->is_signed);
+    return role.pin_of(lane).lane(lane, role.binding->lane_width, role.binding->is_signed);
   }
   int64_t get(const std::string& name, int64_t lane = 0) const { return get(role(name), lane); }
   bool high(const Role& role) const { return role.pin.high(); }

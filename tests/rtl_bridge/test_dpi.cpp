@@ -21,6 +21,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+#ifdef CHIPREF_TESTBENCH_LDFLAGS
+const std::string kTestbenchLdflags = "-LDFLAGS " CHIPREF_TESTBENCH_LDFLAGS;
+#else
+const std::string kTestbenchLdflags;
+#endif
+
 struct Run {
   int status = 0;
   std::string output;
@@ -142,7 +148,8 @@ TEST_CASE(
   const std::string library = CHIPREF_DPI_LIBRARY;
   const Run build =
       run("cd " + work.string() + " && verilator --binary -Wno-fatal -Wno-lint -I" CHIPREF_SOURCE_DIR "/dpi tb.sv " +
-          library + " -LDFLAGS -Wl,-rpath," + fs::path(library).parent_path().string() + " --Mdir obj -o tb");
+          library + " -LDFLAGS -Wl,-rpath," + fs::path(library).parent_path().string() + " " + kTestbenchLdflags +
+          " --Mdir obj -o tb");
   INFO(build.output);
   REQUIRE(build.status == 0);
   const Run sim = run((work / "obj" / "tb").string());
