@@ -64,7 +64,7 @@ int32_t lut_oracle(const std::vector<int32_t>& table, int64_t x, int64_t in_min,
 
 TEST_CASE(
     "DPI/SystemVerilog calls chipref's golden model: mulshift, MAC tile and LUT agree with the golden vectors "
-    "and the LUT formula; a bad layer stops the simulation",
+    "and the LUT formula, and a bad layer stops the simulation",
     "[rtl][dpi]") {
   const std::string dir = write_example_vectors("fmnist_cnn.onnx", "dpi", "");
   const IntGraph g = load_int_graph(vectors::read_manifest(dir).model);

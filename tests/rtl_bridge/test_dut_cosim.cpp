@@ -630,7 +630,7 @@ TEST_CASE(
 
 TEST_CASE(
     "DutCosim/protocol plugins: the example plugin loads, drives a pipelined MulShift at its latency and catches a "
-    "late one and a broken one; modules that are not plugins or were built against other headers are refused",
+    "late one and a broken one, and modules that are not plugins or were built against other headers are refused",
     "[rtl][cosim][dut][plugin]") {
   const std::string plugins = CHIPREF_TEST_PLUGIN_DIR;
   const std::string& dir = cnn_vectors();
