@@ -176,7 +176,7 @@ TEST_CASE("DutCosim/adapter errors name the file, line and what was expected", "
        "in_b: b\n  in_valid: v\n  out_valid: d\n  out_c: c\n  in_act: x\n",
        ":13:3:",
        "unknown role 'in_act' for a mac_array block on this protocol; expected one of: in_a, in_b, "
-       "in_accumulate, out_c, in_valid, out_valid"},
+       "in_accumulate, out_c, in_valid, in_ready, out_valid"},
       {"block: mac_array\nprotocol: whole_matrix\nrows: 4\ncols: 4\ndepth: 4\naccumulate: dut\nclock: clk\n"
        "ports:\n  in_a: a\n  in_b: b\n  in_valid: v\n  out_valid: d\n  out_c: c\n",
        ":9:3:", "role in_accumulate is required for a mac_array block on this protocol"},
