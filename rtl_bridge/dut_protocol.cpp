@@ -295,10 +295,6 @@ class MatrixTiles : public DutProtocol {
   }
 };
 
-}  // namespace
-
-namespace {
-
 // Every protocol: the built-ins first, then each plugin's in load order; what added each (for messages).
 struct ProtocolTable {
   std::vector<std::pair<std::string, std::unique_ptr<DutProtocol>>> protocols;
@@ -346,7 +342,7 @@ void load_protocol_plugin(const std::string& path) {
   const fs::path file = fs::canonical(path, error);
   if (error) throw InputError(fmt::format("protocol plugin {}: no such file", path));
   ProtocolTable& table = protocol_table();
-  if (!table.plugins.insert(file.string()).second) return;  // loaded already
+  if (table.plugins.count(file.string())) return;  // loaded already
   void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) throw InputError(fmt::format("protocol plugin {}: cannot be loaded: {}", path, dlerror()));
   const auto symbol = [&](const char* name) {
@@ -374,7 +370,8 @@ void load_protocol_plugin(const std::string& path) {
   const auto register_protocols =
       reinterpret_cast<void (*)(ProtocolRegistry&)>(symbol("chipref_protocol_plugin_register"));
   TableRegistry registry(table, "protocol plugin " + path);
-  register_protocols(registry);  // the library stays loaded: its protocols live as long as the table
+  register_protocols(registry);         // the library stays loaded: its protocols live as long as the table
+  table.plugins.insert(file.string());  // only now: a refused plugin is refused again, not skipped
 }
 
 const DutProtocol* find_dut_protocol(const std::string& name) {

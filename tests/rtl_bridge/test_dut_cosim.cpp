@@ -716,6 +716,9 @@ TEST_CASE(
   CHECK_THROWS_WITH(cosim::load_protocol_plugin(plugins + "/libtest_headers_plugin.so"),
                     Catch::Contains("built against other chipref headers (hash 0123456789abcdef), this chipref's are " +
                                     std::string(cosim::kPluginHeadersHash).substr(0, 16)));
+  // Refused again, not skipped as loaded.
+  CHECK_THROWS_WITH(cosim::load_protocol_plugin(plugins + "/libtest_headers_plugin.so"),
+                    Catch::Contains("built against other chipref headers"));
   CHECK_THROWS_WITH(cosim::load_protocol_plugin(plugins + "/libtest_none_plugin.so"),
                     Catch::Contains("not a chipref protocol plugin (it defines no chipref_protocol_plugin_version"));
   CHECK_THROWS_WITH(cosim::load_protocol_plugin(plugins + "/no_such_plugin.so"), Catch::Contains("no such file"));
