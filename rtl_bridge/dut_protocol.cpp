@@ -48,7 +48,7 @@ void Harness::out_of_range(const Role& role, int64_t value) const {
   const RoleBinding& b = *role.binding;
   throw InputError(fmt::format(
       "{}: layer {}: role {} must carry {}, which does not fit {} ({}-bit {} lanes, range {}..{})", b.where, layer_,
-      b.role, value, b.ports.empty() ? "port '" + b.port + "'" : "ports " + fmt::format("{}", fmt::join(b.ports, ", ")),
+      b.role, value, b.ports.empty() ? "port '" + b.port + "'" : fmt::format("ports {}", fmt::join(b.ports, ", ")),
       b.lane_width, b.is_signed ? "signed" : "unsigned", role.lo, role.hi));
 }
 

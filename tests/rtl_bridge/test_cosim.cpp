@@ -215,6 +215,28 @@ cosim::CosimResult run_array(const std::vector<cosim::MacArrayStimulus>& inputs)
                              cosim::DesignRun{inputs.at(0).layer});
 }
 
+// Every conv and linear layer of the vectors in `dir` through an array Verilated at 16 x 16 (`Wide`) and at
+// 4 x 5 (`Small`: partial tiles): every accumulator of the layer compared (no padding slot) and equal.
+// Returns the number of layers.
+template <class Wide, class Small>
+int64_t check_every_mac_layer(const std::string& dir) {
+  int64_t layers = 0;
+  for (const std::string& layer : mac_layers(dir)) {
+    for (int geometry = 0; geometry < 2; ++geometry) {
+      const auto inputs =
+          geometry == 0 ? cosim::mac_array_stimulus(dir, layer, 16, 16) : cosim::mac_array_stimulus(dir, layer, 4, 5);
+      const cosim::CosimResult r = geometry == 0 ? run_array<Wide>(inputs) : run_array<Small>(inputs);
+      INFO(cosim::format_report(r));
+      CHECK(r.passed());
+      int64_t elements = 0;
+      for (const auto& s : inputs) elements += element_count(s.shape);
+      CHECK(r.compared == elements);
+    }
+    ++layers;
+  }
+  return layers;
+}
+
 // The output channel of accumulator `index`: axis 1 of a conv's NCHW accumulators, the last axis of a linear's.
 int64_t channel_of(const Node& op, const Shape& shape, int64_t index) {
   if (op.op_type == "linear_mac") return index % shape.back();
@@ -279,23 +301,7 @@ int64_t check_array_mutation(int mutation, const std::string& dir) {
 
 TEST_CASE("Cosim/the reference MAC array matches every conv and linear layer of the CNN, 16 x 16 and 4 x 5",
           "[rtl][cosim]") {
-  const std::string dir = write_cnn_vectors("mac_array", "");
-  int64_t layers = 0;
-  for (const std::string& layer : mac_layers(dir)) {
-    for (int geometry = 0; geometry < 2; ++geometry) {
-      const auto inputs =
-          geometry == 0 ? cosim::mac_array_stimulus(dir, layer, 16, 16) : cosim::mac_array_stimulus(dir, layer, 4, 5);
-      const cosim::CosimResult r =
-          geometry == 0 ? run_array<Vmac_array_16x16>(inputs) : run_array<Vmac_array_4x5_m0>(inputs);
-      INFO(cosim::format_report(r));
-      CHECK(r.passed());
-      int64_t elements = 0;
-      for (const auto& s : inputs) elements += element_count(s.shape);
-      CHECK(r.compared == elements);  // every accumulator of the layer, no padding slot
-    }
-    ++layers;
-  }
-  CHECK(layers == 6);
+  CHECK(check_every_mac_layer<Vmac_array_16x16, Vmac_array_4x5_m0>(write_cnn_vectors("mac_array", "")) == 6);
 }
 
 TEST_CASE("Cosim/every broken MAC array variant is caught at the element the golden tensors predict",
@@ -545,19 +551,7 @@ void check_ws_variant(int mutation, const std::string& dir, int64_t& detected_la
 TEST_CASE("Cosim/the weight-stationary MAC array matches every conv and linear layer of the CNN, 16 x 16 and 4 x 5",
           "[rtl][cosim]") {
   const std::string dir = write_cnn_vectors("mac_array_ws", "");
-  for (const std::string& layer : mac_layers(dir)) {
-    for (int geometry = 0; geometry < 2; ++geometry) {
-      const auto inputs =
-          geometry == 0 ? cosim::mac_array_stimulus(dir, layer, 16, 16) : cosim::mac_array_stimulus(dir, layer, 4, 5);
-      const cosim::CosimResult r =
-          geometry == 0 ? run_array<Vmac_array_ws_16x16>(inputs) : run_array<Vmac_array_ws_4x5_m0>(inputs);
-      INFO(cosim::format_report(r));
-      CHECK(r.passed());
-      int64_t elements = 0;
-      for (const auto& s : inputs) elements += element_count(s.shape);
-      CHECK(r.compared == elements);
-    }
-  }
+  CHECK(check_every_mac_layer<Vmac_array_ws_16x16, Vmac_array_ws_4x5_m0>(dir) == 6);
   // Through chipref cosim --block: the 16 x 16 build, and a reduction longer than its buffer refused.
   const std::string first = mac_layers(dir).at(0);
   CHECK(cosim::cosim_reference_block("mac_array_ws", dir, first, 1000).passed());

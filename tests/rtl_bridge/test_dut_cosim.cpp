@@ -87,6 +87,26 @@ void check_same_report(const cosim::CosimResult& dut, const cosim::CosimResult& 
   CHECK(dut.first.expected == linked.first.expected);
 }
 
+// Every conv and linear layer of the vectors in `dir` through the design with each adapter (an array of
+// rows x cols): every accumulator of the layer compared and equal. The results, for checks of their own.
+std::vector<cosim::CosimResult> check_every_mac_layer(const std::vector<std::string>& sources, const std::string& top,
+                                                      const std::vector<std::string>& adapters, const std::string& dir,
+                                                      int64_t rows, int64_t cols) {
+  std::vector<cosim::CosimResult> results;
+  for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
+    int64_t elements = 0;
+    for (const auto& s : cosim::mac_array_stimulus(dir, layer, rows, cols)) elements += element_count(s.shape);
+    for (const std::string& adapter : adapters) {
+      const cosim::CosimResult r = run_dut(sources, top, adapter, dir, layer);
+      INFO(layer << ", " << adapter << "\n" << cosim::format_report(r));
+      CHECK(r.passed());
+      CHECK(r.compared == elements);
+      results.push_back(r);
+    }
+  }
+  return results;
+}
+
 const std::string& cnn_vectors() {
   static const std::string dir = write_example_vectors("fmnist_cnn.onnx", "dut", "");
   return dir;
@@ -450,16 +470,7 @@ TEST_CASE(
   const std::string harness = write_text("systolic_mm.yaml", kSystolicAdapter),
                     dut = write_text("systolic_mm_dut.yaml",
                                      kSystolicAdapter + "  in_accumulate: accumulate\naccumulate: dut\n");
-  for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
-    int64_t elements = 0;
-    for (const auto& s : cosim::mac_array_stimulus(dir, layer, 16, 16)) elements += element_count(s.shape);
-    for (const std::string& adapter : {harness, dut}) {
-      const cosim::CosimResult r = run_dut(sv, "systolic_mm", adapter, dir, layer);
-      INFO(layer << ", " << adapter << "\n" << cosim::format_report(r));
-      CHECK(r.passed());
-      CHECK(r.compared == elements);
-    }
-  }
+  check_every_mac_layer(sv, "systolic_mm", {harness, dut}, dir, 16, 16);
 
   // uint8 x uint8 as the design is: weights quantized unsigned with a zero point per output channel, sent as they
   // are (no b_offset); chipref's correction takes each column's zero point.
@@ -610,14 +621,7 @@ TEST_CASE(
            "  out_c: {ports: [c_row0, c_row1, c_row2, c_row3]}\n";
   };
   const std::string split = write_text("split.yaml", adapter("a_row0, a_row1, a_row2, a_row3"));
-  for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
-    int64_t elements = 0;
-    for (const auto& s : cosim::mac_array_stimulus(dir, layer, 4, 4)) elements += element_count(s.shape);
-    const cosim::CosimResult r = run_dut(sv, "systolic_mm_split", split, dir, layer);
-    INFO(layer << "\n" << cosim::format_report(r));
-    CHECK(r.passed());
-    CHECK(r.compared == elements);
-  }
+  check_every_mac_layer(sv, "systolic_mm_split", {split}, dir, 4, 4);
   // Rows 0 and 1 of A exchanged: the outputs of those positions exchange too.
   const std::string layer = layers_of(dir, {"conv_mac"}).at(0);
   const cosim::CosimResult swapped = run_dut(
@@ -641,19 +645,10 @@ TEST_CASE(
   const std::string harness = write_text("pipelined.yaml", base),
                     dut = write_text("pipelined_dut.yaml", base + "  in_accumulate: accumulate\naccumulate: dut\n");
   constexpr int64_t kLatency = 5;  // the design's default
-  for (const std::string& layer : layers_of(dir, {"conv_mac", "linear_mac"})) {
-    int64_t elements = 0;
-    for (const auto& s : cosim::mac_array_stimulus(dir, layer, 4, 4)) elements += element_count(s.shape);
-    for (const std::string& adapter : {harness, dut}) {
-      const cosim::CosimResult r = run_dut(sv, "pipelined_mm", adapter, dir, layer);
-      INFO(layer << ", " << adapter << "\n" << cosim::format_report(r));
-      CHECK(r.passed());
-      CHECK(r.compared == elements);
-      // One block at a time would take at least kLatency cycles a block; overlapped, about 1.5 (every third
-      // cycle the design is not ready).
-      CHECK(r.cycles < r.matrices * kLatency / 2);
-    }
-  }
+  // One block at a time would take at least kLatency cycles a block; overlapped, about 1.5 (every third
+  // cycle the design is not ready).
+  for (const cosim::CosimResult& r : check_every_mac_layer(sv, "pipelined_mm", {harness, dut}, dir, 4, 4))
+    CHECK(r.cycles < r.matrices * kLatency / 2);
   const std::string layer = layers_of(dir, {"conv_mac"}).at(0);
   const cosim::CosimResult late =
       run_dut(sv, "pipelined_mm", write_text("pipelined_bug.yaml", base + "parameters: {BUG: 1}\n"), dir, layer);
