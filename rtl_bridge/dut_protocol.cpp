@@ -52,19 +52,6 @@ void Harness::out_of_range(const Role& role, int64_t value) const {
       b.lane_width, b.is_signed ? "signed" : "unsigned", role.lo, role.hi));
 }
 
-void Harness::falling(CosimResult& r) {
-  clock_.set(0);
-  design_->eval();
-  dump(2 * static_cast<uint64_t>(r.cycles), r.cycles);
-}
-
-void Harness::rising(CosimResult& r) {
-  clock_.set(1);
-  design_->eval();
-  dump(2 * static_cast<uint64_t>(r.cycles) + 1, r.cycles);
-  ++r.cycles;
-}
-
 void Harness::reset(CosimResult& r) {
   put_if("in_valid", 0);
   put_if("out_ready", 1);
@@ -77,10 +64,6 @@ void Harness::reset(CosimResult& r) {
 void Harness::trace(const std::string& path, int64_t from, int64_t to) {
   design_->open_trace(path);
   trace_from_ = from, trace_to_ = to;
-}
-
-void Harness::dump(uint64_t time, int64_t cycle) {
-  if (cycle >= trace_from_ && cycle <= trace_to_) design_->dump(time);
 }
 
 void hang(CosimResult& r, const Watchdog& watchdog, const std::string& progress) {

@@ -73,8 +73,17 @@ class Harness {
 
   // The halves of a clock cycle: inputs set before falling() are sampled at the rising edge; between
   // the two, outputs show the state after the previous rising edge (sample handshakes there).
-  void falling(CosimResult& r);
-  void rising(CosimResult& r);  // counts the cycle
+  void falling(CosimResult& r) {
+    clock_.set(0);
+    design_->eval();
+    dump(2 * static_cast<uint64_t>(r.cycles), r.cycles);
+  }
+  void rising(CosimResult& r) {  // counts the cycle
+    clock_.set(1);
+    design_->eval();
+    dump(2 * static_cast<uint64_t>(r.cycles) + 1, r.cycles);
+    ++r.cycles;
+  }
   void cycle(CosimResult& r) { falling(r), rising(r); }
   // The adapter's reset cycles with in_valid low and out_ready high (roles bound).
   void reset(CosimResult& r);
@@ -83,7 +92,9 @@ class Harness {
 
  private:
   [[noreturn]] void out_of_range(const Role& role, int64_t value) const;
-  void dump(uint64_t time, int64_t cycle);
+  void dump(uint64_t time, int64_t cycle) {
+    if (cycle >= trace_from_ && cycle <= trace_to_) design_->dump(time);
+  }
   const DutAdapter& adapter_;
   std::string layer_;
   std::unique_ptr<DesignInstance> design_;

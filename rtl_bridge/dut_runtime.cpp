@@ -23,50 +23,25 @@ void store(uint8_t* data, int bytes, int64_t first, int64_t count, Window w) {
   for (int64_t i = first; i < std::min<int64_t>(first + count, bytes); ++i, w >>= 8) data[i] = static_cast<uint8_t>(w);
 }
 
-// Lanes of 8, 16, 32 or 64 bits at a byte offset (the usual buses) are copied as they are, the low bytes
-// of the value first (little-endian host), in copies of a constant size (the per-beat hot path); any other
-// lane goes through a bit window.
-bool whole_bytes(int64_t bit, int width, int64_t port_bytes) {
-  return bit % 8 == 0 && (width == 8 || width == 16 || width == 32 || width == 64) && bit / 8 + width / 8 <= port_bytes;
-}
-template <class Copy>
-void with_constant_size(int width, Copy copy) {
-  switch (width) {
-    case 8:
-      return copy(std::integral_constant<size_t, 1>{});
-    case 16:
-      return copy(std::integral_constant<size_t, 2>{});
-    case 32:
-      return copy(std::integral_constant<size_t, 4>{});
-    default:
-      return copy(std::integral_constant<size_t, 8>{});
-  }
-}
-
 }  // namespace
 
-void Pin::set_lane(int64_t lane, int width, int64_t value) const {
+// The general lane: any width up to 64 at any bit offset, through a bit window, the port's other bits kept.
+void Pin::set_lane_bits(int64_t lane, int width, int64_t value) const {
   const int64_t bit = lane * width, first = bit / 8, shift = bit % 8;
-  if (whole_bytes(bit, width, port_->bytes))
-    return with_constant_size(width, [&](auto bytes) { std::memcpy(data_ + first, &value, bytes); });
-  if (bit == 0 && width < 64 && port_->bytes <= 8) {  // a port of one integer (flags, narrow fields)
-    return with_constant_size(8 * port_->bytes, [&](auto bytes) {
-      uint64_t word = 0;
-      std::memcpy(&word, data_, bytes);
-      const uint64_t mask = (uint64_t{1} << width) - 1;
-      word = (word & ~mask) | (static_cast<uint64_t>(value) & mask);
-      std::memcpy(data_, &word, bytes);
-    });
-  }
   const Window mask = ((Window{1} << width) - 1) << shift;
   Window w = load(data_, port_->bytes, first, 9);
   w = (w & ~mask) | ((static_cast<Window>(static_cast<uint64_t>(value)) << shift) & mask);
   store(data_, port_->bytes, first, 9, w);
 }
 
+uint64_t Pin::lane_bits(int64_t lane, int width) const {
+  const int64_t bit = lane * width, first = bit / 8, shift = bit % 8;
+  return static_cast<uint64_t>((load(data_, port_->bytes, first, 9) >> shift) & ((Window{1} << width) - 1));
+}
+
 void Pin::set_lanes(int width, const int32_t* values, int64_t n, int64_t offset) const {
-  if (n > 0 && whole_bytes((n - 1) * width, width, port_->bytes)) {
-    with_constant_size(width, [&](auto bytes) {
+  if (n > 0 && byte_lane(n - 1, width)) {
+    sized(width / 8, [&](auto bytes) {
       for (int64_t i = 0; i < n; ++i) {
         const int64_t value = values[i] - offset;
         std::memcpy(data_ + i * static_cast<int64_t>(bytes), &value, bytes);
@@ -75,22 +50,6 @@ void Pin::set_lanes(int width, const int32_t* values, int64_t n, int64_t offset)
     return;
   }
   for (int64_t i = 0; i < n; ++i) set_lane(i, width, values[i] - offset);
-}
-
-int64_t Pin::lane(int64_t lane, int width, bool is_signed) const {
-  const int64_t bit = lane * width, first = bit / 8, shift = bit % 8;
-  uint64_t raw = 0;
-  if (whole_bytes(bit, width, port_->bytes))
-    with_constant_size(width, [&](auto bytes) { std::memcpy(&raw, data_ + first, bytes); });
-  else if (bit == 0 && width < 64 && port_->bytes <= 8)  // a port of one integer (flags, narrow fields)
-    with_constant_size(8 * port_->bytes, [&](auto bytes) {
-      std::memcpy(&raw, data_, bytes);
-      raw &= (uint64_t{1} << width) - 1;
-    });
-  else
-    raw = static_cast<uint64_t>((load(data_, port_->bytes, first, 9) >> shift) & ((Window{1} << width) - 1));
-  if (is_signed && width < 64 && (raw >> (width - 1)) & 1) return static_cast<int64_t>(raw | (~uint64_t{0} << width));
-  return static_cast<int64_t>(raw);
 }
 
 DutLibrary::DutLibrary(const BuiltDut& built) : built_(built) {

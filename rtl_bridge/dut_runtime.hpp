@@ -4,9 +4,11 @@
 // name, in lanes of any width, signed or not.
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "rtl_bridge/dut_build.hpp"
@@ -26,15 +28,65 @@ class Pin {
   explicit operator bool() const { return data_ != nullptr; }
   const DutPort& port() const { return *port_; }
 
-  // Bits [lane·width, (lane+1)·width) of the port, width ≤ 64.
-  void set_lane(int64_t lane, int width, int64_t value) const;  // a handle: writes the model, not the Pin
-  int64_t lane(int64_t lane, int width, bool is_signed) const;
+  // Bits [lane·width, (lane+1)·width) of the port, width ≤ 64. A handle: writes the model, not the Pin.
+  // The common cases (a whole port of one integer: flags, the clock; a lane of 8, 16, 32 or 64 bits at a byte
+  // offset) inline here: they are most of a cycle's writes and reads, which the cosim harness does per beat.
+  void set_lane(int64_t lane, int width, int64_t value) const {
+    if (lane == 0 && width == port_->width() && width < 64 && port_->bytes <= 8) {
+      const uint64_t mask = (uint64_t{1} << width) - 1;  // the storage's bits above the port stay as they are
+      return store_whole((load_whole() & ~mask) | (static_cast<uint64_t>(value) & mask));
+    }
+    if (byte_lane(lane, width)) return store_bytes(lane * width / 8, width / 8, static_cast<uint64_t>(value));
+    set_lane_bits(lane, width, value);
+  }
+  int64_t lane(int64_t lane, int width, bool is_signed) const {
+    uint64_t raw;
+    if (lane == 0 && width == port_->width() && width < 64 && port_->bytes <= 8)
+      raw = load_whole() & ((uint64_t{1} << width) - 1);
+    else if (byte_lane(lane, width))
+      raw = load_bytes(lane * width / 8, width / 8);
+    else
+      raw = lane_bits(lane, width);
+    if (is_signed && width < 64 && (raw >> (width - 1)) & 1) return static_cast<int64_t>(raw | (~uint64_t{0} << width));
+    return static_cast<int64_t>(raw);
+  }
   // Lanes 0..n−1 of `width` bits: values[i] − offset each (a bus's beat in one call).
   void set_lanes(int width, const int32_t* values, int64_t n, int64_t offset) const;
   void set(int64_t value) const { set_lane(0, port_->width() < 64 ? port_->width() : 64, value); }
   bool high() const { return lane(0, 1, false) != 0; }
 
  private:
+  bool byte_lane(int64_t lane, int width) const {
+    return (width == 8 || width == 16 || width == 32 || width == 64) && (lane + 1) * width <= 8 * port_->bytes;
+  }
+  // Copies of a constant size, so they compile to one load or store.
+  template <class Copy>
+  static void sized(int bytes, Copy copy) {
+    switch (bytes) {
+      case 1:
+        return copy(std::integral_constant<size_t, 1>{});
+      case 2:
+        return copy(std::integral_constant<size_t, 2>{});
+      case 4:
+        return copy(std::integral_constant<size_t, 4>{});
+      default:
+        return copy(std::integral_constant<size_t, 8>{});
+    }
+  }
+  // Little-endian host: an integer's low bytes come first.
+  void store_bytes(int64_t first, int bytes, uint64_t value) const {
+    sized(bytes, [&](auto n) { std::memcpy(data_ + first, &value, n); });
+  }
+  uint64_t load_bytes(int64_t first, int bytes) const {
+    uint64_t raw = 0;
+    sized(bytes, [&](auto n) { std::memcpy(&raw, data_ + first, n); });
+    return raw;
+  }
+  void store_whole(uint64_t value) const { store_bytes(0, port_->bytes, value); }
+  uint64_t load_whole() const { return load_bytes(0, port_->bytes); }
+  void set_lane_bits(int64_t lane, int width, int64_t value) const;
+  uint64_t lane_bits(int64_t lane, int width) const;
+
   const DutPort* port_ = nullptr;
   uint8_t* data_ = nullptr;
 };

@@ -28,12 +28,14 @@ LinkedPort linked_port(const char* name, bool input, int64_t width, Storage& sto
           reinterpret_cast<uint8_t*>(&storage)};
 }
 
-// One instance of the Verilated class Model; `list_ports(model)` gives its ports (the port lists below).
+// One instance of the Verilated class Model (its own, or `borrowed`, which must outlive it: a benchmark's
+// model that it also drives bare); `list_ports(model)` gives its ports (the port lists below).
 template <class Model>
 class LinkedDesign final : public DesignInstance {
  public:
   template <class ListPorts>
-  explicit LinkedDesign(const ListPorts& list_ports) {
+  explicit LinkedDesign(const ListPorts& list_ports, Model* borrowed = nullptr)
+      : owned_(borrowed ? nullptr : std::make_unique<Model>()), model_(borrowed ? *borrowed : *owned_) {
     for (const LinkedPort& p : list_ports(model_)) ports_.push_back(p.port), data_.push_back(p.data);
   }
   const std::vector<DutPort>& ports() const override { return ports_; }
@@ -51,7 +53,8 @@ class LinkedDesign final : public DesignInstance {
   void dump(uint64_t) override {}
 
  private:
-  Model model_;
+  std::unique_ptr<Model> owned_;
+  Model& model_;
   std::vector<DutPort> ports_;
   std::vector<uint8_t*> data_;
 };
@@ -119,30 +122,33 @@ Design linked_lut(int64_t depth) {
   return d;
 }
 
-// Verilated with ROWS = rows, COLS = cols (16-bit activation and weight lanes, 32-bit accumulators).
+// The ports of mac_array.sv Verilated with ROWS = rows, COLS = cols (16-bit activation and weight lanes,
+// 32-bit accumulators).
+template <class Model>
+auto mac_array_ports(int64_t rows, int64_t cols) {
+  return [rows, cols](Model& v) {
+    return std::vector<LinkedPort>{
+        linked_port("clk", true, 1, v.clk),
+        linked_port("rst_n", true, 1, v.rst_n),
+        linked_port("in_valid", true, 1, v.in_valid),
+        linked_port("in_ready", false, 1, v.in_ready),
+        linked_port("in_first", true, 1, v.in_first),
+        linked_port("in_last", true, 1, v.in_last),
+        linked_port("in_act", true, rows * 16, v.in_act),
+        linked_port("in_weight", true, cols * 16, v.in_weight),
+        linked_port("in_bias", true, cols * 32, v.in_bias),
+        linked_port("cfg_act_zero_point", true, 16, v.cfg_act_zero_point),
+        linked_port("cfg_weight_zero_point", true, 16, v.cfg_weight_zero_point),
+        linked_port("out_valid", false, 1, v.out_valid),
+        linked_port("out_ready", true, 1, v.out_ready),
+        linked_port("out_acc", false, cols * 32, v.out_acc),
+    };
+  };
+}
+
 template <class Model>
 Design linked_mac_array(int64_t rows, int64_t cols) {
-  return linked_design<Model>(
-      "mac_array",
-      [rows, cols](Model& v) {
-        return std::vector<LinkedPort>{
-            linked_port("clk", true, 1, v.clk),
-            linked_port("rst_n", true, 1, v.rst_n),
-            linked_port("in_valid", true, 1, v.in_valid),
-            linked_port("in_ready", false, 1, v.in_ready),
-            linked_port("in_first", true, 1, v.in_first),
-            linked_port("in_last", true, 1, v.in_last),
-            linked_port("in_act", true, rows * 16, v.in_act),
-            linked_port("in_weight", true, cols * 16, v.in_weight),
-            linked_port("in_bias", true, cols * 32, v.in_bias),
-            linked_port("cfg_act_zero_point", true, 16, v.cfg_act_zero_point),
-            linked_port("cfg_weight_zero_point", true, 16, v.cfg_weight_zero_point),
-            linked_port("out_valid", false, 1, v.out_valid),
-            linked_port("out_ready", true, 1, v.out_ready),
-            linked_port("out_acc", false, cols * 32, v.out_acc),
-        };
-      },
-      rows, cols);
+  return linked_design<Model>("mac_array", mac_array_ports<Model>(rows, cols), rows, cols);
 }
 
 // Verilated with N = n, M = m (16-bit values, 8-bit positions).
