@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "core/data_files.hpp"
 #include "rtl_bridge/design_cosim.hpp"
 #include "rtl_bridge/dut_runtime.hpp"
 
@@ -31,10 +32,10 @@ std::string reference_top(const std::string& block) {
                              : block;
 }
 std::string reference_rtl_path(const std::string& block) {
-  return std::string(CHIPREF_SOURCE_DIR) + "/rtl_bridge/rtl/" + reference_top(block) + ".sv";
+  return chipref_data_file("rtl_bridge/rtl/" + reference_top(block) + ".sv", CHIPREF_SOURCE_DIR);
 }
 std::string reference_adapter_path(const std::string& block) {
-  return std::string(CHIPREF_SOURCE_DIR) + "/rtl_bridge/adapters/" + block + ".yaml";
+  return chipref_data_file("rtl_bridge/adapters/" + block + ".yaml", CHIPREF_SOURCE_DIR);
 }
 
 }  // namespace chipref::cosim

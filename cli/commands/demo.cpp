@@ -10,6 +10,7 @@
 #include "analysis/dual_path.hpp"
 #include "cli/commands/commands.hpp"
 #include "cli/commands/engine.hpp"
+#include "core/data_files.hpp"
 #include "model/evaluate.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
@@ -22,7 +23,7 @@
 #include "vectors/vectors.hpp"
 
 #ifndef CHIPREF_SOURCE_DIR
-#error "CHIPREF_SOURCE_DIR must point at the source tree (examples/, configs/)"
+#error "CHIPREF_SOURCE_DIR must point at the source tree (examples/, configs/; core/data_files.hpp)"
 #endif
 
 namespace chipref::cli {
@@ -34,7 +35,7 @@ struct DemoOptions {
   bool show_numerics = false;
   std::string which = "both";  // the shipped models to run: cnn, vit or both
   std::string vectors_dir = (std::filesystem::temp_directory_path() / "chipref-demo").string();
-  std::string config = CHIPREF_SOURCE_DIR "/configs/w8a8.yaml";
+  std::string config = chipref_data_file("configs/w8a8.yaml", CHIPREF_SOURCE_DIR);
   // The shipped models read 1x28x28 Fashion-MNIST images; another copy of them (an IDX pair, an .npy with
   // labels) serves a machine without Debian's dataset-fashion-mnist.
   std::string data = "fashion-mnist";
@@ -196,8 +197,8 @@ int demo_cosim(const IntGraph& q, const std::string& dir, int step, int steps) {
 
 int run_demo(const DemoOptions& o) {
   std::vector<std::string> models;
-  if (o.which != "vit") models.push_back(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
-  if (o.which != "cnn") models.push_back(CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx");
+  if (o.which != "vit") models.push_back(chipref_data_file("examples/fmnist_cnn.onnx", CHIPREF_SOURCE_DIR));
+  if (o.which != "cnn") models.push_back(chipref_data_file("examples/fmnist_vit.onnx", CHIPREF_SOURCE_DIR));
   const int steps = 3 + static_cast<int>(models.size());
   // 1. The arithmetic: sample accumulators requantized in every flavour and rounding mode.
   const SelfCheckReport report = run_numerics_self_check(o.multiplier_bits);
