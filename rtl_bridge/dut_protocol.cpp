@@ -83,9 +83,6 @@ void DutProtocol::groups(Harness& h, const SparseStimulus&, CosimResult&, int64_
   throw InputError(h.adapter().path + ": this protocol does not drive a sparse decoder");
 }
 
-namespace {
-
-// What every element-wise protocol does first: the layer's constants, the reset, the table.
 void start_elements(Harness& h, const ElementStream& s, CosimResult& r) {
   for (const auto& [role, value] : s.config) h.put_if(role, value);
   h.put_if("tbl_we", 0);
@@ -99,13 +96,14 @@ void start_elements(Harness& h, const ElementStream& s, CosimResult& r) {
   }
 }
 
-// The element's input roles, looked up once.
 std::vector<std::pair<const Harness::Role*, const std::vector<int32_t>*>> element_inputs(const Harness& h,
                                                                                          const ElementStream& s) {
   std::vector<std::pair<const Harness::Role*, const std::vector<int32_t>*>> inputs;
   for (const auto& [role, values] : s.inputs) inputs.emplace_back(&h.role(role), values);
   return inputs;
 }
+
+namespace {
 
 void put_element(const Harness& h,
                  const std::vector<std::pair<const Harness::Role*, const std::vector<int32_t>*>>& inputs, size_t i) {

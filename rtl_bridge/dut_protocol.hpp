@@ -113,6 +113,13 @@ struct ElementStream {
   const std::vector<int32_t>* expected = nullptr;
 };
 
+// What every element-wise protocol does first: the layer's constants on their roles, the reset, and the
+// table through tbl_* if the design has one.
+void start_elements(Harness& h, const ElementStream& s, CosimResult& r);
+// The stream's input roles, looked up once: (role, a value per element) for a protocol's per-element loop.
+std::vector<std::pair<const Harness::Role*, const std::vector<int32_t>*>> element_inputs(const Harness& h,
+                                                                                         const ElementStream& s);
+
 // A handshake role a protocol binds (beside the block's data and configuration roles).
 struct HandshakeRole {
   std::string name;

@@ -22,10 +22,8 @@ class Pipelined : public DutProtocol {
   void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
     const int64_t latency = h.adapter().latency;
     if (latency < 1) throw chipref::InputError(h.adapter().path + ": the pipelined protocol needs 'latency' (>= 1)");
-    for (const auto& [role, value] : s.config) h.put_if(role, value);
-    h.reset(r);
-    std::vector<std::pair<const Harness::Role*, const std::vector<int32_t>*>> inputs;
-    for (const auto& [role, values] : s.inputs) inputs.emplace_back(&h.role(role), values);
+    start_elements(h, s, r);  // the layer's constants, the reset
+    const auto inputs = element_inputs(h, s);
     const Harness::Role &in_valid = h.role("in_valid"), &out_code = h.role("out_code");
     const auto n = static_cast<int64_t>(s.expected->size());
     Watchdog watchdog(watchdog_cycles, r.cycles);
