@@ -28,6 +28,7 @@ const OpDef& batch_broadcast_op_def() {
     d.constant_codes_input = 0;
     d.systemc_module = "Movement";
     d.moves_codes = true;
+    d.qdq = QdqForm::batch_broadcast;
     d.prepare = prepare;
   });
 }

@@ -24,6 +24,7 @@ const OpDef& gather_op_def() {
     d.name = "gather";
     d.systemc_module = "Movement";
     d.moves_codes = true;
+    d.qdq = QdqForm::gather;
     d.prepare = prepare;
   });
 }

@@ -45,6 +45,7 @@ const OpDef& layernorm_op_def() {
     d.name = "layernorm";
     d.least_inputs = 5, d.most_inputs = 5;
     d.systemc_module = "LayerNorm";
+    d.qdq = QdqForm::layernorm;
     d.prepare = prepare;
   });
 }

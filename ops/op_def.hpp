@@ -89,7 +89,11 @@ enum class QdqForm {
   concat,
   reshape,
   clamp,
-  resize_linear,  // Resize, mode linear, with the model's coordinate mode and scales or sizes
+  resize_linear,    // Resize, mode linear, with the model's coordinate mode and scales or sizes
+  batch_broadcast,  // the dequantized constant, Expand-ed to the batch of the other input
+  layernorm,        // LayerNormalization's formula in opset-13 ops, γ, β and ε recovered from the integers
+  slice,
+  gather,
 };
 
 // A MAC op as G matrix products X_g [P, K] · W_gᵀ [K, M] → A_g [P, M] over one transaction's row-major

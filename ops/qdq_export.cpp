@@ -2,11 +2,14 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "core/version.hpp"
+#include "kernels/layernorm.hpp"
 #include "model/onnx_import.hpp"
 #include "numerics/requant.hpp"
 #include "ops/mac.hpp"
@@ -295,6 +298,111 @@ class Exporter {
     quantize_pair(v, write_name(v));
   }
 
+  // A scalar float initializer (for the formulas below).
+  std::string scalar(const std::string& name, float value) {
+    add_initializer(name, onnx::TensorProto::FLOAT, {}, std::vector<float>{value});
+    return name;
+  }
+
+  // The function a LUT approximates, in float: one ONNX op, or its formula in opset-13 ops. The functions
+  // with parameters (leaky_relu's α, elu, selu, celu, hard_sigmoid, hard_swish) are not recorded in the
+  // IntGraph's lut op, and are refused.
+  void export_function(const Node& op, const std::string& function, const std::string& x, const std::string& y) {
+    static const std::map<std::string, std::string> kOnnxOp = {
+        {"relu", "Relu"},        {"sigmoid", "Sigmoid"},       {"tanh", "Tanh"},
+        {"exp", "Exp"},          {"reciprocal", "Reciprocal"}, {"softplus", "Softplus"},
+        {"softsign", "Softsign"}};
+    const std::string p = op.name + "_" + function;
+    if (const auto it = kOnnxOp.find(function); it != kOnnxOp.end()) {
+      add_node(it->second, op.name, {x}, {y});
+    } else if (function == "gelu_erf") {  // x/2 · (1 + erf(x/√2))
+      add_node("Div", p + "_scaled", {x, scalar(p + "_sqrt2", static_cast<float>(std::sqrt(2.0)))}, {p + "_scaled"});
+      add_node("Erf", p + "_erf", {p + "_scaled"}, {p + "_erf"});
+      add_node("Add", p + "_1p", {p + "_erf", scalar(p + "_one", 1.0F)}, {p + "_1p"});
+      add_node("Mul", p + "_x", {x, p + "_1p"}, {p + "_x"});
+      add_node("Mul", op.name, {p + "_x", scalar(p + "_half", 0.5F)}, {y});
+    } else if (function == "gelu_tanh") {  // x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))
+      add_node("Mul", p + "_x2", {x, x}, {p + "_x2"});
+      add_node("Mul", p + "_x3", {p + "_x2", x}, {p + "_x3"});
+      add_node("Mul", p + "_c3", {p + "_x3", scalar(p + "_k", 0.044715F)}, {p + "_c3"});
+      add_node("Add", p + "_inner", {x, p + "_c3"}, {p + "_inner"});
+      add_node("Mul", p + "_arg", {p + "_inner", scalar(p + "_s", static_cast<float>(std::sqrt(2.0 / M_PI)))},
+               {p + "_arg"});
+      add_node("Tanh", p + "_tanh", {p + "_arg"}, {p + "_tanh"});
+      add_node("Add", p + "_1p", {p + "_tanh", scalar(p + "_one", 1.0F)}, {p + "_1p"});
+      add_node("Mul", p + "_x", {x, p + "_1p"}, {p + "_x"});
+      add_node("Mul", op.name, {p + "_x", scalar(p + "_half", 0.5F)}, {y});
+    } else if (function == "silu") {  // x · σ(x)
+      add_node("Sigmoid", p + "_sigmoid", {x}, {p + "_sigmoid"});
+      add_node("Mul", op.name, {x, p + "_sigmoid"}, {y});
+    } else if (function == "mish") {  // x · tanh(softplus(x))
+      add_node("Softplus", p + "_softplus", {x}, {p + "_softplus"});
+      add_node("Tanh", p + "_tanh", {p + "_softplus"}, {p + "_tanh"});
+      add_node("Mul", op.name, {x, p + "_tanh"}, {y});
+    } else if (function == "rsqrt") {
+      add_node("Sqrt", p + "_sqrt", {x}, {p + "_sqrt"});
+      add_node("Reciprocal", op.name, {p + "_sqrt"}, {y});
+    } else {
+      fail(op, "the non-linear '" + function +
+                   "' has parameters the IntGraph does not record, so it has no ONNX form here");
+    }
+  }
+
+  // batch_broadcast: its constant's codes dequantized (the output's quantization: the op moves codes),
+  // Expand-ed to [batch of the other input, the constant's other dimensions].
+  void export_batch_broadcast(const Node& op, const std::string& y) {
+    const Tensor& c = g_.constants.at(op.inputs.at(0));
+    const QuantParams& q = quant(op.outputs.at(0));
+    std::vector<float> values;
+    for (int64_t code : c.ints)
+      values.push_back(static_cast<float>(static_cast<double>(code - q.zero_point) * q.scale));
+    add_initializer(op.name + "_constant", onnx::TensorProto::FLOAT, c.shape, values);
+    add_node("Shape", op.name + "_like_shape", {read_name(op.inputs.at(1))}, {op.name + "_like_shape"});
+    add_initializer(op.name + "_from", onnx::TensorProto::INT64, {1}, std::vector<int64_t>{0});
+    add_initializer(op.name + "_to", onnx::TensorProto::INT64, {1}, std::vector<int64_t>{1});
+    add_node("Slice", op.name + "_batch", {op.name + "_like_shape", op.name + "_from", op.name + "_to"},
+             {op.name + "_batch"});
+    const std::vector<int64_t> rest(c.shape.begin() + 1, c.shape.end());
+    add_initializer(op.name + "_rest", onnx::TensorProto::INT64, {static_cast<int64_t>(rest.size())}, rest);
+    set_int(add_node("Concat", op.name + "_shape", {op.name + "_batch", op.name + "_rest"}, {op.name + "_shape"}),
+            "axis", 0);
+    add_node("Expand", op.name, {op.name + "_constant", op.name + "_shape"}, {y});
+  }
+
+  // layernorm (docs/numerics.md §10) as (x − mean) / √(var + ε) · γ + β over the last axis, with the real
+  // γ, β and ε its integers stand for: y − z_y = b + R(z · G) with z the normalised value in 2^−15 units,
+  // so γ = ±G · 2^15 · s_y and β = b · s_y; E = ε · n² · 4^g / s_x², so ε = E · s_x² / (n² · 4^g).
+  void export_layernorm(const Node& op, const std::string& y) {
+    const QuantParams &in = quant(op.inputs.at(0)), &out = quant(op.outputs.at(0));
+    const Tensor &m = g_.constants.at(op.inputs.at(1)), &shifts = g_.constants.at(op.inputs.at(2)),
+                 &negative = g_.constants.at(op.inputs.at(3)), &beta_codes = g_.constants.at(op.inputs.at(4));
+    const int bits = static_cast<int>(op.get_int("multiplier_bits"));
+    const auto n = static_cast<int64_t>(m.ints.size());
+    std::vector<float> gamma, beta;
+    for (int64_t j = 0; j < n; ++j) {
+      const double g = FixedMultiplier{static_cast<int32_t>(m.ints[j]), static_cast<int>(shifts.ints[j]), bits}.value();
+      gamma.push_back(
+          static_cast<float>((negative.ints[j] ? -g : g) * std::ldexp(out.scale, kernels::kLayerNormZBits)));
+      beta.push_back(static_cast<float>(static_cast<double>(beta_codes.ints[j]) * out.scale));
+    }
+    const double epsilon = static_cast<double>(op.get_int("epsilon_units")) * in.scale * in.scale /
+                           (static_cast<double>(n) * static_cast<double>(n) *
+                            std::ldexp(1.0, 2 * static_cast<int>(op.get_int("extra_bits"))));
+    const std::string p = op.name, x = read_name(op.inputs.at(0));
+    add_initializer(p + "_gamma", onnx::TensorProto::FLOAT, {n}, gamma);
+    add_initializer(p + "_beta", onnx::TensorProto::FLOAT, {n}, beta);
+    set_ints(add_node("ReduceMean", p + "_mean", {x}, {p + "_mean"}), "axes", {-1});
+    add_node("Sub", p + "_centred", {x, p + "_mean"}, {p + "_centred"});
+    add_node("Mul", p + "_squared", {p + "_centred", p + "_centred"}, {p + "_squared"});
+    set_ints(add_node("ReduceMean", p + "_variance", {p + "_squared"}, {p + "_variance"}), "axes", {-1});
+    add_node("Add", p + "_plus_epsilon", {p + "_variance", scalar(p + "_epsilon", static_cast<float>(epsilon))},
+             {p + "_plus_epsilon"});
+    add_node("Sqrt", p + "_deviation", {p + "_plus_epsilon"}, {p + "_deviation"});
+    add_node("Div", p + "_normalised", {p + "_centred", p + "_deviation"}, {p + "_normalised"});
+    add_node("Mul", p + "_scaled", {p + "_normalised", p + "_gamma"}, {p + "_scaled"});
+    add_node("Add", p, {p + "_scaled", p + "_beta"}, {y});
+  }
+
   void export_op(size_t i) {
     const Node& op = g_.ops[i];
     const ops::QdqForm form = ops::op_def(op).qdq;
@@ -304,7 +412,21 @@ class Exporter {
       const Node& rq = requantization_of(op.outputs.at(0));
       const std::string src = op.get_string("source"), v = rq.outputs.at(0);
       const std::string pre = clamps(rq, v) ? src + "_output" : write_name(v);
-      add_node("MatMul", src, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
+      // A constant factor of the source model folded into the requantization (attention's 1/√d): its
+      // multiplier stands for s_a · s_b / s_y times it, and the float graph multiplies by it again.
+      const Tensor &multiplier = g_.constants.at(rq.inputs.at(1)), &shift = g_.constants.at(rq.inputs.at(2));
+      const double real =
+          FixedMultiplier{static_cast<int32_t>(multiplier.ints.at(0)), static_cast<int>(shift.ints.at(0)),
+                          static_cast<int>(rq.get_int("multiplier_bits"))}
+              .value();
+      const double factor = real * quant(v).scale / (quant(op.inputs.at(0)).scale * quant(op.inputs.at(1)).scale);
+      if (std::abs(factor - 1.0) > 1e-6) {
+        add_node("MatMul", src, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {src + "_product"});
+        add_node("Mul", src + "_folded", {src + "_product", scalar(src + "_factor", static_cast<float>(factor))},
+                 {pre});
+      } else {
+        add_node("MatMul", src, {read_name(op.inputs.at(0)), read_name(op.inputs.at(1))}, {pre});
+      }
       clamp_activation(rq, src, pre, v);
       return quantize_pair(v, write_name(v));
     }
@@ -333,13 +455,45 @@ class Exporter {
         set_ints(n, "dilations", op.get_ints("dilations"));
         break;
       }
-      case ops::QdqForm::lookup_table: {
-        static const std::map<std::string, std::string> kOnnxOp = {
-            {"relu", "Relu"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"exp", "Exp"}, {"reciprocal", "Reciprocal"}};
-        const auto it = kOnnxOp.find(op.get_string("function"));
-        if (it == kOnnxOp.end())
-          fail(op, "the non-linear '" + op.get_string("function") + "' has no single ONNX op at opset 13");
-        add_node(it->second, op.name, {read_name(op.inputs.at(0))}, {write_name(v)});
+      case ops::QdqForm::lookup_table:
+        export_function(op, op.get_string("function"), read_name(op.inputs.at(0)), write_name(v));
+        break;
+      case ops::QdqForm::batch_broadcast:
+        export_batch_broadcast(op, write_name(v));
+        break;
+      case ops::QdqForm::layernorm:
+        export_layernorm(op, write_name(v));
+        break;
+      case ops::QdqForm::slice: {
+        // counts elements from start by step: ONNX's exclusive end is start + count · step, or "past the
+        // front" for a window that runs down to element 0
+        const std::vector<int64_t> starts = op.get_ints("starts"), steps = op.get_ints("steps"),
+                                   counts = op.get_ints("counts"), axes = op.get_ints("axes");
+        std::vector<int64_t> ends;
+        for (size_t d = 0; d < starts.size(); ++d) {
+          const int64_t end = starts.at(d) + counts.at(d) * steps.at(d);
+          ends.push_back(end < 0 ? std::numeric_limits<int64_t>::min() : end);
+        }
+        const auto rank = static_cast<int64_t>(starts.size());
+        add_initializer(op.name + "_starts", onnx::TensorProto::INT64, {rank}, starts);
+        add_initializer(op.name + "_ends", onnx::TensorProto::INT64, {rank}, ends);
+        add_initializer(op.name + "_axes", onnx::TensorProto::INT64, {rank}, axes);
+        add_initializer(op.name + "_steps", onnx::TensorProto::INT64, {rank}, steps);
+        add_node(
+            "Slice", op.name,
+            {read_name(op.inputs.at(0)), op.name + "_starts", op.name + "_ends", op.name + "_axes", op.name + "_steps"},
+            {write_name(v)});
+        break;
+      }
+      case ops::QdqForm::gather: {
+        // one index with the axis dropped is ONNX's scalar index; else a list, which keeps the axis
+        const std::vector<int64_t> indices = op.get_ints("indices");
+        const bool drop = op.get_int("drop_axis") != 0;
+        if (drop && indices.size() != 1) fail(op, "drops its axis but has several indices");
+        add_initializer(op.name + "_indices", onnx::TensorProto::INT64,
+                        drop ? Shape{} : Shape{static_cast<int64_t>(indices.size())}, indices);
+        set_int(add_node("Gather", op.name, {read_name(op.inputs.at(0)), op.name + "_indices"}, {write_name(v)}),
+                "axis", op.get_int("axis"));
         break;
       }
       case ops::QdqForm::softmax:

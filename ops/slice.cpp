@@ -23,6 +23,7 @@ const OpDef& slice_op_def() {
     d.name = "slice";
     d.systemc_module = "Movement";
     d.moves_codes = true;
+    d.qdq = QdqForm::slice;
     d.prepare = prepare;
   });
 }

@@ -349,8 +349,8 @@ TEST_CASE("Lowering/LayerNormalization: within §10's bound of the double LayerN
   }
   CHECK(checked > 5000);
   CHECK(over == 0);
-  CHECK_THROWS_WITH(export_qdq_onnx(q),
-                    Catch::Contains("node '/norm' (layernorm)") && Catch::Contains("has no QDQ form"));
+  // Its QDQ export is LayerNormalization's formula in opset-13 ops (run by ONNX Runtime in test_ort's ViT case).
+  CHECK_NOTHROW(export_qdq_onnx(q));
 }
 
 TEST_CASE("Lowering/the decomposed erf GELU fuses and becomes a gelu_erf table", "[quant][lowering][lut]") {
