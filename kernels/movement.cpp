@@ -27,17 +27,59 @@ void transpose(const Shape& x_shape, const int32_t* x, const std::vector<int64_t
   std::vector<int64_t> x_strides(static_cast<size_t>(rank), 1);
   for (int64_t d = rank - 2; d >= 0; --d) x_strides[d] = x_strides[d + 1] * x_shape[d + 1];
   y.resize(static_cast<size_t>(element_count(y_shape)));
-  // Walk y in order with an odometer over its index, keeping the matching x offset.
-  std::vector<int64_t> index(static_cast<size_t>(rank), 0);
-  int64_t offset = 0;
-  for (size_t e = 0; e < y.size(); ++e) {
-    y[e] = x[offset];
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      offset += x_strides[perm[d]];
-      if (++index[d] < y_shape[d]) break;
-      offset -= x_strides[perm[d]] * y_shape[d];
+  if (y.empty()) return;
+  // y's axes as (extent, stride in x), in y's order, with size-1 axes dropped and neighbours that are also
+  // neighbours in x merged: [B, 197, 3, 4, 16] -> [3, B, 4, 197, 16] becomes three or four axes, the last
+  // a contiguous run.
+  std::vector<std::pair<int64_t, int64_t>> axes;
+  for (int64_t d = 0; d < rank; ++d) {
+    const int64_t extent = y_shape[d], stride = x_strides[perm[d]];
+    if (extent == 1) continue;
+    if (!axes.empty() && axes.back().second == extent * stride)
+      axes.back() = {axes.back().first * extent, stride};
+    else
+      axes.emplace_back(extent, stride);
+  }
+  if (axes.empty()) axes.emplace_back(1, 1);
+  const auto n = static_cast<int64_t>(axes.size());
+  const auto [inner, inner_stride] = axes.back();
+  // The axis of y that is x's contiguous one, when it is not y's last: then y's last two such axes are a
+  // matrix transpose, done in tiles so that both sides stay in cache lines already read.
+  int64_t column = -1;
+  for (int64_t d = 0; d + 1 < n; ++d)
+    if (axes[d].second == 1) column = d;
+  // Walk every axis but the innermost (and `column`) with an odometer, keeping the offsets into x and y.
+  std::vector<int64_t> y_strides(static_cast<size_t>(n), 1);
+  for (int64_t d = n - 2; d >= 0; --d) y_strides[d] = y_strides[d + 1] * axes[d + 1].first;
+  std::vector<int64_t> index(static_cast<size_t>(n), 0);
+  const int64_t outer_end = n - 1;
+  int64_t x_offset = 0, y_offset = 0;
+  int32_t* out = y.data();
+  for (;;) {
+    if (inner_stride == 1) {
+      std::copy_n(x + x_offset, inner, out + y_offset);
+    } else if (column < 0) {
+      for (int64_t i = 0; i < inner; ++i) out[y_offset + i] = x[x_offset + i * inner_stride];
+    } else {
+      // y[r][c] = x[r + c·inner_stride] over r < rows (axis `column`, stride y_strides[column] in y) and
+      // c < inner, 16 × 16 at a time
+      constexpr int64_t kTile = 16;
+      const int64_t rows = axes[column].first, y_row = y_strides[column];
+      for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+        for (int64_t c0 = 0; c0 < inner; c0 += kTile)
+          for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+            for (int64_t c = c0; c < std::min(inner, c0 + kTile); ++c)
+              out[y_offset + r * y_row + c] = x[x_offset + r + c * inner_stride];
+    }
+    int64_t d = outer_end - 1;
+    for (; d >= 0; --d) {
+      if (d == column) continue;
+      x_offset += axes[d].second, y_offset += y_strides[d];
+      if (++index[d] < axes[d].first) break;
+      x_offset -= axes[d].second * axes[d].first, y_offset -= y_strides[d] * axes[d].first;
       index[d] = 0;
     }
+    if (d < 0) return;
   }
 }
 

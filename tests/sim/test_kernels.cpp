@@ -3,8 +3,10 @@
 // tensors and geometries; MulShift / Add against exact arithmetic within the documented bounds;
 // accumulator order effects against hand-derived sums.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <numeric>
 #include <random>
 
 #include "kernels/mac.hpp"
@@ -258,6 +260,33 @@ TEST_CASE("Kernels/the checked path (narrow wrapping accumulator) equals the exa
   CHECK(mismatches == 0);
   CHECK(narrow_events.events > 0);  // the narrow accumulator did overflow along the way
   CHECK(wide_events.events == 0);
+}
+
+TEST_CASE("Kernels/transpose equals the float executor's Transpose on random shapes and permutations",
+          "[sim][kernels]") {
+  // Shapes with size-1 axes (dropped), axes that stay neighbours (merged into runs), and extents past the
+  // 16 x 16 tiles of a matrix transpose, up to rank 6.
+  std::mt19937_64 rng(37);
+  std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
+  int tiled = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const int64_t rank = 1 + pick(rng) % 6;
+    Shape shape;
+    for (int64_t d = 0; d < rank; ++d) shape.push_back(pick(rng) % 4 == 0 ? 1 : 1 + pick(rng) % (rank <= 3 ? 40 : 6));
+    std::vector<int64_t> perm(static_cast<size_t>(rank));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    const auto x = random_codes(rng, static_cast<size_t>(element_count(shape)), -1000, 1000);
+    const Tensor expected = run_op("Transpose", {{"perm", perm}}, {as_tensor(DType::int32, shape, x)});
+    Shape y_shape;
+    std::vector<int32_t> y;
+    transpose(shape, x.data(), perm, y_shape, y);
+    INFO("trial " << trial << " shape " << shape_to_string(shape));
+    REQUIRE(y_shape == expected.shape);
+    REQUIRE(std::vector<int64_t>(y.begin(), y.end()) == expected.ints);
+    tiled += rank >= 2 && perm.back() != rank - 1 && shape[rank - 1] > 16 && shape[perm.back()] > 16;
+  }
+  CHECK(tiled > 10);  // the tiled path ran, with whole and partial tiles
 }
 
 TEST_CASE("Kernels/slice, gather and batch_broadcast equal the float executor's Slice, Gather and Expand",
