@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -217,6 +218,55 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
 #pragma GCC diagnostic pop
 #endif
 
+#if defined(__GNUC__) && !defined(__clang__)  // as for mulshift_channel: GCC 12's false positive in its headers
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+void layernorm_outputs(const int32_t* c, int64_t n, int64_t s, int z_shift, const int64_t* multiplier,
+                       const int64_t* right, const uint8_t* negative, const int64_t* beta, int64_t zero_point,
+                       int64_t out_min, int64_t out_max, int32_t* y) {
+  const __m512d per_unit = _mm512_set1_pd(std::ldexp(1.0 / static_cast<double>(s), z_shift));
+  const __m512i divisor = _mm512_set1_epi64(s), one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(),
+                zp = _mm512_set1_epi64(zero_point), lo = _mm512_set1_epi64(out_min), hi = _mm512_set1_epi64(out_max);
+  const __m128i shift = _mm_cvtsi32_si128(z_shift);
+  for (int64_t i = 0; i < n; i += 8) {
+    const __mmask8 lanes = n - i >= 8 ? 0xFF : static_cast<__mmask8>((1u << (n - i)) - 1);
+    const __m256i c32 = _mm256_maskz_loadu_epi32(lanes, c + i);
+    // z = R_even(a / s), a = c · 2^z_shift: q = floor(a / s) from the estimate (within one of it), one step
+    // of correction on the remainder, then ties to the even quotient
+    const __m512i a = _mm512_sll_epi64(_mm512_cvtepi32_epi64(c32), shift);
+    const __m512d estimate =
+        _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(c32), per_unit), _MM_FROUND_TO_NEG_INF);
+    __m512i q = _mm512_cvtpd_epi64(estimate);
+    __m512i r = _mm512_sub_epi64(a, _mm512_mullo_epi64(q, divisor));
+    const __mmask8 over = _mm512_cmpge_epi64_mask(r, divisor), under = _mm512_cmplt_epi64_mask(r, zero);
+    q = _mm512_mask_sub_epi64(_mm512_mask_add_epi64(q, over, q, one), under, q, one);
+    r = _mm512_mask_add_epi64(_mm512_mask_sub_epi64(r, over, r, divisor), under, r, divisor);
+    const __m512i twice = _mm512_add_epi64(r, r);
+    const __mmask8 up = _mm512_cmpgt_epi64_mask(twice, divisor) |
+                        (_mm512_cmpeq_epi64_mask(twice, divisor) & _mm512_test_epi64_mask(q, one));
+    const __m512i z = _mm512_mask_add_epi64(q, up, q, one);
+    // R_even(z · M / 2^right) per element (|z| < 2^30, M < 2^31: the product is exact in 64 bits)
+    const __m512i counts = _mm512_maskz_loadu_epi64(lanes, right + i);
+    const __m512i product = _mm512_mul_epi32(z, _mm512_maskz_loadu_epi64(lanes, multiplier + i));
+    const __m512i floor_q = _mm512_srav_epi64(product, counts);
+    const __m512i rem = _mm512_and_si512(product, _mm512_sub_epi64(_mm512_sllv_epi64(one, counts), one));
+    // half = 2^(right − 1); right = 0 leaves no remainder, and half 1 then never rounds up
+    const __m512i half = _mm512_max_epi64(_mm512_srlv_epi64(_mm512_sllv_epi64(one, counts), one), one);
+    const __mmask8 round_up = _mm512_cmpgt_epi64_mask(rem, half) |
+                              (_mm512_cmpeq_epi64_mask(rem, half) & _mm512_test_epi64_mask(floor_q, one));
+    __m512i scaled = _mm512_mask_add_epi64(floor_q, round_up, floor_q, one);
+    const __m128i sign_bytes = _mm_maskz_loadu_epi8(lanes, negative + i);
+    scaled = _mm512_mask_sub_epi64(scaled, _mm512_test_epi64_mask(_mm512_cvtepu8_epi64(sign_bytes), one) & lanes, zero,
+                                   scaled);
+    const __m512i out = _mm512_add_epi64(_mm512_add_epi64(zp, _mm512_maskz_loadu_epi64(lanes, beta + i)), scaled);
+    _mm512_mask_cvtepi64_storeu_epi32(y + i, lanes, _mm512_min_epi64(_mm512_max_epi64(out, lo), hi));
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
               int32_t* c, int64_t ldc) {
   // by the number of rows of the block, 1 to kBlockRows
@@ -242,6 +292,8 @@ void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, 
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
   return false;
 }
+void layernorm_outputs(const int32_t*, int64_t, int64_t, int, const int64_t*, const int64_t*, const uint8_t*,
+                       const int64_t*, int64_t, int64_t, int64_t, int32_t*) {}
 }  // namespace chipref::kernels::avx512
 
 #endif

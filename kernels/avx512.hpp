@@ -30,4 +30,13 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
 void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
                int32_t* c, int64_t ldc);
 
+// LayerNorm's last step for one row (kernels/layernorm.hpp; docs/numerics.md §10), 8 elements at a time:
+// y[i] = sat_out(zp_out + beta[i] ± R_even(z_i · multiplier[i] / 2^right[i])) with
+// z_i = R_even(c[i] · 2^z_shift / s). The quotient comes from a double estimate floored, exact after one
+// correction step because the caller guarantees |c[i]| · 2^z_shift / s < 2^30 (the estimate is then
+// within one of the floor quotient), s >= 1 and every right[i] in [0, 62].
+void layernorm_outputs(const int32_t* c, int64_t n, int64_t s, int z_shift, const int64_t* multiplier,
+                       const int64_t* right, const uint8_t* negative, const int64_t* beta, int64_t zero_point,
+                       int64_t out_min, int64_t out_max, int32_t* y);
+
 }  // namespace chipref::kernels::avx512

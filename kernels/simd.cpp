@@ -52,7 +52,8 @@ bool cpu_supports(SimdLevel level) {
 #if defined(__x86_64__)
   if (level == SimdLevel::avx2) return __builtin_cpu_supports("avx2");
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vnni");
 #else
   return false;
 #endif

@@ -14,6 +14,7 @@
 #include <random>
 #include <tuple>
 
+#include "kernels/layernorm.hpp"
 #include "kernels/mac.hpp"
 #include "kernels/quantize.hpp"
 #include "kernels/requant.hpp"
@@ -387,4 +388,100 @@ TEST_CASE("SIMD/split_range covers every row once, in aligned blocks, on the thr
         for (const auto& [begin, end] : blocks)
           if (end > 0) CHECK((begin % 12 == 0 && (end % 12 == 0 || end == rows)));
       }
+}
+
+namespace {
+// A LayerNorm of n elements with random γ (multipliers of `bits` bits, right shifts from 0, where ties of
+// the last rounding are common, up to 40, and a few left shifts, which the avx512_vnni level leaves to the
+// spec loop), signs, β codes and output format.
+LayerNorm random_layernorm(std::mt19937_64& rng, int64_t n, int extra_bits, uint64_t epsilon, int64_t in_zero_point,
+                           IntFormat out, bool some_left_shifts) {
+  std::uniform_int_distribution<int64_t> pick(0, int64_t{1} << 40);
+  LayerNorm p;
+  p.in_zero_point = in_zero_point, p.extra_bits = extra_bits, p.epsilon = epsilon;
+  p.requantizer = Requantizer::make(RequantFlavour::single, RoundingMode::half_even, out,
+                                    out.min() + pick(rng) % (out.max() - out.min() + 1));
+  for (int64_t j = 0; j < n; ++j) {
+    const int bits = 8 + static_cast<int>(pick(rng) % 24);
+    const int right = some_left_shifts && pick(rng) % 50 == 0 ? -1 - static_cast<int>(pick(rng) % 3)
+                                                              : static_cast<int>(pick(rng) % 41);
+    RequantChannel ch;
+    ch.fixed = FixedMultiplier{
+        static_cast<int32_t>((int64_t{1} << (bits - 1)) + pick(rng) % (int64_t{1} << (bits - 1))), bits - right, bits};
+    p.gamma.push_back(ch);
+    p.gamma_negative.push_back(pick(rng) % 3 == 0);
+    p.beta.push_back(static_cast<int64_t>(pick(rng) % 61) - 30);
+  }
+  return p;
+}
+
+std::vector<int32_t> layernorm_at(const LayerNorm& p, const std::vector<int32_t>& x, int64_t n) {
+  std::vector<int32_t> y(x.size());
+  layernorm(p, x.data(), static_cast<int64_t>(x.size()) / n, n, y.data());
+  return y;
+}
+}  // namespace
+
+TEST_CASE("SIMD/layernorm: every level gives the spec's integers (random rows, formats and gamma)", "[sim][simd]") {
+  std::mt19937_64 rng(1010);
+  std::uniform_int_distribution<int64_t> pick(0, int64_t{1} << 40);
+  int compared = 0;
+  for (int trial = 0; trial < 120; ++trial) {
+    const int64_t n = std::vector<int64_t>{1, 2, 3, 7, 8, 9, 16, 31, 64, 192, 768}[pick(rng) % 11];
+    const bool wide = pick(rng) % 3 == 0;  // 16-bit input codes
+    const int64_t lo = wide ? -32768 : 0, hi = wide ? 32767 : 255, zp = lo + pick(rng) % (hi - lo + 1);
+    const IntFormat out = std::vector<IntFormat>{IntFormat::make(8, true), IntFormat::make(8, false),
+                                                 IntFormat::make(16, true)}[pick(rng) % 3];
+    const int extra_bits = static_cast<int>(pick(rng) % 17);
+    const uint64_t epsilon = pick(rng) % 2 ? 0 : pick(rng) % (uint64_t{1} << (pick(rng) % 41));
+    const LayerNorm p = random_layernorm(rng, n, extra_bits, epsilon, zp, out, trial % 4 == 0);
+    // rows of random codes, of a narrow spread (a large normalised value), and constant (S = 0 when ε = 0)
+    const int64_t rows = 1 + pick(rng) % 6;
+    std::vector<int32_t> x;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t kind = pick(rng) % 4, centre = lo + pick(rng) % (hi - lo + 1);
+      for (int64_t i = 0; i < n; ++i)
+        x.push_back(static_cast<int32_t>(kind == 0   ? centre
+                                         : kind == 1 ? std::clamp<int64_t>(centre + pick(rng) % 3 - 1, lo, hi)
+                                                     : lo + pick(rng) % (hi - lo + 1)));
+    }
+    const auto results = at_each_level([&] { return layernorm_at(p, x, n); });
+    for (const auto& [level, y] : results) {
+      INFO("trial " << trial << ", n " << n << ", level " << to_string(level));
+      CHECK(y == results.front().second);
+      ++compared;
+    }
+  }
+  CHECK(compared >= 240);
+}
+
+TEST_CASE("SIMD/layernorm: ties of the normalising division round to even at every level", "[sim][simd]") {
+  // Rows with Σd = 0 (pairs ±d) and each d an odd multiple of t: c_i = n·d_i, and ε chosen so that
+  // S = n·t·2^(16+g) exactly (S = isqrt(round(V·4^g/n) + E)); then z_i = c_i·2^(15+g)/S = (2q+1)/2, a tie.
+  std::mt19937_64 rng(1011);
+  std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
+  int ties = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t n = 2 * (1 + pick(rng) % 8), t = 1 + pick(rng) % 3;
+    const int g = static_cast<int>(pick(rng) % 5);
+    std::vector<int32_t> x;
+    unsigned __int128 v = 0;
+    for (int64_t i = 0; i < n / 2; ++i) {
+      const int64_t d = (2 * (pick(rng) % 6) + 1) * t;
+      x.push_back(static_cast<int32_t>(100 + d)), x.push_back(static_cast<int32_t>(100 - d));
+      v += static_cast<unsigned __int128>(2 * n * d * n * d);
+    }
+    const auto s = static_cast<unsigned __int128>(n * t) << (16 + g);
+    const unsigned __int128 scaled = ((v << (2 * g)) + static_cast<uint64_t>(n / 2)) / static_cast<uint64_t>(n);
+    REQUIRE(s * s >= scaled);
+    const LayerNorm p =
+        random_layernorm(rng, n, g, static_cast<uint64_t>(s * s - scaled), 100, IntFormat::make(16, true), false);
+    const auto results = at_each_level([&] { return layernorm_at(p, x, n); });
+    for (const auto& [level, y] : results) {
+      INFO("trial " << trial << ", level " << to_string(level));
+      CHECK(y == results.front().second);
+    }
+    ties += static_cast<int>(n);
+  }
+  CHECK(ties > 100);
 }
