@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -263,6 +264,60 @@ void layernorm_outputs(const int32_t* c, int64_t n, int64_t s, int z_shift, cons
     _mm512_mask_cvtepi64_storeu_epi32(y + i, lanes, _mm512_min_epi64(_mm512_max_epi64(out, lo), hi));
   }
 }
+bool softmax_row(const int32_t* table, int64_t table_size, int64_t one_over_scale, int64_t zero_point, int64_t out_min,
+                 int64_t out_max, const int32_t* x, int64_t cols, int32_t* t, int32_t* y) {
+  if (cols < 1 || one_over_scale < 0 || one_over_scale >= (int64_t{1} << 30) || table_size > INT32_MAX) return false;
+  auto tail = [cols](int64_t i, int width) {
+    return cols - i >= width ? (width == 16 ? 0xFFFFu : 0xFFu) : (1u << (cols - i)) - 1;
+  };
+  __m512i high = _mm512_set1_epi32(INT32_MIN), low = _mm512_set1_epi32(INT32_MAX);
+  for (int64_t i = 0; i < cols; i += 16) {
+    const auto lanes = static_cast<__mmask16>(tail(i, 16));
+    const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
+    high = _mm512_mask_max_epi32(high, lanes, high, v), low = _mm512_mask_min_epi32(low, lanes, low, v);
+  }
+  const int32_t m = _mm512_reduce_max_epi32(high);
+  if (int64_t{m} - _mm512_reduce_min_epi32(low) > INT32_MAX) return false;
+  // T_i and S (T_i <= table entries < 2^31; S < cols · 2^31 in 64 bits)
+  const __m512i top = _mm512_set1_epi32(m), size = _mm512_set1_epi32(static_cast<int32_t>(table_size));
+  __m512i sum = _mm512_setzero_si512();
+  for (int64_t i = 0; i < cols; i += 16) {
+    const auto lanes = static_cast<__mmask16>(tail(i, 16));
+    const __m512i d = _mm512_sub_epi32(top, _mm512_maskz_loadu_epi32(lanes, x + i));
+    const __mmask16 inside = _mm512_cmplt_epi32_mask(d, size) & lanes;
+    const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), inside, d, table, 4);
+    _mm512_mask_storeu_epi32(t + i, lanes, v);
+    sum = _mm512_add_epi64(sum, _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)),
+                                                 _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1))));
+  }
+  const int64_t total = _mm512_reduce_add_epi64(sum);
+  const __m512i lo = _mm512_set1_epi64(out_min), hi = _mm512_set1_epi64(out_max), zp = _mm512_set1_epi64(zero_point);
+  if (total == 0) {
+    std::fill(y, y + cols, static_cast<int32_t>(std::clamp(zero_point, out_min, out_max)));
+    return true;
+  }
+  const __m512d per_unit = _mm512_set1_pd(static_cast<double>(one_over_scale) / static_cast<double>(total));
+  const __m512i divisor = _mm512_set1_epi64(total), scale = _mm512_set1_epi64(one_over_scale),
+                one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  for (int64_t i = 0; i < cols; i += 8) {
+    const auto lanes = static_cast<__mmask8>(tail(i, 8));
+    const __m256i t32 = _mm256_maskz_loadu_epi32(lanes, t + i);
+    const __m512i numerator = _mm512_mul_epi32(_mm512_cvtepi32_epi64(t32), scale);
+    const __m512d estimate =
+        _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(t32), per_unit), _MM_FROUND_TO_NEG_INF);
+    __m512i q = _mm512_cvtpd_epi64(estimate);
+    __m512i r = _mm512_sub_epi64(numerator, _mm512_mullo_epi64(q, divisor));
+    const __mmask8 over = _mm512_cmpge_epi64_mask(r, divisor), under = _mm512_cmplt_epi64_mask(r, zero);
+    q = _mm512_mask_sub_epi64(_mm512_mask_add_epi64(q, over, q, one), under, q, one);
+    r = _mm512_mask_add_epi64(_mm512_mask_sub_epi64(r, over, r, divisor), under, r, divisor);
+    const __m512i twice = _mm512_add_epi64(r, r);
+    const __mmask8 up = _mm512_cmpgt_epi64_mask(twice, divisor) |
+                        (_mm512_cmpeq_epi64_mask(twice, divisor) & _mm512_test_epi64_mask(q, one));
+    const __m512i out = _mm512_add_epi64(zp, _mm512_mask_add_epi64(q, up, q, one));
+    _mm512_mask_cvtepi64_storeu_epi32(y + i, lanes, _mm512_min_epi64(_mm512_max_epi64(out, lo), hi));
+  }
+  return true;
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -294,6 +349,10 @@ bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_
 }
 void layernorm_outputs(const int32_t*, int64_t, int64_t, int, const int64_t*, const int64_t*, const uint8_t*,
                        const int64_t*, int64_t, int64_t, int64_t, int32_t*) {}
+bool softmax_row(const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, const int32_t*, int64_t, int32_t*,
+                 int32_t*) {
+  return false;
+}
 }  // namespace chipref::kernels::avx512
 
 #endif

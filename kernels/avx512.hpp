@@ -39,4 +39,14 @@ void layernorm_outputs(const int32_t* c, int64_t n, int64_t s, int z_shift, cons
                        const int64_t* right, const uint8_t* negative, const int64_t* beta, int64_t zero_point,
                        int64_t out_min, int64_t out_max, int32_t* y);
 
+// One unmasked row of the integer softmax (kernels/softmax.hpp; docs/numerics.md §9), 16 codes at a time:
+// m = max x, T_i = table[m − x_i] (0 past its end), S = Σ T_i, y_i = sat(zero_point + R_even(T_i · M / S)),
+// every y_i = sat(zero_point) when S = 0. The division comes from a floored double estimate with one exact
+// correction step (T_i · M / S <= M < 2^30, so the estimate is within one of the floor quotient).
+// `t` holds cols values of scratch. False, writing nothing, when the row's codes span 2^31 or more
+// (m − x would not fit the gather's 32-bit index), or when M >= 2^30 or the table is longer than 2^31:
+// the caller then runs the spec loop.
+bool softmax_row(const int32_t* table, int64_t table_size, int64_t one_over_scale, int64_t zero_point, int64_t out_min,
+                 int64_t out_max, const int32_t* x, int64_t cols, int32_t* t, int32_t* y);
+
 }  // namespace chipref::kernels::avx512

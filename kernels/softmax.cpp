@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/avx512.hpp"
+#include "kernels/simd.hpp"
 #include "numerics/rounding.hpp"
 
 namespace chipref::kernels {
@@ -16,8 +18,17 @@ void softmax(const Softmax& p, const int32_t* x, int64_t rows, int64_t cols, int
   const int64_t zero_point = p.zero_point, one = p.one_over_scale;
   thread_local std::vector<int64_t> t;
   t.resize(static_cast<size_t>(cols));
+  // The avx512_vnni level's unmasked rows (avx512.hpp): the same integers, 16 codes at a time.
+  thread_local std::vector<int32_t> t32;
+  // Its division's bound T_i · M / S <= M needs every entry in [0, 2^30] (chipref's tables are 0..2^E).
+  const bool vector_rows = !mask && simd_level() >= SimdLevel::avx512_vnni &&
+                           std::all_of(table, table + table_size, [](int32_t e) { return e >= 0 && e <= (1 << 30); });
+  if (vector_rows) t32.resize(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t* row = x + r * cols;
+    if (vector_rows && avx512::softmax_row(table, table_size, one, zero_point, out_format.min(), out_format.max(), row,
+                                           cols, t32.data(), y + r * cols))
+      continue;
     const int32_t* row_mask = mask ? mask + r * cols : nullptr;
     auto kept = [&](int64_t c) { return !row_mask || row_mask[c] != masked_code; };
     bool any = false;

@@ -19,6 +19,7 @@
 #include "kernels/quantize.hpp"
 #include "kernels/requant.hpp"
 #include "kernels/simd.hpp"
+#include "kernels/softmax.hpp"
 #include "kernels/threads.hpp"
 
 using namespace chipref;
@@ -484,4 +485,51 @@ TEST_CASE("SIMD/layernorm: ties of the normalising division round to even at eve
     ties += static_cast<int>(n);
   }
   CHECK(ties > 100);
+}
+
+TEST_CASE("SIMD/softmax: every level gives the spec's integers (random tables, rows, ties, wide spans)",
+          "[sim][simd]") {
+  std::mt19937_64 rng(1012);
+  std::uniform_int_distribution<int64_t> pick(0, int64_t{1} << 40);
+  int compared = 0;
+  auto check_levels = [&](const Softmax& p, const std::vector<int32_t>& x, int64_t cols, const std::string& what) {
+    const int64_t rows = static_cast<int64_t>(x.size()) / cols;
+    const auto results = at_each_level([&] {
+      std::vector<int32_t> y(x.size());
+      softmax(p, x.data(), rows, cols, y.data());
+      return y;
+    });
+    for (const auto& [level, y] : results) {
+      INFO(what << ", level " << to_string(level));
+      CHECK(y == results.front().second);
+      ++compared;
+    }
+  };
+  // A tie at each element: T = (511, 1), S = 512, M = 256: 255.5 and 0.5 round to 256 and 0.
+  Softmax tie;
+  tie.exp_table = {511, 1}, tie.one_over_scale = 256, tie.out = IntFormat::make(16, false);
+  check_levels(tie, {5, 4, 4, 5, 7, 6}, 2, "ties");
+  for (int trial = 0; trial < 150; ++trial) {
+    Softmax p;
+    const int bits = 4 + static_cast<int>(pick(rng) % 27);  // table entries up to 2^bits (<= 2^30)
+    const int64_t size = std::vector<int64_t>{1, 2, 17, 256, 300, 70000}[pick(rng) % 6];
+    const bool small = pick(rng) % 3 == 0;  // entries 0..8: frequent ties of T·M / S
+    for (int64_t d = 0; d < size; ++d)
+      p.exp_table.push_back(static_cast<int32_t>(
+          small ? pick(rng) % 9 : std::llround(std::ldexp(std::exp(-0.05 * static_cast<double>(d)), bits))));
+    p.one_over_scale = std::vector<int64_t>{256, 1 << 15, 1 << 16, int64_t{1} << 29}[pick(rng) % 4];
+    p.out = std::vector<IntFormat>{IntFormat::make(8, false), IntFormat::make(8, true), IntFormat::make(16, false),
+                                   IntFormat::make(32, true)}[pick(rng) % 4];
+    p.zero_point = p.out.min() + static_cast<int64_t>(pick(rng) % 3);
+    const int64_t cols = 1 + pick(rng) % 300, rows = 1 + pick(rng) % 4;
+    std::vector<int32_t> x;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t kind = pick(rng) % 5, spread = std::vector<int64_t>{1, 16, 256, 65536, 1}[kind];
+      for (int64_t c = 0; c < cols; ++c)
+        x.push_back(kind == 4 ? (pick(rng) % 2 ? INT32_MAX : INT32_MIN + 1)  // a span past 2^31: the spec loop
+                              : static_cast<int32_t>(pick(rng) % spread) - 128);
+    }
+    check_levels(p, x, cols, "trial " + std::to_string(trial));
+  }
+  CHECK(compared >= 300);
 }
