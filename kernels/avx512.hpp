@@ -1,8 +1,8 @@
 #pragma once
-// AVX-512 VNNI implementation of the int16 GEMM, for SimdLevel::avx512_vnni (kernels/simd.hpp). Internal
-// to kernels/, like avx2.hpp; cross-checked against the spec path in tests/sim/test_simd.cpp. Compiled with
-// -mavx512f -mavx512bw -mavx512vl -mavx512vnni in a file of its own; call only when
-// cpu_supports(SimdLevel::avx512_vnni).
+// The AVX-512 kernels of SimdLevel::avx512_vnni (kernels/simd.hpp): the int16 and u8 × s8 GEMMs, MulShift,
+// and the division loops of LayerNorm and softmax. Internal to kernels/, like avx2.hpp; cross-checked against
+// the spec path in tests/sim/test_simd.cpp. Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq
+// -mavx512vnni in a file of its own; call only when cpu_supports(SimdLevel::avx512_vnni).
 
 #include <cstdint>
 

@@ -5,7 +5,9 @@
 //   per_addition  every MAC through AccumulatorSpec::add, one by one; scalar requantization
 //   portable      int32 GEMM (Eigen) for channels provably within the accumulator; scalar requantization
 //   avx2          int16 pair-product GEMM (vpmaddwd) for those channels, and 8-lane requantization
-//   avx512_vnni   avx2, with the GEMM on vpdpwssd over 512-bit vectors (the same int16 pair products)
+//   avx512_vnni   avx2, with the GEMM on vpdpwssd over 512-bit vectors (the same int16 pair products), the
+//                 u8 × s8 GEMM (vpdpbusd), 16-lane MulShift, and LayerNorm's and softmax's divisions 8 lanes
+//                 at a time (AVX-512 F/BW/VL/DQ + VNNI)
 // The levels are ordered: each uses every fast path of the ones before it. The default is the best the
 // CPU has; CHIPREF_SIMD=per_addition|portable|avx2|avx512_vnni overrides it (a level the CPU lacks is an
 // InputError).
