@@ -1,5 +1,7 @@
 #include "kernels/avx512.hpp"
 
+#include "numerics/rounding.hpp"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -168,51 +170,84 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
-                      int64_t n, int32_t* y) {
-  const int right = ch.fixed.bits - ch.fixed.shift;
-  if (rq.flavour() != RequantFlavour::single || right < 0 || right > 62) return false;
-  lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
-  const RoundingMode mode = rq.rounding();
-  const __m512i multiplier = _mm512_set1_epi64(ch.fixed.multiplier), zp = _mm512_set1_epi64(rq.zero_point()),
-                lo_v = _mm512_set1_epi64(lo), hi_v = _mm512_set1_epi64(hi), one = _mm512_set1_epi64(1),
-                mask = _mm512_set1_epi64(right > 0 ? (int64_t{1} << right) - 1 : 0),
-                half = _mm512_set1_epi64(right > 0 ? int64_t{1} << (right - 1) : 1), zero = _mm512_setzero_si512();
+namespace {
+// R(p / 2^right) for right >= 1 as one addition before the arithmetic (floor) shift: p + bias, where bias
+// is 2^(right−1) − 1 plus, per mode, what decides a tie or a remainder:
+//   floor: 0 (bias 0 overall); half_up: 2^(right−1); half_even: 2^(right−1) − 1 + bit `right` of p (a tie
+//   rounds up exactly when the floor quotient is odd); toward_zero: 2^right − 1 when p < 0;
+//   half_away: 2^(right−1), less 1 when p < 0.
+// Each is rounding_shift_right's decision (numerics/rounding.hpp): with p = q·2^right + r, 0 <= r < 2^right,
+// the sum carries into q + 1 exactly when r reaches the mode's threshold.
+template <RoundingMode kMode>
+inline __attribute__((always_inline)) __m512i round_shift(__m512i p, __m128i count, __m512i half, __m512i one) {
+  const __m512i below = _mm512_sub_epi64(half, one);  // 2^(right−1) − 1
+  __m512i bias;
+  if constexpr (kMode == RoundingMode::floor) {
+    return _mm512_sra_epi64(p, count);
+  } else if constexpr (kMode == RoundingMode::half_up) {
+    bias = half;
+  } else if constexpr (kMode == RoundingMode::half_even) {
+    bias = _mm512_add_epi64(below, _mm512_and_si512(_mm512_sra_epi64(p, count), one));
+  } else if constexpr (kMode == RoundingMode::toward_zero) {
+    bias = _mm512_maskz_mov_epi64(_mm512_movepi64_mask(p), _mm512_add_epi64(below, half));  // 2^right − 1
+  } else {                                                                                  // half_away
+    bias = _mm512_mask_sub_epi64(half, _mm512_movepi64_mask(p), half, one);
+  }
+  return _mm512_sra_epi64(_mm512_add_epi64(p, bias), count);
+}
+
+template <RoundingMode kMode>
+void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int64_t lo, int64_t hi, const int32_t* x,
+                    int64_t n, int32_t* y) {
+  const __m512i multiplier = _mm512_set1_epi64(multiplier_value), zp = _mm512_set1_epi64(zero_point),
+                one = _mm512_set1_epi64(1), half = _mm512_set1_epi64(int64_t{1} << (right - 1));
+  const __m512i lo_v = _mm512_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm512_set1_epi32(static_cast<int32_t>(hi));
   const __m128i count = _mm_cvtsi64_si128(right);
-  // R(p / 2^right), p = x·M (|p| < 2^62): the floor quotient by the arithmetic shift, plus one where the
-  // shifted-out bits say so, as rounding_shift_right decides it
-  auto scale = [&](__m512i x64) {
-    const __m512i p = _mm512_mul_epi32(x64, multiplier);  // the low 32 bits of each lane, sign-extended
-    const __m512i q = _mm512_sra_epi64(p, count), rem = _mm512_and_si512(p, mask);
-    __mmask8 up = 0;
-    switch (mode) {
-      case RoundingMode::floor:
-        break;
-      case RoundingMode::toward_zero:
-        up = _mm512_cmplt_epi64_mask(p, zero) & _mm512_cmpneq_epi64_mask(rem, zero);
-        break;
-      case RoundingMode::half_up:
-        up = _mm512_cmpge_epi64_mask(rem, half);
-        break;
-      case RoundingMode::half_away:
-        up = _mm512_cmpgt_epi64_mask(rem, half) |
-             (_mm512_cmpeq_epi64_mask(rem, half) & _mm512_cmpge_epi64_mask(p, zero));
-        break;
-      case RoundingMode::half_even:
-        up = _mm512_cmpgt_epi64_mask(rem, half) | (_mm512_cmpeq_epi64_mask(rem, half) & _mm512_test_epi64_mask(q, one));
-        break;
-    }
-    const __m512i r = _mm512_mask_add_epi64(q, up, q, one);
-    return _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(r, zp), lo_v), hi_v);
-  };
+  // the 16 results in order from the even lanes' eight (elements 0, 2, ...) and the odd lanes' eight
+  const __m512i order = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m512i v = _mm512_loadu_si512(x + i);
-    const __m512i even = scale(v), odd = scale(_mm512_srli_epi64(v, 32));
-    // even lanes' results in the low halves, odd lanes' in the high halves
-    _mm512_storeu_si512(y + i, _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32)));
+    // x·M from the low 32 bits of each 64-bit lane, sign-extended (|x·M| < 2^62), then zp + R(x·M / 2^right)
+    // saturated to int32 (lo and hi lie within it, so the clamp below gives the same result)
+    const __m512i even = _mm512_add_epi64(zp, round_shift<kMode>(_mm512_mul_epi32(v, multiplier), count, half, one));
+    const __m512i odd = _mm512_add_epi64(
+        zp, round_shift<kMode>(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier), count, half, one));
+    const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
+                                                   _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
+    _mm512_storeu_si512(y + i, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
   }
-  for (; i < n; ++i) y[i] = static_cast<int32_t>(std::clamp(rq.apply(x[i], ch), lo, hi));
+  for (; i < n; ++i) {
+    const int64_t p = int64_t{x[i]} * multiplier_value;
+    y[i] = static_cast<int32_t>(std::clamp(zero_point + rounding_shift_right(p, right, kMode), lo, hi));
+  }
+}
+}  // namespace
+
+bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
+                      int64_t n, int32_t* y) {
+  const int right = ch.fixed.bits - ch.fixed.shift;
+  if (rq.flavour() != RequantFlavour::single || right < 1 || right > 62) return false;
+  lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
+  if (lo < INT32_MIN || hi > INT32_MAX || lo > hi) return false;
+  const int64_t m = ch.fixed.multiplier, zp = rq.zero_point();
+  switch (rq.rounding()) {
+    case RoundingMode::floor:
+      mulshift_lanes<RoundingMode::floor>(m, right, zp, lo, hi, x, n, y);
+      break;
+    case RoundingMode::toward_zero:
+      mulshift_lanes<RoundingMode::toward_zero>(m, right, zp, lo, hi, x, n, y);
+      break;
+    case RoundingMode::half_up:
+      mulshift_lanes<RoundingMode::half_up>(m, right, zp, lo, hi, x, n, y);
+      break;
+    case RoundingMode::half_away:
+      mulshift_lanes<RoundingMode::half_away>(m, right, zp, lo, hi, x, n, y);
+      break;
+    case RoundingMode::half_even:
+      mulshift_lanes<RoundingMode::half_even>(m, right, zp, lo, hi, x, n, y);
+      break;
+  }
   return true;
 }
 #if defined(__GNUC__) && !defined(__clang__)
