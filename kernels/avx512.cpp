@@ -299,6 +299,36 @@ void layernorm_outputs(const int32_t* c, int64_t n, int64_t s, int z_shift, cons
     _mm512_mask_cvtepi64_storeu_epi32(y + i, lanes, _mm512_min_epi64(_mm512_max_epi64(out, lo), hi));
   }
 }
+bool lut_nearest(const int32_t* table, int64_t entries, int64_t in_min, int shift, int64_t span, int64_t out_min,
+                 int64_t out_max, const int32_t* x, int64_t n, int32_t* y) {
+  // offsets in [0, span] fit int32 when span does; the domain test is on 64-bit offsets
+  if (span > INT32_MAX || entries < 1 || entries > INT32_MAX || out_min < INT32_MIN || out_max > INT32_MAX)
+    return false;
+  const __m512i lower = _mm512_set1_epi64(in_min), upper = _mm512_set1_epi64(in_min + span);
+  const __m512i round = _mm512_set1_epi32(shift > 0 ? 1 << (shift - 1) : 0),
+                last = _mm512_set1_epi32(static_cast<int32_t>(entries - 1)),
+                lo = _mm512_set1_epi32(static_cast<int32_t>(out_min)),
+                hi = _mm512_set1_epi32(static_cast<int32_t>(out_max)),
+                base = _mm512_set1_epi32(static_cast<int32_t>(in_min));
+  const __m128i count = _mm_cvtsi32_si128(shift);
+  for (int64_t i = 0; i < n; i += 16) {
+    const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
+    const __m512i v_lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)),
+                  v_hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1));
+    const auto outside =
+        static_cast<__mmask16>((_mm512_cmplt_epi64_mask(v_lo, lower) | _mm512_cmpgt_epi64_mask(v_lo, upper)) |
+                               ((_mm512_cmplt_epi64_mask(v_hi, lower) | _mm512_cmpgt_epi64_mask(v_hi, upper)) << 8));
+    if (outside & lanes) return false;
+    // x − in_min in [0, span] ⊂ int32 (wrapping subtraction gives it exactly), + round < 2^31 + 2^30: unsigned
+    const __m512i offset = _mm512_add_epi32(_mm512_sub_epi32(v, base), round);
+    const __m512i index = _mm512_min_epu32(_mm512_srl_epi32(offset, count), last);
+    const __m512i value = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lanes, index, table, 4);
+    _mm512_mask_storeu_epi32(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(value, lo), hi));
+  }
+  return true;
+}
+
 bool softmax_row(const int32_t* table, int64_t table_size, int64_t one_over_scale, int64_t zero_point, int64_t out_min,
                  int64_t out_max, const int32_t* x, int64_t cols, int32_t* t, int32_t* y) {
   if (cols < 1 || one_over_scale < 0 || one_over_scale >= (int64_t{1} << 30) || table_size > INT32_MAX) return false;
@@ -386,6 +416,9 @@ void layernorm_outputs(const int32_t*, int64_t, int64_t, int, const int64_t*, co
                        const int64_t*, int64_t, int64_t, int64_t, int32_t*) {}
 bool softmax_row(const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, const int32_t*, int64_t, int32_t*,
                  int32_t*) {
+  return false;
+}
+bool lut_nearest(const int32_t*, int64_t, int64_t, int, int64_t, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
   return false;
 }
 }  // namespace chipref::kernels::avx512

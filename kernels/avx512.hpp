@@ -49,4 +49,11 @@ void layernorm_outputs(const int32_t* c, int64_t n, int64_t s, int z_shift, cons
 bool softmax_row(const int32_t* table, int64_t table_size, int64_t one_over_scale, int64_t zero_point, int64_t out_min,
                  int64_t out_max, const int32_t* x, int64_t cols, int32_t* t, int32_t* y);
 
+// A lookup table without interpolation (kernels/lut.hpp): y = sat(T[(x − in_min + round) >> shift]) with
+// round = 2^(shift−1) (0 for shift 0), the index capped at the last entry, 16 codes at a time (vpgatherdd).
+// False, writing nothing further, at the first block holding a code outside [in_min, in_min + span]
+// (x − in_min computed in 64 bits): the caller's spec loop then names it.
+bool lut_nearest(const int32_t* table, int64_t entries, int64_t in_min, int shift, int64_t span, int64_t out_min,
+                 int64_t out_max, const int32_t* x, int64_t n, int32_t* y);
+
 }  // namespace chipref::kernels::avx512

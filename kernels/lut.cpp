@@ -3,6 +3,8 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "kernels/avx512.hpp"
+#include "kernels/simd.hpp"
 #include "numerics/rounding.hpp"
 
 namespace chipref::kernels {
@@ -10,6 +12,11 @@ namespace chipref::kernels {
 void lut(const Lut& p, const int32_t* x, int64_t n, int32_t* y) {
   const int64_t entries = static_cast<int64_t>(p.table.size());
   const int64_t span = (entries - 1) << p.shift;  // the last input offset the table covers
+  // the avx512_vnni level's gather for tables without interpolation; a code outside the domain leaves it
+  // to the loop below, which names that code
+  if (!p.interpolate && p.shift < 31 && simd_level() >= SimdLevel::avx512_vnni &&
+      avx512::lut_nearest(p.table.data(), entries, p.in_min, p.shift, span, p.out.min(), p.out.max(), x, n, y))
+    return;
   for (int64_t e = 0; e < n; ++e) {
     const int64_t offset = int64_t{x[e]} - p.in_min;
     if (offset < 0 || offset > span)

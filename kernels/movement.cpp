@@ -132,11 +132,25 @@ void slice(const Shape& x_shape, const int32_t* x, const std::vector<int64_t>& a
   int64_t base = 0;
   for (int64_t d = 0; d < rank; ++d) base += begin[d] * x_strides[d];
   y.resize(static_cast<size_t>(element_count(y_shape)));
-  std::vector<int64_t> index(static_cast<size_t>(rank), 0);
+  if (y.empty()) return;
+  // The innermost run: the trailing axes taken whole (start 0, step 1, every element) are one contiguous
+  // block of x, and so is the axis before them when its step is 1. The odometer walks the axes outside it.
+  int64_t run = 1, outer = rank;
+  while (outer > 0 && begin[outer - 1] == 0 && step[outer - 1] == 1 && y_shape[outer - 1] == x_shape[outer - 1])
+    run *= y_shape[--outer];
+  int64_t run_step = 1;  // x's distance between the run's elements
+  if (outer > 0 && (run == 1 || step[outer - 1] == 1)) {
+    run_step = run == 1 ? step[outer - 1] * x_strides[outer - 1] : 1;
+    run *= y_shape[--outer];
+  }
+  std::vector<int64_t> index(static_cast<size_t>(outer), 0);
   int64_t offset = base;
-  for (size_t e = 0; e < y.size(); ++e) {
-    y[e] = x[offset];
-    for (int64_t d = rank - 1; d >= 0; --d) {
+  for (int64_t e = 0; e < static_cast<int64_t>(y.size()); e += run) {
+    if (run_step == 1)
+      std::copy_n(x + offset, run, y.data() + e);
+    else
+      for (int64_t i = 0; i < run; ++i) y[static_cast<size_t>(e + i)] = x[offset + i * run_step];
+    for (int64_t d = outer - 1; d >= 0; --d) {
       offset += step[d] * x_strides[d];
       if (++index[d] < y_shape[d]) break;
       offset -= step[d] * x_strides[d] * y_shape[d];

@@ -14,7 +14,9 @@
 #include <random>
 #include <tuple>
 
+#include "core/error.hpp"
 #include "kernels/layernorm.hpp"
+#include "kernels/lut.hpp"
 #include "kernels/mac.hpp"
 #include "kernels/quantize.hpp"
 #include "kernels/requant.hpp"
@@ -532,4 +534,55 @@ TEST_CASE("SIMD/softmax: every level gives the spec's integers (random tables, r
     check_levels(p, x, cols, "trial " + std::to_string(trial));
   }
   CHECK(compared >= 300);
+}
+
+TEST_CASE("SIMD/lut: every level gives the spec's codes, and the same error for a code outside the table",
+          "[sim][simd]") {
+  std::mt19937_64 rng(1013);
+  std::uniform_int_distribution<int64_t> pick(0, int64_t{1} << 40);
+  int compared = 0;
+  for (int trial = 0; trial < 120; ++trial) {
+    Lut p;
+    const int bits = std::vector<int>{4, 8, 12, 16}[pick(rng) % 4];
+    p.shift = static_cast<int>(pick(rng) % std::min(bits, 5));
+    p.interpolate = pick(rng) % 4 == 0;
+    p.in_min = static_cast<int64_t>(pick(rng) % 1000) - (int64_t{1} << (bits - 1));
+    p.out = std::vector<IntFormat>{IntFormat::make(8, true), IntFormat::make(8, false),
+                                   IntFormat::make(16, true)}[pick(rng) % 3];
+    const int64_t entries = (int64_t{1} << (bits - p.shift)) + 1;
+    for (int64_t e = 0; e < entries; ++e)  // past the output format now and then: the lookup saturates
+      p.table.push_back(static_cast<int32_t>(static_cast<int64_t>(pick(rng) % 70000) - 35000));
+    const int64_t span = (entries - 1) << p.shift, n = 1 + pick(rng) % 100;
+    std::vector<int32_t> x;
+    for (int64_t i = 0; i < n; ++i)
+      x.push_back(
+          static_cast<int32_t>(p.in_min + (pick(rng) % 8 == 0 ? span * (pick(rng) % 2) : pick(rng) % (span + 1))));
+    const auto results = at_each_level([&] {
+      std::vector<int32_t> y(x.size());
+      lut(p, x.data(), n, y.data());
+      return y;
+    });
+    for (const auto& [level, y] : results) {
+      INFO("trial " << trial << ", level " << to_string(level));
+      CHECK(y == results.front().second);
+      ++compared;
+    }
+    // one code past the domain, in the middle of a block
+    x[static_cast<size_t>(n / 2)] = static_cast<int32_t>(p.in_min + span + 1 + static_cast<int64_t>(pick(rng) % 3));
+    const auto errors = at_each_level([&] {
+      std::vector<int32_t> y(x.size());
+      try {
+        lut(p, x.data(), n, y.data());
+      } catch (const InputError& e) {
+        return std::string(e.what());
+      }
+      return std::string("no error");
+    });
+    for (const auto& [level, message] : errors) {
+      INFO("level " << to_string(level));
+      CHECK(message == errors.front().second);
+      CHECK(message.find("outside the table's domain") != std::string::npos);
+    }
+  }
+  CHECK(compared >= 240);
 }
