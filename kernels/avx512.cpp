@@ -178,22 +178,23 @@ namespace {
 //   half_away: 2^(right−1), less 1 when p < 0.
 // Each is rounding_shift_right's decision (numerics/rounding.hpp): with p = q·2^right + r, 0 <= r < 2^right,
 // the sum carries into q + 1 exactly when r reaches the mode's threshold.
-template <RoundingMode kMode>
-inline __attribute__((always_inline)) __m512i round_shift(__m512i p, __m128i count, __m512i half, __m512i one) {
+template <RoundingMode kMode, class ShiftRight>
+inline __attribute__((always_inline)) __m512i round_shift(__m512i p, __m512i half, __m512i one,
+                                                          ShiftRight shift_right) {
   const __m512i below = _mm512_sub_epi64(half, one);  // 2^(right−1) − 1
   __m512i bias;
   if constexpr (kMode == RoundingMode::floor) {
-    return _mm512_sra_epi64(p, count);
+    return shift_right(p);
   } else if constexpr (kMode == RoundingMode::half_up) {
     bias = half;
   } else if constexpr (kMode == RoundingMode::half_even) {
-    bias = _mm512_add_epi64(below, _mm512_and_si512(_mm512_sra_epi64(p, count), one));
+    bias = _mm512_add_epi64(below, _mm512_and_si512(shift_right(p), one));
   } else if constexpr (kMode == RoundingMode::toward_zero) {
     bias = _mm512_maskz_mov_epi64(_mm512_movepi64_mask(p), _mm512_add_epi64(below, half));  // 2^right − 1
   } else {                                                                                  // half_away
     bias = _mm512_mask_sub_epi64(half, _mm512_movepi64_mask(p), half, one);
   }
-  return _mm512_sra_epi64(_mm512_add_epi64(p, bias), count);
+  return shift_right(_mm512_add_epi64(p, bias));
 }
 
 template <RoundingMode kMode>
@@ -210,9 +211,11 @@ void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int
     const __m512i v = _mm512_loadu_si512(x + i);
     // x·M from the low 32 bits of each 64-bit lane, sign-extended (|x·M| < 2^62), then zp + R(x·M / 2^right)
     // saturated to int32 (lo and hi lie within it, so the clamp below gives the same result)
-    const __m512i even = _mm512_add_epi64(zp, round_shift<kMode>(_mm512_mul_epi32(v, multiplier), count, half, one));
+    const auto shift_right = [count](__m512i p) { return _mm512_sra_epi64(p, count); };
+    const __m512i even =
+        _mm512_add_epi64(zp, round_shift<kMode>(_mm512_mul_epi32(v, multiplier), half, one, shift_right));
     const __m512i odd = _mm512_add_epi64(
-        zp, round_shift<kMode>(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier), count, half, one));
+        zp, round_shift<kMode>(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier), half, one, shift_right));
     const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
                                                    _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
     _mm512_storeu_si512(y + i, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
@@ -222,7 +225,62 @@ void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int
     y[i] = static_cast<int32_t>(std::clamp(zero_point + rounding_shift_right(p, right, kMode), lo, hi));
   }
 }
+// Channels on the last axis: 8 elements a step, each lane with its channel's multiplier and right shift.
+template <RoundingMode kMode>
+void mulshift_last_axis_lanes(const int64_t* multipliers, const int64_t* rights, int64_t channels, int64_t zero_point,
+                              int64_t lo, int64_t hi, const int32_t* x, int64_t outer, int32_t* y) {
+  const __m512i zp = _mm512_set1_epi64(zero_point), one = _mm512_set1_epi64(1);
+  const __m256i lo_v = _mm256_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm256_set1_epi32(static_cast<int32_t>(hi));
+  for (int64_t o = 0; o < outer; ++o) {
+    const int32_t* row = x + o * channels;
+    int32_t* out = y + o * channels;
+    for (int64_t c = 0; c < channels; c += 8) {
+      const auto lanes = static_cast<__mmask8>(channels - c >= 8 ? 0xFF : (1u << (channels - c)) - 1);
+      const __m512i counts = _mm512_maskz_loadu_epi64(lanes, rights + c);
+      const __m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(counts, one));
+      const auto shift_right = [counts](__m512i p) { return _mm512_srav_epi64(p, counts); };
+      const __m512i p = _mm512_mul_epi32(_mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(lanes, row + c)),
+                                         _mm512_maskz_loadu_epi64(lanes, multipliers + c));
+      const __m256i v = _mm512_cvtsepi64_epi32(_mm512_add_epi64(zp, round_shift<kMode>(p, half, one, shift_right)));
+      _mm256_mask_storeu_epi32(out + c, lanes, _mm256_min_epi32(_mm256_max_epi32(v, lo_v), hi_v));
+    }
+  }
+}
 }  // namespace
+
+bool mulshift_last_axis(const Requantizer& rq, const RequantChannel* ch, int64_t channels, int64_t lo, int64_t hi,
+                        const int32_t* x, int64_t outer, int32_t* y) {
+  if (rq.flavour() != RequantFlavour::single || channels < 1) return false;
+  lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
+  if (lo < INT32_MIN || hi > INT32_MAX || lo > hi) return false;
+  thread_local std::vector<int64_t> multipliers, rights;
+  multipliers.resize(static_cast<size_t>(channels)), rights.resize(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) {
+    multipliers[c] = ch[c].fixed.multiplier, rights[c] = ch[c].fixed.bits - ch[c].fixed.shift;
+    if (rights[c] < 1 || rights[c] > 62) return false;
+  }
+  const int64_t* m = multipliers.data();  // by address: the names are this thread's
+  const int64_t* r = rights.data();
+  const int64_t zp = rq.zero_point();
+  switch (rq.rounding()) {
+    case RoundingMode::floor:
+      mulshift_last_axis_lanes<RoundingMode::floor>(m, r, channels, zp, lo, hi, x, outer, y);
+      break;
+    case RoundingMode::toward_zero:
+      mulshift_last_axis_lanes<RoundingMode::toward_zero>(m, r, channels, zp, lo, hi, x, outer, y);
+      break;
+    case RoundingMode::half_up:
+      mulshift_last_axis_lanes<RoundingMode::half_up>(m, r, channels, zp, lo, hi, x, outer, y);
+      break;
+    case RoundingMode::half_away:
+      mulshift_last_axis_lanes<RoundingMode::half_away>(m, r, channels, zp, lo, hi, x, outer, y);
+      break;
+    case RoundingMode::half_even:
+      mulshift_last_axis_lanes<RoundingMode::half_even>(m, r, channels, zp, lo, hi, x, outer, y);
+      break;
+  }
+  return true;
+}
 
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
                       int64_t n, int32_t* y) {
@@ -419,6 +477,10 @@ bool softmax_row(const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, co
   return false;
 }
 bool lut_nearest(const int32_t*, int64_t, int64_t, int, int64_t, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
+  return false;
+}
+bool mulshift_last_axis(const Requantizer&, const RequantChannel*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
+                        int32_t*) {
   return false;
 }
 }  // namespace chipref::kernels::avx512

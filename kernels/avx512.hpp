@@ -16,6 +16,11 @@ namespace chipref::kernels::avx512 {
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
                       int64_t n, int32_t* y);
 
+// avx2::mulshift_last_axis's contract (the `single` flavour, right shifts 1..62; false otherwise), 8 channels
+// a step, each lane's rounding as in mulshift_channel.
+bool mulshift_last_axis(const Requantizer& rq, const RequantChannel* ch, int64_t channels, int64_t lo, int64_t hi,
+                        const int32_t* x, int64_t outer, int32_t* y);
+
 // The same contract as avx2::gemm_s16 (avx2.hpp), computed with vpdpwssd: each instruction adds the
 // exact int32 sum of two int16 products to an int32 lane, wrapping, which is vpmaddwd followed by
 // vpaddd; the caller's proof that every partial sum fits int32 makes both exact.

@@ -14,7 +14,9 @@ void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channe
   const bool per_channel = p.channels.size() > 1, vector = simd_at_least(SimdLevel::avx2);
   // channels on the last axis (a matrix product's output): a vector holds 8 channels
   if (vector && per_channel && inner == 1 &&
-      avx2::mulshift_last_axis(p.requantizer, p.channels.data(), channels, p.clamp_lo, p.clamp_hi, x, outer, y))
+      ((simd_at_least(SimdLevel::avx512_vnni) &&
+        avx512::mulshift_last_axis(p.requantizer, p.channels.data(), channels, p.clamp_lo, p.clamp_hi, x, outer, y)) ||
+       avx2::mulshift_last_axis(p.requantizer, p.channels.data(), channels, p.clamp_lo, p.clamp_hi, x, outer, y)))
     return;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
