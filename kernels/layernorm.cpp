@@ -31,6 +31,7 @@ void layernorm(const LayerNorm& p, const int32_t* x, int64_t rows, int64_t n, in
       static_cast<int64_t>(p.gamma_negative.size()) != n)
     throw InputError("layernorm: " + std::to_string(p.gamma.size()) + " scales for rows of " + std::to_string(n));
   // c fits int32: |c| < 2n · 2^17 <= 2^30 for codes of at most 16 bits (ops/layernorm.cpp checks them)
+  constexpr int64_t kCLimit = int64_t{1} << 30;
   thread_local std::vector<int32_t> c;
   c.resize(static_cast<size_t>(n));
   // locals, not p's members: y may alias nothing of p, but the compiler cannot know it
@@ -62,6 +63,9 @@ void layernorm(const LayerNorm& p, const int32_t* x, int64_t rows, int64_t n, in
     int64_t largest = 0;  // max |c|
     for (int64_t i = 0; i < n; ++i) {
       const int64_t ci = n * (int64_t{row[i]} - zp_in) - sum;  // |c| < 2n · 2^17
+      if (ci >= kCLimit || ci <= -kCLimit)
+        throw InputError("layernorm: input code " + std::to_string(row[i]) + " with zero point " +
+                         std::to_string(zp_in) + " is wider than the 16 bits the kernel takes");
       c[i] = static_cast<int32_t>(ci), largest = std::max(largest, ci < 0 ? -ci : ci);
       v += static_cast<uint64_t>(ci * ci);  // < 2^60
     }
