@@ -312,6 +312,25 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
 #pragma GCC diagnostic pop
 #endif
 
+namespace {
+// R_even(n / d) in 8 lanes (d >= 1), given `approx` ≈ n / d in double: the floor of the estimate, one
+// correction step on the remainder n − q·d (exact in 64 bits), then ties to the even quotient. One step is
+// enough when the exact quotient is below 2^30 (the estimate's relative error is under 2^−51, so its floor is
+// within one of ⌊n/d⌋): LayerNorm's and softmax's callers ensure it (docs/numerics.md §5).
+inline __attribute__((always_inline)) __m512i divide_half_even(__m512i n, __m512d approx, __m512i d) {
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  __m512i q = _mm512_cvtpd_epi64(_mm512_roundscale_pd(approx, _MM_FROUND_TO_NEG_INF));
+  __m512i r = _mm512_sub_epi64(n, _mm512_mullo_epi64(q, d));
+  const __mmask8 over = _mm512_cmpge_epi64_mask(r, d), under = _mm512_cmplt_epi64_mask(r, zero);
+  q = _mm512_mask_sub_epi64(_mm512_mask_add_epi64(q, over, q, one), under, q, one);
+  r = _mm512_mask_add_epi64(_mm512_mask_sub_epi64(r, over, r, d), under, r, d);
+  const __m512i twice = _mm512_add_epi64(r, r);
+  const __mmask8 up =
+      _mm512_cmpgt_epi64_mask(twice, d) | (_mm512_cmpeq_epi64_mask(twice, d) & _mm512_test_epi64_mask(q, one));
+  return _mm512_mask_add_epi64(q, up, q, one);
+}
+}  // namespace
+
 #if defined(__GNUC__) && !defined(__clang__)  // as for mulshift_channel: GCC 12's false positive in its headers
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -326,20 +345,9 @@ void layernorm_outputs(const int32_t* c, int64_t n, int64_t s, int z_shift, cons
   for (int64_t i = 0; i < n; i += 8) {
     const __mmask8 lanes = n - i >= 8 ? 0xFF : static_cast<__mmask8>((1u << (n - i)) - 1);
     const __m256i c32 = _mm256_maskz_loadu_epi32(lanes, c + i);
-    // z = R_even(a / s), a = c · 2^z_shift: q = floor(a / s) from the estimate (within one of it), one step
-    // of correction on the remainder, then ties to the even quotient
+    // z = R_even(a / s), a = c · 2^z_shift
     const __m512i a = _mm512_sll_epi64(_mm512_cvtepi32_epi64(c32), shift);
-    const __m512d estimate =
-        _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(c32), per_unit), _MM_FROUND_TO_NEG_INF);
-    __m512i q = _mm512_cvtpd_epi64(estimate);
-    __m512i r = _mm512_sub_epi64(a, _mm512_mullo_epi64(q, divisor));
-    const __mmask8 over = _mm512_cmpge_epi64_mask(r, divisor), under = _mm512_cmplt_epi64_mask(r, zero);
-    q = _mm512_mask_sub_epi64(_mm512_mask_add_epi64(q, over, q, one), under, q, one);
-    r = _mm512_mask_add_epi64(_mm512_mask_sub_epi64(r, over, r, divisor), under, r, divisor);
-    const __m512i twice = _mm512_add_epi64(r, r);
-    const __mmask8 up = _mm512_cmpgt_epi64_mask(twice, divisor) |
-                        (_mm512_cmpeq_epi64_mask(twice, divisor) & _mm512_test_epi64_mask(q, one));
-    const __m512i z = _mm512_mask_add_epi64(q, up, q, one);
+    const __m512i z = divide_half_even(a, _mm512_mul_pd(_mm512_cvtepi32_pd(c32), per_unit), divisor);
     // R_even(z · M / 2^right) per element (|z| < 2^30, M < 2^31: the product is exact in 64 bits)
     const __m512i counts = _mm512_maskz_loadu_epi64(lanes, right + i);
     const __m512i product = _mm512_mul_epi32(z, _mm512_maskz_loadu_epi64(lanes, multiplier + i));
@@ -420,23 +428,13 @@ bool softmax_row(const int32_t* table, int64_t table_size, int64_t one_over_scal
     return true;
   }
   const __m512d per_unit = _mm512_set1_pd(static_cast<double>(one_over_scale) / static_cast<double>(total));
-  const __m512i divisor = _mm512_set1_epi64(total), scale = _mm512_set1_epi64(one_over_scale),
-                one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  const __m512i divisor = _mm512_set1_epi64(total), scale = _mm512_set1_epi64(one_over_scale);
   for (int64_t i = 0; i < cols; i += 8) {
     const auto lanes = static_cast<__mmask8>(tail(i, 8));
     const __m256i t32 = _mm256_maskz_loadu_epi32(lanes, t + i);
     const __m512i numerator = _mm512_mul_epi32(_mm512_cvtepi32_epi64(t32), scale);
-    const __m512d estimate =
-        _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(t32), per_unit), _MM_FROUND_TO_NEG_INF);
-    __m512i q = _mm512_cvtpd_epi64(estimate);
-    __m512i r = _mm512_sub_epi64(numerator, _mm512_mullo_epi64(q, divisor));
-    const __mmask8 over = _mm512_cmpge_epi64_mask(r, divisor), under = _mm512_cmplt_epi64_mask(r, zero);
-    q = _mm512_mask_sub_epi64(_mm512_mask_add_epi64(q, over, q, one), under, q, one);
-    r = _mm512_mask_add_epi64(_mm512_mask_sub_epi64(r, over, r, divisor), under, r, divisor);
-    const __m512i twice = _mm512_add_epi64(r, r);
-    const __mmask8 up = _mm512_cmpgt_epi64_mask(twice, divisor) |
-                        (_mm512_cmpeq_epi64_mask(twice, divisor) & _mm512_test_epi64_mask(q, one));
-    const __m512i out = _mm512_add_epi64(zp, _mm512_mask_add_epi64(q, up, q, one));
+    const __m512i out =
+        _mm512_add_epi64(zp, divide_half_even(numerator, _mm512_mul_pd(_mm512_cvtepi32_pd(t32), per_unit), divisor));
     _mm512_mask_cvtepi64_storeu_epi32(y + i, lanes, _mm512_min_epi64(_mm512_max_epi64(out, lo), hi));
   }
   return true;
