@@ -27,9 +27,7 @@ Shape coordinates_of(const Shape& shape, int64_t index) {
   return c;
 }
 
-void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
-  ++r.compared;
-  if (got == expected) return;
+void record_mismatch(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
   const auto mismatch = [&] {
     return FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected, r.input_start_cycle};
   };

@@ -36,9 +36,14 @@ struct CosimResult {
   bool passed() const { return !hung && mismatches == 0; }
 };
 
-// Scores one output value against the golden one: counts it, and keeps the first mismatch in time and the
-// one at the lowest (input, index).
-void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected);
+// Records a mismatch: the first in time and the one at the lowest (input, index).
+void record_mismatch(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected);
+// Scores one output value against the golden one. Inline: a MAC array's harness scores a whole row of
+// outputs every cycle, and the call cost as much as the comparison.
+inline void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
+  ++r.compared;
+  if (got != expected) record_mismatch(r, input, index, shape, got, expected);
+}
 
 // A driver loop's watchdog: ends the run after `limit` cycles without a handshake.
 class Watchdog {

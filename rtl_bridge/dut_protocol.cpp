@@ -235,21 +235,23 @@ class MatrixTiles : public DutProtocol {
                         &out_acc = h.role("out_acc");
     const Harness::Role *in_first = h.find("in_first"), *in_ready = h.find("in_ready"), *in_bias = h.find("in_bias");
     const int32_t act_offset = act_zp ? 0 : s.act_zero_point;
+    const bool weights_as_lanes = weight_zp || one_weight_zp;  // else each lane less its own channel's zero point
+    const int32_t weight_offset = weight_zp ? 0 : zw.at(0);
     int64_t sent = 0, drained = 0;
+    int64_t beat_tile = 0, beat_k = 0;  // sent = beat_tile·K + beat_k, counted rather than divided each beat
     Watchdog watchdog(watchdog_cycles, r.cycles);
     while (drained < rows_out) {
       h.put(in_valid, sent < beats);
       if (sent < beats) {
-        const int64_t tile = sent / K, k = sent % K;
-        if (in_first) h.put(*in_first, k == 0);
-        h.put(in_last, k == K - 1);
+        if (in_first) h.put(*in_first, beat_k == 0);
+        h.put(in_last, beat_k == K - 1);
         h.put_lanes(in_act, &s.activations[static_cast<size_t>(sent * R)], R, act_offset);
         const int32_t* weights = &s.weights[static_cast<size_t>(sent * C)];
-        if (weight_zp || one_weight_zp)
-          h.put_lanes(in_weight, weights, C, weight_zp ? 0 : zw[0]);
-        else  // each lane less its own channel's zero point
-          for (int64_t c = 0; c < C; ++c) h.put(in_weight, weights[c] - zw[static_cast<size_t>(tile * C + c)], c);
-        if (in_bias && k == 0) h.put_lanes(*in_bias, &s.bias[static_cast<size_t>(tile * C)], C);
+        if (weights_as_lanes)
+          h.put_lanes(in_weight, weights, C, weight_offset);
+        else
+          for (int64_t c = 0; c < C; ++c) h.put(in_weight, weights[c] - zw[static_cast<size_t>(beat_tile * C + c)], c);
+        if (in_bias && beat_k == 0) h.put_lanes(*in_bias, &s.bias[static_cast<size_t>(beat_tile * C)], C);
       }
       h.falling(r);
       const bool in_fire = sent < beats && (!in_ready || h.high(*in_ready)), out_fire = h.high(out_valid);
@@ -266,7 +268,10 @@ class MatrixTiles : public DutProtocol {
         watchdog.saw(r.cycles, "output", "row", drained++);
         if (drained % R == 0) ++r.matrices;  // a whole tile out
       }
-      if (in_fire) watchdog.saw(r.cycles, "input", "beat", sent++);
+      if (in_fire) {
+        watchdog.saw(r.cycles, "input", "beat", sent++);
+        if (++beat_k == K) beat_k = 0, ++beat_tile;
+      }
       h.rising(r);
       if (watchdog.expired(r.cycles))
         return hang(r, watchdog,

@@ -53,12 +53,17 @@ class Harness {
   void put(const std::string& name, int64_t value, int64_t lane = 0) const { put(role(name), value, lane); }
   // Lanes 0..n−1 of a role: values[i] − offset each.
   void put_lanes(const Role& role, const int32_t* values, int64_t n, int64_t offset = 0) const {
-    for (int64_t i = 0; i < n; ++i)
-      if (values[i] - offset < role.lo || values[i] - offset > role.hi) out_of_range(role, values[i] - offset);
-    if (role.split.empty()) return role.pin.set_lanes(role.binding->lane_width, values, n, offset);
-    for (int64_t first = 0; first < n; first += role.per_pin)
-      role.split[static_cast<size_t>(first / role.per_pin)].set_lanes(role.binding->lane_width, values + first,
-                                                                      std::min(role.per_pin, n - first), offset);
+    const int width = role.binding->lane_width;
+    bool ok = true;
+    if (role.split.empty())
+      ok = role.pin.set_lanes(width, values, n, offset, role.lo, role.hi);
+    else
+      for (int64_t first = 0; first < n && ok; first += role.per_pin)
+        ok = role.split[static_cast<size_t>(first / role.per_pin)].set_lanes(
+            width, values + first, std::min(role.per_pin, n - first), offset, role.lo, role.hi);
+    if (!ok)
+      for (int64_t i = 0; i < n; ++i)
+        if (values[i] - offset < role.lo || values[i] - offset > role.hi) out_of_range(role, values[i] - offset);
   }
   void put_if(const std::string& name, int64_t value) const {
     if (const Role* r = find(name)) put(*r, value);

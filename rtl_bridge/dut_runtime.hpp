@@ -24,24 +24,29 @@ inline constexpr int kDutAbiVersion = 1;
 class Pin {
  public:
   Pin() = default;
-  Pin(const DutPort* port, uint8_t* data) : port_(port), data_(data) {}
+  Pin(const DutPort* port, uint8_t* data)
+      : port_(port),
+        data_(data),
+        width_(port->width()),
+        bytes_(port->bytes),
+        whole_(width_ < 64 && bytes_ <= 8 ? width_ : -1) {}
   explicit operator bool() const { return data_ != nullptr; }
   const DutPort& port() const { return *port_; }
 
   // Bits [lane·width, (lane+1)·width) of the port, width ≤ 64. A handle: writes the model, not the Pin.
   // The common cases (a whole port of one integer: flags, the clock; a lane of 8, 16, 32 or 64 bits at a byte
   // offset) inline here: they are most of a cycle's writes and reads, which the cosim harness does per beat.
-  void set_lane(int64_t lane, int width, int64_t value) const {
-    if (lane == 0 && width == port_->width() && width < 64 && port_->bytes <= 8) {
+  [[gnu::always_inline]] void set_lane(int64_t lane, int width, int64_t value) const {
+    if (lane == 0 && width == whole_) {
       const uint64_t mask = (uint64_t{1} << width) - 1;  // the storage's bits above the port stay as they are
       return store_whole((load_whole() & ~mask) | (static_cast<uint64_t>(value) & mask));
     }
     if (byte_lane(lane, width)) return store_bytes(lane * width / 8, width / 8, static_cast<uint64_t>(value));
     set_lane_bits(lane, width, value);
   }
-  int64_t lane(int64_t lane, int width, bool is_signed) const {
+  [[gnu::always_inline]] int64_t lane(int64_t lane, int width, bool is_signed) const {
     uint64_t raw;
-    if (lane == 0 && width == port_->width() && width < 64 && port_->bytes <= 8)
+    if (lane == 0 && width == whole_)
       raw = load_whole() & ((uint64_t{1} << width) - 1);
     else if (byte_lane(lane, width))
       raw = load_bytes(lane * width / 8, width / 8);
@@ -50,14 +55,15 @@ class Pin {
     if (is_signed && width < 64 && (raw >> (width - 1)) & 1) return static_cast<int64_t>(raw | (~uint64_t{0} << width));
     return static_cast<int64_t>(raw);
   }
-  // Lanes 0..n−1 of `width` bits: values[i] − offset each (a bus's beat in one call).
-  void set_lanes(int width, const int32_t* values, int64_t n, int64_t offset) const;
-  void set(int64_t value) const { set_lane(0, port_->width() < 64 ? port_->width() : 64, value); }
+  // Lanes 0..n−1 of `width` bits: values[i] − offset each (a bus's beat in one call), each in [lo, hi]. On
+  // the first value out of range, returns false with the lanes before its block of 16 written.
+  bool set_lanes(int width, const int32_t* values, int64_t n, int64_t offset, int64_t lo, int64_t hi) const;
+  void set(int64_t value) const { set_lane(0, width_ < 64 ? width_ : 64, value); }
   bool high() const { return lane(0, 1, false) != 0; }
 
  private:
   bool byte_lane(int64_t lane, int width) const {
-    return (width == 8 || width == 16 || width == 32 || width == 64) && (lane + 1) * width <= 8 * port_->bytes;
+    return (width == 8 || width == 16 || width == 32 || width == 64) && (lane + 1) * width <= 8 * bytes_;
   }
   // Copies of a constant size, so they compile to one load or store.
   template <class Copy>
@@ -82,13 +88,17 @@ class Pin {
     sized(bytes, [&](auto n) { std::memcpy(&raw, data_ + first, n); });
     return raw;
   }
-  void store_whole(uint64_t value) const { store_bytes(0, port_->bytes, value); }
-  uint64_t load_whole() const { return load_bytes(0, port_->bytes); }
+  void store_whole(uint64_t value) const { store_bytes(0, bytes_, value); }
+  uint64_t load_whole() const { return load_bytes(0, bytes_); }
   void set_lane_bits(int64_t lane, int width, int64_t value) const;
   uint64_t lane_bits(int64_t lane, int width) const;
 
   const DutPort* port_ = nullptr;
   uint8_t* data_ = nullptr;
+  // The port's width and storage bytes, kept here: the harness writes and reads pins several times a
+  // cycle, and these decide each access's path.
+  int width_ = 0, bytes_ = 0;
+  int whole_ = -1;  // the width when the port is one integer of < 64 bits (flags, the clock), else −1
 };
 
 // One simulation instance of a design, whatever made it: a user's design loaded at run time

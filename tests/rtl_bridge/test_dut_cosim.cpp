@@ -156,9 +156,15 @@ TEST_CASE("DutCosim/port lanes are written and read bit-exactly at every width a
         const cosim::Pin lane_pin(&port, by_lane.data());
         for (int64_t lane = 0; lane < lanes; ++lane)
           lane_pin.set_lane(lane, lane_width, values[static_cast<size_t>(lane)] - offset);
-        pin.set_lanes(lane_width, values.data(), lanes, offset);
+        REQUIRE(pin.set_lanes(lane_width, values.data(), lanes, offset, INT64_MIN, INT64_MAX));
         INFO("port width " << width << ", lane width " << lane_width);
         REQUIRE(storage == by_lane);
+        // A value outside [lo, hi] is reported, wherever it is.
+        const size_t bad = static_cast<size_t>(rng() % static_cast<uint64_t>(lanes));
+        const int64_t lo = values[bad] - offset + 1;
+        REQUIRE(!pin.set_lanes(lane_width, values.data(), lanes, offset, lo, INT64_MAX));
+        const int64_t hi = values[bad] - offset - 1;
+        REQUIRE(!pin.set_lanes(lane_width, values.data(), lanes, offset, INT64_MIN, hi));
       }
     }
   }
