@@ -1,5 +1,6 @@
 #include "numerics/minifloat.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <stdexcept>
@@ -71,26 +72,81 @@ Window window_of(const ExactValue& v) {
 }
 }  // namespace
 
-uint64_t round_to_quantum(const ExactValue& value, int quantum_exponent, Rounding rounding, uint32_t random) {
+namespace {
+// v's magnitude cut at 2^quantum_exponent: the whole quanta, the first bit below them, whether anything
+// lies below that, and the cut-off fraction read to 32 bits. `huge`: 2^62 quanta or more.
+struct QuantumSplit {
+  uint64_t kept = 0;
+  bool half = false, rest = false, huge = false;
+  uint32_t fraction32 = 0;
+};
+QuantumSplit split_at_quantum(const ExactValue& value, int quantum_exponent) {
+  QuantumSplit q;
   const Window v = window_of(value);
-  if (v.bits == 0) return 0;  // a sticky bit without a significand never arises (see ExactValue)
+  if (v.bits == 0) return q;  // a sticky bit without a significand never arises (see ExactValue)
   // Shifting exponents apart by more than any window: keep the difference in 64 bits.
-  const int64_t s = int64_t{quantum_exponent} - v.exponent;              // bits of the window below the quantum
-  if (s <= 0) {                                                          // an integer number of quanta
-    if (s < -62 || (v.bits >> (62 + s)) != 0) return uint64_t{1} << 62;  // beyond any format: the caller clamps
-    return v.bits << -s;
+  const int64_t s = int64_t{quantum_exponent} - v.exponent;  // bits of the window below the quantum
+  if (s <= 0) {                                              // an integer number of quanta
+    q.huge = s < -62 || (v.bits >> (62 + s)) != 0;
+    q.kept = q.huge ? uint64_t{1} << 62 : v.bits << -s;
+    return q;
   }
-  const uint64_t kept = s >= 64 ? 0 : v.bits >> s;
+  q.kept = s >= 64 ? 0 : v.bits >> s;
   const uint64_t discarded = s >= 64 ? v.bits : v.bits & ((uint64_t{1} << s) - 1);
-  const bool half = s > 64 ? false : ((discarded >> (s - 1)) & 1) != 0;
+  q.half = s > 64 ? false : ((discarded >> (s - 1)) & 1) != 0;
   const uint64_t below_half = s > 64 ? discarded : discarded & ~(uint64_t{1} << (s - 1));
-  const bool rest = below_half != 0 || value.sticky;
-  uint32_t fraction32 = 0;  // floor(discarded / 2^s × 2^32)
-  if (s < 32)
-    fraction32 = static_cast<uint32_t>(discarded << (32 - s));
+  q.rest = below_half != 0 || value.sticky;
+  if (s < 32)  // floor(discarded / 2^s × 2^32)
+    q.fraction32 = static_cast<uint32_t>(discarded << (32 - s));
   else if (s - 32 < 64)
-    fraction32 = static_cast<uint32_t>(discarded >> (s - 32));
-  return kept + (rounds_up(rounding, value.negative, kept, half, rest, fraction32, random) ? 1 : 0);
+    q.fraction32 = static_cast<uint32_t>(discarded >> (s - 32));
+  return q;
+}
+}  // namespace
+
+uint64_t round_to_quantum(const ExactValue& value, int quantum_exponent, Rounding rounding, uint32_t random) {
+  const QuantumSplit q = split_at_quantum(value, quantum_exponent);
+  if (q.huge) return q.kept;  // beyond any format: the caller clamps
+  return q.kept + (rounds_up(rounding, value.negative, q.kept, q.half, q.rest, q.fraction32, random) ? 1 : 0);
+}
+
+int64_t round_quotient(const ExactValue& v, const ExactValue& d, RoundingMode mode) {
+  if (v.kind != ExactValue::Kind::finite || d.kind != ExactValue::Kind::finite || d.significand == 0 || d.sticky ||
+      d.significand >= (uint64_t{1} << 24))
+    throw std::logic_error("round_quotient: needs a finite value and a finite nonzero divisor of <= 24 bits");
+  constexpr int64_t kHuge = int64_t{1} << 62;
+  if (v.significand == 0) return 0;
+  // |v| / 2^d.exponent must have fewer than 63 integer bits, so that v's 64-bit window holds every bit
+  // down to the quantum and one below it; else |v / d| >= 2^63 / 2^24 = 2^39.
+  if (floor_log2(v) - d.exponent >= 63) return v.negative ? -kHuge : kHuge;
+  // |v| / d = (Q + φ) / D with Q whole quanta of 2^d.exponent, φ in [0, 1) their cut-off fraction and D
+  // d's significand. With q, r the quotient and remainder of Q / D, the fraction of the quotient is
+  // (r + φ) / D, and 2φ = half + (something in [0, 1), nonzero exactly when `rest`), so comparing
+  // 2r + half with D (integers) decides below, at or above one half.
+  const QuantumSplit s = split_at_quantum(v, d.exponent);
+  const uint64_t D = d.significand, q = s.kept / D, r = s.kept % D;
+  const unsigned __int128 twice = static_cast<unsigned __int128>(2) * r + (s.half ? 1 : 0);
+  const bool exact = r == 0 && !s.half && !s.rest;
+  const bool tie = twice == D && !s.rest, above = twice > D || (twice == D && s.rest);
+  bool up = false;  // the magnitude rounds up
+  switch (mode) {
+    case RoundingMode::toward_zero:
+      break;
+    case RoundingMode::floor:
+      up = v.negative && !exact;
+      break;
+    case RoundingMode::half_away:
+      up = above || tie;
+      break;
+    case RoundingMode::half_up:
+      up = above || (tie && !v.negative);
+      break;
+    case RoundingMode::half_even:
+      up = above || (tie && (q & 1) != 0);
+      break;
+  }
+  const auto magnitude = static_cast<int64_t>(std::min<uint64_t>(q + (up ? 1 : 0), kHuge));
+  return v.negative ? -magnitude : magnitude;
 }
 
 uint32_t encode_nan(const FloatFormat& f, bool negative) {

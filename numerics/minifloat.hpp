@@ -101,6 +101,11 @@ uint32_t round_to_float(const FloatFormat& format, const ExactValue& v, Rounding
                         uint32_t random = 0);
 uint32_t encode_nan(const FloatFormat& format, bool negative);  // throws for a format without NaN
 
+// round(v / d) to an integer in `mode`, exactly, for finite v and a finite positive divisor d of at most 24
+// significant bits (a float32 scale's value): how a block MAC's exact output becomes a uniform integer code.
+// When |v| / 2^exponent(d) >= 2^63 (then |v / d| >= 2^39, beyond every integer format) it returns ±2^62.
+int64_t round_quotient(const ExactValue& v, const ExactValue& d, RoundingMode mode);
+
 // A float's value as a double, exactly (every code of every format here fits a double): for reports and the
 // fake-quant side only.
 double to_double(const ExactValue& v);

@@ -279,3 +279,67 @@ TEST_CASE("format names") {
   CHECK(parse_float_format("fp8_e5m2").mantissa_bits == 2);
   CHECK_THROWS_WITH(parse_float_format("fp7"), Catch::Contains("fp8_e4m3, fp8_e5m2"));
 }
+
+TEST_CASE("round_quotient divides exact values by a scale and rounds as exact rationals do, in every mode") {
+  // Oracle: |v| / d = N / D with N, D 128-bit integers (v = n × 2^e, d = b × 2^f), q = N / D and the
+  // remainder compared with D / 2; the sign applied per mode.
+  std::mt19937_64 rng(21);
+  const auto oracle = [](bool negative, unsigned __int128 N, unsigned __int128 D, RoundingMode mode) {
+    const unsigned __int128 q = N / D, r = N % D;
+    bool up = false;
+    switch (mode) {
+      case RoundingMode::toward_zero:
+        up = false;
+        break;
+      case RoundingMode::floor:
+        up = negative && r != 0;
+        break;
+      case RoundingMode::half_away:
+        up = 2 * r >= D;
+        break;
+      case RoundingMode::half_up:
+        up = negative ? 2 * r > D : 2 * r >= D;
+        break;
+      case RoundingMode::half_even:
+        up = 2 * r > D || (2 * r == D && (q & 1));
+        break;
+    }
+    const auto m = static_cast<int64_t>(q + up);
+    return negative ? -m : m;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    // v: a sum of two terms up to 100 bits apart (so the value is often wider than 64 bits: sticky)
+    const int e_lo = -60 + static_cast<int>(rng() % 20);
+    const int spread = static_cast<int>(rng() % 100);
+    const uint64_t big = rng() >> (rng() % 60), small = rng() >> (rng() % 64);
+    unsigned __int128 N = (static_cast<unsigned __int128>(big >> 40) << spread) + (small >> 40);
+    if (i % 7 == 0) N = static_cast<unsigned __int128>(rng() % 1000);  // small values, frequent ties
+    WideAccumulator acc;
+    const bool negative = rng() & 1;
+    acc.add(negative, N, e_lo);
+    // d: a float32-like scale b × 2^f, b < 2^24
+    const uint64_t b = 1 + ((rng() & 0xFFFFFF) >> (rng() % 24));
+    const int f = e_lo + static_cast<int>(rng() % 30) - 5;
+    ExactValue d;
+    d.significand = b, d.exponent = f;
+    // |v| / d = N × 2^(e_lo − f) / b
+    unsigned __int128 num = N, den = b;
+    if (e_lo >= f)
+      num <<= (e_lo - f);
+    else
+      den <<= (f - e_lo);
+    if (num >> 120) continue;  // beyond the oracle's width
+    const ExactValue v = acc.value();
+    for (const RoundingMode mode : kAllRoundingModes) {
+      const unsigned __int128 quanta = e_lo >= f ? num : N >> (f - e_lo);  // |v| / 2^f
+      // documented: |v| / 2^f >= 2^63 (so |v / d| >= 2^39) returns ±2^62, and magnitudes clamp to 2^62
+      if ((quanta >> 63) || num / den >= (static_cast<unsigned __int128>(1) << 62) - 1) {
+        REQUIRE(round_quotient(v, d, mode) == (negative ? -1 : 1) * (int64_t{1} << 62));
+        continue;
+      }
+      const int64_t expected = N == 0 ? 0 : oracle(negative, num, den, mode);
+      INFO(to_string(mode) << " N=" << static_cast<double>(N) << " e=" << e_lo << " b=" << b << " f=" << f);
+      REQUIRE(round_quotient(v, d, mode) == expected);
+    }
+  }
+}
