@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "numerics/block_format.hpp"
+#include "numerics/wide_accumulator.hpp"
 
 namespace chipref {
 
@@ -24,6 +25,38 @@ struct BlockVector {
   const BlockFormat* format;
   const uint32_t* scales;
   const uint32_t* codes;
+};
+
+// One dot product's sum across blocks, in either model: the blocks' exact sums added in order (a bias or
+// another exact value may come first). What block_dot and the block MAC layers (block_mac.hpp) share.
+class BlockAccumulator {
+ public:
+  explicit BlockAccumulator(BlockAccumulation model) : model_(model) {}
+  // + sum × 2^exponent, one block's exact integer sum.
+  void add_block(__int128 sum, int exponent);
+  // + a finite exact value (exact model), or the value rounded into FP32 and added (fp32 model).
+  void add_value(const ExactValue& v);
+  // A block that is NaN or infinite (a NaN scale or element, an infinity times an element).
+  void add_special(const ExactValue& v);
+  // exact: the exact sum (64-bit window and sticky bit); fp32: the FP32 running sum's value.
+  ExactValue result() const;
+
+ private:
+  void add_fp32(uint32_t code);
+  void flush() const;
+  BlockAccumulation model_;
+  // exact model: block sums near the first one's exponent gather in 128 bits at `base_` (an exact integer
+  // sum, moved into the wide register every kFlushEvery terms and at the end: the same exact value, without a
+  // 768-bit addition per block).
+  static constexpr int kFlushEvery = 64, kBelowFirst = 24, kAboveBase = 40;
+  mutable WideAccumulator exact_;
+  mutable __int128 near_ = 0;
+  mutable int near_terms_ = 0;
+  int base_ = 0;
+  bool has_base_ = false;
+  mutable bool wide_used_ = false;  // exact_ holds something (else the sum is near_ alone)
+  uint32_t running_ = 0;            // fp32 model: +0
+  bool nan_ = false, plus_infinity_ = false, minus_infinity_ = false;
 };
 
 // Σ a_i × b_i over i < length. exact: the exact sum (a 64-bit window and a sticky bit: round it with

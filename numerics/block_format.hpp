@@ -25,6 +25,11 @@ struct BlockFormat {
   int element_bits() const { return element == Element::floating ? fp.bits() : int_bits; }
   // The exponent of the element format's largest normal (emax_elem in the spec): 0 for integers.
   int element_max_exponent() const;
+  // The exponent of the element format's least significant bit (its smallest subnormal, or the integer
+  // quantum 2^-(int_bits - 2)): every element is an integer multiple of it.
+  int element_lsb() const {
+    return element == Element::floating ? fp.min_exponent() - fp.mantissa_bits : -(int_bits - 2);
+  }
   int scale_bias() const { return (1 << (scale_bits - 1)) - 1; }  // also the largest scale exponent
   uint32_t scale_nan_code() const { return (uint32_t{1} << scale_bits) - 1; }
   // Bits per element including the block's share of its scale (the sweep's cost proxy).

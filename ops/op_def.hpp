@@ -110,6 +110,15 @@ struct MacMatrixView {
   int64_t products() const { return groups * positions * reduction * channels; }
 };
 
+// A MAC layer in a block format (block_mac): what sweeps and reports count. Element widths exclude the
+// shared scale, which every `block_size` elements of both operands carry (`scale_bits`).
+struct BlockMacFacts {
+  int activation_bits = 0, weight_bits = 0, block_size = 1, scale_bits = 8;
+  int64_t reduction = 0;        // products per output (kernel taps × input channels per group)
+  int64_t weight_elements = 0;  // element codes stored
+  int64_t weight_blocks = 0;    // scale codes stored
+};
+
 struct OpDef {
   std::string name;
   size_t least_inputs = 1, most_inputs = 1;  // most = kAnyCount: no upper bound
@@ -132,6 +141,8 @@ struct OpDef {
       matrix_view;
   // Non-linear ops: the function it approximates ("sigmoid", "exp (softmax)"); empty for the others.
   std::function<std::string(const Node&)> approximates;
+  // Block-format MAC layers: their formats and sizes (null for the other ops).
+  std::function<BlockMacFacts(const IntGraph&, const Node&)> block_facts;
 
   bool is_mac() const { return mac != MacOperand::none; }
   static constexpr size_t kAnyCount = SIZE_MAX;

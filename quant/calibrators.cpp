@@ -202,7 +202,8 @@ std::vector<ConfigKey> calibrator_config_keys() {
                        "",
                        "the share of values the `percentile` calibrator keeps",
                        {},
-                       {}};
+                       {},
+                       ""};
   percentile.set = [](C& c, const ConfigValue& v) { c.activation_percentile = v.number; };
   percentile.show = [](const C& c) {
     std::ostringstream s;

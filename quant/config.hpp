@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/block_dot.hpp"
 #include "kernels/sparse.hpp"
 #include "model/int_graph.hpp"
 #include "numerics/accumulator.hpp"
@@ -39,6 +40,14 @@ struct LayerQuantConfig {
   NonLinearMethod nonlinear_method = NonLinearMethod::lut;  // GELU and softmax's exp: table or I-BERT polynomial
   kernels::NmPattern sparsity{0, 0};                        // N:M weight pruning of a MAC layer; m = 0: dense
   bool sparsity_on_codes = false;  // prune the integer codes after quantization, not the float weights before
+  // A MAC layer in a block format (docs/numerics.md §15): its weights and its input activations; "int" for
+  // the uniform integer codes above. `block_weight_format` empty: the same as the activations'.
+  std::string block_format = "int";
+  std::string block_weight_format;
+  int block_size = 0;  // 0: the format's own (32 for MX, 16 for bfp<N>)
+  BlockAccumulation block_accumulation = BlockAccumulation::exact;
+  std::string block_rounding = "half_away";  // a rounding mode, or "stochastic"
+  int64_t block_seed = 0;
 };
 
 struct LayerOverride {

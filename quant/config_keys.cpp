@@ -9,7 +9,7 @@ namespace chipref {
 ConfigKey choice_key(const char* section, const char* field, std::function<std::vector<std::string>()> names,
                      std::function<void(LayerQuantConfig&, const std::string&)> set,
                      std::function<std::string(const LayerQuantConfig&)> show, const char* meaning) {
-  ConfigKey k{section, field, ConfigKey::Kind::choice, 0, 0, std::move(names), "", meaning, {}, std::move(show)};
+  ConfigKey k{section, field, ConfigKey::Kind::choice, 0, 0, std::move(names), "", meaning, {}, std::move(show), ""};
   k.set = [set = std::move(set)](LayerQuantConfig& c, const ConfigValue& v) { set(c, v.text); };
   return k;
 }
@@ -19,15 +19,16 @@ std::function<std::vector<std::string>()> fixed_choices(std::vector<std::string>
 }
 
 const std::vector<std::string>& config_sections() {
-  static const std::vector<std::string> sections = {"weights",     "activations", "requant", "bias",
-                                                    "accumulator", "nonlinear",   "sparsity"};
+  static const std::vector<std::string> sections = {"weights",     "activations", "requant",  "bias",
+                                                    "accumulator", "nonlinear",   "sparsity", "format"};
   return sections;
 }
 
 const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = [] {
     std::vector<ConfigKey> all;
-    for (auto declared : {lowering_config_keys, calibrator_config_keys, nonlinear_config_keys, sparsity_config_keys})
+    for (auto declared : {lowering_config_keys, calibrator_config_keys, nonlinear_config_keys, sparsity_config_keys,
+                          block_format_config_keys})
       for (ConfigKey& k : declared()) all.push_back(std::move(k));
     std::vector<ConfigKey> ordered;
     for (const std::string& section : config_sections())

@@ -33,6 +33,7 @@ struct ConfigKey {
   // Sets the key in a config; may throw InputError, which the reader reports at the value's position.
   std::function<void(LayerQuantConfig&, const ConfigValue&)> set;
   std::function<std::string(const LayerQuantConfig&)> show;  // the value a config holds, as YAML writes it
+  std::string example;  // text: a valid value other than the default (tests/quant/test_config.cpp sets each key)
 
   std::string name() const { return section + "." + field; }
 };
@@ -50,8 +51,8 @@ template <class Member>
 ConfigKey integer_key(const char* section, const char* field, int64_t lo, int64_t hi, Member member,
                       const char* meaning) {
   ConfigKey k{
-      section, field, ConfigKey::Kind::integer, static_cast<double>(lo), static_cast<double>(hi), {}, "", meaning,
-      {},      {}};
+      section, field, ConfigKey::Kind::integer, static_cast<double>(lo), static_cast<double>(hi), {}, "", meaning, {},
+      {},      ""};
   k.set = [member](LayerQuantConfig& c, const ConfigValue& v) {
     c.*member = static_cast<std::remove_reference_t<decltype(c.*member)>>(v.integer);
   };
@@ -60,7 +61,7 @@ ConfigKey integer_key(const char* section, const char* field, int64_t lo, int64_
 }
 template <class Member>
 ConfigKey boolean_key(const char* section, const char* field, Member member, const char* meaning) {
-  ConfigKey k{section, field, ConfigKey::Kind::boolean, 0, 0, {}, "", meaning, {}, {}};
+  ConfigKey k{section, field, ConfigKey::Kind::boolean, 0, 0, {}, "", meaning, {}, {}, ""};
   k.set = [member](LayerQuantConfig& c, const ConfigValue& v) { c.*member = v.boolean; };
   k.show = [member](const LayerQuantConfig& c) { return std::string(c.*member ? "true" : "false"); };
   return k;
@@ -74,8 +75,9 @@ std::function<std::vector<std::string>()> fixed_choices(std::vector<std::string>
 // The declarations, each in the file of the component that uses the keys.
 std::vector<ConfigKey>
 lowering_config_keys();  // quant/lowering/lowering.cpp: bits, granularity, requant, bias, accumulator
-std::vector<ConfigKey> calibrator_config_keys();  // quant/calibrators.cpp: the calibrators and their parameters
-std::vector<ConfigKey> nonlinear_config_keys();   // quant/lut.cpp: tables and polynomials
-std::vector<ConfigKey> sparsity_config_keys();    // quant/sparsity.cpp: N:M pruning
+std::vector<ConfigKey> calibrator_config_keys();    // quant/calibrators.cpp: the calibrators and their parameters
+std::vector<ConfigKey> nonlinear_config_keys();     // quant/lut.cpp: tables and polynomials
+std::vector<ConfigKey> sparsity_config_keys();      // quant/sparsity.cpp: N:M pruning
+std::vector<ConfigKey> block_format_config_keys();  // quant/lowering/mac.cpp: MAC layers in MX / BFP formats
 
 }  // namespace chipref

@@ -85,7 +85,8 @@ std::vector<ConfigKey> sparsity_config_keys() {
                     "docs/numerics.md §13 (quote "
                     "it: `\"2:4\"`)",
                     {},
-                    {}};
+                    {},
+                    "3:8"};
   pattern.set = [](C& c, const ConfigValue& v) {
     c.sparsity = v.text == "dense" ? kernels::NmPattern{0, 0} : parse_nm_pattern(v.text);
   };

@@ -105,7 +105,8 @@ json layer_json(const LayerResult& l) {
           {"acc_bits", l.acc_bits},
           {"acc_worst_bits", l.acc_worst_bits},
           {"acc_observed_bits", l.acc_observed_bits},
-          {"overflow_events", l.overflow_events}};
+          {"overflow_events", l.overflow_events},
+          {"scale_bits_per_element", l.scale_bits_per_element}};
 }
 
 // The tensors of `graph` (all of them, or its outputs only) on the first `count` rows of `images`, run in
@@ -198,11 +199,20 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
     inputs.calibration_threads = data.jobs;  // one point calibrates while the others wait for it
     const IntGraph q = quantize(inputs);
     std::vector<MacLayer> macs;
-    for (const Node& op : q.ops)
+    for (const Node& op : q.ops) {
       if (ops::is_mac(op)) {
         macs.push_back(MacLayer{&op, {}, {}, 0});
         static_layer_facts(q, macs.back());
+      } else if (const auto& block_facts = ops::op_def(op).block_facts) {
+        // A block-format layer: element and scale bits, its output codes measured directly.
+        const ops::BlockMacFacts f = block_facts(q, op);
+        macs.push_back(MacLayer{&op, {}, op.outputs.at(0), f.reduction});
+        LayerResult& l = macs.back().result;
+        l.layer = op.name, l.weight_bits = f.weight_bits, l.act_bits = f.activation_bits;
+        l.scale_bits_per_element = static_cast<double>(f.scale_bits) / f.block_size;
+        l.weight_memory_bits = f.weight_elements * f.weight_bits + f.weight_blocks * f.scale_bits;
       }
+    }
     // The statistics are gathered from each op's output as the engine computes it, chunk by chunk (in
     // image order, so the sums do not depend on the chunking), instead of tracing every tensor.
     std::map<const Node*, MacLayer*> layer_of_mac;
@@ -215,7 +225,12 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
     auto observe = [&](const Node& op, const CodeTensor& y, const OverflowCounter& overflow, int64_t first_in_batch,
                        int64_t images) {
       const int64_t first = batch_start + first_in_batch;
-      if (const auto mac = layer_of_mac.find(&op); mac != layer_of_mac.end()) {
+      const auto mac = layer_of_mac.find(&op);
+      if (mac != layer_of_mac.end() && mac->second->output == op.outputs.at(0)) {
+        // A block-format layer writes its codes itself: its MACs here, its SQNR below.
+        if (first == 0)
+          mac->second->result.macs = static_cast<int64_t>(y.data.size()) / images * mac->second->reduction;
+      } else if (mac != layer_of_mac.end()) {
         MacLayer& m = *mac->second;
         if (!y.data.empty()) {
           int32_t lo = 0, hi = 0;
@@ -267,7 +282,8 @@ PointResult evaluate_point(const SweepSpec& spec, const SweepData& data, const P
       if (!m.output.empty() && data.fp32.count(m.output) && spec.detail_images > 0)
         r.min_sqnr_db = std::min(r.min_sqnr_db, l.sqnr_db);
       r.macs += l.macs;
-      r.cost += static_cast<double>(l.macs) * l.act_bits * (l.weight_bits ? l.weight_bits : l.act_bits);
+      const double s = l.scale_bits_per_element;
+      r.cost += static_cast<double>(l.macs) * (l.act_bits + s) * ((l.weight_bits ? l.weight_bits : l.act_bits) + s);
       r.weight_memory_bits += l.weight_memory_bits;
       r.overflow_events += l.overflow_events;
       r.layers.push_back(l);
@@ -410,7 +426,8 @@ PointResult parse_result_json(const std::string& text, const std::string& source
     for (const json& l : j.at("layers"))
       r.layers.push_back(LayerResult{l.at("layer"), l.at("weight_bits"), l.at("act_bits"), l.at("macs"),
                                      l.at("weight_memory_bits"), db_of(l.at("sqnr_db")), l.at("acc_bits"),
-                                     l.at("acc_worst_bits"), l.at("acc_observed_bits"), l.at("overflow_events")});
+                                     l.at("acc_worst_bits"), l.at("acc_observed_bits"), l.at("overflow_events"),
+                                     l.value("scale_bits_per_element", 0.0)});
     return r;
   } catch (const json::exception& e) {
     throw InputError(source + ": not a sweep point result: " + e.what());

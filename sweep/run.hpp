@@ -29,6 +29,9 @@ struct LayerResult {
   int acc_worst_bits = 0;          // what any input could need: Σ|w − z_w| · max|x − z_x| + |bias|, signed
   int acc_observed_bits = 0;       // what the evaluation images needed, signed
   int64_t overflow_events = 0;
+  // A block-format layer (MX, BFP): its weight_bits and act_bits are the element widths, and each element
+  // of both operands also carries this share of its block's scale (scale bits / block size) in the cost.
+  double scale_bits_per_element = 0;
 };
 
 struct PointResult {

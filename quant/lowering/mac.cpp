@@ -2,9 +2,12 @@
 // after them fused into the clamp), and MatMul of two activations (matmul_mac + mulshift).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "model/executor.hpp"
+#include "numerics/block_format.hpp"
+#include "quant/config_keys.hpp"
 #include "quant/lowering/lowering.hpp"
 #include "quant/lut.hpp"
 #include "quant/normalization.hpp"
@@ -78,6 +81,93 @@ std::pair<const Node*, size_t> matmul_bias(Lowering& cx, const Node& matmul, int
 
 enum class MacKind { conv, gemm, matmul };
 
+uint32_t float32_bits(double x) {
+  const auto f = static_cast<float>(x);
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+// A MAC layer in a block format (docs/numerics.md §15): one block_mac op from the codes of its input to the
+// codes of its output, the weights converted here to block codes (blocks along the input channels of each
+// kernel tap), the bias kept as float32, the activation after it fused into the output clamp.
+void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, bool conv, Tensor w, const Tensor* bias,
+                     const std::string& mac_output) {
+  const std::string x = n.inputs.at(0);
+  if (c.sparsity.m > 0) cx.cannot(n, "N:M sparsity is not supported with block formats");
+  BlockFormat af, wf;
+  try {
+    af = parse_block_format(c.block_format, c.block_size);
+    wf = parse_block_format(c.block_weight_format.empty() ? c.block_format : c.block_weight_format, c.block_size);
+  } catch (const InputError& e) {
+    cx.cannot(n, e.what());
+  }
+  if (af.block_size != wf.block_size)
+    cx.cannot(n, "its activation (" + af.name + ", block " + std::to_string(af.block_size) + ") and weight (" +
+                     wf.name + ", block " + std::to_string(wf.block_size) +
+                     ") blocks must line up: set format.block_size");
+  const Node* act = cx.fusable_activation(mac_output);
+  const std::string y = act ? act->outputs[0] : mac_output;
+  const QuantParams yq = cx.params_for(y, c);
+  cx.add_value(y, yq);
+  // The weights as [M, taps, C/G] float32 rows, each row cut into blocks along its input channels.
+  const int64_t M = w.shape.at(0), taps = conv ? w.shape.at(2) * w.shape.at(3) : 1, cg = w.shape.at(1);
+  std::vector<uint32_t> rows(static_cast<size_t>(M * taps * cg));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t ch = 0; ch < cg; ++ch)
+        rows[static_cast<size_t>((m * taps + t) * cg + ch)] =
+            float32_bits(w.floats[static_cast<size_t>(conv ? (m * cg + ch) * taps + t : m * cg + ch)]);
+  const int64_t bs = wf.block_size, blocks = (cg + bs - 1) / bs;
+  Shape code_shape = conv ? Shape{M, w.shape[2], w.shape[3], cg} : Shape{M, cg};
+  Shape scale_shape = conv ? Shape{M, w.shape[2], w.shape[3], blocks} : Shape{M, blocks};
+  Tensor codes = Tensor::zeros(DType::int64, code_shape), scales = Tensor::zeros(DType::int64, scale_shape);
+  BlockRounding rounding;
+  rounding.rounding = c.block_rounding == "stochastic" ? Rounding{RoundingMode::half_even, true}
+                                                       : Rounding{parse_rounding_mode(c.block_rounding), false};
+  rounding.seed = static_cast<uint64_t>(c.block_seed);
+  std::vector<uint32_t> block_codes(static_cast<size_t>(bs));
+  for (int64_t row = 0; row < M * taps; ++row)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t first = b * bs, count = std::min(bs, cg - first);
+      uint32_t scale = 0;
+      quantize_block(wf, &rows[static_cast<size_t>(row * cg + first)], count, rounding,
+                     static_cast<uint64_t>(row * cg + first), scale, block_codes.data());
+      for (int64_t i = 0; i < count; ++i) codes.ints[static_cast<size_t>(row * cg + first + i)] = block_codes[i];
+      scales.ints[static_cast<size_t>(row * blocks + b)] = scale;
+    }
+  cx.add_constant(n.name + ".weight.codes", std::move(codes));
+  cx.add_constant(n.name + ".weight.scales", std::move(scales));
+  Node mac = cx.op("block_mac", n.name + ".block_mac", {x, n.name + ".weight.codes", n.name + ".weight.scales"}, {y});
+  if (bias) {
+    Tensor b = Tensor::zeros(DType::int64, {M});
+    for (int64_t m = 0; m < M; ++m)
+      b.ints[static_cast<size_t>(m)] = float32_bits(bias->floats.at(static_cast<size_t>(m)));
+    cx.add_constant(n.name + ".bias.float32", std::move(b));
+    mac.inputs.push_back(n.name + ".bias.float32");
+  }
+  mac.attributes["source"] = n.name;
+  mac.attributes["kind"] = std::string(conv ? "conv" : "linear");
+  mac.attributes["activation_format"] = af.name;
+  mac.attributes["weight_format"] = wf.name;
+  mac.attributes["block_size"] = int64_t{af.block_size};
+  mac.attributes["accumulation"] = std::string(to_string(c.block_accumulation));
+  mac.attributes["activation_rounding"] = c.block_rounding;
+  mac.attributes["seed"] = c.block_seed;
+  mac.attributes["input_scale_bits"] = int64_t{float32_bits(cx.int_graph.values.at(x).quant.scale)};
+  mac.attributes["output_scale_bits"] = int64_t{float32_bits(yq.scale)};
+  const auto [lo, hi] = cx.clamp_for(act, yq);
+  mac.attributes["clamp_lo"] = lo;
+  mac.attributes["clamp_hi"] = hi;
+  if (conv) {
+    mac.attributes["strides"] = n.get_ints("strides", std::vector<int64_t>{1, 1});
+    mac.attributes["pads"] = n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0});
+    mac.attributes["dilations"] = n.get_ints("dilations", std::vector<int64_t>{1, 1});
+    mac.attributes["group"] = n.get_int("group", 1);
+  }
+  cx.int_graph.ops.push_back(std::move(mac));
+}
+
 void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   const bool conv = kind == MacKind::conv;
   LayerQuantConfig c = cx.config.for_node(n.name);
@@ -111,6 +201,11 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
     std::tie(bias_add, bias_input) = matmul_bias(cx, n, w.shape.at(0));
     if (bias_add)
       bias = &cx.initializer(*bias_add, bias_input), mac_output = bias_add->outputs[0], bias_node = bias_add;
+  }
+  if (c.block_format != "int") {
+    if (given_w) cx.cannot(n, "its weights are pre-quantized codes, which a block format cannot take");
+    if (bias_add) cx.cannot(n, "a MatMul's bias from a following Add is not supported with block formats");
+    return lower_block_mac(cx, n, c, conv, std::move(w), bias, mac_output);
   }
   // A pre-quantized model that leaves the last MAC's output in float: its accumulators end the network.
   const bool float_tail =
@@ -168,6 +263,47 @@ void refuse_raw_accumulators(Lowering& cx, const Node& n) {
 }
 
 }  // namespace
+
+std::vector<ConfigKey> block_format_config_keys() {
+  using C = LayerQuantConfig;
+  const auto format_key = [](const char* field, std::string C::*member, const char* meaning) {
+    ConfigKey k{"format", field, ConfigKey::Kind::text, 0, 0, {}, "`int` or a block format", meaning,
+                {},       {},    "mxfp4_e2m1"};
+    k.set = [member](C& c, const ConfigValue& v) {
+      if (v.text != "int" && !v.text.empty()) parse_block_format(v.text);  // InputError listing the names
+      c.*member = v.text;
+    };
+    k.show = [member](const C& c) { return c.*member; };
+    return k;
+  };
+  ConfigKey weights = format_key("weights", &C::block_weight_format,
+                                 "the weights' block format when it differs from `format.name` (empty: the same)");
+  weights.values = "a block format, or empty";
+  const ConfigKey block_size = integer_key("format", "block_size", 0, 4096, &C::block_size,
+                                           "elements per block along the reduction axis, the same for both operands; "
+                                           "0: the format's own (32 for MX, 16 for bfp<N>)");
+  return {
+      format_key("name", &C::block_format,
+                 "a MAC layer's input activations and weights: `int` (uniform integer codes, the other sections) or "
+                 "a block format (docs/numerics.md §15): mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4_e2m1, "
+                 "mxint8, bfp<N> (bfp12, bfp16); the layer's output stays in the activations' uniform codes"),
+      weights,
+      block_size,
+      choice_key(
+          "format", "accumulation", fixed_choices({"exact", "fp32"}),
+          [](C& c, const std::string& v) { c.block_accumulation = parse_block_accumulation(v); },
+          [](const C& c) { return std::string(to_string(c.block_accumulation)); },
+          "across blocks: one exact sum rounded once at the output, or an FP32 running sum of the blocks' exact "
+          "sums (each rounded half even)"),
+      choice_key(
+          "format", "rounding",
+          fixed_choices({"half_away", "half_even", "half_up", "floor", "toward_zero", "stochastic"}),
+          [](C& c, const std::string& v) { c.block_rounding = v; }, [](const C& c) { return c.block_rounding; },
+          "conversion of the weights and the input activations into the block format (the MX reference code's "
+          "`nearest` is half_away, its `floor` toward_zero)"),
+      integer_key("format", "seed", 0, 999999999, &C::block_seed, "stochastic rounding's seed"),
+  };
+}
 
 std::vector<LoweringRule> mac_lowering_rules() {
   return {

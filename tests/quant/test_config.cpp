@@ -203,7 +203,7 @@ TEST_CASE("Config/every declared key is read into the config: a value other than
           if (c != k.show(defaults)) value = c;
         break;
       case ConfigKey::Kind::text:
-        value = "3:8";
+        value = k.example;
         break;
     }
     INFO(k.name() << ": " << value);

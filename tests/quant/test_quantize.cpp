@@ -274,6 +274,48 @@ TEST_CASE("Quantize/w8a8 integer accuracy stays within 1.5 % of float on 1000 te
   CHECK(std::fabs(integer.top1() - fp32.top1()) <= 0.015);
 }
 
+TEST_CASE(
+    "Quantize/block formats: MX layers lower to block_mac, keep their integers through save and load, and stay "
+    "near float on 1000 test images",
+    "[quant][quantize][mx]") {
+  const LabelledImages data = load_fashion_mnist("t10k", 1000, cnn_norm());
+  const Top1Result fp32 = evaluate_top1(import_onnx(kCnn), data);
+  // Measured on the 10 000 test images (docs/numerics.md §15): MXINT8 +0.03 points, MXFP8 E4M3 −0.95 points;
+  // here a bound with room for 1000 images' sampling noise.
+  for (const auto& [config, bound] : {std::pair<std::string, double>{"mxint8.yaml", 0.006}, {"mxfp8.yaml", 0.015}}) {
+    INFO(config);
+    const IntGraph q = quantize_cnn(config, 300);
+    int64_t block_macs = 0;
+    for (const Node& op : q.ops) {
+      block_macs += op.op_type == "block_mac";
+      CHECK(op.op_type != "conv_mac");
+    }
+    CHECK(block_macs == 6);
+    const fs::path dir = scratch("mx_" + config);
+    save_int_graph(q, dir.string());
+    const IntGraph loaded = load_int_graph(dir.string());
+    const Tensor x = load_fashion_mnist("t10k", 50, cnn_norm()).images;
+    CHECK(DirectEngine(loaded).run(x).floats == DirectEngine(q).run(x).floats);
+    fs::remove_all(dir);
+    const DirectEngine engine(q);
+    const Top1Result integer = evaluate_top1([&](const Tensor& t) { return engine.run(t); }, data, 100, "int");
+    INFO("float " << fp32.top1() << ", integer " << integer.top1());
+    CHECK(integer.top1() >= fp32.top1() - bound);
+  }
+}
+
+TEST_CASE("Quantize/block formats: a bad format, unaligned blocks or sparsity are errors naming the layer",
+          "[quant][quantize][mx]") {
+  CHECK_THROWS_WITH(parse_quant_config("defaults:\n  format: {name: mxfp5}\n", "bad.yaml"),
+                    Catch::Contains("bad.yaml:2:") && Catch::Contains("mxfp8_e4m3"));
+  const QuantConfig unaligned =
+      parse_quant_config("defaults:\n  format: {name: mxint8, weights: bfp16}\n", "unaligned.yaml");
+  CHECK_THROWS_WITH(quantize_cnn(unaligned, 20), Catch::Contains("/stem/stem.0/Conv") && Catch::Contains("line up"));
+  const QuantConfig sparse =
+      parse_quant_config("defaults:\n  format: {name: mxint8}\n  sparsity: {pattern: \"2:4\"}\n", "sparse.yaml");
+  CHECK_THROWS_WITH(quantize_cnn(sparse, 20), Catch::Contains("sparsity"));
+}
+
 TEST_CASE("Quantize/dual path: every layer within 1 LSB of fake-quant, exact but for documented causes",
           "[quant][dual_path]") {
   const IntGraph q = quantize_cnn("w8a8.yaml", 200);

@@ -91,6 +91,15 @@ TEST_CASE("SystemC/the CNN with configs/w8a8.yaml: every tensor identical to the
   }
 }
 
+TEST_CASE("SystemC/the CNN in MXFP8 (block_mac, fp32 accumulation): every tensor identical to the DirectEngine",
+          "[sim][systemc]") {
+  const IntGraph q = quantize_example(
+      "fmnist_cnn.onnx", shipped_config("mxfp8.yaml") + "  - match: \"*\"\n    format: {accumulation: fp32}\n",
+      "mxfp8.yaml");
+  SystemCEngine engine(q);
+  require_same_as_direct(q, engine, 40);
+}
+
 TEST_CASE("SystemC/the ops issue 25 added (rescale, mul, subtracting add, new tables, depthwise affine): identical",
           "[sim][systemc]") {
   const Graph g = import_onnx_bytes(testing::issue25_ops_model(), "issue25_ops.onnx");

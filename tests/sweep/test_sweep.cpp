@@ -199,6 +199,35 @@ TEST_CASE("Sweep/a point's accuracy, weight memory and cost equal an independent
   }
 }
 
+TEST_CASE("Sweep/a block-format point counts element and scale bits in its cost and weight memory", "[sweep]") {
+  const fs::path dir = scratch("block_format");
+  const sweep::SweepSpec spec = sweep::load_sweep(
+      write_sweep(dir, kSmallData + "axes:\n  fmt: {key: format.name, values: [mxint8, mxfp4_e2m1]}\n"));
+  const sweep::SweepData data = sweep::load_sweep_data(spec);
+  const auto points = sweep::make_points(spec, data.salt);
+  const Graph graph = import_onnx(kSource + "/examples/fmnist_cnn.onnx");
+  int64_t weights = 0, blocks = 0;
+  for (const Node& n : graph.nodes) {
+    if (n.op_type != "Conv" && n.op_type != "Gemm") continue;
+    const Tensor& w = graph.initializers.at(n.inputs.at(1));
+    weights += w.numel();
+    // Blocks of 32 along the input channels of each kernel tap (a Gemm's [out, in]: one tap).
+    const int64_t cg = w.shape[1], taps = w.numel() / (w.shape[0] * cg);
+    blocks += w.shape[0] * taps * ((cg + 31) / 32);
+  }
+  for (const auto& [point, bits] : {std::pair<size_t, int>{0, 8}, {1, 4}}) {
+    const sweep::PointResult r = sweep::evaluate_point(spec, data, points.at(point));
+    REQUIRE(r.error.empty());
+    INFO(r.values.at(0));
+    CHECK(r.macs == 1951072);  // the same layers as the integer network (chipref inspect's total)
+    CHECK(r.weight_memory_bits == weights * bits + blocks * 8);
+    CHECK(r.cost == Approx(static_cast<double>(r.macs) * (bits + 0.25) * (bits + 0.25)));
+    CHECK(std::isfinite(r.min_sqnr_db));
+    REQUIRE(r.layers.size() == 6);
+    for (const sweep::LayerResult& l : r.layers) CHECK(l.sqnr_db > 0);
+  }
+}
+
 TEST_CASE("Sweep/merged shards, a parallel run and a cached re-run equal the single run", "[sweep]") {
   const fs::path dir = scratch("shards");
   const std::string path = write_sweep(

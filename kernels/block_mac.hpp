@@ -1,0 +1,62 @@
+#pragma once
+// MAC layers in block formats (MX, BFP): a fully connected layer or a convolution whose input activations
+// and weights are block-format values. The input arrives as codes of a uniform integer format (the previous
+// layer's output) and is converted to the activation block format here, blocks along the input channels
+// (at each position of a convolution); the weights are block-format codes, blocks along the input
+// channels of each kernel tap. Each output is the bias plus the block dot products over taps and blocks
+// (block_dot.hpp's arithmetic and accumulation models), rounded once into the output's uniform codes:
+// y = clamp(round_half_even(V / s_y) + z_y). Spec: docs/numerics.md §15.
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/block_dot.hpp"
+#include "kernels/mac.hpp"
+
+namespace chipref::kernels {
+
+struct BlockMacParams {
+  BlockFormat activation_format, weight_format;  // same block size
+  BlockAccumulation accumulation = BlockAccumulation::exact;
+  BlockRounding activation_rounding;  // the run-time conversion of the input
+  ExactValue input_scale;             // s_x: the input code x is worth (x − z_x) · s_x
+  int32_t input_zero_point = 0;
+  ExactValue output_scale;  // s_y (at most 24 significant bits: a float32)
+  int32_t output_zero_point = 0;
+  int64_t output_lo = 0, output_hi = 0;  // the output format's range, narrowed by a fused clamp
+};
+
+// The weights [M, taps, group channels] as block codes: for each output channel and tap, blocks_per_tap
+// blocks of the group's input channels (the last one short when block size does not divide them).
+struct BlockWeights {
+  int64_t out_channels = 0, taps = 1, group_channels = 0;
+  std::vector<uint32_t> codes;   // [M, taps, group_channels]
+  std::vector<uint32_t> scales;  // [M, taps, blocks_per_tap]
+  std::vector<ExactValue> bias;  // [M] (a float32's value each) or empty
+  int64_t blocks_per_tap(int64_t block_size) const { return (group_channels + block_size - 1) / block_size; }
+};
+
+// A block-format operand as aligned integers, each element worth elements[i] × 2^exponent of its block (the
+// element format's least significant bit plus the block's scale): block dot products become integer dot
+// products. Block b holds its elements at [b · stride, (b + 1) · stride), zero padded.
+struct AlignedBlocks {
+  int64_t block_size = 0;
+  int64_t stride = 0;  // elements stored per block: min(block size, channels), so short vectors are not padded
+  std::vector<int64_t> elements;
+  std::vector<int32_t> exponents;
+  std::vector<uint8_t> special;  // 1: the block's scale or an element is NaN or infinite (the sum is not finite)
+};
+
+// Checks the weights against the params (sizes, codes in range, block sizes equal); InputError naming `what`.
+void check_block_weights(const BlockMacParams& p, const BlockWeights& w, const std::string& what);
+// The weights as aligned blocks, [M, taps, blocks_per_tap] blocks.
+AlignedBlocks align_weights(const BlockMacParams& p, const BlockWeights& w);
+
+// x [rows, in], out [rows, M] (int32 codes of the output format).
+void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
+                      const AlignedBlocks& aligned_weights, int32_t* out);
+// x [N, C, H, W], out [N, M, OH, OW]; padded positions contribute nothing (a zero value).
+void block_conv_mac(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
+                    const AlignedBlocks& aligned_weights, int32_t* out);
+
+}  // namespace chipref::kernels

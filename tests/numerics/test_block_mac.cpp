@@ -1,0 +1,238 @@
+// Block-format MAC layers (kernels/block_mac.hpp) on random geometries, against two oracles:
+// - the spec pieces composed one output at a time (the input's exact values converted by quantize_block,
+//   block_dot on the codes, the bias, round_quotient): equal bit for bit, which checks the aligned-integer
+//   fast path, the block layout and the convolution's indexing;
+// - a float reference that shares no block code: elements decoded from the spec's formula, the dot product
+//   in long double, divided by the output scale and rounded: within one code (ties and the long double's
+//   own rounding), and equal on at least 95 % of the outputs.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/block_mac.hpp"
+
+using namespace chipref;
+using namespace chipref::kernels;
+
+namespace {
+uint32_t float_bits(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return b;
+}
+
+ExactValue exact_float(float x) { return decode(kFp32, float_bits(x)); }
+
+// A code's value from the spec's definitions (floating elements) or two's complement × 2^-(N-2).
+long double spec_element(const BlockFormat& f, uint32_t code) {
+  if (f.element == BlockFormat::Element::integer) {
+    int64_t v = code;
+    if (v >= (int64_t{1} << (f.int_bits - 1))) v -= int64_t{1} << f.int_bits;
+    return std::ldexp(static_cast<long double>(v), -(f.int_bits - 2));
+  }
+  const FloatFormat& fp = f.fp;
+  const int M = fp.mantissa_bits;
+  const int e = static_cast<int>((code >> M) & ((1u << fp.exponent_bits) - 1));
+  const int m = static_cast<int>(code & ((1u << M) - 1));
+  const long double sign = (code >> (fp.bits() - 1)) & 1 ? -1 : 1;
+  return e == 0 ? sign * std::ldexp(static_cast<long double>(m), 1 - fp.bias - M)
+                : sign * std::ldexp(static_cast<long double>((1 << M) + m), e - fp.bias - M);
+}
+
+struct Layer {
+  BlockMacParams p;
+  BlockWeights w;
+  AlignedBlocks aligned;
+  float s_x, s_y;
+};
+
+Layer random_layer(std::mt19937_64& rng, const char* act, const char* wt, int block, int64_t M, int64_t taps,
+                   int64_t cg, BlockAccumulation acc) {
+  Layer l;
+  l.p.activation_format = parse_block_format(act, block);
+  l.p.weight_format = parse_block_format(wt, block);
+  l.p.accumulation = acc;
+  l.p.activation_rounding.rounding = Rounding{RoundingMode::half_away, false};
+  // s_x with 7 significant bits, so that the float reference's (x − z) · s_x is exact in float32.
+  l.s_x = std::ldexp(1.0f + static_cast<float>(rng() % 64) / 64.0f, -6);
+  // Every other layer has a power-of-two s_y, so that sums fall exactly halfway between codes (the tie rule).
+  l.s_y = rng() % 2 ? std::ldexp(1.0f, -4 - static_cast<int>(rng() % 8))
+                    : std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 1000.0f, -2);
+  l.p.input_scale = exact_float(l.s_x), l.p.output_scale = exact_float(l.s_y);
+  l.p.input_zero_point = static_cast<int32_t>(rng() % 50);
+  l.p.output_zero_point = static_cast<int32_t>(rng() % 20);
+  l.p.output_lo = 0, l.p.output_hi = 255;
+  l.w.out_channels = M, l.w.taps = taps, l.w.group_channels = cg;
+  // Weights from random floats through the block conversion, as the quantizer makes them.
+  const int64_t bs = l.p.weight_format.block_size, bpt = l.w.blocks_per_tap(bs);
+  l.w.codes.resize(static_cast<size_t>(M * taps * cg));
+  l.w.scales.resize(static_cast<size_t>(M * taps * bpt));
+  std::normal_distribution<float> normal(0.0f, 0.2f);
+  std::vector<uint32_t> bits(static_cast<size_t>(bs));
+  for (int64_t row = 0; row < M * taps; ++row)
+    for (int64_t b = 0; b < bpt; ++b) {
+      const int64_t first = b * bs, count = std::min<int64_t>(bs, cg - first);
+      for (int64_t i = 0; i < count; ++i) bits[static_cast<size_t>(i)] = float_bits(normal(rng));
+      quantize_block(l.p.weight_format, bits.data(), count, BlockRounding{}, 0,
+                     l.w.scales[static_cast<size_t>(row * bpt + b)], &l.w.codes[static_cast<size_t>(row * cg + first)]);
+    }
+  if (rng() % 2)
+    for (int64_t m = 0; m < M; ++m) l.w.bias.push_back(exact_float(normal(rng)));
+  check_block_weights(l.p, l.w, "test layer");
+  l.aligned = align_weights(l.p, l.w);
+  return l;
+}
+
+// The spec composition for one output: the input vectors (one per tap; empty = padding) of cg codes.
+int32_t spec_output(const Layer& l, int64_t m, const std::vector<std::vector<int32_t>>& taps) {
+  const int64_t cg = l.w.group_channels, bs = l.p.weight_format.block_size, bpt = l.w.blocks_per_tap(bs);
+  BlockAccumulator sum(l.p.accumulation);
+  if (!l.w.bias.empty()) sum.add_value(l.w.bias[static_cast<size_t>(m)]);
+  for (size_t t = 0; t < taps.size(); ++t) {
+    if (taps[t].empty()) continue;
+    std::vector<ExactValue> values(static_cast<size_t>(cg));
+    for (int64_t c = 0; c < cg; ++c) {
+      const int64_t d = int64_t{taps[t][static_cast<size_t>(c)]} - l.p.input_zero_point;
+      values[static_cast<size_t>(c)] = l.p.input_scale;
+      values[static_cast<size_t>(c)].negative = d < 0;
+      values[static_cast<size_t>(c)].significand *= static_cast<uint64_t>(std::abs(d));
+    }
+    std::vector<uint32_t> codes(static_cast<size_t>(cg)), scales(static_cast<size_t>(bpt));
+    for (int64_t b = 0; b < bpt; ++b) {
+      const int64_t first = b * bs, count = std::min(bs, cg - first);
+      quantize_block(l.p.activation_format, &values[static_cast<size_t>(first)], count, l.p.activation_rounding, 0,
+                     scales[static_cast<size_t>(b)], &codes[static_cast<size_t>(first)]);
+    }
+    // Each block's exact sum from the decoded elements (element_value: checked against the spec's tables), in
+    // units of both formats' least significant bits, added in the kernel's order: taps, then blocks.
+    const BlockFormat &fa = l.p.activation_format, &fw = l.p.weight_format;
+    for (int64_t b = 0; b < bpt; ++b) {
+      const int64_t first = b * bs, count = std::min(bs, cg - first);
+      const size_t wrow = static_cast<size_t>((m * l.w.taps + static_cast<int64_t>(t)) * cg + first);
+      const uint32_t ws = l.w.scales[static_cast<size_t>((m * l.w.taps + static_cast<int64_t>(t)) * bpt + b)];
+      __int128 block_sum = 0;
+      for (int64_t i = 0; i < count; ++i) {
+        const ExactValue a = element_value(fa, codes[static_cast<size_t>(first + i)]);
+        const ExactValue w = element_value(fw, l.w.codes[wrow + static_cast<size_t>(i)]);
+        const __int128 product = static_cast<__int128>(a.significand * w.significand)
+                                 << (a.exponent - fa.element_lsb() + w.exponent - fw.element_lsb());
+        block_sum += a.negative != w.negative ? -product : product;
+      }
+      sum.add_block(block_sum, fa.element_lsb() + fw.element_lsb() + static_cast<int>(scales[static_cast<size_t>(b)]) -
+                                   127 + static_cast<int>(ws) - 127);
+    }
+  }
+  const int64_t q = round_quotient(sum.result(), l.p.output_scale, RoundingMode::half_even) + l.p.output_zero_point;
+  return static_cast<int32_t>(std::clamp<int64_t>(q, l.p.output_lo, l.p.output_hi));
+}
+
+// The float reference: dequantized operands (spec formula), long double dot product, the output code.
+int32_t float_output(const Layer& l, int64_t m, const std::vector<std::vector<int32_t>>& taps) {
+  const int64_t cg = l.w.group_channels, bs = l.p.weight_format.block_size, bpt = l.w.blocks_per_tap(bs);
+  long double y = l.w.bias.empty() ? 0 : to_double(l.w.bias[static_cast<size_t>(m)]);
+  for (size_t t = 0; t < taps.size(); ++t) {
+    if (taps[t].empty()) continue;
+    for (int64_t b = 0; b < bpt; ++b) {
+      const int64_t first = b * bs, count = std::min(bs, cg - first);
+      std::vector<uint32_t> bits(static_cast<size_t>(count)), codes(static_cast<size_t>(count));
+      for (int64_t i = 0; i < count; ++i)
+        bits[static_cast<size_t>(i)] =
+            float_bits(static_cast<float>((taps[t][static_cast<size_t>(first + i)] - l.p.input_zero_point)) * l.s_x);
+      uint32_t scale = 0;
+      quantize_block(l.p.activation_format, bits.data(), count, l.p.activation_rounding, 0, scale, codes.data());
+      const int x_exp = static_cast<int>(scale) - 127;
+      const size_t wb = static_cast<size_t>((m * l.w.taps + static_cast<int64_t>(t)) * bpt + b);
+      const int w_exp = static_cast<int>(l.w.scales[wb]) - 127;
+      for (int64_t i = 0; i < count; ++i) {
+        const size_t wi = static_cast<size_t>((m * l.w.taps + static_cast<int64_t>(t)) * cg + first + i);
+        y += std::ldexp(spec_element(l.p.activation_format, codes[static_cast<size_t>(i)]), x_exp) *
+             std::ldexp(spec_element(l.p.weight_format, l.w.codes[wi]), w_exp);
+      }
+    }
+  }
+  const long double q = std::nearbyint(y / static_cast<long double>(l.s_y)) + l.p.output_zero_point;
+  return static_cast<int32_t>(std::clamp<long double>(q, l.p.output_lo, l.p.output_hi));
+}
+}  // namespace
+
+TEST_CASE("block linear and convolution layers equal the spec composition and a float reference") {
+  std::mt19937_64 rng(2026);
+  const char* const pairs[][2] = {{"mxint8", "mxint8"},         {"mxfp8_e4m3", "mxfp8_e4m3"},
+                                  {"mxfp8_e5m2", "mxfp8_e4m3"}, {"mxfp6_e3m2", "mxfp4_e2m1"},
+                                  {"mxfp4_e2m1", "mxfp4_e2m1"}, {"bfp16", "bfp12"},
+                                  {"mxfp8_e5m2", "mxfp8_e5m2"}};
+  int64_t outputs = 0, float_equal = 0;
+  for (const auto& pair : pairs) {
+    for (const BlockAccumulation acc : {BlockAccumulation::exact, BlockAccumulation::fp32}) {
+      for (int trial = 0; trial < 6; ++trial) {
+        const int block = trial % 3 == 0 ? 8 : 32;
+        INFO(pair[0] << " × " << pair[1] << " " << to_string(acc) << " block " << block);
+        // A linear layer.
+        {
+          const int64_t K = 1 + static_cast<int64_t>(rng() % 80), M = 1 + static_cast<int64_t>(rng() % 6), rows = 3;
+          const Layer l = random_layer(rng, pair[0], pair[1], block, M, 1, K, acc);
+          std::vector<int32_t> x(static_cast<size_t>(rows * K));
+          for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
+          std::vector<int32_t> y(static_cast<size_t>(rows * M));
+          block_linear_mac(rows, x.data(), l.p, l.w, l.aligned, y.data());
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t m = 0; m < M; ++m) {
+              const std::vector<std::vector<int32_t>> taps = {
+                  std::vector<int32_t>(x.begin() + r * K, x.begin() + (r + 1) * K)};
+              REQUIRE(y[static_cast<size_t>(r * M + m)] == spec_output(l, m, taps));
+              const int32_t f = float_output(l, m, taps);
+              REQUIRE(std::abs(y[static_cast<size_t>(r * M + m)] - f) <= 1);
+              float_equal += y[static_cast<size_t>(r * M + m)] == f, ++outputs;
+            }
+        }
+        // A convolution: groups, stride, padding, dilation.
+        {
+          ConvGeometry geo;
+          geo.groups = 1 + static_cast<int64_t>(rng() % 2);
+          const int64_t cg = 1 + static_cast<int64_t>(rng() % 40), mg = 1 + static_cast<int64_t>(rng() % 3);
+          geo.batch = 2, geo.in_channels = cg * geo.groups, geo.out_channels = mg * geo.groups;
+          geo.in_h = 5, geo.in_w = 6, geo.kernel_h = 1 + static_cast<int64_t>(rng() % 3), geo.kernel_w = 3;
+          geo.stride_h = 1 + static_cast<int64_t>(rng() % 2), geo.dilation_w = 1 + static_cast<int64_t>(rng() % 2);
+          geo.pad_top = geo.pad_left = geo.pad_bottom = geo.pad_right = 1;
+          REQUIRE(geo.valid());
+          const Layer l =
+              random_layer(rng, pair[0], pair[1], block, geo.out_channels, geo.kernel_h * geo.kernel_w, cg, acc);
+          std::vector<int32_t> x(static_cast<size_t>(geo.batch * geo.in_channels * geo.in_h * geo.in_w));
+          for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
+          const int64_t OH = geo.out_h(), OW = geo.out_w();
+          std::vector<int32_t> y(static_cast<size_t>(geo.batch * geo.out_channels * OH * OW));
+          block_conv_mac(geo, x.data(), l.p, l.w, l.aligned, y.data());
+          for (int64_t n = 0; n < geo.batch; ++n)
+            for (int64_t m = 0; m < geo.out_channels; ++m)
+              for (int64_t oy = 0; oy < OH; ++oy)
+                for (int64_t ox = 0; ox < OW; ++ox) {
+                  const int64_t g = m / mg;
+                  std::vector<std::vector<int32_t>> taps;
+                  for (int64_t ky = 0; ky < geo.kernel_h; ++ky)
+                    for (int64_t kx = 0; kx < geo.kernel_w; ++kx) {
+                      const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h;
+                      const int64_t ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
+                      std::vector<int32_t> v;
+                      if (iy >= 0 && iy < geo.in_h && ix >= 0 && ix < geo.in_w)
+                        for (int64_t c = 0; c < cg; ++c)
+                          v.push_back(x[static_cast<size_t>(
+                              ((n * geo.in_channels + g * cg + c) * geo.in_h + iy) * geo.in_w + ix)]);
+                      taps.push_back(v);
+                    }
+                  const int32_t got = y[static_cast<size_t>(((n * geo.out_channels + m) * OH + oy) * OW + ox)];
+                  REQUIRE(got == spec_output(l, m, taps));
+                  const int32_t f = float_output(l, m, taps);
+                  REQUIRE(std::abs(got - f) <= 1);
+                  float_equal += got == f, ++outputs;
+                }
+        }
+      }
+    }
+  }
+  INFO(float_equal << " of " << outputs << " outputs equal the float reference");
+  CHECK(float_equal >= outputs * 95 / 100);
+}
