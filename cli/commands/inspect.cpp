@@ -144,6 +144,9 @@ int inspect_int_graph(const InspectOptions& o) {
       const Shape second =
           def.mac == ops::MacOperand::weights ? mac_weight_codes(g, op.inputs.at(1)).shape : traced(op.inputs.at(1));
       macs = ops::mac_count(op, traced(op.inputs.at(0)), second, traced(op.outputs.at(0)));
+    } else if (def.block_facts) {  // a block-format layer: its element codes, output elements × reduction
+      const ops::BlockMacFacts f = def.block_facts(g, op);
+      macs = element_count(traced(op.outputs.at(0))) * f.reduction, params = f.weight_elements;
     }
     for (const auto& in : op.inputs)
       if (g.weights.count(in)) params += element_count(mac_weight_codes(g, in).shape);

@@ -85,13 +85,18 @@ int run_quantize(const QuantizeOptions& o) {
   inputs.calibration_samples = samples.get();
   const IntGraph q = quantize(inputs);
   save_int_graph(q, o.output);
-  int64_t macs = 0, mulshifts = 0;
-  for (const Node& op : q.ops)
-    macs += ops::op_def(op).mac == ops::MacOperand::weights, mulshifts += ops::op_def(op).requantizes_accumulators;
+  int64_t macs = 0, mulshifts = 0, block_macs = 0;
+  for (const Node& op : q.ops) {
+    const ops::OpDef& def = ops::op_def(op);
+    macs += def.mac == ops::MacOperand::weights, mulshifts += def.requantizes_accumulators;
+    block_macs += static_cast<bool>(def.block_facts);
+  }
+  const std::string blocks = block_macs ? fmt::format(" ({} in block formats)", block_macs) : "";
+  macs += block_macs;
   const std::string source = given_params ? std::string("its own QDQ/QONNX parameters (no calibration)")
                                           : fmt::format("{} calibration images", samples->count());
-  fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC, {} MulShift; integer-only check passed)\n", o.model,
-             o.config, source, o.output, q.ops.size(), macs, mulshifts);
+  fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC{}, {} MulShift; integer-only check passed)\n", o.model,
+             o.config, source, o.output, q.ops.size(), macs, blocks, mulshifts);
   if (!o.report.empty()) {
     // A network with N:M-sparse layers is reported beside its dense twin (same config, no pruning).
     const bool sparse = std::any_of(q.ops.begin(), q.ops.end(),
