@@ -12,6 +12,7 @@
 #include "model/executor.hpp"
 #include "model/io/samples.hpp"
 #include "numerics/rounding.hpp"
+#include "ops/mac.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
 #include "quant/quantize.hpp"
@@ -25,15 +26,40 @@ namespace {
 
 // The float graph of the fake-quant path: the prepared (BN-folded) graph with weights and biases
 // replaced by their dequantized codes.
-Graph fake_quant_graph(const Graph& prepared, const IntGraph& q) {
+// `block_inputs`: for each block-format layer, the name of the copy of its input that the fake path converts
+// into the layer's activation format (an Identity inserted before the layer's float node), and the op.
+Graph fake_quant_graph(const Graph& prepared, const IntGraph& q, std::map<std::string, const Node*>& block_inputs) {
   Graph g = prepared;
   for (const Node& op : q.ops) {
     const ops::OpDef& def = ops::op_def(op);
-    if (def.mac != ops::MacOperand::weights && def.constant_codes_input < 0) continue;
+    if (def.mac != ops::MacOperand::weights && def.constant_codes_input < 0 && !def.block_facts) continue;
     const std::string node_name = op.get_string("source");
     const auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
     if (node == g.nodes.end())
       throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
+    if (def.block_facts) {  // a block-format layer: its weights' and bias's values, and its input converted
+      auto [w, b] = ops::block_mac_float_weights(q, op);
+      if ((node->op_type == "Gemm" && node->get_int("transB", 0) == 0) || node->op_type == "MatMul") {
+        Tensor t = Tensor::zeros(DType::float32, {w.shape[1], w.shape[0]});
+        for (int64_t o = 0; o < w.shape[0]; ++o)
+          for (int64_t i = 0; i < w.shape[1]; ++i) t.floats[i * w.shape[0] + o] = w.floats[o * w.shape[1] + i];
+        w = std::move(t);
+      }
+      g.initializers[node->inputs[1] + ".fake_quant"] = std::move(w);
+      node->inputs[1] += ".fake_quant";
+      if (!b.shape.empty() && node->has_input(2)) {
+        g.initializers[node->inputs[2] + ".fake_quant"] = std::move(b);
+        node->inputs[2] += ".fake_quant";
+      }
+      // The input's other readers see its uniform values: the layer reads a copy, converted by the hooks.
+      Node copy;
+      copy.name = op.name + ".fake_block_input", copy.op_type = "Identity";
+      copy.inputs = {node->inputs.at(0)}, copy.outputs = {copy.name};
+      node->inputs[0] = copy.name;
+      block_inputs[copy.name] = &op;
+      g.nodes.insert(node, std::move(copy));
+      continue;
+    }
     if (def.constant_codes_input >= 0) {  // a constant activation operand (class token, position embedding)
       const Tensor& codes = q.constants.at(op.inputs.at(static_cast<size_t>(def.constant_codes_input)));
       const QuantParams& qp = q.values.at(op.outputs[0]).quant;
@@ -99,7 +125,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   DualPathReport r;
   r.model = q.source_model, r.config = q.config_name;
   const Graph fp32_graph = prepare_for_quantization(float_graph);
-  const Graph fake_graph = fake_quant_graph(fp32_graph, q);
+  std::map<std::string, const Node*> block_inputs;
+  const Graph fake_graph = fake_quant_graph(fp32_graph, q, block_inputs);
   const FloatExecutor fp32(fp32_graph), fake(fake_graph);
   const DirectEngine engine(q);
   const std::string input = fp32_graph.inputs.at(0).name, output = fp32_graph.outputs.at(0).name;
@@ -174,6 +201,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     // Fake-quant path for accuracy: the input and every quantized tensor rounded to its codes and back.
     auto fake_quantize = [&](const std::string& name, Tensor& t) {
       const auto v = q.values.find(name);
+      if (const auto block = block_inputs.find(name); block != block_inputs.end())
+        return ops::block_mac_fake_convert(q, *block->second, t);
       if (v == q.values.end() || v->second.quant.scale <= 0 || !t.is_float()) return;
       for (float& f : t.floats)
         f = static_cast<float>(v->second.quant.scale *
@@ -188,6 +217,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     // integer path's input codes (dequantized), so a difference is that layer's own, not one inherited.
     std::map<std::string, std::vector<int64_t>> fake_codes;
     auto force_integer_inputs = [&](const std::string& name, Tensor& t) {
+      if (const auto block = block_inputs.find(name); block != block_inputs.end())
+        return ops::block_mac_fake_convert(q, *block->second, t);
       const auto v = q.values.find(name);
       if (v == q.values.end() || v->second.quant.scale <= 0 || !t.is_float()) return;
       const QuantParams& qp = v->second.quant;

@@ -9,6 +9,7 @@
 
 #include "kernels/block_mac.hpp"
 #include "ops/common.hpp"
+#include "ops/mac.hpp"
 
 namespace chipref::ops {
 
@@ -131,6 +132,63 @@ BlockMacFacts facts(const IntGraph& g, const Node& op) {
   return f;
 }
 }  // namespace
+
+std::pair<Tensor, Tensor> block_mac_float_weights(const IntGraph& g, const Node& op) {
+  const kernels::BlockMacParams p = read_params(g, op);
+  const Tensor& codes = constant(g, op, 1);
+  const std::vector<uint32_t> scales = unsigned_codes(op, constant(g, op, 2), "weight scale");
+  const int64_t M = codes.shape.at(0), cg = codes.shape.back(), taps = codes.numel() / (M * cg);
+  const int64_t bs = p.weight_format.block_size, blocks = (cg + bs - 1) / bs;
+  const bool conv = codes.rank() == 4;
+  Tensor w = Tensor::zeros(DType::float32, conv ? Shape{M, cg, codes.shape[1], codes.shape[2]} : Shape{M, cg});
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t c = 0; c < cg; ++c) {
+        const uint32_t scale = scales.at(static_cast<size_t>((m * taps + t) * blocks + c / bs));
+        const auto code = static_cast<uint32_t>(codes.ints[static_cast<size_t>((m * taps + t) * cg + c)]);
+        w.floats[static_cast<size_t>(conv ? (m * cg + c) * taps + t : m * cg + c)] =
+            static_cast<float>(to_double(block_element_value(p.weight_format, scale, code)));
+      }
+  Tensor b;
+  if (op.inputs.size() > 3) {
+    const Tensor& bits = constant(g, op, 3);
+    b = Tensor::zeros(DType::float32, {bits.numel()});
+    for (int64_t i = 0; i < bits.numel(); ++i)
+      b.floats[static_cast<size_t>(i)] =
+          static_cast<float>(to_double(decode(kFp32, static_cast<uint32_t>(bits.ints[i]))));
+  }
+  return {std::move(w), std::move(b)};
+}
+
+void block_mac_fake_convert(const IntGraph& g, const Node& op, Tensor& x) {
+  const kernels::BlockMacParams p = read_params(g, op);
+  const BlockFormat& f = p.activation_format;
+  const bool conv = op.get_string("kind") == "conv";
+  if (!x.is_float() || x.shape.empty() || (conv && x.rank() != 4))
+    throw InputError(op.describe() + ": the fake-quant input " + shape_to_string(x.shape) + " is not its layer's");
+  // Vectors of `channels` values `stride` apart: a conv's group channels at each (n, g, y, x), or a row of K.
+  const int64_t groups = conv ? op.get_int("group", 1) : 1;
+  const int64_t plane = conv ? x.shape[2] * x.shape[3] : 1, channels = conv ? x.shape[1] / groups : x.shape.back();
+  const int64_t vectors = x.numel() / channels, stride = conv ? plane : 1;
+  const int64_t bs = f.block_size;
+  std::vector<uint32_t> bits(static_cast<size_t>(bs)), codes(static_cast<size_t>(bs));
+  for (int64_t v = 0; v < vectors; ++v) {
+    const int64_t base = conv ? (v / plane) * channels * plane + v % plane : v * channels;
+    for (int64_t first = 0; first < channels; first += bs) {
+      const int64_t count = std::min(bs, channels - first);
+      for (int64_t i = 0; i < count; ++i) {
+        float value = x.floats[static_cast<size_t>(base + (first + i) * stride)];
+        std::memcpy(&bits[static_cast<size_t>(i)], &value, sizeof value);
+      }
+      uint32_t scale = 0;
+      quantize_block(f, bits.data(), count, p.activation_rounding, static_cast<uint64_t>(v * channels + first), scale,
+                     codes.data());
+      for (int64_t i = 0; i < count; ++i)
+        x.floats[static_cast<size_t>(base + (first + i) * stride)] =
+            static_cast<float>(to_double(block_element_value(f, scale, codes[static_cast<size_t>(i)])));
+    }
+  }
+}
 
 const OpDef& block_mac_op_def() {
   return define_op([](OpDef& d) {

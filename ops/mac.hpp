@@ -22,4 +22,13 @@ std::vector<int32_t> weight_zero_points(const IntGraph& g, const Node& mac, cons
 // codes − their channel's zero point: what the MAC multiplies (docs/numerics.md §4).
 std::vector<int32_t> offset_weights(const IntGraph& g, const Node& mac, const Tensor& codes);
 
+// A block_mac's weights and bias as the float values its codes stand for (exact in float32: every MX and BFP
+// value is a float32): weights [M, C/G, KH, KW] for a convolution, [M, K] for a linear layer; bias [M] or
+// empty. For the dual-path check's fake-quant graph.
+std::pair<Tensor, Tensor> block_mac_float_weights(const IntGraph& g, const Node& block_mac);
+// The float values of a block_mac's input (NCHW, or [.., K]) replaced by what its block conversion makes of
+// them: blocks along the input channels of each group at each position (along K), each value the float32
+// of its element × scale. The fake-quant side of the dual-path check; the integer path converts exactly.
+void block_mac_fake_convert(const IntGraph& g, const Node& block_mac, Tensor& input);
+
 }  // namespace chipref::ops

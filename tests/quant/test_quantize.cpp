@@ -304,6 +304,30 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "Quantize/block formats: the dual path simulates the block conversion in float and agrees with every "
+    "block layer",
+    "[quant][dual_path][mx]") {
+  // The fake-quant path: the float executor with the weights' MX values and each block layer's input converted
+  // in float32 (ops::block_mac_fake_convert), the rest as for integer layers. It shares no arithmetic with
+  // the integer path's aligned-integer sums and exact rounding, and must give the same codes but for float32
+  // rounding in its own convolutions.
+  for (const std::string config : {"mxint8.yaml", "mxfp8.yaml"}) {
+    INFO(config);
+    const IntGraph q = quantize_cnn(config, 100);
+    const DualPathReport r = compare_paths(import_onnx(kCnn), q, load_fashion_mnist("t10k", 100, cnn_norm()));
+    int64_t block_layers = 0;
+    for (const auto& l : r.layers) {
+      if (l.producer.find(".block_mac") == std::string::npos) continue;
+      ++block_layers;
+      INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ");
+      CHECK(l.max_abs_lsb <= 1);
+      CHECK(static_cast<double>(l.differing) <= 1e-3 * static_cast<double>(l.elements));
+    }
+    CHECK(block_layers == 6);
+  }
+}
+
 TEST_CASE("Quantize/block formats: a bad format, unaligned blocks or sparsity are errors naming the layer",
           "[quant][quantize][mx]") {
   CHECK_THROWS_WITH(parse_quant_config("defaults:\n  format: {name: mxfp5}\n", "bad.yaml"),
