@@ -51,6 +51,8 @@ ordered_json entry_json(const Entry& e) {
                     {"bytes", e.bytes},
                     {"sha256", e.sha256}};
   if (!e.zero_points.empty()) j["zero_points"] = e.zero_points;  // weights only
+  if (!e.block_format.empty())                                   // block-format codes and scales only
+    j["block"] = {{"format", e.block_format}, {"size", e.block_size}, {"axis", -1}, {"partner", e.block_partner}};
   return j;
 }
 
@@ -179,6 +181,13 @@ Manifest read_manifest(const std::string& dir) {
         for (int64_t z : x.zero_points)
           if (z < x.type.min() || z > x.type.max())
             throw InputError(where + ": zero point " + std::to_string(z) + " is outside its elements' range");
+      }
+      if (e.contains("block")) {
+        const auto& b = e.at("block");
+        x.block_format = b.at("format"), x.block_partner = b.at("partner");
+        x.block_size = json_integer(b.at("size"), where + ": block size");
+        if (x.block_size < 1 || json_integer(b.at("axis"), where + ": block axis") != -1)
+          throw InputError(where + ": a block layout needs a size >= 1 along axis -1");
       }
       if (x.file.find("..") != std::string::npos || (!x.file.empty() && x.file[0] == '/'))
         throw InputError(path + ": entry file '" + x.file + "' leaves the directory");

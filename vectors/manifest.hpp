@@ -64,6 +64,12 @@ struct Entry {
   // A MAC layer's weights: the zero point of each output channel (axis 0), or one for the tensor
   // (real = s[c]·(code − zero_points[c])); empty for every other tensor.
   std::vector<int64_t> zero_points;
+  // A block-format layer's weight element codes or their shared scale codes (docs/numerics.md §15): the
+  // format, the block size, and the tensor holding the other half. Blocks run along the last axis of the
+  // codes' shape ([M, KH, KW, C/G] or [M, K]; the last block of each row may be short), one scale each (the
+  // scales' shape: the codes' with the last axis in blocks). Empty for every other tensor.
+  std::string block_format, block_partner;
+  int64_t block_size = 0;
   int64_t elements = 0, bytes = 0;
   std::string sha256;
 };

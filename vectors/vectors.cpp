@@ -215,6 +215,19 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
         e.shape = t.shape, e.elements = t.numel();
         e.type = stored_type(tensor);
         if (const auto w = g.weights.find(tensor); w != g.weights.end()) e.zero_points = w->second.zero_points;
+        if (const auto& facts = ops::op_def(op).block_facts) {
+          // A block-format layer's constants at their own widths: element codes and E8M0 scale codes
+          // (unsigned bit patterns), the bias as float32 bit patterns; codes and scales name each other.
+          const ops::BlockMacFacts f = facts(g, op);
+          const bool codes = tensor == op.inputs.at(1), scales = tensor == op.inputs.at(2);
+          e.type = codes    ? ElementType{f.weight_bits, false}
+                   : scales ? ElementType{f.scale_bits, false}
+                            : ElementType{32, false};
+          if (codes || scales) {
+            e.block_format = op.get_string("weight_format"), e.block_size = f.block_size;
+            e.block_partner = codes ? op.inputs.at(2) : op.inputs.at(1);
+          }
+        }
         add(e, t.ints);
         continue;
       }

@@ -399,6 +399,47 @@ TEST_CASE("Vectors/--engine systemc writes the same bytes for every layer-level 
 // The element width of a weight file is the hardware's: 4-bit weights (kept in int8 tensors) are 4-bit
 // elements, 8 to a 32-bit word; unsigned asymmetric weights are uint8 with their zero points in the manifest.
 // Each file reads back as the IntGraph's codes; the widths and zero points come from the config, not the code.
+TEST_CASE("Vectors/block-format weights: element codes and scale codes at their widths, each naming the other",
+          "[vectors][weights][mx]") {
+  const Graph graph = import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
+  const Tensor calibration = load_fashion_mnist("train", 50, cnn_norm()).images;
+  const fs::path root = fs::temp_directory_path() / "chipref_test_vector_block_formats";
+  fs::remove_all(root);
+  for (const auto& [format, bits] : {std::pair<std::string, int>{"mxfp4_e2m1", 4}, {"mxfp6_e3m2", 6}, {"mxint8", 8}}) {
+    INFO(format);
+    const QuantConfig config = parse_quant_config("defaults:\n  format: {name: " + format + "}\n", "mx.yaml");
+    const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
+    save_int_graph(q, (root / "model").string());
+    Options options;
+    options.formats = {Format::mem};
+    options.word_bits = 32;
+    const Tensor image = load_fashion_mnist("t10k", 1, cnn_norm()).images;
+    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""},
+                                     (root / "v").string(), options, *make_engine_by_name(q, "direct"));
+    int codes = 0, scales = 0;
+    for (const Entry& e : m.entries) {
+      if (e.role != "codes" && e.role != "scales") continue;
+      INFO(e.file);
+      const bool is_codes = e.role == "codes";
+      codes += is_codes, scales += !is_codes;
+      CHECK(e.type.bits == (is_codes ? bits : 8));
+      CHECK_FALSE(e.type.is_signed);
+      CHECK(e.spec.per_word == 32 / e.type.bits);
+      CHECK(e.block_format == format);
+      CHECK(e.block_size == 32);
+      CHECK(e.block_partner == (is_codes ? e.tensor.substr(0, e.tensor.size() - 5) + "scales"
+                                         : e.tensor.substr(0, e.tensor.size() - 6) + "codes"));
+      CHECK(read_vector((root / "v").string(), e) == q.constants.at(e.tensor).ints);
+    }
+    CHECK(codes == 6);
+    CHECK(scales == 6);
+    // The manifest reads back as written.
+    const Manifest again = read_manifest((root / "v").string());
+    CHECK(manifest_text(again) == manifest_text(m));
+  }
+  fs::remove_all(root);
+}
+
 TEST_CASE("Vectors/weights at their own width and coding: 4-bit packed 8 a word, uint8 with zero points",
           "[vectors][weights]") {
   const Graph graph = import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
