@@ -65,10 +65,11 @@ void input_values(const int32_t* x, int64_t count, int64_t stride, const BlockMa
 }
 
 // Converts the channel vectors of the input (`vectors` of `channels` codes each, element c of vector v at
-// x[base(v) + c · stride]) into aligned blocks, blocks_per_vector blocks each.
+// x[base(v) + c · stride]) into aligned blocks, blocks_per_vector blocks each; `codes_out`, if given, gets
+// the element codes [vectors, channels] and scale codes [vectors, blocks].
 template <class Base>
 AlignedBlocks convert_input(const int32_t* x, int64_t vectors, int64_t channels, int64_t stride, Base base,
-                            const BlockMacParams& p, const ElementTable& table) {
+                            const BlockMacParams& p, const ElementTable& table, BlockCodes* codes_out = nullptr) {
   const BlockFormat& f = p.activation_format;
   const int64_t bs = f.block_size, blocks = (channels + bs - 1) / bs;
   AlignedBlocks a;
@@ -89,9 +90,22 @@ AlignedBlocks convert_input(const int32_t* x, int64_t vectors, int64_t channels,
       const size_t at = static_cast<size_t>(v * blocks + b);
       align_block(f, table, codes.data(), count, a.stride, scale, &a.elements[at * static_cast<size_t>(a.stride)],
                   a.exponents[at], a.special[at]);
+      if (codes_out) {
+        codes_out->scales.push_back(scale);
+        codes_out->codes.insert(codes_out->codes.end(), codes.begin(), codes.begin() + count);
+      }
     }
   }
   return a;
+}
+
+// The conv's input vectors: v = ((n · G + g) · H + h) · W + w, the group's channels at one position.
+auto conv_vector_base(const ConvGeometry& geo) {
+  const int64_t G = geo.groups, C = geo.in_channels, Cg = C / G, plane = geo.in_h * geo.in_w;
+  return [=](int64_t v) {
+    const int64_t position = v % plane, ng = v / plane;
+    return (ng / G * C + ng % G * Cg) * plane + position;
+  };
 }
 
 // The output code of one accumulated sum.
@@ -193,14 +207,7 @@ void block_conv_mac(const ConvGeometry& geo, const int32_t* x, const BlockMacPar
   const int64_t G = geo.groups, C = geo.in_channels, Cg = C / G, M = geo.out_channels, Mg = M / G;
   const int64_t H = geo.in_h, W = geo.in_w, OH = geo.out_h(), OW = geo.out_w(), KH = geo.kernel_h, KW = geo.kernel_w;
   const int64_t bpt = w.blocks_per_tap(p.weight_format.block_size), plane = H * W;
-  // Vector v = ((n · G + g) · H + h) · W + w: the group's channels at one position, stride one plane.
-  const AlignedBlocks a = convert_input(
-      x, geo.batch * G * plane, Cg, plane,
-      [=](int64_t v) {
-        const int64_t position = v % plane, ng = v / plane;
-        return (ng / G * C + ng % G * Cg) * plane + position;
-      },
-      p, at);
+  const AlignedBlocks a = convert_input(x, geo.batch * G * plane, Cg, plane, conv_vector_base(geo), p, at);
   for (int64_t n = 0; n < geo.batch; ++n)
     for (int64_t m = 0; m < M; ++m) {
       const int64_t g = m / Mg;
@@ -223,6 +230,21 @@ void block_conv_mac(const ConvGeometry& geo, const int32_t* x, const BlockMacPar
           out[((n * M + m) * OH + oy) * OW + ox] = output_code(sum.result(), p);
         }
     }
+}
+
+BlockCodes block_linear_input(int64_t rows, int64_t in_features, const int32_t* x, const BlockMacParams& p) {
+  BlockCodes c;
+  convert_input(
+      x, rows, in_features, 1, [in_features](int64_t r) { return r * in_features; }, p,
+      element_table(p.activation_format), &c);
+  return c;
+}
+
+BlockCodes block_conv_input(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p) {
+  BlockCodes c;
+  convert_input(x, geo.batch * geo.groups * geo.in_h * geo.in_w, geo.in_channels / geo.groups, geo.in_h * geo.in_w,
+                conv_vector_base(geo), p, element_table(p.activation_format), &c);
+  return c;
 }
 
 }  // namespace chipref::kernels

@@ -52,6 +52,15 @@ void check_block_weights(const BlockMacParams& p, const BlockWeights& w, const s
 // The weights as aligned blocks, [M, taps, blocks_per_tap] blocks.
 AlignedBlocks align_weights(const BlockMacParams& p, const BlockWeights& w);
 
+// The input as a layer converts it (what a block-format datapath receives): element codes and scale codes
+// of the activation format. Linear: codes [rows, K], scales [rows, blocks]; convolution: codes
+// [N, G, H, W, C/G] (the group's channels at each position), scales [N, G, H, W, blocks].
+struct BlockCodes {
+  std::vector<uint32_t> codes, scales;
+};
+BlockCodes block_linear_input(int64_t rows, int64_t in_features, const int32_t* x, const BlockMacParams& p);
+BlockCodes block_conv_input(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p);
+
 // x [rows, in], out [rows, M] (int32 codes of the output format).
 void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
                       const AlignedBlocks& aligned_weights, int32_t* out);

@@ -190,6 +190,29 @@ void block_mac_fake_convert(const IntGraph& g, const Node& op, Tensor& x) {
   }
 }
 
+std::pair<Tensor, Tensor> block_mac_input_codes(const IntGraph& g, const Node& op, const CodeTensor& x) {
+  const kernels::BlockMacParams p = read_params(g, op);
+  const Tensor& w = constant(g, op, 1);
+  kernels::BlockCodes c;
+  Shape codes_shape, scales_shape;
+  const int64_t bs = p.activation_format.block_size;
+  if (op.get_string("kind") == "conv") {
+    const kernels::ConvGeometry geo = geometry(op, x.shape, w.shape.at(0), w.shape.at(1), w.shape.at(2));
+    const int64_t cg = geo.in_channels / geo.groups;
+    c = kernels::block_conv_input(geo, x.data.data(), p);
+    codes_shape = {geo.batch, geo.groups, geo.in_h, geo.in_w, cg};
+    scales_shape = {geo.batch, geo.groups, geo.in_h, geo.in_w, (cg + bs - 1) / bs};
+  } else {
+    const int64_t k = w.shape.back(), rows = static_cast<int64_t>(x.data.size()) / std::max<int64_t>(k, 1);
+    c = kernels::block_linear_input(rows, k, x.data.data(), p);
+    codes_shape = {rows, k}, scales_shape = {rows, (k + bs - 1) / bs};
+  }
+  Tensor codes = Tensor::zeros(DType::int64, codes_shape), scales = Tensor::zeros(DType::int64, scales_shape);
+  std::copy(c.codes.begin(), c.codes.end(), codes.ints.begin());
+  std::copy(c.scales.begin(), c.scales.end(), scales.ints.begin());
+  return {std::move(codes), std::move(scales)};
+}
+
 const OpDef& block_mac_op_def() {
   return define_op([](OpDef& d) {
     d.name = "block_mac";

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -19,6 +20,7 @@
 #include "model/io/idx.hpp"
 #include "model/io/npy.hpp"
 #include "ops/boundaries.hpp"
+#include "ops/mac.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
 
@@ -241,6 +243,28 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
         ei.file = input_dir(i) + safe_name(index_of(tensor), tensor);
         ei.input = i, ei.shape = it->second.shape, ei.elements = static_cast<int64_t>(it->second.data.size());
         add(ei, std::vector<int64_t>(it->second.data.begin(), it->second.data.end()));
+      }
+    }
+    // A block-format layer also gives its input as the layer converts it: element codes and scale codes, the
+    // operand a block-format datapath multiplies (docs/vectors.md).
+    if (const auto& facts = ops::op_def(op).block_facts) {
+      const ops::BlockMacFacts f = facts(g, op);
+      const std::string codes_name = op.name + ".input.codes", scales_name = op.name + ".input.scales";
+      for (int64_t i = 0; i < n; ++i) {
+        const auto it = traces[i].values.find(op.inputs.at(0));
+        if (it == traces[i].values.end())
+          throw InputError(op.describe() + ": the run produced no '" + op.inputs[0] + "'");
+        const auto [codes, scales] = ops::block_mac_input_codes(g, op, it->second);
+        for (const auto& [role, tensor, t, bits, partner] :
+             {std::tuple{"input_codes", codes_name, &codes, f.activation_bits, scales_name},
+              std::tuple{"input_scales", scales_name, &scales, f.scale_bits, codes_name}}) {
+          Entry e;
+          e.op = op.name, e.role = role, e.tensor = tensor, e.input = i;
+          e.file = input_dir(i) + safe_name(index_of(tensor), tensor);
+          e.shape = t->shape, e.elements = t->numel(), e.type = ElementType{bits, false};
+          e.block_format = op.get_string("activation_format"), e.block_size = f.block_size, e.block_partner = partner;
+          add(e, t->ints);
+        }
       }
     }
     // An engine that models MAC arrays (SystemC's MacArrays) also gives their interface streams in tile

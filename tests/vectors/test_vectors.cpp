@@ -15,6 +15,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "kernels/block_dot.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
 #include "ops/sparse_decode.hpp"
@@ -433,6 +434,46 @@ TEST_CASE("Vectors/block-format weights: element codes and scale codes at their 
     }
     CHECK(codes == 6);
     CHECK(scales == 6);
+    // The classifier's operands as the vectors give them (its input converted to the block format, its weights)
+    // recompute its output vector through the spec pieces: what an RTL testbench of a block datapath does.
+    std::map<std::string, std::vector<int64_t>> by_role;
+    std::string head;
+    for (const Entry& e : m.entries)
+      if (e.op.find("/head/") == 0 && e.input <= 0)
+        by_role[e.role] = read_vector((root / "v").string(), e), head = e.op;
+    const Node& op = *std::find_if(q.ops.begin(), q.ops.end(), [&](const Node& n) { return n.name == head; });
+    const BlockFormat fa = parse_block_format(op.get_string("activation_format"), 32),
+                      fw = parse_block_format(op.get_string("weight_format"), 32);
+    const int64_t K = 48, M = 10, blocks = 2;
+    REQUIRE(by_role.at("input_codes").size() == K);
+    REQUIRE(by_role.at("codes").size() == M * K);
+    const IntValue& y = q.values.at(op.outputs[0]);
+    const ExactValue s_y = decode(kFp32, static_cast<uint32_t>(op.get_int("output_scale_bits")));
+    for (int64_t m = 0; m < M; ++m) {
+      BlockAccumulator sum(BlockAccumulation::exact);
+      sum.add_value(decode(kFp32, static_cast<uint32_t>(by_role.at("float32")[static_cast<size_t>(m)])));
+      for (int64_t b = 0; b < blocks; ++b) {
+        std::vector<uint32_t> a(32), w(32);
+        for (int64_t i = 0; i < 32 && b * 32 + i < K; ++i) {
+          a[static_cast<size_t>(i)] = static_cast<uint32_t>(by_role.at("input_codes")[static_cast<size_t>(b * 32 + i)]);
+          w[static_cast<size_t>(i)] =
+              static_cast<uint32_t>(by_role.at("codes")[static_cast<size_t>(m * K + b * 32 + i)]);
+        }
+        const auto sa = static_cast<uint32_t>(by_role.at("input_scales")[static_cast<size_t>(b)]);
+        const auto sw = static_cast<uint32_t>(by_role.at("scales")[static_cast<size_t>(m * blocks + b)]);
+        const ExactValue part = block_dot(BlockVector{&fa, &sa, a.data()}, BlockVector{&fw, &sw, w.data()},
+                                          std::min<int64_t>(32, K - b * 32), BlockAccumulation::exact);
+        if (part.significand == 0) continue;
+        REQUIRE_FALSE(part.sticky);  // one block's sum fits the window here (8-bit elements at most)
+        const int drop = __builtin_ctzll(part.significand);
+        const auto magnitude = static_cast<__int128>(part.significand >> drop);
+        sum.add_block(part.negative ? -magnitude : magnitude, part.exponent + drop);
+      }
+      const int64_t code =
+          std::clamp<int64_t>(round_quotient(sum.result(), s_y, RoundingMode::half_even) + y.quant.zero_point,
+                              op.get_int("clamp_lo"), op.get_int("clamp_hi"));
+      CHECK(code == by_role.at("output")[static_cast<size_t>(m)]);
+    }
     // The manifest reads back as written.
     const Manifest again = read_manifest((root / "v").string());
     CHECK(manifest_text(again) == manifest_text(m));
