@@ -204,8 +204,9 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   }
   if (c.block_format != "int") {
     if (given_w) cx.cannot(n, "its weights are pre-quantized codes, which a block format cannot take");
-    if (bias_add) cx.cannot(n, "a MatMul's bias from a following Add is not supported with block formats");
-    return lower_block_mac(cx, n, c, conv, std::move(w), bias, mac_output);
+    lower_block_mac(cx, n, c, conv, std::move(w), bias, mac_output);
+    if (bias_add) cx.int_graph.ops.back().attributes["bias_source"] = bias_add->name;  // the Add holding the bias
+    return;
   }
   // A pre-quantized model that leaves the last MAC's output in float: its accumulators end the network.
   const bool float_tail =
