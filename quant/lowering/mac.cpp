@@ -270,7 +270,13 @@ std::vector<ConfigKey> block_format_config_keys() {
   const auto format_key = [](const char* field, std::string C::*member, const char* meaning) {
     ConfigKey k{"format", field, ConfigKey::Kind::text, 0, 0, {}, "`int` or a block format", meaning,
                 {},       {},    "mxfp4_e2m1"};
-    k.set = [member](C& c, const ConfigValue& v) {
+    const bool weights = std::string(field) == "weights";
+    k.set = [member, weights](C& c, const ConfigValue& v) {
+      // `name`: int or a block format; `weights`: a block format, or empty for the same as `name`.
+      if (weights ? v.text == "int" : v.text.empty())
+        throw InputError(weights ? "format.weights takes a block format (uniform integer weights go with "
+                                   "format.name: int)"
+                                 : "format.name takes int or a block format");
       if (v.text != "int" && !v.text.empty()) parse_block_format(v.text);  // InputError listing the names
       c.*member = v.text;
     };

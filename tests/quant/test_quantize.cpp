@@ -332,6 +332,10 @@ TEST_CASE("Quantize/block formats: a bad format, unaligned blocks or sparsity ar
           "[quant][quantize][mx]") {
   CHECK_THROWS_WITH(parse_quant_config("defaults:\n  format: {name: mxfp5}\n", "bad.yaml"),
                     Catch::Contains("bad.yaml:2:") && Catch::Contains("mxfp8_e4m3"));
+  CHECK_THROWS_WITH(parse_quant_config("defaults:\n  format: {name: mxint8, weights: int}\n", "bad.yaml"),
+                    Catch::Contains("bad.yaml:2:") && Catch::Contains("format.weights takes a block format"));
+  CHECK_THROWS_WITH(parse_quant_config("defaults:\n  format: {name: \"\"}\n", "bad.yaml"),
+                    Catch::Contains("bad.yaml:2:") && Catch::Contains("format.name takes int or a block format"));
   const QuantConfig unaligned =
       parse_quant_config("defaults:\n  format: {name: mxint8, weights: bfp16}\n", "unaligned.yaml");
   CHECK_THROWS_WITH(quantize_cnn(unaligned, 20), Catch::Contains("/stem/stem.0/Conv") && Catch::Contains("line up"));
