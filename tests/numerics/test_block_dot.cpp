@@ -94,7 +94,7 @@ TEST_CASE("exact block dot products equal 128-bit integer sums, and fp32 accumul
                          spec_units(fb, b.codes[static_cast<size_t>(i)], lsb_b).units;
           const int scales = static_cast<int>(a.scales[static_cast<size_t>(blk)]) - 127 +
                              static_cast<int>(b.scales[static_cast<size_t>(blk)]) - 127;
-          exact += block_sum << (scales + 16);
+          exact += block_sum * (static_cast<__int128>(1) << (scales + 16));  // a multiply: block_sum may be negative
           running += std::ldexp(static_cast<float>(block_sum), lsb_a + lsb_b + scales);
         }
         const BlockVector va{&fa, a.scales.data(), a.codes.data()}, vb{&fb, b.scales.data(), b.codes.data()};
