@@ -6,6 +6,7 @@
 // layer. No host floating-point arithmetic anywhere. Spec: docs/numerics.md §15.
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -110,7 +111,19 @@ int64_t round_quotient(const ExactValue& v, const ExactValue& d, RoundingMode mo
 // fake-quant side only.
 double to_double(const ExactValue& v);
 
-const FloatFormat& parse_float_format(std::string_view name);  // throws InputError listing the names
+const FloatFormat& parse_float_format(std::string_view name);
+
+// A float32's bit pattern (what every conversion here takes as FP32 input), and back.
+inline uint32_t float32_bits(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits;
+}
+inline float float32_from_bits(uint32_t bits) {
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}  // throws InputError listing the names
 
 // Deterministic per-element random words for stochastic rounding: a hash of (seed, index), so the same
 // element gets the same word whatever the thread split or the order of evaluation.

@@ -2,7 +2,6 @@
 // after them fused into the clamp), and MatMul of two activations (matmul_mac + mulshift).
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <numeric>
 
 #include "model/executor.hpp"
@@ -81,13 +80,6 @@ std::pair<const Node*, size_t> matmul_bias(Lowering& cx, const Node& matmul, int
 
 enum class MacKind { conv, gemm, matmul };
 
-uint32_t float32_bits(double x) {
-  const auto f = static_cast<float>(x);
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  return bits;
-}
-
 // A MAC layer in a block format (docs/numerics.md §15): one block_mac op from the codes of its input to the
 // codes of its output, the weights converted here to block codes (blocks along the input channels of each
 // kernel tap), the bias kept as float32, the activation after it fused into the output clamp.
@@ -154,8 +146,8 @@ void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, boo
   mac.attributes["accumulation"] = std::string(to_string(c.block_accumulation));
   mac.attributes["activation_rounding"] = c.block_rounding;
   mac.attributes["seed"] = c.block_seed;
-  mac.attributes["input_scale_bits"] = int64_t{float32_bits(cx.int_graph.values.at(x).quant.scale)};
-  mac.attributes["output_scale_bits"] = int64_t{float32_bits(yq.scale)};
+  mac.attributes["input_scale_bits"] = int64_t{float32_bits(static_cast<float>(cx.int_graph.values.at(x).quant.scale))};
+  mac.attributes["output_scale_bits"] = int64_t{float32_bits(static_cast<float>(yq.scale))};
   const auto [lo, hi] = cx.clamp_for(act, yq);
   mac.attributes["clamp_lo"] = lo;
   mac.attributes["clamp_hi"] = hi;

@@ -16,11 +16,6 @@
 using namespace chipref;
 
 namespace {
-uint32_t float_bits(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return b;
-}
 
 // An element code's value × 2^-lsb as an integer, from the spec's definitions (no chipref decoding).
 struct SpecElement {
@@ -117,9 +112,9 @@ TEST_CASE("exact block dot products equal 128-bit integer sums, and fp32 accumul
           CHECK(got.sticky == sticky);
         }
         const float host_exact = std::ldexp(static_cast<float>(exact), base);
-        CHECK(round_to_float(kFp32, got, Rounding{}, Overflow::ieee) == float_bits(host_exact));
+        CHECK(round_to_float(kFp32, got, Rounding{}, Overflow::ieee) == float32_bits(host_exact));
         const ExactValue fp32 = block_dot(va, vb, length, BlockAccumulation::fp32);
-        CHECK(round_to_float(kFp32, fp32, Rounding{}, Overflow::ieee) == float_bits(running));
+        CHECK(round_to_float(kFp32, fp32, Rounding{}, Overflow::ieee) == float32_bits(running));
       }
     }
   }

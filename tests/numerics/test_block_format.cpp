@@ -21,16 +21,6 @@
 using namespace chipref;
 
 namespace {
-uint32_t float_bits(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return b;
-}
-float bits_float(uint32_t b) {
-  float x;
-  std::memcpy(&x, &b, 4);
-  return x;
-}
 
 // floor(log2 |x|) for finite x != 0, from frexp's exponent (x = f × 2^e with f in [0.5, 1)).
 int frexp_floor_log2(double x) {
@@ -142,7 +132,7 @@ std::vector<float> random_block(std::mt19937_64& rng, int size, const BlockForma
       if (kind == 4) bits &= ~0xFFFFu;  // few mantissa bits: more exact ties
     }
     if (rng() % 2) bits |= 0x80000000u;
-    x = bits_float(bits);
+    x = float32_from_bits(bits);
   }
   if (kind == 5) v[rng() % v.size()] = std::ldexp(1.0f, top);  // the maximum exactly a power of two
   return v;
@@ -156,7 +146,7 @@ const RoundingMode kModes[] = {RoundingMode::half_away, RoundingMode::half_even,
 // Compares chipref with the reference on one block; returns a description of the first difference.
 std::string compare_block(const BlockFormat& f, const std::vector<float>& v, RoundingMode mode) {
   std::vector<uint32_t> bits(v.size()), codes(v.size());
-  for (size_t i = 0; i < v.size(); ++i) bits[i] = float_bits(v[i]);
+  for (size_t i = 0; i < v.size(); ++i) bits[i] = float32_bits(v[i]);
   uint32_t scale = 0;
   quantize_block(f, bits.data(), static_cast<int64_t>(v.size()), BlockRounding{Rounding{mode, false}, 0}, 0, scale,
                  codes.data());
@@ -222,7 +212,7 @@ TEST_CASE("MX conversion edge cases: all zero, largest exponent, subnormal-only,
     CHECK(compare_block(f, huge, RoundingMode::half_even) == "");
     std::vector<float> tiny(static_cast<size_t>(f.block_size));
     for (size_t i = 0; i < tiny.size(); ++i)
-      tiny[i] = bits_float(static_cast<uint32_t>(i * 997 + 1)) * (i % 2 ? -1 : 1);
+      tiny[i] = float32_from_bits(static_cast<uint32_t>(i * 997 + 1)) * (i % 2 ? -1 : 1);
     for (const RoundingMode mode : kModes) CHECK(compare_block(f, tiny, mode) == "");
     std::vector<float> with_nan(static_cast<size_t>(f.block_size), 1.0f);
     with_nan[3] = NAN;
@@ -240,7 +230,7 @@ TEST_CASE("MX conversion edge cases: all zero, largest exponent, subnormal-only,
   }
   // The spec's pitfall: the largest float below 2^3 has floor(log2) = 2, although float32 log2 returns 3.0.
   const BlockFormat e4m3 = parse_block_format("mxfp8_e4m3");
-  const uint32_t below_eight = float_bits(std::nextafter(8.0f, 0.0f));
+  const uint32_t below_eight = float32_bits(std::nextafter(8.0f, 0.0f));
   uint32_t scale = 0, code = 0;
   quantize_block(e4m3, &below_eight, 1, BlockRounding{}, 0, scale, &code);
   CHECK(static_cast<int>(scale) - 127 == 2 - 8);
@@ -248,12 +238,12 @@ TEST_CASE("MX conversion edge cases: all zero, largest exponent, subnormal-only,
 
 TEST_CASE("MXINT8 never produces -128, and a NaN block keeps element NaNs where the format has them") {
   const BlockFormat f = parse_block_format("mxint8");
-  std::vector<uint32_t> bits = {float_bits(-1.999f), float_bits(1.0f)}, codes(2);
+  std::vector<uint32_t> bits = {float32_bits(-1.999f), float32_bits(1.0f)}, codes(2);
   uint32_t scale = 0;
   quantize_block(f, bits.data(), 2, BlockRounding{}, 0, scale, codes.data());
   CHECK(codes[0] == (static_cast<uint32_t>(-127) & 0xFF));
   const BlockFormat e5m2 = parse_block_format("mxfp8_e5m2");
-  bits = {float_bits(NAN), float_bits(1.0f)};
+  bits = {float32_bits(NAN), float32_bits(1.0f)};
   quantize_block(e5m2, bits.data(), 2, BlockRounding{}, 0, scale, codes.data());
   CHECK(scale == 0xFF);
   CHECK(decode(kFp8E5M2, codes[1]).kind == ExactValue::Kind::nan);
@@ -265,7 +255,7 @@ TEST_CASE("stochastic block rounding is deterministic per seed and element index
   std::mt19937_64 rng(9);
   const auto v = random_block(rng, 32, f);
   std::vector<uint32_t> bits(32), whole(32), halves(32);
-  for (size_t i = 0; i < 32; ++i) bits[i] = float_bits(v[i]);
+  for (size_t i = 0; i < 32; ++i) bits[i] = float32_bits(v[i]);
   BlockRounding r{Rounding{RoundingMode::half_even, true}, 1234};
   uint32_t scale = 0;
   quantize_block(f, bits.data(), 32, r, 64, scale, whole.data());

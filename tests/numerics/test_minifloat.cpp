@@ -13,34 +13,11 @@
 
 #include "numerics/minifloat.hpp"
 #include "numerics/wide_accumulator.hpp"
+#include "support/spec_float.hpp"
 
 using namespace chipref;
 
 namespace {
-// A code's value written from the OCP spec's definitions (v1.0 §5.3 and the FP8 spec's table), in double.
-double spec_value(const FloatFormat& f, uint32_t code) {
-  const int M = f.mantissa_bits;
-  const bool negative = (code >> (f.bits() - 1)) & 1;
-  const int e = static_cast<int>((code >> M) & ((1u << f.exponent_bits) - 1));
-  const int m = static_cast<int>(code & ((1u << M) - 1));
-  const double sign = negative ? -1 : 1;
-  const int top = (1 << f.exponent_bits) - 1;
-  if (f.specials == FloatSpecials::ieee && e == top) return m == 0 ? sign * INFINITY : NAN;
-  if (f.specials == FloatSpecials::nan_only && e == top && m == (1 << M) - 1) return NAN;
-  if (e == 0) return sign * std::pow(2.0, 1 - f.bias) * (m / std::pow(2.0, M));
-  return sign * std::pow(2.0, e - f.bias) * (1 + m / std::pow(2.0, M));
-}
-
-uint32_t float_bits(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return b;
-}
-float bits_float(uint32_t b) {
-  float x;
-  std::memcpy(&x, &b, 4);
-  return x;
-}
 
 ExactValue exact_of_double(double d) {
   ExactValue v;
@@ -60,7 +37,7 @@ TEST_CASE("every FP8, FP6 and FP4 code decodes to the spec's value") {
     INFO(f->name);
     for (uint32_t code = 0; code < (1u << f->bits()); ++code) {
       INFO("code " << code);
-      const double expected = spec_value(*f, code);
+      const double expected = static_cast<double>(testing::spec_float_value(*f, code));
       const double got = to_double(decode(*f, code));
       if (std::isnan(expected))
         CHECK(std::isnan(got));
@@ -130,7 +107,7 @@ TEST_CASE("rounding into FP32 equals the host's double-to-float conversion in it
       const volatile float host = static_cast<float>(source);
       std::fesetround(saved);
       INFO("double " << d);
-      CHECK(round_to_float(kFp32, exact_of_double(d), Rounding{m.mode, false}, Overflow::ieee) == float_bits(host));
+      CHECK(round_to_float(kFp32, exact_of_double(d), Rounding{m.mode, false}, Overflow::ieee) == float32_bits(host));
     }
   }
 }
@@ -139,7 +116,7 @@ TEST_CASE("FP32 decodes as the host reads its bits") {
   std::mt19937 rng(5);
   for (int i = 0; i < 100000; ++i) {
     const uint32_t bits = i < 256 ? (uint32_t(i) << 23) | (rng() & 0x807FFFFF) : rng();
-    const float host = bits_float(bits);
+    const float host = float32_from_bits(bits);
     const double got = to_double(decode(kFp32, bits));
     if (std::isnan(host))
       CHECK(std::isnan(got));
@@ -252,7 +229,7 @@ TEST_CASE("the wide accumulator sums exactly: against 128-bit integers, and acro
     // The oracle's value rounded into FP32 by the host (exact int128 → float rounding, then a power-of-two
     // scaling that stays normal) against the accumulator rounded by chipref.
     const float host = std::ldexp(static_cast<float>(oracle), -40);
-    CHECK(round_to_float(kFp32, acc.value(), Rounding{}, Overflow::ieee) == float_bits(host));
+    CHECK(round_to_float(kFp32, acc.value(), Rounding{}, Overflow::ieee) == float32_bits(host));
     if (oracle == 0) CHECK(acc.is_zero());
   }
   // 2^300 + 2^-300 − 2^300 leaves 2^-300 exactly; the sticky bit carries what the window drops.
