@@ -201,6 +201,18 @@ IntGraph quantized_cnn() {
       parse_quant_config("defaults:\n  weights: {bits: 8}\n  activations: {bits: 8}\n", "v.yaml");
   return quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
 }
+
+// `q` saved under ROOT/model and its vectors of the first test image under ROOT/v, in .mem files of 32-bit words
+// (elements narrower than a word packed into it).
+Manifest packed_vectors_of_one_image(const IntGraph& q, const fs::path& root) {
+  save_int_graph(q, (root / "model").string());
+  Options options;
+  options.formats = {Format::mem};
+  options.word_bits = 32;
+  const Tensor image = load_fashion_mnist("t10k", 1, cnn_norm()).images;
+  return write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""},
+                       (root / "v").string(), options, *make_engine_by_name(q, "direct"));
+}
 }  // namespace
 
 TEST_CASE("Vectors/layouts and packing: hand-derived orders and words", "[vectors]") {
@@ -410,13 +422,7 @@ TEST_CASE("Vectors/block-format weights: element codes and scale codes at their 
     INFO(format);
     const QuantConfig config = parse_quant_config("defaults:\n  format: {name: " + format + "}\n", "mx.yaml");
     const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
-    save_int_graph(q, (root / "model").string());
-    Options options;
-    options.formats = {Format::mem};
-    options.word_bits = 32;
-    const Tensor image = load_fashion_mnist("t10k", 1, cnn_norm()).images;
-    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""},
-                                     (root / "v").string(), options, *make_engine_by_name(q, "direct"));
+    const Manifest m = packed_vectors_of_one_image(q, root);
     int codes = 0, scales = 0;
     for (const Entry& e : m.entries) {
       if (e.role != "codes" && e.role != "scales") continue;
@@ -498,13 +504,7 @@ TEST_CASE("Vectors/weights at their own width and coding: 4-bit packed 8 a word,
     INFO(c.yaml);
     const QuantConfig config = parse_quant_config(c.yaml, "w.yaml");
     const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_cnn.onnx", cnn_norm()});
-    save_int_graph(q, (root / "model").string());
-    Options options;
-    options.formats = {Format::mem};
-    options.word_bits = 32;
-    const Tensor image = load_fashion_mnist("t10k", 1, cnn_norm()).images;
-    const Manifest m = write_vectors(q, (root / "model").string(), image, InputSource{"fashion-mnist", "", 1, ""},
-                                     (root / "v").string(), options, *make_engine_by_name(q, "direct"));
+    const Manifest m = packed_vectors_of_one_image(q, root);
     int weights = 0;
     for (const Entry& e : m.entries) {
       if (e.role != "weight") continue;
