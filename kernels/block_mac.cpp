@@ -8,12 +8,6 @@
 namespace chipref::kernels {
 
 namespace {
-// Every code of an element format as an aligned integer (value / 2^lsb), and which codes are NaN or infinite.
-struct ElementTable {
-  std::vector<int64_t> aligned;
-  std::vector<uint8_t> special;
-  int64_t largest = 0;  // max |aligned|
-};
 ElementTable element_table(const BlockFormat& f) {
   ElementTable t;
   const uint32_t codes = uint32_t{1} << f.element_bits();
@@ -164,7 +158,7 @@ void check_block_weights(const BlockMacParams& p, const BlockWeights& w, const s
     throw InputError(what + ": the output scale must be a positive finite float32");
 }
 
-AlignedBlocks align_weights(const BlockMacParams& p, const BlockWeights& w) {
+PreparedBlockWeights prepare_block_weights(const BlockMacParams& p, const BlockWeights& w) {
   const BlockFormat& f = p.weight_format;
   const ElementTable table = element_table(f);
   const int64_t bs = f.block_size, bpt = w.blocks_per_tap(bs), vectors = w.out_channels * w.taps;
@@ -180,13 +174,18 @@ AlignedBlocks align_weights(const BlockMacParams& p, const BlockWeights& w) {
       align_block(f, table, &w.codes[static_cast<size_t>(v * w.group_channels + first)], count, a.stride, w.scales[at],
                   &a.elements[at * static_cast<size_t>(a.stride)], a.exponents[at], a.special[at]);
     }
-  return a;
+  PreparedBlockWeights prepared;
+  prepared.activation_table = element_table(p.activation_format);
+  prepared.wide_sums = needs_wide_sums(prepared.activation_table, table, bs);
+  prepared.blocks = std::move(a);
+  return prepared;
 }
 
 void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
-                      const AlignedBlocks& aw, int32_t* out) {
-  const ElementTable at = element_table(p.activation_format);
-  const bool wide = needs_wide_sums(at, element_table(p.weight_format), p.weight_format.block_size);
+                      const PreparedBlockWeights& prepared, int32_t* out) {
+  const AlignedBlocks& aw = prepared.blocks;
+  const ElementTable& at = prepared.activation_table;
+  const bool wide = prepared.wide_sums;
   const int64_t K = w.group_channels, M = w.out_channels, bpt = w.blocks_per_tap(p.weight_format.block_size);
   const AlignedBlocks a = convert_input(
       x, rows, K, 1, [K](int64_t r) { return r * K; }, p, at);
@@ -201,9 +200,10 @@ void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, c
 }
 
 void block_conv_mac(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
-                    const AlignedBlocks& aw, int32_t* out) {
-  const ElementTable at = element_table(p.activation_format);
-  const bool wide = needs_wide_sums(at, element_table(p.weight_format), p.weight_format.block_size);
+                    const PreparedBlockWeights& prepared, int32_t* out) {
+  const AlignedBlocks& aw = prepared.blocks;
+  const ElementTable& at = prepared.activation_table;
+  const bool wide = prepared.wide_sums;
   const int64_t G = geo.groups, C = geo.in_channels, Cg = C / G, M = geo.out_channels, Mg = M / G;
   const int64_t H = geo.in_h, W = geo.in_w, OH = geo.out_h(), OW = geo.out_w(), KH = geo.kernel_h, KW = geo.kernel_w;
   const int64_t bpt = w.blocks_per_tap(p.weight_format.block_size), plane = H * W;

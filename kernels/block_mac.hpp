@@ -47,10 +47,25 @@ struct AlignedBlocks {
   std::vector<uint8_t> special;  // 1: the block's scale or an element is NaN or infinite (the sum is not finite)
 };
 
+// Every code of an element format as an aligned integer (value / 2^lsb), which codes are NaN or infinite, and
+// the largest magnitude.
+struct ElementTable {
+  std::vector<int64_t> aligned;
+  std::vector<uint8_t> special;
+  int64_t largest = 0;
+};
+
+// What a layer computes once, before any input: its weights as aligned blocks ([M, taps, blocks_per_tap]
+// blocks), the activation format's table, and whether a block's sum of products can leave 64 bits.
+struct PreparedBlockWeights {
+  AlignedBlocks blocks;
+  ElementTable activation_table;
+  bool wide_sums = false;
+};
+
 // Checks the weights against the params (sizes, codes in range, block sizes equal); InputError naming `what`.
 void check_block_weights(const BlockMacParams& p, const BlockWeights& w, const std::string& what);
-// The weights as aligned blocks, [M, taps, blocks_per_tap] blocks.
-AlignedBlocks align_weights(const BlockMacParams& p, const BlockWeights& w);
+PreparedBlockWeights prepare_block_weights(const BlockMacParams& p, const BlockWeights& w);
 
 // The input as a layer converts it (what a block-format datapath receives): element codes and scale codes
 // of the activation format. Linear: codes [rows, K], scales [rows, blocks]; convolution: codes
@@ -63,9 +78,9 @@ BlockCodes block_conv_input(const ConvGeometry& geo, const int32_t* x, const Blo
 
 // x [rows, in], out [rows, M] (int32 codes of the output format).
 void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
-                      const AlignedBlocks& aligned_weights, int32_t* out);
+                      const PreparedBlockWeights& prepared, int32_t* out);
 // x [N, C, H, W], out [N, M, OH, OW]; padded positions contribute nothing (a zero value).
 void block_conv_mac(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
-                    const AlignedBlocks& aligned_weights, int32_t* out);
+                    const PreparedBlockWeights& prepared, int32_t* out);
 
 }  // namespace chipref::kernels

@@ -5,8 +5,6 @@
 // block_size, accumulation (exact | fp32), activation_rounding (a rounding mode or stochastic), seed,
 // input_scale_bits and output_scale_bits (the float32 scales s_x, s_y as bit patterns), clamp_lo, clamp_hi;
 // a convolution's strides, pads, dilations, group.
-#include <cstring>
-
 #include "kernels/block_mac.hpp"
 #include "ops/common.hpp"
 #include "ops/mac.hpp"
@@ -60,7 +58,7 @@ kernels::BlockMacParams read_params(const IntGraph& g, const Node& op) {
 struct Prepared {
   kernels::BlockMacParams params;
   kernels::BlockWeights weights;
-  kernels::AlignedBlocks aligned;
+  kernels::PreparedBlockWeights prepared;
   bool conv = false;
   Shape weight_shape;  // conv: [M, KH, KW, C/G]
 };
@@ -92,7 +90,7 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
     }
   }
   kernels::check_block_weights(s->params, w, op.describe());
-  s->aligned = kernels::align_weights(s->params, w);
+  s->prepared = kernels::prepare_block_weights(s->params, w);
   s->weight_shape = codes.shape;
   PreparedOp p;
   p.inputs = {op.inputs.at(0)};
@@ -106,7 +104,7 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
                          std::to_string(geo.in_channels / geo.groups) + " channels per group, the weights " +
                          std::to_string(w.group_channels));
       shape_output(y, {geo.batch, geo.out_channels, geo.out_h(), geo.out_w()});
-      naming(op, [&] { kernels::block_conv_mac(geo, x.data.data(), s->params, w, s->aligned, y.data.data()); });
+      naming(op, [&] { kernels::block_conv_mac(geo, x.data.data(), s->params, w, s->prepared, y.data.data()); });
       return;
     }
     if (x.shape.empty() || x.shape.back() != w.group_channels)
@@ -116,7 +114,7 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
     shape.back() = w.out_channels;
     shape_output(y, shape);
     const int64_t rows = static_cast<int64_t>(x.data.size()) / w.group_channels;
-    naming(op, [&] { kernels::block_linear_mac(rows, x.data.data(), s->params, w, s->aligned, y.data.data()); });
+    naming(op, [&] { kernels::block_linear_mac(rows, x.data.data(), s->params, w, s->prepared, y.data.data()); });
   };
   return p;
 }
@@ -176,10 +174,8 @@ void block_mac_fake_convert(const IntGraph& g, const Node& op, Tensor& x) {
     const int64_t base = conv ? (v / plane) * channels * plane + v % plane : v * channels;
     for (int64_t first = 0; first < channels; first += bs) {
       const int64_t count = std::min(bs, channels - first);
-      for (int64_t i = 0; i < count; ++i) {
-        float value = x.floats[static_cast<size_t>(base + (first + i) * stride)];
-        std::memcpy(&bits[static_cast<size_t>(i)], &value, sizeof value);
-      }
+      for (int64_t i = 0; i < count; ++i)
+        bits[static_cast<size_t>(i)] = float32_bits(x.floats[static_cast<size_t>(base + (first + i) * stride)]);
       uint32_t scale = 0;
       quantize_block(f, bits.data(), count, p.activation_rounding, static_cast<uint64_t>(v * channels + first), scale,
                      codes.data());

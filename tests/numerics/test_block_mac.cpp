@@ -14,39 +14,27 @@
 #include <vector>
 
 #include "kernels/block_mac.hpp"
+#include "support/spec_float.hpp"
 
 using namespace chipref;
 using namespace chipref::kernels;
 
 namespace {
-uint32_t float_bits(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return b;
-}
 
-ExactValue exact_float(float x) { return decode(kFp32, float_bits(x)); }
+ExactValue exact_float(float x) { return decode(kFp32, float32_bits(x)); }
 
-// A code's value from the spec's definitions (floating elements) or two's complement × 2^-(N-2).
+// A code's value: the spec's formula for floating elements, two's complement × 2^-(N-2) for integers.
 long double spec_element(const BlockFormat& f, uint32_t code) {
-  if (f.element == BlockFormat::Element::integer) {
-    int64_t v = code;
-    if (v >= (int64_t{1} << (f.int_bits - 1))) v -= int64_t{1} << f.int_bits;
-    return std::ldexp(static_cast<long double>(v), -(f.int_bits - 2));
-  }
-  const FloatFormat& fp = f.fp;
-  const int M = fp.mantissa_bits;
-  const int e = static_cast<int>((code >> M) & ((1u << fp.exponent_bits) - 1));
-  const int m = static_cast<int>(code & ((1u << M) - 1));
-  const long double sign = (code >> (fp.bits() - 1)) & 1 ? -1 : 1;
-  return e == 0 ? sign * std::ldexp(static_cast<long double>(m), 1 - fp.bias - M)
-                : sign * std::ldexp(static_cast<long double>((1 << M) + m), e - fp.bias - M);
+  if (f.element == BlockFormat::Element::floating) return testing::spec_float_value(f.fp, code);
+  int64_t v = code;
+  if (v >= (int64_t{1} << (f.int_bits - 1))) v -= int64_t{1} << f.int_bits;
+  return std::ldexp(static_cast<long double>(v), -(f.int_bits - 2));
 }
 
 struct Layer {
   BlockMacParams p;
   BlockWeights w;
-  AlignedBlocks aligned;
+  PreparedBlockWeights prepared;
   float s_x, s_y;
 };
 
@@ -76,14 +64,14 @@ Layer random_layer(std::mt19937_64& rng, const char* act, const char* wt, int bl
   for (int64_t row = 0; row < M * taps; ++row)
     for (int64_t b = 0; b < bpt; ++b) {
       const int64_t first = b * bs, count = std::min<int64_t>(bs, cg - first);
-      for (int64_t i = 0; i < count; ++i) bits[static_cast<size_t>(i)] = float_bits(normal(rng));
+      for (int64_t i = 0; i < count; ++i) bits[static_cast<size_t>(i)] = float32_bits(normal(rng));
       quantize_block(l.p.weight_format, bits.data(), count, BlockRounding{}, 0,
                      l.w.scales[static_cast<size_t>(row * bpt + b)], &l.w.codes[static_cast<size_t>(row * cg + first)]);
     }
   if (rng() % 2)
     for (int64_t m = 0; m < M; ++m) l.w.bias.push_back(exact_float(normal(rng)));
   check_block_weights(l.p, l.w, "test layer");
-  l.aligned = align_weights(l.p, l.w);
+  l.prepared = prepare_block_weights(l.p, l.w);
   return l;
 }
 
@@ -141,7 +129,7 @@ int32_t float_output(const Layer& l, int64_t m, const std::vector<std::vector<in
       std::vector<uint32_t> bits(static_cast<size_t>(count)), codes(static_cast<size_t>(count));
       for (int64_t i = 0; i < count; ++i)
         bits[static_cast<size_t>(i)] =
-            float_bits(static_cast<float>((taps[t][static_cast<size_t>(first + i)] - l.p.input_zero_point)) * l.s_x);
+            float32_bits(static_cast<float>((taps[t][static_cast<size_t>(first + i)] - l.p.input_zero_point)) * l.s_x);
       uint32_t scale = 0;
       quantize_block(l.p.activation_format, bits.data(), count, l.p.activation_rounding, 0, scale, codes.data());
       const int x_exp = static_cast<int>(scale) - 127;
@@ -178,7 +166,7 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
           std::vector<int32_t> x(static_cast<size_t>(rows * K));
           for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
           std::vector<int32_t> y(static_cast<size_t>(rows * M));
-          block_linear_mac(rows, x.data(), l.p, l.w, l.aligned, y.data());
+          block_linear_mac(rows, x.data(), l.p, l.w, l.prepared, y.data());
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t m = 0; m < M; ++m) {
               const std::vector<std::vector<int32_t>> taps = {
@@ -205,7 +193,7 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
           for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
           const int64_t OH = geo.out_h(), OW = geo.out_w();
           std::vector<int32_t> y(static_cast<size_t>(geo.batch * geo.out_channels * OH * OW));
-          block_conv_mac(geo, x.data(), l.p, l.w, l.aligned, y.data());
+          block_conv_mac(geo, x.data(), l.p, l.w, l.prepared, y.data());
           for (int64_t n = 0; n < geo.batch; ++n)
             for (int64_t m = 0; m < geo.out_channels; ++m)
               for (int64_t oy = 0; oy < OH; ++oy)
