@@ -257,6 +257,53 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   return r;
 }
 
+std::string layer_table_markdown(const std::vector<LayerComparison>& layers) {
+  std::ostringstream md;
+  auto pct = [](double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
+  md << "| value | produced by | format | elements | differing | within 1 LSB | max \\|diff\\| LSB | SQNR dB "
+        "|\n|---|---|---|---|---|---|---|---|\n";
+  for (const auto& l : layers)
+    md << "| `" << l.value << "` | `" << l.producer << "` | " << l.format << " | " << l.elements << " | "
+       << pct(l.differing, l.elements) << " % | " << pct(l.within_one, l.elements) << " % | " << l.max_abs_lsb << " | "
+       << l.sqnr_db() << " |\n";
+  return md.str();
+}
+
+std::vector<LayerComparison> compare_with_reference(const IntGraph& q, const std::map<std::string, CodeTensor>& codes,
+                                                    const std::map<std::string, Tensor>& reference) {
+  for (const auto& [name, y] : reference) {
+    const auto v = q.values.find(name);
+    if (v == q.values.end() || q.constants.count(name))
+      throw InputError("reference tensor '" + name +
+                       "' is not an integer value of the IntGraph (its values are named " +
+                       "after the ONNX tensors a quantizer quantized)");
+    if (!y.is_float()) throw InputError("reference tensor '" + name + "': expected float32 fake-quantized values");
+  }
+  std::vector<LayerComparison> layers;
+  for (const Node& op : q.ops)
+    for (const std::string& out : op.outputs) {
+      const auto y = reference.find(out);
+      if (y == reference.end()) continue;
+      const auto run = codes.find(out);
+      if (run == codes.end()) throw InputError("reference tensor '" + out + "': the traced run has no such tensor");
+      if (run->second.shape != y->second.shape)
+        throw InputError("reference tensor '" + out + "' is " + shape_to_string(y->second.shape) +
+                         "; the integer network's is " + shape_to_string(run->second.shape));
+      const QuantParams& p = q.values.at(out).quant;
+      LayerComparison layer{out, op.name, p.format.name()};
+      layer.elements = static_cast<int64_t>(run->second.data.size());
+      for (size_t i = 0; i < run->second.data.size(); ++i) {
+        const double fake = y->second.floats[i];
+        const int64_t expected = static_cast<int64_t>(std::nearbyint(fake / p.scale)) + p.zero_point;
+        const int64_t got = run->second.data[i], d = std::abs(got - expected);
+        layer.differing += d != 0, layer.within_one += d <= 1, layer.max_abs_lsb = std::max(layer.max_abs_lsb, d);
+        layer.sqnr.add(fake, p.scale * static_cast<double>(got - p.zero_point));
+      }
+      layers.push_back(std::move(layer));
+    }
+  return layers;
+}
+
 std::string report_markdown(const DualPathReport& r) {
   std::ostringstream md;
   auto pct = [](double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
@@ -287,12 +334,7 @@ std::string report_markdown(const DualPathReport& r) {
   md << "## Integer vs fake-quant, per layer (in output LSBs), and SQNR vs FP32\n\n"
         "Each layer is compared in isolation: its fake-quant computation starts from the integer path's input codes. "
         "SQNR compares the integer tensor (dequantized) with the FP32 network's, errors propagated.\n\n";
-  md << "| value | produced by | format | elements | differing | within 1 LSB | max \\|diff\\| LSB | SQNR dB "
-        "|\n|---|---|---|---|---|---|---|---|\n";
-  for (const auto& l : r.layers)
-    md << "| `" << l.value << "` | `" << l.producer << "` | " << l.format << " | " << l.elements << " | "
-       << pct(l.differing, l.elements) << " % | " << pct(l.within_one, l.elements) << " % | " << l.max_abs_lsb << " | "
-       << l.sqnr_db() << " |\n";
+  md << layer_table_markdown(r.layers);
   if (!r.nonlinears.empty()) {
     md << "\n## Non-linear approximations, over every input code\n\n"
           "Each table against its float function (docs/numerics.md §8; `poly`: I-BERT's integer polynomial, §12), in "

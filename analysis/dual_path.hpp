@@ -7,6 +7,7 @@
 // against their configured widths; and top-1 accuracy of all three paths.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "model/evaluate.hpp"
 #include "model/graph.hpp"
 #include "model/int_graph.hpp"
+#include "ops/op_def.hpp"
 
 namespace chipref {
 
@@ -69,6 +71,18 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
                              int64_t batch_size = 100, const IntGraph* dense = nullptr);
 
 std::string report_markdown(const DualPathReport& r);
+
+// The integer network's codes against a fake-quant computation made elsewhere (a PyTorch model with its own
+// quantizers, exported as QONNX or QDQ and lowered by chipref: docs/python.md). For each tensor of
+// `reference` (fake-quantized float values y, by IntGraph value name), its codes round_half_even(y / s) + z
+// at the value's own (s, z) against the integer codes of `codes` (a traced run on the same inputs), in LSBs;
+// the SQNR is the dequantized integer tensor's against y. Layers in the IntGraph's op order. InputError
+// naming a tensor that is not an integer value of `q`, or whose shape differs from the run's.
+std::vector<LayerComparison> compare_with_reference(const IntGraph& q, const std::map<std::string, CodeTensor>& codes,
+                                                    const std::map<std::string, Tensor>& reference);
+// The per-layer table of report_markdown: value, producer, format, elements, differing, within 1 LSB, max
+// |diff|, SQNR.
+std::string layer_table_markdown(const std::vector<LayerComparison>& layers);
 std::string report_json(const DualPathReport& r);
 
 }  // namespace chipref

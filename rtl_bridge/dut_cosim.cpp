@@ -6,6 +6,7 @@
 #include "core/data_files.hpp"
 #include "rtl_bridge/design_cosim.hpp"
 #include "rtl_bridge/dut_runtime.hpp"
+#include "rtl_bridge/reference_blocks.hpp"
 
 namespace chipref::cosim {
 
@@ -36,6 +37,25 @@ std::string reference_rtl_path(const std::string& block) {
 }
 std::string reference_adapter_path(const std::string& block) {
   return chipref_data_file("rtl_bridge/adapters/" + block + ".yaml", CHIPREF_SOURCE_DIR);
+}
+
+CosimResult cosim_block_or_dut(const std::string& block, DutCosimOptions dut) {
+  if (dut.sources.empty() == block.empty())
+    throw InputError("cosim: give either --block (a reference block) or --dut with --top and --adapter (your design)");
+  if (!dut.sources.empty() && (dut.top.empty() || dut.adapter.empty()))
+    throw InputError("cosim --dut needs --top (the top module) and --adapter (a YAML file)");
+  if (dut.sources.empty() && (!dut.top.empty() || !dut.adapter.empty()))
+    throw InputError("cosim: --top and --adapter go with --dut");
+  if (!dut.sources.empty()) return cosim_dut(dut);
+  if (dut.trace.empty()) return cosim_reference_block(block, dut.vectors_dir, dut.layer, dut.watchdog);
+  // The reference blocks linked into chipref carry no tracing: build the same RTL as a design with its
+  // identity adapter, which does.
+  dut.sources = {reference_rtl_path(block)};
+  dut.top = reference_top(block);
+  dut.adapter = reference_adapter_path(block);
+  CosimResult r = cosim_dut(dut);
+  r.block = block;
+  return r;
 }
 
 }  // namespace chipref::cosim

@@ -30,4 +30,9 @@ std::string reference_adapter_path(const std::string& block);
 std::string reference_rtl_path(const std::string& block);
 std::string reference_top(const std::string& block);
 
+// What `chipref cosim` runs: `block` (a reference block) or `dut.sources` (the user's design, with its top
+// and adapter), exactly one of them. A reference block with `dut.trace` set runs as a design with its
+// identity adapter, which can write a waveform. InputError for a missing or contradictory choice.
+CosimResult cosim_block_or_dut(const std::string& block, DutCosimOptions dut);
+
 }  // namespace chipref::cosim

@@ -21,13 +21,6 @@ std::string c_type(ElementType t) {
   return (t.is_signed ? "int" : "uint") + std::to_string(width) + "_t";
 }
 
-DType npy_dtype(ElementType t) {
-  if (t.bits <= 8) return t.is_signed ? DType::int8 : DType::uint8;
-  if (t.bits <= 16) return t.is_signed ? DType::int16 : DType::uint16;
-  if (t.bits <= 32 && t.is_signed) return DType::int32;
-  return DType::int64;  // unsigned words up to 32 bits, and anything wider
-}
-
 uint64_t low_bits(int64_t v, int bits) {
   return bits >= 64 ? static_cast<uint64_t>(v) : static_cast<uint64_t>(v) & ((uint64_t{1} << bits) - 1);
 }
@@ -39,6 +32,13 @@ int64_t sign_extend(uint64_t v, int bits, bool is_signed) {
   return static_cast<int64_t>(v);
 }
 }  // namespace
+
+DType npy_dtype(ElementType t) {
+  if (t.bits <= 8) return t.is_signed ? DType::int8 : DType::uint8;
+  if (t.bits <= 16) return t.is_signed ? DType::int16 : DType::uint16;
+  if (t.bits <= 32 && t.is_signed) return DType::int32;
+  return DType::int64;  // unsigned words up to 32 bits, and anything wider
+}
 
 std::string_view to_string(Format f) { return enum_names::name_of(f, kNames); }
 Format parse_format(std::string_view name) { return enum_names::parse("vector format", name, kNames); }

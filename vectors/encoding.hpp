@@ -31,6 +31,10 @@ struct ElementType {
   int hex_digits() const;  // ⌈bits / 4⌉
 };
 
+// The .npy element type a vector of `type` is written in: the narrowest of int8/16/32 (uint8/16) holding
+// it, int64 for unsigned 32-bit words and anything wider.
+DType npy_dtype(ElementType type);
+
 // InputError naming `what` if a value does not fit the element type. A header's array is named after
 // `what`'s file name (c_identifier).
 // `order` says, in a C header's comment, how the values are arranged (a layout, a packing).

@@ -4,7 +4,6 @@
 #include "core/error.hpp"
 #include "rtl_bridge/dut_cosim.hpp"
 #include "rtl_bridge/protocol_plugin.hpp"
-#include "rtl_bridge/reference_blocks.hpp"
 
 namespace chipref::cli {
 
@@ -15,28 +14,9 @@ struct CosimOptions {
   cosim::DutCosimOptions dut;
 };
 
-int run_cosim(CosimOptions o) {
+int run_cosim(const CosimOptions& o) {
   for (const std::string& plugin : o.plugins) cosim::load_protocol_plugin(plugin);
-  if (o.dut.sources.empty() == o.block.empty())
-    throw InputError("cosim: give either --block (a reference block) or --dut with --top and --adapter (your design)");
-  if (!o.dut.sources.empty() && (o.dut.top.empty() || o.dut.adapter.empty()))
-    throw InputError("cosim --dut needs --top (the top module) and --adapter (a YAML file)");
-  if (o.dut.sources.empty() && (!o.dut.top.empty() || !o.dut.adapter.empty()))
-    throw InputError("cosim: --top and --adapter go with --dut");
-  cosim::CosimResult r;
-  if (!o.dut.sources.empty()) {
-    r = cosim::cosim_dut(o.dut);
-  } else if (!o.dut.trace.empty()) {
-    // The reference blocks linked into chipref carry no tracing: build the same RTL as a design with its
-    // identity adapter, which does.
-    o.dut.sources = {cosim::reference_rtl_path(o.block)};
-    o.dut.top = cosim::reference_top(o.block);
-    o.dut.adapter = cosim::reference_adapter_path(o.block);
-    r = cosim::cosim_dut(o.dut);
-    r.block = o.block;
-  } else {
-    r = cosim::cosim_reference_block(o.block, o.dut.vectors_dir, o.dut.layer, o.dut.watchdog);
-  }
+  const cosim::CosimResult r = cosim::cosim_block_or_dut(o.block, o.dut);
   fmt::print("{}", cosim::format_report(r));
   return r.passed() ? 0 : 3;
 }

@@ -6,7 +6,7 @@
 # Usage: layering.sh SOURCE_DIR
 set -euo pipefail
 cd "$1"
-floors=(core numerics kernels model ops quant sim analysis vectors "rtl_bridge dpi" sweep "cli bench fuzz tests")
+floors=(core numerics kernels model ops quant sim analysis vectors "rtl_bridge dpi" sweep "cli bench fuzz tests python")
 declare -A floor_of
 for i in "${!floors[@]}"; do for folder in ${floors[$i]}; do floor_of[$folder]=$i; done; done
 arrows=0
