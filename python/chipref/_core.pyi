@@ -1,0 +1,76 @@
+"""Typed signatures of chipref's native module (python/module.cpp); docs/python.md is the guide."""
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
+
+import numpy as np
+import numpy.typing as npt
+
+PathLike = Union[str, os.PathLike]
+__version__: str
+
+class Error(Exception):
+    """Base of every error chipref reports; exit_code is the CLI's for it."""
+    exit_code: int
+
+class InputError(Error, ValueError):
+    """Bad input: a file, a config value, a model, an argument out of range (exit code 1)."""
+
+class Unsupported(InputError):
+    """Valid input chipref does not implement (an ONNX op configuration, an element type)."""
+
+class VerificationMismatch(Error):
+    """A checked result differs from its golden reference (exit code 3)."""
+
+class FloatModel:
+    """A float ONNX model as chipref imported it."""
+    @property
+    def path(self) -> str: ...
+    @property
+    def inputs(self) -> List[Dict[str, Any]]: ...
+    @property
+    def outputs(self) -> List[Dict[str, Any]]: ...
+    @overload
+    def run(self, x: npt.NDArray[Any]) -> npt.NDArray[np.float32]: ...
+    @overload
+    def run(self, x: npt.NDArray[Any], intermediates: bool) -> Union[npt.NDArray[np.float32], Dict[str, npt.NDArray[Any]]]: ...
+    def summary(self) -> List[Dict[str, Any]]: ...
+
+class IntGraph:
+    """An integer-only network (chipref quantize's output)."""
+    @staticmethod
+    def load(dir: PathLike) -> "IntGraph": ...
+    def save(self, dir: PathLike) -> None: ...
+    @property
+    def dir(self) -> Optional[str]: ...
+    @property
+    def ops(self) -> List[Dict[str, Any]]: ...
+    @property
+    def values(self) -> Dict[str, Dict[str, Any]]: ...
+    @property
+    def input_name(self) -> str: ...
+    @property
+    def input_shape(self) -> List[int]: ...
+    @property
+    def output_shape(self) -> List[int]: ...
+    def run(self, x: npt.NDArray[Any], engine: str = "direct", trace: bool = False, jobs: int = 1,
+            rtl: Sequence[str] = ...) -> Union[npt.NDArray[np.float32],
+                                               Tuple[npt.NDArray[np.float32], Dict[str, npt.NDArray[np.integer]], Dict[str, int]]]: ...
+
+def import_onnx(path: PathLike, batch_size: int = 0) -> FloatModel: ...
+def quantize(model: Union[FloatModel, PathLike], config: Union[Dict[str, Any], PathLike],
+             calib: Union[None, npt.NDArray[Any], str] = None, calib_count: int = 0,
+             preprocess: Optional[PathLike] = None, mean: Optional[float] = None, std: Optional[float] = None,
+             strict: bool = False, threads: int = 1) -> IntGraph: ...
+def load(dir: PathLike) -> IntGraph: ...
+def vectors(graph: IntGraph, inputs: Union[npt.NDArray[Any], PathLike], out_dir: PathLike, count: int = 0,
+            formats: Sequence[str] = ("mem",), layers: str = "*", layout: str = "nchw", word_bits: int = 0,
+            bit_order: str = "lsb-first", layout_config: Optional[PathLike] = None, accumulators: bool = True,
+            engine: str = "direct", jobs: int = 1, input_file: Optional[PathLike] = None) -> Dict[str, Any]: ...
+def verify(dir: PathLike) -> int: ...
+def sweep(sweep_file: PathLike, out_dir: PathLike, jobs: int = 1, shard: Optional[int] = None,
+          shards: int = 1) -> List[Dict[str, Any]]: ...
+def cosim(vectors: PathLike, layer: str, block: str = "", dut: Union[None, PathLike, Sequence[PathLike]] = None,
+          top: str = "", adapter: Optional[PathLike] = None, build_dir: Optional[PathLike] = None,
+          watchdog: int = 1000, trace: Optional[PathLike] = None, trace_window: int = 100) -> Dict[str, Any]: ...
+def compare_with_reference(graph: IntGraph, codes: Dict[str, npt.NDArray[Any]],
+                           reference: Dict[str, npt.NDArray[np.float32]]) -> Dict[str, Any]: ...
