@@ -3,7 +3,8 @@
 # and the reference RTL and adapters in <prefix>/share/chipref, and the program finds them beside its own
 # bin/ (core/data_files.hpp), also after the whole prefix is moved elsewhere.
 set -u
-build=${1:?usage: test_installed.sh BUILD_DIR}
+build=${1:?usage: test_installed.sh BUILD_DIR [PYTHON]}
+python=${2:-}  # the interpreter the Python module was built for, when it was
 failures=0
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL $*"; failures=$((failures+1)); }
@@ -33,6 +34,22 @@ fi
 # CHIPREF_DATA_DIR overrides: a directory without the files makes the default config a missing file
 CHIPREF_DATA_DIR="$tmp/nowhere" "$chipref" demo --help >"$tmp/help2" 2>&1
 grep -qF "$tmp/nowhere/configs/w8a8.yaml" "$tmp/help2" || fail "CHIPREF_DATA_DIR is not used"
+
+# The Python package, from the moved prefix alone: it imports, finds the installed configs and quantizes
+# the installed example model.
+if [ -n "$python" ]; then
+  site=$(echo "$prefix"/lib/python3*/dist-packages)
+  [ -f "$site/chipref/__init__.py" ] && [ -f "$site/chipref/_core.pyi" ] || fail "Python package not installed in $site"
+  (cd "$tmp" && PYTHONPATH="$site" "$python" -c "
+import numpy as np, os, chipref
+share = os.path.realpath('$prefix/share/chipref')
+assert os.environ['CHIPREF_DATA_DIR'] == share, os.environ.get('CHIPREF_DATA_DIR')
+assert chipref.__file__.startswith('$site'), chipref.__file__
+x = np.zeros((2, 1, 28, 28), np.float32)
+g = chipref.quantize(share + '/examples/fmnist_cnn.onnx', config=share + '/configs/w8a8.yaml', calib=x)
+print('python ok', g.run(x).shape)
+" >"$tmp/python.log" 2>&1) || { fail "the installed Python package does not work"; cat "$tmp/python.log"; }
+fi
 
 [ "$failures" -eq 0 ] && echo "installed chipref: all checks passed"
 exit $((failures > 0))

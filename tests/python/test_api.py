@@ -182,3 +182,49 @@ def test_repeated_runs_and_reference_cycles_do_not_leak(cnn_graph):
         assert all(r() is None for r in refs)
     grown = _rss_mb() - before
     assert grown < 20, f"RSS grew {grown:.1f} MB over 100 traced runs of 256 images"
+
+
+def test_sweep_returns_every_point(tmp_path):
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(f"""model: {CNN}
+base: {W8A8}
+data: {{eval_images: 200, calibration_images: 50, detail_images: 20}}
+sampling: grid
+axes:
+  weight_bits: {{key: weights.bits, values: [3, 8]}}
+""")
+    points = chipref.sweep(str(sweep_file), str(tmp_path / "out"), jobs=2)
+    assert [p["values"] for p in points] == [{"weight_bits": "3"}, {"weight_bits": "8"}]
+    assert all(p["error"] == "" and p["count"] == 200 for p in points)
+    assert points[1]["top1"] > 0.8 and points[0]["cost"] < points[1]["cost"]
+    csv = (tmp_path / "out" / "results.csv").read_text()
+    assert f"{points[1]['top1']:.4f}"[:5] in csv
+    with pytest.raises(chipref.InputError, match="shard"):
+        chipref.sweep(str(sweep_file), str(tmp_path / "out2"), shards=2)
+
+
+def test_cosim_of_a_reference_block(cnn_graph, images, tmp_path):
+    out = tmp_path / "vec"
+    chipref.vectors(cnn_graph, images[:1], str(out))
+    layer = next(op["name"] for op in cnn_graph.ops if op["op_type"] == "mulshift")
+    passed = chipref.cosim(str(out), layer, block="mulshift")
+    assert passed["passed"] and passed["mismatches"] == 0 and passed["compared"] > 0
+    assert passed["first_mismatch"] is None and "PASS" in passed["report"]
+    # A design that rounds down (the reference RTL's mutation 1): a mismatch is a result, not an exception.
+    buggy = tmp_path / "mulshift_round_down.sv"
+    buggy.write_text((SOURCE / "rtl_bridge" / "rtl" / "mulshift_unit.sv").read_text()
+                     .replace("parameter int MUTATION = 0", "parameter int MUTATION = 1"))
+    failed = chipref.cosim(str(out), layer, dut=[buggy], top="mulshift_unit",
+                           adapter=SOURCE / "rtl_bridge" / "adapters" / "mulshift.yaml", build_dir=tmp_path / "cache")
+    assert not failed["passed"] and 0 < failed["mismatches"] < failed["compared"]
+    first = failed["first_mismatch"]
+    assert first["input"] == 0 and first["got"] == first["expected"] - 1  # rounded down instead of to nearest
+    # Golden files changed after the manifest was written: the vectors themselves are refused.
+    manifest = json.loads((out / "manifest.json").read_text())
+    golden = out / next(e["file"] for e in manifest["entries"] if e["op"] == layer and e["role"] == "output")
+    golden.write_text(golden.read_text() + "00\n")
+    with pytest.raises(chipref.VerificationMismatch) as e:
+        chipref.cosim(str(out), layer, block="mulshift")
+    assert e.value.exit_code == 3
+    with pytest.raises(chipref.InputError, match="either"):
+        chipref.cosim(str(out), layer)
