@@ -184,18 +184,17 @@ PyIntGraph quantize_model(const py::object& model, const py::object& config, con
       integer_input
           ? Preprocess{}
           : choose_normalisation(m.path, given, preprocess.is_none() ? "arguments" : path_text(preprocess)).norm;
-  std::vector<std::string> names;
-  for (const Node& n : graph.nodes) names.push_back(n.name);
-  const auto unmatched = unmatched_overrides(cfg, names);
-  if (!unmatched.empty()) {
-    std::string list;
-    for (const LayerOverride* u : unmatched)
-      list += (list.empty() ? "" : ", ") + ("'" + u->pattern + "' (" + u->where + ")");
-    const std::string message = "layer patterns match no node of " + m.path + ": " + list;
-    if (strict) throw InputError(message);
-    if (PyErr_WarnEx(PyExc_UserWarning, message.c_str(), 1) != 0) throw py::error_already_set();
+  if (threads < 1) throw InputError("quantize: threads must be >= 1");
+  if (const std::string unmatched = unmatched_overrides_message(cfg, graph); !unmatched.empty()) {
+    if (strict) throw InputError(unmatched);
+    if (PyErr_WarnEx(PyExc_UserWarning, unmatched.c_str(), 1) != 0) throw py::error_already_set();
   }
   const bool given_params = is_prequantized(graph);
+  if (given_params && !calib.is_none()) {
+    const std::string message =
+        m.path + " is already quantized (QDQ / QONNX); its own parameters are used and calib is ignored";
+    if (PyErr_WarnEx(PyExc_UserWarning, message.c_str(), 1) != 0) throw py::error_already_set();
+  }
   QuantizeInputs inputs{&graph, &cfg, nullptr, m.path, norm};
   inputs.calibration_threads = threads;
   std::optional<Tensor> calibration_tensor;

@@ -163,6 +163,15 @@ std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config,
   return unmatched;
 }
 
+std::string unmatched_overrides_message(const QuantConfig& config, const Graph& graph) {
+  std::vector<std::string> names;
+  for (const Node& n : graph.nodes) names.push_back(n.name);
+  std::string list;
+  for (const LayerOverride* u : unmatched_overrides(config, names))
+    list += (list.empty() ? "" : ", ") + ("'" + u->pattern + "' (" + u->where + ")");
+  return list.empty() ? list : "layer patterns match no node of " + graph.source + ": " + list;
+}
+
 QuantConfig parse_quant_config(const std::string& text, const std::string& source) {
   return read_yaml_document(source, [&] { return parse_config_document(text, source); });
 }

@@ -76,6 +76,10 @@ struct QuantConfig {
 // The overrides whose pattern matches none of `node_names` (a typo in a config is otherwise silent).
 std::vector<const LayerOverride*> unmatched_overrides(const QuantConfig& config,
                                                       const std::vector<std::string>& node_names);
+// "layer patterns match no node of MODEL: 'PATTERN' (FILE:LINE:COLUMN), ..." for the overrides that match
+// no node of `graph` (MODEL: its source file), or "" when each matches one: the CLI's warning (an error
+// with --strict) and the Python module's.
+std::string unmatched_overrides_message(const QuantConfig& config, const Graph& graph);
 
 QuantConfig load_quant_config(const std::string& path);
 QuantConfig parse_quant_config(const std::string& yaml_text, const std::string& source_name);

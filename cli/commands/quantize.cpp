@@ -40,15 +40,9 @@ int run_quantize(const QuantizeOptions& o) {
   const Preprocess norm =
       integer_input ? Preprocess{}
                     : choose_normalisation(o.model, given, o.preprocess.empty() ? "flags" : o.preprocess).norm;
-  std::vector<std::string> names;
-  for (const Node& n : graph.nodes) names.push_back(n.name);
-  const auto unmatched = unmatched_overrides(config, names);
-  if (!unmatched.empty()) {
-    std::string list;
-    for (const LayerOverride* u : unmatched)
-      list += (list.empty() ? "" : ", ") + ("'" + u->pattern + "' (" + u->where + ")");
-    if (o.strict) throw InputError("layer patterns match no node of " + o.model + ": " + list);
-    fmt::print(stderr, "chipref: warning: layer patterns match no node of {}: {}\n", o.model, list);
+  if (const std::string unmatched = unmatched_overrides_message(config, graph); !unmatched.empty()) {
+    if (o.strict) throw InputError(unmatched);
+    fmt::print(stderr, "chipref: warning: {}\n", unmatched);
   }
   const bool given_params = is_prequantized(graph);
   if (given_params && (o.calib_given || o.calib_count > 0))

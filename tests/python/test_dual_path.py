@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import onnx
+import pytest
+
+import chipref
 
 from conftest import SOURCE
 
@@ -21,6 +25,10 @@ def test_the_dual_path_example(tmp_path):
     qdq = {n.op_type for n in onnx.load(str(out / "cnn_qdq.onnx")).graph.node}
     assert "Quant" in qonnx and "QuantizeLinear" not in qonnx
     assert {"QuantizeLinear", "DequantizeLinear"} <= qdq and "Quant" not in qdq
+
+    # A QONNX model keeps its own parameters: calibration inputs given anyway are ignored, with a warning.
+    with pytest.warns(UserWarning, match="calib is ignored"):
+        chipref.quantize(str(out / "cnn_qonnx.onnx"), config={}, calib=np.zeros((2, 1, 28, 28), np.float32))
 
     report = json.loads((out / "dual_path.json").read_text())
     assert report["identical_int_graphs"]
