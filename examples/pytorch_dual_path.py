@@ -166,7 +166,7 @@ class QuantConv(nn.Module):
         return F.conv2d(x, w, bias, self.stride, self.padding, 1, self.groups)
 
 
-def folded(model, conv, bn):
+def folded(conv, bn):
     """A Conv2d's weight and bias with its BatchNorm folded in (eval mode)."""
     factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     return (conv.weight * factor.view(-1, 1, 1, 1)).detach(), (bn.bias - bn.running_mean * factor).detach()
@@ -182,7 +182,7 @@ class QuantCnn(nn.Module):
         self.act = nn.ModuleDict({n: LsqQuantizer(8, n in ("input", "pw")) for n in names})
 
         def qconv(block, source, **kw):
-            return QuantConv(*folded(cnn, block[0], block[1]), weight_bits, self.act[source], **kw)
+            return QuantConv(*folded(block[0], block[1]), weight_bits, self.act[source], **kw)
         self.stem = qconv(cnn.stem, "input", padding=1)
         self.down = qconv(cnn.down, "stem", stride=2, padding=1)
         self.dw = qconv(cnn.dw, "down", padding=1, groups=32)
