@@ -30,6 +30,9 @@ bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
 // Output channels split over threads in multiples of the GEMMs' register blocks (6 rows on avx2, 12 on
 // avx512), so that no thread runs a partial block where one thread would not.
 constexpr int64_t kGemmRowAlignment = 12;
+// The int32 tile a convolution's GEMM writes before its epilogue requantizes it into the output: small
+// enough to stay in L2 between the two.
+constexpr int64_t kTileBytes = 128 * 1024;
 
 // The int16 GEMM of the avx2 tier (avx2.hpp), on 512-bit vectors where the level allows.
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
@@ -295,24 +298,50 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     throw InputError("conv_mac: an output stage of " + std::to_string(output_stage->channels.size()) +
                      " channels for " + std::to_string(g.out_channels) + " output channels");
   // output channel m's n values, in place (the GEMM paths: in their buffer, before the copy out)
-  auto requantize = [&](int64_t m, int32_t* values, int64_t n) {
-    if (output_stage) mulshift_row(*output_stage, output_stage->channels.size() > 1 ? m : 0, values, n, values);
+  auto requantize_into = [&](int64_t m, const int32_t* values, int64_t n, int32_t* into) {
+    if (output_stage) mulshift_row(*output_stage, output_stage->channels.size() > 1 ? m : 0, values, n, into);
   };
+  auto requantize = [&](int64_t m, int32_t* values, int64_t n) { requantize_into(m, values, n, values); };
   require_valid(g);
   const int64_t oh = g.out_h(), ow = g.out_w();
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
-  // The GEMM paths' columns q0..q1−1 (output position q = oy · sub_w + ox) of group grp's channels, image
-  // n: requantized in the GEMM's buffer c (a row of np values per channel) and copied into their planes
-  // of out. Columns ox >= ow are padding and stay behind.
-  auto copy_out = [&](int32_t* c, int64_t n, int64_t grp, int64_t q0, int64_t q1, int64_t np, int64_t sub_w) {
+  // The GEMM paths' columns q0..q1−1 (output position q = oy · sub_w + ox) of group grp's channels, image n,
+  // from `tile` (channel m's row at tile + m · ldc, column q at index q − q0) into their planes of out,
+  // requantized on the way. Columns ox >= ow are padding and stay behind.
+  auto write_out = [&](int32_t* tile, int64_t ldc, int64_t n, int64_t grp, int64_t q0, int64_t q1, int64_t sub_w) {
     for (int64_t m = 0; m < m_per_group; ++m) {
-      int32_t* row = c + m * np;
-      requantize(grp * m_per_group + m, row + q0, q1 - q0);
+      int32_t* row = tile + m * ldc - q0;
       int32_t* plane = out + (n * g.out_channels + grp * m_per_group + m) * oh * ow;
+      if (sub_w == ow) {  // no padding columns: the row lies in the plane as it is
+        const int64_t to = std::min(q1, oh * ow);
+        if (to <= q0) continue;
+        if (output_stage)
+          requantize_into(grp * m_per_group + m, row + q0, to - q0, plane + q0);
+        else
+          std::copy(row + q0, row + to, plane + q0);
+        continue;
+      }
+      requantize_into(grp * m_per_group + m, row + q0, q1 - q0, row + q0);
       for (int64_t oy = q0 / sub_w; oy < oh && oy * sub_w < q1; ++oy) {
         const int64_t from = std::max(q0, oy * sub_w), to = std::min(q1, oy * sub_w + ow);
         if (from < to) std::copy(row + from, row + to, plane + oy * ow + (from - oy * sub_w));
       }
+    }
+  };
+  // gemm(q0, q1, tile, ldc) over columns q0..q1−1 of a thread's part of B in panels whose int32 tile of all the
+  // group's channels stays in L2 (each written out before the next is computed: the int32 accumulators
+  // never travel through memory as a whole tensor)
+  auto in_panels = [&](int64_t q0, int64_t q1, int64_t n, int64_t grp, int64_t sub_w,
+                       const std::function<void(int64_t, int64_t, int32_t*, int64_t)>& gemm) {
+    const int64_t panel = std::max<int64_t>(32, kTileBytes / (4 * m_per_group) / 32 * 32);
+    thread_local std::vector<int32_t> tile;
+    const int64_t ldc = std::min(panel, q1 - q0);
+    if (tile.size() < static_cast<size_t>(m_per_group * ldc)) tile.resize(static_cast<size_t>(m_per_group * ldc));
+    int32_t* const buffer = tile.data();  // by address: in a helper thread the name would mean the helper's own
+    for (int64_t qa = q0; qa < q1; qa += panel) {
+      const int64_t qb = std::min(q1, qa + panel);
+      gemm(qa, qb, buffer, ldc);
+      write_out(buffer, ldc, n, grp, qa, qb, sub_w);
     }
   };
   // f(q0, q1) over column blocks of the GEMMs' B (np columns, a multiple of 16), split over the threads
@@ -352,15 +381,12 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     PhasePlanes<uint8_t> planes(g, static_cast<uint8_t>(x_zero_point - base));
     const std::vector<const uint8_t*> rows = planes.rows(kq);
     const int64_t np = planes.columns(), sub_w = planes.row_width();
-    thread_local std::vector<int32_t> c, adjusted_bias;
-    if (c.size() < static_cast<size_t>(m_per_group * np)) c.resize(static_cast<size_t>(m_per_group * np));
+    thread_local std::vector<int32_t> adjusted_bias;
     adjusted_bias.resize(static_cast<size_t>(g.out_channels));
     for (int64_t m = 0; m < g.out_channels; ++m)  // modulo 2^32, as the GEMM adds
       adjusted_bias[m] = static_cast<int32_t>(
           static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[m]}) + (base - x_zero_point) * weights.sum[m]));
-    // this thread's buffers, by address: in a helper thread the names would mean the helper's own
-    int32_t* const buffer = c.data();
-    const int32_t* const bias_u8 = adjusted_bias.data();
+    const int32_t* const bias_u8 = adjusted_bias.data();  // by address, as the tile in in_panels
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
@@ -370,11 +396,13 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
           std::optional<PhasePlanes<uint8_t>> own;
           PhasePlanes<uint8_t>& p = q1 - q0 == np ? planes : own.emplace(g, static_cast<uint8_t>(x_zero_point - base));
           p.fill(x, static_cast<int32_t>(base), n, grp);
-          std::vector<const uint8_t*> block = &p == &planes ? rows : p.rows(kq);
-          for (const uint8_t*& r : block) r += q0;
-          avx512::gemm_u8s8(weights.packed8.data() + grp * m_per_group * kq, block.data(), m_per_group, kq, q1 - q0,
-                            bias_u8 + grp * m_per_group, buffer + q0, np);
-          copy_out(buffer, n, grp, q0, q1, np, sub_w);
+          const std::vector<const uint8_t*> from = &p == &planes ? rows : p.rows(kq);
+          std::vector<const uint8_t*> block(from.size());
+          in_panels(q0, q1, n, grp, sub_w, [&](int64_t qa, int64_t qb, int32_t* tile, int64_t ldc) {
+            for (size_t r = 0; r < from.size(); ++r) block[r] = from[r] + qa;
+            avx512::gemm_u8s8(weights.packed8.data() + grp * m_per_group * kq, block.data(), m_per_group, kq, qb - qa,
+                              bias_u8 + grp * m_per_group, tile, ldc);
+          });
         });
       }
   } else if (level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
@@ -383,11 +411,6 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     PhasePlanes<int16_t> planes(g, 0);
     const std::vector<const int16_t*> rows = planes.rows(kp);
     const int64_t np = planes.columns(), sub_w = planes.row_width();
-    // every element is written by the GEMM before it is read: a per-thread buffer that only grows, not a
-    // zeroed one per call (whose memset and page faults cost as much as the copy out)
-    thread_local std::vector<int32_t> c;
-    if (c.size() < static_cast<size_t>(m_per_group * np)) c.resize(static_cast<size_t>(m_per_group * np));
-    int32_t* const buffer = c.data();  // by address: in a helper thread the name would mean the helper's own
     for (int64_t n = 0; n < g.batch; ++n) {
       if (m_per_group == 1) {  // depthwise: one output channel a group, written straight into its plane
         // The groups split over threads, each filling planes of its own. A depthwise MAC costs about
@@ -415,11 +438,13 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
           std::optional<PhasePlanes<int16_t>> own;  // as in the u8 × s8 path
           PhasePlanes<int16_t>& p = q1 - q0 == np ? planes : own.emplace(g, 0);
           p.fill(x, x_zero_point, n, grp);
-          std::vector<const int16_t*> block = &p == &planes ? rows : p.rows(kp);
-          for (const int16_t*& r : block) r += q0;
-          gemm_s16(a + grp * m_per_group * kp, block.data(), m_per_group, kp, q1 - q0,
-                   bias.empty() ? nullptr : bias.data() + grp * m_per_group, buffer + q0, np);
-          copy_out(buffer, n, grp, q0, q1, np, sub_w);
+          const std::vector<const int16_t*> from = &p == &planes ? rows : p.rows(kp);
+          std::vector<const int16_t*> block(from.size());
+          in_panels(q0, q1, n, grp, sub_w, [&](int64_t qa, int64_t qb, int32_t* tile, int64_t ldc) {
+            for (size_t r = 0; r < from.size(); ++r) block[r] = from[r] + qa;
+            gemm_s16(a + grp * m_per_group * kp, block.data(), m_per_group, kp, qb - qa,
+                     bias.empty() ? nullptr : bias.data() + grp * m_per_group, tile, ldc);
+          });
         });
       }
     }

@@ -119,6 +119,62 @@ TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overfl
   CHECK(compared > 150);
 }
 
+TEST_CASE("SIMD/conv_mac with its requantization fused equals conv_mac, then mulshift, at every level", "[sim][simd]") {
+  // The fused epilogue writes each GEMM tile's columns straight into the output planes: whole rows when the
+  // planes have no padding columns (1×1, stride 1), row pieces otherwise, in tiles narrower than the
+  // image when the group has many channels. Oracle: the per_addition accumulators, then the scalar mulshift.
+  std::mt19937_64 rng(4242);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  int compared = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    ConvGeometry g;
+    const bool pointwise = trial % 2 == 0;
+    g.groups = trial % 5 == 1 ? 2 : 1;
+    g.in_channels = g.groups * (1 + pick(rng) % 24);
+    // up to 1200 channels a group: tiles of 32 columns; small groups: one tile over the whole image
+    g.out_channels = g.groups * (trial % 3 == 0 ? 600 + pick(rng) % 600 : 1 + pick(rng) % 40);
+    g.in_h = 1 + pick(rng) % 40, g.in_w = 1 + pick(rng) % 40;
+    if (!pointwise) {
+      g.kernel_h = g.kernel_w = 3, g.stride_h = g.stride_w = 1 + pick(rng) % 2;
+      g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+    }
+    if (!g.valid()) continue;
+    const bool unsigned_codes = trial % 4 < 2;
+    const int32_t zp = unsigned_codes ? pick(rng) % 256 : pick(rng) % 256 - 128;
+    const auto x = random_codes(rng, static_cast<size_t>(g.in_channels * g.in_h * g.in_w), unsigned_codes ? 0 : -128,
+                                unsigned_codes ? 255 : 127);
+    const auto w = random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()), -128, 127);
+    const auto bias = random_codes(rng, static_cast<size_t>(g.out_channels), -20000, 20000);
+    std::vector<double> scales(trial % 3 == 1 ? 1 : static_cast<size_t>(g.out_channels));
+    for (double& s : scales) s = std::exp2(-8.0 - pick(rng) % 600 / 100.0);
+    const MulShift stage{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::uint_bits(8), 3),
+                         make_requant_channels(scales, 31), 3, 250};
+    const MacWeights weights = MacWeights::prepare(w.data(), g.out_channels, g.reduction_length());
+    const AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::saturate);
+    const int64_t count = g.out_channels * g.out_h() * g.out_w();
+    std::vector<int32_t> accumulators(static_cast<size_t>(count)), expected(static_cast<size_t>(count));
+    const SimdLevel saved = simd_level();
+    set_simd_level(SimdLevel::per_addition);
+    OverflowCounter counter;
+    conv_mac(g, x.data(), zp, weights, bias, acc, counter, accumulators.data());
+    mulshift(stage, accumulators.data(), 1, g.out_channels, g.out_h() * g.out_w(), expected.data());
+    set_simd_level(saved);
+    for (const auto& [level, fused] : at_each_level([&] {
+           std::vector<int32_t> y(static_cast<size_t>(count), INT32_MIN);
+           conv_mac(g, x.data(), zp, weights, bias, acc, counter, y.data(), &stage);
+           return y;
+         })) {
+      INFO("trial " << trial << ", level " << to_string(level) << ", " << g.in_channels << "x" << g.in_h << "x"
+                    << g.in_w << " -> " << g.out_channels << " k" << g.kernel_h << " s" << g.stride_h << " groups "
+                    << g.groups);
+      CHECK(fused == expected);
+      ++compared;
+    }
+    CHECK(counter.events == 0);
+  }
+  CHECK(compared >= 60);
+}
+
 TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantizer's integers", "[sim][simd]") {
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> log2_scale(-20.0, 3.0);
