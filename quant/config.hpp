@@ -24,6 +24,18 @@ struct LayerQuantConfig {
   bool weight_signed = true;     // unsigned: codes 0..2^b−1 (a symmetric layer's zero point is 2^(b−1))
   bool weight_symmetric = true;  // narrow range around the zero point; else a zero point per slice from [min, max]
   std::string weight_calibrator = "minmax";
+  // How the weights are rounded onto the calibrator's grid (quant/weight_rounding.hpp): nearest, gptq or
+  // adaround; and the empirical bias correction after it.
+  std::string weight_algorithm = "nearest";
+  bool bias_correction = false;
+  int gptq_block_size = 128;
+  double gptq_damping = 0.01;
+  bool gptq_act_order = false;
+  int adaround_iterations = 10000;
+  double adaround_regularization = 0.01;
+  double adaround_beta_start = 20, adaround_beta_end = 2;
+  double adaround_warmup = 0.2;
+  double adaround_learning_rate = 1e-3;
   int activation_bits = 8;
   bool activation_signed = false;
   bool activation_symmetric = false;

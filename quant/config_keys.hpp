@@ -46,6 +46,9 @@ std::vector<std::string> config_fields(const std::string& section);
 // docs/config.md's table rows of the section keys: `| key | values (default) | meaning |`.
 std::string config_keys_markdown();
 
+// A number as YAML and docs/config.md show it (the shortest form that reads back the same).
+std::string number_text(double x);
+
 // Declaration shorthands for the components' files.
 template <class Member>
 ConfigKey integer_key(const char* section, const char* field, int64_t lo, int64_t hi, Member member,
@@ -57,6 +60,13 @@ ConfigKey integer_key(const char* section, const char* field, int64_t lo, int64_
     c.*member = static_cast<std::remove_reference_t<decltype(c.*member)>>(v.integer);
   };
   k.show = [member](const LayerQuantConfig& c) { return std::to_string(c.*member); };
+  return k;
+}
+template <class Member>
+ConfigKey number_key(const char* section, const char* field, double lo, double hi, Member member, const char* meaning) {
+  ConfigKey k{section, field, ConfigKey::Kind::number, lo, hi, {}, "", meaning, {}, {}, ""};
+  k.set = [member](LayerQuantConfig& c, const ConfigValue& v) { c.*member = v.number; };
+  k.show = [member](const LayerQuantConfig& c) { return number_text(c.*member); };
   return k;
 }
 template <class Member>
@@ -75,9 +85,11 @@ std::function<std::vector<std::string>()> fixed_choices(std::vector<std::string>
 // The declarations, each in the file of the component that uses the keys.
 std::vector<ConfigKey>
 lowering_config_keys();  // quant/lowering/lowering.cpp: bits, granularity, requant, bias, accumulator
-std::vector<ConfigKey> calibrator_config_keys();    // quant/calibrators.cpp: the calibrators and their parameters
-std::vector<ConfigKey> nonlinear_config_keys();     // quant/lut.cpp: tables and polynomials
-std::vector<ConfigKey> sparsity_config_keys();      // quant/sparsity.cpp: N:M pruning
-std::vector<ConfigKey> block_format_config_keys();  // quant/lowering/mac.cpp: MAC layers in MX / BFP formats
+std::vector<ConfigKey> calibrator_config_keys();  // quant/calibrators.cpp: the calibrators and their parameters
+std::vector<ConfigKey> nonlinear_config_keys();   // quant/lut.cpp: tables and polynomials
+std::vector<ConfigKey> sparsity_config_keys();    // quant/sparsity.cpp: N:M pruning
+std::vector<ConfigKey> block_format_config_keys();
+std::vector<ConfigKey> weight_rounding_config_keys();  // quant/weight_rounding.cpp: GPTQ, AdaRound, bias correction  //
+                                                       // quant/lowering/mac.cpp: MAC layers in MX / BFP formats
 
 }  // namespace chipref

@@ -300,11 +300,13 @@ IntGraph quantize(const QuantizeInputs& in) {
   out.preprocess = in.preprocess;
   out.input_shape = g.inputs[0].shape;
   out.output_shape = g.outputs[0].shape;
-  Lowering(g, *in.config,
-           given_params ? std::map<std::string, Range>{}
+  Lowering lowering(g, *in.config,
+                    given_params
+                        ? std::map<std::string, Range>{}
                         : cached_calibration(g, *images, *in.config, in.calibration_cache, in.calibration_threads),
-           given_params ? &pre : nullptr, out, in.ignore_sparsity)
-      .run();
+                    given_params ? &pre : nullptr, out, in.ignore_sparsity);
+  lowering.enable_layer_inputs(given_params ? nullptr : images);
+  lowering.run();
   check_integer_only(out);
   return out;
 }

@@ -362,7 +362,8 @@ std::vector<double> Lowering::take_weights(const Node& n, const QuantizedConstan
   return record.scales;
 }
 
-std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name) {
+std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name,
+                                               const WeightChooser& choose) {
   const int64_t channels = w.shape.at(0), per = w.numel() / channels;
   const int b = c.weight_bits;
   const WeightCalibrator& calibrator = weight_calibrator(c.weight_calibrator);
@@ -379,6 +380,7 @@ std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuant
   record.format = IntFormat::make(b, c.weight_signed);
   record.zero_points.clear();
   std::vector<QuantParams> params;
+  std::vector<CodeGrid> grids;
   bool narrow = false;
   for (int64_t ch = 0; ch < channels; ++ch) {
     const float* row = w.floats.data() + ch * per;
@@ -396,17 +398,92 @@ std::vector<double> Lowering::quantize_weights(const Tensor& w, const LayerQuant
       q = activation_params(std::max(lo, -clip), std::min(hi, clip), b, c.weight_signed, false);
     }
     params.push_back(q);
+    grids.push_back(CodeGrid{q.scale, q.zero_point, q.format.min() + (narrow ? 1 : 0), q.format.max()});
     record.scales.push_back(q.scale);
     record.zero_points.push_back(q.zero_point);
   }
   if (!c.weight_per_channel) record.zero_points.resize(1);  // one per tensor: all equal
-  TensorQuantizer quantizer = TensorQuantizer::per_channel(std::move(params));
-  if (narrow) quantizer.narrow_range();
   const DType container =
       b <= 8 ? (c.weight_signed ? DType::int8 : DType::uint8) : (c.weight_signed ? DType::int16 : DType::uint16);
-  add_constant(name, quantizer.codes(w, container));
+  if (choose) {
+    const RealMatrix reals = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                                 w.floats.data(), channels, per)
+                                 .cast<double>();
+    const CodeMatrix chosen = choose(reals, grids);
+    Tensor codes = Tensor::zeros(container, w.shape);
+    for (int64_t ch = 0; ch < channels; ++ch)
+      for (int64_t i = 0; i < per; ++i) {
+        const int64_t code = chosen(ch, i);
+        if (code < grids[static_cast<size_t>(ch)].lo || code > grids[static_cast<size_t>(ch)].hi)
+          throw std::logic_error("a weight rounding chose a code outside its grid");
+        codes.ints[static_cast<size_t>(ch * per + i)] = code;
+      }
+    add_constant(name, std::move(codes));
+  } else {
+    TensorQuantizer quantizer = TensorQuantizer::per_channel(std::move(params));
+    if (narrow) quantizer.narrow_range();
+    add_constant(name, quantizer.codes(w, container));
+  }
   int_graph.weights[name] = record;
   return record.scales;
+}
+
+RealMatrix Lowering::dequantized_weights(const std::string& name) const {
+  return dequantized(int_graph.constants.at(name), int_graph.weights.at(name));
+}
+
+RealMatrix Lowering::dequantized(const Tensor& codes, const WeightQuant& record) {
+  const int64_t rows = codes.shape.at(0), per = codes.numel() / rows;
+  RealMatrix w(rows, per);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double scale = record.scales.at(record.scales.size() == 1 ? 0 : static_cast<size_t>(r));
+    for (int64_t i = 0; i < per; ++i)
+      w(r, i) = scale * static_cast<double>(codes.ints[static_cast<size_t>(r * per + i)] - record.zero_point(r));
+  }
+  return w;
+}
+
+void Lowering::enable_layer_inputs(const SampleSource* images) {
+  if (!images || prequantized) return;
+  const auto from_inputs = [](const LayerQuantConfig& c) {
+    return c.weight_algorithm != "nearest" || c.bias_correction;
+  };
+  bool wanted = false;
+  for (const Node& n : graph.nodes) wanted = wanted || from_inputs(config.for_node(n.name));
+  if (!wanted) return;
+  quantized_graph = std::make_unique<Graph>(graph);
+  layer_input_images = images;
+}
+
+std::vector<LayerInputMoments> Lowering::layer_input_moments(const Node& n, const MacInputGeometry& g) const {
+  const size_t index = static_cast<size_t>(&n - graph.nodes.data());
+  if (index >= graph.nodes.size()) throw std::logic_error("layer_input_moments: a node outside the graph");
+  // What the integer network computes before this layer: each tensor it holds as codes, as the reals of the
+  // codes (masks and exact integers keep their values).
+  const auto fake_quantize = [this](const std::string& name, Tensor& t) {
+    const auto v = int_graph.values.find(name);
+    if (!t.is_float() || v == int_graph.values.end() || exact_integers.count(name) || additive_masks.count(name))
+      return;
+    const QuantParams& q = v->second.quant;
+    for (float& x : t.floats)
+      if (std::isfinite(x)) x = static_cast<float>(q.scale * static_cast<double>(code_of(x, q) - q.zero_point));
+  };
+  const std::string input = graph.inputs.at(0).name;
+  return collect_layer_moments(
+      graph, *quantized_graph, index, n.inputs.at(0), g, *layer_input_images,
+      [&](Tensor& x) { fake_quantize(input, x); }, fake_quantize, "inputs of " + n.name);
+}
+
+void Lowering::set_quantized_input(const Node& n, size_t input, Tensor value) {
+  const size_t index = static_cast<size_t>(&n - graph.nodes.data());
+  Node& copy = quantized_graph->nodes.at(index);
+  std::string name = input < copy.inputs.size() ? copy.inputs[input] : "";
+  if (name.empty()) {  // a bias the float layer did not have (bias correction made one)
+    name = n.name + ".quantized_input." + std::to_string(input);
+    copy.inputs.resize(std::max(copy.inputs.size(), input + 1));
+    copy.inputs[input] = name;
+  }
+  quantized_graph->initializers[name] = std::move(value);
 }
 
 void Lowering::quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w,

@@ -16,9 +16,12 @@
 
 #include "model/graph.hpp"
 #include "model/int_graph.hpp"
+#include "model/io/samples.hpp"
 #include "quant/calibrators.hpp"
 #include "quant/config.hpp"
+#include "quant/layer_inputs.hpp"
 #include "quant/prequantized.hpp"
+#include "quant/weight_rounding.hpp"
 
 namespace chipref {
 
@@ -96,8 +99,24 @@ class Lowering {
   std::vector<double> take_weights(const Node& n, const QuantizedConstant& given, Tensor codes, bool out_axis_ok,
                                    const std::string& name);
   // Weight codes as the config says (signed or unsigned, symmetric or with zero points), per output channel or
-  // per tensor; records the IntGraph's WeightQuant and returns the scales.
-  std::vector<double> quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name);
+  // per tensor; records the IntGraph's WeightQuant and returns the scales. The codes are the nearest ones
+  // (code_of), or what `choose` picks on the same grids (weights [out, everything else], a grid per row).
+  using WeightChooser = std::function<CodeMatrix(const RealMatrix& w, const std::vector<CodeGrid>& grids)>;
+  std::vector<double> quantize_weights(const Tensor& w, const LayerQuantConfig& c, const std::string& name,
+                                       const WeightChooser& choose = {});
+  // A MAC layer's weight codes (the constant `name`, [out, ...]) as reals, [out, everything else].
+  RealMatrix dequantized_weights(const std::string& name) const;
+  static RealMatrix dequantized(const Tensor& codes, const WeightQuant& record);
+  // Rounding from calibration inputs (GPTQ, AdaRound, bias correction): quantize() enables it when a layer
+  // of the config asks for it. `quantized_graph` is then the float graph with each MAC layer lowered so far
+  // holding its dequantized codes, the network quantized up to the next layer.
+  void enable_layer_inputs(const SampleSource* images);
+  bool layer_inputs_enabled() const { return quantized_graph != nullptr; }
+  // The moments (per group) of node n's input over the calibration images: from the float network and
+  // from the quantized one, whose tensors are fake-quantized with the parameters lowered so far.
+  std::vector<LayerInputMoments> layer_input_moments(const Node& n, const MacInputGeometry& g) const;
+  // Replaces (or adds) a constant input of node n in the quantized graph.
+  void set_quantized_input(const Node& n, size_t input, Tensor value);
   // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits. A
   // pre-quantized bias keeps its codes when its scale is s_x·s_w[c] (as float32, ONNX Runtime's rule).
   void quantize_bias(const Node& n, size_t input, const Tensor* b, double s_x, const std::vector<double>& s_w,
@@ -154,6 +173,8 @@ class Lowering {
   std::optional<FloatTail> float_tail;
   bool is_graph_output(const std::string& tensor) const;
   bool ignore_sparsity;
+  std::unique_ptr<Graph> quantized_graph;
+  const SampleSource* layer_input_images = nullptr;
 };
 
 // How one ONNX op type (of `domain`; "" is ONNX's own) lowers. `lower` may refuse with Lowering::cannot.

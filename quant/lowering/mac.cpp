@@ -78,6 +78,75 @@ std::pair<const Node*, size_t> matmul_bias(Lowering& cx, const Node& matmul, int
   return {&add, i};
 }
 
+// The codes of each group of rows (output channels sharing their inputs) from its calibration moments.
+Lowering::WeightChooser weight_chooser(const Node& n, const LayerQuantConfig& c,
+                                       const std::vector<LayerInputMoments>& moments) {
+  return [&n, &c, &moments](const RealMatrix& w, const std::vector<CodeGrid>& grids) {
+    const int64_t groups = static_cast<int64_t>(moments.size()), per_group = w.rows() / groups;
+    CodeMatrix codes(w.rows(), w.cols());
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      const RealMatrix rows = w.middleRows(grp * per_group, per_group);
+      const std::vector<CodeGrid> row_grids(grids.begin() + grp * per_group, grids.begin() + (grp + 1) * per_group);
+      const LayerInputMoments& m = moments[static_cast<size_t>(grp)];
+      if (rows.cols() != m.float_sum.size())
+        throw std::logic_error(n.name + ": the weights and the moments of the layer's inputs disagree");
+      if (c.weight_algorithm == "gptq")
+        codes.middleRows(grp * per_group, per_group) = gptq_codes(
+            rows, row_grids, m.quantized_gram, GptqParams{c.gptq_block_size, c.gptq_damping, c.gptq_act_order});
+      else if (c.weight_algorithm == "adaround")
+        codes.middleRows(grp * per_group, per_group) =
+            adaround_codes(rows, row_grids, m,
+                           AdaRoundParams{c.adaround_iterations, c.adaround_regularization, c.adaround_beta_start,
+                                          c.adaround_beta_end, c.adaround_warmup, c.adaround_learning_rate})
+                .codes;
+      else
+        codes.middleRows(grp * per_group, per_group) = nearest_codes(rows, row_grids);
+    }
+    return codes;
+  };
+}
+
+// Empirical bias correction: each output channel's bias plus the mean, over the calibration inputs, of the
+// float layer's output minus the quantized one's, (W·Σx − Ŵ·Σx̂) / n (the outputs are linear in the inputs,
+// so their means are the weights times the inputs' means).
+void correct_bias(Tensor& bias, const Tensor& w, const RealMatrix& w_hat,
+                  const std::vector<LayerInputMoments>& moments) {
+  const int64_t rows = w.shape.at(0), per = w.numel() / rows, per_group = rows / static_cast<int64_t>(moments.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    const LayerInputMoments& m = moments[static_cast<size_t>(r / per_group)];
+    if (m.rows <= 0) continue;
+    double shift = 0;
+    for (int64_t i = 0; i < per; ++i)
+      shift += static_cast<double>(w.floats[static_cast<size_t>(r * per + i)]) * m.float_sum(i) -
+               w_hat(r, i) * m.quantized_sum(i);
+    bias.floats[static_cast<size_t>(r)] = static_cast<float>(bias.floats[static_cast<size_t>(r)] + shift / m.rows);
+  }
+}
+
+// The quantized graph's copy of a lowered layer: its weights and bias as the reals of their codes, in the
+// float layout (an [in, out] matrix transposed back), so that the next layers' inputs are the quantized
+// network's. A MatMul without a bias keeps none (its corrected bias, if any, only reaches the IntGraph).
+void record_quantized_layer(Lowering& cx, const Node& n, const Node& bias_node, size_t bias_input, int64_t out_axis,
+                            double s_x, const std::vector<double>& s_w, const LayerQuantConfig& c) {
+  const std::string name = n.name + ".weight";
+  Tensor codes = cx.int_graph.constants.at(name);
+  if (c.sparsity.m > 0 && c.sparsity_on_codes) prune_nm(codes, c.sparsity);  // as compress_weights will
+  const RealMatrix w = Lowering::dequantized(codes, cx.int_graph.weights.at(name));
+  Tensor reals = Tensor::zeros(DType::float32, out_axis == 1 ? Shape{w.cols(), w.rows()} : codes.shape);
+  for (int64_t r = 0; r < w.rows(); ++r)
+    for (int64_t i = 0; i < w.cols(); ++i)
+      reals.floats[static_cast<size_t>(out_axis == 1 ? i * w.rows() + r : r * w.cols() + i)] =
+          static_cast<float>(w(r, i));
+  cx.set_quantized_input(n, 1, std::move(reals));
+  const auto bias = cx.int_graph.constants.find(n.name + ".bias");
+  if (bias == cx.int_graph.constants.end() || (bias_node.op_type == "MatMul" && !bias_node.has_input(bias_input)))
+    return;
+  Tensor b = Tensor::zeros(DType::float32, {static_cast<int64_t>(s_w.size())});
+  for (size_t ch = 0; ch < s_w.size(); ++ch)
+    b.floats[ch] = static_cast<float>(static_cast<double>(bias->second.ints.at(ch)) * s_x * s_w[ch]);
+  cx.set_quantized_input(bias_node, bias_input, std::move(b));
+}
+
 enum class MacKind { conv, gemm, matmul };
 
 // A MAC layer in a block format (docs/numerics.md §15): one block_mac op from the codes of its input to the
@@ -212,10 +281,31 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
     if (given_w) cx.cannot(n, "its weights are pre-quantized codes: prune them with sparsity.stage: codes");
     prune_nm(w, c.sparsity);  // before quantization: the per-channel scales come from the kept weights
   }
-  const std::vector<double> s_w = given_w
-                                      ? cx.take_weights(n, *given_w, w, given_w->axis == out_axis, n.name + ".weight")
-                                      : cx.quantize_weights(w, c, n.name + ".weight");
+  // The layer's calibration inputs, when its rounding or its bias correction reads them.
+  std::vector<LayerInputMoments> moments;
+  const bool from_inputs = c.weight_algorithm != "nearest" || c.bias_correction;
+  if (from_inputs && given_w)
+    cx.cannot(n,
+              "its weights are pre-quantized codes: weights.algorithm and "
+              "weights.bias_correction apply to float weights");
+  if (from_inputs && c.sparsity.m > 0)
+    cx.cannot(n, "weights.algorithm " + c.weight_algorithm + (c.bias_correction ? " with bias_correction" : "") +
+                     " is not supported with N:M sparsity (use nearest rounding for sparse layers)");
+  if (from_inputs && cx.layer_inputs_enabled())
+    moments = cx.layer_input_moments(
+        n, conv ? MacInputGeometry::of_conv(n, w.shape) : MacInputGeometry::of_linear(w.shape.at(1)));
+  const std::vector<double> s_w =
+      given_w ? cx.take_weights(n, *given_w, w, given_w->axis == out_axis, n.name + ".weight")
+              : cx.quantize_weights(w, c, n.name + ".weight",
+                                    moments.empty() ? Lowering::WeightChooser{} : weight_chooser(n, c, moments));
+  Tensor corrected_bias;
+  if (c.bias_correction && !moments.empty()) {
+    corrected_bias = bias ? *bias : Tensor::zeros(DType::float32, {w.shape.at(0)});
+    correct_bias(corrected_bias, w, cx.dequantized_weights(n.name + ".weight"), moments);
+    bias = &corrected_bias;
+  }
   cx.quantize_bias(*bias_node, bias_input, bias, s_x, s_w, c, n.name + ".bias");
+  if (cx.layer_inputs_enabled()) record_quantized_layer(cx, n, *bias_node, bias_input, out_axis, s_x, s_w, c);
   if (c.sparsity.m > 0) cx.compress_weights(n, n.name + ".weight", c, given_w ? 0 : c.weight_bits);
   const std::string acc = n.name + ".acc";
   cx.add_accumulator(acc, n.outputs[0], c);
