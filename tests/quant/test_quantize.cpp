@@ -517,3 +517,113 @@ TEST_CASE("Quantize/an IntGraph with the older weight_scales reads as signed sym
     fs::remove_all(dir);
   }
 }
+
+namespace {
+std::string config_text(const std::string& name) {
+  return read_file_bytes(std::string(CHIPREF_SOURCE_DIR "/configs/") + name);
+}
+// configs/w4a8.yaml with `weights.bits` and `weights.algorithm` of the defaults replaced.
+QuantConfig w4a8_with(int bits, const std::string& algorithm) {
+  std::string text = config_text("w4a8.yaml");
+  const std::string defaults = "weights: {bits: 4, granularity: per_channel, calibrator: minmax}";
+  const size_t at = text.find(defaults);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, defaults.size(),
+               "weights: {bits: " + std::to_string(bits) +
+                   ", granularity: per_channel, calibrator: minmax, algorithm: " + algorithm + "}");
+  return parse_quant_config(text, "w" + std::to_string(bits) + "a8-" + algorithm + ".yaml");
+}
+
+double integer_top1(const IntGraph& q, const LabelledImages& data) {
+  const DirectEngine engine(q);
+  return evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, 100, "int").top1();
+}
+}  // namespace
+
+// The issue's targets for PTQ at low bit widths, on the whole test set (label long): nearest rounding loses
+// 2.15 points at w4a8 and falls to 66 % at w3a8.
+TEST_CASE("Quantize/GPTQ and AdaRound: the CNN at w4a8 within 1 point of float, at w3a8 above 85 %",
+          "[quant][weight_rounding][accuracy]") {
+  const LabelledImages data = load_fashion_mnist("t10k", 0, cnn_norm());
+  const double fp32 = evaluate_top1(import_onnx(kCnn), data).top1();
+  for (const std::string algorithm : {"gptq", "adaround"}) {
+    const double w4 = integer_top1(quantize_cnn(w4a8_with(4, algorithm), 1000), data);
+    const double w3 = integer_top1(quantize_cnn(w4a8_with(3, algorithm), 1000), data);
+    INFO(algorithm << ": float " << fp32 << ", w4a8 " << w4 << ", w3a8 " << w3);
+    CHECK(w4 >= fp32 - 0.01);
+    CHECK(w3 >= 0.85);
+  }
+}
+
+TEST_CASE("Quantize/GPTQ, AdaRound and bias correction give the same IntGraph on every run and change only codes",
+          "[quant][weight_rounding]") {
+  const IntGraph nearest = quantize_cnn(w4a8_with(4, "nearest"), 100);
+  for (const std::string algorithm : {"gptq", "adaround"}) {
+    INFO(algorithm);
+    const fs::path a = scratch(algorithm + "_a"), b = scratch(algorithm + "_b");
+    const IntGraph q = quantize_cnn(w4a8_with(4, algorithm), 100);
+    save_int_graph(q, a.string());
+    save_int_graph(quantize_cnn(w4a8_with(4, algorithm), 100), b.string());
+    CHECK(directory_bytes(a) == directory_bytes(b));
+    fs::remove_all(a), fs::remove_all(b);
+    // The same ops, scales and zero points as nearest rounding: the algorithms choose codes on its grid.
+    REQUIRE(q.ops.size() == nearest.ops.size());
+    for (size_t i = 0; i < q.ops.size(); ++i) CHECK(q.ops[i].op_type == nearest.ops[i].op_type);
+    int64_t changed = 0, total = 0;
+    for (const auto& [name, record] : nearest.weights) {
+      CHECK(q.weights.at(name).scales == record.scales);
+      CHECK(q.weights.at(name).zero_points == record.zero_points);
+      const Tensor &mine = q.constants.at(name), &theirs = nearest.constants.at(name);
+      for (size_t e = 0; e < mine.ints.size(); ++e) changed += mine.ints[e] != theirs.ints[e];
+      total += static_cast<int64_t>(mine.ints.size());
+    }
+    INFO(changed << " of " << total << " weight codes differ from nearest rounding");
+    CHECK(changed > total / 100);
+  }
+}
+
+// Bias correction makes each output channel's mean over the calibration images what the float layer's is.
+// For the first layer, whose input is the quantized image, that holds in the integer network up to the
+// rounding of the bias code (half a unit of s_x·s_w): checked here with the engine's accumulators against
+// the float executor's convolution, two independent computations.
+TEST_CASE("Quantize/bias correction: the first layer's mean output equals the float layer's, to the bias rounding",
+          "[quant][weight_rounding]") {
+  const std::string text = "defaults:\n  weights: {bits: 3, bias_correction: BC}\n";
+  const Tensor images = load_fashion_mnist("train", 200, cnn_norm()).images;
+  const Graph prepared = prepare_for_quantization(import_onnx(kCnn));
+  const TensorMap floats = FloatExecutor(prepared).run({{prepared.inputs[0].name, images}}, true);
+  double error_with = 0, error_without = 0;
+  for (const bool corrected : {true, false}) {
+    std::string t = text;
+    t.replace(t.find("BC"), 2, corrected ? "true" : "false");
+    const IntGraph q = quantize_cnn(parse_quant_config(t, "bc.yaml"), 200);
+    RunTrace trace;
+    DirectEngine(q).run(images, &trace);
+    const Node& mac = *std::find_if(q.ops.begin(), q.ops.end(), [](const Node& n) { return n.op_type == "conv_mac"; });
+    const std::string source = mac.get_string("source");
+    const Node& conv =
+        *std::find_if(prepared.nodes.begin(), prepared.nodes.end(), [&](const Node& n) { return n.name == source; });
+    const Tensor& y = floats.at(conv.outputs[0]);
+    const CodeTensor& acc = trace.values.at(mac.outputs[0]);
+    const double s_x = q.values.at(mac.inputs[0]).quant.scale;
+    const std::vector<double>& s_w = q.weights.at(mac.inputs[1]).scales;
+    const int64_t channels = y.shape[1], plane = y.shape[2] * y.shape[3], n = y.shape[0];
+    for (int64_t c = 0; c < channels; ++c) {
+      double float_mean = 0, integer_mean = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t p = 0; p < plane; ++p) {
+          const size_t at = static_cast<size_t>((i * channels + c) * plane + p);
+          float_mean += y.floats[at];
+          integer_mean += static_cast<double>(acc.data.at(at)) * s_x * s_w[static_cast<size_t>(c)];
+        }
+      const double error = std::fabs(float_mean - integer_mean) / static_cast<double>(n * plane);
+      const double unit = s_x * s_w[static_cast<size_t>(c)];
+      INFO("channel " << c << (corrected ? " corrected" : " not corrected") << ": mean error " << error
+                      << ", bias unit " << unit);
+      if (corrected) CHECK(error <= 0.5 * unit + 1e-5);
+      (corrected ? error_with : error_without) += error / unit;
+    }
+  }
+  INFO("mean errors in bias units: with " << error_with << ", without " << error_without);
+  CHECK(error_without > 4 * error_with);  // not a layer whose mean was right anyway
+}
