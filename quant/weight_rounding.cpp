@@ -192,7 +192,7 @@ std::vector<ConfigKey> weight_rounding_config_keys() {
       boolean_key("weights", "bias_correction", &C::bias_correction,
                   "add to each output channel's bias the mean difference, over the calibration inputs, between the "
                   "float layer's output and the quantized one's (on the quantized network's inputs)"),
-      integer_key("weights", "gptq_block_size", 1, 1 << 20, &C::gptq_block_size,
+      integer_key("weights", "gptq_block_size", 1, 100000, &C::gptq_block_size,
                   "GPTQ: columns whose updates reach the later columns at once (the result is the same for any "
                   "size up to rounding)"),
       number_key("weights", "gptq_damping", 0.0, 1.0, &C::gptq_damping,

@@ -192,8 +192,8 @@ TEST_CASE("Config/every declared key is read into the config: a value other than
         value = std::to_string(
             static_cast<int64_t>(k.show(defaults) == std::to_string(static_cast<int64_t>(k.max)) ? k.min : k.max));
         break;
-      case ConfigKey::Kind::number:
-        value = "50";
+      case ConfigKey::Kind::number:  // an end of its range, as the docs' table writes numbers
+        value = number_text(k.show(defaults) == number_text(k.max) ? k.min : k.max);
         break;
       case ConfigKey::Kind::boolean:
         value = k.show(defaults) == "true" ? "false" : "true";
