@@ -89,7 +89,9 @@ std::vector<ConfigKey> calibrator_config_keys();  // quant/calibrators.cpp: the 
 std::vector<ConfigKey> nonlinear_config_keys();   // quant/lut.cpp: tables and polynomials
 std::vector<ConfigKey> sparsity_config_keys();    // quant/sparsity.cpp: N:M pruning
 std::vector<ConfigKey> block_format_config_keys();
-std::vector<ConfigKey> weight_rounding_config_keys();  // quant/weight_rounding.cpp: GPTQ, AdaRound, bias correction  //
-                                                       // quant/lowering/mac.cpp: MAC layers in MX / BFP formats
+std::vector<ConfigKey> weight_rounding_config_keys();
+std::vector<ConfigKey>
+equalization_config_keys();  // quant/equalization.cpp: cross-layer equalization  // quant/weight_rounding.cpp: GPTQ,
+                             // AdaRound, bias correction  // quant/lowering/mac.cpp: MAC layers in MX / BFP formats
 
 }  // namespace chipref

@@ -18,6 +18,7 @@
 #include "model/ops/ops.hpp"
 #include "ops/op_def.hpp"
 #include "quant/calibrators.hpp"
+#include "quant/equalization.hpp"
 #include "quant/lowering/lowering.hpp"
 #include "quant/lut.hpp"
 #include "quant/normalization.hpp"
@@ -288,6 +289,9 @@ IntGraph quantize(const QuantizeInputs& in) {
   PrequantizedModel pre;
   Graph g = prepare(*in.graph, &pre);
   require_calibration_type(g, images);
+  if (!given_params)
+    equalize_cross_layer(g,
+                         [&](const std::string& node) { return in.config->for_node(node).cross_layer_equalization; });
   if (!in.ignore_sparsity && !given_params) prune_float_weights(g, *in.config);
   IntGraph out;
   out.source_model = in.model_name;

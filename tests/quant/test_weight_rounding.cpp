@@ -1,14 +1,19 @@
 // Weight rounding from calibration inputs (quant/weight_rounding.hpp, quant/layer_inputs.hpp): GPTQ against
 // the dense optimal-brain-surgeon update it reorganises; AdaRound's warm-up and result against nearest
 // rounding on the layer objective; the moments of a convolution's input columns against the float
-// executor's own Conv.
+// executor's own Conv. Cross-layer equalization (quant/equalization.hpp) against the float function.
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 
+#include "model/evaluate.hpp"
 #include "model/executor.hpp"
+#include "model/onnx_import.hpp"
+#include "model/sidecar.hpp"
+#include "quant/equalization.hpp"
 #include "quant/layer_inputs.hpp"
+#include "quant/quantize.hpp"
 #include "quant/weight_rounding.hpp"
 
 using namespace chipref;
@@ -204,4 +209,50 @@ TEST_CASE("WeightRounding/a convolution's input moments give the float Conv's ou
     }
     CHECK(energy == Approx(predicted_energy).epsilon(1e-5));
   }
+}
+
+// Cross-layer equalization on the shipped CNN: stem → Relu → down is equalized; down → Relu → dw is not (the
+// Relu's output is also the residual branch's), nor dw → Clip → pw (ReLU6 does not commute with a
+// per-channel scale). The float function stays within float32 rounding and the pair's channels end with
+// equal ranges.
+TEST_CASE("WeightRounding/cross-layer equalization keeps the float function and evens the ranges of each pair",
+          "[quant][weight_rounding][equalization]") {
+  const Graph original = prepare_for_quantization(import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx"));
+  Graph g = original;
+  const std::vector<EqualizedPair> pairs = equalize_cross_layer(g, [](const std::string&) { return true; });
+  REQUIRE(pairs.size() == 1);
+  CHECK(pairs[0].first == "/stem/stem.0/Conv");
+  CHECK(pairs[0].second == "/down/down.0/Conv");
+  const Tensor images =
+      load_fashion_mnist("t10k", 50, *read_sidecar_preprocess(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx")).images;
+  const std::string in = original.inputs[0].name, out = original.outputs[0].name;
+  const Tensor before = FloatExecutor(original).run({{in, images}}).at(out);
+  const Tensor after = FloatExecutor(g).run({{in, images}}).at(out);
+  double largest = 0, difference = 0;
+  for (size_t i = 0; i < before.floats.size(); ++i) {
+    largest = std::max(largest, static_cast<double>(std::fabs(before.floats[i])));
+    difference = std::max(difference, static_cast<double>(std::fabs(before.floats[i] - after.floats[i])));
+  }
+  INFO("largest logit " << largest << ", largest change " << difference);
+  CHECK(difference <= 1e-5 * largest);
+  const auto weights = [&](const std::string& node) -> const Tensor& {
+    const Node& n = *std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& x) { return x.name == node; });
+    return g.initializers.at(n.inputs[1]);
+  };
+  // stem [16, 1, 3, 3] → down [32, 16, 3, 3]: output channel c of the stem against input channel c of down
+  const Tensor &stem = weights("/stem/stem.0/Conv"), &down = weights("/down/down.0/Conv");
+  double unequal = 0;
+  for (int64_t c = 0; c < 16; ++c) {
+    double r1 = 0, r2 = 0;
+    for (int64_t e = 0; e < 9; ++e) r1 = std::max(r1, double(std::fabs(stem.floats[static_cast<size_t>(c * 9 + e)])));
+    for (int64_t m = 0; m < 32; ++m)
+      for (int64_t e = 0; e < 9; ++e)
+        r2 = std::max(r2, double(std::fabs(down.floats[static_cast<size_t>((m * 16 + c) * 9 + e)])));
+    unequal = std::max(unequal, std::fabs(std::log(r1 / r2)));
+  }
+  CHECK(unequal < 1e-4);
+  // The rescaled tensors carry new names: reports find no float reference of the old scale for them.
+  CHECK(std::none_of(g.nodes.begin(), g.nodes.end(), [&](const Node& n) {
+    return n.name == "/stem/stem.0/Conv" && n.outputs[0] == original.nodes[0].outputs[0];
+  }));
 }
