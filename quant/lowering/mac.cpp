@@ -265,6 +265,9 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   }
   if (c.block_format != "int") {
     if (given_w) cx.cannot(n, "its weights are pre-quantized codes, which a block format cannot take");
+    if (c.weight_algorithm != "nearest" || c.bias_correction)
+      cx.cannot(n, "weights.algorithm and weights.bias_correction choose uniform integer codes; a block format (" +
+                       c.block_format + ") converts its weights by its own rounding (format.rounding)");
     lower_block_mac(cx, n, c, conv, std::move(w), bias, mac_output);
     if (bias_add) cx.int_graph.ops.back().attributes["bias_source"] = bias_add->name;  // the Add holding the bias
     return;
@@ -289,8 +292,10 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
               "its weights are pre-quantized codes: weights.algorithm and "
               "weights.bias_correction apply to float weights");
   if (from_inputs && c.sparsity.m > 0)
-    cx.cannot(n, "weights.algorithm " + c.weight_algorithm + (c.bias_correction ? " with bias_correction" : "") +
-                     " is not supported with N:M sparsity (use nearest rounding for sparse layers)");
+    cx.cannot(n, (c.weight_algorithm != "nearest" ? "weights.algorithm " + c.weight_algorithm
+                                                  : std::string("weights.bias_correction")) +
+                     " is not supported with N:M sparsity (sparse layers take nearest rounding without bias "
+                     "correction)");
   if (from_inputs && cx.layer_inputs_enabled())
     moments = cx.layer_input_moments(
         n, conv ? MacInputGeometry::of_conv(n, w.shape) : MacInputGeometry::of_linear(w.shape.at(1)));

@@ -328,8 +328,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("Quantize/block formats: a bad format, unaligned blocks or sparsity are errors naming the layer",
-          "[quant][quantize][mx]") {
+TEST_CASE(
+    "Quantize/block formats: a bad format, unaligned blocks, sparsity or a weight-rounding algorithm are errors "
+    "naming the layer",
+    "[quant][quantize][mx]") {
   CHECK_THROWS_WITH(parse_quant_config("defaults:\n  format: {name: mxfp5}\n", "bad.yaml"),
                     Catch::Contains("bad.yaml:2:") && Catch::Contains("mxfp8_e4m3"));
   CHECK_THROWS_WITH(parse_quant_config("defaults:\n  format: {name: mxint8, weights: int}\n", "bad.yaml"),
@@ -342,6 +344,10 @@ TEST_CASE("Quantize/block formats: a bad format, unaligned blocks or sparsity ar
   const QuantConfig sparse =
       parse_quant_config("defaults:\n  format: {name: mxint8}\n  sparsity: {pattern: \"2:4\"}\n", "sparse.yaml");
   CHECK_THROWS_WITH(quantize_cnn(sparse, 20), Catch::Contains("sparsity"));
+  const QuantConfig rounded =
+      parse_quant_config("defaults:\n  format: {name: mxint8}\n  weights: {algorithm: gptq}\n", "rounded.yaml");
+  CHECK_THROWS_WITH(quantize_cnn(rounded, 20),
+                    Catch::Contains("/stem/stem.0/Conv") && Catch::Contains("weights.algorithm"));
 }
 
 TEST_CASE("Quantize/dual path: every layer within 1 LSB of fake-quant, exact but for documented causes",
@@ -626,4 +632,12 @@ TEST_CASE("Quantize/bias correction: the first layer's mean output equals the fl
   }
   INFO("mean errors in bias units: with " << error_with << ", without " << error_without);
   CHECK(error_without > 4 * error_with);  // not a layer whose mean was right anyway
+}
+
+TEST_CASE("Quantize/a weight-rounding algorithm on an N:M sparse layer is an error naming the layer",
+          "[quant][weight_rounding]") {
+  const QuantConfig sparse = parse_quant_config(
+      "defaults:\n  weights: {bias_correction: true}\n  sparsity: {pattern: \"2:4\"}\n", "sparse_rounded.yaml");
+  CHECK_THROWS_WITH(quantize_cnn(sparse, 20),
+                    Catch::Contains("/Conv") && Catch::Contains("weights.bias_correction is not supported with N:M"));
 }
