@@ -33,5 +33,5 @@ printf '%-16s %10s %10s %12s %8s\n' algorithm seconds 'x nearest' 'peak RSS MB' 
 for name in "${names[@]}"; do
   s=$(echo "${seconds[$name]}" | median)
   top1=$("$chipref" eval "$work/q_$name" --data fashion-mnist --json 2> /dev/null | grep -o '"top1":[0-9.]*' | cut -d: -f2)
-  printf '%-16s %10.2f %10.1f %12d %8s\n' "$name" "$s" "$(echo "$s / $base" | bc -l)" $((rss[$name] / 1024)) "$top1"
+  printf '%-16s %10.2f %10.1f %12d %8s\n' "$name" "$s" "$(awk -v a="$s" -v b="$base" 'BEGIN {print a / b}')" $((rss[$name] / 1024)) "$top1"
 done
