@@ -465,6 +465,7 @@ std::vector<LayerInputMoments> Lowering::layer_input_moments(const Node& n, cons
     if (!t.is_float() || v == int_graph.values.end() || exact_integers.count(name) || additive_masks.count(name))
       return;
     const QuantParams& q = v->second.quant;
+    if (!(q.scale > 0)) return;  // accumulators and other values without a real scale
     for (float& x : t.floats)
       if (std::isfinite(x)) x = static_cast<float>(q.scale * static_cast<double>(code_of(x, q) - q.zero_point));
   };
