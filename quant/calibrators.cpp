@@ -193,23 +193,8 @@ std::vector<ConfigKey> calibrator_config_keys() {
       return n;
     };
   };
-  ConfigKey percentile{"activations",
-                       "percentile",
-                       ConfigKey::Kind::number,
-                       50.0,
-                       100.0,
-                       {},
-                       "",
-                       "the share of values the `percentile` calibrator keeps",
-                       {},
-                       {},
-                       ""};
-  percentile.set = [](C& c, const ConfigValue& v) { c.activation_percentile = v.number; };
-  percentile.show = [](const C& c) {
-    std::ostringstream s;
-    s << c.activation_percentile;
-    return s.str();
-  };
+  const ConfigKey percentile = number_key("activations", "percentile", 50.0, 100.0, &C::activation_percentile,
+                                          "the share of values the `percentile` calibrator keeps");
   return {
       choice_key(
           "weights", "calibrator", names(weight_calibrators),
