@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include "numerics/rounding.hpp"
 #include "quant/config_keys.hpp"
