@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -15,6 +16,7 @@
 #include "ops/mac.hpp"
 #include "ops/op_def.hpp"
 #include "ops/sparse_decode.hpp"
+#include "quant/channel_views.hpp"
 #include "quant/quantize.hpp"
 #include "sim/direct_engine.hpp"
 
@@ -125,9 +127,18 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   DualPathReport r;
   r.model = q.source_model, r.config = q.config_name;
   const Graph fp32_graph = prepare_for_quantization(float_graph);
+  // The fake-quant path starts from the float graph the IntGraph was lowered from: with the channel
+  // rescalings quantize applied (a SmoothQuant LayerNorm's γ and β are float in that path).
+  Graph lowered_from = fp32_graph;
+  for (const ChannelRescaling& r : q.rescalings) apply_rescaling(lowered_from, r);
   std::map<std::string, const Node*> block_inputs;
-  const Graph fake_graph = fake_quant_graph(fp32_graph, q, block_inputs);
+  const Graph fake_graph = fake_quant_graph(lowered_from, q, block_inputs);
   const FloatExecutor fp32(fp32_graph), fake(fake_graph);
+  // The per-layer FP32 references of a rescaled network are the rescaled float graph's tensors (the same
+  // function; a smoothed LayerNorm's output is the FP32 one divided channel by channel). Top-1 stays the
+  // model's own.
+  std::optional<FloatExecutor> rescaled_fp32;
+  if (!q.rescalings.empty()) rescaled_fp32.emplace(lowered_from);
   const DirectEngine engine(q);
   const std::string input = fp32_graph.inputs.at(0).name, output = fp32_graph.outputs.at(0).name;
   // A model exported with a fixed batch runs that many inputs at a time: the hooks below index one run's
@@ -140,8 +151,8 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   // Activation values (scale > 0) in execution order, and the accumulators of the MAC ops.
   std::set<std::string>
       float_tensors;  // an IntGraph value without a float counterpart (a constant's codes) has no reference
-  for (const Node& n : fp32_graph.nodes) float_tensors.insert(n.outputs.begin(), n.outputs.end());
-  for (const auto& in : fp32_graph.inputs) float_tensors.insert(in.name);
+  for (const Node& n : lowered_from.nodes) float_tensors.insert(n.outputs.begin(), n.outputs.end());
+  for (const auto& in : lowered_from.inputs) float_tensors.insert(in.name);
   for (const Node& op : q.ops)
     for (const auto& out : op.outputs) {
       const auto v = q.values.find(out);
@@ -189,9 +200,10 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     RunTrace trace;
     count_top1(engine.run(x, &trace), b, data.labels, start, q.source_model, r.integer);
     if (dense_engine) count_top1(dense_engine->run(x), b, data.labels, start, q.source_model, *r.dense_integer);
-    TensorMap fp32_values = fp32.run({{input, x}}, true);
+    TensorMap fp32_values = (rescaled_fp32 ? *rescaled_fp32 : fp32).run({{input, x}}, true);
     fp32_values[input] = x;
-    count_top1(fp32_values.at(output), b, data.labels, start, fp32_graph.source, r.fp32);
+    count_top1(rescaled_fp32 ? fp32.run({{input, x}}).at(output) : fp32_values.at(output), b, data.labels, start,
+               fp32_graph.source, r.fp32);
     // Exact integers (token ids, comparisons, masks) are no quantized reals: nothing to compare.
     if (start == 0)
       r.layers.erase(std::remove_if(r.layers.begin(), r.layers.end(),

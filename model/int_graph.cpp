@@ -129,6 +129,16 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
         {{"name", op.name}, {"op", op.op_type}, {"inputs", op.inputs}, {"outputs", op.outputs}, {"attributes", attrs}});
   }
   j["ops"] = ops;
+  if (!g.rescalings.empty()) {  // absent from graphs without them, which stay as they were written before
+    ordered_json rescalings = ordered_json::array();
+    for (const ChannelRescaling& r : g.rescalings)
+      rescalings.push_back({{"pass", r.pass},
+                            {"producer", r.producer},
+                            {"readers", r.readers},
+                            {"factors", r.factors},
+                            {"renamed", r.renamed}});
+    j["rescalings"] = rescalings;
+  }
 
   // What load_int_graph would refuse is never written (JSON cannot even hold NaN or infinity).
   preprocess_from_json(preprocess_to_json(g.preprocess), "the input preprocessing");  // checks it
@@ -175,6 +185,28 @@ WeightQuant weight_quant_from_json(const ordered_json& w, const std::string& nam
     throw InputError(json_path.string() + ": weights: '" + name + "': " + e.what());
   } catch (const ordered_json::exception& e) {
     throw InputError(json_path.string() + ": weights: '" + name + "': " + e.what());
+  }
+}
+
+ChannelRescaling rescaling_from_json(const ordered_json& r, const fs::path& json_path) {
+  const std::string where = json_path.string() + ": rescalings: ";
+  try {
+    ChannelRescaling c;
+    c.pass = r.at("pass").get<std::string>();
+    if (c.pass != "equalization" && c.pass != "smoothquant")
+      throw InputError("pass '" + c.pass + "': expected equalization or smoothquant");
+    c.producer = r.at("producer").get<std::string>();
+    c.readers = r.at("readers").get<std::vector<std::string>>();
+    for (const auto& x : r.at("factors")) {
+      c.factors.push_back(json_finite(x, "factors"));
+      if (!(c.factors.back() > 0)) throw InputError("factors: expected positive numbers");
+    }
+    c.renamed = r.at("renamed").get<std::vector<std::string>>();
+    return c;
+  } catch (const InputError& e) {
+    throw InputError(where + e.what());
+  } catch (const ordered_json::exception& e) {
+    throw InputError(where + e.what());
   }
 }
 }  // namespace
@@ -248,6 +280,8 @@ IntGraph read_int_graph(const std::string& dir) {
     if (j.contains("weights"))
       for (const auto& [name, w] : j.at("weights").items())
         g.weights[name] = weight_quant_from_json(w, name, json_path);
+    if (j.contains("rescalings"))
+      for (const auto& r : j.at("rescalings")) g.rescalings.push_back(rescaling_from_json(r, json_path));
     if (j.contains("weight_scales"))  // graphs written before weight formats: signed symmetric codes of their dtype
       for (const auto& [name, scales] : j.at("weight_scales").items()) {
         if (!scales.is_array())

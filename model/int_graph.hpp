@@ -64,6 +64,19 @@ struct HardwareConfig {
   int64_t fifo_depth = 2;
 };
 
+// A float pass quantize ran before calibration that rescaled channels without changing the float function
+// (cross-layer equalization, SmoothQuant): output channel j of `producer` divided by factors[j], input channel j
+// of each reader multiplied by it, and the tensors in between renamed. Recorded so that a tool comparing
+// against the float model (the dual path) rebuilds the float graph the IntGraph was lowered from
+// (quant/channel_views.hpp replays it).
+struct ChannelRescaling {
+  std::string pass;  // "equalization" or "smoothquant"
+  std::string producer;
+  std::vector<std::string> readers;
+  std::vector<double> factors;
+  std::vector<std::string> renamed;  // the old names; each becomes NAME + "." + the pass's suffix
+};
+
 struct IntGraph {
   std::string source_model;             // the ONNX model it was built from
   std::string config_name;              // the quantization config it was built with
@@ -77,8 +90,9 @@ struct IntGraph {
   std::map<std::string, Tensor> constants;  // integer tensors: weights, biases, multipliers, shifts
   // How each MAC layer's weights are coded (the constant, or the value a sparse_decode op produces).
   std::map<std::string, WeightQuant> weights;
-  std::vector<Node> ops;    // topological order
-  HardwareConfig hardware;  // what the SystemC engine models (the DirectEngine ignores it)
+  std::vector<Node> ops;                     // topological order
+  HardwareConfig hardware;                   // what the SystemC engine models (the DirectEngine ignores it)
+  std::vector<ChannelRescaling> rescalings;  // in the order quantize applied them
 };
 
 // Writes DIR/graph.json and DIR/tensors/*.npy, deterministically (sorted keys, fixed formatting), so

@@ -41,6 +41,8 @@ struct LayerQuantConfig {
   bool activation_signed = false;
   bool activation_symmetric = false;
   std::string activation_calibrator = "minmax";
+  bool smoothquant = false;  // this linear layer's input channels balanced against its weight rows
+  double smoothquant_alpha = 0.5;
   double activation_percentile = 99.99;  // the share the `percentile` calibrator keeps
   RequantFlavour requant_flavour = RequantFlavour::single;
   RoundingMode requant_rounding = RoundingMode::half_even;

@@ -27,8 +27,9 @@ const std::vector<std::string>& config_sections() {
 const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = [] {
     std::vector<ConfigKey> all;
-    for (auto declared : {lowering_config_keys, calibrator_config_keys, nonlinear_config_keys, sparsity_config_keys,
-                          block_format_config_keys, weight_rounding_config_keys, equalization_config_keys})
+    for (auto declared :
+         {lowering_config_keys, calibrator_config_keys, nonlinear_config_keys, sparsity_config_keys,
+          block_format_config_keys, weight_rounding_config_keys, equalization_config_keys, smoothing_config_keys})
       for (ConfigKey& k : declared()) all.push_back(std::move(k));
     std::vector<ConfigKey> ordered;
     for (const std::string& section : config_sections())

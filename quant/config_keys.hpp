@@ -85,13 +85,12 @@ std::function<std::vector<std::string>()> fixed_choices(std::vector<std::string>
 // The declarations, each in the file of the component that uses the keys.
 std::vector<ConfigKey>
 lowering_config_keys();  // quant/lowering/lowering.cpp: bits, granularity, requant, bias, accumulator
-std::vector<ConfigKey> calibrator_config_keys();  // quant/calibrators.cpp: the calibrators and their parameters
-std::vector<ConfigKey> nonlinear_config_keys();   // quant/lut.cpp: tables and polynomials
-std::vector<ConfigKey> sparsity_config_keys();    // quant/sparsity.cpp: N:M pruning
-std::vector<ConfigKey> block_format_config_keys();
-std::vector<ConfigKey> weight_rounding_config_keys();
-std::vector<ConfigKey>
-equalization_config_keys();  // quant/equalization.cpp: cross-layer equalization  // quant/weight_rounding.cpp: GPTQ,
-                             // AdaRound, bias correction  // quant/lowering/mac.cpp: MAC layers in MX / BFP formats
+std::vector<ConfigKey> calibrator_config_keys();       // quant/calibrators.cpp: the calibrators and their parameters
+std::vector<ConfigKey> nonlinear_config_keys();        // quant/lut.cpp: tables and polynomials
+std::vector<ConfigKey> sparsity_config_keys();         // quant/sparsity.cpp: N:M pruning
+std::vector<ConfigKey> block_format_config_keys();     // quant/lowering/mac.cpp: MAC layers in MX / BFP formats
+std::vector<ConfigKey> weight_rounding_config_keys();  // quant/weight_rounding.cpp: GPTQ, AdaRound, bias correction
+std::vector<ConfigKey> equalization_config_keys();     // quant/equalization.cpp: cross-layer equalization
+std::vector<ConfigKey> smoothing_config_keys();        // quant/smoothing.cpp: SmoothQuant
 
 }  // namespace chipref

@@ -10,11 +10,16 @@
 #include <string>
 
 #include "model/graph.hpp"
+#include "model/int_graph.hpp"
 
 namespace chipref {
 
 struct EqualizedPair {
-  std::string first, second;  // the two MAC nodes
+  std::string first, second;         // the two MAC nodes
+  std::vector<double> factors;       // s_i (the product over the rounds)
+  std::vector<std::string> renamed;  // the tensors between them (old names)
+
+  ChannelRescaling rescaling() const { return {"equalization", first, {second}, factors, renamed}; }
 };
 
 // Equalizes every pair whose first layer `wanted` accepts (by node name): L1 a Conv (any groups) or Gemm

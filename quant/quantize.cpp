@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -25,6 +26,7 @@
 #include "quant/passes.hpp"
 #include "quant/prequantized.hpp"
 #include "quant/qoperator.hpp"
+#include "quant/smoothing.hpp"
 #include "quant/sparsity.hpp"
 
 namespace chipref {
@@ -91,6 +93,28 @@ void for_each_calibration_tensor(const Graph& g, const SampleSource& images, con
   worker();
   for (std::thread& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);
+}
+
+// SmoothQuant's pre-pass: the largest |x| of each channel (the last axis) of the named tensors.
+std::vector<std::vector<double>> channel_ranges(const Graph& g, const SampleSource& images,
+                                                const std::vector<std::string>& tensors,
+                                                const std::vector<int64_t>& channels, int threads) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < tensors.size(); ++i) index[tensors[i]] = i;
+  std::vector<std::vector<double>> ranges(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) ranges[i].assign(static_cast<size_t>(channels[i]), 0.0);
+  for_each_calibration_tensor(g, images, "smoothing", threads, [&](const std::string& name, const Tensor& t) {
+    const auto i = index.find(name);
+    if (i == index.end()) return;
+    std::vector<double>& r = ranges[i->second];
+    if (t.shape.empty() || t.shape.back() != static_cast<int64_t>(r.size()))
+      throw std::logic_error("SmoothQuant: tensor '" + name + "' has " + shape_to_string(t.shape) + ", not " +
+                             std::to_string(r.size()) + " channels last");
+    for (size_t e = 0; e < t.floats.size(); ++e)
+      if (std::isfinite(t.floats[e]))
+        r[e % r.size()] = std::max(r[e % r.size()], static_cast<double>(std::fabs(t.floats[e])));
+  });
+  return ranges;
 }
 
 bool any_histogram_calibrator(const QuantConfig& c) {
@@ -289,14 +313,28 @@ IntGraph quantize(const QuantizeInputs& in) {
   PrequantizedModel pre;
   Graph g = prepare(*in.graph, &pre);
   require_calibration_type(g, images);
-  if (!given_params)
-    equalize_cross_layer(g,
-                         [&](const std::string& node) { return in.config->for_node(node).cross_layer_equalization; });
+  std::vector<ChannelRescaling> rescalings;
+  if (!given_params) {
+    for (const EqualizedPair& p : equalize_cross_layer(
+             g, [&](const std::string& node) { return in.config->for_node(node).cross_layer_equalization; }))
+      rescalings.push_back(p.rescaling());
+    const std::vector<SmoothedTensor> smoothed = smooth_activations(
+        g,
+        [&](const std::string& node) {
+          const LayerQuantConfig c = in.config->for_node(node);
+          return c.smoothquant ? std::optional<double>(c.smoothquant_alpha) : std::nullopt;
+        },
+        [&](const std::vector<std::string>& tensors, const std::vector<int64_t>& channels) {
+          return channel_ranges(g, *images, tensors, channels, in.calibration_threads);
+        });
+    for (const SmoothedTensor& t : smoothed) rescalings.push_back(t.rescaling());
+  }
   if (!in.ignore_sparsity && !given_params) prune_float_weights(g, *in.config);
   IntGraph out;
   out.source_model = in.model_name;
   out.config_name = in.config->source;
   out.hardware = in.config->hardware;
+  out.rescalings = std::move(rescalings);
   // The float boundary tensors get their own names; the integer codes keep the float graph's names.
   out.input_name = g.inputs[0].name + (g.inputs[0].dtype == DType::float32 ? ":float" : ":int");
   out.input_dtype = g.inputs[0].dtype;

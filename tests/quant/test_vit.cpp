@@ -4,10 +4,12 @@
 // and every layer of the dual-path check within 1 LSB of its fake-quant computation; the same weights
 // exported at opsets 14 and 17 (tests/data/, examples/export_vit_opsets.py) lower as well.
 
+#include <unistd.h>
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <set>
 
@@ -20,6 +22,7 @@
 #include "sim/direct_engine.hpp"
 
 using namespace chipref;
+namespace fs = std::filesystem;
 
 namespace {
 const char* kVit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
@@ -194,4 +197,47 @@ TEST_CASE("ViT/malformed softmax, LUT and LayerNorm parameters are refused by na
     CHECK_THROWS_AS(DirectEngine(g), InputError);
     CHECK_THROWS_WITH(DirectEngine(g), Catch::Contains(op.describe()) && Catch::Contains(c.says));
   }
+}
+
+// SmoothQuant changes constants, never ops. The IntGraph records each rescaling (saved and read back
+// exactly); the dual path replays them on the model, so its fake-quant path computes with the LayerNorms'
+// smoothed γ and β: if the replay differed from what quantize lowered, the LayerNorm outputs would differ
+// from the integer path by many LSBs.
+TEST_CASE("ViT/SmoothQuant changes constants only, is recorded in the IntGraph, and the dual path replays it",
+          "[quant][vit][smoothing]") {
+  const IntGraph q = quantize_vit("w8a6-smoothquant.yaml");
+  QuantConfig plain_config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a6-smoothquant.yaml");
+  plain_config.defaults.smoothquant = false;
+  const Graph graph = import_onnx(kVit);
+  const Tensor calibration = load_fashion_mnist("train", 500, vit_norm()).images;
+  const IntGraph plain = quantize(QuantizeInputs{&graph, &plain_config, &calibration, "fmnist_vit.onnx", vit_norm()});
+  CHECK(plain.rescalings.empty());
+  REQUIRE(q.rescalings.size() == 5);  // norm1 and norm2 of both blocks, the final norm
+  REQUIRE(q.ops.size() == plain.ops.size());
+  for (size_t i = 0; i < q.ops.size(); ++i) CHECK(q.ops[i].op_type == plain.ops[i].op_type);
+
+  const std::string dir =
+      (fs::temp_directory_path() / ("chipref_test_vit_smooth_" + std::to_string(::getpid()))).string();
+  save_int_graph(q, dir);
+  const IntGraph back = read_int_graph(dir);
+  fs::remove_all(dir);
+  REQUIRE(back.rescalings.size() == q.rescalings.size());
+  for (size_t i = 0; i < q.rescalings.size(); ++i) {
+    CHECK(back.rescalings[i].pass == "smoothquant");
+    CHECK(back.rescalings[i].producer == q.rescalings[i].producer);
+    CHECK(back.rescalings[i].readers == q.rescalings[i].readers);
+    CHECK(back.rescalings[i].renamed == q.rescalings[i].renamed);
+    CHECK(back.rescalings[i].factors == q.rescalings[i].factors);  // exactly: JSON keeps every double
+  }
+
+  const DualPathReport r = compare_paths(graph, q, load_fashion_mnist("t10k", 100, vit_norm()));
+  int smoothed_rows = 0;
+  for (const auto& l : r.layers) {
+    INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ, max "
+                 << l.max_abs_lsb << " LSB");
+    CHECK(l.max_abs_lsb <= 1);
+    smoothed_rows += l.value.find(".smoothed") != std::string::npos;
+  }
+  CHECK(smoothed_rows == 7);  // the five LayerNorm outputs and the two transposed copies the QKV projections read
+  CHECK(std::abs(r.integer.correct - r.fake_quant.correct) <= 3);
 }
