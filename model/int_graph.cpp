@@ -131,12 +131,14 @@ void save_int_graph(const IntGraph& g, const std::string& dir) {
   j["ops"] = ops;
   if (!g.rescalings.empty()) {  // absent from graphs without them, which stay as they were written before
     ordered_json rescalings = ordered_json::array();
-    for (const ChannelRescaling& r : g.rescalings)
+    for (const ChannelRescaling& r : g.rescalings) {
       rescalings.push_back({{"pass", r.pass},
                             {"producer", r.producer},
                             {"readers", r.readers},
                             {"factors", r.factors},
                             {"renamed", r.renamed}});
+      if (!r.unclipped.empty()) rescalings.back()["unclipped"] = r.unclipped;
+    }
     j["rescalings"] = rescalings;
   }
 
@@ -202,6 +204,7 @@ ChannelRescaling rescaling_from_json(const ordered_json& r, const fs::path& json
       if (!(c.factors.back() > 0)) throw InputError("factors: expected positive numbers");
     }
     c.renamed = r.at("renamed").get<std::vector<std::string>>();
+    if (r.contains("unclipped")) c.unclipped = r.at("unclipped").get<std::vector<std::string>>();
     return c;
   } catch (const InputError& e) {
     throw InputError(where + e.what());

@@ -74,7 +74,8 @@ struct ChannelRescaling {
   std::string producer;
   std::vector<std::string> readers;
   std::vector<double> factors;
-  std::vector<std::string> renamed;  // the old names; each becomes NAME + "." + the pass's suffix
+  std::vector<std::string> renamed;    // the old names; each becomes NAME + "." + the pass's suffix
+  std::vector<std::string> unclipped;  // Clip nodes (from 0) between producer and readers made Relus
 };
 
 struct IntGraph {

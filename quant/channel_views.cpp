@@ -104,7 +104,7 @@ bool channel_last_producer_view(Graph& g, const Node& n, ChannelView& v, std::st
 const char* rescaling_suffix(const std::string& pass) { return pass == "smoothquant" ? ".smoothed" : ".equalized"; }
 
 void apply_rescaling(Graph& g, const ChannelRescaling& r) {
-  const auto node = [&](const std::string& name) -> const Node& {
+  const auto node = [&](const std::string& name) -> Node& {
     const auto n = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& x) { return x.name == name; });
     if (n == g.nodes.end())
       throw InputError(g.source + ": the IntGraph's " + r.pass + " of '" + r.producer + "' names node '" + name +
@@ -131,6 +131,13 @@ void apply_rescaling(Graph& g, const ChannelRescaling& r) {
     const double s = r.factors[static_cast<size_t>(j)];
     producer.divide(j, s);
     for (const ChannelView& v : readers) v.multiply(j, s);
+  }
+  for (const std::string& name : r.unclipped) {
+    Node& clip = node(name);
+    if (clip.op_type != "Clip") throw mismatch(name);
+    clip.op_type = "Relu";
+    clip.inputs.resize(1);
+    clip.attributes.clear();
   }
   std::map<std::string, std::string> renamed;
   for (const std::string& t : r.renamed) renamed[t] = t + rescaling_suffix(r.pass);

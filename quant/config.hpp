@@ -28,7 +28,8 @@ struct LayerQuantConfig {
   // adaround; and the empirical bias correction after it.
   std::string weight_algorithm = "nearest";
   bool bias_correction = false;
-  bool cross_layer_equalization = false;  // of this layer's output channels with the next MAC layer's inputs
+  bool cross_layer_equalization = false;   // of this layer's output channels with the next MAC layer's inputs
+  bool equalization_through_clip = false;  // a ReLU6 between the two becomes a ReLU
   int gptq_block_size = 128;
   double gptq_damping = 0.01;
   bool gptq_act_order = false;

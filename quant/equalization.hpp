@@ -15,18 +15,26 @@
 namespace chipref {
 
 struct EqualizedPair {
-  std::string first, second;         // the two MAC nodes
-  std::vector<double> factors;       // s_i (the product over the rounds)
-  std::vector<std::string> renamed;  // the tensors between them (old names)
+  std::string first, second;           // the two MAC nodes
+  std::vector<double> factors;         // s_i (the product over the rounds)
+  std::vector<std::string> renamed;    // the tensors between them (old names)
+  std::vector<std::string> unclipped;  // the Clip between them that became a Relu (through_clip)
 
-  ChannelRescaling rescaling() const { return {"equalization", first, {second}, factors, renamed}; }
+  ChannelRescaling rescaling() const { return {"equalization", first, {second}, factors, renamed, unclipped}; }
 };
 
-// Equalizes every pair whose first layer `wanted` accepts (by node name): L1 a Conv (any groups) or Gemm
+struct EqualizationChoice {
+  bool equalize = false;
+  bool through_clip = false;  // a Clip from 0 between the pair (ReLU6) becomes a Relu
+};
+
+// Equalizes every pair whose first layer `choose` asks for (by node name): L1 a Conv (any groups) or Gemm
 // with constant weights and bias; L2 a Conv (groups 1, or depthwise over L1's channels), Gemm or MatMul with
-// constant weights; between them nothing or a Relu, every tensor and weight read by these nodes only.
-// Anything else in between (Clip/ReLU6, an Add, a pool) is not positively homogeneous channel by channel,
-// and such pairs are left as they are. Returns the pairs equalized.
-std::vector<EqualizedPair> equalize_cross_layer(Graph& g, const std::function<bool(const std::string&)>& wanted);
+// constant weights; between them nothing or a Relu (or, with through_clip, a Clip from 0, which becomes a
+// Relu), every tensor and weight read by these nodes only. Anything else in between (an Add, a pool) is not
+// positively homogeneous channel by channel, and such pairs are left as they are. Returns the pairs
+// equalized; the graph is changed by apply_rescaling of each (quant/channel_views.hpp).
+std::vector<EqualizedPair> equalize_cross_layer(Graph& g,
+                                                const std::function<EqualizationChoice(const std::string&)>& choose);
 
 }  // namespace chipref

@@ -315,8 +315,10 @@ IntGraph quantize(const QuantizeInputs& in) {
   require_calibration_type(g, images);
   std::vector<ChannelRescaling> rescalings;
   if (!given_params) {
-    for (const EqualizedPair& p : equalize_cross_layer(
-             g, [&](const std::string& node) { return in.config->for_node(node).cross_layer_equalization; }))
+    for (const EqualizedPair& p : equalize_cross_layer(g, [&](const std::string& node) {
+           const LayerQuantConfig c = in.config->for_node(node);
+           return EqualizationChoice{c.cross_layer_equalization, c.equalization_through_clip};
+         }))
       rescalings.push_back(p.rescaling());
     const std::vector<SmoothedTensor> smoothed = smooth_activations(
         g,

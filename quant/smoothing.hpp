@@ -28,7 +28,7 @@ struct SmoothedTensor {
   std::vector<double> factors;       // s_j
   std::vector<std::string> renamed;  // the tensors from the producer to the readers (old names)
 
-  ChannelRescaling rescaling() const { return {"smoothquant", producer, readers, factors, renamed}; }
+  ChannelRescaling rescaling() const { return {"smoothquant", producer, readers, factors, renamed, {}}; }
 };
 
 // Per-channel largest |x| of each named tensor over the calibration inputs (`channels[i]` values for

@@ -219,7 +219,9 @@ TEST_CASE("WeightRounding/cross-layer equalization keeps the float function and 
           "[quant][weight_rounding][equalization]") {
   const Graph original = prepare_for_quantization(import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx"));
   Graph g = original;
-  const std::vector<EqualizedPair> pairs = equalize_cross_layer(g, [](const std::string&) { return true; });
+  const std::vector<EqualizedPair> pairs = equalize_cross_layer(g, [](const std::string&) {
+    return EqualizationChoice{true, false};
+  });
   REQUIRE(pairs.size() == 1);
   CHECK(pairs[0].first == "/stem/stem.0/Conv");
   CHECK(pairs[0].second == "/down/down.0/Conv");
@@ -255,4 +257,38 @@ TEST_CASE("WeightRounding/cross-layer equalization keeps the float function and 
   CHECK(std::none_of(g.nodes.begin(), g.nodes.end(), [&](const Node& n) {
     return n.name == "/stem/stem.0/Conv" && n.outputs[0] == original.nodes[0].outputs[0];
   }));
+}
+
+// With equalization_relu6 the dw → Clip(0, 6) → pw pair is equalized too, its Clip made a Relu: the result
+// is the float function of the original graph with that one Clip replaced by a Relu by hand.
+TEST_CASE("WeightRounding/cross-layer equalization through a ReLU6 makes it a ReLU and keeps that function",
+          "[quant][weight_rounding][equalization]") {
+  const Graph original = prepare_for_quantization(import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx"));
+  Graph g = original;
+  const std::vector<EqualizedPair> pairs = equalize_cross_layer(g, [](const std::string&) {
+    return EqualizationChoice{true, true};
+  });
+  REQUIRE(pairs.size() == 2);
+  CHECK(pairs[0].unclipped.empty());
+  REQUIRE(pairs[1].unclipped.size() == 1);
+  Graph unclipped = original;
+  int clips = 0;
+  for (Node& n : unclipped.nodes)
+    if (n.name == pairs[1].unclipped[0]) {
+      clips += n.op_type == "Clip";
+      n.op_type = "Relu", n.inputs.resize(1);
+    }
+  CHECK(clips == 1);
+  const Tensor images =
+      load_fashion_mnist("t10k", 50, *read_sidecar_preprocess(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx")).images;
+  const std::string in = original.inputs[0].name, out = original.outputs[0].name;
+  const Tensor before = FloatExecutor(unclipped).run({{in, images}}).at(out);
+  const Tensor after = FloatExecutor(g).run({{in, images}}).at(out);
+  double largest = 0, difference = 0;
+  for (size_t i = 0; i < before.floats.size(); ++i) {
+    largest = std::max(largest, static_cast<double>(std::fabs(before.floats[i])));
+    difference = std::max(difference, static_cast<double>(std::fabs(before.floats[i] - after.floats[i])));
+  }
+  INFO("largest logit " << largest << ", largest change " << difference);
+  CHECK(difference <= 1e-5 * largest);
 }
