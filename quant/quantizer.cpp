@@ -8,9 +8,13 @@
 
 namespace chipref {
 
+int64_t code_of(double real, double scale, int64_t zero_point, int64_t lo, int64_t hi) {
+  const double r = round_to_integer(real / scale, RoundingMode::half_even) + static_cast<double>(zero_point);
+  return static_cast<int64_t>(std::clamp(r, static_cast<double>(lo), static_cast<double>(hi)));
+}
+
 int64_t code_of(double real, const QuantParams& q) {
-  const double r = round_to_integer(real / q.scale, RoundingMode::half_even) + static_cast<double>(q.zero_point);
-  return static_cast<int64_t>(std::clamp(r, static_cast<double>(q.format.min()), static_cast<double>(q.format.max())));
+  return code_of(real, q.scale, q.zero_point, q.format.min(), q.format.max());
 }
 
 double UniformQuantizer::fake_quantize(double x) const {

@@ -14,6 +14,8 @@ namespace chipref {
 
 // sat(round_half_even(real / scale) + zero_point) to the format's range, in double.
 int64_t code_of(double real, const QuantParams& q);
+// The same to the codes [lo, hi] (a narrow range, a weight grid).
+int64_t code_of(double real, double scale, int64_t zero_point, int64_t lo, int64_t hi);
 
 // One real at a time, per tensor: integer path q = clamp(round_half_even(x / s) + z, min, max) (code_of),
 // float path clamp(s·round_half_even(x / s), s·(min − z), s·(max − z)). They agree exactly (tested).

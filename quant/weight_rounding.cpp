@@ -5,15 +5,12 @@
 #include <numeric>
 
 #include "core/error.hpp"
-#include "numerics/rounding.hpp"
 #include "quant/config_keys.hpp"
+#include "quant/quantizer.hpp"
 
 namespace chipref {
 
-int64_t CodeGrid::nearest(double w) const {
-  const double code = round_to_integer(w / scale, RoundingMode::half_even) + static_cast<double>(zero_point);
-  return static_cast<int64_t>(std::clamp(code, static_cast<double>(lo), static_cast<double>(hi)));
-}
+int64_t CodeGrid::nearest(double w) const { return code_of(w, scale, zero_point, lo, hi); }
 
 LayerInputMoments::LayerInputMoments(int64_t d)
     : float_gram(RealMatrix::Zero(d, d)),

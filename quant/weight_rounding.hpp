@@ -25,7 +25,7 @@ struct CodeGrid {
   double scale = 1;
   int64_t zero_point = 0, lo = 0, hi = 0;
   // The nearest code: round half to even of w / scale, plus the zero point, saturated to [lo, hi]
-  // (code_of's rule, quant/quantizer.hpp).
+  // (code_of, quant/quantizer.hpp).
   int64_t nearest(double w) const;
   double value(int64_t code) const { return scale * static_cast<double>(code - zero_point); }
 };
