@@ -91,6 +91,15 @@ int run_quantize(const QuantizeOptions& o) {
                                           : fmt::format("{} calibration images", samples->count());
   fmt::print("{}: quantized with {} on {} -> {} ({} ops: {} MAC{}, {} MulShift; integer-only check passed)\n", o.model,
              o.config, source, o.output, q.ops.size(), macs, blocks, mulshifts);
+  if (!q.rescalings.empty()) {  // the float passes that rescaled channels (graph.json's "rescalings")
+    int64_t pairs = 0, smoothed = 0, unclipped = 0;
+    for (const ChannelRescaling& r : q.rescalings) {
+      (r.pass == "smoothquant" ? smoothed : pairs) += 1;
+      unclipped += static_cast<int64_t>(r.unclipped.size());
+    }
+    fmt::print("  rescaled before calibration: {} equalized layer pairs{}, {} tensors smoothed (SmoothQuant)\n", pairs,
+               unclipped ? fmt::format(" ({} ReLU6 made ReLU)", unclipped) : "", smoothed);
+  }
   if (!o.report.empty()) {
     // A network with N:M-sparse layers is reported beside its dense twin (same config, no pruning).
     const bool sparse = std::any_of(q.ops.begin(), q.ops.end(),

@@ -40,6 +40,7 @@ expect eval-json         0 0  '^\{"correct":[0-9]+,"count":20,"data":"fashion-mn
 configs="$(dirname "$0")/../../configs"
 printf 'defaults:\n  weights: {bits: 99}\n' >"$tmp/bad.yaml"
 printf 'layers:\n  - match: "/nothing/*"\n' >"$tmp/typo.yaml"
+printf 'defaults:\n  weights: {equalization: true, equalization_relu6: true}\n' >"$tmp/relu6.yaml"
 expect quantize-bad-config 1 1 "bad.yaml:2:.*'bits' is 99; expected 2..16" -- quantize "$model" --config "$tmp/bad.yaml" -o "$tmp/q"
 expect quantize-strict     1 1 "match no node.*/nothing/\*"  -- quantize "$model" --config "$tmp/typo.yaml" --strict --calib-count 10 -o "$tmp/q"
 expect quantize-warning    0 1 "warning: layer patterns match no node" -- quantize "$model" --config "$tmp/typo.yaml" --calib-count 10 -o "$tmp/q"
@@ -54,6 +55,8 @@ expect inspect-systemc-json 0 0 '"utilisation"'                -- inspect "$tmp/
 expect quantize-slash      0 0 "integer-only check passed"     -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
 expect quantize-slash-again 0 0 "integer-only check passed"    -- quantize "$model" --config "$configs/w8a8.yaml" --calib-count 20 -o "$tmp/q2/"
 expect eval-slash          0 0 '"count":10'                    -- eval "$tmp/q2" --limit 10 --json
+expect quantize-smoothquant 0 0 "0 equalized layer pairs, 5 tensors smoothed" -- quantize "$(dirname "$0")/../../examples/fmnist_vit.onnx" --config "$configs/w8a6-smoothquant.yaml" --calib-count 20 -o "$tmp/q3"
+expect quantize-relu6      0 0 "2 equalized layer pairs \(1 ReLU6 made ReLU\)" -- quantize "$model" --config "$tmp/relu6.yaml" --calib-count 20 -o "$tmp/q4"
 expect eval-intgraph-flags 1 1 "records its input preprocessing" -- eval "$tmp/q" --limit 5 --mean 0.5 --std 0.5
 expect eval-against      0 0 "SQNR [0-9.]+ dB, cosine 0\.99[0-9]+.*top-1 agreement" -- eval "$tmp/q2" --limit 30 --against float
 expect eval-against-json 0 0 "\"top1_agreement\":0\.9"       -- eval "$tmp/q2" --limit 30 --against float --json
