@@ -236,8 +236,10 @@ TEST_CASE("SIMD/linear_mac: every level gives the per-addition integers and over
   std::mt19937_64 rng(17);
   std::uniform_int_distribution<int> pick(1, 1 << 20);
   for (int trial = 0; trial < 300; ++trial) {
-    // out up to 40: whole 12-row blocks of the avx512_vnni GEMM; codes 16-bit, uint8 or int8
-    const int64_t rows = 1 + pick(rng) % 40, in = 1 + pick(rng) % 70, out = 1 + pick(rng) % (trial % 2 ? 40 : 20);
+    // out up to 40: whole 12-row blocks of the avx512_vnni GEMM; codes 16-bit, uint8 or int8; rows past
+    // several 16-column blocks of the GEMM's B, in past two 64-byte rows of it
+    const int64_t rows = 1 + pick(rng) % (trial % 10 ? 40 : 150), in = 1 + pick(rng) % 140,
+                  out = 1 + pick(rng) % (trial % 2 ? 40 : 20);
     const bool wide_codes = trial % 3 == 0, signed_codes = trial % 3 == 1 && trial % 2, wide_weights = trial % 7 == 0;
     const auto a = random_codes(rng, static_cast<size_t>(rows * in),
                                 wide_codes     ? -32768
