@@ -31,10 +31,7 @@ class SiteFinder {
   bool find(const Node& producer, Site& site) {
     site = Site{};
     std::string out;
-    if (producer.domain.empty() && producer.op_type != "Gemm" && producer.op_type != "MatMul" &&
-        producer.op_type != "LayerNormalization")
-      return false;
-    if (!channel_last_producer_view(g_, producer, site.producer, out)) return false;
+    if (!channel_last_producer_view(g_, producer, site.producer, out)) return false;  // not a LN, MatMul, Gemm
     for (size_t o = 1; o < producer.outputs.size(); ++o)  // LayerNormalization's optional mean and 1/σ
       if (!producer.outputs[o].empty() && count_.count(producer.outputs[o])) return false;
     for (size_t i = 1; i < producer.inputs.size(); ++i)
