@@ -16,6 +16,7 @@
 #include "quant/quantize.hpp"
 #include "quant/smoothing.hpp"
 #include "sim/direct_engine.hpp"
+#include "support/float_function.hpp"
 #include "support/onnx_builder.hpp"
 
 using namespace chipref;
@@ -37,19 +38,6 @@ ChannelRanges measured_on(const Graph& g, const Tensor& inputs) {
     }
     return ranges;
   };
-}
-
-// Largest |before − after| over the largest |before| of the graph output.
-double relative_change(const Graph& before, const Graph& after, const Tensor& inputs) {
-  const std::string in = before.inputs[0].name, out = before.outputs[0].name;
-  const Tensor a = FloatExecutor(before).run({{in, inputs}}).at(out);
-  const Tensor b = FloatExecutor(after).run({{in, inputs}}).at(out);
-  double largest = 0, difference = 0;
-  for (size_t i = 0; i < a.floats.size(); ++i) {
-    largest = std::max(largest, static_cast<double>(std::fabs(a.floats[i])));
-    difference = std::max(difference, static_cast<double>(std::fabs(a.floats[i] - b.floats[i])));
-  }
-  return difference / largest;
 }
 
 const Node& node_named(const Graph& g, const std::string& name) {
@@ -122,7 +110,7 @@ TEST_CASE(
       CHECK(node_named(original, s.producer).op_type == "LayerNormalization");
       CHECK(s.readers.size() == 1);
     }
-    CHECK(relative_change(original, g, images) <= 1e-5);
+    CHECK(testing::relative_output_change(original, g, images) <= 1e-5);
     // Re-measured: activation channel j's range a'_j = a_j / s_j, its weight row's w'_j = w_j · s_j.
     const TensorMap after = FloatExecutor(g).run({{g.inputs[0].name, images}}, true);
     double worst = 0;
@@ -161,7 +149,7 @@ TEST_CASE("Smoothing/a tensor with two readers, through transposes, and a linear
     CHECK(smoothed[1].producer == "a");  // through its bias Add
     CHECK(smoothed[1].activation == "yab");
     CHECK(smoothed[2].producer == "b");  // through a Transpose
-    CHECK(relative_change(original, g, inputs) <= 1e-5);
+    CHECK(testing::relative_output_change(original, g, inputs) <= 1e-5);
     // The outlier channel 3 of the LayerNorm output gets the largest factor.
     const std::vector<double>& s = smoothed[0].factors;
     CHECK(std::max_element(s.begin(), s.end()) - s.begin() == 3);

@@ -15,6 +15,7 @@
 #include "quant/layer_inputs.hpp"
 #include "quant/quantize.hpp"
 #include "quant/weight_rounding.hpp"
+#include "support/float_function.hpp"
 
 using namespace chipref;
 
@@ -227,16 +228,7 @@ TEST_CASE("WeightRounding/cross-layer equalization keeps the float function and 
   CHECK(pairs[0].second == "/down/down.0/Conv");
   const Tensor images =
       load_fashion_mnist("t10k", 50, *read_sidecar_preprocess(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx")).images;
-  const std::string in = original.inputs[0].name, out = original.outputs[0].name;
-  const Tensor before = FloatExecutor(original).run({{in, images}}).at(out);
-  const Tensor after = FloatExecutor(g).run({{in, images}}).at(out);
-  double largest = 0, difference = 0;
-  for (size_t i = 0; i < before.floats.size(); ++i) {
-    largest = std::max(largest, static_cast<double>(std::fabs(before.floats[i])));
-    difference = std::max(difference, static_cast<double>(std::fabs(before.floats[i] - after.floats[i])));
-  }
-  INFO("largest logit " << largest << ", largest change " << difference);
-  CHECK(difference <= 1e-5 * largest);
+  CHECK(testing::relative_output_change(original, g, images) <= 1e-5);
   const auto weights = [&](const std::string& node) -> const Tensor& {
     const Node& n = *std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& x) { return x.name == node; });
     return g.initializers.at(n.inputs[1]);
@@ -281,14 +273,5 @@ TEST_CASE("WeightRounding/cross-layer equalization through a ReLU6 makes it a Re
   CHECK(clips == 1);
   const Tensor images =
       load_fashion_mnist("t10k", 50, *read_sidecar_preprocess(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx")).images;
-  const std::string in = original.inputs[0].name, out = original.outputs[0].name;
-  const Tensor before = FloatExecutor(unclipped).run({{in, images}}).at(out);
-  const Tensor after = FloatExecutor(g).run({{in, images}}).at(out);
-  double largest = 0, difference = 0;
-  for (size_t i = 0; i < before.floats.size(); ++i) {
-    largest = std::max(largest, static_cast<double>(std::fabs(before.floats[i])));
-    difference = std::max(difference, static_cast<double>(std::fabs(before.floats[i] - after.floats[i])));
-  }
-  INFO("largest logit " << largest << ", largest change " << difference);
-  CHECK(difference <= 1e-5 * largest);
+  CHECK(testing::relative_output_change(unclipped, g, images) <= 1e-5);
 }
