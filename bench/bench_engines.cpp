@@ -2,7 +2,9 @@
 // CNN and ViT, each quantized with configs/w8a8.yaml: images/s, single thread, same inputs, in one
 // process. Per model, the float executor at batch 100 is the 1.0 baseline. Each figure is the best of
 // three passes.
-//   bench_engines [--images N] [--qdq DIR] [--model cnn|vit|both]
+//   bench_engines [--images N] [--qdq DIR] [--model cnn|vit|both|formats]
+// --model formats: the DirectEngine on the CNN quantized with each block-format config (configs/mxint8.yaml,
+// mxfp8.yaml, bfp16.yaml) against the same engine on the w8a8 IntGraph = 1.0, batch 100.
 // With --qdq it also exports the CNN as a QDQ model (float requant flavour) to DIR/model.onnx with the
 // test images in DIR/images.npy, re-imports that model through the pre-quantized path and prints the
 // DirectEngine's images/s on it as "qdq_direct_bN <images/s>" lines, for comparisons with ONNX Runtime
@@ -71,6 +73,28 @@ double bench_model(const std::string& name, const Graph& graph, const IntGraph& 
   }
   return base;
 }
+
+// The block-format IntGraphs of the CNN against its w8a8 IntGraph, the engines run alternately.
+void bench_formats(const Graph& graph, const IntGraph& int8, const Tensor& calibration, const Tensor& test,
+                   const std::string& model, const Preprocess& norm) {
+  const char* const configs[] = {"mxint8", "mxfp8", "bfp16"};
+  std::vector<IntGraph> graphs;
+  for (const char* name : configs) {
+    const QuantConfig c = load_quant_config(std::string(CHIPREF_SOURCE_DIR "/configs/") + name + ".yaml");
+    graphs.push_back(quantize(QuantizeInputs{&graph, &c, &calibration, model, norm}));
+  }
+  const DirectEngine base_engine(int8);
+  const double base = images_per_second(test, 100, [&](const Tensor& x) { base_engine.run(x); });
+  fmt::print("fmnist_cnn, DirectEngine, batch 100, 1 thread, {} test images per run\n", test.shape[0]);
+  fmt::print("{:<12} {:>10} {:>10}\n", "config", "images/s", "vs w8a8");
+  fmt::print("{:<12} {:>10.0f} {:>10.2f}\n", "w8a8", base, 1.0);
+  for (size_t i = 0; i < graphs.size(); ++i) {
+    const DirectEngine engine(graphs[i]);
+    const double v = images_per_second(test, 100, [&](const Tensor& x) { engine.run(x); });
+    const double again = images_per_second(test, 100, [&](const Tensor& x) { base_engine.run(x); });
+    fmt::print("{:<12} {:>10.0f} {:>10.3f}\n", configs[i], v, v / std::max(base, again));
+  }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,12 +105,12 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--qdq")) qdq_dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--model")) which = argv[i + 1];
   }
-  if (which != "cnn" && which != "vit" && which != "both") {
-    fmt::print(stderr, "bench_engines: --model must be cnn, vit or both\n");
+  if (which != "cnn" && which != "vit" && which != "both" && which != "formats") {
+    fmt::print(stderr, "bench_engines: --model must be cnn, vit, both or formats\n");
     return 2;
   }
   const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/w8a8.yaml");
-  if (which != "cnn") {
+  if (which == "vit" || which == "both") {
     const std::string vit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
     const Preprocess norm = read_sidecar_preprocess(vit).value_or(Preprocess{});
     const Graph graph = import_onnx(vit);
@@ -101,6 +125,10 @@ int main(int argc, char** argv) {
   const Tensor calibration = load_fashion_mnist("train", 500, norm).images;
   const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, model, norm});
   const Tensor test = load_fashion_mnist("t10k", images, norm).images;
+  if (which == "formats") {
+    bench_formats(graph, q, calibration, test, model, norm);
+    return 0;
+  }
   const double base = bench_model("fmnist_cnn", graph, q, test);
   if (qdq_dir.empty()) return 0;
   const QuantConfig float_flavour = load_quant_config(CHIPREF_SOURCE_DIR "/configs/qdq-ort.yaml");

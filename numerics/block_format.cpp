@@ -22,6 +22,23 @@ BlockFormat integer(std::string name, int bits, int block_size) {
   return f;
 }
 
+// The largest finite element magnitude.
+ExactValue largest_element(const BlockFormat& f) {
+  if (f.element == BlockFormat::Element::floating) return decode(f.fp, f.fp.max_finite_code());
+  ExactValue v;
+  v.significand = (uint64_t{1} << (f.int_bits - 1)) - 1;
+  v.exponent = -(f.int_bits - 2);
+  return v;
+}
+
+// |v| > |limit| for two nonzero finite values in the same binade (equal floor_log2): their significands
+// compared with the leading ones lined up; v's sticky bit breaks a tie upward.
+bool exceeds_in_binade(const ExactValue& v, const ExactValue& limit) {
+  const auto normalized = [](uint64_t s) { return s << __builtin_clzll(s); };
+  const uint64_t a = normalized(v.significand), b = normalized(limit.significand);
+  return a > b || (a == b && v.sticky);
+}
+
 uint32_t nan_element(const BlockFormat& f, bool negative) {
   return f.element == BlockFormat::Element::floating && f.fp.specials != FloatSpecials::none
              ? encode_nan(f.fp, negative)
@@ -70,6 +87,14 @@ BlockFormat parse_block_format(std::string_view name, int block_size) {
   return f;
 }
 
+std::string_view to_string(SharedExponent rule) { return rule == SharedExponent::floor ? "floor" : "ceil"; }
+
+SharedExponent parse_shared_exponent(std::string_view name) {
+  if (name == "floor") return SharedExponent::floor;
+  if (name == "ceil") return SharedExponent::ceil;
+  throw InputError("unknown shared exponent rule '" + std::string(name) + "'; expected one of: floor, ceil");
+}
+
 ExactValue element_value(const BlockFormat& f, uint32_t code) {
   if (f.element == BlockFormat::Element::floating) return decode(f.fp, code);
   ExactValue v;
@@ -103,6 +128,16 @@ void quantize_block(const BlockFormat& f, const ExactValue* values, int64_t coun
     }
   }
   int shared = largest - f.element_max_exponent();
+  if (r.shared_exponent == SharedExponent::ceil && any_nonzero && !special && shared < f.scale_bias()) {
+    // amax / 2^shared lies in [2^emax_elem, 2^(emax_elem + 1)); one step up when it exceeds the largest element.
+    // At the largest scale there is no step up: the block saturates as under floor (NVIDIA's satfinite).
+    const ExactValue limit = largest_element(f);
+    for (int64_t i = 0; i < count; ++i)
+      if (values[i].significand != 0 && floor_log2(values[i]) == largest && exceeds_in_binade(values[i], limit)) {
+        ++shared;
+        break;
+      }
+  }
   if (shared > f.scale_bias()) special = true;  // beyond the scale's range: the spec's NaN
   if (special) {
     scale_code = f.scale_nan_code();

@@ -47,16 +47,28 @@ ExactValue block_element_value(const BlockFormat& format, uint32_t scale_code, u
 // The element code's value alone (no scale).
 ExactValue element_value(const BlockFormat& format, uint32_t element_code);
 
+// How a block's shared exponent follows from its largest magnitude amax (docs/numerics.md §15).
+enum class SharedExponent {
+  floor,  // OCP MX v1.0 §6.3: floor(log2 amax) − emax_elem; elements above the largest normal saturate to it
+  ceil,   // the smallest exponent e with amax ≤ largest element × 2^e, compared exactly: nothing saturates
+          // below the largest scale, 2^127, where it stays (NVIDIA's "RCEIL" with satfinite, which gets there
+          // through an FP32 division amax / largest element)
+};
+std::string_view to_string(SharedExponent rule);
+SharedExponent parse_shared_exponent(std::string_view name);  // throws InputError
+
 struct BlockRounding {
   Rounding rounding{RoundingMode::half_away, false};  // the MX reference code's default ("nearest")
   uint64_t seed = 0;                                  // stochastic rounding only
+  SharedExponent shared_exponent = SharedExponent::floor;
 };
 
 // Converts one block of `count` float32 values (given as their bit patterns; count <= block_size, a short
-// last block is as if padded with zeros) into `scale_code` and `codes[0..count)`. Elements saturate to the
-// largest finite element; a block holding a NaN or an infinity gets the NaN scale, and its elements the
-// element NaN where the format has one (else zero). `first_index` numbers the elements for stochastic
-// rounding (the element's position in its tensor), so the words do not depend on how blocks are split.
+// last block is as if padded with zeros) into `scale_code` and `codes[0..count)`, the shared exponent by
+// r.shared_exponent. Elements saturate to the largest finite element; a block holding a NaN or an infinity
+// gets the NaN scale, and its elements the element NaN where the format has one (else zero). `first_index`
+// numbers the elements for stochastic rounding (the element's position in its tensor), so the words do not
+// depend on how blocks are split.
 void quantize_block(const BlockFormat& format, const uint32_t* float_bits, int64_t count, const BlockRounding& r,
                     uint64_t first_index, uint32_t& scale_code, uint32_t* codes);
 

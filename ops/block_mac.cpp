@@ -3,6 +3,7 @@
 // weight scale codes ([M, blocks] or [M, KH, KW, blocks]), [bias: float32 bit patterns [M]] → codes of the
 // output value's uniform format. Attributes: kind (linear | conv), activation_format, weight_format,
 // block_size, accumulation (exact | fp32), activation_rounding (a rounding mode or stochastic), seed,
+// shared_exponent (floor | ceil; floor when absent),
 // input_scale_bits and output_scale_bits (the float32 scales s_x, s_y as bit patterns), clamp_lo, clamp_hi;
 // a convolution's strides, pads, dilations, group.
 #include "kernels/block_mac.hpp"
@@ -44,6 +45,9 @@ kernels::BlockMacParams read_params(const IntGraph& g, const Node& op) {
                                                               : Rounding{parse_rounding_mode(rounding), false};
   });
   p.activation_rounding.seed = static_cast<uint64_t>(op.get_int("seed", 0));
+  naming(op, [&] {
+    p.activation_rounding.shared_exponent = parse_shared_exponent(op.get_string("shared_exponent", "floor"));
+  });
   p.input_scale = float32_attribute(op, "input_scale_bits");
   p.output_scale = float32_attribute(op, "output_scale_bits");
   p.input_zero_point = input_zero_point(g, op, 0);

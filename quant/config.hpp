@@ -64,6 +64,7 @@ struct LayerQuantConfig {
   BlockAccumulation block_accumulation = BlockAccumulation::exact;
   std::string block_rounding = "half_away";  // a rounding mode, or "stochastic"
   int64_t block_seed = 0;
+  SharedExponent block_shared_exponent = SharedExponent::floor;
 };
 
 struct LayerOverride {

@@ -187,6 +187,7 @@ void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, boo
   rounding.rounding = c.block_rounding == "stochastic" ? Rounding{RoundingMode::half_even, true}
                                                        : Rounding{parse_rounding_mode(c.block_rounding), false};
   rounding.seed = static_cast<uint64_t>(c.block_seed);
+  rounding.shared_exponent = c.block_shared_exponent;
   std::vector<uint32_t> block_codes(static_cast<size_t>(bs));
   for (int64_t row = 0; row < M * taps; ++row)
     for (int64_t b = 0; b < blocks; ++b) {
@@ -215,6 +216,7 @@ void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, boo
   mac.attributes["accumulation"] = std::string(to_string(c.block_accumulation));
   mac.attributes["activation_rounding"] = c.block_rounding;
   mac.attributes["seed"] = c.block_seed;
+  mac.attributes["shared_exponent"] = std::string(to_string(c.block_shared_exponent));
   mac.attributes["input_scale_bits"] = int64_t{float32_bits(static_cast<float>(cx.int_graph.values.at(x).quant.scale))};
   mac.attributes["output_scale_bits"] = int64_t{float32_bits(static_cast<float>(yq.scale))};
   const auto [lo, hi] = cx.clamp_for(act, yq);
@@ -396,6 +398,13 @@ std::vector<ConfigKey> block_format_config_keys() {
           "conversion of the weights and the input activations into the block format (the MX reference code's "
           "`nearest` is half_away, its `floor` toward_zero)"),
       integer_key("format", "seed", 0, 999999999, &C::block_seed, "stochastic rounding's seed"),
+      choice_key(
+          "format", "shared_exponent", fixed_choices({"floor", "ceil"}),
+          [](C& c, const std::string& v) { c.block_shared_exponent = parse_shared_exponent(v); },
+          [](const C& c) { return std::string(to_string(c.block_shared_exponent)); },
+          "each block's scale, for the weights and the input activations: `floor` is the OCP spec's "
+          "floor(log2 amax) − emax_elem (a block maximum above the largest element saturates to it); `ceil` the "
+          "smallest scale that holds the block maximum (NVIDIA's RCEIL, compared exactly)"),
   };
 }
 

@@ -70,7 +70,9 @@ struct ReferenceBlock {
 };
 
 // The spec's conversion (§6.3): X = 2^(floor(log2(max|V_i|)) − emax_elem), P_i = quantize(V_i / X), saturating.
-ReferenceBlock reference_quantize(const std::string& name, const std::vector<float>& v, RoundingMode mode) {
+// `ceil`: X doubled once when max|V_i| / X exceeds the largest element (never past 2^127).
+ReferenceBlock reference_quantize(const std::string& name, const std::vector<float>& v, RoundingMode mode,
+                                  SharedExponent rule = SharedExponent::floor) {
   const Parameters p = spec_parameters(name);
   ReferenceBlock r;
   double largest = 0;
@@ -81,6 +83,7 @@ ReferenceBlock reference_quantize(const std::string& name, const std::vector<flo
   if (r.nan_scale) return r;
   const int shared_exponent = (largest == 0 ? -126 : frexp_floor_log2(largest)) - p.emax;
   r.shared = std::max(shared_exponent, -127);
+  if (rule == SharedExponent::ceil && largest > std::ldexp(p.max_norm, r.shared) && r.shared < 127) ++r.shared;
   for (const float x : v) {
     const double scaled = std::ldexp(static_cast<double>(x), -r.shared);
     double q;
@@ -144,13 +147,14 @@ const RoundingMode kModes[] = {RoundingMode::half_away, RoundingMode::half_even,
                                RoundingMode::floor};
 
 // Compares chipref with the reference on one block; returns a description of the first difference.
-std::string compare_block(const BlockFormat& f, const std::vector<float>& v, RoundingMode mode) {
+std::string compare_block(const BlockFormat& f, const std::vector<float>& v, RoundingMode mode,
+                          SharedExponent rule = SharedExponent::floor) {
   std::vector<uint32_t> bits(v.size()), codes(v.size());
   for (size_t i = 0; i < v.size(); ++i) bits[i] = float32_bits(v[i]);
   uint32_t scale = 0;
-  quantize_block(f, bits.data(), static_cast<int64_t>(v.size()), BlockRounding{Rounding{mode, false}, 0}, 0, scale,
-                 codes.data());
-  const ReferenceBlock r = reference_quantize(f.name, v, mode);
+  quantize_block(f, bits.data(), static_cast<int64_t>(v.size()), BlockRounding{Rounding{mode, false}, 0, rule}, 0,
+                 scale, codes.data());
+  const ReferenceBlock r = reference_quantize(f.name, v, mode, rule);
   if (r.nan_scale != (scale == f.scale_nan_code())) return "NaN scale differs";
   if (r.nan_scale) return "";
   if (static_cast<int>(scale) - f.scale_bias() != r.shared)
@@ -186,7 +190,8 @@ TEST_CASE("MX and BFP conversion equals the spec's algorithm on random blocks in
           std::mt19937_64 rng(1000 * t + static_cast<uint64_t>(mode) * 17 + std::hash<std::string>()(name));
           for (int64_t i = t; i < per_case && failures[t].empty(); i += threads) {
             const auto v = random_block(rng, f.block_size, f);
-            failures[t] = compare_block(f, v, mode);
+            // Every other block under each shared-exponent rule.
+            failures[t] = compare_block(f, v, mode, i % 2 ? SharedExponent::ceil : SharedExponent::floor);
             ++counts[t];
           }
         });
@@ -234,6 +239,45 @@ TEST_CASE("MX conversion edge cases: all zero, largest exponent, subnormal-only,
   uint32_t scale = 0, code = 0;
   quantize_block(e4m3, &below_eight, 1, BlockRounding{}, 0, scale, &code);
   CHECK(static_cast<int>(scale) - 127 == 2 - 8);
+}
+
+TEST_CASE("shared exponent ceil: the block maximum never saturates below the largest scale") {
+  for (const char* name : kFormats) {
+    const BlockFormat f = parse_block_format(name);
+    const double max_norm = spec_parameters(name).max_norm;
+    INFO(name);
+    // At the largest element exactly both rules agree; just above it ceil takes the next scale and the
+    // maximum survives to the element's precision, where floor saturates it.
+    for (const int k : {-20, 0, 7}) {
+      const auto at = static_cast<float>(std::ldexp(max_norm, k));
+      // The top of the largest element's binade, above it (E4M3: 511.5 · 2^k against 448 · 2^k).
+      const float above = std::nextafter(at, INFINITY),
+                  twice = static_cast<float>(std::ldexp(0.999, f.element_max_exponent() + 1 + k));
+      for (const float top : {at, above, twice}) {
+        const std::vector<float> v = {top, -top / 3, top / 1000, 0.0f};
+        for (const SharedExponent rule : {SharedExponent::floor, SharedExponent::ceil})
+          CHECK(compare_block(f, v, RoundingMode::half_even, rule) == "");
+        uint32_t floor_scale = 0, ceil_scale = 0;
+        std::vector<uint32_t> codes(v.size());
+        std::vector<uint32_t> bits = {float32_bits(v[0]), float32_bits(v[1]), float32_bits(v[2]), 0};
+        quantize_block(f, bits.data(), 4, BlockRounding{}, 0, floor_scale, codes.data());
+        quantize_block(f, bits.data(), 4, BlockRounding{{}, 0, SharedExponent::ceil}, 0, ceil_scale, codes.data());
+        CHECK(ceil_scale == floor_scale + (top > at ? 1 : 0));
+        if (top == twice) {  // near the top of the binade: saturation costs more than the coarser grid
+          std::vector<uint32_t> floor_codes(v.size());
+          quantize_block(f, bits.data(), 4, BlockRounding{}, 0, floor_scale, floor_codes.data());
+          const double ceil_error = std::fabs(to_double(block_element_value(f, ceil_scale, codes[0])) - top);
+          const double floor_error = std::fabs(to_double(block_element_value(f, floor_scale, floor_codes[0])) - top);
+          CHECK(ceil_error < floor_error);
+        }
+      }
+    }
+    // Beyond the largest scale's reach ceil stays at 2^127 and saturates, as floor does.
+    const std::vector<float> huge = {3.4e38f, 1.0f};
+    CHECK(compare_block(f, huge, RoundingMode::half_away, SharedExponent::ceil) == "");
+  }
+  CHECK(parse_shared_exponent("ceil") == SharedExponent::ceil);
+  CHECK_THROWS_WITH(parse_shared_exponent("round"), Catch::Contains("floor, ceil"));
 }
 
 TEST_CASE("MXINT8 never produces -128, and a NaN block keeps element NaNs where the format has them") {
