@@ -282,9 +282,8 @@ TEST_CASE(
   const Top1Result fp32 = evaluate_top1(import_onnx(kCnn), data);
   // Measured on the 10 000 test images (docs/numerics.md §15): MXINT8 +0.05 points, MXFP8 E4M3 −0.80 points,
   // with the one-element-block layers in MXINT8 −0.04; here a bound with room for 1000 images' sampling noise.
-  for (const auto& [config, bound] : {std::pair<std::string, double>{"mxint8.yaml", 0.006},
-                                      {"mxfp8.yaml", 0.015},
-                                      {"mxfp8-cnn.yaml", 0.01}}) {
+  for (const auto& [config, bound] :
+       {std::pair<std::string, double>{"mxint8.yaml", 0.006}, {"mxfp8.yaml", 0.015}, {"mxfp8-cnn.yaml", 0.01}}) {
     INFO(config);
     const IntGraph q = quantize_cnn(config, 300);
     int64_t block_macs = 0;
