@@ -1,9 +1,13 @@
 #include "kernels/block_mac.hpp"
 
+#include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <string>
 
 #include "core/error.hpp"
+#include "kernels/simd.hpp"
 
 namespace chipref::kernels {
 
@@ -46,16 +50,18 @@ __int128 block_sum(const int64_t* a, const int64_t* w, int64_t n) {
   return s;
 }
 
+// The real value d · s_x of an input code x = d + z_x, exactly.
+ExactValue input_value(int64_t d, const BlockMacParams& p) {
+  ExactValue v;
+  v.negative = d < 0;
+  v.significand = static_cast<uint64_t>(d < 0 ? -d : d) * p.input_scale.significand;  // < 2^33 · 2^24
+  v.exponent = p.input_scale.exponent;
+  return v;
+}
+
 // The input's real values (x − z_x) · s_x, exactly, for one block's worth of channels at `stride`.
 void input_values(const int32_t* x, int64_t count, int64_t stride, const BlockMacParams& p, ExactValue* out) {
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t d = int64_t{x[i * stride]} - p.input_zero_point;
-    ExactValue v;
-    v.negative = d < 0;
-    v.significand = static_cast<uint64_t>(d < 0 ? -d : d) * p.input_scale.significand;  // < 2^33 · 2^24
-    v.exponent = p.input_scale.exponent;
-    out[i] = v;
-  }
+  for (int64_t i = 0; i < count; ++i) out[i] = input_value(int64_t{x[i * stride]} - p.input_zero_point, p);
 }
 
 // Converts the channel vectors of the input (`vectors` of `channels` codes each, element c of vector v at
@@ -131,7 +137,285 @@ bool needs_wide_sums(const ElementTable& a, const ElementTable& w, int64_t block
                      static_cast<unsigned __int128>(block_size);
   return bound >> 62 != 0;
 }
+
+// ---- The fast form of the exact model (docs/numerics.md §15, "Speed") ----
+// Every element and weight is held as the double of its value (scale included: exact, the element
+// significands have at most 16 bits and the values lie between 2^-150 and 2^150), and a layer is one double
+// GEMM per group over its whole reduction (taps, blocks and padding in the weights' layout). A dot product
+// computed in any order is exact when all its partial sums are multiples of 2^low below 2^high with
+// high − low ≤ 53: `low` from the lowest set bits of the two rows, `high` from their top bits and the number
+// of terms. Each output checks that before it uses the GEMM's sum (else the layer runs the spec loops), and
+// rounds the exact sum in double only where the quotient is provably away from a tie (else exactly).
+
+constexpr int32_t kNoBits = 1 << 14;  // the low end of an empty bit range (its high end is −kNoBits)
+constexpr int64_t kMaxTableCodes = 4096;
+
+// The exponents of the top bit and of the lowest set bit of a nonzero normal double.
+inline void bit_range(double v, int32_t& low, int32_t& high) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  high = static_cast<int32_t>((bits >> 52) & 0x7FF) - 1023;
+  const uint64_t significand = (bits & ((uint64_t{1} << 52) - 1)) | (uint64_t{1} << 52);
+  low = high - 52 + __builtin_ctzll(significand);
+}
+
+// A double's value as an ExactValue.
+ExactValue exact_of_double(double v) {
+  ExactValue e;
+  if (v == 0) return e;
+  int32_t low = 0, high = 0;
+  bit_range(v, low, high);
+  e.negative = v < 0;
+  e.significand = static_cast<uint64_t>(std::ldexp(std::fabs(v), -low));
+  e.exponent = low;
+  return e;
+}
+
+int32_t ceil_log2(int64_t n) {
+  int32_t bits = 0;
+  while ((int64_t{1} << bits) < n) ++bits;
+  return bits;
+}
+
+// Whether `terms` products of a row in [alow, ahigh] and one in [wlow, whigh] (bit exponents), summed in any
+// order, plus a value in [blow, bhigh], are exact in double.
+inline bool exact_in_double(int32_t alow, int32_t ahigh, int32_t wlow, int32_t whigh, int32_t blow, int32_t bhigh,
+                            int32_t log2_terms) {
+  const int32_t low = std::min(alow + wlow, blow);
+  const int32_t high = std::max(ahigh + whigh + 2 + log2_terms, bhigh + 1) + 1;
+  return high - low <= 53;
+}
+
+// The output code of an exact sum held in a double, `reciprocal` the double nearest 1 / s_y.
+inline int32_t output_code_of_double(double v, double reciprocal, const BlockMacParams& p) {
+  const double q = v * reciprocal;  // two roundings: within 2^-52 |q| of the exact quotient v / s_y
+  if (std::fabs(q) < 0x1p40) {
+    // q rounded half even: below 2^51 the addition's own rounding (to nearest even, the default mode) drops
+    // the fraction (nearbyint is a library call without SSE4.1).
+    const double n = (q + 0x1.8p52) - 0x1.8p52;
+    if (std::fabs(std::fabs(q - n) - 0.5) > std::fabs(q) * 0x1p-50)  // no tie within the error: n is exact
+      return static_cast<int32_t>(
+          std::clamp(static_cast<int64_t>(n) + p.output_zero_point, p.output_lo, p.output_hi));
+  }
+  return output_code(exact_of_double(v), p);
+}
+
+InputTable build_input_table(const BlockMacParams& p, const ElementTable& table) {
+  InputTable t;
+  if (p.activation_rounding.rounding.stochastic || p.input_hi < p.input_lo) return t;
+  const int64_t lo = p.input_lo - p.input_zero_point, hi = p.input_hi - p.input_zero_point;
+  if (hi - lo + 1 > kMaxTableCodes) return t;
+  const BlockFormat& f = p.activation_format;
+  const int64_t top = std::max(std::abs(lo), std::abs(hi)), codes = hi - lo + 1;
+  std::vector<uint32_t> scale_of(static_cast<size_t>(top + 1));
+  std::vector<int64_t> row_top;
+  t.row_of.resize(static_cast<size_t>(top + 1));
+  for (int64_t m = 0; m <= top; ++m) {
+    const ExactValue v = input_value(m, p);
+    uint32_t code = 0;
+    quantize_block(f, &v, 1, p.activation_rounding, 0, scale_of[static_cast<size_t>(m)], &code);
+    if (scale_of[static_cast<size_t>(m)] == f.scale_nan_code()) return {};
+    if (m == 0 || scale_of[static_cast<size_t>(m)] != scale_of[static_cast<size_t>(m - 1)]) {
+      row_top.push_back(m);
+      t.exponents.push_back(f.element_lsb() + static_cast<int>(scale_of[static_cast<size_t>(m)]) - f.scale_bias());
+    }
+    row_top.back() = m;
+    t.row_of[static_cast<size_t>(m)] = static_cast<uint16_t>(row_top.size() - 1);
+  }
+  t.values.assign(row_top.size() * static_cast<size_t>(codes), 0.0);
+  t.low.assign(t.values.size(), kNoBits), t.high.assign(t.values.size(), -kNoBits);
+  for (size_t row = 0; row < row_top.size(); ++row) {
+    for (int64_t d = lo; d <= hi; ++d) {
+      if (std::abs(d) > row_top[row]) continue;  // no block of this scale holds it
+      // d in a block whose largest magnitude gives this row's scale.
+      const ExactValue pair[2] = {input_value(row_top[row], p), input_value(d, p)};
+      uint32_t scale = 0, pair_codes[2] = {0, 0};
+      quantize_block(f, pair, 2, p.activation_rounding, 0, scale, pair_codes);
+      if (scale != scale_of[static_cast<size_t>(row_top[row])] || table.special[pair_codes[1]]) return {};
+      const size_t at = row * static_cast<size_t>(codes) + static_cast<size_t>(d - lo);
+      t.values[at] = std::ldexp(static_cast<double>(table.aligned[pair_codes[1]]), t.exponents[row]);
+      if (t.values[at] == 0) continue;
+      int32_t l = 0, h = 0;
+      bit_range(t.values[at], l, h);
+      t.low[at] = static_cast<int16_t>(l), t.high[at] = static_cast<int16_t>(h);
+    }
+  }
+  t.d_lo = lo, t.d_hi = hi;
+  return t;
+}
+
+// An operand's blocks as doubles: values [vectors, blocks, stride] (zero padded), each block's bit range.
+struct DoubleBlocks {
+  int64_t blocks = 0, stride = 0;
+  std::vector<double> values;
+  std::vector<int32_t> low, high;
+};
+
+void block_bits(const double* v, int64_t n, int32_t& low, int32_t& high) {
+  low = kNoBits, high = -kNoBits;
+  for (int64_t i = 0; i < n; ++i)
+    if (v[i] != 0) {
+      int32_t l = 0, h = 0;
+      bit_range(v[i], l, h);
+      low = std::min(low, l), high = std::max(high, h);
+    }
+}
+
+// Aligned blocks as doubles; false if a block is NaN or infinite.
+bool to_doubles(const AlignedBlocks& a, DoubleBlocks& out) {
+  const size_t count = a.exponents.size(), stride = static_cast<size_t>(a.stride);
+  out.stride = a.stride, out.values.resize(a.elements.size()), out.low.resize(count), out.high.resize(count);
+  for (size_t b = 0; b < count; ++b) {
+    if (a.special[b]) return false;
+    for (size_t i = b * stride; i < (b + 1) * stride; ++i)
+      out.values[i] = std::ldexp(static_cast<double>(a.elements[i]), a.exponents[b]);
+    block_bits(&out.values[b * stride], a.stride, out.low[b], out.high[b]);
+  }
+  return true;
+}
+
+// The input converted through the table (see convert_input for the arguments); false if a code is outside
+// the table, or the layer has none (then the spec conversion's blocks, as doubles).
+template <class Base>
+bool convert_input_fast(const int32_t* x, int64_t vectors, int64_t channels, int64_t stride, Base base,
+                        const BlockMacParams& p, const PreparedBlockWeights& prepared, DoubleBlocks& out) {
+  const InputTable& t = prepared.input_table;
+  const int64_t bs = p.activation_format.block_size, blocks = (channels + bs - 1) / bs;
+  out.blocks = blocks;
+  if (!t.usable()) {
+    const AlignedBlocks a = convert_input(x, vectors, channels, stride, base, p, prepared.activation_table);
+    return to_doubles(a, out);
+  }
+  out.stride = std::min(bs, channels);
+  out.values.assign(static_cast<size_t>(vectors * blocks * out.stride), 0.0);
+  out.low.resize(static_cast<size_t>(vectors * blocks)), out.high.resize(static_cast<size_t>(vectors * blocks));
+  const int64_t codes = t.d_hi - t.d_lo + 1;
+  for (int64_t v = 0; v < vectors; ++v) {
+    const int32_t* xv = x + base(v);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t first = b * bs, count = std::min(bs, channels - first);
+      int64_t largest = 0;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t d = int64_t{xv[(first + i) * stride]} - p.input_zero_point;
+        if (d < t.d_lo || d > t.d_hi) return false;
+        largest = std::max(largest, d < 0 ? -d : d);
+      }
+      const size_t row = static_cast<size_t>(t.row_of[static_cast<size_t>(largest)]) * static_cast<size_t>(codes);
+      const double* values = &t.values[row];
+      const int16_t *lows = &t.low[row], *highs = &t.high[row];
+      const size_t at = static_cast<size_t>(v * blocks + b);
+      double* o = &out.values[at * static_cast<size_t>(out.stride)];
+      int32_t lo = kNoBits, hi = -kNoBits;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t e = int64_t{xv[(first + i) * stride]} - p.input_zero_point - t.d_lo;
+        o[i] = values[e];
+        lo = std::min<int32_t>(lo, lows[e]), hi = std::max<int32_t>(hi, highs[e]);
+      }
+      out.low[at] = lo, out.high[at] = hi;
+    }
+  }
+  return true;
+}
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Output (row, m) of the GEMM S with the bias: its code, or false if the sum may not be exact.
+inline __attribute__((always_inline)) bool fast_output(const RowMatrix& s, int64_t row, int64_t col, int64_t m, int32_t alow, int32_t ahigh,
+                        int32_t log2_terms, const PreparedBlockWeights& w, double reciprocal,
+                        const BlockMacParams& p, int32_t& code) {
+  const size_t mi = static_cast<size_t>(m);
+  if (!exact_in_double(alow, ahigh, w.weight_low[mi], w.weight_high[mi], w.bias_low[mi], w.bias_high[mi],
+                       log2_terms))
+    return false;
+  code = output_code_of_double(s(row, col) + w.bias_values[mi], reciprocal, p);
+  return true;
+}
+
+bool fast_linear(int64_t rows, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
+                 const PreparedBlockWeights& prepared, int32_t* out) {
+  const int64_t K = w.group_channels, M = w.out_channels;
+  DoubleBlocks a;
+  if (!convert_input_fast(
+          x, rows, K, 1, [K](int64_t r) { return r * K; }, p, prepared, a))
+    return false;
+  const int64_t row_length = a.blocks * a.stride;
+  const Eigen::Map<const RowMatrix> A(a.values.data(), rows, row_length);
+  const Eigen::Map<const RowMatrix> W(prepared.weight_values.data(), M, row_length);
+  RowMatrix s(rows, M);
+  s.noalias() = A * W.transpose();
+  const double reciprocal = 1.0 / to_double(p.output_scale);
+  const int32_t log2_terms = ceil_log2(row_length);
+  for (int64_t r = 0; r < rows; ++r) {
+    int32_t low = kNoBits, high = -kNoBits;
+    for (int64_t b = 0; b < a.blocks; ++b)
+      low = std::min(low, a.low[static_cast<size_t>(r * a.blocks + b)]),
+      high = std::max(high, a.high[static_cast<size_t>(r * a.blocks + b)]);
+    for (int64_t m = 0; m < M; ++m)
+      if (!fast_output(s, r, m, m, low, high, log2_terms, prepared, reciprocal, p, out[r * M + m])) return false;
+  }
+  return true;
+}
+
+bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
+               const PreparedBlockWeights& prepared, int32_t* out) {
+  const int64_t G = geo.groups, Cg = geo.in_channels / G, M = geo.out_channels, Mg = M / G;
+  const int64_t H = geo.in_h, W = geo.in_w, OH = geo.out_h(), OW = geo.out_w(), plane = H * W, P = OH * OW;
+  DoubleBlocks a;
+  if (!convert_input_fast(x, geo.batch * G * plane, Cg, plane, conv_vector_base(geo), p, prepared, a)) return false;
+  const int64_t tap_length = a.blocks * a.stride, row_length = w.taps * tap_length;
+  RowMatrix im2col(P, row_length), s(P, Mg);
+  std::vector<int32_t> low(static_cast<size_t>(P)), high(static_cast<size_t>(P));
+  const double reciprocal = 1.0 / to_double(p.output_scale);
+  const int32_t log2_terms = ceil_log2(row_length);
+  for (int64_t n = 0; n < geo.batch; ++n)
+    for (int64_t g = 0; g < G; ++g) {
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t row = oy * OW + ox;
+          double* dst = &im2col(row, 0);
+          int32_t lo = kNoBits, hi = -kNoBits;
+          for (int64_t ky = 0; ky < geo.kernel_h; ++ky) {
+            const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h;
+            for (int64_t kx = 0; kx < geo.kernel_w; ++kx, dst += tap_length) {
+              const int64_t ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
+                std::fill(dst, dst + tap_length, 0.0);
+                continue;
+              }
+              const size_t vector = static_cast<size_t>((n * G + g) * plane + iy * W + ix);
+              const size_t first_block = vector * static_cast<size_t>(a.blocks);
+              const double* src = &a.values[first_block * static_cast<size_t>(a.stride)];
+              if (tap_length == 1)
+                *dst = *src;  // one input channel per group: no call
+              else
+                std::copy_n(src, tap_length, dst);
+              for (int64_t b = 0; b < a.blocks; ++b)
+                lo = std::min(lo, a.low[first_block + static_cast<size_t>(b)]),
+                hi = std::max(hi, a.high[first_block + static_cast<size_t>(b)]);
+            }
+          }
+          low[static_cast<size_t>(row)] = lo, high[static_cast<size_t>(row)] = hi;
+        }
+      const Eigen::Map<const RowMatrix> weights(&prepared.weight_values[static_cast<size_t>(g * Mg * row_length)], Mg,
+                                                row_length);
+      s.noalias() = im2col * weights.transpose();
+      for (int64_t mm = 0; mm < Mg; ++mm) {
+        const int64_t m = g * Mg + mm;
+        int32_t* y = out + (n * M + m) * P;
+        for (int64_t row = 0; row < P; ++row)
+          if (!fast_output(s, row, mm, m, low[static_cast<size_t>(row)], high[static_cast<size_t>(row)], log2_terms,
+                           prepared, reciprocal, p, y[row]))
+            return false;
+      }
+    }
+  return true;
+}
 }  // namespace
+
+BlockMacCounts& block_mac_counts() {
+  thread_local BlockMacCounts counts;
+  return counts;
+}
 
 void check_block_weights(const BlockMacParams& p, const BlockWeights& w, const std::string& what) {
   const BlockFormat &fa = p.activation_format, &fw = p.weight_format;
@@ -177,12 +461,35 @@ PreparedBlockWeights prepare_block_weights(const BlockMacParams& p, const BlockW
   PreparedBlockWeights prepared;
   prepared.activation_table = element_table(p.activation_format);
   prepared.wide_sums = needs_wide_sums(prepared.activation_table, table, bs);
+  DoubleBlocks doubles;
+  prepared.fast = p.accumulation == BlockAccumulation::exact && to_doubles(a, doubles);
+  if (prepared.fast) {
+    const size_t M = static_cast<size_t>(w.out_channels), per_row = static_cast<size_t>(w.taps * bpt);
+    prepared.weight_values = std::move(doubles.values);
+    prepared.weight_low.assign(M, kNoBits), prepared.weight_high.assign(M, -kNoBits);
+    prepared.bias_low.assign(M, kNoBits), prepared.bias_high.assign(M, -kNoBits), prepared.bias_values.assign(M, 0.0);
+    for (size_t m = 0; m < M; ++m) {
+      for (size_t b = m * per_row; b < (m + 1) * per_row; ++b)
+        prepared.weight_low[m] = std::min(prepared.weight_low[m], doubles.low[b]),
+        prepared.weight_high[m] = std::max(prepared.weight_high[m], doubles.high[b]);
+      if (w.bias.empty() || w.bias[m].is_zero()) continue;
+      prepared.bias_values[m] = to_double(w.bias[m]);
+      bit_range(prepared.bias_values[m], prepared.bias_low[m], prepared.bias_high[m]);
+    }
+    prepared.input_table = build_input_table(p, prepared.activation_table);
+  }
   prepared.blocks = std::move(a);
   return prepared;
 }
 
 void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
                       const PreparedBlockWeights& prepared, int32_t* out) {
+  const int64_t outputs = rows * w.out_channels;
+  if (prepared.fast && simd_at_least(SimdLevel::portable) && fast_linear(rows, x, p, w, prepared, out)) {
+    block_mac_counts().fast += outputs;
+    return;
+  }
+  block_mac_counts().spec += outputs;
   const AlignedBlocks& aw = prepared.blocks;
   const ElementTable& at = prepared.activation_table;
   const bool wide = prepared.wide_sums;
@@ -201,6 +508,12 @@ void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, c
 
 void block_conv_mac(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
                     const PreparedBlockWeights& prepared, int32_t* out) {
+  const int64_t outputs = geo.batch * geo.out_channels * geo.out_h() * geo.out_w();
+  if (prepared.fast && simd_at_least(SimdLevel::portable) && fast_conv(geo, x, p, w, prepared, out)) {
+    block_mac_counts().fast += outputs;
+    return;
+  }
+  block_mac_counts().spec += outputs;
   const AlignedBlocks& aw = prepared.blocks;
   const ElementTable& at = prepared.activation_table;
   const bool wide = prepared.wide_sums;

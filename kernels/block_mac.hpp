@@ -21,6 +21,7 @@ struct BlockMacParams {
   BlockRounding activation_rounding;  // the run-time conversion of the input
   ExactValue input_scale;             // s_x: the input code x is worth (x − z_x) · s_x
   int32_t input_zero_point = 0;
+  int64_t input_lo = 0, input_hi = -1;  // the input format's codes (hi < lo: not known; no conversion table)
   ExactValue output_scale;  // s_y (at most 24 significant bits: a float32)
   int32_t output_zero_point = 0;
   int64_t output_lo = 0, output_hi = 0;  // the output format's range, narrowed by a fused clamp
@@ -55,13 +56,41 @@ struct ElementTable {
   int64_t largest = 0;
 };
 
+// The run-time conversion of the input as tables (docs/numerics.md §15, "Speed"): for an input whose codes
+// span few values and a deterministic rounding. A block's scale depends only on its largest |x − z_x| and an
+// element only on its own x − z_x and the scale, so quantize_block itself fills the tables.
+struct InputTable {
+  int64_t d_lo = 0, d_hi = -1;        // the x − z_x covered
+  std::vector<uint16_t> row_of;       // [largest |x − z_x| of a block] → row
+  std::vector<int32_t> exponents;     // [row]: the block's exponent (the element lsb plus its scale)
+  std::vector<double> values;         // [row, x − z_x − d_lo]: the element's value, scale included
+  std::vector<int16_t> low, high;     // [row, x − z_x − d_lo]: its lowest set bit and top bit (zero: empty)
+  bool usable() const { return d_hi >= d_lo; }
+};
+
 // What a layer computes once, before any input: its weights as aligned blocks ([M, taps, blocks_per_tap]
-// blocks), the activation format's table, and whether a block's sum of products can leave 64 bits.
+// blocks), the activation format's table, and whether a block's sum of products can leave 64 bits. For the
+// fast form of the exact model (docs/numerics.md §15, "Speed"; not at SimdLevel::per_addition), also the
+// weights as doubles of their values, [M, taps · blocks_per_tap · stride] zero padded as `blocks` is, each
+// channel's bit range, and the input table.
 struct PreparedBlockWeights {
   AlignedBlocks blocks;
   ElementTable activation_table;
   bool wide_sums = false;
+  bool fast = false;  // the exact model with finite weights: the fast form may run
+  std::vector<double> weight_values;
+  std::vector<int32_t> weight_low, weight_high;  // [M]: the lowest set bit and the top bit over the row
+  std::vector<int32_t> bias_low, bias_high;      // [M] (empty rows: low > high)
+  std::vector<double> bias_values;               // [M]
+  InputTable input_table;
 };
+
+// How many outputs the calling thread's block MAC layers computed in the fast form and by the spec loops
+// since the last reset (tests check which ran).
+struct BlockMacCounts {
+  int64_t fast = 0, spec = 0;
+};
+BlockMacCounts& block_mac_counts();
 
 // Checks the weights against the params (sizes, codes in range, block sizes equal); InputError naming `what`.
 void check_block_weights(const BlockMacParams& p, const BlockWeights& w, const std::string& what);

@@ -51,6 +51,8 @@ kernels::BlockMacParams read_params(const IntGraph& g, const Node& op) {
   p.input_scale = float32_attribute(op, "input_scale_bits");
   p.output_scale = float32_attribute(op, "output_scale_bits");
   p.input_zero_point = input_zero_point(g, op, 0);
+  const IntFormat& in = value(g, op.inputs.at(0), op).quant.format;
+  p.input_lo = in.min(), p.input_hi = in.max();
   const IntValue& out = value(g, op.outputs.at(0), op);
   p.output_zero_point = narrow_to_int32(op, "output zero point", out.quant.zero_point);
   p.output_lo = std::max(out.quant.format.min(), op.get_int("clamp_lo", out.quant.format.min()));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/block_mac.hpp"
+#include "kernels/simd.hpp"
 #include "support/spec_float.hpp"
 
 using namespace chipref;
@@ -38,8 +39,9 @@ struct Layer {
   float s_x, s_y;
 };
 
+// `input_hi`: the highest input code the layer declares (the fast form's conversion table; −1: none).
 Layer random_layer(std::mt19937_64& rng, const char* act, const char* wt, int block, int64_t M, int64_t taps,
-                   int64_t cg, BlockAccumulation acc) {
+                   int64_t cg, BlockAccumulation acc, int64_t input_hi) {
   Layer l;
   l.p.activation_format = parse_block_format(act, block);
   l.p.weight_format = parse_block_format(wt, block);
@@ -54,6 +56,7 @@ Layer random_layer(std::mt19937_64& rng, const char* act, const char* wt, int bl
   l.p.input_zero_point = static_cast<int32_t>(rng() % 50);
   l.p.output_zero_point = static_cast<int32_t>(rng() % 20);
   l.p.output_lo = 0, l.p.output_hi = 255;
+  l.p.input_lo = 0, l.p.input_hi = input_hi;
   l.w.out_channels = M, l.w.taps = taps, l.w.group_channels = cg;
   // Weights from random floats through the block conversion, as the quantizer makes them.
   const int64_t bs = l.p.weight_format.block_size, bpt = l.w.blocks_per_tap(bs);
@@ -147,6 +150,24 @@ int32_t float_output(const Layer& l, int64_t m, const std::vector<std::vector<in
 }
 }  // namespace
 
+// The layer at every kernel level (the fast form above per_addition, the spec loops at it), each output
+// against the spec composition; returns the default level's outputs.
+template <class Run>
+std::vector<int32_t> at_every_level(size_t outputs, Run run, BlockMacCounts& counts) {
+  std::vector<int32_t> spec(outputs), fast(outputs);
+  const SimdLevel saved = simd_level();
+  set_simd_level(SimdLevel::per_addition);
+  const BlockMacCounts before = block_mac_counts();
+  run(spec.data());
+  CHECK(block_mac_counts().fast == before.fast);  // per_addition runs the spec loops only
+  set_simd_level(saved);
+  const BlockMacCounts middle = block_mac_counts();
+  run(fast.data());
+  counts.fast += block_mac_counts().fast - middle.fast, counts.spec += block_mac_counts().spec - middle.spec;
+  REQUIRE(fast == spec);
+  return fast;
+}
+
 TEST_CASE("block linear and convolution layers equal the spec composition and a float reference") {
   std::mt19937_64 rng(2026);
   const char* const pairs[][2] = {{"mxint8", "mxint8"},         {"mxfp8_e4m3", "mxfp8_e4m3"},
@@ -154,19 +175,25 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
                                   {"mxfp4_e2m1", "mxfp4_e2m1"}, {"bfp16", "bfp12"},
                                   {"mxfp8_e5m2", "mxfp8_e5m2"}};
   int64_t outputs = 0, float_equal = 0;
+  BlockMacCounts exact_counts;  // the exact model's outputs at the default level: fast form or spec fallback
   for (const auto& pair : pairs) {
     for (const BlockAccumulation acc : {BlockAccumulation::exact, BlockAccumulation::fp32}) {
       for (int trial = 0; trial < 6; ++trial) {
         const int block = trial % 3 == 0 ? 8 : 32;
+        // Input codes 0..255 declared as 0..255 (the fast form converts through its table), as nothing (it
+        // converts as the spec does), or as 0..200 (a code outside: the layer falls back to the spec loops).
+        const int64_t input_hi = trial % 3 == 1 ? 255 : (trial % 3 == 2 ? -1 : 200);
+        BlockMacCounts counts;
         INFO(pair[0] << " × " << pair[1] << " " << to_string(acc) << " block " << block);
         // A linear layer.
         {
           const int64_t K = 1 + static_cast<int64_t>(rng() % 80), M = 1 + static_cast<int64_t>(rng() % 6), rows = 3;
-          const Layer l = random_layer(rng, pair[0], pair[1], block, M, 1, K, acc);
+          const Layer l = random_layer(rng, pair[0], pair[1], block, M, 1, K, acc, input_hi);
           std::vector<int32_t> x(static_cast<size_t>(rows * K));
           for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
-          std::vector<int32_t> y(static_cast<size_t>(rows * M));
-          block_linear_mac(rows, x.data(), l.p, l.w, l.prepared, y.data());
+          const std::vector<int32_t> y = at_every_level(
+              static_cast<size_t>(rows * M),
+              [&](int32_t* out) { block_linear_mac(rows, x.data(), l.p, l.w, l.prepared, out); }, counts);
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t m = 0; m < M; ++m) {
               const std::vector<std::vector<int32_t>> taps = {
@@ -187,13 +214,14 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
           geo.stride_h = 1 + static_cast<int64_t>(rng() % 2), geo.dilation_w = 1 + static_cast<int64_t>(rng() % 2);
           geo.pad_top = geo.pad_left = geo.pad_bottom = geo.pad_right = 1;
           REQUIRE(geo.valid());
-          const Layer l =
-              random_layer(rng, pair[0], pair[1], block, geo.out_channels, geo.kernel_h * geo.kernel_w, cg, acc);
+          const Layer l = random_layer(rng, pair[0], pair[1], block, geo.out_channels, geo.kernel_h * geo.kernel_w,
+                                       cg, acc, input_hi);
           std::vector<int32_t> x(static_cast<size_t>(geo.batch * geo.in_channels * geo.in_h * geo.in_w));
           for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
           const int64_t OH = geo.out_h(), OW = geo.out_w();
-          std::vector<int32_t> y(static_cast<size_t>(geo.batch * geo.out_channels * OH * OW));
-          block_conv_mac(geo, x.data(), l.p, l.w, l.prepared, y.data());
+          const std::vector<int32_t> y = at_every_level(
+              static_cast<size_t>(geo.batch * geo.out_channels * OH * OW),
+              [&](int32_t* out) { block_conv_mac(geo, x.data(), l.p, l.w, l.prepared, out); }, counts);
           for (int64_t n = 0; n < geo.batch; ++n)
             for (int64_t m = 0; m < geo.out_channels; ++m)
               for (int64_t oy = 0; oy < OH; ++oy)
@@ -218,9 +246,39 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
                   float_equal += got == f, ++outputs;
                 }
         }
-      }
+              // The fp32 model and a code outside the declared range run the spec loops; the exact model takes the
+        // fast form unless a sum may not be exact in double (then the whole layer falls back).
+        if (acc == BlockAccumulation::fp32 || input_hi == 200)
+          CHECK(counts.fast == 0);
+        else
+          exact_counts.fast += counts.fast, exact_counts.spec += counts.spec;
+}
     }
   }
   INFO(float_equal << " of " << outputs << " outputs equal the float reference");
+  INFO("exact model: " << exact_counts.fast << " outputs in the fast form, " << exact_counts.spec << " by the spec");
+  CHECK(exact_counts.fast > 0);
   CHECK(float_equal >= outputs * 95 / 100);
+}
+
+TEST_CASE("block layers whose sums do not fit a double's 53 bits fall back to the spec loops, and agree") {
+  // Weight blocks 2^60 apart in one row: a dot product over both spans more than 53 bits.
+  std::mt19937_64 rng(7);
+  for (const char* format : {"mxfp8_e4m3", "mxint8"}) {
+    INFO(format);
+    Layer l = random_layer(rng, format, format, 32, 4, 1, 64, BlockAccumulation::exact, 255);
+    for (size_t m = 0; m < 4; ++m) l.w.scales[m * 2] += 30, l.w.scales[m * 2 + 1] -= 30;
+    l.prepared = prepare_block_weights(l.p, l.w);
+    std::vector<int32_t> x(3 * 64);
+    for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
+    BlockMacCounts counts;
+    const std::vector<int32_t> y =
+        at_every_level(12, [&](int32_t* out) { block_linear_mac(3, x.data(), l.p, l.w, l.prepared, out); }, counts);
+    CHECK(counts.fast == 0);
+    CHECK(counts.spec == 12);
+    for (int64_t r = 0; r < 3; ++r)
+      for (int64_t m = 0; m < 4; ++m)
+        CHECK(y[static_cast<size_t>(r * 4 + m)] ==
+              spec_output(l, m, {std::vector<int32_t>(x.begin() + r * 64, x.begin() + (r + 1) * 64)}));
+  }
 }

@@ -228,6 +228,25 @@ TEST_CASE("Sweep/a block-format point counts element and scale bits in its cost 
   }
 }
 
+TEST_CASE("Sweep/configs/sweep_formats.yaml: int8 and five block formats, each point evaluated, the Pareto plot written",
+          "[sweep][mx]") {
+  const fs::path dir = scratch("formats");
+  sweep::SweepSpec spec = sweep::load_sweep(kSource + "/configs/sweep_formats.yaml");
+  spec.eval_images = 200, spec.calibration_images = 100, spec.detail_images = 20;
+  const sweep::RunSummary s = sweep::run_sweep(spec, (dir / "out").string(), {});
+  REQUIRE(s.results.size() == 6);
+  std::set<double> costs;
+  for (const sweep::PointResult& r : s.results) {
+    INFO(r.values.at(0) << ": " << r.error);
+    CHECK(r.error.empty());
+    CHECK(r.count == 200);
+    costs.insert(r.cost);
+  }
+  CHECK(costs.size() == 5);  // MXINT8 and MXFP8 E4M3 both cost 8 + 8 / 32 bits an element
+  for (const char* file : {"results.csv", "pareto.dat", "accuracy_vs_cost.png", "accuracy_vs_cost.svg"})
+    CHECK(fs::file_size(dir / "out" / file) > 0);
+}
+
 TEST_CASE("Sweep/merged shards, a parallel run and a cached re-run equal the single run", "[sweep]") {
   const fs::path dir = scratch("shards");
   const std::string path = write_sweep(
