@@ -108,8 +108,9 @@ auto conv_vector_base(const ConvGeometry& geo) {
   };
 }
 
-// The output code of one accumulated sum.
-int32_t output_code(const ExactValue& sum, const BlockMacParams& p) {
+}  // namespace
+
+int32_t block_output_code(const ExactValue& sum, const BlockMacParams& p) {
   if (sum.kind == ExactValue::Kind::nan)
     throw InputError("block MAC: an output is NaN (a NaN scale or element, or infinities of both signs)");
   int64_t q = 0;
@@ -119,6 +120,8 @@ int32_t output_code(const ExactValue& sum, const BlockMacParams& p) {
     q = round_quotient(sum, p.output_scale, RoundingMode::half_even) + p.output_zero_point;
   return static_cast<int32_t>(std::clamp(q, p.output_lo, p.output_hi));
 }
+
+namespace {
 
 // Adds one block pair to `sum`.
 inline void accumulate(BlockAccumulator& sum, const AlignedBlocks& a, size_t ia, const AlignedBlocks& w, size_t iw,
@@ -194,10 +197,9 @@ inline int32_t output_code_of_double(double v, double reciprocal, const BlockMac
     // the fraction (nearbyint is a library call without SSE4.1).
     const double n = (q + 0x1.8p52) - 0x1.8p52;
     if (std::fabs(std::fabs(q - n) - 0.5) > std::fabs(q) * 0x1p-50)  // no tie within the error: n is exact
-      return static_cast<int32_t>(
-          std::clamp(static_cast<int64_t>(n) + p.output_zero_point, p.output_lo, p.output_hi));
+      return static_cast<int32_t>(std::clamp(static_cast<int64_t>(n) + p.output_zero_point, p.output_lo, p.output_hi));
   }
-  return output_code(exact_of_double(v), p);
+  return block_output_code(exact_of_double(v), p);
 }
 
 InputTable build_input_table(const BlockMacParams& p, const ElementTable& table) {
@@ -320,12 +322,12 @@ bool convert_input_fast(const int32_t* x, int64_t vectors, int64_t channels, int
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Output (row, m) of the GEMM S with the bias: its code, or false if the sum may not be exact.
-inline __attribute__((always_inline)) bool fast_output(const RowMatrix& s, int64_t row, int64_t col, int64_t m, int32_t alow, int32_t ahigh,
-                        int32_t log2_terms, const PreparedBlockWeights& w, double reciprocal,
-                        const BlockMacParams& p, int32_t& code) {
+inline __attribute__((always_inline)) bool fast_output(const RowMatrix& s, int64_t row, int64_t col, int64_t m,
+                                                       int32_t alow, int32_t ahigh, int32_t log2_terms,
+                                                       const PreparedBlockWeights& w, double reciprocal,
+                                                       const BlockMacParams& p, int32_t& code) {
   const size_t mi = static_cast<size_t>(m);
-  if (!exact_in_double(alow, ahigh, w.weight_low[mi], w.weight_high[mi], w.bias_low[mi], w.bias_high[mi],
-                       log2_terms))
+  if (!exact_in_double(alow, ahigh, w.weight_low[mi], w.weight_high[mi], w.bias_low[mi], w.bias_high[mi], log2_terms))
     return false;
   code = output_code_of_double(s(row, col) + w.bias_values[mi], reciprocal, p);
   return true;
@@ -502,7 +504,7 @@ void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, c
       if (!w.bias.empty()) sum.add_value(w.bias[static_cast<size_t>(m)]);
       for (int64_t b = 0; b < bpt; ++b)
         accumulate(sum, a, static_cast<size_t>(r * bpt + b), aw, static_cast<size_t>(m * bpt + b), wide);
-      out[r * M + m] = output_code(sum.result(), p);
+      out[r * M + m] = block_output_code(sum.result(), p);
     }
 }
 
@@ -540,7 +542,7 @@ void block_conv_mac(const ConvGeometry& geo, const int32_t* x, const BlockMacPar
                            static_cast<size_t>((m * w.taps + tap) * bpt + b), wide);
             }
           }
-          out[((n * M + m) * OH + oy) * OW + ox] = output_code(sum.result(), p);
+          out[((n * M + m) * OH + oy) * OW + ox] = block_output_code(sum.result(), p);
         }
     }
 }

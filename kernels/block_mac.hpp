@@ -22,7 +22,7 @@ struct BlockMacParams {
   ExactValue input_scale;             // s_x: the input code x is worth (x − z_x) · s_x
   int32_t input_zero_point = 0;
   int64_t input_lo = 0, input_hi = -1;  // the input format's codes (hi < lo: not known; no conversion table)
-  ExactValue output_scale;  // s_y (at most 24 significant bits: a float32)
+  ExactValue output_scale;              // s_y (at most 24 significant bits: a float32)
   int32_t output_zero_point = 0;
   int64_t output_lo = 0, output_hi = 0;  // the output format's range, narrowed by a fused clamp
 };
@@ -60,11 +60,11 @@ struct ElementTable {
 // span few values and a deterministic rounding. A block's scale depends only on its largest |x − z_x| and an
 // element only on its own x − z_x and the scale, so quantize_block itself fills the tables.
 struct InputTable {
-  int64_t d_lo = 0, d_hi = -1;        // the x − z_x covered
-  std::vector<uint16_t> row_of;       // [largest |x − z_x| of a block] → row
-  std::vector<int32_t> exponents;     // [row]: the block's exponent (the element lsb plus its scale)
-  std::vector<double> values;         // [row, x − z_x − d_lo]: the element's value, scale included
-  std::vector<int16_t> low, high;     // [row, x − z_x − d_lo]: its lowest set bit and top bit (zero: empty)
+  int64_t d_lo = 0, d_hi = -1;     // the x − z_x covered
+  std::vector<uint16_t> row_of;    // [largest |x − z_x| of a block] → row
+  std::vector<int32_t> exponents;  // [row]: the block's exponent (the element lsb plus its scale)
+  std::vector<double> values;      // [row, x − z_x − d_lo]: the element's value, scale included
+  std::vector<int16_t> low, high;  // [row, x − z_x − d_lo]: its lowest set bit and top bit (zero: empty)
   bool usable() const { return d_hi >= d_lo; }
 };
 
@@ -104,6 +104,10 @@ struct BlockCodes {
 };
 BlockCodes block_linear_input(int64_t rows, int64_t in_features, const int32_t* x, const BlockMacParams& p);
 BlockCodes block_conv_input(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p);
+
+// The output code of one exact sum (bias included): clamp(round_half_even(sum / s_y) + z_y, lo, hi); a NaN sum
+// is an InputError, an infinite one the nearer end of the range.
+int32_t block_output_code(const ExactValue& sum, const BlockMacParams& p);
 
 // x [rows, in], out [rows, M] (int32 codes of the output format).
 void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,

@@ -137,6 +137,8 @@ BlockMacFacts facts(const IntGraph& g, const Node& op) {
 }
 }  // namespace
 
+kernels::BlockMacParams block_mac_params(const IntGraph& g, const Node& op) { return read_params(g, op); }
+
 std::pair<Tensor, Tensor> block_mac_float_weights(const IntGraph& g, const Node& op) {
   const kernels::BlockMacParams p = read_params(g, op);
   const Tensor& codes = constant(g, op, 1);

@@ -2,6 +2,7 @@
 // The MAC ops (conv_mac, linear_mac, matmul_mac): their definitions, and the parameters other parts of
 // chipref read from them (the SystemC tile streams, cosim's MAC-array stimulus).
 
+#include "kernels/block_mac.hpp"
 #include "kernels/mac.hpp"
 #include "ops/op_def.hpp"
 
@@ -10,6 +11,7 @@ namespace chipref::ops {
 const OpDef& conv_mac_op_def();
 const OpDef& linear_mac_op_def();
 const OpDef& matmul_mac_op_def();
+const OpDef& block_mac_op_def();
 
 // A conv_mac's window geometry on input `x` with weights of `weights` shape [M, C/G, KH, KW] (InputError
 // naming the op if they do not fit).
@@ -22,6 +24,8 @@ std::vector<int32_t> weight_zero_points(const IntGraph& g, const Node& mac, cons
 // codes − their channel's zero point: what the MAC multiplies (docs/numerics.md §4).
 std::vector<int32_t> offset_weights(const IntGraph& g, const Node& mac, const Tensor& codes);
 
+// A block_mac's parameters as its kernel takes them (formats, scales, zero points, clamp), checked.
+kernels::BlockMacParams block_mac_params(const IntGraph& g, const Node& block_mac);
 // A block_mac's weights and bias as the float values its codes stand for (exact in float32: every MX and BFP
 // value is a float32): weights [M, C/G, KH, KW] for a convolution, [M, K] for a linear layer; bias [M] or
 // empty. For the dual-path check's fake-quant graph.

@@ -6,8 +6,10 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "kernels/block_dot.hpp"
 #include "kernels/sparse.hpp"
 #include "model/int_graph.hpp"
+#include "ops/common.hpp"
 #include "ops/lut.hpp"
 #include "ops/mac.hpp"
 #include "ops/mulshift.hpp"
@@ -27,9 +29,11 @@ Shape coordinates_of(const Shape& shape, int64_t index) {
   return c;
 }
 
-void record_mismatch(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
+void record_mismatch(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int64_t got, int64_t expected,
+                     const std::string& detail) {
   const auto mismatch = [&] {
-    return FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected, r.input_start_cycle};
+    return FirstMismatch{input, index, r.cycles, coordinates_of(shape, index), got, expected, r.input_start_cycle,
+                         detail};
   };
   if (!r.has_mismatch) r.first = mismatch();
   if (!r.has_mismatch || std::make_pair(input, index) < std::make_pair(r.lowest.input, r.lowest.index))
@@ -62,6 +66,9 @@ std::string format_report(const CosimResult& r) {
   const auto describe = [&](const FirstMismatch& f) {
     std::string coords;
     for (size_t d = 0; d < f.coordinates.size(); ++d) coords += (d ? ", " : "") + std::to_string(f.coordinates[d]);
+    if (!f.detail.empty())
+      return fmt::format("tensor '{}', input {}, element {} at [{}], cycle {}: {}", r.tensor, f.input, f.index, coords,
+                         f.cycle, f.detail);
     return fmt::format("tensor '{}', input {}, element {} at [{}], cycle {}: got {} (0x{:08x}), expected {} (0x{:08x})",
                        r.tensor, f.input, f.index, coords, f.cycle, f.got, static_cast<uint32_t>(f.got), f.expected,
                        static_cast<uint32_t>(f.expected));
@@ -282,6 +289,137 @@ std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::s
       }
     }
   return {s};
+}
+
+namespace {
+// An element code as an integer in units of its format's least significant bit; false if NaN or infinite.
+bool aligned_element(const BlockFormat& f, int64_t code, const Node& op, __int128& out) {
+  if (code < 0 || code >= (int64_t{1} << f.element_bits()))
+    throw InputError(op.describe() + ": " + std::to_string(code) + " is not a " + f.name + " element code");
+  const ExactValue v = element_value(f, static_cast<uint32_t>(code));
+  if (v.kind != ExactValue::Kind::finite) return false;
+  const __int128 magnitude = static_cast<__int128>(v.significand) << (v.exponent - f.element_lsb());
+  out = v.negative ? -magnitude : magnitude;
+  return true;
+}
+}  // namespace
+
+std::vector<MxDotStimulus> mx_dot_stimulus(const std::string& dir, const std::string& layer, int64_t lanes,
+                                           const std::string& activation_format, const std::string& weight_format) {
+  const vectors::Manifest m = vectors::read_manifest(dir);
+  const IntGraph g = load_int_graph(m.model);
+  const Node& op = layer_of(g, dir, layer, {&ops::block_mac_op_def()});
+  const kernels::BlockMacParams p = ops::block_mac_params(g, op);
+  const BlockFormat &fa = p.activation_format, &fw = p.weight_format;
+  if (fa.name != activation_format || fw.name != weight_format)
+    throw InputError(op.describe() + ": the unit multiplies " + activation_format + " by " + weight_format +
+                     "; this layer is " + fa.name + " by " + fw.name);
+  const int64_t bs = fa.block_size;
+  if (bs > lanes)
+    throw InputError(op.describe() + ": its blocks hold " + std::to_string(bs) + " elements; the unit takes " +
+                     std::to_string(lanes));
+  const bool conv = op.get_string("kind") == "conv";
+  const vectors::Entry& w_entry = entry_for(m, dir, op, op.inputs.at(1), -1);
+  const std::vector<int64_t> w_codes = vectors::read_vector(dir, w_entry);
+  const std::vector<int64_t> w_scales = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(2), -1));
+  std::vector<ExactValue> bias;
+  if (op.inputs.size() > 3)
+    for (int64_t bits : vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(3), -1)))
+      bias.push_back(decode(kFp32, static_cast<uint32_t>(bits)));
+  const int64_t M = w_entry.shape.at(0), cg = w_entry.shape.back(), taps = element_count(w_entry.shape) / (M * cg);
+  const int64_t blocks = (cg + bs - 1) / bs;
+  const BlockAccumulation model = parse_block_accumulation(op.get_string("accumulation"));
+  std::vector<MxDotStimulus> all;
+  for (int64_t input = 0; input < m.inputs.count; ++input) {
+    const vectors::Entry& codes_entry = entry_for(m, dir, op, op.name + ".input.codes", input);
+    const std::vector<int64_t> x_codes = vectors::read_vector(dir, codes_entry);
+    const std::vector<int64_t> x_scales =
+        vectors::read_vector(dir, entry_for(m, dir, op, op.name + ".input.scales", input));
+    const vectors::Entry& out_entry = entry_for(m, dir, op, op.outputs.at(0), input);
+    const std::vector<int64_t> golden = vectors::read_vector(dir, out_entry);
+    // The input's vectors of cg codes: a convolution's (n, g, y, x) positions, a linear layer's rows.
+    kernels::ConvGeometry geo;
+    int64_t outputs_per_channel = 0;
+    if (conv) {
+      const Shape& c = codes_entry.shape;  // [N, G, H, W, C/G]
+      geo = ops::geometry(op, {c.at(0), c.at(1) * c.at(4), c.at(2), c.at(3)}, M, w_entry.shape.at(1),
+                          w_entry.shape.at(2));
+      outputs_per_channel = geo.out_h() * geo.out_w();
+    } else {
+      outputs_per_channel = element_count(codes_entry.shape) / cg;  // rows
+    }
+    MxDotStimulus s;
+    s.layer = op.name, s.tensor = op.name + ".block_sums", s.input = input, s.lanes = lanes;
+    s.shape = out_entry.shape;
+    s.shape.push_back(taps * blocks);
+    const int64_t batches = conv ? geo.batch : 1, Mg = conv ? M / geo.groups : M;
+    // One output: its pairs as beats, then the sum of their expected values checked against the golden code.
+    auto output = [&](int64_t out_index, int64_t channel, const std::vector<int64_t>& tap_vectors) {
+      BlockAccumulator sum(model);
+      if (!bias.empty()) sum.add_value(bias.at(static_cast<size_t>(channel)));
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t v = tap_vectors[static_cast<size_t>(t)];
+        if (v < 0) continue;  // padding
+        for (int64_t b = 0; b < blocks; ++b) {
+          const int64_t first = b * bs, count = std::min(bs, cg - first);
+          const int64_t sa = x_scales.at(static_cast<size_t>(v * blocks + b));
+          const int64_t sw = w_scales.at(static_cast<size_t>((channel * taps + t) * blocks + b));
+          bool nan = sa == fa.scale_nan_code() || sw == fw.scale_nan_code();
+          __int128 dot = 0;
+          for (int64_t i = 0; i < lanes; ++i) {
+            const int64_t ca = i < count ? x_codes.at(static_cast<size_t>(v * cg + first + i)) : 0;
+            const int64_t cw = i < count ? w_codes.at(static_cast<size_t>((channel * taps + t) * cg + first + i)) : 0;
+            s.a.push_back(static_cast<int32_t>(ca)), s.w.push_back(static_cast<int32_t>(cw));
+            __int128 ea = 0, ew = 0;
+            if (!aligned_element(fa, ca, op, ea) || !aligned_element(fw, cw, op, ew)) nan = true;
+            dot += ea * ew;
+          }
+          if (nan) dot = 0;
+          if (dot > INT64_MAX || dot < INT64_MIN)
+            throw InputError(op.describe() + ": a block's dot product needs more than the unit's 64 bits");
+          const int exponent = fa.element_lsb() + fw.element_lsb() + static_cast<int>(sa) - fa.scale_bias() +
+                               static_cast<int>(sw) - fw.scale_bias();
+          s.a_scale.push_back(static_cast<int32_t>(sa)), s.w_scale.push_back(static_cast<int32_t>(sw));
+          s.expected_sum.push_back(static_cast<int64_t>(dot)), s.expected_exponent.push_back(exponent);
+          s.expected_nan.push_back(nan);
+          s.index.push_back(out_index * taps * blocks + t * blocks + b);
+          if (nan)
+            sum.add_special(ExactValue{ExactValue::Kind::nan});
+          else
+            sum.add_block(dot, exponent);
+        }
+      }
+      const int32_t code = kernels::block_output_code(sum.result(), p);
+      if (code != golden.at(static_cast<size_t>(out_index)))
+        throw InputError(dir + ": the block sums of " + op.describe() + ", input " + std::to_string(input) + ", give " +
+                         std::to_string(code) + " at output element " + std::to_string(out_index) + ", the vectors " +
+                         std::to_string(golden[static_cast<size_t>(out_index)]) +
+                         ": the vectors are not this IntGraph's");
+    };
+    std::vector<int64_t> tap_vectors(static_cast<size_t>(taps));
+    for (int64_t n = 0; n < batches; ++n)
+      for (int64_t channel = 0; channel < M; ++channel)
+        for (int64_t o = 0; o < outputs_per_channel; ++o) {
+          if (!conv) {
+            tap_vectors[0] = o;
+            output(o * M + channel, channel, tap_vectors);
+            continue;
+          }
+          const int64_t g = channel / Mg, oy = o / geo.out_w(), ox = o % geo.out_w();
+          for (int64_t ky = 0; ky < geo.kernel_h; ++ky)
+            for (int64_t kx = 0; kx < geo.kernel_w; ++kx) {
+              const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h;
+              const int64_t ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
+              tap_vectors[static_cast<size_t>(ky * geo.kernel_w + kx)] =
+                  iy < 0 || iy >= geo.in_h || ix < 0 || ix >= geo.in_w
+                      ? -1
+                      : ((n * geo.groups + g) * geo.in_h + iy) * geo.in_w + ix;
+            }
+          output((n * M + channel) * outputs_per_channel + o, channel, tap_vectors);
+        }
+    all.push_back(std::move(s));
+  }
+  return all;
 }
 
 }  // namespace chipref::cosim

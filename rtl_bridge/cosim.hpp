@@ -18,6 +18,7 @@ struct FirstMismatch {
   Shape coordinates;
   int64_t got = 0, expected = 0;
   int64_t input_start_cycle = 0;  // the cycle its input started at (a waveform of it replays from there)
+  std::string detail = {};        // what got and expected stand for, when a value is more than one number
 };
 
 struct CosimResult {
@@ -36,11 +37,13 @@ struct CosimResult {
   bool passed() const { return !hung && mismatches == 0; }
 };
 
-// Records a mismatch: the first in time and the one at the lowest (input, index).
-void record_mismatch(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected);
+// Records a mismatch: the first in time and the one at the lowest (input, index); `detail` (if any) says
+// what the values are.
+void record_mismatch(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int64_t got, int64_t expected,
+                     const std::string& detail = "");
 // Scores one output value against the golden one. Inline: a MAC array's harness scores a whole row of
 // outputs every cycle, and the call cost as much as the comparison.
-inline void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int32_t got, int32_t expected) {
+inline void score(CosimResult& r, int64_t input, int64_t index, const Shape& shape, int64_t got, int64_t expected) {
   ++r.compared;
   if (got != expected) record_mismatch(r, input, index, shape, got, expected);
 }
@@ -172,6 +175,33 @@ struct SparseStimulus {
 // InputError if `layer` is not a sparse_decode op, or its pattern is not the reference decoder's (2:4)
 // or its values do not fit 16-bit lanes.
 std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::string& layer, int n, int m);
+
+// A block_mac layer's stimulus for one input on an MX block dot-product unit (rtl/mx_dot_unit.sv): per beat
+// one pair of blocks, `lanes` element codes of the input as the layer converts it and its scale code, the
+// same of the weights (a short block's lanes past its end hold code 0, zero in every format); each output's
+// pairs in the layer's reduction order (taps row-major, then blocks; a tap in the padding has none). Expected:
+// the pair's exact dot product expected_sum × 2^expected_exponent, elements counted in units of their
+// format's least significant bit, or NaN. `index`: the pair's row-major index in `shape`, the layer's output
+// shape with the pairs of one output last (tensor "<layer>.block_sums").
+struct MxDotStimulus {
+  std::string layer, tensor;
+  int64_t input = 0, lanes = 0;
+  Shape shape;
+  std::vector<int32_t> a, w;              // [beats, lanes]
+  std::vector<int32_t> a_scale, w_scale;  // [beats]
+  std::vector<int64_t> expected_sum;
+  std::vector<int32_t> expected_exponent;
+  std::vector<uint8_t> expected_nan;
+  std::vector<int64_t> index;
+};
+
+// Every input's stimulus for the block_mac op `layer` of the vectors in `dir`. Before it returns, the
+// expected sums of each output, with the bias, in the layer's accumulation model and output rounding, are
+// checked to give the golden output codes (else the vectors are not this layer's: InputError). InputError if
+// the layer is not a block_mac, its formats are not `activation_format` and `weight_format` (the unit's), its
+// blocks are longer than `lanes`, or a block's sum does not fit 64 bits.
+std::vector<MxDotStimulus> mx_dot_stimulus(const std::string& dir, const std::string& layer, int64_t lanes,
+                                           const std::string& activation_format, const std::string& weight_format);
 
 // Row-major coordinates of element `index` of `shape`.
 Shape coordinates_of(const Shape& shape, int64_t index);

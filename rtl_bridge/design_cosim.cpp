@@ -98,8 +98,17 @@ CosimResult cosim_design(const Design& design, const std::vector<SparseStimulus>
                     });
 }
 
+CosimResult cosim_design(const Design& design, const std::vector<MxDotStimulus>& inputs, const DesignRun& run) {
+  return run_inputs(design, run, inputs, [&](const DutProtocol& p, Harness& h, const MxDotStimulus& s, CosimResult& r) {
+    p.block_dots(h, s, r, run.watchdog);
+  });
+}
+
 CosimResult cosim_design(const Design& design, const std::string& vectors_dir, const DesignRun& run) {
   const DutAdapter& a = design.adapter;
+  if (a.block == "mx_dot")
+    return cosim_design(
+        design, mx_dot_stimulus(vectors_dir, run.layer, a.block_lanes, a.activation_format, a.weight_format), run);
   if (a.block == "mulshift") return cosim_design(design, mulshift_stimulus(vectors_dir, run.layer), run);
   if (a.block == "lut") return cosim_design(design, lut_stimulus(vectors_dir, run.layer, design.lut_depth), run);
   if (a.block == "sparse")

@@ -38,9 +38,10 @@ CosimResult cosim_design(const Design& design, const std::vector<MulShiftStimulu
 CosimResult cosim_design(const Design& design, const std::vector<LutStimulus>& inputs, const DesignRun& run);
 CosimResult cosim_design(const Design& design, const std::vector<MacArrayStimulus>& inputs, const DesignRun& run);
 CosimResult cosim_design(const Design& design, const std::vector<SparseStimulus>& inputs, const DesignRun& run);
+CosimResult cosim_design(const Design& design, const std::vector<MxDotStimulus>& inputs, const DesignRun& run);
 
 // The layer's stimulus read from the vectors in `vectors_dir` for the adapter's block (its array size,
-// N:M pattern; a LUT of any depth), then the above.
+// N:M pattern, block lanes and formats; a LUT of any depth), then the above.
 CosimResult cosim_design(const Design& design, const std::string& vectors_dir, const DesignRun& run);
 
 }  // namespace chipref::cosim

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/yaml_reader.hpp"
+#include "numerics/block_format.hpp"
 #include "rtl_bridge/dut_protocol.hpp"
 
 namespace chipref::cosim {
@@ -10,7 +11,7 @@ namespace chipref::cosim {
 namespace {
 
 // kept: N of an N:M pattern, group: M; fixed: `fixed_lanes` (a protocol's own data roles)
-enum class Lanes { one, rows, cols, kept, group, fixed };
+enum class Lanes { one, rows, cols, kept, group, block, fixed };
 
 struct RoleSpec {
   std::string name;
@@ -61,6 +62,14 @@ const std::map<std::string, std::vector<RoleSpec>>& block_roles() {
        {{"in_values", true, Lanes::kept, true, true},
         {"in_index", true, Lanes::kept, false, true},
         {"out_dense", false, Lanes::group, true, true}}},
+      {"mx_dot",
+       {{"in_a", true, Lanes::block, false, true},
+        {"in_a_scale", true, Lanes::one, false, true},
+        {"in_w", true, Lanes::block, false, true},
+        {"in_w_scale", true, Lanes::one, false, true},
+        {"out_sum", false, Lanes::one, true, true},
+        {"out_exponent", false, Lanes::one, true, true},
+        {"out_nan", false, Lanes::one, false, false}}},
   };
   return roles;
 }
@@ -94,6 +103,7 @@ RoleBinding binding_of(const DutAdapter& a, const RoleSpec& spec, const std::str
             : spec.lanes == Lanes::cols  ? a.cols
             : spec.lanes == Lanes::kept  ? a.n
             : spec.lanes == Lanes::group ? a.m
+            : spec.lanes == Lanes::block ? a.block_lanes
             : spec.lanes == Lanes::fixed ? spec.fixed_lanes
                                          : 1;
   return b;
@@ -111,14 +121,15 @@ namespace {
 DutAdapter read_adapter_document(const std::string& path) {
   const YAML::Node root = load_yaml_file(path, "adapter file");
   const YamlReader r(path);
-  r.expect_map(root, "the adapter",
-               {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports",
-                "depth", "accumulate", "a_offset", "b_offset", "layout"});
+  r.expect_map(
+      root, "the adapter",
+      {"block", "protocol", "rows", "cols", "pattern", "latency", "clock", "reset", "parameters", "ports", "depth",
+       "accumulate", "a_offset", "b_offset", "layout", "block_size", "activation_format", "weight_format"});
   for (const char* key : {"block", "protocol", "clock", "ports"})
     if (!root[key]) throw InputError(path + ": the adapter needs '" + key + "' (docs/cosim.md, Bring your own DUT)");
   DutAdapter a;
   a.path = path;
-  a.block = r.choice(root["block"], "block", {"mulshift", "lut", "mac_array", "sparse"});
+  a.block = r.choice(root["block"], "block", {"mulshift", "lut", "mac_array", "sparse", "mx_dot"});
   const std::vector<std::string> protocols = protocols_for(a.block);
   if (root["protocol"].IsScalar() && !find_dut_protocol(root["protocol"].Scalar()))
     r.fail(root["protocol"], "'protocol' is '" + root["protocol"].Scalar() + "'; expected one of: " +
@@ -147,6 +158,25 @@ DutAdapter read_adapter_document(const std::string& path) {
       r.fail(root["pattern"], "'pattern' is '" + pattern + "'; expected \"N:M\" with 1 <= N <= M, 2 <= M <= 256");
   } else if (root["pattern"]) {
     r.fail(root["pattern"], "'pattern' is for a sparse block only");
+  }
+  if (a.block == "mx_dot") {
+    for (const char* key : {"block_size", "activation_format"})
+      if (!root[key])
+        throw InputError(path + ": an mx_dot block needs '" + key +
+                         "' (the elements of a block it takes; the block format it multiplies)");
+    a.block_lanes = r.integer(root["block_size"], "block_size", 1, 4096);
+    const auto format = [&](const YAML::Node& node, const char* key) {
+      try {
+        return parse_block_format(r.text(node, key)).name;
+      } catch (const InputError& e) {
+        r.fail(node, e.what());
+      }
+    };
+    a.activation_format = format(root["activation_format"], "activation_format");
+    a.weight_format = root["weight_format"] ? format(root["weight_format"], "weight_format") : a.activation_format;
+  } else {
+    for (const char* key : {"block_size", "activation_format", "weight_format"})
+      if (root[key]) r.fail(root[key], std::string("'") + key + "' is for an mx_dot block only");
   }
   if (root["latency"]) {
     if (!find_dut_protocol(a.protocol)->takes_latency())
@@ -243,12 +273,12 @@ DutAdapter load_dut_adapter(const std::string& path) {
 }
 
 DutAdapter identity_adapter(const std::string& block, const std::vector<DutPort>& ports, int64_t rows, int64_t cols,
-                            int64_t n, int64_t m) {
+                            int64_t n, int64_t m, int64_t block_lanes) {
   DutAdapter a;
   a.path = "the reference " + block + " block";
   a.block = block;
   a.protocol = protocols_for(block).at(0);
-  a.rows = rows, a.cols = cols, a.n = n, a.m = m;
+  a.rows = rows, a.cols = cols, a.n = n, a.m = m, a.block_lanes = block_lanes;
   a.clock = "clk", a.where_clock = a.path;
   a.reset = "rst_n", a.reset_active_high = false, a.reset_cycles = 2;
   for (const RoleSpec& spec : roles_of(a)) {

@@ -38,10 +38,13 @@ struct WholeMatrixKeys {
 
 struct DutAdapter {
   std::string path;
-  std::string block;           // mulshift | lut | mac_array | sparse
+  std::string block;           // mulshift | lut | mac_array | sparse | mx_dot
   std::string protocol;        // a name in dut_protocols() (rtl_bridge/dut_protocol.hpp)
   int64_t rows = 0, cols = 0;  // mac_array: the array's size
   int64_t n = 0, m = 0;        // sparse: the N:M pattern
+  // mx_dot: the elements of one block it takes (the lanes of in_a and in_w), and the formats it multiplies
+  int64_t block_lanes = 0;
+  std::string activation_format, weight_format;
   int64_t latency = 0;     // protocols that take it (fixed_latency): rising edges from the in_valid pulse to the output
   WholeMatrixKeys matrix;  // the whole_matrix protocol's
   std::string clock, where_clock;
@@ -62,7 +65,7 @@ DutAdapter load_dut_adapter(const std::string& path);
 // two cycles, every role of the block and protocol bound to the port of its name where the design has
 // one, then bound as bind_dut_ports does. rtl_bridge/adapters/<block>.yaml says the same in YAML.
 DutAdapter identity_adapter(const std::string& block, const std::vector<DutPort>& ports, int64_t rows = 0,
-                            int64_t cols = 0, int64_t n = 0, int64_t m = 0);
+                            int64_t cols = 0, int64_t n = 0, int64_t m = 0, int64_t block_lanes = 0);
 
 // Checks the adapter against the design's ports (each bound port exists, has the role's direction, and
 // its width holds the lanes; clock and reset are 1-bit inputs) and fills in lane widths the adapter left

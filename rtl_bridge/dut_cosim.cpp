@@ -30,6 +30,7 @@ std::string reference_top(const std::string& block) {
   return block == "mulshift" ? "mulshift_unit"
          : block == "lut"    ? "lut_unit"
          : block == "sparse" ? "sparse_decoder"
+         : block == "mx_dot" ? "mx_dot_unit"
                              : block;
 }
 std::string reference_rtl_path(const std::string& block) {

@@ -83,6 +83,26 @@ void DutProtocol::groups(Harness& h, const SparseStimulus&, CosimResult&, int64_
   throw InputError(h.adapter().path + ": this protocol does not drive a sparse decoder");
 }
 
+void DutProtocol::block_dots(Harness& h, const MxDotStimulus&, CosimResult&, int64_t) const {
+  throw InputError(h.adapter().path + ": this protocol does not drive an MX dot-product unit");
+}
+
+void score_block_dot(const Harness& h, const MxDotStimulus& s, size_t i, CosimResult& r) {
+  const int64_t sum = h.get("out_sum"), exponent = h.get("out_exponent");
+  const Harness::Role* nan_role = h.find("out_nan");
+  const bool nan = nan_role && h.get(*nan_role) != 0, expected_nan = s.expected_nan[i] != 0;
+  const int64_t expected = s.expected_sum[i], expected_exponent = s.expected_exponent[i];
+  ++r.compared;
+  // One value, compared exactly: the same sum and exponent (a zero's exponent does not matter), or both NaN.
+  const bool equal = nan == expected_nan && (nan || (sum == expected && (sum == 0 || exponent == expected_exponent)));
+  if (equal) return;
+  const auto show = [](bool is_nan, int64_t v, int64_t e) {
+    return is_nan ? std::string("NaN") : fmt::format("{} x 2^{}", v, e);
+  };
+  record_mismatch(r, s.input, s.index[i], s.shape, sum, expected,
+                  "got " + show(nan, sum, exponent) + ", expected " + show(expected_nan, expected, expected_exponent));
+}
+
 void start_elements(Harness& h, const ElementStream& s, CosimResult& r) {
   for (const auto& [role, value] : s.config) h.put_if(role, value);
   h.put_if("tbl_we", 0);
@@ -146,8 +166,21 @@ void stream(Harness& h, CosimResult& r, int64_t input, size_t n, const char* wha
 // One element (sparse: one N:M group) a handshake in, its code (dense group) a handshake out.
 class ValidReady : public DutProtocol {
  public:
-  std::vector<std::string> blocks() const override { return {"mulshift", "lut", "sparse"}; }
+  std::vector<std::string> blocks() const override { return {"mulshift", "lut", "sparse", "mx_dot"}; }
   std::vector<HandshakeRole> handshake_roles(const DutAdapter&) const override { return kStreamHandshake; }
+  void block_dots(Harness& h, const MxDotStimulus& s, CosimResult& r, int64_t watchdog_cycles) const override {
+    h.reset(r);
+    const Harness::Role &a = h.role("in_a"), &w = h.role("in_w"), &a_scale = h.role("in_a_scale"),
+                        &w_scale = h.role("in_w_scale");
+    const size_t lanes = static_cast<size_t>(s.lanes);
+    stream(
+        h, r, s.input, s.index.size(), "block pair", watchdog_cycles,
+        [&](size_t i) {
+          h.put_lanes(a, &s.a[i * lanes], s.lanes), h.put_lanes(w, &s.w[i * lanes], s.lanes);
+          h.put(a_scale, s.a_scale[i]), h.put(w_scale, s.w_scale[i]);
+        },
+        [&](size_t i) { score_block_dot(h, s, i, r); });
+  }
   void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
     start_elements(h, s, r);
     const auto inputs = element_inputs(h, s);

@@ -143,7 +143,7 @@ class DutProtocol {
  public:
   virtual ~DutProtocol() = default;
   // The blocks it can drive: mulshift and lut through elements(), mac_array through tiles(), sparse
-  // through groups().
+  // through groups(), mx_dot through block_dots().
   virtual std::vector<std::string> blocks() const = 0;
   virtual std::vector<HandshakeRole> handshake_roles(const DutAdapter& adapter) const = 0;
   virtual bool takes_latency() const { return false; }  // the adapter's `latency` key
@@ -154,8 +154,13 @@ class DutProtocol {
   // One input from reset on; score() every output; on a stall, mark r hung (see hang()).
   virtual void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const;
   virtual void tiles(Harness& h, const MacArrayStimulus& s, CosimResult& r, int64_t watchdog_cycles) const;
-  virtual void groups(Harness& h, const SparseStimulus& s, CosimResult& r, int64_t watchdog_cycles) const;  // sparse
+  virtual void groups(Harness& h, const SparseStimulus& s, CosimResult& r, int64_t watchdog_cycles) const;     // sparse
+  virtual void block_dots(Harness& h, const MxDotStimulus& s, CosimResult& r, int64_t watchdog_cycles) const;  // mx_dot
 };
+
+// Scores an MX dot-product unit's result for beat `i` (out_sum, out_exponent, out_nan if bound) against the
+// stimulus: one compared value, the exact dot product (a NaN's sum and exponent are not compared).
+void score_block_dot(const Harness& h, const MxDotStimulus& s, size_t i, CosimResult& r);
 
 // Ends a run at the watchdog: r.hung with what it saw.
 void hang(CosimResult& r, const Watchdog& watchdog, const std::string& progress);

@@ -62,9 +62,9 @@ class LinkedDesign final : public DesignInstance {
 // A Design of the reference `block` Verilated as Model, through its identity adapter.
 template <class Model, class ListPorts>
 Design linked_design(const std::string& block, ListPorts list_ports, int64_t rows = 0, int64_t cols = 0, int64_t n = 0,
-                     int64_t m = 0) {
+                     int64_t m = 0, int64_t block_lanes = 0) {
   const LinkedDesign<Model> probe(list_ports);
-  return Design{block, identity_adapter(block, probe.ports(), rows, cols, n, m),
+  return Design{block, identity_adapter(block, probe.ports(), rows, cols, n, m, block_lanes),
                 [list_ports](bool) { return std::make_unique<LinkedDesign<Model>>(list_ports); }};
 }
 
@@ -149,6 +149,33 @@ auto mac_array_ports(int64_t rows, int64_t cols) {
 template <class Model>
 Design linked_mac_array(int64_t rows, int64_t cols) {
   return linked_design<Model>("mac_array", mac_array_ports<Model>(rows, cols), rows, cols);
+}
+
+// Verilated with K = lanes (8-bit element lanes), multiplying `activation_format` by `weight_format`.
+template <class Model>
+Design linked_mx_dot(int64_t lanes, const std::string& activation_format, const std::string& weight_format) {
+  Design d = linked_design<Model>(
+      "mx_dot",
+      [lanes](Model& v) {
+        return std::vector<LinkedPort>{
+            linked_port("clk", true, 1, v.clk),
+            linked_port("rst_n", true, 1, v.rst_n),
+            linked_port("in_valid", true, 1, v.in_valid),
+            linked_port("in_ready", false, 1, v.in_ready),
+            linked_port("in_a", true, lanes * 8, v.in_a),
+            linked_port("in_a_scale", true, 8, v.in_a_scale),
+            linked_port("in_w", true, lanes * 8, v.in_w),
+            linked_port("in_w_scale", true, 8, v.in_w_scale),
+            linked_port("out_valid", false, 1, v.out_valid),
+            linked_port("out_ready", true, 1, v.out_ready),
+            linked_port("out_sum", false, 64, v.out_sum),
+            linked_port("out_exponent", false, 16, v.out_exponent),
+            linked_port("out_nan", false, 1, v.out_nan),
+        };
+      },
+      0, 0, 0, 0, lanes);
+  d.adapter.activation_format = activation_format, d.adapter.weight_format = weight_format;
+  return d;
 }
 
 // Verilated with N = n, M = m (16-bit values, 8-bit positions).

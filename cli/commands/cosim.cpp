@@ -34,8 +34,9 @@ void add_cosim_command(CLI::App& app, int& exit_code) {
                   "for a conv_mac or linear_mac layer, mac_array_ws (rtl/mac_array_ws.sv, 16 x 16 weight-stationary, "
                   "16-step chunks, K up to 4096) for the same layers, lut (rtl/lut_unit.sv) for a lut layer, sparse "
                   "(rtl/sparse_decoder.sv, 2:4) for a "
-                  "sparse_decode layer")
-      ->check(CLI::IsMember({"mulshift", "mac_array", "mac_array_ws", "lut", "sparse"}));
+                  "sparse_decode layer, mx_dot (rtl/mx_dot_unit.sv, one pair of blocks of up to 32 a handshake, exact "
+                  "sums) for a block_mac layer in MXFP8 E4M3 or MXINT8")
+      ->check(CLI::IsMember({"mulshift", "mac_array", "mac_array_ws", "lut", "sparse", "mx_dot"}));
   cmd->add_option("--dut", o->dut.sources,
                   "Your design's SystemVerilog/Verilog source (repeat for several files); needs --top and --adapter")
       ->check(CLI::ExistingFile);

@@ -96,6 +96,16 @@ expect cosim-lut-none      1 1 "its lut layers: none"          -- cosim --block 
 expect cosim-not-mulshift 1 1 "is not a mulshift op"           -- cosim --block mulshift --vectors "$tmp/vec" --layer /Add
 expect cosim-bad-block    2 1 "--block"                        -- cosim --block fpu --vectors "$tmp/vec" --layer /Add
 expect cosim-sparse-none   1 1 "its sparse_decode layers: none" -- cosim --block sparse --vectors "$tmp/vec" --layer /Add
+expect cosim-mx-dot-none   1 1 "its block_mac layers: none"    -- cosim --block mx_dot --vectors "$tmp/vec" --layer /head/Gemm.mac
+# The ViT in MXFP8 end to end (docs/numerics.md §15): quantize, eval, vectors, verify, and the MX dot-product unit
+# on a block layer of the attention and on the patch embedding.
+vit="$(dirname "$0")/../../examples/fmnist_vit.onnx"
+expect quantize-vit-mxfp8  0 0 "10 MAC \(10 in block formats\).*integer-only check passed" -- quantize "$vit" --config "$configs/mxfp8.yaml" --calib-count 50 -o "$tmp/qvit"
+expect eval-vit-mxfp8      0 0 '"count":20'                    -- eval "$tmp/qvit" --limit 20 --json
+expect vectors-vit-mxfp8   0 0 "[0-9]+ manifest entries$"     -- vectors "$tmp/qvit" --data fashion-mnist --count 1 -o "$tmp/vecvit"
+expect verify-vit-mxfp8    0 0 "files match manifest.json"      -- vectors verify "$tmp/vecvit"
+expect cosim-mx-dot-qkv    0 0 "^PASS: mx_dot on layer /blocks.0/self_attn/MatMul.block_mac: 4896 values" -- cosim --block mx_dot --vectors "$tmp/vecvit" --layer /blocks.0/self_attn/MatMul.block_mac
+expect cosim-mx-dot-patch  0 0 "^PASS: mx_dot on layer /patch/Conv.block_mac: 37632 values" -- cosim --block mx_dot --vectors "$tmp/vecvit" --layer /patch/Conv.block_mac
 expect rtl-needs-systemc  1 1 "add --engine systemc"           -- eval "$tmp/q" --limit 5 --rtl mulshift
 expect eval-systemc-rtl   0 0 '"rtl":\["mulshift"\]'          -- eval "$tmp/q" --limit 20 --json --engine systemc --rtl mulshift
 expect rtl-unknown-block  2 1 "--rtl"                          -- eval "$tmp/q" --engine systemc --rtl fpu

@@ -14,7 +14,7 @@ mv "$tmp/first" "$tmp/moved"  # relocated: nothing compiled into the program may
 prefix="$tmp/moved"
 chipref="$prefix/bin/chipref"
 
-for block in mulshift:mulshift_unit lut:lut_unit mac_array:mac_array mac_array_ws:mac_array_ws sparse:sparse_decoder; do
+for block in mulshift:mulshift_unit lut:lut_unit mac_array:mac_array mac_array_ws:mac_array_ws sparse:sparse_decoder mx_dot:mx_dot_unit; do
   name=${block%%:*} top=${block#*:}
   [ -f "$prefix/share/chipref/rtl_bridge/rtl/$top.sv" ] || fail "reference RTL of $name not installed"
   [ -f "$prefix/share/chipref/rtl_bridge/adapters/$name.yaml" ] || fail "adapter of $name not installed"

@@ -214,8 +214,8 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
           geo.stride_h = 1 + static_cast<int64_t>(rng() % 2), geo.dilation_w = 1 + static_cast<int64_t>(rng() % 2);
           geo.pad_top = geo.pad_left = geo.pad_bottom = geo.pad_right = 1;
           REQUIRE(geo.valid());
-          const Layer l = random_layer(rng, pair[0], pair[1], block, geo.out_channels, geo.kernel_h * geo.kernel_w,
-                                       cg, acc, input_hi);
+          const Layer l = random_layer(rng, pair[0], pair[1], block, geo.out_channels, geo.kernel_h * geo.kernel_w, cg,
+                                       acc, input_hi);
           std::vector<int32_t> x(static_cast<size_t>(geo.batch * geo.in_channels * geo.in_h * geo.in_w));
           for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
           const int64_t OH = geo.out_h(), OW = geo.out_w();
@@ -246,13 +246,13 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
                   float_equal += got == f, ++outputs;
                 }
         }
-              // The fp32 model and a code outside the declared range run the spec loops; the exact model takes the
+        // The fp32 model and a code outside the declared range run the spec loops; the exact model takes the
         // fast form unless a sum may not be exact in double (then the whole layer falls back).
         if (acc == BlockAccumulation::fp32 || input_hi == 200)
           CHECK(counts.fast == 0);
         else
           exact_counts.fast += counts.fast, exact_counts.spec += counts.spec;
-}
+      }
     }
   }
   INFO(float_equal << " of " << outputs << " outputs equal the float reference");
@@ -272,8 +272,8 @@ TEST_CASE("block layers whose sums do not fit a double's 53 bits fall back to th
     std::vector<int32_t> x(3 * 64);
     for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
     BlockMacCounts counts;
-    const std::vector<int32_t> y =
-        at_every_level(12, [&](int32_t* out) { block_linear_mac(3, x.data(), l.p, l.w, l.prepared, out); }, counts);
+    const std::vector<int32_t> y = at_every_level(
+        12, [&](int32_t* out) { block_linear_mac(3, x.data(), l.p, l.w, l.prepared, out); }, counts);
     CHECK(counts.fast == 0);
     CHECK(counts.spec == 12);
     for (int64_t r = 0; r < 3; ++r)

@@ -31,6 +31,9 @@
 #include "Vmulshift_unit_m2.h"
 #include "Vmulshift_unit_m3.h"
 #include "Vmulshift_unit_m4.h"
+#include "Vmx_dot_unit_e4m3_m0.h"
+#include "Vmx_dot_unit_e4m3_m1.h"
+#include "Vmx_dot_unit_e4m3_m2.h"
 #include "Vsparse_decoder_m0.h"
 #include "Vsparse_decoder_m1.h"
 #include "core/files.hpp"
@@ -580,4 +583,97 @@ TEST_CASE("Cosim/every broken weight-stationary variant is caught where a model 
   CHECK(detected == 11);
   check_ws_variant<Vmac_array_ws_4x5_m3>(3, dir, detected);  // the chunks' sums are not accumulated
   CHECK(detected == 17);
+}
+
+namespace {
+std::vector<std::string> block_mac_layers(const std::string& dir) {
+  std::vector<std::string> layers;
+  for (const Node& op : load_int_graph(vectors::read_manifest(dir).model).ops)
+    if (op.op_type == "block_mac") layers.push_back(op.name);
+  return layers;
+}
+
+// An FP8 E4M3 code as an integer in units of 2^-9 (its subnormal quantum), from the format's bit layout (OCP
+// FP8: sign, 4 exponent bits, 3 mantissa bits); `implicit_one_in_subnormals` decodes as mutation 2 does.
+int64_t e4m3_units(int32_t code, bool implicit_one_in_subnormals) {
+  const int32_t exponent = (code >> 3) & 15, mantissa = code & 7;
+  const int64_t magnitude =
+      exponent == 0 ? (implicit_one_in_subnormals ? mantissa | 8 : mantissa) : int64_t{mantissa | 8} << (exponent - 1);
+  return code & 0x80 ? -magnitude : magnitude;
+}
+
+// What the broken unit outputs for beat i: (sum, exponent).
+std::pair<int64_t, int64_t> predicted_block_dot(int mutation, const cosim::MxDotStimulus& s, size_t i) {
+  int64_t sum = 0;
+  for (size_t l = 0; l < static_cast<size_t>(s.lanes); ++l)
+    sum += e4m3_units(s.a[i * static_cast<size_t>(s.lanes) + l], mutation == 2) *
+           e4m3_units(s.w[i * static_cast<size_t>(s.lanes) + l], false);
+  return {sum, s.expected_exponent[i] - (mutation == 1 ? 1 : 0)};
+}
+}  // namespace
+
+TEST_CASE("Cosim/the reference MX dot-product unit matches every block_mac layer of the CNN in MXFP8 and MXINT8",
+          "[rtl][cosim][mx]") {
+  for (const std::string format : {"mxfp8_e4m3", "mxint8"}) {
+    const std::string dir = write_cnn_vectors("mx_dot_" + format, "  format: {name: " + format + "}\n");
+    const std::vector<std::string> layers = block_mac_layers(dir);
+    CHECK(layers.size() == 6);
+    for (const std::string& layer : layers) {
+      const cosim::CosimResult r = cosim::cosim_reference_block("mx_dot", dir, layer, 1000);
+      INFO(format << " " << layer << "\n" << cosim::format_report(r));
+      CHECK(r.passed());
+      // Every pair of blocks of every output but those of padded taps: the stimulus's own count.
+      const auto inputs = cosim::mx_dot_stimulus(dir, layer, 32, format, format);
+      int64_t beats = 0;
+      for (const auto& s : inputs) beats += static_cast<int64_t>(s.index.size());
+      CHECK(r.compared == beats);
+      CHECK(r.inputs == 2);
+    }
+  }
+}
+
+TEST_CASE("Cosim/every broken MX dot-product unit is caught at the block pair a model of its fault predicts",
+          "[rtl][cosim][mx][mutation]") {
+  // Mutation 1 takes the weights' scale bias as 128: every nonzero block sum is reported a factor 2 low.
+  // Mutation 2 gives subnormal (and zero) activation elements an implicit one. The predictions decode the codes
+  // from FP8 E4M3's bit layout on their own; the correct unit's prediction must equal the stimulus.
+  const std::string dir = write_cnn_vectors("mx_dot_mutants", "  format: {name: mxfp8_e4m3}\n");
+  for (const int mutation : {1, 2}) {
+    int64_t detected = 0, predicted_layers = 0;
+    for (const std::string& layer : block_mac_layers(dir)) {
+      const auto inputs = cosim::mx_dot_stimulus(dir, layer, 32, "mxfp8_e4m3", "mxfp8_e4m3");
+      int64_t want_mismatches = 0;
+      bool first_found = false;
+      cosim::FirstMismatch want_first;
+      for (const auto& s : inputs)
+        for (size_t i = 0; i < s.index.size(); ++i) {
+          REQUIRE(predicted_block_dot(0, s, i).first == s.expected_sum[i]);
+          const auto [sum, exponent] = predicted_block_dot(mutation, s, i);
+          if (sum == s.expected_sum[i] && (sum == 0 || exponent == s.expected_exponent[i])) continue;
+          ++want_mismatches;
+          if (!first_found)
+            first_found = true, want_first = cosim::FirstMismatch{s.input, s.index[i], 0, {}, sum, s.expected_sum[i]};
+        }
+      predicted_layers += first_found;
+      const cosim::Design broken = mutation == 1
+                                       ? cosim::linked_mx_dot<Vmx_dot_unit_e4m3_m1>(32, "mxfp8_e4m3", "mxfp8_e4m3")
+                                       : cosim::linked_mx_dot<Vmx_dot_unit_e4m3_m2>(32, "mxfp8_e4m3", "mxfp8_e4m3");
+      const cosim::CosimResult r = cosim::cosim_design(broken, inputs, cosim::DesignRun{layer, 1000});
+      INFO("mutation " << mutation << ", layer " << layer << "\n" << cosim::format_report(r));
+      if (matches_prediction(mutation, r, want_mismatches, first_found, want_first)) {
+        CHECK(cosim::format_report(r).find("got " + std::to_string(want_first.got) + " x 2^") != std::string::npos);
+        if (detected++ == 0) std::cout << cosim::format_report(r);
+      }
+    }
+    // Mutation 1 in every layer; mutation 2 where an activation block holds a zero or a subnormal element (not
+    // the stem's one-element blocks of image pixels, nor the head's pooled features).
+    CHECK(detected == predicted_layers);
+    CHECK(detected >= (mutation == 1 ? 6 : 4));
+  }
+  // The correct unit through the same path passes.
+  for (const std::string& layer : block_mac_layers(dir))
+    CHECK(cosim::cosim_design(cosim::linked_mx_dot<Vmx_dot_unit_e4m3_m0>(32, "mxfp8_e4m3", "mxfp8_e4m3"),
+                              cosim::mx_dot_stimulus(dir, layer, 32, "mxfp8_e4m3", "mxfp8_e4m3"),
+                              cosim::DesignRun{layer, 1000})
+              .passed());
 }

@@ -22,6 +22,7 @@
 #include "Vmac_array_4x5_m0.h"
 #include "Vmac_array_ws_16x16.h"
 #include "Vmulshift_unit_m1.h"
+#include "Vmx_dot_unit_e4m3_m0.h"
 #include "Vsparse_decoder_m1.h"
 #include "core/error.hpp"
 #include "model/int_graph.hpp"
@@ -284,6 +285,9 @@ void check_linked(const cosim::Design& linked, const std::string& block,
   CHECK(identity.cols == yaml.cols);
   CHECK(identity.n == yaml.n);
   CHECK(identity.m == yaml.m);
+  CHECK(identity.block_lanes == yaml.block_lanes);
+  CHECK(identity.activation_format == yaml.activation_format);
+  CHECK(identity.weight_format == yaml.weight_format);
   REQUIRE(identity.roles.size() == yaml.roles.size());
   for (const auto& [role, b] : yaml.roles) {
     INFO(role);
@@ -308,6 +312,26 @@ TEST_CASE(
   check_linked(cosim::linked_mac_array<Vmac_array_4x5_m0>(4, 5), "mac_array", {{"ROWS", "4"}, {"COLS", "5"}}, 4, 5);
   check_linked(cosim::linked_mac_array<Vmac_array_ws_16x16>(16, 16), "mac_array_ws", {}, 0, 0);
   check_linked(cosim::linked_sparse<Vsparse_decoder_m1>(2, 4), "sparse", {}, 0, 0);
+  check_linked(cosim::linked_mx_dot<Vmx_dot_unit_e4m3_m0>(32, "mxfp8_e4m3", "mxfp8_e4m3"), "mx_dot", {}, 0, 0);
+}
+
+TEST_CASE("DutCosim/the MX dot-product unit built as a user design from its shipped adapter passes an MXFP8 layer",
+          "[rtl][cosim][dut][mx]") {
+  const std::string dir = write_example_vectors("fmnist_cnn.onnx", "dut_mx_dot", "  format: {name: mxfp8_e4m3}\n");
+  const cosim::CosimResult r = run_dut({cosim::reference_rtl_path("mx_dot")}, "mx_dot_unit",
+                                       cosim::reference_adapter_path("mx_dot"), dir, "/conv3/conv3.0/Conv.block_mac");
+  INFO(cosim::format_report(r));
+  CHECK(r.passed());
+  // 2 inputs × 48 channels × the (position, tap) pairs inside the 7 × 7 image: 2 + 5 · 3 + 2 = 19 per axis.
+  CHECK(r.compared == 2 * 48 * 19 * 19);
+  // An adapter whose formats are not the layer's is refused, naming both.
+  const std::string e5m2 =
+      write_text("mx_dot_e5m2.yaml",
+                 std::regex_replace(read_text(cosim::reference_adapter_path("mx_dot")),
+                                    std::regex("activation_format: mxfp8_e4m3"), "activation_format: mxfp8_e5m2"));
+  CHECK_THROWS_WITH(
+      run_dut({cosim::reference_rtl_path("mx_dot")}, "mx_dot_unit", e5m2, dir, "/conv3/conv3.0/Conv.block_mac"),
+      Catch::Contains("multiplies mxfp8_e5m2 by mxfp8_e5m2") && Catch::Contains("mxfp8_e4m3 by mxfp8_e4m3"));
 }
 
 TEST_CASE(

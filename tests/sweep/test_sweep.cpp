@@ -228,8 +228,9 @@ TEST_CASE("Sweep/a block-format point counts element and scale bits in its cost 
   }
 }
 
-TEST_CASE("Sweep/configs/sweep_formats.yaml: int8 and five block formats, each point evaluated, the Pareto plot written",
-          "[sweep][mx]") {
+TEST_CASE(
+    "Sweep/configs/sweep_formats.yaml: int8 and five block formats, each point evaluated, the Pareto plot written",
+    "[sweep][mx]") {
   const fs::path dir = scratch("formats");
   sweep::SweepSpec spec = sweep::load_sweep(kSource + "/configs/sweep_formats.yaml");
   spec.eval_images = 200, spec.calibration_images = 100, spec.detail_images = 20;
