@@ -26,19 +26,40 @@ int AccumulatorUse::bits_used() const { return signed_bits(min, max); }
 
 namespace {
 
+// An input of a block-format layer that the fake path converts: the op and which operand.
+struct BlockOperand {
+  const Node* op = nullptr;
+  int operand = 0;
+  void convert(const IntGraph& q, Tensor& t) const {
+    if (ops::op_def(*op).block_facts(q, *op).constant_weights) return ops::block_mac_fake_convert(q, *op, t);
+    ops::block_matmul_fake_convert(q, *op, operand, t);
+  }
+};
+
 // The float graph of the fake-quant path: the prepared (BN-folded) graph with weights and biases
 // replaced by their dequantized codes.
-// `block_inputs`: for each block-format layer, the name of the copy of its input that the fake path converts
-// into the layer's activation format (an Identity inserted before the layer's float node), and the op.
-Graph fake_quant_graph(const Graph& prepared, const IntGraph& q, std::map<std::string, const Node*>& block_inputs) {
+// `block_inputs`: for each block-format layer, the name of each copy of an input that the fake path converts
+// into the layer's format (an Identity inserted before the layer's float node), with the op and the operand.
+Graph fake_quant_graph(const Graph& prepared, const IntGraph& q, std::map<std::string, BlockOperand>& block_inputs) {
   Graph g = prepared;
   for (const Node& op : q.ops) {
     const ops::OpDef& def = ops::op_def(op);
     if (def.mac != ops::MacOperand::weights && def.constant_codes_input < 0 && !def.block_facts) continue;
     const std::string node_name = op.get_string("source");
-    const auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
+    auto node = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node_name; });
     if (node == g.nodes.end())
       throw InputError(q.source_model + ": IntGraph op '" + op.name + "' has no float node '" + node_name + "'");
+    if (def.block_facts && !def.block_facts(q, op).constant_weights) {  // both operands converted (attention)
+      for (int operand = 1; operand >= 0; --operand) {
+        Node copy;
+        copy.name = op.name + ".fake_block_input" + std::to_string(operand), copy.op_type = "Identity";
+        copy.inputs = {node->inputs.at(static_cast<size_t>(operand))}, copy.outputs = {copy.name};
+        node->inputs[static_cast<size_t>(operand)] = copy.name;
+        block_inputs[copy.name] = BlockOperand{&op, operand};
+        node = g.nodes.insert(node, std::move(copy)) + 1;
+      }
+      continue;
+    }
     if (def.block_facts) {  // a block-format layer: its weights' and bias's values, and its input converted
       auto [w, b] = ops::block_mac_float_weights(q, op);
       if ((node->op_type == "Gemm" && node->get_int("transB", 0) == 0) || node->op_type == "MatMul") {
@@ -58,7 +79,7 @@ Graph fake_quant_graph(const Graph& prepared, const IntGraph& q, std::map<std::s
       copy.name = op.name + ".fake_block_input", copy.op_type = "Identity";
       copy.inputs = {node->inputs.at(0)}, copy.outputs = {copy.name};
       node->inputs[0] = copy.name;
-      block_inputs[copy.name] = &op;
+      block_inputs[copy.name] = BlockOperand{&op, 0};
       g.nodes.insert(node, std::move(copy));
       continue;
     }
@@ -131,7 +152,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
   // rescalings quantize applied (a SmoothQuant LayerNorm's γ and β are float in that path).
   Graph lowered_from = fp32_graph;
   for (const ChannelRescaling& r : q.rescalings) apply_rescaling(lowered_from, r);
-  std::map<std::string, const Node*> block_inputs;
+  std::map<std::string, BlockOperand> block_inputs;
   const Graph fake_graph = fake_quant_graph(lowered_from, q, block_inputs);
   const FloatExecutor fp32(fp32_graph), fake(fake_graph);
   // The per-layer FP32 references of a rescaled network are the rescaled float graph's tensors (the same
@@ -213,8 +234,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     // Fake-quant path for accuracy: the input and every quantized tensor rounded to its codes and back.
     auto fake_quantize = [&](const std::string& name, Tensor& t) {
       const auto v = q.values.find(name);
-      if (const auto block = block_inputs.find(name); block != block_inputs.end())
-        return ops::block_mac_fake_convert(q, *block->second, t);
+      if (const auto block = block_inputs.find(name); block != block_inputs.end()) return block->second.convert(q, t);
       if (v == q.values.end() || v->second.quant.scale <= 0 || !t.is_float()) return;
       for (float& f : t.floats)
         f = static_cast<float>(v->second.quant.scale *
@@ -229,8 +249,7 @@ DualPathReport compare_paths(const Graph& float_graph, const IntGraph& q, const 
     // integer path's input codes (dequantized), so a difference is that layer's own, not one inherited.
     std::map<std::string, std::vector<int64_t>> fake_codes;
     auto force_integer_inputs = [&](const std::string& name, Tensor& t) {
-      if (const auto block = block_inputs.find(name); block != block_inputs.end())
-        return ops::block_mac_fake_convert(q, *block->second, t);
+      if (const auto block = block_inputs.find(name); block != block_inputs.end()) return block->second.convert(q, t);
       const auto v = q.values.find(name);
       if (v == q.values.end() || v->second.quant.scale <= 0 || !t.is_float()) return;
       const QuantParams& qp = v->second.quant;

@@ -562,4 +562,47 @@ BlockCodes block_conv_input(const ConvGeometry& geo, const int32_t* x, const Blo
   return c;
 }
 
+BlockMacParams block_matmul_b_side(const BlockMatmulParams& p) {
+  BlockMacParams b = p.a;
+  b.activation_format = p.b_format;
+  b.input_scale = p.b_scale, b.input_zero_point = p.b_zero_point, b.input_lo = p.b_lo, b.input_hi = p.b_hi;
+  b.activation_rounding.seed = p.a.activation_rounding.seed + 1;
+  return b;
+}
+
+// B's columns: vector v = (batch, column n), its K codes N apart.
+auto column_base(int64_t K, int64_t N) {
+  return [K, N](int64_t v) { return v / N * K * N + v % N; };
+}
+
+BlockCodes block_matmul_b_input(int64_t batch, int64_t K, int64_t N, const int32_t* b, const BlockMatmulParams& p) {
+  BlockCodes c;
+  const BlockMacParams pb = block_matmul_b_side(p);
+  convert_input(b, batch * N, K, N, column_base(K, N), pb, element_table(p.b_format), &c);
+  return c;
+}
+
+void block_matmul(int64_t batch, int64_t M, int64_t K, int64_t N, const int32_t* a, const int32_t* b,
+                  const BlockMatmulParams& p, int32_t* out) {
+  if (p.a.activation_format.block_size != p.b_format.block_size)
+    throw InputError("block matmul: blocks of " + std::to_string(p.a.activation_format.block_size) + " and " +
+                     std::to_string(p.b_format.block_size) + " do not line up");
+  const BlockMacParams pb = block_matmul_b_side(p);
+  const ElementTable ta = element_table(p.a.activation_format), tb = element_table(p.b_format);
+  const AlignedBlocks aa = convert_input(
+      a, batch * M, K, 1, [K](int64_t v) { return v * K; }, p.a, ta);
+  const AlignedBlocks ab = convert_input(b, batch * N, K, N, column_base(K, N), pb, tb);
+  const bool wide = needs_wide_sums(ta, tb, p.a.activation_format.block_size);
+  const int64_t blocks = (K + p.a.activation_format.block_size - 1) / p.a.activation_format.block_size;
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        BlockAccumulator sum(p.a.accumulation);
+        for (int64_t blk = 0; blk < blocks; ++blk)
+          accumulate(sum, aa, static_cast<size_t>((t * M + m) * blocks + blk), ab,
+                     static_cast<size_t>((t * N + n) * blocks + blk), wide);
+        out[(t * M + m) * N + n] = block_output_code(sum.result(), p.a);
+      }
+}
+
 }  // namespace chipref::kernels

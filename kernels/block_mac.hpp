@@ -116,4 +116,25 @@ void block_linear_mac(int64_t rows, const int32_t* x, const BlockMacParams& p, c
 void block_conv_mac(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
                     const PreparedBlockWeights& prepared, int32_t* out);
 
+// An activation × activation matmul in block formats (attention's products): A [batch, M, K] and B
+// [batch, K, N], both uniform codes converted at run time, A's rows and B's columns in blocks along K; each
+// output is the sum of the block dot products in the accumulation model, rounded once into the output
+// codes. `a` holds A's format (activation_format), scale and zero point, the rounding and the output's;
+// B's format, scale, zero point and code range are the b_ fields (weight_format is unused). B's stochastic
+// rounding uses seed + 1.
+struct BlockMatmulParams {
+  BlockMacParams a;
+  BlockFormat b_format;
+  ExactValue b_scale;
+  int32_t b_zero_point = 0;
+  int64_t b_lo = 0, b_hi = -1;
+};
+void block_matmul(int64_t batch, int64_t M, int64_t K, int64_t N, const int32_t* a, const int32_t* b,
+                  const BlockMatmulParams& p, int32_t* out);
+// B's side as the parameters of an input conversion (what block_linear_input takes).
+BlockMacParams block_matmul_b_side(const BlockMatmulParams& p);
+// B [batch, K, N] as the matmul converts it: its columns' element codes [batch, N, K] and scales [batch, N,
+// blocks] (A's rows: block_linear_input with the A side).
+BlockCodes block_matmul_b_input(int64_t batch, int64_t K, int64_t N, const int32_t* b, const BlockMatmulParams& p);
+
 }  // namespace chipref::kernels

@@ -12,7 +12,6 @@
 
 namespace chipref::ops {
 
-namespace {
 ExactValue float32_attribute(const Node& op, const std::string& attr) {
   const int64_t bits = op.get_int(attr);
   if (bits < 0 || bits > UINT32_MAX)
@@ -23,6 +22,7 @@ ExactValue float32_attribute(const Node& op, const std::string& attr) {
   return v;
 }
 
+namespace {
 std::vector<uint32_t> unsigned_codes(const Node& op, const Tensor& t, const char* what) {
   std::vector<uint32_t> codes(t.ints.size());
   for (size_t i = 0; i < codes.size(); ++i) {
@@ -166,32 +166,36 @@ std::pair<Tensor, Tensor> block_mac_float_weights(const IntGraph& g, const Node&
   return {std::move(w), std::move(b)};
 }
 
-void block_mac_fake_convert(const IntGraph& g, const Node& op, Tensor& x) {
-  const kernels::BlockMacParams p = read_params(g, op);
-  const BlockFormat& f = p.activation_format;
-  const bool conv = op.get_string("kind") == "conv";
-  if (!x.is_float() || x.shape.empty() || (conv && x.rank() != 4))
-    throw InputError(op.describe() + ": the fake-quant input " + shape_to_string(x.shape) + " is not its layer's");
-  // Vectors of `channels` values `stride` apart: a conv's group channels at each (n, g, y, x), or a row of K.
-  const int64_t groups = conv ? op.get_int("group", 1) : 1;
-  const int64_t plane = conv ? x.shape[2] * x.shape[3] : 1, channels = conv ? x.shape[1] / groups : x.shape.back();
-  const int64_t vectors = x.numel() / channels, stride = conv ? plane : 1;
+void fake_convert_vectors(const BlockFormat& f, const BlockRounding& rounding, Tensor& x, int64_t channels,
+                          int64_t plane) {
+  // Vectors of `channels` values `plane` apart: a conv's group channels at each (n, g, y, x) (plane = H · W),
+  // a row of K (plane 1), or a matmul's B column (plane = N).
+  const int64_t vectors = x.numel() / channels, stride = plane;
   const int64_t bs = f.block_size;
   std::vector<uint32_t> bits(static_cast<size_t>(bs)), codes(static_cast<size_t>(bs));
   for (int64_t v = 0; v < vectors; ++v) {
-    const int64_t base = conv ? (v / plane) * channels * plane + v % plane : v * channels;
+    const int64_t base = (v / plane) * channels * plane + v % plane;
     for (int64_t first = 0; first < channels; first += bs) {
       const int64_t count = std::min(bs, channels - first);
       for (int64_t i = 0; i < count; ++i)
         bits[static_cast<size_t>(i)] = float32_bits(x.floats[static_cast<size_t>(base + (first + i) * stride)]);
       uint32_t scale = 0;
-      quantize_block(f, bits.data(), count, p.activation_rounding, static_cast<uint64_t>(v * channels + first), scale,
-                     codes.data());
+      quantize_block(f, bits.data(), count, rounding, static_cast<uint64_t>(v * channels + first), scale, codes.data());
       for (int64_t i = 0; i < count; ++i)
         x.floats[static_cast<size_t>(base + (first + i) * stride)] =
             static_cast<float>(to_double(block_element_value(f, scale, codes[static_cast<size_t>(i)])));
     }
   }
+}
+
+void block_mac_fake_convert(const IntGraph& g, const Node& op, Tensor& x) {
+  const kernels::BlockMacParams p = read_params(g, op);
+  const bool conv = op.get_string("kind") == "conv";
+  if (!x.is_float() || x.shape.empty() || (conv && x.rank() != 4))
+    throw InputError(op.describe() + ": the fake-quant input " + shape_to_string(x.shape) + " is not its layer's");
+  const int64_t groups = conv ? op.get_int("group", 1) : 1;
+  fake_convert_vectors(p.activation_format, p.activation_rounding, x, conv ? x.shape[1] / groups : x.shape.back(),
+                       conv ? x.shape[2] * x.shape[3] : 1);
 }
 
 std::pair<Tensor, Tensor> block_mac_input_codes(const IntGraph& g, const Node& op, const CodeTensor& x) {
@@ -224,6 +228,13 @@ const OpDef& block_mac_op_def() {
     d.systemc_module = "BlockMac";
     d.prepare = prepare;
     d.block_facts = facts;
+    d.block_operands = [](const IntGraph& g, const Node& op, const std::vector<const CodeTensor*>& inputs) {
+      if (!inputs.at(0)) throw InputError(op.describe() + ": no codes of its input '" + op.inputs.at(0) + "'");
+      auto [codes, scales] = block_mac_input_codes(g, op, *inputs.at(0));
+      const kernels::BlockMacParams p = read_params(g, op);
+      return std::vector<BlockOperandCodes>{BlockOperandCodes{
+          "input", p.activation_format.name, p.activation_format.element_bits(), std::move(codes), std::move(scales)}};
+    };
   });
 }
 

@@ -24,8 +24,18 @@ std::vector<int32_t> weight_zero_points(const IntGraph& g, const Node& mac, cons
 // codes − their channel's zero point: what the MAC multiplies (docs/numerics.md §4).
 std::vector<int32_t> offset_weights(const IntGraph& g, const Node& mac, const Tensor& codes);
 
-// A block_mac's parameters as its kernel takes them (formats, scales, zero points, clamp), checked.
+// A block_mac's parameters as its kernel takes them (formats, scales, zero points, clamp), checked. A
+// block_matmul's are read by the same attributes (its A side and output; B's: block_matmul.cpp).
 kernels::BlockMacParams block_mac_params(const IntGraph& g, const Node& block_mac);
+// The float32 bit pattern in attribute `attr` of a block op as a positive finite value (InputError otherwise).
+ExactValue float32_attribute(const Node& op, const std::string& attr);
+// Rounds the float values of x into a block format and back, in vectors of `channels` values `plane` apart
+// (a convolution's group channels at each position: plane = H · W; a row: plane 1; a matmul's B columns:
+// plane = N): what a block layer's input conversion makes of them, for the dual path's fake-quant graph.
+void fake_convert_vectors(const BlockFormat& format, const BlockRounding& rounding, Tensor& x, int64_t channels,
+                          int64_t plane);
+// A block_matmul's operand (0: A [.., M, K], rows along K; 1: B [.., K, N], columns along K) converted so.
+void block_matmul_fake_convert(const IntGraph& g, const Node& block_matmul, int operand, Tensor& x);
 // A block_mac's weights and bias as the float values its codes stand for (exact in float32: every MX and BFP
 // value is a float32): weights [M, C/G, KH, KW] for a convolution, [M, K] for a linear layer; bias [M] or
 // empty. For the dual-path check's fake-quant graph.

@@ -114,9 +114,19 @@ struct MacMatrixView {
 // shared scale, which every `block_size` elements of both operands carry (`scale_bits`).
 struct BlockMacFacts {
   int activation_bits = 0, weight_bits = 0, block_size = 1, scale_bits = 8;
-  int64_t reduction = 0;        // products per output (kernel taps × input channels per group)
-  int64_t weight_elements = 0;  // element codes stored
-  int64_t weight_blocks = 0;    // scale codes stored
+  int64_t reduction = 0;         // products per output (kernel taps × input channels per group)
+  int64_t weight_elements = 0;   // element codes stored
+  int64_t weight_blocks = 0;     // scale codes stored
+  bool constant_weights = true;  // false: both operands are activations (block_matmul), nothing stored
+};
+
+// An operand a block op converts at run time: element codes and scale codes (blocks along the last axis), named
+// `<op>.<name>.codes` / `.scales` in golden vectors.
+struct BlockOperandCodes {
+  std::string name;    // "input" (block_mac), "a", "b" (block_matmul)
+  std::string format;  // its block format
+  int bits = 8;        // element bits
+  Tensor codes, scales;
 };
 
 struct OpDef {
@@ -143,6 +153,11 @@ struct OpDef {
   std::function<std::string(const Node&)> approximates;
   // Block-format MAC layers: their formats and sizes (null for the other ops).
   std::function<BlockMacFacts(const IntGraph&, const Node&)> block_facts;
+  // ... and the operands they convert at run time, as their datapath receives them, from the op's input codes
+  // (one per op input, null where a run holds none: constants): golden vectors write these. InputError if an
+  // operand it converts is null.
+  std::function<std::vector<BlockOperandCodes>(const IntGraph&, const Node&, const std::vector<const CodeTensor*>&)>
+      block_operands;
 
   bool is_mac() const { return mac != MacOperand::none; }
   static constexpr size_t kAnyCount = SIZE_MAX;

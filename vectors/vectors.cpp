@@ -245,25 +245,29 @@ Rendering render(const IntGraph& g, const Tensor& inputs, const Options& options
         add(ei, std::vector<int64_t>(it->second.data.begin(), it->second.data.end()));
       }
     }
-    // A block-format layer also gives its input as the layer converts it: element codes and scale codes, the
-    // operand a block-format datapath multiplies (docs/vectors.md).
-    if (const auto& facts = ops::op_def(op).block_facts) {
-      const ops::BlockMacFacts f = facts(g, op);
-      const std::string codes_name = op.name + ".input.codes", scales_name = op.name + ".input.scales";
+    // A block-format layer also gives the operands it converts at run time as it converts them: element codes
+    // and scale codes, what a block-format datapath multiplies (docs/vectors.md).
+    if (const auto& operands = ops::op_def(op).block_operands) {
+      const ops::BlockMacFacts f = ops::op_def(op).block_facts(g, op);
       for (int64_t i = 0; i < n; ++i) {
-        const auto it = traces[i].values.find(op.inputs.at(0));
-        if (it == traces[i].values.end())
-          throw InputError(op.describe() + ": the run produced no '" + op.inputs[0] + "'");
-        const auto [codes, scales] = ops::block_mac_input_codes(g, op, it->second);
-        for (const auto& [role, tensor, t, bits, partner] :
-             {std::tuple{"input_codes", codes_name, &codes, f.activation_bits, scales_name},
-              std::tuple{"input_scales", scales_name, &scales, f.scale_bits, codes_name}}) {
-          Entry e;
-          e.op = op.name, e.role = role, e.tensor = tensor, e.input = i;
-          e.file = input_dir(i) + safe_name(index_of(tensor), tensor);
-          e.shape = t->shape, e.elements = t->numel(), e.type = ElementType{bits, false};
-          e.block_format = op.get_string("activation_format"), e.block_size = f.block_size, e.block_partner = partner;
-          add(e, t->ints);
+        std::vector<const CodeTensor*> inputs;
+        for (const std::string& input : op.inputs) {
+          const auto it = traces[i].values.find(input);
+          inputs.push_back(it == traces[i].values.end() ? nullptr : &it->second);
+        }
+        for (const ops::BlockOperandCodes& o : operands(g, op, inputs)) {
+          const std::string codes_name = op.name + "." + o.name + ".codes",
+                            scales_name = op.name + "." + o.name + ".scales";
+          for (const auto& [role, tensor, t, bits, partner] :
+               {std::tuple{o.name + "_codes", codes_name, &o.codes, o.bits, scales_name},
+                std::tuple{o.name + "_scales", scales_name, &o.scales, f.scale_bits, codes_name}}) {
+            Entry e;
+            e.op = op.name, e.role = role, e.tensor = tensor, e.input = i;
+            e.file = input_dir(i) + safe_name(index_of(tensor), tensor);
+            e.shape = t->shape, e.elements = t->numel(), e.type = ElementType{bits, false};
+            e.block_format = o.format, e.block_size = f.block_size, e.block_partner = partner;
+            add(e, t->ints);
+          }
         }
       }
     }

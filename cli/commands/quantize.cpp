@@ -79,13 +79,14 @@ int run_quantize(const QuantizeOptions& o) {
   inputs.calibration_samples = samples.get();
   const IntGraph q = quantize(inputs);
   save_int_graph(q, o.output);
-  int64_t macs = 0, mulshifts = 0, block_macs = 0;
+  int64_t macs = 0, mulshifts = 0, block_macs = 0, block_matmuls = 0;
   for (const Node& op : q.ops) {
     const ops::OpDef& def = ops::op_def(op);
     macs += def.mac == ops::MacOperand::weights, mulshifts += def.requantizes_accumulators;
-    block_macs += static_cast<bool>(def.block_facts);
+    if (def.block_facts) ++(def.block_facts(q, op).constant_weights ? block_macs : block_matmuls);
   }
-  const std::string blocks = block_macs ? fmt::format(" ({} in block formats)", block_macs) : "";
+  std::string blocks = block_macs ? fmt::format(" ({} in block formats)", block_macs) : "";
+  if (block_matmuls) blocks += fmt::format(", {} activation matmul(s) in block formats", block_matmuls);
   macs += block_macs;
   const std::string source = given_params ? std::string("its own QDQ/QONNX parameters (no calibration)")
                                           : fmt::format("{} calibration images", samples->count());

@@ -17,6 +17,24 @@ namespace chipref {
 
 namespace {
 
+// The attributes every block op carries: formats, block size, accumulation, the input conversion's rounding,
+// the first input's and the output's scales as float32 bit patterns, and the clamp of a fused activation.
+void block_attributes(Lowering& cx, Node& op, const LayerQuantConfig& c, const BlockFormat& af, const BlockFormat& wf,
+                      double input_scale, double output_scale, const Node* act, const QuantParams& yq) {
+  op.attributes["activation_format"] = af.name;
+  op.attributes["weight_format"] = wf.name;
+  op.attributes["block_size"] = int64_t{af.block_size};
+  op.attributes["accumulation"] = std::string(to_string(c.block_accumulation));
+  op.attributes["activation_rounding"] = c.block_rounding;
+  op.attributes["seed"] = c.block_seed;
+  op.attributes["shared_exponent"] = std::string(to_string(c.block_shared_exponent));
+  op.attributes["input_scale_bits"] = int64_t{float32_bits(static_cast<float>(input_scale))};
+  op.attributes["output_scale_bits"] = int64_t{float32_bits(static_cast<float>(output_scale))};
+  const auto [lo, hi] = cx.clamp_for(act, yq);
+  op.attributes["clamp_lo"] = lo;
+  op.attributes["clamp_hi"] = hi;
+}
+
 // A product of two activations (attention): matmul_mac of both codes, then a per-tensor MulShift with
 // S = s_a · s_b / s_y (a scaling such as 1/√d folded into the operands' scales by the float graph).
 void lower_matmul_activations(Lowering& cx, const Node& n) {
@@ -35,6 +53,25 @@ void lower_matmul_activations(Lowering& cx, const Node& n) {
   const std::string y = act ? act->outputs[0] : n.outputs[0];
   const QuantParams yq = cx.params_for(y, c);
   cx.add_value(y, yq);
+  if (c.block_format != "int") {  // both operands converted at run time (docs/numerics.md §15)
+    if (c.sparsity.m > 0) cx.cannot(n, "N:M sparsity is for constant weights");
+    BlockFormat af, bf;
+    try {
+      af = parse_block_format(c.block_format, c.block_size);
+      bf = parse_block_format(c.block_weight_format.empty() ? c.block_format : c.block_weight_format, c.block_size);
+    } catch (const InputError& e) {
+      cx.cannot(n, e.what());
+    }
+    if (af.block_size != bf.block_size)
+      cx.cannot(n, "its operands' blocks (" + std::to_string(af.block_size) + ", " + std::to_string(bf.block_size) +
+                       ") must line up: set format.block_size");
+    Node mac = cx.op("block_matmul", n.name + ".block_matmul", {a, b}, {y});
+    mac.attributes["source"] = n.name;
+    block_attributes(cx, mac, c, af, bf, cx.int_graph.values.at(a).quant.scale, yq.scale, act, yq);
+    mac.attributes["b_scale_bits"] = int64_t{float32_bits(static_cast<float>(cx.int_graph.values.at(b).quant.scale))};
+    cx.int_graph.ops.push_back(std::move(mac));
+    return;
+  }
   const std::string acc = n.name + ".acc";
   cx.add_accumulator(acc, n.outputs[0], c);
   Node mac = cx.op("matmul_mac", n.name + ".mac", {a, b}, {acc});
@@ -210,18 +247,7 @@ void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, boo
   }
   mac.attributes["source"] = n.name;
   mac.attributes["kind"] = std::string(conv ? "conv" : "linear");
-  mac.attributes["activation_format"] = af.name;
-  mac.attributes["weight_format"] = wf.name;
-  mac.attributes["block_size"] = int64_t{af.block_size};
-  mac.attributes["accumulation"] = std::string(to_string(c.block_accumulation));
-  mac.attributes["activation_rounding"] = c.block_rounding;
-  mac.attributes["seed"] = c.block_seed;
-  mac.attributes["shared_exponent"] = std::string(to_string(c.block_shared_exponent));
-  mac.attributes["input_scale_bits"] = int64_t{float32_bits(static_cast<float>(cx.int_graph.values.at(x).quant.scale))};
-  mac.attributes["output_scale_bits"] = int64_t{float32_bits(static_cast<float>(yq.scale))};
-  const auto [lo, hi] = cx.clamp_for(act, yq);
-  mac.attributes["clamp_lo"] = lo;
-  mac.attributes["clamp_hi"] = hi;
+  block_attributes(cx, mac, c, af, wf, cx.int_graph.values.at(x).quant.scale, yq.scale, act, yq);
   if (conv) {
     mac.attributes["strides"] = n.get_ints("strides", std::vector<int64_t>{1, 1});
     mac.attributes["pads"] = n.get_ints("pads", std::vector<int64_t>{0, 0, 0, 0});
@@ -373,14 +399,16 @@ std::vector<ConfigKey> block_format_config_keys() {
     return k;
   };
   ConfigKey weights = format_key("weights", &C::block_weight_format,
-                                 "the weights' block format when it differs from `format.name` (empty: the same)");
+                                 "the weights' block format when it differs from `format.name` (empty: the same); "
+                                 "for a MatMul of two activations (attention), the second operand's");
   weights.values = "a block format, or empty";
   const ConfigKey block_size = integer_key("format", "block_size", 0, 4096, &C::block_size,
                                            "elements per block along the reduction axis, the same for both operands; "
                                            "0: the format's own (32 for MX, 16 for bfp<N>)");
   return {
       format_key("name", &C::block_format,
-                 "a MAC layer's input activations and weights: `int` (uniform integer codes, the other sections) or "
+                 "a MAC layer's input activations and weights, or both operands of a MatMul of two activations: "
+                 "`int` (uniform integer codes, the other sections) or "
                  "a block format (docs/numerics.md §15): mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4_e2m1, "
                  "mxint8, bfp<N> (bfp12, bfp16); the layer's output stays in the activations' uniform codes"),
       weights,

@@ -282,3 +282,73 @@ TEST_CASE("block layers whose sums do not fit a double's 53 bits fall back to th
               spec_output(l, m, {std::vector<int32_t>(x.begin() + r * 64, x.begin() + (r + 1) * 64)}));
   }
 }
+
+TEST_CASE("block matmuls of two activations equal block_dot on the spec conversion of rows and columns") {
+  // Each output composed from the spec pieces on its own: A's row and B's column as exact values (x − z) · s,
+  // converted block by block by quantize_block, their dot product by block_dot, then round_quotient.
+  std::mt19937_64 rng(31);
+  const char* const pairs[][2] = {
+      {"mxfp8_e4m3", "mxfp8_e4m3"}, {"mxint8", "mxint8"}, {"mxfp6_e2m3", "mxfp4_e2m1"}, {"bfp16", "bfp16"}};
+  int64_t outputs = 0;
+  for (const auto& pair : pairs)
+    for (const BlockAccumulation acc : {BlockAccumulation::exact, BlockAccumulation::fp32})
+      for (int trial = 0; trial < 4; ++trial) {
+        const int block = trial % 2 ? 8 : 32;
+        INFO(pair[0] << " × " << pair[1] << " " << to_string(acc) << " block " << block);
+        BlockMatmulParams p;
+        p.a.activation_format = parse_block_format(pair[0], block);
+        p.b_format = p.a.weight_format = parse_block_format(pair[1], block);
+        p.a.accumulation = acc;
+        p.a.activation_rounding.rounding = Rounding{RoundingMode::half_even, false};
+        p.a.input_scale = exact_float(std::ldexp(1.0f + static_cast<float>(rng() % 64) / 64.0f, -5));
+        p.b_scale = exact_float(std::ldexp(1.0f + static_cast<float>(rng() % 64) / 64.0f, -4));
+        p.a.input_zero_point = static_cast<int32_t>(rng() % 256), p.b_zero_point = static_cast<int32_t>(rng() % 256);
+        p.a.input_lo = p.b_lo = 0, p.a.input_hi = p.b_hi = 255;
+        p.a.output_scale = exact_float(std::ldexp(1.0f + static_cast<float>(rng() % 100) / 100.0f, -2));
+        p.a.output_zero_point = 7, p.a.output_lo = 0, p.a.output_hi = 255;
+        const int64_t batch = 2, M = 1 + static_cast<int64_t>(rng() % 5), K = 1 + static_cast<int64_t>(rng() % 70),
+                      N = 1 + static_cast<int64_t>(rng() % 5);
+        std::vector<int32_t> a(static_cast<size_t>(batch * M * K)), b(static_cast<size_t>(batch * K * N));
+        for (auto& v : a) v = static_cast<int32_t>(rng() % 256);
+        for (auto& v : b) v = static_cast<int32_t>(rng() % 256);
+        std::vector<int32_t> y(static_cast<size_t>(batch * M * N));
+        block_matmul(batch, M, K, N, a.data(), b.data(), p, y.data());
+        const BlockMacParams pb = block_matmul_b_side(p);
+        // One vector of K codes converted: its element codes and scale codes.
+        auto convert = [&](const BlockFormat& f, const BlockMacParams& side, const std::vector<int32_t>& codes,
+                           std::vector<uint32_t>& elements, std::vector<uint32_t>& scales) {
+          elements.assign(static_cast<size_t>(K), 0), scales.clear();
+          for (int64_t first = 0; first < K; first += block) {
+            const int64_t count = std::min<int64_t>(block, K - first);
+            std::vector<ExactValue> values;
+            for (int64_t i = 0; i < count; ++i) {
+              const int64_t d = codes[static_cast<size_t>(first + i)] - side.input_zero_point;
+              ExactValue v = side.input_scale;
+              v.negative = d < 0, v.significand *= static_cast<uint64_t>(std::abs(d));
+              values.push_back(v);
+            }
+            uint32_t scale = 0;
+            quantize_block(f, values.data(), count, side.activation_rounding, 0, scale,
+                           &elements[static_cast<size_t>(first)]);
+            scales.push_back(scale);
+          }
+        };
+        for (int64_t t = 0; t < batch; ++t)
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n) {
+              std::vector<int32_t> row(static_cast<size_t>(K)), column(static_cast<size_t>(K));
+              for (int64_t k = 0; k < K; ++k)
+                row[static_cast<size_t>(k)] = a[static_cast<size_t>((t * M + m) * K + k)],
+                column[static_cast<size_t>(k)] = b[static_cast<size_t>((t * K + k) * N + n)];
+              std::vector<uint32_t> ea, sa, eb, sb;
+              convert(p.a.activation_format, p.a, row, ea, sa);
+              convert(p.b_format, pb, column, eb, sb);
+              const ExactValue dot = block_dot(BlockVector{&p.a.activation_format, sa.data(), ea.data()},
+                                               BlockVector{&p.b_format, sb.data(), eb.data()}, K, acc);
+              const int64_t q = round_quotient(dot, p.a.output_scale, RoundingMode::half_even) + 7;
+              REQUIRE(y[static_cast<size_t>((t * M + m) * N + n)] == std::clamp<int64_t>(q, 0, 255));
+              ++outputs;
+            }
+      }
+  CHECK(outputs > 500);
+}

@@ -71,12 +71,13 @@ TEST_CASE("ViT/w8a8 integer accuracy stays within 1.5 % of float on 1000 test im
 }
 
 TEST_CASE(
-    "ViT/MXINT8: every linear layer (a MatMul and its bias Add) in the block format, near float, and the dual "
-    "path agrees with every block layer",
+    "ViT/MXINT8: every linear layer (a MatMul and its bias Add) and attention's two products in the block format, "
+    "near float, and the dual path agrees with every block layer",
     "[quant][vit][mx]") {
   const IntGraph q = quantize_vit("mxint8.yaml");
-  int block_layers = 0, with_bias_add = 0;
+  int block_layers = 0, with_bias_add = 0, block_matmuls = 0, matmul_macs = 0;
   for (const Node& op : q.ops) {
+    block_matmuls += op.op_type == "block_matmul", matmul_macs += op.op_type == "matmul_mac";
     if (op.op_type != "block_mac") continue;
     ++block_layers;
     with_bias_add += op.has("bias_source");
@@ -85,6 +86,8 @@ TEST_CASE(
   CHECK(block_layers == 10);  // the patch embedding; per block the QKV projection, the attention output, the MLP's
                               // two layers; the head
   CHECK(with_bias_add > 0);
+  CHECK(block_matmuls == 4);  // Q·Kᵀ and weights·V in each of the two layers, both operands converted
+  CHECK(matmul_macs == 0);
   const LabelledImages data = load_fashion_mnist("t10k", 300, vit_norm());
   const DirectEngine engine(q);
   const Top1Result integer = evaluate_top1([&](const Tensor& x) { return engine.run(x); }, data, 100, "int");
@@ -92,11 +95,16 @@ TEST_CASE(
   INFO("float " << fp32.top1() << ", MXINT8 " << integer.top1());
   CHECK(integer.top1() >= fp32.top1() - 0.015);
   const DualPathReport r = compare_paths(import_onnx(kVit), q, load_fashion_mnist("t10k", 30, vit_norm()));
+  int compared = 0;
   for (const auto& l : r.layers) {
-    if (l.producer.find(".block_mac") == std::string::npos) continue;
+    if (l.producer.find(".block_mac") == std::string::npos && l.producer.find(".block_matmul") == std::string::npos)
+      continue;
     INFO(l.value << " (" << l.producer << "): " << l.differing << " of " << l.elements << " differ");
     CHECK(l.max_abs_lsb <= 1);
+    CHECK(static_cast<double>(l.differing) <= 1e-2 * static_cast<double>(l.elements));
+    ++compared;
   }
+  CHECK(compared == 14);
 }
 
 TEST_CASE("ViT/dual path: every layer within 1 LSB of fake-quant, SQNR reported per layer", "[quant][vit][dual_path]") {

@@ -100,6 +100,18 @@ TEST_CASE("SystemC/the CNN in MXFP8 (block_mac, fp32 accumulation): every tensor
   require_same_as_direct(q, engine, 40);
 }
 
+TEST_CASE(
+    "SystemC/the ViT in MXFP8 (block_mac and block_matmul for attention): every tensor identical to the "
+    "DirectEngine",
+    "[sim][systemc][mx]") {
+  const IntGraph q = quantize_example("fmnist_vit.onnx", shipped_config("mxfp8.yaml"), "mxfp8.yaml");
+  int block_matmuls = 0;
+  for (const Node& op : q.ops) block_matmuls += op.op_type == "block_matmul";
+  CHECK(block_matmuls == 4);
+  SystemCEngine engine(q);
+  require_same_as_direct(q, engine, 20);
+}
+
 TEST_CASE("SystemC/the ops issue 25 added (rescale, mul, subtracting add, new tables, depthwise affine): identical",
           "[sim][systemc]") {
   const Graph g = import_onnx_bytes(testing::issue25_ops_model(), "issue25_ops.onnx");

@@ -487,6 +487,67 @@ TEST_CASE("Vectors/block-format weights: element codes and scale codes at their 
   fs::remove_all(root);
 }
 
+TEST_CASE("Vectors/a block matmul writes both operands converted, and they recompute its output", "[vectors][mx]") {
+  // The ViT in MXFP8: attention's Q·Kᵀ and weights·V are block_matmul ops. Their A rows and B columns as the
+  // vectors give them, through block_dot and one rounding, must give the output vector.
+  const std::string vit = CHIPREF_SOURCE_DIR "/examples/fmnist_vit.onnx";
+  const Preprocess norm = *read_sidecar_preprocess(vit);
+  const Graph graph = import_onnx(vit);
+  const QuantConfig config = load_quant_config(CHIPREF_SOURCE_DIR "/configs/mxfp8.yaml");
+  const Tensor calibration = load_fashion_mnist("train", 50, norm).images;
+  const IntGraph q = quantize(QuantizeInputs{&graph, &config, &calibration, "fmnist_vit.onnx", norm});
+  const fs::path root = fs::temp_directory_path() / "chipref_test_vector_block_matmul";
+  fs::remove_all(root);
+  save_int_graph(q, (root / "model").string());
+  const Manifest m = write_vectors(q, (root / "model").string(), load_fashion_mnist("t10k", 1, norm).images,
+                                   InputSource{"fashion-mnist", "", 1, ""}, (root / "v").string(), Options{},
+                                   *make_engine_by_name(q, "direct"));
+  int matmuls = 0;
+  for (const Node& op : q.ops) {
+    if (op.op_type != "block_matmul") continue;
+    ++matmuls;
+    INFO(op.name);
+    std::map<std::string, std::vector<int64_t>> by_role;
+    std::map<std::string, Shape> shape_of;
+    for (const Entry& e : m.entries)
+      if (e.op == op.name && e.input == 0)
+        by_role[e.role] = read_vector((root / "v").string(), e), shape_of[e.role] = e.shape;
+    const Shape& a = shape_of.at("a_codes");
+    const Shape& b = shape_of.at("b_codes");  // B's columns: [.., N, K]
+    const int64_t K = a.back(), M = a[a.size() - 2], N = b[b.size() - 2];
+    const int64_t batch = element_count(a) / (M * K), blocks = shape_of.at("a_scales").back();
+    CHECK(shape_of.at("output").back() == N);
+    const BlockFormat fa = parse_block_format(op.get_string("activation_format")),
+                      fb = parse_block_format(op.get_string("weight_format"));
+    const ExactValue s_y = decode(kFp32, static_cast<uint32_t>(op.get_int("output_scale_bits")));
+    const int64_t z_y = q.values.at(op.outputs[0]).quant.zero_point;
+    for (int64_t t = 0; t < batch; ++t)
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          std::vector<uint32_t> ea(static_cast<size_t>(K)), eb(static_cast<size_t>(K)), sa(static_cast<size_t>(blocks)),
+              sb(static_cast<size_t>(blocks));
+          for (int64_t k = 0; k < K; ++k)
+            ea[static_cast<size_t>(k)] =
+                static_cast<uint32_t>(by_role.at("a_codes")[static_cast<size_t>((t * M + i) * K + k)]),
+            eb[static_cast<size_t>(k)] =
+                static_cast<uint32_t>(by_role.at("b_codes")[static_cast<size_t>((t * N + j) * K + k)]);
+          for (int64_t k = 0; k < blocks; ++k)
+            sa[static_cast<size_t>(k)] =
+                static_cast<uint32_t>(by_role.at("a_scales")[static_cast<size_t>((t * M + i) * blocks + k)]),
+            sb[static_cast<size_t>(k)] =
+                static_cast<uint32_t>(by_role.at("b_scales")[static_cast<size_t>((t * N + j) * blocks + k)]);
+          const ExactValue dot =
+              block_dot(BlockVector{&fa, sa.data(), ea.data()}, BlockVector{&fb, sb.data(), eb.data()}, K,
+                        parse_block_accumulation(op.get_string("accumulation")));
+          const int64_t code = std::clamp<int64_t>(round_quotient(dot, s_y, RoundingMode::half_even) + z_y,
+                                                   op.get_int("clamp_lo"), op.get_int("clamp_hi"));
+          REQUIRE(code == by_role.at("output")[static_cast<size_t>((t * M + i) * N + j)]);
+        }
+  }
+  CHECK(matmuls == 4);
+  fs::remove_all(root);
+}
+
 TEST_CASE("Vectors/weights at their own width and coding: 4-bit packed 8 a word, uint8 with zero points",
           "[vectors][weights]") {
   const Graph graph = import_onnx(CHIPREF_SOURCE_DIR "/examples/fmnist_cnn.onnx");
