@@ -322,14 +322,24 @@ bool convert_input_fast(const int32_t* x, int64_t vectors, int64_t channels, int
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Output (row, m) of the GEMM S with the bias: its code, or false if the sum may not be exact.
-inline __attribute__((always_inline)) bool fast_output(const RowMatrix& s, int64_t row, int64_t col, int64_t m,
-                                                       int32_t alow, int32_t ahigh, int32_t log2_terms,
-                                                       const PreparedBlockWeights& w, double reciprocal,
+// One output channel's constants, held in registers across its outputs (the output stores could alias the
+// weights' vectors, so the compiler would reload them).
+struct ChannelConstants {
+  int32_t weight_low, weight_high, bias_low, bias_high;
+  double bias;
+  ChannelConstants(const PreparedBlockWeights& w, int64_t m)
+      : weight_low(w.weight_low[static_cast<size_t>(m)]),
+        weight_high(w.weight_high[static_cast<size_t>(m)]),
+        bias_low(w.bias_low[static_cast<size_t>(m)]),
+        bias_high(w.bias_high[static_cast<size_t>(m)]),
+        bias(w.bias_values[static_cast<size_t>(m)]) {}
+};
+
+inline __attribute__((always_inline)) bool fast_output(double sum, int32_t alow, int32_t ahigh, int32_t log2_terms,
+                                                       const ChannelConstants& c, double reciprocal,
                                                        const BlockMacParams& p, int32_t& code) {
-  const size_t mi = static_cast<size_t>(m);
-  if (!exact_in_double(alow, ahigh, w.weight_low[mi], w.weight_high[mi], w.bias_low[mi], w.bias_high[mi], log2_terms))
-    return false;
-  code = output_code_of_double(s(row, col) + w.bias_values[mi], reciprocal, p);
+  if (!exact_in_double(alow, ahigh, c.weight_low, c.weight_high, c.bias_low, c.bias_high, log2_terms)) return false;
+  code = output_code_of_double(sum + c.bias, reciprocal, p);
   return true;
 }
 
@@ -353,7 +363,8 @@ bool fast_linear(int64_t rows, const int32_t* x, const BlockMacParams& p, const 
       low = std::min(low, a.low[static_cast<size_t>(r * a.blocks + b)]),
       high = std::max(high, a.high[static_cast<size_t>(r * a.blocks + b)]);
     for (int64_t m = 0; m < M; ++m)
-      if (!fast_output(s, r, m, m, low, high, log2_terms, prepared, reciprocal, p, out[r * M + m])) return false;
+      if (!fast_output(s(r, m), low, high, log2_terms, ChannelConstants(prepared, m), reciprocal, p, out[r * M + m]))
+        return false;
   }
   return true;
 }
@@ -403,10 +414,12 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
       s.noalias() = im2col * weights.transpose();
       for (int64_t mm = 0; mm < Mg; ++mm) {
         const int64_t m = g * Mg + mm;
+        const ChannelConstants channel(prepared, m);
+        const BlockMacParams local = p;  // the output's zero point and range in registers too
         int32_t* y = out + (n * M + m) * P;
         for (int64_t row = 0; row < P; ++row)
-          if (!fast_output(s, row, mm, m, low[static_cast<size_t>(row)], high[static_cast<size_t>(row)], log2_terms,
-                           prepared, reciprocal, p, y[row]))
+          if (!fast_output(s(row, mm), low[static_cast<size_t>(row)], high[static_cast<size_t>(row)], log2_terms,
+                           channel, reciprocal, local, y[row]))
             return false;
       }
     }
