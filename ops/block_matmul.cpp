@@ -64,8 +64,7 @@ void block_matmul_fake_convert(const IntGraph& g, const Node& op, int operand, T
   const kernels::BlockMatmulParams p = read_params(g, op);
   if (!x.is_float() || x.rank() < 2)
     throw InputError(op.describe() + ": the fake-quant operand " + shape_to_string(x.shape) + " is not its layer's");
-  if (operand == 0)
-    return fake_convert_vectors(p.a.activation_format, p.a.activation_rounding, x, x.shape.back(), 1);
+  if (operand == 0) return fake_convert_vectors(p.a.activation_format, p.a.activation_rounding, x, x.shape.back(), 1);
   const kernels::BlockMacParams b = kernels::block_matmul_b_side(p);
   fake_convert_vectors(p.b_format, b.activation_rounding, x, x.shape[x.rank() - 2], x.shape.back());
 }
