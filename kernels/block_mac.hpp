@@ -85,8 +85,8 @@ struct PreparedBlockWeights {
   InputTable input_table;
 };
 
-// How many outputs the calling thread's block MAC layers computed in the fast form and by the spec loops
-// since the last reset (tests check which ran).
+// How many outputs the calling thread's block MAC layers have computed in the fast form and by the spec loops
+// (running totals; tests compare them before and after a call to see which ran).
 struct BlockMacCounts {
   int64_t fast = 0, spec = 0;
 };
