@@ -31,18 +31,10 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   p.run = [params, &op](const Inputs& in, CodeTensor& y, OverflowCounter&) {
     const CodeTensor& a = *in[0];
     const CodeTensor& b = *in[1];
-    const size_t rank = a.shape.size();
-    bool ok = rank >= 2 && b.shape.size() == rank && a.shape[rank - 1] == b.shape[rank - 2];
-    for (size_t d = 0; ok && d + 2 < rank; ++d) ok = a.shape[d] == b.shape[d];
-    if (!ok)
-      throw InputError(op.describe() + ": cannot multiply " + shape_to_string(a.shape) + " by " +
-                       shape_to_string(b.shape));
-    const int64_t m = a.shape[rank - 2], k = a.shape[rank - 1], n = b.shape[rank - 1];
-    const int64_t batch = static_cast<int64_t>(a.data.size()) / std::max<int64_t>(m * k, 1);
-    Shape shape = a.shape;
-    shape[rank - 1] = n;
-    shape_output(y, shape);
-    naming(op, [&] { kernels::block_matmul(batch, m, k, n, a.data.data(), b.data.data(), params, y.data.data()); });
+    const MatmulShape s = matmul_shape(op, a.shape, b.shape);
+    shape_output(y, s.output);
+    naming(op,
+           [&] { kernels::block_matmul(s.batch, s.m, s.k, s.n, a.data.data(), b.data.data(), params, y.data.data()); });
   };
   return p;
 }
@@ -81,12 +73,8 @@ const OpDef& block_matmul_op_def() {
       for (size_t i : {0, 1})
         if (!inputs.at(i)) throw InputError(op.describe() + ": no codes of its input '" + op.inputs.at(i) + "'");
       const CodeTensor &a = *inputs[0], &b = *inputs[1];
-      const size_t rank = a.shape.size();
-      if (rank < 2 || b.shape.size() != rank)
-        throw InputError(op.describe() + ": cannot multiply " + shape_to_string(a.shape) + " by " +
-                         shape_to_string(b.shape));
-      const int64_t m = a.shape[rank - 2], k = a.shape[rank - 1], n = b.shape[rank - 1];
-      const int64_t batch = static_cast<int64_t>(a.data.size()) / std::max<int64_t>(m * k, 1);
+      const MatmulShape s = matmul_shape(op, a.shape, b.shape);
+      const int64_t m = s.m, k = s.k, n = s.n, batch = s.batch;
       const int64_t blocks = (k + p.b_format.block_size - 1) / p.b_format.block_size;
       // As tensors: A's rows [.., M, K] and [.., M, blocks]; B's columns [.., N, K] and [.., N, blocks].
       auto tensors = [&](const kernels::BlockCodes& c, int64_t rows) {

@@ -47,6 +47,19 @@ void shape_output(CodeTensor& y, Shape shape) {
   y.shape = std::move(shape);
 }
 
+MatmulShape matmul_shape(const Node& op, const Shape& a, const Shape& b) {
+  const size_t rank = a.size();
+  bool ok = rank >= 2 && b.size() == rank && a[rank - 1] == b[rank - 2];
+  for (size_t d = 0; ok && d + 2 < rank; ++d) ok = a[d] == b[d];
+  if (!ok) throw InputError(op.describe() + ": cannot multiply " + shape_to_string(a) + " by " + shape_to_string(b));
+  MatmulShape s;
+  s.m = a[rank - 2], s.k = a[rank - 1], s.n = b[rank - 1];
+  s.batch = element_count(a) / std::max<int64_t>(s.m * s.k, 1);
+  s.output = a;
+  s.output[rank - 1] = s.n;
+  return s;
+}
+
 int32_t narrow_to_int32(const Node& op, const std::string& what, int64_t v) {
   if (v < INT32_MIN || v > INT32_MAX)
     throw InputError(op.describe() + ": " + what + " " + std::to_string(v) + " is outside int32");

@@ -41,6 +41,13 @@ void check_same_length(const IntGraph& g, const Node& op, std::initializer_list<
 std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, size_t length,
                                     std::optional<std::vector<int64_t>> fallback = std::nullopt);
 void shape_output(CodeTensor& y, Shape shape);
+// A product of two activations a [.., m, k] by b [.., k, n] (the same leading axes): its sizes and output
+// shape [.., m, n]; InputError naming the op if the shapes do not multiply.
+struct MatmulShape {
+  int64_t batch = 0, m = 0, k = 0, n = 0;
+  Shape output;
+};
+MatmulShape matmul_shape(const Node& op, const Shape& a, const Shape& b);
 // graph.json stores integers in 64 bits; the kernels hold widths, shifts and multipliers in 32, and a
 // value past int32 must not narrow into a plausible one (2^32 + 8 into 8).
 int32_t narrow_to_int32(const Node& op, const std::string& what, int64_t v);

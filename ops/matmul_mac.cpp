@@ -14,18 +14,9 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   p.run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter& overflow) {
     const CodeTensor& a = *in[0];
     const CodeTensor& b = *in[1];
-    const size_t rank = a.shape.size();
-    bool ok = rank >= 2 && b.shape.size() == rank && a.shape[rank - 1] == b.shape[rank - 2];
-    for (size_t d = 0; ok && d + 2 < rank; ++d) ok = a.shape[d] == b.shape[d];
-    if (!ok)
-      throw InputError(op.describe() + ": cannot multiply " + shape_to_string(a.shape) + " by " +
-                       shape_to_string(b.shape));
-    const int64_t m = a.shape[rank - 2], k = a.shape[rank - 1], n = b.shape[rank - 1];
-    const int64_t batch = static_cast<int64_t>(a.data.size()) / std::max<int64_t>(m * k, 1);
-    Shape shape = a.shape;
-    shape[rank - 1] = n;
-    shape_output(y, shape);
-    kernels::matmul_mac(batch, m, k, n, a.data.data(), za, b.data.data(), zb, acc, overflow, y.data.data());
+    const MatmulShape s = matmul_shape(op, a.shape, b.shape);
+    shape_output(y, s.output);
+    kernels::matmul_mac(s.batch, s.m, s.k, s.n, a.data.data(), za, b.data.data(), zb, acc, overflow, y.data.data());
   };
   return p;
 }

@@ -87,10 +87,9 @@ void DutProtocol::block_dots(Harness& h, const MxDotStimulus&, CosimResult&, int
   throw InputError(h.adapter().path + ": this protocol does not drive an MX dot-product unit");
 }
 
-void score_block_dot(const Harness& h, const MxDotStimulus& s, size_t i, CosimResult& r) {
-  const int64_t sum = h.get("out_sum"), exponent = h.get("out_exponent");
-  const Harness::Role* nan_role = h.find("out_nan");
-  const bool nan = nan_role && h.get(*nan_role) != 0, expected_nan = s.expected_nan[i] != 0;
+void score_block_dot(const Harness& h, const BlockDotResult& result, const MxDotStimulus& s, size_t i, CosimResult& r) {
+  const int64_t sum = h.get(result.sum), exponent = h.get(result.exponent);
+  const bool nan = result.nan && h.get(*result.nan) != 0, expected_nan = s.expected_nan[i] != 0;
   const int64_t expected = s.expected_sum[i], expected_exponent = s.expected_exponent[i];
   ++r.compared;
   // One value, compared exactly: the same sum and exponent (a zero's exponent does not matter), or both NaN.
@@ -173,13 +172,14 @@ class ValidReady : public DutProtocol {
     const Harness::Role &a = h.role("in_a"), &w = h.role("in_w"), &a_scale = h.role("in_a_scale"),
                         &w_scale = h.role("in_w_scale");
     const size_t lanes = static_cast<size_t>(s.lanes);
+    const BlockDotResult result(h);
     stream(
         h, r, s.input, s.index.size(), "block pair", watchdog_cycles,
         [&](size_t i) {
           h.put_lanes(a, &s.a[i * lanes], s.lanes), h.put_lanes(w, &s.w[i * lanes], s.lanes);
           h.put(a_scale, s.a_scale[i]), h.put(w_scale, s.w_scale[i]);
         },
-        [&](size_t i) { score_block_dot(h, s, i, r); });
+        [&](size_t i) { score_block_dot(h, result, s, i, r); });
   }
   void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
     start_elements(h, s, r);

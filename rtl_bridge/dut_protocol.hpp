@@ -158,9 +158,16 @@ class DutProtocol {
   virtual void block_dots(Harness& h, const MxDotStimulus& s, CosimResult& r, int64_t watchdog_cycles) const;  // mx_dot
 };
 
-// Scores an MX dot-product unit's result for beat `i` (out_sum, out_exponent, out_nan if bound) against the
-// stimulus: one compared value, the exact dot product (a NaN's sum and exponent are not compared).
-void score_block_dot(const Harness& h, const MxDotStimulus& s, size_t i, CosimResult& r);
+// An MX dot-product unit's result roles, looked up once: out_sum, out_exponent, out_nan (null if unbound).
+struct BlockDotResult {
+  explicit BlockDotResult(const Harness& h)
+      : sum(h.role("out_sum")), exponent(h.role("out_exponent")), nan(h.find("out_nan")) {}
+  const Harness::Role &sum, &exponent;
+  const Harness::Role* nan;
+};
+// Scores the unit's result for beat `i` against the stimulus: one compared value, the exact dot product (a
+// NaN's sum and exponent are not compared).
+void score_block_dot(const Harness& h, const BlockDotResult& result, const MxDotStimulus& s, size_t i, CosimResult& r);
 
 // Ends a run at the watchdog: r.hung with what it saw.
 void hang(CosimResult& r, const Watchdog& watchdog, const std::string& progress);

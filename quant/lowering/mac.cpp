@@ -35,6 +35,24 @@ void block_attributes(Lowering& cx, Node& op, const LayerQuantConfig& c, const B
   op.attributes["clamp_hi"] = hi;
 }
 
+// A block layer's two formats (format.name; format.weights or the same), which must have the same block size:
+// the first operand's and the second's, named `first` and `second` in the error.
+std::pair<BlockFormat, BlockFormat> block_formats(Lowering& cx, const Node& n, const LayerQuantConfig& c,
+                                                  const std::string& first, const std::string& second) {
+  BlockFormat af, wf;
+  try {
+    af = parse_block_format(c.block_format, c.block_size);
+    wf = parse_block_format(c.block_weight_format.empty() ? c.block_format : c.block_weight_format, c.block_size);
+  } catch (const InputError& e) {
+    cx.cannot(n, e.what());
+  }
+  if (af.block_size != wf.block_size)
+    cx.cannot(n, "its " + first + " (" + af.name + ", block " + std::to_string(af.block_size) + ") and " + second +
+                     " (" + wf.name + ", block " + std::to_string(wf.block_size) +
+                     ") blocks must line up: set format.block_size");
+  return {af, wf};
+}
+
 // A product of two activations (attention): matmul_mac of both codes, then a per-tensor MulShift with
 // S = s_a · s_b / s_y (a scaling such as 1/√d folded into the operands' scales by the float graph).
 void lower_matmul_activations(Lowering& cx, const Node& n) {
@@ -55,16 +73,7 @@ void lower_matmul_activations(Lowering& cx, const Node& n) {
   cx.add_value(y, yq);
   if (c.block_format != "int") {  // both operands converted at run time (docs/numerics.md §15)
     if (c.sparsity.m > 0) cx.cannot(n, "N:M sparsity is for constant weights");
-    BlockFormat af, bf;
-    try {
-      af = parse_block_format(c.block_format, c.block_size);
-      bf = parse_block_format(c.block_weight_format.empty() ? c.block_format : c.block_weight_format, c.block_size);
-    } catch (const InputError& e) {
-      cx.cannot(n, e.what());
-    }
-    if (af.block_size != bf.block_size)
-      cx.cannot(n, "its operands' blocks (" + std::to_string(af.block_size) + ", " + std::to_string(bf.block_size) +
-                       ") must line up: set format.block_size");
+    const auto [af, bf] = block_formats(cx, n, c, "first operand", "second operand");
     Node mac = cx.op("block_matmul", n.name + ".block_matmul", {a, b}, {y});
     mac.attributes["source"] = n.name;
     block_attributes(cx, mac, c, af, bf, cx.int_graph.values.at(a).quant.scale, yq.scale, act, yq);
@@ -193,17 +202,7 @@ void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, boo
                      const std::string& mac_output) {
   const std::string x = n.inputs.at(0);
   if (c.sparsity.m > 0) cx.cannot(n, "N:M sparsity is not supported with block formats");
-  BlockFormat af, wf;
-  try {
-    af = parse_block_format(c.block_format, c.block_size);
-    wf = parse_block_format(c.block_weight_format.empty() ? c.block_format : c.block_weight_format, c.block_size);
-  } catch (const InputError& e) {
-    cx.cannot(n, e.what());
-  }
-  if (af.block_size != wf.block_size)
-    cx.cannot(n, "its activation (" + af.name + ", block " + std::to_string(af.block_size) + ") and weight (" +
-                     wf.name + ", block " + std::to_string(wf.block_size) +
-                     ") blocks must line up: set format.block_size");
+  const auto [af, wf] = block_formats(cx, n, c, "activation", "weight");
   const Node* act = cx.fusable_activation(mac_output);
   const std::string y = act ? act->outputs[0] : mac_output;
   const QuantParams yq = cx.params_for(y, c);
