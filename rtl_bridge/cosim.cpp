@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <utility>
 
 #include "core/error.hpp"
@@ -291,18 +292,113 @@ std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::s
   return {s};
 }
 
+struct MxDotLayer {
+  std::string describe;
+  BlockFormat fa, fw;
+  bool conv = false;
+  kernels::ConvGeometry geo;
+  int64_t channels = 0, channels_per_group = 0, cg = 0, taps = 0, blocks = 0, block_size = 0;
+  int64_t batches = 1, outputs_per_channel = 0;
+  std::vector<int32_t> weight_codes, weight_scales;  // [M, taps, cg], [M, taps, blocks]
+  // Per element code: its value in units of the format's least significant bit, and whether it is finite.
+  std::vector<int64_t> a_units, w_units;
+  std::vector<uint8_t> a_finite, w_finite;
+  int exponent_base = 0;  // of a pair's sum, before its two scale codes are added
+};
+
 namespace {
-// An element code as an integer in units of its format's least significant bit; false if NaN or infinite.
-bool aligned_element(const BlockFormat& f, int64_t code, const Node& op, __int128& out) {
-  if (code < 0 || code >= (int64_t{1} << f.element_bits()))
-    throw InputError(op.describe() + ": " + std::to_string(code) + " is not a " + f.name + " element code");
-  const ExactValue v = element_value(f, static_cast<uint32_t>(code));
-  if (v.kind != ExactValue::Kind::finite) return false;
-  const __int128 magnitude = static_cast<__int128>(v.significand) << (v.exponent - f.element_lsb());
-  out = v.negative ? -magnitude : magnitude;
-  return true;
+// Every code of a format as an integer in units of its least significant bit (0 if NaN or infinite).
+void element_units(const BlockFormat& f, std::vector<int64_t>& units, std::vector<uint8_t>& finite) {
+  const uint32_t codes = uint32_t{1} << f.element_bits();
+  for (uint32_t code = 0; code < codes; ++code) {
+    const ExactValue v = element_value(f, code);
+    const bool is_finite = v.kind == ExactValue::Kind::finite;
+    const int64_t magnitude = is_finite ? static_cast<int64_t>(v.significand) << (v.exponent - f.element_lsb()) : 0;
+    units.push_back(v.negative ? -magnitude : magnitude);
+    finite.push_back(is_finite);
+  }
+}
+
+std::vector<int32_t> element_codes(const std::vector<int64_t>& codes, const BlockFormat& f, const Node& op) {
+  std::vector<int32_t> out;
+  out.reserve(codes.size());
+  for (int64_t code : codes) {
+    if (code < 0 || code >= (int64_t{1} << f.element_bits()))
+      throw InputError(op.describe() + ": " + std::to_string(code) + " is not a " + f.name + " element code");
+    out.push_back(static_cast<int32_t>(code));
+  }
+  return out;
 }
 }  // namespace
+
+MxDotPairs::MxDotPairs(const MxDotStimulus& s) : s_(s), l_(*s.layer_data) {
+  tap_vectors_.assign(static_cast<size_t>(l_.taps), -1);
+  pair_.a.assign(static_cast<size_t>(s.lanes), 0), pair_.w.assign(static_cast<size_t>(s.lanes), 0);
+}
+
+bool MxDotPairs::next_output() {
+  const int64_t per_batch = l_.channels * l_.outputs_per_channel;
+  if (next_output_ >= l_.batches * per_batch) return false;
+  const int64_t k = next_output_++, n = k / per_batch, o = k % l_.outputs_per_channel;
+  channel_ = k / l_.outputs_per_channel % l_.channels, tap_ = 0, block_ = 0;
+  if (!l_.conv) {
+    output_index_ = o * l_.channels + channel_;
+    tap_vectors_[0] = o;
+    return true;
+  }
+  const kernels::ConvGeometry& geo = l_.geo;
+  output_index_ = (n * l_.channels + channel_) * l_.outputs_per_channel + o;
+  const int64_t g = channel_ / l_.channels_per_group, oy = o / geo.out_w(), ox = o % geo.out_w();
+  for (int64_t ky = 0; ky < geo.kernel_h; ++ky)
+    for (int64_t kx = 0; kx < geo.kernel_w; ++kx) {
+      const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h;
+      const int64_t ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
+      tap_vectors_[static_cast<size_t>(ky * geo.kernel_w + kx)] =
+          iy < 0 || iy >= geo.in_h || ix < 0 || ix >= geo.in_w ? -1
+                                                               : ((n * geo.groups + g) * geo.in_h + iy) * geo.in_w + ix;
+    }
+  return true;
+}
+
+bool MxDotPairs::next_pair() {
+  if (output_index_ < 0) return false;
+  while (tap_ < l_.taps && (tap_vectors_[static_cast<size_t>(tap_)] < 0 || block_ >= l_.blocks)) ++tap_, block_ = 0;
+  if (tap_ >= l_.taps) return false;
+  const int64_t t = tap_, b = block_++, vector = tap_vectors_[static_cast<size_t>(t)];
+  const int64_t first = b * l_.block_size, count = std::min(l_.block_size, l_.cg - first);
+  const int64_t weight_vector = channel_ * l_.taps + t;
+  const int32_t sa = s_.scales[static_cast<size_t>(vector * l_.blocks + b)];
+  const int32_t sw = l_.weight_scales[static_cast<size_t>(weight_vector * l_.blocks + b)];
+  bool nan = static_cast<uint32_t>(sa) == l_.fa.scale_nan_code() || static_cast<uint32_t>(sw) == l_.fw.scale_nan_code();
+  __int128 dot = 0;
+  const int32_t* a = &s_.codes[static_cast<size_t>(vector * l_.cg + first)];
+  const int32_t* w = &l_.weight_codes[static_cast<size_t>(weight_vector * l_.cg + first)];
+  for (int64_t i = 0; i < s_.lanes; ++i) {
+    const int32_t ca = i < count ? a[i] : 0, cw = i < count ? w[i] : 0;
+    pair_.a[static_cast<size_t>(i)] = ca, pair_.w[static_cast<size_t>(i)] = cw;
+    nan = nan || !l_.a_finite[static_cast<size_t>(ca)] || !l_.w_finite[static_cast<size_t>(cw)];
+    dot += static_cast<__int128>(l_.a_units[static_cast<size_t>(ca)]) * l_.w_units[static_cast<size_t>(cw)];
+  }
+  if (nan) dot = 0;
+  if (dot > INT64_MAX || dot < INT64_MIN)
+    throw InputError(l_.describe + ": a block's dot product needs more than the unit's 64 bits");
+  pair_.a_scale = sa, pair_.w_scale = sw;
+  pair_.expected_sum = static_cast<int64_t>(dot), pair_.expected_nan = nan;
+  pair_.expected_exponent = l_.exponent_base + sa + sw;
+  pair_.index = (output_index_ * l_.taps + t) * l_.blocks + b;
+  return true;
+}
+
+const MxDotPair& MxDotPairs::at(size_t i) {
+  if (at_ != SIZE_MAX && i < at_)
+    throw std::logic_error("MxDotPairs::at: pair " + std::to_string(i) + " after " + std::to_string(at_));
+  while (at_ == SIZE_MAX || at_ < i) {
+    while (!next_pair())
+      if (!next_output()) throw std::logic_error("MxDotPairs::at: pair " + std::to_string(i) + " past the last");
+    at_ = at_ == SIZE_MAX ? 0 : at_ + 1;
+  }
+  return pair_;
+}
 
 std::vector<MxDotStimulus> mx_dot_stimulus(const std::string& dir, const std::string& layer, int64_t lanes,
                                            const std::string& activation_format, const std::string& weight_format) {
@@ -310,113 +406,85 @@ std::vector<MxDotStimulus> mx_dot_stimulus(const std::string& dir, const std::st
   const IntGraph g = load_int_graph(m.model);
   const Node& op = layer_of(g, dir, layer, {&ops::block_mac_op_def()});
   const kernels::BlockMacParams p = ops::block_mac_params(g, op);
-  const BlockFormat &fa = p.activation_format, &fw = p.weight_format;
+  auto l = std::make_shared<MxDotLayer>();
+  l->describe = op.describe(), l->fa = p.activation_format, l->fw = p.weight_format;
+  const BlockFormat &fa = l->fa, &fw = l->fw;
   if (fa.name != activation_format || fw.name != weight_format)
     throw InputError(op.describe() + ": the unit multiplies " + activation_format + " by " + weight_format +
                      "; this layer is " + fa.name + " by " + fw.name);
-  const int64_t bs = fa.block_size;
-  if (bs > lanes)
-    throw InputError(op.describe() + ": its blocks hold " + std::to_string(bs) + " elements; the unit takes " +
-                     std::to_string(lanes));
-  const bool conv = op.get_string("kind") == "conv";
+  l->block_size = fa.block_size;
+  if (l->block_size > lanes)
+    throw InputError(op.describe() + ": its blocks hold " + std::to_string(l->block_size) +
+                     " elements; the unit takes " + std::to_string(lanes));
+  l->conv = op.get_string("kind") == "conv";
   const vectors::Entry& w_entry = entry_for(m, dir, op, op.inputs.at(1), -1);
-  const std::vector<int64_t> w_codes = vectors::read_vector(dir, w_entry);
-  const std::vector<int64_t> w_scales = vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(2), -1));
+  l->weight_codes = element_codes(vectors::read_vector(dir, w_entry), fw, op);
+  l->weight_scales = as_int32(vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(2), -1)));
   std::vector<ExactValue> bias;
   if (op.inputs.size() > 3)
     for (int64_t bits : vectors::read_vector(dir, entry_for(m, dir, op, op.inputs.at(3), -1)))
       bias.push_back(decode(kFp32, static_cast<uint32_t>(bits)));
-  const int64_t M = w_entry.shape.at(0), cg = w_entry.shape.back(), taps = element_count(w_entry.shape) / (M * cg);
-  const int64_t blocks = (cg + bs - 1) / bs;
+  l->channels = w_entry.shape.at(0), l->cg = w_entry.shape.back();
+  l->taps = element_count(w_entry.shape) / (l->channels * l->cg);
+  l->blocks = (l->cg + l->block_size - 1) / l->block_size;
+  if (static_cast<int64_t>(l->weight_scales.size()) != l->channels * l->taps * l->blocks)
+    throw InputError(dir + ": " + op.describe() + " has " + std::to_string(l->weight_scales.size()) +
+                     " weight scales for " + std::to_string(l->channels * l->taps * l->blocks) + " blocks");
+  element_units(fa, l->a_units, l->a_finite), element_units(fw, l->w_units, l->w_finite);
+  l->exponent_base = fa.element_lsb() + fw.element_lsb() - fa.scale_bias() - fw.scale_bias();
+  // The input's vectors of cg codes: a convolution's (n, g, y, x) positions, a linear layer's rows.
+  const vectors::Entry& codes_entry = entry_for(m, dir, op, op.name + ".input.codes", 0);
+  if (l->conv) {
+    const Shape& c = codes_entry.shape;  // [N, G, H, W, C/G]
+    l->geo = ops::geometry(op, {c.at(0), c.at(1) * c.at(4), c.at(2), c.at(3)}, l->channels, w_entry.shape.at(1),
+                           w_entry.shape.at(2));
+    l->outputs_per_channel = l->geo.out_h() * l->geo.out_w();
+    l->batches = l->geo.batch, l->channels_per_group = l->channels / l->geo.groups;
+  } else {
+    l->outputs_per_channel = element_count(codes_entry.shape) / l->cg;  // rows
+    l->channels_per_group = l->channels;
+  }
   const BlockAccumulation model = parse_block_accumulation(op.get_string("accumulation"));
   std::vector<MxDotStimulus> all;
   for (int64_t input = 0; input < m.inputs.count; ++input) {
-    const vectors::Entry& codes_entry = entry_for(m, dir, op, op.name + ".input.codes", input);
-    const std::vector<int64_t> x_codes = vectors::read_vector(dir, codes_entry);
-    const std::vector<int64_t> x_scales =
-        vectors::read_vector(dir, entry_for(m, dir, op, op.name + ".input.scales", input));
     const vectors::Entry& out_entry = entry_for(m, dir, op, op.outputs.at(0), input);
-    const std::vector<int64_t> golden = vectors::read_vector(dir, out_entry);
-    // The input's vectors of cg codes: a convolution's (n, g, y, x) positions, a linear layer's rows.
-    kernels::ConvGeometry geo;
-    int64_t outputs_per_channel = 0;
-    if (conv) {
-      const Shape& c = codes_entry.shape;  // [N, G, H, W, C/G]
-      geo = ops::geometry(op, {c.at(0), c.at(1) * c.at(4), c.at(2), c.at(3)}, M, w_entry.shape.at(1),
-                          w_entry.shape.at(2));
-      outputs_per_channel = geo.out_h() * geo.out_w();
-    } else {
-      outputs_per_channel = element_count(codes_entry.shape) / cg;  // rows
-    }
     MxDotStimulus s;
-    s.layer = op.name, s.tensor = op.name + ".block_sums", s.input = input, s.lanes = lanes;
+    s.layer = op.name, s.tensor = op.name + ".block_sums", s.input = input, s.lanes = lanes, s.layer_data = l;
     s.shape = out_entry.shape;
-    s.shape.push_back(taps * blocks);
-    const int64_t batches = conv ? geo.batch : 1, Mg = conv ? M / geo.groups : M;
-    // One output: its pairs as beats, then the sum of their expected values checked against the golden code.
-    auto output = [&](int64_t out_index, int64_t channel, const std::vector<int64_t>& tap_vectors) {
+    s.shape.push_back(l->taps * l->blocks);
+    s.codes = element_codes(vectors::read_vector(dir, entry_for(m, dir, op, op.name + ".input.codes", input)), fa, op);
+    s.scales = as_int32(vectors::read_vector(dir, entry_for(m, dir, op, op.name + ".input.scales", input)));
+    const auto vectors_in = static_cast<int64_t>(s.codes.size()) / l->cg;
+    const int64_t vectors_read =
+        l->conv ? l->geo.batch * l->geo.groups * l->geo.in_h * l->geo.in_w : l->outputs_per_channel;
+    if (vectors_in != vectors_read || static_cast<int64_t>(s.codes.size()) != vectors_in * l->cg ||
+        static_cast<int64_t>(s.scales.size()) != vectors_in * l->blocks)
+      throw InputError(dir + ": input " + std::to_string(input) + " of " + op.describe() + " has " +
+                       std::to_string(s.codes.size()) + " codes and " + std::to_string(s.scales.size()) +
+                       " scales; its geometry reads " + std::to_string(vectors_read) + " vectors of " +
+                       std::to_string(l->cg) + " codes in " + std::to_string(l->blocks) + " blocks");
+    // Each output's pairs, the walk the unit's sender and scoreboard take, summed with the bias, must give the
+    // golden code.
+    const std::vector<int64_t> golden = vectors::read_vector(dir, out_entry);
+    MxDotPairs pairs(s);
+    while (pairs.next_output()) {
       BlockAccumulator sum(model);
-      if (!bias.empty()) sum.add_value(bias.at(static_cast<size_t>(channel)));
-      for (int64_t t = 0; t < taps; ++t) {
-        const int64_t v = tap_vectors[static_cast<size_t>(t)];
-        if (v < 0) continue;  // padding
-        for (int64_t b = 0; b < blocks; ++b) {
-          const int64_t first = b * bs, count = std::min(bs, cg - first);
-          const int64_t sa = x_scales.at(static_cast<size_t>(v * blocks + b));
-          const int64_t sw = w_scales.at(static_cast<size_t>((channel * taps + t) * blocks + b));
-          bool nan = sa == fa.scale_nan_code() || sw == fw.scale_nan_code();
-          __int128 dot = 0;
-          for (int64_t i = 0; i < lanes; ++i) {
-            const int64_t ca = i < count ? x_codes.at(static_cast<size_t>(v * cg + first + i)) : 0;
-            const int64_t cw = i < count ? w_codes.at(static_cast<size_t>((channel * taps + t) * cg + first + i)) : 0;
-            s.a.push_back(static_cast<int32_t>(ca)), s.w.push_back(static_cast<int32_t>(cw));
-            __int128 ea = 0, ew = 0;
-            if (!aligned_element(fa, ca, op, ea) || !aligned_element(fw, cw, op, ew)) nan = true;
-            dot += ea * ew;
-          }
-          if (nan) dot = 0;
-          if (dot > INT64_MAX || dot < INT64_MIN)
-            throw InputError(op.describe() + ": a block's dot product needs more than the unit's 64 bits");
-          const int exponent = fa.element_lsb() + fw.element_lsb() + static_cast<int>(sa) - fa.scale_bias() +
-                               static_cast<int>(sw) - fw.scale_bias();
-          s.a_scale.push_back(static_cast<int32_t>(sa)), s.w_scale.push_back(static_cast<int32_t>(sw));
-          s.expected_sum.push_back(static_cast<int64_t>(dot)), s.expected_exponent.push_back(exponent);
-          s.expected_nan.push_back(nan);
-          s.index.push_back(out_index * taps * blocks + t * blocks + b);
-          if (nan)
-            sum.add_special(ExactValue{ExactValue::Kind::nan});
-          else
-            sum.add_block(dot, exponent);
-        }
+      if (!bias.empty()) sum.add_value(bias.at(static_cast<size_t>(pairs.channel())));
+      while (pairs.next_pair()) {
+        const MxDotPair& pair = pairs.pair();
+        if (pair.expected_nan)
+          sum.add_special(ExactValue{ExactValue::Kind::nan});
+        else
+          sum.add_block(pair.expected_sum, pair.expected_exponent);
+        ++s.pairs;
       }
       const int32_t code = kernels::block_output_code(sum.result(), p);
-      if (code != golden.at(static_cast<size_t>(out_index)))
+      const int64_t out = pairs.output();
+      if (code != golden.at(static_cast<size_t>(out)))
         throw InputError(dir + ": the block sums of " + op.describe() + ", input " + std::to_string(input) + ", give " +
-                         std::to_string(code) + " at output element " + std::to_string(out_index) + ", the vectors " +
-                         std::to_string(golden[static_cast<size_t>(out_index)]) +
-                         ": the vectors are not this IntGraph's");
-    };
-    std::vector<int64_t> tap_vectors(static_cast<size_t>(taps));
-    for (int64_t n = 0; n < batches; ++n)
-      for (int64_t channel = 0; channel < M; ++channel)
-        for (int64_t o = 0; o < outputs_per_channel; ++o) {
-          if (!conv) {
-            tap_vectors[0] = o;
-            output(o * M + channel, channel, tap_vectors);
-            continue;
-          }
-          const int64_t g = channel / Mg, oy = o / geo.out_w(), ox = o % geo.out_w();
-          for (int64_t ky = 0; ky < geo.kernel_h; ++ky)
-            for (int64_t kx = 0; kx < geo.kernel_w; ++kx) {
-              const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h;
-              const int64_t ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
-              tap_vectors[static_cast<size_t>(ky * geo.kernel_w + kx)] =
-                  iy < 0 || iy >= geo.in_h || ix < 0 || ix >= geo.in_w
-                      ? -1
-                      : ((n * geo.groups + g) * geo.in_h + iy) * geo.in_w + ix;
-            }
-          output((n * M + channel) * outputs_per_channel + o, channel, tap_vectors);
-        }
+                         std::to_string(code) + " at output element " + std::to_string(out) + ", the vectors " +
+                         std::to_string(golden[static_cast<size_t>(out)]) + ": the vectors are not this IntGraph's");
+    }
     all.push_back(std::move(s));
   }
   return all;

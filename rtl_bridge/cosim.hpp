@@ -5,6 +5,7 @@
 // input, coordinates, element, cycle, got and expected; a watchdog ends a hung block.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -183,16 +184,50 @@ std::vector<SparseStimulus> sparse_stimulus(const std::string& dir, const std::s
 // the pair's exact dot product expected_sum × 2^expected_exponent, elements counted in units of their
 // format's least significant bit, or NaN. `index`: the pair's row-major index in `shape`, the layer's output
 // shape with the pairs of one output last (tensor "<layer>.block_sums").
+// A stimulus holds only the input's converted codes and scales; its pairs are enumerated on demand
+// (MxDotPairs), so memory is the vectors' own size whatever the number of pairs.
+struct MxDotLayer;  // the layer's weights, formats and geometry, shared by its inputs (cosim.cpp)
 struct MxDotStimulus {
   std::string layer, tensor;
   int64_t input = 0, lanes = 0;
+  int64_t pairs = 0;  // beats
   Shape shape;
-  std::vector<int32_t> a, w;              // [beats, lanes]
-  std::vector<int32_t> a_scale, w_scale;  // [beats]
-  std::vector<int64_t> expected_sum;
-  std::vector<int32_t> expected_exponent;
-  std::vector<uint8_t> expected_nan;
-  std::vector<int64_t> index;
+  std::shared_ptr<const MxDotLayer> layer_data;
+  std::vector<int32_t> codes, scales;  // the input as the layer converts it: [vectors, cg], [vectors, blocks]
+};
+
+// One pair of blocks and the unit's expected result.
+struct MxDotPair {
+  std::vector<int32_t> a, w;  // [lanes]
+  int32_t a_scale = 0, w_scale = 0;
+  int64_t expected_sum = 0;
+  int32_t expected_exponent = 0;
+  bool expected_nan = false;
+  int64_t index = 0;
+};
+
+// The pairs of a stimulus in the order the unit receives them, one at a time. A sender and a scoreboard
+// each walk their own, so nothing but the current pair is held.
+class MxDotPairs {
+ public:
+  explicit MxDotPairs(const MxDotStimulus& s);
+  // Pair `i` (0-based): i must not be below the last one asked for; the walk only moves forward.
+  const MxDotPair& at(size_t i);
+
+  // The walk by outputs (every output, even one whose taps all fall in the padding, which has no pairs).
+  bool next_output();                               // false after the last output
+  bool next_pair();                                 // within the current output; false after its last pair
+  int64_t output() const { return output_index_; }  // row-major in the layer's output
+  int64_t channel() const { return channel_; }      // its output channel
+  const MxDotPair& pair() const { return pair_; }
+
+ private:
+  const MxDotStimulus& s_;
+  const MxDotLayer& l_;
+  int64_t next_output_ = 0, output_index_ = -1, channel_ = 0, tap_ = 0, block_ = 0;
+  std::vector<int64_t> tap_vectors_;  // per tap: the input vector it reads, -1 in the padding
+  MxDotPair pair_;
+  size_t at_ = SIZE_MAX;  // the pair index pair_ holds
 };
 
 // Every input's stimulus for the block_mac op `layer` of the vectors in `dir`. Before it returns, the

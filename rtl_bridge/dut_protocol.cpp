@@ -87,10 +87,11 @@ void DutProtocol::block_dots(Harness& h, const MxDotStimulus&, CosimResult&, int
   throw InputError(h.adapter().path + ": this protocol does not drive an MX dot-product unit");
 }
 
-void score_block_dot(const Harness& h, const BlockDotResult& result, const MxDotStimulus& s, size_t i, CosimResult& r) {
+void score_block_dot(const Harness& h, const BlockDotResult& result, const MxDotStimulus& s, const MxDotPair& pair,
+                     CosimResult& r) {
   const int64_t sum = h.get(result.sum), exponent = h.get(result.exponent);
-  const bool nan = result.nan && h.get(*result.nan) != 0, expected_nan = s.expected_nan[i] != 0;
-  const int64_t expected = s.expected_sum[i], expected_exponent = s.expected_exponent[i];
+  const bool nan = result.nan && h.get(*result.nan) != 0, expected_nan = pair.expected_nan;
+  const int64_t expected = pair.expected_sum, expected_exponent = pair.expected_exponent;
   ++r.compared;
   // One value, compared exactly: the same sum and exponent (a zero's exponent does not matter), or both NaN.
   const bool equal = nan == expected_nan && (nan || (sum == expected && (sum == 0 || exponent == expected_exponent)));
@@ -98,7 +99,7 @@ void score_block_dot(const Harness& h, const BlockDotResult& result, const MxDot
   const auto show = [](bool is_nan, int64_t v, int64_t e) {
     return is_nan ? std::string("NaN") : fmt::format("{} x 2^{}", v, e);
   };
-  record_mismatch(r, s.input, s.index[i], s.shape, sum, expected,
+  record_mismatch(r, s.input, pair.index, s.shape, sum, expected,
                   "got " + show(nan, sum, exponent) + ", expected " + show(expected_nan, expected, expected_exponent));
 }
 
@@ -171,15 +172,16 @@ class ValidReady : public DutProtocol {
     h.reset(r);
     const Harness::Role &a = h.role("in_a"), &w = h.role("in_w"), &a_scale = h.role("in_a_scale"),
                         &w_scale = h.role("in_w_scale");
-    const size_t lanes = static_cast<size_t>(s.lanes);
     const BlockDotResult result(h);
+    MxDotPairs sending(s), scoring(s);
     stream(
-        h, r, s.input, s.index.size(), "block pair", watchdog_cycles,
+        h, r, s.input, static_cast<size_t>(s.pairs), "block pair", watchdog_cycles,
         [&](size_t i) {
-          h.put_lanes(a, &s.a[i * lanes], s.lanes), h.put_lanes(w, &s.w[i * lanes], s.lanes);
-          h.put(a_scale, s.a_scale[i]), h.put(w_scale, s.w_scale[i]);
+          const MxDotPair& pair = sending.at(i);
+          h.put_lanes(a, pair.a.data(), s.lanes), h.put_lanes(w, pair.w.data(), s.lanes);
+          h.put(a_scale, pair.a_scale), h.put(w_scale, pair.w_scale);
         },
-        [&](size_t i) { score_block_dot(h, result, s, i, r); });
+        [&](size_t i) { score_block_dot(h, result, s, scoring.at(i), r); });
   }
   void elements(Harness& h, const ElementStream& s, CosimResult& r, int64_t watchdog_cycles) const override {
     start_elements(h, s, r);

@@ -165,9 +165,10 @@ struct BlockDotResult {
   const Harness::Role &sum, &exponent;
   const Harness::Role* nan;
 };
-// Scores the unit's result for beat `i` against the stimulus: one compared value, the exact dot product (a
-// NaN's sum and exponent are not compared).
-void score_block_dot(const Harness& h, const BlockDotResult& result, const MxDotStimulus& s, size_t i, CosimResult& r);
+// Scores the unit's result for one pair of blocks of the stimulus: one compared value, the exact dot product
+// (a NaN's sum and exponent are not compared).
+void score_block_dot(const Harness& h, const BlockDotResult& result, const MxDotStimulus& s, const MxDotPair& pair,
+                     CosimResult& r);
 
 // Ends a run at the watchdog: r.hung with what it saw.
 void hang(CosimResult& r, const Watchdog& watchdog, const std::string& progress);

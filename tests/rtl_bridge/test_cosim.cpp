@@ -602,13 +602,11 @@ int64_t e4m3_units(int32_t code, bool implicit_one_in_subnormals) {
   return code & 0x80 ? -magnitude : magnitude;
 }
 
-// What the broken unit outputs for beat i: (sum, exponent).
-std::pair<int64_t, int64_t> predicted_block_dot(int mutation, const cosim::MxDotStimulus& s, size_t i) {
+// What the broken unit outputs for a pair of blocks: (sum, exponent).
+std::pair<int64_t, int64_t> predicted_block_dot(int mutation, const cosim::MxDotPair& pair) {
   int64_t sum = 0;
-  for (size_t l = 0; l < static_cast<size_t>(s.lanes); ++l)
-    sum += e4m3_units(s.a[i * static_cast<size_t>(s.lanes) + l], mutation == 2) *
-           e4m3_units(s.w[i * static_cast<size_t>(s.lanes) + l], false);
-  return {sum, s.expected_exponent[i] - (mutation == 1 ? 1 : 0)};
+  for (size_t l = 0; l < pair.a.size(); ++l) sum += e4m3_units(pair.a[l], mutation == 2) * e4m3_units(pair.w[l], false);
+  return {sum, pair.expected_exponent - (mutation == 1 ? 1 : 0)};
 }
 }  // namespace
 
@@ -625,7 +623,7 @@ TEST_CASE("Cosim/the reference MX dot-product unit matches every block_mac layer
       // Every pair of blocks of every output but those of padded taps: the stimulus's own count.
       const auto inputs = cosim::mx_dot_stimulus(dir, layer, 32, format, format);
       int64_t beats = 0;
-      for (const auto& s : inputs) beats += static_cast<int64_t>(s.index.size());
+      for (const auto& s : inputs) beats += s.pairs;
       CHECK(r.compared == beats);
       CHECK(r.inputs == 2);
     }
@@ -646,14 +644,16 @@ TEST_CASE("Cosim/every broken MX dot-product unit is caught at the block pair a 
       bool first_found = false;
       cosim::FirstMismatch want_first;
       for (const auto& s : inputs)
-        for (size_t i = 0; i < s.index.size(); ++i) {
-          REQUIRE(predicted_block_dot(0, s, i).first == s.expected_sum[i]);
-          const auto [sum, exponent] = predicted_block_dot(mutation, s, i);
-          if (sum == s.expected_sum[i] && (sum == 0 || exponent == s.expected_exponent[i])) continue;
-          ++want_mismatches;
-          if (!first_found)
-            first_found = true, want_first = cosim::FirstMismatch{s.input, s.index[i], 0, {}, sum, s.expected_sum[i]};
-        }
+        for (cosim::MxDotPairs pairs(s); pairs.next_output();)
+          while (pairs.next_pair()) {
+            const cosim::MxDotPair& pair = pairs.pair();
+            REQUIRE(predicted_block_dot(0, pair).first == pair.expected_sum);
+            const auto [sum, exponent] = predicted_block_dot(mutation, pair);
+            if (sum == pair.expected_sum && (sum == 0 || exponent == pair.expected_exponent)) continue;
+            ++want_mismatches;
+            if (!first_found)
+              first_found = true, want_first = cosim::FirstMismatch{s.input, pair.index, 0, {}, sum, pair.expected_sum};
+          }
       predicted_layers += first_found;
       const cosim::Design broken = mutation == 1
                                        ? cosim::linked_mx_dot<Vmx_dot_unit_e4m3_m1>(32, "mxfp8_e4m3", "mxfp8_e4m3")
