@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "core/error.hpp"
@@ -272,6 +273,12 @@ class MatrixTiles : public DutProtocol {
     const int32_t act_offset = act_zp ? 0 : s.act_zero_point;
     const bool weights_as_lanes = weight_zp || one_weight_zp;  // else each lane less its own channel's zero point
     const int32_t weight_offset = weight_zp ? 0 : zw.at(0);
+    const PackedLanes act_lanes(h, in_act, s.activations.data(), beats, R, act_offset);
+    const std::optional<PackedLanes> weight_lanes =
+        weights_as_lanes ? std::make_optional<PackedLanes>(h, in_weight, s.weights.data(), beats, C, weight_offset)
+                         : std::nullopt;
+    const std::optional<PackedLanes> bias_lanes =
+        in_bias ? std::make_optional<PackedLanes>(h, *in_bias, s.bias.data(), s.tiles, C) : std::nullopt;
     int64_t sent = 0, drained = 0;
     int64_t beat_tile = 0, beat_k = 0;  // sent = beat_tile·K + beat_k, counted rather than divided each beat
     Watchdog watchdog(watchdog_cycles, r.cycles);
@@ -280,13 +287,14 @@ class MatrixTiles : public DutProtocol {
       if (sent < beats) {
         if (in_first) h.put(*in_first, beat_k == 0);
         h.put(in_last, beat_k == K - 1);
-        h.put_lanes(in_act, &s.activations[static_cast<size_t>(sent * R)], R, act_offset);
-        const int32_t* weights = &s.weights[static_cast<size_t>(sent * C)];
-        if (weights_as_lanes)
-          h.put_lanes(in_weight, weights, C, weight_offset);
-        else
+        act_lanes.put(sent);
+        if (weight_lanes) {
+          weight_lanes->put(sent);
+        } else {
+          const int32_t* weights = &s.weights[static_cast<size_t>(sent * C)];
           for (int64_t c = 0; c < C; ++c) h.put(in_weight, weights[c] - zw[static_cast<size_t>(beat_tile * C + c)], c);
-        if (in_bias && beat_k == 0) h.put_lanes(*in_bias, &s.bias[static_cast<size_t>(beat_tile * C)], C);
+        }
+        if (bias_lanes && beat_k == 0) bias_lanes->put(beat_tile);
       }
       h.falling(r);
       const bool in_fire = sent < beats && (!in_ready || h.high(*in_ready)), out_fire = h.high(out_valid);

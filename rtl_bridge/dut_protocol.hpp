@@ -46,7 +46,7 @@ class Harness {
   const Role& role(const std::string& name) const { return roles_.at(name); }
   const Role* find(const std::string& name) const;  // null if the adapter leaves the role unbound
   // Lane `lane` of a role (InputError naming the role, port and range if `value` does not fit).
-  void put(const Role& role, int64_t value, int64_t lane = 0) const {
+  [[gnu::always_inline]] void put(const Role& role, int64_t value, int64_t lane = 0) const {
     if (value < role.lo || value > role.hi) out_of_range(role, value);
     role.pin_of(lane).set_lane(lane, role.binding->lane_width, value);
   }
@@ -61,9 +61,12 @@ class Harness {
       for (int64_t first = 0; first < n && ok; first += role.per_pin)
         ok = role.split[static_cast<size_t>(first / role.per_pin)].set_lanes(
             width, values + first, std::min(role.per_pin, n - first), offset, role.lo, role.hi);
-    if (!ok)
-      for (int64_t i = 0; i < n; ++i)
-        if (values[i] - offset < role.lo || values[i] - offset > role.hi) out_of_range(role, values[i] - offset);
+    if (!ok) check_lanes(role, values, n, offset);
+  }
+  // InputError naming the role, port and range at the first of values[i] − offset a lane cannot carry.
+  void check_lanes(const Role& role, const int32_t* values, int64_t n, int64_t offset = 0) const {
+    for (int64_t i = 0; i < n; ++i)
+      if (values[i] - offset < role.lo || values[i] - offset > role.hi) out_of_range(role, values[i] - offset);
   }
   void put_if(const std::string& name, int64_t value) const {
     if (const Role* r = find(name)) put(*r, value);
@@ -106,6 +109,36 @@ class Harness {
   Pin clock_, reset_;
   std::map<std::string, Role> roles_;
   int64_t trace_from_ = 1, trace_to_ = 0;
+};
+
+// A role's lanes for a run of beats (beat b: values[b·n, b·n + n) − offset), range-checked and narrowed once
+// before the first cycle, so that a beat's bus is one copy into the design (InputError as Harness::put_lanes
+// on a value its lanes cannot carry). A role whose lanes are not whole bytes of one port is written lane by
+// lane each beat.
+class PackedLanes {
+ public:
+  PackedLanes(const Harness& h, const Harness::Role& role, const int32_t* values, int64_t beats, int64_t n,
+              int64_t offset = 0)
+      : h_(h), role_(role), values_(values), n_(n), offset_(offset) {
+    const int width = role.binding->lane_width;
+    if (!role.split.empty() || !role.pin.byte_lanes(width, n)) return;
+    stride_ = static_cast<size_t>(n * width / 8);
+    bytes_.resize(stride_ * static_cast<size_t>(beats));
+    if (!Pin::narrow_lanes(width, values, beats * n, offset, role.lo, role.hi, bytes_.data()))
+      h.check_lanes(role, values, beats * n, offset);
+  }
+  void put(int64_t beat) const {
+    if (stride_ != 0) return role_.pin.set_bytes(&bytes_[static_cast<size_t>(beat) * stride_], stride_);
+    h_.put_lanes(role_, values_ + beat * n_, n_, offset_);
+  }
+
+ private:
+  const Harness& h_;
+  const Harness::Role& role_;
+  const int32_t* values_;
+  int64_t n_, offset_;
+  size_t stride_ = 0;
+  std::vector<uint8_t> bytes_;
 };
 
 // An element-wise block's stimulus for one input (mulshift, lut), by role.

@@ -39,43 +39,55 @@ uint64_t Pin::lane_bits(int64_t lane, int width) const {
   return static_cast<uint64_t>((load(data_, port_->bytes, first, 9) >> shift) & ((Window{1} << width) - 1));
 }
 
-bool Pin::set_lanes(int width, const int32_t* values, int64_t n, int64_t offset, int64_t lo, int64_t hi) const {
-  // values[i] − offset in [lo, hi] ⇔ values[i] in [lo + offset, hi + offset], compared in 32 bits.
+namespace {
+// values[i] − offset in [lo, hi] ⇔ values[i] in [lo + offset, hi + offset], compared in 32 bits; false if
+// no int32 value is in range.
+bool value_range(int64_t offset, int64_t lo, int64_t hi, int32_t& lo32, int32_t& hi32) {
   const __int128 low = static_cast<__int128>(lo) + offset, high = static_cast<__int128>(hi) + offset;
-  if (low > INT32_MAX || high < INT32_MIN) return n == 0;
-  const auto lo32 = static_cast<int32_t>(std::max<__int128>(low, INT32_MIN)),
-             hi32 = static_cast<int32_t>(std::min<__int128>(high, INT32_MAX));
+  if (low > INT32_MAX || high < INT32_MIN) return false;
+  lo32 = static_cast<int32_t>(std::max<__int128>(low, INT32_MIN));
+  hi32 = static_cast<int32_t>(std::min<__int128>(high, INT32_MAX));
+  return true;
+}
+}  // namespace
+
+bool Pin::narrow_lanes(int width, const int32_t* values, int64_t n, int64_t offset, int64_t lo, int64_t hi,
+                       uint8_t* out) {
+  int32_t lo32 = 0, hi32 = 0;
+  if (!value_range(offset, lo, hi, lo32, hi32)) return n == 0;
   const auto in_range = [&](int32_t v) { return (v >= lo32) & (v <= hi32); };
-  if (n > 0 && byte_lane(n - 1, width)) {
-    bool ok = true;
-    sized(width / 8, [&](auto bytes) {
-      using Lane =
-          std::conditional_t<bytes == 1, int8_t,
-                             std::conditional_t<bytes == 2, int16_t, std::conditional_t<bytes == 4, int32_t, int64_t>>>;
-      // Blocks of 16 lanes checked and narrowed in registers (loops of known length, which the compiler
-      // vectorizes: a beat is one pass over its values) and stored with one copy each; the rest one by one.
-      uint8_t* const out = data_;
-      int64_t i = 0;
-      for (; i + 16 <= n && ok; i += 16) {
-        Lane block[16];
-        int good = 1;
-        for (int j = 0; j < 16; ++j) {
-          good &= in_range(values[i + j]);
-          block[j] = static_cast<Lane>(values[i + j] - offset);
-        }
-        if (!good) return void(ok = false);
-        std::memcpy(out + i * static_cast<int64_t>(bytes), block, sizeof block);
+  bool ok = true;
+  sized(width / 8, [&](auto bytes) {
+    using Lane =
+        std::conditional_t<bytes == 1, int8_t,
+                           std::conditional_t<bytes == 2, int16_t, std::conditional_t<bytes == 4, int32_t, int64_t>>>;
+    // Blocks of 16 lanes checked and narrowed in registers (loops of known length, which the compiler
+    // vectorizes: a beat is one pass over its values) and stored with one copy each; the rest one by one.
+    int64_t i = 0;
+    for (; i + 16 <= n && ok; i += 16) {
+      Lane block[16];
+      int good = 1;
+      for (int j = 0; j < 16; ++j) {
+        good &= in_range(values[i + j]);
+        block[j] = static_cast<Lane>(values[i + j] - offset);
       }
-      for (; i < n && ok; ++i) {
-        if (!in_range(values[i])) return void(ok = false);
-        const auto value = static_cast<Lane>(values[i] - offset);
-        std::memcpy(out + i * static_cast<int64_t>(bytes), &value, bytes);
-      }
-    });
-    return ok;
-  }
+      if (!good) return void(ok = false);
+      std::memcpy(out + i * static_cast<int64_t>(bytes), block, sizeof block);
+    }
+    for (; i < n && ok; ++i) {
+      if (!in_range(values[i])) return void(ok = false);
+      const auto value = static_cast<Lane>(values[i] - offset);
+      std::memcpy(out + i * static_cast<int64_t>(bytes), &value, bytes);
+    }
+  });
+  return ok;
+}
+
+bool Pin::set_lanes_bits(int width, const int32_t* values, int64_t n, int64_t offset, int64_t lo, int64_t hi) const {
+  int32_t lo32 = 0, hi32 = 0;
+  if (!value_range(offset, lo, hi, lo32, hi32)) return n == 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (!in_range(values[i])) return false;
+    if (values[i] < lo32 || values[i] > hi32) return false;
     set_lane(i, width, values[i] - offset);
   }
   return true;

@@ -57,7 +57,22 @@ class Pin {
   }
   // Lanes 0..n−1 of `width` bits: values[i] − offset each (a bus's beat in one call), each in [lo, hi]. On
   // the first value out of range, returns false with the lanes before its block of 16 written.
-  bool set_lanes(int width, const int32_t* values, int64_t n, int64_t offset, int64_t lo, int64_t hi) const;
+  bool set_lanes(int width, const int32_t* values, int64_t n, int64_t offset, int64_t lo, int64_t hi) const {
+    if (n > 0 && byte_lane(n - 1, width)) return narrow_lanes(width, values, n, offset, lo, hi, data_);
+    return set_lanes_bits(width, values, n, offset, lo, hi);
+  }
+  // Whether lanes 0..n−1 of `width` bits are whole bytes of the storage: their bus is then n·width/8 bytes
+  // from the storage's start, which narrow_lanes() writes and set_bytes() copies in.
+  bool byte_lanes(int width, int64_t n) const { return n > 0 && byte_lane(n - 1, width); }
+  [[gnu::always_inline]] void set_bytes(const uint8_t* bytes, size_t count) const {
+    size_t i = 0;  // in words of 8 bytes, inline: a bus is tens of bytes, too few for a library call
+    for (; i + 8 <= count; i += 8) std::memcpy(data_ + i, bytes + i, 8);
+    if (i < count) std::memcpy(data_ + i, bytes + i, count - i);
+  }
+  // values[i] − offset as little-endian lanes of `width` bits (8, 16, 32 or 64) at `out`; false on the first
+  // value out of [lo, hi], with the lanes before its block of 16 written.
+  static bool narrow_lanes(int width, const int32_t* values, int64_t n, int64_t offset, int64_t lo, int64_t hi,
+                           uint8_t* out);
   void set(int64_t value) const { set_lane(0, width_ < 64 ? width_ : 64, value); }
   bool high() const { return lane(0, 1, false) != 0; }
 
@@ -67,7 +82,7 @@ class Pin {
   }
   // Copies of a constant size, so they compile to one load or store.
   template <class Copy>
-  static void sized(int bytes, Copy copy) {
+  [[gnu::always_inline]] static void sized(int bytes, Copy copy) {
     switch (bytes) {
       case 1:
         return copy(std::integral_constant<size_t, 1>{});
@@ -80,17 +95,18 @@ class Pin {
     }
   }
   // Little-endian host: an integer's low bytes come first.
-  void store_bytes(int64_t first, int bytes, uint64_t value) const {
+  [[gnu::always_inline]] void store_bytes(int64_t first, int bytes, uint64_t value) const {
     sized(bytes, [&](auto n) { std::memcpy(data_ + first, &value, n); });
   }
-  uint64_t load_bytes(int64_t first, int bytes) const {
+  [[gnu::always_inline]] uint64_t load_bytes(int64_t first, int bytes) const {
     uint64_t raw = 0;
     sized(bytes, [&](auto n) { std::memcpy(&raw, data_ + first, n); });
     return raw;
   }
-  void store_whole(uint64_t value) const { store_bytes(0, bytes_, value); }
-  uint64_t load_whole() const { return load_bytes(0, bytes_); }
+  [[gnu::always_inline]] void store_whole(uint64_t value) const { store_bytes(0, bytes_, value); }
+  [[gnu::always_inline]] uint64_t load_whole() const { return load_bytes(0, bytes_); }
   void set_lane_bits(int64_t lane, int width, int64_t value) const;
+  bool set_lanes_bits(int width, const int32_t* values, int64_t n, int64_t offset, int64_t lo, int64_t hi) const;
   uint64_t lane_bits(int64_t lane, int width) const;
 
   const DutPort* port_ = nullptr;
