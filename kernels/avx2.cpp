@@ -4,9 +4,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace chipref::kernels::avx2 {
@@ -452,11 +454,59 @@ bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
   return true;
 }
 
+namespace {
+// ROWS rows of A × 8 columns of a panel (half of it): 2·ROWS accumulators (12 at ROWS = 6).
+template <int ROWS>
+__attribute__((target("avx2,fma"))) void f64_block(const double* a, int64_t lda, int64_t k, const double* panel,
+                                                   int64_t width, double* c, int64_t ldc) {
+  __m256d acc[ROWS][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_pd();
+  for (int64_t i = 0; i < k; ++i) {
+    const __m256d b0 = _mm256_loadu_pd(panel + i * kF64PanelWidth),
+                  b1 = _mm256_loadu_pd(panel + i * kF64PanelWidth + 4);
+#pragma GCC unroll 6
+    for (int r = 0; r < ROWS; ++r) {
+      const __m256d x = _mm256_broadcast_sd(a + r * lda + i);
+      acc[r][0] = _mm256_fmadd_pd(x, b0, acc[r][0]), acc[r][1] = _mm256_fmadd_pd(x, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < ROWS; ++r) {
+    alignas(32) double row[8];
+    _mm256_store_pd(row, acc[r][0]), _mm256_store_pd(row + 4, acc[r][1]);
+    std::copy_n(row, std::min<int64_t>(width, 8), c + r * ldc);
+  }
+}
+
+template <int... R>
+constexpr auto f64_blocks(std::integer_sequence<int, R...>) {
+  return std::array{&f64_block<R + 1>...};
+}
+}  // namespace
+
+bool supports_fma() { return __builtin_cpu_supports("fma"); }
+
+void gemm_f64(const double* a, int64_t lda, int64_t rows, int64_t k, const double* panels, int64_t cols, double* c,
+              int64_t ldc) {
+  constexpr int64_t kRows = 6;
+  static constexpr auto blocks = f64_blocks(std::make_integer_sequence<int, kRows>{});
+  for (int64_t col = 0; col < cols; col += 8) {
+    const double* panel = panels + (col / kF64PanelWidth) * kF64PanelWidth * k + col % kF64PanelWidth;
+    const int64_t width = std::min<int64_t>(8, cols - col);
+    for (int64_t r = 0; r < rows; r += kRows)
+      blocks[static_cast<size_t>(std::min(kRows, rows - r) - 1)](a + r * lda, lda, k, panel, width, c + r * ldc + col,
+                                                                 ldc);
+  }
+}
+
 }  // namespace chipref::kernels::avx2
 
 #else  // not x86-64: never called (cpu_supports(avx2) is false)
 
 namespace chipref::kernels::avx2 {
+bool supports_fma() { return false; }
+void gemm_f64(const double*, int64_t, int64_t, int64_t, const double*, int64_t, double*, int64_t) {}
 void offset_to_int16(const int32_t*, int32_t, int64_t, int16_t*) {}
 void deinterleave_to_int16(const int32_t*, int32_t, int64_t, int16_t*, int16_t*) {}
 void min_max(const int32_t*, int64_t, int32_t&, int32_t&) {}

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/gemm_f64.hpp"
 #include "kernels/quantize.hpp"
 #include "kernels/requant.hpp"
 
@@ -25,6 +26,11 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
 // readable for rows·row_w + 16 values past any ox < cols. out is [rows][cols].
 void depthwise_s16(const int16_t* a, const int16_t* const* b_rows, int64_t kp, int32_t bias, int64_t rows,
                    int64_t row_w, int64_t cols, int32_t* out);
+
+// avx512::gemm_f64's contract with AVX2 fused multiply-adds; call only when supports_fma() as well.
+void gemm_f64(const double* a, int64_t lda, int64_t rows, int64_t k, const double* panels, int64_t cols, double* c,
+              int64_t ldc);
+bool supports_fma();
 
 // dst[i] = src[i] − zp as int16; the caller proves that every value fits.
 void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst);

@@ -458,11 +458,55 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
   }
 }
 
+namespace {
+// ROWS rows of A × one panel of 16 columns: 2·ROWS accumulators (16 at ROWS = 8), two B vectors and the
+// broadcast element.
+template <int ROWS>
+void f64_block(const double* a, int64_t lda, int64_t k, const double* panel, int64_t width, double* c, int64_t ldc) {
+  __m512d acc[ROWS][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_pd();
+  for (int64_t i = 0; i < k; ++i) {
+    const __m512d b0 = _mm512_loadu_pd(panel + i * kF64PanelWidth),
+                  b1 = _mm512_loadu_pd(panel + i * kF64PanelWidth + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < ROWS; ++r) {
+      const __m512d x = _mm512_set1_pd(a[r * lda + i]);
+      acc[r][0] = _mm512_fmadd_pd(x, b0, acc[r][0]), acc[r][1] = _mm512_fmadd_pd(x, b1, acc[r][1]);
+    }
+  }
+  const __mmask8 m0 = width >= 8 ? 0xFF : static_cast<__mmask8>((1u << width) - 1);
+  const __mmask8 m1 = width >= 16 ? 0xFF : width <= 8 ? 0 : static_cast<__mmask8>((1u << (width - 8)) - 1);
+#pragma GCC unroll 8
+  for (int r = 0; r < ROWS; ++r)
+    _mm512_mask_storeu_pd(c + r * ldc, m0, acc[r][0]), _mm512_mask_storeu_pd(c + r * ldc + 8, m1, acc[r][1]);
+}
+
+template <int... R>
+constexpr auto f64_blocks(std::integer_sequence<int, R...>) {
+  return std::array{&f64_block<R + 1>...};
+}
+}  // namespace
+
+void gemm_f64(const double* a, int64_t lda, int64_t rows, int64_t k, const double* panels, int64_t cols, double* c,
+              int64_t ldc) {
+  constexpr int64_t kRows = 8;
+  static constexpr auto blocks = f64_blocks(std::make_integer_sequence<int, kRows>{});
+  for (int64_t col = 0; col < cols; col += kF64PanelWidth) {  // the panel stays in L1 across the rows
+    const double* panel = panels + col * k;
+    const int64_t width = std::min(kF64PanelWidth, cols - col);
+    for (int64_t r = 0; r < rows; r += kRows)
+      blocks[static_cast<size_t>(std::min(kRows, rows - r) - 1)](a + r * lda, lda, k, panel, width, c + r * ldc + col,
+                                                                 ldc);
+  }
+}
+
 }  // namespace chipref::kernels::avx512
 
 #else  // not x86-64: never called (cpu_supports(avx512_vnni) is false)
 
 namespace chipref::kernels::avx512 {
+void gemm_f64(const double*, int64_t, int64_t, int64_t, const double*, int64_t, double*, int64_t) {}
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/gemm_f64.hpp"
 #include "numerics/requant.hpp"
 
 namespace chipref::kernels::avx512 {
@@ -34,6 +35,12 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
 // sums do: the caller proves that. bias may be null.
 void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
                int32_t* c, int64_t ldc);
+
+// C[r][j] = Σ_i A[r·lda + i] · B[j][i] for r < rows, j < cols (C row-major with stride ldc), with B packed by
+// pack_f64_panels (kernels/gemm_f64.hpp) and one fused multiply-add per product. Exact whenever every partial
+// sum, in any order, is a double (then each fused step is): the caller proves that.
+void gemm_f64(const double* a, int64_t lda, int64_t rows, int64_t k, const double* panels, int64_t cols, double* c,
+              int64_t ldc);
 
 // LayerNorm's last step for one row (kernels/layernorm.hpp; docs/numerics.md §10), 8 elements at a time:
 // y[i] = sat_out(zp_out + beta[i] ± R_even(z_i · multiplier[i] / 2^right[i])) with

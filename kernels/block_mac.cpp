@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "kernels/gemm_f64.hpp"
 #include "kernels/simd.hpp"
 
 namespace chipref::kernels {
@@ -354,7 +355,9 @@ bool fast_linear(int64_t rows, const int32_t* x, const BlockMacParams& p, const 
   const Eigen::Map<const RowMatrix> A(a.values.data(), rows, row_length);
   const Eigen::Map<const RowMatrix> W(prepared.weight_values.data(), M, row_length);
   RowMatrix s(rows, M);
-  s.noalias() = A * W.transpose();
+  if (prepared.weight_panels.empty() ||
+      !gemm_f64(a.values.data(), row_length, rows, row_length, prepared.weight_panels.data(), M, s.data(), M))
+    s.noalias() = A * W.transpose();
   const double reciprocal = 1.0 / to_double(p.output_scale);
   const int32_t log2_terms = ceil_log2(row_length);
   for (int64_t r = 0; r < rows; ++r) {
@@ -411,7 +414,11 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
         }
       const Eigen::Map<const RowMatrix> weights(&prepared.weight_values[static_cast<size_t>(g * Mg * row_length)], Mg,
                                                 row_length);
-      s.noalias() = im2col * weights.transpose();
+      const bool packed = w.groups == G && !prepared.weight_panels.empty();
+      if (!packed ||
+          !gemm_f64(im2col.data(), row_length, P, row_length,
+                    &prepared.weight_panels[static_cast<size_t>(g * prepared.group_panel_values)], Mg, s.data(), Mg))
+        s.noalias() = im2col * weights.transpose();
       for (int64_t mm = 0; mm < Mg; ++mm) {
         const int64_t m = g * Mg + mm;
         const ChannelConstants channel(prepared, m);
@@ -492,6 +499,15 @@ PreparedBlockWeights prepare_block_weights(const BlockMacParams& p, const BlockW
       bit_range(prepared.bias_values[m], prepared.bias_low[m], prepared.bias_high[m]);
     }
     prepared.input_table = build_input_table(p, prepared.activation_table);
+    if (w.groups >= 1 && w.out_channels % w.groups == 0) {
+      const int64_t Mg = w.out_channels / w.groups, row_length = w.taps * bpt * doubles.stride;
+      for (int64_t g = 0; g < w.groups; ++g) {
+        const std::vector<double> panels =
+            pack_f64_panels(&prepared.weight_values[static_cast<size_t>(g * Mg * row_length)], Mg, row_length);
+        prepared.group_panel_values = static_cast<int64_t>(panels.size());
+        prepared.weight_panels.insert(prepared.weight_panels.end(), panels.begin(), panels.end());
+      }
+    }
   }
   prepared.blocks = std::move(a);
   return prepared;

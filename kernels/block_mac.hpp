@@ -31,6 +31,7 @@ struct BlockMacParams {
 // blocks of the group's input channels (the last one short when block size does not divide them).
 struct BlockWeights {
   int64_t out_channels = 0, taps = 1, group_channels = 0;
+  int64_t groups = 1;            // a convolution's: output channels [g·M/G, (g+1)·M/G) read group g's inputs
   std::vector<uint32_t> codes;   // [M, taps, group_channels]
   std::vector<uint32_t> scales;  // [M, taps, blocks_per_tap]
   std::vector<ExactValue> bias;  // [M] (a float32's value each) or empty
@@ -79,6 +80,8 @@ struct PreparedBlockWeights {
   bool wide_sums = false;
   bool fast = false;  // the exact model with finite weights: the fast form may run
   std::vector<double> weight_values;
+  std::vector<double> weight_panels;  // weight_values packed for gemm_f64, each group's channels on their own
+  int64_t group_panel_values = 0;     // the values of one group's panels
   std::vector<int32_t> weight_low, weight_high;  // [M]: the lowest set bit and the top bit over the row
   std::vector<int32_t> bias_low, bias_high;      // [M] (empty rows: low > high)
   std::vector<double> bias_values;               // [M]

@@ -86,6 +86,7 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
   w.out_channels = codes.shape[0];
   w.taps = s->conv ? codes.shape[1] * codes.shape[2] : 1;
   w.group_channels = codes.shape.back();
+  w.groups = s->conv ? op.get_int("group", 1) : 1;
   w.codes = unsigned_codes(op, codes, "weight code");
   w.scales = unsigned_codes(op, scales, "weight scale");
   if (op.inputs.size() > 3) {

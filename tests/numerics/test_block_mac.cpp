@@ -150,8 +150,9 @@ int32_t float_output(const Layer& l, int64_t m, const std::vector<std::vector<in
 }
 }  // namespace
 
-// The layer at every kernel level (the fast form above per_addition, the spec loops at it), each output
-// against the spec composition; returns the default level's outputs.
+// The layer at every kernel level the CPU has (the fast form above per_addition: Eigen's double GEMM at
+// portable, the AVX2 + FMA and AVX-512 ones above; the spec loops at per_addition), each level's outputs equal
+// to the spec loops'; returns the default level's outputs, whose form (fast or spec) `counts` adds up.
 template <class Run>
 std::vector<int32_t> at_every_level(size_t outputs, Run run, BlockMacCounts& counts) {
   std::vector<int32_t> spec(outputs), fast(outputs);
@@ -160,6 +161,13 @@ std::vector<int32_t> at_every_level(size_t outputs, Run run, BlockMacCounts& cou
   const BlockMacCounts before = block_mac_counts();
   run(spec.data());
   CHECK(block_mac_counts().fast == before.fast);  // per_addition runs the spec loops only
+  for (const SimdLevel level : kSimdLevels) {
+    if (level == SimdLevel::per_addition || level == saved || !cpu_supports(level)) continue;
+    INFO("kernel level " << to_string(level));
+    set_simd_level(level);
+    run(fast.data());
+    REQUIRE(fast == spec);
+  }
   set_simd_level(saved);
   const BlockMacCounts middle = block_mac_counts();
   run(fast.data());
@@ -187,7 +195,9 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
         INFO(pair[0] << " × " << pair[1] << " " << to_string(acc) << " block " << block);
         // A linear layer.
         {
-          const int64_t K = 1 + static_cast<int64_t>(rng() % 80), M = 1 + static_cast<int64_t>(rng() % 6), rows = 3;
+          // Up to 40 channels and 13 rows: whole and partial panels and row blocks of the double GEMM.
+          const int64_t K = 1 + static_cast<int64_t>(rng() % 80), M = 1 + static_cast<int64_t>(rng() % 40),
+                        rows = 1 + static_cast<int64_t>(rng() % 13);
           const Layer l = random_layer(rng, pair[0], pair[1], block, M, 1, K, acc, input_hi);
           std::vector<int32_t> x(static_cast<size_t>(rows * K));
           for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
@@ -208,14 +218,16 @@ TEST_CASE("block linear and convolution layers equal the spec composition and a 
         {
           ConvGeometry geo;
           geo.groups = 1 + static_cast<int64_t>(rng() % 2);
-          const int64_t cg = 1 + static_cast<int64_t>(rng() % 40), mg = 1 + static_cast<int64_t>(rng() % 3);
+          const int64_t cg = 1 + static_cast<int64_t>(rng() % 40), mg = 1 + static_cast<int64_t>(rng() % 20);
           geo.batch = 2, geo.in_channels = cg * geo.groups, geo.out_channels = mg * geo.groups;
           geo.in_h = 5, geo.in_w = 6, geo.kernel_h = 1 + static_cast<int64_t>(rng() % 3), geo.kernel_w = 3;
           geo.stride_h = 1 + static_cast<int64_t>(rng() % 2), geo.dilation_w = 1 + static_cast<int64_t>(rng() % 2);
           geo.pad_top = geo.pad_left = geo.pad_bottom = geo.pad_right = 1;
           REQUIRE(geo.valid());
-          const Layer l = random_layer(rng, pair[0], pair[1], block, geo.out_channels, geo.kernel_h * geo.kernel_w, cg,
-                                       acc, input_hi);
+          Layer l = random_layer(rng, pair[0], pair[1], block, geo.out_channels, geo.kernel_h * geo.kernel_w, cg, acc,
+                                 input_hi);
+          l.w.groups = geo.groups;  // each group's channels packed on their own for the double GEMM
+          l.prepared = prepare_block_weights(l.p, l.w);
           std::vector<int32_t> x(static_cast<size_t>(geo.batch * geo.in_channels * geo.in_h * geo.in_w));
           for (auto& v : x) v = static_cast<int32_t>(rng() % 256);
           const int64_t OH = geo.out_h(), OW = geo.out_w();
