@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
@@ -372,6 +373,65 @@ bool fast_linear(int64_t rows, const int32_t* x, const BlockMacParams& p, const 
   return true;
 }
 
+// The rows of a group's im2col matrix when each tap holds one element (one input channel per group): the
+// group's input and its bit ranges in planes with the padding as zeros (an empty range), so that every tap
+// of every output is a load without a bounds test.
+class PaddedPlane {
+ public:
+  explicit PaddedPlane(const ConvGeometry& geo)
+      : geo_(geo),
+        width_(geo.in_w + geo.pad_left + geo.pad_right),
+        values_(static_cast<size_t>((geo.in_h + geo.pad_top + geo.pad_bottom) * width_)),
+        low_(values_.size()),
+        high_(values_.size()) {}
+  // The input vectors [first, first + H·W) (one element and one block each).
+  void fill(const DoubleBlocks& a, int64_t first) {
+    std::fill(values_.begin(), values_.end(), 0.0);
+    std::fill(low_.begin(), low_.end(), kNoBits), std::fill(high_.begin(), high_.end(), -kNoBits);
+    for (int64_t iy = 0; iy < geo_.in_h; ++iy) {
+      const size_t from = static_cast<size_t>(first + iy * geo_.in_w);
+      const size_t to = static_cast<size_t>((iy + geo_.pad_top) * width_ + geo_.pad_left);
+      const auto count = static_cast<size_t>(geo_.in_w);
+      std::copy_n(&a.values[from], count, &values_[to]);
+      std::copy_n(&a.low[from], count, &low_[to]), std::copy_n(&a.high[from], count, &high_[to]);
+    }
+  }
+  void rows(double* im2col, int32_t* low, int32_t* high) const {
+    const int64_t OW = geo_.out_w(), taps = geo_.kernel_h * geo_.kernel_w;
+    for (int64_t oy = 0; oy < geo_.out_h(); ++oy)
+      for (int64_t ox = 0; ox < OW; ++ox) {
+        const int64_t row = oy * OW + ox, corner = oy * geo_.stride_h * width_ + ox * geo_.stride_w;
+        double* dst = im2col + row * taps;
+        int32_t lo = kNoBits, hi = -kNoBits;
+        for (int64_t ky = 0, t = 0; ky < geo_.kernel_h; ++ky)
+          for (int64_t kx = 0; kx < geo_.kernel_w; ++kx, ++t) {
+            const auto at = static_cast<size_t>(corner + ky * geo_.dilation_h * width_ + kx * geo_.dilation_w);
+            dst[t] = values_[at];
+            lo = std::min(lo, low_[at]), hi = std::max(hi, high_[at]);
+          }
+        low[row] = lo, high[row] = hi;
+      }
+  }
+
+ private:
+  const ConvGeometry& geo_;
+  int64_t width_;
+  std::vector<double> values_;
+  std::vector<int32_t> low_, high_;
+};
+
+// The outputs of one output channel from column `column` of the sums S [rows, ld]; false if one may not be
+// exact (the layer then runs the spec loops).
+bool channel_outputs(const double* s, int64_t ld, int64_t column, int64_t rows, const int32_t* low, const int32_t* high,
+                     int32_t log2_terms, const ChannelConstants& channel, double reciprocal, const BlockMacParams& p,
+                     int32_t* y) {
+  const BlockMacParams local = p;  // the output's zero point and range in registers too
+  for (int64_t row = 0; row < rows; ++row)
+    if (!fast_output(s[row * ld + column], low[row], high[row], log2_terms, channel, reciprocal, local, y[row]))
+      return false;
+  return true;
+}
+
 bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p, const BlockWeights& w,
                const PreparedBlockWeights& prepared, int32_t* out) {
   const int64_t G = geo.groups, Cg = geo.in_channels / G, M = geo.out_channels, Mg = M / G;
@@ -383,52 +443,57 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
   std::vector<int32_t> low(static_cast<size_t>(P)), high(static_cast<size_t>(P));
   const double reciprocal = 1.0 / to_double(p.output_scale);
   const int32_t log2_terms = ceil_log2(row_length);
+  std::optional<PaddedPlane> padded;
+  if (tap_length == 1) padded.emplace(geo);
   for (int64_t n = 0; n < geo.batch; ++n)
     for (int64_t g = 0; g < G; ++g) {
-      for (int64_t oy = 0; oy < OH; ++oy)
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          const int64_t row = oy * OW + ox;
-          double* dst = &im2col(row, 0);
-          int32_t lo = kNoBits, hi = -kNoBits;
-          for (int64_t ky = 0; ky < geo.kernel_h; ++ky) {
-            const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h;
-            for (int64_t kx = 0; kx < geo.kernel_w; ++kx, dst += tap_length) {
-              const int64_t ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
-              if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
-                std::fill(dst, dst + tap_length, 0.0);
-                continue;
+      if (padded) {
+        padded->fill(a, (n * G + g) * plane);
+        padded->rows(im2col.data(), low.data(), high.data());
+      } else {
+        for (int64_t oy = 0; oy < OH; ++oy)
+          for (int64_t ox = 0; ox < OW; ++ox) {
+            const int64_t row = oy * OW + ox;
+            double* dst = &im2col(row, 0);
+            int32_t lo = kNoBits, hi = -kNoBits;
+            for (int64_t ky = 0; ky < geo.kernel_h; ++ky) {
+              const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dilation_h;
+              for (int64_t kx = 0; kx < geo.kernel_w; ++kx, dst += tap_length) {
+                const int64_t ix = ox * geo.stride_w - geo.pad_left + kx * geo.dilation_w;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
+                  std::fill(dst, dst + tap_length, 0.0);
+                  continue;
+                }
+                const size_t vector = static_cast<size_t>((n * G + g) * plane + iy * W + ix);
+                const size_t first_block = vector * static_cast<size_t>(a.blocks);
+                std::copy_n(&a.values[first_block * static_cast<size_t>(a.stride)], tap_length, dst);
+                for (int64_t b = 0; b < a.blocks; ++b)
+                  lo = std::min(lo, a.low[first_block + static_cast<size_t>(b)]),
+                  hi = std::max(hi, a.high[first_block + static_cast<size_t>(b)]);
               }
-              const size_t vector = static_cast<size_t>((n * G + g) * plane + iy * W + ix);
-              const size_t first_block = vector * static_cast<size_t>(a.blocks);
-              const double* src = &a.values[first_block * static_cast<size_t>(a.stride)];
-              if (tap_length == 1)
-                *dst = *src;  // one input channel per group: no call
-              else
-                std::copy_n(src, tap_length, dst);
-              for (int64_t b = 0; b < a.blocks; ++b)
-                lo = std::min(lo, a.low[first_block + static_cast<size_t>(b)]),
-                hi = std::max(hi, a.high[first_block + static_cast<size_t>(b)]);
             }
+            low[static_cast<size_t>(row)] = lo, high[static_cast<size_t>(row)] = hi;
           }
-          low[static_cast<size_t>(row)] = lo, high[static_cast<size_t>(row)] = hi;
-        }
-      const Eigen::Map<const RowMatrix> weights(&prepared.weight_values[static_cast<size_t>(g * Mg * row_length)], Mg,
-                                                row_length);
-      const bool packed = w.groups == G && !prepared.weight_panels.empty();
-      if (!packed ||
-          !gemm_f64(im2col.data(), row_length, P, row_length,
-                    &prepared.weight_panels[static_cast<size_t>(g * prepared.group_panel_values)], Mg, s.data(), Mg))
-        s.noalias() = im2col * weights.transpose();
-      for (int64_t mm = 0; mm < Mg; ++mm) {
-        const int64_t m = g * Mg + mm;
-        const ChannelConstants channel(prepared, m);
-        const BlockMacParams local = p;  // the output's zero point and range in registers too
-        int32_t* y = out + (n * M + m) * P;
-        for (int64_t row = 0; row < P; ++row)
-          if (!fast_output(s(row, mm), low[static_cast<size_t>(row)], high[static_cast<size_t>(row)], log2_terms,
-                           channel, reciprocal, local, y[row]))
-            return false;
       }
+      const double* weights = &prepared.weight_values[static_cast<size_t>(g * Mg * row_length)];
+      const bool packed = w.groups == G && !prepared.weight_panels.empty();
+      if (Mg * 4 <= kF64PanelWidth && row_length <= 64) {
+        // A few channels (a depthwise layer's one): dot products of the rows, not a panel mostly padding.
+        for (int64_t row = 0; row < P; ++row)
+          for (int64_t mm = 0; mm < Mg; ++mm) {
+            double sum = 0;
+            for (int64_t i = 0; i < row_length; ++i) sum += im2col(row, i) * weights[mm * row_length + i];
+            s(row, mm) = sum;
+          }
+      } else if (!packed || !gemm_f64(im2col.data(), row_length, P, row_length,
+                                      &prepared.weight_panels[static_cast<size_t>(g * prepared.group_panel_values)], Mg,
+                                      s.data(), Mg)) {
+        s.noalias() = im2col * Eigen::Map<const RowMatrix>(weights, Mg, row_length).transpose();
+      }
+      for (int64_t mm = 0; mm < Mg; ++mm)
+        if (!channel_outputs(s.data(), Mg, mm, P, low.data(), high.data(), log2_terms,
+                             ChannelConstants(prepared, g * Mg + mm), reciprocal, p, out + (n * M + g * Mg + mm) * P))
+          return false;
     }
   return true;
 }
