@@ -373,9 +373,10 @@ bool fast_linear(int64_t rows, const int32_t* x, const BlockMacParams& p, const 
   return true;
 }
 
-// The rows of a group's im2col matrix when each tap holds one element (one input channel per group): the
-// group's input and its bit ranges in planes with the padding as zeros (an empty range), so that every tap
-// of every output is a load without a bounds test.
+// A convolution with one input channel per group (a stem on one image channel, a depthwise layer): each tap
+// holds one element, so the convolution runs directly on the group's input, held with its bit ranges in
+// planes with the padding as zeros (an empty range): every tap of every output is a load without a bounds
+// test, and no im2col matrix or GEMM.
 class PaddedPlane {
  public:
   explicit PaddedPlane(const ConvGeometry& geo)
@@ -396,21 +397,44 @@ class PaddedPlane {
       std::copy_n(&a.low[from], count, &low_[to]), std::copy_n(&a.high[from], count, &high_[to]);
     }
   }
-  void rows(double* im2col, int32_t* low, int32_t* high) const {
-    const int64_t OW = geo_.out_w(), taps = geo_.kernel_h * geo_.kernel_w;
-    for (int64_t oy = 0; oy < geo_.out_h(); ++oy)
-      for (int64_t ox = 0; ox < OW; ++ox) {
-        const int64_t row = oy * OW + ox, corner = oy * geo_.stride_h * width_ + ox * geo_.stride_w;
-        double* dst = im2col + row * taps;
-        int32_t lo = kNoBits, hi = -kNoBits;
-        for (int64_t ky = 0, t = 0; ky < geo_.kernel_h; ++ky)
-          for (int64_t kx = 0; kx < geo_.kernel_w; ++kx, ++t) {
-            const auto at = static_cast<size_t>(corner + ky * geo_.dilation_h * width_ + kx * geo_.dilation_w);
-            dst[t] = values_[at];
-            lo = std::min(lo, low_[at]), hi = std::max(hi, high_[at]);
-          }
-        low[row] = lo, high[row] = hi;
-      }
+  // Each output position's bit range over its taps (tap by tap over a row of outputs: loops the compiler
+  // vectorizes at stride 1).
+  void ranges(int32_t* low, int32_t* high) const {
+    const int64_t OW = geo_.out_w();
+    for (int64_t oy = 0; oy < geo_.out_h(); ++oy) {
+      int32_t* __restrict lo = low + oy * OW;
+      int32_t* __restrict hi = high + oy * OW;
+      std::fill(lo, lo + OW, kNoBits), std::fill(hi, hi + OW, -kNoBits);
+      for (int64_t ky = 0; ky < geo_.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < geo_.kernel_w; ++kx) {
+          const int64_t first = (oy * geo_.stride_h + ky * geo_.dilation_h) * width_ + kx * geo_.dilation_w;
+          const int32_t* __restrict l = &low_[static_cast<size_t>(first)];
+          const int32_t* __restrict h = &high_[static_cast<size_t>(first)];
+          if (geo_.stride_w == 1)
+            for (int64_t ox = 0; ox < OW; ++ox) lo[ox] = std::min(lo[ox], l[ox]), hi[ox] = std::max(hi[ox], h[ox]);
+          else
+            for (int64_t ox = 0; ox < OW; ++ox)
+              lo[ox] = std::min(lo[ox], l[ox * geo_.stride_w]), hi[ox] = std::max(hi[ox], h[ox * geo_.stride_w]);
+        }
+    }
+  }
+  // One output channel's sums [out_h · out_w] from its tap weights (the same order of loops).
+  void conv(const double* weights, double* sums) const {
+    const int64_t OW = geo_.out_w();
+    for (int64_t oy = 0; oy < geo_.out_h(); ++oy) {
+      double* __restrict row = sums + oy * OW;
+      std::fill(row, row + OW, 0.0);
+      for (int64_t ky = 0, t = 0; ky < geo_.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < geo_.kernel_w; ++kx, ++t) {
+          const double weight = weights[t];
+          const double* __restrict v = &values_[static_cast<size_t>(
+              (oy * geo_.stride_h + ky * geo_.dilation_h) * width_ + kx * geo_.dilation_w)];
+          if (geo_.stride_w == 1)
+            for (int64_t ox = 0; ox < OW; ++ox) row[ox] += weight * v[ox];
+          else
+            for (int64_t ox = 0; ox < OW; ++ox) row[ox] += weight * v[ox * geo_.stride_w];
+        }
+    }
   }
 
  private:
@@ -420,14 +444,14 @@ class PaddedPlane {
   std::vector<int32_t> low_, high_;
 };
 
-// The outputs of one output channel from column `column` of the sums S [rows, ld]; false if one may not be
-// exact (the layer then runs the spec loops).
-bool channel_outputs(const double* s, int64_t ld, int64_t column, int64_t rows, const int32_t* low, const int32_t* high,
+// The outputs of one output channel from its sums s[row · stride]; false if one may not be exact (the layer
+// then runs the spec loops).
+bool channel_outputs(const double* s, int64_t stride, int64_t rows, const int32_t* low, const int32_t* high,
                      int32_t log2_terms, const ChannelConstants& channel, double reciprocal, const BlockMacParams& p,
                      int32_t* y) {
   const BlockMacParams local = p;  // the output's zero point and range in registers too
   for (int64_t row = 0; row < rows; ++row)
-    if (!fast_output(s[row * ld + column], low[row], high[row], log2_terms, channel, reciprocal, local, y[row]))
+    if (!fast_output(s[row * stride], low[row], high[row], log2_terms, channel, reciprocal, local, y[row]))
       return false;
   return true;
 }
@@ -439,18 +463,28 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
   DoubleBlocks a;
   if (!convert_input_fast(x, geo.batch * G * plane, Cg, plane, conv_vector_base(geo), p, prepared, a)) return false;
   const int64_t tap_length = a.blocks * a.stride, row_length = w.taps * tap_length;
-  RowMatrix im2col(P, row_length), s(P, Mg);
+  RowMatrix im2col(tap_length == 1 ? 0 : P, row_length), s(tap_length == 1 ? 0 : P, Mg);
   std::vector<int32_t> low(static_cast<size_t>(P)), high(static_cast<size_t>(P));
   const double reciprocal = 1.0 / to_double(p.output_scale);
   const int32_t log2_terms = ceil_log2(row_length);
   std::optional<PaddedPlane> padded;
-  if (tap_length == 1) padded.emplace(geo);
+  std::vector<double> channel_sums;
+  if (tap_length == 1) padded.emplace(geo), channel_sums.resize(static_cast<size_t>(P));
   for (int64_t n = 0; n < geo.batch; ++n)
     for (int64_t g = 0; g < G; ++g) {
+      const double* weights = &prepared.weight_values[static_cast<size_t>(g * Mg * row_length)];
       if (padded) {
         padded->fill(a, (n * G + g) * plane);
-        padded->rows(im2col.data(), low.data(), high.data());
-      } else {
+        padded->ranges(low.data(), high.data());
+        for (int64_t mm = 0; mm < Mg; ++mm) {
+          padded->conv(weights + mm * row_length, channel_sums.data());
+          if (!channel_outputs(channel_sums.data(), 1, P, low.data(), high.data(), log2_terms,
+                               ChannelConstants(prepared, g * Mg + mm), reciprocal, p, out + (n * M + g * Mg + mm) * P))
+            return false;
+        }
+        continue;
+      }
+      {
         for (int64_t oy = 0; oy < OH; ++oy)
           for (int64_t ox = 0; ox < OW; ++ox) {
             const int64_t row = oy * OW + ox;
@@ -475,7 +509,6 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
             low[static_cast<size_t>(row)] = lo, high[static_cast<size_t>(row)] = hi;
           }
       }
-      const double* weights = &prepared.weight_values[static_cast<size_t>(g * Mg * row_length)];
       const bool packed = w.groups == G && !prepared.weight_panels.empty();
       if (Mg * 4 <= kF64PanelWidth && row_length <= 64) {
         // A few channels (a depthwise layer's one): dot products of the rows, not a panel mostly padding.
@@ -491,7 +524,7 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
         s.noalias() = im2col * Eigen::Map<const RowMatrix>(weights, Mg, row_length).transpose();
       }
       for (int64_t mm = 0; mm < Mg; ++mm)
-        if (!channel_outputs(s.data(), Mg, mm, P, low.data(), high.data(), log2_terms,
+        if (!channel_outputs(s.data() + mm, Mg, P, low.data(), high.data(), log2_terms,
                              ChannelConstants(prepared, g * Mg + mm), reciprocal, p, out + (n * M + g * Mg + mm) * P))
           return false;
     }
