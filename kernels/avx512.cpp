@@ -501,12 +501,54 @@ void gemm_f64(const double* a, int64_t lda, int64_t rows, int64_t k, const doubl
   }
 }
 
+#if defined(__GNUC__) && !defined(__clang__)  // as for mulshift_channel: GCC 12's false positive in its headers
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+int64_t block_outputs(const BlockOutputs& o, const double* sums, const int32_t* low, const int32_t* high, int64_t n,
+                      int32_t* y) {
+  // The exactness test of each lane in int32 (bit exponents are within ±2^15), the rounding in double.
+  const __m256i weight_low = _mm256_set1_epi32(o.weight_low),
+                weight_high = _mm256_set1_epi32(o.weight_high + 2 + o.log2_terms);
+  const __m256i bias_low = _mm256_set1_epi32(o.bias_low), bias_high = _mm256_set1_epi32(o.bias_high + 1);
+  const __m256i limit = _mm256_set1_epi32(53 - 1);  // high + 1 − low <= 53
+  const __m512d bias = _mm512_set1_pd(o.bias), reciprocal = _mm512_set1_pd(o.reciprocal);
+  const __m512d magic = _mm512_set1_pd(0x1.8p52), half = _mm512_set1_pd(0.5), tie_margin = _mm512_set1_pd(0x1p-50);
+  const __m512d largest = _mm512_set1_pd(0x1p40), zero_point = _mm512_set1_pd(static_cast<double>(o.zero_point));
+  const __m512d lo = _mm512_set1_pd(static_cast<double>(o.lo)), hi = _mm512_set1_pd(static_cast<double>(o.hi));
+  const __m512d sign = _mm512_set1_pd(-0.0);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i a_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(low + i));
+    const __m256i a_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(high + i));
+    const __m256i l = _mm256_min_epi32(_mm256_add_epi32(a_low, weight_low), bias_low);
+    const __m256i h = _mm256_max_epi32(_mm256_add_epi32(a_high, weight_high), bias_high);
+    if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(_mm256_sub_epi32(h, l), limit)) != 0) break;
+    const __m512d q = _mm512_mul_pd(_mm512_add_pd(_mm512_loadu_pd(sums + i), bias), reciprocal);
+    const __m512d abs_q = _mm512_andnot_pd(sign, q);
+    const __m512d rounded = _mm512_sub_pd(_mm512_add_pd(q, magic), magic);  // half even: the addition's own rounding
+    const __m512d distance = _mm512_abs_pd(_mm512_sub_pd(_mm512_andnot_pd(sign, _mm512_sub_pd(q, rounded)), half));
+    const __mmask8 fine = _mm512_cmp_pd_mask(abs_q, largest, _CMP_LT_OQ) &
+                          _mm512_cmp_pd_mask(distance, _mm512_mul_pd(abs_q, tie_margin), _CMP_GT_OQ);
+    if (fine != 0xFF) break;
+    const __m512d code = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(rounded, zero_point), lo), hi);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm512_cvttpd_epi32(code));
+  }
+  return i;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 }  // namespace chipref::kernels::avx512
 
 #else  // not x86-64: never called (cpu_supports(avx512_vnni) is false)
 
 namespace chipref::kernels::avx512 {
 void gemm_f64(const double*, int64_t, int64_t, int64_t, const double*, int64_t, double*, int64_t) {}
+int64_t block_outputs(const BlockOutputs&, const double*, const int32_t*, const int32_t*, int64_t, int32_t*) {
+  return 0;
+}
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {

@@ -42,6 +42,21 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
 void gemm_f64(const double* a, int64_t lda, int64_t rows, int64_t k, const double* panels, int64_t cols, double* c,
               int64_t ldc);
 
+// One output channel of the block MAC's fast form (kernels/block_mac.cpp, docs/numerics.md §15 "Speed"): its
+// weights' and bias's bit ranges, the number of terms as a power of two, the bias, the double nearest 1 / s_y,
+// and the output's zero point and range.
+struct BlockOutputs {
+  int32_t weight_low = 0, weight_high = 0, bias_low = 0, bias_high = 0, log2_terms = 0;
+  double bias = 0, reciprocal = 0;
+  int64_t zero_point = 0, lo = 0, hi = 0;
+};
+// The codes of outputs i < n from their sums (bias not included) and their input rows' bit ranges, 8 at a
+// time, as block_mac.cpp's scalar fast_output computes them: y = clamp(round_half_even((s + bias) · reciprocal)
+// + zero_point, lo, hi) where the sum is provably exact in double and the quotient provably away from a tie
+// and below 2^40. Stops before the first 8 holding an output that is not; returns how many it wrote.
+int64_t block_outputs(const BlockOutputs& o, const double* sums, const int32_t* low, const int32_t* high, int64_t n,
+                      int32_t* y);
+
 // LayerNorm's last step for one row (kernels/layernorm.hpp; docs/numerics.md §10), 8 elements at a time:
 // y[i] = sat_out(zp_out + beta[i] ± R_even(z_i · multiplier[i] / 2^right[i])) with
 // z_i = R_even(c[i] · 2^z_shift / s). The quotient comes from a double estimate floored, exact after one

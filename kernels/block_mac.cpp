@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "kernels/avx512.hpp"
 #include "kernels/gemm_f64.hpp"
 #include "kernels/simd.hpp"
 
@@ -450,9 +451,21 @@ bool channel_outputs(const double* s, int64_t stride, int64_t rows, const int32_
                      int32_t log2_terms, const ChannelConstants& channel, double reciprocal, const BlockMacParams& p,
                      int32_t* y) {
   const BlockMacParams local = p;  // the output's zero point and range in registers too
-  for (int64_t row = 0; row < rows; ++row)
+  int64_t row = 0;
+  const bool vectors = stride == 1 && simd_at_least(SimdLevel::avx512_vnni);
+  avx512::BlockOutputs o;
+  if (vectors)
+    o.weight_low = channel.weight_low, o.weight_high = channel.weight_high, o.bias_low = channel.bias_low,
+    o.bias_high = channel.bias_high, o.log2_terms = log2_terms, o.bias = channel.bias, o.reciprocal = reciprocal,
+    o.zero_point = p.output_zero_point, o.lo = p.output_lo, o.hi = p.output_hi;
+  while (row < rows) {
+    // Eight at a time while they are plainly exact and away from ties; the output it stops at here.
+    if (vectors) row += avx512::block_outputs(o, s + row, low + row, high + row, rows - row, y + row);
+    if (row == rows) break;
     if (!fast_output(s[row * stride], low[row], high[row], log2_terms, channel, reciprocal, local, y[row]))
       return false;
+    ++row;
+  }
   return true;
 }
 
@@ -468,7 +481,7 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
   const double reciprocal = 1.0 / to_double(p.output_scale);
   const int32_t log2_terms = ceil_log2(row_length);
   std::optional<PaddedPlane> padded;
-  std::vector<double> channel_sums;
+  std::vector<double> channel_sums, channel_major;
   if (tap_length == 1) padded.emplace(geo), channel_sums.resize(static_cast<size_t>(P));
   for (int64_t n = 0; n < geo.batch; ++n)
     for (int64_t g = 0; g < G; ++g) {
@@ -523,8 +536,16 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
                                       s.data(), Mg)) {
         s.noalias() = im2col * Eigen::Map<const RowMatrix>(weights, Mg, row_length).transpose();
       }
+      const double* sums = s.data();
+      int64_t stride = Mg;
+      if (Mg > 1) {  // each channel's sums in a row of their own: the outputs' loop reads them contiguously
+        channel_major.resize(static_cast<size_t>(Mg * P));
+        for (int64_t row = 0; row < P; ++row)
+          for (int64_t mm = 0; mm < Mg; ++mm) channel_major[static_cast<size_t>(mm * P + row)] = s(row, mm);
+        sums = channel_major.data(), stride = 1;
+      }
       for (int64_t mm = 0; mm < Mg; ++mm)
-        if (!channel_outputs(s.data() + mm, Mg, P, low.data(), high.data(), log2_terms,
+        if (!channel_outputs(stride == 1 ? sums + mm * P : sums + mm, stride, P, low.data(), high.data(), log2_terms,
                              ChannelConstants(prepared, g * Mg + mm), reciprocal, p, out + (n * M + g * Mg + mm) * P))
           return false;
     }

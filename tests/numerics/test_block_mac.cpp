@@ -294,6 +294,25 @@ TEST_CASE("block layers whose sums do not fit a double's 53 bits fall back to th
       for (int64_t m = 0; m < 4; ++m)
         CHECK(y[static_cast<size_t>(r * 4 + m)] ==
               spec_output(l, m, {std::vector<int32_t>(x.begin() + r * 64, x.begin() + (r + 1) * 64)}));
+    // Convolutions with the two taps' weight blocks 2^60 apart: through the GEMM (32 channels a tap, 8 output
+    // channels) and on the padded planes (one channel a tap).
+    for (const int64_t cg : {int64_t{32}, int64_t{1}}) {
+      INFO(cg << " input channels");
+      ConvGeometry geo;
+      geo.batch = 1, geo.in_channels = cg, geo.out_channels = 8, geo.in_h = 3, geo.in_w = 7;  // 8 outputs a row
+      geo.kernel_h = 1, geo.kernel_w = 2, geo.pad_left = geo.pad_right = 1;
+      Layer c = random_layer(rng, format, format, 32, 8, 2, cg, BlockAccumulation::exact, 255);
+      for (size_t m = 0; m < 8; ++m) c.w.scales[m * 2] += 30, c.w.scales[m * 2 + 1] -= 30;
+      c.prepared = prepare_block_weights(c.p, c.w);
+      std::vector<int32_t> in(static_cast<size_t>(cg * 3 * 7));
+      for (auto& v : in) v = static_cast<int32_t>(rng() % 256);
+      const auto outputs = static_cast<size_t>(8 * geo.out_h() * geo.out_w());
+      BlockMacCounts conv_counts;
+      at_every_level(
+          outputs, [&](int32_t* out) { block_conv_mac(geo, in.data(), c.p, c.w, c.prepared, out); }, conv_counts);
+      CHECK(conv_counts.fast == 0);
+      CHECK(conv_counts.spec == static_cast<int64_t>(outputs));
+    }
   }
 }
 
