@@ -322,6 +322,64 @@ bool convert_input_fast(const int32_t* x, int64_t vectors, int64_t channels, int
   return true;
 }
 
+// convert_input_fast for a convolution's input [N, C, H, W] through the table: a (batch, group) at a time,
+// each block channel by channel over all positions (contiguous loads, loops the compiler vectorizes) instead
+// of each position's channels a plane apart. False if a code is outside the table.
+bool convert_planes_fast(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& p, const InputTable& t,
+                         DoubleBlocks& out) {
+  const int64_t G = geo.groups, C = geo.in_channels, Cg = C / G, plane = geo.in_h * geo.in_w;
+  const int64_t bs = p.activation_format.block_size, blocks = (Cg + bs - 1) / bs, sets = geo.batch * G;
+  out.blocks = blocks, out.stride = std::min(bs, Cg);
+  out.values.assign(static_cast<size_t>(sets * plane * blocks * out.stride), 0.0);
+  out.low.resize(static_cast<size_t>(sets * plane * blocks)), out.high.resize(out.low.size());
+  const int64_t codes = t.d_hi - t.d_lo + 1;
+  const int32_t zero_point = p.input_zero_point;
+  const auto d_lo = static_cast<int32_t>(t.d_lo), d_hi = static_cast<int32_t>(t.d_hi);
+  std::vector<int32_t> largest(static_cast<size_t>(plane)), base(static_cast<size_t>(plane));
+  std::vector<int32_t> lo(static_cast<size_t>(plane)), hi(static_cast<size_t>(plane));
+  for (int64_t set = 0; set < sets; ++set) {
+    const int32_t* xs = x + (set / G * C + set % G * Cg) * plane;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t first = b * bs, count = std::min(bs, Cg - first);
+      // Each position's largest |x − z_x| in the block, and whether every code is in the table.
+      std::fill(largest.begin(), largest.end(), 0);
+      int32_t smallest_d = d_lo, largest_d = d_hi;
+      for (int64_t c = first; c < first + count; ++c) {
+        const int32_t* __restrict xc = xs + c * plane;
+        int32_t* __restrict top = largest.data();
+        for (int64_t pos = 0; pos < plane; ++pos) {
+          const int32_t d = xc[pos] - zero_point;
+          smallest_d = std::min(smallest_d, d), largest_d = std::max(largest_d, d);
+          top[pos] = std::max(top[pos], d < 0 ? -d : d);
+        }
+      }
+      if (smallest_d < d_lo || largest_d > d_hi) return false;
+      // The table row of each position's block, as the index of its entry for x − z_x = 0.
+      for (int64_t pos = 0; pos < plane; ++pos)
+        base[static_cast<size_t>(pos)] =
+            static_cast<int32_t>(t.row_of[static_cast<size_t>(largest[static_cast<size_t>(pos)])] * codes - t.d_lo);
+      std::fill(lo.begin(), lo.end(), kNoBits), std::fill(hi.begin(), hi.end(), -kNoBits);
+      double* values = &out.values[static_cast<size_t>(set * plane * blocks + b) * static_cast<size_t>(out.stride)];
+      const int64_t vector_stride = blocks * out.stride;
+      for (int64_t c = first; c < first + count; ++c) {
+        const int32_t* xc = xs + c * plane;
+        double* column = values + (c - first);
+        for (int64_t pos = 0; pos < plane; ++pos) {
+          const auto e = static_cast<size_t>(base[static_cast<size_t>(pos)] + xc[pos] - zero_point);
+          column[pos * vector_stride] = t.values[e];
+          lo[static_cast<size_t>(pos)] = std::min<int32_t>(lo[static_cast<size_t>(pos)], t.low[e]);
+          hi[static_cast<size_t>(pos)] = std::max<int32_t>(hi[static_cast<size_t>(pos)], t.high[e]);
+        }
+      }
+      for (int64_t pos = 0; pos < plane; ++pos) {
+        const auto at = static_cast<size_t>((set * plane + pos) * blocks + b);
+        out.low[at] = lo[static_cast<size_t>(pos)], out.high[at] = hi[static_cast<size_t>(pos)];
+      }
+    }
+  }
+  return true;
+}
+
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Output (row, m) of the GEMM S with the bias: its code, or false if the sum may not be exact.
@@ -474,7 +532,10 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
   const int64_t G = geo.groups, Cg = geo.in_channels / G, M = geo.out_channels, Mg = M / G;
   const int64_t H = geo.in_h, W = geo.in_w, OH = geo.out_h(), OW = geo.out_w(), plane = H * W, P = OH * OW;
   DoubleBlocks a;
-  if (!convert_input_fast(x, geo.batch * G * plane, Cg, plane, conv_vector_base(geo), p, prepared, a)) return false;
+  const bool converted = prepared.input_table.usable() ? convert_planes_fast(geo, x, p, prepared.input_table, a)
+                                                       : convert_input_fast(x, geo.batch * G * plane, Cg, plane,
+                                                                            conv_vector_base(geo), p, prepared, a);
+  if (!converted) return false;
   const int64_t tap_length = a.blocks * a.stride, row_length = w.taps * tap_length;
   RowMatrix im2col(tap_length == 1 ? 0 : P, row_length), s(tap_length == 1 ? 0 : P, Mg);
   std::vector<int32_t> low(static_cast<size_t>(P)), high(static_cast<size_t>(P));
