@@ -505,6 +505,46 @@ void gemm_f64(const double* a, int64_t lda, int64_t rows, int64_t k, const doubl
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+bool plane_conv(const PlaneConv& g, const double* plane, const double* weights, double* sums) {
+  if (g.stride_w != 1) return false;
+  for (int64_t oy = 0; oy < g.out_h; ++oy) {
+    const double* row = plane + oy * g.stride_h * g.width;
+    for (int64_t ox = 0; ox < g.out_w; ox += 8) {
+      const __mmask8 m = g.out_w - ox >= 8 ? 0xFF : static_cast<__mmask8>((1u << (g.out_w - ox)) - 1);
+      __m512d acc = _mm512_setzero_pd();
+      for (int64_t ky = 0, t = 0; ky < g.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < g.kernel_w; ++kx, ++t) {
+          const double* v = row + ky * g.dilation_h * g.width + kx * g.dilation_w + ox;
+          acc = _mm512_fmadd_pd(_mm512_set1_pd(weights[t]), _mm512_maskz_loadu_pd(m, v), acc);
+        }
+      _mm512_mask_storeu_pd(sums + oy * g.out_w + ox, m, acc);
+    }
+  }
+  return true;
+}
+
+bool plane_ranges(const PlaneConv& g, const int32_t* low_plane, const int32_t* high_plane, int32_t* low,
+                  int32_t* high) {
+  if (g.stride_w != 1) return false;
+  const __m512i none_low = _mm512_set1_epi32(INT32_MAX), none_high = _mm512_set1_epi32(INT32_MIN);
+  for (int64_t oy = 0; oy < g.out_h; ++oy) {
+    const int64_t first = oy * g.stride_h * g.width;
+    for (int64_t ox = 0; ox < g.out_w; ox += 16) {
+      const __mmask16 m = g.out_w - ox >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (g.out_w - ox)) - 1);
+      __m512i lo = none_low, hi = none_high;
+      for (int64_t ky = 0; ky < g.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+          const int64_t at = first + ky * g.dilation_h * g.width + kx * g.dilation_w + ox;
+          lo = _mm512_min_epi32(lo, _mm512_mask_loadu_epi32(none_low, m, low_plane + at));
+          hi = _mm512_max_epi32(hi, _mm512_mask_loadu_epi32(none_high, m, high_plane + at));
+        }
+      _mm512_mask_storeu_epi32(low + oy * g.out_w + ox, m, lo);
+      _mm512_mask_storeu_epi32(high + oy * g.out_w + ox, m, hi);
+    }
+  }
+  return true;
+}
+
 int64_t block_outputs(const BlockOutputs& o, const double* sums, const int32_t* low, const int32_t* high, int64_t n,
                       int32_t* y) {
   // The exactness test of each lane in int32 (bit exponents are within ±2^15), the rounding in double.

@@ -57,6 +57,19 @@ struct BlockOutputs {
 int64_t block_outputs(const BlockOutputs& o, const double* sums, const int32_t* low, const int32_t* high, int64_t n,
                       int32_t* y);
 
+// A convolution over one zero-padded plane of width `width` (block_mac.cpp's one-channel-per-group layers).
+struct PlaneConv {
+  int64_t width = 0, out_h = 0, out_w = 0, kernel_h = 0, kernel_w = 0;
+  int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+};
+// sums[oy · out_w + ox] = Σ_taps weights[ky · kernel_w + kx] · plane[(oy · stride_h + ky · dilation_h) · width +
+// ox + kx · dilation_w], fused multiply-adds in tap order, 8 outputs at a time: exact when every partial sum is a
+// double (the caller proves that). False, doing nothing, if stride_w is not 1.
+bool plane_conv(const PlaneConv& g, const double* plane, const double* weights, double* sums);
+// low / high of each output: the min / max of the planes' entries over its taps, 16 at a time. False, doing
+// nothing, if stride_w is not 1.
+bool plane_ranges(const PlaneConv& g, const int32_t* low_plane, const int32_t* high_plane, int32_t* low, int32_t* high);
+
 // LayerNorm's last step for one row (kernels/layernorm.hpp; docs/numerics.md §10), 8 elements at a time:
 // y[i] = sat_out(zp_out + beta[i] ± R_even(z_i · multiplier[i] / 2^right[i])) with
 // z_i = R_even(c[i] · 2^z_shift / s). The quotient comes from a double estimate floored, exact after one

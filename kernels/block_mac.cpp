@@ -443,7 +443,11 @@ class PaddedPlane {
         width_(geo.in_w + geo.pad_left + geo.pad_right),
         values_(static_cast<size_t>((geo.in_h + geo.pad_top + geo.pad_bottom) * width_)),
         low_(values_.size()),
-        high_(values_.size()) {}
+        high_(values_.size()) {
+    kernel_.width = width_, kernel_.out_h = geo.out_h(), kernel_.out_w = geo.out_w();
+    kernel_.kernel_h = geo.kernel_h, kernel_.kernel_w = geo.kernel_w, kernel_.stride_h = geo.stride_h;
+    kernel_.stride_w = geo.stride_w, kernel_.dilation_h = geo.dilation_h, kernel_.dilation_w = geo.dilation_w;
+  }
   // The input vectors [first, first + H·W) (one element and one block each).
   void fill(const DoubleBlocks& a, int64_t first) {
     std::fill(values_.begin(), values_.end(), 0.0);
@@ -459,6 +463,8 @@ class PaddedPlane {
   // Each output position's bit range over its taps (tap by tap over a row of outputs: loops the compiler
   // vectorizes at stride 1).
   void ranges(int32_t* low, int32_t* high) const {
+    if (simd_at_least(SimdLevel::avx512_vnni) && avx512::plane_ranges(kernel_, low_.data(), high_.data(), low, high))
+      return;
     const int64_t OW = geo_.out_w();
     for (int64_t oy = 0; oy < geo_.out_h(); ++oy) {
       int32_t* __restrict lo = low + oy * OW;
@@ -479,6 +485,7 @@ class PaddedPlane {
   }
   // One output channel's sums [out_h · out_w] from its tap weights (the same order of loops).
   void conv(const double* weights, double* sums) const {
+    if (simd_at_least(SimdLevel::avx512_vnni) && avx512::plane_conv(kernel_, values_.data(), weights, sums)) return;
     const int64_t OW = geo_.out_w();
     for (int64_t oy = 0; oy < geo_.out_h(); ++oy) {
       double* __restrict row = sums + oy * OW;
@@ -501,6 +508,7 @@ class PaddedPlane {
   int64_t width_;
   std::vector<double> values_;
   std::vector<int32_t> low_, high_;
+  avx512::PlaneConv kernel_;
 };
 
 // The outputs of one output channel from its sums s[row · stride]; false if one may not be exact (the layer
