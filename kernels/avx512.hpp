@@ -57,6 +57,14 @@ struct BlockOutputs {
 int64_t block_outputs(const BlockOutputs& o, const double* sums, const int32_t* low, const int32_t* high, int64_t n,
                       int32_t* y);
 
+// One block of a convolution's input through block_mac.cpp's conversion table, 16 positions at a time: for
+// c < count and pos < plane, e = base[pos] + x[c · plane + pos] − zero_point (the caller proves it indexes the
+// table), values[pos · vector_stride + c] = table_values[e], low[pos] = min(low[pos], table_low[e]) and
+// high[pos] = max(high[pos], table_high[e]). False, doing nothing, if the values' indices would pass int32.
+bool table_elements(const int32_t* x, int64_t plane, int64_t count, int32_t zero_point, const int32_t* base,
+                    const double* table_values, const int32_t* table_low, const int32_t* table_high,
+                    int64_t vector_stride, double* values, int32_t* low, int32_t* high);
+
 // A convolution over one zero-padded plane of width `width` (block_mac.cpp's one-channel-per-group layers).
 struct PlaneConv {
   int64_t width = 0, out_h = 0, out_w = 0, kernel_h = 0, kernel_w = 0;

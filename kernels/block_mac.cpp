@@ -242,7 +242,7 @@ InputTable build_input_table(const BlockMacParams& p, const ElementTable& table)
       if (t.values[at] == 0) continue;
       int32_t l = 0, h = 0;
       bit_range(t.values[at], l, h);
-      t.low[at] = static_cast<int16_t>(l), t.high[at] = static_cast<int16_t>(h);
+      t.low[at] = l, t.high[at] = h;
     }
   }
   t.d_lo = lo, t.d_hi = hi;
@@ -307,7 +307,7 @@ bool convert_input_fast(const int32_t* x, int64_t vectors, int64_t channels, int
       }
       const size_t row = static_cast<size_t>(t.row_of[static_cast<size_t>(largest)]) * static_cast<size_t>(codes);
       const double* values = &t.values[row];
-      const int16_t *lows = &t.low[row], *highs = &t.high[row];
+      const int32_t *lows = &t.low[row], *highs = &t.high[row];
       const size_t at = static_cast<size_t>(v * blocks + b);
       double* o = &out.values[at * static_cast<size_t>(out.stride)];
       int32_t lo = kNoBits, hi = -kNoBits;
@@ -361,7 +361,12 @@ bool convert_planes_fast(const ConvGeometry& geo, const int32_t* x, const BlockM
       std::fill(lo.begin(), lo.end(), kNoBits), std::fill(hi.begin(), hi.end(), -kNoBits);
       double* values = &out.values[static_cast<size_t>(set * plane * blocks + b) * static_cast<size_t>(out.stride)];
       const int64_t vector_stride = blocks * out.stride;
-      for (int64_t c = first; c < first + count; ++c) {
+      int64_t count_done = 0;
+      if (simd_at_least(SimdLevel::avx512_vnni) &&
+          avx512::table_elements(xs + first * plane, plane, count, zero_point, base.data(), t.values.data(),
+                                 t.low.data(), t.high.data(), vector_stride, values, lo.data(), hi.data()))
+        count_done = count;
+      for (int64_t c = first + count_done; c < first + count; ++c) {
         const int32_t* xc = xs + c * plane;
         double* column = values + (c - first);
         for (int64_t pos = 0; pos < plane; ++pos) {
