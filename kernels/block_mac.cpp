@@ -330,7 +330,11 @@ bool convert_planes_fast(const ConvGeometry& geo, const int32_t* x, const BlockM
   const int64_t G = geo.groups, C = geo.in_channels, Cg = C / G, plane = geo.in_h * geo.in_w;
   const int64_t bs = p.activation_format.block_size, blocks = (Cg + bs - 1) / bs, sets = geo.batch * G;
   out.blocks = blocks, out.stride = std::min(bs, Cg);
-  out.values.assign(static_cast<size_t>(sets * plane * blocks * out.stride), 0.0);
+  const auto size = static_cast<size_t>(sets * plane * blocks * out.stride);
+  if (Cg % out.stride == 0)
+    out.values.resize(size);  // every entry is written below
+  else
+    out.values.assign(size, 0.0);  // the last block's lanes past the channels stay zero
   out.low.resize(static_cast<size_t>(sets * plane * blocks)), out.high.resize(out.low.size());
   const int64_t codes = t.d_hi - t.d_lo + 1;
   const int32_t zero_point = p.input_zero_point;
@@ -544,18 +548,21 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
                const PreparedBlockWeights& prepared, int32_t* out) {
   const int64_t G = geo.groups, Cg = geo.in_channels / G, M = geo.out_channels, Mg = M / G;
   const int64_t H = geo.in_h, W = geo.in_w, OH = geo.out_h(), OW = geo.out_w(), plane = H * W, P = OH * OW;
-  DoubleBlocks a;
+  // Scratch kept per thread between calls: the layers of a run reuse it instead of fresh pages each call.
+  thread_local DoubleBlocks a;
   const bool converted = prepared.input_table.usable() ? convert_planes_fast(geo, x, p, prepared.input_table, a)
                                                        : convert_input_fast(x, geo.batch * G * plane, Cg, plane,
                                                                             conv_vector_base(geo), p, prepared, a);
   if (!converted) return false;
   const int64_t tap_length = a.blocks * a.stride, row_length = w.taps * tap_length;
-  RowMatrix im2col(tap_length == 1 ? 0 : P, row_length), s(tap_length == 1 ? 0 : P, Mg);
-  std::vector<int32_t> low(static_cast<size_t>(P)), high(static_cast<size_t>(P));
+  thread_local RowMatrix im2col, s;
+  thread_local std::vector<int32_t> low, high;
+  if (tap_length != 1) im2col.resize(P, row_length), s.resize(P, Mg);
+  low.resize(static_cast<size_t>(P)), high.resize(static_cast<size_t>(P));
   const double reciprocal = 1.0 / to_double(p.output_scale);
   const int32_t log2_terms = ceil_log2(row_length);
   std::optional<PaddedPlane> padded;
-  std::vector<double> channel_sums, channel_major;
+  thread_local std::vector<double> channel_sums, channel_major;
   if (tap_length == 1) padded.emplace(geo), channel_sums.resize(static_cast<size_t>(P));
   for (int64_t n = 0; n < geo.batch; ++n)
     for (int64_t g = 0; g < G; ++g) {
