@@ -534,20 +534,42 @@ bool table_elements(const int32_t* x, int64_t plane, int64_t count, int32_t zero
   return true;
 }
 
-bool plane_conv(const PlaneConv& g, const double* plane, const double* weights, double* sums) {
-  if (g.stride_w != 1) return false;
+namespace {
+// CH output channels at once: each tap's 8 plane values loaded once for all of them.
+template <int CH>
+void plane_conv_channels(const PlaneConv& g, const double* plane, const double* weights, double* sums) {
+  const int64_t taps = g.kernel_h * g.kernel_w, outputs = g.out_h * g.out_w;
   for (int64_t oy = 0; oy < g.out_h; ++oy) {
     const double* row = plane + oy * g.stride_h * g.width;
     for (int64_t ox = 0; ox < g.out_w; ox += 8) {
       const __mmask8 m = g.out_w - ox >= 8 ? 0xFF : static_cast<__mmask8>((1u << (g.out_w - ox)) - 1);
-      __m512d acc = _mm512_setzero_pd();
+      __m512d acc[CH];
+#pragma GCC unroll 8
+      for (int c = 0; c < CH; ++c) acc[c] = _mm512_setzero_pd();
       for (int64_t ky = 0, t = 0; ky < g.kernel_h; ++ky)
         for (int64_t kx = 0; kx < g.kernel_w; ++kx, ++t) {
-          const double* v = row + ky * g.dilation_h * g.width + kx * g.dilation_w + ox;
-          acc = _mm512_fmadd_pd(_mm512_set1_pd(weights[t]), _mm512_maskz_loadu_pd(m, v), acc);
+          const __m512d v = _mm512_maskz_loadu_pd(m, row + ky * g.dilation_h * g.width + kx * g.dilation_w + ox);
+#pragma GCC unroll 8
+          for (int c = 0; c < CH; ++c) acc[c] = _mm512_fmadd_pd(_mm512_set1_pd(weights[c * taps + t]), v, acc[c]);
         }
-      _mm512_mask_storeu_pd(sums + oy * g.out_w + ox, m, acc);
+#pragma GCC unroll 8
+      for (int c = 0; c < CH; ++c) _mm512_mask_storeu_pd(sums + c * outputs + oy * g.out_w + ox, m, acc[c]);
     }
+  }
+}
+}  // namespace
+
+bool plane_conv(const PlaneConv& g, const double* plane, const double* weights, int64_t channels, double* sums) {
+  if (g.stride_w != 1) return false;
+  const int64_t taps = g.kernel_h * g.kernel_w, outputs = g.out_h * g.out_w;
+  for (int64_t c = 0; c < channels;) {
+    const int64_t left = channels - c;
+    const int64_t step = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    (step == 8   ? plane_conv_channels<8>
+     : step == 4 ? plane_conv_channels<4>
+     : step == 2 ? plane_conv_channels<2>
+                 : plane_conv_channels<1>)(g, plane, weights + c * taps, sums + c * outputs);
+    c += step;
   }
   return true;
 }

@@ -70,10 +70,11 @@ struct PlaneConv {
   int64_t width = 0, out_h = 0, out_w = 0, kernel_h = 0, kernel_w = 0;
   int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
 };
-// sums[oy · out_w + ox] = Σ_taps weights[ky · kernel_w + kx] · plane[(oy · stride_h + ky · dilation_h) · width +
-// ox + kx · dilation_w], fused multiply-adds in tap order, 8 outputs at a time: exact when every partial sum is a
-// double (the caller proves that). False, doing nothing, if stride_w is not 1.
-bool plane_conv(const PlaneConv& g, const double* plane, const double* weights, double* sums);
+// For each output channel c < channels: sums[c · out_h · out_w + oy · out_w + ox] = Σ_taps weights[c · taps + ky ·
+// kernel_w + kx] · plane[(oy · stride_h + ky · dilation_h) · width + ox + kx · dilation_w], fused multiply-adds
+// in tap order, 8 outputs of up to 8 channels at a time: exact when every partial sum is a double (the caller
+// proves that). False, doing nothing, if stride_w is not 1.
+bool plane_conv(const PlaneConv& g, const double* plane, const double* weights, int64_t channels, double* sums);
 // low / high of each output: the min / max of the planes' entries over its taps, 16 at a time. False, doing
 // nothing, if stride_w is not 1.
 bool plane_ranges(const PlaneConv& g, const int32_t* low_plane, const int32_t* high_plane, int32_t* low, int32_t* high);

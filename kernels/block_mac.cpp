@@ -492,24 +492,27 @@ class PaddedPlane {
         }
     }
   }
-  // One output channel's sums [out_h · out_w] from its tap weights (the same order of loops).
-  void conv(const double* weights, double* sums) const {
-    if (simd_at_least(SimdLevel::avx512_vnni) && avx512::plane_conv(kernel_, values_.data(), weights, sums)) return;
-    const int64_t OW = geo_.out_w();
-    for (int64_t oy = 0; oy < geo_.out_h(); ++oy) {
-      double* __restrict row = sums + oy * OW;
-      std::fill(row, row + OW, 0.0);
-      for (int64_t ky = 0, t = 0; ky < geo_.kernel_h; ++ky)
-        for (int64_t kx = 0; kx < geo_.kernel_w; ++kx, ++t) {
-          const double weight = weights[t];
-          const double* __restrict v = &values_[static_cast<size_t>(
-              (oy * geo_.stride_h + ky * geo_.dilation_h) * width_ + kx * geo_.dilation_w)];
-          if (geo_.stride_w == 1)
-            for (int64_t ox = 0; ox < OW; ++ox) row[ox] += weight * v[ox];
-          else
-            for (int64_t ox = 0; ox < OW; ++ox) row[ox] += weight * v[ox * geo_.stride_w];
-        }
-    }
+  // Each output channel's sums [channels, out_h · out_w] from its tap weights [channels, taps] (the same order of
+  // loops).
+  void conv(const double* weights, int64_t channels, double* sums) const {
+    if (simd_at_least(SimdLevel::avx512_vnni) && avx512::plane_conv(kernel_, values_.data(), weights, channels, sums))
+      return;
+    const int64_t OW = geo_.out_w(), taps = geo_.kernel_h * geo_.kernel_w;
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t oy = 0; oy < geo_.out_h(); ++oy) {
+        double* __restrict row = sums + (c * geo_.out_h() + oy) * OW;
+        std::fill(row, row + OW, 0.0);
+        for (int64_t ky = 0, t = 0; ky < geo_.kernel_h; ++ky)
+          for (int64_t kx = 0; kx < geo_.kernel_w; ++kx, ++t) {
+            const double weight = weights[c * taps + t];
+            const double* __restrict v = &values_[static_cast<size_t>(
+                (oy * geo_.stride_h + ky * geo_.dilation_h) * width_ + kx * geo_.dilation_w)];
+            if (geo_.stride_w == 1)
+              for (int64_t ox = 0; ox < OW; ++ox) row[ox] += weight * v[ox];
+            else
+              for (int64_t ox = 0; ox < OW; ++ox) row[ox] += weight * v[ox * geo_.stride_w];
+          }
+      }
   }
 
  private:
@@ -563,16 +566,16 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
   const int32_t log2_terms = ceil_log2(row_length);
   std::optional<PaddedPlane> padded;
   thread_local std::vector<double> channel_sums, channel_major;
-  if (tap_length == 1) padded.emplace(geo), channel_sums.resize(static_cast<size_t>(P));
+  if (tap_length == 1) padded.emplace(geo), channel_sums.resize(static_cast<size_t>(Mg * P));
   for (int64_t n = 0; n < geo.batch; ++n)
     for (int64_t g = 0; g < G; ++g) {
       const double* weights = &prepared.weight_values[static_cast<size_t>(g * Mg * row_length)];
       if (padded) {
         padded->fill(a, (n * G + g) * plane);
         padded->ranges(low.data(), high.data());
+        padded->conv(weights, Mg, channel_sums.data());
         for (int64_t mm = 0; mm < Mg; ++mm) {
-          padded->conv(weights + mm * row_length, channel_sums.data());
-          if (!channel_outputs(channel_sums.data(), 1, P, low.data(), high.data(), log2_terms,
+          if (!channel_outputs(channel_sums.data() + mm * P, 1, P, low.data(), high.data(), log2_terms,
                                ChannelConstants(prepared, g * Mg + mm), reciprocal, p, out + (n * M + g * Mg + mm) * P))
             return false;
         }
