@@ -74,7 +74,8 @@ double bench_model(const std::string& name, const Graph& graph, const IntGraph& 
   return base;
 }
 
-// The block-format IntGraphs of the CNN against its w8a8 IntGraph, the engines run alternately.
+// The block-format IntGraphs of the CNN against its w8a8 IntGraph, the engines run alternately; the ratio is
+// each one's best run over the w8a8 engine's best.
 void bench_formats(const Graph& graph, const IntGraph& int8, const Tensor& calibration, const Tensor& test,
                    const std::string& model, const Preprocess& norm) {
   const char* const configs[] = {"mxint8", "mxfp8", "bfp16"};
@@ -88,11 +89,15 @@ void bench_formats(const Graph& graph, const IntGraph& int8, const Tensor& calib
   fmt::print("fmnist_cnn, DirectEngine, batch 100, 1 thread, {} test images per run\n", test.shape[0]);
   fmt::print("{:<12} {:>10} {:>10}\n", "config", "images/s", "vs w8a8");
   fmt::print("{:<12} {:>10.0f} {:>10.2f}\n", "w8a8", base, 1.0);
+  // Best of three alternating rounds each: on a shared VM a single run can lose a third to stolen time.
   for (size_t i = 0; i < graphs.size(); ++i) {
     const DirectEngine engine(graphs[i]);
-    const double v = images_per_second(test, 100, [&](const Tensor& x) { engine.run(x); });
-    const double again = images_per_second(test, 100, [&](const Tensor& x) { base_engine.run(x); });
-    fmt::print("{:<12} {:>10.0f} {:>10.3f}\n", configs[i], v, v / std::max(base, again));
+    double v = 0, best_base = base;
+    for (int round = 0; round < 3; ++round) {
+      v = std::max(v, images_per_second(test, 100, [&](const Tensor& x) { engine.run(x); }));
+      best_base = std::max(best_base, images_per_second(test, 100, [&](const Tensor& x) { base_engine.run(x); }));
+    }
+    fmt::print("{:<12} {:>10.0f} {:>10.3f}\n", configs[i], v, v / best_base);
   }
 }
 }  // namespace

@@ -597,7 +597,8 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
                 }
                 const size_t vector = static_cast<size_t>((n * G + g) * plane + iy * W + ix);
                 const size_t first_block = vector * static_cast<size_t>(a.blocks);
-                std::copy_n(&a.values[first_block * static_cast<size_t>(a.stride)], tap_length, dst);
+                const double* __restrict src = &a.values[first_block * static_cast<size_t>(a.stride)];
+                for (int64_t i = 0; i < tap_length; ++i) dst[i] = src[i];  // inline: a library call per tap costs more
                 for (int64_t b = 0; b < a.blocks; ++b)
                   lo = std::min(lo, a.low[first_block + static_cast<size_t>(b)]),
                   hi = std::max(hi, a.high[first_block + static_cast<size_t>(b)]);
