@@ -506,8 +506,8 @@ void gemm_f64(const double* a, int64_t lda, int64_t rows, int64_t k, const doubl
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 bool table_elements(const int32_t* x, int64_t plane, int64_t count, int32_t zero_point, const int32_t* base,
-                    const double* table_values, const int32_t* table_low, const int32_t* table_high,
-                    int64_t vector_stride, double* values, int32_t* low, int32_t* high) {
+                    const double* table_values, const int32_t* table_bits, int64_t vector_stride, double* values,
+                    int32_t* low, int32_t* high) {
   if ((plane + 16) * vector_stride >= INT32_MAX) return false;  // scatter indices are int32
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i stride = _mm512_set1_epi32(static_cast<int32_t>(vector_stride)), z = _mm512_set1_epi32(zero_point);
@@ -516,7 +516,7 @@ bool table_elements(const int32_t* x, int64_t plane, int64_t count, int32_t zero
     const __m512i b = _mm512_maskz_loadu_epi32(m, base + pos);
     const __m512i at =
         _mm512_mullo_epi32(_mm512_add_epi32(lanes, _mm512_set1_epi32(static_cast<int32_t>(pos))), stride);
-    __m512i lo = _mm512_maskz_loadu_epi32(m, low + pos), hi = _mm512_maskz_loadu_epi32(m, high + pos);
+    __m512i bits = _mm512_set1_epi32(INT32_MAX & ~0x8000);  // both int16 halves 0x7FFF: empty
     for (int64_t c = 0; c < count; ++c) {
       const __m512i e = _mm512_sub_epi32(_mm512_add_epi32(b, _mm512_maskz_loadu_epi32(m, x + c * plane + pos)), z);
       const __m512d v0 = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), static_cast<__mmask8>(m),
@@ -526,10 +526,13 @@ bool table_elements(const int32_t* x, int64_t plane, int64_t count, int32_t zero
       const __m512i where = _mm512_add_epi32(at, _mm512_set1_epi32(static_cast<int32_t>(c)));
       _mm512_mask_i32scatter_pd(values, static_cast<__mmask8>(m), _mm512_castsi512_si256(where), v0, 8);
       _mm512_mask_i32scatter_pd(values, static_cast<__mmask8>(m >> 8), _mm512_extracti64x4_epi64(where, 1), v1, 8);
-      lo = _mm512_mask_min_epi32(lo, m, lo, _mm512_mask_i32gather_epi32(lo, m, e, table_low, 4));
-      hi = _mm512_mask_max_epi32(hi, m, hi, _mm512_mask_i32gather_epi32(hi, m, e, table_high, 4));
+      bits = _mm512_min_epi16(bits, _mm512_mask_i32gather_epi32(bits, m, e, table_bits, 4));
     }
-    _mm512_mask_storeu_epi32(low + pos, m, lo), _mm512_mask_storeu_epi32(high + pos, m, hi);
+    // low = the low halves' minimum, high = −(the high halves' minimum).
+    const __m512i lo = _mm512_srai_epi32(_mm512_slli_epi32(bits, 16), 16);
+    const __m512i hi = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_srai_epi32(bits, 16));
+    _mm512_mask_storeu_epi32(low + pos, m, _mm512_min_epi32(lo, _mm512_maskz_loadu_epi32(m, low + pos)));
+    _mm512_mask_storeu_epi32(high + pos, m, _mm512_max_epi32(hi, _mm512_maskz_loadu_epi32(m, high + pos)));
   }
   return true;
 }

@@ -59,11 +59,12 @@ int64_t block_outputs(const BlockOutputs& o, const double* sums, const int32_t* 
 
 // One block of a convolution's input through block_mac.cpp's conversion table, 16 positions at a time: for
 // c < count and pos < plane, e = base[pos] + x[c · plane + pos] − zero_point (the caller proves it indexes the
-// table), values[pos · vector_stride + c] = table_values[e], low[pos] = min(low[pos], table_low[e]) and
-// high[pos] = max(high[pos], table_high[e]). False, doing nothing, if the values' indices would pass int32.
+// table), values[pos · vector_stride + c] = table_values[e], low[pos] = min(low[pos], L) and high[pos] =
+// max(high[pos], H) with table_bits[e] holding L and −H as int16 halves. False, doing nothing, if the values'
+// indices would pass int32.
 bool table_elements(const int32_t* x, int64_t plane, int64_t count, int32_t zero_point, const int32_t* base,
-                    const double* table_values, const int32_t* table_low, const int32_t* table_high,
-                    int64_t vector_stride, double* values, int32_t* low, int32_t* high);
+                    const double* table_values, const int32_t* table_bits, int64_t vector_stride, double* values,
+                    int32_t* low, int32_t* high);
 
 // A convolution over one zero-padded plane of width `width` (block_mac.cpp's one-channel-per-group layers).
 struct PlaneConv {

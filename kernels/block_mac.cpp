@@ -245,6 +245,10 @@ InputTable build_input_table(const BlockMacParams& p, const ElementTable& table)
       t.low[at] = l, t.high[at] = h;
     }
   }
+  t.bits.resize(t.low.size());
+  for (size_t i = 0; i < t.bits.size(); ++i)  // bit exponents are within ±kNoBits = ±2^14: both fit int16
+    t.bits[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(t.low[i])) |
+                                     static_cast<uint32_t>(static_cast<uint16_t>(-t.high[i])) << 16);
   t.d_lo = lo, t.d_hi = hi;
   return t;
 }
@@ -368,7 +372,7 @@ bool convert_planes_fast(const ConvGeometry& geo, const int32_t* x, const BlockM
       int64_t count_done = 0;
       if (simd_at_least(SimdLevel::avx512_vnni) &&
           avx512::table_elements(xs + first * plane, plane, count, zero_point, base.data(), t.values.data(),
-                                 t.low.data(), t.high.data(), vector_stride, values, lo.data(), hi.data()))
+                                 t.bits.data(), vector_stride, values, lo.data(), hi.data()))
         count_done = count;
       for (int64_t c = first + count_done; c < first + count; ++c) {
         const int32_t* xc = xs + c * plane;

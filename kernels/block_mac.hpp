@@ -66,6 +66,7 @@ struct InputTable {
   std::vector<int32_t> exponents;  // [row]: the block's exponent (the element lsb plus its scale)
   std::vector<double> values;      // [row, x − z_x − d_lo]: the element's value, scale included
   std::vector<int32_t> low, high;  // [row, x − z_x − d_lo]: its lowest set bit and top bit (zero: empty)
+  std::vector<int32_t> bits;       // the same two as int16 halves, low and −high (one load serves both)
   bool usable() const { return d_hi >= d_lo; }
 };
 
