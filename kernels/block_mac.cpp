@@ -407,6 +407,9 @@ struct ChannelConstants {
         bias_low(w.bias_low[static_cast<size_t>(m)]),
         bias_high(w.bias_high[static_cast<size_t>(m)]),
         bias(w.bias_values[static_cast<size_t>(m)]) {}
+  // A column of a block matmul: its bit range, no bias.
+  ChannelConstants(int32_t low, int32_t high)
+      : weight_low(low), weight_high(high), bias_low(kNoBits), bias_high(-kNoBits), bias(0) {}
 };
 
 inline __attribute__((always_inline)) bool fast_output(double sum, int32_t alow, int32_t ahigh, int32_t log2_terms,
@@ -819,6 +822,50 @@ BlockCodes block_matmul_b_input(int64_t batch, int64_t K, int64_t N, const int32
   return c;
 }
 
+namespace {
+// The fast form of a block matmul (the exact model): both operands' blocks as doubles, one GEMM a batch
+// (B's columns are the converted vectors, so A · Bᵀ of two row-major matrices), each output checked exact from
+// its row's and column's bit ranges; false if a block is NaN or infinite or a sum may not be exact.
+bool fast_matmul(int64_t batch, int64_t M, int64_t N, const AlignedBlocks& aa, const AlignedBlocks& ab,
+                 const BlockMacParams& p, int32_t* out) {
+  DoubleBlocks da, db;
+  if (!to_doubles(aa, da) || !to_doubles(ab, db)) return false;
+  const int64_t blocks = static_cast<int64_t>(aa.exponents.size()) / (batch * M), row_length = blocks * aa.stride;
+  const auto ranges = [blocks](const DoubleBlocks& d, int64_t vectors, std::vector<int32_t>& low,
+                               std::vector<int32_t>& high) {
+    low.assign(static_cast<size_t>(vectors), kNoBits), high.assign(static_cast<size_t>(vectors), -kNoBits);
+    for (int64_t v = 0; v < vectors; ++v)
+      for (int64_t b = 0; b < blocks; ++b)
+        low[static_cast<size_t>(v)] = std::min(low[static_cast<size_t>(v)], d.low[static_cast<size_t>(v * blocks + b)]),
+        high[static_cast<size_t>(v)] =
+            std::max(high[static_cast<size_t>(v)], d.high[static_cast<size_t>(v * blocks + b)]);
+  };
+  std::vector<int32_t> a_low, a_high, b_low, b_high;
+  ranges(da, batch * M, a_low, a_high), ranges(db, batch * N, b_low, b_high);
+  const double reciprocal = 1.0 / to_double(p.output_scale);
+  const int32_t log2_terms = ceil_log2(row_length);
+  RowMatrix s(M, N);
+  for (int64_t t = 0; t < batch; ++t) {
+    const double* at = &da.values[static_cast<size_t>(t * M * row_length)];
+    const double* bt = &db.values[static_cast<size_t>(t * N * row_length)];
+    const std::vector<double> panels = pack_f64_panels(bt, N, row_length);
+    if (!gemm_f64(at, row_length, M, row_length, panels.data(), N, s.data(), N))
+      s.noalias() =
+          Eigen::Map<const RowMatrix>(at, M, row_length) * Eigen::Map<const RowMatrix>(bt, N, row_length).transpose();
+    for (int64_t n = 0; n < N; ++n) {
+      const size_t column = static_cast<size_t>(t * N + n);
+      const ChannelConstants c(b_low[column], b_high[column]);
+      for (int64_t m = 0; m < M; ++m) {
+        const size_t row = static_cast<size_t>(t * M + m);
+        if (!fast_output(s(m, n), a_low[row], a_high[row], log2_terms, c, reciprocal, p, out[(t * M + m) * N + n]))
+          return false;
+      }
+    }
+  }
+  return true;
+}
+}  // namespace
+
 void block_matmul(int64_t batch, int64_t M, int64_t K, int64_t N, const int32_t* a, const int32_t* b,
                   const BlockMatmulParams& p, int32_t* out) {
   if (p.a.activation_format.block_size != p.b_format.block_size)
@@ -829,6 +876,13 @@ void block_matmul(int64_t batch, int64_t M, int64_t K, int64_t N, const int32_t*
   const AlignedBlocks aa = convert_input(
       a, batch * M, K, 1, [K](int64_t v) { return v * K; }, p.a, ta);
   const AlignedBlocks ab = convert_input(b, batch * N, K, N, column_base(K, N), pb, tb);
+  const int64_t outputs = batch * M * N;
+  if (p.a.accumulation == BlockAccumulation::exact && simd_at_least(SimdLevel::portable) &&
+      fast_matmul(batch, M, N, aa, ab, p.a, out)) {
+    block_mac_counts().fast += outputs;
+    return;
+  }
+  block_mac_counts().spec += outputs;
   const bool wide = needs_wide_sums(ta, tb, p.a.activation_format.block_size);
   const int64_t blocks = (K + p.a.activation_format.block_size - 1) / p.a.activation_format.block_size;
   for (int64_t t = 0; t < batch; ++t)

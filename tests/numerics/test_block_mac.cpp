@@ -323,7 +323,7 @@ TEST_CASE("block matmuls of two activations equal block_dot on the spec conversi
   std::mt19937_64 rng(31);
   const char* const pairs[][2] = {
       {"mxfp8_e4m3", "mxfp8_e4m3"}, {"mxint8", "mxint8"}, {"mxfp6_e2m3", "mxfp4_e2m1"}, {"bfp16", "bfp16"}};
-  int64_t outputs = 0;
+  int64_t outputs = 0, fast_outputs = 0;
   for (const auto& pair : pairs)
     for (const BlockAccumulation acc : {BlockAccumulation::exact, BlockAccumulation::fp32})
       for (int trial = 0; trial < 4; ++trial) {
@@ -340,13 +340,21 @@ TEST_CASE("block matmuls of two activations equal block_dot on the spec conversi
         p.a.input_lo = p.b_lo = 0, p.a.input_hi = p.b_hi = 255;
         p.a.output_scale = exact_float(std::ldexp(1.0f + static_cast<float>(rng() % 100) / 100.0f, -2));
         p.a.output_zero_point = 7, p.a.output_lo = 0, p.a.output_hi = 255;
-        const int64_t batch = 2, M = 1 + static_cast<int64_t>(rng() % 5), K = 1 + static_cast<int64_t>(rng() % 70),
-                      N = 1 + static_cast<int64_t>(rng() % 5);
+        // Up to 13 rows and 20 columns: whole and partial panels and row blocks of the fast form's GEMM.
+        const int64_t batch = 2, M = 1 + static_cast<int64_t>(rng() % 13), K = 1 + static_cast<int64_t>(rng() % 70),
+                      N = 1 + static_cast<int64_t>(rng() % 20);
         std::vector<int32_t> a(static_cast<size_t>(batch * M * K)), b(static_cast<size_t>(batch * K * N));
         for (auto& v : a) v = static_cast<int32_t>(rng() % 256);
         for (auto& v : b) v = static_cast<int32_t>(rng() % 256);
-        std::vector<int32_t> y(static_cast<size_t>(batch * M * N));
-        block_matmul(batch, M, K, N, a.data(), b.data(), p, y.data());
+        // Every kernel level equal to the spec loops (per_addition); the default level's outputs checked below.
+        BlockMacCounts counts;
+        const std::vector<int32_t> y = at_every_level(
+            static_cast<size_t>(batch * M * N),
+            [&](int32_t* out) { block_matmul(batch, M, K, N, a.data(), b.data(), p, out); }, counts);
+        if (acc == BlockAccumulation::exact)
+          fast_outputs += counts.fast;
+        else
+          CHECK(counts.fast == 0);
         const BlockMacParams pb = block_matmul_b_side(p);
         // One vector of K codes converted: its element codes and scale codes.
         auto convert = [&](const BlockFormat& f, const BlockMacParams& side, const std::vector<int32_t>& codes,
@@ -385,4 +393,5 @@ TEST_CASE("block matmuls of two activations equal block_dot on the spec conversi
             }
       }
   CHECK(outputs > 500);
+  CHECK(fast_outputs > 0);  // the exact model's fast form ran (and equalled the spec above)
 }
