@@ -255,9 +255,14 @@ InputTable build_input_table(const BlockMacParams& p, const ElementTable& table)
 
 // An operand's blocks as doubles: values [vectors, blocks, stride] (zero padded), each block's bit range.
 struct DoubleBlocks {
-  int64_t blocks = 0, stride = 0;
+  int64_t blocks = 0, stride = 0;  // blocks per vector, values stored per block
   std::vector<double> values;
   std::vector<int32_t> low, high;
+  // Widens [low, high] to hold the bit range of every block of vector v.
+  void widen_by_vector(int64_t v, int32_t& lo, int32_t& hi) const {
+    for (size_t b = static_cast<size_t>(v * blocks); b < static_cast<size_t>((v + 1) * blocks); ++b)
+      lo = std::min(lo, low[b]), hi = std::max(hi, high[b]);
+  }
 };
 
 void block_bits(const double* v, int64_t n, int32_t& low, int32_t& high) {
@@ -438,9 +443,7 @@ bool fast_linear(int64_t rows, const int32_t* x, const BlockMacParams& p, const 
   const int32_t log2_terms = ceil_log2(row_length);
   for (int64_t r = 0; r < rows; ++r) {
     int32_t low = kNoBits, high = -kNoBits;
-    for (int64_t b = 0; b < a.blocks; ++b)
-      low = std::min(low, a.low[static_cast<size_t>(r * a.blocks + b)]),
-      high = std::max(high, a.high[static_cast<size_t>(r * a.blocks + b)]);
+    a.widen_by_vector(r, low, high);
     for (int64_t m = 0; m < M; ++m)
       if (!fast_output(s(r, m), low, high, log2_terms, ChannelConstants(prepared, m), reciprocal, p, out[r * M + m]))
         return false;
@@ -606,9 +609,7 @@ bool fast_conv(const ConvGeometry& geo, const int32_t* x, const BlockMacParams& 
                 const size_t first_block = vector * static_cast<size_t>(a.blocks);
                 const double* __restrict src = &a.values[first_block * static_cast<size_t>(a.stride)];
                 for (int64_t i = 0; i < tap_length; ++i) dst[i] = src[i];  // inline: a library call per tap costs more
-                for (int64_t b = 0; b < a.blocks; ++b)
-                  lo = std::min(lo, a.low[first_block + static_cast<size_t>(b)]),
-                  hi = std::max(hi, a.high[first_block + static_cast<size_t>(b)]);
+                a.widen_by_vector(static_cast<int64_t>(vector), lo, hi);
               }
             }
             low[static_cast<size_t>(row)] = lo, high[static_cast<size_t>(row)] = hi;
@@ -831,14 +832,12 @@ bool fast_matmul(int64_t batch, int64_t M, int64_t N, const AlignedBlocks& aa, c
   DoubleBlocks da, db;
   if (!to_doubles(aa, da) || !to_doubles(ab, db)) return false;
   const int64_t blocks = static_cast<int64_t>(aa.exponents.size()) / (batch * M), row_length = blocks * aa.stride;
-  const auto ranges = [blocks](const DoubleBlocks& d, int64_t vectors, std::vector<int32_t>& low,
-                               std::vector<int32_t>& high) {
+  da.blocks = db.blocks = blocks;
+  const auto ranges = [](const DoubleBlocks& d, int64_t vectors, std::vector<int32_t>& low,
+                         std::vector<int32_t>& high) {
     low.assign(static_cast<size_t>(vectors), kNoBits), high.assign(static_cast<size_t>(vectors), -kNoBits);
     for (int64_t v = 0; v < vectors; ++v)
-      for (int64_t b = 0; b < blocks; ++b)
-        low[static_cast<size_t>(v)] = std::min(low[static_cast<size_t>(v)], d.low[static_cast<size_t>(v * blocks + b)]),
-        high[static_cast<size_t>(v)] =
-            std::max(high[static_cast<size_t>(v)], d.high[static_cast<size_t>(v * blocks + b)]);
+      d.widen_by_vector(v, low[static_cast<size_t>(v)], high[static_cast<size_t>(v)]);
   };
   std::vector<int32_t> a_low, a_high, b_low, b_high;
   ranges(da, batch * M, a_low, a_high), ranges(db, batch * N, b_low, b_high);
