@@ -91,24 +91,6 @@ constexpr std::array<BlockFn, sizeof...(R)> blocks16(std::integer_sequence<int, 
   return {&block16<R + 1>...};
 }
 
-// The u8 B operand of one 16-pixel panel repacked for vpdpbusd: for each group of four reduction rows,
-// 16 pixels × their 4 bytes (64 bytes, pixel order, `stride` bytes apart from one group to the next), so
-// that the microkernel loads one vector per group and panel.
-void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride) {
-  for (int64_t k = 0; k < kq; k += 4, out += stride) {
-    const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k] + p0));
-    const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 1] + p0));
-    const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 2] + p0));
-    const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 3] + p0));
-    const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);  // pixels 0–7, 8–15
-    const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi16(lo01, lo23));       // pixels 0–3
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_unpackhi_epi16(lo01, lo23));  // 4–7
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32), _mm_unpacklo_epi16(hi01, hi23));  // 8–11
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 48), _mm_unpackhi_epi16(hi01, hi23));  // 12–15
-  }
-}
-
 // ROWS output channels × PANELS·16 pixels from packed quads (panel j's group q at packed + (q·PANELS + j)·64).
 template <int ROWS, int PANELS>
 void block_u8s8(const int8_t* a, const uint8_t* packed, int64_t kq, const int32_t* bias, int32_t* c, int64_t ldc) {
@@ -144,6 +126,21 @@ constexpr std::array<BlockU8Fn, sizeof...(R)> blocks_u8s8(std::integer_sequence<
 }
 
 }  // namespace
+
+void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride) {
+  for (int64_t k = 0; k < kq; k += 4, out += stride) {
+    const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k] + p0));
+    const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 1] + p0));
+    const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 2] + p0));
+    const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k + 3] + p0));
+    const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);  // pixels 0–7, 8–15
+    const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi16(lo01, lo23));       // pixels 0–3
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_unpackhi_epi16(lo01, lo23));  // 4–7
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32), _mm_unpacklo_epi16(hi01, hi23));  // 8–11
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 48), _mm_unpackhi_epi16(hi01, hi23));  // 12–15
+  }
+}
 
 void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
                int32_t* c, int64_t ldc) {
@@ -645,6 +642,7 @@ int64_t block_outputs(const BlockOutputs&, const double*, const int32_t*, const 
 }
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
+void pack_quads(const uint8_t* const*, int64_t, int64_t, uint8_t*, int64_t) {}
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
   return false;
 }

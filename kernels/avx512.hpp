@@ -35,6 +35,10 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
 // sums do: the caller proves that. bias may be null.
 void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
                int32_t* c, int64_t ldc);
+// gemm_u8s8's B operand (and the AMX GEMM's B tiles) for one 16-column panel from column p0: for each group of
+// four reduction rows, the 16 columns × their 4 bytes (64 bytes, column order; `stride` bytes apart from one
+// group to the next), so that a kernel loads one vector, or one tile row, per group and panel.
+void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride);
 
 // C[r][j] = Σ_i A[r·lda + i] · B[j][i] for r < rows, j < cols (C row-major with stride ldc), with B packed by
 // pack_f64_panels (kernels/gemm_f64.hpp) and one fused multiply-add per product. Exact whenever every partial

@@ -9,6 +9,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "kernels/amx.hpp"
 #include "kernels/avx2.hpp"
 #include "kernels/avx512.hpp"
 #include "kernels/mac_spec.hpp"
@@ -41,6 +42,16 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
     avx512::gemm_s16(a, b_rows, rows, kp, np, bias, c, ldc);
   else
     avx2::gemm_s16(a, b_rows, rows, kp, np, bias, c, ldc);
+}
+
+// The u8 × s8 GEMM of the avx512_vnni tier over the weights' rows from `first` on, on the AMX tile unit
+// where the level allows.
+void gemm_u8s8(const MacWeights& w, int64_t first, const uint8_t* const* b_rows, int64_t rows, int64_t np,
+               const int32_t* bias, int32_t* c, int64_t ldc) {
+  if (simd_at_least(SimdLevel::amx_int8) && !w.packed_amx.empty())
+    amx::gemm_u8s8(w.packed_amx.data() + first * amx::padded_k(w.kq), b_rows, rows, w.kq, np, bias, c, ldc);
+  else
+    avx512::gemm_u8s8(w.packed8.data() + first * w.kq, b_rows, rows, w.kq, np, bias, c, ldc);
 }
 }  // namespace
 
@@ -267,6 +278,8 @@ MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64
       for (int64_t i = 0; i < k; ++i)
         w.packed8[m * w.kq + i] = static_cast<int8_t>(codes[m * k + i]), w.sum[m] += codes[m * k + i];
   }
+  if (!w.packed8.empty() && cpu_supports(SimdLevel::amx_int8))
+    w.packed_amx = amx::pack_weights(w.packed8.data(), out_channels, w.kq);
   return w;
 }
 
@@ -400,8 +413,8 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
           std::vector<const uint8_t*> block(from.size());
           in_panels(q0, q1, n, grp, sub_w, [&](int64_t qa, int64_t qb, int32_t* tile, int64_t ldc) {
             for (size_t r = 0; r < from.size(); ++r) block[r] = from[r] + qa;
-            avx512::gemm_u8s8(weights.packed8.data() + grp * m_per_group * kq, block.data(), m_per_group, kq, qb - qa,
-                              bias_u8 + grp * m_per_group, tile, ldc);
+            gemm_u8s8(weights, grp * m_per_group, block.data(), m_per_group, qb - qa, bias_u8 + grp * m_per_group, tile,
+                      ldc);
           });
         });
       }
@@ -520,8 +533,7 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
     int32_t* const buffer = c.data();  // by address: in a helper thread the names would mean the helper's own
     const int32_t* const bias_u8 = adjusted_bias.data();
     split_range(out_features, kq * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
-      avx512::gemm_u8s8(weights.packed8.data() + o0 * kq, b_rows.data(), o1 - o0, kq, np, bias_u8 + o0,
-                        buffer + o0 * np, np);
+      gemm_u8s8(weights, o0, b_rows.data(), o1 - o0, np, bias_u8 + o0, buffer + o0 * np, np);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t o = o0; o < o1; ++o) out[r * out_features + o] = buffer[o * np + r];
     });

@@ -53,6 +53,7 @@ struct MacWeights {
   int64_t kq = 0;               // k rounded up to a multiple of 4
   std::vector<int8_t> packed8;  // [out_channels][kq], empty when some w is outside int8
   std::vector<int64_t> sum;     // Σ_k w[m][k] (the zero-point correction of the u8 × s8 GEMM)
+  std::vector<int8_t> packed_amx;  // packed8 laid out for the AMX GEMM (amx.hpp), when the CPU has it
   static MacWeights prepare(const int32_t* codes, int64_t out_channels, int64_t k);
 };
 

@@ -58,7 +58,8 @@ struct MacResult {
 
 TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overflow counts", "[sim][simd]") {
   INFO("levels on this CPU: avx2 " << cpu_supports(SimdLevel::avx2) << ", avx512_vnni "
-                                   << cpu_supports(SimdLevel::avx512_vnni));
+                                   << cpu_supports(SimdLevel::avx512_vnni) << ", amx_int8 "
+                                   << cpu_supports(SimdLevel::amx_int8));
   std::mt19937_64 rng(2026);
   std::uniform_int_distribution<int> pick(0, 1 << 20);
   int compared = 0;
@@ -67,11 +68,12 @@ TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overfl
     g.batch = 1 + pick(rng) % 2;
     g.groups = std::vector<int64_t>{1, 1, 2, 4}[pick(rng) % 4];
     const bool depthwise = pick(rng) % 4 == 0;
-    g.in_channels = depthwise ? 3 + pick(rng) % 6 : g.groups * (1 + pick(rng) % 5);
-    if (depthwise) g.groups = g.in_channels;
-    // every fifth trial wide enough for whole GEMM row blocks (12 on avx512_vnni) and 32-pixel panels
+    // every fifth trial wide enough for whole GEMM row blocks (12 on avx512_vnni, 2 × 16 on amx_int8),
+    // 32-pixel panels and reductions past two 64-byte tile rows
     const bool wide = trial % 5 == 0;
-    g.out_channels = g.groups * (1 + pick(rng) % (wide ? 30 : 6));
+    g.in_channels = depthwise ? 3 + pick(rng) % 6 : g.groups * (1 + pick(rng) % (wide ? 16 : 5));
+    if (depthwise) g.groups = g.in_channels;
+    g.out_channels = g.groups * (1 + pick(rng) % (wide ? 40 : 6));
     g.in_h = 1 + pick(rng) % 13, g.in_w = 1 + pick(rng) % (wide ? 45 : 21);
     g.kernel_h = 1 + pick(rng) % 3, g.kernel_w = 1 + pick(rng) % 3;
     g.stride_h = 1 + pick(rng) % 3, g.stride_w = 1 + pick(rng) % 3;

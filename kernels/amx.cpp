@@ -1,0 +1,142 @@
+#include "kernels/amx.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__AMX_INT8__)
+#include <immintrin.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include "kernels/avx512.hpp"
+
+namespace chipref::kernels::amx {
+
+namespace {
+// The tiles: C accumulators 0..3 (tile 2·i + j: row block i, column panel j), A (weights) 4 and 5, B
+// (packed columns) 6 and 7; every one 16 rows of 64 bytes, so one configuration serves every call.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+constexpr int64_t kTileRows = 16, kTileBytes = 64;
+
+// BLOCKS × 16 rows of C by PANELS × 16 columns over the whole padded reduction kp: the accumulators start
+// at the bias tiles (bias_rows: 16 copies of each row's bias), then one TDPBSUD per tile pair and 64 bytes of
+// reduction. `valid` rows are stored; rows past them (another group's channels, or the zero rows after the
+// last) were computed and are dropped.
+template <int BLOCKS, int PANELS>
+void tile_block(const int8_t* a, int64_t lda, const uint8_t* packed, int64_t kp, const int32_t* bias_rows,
+                int64_t valid, int32_t* c, int64_t ldc) {
+  constexpr int64_t stride = kTileBytes * PANELS;
+  _tile_loadd(0, bias_rows, kTileBytes);
+  if constexpr (PANELS == 2) _tile_loadd(1, bias_rows, kTileBytes);
+  if constexpr (BLOCKS == 2) {
+    _tile_loadd(2, bias_rows + kTileRows * 16, kTileBytes);
+    if constexpr (PANELS == 2) _tile_loadd(3, bias_rows + kTileRows * 16, kTileBytes);
+  }
+  for (int64_t k = 0; k < kp; k += kTileBytes) {
+    const uint8_t* b = packed + k / 4 * stride;
+    _tile_loadd(4, a + k, lda);
+    _tile_loadd(6, b, stride);
+    if constexpr (PANELS == 2) _tile_loadd(7, b + kTileBytes, stride);
+    _tile_dpbsud(0, 4, 6);
+    if constexpr (PANELS == 2) _tile_dpbsud(1, 4, 7);
+    if constexpr (BLOCKS == 2) {
+      _tile_loadd(5, a + kTileRows * lda + k, lda);
+      _tile_dpbsud(2, 5, 6);
+      if constexpr (PANELS == 2) _tile_dpbsud(3, 5, 7);
+    }
+  }
+  alignas(64) int32_t partial[kTileRows * 16];
+  // a tile's rows into C: straight when all 16 are wanted, else through `partial` (GCC's tile intrinsics
+  // paste the tile number into the assembly, so each store names its tile literally)
+  auto store = [&](int64_t block, int64_t panel, auto store_tile) {
+    int32_t* to = c + block * kTileRows * ldc + panel * 16;
+    const int64_t rows = std::min<int64_t>(kTileRows, valid - block * kTileRows);
+    if (rows == kTileRows) {
+      store_tile(to, ldc * static_cast<int64_t>(sizeof(int32_t)));
+      return;
+    }
+    store_tile(partial, kTileBytes);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(to + r * ldc, partial + r * 16, 16 * sizeof(int32_t));
+  };
+  store(0, 0, [](int32_t* to, int64_t stride) { _tile_stored(0, to, stride); });
+  if constexpr (PANELS == 2) store(0, 1, [](int32_t* to, int64_t stride) { _tile_stored(1, to, stride); });
+  if constexpr (BLOCKS == 2) {
+    store(1, 0, [](int32_t* to, int64_t stride) { _tile_stored(2, to, stride); });
+    if constexpr (PANELS == 2) store(1, 1, [](int32_t* to, int64_t stride) { _tile_stored(3, to, stride); });
+  }
+}
+}  // namespace
+
+bool request_tile_state() {
+#if defined(__linux__)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtileData = 18;  // asm/prctl.h, the kernel's xstate docs
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
+#else
+  return false;
+#endif
+}
+
+std::vector<int8_t> pack_weights(const int8_t* packed8, int64_t out_channels, int64_t kq) {
+  const int64_t kp = padded_k(kq);
+  std::vector<int8_t> out(static_cast<size_t>((out_channels + kTileRows - 1) * kp), 0);
+  for (int64_t m = 0; m < out_channels; ++m) std::copy(packed8 + m * kq, packed8 + (m + 1) * kq, out.data() + m * kp);
+  return out;
+}
+
+void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
+               int32_t* c, int64_t ldc) {
+  const int64_t kp = padded_k(kq);
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) config.rows[t] = kTileRows, config.bytes_per_row[t] = kTileBytes;
+  _tile_loadconfig(&config);
+  // B: two 16-column panels interleaved per group of four reduction rows (the groups from kq/4 to kp/4 meet
+  // zero weights, whatever they hold); the bias as 16-wide rows, zero past `rows` up to the next 32
+  thread_local std::vector<uint8_t> packed;
+  thread_local std::vector<int32_t> bias_rows;
+  if (packed.size() < static_cast<size_t>(kp / 4 * 2 * kTileBytes))
+    packed.resize(static_cast<size_t>(kp / 4 * 2 * kTileBytes));
+  const int64_t padded_rows = (rows + 31) / 32 * 32;
+  bias_rows.assign(static_cast<size_t>(padded_rows * 16), 0);
+  if (bias)
+    for (int64_t m = 0; m < rows; ++m) std::fill_n(bias_rows.data() + m * 16, 16, bias[m]);
+  for (int64_t p0 = 0; p0 < np; p0 += 32) {
+    const int panels = p0 + 32 <= np ? 2 : 1;
+    for (int j = 0; j < panels; ++j)
+      avx512::pack_quads(b_rows, p0 + 16 * j, kq, packed.data() + kTileBytes * j, kTileBytes * panels);
+    for (int64_t m = 0; m < rows; m += 2 * kTileRows) {
+      const int64_t valid = std::min<int64_t>(2 * kTileRows, rows - m);
+      const int32_t* bias_m = bias_rows.data() + m * 16;
+      int32_t* c_m = c + m * ldc + p0;
+      if (valid > kTileRows) {
+        if (panels == 2)
+          tile_block<2, 2>(a + m * kp, kp, packed.data(), kp, bias_m, valid, c_m, ldc);
+        else
+          tile_block<2, 1>(a + m * kp, kp, packed.data(), kp, bias_m, valid, c_m, ldc);
+      } else if (panels == 2) {
+        tile_block<1, 2>(a + m * kp, kp, packed.data(), kp, bias_m, valid, c_m, ldc);
+      } else {
+        tile_block<1, 1>(a + m * kp, kp, packed.data(), kp, bias_m, valid, c_m, ldc);
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace chipref::kernels::amx
+
+#else  // no AMX in this build: cpu_supports(amx_int8) is false, so nothing here is called
+
+namespace chipref::kernels::amx {
+bool request_tile_state() { return false; }
+std::vector<int8_t> pack_weights(const int8_t*, int64_t, int64_t) { return {}; }
+void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
+}  // namespace chipref::kernels::amx
+
+#endif
