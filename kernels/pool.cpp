@@ -10,8 +10,8 @@ namespace chipref::kernels {
 
 namespace {
 // A window's reduction, taken separably: for each output row, the rows of its windows reduced element by
-// element into one padded row (positions outside the input hold the identity), then each output position
-// reduces the kernel_w entries of that row its window covers. Sums and maxima are exact in any order, so
+// element into one padded row (positions outside the input hold the identity), then the kernel_w entries of
+// that row a window covers, for the window starting at each column. Sums and maxima are exact in any order, so
 // this is the same integer as the window's positions taken one by one.
 template <class Acc, class Reduce>
 void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc identity, int32_t offset,
@@ -20,8 +20,10 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc 
   const int64_t oh = g.out_h(), ow = g.out_w();
   // the padded row spans every column a window reads: from −pad_left to the last window's last tap
   const int64_t span = (ow - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1;
-  thread_local std::vector<Acc> row;
+  const int64_t starts = (ow - 1) * g.stride_w + 1;
+  thread_local std::vector<Acc> row, window;
   row.assign(static_cast<size_t>(span), identity);
+  if (window.size() < static_cast<size_t>(starts)) window.resize(static_cast<size_t>(starts));
   const int64_t first_col = g.pad_left, last_col = std::min(span, g.pad_left + g.in_w);  // input columns in `row`
   for (int64_t p = 0; p < g.batch * g.in_channels; ++p) {
     const int32_t* plane = x + p * g.in_h * g.in_w;
@@ -34,13 +36,17 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc 
         Acc* r = row.data();
         for (int64_t c = first_col; c < last_col; ++c) r[c] = reduce(r[c], static_cast<Acc>(in[c]) - offset);
       }
-      int32_t* o = out + (p * oh + oy) * ow;
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        const Acc* w = row.data() + ox * g.stride_w;
-        Acc v = identity;
-        for (int64_t kx = 0; kx < g.kernel_w; ++kx) v = reduce(v, w[kx * g.dilation_w]);
-        o[ox] = static_cast<int32_t>(v);
+      // the window starting at every column up to the last window's start (contiguous, so the loops run on
+      // vectors even where the windows are strided), then the strided windows' values
+      Acc* t = window.data();
+      const Acc* r = row.data();
+      std::copy(r, r + starts, t);
+      for (int64_t kx = 1; kx < g.kernel_w; ++kx) {
+        const Acc* tap = r + kx * g.dilation_w;
+        for (int64_t c = 0; c < starts; ++c) t[c] = reduce(t[c], tap[c]);
       }
+      int32_t* o = out + (p * oh + oy) * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) o[ox] = static_cast<int32_t>(t[ox * g.stride_w]);
     }
   }
 }
