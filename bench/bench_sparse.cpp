@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
   std::vector<int32_t> x(static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w)),
       bias(static_cast<size_t>(g.out_channels), 0);
   for (auto& v : x) v = code(rng);
-  const MacWeights prepared = MacWeights::prepare(cw.data(), g.out_channels, g.reduction_length());
+  const MacWeights prepared =
+      MacWeights::prepare(cw.data(), g.out_channels, g.reduction_length(), MacLayout::convolution);
   std::vector<int32_t> dense(static_cast<size_t>(g.batch * g.out_channels * g.out_h() * g.out_w())),
       sparse(dense.size());
   OverflowCounter events;
@@ -76,7 +77,7 @@ int main(int argc, char** argv) {
   const int64_t rows = 256, k = 512, out = 512;
   const std::vector<int32_t> lw = pruned_weights(rng, out, k, p);
   const NmWeights lnm = compress_nm(p, out, k, lw, "linear");
-  const MacWeights lprepared = MacWeights::prepare(lw.data(), out, k);
+  const MacWeights lprepared = MacWeights::prepare(lw.data(), out, k, MacLayout::linear);
   std::vector<int32_t> a(static_cast<size_t>(rows * k)), lbias(static_cast<size_t>(out), 0),
       ldense(static_cast<size_t>(rows * out)), lsparse(ldense.size());
   for (auto& v : a) v = code(rng);

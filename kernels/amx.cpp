@@ -72,6 +72,57 @@ void tile_block(const int8_t* a, int64_t lda, const uint8_t* packed, int64_t kp,
     if constexpr (PANELS == 2) store(1, 1, [](int32_t* to, int64_t stride) { _tile_stored(3, to, stride); });
   }
 }
+
+// BLOCKS × 16 rows of activations by PANELS × 16 outputs of a linear layer: the accumulators start at the
+// bias tiles (each of 16 equal rows), then one TDPBUSD per tile pair and 64 bytes of reduction. Stores
+// valid_rows × valid_cols of the result.
+template <int BLOCKS, int PANELS>
+void linear_block(const uint8_t* a, int64_t lda, const int8_t* panels, int64_t panel_bytes, int64_t kp,
+                  const int32_t* bias_tiles, int64_t valid_rows, int64_t valid_cols, int32_t* c, int64_t ldc) {
+  _tile_loadd(0, bias_tiles, kTileBytes);
+  if constexpr (PANELS == 2) _tile_loadd(1, bias_tiles + kTileRows * 16, kTileBytes);
+  if constexpr (BLOCKS == 2) {
+    _tile_loadd(2, bias_tiles, kTileBytes);
+    if constexpr (PANELS == 2) _tile_loadd(3, bias_tiles + kTileRows * 16, kTileBytes);
+  }
+  for (int64_t k = 0; k < kp; k += kTileBytes) {
+    const int8_t* b = panels + k * 16;  // a panel's rows: 64 bytes for each group of four reduction bytes
+    _tile_loadd(4, a + k, lda);
+    _tile_loadd(6, b, kTileBytes);
+    if constexpr (PANELS == 2) _tile_loadd(7, b + panel_bytes, kTileBytes);
+    _tile_dpbusd(0, 4, 6);
+    if constexpr (PANELS == 2) _tile_dpbusd(1, 4, 7);
+    if constexpr (BLOCKS == 2) {
+      _tile_loadd(5, a + kTileRows * lda + k, lda);
+      _tile_dpbusd(2, 5, 6);
+      if constexpr (PANELS == 2) _tile_dpbusd(3, 5, 7);
+    }
+  }
+  alignas(64) int32_t partial[kTileRows * 16];
+  auto store = [&](int64_t block, int64_t panel, auto store_tile) {  // as in tile_block
+    int32_t* to = c + block * kTileRows * ldc + panel * 16;
+    const int64_t rows = std::min<int64_t>(kTileRows, valid_rows - block * kTileRows);
+    const int64_t cols = std::min<int64_t>(16, valid_cols - panel * 16);
+    if (rows == kTileRows && cols == 16) {
+      store_tile(to, ldc * static_cast<int64_t>(sizeof(int32_t)));
+      return;
+    }
+    store_tile(partial, kTileBytes);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(to + r * ldc, partial + r * 16, static_cast<size_t>(cols) * 4);
+  };
+  store(0, 0, [](int32_t* to, int64_t stride) { _tile_stored(0, to, stride); });
+  if constexpr (PANELS == 2) store(0, 1, [](int32_t* to, int64_t stride) { _tile_stored(1, to, stride); });
+  if constexpr (BLOCKS == 2) {
+    store(1, 0, [](int32_t* to, int64_t stride) { _tile_stored(2, to, stride); });
+    if constexpr (PANELS == 2) store(1, 1, [](int32_t* to, int64_t stride) { _tile_stored(3, to, stride); });
+  }
+}
+
+void load_tile_config() {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) config.rows[t] = kTileRows, config.bytes_per_row[t] = kTileBytes;
+  _tile_loadconfig(&config);
+}
 }  // namespace
 
 bool request_tile_state() {
@@ -93,9 +144,7 @@ std::vector<int8_t> pack_weights(const int8_t* packed8, int64_t out_channels, in
 void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
                int32_t* c, int64_t ldc) {
   const int64_t kp = padded_k(kq);
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) config.rows[t] = kTileRows, config.bytes_per_row[t] = kTileBytes;
-  _tile_loadconfig(&config);
+  load_tile_config();
   // B: two 16-column panels interleaved per group of four reduction rows (the groups from kq/4 to kp/4 meet
   // zero weights, whatever they hold); the bias as 16-wide rows, zero past `rows` up to the next 32
   thread_local std::vector<uint8_t> packed;
@@ -129,6 +178,49 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
   _tile_release();
 }
 
+std::vector<int8_t> pack_weight_panels(const int8_t* packed8, int64_t out, int64_t kq) {
+  const int64_t kp = padded_k(kq), panel_bytes = kp * 16;
+  std::vector<int8_t> panels(static_cast<size_t>((out + 15) / 16 * panel_bytes), 0);
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t k = 0; k < kq; ++k)
+      panels[o / 16 * panel_bytes + k / 4 * kTileBytes + o % 16 * 4 + k % 4] = packed8[o * kq + k];
+  return panels;
+}
+
+void linear_u8s8(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* w_panels, int64_t kq, int64_t o0,
+                 int64_t o1, const int32_t* bias, int32_t* c, int64_t ldc) {
+  const int64_t kp = padded_k(kq), panel_bytes = kp * 16;
+  load_tile_config();
+  thread_local std::vector<int32_t> bias_tiles;  // per panel: 16 rows of its 16 outputs' biases
+  const int64_t panels = (o1 - o0 + 15) / 16;
+  bias_tiles.assign(static_cast<size_t>(panels * kTileRows * 16), 0);
+  if (bias)
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t r = 0; r < kTileRows; ++r)
+        bias_tiles[((o - o0) / 16 * kTileRows + r) * 16 + (o - o0) % 16] = bias[o];
+  for (int64_t p = 0; p < panels; p += 2) {
+    const int64_t o = o0 + 16 * p, valid_cols = std::min<int64_t>(32, o1 - o);
+    const int8_t* w = w_panels + o / 16 * panel_bytes;
+    const int32_t* bias_p = bias_tiles.data() + p * kTileRows * 16;
+    for (int64_t r = 0; r < rows; r += 2 * kTileRows) {
+      const int64_t valid_rows = std::min<int64_t>(2 * kTileRows, rows - r);
+      const uint8_t* a_r = a + r * lda;
+      int32_t* c_r = c + r * ldc + o;
+      if (valid_rows > kTileRows) {
+        if (valid_cols > 16)
+          linear_block<2, 2>(a_r, lda, w, panel_bytes, kp, bias_p, valid_rows, valid_cols, c_r, ldc);
+        else
+          linear_block<2, 1>(a_r, lda, w, panel_bytes, kp, bias_p, valid_rows, valid_cols, c_r, ldc);
+      } else if (valid_cols > 16) {
+        linear_block<1, 2>(a_r, lda, w, panel_bytes, kp, bias_p, valid_rows, valid_cols, c_r, ldc);
+      } else {
+        linear_block<1, 1>(a_r, lda, w, panel_bytes, kp, bias_p, valid_rows, valid_cols, c_r, ldc);
+      }
+    }
+  }
+  _tile_release();
+}
+
 }  // namespace chipref::kernels::amx
 
 #else  // no AMX in this build: cpu_supports(amx_int8) is false, so nothing here is called
@@ -137,6 +229,9 @@ namespace chipref::kernels::amx {
 bool request_tile_state() { return false; }
 std::vector<int8_t> pack_weights(const int8_t*, int64_t, int64_t) { return {}; }
 void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
+std::vector<int8_t> pack_weight_panels(const int8_t*, int64_t, int64_t) { return {}; }
+void linear_u8s8(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t, int64_t, int64_t, const int32_t*, int32_t*,
+                 int64_t) {}
 }  // namespace chipref::kernels::amx
 
 #endif

@@ -28,4 +28,17 @@ std::vector<int8_t> pack_weights(const int8_t* packed8, int64_t out_channels, in
 void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
                int32_t* c, int64_t ldc);
 
+// Weights [out][kq] int8 (MacWeights::packed8 of a linear layer) as linear_u8s8's B tiles: per panel of 16
+// outputs, per group of four reduction bytes, the 16 outputs × their 4 bytes; the reduction padded to
+// padded_k(kq) and the outputs to whole panels, with zeros.
+std::vector<int8_t> pack_weight_panels(const int8_t* packed8, int64_t out, int64_t kq);
+
+// C[r][o] = bias[o] + Σ_k A[r][k] · W[o][k] for r < rows and o0 <= o < o1 (o0 a multiple of 16), C row-major
+// with stride ldc: A uint8 rows lda >= padded_k(kq) bytes apart, readable for 15 rows past `rows` (rows past
+// `rows` are computed and dropped), W by pack_weight_panels, with TDPBUSD: four u8 × s8 products added to
+// each int32 accumulator, wrapping, so C is exact whenever the exact result fits int32 (the caller proves
+// that), as gemm_u8s8. bias may be null.
+void linear_u8s8(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* w_panels, int64_t kq, int64_t o0,
+                 int64_t o1, const int32_t* bias, int32_t* c, int64_t ldc);
+
 }  // namespace chipref::kernels::amx

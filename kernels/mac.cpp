@@ -48,7 +48,7 @@ void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int6
 // where the level allows.
 void gemm_u8s8(const MacWeights& w, int64_t first, const uint8_t* const* b_rows, int64_t rows, int64_t np,
                const int32_t* bias, int32_t* c, int64_t ldc) {
-  if (simd_at_least(SimdLevel::amx_int8) && !w.packed_amx.empty())
+  if (simd_at_least(SimdLevel::amx_int8) && w.layout == MacLayout::convolution && !w.packed_amx.empty())
     amx::gemm_u8s8(w.packed_amx.data() + first * amx::padded_k(w.kq), b_rows, rows, w.kq, np, bias, c, ldc);
   else
     avx512::gemm_u8s8(w.packed8.data() + first * w.kq, b_rows, rows, w.kq, np, bias, c, ldc);
@@ -254,8 +254,9 @@ void require_valid(const ConvGeometry& g) {
 }
 }  // namespace
 
-MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64_t k) {
+MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64_t k, MacLayout layout) {
   MacWeights w;
+  w.layout = layout;
   w.codes = codes, w.out_channels = out_channels, w.k = k, w.kp = (k + 1) / 2 * 2;
   w.abs_sum.assign(static_cast<size_t>(out_channels), 0);
   int64_t max_abs = 0;
@@ -279,7 +280,8 @@ MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64
         w.packed8[m * w.kq + i] = static_cast<int8_t>(codes[m * k + i]), w.sum[m] += codes[m * k + i];
   }
   if (!w.packed8.empty() && cpu_supports(SimdLevel::amx_int8))
-    w.packed_amx = amx::pack_weights(w.packed8.data(), out_channels, w.kq);
+    w.packed_amx = layout == MacLayout::linear ? amx::pack_weight_panels(w.packed8.data(), out_channels, w.kq)
+                                               : amx::pack_weights(w.packed8.data(), out_channels, w.kq);
   return w;
 }
 
@@ -299,7 +301,8 @@ bool ConvGeometry::valid() const {
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out) {
   require_valid(g);
-  conv_mac(g, x, x_zero_point, MacWeights::prepare(w, g.out_channels, g.reduction_length()), bias, acc, overflow, out);
+  conv_mac(g, x, x_zero_point, MacWeights::prepare(w, g.out_channels, g.reduction_length(), MacLayout::convolution),
+           bias, acc, overflow, out);
 }
 
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& weights,
@@ -489,8 +492,8 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
                 const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
                 OverflowCounter& overflow, int32_t* out) {
-  linear_mac(rows, in_features, out_features, a, a_zero_point, MacWeights::prepare(w, out_features, in_features), bias,
-             acc, overflow, out);
+  linear_mac(rows, in_features, out_features, a, a_zero_point,
+             MacWeights::prepare(w, out_features, in_features, MacLayout::linear), bias, acc, overflow, out);
 }
 
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
@@ -515,6 +518,29 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
   // Every output provably in range, int8 weights and activations spanning at most 256 codes: conv_mac's
   // u8 × s8 GEMM (exact modulo 2^32, see there) on the weights × (a − base) transposed, transposed back.
   const int64_t base = std::min<int64_t>(a_lo, a_zero_point), top = std::max<int64_t>(a_hi, a_zero_point);
+  // On AMX the activations are the tiles' A operand as they lie, row by row ([rows][in] as bytes a − base),
+  // and the result is C in its own layout: no transposes.
+  if (level >= SimdLevel::amx_int8 && all_unchecked && weights.layout == MacLayout::linear &&
+      !weights.packed_amx.empty() && top - base <= 255 && rows > 0) {
+    const int64_t kp = amx::padded_k(weights.kq);
+    thread_local std::vector<uint8_t> bytes;
+    thread_local std::vector<int32_t> adjusted_bias;
+    // rows 15 past the last are read by a partial tile, and the reduction padding meets zero weights:
+    // neither needs clearing
+    if (bytes.size() < static_cast<size_t>((rows + 15) * kp)) bytes.resize(static_cast<size_t>((rows + 15) * kp));
+    for (int64_t r = 0; r < rows; ++r)
+      avx2::offset_to_uint8(a + r * in_features, static_cast<int32_t>(base), in_features, bytes.data() + r * kp);
+    adjusted_bias.resize(static_cast<size_t>(out_features));
+    for (int64_t o = 0; o < out_features; ++o)  // modulo 2^32, as the GEMM adds
+      adjusted_bias[o] = static_cast<int32_t>(
+          static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[o]}) + (base - a_zero_point) * weights.sum[o]));
+    const uint8_t* const a_bytes = bytes.data();  // by address: in a helper thread the names would mean its own
+    const int32_t* const bias_u8 = adjusted_bias.data();
+    split_range(out_features, kp * rows, 32, [&](int64_t o0, int64_t o1) {
+      amx::linear_u8s8(a_bytes, kp, rows, weights.packed_amx.data(), weights.kq, o0, o1, bias_u8, out, out_features);
+    });
+    return;
+  }
   if (level >= SimdLevel::avx512_vnni && all_unchecked && !weights.packed8.empty() && top - base <= 255 && rows > 0) {
     const int64_t kq = weights.kq, np = (rows + 15) / 16 * 16;
     thread_local std::vector<uint8_t> columns;

@@ -42,6 +42,9 @@ int64_t accumulator_bound(int64_t bias, int64_t max_abs_x, int64_t abs_sum);
 // an unchecked int64 sum in any order is exactly what the checked one computes, with no overflow events.
 bool provably_in_range(const AccumulatorSpec& acc, int64_t bias, int64_t max_abs_x, int64_t abs_sum);
 
+// Which kernel a MacWeights feeds: the AMX level lays int8 weights out differently for each (amx.hpp).
+enum class MacLayout { convolution, linear };
+
 // Constant weights [out_channels, k] with what every call would otherwise recompute from them: Σ|w| per
 // output (the overflow proof) and, when every code fits int16, the int16 copy the avx2 level multiplies
 // (rows padded to an even length). Prepared once per layer; `codes` must outlive it.
@@ -53,8 +56,11 @@ struct MacWeights {
   int64_t kq = 0;               // k rounded up to a multiple of 4
   std::vector<int8_t> packed8;  // [out_channels][kq], empty when some w is outside int8
   std::vector<int64_t> sum;     // Σ_k w[m][k] (the zero-point correction of the u8 × s8 GEMM)
-  std::vector<int8_t> packed_amx;  // packed8 laid out for the AMX GEMM (amx.hpp), when the CPU has it
-  static MacWeights prepare(const int32_t* codes, int64_t out_channels, int64_t k);
+  // packed8 laid out for the AMX kernels when the CPU has them: amx::pack_weights for a convolution,
+  // amx::pack_weight_panels for a linear layer
+  MacLayout layout = MacLayout::convolution;
+  std::vector<int8_t> packed_amx;
+  static MacWeights prepare(const int32_t* codes, int64_t out_channels, int64_t k, MacLayout layout);
 };
 
 // acc[n][m][oy][ox] = bias[m] + Σ_{c, ky, kx} (x[n][g·C/G + c][iy][ix] − x_zero_point) · w[m][c][ky][kx]

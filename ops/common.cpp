@@ -154,14 +154,16 @@ std::vector<int32_t> offset_weights(const IntGraph& g, const Node& mac, const Te
 }
 
 std::shared_ptr<const PreparedWeights> prepare_weights(const IntGraph& g, const Node& op, const Tensor& w,
-                                                       int64_t out_channels, bool compressed) {
+                                                       int64_t out_channels, bool compressed,
+                                                       kernels::MacLayout layout) {
   auto p = std::make_shared<PreparedWeights>();
   p->codes = offset_weights(g, op, w);
   if (compressed && !std::equal(p->codes.begin(), p->codes.end(), w.ints.begin()))
     throw InputError(op.describe() +
                      ": its N:M-compressed weights have a nonzero zero point; the sparse kernels "
                      "skip code 0, which must be the real 0 (quantize with symmetric signed weights)");
-  p->mac = kernels::MacWeights::prepare(p->codes.data(), out_channels, w.numel() / std::max<int64_t>(out_channels, 1));
+  p->mac = kernels::MacWeights::prepare(p->codes.data(), out_channels, w.numel() / std::max<int64_t>(out_channels, 1),
+                                        layout);
   return p;
 }
 

@@ -100,9 +100,10 @@ struct PreparedWeights {
   kernels::MacWeights mac;
 };
 // `codes` are the weights minus their zero points (offset_weights). `compressed`: the op runs the N:M kernels,
-// which skip code 0, so a nonzero zero point is refused.
+// which skip code 0, so a nonzero zero point is refused. `layout`: the kernel the weights feed.
 std::shared_ptr<const PreparedWeights> prepare_weights(const IntGraph& g, const Node& op, const Tensor& w,
-                                                       int64_t out_channels, bool compressed);
+                                                       int64_t out_channels, bool compressed,
+                                                       kernels::MacLayout layout);
 std::shared_ptr<const std::vector<int32_t>> bias_of(const IntGraph& g, const Node& op);
 const Tensor& dense_weights(const IntGraph& g, const Node& op, const MacWeightSource& source);
 

@@ -17,7 +17,8 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
   const Tensor& w = dense_weights(g, op, source);
   if (w.rank() != 4)
     throw InputError(op.describe() + ": weights must be [M, C/G, KH, KW], got " + shape_to_string(w.shape));
-  const auto weights = prepare_weights(g, op, w, w.shape[0], source.skip_zero != nullptr);
+  const auto weights =
+      prepare_weights(g, op, w, w.shape[0], source.skip_zero != nullptr, kernels::MacLayout::convolution);
   const auto nm = source.skip_zero;
   const auto bias = bias_of(g, op);
   const AccumulatorSpec acc = accumulator_of(op);

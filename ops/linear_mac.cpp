@@ -12,7 +12,7 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
   const Tensor& w = dense_weights(g, op, source);
   if (w.rank() != 2) throw InputError(op.describe() + ": weights must be [out, in], got " + shape_to_string(w.shape));
   const int64_t out_features = w.shape[0], in_features = w.shape[1];
-  const auto weights = prepare_weights(g, op, w, out_features, source.skip_zero != nullptr);
+  const auto weights = prepare_weights(g, op, w, out_features, source.skip_zero != nullptr, kernels::MacLayout::linear);
   const auto nm = source.skip_zero;
   const auto bias = bias_of(g, op);
   const AccumulatorSpec acc = accumulator_of(op);

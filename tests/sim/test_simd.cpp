@@ -151,7 +151,8 @@ TEST_CASE("SIMD/conv_mac with its requantization fused equals conv_mac, then mul
     for (double& s : scales) s = std::exp2(-8.0 - pick(rng) % 600 / 100.0);
     const MulShift stage{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::uint_bits(8), 3),
                          make_requant_channels(scales, 31), 3, 250};
-    const MacWeights weights = MacWeights::prepare(w.data(), g.out_channels, g.reduction_length());
+    const MacWeights weights =
+        MacWeights::prepare(w.data(), g.out_channels, g.reduction_length(), MacLayout::convolution);
     const AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::saturate);
     const int64_t count = g.out_channels * g.out_h() * g.out_w();
     std::vector<int32_t> accumulators(static_cast<size_t>(count)), expected(static_cast<size_t>(count));
@@ -394,7 +395,8 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
   const AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::saturate);
   const MulShift stage{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::int_bits(8), 0),
                        make_requant_channels(std::vector<double>(90, 0.0031), 31), -128, 127};
-  const MacWeights conv_weights = MacWeights::prepare(conv_w.data(), 90, conv.reduction_length());
+  const MacWeights conv_weights =
+      MacWeights::prepare(conv_w.data(), 90, conv.reduction_length(), MacLayout::convolution);
 
   auto run_all = [&] {
     std::vector<std::vector<int32_t>> r(4);
