@@ -63,5 +63,5 @@ for entry in "fmnist_cnn:$root/examples/fmnist_cnn.onnx:cnn.npy:100" \
   [ -s "$work/$name.err" ] && sed 's/^/    note: /' "$work/$name.err" | sort -u
 done
 echo "(ratios: chipref / ORT at the same batch; MB: peak RSS of a run over the inputs file; the CPU's best vector" \
-  "extension: $(grep -m1 -o 'avx512_vnni' /proc/cpuinfo || grep -m1 -o 'avx2' /proc/cpuinfo || echo none);" \
+  "extension: $(grep -m1 -o 'amx_int8' /proc/cpuinfo || grep -m1 -o 'avx512_vnni' /proc/cpuinfo || grep -m1 -o 'avx2' /proc/cpuinfo || echo none);" \
   "chipref's kernel level: ${CHIPREF_SIMD:-the best the CPU has})"
