@@ -305,6 +305,80 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
   }
   return true;
 }
+namespace {
+// One input of a residual add in 8 lanes (the low or high halves' int32 values sign-extended in the 64-bit
+// lanes): R(v·M / 2^right), or v·M when right is 0, as Requantizer::scale_only's `single` flavour.
+template <RoundingMode kMode>
+inline __attribute__((always_inline)) __m512i scale_lanes(__m512i v, __m512i multiplier, int right, __m512i half,
+                                                          __m128i count) {
+  const __m512i p = _mm512_mul_epi32(v, multiplier);  // |v·M| < 2^62
+  if (right == 0) return p;
+  return round_shift<kMode>(p, half, _mm512_set1_epi64(1), [count](__m512i q) { return _mm512_sra_epi64(q, count); });
+}
+
+template <RoundingMode kMode>
+void add_lanes(const AddRequant& p, int64_t lo, int64_t hi, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
+  const int right_a = p.scale_a.fixed.bits - p.scale_a.fixed.shift,
+            right_b = p.scale_b.fixed.bits - p.scale_b.fixed.shift;
+  const __m512i ma = _mm512_set1_epi64(p.scale_a.fixed.multiplier), mb = _mm512_set1_epi64(p.scale_b.fixed.multiplier);
+  const __m512i half_a = _mm512_set1_epi64(right_a > 0 ? int64_t{1} << (right_a - 1) : 0),
+                half_b = _mm512_set1_epi64(right_b > 0 ? int64_t{1} << (right_b - 1) : 0);
+  const __m128i count_a = _mm_cvtsi64_si128(right_a), count_b = _mm_cvtsi64_si128(right_b);
+  const __m512i zpa = _mm512_set1_epi32(p.zero_point_a), zpb = _mm512_set1_epi32(p.zero_point_b);
+  const __m512i zp = _mm512_set1_epi64(p.requantizer.zero_point());
+  const __m512i lo_v = _mm512_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm512_set1_epi32(static_cast<int32_t>(hi));
+  const __m512i order = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    // (x − zp_x) fits int32 for every format of at most 31 bits, as in the scalar kernel
+    const __m512i va = _mm512_sub_epi32(_mm512_loadu_si512(a + i), zpa),
+                  vb = _mm512_sub_epi32(_mm512_loadu_si512(b + i), zpb);
+    const __m512i even = _mm512_add_epi64(zp, _mm512_add_epi64(scale_lanes<kMode>(va, ma, right_a, half_a, count_a),
+                                                               scale_lanes<kMode>(vb, mb, right_b, half_b, count_b)));
+    const __m512i odd = _mm512_add_epi64(
+        zp, _mm512_add_epi64(scale_lanes<kMode>(_mm512_srli_epi64(va, 32), ma, right_a, half_a, count_a),
+                             scale_lanes<kMode>(_mm512_srli_epi64(vb, 32), mb, right_b, half_b, count_b)));
+    // saturated to int32 by the narrowing (lo and hi lie within it, so the clamp gives the same result)
+    const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
+                                                   _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
+    _mm512_storeu_si512(y + i, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
+  }
+  const Requantizer& rq = p.requantizer;
+  for (; i < n; ++i) {
+    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) +
+                        rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
+    y[i] = static_cast<int32_t>(std::clamp(sum, lo, hi));
+  }
+}
+}  // namespace
+
+bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
+  const Requantizer& rq = p.requantizer;
+  if (p.subtract || rq.flavour() != RequantFlavour::single) return false;
+  for (const RequantChannel* ch : {&p.scale_a, &p.scale_b})
+    if (const int right = ch->fixed.bits - ch->fixed.shift; right < 0 || right > 62) return false;
+  const int64_t lo = std::max(p.clamp_lo, rq.output_format().min()),
+                hi = std::min(p.clamp_hi, rq.output_format().max());
+  if (lo < INT32_MIN || hi > INT32_MAX || lo > hi) return false;
+  switch (rq.rounding()) {
+    case RoundingMode::floor:
+      add_lanes<RoundingMode::floor>(p, lo, hi, a, b, n, y);
+      break;
+    case RoundingMode::toward_zero:
+      add_lanes<RoundingMode::toward_zero>(p, lo, hi, a, b, n, y);
+      break;
+    case RoundingMode::half_up:
+      add_lanes<RoundingMode::half_up>(p, lo, hi, a, b, n, y);
+      break;
+    case RoundingMode::half_away:
+      add_lanes<RoundingMode::half_away>(p, lo, hi, a, b, n, y);
+      break;
+    case RoundingMode::half_even:
+      add_lanes<RoundingMode::half_even>(p, lo, hi, a, b, n, y);
+      break;
+  }
+  return true;
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -646,6 +720,7 @@ void pack_quads(const uint8_t* const*, int64_t, int64_t, uint8_t*, int64_t) {}
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
   return false;
 }
+bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }
 void layernorm_outputs(const int32_t*, int64_t, int64_t, int, const int64_t*, const int64_t*, const uint8_t*,
                        const int64_t*, int64_t, int64_t, int64_t, int32_t*) {}
 bool softmax_row(const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, const int32_t*, int64_t, int32_t*,

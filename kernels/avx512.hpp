@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/gemm_f64.hpp"
+#include "kernels/requant.hpp"
 #include "numerics/requant.hpp"
 
 namespace chipref::kernels::avx512 {
@@ -16,6 +17,10 @@ namespace chipref::kernels::avx512 {
 // Requantizer::apply. False (writing nothing) for another flavour or a left shift.
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
                       int64_t n, int32_t* y);
+
+// avx2::add_requant's contract for the `single` flavour (false, writing nothing, for another flavour, a Sub or
+// a left shift), 16 lanes at a time with each input's rounding as in mulshift_channel.
+bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y);
 
 // avx2::mulshift_last_axis's contract (the `single` flavour, right shifts 1..62; false otherwise), 8 channels
 // a step, each lane's rounding as in mulshift_channel.

@@ -37,6 +37,7 @@ void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t 
 }
 
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
+  if (!p.subtract && simd_at_least(SimdLevel::avx512_vnni) && avx512::add_requant(p, a, b, count, y)) return;
   if (!p.subtract && simd_at_least(SimdLevel::avx2) && avx2::add_requant(p, a, b, count, y)) return;
   const Requantizer& rq = p.requantizer;
   for (int64_t i = 0; i < count; ++i) {
