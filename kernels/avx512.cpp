@@ -127,6 +127,35 @@ constexpr std::array<BlockU8Fn, sizeof...(R)> blocks_u8s8(std::integer_sequence<
 
 }  // namespace
 
+namespace {
+inline __mmask16 first_lanes(int64_t count) {
+  return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1);
+}
+}  // namespace
+
+void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst) {
+  const __m512i b = _mm512_set1_epi32(base);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 lanes = first_lanes(n - i);
+    _mm512_mask_cvtepi32_storeu_epi8(dst + i, lanes, _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, src + i), b));
+  }
+}
+
+void deinterleave_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* even, uint8_t* odd) {
+  const __m512i b = _mm512_set1_epi32(base);
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t i = 0; i < n; i += 32) {  // src[i..i+31]: 16 even and 16 odd columns
+    const int64_t left = n - i;
+    const __m512i lo = _mm512_maskz_loadu_epi32(first_lanes(left), src + i);
+    const __m512i hi = _mm512_maskz_loadu_epi32(first_lanes(std::max<int64_t>(0, left - 16)), src + i + 16);
+    _mm512_mask_cvtepi32_storeu_epi8(even + i / 2, first_lanes((left + 1) / 2),
+                                     _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, evens, hi), b));
+    _mm512_mask_cvtepi32_storeu_epi8(odd + i / 2, first_lanes(left / 2),
+                                     _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, odds, hi), b));
+  }
+}
+
 void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride) {
   for (int64_t k = 0; k < kq; k += 4, out += stride) {
     const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b_rows[k] + p0));
@@ -717,6 +746,8 @@ int64_t block_outputs(const BlockOutputs&, const double*, const int32_t*, const 
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void pack_quads(const uint8_t* const*, int64_t, int64_t, uint8_t*, int64_t) {}
+void offset_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*) {}
+void deinterleave_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*, uint8_t*) {}
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
   return false;
 }

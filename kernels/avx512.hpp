@@ -45,6 +45,13 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
 // group to the next), so that a kernel loads one vector, or one tile row, per group and panel.
 void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride);
 
+// avx2::offset_to_uint8's contract, 16 values a step with the last step masked (rows as short as a 7-wide
+// feature map stay on vectors).
+void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst);
+// even[i] = src[2i] − base and odd[i] = src[2i + 1] − base as bytes, for the n values of src (a stride-2
+// convolution's two column phases); the caller proves that every value lies in [0, 255].
+void deinterleave_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* even, uint8_t* odd);
+
 // C[r][j] = Σ_i A[r·lda + i] · B[j][i] for r < rows, j < cols (C row-major with stride ldc), with B packed by
 // pack_f64_panels (kernels/gemm_f64.hpp) and one fused multiply-add per product. Exact whenever every partial
 // sum, in any order, is a double (then each fused step is): the caller proves that.

@@ -203,13 +203,19 @@ class PhasePlanes {
       int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
       // locals: a byte store may alias anything, so members would be reloaded after every one
       const int64_t in_w = g_.in_w, sw = sw_;
+      // (bytes are the u8 × s8 GEMM's operand, which runs on avx512_vnni and above only)
       for (int64_t iy = 0; iy < g_.in_h; ++iy, src += in_w) {
-        for (int64_t b = 0; b < sw; ++b) {
-          T* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
-          if (sw == 1)
-            avx2::offset_to_uint8(src, base, in_w, dst);
-          else
+        if (sw == 1) {
+          avx512::offset_to_uint8(src, base, in_w, phase(c, a, 0) + i * sub_w_ + first_j_[0]);
+        } else if (sw == 2) {
+          const int64_t even_phase = first_ix_[0] == 0 ? 0 : 1;  // as in fill_int16
+          avx512::deinterleave_to_uint8(src, base, in_w, phase(c, a, even_phase) + i * sub_w_ + first_j_[even_phase],
+                                        phase(c, a, 1 - even_phase) + i * sub_w_ + first_j_[1 - even_phase]);
+        } else {
+          for (int64_t b = 0; b < sw; ++b) {
+            T* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
             for (int64_t ix = first_ix_[b]; ix < in_w; ix += sw) *dst++ = static_cast<T>(src[ix] - base);
+          }
         }
         if (++a == sh_) a = 0, ++i;
       }
