@@ -141,6 +141,29 @@ void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst) 
   }
 }
 
+void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst) {
+  const __m512i z = _mm512_set1_epi32(zp);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 lanes = first_lanes(n - i);
+    _mm512_mask_cvtepi32_storeu_epi16(dst + i, lanes, _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, src + i), z));
+  }
+}
+
+void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd) {
+  const __m512i z = _mm512_set1_epi32(zp);
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t i = 0; i < n; i += 32) {  // as deinterleave_to_uint8
+    const int64_t left = n - i;
+    const __m512i lo = _mm512_maskz_loadu_epi32(first_lanes(left), src + i);
+    const __m512i hi = _mm512_maskz_loadu_epi32(first_lanes(std::max<int64_t>(0, left - 16)), src + i + 16);
+    _mm512_mask_cvtepi32_storeu_epi16(even + i / 2, first_lanes((left + 1) / 2),
+                                      _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, evens, hi), z));
+    _mm512_mask_cvtepi32_storeu_epi16(odd + i / 2, first_lanes(left / 2),
+                                      _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, odds, hi), z));
+  }
+}
+
 void deinterleave_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* even, uint8_t* odd) {
   const __m512i b = _mm512_set1_epi32(base);
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -748,6 +771,8 @@ void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, 
 void pack_quads(const uint8_t* const*, int64_t, int64_t, uint8_t*, int64_t) {}
 void offset_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*) {}
 void deinterleave_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*, uint8_t*) {}
+void offset_to_int16(const int32_t*, int32_t, int64_t, int16_t*) {}
+void deinterleave_to_int16(const int32_t*, int32_t, int64_t, int16_t*, int16_t*) {}
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
   return false;
 }

@@ -51,6 +51,9 @@ void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst);
 // even[i] = src[2i] − base and odd[i] = src[2i + 1] − base as bytes, for the n values of src (a stride-2
 // convolution's two column phases); the caller proves that every value lies in [0, 255].
 void deinterleave_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* even, uint8_t* odd);
+// avx2::offset_to_int16's and avx2::deinterleave_to_int16's contracts, the same way.
+void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst);
+void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd);
 
 // C[r][j] = Σ_i A[r·lda + i] · B[j][i] for r < rows, j < cols (C row-major with stride ldc), with B packed by
 // pack_f64_panels (kernels/gemm_f64.hpp) and one fused multiply-add per product. Exact whenever every partial

@@ -171,6 +171,7 @@ class PhasePlanes {
 
  private:
   void fill_int16(const int32_t* x, int32_t zp, int64_t n, int64_t grp) {
+    const bool avx512 = simd_at_least(SimdLevel::avx512_vnni);
     for (int64_t c = 0; c < c_; ++c) {
       const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
       // padded row py = iy + pad_top lies in phase py mod sh at sub-row py / sh (kept incrementally: no division per
@@ -178,11 +179,13 @@ class PhasePlanes {
       int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
       for (int64_t iy = 0; iy < g_.in_h; ++iy, src += g_.in_w) {
         if (sw_ == 1) {
-          avx2::offset_to_int16(src, zp, g_.in_w, phase(c, a, 0) + i * sub_w_ + g_.pad_left);
+          (avx512 ? avx512::offset_to_int16 : avx2::offset_to_int16)(src, zp, g_.in_w,
+                                                                     phase(c, a, 0) + i * sub_w_ + g_.pad_left);
         } else if (sw_ == 2) {
           const int64_t even_phase = first_ix_[0] == 0 ? 0 : 1;  // the phase whose first input column is ix = 0
-          avx2::deinterleave_to_int16(src, zp, g_.in_w, phase(c, a, even_phase) + i * sub_w_ + first_j_[even_phase],
-                                      phase(c, a, 1 - even_phase) + i * sub_w_ + first_j_[1 - even_phase]);
+          (avx512 ? avx512::deinterleave_to_int16 : avx2::deinterleave_to_int16)(
+              src, zp, g_.in_w, phase(c, a, even_phase) + i * sub_w_ + first_j_[even_phase],
+              phase(c, a, 1 - even_phase) + i * sub_w_ + first_j_[1 - even_phase]);
         } else {
           for (int64_t b = 0; b < sw_; ++b) {  // the columns of phase b: ix = first_ix[b], + sw, ...
             int16_t* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
