@@ -538,7 +538,7 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
     // neither needs clearing
     if (bytes.size() < static_cast<size_t>((rows + 15) * kp)) bytes.resize(static_cast<size_t>((rows + 15) * kp));
     for (int64_t r = 0; r < rows; ++r)
-      avx2::offset_to_uint8(a + r * in_features, static_cast<int32_t>(base), in_features, bytes.data() + r * kp);
+      avx512::offset_to_uint8(a + r * in_features, static_cast<int32_t>(base), in_features, bytes.data() + r * kp);
     adjusted_bias.resize(static_cast<size_t>(out_features));
     for (int64_t o = 0; o < out_features; ++o)  // modulo 2^32, as the GEMM adds
       adjusted_bias[o] = static_cast<int32_t>(
