@@ -18,6 +18,18 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc 
                      Reduce reduce) {
   if (!g.valid()) throw InputError("invalid pooling geometry (window larger than the padded input)");
   const int64_t oh = g.out_h(), ow = g.out_w();
+  // A global pool (one window covering each whole plane, no padding): the plane reduced as one run.
+  if (g.kernel_h == g.in_h && g.kernel_w == g.in_w && g.dilation_h == 1 && g.dilation_w == 1 && g.pad_top == 0 &&
+      g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0) {
+    const int64_t size = g.in_h * g.in_w;
+    for (int64_t p = 0; p < g.batch * g.in_channels; ++p) {
+      const int32_t* plane = x + p * size;
+      Acc v = identity;
+      for (int64_t i = 0; i < size; ++i) v = reduce(v, static_cast<Acc>(plane[i]) - offset);
+      out[p] = static_cast<int32_t>(v);
+    }
+    return;
+  }
   // the padded row spans every column a window reads: from −pad_left to the last window's last tap
   const int64_t span = (ow - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1;
   const int64_t starts = (ow - 1) * g.stride_w + 1;

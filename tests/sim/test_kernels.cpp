@@ -196,9 +196,9 @@ TEST_CASE("Kernels/window_sum and window_max equal AveragePool·count and MaxPoo
 
 TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations equal the float pools",
           "[sim][kernels]") {
-  // Random geometries, including windows that reach past the input on every side and windows wider than
-  // the stride; the oracle is the float executor's AveragePool (count_include_pad: padding adds zero to
-  // the sum of x − zp) and MaxPool.
+  // Random geometries, including windows that reach past the input on every side, windows wider than the
+  // stride and global pools (every fifth); the oracle is the float executor's AveragePool (count_include_pad: padding
+  // adds zero to the sum of x − zp) and MaxPool.
   std::mt19937_64 rng(26);
   std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
   long compared = 0, mismatches = 0;
@@ -212,6 +212,10 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
     g.dilation_h = dilated ? 1 + pick(rng) % 2 : 1, g.dilation_w = dilated ? 1 + pick(rng) % 2 : 1;
     g.pad_top = pick(rng) % g.kernel_h, g.pad_bottom = pick(rng) % g.kernel_h;
     g.pad_left = pick(rng) % g.kernel_w, g.pad_right = pick(rng) % g.kernel_w;
+    if (trial % 5 == 4) {  // a global pool: one window over each whole plane (the kernel's plane-at-once form)
+      g.kernel_h = g.in_h, g.kernel_w = g.in_w, g.dilation_h = g.dilation_w = 1;
+      g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 0;
+    }
     if (!g.valid()) continue;
     const Shape shape = {g.batch, g.in_channels, g.in_h, g.in_w};
     const auto x = random_codes(rng, static_cast<size_t>(element_count(shape)), -128, 127);
