@@ -25,45 +25,67 @@ struct alignas(64) TileConfig {
 };
 constexpr int64_t kTileRows = 16, kTileBytes = 64;
 
+// Where one block's operands lie. A: 16-row tiles of 64 bytes, `lda` bytes from row to row (row block i at
+// a + 16·i·lda). B: for each group of four reduction bytes, a 64-byte tile row, `b_group` bytes from group to
+// group (panel j at b + j·b_panel). Bias: a 16 × 16 int32 tile to start each accumulator from, at bias +
+// i·bias_block + j·bias_panel.
+struct TileOperands {
+  const void* a = nullptr;
+  int64_t lda = 0;
+  const void* b = nullptr;
+  int64_t b_group = 0, b_panel = 0;
+  const int32_t* bias = nullptr;
+  int64_t bias_block = 0, bias_panel = 0;
+};
+
 // BLOCKS × 16 rows of C by PANELS × 16 columns over the whole padded reduction kp: the accumulators start
-// at the bias tiles (bias_rows: 16 copies of each row's bias), then one TDPBSUD per tile pair and 64 bytes of
-// reduction. `valid` rows are stored; rows past them (another group's channels, or the zero rows after the
-// last) were computed and are dropped.
-template <int BLOCKS, int PANELS>
-void tile_block(const int8_t* a, int64_t lda, const uint8_t* packed, int64_t kp, const int32_t* bias_rows,
-                int64_t valid, int32_t* c, int64_t ldc) {
-  constexpr int64_t stride = kTileBytes * PANELS;
-  _tile_loadd(0, bias_rows, kTileBytes);
-  if constexpr (PANELS == 2) _tile_loadd(1, bias_rows, kTileBytes);
+// at the bias tiles, then one dot-product instruction per tile pair and 64 bytes of reduction: TDPBSUD (A
+// signed, B unsigned: a convolution's weights × its packed input) or TDPBUSD (A unsigned, B signed: a
+// linear layer's activations × its weight panels). valid_rows × valid_cols of C are stored; the rest
+// (another group's channels, the zero rows after the last, outputs past the last) was computed and is
+// dropped.
+template <int BLOCKS, int PANELS, bool kSignedA>
+void tile_block(const TileOperands& o, int64_t kp, int64_t valid_rows, int64_t valid_cols, int32_t* c, int64_t ldc) {
+  const auto* a = static_cast<const uint8_t*>(o.a);
+  const auto* b = static_cast<const uint8_t*>(o.b);
+  _tile_loadd(0, o.bias, kTileBytes);
+  if constexpr (PANELS == 2) _tile_loadd(1, o.bias + o.bias_panel, kTileBytes);
   if constexpr (BLOCKS == 2) {
-    _tile_loadd(2, bias_rows + kTileRows * 16, kTileBytes);
-    if constexpr (PANELS == 2) _tile_loadd(3, bias_rows + kTileRows * 16, kTileBytes);
+    _tile_loadd(2, o.bias + o.bias_block, kTileBytes);
+    if constexpr (PANELS == 2) _tile_loadd(3, o.bias + o.bias_block + o.bias_panel, kTileBytes);
   }
+  // (GCC's tile intrinsics paste the tile number into the assembly: every tile is named literally)
   for (int64_t k = 0; k < kp; k += kTileBytes) {
-    const uint8_t* b = packed + k / 4 * stride;
-    _tile_loadd(4, a + k, lda);
-    _tile_loadd(6, b, stride);
-    if constexpr (PANELS == 2) _tile_loadd(7, b + kTileBytes, stride);
-    _tile_dpbsud(0, 4, 6);
-    if constexpr (PANELS == 2) _tile_dpbsud(1, 4, 7);
-    if constexpr (BLOCKS == 2) {
-      _tile_loadd(5, a + kTileRows * lda + k, lda);
-      _tile_dpbsud(2, 5, 6);
-      if constexpr (PANELS == 2) _tile_dpbsud(3, 5, 7);
+    const uint8_t* bk = b + k / 4 * o.b_group;
+    _tile_loadd(4, a + k, o.lda);
+    _tile_loadd(6, bk, o.b_group);
+    if constexpr (PANELS == 2) _tile_loadd(7, bk + o.b_panel, o.b_group);
+    if constexpr (BLOCKS == 2) _tile_loadd(5, a + kTileRows * o.lda + k, o.lda);
+    if constexpr (kSignedA) {
+      _tile_dpbsud(0, 4, 6);
+      if constexpr (PANELS == 2) _tile_dpbsud(1, 4, 7);
+      if constexpr (BLOCKS == 2) _tile_dpbsud(2, 5, 6);
+      if constexpr (BLOCKS == 2 && PANELS == 2) _tile_dpbsud(3, 5, 7);
+    } else {
+      _tile_dpbusd(0, 4, 6);
+      if constexpr (PANELS == 2) _tile_dpbusd(1, 4, 7);
+      if constexpr (BLOCKS == 2) _tile_dpbusd(2, 5, 6);
+      if constexpr (BLOCKS == 2 && PANELS == 2) _tile_dpbusd(3, 5, 7);
     }
   }
   alignas(64) int32_t partial[kTileRows * 16];
-  // a tile's rows into C: straight when all 16 are wanted, else through `partial` (GCC's tile intrinsics
-  // paste the tile number into the assembly, so each store names its tile literally)
+  // a tile into C: straight when all of it is wanted, else through `partial`
   auto store = [&](int64_t block, int64_t panel, auto store_tile) {
     int32_t* to = c + block * kTileRows * ldc + panel * 16;
-    const int64_t rows = std::min<int64_t>(kTileRows, valid - block * kTileRows);
-    if (rows == kTileRows) {
+    const int64_t rows = std::min<int64_t>(kTileRows, valid_rows - block * kTileRows);
+    const int64_t cols = std::min<int64_t>(16, valid_cols - panel * 16);
+    if (rows == kTileRows && cols == 16) {
       store_tile(to, ldc * static_cast<int64_t>(sizeof(int32_t)));
       return;
     }
     store_tile(partial, kTileBytes);
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(to + r * ldc, partial + r * 16, 16 * sizeof(int32_t));
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(to + r * ldc, partial + r * 16, static_cast<size_t>(cols) * sizeof(int32_t));
   };
   store(0, 0, [](int32_t* to, int64_t stride) { _tile_stored(0, to, stride); });
   if constexpr (PANELS == 2) store(0, 1, [](int32_t* to, int64_t stride) { _tile_stored(1, to, stride); });
@@ -73,48 +95,18 @@ void tile_block(const int8_t* a, int64_t lda, const uint8_t* packed, int64_t kp,
   }
 }
 
-// BLOCKS × 16 rows of activations by PANELS × 16 outputs of a linear layer: the accumulators start at the
-// bias tiles (each of 16 equal rows), then one TDPBUSD per tile pair and 64 bytes of reduction. Stores
-// valid_rows × valid_cols of the result.
-template <int BLOCKS, int PANELS>
-void linear_block(const uint8_t* a, int64_t lda, const int8_t* panels, int64_t panel_bytes, int64_t kp,
-                  const int32_t* bias_tiles, int64_t valid_rows, int64_t valid_cols, int32_t* c, int64_t ldc) {
-  _tile_loadd(0, bias_tiles, kTileBytes);
-  if constexpr (PANELS == 2) _tile_loadd(1, bias_tiles + kTileRows * 16, kTileBytes);
-  if constexpr (BLOCKS == 2) {
-    _tile_loadd(2, bias_tiles, kTileBytes);
-    if constexpr (PANELS == 2) _tile_loadd(3, bias_tiles + kTileRows * 16, kTileBytes);
-  }
-  for (int64_t k = 0; k < kp; k += kTileBytes) {
-    const int8_t* b = panels + k * 16;  // a panel's rows: 64 bytes for each group of four reduction bytes
-    _tile_loadd(4, a + k, lda);
-    _tile_loadd(6, b, kTileBytes);
-    if constexpr (PANELS == 2) _tile_loadd(7, b + panel_bytes, kTileBytes);
-    _tile_dpbusd(0, 4, 6);
-    if constexpr (PANELS == 2) _tile_dpbusd(1, 4, 7);
-    if constexpr (BLOCKS == 2) {
-      _tile_loadd(5, a + kTileRows * lda + k, lda);
-      _tile_dpbusd(2, 5, 6);
-      if constexpr (PANELS == 2) _tile_dpbusd(3, 5, 7);
-    }
-  }
-  alignas(64) int32_t partial[kTileRows * 16];
-  auto store = [&](int64_t block, int64_t panel, auto store_tile) {  // as in tile_block
-    int32_t* to = c + block * kTileRows * ldc + panel * 16;
-    const int64_t rows = std::min<int64_t>(kTileRows, valid_rows - block * kTileRows);
-    const int64_t cols = std::min<int64_t>(16, valid_cols - panel * 16);
-    if (rows == kTileRows && cols == 16) {
-      store_tile(to, ldc * static_cast<int64_t>(sizeof(int32_t)));
-      return;
-    }
-    store_tile(partial, kTileBytes);
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(to + r * ldc, partial + r * 16, static_cast<size_t>(cols) * 4);
-  };
-  store(0, 0, [](int32_t* to, int64_t stride) { _tile_stored(0, to, stride); });
-  if constexpr (PANELS == 2) store(0, 1, [](int32_t* to, int64_t stride) { _tile_stored(1, to, stride); });
-  if constexpr (BLOCKS == 2) {
-    store(1, 0, [](int32_t* to, int64_t stride) { _tile_stored(2, to, stride); });
-    if constexpr (PANELS == 2) store(1, 1, [](int32_t* to, int64_t stride) { _tile_stored(3, to, stride); });
+// tile_block for up to 2 × 16 valid rows and 2 × 16 valid columns: the instantiation that covers them.
+template <bool kSignedA>
+void tile_block(const TileOperands& o, int64_t kp, int64_t valid_rows, int64_t valid_cols, int32_t* c, int64_t ldc) {
+  if (valid_rows > kTileRows) {
+    if (valid_cols > 16)
+      tile_block<2, 2, kSignedA>(o, kp, valid_rows, valid_cols, c, ldc);
+    else
+      tile_block<2, 1, kSignedA>(o, kp, valid_rows, valid_cols, c, ldc);
+  } else if (valid_cols > 16) {
+    tile_block<1, 2, kSignedA>(o, kp, valid_rows, valid_cols, c, ldc);
+  } else {
+    tile_block<1, 1, kSignedA>(o, kp, valid_rows, valid_cols, c, ldc);
   }
 }
 
@@ -160,19 +152,11 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
     for (int j = 0; j < panels; ++j)
       avx512::pack_quads(b_rows, p0 + 16 * j, kq, packed.data() + kTileBytes * j, kTileBytes * panels);
     for (int64_t m = 0; m < rows; m += 2 * kTileRows) {
-      const int64_t valid = std::min<int64_t>(2 * kTileRows, rows - m);
-      const int32_t* bias_m = bias_rows.data() + m * 16;
-      int32_t* c_m = c + m * ldc + p0;
-      if (valid > kTileRows) {
-        if (panels == 2)
-          tile_block<2, 2>(a + m * kp, kp, packed.data(), kp, bias_m, valid, c_m, ldc);
-        else
-          tile_block<2, 1>(a + m * kp, kp, packed.data(), kp, bias_m, valid, c_m, ldc);
-      } else if (panels == 2) {
-        tile_block<1, 2>(a + m * kp, kp, packed.data(), kp, bias_m, valid, c_m, ldc);
-      } else {
-        tile_block<1, 1>(a + m * kp, kp, packed.data(), kp, bias_m, valid, c_m, ldc);
-      }
+      // weights × packed input; the bias tiles differ by row block, not by panel
+      TileOperands o;
+      o.a = a + m * kp, o.lda = kp, o.b = packed.data(), o.b_group = kTileBytes * panels, o.b_panel = kTileBytes;
+      o.bias = bias_rows.data() + m * 16, o.bias_block = kTileRows * 16, o.bias_panel = 0;
+      tile_block<true>(o, kp, std::min<int64_t>(2 * kTileRows, rows - m), 16 * panels, c + m * ldc + p0, ldc);
     }
   }
   _tile_release();
@@ -199,23 +183,16 @@ void linear_u8s8(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* w_pa
       for (int64_t r = 0; r < kTileRows; ++r)
         bias_tiles[((o - o0) / 16 * kTileRows + r) * 16 + (o - o0) % 16] = bias[o];
   for (int64_t p = 0; p < panels; p += 2) {
-    const int64_t o = o0 + 16 * p, valid_cols = std::min<int64_t>(32, o1 - o);
-    const int8_t* w = w_panels + o / 16 * panel_bytes;
-    const int32_t* bias_p = bias_tiles.data() + p * kTileRows * 16;
+    const int64_t o = o0 + 16 * p;
     for (int64_t r = 0; r < rows; r += 2 * kTileRows) {
-      const int64_t valid_rows = std::min<int64_t>(2 * kTileRows, rows - r);
-      const uint8_t* a_r = a + r * lda;
-      int32_t* c_r = c + r * ldc + o;
-      if (valid_rows > kTileRows) {
-        if (valid_cols > 16)
-          linear_block<2, 2>(a_r, lda, w, panel_bytes, kp, bias_p, valid_rows, valid_cols, c_r, ldc);
-        else
-          linear_block<2, 1>(a_r, lda, w, panel_bytes, kp, bias_p, valid_rows, valid_cols, c_r, ldc);
-      } else if (valid_cols > 16) {
-        linear_block<1, 2>(a_r, lda, w, panel_bytes, kp, bias_p, valid_rows, valid_cols, c_r, ldc);
-      } else {
-        linear_block<1, 1>(a_r, lda, w, panel_bytes, kp, bias_p, valid_rows, valid_cols, c_r, ldc);
-      }
+      // activations × weight panels; the bias tiles differ by panel, not by row block
+      TileOperands operands;
+      operands.a = a + r * lda, operands.lda = lda;
+      operands.b = w_panels + o / 16 * panel_bytes, operands.b_group = kTileBytes, operands.b_panel = panel_bytes;
+      operands.bias = bias_tiles.data() + p * kTileRows * 16, operands.bias_block = 0;
+      operands.bias_panel = kTileRows * 16;
+      tile_block<false>(operands, kp, std::min<int64_t>(2 * kTileRows, rows - r), std::min<int64_t>(32, o1 - o),
+                        c + r * ldc + o, ldc);
     }
   }
   _tile_release();
