@@ -60,17 +60,23 @@ void tile_block(const TileOperands& o, int64_t kp, int64_t valid_rows, int64_t v
     _tile_loadd(4, a + k, o.lda);
     _tile_loadd(6, bk, o.b_group);
     if constexpr (PANELS == 2) _tile_loadd(7, bk + o.b_panel, o.b_group);
-    if constexpr (BLOCKS == 2) _tile_loadd(5, a + kTileRows * o.lda + k, o.lda);
+    // the second row block's A loaded after the first block's products are issued, as they overlap
     if constexpr (kSignedA) {
       _tile_dpbsud(0, 4, 6);
       if constexpr (PANELS == 2) _tile_dpbsud(1, 4, 7);
-      if constexpr (BLOCKS == 2) _tile_dpbsud(2, 5, 6);
-      if constexpr (BLOCKS == 2 && PANELS == 2) _tile_dpbsud(3, 5, 7);
     } else {
       _tile_dpbusd(0, 4, 6);
       if constexpr (PANELS == 2) _tile_dpbusd(1, 4, 7);
-      if constexpr (BLOCKS == 2) _tile_dpbusd(2, 5, 6);
-      if constexpr (BLOCKS == 2 && PANELS == 2) _tile_dpbusd(3, 5, 7);
+    }
+    if constexpr (BLOCKS == 2) {
+      _tile_loadd(5, a + kTileRows * o.lda + k, o.lda);
+      if constexpr (kSignedA) {
+        _tile_dpbsud(2, 5, 6);
+        if constexpr (PANELS == 2) _tile_dpbsud(3, 5, 7);
+      } else {
+        _tile_dpbusd(2, 5, 6);
+        if constexpr (PANELS == 2) _tile_dpbusd(3, 5, 7);
+      }
     }
   }
   alignas(64) int32_t partial[kTileRows * 16];
