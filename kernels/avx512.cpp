@@ -10,6 +10,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -246,6 +247,31 @@ inline __attribute__((always_inline)) __m512i round_shift(__m512i p, __m512i hal
   return shift_right(_mm512_add_epi64(p, bias));
 }
 
+// f(std::integral_constant<RoundingMode, mode>{}): the lanes' kernel instantiated for the requantizer's
+// run-time rounding mode.
+template <class F>
+void with_rounding(RoundingMode mode, F f) {
+  switch (mode) {
+    case RoundingMode::floor:
+      return f(std::integral_constant<RoundingMode, RoundingMode::floor>{});
+    case RoundingMode::toward_zero:
+      return f(std::integral_constant<RoundingMode, RoundingMode::toward_zero>{});
+    case RoundingMode::half_up:
+      return f(std::integral_constant<RoundingMode, RoundingMode::half_up>{});
+    case RoundingMode::half_away:
+      return f(std::integral_constant<RoundingMode, RoundingMode::half_away>{});
+    case RoundingMode::half_even:
+      return f(std::integral_constant<RoundingMode, RoundingMode::half_even>{});
+  }
+}
+
+// The output clamp [lo, hi] narrowed to the output format; false when the result is not a range inside int32
+// (the lanes narrow to int32 before they clamp).
+bool int32_output_range(const Requantizer& rq, int64_t& lo, int64_t& hi) {
+  lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
+  return lo >= INT32_MIN && hi <= INT32_MAX && lo <= hi;
+}
+
 template <RoundingMode kMode>
 void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int64_t lo, int64_t hi, const int32_t* x,
                     int64_t n, int32_t* y) {
@@ -300,8 +326,7 @@ void mulshift_last_axis_lanes(const int64_t* multipliers, const int64_t* rights,
 bool mulshift_last_axis(const Requantizer& rq, const RequantChannel* ch, int64_t channels, int64_t lo, int64_t hi,
                         const int32_t* x, int64_t outer, int32_t* y) {
   if (rq.flavour() != RequantFlavour::single || channels < 1) return false;
-  lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
-  if (lo < INT32_MIN || hi > INT32_MAX || lo > hi) return false;
+  if (!int32_output_range(rq, lo, hi)) return false;
   thread_local std::vector<int64_t> multipliers, rights;
   multipliers.resize(static_cast<size_t>(channels)), rights.resize(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) {
@@ -311,23 +336,9 @@ bool mulshift_last_axis(const Requantizer& rq, const RequantChannel* ch, int64_t
   const int64_t* m = multipliers.data();  // by address: the names are this thread's
   const int64_t* r = rights.data();
   const int64_t zp = rq.zero_point();
-  switch (rq.rounding()) {
-    case RoundingMode::floor:
-      mulshift_last_axis_lanes<RoundingMode::floor>(m, r, channels, zp, lo, hi, x, outer, y);
-      break;
-    case RoundingMode::toward_zero:
-      mulshift_last_axis_lanes<RoundingMode::toward_zero>(m, r, channels, zp, lo, hi, x, outer, y);
-      break;
-    case RoundingMode::half_up:
-      mulshift_last_axis_lanes<RoundingMode::half_up>(m, r, channels, zp, lo, hi, x, outer, y);
-      break;
-    case RoundingMode::half_away:
-      mulshift_last_axis_lanes<RoundingMode::half_away>(m, r, channels, zp, lo, hi, x, outer, y);
-      break;
-    case RoundingMode::half_even:
-      mulshift_last_axis_lanes<RoundingMode::half_even>(m, r, channels, zp, lo, hi, x, outer, y);
-      break;
-  }
+  with_rounding(rq.rounding(), [&](auto mode) {
+    mulshift_last_axis_lanes<decltype(mode)::value>(m, r, channels, zp, lo, hi, x, outer, y);
+  });
   return true;
 }
 
@@ -335,26 +346,10 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
                       int64_t n, int32_t* y) {
   const int right = ch.fixed.bits - ch.fixed.shift;
   if (rq.flavour() != RequantFlavour::single || right < 1 || right > 62) return false;
-  lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
-  if (lo < INT32_MIN || hi > INT32_MAX || lo > hi) return false;
+  if (!int32_output_range(rq, lo, hi)) return false;
   const int64_t m = ch.fixed.multiplier, zp = rq.zero_point();
-  switch (rq.rounding()) {
-    case RoundingMode::floor:
-      mulshift_lanes<RoundingMode::floor>(m, right, zp, lo, hi, x, n, y);
-      break;
-    case RoundingMode::toward_zero:
-      mulshift_lanes<RoundingMode::toward_zero>(m, right, zp, lo, hi, x, n, y);
-      break;
-    case RoundingMode::half_up:
-      mulshift_lanes<RoundingMode::half_up>(m, right, zp, lo, hi, x, n, y);
-      break;
-    case RoundingMode::half_away:
-      mulshift_lanes<RoundingMode::half_away>(m, right, zp, lo, hi, x, n, y);
-      break;
-    case RoundingMode::half_even:
-      mulshift_lanes<RoundingMode::half_even>(m, right, zp, lo, hi, x, n, y);
-      break;
-  }
+  with_rounding(rq.rounding(),
+                [&](auto mode) { mulshift_lanes<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y); });
   return true;
 }
 namespace {
@@ -409,26 +404,9 @@ bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
   if (p.subtract || rq.flavour() != RequantFlavour::single) return false;
   for (const RequantChannel* ch : {&p.scale_a, &p.scale_b})
     if (const int right = ch->fixed.bits - ch->fixed.shift; right < 0 || right > 62) return false;
-  const int64_t lo = std::max(p.clamp_lo, rq.output_format().min()),
-                hi = std::min(p.clamp_hi, rq.output_format().max());
-  if (lo < INT32_MIN || hi > INT32_MAX || lo > hi) return false;
-  switch (rq.rounding()) {
-    case RoundingMode::floor:
-      add_lanes<RoundingMode::floor>(p, lo, hi, a, b, n, y);
-      break;
-    case RoundingMode::toward_zero:
-      add_lanes<RoundingMode::toward_zero>(p, lo, hi, a, b, n, y);
-      break;
-    case RoundingMode::half_up:
-      add_lanes<RoundingMode::half_up>(p, lo, hi, a, b, n, y);
-      break;
-    case RoundingMode::half_away:
-      add_lanes<RoundingMode::half_away>(p, lo, hi, a, b, n, y);
-      break;
-    case RoundingMode::half_even:
-      add_lanes<RoundingMode::half_even>(p, lo, hi, a, b, n, y);
-      break;
-  }
+  int64_t lo = p.clamp_lo, hi = p.clamp_hi;
+  if (!int32_output_range(rq, lo, hi)) return false;
+  with_rounding(rq.rounding(), [&](auto mode) { add_lanes<decltype(mode)::value>(p, lo, hi, a, b, n, y); });
   return true;
 }
 #if defined(__GNUC__) && !defined(__clang__)
