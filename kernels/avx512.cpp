@@ -134,50 +134,50 @@ inline __mmask16 first_lanes(int64_t count) {
 }
 }  // namespace
 
-void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst) {
-  const __m512i b = _mm512_set1_epi32(base);
+namespace {
+// The lanes' low bytes or low halves stored at dst (truncation: the callers prove every value fits).
+template <class T>
+inline void store_narrowed(T* dst, __mmask16 lanes, __m512i v) {
+  if constexpr (sizeof(T) == 1)
+    _mm512_mask_cvtepi32_storeu_epi8(dst, lanes, v);
+  else
+    _mm512_mask_cvtepi32_storeu_epi16(dst, lanes, v);
+}
+
+// dst[i] = src[i] − offset, 16 values a step, the last step masked
+template <class T>
+void offset_narrowed(const int32_t* src, int32_t offset, int64_t n, T* dst) {
+  const __m512i o = _mm512_set1_epi32(offset);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 lanes = first_lanes(n - i);
-    _mm512_mask_cvtepi32_storeu_epi8(dst + i, lanes, _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, src + i), b));
+    store_narrowed(dst + i, lanes, _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, src + i), o));
   }
 }
 
-void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst) {
-  const __m512i z = _mm512_set1_epi32(zp);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 lanes = first_lanes(n - i);
-    _mm512_mask_cvtepi32_storeu_epi16(dst + i, lanes, _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, src + i), z));
-  }
-}
-
-void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd) {
-  const __m512i z = _mm512_set1_epi32(zp);
+// even[i] = src[2i] − offset, odd[i] = src[2i + 1] − offset: src[i..i+31] a step, 16 even and 16 odd columns
+template <class T>
+void deinterleave_narrowed(const int32_t* src, int32_t offset, int64_t n, T* even, T* odd) {
+  const __m512i o = _mm512_set1_epi32(offset);
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
-  for (int64_t i = 0; i < n; i += 32) {  // as deinterleave_to_uint8
+  for (int64_t i = 0; i < n; i += 32) {
     const int64_t left = n - i;
     const __m512i lo = _mm512_maskz_loadu_epi32(first_lanes(left), src + i);
     const __m512i hi = _mm512_maskz_loadu_epi32(first_lanes(std::max<int64_t>(0, left - 16)), src + i + 16);
-    _mm512_mask_cvtepi32_storeu_epi16(even + i / 2, first_lanes((left + 1) / 2),
-                                      _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, evens, hi), z));
-    _mm512_mask_cvtepi32_storeu_epi16(odd + i / 2, first_lanes(left / 2),
-                                      _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, odds, hi), z));
+    store_narrowed(even + i / 2, first_lanes((left + 1) / 2),
+                   _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, evens, hi), o));
+    store_narrowed(odd + i / 2, first_lanes(left / 2), _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, odds, hi), o));
   }
 }
+}  // namespace
 
+void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst) { offset_narrowed(src, base, n, dst); }
+void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst) { offset_narrowed(src, zp, n, dst); }
 void deinterleave_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* even, uint8_t* odd) {
-  const __m512i b = _mm512_set1_epi32(base);
-  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
-  for (int64_t i = 0; i < n; i += 32) {  // src[i..i+31]: 16 even and 16 odd columns
-    const int64_t left = n - i;
-    const __m512i lo = _mm512_maskz_loadu_epi32(first_lanes(left), src + i);
-    const __m512i hi = _mm512_maskz_loadu_epi32(first_lanes(std::max<int64_t>(0, left - 16)), src + i + 16);
-    _mm512_mask_cvtepi32_storeu_epi8(even + i / 2, first_lanes((left + 1) / 2),
-                                     _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, evens, hi), b));
-    _mm512_mask_cvtepi32_storeu_epi8(odd + i / 2, first_lanes(left / 2),
-                                     _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, odds, hi), b));
-  }
+  deinterleave_narrowed(src, base, n, even, odd);
+}
+void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd) {
+  deinterleave_narrowed(src, zp, n, even, odd);
 }
 
 void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride) {
