@@ -53,6 +53,17 @@ void gemm_u8s8(const MacWeights& w, int64_t first, const uint8_t* const* b_rows,
   else
     avx512::gemm_u8s8(w.packed8.data() + first * w.kq, b_rows, rows, w.kq, np, bias, c, ldc);
 }
+
+// The u8 × s8 GEMMs' bias, whose B operand is x − base: b + (base − z_x)·Σ_k w for each output, modulo 2^32
+// as the GEMM adds. In a per-thread buffer: pass helper threads its address, not the name.
+const int32_t* u8_gemm_bias(const std::vector<int32_t>& bias, int64_t base_minus_zero_point, const MacWeights& w) {
+  thread_local std::vector<int32_t> adjusted;
+  adjusted.resize(static_cast<size_t>(w.out_channels));
+  for (int64_t m = 0; m < w.out_channels; ++m)
+    adjusted[m] = static_cast<int32_t>(
+        static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[m]}) + base_minus_zero_point * w.sum[m]));
+  return adjusted.data();
+}
 }  // namespace
 
 void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
@@ -406,12 +417,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     PhasePlanes<uint8_t> planes(g, static_cast<uint8_t>(x_zero_point - base));
     const std::vector<const uint8_t*> rows = planes.rows(kq);
     const int64_t np = planes.columns(), sub_w = planes.row_width();
-    thread_local std::vector<int32_t> adjusted_bias;
-    adjusted_bias.resize(static_cast<size_t>(g.out_channels));
-    for (int64_t m = 0; m < g.out_channels; ++m)  // modulo 2^32, as the GEMM adds
-      adjusted_bias[m] = static_cast<int32_t>(
-          static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[m]}) + (base - x_zero_point) * weights.sum[m]));
-    const int32_t* const bias_u8 = adjusted_bias.data();  // by address, as the tile in in_panels
+    const int32_t* const bias_u8 = u8_gemm_bias(bias, base - x_zero_point, weights);
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
@@ -533,18 +539,13 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
       !weights.packed_amx.empty() && top - base <= 255 && rows > 0) {
     const int64_t kp = amx::padded_k(weights.kq);
     thread_local std::vector<uint8_t> bytes;
-    thread_local std::vector<int32_t> adjusted_bias;
     // rows 15 past the last are read by a partial tile, and the reduction padding meets zero weights:
     // neither needs clearing
     if (bytes.size() < static_cast<size_t>((rows + 15) * kp)) bytes.resize(static_cast<size_t>((rows + 15) * kp));
     for (int64_t r = 0; r < rows; ++r)
       avx512::offset_to_uint8(a + r * in_features, static_cast<int32_t>(base), in_features, bytes.data() + r * kp);
-    adjusted_bias.resize(static_cast<size_t>(out_features));
-    for (int64_t o = 0; o < out_features; ++o)  // modulo 2^32, as the GEMM adds
-      adjusted_bias[o] = static_cast<int32_t>(
-          static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[o]}) + (base - a_zero_point) * weights.sum[o]));
     const uint8_t* const a_bytes = bytes.data();  // by address: in a helper thread the names would mean its own
-    const int32_t* const bias_u8 = adjusted_bias.data();
+    const int32_t* const bias_u8 = u8_gemm_bias(bias, base - a_zero_point, weights);
     split_range(out_features, kp * rows, 32, [&](int64_t o0, int64_t o1) {
       amx::linear_u8s8(a_bytes, kp, rows, weights.packed_amx.data(), weights.kq, o0, o1, bias_u8, out, out_features);
     });
@@ -553,20 +554,16 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
   if (level >= SimdLevel::avx512_vnni && all_unchecked && !weights.packed8.empty() && top - base <= 255 && rows > 0) {
     const int64_t kq = weights.kq, np = (rows + 15) / 16 * 16;
     thread_local std::vector<uint8_t> columns;
-    thread_local std::vector<int32_t> c, adjusted_bias;
+    thread_local std::vector<int32_t> c;
     columns.assign(static_cast<size_t>(kq * np), 0);  // rows past K meet zero weights
     if (c.size() < static_cast<size_t>(out_features * np)) c.resize(static_cast<size_t>(out_features * np));
-    adjusted_bias.resize(static_cast<size_t>(out_features));
-    for (int64_t o = 0; o < out_features; ++o)  // modulo 2^32, as the GEMM adds
-      adjusted_bias[o] = static_cast<int32_t>(
-          static_cast<uint32_t>((bias.empty() ? 0 : int64_t{bias[o]}) + (base - a_zero_point) * weights.sum[o]));
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t k = 0; k < in_features; ++k)
         columns[k * np + r] = static_cast<uint8_t>(a[r * in_features + k] - base);
     std::vector<const uint8_t*> b_rows(static_cast<size_t>(kq));
     for (int64_t k = 0; k < kq; ++k) b_rows[k] = columns.data() + k * np;
     int32_t* const buffer = c.data();  // by address: in a helper thread the names would mean the helper's own
-    const int32_t* const bias_u8 = adjusted_bias.data();
+    const int32_t* const bias_u8 = u8_gemm_bias(bias, base - a_zero_point, weights);
     split_range(out_features, kq * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
       gemm_u8s8(weights, o0, b_rows.data(), o1 - o0, np, bias_u8 + o0, buffer + o0 * np, np);
       for (int64_t r = 0; r < rows; ++r)
