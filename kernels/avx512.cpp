@@ -281,9 +281,11 @@ void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int
   const __m128i count = _mm_cvtsi64_si128(right);
   // the 16 results in order from the even lanes' eight (elements 0, 2, ...) and the odd lanes' eight
   const __m512i order = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512i v = _mm512_loadu_si512(x + i);
+  // a last step of fewer than 16 masked (rows of 7, 14, 28 or 56 outputs would otherwise leave most of
+  // theirs to a scalar loop)
+  for (int64_t i = 0; i < n; i += 16) {
+    const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
     // x·M from the low 32 bits of each 64-bit lane, sign-extended (|x·M| < 2^62), then zp + R(x·M / 2^right)
     // saturated to int32 (lo and hi lie within it, so the clamp below gives the same result)
     const auto shift_right = [count](__m512i p) { return _mm512_sra_epi64(p, count); };
@@ -293,11 +295,7 @@ void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int
         zp, round_shift<kMode>(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier), half, one, shift_right));
     const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
                                                    _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
-    _mm512_storeu_si512(y + i, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
-  }
-  for (; i < n; ++i) {
-    const int64_t p = int64_t{x[i]} * multiplier_value;
-    y[i] = static_cast<int32_t>(std::clamp(zero_point + rounding_shift_right(p, right, kMode), lo, hi));
+    _mm512_mask_storeu_epi32(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
   }
 }
 // Channels on the last axis: 8 elements a step, each lane with its channel's multiplier and right shift.
@@ -375,11 +373,11 @@ void add_lanes(const AddRequant& p, int64_t lo, int64_t hi, const int32_t* a, co
   const __m512i zp = _mm512_set1_epi64(p.requantizer.zero_point());
   const __m512i lo_v = _mm512_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm512_set1_epi32(static_cast<int32_t>(hi));
   const __m512i order = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
+  for (int64_t i = 0; i < n; i += 16) {  // the last step masked, as in mulshift_lanes
+    const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
     // (x − zp_x) fits int32 for every format of at most 31 bits, as in the scalar kernel
-    const __m512i va = _mm512_sub_epi32(_mm512_loadu_si512(a + i), zpa),
-                  vb = _mm512_sub_epi32(_mm512_loadu_si512(b + i), zpb);
+    const __m512i va = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, a + i), zpa),
+                  vb = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, b + i), zpb);
     const __m512i even = _mm512_add_epi64(zp, _mm512_add_epi64(scale_lanes<kMode>(va, ma, right_a, half_a, count_a),
                                                                scale_lanes<kMode>(vb, mb, right_b, half_b, count_b)));
     const __m512i odd = _mm512_add_epi64(
@@ -388,13 +386,7 @@ void add_lanes(const AddRequant& p, int64_t lo, int64_t hi, const int32_t* a, co
     // saturated to int32 by the narrowing (lo and hi lie within it, so the clamp gives the same result)
     const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
                                                    _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
-    _mm512_storeu_si512(y + i, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
-  }
-  const Requantizer& rq = p.requantizer;
-  for (; i < n; ++i) {
-    const int64_t sum = rq.zero_point() + rq.scale_only(a[i] - p.zero_point_a, p.scale_a) +
-                        rq.scale_only(b[i] - p.zero_point_b, p.scale_b);
-    y[i] = static_cast<int32_t>(std::clamp(sum, lo, hi));
+    _mm512_mask_storeu_epi32(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
   }
 }
 }  // namespace
