@@ -82,6 +82,29 @@ int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
   return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
 }
 
+namespace {
+// [lo, hi] of a MAC input's n codes with its zero point: the known range where `proves(max |x − zp|)` holds
+// for it, else the values' own (a scan). Either way every code lies inside, which is all the fast paths'
+// proofs use.
+struct InputRange {
+  int32_t lo, hi;
+  int64_t max_abs;
+};
+template <class Proves>
+InputRange input_range(const int32_t* x, int64_t n, int32_t zp, const CodeRange* known, Proves proves) {
+  auto with = [zp](int32_t lo, int32_t hi) {
+    return InputRange{lo, hi, std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp))};
+  };
+  if (known && known->lo <= known->hi) {
+    const InputRange r = with(known->lo, known->hi);
+    if (proves(r.max_abs)) return r;
+  }
+  int32_t lo = zp, hi = zp;
+  if (n > 0) min_max(x, n, lo, hi);
+  return with(lo, hi);
+}
+}  // namespace
+
 int64_t accumulator_bound(int64_t bias, int64_t max_abs_x, int64_t abs_sum) {
   return std::abs(bias) + max_abs_x * abs_sum;
 }
@@ -327,7 +350,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
 
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& weights,
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out,
-              const MulShift* output_stage) {
+              const MulShift* output_stage, const CodeRange* x_range) {
   require_int32_accumulator(acc);
   if (output_stage && output_stage->channels.size() != 1 &&
       static_cast<int64_t>(output_stage->channels.size()) != g.out_channels)
@@ -392,9 +415,15 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
                      std::to_string(weights.k) + "]; the geometry needs [" + std::to_string(g.out_channels) + ", " +
                      std::to_string(k) + "]");
   const int32_t* w = weights.codes;
-  int32_t x_lo = x_zero_point, x_hi = x_zero_point;
-  if (const int64_t count = g.batch * g.in_channels * g.in_h * g.in_w; count > 0) min_max(x, count, x_lo, x_hi);
-  const int64_t max_abs_x = std::max(std::abs(int64_t{x_lo} - x_zero_point), std::abs(int64_t{x_hi} - x_zero_point));
+  auto channel_in_range = [&](int64_t m, int64_t max_abs) {
+    return provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs, weights.abs_sum[m]);
+  };
+  const auto [x_lo, x_hi, max_abs_x] =
+      input_range(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point, x_range, [&](int64_t max_abs) {
+        for (int64_t m = 0; m < g.out_channels; ++m)
+          if (!channel_in_range(m, max_abs)) return false;
+        return true;
+      });
 
   // Fast paths for groups whose every channel is provably in range: every partial sum, in any order,
   // is bounded by Σ|terms| <= the proven bound <= 2^31 − 1, so int32 arithmetic in any order is exact and
@@ -404,8 +433,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   const SimdLevel level = simd_level();
   std::vector<bool> group_fast(static_cast<size_t>(g.groups), level != SimdLevel::per_addition);
   for (int64_t m = 0; m < g.out_channels; ++m)
-    if (!provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs_x, weights.abs_sum[m]))
-      group_fast[m / m_per_group] = false;
+    if (!channel_in_range(m, max_abs_x)) group_fast[m / m_per_group] = false;
   // avx512_vnni with int8 weights and activations spanning at most 256 codes (with the zero point): the
   // u8 × s8 GEMM on x − base, base = min(x, zp), whose padding zp − base and bias + (base − zp)·Σw make
   // every sum the same Σ (x − zp)·w (avx512.hpp: exact modulo 2^32, and the sum is proven in range).
@@ -513,21 +541,25 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
 
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
                 const MacWeights& weights, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
-                OverflowCounter& overflow, int32_t* out) {
+                OverflowCounter& overflow, int32_t* out, const CodeRange* a_range) {
   require_int32_accumulator(acc);
   if (weights.out_channels != out_features || weights.k != in_features)
     throw InputError("linear_mac: weights are [" + std::to_string(weights.out_channels) + ", " +
                      std::to_string(weights.k) + "]; expected [" + std::to_string(out_features) + ", " +
                      std::to_string(in_features) + "]");
   const SimdLevel level = simd_level();
-  int32_t a_lo = a_zero_point, a_hi = a_zero_point;
-  if (rows * in_features > 0) min_max(a, rows * in_features, a_lo, a_hi);
-  const int64_t max_abs_a = std::max(std::abs(int64_t{a_lo} - a_zero_point), std::abs(int64_t{a_hi} - a_zero_point));
+  auto output_in_range = [&](int64_t o, int64_t max_abs) {
+    return provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs, weights.abs_sum[o]);
+  };
+  const auto [a_lo, a_hi, max_abs_a] = input_range(a, rows * in_features, a_zero_point, a_range, [&](int64_t max_abs) {
+    for (int64_t o = 0; o < out_features; ++o)
+      if (!output_in_range(o, max_abs)) return false;
+    return true;
+  });
   std::vector<bool> unchecked(static_cast<size_t>(out_features));
   bool all_unchecked = true;
   for (int64_t o = 0; o < out_features; ++o) {
-    unchecked[o] = level != SimdLevel::per_addition &&
-                   provably_in_range(acc, bias.empty() ? 0 : bias[o], max_abs_a, weights.abs_sum[o]);
+    unchecked[o] = level != SimdLevel::per_addition && output_in_range(o, max_abs_a);
     all_unchecked = all_unchecked && unchecked[o];
   }
   // Every output provably in range, int8 weights and activations spanning at most 256 codes: conv_mac's
@@ -612,10 +644,16 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
 
 void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point,
                 const int32_t* c, int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow,
-                int32_t* out) {
+                int32_t* out, const CodeRange* a_range, const CodeRange* c_range) {
   require_int32_accumulator(acc);
-  const int64_t max_a = max_abs_offset(a, batch * m * k, a_zero_point),
-                max_c = max_abs_offset(c, batch * k * n, c_zero_point);
+  // the known ranges when both are given and prove every sum in range, else both operands scanned
+  auto offset = [](const CodeRange& r, int32_t zp) {
+    return std::max(std::abs(int64_t{r.lo} - zp), std::abs(int64_t{r.hi} - zp));
+  };
+  const bool known = a_range && c_range && a_range->lo <= a_range->hi && c_range->lo <= c_range->hi &&
+                     provably_in_range(acc, 0, offset(*a_range, a_zero_point), k * offset(*c_range, c_zero_point));
+  const int64_t max_a = known ? offset(*a_range, a_zero_point) : max_abs_offset(a, batch * m * k, a_zero_point),
+                max_c = known ? offset(*c_range, c_zero_point) : max_abs_offset(c, batch * k * n, c_zero_point);
   // every partial sum is bounded by k · max|a − za| · max|c − zc| (< 2^62 for 16-bit codes and k < 2^28)
   const bool unchecked = simd_level() != SimdLevel::per_addition && provably_in_range(acc, 0, max_a, k * max_c);
   // Both operands in int16 and every output provably in range: the int16 GEMM of conv_mac (exact in any

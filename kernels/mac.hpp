@@ -31,6 +31,13 @@ struct ConvGeometry {
   bool valid() const;
 };
 
+// Bounds every code of a MAC's input is known to lie in, from the clamp of the op that computed it (never from
+// its values). A MAC given them takes the range its fast paths need from them instead of scanning the input,
+// unless they are too wide to prove every output in range; then it scans as without them.
+struct CodeRange {
+  int32_t lo, hi;
+};
+
 // The smallest and largest of n >= 1 codes.
 void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi);
 // Largest |x − zp| over n codes: with Σ|w| per output it bounds every partial sum of a MAC.
@@ -73,7 +80,7 @@ struct MacWeights {
 // row requantized as it leaves the GEMM instead of a second pass over an int32 tensor.
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& w,
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out,
-              const MulShift* output_stage = nullptr);
+              const MulShift* output_stage = nullptr, const CodeRange* x_range = nullptr);
 // The same, preparing the weights [out_channels, reduction_length] for this one call.
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const int32_t* w,
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out);
@@ -83,7 +90,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
 // Gemm transB layout PyTorch exports).
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
                 const MacWeights& w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
-                OverflowCounter& overflow, int32_t* out);
+                OverflowCounter& overflow, int32_t* out, const CodeRange* a_range = nullptr);
 // The same, preparing the weights for this one call.
 void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const int32_t* a, int32_t a_zero_point,
                 const int32_t* w, const std::vector<int32_t>& bias, const AccumulatorSpec& acc,
@@ -95,6 +102,6 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
 // partial sum provably fits).
 void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a, int32_t a_zero_point,
                 const int32_t* c, int32_t c_zero_point, const AccumulatorSpec& acc, OverflowCounter& overflow,
-                int32_t* out);
+                int32_t* out, const CodeRange* a_range = nullptr, const CodeRange* c_range = nullptr);
 
 }  // namespace chipref::kernels

@@ -52,6 +52,7 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
     require_same_shapes(op, a, b);
     shape_output(y, a.shape);
     kernels::add_requant(*params, a.data.data(), b.data.data(), static_cast<int64_t>(a.data.size()), y.data.data());
+    y.known_range = clamped_range(params->requantizer.output_format(), params->clamp_lo, params->clamp_hi);
   };
   return p;
 }

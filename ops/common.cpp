@@ -42,6 +42,18 @@ std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, siz
   return v;
 }
 
+kernels::CodeRange clamped_range(const IntFormat& format, int64_t clamp_lo, int64_t clamp_hi) {
+  // a format of 32 bits or fewer keeps the bounds inside int32; an empty clamp gives an empty range (lo > hi),
+  // which the kernels ignore
+  const int64_t lo = std::max({clamp_lo, format.min(), int64_t{INT32_MIN}}),
+                hi = std::min({clamp_hi, format.max(), int64_t{INT32_MAX}});
+  return kernels::CodeRange{static_cast<int32_t>(lo), static_cast<int32_t>(hi)};
+}
+
+kernels::CodeRange clamped_range(const kernels::MulShift& stage) {
+  return clamped_range(stage.requantizer.output_format(), stage.clamp_lo, stage.clamp_hi);
+}
+
 void shape_output(CodeTensor& y, Shape shape) {
   y.data.resize(static_cast<size_t>(checked_element_count(shape, "an op's output")));
   y.shape = std::move(shape);

@@ -41,6 +41,11 @@ void check_same_length(const IntGraph& g, const Node& op, std::initializer_list<
 std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, size_t length,
                                     std::optional<std::vector<int64_t>> fallback = std::nullopt);
 void shape_output(CodeTensor& y, Shape shape);
+// The codes a requantizing op leaves: its clamp [lo, hi] inside its output format (CodeTensor::known_range).
+kernels::CodeRange clamped_range(const IntFormat& format, int64_t clamp_lo, int64_t clamp_hi);
+kernels::CodeRange clamped_range(const kernels::MulShift& stage);
+// The range of a MAC input for the kernels: its known range, or null (they scan).
+inline const kernels::CodeRange* range_of(const CodeTensor& x) { return x.known_range ? &*x.known_range : nullptr; }
 // A product of two activations a [.., m, k] by b [.., k, n] (the same leading axes): its sizes and output
 // shape [.., m, n]; InputError naming the op if the shapes do not multiply.
 struct MatmulShape {

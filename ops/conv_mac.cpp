@@ -31,7 +31,8 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
     if (nm)
       kernels::conv_mac_skip_zero(geo, x.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
     else
-      kernels::conv_mac(geo, x.data.data(), zp, weights->mac, *bias, acc, overflow, y.data.data(), stage);
+      kernels::conv_mac(geo, x.data.data(), zp, weights->mac, *bias, acc, overflow, y.data.data(), stage, range_of(x));
+    if (stage) y.known_range = clamped_range(*stage);
   };
   p.run = [run](const Inputs& in, CodeTensor& y, OverflowCounter& overflow) { run(in, y, overflow, nullptr); };
   if (!nm)

@@ -30,7 +30,7 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
       kernels::linear_mac_skip_zero(rows, a.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
     else
       kernels::linear_mac(rows, in_features, out_features, a.data.data(), zp, weights->mac, *bias, acc, overflow,
-                          y.data.data());
+                          y.data.data(), range_of(a));
   };
   return p;
 }

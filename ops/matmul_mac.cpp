@@ -16,7 +16,8 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
     const CodeTensor& b = *in[1];
     const MatmulShape s = matmul_shape(op, a.shape, b.shape);
     shape_output(y, s.output);
-    kernels::matmul_mac(s.batch, s.m, s.k, s.n, a.data.data(), za, b.data.data(), zb, acc, overflow, y.data.data());
+    kernels::matmul_mac(s.batch, s.m, s.k, s.n, a.data.data(), za, b.data.data(), zb, acc, overflow, y.data.data(),
+                        range_of(a), range_of(b));
   };
   return p;
 }

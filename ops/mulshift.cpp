@@ -49,6 +49,7 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
     const ChannelLayout l = channel_layout(op, x.shape, params->axis, params->kernel.channels.size());
     shape_output(y, x.shape);
     kernels::mulshift(params->kernel, x.data.data(), l.outer, l.channels, l.inner, y.data.data());
+    y.known_range = clamped_range(params->kernel);
   };
   if (params->axis == 1 && op.get_int("channel_axes", 1) == 1)
     p.fusable_stage = std::shared_ptr<const kernels::MulShift>(params, &params->kernel);

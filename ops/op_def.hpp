@@ -10,9 +10,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "kernels/mac.hpp"
 #include "kernels/requant.hpp"
 #include "kernels/sparse.hpp"
 #include "model/int_graph.hpp"
@@ -22,8 +25,14 @@ namespace chipref {
 
 // An integer tensor at run time: codes (or accumulators) in int32.
 struct CodeTensor {
+  CodeTensor() = default;
+  CodeTensor(Shape shape_, std::vector<int32_t> data_) : shape(std::move(shape_)), data(std::move(data_)) {}
   Shape shape;
   std::vector<int32_t> data;
+  // Bounds its op's own clamp put every code in (set by the op from its parameters, never from the values;
+  // unset when unknown): a MAC reading the tensor takes its range from them instead of a scan. Engines run
+  // ops through PreparedOp, which clears them before each run.
+  std::optional<kernels::CodeRange> known_range;
 };
 
 // The weights a MAC op multiplies: dense codes, and, to compute from the kept values only, the N:M

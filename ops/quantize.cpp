@@ -61,6 +61,8 @@ void quantize_input(const IntGraph& graph, const Tensor& input, CodeTensor& code
   if (const int64_t bad = kernels::quantize_floats(quantize, input.floats.data(), n, codes.data.data()); bad < n)
     throw InputError("input element " + std::to_string(bad) + " " + index_to_string(input.shape, bad) + " is " +
                      (std::isnan(input.floats[bad]) ? "NaN" : "infinite") + "; inputs must be finite numbers");
+  codes.known_range =
+      ops::clamped_range(in_value.quant.format, in_value.quant.format.min(), in_value.quant.format.max());
 }
 
 namespace ops {

@@ -114,6 +114,18 @@ PreparedOp prepare_int_op(const IntGraph& graph, const Node& op, const MacWeight
                      " op is run by the engine around the integer ops, not prepared as one");
   PreparedOp p = def.prepare(graph, op, weights);
   p.node = &op;
+  // an output buffer reused from another op must not carry that op's range into this one's
+  if (p.run)
+    p.run = [run = std::move(p.run)](const std::vector<const CodeTensor*>& in, CodeTensor& y, OverflowCounter& o) {
+      y.known_range.reset();
+      run(in, y, o);
+    };
+  if (p.run_requantized)
+    p.run_requantized = [run = std::move(p.run_requantized)](const std::vector<const CodeTensor*>& in, CodeTensor& y,
+                                                             OverflowCounter& o, const kernels::MulShift& stage) {
+      y.known_range.reset();
+      run(in, y, o, stage);
+    };
   return p;
 }
 

@@ -32,6 +32,7 @@ PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
                        shape_to_string(shape));
     y.shape = shape;
     y.data.assign(x.data.begin(), x.data.end());
+    y.known_range = x.known_range;  // the same codes
   };
   return p;
 }

@@ -15,6 +15,12 @@ PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
     const kernels::ConvGeometry geo = window_geometry(op, x.shape, kernel);
     shape_output(y, {geo.batch, geo.in_channels, geo.out_h(), geo.out_w()});
     kernels::window_max(geo, x.data.data(), y.data.data());
+    // each maximum is one of the input's codes when every window reaches the input (a pad narrower than the
+    // dilated window on every side); a window wholly in the padding would give the reduction's identity
+    const int64_t extent_h = (geo.kernel_h - 1) * geo.dilation_h + 1,
+                  extent_w = (geo.kernel_w - 1) * geo.dilation_w + 1;
+    if (std::max(geo.pad_top, geo.pad_bottom) < extent_h && std::max(geo.pad_left, geo.pad_right) < extent_w)
+      y.known_range = x.known_range;
   };
   return p;
 }

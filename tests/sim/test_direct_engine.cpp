@@ -120,3 +120,49 @@ TEST_CASE("DirectEngine/a conv_mac run with its mulshift gives the separate ops'
   }
   kernels::set_simd_level(saved);
 }
+
+TEST_CASE("DirectEngine/the range an op declares for its output holds every code it computed, fused or not", "[sim]") {
+  // A MAC trusts its input's known range (CodeTensor::known_range) instead of scanning the codes; a range
+  // narrower than the codes would make its byte GEMM wrap. Each op that declares one (the input quantize, a
+  // mulshift, an add, a conv_mac with its mulshift, a reshape or max pool passing it on) must hold to it.
+  struct Case {
+    const char* model;
+    const char* config;
+  };
+  for (const Case c : {Case{"fmnist_cnn.onnx", "w8a8.yaml"}, Case{"fmnist_cnn.onnx", "w4a8.yaml"},
+                       Case{"fmnist_cnn.onnx", "mixed.yaml"}, Case{"fmnist_vit.onnx", "w8a8.yaml"}}) {
+    INFO(c.model << " with " << c.config);
+    const IntGraph q = quantize_example(c.model, shipped_config(c.config), c.config);
+    const DirectEngine engine(q);
+    const Tensor x = load_fashion_mnist("t10k", 12, q.preprocess).images;
+    int64_t ranged = 0, outside = 0;
+    auto check = [&](const CodeTensor& y) {
+      if (!y.known_range) return;
+      ++ranged;
+      for (int32_t v : y.data) outside += v < y.known_range->lo || v > y.known_range->hi;
+    };
+    engine.run(x, [&](const Node&, const CodeTensor& y, const OverflowCounter&, int64_t, int64_t) { check(y); });
+    // the fused step the untraced runs take: each conv_mac with the mulshift after it, on the traced input
+    RunTrace trace;
+    engine.run(x, &trace);
+    int64_t fused = 0;
+    for (size_t i = 0; i + 1 < q.ops.size(); ++i) {
+      if (q.ops[i].op_type != "conv_mac" || q.ops[i + 1].op_type != "mulshift" ||
+          q.ops[i + 1].inputs.at(0) != q.ops[i].outputs.at(0))
+        continue;
+      const PreparedOp mac = prepare_int_op(q, q.ops[i]), requant = prepare_int_op(q, q.ops[i + 1]);
+      if (!mac.run_requantized || !requant.fusable_stage) continue;
+      CodeTensor y;
+      y.known_range = kernels::CodeRange{0, 0};  // a reused buffer's stale range: the step must replace it
+      OverflowCounter overflow;
+      mac.run_requantized({&trace.values.at(q.ops[i].inputs.at(0))}, y, overflow, *requant.fusable_stage);
+      REQUIRE(y.known_range);
+      check(y);
+      CHECK(y.data == trace.values.at(q.ops[i + 1].outputs.at(0)).data);
+      ++fused;
+    }
+    CHECK(fused >= (std::string(c.model) == "fmnist_cnn.onnx" ? 4 : 1));
+    CHECK(ranged >= 5);
+    CHECK(outside == 0);
+  }
+}

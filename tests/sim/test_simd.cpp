@@ -109,12 +109,26 @@ TEST_CASE("SIMD/conv_mac: every level gives the per-addition integers and overfl
       r.overflows = counter.events;
       return r;
     });
+    // Every other trial again with the codes' format as their known range (CodeRange): the paths it picks
+    // (taken when the format's bounds prove every output, else a scan) give the same integers.
+    const CodeRange format_range{static_cast<int32_t>(x_lo), static_cast<int32_t>(x_hi)};
+    const auto with_range = at_each_level([&] {
+      MacResult r{std::vector<int32_t>(static_cast<size_t>(g.batch * g.out_channels * g.out_h() * g.out_w())), 0};
+      if (trial % 2) return r;
+      OverflowCounter counter;
+      const MacWeights prepared =
+          MacWeights::prepare(w.data(), g.out_channels, g.reduction_length(), MacLayout::convolution);
+      conv_mac(g, x.data(), zp, prepared, bias, acc, counter, r.out.data(), nullptr, &format_range);
+      r.overflows = counter.events;
+      return r;
+    });
     for (size_t i = 1; i < results.size(); ++i) {
       INFO("trial " << trial << ", level " << to_string(results[i].first) << ", kind " << kind << ", acc " << acc_bits
                     << " bits, geometry " << g.in_channels << "x" << g.in_h << "x" << g.in_w << " -> " << g.out_channels
                     << " k" << g.kernel_h << "x" << g.kernel_w << " s" << g.stride_h << "," << g.stride_w << " d"
                     << g.dilation_h << "," << g.dilation_w << " groups " << g.groups);
       CHECK(results[i].second == results[0].second);
+      if (trial % 2 == 0) CHECK(with_range[i].second == results[0].second);
     }
     ++compared;
   }
@@ -265,10 +279,26 @@ TEST_CASE("SIMD/linear_mac: every level gives the per-addition integers and over
       r.overflows = counter.events;
       return r;
     });
+    // again with the codes' format as their known range, as in the conv_mac test
+    const CodeRange format_range{wide_codes     ? -32768
+                                 : signed_codes ? -128
+                                                : 0,
+                                 wide_codes     ? 32767
+                                 : signed_codes ? 127
+                                                : 255};
+    const auto with_range = at_each_level([&] {
+      MacResult r{std::vector<int32_t>(static_cast<size_t>(rows * out)), 0};
+      OverflowCounter counter;
+      linear_mac(rows, in, out, a.data(), za, MacWeights::prepare(w.data(), out, in, MacLayout::linear),
+                 trial % 5 ? bias : std::vector<int32_t>{}, acc, counter, r.out.data(), &format_range);
+      r.overflows = counter.events;
+      return r;
+    });
     for (size_t i = 1; i < results.size(); ++i) {
       INFO("trial " << trial << " rows " << rows << " in " << in << " out " << out << " level "
                     << to_string(results[i].first));
       CHECK(results[i].second == results[0].second);
+      CHECK(with_range[i].second == results[0].second);
     }
   }
 }
@@ -296,10 +326,20 @@ TEST_CASE("SIMD/matmul_mac: the unchecked sum equals the per-addition one, wide 
       r.overflows = counter.events;
       return r;
     });
+    // again with both operands' formats as their known ranges, as in the conv_mac test
+    const CodeRange a_range{wide_codes ? -32768 : 0, wide_codes ? 32767 : 255}, c_range{-128, 127};
+    const auto with_range = at_each_level([&] {
+      MacResult r{std::vector<int32_t>(static_cast<size_t>(batch * m * n)), 0};
+      OverflowCounter counter;
+      matmul_mac(batch, m, k, n, a.data(), za, c.data(), zc, acc, counter, r.out.data(), &a_range, &c_range);
+      r.overflows = counter.events;
+      return r;
+    });
     for (size_t i = 1; i < results.size(); ++i) {
       INFO("trial " << trial << " batch " << batch << " m " << m << " k " << k << " n " << n << " level "
                     << to_string(results[i].first));
       CHECK(results[i].second == results[0].second);
+      CHECK(with_range[i].second == results[0].second);
     }
   }
 }
