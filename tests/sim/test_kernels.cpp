@@ -202,11 +202,13 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
   std::mt19937_64 rng(26);
   std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
   long compared = 0, mismatches = 0;
-  for (int trial = 0; trial < 60; ++trial) {
+  int separable = 0;  // windows of more than 16 taps, not global: the kernel's separable form (smaller: taps one by one)
+  for (int trial = 0; trial < 90; ++trial) {
     ConvGeometry g;
     g.batch = 1 + pick(rng) % 2, g.in_channels = g.out_channels = g.groups = 1 + pick(rng) % 3;
-    g.in_h = 1 + pick(rng) % 9, g.in_w = 1 + pick(rng) % 9;
-    g.kernel_h = 1 + pick(rng) % 3, g.kernel_w = 1 + pick(rng) % 3;
+    const bool large = trial % 5 == 2;
+    g.in_h = (large ? 4 : 1) + pick(rng) % 9, g.in_w = (large ? 4 : 1) + pick(rng) % 9;
+    g.kernel_h = (large ? 4 : 1) + pick(rng) % 3, g.kernel_w = (large ? 4 : 1) + pick(rng) % 3;
     g.stride_h = 1 + pick(rng) % 3, g.stride_w = 1 + pick(rng) % 3;
     const bool dilated = trial % 3 == 0;  // AveragePool has dilations only from opset 19: MaxPool checks them
     g.dilation_h = dilated ? 1 + pick(rng) % 2 : 1, g.dilation_w = dilated ? 1 + pick(rng) % 2 : 1;
@@ -217,6 +219,7 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
       g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 0;
     }
     if (!g.valid()) continue;
+    separable += large && g.kernel_h * g.kernel_w > 16;
     const Shape shape = {g.batch, g.in_channels, g.in_h, g.in_w};
     const auto x = random_codes(rng, static_cast<size_t>(element_count(shape)), -128, 127);
     const int32_t zp = static_cast<int32_t>(pick(rng) % 20) - 10;
@@ -242,6 +245,7 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
     compared += static_cast<long>(sums.size());
   }
   CHECK(compared > 500);
+  CHECK(separable >= 8);
   CHECK(mismatches == 0);
 }
 
