@@ -228,23 +228,30 @@ namespace {
 //   half_away: 2^(right−1), less 1 when p < 0.
 // Each is rounding_shift_right's decision (numerics/rounding.hpp): with p = q·2^right + r, 0 <= r < 2^right,
 // the sum carries into q + 1 exactly when r reaches the mode's threshold.
+// `rounding_bias` is that bias plus `offset`, a multiple of 2^right, which the shift then adds to the
+// quotient exactly (floor((p + b + z·2^right) / 2^right) = floor((p + b) / 2^right) + z); `shift_right` is the
+// shift by `right` (half_even reads bit `right` of p with it).
+template <RoundingMode kMode, class ShiftRight>
+inline __attribute__((always_inline)) __m512i rounding_bias(__m512i p, __m512i half, __m512i one, __m512i offset,
+                                                            ShiftRight shift_right) {
+  const __m512i below = _mm512_sub_epi64(half, one);  // 2^(right−1) − 1
+  if constexpr (kMode == RoundingMode::floor) {
+    return offset;
+  } else if constexpr (kMode == RoundingMode::half_up) {
+    return _mm512_add_epi64(half, offset);
+  } else if constexpr (kMode == RoundingMode::half_even) {
+    return _mm512_add_epi64(_mm512_add_epi64(below, offset), _mm512_and_si512(shift_right(p), one));
+  } else if constexpr (kMode == RoundingMode::toward_zero) {  // 2^right − 1 when p < 0
+    return _mm512_mask_add_epi64(offset, _mm512_movepi64_mask(p), offset, _mm512_add_epi64(below, half));
+  } else {  // half_away
+    return _mm512_add_epi64(_mm512_mask_sub_epi64(half, _mm512_movepi64_mask(p), half, one), offset);
+  }
+}
 template <RoundingMode kMode, class ShiftRight>
 inline __attribute__((always_inline)) __m512i round_shift(__m512i p, __m512i half, __m512i one,
                                                           ShiftRight shift_right) {
-  const __m512i below = _mm512_sub_epi64(half, one);  // 2^(right−1) − 1
-  __m512i bias;
-  if constexpr (kMode == RoundingMode::floor) {
-    return shift_right(p);
-  } else if constexpr (kMode == RoundingMode::half_up) {
-    bias = half;
-  } else if constexpr (kMode == RoundingMode::half_even) {
-    bias = _mm512_add_epi64(below, _mm512_and_si512(shift_right(p), one));
-  } else if constexpr (kMode == RoundingMode::toward_zero) {
-    bias = _mm512_maskz_mov_epi64(_mm512_movepi64_mask(p), _mm512_add_epi64(below, half));  // 2^right − 1
-  } else {                                                                                  // half_away
-    bias = _mm512_mask_sub_epi64(half, _mm512_movepi64_mask(p), half, one);
-  }
-  return shift_right(_mm512_add_epi64(p, bias));
+  if constexpr (kMode == RoundingMode::floor) return shift_right(p);
+  return shift_right(_mm512_add_epi64(p, rounding_bias<kMode>(p, half, one, _mm512_setzero_si512(), shift_right)));
 }
 
 // f(std::integral_constant<RoundingMode, mode>{}): the lanes' kernel instantiated for the requantizer's
@@ -270,6 +277,38 @@ void with_rounding(RoundingMode mode, F f) {
 bool int32_output_range(const Requantizer& rq, int64_t& lo, int64_t& hi) {
   lo = std::max(lo, rq.output_format().min()), hi = std::min(hi, rq.output_format().max());
   return lo >= INT32_MIN && hi <= INT32_MAX && lo <= hi;
+}
+
+// MulShift's common case, right >= 32 and |zp|·2^right < 2^61: zp folded into the rounding bias, and the odd
+// elements' results computed in the high halves of their 64-bit lanes (shifted right by right − 32, so the
+// quotient lands in bits 32..63 above the remainder), clamped there against lo·2^32 and hi·2^32 (whose high halves are
+// lo and hi), and blended with the even elements' low halves: no narrowing and no permutation. Same integers as
+// mulshift_lanes below (zp + q clamped to [lo, hi] is the saturated-then-clamped result, as lo and hi lie in
+// int32).
+template <RoundingMode kMode>
+void mulshift_lanes_high(int64_t multiplier_value, int right, int64_t zero_point, int64_t lo, int64_t hi,
+                         const int32_t* x, int64_t n, int32_t* y) {
+  const __m512i multiplier = _mm512_set1_epi64(multiplier_value), one = _mm512_set1_epi64(1),
+                half = _mm512_set1_epi64(int64_t{1} << (right - 1));
+  const __m512i offset = _mm512_set1_epi64(zero_point * (int64_t{1} << right));
+  const __m512i lo_even = _mm512_set1_epi64(lo), hi_even = _mm512_set1_epi64(hi),
+                lo_odd = _mm512_set1_epi64(lo * (int64_t{1} << 32)),
+                hi_odd = _mm512_set1_epi64(hi * (int64_t{1} << 32));
+  const __m128i count = _mm_cvtsi64_si128(right), count_odd = _mm_cvtsi64_si128(right - 32);
+  const auto shift_right = [count](__m512i p) { return _mm512_sra_epi64(p, count); };
+  for (int64_t i = 0; i < n; i += 16) {
+    const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
+    const __m512i p_even = _mm512_mul_epi32(v, multiplier),
+                  p_odd = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier);
+    const __m512i even =
+        _mm512_sra_epi64(_mm512_add_epi64(p_even, rounding_bias<kMode>(p_even, half, one, offset, shift_right)), count);
+    const __m512i odd = _mm512_sra_epi64(
+        _mm512_add_epi64(p_odd, rounding_bias<kMode>(p_odd, half, one, offset, shift_right)), count_odd);
+    const __m512i both = _mm512_mask_blend_epi32(0xAAAA, _mm512_min_epi64(_mm512_max_epi64(even, lo_even), hi_even),
+                                                 _mm512_min_epi64(_mm512_max_epi64(odd, lo_odd), hi_odd));
+    _mm512_mask_storeu_epi32(y + i, lanes, both);
+  }
 }
 
 template <RoundingMode kMode>
@@ -346,8 +385,15 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
   if (rq.flavour() != RequantFlavour::single || right < 1 || right > 62) return false;
   if (!int32_output_range(rq, lo, hi)) return false;
   const int64_t m = ch.fixed.multiplier, zp = rq.zero_point();
-  with_rounding(rq.rounding(),
-                [&](auto mode) { mulshift_lanes<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y); });
+  // |p| < 2^62 and |zp·2^right| < 2^61 keep p + bias + zp·2^right inside int64
+  const bool high =
+      right >= 32 && (zp == 0 || (std::abs(zp) < (int64_t{1} << 30) && std::abs(zp) < (int64_t{1} << (61 - right))));
+  with_rounding(rq.rounding(), [&](auto mode) {
+    if (high)
+      mulshift_lanes_high<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y);
+    else
+      mulshift_lanes<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y);
+  });
   return true;
 }
 namespace {
