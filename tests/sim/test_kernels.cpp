@@ -202,7 +202,7 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
   std::mt19937_64 rng(26);
   std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
   long compared = 0, mismatches = 0;
-  int separable = 0;  // windows of more than 16 taps, not global: the kernel's separable form (smaller: taps one by one)
+  int large_windows = 0;  // not global, more than 16 taps
   for (int trial = 0; trial < 90; ++trial) {
     ConvGeometry g;
     g.batch = 1 + pick(rng) % 2, g.in_channels = g.out_channels = g.groups = 1 + pick(rng) % 3;
@@ -219,7 +219,7 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
       g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 0;
     }
     if (!g.valid()) continue;
-    separable += large && g.kernel_h * g.kernel_w > 16;
+    large_windows += large && g.kernel_h * g.kernel_w > 16;
     const Shape shape = {g.batch, g.in_channels, g.in_h, g.in_w};
     const auto x = random_codes(rng, static_cast<size_t>(element_count(shape)), -128, 127);
     const int32_t zp = static_cast<int32_t>(pick(rng) % 20) - 10;
@@ -245,7 +245,7 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
     compared += static_cast<long>(sums.size());
   }
   CHECK(compared > 500);
-  CHECK(separable >= 8);
+  CHECK(large_windows >= 8);
   CHECK(mismatches == 0);
 }
 
