@@ -128,11 +128,20 @@ TEST_CASE("DirectEngine/the range an op declares for its output holds every code
   struct Case {
     const char* model;
     const char* config;
+    const char* flavour;  // replaces w8a8.yaml's requant flavour when set
   };
-  for (const Case c : {Case{"fmnist_cnn.onnx", "w8a8.yaml"}, Case{"fmnist_cnn.onnx", "w4a8.yaml"},
-                       Case{"fmnist_cnn.onnx", "mixed.yaml"}, Case{"fmnist_vit.onnx", "w8a8.yaml"}}) {
-    INFO(c.model << " with " << c.config);
-    const IntGraph q = quantize_example(c.model, shipped_config(c.config), c.config);
+  for (const Case c : {Case{"fmnist_cnn.onnx", "w8a8.yaml", nullptr}, Case{"fmnist_cnn.onnx", "w4a8.yaml", nullptr},
+                       Case{"fmnist_cnn.onnx", "mixed.yaml", nullptr}, Case{"fmnist_cnn.onnx", "w8a8.yaml", "gemmlowp"},
+                       Case{"fmnist_cnn.onnx", "w8a8.yaml", "float"}, Case{"fmnist_vit.onnx", "w8a8.yaml", nullptr}}) {
+    INFO(c.model << " with " << c.config << (c.flavour ? std::string(", flavour ") + c.flavour : ""));
+    std::string config = shipped_config(c.config);
+    if (c.flavour) {
+      const std::string single = "flavour: single";
+      const size_t at = config.find(single);
+      REQUIRE(at != std::string::npos);
+      config.replace(at, single.size(), std::string("flavour: ") + c.flavour);
+    }
+    const IntGraph q = quantize_example(c.model, config, std::string(c.config) + (c.flavour ? c.flavour : ""));
     const DirectEngine engine(q);
     const Tensor x = load_fashion_mnist("t10k", 12, q.preprocess).images;
     int64_t ranged = 0, outside = 0;
