@@ -75,11 +75,18 @@ void min_max(const int32_t* x, int64_t n, int32_t& lo, int32_t& hi) {
   }
 }
 
+namespace {
+// Largest |x − zp| over codes in [lo, hi].
+int64_t max_abs_offset(int32_t lo, int32_t hi, int32_t zp) {
+  return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
+}
+}  // namespace
+
 int64_t max_abs_offset(const int32_t* x, int64_t n, int32_t zp) {
   if (n == 0) return 0;
   int32_t lo = 0, hi = 0;
   min_max(x, n, lo, hi);
-  return std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp));
+  return max_abs_offset(lo, hi, zp);
 }
 
 namespace {
@@ -92,9 +99,7 @@ struct InputRange {
 };
 template <class Proves>
 InputRange input_range(const int32_t* x, int64_t n, int32_t zp, const CodeRange* known, Proves proves) {
-  auto with = [zp](int32_t lo, int32_t hi) {
-    return InputRange{lo, hi, std::max(std::abs(int64_t{lo} - zp), std::abs(int64_t{hi} - zp))};
-  };
+  auto with = [zp](int32_t lo, int32_t hi) { return InputRange{lo, hi, max_abs_offset(lo, hi, zp)}; };
   if (known && known->lo <= known->hi) {
     const InputRange r = with(known->lo, known->hi);
     if (proves(r.max_abs)) return r;
@@ -647,9 +652,7 @@ void matmul_mac(int64_t batch, int64_t m, int64_t k, int64_t n, const int32_t* a
                 int32_t* out, const CodeRange* a_range, const CodeRange* c_range) {
   require_int32_accumulator(acc);
   // the known ranges when both are given and prove every sum in range, else both operands scanned
-  auto offset = [](const CodeRange& r, int32_t zp) {
-    return std::max(std::abs(int64_t{r.lo} - zp), std::abs(int64_t{r.hi} - zp));
-  };
+  auto offset = [](const CodeRange& r, int32_t zp) { return max_abs_offset(r.lo, r.hi, zp); };
   const bool known = a_range && c_range && a_range->lo <= a_range->hi && c_range->lo <= c_range->hi &&
                      provably_in_range(acc, 0, offset(*a_range, a_zero_point), k * offset(*c_range, c_zero_point));
   const int64_t max_a = known ? offset(*a_range, a_zero_point) : max_abs_offset(a, batch * m * k, a_zero_point),
