@@ -30,10 +30,7 @@ namespace {
 struct BlockOperand {
   const Node* op = nullptr;
   int operand = 0;
-  void convert(const IntGraph& q, Tensor& t) const {
-    if (ops::op_def(*op).block_facts(q, *op).constant_weights) return ops::block_mac_fake_convert(q, *op, t);
-    ops::block_matmul_fake_convert(q, *op, operand, t);
-  }
+  void convert(const IntGraph& q, Tensor& t) const { ops::block_fake_convert(q, *op, operand, t); }
 };
 
 // The float graph of the fake-quant path: the prepared (BN-folded) graph with weights and biases

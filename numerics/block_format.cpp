@@ -106,6 +106,29 @@ ExactValue element_value(const BlockFormat& f, uint32_t code) {
   return v;
 }
 
+ElementValues::ElementValues(const BlockFormat& f) {
+  const uint32_t codes = uint32_t{1} << f.element_bits();
+  for (uint32_t c = 0; c < codes; ++c) {
+    const ExactValue v = element_value(f, c);
+    const bool most_negative_integer = f.element == BlockFormat::Element::integer && c == codes / 2;
+    if (v.kind == ExactValue::Kind::finite && !most_negative_integer) values_.emplace_back(to_double(v), c);
+  }
+  // by value, then code: the first of equal values (the two zeros) is the smaller code, +0
+  std::sort(values_.begin(), values_.end());
+  values_.erase(
+      std::unique(values_.begin(), values_.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+      values_.end());
+}
+
+std::pair<size_t, size_t> ElementValues::around(double v) const {
+  const auto above = std::lower_bound(values_.begin(), values_.end(), v,
+                                      [](const std::pair<double, uint32_t>& e, double x) { return e.first < x; });
+  if (above == values_.end()) return {values_.size() - 1, values_.size() - 1};
+  const auto up = static_cast<size_t>(above - values_.begin());
+  if (above->first == v || up == 0) return {up, up};
+  return {up - 1, up};
+}
+
 ExactValue block_element_value(const BlockFormat& f, uint32_t scale_code, uint32_t element_code) {
   ExactValue v = element_value(f, element_code);
   if (scale_code == f.scale_nan_code()) v.kind = ExactValue::Kind::nan;

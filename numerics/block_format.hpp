@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "numerics/minifloat.hpp"
 
@@ -46,6 +48,22 @@ std::string block_format_names();  // for messages and --help
 ExactValue block_element_value(const BlockFormat& format, uint32_t scale_code, uint32_t element_code);
 // The element code's value alone (no scale).
 ExactValue element_value(const BlockFormat& format, uint32_t element_code);
+
+// The finite values a block's elements can be converted to, in element units (before the block's scale),
+// in increasing order with one code each (+0 for zero; MX integers without −2^(N−1), which the conversion
+// never produces). For choosing between the neighbours of a value (weight rounding).
+class ElementValues {
+ public:
+  explicit ElementValues(const BlockFormat& format);
+  // Indices of the largest value ≤ v and of the smallest ≥ v (the same where v is one); beyond the last
+  // value on either side, both that value's (the conversion saturates there).
+  std::pair<size_t, size_t> around(double v) const;
+  double value(size_t i) const { return values_[i].first; }
+  uint32_t code(size_t i) const { return values_[i].second; }
+
+ private:
+  std::vector<std::pair<double, uint32_t>> values_;
+};
 
 // How a block's shared exponent follows from its largest magnitude amax (docs/numerics.md §15).
 enum class SharedExponent {

@@ -199,6 +199,11 @@ void block_mac_fake_convert(const IntGraph& g, const Node& op, Tensor& x) {
                        conv ? x.shape[2] * x.shape[3] : 1);
 }
 
+void block_fake_convert(const IntGraph& g, const Node& op, int operand, Tensor& x) {
+  if (op_def(op).block_facts(g, op).constant_weights) return block_mac_fake_convert(g, op, x);
+  block_matmul_fake_convert(g, op, operand, x);
+}
+
 std::pair<Tensor, Tensor> block_mac_input_codes(const IntGraph& g, const Node& op, const CodeTensor& x) {
   const kernels::BlockMacParams p = read_params(g, op);
   const Tensor& w = constant(g, op, 1);

@@ -44,6 +44,8 @@ std::pair<Tensor, Tensor> block_mac_float_weights(const IntGraph& g, const Node&
 // them: blocks along the input channels of each group at each position (along K), each value the float32
 // of its element × scale. The fake-quant side of the dual-path check; the integer path converts exactly.
 void block_mac_fake_convert(const IntGraph& g, const Node& block_mac, Tensor& input);
+// Operand `operand` of a block op (block_mac: 0, its input; block_matmul: 0 or 1) converted as above.
+void block_fake_convert(const IntGraph& g, const Node& block_op, int operand, Tensor& x);
 // A block_mac's input codes as the layer converts them, what a block-format datapath receives: element codes
 // and E8M0 scale codes (int64 tensors; shapes as kernels::block_linear_input / block_conv_input say).
 std::pair<Tensor, Tensor> block_mac_input_codes(const IntGraph& g, const Node& block_mac, const CodeTensor& input);

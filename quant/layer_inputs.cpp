@@ -111,12 +111,12 @@ Graph prefix_of(const Graph& g, size_t node_count, const std::string& output) {
 }  // namespace
 
 std::vector<LayerInputMoments> collect_layer_moments(const Graph& float_graph, const Graph& quantized_graph,
-                                                     size_t node_count, const std::string& input,
+                                                     const GraphPrefix& in_float, const GraphPrefix& in_quantized,
                                                      const MacInputGeometry& g, const SampleSource& images,
                                                      const std::function<void(Tensor&)>& quantize_input,
                                                      const OutputHook& quantized_hook, const std::string& label) {
-  const Graph float_prefix = prefix_of(float_graph, node_count, input),
-              quantized_prefix = prefix_of(quantized_graph, node_count, input);
+  const Graph float_prefix = prefix_of(float_graph, in_float.nodes, in_float.tensor),
+              quantized_prefix = prefix_of(quantized_graph, in_quantized.nodes, in_quantized.tensor);
   const FloatExecutor float_run(float_prefix), quantized_run(quantized_prefix);
   const std::string& graph_input = float_graph.inputs.at(0).name;
   const int64_t count = images.count(), batch = rows_per_batch(images.shape(), images.dtype(), 100);
@@ -127,15 +127,16 @@ std::vector<LayerInputMoments> collect_layer_moments(const Graph& float_graph, c
     Tensor x = images.rows(first, b);
     Tensor x_hat = x;
     if (quantize_input && x_hat.is_float()) quantize_input(x_hat);
-    const Tensor in_float = float_run.run({{graph_input, std::move(x)}}).at(input);
-    const Tensor in_quantized = quantized_run.run({{graph_input, std::move(x_hat)}}, false, quantized_hook).at(input);
-    if (!in_float.is_float())
-      throw InputError(float_graph.source + ": the input '" + input + "' of a MAC layer is not float32");
+    const Tensor x_float = float_run.run({{graph_input, std::move(x)}}).at(in_float.tensor);
+    const Tensor x_quantized =
+        quantized_run.run({{graph_input, std::move(x_hat)}}, false, quantized_hook).at(in_quantized.tensor);
+    if (!x_float.is_float())
+      throw InputError(float_graph.source + ": the input '" + in_float.tensor + "' of a MAC layer is not float32");
     if (moments.empty()) {
-      const int64_t channels = g.conv ? in_float.shape.at(1) : g.features;
+      const int64_t channels = g.conv ? x_float.shape.at(1) : g.features;
       moments.assign(static_cast<size_t>(g.conv ? g.groups : 1), LayerInputMoments(g.columns(channels)));
     }
-    accumulate_moments(in_float, in_quantized, g, moments);
+    accumulate_moments(x_float, x_quantized, g, moments);
     progress.update(first + b);
   }
   return moments;

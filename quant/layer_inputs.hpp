@@ -35,12 +35,19 @@ struct MacInputGeometry {
 void accumulate_moments(const Tensor& x, const Tensor& x_hat, const MacInputGeometry& g,
                         std::vector<LayerInputMoments>& groups);
 
-// Runs the calibration images through the first `node_count` nodes of both graphs, `quantized_hook`
-// seeing each tensor of the quantized one (it fake-quantizes what the integer network holds as codes),
-// and `quantize_input` the graph input first; returns the moments of tensor `input` per group. Batches in
-// order, one at a time: the sums are the same in every run.
+// Where a layer's input is in one of the two graphs: computed by its first `nodes` nodes, tensor `tensor`.
+struct GraphPrefix {
+  size_t nodes = 0;
+  std::string tensor;
+};
+
+// Runs the calibration images through both graphs up to the layer's input (`in_float`, `in_quantized`: the
+// quantized graph may hold more nodes, such as a block layer's input conversion), `quantized_hook` seeing
+// each tensor of the quantized one (it fake-quantizes what the integer network holds as codes), and
+// `quantize_input` the graph input first; returns the moments of the input per group. Batches in order,
+// one at a time: the sums are the same in every run.
 std::vector<LayerInputMoments> collect_layer_moments(const Graph& float_graph, const Graph& quantized_graph,
-                                                     size_t node_count, const std::string& input,
+                                                     const GraphPrefix& in_float, const GraphPrefix& in_quantized,
                                                      const MacInputGeometry& g, const SampleSource& images,
                                                      const std::function<void(Tensor&)>& quantize_input,
                                                      const OutputHook& quantized_hook, const std::string& label);

@@ -96,30 +96,46 @@ namespace {
 constexpr double kZeta = 1.1, kGamma = -0.1;
 }  // namespace
 
-AdaRoundResult adaround_codes(const RealMatrix& w, const std::vector<CodeGrid>& grids, const LayerInputMoments& m,
-                              const AdaRoundParams& p) {
+RoundingNeighbours::RoundingNeighbours(int64_t rows, int64_t d)
+    : down(rows, d), up(rows, d), fraction(rows, d), down_code(rows, d), up_code(rows, d) {}
+
+RoundingNeighbours grid_neighbours(const RealMatrix& w, const std::vector<CodeGrid>& grids) {
   const int64_t rows = w.rows(), d = w.cols();
-  AdaRoundResult result;
-  // base: the code below each weight (floor(w / s) + z); the rounding adds 0 or 1 to it.
-  RealMatrix base(rows, d), scale(rows, d), lo(rows, d), hi(rows, d), v(rows, d);
+  RoundingNeighbours n(rows, d);
   for (int64_t r = 0; r < rows; ++r) {
     const CodeGrid& g = grids[static_cast<size_t>(r)];
     for (int64_t j = 0; j < d; ++j) {
       const double x = w(r, j) / g.scale, below = std::floor(x);
-      base(r, j) = below + static_cast<double>(g.zero_point);
-      scale(r, j) = g.scale, lo(r, j) = static_cast<double>(g.lo), hi(r, j) = static_cast<double>(g.hi);
-      // h(V) starts at the fraction: the soft weights start as the weights themselves (inside the grid)
-      const double fraction = std::clamp(x - below, 1e-6, 1 - 1e-6);
-      v(r, j) = -std::log((kZeta - kGamma) / (fraction - kGamma) - 1);
+      const auto code = static_cast<int64_t>(below) + g.zero_point;
+      n.down_code(r, j) = std::clamp(code, g.lo, g.hi), n.up_code(r, j) = std::clamp(code + 1, g.lo, g.hi);
+      n.down(r, j) = g.value(n.down_code(r, j)), n.up(r, j) = g.value(n.up_code(r, j));
+      n.fraction(r, j) = x - below;
     }
   }
-  const auto zero_points = [&] {
-    RealMatrix z(rows, d);
-    for (int64_t r = 0; r < rows; ++r)
-      z.row(r).setConstant(static_cast<double>(grids[static_cast<size_t>(r)].zero_point));
-    return z;
-  }();
-  RealMatrix h(rows, d), dh(rows, d), w_hat(rows, d), inside(rows, d);
+  return n;
+}
+
+AdaRoundResult adaround_codes(const RealMatrix& w, const std::vector<CodeGrid>& grids, const LayerInputMoments& m,
+                              const AdaRoundParams& p) {
+  return adaround_codes(w, grid_neighbours(w, grids), m, p);
+}
+
+AdaRoundResult adaround_codes(const RealMatrix& w, const RoundingNeighbours& nb, const LayerInputMoments& m,
+                              const AdaRoundParams& p) {
+  const int64_t rows = w.rows(), d = w.cols();
+  if (nb.down.rows() != rows || nb.down.cols() != d)
+    throw std::logic_error("adaround_codes: the weights and their rounding neighbours disagree");
+  AdaRoundResult result;
+  // The soft weight moves from `down` to `up` with h; a weight with one neighbour does not move.
+  const RealMatrix step = nb.up - nb.down;
+  RealMatrix v(rows, d);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < d; ++j) {
+      // h(V) starts at the fraction: the soft weights start as the weights themselves (inside the grid)
+      const double fraction = std::clamp(nb.fraction(r, j), 1e-6, 1 - 1e-6);
+      v(r, j) = -std::log((kZeta - kGamma) / (fraction - kGamma) - 1);
+    }
+  RealMatrix h(rows, d), dh(rows, d), w_hat(rows, d);
   const auto soft_weights = [&] {
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < d; ++j) {
@@ -127,9 +143,7 @@ AdaRoundResult adaround_codes(const RealMatrix& w, const std::vector<CodeGrid>& 
         const bool open = stretched > 0 && stretched < 1;
         h(r, j) = std::clamp(stretched, 0.0, 1.0);
         dh(r, j) = open ? s * (1 - s) * (kZeta - kGamma) : 0;
-        const double code = base(r, j) + h(r, j);
-        inside(r, j) = code >= lo(r, j) && code <= hi(r, j) ? 1 : 0;
-        w_hat(r, j) = scale(r, j) * (std::clamp(code, lo(r, j), hi(r, j)) - zero_points(r, j));
+        w_hat(r, j) = nb.down(r, j) + h(r, j) * step(r, j);
       }
   };
   soft_weights();
@@ -144,7 +158,7 @@ AdaRoundResult adaround_codes(const RealMatrix& w, const std::vector<CodeGrid>& 
     if (t > 0) soft_weights();
     grad.noalias() = w_hat * m.quantized_gram;
     grad = (grad - target) * (2 / n);
-    grad = grad.cwiseProduct(scale).cwiseProduct(inside);  // dL/dh
+    grad = grad.cwiseProduct(step);  // dL/dh
     if (t >= warm) {
       const double progress =
           static_cast<double>(t - warm) / static_cast<double>(std::max<int64_t>(1, p.iterations - warm));
@@ -169,10 +183,14 @@ AdaRoundResult adaround_codes(const RealMatrix& w, const std::vector<CodeGrid>& 
   }
   soft_weights();
   result.codes = CodeMatrix(rows, d);
+  RealMatrix chosen(rows, d);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < d; ++j)
-      result.codes(r, j) = static_cast<int64_t>(std::clamp(base(r, j) + (h(r, j) >= 0.5 ? 1 : 0), lo(r, j), hi(r, j)));
-  result.final_objective = layer_objective(w, dequantized(result.codes, grids), m);
+    for (int64_t j = 0; j < d; ++j) {
+      const bool up = h(r, j) >= 0.5;
+      result.codes(r, j) = up ? nb.up_code(r, j) : nb.down_code(r, j);
+      chosen(r, j) = up ? nb.up(r, j) : nb.down(r, j);
+    }
+  result.final_objective = layer_objective(w, chosen, m);
   return result;
 }
 
@@ -184,8 +202,10 @@ std::vector<ConfigKey> weight_rounding_config_keys() {
           [](C& c, const std::string& v) { c.weight_algorithm = v; }, [](const C& c) { return c.weight_algorithm; },
           "how a MAC layer's weights round onto the calibrator's grid: `nearest`; `gptq` (Frantar et al. 2023: "
           "columns in turn, each one's error fed to the rest through the inputs' Hessian); `adaround` (Nagel et al. "
-          "2020: up or down per weight, learned to reconstruct the layer's float output). Both read the calibration "
-          "inputs of the layer as the network quantized so far computes them (docs/numerics.md §16)"),
+          "2020: up or down per weight, learned to reconstruct the layer's float output; with a block `format`, "
+          "between the element values around each weight under its block's scale). Both read the calibration "
+          "inputs of the layer as the network quantized so far computes them (docs/numerics.md §16); a block "
+          "format takes `nearest` or `adaround`"),
       boolean_key("weights", "bias_correction", &C::bias_correction,
                   "add to each output channel's bias the mean difference, over the calibration inputs, between the "
                   "float layer's output and the quantized one's (on the quantized network's inputs)"),

@@ -72,11 +72,26 @@ struct AdaRoundResult {
   // alone is minimised then, so it cannot grow), and of the final hard rounding.
   double start_objective = 0, warmup_objective = 0, final_objective = 0;
 };
-// AdaRound: each weight rounds down or up from floor(w / s); the choice is h(V) = clamp(σ(V)·1.2 − 0.1,
-// 0, 1), V learned with Adam on the asymmetric reconstruction E‖W x − Ŵ(h) x̂‖² plus the regularizer,
-// whose β decays linearly from beta_start to beta_end after the warm-up; then up where h ≥ ½. Gradients are
-// analytic (the objective is quadratic in Ŵ through the moments): no sampling, so the result depends on
-// the moments only.
+// The two codes each weight may round to and their values: `down` the representable value at or below
+// the weight, `up` the one above (equal where the weight is representable or beyond the grid's last
+// value), and how far between them the weight lies (0..1, AdaRound's start). What AdaRound needs of a
+// grid, uniform or not (a block format's element values under the block's scale).
+struct RoundingNeighbours {
+  RealMatrix down, up, fraction;
+  CodeMatrix down_code, up_code;
+  explicit RoundingNeighbours(int64_t rows = 0, int64_t d = 0);
+};
+// Per row on its uniform grid: floor(w / s) + z and the code above it, both saturated to [lo, hi].
+RoundingNeighbours grid_neighbours(const RealMatrix& w, const std::vector<CodeGrid>& grids);
+
+// AdaRound: each weight rounds down or up; the choice is h(V) = clamp(σ(V)·1.2 − 0.1, 0, 1), the soft
+// weight down + h·(up − down), V learned with Adam on the asymmetric reconstruction E‖W x − Ŵ(h) x̂‖² plus
+// the regularizer, whose β decays linearly from beta_start to beta_end after the warm-up; then up where
+// h ≥ ½. Gradients are analytic (the objective is quadratic in Ŵ through the moments): no sampling, so the
+// result depends on the moments only.
+AdaRoundResult adaround_codes(const RealMatrix& w, const RoundingNeighbours& neighbours, const LayerInputMoments& m,
+                              const AdaRoundParams& p);
+// On each row's uniform grid.
 AdaRoundResult adaround_codes(const RealMatrix& w, const std::vector<CodeGrid>& grids, const LayerInputMoments& m,
                               const AdaRoundParams& p);
 

@@ -8,6 +8,7 @@
 
 #include "model/executor.hpp"
 #include "model/ops/ops.hpp"
+#include "ops/mac.hpp"
 #include "quant/config_keys.hpp"
 #include "quant/quantize.hpp"
 #include "quant/quantizer.hpp"
@@ -452,15 +453,37 @@ void Lowering::enable_layer_inputs(const SampleSource* images) {
   for (const Node& n : graph.nodes) wanted = wanted || from_inputs(config.for_node(n.name));
   if (!wanted) return;
   quantized_graph = std::make_unique<Graph>(graph);
+  quantized_position.resize(graph.nodes.size());
+  std::iota(quantized_position.begin(), quantized_position.end(), size_t{0});
   layer_input_images = images;
 }
 
+namespace {
+size_t node_index(const Graph& g, const Node& n) {
+  const size_t index = static_cast<size_t>(&n - g.nodes.data());
+  if (index >= g.nodes.size()) throw std::logic_error("lowering: a node outside the graph");
+  return index;
+}
+}  // namespace
+
+void Lowering::convert_block_input(const Node& n, size_t op, int operand) {
+  const size_t index = node_index(graph, n), at = quantized_position.at(index);
+  Node copy;
+  copy.name = n.name + ".block_input" + std::to_string(operand), copy.op_type = "Identity";
+  copy.inputs = {n.inputs.at(static_cast<size_t>(operand))}, copy.outputs = {copy.name};
+  quantized_graph->nodes.at(at).inputs.at(static_cast<size_t>(operand)) = copy.name;
+  block_input_copies[copy.name] = {op, operand};
+  quantized_graph->nodes.insert(quantized_graph->nodes.begin() + static_cast<std::ptrdiff_t>(at), std::move(copy));
+  for (size_t i = index; i < quantized_position.size(); ++i) ++quantized_position[i];
+}
+
 std::vector<LayerInputMoments> Lowering::layer_input_moments(const Node& n, const MacInputGeometry& g) const {
-  const size_t index = static_cast<size_t>(&n - graph.nodes.data());
-  if (index >= graph.nodes.size()) throw std::logic_error("layer_input_moments: a node outside the graph");
+  const size_t index = node_index(graph, n), at = quantized_position.at(index);
   // What the integer network computes before this layer: each tensor it holds as codes, as the reals of the
-  // codes (masks and exact integers keep their values).
+  // codes (masks and exact integers keep their values), and each block layer's input as it converts it.
   const auto fake_quantize = [this](const std::string& name, Tensor& t) {
+    if (const auto copy = block_input_copies.find(name); copy != block_input_copies.end())
+      return ops::block_fake_convert(int_graph, int_graph.ops.at(copy->second.first), copy->second.second, t);
     const auto v = int_graph.values.find(name);
     if (!t.is_float() || v == int_graph.values.end() || exact_integers.count(name) || additive_masks.count(name))
       return;
@@ -471,13 +494,13 @@ std::vector<LayerInputMoments> Lowering::layer_input_moments(const Node& n, cons
   };
   const std::string input = graph.inputs.at(0).name;
   return collect_layer_moments(
-      graph, *quantized_graph, index, n.inputs.at(0), g, *layer_input_images,
+      graph, *quantized_graph, GraphPrefix{index, n.inputs.at(0)},
+      GraphPrefix{at, quantized_graph->nodes.at(at).inputs.at(0)}, g, *layer_input_images,
       [&](Tensor& x) { fake_quantize(input, x); }, fake_quantize, "inputs of " + n.name);
 }
 
 void Lowering::set_quantized_input(const Node& n, size_t input, Tensor value) {
-  const size_t index = static_cast<size_t>(&n - graph.nodes.data());
-  Node& copy = quantized_graph->nodes.at(index);
+  Node& copy = quantized_graph->nodes.at(quantized_position.at(node_index(graph, n)));
   std::string name = input < copy.inputs.size() ? copy.inputs[input] : "";
   if (name.empty()) {  // a bias the float layer did not have (bias correction made one)
     name = n.name + ".quantized_input." + std::to_string(input);

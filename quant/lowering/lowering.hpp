@@ -113,8 +113,13 @@ class Lowering {
   void enable_layer_inputs(const SampleSource* images);
   bool layer_inputs_enabled() const { return quantized_graph != nullptr; }
   // The moments (per group) of node n's input over the calibration images: from the float network and
-  // from the quantized one, whose tensors are fake-quantized with the parameters lowered so far.
+  // from the quantized one, whose tensors are fake-quantized with the parameters lowered so far (there,
+  // a block-format layer reads its input as convert_block_input made it).
   std::vector<LayerInputMoments> layer_input_moments(const Node& n, const MacInputGeometry& g) const;
+  // Makes block-format layer n (lowered as int_graph.ops[op]) read, in the quantized graph, its input
+  // `operand` as its block conversion makes it: a copy of the input that only n reads, converted as the hook
+  // sees it (the input's other readers keep its uniform codes).
+  void convert_block_input(const Node& n, size_t op, int operand);
   // Replaces (or adds) a constant input of node n in the quantized graph.
   void set_quantized_input(const Node& n, size_t input, Tensor value);
   // Bias at scale s_x·s_w[c], rounded half to even; an InputError if it does not fit bias_bits. A
@@ -175,6 +180,11 @@ class Lowering {
   bool ignore_sparsity;
   std::unique_ptr<Graph> quantized_graph;
   const SampleSource* layer_input_images = nullptr;
+  // Where each node of `graph` is in the quantized graph, which may hold more (block conversions).
+  std::vector<size_t> quantized_position;
+  // The quantized graph's copies of block-format layers' inputs: copy → the IntGraph op that converts it
+  // (its index in int_graph.ops) and which of its operands the copy is.
+  std::map<std::string, std::pair<size_t, int>> block_input_copies;
 };
 
 // How one ONNX op type (of `domain`; "" is ONNX's own) lowers. `lower` may refuse with Lowering::cannot.

@@ -6,6 +6,7 @@
 
 #include "model/executor.hpp"
 #include "numerics/block_format.hpp"
+#include "ops/mac.hpp"
 #include "quant/config_keys.hpp"
 #include "quant/lowering/lowering.hpp"
 #include "quant/lut.hpp"
@@ -79,6 +80,8 @@ void lower_matmul_activations(Lowering& cx, const Node& n) {
     block_attributes(cx, mac, c, af, bf, cx.int_graph.values.at(a).quant.scale, yq.scale, act, yq);
     mac.attributes["b_scale_bits"] = int64_t{float32_bits(static_cast<float>(cx.int_graph.values.at(b).quant.scale))};
     cx.int_graph.ops.push_back(std::move(mac));
+    if (cx.layer_inputs_enabled())
+      for (int operand : {0, 1}) cx.convert_block_input(n, cx.int_graph.ops.size() - 1, operand);
     return;
   }
   const std::string acc = n.name + ".acc";
@@ -124,30 +127,39 @@ std::pair<const Node*, size_t> matmul_bias(Lowering& cx, const Node& matmul, int
   return {&add, i};
 }
 
+AdaRoundParams adaround_params(const LayerQuantConfig& c) {
+  return AdaRoundParams{c.adaround_iterations, c.adaround_regularization, c.adaround_beta_start,
+                        c.adaround_beta_end,   c.adaround_warmup,         c.adaround_learning_rate};
+}
+
+// The rows of each group (output channels sharing their inputs) and the moments of its inputs.
+template <class PerGroup>
+void for_each_group(const Node& n, const RealMatrix& w, const std::vector<LayerInputMoments>& moments, PerGroup f) {
+  const int64_t groups = static_cast<int64_t>(moments.size()), per_group = w.rows() / groups;
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    const LayerInputMoments& m = moments[static_cast<size_t>(grp)];
+    if (w.cols() != m.float_sum.size())
+      throw std::logic_error(n.name + ": the weights and the moments of the layer's inputs disagree");
+    f(grp * per_group, per_group, m);
+  }
+}
+
 // The codes of each group of rows (output channels sharing their inputs) from its calibration moments.
 Lowering::WeightChooser weight_chooser(const Node& n, const LayerQuantConfig& c,
                                        const std::vector<LayerInputMoments>& moments) {
   return [&n, &c, &moments](const RealMatrix& w, const std::vector<CodeGrid>& grids) {
-    const int64_t groups = static_cast<int64_t>(moments.size()), per_group = w.rows() / groups;
     CodeMatrix codes(w.rows(), w.cols());
-    for (int64_t grp = 0; grp < groups; ++grp) {
-      const RealMatrix rows = w.middleRows(grp * per_group, per_group);
-      const std::vector<CodeGrid> row_grids(grids.begin() + grp * per_group, grids.begin() + (grp + 1) * per_group);
-      const LayerInputMoments& m = moments[static_cast<size_t>(grp)];
-      if (rows.cols() != m.float_sum.size())
-        throw std::logic_error(n.name + ": the weights and the moments of the layer's inputs disagree");
+    for_each_group(n, w, moments, [&](int64_t first, int64_t count, const LayerInputMoments& m) {
+      const RealMatrix rows = w.middleRows(first, count);
+      const std::vector<CodeGrid> row_grids(grids.begin() + first, grids.begin() + first + count);
       if (c.weight_algorithm == "gptq")
-        codes.middleRows(grp * per_group, per_group) = gptq_codes(
-            rows, row_grids, m.quantized_gram, GptqParams{c.gptq_block_size, c.gptq_damping, c.gptq_act_order});
+        codes.middleRows(first, count) = gptq_codes(rows, row_grids, m.quantized_gram,
+                                                    GptqParams{c.gptq_block_size, c.gptq_damping, c.gptq_act_order});
       else if (c.weight_algorithm == "adaround")
-        codes.middleRows(grp * per_group, per_group) =
-            adaround_codes(rows, row_grids, m,
-                           AdaRoundParams{c.adaround_iterations, c.adaround_regularization, c.adaround_beta_start,
-                                          c.adaround_beta_end, c.adaround_warmup, c.adaround_learning_rate})
-                .codes;
+        codes.middleRows(first, count) = adaround_codes(rows, row_grids, m, adaround_params(c)).codes;
       else
-        codes.middleRows(grp * per_group, per_group) = nearest_codes(rows, row_grids);
-    }
+        codes.middleRows(first, count) = nearest_codes(rows, row_grids);
+    });
     return codes;
   };
 }
@@ -195,11 +207,53 @@ void record_quantized_layer(Lowering& cx, const Node& n, const Node& bias_node, 
 
 enum class MacKind { conv, gemm, matmul };
 
+// AdaRound on a block layer's weights, w [M, taps · C/G] in the float layout (channel-major, taps inside):
+// each element keeps the scale its float block gave it (`scales`, [M, taps, blocks]) and rounds down or up
+// to the element values around it under that scale, chosen from the layer's calibration inputs as for
+// uniform codes; `codes` [M, taps, C/G] receives the chosen element codes.
+void adaround_block_weights(const Node& n, const LayerQuantConfig& c, const BlockFormat& wf, const RealMatrix& w,
+                            int64_t taps, const Tensor& scales, const std::vector<LayerInputMoments>& moments,
+                            Tensor& codes) {
+  const int64_t M = w.rows(), cg = w.cols() / taps, bs = wf.block_size, blocks = (cg + bs - 1) / bs;
+  const ElementValues elements(wf);
+  RoundingNeighbours nb(M, w.cols());
+  const auto at = [&](int64_t m, int64_t j) { return static_cast<size_t>((m * taps + j % taps) * cg + j / taps); };
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t j = 0; j < w.cols(); ++j) {
+      const auto scale =
+          static_cast<uint32_t>(scales.ints[static_cast<size_t>((m * taps + j % taps) * blocks + j / taps / bs)]);
+      const auto code = static_cast<uint32_t>(codes.ints[at(m, j)]);
+      if (scale == wf.scale_nan_code()) {
+        // a block holding a NaN or an infinity: no choice to make; the others are chosen as if it were exact
+        nb.down_code(m, j) = nb.up_code(m, j) = code;
+        nb.down(m, j) = nb.up(m, j) = std::isfinite(w(m, j)) ? w(m, j) : 0.0;
+        nb.fraction(m, j) = 0;
+        continue;
+      }
+      const int exponent = static_cast<int>(scale) - wf.scale_bias();
+      const double v = std::ldexp(w(m, j), -exponent);  // in element units, exactly
+      const auto [down, up] = elements.around(v);
+      nb.down_code(m, j) = elements.code(down), nb.up_code(m, j) = elements.code(up);
+      nb.down(m, j) = std::ldexp(elements.value(down), exponent);
+      nb.up(m, j) = std::ldexp(elements.value(up), exponent);
+      nb.fraction(m, j) = up == down ? 0 : (v - elements.value(down)) / (elements.value(up) - elements.value(down));
+    }
+  for_each_group(n, w, moments, [&](int64_t first, int64_t count, const LayerInputMoments& m) {
+    RoundingNeighbours part(count, w.cols());
+    part.down = nb.down.middleRows(first, count), part.up = nb.up.middleRows(first, count);
+    part.fraction = nb.fraction.middleRows(first, count);
+    part.down_code = nb.down_code.middleRows(first, count), part.up_code = nb.up_code.middleRows(first, count);
+    const CodeMatrix chosen = adaround_codes(w.middleRows(first, count), part, m, adaround_params(c)).codes;
+    for (int64_t r = 0; r < count; ++r)
+      for (int64_t j = 0; j < w.cols(); ++j) codes.ints[at(first + r, j)] = chosen(r, j);
+  });
+}
+
 // A MAC layer in a block format (docs/numerics.md §15): one block_mac op from the codes of its input to the
 // codes of its output, the weights converted here to block codes (blocks along the input channels of each
 // kernel tap), the bias kept as float32, the activation after it fused into the output clamp.
 void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, bool conv, Tensor w, const Tensor* bias,
-                     const std::string& mac_output) {
+                     const std::string& mac_output, int64_t out_axis) {
   const std::string x = n.inputs.at(0);
   if (c.sparsity.m > 0) cx.cannot(n, "N:M sparsity is not supported with block formats");
   const auto [af, wf] = block_formats(cx, n, c, "activation", "weight");
@@ -234,7 +288,8 @@ void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, boo
       for (int64_t i = 0; i < count; ++i) codes.ints[static_cast<size_t>(row * cg + first + i)] = block_codes[i];
       scales.ints[static_cast<size_t>(row * blocks + b)] = scale;
     }
-  cx.add_constant(n.name + ".weight.codes", std::move(codes));
+  const std::string codes_name = n.name + ".weight.codes";
+  cx.add_constant(codes_name, std::move(codes));
   cx.add_constant(n.name + ".weight.scales", std::move(scales));
   Node mac = cx.op("block_mac", n.name + ".block_mac", {x, n.name + ".weight.codes", n.name + ".weight.scales"}, {y});
   if (bias) {
@@ -254,6 +309,21 @@ void lower_block_mac(Lowering& cx, const Node& n, const LayerQuantConfig& c, boo
     mac.attributes["group"] = n.get_int("group", 1);
   }
   cx.int_graph.ops.push_back(std::move(mac));
+  if (!cx.layer_inputs_enabled()) return;
+  // The quantized graph: the layer reads its input converted, and (after AdaRound) its weights' values.
+  const size_t op = cx.int_graph.ops.size() - 1;
+  cx.convert_block_input(n, op, 0);
+  if (c.weight_algorithm == "adaround") {
+    const RealMatrix w_rows = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                                  w.floats.data(), M, taps * cg)
+                                  .cast<double>();
+    const std::vector<LayerInputMoments> moments =
+        cx.layer_input_moments(n, conv ? MacInputGeometry::of_conv(n, w.shape) : MacInputGeometry::of_linear(cg));
+    adaround_block_weights(n, c, wf, w_rows, taps, cx.int_graph.constants.at(n.name + ".weight.scales"), moments,
+                           cx.int_graph.constants.at(codes_name));
+  }
+  Tensor values = ops::block_mac_float_weights(cx.int_graph, cx.int_graph.ops[op]).first;
+  cx.set_quantized_input(n, 1, out_axis == 1 ? transposed(values) : std::move(values));
 }
 
 void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
@@ -292,10 +362,12 @@ void lower_mac(Lowering& cx, const Node& n, MacKind kind) {
   }
   if (c.block_format != "int") {
     if (given_w) cx.cannot(n, "its weights are pre-quantized codes, which a block format cannot take");
-    if (c.weight_algorithm != "nearest" || c.bias_correction)
-      cx.cannot(n, "weights.algorithm and weights.bias_correction choose uniform integer codes; a block format (" +
-                       c.block_format + ") converts its weights by its own rounding (format.rounding)");
-    lower_block_mac(cx, n, c, conv, std::move(w), bias, mac_output);
+    if (c.weight_algorithm == "gptq" || c.bias_correction)
+      cx.cannot(n,
+                std::string(c.bias_correction ? "weights.bias_correction" : "weights.algorithm gptq") +
+                    " chooses uniform integer codes; a block format (" + c.block_format +
+                    ") converts its weights by its own rounding (format.rounding), or by weights.algorithm adaround");
+    lower_block_mac(cx, n, c, conv, std::move(w), bias, mac_output, out_axis);
     if (bias_add) cx.int_graph.ops.back().attributes["bias_source"] = bias_add->name;  // the Add holding the bias
     return;
   }

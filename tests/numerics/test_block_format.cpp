@@ -321,3 +321,55 @@ TEST_CASE("block format names, sizes and the cost in bits per element") {
   CHECK_THROWS_WITH(parse_block_format("mxfp5"), Catch::Contains("mxfp8_e4m3"));
   CHECK_THROWS_WITH(parse_block_format("mxint8", 5000), Catch::Contains("1..4096"));
 }
+
+TEST_CASE("the element values around a value: the conversion's floor and nearest roundings land on them") {
+  // Two independent routes to the same neighbours: ElementValues sorts the decoded codes and searches them;
+  // quantize_block rounds each element on its integer fields. Rounding toward −inf must give the value at or
+  // below (`down`), nearest rounding the nearer of the two, and every element value must be a neighbour.
+  std::mt19937_64 rng(31);
+  for (const char* name : {"mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4_e2m1", "mxint8", "bfp12"}) {
+    INFO(name);
+    const BlockFormat f = parse_block_format(name);
+    const ElementValues elements(f);
+    // Brute force over the codes: each finite code's value is one of the listed values, each listed once.
+    for (uint32_t c = 0; c < (1u << f.element_bits()); ++c) {
+      const ExactValue e = element_value(f, c);
+      if (e.kind != ExactValue::Kind::finite) continue;
+      const auto [down, up] = elements.around(to_double(e));
+      if (f.element == BlockFormat::Element::integer && c == 1u << (f.int_bits - 1)) {
+        CHECK(elements.value(down) == -to_double(element_value(f, c - 1)));  // −2^(N−1), never produced: saturates
+        continue;
+      }
+      CHECK(down == up);
+      CHECK(elements.value(down) == to_double(e));
+    }
+    int64_t between = 0;
+    for (int trial = 0; trial < 2000; ++trial) {
+      const auto v = random_block(rng, f.block_size, f);
+      std::vector<uint32_t> bits(v.size()), floor_codes(v.size()), nearest_codes(v.size());
+      for (size_t i = 0; i < v.size(); ++i) bits[i] = float32_bits(v[i]);
+      uint32_t scale = 0, nearest_scale = 0;
+      quantize_block(f, bits.data(), static_cast<int64_t>(v.size()), BlockRounding{{RoundingMode::floor, false}}, 0,
+                     scale, floor_codes.data());
+      quantize_block(f, bits.data(), static_cast<int64_t>(v.size()), BlockRounding{{RoundingMode::half_even, false}}, 0,
+                     nearest_scale, nearest_codes.data());
+      REQUIRE(scale == nearest_scale);  // the shared exponent does not depend on the element rounding
+      if (scale == f.scale_nan_code()) continue;
+      const int exponent = static_cast<int>(scale) - f.scale_bias();
+      for (size_t i = 0; i < v.size(); ++i) {
+        const double x = std::ldexp(static_cast<double>(v[i]), -exponent);
+        const auto [down, up] = elements.around(x);
+        const double lo = elements.value(down), hi = elements.value(up);
+        INFO("value " << v[i] << " = " << x << " × 2^" << exponent << ", neighbours " << lo << ", " << hi);
+        CHECK(lo <= hi);
+        if (down != up) CHECK((lo < x && x < hi));
+        between += down != up;
+        CHECK(to_double(element_value(f, floor_codes[i])) == lo);
+        const double nearest = to_double(element_value(f, nearest_codes[i]));
+        CHECK((nearest == lo || nearest == hi));
+        if (down != up && x - lo != hi - x) CHECK(nearest == (x - lo < hi - x ? lo : hi));
+      }
+    }
+    CHECK(between > 1000);  // most random values lie between two element values
+  }
+}

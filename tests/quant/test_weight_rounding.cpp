@@ -11,6 +11,7 @@
 #include "model/executor.hpp"
 #include "model/onnx_import.hpp"
 #include "model/sidecar.hpp"
+#include "numerics/block_format.hpp"
 #include "quant/equalization.hpp"
 #include "quant/layer_inputs.hpp"
 #include "quant/quantize.hpp"
@@ -161,6 +162,59 @@ TEST_CASE("WeightRounding/GPTQ and AdaRound lower the layer objective below near
   INFO("nearest " << nearest_total << ", GPTQ " << gptq_total << ", AdaRound " << adaround_total);
   CHECK(gptq_total < 0.7 * nearest_total);
   CHECK(adaround_total < 0.7 * nearest_total);
+}
+
+TEST_CASE("WeightRounding/AdaRound between uneven neighbours (FP4 elements under a row's power-of-two scale)",
+          "[quant][weight_rounding]") {
+  // The neighbours of each weight are the FP4 E2M1 values around it (steps from 0.5 to 2 in element units),
+  // found here by a scan of the element codes, not by ElementValues.
+  const BlockFormat fp4 = parse_block_format("mxfp4_e2m1");
+  std::vector<std::pair<double, int64_t>> values;
+  for (uint32_t c = 0; c < 16; ++c) values.emplace_back(to_double(element_value(fp4, c)), c);
+  std::mt19937_64 rng(5);
+  double nearest_total = 0, adaround_total = 0;
+  for (int trial = 0; trial < 8; ++trial) {
+    const int64_t rows = 3 + trial % 4, d = 10 + 4 * trial;
+    const RealMatrix x = correlated_inputs(400, d, rng);
+    const LayerInputMoments m = moments_of(x, x + 0.05 * correlated_inputs(400, d, rng));
+    const RealMatrix w = random_weights(rows, d, rng);
+    RoundingNeighbours nb(rows, d);
+    RealMatrix nearest(rows, d);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int exponent = static_cast<int>(std::floor(std::log2(w.row(r).cwiseAbs().maxCoeff()))) - 2;  // emax 2
+      for (int64_t j = 0; j < d; ++j) {
+        const double v = std::ldexp(w(r, j), -exponent);
+        std::pair<double, int64_t> lo{-1e9, -1}, hi{1e9, -1};
+        for (const auto& e : values) {
+          if (e.first <= v && e.first > lo.first) lo = e;
+          if (e.first >= v && e.first < hi.first) hi = e;
+        }
+        if (hi.second < 0) hi = lo;  // beyond the largest value (or below the smallest): saturated
+        if (lo.second < 0) lo = hi;
+        nb.down(r, j) = std::ldexp(lo.first, exponent), nb.up(r, j) = std::ldexp(hi.first, exponent);
+        nb.down_code(r, j) = lo.second, nb.up_code(r, j) = hi.second;
+        nb.fraction(r, j) = hi.first > lo.first ? (v - lo.first) / (hi.first - lo.first) : 0;
+        nearest(r, j) = v - lo.first <= hi.first - v ? nb.down(r, j) : nb.up(r, j);
+      }
+    }
+    const double nearest_objective = layer_objective(w, nearest, m);
+    const AdaRoundResult ada = adaround_codes(w, nb, m, AdaRoundParams{});
+    INFO("trial " << trial << ": nearest " << nearest_objective << ", AdaRound start " << ada.start_objective
+                  << ", after warm-up " << ada.warmup_objective << ", final " << ada.final_objective);
+    CHECK(ada.warmup_objective < ada.start_objective);
+    CHECK(ada.final_objective < nearest_objective);
+    RealMatrix chosen(rows, d);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < d; ++j) {
+        const bool down = ada.codes(r, j) == nb.down_code(r, j), up = ada.codes(r, j) == nb.up_code(r, j);
+        CHECK((down || up));
+        chosen(r, j) = down ? nb.down(r, j) : nb.up(r, j);
+      }
+    CHECK(ada.final_objective == Approx(layer_objective(w, chosen, m)));
+    nearest_total += nearest_objective, adaround_total += ada.final_objective;
+  }
+  INFO("nearest " << nearest_total << ", AdaRound " << adaround_total);
+  CHECK(adaround_total < 0.8 * nearest_total);
 }
 
 TEST_CASE("WeightRounding/a convolution's input moments give the float Conv's output mean and energy",
