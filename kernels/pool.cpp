@@ -65,8 +65,10 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc 
 }  // namespace
 
 void window_sum(const ConvGeometry& g, const int32_t* x, int32_t zero_point, int32_t* out) {
-  // |x − zp| < 2^17 for 16-bit codes, and windows hold far fewer than 2^14 elements: no int32 overflow.
-  for_each_window<int64_t>(g, x, out, 0, zero_point, [](int64_t s, int64_t v) { return s + v; });
+  // Summed modulo 2^32: the int32 output is the exact sum of the x − zp whenever it fits (|x − zp| < 2^17
+  // for 16-bit codes, and windows of fewer than 2^14 elements), and any order of additions gives it; unsigned
+  // lanes are twice as many per vector as int64 ones, and wrap without undefined behaviour.
+  for_each_window<uint32_t>(g, x, out, 0u, zero_point, [](uint32_t s, uint32_t v) { return s + v; });
 }
 
 void window_max(const ConvGeometry& g, const int32_t* x, int32_t* out) {

@@ -249,6 +249,35 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
   CHECK(mismatches == 0);
 }
 
+TEST_CASE("Kernels/window_sum is exact at the documented limit: 16-bit codes, windows of 2^14 − 1 elements",
+          "[sim][kernels]") {
+  // Sums up to 16383 · 65535 < 2^31 must come out exactly (the kernel adds modulo 2^32, in any order); the
+  // oracle adds in int64. Codes at both ends of uint16 and int16, a global pool and a strided 2-D window.
+  std::mt19937_64 rng(27);
+  for (const auto& [lo, hi, zp] : {std::tuple<int32_t, int32_t, int32_t>{65000, 65535, 0},
+                                   {0, 500, 65535},
+                                   {-32768, -32000, 32767},
+                                   {32000, 32767, -32768}}) {
+    ConvGeometry g;
+    g.in_h = 127, g.in_w = 129, g.kernel_h = 127, g.kernel_w = 129;  // one window of 16383 elements
+    for (const bool global : {true, false}) {
+      if (!global) g.in_w = 131, g.kernel_w = 129, g.stride_w = 2;  // two windows along the row
+      const auto x = random_codes(rng, static_cast<size_t>(g.in_h * g.in_w), lo, hi);
+      std::vector<int32_t> sums(static_cast<size_t>(g.out_h() * g.out_w()));
+      window_sum(g, x.data(), zp, sums.data());
+      for (int64_t ox = 0; ox < g.out_w(); ++ox) {
+        int64_t exact = 0;
+        for (int64_t y = 0; y < g.kernel_h; ++y)
+          for (int64_t c = 0; c < g.kernel_w; ++c)
+            exact += x[static_cast<size_t>(y * g.in_w + ox * g.stride_w + c)] - zp;
+        INFO("codes in [" << lo << ", " << hi << "], zero point " << zp << (global ? ", global" : ", strided"));
+        CHECK(std::llabs(exact) > 1000000000);  // within a factor 2.2 of int32's limit
+        CHECK(sums[static_cast<size_t>(ox)] == exact);
+      }
+    }
+  }
+}
+
 TEST_CASE("Kernels/the checked path (narrow wrapping accumulator) equals the exact sum mod 2^bits", "[sim][kernels]") {
   // With `wrap`, only the final sum matters: acc = wrap16(exact). The bound |b| + max|x−zp|·Σ|w| far
   // exceeds 2^15 here, so the kernel must take its per-addition path; both paths must agree with this.
