@@ -203,6 +203,7 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
   std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
   long compared = 0, mismatches = 0;
   int large_windows = 0;  // not global, more than 16 taps
+  int tiled = 0;
   for (int trial = 0; trial < 90; ++trial) {
     ConvGeometry g;
     g.batch = 1 + pick(rng) % 2, g.in_channels = g.out_channels = g.groups = 1 + pick(rng) % 3;
@@ -218,8 +219,14 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
       g.kernel_h = g.in_h, g.kernel_w = g.in_w, g.dilation_h = g.dilation_w = 1;
       g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 0;
     }
+    if (trial % 5 == 3) {  // windows that tile the plane exactly (the kernel's all-planes-at-once form)
+      g.stride_h = g.kernel_h, g.stride_w = g.kernel_w, g.dilation_h = g.dilation_w = 1;
+      g.in_h = g.kernel_h * (1 + pick(rng) % 4), g.in_w = g.kernel_w * (1 + pick(rng) % 4);
+      g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 0;
+    }
     if (!g.valid()) continue;
     large_windows += large && g.kernel_h * g.kernel_w > 16;
+    tiled += trial % 5 == 3;
     const Shape shape = {g.batch, g.in_channels, g.in_h, g.in_w};
     const auto x = random_codes(rng, static_cast<size_t>(element_count(shape)), -128, 127);
     const int32_t zp = static_cast<int32_t>(pick(rng) % 20) - 10;
@@ -246,6 +253,7 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
   }
   CHECK(compared > 500);
   CHECK(large_windows >= 8);
+  CHECK(tiled >= 15);
   CHECK(mismatches == 0);
 }
 
