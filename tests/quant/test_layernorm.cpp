@@ -1,6 +1,6 @@
 // Integer LayerNorm (kernels/layernorm.hpp, quant/normalization.hpp, docs/numerics.md §10):
-// - integer_sqrt is the exact floor square root (every v < 2^22, and random 128-bit values checked by
-//   x² <= v < (x + 1)² in 128-bit arithmetic);
+// - integer_sqrt is the exact floor square root (every v < 2^22, random 128-bit values, and the squares
+//   up to (2^64 − 1)² and their neighbours, checked by x² <= v < (x + 1)² in 128-bit arithmetic);
 // - every output is within §10's bound of LayerNorm computed in double on the dequantized input codes,
 //   for rows of 2..768 elements, 8- and 16-bit codes with zero points, γ of both signs, β and ε;
 // - with γ = 1, β = 0 and a fine output, each row's output mean is 0 and its variance var/(var + ε)
@@ -20,12 +20,21 @@ TEST_CASE("LayerNorm/integer_sqrt is the floor square root", "[quant][layernorm]
     const uint64_t x = kernels::integer_sqrt(v);
     wrong += !(x * x <= v && (x + 1) * (x + 1) > v);
   }
+  // (x + 1)² > v written as x + 1 > v / (x + 1): (2^64)² does not fit 128 bits
+  const auto floor_root = [](unsigned __int128 v, unsigned __int128 x) { return x * x <= v && x + 1 > v / (x + 1); };
   std::mt19937_64 rng(3);
   for (int i = 0; i < 100000; ++i) {
-    const unsigned __int128 v = (static_cast<unsigned __int128>(rng() >> (rng() % 64)) << 63) | rng();
-    const unsigned __int128 x = kernels::integer_sqrt(v);
-    wrong += !(x * x <= v && (x + 1) * (x + 1) > v);
+    const unsigned __int128 v = (static_cast<unsigned __int128>(rng() >> (rng() % 64)) << 64) | rng();
+    wrong += !floor_root(v, kernels::integer_sqrt(v));
   }
+  // Squares and their neighbours, up to the largest root 2^64 − 1 (where a double estimate is off by thousands)
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t r = i < 10 ? ~uint64_t{0} - static_cast<uint64_t>(i) : rng() >> (rng() % 64);
+    const unsigned __int128 square = static_cast<unsigned __int128>(r) * r;
+    for (const unsigned __int128 v : {square - 1, square, square + 1})
+      if (v >= square - 1 && v <= square + 1) wrong += !floor_root(v, kernels::integer_sqrt(v));
+  }
+  wrong += !floor_root(~static_cast<unsigned __int128>(0), kernels::integer_sqrt(~static_cast<unsigned __int128>(0)));
   CHECK(wrong == 0);
 }
 
