@@ -214,6 +214,83 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
   }
 }
 
+namespace {
+constexpr int64_t kLinearRows = 12;  // 24 accumulators, two weight vectors and the broadcast quad: 27 of 32
+// ROWS activation rows × PANELS panels of 16 output channels: a quad of each row broadcast, a panel's 16
+// weight quads a vector, vpdpbusd (u8 first, s8 second); the sums stored as they are. The caller adds the
+// bias: with any other use of the sums than a plain store (a bias added or a masked store), GCC 12 copies
+// every accumulator on each step of the loop.
+template <int ROWS, int PANELS>
+void linear_block(const uint8_t* a, int64_t lda, const int8_t* panels, int64_t kq, int32_t* c, int64_t ldc) {
+  __m512i acc[ROWS][PANELS];
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < PANELS; ++j) acc[r][j] = _mm512_setzero_si512();
+  const int64_t panel_bytes = 16 * kq;
+  for (int64_t k = 0; k < kq; k += 4, panels += 64) {
+    __m512i w[PANELS];
+#pragma GCC unroll 4
+    for (int j = 0; j < PANELS; ++j) w[j] = _mm512_loadu_si512(panels + j * panel_bytes);
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r) {
+      int32_t quad;
+      std::memcpy(&quad, a + r * lda + k, sizeof quad);
+      const __m512i x = _mm512_set1_epi32(quad);
+#pragma GCC unroll 4
+      for (int j = 0; j < PANELS; ++j) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], x, w[j]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < PANELS; ++j) _mm512_storeu_si512(c + r * ldc + 16 * j, acc[r][j]);
+}
+
+using LinearBlockFn = void (*)(const uint8_t*, int64_t, const int8_t*, int64_t, int32_t*, int64_t);
+template <int PANELS, int... R>
+constexpr std::array<LinearBlockFn, sizeof...(R)> linear_blocks(std::integer_sequence<int, R...>) {
+  return {&linear_block<R + 1, PANELS>...};
+}
+}  // namespace
+
+std::vector<int8_t> pack_linear_panels(const int8_t* w, int64_t m, int64_t kq) {
+  const int64_t panels = (m + 15) / 16;
+  std::vector<int8_t> out(static_cast<size_t>(panels * 16 * kq), 0);
+  for (int64_t o = 0; o < m; ++o)
+    for (int64_t k = 0; k < kq; ++k)
+      out[static_cast<size_t>(((o / 16) * kq + k / 4 * 4) * 16 + o % 16 * 4 + k % 4)] = w[o * kq + k];
+  return out;
+}
+
+void linear_u8s8(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t kq, int64_t o0, int64_t o1,
+                 const int32_t* bias, int32_t* c, int64_t ldc) {
+  static constexpr auto two = linear_blocks<2>(std::make_integer_sequence<int, kLinearRows>{});
+  static constexpr auto one = linear_blocks<1>(std::make_integer_sequence<int, kLinearRows>{});
+  alignas(64) int32_t partial[kLinearRows * 16];  // a last panel of fewer than 16 channels
+  for (int64_t o = o0; o < o1;) {
+    const int64_t left = o1 - o;
+    const int count = left >= 32 ? 2 : 1;
+    const int8_t* p = panels + (o / 16) * 16 * kq;
+    for (int64_t r = 0; r < rows; r += kLinearRows) {
+      const int64_t block = std::min(kLinearRows, rows - r);
+      // the block's sums in place (or in `partial`), then the bias added as they go out (masked to the panel)
+      const bool whole = left >= 16;
+      int32_t* sums = whole ? c + r * ldc + o : partial;
+      const int64_t stride = whole ? ldc : 16;
+      (count == 2 ? two : one)[block - 1](a + r * lda, lda, p, kq, sums, stride);
+      for (int j = 0; j < count; ++j) {
+        const __mmask16 lanes = first_lanes(left - 16 * j);
+        const __m512i b = _mm512_maskz_loadu_epi32(lanes, bias + o + 16 * j);
+        for (int64_t i = 0; i < block; ++i)
+          _mm512_mask_storeu_epi32(c + (r + i) * ldc + o + 16 * j, lanes,
+                                   _mm512_add_epi32(_mm512_loadu_si512(sums + i * stride + 16 * j), b));
+      }
+    }
+    o += std::min<int64_t>(left, 16 * count);
+  }
+}
+
 // GCC 12 warns inside its own AVX-512 headers, whose unmasked forms pass an undefined vector as the
 // masked-off source (a known false positive of -Wmaybe-uninitialized).
 #if defined(__GNUC__) && !defined(__clang__)  // clang has no such warning (and refuses to ignore an unknown one)
@@ -785,6 +862,9 @@ int64_t block_outputs(const BlockOutputs&, const double*, const int32_t*, const 
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void pack_quads(const uint8_t* const*, int64_t, int64_t, uint8_t*, int64_t) {}
+std::vector<int8_t> pack_linear_panels(const int8_t*, int64_t, int64_t) { return {}; }
+void linear_u8s8(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t, int64_t, int64_t, const int32_t*, int32_t*,
+                 int64_t) {}
 void offset_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*) {}
 void deinterleave_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*, uint8_t*) {}
 void offset_to_int16(const int32_t*, int32_t, int64_t, int16_t*) {}

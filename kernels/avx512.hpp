@@ -5,6 +5,7 @@
 // -mavx512vnni in a file of its own; call only when cpu_supports(SimdLevel::avx512_vnni).
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/gemm_f64.hpp"
 #include "kernels/requant.hpp"
@@ -44,6 +45,18 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
 // four reduction rows, the 16 columns × their 4 bytes (64 bytes, column order; `stride` bytes apart from one
 // group to the next), so that a kernel loads one vector, or one tile row, per group and panel.
 void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride);
+
+// A linear layer's int8 weights [m][kq] (kq a multiple of 4) in the layout linear_u8s8 reads: panels of 16
+// output channels, each the groups of four reduction columns in turn, 64 bytes a group (channel-major within
+// it); channels past m are zero. ceil(m / 16) · 16 · kq bytes.
+std::vector<int8_t> pack_linear_panels(const int8_t* w, int64_t m, int64_t kq);
+// C[r][o] = bias[o] + Σ_k A[r][k] · W[o][k] for r < rows, o in [o0, o1) (o0 a multiple of 16), A uint8 rows of
+// `lda` bytes (kq readable, whatever lies past the real K meets zero weights), W packed by pack_linear_panels,
+// C row-major with stride ldc: the activations as they lie and the outputs in their own layout, lanes over
+// output channels (vpdpbusd of a broadcast quad of A and a 16-channel panel). Exact under gemm_u8s8's
+// conditions. bias: one per output channel.
+void linear_u8s8(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t kq, int64_t o0, int64_t o1,
+                 const int32_t* bias, int32_t* c, int64_t ldc);
 
 // avx2::offset_to_uint8's contract, 16 values a step with the last step masked (rows as short as a 7-wide
 // feature map stay on vectors).

@@ -327,6 +327,8 @@ MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64
       for (int64_t i = 0; i < k; ++i)
         w.packed8[m * w.kq + i] = static_cast<int8_t>(codes[m * k + i]), w.sum[m] += codes[m * k + i];
   }
+  if (!w.packed8.empty() && layout == MacLayout::linear)
+    w.panels8 = avx512::pack_linear_panels(w.packed8.data(), out_channels, w.kq);
   if (!w.packed8.empty() && cpu_supports(SimdLevel::amx_int8))
     w.packed_amx = layout == MacLayout::linear ? amx::pack_weight_panels(w.packed8.data(), out_channels, w.kq)
                                                : amx::pack_weights(w.packed8.data(), out_channels, w.kq);
@@ -567,8 +569,8 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
     unchecked[o] = level != SimdLevel::per_addition && output_in_range(o, max_abs_a);
     all_unchecked = all_unchecked && unchecked[o];
   }
-  // Every output provably in range, int8 weights and activations spanning at most 256 codes: conv_mac's
-  // u8 × s8 GEMM (exact modulo 2^32, see there) on the weights × (a − base) transposed, transposed back.
+  // Every output provably in range, int8 weights and activations spanning at most 256 codes: the u8 × s8
+  // products of conv_mac's GEMM (exact modulo 2^32, see there) of (a − base) and the weights.
   const int64_t base = std::min<int64_t>(a_lo, a_zero_point), top = std::max<int64_t>(a_hi, a_zero_point);
   // On AMX the activations are the tiles' A operand as they lie, row by row ([rows][in] as bytes a − base),
   // and the result is C in its own layout: no transposes.
@@ -588,23 +590,20 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
     });
     return;
   }
-  if (level >= SimdLevel::avx512_vnni && all_unchecked && !weights.packed8.empty() && top - base <= 255 && rows > 0) {
-    const int64_t kq = weights.kq, np = (rows + 15) / 16 * 16;
-    thread_local std::vector<uint8_t> columns;
-    thread_local std::vector<int32_t> c;
-    columns.assign(static_cast<size_t>(kq * np), 0);  // rows past K meet zero weights
-    if (c.size() < static_cast<size_t>(out_features * np)) c.resize(static_cast<size_t>(out_features * np));
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t k = 0; k < in_features; ++k)
-        columns[k * np + r] = static_cast<uint8_t>(a[r * in_features + k] - base);
-    std::vector<const uint8_t*> b_rows(static_cast<size_t>(kq));
-    for (int64_t k = 0; k < kq; ++k) b_rows[k] = columns.data() + k * np;
-    int32_t* const buffer = c.data();  // by address: in a helper thread the names would mean the helper's own
+  // On avx512_vnni the same, lanes over output channels: the activations as bytes a − base row by row (kq a
+  // row; the columns past K meet zero weights), the outputs in their own layout: no transposes.
+  if (level >= SimdLevel::avx512_vnni && all_unchecked && !weights.panels8.empty() && top - base <= 255 && rows > 0) {
+    const int64_t kq = weights.kq;
+    thread_local std::vector<uint8_t> bytes;
+    if (bytes.size() < static_cast<size_t>(rows * kq)) bytes.resize(static_cast<size_t>(rows * kq));
+    for (int64_t r = 0; r < rows; ++r) {
+      avx512::offset_to_uint8(a + r * in_features, static_cast<int32_t>(base), in_features, bytes.data() + r * kq);
+      std::fill(bytes.data() + r * kq + in_features, bytes.data() + (r + 1) * kq, uint8_t{0});
+    }
+    const uint8_t* const a_bytes = bytes.data();  // by address: in a helper thread the names would mean its own
     const int32_t* const bias_u8 = u8_gemm_bias(bias, base - a_zero_point, weights);
-    split_range(out_features, kq * np, kGemmRowAlignment, [&](int64_t o0, int64_t o1) {
-      gemm_u8s8(weights, o0, b_rows.data(), o1 - o0, np, bias_u8 + o0, buffer + o0 * np, np);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t o = o0; o < o1; ++o) out[r * out_features + o] = buffer[o * np + r];
+    split_range(out_features, kq * rows, 16, [&](int64_t o0, int64_t o1) {
+      avx512::linear_u8s8(a_bytes, kq, rows, weights.panels8.data(), kq, o0, o1, bias_u8, out, out_features);
     });
     return;
   }
