@@ -591,15 +591,14 @@ void linear_mac(int64_t rows, int64_t in_features, int64_t out_features, const i
     return;
   }
   // On avx512_vnni the same, lanes over output channels: the activations as bytes a − base row by row (kq a
-  // row; the columns past K meet zero weights), the outputs in their own layout: no transposes.
+  // row; the columns past K meet zero weights, so whatever lies there needs no clearing), the outputs in their
+  // own layout: no transposes.
   if (level >= SimdLevel::avx512_vnni && all_unchecked && !weights.panels8.empty() && top - base <= 255 && rows > 0) {
     const int64_t kq = weights.kq;
     thread_local std::vector<uint8_t> bytes;
     if (bytes.size() < static_cast<size_t>(rows * kq)) bytes.resize(static_cast<size_t>(rows * kq));
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = 0; r < rows; ++r)
       avx512::offset_to_uint8(a + r * in_features, static_cast<int32_t>(base), in_features, bytes.data() + r * kq);
-      std::fill(bytes.data() + r * kq + in_features, bytes.data() + (r + 1) * kq, uint8_t{0});
-    }
     const uint8_t* const a_bytes = bytes.data();  // by address: in a helper thread the names would mean its own
     const int32_t* const bias_u8 = u8_gemm_bias(bias, base - a_zero_point, weights);
     split_range(out_features, kq * rows, 16, [&](int64_t o0, int64_t o1) {
