@@ -144,26 +144,32 @@ inline void store_narrowed(T* dst, __mmask16 lanes, __m512i v) {
     _mm512_mask_cvtepi32_storeu_epi16(dst, lanes, v);
 }
 
+// 16 codes from int32 or from bytes (zero-extended: the byte's base is in the caller's offset)
+inline __m512i load_codes(const int32_t* src, __mmask16 lanes) { return _mm512_maskz_loadu_epi32(lanes, src); }
+inline __m512i load_codes(const uint8_t* src, __mmask16 lanes) {  // (the maskz form: GCC 12 warns on the plain one)
+  return _mm512_maskz_cvtepu8_epi32(lanes, _mm_maskz_loadu_epi8(lanes, src));
+}
+
 // dst[i] = src[i] − offset, 16 values a step, the last step masked
-template <class T>
-void offset_narrowed(const int32_t* src, int32_t offset, int64_t n, T* dst) {
+template <class T, class S>
+void offset_narrowed(const S* src, int32_t offset, int64_t n, T* dst) {
   const __m512i o = _mm512_set1_epi32(offset);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 lanes = first_lanes(n - i);
-    store_narrowed(dst + i, lanes, _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, src + i), o));
+    store_narrowed(dst + i, lanes, _mm512_sub_epi32(load_codes(src + i, lanes), o));
   }
 }
 
 // even[i] = src[2i] − offset, odd[i] = src[2i + 1] − offset: src[i..i+31] a step, 16 even and 16 odd columns
-template <class T>
-void deinterleave_narrowed(const int32_t* src, int32_t offset, int64_t n, T* even, T* odd) {
+template <class T, class S>
+void deinterleave_narrowed(const S* src, int32_t offset, int64_t n, T* even, T* odd) {
   const __m512i o = _mm512_set1_epi32(offset);
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
   for (int64_t i = 0; i < n; i += 32) {
     const int64_t left = n - i;
-    const __m512i lo = _mm512_maskz_loadu_epi32(first_lanes(left), src + i);
-    const __m512i hi = _mm512_maskz_loadu_epi32(first_lanes(std::max<int64_t>(0, left - 16)), src + i + 16);
+    const __m512i lo = load_codes(src + i, first_lanes(left));
+    const __m512i hi = load_codes(src + i + 16, first_lanes(std::max<int64_t>(0, left - 16)));
     store_narrowed(even + i / 2, first_lanes((left + 1) / 2),
                    _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, evens, hi), o));
     store_narrowed(odd + i / 2, first_lanes(left / 2), _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, odds, hi), o));
@@ -178,6 +184,19 @@ void deinterleave_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t*
 }
 void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd) {
   deinterleave_narrowed(src, zp, n, even, odd);
+}
+// from bytes: code − offset = byte − (offset − base), which the int32 lanes hold exactly
+void offset_to_uint8(const uint8_t* src, int32_t base, int32_t offset, int64_t n, uint8_t* dst) {
+  offset_narrowed(src, offset - base, n, dst);
+}
+void deinterleave_to_uint8(const uint8_t* src, int32_t base, int32_t offset, int64_t n, uint8_t* even, uint8_t* odd) {
+  deinterleave_narrowed(src, offset - base, n, even, odd);
+}
+void offset_to_int16(const uint8_t* src, int32_t base, int32_t offset, int64_t n, int16_t* dst) {
+  offset_narrowed(src, offset - base, n, dst);
+}
+void deinterleave_to_int16(const uint8_t* src, int32_t base, int32_t offset, int64_t n, int16_t* even, int16_t* odd) {
+  deinterleave_narrowed(src, offset - base, n, even, odd);
 }
 
 void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride) {
@@ -356,15 +375,24 @@ bool int32_output_range(const Requantizer& rq, int64_t& lo, int64_t& hi) {
   return lo >= INT32_MIN && hi <= INT32_MAX && lo <= hi;
 }
 
+// 16 codes stored as int32, or as bytes code − base (the caller's clamp keeps them within [base, base + 255]).
+inline void store_codes(int32_t* y, __mmask16 lanes, __m512i codes, __m512i) {
+  _mm512_mask_storeu_epi32(y, lanes, codes);
+}
+inline void store_codes(uint8_t* y, __mmask16 lanes, __m512i codes, __m512i base) {
+  _mm512_mask_cvtepi32_storeu_epi8(y, lanes, _mm512_sub_epi32(codes, base));
+}
+
 // MulShift's common case, right >= 32 and |zp|·2^right < 2^61: zp folded into the rounding bias, and the odd
 // elements' results computed in the high halves of their 64-bit lanes (shifted right by right − 32, so the
 // quotient lands in bits 32..63 above the remainder), clamped there against lo·2^32 and hi·2^32 (whose high halves are
 // lo and hi), and blended with the even elements' low halves: no narrowing and no permutation. Same integers as
 // mulshift_lanes below (zp + q clamped to [lo, hi] is the saturated-then-clamped result, as lo and hi lie in
 // int32).
-template <RoundingMode kMode>
+template <RoundingMode kMode, class Out>
 void mulshift_lanes_high(int64_t multiplier_value, int right, int64_t zero_point, int64_t lo, int64_t hi,
-                         const int32_t* x, int64_t n, int32_t* y) {
+                         const int32_t* x, int64_t n, Out* y, int32_t base) {
+  const __m512i base_v = _mm512_set1_epi32(base);
   const __m512i multiplier = _mm512_set1_epi64(multiplier_value), one = _mm512_set1_epi64(1),
                 half = _mm512_set1_epi64(int64_t{1} << (right - 1));
   const __m512i offset = _mm512_set1_epi64(zero_point * (int64_t{1} << right));
@@ -384,13 +412,14 @@ void mulshift_lanes_high(int64_t multiplier_value, int right, int64_t zero_point
         _mm512_add_epi64(p_odd, rounding_bias<kMode>(p_odd, half, one, offset, shift_right)), count_odd);
     const __m512i both = _mm512_mask_blend_epi32(0xAAAA, _mm512_min_epi64(_mm512_max_epi64(even, lo_even), hi_even),
                                                  _mm512_min_epi64(_mm512_max_epi64(odd, lo_odd), hi_odd));
-    _mm512_mask_storeu_epi32(y + i, lanes, both);
+    store_codes(y + i, lanes, both, base_v);
   }
 }
 
-template <RoundingMode kMode>
+template <RoundingMode kMode, class Out>
 void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int64_t lo, int64_t hi, const int32_t* x,
-                    int64_t n, int32_t* y) {
+                    int64_t n, Out* y, int32_t base) {
+  const __m512i base_v = _mm512_set1_epi32(base);
   const __m512i multiplier = _mm512_set1_epi64(multiplier_value), zp = _mm512_set1_epi64(zero_point),
                 one = _mm512_set1_epi64(1), half = _mm512_set1_epi64(int64_t{1} << (right - 1));
   const __m512i lo_v = _mm512_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm512_set1_epi32(static_cast<int32_t>(hi));
@@ -411,7 +440,7 @@ void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int
         zp, round_shift<kMode>(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier), half, one, shift_right));
     const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
                                                    _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
-    _mm512_mask_storeu_epi32(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
+    store_codes(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v), base_v);
   }
 }
 // Channels on the last axis: 8 elements a step, each lane with its channel's multiplier and right shift.
@@ -456,8 +485,10 @@ bool mulshift_last_axis(const Requantizer& rq, const RequantChannel* ch, int64_t
   return true;
 }
 
-bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
-                      int64_t n, int32_t* y) {
+namespace {
+template <class Out>
+bool mulshift_channel_into(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
+                           int64_t n, Out* y, int32_t base) {
   const int right = ch.fixed.bits - ch.fixed.shift;
   if (rq.flavour() != RequantFlavour::single || right < 1 || right > 62) return false;
   if (!int32_output_range(rq, lo, hi)) return false;
@@ -467,11 +498,21 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
       right >= 32 && (zp == 0 || (std::abs(zp) < (int64_t{1} << 30) && std::abs(zp) < (int64_t{1} << (61 - right))));
   with_rounding(rq.rounding(), [&](auto mode) {
     if (high)
-      mulshift_lanes_high<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y);
+      mulshift_lanes_high<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y, base);
     else
-      mulshift_lanes<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y);
+      mulshift_lanes<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y, base);
   });
   return true;
+}
+}  // namespace
+
+bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
+                      int64_t n, int32_t* y) {
+  return mulshift_channel_into(rq, ch, lo, hi, x, n, y, 0);
+}
+bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
+                      int64_t n, uint8_t* y, int32_t base) {
+  return mulshift_channel_into(rq, ch, lo, hi, x, n, y, base);
 }
 namespace {
 // One input of a residual add in 8 lanes (the low or high halves' int32 values sign-extended in the 64-bit
@@ -869,7 +910,15 @@ void offset_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*) {}
 void deinterleave_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*, uint8_t*) {}
 void offset_to_int16(const int32_t*, int32_t, int64_t, int16_t*) {}
 void deinterleave_to_int16(const int32_t*, int32_t, int64_t, int16_t*, int16_t*) {}
+void offset_to_uint8(const uint8_t*, int32_t, int32_t, int64_t, uint8_t*) {}
+void deinterleave_to_uint8(const uint8_t*, int32_t, int32_t, int64_t, uint8_t*, uint8_t*) {}
+void offset_to_int16(const uint8_t*, int32_t, int32_t, int64_t, int16_t*) {}
+void deinterleave_to_int16(const uint8_t*, int32_t, int32_t, int64_t, int16_t*, int16_t*) {}
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
+  return false;
+}
+bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, uint8_t*,
+                      int32_t) {
   return false;
 }
 bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }

@@ -18,6 +18,9 @@ namespace chipref::kernels::avx512 {
 // Requantizer::apply. False (writing nothing) for another flavour or a left shift.
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
                       int64_t n, int32_t* y);
+// The same codes stored as bytes y[i] = code − base ([lo, hi] lies within [base, base + 255]).
+bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
+                      int64_t n, uint8_t* y, int32_t base);
 
 // avx2::add_requant's contract for the `single` flavour (false, writing nothing, for another flavour, a Sub or
 // a left shift), 16 lanes at a time with each input's rounding as in mulshift_channel.
@@ -67,6 +70,11 @@ void deinterleave_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t*
 // avx2::offset_to_int16's and avx2::deinterleave_to_int16's contracts, the same way.
 void offset_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* dst);
 void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* even, int16_t* odd);
+// The four above from codes stored as bytes (CodesIn: code = src[i] + base): dst[i] = src[i] + base − offset.
+void offset_to_uint8(const uint8_t* src, int32_t base, int32_t offset, int64_t n, uint8_t* dst);
+void deinterleave_to_uint8(const uint8_t* src, int32_t base, int32_t offset, int64_t n, uint8_t* even, uint8_t* odd);
+void offset_to_int16(const uint8_t* src, int32_t base, int32_t offset, int64_t n, int16_t* dst);
+void deinterleave_to_int16(const uint8_t* src, int32_t base, int32_t offset, int64_t n, int16_t* even, int16_t* odd);
 
 // C[r][j] = Σ_i A[r·lda + i] · B[j][i] for r < rows, j < cols (C row-major with stride ldc), with B packed by
 // pack_f64_panels (kernels/gemm_f64.hpp) and one fused multiply-add per product. Exact whenever every partial

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 
 #include "kernels/amx.hpp"
@@ -200,69 +201,85 @@ class PhasePlanes {
     return r;
   }
 
-  // One image's group of input channels into the planes: x − zp (int16) or x − base (bytes).
-  void fill(const int32_t* x, int32_t offset, int64_t n, int64_t grp) {
-    if constexpr (std::is_same_v<T, uint8_t>)
-      fill_bytes(x, offset, n, grp);
+  // One image's group of input channels into the planes: code − offset (int16: offset zp; bytes: the base the
+  // caller picked), from int32 codes or from codes stored as bytes (those on avx512_vnni only).
+  void fill(const CodesIn& x, int32_t offset, int64_t n, int64_t grp) {
+    if (x.bytes)
+      fill_from(x.bytes, x.base, offset, n, grp);
     else
-      fill_int16(x, offset, n, grp);
+      fill_from(x.wide, 0, offset, n, grp);
   }
 
  private:
-  void fill_int16(const int32_t* x, int32_t zp, int64_t n, int64_t grp) {
+  // S: int32 codes (source_base 0) or bytes (code = byte + source_base)
+  template <class S>
+  void fill_from(const S* x, int32_t source_base, int32_t offset, int64_t n, int64_t grp) {
     const bool avx512 = simd_at_least(SimdLevel::avx512_vnni);
+    // locals: a byte store may alias anything, so members would be reloaded after every one
+    const int64_t in_w = g_.in_w, sw = sw_;
     for (int64_t c = 0; c < c_; ++c) {
-      const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
+      const S* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * in_w;
       // padded row py = iy + pad_top lies in phase py mod sh at sub-row py / sh (kept incrementally: no division per
       // row)
       int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
-      for (int64_t iy = 0; iy < g_.in_h; ++iy, src += g_.in_w) {
-        if (sw_ == 1) {
-          (avx512 ? avx512::offset_to_int16 : avx2::offset_to_int16)(src, zp, g_.in_w,
-                                                                     phase(c, a, 0) + i * sub_w_ + g_.pad_left);
-        } else if (sw_ == 2) {
+      for (int64_t iy = 0; iy < g_.in_h; ++iy, src += in_w) {
+        if (sw == 1) {
+          offset_row(avx512, src, source_base, offset, in_w, phase(c, a, 0) + i * sub_w_ + first_j_[0]);
+        } else if (sw == 2) {
           const int64_t even_phase = first_ix_[0] == 0 ? 0 : 1;  // the phase whose first input column is ix = 0
-          (avx512 ? avx512::deinterleave_to_int16 : avx2::deinterleave_to_int16)(
-              src, zp, g_.in_w, phase(c, a, even_phase) + i * sub_w_ + first_j_[even_phase],
-              phase(c, a, 1 - even_phase) + i * sub_w_ + first_j_[1 - even_phase]);
+          deinterleave_row(avx512, src, source_base, offset, in_w,
+                           phase(c, a, even_phase) + i * sub_w_ + first_j_[even_phase],
+                           phase(c, a, 1 - even_phase) + i * sub_w_ + first_j_[1 - even_phase]);
         } else {
-          for (int64_t b = 0; b < sw_; ++b) {  // the columns of phase b: ix = first_ix[b], + sw, ...
-            int16_t* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
-            for (int64_t ix = first_ix_[b]; ix < g_.in_w; ix += sw_) *dst++ = static_cast<int16_t>(src[ix] - zp);
+          for (int64_t b = 0; b < sw; ++b) {  // the columns of phase b: ix = first_ix[b], + sw, ...
+            T* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
+            for (int64_t ix = first_ix_[b]; ix < in_w; ix += sw)
+              *dst++ = static_cast<T>(src[ix] + source_base - offset);
           }
         }
         if (++a == sh_) a = 0, ++i;
       }
     }
+  }
+
+  // A row's n codes less `offset` into int16 (the avx2 level's conversions below avx512_vnni) or bytes (the u8 ×
+  // s8 GEMM's operand, which runs on avx512_vnni and above only), whole or split into its two column phases.
+  static void offset_row(bool avx512, const int32_t* src, int32_t, int32_t offset, int64_t n, int16_t* dst) {
+    if (avx512)
+      avx512::offset_to_int16(src, offset, n, dst);
+    else
+      avx2::offset_to_int16(src, offset, n, dst);
+  }
+  static void offset_row(bool, const int32_t* src, int32_t, int32_t offset, int64_t n, uint8_t* dst) {
+    avx512::offset_to_uint8(src, offset, n, dst);
+  }
+  template <class U>
+  static void offset_row(bool, const uint8_t* src, int32_t base, int32_t offset, int64_t n, U* dst) {
+    if constexpr (std::is_same_v<U, uint8_t>)
+      avx512::offset_to_uint8(src, base, offset, n, dst);
+    else
+      avx512::offset_to_int16(src, base, offset, n, dst);
+  }
+  static void deinterleave_row(bool avx512, const int32_t* src, int32_t, int32_t offset, int64_t n, int16_t* even,
+                               int16_t* odd) {
+    if (avx512)
+      avx512::deinterleave_to_int16(src, offset, n, even, odd);
+    else
+      avx2::deinterleave_to_int16(src, offset, n, even, odd);
+  }
+  static void deinterleave_row(bool, const int32_t* src, int32_t, int32_t offset, int64_t n, uint8_t* even,
+                               uint8_t* odd) {
+    avx512::deinterleave_to_uint8(src, offset, n, even, odd);
+  }
+  template <class U>
+  static void deinterleave_row(bool, const uint8_t* src, int32_t base, int32_t offset, int64_t n, U* even, U* odd) {
+    if constexpr (std::is_same_v<U, uint8_t>)
+      avx512::deinterleave_to_uint8(src, base, offset, n, even, odd);
+    else
+      avx512::deinterleave_to_int16(src, base, offset, n, even, odd);
   }
 
   T* phase(int64_t c, int64_t a, int64_t b) { return data_->data() + ((c * sh_ + a) * sw_ + b) * plane_; }
-
-  // x − base as bytes (the caller proved they fit), each column phase in turn.
-  void fill_bytes(const int32_t* x, int32_t base, int64_t n, int64_t grp) {
-    for (int64_t c = 0; c < c_; ++c) {
-      const int32_t* src = x + ((n * g_.in_channels) + grp * c_ + c) * g_.in_h * g_.in_w;
-      int64_t a = g_.pad_top % sh_, i = g_.pad_top / sh_;
-      // locals: a byte store may alias anything, so members would be reloaded after every one
-      const int64_t in_w = g_.in_w, sw = sw_;
-      // (bytes are the u8 × s8 GEMM's operand, which runs on avx512_vnni and above only)
-      for (int64_t iy = 0; iy < g_.in_h; ++iy, src += in_w) {
-        if (sw == 1) {
-          avx512::offset_to_uint8(src, base, in_w, phase(c, a, 0) + i * sub_w_ + first_j_[0]);
-        } else if (sw == 2) {
-          const int64_t even_phase = first_ix_[0] == 0 ? 0 : 1;  // as in fill_int16
-          avx512::deinterleave_to_uint8(src, base, in_w, phase(c, a, even_phase) + i * sub_w_ + first_j_[even_phase],
-                                        phase(c, a, 1 - even_phase) + i * sub_w_ + first_j_[1 - even_phase]);
-        } else {
-          for (int64_t b = 0; b < sw; ++b) {
-            T* dst = phase(c, a, b) + i * sub_w_ + first_j_[b];
-            for (int64_t ix = first_ix_[b]; ix < in_w; ix += sw) *dst++ = static_cast<T>(src[ix] - base);
-          }
-        }
-        if (++a == sh_) a = 0, ++i;
-      }
-    }
-  }
 
   // Planes outlive the call, per thread, per input geometry and padding value: fill() writes the same
   // positions for every image of that geometry, so the padding, set when the planes were made, stays.
@@ -358,16 +375,40 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
 void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, const MacWeights& weights,
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out,
               const MulShift* output_stage, const CodeRange* x_range) {
+  conv_mac(g, CodesIn{x}, x_zero_point, weights, bias, acc, overflow, CodesOut{out}, output_stage, x_range);
+}
+
+void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacWeights& weights,
+              const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, CodesOut out,
+              const MulShift* output_stage, const CodeRange* x_range) {
   require_int32_accumulator(acc);
   if (output_stage && output_stage->channels.size() != 1 &&
       static_cast<int64_t>(output_stage->channels.size()) != g.out_channels)
     throw InputError("conv_mac: an output stage of " + std::to_string(output_stage->channels.size()) +
                      " channels for " + std::to_string(g.out_channels) + " output channels");
-  // output channel m's n values, in place (the GEMM paths: in their buffer, before the copy out)
-  auto requantize_into = [&](int64_t m, const int32_t* values, int64_t n, int32_t* into) {
-    if (output_stage) mulshift_row(*output_stage, output_stage->channels.size() > 1 ? m : 0, values, n, into);
+  if (x.bytes && !x_range) throw std::logic_error("conv_mac: an input in bytes comes with its codes' range");
+  if (out.bytes && !output_stage) throw std::logic_error("conv_mac: only requantized codes are written as bytes");
+  // output channel m's n values, requantized into the output at element `at` (the GEMM paths: from their buffer)
+  auto requantize_into = [&](int64_t m, const int32_t* values, int64_t n, int64_t at) {
+    const int64_t channel = output_stage->channels.size() > 1 ? m : 0;
+    if (out.bytes)
+      mulshift_row(*output_stage, channel, values, n, out.bytes + at, out.base);
+    else
+      mulshift_row(*output_stage, channel, values, n, out.wide + at);
   };
-  auto requantize = [&](int64_t m, int32_t* values, int64_t n) { requantize_into(m, values, n, values); };
+  // the same in place (int32 codes)
+  auto requantize = [&](int64_t m, int32_t* values, int64_t n) {
+    if (output_stage) mulshift_row(*output_stage, output_stage->channels.size() > 1 ? m : 0, values, n, values);
+  };
+  // n int32 values (requantized: codes) into the output at element `at`
+  auto copy_out = [&](const int32_t* values, int64_t n, int64_t at) {
+    if (!out.bytes)
+      std::copy(values, values + n, out.wide + at);
+    else if (simd_at_least(SimdLevel::avx512_vnni))
+      avx512::offset_to_uint8(values, out.base, n, out.bytes + at);
+    else
+      for (int64_t i = 0; i < n; ++i) out.bytes[at + i] = static_cast<uint8_t>(values[i] - out.base);
+  };
   require_valid(g);
   const int64_t oh = g.out_h(), ow = g.out_w();
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
@@ -377,20 +418,20 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   auto write_out = [&](int32_t* tile, int64_t ldc, int64_t n, int64_t grp, int64_t q0, int64_t q1, int64_t sub_w) {
     for (int64_t m = 0; m < m_per_group; ++m) {
       int32_t* row = tile + m * ldc - q0;
-      int32_t* plane = out + (n * g.out_channels + grp * m_per_group + m) * oh * ow;
+      const int64_t plane = (n * g.out_channels + grp * m_per_group + m) * oh * ow;
       if (sub_w == ow) {  // no padding columns: the row lies in the plane as it is
         const int64_t to = std::min(q1, oh * ow);
         if (to <= q0) continue;
         if (output_stage)
           requantize_into(grp * m_per_group + m, row + q0, to - q0, plane + q0);
         else
-          std::copy(row + q0, row + to, plane + q0);
+          copy_out(row + q0, to - q0, plane + q0);
         continue;
       }
-      requantize_into(grp * m_per_group + m, row + q0, q1 - q0, row + q0);
+      requantize(grp * m_per_group + m, row + q0, q1 - q0);
       for (int64_t oy = q0 / sub_w; oy < oh && oy * sub_w < q1; ++oy) {
         const int64_t from = std::max(q0, oy * sub_w), to = std::min(q1, oy * sub_w + ow);
-        if (from < to) std::copy(row + from, row + to, plane + oy * ow + (from - oy * sub_w));
+        if (from < to) copy_out(row + from, to - from, plane + oy * ow + (from - oy * sub_w));
       }
     }
   };
@@ -425,12 +466,15 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   auto channel_in_range = [&](int64_t m, int64_t max_abs) {
     return provably_in_range(acc, bias.empty() ? 0 : bias[m], max_abs, weights.abs_sum[m]);
   };
-  const auto [x_lo, x_hi, max_abs_x] =
-      input_range(x, g.batch * g.in_channels * g.in_h * g.in_w, x_zero_point, x_range, [&](int64_t max_abs) {
-        for (int64_t m = 0; m < g.out_channels; ++m)
-          if (!channel_in_range(m, max_abs)) return false;
-        return true;
-      });
+  const int64_t input_size = g.batch * g.in_channels * g.in_h * g.in_w;
+  // bytes are not scanned: their known range is taken as it is, and a range that proves too little sends them
+  // to the int32 form below, which scans
+  const auto [x_lo, x_hi, max_abs_x] = input_range(x.wide, input_size, x_zero_point, x_range, [&](int64_t max_abs) {
+    if (x.bytes) return true;
+    for (int64_t m = 0; m < g.out_channels; ++m)
+      if (!channel_in_range(m, max_abs)) return false;
+    return true;
+  });
 
   // Fast paths for groups whose every channel is provably in range: every partial sum, in any order,
   // is bounded by Σ|terms| <= the proven bound <= 2^31 − 1, so int32 arithmetic in any order is exact and
@@ -447,7 +491,27 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   const int64_t base = std::min<int64_t>(x_lo, x_zero_point), top = std::max<int64_t>(x_hi, x_zero_point);
   // Its B operand is packed in quads of rows per panel, which pays only when several output channels share
   // it: a depthwise group (one output channel) runs the int16 GEMM, which reads its rows as they lie.
-  if (level >= SimdLevel::avx512_vnni && !weights.packed8.empty() && top - base <= 255 && m_per_group >= 4) {
+  const bool u8_gemm =
+      level >= SimdLevel::avx512_vnni && !weights.packed8.empty() && top - base <= 255 && m_per_group >= 4;
+  const bool s16_gemm = !u8_gemm && level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty();
+  // Bytes in or out: those two paths on avx512_vnni take them as they fill their planes and requantize their
+  // rows when every group is fast; anything else runs on the int32 form, the input widened and the output
+  // narrowed around it.
+  if ((x.bytes || out.bytes) && !(level >= SimdLevel::avx512_vnni && (u8_gemm || s16_gemm) &&
+                                  std::all_of(group_fast.begin(), group_fast.end(), [](bool fast) { return fast; }))) {
+    std::vector<int32_t> wide_x, wide_out;
+    if (x.bytes) {
+      wide_x.resize(static_cast<size_t>(input_size));
+      for (int64_t i = 0; i < input_size; ++i) wide_x[i] = x.bytes[i] + x.base;
+    }
+    const int64_t output_size = g.batch * g.out_channels * oh * ow;
+    if (out.bytes) wide_out.resize(static_cast<size_t>(output_size));
+    conv_mac(g, CodesIn{x.bytes ? wide_x.data() : x.wide}, x_zero_point, weights, bias, acc, overflow,
+             CodesOut{out.bytes ? wide_out.data() : out.wide}, output_stage, x_range);
+    if (out.bytes) copy_out(wide_out.data(), output_size, 0);
+    return;
+  }
+  if (u8_gemm) {
     const int64_t kq = weights.kq;
     PhasePlanes<uint8_t> planes(g, static_cast<uint8_t>(x_zero_point - base));
     const std::vector<const uint8_t*> rows = planes.rows(kq);
@@ -471,7 +535,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
           });
         });
       }
-  } else if (level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty()) {
+  } else if (s16_gemm) {
     const int64_t kp = weights.kp;
     const int16_t* a = weights.packed.data();
     PhasePlanes<int16_t> planes(g, 0);
@@ -488,12 +552,20 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
           PhasePlanes<int16_t>& p = whole ? planes : own.emplace(g, 0);
           const std::vector<const int16_t*> own_rows = whole ? std::vector<const int16_t*>{} : p.rows(kp);
           const std::vector<const int16_t*>& block_rows = whole ? rows : own_rows;
+          // bytes out: each plane's accumulators in a buffer of this thread's, then requantized into the output
+          thread_local std::vector<int32_t> accumulators;
+          if (out.bytes && accumulators.size() < static_cast<size_t>(pixels))
+            accumulators.resize(static_cast<size_t>(pixels));
           for (int64_t m = grp0; m < grp1; ++m) {
             if (!group_fast[m]) continue;
             p.fill(x, x_zero_point, n, m);
-            int32_t* plane = out + (n * g.out_channels + m) * pixels;
+            const int64_t at = (n * g.out_channels + m) * pixels;
+            int32_t* plane = out.bytes ? accumulators.data() : out.wide + at;
             avx2::depthwise_s16(a + m * kp, block_rows.data(), kp, bias.empty() ? 0 : bias[m], oh, sub_w, ow, plane);
-            requantize(m, plane, pixels);
+            if (out.bytes)
+              requantize_into(m, plane, pixels, at);
+            else
+              requantize(m, plane, pixels);
           }
         });
         continue;
@@ -520,9 +592,9 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
-        fill_columns(g, x, x_zero_point, n, grp, col.data(), pixels);
+        fill_columns(g, x.wide, x_zero_point, n, grp, col.data(), pixels);
         Eigen::Map<const IntMatrix> wg(w + grp * m_per_group * k, m_per_group, k);
-        Eigen::Map<IntMatrix> yg(out + (n * g.out_channels + grp * m_per_group) * pixels, m_per_group, pixels);
+        Eigen::Map<IntMatrix> yg(out.wide + (n * g.out_channels + grp * m_per_group) * pixels, m_per_group, pixels);
         yg.noalias() = wg * col;
         if (!bias.empty())
           for (int64_t m = 0; m < m_per_group; ++m) yg.row(m).array() += bias[grp * m_per_group + m];
@@ -534,8 +606,8 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t m = 0; m < g.out_channels; ++m)
       if (!group_fast[m / m_per_group]) {
-        spec::conv_mac_channel(g, x, x_zero_point, w, bias, acc, overflow, n, m, out);
-        requantize(m, out + (n * g.out_channels + m) * pixels, pixels);
+        spec::conv_mac_channel(g, x.wide, x_zero_point, w, bias, acc, overflow, n, m, out.wide);
+        requantize(m, out.wide + (n * g.out_channels + m) * pixels, pixels);
       }
 }
 

@@ -36,6 +36,21 @@ void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t 
     y[i] = static_cast<int32_t>(std::clamp(p.requantizer.apply(x[i], ch), p.clamp_lo, p.clamp_hi));
 }
 
+void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, uint8_t* y, int32_t base) {
+  const RequantChannel& ch = p.channels[static_cast<size_t>(channel)];
+  if (simd_at_least(SimdLevel::avx512_vnni) &&
+      avx512::mulshift_channel(p.requantizer, ch, p.clamp_lo, p.clamp_hi, x, n, y, base))
+    return;
+  // the int32 codes a block at a time, then their bytes
+  constexpr int64_t kBlock = 256;
+  int32_t codes[kBlock];
+  for (int64_t i = 0; i < n; i += kBlock) {
+    const int64_t m = std::min(kBlock, n - i);
+    mulshift_row(p, channel, x + i, m, codes);
+    for (int64_t j = 0; j < m; ++j) y[i + j] = static_cast<uint8_t>(codes[j] - base);
+  }
+}
+
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
   if (!p.subtract && simd_at_least(SimdLevel::avx512_vnni) && avx512::add_requant(p, a, b, count, y)) return;
   if (!p.subtract && simd_at_least(SimdLevel::avx2) && avx2::add_requant(p, a, b, count, y)) return;

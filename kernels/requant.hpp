@@ -21,6 +21,8 @@ struct MulShift {
 void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channels, int64_t inner, int32_t* y);
 // mulshift of n elements of one channel (index into p.channels, or 0 when there is one); y may be x.
 void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, int32_t* y);
+// The same codes stored as bytes y[i] = code − base; p's clamp lies within [base, base + 255].
+void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, uint8_t* y, int32_t base);
 
 // Residual add of two quantized tensors of the same shape, each rescaled to the output scale by its own
 // multiplier: y = clamp(sat_out(zp_y + R((a − zp_a)·S_a) ± R((b − zp_b)·S_b)), lo, hi) (− for a Sub).

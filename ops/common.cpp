@@ -56,6 +56,13 @@ kernels::CodeRange clamped_range(const kernels::MulShift& stage) {
 
 void shape_output(CodeTensor& y, Shape shape) {
   y.data.resize(static_cast<size_t>(checked_element_count(shape, "an op's output")));
+  y.in_bytes = false;
+  y.shape = std::move(shape);
+}
+
+void shape_byte_output(CodeTensor& y, Shape shape, int32_t byte_base) {
+  y.bytes.resize(static_cast<size_t>(checked_element_count(shape, "an op's output")));
+  y.in_bytes = true, y.byte_base = byte_base;
   y.shape = std::move(shape);
 }
 

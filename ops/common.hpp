@@ -41,6 +41,8 @@ void check_same_length(const IntGraph& g, const Node& op, std::initializer_list<
 std::vector<int64_t> ints_of_length(const Node& op, const std::string& attr, size_t length,
                                     std::optional<std::vector<int64_t>> fallback = std::nullopt);
 void shape_output(CodeTensor& y, Shape shape);
+// The same for an output stored in bytes (CodeTensor::in_bytes), code = byte + byte_base.
+void shape_byte_output(CodeTensor& y, Shape shape, int32_t byte_base);
 // The codes a requantizing op leaves: its clamp [lo, hi] inside its output format (CodeTensor::known_range).
 kernels::CodeRange clamped_range(const IntFormat& format, int64_t clamp_lo, int64_t clamp_hi);
 kernels::CodeRange clamped_range(const kernels::MulShift& stage);

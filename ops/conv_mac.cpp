@@ -24,20 +24,36 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource& sou
   const AccumulatorSpec acc = accumulator_of(op);
   const int32_t zp = input_zero_point(g, op, 0);
   const Shape w_shape = w.shape;
-  auto run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter& overflow, const kernels::MulShift* stage) {
+  auto run = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter& overflow, const kernels::MulShift* stage,
+                      bool bytes_out) {
     const CodeTensor& x = *in[0];
     const kernels::ConvGeometry geo = conv_geometry(op, x.shape, w_shape);
-    shape_output(y, {geo.batch, geo.out_channels, geo.out_h(), geo.out_w()});
-    if (nm)
+    const Shape shape{geo.batch, geo.out_channels, geo.out_h(), geo.out_w()};
+    if (nm) {
+      shape_output(y, shape);
       kernels::conv_mac_skip_zero(geo, x.data.data(), zp, *nm, *bias, acc, overflow, y.data.data());
-    else
-      kernels::conv_mac(geo, x.data.data(), zp, weights->mac, *bias, acc, overflow, y.data.data(), stage, range_of(x));
+      return;
+    }
+    const kernels::CodesIn codes =
+        x.in_bytes ? kernels::CodesIn{nullptr, x.bytes.data(), x.byte_base} : kernels::CodesIn{x.data.data()};
+    kernels::CodesOut out;
+    if (bytes_out) {
+      shape_byte_output(y, shape, clamped_range(*stage).lo);
+      out = kernels::CodesOut{nullptr, y.bytes.data(), y.byte_base};
+    } else {
+      shape_output(y, shape);
+      out = kernels::CodesOut{y.data.data()};
+    }
+    kernels::conv_mac(geo, codes, zp, weights->mac, *bias, acc, overflow, out, stage, range_of(x));
     if (stage) y.known_range = clamped_range(*stage);
   };
-  p.run = [run](const Inputs& in, CodeTensor& y, OverflowCounter& overflow) { run(in, y, overflow, nullptr); };
-  if (!nm)
+  p.run = [run](const Inputs& in, CodeTensor& y, OverflowCounter& overflow) { run(in, y, overflow, nullptr, false); };
+  if (!nm) {
     p.run_requantized = [run](const Inputs& in, CodeTensor& y, OverflowCounter& overflow,
-                              const kernels::MulShift& stage) { run(in, y, overflow, &stage); };
+                              const kernels::MulShift& stage,
+                              bool bytes_out) { run(in, y, overflow, &stage, bytes_out); };
+    p.reads_bytes = true;  // (an input in bytes always carries its known range, which the kernel needs)
+  }
   return p;
 }
 

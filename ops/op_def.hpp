@@ -29,6 +29,12 @@ struct CodeTensor {
   CodeTensor(Shape shape_, std::vector<int32_t> data_) : shape(std::move(shape_)), data(std::move(data_)) {}
   Shape shape;
   std::vector<int32_t> data;
+  // Or, when in_bytes, the codes at their code width (data unused): code = bytes[i] + byte_base. The DirectEngine
+  // stores a requantized MAC output so when its clamp spans at most 256 codes and only steps that read bytes
+  // (PreparedOp::reads_bytes) read it; nothing else ever sees one (docs/numerics.md §5, "Activations in bytes").
+  bool in_bytes = false;
+  std::vector<uint8_t> bytes;
+  int32_t byte_base = 0;
   // Bounds its op's own clamp put every code in (set by the op from its parameters, never from the values;
   // unset when unknown): a MAC reading the tensor takes its range from them instead of a scan. Engines run
   // ops through PreparedOp, which clears them before each run.
@@ -57,10 +63,14 @@ struct PreparedOp {
   std::function<void(const std::vector<const CodeTensor*>& inputs, CodeTensor& out, OverflowCounter& overflow)> run;
   // Engines may run a MAC and the mulshift that alone reads its accumulators as one step, the codes written
   // as the accumulators leave the kernel (no int32 tensor in between): same integers as run + run.
-  // The MAC side (conv_mac; empty for others): `run` followed by `stage` on the output's axis 1.
+  // The MAC side (conv_mac; empty for others): `run` followed by `stage` on the output's axis 1; with
+  // bytes_out, the codes stored in bytes (byte_base: the stage's clamped low end, which the caller proved
+  // within 255 of the high end).
   std::function<void(const std::vector<const CodeTensor*>& inputs, CodeTensor& out, OverflowCounter& overflow,
-                     const kernels::MulShift& stage)>
+                     const kernels::MulShift& stage, bool bytes_out)>
       run_requantized;
+  // True when `run` and `run_requantized` take their first input stored in bytes (CodeTensor::in_bytes).
+  bool reads_bytes = false;
   // The mulshift side: its parameters, set when its channels lie on axis 1 (one per conv output channel).
   std::shared_ptr<const kernels::MulShift> fusable_stage;
 };

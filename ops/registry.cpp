@@ -1,5 +1,6 @@
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "ops/op_def.hpp"
 
@@ -114,17 +115,26 @@ PreparedOp prepare_int_op(const IntGraph& graph, const Node& op, const MacWeight
                      " op is run by the engine around the integer ops, not prepared as one");
   PreparedOp p = def.prepare(graph, op, weights);
   p.node = &op;
-  // an output buffer reused from another op must not carry that op's range into this one's
+  // an output buffer reused from another op must not carry that op's range into this one's; an input in bytes
+  // reaches only an op that reads them (the engine's choice: a slip would read an empty int32 tensor)
+  const auto check_inputs = [&op, reads_bytes = p.reads_bytes](const std::vector<const CodeTensor*>& in) {
+    for (const CodeTensor* x : in)
+      if (x->in_bytes && !reads_bytes) throw std::logic_error(op.describe() + ": given an input stored in bytes");
+  };
   if (p.run)
-    p.run = [run = std::move(p.run)](const std::vector<const CodeTensor*>& in, CodeTensor& y, OverflowCounter& o) {
+    p.run = [run = std::move(p.run), check_inputs](const std::vector<const CodeTensor*>& in, CodeTensor& y,
+                                                   OverflowCounter& o) {
+      check_inputs(in);
       y.known_range.reset();
       run(in, y, o);
     };
   if (p.run_requantized)
-    p.run_requantized = [run = std::move(p.run_requantized)](const std::vector<const CodeTensor*>& in, CodeTensor& y,
-                                                             OverflowCounter& o, const kernels::MulShift& stage) {
+    p.run_requantized = [run = std::move(p.run_requantized), check_inputs](
+                            const std::vector<const CodeTensor*>& in, CodeTensor& y, OverflowCounter& o,
+                            const kernels::MulShift& stage, bool bytes_out) {
+      check_inputs(in);
       y.known_range.reset();
-      run(in, y, o, stage);
+      run(in, y, o, stage, bytes_out);
     };
   return p;
 }

@@ -4,8 +4,10 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "kernels/simd.hpp"
 #include "kernels/threads.hpp"
 #include "ops/boundaries.hpp"
+#include "ops/common.hpp"
 #include "ops/sparse_decode.hpp"
 
 namespace chipref {
@@ -14,33 +16,53 @@ namespace {
 
 // Output buffers come from a per-thread pool and go back to it as soon as their last reader has run: a
 // network's tensors are the same sizes run after run, so after the first run ops rarely allocate (or
-// page-fault) any more, and a run holds only the tensors still to be read, not all of them.
-std::vector<std::vector<int32_t>>& buffer_pool() {
-  thread_local std::vector<std::vector<int32_t>> pool;
+// page-fault) any more, and a run holds only the tensors still to be read, not all of them. Int32 tensors and
+// tensors in bytes have a pool each.
+template <class T>
+std::vector<std::vector<T>>& buffer_pool() {
+  thread_local std::vector<std::vector<T>> pool;
   return pool;
 }
 
 // The pooled buffer that fits `elements` most tightly (the largest when none holds them): the op's resize
 // then neither reallocates nor zero-fills.
-CodeTensor pooled_tensor(size_t elements) {
-  auto& pool = buffer_pool();
-  CodeTensor t;
-  if (pool.empty()) return t;
+template <class T>
+std::vector<T> pooled_buffer(size_t elements) {
+  auto& pool = buffer_pool<T>();
+  if (pool.empty()) return {};
   size_t best = 0;
   for (size_t i = 1; i < pool.size(); ++i) {
     const size_t have = pool[i].capacity(), best_have = pool[best].capacity();
     const bool fits = have >= elements, best_fits = best_have >= elements;
     if (fits ? (!best_fits || have < best_have) : (!best_fits && have > best_have)) best = i;
   }
-  t.data = std::move(pool[best]);
+  std::vector<T> buffer = std::move(pool[best]);
   if (best + 1 != pool.size()) pool[best] = std::move(pool.back());
   pool.pop_back();
+  return buffer;
+}
+
+CodeTensor pooled_tensor(size_t elements) {
+  CodeTensor t;
+  t.data = pooled_buffer<int32_t>(elements);
   return t;
 }
 
+CodeTensor pooled_byte_tensor(size_t elements) {
+  CodeTensor t;
+  t.bytes = pooled_buffer<uint8_t>(elements);
+  return t;
+}
+
+template <class T>
+void give_back(std::vector<T>& buffer) {
+  auto& pool = buffer_pool<T>();
+  if (pool.size() < 256 && buffer.capacity() > 0) pool.push_back(std::move(buffer));
+}
+
 void return_buffer(CodeTensor& t) {
-  auto& pool = buffer_pool();
-  if (pool.size() < 256 && t.data.capacity() > 0) pool.push_back(std::move(t.data));
+  give_back(t.data);
+  give_back(t.bytes);
 }
 
 // The named tensors (those present) back to the pool.
@@ -105,6 +127,22 @@ DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(
     requantized_by_next_[i] = steps_[i].run_requantized && steps_[i + 1].fusable_stage &&
                               steps_[i + 1].inputs == std::vector<std::string>{acc} && readers[acc] == 1;
   }
+  // Such a step's codes are stored in bytes when its clamp spans at most 256 codes and every step reading them
+  // reads bytes (as its first input: the one reads_bytes covers); the output boundary never does.
+  std::map<std::string, bool> read_as_bytes;
+  for (const PreparedOp& step : steps_)
+    for (size_t k = 0; k < step.inputs.size(); ++k) {
+      const auto [it, first] = read_as_bytes.emplace(step.inputs[k], true);
+      it->second = it->second && step.reads_bytes && k == 0;
+    }
+  read_as_bytes[graph.ops.back().inputs.at(0)] = false;
+  bytes_out_.assign(steps_.size(), false);
+  for (size_t i = 0; i + 1 < steps_.size(); ++i) {
+    if (!requantized_by_next_[i]) continue;
+    const kernels::CodeRange codes = ops::clamped_range(*steps_[i + 1].fusable_stage);
+    const auto it = read_as_bytes.find(steps_[i + 1].node->outputs.at(0));
+    bytes_out_[i] = int64_t{codes.hi} - codes.lo <= 255 && it != read_as_bytes.end() && it->second;
+  }
   last_reader.erase(graph.ops.back().inputs.at(0));
   free_after_.resize(steps_.size());
   for (const auto& [name, step] : last_reader) free_after_[step].push_back(name);
@@ -158,7 +196,7 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
   if (observe) (*observe)(graph_.ops.front(), env[input_codes], OverflowCounter{}, first_image, images);
   std::vector<const CodeTensor*> inputs;
   // traced and observed runs see every tensor, so they run each op on its own
-  const bool fuse = !trace && !observe;
+  const bool fuse = !trace && !observe, bytes_level = kernels::simd_at_least(kernels::SimdLevel::avx512_vnni);
   for (size_t i = 0; i < steps_.size(); ++i) {
     const PreparedOp& step = steps_[i];
     const Node& op = *step.node;
@@ -171,8 +209,11 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
     OverflowCounter overflow;
     if (fuse && requantized_by_next_[i]) {  // this MAC and the next step's mulshift: the mulshift's output
       const Node& requant = *steps_[i + 1].node;
-      CodeTensor y = pooled_tensor(expected_elements(graph_, requant.outputs.at(0), images));
-      step.run_requantized(inputs, y, overflow, *steps_[i + 1].fusable_stage);
+      // (below avx512_vnni the kernels would only widen bytes again: int32 there)
+      const bool bytes = bytes_out_[i] && bytes_level;
+      const size_t elements = expected_elements(graph_, requant.outputs.at(0), images);
+      CodeTensor y = bytes ? pooled_byte_tensor(elements) : pooled_tensor(elements);
+      step.run_requantized(inputs, y, overflow, *steps_[i + 1].fusable_stage, bytes);
       env[requant.outputs.at(0)] = std::move(y);
       release(env, free_after_[i]);
       ++i;  // the accumulators, the mulshift's one input, were never stored

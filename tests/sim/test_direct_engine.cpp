@@ -102,7 +102,9 @@ TEST_CASE("DirectEngine/a conv_mac run with its mulshift gives the separate ops'
       {"float", with(base, flavour, "requant: {flavour: float, rounding: half_even, multiplier_bits: 31}")},
       {"14-bit saturating accumulators",
        with(base, "accumulator: {bits: 32, overflow: wrap}", "accumulator: {bits: 14, overflow: saturate}")},
-      {"per-tensor weights", with(base, "granularity: per_channel", "granularity: per_tensor")}};
+      {"per-tensor weights", with(base, "granularity: per_channel", "granularity: per_tensor")},
+      {"9-bit codes out of the stem",
+       with(base, "layers:\n", "layers:\n  - match: \"/stem/*\"\n    activations: {bits: 9}\n")}};
   const kernels::SimdLevel saved = kernels::simd_level();
   for (const auto& [name, config] : configs) {
     const IntGraph q = quantize_example("fmnist_cnn.onnx", config, name);
@@ -113,9 +115,17 @@ TEST_CASE("DirectEngine/a conv_mac run with its mulshift gives the separate ops'
       const DirectEngine engine(q);
       INFO(name << ", level " << kernels::to_string(level));
       CHECK(engine.requantized_macs() >= 2);  // both convolutions of the CNN
+      // Codes in bytes between two convolutions: the stem's (read by `down` only; 9-bit codes span too many
+      // values) and the depthwise conv's (read by `pw` only). `down`'s output also feeds the residual add,
+      // `pw`'s only the add, conv3's the pool: those stay int32.
+      CHECK(engine.macs_writing_bytes() == (name == "9-bit codes out of the stem" ? 1 : 2));
       RunTrace trace;
       const Tensor separate = engine.run(x, &trace);
       CHECK(engine.run(x).floats == separate.floats);
+      if (name == "9-bit codes out of the stem") {  // codes a byte could not hold: the case means something
+        const std::vector<int32_t>& stem = trace.values.at("/stem/stem.2/Relu_output_0").data;
+        CHECK(*std::max_element(stem.begin(), stem.end()) - *std::min_element(stem.begin(), stem.end()) > 255);
+      }
     }
   }
   kernels::set_simd_level(saved);
@@ -164,7 +174,7 @@ TEST_CASE("DirectEngine/the range an op declares for its output holds every code
       CodeTensor y;
       y.known_range = kernels::CodeRange{0, 0};  // a reused buffer's stale range: the step must replace it
       OverflowCounter overflow;
-      mac.run_requantized({&trace.values.at(q.ops[i].inputs.at(0))}, y, overflow, *requant.fusable_stage);
+      mac.run_requantized({&trace.values.at(q.ops[i].inputs.at(0))}, y, overflow, *requant.fusable_stage, false);
       REQUIRE(y.known_range);
       check(y);
       CHECK(y.data == trace.values.at(q.ops[i + 1].outputs.at(0)).data);

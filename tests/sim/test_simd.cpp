@@ -192,6 +192,104 @@ TEST_CASE("SIMD/conv_mac with its requantization fused equals conv_mac, then mul
   CHECK(compared >= 60);
 }
 
+TEST_CASE("SIMD/conv_mac with codes in bytes, in and out, gives the int32 form's integers at every level",
+          "[sim][simd]") {
+  // Input codes stored as bytes (code = byte + base) with their known range, outputs requantized into bytes
+  // (code − base): the avx512_vnni GEMM and depthwise paths fill their planes from the bytes and requantize
+  // into them (strides 1 and 2 have their own conversions, 3 a scalar one); other levels, unproven ranges
+  // (narrow accumulators) and the portable path widen and narrow around the int32 form. Oracle: the
+  // per_addition level on int32 codes, then the scalar mulshift.
+  std::mt19937_64 rng(77);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  int compared = 0, depthwise_trials = 0, u8_trials = 0;
+  for (int trial = 0; trial < 160; ++trial) {
+    ConvGeometry g;
+    g.batch = 1 + pick(rng) % 2;
+    const bool depthwise = trial % 3 == 0;
+    g.in_channels = 1 + pick(rng) % 12;
+    g.groups = depthwise ? g.in_channels : 1;
+    g.out_channels = depthwise ? g.in_channels : 1 + pick(rng) % 40;
+    g.in_h = 1 + pick(rng) % 20, g.in_w = 1 + pick(rng) % 30;
+    g.kernel_h = g.kernel_w = 1 + 2 * (pick(rng) % 2);
+    g.stride_h = 1 + pick(rng) % 3, g.stride_w = 1 + pick(rng) % 3;
+    g.dilation_h = g.dilation_w = 1 + pick(rng) % 2;
+    g.pad_top = pick(rng) % 2, g.pad_left = pick(rng) % 2, g.pad_bottom = pick(rng) % 2, g.pad_right = pick(rng) % 2;
+    if (!g.valid()) continue;
+    depthwise_trials += depthwise, u8_trials += !depthwise && g.out_channels >= 4;
+    // codes in a window of at most 256 values: uint8 with a zero point, int8, or a clamp inside either
+    const bool unsigned_codes = trial % 2 == 0;
+    const int32_t lo = unsigned_codes ? pick(rng) % 8 : -128 + pick(rng) % 8, hi = lo + 200 + pick(rng) % 48;
+    const int32_t zp = lo + pick(rng) % (hi - lo + 1);
+    const int32_t base = lo - pick(rng) % (256 - (hi - lo));  // any base keeping [lo, hi] within 256 bytes
+    const CodeRange range{lo, hi};
+    const auto x = random_codes(rng, static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w), lo, hi);
+    std::vector<uint8_t> x_bytes;
+    for (int32_t code : x) x_bytes.push_back(static_cast<uint8_t>(code - base));
+    // int8 weights, or int16 ones (no u8 × s8 GEMM: the int16 one reads the bytes)
+    const int64_t w_max = trial % 5 == 4 ? 3000 : 127;
+    const auto w = random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()), -w_max, w_max);
+    const auto bias = random_codes(rng, static_cast<size_t>(g.out_channels), -20000, 20000);
+    // every seventh trial 20-bit saturating accumulators: unproven channels, the spec path
+    const AccumulatorSpec acc = AccumulatorSpec::make(trial % 7 == 6 ? 20 : 32, OverflowPolicy::saturate);
+    std::vector<double> scales(static_cast<size_t>(g.out_channels));
+    for (double& s : scales) s = std::exp2(-10.0 - pick(rng) % 600 / 100.0);
+    const RoundingMode mode =
+        std::vector<RoundingMode>{RoundingMode::half_even, RoundingMode::half_away, RoundingMode::floor}[trial % 3];
+    const bool signed_out = trial % 4 < 2;
+    const IntFormat out_format = IntFormat::make(8, signed_out);
+    const int64_t out_zp = signed_out ? -5 : 17, clamp_lo = signed_out ? -100 : out_zp,
+                  clamp_hi = signed_out ? 127 : 250;
+    const MulShift stage{Requantizer::make(RequantFlavour::single, mode, out_format, out_zp),
+                         make_requant_channels(scales, 31), clamp_lo, clamp_hi};
+    const int32_t out_base = static_cast<int32_t>(clamp_lo) - pick(rng) % 4;
+    const MacWeights weights =
+        MacWeights::prepare(w.data(), g.out_channels, g.reduction_length(), MacLayout::convolution);
+    const int64_t count = g.batch * g.out_channels * g.out_h() * g.out_w();
+    std::vector<int32_t> accumulators(static_cast<size_t>(count)), expected(static_cast<size_t>(count));
+    const SimdLevel saved = simd_level();
+    set_simd_level(SimdLevel::per_addition);
+    OverflowCounter expected_events;
+    conv_mac(g, x.data(), zp, weights, bias, acc, expected_events, accumulators.data());
+    for (int64_t n = 0; n < g.batch; ++n) {
+      const int64_t at = n * g.out_channels * g.out_h() * g.out_w();
+      mulshift(stage, accumulators.data() + at, 1, g.out_channels, g.out_h() * g.out_w(), expected.data() + at);
+    }
+    set_simd_level(saved);
+    const CodesIn x_as_bytes{nullptr, x_bytes.data(), base};
+    for (const auto& [level, r] : at_each_level([&] {
+           // accumulators from bytes; codes from bytes into int32; codes from int32 into bytes; bytes to bytes
+           std::vector<std::vector<int32_t>> y(4, std::vector<int32_t>(static_cast<size_t>(count)));
+           std::vector<uint64_t> events(4);
+           std::vector<uint8_t> out_bytes(static_cast<size_t>(count));
+           for (int form = 0; form < 4; ++form) {
+             OverflowCounter counter;
+             const CodesIn in = form == 2 ? CodesIn{x.data()} : x_as_bytes;
+             const CodesOut out = form < 2 ? CodesOut{y[form].data()} : CodesOut{nullptr, out_bytes.data(), out_base};
+             conv_mac(g, in, zp, weights, bias, acc, counter, out, form == 0 ? nullptr : &stage, &range);
+             if (form >= 2)
+               for (int64_t i = 0; i < count; ++i) y[form][i] = out_bytes[i] + out_base;
+             events[form] = counter.events;
+           }
+           return std::make_pair(y, events);
+         })) {
+      INFO("trial " << trial << ", level " << to_string(level) << ", " << g.in_channels << "x" << g.in_h << "x"
+                    << g.in_w << " -> " << g.out_channels << " k" << g.kernel_h << " s" << g.stride_h << ","
+                    << g.stride_w << " d" << g.dilation_h << (depthwise ? " depthwise" : "") << ", w_max " << w_max
+                    << ", acc " << acc.bits());
+      CHECK(r.first[0] == accumulators);
+      for (int form = 1; form < 4; ++form) {
+        INFO("form " << form);
+        CHECK(r.first[form] == expected);
+      }
+      for (uint64_t events : r.second) CHECK(events == expected_events.events);
+      ++compared;
+    }
+  }
+  CHECK(compared >= 120);
+  CHECK(depthwise_trials >= 30);
+  CHECK(u8_trials >= 30);
+}
+
 TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantizer's integers", "[sim][simd]") {
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> log2_scale(-20.0, 3.0);
@@ -201,7 +299,7 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
   for (int32_t edge : {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX}) acc.push_back(edge);
   for (int32_t v = -600; v <= 600; ++v) acc.push_back(v);  // every tie of the power-of-two scales, unsaturated
   const auto a = random_codes(rng, acc.size(), 0, 255), b = random_codes(rng, acc.size(), -128, 127);
-  int compared = 0;
+  int compared = 0, bytes_compared = 0;
   for (RequantFlavour flavour : kAllRequantFlavours)
     for (RoundingMode mode : {RoundingMode::half_even, RoundingMode::half_away, RoundingMode::half_up,
                               RoundingMode::floor, RoundingMode::toward_zero})
@@ -228,13 +326,25 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
               derive_multiplier(scale * (trial % 7 == 0 && c == 11 ? 9.0 : std::exp2(-0.15 * c)), bits), flavour));
         const MulShift many_channels{rq, nineteen, lo, hi};
         const AddRequant add{rq, ch, ch2, 100, -3, lo, hi};
+        // codes stored as bytes (code − lo) when the clamp spans at most 256 of them, widened back here
+        const bool in_bytes = hi - lo <= 255;
+        bytes_compared += in_bytes;
         const auto results = at_each_level([&] {
           std::vector<int32_t> y(acc.size()), z(acc.size()), w(acc.size() / 3 * 3), v(acc.size() / 19 * 19);
           mulshift(ms, acc.data(), 1, 2, static_cast<int64_t>(acc.size() / 2), y.data());
           add_requant(add, a.data(), b.data(), static_cast<int64_t>(a.size()), z.data());
           mulshift(last_axis, acc.data(), static_cast<int64_t>(acc.size() / 3), 3, 1, w.data());
           mulshift(many_channels, acc.data(), static_cast<int64_t>(acc.size() / 19), 19, 1, v.data());
-          return std::make_tuple(y, z, w, v);
+          std::vector<int32_t> from_bytes;
+          if (in_bytes) {
+            const int64_t half = static_cast<int64_t>(acc.size() / 2);
+            std::vector<uint8_t> bytes(acc.size() / 2 * 2);
+            mulshift_row(ms, 0, acc.data(), half, bytes.data(), static_cast<int32_t>(lo));
+            mulshift_row(ms, 1, acc.data() + half, half, bytes.data() + half, static_cast<int32_t>(lo));
+            for (uint8_t code : bytes) from_bytes.push_back(code + static_cast<int32_t>(lo));
+            from_bytes.resize(y.size(), y.back());  // (an odd count leaves y's last element to the int32 form)
+          }
+          return std::make_tuple(y, z, w, v, from_bytes);
         });
         for (size_t i = 1; i < results.size(); ++i) {
           INFO(to_string(flavour) << " " << to_string(mode) << " scale " << scale << " bits " << bits << " level "
@@ -244,9 +354,63 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
           CHECK(std::get<2>(results[i].second) == std::get<2>(results[0].second));
           CHECK(std::get<3>(results[i].second) == std::get<3>(results[0].second));
         }
+        for (const auto& [level, r] : results)
+          if (in_bytes) {
+            INFO("bytes: " << to_string(flavour) << " " << to_string(mode) << " scale " << scale << " level "
+                           << to_string(level));
+            CHECK(std::get<4>(r) == std::get<0>(results[0].second));
+          }
         ++compared;
       }
   CHECK(compared == 3 * 5 * 40);
+  CHECK(bytes_compared >= 200);
+}
+
+TEST_CASE(
+    "SIMD/mulshift at every rounding threshold of an 8-bit output, 54-bit products included, gives the "
+    "scalar integers",
+    "[sim][simd]") {
+  // Codes around every rounding threshold of an 8-bit output (x·M/2^right within 3 of k + 1/2), exact ties
+  // (M = 2^30), full 31-bit and odd multipliers, right shifts around 45 (where (B + 1)·2^right, B = max |clamp −
+  // zp|, reaches 2^53); and two products one away from a tie that need 54 bits: 4 574 713 · 2 038 129 737 =
+  // 265·2^45 + 1 and 8 473 547 · 1 100 348 957 = 265·2^45 − 1 (found by a search for divisors), which a double
+  // would round onto the tie. (A double-precision form for right <= 53 − log2(B + 1) was tried and measured
+  // slower than the int64 lanes on this CPU; one bit more than that bound fails here.)
+  int compared = 0;
+  for (int right : {40, 44, 45, 46})
+    for (int32_t multiplier : {INT32_MAX, (1 << 30) + 1, 1 << 30, 1518500249, 2038129737, 1100348957})
+      for (RoundingMode mode :
+           {RoundingMode::half_even, RoundingMode::floor, RoundingMode::toward_zero, RoundingMode::half_up})
+        for (const auto& [format, zp] :
+             {std::pair{IntFormat::uint_bits(8), int64_t{0}}, std::pair{IntFormat::uint_bits(8), int64_t{37}},
+              std::pair{IntFormat::int_bits(8), int64_t{-5}}}) {
+          const FixedMultiplier fixed{multiplier, 31 - right, 31};
+          const MulShift ms{Requantizer::make(RequantFlavour::single, mode, format, zp),
+                            {requant_channel_of(fixed, RequantFlavour::single)},
+                            format.min(),
+                            format.max()};
+          std::vector<int32_t> x;
+          for (int64_t k = format.min() - zp - 3; k <= format.max() - zp + 3; ++k) {
+            const double threshold = std::ldexp(static_cast<double>(k) + 0.5, right) / multiplier;
+            for (int64_t d = -3; d <= 3; ++d) {
+              const double v = std::floor(threshold) + static_cast<double>(d);
+              if (v > INT32_MIN && v < INT32_MAX) x.push_back(static_cast<int32_t>(v));
+            }
+          }
+          for (int32_t edge : {INT32_MIN, INT32_MAX, -1, 0, 1, 4574713, 8473547}) x.push_back(edge);
+          const auto results = at_each_level([&] {
+            std::vector<int32_t> y(x.size());
+            mulshift_row(ms, 0, x.data(), static_cast<int64_t>(x.size()), y.data());
+            return y;
+          });
+          for (size_t i = 1; i < results.size(); ++i) {
+            INFO("right " << right << ", multiplier " << multiplier << ", " << to_string(mode) << ", zp " << zp
+                          << ", level " << to_string(results[i].first));
+            CHECK(results[i].second == results[0].second);
+          }
+          ++compared;
+        }
+  CHECK(compared == 4 * 6 * 4 * 3);
 }
 
 TEST_CASE("SIMD/linear_mac: every level gives the per-addition integers and overflow counts", "[sim][simd]") {
