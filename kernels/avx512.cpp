@@ -187,7 +187,12 @@ void deinterleave_to_int16(const int32_t* src, int32_t zp, int64_t n, int16_t* e
 }
 // from bytes: code − offset = byte − (offset − base), which the int32 lanes hold exactly
 void offset_to_uint8(const uint8_t* src, int32_t base, int32_t offset, int64_t n, uint8_t* dst) {
-  offset_narrowed(src, offset - base, n, dst);
+  // bytes to bytes: byte − (offset − base) modulo 256 is the result, which the caller proves lies in [0, 255]
+  const __m512i delta = _mm512_set1_epi8(static_cast<char>(offset - base));
+  for (int64_t i = 0; i < n; i += 64) {
+    const __mmask64 lanes = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
+    _mm512_mask_storeu_epi8(dst + i, lanes, _mm512_sub_epi8(_mm512_maskz_loadu_epi8(lanes, src + i), delta));
+  }
 }
 void deinterleave_to_uint8(const uint8_t* src, int32_t base, int32_t offset, int64_t n, uint8_t* even, uint8_t* odd) {
   deinterleave_narrowed(src, offset - base, n, even, odd);
@@ -198,6 +203,71 @@ void offset_to_int16(const uint8_t* src, int32_t base, int32_t offset, int64_t n
 void deinterleave_to_int16(const uint8_t* src, int32_t base, int32_t offset, int64_t n, int16_t* even, int16_t* odd) {
   deinterleave_narrowed(src, offset - base, n, even, odd);
 }
+
+#if defined(__GNUC__) && !defined(__clang__)  // as for mulshift_channel: GCC 12's false positive in its headers
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+void depthwise_u8s8(const uint8_t* plane, int64_t pitch, const int8_t* w, int64_t kh, int64_t kw, int64_t stride,
+                    int64_t dilation_h, int32_t bias, int64_t q_count, int32_t* out) {
+  // the kernel rows' tap quads as dwords (w[4c..4c+3] of row ky, zero past kw) and where each row starts
+  const int64_t chunks = (kw + 3) / 4;
+  std::vector<int32_t> quads(static_cast<size_t>(kh * chunks), 0);
+  for (int64_t ky = 0; ky < kh; ++ky)
+    for (int64_t kx = 0; kx < kw; ++kx)
+      reinterpret_cast<int8_t*>(quads.data() + ky * chunks + kx / 4)[kx % 4] = w[ky * kw + kx];
+  const __m512i bias_v = _mm512_set1_epi32(bias);
+  auto load = [](const uint8_t* p) { return _mm512_loadu_si512(p); };
+  if (stride == 1) {
+    // a load at byte offset r holds the quads of q = 4i + r in lane i
+    for (int64_t q = 0; q < q_count; q += 64) {
+      __m512i a0 = bias_v, a1 = bias_v, a2 = bias_v, a3 = bias_v;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        const uint8_t* row = plane + q + ky * dilation_h * pitch;
+        for (int64_t c = 0; c < chunks; ++c, row += 4) {
+          const __m512i wq = _mm512_set1_epi32(quads[ky * chunks + c]);
+          a0 = _mm512_dpbusd_epi32(a0, load(row), wq);
+          a1 = _mm512_dpbusd_epi32(a1, load(row + 1), wq);
+          a2 = _mm512_dpbusd_epi32(a2, load(row + 2), wq);
+          a3 = _mm512_dpbusd_epi32(a3, load(row + 3), wq);
+        }
+      }
+      // 128-bit lane L of a_r holds q = 16L + 4j + r (j < 4): interleave to 16L + 0..15, then gather lanes
+      const __m512i t0 = _mm512_unpacklo_epi32(a0, a1), t1 = _mm512_unpackhi_epi32(a0, a1);
+      const __m512i t2 = _mm512_unpacklo_epi32(a2, a3), t3 = _mm512_unpackhi_epi32(a2, a3);
+      const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);  // 16L+0..3, +4..7
+      const __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3);  // +8..11, +12..15
+      const __m512i v0 = _mm512_shuffle_i32x4(u0, u1, 0x44), v1 = _mm512_shuffle_i32x4(u2, u3, 0x44);
+      const __m512i v2 = _mm512_shuffle_i32x4(u0, u1, 0xEE), v3 = _mm512_shuffle_i32x4(u2, u3, 0xEE);
+      _mm512_storeu_si512(out + q, _mm512_shuffle_i32x4(v0, v1, 0x88));
+      _mm512_storeu_si512(out + q + 16, _mm512_shuffle_i32x4(v0, v1, 0xDD));
+      _mm512_storeu_si512(out + q + 32, _mm512_shuffle_i32x4(v2, v3, 0x88));
+      _mm512_storeu_si512(out + q + 48, _mm512_shuffle_i32x4(v2, v3, 0xDD));
+    }
+    return;
+  }
+  // stride 2: the quad of q starts at byte 2q; loads at offsets 0 and 2 hold q = 2i and 2i + 1 in lane i
+  const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11),
+                second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  for (int64_t q = 0; q < q_count; q += 32) {
+    __m512i even = bias_v, odd = bias_v;
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      const uint8_t* row = plane + 2 * q + ky * dilation_h * pitch;
+      for (int64_t c = 0; c < chunks; ++c, row += 4) {
+        const __m512i wq = _mm512_set1_epi32(quads[ky * chunks + c]);
+        even = _mm512_dpbusd_epi32(even, load(row), wq);
+        odd = _mm512_dpbusd_epi32(odd, load(row + 2), wq);
+      }
+    }
+    // 128-bit lane L: unpacklo gives q = 8L + 0..3, unpackhi 8L + 4..7
+    const __m512i lo = _mm512_unpacklo_epi32(even, odd), hi = _mm512_unpackhi_epi32(even, odd);
+    _mm512_storeu_si512(out + q, _mm512_permutex2var_epi64(lo, first, hi));
+    _mm512_storeu_si512(out + q + 16, _mm512_permutex2var_epi64(lo, second, hi));
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride) {
   for (int64_t k = 0; k < kq; k += 4, out += stride) {
@@ -906,6 +976,8 @@ void pack_quads(const uint8_t* const*, int64_t, int64_t, uint8_t*, int64_t) {}
 std::vector<int8_t> pack_linear_panels(const int8_t*, int64_t, int64_t) { return {}; }
 void linear_u8s8(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t, int64_t, int64_t, const int32_t*, int32_t*,
                  int64_t) {}
+void depthwise_u8s8(const uint8_t*, int64_t, const int8_t*, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t,
+                    int32_t*) {}
 void offset_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*) {}
 void deinterleave_to_uint8(const int32_t*, int32_t, int64_t, uint8_t*, uint8_t*) {}
 void offset_to_int16(const int32_t*, int32_t, int64_t, int16_t*) {}

@@ -61,6 +61,18 @@ std::vector<int8_t> pack_linear_panels(const int8_t* w, int64_t m, int64_t kq);
 void linear_u8s8(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t kq, int64_t o0, int64_t o1,
                  const int32_t* bias, int32_t* c, int64_t ldc);
 
+// One depthwise output channel (one input channel, one output channel) on vpdpbusd, from its input as a padded
+// plane of bytes (x − base, the padding zp − base, as gemm_u8s8's operand) with row pitch `pitch`:
+//   out[q] = bias + Σ_{ky < kh, kx < kw} w[ky·kw + kx] · plane[stride·q + ky·dilation_h·pitch + kx]
+// for q < q_count, q = oy·pitch + ox: output (oy, ox) for ox < out_w lies at q (the other q are computed from
+// whatever lies there and dropped). stride 1 or 2 in both directions, no width dilation. Each tap quad of a
+// kernel row is one vpdpbusd (taps past kw meet zero weights), four byte-shifted loads cover 64 consecutive q
+// (two, 32, at stride 2), and a transpose puts them in order. Exact under gemm_u8s8's conditions (every sum
+// provably in range). `out` holds q_count rounded up to 64; `plane` is readable up to
+// stride·(that) + (kh − 1)·dilation_h·pitch + kw + 68 bytes.
+void depthwise_u8s8(const uint8_t* plane, int64_t pitch, const int8_t* w, int64_t kh, int64_t kw, int64_t stride,
+                    int64_t dilation_h, int32_t bias, int64_t q_count, int32_t* out);
+
 // avx2::offset_to_uint8's contract, 16 values a step with the last step masked (rows as short as a 7-wide
 // feature map stay on vectors).
 void offset_to_uint8(const int32_t* src, int32_t base, int64_t n, uint8_t* dst);

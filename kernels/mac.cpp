@@ -493,11 +493,18 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
   // it: a depthwise group (one output channel) runs the int16 GEMM, which reads its rows as they lie.
   const bool u8_gemm =
       level >= SimdLevel::avx512_vnni && !weights.packed8.empty() && top - base <= 255 && m_per_group >= 4;
-  const bool s16_gemm = !u8_gemm && level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty();
+  // A depthwise layer (one input and one output channel a group) with the same stride, 1 or 2, both ways and no
+  // width dilation: vpdpbusd on each kernel row's tap quads, read from a padded byte plane as they lie
+  // (avx512::depthwise_u8s8), the same Σ (x − base)·w + bias_u8 as the GEMM's.
+  const bool u8_depthwise = level >= SimdLevel::avx512_vnni && !weights.packed8.empty() && top - base <= 255 &&
+                            m_per_group == 1 && c_per_group == 1 && g.stride_h == g.stride_w &&
+                            (g.stride_w == 1 || g.stride_w == 2) && g.dilation_w == 1;
+  const bool s16_gemm =
+      !u8_gemm && !u8_depthwise && level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty();
   // Bytes in or out: those two paths on avx512_vnni take them as they fill their planes and requantize their
   // rows when every group is fast; anything else runs on the int32 form, the input widened and the output
   // narrowed around it.
-  if ((x.bytes || out.bytes) && !(level >= SimdLevel::avx512_vnni && (u8_gemm || s16_gemm) &&
+  if ((x.bytes || out.bytes) && !(level >= SimdLevel::avx512_vnni && (u8_gemm || u8_depthwise || s16_gemm) &&
                                   std::all_of(group_fast.begin(), group_fast.end(), [](bool fast) { return fast; }))) {
     std::vector<int32_t> wide_x, wide_out;
     if (x.bytes) {
@@ -511,7 +518,44 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
     if (out.bytes) copy_out(wide_out.data(), output_size, 0);
     return;
   }
-  if (u8_gemm) {
+  if (u8_depthwise) {
+    const int64_t stride = g.stride_w, pitch = g.in_w + g.pad_left + g.pad_right;
+    const int64_t q_count = (oh - 1) * pitch + ow, q_round = (q_count + 63) / 64 * 64;
+    // every byte the kernel may read (avx512.hpp), the padding and what lies past it the padding value
+    const size_t plane_size = static_cast<size_t>(std::max((g.in_h + g.pad_top + g.pad_bottom) * pitch,
+                                                           stride * q_round + (g.kernel_h - 1) * g.dilation_h * pitch) +
+                                                  g.kernel_w + 128);
+    const auto padding = static_cast<uint8_t>(x_zero_point - base);
+    const int32_t* const bias_u8 = u8_gemm_bias(bias, base - x_zero_point, weights);
+    constexpr int64_t kDepthwiseCost = 4;  // GEMM MACs a depthwise MAC costs, for the split over threads
+    for (int64_t n = 0; n < g.batch; ++n)
+      split_range(g.groups, weights.kq * q_round * kDepthwiseCost, 1, [&](int64_t m0, int64_t m1) {
+        thread_local std::vector<uint8_t> padded;
+        thread_local std::vector<int32_t> sums;
+        padded.assign(plane_size, padding);
+        if (sums.size() < static_cast<size_t>(q_round)) sums.resize(static_cast<size_t>(q_round));
+        for (int64_t m = m0; m < m1; ++m) {
+          if (!group_fast[m]) continue;
+          const int64_t channel = (n * g.in_channels + m) * g.in_h * g.in_w;
+          for (int64_t iy = 0; iy < g.in_h; ++iy) {
+            uint8_t* row = padded.data() + (iy + g.pad_top) * pitch + g.pad_left;
+            if (x.bytes)
+              avx512::offset_to_uint8(x.bytes + channel + iy * g.in_w, x.base, static_cast<int32_t>(base), g.in_w, row);
+            else
+              avx512::offset_to_uint8(x.wide + channel + iy * g.in_w, static_cast<int32_t>(base), g.in_w, row);
+          }
+          avx512::depthwise_u8s8(padded.data(), pitch, weights.packed8.data() + m * weights.kq, g.kernel_h, g.kernel_w,
+                                 stride, g.dilation_h, bias_u8[m], q_count, sums.data());
+          // output row oy lies at q = oy · pitch: the rows moved together (forward: oy · ow <= oy · pitch)
+          for (int64_t oy = 1; oy < oh; ++oy) std::copy_n(sums.data() + oy * pitch, ow, sums.data() + oy * ow);
+          const int64_t at = (n * g.out_channels + m) * pixels;
+          if (output_stage)
+            requantize_into(m, sums.data(), pixels, at);
+          else
+            copy_out(sums.data(), pixels, at);
+        }
+      });
+  } else if (u8_gemm) {
     const int64_t kq = weights.kq;
     PhasePlanes<uint8_t> planes(g, static_cast<uint8_t>(x_zero_point - base));
     const std::vector<const uint8_t*> rows = planes.rows(kq);

@@ -192,6 +192,58 @@ TEST_CASE("SIMD/conv_mac with its requantization fused equals conv_mac, then mul
   CHECK(compared >= 60);
 }
 
+TEST_CASE("SIMD/depthwise conv_mac (3×3, 5×5, 7×1, strides 1 and 2) gives the per-addition integers at every level",
+          "[sim][simd]") {
+  // The avx512_vnni depthwise kernel sweeps q = oy·pitch + ox over a padded byte plane in blocks of 64 (32 at
+  // stride 2) and transposes each block's four (two) accumulators back into order: images from 1 to 150
+  // pixels wide cover partial and several blocks, rows that end inside a block, height dilation, kernels
+  // wider than one tap quad; uint8 and int8 codes with zero points, bytes in and out.
+  std::mt19937_64 rng(515);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  int compared = 0;
+  for (int trial = 0; trial < 80; ++trial) {
+    ConvGeometry g;
+    g.batch = 1 + trial % 2;
+    g.in_channels = g.groups = g.out_channels = 1 + pick(rng) % 5;
+    const int shape = trial % 3;
+    g.kernel_h = shape == 2 ? 7 : shape == 1 ? 5 : 3, g.kernel_w = shape == 2 ? 1 : g.kernel_h;
+    g.stride_h = g.stride_w = 1 + trial % 2 * (pick(rng) % 2);
+    g.dilation_h = 1 + (trial % 5 == 4);
+    g.in_h = 1 + pick(rng) % 24, g.in_w = 1 + pick(rng) % (trial % 4 == 0 ? 150 : 40);
+    g.pad_top = g.pad_bottom = g.kernel_h / 2 * g.dilation_h, g.pad_left = g.pad_right = g.kernel_w / 2;
+    if (!g.valid()) continue;
+    const bool unsigned_codes = trial % 2 == 0;
+    const int32_t lo = unsigned_codes ? 0 : -128, hi = lo + 255, zp = lo + pick(rng) % 256;
+    const auto x = random_codes(rng, static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w), lo, hi);
+    const auto w = random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()), -128, 127);
+    const auto bias = random_codes(rng, static_cast<size_t>(g.out_channels), -50000, 50000);
+    const AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::wrap);
+    const MacWeights weights =
+        MacWeights::prepare(w.data(), g.out_channels, g.reduction_length(), MacLayout::convolution);
+    const CodeRange range{lo, hi};
+    std::vector<uint8_t> x_bytes;
+    for (int32_t code : x) x_bytes.push_back(static_cast<uint8_t>(code - lo));
+    const int64_t count = g.batch * g.out_channels * g.out_h() * g.out_w();
+    const auto results = at_each_level([&] {
+      std::vector<int32_t> y(static_cast<size_t>(count)), from_bytes(static_cast<size_t>(count));
+      OverflowCounter counter;
+      conv_mac(g, x.data(), zp, weights, bias, acc, counter, y.data(), nullptr, &range);
+      conv_mac(g, CodesIn{nullptr, x_bytes.data(), lo}, zp, weights, bias, acc, counter, CodesOut{from_bytes.data()},
+               nullptr, &range);
+      return std::make_pair(y, from_bytes);
+    });
+    for (const auto& [level, r] : results) {
+      INFO("trial " << trial << ", level " << to_string(level) << ", " << g.in_channels << "x" << g.in_h << "x"
+                    << g.in_w << " k" << g.kernel_h << "x" << g.kernel_w << " s" << g.stride_w << " dh "
+                    << g.dilation_h);
+      CHECK(r.first == results[0].second.first);
+      CHECK(r.second == results[0].second.first);
+    }
+    ++compared;
+  }
+  CHECK(compared >= 70);
+}
+
 TEST_CASE("SIMD/conv_mac with codes in bytes, in and out, gives the int32 form's integers at every level",
           "[sim][simd]") {
   // Input codes stored as bytes (code = byte + base) with their known range, outputs requantized into bytes
