@@ -635,12 +635,12 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
   conv.in_channels = 64, conv.in_h = 54, conv.in_w = 58, conv.out_channels = 90, conv.kernel_h = conv.kernel_w = 3;
   conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
   ConvGeometry depthwise = conv;
-  depthwise.in_channels = depthwise.out_channels = depthwise.groups = 128, depthwise.in_h = depthwise.in_w = 96;
+  depthwise.in_channels = depthwise.out_channels = depthwise.groups = 128, depthwise.in_h = depthwise.in_w = 128;
   depthwise.stride_h = depthwise.stride_w = 2;
   const auto conv_x = random_codes(rng, static_cast<size_t>(64 * 54 * 58), 0, 255);
   const auto conv_w = random_codes(rng, static_cast<size_t>(90 * conv.reduction_length()), -128, 127);
   const auto conv_bias = random_codes(rng, 90, -20000, 20000);
-  const auto dw_x = random_codes(rng, static_cast<size_t>(128 * 96 * 96), -128, 127);
+  const auto dw_x = random_codes(rng, static_cast<size_t>(128 * 128 * 128), -128, 127);
   const auto dw_w = random_codes(rng, static_cast<size_t>(128 * 9), -128, 127);
   const int64_t rows = 197, in = 384, out = 1100, heads = 12, k = 128;
   const auto lin_a = random_codes(rng, static_cast<size_t>(rows * in), 0, 255);
@@ -653,9 +653,15 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
                        make_requant_channels(std::vector<double>(90, 0.0031), 31), -128, 127};
   const MacWeights conv_weights =
       MacWeights::prepare(conv_w.data(), 90, conv.reduction_length(), MacLayout::convolution);
+  const MacWeights dw_weights = MacWeights::prepare(dw_w.data(), 128, 9, MacLayout::convolution);
+  std::vector<uint8_t> dw_bytes;
+  for (int32_t code : dw_x) dw_bytes.push_back(static_cast<uint8_t>(code + 128));
+  const CodeRange int8_range{-128, 127};
+  const MulShift dw_stage{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::int_bits(8), 0),
+                          make_requant_channels(std::vector<double>(128, 0.0123), 31), -128, 127};
 
   auto run_all = [&] {
-    std::vector<std::vector<int32_t>> r(4);
+    std::vector<std::vector<int32_t>> r(5);
     OverflowCounter counter;
     r[0].resize(static_cast<size_t>(90 * conv.out_h() * conv.out_w()));
     conv_mac(conv, conv_x.data(), 7, conv_weights, conv_bias, acc, counter, r[0].data(), &stage);
@@ -665,12 +671,17 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
     linear_mac(rows, in, out, lin_a.data(), 128, lin_w.data(), lin_bias, acc, counter, r[2].data());
     r[3].resize(static_cast<size_t>(heads * rows * rows));
     matmul_mac(heads, rows, k, rows, q.data(), 3, kt.data(), -2, acc, counter, r[3].data());
+    // the depthwise layer again from bytes, requantized into bytes (the paths' byte forms split over threads)
+    std::vector<uint8_t> out_bytes(r[1].size());
+    conv_mac(depthwise, CodesIn{nullptr, dw_bytes.data(), -128}, -5, dw_weights, {}, acc, counter,
+             CodesOut{nullptr, out_bytes.data(), -128}, &dw_stage, &int8_range);
+    for (uint8_t b : out_bytes) r[4].push_back(b - 128);
     CHECK(counter.events == 0);
     return r;
   };
   // each large enough for three blocks (about: the GEMMs' B has padding columns, a depthwise MAC counts 16)
   CHECK(90 * conv.reduction_length() * conv.out_h() * conv.out_w() >= 3 * kMacsPerThread);
-  CHECK(128 * 9 * depthwise.out_h() * depthwise.out_w() * 16 >= 2 * kMacsPerThread);
+  CHECK(128 * 12 * depthwise.out_h() * depthwise.in_w * 4 >= 2 * kMacsPerThread);  // (avx512_vnni: 12 taps, 4 each)
   CHECK(rows * in * out >= 3 * kMacsPerThread);
   CHECK(heads * rows * k * rows >= 3 * kMacsPerThread);
   const SimdLevel saved = simd_level();
@@ -682,7 +693,7 @@ TEST_CASE("SIMD/MAC kernels on 3 threads give the per-addition integers of one t
   for (const auto& [level, result] : at_each_level(run_all)) {
     INFO("level " << to_string(level));
     for (size_t i = 0; i < spec.size(); ++i) {
-      INFO("kernel " << i << " (conv+requant, depthwise, linear, matmul)");
+      INFO("kernel " << i << " (conv+requant, depthwise, linear, matmul, depthwise in bytes)");
       CHECK(result[i] == spec[i]);
     }
   }
