@@ -490,7 +490,8 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
   // every sum the same Σ (x − zp)·w (avx512.hpp: exact modulo 2^32, and the sum is proven in range).
   const int64_t base = std::min<int64_t>(x_lo, x_zero_point), top = std::max<int64_t>(x_hi, x_zero_point);
   // Its B operand is packed in quads of rows per panel, which pays only when several output channels share
-  // it: a depthwise group (one output channel) runs the int16 GEMM, which reads its rows as they lie.
+  // it: a group of one output channel runs the depthwise kernel below, or the int16 GEMM, which reads its rows
+  // as they lie.
   const bool u8_gemm =
       level >= SimdLevel::avx512_vnni && !weights.packed8.empty() && top - base <= 255 && m_per_group >= 4;
   // A depthwise layer (one input and one output channel a group) with the same stride, 1 or 2, both ways and no
@@ -501,7 +502,7 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
                             (g.stride_w == 1 || g.stride_w == 2) && g.dilation_w == 1;
   const bool s16_gemm =
       !u8_gemm && !u8_depthwise && level >= SimdLevel::avx2 && fits_int16(max_abs_x) && !weights.packed.empty();
-  // Bytes in or out: those two paths on avx512_vnni take them as they fill their planes and requantize their
+  // Bytes in or out: these three paths on avx512_vnni take them as they fill their planes and requantize their
   // rows when every group is fast; anything else runs on the int32 form, the input widened and the output
   // narrowed around it.
   if ((x.bytes || out.bytes) && !(level >= SimdLevel::avx512_vnni && (u8_gemm || u8_depthwise || s16_gemm) &&
