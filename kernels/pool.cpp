@@ -13,9 +13,9 @@ namespace {
 // element into one padded row (positions outside the input hold the identity), then the kernel_w entries of
 // that row a window covers, for the window starting at each column. Sums and maxima are exact in any order, so
 // this is the same integer as the window's positions taken one by one.
-template <class Acc, class Reduce>
-void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc identity, int32_t offset,
-                     Reduce reduce) {
+// In: int32 codes, or bytes (then `offset` is minus their base: byte − offset is the code).
+template <class Acc, class In, class Reduce>
+void for_each_window(const ConvGeometry& g, const In* x, int32_t* out, Acc identity, int32_t offset, Reduce reduce) {
   if (!g.valid()) throw InputError("invalid pooling geometry (window larger than the padded input)");
   const int64_t oh = g.out_h(), ow = g.out_w();
   // A global pool (one window covering each whole plane, no padding): the plane reduced as one run.
@@ -23,7 +23,7 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc 
       g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0) {
     const int64_t size = g.in_h * g.in_w;
     for (int64_t p = 0; p < g.batch * g.in_channels; ++p) {
-      const int32_t* plane = x + p * size;
+      const In* plane = x + p * size;
       Acc v = identity;
       for (int64_t i = 0; i < size; ++i) v = reduce(v, static_cast<Acc>(plane[i]) - offset);
       out[p] = static_cast<int32_t>(v);
@@ -45,7 +45,7 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc 
       const int64_t count = std::min(block, rows - first), n = count * width;
       Acc* c = columns.data();
       for (int64_t r = 0; r < count; ++r) {
-        const int32_t* in = x + (first + r) * kh * width;
+        const In* in = x + (first + r) * kh * width;
         Acc* col = c + r * width;
         for (int64_t i = 0; i < width; ++i) col[i] = reduce(identity, static_cast<Acc>(in[i]) - offset);
         for (int64_t ky = 1; ky < kh; ++ky)
@@ -73,13 +73,13 @@ void for_each_window(const ConvGeometry& g, const int32_t* x, int32_t* out, Acc 
   if (window.size() < static_cast<size_t>(starts)) window.resize(static_cast<size_t>(starts));
   const int64_t first_col = g.pad_left, last_col = std::min(span, g.pad_left + g.in_w);  // input columns in `row`
   for (int64_t p = 0; p < g.batch * g.in_channels; ++p) {
-    const int32_t* plane = x + p * g.in_h * g.in_w;
+    const In* plane = x + p * g.in_h * g.in_w;
     for (int64_t oy = 0; oy < oh; ++oy) {
       std::fill(row.begin() + first_col, row.begin() + last_col, identity);
       for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
         const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
         if (iy < 0 || iy >= g.in_h) continue;
-        const int32_t* in = plane + iy * g.in_w - g.pad_left;
+        const In* in = plane + iy * g.in_w - g.pad_left;
         Acc* r = row.data();
         for (int64_t c = first_col; c < last_col; ++c) r[c] = reduce(r[c], static_cast<Acc>(in[c]) - offset);
       }
@@ -108,6 +108,11 @@ void window_sum(const ConvGeometry& g, const int32_t* x, int32_t zero_point, int
 
 void window_max(const ConvGeometry& g, const int32_t* x, int32_t* out) {
   for_each_window<int32_t>(g, x, out, std::numeric_limits<int32_t>::min(), 0,
+                           [](int32_t m, int32_t v) { return std::max(m, v); });
+}
+
+void window_max(const ConvGeometry& g, const uint8_t* x, int32_t base, int32_t* out) {
+  for_each_window<int32_t>(g, x, out, std::numeric_limits<int32_t>::min(), -base,
                            [](int32_t m, int32_t v) { return std::max(m, v); });
 }
 

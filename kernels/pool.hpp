@@ -13,5 +13,7 @@ namespace chipref::kernels {
 void window_sum(const ConvGeometry& g, const int32_t* x, int32_t zero_point, int32_t* out);
 // max over the window positions inside the input (padding excluded).
 void window_max(const ConvGeometry& g, const int32_t* x, int32_t* out);
+// The same from codes stored as bytes (code = x[i] + base: kernels::CodesIn), int32 codes out.
+void window_max(const ConvGeometry& g, const uint8_t* x, int32_t base, int32_t* out);
 
 }  // namespace chipref::kernels

@@ -14,7 +14,10 @@ PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
     const CodeTensor& x = *in[0];
     const kernels::ConvGeometry geo = window_geometry(op, x.shape, kernel);
     shape_output(y, {geo.batch, geo.in_channels, geo.out_h(), geo.out_w()});
-    kernels::window_max(geo, x.data.data(), y.data.data());
+    if (x.in_bytes)
+      kernels::window_max(geo, x.bytes.data(), x.byte_base, y.data.data());
+    else
+      kernels::window_max(geo, x.data.data(), y.data.data());
     // each maximum is one of the input's codes when every window reaches the input (a pad narrower than the
     // dilated window on every side); a window wholly in the padding would give the reduction's identity
     const int64_t extent_h = (geo.kernel_h - 1) * geo.dilation_h + 1,
@@ -22,6 +25,7 @@ PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
     if (std::max(geo.pad_top, geo.pad_bottom) < extent_h && std::max(geo.pad_left, geo.pad_right) < extent_w)
       y.known_range = x.known_range;
   };
+  p.reads_bytes = true;
   return p;
 }
 }  // namespace

@@ -194,14 +194,16 @@ TEST_CASE("Kernels/window_sum and window_max equal AveragePool·count and MaxPoo
   CHECK(mismatches == 0);
 }
 
-TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations equal the float pools",
-          "[sim][kernels]") {
+TEST_CASE(
+    "Kernels/window_sum and window_max (int32 or byte codes) with padding, strides and dilations equal the "
+    "float pools",
+    "[sim][kernels]") {
   // Random geometries, including windows that reach past the input on every side, windows wider than the
   // stride and global pools (every fifth); the oracle is the float executor's AveragePool (count_include_pad: padding
   // adds zero to the sum of x − zp) and MaxPool.
   std::mt19937_64 rng(26);
   std::uniform_int_distribution<int64_t> pick(0, 1 << 20);
-  long compared = 0, mismatches = 0;
+  long compared = 0, mismatches = 0, byte_mismatches = 0;
   int large_windows = 0;  // not global, more than 16 taps
   int tiled = 0;
   for (int trial = 0; trial < 90; ++trial) {
@@ -249,12 +251,20 @@ TEST_CASE("Kernels/window_sum and window_max with padding, strides and dilations
     attrs["dilations"] = std::vector<int64_t>{g.dilation_h, g.dilation_w};
     const Tensor mx = run_op("MaxPool", attrs, {as_tensor(DType::int8, shape, x)});
     for (size_t i = 0; i < maxes.size(); ++i) mismatches += maxes[i] != mx.ints[i];
+    // the codes stored as bytes (code = byte + base: kernels::CodesIn; the codes span all 256 values)
+    const int32_t base = -128;
+    std::vector<uint8_t> bytes;
+    for (int32_t code : x) bytes.push_back(static_cast<uint8_t>(code - base));
+    std::vector<int32_t> from_bytes(maxes.size());
+    window_max(g, bytes.data(), base, from_bytes.data());
+    for (size_t i = 0; i < maxes.size(); ++i) byte_mismatches += from_bytes[i] != mx.ints[i];
     compared += static_cast<long>(sums.size());
   }
   CHECK(compared > 500);
   CHECK(large_windows >= 8);
   CHECK(tiled >= 15);
   CHECK(mismatches == 0);
+  CHECK(byte_mismatches == 0);
 }
 
 TEST_CASE("Kernels/window_sum is exact at the documented limit: 16-bit codes, windows of 2^14 − 1 elements",
