@@ -210,12 +210,17 @@ void deinterleave_to_int16(const uint8_t* src, int32_t base, int32_t offset, int
 #endif
 void depthwise_u8s8(const uint8_t* plane, int64_t pitch, const int8_t* w, int64_t kh, int64_t kw, int64_t stride,
                     int64_t dilation_h, int32_t bias, int64_t q_count, int32_t* out) {
-  // the kernel rows' tap quads as dwords (w[4c..4c+3] of row ky, zero past kw) and where each row starts
-  const int64_t chunks = (kw + 3) / 4;
-  std::vector<int32_t> quads(static_cast<size_t>(kh * chunks), 0);
+  // the kernel rows' tap quads as dwords (w[4c..4c+3] of row ky, zero past kw); on the stack for kernels up to
+  // 16 × 16 (a call per channel and image: a heap buffer each time cost more than a small layer's sums)
+  const int64_t chunks = (kw + 3) / 4, count = kh * chunks;
+  int32_t on_stack[64];
+  std::vector<int32_t> on_heap;
+  int32_t* quads = on_stack;
+  if (count > 64) on_heap.resize(static_cast<size_t>(count)), quads = on_heap.data();
+  std::fill(quads, quads + count, 0);
   for (int64_t ky = 0; ky < kh; ++ky)
     for (int64_t kx = 0; kx < kw; ++kx)
-      reinterpret_cast<int8_t*>(quads.data() + ky * chunks + kx / 4)[kx % 4] = w[ky * kw + kx];
+      reinterpret_cast<int8_t*>(quads + ky * chunks + kx / 4)[kx % 4] = w[ky * kw + kx];
   const __m512i bias_v = _mm512_set1_epi32(bias);
   auto load = [](const uint8_t* p) { return _mm512_loadu_si512(p); };
   if (stride == 1) {
