@@ -85,7 +85,7 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
               const MulShift* output_stage = nullptr, const CodeRange* x_range = nullptr);
 
 // A tensor's codes as int32 (`wide`), or at their code width as bytes: code = bytes[i] + base, for a tensor
-// whose codes span at most 256 values (a requantized MAC output read only by MACs: docs/numerics.md §5,
+// whose codes span at most 256 values (a requantized MAC output read only by MACs and max pools: docs/numerics.md §5,
 // "Activations in bytes"). Exactly one of the two pointers is set.
 struct CodesIn {
   const int32_t* wide = nullptr;
