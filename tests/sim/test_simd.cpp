@@ -342,6 +342,70 @@ TEST_CASE("SIMD/conv_mac with codes in bytes, in and out, gives the int32 form's
   CHECK(u8_trials >= 30);
 }
 
+TEST_CASE("SIMD/1x1 conv_mac reading codes stored in bytes as its GEMM's rows gives the int32 form's integers",
+          "[sim][simd]") {
+  // A 1 x 1, stride-1, unpadded convolution whose input bytes have the u8 x s8 GEMM's own base (the codes'
+  // lowest, at or below the zero point) reads its channels as they lie when the pixel count is a multiple of 16;
+  // other pixel counts fill planes. Batch 2 and groups 1..3, so that a wrong image, group or channel offset
+  // shows; the byte vector is exactly the tensor's size (a sanitizer build sees a read past it). Oracle: the
+  // per_addition level on int32 codes, then the scalar mulshift.
+  std::mt19937_64 rng(91);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  int compared = 0;
+  for (int trial = 0; trial < 24; ++trial) {
+    ConvGeometry g;
+    g.batch = 2;
+    g.groups = 1 + trial % 3;
+    g.in_channels = g.groups * (1 + pick(rng) % 9);
+    g.out_channels = g.groups * (4 + pick(rng) % 20);
+    g.in_h = 4 * (1 + pick(rng) % 4), g.in_w = trial % 4 == 3 ? 7 : 4 * (1 + pick(rng) % 4);
+    const int32_t lo = trial % 2 ? -128 + pick(rng) % 8 : pick(rng) % 8, hi = lo + 180 + pick(rng) % 70;
+    const int32_t zp = lo + pick(rng) % (hi - lo + 1);
+    const CodeRange range{lo, hi};
+    const auto x = random_codes(rng, static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w), lo, hi);
+    std::vector<uint8_t> x_bytes;
+    for (int32_t code : x) x_bytes.push_back(static_cast<uint8_t>(code - lo));
+    const auto w = random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()), -127, 127);
+    const auto bias = random_codes(rng, static_cast<size_t>(g.out_channels), -20000, 20000);
+    const AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::saturate);
+    std::vector<double> scales(static_cast<size_t>(g.out_channels));
+    for (double& s : scales) s = std::exp2(-8.0 - pick(rng) % 600 / 100.0);
+    const MulShift stage{
+        Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::make(8, false), 3),
+        make_requant_channels(scales, 31), 3, 255};
+    const MacWeights weights =
+        MacWeights::prepare(w.data(), g.out_channels, g.reduction_length(), MacLayout::convolution);
+    const int64_t pixels = g.in_h * g.in_w, count = g.batch * g.out_channels * pixels;
+    std::vector<int32_t> accumulators(static_cast<size_t>(count)), expected(static_cast<size_t>(count));
+    const SimdLevel saved = simd_level();
+    set_simd_level(SimdLevel::per_addition);
+    OverflowCounter expected_events;
+    conv_mac(g, x.data(), zp, weights, bias, acc, expected_events, accumulators.data());
+    for (int64_t n = 0; n < g.batch; ++n)
+      mulshift(stage, accumulators.data() + n * g.out_channels * pixels, 1, g.out_channels, pixels,
+               expected.data() + n * g.out_channels * pixels);
+    set_simd_level(saved);
+    for (const auto& [level, y] : at_each_level([&] {
+           std::vector<int32_t> sums(static_cast<size_t>(count)), codes(static_cast<size_t>(count));
+           std::vector<uint8_t> code_bytes(static_cast<size_t>(count));
+           OverflowCounter counter;
+           conv_mac(g, CodesIn{nullptr, x_bytes.data(), lo}, zp, weights, bias, acc, counter, CodesOut{sums.data()},
+                    nullptr, &range);
+           conv_mac(g, CodesIn{nullptr, x_bytes.data(), lo}, zp, weights, bias, acc, counter,
+                    CodesOut{nullptr, code_bytes.data(), 3}, &stage, &range);
+           for (int64_t i = 0; i < count; ++i) codes[i] = code_bytes[i] + 3;
+           return std::make_pair(sums, codes);
+         })) {
+      INFO("trial " << trial << ", level " << to_string(level) << ", " << g.in_channels << "x" << g.in_h << "x"
+                    << g.in_w << " -> " << g.out_channels << " in " << g.groups << " groups");
+      CHECK(y.first == accumulators);
+      CHECK(y.second == expected);
+      ++compared;
+    }
+  }
+  CHECK(compared >= 24);
+}
+
 TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantizer's integers", "[sim][simd]") {
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> log2_scale(-20.0, 3.0);
