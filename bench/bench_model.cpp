@@ -9,13 +9,17 @@
 //       depthwise / 1x1 / kxk), from each op's time between the engine's observer calls (a pass in
 //       which every op runs on its own: a MAC's requantization is then the mulshift's share)
 //   share <op> <share of the run's time>     for every other op kind (the input quantize included)
+//   layer <op name> <kind> <GMAC/s> <share>  for each MAC op, when CHIPREF_BENCH_LAYERS is set
 //   bench_model MODEL.onnx CONFIG.yaml IN.npy BATCH QDQ.onnx
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
+#include <tuple>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -87,6 +91,9 @@ int main(int argc, char** argv) {
     engine.set_jobs(1);
     std::map<std::string, std::pair<double, int64_t>> kinds;  // seconds and MACs per MAC kind
     std::map<std::string, double> others;                     // seconds per other op kind
+    // per MAC op, in run order: name, kind, seconds and MACs over the pass
+    std::vector<std::tuple<std::string, std::string, double, int64_t>> layers;
+    std::map<std::string, size_t> layer_index;
     auto last = std::chrono::steady_clock::now();
     const DirectEngine::OpObserver observe = [&](const Node& op, const CodeTensor&, const OverflowCounter&, int64_t,
                                                  int64_t images) {
@@ -96,6 +103,9 @@ int main(int argc, char** argv) {
         const auto [kind, macs] = mac_kind(q, op);
         auto& k = kinds[kind];
         k.first += seconds, k.second += macs * images;
+        const auto [at, added] = layer_index.emplace(op.name, layers.size());
+        if (added) layers.emplace_back(op.name, kind, 0.0, 0);
+        std::get<2>(layers[at->second]) += seconds, std::get<3>(layers[at->second]) += macs * images;
       } else {
         others[op.op_type] += seconds;
       }
@@ -112,6 +122,10 @@ int main(int argc, char** argv) {
     for (const auto& [kind, k] : kinds)
       fmt::print("gmacs {} {:.1f} {:.3f}\n", kind, static_cast<double>(k.second) / k.first / 1e9, k.first / best_total);
     for (const auto& [kind, seconds] : others) fmt::print("share {} {:.3f}\n", kind, seconds / best_total);
+    if (std::getenv("CHIPREF_BENCH_LAYERS"))
+      for (const auto& [name, kind, seconds, macs] : layers)
+        fmt::print("layer {} {} {:.1f} {:.3f}\n", name, kind, static_cast<double>(macs) / seconds / 1e9,
+                   seconds / best_total);
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_model: {}\n", e.what());
