@@ -458,36 +458,48 @@ inline void store_codes(uint8_t* y, __mmask16 lanes, __m512i codes, __m512i base
   _mm512_mask_cvtepi32_storeu_epi8(y, lanes, _mm512_sub_epi32(codes, base));
 }
 
-// MulShift's common case, right >= 32 and |zp|·2^right < 2^61: zp folded into the rounding bias, and the odd
-// elements' results computed in the high halves of their 64-bit lanes (shifted right by right − 32, so the
-// quotient lands in bits 32..63 above the remainder), clamped there against lo·2^32 and hi·2^32 (whose high halves are
-// lo and hi), and blended with the even elements' low halves: no narrowing and no permutation. Same integers as
-// mulshift_lanes below (zp + q clamped to [lo, hi] is the saturated-then-clamped result, as lo and hi lie in
-// int32).
+// MulShift's common case, right >= 32 and |zp − base|·2^right < 2^61 with |zp − base| < 2^30: zp − base folded
+// into the rounding bias, and the odd elements' results computed in the high halves of their 64-bit lanes
+// (shifted right by right − 32, so the quotient lands in bits 32..63 above the remainder), blended with the even
+// elements' low halves: no narrowing and no permutation. Every quotient fits int32 as it is (|x·M| < 2^62 and
+// right >= 32 bound the rounded quotient by 2^30, and |zp − base| < 2^30), so zp − base + q needs no saturation
+// and the clamp to [lo − base, hi − base] (inside int32) is made on the 16 int32 lanes: the same integers as
+// mulshift_lanes below, less the base. half_even's tie bit (bit `right` of the product) is a mask test and a
+// masked add of one.
 template <RoundingMode kMode, class Out>
 void mulshift_lanes_high(int64_t multiplier_value, int right, int64_t zero_point, int64_t lo, int64_t hi,
                          const int32_t* x, int64_t n, Out* y, int32_t base) {
-  const __m512i base_v = _mm512_set1_epi32(base);
   const __m512i multiplier = _mm512_set1_epi64(multiplier_value), one = _mm512_set1_epi64(1),
                 half = _mm512_set1_epi64(int64_t{1} << (right - 1));
-  const __m512i offset = _mm512_set1_epi64(zero_point * (int64_t{1} << right));
-  const __m512i lo_even = _mm512_set1_epi64(lo), hi_even = _mm512_set1_epi64(hi),
-                lo_odd = _mm512_set1_epi64(lo * (int64_t{1} << 32)),
-                hi_odd = _mm512_set1_epi64(hi * (int64_t{1} << 32));
+  const __m512i offset = _mm512_set1_epi64((zero_point - base) * (int64_t{1} << right));
+  // half_even's bias but the tie bit: 2^(right−1) − 1 + (zp − base)·2^right
+  const __m512i even_bias = _mm512_add_epi64(_mm512_sub_epi64(half, one), offset);
+  const __m512i tie_bit = _mm512_set1_epi64(int64_t{1} << right);
+  const __m512i lo_v = _mm512_set1_epi32(static_cast<int32_t>(lo - base)),
+                hi_v = _mm512_set1_epi32(static_cast<int32_t>(hi - base));
   const __m128i count = _mm_cvtsi64_si128(right), count_odd = _mm_cvtsi64_si128(right - 32);
   const auto shift_right = [count](__m512i p) { return _mm512_sra_epi64(p, count); };
+  // p + the mode's bias (p's bit `right` decides half_even's ties)
+  const auto biased = [&](__m512i p) {
+    if constexpr (kMode == RoundingMode::half_even) {
+      const __m512i below_tie = _mm512_add_epi64(p, even_bias);
+      return _mm512_mask_add_epi64(below_tie, _mm512_test_epi64_mask(p, tie_bit), below_tie, one);
+    } else {
+      return _mm512_add_epi64(p, rounding_bias<kMode>(p, half, one, offset, shift_right));
+    }
+  };
   for (int64_t i = 0; i < n; i += 16) {
     const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
     const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
     const __m512i p_even = _mm512_mul_epi32(v, multiplier),
                   p_odd = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier);
-    const __m512i even =
-        _mm512_sra_epi64(_mm512_add_epi64(p_even, rounding_bias<kMode>(p_even, half, one, offset, shift_right)), count);
-    const __m512i odd = _mm512_sra_epi64(
-        _mm512_add_epi64(p_odd, rounding_bias<kMode>(p_odd, half, one, offset, shift_right)), count_odd);
-    const __m512i both = _mm512_mask_blend_epi32(0xAAAA, _mm512_min_epi64(_mm512_max_epi64(even, lo_even), hi_even),
-                                                 _mm512_min_epi64(_mm512_max_epi64(odd, lo_odd), hi_odd));
-    store_codes(y + i, lanes, both, base_v);
+    const __m512i both = _mm512_mask_blend_epi32(0xAAAA, _mm512_sra_epi64(biased(p_even), count),
+                                                 _mm512_sra_epi64(biased(p_odd), count_odd));
+    const __m512i codes = _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v);  // less the base
+    if constexpr (std::is_same_v<Out, uint8_t>)
+      _mm512_mask_cvtepi32_storeu_epi8(y + i, lanes, codes);
+    else
+      _mm512_mask_storeu_epi32(y + i, lanes, codes);
   }
 }
 
@@ -568,9 +580,11 @@ bool mulshift_channel_into(const Requantizer& rq, const RequantChannel& ch, int6
   if (rq.flavour() != RequantFlavour::single || right < 1 || right > 62) return false;
   if (!int32_output_range(rq, lo, hi)) return false;
   const int64_t m = ch.fixed.multiplier, zp = rq.zero_point();
-  // |p| < 2^62 and |zp·2^right| < 2^61 keep p + bias + zp·2^right inside int64
-  const bool high =
-      right >= 32 && (zp == 0 || (std::abs(zp) < (int64_t{1} << 30) && std::abs(zp) < (int64_t{1} << (61 - right))));
+  // |p| < 2^62 and |(zp − base)·2^right| < 2^61 keep p + bias + (zp − base)·2^right inside int64 (base: 0 for
+  // int32 codes)
+  const int64_t zp_less_base = zp - base;
+  const bool high = right >= 32 && (zp_less_base == 0 || (std::abs(zp_less_base) < (int64_t{1} << 30) &&
+                                                          std::abs(zp_less_base) < (int64_t{1} << (61 - right))));
   with_rounding(rq.rounding(), [&](auto mode) {
     if (high)
       mulshift_lanes_high<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y, base);
