@@ -33,8 +33,10 @@ bool fits_int16(int64_t max_abs) { return max_abs <= 32767; }
 // avx512), so that no thread runs a partial block where one thread would not.
 constexpr int64_t kGemmRowAlignment = 12;
 // The int32 tile a convolution's GEMM writes before its epilogue requantizes it into the output: small
-// enough to stay in L2 between the two.
-constexpr int64_t kTileBytes = 128 * 1024;
+// enough to stay in L2 between the two. CPUs with AVX-512 VNNI have 1 MB of L2 a core or more: half of it,
+// which gives a layer of 960 channels 128-column panels instead of 32 (MobileNetV2 +7 % on an AMD EPYC,
+// ResNet-18 and the CNN level); 128 KB below that level (AVX2 cores with 256 KB of L2).
+constexpr int64_t kTileBytesAvx512 = 512 * 1024, kTileBytes = 128 * 1024;
 
 // The int16 GEMM of the avx2 tier (avx2.hpp), on 512-bit vectors where the level allows.
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
@@ -440,7 +442,8 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
   // never travel through memory as a whole tensor)
   auto in_panels = [&](int64_t q0, int64_t q1, int64_t n, int64_t grp, int64_t sub_w,
                        const std::function<void(int64_t, int64_t, int32_t*, int64_t)>& gemm) {
-    const int64_t panel = std::max<int64_t>(32, kTileBytes / (4 * m_per_group) / 32 * 32);
+    const int64_t tile_bytes = simd_at_least(SimdLevel::avx512_vnni) ? kTileBytesAvx512 : kTileBytes;
+    const int64_t panel = std::max<int64_t>(32, tile_bytes / (4 * m_per_group) / 32 * 32);
     thread_local std::vector<int32_t> tile;
     const int64_t ldc = std::min(panel, q1 - q0);
     if (tile.size() < static_cast<size_t>(m_per_group * ldc)) tile.resize(static_cast<size_t>(m_per_group * ldc));
