@@ -450,12 +450,15 @@ bool int32_output_range(const Requantizer& rq, int64_t& lo, int64_t& hi) {
   return lo >= INT32_MIN && hi <= INT32_MAX && lo <= hi;
 }
 
-// 16 codes stored as int32, or as bytes code − base (the caller's clamp keeps them within [base, base + 255]).
-inline void store_codes(int32_t* y, __mmask16 lanes, __m512i codes, __m512i) {
-  _mm512_mask_storeu_epi32(y, lanes, codes);
+// 16 values already less their base, stored as int32 or as bytes (the caller's clamp keeps them in [0, 255]).
+inline void store_less_base(int32_t* y, __mmask16 lanes, __m512i values) { _mm512_mask_storeu_epi32(y, lanes, values); }
+inline void store_less_base(uint8_t* y, __mmask16 lanes, __m512i values) {
+  _mm512_mask_cvtepi32_storeu_epi8(y, lanes, values);
 }
+// 16 codes stored as int32, or as bytes code − base (the caller's clamp keeps them within [base, base + 255]).
+inline void store_codes(int32_t* y, __mmask16 lanes, __m512i codes, __m512i) { store_less_base(y, lanes, codes); }
 inline void store_codes(uint8_t* y, __mmask16 lanes, __m512i codes, __m512i base) {
-  _mm512_mask_cvtepi32_storeu_epi8(y, lanes, _mm512_sub_epi32(codes, base));
+  store_less_base(y, lanes, _mm512_sub_epi32(codes, base));
 }
 
 // MulShift's common case, right >= 32 and |zp − base|·2^right < 2^61 with |zp − base| < 2^30: zp − base folded
@@ -495,11 +498,7 @@ void mulshift_lanes_high(int64_t multiplier_value, int right, int64_t zero_point
                   p_odd = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier);
     const __m512i both = _mm512_mask_blend_epi32(0xAAAA, _mm512_sra_epi64(biased(p_even), count),
                                                  _mm512_sra_epi64(biased(p_odd), count_odd));
-    const __m512i codes = _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v);  // less the base
-    if constexpr (std::is_same_v<Out, uint8_t>)
-      _mm512_mask_cvtepi32_storeu_epi8(y + i, lanes, codes);
-    else
-      _mm512_mask_storeu_epi32(y + i, lanes, codes);
+    store_less_base(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
   }
 }
 
