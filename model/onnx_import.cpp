@@ -341,6 +341,18 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ImportOp
   } catch (const std::exception& e) {
     throw InputError(source + ": invalid ONNX model: " + one_line(e.what()));
   }
+  // ONNX's shape inference divides by a convolution's or pool's strides and dilations unchecked (a zero stride
+  // is a division by zero inside libonnx): each must be at least 1.
+  for (int i = 0; i < model.graph().node_size(); ++i) {
+    const auto& n = model.graph().node(i);
+    for (const auto& a : n.attribute())
+      if (a.name() == "strides" || a.name() == "dilations")
+        for (int64_t v : a.ints())
+          if (v < 1)
+            throw InputError(
+                source + ": node '" + (n.name().empty() ? n.op_type() + "_" + std::to_string(i) : n.name()) + "' (" +
+                n.op_type() + "): " + a.name() + " holds " + std::to_string(v) + "; expected values of at least 1");
+  }
   try {
     // Strict: a node whose inputs contradict its inferred shapes is an error, not a silent guess.
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
