@@ -613,23 +613,30 @@ inline __attribute__((always_inline)) __m512i scale_lanes(__m512i v, __m512i mul
   return round_shift<kMode>(p, half, _mm512_set1_epi64(1), [count](__m512i q) { return _mm512_sra_epi64(q, count); });
 }
 
-template <RoundingMode kMode>
-void add_lanes(const AddRequant& p, int64_t lo, int64_t hi, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
+// Operands as int32 codes or as bytes (then x − zp is byte − (zp − base), computed modulo 2^32 as the int32 form's
+// x − zp: the true difference fits int32 either way), the output as int32 codes or as bytes less y_base.
+template <RoundingMode kMode, class A, class B, class Out>
+void add_lanes(const AddRequant& p, int64_t lo, int64_t hi, const A* a, int32_t a_base, const B* b, int32_t b_base,
+               int64_t n, Out* y, int32_t y_base) {
   const int right_a = p.scale_a.fixed.bits - p.scale_a.fixed.shift,
             right_b = p.scale_b.fixed.bits - p.scale_b.fixed.shift;
   const __m512i ma = _mm512_set1_epi64(p.scale_a.fixed.multiplier), mb = _mm512_set1_epi64(p.scale_b.fixed.multiplier);
   const __m512i half_a = _mm512_set1_epi64(right_a > 0 ? int64_t{1} << (right_a - 1) : 0),
                 half_b = _mm512_set1_epi64(right_b > 0 ? int64_t{1} << (right_b - 1) : 0);
   const __m128i count_a = _mm_cvtsi64_si128(right_a), count_b = _mm_cvtsi64_si128(right_b);
-  const __m512i zpa = _mm512_set1_epi32(p.zero_point_a), zpb = _mm512_set1_epi32(p.zero_point_b);
+  const auto less = [](int32_t zero_point, int32_t base) {
+    return static_cast<int32_t>(static_cast<uint32_t>(zero_point) - static_cast<uint32_t>(base));
+  };
+  const __m512i zpa = _mm512_set1_epi32(less(p.zero_point_a, a_base)),
+                zpb = _mm512_set1_epi32(less(p.zero_point_b, b_base)), base_v = _mm512_set1_epi32(y_base);
   const __m512i zp = _mm512_set1_epi64(p.requantizer.zero_point());
   const __m512i lo_v = _mm512_set1_epi32(static_cast<int32_t>(lo)), hi_v = _mm512_set1_epi32(static_cast<int32_t>(hi));
   const __m512i order = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   for (int64_t i = 0; i < n; i += 16) {  // the last step masked, as in mulshift_lanes
     const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
     // (x − zp_x) fits int32 for every format of at most 31 bits, as in the scalar kernel
-    const __m512i va = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, a + i), zpa),
-                  vb = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lanes, b + i), zpb);
+    const __m512i va = _mm512_sub_epi32(load_codes(a + i, lanes), zpa),
+                  vb = _mm512_sub_epi32(load_codes(b + i, lanes), zpb);
     const __m512i even = _mm512_add_epi64(zp, _mm512_add_epi64(scale_lanes<kMode>(va, ma, right_a, half_a, count_a),
                                                                scale_lanes<kMode>(vb, mb, right_b, half_b, count_b)));
     const __m512i odd = _mm512_add_epi64(
@@ -638,20 +645,39 @@ void add_lanes(const AddRequant& p, int64_t lo, int64_t hi, const int32_t* a, co
     // saturated to int32 by the narrowing (lo and hi lie within it, so the clamp gives the same result)
     const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
                                                    _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
-    _mm512_mask_storeu_epi32(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
+    store_codes(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v), base_v);
   }
+}
+
+// f(pointer, base) with the codes' own pointer type
+template <class F>
+void with_codes(CodesIn x, F f) {
+  if (x.bytes) return f(x.bytes, x.base);
+  f(x.wide, 0);
 }
 }  // namespace
 
-bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
+bool add_requant(const AddRequant& p, CodesIn a, CodesIn b, int64_t n, CodesOut y) {
   const Requantizer& rq = p.requantizer;
   if (p.subtract || rq.flavour() != RequantFlavour::single) return false;
   for (const RequantChannel* ch : {&p.scale_a, &p.scale_b})
     if (const int right = ch->fixed.bits - ch->fixed.shift; right < 0 || right > 62) return false;
   int64_t lo = p.clamp_lo, hi = p.clamp_hi;
   if (!int32_output_range(rq, lo, hi)) return false;
-  with_rounding(rq.rounding(), [&](auto mode) { add_lanes<decltype(mode)::value>(p, lo, hi, a, b, n, y); });
+  with_rounding(rq.rounding(), [&](auto mode) {
+    with_codes(a, [&](auto* a_codes, int32_t a_base) {
+      with_codes(b, [&](auto* b_codes, int32_t b_base) {
+        if (y.bytes)
+          add_lanes<decltype(mode)::value>(p, lo, hi, a_codes, a_base, b_codes, b_base, n, y.bytes, y.base);
+        else
+          add_lanes<decltype(mode)::value>(p, lo, hi, a_codes, a_base, b_codes, b_base, n, y.wide, 0);
+      });
+    });
+  });
   return true;
+}
+bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y) {
+  return avx512::add_requant(p, CodesIn{a}, CodesIn{b}, n, CodesOut{y});
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -1012,6 +1038,7 @@ bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_
   return false;
 }
 bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }
+bool add_requant(const AddRequant&, CodesIn, CodesIn, int64_t, CodesOut) { return false; }
 void layernorm_outputs(const int32_t*, int64_t, int64_t, int, const int64_t*, const int64_t*, const uint8_t*,
                        const int64_t*, int64_t, int64_t, int64_t, int32_t*) {}
 bool softmax_row(const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, const int32_t*, int64_t, int32_t*,

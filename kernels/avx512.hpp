@@ -25,6 +25,8 @@ bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t l
 // avx2::add_requant's contract for the `single` flavour (false, writing nothing, for another flavour, a Sub or
 // a left shift), 16 lanes at a time with each input's rounding as in mulshift_channel.
 bool add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t n, int32_t* y);
+// The same with either operand or the output in bytes (kernels::add_requant's form).
+bool add_requant(const AddRequant& p, CodesIn a, CodesIn b, int64_t n, CodesOut y);
 
 // avx2::mulshift_last_axis's contract (the `single` flavour, right shifts 1..62; false otherwise), 8 channels
 // a step, each lane's rounding as in mulshift_channel.

@@ -84,19 +84,6 @@ void conv_mac(const ConvGeometry& g, const int32_t* x, int32_t x_zero_point, con
               const std::vector<int32_t>& bias, const AccumulatorSpec& acc, OverflowCounter& overflow, int32_t* out,
               const MulShift* output_stage = nullptr, const CodeRange* x_range = nullptr);
 
-// A tensor's codes as int32 (`wide`), or at their code width as bytes: code = bytes[i] + base, for a tensor
-// whose codes span at most 256 values (a requantized MAC output read only by MACs and max pools: docs/numerics.md §5,
-// "Activations in bytes"). Exactly one of the two pointers is set.
-struct CodesIn {
-  const int32_t* wide = nullptr;
-  const uint8_t* bytes = nullptr;
-  int32_t base = 0;
-};
-struct CodesOut {
-  int32_t* wide = nullptr;
-  uint8_t* bytes = nullptr;
-  int32_t base = 0;
-};
 // conv_mac with its input or output in either form: the same integers as the int32 form. Input bytes need
 // x_range (bounds of the codes, within [base, base + 255]); output bytes need output_stage, whose clamp lies
 // within [out.base, out.base + 255]. The avx512_vnni u8 × s8 GEMM and the int16 GEMM and depthwise paths read

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "core/error.hpp"
@@ -13,9 +14,10 @@ namespace {
 // element into one padded row (positions outside the input hold the identity), then the kernel_w entries of
 // that row a window covers, for the window starting at each column. Sums and maxima are exact in any order, so
 // this is the same integer as the window's positions taken one by one.
-// In: int32 codes, or bytes (then `offset` is minus their base: byte − offset is the code).
-template <class Acc, class In, class Reduce>
-void for_each_window(const ConvGeometry& g, const In* x, int32_t* out, Acc identity, int32_t offset, Reduce reduce) {
+// In: int32 codes, or bytes (then `offset` is minus their base: byte − offset is the code). Out: int32, or bytes
+// when the reduction of bytes is a byte (a maximum).
+template <class Acc, class In, class Out, class Reduce>
+void for_each_window(const ConvGeometry& g, const In* x, Out* out, Acc identity, int32_t offset, Reduce reduce) {
   if (!g.valid()) throw InputError("invalid pooling geometry (window larger than the padded input)");
   const int64_t oh = g.out_h(), ow = g.out_w();
   // A global pool (one window covering each whole plane, no padding): the plane reduced as one run.
@@ -26,7 +28,7 @@ void for_each_window(const ConvGeometry& g, const In* x, int32_t* out, Acc ident
       const In* plane = x + p * size;
       Acc v = identity;
       for (int64_t i = 0; i < size; ++i) v = reduce(v, static_cast<Acc>(plane[i]) - offset);
-      out[p] = static_cast<int32_t>(v);
+      out[p] = static_cast<Out>(v);
     }
     return;
   }
@@ -51,15 +53,15 @@ void for_each_window(const ConvGeometry& g, const In* x, int32_t* out, Acc ident
         for (int64_t ky = 1; ky < kh; ++ky)
           for (int64_t i = 0; i < width; ++i) col[i] = reduce(col[i], static_cast<Acc>(in[ky * width + i]) - offset);
       }
-      int32_t* o = out + first * ow;
+      Out* o = out + first * ow;
       const int64_t outputs = n / kw;
       if (kw == 2) {
-        for (int64_t j = 0; j < outputs; ++j) o[j] = static_cast<int32_t>(reduce(c[2 * j], c[2 * j + 1]));
+        for (int64_t j = 0; j < outputs; ++j) o[j] = static_cast<Out>(reduce(c[2 * j], c[2 * j + 1]));
       } else {
         for (int64_t j = 0; j < outputs; ++j) {
           Acc v = c[j * kw];
           for (int64_t kx = 1; kx < kw; ++kx) v = reduce(v, c[j * kw + kx]);
-          o[j] = static_cast<int32_t>(v);
+          o[j] = static_cast<Out>(v);
         }
       }
     }
@@ -92,8 +94,8 @@ void for_each_window(const ConvGeometry& g, const In* x, int32_t* out, Acc ident
         const Acc* tap = r + kx * g.dilation_w;
         for (int64_t c = 0; c < starts; ++c) t[c] = reduce(t[c], tap[c]);
       }
-      int32_t* o = out + (p * oh + oy) * ow;
-      for (int64_t ox = 0; ox < ow; ++ox) o[ox] = static_cast<int32_t>(t[ox * g.stride_w]);
+      Out* o = out + (p * oh + oy) * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) o[ox] = static_cast<Out>(t[ox * g.stride_w]);
     }
   }
 }
@@ -114,6 +116,18 @@ void window_max(const ConvGeometry& g, const int32_t* x, int32_t* out) {
 void window_max(const ConvGeometry& g, const uint8_t* x, int32_t base, int32_t* out) {
   for_each_window<int32_t>(g, x, out, std::numeric_limits<int32_t>::min(), -base,
                            [](int32_t m, int32_t v) { return std::max(m, v); });
+}
+
+bool every_window_reaches_input(const ConvGeometry& g) {
+  return std::max(g.pad_top, g.pad_bottom) < (g.kernel_h - 1) * g.dilation_h + 1 &&
+         std::max(g.pad_left, g.pad_right) < (g.kernel_w - 1) * g.dilation_w + 1;
+}
+
+void window_max(const ConvGeometry& g, const uint8_t* x, uint8_t* out) {
+  // byte 0 is the least code: as the identity it never changes a maximum over at least one input element
+  if (!every_window_reaches_input(g))
+    throw std::logic_error("window_max in bytes: a window lies wholly in the padding (its maximum has no code)");
+  for_each_window<uint8_t>(g, x, out, uint8_t{0}, 0, [](uint8_t m, uint8_t v) { return std::max(m, v); });
 }
 
 }  // namespace chipref::kernels

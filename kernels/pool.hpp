@@ -15,5 +15,10 @@ void window_sum(const ConvGeometry& g, const int32_t* x, int32_t zero_point, int
 void window_max(const ConvGeometry& g, const int32_t* x, int32_t* out);
 // The same from codes stored as bytes (code = x[i] + base: kernels::CodesIn), int32 codes out.
 void window_max(const ConvGeometry& g, const uint8_t* x, int32_t base, int32_t* out);
+// Whether every window holds at least one input element (each pad narrower than the dilated window): then each
+// maximum is one of the input's codes.
+bool every_window_reaches_input(const ConvGeometry& g);
+// Bytes in, bytes out with the same base (a maximum of codes is one of them); needs every_window_reaches_input.
+void window_max(const ConvGeometry& g, const uint8_t* x, uint8_t* out);
 
 }  // namespace chipref::kernels

@@ -64,6 +64,26 @@ void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
   }
 }
 
+void add_requant(const AddRequant& p, CodesIn a, CodesIn b, int64_t count, CodesOut y) {
+  if (!a.bytes && !b.bytes && !y.bytes) return add_requant(p, a.wide, b.wide, count, y.wide);
+  if (!p.subtract && simd_at_least(SimdLevel::avx512_vnni) && avx512::add_requant(p, a, b, count, y)) return;
+  // a block at a time: the operands widened to int32, added, the codes narrowed to bytes
+  constexpr int64_t kBlock = 256;
+  int32_t wide_a[kBlock], wide_b[kBlock], codes[kBlock];
+  const auto widened = [](CodesIn x, int64_t at, int64_t n, int32_t* block) {
+    if (!x.bytes) return x.wide + at;
+    for (int64_t j = 0; j < n; ++j) block[j] = x.bytes[at + j] + x.base;
+    return static_cast<const int32_t*>(block);
+  };
+  for (int64_t i = 0; i < count; i += kBlock) {
+    const int64_t n = std::min(kBlock, count - i);
+    int32_t* out = y.bytes ? codes : y.wide + i;
+    add_requant(p, widened(a, i, n, wide_a), widened(b, i, n, wide_b), n, out);
+    if (y.bytes)
+      for (int64_t j = 0; j < n; ++j) y.bytes[i + j] = static_cast<uint8_t>(codes[j] - y.base);
+  }
+}
+
 void qdq_add(const QdqAdd& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y) {
   constexpr double kLimit = 4611686018427387904.0;  // 2^62: outside every format, so saturation is unchanged
   for (int64_t i = 0; i < count; ++i) {

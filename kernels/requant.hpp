@@ -11,6 +11,20 @@
 
 namespace chipref::kernels {
 
+// A tensor's codes as int32 (`wide`), or at their code width as bytes: code = bytes[i] + base, for a tensor
+// whose codes span at most 256 values (read only by ops that take bytes: docs/numerics.md §5, "Activations in
+// bytes"). Exactly one of the two pointers is set.
+struct CodesIn {
+  const int32_t* wide = nullptr;
+  const uint8_t* bytes = nullptr;
+  int32_t base = 0;
+};
+struct CodesOut {
+  int32_t* wide = nullptr;
+  uint8_t* bytes = nullptr;
+  int32_t base = 0;
+};
+
 // y = clamp(sat_out(zp_out + R(x · S_c)), lo, hi), channel c along axis 1 of an [outer, channels, inner]
 // tensor; [lo, hi] lies inside the output format and carries a fused ReLU / ReLU6 / Clip.
 struct MulShift {
@@ -35,6 +49,9 @@ struct AddRequant {
   bool subtract = false;  // a − b: the rescaled b is subtracted (ONNX Sub)
 };
 void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_t count, int32_t* y);
+// The same with either operand or the output in bytes (an output in bytes: the clamp [lo, hi], narrowed to the
+// output format, lies within [y.base, y.base + 255]).
+void add_requant(const AddRequant& p, CodesIn a, CodesIn b, int64_t count, CodesOut y);
 
 // A pre-quantized QDQ graph's Add (or Sub) as its own float ops compute it, rounded once:
 // y = clamp(sat_out(zp_y + RNE(fl(fl(da ± db) / s_y))), lo, hi) with da = fl(fl(a − zp_a)·s_a) and db likewise,

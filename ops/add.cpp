@@ -46,14 +46,28 @@ PreparedOp prepare(const IntGraph& g, const Node& op, const MacWeightSource&) {
       requantizer_of(op, out), channel(op, op.get_int("multiplier_a"), op.get_int("shift_a")),
       channel(op, op.get_int("multiplier_b"), op.get_int("shift_b")), input_zero_point(g, op, 0),
       input_zero_point(g, op, 1), op.get_int("clamp_lo"), op.get_int("clamp_hi"), op.get_int("subtract", 0) != 0});
-  p.run = [params, &op](const Inputs& in, CodeTensor& y, OverflowCounter&) {
+  const kernels::CodeRange clamp =
+      clamped_range(params->requantizer.output_format(), params->clamp_lo, params->clamp_hi);
+  const auto run = [params, clamp, &op](const Inputs& in, CodeTensor& y, bool bytes_out) {
     const CodeTensor& a = *in[0];
     const CodeTensor& b = *in[1];
     require_same_shapes(op, a, b);
-    shape_output(y, a.shape);
-    kernels::add_requant(*params, a.data.data(), b.data.data(), static_cast<int64_t>(a.data.size()), y.data.data());
-    y.known_range = clamped_range(params->requantizer.output_format(), params->clamp_lo, params->clamp_hi);
+    if (bytes_out)
+      shape_byte_output(y, a.shape, clamp.lo);
+    else
+      shape_output(y, a.shape);
+    const auto codes = [](const CodeTensor& x) {
+      return x.in_bytes ? kernels::CodesIn{nullptr, x.bytes.data(), x.byte_base} : kernels::CodesIn{x.data.data()};
+    };
+    const kernels::CodesOut out =
+        bytes_out ? kernels::CodesOut{nullptr, y.bytes.data(), y.byte_base} : kernels::CodesOut{y.data.data()};
+    kernels::add_requant(*params, codes(a), codes(b), element_count(a.shape), out);
+    y.known_range = clamp;
   };
+  p.run = [run](const Inputs& in, CodeTensor& y, OverflowCounter&) { run(in, y, false); };
+  p.run_bytes_out = [run](const Inputs& in, CodeTensor& y, OverflowCounter&) { run(in, y, true); };
+  p.reads_bytes = true;
+  p.bytes_out_range = clamp;
   return p;
 }
 }  // namespace

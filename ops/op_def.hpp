@@ -69,8 +69,16 @@ struct PreparedOp {
   std::function<void(const std::vector<const CodeTensor*>& inputs, CodeTensor& out, OverflowCounter& overflow,
                      const kernels::MulShift& stage, bool bytes_out)>
       run_requantized;
-  // True when `run` and `run_requantized` take their first input stored in bytes (CodeTensor::in_bytes).
+  // True when `run`, `run_requantized` and `run_bytes_out` take any of their inputs stored in bytes
+  // (CodeTensor::in_bytes).
   bool reads_bytes = false;
+  // Steps that can store their own codes in bytes: `run` with the output in bytes. The engine calls it when every
+  // reader reads bytes and the codes fit: those of the op's clamp, bytes_out_range, when it spans at most 256
+  // codes; or, with bytes_out_range unset, those of its first input when that input is stored in bytes (max
+  // pooling, whose maxima are input codes: the same base).
+  std::function<void(const std::vector<const CodeTensor*>& inputs, CodeTensor& out, OverflowCounter& overflow)>
+      run_bytes_out;
+  std::optional<kernels::CodeRange> bytes_out_range;
   // The mulshift side: its parameters, set when its channels lie on axis 1 (one per conv output channel).
   std::shared_ptr<const kernels::MulShift> fusable_stage;
 };

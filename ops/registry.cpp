@@ -128,6 +128,13 @@ PreparedOp prepare_int_op(const IntGraph& graph, const Node& op, const MacWeight
       y.known_range.reset();
       run(in, y, o);
     };
+  if (p.run_bytes_out)
+    p.run_bytes_out = [run = std::move(p.run_bytes_out), check_inputs](const std::vector<const CodeTensor*>& in,
+                                                                       CodeTensor& y, OverflowCounter& o) {
+      check_inputs(in);
+      y.known_range.reset();
+      run(in, y, o);
+    };
   if (p.run_requantized)
     p.run_requantized = [run = std::move(p.run_requantized), check_inputs](
                             const std::vector<const CodeTensor*>& in, CodeTensor& y, OverflowCounter& o,

@@ -6,6 +6,18 @@
 namespace chipref::ops {
 
 namespace {
+// kernels::every_window_reaches_input from the attributes alone (pads and window do not depend on the input; a
+// global pool's one window is the whole plane: reached unless padded, which is not decided here)
+bool windows_reach_input(const Node& op, const std::vector<int64_t>& kernel) {
+  const auto pads = ints_of_length(op, "pads", 4, std::vector<int64_t>{0, 0, 0, 0}),
+             dilations = ints_of_length(op, "dilations", 2, std::vector<int64_t>{1, 1});
+  if (kernel.empty()) return pads == std::vector<int64_t>{0, 0, 0, 0};
+  kernels::ConvGeometry g;
+  g.kernel_h = kernel[0], g.kernel_w = kernel[1], g.dilation_h = dilations[0], g.dilation_w = dilations[1];
+  g.pad_top = pads[0], g.pad_left = pads[1], g.pad_bottom = pads[2], g.pad_right = pads[3];
+  return kernels::every_window_reaches_input(g);
+}
+
 PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
   PreparedOp p;
   p.inputs = {op.inputs.at(0)};
@@ -18,14 +30,20 @@ PreparedOp prepare(const IntGraph&, const Node& op, const MacWeightSource&) {
       kernels::window_max(geo, x.bytes.data(), x.byte_base, y.data.data());
     else
       kernels::window_max(geo, x.data.data(), y.data.data());
-    // each maximum is one of the input's codes when every window reaches the input (a pad narrower than the
-    // dilated window on every side); a window wholly in the padding would give the reduction's identity
-    const int64_t extent_h = (geo.kernel_h - 1) * geo.dilation_h + 1,
-                  extent_w = (geo.kernel_w - 1) * geo.dilation_w + 1;
-    if (std::max(geo.pad_top, geo.pad_bottom) < extent_h && std::max(geo.pad_left, geo.pad_right) < extent_w)
-      y.known_range = x.known_range;
+    // each maximum is one of the input's codes when every window reaches the input; a window wholly in the
+    // padding would give the reduction's identity
+    if (kernels::every_window_reaches_input(geo)) y.known_range = x.known_range;
   };
   p.reads_bytes = true;
+  if (windows_reach_input(op, kernel))
+    p.run_bytes_out = [=, &op](const Inputs& in, CodeTensor& y, OverflowCounter&) {
+      const CodeTensor& x = *in[0];
+      if (!x.in_bytes) throw std::logic_error(op.describe() + ": asked for bytes out of an input not in bytes");
+      const kernels::ConvGeometry geo = window_geometry(op, x.shape, kernel);
+      shape_byte_output(y, {geo.batch, geo.in_channels, geo.out_h(), geo.out_w()}, x.byte_base);
+      kernels::window_max(geo, x.bytes.data(), y.bytes.data());
+      y.known_range = x.known_range;
+    };
   return p;
 }
 }  // namespace

@@ -1,6 +1,9 @@
 #include "sim/direct_engine.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "core/parallel.hpp"
@@ -24,18 +27,22 @@ std::vector<std::vector<T>>& buffer_pool() {
   return pool;
 }
 
-// The pooled buffer that fits `elements` most tightly (the largest when none holds them): the op's resize
-// then neither reallocates nor zero-fills.
+// The pooled buffer whose size holds `elements` most tightly, else the one whose capacity does, else the largest:
+// the op's resize then shrinks it, which neither reallocates nor zero-fills (a buffer keeps the size it was
+// given back with, so a run's sizes, which repeat from image to image, find their own buffers again).
 template <class T>
 std::vector<T> pooled_buffer(size_t elements) {
   auto& pool = buffer_pool<T>();
   if (pool.empty()) return {};
+  // (1 when the size holds them, 2 when only the capacity does, 3 otherwise; then the tighter, or the larger)
+  const auto rank = [elements](const std::vector<T>& b) {
+    return b.size() >= elements       ? std::make_pair(1, b.size())
+           : b.capacity() >= elements ? std::make_pair(2, b.capacity())
+                                      : std::make_pair(3, SIZE_MAX - b.capacity());
+  };
   size_t best = 0;
-  for (size_t i = 1; i < pool.size(); ++i) {
-    const size_t have = pool[i].capacity(), best_have = pool[best].capacity();
-    const bool fits = have >= elements, best_fits = best_have >= elements;
-    if (fits ? (!best_fits || have < best_have) : (!best_fits && have > best_have)) best = i;
-  }
+  for (size_t i = 1; i < pool.size(); ++i)
+    if (rank(pool[i]) < rank(pool[best])) best = i;
   std::vector<T> buffer = std::move(pool[best]);
   if (best + 1 != pool.size()) pool[best] = std::move(pool.back());
   pool.pop_back();
@@ -127,21 +134,38 @@ DirectEngine::DirectEngine(const IntGraph& graph, SparseKernel sparse) : graph_(
     requantized_by_next_[i] = steps_[i].run_requantized && steps_[i + 1].fusable_stage &&
                               steps_[i + 1].inputs == std::vector<std::string>{acc} && readers[acc] == 1;
   }
-  // Such a step's codes are stored in bytes when its clamp spans at most 256 codes and every step reading them
-  // reads bytes (as its first input: the one reads_bytes covers); the output boundary never does.
+  // Which steps store their codes in bytes (docs/numerics.md §5, "Activations in bytes"): those whose every reader
+  // reads bytes (the output boundary never does) and whose codes fit them: a fused MAC + mulshift's or a step's
+  // own clamp spanning at most 256 codes, or a max pool's input stored in bytes (its maxima keep their base).
   std::map<std::string, bool> read_as_bytes;
   for (const PreparedOp& step : steps_)
-    for (size_t k = 0; k < step.inputs.size(); ++k) {
-      const auto [it, first] = read_as_bytes.emplace(step.inputs[k], true);
-      it->second = it->second && step.reads_bytes && k == 0;
+    for (const std::string& name : step.inputs) {
+      const auto [it, first] = read_as_bytes.emplace(name, true);
+      it->second = it->second && step.reads_bytes;
     }
   read_as_bytes[graph.ops.back().inputs.at(0)] = false;
+  const auto read_only_as_bytes = [&read_as_bytes](const std::string& name) {
+    const auto it = read_as_bytes.find(name);
+    return it != read_as_bytes.end() && it->second;
+  };
+  const auto fits_bytes = [](const kernels::CodeRange& codes) { return int64_t{codes.hi} - codes.lo <= 255; };
+  std::set<std::string> stored_in_bytes;
   bytes_out_.assign(steps_.size(), false);
-  for (size_t i = 0; i + 1 < steps_.size(); ++i) {
-    if (!requantized_by_next_[i]) continue;
-    const kernels::CodeRange codes = ops::clamped_range(*steps_[i + 1].fusable_stage);
-    const auto it = read_as_bytes.find(steps_[i + 1].node->outputs.at(0));
-    bytes_out_[i] = int64_t{codes.hi} - codes.lo <= 255 && it != read_as_bytes.end() && it->second;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const PreparedOp& step = steps_[i];
+    if (requantized_by_next_[i]) {  // the pair's codes are the mulshift's output
+      const std::string& codes = steps_[i + 1].node->outputs.at(0);
+      bytes_out_[i] = fits_bytes(ops::clamped_range(*steps_[i + 1].fusable_stage)) && read_only_as_bytes(codes);
+      if (bytes_out_[i]) stored_in_bytes.insert(codes);
+      ++i;
+      continue;
+    }
+    if (!step.run_bytes_out) continue;
+    const std::string& codes = step.node->outputs.at(0);
+    const bool fit = step.bytes_out_range ? fits_bytes(*step.bytes_out_range)
+                                          : !step.inputs.empty() && stored_in_bytes.count(step.inputs[0]) > 0;
+    bytes_out_[i] = fit && read_only_as_bytes(codes);
+    if (bytes_out_[i]) stored_in_bytes.insert(codes);
   }
   last_reader.erase(graph.ops.back().inputs.at(0));
   free_after_.resize(steps_.size());
@@ -220,8 +244,11 @@ Tensor DirectEngine::run_whole(const Tensor& input, RunTrace* trace, const OpObs
       release(env, free_after_[i]);
       continue;
     }
-    CodeTensor y = pooled_tensor(expected_elements(graph_, op.outputs.at(0), images));
-    step.run(inputs, y, overflow);
+    // (traced and observed runs, and levels below avx512_vnni, store no tensor in bytes: nor do this step's inputs)
+    const bool bytes = fuse && bytes_level && bytes_out_[i];
+    const size_t elements = expected_elements(graph_, op.outputs.at(0), images);
+    CodeTensor y = bytes ? pooled_byte_tensor(elements) : pooled_tensor(elements);
+    (bytes ? step.run_bytes_out : step.run)(inputs, y, overflow);
     if (trace) {
       if (ops::is_mac(op)) trace->overflows[op.name].events += overflow.events;
       trace->values[op.outputs.at(0)] = y;

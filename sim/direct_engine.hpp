@@ -49,9 +49,10 @@ class DirectEngine : public Engine {
   int64_t requantized_macs() const {
     return static_cast<int64_t>(std::count(requantized_by_next_.begin(), requantized_by_next_.end(), true));
   }
-  // Of those, the ones whose codes untraced runs on avx512_vnni and above store in bytes (their clamp spans at
-  // most 256 codes and every step that reads them reads bytes): docs/numerics.md §5, "Activations in bytes".
-  int64_t macs_writing_bytes() const {
+  // The steps (fused MACs, residual adds, max pools) whose codes untraced runs on avx512_vnni and above store in
+  // bytes (their codes span at most 256 values and every step that reads them reads bytes): docs/numerics.md §5,
+  // "Activations in bytes".
+  int64_t steps_writing_bytes() const {
     return static_cast<int64_t>(std::count(bytes_out_.begin(), bytes_out_.end(), true));
   }
 
@@ -65,7 +66,7 @@ class DirectEngine : public Engine {
   bool images_independent_ = true;                    // false if some op may mix the images of a batch
   std::vector<std::vector<std::string>> free_after_;  // per step: the tensors no later step reads
   std::vector<bool> requantized_by_next_;             // per step: a MAC run with the next step's mulshift when untraced
-  std::vector<bool> bytes_out_;                       // per step: ... its codes then stored in bytes
+  std::vector<bool> bytes_out_;                       // per step: its codes stored in bytes when untraced
   int jobs_ = 1;
 };
 

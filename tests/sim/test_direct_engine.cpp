@@ -115,10 +115,10 @@ TEST_CASE("DirectEngine/a conv_mac run with its mulshift gives the separate ops'
       const DirectEngine engine(q);
       INFO(name << ", level " << kernels::to_string(level));
       CHECK(engine.requantized_macs() >= 2);  // both convolutions of the CNN
-      // Codes in bytes between two convolutions: the stem's (read by `down` only; 9-bit codes span too many
-      // values) and the depthwise conv's (read by `pw` only). `down`'s output also feeds the residual add,
-      // `pw`'s only the add, conv3's the pool: those stay int32.
-      CHECK(engine.macs_writing_bytes() == (name == "9-bit codes out of the stem" ? 1 : 2));
+      // Codes in bytes: the stem's (read by `down` only; 9-bit codes span too many values), `down`'s (read by
+      // the depthwise conv and the residual add), the depthwise conv's (read by `pw`) and `pw`'s (read by the
+      // add). The add's output feeds a Pad, conv3's the pool: those stay int32.
+      CHECK(engine.steps_writing_bytes() == (name == "9-bit codes out of the stem" ? 3 : 4));
       RunTrace trace;
       const Tensor separate = engine.run(x, &trace);
       CHECK(engine.run(x).floats == separate.floats);

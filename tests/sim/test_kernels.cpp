@@ -258,6 +258,11 @@ TEST_CASE(
     std::vector<int32_t> from_bytes(maxes.size());
     window_max(g, bytes.data(), base, from_bytes.data());
     for (size_t i = 0; i < maxes.size(); ++i) byte_mismatches += from_bytes[i] != mx.ints[i];
+    // bytes out, the same base (every pad above is narrower than its window)
+    REQUIRE(every_window_reaches_input(g));
+    std::vector<uint8_t> byte_maxes(maxes.size());
+    window_max(g, bytes.data(), byte_maxes.data());
+    for (size_t i = 0; i < maxes.size(); ++i) byte_mismatches += byte_maxes[i] + base != mx.ints[i];
     compared += static_cast<long>(sums.size());
   }
   CHECK(compared > 500);
@@ -265,6 +270,20 @@ TEST_CASE(
   CHECK(tiled >= 15);
   CHECK(mismatches == 0);
   CHECK(byte_mismatches == 0);
+}
+
+TEST_CASE("Kernels/window_max in bytes refuses a window wholly in the padding, whose maximum is no code",
+          "[sim][kernels]") {
+  ConvGeometry g;
+  g.batch = g.in_channels = g.out_channels = g.groups = 1, g.in_h = g.in_w = 4;
+  g.kernel_h = g.kernel_w = 2, g.stride_h = g.stride_w = 2, g.pad_top = 2;  // the first row of windows: padding only
+  REQUIRE(g.valid());
+  CHECK_FALSE(every_window_reaches_input(g));
+  const std::vector<uint8_t> x(16, 7);
+  std::vector<uint8_t> y(static_cast<size_t>(g.out_h() * g.out_w()));
+  CHECK_THROWS_AS(window_max(g, x.data(), y.data()), std::logic_error);
+  g.pad_top = 1;
+  CHECK(every_window_reaches_input(g));
 }
 
 TEST_CASE("Kernels/window_sum is exact at the documented limit: 16-bit codes, windows of 2^14 − 1 elements",

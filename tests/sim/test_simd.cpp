@@ -460,7 +460,20 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
             for (uint8_t code : bytes) from_bytes.push_back(code + static_cast<int32_t>(lo));
             from_bytes.resize(y.size(), y.back());  // (an odd count leaves y's last element to the int32 form)
           }
-          return std::make_tuple(y, z, w, v, from_bytes);
+          // the add with its operands stored in bytes (a − 0, b + 128): one of them, then both with the output too
+          std::vector<uint8_t> a_bytes, b_bytes;
+          for (size_t i = 0; i < a.size(); ++i)
+            a_bytes.push_back(static_cast<uint8_t>(a[i])), b_bytes.push_back(static_cast<uint8_t>(b[i] + 128));
+          const CodesIn a_in{nullptr, a_bytes.data(), 0}, b_in{nullptr, b_bytes.data(), -128};
+          std::vector<int32_t> add_mixed(a.size()), add_from_bytes;
+          add_requant(add, a_in, CodesIn{b.data()}, static_cast<int64_t>(a.size()), CodesOut{add_mixed.data()});
+          if (in_bytes) {
+            std::vector<uint8_t> sums(a.size());
+            add_requant(add, a_in, b_in, static_cast<int64_t>(a.size()),
+                        CodesOut{nullptr, sums.data(), static_cast<int32_t>(lo)});
+            for (uint8_t code : sums) add_from_bytes.push_back(code + static_cast<int32_t>(lo));
+          }
+          return std::make_tuple(y, z, w, v, from_bytes, add_mixed, add_from_bytes);
         });
         for (size_t i = 1; i < results.size(); ++i) {
           INFO(to_string(flavour) << " " << to_string(mode) << " scale " << scale << " bits " << bits << " level "
@@ -475,7 +488,13 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
             INFO("bytes: " << to_string(flavour) << " " << to_string(mode) << " scale " << scale << " level "
                            << to_string(level));
             CHECK(std::get<4>(r) == std::get<0>(results[0].second));
+            CHECK(std::get<6>(r) == std::get<1>(results[0].second));
           }
+        for (const auto& [level, r] : results) {
+          INFO("add of an operand in bytes: " << to_string(flavour) << " " << to_string(mode) << " level "
+                                              << to_string(level));
+          CHECK(std::get<5>(r) == std::get<1>(results[0].second));
+        }
         ++compared;
       }
   CHECK(compared == 3 * 5 * 40);
