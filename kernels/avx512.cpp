@@ -471,7 +471,7 @@ inline void store_codes(uint8_t* y, __mmask16 lanes, __m512i codes, __m512i base
 // masked add of one.
 template <RoundingMode kMode, class Out>
 void mulshift_lanes_high(int64_t multiplier_value, int right, int64_t zero_point, int64_t lo, int64_t hi,
-                         const int32_t* x, int64_t n, Out* y, int32_t base) {
+                         const int32_t* x, int64_t n, Out* y, int32_t base, const RowSteps& rows) {
   const __m512i multiplier = _mm512_set1_epi64(multiplier_value), one = _mm512_set1_epi64(1),
                 half = _mm512_set1_epi64(int64_t{1} << (right - 1));
   const __m512i offset = _mm512_set1_epi64((zero_point - base) * (int64_t{1} << right));
@@ -491,20 +491,21 @@ void mulshift_lanes_high(int64_t multiplier_value, int right, int64_t zero_point
       return _mm512_add_epi64(p, rounding_bias<kMode>(p, half, one, offset, shift_right));
     }
   };
-  for (int64_t i = 0; i < n; i += 16) {
-    const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
-    const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
-    const __m512i p_even = _mm512_mul_epi32(v, multiplier),
-                  p_odd = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier);
-    const __m512i both = _mm512_mask_blend_epi32(0xAAAA, _mm512_sra_epi64(biased(p_even), count),
-                                                 _mm512_sra_epi64(biased(p_odd), count_odd));
-    store_less_base(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
-  }
+  for (int64_t r = 0; r < rows.count; ++r, x += rows.x_stride, y += rows.y_stride)
+    for (int64_t i = 0; i < n; i += 16) {
+      const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+      const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
+      const __m512i p_even = _mm512_mul_epi32(v, multiplier),
+                    p_odd = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier);
+      const __m512i both = _mm512_mask_blend_epi32(0xAAAA, _mm512_sra_epi64(biased(p_even), count),
+                                                   _mm512_sra_epi64(biased(p_odd), count_odd));
+      store_less_base(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v));
+    }
 }
 
 template <RoundingMode kMode, class Out>
 void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int64_t lo, int64_t hi, const int32_t* x,
-                    int64_t n, Out* y, int32_t base) {
+                    int64_t n, Out* y, int32_t base, const RowSteps& rows) {
   const __m512i base_v = _mm512_set1_epi32(base);
   const __m512i multiplier = _mm512_set1_epi64(multiplier_value), zp = _mm512_set1_epi64(zero_point),
                 one = _mm512_set1_epi64(1), half = _mm512_set1_epi64(int64_t{1} << (right - 1));
@@ -514,20 +515,21 @@ void mulshift_lanes(int64_t multiplier_value, int right, int64_t zero_point, int
   const __m512i order = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   // a last step of fewer than 16 masked (rows of 7, 14, 28 or 56 outputs would otherwise leave most of
   // theirs to a scalar loop)
-  for (int64_t i = 0; i < n; i += 16) {
-    const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
-    const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
-    // x·M from the low 32 bits of each 64-bit lane, sign-extended (|x·M| < 2^62), then zp + R(x·M / 2^right)
-    // saturated to int32 (lo and hi lie within it, so the clamp below gives the same result)
-    const auto shift_right = [count](__m512i p) { return _mm512_sra_epi64(p, count); };
-    const __m512i even =
-        _mm512_add_epi64(zp, round_shift<kMode>(_mm512_mul_epi32(v, multiplier), half, one, shift_right));
-    const __m512i odd = _mm512_add_epi64(
-        zp, round_shift<kMode>(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier), half, one, shift_right));
-    const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
-                                                   _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
-    store_codes(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v), base_v);
-  }
+  for (int64_t r = 0; r < rows.count; ++r, x += rows.x_stride, y += rows.y_stride)
+    for (int64_t i = 0; i < n; i += 16) {
+      const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+      const __m512i v = _mm512_maskz_loadu_epi32(lanes, x + i);
+      // x·M from the low 32 bits of each 64-bit lane, sign-extended (|x·M| < 2^62), then zp + R(x·M / 2^right)
+      // saturated to int32 (lo and hi lie within it, so the clamp below gives the same result)
+      const auto shift_right = [count](__m512i p) { return _mm512_sra_epi64(p, count); };
+      const __m512i even =
+          _mm512_add_epi64(zp, round_shift<kMode>(_mm512_mul_epi32(v, multiplier), half, one, shift_right));
+      const __m512i odd = _mm512_add_epi64(
+          zp, round_shift<kMode>(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), multiplier), half, one, shift_right));
+      const __m512i both = _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
+                                                     _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
+      store_codes(y + i, lanes, _mm512_min_epi32(_mm512_max_epi32(both, lo_v), hi_v), base_v);
+    }
 }
 // Channels on the last axis: 8 elements a step, each lane with its channel's multiplier and right shift.
 template <RoundingMode kMode>
@@ -574,7 +576,7 @@ bool mulshift_last_axis(const Requantizer& rq, const RequantChannel* ch, int64_t
 namespace {
 template <class Out>
 bool mulshift_channel_into(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
-                           int64_t n, Out* y, int32_t base) {
+                           int64_t n, Out* y, int32_t base, const RowSteps& rows) {
   const int right = ch.fixed.bits - ch.fixed.shift;
   if (rq.flavour() != RequantFlavour::single || right < 1 || right > 62) return false;
   if (!int32_output_range(rq, lo, hi)) return false;
@@ -586,21 +588,21 @@ bool mulshift_channel_into(const Requantizer& rq, const RequantChannel& ch, int6
                                                           std::abs(zp_less_base) < (int64_t{1} << (61 - right))));
   with_rounding(rq.rounding(), [&](auto mode) {
     if (high)
-      mulshift_lanes_high<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y, base);
+      mulshift_lanes_high<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y, base, rows);
     else
-      mulshift_lanes<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y, base);
+      mulshift_lanes<decltype(mode)::value>(m, right, zp, lo, hi, x, n, y, base, rows);
   });
   return true;
 }
 }  // namespace
 
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
-                      int64_t n, int32_t* y) {
-  return mulshift_channel_into(rq, ch, lo, hi, x, n, y, 0);
+                      int64_t n, int32_t* y, const RowSteps& rows) {
+  return mulshift_channel_into(rq, ch, lo, hi, x, n, y, 0, rows);
 }
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
-                      int64_t n, uint8_t* y, int32_t base) {
-  return mulshift_channel_into(rq, ch, lo, hi, x, n, y, base);
+                      int64_t n, uint8_t* y, int32_t base, const RowSteps& rows) {
+  return mulshift_channel_into(rq, ch, lo, hi, x, n, y, base, rows);
 }
 namespace {
 // One input of a residual add in 8 lanes (the low or high halves' int32 values sign-extended in the 64-bit
@@ -1030,11 +1032,12 @@ void offset_to_uint8(const uint8_t*, int32_t, int32_t, int64_t, uint8_t*) {}
 void deinterleave_to_uint8(const uint8_t*, int32_t, int32_t, int64_t, uint8_t*, uint8_t*) {}
 void offset_to_int16(const uint8_t*, int32_t, int32_t, int64_t, int16_t*) {}
 void deinterleave_to_int16(const uint8_t*, int32_t, int32_t, int64_t, int16_t*, int16_t*) {}
-bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*) {
+bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, int32_t*,
+                      const RowSteps&) {
   return false;
 }
 bool mulshift_channel(const Requantizer&, const RequantChannel&, int64_t, int64_t, const int32_t*, int64_t, uint8_t*,
-                      int32_t) {
+                      int32_t, const RowSteps&) {
   return false;
 }
 bool add_requant(const AddRequant&, const int32_t*, const int32_t*, int64_t, int32_t*) { return false; }

@@ -15,12 +15,13 @@ namespace chipref::kernels::avx512 {
 
 // avx2::mulshift_channel's contract (the `single` flavour only), 16 lanes at a time with AVX-512's 64-bit
 // arithmetic shift and mask compares: y[i] = clamp(sat_out(zp + R(x[i]·S)), lo, hi), the integers of
-// Requantizer::apply. False (writing nothing) for another flavour or a left shift.
+// Requantizer::apply. False (writing nothing) for another flavour or a left shift. `rows`: the same for each of
+// rows.count rows of n elements (kernels::RowSteps).
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
-                      int64_t n, int32_t* y);
+                      int64_t n, int32_t* y, const RowSteps& rows = {});
 // The same codes stored as bytes y[i] = code − base ([lo, hi] lies within [base, base + 255]).
 bool mulshift_channel(const Requantizer& rq, const RequantChannel& ch, int64_t lo, int64_t hi, const int32_t* x,
-                      int64_t n, uint8_t* y, int32_t base);
+                      int64_t n, uint8_t* y, int32_t base, const RowSteps& rows = {});
 
 // avx2::add_requant's contract for the `single` flavour (false, writing nothing, for another flavour, a Sub or
 // a left shift), 16 lanes at a time with each input's rounding as in mulshift_channel.

@@ -411,6 +411,17 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
     else
       for (int64_t i = 0; i < n; ++i) out.bytes[at + i] = static_cast<uint8_t>(values[i] - out.base);
   };
+  // rows.count rows of n values (row r at values + r·x_stride) into the output at at + r·y_stride, requantized
+  // when there is an output stage
+  auto rows_out = [&](int64_t m, const int32_t* values, int64_t n, int64_t at, const RowSteps& rows) {
+    const int64_t channel = output_stage && output_stage->channels.size() > 1 ? m : 0;
+    if (output_stage && out.bytes)
+      mulshift_rows(*output_stage, channel, values, n, out.bytes + at, out.base, rows);
+    else if (output_stage)
+      mulshift_rows(*output_stage, channel, values, n, out.wide + at, rows);
+    else
+      for (int64_t r = 0; r < rows.count; ++r) copy_out(values + r * rows.x_stride, n, at + r * rows.y_stride);
+  };
   require_valid(g);
   const int64_t oh = g.out_h(), ow = g.out_w();
   const int64_t c_per_group = g.in_channels / g.groups, m_per_group = g.out_channels / g.groups;
@@ -430,10 +441,14 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
           copy_out(row + q0, to - q0, plane + q0);
         continue;
       }
-      requantize(grp * m_per_group + m, row + q0, q1 - q0);
-      for (int64_t oy = q0 / sub_w; oy < oh && oy * sub_w < q1; ++oy) {
-        const int64_t from = std::max(q0, oy * sub_w), to = std::min(q1, oy * sub_w + ow);
-        if (from < to) copy_out(row + from, to - from, plane + oy * ow + (from - oy * sub_w));
+      // output row oy's columns [from, to) of the panel; a run of rows lying whole in it in one call
+      for (int64_t oy = q0 / sub_w; oy < oh && oy * sub_w < q1;) {
+        const int64_t start = oy * sub_w, from = std::max(q0, start), to = std::min(q1, start + ow);
+        const int64_t rows = from == start && to == start + ow ? std::min(oh, (q1 - ow) / sub_w + 1) - oy : 1;
+        if (from < to)
+          rows_out(grp * m_per_group + m, row + from, to - from, plane + oy * ow + (from - start),
+                   RowSteps{rows, sub_w, ow});
+        oy += rows;
       }
     }
   };

@@ -37,6 +37,14 @@ void mulshift(const MulShift& p, const int32_t* x, int64_t outer, int64_t channe
 void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, int32_t* y);
 // The same codes stored as bytes y[i] = code − base; p's clamp lies within [base, base + 255].
 void mulshift_row(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, uint8_t* y, int32_t base);
+// Several rows of n elements of one channel in one call: row r read at x + r·x_stride and written at
+// y + r·y_stride (a plane's rows out of a buffer with a wider pitch), checked and dispatched once.
+struct RowSteps {
+  int64_t count = 1, x_stride = 0, y_stride = 0;
+};
+void mulshift_rows(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, int32_t* y, const RowSteps& rows);
+void mulshift_rows(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, uint8_t* y, int32_t base,
+                   const RowSteps& rows);
 
 // Residual add of two quantized tensors of the same shape, each rescaled to the output scale by its own
 // multiplier: y = clamp(sat_out(zp_y + R((a − zp_a)·S_a) ± R((b − zp_b)·S_b)), lo, hi) (− for a Sub).

@@ -473,7 +473,20 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
                         CodesOut{nullptr, sums.data(), static_cast<int32_t>(lo)});
             for (uint8_t code : sums) add_from_bytes.push_back(code + static_cast<int32_t>(lo));
           }
-          return std::make_tuple(y, z, w, v, from_bytes, add_mixed, add_from_bytes);
+          // rows of 30 read with a pitch of 37 and written with one of 31 (conv_mac's rows out of a padded tile),
+          // every other row channel 1; the gaps keep their marker
+          const int64_t rows = static_cast<int64_t>(acc.size()) / 37;
+          std::vector<int32_t> strided(static_cast<size_t>(rows * 31), -99999);
+          std::vector<uint8_t> strided_bytes(strided.size(), 7);
+          for (int64_t channel = 0; channel < 2; ++channel) {
+            const RowSteps steps{(rows - channel + 1) / 2, 2 * 37, 2 * 31};
+            mulshift_rows(ms, channel, acc.data() + channel * 37, 30, strided.data() + channel * 31, steps);
+            if (in_bytes)
+              mulshift_rows(ms, channel, acc.data() + channel * 37, 30, strided_bytes.data() + channel * 31,
+                            static_cast<int32_t>(lo), steps);
+          }
+          for (uint8_t byte : strided_bytes) strided.push_back(byte);
+          return std::make_tuple(y, z, w, v, from_bytes, add_mixed, add_from_bytes, strided);
         });
         for (size_t i = 1; i < results.size(); ++i) {
           INFO(to_string(flavour) << " " << to_string(mode) << " scale " << scale << " bits " << bits << " level "
@@ -482,6 +495,7 @@ TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantiz
           CHECK(std::get<1>(results[i].second) == std::get<1>(results[0].second));
           CHECK(std::get<2>(results[i].second) == std::get<2>(results[0].second));
           CHECK(std::get<3>(results[i].second) == std::get<3>(results[0].second));
+          CHECK(std::get<7>(results[i].second) == std::get<7>(results[0].second));
         }
         for (const auto& [level, r] : results)
           if (in_bytes) {
