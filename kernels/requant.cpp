@@ -66,8 +66,8 @@ void add_requant(const AddRequant& p, const int32_t* a, const int32_t* b, int64_
 
 void mulshift_rows(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, int32_t* y, const RowSteps& rows) {
   if (simd_at_least(SimdLevel::avx512_vnni) &&
-      avx512::mulshift_channel(p.requantizer, p.channels[static_cast<size_t>(channel)], p.clamp_lo, p.clamp_hi, x, n,
-                               y, rows))
+      avx512::mulshift_channel(p.requantizer, p.channels[static_cast<size_t>(channel)], p.clamp_lo, p.clamp_hi, x, n, y,
+                               rows))
     return;
   for (int64_t r = 0; r < rows.count; ++r) mulshift_row(p, channel, x + r * rows.x_stride, n, y + r * rows.y_stride);
 }
@@ -75,8 +75,8 @@ void mulshift_rows(const MulShift& p, int64_t channel, const int32_t* x, int64_t
 void mulshift_rows(const MulShift& p, int64_t channel, const int32_t* x, int64_t n, uint8_t* y, int32_t base,
                    const RowSteps& rows) {
   if (simd_at_least(SimdLevel::avx512_vnni) &&
-      avx512::mulshift_channel(p.requantizer, p.channels[static_cast<size_t>(channel)], p.clamp_lo, p.clamp_hi, x, n,
-                               y, base, rows))
+      avx512::mulshift_channel(p.requantizer, p.channels[static_cast<size_t>(channel)], p.clamp_lo, p.clamp_hi, x, n, y,
+                               base, rows))
     return;
   for (int64_t r = 0; r < rows.count; ++r)
     mulshift_row(p, channel, x + r * rows.x_stride, n, y + r * rows.y_stride, base);
