@@ -565,13 +565,8 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
           }
           avx512::depthwise_u8s8(padded.data(), pitch, weights.packed8.data() + m * weights.kq, g.kernel_h, g.kernel_w,
                                  stride, g.dilation_h, bias_u8[m], q_count, sums.data());
-          // output row oy lies at q = oy · pitch: the rows moved together (forward: oy · ow <= oy · pitch)
-          for (int64_t oy = 1; oy < oh; ++oy) std::copy_n(sums.data() + oy * pitch, ow, sums.data() + oy * ow);
-          const int64_t at = (n * g.out_channels + m) * pixels;
-          if (output_stage)
-            requantize_into(m, sums.data(), pixels, at);
-          else
-            copy_out(sums.data(), pixels, at);
+          // output row oy lies at q = oy · pitch
+          rows_out(m, sums.data(), ow, (n * g.out_channels + m) * pixels, RowSteps{oh, pitch, ow});
         }
       });
   } else if (u8_gemm) {
