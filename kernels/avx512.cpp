@@ -289,6 +289,34 @@ void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* o
   }
 }
 
+void transpose_columns(const uint8_t* const* b_rows, int64_t k16, int64_t np, const int32_t* rows_of_columns,
+                       uint8_t* a, int64_t lda) {
+  const auto load = [](const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
+  for (int64_t q0 = 0; q0 < np; q0 += 16)
+    for (int64_t k0 = 0; k0 < k16; k0 += 16) {
+      // rows k0.. (bytes q0..q0 + 15 each) → columns: bytes, then pairs, quads and halves of rows interleaved
+      __m128i r[16], t[16];
+      for (int i = 0; i < 16; ++i) r[i] = load(b_rows[k0 + i] + q0);
+      for (int i = 0; i < 16; i += 2)  // t[i]: rows i, i + 1 at columns 0–7; t[i + 1]: columns 8–15
+        t[i] = _mm_unpacklo_epi8(r[i], r[i + 1]), t[i + 1] = _mm_unpackhi_epi8(r[i], r[i + 1]);
+      for (int i = 0; i < 16; i += 4)  // r[i..i+3]: rows i..i + 3 at columns 0–3, 4–7, 8–11, 12–15
+        r[i] = _mm_unpacklo_epi16(t[i], t[i + 2]), r[i + 1] = _mm_unpackhi_epi16(t[i], t[i + 2]),
+        r[i + 2] = _mm_unpacklo_epi16(t[i + 1], t[i + 3]), r[i + 3] = _mm_unpackhi_epi16(t[i + 1], t[i + 3]);
+      for (int h = 0; h < 16;
+           h += 8)  // t[h + 2j], t[h + 2j + 1]: rows h..h + 7 at columns 4j, 4j + 1 and 4j + 2, 4j + 3
+        for (int j = 0; j < 4; ++j)
+          t[h + 2 * j] = _mm_unpacklo_epi32(r[h + j], r[h + 4 + j]),
+                    t[h + 2 * j + 1] = _mm_unpackhi_epi32(r[h + j], r[h + 4 + j]);
+      for (int j = 0; j < 8; ++j) {  // columns 2j and 2j + 1: rows 0–7 from t[j], rows 8–15 from t[8 + j]
+        const int32_t even = rows_of_columns[q0 + 2 * j], odd = rows_of_columns[q0 + 2 * j + 1];
+        if (even >= 0)
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(a + even * lda + k0), _mm_unpacklo_epi64(t[j], t[8 + j]));
+        if (odd >= 0)
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(a + odd * lda + k0), _mm_unpackhi_epi64(t[j], t[8 + j]));
+      }
+    }
+}
+
 void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int64_t kq, int64_t np, const int32_t* bias,
                int32_t* c, int64_t ldc) {
   static constexpr auto two = blocks_u8s8<2>(std::make_integer_sequence<int, kBlockRows>{});
@@ -1019,6 +1047,7 @@ int64_t block_outputs(const BlockOutputs&, const double*, const int32_t*, const 
 void gemm_s16(const int16_t*, const int16_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void gemm_u8s8(const int8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const int32_t*, int32_t*, int64_t) {}
 void pack_quads(const uint8_t* const*, int64_t, int64_t, uint8_t*, int64_t) {}
+void transpose_columns(const uint8_t* const*, int64_t, int64_t, const int32_t*, uint8_t*, int64_t) {}
 std::vector<int8_t> pack_linear_panels(const int8_t*, int64_t, int64_t) { return {}; }
 void linear_u8s8(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t, int64_t, int64_t, const int32_t*, int32_t*,
                  int64_t) {}

@@ -52,6 +52,11 @@ void gemm_u8s8(const int8_t* a, const uint8_t* const* b_rows, int64_t rows, int6
 // group to the next), so that a kernel loads one vector, or one tile row, per group and panel.
 void pack_quads(const uint8_t* const* b_rows, int64_t p0, int64_t kq, uint8_t* out, int64_t stride);
 
+// B's columns as rows: for each column q < np with rows_of_columns[q] >= 0, the k16 bytes b_rows[k][q] (k < k16, a
+// multiple of 16) into a + rows_of_columns[q]·lda, by 16 × 16 byte transposes. Every row readable np bytes.
+void transpose_columns(const uint8_t* const* b_rows, int64_t k16, int64_t np, const int32_t* rows_of_columns,
+                       uint8_t* a, int64_t lda);
+
 // A linear layer's int8 weights [m][kq] (kq a multiple of 4) in the layout linear_u8s8 reads: panels of 16
 // output channels, each the groups of four reduction columns in turn, 64 bytes a group (channel-major within
 // it); channels past m are zero. ceil(m / 16) · 16 · kq bytes.

@@ -38,6 +38,10 @@ constexpr int64_t kGemmRowAlignment = 12;
 // ResNet-18 and the CNN level); 128 KB below that level (AVX2 cores with 256 KB of L2).
 constexpr int64_t kTileBytesAvx512 = 512 * 1024, kTileBytes = 128 * 1024;
 
+// Output channels from which a convolution may take its pixel-rows path (conv_mac, u8 × s8).
+constexpr int64_t kPixelRowsChannels = 32;
+constexpr int64_t kPixelRowsBreakEven = 1000;  // see conv_mac
+
 // The int16 GEMM of the avx2 tier (avx2.hpp), on 512-bit vectors where the level allows.
 void gemm_s16(const int16_t* a, const int16_t* const* b_rows, int64_t rows, int64_t kp, int64_t np, const int32_t* bias,
               int32_t* c, int64_t ldc) {
@@ -346,7 +350,8 @@ MacWeights MacWeights::prepare(const int32_t* codes, int64_t out_channels, int64
       for (int64_t i = 0; i < k; ++i)
         w.packed8[m * w.kq + i] = static_cast<int8_t>(codes[m * k + i]), w.sum[m] += codes[m * k + i];
   }
-  if (!w.packed8.empty() && layout == MacLayout::linear)
+  // (a convolution's too when it has channels enough for conv_mac's pixel-rows path)
+  if (!w.packed8.empty() && (layout == MacLayout::linear || out_channels >= kPixelRowsChannels))
     w.panels8 = avx512::pack_linear_panels(w.packed8.data(), out_channels, w.kq);
   if (!w.packed8.empty() && cpu_supports(SimdLevel::amx_int8))
     w.packed_amx = layout == MacLayout::linear ? amx::pack_weight_panels(w.packed8.data(), out_channels, w.kq)
@@ -582,7 +587,42 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
                                g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 &&
                                g.pad_right == 0 && np == g.in_h * g.in_w;
     std::vector<uint8_t> zero_row(rows_in_place ? static_cast<size_t>(np) : 0, 0);  // B's rows past K
-    for (int64_t n = 0; n < g.batch; ++n)
+    // Small planes waste GEMM columns: 7 × 7 outputs are 64 columns (7 × 9 with the planes' padding columns,
+    // rounded to 16), 77 % of them kept. There the pixels can become the rows of linear_u8s8's A (one broadcast
+    // quad each) and the output channels its vector lanes, so that no lane computes a dropped column: A is B
+    // transposed (each kept column's reduction row, from the same planes) and the sums the same
+    // Σ (x − base)·w + bias_u8, in [pixel][channel] order; each channel's column is requantized into its plane.
+    // The transposes and the per-channel gathers cost about what 1000 MACs of the GEMM do per pixel and channel
+    // (measured on ResNet-18's layer 4, MobileNetV2's 7 × 7 layers and the CNN's conv3): taken only where the
+    // dropped columns' MACs per kept output, kq · (np − pixels) / pixels, exceed that (layer 4's 3 × 3 convs: 1410).
+    const bool pixel_rows = g.groups == 1 && !weights.panels8.empty() && !rows_in_place &&
+                            kq * (np - pixels) > kPixelRowsBreakEven * pixels;
+    if (pixel_rows) {
+      const int64_t k16 = (kq + 15) / 16 * 16, m = g.out_channels;
+      const std::vector<const uint8_t*> rows16 = planes.rows(k16);
+      std::vector<int32_t> row_of_column(static_cast<size_t>(np), -1);
+      for (int64_t p = 0; p < pixels; ++p) row_of_column[(p / ow) * sub_w + p % ow] = static_cast<int32_t>(p);
+      thread_local std::vector<uint8_t> a;
+      thread_local std::vector<int32_t> sums;
+      a.resize(static_cast<size_t>(pixels * k16)), sums.resize(static_cast<size_t>(pixels * m));
+      uint8_t* const a_rows = a.data();  // by address: in a helper thread the names would mean its own
+      int32_t* const all_sums = sums.data();
+      for (int64_t n = 0; n < g.batch; ++n) {
+        if (!group_fast[0]) continue;
+        planes.fill(x, static_cast<int32_t>(base), n, 0);
+        avx512::transpose_columns(rows16.data(), k16, np, row_of_column.data(), a_rows, k16);
+        split_range(m, pixels * kq, 16, [&](int64_t o0, int64_t o1) {
+          avx512::linear_u8s8(a_rows, k16, pixels, weights.panels8.data(), kq, o0, o1, bias_u8, all_sums, m);
+          thread_local std::vector<int32_t> channel;
+          channel.resize(static_cast<size_t>(pixels));
+          for (int64_t o = o0; o < o1; ++o) {
+            for (int64_t p = 0; p < pixels; ++p) channel[p] = all_sums[p * m + o];
+            rows_out(o, channel.data(), pixels, (n * g.out_channels + o) * pixels, RowSteps{});
+          }
+        });
+      }
+    }
+    for (int64_t n = 0; n < g.batch && !pixel_rows; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         if (!group_fast[grp]) continue;
         split_columns(np, m_per_group * kq, [&](int64_t q0, int64_t q1) {

@@ -67,7 +67,8 @@ struct MacWeights {
   // amx::pack_weight_panels for a linear layer
   MacLayout layout = MacLayout::convolution;
   std::vector<int8_t> packed_amx;
-  // a linear layer's packed8 in panels of 16 output channels, as avx512::linear_u8s8 reads it
+  // packed8 in panels of 16 output channels, as avx512::linear_u8s8 reads it: a linear layer's, and a
+  // convolution's of 32 output channels or more (conv_mac's pixel-rows path)
   std::vector<int8_t> panels8;
   static MacWeights prepare(const int32_t* codes, int64_t out_channels, int64_t k, MacLayout layout);
 };

@@ -49,6 +49,53 @@ std::vector<int32_t> random_codes(std::mt19937_64& rng, size_t n, int64_t lo, in
   return v;
 }
 
+// The oracle of the byte-path conv tests: the per_addition level's accumulators of conv_mac on int32 codes, and
+// the scalar mulshift's codes of them.
+std::pair<std::vector<int32_t>, std::vector<int32_t>> per_addition_conv(
+    const ConvGeometry& g, const std::vector<int32_t>& x, int32_t zp, const MacWeights& weights,
+    const std::vector<int32_t>& bias, const AccumulatorSpec& acc, const MulShift& stage) {
+  const int64_t pixels = g.out_h() * g.out_w(), count = g.batch * g.out_channels * pixels;
+  std::vector<int32_t> accumulators(static_cast<size_t>(count)), codes(static_cast<size_t>(count));
+  const SimdLevel saved = simd_level();
+  set_simd_level(SimdLevel::per_addition);
+  OverflowCounter events;
+  conv_mac(g, x.data(), zp, weights, bias, acc, events, accumulators.data());
+  for (int64_t n = 0; n < g.batch; ++n)
+    mulshift(stage, accumulators.data() + n * g.out_channels * pixels, 1, g.out_channels, pixels,
+             codes.data() + n * g.out_channels * pixels);
+  set_simd_level(saved);
+  return {accumulators, codes};
+}
+
+// A convolution's operands for the byte-path tests: codes in [lo, hi] (also as bytes less lo), int8 weights, a
+// bias, 32-bit saturating accumulators and a per-channel uint8 stage of zero point 3 with scales 2^-e, e drawn from
+// [exponent, exponent + 6).
+struct ByteConv {
+  ByteConv(const ConvGeometry& geometry, int32_t lo, std::mt19937_64& rng, int32_t hi, double exponent)
+      : g(geometry),
+        x(random_codes(rng, static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w), lo, hi)),
+        w(random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()), -127, 127)),
+        bias(random_codes(rng, static_cast<size_t>(g.out_channels), -20000, 20000)),
+        stage{Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::make(8, false), 3),
+              {},
+              3,
+              255},
+        weights(MacWeights::prepare(w.data(), g.out_channels, g.reduction_length(), MacLayout::convolution)) {
+    for (int32_t code : x) x_bytes.push_back(static_cast<uint8_t>(code - lo));
+    std::uniform_int_distribution<int> pick(0, 599);
+    std::vector<double> scales(static_cast<size_t>(g.out_channels));
+    for (double& scale : scales) scale = std::exp2(-exponent - pick(rng) / 100.0);
+    stage.channels = make_requant_channels(scales, 31);
+  }
+  ByteConv(const ByteConv&) = delete;  // weights point into w
+  ConvGeometry g;
+  std::vector<int32_t> x, w, bias;
+  std::vector<uint8_t> x_bytes;
+  AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::saturate);
+  MulShift stage;
+  MacWeights weights;
+};
+
 struct MacResult {
   std::vector<int32_t> out;
   int64_t overflows;
@@ -362,29 +409,14 @@ TEST_CASE("SIMD/1x1 conv_mac reading codes stored in bytes as its GEMM's rows gi
     const int32_t lo = trial % 2 ? -128 + pick(rng) % 8 : pick(rng) % 8, hi = lo + 180 + pick(rng) % 70;
     const int32_t zp = lo + pick(rng) % (hi - lo + 1);
     const CodeRange range{lo, hi};
-    const auto x = random_codes(rng, static_cast<size_t>(g.batch * g.in_channels * g.in_h * g.in_w), lo, hi);
-    std::vector<uint8_t> x_bytes;
-    for (int32_t code : x) x_bytes.push_back(static_cast<uint8_t>(code - lo));
-    const auto w = random_codes(rng, static_cast<size_t>(g.out_channels * g.reduction_length()), -127, 127);
-    const auto bias = random_codes(rng, static_cast<size_t>(g.out_channels), -20000, 20000);
-    const AccumulatorSpec acc = AccumulatorSpec::make(32, OverflowPolicy::saturate);
-    std::vector<double> scales(static_cast<size_t>(g.out_channels));
-    for (double& s : scales) s = std::exp2(-8.0 - pick(rng) % 600 / 100.0);
-    const MulShift stage{
-        Requantizer::make(RequantFlavour::single, RoundingMode::half_even, IntFormat::make(8, false), 3),
-        make_requant_channels(scales, 31), 3, 255};
-    const MacWeights weights =
-        MacWeights::prepare(w.data(), g.out_channels, g.reduction_length(), MacLayout::convolution);
+    const ByteConv c(g, lo, rng, hi, 8.0);
+    const auto &x = c.x, &bias = c.bias;
+    const auto& x_bytes = c.x_bytes;
+    const AccumulatorSpec& acc = c.acc;
+    const MulShift& stage = c.stage;
+    const MacWeights& weights = c.weights;
     const int64_t pixels = g.in_h * g.in_w, count = g.batch * g.out_channels * pixels;
-    std::vector<int32_t> accumulators(static_cast<size_t>(count)), expected(static_cast<size_t>(count));
-    const SimdLevel saved = simd_level();
-    set_simd_level(SimdLevel::per_addition);
-    OverflowCounter expected_events;
-    conv_mac(g, x.data(), zp, weights, bias, acc, expected_events, accumulators.data());
-    for (int64_t n = 0; n < g.batch; ++n)
-      mulshift(stage, accumulators.data() + n * g.out_channels * pixels, 1, g.out_channels, pixels,
-               expected.data() + n * g.out_channels * pixels);
-    set_simd_level(saved);
+    const auto [accumulators, expected] = per_addition_conv(g, x, zp, weights, bias, acc, stage);
     for (const auto& [level, y] : at_each_level([&] {
            std::vector<int32_t> sums(static_cast<size_t>(count)), codes(static_cast<size_t>(count));
            std::vector<uint8_t> code_bytes(static_cast<size_t>(count));
@@ -404,6 +436,56 @@ TEST_CASE("SIMD/1x1 conv_mac reading codes stored in bytes as its GEMM's rows gi
     }
   }
   CHECK(compared >= 24);
+}
+
+TEST_CASE("SIMD/conv_mac on small planes with a long reduction (pixels as GEMM rows) gives the per-addition integers",
+          "[sim][simd]") {
+  // Outputs of 7 × 7, 5 × 6 or 3 × 3 from a 3 × 3 kernel (stride 1 padded, or stride 2) over 512 channels: the
+  // GEMM would compute 64, 48 or 16 columns for 49, 30 or 9 kept ones with K = 4608, so conv_mac takes its
+  // pixel-rows path (A = B transposed, the channels as vector lanes). Batch 2, output channels not a multiple of
+  // 16, int32 sums, int32 codes and bytes out, input in int32 and in bytes; oracle: the per_addition level, then
+  // the scalar mulshift.
+  std::mt19937_64 rng(93);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  int compared = 0;
+  for (int trial = 0; trial < 4; ++trial) {
+    ConvGeometry g;
+    g.batch = 2, g.groups = 1;
+    g.in_channels = 512, g.out_channels = 40 + 7 * trial;
+    g.kernel_h = g.kernel_w = 3;
+    const bool strided = trial == 2;
+    g.stride_h = g.stride_w = strided ? 2 : 1;
+    g.in_h = strided ? 14 : trial == 3 ? 3 : 7, g.in_w = strided ? 13 : trial == 3 ? 3 : trial == 1 ? 6 : 7;
+    g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+    if (trial == 1) g.in_h = 5;
+    const int32_t lo = -128 + pick(rng) % 8, hi = lo + 200, zp = lo + 11;
+    const CodeRange range{lo, hi};
+    const ByteConv c(g, lo, rng, hi, 12.0);
+    const auto &x = c.x, &bias = c.bias;
+    const auto& x_bytes = c.x_bytes;
+    const AccumulatorSpec& acc = c.acc;
+    const MulShift& stage = c.stage;
+    const MacWeights& weights = c.weights;
+    const int64_t count = g.batch * g.out_channels * g.out_h() * g.out_w();
+    const auto [accumulators, expected] = per_addition_conv(g, x, zp, weights, bias, acc, stage);
+    for (const auto& [level, y] : at_each_level([&] {
+           std::vector<int32_t> sums(static_cast<size_t>(count)), codes(static_cast<size_t>(count));
+           std::vector<uint8_t> code_bytes(static_cast<size_t>(count));
+           OverflowCounter counter;
+           conv_mac(g, CodesIn{x.data()}, zp, weights, bias, acc, counter, CodesOut{sums.data()}, nullptr, &range);
+           conv_mac(g, CodesIn{nullptr, x_bytes.data(), lo}, zp, weights, bias, acc, counter,
+                    CodesOut{nullptr, code_bytes.data(), 3}, &stage, &range);
+           for (int64_t i = 0; i < count; ++i) codes[i] = code_bytes[i] + 3;
+           return std::make_pair(sums, codes);
+         })) {
+      INFO("trial " << trial << ", level " << to_string(level) << ", " << g.in_channels << "x" << g.in_h << "x"
+                    << g.in_w << " -> " << g.out_channels << "x" << g.out_h() << "x" << g.out_w());
+      CHECK(y.first == accumulators);
+      CHECK(y.second == expected);
+      ++compared;
+    }
+  }
+  CHECK(compared >= 4 * 2);
 }
 
 TEST_CASE("SIMD/mulshift and add_requant: every level gives the scalar Requantizer's integers", "[sim][simd]") {
