@@ -297,16 +297,24 @@ void transpose_columns(const uint8_t* const* b_rows, int64_t k16, int64_t np, co
       // rows k0.. (bytes q0..q0 + 15 each) → columns: bytes, then pairs, quads and halves of rows interleaved
       __m128i r[16], t[16];
       for (int i = 0; i < 16; ++i) r[i] = load(b_rows[k0 + i] + q0);
-      for (int i = 0; i < 16; i += 2)  // t[i]: rows i, i + 1 at columns 0–7; t[i + 1]: columns 8–15
-        t[i] = _mm_unpacklo_epi8(r[i], r[i + 1]), t[i + 1] = _mm_unpackhi_epi8(r[i], r[i + 1]);
-      for (int i = 0; i < 16; i += 4)  // r[i..i+3]: rows i..i + 3 at columns 0–3, 4–7, 8–11, 12–15
-        r[i] = _mm_unpacklo_epi16(t[i], t[i + 2]), r[i + 1] = _mm_unpackhi_epi16(t[i], t[i + 2]),
-        r[i + 2] = _mm_unpacklo_epi16(t[i + 1], t[i + 3]), r[i + 3] = _mm_unpackhi_epi16(t[i + 1], t[i + 3]);
-      for (int h = 0; h < 16;
-           h += 8)  // t[h + 2j], t[h + 2j + 1]: rows h..h + 7 at columns 4j, 4j + 1 and 4j + 2, 4j + 3
-        for (int j = 0; j < 4; ++j)
-          t[h + 2 * j] = _mm_unpacklo_epi32(r[h + j], r[h + 4 + j]),
-                    t[h + 2 * j + 1] = _mm_unpackhi_epi32(r[h + j], r[h + 4 + j]);
+      // t[i]: rows i, i + 1 interleaved at columns 0–7; t[i + 1]: at columns 8–15
+      for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm_unpacklo_epi8(r[i], r[i + 1]);
+        t[i + 1] = _mm_unpackhi_epi8(r[i], r[i + 1]);
+      }
+      // r[i], r[i + 1], r[i + 2], r[i + 3]: rows i..i + 3 at columns 0–3, 4–7, 8–11, 12–15
+      for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm_unpacklo_epi16(t[i], t[i + 2]);
+        r[i + 1] = _mm_unpackhi_epi16(t[i], t[i + 2]);
+        r[i + 2] = _mm_unpacklo_epi16(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm_unpackhi_epi16(t[i + 1], t[i + 3]);
+      }
+      // t[h + 2j], t[h + 2j + 1]: rows h..h + 7 at columns 4j, 4j + 1 and at 4j + 2, 4j + 3
+      for (int h = 0; h < 16; h += 8)
+        for (int j = 0; j < 4; ++j) {
+          t[h + 2 * j] = _mm_unpacklo_epi32(r[h + j], r[h + 4 + j]);
+          t[h + 2 * j + 1] = _mm_unpackhi_epi32(r[h + j], r[h + 4 + j]);
+        }
       for (int j = 0; j < 8; ++j) {  // columns 2j and 2j + 1: rows 0–7 from t[j], rows 8–15 from t[8 + j]
         const int32_t even = rows_of_columns[q0 + 2 * j], odd = rows_of_columns[q0 + 2 * j + 1];
         if (even >= 0)
