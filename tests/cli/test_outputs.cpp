@@ -129,12 +129,13 @@ void kill_at_random_instants(const fs::path& target, const std::vector<std::stri
   REQUIRE(run(make_new) == 0);
   REQUIRE(run(make_old) == 0);
   const Snapshot old_output = snapshot(target, skip);
-  // the median of three runs: one run slowed by a passing hiccup drew every instant past the trials' runs
-  // (4 of 50 killed, once in a full ctest run)
+  // the shortest of three runs: a run slowed by a passing hiccup, or by a test on the other core that the trials
+  // then no longer share it with, drew the instants past the trials' runs (4 of 50 killed once with one run
+  // timed, 8 of 50 once with the median of three, each in a full ctest run); a shorter window only moves more
+  // of the instants into the runs
   std::array<double, 3> durations{};
   for (double& d : durations) d = seconds_of(make_new);
-  std::sort(durations.begin(), durations.end());
-  const double duration = durations[1];
+  const double duration = *std::min_element(durations.begin(), durations.end());
   const Snapshot new_output = snapshot(target, skip);
   REQUIRE(run(make_old) == 0);
   REQUIRE(snapshot(target, skip) == old_output);  // deterministic, so "old" is one known state
