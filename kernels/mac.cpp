@@ -395,15 +395,7 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
                      " channels for " + std::to_string(g.out_channels) + " output channels");
   if (x.bytes && !x_range) throw std::logic_error("conv_mac: an input in bytes comes with its codes' range");
   if (out.bytes && !output_stage) throw std::logic_error("conv_mac: only requantized codes are written as bytes");
-  // output channel m's n values, requantized into the output at element `at` (the GEMM paths: from their buffer)
-  auto requantize_into = [&](int64_t m, const int32_t* values, int64_t n, int64_t at) {
-    const int64_t channel = output_stage->channels.size() > 1 ? m : 0;
-    if (out.bytes)
-      mulshift_row(*output_stage, channel, values, n, out.bytes + at, out.base);
-    else
-      mulshift_row(*output_stage, channel, values, n, out.wide + at);
-  };
-  // the same in place (int32 codes)
+  // output channel m's n values requantized in place (int32 codes)
   auto requantize = [&](int64_t m, int32_t* values, int64_t n) {
     if (output_stage) mulshift_row(*output_stage, output_stage->channels.size() > 1 ? m : 0, values, n, values);
   };
@@ -416,8 +408,8 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
     else
       for (int64_t i = 0; i < n; ++i) out.bytes[at + i] = static_cast<uint8_t>(values[i] - out.base);
   };
-  // rows.count rows of n values (row r at values + r·x_stride) into the output at at + r·y_stride, requantized
-  // when there is an output stage
+  // output channel m's rows.count rows of n values (row r at values + r·x_stride) into the output at element
+  // at + r·y_stride, requantized when there is an output stage (the GEMM paths: from their buffers)
   auto rows_out = [&](int64_t m, const int32_t* values, int64_t n, int64_t at, const RowSteps& rows) {
     const int64_t channel = output_stage && output_stage->channels.size() > 1 ? m : 0;
     if (output_stage && out.bytes)
@@ -440,10 +432,7 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
       if (sub_w == ow) {  // no padding columns: the row lies in the plane as it is
         const int64_t to = std::min(q1, oh * ow);
         if (to <= q0) continue;
-        if (output_stage)
-          requantize_into(grp * m_per_group + m, row + q0, to - q0, plane + q0);
-        else
-          copy_out(row + q0, to - q0, plane + q0);
+        rows_out(grp * m_per_group + m, row + q0, to - q0, plane + q0, RowSteps{});
         continue;
       }
       // output row oy's columns [from, to) of the panel; a run of rows lying whole in it in one call
@@ -678,7 +667,7 @@ void conv_mac(const ConvGeometry& g, CodesIn x, int32_t x_zero_point, const MacW
             int32_t* plane = out.bytes ? accumulators.data() : out.wide + at;
             avx2::depthwise_s16(a + m * kp, block_rows.data(), kp, bias.empty() ? 0 : bias[m], oh, sub_w, ow, plane);
             if (out.bytes)
-              requantize_into(m, plane, pixels, at);
+              rows_out(m, plane, pixels, at, RowSteps{});
             else
               requantize(m, plane, pixels);
           }
